@@ -1,0 +1,56 @@
+//===- BmcDialect.cpp - bmc dialect registration and types ----------------===//
+
+#include "dialects/BmcDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+#include "dialects/BmcDialect.cpp.inc"
+
+// `2x16xf32`: heads x head_dim x element type.
+static ParseResult parseKVShape(AsmParser &parser, int64_t &heads, int64_t &headDim,
+                                Type &elementType) {
+  SmallVector<int64_t, 2> dims;
+  if (parser.parseDimensionList(dims, /*allowDynamic=*/false, /*withTrailingX=*/true) ||
+      parser.parseType(elementType))
+    return failure();
+  if (dims.size() != 2)
+    return parser.emitError(parser.getCurrentLocation(),
+                            "expected heads x head_dim x element type, found ")
+           << dims.size() << " dimensions";
+  heads = dims[0];
+  headDim = dims[1];
+  return success();
+}
+
+static void printKVShape(AsmPrinter &printer, int64_t heads, int64_t headDim, Type elementType) {
+  printer << heads << "x" << headDim << "x" << elementType;
+}
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/BmcTypes.cpp.inc"
+
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t heads,
+                                  int64_t headDim, Type elementType) {
+  if (heads <= 0 || headDim <= 0)
+    return emitError() << "kv_cache: expected positive heads and head_dim, found " << heads
+                       << "x" << headDim;
+  if (!llvm::isa<FloatType>(elementType))
+    return emitError() << "kv_cache: expected a float element type, found " << elementType;
+  return success();
+}
+
+void BmcDialect::initialize() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/BmcTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/BmcOps.cpp.inc"
+      >();
+}
