@@ -1,6 +1,7 @@
 //===- bmc-opt.cpp - run bmc passes on MLIR files (for lit tests) ---------===//
 
 #include "dialects/BmcDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -13,6 +14,7 @@ int main(int argc, char **argv) {
                   mlir::tensor::TensorDialect>();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
+  mlir::bmc::registerBmcPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "bmc optimizer driver\n", registry));
 }

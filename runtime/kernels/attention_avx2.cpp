@@ -1,0 +1,338 @@
+// Fused attention, AVX2/FMA intrinsics, flash-attention style.
+//
+// Work unit: a tile of query rows that share one KV head (the query heads of a
+// GQA group times a few query positions) against a range of KV rows. The tile
+// walks the range in blocks of up to 64 rows: scores for the block (K read
+// once from memory, again from L1 for the other rows of the tile), an online
+// softmax update (running max m, running sum l, rescaled accumulator O), then
+// O += P * V for the block. Nothing larger than a tile x block of scores is
+// ever materialised.
+//
+// Decode (few tiles, long KV): the KV range is split across threads and the
+// partial (m, l, O) are merged at the end, so K and V are streamed by all
+// threads at memory bandwidth.
+#include "kernels_internal.h"
+#include "simd_avx2.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
+namespace bmc {
+namespace kernels {
+namespace avx2 {
+namespace {
+
+constexpr int64_t kMaxBlock = 64; // kv rows per block (also the S row stride)
+constexpr int64_t kMaxTileRows = 16;
+
+struct Geometry {
+  int64_t group;       // query heads per kv head
+  int64_t headsPerTile, posPerTile, rows; // rows = headsPerTile * posPerTile
+  int64_t headTiles, posTiles, tilesPerGroup, tiles;
+  int64_t visit;       // kv rows whose scores are computed
+  int64_t block;       // kv rows per block
+  int64_t blocks;      // ceil(visit / block)
+  int64_t splits;      // kv ranges per tile
+};
+
+Geometry plan(const bmc_attention_args &a, int threads) {
+  Geometry g{};
+  g.group = a.heads / a.kv_heads;
+  g.posPerTile = std::max<int64_t>(1, std::min(a.q_len, kMaxTileRows / g.group));
+  g.headsPerTile = std::min(g.group, kMaxTileRows / g.posPerTile);
+  g.rows = g.headsPerTile * g.posPerTile;
+  g.headTiles = (g.group + g.headsPerTile - 1) / g.headsPerTile;
+  g.posTiles = (a.q_len + g.posPerTile - 1) / g.posPerTile;
+  g.tilesPerGroup = g.headTiles * g.posTiles;
+  g.tiles = a.batch * a.kv_heads * g.tilesPerGroup;
+  g.visit = a.kv_padded_len > a.kv_len ? a.kv_padded_len : a.kv_len;
+  // Keep a K block and a V block within ~32 KB (L1).
+  const int64_t dim = std::max(a.head_dim, a.v_head_dim);
+  g.block = std::max<int64_t>(16, std::min<int64_t>(kMaxBlock, (4096 / std::max<int64_t>(dim, 1)) / 8 * 8));
+  g.blocks = (g.visit + g.block - 1) / g.block;
+  // Split the kv range when there are too few tiles to balance the threads.
+  g.splits = 1;
+  if (threads > 1 && g.tiles % threads != 0 && g.tiles < 4 * threads) {
+    const int64_t maxSplits = std::max<int64_t>(1, g.visit / 256);
+    int64_t s = 2;
+    while (s < maxSplits && (g.tiles * s) % threads != 0 && g.tiles * s < 4 * threads)
+      ++s;
+    g.splits = std::min(s, maxSplits);
+  }
+  return g;
+}
+
+// One tile: row r is query head h(r), position i(r).
+struct Tile {
+  int64_t b, kvh, h0, i0, nh, nq; // heads [h0, h0+nh), positions [i0, i0+nq)
+  int64_t rows() const { return nh * nq; }
+  int64_t head(int64_t r) const { return h0 + r / nq; }
+  int64_t pos(int64_t r) const { return i0 + r % nq; }
+};
+
+Tile tileAt(const bmc_attention_args &a, const Geometry &g, int64_t t) {
+  Tile tile{};
+  const int64_t grp = t / g.tilesPerGroup, inGroup = t % g.tilesPerGroup;
+  tile.b = grp / a.kv_heads;
+  tile.kvh = grp % a.kv_heads;
+  const int64_t ht = inGroup / g.posTiles, pt = inGroup % g.posTiles;
+  tile.h0 = tile.kvh * g.group + ht * g.headsPerTile;
+  tile.nh = std::min(g.headsPerTile, g.group - ht * g.headsPerTile);
+  tile.i0 = pt * g.posPerTile;
+  tile.nq = std::min(g.posPerTile, a.q_len - tile.i0);
+  return tile;
+}
+
+// Per-thread scratch, reused across calls.
+struct Scratch {
+  std::vector<float> s, o;
+  void reserve(int64_t rows, int64_t vdim) {
+    if (int64_t(s.size()) < rows * kMaxBlock)
+      s.resize(size_t(rows * kMaxBlock));
+    if (int64_t(o.size()) < rows * vdim)
+      o.resize(size_t(rows * vdim));
+  }
+};
+thread_local Scratch tlsScratch;
+
+// S[r][0..n) for kv rows [j0, j0+n): scale, mask, clamp at -FLT_MAX, and -inf
+// for rows at or past kv_len (spare rows, whose scores are still computed).
+// Lanes past n (up to the next multiple of 8) are -inf as well.
+BMC_AVX2 void scoreBlock(const bmc_attention_args &a, const Tile &t,
+                         int64_t j0, int64_t n, float *S) {
+  const float *k = a.k + t.b * a.k_bs + t.kvh * a.k_hs + j0 * a.k_rs;
+  const int64_t limit = std::min(a.kv_len, j0 + n); // first invalid row
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+  const __m256 negInf = _mm256_set1_ps(-INFINITY);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t r = 0; r < t.rows(); ++r) {
+    const int64_t h = t.head(r), i = t.pos(r);
+    const float *q = a.q + t.b * a.q_bs + h * a.q_hs + i * a.q_rs;
+    const float *mrow = a.mask ? a.mask + t.b * a.m_bs + h * a.m_hs + i * a.m_qs : nullptr;
+    float *srow = S + r * kMaxBlock;
+    for (int64_t jj = 0; jj < n; jj += 8) {
+      __m256 s = _mm256_mul_ps(simd::dot8(q, k + jj * a.k_rs, a.k_rs, n - jj, a.head_dim), scale);
+      const int64_t validLanes = limit - (j0 + jj);
+      __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(std::max<int64_t>(-1, std::min<int64_t>(8, validLanes)))), lane);
+      if (mrow && validLanes > 0) {
+        const float *mp = mrow + (j0 + jj) * a.m_ks;
+        __m256 mv;
+        if (a.m_ks == 1) {
+          mv = _mm256_maskload_ps(mp, valid);
+        } else if (a.m_ks == 0) {
+          mv = _mm256_set1_ps(*mp);
+        } else {
+          alignas(32) float tmp[8] = {};
+          for (int64_t l = 0; l < std::min<int64_t>(8, validLanes); ++l)
+            tmp[l] = mp[l * a.m_ks];
+          mv = _mm256_load_ps(tmp);
+        }
+        s = _mm256_add_ps(s, mv);
+      }
+      s = _mm256_max_ps(lowest, s); // NaN stays NaN
+      s = _mm256_blendv_ps(negInf, s, _mm256_castsi256_ps(valid));
+      _mm256_storeu_ps(srow + jj, s);
+    }
+  }
+}
+
+// Online softmax update of one row: p = exp(S - m_new) in place; O *= corr.
+BMC_AVX2 void softmaxUpdate(float *srow, int64_t n, float &m, float &l,
+                            float *orow, int64_t vdim) {
+  const int64_t n8 = (n + 7) / 8 * 8;
+  // max_ps returns its second operand when either is NaN: NaN scores are
+  // skipped here and reach l (hence out) through exp() below.
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  for (int64_t jj = 0; jj < n8; jj += 8)
+    mx = _mm256_max_ps(_mm256_loadu_ps(srow + jj), mx);
+  const float blockMax = simd::hmax(mx);
+  const float mNew = std::max(m, blockMax);
+  if (mNew == -INFINITY) { // nothing valid so far: all weights are zero
+    for (int64_t jj = 0; jj < n8; ++jj)
+      srow[jj] = 0.0f;
+    return;
+  }
+  const __m256 mv = _mm256_set1_ps(mNew);
+  __m256 sum = _mm256_setzero_ps();
+  for (int64_t jj = 0; jj < n8; jj += 8) {
+    __m256 p = simd::exp(_mm256_sub_ps(_mm256_loadu_ps(srow + jj), mv));
+    _mm256_storeu_ps(srow + jj, p);
+    sum = _mm256_add_ps(sum, p);
+  }
+  const float corr = m == -INFINITY ? 0.0f : std::exp(m - mNew);
+  if (corr != 1.0f) {
+    const __m256 cv = _mm256_set1_ps(corr);
+    int64_t d = 0;
+    for (; d + 8 <= vdim; d += 8)
+      _mm256_storeu_ps(orow + d, _mm256_mul_ps(_mm256_loadu_ps(orow + d), cv));
+    for (; d < vdim; ++d)
+      orow[d] *= corr;
+  }
+  l = l * corr + simd::hsum(sum);
+  m = mNew;
+}
+
+// O[r][d0 .. d0+8*NV) += sum_j P[r][j] * V[j][..] for RB rows; the last
+// vector is masked when MASKED.
+template <int RB, int NV, bool MASKED>
+BMC_AVX2 void pvChunk(const float *P, float *O, int64_t ldo, const float *V,
+                      int64_t vrs, int64_t n, __m256i tail) {
+  __m256 acc[RB][NV];
+  for (int r = 0; r < RB; ++r)
+    for (int c = 0; c < NV; ++c)
+      acc[r][c] = (MASKED && c == NV - 1) ? _mm256_maskload_ps(O + r * ldo + 8 * c, tail)
+                                          : _mm256_loadu_ps(O + r * ldo + 8 * c);
+  for (int64_t j = 0; j < n; ++j) {
+    const float *vr = V + j * vrs;
+    __m256 vv[NV];
+    for (int c = 0; c < NV; ++c)
+      vv[c] = (MASKED && c == NV - 1) ? _mm256_maskload_ps(vr + 8 * c, tail)
+                                      : _mm256_loadu_ps(vr + 8 * c);
+    for (int r = 0; r < RB; ++r) {
+      __m256 p = _mm256_broadcast_ss(P + r * kMaxBlock + j);
+      for (int c = 0; c < NV; ++c)
+        acc[r][c] = _mm256_fmadd_ps(p, vv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int c = 0; c < NV; ++c) {
+      if (MASKED && c == NV - 1)
+        _mm256_maskstore_ps(O + r * ldo + 8 * c, tail, acc[r][c]);
+      else
+        _mm256_storeu_ps(O + r * ldo + 8 * c, acc[r][c]);
+    }
+}
+
+template <int RB>
+BMC_AVX2 void pvRows(const float *P, float *O, int64_t vdim, const float *V,
+                     int64_t vrs, int64_t n) {
+  int64_t d = 0;
+  const __m256i none = _mm256_setzero_si256();
+  for (; d + 32 <= vdim; d += 32)
+    pvChunk<RB, 4, false>(P, O + d, vdim, V + d, vrs, n, none);
+  for (; d + 8 <= vdim; d += 8)
+    pvChunk<RB, 1, false>(P, O + d, vdim, V + d, vrs, n, none);
+  if (d < vdim)
+    pvChunk<RB, 1, true>(P, O + d, vdim, V + d, vrs, n, simd::laneMask(vdim - d));
+}
+
+// O += P * V[j0 .. j0+n) for all rows of the tile.
+BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
+                      int64_t n, const float *S, float *O) {
+  const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
+  const int64_t vdim = a.v_head_dim;
+  int64_t r = 0;
+  for (; r + 3 <= t.rows(); r += 3)
+    pvRows<3>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
+  if (t.rows() - r == 2)
+    pvRows<2>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
+  else if (t.rows() - r == 1)
+    pvRows<1>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
+}
+
+// Runs a tile over kv blocks [blk0, blk1); leaves (m, l, O) per row.
+BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g,
+                      const Tile &t, int64_t blk0, int64_t blk1, float *m,
+                      float *l, float *O) {
+  Scratch &scr = tlsScratch;
+  const int64_t rows = t.rows(), vdim = a.v_head_dim;
+  for (int64_t r = 0; r < rows; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+  std::fill(O, O + rows * vdim, 0.0f);
+  float *S = scr.s.data();
+  for (int64_t blk = blk0; blk < blk1; ++blk) {
+    const int64_t j0 = blk * g.block, n = std::min(g.block, g.visit - j0);
+    scoreBlock(a, t, j0, n, S);
+    for (int64_t r = 0; r < rows; ++r)
+      softmaxUpdate(S + r * kMaxBlock, n, m[r], l[r], O + r * vdim, vdim);
+    const int64_t nValid = std::min(a.kv_len, j0 + n) - j0; // V's spare rows are never read
+    if (nValid > 0)
+      pvBlock(a, t, j0, nValid, S, O);
+  }
+}
+
+void writeOut(const bmc_attention_args &a, const Tile &t, int64_t r,
+              const float *orow, float l) {
+  float *out = a.out + t.b * a.o_bs + t.head(r) * a.o_hs + t.pos(r) * a.o_rs;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  for (int64_t d = 0; d < a.v_head_dim; ++d)
+    out[d] = l > 0.0f ? orow[d] * inv : (std::isnan(l) ? NAN : 0.0f);
+}
+
+} // namespace
+
+void attention(ThreadPool *pool, const bmc_attention_args &a) {
+  if (a.batch <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.q_len <= 0 ||
+      a.v_head_dim <= 0 || a.heads % a.kv_heads != 0)
+    return;
+  const int threads = pool ? pool->numThreads() : 1;
+  const Geometry g = plan(a, threads);
+  const int64_t vdim = a.v_head_dim, rowStride = vdim + 2;
+  const int64_t units = g.tiles * g.splits;
+
+  // Partial results (m, l, O) per unit and row, only when the kv range is split.
+  std::vector<float> partial;
+  if (g.splits > 1)
+    partial.resize(size_t(units * g.rows * rowStride));
+
+  parallelFor(pool, units, [&](int64_t u0, int64_t u1) {
+    tlsScratch.reserve(g.rows, vdim);
+    float m[kMaxTileRows], l[kMaxTileRows];
+    for (int64_t u = u0; u < u1; ++u) {
+      const Tile t = tileAt(a, g, u / g.splits);
+      const int64_t s = u % g.splits;
+      const int64_t blk0 = g.blocks * s / g.splits, blk1 = g.blocks * (s + 1) / g.splits;
+      float *O = tlsScratch.o.data();
+      runTile(a, g, t, blk0, blk1, m, l, O);
+      for (int64_t r = 0; r < t.rows(); ++r) {
+        if (g.splits == 1) {
+          writeOut(a, t, r, O + r * vdim, l[r]);
+        } else {
+          float *dst = partial.data() + (u * g.rows + r) * rowStride;
+          dst[0] = m[r];
+          dst[1] = l[r];
+          std::copy(O + r * vdim, O + (r + 1) * vdim, dst + 2);
+        }
+      }
+    }
+  });
+  if (g.splits == 1)
+    return;
+
+  // Merge the splits of each tile: rescale to the common max and sum.
+  std::vector<float> acc(static_cast<size_t>(vdim));
+  for (int64_t tIdx = 0; tIdx < g.tiles; ++tIdx) {
+    const Tile t = tileAt(a, g, tIdx);
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      auto part = [&](int64_t s) {
+        return partial.data() + ((tIdx * g.splits + s) * g.rows + r) * rowStride;
+      };
+      float mMax = -INFINITY;
+      for (int64_t s = 0; s < g.splits; ++s)
+        mMax = std::max(mMax, part(s)[0]);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      float lSum = 0.0f;
+      if (mMax != -INFINITY) {
+        for (int64_t s = 0; s < g.splits; ++s) {
+          const float *p = part(s);
+          if (p[0] == -INFINITY)
+            continue;
+          const float w = std::exp(p[0] - mMax);
+          lSum += w * p[1];
+          for (int64_t d = 0; d < vdim; ++d)
+            acc[size_t(d)] += w * p[2 + d];
+        }
+      }
+      writeOut(a, t, r, acc.data(), lSum);
+    }
+  }
+}
+
+} // namespace avx2
+} // namespace kernels
+} // namespace bmc

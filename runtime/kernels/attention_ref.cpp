@@ -1,0 +1,74 @@
+// Reference attention: per query row, one pass for the max score and one pass
+// per block of output columns for the softmax-weighted sum of V, accumulated
+// in double. Scores are formed in fp32 exactly as the contract in kernels.h
+// states, so masks of -3.4e38 round the same way as in the fast kernel.
+#include "kernels_internal.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+namespace bmc {
+namespace kernels {
+namespace ref {
+
+namespace {
+
+float score(const bmc_attention_args &a, const float *q, const float *k,
+            const float *maskRow, int64_t j) {
+  double dot = 0.0;
+  for (int64_t d = 0; d < a.head_dim; ++d)
+    dot += double(q[d]) * k[j * a.k_rs + d];
+  float s = float(dot) * a.scale;
+  if (maskRow)
+    s += maskRow[j * a.m_ks];
+  return std::isnan(s) ? s : std::max(s, -FLT_MAX);
+}
+
+void attendRow(const bmc_attention_args &a, int64_t b, int64_t h, int64_t i) {
+  const int64_t group = a.heads / a.kv_heads, kvh = h / group;
+  const float *q = a.q + b * a.q_bs + h * a.q_hs + i * a.q_rs;
+  const float *k = a.k + b * a.k_bs + kvh * a.k_hs;
+  const float *v = a.v + b * a.v_bs + kvh * a.v_hs;
+  float *out = a.out + b * a.o_bs + h * a.o_hs + i * a.o_rs;
+  const float *maskRow =
+      a.mask ? a.mask + b * a.m_bs + h * a.m_hs + i * a.m_qs : nullptr;
+
+  if (a.kv_len <= 0) {
+    std::fill(out, out + a.v_head_dim, 0.0f);
+    return;
+  }
+  float maxScore = -INFINITY;
+  for (int64_t j = 0; j < a.kv_len; ++j)
+    maxScore = std::max(maxScore, score(a, q, k, maskRow, j));
+
+  constexpr int64_t kCols = 256; // output columns per pass: no allocation
+  for (int64_t d0 = 0; d0 < a.v_head_dim; d0 += kCols) {
+    const int64_t cols = std::min(kCols, a.v_head_dim - d0);
+    double acc[kCols] = {};
+    double sum = 0.0;
+    for (int64_t j = 0; j < a.kv_len; ++j) {
+      double w = std::exp(double(score(a, q, k, maskRow, j)) - maxScore);
+      sum += w;
+      const float *vRow = v + j * a.v_rs + d0;
+      for (int64_t d = 0; d < cols; ++d)
+        acc[d] += w * vRow[d];
+    }
+    for (int64_t d = 0; d < cols; ++d)
+      out[d0 + d] = float(acc[d] / sum);
+  }
+}
+
+} // namespace
+
+void attention(ThreadPool *pool, const bmc_attention_args &a) noexcept {
+  const int64_t rows = a.batch * a.heads * a.q_len;
+  parallelFor(pool, rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      attendRow(a, r / (a.heads * a.q_len), (r / a.q_len) % a.heads, r % a.q_len);
+  });
+}
+
+} // namespace ref
+} // namespace kernels
+} // namespace bmc

@@ -1,0 +1,107 @@
+// The C ABI of kernels.h: picks the implementation once per process (CPU
+// features, BMC_KERNELS=ref) and turns any failure of a fast kernel into a run
+// of the reference kernel, so no exception ever crosses the C boundary.
+#include "kernels.h"
+#include "kernels_internal.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace bmc::kernels;
+
+namespace {
+
+enum class Impl { Ref, Avx2 };
+
+struct Selection {
+  Impl matmul = Impl::Ref;    // needs the JIT microkernels
+  Impl attention = Impl::Ref; // intrinsics only
+};
+
+const Selection &selection() {
+  static const Selection sel = [] {
+    Selection s;
+    const char *env = std::getenv("BMC_KERNELS");
+    if (env && std::strcmp(env, "ref") == 0)
+      return s;
+    if (avx2::cpuSupported())
+      s.attention = Impl::Avx2;
+    if (avx2::jitReady())
+      s.matmul = Impl::Avx2;
+    return s;
+  }();
+  return sel;
+}
+
+bmc::ThreadPool *asPool(void *pool) { return static_cast<bmc::ThreadPool *>(pool); }
+
+} // namespace
+
+extern "C" {
+
+const char *bmc_kernels_isa(void) {
+  const Selection &s = selection();
+  if (s.matmul == Impl::Avx2)
+    return "avx2";
+  return s.attention == Impl::Avx2 ? "avx2-nojit" : "ref";
+}
+
+int64_t bmc_pack_b_f32_bytes(int64_t K, int64_t N) {
+  if (K <= 0 || N <= 0)
+    return 0;
+  return numPanels(N) * K * kPanel * int64_t(sizeof(float));
+}
+
+void bmc_pack_b_f32(const float *B, int64_t K, int64_t N, int64_t ldb,
+                    int32_t trans_b, void *out) {
+  if (K <= 0 || N <= 0)
+    return;
+  if (trans_b)
+    packPanels(B, K, N, /*rs=*/1, /*cs=*/ldb, 0, numPanels(N), static_cast<float *>(out));
+  else
+    packPanels(B, K, N, /*rs=*/ldb, /*cs=*/1, 0, numPanels(N), static_cast<float *>(out));
+}
+
+void bmc_matmul_packed_f32(void *pool, int64_t M, int64_t N, int64_t K,
+                           const float *A, int64_t lda, const void *Bpacked,
+                           const float *bias, float *C, int64_t ldc) {
+  if (selection().matmul == Impl::Avx2) {
+    try {
+      avx2::matmulPacked(asPool(pool), M, N, K, A, lda, Bpacked, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  ref::matmulPacked(asPool(pool), M, N, K, A, lda, Bpacked, bias, C, ldc);
+}
+
+void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
+                            int64_t K, const float *A, int64_t a_bs,
+                            int64_t a_rs, int64_t a_cs, const float *B,
+                            int64_t b_bs, int64_t b_rs, int64_t b_cs, float *C,
+                            int64_t c_bs, int64_t c_rs) {
+  const StridedMatmul p{batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, C, c_bs, c_rs};
+  if (selection().matmul == Impl::Avx2) {
+    try {
+      avx2::matmulStrided(asPool(pool), p);
+      return;
+    } catch (...) {
+    }
+  }
+  ref::matmulStrided(asPool(pool), p);
+}
+
+void bmc_attention_f32(void *pool, const bmc_attention_args *a) {
+  if (!a || a->kv_heads <= 0 || a->heads % a->kv_heads != 0)
+    return; // the compiler guarantees these; nothing sensible to compute
+  if (selection().attention == Impl::Avx2) {
+    try {
+      avx2::attention(asPool(pool), *a);
+      return;
+    } catch (...) {
+    }
+  }
+  ref::attention(asPool(pool), *a);
+}
+
+} // extern "C"

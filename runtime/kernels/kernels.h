@@ -1,0 +1,113 @@
+/* Compute kernels called by bmc-generated code (C ABI, fp32).
+ *
+ * Every function takes explicit sizes and element strides so that views (a KV
+ * cache with spare rows, a transposed key) need no copies. Each has a plain
+ * reference implementation; fast AVX2/FMA versions (Xbyak JIT microkernels and
+ * intrinsics) are selected at run time from CPU features. The environment
+ * variable BMC_KERNELS=ref forces the reference path.
+ *
+ * `pool` is an opaque `bmc::ThreadPool *` (runtime/kernels/thread_pool.h) or
+ * NULL for single-threaded execution. No function here throws or allocates
+ * memory that outlives the call; all are safe to call concurrently from
+ * several threads as long as the output buffers do not overlap (a pool runs
+ * one parallel call at a time and serialises concurrent callers). Outputs must
+ * not alias inputs.
+ */
+#ifndef BMC_RUNTIME_KERNELS_KERNELS_H
+#define BMC_RUNTIME_KERNELS_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Information --------------------------------------------------------- */
+
+/* The implementation in use: "avx2" (Xbyak matmuls + intrinsics attention),
+ * "avx2-nojit" (the OS refused executable memory: reference matmuls,
+ * intrinsics attention) or "ref". Static string, never NULL. */
+const char *bmc_kernels_isa(void);
+
+/* ---- Matmul with a constant, pre-packed right-hand side ------------------- */
+
+/* Packed layout (version 1), independent of the ISA used to run it:
+ * B[K,N] is cut into ceil(N/16) panels of 16 columns; panel p holds
+ * B[k][16p + j] at float offset p*K*16 + k*16 + j (j in [0,16)), with columns
+ * past N zero. Every K row of a panel is one 64-byte cache line and panels are
+ * stored one after the other, so a matrix-vector product is a single forward
+ * stream. `out` must be 64-byte aligned. */
+#define BMC_PACK_B_PANEL 16
+
+/* Bytes needed by bmc_pack_b_f32 for a K x N matrix. */
+int64_t bmc_pack_b_f32_bytes(int64_t K, int64_t N);
+
+/* Packs B. trans_b == 0: B is [K,N] row-major with row stride ldb (>= N).
+ * trans_b != 0: B is given as its transpose, [N,K] row-major with row stride
+ * ldb (>= K), as ONNX Gemm transB=1. */
+void bmc_pack_b_f32(const float *B, int64_t K, int64_t N, int64_t ldb,
+                    int32_t trans_b, void *out);
+
+/* C[M,N] = A[M,K] * B[K,N] (+ bias[N] broadcast over rows when bias != NULL).
+ * A row-major with row stride lda, C row-major with row stride ldc, B packed
+ * by bmc_pack_b_f32. */
+void bmc_matmul_packed_f32(void *pool, int64_t M, int64_t N, int64_t K,
+                           const float *A, int64_t lda, const void *Bpacked,
+                           const float *bias, float *C, int64_t ldc);
+
+/* ---- Strided batched matmul (both operands computed at run time) ---------- */
+
+/* For b in [0,batch), m in [0,M), n in [0,N):
+ *   C[b*c_bs + m*c_rs + n] = sum_k A[b*a_bs + m*a_rs + k*a_cs]
+ *                                * B[b*b_bs + k*b_rs + n*b_cs]
+ * Strides are in elements and may be zero (broadcast) or negative. */
+void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
+                            int64_t K, const float *A, int64_t a_bs,
+                            int64_t a_rs, int64_t a_cs, const float *B,
+                            int64_t b_bs, int64_t b_rs, int64_t b_cs, float *C,
+                            int64_t c_bs, int64_t c_rs);
+
+/* ---- Fused attention ------------------------------------------------------ */
+
+/* out[b,h,i,:] = sum_j w[j] * v[b, h/g, j, :] with w = softmax over j of
+ *   s[j] = max(scale * dot(q[b,h,i,:], k[b, h/g, j, :]) + mask[b,h,i,j], -FLT_MAX)
+ * for j < kv_len, where g = heads / kv_heads (grouped-query attention).
+ *
+ * Rows [kv_len, kv_padded_len) of k/v are spare (a KV buffer with room to
+ * grow). When kv_padded_len > kv_len the kernel computes their scores and
+ * masks them to -inf ("masked" mode); their weights are exactly zero and v's
+ * spare rows are never read, so garbage (even NaN) there never reaches out.
+ * The clamp at -FLT_MAX makes a row whose mask is -inf everywhere behave like
+ * plain softmax over -3.4e38: uniform weights over the kv_len rows, no NaN.
+ * kv_len == 0 gives out = 0.
+ *
+ * Strides are in elements; the innermost dimension of q, k, v, out and mask is
+ * contiguous except for the mask, whose kv stride is given (0 broadcasts).
+ * q: [batch, heads, q_len, head_dim]; k: [batch, kv_heads, kv_padded_len,
+ * head_dim]; v: [batch, kv_heads, kv_padded_len, v_head_dim];
+ * out: [batch, heads, q_len, v_head_dim]; mask (nullable): covers
+ * [batch, heads, q_len, kv_len], any stride may be 0. */
+typedef struct bmc_attention_args {
+  int64_t batch, heads, kv_heads;
+  int64_t q_len, kv_len, kv_padded_len;
+  int64_t head_dim, v_head_dim;
+  const float *q;
+  int64_t q_bs, q_hs, q_rs;
+  const float *k;
+  int64_t k_bs, k_hs, k_rs;
+  const float *v;
+  int64_t v_bs, v_hs, v_rs;
+  float *out;
+  int64_t o_bs, o_hs, o_rs;
+  const float *mask;
+  int64_t m_bs, m_hs, m_qs, m_ks;
+  float scale;
+} bmc_attention_args;
+
+void bmc_attention_f32(void *pool, const bmc_attention_args *a);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* BMC_RUNTIME_KERNELS_KERNELS_H */

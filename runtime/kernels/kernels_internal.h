@@ -1,0 +1,75 @@
+// Internal C++ interface of the kernels: the reference and AVX2 implementations
+// behind the C ABI of kernels.h. Tests call both directly and compare them.
+#ifndef BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
+#define BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+#include <cstdint>
+
+namespace bmc {
+namespace kernels {
+
+// ---- Packed B layout (see kernels.h) ----
+constexpr int64_t kPanel = BMC_PACK_B_PANEL;
+inline int64_t numPanels(int64_t N) { return (N + kPanel - 1) / kPanel; }
+inline const float *panelPtr(const void *packed, int64_t K, int64_t p) {
+  return static_cast<const float *>(packed) + p * K * kPanel;
+}
+// Packs columns [16*p0, 16*p1) of a strided B(k, n) = B[k*rs + n*cs] into
+// panels, written from `out` on (out holds panel p0 first).
+void packPanels(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs,
+                int64_t p0, int64_t p1, float *out);
+
+// Runs fn(begin, end) over [0, n) on the pool, or inline without one.
+template <class F> void parallelFor(ThreadPool *pool, int64_t n, F &&f) {
+  if (pool)
+    pool->parallelFor(n, f);
+  else if (n > 0)
+    f(int64_t(0), n);
+}
+
+struct StridedMatmul {
+  int64_t batch, M, N, K;
+  const float *A;
+  int64_t a_bs, a_rs, a_cs;
+  const float *B;
+  int64_t b_bs, b_rs, b_cs;
+  float *C;
+  int64_t c_bs, c_rs;
+};
+
+namespace ref {
+// Never allocate and never throw: they are also the fallback when a fast
+// kernel cannot run.
+void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t lda, const void *Bpacked,
+                  const float *bias, float *C, int64_t ldc) noexcept;
+void matmulStrided(ThreadPool *pool, const StridedMatmul &p) noexcept;
+void attention(ThreadPool *pool, const bmc_attention_args &a) noexcept;
+} // namespace ref
+
+namespace avx2 {
+// True when the CPU and OS support AVX2 and FMA (intrinsics kernels).
+bool cpuSupported();
+// True when cpuSupported() and the Xbyak matmul kernels could be generated
+// (fails e.g. where the OS forbids executable memory).
+bool jitReady();
+// May throw (std::bad_alloc, JIT unavailable); callers fall back to ref.
+void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t lda, const void *Bpacked,
+                  const float *bias, float *C, int64_t ldc);
+void matmulStrided(ThreadPool *pool, const StridedMatmul &p);
+// C[0:M, 16*p0 : min(N, 16*p1)] = A * B (+ bias), single-threaded, where
+// `panels` points at panel p0 of a packed B with K rows. Needs jitReady().
+void gemmPanels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                const float *panels, int64_t p0, int64_t p1,
+                const float *bias, float *C, int64_t ldc);
+void attention(ThreadPool *pool, const bmc_attention_args &a);
+} // namespace avx2
+
+} // namespace kernels
+} // namespace bmc
+
+#endif // BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H

@@ -1,0 +1,103 @@
+// AVX2/FMA helpers for the intrinsics kernels. Every function carries the
+// target attribute instead of the file being built with -mavx2, so that no
+// AVX2 instruction can leak into code shared with the portable path (inline
+// functions from std headers merged by the linker); all are `static` so each
+// translation unit keeps its own copy.
+#ifndef BMC_RUNTIME_KERNELS_SIMD_AVX2_H
+#define BMC_RUNTIME_KERNELS_SIMD_AVX2_H
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#define BMC_AVX2 __attribute__((target("avx2,fma")))
+#define BMC_AVX2_INLINE static inline __attribute__((target("avx2,fma"), always_inline))
+
+namespace bmc {
+namespace kernels {
+namespace simd {
+
+// Lanes [0, n) set (n clamped to [0, 8]), for masked loads and stores.
+BMC_AVX2_INLINE __m256i laneMask(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  int32_t c = int32_t(n < 0 ? 0 : n > 8 ? 8 : n);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), idx);
+}
+
+// [sum(a0), sum(a1), ..., sum(a7)]: eight horizontal sums as one vector.
+BMC_AVX2_INLINE __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3,
+                             __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
+  __m256 t0 = _mm256_hadd_ps(a0, a1), t1 = _mm256_hadd_ps(a2, a3);
+  __m256 t2 = _mm256_hadd_ps(a4, a5), t3 = _mm256_hadd_ps(a6, a7);
+  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                       _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+BMC_AVX2_INLINE float hsum(__m256 a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+BMC_AVX2_INLINE float hmax(__m256 a) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// s[0..8) = dot(q, k rows j..j+7) for 8 rows (rows past n repeat row n-1).
+BMC_AVX2_INLINE __m256 dot8(const float *q, const float *k, int64_t krs, int64_t n,
+                     int64_t dim) {
+  const float *kr[8];
+  for (int i = 0; i < 8; ++i)
+    kr[i] = k + std::min<int64_t>(i, n - 1) * krs;
+  __m256 acc[8];
+  for (int i = 0; i < 8; ++i)
+    acc[i] = _mm256_setzero_ps();
+  int64_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    __m256 qv = _mm256_loadu_ps(q + d);
+    for (int i = 0; i < 8; ++i)
+      acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + d), acc[i]);
+  }
+  if (d < dim) {
+    __m256i m = laneMask(dim - d);
+    __m256 qv = _mm256_maskload_ps(q + d, m);
+    for (int i = 0; i < 8; ++i)
+      acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(kr[i] + d, m), acc[i]);
+  }
+  return simd::hsum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+}
+
+// exp(x), ~1 ulp (Cephes expf polynomial); exactly 0 below -87.3 (incl.
+// -inf), +inf above 88.7, NaN stays NaN.
+BMC_AVX2_INLINE __m256 exp(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f);
+  const __m256 lo = _mm256_set1_ps(-87.3365478515625f);
+  __m256 xc = _mm256_min_ps(hi, x); // NaN in x is returned as is
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
+}
+
+} // namespace simd
+} // namespace kernels
+} // namespace bmc
+
+#endif // BMC_RUNTIME_KERNELS_SIMD_AVX2_H
