@@ -36,11 +36,6 @@ private:
   std::string path_;
 };
 
-/// ONNX TensorProto.DataType values that bmc handles.
-enum class DType : int32_t {
-  F32 = 1, U8 = 2, I8 = 3, U16 = 4, I16 = 5, I32 = 6, I64 = 7, Bool = 9, F16 = 10,
-  F64 = 11, U32 = 12, U64 = 13, BF16 = 16
-};
 size_t dtypeSize(int32_t onnxDataType); // 0 if unsupported
 const char *dtypeName(int32_t onnxDataType);
 

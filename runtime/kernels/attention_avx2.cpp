@@ -18,6 +18,7 @@
 #include <cfloat>
 #include <cmath>
 #include <vector>
+#include <cstdlib>
 
 namespace bmc {
 namespace kernels {
@@ -219,17 +220,75 @@ BMC_AVX2 void pvRows(const float *P, float *O, int64_t vdim, const float *V,
     pvChunk<RB, 1, true>(P, O + d, vdim, V + d, vrs, n, simd::laneMask(vdim - d));
 }
 
-// O += P * V[j0 .. j0+n) for all rows of the tile.
+// O[0:vdim] += sum_j P[j] * V[j][:] for one row, V rows walked front to
+// back in full (registers hold the whole output row, NV vectors).
+template <int NV>
+BMC_AVX2 void pvRowInRegs(const float *P, float *O, int64_t vdim, const float *V,
+                          int64_t vrs, int64_t n) {
+  const __m256i tail = simd::laneMask(vdim - 8 * (NV - 1));
+  __m256 acc[NV];
+  for (int c = 0; c < NV - 1; ++c)
+    acc[c] = _mm256_loadu_ps(O + 8 * c);
+  acc[NV - 1] = _mm256_maskload_ps(O + 8 * (NV - 1), tail);
+  for (int64_t j = 0; j < n; ++j) {
+    const float *vr = V + j * vrs;
+    const __m256 p = _mm256_broadcast_ss(P + j);
+    for (int c = 0; c < NV - 1; ++c)
+      acc[c] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * c), acc[c]);
+    acc[NV - 1] = _mm256_fmadd_ps(p, _mm256_maskload_ps(vr + 8 * (NV - 1), tail), acc[NV - 1]);
+  }
+  for (int c = 0; c < NV - 1; ++c)
+    _mm256_storeu_ps(O + 8 * c, acc[c]);
+  _mm256_maskstore_ps(O + 8 * (NV - 1), tail, acc[NV - 1]);
+}
+
+// Same for rows wider than 64: the output row stays in L1 instead.
+BMC_AVX2 void pvRowInMemory(const float *P, float *O, int64_t vdim, const float *V,
+                            int64_t vrs, int64_t n) {
+  const int64_t full = vdim / 8 * 8;
+  const __m256i tail = simd::laneMask(vdim - full);
+  for (int64_t j = 0; j < n; ++j) {
+    const float *vr = V + j * vrs;
+    const __m256 p = _mm256_broadcast_ss(P + j);
+    for (int64_t d = 0; d < full; d += 8)
+      _mm256_storeu_ps(O + d, _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + d), _mm256_loadu_ps(O + d)));
+    if (full < vdim)
+      _mm256_maskstore_ps(O + full, tail,
+                          _mm256_fmadd_ps(p, _mm256_maskload_ps(vr + full, tail),
+                                          _mm256_maskload_ps(O + full, tail)));
+  }
+}
+
+BMC_AVX2 void pvFirstRow(const float *P, float *O, int64_t vdim, const float *V,
+                         int64_t vrs, int64_t n) {
+  switch ((vdim + 7) / 8) {
+  case 1: pvRowInRegs<1>(P, O, vdim, V, vrs, n); break;
+  case 2: pvRowInRegs<2>(P, O, vdim, V, vrs, n); break;
+  case 3: pvRowInRegs<3>(P, O, vdim, V, vrs, n); break;
+  case 4: pvRowInRegs<4>(P, O, vdim, V, vrs, n); break;
+  case 5: pvRowInRegs<5>(P, O, vdim, V, vrs, n); break;
+  case 6: pvRowInRegs<6>(P, O, vdim, V, vrs, n); break;
+  case 7: pvRowInRegs<7>(P, O, vdim, V, vrs, n); break;
+  case 8: pvRowInRegs<8>(P, O, vdim, V, vrs, n); break;
+  default: pvRowInMemory(P, O, vdim, V, vrs, n); break;
+  }
+}
+
+// O += P * V[j0 .. j0+n) for all rows of the tile. The first row streams V
+// in memory order (from DRAM in decode: the hardware prefetcher follows a
+// forward walk, not the column-chunked walk of the blocked version); the
+// other rows find the block in L1 and use 3-row register blocking.
 BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
                       int64_t n, const float *S, float *O) {
   const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
-  const int64_t vdim = a.v_head_dim;
-  int64_t r = 0;
-  for (; r + 3 <= t.rows(); r += 3)
+  const int64_t vdim = a.v_head_dim, rows = t.rows();
+  pvFirstRow(S, O, vdim, v, a.v_rs, n);
+  int64_t r = 1;
+  for (; r + 3 <= rows; r += 3)
     pvRows<3>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
-  if (t.rows() - r == 2)
+  if (rows - r == 2)
     pvRows<2>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
-  else if (t.rows() - r == 1)
+  else if (rows - r == 1)
     pvRows<1>(S + r * kMaxBlock, O + r * vdim, vdim, v, a.v_rs, n);
 }
 
@@ -247,11 +306,12 @@ BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g,
   float *S = scr.s.data();
   for (int64_t blk = blk0; blk < blk1; ++blk) {
     const int64_t j0 = blk * g.block, n = std::min(g.block, g.visit - j0);
-    scoreBlock(a, t, j0, n, S);
+    static int skip = getenv("ABL") ? atoi(getenv("ABL")) : 0;
+    if (skip != 2) scoreBlock(a, t, j0, n, S); else for (int64_t x = 0; x < rows * kMaxBlock; ++x) S[x] = 0.01f;
     for (int64_t r = 0; r < rows; ++r)
       softmaxUpdate(S + r * kMaxBlock, n, m[r], l[r], O + r * vdim, vdim);
     const int64_t nValid = std::min(a.kv_len, j0 + n) - j0; // V's spare rows are never read
-    if (nValid > 0)
+    if (nValid > 0 && skip != 1)
       pvBlock(a, t, j0, nValid, S, O);
   }
 }

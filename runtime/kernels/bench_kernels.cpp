@@ -1,1 +1,294 @@
-int main(){return 0;}
+// Micro-benchmark of the kernels (not a test). Prints the machine's read
+// bandwidth (a vector sum over 256 MB), then for each kernel the napkin math:
+// bytes or flops per call, time, GB/s or GFLOP/s, and the fraction of the
+// bandwidth measured in the same run with the same thread count. Memory-bound
+// cases rotate over enough copies of their operands (>= 256 MB) that nothing
+// is served from the 32 MB L3, like the weights and KV cache of a real model.
+// The machine is shared and noisy: every number is the median of several
+// rounds in which the bandwidth probe and the kernels are interleaved.
+//
+//   bench_kernels [--quick]
+#include "kernels.h"
+#include "kernels_internal.h"
+#include "thread_pool.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using bmc::ThreadPool;
+
+namespace {
+
+constexpr size_t kRotateBytes = size_t(256) << 20;
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Buffer {
+  std::unique_ptr<float, void (*)(void *)> p{nullptr, std::free};
+  size_t n = 0;
+  explicit Buffer(size_t count, float fill = 0.0f) : n(count) {
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    p.reset(static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64)));
+    std::mt19937 rng(static_cast<uint32_t>(count));
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    for (size_t i = 0; i < count; ++i) // touch every page
+      p.get()[i] = fill != 0.0f ? fill : d(rng);
+  }
+  float *data() const { return p.get(); }
+};
+
+__attribute__((target("avx2"))) float sumAvx2(const float *x, int64_t n) {
+  __m256 a[8];
+  for (auto &v : a)
+    v = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int u = 0; u < 8; ++u)
+      a[u] = _mm256_add_ps(a[u], _mm256_load_ps(x + i + 8 * u));
+  for (int u = 1; u < 8; ++u)
+    a[0] = _mm256_add_ps(a[0], a[u]);
+  alignas(32) float t[8];
+  _mm256_store_ps(t, a[0]);
+  float s = 0;
+  for (float v : t)
+    s += v;
+  for (; i < n; ++i)
+    s += x[i];
+  return s;
+}
+
+float sumPortable(const float *x, int64_t n) {
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int u = 0; u < 8; ++u)
+      s[u] += x[i + u];
+  for (; i < n; ++i)
+    s[0] += x[i];
+  return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+volatile float gSink;
+
+// Seconds to read the whole buffer once, split across the pool's threads.
+double readPass(const Buffer &buf, ThreadPool *pool) {
+  const bool avx2 = bmc::kernels::avx2::cpuSupported();
+  const int64_t n = int64_t(buf.n), chunks = pool ? pool->numThreads() : 1;
+  std::vector<float> part(static_cast<size_t>(chunks));
+  double t0 = now();
+  bmc::kernels::parallelFor(pool, chunks, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = n * c / chunks / 64 * 64, e = c + 1 == chunks ? n : n * (c + 1) / chunks / 64 * 64;
+      part[size_t(c)] = avx2 ? sumAvx2(buf.data() + b, e - b) : sumPortable(buf.data() + b, e - b);
+    }
+  });
+  double t = now() - t0;
+  gSink = part[0];
+  return t;
+}
+
+struct Row {
+  std::string name;
+  int threads;
+  double bytes, flops;
+  std::vector<double> secs, bw;
+};
+
+// Times `pass` (which performs `calls` kernel calls) interleaved with the
+// bandwidth probe, `rounds` times.
+void measure(Row &row, const Buffer &probe, ThreadPool *pool, int rounds, int calls,
+             const std::function<void()> &pass) {
+  pass(); // warm-up: JIT, page faults, thread wake-up
+  for (int r = 0; r < rounds; ++r) {
+    row.bw.push_back(double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9);
+    double t0 = now();
+    pass();
+    row.secs.push_back((now() - t0) / calls);
+  }
+}
+
+void printRow(const Row &r) {
+  const double t = median(r.secs), bw = median(r.bw);
+  std::printf("%-44s %2d  %9.1f  %8.1f", r.name.c_str(), r.threads, t * 1e6, bw);
+  if (r.bytes > 0)
+    std::printf("  %7.2f MB  %6.1f GB/s  %5.1f%%", r.bytes / 1e6, r.bytes / t / 1e9, 100.0 * r.bytes / t / 1e9 / bw);
+  if (r.flops > 0)
+    std::printf("  %8.1f MFLOP  %6.1f GFLOP/s", r.flops / 1e6, r.flops / t / 1e9);
+  std::printf("\n");
+}
+
+// Decode matvec: M rows x [K, N] packed weights, streamed from DRAM.
+Row benchMatvec(int64_t M, int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, int rounds) {
+  const int64_t bytes = bmc_pack_b_f32_bytes(K, N);
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / bytes);
+  Buffer src{size_t(K * N)};
+  Buffer packed{size_t(bytes / 4 * copies)};
+  for (int64_t c = 0; c < copies; ++c)
+    bmc_pack_b_f32(src.data(), K, N, N, 0, packed.data() + c * bytes / 4);
+  Buffer A{size_t(M * K)}, bias{size_t(N)}, C{size_t(M * N)};
+  Row row{"matvec M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N),
+          pool ? pool->numThreads() : 1, double(bytes), 2.0 * M * N * K, {}, {}};
+  measure(row, probe, pool, rounds, int(copies), [&] {
+    for (int64_t c = 0; c < copies; ++c)
+      bmc_matmul_packed_f32(pool, M, N, K, A.data(), K, packed.data() + c * bytes / 4, bias.data(), C.data(), N);
+  });
+  return row;
+}
+
+// Prefill GEMM: operands stay in cache; compute-bound.
+Row benchGemm(int64_t M, int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, int rounds) {
+  Buffer src{size_t(K * N)}, packed{size_t(bmc_pack_b_f32_bytes(K, N) / 4)};
+  bmc_pack_b_f32(src.data(), K, N, N, 0, packed.data());
+  Buffer A{size_t(M * K)}, C{size_t(M * N)};
+  Row row{"gemm M=" + std::to_string(M) + " K=" + std::to_string(K) + " N=" + std::to_string(N),
+          pool ? pool->numThreads() : 1, 0.0, 2.0 * M * N * K, {}, {}};
+  const int calls = std::max<int>(1, int(4e8 / row.flops));
+  measure(row, probe, pool, rounds, calls, [&] {
+    for (int i = 0; i < calls; ++i)
+      bmc_matmul_packed_f32(pool, M, N, K, A.data(), K, packed.data(), nullptr, C.data(), N);
+  });
+  return row;
+}
+
+// Decode attention over a KV cache of `layers` layers (rotated), one query.
+Row benchDecodeAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int64_t padded,
+                         ThreadPool *pool, const Buffer &probe, int rounds) {
+  const int64_t layerFloats = 2 * kvHeads * padded * dim; // K then V, [kvh, padded, dim]
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / (layerFloats * 4));
+  Buffer kv{size_t(layerFloats * copies)}, q{size_t(heads * dim)}, out{size_t(heads * dim)};
+  bmc_attention_args a{};
+  a.batch = 1;
+  a.heads = heads;
+  a.kv_heads = kvHeads;
+  a.q_len = 1;
+  a.kv_len = ctx;
+  a.kv_padded_len = padded;
+  a.head_dim = a.v_head_dim = dim;
+  a.q = q.data();
+  a.q_hs = a.q_rs = dim;
+  a.q_bs = heads * dim;
+  a.k_rs = a.v_rs = dim;
+  a.k_hs = a.v_hs = padded * dim;
+  a.k_bs = a.v_bs = kvHeads * padded * dim;
+  a.out = out.data();
+  a.o_hs = a.o_rs = dim;
+  a.o_bs = heads * dim;
+  a.scale = 1.0f / std::sqrt(float(dim));
+  // Bytes the kernel must read: K for every visited row, V for the valid ones.
+  const double bytes = 4.0 * kvHeads * dim * ((padded > ctx ? padded : ctx) + ctx);
+  Row row{"attn decode h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" + std::to_string(dim) +
+              " kv=" + std::to_string(ctx) + (padded > ctx ? "/" + std::to_string(padded) : ""),
+          pool ? pool->numThreads() : 1, bytes, 4.0 * heads * dim * ctx, {}, {}};
+  measure(row, probe, pool, rounds, int(copies), [&] {
+    for (int64_t c = 0; c < copies; ++c) {
+      a.k = kv.data() + c * layerFloats;
+      a.v = a.k + kvHeads * padded * dim;
+      bmc_attention_f32(pool, &a);
+    }
+  });
+  return row;
+}
+
+// Causal prefill attention: flops of QK^T and PV over the full square.
+Row benchPrefillAttention(int64_t heads, int64_t dim, int64_t len, ThreadPool *pool, const Buffer &probe,
+                          int rounds) {
+  Buffer q{size_t(heads * len * dim)}, k{size_t(heads * len * dim)}, v{size_t(heads * len * dim)},
+      out(size_t(heads * len * dim)), mask(size_t(len * len));
+  for (int64_t i = 0; i < len; ++i)
+    for (int64_t j = 0; j < len; ++j)
+      mask.data()[i * len + j] = j <= i ? 0.0f : -INFINITY;
+  bmc_attention_args a{};
+  a.batch = 1;
+  a.heads = a.kv_heads = heads;
+  a.q_len = a.kv_len = a.kv_padded_len = len;
+  a.head_dim = a.v_head_dim = dim;
+  a.q = q.data(); a.k = k.data(); a.v = v.data(); a.out = out.data();
+  a.q_rs = a.k_rs = a.v_rs = a.o_rs = dim;
+  a.q_hs = a.k_hs = a.v_hs = a.o_hs = len * dim;
+  a.q_bs = a.k_bs = a.v_bs = a.o_bs = heads * len * dim;
+  a.mask = mask.data();
+  a.m_ks = 1;
+  a.m_qs = len;
+  a.scale = 1.0f / std::sqrt(float(dim));
+  Row row{"attn prefill h=" + std::to_string(heads) + " d=" + std::to_string(dim) + " len=" + std::to_string(len) +
+              " causal",
+          pool ? pool->numThreads() : 1, 0.0, 4.0 * heads * len * len * dim, {}, {}};
+  measure(row, probe, pool, rounds, 2, [&] {
+    bmc_attention_f32(pool, &a);
+    bmc_attention_f32(pool, &a);
+  });
+  return row;
+}
+
+Row benchDispatch(ThreadPool *pool) {
+  Row row{"pool dispatch, 2 chunks of 5 us", pool->numThreads(), 0.0, 0.0, {}, {}};
+  auto spin = [](int64_t, int64_t) {
+    double until = now() + 5e-6;
+    while (now() < until) {
+    }
+  };
+  for (int r = 0; r < 5; ++r) {
+    const int calls = 2000;
+    double t0 = now();
+    for (int i = 0; i < calls; ++i)
+      pool->parallelFor(2, spin);
+    row.secs.push_back((now() - t0) / calls - 5e-6); // overhead beyond one chunk
+    row.bw.push_back(0.0);
+  }
+  return row;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const int rounds = quick ? 3 : 7;
+  std::printf("bmc kernels: %s, %d hardware threads\n", bmc_kernels_isa(), ThreadPool::hardwareThreads());
+  Buffer probe(kRotateBytes / sizeof(float));
+  ThreadPool pool2(2);
+
+  std::printf("%-44s %2s  %9s  %8s  %s\n", "case", "th", "us/call", "probeGB/s", "napkin math");
+  for (ThreadPool *pool : {static_cast<ThreadPool *>(nullptr), &pool2}) {
+    std::vector<double> bw;
+    for (int r = 0; r < rounds; ++r)
+      bw.push_back(double(probe.n) * 4 / readPass(probe, pool) / 1e9);
+    std::printf("read bandwidth (vector sum, 256 MB), %d thread(s): %.1f GB/s\n", pool ? 2 : 1, median(bw));
+  }
+  for (ThreadPool *pool : {static_cast<ThreadPool *>(nullptr), &pool2}) {
+    printRow(benchMatvec(1, 512, 2048, pool, probe, rounds));
+    printRow(benchMatvec(1, 2048, 512, pool, probe, rounds));
+    printRow(benchMatvec(1, 512, 1536, pool, probe, rounds));
+    printRow(benchMatvec(1, 512, 8192, pool, probe, rounds));
+    printRow(benchMatvec(4, 512, 2048, pool, probe, rounds));
+    printRow(benchDecodeAttention(8, 8, 64, 2048, 2048, pool, probe, rounds));
+    printRow(benchDecodeAttention(8, 8, 64, 2048, 2048 + 256, pool, probe, rounds));
+    printRow(benchDecodeAttention(8, 8, 64, 4096, 4096, pool, probe, rounds));
+    printRow(benchDecodeAttention(8, 2, 64, 4096, 4096, pool, probe, rounds));
+    printRow(benchDecodeAttention(1, 1, 128, 4096, 4096, pool, probe, rounds));
+    printRow(benchGemm(512, 512, 512, pool, probe, rounds));
+    printRow(benchGemm(512, 512, 2048, pool, probe, rounds));
+    printRow(benchGemm(512, 2048, 512, pool, probe, rounds));
+    printRow(benchGemm(32, 512, 2048, pool, probe, rounds));
+    printRow(benchPrefillAttention(8, 64, 512, pool, probe, rounds));
+  }
+  printRow(benchDispatch(&pool2));
+  return 0;
+}

@@ -58,19 +58,17 @@ BMC_AVX2_INLINE __m256 dot8(const float *q, const float *k, int64_t krs, int64_t
   __m256 acc[8];
   for (int i = 0; i < 8; ++i)
     acc[i] = _mm256_setzero_ps();
-  int64_t d = 0;
-  for (; d + 8 <= dim; d += 8) {
-    __m256 qv = _mm256_loadu_ps(q + d);
-    for (int i = 0; i < 8; ++i)
-      acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + d), acc[i]);
+  // Rows outer: the first touches of K go forward line by line, which keeps
+  // the hardware stream prefetcher engaged when K comes from DRAM.
+  const int64_t full = dim / 8 * 8;
+  const __m256i m = laneMask(dim - full);
+  for (int i = 0; i < 8; ++i) {
+    for (int64_t d = 0; d < full; d += 8)
+      acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr[i] + d), acc[i]);
+    if (full < dim)
+      acc[i] = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, m), _mm256_maskload_ps(kr[i] + full, m), acc[i]);
   }
-  if (d < dim) {
-    __m256i m = laneMask(dim - d);
-    __m256 qv = _mm256_maskload_ps(q + d, m);
-    for (int i = 0; i < 8; ++i)
-      acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(kr[i] + d, m), acc[i]);
-  }
-  return simd::hsum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+  return hsum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
 }
 
 // exp(x), ~1 ulp (Cephes expf polynomial); exactly 0 below -87.3 (incl.

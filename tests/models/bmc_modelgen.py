@@ -73,7 +73,8 @@ def parse_args(argv):
     p.add_argument("--rotary-pct", type=float, help="fraction of head_dim rotated (gptneox, default 0.25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weight-scale", type=float, default=3.0,
-                   help="multiplier on HF's init std 0.02 (default 3: varied greedy output)")
+                   help="multiplier on HF's init std 0.02, at hidden 512; the std scales with "
+                        "sqrt(512/hidden) (default 3: varied greedy output)")
     p.add_argument("--random-norms", action="store_true",
                    help="perturb norm weights/biases (default: HF's ones/zeros, which the exporter aliases)")
     p.add_argument("--opset", type=int, choices=(17, 18), default=17)
@@ -174,7 +175,7 @@ def attach_weights(model, initializers, path, external):
             f.seek(-f.tell() % align, os.SEEK_CUR)
             offset = f.tell()
             f.write(np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes())
-            t = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(arr.dtype), dims=arr.shape)
+            t = TensorProto(name=name, data_type=onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[arr.dtype], dims=arr.shape)
             t.data_location = TensorProto.EXTERNAL
             for k, v in (("location", data_name), ("offset", str(offset)), ("length", str(arr.nbytes))):
                 t.external_data.add(key=k, value=v)

@@ -4,6 +4,8 @@
 Per model it checks that onnxruntime runs it, that batch rows agree, that step-by-step decoding
 with the KV cache matches one prefill over the same tokens (catches mask/position/cache bugs in
 the generator), and that greedy output is varied (not collapsed to a token or a short loop).
+The two exporter styles share weights, so opset 17 and 18 of one family and preset must also
+produce the same tokens.
 
   check_modelgen.py [--families gpt2,llama] [--presets tiny,gpt2-25m,llama-25m] [--opsets 17,18]
                     [--steps 64] [--keep DIR]
@@ -31,11 +33,11 @@ def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
-def check_one(family, preset, opset, steps, out_dir):
+def check_one(family, preset, opset, steps, out_dir, extra):
     path = os.path.join(out_dir, f"{family}_{preset}_op{opset}.onnx")
     t0 = time.time()
     run([sys.executable, os.path.join(HERE, "bmc_modelgen.py"), "-q", "--preset", preset, "--family", family,
-         "--opset", str(opset), "-o", path])
+         "--opset", str(opset), "-o", path] + extra)
     gen_s = time.time() - t0
     r = json.loads(run(["node", os.path.join(PEERS, "ort_decode.mjs"), path, "--prompt", PROMPT,
                         "--steps", str(steps), "--batch", "2", "--check-prefill"]).stdout)
@@ -61,6 +63,7 @@ def main():
     p.add_argument("--opsets", default="17,18")
     p.add_argument("--steps", type=int, default=64)
     p.add_argument("--keep", help="write the models here instead of a temporary directory")
+    p.add_argument("--random-norms", action="store_true", help="pass --random-norms to the generator")
     a = p.parse_args()
     subprocess.run([os.path.join(PEERS, "setup.sh")], check=True)
     if a.keep:
@@ -72,13 +75,18 @@ def main():
           f"{'ms/tok':>7}  first tokens")
     for family in a.families.split(","):
         for preset in a.presets.split(","):
+            seen = {}  # opset -> tokens
             for opset in (int(o) for o in a.opsets.split(",")):
                 try:
-                    r = check_one(family, preset, opset, a.steps, out_dir)
+                    r = check_one(family, preset, opset, a.steps, out_dir, ["--random-norms"] if a.random_norms else [])
                 except subprocess.CalledProcessError as e:
                     failed += 1
                     print(f"{family:8} {preset:10} {opset:5} FAIL   {e.stderr.strip().splitlines()[-1:]}")
                     continue
+                if seen and r["tokens"] != next(iter(seen.values())):
+                    r["ok"] = False
+                    r["problems"].append(f"tokens differ from opset {next(iter(seen))}")
+                seen[opset] = r["tokens"]
                 failed += not r["ok"]
                 print(f"{family:8} {preset:10} {opset:5} {'ok' if r['ok'] else 'FAIL':6} {r['distinct']:8} "
                       f"{r['tail']:4} {r['max_diff']:10.1e} {r['ms_per_token']:7.2f}  {r['tokens'][:10]}"

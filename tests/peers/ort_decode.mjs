@@ -18,7 +18,10 @@
 // --check-prefill  afterwards runs prompt + tokens[:-1] as one prefill and compares its logits
 //             with the step-by-step ones: a KV-cache path that disagrees with the full-sequence
 //             path (mask, positions, cache layout) shows up here.
-// --time      prefill C tokens, then W untimed and K timed decode runs; reports ms/token.
+// --time      prefill C tokens (a fixed pseudo-random prompt), then W (default 3) untimed and K
+//             (--steps, default 32) timed decode runs; reports ms/token over contexts C+W..C+W+K.
+// --opt       onnxruntime graph optimisation level (default all); --threads sets intra-op threads,
+//             execution is sequential.
 // Output: one JSON object on stdout (and in --json): {tokens, ms_per_token, ...}.
 import * as ort from 'onnxruntime-node';
 import fs from 'node:fs';
@@ -63,7 +66,12 @@ function parseArgs(argv) {
       case '--context': a.context = num(++i, k); break;
       case '--warmup': a.warmup = num(++i, k); break;
       case '--seed': a.seed = num(++i, k); break;
-      case '-h': case '--help': usage();
+      case '-h': case '--help':
+        // The header comment of this file is the help text.
+        console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1)
+          .filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('//')))
+          .map((l) => l.slice(3)).join('\n'));
+        process.exit(0);
       default:
         if (k.startsWith('--') || a.model) usage(`unexpected argument '${k}'`);
         a.model = k;
@@ -244,6 +252,8 @@ async function main() {
       tokens,
     });
   } else {
+    const bad = model.vocab ? a.prompt.filter((t) => t < 0 || t >= model.vocab) : [];
+    if (bad.length) throw new Error(`--prompt: token ids ${bad} are outside the vocabulary [0, ${model.vocab})`);
     const dumpSet = new Set(a.dumpSteps ?? []);
     const dumped = [];
     if (a.dumpDir) fs.mkdirSync(a.dumpDir, { recursive: true });
@@ -277,7 +287,7 @@ async function main() {
       fs.writeFileSync(path.join(a.dumpDir, 'index.json'), JSON.stringify({
         model: result.model, prompt: a.prompt, tokens, vocab: model.vocab,
         dtype: 'float32', byte_order: 'little', row: 'last position of batch row 0', steps: dumped,
-      }, null, 1) + '\n');
+      }) + '\n');
     }
     if (a.checkPrefill) Object.assign(result, { prefill_check: await checkPrefill(dec, a.prompt, tokens, kept) });
     Object.assign(result, {
@@ -290,7 +300,7 @@ async function main() {
     });
   }
   const text = JSON.stringify(result);
-  if (a.json) fs.writeFileSync(a.json, JSON.stringify(result, null, 1) + '\n');
+  if (a.json) fs.writeFileSync(a.json, text + '\n');
   console.log(text);
 }
 

@@ -5,10 +5,10 @@ operator sequence is the exporter's, e.g. RMSNorm as Pow/ReduceMean/Add/Sqrt/Div
 as Unsqueeze/Expand/Reshape on the present KV.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from .graph import FLOAT_MIN, INT64_MAX
 
@@ -30,7 +30,6 @@ class Config:
     rotary_pct: float = 1.0
     sliding_window: int | None = None
     norm_eps: float = 1e-6
-    extra: dict = field(default_factory=dict)
 
     @property
     def head_dim(self):
@@ -92,10 +91,7 @@ def conv1d(g, x, hf_name, w_in_out, bias):
     b = g.param(hf_name + ".bias", bias)
     batch, seq = g.dim(x, 0), g.dim(x, 1)
     if g.ts:
-        shape = g.op("Shape", [x])
-        last = g.op("Squeeze", [g.op("Slice", [shape, g.const([-1]), g.const([INT64_MAX]), g.const([0])]),
-                                g.const([0])])
-        flat = g.op("Reshape", [x, g.op("Concat", [g.const([-1]), g.dim_vec(last)], axis=0)], allowzero=0)
+        flat = g.reshape(x, [-1, g.last_dim(x)])
     else:
         flat = g.op("Reshape", [x, g.const([-1, w_in_out.shape[0]])], allowzero=0)
     y = g.op("Gemm", [flat, w, b], alpha=1.0, beta=1.0)
@@ -291,5 +287,4 @@ def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_cas
 
 
 def _tensor(arr):
-    from onnx import numpy_helper
     return numpy_helper.from_array(arr)

@@ -4,6 +4,7 @@ Every builder reads the graph inputs input_ids, attention_mask, position_ids,
 past_key_values.{i}.key|value and writes logits and present.{i}.key|value.
 """
 import numpy as np
+from onnx import TensorProto
 
 from . import blocks as B
 from .graph import INT64_MAX
@@ -70,7 +71,8 @@ def build_llama_like(g, cfg, w):
                     q = B.split_heads(g, q, batch, seq, D)
                     k = B.split_heads(g, k, batch, seq, D)
                     v = B.split_heads(g, v, batch, seq, D)
-                    cos_u, sin_u = g.unsqueeze(cos, [1]), g.unsqueeze(sin, [1])
+                    if i == 0:  # the exporter's CSE leaves one Unsqueeze for all layers
+                        cos_u, sin_u = g.unsqueeze(cos, [1]), g.unsqueeze(sin, [1])
                     q = B.apply_rotary(g, q, cos_u, sin_u, D)
                     k = B.apply_rotary(g, k, cos_u, sin_u, D)
                     o = _attention_tail(g, cfg, i, q, k, v, mask, past0, batch, seq)
@@ -104,7 +106,7 @@ def build_llama_like(g, cfg, w):
 def build_gpt2(g, cfg, w):
     """GPT2LMHeadModel: learned positions, LayerNorm, Conv1D (Gemm) with fused QKV + Split,
     GELU-tanh written out, lm_head tied to wte."""
-    H, D, E, I = cfg.heads, cfg.head_dim, cfg.hidden, cfg.inter
+    D, E, I = cfg.head_dim, cfg.hidden, cfg.inter
     proj_std = w.std / np.sqrt(2 * cfg.layers)  # GPT-2's scaled c_proj init
     past0 = _first_past_key(g)
     with g.scope("m", "transformer"):
@@ -115,10 +117,11 @@ def build_gpt2(g, cfg, w):
         wte = g.param("transformer.wte.weight", wte_w)
         with g.scope("wte"):
             emb = g.op("Gather", [wte, ids])
-        with g.scope("wpe"):
+        with g.scope("wpe"):  # half the std of the (untied) embedding, as GPT-2's original init
             pos = g.op("Gather", [g.param("transformer.wpe.weight", w.normal(cfg.max_pos, E, std=w.std / 2)),
                                   "position_ids"])
-        h = g.op("Add", [emb, g.op("Cast", [pos], to=1) if g.ts else pos])
+        h = g.op("Add", [emb, g.op("Cast", [pos], to=TensorProto.FLOAT) if g.ts else pos])
+        width = g.last_dim(h)  # for output_shape = (-1,) + input_shape[1:] + (hidden_states.size(-1),)
         am = g.reshape("attention_mask", [batch, -1])
         mask = B.causal_mask(g, emb, am, past0)
         for i in range(cfg.layers):
@@ -155,7 +158,7 @@ def build_gpt2(g, cfg, w):
         with g.scope("ln_f"):
             h = B.layer_norm(g, h, g.param("transformer.ln_f.weight", w.norm_weight(E)),
                              g.param("transformer.ln_f.bias", w.norm_bias(E)))
-        h = g.reshape(h, [-1, seq, g.dim(h, 2)])  # hidden_states.view(output_shape)
+        h = g.reshape(h, [-1, seq, width])  # hidden_states.view(output_shape)
     with g.scope("m", "lm_head"):
         g.op("MatMul", [h, _tied_head(g, "transformer.wte.weight", wte_w)], outputs=["logits"])
 
@@ -194,7 +197,8 @@ def build_gptneox(g, cfg, w):
                     qkv = g.reshape(qkv, [g.dim(qkv, 0), g.dim(qkv, 1), H, 3 * D])
                     q, k, v = (g.op("Transpose", [g.slice(qkv, s, e, 3)], perm=[0, 2, 1, 3])
                                for s, e in ((0, D), (D, 2 * D), (2 * D, INT64_MAX)))
-                    cos_u, sin_u = g.unsqueeze(cos, [1]), g.unsqueeze(sin, [1])
+                    if i == 0:
+                        cos_u, sin_u = g.unsqueeze(cos, [1]), g.unsqueeze(sin, [1])
                     q = g.op("Concat", [B.apply_rotary(g, g.slice(q, 0, rot, 3), cos_u, sin_u, rot),
                                         g.slice(q, rot, INT64_MAX, 3)], axis=-1)
                     k = g.op("Concat", [B.apply_rotary(g, g.slice(k, 0, rot, 3), cos_u, sin_u, rot),
@@ -223,7 +227,7 @@ def build_opt(g, cfg, w):
     """OPTForCausalLM: learned positions with offset 2, pre-LayerNorm, ReLU, biases everywhere,
     q scaled right after q_proj (attention itself scales by 1.0), MLP on a flattened 2-D view
     (Gemm with transB=1), lm_head tied to embed_tokens."""
-    H, D, E, I = cfg.heads, cfg.head_dim, cfg.hidden, cfg.inter
+    D, E, I = cfg.head_dim, cfg.hidden, cfg.inter
     past0 = _first_past_key(g)
     with g.scope("m", "model", "decoder"):
         emb_w = w.normal(cfg.vocab, E, std=w.std * B.TIED_EMBEDDING_STD)

@@ -136,6 +136,13 @@ class Graph:
             return self.op("Gather", [self.op("Shape", [x]), self.const(i)], axis=0)
         return self.op("Shape", [x], start=i, end=i + 1)
 
+    def last_dim(self, x):
+        """x.size(-1) where the exporter takes it through a shape slice."""
+        if self.ts:
+            tail = self.op("Slice", [self.op("Shape", [x]), self.const([-1]), self.const([INT64_MAX]), self.const([0])])
+            return self.op("Squeeze", [tail, self.const([0])])
+        return self.op("Shape", [x], start=-1)
+
     def dim_vec(self, d):
         if self.ts:
             return self.op("Unsqueeze", [d, self.global_const([0])])

@@ -1,0 +1,119 @@
+//===- Compiler.cpp - the compile driver: ONNX -> passes -> code -> Model --===//
+
+#include "bmc/compiler.h"
+#include "compiler/CodeGen.h"
+#include "frontend/Importer.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace bmc {
+
+const char *kvModeName(KVMode m) {
+  switch (m) {
+  case KVMode::Concat: return "concat";
+  case KVMode::Prealloc: return "prealloc";
+  case KVMode::BMC: return "bmc";
+  }
+  return "?";
+}
+
+static DType dtypeOf(mlir::Type t) {
+  if (t.isF32()) return DType::F32;
+  if (t.isF16()) return DType::F16;
+  if (t.isBF16()) return DType::BF16;
+  if (t.isF64()) return DType::F64;
+  if (t.isInteger(1)) return DType::Bool;
+  auto it = mlir::cast<mlir::IntegerType>(t);
+  bool u = it.isUnsigned();
+  switch (it.getWidth()) {
+  case 8: return u ? DType::U8 : DType::I8;
+  case 16: return u ? DType::U16 : DType::I16;
+  case 32: return u ? DType::U32 : DType::I32;
+  default: return u ? DType::U64 : DType::I64;
+  }
+}
+
+ModelSignature extractSignature(mlir::ModuleOp module) {
+  ModelSignature sig;
+  auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
+  for (unsigned i = 0; i < main.getNumArguments(); ++i) {
+    TensorInfo ti;
+    if (auto n = main.getArgAttrOfType<mlir::StringAttr>(i, "bmc.name")) ti.name = n.str();
+    mlir::Type t = main.getArgument(i).getType();
+    if (auto kv = mlir::dyn_cast<mlir::bmc::KVCacheType>(t)) {
+      ti.dtype = dtypeOf(kv.getElementType());
+      ti.shape = {-1, kv.getHeads(), -1, kv.getHeadDim()};
+      ti.kvSlot = int(i);
+    } else {
+      auto rt = mlir::cast<mlir::RankedTensorType>(t);
+      ti.dtype = dtypeOf(rt.getElementType());
+      for (int64_t d : rt.getShape()) ti.shape.push_back(mlir::ShapedType::isDynamic(d) ? -1 : d);
+    }
+    if (auto dims = main.getArgAttrOfType<mlir::ArrayAttr>(i, "bmc.dims"))
+      for (mlir::Attribute a : dims) ti.dimNames.push_back(mlir::cast<mlir::StringAttr>(a).str());
+    sig.inputs.push_back(ti);
+  }
+  for (unsigned i = 0; i < main.getNumResults(); ++i) {
+    TensorInfo ti;
+    if (auto n = main.getResultAttrOfType<mlir::StringAttr>(i, "bmc.name")) ti.name = n.str();
+    auto rt = mlir::cast<mlir::RankedTensorType>(main.getResultTypes()[i]);
+    ti.dtype = dtypeOf(rt.getElementType());
+    for (int64_t d : rt.getShape()) ti.shape.push_back(mlir::ShapedType::isDynamic(d) ? -1 : d);
+    sig.outputs.push_back(ti);
+  }
+  return sig;
+}
+
+/// Import, clean up and raise: the module every later stage starts from.
+static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts,
+                     ImportedModel &out, std::string &error) {
+  if (opts.progress) opts.progress("import");
+  if (!importOnnxFile(ctx, path, ImportOptions(), out, error)) return false;
+  if (opts.progress) opts.progress("optimise graph");
+  std::string diag;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    if (diag.empty()) {
+      llvm::raw_string_ostream os(diag);
+      os << d.getLocation() << ": " << d.str();
+    }
+    return mlir::success();
+  });
+  mlir::PassManager pm(&ctx);
+  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createFoldShapes());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  if (mlir::failed(pm.run(*out.module))) {
+    error = path + ": graph optimisation failed: " + diag;
+    return false;
+  }
+  return true;
+}
+
+Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const CompileOptions &opts) {
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  ImportedModel im;
+  std::string error;
+  if (!frontend(ctx, path, opts, im, error)) return Status::error(error);
+  ModelSignature sig = extractSignature(*im.module);
+  if (opts.progress) opts.progress("generate code");
+  auto llctx = std::make_unique<llvm::LLVMContext>();
+  WeightPlan plan;
+  auto llmod = generateLLVMIR(*im.module, *llctx, plan, opts, error);
+  if (!llmod) return Status::error(path + ": " + error);
+  if (opts.progress) opts.progress("JIT");
+  auto code = jitCompile(std::move(llmod), std::move(llctx), error);
+  if (!code) return Status::error(path + ": " + error);
+  if (opts.progress) opts.progress("pack weights");
+  std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (plan.totalBytes() + 127) & ~int64_t(63))),
+                                [](uint8_t *p) { std::free(p); });
+  if (!plan.buildInto(*im.weights, blob.get(), error)) return Status::error(path + ": " + error);
+  LoadOptions lo;
+  lo.threads = opts.threads;
+  return Model::fromParts(code, blob, size_t(plan.totalBytes()), sig, lo);
+}
+
+} // namespace bmc

@@ -1,0 +1,85 @@
+//===- WeightPlan.cpp - lay out and fill the weight blob -------------------===//
+
+#include "compiler/WeightPlan.h"
+
+#include "runtime/kernels/kernels.h"
+
+#include <cstring>
+
+namespace bmc {
+
+int64_t WeightPlan::place(int64_t bytes) {
+  int64_t off = (total_ + 63) & ~int64_t(63);
+  total_ = off + bytes;
+  return off;
+}
+
+int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int64_t bytes, int64_t k,
+                            int64_t n) {
+  auto key = std::make_tuple(name, int(kind), k, n);
+  auto it = index_.find(key);
+  if (it != index_.end()) return entries_[it->second].offset;
+  WeightEntry e;
+  e.kind = kind;
+  e.name = name;
+  e.k = k;
+  e.n = n;
+  e.bytes = kind == WeightEntry::Raw ? bytes : bmc_pack_b_f32_bytes(k, n);
+  e.offset = place(e.bytes);
+  index_[key] = entries_.size();
+  entries_.push_back(std::move(e));
+  return entries_.back().offset;
+}
+
+int64_t WeightPlan::constant(const void *data, size_t bytes) {
+  std::vector<uint8_t> v(static_cast<const uint8_t *>(data), static_cast<const uint8_t *>(data) + bytes);
+  auto it = constIndex_.find(v);
+  if (it != constIndex_.end()) return entries_[it->second].offset;
+  WeightEntry e;
+  e.kind = WeightEntry::Constant;
+  e.bytes = int64_t(bytes);
+  e.offset = place(e.bytes);
+  e.data = v;
+  constIndex_[v] = entries_.size();
+  entries_.push_back(std::move(e));
+  return entries_.back().offset;
+}
+
+bool WeightPlan::build(const WeightStore &store, std::vector<uint8_t> &blob, std::string &error) const {
+  blob.assign(size_t(total_), 0);
+  return buildInto(store, blob.data(), error);
+}
+
+bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string &error) const {
+  for (const WeightEntry &e : entries_) {
+    uint8_t *dst = blob + e.offset;
+    if (e.kind == WeightEntry::Constant) {
+      std::memcpy(dst, e.data.data(), e.data.size());
+      continue;
+    }
+    const Weight *w = store.find(e.name);
+    if (!w) {
+      error = "weight '" + e.name + "' is missing from the weight store";
+      return false;
+    }
+    if (e.kind == WeightEntry::Raw) {
+      if (int64_t(w->bytes) != e.bytes) {
+        error = "weight '" + e.name + "': expected " + std::to_string(e.bytes) + " bytes, found " +
+                std::to_string(w->bytes);
+        return false;
+      }
+      std::memcpy(dst, w->data, w->bytes);
+      continue;
+    }
+    bool trans = e.kind == WeightEntry::PackedBTransposed;
+    if (w->dtype != 1 || w->dims.size() != 2 || w->dims[0] != (trans ? e.n : e.k) ||
+        w->dims[1] != (trans ? e.k : e.n)) {
+      error = "weight '" + e.name + "': expected a 2-D FLOAT matrix to pack";
+      return false;
+    }
+    bmc_pack_b_f32(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
+  }
+  return true;
+}
+
+} // namespace bmc

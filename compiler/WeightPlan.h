@@ -1,0 +1,56 @@
+//===- WeightPlan.h - the weight blob of a compiled model -------*- C++ -*-===//
+//
+// Code generation asks for each weight in the layout it needs (raw bytes,
+// or packed for the matmul microkernels) and for small constants; the plan
+// assigns 64-byte-aligned offsets in one blob, which the compiler then fills
+// from the weight store. No MLIR types here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_COMPILER_WEIGHTPLAN_H
+#define BMC_COMPILER_WEIGHTPLAN_H
+
+#include "frontend/WeightStore.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bmc {
+
+struct WeightEntry {
+  enum Kind { Raw, PackedB, PackedBTransposed, Constant };
+  Kind kind = Raw;
+  std::string name;            // weight name (Raw/Packed) or "" for constants
+  int64_t k = 0, n = 0;        // for packed: B is [k, n] (or [n, k] transposed)
+  int64_t offset = 0, bytes = 0;
+  std::vector<uint8_t> data;   // constants only
+};
+
+class WeightPlan {
+public:
+  /// Offset of weight `name` in the given layout; `bytes` is its size.
+  int64_t request(const std::string &name, WeightEntry::Kind kind, int64_t bytes, int64_t k = 0,
+                  int64_t n = 0);
+  /// Offset of a copy of `data` (deduplicated).
+  int64_t constant(const void *data, size_t bytes);
+  int64_t totalBytes() const { return total_; }
+  const std::vector<WeightEntry> &entries() const { return entries_; }
+
+  /// Fills the blob: raw copies, packed matrices, constants. On failure
+  /// returns false and sets `error`.
+  bool build(const WeightStore &store, std::vector<uint8_t> &blob, std::string &error) const;
+  /// Same, into caller-provided memory of totalBytes().
+  bool buildInto(const WeightStore &store, uint8_t *blob, std::string &error) const;
+
+private:
+  std::vector<WeightEntry> entries_;
+  std::map<std::tuple<std::string, int, int64_t, int64_t>, size_t> index_;
+  std::map<std::vector<uint8_t>, size_t> constIndex_;
+  int64_t total_ = 0;
+  int64_t place(int64_t bytes);
+};
+
+} // namespace bmc
+
+#endif

@@ -1,0 +1,322 @@
+//===- LowerData.cpp - data movement: views where possible, copies else ----===//
+
+#include "compiler/lowering/Lowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace bmc {
+namespace lowering {
+
+static RankedTensorType ttype(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+/// Result sizes: static dims from the type, others from `dyn`.
+static SmallVector<Value, 4> resultSizes(Lowerer &l, Value result, ArrayRef<Value> dyn) {
+  auto t = ttype(result);
+  SmallVector<Value, 4> s;
+  for (int64_t i = 0; i < t.getRank(); ++i) s.push_back(t.isDynamicDim(i) ? dyn[i] : l.c(t.getDimSize(i)));
+  return s;
+}
+
+/// Reshape sizes from an ONNX shape operand (0 copies, -1 infers), checked.
+static SmallVector<Value, 4> reshapeSizes(Lowerer &l, mlir::bmc::ReshapeOp op, const Buf &in) {
+  auto rt = ttype(op.getResult());
+  int64_t n = rt.getRank();
+  SmallVector<Value, 4> sizes(n);
+  Value known = l.c(1);
+  int64_t inferAt = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!rt.isDynamicDim(i)) {
+      sizes[i] = l.c(rt.getDimSize(i));
+      known = l.mul(known, sizes[i]);
+      continue;
+    }
+    Value e = l.element(op.getShape(), i);
+    if (auto k = l.constOf(e); k && *k == -1) { inferAt = i; continue; }
+    if (!op.getAllowzero() && i < in.rank()) e = l.select(l.eq(e, l.c(0)), in.sizes[i], e);
+    if (!l.constOf(e)) {
+      // A run-time -1 is possible only if the element is not known; handle it.
+      Value isInfer = l.eq(e, l.c(-1));
+      if (auto k = l.constOf(isInfer); !k || *k) {
+        // Treat as "known" unless -1 at run time; the total check below
+        // catches inconsistent shapes.
+        (void)isInfer;
+      }
+    }
+    sizes[i] = e;
+    known = l.mul(known, e);
+  }
+  Value total = l.numElements(in.sizes);
+  if (inferAt >= 0) {
+    l.check(l.b.createOrFold<arith::CmpIOp>(l.loc, arith::CmpIPredicate::ne, known, l.c(0)),
+            "Reshape: cannot infer a -1 dimension when the other dimensions multiply to {0}", known);
+    sizes[inferAt] = l.sdiv(total, known);
+    known = l.mul(known, sizes[inferAt]);
+  }
+  l.checkEq(known, total, "Reshape: element count of the target shape vs the input");
+  return sizes;
+}
+
+LogicalResult Lowerer::lowerData(Operation *op) {
+  Value res = op->getResult(0);
+  auto rt = ttype(res);
+
+  if (auto t = dyn_cast<mlir::bmc::TransposeOp>(op)) {
+    Buf in = buf(t.getInput()), r = in;
+    for (auto [i, p] : llvm::enumerate(t.getPerm())) {
+      r.sizes[i] = in.sizes[p];
+      r.strides[i] = in.strides[p];
+    }
+    bool identity = llvm::all_of(llvm::enumerate(t.getPerm()), [](auto e) { return (int64_t)e.index() == e.value(); });
+    r.contiguous = in.contiguous && identity;
+    bufs[res] = r;
+    return success();
+  }
+  if (auto r = dyn_cast<mlir::bmc::ReshapeOp>(op)) {
+    Buf in = buf(r.getInput());
+    bufs[res] = reshapeView(in, reshapeSizes(*this, r, in));
+    return success();
+  }
+  if (auto f = dyn_cast<mlir::bmc::FlattenOp>(op)) {
+    Buf in = buf(f.getInput());
+    Value a = c(1), z = c(1);
+    for (int64_t i = 0; i < in.rank(); ++i) {
+      if (i < (int64_t)f.getAxis()) a = mul(a, in.sizes[i]);
+      else z = mul(z, in.sizes[i]);
+    }
+    bufs[res] = reshapeView(in, {a, z});
+    return success();
+  }
+  if (auto s = dyn_cast<mlir::bmc::SqueezeOp>(op)) {
+    Buf in = buf(s.getInput()), r = in;
+    r.sizes.clear();
+    r.strides.clear();
+    for (int64_t i = 0; i < in.rank(); ++i) {
+      if (llvm::is_contained(s.getAxes(), i)) {
+        checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
+        continue;
+      }
+      r.sizes.push_back(in.sizes[i]);
+      r.strides.push_back(in.strides[i]);
+    }
+    bufs[res] = r;
+    return success();
+  }
+  if (auto u = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) {
+    Buf in = buf(u.getInput()), r = in;
+    r.sizes.clear();
+    r.strides.clear();
+    int64_t j = 0;
+    for (int64_t i = 0; i < rt.getRank(); ++i) {
+      if (llvm::is_contained(u.getAxes(), i)) {
+        r.sizes.push_back(c(1));
+        r.strides.push_back(c(0));
+      } else {
+        r.sizes.push_back(in.sizes[j]);
+        r.strides.push_back(in.strides[j]);
+        ++j;
+      }
+    }
+    bufs[res] = r;
+    return success();
+  }
+  if (auto cc = dyn_cast<mlir::bmc::ConcatOp>(op)) {
+    int64_t axis = cc.getAxis();
+    SmallVector<Buf> ins;
+    for (Value v : cc.getInputs()) ins.push_back(buf(v));
+    SmallVector<Value, 4> sizes = ins[0].sizes;
+    Value total = c(0);
+    for (auto [k, in] : llvm::enumerate(ins)) {
+      for (int64_t d = 0; d < in.rank(); ++d)
+        if (d != axis) checkEq(in.sizes[d], sizes[d], "Concat: input " + std::to_string(k) + " dimension " + std::to_string(d));
+      total = add(total, in.sizes[axis]);
+    }
+    sizes[axis] = total;
+    sizes = resultSizes(*this, res, sizes);
+    Buf out = alloc(ins[0].elem, ins[0].isUnsigned, sizes);
+    Value off = c(0);
+    for (const Buf &in : ins) {
+      Buf dst = out;
+      dst.sizes = in.sizes;
+      dst.offset = add(out.offset, mul(off, out.strides[axis]));
+      dst.contiguous = false;
+      copy(in, dst);
+      off = add(off, in.sizes[axis]);
+    }
+    bufs[res] = out;
+    return success();
+  }
+  if (auto sp = dyn_cast<mlir::bmc::SplitOp>(op)) {
+    Buf in = buf(sp.getInput());
+    int64_t axis = sp.getAxis();
+    Value total = c(0);
+    for (int64_t s : sp.getSizes()) total = add(total, c(s));
+    checkEq(total, in.sizes[axis], "Split: sum of split sizes vs dimension " + std::to_string(axis));
+    Value off = c(0);
+    for (auto [k, s] : llvm::enumerate(sp.getSizes())) {
+      Buf r = in;
+      r.sizes[axis] = c(s);
+      r.offset = add(in.offset, mul(off, in.strides[axis]));
+      r.contiguous = in.contiguous && axis == 0;
+      bufs[sp.getResult(k)] = r;
+      off = add(off, c(s));
+    }
+    return success();
+  }
+  if (auto sl = dyn_cast<mlir::bmc::SliceOp>(op)) {
+    Buf in = buf(sl.getInput()), r = in;
+    for (auto [k, axis] : llvm::enumerate(sl.getAxes())) {
+      Value dim = in.sizes[axis];
+      Value start = element(sl.getStarts(), k), end = element(sl.getEnds(), k), step = element(sl.getSteps(), k);
+      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, step, c(0)), "Slice: step must be non-zero");
+      // ONNX clamping: negative indices count from the end; then clamp to
+      // [0, dim] for positive steps and [-1, dim-1] for negative ones.
+      auto neg = [&](Value v) { return b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c(0)); };
+      start = select(neg(start), add(start, dim), start);
+      end = select(neg(end), add(end, dim), end);
+      Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, step, c(0));
+      Value sPos = smin(smax(start, c(0)), dim), ePos = smin(smax(end, c(0)), dim);
+      Value dm1 = sub(dim, c(1));
+      Value sNeg = smin(smax(start, c(0)), dm1), eNeg = smin(smax(end, c(-1)), dm1);
+      start = select(pos, sPos, sNeg);
+      end = select(pos, ePos, eNeg);
+      // length = max(0, ceil((end - start) / step))
+      Value span = sub(end, start);
+      Value adj = select(pos, sub(step, c(1)), add(step, c(1)));
+      Value len = smax(c(0), sdiv(add(span, adj), step));
+      r.offset = add(r.offset, mul(start, in.strides[axis]));
+      r.sizes[axis] = len;
+      r.strides[axis] = mul(in.strides[axis], step);
+    }
+    r.contiguous = false;
+    bufs[res] = r;
+    return success();
+  }
+  if (auto g = dyn_cast<mlir::bmc::GatherOp>(op)) {
+    Buf data = buf(g.getData()), idx = buf(g.getIndices());
+    int64_t axis = g.getAxis();
+    SmallVector<Value, 4> sizes(data.sizes.begin(), data.sizes.begin() + axis);
+    sizes.append(idx.sizes.begin(), idx.sizes.end());
+    sizes.append(data.sizes.begin() + axis + 1, data.sizes.end());
+    Buf out = alloc(data.elem, data.isUnsigned, sizes);
+    Value dimAx = data.sizes[axis];
+    int64_t ir = idx.rank();
+    // Rows of contiguous inner data are copied with one loop (embeddings).
+    loops(sizes, [&](ArrayRef<Value> iv) {
+      SmallVector<Value, 4> iIdx(iv.begin() + axis, iv.begin() + axis + ir);
+      Value k = load(idx, iIdx);
+      if (k.getType() != i64) k = b.create<arith::ExtSIOp>(loc, i64, k);
+      k = select(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, c(0)), add(k, dimAx), k);
+      Value ok = b.create<arith::AndIOp>(loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, k, c(0)),
+                                         b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, dimAx));
+      check(ok, "Gather: index {0} is out of range for a dimension of {1}", k, dimAx);
+      SmallVector<Value, 4> dIdx(iv.begin(), iv.begin() + axis);
+      dIdx.push_back(k);
+      dIdx.append(iv.begin() + axis + ir, iv.end());
+      Value v = b.create<LLVM::LoadOp>(loc, data.elem, elemPtr(data, dIdx));
+      b.create<LLVM::StoreOp>(loc, v, elemPtr(out, iv));
+    });
+    bufs[res] = out;
+    return success();
+  }
+  if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) {
+    Buf in = buf(x.getInput());
+    int64_t n = ttype(x.getShape()).getDimSize(0);
+    int64_t R = rt.getRank();
+    SmallVector<Value, 4> sizes(R);
+    for (int64_t i = 0; i < R; ++i) {
+      int64_t k = i - (R - n), j = i - (R - in.rank());
+      Value target = k >= 0 ? element(x.getShape(), k) : c(1);
+      if (j < 0) { sizes[i] = target; continue; }
+      Value d = in.sizes[j];
+      // Broadcast: the larger of the two, where the smaller is 1.
+      Value size = select(eq(target, c(1)), d, target);
+      Value ok = b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1)));
+      check(ok, ("Expand: input dimension {0} does not broadcast to {1} (dimension " + std::to_string(i) + ")").c_str(), d, size);
+      sizes[i] = size;
+    }
+    bufs[res] = broadcastView(in, resultSizes(*this, res, sizes));
+    return success();
+  }
+  if (auto cs = dyn_cast<mlir::bmc::ConstantOfShapeOp>(op)) {
+    int64_t n = rt.getRank();
+    SmallVector<Value, 4> sizes;
+    for (int64_t i = 0; i < n; ++i) {
+      Value e = rt.isDynamicDim(i) ? element(cs.getShape(), i) : c(rt.getDimSize(i));
+      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, e, c(0)),
+            "ConstantOfShape: expected non-negative dimensions, found {0}", e);
+      sizes.push_back(e);
+    }
+    Type et = rt.getElementType();
+    Type st = et.isInteger(1) ? b.getI8Type() : et;
+    if (auto it = dyn_cast<IntegerType>(st)) st = b.getIntegerType(it.getWidth());
+    Buf out = alloc(st, et.isUnsignedInteger(), sizes);
+    Value v;
+    if (auto fa = dyn_cast<FloatAttr>(cs.getValue())) v = cst(computeType(st), fa.getValueAsDouble());
+    else v = b.create<arith::ConstantIntOp>(loc, cast<IntegerAttr>(cs.getValue()).getValue().getSExtValue(), st);
+    loops(sizes, [&](ArrayRef<Value> iv) { store(v, out, iv); });
+    bufs[res] = out;
+    return success();
+  }
+  if (auto rg = dyn_cast<mlir::bmc::RangeOp>(op)) {
+    Type et = rt.getElementType();
+    bool isF = isa<FloatType>(et);
+    auto scalarOf = [&](Value t) -> Value {
+      if (!isF) return element(t, 0);
+      return load(buf(t), {});
+    };
+    Value s = scalarOf(rg.getStart()), l = scalarOf(rg.getLimit()), d = scalarOf(rg.getDelta());
+    Value n;
+    if (isF) {
+      Value q = b.create<math::CeilOp>(loc, b.create<arith::DivFOp>(loc, b.create<arith::SubFOp>(loc, l, s), d));
+      n = smax(c(0), b.create<arith::FPToSIOp>(loc, i64, q));
+    } else {
+      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, c(0)), "Range: delta must be non-zero");
+      Value span = sub(l, s);
+      Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, d, c(0));
+      Value adj = select(pos, sub(d, c(1)), add(d, c(1)));
+      n = smax(c(0), sdiv(add(span, adj), d));
+    }
+    if (!rt.isDynamicDim(0)) n = c(rt.getDimSize(0));
+    Type st = isF ? et : b.getIntegerType(et.getIntOrFloatBitWidth());
+    Buf out = alloc(st, false, {n});
+    loops({n}, [&](ArrayRef<Value> iv) {
+      Value v;
+      if (isF) v = b.create<arith::AddFOp>(loc, s, b.create<arith::MulFOp>(loc, b.create<arith::SIToFPOp>(loc, s.getType(), iv[0]), d));
+      else {
+        v = add(s, mul(iv[0], d));
+        if (st != i64) v = b.create<arith::TruncIOp>(loc, st, v);
+      }
+      store(v, out, {iv[0]});
+    });
+    bufs[res] = out;
+    return success();
+  }
+  if (auto tr = dyn_cast<mlir::bmc::TriluOp>(op)) {
+    Buf in = buf(tr.getInput());
+    Value k = element(tr.getK(), 0);
+    Buf out = alloc(in.elem, in.isUnsigned, in.sizes);
+    int64_t r = in.rank();
+    Type ct = computeType(in.elem);
+    loops(in.sizes, [&](ArrayRef<Value> iv) {
+      Value diff = sub(iv[r - 1], iv[r - 2]); // j - i
+      Value keep = tr.getUpper() ? b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, diff, k).getResult()
+                                 : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sle, diff, k).getResult();
+      Value zero = isa<FloatType>(ct) ? cst(ct, 0.0) : b.create<arith::ConstantIntOp>(loc, 0, ct).getResult();
+      store(b.create<arith::SelectOp>(loc, keep, load(in, iv), zero), out, iv);
+    });
+    bufs[res] = out;
+    return success();
+  }
+  if (auto sh = dyn_cast<mlir::bmc::ShapeOp>(op)) {
+    Buf in = buf(sh.getInput());
+    int64_t n = sh.getEnd() - sh.getStart();
+    Buf out = alloc(i64, false, {c(n)});
+    for (int64_t i = 0; i < n; ++i) store(in.sizes[sh.getStart() + i], out, {c(i)});
+    bufs[res] = out;
+    return success();
+  }
+  return op->emitError("bmc code generation: unhandled data op");
+}
+
+} // namespace lowering
+} // namespace bmc

@@ -1,0 +1,377 @@
+//===- LowerElementwise.cpp - elementwise ops, reductions, softmax, norms --===//
+
+#include "compiler/lowering/Lowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Matchers.h"
+
+namespace bmc {
+namespace lowering {
+
+static Type elemOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+/// Converts a compute value between element types with ONNX Cast semantics.
+static Value convert(OpBuilder &b, Location loc, Value v, bool fromUnsigned, Type fromTensorElem,
+                     Type to, bool toUnsigned, bool toBool) {
+  Type from = v.getType();
+  if (toBool) {
+    if (isa<FloatType>(from))
+      return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, v,
+                                     b.create<arith::ConstantOp>(loc, b.getFloatAttr(from, 0.0)));
+    if (from.isInteger(1)) return v;
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, v,
+                                   b.create<arith::ConstantIntOp>(loc, 0, from));
+  }
+  if (from == to) return v;
+  bool fromBool = fromTensorElem.isInteger(1);
+  if (isa<FloatType>(to)) {
+    if (isa<FloatType>(from)) {
+      return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+                 ? b.create<arith::ExtFOp>(loc, to, v).getResult()
+                 : b.create<arith::TruncFOp>(loc, to, v).getResult();
+    }
+    if (fromUnsigned || fromBool) return b.create<arith::UIToFPOp>(loc, to, v);
+    return b.create<arith::SIToFPOp>(loc, to, v);
+  }
+  // Integer target.
+  if (isa<FloatType>(from)) {
+    if (toUnsigned) return b.create<arith::FPToUIOp>(loc, to, v);
+    return b.create<arith::FPToSIOp>(loc, to, v);
+  }
+  unsigned fw = from.getIntOrFloatBitWidth(), tw = to.getIntOrFloatBitWidth();
+  if (fw > tw) return b.create<arith::TruncIOp>(loc, to, v);
+  if (fromUnsigned || fromBool) return b.create<arith::ExtUIOp>(loc, to, v);
+  return b.create<arith::ExtSIOp>(loc, to, v);
+}
+
+Value Lowerer::scalarOp(Operation *op, ArrayRef<Value> a, Type resultStorage) {
+  Type t = a.empty() ? f32 : a[0].getType();
+  bool isF = isa<FloatType>(t);
+  bool uns = op->getNumOperands() && elemOf(op->getOperand(0)).isUnsignedInteger();
+  auto fc = [&](double v) { return b.create<arith::ConstantOp>(loc, b.getFloatAttr(t, v)).getResult(); };
+  auto ic = [&](int64_t v) { return b.create<arith::ConstantIntOp>(loc, v, t).getResult(); };
+
+  if (isa<mlir::bmc::AddOp>(op)) return isF ? b.create<arith::AddFOp>(loc, a[0], a[1]).getResult() : b.create<arith::AddIOp>(loc, a[0], a[1]).getResult();
+  if (isa<mlir::bmc::SubOp>(op)) return isF ? b.create<arith::SubFOp>(loc, a[0], a[1]).getResult() : b.create<arith::SubIOp>(loc, a[0], a[1]).getResult();
+  if (isa<mlir::bmc::MulOp>(op)) return isF ? b.create<arith::MulFOp>(loc, a[0], a[1]).getResult() : b.create<arith::MulIOp>(loc, a[0], a[1]).getResult();
+  if (isa<mlir::bmc::DivOp>(op)) {
+    if (isF) return b.create<arith::DivFOp>(loc, a[0], a[1]);
+    return uns ? b.create<arith::DivUIOp>(loc, a[0], a[1]).getResult() : b.create<arith::DivSIOp>(loc, a[0], a[1]).getResult();
+  }
+  if (isa<mlir::bmc::PowOp>(op)) {
+    Value e = a[1];
+    APFloat two(2.0);
+    FloatAttr expAttr;
+    DenseFPElementsAttr dense;
+    if (isF && matchPattern(op->getOperand(1), m_Constant(&dense)) && dense.isSplat() &&
+        dense.getSplatValue<APFloat>().convertToDouble() == 2.0)
+      return b.create<arith::MulFOp>(loc, a[0], a[0]); // x^2, the common case (norms, GELU)
+    if (isF) {
+      if (!isa<FloatType>(e.getType())) e = b.create<arith::SIToFPOp>(loc, t, e);
+      else if (e.getType() != t) e = convert(b, loc, e, false, e.getType(), t, false, false);
+      return b.create<math::PowFOp>(loc, a[0], e);
+    }
+    Value x = b.create<arith::SIToFPOp>(loc, b.getF64Type(), a[0]);
+    Value y = isa<FloatType>(e.getType()) ? convert(b, loc, e, false, e.getType(), b.getF64Type(), false, false)
+                                          : b.create<arith::SIToFPOp>(loc, b.getF64Type(), e).getResult();
+    return b.create<arith::FPToSIOp>(loc, t, b.create<math::PowFOp>(loc, x, y));
+  }
+  if (isa<mlir::bmc::MinOp>(op)) return isF ? b.create<arith::MinimumFOp>(loc, a[0], a[1]).getResult()
+                                      : uns ? b.create<arith::MinUIOp>(loc, a[0], a[1]).getResult() : b.create<arith::MinSIOp>(loc, a[0], a[1]).getResult();
+  if (isa<mlir::bmc::MaxOp>(op)) return isF ? b.create<arith::MaximumFOp>(loc, a[0], a[1]).getResult()
+                                      : uns ? b.create<arith::MaxUIOp>(loc, a[0], a[1]).getResult() : b.create<arith::MaxSIOp>(loc, a[0], a[1]).getResult();
+  if (auto m = dyn_cast<mlir::bmc::ModOp>(op)) {
+    if (isF) return b.create<arith::RemFOp>(loc, a[0], a[1]);
+    if (uns) return b.create<arith::RemUIOp>(loc, a[0], a[1]);
+    Value r = b.create<arith::RemSIOp>(loc, a[0], a[1]);
+    if (m.getFmod()) return r;
+    // Python-style: the result takes the divisor's sign.
+    Value zero = ic(0);
+    Value rNeg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, r, zero);
+    Value dNeg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, a[1], zero);
+    Value rNz = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, r, zero);
+    Value fix = b.create<arith::AndIOp>(loc, rNz, b.create<arith::XOrIOp>(loc, rNeg, dNeg));
+    return b.create<arith::SelectOp>(loc, fix, b.create<arith::AddIOp>(loc, r, a[1]), r);
+  }
+  auto cmp = [&](arith::CmpFPredicate fp, arith::CmpIPredicate sp, arith::CmpIPredicate up) -> Value {
+    if (isF) return b.create<arith::CmpFOp>(loc, fp, a[0], a[1]);
+    return b.create<arith::CmpIOp>(loc, uns ? up : sp, a[0], a[1]);
+  };
+  if (isa<mlir::bmc::EqualOp>(op)) return cmp(arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq, arith::CmpIPredicate::eq);
+  if (isa<mlir::bmc::LessOp>(op)) return cmp(arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt, arith::CmpIPredicate::ult);
+  if (isa<mlir::bmc::LessEqualOp>(op)) return cmp(arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle, arith::CmpIPredicate::ule);
+  if (isa<mlir::bmc::GreaterOp>(op)) return cmp(arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt, arith::CmpIPredicate::ugt);
+  if (isa<mlir::bmc::GreaterEqualOp>(op)) return cmp(arith::CmpFPredicate::OGE, arith::CmpIPredicate::sge, arith::CmpIPredicate::uge);
+  if (isa<mlir::bmc::AndOp>(op)) return b.create<arith::AndIOp>(loc, a[0], a[1]);
+  if (isa<mlir::bmc::OrOp>(op)) return b.create<arith::OrIOp>(loc, a[0], a[1]);
+  if (isa<mlir::bmc::XorOp>(op)) return b.create<arith::XOrIOp>(loc, a[0], a[1]);
+  if (isa<mlir::bmc::NotOp>(op)) return b.create<arith::XOrIOp>(loc, a[0], b.create<arith::ConstantIntOp>(loc, 1, 1));
+  if (isa<mlir::bmc::NegOp>(op)) return isF ? b.create<arith::NegFOp>(loc, a[0]).getResult() : b.create<arith::SubIOp>(loc, ic(0), a[0]).getResult();
+  if (isa<mlir::bmc::AbsOp>(op)) return isF ? b.create<math::AbsFOp>(loc, a[0]).getResult() : uns ? a[0] : b.create<math::AbsIOp>(loc, a[0]).getResult();
+  if (isa<mlir::bmc::ExpOp>(op)) return b.create<math::ExpOp>(loc, a[0]);
+  if (isa<mlir::bmc::LogOp>(op)) return b.create<math::LogOp>(loc, a[0]);
+  if (isa<mlir::bmc::SqrtOp>(op)) return b.create<math::SqrtOp>(loc, a[0]);
+  if (isa<mlir::bmc::ReciprocalOp>(op)) return b.create<arith::DivFOp>(loc, fc(1.0), a[0]);
+  if (isa<mlir::bmc::TanhOp>(op)) return b.create<math::TanhOp>(loc, a[0]);
+  if (isa<mlir::bmc::ErfOp>(op)) return b.create<math::ErfOp>(loc, a[0]);
+  if (isa<mlir::bmc::CosOp>(op)) return b.create<math::CosOp>(loc, a[0]);
+  if (isa<mlir::bmc::SinOp>(op)) return b.create<math::SinOp>(loc, a[0]);
+  if (isa<mlir::bmc::FloorOp>(op)) return b.create<math::FloorOp>(loc, a[0]);
+  if (isa<mlir::bmc::CeilOp>(op)) return b.create<math::CeilOp>(loc, a[0]);
+  if (isa<mlir::bmc::SigmoidOp>(op)) {
+    Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, a[0]));
+    return b.create<arith::DivFOp>(loc, fc(1.0), b.create<arith::AddFOp>(loc, fc(1.0), e));
+  }
+  if (isa<mlir::bmc::ReluOp>(op)) {
+    if (isF) {
+      Value pos = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UGT, a[0], fc(0.0));
+      return b.create<arith::SelectOp>(loc, pos, a[0], fc(0.0));
+    }
+    return uns ? a[0] : b.create<arith::MaxSIOp>(loc, a[0], ic(0)).getResult();
+  }
+  if (isa<mlir::bmc::SignOp>(op)) {
+    if (isF) {
+      Value gt = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, a[0], fc(0.0));
+      Value lt = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, a[0], fc(0.0));
+      return b.create<arith::SelectOp>(loc, gt, fc(1.0), b.create<arith::SelectOp>(loc, lt, fc(-1.0), fc(0.0)));
+    }
+    Value gt = b.create<arith::CmpIOp>(loc, uns ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt, a[0], ic(0));
+    Value lt = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, a[0], ic(0));
+    Value neg = uns ? ic(0) : ic(-1);
+    return b.create<arith::SelectOp>(loc, gt, ic(1), b.create<arith::SelectOp>(loc, lt, neg, ic(0)));
+  }
+  if (isa<mlir::bmc::SoftplusOp>(op)) {
+    // log(1 + e^x), written to avoid overflow for large x.
+    Value big = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, a[0], fc(20.0));
+    Value sp = b.create<math::Log1pOp>(loc, b.create<math::ExpOp>(loc, a[0]));
+    return b.create<arith::SelectOp>(loc, big, a[0], sp);
+  }
+  if (auto lr = dyn_cast<mlir::bmc::LeakyReluOp>(op)) {
+    Value neg = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, a[0], fc(0.0));
+    Value scaled = b.create<arith::MulFOp>(loc, a[0], fc(lr.getAlpha().convertToFloat()));
+    return b.create<arith::SelectOp>(loc, neg, scaled, a[0]);
+  }
+  if (auto g = dyn_cast<mlir::bmc::GeluOp>(op)) {
+    Value x = a[0], half = fc(0.5), one = fc(1.0);
+    Value inner;
+    if (g.getTanhApproximation()) {
+      Value x3 = b.create<arith::MulFOp>(loc, x, b.create<arith::MulFOp>(loc, x, x));
+      Value s = b.create<arith::AddFOp>(loc, x, b.create<arith::MulFOp>(loc, x3, fc(0.044715)));
+      inner = b.create<math::TanhOp>(loc, b.create<arith::MulFOp>(loc, s, fc(0.7978845608028654)));
+    } else {
+      inner = b.create<math::ErfOp>(loc, b.create<arith::MulFOp>(loc, x, fc(0.7071067811865476)));
+    }
+    return b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, half, x), b.create<arith::AddFOp>(loc, one, inner));
+  }
+  if (auto cst = dyn_cast<mlir::bmc::CastOp>(op)) {
+    Type to = cst.getTo();
+    Type toCompute = to.isInteger(1) ? i1 : computeType(resultStorage);
+    return convert(b, loc, a[0], uns, elemOf(op->getOperand(0)), toCompute, to.isUnsignedInteger(), to.isInteger(1));
+  }
+  if (auto cl = dyn_cast<mlir::bmc::ClipOp>(op)) {
+    Value x = a[0];
+    unsigned k = 1;
+    auto lt = [&](Value p, Value q) -> Value {
+      if (isF) return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, p, q);
+      return b.create<arith::CmpIOp>(loc, uns ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt, p, q);
+    };
+    if (cl.getMin()) { Value lo = a[k++]; x = b.create<arith::SelectOp>(loc, lt(x, lo), lo, x); }
+    if (cl.getMax()) { Value hi = a[k++]; x = b.create<arith::SelectOp>(loc, lt(hi, x), hi, x); }
+    return x;
+  }
+  if (isa<mlir::bmc::WhereOp>(op)) return b.create<arith::SelectOp>(loc, a[0], a[1], a[2]);
+  return {};
+}
+
+/// Loads an operand element for elementwise code: bools as i1.
+static Value loadOperand(Lowerer &l, const Buf &bf, Type tensorElem, ArrayRef<Value> iv) {
+  Value v = l.load(bf, iv);
+  if (tensorElem.isInteger(1))
+    return l.b.create<arith::CmpIOp>(l.loc, arith::CmpIPredicate::ne, v, l.b.create<arith::ConstantIntOp>(l.loc, 0, 8));
+  return v;
+}
+
+LogicalResult Lowerer::lowerElementwise(Operation *op) {
+  auto rt = cast<RankedTensorType>(op->getResult(0).getType());
+  SmallVector<Buf> ins;
+  for (Value o : op->getOperands()) ins.push_back(buf(o));
+  SmallVector<Value, 4> sizes = broadcastSizes(ins, rt, op->getName().getStringRef());
+  Type st = rt.getElementType().isInteger(1) ? IntegerType::get(b.getContext(), 8)
+            : isa<IntegerType>(rt.getElementType()) ? IntegerType::get(b.getContext(), rt.getElementType().getIntOrFloatBitWidth())
+                                                      : rt.getElementType();
+  Buf out = alloc(st, rt.getElementType().isUnsignedInteger(), sizes);
+  SmallVector<Buf> views;
+  for (const Buf &in : ins) views.push_back(broadcastView(in, sizes));
+  bool failedOp = false;
+  loops(sizes, [&](ArrayRef<Value> iv) {
+    SmallVector<Value> args;
+    for (auto [v, o] : llvm::zip(views, op->getOperands())) args.push_back(loadOperand(*this, v, elemOf(o), iv));
+    Value r = scalarOp(op, args, st);
+    if (!r) { failedOp = true; return; }
+    store(r, out, iv);
+  });
+  if (failedOp) return op->emitError("bmc code generation: no scalar lowering for '") << op->getName() << "'";
+  bufs[op->getResult(0)] = out;
+  return success();
+}
+
+LogicalResult Lowerer::lowerReduce(Operation *op) {
+  Value input = op->getOperand(0);
+  Buf in = buf(input);
+  auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+  bool keep = op->getAttrOfType<BoolAttr>("keepdims").getValue();
+  int64_t r = in.rank();
+  SmallVector<bool> red(r, axes.empty());
+  for (int64_t a : axes) red[a] = true;
+  // The accumulator has the input's rank (reduced dims of size 1, stride 0).
+  SmallVector<Value, 4> accSizes;
+  for (int64_t i = 0; i < r; ++i) accSizes.push_back(red[i] ? c(1) : in.sizes[i]);
+  Type ct = computeType(in.elem);
+  bool isF = isa<FloatType>(ct);
+  bool uns = in.isUnsigned;
+  Buf acc = alloc(in.elem, uns, accSizes);
+  Buf accView = broadcastView(acc, in.sizes);
+  for (int64_t i = 0; i < r; ++i)
+    if (red[i]) accView.strides[i] = c(0);
+  // Identity.
+  double init = isa<mlir::bmc::ReduceProdOp>(op) ? 1.0 : 0.0;
+  Value initV;
+  if (isa<mlir::bmc::ReduceMaxOp>(op))
+    initV = isF ? cst(ct, -std::numeric_limits<double>::infinity())
+                : b.create<arith::ConstantIntOp>(loc, uns ? 0 : APInt::getSignedMinValue(ct.getIntOrFloatBitWidth()).getSExtValue(), ct).getResult();
+  else if (isa<mlir::bmc::ReduceMinOp>(op))
+    initV = isF ? cst(ct, std::numeric_limits<double>::infinity())
+                : b.create<arith::ConstantIntOp>(loc, uns ? -1 : APInt::getSignedMaxValue(ct.getIntOrFloatBitWidth()).getSExtValue(), ct).getResult();
+  else
+    initV = isF ? cst(ct, init) : b.create<arith::ConstantIntOp>(loc, int64_t(init), ct).getResult();
+  loops(accSizes, [&](ArrayRef<Value> iv) { store(initV, acc, iv); });
+  loops(in.sizes, [&](ArrayRef<Value> iv) {
+    Value x = load(in, iv), a = load(accView, iv), y;
+    if (isa<mlir::bmc::ReduceMaxOp>(op)) y = isF ? b.create<arith::MaximumFOp>(loc, a, x).getResult() : uns ? b.create<arith::MaxUIOp>(loc, a, x).getResult() : b.create<arith::MaxSIOp>(loc, a, x).getResult();
+    else if (isa<mlir::bmc::ReduceMinOp>(op)) y = isF ? b.create<arith::MinimumFOp>(loc, a, x).getResult() : uns ? b.create<arith::MinUIOp>(loc, a, x).getResult() : b.create<arith::MinSIOp>(loc, a, x).getResult();
+    else if (isa<mlir::bmc::ReduceProdOp>(op)) y = isF ? b.create<arith::MulFOp>(loc, a, x).getResult() : b.create<arith::MulIOp>(loc, a, x).getResult();
+    else y = isF ? b.create<arith::AddFOp>(loc, a, x).getResult() : b.create<arith::AddIOp>(loc, a, x).getResult();
+    store(y, accView, iv);
+  });
+  if (isa<mlir::bmc::ReduceMeanOp>(op)) {
+    Value n = c(1);
+    for (int64_t i = 0; i < r; ++i)
+      if (red[i]) n = mul(n, in.sizes[i]);
+    Value nf = isF ? b.create<arith::SIToFPOp>(loc, ct, n).getResult() : Value();
+    loops(accSizes, [&](ArrayRef<Value> iv) {
+      Value a = load(acc, iv);
+      Value q = isF ? b.create<arith::DivFOp>(loc, a, nf).getResult()
+                    : b.create<arith::DivSIOp>(loc, a, b.create<arith::TruncIOp>(loc, ct, n)).getResult();
+      store(q, acc, iv);
+    });
+  }
+  if (!keep) {
+    SmallVector<Value, 4> sizes;
+    for (int64_t i = 0; i < r; ++i)
+      if (!red[i]) sizes.push_back(in.sizes[i]);
+    acc = reshapeView(acc, sizes);
+  }
+  bufs[op->getResult(0)] = acc;
+  return success();
+}
+
+LogicalResult Lowerer::lowerSoftmax(mlir::bmc::SoftmaxOp op) {
+  Buf in = buf(op.getInput());
+  int64_t axis = op.getAxis(), r = in.rank();
+  Buf out = alloc(in.elem, false, in.sizes);
+  Type ct = computeType(in.elem);
+  SmallVector<Value, 4> outer;
+  for (int64_t i = 0; i < r; ++i) outer.push_back(i == axis ? c(1) : in.sizes[i]);
+  Value n = in.sizes[axis];
+  bool log = op.getLog();
+  loops(outer, [&](ArrayRef<Value> iv0) {
+    SmallVector<Value, 4> iv(iv0.begin(), iv0.end());
+    auto at = [&](Value k) {
+      SmallVector<Value, 4> v = iv;
+      v[axis] = k;
+      return v;
+    };
+    Value mx = forLoop(n, cst(ct, -std::numeric_limits<double>::infinity()), [&](Value k, Value acc) {
+      return b.create<arith::MaximumFOp>(loc, acc, load(in, at(k))).getResult();
+    });
+    // A row of -inf (fully masked) would give NaN; plain softmax over the
+    // exporters' finite -3.4e38 fill gives uniform weights, and so do we.
+    Value isInf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mx, cst(ct, -std::numeric_limits<double>::infinity()));
+    mx = b.create<arith::SelectOp>(loc, isInf, cst(ct, 0.0), mx);
+    Value sum = forLoop(n, cst(ct, 0.0), [&](Value k, Value acc) {
+      Value e = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, load(in, at(k)), mx));
+      if (!log) store(e, out, at(k));
+      return b.create<arith::AddFOp>(loc, acc, e).getResult();
+    });
+    if (log) {
+      Value ls = b.create<math::LogOp>(loc, sum);
+      loops({n}, [&](ArrayRef<Value> k) {
+        store(b.create<arith::SubFOp>(loc, b.create<arith::SubFOp>(loc, load(in, at(k[0])), mx), ls), out, at(k[0]));
+      });
+    } else {
+      Value inv = b.create<arith::DivFOp>(loc, cst(ct, 1.0), sum);
+      loops({n}, [&](ArrayRef<Value> k) {
+        store(b.create<arith::MulFOp>(loc, load(out, at(k[0])), inv), out, at(k[0]));
+      });
+    }
+  });
+  bufs[op.getResult()] = out;
+  return success();
+}
+
+LogicalResult Lowerer::lowerNorm(Operation *op) {
+  bool rms = isa<mlir::bmc::RMSNormOp>(op);
+  Value input = op->getOperand(0);
+  Buf in = contiguous(buf(input));
+  int64_t r = in.rank();
+  int64_t axis = rms ? r - 1 : cast<mlir::bmc::LayerNormOp>(op).getAxis();
+  float eps = rms ? cast<mlir::bmc::RMSNormOp>(op).getEpsilon().convertToFloat()
+                  : cast<mlir::bmc::LayerNormOp>(op).getEpsilon().convertToFloat();
+  Value outerN = c(1), innerN = c(1);
+  SmallVector<Value, 4> innerSizes;
+  for (int64_t i = 0; i < r; ++i) {
+    if (i < axis) outerN = mul(outerN, in.sizes[i]);
+    else { innerN = mul(innerN, in.sizes[i]); innerSizes.push_back(in.sizes[i]); }
+  }
+  // Scale and bias broadcast over the normalised dims, flattened.
+  auto flatParam = [&](Value p) -> std::optional<Buf> {
+    if (!p) return std::nullopt;
+    Buf pb = contiguous(broadcastView(buf(p), innerSizes));
+    return reshapeView(pb, {innerN});
+  };
+  Buf scale = *flatParam(op->getOperand(1));
+  std::optional<Buf> bias = rms ? std::nullopt : flatParam(cast<mlir::bmc::LayerNormOp>(op).getBias());
+  Buf x2 = reshapeView(in, {outerN, innerN});
+  Buf out = alloc(in.elem, false, in.sizes);
+  Buf o2 = reshapeView(out, {outerN, innerN});
+  Type ct = computeType(in.elem);
+  Value nf = b.create<arith::SIToFPOp>(loc, ct, innerN);
+  loops({outerN}, [&](ArrayRef<Value> o) {
+    auto at = [&](Value k) { return SmallVector<Value, 2>{o[0], k}; };
+    Value mean = cst(ct, 0.0);
+    if (!rms) {
+      Value s = forLoop(innerN, cst(ct, 0.0), [&](Value k, Value acc) {
+        return b.create<arith::AddFOp>(loc, acc, load(x2, at(k))).getResult();
+      });
+      mean = b.create<arith::DivFOp>(loc, s, nf);
+    }
+    Value ss = forLoop(innerN, cst(ct, 0.0), [&](Value k, Value acc) {
+      Value d = b.create<arith::SubFOp>(loc, load(x2, at(k)), mean);
+      return b.create<arith::AddFOp>(loc, acc, b.create<arith::MulFOp>(loc, d, d)).getResult();
+    });
+    Value var = b.create<arith::DivFOp>(loc, ss, nf);
+    Value rstd = b.create<arith::DivFOp>(loc, cst(ct, 1.0),
+                                         b.create<math::SqrtOp>(loc, b.create<arith::AddFOp>(loc, var, cst(ct, eps))));
+    loops({innerN}, [&](ArrayRef<Value> k) {
+      Value y = b.create<arith::MulFOp>(loc, b.create<arith::SubFOp>(loc, load(x2, at(k[0])), mean), rstd);
+      y = b.create<arith::MulFOp>(loc, y, load(scale, {k[0]}));
+      if (bias) y = b.create<arith::AddFOp>(loc, y, load(*bias, {k[0]}));
+      store(y, o2, at(k[0]));
+    });
+  });
+  bufs[op->getResult(0)] = out;
+  return success();
+}
+
+} // namespace lowering
+} // namespace bmc

@@ -1,0 +1,293 @@
+//===- LowerNN.cpp - matmul, gemm, attention and the KV cache --------------===//
+
+#include "compiler/lowering/Lowering.h"
+#include "runtime/Abi.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace bmc {
+namespace lowering {
+
+static bool isF32(Type t) { return t.isF32(); }
+
+/// The weight behind `rhs` and whether it is used transposed.
+static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed) {
+  transposed = false;
+  if (auto t = rhs.getDefiningOp<mlir::bmc::TransposeOp>()) {
+    auto p = t.getPerm();
+    if (p.size() == 2 && p[0] == 1 && p[1] == 0) {
+      transposed = true;
+      rhs = t.getInput();
+    }
+  }
+  auto w = rhs.getDefiningOp<mlir::bmc::WeightOp>();
+  if (!w || cast<RankedTensorType>(w.getType()).getRank() != 2 || !isF32(cast<RankedTensorType>(w.getType()).getElementType()))
+    return {};
+  return w;
+}
+
+bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias) {
+  if (opts.referenceOnly) return false;
+  bool viaTranspose = false;
+  mlir::bmc::WeightOp w = weightOf(rhs, viaTranspose);
+  if (!w) return false;
+  bool trans = transB != viaTranspose;
+  auto wt = cast<RankedTensorType>(w.getType());
+  int64_t K = trans ? wt.getDimSize(1) : wt.getDimSize(0);
+  int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
+  checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
+  int64_t off = plan.request(w.getName().str(), trans ? WeightEntry::PackedBTransposed : WeightEntry::PackedB, 0, K, N);
+  Value bp = b.create<LLVM::GEPOp>(loc, ptrTy, b.getI8Type(), weightsBase, ValueRange{c(off)});
+  Value biasPtr = bias ? bias : b.create<LLVM::ZeroOp>(loc, ptrTy).getResult();
+  call("bmc_matmul_packed_f32", {},
+       {pool, a2d.sizes[0], c(N), c(K), viewPtr(a2d), a2d.strides[0], bp, biasPtr, viewPtr(c2d), c2d.strides[0]});
+  return true;
+}
+
+/// out[batch..., m, n] (+)= sum_k a[..., m, k] * b[..., k, n], all views of
+/// equal rank (batch dims already broadcast). Plain loops: any element type.
+void Lowerer::matmulLoops(const Buf &a, const Buf &bm, const Buf &out, Value, bool accumulate) {
+  int64_t r = out.rank();
+  Value K = a.sizes[r - 1];
+  Type ct = computeType(out.elem);
+  bool isF = isa<FloatType>(ct);
+  loops(out.sizes, [&](ArrayRef<Value> iv) {
+    Value init = accumulate ? load(out, iv) : (isF ? cst(ct, 0.0) : b.create<arith::ConstantIntOp>(loc, 0, ct).getResult());
+    Value sum = forLoop(K, init, [&](Value k, Value acc) {
+      SmallVector<Value, 4> ia(iv.begin(), iv.end()), ib(iv.begin(), iv.end());
+      ia[r - 1] = k;
+      ib[r - 2] = k;
+      Value x = load(a, ia), y = load(bm, ib);
+      return isF ? b.create<arith::AddFOp>(loc, acc, b.create<arith::MulFOp>(loc, x, y)).getResult()
+                 : b.create<arith::AddIOp>(loc, acc, b.create<arith::MulIOp>(loc, x, y)).getResult();
+    });
+    store(sum, out, iv);
+  });
+}
+
+LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
+  Buf A = buf(op.getLhs()), B = buf(op.getRhs());
+  bool aVec = A.rank() == 1, bVec = B.rank() == 1;
+  // numpy promotion of 1-D operands.
+  if (aVec) { A.sizes.insert(A.sizes.begin(), c(1)); A.strides.insert(A.strides.begin(), c(0)); }
+  if (bVec) { B.sizes.push_back(c(1)); B.strides.push_back(c(0)); }
+  Value K = A.sizes.back(), M = A.sizes[A.rank() - 2], N = B.sizes.back();
+  checkEq(B.sizes[B.rank() - 2], K, "MatMul: contraction dimension of the right operand vs the left");
+  int64_t rb = std::max(A.rank(), B.rank()) - 2;
+
+  // Weights: one packed-kernel call over all rows of the left operand.
+  if (B.rank() == 2 && !bVec && isF32(A.elem)) {
+    Buf a = contiguous(A);
+    Value rows = c(1);
+    for (int64_t i = 0; i + 1 < a.rank(); ++i) rows = mul(rows, a.sizes[i]);
+    SmallVector<Value, 4> outSizes(a.sizes.begin(), a.sizes.end() - 1);
+    outSizes.push_back(N);
+    Buf out = alloc(A.elem, false, outSizes);
+    if (tryPackedMatMul(op.getRhs(), false, reshapeView(a, {rows, K}), reshapeView(out, {rows, N}), {})) {
+      if (aVec) out = reshapeView(out, {N});
+      bufs[op.getResult()] = out;
+      return success();
+    }
+  }
+
+  // Broadcast batch dimensions.
+  SmallVector<Value, 4> batch;
+  for (int64_t i = 0; i < rb; ++i) {
+    int64_t ja = i - (rb - (A.rank() - 2)), jb = i - (rb - (B.rank() - 2));
+    Value da = ja >= 0 ? A.sizes[ja] : c(1), db = jb >= 0 ? B.sizes[jb] : c(1);
+    Value size = constOf(da) == 1 ? db : (constOf(db) == 1 ? da : smax(da, db));
+    for (Value d : {da, db})
+      if (d != size && constOf(d) != 1)
+        check(b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1))),
+              "MatMul: batch dimension {0} does not broadcast to {1}", d, size);
+    batch.push_back(size);
+  }
+  auto withBatch = [&](const Buf &x) {
+    SmallVector<Value, 4> sizes(batch.begin(), batch.end());
+    sizes.push_back(x.sizes[x.rank() - 2]);
+    sizes.push_back(x.sizes[x.rank() - 1]);
+    return broadcastView(x, sizes);
+  };
+  Buf a = withBatch(A), bb = withBatch(B);
+  SmallVector<Value, 4> outSizes(batch.begin(), batch.end());
+  outSizes.push_back(M);
+  outSizes.push_back(N);
+  Buf out = alloc(A.elem, A.isUnsigned, outSizes);
+
+  if (isF32(A.elem) && !opts.referenceOnly) {
+    // Loop over all but the innermost batch dim; the kernel takes that one.
+    SmallVector<Value, 4> outer(batch.begin(), batch.end());
+    Value inner = c(1), aBs = c(0), bBs = c(0), cBs = c(0);
+    if (!outer.empty()) {
+      inner = outer.pop_back_val();
+      aBs = a.strides[rb - 1];
+      bBs = bb.strides[rb - 1];
+      cBs = out.strides[rb - 1];
+    }
+    loops(outer, [&](ArrayRef<Value> iv) {
+      SmallVector<Value, 4> idx(iv.begin(), iv.end());
+      for (int64_t k = idx.size(); k < rb + 2; ++k) idx.push_back(c(0));
+      call("bmc_matmul_strided_f32", {},
+           {pool, inner, M, N, K, elemPtr(a, idx), aBs, a.strides[rb], a.strides[rb + 1], elemPtr(bb, idx), bBs,
+            bb.strides[rb], bb.strides[rb + 1], elemPtr(out, idx), cBs, out.strides[rb]});
+    });
+  } else {
+    matmulLoops(a, bb, out, {}, false);
+  }
+  // Drop promoted dimensions.
+  if (aVec || bVec) {
+    SmallVector<Value, 4> sizes(batch.begin(), batch.end());
+    if (!aVec) sizes.push_back(M);
+    if (!bVec) sizes.push_back(N);
+    out = reshapeView(out, sizes);
+  }
+  bufs[op.getResult()] = out;
+  return success();
+}
+
+LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
+  Buf A = buf(op.getA()), B = buf(op.getB());
+  auto tr = [](Buf x) {
+    std::swap(x.sizes[0], x.sizes[1]);
+    std::swap(x.strides[0], x.strides[1]);
+    x.contiguous = false;
+    return x;
+  };
+  if (op.getTransA()) A = tr(A);
+  Value M = A.sizes[0], K = A.sizes[1];
+  float alpha = op.getAlpha().convertToFloat(), beta = op.getBeta().convertToFloat();
+  Value N = op.getTransB() ? B.sizes[0] : B.sizes[1];
+  Buf out = alloc(A.elem, A.isUnsigned, {M, N});
+  bool done = false;
+  Value bias;
+  bool biasFused = false;
+  if (Value cv = op.getC(); cv && alpha == 1.0f && beta == 1.0f && isF32(A.elem)) {
+    Buf cb = buf(cv);
+    bool vecN = cb.rank() == 1 || (cb.rank() == 2 && constOf(cb.sizes[0]) == 1);
+    if (vecN && cb.contiguous) {
+      checkEq(cb.sizes.back(), N, "Gemm: bias length vs N");
+      bias = viewPtr(cb);
+      biasFused = true;
+    }
+  }
+  if (isF32(A.elem)) {
+    Buf a = contiguous(A);
+    done = tryPackedMatMul(op.getB(), op.getTransB(), a, out, biasFused ? bias : Value());
+  }
+  if (!done) {
+    biasFused = false;
+    Buf bv = op.getTransB() ? tr(B) : B;
+    checkEq(bv.sizes[0], K, "Gemm: inner dimension of B vs A");
+    if (isF32(A.elem) && !opts.referenceOnly)
+      call("bmc_matmul_strided_f32", {},
+           {pool, c(1), M, N, K, viewPtr(A), c(0), A.strides[0], A.strides[1], viewPtr(bv), c(0), bv.strides[0],
+            bv.strides[1], viewPtr(out), c(0), out.strides[0]});
+    else
+      matmulLoops(A, bv, out, {}, false);
+  }
+  // Epilogue: alpha * AB + beta * C unless the kernel fused the bias.
+  Value cv = op.getC();
+  if (alpha != 1.0f || (cv && !biasFused)) {
+    Type ct = computeType(out.elem);
+    bool isF = isa<FloatType>(ct);
+    std::optional<Buf> cview;
+    if (cv && beta != 0.0f) {
+      SmallVector<Value, 4> sizes{M, N};
+      Buf cb = buf(cv);
+      SmallVector<Buf> ops{out, cb};
+      cview = broadcastView(cb, sizes);
+    }
+    loops(out.sizes, [&](ArrayRef<Value> iv) {
+      Value v = load(out, iv);
+      if (alpha != 1.0f) v = isF ? b.create<arith::MulFOp>(loc, v, cst(ct, alpha)).getResult()
+                                 : b.create<arith::MulIOp>(loc, v, b.create<arith::ConstantIntOp>(loc, int64_t(alpha), ct)).getResult();
+      if (cview) {
+        Value x = load(*cview, iv);
+        if (beta != 1.0f) x = isF ? b.create<arith::MulFOp>(loc, x, cst(ct, beta)).getResult()
+                                  : b.create<arith::MulIOp>(loc, x, b.create<arith::ConstantIntOp>(loc, int64_t(beta), ct)).getResult();
+        v = isF ? b.create<arith::AddFOp>(loc, v, x).getResult() : b.create<arith::AddIOp>(loc, v, x).getResult();
+      }
+      store(v, out, iv);
+    });
+  }
+  bufs[op.getResult()] = out;
+  return success();
+}
+
+/// A view whose innermost stride is 1 (copying if that is not known).
+static Buf unitInner(Lowerer &l, const Buf &x) {
+  if (x.rank() && l.constOf(x.strides.back()) == 1) return x;
+  return l.contiguous(x);
+}
+
+LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
+  if (!isF32(buf(op.getQ()).elem)) return op.emitError("bmc code generation: attention supports f32 only");
+  Buf q = unitInner(*this, buf(op.getQ())), k = unitInner(*this, buf(op.getK())), v = unitInner(*this, buf(op.getV()));
+  Value B = q.sizes[0], H = q.sizes[1], S = q.sizes[2], D = q.sizes[3];
+  Value Hk = k.sizes[1], T = k.sizes[2], Dv = v.sizes[3];
+  checkEq(k.sizes[3], D, "Attention: key head_dim vs query head_dim");
+  checkEq(v.sizes[2], T, "Attention: value rows vs key rows");
+  checkEq(v.sizes[1], Hk, "Attention: value heads vs key heads");
+  check(eq(b.createOrFold<arith::RemSIOp>(loc, H, Hk), c(0)), "Attention: query heads {0} are not a multiple of KV heads {1}", H, Hk);
+  Buf out = alloc(q.elem, false, {B, H, S, Dv});
+  // Spare rows of a KV buffer: computed and masked ("mask") or skipped.
+  Value padded = T;
+  if (op.getPadding() == "mask")
+    if (auto app = op.getK().getDefiningOp<mlir::bmc::KVAppendOp>()) padded = scalar(app.getCache());
+  SmallVector<Value> p(BMC_ATT_NUM_PARAMS, c(0));
+  auto ptrInt = [&](Value ptr) { return b.create<LLVM::PtrToIntOp>(loc, i64, ptr).getResult(); };
+  p[BMC_ATT_BATCH] = B; p[BMC_ATT_HEADS] = H; p[BMC_ATT_KV_HEADS] = Hk; p[BMC_ATT_Q_LEN] = S;
+  p[BMC_ATT_KV_LEN] = T; p[BMC_ATT_KV_PADDED_LEN] = padded; p[BMC_ATT_HEAD_DIM] = D; p[BMC_ATT_V_HEAD_DIM] = Dv;
+  p[BMC_ATT_Q] = ptrInt(viewPtr(q)); p[BMC_ATT_Q_BS] = q.strides[0]; p[BMC_ATT_Q_HS] = q.strides[1]; p[BMC_ATT_Q_RS] = q.strides[2];
+  p[BMC_ATT_K] = ptrInt(viewPtr(k)); p[BMC_ATT_K_BS] = k.strides[0]; p[BMC_ATT_K_HS] = k.strides[1]; p[BMC_ATT_K_RS] = k.strides[2];
+  p[BMC_ATT_V] = ptrInt(viewPtr(v)); p[BMC_ATT_V_BS] = v.strides[0]; p[BMC_ATT_V_HS] = v.strides[1]; p[BMC_ATT_V_RS] = v.strides[2];
+  p[BMC_ATT_OUT] = ptrInt(viewPtr(out)); p[BMC_ATT_O_BS] = out.strides[0]; p[BMC_ATT_O_HS] = out.strides[1]; p[BMC_ATT_O_RS] = out.strides[2];
+  if (Value m = op.getMask()) {
+    Buf mb = broadcastView(buf(m), {B, H, S, T});
+    p[BMC_ATT_MASK] = ptrInt(viewPtr(mb));
+    p[BMC_ATT_M_BS] = mb.strides[0]; p[BMC_ATT_M_HS] = mb.strides[1]; p[BMC_ATT_M_QS] = mb.strides[2]; p[BMC_ATT_M_KS] = mb.strides[3];
+  }
+  float scale = op.getScale().convertToFloat();
+  uint32_t bits;
+  std::memcpy(&bits, &scale, 4);
+  p[BMC_ATT_SCALE_BITS] = c(int64_t(bits));
+  auto arrTy = LLVM::LLVMArrayType::get(i64, BMC_ATT_NUM_PARAMS);
+  Value arr = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
+  for (int i = 0; i < BMC_ATT_NUM_PARAMS; ++i)
+    b.create<LLVM::StoreOp>(loc, p[i], b.create<LLVM::GEPOp>(loc, ptrTy, i64, arr, ValueRange{c(i)}));
+  call("bmc_rt_attention", {}, {ctx, arr});
+  bufs[op.getResult()] = out;
+  return success();
+}
+
+LogicalResult Lowerer::lowerKV(Operation *op) {
+  if (auto cap = dyn_cast<mlir::bmc::KVCapacityOp>(op)) {
+    scalars[cap.getResult()] = scalar(cap.getCache());
+    return success();
+  }
+  if (auto past = dyn_cast<mlir::bmc::KVPastOp>(op)) {
+    bufs[past.getResult()] = buf(past.getCache());
+    return success();
+  }
+  auto app = cast<mlir::bmc::KVAppendOp>(op);
+  Buf cache = buf(app.getCache());
+  Buf rows = buf(app.getRows());
+  Value capacity = scalar(app.getCache());
+  Value valid = cache.sizes[2], seq = rows.sizes[2];
+  checkEq(rows.sizes[0], cache.sizes[0], "KV append: batch of the new rows vs the cache");
+  Value total = add(valid, seq);
+  check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sle, total, capacity),
+        "KV append: {0} rows do not fit a cache of capacity {1} (the runtime must grow it first)", total, capacity);
+  // The strided in-place write: rows [valid, valid + seq) of the buffer.
+  Buf dst = cache;
+  dst.sizes[2] = seq;
+  dst.offset = add(cache.offset, mul(valid, cache.strides[2]));
+  copy(rows, dst);
+  Buf view = cache;
+  view.sizes[2] = total;
+  bufs[app.getResult()] = view;
+  return success();
+}
+
+} // namespace lowering
+} // namespace bmc

@@ -1,0 +1,143 @@
+//===- Lowering.h - bmc tensors -> loops, kernel calls, LLVM ----*- C++ -*-===//
+//
+// Lowers `func.func @main` on bmc tensors into
+//     llvm-compatible `func.func @bmc_main(%ctx: !llvm.ptr, %io: !llvm.ptr) -> i32`
+// built from scf loops, arith/math scalars, llvm.getelementptr/load/store and
+// calls into the runtime (runtime/Abi.h) and its kernels.
+//
+// Every tensor value becomes a Buf: a base pointer, an element offset, and
+// i64 sizes and strides, so that transposes, slices, splits, broadcasts and
+// views of a KV cache cost nothing. Scalars (dims, shape arithmetic) are i64.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_COMPILER_LOWERING_H
+#define BMC_COMPILER_LOWERING_H
+
+#include "compiler/WeightPlan.h"
+#include "dialects/BmcDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <functional>
+
+namespace bmc {
+
+struct LoweringOptions {
+  /// Use the plain reference kernels' semantics only (loops in generated
+  /// code) instead of calling the optimised kernels: for testing.
+  bool referenceOnly = false;
+};
+
+namespace lowering {
+
+using namespace mlir;
+
+struct Buf {
+  Value ptr;                   // !llvm.ptr to element 0 of the underlying storage
+  Value offset;                // i64 element offset of the view's origin
+  SmallVector<Value, 4> sizes; // i64
+  SmallVector<Value, 4> strides;
+  Type elem;                   // storage element type (signless)
+  bool isUnsigned = false;
+  bool contiguous = false;     // row-major dense from `offset`, statically known
+  int64_t rank() const { return sizes.size(); }
+};
+
+class Lowerer {
+public:
+  Lowerer(ModuleOp module, func::FuncOp src, WeightPlan &plan, const LoweringOptions &opts);
+  /// Builds @bmc_main and erases `src`. Errors are emitted at op locations.
+  LogicalResult run();
+
+  // --- infrastructure (Lowerer.cpp) -------------------------------------
+  ModuleOp module;
+  func::FuncOp src;
+  WeightPlan &plan;
+  const LoweringOptions &opts;
+  OpBuilder b;
+  Location loc;
+  Value ctx, io, pool, weightsBase;
+  DenseMap<Value, Buf> bufs;
+  DenseMap<Value, Value> scalars;
+  Type i64, i32, i1, f32, ptrTy;
+
+  Value c(int64_t v);
+  Value cst(Type t, double v);
+  Value add(Value a, Value x);
+  Value sub(Value a, Value x);
+  Value mul(Value a, Value x);
+  Value sdiv(Value a, Value x);
+  Value smax(Value a, Value x);
+  Value smin(Value a, Value x);
+  Value eq(Value a, Value x);
+  Value select(Value c, Value a, Value x);
+  std::optional<int64_t> constOf(Value v);
+
+  Value str(StringRef s);
+  func::CallOp call(StringRef name, TypeRange results, ValueRange args);
+  /// Emits `if (!ok) bmc_rt_fail(msg, a, b)`.
+  void check(Value ok, StringRef msg, Value a = {}, Value x = {});
+  void checkEq(Value a, Value x, StringRef what);
+
+  Buf alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes);
+  Buf fromPointer(Value ptr, Type elem, bool isUnsigned, ArrayRef<Value> sizes);
+  static SmallVector<Value, 4> rowMajorStrides(Lowerer &l, ArrayRef<Value> sizes);
+  Value numElements(ArrayRef<Value> sizes);
+  Value elemPtr(const Buf &buf, ArrayRef<Value> ivs);
+  Value viewPtr(const Buf &buf); // pointer to the view's origin
+  Value load(const Buf &buf, ArrayRef<Value> ivs);   // widened to the compute type
+  void store(Value v, const Buf &buf, ArrayRef<Value> ivs);
+  Type computeType(Type storage);
+  void loops(ArrayRef<Value> ubs, const std::function<void(ArrayRef<Value>)> &body);
+  Value forLoop(Value ub, Value init, const std::function<Value(Value iv, Value acc)> &body);
+  void copy(const Buf &from, const Buf &to);
+  Buf contiguous(const Buf &buf);
+  Buf broadcastView(const Buf &buf, ArrayRef<Value> outSizes);
+  Buf reshapeView(const Buf &buf, ArrayRef<Value> sizes);
+  /// Sizes of a broadcast of several operands (with run-time checks).
+  SmallVector<Value, 4> broadcastSizes(ArrayRef<Buf> operands, RankedTensorType result, StringRef what);
+
+  Buf &buf(Value tensor);
+  Value scalar(Value v);
+  Buf weightBuf(mlir::bmc::WeightOp w);
+  Buf constantBuf(DenseElementsAttr attr);
+  /// Integer contents of a small tensor operand, when known at compile time.
+  std::optional<SmallVector<int64_t>> knownInts(Value tensor);
+  /// Element i of a 1-D integer tensor operand as i64 (compile-time or loaded).
+  Value element(Value tensor, int64_t i);
+
+  // --- op families -------------------------------------------------------
+  LogicalResult lowerOp(Operation *op);
+  LogicalResult lowerElementwise(Operation *op);
+  Value scalarOp(Operation *op, ArrayRef<Value> args, Type resultStorage);
+  LogicalResult lowerReduce(Operation *op);
+  LogicalResult lowerSoftmax(mlir::bmc::SoftmaxOp op);
+  LogicalResult lowerNorm(Operation *op);
+  LogicalResult lowerMatMul(mlir::bmc::MatMulOp op);
+  LogicalResult lowerGemm(mlir::bmc::GemmOp op);
+  LogicalResult lowerAttention(mlir::bmc::AttentionOp op);
+  LogicalResult lowerData(Operation *op);
+  LogicalResult lowerKV(Operation *op);
+
+  /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). Returns false if
+  /// `rhs` is not a weight usable by the packed kernel.
+  bool tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias);
+  void matmulLoops(const Buf &a, const Buf &bm, const Buf &out, Value batch, bool accumulate);
+
+private:
+  llvm::StringMap<std::string> strings_;
+};
+
+} // namespace lowering
+
+/// Lowers @main of `module` in place. `plan` collects the weight layout.
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, WeightPlan &plan,
+                                       const LoweringOptions &opts);
+
+} // namespace bmc
+
+#endif

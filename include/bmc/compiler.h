@@ -1,0 +1,55 @@
+//===- bmc/compiler.h - ONNX -> compiled model (JIT or package) --*- C++ -*-===//
+//
+// The compiler library (libbmc_compiler, MLIR/LLVM inside, none of it in
+// this header). Thread safety: each call uses its own MLIR and LLVM
+// contexts; calls may run concurrently.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_COMPILER_H
+#define BMC_COMPILER_H
+
+#include "bmc/model.h"
+
+#include <functional>
+#include <string>
+
+namespace bmc {
+
+enum class KVMode {
+  Concat,   ///< as exported: a new buffer and a full copy of the cache per token
+  Prealloc, ///< one buffer of the maximum context per layer, appended in place
+  BMC,      ///< buffers with r spare rows, reallocated once every r tokens
+};
+const char *kvModeName(KVMode m);
+
+struct CompileOptions {
+  /// How decoder KV caches are handled. Concat keeps the graph's semantics.
+  KVMode kvMode = KVMode::BMC;
+  /// Spare rows per reallocation in BMC mode; 0 = chosen by the cost model.
+  int64_t r = 0;
+  /// How attention treats the spare rows of a KV buffer: "skip" bounds the
+  /// loop at the valid length; "mask" computes and masks them (the paper's).
+  std::string kvPadding = "skip";
+  /// Generated code calls no optimised kernel (plain loops): a reference.
+  bool referenceKernels = false;
+  /// LLVM optimisation level for generated code (0-3).
+  int optLevel = 2;
+  /// Threads of the resulting model (JIT); 0 = all cores.
+  int threads = 0;
+  /// Called at the start of each stage with a short name, for progress.
+  std::function<void(const std::string &stage)> progress;
+  /// Where remarks go (e.g. why a KV cache was not rewritten); empty: none.
+  std::function<void(const std::string &remark)> remarks;
+};
+
+/// Compiles an ONNX model for this machine and returns it ready to run.
+Result<std::shared_ptr<Model>> compileOnnx(const std::string &onnxPath, const CompileOptions &opts = {});
+
+/// Compiles an ONNX model into a package file (see docs/PACKAGE.md). The
+/// file appears only when complete (written to a temporary, then renamed).
+Status compilePackage(const std::string &onnxPath, const std::string &packagePath,
+                      const CompileOptions &opts = {});
+
+} // namespace bmc
+
+#endif

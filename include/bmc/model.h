@@ -1,0 +1,109 @@
+//===- bmc/model.h - a compiled model ----------------------------*- C++ -*-===//
+//
+// A Model is compiled code plus its packed weights and signature. It comes
+// from a package (Model::load, this library) or from the JIT compiler
+// (bmc/compiler.h). `run` has ONNX semantics: graph inputs in, graph outputs
+// out. Decoder models also support sessions (bmc/session.h).
+//
+// Thread safety: a Model is immutable; run() may be called from several
+// threads at once (each call has its own scratch arena); the thread pool it
+// uses serialises kernels of concurrent calls.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_MODEL_H
+#define BMC_MODEL_H
+
+#include "bmc/status.h"
+#include "bmc/tensor.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bmc {
+
+class ThreadPool;
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;          // -1: dynamic
+  std::vector<std::string> dimNames;   // ONNX dim_param per dim ("" if none)
+  /// For KV cache inputs rewritten by the BMC pass: the layer's cache index.
+  int kvSlot = -1;
+};
+
+/// The decoder interface found in the graph, if any (see docs/DESIGN.md).
+struct DecoderInfo {
+  bool valid = false;
+  int inputIds = -1, attentionMask = -1, positionIds = -1; // input indices
+  int logits = -1;                                         // output index
+  struct KV {
+    int pastInput = -1;   // input index of past_key_values.i.{key,value}
+    int presentOutput = -1; // output index of present.i.*, or -1 after BMC
+    int64_t heads = 0, headDim = 0;
+  };
+  std::vector<KV> caches;     // one per layer and per key/value
+  int64_t vocab = 0;
+  int64_t maxPositions = 0;   // 0: no limit known from the graph
+  bool inplaceKV = false;     // the BMC pass rewrote the caches
+  std::string kvPadding = "skip";
+};
+
+struct ModelSignature {
+  std::vector<TensorInfo> inputs, outputs;
+  DecoderInfo decoder;
+};
+
+/// Compiled code (a dlopen'ed package image or JIT code). Internal.
+class CodeImage {
+public:
+  virtual ~CodeImage();
+  virtual void *entry() const = 0; // bmc_entry_fn
+  virtual std::string describe() const = 0;
+};
+
+struct LoadOptions {
+  /// Threads for kernels; 0 = all cores of this machine.
+  int threads = 0;
+};
+
+struct RunOptions {};
+
+class Model {
+public:
+  /// Loads a package written by bmc-compile. Errors: missing or corrupted
+  /// file, wrong format version, checksum mismatch, CPU lacking features.
+  static Result<std::shared_ptr<Model>> load(const std::string &packagePath, const LoadOptions &opts = {});
+  /// Assembles a model from parts (used by the JIT compiler).
+  static std::shared_ptr<Model> fromParts(std::shared_ptr<CodeImage> code, std::shared_ptr<const uint8_t> weights,
+                                          size_t weightBytes, ModelSignature sig, const LoadOptions &opts);
+  ~Model();
+
+  const ModelSignature &signature() const { return sig_; }
+  /// Runs the graph. Inputs must match the signature (count, dtypes, static
+  /// dims, equal sizes for equal dim names); KV-cache inputs cannot be
+  /// passed here (use a Session).
+  Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs, const RunOptions &opts = {}) const;
+
+  /// Lower-level call used by sessions: `io` as in runtime/Abi.h.
+  Status invoke(void **io, std::vector<Tensor> &outputs) const;
+  ThreadPool *pool() const { return pool_.get(); }
+  const std::string &codeDescription() const { return codeDesc_; }
+  size_t weightBytes() const { return weightBytes_; }
+
+private:
+  Model() = default;
+  std::shared_ptr<CodeImage> code_;
+  std::shared_ptr<const uint8_t> weights_;
+  size_t weightBytes_ = 0;
+  ModelSignature sig_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::string codeDesc_;
+  void *entry_ = nullptr;
+};
+
+} // namespace bmc
+
+#endif

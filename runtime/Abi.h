@@ -1,0 +1,83 @@
+/*===- Abi.h - the contract between generated code and the runtime -------===*
+ *
+ * Compiled models export one C function:
+ *     int32_t bmc_main(bmc_exec_ctx *ctx, void **io);
+ * `io[i]` points to a bmc_tensor_ref for graph input i, or to a bmc_kv_ref
+ * for an input that the BMC pass turned into a KV cache. Generated code
+ * reaches everything else through the bmc_rt_* functions below, which the
+ * runtime library exports. Kernels (runtime/kernels/kernels.h) are called
+ * directly. Failures call bmc_rt_fail, which does not return.
+ *
+ * Plain C so that generated code, the runtime and tests agree on layouts.
+ *===----------------------------------------------------------------------===*/
+#ifndef BMC_RUNTIME_ABI_H
+#define BMC_RUNTIME_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BMC_ABI_VERSION 1
+#define BMC_MAX_RANK 8
+
+typedef struct bmc_exec_ctx bmc_exec_ctx;
+
+/* A dense, row-major input tensor. Unused dims are ignored. */
+typedef struct bmc_tensor_ref {
+  void *data;
+  int64_t dims[BMC_MAX_RANK];
+} bmc_tensor_ref;
+
+/* A KV cache buffer: [batch, heads, capacity, head_dim], rows [0, valid)
+ * hold data. The heads and head_dim are compiled in. */
+typedef struct bmc_kv_ref {
+  void *data;
+  int64_t batch;
+  int64_t capacity;
+  int64_t valid;
+} bmc_kv_ref;
+
+/* Scratch memory for one call, 64-byte aligned, released when the call
+ * returns (an arena: no per-op allocation from the system). */
+void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes);
+/* The buffer for graph output `index`, allocated by the runtime with the
+ * given dims, row-major. */
+void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims);
+/* The model's weight blob (packed at compile time). */
+const void *bmc_rt_weights(bmc_exec_ctx *ctx);
+/* The thread pool handed to kernels (opaque). */
+void *bmc_rt_pool(bmc_exec_ctx *ctx);
+/* Reports a run-time error (e.g. mismatched dimensions, index out of range)
+ * and unwinds to the runtime's call site. `message` may contain "{0}" and
+ * "{1}", replaced by `a` and `b`. */
+void bmc_rt_fail(bmc_exec_ctx *ctx, const char *message, int64_t a, int64_t b)
+#ifdef __cplusplus
+    __attribute__((noreturn))
+#endif
+    ;
+
+/* Fused attention: generated code fills an array of int64 parameters in
+ * this order (pointers as integers, the scale as float bits in the low 32
+ * bits) so that it does not depend on the kernel's struct layout. */
+enum {
+  BMC_ATT_BATCH, BMC_ATT_HEADS, BMC_ATT_KV_HEADS, BMC_ATT_Q_LEN, BMC_ATT_KV_LEN,
+  BMC_ATT_KV_PADDED_LEN, BMC_ATT_HEAD_DIM, BMC_ATT_V_HEAD_DIM,
+  BMC_ATT_Q, BMC_ATT_Q_BS, BMC_ATT_Q_HS, BMC_ATT_Q_RS,
+  BMC_ATT_K, BMC_ATT_K_BS, BMC_ATT_K_HS, BMC_ATT_K_RS,
+  BMC_ATT_V, BMC_ATT_V_BS, BMC_ATT_V_HS, BMC_ATT_V_RS,
+  BMC_ATT_OUT, BMC_ATT_O_BS, BMC_ATT_O_HS, BMC_ATT_O_RS,
+  BMC_ATT_MASK, BMC_ATT_M_BS, BMC_ATT_M_HS, BMC_ATT_M_QS, BMC_ATT_M_KS,
+  BMC_ATT_SCALE_BITS,
+  BMC_ATT_NUM_PARAMS
+};
+void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *params);
+
+typedef int32_t (*bmc_entry_fn)(bmc_exec_ctx *ctx, void **io);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

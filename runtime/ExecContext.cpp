@@ -1,0 +1,105 @@
+//===- ExecContext.cpp - the bmc_rt_* functions generated code calls ------===//
+
+#include "runtime/ExecContext.h"
+#include "runtime/kernels/kernels.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace bmc {
+
+Arena::~Arena() {
+  for (Chunk &c : chunks_) std::free(c.data);
+}
+
+void *Arena::alloc(int64_t bytes) {
+  size_t n = (size_t(bytes < 0 ? 0 : bytes) + 63) & ~size_t(63);
+  if (n == 0) n = 64;
+  if (chunks_.empty() || used_ + n > chunks_.back().size) {
+    size_t size = std::max<size_t>(n, chunks_.empty() ? (1u << 20) : chunks_.back().size * 2);
+    uint8_t *p = static_cast<uint8_t *>(std::aligned_alloc(64, size));
+    if (!p) throw std::bad_alloc();
+    chunks_.push_back({p, size});
+    used_ = 0;
+  }
+  void *r = chunks_.back().data + used_;
+  used_ += n;
+  inCall_ += n;
+  return r;
+}
+
+void Arena::reset() {
+  highWater_ = std::max(highWater_, inCall_);
+  if (chunks_.size() > 1) {
+    size_t total = 0;
+    for (Chunk &c : chunks_) { total += c.size; std::free(c.data); }
+    chunks_.clear();
+    uint8_t *p = static_cast<uint8_t *>(std::aligned_alloc(64, total));
+    if (!p) throw std::bad_alloc();
+    chunks_.push_back({p, total});
+  }
+  used_ = 0;
+  inCall_ = 0;
+}
+
+size_t Arena::capacity() const {
+  size_t t = 0;
+  for (const Chunk &c : chunks_) t += c.size;
+  return t;
+}
+
+} // namespace bmc
+
+extern "C" {
+
+void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->alloc(bytes); }
+
+void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims) {
+  const bmc::TensorInfo &info = ctx->sig->outputs[size_t(index)];
+  std::vector<int64_t> shape(dims, dims + rank);
+  bmc::Tensor t(info.dtype, shape);
+  (*ctx->outputs)[size_t(index)] = t;
+  return t.raw();
+}
+
+const void *bmc_rt_weights(bmc_exec_ctx *ctx) { return ctx->weights; }
+
+void *bmc_rt_pool(bmc_exec_ctx *ctx) { return ctx->pool; }
+
+void bmc_rt_fail(bmc_exec_ctx *ctx, const char *message, int64_t a, int64_t b) {
+  std::string m = message;
+  for (auto [key, v] : {std::pair<const char *, int64_t>{"{0}", a}, {"{1}", b}}) {
+    size_t p = m.find(key);
+    if (p != std::string::npos) m.replace(p, 3, std::to_string(v));
+  }
+  ctx->error = m;
+  std::longjmp(ctx->unwind, 1);
+}
+
+void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *p) {
+  bmc_attention_args a;
+  a.batch = p[BMC_ATT_BATCH];
+  a.heads = p[BMC_ATT_HEADS];
+  a.kv_heads = p[BMC_ATT_KV_HEADS];
+  a.q_len = p[BMC_ATT_Q_LEN];
+  a.kv_len = p[BMC_ATT_KV_LEN];
+  a.kv_padded_len = p[BMC_ATT_KV_PADDED_LEN];
+  a.head_dim = p[BMC_ATT_HEAD_DIM];
+  a.v_head_dim = p[BMC_ATT_V_HEAD_DIM];
+  a.q = reinterpret_cast<const float *>(p[BMC_ATT_Q]);
+  a.q_bs = p[BMC_ATT_Q_BS]; a.q_hs = p[BMC_ATT_Q_HS]; a.q_rs = p[BMC_ATT_Q_RS];
+  a.k = reinterpret_cast<const float *>(p[BMC_ATT_K]);
+  a.k_bs = p[BMC_ATT_K_BS]; a.k_hs = p[BMC_ATT_K_HS]; a.k_rs = p[BMC_ATT_K_RS];
+  a.v = reinterpret_cast<const float *>(p[BMC_ATT_V]);
+  a.v_bs = p[BMC_ATT_V_BS]; a.v_hs = p[BMC_ATT_V_HS]; a.v_rs = p[BMC_ATT_V_RS];
+  a.out = reinterpret_cast<float *>(p[BMC_ATT_OUT]);
+  a.o_bs = p[BMC_ATT_O_BS]; a.o_hs = p[BMC_ATT_O_HS]; a.o_rs = p[BMC_ATT_O_RS];
+  a.mask = reinterpret_cast<const float *>(p[BMC_ATT_MASK]);
+  a.m_bs = p[BMC_ATT_M_BS]; a.m_hs = p[BMC_ATT_M_HS]; a.m_qs = p[BMC_ATT_M_QS]; a.m_ks = p[BMC_ATT_M_KS];
+  uint32_t bits = uint32_t(p[BMC_ATT_SCALE_BITS]);
+  std::memcpy(&a.scale, &bits, 4);
+  bmc_attention_f32(ctx->pool, &a);
+}
+
+} // extern "C"

@@ -1,0 +1,71 @@
+//===- Tensor.cpp ----------------------------------------------------------===//
+
+#include "bmc/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace bmc {
+
+size_t elementSize(DType t) {
+  switch (t) {
+  case DType::F32: case DType::I32: case DType::U32: return 4;
+  case DType::U8: case DType::I8: case DType::Bool: return 1;
+  case DType::U16: case DType::I16: case DType::F16: case DType::BF16: return 2;
+  case DType::I64: case DType::F64: case DType::U64: return 8;
+  }
+  return 0;
+}
+
+const char *dtypeName(DType t) {
+  switch (t) {
+  case DType::F32: return "f32"; case DType::U8: return "u8"; case DType::I8: return "i8";
+  case DType::U16: return "u16"; case DType::I16: return "i16"; case DType::I32: return "i32";
+  case DType::I64: return "i64"; case DType::Bool: return "bool"; case DType::F16: return "f16";
+  case DType::F64: return "f64"; case DType::U32: return "u32"; case DType::U64: return "u64";
+  case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
+int64_t Tensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape_) n *= d;
+  return n;
+}
+
+static std::shared_ptr<void> allocate(size_t bytes, bool zero) {
+  size_t rounded = (bytes + 63) & ~size_t(63);
+  void *p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) throw std::bad_alloc();
+  if (zero) std::memset(p, 0, rounded ? rounded : 64);
+  return std::shared_ptr<void>(p, [](void *q) { std::free(q); });
+}
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
+  storage_ = allocate(bytes(), true);
+  data_ = storage_.get();
+}
+
+Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, void *data) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (bytes()) std::memcpy(t.data_, data_, bytes());
+  return t;
+}
+
+std::string Tensor::describe() const {
+  std::string s = std::string(dtypeName(dtype_)) + "[";
+  for (size_t i = 0; i < shape_.size(); ++i) s += (i ? "," : "") + std::to_string(shape_[i]);
+  return s + "]";
+}
+
+} // namespace bmc
