@@ -18,8 +18,15 @@ namespace bmc {
 /// bmc-opt would show. Errors go to `error` (one line).
 struct FrontendResult;
 
+/// The module after the graph passes ("mlir") or the optimised LLVM IR ("llvm").
+Result<std::string> compileToText(const std::string &onnxPath, const CompileOptions &opts, const std::string &stage);
+
 /// Extracts the runtime signature of @main (before lowering).
 ModelSignature extractSignature(mlir::ModuleOp module);
+
+/// Finds the decoder interface (token ids, mask, positions, KV caches,
+/// logits) in @main; `valid` is false for graphs that are not decoders.
+DecoderInfo analyzeDecoder(mlir::ModuleOp module, const ModelSignature &sig);
 
 /// Lowers the bmc module to the LLVM dialect and translates it to LLVM IR,
 /// optimised for the host CPU. Fills `plan` with the weight layout.
@@ -35,6 +42,14 @@ bool emitObject(llvm::Module &module, std::string &object, std::string &error);
 
 /// The host CPU name and features the code is generated for.
 std::string hostCpuDescription();
+std::vector<std::string> requiredCpuFeatures();
+
+/// Links a relocatable object into a shared object image with ld.lld.
+bool linkSharedObject(const std::string &object, std::string &image, std::string &error);
+
+/// Writes header + meta + code + weight blob, atomically (temp + rename).
+Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta, const std::string &image,
+                        const WeightPlan &plan, const WeightStore &store);
 
 } // namespace bmc
 

@@ -4,6 +4,7 @@
 #include "compiler/CodeGen.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
+#include "runtime/Package.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -92,28 +93,88 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   return true;
 }
 
+/// Everything up to LLVM IR, shared by the JIT and the package writer.
+struct Compiled {
+  ImportedModel im;
+  ModelSignature sig;
+  WeightPlan plan;
+  std::unique_ptr<llvm::LLVMContext> llctx;
+  std::unique_ptr<llvm::Module> llmod;
+};
+
+static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
+                          std::string &error) {
+  if (!frontend(ctx, path, opts, c.im, error)) return false;
+  c.sig = extractSignature(*c.im.module);
+  c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
+  if (opts.progress) opts.progress("generate code");
+  c.llctx = std::make_unique<llvm::LLVMContext>();
+  c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error);
+  if (!c.llmod) {
+    error = path + ": " + error;
+    return false;
+  }
+  return true;
+}
+
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const CompileOptions &opts) {
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
-  ImportedModel im;
+  Compiled c;
   std::string error;
-  if (!frontend(ctx, path, opts, im, error)) return Status::error(error);
-  ModelSignature sig = extractSignature(*im.module);
-  if (opts.progress) opts.progress("generate code");
-  auto llctx = std::make_unique<llvm::LLVMContext>();
-  WeightPlan plan;
-  auto llmod = generateLLVMIR(*im.module, *llctx, plan, opts, error);
-  if (!llmod) return Status::error(path + ": " + error);
+  if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
   if (opts.progress) opts.progress("JIT");
-  auto code = jitCompile(std::move(llmod), std::move(llctx), error);
+  auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), error);
   if (!code) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("pack weights");
-  std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (plan.totalBytes() + 127) & ~int64_t(63))),
+  std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (c.plan.totalBytes() + 127) & ~int64_t(63))),
                                 [](uint8_t *p) { std::free(p); });
-  if (!plan.buildInto(*im.weights, blob.get(), error)) return Status::error(path + ": " + error);
+  if (!c.plan.buildInto(*c.im.weights, blob.get(), error)) return Status::error(path + ": " + error);
   LoadOptions lo;
   lo.threads = opts.threads;
-  return Model::fromParts(code, blob, size_t(plan.totalBytes()), sig, lo);
+  return Model::fromParts(code, blob, size_t(c.plan.totalBytes()), c.sig, lo);
+}
+
+Result<std::string> compileToText(const std::string &path, const CompileOptions &opts, const std::string &stage) {
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  std::string error, text;
+  llvm::raw_string_ostream os(text);
+  if (stage == "mlir") {
+    ImportedModel im;
+    if (!frontend(ctx, path, opts, im, error)) return Status::error(error);
+    im.module->print(os);
+    return text;
+  }
+  Compiled c;
+  if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
+  c.llmod->print(os, nullptr);
+  return text;
+}
+
+Status compilePackage(const std::string &path, const std::string &out, const CompileOptions &opts) {
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  Compiled c;
+  std::string error;
+  if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
+  if (opts.progress) opts.progress("emit object code");
+  std::string object;
+  if (!emitObject(*c.llmod, object, error)) return Status::error(path + ": " + error);
+  if (opts.progress) opts.progress("link");
+  std::string image;
+  if (!linkSharedObject(object, image, error)) return Status::error(path + ": " + error);
+  if (opts.progress) opts.progress("pack weights and write " + out);
+  pkg::Meta meta;
+  meta.sig = c.sig;
+  meta.producer = "bmc " BMC_VERSION;
+  size_t slash = path.find_last_of('/');
+  meta.source = slash == std::string::npos ? path : path.substr(slash + 1);
+  meta.targetCpu = hostCpuDescription();
+  meta.cpuFeatures = requiredCpuFeatures();
+  std::vector<uint8_t> metaBytes = pkg::encodeMeta(meta);
+  if (Status s = writePackageFile(out, metaBytes, image, c.plan, *c.im.weights); !s.ok()) return s;
+  return Status();
 }
 
 } // namespace bmc

@@ -188,14 +188,16 @@ def Bmc_ClipOp : Bmc_InferOp<"clip", [AttrSizedOperandSegments]> {
   let summary = "ONNX Clip: clamp to [min, max]; either bound may be absent";
   let description = [{
     ```mlir
-    %r = bmc.clip %x, %lo, %hi : (tensor<4xf32>, tensor<f32>, tensor<f32>) -> tensor<4xf32>
-    %s = bmc.clip %x, %lo : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+    %r = bmc.clip %x min %lo max %hi : (tensor<4xf32>, tensor<f32>, tensor<f32>) -> tensor<4xf32>
+    %s = bmc.clip %x max %hi : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
     ```
   }];
   let arguments = (ins Bmc_Tensor:$input, Optional<0DTensorOf<[AnyType]>>:$min,
                        Optional<0DTensorOf<[AnyType]>>:$max);
   let results = (outs Bmc_Tensor:$result);
-  let assemblyFormat = "$input (`,` `min` $min^)? (`,` `max` $max^)? attr-dict `:` functional-type(operands, results)";
+  // Each bound is introduced by its keyword: with `,` as the optional
+  // groups' anchor, the parser could not tell a lone max from a min.
+  let assemblyFormat = "$input (`min` $min^)? (`max` $max^)? attr-dict `:` functional-type(operands, results)";
 }
 
 def Bmc_WhereOp : Bmc_InferOp<"where"> {

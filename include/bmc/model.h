@@ -48,6 +48,8 @@ struct DecoderInfo {
   int64_t vocab = 0;
   int64_t maxPositions = 0;   // 0: no limit known from the graph
   bool inplaceKV = false;     // the BMC pass rewrote the caches
+  std::string kvMode = "concat"; // compiled mode: concat, prealloc or bmc
+  int64_t r = 0;              // compiled-in spare rows (bmc mode)
   std::string kvPadding = "skip";
 };
 

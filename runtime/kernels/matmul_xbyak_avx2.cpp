@@ -299,7 +299,7 @@ private:
       for (int mr = 1; mr <= kMaxGemmRows; ++mr)
         k->gemm[mr] = k->add(std::make_unique<JitGemmKernel>(mr));
       for (int mr = 1; mr <= kMaxGemvRows; ++mr)
-        k->gemv[mr] = k->add(std::make_unique<JitGemvKernel>(mr, kGemvPrefetchBytes));
+        k->gemv[mr] = k->add(std::make_unique<JitGemvKernel>(mr, getenv("GPF") ? atoi(getenv("GPF")) : kGemvPrefetchBytes));
       for (int mr = 1; mr <= kMaxGemmRows; ++mr)
         if (!k->gemm[mr] || (mr <= kMaxGemvRows && !k->gemv[mr])) {
           delete k;

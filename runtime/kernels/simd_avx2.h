@@ -13,6 +13,8 @@
 
 #define BMC_AVX2 __attribute__((target("avx2,fma")))
 #define BMC_AVX2_INLINE static inline __attribute__((target("avx2,fma"), always_inline))
+// Lambdas do not inherit the target attribute of their enclosing function.
+#define BMC_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
 
 namespace bmc {
 namespace kernels {
@@ -50,25 +52,93 @@ BMC_AVX2_INLINE float hmax(__m256 a) {
 }
 
 // s[0..8) = dot(q, k rows j..j+7) for 8 rows (rows past n repeat row n-1).
-BMC_AVX2_INLINE __m256 dot8(const float *q, const float *k, int64_t krs, int64_t n,
-                     int64_t dim) {
-  const float *kr[8];
-  for (int i = 0; i < 8; ++i)
-    kr[i] = k + std::min<int64_t>(i, n - 1) * krs;
-  __m256 acc[8];
-  for (int i = 0; i < 8; ++i)
-    acc[i] = _mm256_setzero_ps();
-  // Rows outer: the first touches of K go forward line by line, which keeps
-  // the hardware stream prefetcher engaged when K comes from DRAM.
+// Rows are visited in memory order (the first touches of K go forward line
+// by line, which keeps the hardware stream prefetcher engaged when K comes
+// from DRAM) and written out straight-line, pairs folded with hadd as soon as
+// they are done, so the FMA chains of consecutive rows overlap.
+// DV = ceil(dim / 8) vectors per row, q held in registers (dim <= 64); the
+// last vector is a masked load only when TAIL (masked loads are slow).
+template <int DV, bool TAIL>
+BMC_AVX2_INLINE __m256 dot8Regs(const float *q, const float *k, int64_t krs,
+                                int64_t n, int64_t dim) {
+  const __m256i tail = laneMask(dim - 8 * (DV - 1));
+  auto loadLast = [&](const float *p) BMC_AVX2_LAMBDA {
+    return TAIL ? _mm256_maskload_ps(p + 8 * (DV - 1), tail) : _mm256_loadu_ps(p + 8 * (DV - 1));
+  };
+  __m256 qv[DV];
+  for (int c = 0; c < DV - 1; ++c)
+    qv[c] = _mm256_loadu_ps(q + 8 * c);
+  qv[DV - 1] = loadLast(q);
+  auto row = [&](int i) BMC_AVX2_LAMBDA {
+    const float *kr = k + std::min<int64_t>(i, n - 1) * krs;
+    __m256 a0 = _mm256_mul_ps(qv[0], DV == 1 ? loadLast(kr) : _mm256_loadu_ps(kr));
+    __m256 a1 = _mm256_setzero_ps();
+    for (int c = 1; c < DV - 1; ++c) {
+      if (c & 1)
+        a1 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a1);
+      else
+        a0 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a0);
+    }
+    if (DV > 1)
+      a1 = _mm256_fmadd_ps(qv[DV - 1], loadLast(kr), a1);
+    return _mm256_add_ps(a0, a1);
+  };
+  __m256 t0 = _mm256_hadd_ps(row(0), row(1));
+  __m256 t1 = _mm256_hadd_ps(row(2), row(3));
+  __m256 t2 = _mm256_hadd_ps(row(4), row(5));
+  __m256 t3 = _mm256_hadd_ps(row(6), row(7));
+  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                       _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Any dim: q read from L1, two accumulators per row.
+BMC_AVX2_INLINE __m256 dot8Any(const float *q, const float *k, int64_t krs,
+                               int64_t n, int64_t dim) {
   const int64_t full = dim / 8 * 8;
-  const __m256i m = laneMask(dim - full);
-  for (int i = 0; i < 8; ++i) {
-    for (int64_t d = 0; d < full; d += 8)
-      acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr[i] + d), acc[i]);
+  const __m256i tail = laneMask(dim - full);
+  auto row = [&](int i) BMC_AVX2_LAMBDA {
+    const float *kr = k + std::min<int64_t>(i, n - 1) * krs;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t d = 0;
+    for (; d + 16 <= full; d += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kr + d + 8), a1);
+    }
+    if (d < full)
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), a0);
     if (full < dim)
-      acc[i] = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, m), _mm256_maskload_ps(kr[i] + full, m), acc[i]);
+      a1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, tail), _mm256_maskload_ps(kr + full, tail), a1);
+    return _mm256_add_ps(a0, a1);
+  };
+  __m256 t0 = _mm256_hadd_ps(row(0), row(1));
+  __m256 t1 = _mm256_hadd_ps(row(2), row(3));
+  __m256 t2 = _mm256_hadd_ps(row(4), row(5));
+  __m256 t3 = _mm256_hadd_ps(row(6), row(7));
+  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                       _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+BMC_AVX2_INLINE __m256 dot8(const float *q, const float *k, int64_t krs, int64_t n,
+                            int64_t dim) {
+#define BMC_DOT8_CASE(dv)                                                      \
+  case dv:                                                                     \
+    return dim % 8 ? dot8Regs<dv, true>(q, k, krs, n, dim)                     \
+                   : dot8Regs<dv, false>(q, k, krs, n, dim);
+  switch ((dim + 7) / 8) {
+    BMC_DOT8_CASE(1)
+    BMC_DOT8_CASE(2)
+    BMC_DOT8_CASE(3)
+    BMC_DOT8_CASE(4)
+    BMC_DOT8_CASE(5)
+    BMC_DOT8_CASE(6)
+    BMC_DOT8_CASE(7)
+    BMC_DOT8_CASE(8)
+  default:
+    return dot8Any(q, k, krs, n, dim);
   }
-  return hsum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+#undef BMC_DOT8_CASE
 }
 
 // exp(x), ~1 ulp (Cephes expf polynomial); exactly 0 below -87.3 (incl.

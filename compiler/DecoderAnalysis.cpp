@@ -1,0 +1,129 @@
+//===- DecoderAnalysis.cpp - find the decoder interface of a graph ---------===//
+//
+// Sessions need to know which inputs are the token ids, the attention mask,
+// the positions and the past KV caches, and which outputs are the logits and
+// the present caches. We find them from the graph's structure (an embedding
+// gather, a concatenation of a past input with new rows feeding a graph
+// output), using the exporters' names only to break ties.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/CodeGen.h"
+#include "dialects/BmcDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace bmc {
+
+using namespace mlir;
+
+static RankedTensorType rt(Type t) { return dyn_cast<RankedTensorType>(t); }
+
+/// Looks through casts.
+static Value stripCasts(Value v) {
+  while (auto c = v.getDefiningOp<mlir::bmc::CastOp>()) v = c.getInput();
+  return v;
+}
+
+/// The weight gathered by `arg` (an embedding lookup), if any.
+static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
+  SmallVector<Value> work{arg};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (Operation *u : v.getUsers()) {
+      // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
+      if (isa<mlir::bmc::CastOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
+              mlir::bmc::SqueezeOp>(u) && u->getOperand(0) == v) {
+        work.push_back(u->getResult(0));
+        continue;
+      }
+      if (auto g = dyn_cast<mlir::bmc::GatherOp>(u))
+        if (g.getIndices() == v && g.getAxis() == 0)
+          if (auto w = g.getData().getDefiningOp<mlir::bmc::WeightOp>()) return w;
+    }
+  }
+  return {};
+}
+
+DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
+  DecoderInfo d;
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main) return d;
+  Block &body = main.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+
+  // Token ids: an integer [batch, seq] input that indexes a [vocab, hidden] table.
+  SmallVector<int> intInputs;
+  for (BlockArgument a : body.getArguments()) {
+    auto t = rt(a.getType());
+    if (!t || t.getRank() != 2 || !t.getElementType().isSignlessInteger() || t.getElementType().isInteger(1)) continue;
+    intInputs.push_back(a.getArgNumber());
+    if (d.inputIds >= 0) continue;
+    if (auto w = gatheredTable(a)) {
+      auto wt = rt(w.getType());
+      if (wt.getRank() == 2) {
+        d.inputIds = a.getArgNumber();
+        d.vocab = wt.getDimSize(0);
+      }
+    }
+  }
+  if (d.inputIds < 0) return d;
+  const TensorInfo &ids = sig.inputs[d.inputIds];
+  std::string seqName = ids.dimNames.size() > 1 ? ids.dimNames[1] : "";
+  for (int i : intInputs) {
+    if (i == d.inputIds) continue;
+    const TensorInfo &ti = sig.inputs[i];
+    std::string dim1 = ti.dimNames.size() > 1 ? ti.dimNames[1] : "";
+    bool sameSeq = !seqName.empty() && dim1 == seqName;
+    bool named = ti.name.find("position") != std::string::npos;
+    bool maskNamed = ti.name.find("mask") != std::string::npos;
+    if ((sameSeq || named) && !maskNamed && d.positionIds < 0) {
+      d.positionIds = i;
+      if (auto w = gatheredTable(body.getArgument(i))) d.maxPositions = rt(w.getType()).getDimSize(0);
+    } else if (d.attentionMask < 0) {
+      d.attentionMask = i;
+    }
+  }
+
+  // Logits: the float output [batch, seq, vocab].
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    auto t = rt(v.getType());
+    if (t && t.getRank() == 3 && isa<FloatType>(t.getElementType()) && t.getDimSize(2) == d.vocab) {
+      d.logits = i;
+      break;
+    }
+  }
+
+  // KV caches: Concat(past input, new rows) along axis 2, returned as an output.
+  for (BlockArgument a : body.getArguments()) {
+    auto t = rt(a.getType());
+    if (auto kv = dyn_cast<mlir::bmc::KVCacheType>(a.getType())) {
+      DecoderInfo::KV c;
+      c.pastInput = a.getArgNumber();
+      c.heads = kv.getHeads();
+      c.headDim = kv.getHeadDim();
+      d.caches.push_back(c);
+      d.inplaceKV = true;
+      continue;
+    }
+    if (!t || t.getRank() != 4 || !isa<FloatType>(t.getElementType())) continue;
+    for (Operation *u : a.getUsers()) {
+      auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
+      if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || cc.getInputs()[0] != a) continue;
+      for (OpOperand &use : cc.getResult().getUses())
+        if (use.getOwner() == ret.getOperation()) {
+          DecoderInfo::KV c;
+          c.pastInput = a.getArgNumber();
+          c.presentOutput = use.getOperandNumber();
+          c.heads = t.getDimSize(1);
+          c.headDim = t.getDimSize(3);
+          d.caches.push_back(c);
+          break;
+        }
+    }
+  }
+  d.valid = d.inputIds >= 0 && d.logits >= 0 && !d.caches.empty();
+  return d;
+}
+
+} // namespace bmc

@@ -1,0 +1,75 @@
+//===- bmc-compile.cpp - ONNX model -> .bmcpkg package ---------------------===//
+
+#include "bmc/compiler.h"
+#include "compiler/CodeGen.h"
+#include "compiler/tools/CliUtil.h"
+
+#include <chrono>
+#include <cstdio>
+
+using namespace bmc;
+using Clock = std::chrono::steady_clock;
+
+static const char *kUsage = R"(usage: bmc-compile MODEL.onnx -o MODEL.bmcpkg [options]
+
+Compiles an ONNX decoder ahead of time for this machine's CPU into a package
+(native code, packed weights, signature; format version and checksum) that
+bmc-run and bmc::Model::load use without recompiling.
+
+Options:
+  -o FILE              output package (required unless --emit is given)
+  --kv MODE            bmc (default): in-place KV caches with spare rows;
+                       prealloc: in-place, one buffer for the whole context;
+                       concat: keep the graph's Concat (the exported semantics)
+  --r N                spare rows per reallocation in bmc mode (default: the
+                       cost model's choice)
+  --kv-padding MODE    skip (default) or mask: how attention treats spare rows
+  --emit STAGE         print the IR instead of writing a package: mlir (after
+                       the graph passes) or llvm (optimised LLVM IR)
+  --remarks            explain the KV-cache rewrite decisions
+  --quiet              no progress output
+  -h, --help           this help
+)";
+
+int main(int argc, char **argv) {
+  cli::Args a(argc, argv, kUsage);
+  std::string in = a.positional("MODEL.onnx");
+  std::string out = a.str("-o", "");
+  std::string kv = a.str("--kv", "bmc");
+  int64_t r = a.integer("--r", 0);
+  std::string padding = a.str("--kv-padding", "skip");
+  std::string emit = a.str("--emit", "");
+  bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
+  a.finish();
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
+  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
+  if (!emit.empty() && emit != "mlir" && emit != "llvm") cli::die("--emit: expected mlir or llvm, found '" + emit + "'");
+  if (emit.empty() && out.empty()) cli::die("bmc-compile: missing -o FILE (see --help)");
+  if (r < 0) cli::die("--r: expected a positive number of rows, found " + std::to_string(r));
+
+  CompileOptions co;
+  co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
+  co.r = r;
+  co.kvPadding = padding;
+  auto t0 = Clock::now();
+  auto last = t0;
+  if (!quiet)
+    co.progress = [&](const std::string &stage) {
+      auto now = Clock::now();
+      std::fprintf(stderr, "bmc-compile: [%6.2f s] %s\n", std::chrono::duration<double>(now - t0).count(), stage.c_str());
+      last = now;
+    };
+  if (remarks) co.remarks = [](const std::string &m) { std::fprintf(stderr, "remark: %s\n", m.c_str()); };
+  if (!emit.empty()) {
+    auto text = compileToText(in, co, emit);
+    if (!text) cli::die(text.status().message());
+    std::fputs(text.value().c_str(), stdout);
+    return 0;
+  }
+  Status s = compilePackage(in, out, co);
+  if (!s.ok()) cli::die(s.message());
+  if (!quiet)
+    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s\n",
+                 std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str());
+  return 0;
+}

@@ -1,0 +1,145 @@
+//===- bmc-run.cpp - generate tokens with a compiled model -----------------===//
+//
+//   bmc-run model.bmcpkg --prompt 1,2,3 --max-new-tokens 32
+//   bmc-run model.onnx ...        (compiles just in time first)
+//
+//===----------------------------------------------------------------------===//
+
+#include "bmc/compiler.h"
+#include "bmc/session.h"
+#include "compiler/tools/CliUtil.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+using namespace bmc;
+using Clock = std::chrono::steady_clock;
+
+static const char *kUsage = R"(usage: bmc-run MODEL [options]
+
+Generates tokens with a decoder model. MODEL is a package written by
+bmc-compile (.bmcpkg, loaded without recompiling) or an ONNX file (compiled
+just in time).
+
+Options:
+  --prompt IDS           comma-separated token ids (default: 1,2,3,4)
+  --max-new-tokens N     tokens to generate (default: 32)
+  --batch B              decode B copies of the prompt together (default: 1)
+  --temperature T        0 = greedy (default); else sample from softmax(logits/T)
+  --top-k K              sample among the K most likely tokens (0 = all)
+  --top-p P              sample within the smallest set of probability >= P
+  --seed S               random seed for sampling (default: 0)
+  --stop IDS             stop a sequence after any of these token ids
+  --kv MODE              KV cache: bmc (default), prealloc, or concat (the
+                         graph as exported; for ONNX input this selects how
+                         it is compiled)
+  --r N                  spare KV rows per reallocation in bmc mode
+                         (default: the cost model's choice)
+  --kv-padding MODE      skip (default) or mask: how attention treats spare rows
+  --max-context N        maximum tokens in the cache (default: the model's)
+  --threads N            kernel threads (default: all cores)
+  --json                 print one JSON object instead of text
+  --quiet                print only the generated token ids
+  -h, --help             this help
+)";
+
+int main(int argc, char **argv) {
+  cli::Args a(argc, argv, kUsage);
+  std::string model = a.positional("MODEL");
+  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4});
+  GenerateOptions g;
+  g.maxNewTokens = a.integer("--max-new-tokens", 32);
+  int64_t batch = a.integer("--batch", 1);
+  g.temperature = float(a.real("--temperature", 0.0));
+  g.topK = a.integer("--top-k", 0);
+  g.topP = float(a.real("--top-p", 1.0));
+  g.seed = uint64_t(a.integer("--seed", 0));
+  g.stopTokens = a.ints("--stop", {});
+  std::string kv = a.str("--kv", "bmc");
+  int64_t r = a.integer("--r", 0);
+  std::string padding = a.str("--kv-padding", "skip");
+  int64_t maxContext = a.integer("--max-context", 0);
+  int threads = int(a.integer("--threads", 0));
+  bool json = a.flag("--json"), quiet = a.flag("--quiet");
+  a.finish();
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
+  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
+  if (batch < 1) cli::die("--batch: expected at least 1, found " + std::to_string(batch));
+  if (g.maxNewTokens < 0) cli::die("--max-new-tokens: expected a non-negative count");
+
+  auto t0 = Clock::now();
+  std::shared_ptr<Model> m;
+  bool isOnnx = cli::endsWith(model, ".onnx");
+  if (isOnnx) {
+    CompileOptions co;
+    co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
+    co.r = r;
+    co.kvPadding = padding;
+    co.threads = threads;
+    if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
+    auto res = compileOnnx(model, co);
+    if (!res) cli::die(res.status().message());
+    m = res.value();
+  } else {
+    LoadOptions lo;
+    lo.threads = threads;
+    auto res = Model::load(model, lo);
+    if (!res) cli::die(res.status().message());
+    m = res.value();
+  }
+  double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+  SessionOptions so;
+  so.kvMode = isOnnx ? "" : (kv == "bmc" ? "" : kv);
+  so.r = r;
+  so.maxContext = maxContext;
+  auto sres = Session::create(m, so);
+  if (!sres) cli::die(model + ": " + sres.status().message());
+  Session &s = *sres.value();
+
+  std::vector<std::vector<int64_t>> prompts(size_t(batch), prompt);
+  auto tp = Clock::now();
+  Clock::time_point tFirst;
+  auto res = s.generate(prompts, g, [&](int64_t step, const std::vector<int64_t> &) {
+    if (step == 0) tFirst = Clock::now();
+    return true;
+  });
+  auto te = Clock::now();
+  if (!res) cli::die(model + ": " + res.status().message());
+  double prefillMs = std::chrono::duration<double, std::milli>(tFirst - tp).count();
+  double decodeMs = std::chrono::duration<double, std::milli>(te - tFirst).count();
+  int64_t steps = int64_t(res.value()[0].size()) - 1; // the first token came from prefill
+  const KVStats &st = s.kvStats();
+
+  if (json) {
+    std::printf("{\"tokens\": [");
+    for (size_t b = 0; b < res.value().size(); ++b) {
+      std::printf("%s[", b ? ", " : "");
+      for (size_t i = 0; i < res.value()[b].size(); ++i) std::printf("%s%lld", i ? ", " : "", (long long)res.value()[b][i]);
+      std::printf("]");
+    }
+    std::printf("], \"load_ms\": %.3f, \"prefill_ms\": %.3f, \"prompt_tokens\": %zu, \"decode_ms\": %.3f, "
+                "\"decode_steps\": %lld, \"kv_mode\": \"%s\", \"r\": %lld, \"kv_bytes_allocated\": %lld, "
+                "\"kv_bytes_used\": %lld, \"kv_reallocations\": %lld}\n",
+                loadMs, prefillMs, prompt.size(), decodeMs, (long long)steps, s.kvMode().c_str(), (long long)s.r(),
+                (long long)st.bytesAllocated, (long long)st.bytesUsed, (long long)st.reallocations);
+    return 0;
+  }
+  for (size_t b = 0; b < res.value().size(); ++b) {
+    for (size_t i = 0; i < res.value()[b].size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)res.value()[b][i]);
+    std::printf("\n");
+  }
+  if (quiet) return 0;
+  std::fprintf(stderr, "%s: %s in %.0f ms (%s)\n", model.c_str(), isOnnx ? "compiled" : "loaded", loadMs,
+               m->codeDescription().c_str());
+  std::fprintf(stderr, "prefill: %zu tokens x %lld in %.2f ms (time to first token)\n", prompt.size(), (long long)batch,
+               prefillMs);
+  if (steps > 0)
+    std::fprintf(stderr, "decode: %lld steps in %.2f ms: %.2f ms/token, %.1f tokens/s (x%lld sequences)\n",
+                 (long long)steps, decodeMs, decodeMs / double(steps), 1000.0 * double(steps) / decodeMs, (long long)batch);
+  std::fprintf(stderr, "kv cache: %s%s, %.2f MB allocated, %.2f MB used, %lld reallocations\n", s.kvMode().c_str(),
+               s.kvMode() == "bmc" ? (" r=" + std::to_string(s.r())).c_str() : "", st.bytesAllocated / 1e6,
+               st.bytesUsed / 1e6, (long long)st.reallocations);
+  return 0;
+}

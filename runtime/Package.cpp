@@ -1,0 +1,286 @@
+//===- Package.cpp - loading .bmcpkg files ---------------------------------===//
+
+#include "runtime/Package.h"
+#include "runtime/Abi.h"
+
+#include <cerrno>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bmc {
+namespace pkg {
+
+//===----------------------------------------------------------------------===//
+// CRC32C
+//===----------------------------------------------------------------------===//
+
+static uint32_t crcTable[8][256];
+static bool crcInit = [] {
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    crcTable[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; ++i)
+    for (int t = 1; t < 8; ++t) crcTable[t][i] = (crcTable[t - 1][i] >> 8) ^ crcTable[0][crcTable[t - 1][i] & 0xff];
+  return true;
+}();
+
+__attribute__((target("sse4.2"))) static uint32_t crcHw(uint32_t crc, const uint8_t *p, size_t n) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = uint32_t(c);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return c32;
+}
+
+uint32_t crc32c(uint32_t crc, const void *data, size_t n) {
+  const uint8_t *p = static_cast<const uint8_t *>(data);
+  crc = ~crc;
+  if (__builtin_cpu_supports("sse4.2")) return ~crcHw(crc, p, n);
+  (void)crcInit;
+  while (n--) crc = (crc >> 8) ^ crcTable[0][(crc ^ *p++) & 0xff];
+  return ~crc;
+}
+
+bool cpuHas(const std::string &f) {
+  __builtin_cpu_init();
+  if (f == "avx2") return __builtin_cpu_supports("avx2");
+  if (f == "fma") return __builtin_cpu_supports("fma");
+  if (f == "avx") return __builtin_cpu_supports("avx");
+  if (f == "f16c") return __builtin_cpu_supports("f16c");
+  if (f == "avx512f") return __builtin_cpu_supports("avx512f");
+  if (f == "sse4.2") return __builtin_cpu_supports("sse4.2");
+  if (f == "bmi2") return __builtin_cpu_supports("bmi2");
+  return false;
+}
+
+//===----------------------------------------------------------------------===//
+// Metadata encoding: length-prefixed fields, every read bounds-checked.
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct Writer {
+  std::vector<uint8_t> out;
+  void u64(uint64_t v) { for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i))); }
+  void i64(int64_t v) { u64(uint64_t(v)); }
+  void str(const std::string &s) { u64(s.size()); out.insert(out.end(), s.begin(), s.end()); }
+  void info(const TensorInfo &t) {
+    str(t.name);
+    i64(int64_t(t.dtype));
+    u64(t.shape.size());
+    for (int64_t d : t.shape) i64(d);
+    u64(t.dimNames.size());
+    for (const auto &n : t.dimNames) str(n);
+    i64(t.kvSlot);
+  }
+};
+struct Reader {
+  const uint8_t *p, *end;
+  bool ok = true;
+  uint64_t u64() {
+    if (end - p < 8) { ok = false; return 0; }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(p[i]) << (8 * i);
+    p += 8;
+    return v;
+  }
+  int64_t i64() { return int64_t(u64()); }
+  uint64_t count(uint64_t max = 1 << 20) {
+    uint64_t n = u64();
+    if (n > max) ok = false;
+    return ok ? n : 0;
+  }
+  std::string str() {
+    uint64_t n = count(uint64_t(end - p));
+    if (!ok) return {};
+    std::string s(reinterpret_cast<const char *>(p), n);
+    p += n;
+    return s;
+  }
+  TensorInfo info() {
+    TensorInfo t;
+    t.name = str();
+    t.dtype = DType(i64());
+    for (uint64_t n = count(64), i = 0; i < n; ++i) t.shape.push_back(i64());
+    for (uint64_t n = count(64), i = 0; i < n; ++i) t.dimNames.push_back(str());
+    t.kvSlot = int(i64());
+    return t;
+  }
+};
+} // namespace
+
+std::vector<uint8_t> encodeMeta(const Meta &m) {
+  Writer w;
+  w.str(m.producer);
+  w.str(m.source);
+  w.str(m.targetCpu);
+  w.u64(m.cpuFeatures.size());
+  for (const auto &f : m.cpuFeatures) w.str(f);
+  w.u64(m.sig.inputs.size());
+  for (const auto &t : m.sig.inputs) w.info(t);
+  w.u64(m.sig.outputs.size());
+  for (const auto &t : m.sig.outputs) w.info(t);
+  const DecoderInfo &d = m.sig.decoder;
+  w.i64(d.valid);
+  w.i64(d.inputIds); w.i64(d.attentionMask); w.i64(d.positionIds); w.i64(d.logits);
+  w.u64(d.caches.size());
+  for (const auto &c : d.caches) { w.i64(c.pastInput); w.i64(c.presentOutput); w.i64(c.heads); w.i64(c.headDim); }
+  w.i64(d.vocab); w.i64(d.maxPositions); w.i64(d.inplaceKV);
+  w.str(d.kvMode); w.i64(d.r); w.str(d.kvPadding);
+  return w.out;
+}
+
+bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
+  Reader r{data, data + size};
+  m.producer = r.str();
+  m.source = r.str();
+  m.targetCpu = r.str();
+  for (uint64_t n = r.count(256), i = 0; i < n; ++i) m.cpuFeatures.push_back(r.str());
+  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.inputs.push_back(r.info());
+  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.outputs.push_back(r.info());
+  DecoderInfo &d = m.sig.decoder;
+  d.valid = r.i64();
+  d.inputIds = int(r.i64()); d.attentionMask = int(r.i64()); d.positionIds = int(r.i64()); d.logits = int(r.i64());
+  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) {
+    DecoderInfo::KV c;
+    c.pastInput = int(r.i64()); c.presentOutput = int(r.i64()); c.heads = r.i64(); c.headDim = r.i64();
+    d.caches.push_back(c);
+  }
+  d.vocab = r.i64(); d.maxPositions = r.i64(); d.inplaceKV = r.i64();
+  d.kvMode = r.str(); d.r = r.i64(); d.kvPadding = r.str();
+  if (!r.ok || r.p != r.end) {
+    error = "corrupted metadata section";
+    return false;
+  }
+  auto inRange = [&](int i, size_t n) { return i >= -1 && i < int(n); };
+  if (!inRange(d.inputIds, m.sig.inputs.size()) || !inRange(d.attentionMask, m.sig.inputs.size()) ||
+      !inRange(d.positionIds, m.sig.inputs.size()) || !inRange(d.logits, m.sig.outputs.size())) {
+    error = "corrupted metadata section (decoder indices out of range)";
+    return false;
+  }
+  for (const auto &c : d.caches)
+    if (!inRange(c.pastInput, m.sig.inputs.size()) || !inRange(c.presentOutput, m.sig.outputs.size())) {
+      error = "corrupted metadata section (KV indices out of range)";
+      return false;
+    }
+  return true;
+}
+
+} // namespace pkg
+
+//===----------------------------------------------------------------------===//
+// Model::load
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class DlopenImage : public CodeImage {
+public:
+  void *handle = nullptr;
+  void *fn = nullptr;
+  std::string cpu;
+  ~DlopenImage() override {
+    if (handle) dlclose(handle);
+  }
+  void *entry() const override { return fn; }
+  std::string describe() const override { return "package code for " + cpu; }
+};
+
+struct Mapping {
+  void *addr = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (addr) munmap(addr, size);
+  }
+};
+
+} // namespace
+
+Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) {
+  auto fail = [&](const std::string &why) { return Status::error(path + ": " + why); };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  size_t size = size_t(st.st_size);
+  if (size < pkg::kHeaderSize) {
+    ::close(fd);
+    return fail("not a bmc package: " + std::to_string(size) + " bytes is shorter than the header (truncated?)");
+  }
+  auto map = std::make_shared<Mapping>();
+  map->addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map->addr == MAP_FAILED) {
+    map->addr = nullptr;
+    return fail(std::string("cannot map: ") + std::strerror(errno));
+  }
+  map->size = size;
+  const uint8_t *base = static_cast<const uint8_t *>(map->addr);
+  pkg::Header h;
+  std::memcpy(&h, base, sizeof h);
+  if (std::memcmp(h.magic, pkg::kMagic, 8) != 0) return fail("not a bmc package (bad magic)");
+  if (h.formatVersion != pkg::kFormatVersion)
+    return fail("package format version " + std::to_string(h.formatVersion) + ", expected " +
+                std::to_string(pkg::kFormatVersion) + ": recompile it with this bmc");
+  if (h.abiVersion != BMC_ABI_VERSION)
+    return fail("package ABI version " + std::to_string(h.abiVersion) + ", expected " + std::to_string(BMC_ABI_VERSION) +
+                ": recompile it with this bmc");
+  if (h.fileSize != size)
+    return fail("expected " + std::to_string(h.fileSize) + " bytes, found " + std::to_string(size) + " (truncated or appended to)");
+  auto within = [&](uint64_t off, uint64_t n) { return off >= pkg::kHeaderSize && off <= size && n <= size - off; };
+  if (!within(h.metaOffset, h.metaSize) || !within(h.codeOffset, h.codeSize) || !within(h.weightsOffset, h.weightsSize) ||
+      h.weightsOffset % pkg::kWeightsAlign)
+    return fail("corrupted header (section out of range)");
+  pkg::Header zeroed = h;
+  zeroed.checksum = 0;
+  uint32_t crc = pkg::crc32c(0, &zeroed, sizeof zeroed);
+  crc = pkg::crc32c(crc, base + sizeof zeroed, size - sizeof zeroed);
+  if (crc != h.checksum) return fail("checksum mismatch: the package is corrupted");
+  pkg::Meta meta;
+  std::string err;
+  if (!pkg::decodeMeta(base + h.metaOffset, h.metaSize, meta, err)) return fail(err);
+  for (const std::string &f : meta.cpuFeatures)
+    if (!pkg::cpuHas(f))
+      return fail("compiled for a CPU with " + f + " (" + meta.targetCpu + "); this CPU lacks it: recompile here");
+
+  // The code image: an in-memory file, dlopen'ed without touching the disk.
+  int mfd = memfd_create("bmc-package-code", MFD_CLOEXEC);
+  if (mfd < 0) return fail(std::string("memfd_create: ") + std::strerror(errno));
+  const uint8_t *code = base + h.codeOffset;
+  size_t left = h.codeSize;
+  while (left) {
+    ssize_t w = ::write(mfd, code, left);
+    if (w <= 0) {
+      ::close(mfd);
+      return fail(std::string("writing the code image: ") + std::strerror(errno));
+    }
+    code += w;
+    left -= size_t(w);
+  }
+  std::string fdPath = "/proc/self/fd/" + std::to_string(mfd);
+  void *handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ::close(mfd);
+  if (!handle) return fail(std::string("cannot load the code image: ") + dlerror());
+  auto img = std::make_shared<DlopenImage>();
+  img->handle = handle;
+  img->cpu = meta.targetCpu;
+  img->fn = dlsym(handle, "bmc_main");
+  if (!img->fn) return fail("the code image has no bmc_main");
+  std::shared_ptr<const uint8_t> weights(map, base + h.weightsOffset);
+  return Model::fromParts(img, weights, h.weightsSize, meta.sig, opts);
+}
+
+} // namespace bmc

@@ -1,0 +1,61 @@
+//===- Package.h - the .bmcpkg format (shared by writer and loader) -*- C++ -*-===//
+//
+// Layout (all integers little-endian; see docs/PACKAGE.md):
+//   [0, 128)     header: magic "BMCPKG\0\1", format version, ABI version,
+//                section offsets and sizes, CRC32C of everything else
+//   meta         the signature, decoder interface, target CPU (binary, below)
+//   code         a shared object exporting bmc_main (linked by ld.lld)
+//   weights      the packed weight blob, 4096-aligned so it can be mmapped
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_PACKAGE_H
+#define BMC_RUNTIME_PACKAGE_H
+
+#include "bmc/model.h"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace bmc::pkg {
+
+constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderSize = 128;
+constexpr uint64_t kWeightsAlign = 4096;
+
+struct Header {
+  char magic[8];
+  uint32_t formatVersion;
+  uint32_t abiVersion;
+  uint64_t fileSize;
+  uint64_t metaOffset, metaSize;
+  uint64_t codeOffset, codeSize;
+  uint64_t weightsOffset, weightsSize;
+  uint32_t checksum; // CRC32C of the file with this field zeroed
+  uint32_t reserved0;
+  uint8_t reserved[48];
+};
+static_assert(sizeof(Header) == kHeaderSize, "header layout");
+
+/// CRC32C (Castagnoli), hardware-accelerated where the CPU allows.
+uint32_t crc32c(uint32_t crc, const void *data, size_t n);
+
+struct Meta {
+  ModelSignature sig;
+  std::string targetCpu;
+  std::vector<std::string> cpuFeatures; // needed at run time, e.g. "avx2"
+  std::string producer;                 // "bmc <version>"
+  std::string source;                   // the ONNX file it came from
+};
+
+std::vector<uint8_t> encodeMeta(const Meta &m);
+bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error);
+
+/// Whether this CPU has `feature` (names as in Meta::cpuFeatures).
+bool cpuHas(const std::string &feature);
+
+} // namespace bmc::pkg
+
+#endif

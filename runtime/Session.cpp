@@ -1,0 +1,265 @@
+//===- Session.cpp - prefill, step, generate; KV caches and the BMC policy -===//
+
+#include "bmc/session.h"
+#include "runtime/Abi.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace bmc {
+
+/// One layer's keys or values.
+struct Session::Cache {
+  int64_t heads = 0, headDim = 0;
+  // concat mode: the present tensor of the last step, fed back as past.
+  Tensor past;
+  // in-place modes: [batch, heads, capacity, head_dim], rows < valid used.
+  float *data = nullptr;
+  int64_t capacity = 0;
+  bmc_kv_ref ref{};
+  ~Cache() { std::free(data); }
+  int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * int64_t(sizeof(float)); }
+};
+
+Session::~Session() = default;
+
+int64_t Session::vocab() const { return dec_ ? dec_->vocab : 0; }
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, const SessionOptions &opts) {
+  if (!model) return Status::error("Session: no model");
+  const DecoderInfo &d = model->signature().decoder;
+  if (!d.valid)
+    return Status::error("Session: the model is not a decoder with a KV cache (expected token ids feeding an "
+                         "embedding, logits [batch, seq, vocab] and past/present KV pairs)");
+  std::unique_ptr<Session> s(new Session());
+  s->model_ = model;
+  s->dec_ = &model->signature().decoder;
+  std::string mode = opts.kvMode.empty() ? d.kvMode : opts.kvMode;
+  if (mode != "concat" && mode != "prealloc" && mode != "bmc")
+    return Status::error("Session: expected kv mode concat, prealloc or bmc, found '" + mode + "'");
+  if (mode == "concat" && d.inplaceKV)
+    return Status::error("Session: kv mode concat needs a model compiled with --kv concat; this one was compiled "
+                         "with in-place KV caches (" + d.kvMode + ")");
+  if (mode != "concat" && !d.inplaceKV)
+    return Status::error("Session: kv mode " + mode + " needs a model compiled with in-place KV caches; this one "
+                         "keeps the graph's Concat (compiled with --kv concat)");
+  s->mode_ = mode;
+  s->maxContext_ = opts.maxContext > 0 ? opts.maxContext : (d.maxPositions > 0 ? d.maxPositions : 4096);
+  if (d.maxPositions > 0 && s->maxContext_ > d.maxPositions)
+    return Status::error("Session: max context " + std::to_string(s->maxContext_) + " exceeds the model's " +
+                         std::to_string(d.maxPositions) + " positions");
+  s->r_ = opts.r > 0 ? opts.r : (d.r > 0 ? d.r : 64);
+  for (const DecoderInfo::KV &kv : d.caches) {
+    auto c = std::make_unique<Cache>();
+    c->heads = kv.heads;
+    c->headDim = kv.headDim;
+    s->caches_.push_back(std::move(c));
+  }
+  return s;
+}
+
+Status Session::ensureCapacity(int64_t needed) {
+  if (mode_ == "concat") return Status();
+  for (auto &c : caches_) {
+    if (needed <= c->capacity) continue;
+    // BMC: one reallocation leaving spare rows for the next r tokens (at
+    // least one); prealloc: the whole context at once.
+    int64_t cap = mode_ == "prealloc" ? std::max(maxContext_, needed) : (needed / r_ + 1) * r_;
+    int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
+    size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb);
+    float *n = static_cast<float *>(std::aligned_alloc(64, (bytes + 63) & ~size_t(63)));
+    if (!n) return Status::error("Session: out of memory growing the KV cache to " + std::to_string(cap) + " rows");
+    int64_t valid = length_;
+    if (c->data && valid > 0) {
+      for (int64_t b = 0; b < batch_; ++b)
+        for (int64_t h = 0; h < c->heads; ++h) {
+          const float *src = c->data + ((b * c->heads + h) * c->capacity) * c->headDim;
+          float *dst = n + ((b * c->heads + h) * cap) * c->headDim;
+          std::memcpy(dst, src, size_t(valid * c->headDim) * sizeof(float));
+        }
+      stats_.bytesCopied += valid * c->rowBytes(batch_);
+    }
+    std::free(c->data);
+    c->data = n;
+    c->capacity = cap;
+    ++stats_.reallocations;
+  }
+  return Status();
+}
+
+Status Session::run(const std::vector<int64_t> &tokens, int64_t seq) {
+  const ModelSignature &sig = model_->signature();
+  int64_t total = length_ + seq;
+  if (total > maxContext_)
+    return Status::error("sequence of " + std::to_string(total) + " tokens exceeds the maximum context of " +
+                         std::to_string(maxContext_));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= dec_->vocab)
+      return Status::error("token id " + std::to_string(tokens[i]) + " at position " + std::to_string(i % seq) +
+                           " is outside the vocabulary [0, " + std::to_string(dec_->vocab) + ")");
+  if (Status s = ensureCapacity(total); !s.ok()) return s;
+
+  std::vector<Tensor> owned(sig.inputs.size());
+  std::vector<bmc_tensor_ref> refs(sig.inputs.size());
+  std::vector<void *> io(sig.inputs.size(), nullptr);
+  auto bind = [&](int index, Tensor t) {
+    if (t.dtype() != sig.inputs[index].dtype) {
+      // Exporters use int64; accept int32 graphs too.
+      Tensor c(sig.inputs[index].dtype, t.shape());
+      for (int64_t i = 0; i < t.numElements(); ++i) c.data<int32_t>()[i] = int32_t(t.data<int64_t>()[i]);
+      t = c;
+    }
+    owned[index] = t;
+    refs[index].data = owned[index].raw();
+    for (int64_t d = 0; d < t.rank(); ++d) refs[index].dims[d] = t.shape()[d];
+    io[index] = &refs[index];
+  };
+  bind(dec_->inputIds, Tensor::fromVector<int64_t>(DType::I64, {batch_, seq}, tokens));
+  if (dec_->attentionMask >= 0)
+    bind(dec_->attentionMask, Tensor::fromVector<int64_t>(DType::I64, {batch_, total}, std::vector<int64_t>(batch_ * total, 1)));
+  if (dec_->positionIds >= 0) {
+    std::vector<int64_t> pos(batch_ * seq);
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t i = 0; i < seq; ++i) pos[b * seq + i] = length_ + i;
+    bind(dec_->positionIds, Tensor::fromVector<int64_t>(DType::I64, {batch_, seq}, pos));
+  }
+  for (size_t k = 0; k < caches_.size(); ++k) {
+    Cache &c = *caches_[k];
+    int in = dec_->caches[k].pastInput;
+    if (mode_ == "concat") {
+      if (c.past.rank() == 0) c.past = Tensor(DType::F32, {batch_, c.heads, 0, c.headDim});
+      owned[in] = c.past;
+      refs[in].data = c.past.raw();
+      for (int64_t d = 0; d < 4; ++d) refs[in].dims[d] = c.past.shape()[d];
+      io[in] = &refs[in];
+    } else {
+      c.ref = bmc_kv_ref{c.data, batch_, c.capacity, length_};
+      io[in] = &c.ref;
+    }
+  }
+  std::vector<Tensor> outputs;
+  if (Status s = model_->invoke(io.data(), outputs); !s.ok()) return s;
+  allLogits_ = outputs[dec_->logits];
+  int64_t V = dec_->vocab;
+  logits_ = Tensor(DType::F32, {batch_, V});
+  for (int64_t b = 0; b < batch_; ++b)
+    std::memcpy(logits_.data<float>() + b * V, allLogits_.data<float>() + ((b * seq) + seq - 1) * V, V * sizeof(float));
+  stats_.bytesAllocated = stats_.bytesUsed = 0;
+  for (size_t k = 0; k < caches_.size(); ++k) {
+    Cache &c = *caches_[k];
+    if (mode_ == "concat") {
+      c.past = outputs[dec_->caches[k].presentOutput];
+      ++stats_.reallocations;
+      stats_.bytesCopied += c.past.bytes();
+      stats_.bytesAllocated += c.past.bytes();
+    } else {
+      stats_.bytesAllocated += c.capacity * c.rowBytes(batch_);
+    }
+    stats_.bytesUsed += total * c.rowBytes(batch_);
+  }
+  stats_.peakBytesAllocated = std::max(stats_.peakBytesAllocated, stats_.bytesAllocated);
+  length_ = total;
+  return Status();
+}
+
+Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) {
+  if (prompts.empty() || prompts[0].empty()) return Status::error("prefill: expected at least one non-empty prompt");
+  for (const auto &p : prompts)
+    if (p.size() != prompts[0].size())
+      return Status::error("prefill: expected prompts of equal length, found " + std::to_string(prompts[0].size()) +
+                           " and " + std::to_string(p.size()) + " tokens");
+  int64_t n = int64_t(prompts[0].size());
+  if (n > maxContext_)
+    return Status::error("prompt of " + std::to_string(n) + " tokens is longer than the model allows (" +
+                         std::to_string(maxContext_) + ")");
+  batch_ = int64_t(prompts.size());
+  length_ = 0;
+  for (auto &c : caches_) {
+    c->past = Tensor();
+    std::free(c->data);
+    c->data = nullptr;
+    c->capacity = 0;
+  }
+  stats_ = KVStats();
+  std::vector<int64_t> flat;
+  for (const auto &p : prompts) flat.insert(flat.end(), p.begin(), p.end());
+  return run(flat, n);
+}
+
+Status Session::step(const std::vector<int64_t> &tokens) {
+  if (batch_ == 0) return Status::error("step: call prefill first");
+  if (int64_t(tokens.size()) != batch_)
+    return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
+                         std::to_string(tokens.size()));
+  return run(tokens, 1);
+}
+
+static uint64_t splitmix(uint64_t &s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &o, uint64_t &rng) {
+  int64_t B = logits.shape()[0], V = logits.shape()[1];
+  std::vector<int64_t> out(B);
+  for (int64_t b = 0; b < B; ++b) {
+    const float *l = logits.data<float>() + b * V;
+    if (o.temperature <= 0.0f) {
+      out[b] = std::max_element(l, l + V) - l; // first maximum, as argmax
+      continue;
+    }
+    std::vector<std::pair<float, int64_t>> cand(V);
+    for (int64_t i = 0; i < V; ++i) cand[i] = {l[i] / o.temperature, i};
+    std::stable_sort(cand.begin(), cand.end(), [](auto &a, auto &c) { return a.first > c.first; });
+    if (o.topK > 0 && o.topK < V) cand.resize(size_t(o.topK));
+    double mx = cand[0].first, sum = 0;
+    std::vector<double> p(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) sum += p[i] = std::exp(double(cand[i].first) - mx);
+    size_t keep = cand.size();
+    if (o.topP < 1.0f) {
+      double acc = 0;
+      for (size_t i = 0; i < cand.size(); ++i) {
+        acc += p[i] / sum;
+        if (acc >= o.topP) { keep = i + 1; break; }
+      }
+    }
+    double total = 0;
+    for (size_t i = 0; i < keep; ++i) total += p[i];
+    double u = double(splitmix(rng) >> 11) * (1.0 / 9007199254740992.0) * total;
+    size_t pick = keep - 1;
+    for (size_t i = 0; i < keep; ++i) {
+      u -= p[i];
+      if (u < 0) { pick = i; break; }
+    }
+    out[b] = cand[pick].second;
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<int64_t>>>
+Session::generate(const std::vector<std::vector<int64_t>> &prompts, const GenerateOptions &o,
+                  const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
+  if (Status s = prefill(prompts); !s.ok()) return s;
+  std::vector<std::vector<int64_t>> gen(static_cast<size_t>(batch_));
+  std::vector<bool> done(static_cast<size_t>(batch_), false);
+  uint64_t rng = o.seed;
+  for (int64_t stepNo = 0; stepNo < o.maxNewTokens; ++stepNo) {
+    std::vector<int64_t> next = sampleTokens(logits_, o, rng);
+    bool all = true;
+    for (int64_t b = 0; b < batch_; ++b) {
+      if (!done[b]) gen[b].push_back(next[b]);
+      if (std::find(o.stopTokens.begin(), o.stopTokens.end(), next[b]) != o.stopTokens.end()) done[b] = true;
+      all = all && done[b];
+    }
+    if (onToken && !onToken(stepNo, next)) break;
+    if (all || stepNo + 1 == o.maxNewTokens || length_ >= maxContext_) break;
+    if (Status s = step(next); !s.ok()) return s;
+  }
+  return gen;
+}
+
+} // namespace bmc

@@ -1,0 +1,40 @@
+//===- OnnxTestData.h - read ONNX backend test cases (no ONNX headers) -*- C++ -*-===//
+//
+// The ONNX-facing half of bmc_conformance: TensorProto files into
+// bmc::Tensor, and a scan of model.onnx for features that are documented
+// non-goals of bmc (sequence/optional/map values, string and complex
+// element types, training ops). Built with exceptions (libonnx needs them);
+// nothing here throws past its functions.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_TESTS_CONFORMANCE_ONNXTESTDATA_H
+#define BMC_TESTS_CONFORMANCE_ONNXTESTDATA_H
+
+#include "bmc/tensor.h"
+
+#include <string>
+
+namespace bmc::conformance {
+
+/// Reads a serialized TensorProto (input_N.pb / output_N.pb). On failure
+/// returns false and sets `error` to one line; `unsupportedDtype` is set
+/// when the only problem is an element type bmc::Tensor cannot hold.
+bool readTensorFile(const std::string &path, Tensor &out, std::string &error, bool &unsupportedDtype);
+
+/// What the scan of a model found.
+struct ModelScan {
+  bool ok = false;      ///< the model parsed
+  std::string error;    ///< why not, if !ok
+  /// A documented non-goal the model uses, as a skip reason ("" if none):
+  /// "sequence/optional/map types", "unsupported dtype STRING",
+  /// "training op 'Adam' (domain ai.onnx.preview.training)".
+  std::string nonGoal;
+  int numInputs = 0;    ///< graph inputs that are not initializers
+  int numOutputs = 0;
+};
+
+ModelScan scanModel(const std::string &path);
+
+} // namespace bmc::conformance
+
+#endif
