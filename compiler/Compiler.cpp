@@ -76,6 +76,15 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   if (opts.progress) opts.progress("optimise graph");
   std::string diag;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Remark) {
+      if (opts.remarks) {
+        std::string m;
+        llvm::raw_string_ostream os(m);
+        os << d.getLocation() << ": " << d.str();
+        opts.remarks(m);
+      }
+      return mlir::success();
+    }
     if (diag.empty()) {
       llvm::raw_string_ostream os(diag);
       os << d.getLocation() << ": " << d.str();
@@ -86,11 +95,38 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createFoldShapes());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createRaiseAttention());
+  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createRaiseNorms());
+  pm.addPass(mlir::createCanonicalizerPass());
+  if (opts.kvMode != KVMode::Concat) {
+    mlir::bmc::KVInplaceOptions kvo;
+    kvo.padding = opts.kvPadding;
+    pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createKVInplace(kvo));
+    pm.addPass(mlir::createCanonicalizerPass());
+  }
+  pm.addPass(mlir::createCSEPass());
   if (mlir::failed(pm.run(*out.module))) {
     error = path + ": graph optimisation failed: " + diag;
     return false;
   }
   return true;
+}
+
+/// Records the KV mode, r and the rewrite status of each cache; says loudly
+/// when the BMC path was requested but not taken.
+static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts, DecoderInfo &d) {
+  auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
+  d.kvPadding = opts.kvPadding;
+  if (opts.kvMode == KVMode::Concat || !d.inplaceKV) {
+    d.kvMode = "concat";
+    if (opts.kvMode != KVMode::Concat && d.valid && opts.remarks)
+      opts.remarks("warning: no KV cache was rewritten in place; the model keeps the graph's Concat (see remarks)");
+  } else {
+    d.kvMode = opts.kvMode == KVMode::Prealloc ? "prealloc" : "bmc";
+    d.r = opts.r;
+  }
+  if (auto st = main->getAttrOfType<mlir::ArrayAttr>("bmc.kv_rewritten"))
+    for (mlir::Attribute a : st) d.kvStatus.push_back(mlir::cast<mlir::StringAttr>(a).str());
 }
 
 /// Everything up to LLVM IR, shared by the JIT and the package writer.
@@ -107,6 +143,7 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   if (!frontend(ctx, path, opts, c.im, error)) return false;
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
+  finishDecoderInfo(*c.im.module, opts, c.sig.decoder);
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error);

@@ -15,13 +15,18 @@ using namespace mlir::bmc;
 static ParseResult parseKVShape(AsmParser &parser, int64_t &heads, int64_t &headDim,
                                 Type &elementType) {
   SmallVector<int64_t, 2> dims;
-  if (parser.parseDimensionList(dims, /*allowDynamic=*/false, /*withTrailingX=*/true) ||
+  SMLoc at = parser.getCurrentLocation();
+  if (parser.parseDimensionList(dims, /*allowDynamic=*/true, /*withTrailingX=*/true) ||
       parser.parseType(elementType))
     return failure();
   if (dims.size() != 2)
-    return parser.emitError(parser.getCurrentLocation(),
-                            "expected heads x head_dim x element type, found ")
+    return parser.emitError(at, "kv_cache: expected heads x head_dim x element type (e.g. "
+                                "2x16xf32), found ")
            << dims.size() << " dimensions";
+  if (ShapedType::isDynamic(dims[0]) || ShapedType::isDynamic(dims[1]))
+    return parser.emitError(at, "kv_cache: expected static heads and head_dim, found ")
+           << (ShapedType::isDynamic(dims[0]) ? "?" : std::to_string(dims[0])) << "x"
+           << (ShapedType::isDynamic(dims[1]) ? "?" : std::to_string(dims[1]));
   heads = dims[0];
   headDim = dims[1];
   return success();

@@ -47,8 +47,8 @@ LogicalResult mlir::bmc::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> 
     else if (ShapedType::isDynamic(da)) out[i] = db;
     else if (ShapedType::isDynamic(db)) out[i] = da;
     else {
-      why = llvm::formatv("shapes {0} and {1} do not broadcast: dimension {2} is {3} vs {4}",
-                          shapeStr(a), shapeStr(b), i, da, db);
+      why = llvm::formatv("expected shapes that broadcast, found {0} and {1} (dimension {2} is "
+                          "{3} vs {4})", shapeStr(a), shapeStr(b), i, da, db);
       return failure();
     }
   }
@@ -151,7 +151,8 @@ LogicalResult ConstantOfShapeOp::inferReturnTypes(MLIRContext *ctx, std::optiona
                                                   Adaptor adaptor, SmallVectorImpl<Type> &out) {
   auto elems = getKnownShapeElements(adaptor.getShape());
   if (!elems)
-    return fail(loc, "bmc.constant_of_shape: expected a 1-D shape of static length");
+    return fail(loc, llvm::formatv("bmc.constant_of_shape: expected a 1-D shape of static "
+                                   "length, found {0}", adaptor.getShape().getType()));
   for (int64_t d : *elems)
     if (!ShapedType::isDynamic(d) && d < 0)
       return fail(loc, llvm::formatv("bmc.constant_of_shape: expected non-negative dimensions, "
@@ -166,7 +167,10 @@ LogicalResult RangeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location
   Type et = ranked(adaptor.getStart()).getElementType();
   if (ranked(adaptor.getLimit()).getElementType() != et ||
       ranked(adaptor.getDelta()).getElementType() != et)
-    return fail(loc, "bmc.range: expected start, limit and delta of one element type");
+    return fail(loc, llvm::formatv("bmc.range: expected start, limit and delta of one element "
+                                   "type, found {0}, {1} and {2}", et,
+                                   ranked(adaptor.getLimit()).getElementType(),
+                                   ranked(adaptor.getDelta()).getElementType()));
   int64_t n = kDyn;
   auto s = knownScalar(adaptor.getStart()), l = knownScalar(adaptor.getLimit()),
        d = knownScalar(adaptor.getDelta());
@@ -336,7 +340,7 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   std::string why;
   if (failed(broadcastShapes(ArrayRef<int64_t>(as).drop_back(2),
                              ArrayRef<int64_t>(bs).drop_back(2), batch, why)))
-    return fail(loc, "bmc.matmul: batch " + why);
+    return fail(loc, "bmc.matmul: batch dimensions: " + why);
   if (!aVec) batch.push_back(as[as.size() - 2]);
   if (!bVec) batch.push_back(bs.back());
   out.push_back(RankedTensorType::get(batch, a.getElementType()));
@@ -349,6 +353,10 @@ LogicalResult GemmOp::inferReturnTypes(MLIRContext *, std::optional<Location> lo
   auto a = ranked(adaptor.getA()), b = ranked(adaptor.getB());
   if (a.getRank() != 2 || b.getRank() != 2)
     return fail(loc, llvm::formatv("bmc.gemm: expected 2-D A and B, found {0} and {1}", a, b));
+  for (Value v : {adaptor.getB(), adaptor.getC()})
+    if (v && ranked(v).getElementType() != a.getElementType())
+      return fail(loc, llvm::formatv("bmc.gemm: expected operands of element type {0} (as A), "
+                                     "found {1}", a.getElementType(), v.getType()));
   int64_t m = adaptor.getTransA() ? a.getDimSize(1) : a.getDimSize(0);
   int64_t ka = adaptor.getTransA() ? a.getDimSize(0) : a.getDimSize(1);
   int64_t kb = adaptor.getTransB() ? b.getDimSize(1) : b.getDimSize(0);
@@ -386,10 +394,32 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *, std::optional<Location>
 }
 BMC_COMPATIBLE_RETURN_TYPES(SoftmaxOp)
 
+/// Scale and bias of a normalisation broadcast (unidirectionally) to the
+/// normalised dimensions `input.shape[axis:]` and share the input's type.
+static LogicalResult checkNormParam(std::optional<Location> loc, StringRef name, StringRef what,
+                                    RankedTensorType in, int64_t axis, Value param) {
+  if (!param) return success();
+  auto p = ranked(param);
+  ArrayRef<int64_t> norm = in.getShape().drop_front(axis);
+  bool ok = p.getElementType() == in.getElementType() && p.getRank() <= (int64_t)norm.size();
+  for (int64_t i = 0; ok && i < p.getRank(); ++i) {
+    int64_t d = p.getDimSize(p.getRank() - 1 - i), n = norm[norm.size() - 1 - i];
+    ok = d == 1 || d == n || ShapedType::isDynamic(d) || ShapedType::isDynamic(n);
+  }
+  if (!ok)
+    return fail(loc, llvm::formatv("{0}: expected a {1} of {2} broadcastable to the normalised "
+                                   "dimensions {3}, found {4}", name, what, in.getElementType(),
+                                   shapeStr(norm), p));
+  return success();
+}
+
 LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                             Adaptor adaptor, SmallVectorImpl<Type> &out) {
   auto t = ranked(adaptor.getInput());
-  if (failed(checkAxis(loc, "bmc.layer_norm", adaptor.getAxisAttr().getInt(), t.getRank())))
+  int64_t axis = adaptor.getAxisAttr().getInt();
+  if (failed(checkAxis(loc, "bmc.layer_norm", axis, t.getRank())) ||
+      failed(checkNormParam(loc, "bmc.layer_norm", "scale", t, axis, adaptor.getScale())) ||
+      failed(checkNormParam(loc, "bmc.layer_norm", "bias", t, axis, adaptor.getBias())))
     return failure();
   return inferUnary(loc, "bmc.layer_norm", adaptor.getInput(), UnaryKind::Float, out);
 }
@@ -397,6 +427,11 @@ BMC_COMPATIBLE_RETURN_TYPES(LayerNormOp)
 
 LogicalResult RMSNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                           Adaptor adaptor, SmallVectorImpl<Type> &out) {
+  auto t = ranked(adaptor.getInput());
+  if (t.getRank() < 1)
+    return fail(loc, llvm::formatv("bmc.rms_norm: expected an input of rank >= 1, found {0}", t));
+  if (failed(checkNormParam(loc, "bmc.rms_norm", "scale", t, t.getRank() - 1, adaptor.getScale())))
+    return failure();
   return inferUnary(loc, "bmc.rms_norm", adaptor.getInput(), UnaryKind::Float, out);
 }
 BMC_COMPATIBLE_RETURN_TYPES(RMSNormOp)
@@ -464,7 +499,9 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *, std::optional<Location>
                                           Adaptor adaptor, SmallVectorImpl<Type> &out) {
   auto t = ranked(adaptor.getInput());
   auto elems = getKnownShapeElements(adaptor.getShape());
-  if (!elems) return fail(loc, "bmc.reshape: expected a 1-D shape of static length");
+  if (!elems)
+    return fail(loc, llvm::formatv("bmc.reshape: expected a 1-D shape of static length, found "
+                                   "{0}", adaptor.getShape().getType()));
   SmallVector<int64_t> shape(*elems);
   int64_t inferAt = -1, known = 1;
   bool allKnown = true;
@@ -472,8 +509,9 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *, std::optional<Location>
     if (ShapedType::isDynamic(d)) { allKnown = false; continue; }
     if (d == 0 && !adaptor.getAllowzero()) {
       if ((int64_t)i >= t.getRank())
-        return fail(loc, llvm::formatv("bmc.reshape: shape entry {0} is 0 (copy), but the input "
-                                       "has rank {1}", i, t.getRank()));
+        return fail(loc, llvm::formatv("bmc.reshape: shape entry {0} is 0 (copy the input "
+                                       "dimension): expected an input of rank > {0}, found {1}",
+                                       i, t));
       d = t.getDimSize(i);
       if (ShapedType::isDynamic(d)) { allKnown = false; continue; }
     } else if (d == -1) {
@@ -489,8 +527,10 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *, std::optional<Location>
     shape[inferAt] = kDyn;
     if (allKnown && t.hasStaticShape() && known > 0) {
       if (t.getNumElements() % known)
-        return fail(loc, llvm::formatv("bmc.reshape: cannot reshape {0} elements into {1}",
-                                       t.getNumElements(), shapeStr(*elems)));
+        return fail(loc, llvm::formatv("bmc.reshape: expected a shape whose known entries "
+                                       "divide {0} elements (the input {1}), found {2}",
+                                       t.getNumElements(), shapeStr(t.getShape()),
+                                       shapeStr(*elems)));
       shape[inferAt] = t.getNumElements() / known;
     }
   } else if (allKnown && t.hasStaticShape() && known != t.getNumElements()) {
@@ -575,16 +615,17 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   for (auto [i, v] : llvm::enumerate(inputs.drop_front())) {
     auto t = ranked(v);
     if (t.getRank() != t0.getRank() || t.getElementType() != t0.getElementType())
-      return fail(loc, llvm::formatv("bmc.concat: input {0} is {1}, expected rank {2} and "
-                                     "element type {3} (as input 0)", i + 1, t, t0.getRank(),
-                                     t0.getElementType()));
+      return fail(loc, llvm::formatv("bmc.concat: expected input {0} of rank {1} and element "
+                                     "type {2} (as input 0), found {3}", i + 1, t0.getRank(),
+                                     t0.getElementType(), t));
     for (int64_t d = 0; d < t.getRank(); ++d) {
       int64_t a = shape[d], b = t.getDimSize(d);
       if (d == axis) {
         shape[d] = (ShapedType::isDynamic(a) || ShapedType::isDynamic(b)) ? kDyn : a + b;
       } else if (!ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b) {
-        return fail(loc, llvm::formatv("bmc.concat: input {0} has dimension {1} = {2}, expected "
-                                       "{3}", i + 1, d, b, a));
+        return fail(loc, llvm::formatv("bmc.concat: expected input {0} to have dimension {1} = "
+                                       "{2} (as the inputs before it), found {3}", i + 1, d, a,
+                                       b));
       } else if (ShapedType::isDynamic(a)) {
         shape[d] = b;
       }
@@ -614,8 +655,9 @@ LogicalResult SplitOp::inferReturnTypes(MLIRContext *, std::optional<Location> l
     total += s;
   }
   if (!t.isDynamicDim(axis) && total != t.getDimSize(axis))
-    return fail(loc, llvm::formatv("bmc.split: sizes sum to {0}, expected {1} (dimension {2})",
-                                   total, t.getDimSize(axis), axis));
+    return fail(loc, llvm::formatv("bmc.split: expected sizes that sum to {0} (dimension {1}), "
+                                   "found {2} (sum {3})", t.getDimSize(axis), axis,
+                                   shapeStr(adaptor.getSizes()), total));
   for (int64_t s : adaptor.getSizes()) {
     SmallVector<int64_t> shape(t.getShape());
     shape[axis] = s;
@@ -657,7 +699,9 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *, std::optional<Location> l
   if (!starts || !ends || !steps || starts->size() != axes.size() ||
       ends->size() != axes.size() || steps->size() != axes.size())
     return fail(loc, llvm::formatv("bmc.slice: expected starts, ends and steps of {0} entries "
-                                   "(one per axis)", axes.size()));
+                                   "(one per axis), found {1}, {2} and {3}", axes.size(),
+                                   adaptor.getStarts().getType(), adaptor.getEnds().getType(),
+                                   adaptor.getSteps().getType()));
   SmallVector<int64_t> shape(t.getShape());
   SmallVector<bool> seen(t.getRank(), false);
   for (auto [i, a] : llvm::enumerate(axes)) {
@@ -692,7 +736,9 @@ LogicalResult ExpandOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
                                          Adaptor adaptor, SmallVectorImpl<Type> &out) {
   auto t = ranked(adaptor.getInput());
   auto elems = getKnownShapeElements(adaptor.getShape());
-  if (!elems) return fail(loc, "bmc.expand: expected a 1-D shape of static length");
+  if (!elems)
+    return fail(loc, llvm::formatv("bmc.expand: expected a 1-D shape of static length, found {0}",
+                                   adaptor.getShape().getType()));
   // An unknown target entry broadcasts with the input as if it were `?`,
   // except that a target of 1 keeps the input dimension.
   SmallVector<int64_t> target(*elems), shape;
@@ -734,11 +780,18 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
                                    q, k, v));
   int64_t h = q.getDimSize(1), hk = k.getDimSize(1);
   if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(hk) && (hk == 0 || h % hk))
-    return fail(loc, llvm::formatv("bmc.attention: expected query heads ({0}) to be a multiple "
-                                   "of KV heads ({1})", h, hk));
+    return fail(loc, llvm::formatv("bmc.attention: expected query heads to be a multiple of KV "
+                                   "heads, found {0} query heads and {1} KV heads", h, hk));
+  if (k.getElementType() != q.getElementType() || v.getElementType() != q.getElementType())
+    return fail(loc, llvm::formatv("bmc.attention: expected q, k and v of one element type, "
+                                   "found {0}, {1} and {2}", q.getElementType(),
+                                   k.getElementType(), v.getElementType()));
   if (k.getDimSize(1) != v.getDimSize(1) && !k.isDynamicDim(1) && !v.isDynamicDim(1))
     return fail(loc, llvm::formatv("bmc.attention: expected k and v to have the same heads, "
                                    "found {0} and {1}", k.getDimSize(1), v.getDimSize(1)));
+  if (k.getDimSize(2) != v.getDimSize(2) && !k.isDynamicDim(2) && !v.isDynamicDim(2))
+    return fail(loc, llvm::formatv("bmc.attention: expected k and v to have the same length, "
+                                   "found {0} and {1}", k.getDimSize(2), v.getDimSize(2)));
   int64_t dq = q.getDimSize(3), dk = k.getDimSize(3);
   if (!ShapedType::isDynamic(dq) && !ShapedType::isDynamic(dk) && dq != dk)
     return fail(loc, llvm::formatv("bmc.attention: expected q and k head_dim to agree, found "
@@ -749,9 +802,13 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
                                    "\"{0}\"", pad));
   if (Value m = adaptor.getMask()) {
     auto mt = ranked(m);
-    if (mt.getRank() > 4 || mt.getElementType() != q.getElementType())
-      return fail(loc, llvm::formatv("bmc.attention: expected a mask of rank <= 4 and element "
-                                     "type {0}, found {1}", q.getElementType(), mt));
+    SmallVector<int64_t> scores{q.getDimSize(0), h, q.getDimSize(2), k.getDimSize(2)}, bc;
+    std::string why;
+    if (mt.getRank() > 4 || mt.getElementType() != q.getElementType() ||
+        failed(broadcastShapes(mt.getShape(), scores, bc, why)))
+      return fail(loc, llvm::formatv("bmc.attention: expected a mask of element type {0} that "
+                                     "broadcasts to the scores {1}, found {2}",
+                                     q.getElementType(), shapeStr(scores), mt));
   }
   out.push_back(RankedTensorType::get(
       {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2), v.getDimSize(3)}, q.getElementType()));

@@ -563,7 +563,7 @@ def Bmc_KVCapacityOp : Bmc_Op<"kv_capacity", [Pure]> {
   }];
   let arguments = (ins Bmc_KVCacheType:$cache);
   let results = (outs Index:$result);
-  let assemblyFormat = "$cache attr-dict `:` type($cache)";
+  let assemblyFormat = "$cache attr-dict `:` qualified(type($cache))";
 }
 
 #endif // BMC_OPS

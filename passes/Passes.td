@@ -44,4 +44,77 @@ def RefineTypes : Pass<"bmc-refine-types", "::mlir::func::FuncOp"> {
   }];
 }
 
+def RaiseAttention : Pass<"bmc-raise-attention", "::mlir::func::FuncOp"> {
+  let summary = "Recognise scaled dot-product attention and grouped-query KV repeats";
+  let description = [{
+    Rewrites `MatMul(Softmax(MatMul(Q, Transpose(K)) * scale + mask), V)`
+    into `bmc.attention(Q, K, V, mask) {scale}`. The scale may be a Mul or
+    Div by a constant, on the scores or on Q and K^T; the mask is optional.
+    Grouped-query attention's repeat of the KV heads
+    (Unsqueeze -> Expand -> Reshape) is folded into the op, so the repeated
+    copy is never made. Intermediate results used elsewhere block the
+    rewrite (a remark says so).
+
+    Before:
+    ```mlir
+    %kt = bmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : ...
+    %s = bmc.matmul %q, %kt : ...
+    %s2 = bmc.mul %s, %scale : ...
+    %s3 = bmc.add %s2, %mask : ...
+    %p = bmc.softmax %s3 {axis = 3 : i64} : ...
+    %o = bmc.matmul %p, %v : ...
+    ```
+    After:
+    ```mlir
+    %o = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32} : ...
+    ```
+  }];
+}
+
+def RaiseNorms : Pass<"bmc-raise-norms", "::mlir::func::FuncOp"> {
+  let summary = "Recognise RMSNorm written out as Pow/ReduceMean/Add/Sqrt/Div/Mul";
+  let description = [{
+    `x * (1 / sqrt(mean(x^2) + eps)) * w` (and its Reciprocal/Div forms)
+    becomes `bmc.rms_norm(x, w) {epsilon}` over the last axis.
+  }];
+}
+
+def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
+  let summary = "BMC: rewrite KV-cache concatenations into in-place appends";
+  let description = [{
+    Finds each `Concat(past, new)` along the sequence axis where `past` is a
+    rank-4 graph input [batch, heads, past, head_dim] used for nothing else
+    (shape queries aside) and the result is returned as a graph output
+    (`present`). The input becomes a `!bmc.kv_cache` whose buffer has spare
+    rows; the concatenation becomes `bmc.kv_append` (a strided write of the
+    new rows after the valid ones and a view of the valid rows, no copy of
+    the past); the present output is removed (the runtime owns the buffer).
+    Attention reading the cache gets `padding` = the `padding` option.
+    Where the pattern is absent or ambiguous the graph is left unchanged and
+    a remark says why; the function records per layer whether it was
+    rewritten (`bmc.kv_rewritten`).
+
+    Before:
+    ```mlir
+    func.func @main(%past: tensor<?x2x?x16xf32>, ...) -> (..., tensor<?x2x?x16xf32>) {
+      %present = bmc.concat %past, %new {axis = 2 : i64} : ...
+      %o = bmc.attention %q, %present, %v, %mask {scale = 0.25 : f32} : ...
+      return ..., %present
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%cache: !bmc.kv_cache<2x16xf32>, ...) -> (...) {
+      %present = bmc.kv_append %cache, %new : ...
+      %o = bmc.attention %q, %present, %v, %mask {padding = "skip", scale = 0.25 : f32} : ...
+      return ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"padding", "padding", "std::string", /*default=*/"\"skip\"",
+           "How attention treats the spare rows: skip or mask">
+  ];
+}
+
 #endif // BMC_PASSES

@@ -51,6 +51,8 @@ struct DecoderInfo {
   std::string kvMode = "concat"; // compiled mode: concat, prealloc or bmc
   int64_t r = 0;              // compiled-in spare rows (bmc mode)
   std::string kvPadding = "skip";
+  /// Per KV cache input: "<name>: in place" or "<name>: concat (<why>)".
+  std::vector<std::string> kvStatus;
 };
 
 struct ModelSignature {

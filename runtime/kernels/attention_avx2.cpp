@@ -54,7 +54,7 @@ Geometry plan(const bmc_attention_args &a, int threads) {
   g.visit = a.kv_padded_len > a.kv_len ? a.kv_padded_len : a.kv_len;
   const int64_t rowBytes = 4 * std::max<int64_t>(1, std::max(a.head_dim, a.v_head_dim));
   g.block = std::max<int64_t>(64, std::min<int64_t>(2048, kBlockBytes / rowBytes)) / 8 * 8;
-  g.block = std::min(g.block, (g.visit + 7) / 8 * 8);
+  g.block = std::max<int64_t>(8, std::min(g.block, (g.visit + 7) / 8 * 8));
   // Split the kv range when there are too few tiles to balance the threads.
   g.splits = 1;
   if (threads > 1 && g.tiles % threads != 0 && g.tiles < 4 * threads) {
@@ -88,6 +88,13 @@ Tile tileAt(const bmc_attention_args &a, const Geometry &g, int64_t t) {
   return tile;
 }
 
+// Within a block, the rows of a tile take turns on sub-blocks of ~16 KB of K
+// (or V), which then serve rows 1.. from L1 instead of L2 (GQA decode,
+// prefill); the first row still walks memory front to back.
+int64_t subBlockRows(int64_t dim) {
+  return std::max<int64_t>(8, (16384 / (4 * std::max<int64_t>(dim, 1))) / 8 * 8);
+}
+
 // Per-thread scratch, reused across calls.
 struct Scratch {
   std::vector<float> s, o;
@@ -111,25 +118,27 @@ BMC_AVX2 void scoreBlock(const bmc_attention_args &a, const Tile &t,
   const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
   const __m256 negInf = _mm256_set1_ps(-INFINITY);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int64_t sub = subBlockRows(a.head_dim);
+  for (int64_t jSub = 0; jSub < n; jSub += sub)
   for (int64_t r = 0; r < t.rows(); ++r) {
     const int64_t h = t.head(r), i = t.pos(r);
     const float *q = a.q + t.b * a.q_bs + h * a.q_hs + i * a.q_rs;
     const float *mrow = a.mask ? a.mask + t.b * a.m_bs + h * a.m_hs + i * a.m_qs : nullptr;
     float *srow = S + r * ldS;
-    for (int64_t jj = 0; jj < n; jj += 8) {
+    for (int64_t jj = jSub; jj < std::min(n, jSub + sub); jj += 8) {
       __m256 s = _mm256_mul_ps(simd::dot8(q, k + jj * a.k_rs, a.k_rs, n - jj, a.head_dim), scale);
-      const int64_t validLanes = limit - (j0 + jj);
-      __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(std::max<int64_t>(-1, std::min<int64_t>(8, validLanes)))), lane);
+      const int64_t validLanes = std::max<int64_t>(0, std::min<int64_t>(8, limit - (j0 + jj)));
+      const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(validLanes)), lane);
       if (mrow && validLanes > 0) {
         const float *mp = mrow + (j0 + jj) * a.m_ks;
         __m256 mv;
         if (a.m_ks == 1) {
-          mv = _mm256_maskload_ps(mp, valid);
+          mv = validLanes == 8 ? _mm256_loadu_ps(mp) : _mm256_maskload_ps(mp, valid);
         } else if (a.m_ks == 0) {
           mv = _mm256_set1_ps(*mp);
         } else {
           alignas(32) float tmp[8] = {};
-          for (int64_t l = 0; l < std::min<int64_t>(8, validLanes); ++l)
+          for (int64_t l = 0; l < validLanes; ++l)
             tmp[l] = mp[l * a.m_ks];
           mv = _mm256_load_ps(tmp);
         }
@@ -299,14 +308,23 @@ BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
                       int64_t n, const float *S, int64_t ldS, float *O) {
   const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
   const int64_t vdim = a.v_head_dim, rows = t.rows();
-  pvFirstRow(S, O, vdim, v, a.v_rs, n);
-  int64_t r = 1;
-  for (; r + 3 <= rows; r += 3)
-    pvRows<3>(S + r * ldS, ldS, O + r * vdim, vdim, v, a.v_rs, n);
-  if (rows - r == 2)
-    pvRows<2>(S + r * ldS, ldS, O + r * vdim, vdim, v, a.v_rs, n);
-  else if (rows - r == 1)
-    pvRows<1>(S + r * ldS, ldS, O + r * vdim, vdim, v, a.v_rs, n);
+  if (rows == 1) {
+    pvFirstRow(S, O, vdim, v, a.v_rs, n);
+    return;
+  }
+  const int64_t sub = subBlockRows(vdim);
+  for (int64_t j = 0; j < n; j += sub) {
+    const int64_t m = std::min(sub, n - j);
+    const float *vj = v + j * a.v_rs;
+    pvFirstRow(S + j, O, vdim, vj, a.v_rs, m);
+    int64_t r = 1;
+    for (; r + 3 <= rows; r += 3)
+      pvRows<3>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+    if (rows - r == 2)
+      pvRows<2>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+    else if (rows - r == 1)
+      pvRows<1>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+  }
 }
 
 // Runs a tile over kv rows [jBegin, jEnd); leaves (m, l, O) per row.

@@ -207,6 +207,29 @@ Row benchDecodeAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ct
   return row;
 }
 
+// Unfused decode attention through the strided matmul: per head, q k^T
+// (B = K cache transposed: b_rs = 1) or p v (B = V cache row-major).
+Row benchStridedDecode(bool scores, int64_t heads, int64_t dim, int64_t ctx, ThreadPool *pool,
+                       const Buffer &probe, int rounds) {
+  const int64_t matFloats = heads * ctx * dim;
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / (matFloats * 4));
+  Buffer cache{size_t(matFloats * copies)}, a{size_t(heads * std::max(ctx, dim))}, c{size_t(heads * std::max(ctx, dim))};
+  const int64_t N = scores ? ctx : dim, K = scores ? dim : ctx;
+  Row row{std::string(scores ? "strided q*k^T" : "strided p*v") + " h=" + std::to_string(heads) + " d=" +
+              std::to_string(dim) + " kv=" + std::to_string(ctx),
+          pool ? pool->numThreads() : 1, 4.0 * matFloats, 2.0 * matFloats, {}, {}};
+  measure(row, probe, pool, rounds, int(copies), [&] {
+    for (int64_t i = 0; i < copies; ++i) {
+      const float *B = cache.data() + i * matFloats;
+      if (scores)
+        bmc_matmul_strided_f32(pool, heads, 1, N, K, a.data(), K, K, 1, B, ctx * dim, 1, dim, c.data(), N, N);
+      else
+        bmc_matmul_strided_f32(pool, heads, 1, N, K, a.data(), K, K, 1, B, ctx * dim, dim, 1, c.data(), N, N);
+    }
+  });
+  return row;
+}
+
 // Causal prefill attention: flops of QK^T and PV over the full square.
 Row benchPrefillAttention(int64_t heads, int64_t dim, int64_t len, ThreadPool *pool, const Buffer &probe,
                           int rounds) {
@@ -283,6 +306,8 @@ int main(int argc, char **argv) {
     printRow(benchDecodeAttention(8, 8, 64, 4096, 4096, pool, probe, rounds));
     printRow(benchDecodeAttention(8, 2, 64, 4096, 4096, pool, probe, rounds));
     printRow(benchDecodeAttention(1, 1, 128, 4096, 4096, pool, probe, rounds));
+    printRow(benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds));
+    printRow(benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds));
     printRow(benchGemm(512, 512, 512, pool, probe, rounds));
     printRow(benchGemm(512, 512, 2048, pool, probe, rounds));
     printRow(benchGemm(512, 2048, 512, pool, probe, rounds));

@@ -1,0 +1,104 @@
+//===- KVInplace.cpp - BMC: KV concatenations -> in-place appends ----------===//
+
+#include "passes/Passes.h"
+
+#include "llvm/ADT/BitVector.h"
+#include "mlir/IR/Verifier.h"
+
+namespace mlir::bmc {
+#define GEN_PASS_DEF_KVINPLACE
+#include "passes/Passes.h.inc"
+} // namespace mlir::bmc
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+namespace {
+
+struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
+  using KVInplaceBase::KVInplaceBase;
+
+  void runOnOperation() override {
+    func::FuncOp f = getOperation();
+    if (padding != "skip" && padding != "mask") {
+      f.emitError("bmc-kv-inplace: expected padding skip or mask, found '") << padding << "'";
+      return signalPassFailure();
+    }
+    Block &body = f.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    SmallVector<Attribute> status;
+    llvm::BitVector dropResults(f.getNumResults());
+
+    for (BlockArgument arg : body.getArguments()) {
+      auto t = dyn_cast<RankedTensorType>(arg.getType());
+      if (!t || t.getRank() != 4 || !isa<FloatType>(t.getElementType())) continue;
+      auto nameAttr = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "bmc.name");
+      std::string name = nameAttr ? nameAttr.str() : "#" + std::to_string(arg.getArgNumber());
+      // A past KV input: concatenated with new rows along axis 2.
+      SmallVector<ConcatOp> concats;
+      bool otherUse = false;
+      for (Operation *u : arg.getUsers()) {
+        if (auto c = dyn_cast<ConcatOp>(u); c && c.getAxis() == 2 && c.getInputs().size() == 2 &&
+                                            c.getInputs()[0] == arg && c.getInputs()[1] != arg)
+          concats.push_back(c);
+        else if (!isa<tensor::DimOp, ShapeOp>(u))
+          otherUse = true;
+      }
+      if (concats.empty()) continue; // not a KV cache input
+      auto remark = [&](const Twine &why) {
+        concats[0].emitRemark("KV cache '") << name << "' not rewritten: " << why;
+        status.push_back(StringAttr::get(&getContext(), name + ": concat (" + why.str() + ")"));
+      };
+      if (concats.size() != 1) { remark("it is concatenated more than once"); continue; }
+      if (otherUse) { remark("the past tensor has uses other than the concatenation"); continue; }
+      if (t.isDynamicDim(1) || t.isDynamicDim(3)) { remark("heads or head_dim are not static"); continue; }
+      ConcatOp cc = concats[0];
+      SmallVector<unsigned> outputs;
+      for (OpOperand &use : cc.getResult().getUses())
+        if (use.getOwner() == ret.getOperation()) outputs.push_back(use.getOperandNumber());
+      if (outputs.size() != 1) { remark("the concatenation is not returned exactly once as a present output"); continue; }
+      auto newT = cast<RankedTensorType>(cc.getInputs()[1].getType());
+      if (newT.getElementType() != t.getElementType()) { remark("element types differ"); continue; }
+
+      auto kvType = KVCacheType::get(&getContext(), t.getDimSize(1), t.getDimSize(3), t.getElementType());
+      if (newT.getRank() != 4 || (!newT.isDynamicDim(1) && newT.getDimSize(1) != t.getDimSize(1)) ||
+          (!newT.isDynamicDim(3) && newT.getDimSize(3) != t.getDimSize(3))) {
+        remark("the new rows do not match the cache layout [batch, heads, seq, head_dim]");
+        continue;
+      }
+      arg.setType(kvType);
+      OpBuilder b(cc);
+      auto app = b.create<KVAppendOp>(cc.getLoc(), cc.getType(), arg, cc.getInputs()[1]);
+      // Shape queries of the past see the valid rows.
+      for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
+        if (use.getOwner() == cc.getOperation() || use.getOwner() == app.getOperation()) continue;
+        OpBuilder pb(use.getOwner());
+        auto past = pb.create<KVPastOp>(use.getOwner()->getLoc(), t, arg);
+        use.set(past);
+      }
+      cc.getResult().replaceAllUsesWith(app.getResult());
+      cc.erase();
+      for (Operation *u : app.getResult().getUsers())
+        if (auto att = dyn_cast<AttentionOp>(u)) att.setPadding(padding);
+      dropResults.set(outputs[0]);
+      auto outName = f.getResultAttrOfType<StringAttr>(outputs[0], "bmc.name");
+      f.setArgAttr(arg.getArgNumber(), "bmc.kv_present", outName ? outName : StringAttr::get(&getContext(), ""));
+      status.push_back(StringAttr::get(&getContext(), name + ": in place"));
+    }
+    // Drop the present outputs from the return and the signature.
+    SmallVector<Value> keep;
+    for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+      if (!dropResults.test(i)) keep.push_back(v);
+    SmallVector<DictionaryAttr> resAttrs;
+    for (unsigned i = 0; i < f.getNumResults(); ++i)
+      if (!dropResults.test(i)) resAttrs.push_back(f.getResultAttrDict(i));
+    OpBuilder rb(ret);
+    rb.create<func::ReturnOp>(ret.getLoc(), keep);
+    ret.erase();
+    f.setFunctionType(FunctionType::get(&getContext(), body.getArgumentTypes(), ValueRange(keep).getTypes()));
+    f.setAllResultAttrs(resAttrs);
+    if (!status.empty()) f->setAttr("bmc.kv_rewritten", ArrayAttr::get(&getContext(), status));
+  }
+};
+
+} // namespace

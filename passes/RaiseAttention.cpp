@@ -1,0 +1,142 @@
+//===- RaiseAttention.cpp - MatMul/Softmax/MatMul -> bmc.attention ---------===//
+
+#include "passes/PatternUtil.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Verifier.h"
+
+namespace mlir::bmc {
+#define GEN_PASS_DEF_RAISEATTENTION
+#include "passes/Passes.h.inc"
+} // namespace mlir::bmc
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+namespace {
+
+/// Strips Mul/Div by scalar constants (single use), accumulating the factor.
+Value stripScale(Value v, double &scale) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!v.hasOneUse()) break;
+    Value other;
+    double c;
+    if (matchScalarOperand<MulOp>(def, other, c)) {
+      scale *= c;
+      v = other;
+      continue;
+    }
+    if (auto d = dyn_cast<DivOp>(def)) {
+      if (auto k = splatFloat(d.getRhs()); k && isScalarLike(d.getRhs()) && *k != 0.0) {
+        scale /= *k;
+        v = d.getLhs();
+        continue;
+      }
+    }
+    break;
+  }
+  return v;
+}
+
+/// `[b, kv, t, d]` if `v` repeats KV heads the way Hugging Face's repeat_kv
+/// does (Unsqueeze at 2, Expand the new axis, Reshape it into the heads).
+Value stripRepeatKV(Value v) {
+  auto r = v.getDefiningOp<ReshapeOp>();
+  if (!r) return v;
+  auto e = r.getInput().getDefiningOp<ExpandOp>();
+  if (!e) return v;
+  auto u = e.getInput().getDefiningOp<UnsqueezeOp>();
+  if (!u || u.getAxes().size() != 1 || u.getAxes()[0] != 2) return v;
+  auto kv = cast<RankedTensorType>(u.getInput().getType());
+  auto ex = cast<RankedTensorType>(e.getType());
+  auto out = cast<RankedTensorType>(r.getType());
+  if (kv.getRank() != 4 || ex.getRank() != 5 || out.getRank() != 4) return v;
+  int64_t hk = kv.getDimSize(1), rep = ex.getDimSize(2), h = out.getDimSize(1);
+  if (ShapedType::isDynamic(hk) || ShapedType::isDynamic(rep) || ShapedType::isDynamic(h) || h != hk * rep ||
+      ex.getDimSize(1) != hk)
+    return v;
+  if (out.getDimSize(3) != kv.getDimSize(3)) return v;
+  return u.getInput();
+}
+
+struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPass> {
+  void runOnOperation() override {
+    SmallVector<SoftmaxOp> softmaxes;
+    getOperation().walk([&](SoftmaxOp s) { softmaxes.push_back(s); });
+    for (SoftmaxOp s : softmaxes) raise(s);
+  }
+
+  void raise(SoftmaxOp sm) {
+    auto t = cast<RankedTensorType>(sm.getType());
+    if (t.getRank() != 4 || sm.getAxis() != 3 || sm.getLog() || !t.getElementType().isF32()) return;
+    auto remark = [&](const Twine &why) { sm.emitRemark("attention not fused: ") << why; };
+    if (!sm.getResult().hasOneUse()) return remark("the probabilities have other uses");
+    auto pv = dyn_cast<MatMulOp>(*sm.getResult().getUsers().begin());
+    if (!pv || pv.getLhs() != sm.getResult()) return remark("the probabilities do not feed a MatMul with V");
+
+    Value x = sm.getInput();
+    Value mask;
+    if (auto add = x.getDefiningOp<AddOp>(); add && x.hasOneUse()) {
+      // One side is the scores MatMul (maybe scaled), the other the mask.
+      for (int i = 0; i < 2; ++i) {
+        double sc = 1.0;
+        Value s = stripScale(add->getOperand(i), sc);
+        if (s.getDefiningOp<MatMulOp>()) {
+          mask = add->getOperand(1 - i);
+          x = add->getOperand(i);
+          break;
+        }
+      }
+      if (!mask) return remark("the scores are an Add of two values, neither a scaled MatMul");
+    }
+    double scale = 1.0;
+    Value s = stripScale(x, scale);
+    auto qk = s.getDefiningOp<MatMulOp>();
+    if (!qk || !s.hasOneUse()) return remark("the softmax input is not a (scaled) Q.K^T MatMul used once");
+    Value q = stripScale(qk.getLhs(), scale);
+    Value kt = stripScale(qk.getRhs(), scale);
+    Value k;
+    if (auto tr = kt.getDefiningOp<TransposeOp>()) {
+      auto p = tr.getPerm();
+      if (p.size() == 4 && p[0] == 0 && p[1] == 1 && p[2] == 3 && p[3] == 2) k = tr.getInput();
+    }
+    OpBuilder b(pv);
+    if (!k) {
+      // The key arrives transposed ([b, h, d, t]); attention wants rows.
+      if (cast<RankedTensorType>(kt.getType()).getRank() != 4) return remark("K^T is not 4-D");
+      k = b.create<TransposeOp>(kt.getLoc(), kt, b.getDenseI64ArrayAttr({0, 1, 3, 2}));
+    }
+    Value v = pv.getRhs();
+    k = stripRepeatKV(k);
+    v = stripRepeatKV(v);
+    auto qt = cast<RankedTensorType>(q.getType()), kt4 = cast<RankedTensorType>(k.getType()),
+         vt = cast<RankedTensorType>(v.getType());
+    if (qt.getRank() != 4 || kt4.getRank() != 4 || vt.getRank() != 4)
+      return remark("Q, K and V are not all 4-D [batch, heads, seq, head_dim]");
+    if (mask && cast<RankedTensorType>(mask.getType()).getRank() > 4) return remark("the mask has rank above 4");
+    SmallVector<Value> operands{q, k, v};
+    if (mask) operands.push_back(mask);
+    OperationState st(pv.getLoc(), AttentionOp::getOperationName());
+    st.addOperands(operands);
+    st.addAttribute("scale", b.getF32FloatAttr(float(scale)));
+    st.addAttribute("padding", b.getStringAttr("skip"));
+    st.addTypes(pv.getType());
+    Operation *att = b.create(st);
+    if (failed(mlir::verify(att))) {
+      att->erase();
+      return remark("the fused op would not verify (unexpected head or head_dim shapes)");
+    }
+    refineResultTypes(att);
+    if (att->getResult(0).getType() != pv.getType()) {
+      // Keep the consumer's type; attention's inference is at least as static.
+      att->getResult(0).setType(pv.getType());
+    }
+    pv.getResult().replaceAllUsesWith(att->getResult(0));
+    // Erase the now-dead chain (consumer first).
+    SmallVector<Operation *> dead{pv, sm};
+    for (Operation *op : dead)
+      if (op->use_empty()) op->erase();
+  }
+};
+
+} // namespace
