@@ -1,6 +1,7 @@
 //===- Session.cpp - prefill, step, generate; KV caches and the BMC policy -===//
 
 #include "bmc/session.h"
+#include "bmc/cost_model.h"
 #include "runtime/Abi.h"
 
 #include <algorithm>
@@ -50,7 +51,15 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   if (d.maxPositions > 0 && s->maxContext_ > d.maxPositions)
     return Status::error("Session: max context " + std::to_string(s->maxContext_) + " exceeds the model's " +
                          std::to_string(d.maxPositions) + " positions");
-  s->r_ = opts.r > 0 ? opts.r : (d.r > 0 ? d.r : 64);
+  // r: given, compiled in, or chosen by the cost model at each growth.
+  s->fixedR_ = opts.r > 0 ? opts.r : d.r;
+  if (mode == "bmc" && s->fixedR_ <= 0) {
+    s->cost_ = std::make_unique<KVCostModel>();
+    s->cost_->hw = calibrate(model->pool());
+    s->cost_->caches = int64_t(d.caches.size());
+    s->cost_->weightBytes = int64_t(model->weightBytes());
+    s->cost_->mask = d.kvPadding == "mask";
+  }
   for (const DecoderInfo::KV &kv : d.caches) {
     auto c = std::make_unique<Cache>();
     c->heads = kv.heads;
@@ -66,7 +75,17 @@ Status Session::ensureCapacity(int64_t needed) {
     if (needed <= c->capacity) continue;
     // BMC: one reallocation leaving spare rows for the next r tokens (at
     // least one); prealloc: the whole context at once.
-    int64_t cap = mode_ == "prealloc" ? std::max(maxContext_, needed) : (needed / r_ + 1) * r_;
+    int64_t cap;
+    if (mode_ == "prealloc") {
+      cap = std::max(maxContext_, needed);
+    } else if (cost_) {
+      cost_->rowBytes = c->rowBytes(batch_);
+      r_ = cost_->bestR(needed);
+      cap = needed + r_;
+    } else {
+      r_ = fixedR_;
+      cap = (needed / r_ + 1) * r_;
+    }
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
     size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb);
     float *n = static_cast<float *>(std::aligned_alloc(64, (bytes + 63) & ~size_t(63)));

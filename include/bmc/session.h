@@ -32,7 +32,9 @@ struct SessionOptions {
   /// "" = the model's own mode ("bmc" if compiled in place, else "concat");
   /// or "prealloc" / "bmc" / "concat" (checked against the model).
   std::string kvMode;
-  /// Spare rows per reallocation in bmc mode; 0 = the value compiled in.
+  /// Spare rows per reallocation in bmc mode; 0 = the value compiled in,
+  /// and if that is 0 too, the cost model's choice at each reallocation
+  /// (docs/COST_MODEL.md).
   int64_t r = 0;
   /// Maximum tokens in the cache; 0 = the model's limit (learned position
   /// tables), else 4096.
@@ -86,7 +88,9 @@ public:
   int64_t maxContext() const { return maxContext_; }
   int64_t vocab() const;
   const std::string &kvMode() const { return mode_; }
+  /// The r of the last reallocation (bmc mode); fixed or from the cost model.
   int64_t r() const { return r_; }
+  bool adaptiveR() const { return cost_ != nullptr; }
   const KVStats &kvStats() const { return stats_; }
 
 private:
@@ -96,8 +100,9 @@ private:
   std::shared_ptr<Model> model_;
   const DecoderInfo *dec_ = nullptr;
   std::string mode_;
-  int64_t r_ = 0, maxContext_ = 0, batch_ = 0, length_ = 0;
+  int64_t r_ = 0, fixedR_ = 0, maxContext_ = 0, batch_ = 0, length_ = 0;
   struct Cache;
+  std::unique_ptr<struct KVCostModel> cost_;
   std::vector<std::unique_ptr<Cache>> caches_;
   Tensor logits_, allLogits_;
   KVStats stats_;
