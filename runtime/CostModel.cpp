@@ -47,6 +47,24 @@ int64_t KVCostModel::bestR(int64_t n) const {
   return std::clamp<int64_t>(int64_t(std::ceil(r)), 1, int64_t(1) << 20);
 }
 
+double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const {
+  r = std::max<int64_t>(r, 1);
+  double t = 0;
+  int64_t cap = 0;
+  auto grow = [&](int64_t need, int64_t valid) {
+    if (need <= cap) return;
+    t += reallocSeconds(valid);
+    cap = (need / r + 1) * r;
+  };
+  grow(from, 0); // the prompt
+  double perSpare = mask ? double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte : 0;
+  for (int64_t n = from; n < to; ++n) {
+    grow(n + 1, n);
+    t += stepSeconds(n) + double(cap - n - 1) * perSpare;
+  }
+  return t;
+}
+
 //===----------------------------------------------------------------------===//
 // Calibration
 //===----------------------------------------------------------------------===//

@@ -45,6 +45,9 @@ struct KVCostModel {
   double tokenSeconds(int64_t r, int64_t n) const;
   /// The r the model picks at context n (>= 1).
   int64_t bestR(int64_t n) const;
+  /// Predicted seconds to decode from context `from` to `to` with a fixed r
+  /// (simulating each reallocation and the spare rows of every step).
+  double generationSeconds(int64_t r, int64_t from, int64_t to) const;
 };
 
 } // namespace bmc

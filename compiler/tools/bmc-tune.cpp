@@ -1,0 +1,117 @@
+//===- bmc-tune.cpp - pick r with the cost model, check it by measurement --===//
+
+#include "bmc/compiler.h"
+#include "bmc/cost_model.h"
+#include "bmc/session.h"
+#include "compiler/tools/CliUtil.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+using namespace bmc;
+using Clock = std::chrono::steady_clock;
+
+static const char *kUsage = R"(usage: bmc-tune MODEL.onnx [options]
+
+Prints the number of spare KV rows r that the cost model (docs/COST_MODEL.md)
+picks for a target context length and, for a sweep of r, the predicted and
+measured decode tokens/s (decoding from a short prompt up to the target).
+
+Options:
+  --context N[,N...]   target context lengths (default: 1024,2048)
+  --prompt-len P       prompt tokens before decoding (default: 32)
+  --sweep R[,R...]     r values to measure (default: 8,16,32,64,128,256,512,1024)
+  --kv-padding MODE    skip (default) or mask
+  --threads N          kernel threads (default: all cores)
+  --no-measure         print the predictions only
+  --recalibrate        measure the hardware constants again
+  --csv FILE           also write the table as CSV
+  -h, --help           this help
+)";
+
+int main(int argc, char **argv) {
+  cli::Args a(argc, argv, kUsage);
+  std::string model = a.positional("MODEL.onnx");
+  std::vector<int64_t> contexts = a.ints("--context", {1024, 2048});
+  int64_t prompt = a.integer("--prompt-len", 32);
+  std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024});
+  std::string padding = a.str("--kv-padding", "skip");
+  int threads = int(a.integer("--threads", 0));
+  bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate");
+  std::string csv = a.str("--csv", "");
+  a.finish();
+  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
+  for (int64_t c : contexts)
+    if (c <= prompt) cli::die("--context: expected each target above the prompt length " + std::to_string(prompt));
+
+  CompileOptions co;
+  co.kvMode = KVMode::BMC;
+  co.kvPadding = padding;
+  co.threads = threads;
+  co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-tune: %s...\n", s.c_str()); };
+  auto m = compileOnnx(model, co);
+  if (!m) cli::die(m.status().message());
+  const DecoderInfo &d = m.value()->signature().decoder;
+  if (!d.valid || !d.inplaceKV) cli::die(model + ": not a decoder whose KV caches the BMC pass rewrote (see bmc-compile --remarks)");
+
+  KVCostModel cm;
+  cm.hw = calibrate(m.value()->pool(), !recal);
+  cm.caches = int64_t(d.caches.size());
+  cm.rowBytes = d.caches[0].heads * d.caches[0].headDim * 4;
+  cm.weightBytes = int64_t(m.value()->weightBytes());
+  cm.mask = padding == "mask";
+  std::printf("model: %s: %lld KV caches, %lld bytes per row, %.1f MB of weights\n", model.c_str(),
+              (long long)cm.caches, (long long)cm.rowBytes, cm.weightBytes / 1e6);
+  std::printf("hardware (%s%s): alloc %.2f us, copy %.1f GB/s, read %.1f GB/s, spare-row attention %.3g s/byte, %d threads\n",
+              cm.hw.cpu.c_str(), cm.hw.fromCache ? ", cached" : ", measured", cm.hw.allocSeconds * 1e6,
+              cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte, cm.hw.threads);
+  FILE *out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
+  if (!csv.empty() && !out) cli::die(csv + ": cannot open for writing");
+  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb\n");
+
+  for (int64_t ctx : contexts) {
+    int64_t mid = (prompt + ctx) / 2;
+    int64_t chosen = cm.bestR(mid);
+    std::vector<int64_t> rs = sweep;
+    if (std::find(rs.begin(), rs.end(), chosen) == rs.end()) rs.push_back(chosen);
+    std::sort(rs.begin(), rs.end());
+    std::printf("\ncontext %lld (prompt %lld, decoding %lld tokens), padding %s: the cost model picks r = %lld\n",
+                (long long)ctx, (long long)prompt, (long long)(ctx - prompt), padding.c_str(), (long long)chosen);
+    std::printf("%8s %16s %16s %12s\n", "r", "predicted tok/s", "measured tok/s", "KV peak MB");
+    double best = 0, chosenMeasured = 0;
+    int64_t bestR = 0;
+    for (int64_t r : rs) {
+      double pred = double(ctx - prompt) / cm.generationSeconds(r, prompt, ctx);
+      double meas = 0, peak = 0;
+      if (measure) {
+        SessionOptions so;
+        so.r = r;
+        so.maxContext = std::max<int64_t>(ctx, 1);
+        auto s = Session::create(m.value(), so);
+        if (!s) cli::die(s.status().message());
+        std::vector<int64_t> p(static_cast<size_t>(prompt));
+        for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3) % d.vocab;
+        if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+        auto t0 = Clock::now();
+        for (int64_t n = prompt; n < ctx; ++n)
+          if (Status st = s.value()->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
+        meas = double(ctx - prompt) / std::chrono::duration<double>(Clock::now() - t0).count();
+        peak = s.value()->kvStats().peakBytesAllocated / 1e6;
+        if (meas > best) { best = meas; bestR = r; }
+        if (r == chosen) chosenMeasured = meas;
+      }
+      std::printf("%8lld%s %16.1f %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred,
+                  measure ? std::to_string(int64_t(std::lround(meas * 10)) / 10.0).substr(0, 8).c_str() : "-", peak);
+      if (out)
+        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
+                     r == chosen, pred, meas, peak);
+    }
+    if (measure)
+      std::printf("chosen r = %lld measures %.1f tok/s; best in the sweep r = %lld at %.1f tok/s: %.1f%% of best\n",
+                  (long long)chosen, chosenMeasured, (long long)bestR, best, 100.0 * chosenMeasured / best);
+  }
+  if (out) std::fclose(out);
+  return 0;
+}
