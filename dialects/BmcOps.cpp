@@ -70,25 +70,107 @@ static std::optional<int64_t> knownInt(Value v) {
   return std::nullopt;
 }
 
-std::optional<SmallVector<int64_t>> mlir::bmc::getKnownShapeElements(Value shape) {
-  auto type = ranked(shape);
-  if (!type || type.getRank() > 1 || !type.hasStaticShape()) return std::nullopt;
+/// Elements of a small integer tensor (rank <= 1, static length) as far as
+/// they are known: constants, tensor.from_elements, static dims read by
+/// bmc.shape, and the integer arithmetic, concatenation, slicing and
+/// reshaping that exporters build shapes with (e.g. Size(Shape(x)) - axis
+/// feeding a ConstantOfShape). Unknown elements are kDyn. Evaluated while
+/// types are inferred at import, so that a shape computed from static dims
+/// gives a static result type before any folding pass has run.
+static std::optional<SmallVector<int64_t>> knownElements(Value v, int depth) {
+  auto type = ranked(v);
+  if (!type || type.getRank() > 1 || !type.hasStaticShape() ||
+      !type.getElementType().isSignlessIntOrIndex() || type.getElementType().isInteger(1))
+    return std::nullopt;
   int64_t n = type.getNumElements();
   DenseIntElementsAttr attr;
-  if (matchPattern(shape, m_Constant(&attr))) {
+  if (matchPattern(v, m_Constant(&attr))) {
     SmallVector<int64_t> r;
     for (const APInt &x : attr.getValues<APInt>()) r.push_back(x.getSExtValue());
     return r;
   }
   SmallVector<int64_t> r(n, kDyn);
-  if (auto fe = shape.getDefiningOp<tensor::FromElementsOp>()) {
+  if (depth <= 0 || n > 64) return r;
+  auto known = [&](Value x) { return knownElements(x, depth - 1); };
+  Operation *op = v.getDefiningOp();
+  if (!op) return r;
+  if (auto fe = dyn_cast<tensor::FromElementsOp>(op)) {
     for (auto [i, e] : llvm::enumerate(fe.getElements()))
       if (auto c = knownInt(e)) r[i] = *c;
-  } else if (auto s = shape.getDefiningOp<ShapeOp>()) {
+  } else if (auto s = dyn_cast<ShapeOp>(op)) {
     auto in = ranked(s.getInput());
     for (int64_t i = 0; i < n; ++i) r[i] = in.getDimSize(s.getStartAttr().getInt() + i);
+  } else if (auto c = dyn_cast<ConstantOfShapeOp>(op)) {
+    if (auto ia = dyn_cast<IntegerAttr>(c.getValue())) r.assign(n, ia.getValue().getSExtValue());
+  } else if (isa<CastOp, ReshapeOp, SqueezeOp, UnsqueezeOp, FlattenOp>(op)) {
+    // Same elements in the same order (an integer cast keeps shape values).
+    if (auto in = known(op->getOperand(0)); in && (int64_t)in->size() == n) r = *in;
+  } else if (auto cc = dyn_cast<ConcatOp>(op)) {
+    SmallVector<int64_t> all;
+    for (Value x : cc.getInputs()) {
+      auto e = known(x);
+      if (!e) return r;
+      all.append(*e);
+    }
+    if ((int64_t)all.size() == n) r = all;
+  } else if (auto g = dyn_cast<GatherOp>(op)) {
+    auto data = known(g.getData()), idx = known(g.getIndices());
+    if (data && idx && (int64_t)idx->size() == n)
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t k = (*idx)[i], d = data->size();
+        if (ShapedType::isDynamic(k)) continue;
+        if (k < 0) k += d;
+        if (k >= 0 && k < d) r[i] = (*data)[k];
+      }
+  } else if (auto sl = dyn_cast<SliceOp>(op)) {
+    auto data = known(sl.getInput());
+    auto st = known(sl.getStarts()), en = known(sl.getEnds()), sp = known(sl.getSteps());
+    if (data && st && en && sp && st->size() == 1 && en->size() == 1 && sp->size() == 1 &&
+        !ShapedType::isDynamic((*st)[0]) && !ShapedType::isDynamic((*sp)[0]) && (*sp)[0] != 0) {
+      int64_t d = data->size(), start = (*st)[0], step = (*sp)[0];
+      if (d == 0) return r;
+      if (start < 0) start += d;
+      start = step > 0 ? std::clamp<int64_t>(start, 0, d) : std::clamp<int64_t>(start, 0, d - 1);
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t k = start + i * step;
+        if (k >= 0 && k < d) r[i] = (*data)[k];
+      }
+    }
+  } else if (isa<AddOp, SubOp, MulOp, DivOp, MinOp, MaxOp>(op)) {
+    auto a = known(op->getOperand(0)), b = known(op->getOperand(1));
+    if (!a || !b || (a->size() != 1 && (int64_t)a->size() != n) || (b->size() != 1 && (int64_t)b->size() != n))
+      return r;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
+      if (ShapedType::isDynamic(x) || ShapedType::isDynamic(y)) continue;
+      if (isa<AddOp>(op)) r[i] = x + y;
+      else if (isa<SubOp>(op)) r[i] = x - y;
+      else if (isa<MulOp>(op)) r[i] = x * y;
+      else if (isa<MinOp>(op)) r[i] = std::min(x, y);
+      else if (isa<MaxOp>(op)) r[i] = std::max(x, y);
+      else if (y != 0) r[i] = x / y; // ONNX integer Div truncates, as C++ does
+    }
+  } else if (isa<NegOp, AbsOp>(op)) {
+    auto in = known(op->getOperand(0));
+    if (!in || (int64_t)in->size() != n) return r;
+    for (int64_t i = 0; i < n; ++i)
+      if (!ShapedType::isDynamic((*in)[i])) r[i] = isa<NegOp>(op) ? -(*in)[i] : std::abs((*in)[i]);
+  } else if (isa<ReduceProdOp, ReduceSumOp>(op) && n == 1) {
+    // Size(x) is imported as the product of Shape(x).
+    auto in = known(op->getOperand(0));
+    if (!in || llvm::any_of(*in, ShapedType::isDynamic)) return r;
+    int64_t acc = isa<ReduceProdOp>(op) ? 1 : 0;
+    for (int64_t x : *in) acc = isa<ReduceProdOp>(op) ? acc * x : acc + x;
+    r[0] = acc;
   }
   return r;
+}
+
+std::optional<SmallVector<int64_t>> mlir::bmc::getKnownShapeElements(Value shape) {
+  auto type = ranked(shape);
+  if (!type || type.getRank() > 1 || !type.hasStaticShape()) return std::nullopt;
+  if (auto r = knownElements(shape, /*depth=*/8)) return r;
+  return SmallVector<int64_t>(type.getNumElements(), kDyn);
 }
 
 /// Scalar (0-d or 1-element) integer constant.
@@ -369,8 +451,8 @@ LogicalResult GemmOp::inferReturnTypes(MLIRContext *, std::optional<Location> lo
     SmallVector<int64_t> bc;
     std::string why;
     if (failed(broadcastShapes(shape, ranked(c).getShape(), bc, why)) || bc.size() != 2)
-      return fail(loc, llvm::formatv("bmc.gemm: expected C to broadcast to [{0},{1}], found {2}",
-                                     m, n, c.getType()));
+      return fail(loc, llvm::formatv("bmc.gemm: expected C to broadcast to {0}, found {1}",
+                                     shapeStr(shape), c.getType()));
   }
   out.push_back(RankedTensorType::get(shape, a.getElementType()));
   return success();
@@ -609,6 +691,8 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   auto inputs = adaptor.getInputs();
   if (inputs.empty()) return fail(loc, "bmc.concat: expected at least one input, found none");
   auto t0 = ranked(inputs[0]);
+  if (t0.getRank() == 0)
+    return fail(loc, llvm::formatv("bmc.concat: expected inputs of rank >= 1, found {0}", t0));
   int64_t axis = adaptor.getAxisAttr().getInt();
   if (failed(checkAxis(loc, "bmc.concat", axis, t0.getRank()))) return failure();
   SmallVector<int64_t> shape(t0.getShape());
@@ -742,6 +826,10 @@ LogicalResult ExpandOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   // An unknown target entry broadcasts with the input as if it were `?`,
   // except that a target of 1 keeps the input dimension.
   SmallVector<int64_t> target(*elems), shape;
+  for (int64_t d : target)
+    if (!ShapedType::isDynamic(d) && d < 0)
+      return fail(loc, llvm::formatv("bmc.expand: expected non-negative target dimensions, "
+                                     "found {0}", shapeStr(target)));
   std::string why;
   if (failed(broadcastShapes(t.getShape(), target, shape, why)))
     return fail(loc, "bmc.expand: " + why);

@@ -122,7 +122,8 @@ public:
   mlir::OpBuilder builder;
   llvm::StringMap<mlir::Value> values;
   std::string error;
-  std::string fileName;
+  std::string fileName; // the model's base name: locations and bmc.source
+  std::string path;     // as given: the prefix of error messages
 
   /// A constant (inline or bmc.weight) from a resolved tensor.
   mlir::FailureOr<mlir::Value> importTensor(Weight w, mlir::Location loc, std::string &why);

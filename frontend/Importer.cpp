@@ -54,7 +54,9 @@ NodeImporter::NodeImporter(GraphImporter &g, const onnx::NodeProto &n, int index
 
 std::string NodeImporter::describe() const {
   std::string name = node.name().empty() ? "#" + std::to_string(index_) : node.name();
-  return graph.fileName + ": node '" + name + "' (" + node.op_type() + ", opset " +
+  // Ops of other domains carry that domain's version, so say whose it is.
+  std::string domain = node.domain().empty() || node.domain() == "ai.onnx" ? "" : node.domain() + " ";
+  return graph.path + ": node '" + name + "' (" + node.op_type() + ", " + domain + "opset " +
          std::to_string(opset) + ")";
 }
 
@@ -187,8 +189,9 @@ LogicalResult NodeImporter::onlyAttrs(std::initializer_list<const char *> known)
     if (!ok) {
       std::string list;
       for (const char *k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return error("unexpected attribute '" + a.name() + "', expected " +
-                   (list.empty() ? std::string("none") : "one of: " + list));
+      return error((list.empty() ? std::string("expected no attributes")
+                                 : "expected attributes among (" + list + ")") +
+                   ", found unknown attribute '" + a.name() + "'");
     }
   }
   return success();
@@ -198,8 +201,9 @@ FailureOr<int64_t> NodeImporter::normAxis(int64_t axis, int64_t rank, const char
   int64_t r = extra ? rank + 1 : rank;
   int64_t lo = -std::max<int64_t>(r, 1), hi = std::max<int64_t>(r, 1) - 1;
   if (axis < lo || axis > hi) {
-    report(std::string(what) + " = " + std::to_string(axis) + " is out of range: expected [" +
-          std::to_string(lo) + ", " + std::to_string(hi) + "] for rank " + std::to_string(rank));
+    report(std::string(what) + ": expected a value in [" + std::to_string(lo) + ", " +
+           std::to_string(hi) + "] (" + (extra ? "output rank " + std::to_string(r) : "rank " + std::to_string(rank)) +
+           "), found " + std::to_string(axis));
     return failure();
   }
   return axis < 0 ? axis + r : axis;
@@ -218,6 +222,19 @@ FailureOr<SmallVector<int64_t>> NodeImporter::normAxes(ArrayRef<int64_t> axes, i
     r.push_back(*n);
   }
   return r;
+}
+
+/// An op verifier's message in the importer's words: "'bmc.where' op operand
+/// #0 must be X, but got 'T'" -> "expected operand #0 to be X, found 'T'".
+static std::string verifierMessage(StringRef msg) {
+  if (msg.starts_with("'")) {
+    size_t op = msg.find("' op ");
+    if (op != StringRef::npos) msg = msg.drop_front(op + 5);
+  }
+  size_t must = msg.find(" must be "), got = msg.rfind(", but got ");
+  if (must == StringRef::npos || got == StringRef::npos || got < must) return msg.str();
+  return ("expected " + msg.take_front(must) + " to be " +
+          msg.slice(must + 9, got) + ", found " + msg.drop_front(got + 10)).str();
 }
 
 FailureOr<Operation *> NodeImporter::create(StringRef opName, ValueRange operands,
@@ -254,6 +271,23 @@ FailureOr<Operation *> NodeImporter::create(StringRef opName, ValueRange operand
     return failure();
   }
   for (unsigned i = 0; i < numResults; ++i) op->getResult(i).setType(types[i]);
+  // Operand constraints (e.g. an i1 condition) are checked by the op's
+  // verifier, not by type inference: run it here so that the error names
+  // this node instead of surfacing in the final module verification.
+  diag.clear();
+  LogicalResult verified = failure();
+  {
+    ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
+      if (diag.empty()) diag = d.str();
+      return success();
+    });
+    verified = mlir::verify(op, /*verifyRecursively=*/false);
+  }
+  if (failed(verified)) {
+    op->erase();
+    report(verifierMessage(diag));
+    return failure();
+  }
   return op;
 }
 
@@ -271,9 +305,11 @@ Value NodeImporter::constScalar(Type et, double value) {
 }
 
 LogicalResult NodeImporter::setOutputs(ValueRange values) {
-  if ((int)values.size() < node.output_size())
-    return error("expected at most " + std::to_string(values.size()) + " outputs, found " +
-                 std::to_string(node.output_size()));
+  // Optional outputs that the graph leaves unnamed need no value.
+  for (int i = (int)values.size(); i < node.output_size(); ++i)
+    if (!node.output(i).empty())
+      return error("expected at most " + std::to_string(values.size()) + " outputs in use, found output " +
+                   std::to_string(i) + " ('" + node.output(i) + "')");
   for (int i = 0; i < node.output_size(); ++i) {
     const std::string &name = node.output(i);
     if (name.empty()) continue;
@@ -293,6 +329,7 @@ GraphImporter::GraphImporter(MLIRContext &ctx, const OnnxModel &model, const Imp
     : ctx(ctx), model(model), opts(opts), weights(weights), builder(&ctx) {
   size_t s = model.path.find_last_of('/');
   fileName = s == std::string::npos ? model.path : model.path.substr(s + 1);
+  path = model.path;
 }
 
 const Weight *GraphImporter::weightOf(Value v) const {
@@ -351,7 +388,7 @@ static OpTable &opTable() {
 bool GraphImporter::run(ModuleOp module, std::string &err) {
   const onnx::GraphProto &g = model.proto->graph();
   auto fail = [&](const std::string &msg) {
-    err = error.empty() ? fileName + ": " + msg : error;
+    err = error.empty() ? path + ": " + msg : error;
     return false;
   };
 
@@ -362,8 +399,10 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
     if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
   }
   if (opset < 0) return fail("expected an opset_import for the default ONNX domain, found none");
-  if (opset < 7 || opset > 21)
-    return fail("expected an ONNX opset between 7 and 21, found " + std::to_string(opset));
+  // Old opsets are accepted: an op whose signature changed since rejects
+  // the attributes or inputs of its old form with its own diagnostic.
+  if (opset < 1 || opset > 21)
+    return fail("expected an ONNX opset between 1 and 21, found " + std::to_string(opset));
 
   Location fileLoc = FileLineColLoc::get(&ctx, fileName, 0, 0);
   builder.setInsertionPointToEnd(module.getBody());
@@ -382,7 +421,11 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
     std::string where = "graph input '" + vi.name() + "'";
     if (!vi.type().has_tensor_type())
       return fail(where + ": expected a tensor type, found " +
-                  (vi.type().has_sequence_type() ? "a sequence" : vi.type().has_map_type() ? "a map" : "no type"));
+                  (vi.type().has_sequence_type()        ? "a sequence"
+                   : vi.type().has_map_type()           ? "a map"
+                   : vi.type().has_optional_type()      ? "an optional"
+                   : vi.type().has_sparse_tensor_type() ? "a sparse tensor"
+                                                        : "no type"));
     const auto &tt = vi.type().tensor_type();
     Type et = onnxElementType(&ctx, tt.elem_type());
     if (!et)
@@ -425,10 +468,9 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
     int64_t nodeOpset = opset;
     if (!n.domain().empty() && n.domain() != "ai.onnx") {
       NodeImporter ni(*this, n, i, domains.count(n.domain()) ? domains[n.domain()] : 0);
-      std::string name = n.name().empty() ? "#" + std::to_string(i) : n.name();
-      return fail(fileName + ": node '" + name + "' (" + n.op_type() + ", domain '" + n.domain() +
-                  "'): expected an op of the default ONNX domain, found domain '" + n.domain() +
-                  "', which bmc does not support");
+      ni.report("expected an operator of the default ONNX domain, found domain '" + n.domain() +
+                "', which bmc does not support");
+      return fail("");
     }
     NodeImporter ni(*this, n, i, nodeOpset);
     for (int k = 0; k < n.input_size(); ++k)
@@ -468,13 +510,21 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
   std::string diag;
   {
     ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-      if (diag.empty()) {
-        llvm::raw_string_ostream os(diag);
-        os << d.getLocation() << ": " << d.str();
-      }
+      if (!diag.empty()) return success();
+      // Node locations are NameLoc(node, NameLoc("Op, opset N", file)).
+      auto node = dyn_cast<NameLoc>(d.getLocation());
+      auto op = node ? dyn_cast<NameLoc>(node.getChildLoc()) : NameLoc();
+      if (op)
+        diag = path + ": node '" + node.getName().str() + "' (" + op.getName().str() + "): " +
+               verifierMessage(d.str());
+      else
+        diag = path + ": the imported IR does not verify: " + d.str();
       return success();
     });
-    if (failed(verify(module))) return fail("the imported IR does not verify: " + diag);
+    if (failed(verify(module))) {
+      err = diag;
+      return false;
+    }
   }
   return true;
 }
@@ -498,7 +548,7 @@ bool importOnnxFile(MLIRContext &ctx, const std::string &path, const ImportOptio
   try {
     ok = gi.run(*module, error);
   } catch (const std::exception &e) {
-    error = gi.fileName + ": import failed: " + e.what();
+    error = gi.path + ": import failed: " + e.what();
     ok = false;
   }
   if (!ok) return false;

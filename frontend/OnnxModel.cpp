@@ -90,21 +90,21 @@ struct Scanner {
   std::string error;
   std::vector<std::pair<const uint8_t *, size_t>> raw;
 
-  bool fail(const uint8_t *at, const char *what) {
+  bool fail(const uint8_t *at, const std::string &what, const std::string &tail = "") {
     if (error.empty())
-      error = std::string(what) + " at byte " + std::to_string(at - base);
+      error = what + " at byte " + std::to_string(at - base) + tail;
     return false;
   }
 
   bool varint(const uint8_t *&p, const uint8_t *lim, uint64_t &v) {
     v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (p >= lim) return fail(p, "truncated varint");
+      if (p >= lim) return fail(p, "a truncated varint");
       uint8_t b = *p++;
       v |= uint64_t(b & 0x7f) << shift;
       if (!(b & 0x80)) return true;
     }
-    return fail(p, "malformed varint");
+    return fail(p, "a malformed varint");
   }
 
   static void putVarint(std::string &out, uint64_t v) {
@@ -123,19 +123,21 @@ struct Scanner {
     if (!varint(p, lim, tag)) return false;
     num = uint32_t(tag >> 3);
     wire = uint32_t(tag & 7);
-    if (num == 0) return fail(p, "invalid field number 0");
+    if (num == 0) return fail(p, "field number 0");
     switch (wire) {
     case 0: { uint64_t v; return varint(p, lim, v); }
-    case 1: if (lim - p < 8) return fail(p, "truncated 64-bit field"); p += 8; return true;
-    case 5: if (lim - p < 4) return fail(p, "truncated 32-bit field"); p += 4; return true;
+    case 1: if (lim - p < 8) return fail(p, "a truncated 64-bit field"); p += 8; return true;
+    case 5: if (lim - p < 4) return fail(p, "a truncated 32-bit field"); p += 4; return true;
     case 2:
       if (!varint(p, lim, len)) return false;
-      if (len > uint64_t(lim - p)) return fail(p, "length-delimited field runs past the end (truncated file?)");
+      if (len > uint64_t(lim - p))
+        return fail(p, "a field of " + std::to_string(len) + " bytes",
+                    " with " + std::to_string(lim - p) + " left (a truncated file?)");
       payload = p;
       p += len;
       return true;
     default:
-      return fail(p, "unsupported wire type");
+      return fail(p, "wire type " + std::to_string(wire), ", which ONNX does not use");
     }
   }
 
@@ -206,14 +208,14 @@ std::unique_ptr<OnnxModel> loadOnnxModel(const std::string &path, std::string &e
     return nullptr;
   }
   if (file->size() == 0) {
-    error = path + ": not an ONNX model: the file is empty";
+    error = path + ": not an ONNX model: expected a protobuf ModelProto, found an empty file";
     return nullptr;
   }
   Scanner scan{file->data(), file->data() + file->size(), {}, {}};
   std::string stripped;
   stripped.reserve(1 << 16);
   if (!scan.model(stripped)) {
-    error = path + ": not an ONNX model or truncated: protobuf " + scan.error;
+    error = path + ": not an ONNX model: expected a protobuf ModelProto, found " + scan.error;
     return nullptr;
   }
   auto model = std::make_unique<OnnxModel>();
@@ -221,7 +223,8 @@ std::unique_ptr<OnnxModel> loadOnnxModel(const std::string &path, std::string &e
   model->file = file;
   model->proto = std::make_unique<onnx::ModelProto>();
   if (!model->proto->ParseFromString(stripped)) {
-    error = path + ": not an ONNX model: protobuf parsing failed";
+    error = path + ": not an ONNX model: expected a protobuf ModelProto, found bytes that do not "
+                   "parse as one";
     return nullptr;
   }
   const onnx::ModelProto &m = *model->proto;

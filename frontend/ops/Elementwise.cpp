@@ -75,6 +75,14 @@ static LogicalResult cast(NodeImporter &n) {
   return n.setOutput(n.make<mlir::bmc::CastOp>({n.in(0)}, {n.named("to", TypeAttr::get(et))}));
 }
 
+/// CastLike: Cast to the element type of the second input (whose values
+/// are not read).
+static LogicalResult castLike(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)) || failed(n.onlyAttrs({"saturate"}))) return failure();
+  Type et = n.type(1).getElementType();
+  return n.setOutput(n.make<mlir::bmc::CastOp>({n.in(0)}, {n.named("to", TypeAttr::get(et))}));
+}
+
 static LogicalResult clip(NodeImporter &n) {
   SmallVector<Value> operands{n.in(0)};
   SmallVector<int32_t> seg{1, 0, 0};
@@ -119,6 +127,29 @@ static LogicalResult identity(NodeImporter &n) {
   return n.setOutputs(n.in(0));
 }
 
+/// Dropout at inference: the identity, and a mask of all true. Training
+/// mode (random dropping) is not something bmc compiles.
+static LogicalResult dropout(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 3)) || failed(n.expectOutputs(1, 2)) || failed(n.onlyAttrs({"seed", "ratio"})))
+    return failure();
+  if (n.has(2)) {
+    DenseElementsAttr mode;
+    if (!matchPattern(n.in(2), m_Constant(&mode)) || !mode.getElementType().isInteger(1) || !mode.isSplat())
+      return n.error("input 'training_mode': expected a constant false (bmc compiles inference graphs), "
+                     "found a value computed at run time");
+    if (mode.getSplatValue<bool>())
+      return n.error("input 'training_mode': expected false (bmc compiles inference graphs), found true");
+  }
+  if (n.node.output_size() < 2 || n.node.output(1).empty()) return n.setOutputs(n.in(0));
+  int64_t rank = n.type(0).getRank();
+  auto shape = n.make<mlir::bmc::ShapeOp>({n.in(0)}, {n.named("start", n.b.getI64IntegerAttr(0)),
+                                               n.named("end", n.b.getI64IntegerAttr(rank))});
+  if (failed(shape)) return failure();
+  auto mask = n.make<mlir::bmc::ConstantOfShapeOp>({*shape}, {n.named("value", n.b.getBoolAttr(true))});
+  if (failed(mask)) return failure();
+  return n.setOutputs({n.in(0), *mask});
+}
+
 void registerElementwiseOps(OpTable &t) {
   t["Add"] = binary<mlir::bmc::AddOp>;
   t["Sub"] = binary<mlir::bmc::SubOp>;
@@ -158,9 +189,11 @@ void registerElementwiseOps(OpTable &t) {
   t["LeakyRelu"] = leakyRelu;
   t["Gelu"] = gelu;
   t["Cast"] = cast;
+  t["CastLike"] = castLike;
   t["Clip"] = clip;
   t["Where"] = where;
   t["Identity"] = identity;
+  t["Dropout"] = dropout;
 }
 
 } // namespace bmc

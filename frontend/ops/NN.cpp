@@ -50,12 +50,44 @@ static LogicalResult softmax(NodeImporter &n, bool log) {
   return n.setOutput(n.make<mlir::bmc::ReshapeOp>({*sm, *shape}));
 }
 
+/// LayerNormalization's optional Mean and InvStdDev outputs (training
+/// exports keep them), computed in f32 (stash_type 1) with keepdims shapes.
+static FailureOr<std::pair<Value, Value>> layerNormStats(NodeImporter &n, int64_t axis, float eps) {
+  Value x = n.in(0);
+  int64_t rank = n.type(0).getRank();
+  Type f32 = n.b.getF32Type();
+  if (n.type(0).getElementType() != f32) {
+    auto c = n.make<mlir::bmc::CastOp>({x}, {n.named("to", TypeAttr::get(f32))});
+    if (failed(c)) return failure();
+    x = *c;
+  }
+  SmallVector<int64_t> axes;
+  for (int64_t i = axis; i < rank; ++i) axes.push_back(i);
+  auto mean = [&](Value v) {
+    return n.make<mlir::bmc::ReduceMeanOp>(
+        {v}, {n.named("axes", n.b.getDenseI64ArrayAttr(axes)), n.named("keepdims", n.b.getBoolAttr(true))});
+  };
+  auto mu = mean(x);
+  if (failed(mu)) return failure();
+  auto d = n.make<mlir::bmc::SubOp>({x, *mu});
+  if (failed(d)) return failure();
+  auto sq = n.make<mlir::bmc::MulOp>({*d, *d});
+  if (failed(sq)) return failure();
+  auto var = mean(*sq);
+  if (failed(var)) return failure();
+  auto ve = n.make<mlir::bmc::AddOp>({*var, n.constScalar(f32, eps)});
+  if (failed(ve)) return failure();
+  auto sd = n.make<mlir::bmc::SqrtOp>({*ve});
+  if (failed(sd)) return failure();
+  auto inv = n.make<mlir::bmc::ReciprocalOp>({*sd});
+  if (failed(inv)) return failure();
+  return std::make_pair(*mu, *inv);
+}
+
 static LogicalResult layerNorm(NodeImporter &n) {
-  if (failed(n.expectInputs(2, 3)) || failed(n.onlyAttrs({"axis", "epsilon", "stash_type"}))) return failure();
-  for (int i = 1; i < n.node.output_size(); ++i)
-    if (!n.node.output(i).empty())
-      return n.error("expected only output Y to be used, found output " + std::to_string(i) +
-                     " (Mean/InvStdDev) in use, which bmc does not produce");
+  if (failed(n.expectInputs(2, 3)) || failed(n.expectOutputs(1, 3)) ||
+      failed(n.onlyAttrs({"axis", "epsilon", "stash_type"})))
+    return failure();
   auto axis = n.attrInt("axis", -1);
   auto eps = n.attrFloat("epsilon", 1e-5f);
   auto stash = n.attrInt("stash_type", 1);
@@ -66,8 +98,15 @@ static LogicalResult layerNorm(NodeImporter &n) {
   if (failed(a)) return failure();
   SmallVector<Value> operands{n.in(0), n.in(1)};
   if (n.has(2)) operands.push_back(n.in(2));
-  return n.setOutput(n.make<mlir::bmc::LayerNormOp>(
-      operands, {n.named("axis", n.b.getI64IntegerAttr(*a)), n.named("epsilon", n.b.getF32FloatAttr(*eps))}));
+  auto y = n.make<mlir::bmc::LayerNormOp>(
+      operands, {n.named("axis", n.b.getI64IntegerAttr(*a)), n.named("epsilon", n.b.getF32FloatAttr(*eps))});
+  if (failed(y)) return failure();
+  bool stats = false;
+  for (int i = 1; i < n.node.output_size(); ++i) stats |= !n.node.output(i).empty();
+  if (!stats) return n.setOutputs(*y);
+  auto ms = layerNormStats(n, *a, *eps);
+  if (failed(ms)) return failure();
+  return n.setOutputs({*y, ms->first, ms->second});
 }
 
 template <typename OpT>

@@ -52,9 +52,14 @@ static LogicalResult flatten(NodeImporter &n) {
   if (failed(n.expectInputs(1, 1)) || failed(n.onlyAttrs({"axis"}))) return failure();
   auto axis = n.attrInt("axis", 1);
   if (failed(axis)) return failure();
-  auto a = n.normAxis(*axis, n.type(0).getRank(), "attribute 'axis'", /*extra=*/true);
-  if (failed(a)) return failure();
-  return n.setOutput(n.make<mlir::bmc::FlattenOp>({n.in(0)}, {n.named("axis", n.b.getI64IntegerAttr(*a))}));
+  // Flatten's axis lies in [-rank, rank] and a negative one counts from
+  // `rank` (unlike Unsqueeze's, which counts from the output rank).
+  int64_t rank = n.type(0).getRank();
+  if (*axis < -rank || *axis > rank)
+    return n.error("attribute 'axis': expected a value in [" + std::to_string(-rank) + ", " + std::to_string(rank) +
+                   "] (rank " + std::to_string(rank) + "), found " + std::to_string(*axis));
+  int64_t a = *axis < 0 ? *axis + rank : *axis;
+  return n.setOutput(n.make<mlir::bmc::FlattenOp>({n.in(0)}, {n.named("axis", n.b.getI64IntegerAttr(a))}));
 }
 
 /// Axes from the attribute (old opsets) or the constant input `index` (new).

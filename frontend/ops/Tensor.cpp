@@ -186,6 +186,44 @@ static LogicalResult trilu(NodeImporter &n) {
   return n.setOutput(n.make<mlir::bmc::TriluOp>({n.in(0), k}, {n.named("upper", n.b.getBoolAttr(*upper))}));
 }
 
+/// Tile as a broadcast: x [d0, d1] -> [1, d0, 1, d1] -> expand to
+/// [r0, d0, r1, d1] -> reshape to [r0*d0, r1*d1]. Repeats may be run-time
+/// values; constant ones give static shapes.
+static LogicalResult tile(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)) || failed(n.onlyAttrs({}))) return failure();
+  auto t = n.type(0), rt = n.type(1);
+  int64_t rank = t.getRank();
+  if (!rt || rt.getRank() != 1 || !rt.getElementType().isInteger(64) || rt.isDynamicDim(0) ||
+      rt.getDimSize(0) != rank)
+    return n.error("input 'repeats': expected a 1-D int64 tensor of " + std::to_string(rank) +
+                   " entries (the input rank), found " + std::string(llvm::formatv("{0}", rt)));
+  if (rank == 0) return n.setOutputs(n.in(0));
+  SmallVector<int64_t> odd;
+  for (int64_t k = 0; k < rank; ++k) odd.push_back(2 * k);
+  auto u = n.make<mlir::bmc::UnsqueezeOp>({n.in(0)}, {n.named("axes", n.b.getDenseI64ArrayAttr(odd))});
+  if (failed(u)) return failure();
+  SmallVector<Value> pieces;
+  for (int64_t k = 0; k < rank; ++k) {
+    auto r = n.make<mlir::bmc::SliceOp>({n.in(1), n.constI64({k}), n.constI64({k + 1}), n.constI64({1})},
+                                       {n.named("axes", n.b.getDenseI64ArrayAttr({0}))});
+    auto d = n.make<mlir::bmc::ShapeOp>({n.in(0)}, {n.named("start", n.b.getI64IntegerAttr(k)),
+                                             n.named("end", n.b.getI64IntegerAttr(k + 1))});
+    if (failed(r) || failed(d)) return failure();
+    pieces.push_back(*r);
+    pieces.push_back(*d);
+  }
+  auto target = n.make<mlir::bmc::ConcatOp>(pieces, {n.named("axis", n.b.getI64IntegerAttr(0))});
+  if (failed(target)) return failure();
+  auto e = n.make<mlir::bmc::ExpandOp>({*u, *target});
+  auto shape = n.make<mlir::bmc::ShapeOp>({n.in(0)}, {n.named("start", n.b.getI64IntegerAttr(0)),
+                                               n.named("end", n.b.getI64IntegerAttr(rank))});
+  if (failed(e) || failed(shape)) return failure();
+  auto outShape = n.make<mlir::bmc::MulOp>({n.in(1), *shape});
+  if (failed(outShape)) return failure();
+  // allowzero: a repeat of 0 gives a dimension of 0, not a copy of the input's.
+  return n.setOutput(n.make<mlir::bmc::ReshapeOp>({*e, *outShape}, {n.named("allowzero", n.b.getBoolAttr(true))}));
+}
+
 void registerTensorOps(OpTable &t) {
   t["Transpose"] = transpose;
   t["Concat"] = concat;
@@ -193,6 +231,7 @@ void registerTensorOps(OpTable &t) {
   t["Slice"] = slice;
   t["Gather"] = gather;
   t["Trilu"] = trilu;
+  t["Tile"] = tile;
 }
 
 } // namespace bmc

@@ -1,0 +1,171 @@
+// Verifier diagnostics of bmc.attention, the KV cache type and its ops.
+// RUN: bmc-opt %s -split-input-file -verify-diagnostics
+
+func.func @heads_not_multiple(%q: tensor<1x6x1x16xf32>, %k: tensor<1x4x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected query heads to be a multiple of KV heads, found 6 query heads and 4 KV heads}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<1x6x1x16xf32>, tensor<1x4x7x16xf32>, tensor<1x4x7x16xf32>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @kv_heads_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>, %v: tensor<1x3x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected k and v to have the same heads, found 2 and 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %v {scale = 1.0 : f32}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x3x7x16xf32>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @kv_length_differ(%q: tensor<?x6x?x16xf32>, %k: tensor<?x2x7x16xf32>, %v: tensor<?x2x8x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected k and v to have the same length, found 7 and 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %v {scale = 1.0 : f32}
+      : (tensor<?x6x?x16xf32>, tensor<?x2x7x16xf32>, tensor<?x2x8x16xf32>) -> tensor<?x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @head_dim_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x8xf32>) {
+  // expected-error @+2 {{bmc.attention: expected q and k head_dim to agree, found 16 and 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x8xf32>, tensor<1x2x7x8xf32>) -> tensor<1x6x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @element_types_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf16>) {
+  // expected-error @+2 {{bmc.attention: expected q, k and v of one element type, found f32, f16 and f16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf16>, tensor<1x2x7x16xf16>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @padding(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected padding "skip" or "mask", found "zero"}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, padding = "zero"}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @mask_type(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>, %m: tensor<1x1x1x7xi1>) {
+  // expected-error @+2 {{bmc.attention: expected a mask of element type f32 that broadcasts to the scores [1,6,1,7], found tensor<1x1x1x7xi1>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k, %m {scale = 1.0 : f32}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>, tensor<1x1x1x7xi1>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @mask_shape(%q: tensor<?x6x?x16xf32>, %k: tensor<?x2x7x16xf32>, %m: tensor<?x1x?x5xf32>) {
+  // expected-error @+2 {{bmc.attention: expected a mask of element type f32 that broadcasts to the scores [?,6,?,7], found tensor<?x1x?x5xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k, %m {scale = 1.0 : f32}
+      : (tensor<?x6x?x16xf32>, tensor<?x2x7x16xf32>, tensor<?x2x7x16xf32>, tensor<?x1x?x5xf32>) -> tensor<?x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @not_4d(%q: tensor<6x1x16xf32>, %k: tensor<1x2x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected 4-D q, k, v ([batch, heads, seq, head_dim]), found tensor<6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @append_wrong_heads(%c: !bmc.kv_cache<2x16xf32>, %r: tensor<1x6x1x16xf32>) {
+  // expected-error @+2 {{bmc.kv_append: expected rows [batch, 2, seq, 16] of f32, found tensor<1x6x1x16xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_append %c, %r : (!bmc.kv_cache<2x16xf32>, tensor<1x6x1x16xf32>) -> tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @append_wrong_head_dim(%c: !bmc.kv_cache<2x16xf32>, %r: tensor<?x2x?x8xf32>) {
+  // expected-error @+2 {{bmc.kv_append: expected rows [batch, 2, seq, 16] of f32, found tensor<?x2x?x8xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_append %c, %r : (!bmc.kv_cache<2x16xf32>, tensor<?x2x?x8xf32>) -> tensor<?x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @append_wrong_element_type(%c: !bmc.kv_cache<2x16xf32>, %r: tensor<1x2x1x16xf16>) {
+  // expected-error @+2 {{bmc.kv_append: expected rows [batch, 2, seq, 16] of f32, found tensor<1x2x1x16xf16>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_append %c, %r : (!bmc.kv_cache<2x16xf32>, tensor<1x2x1x16xf16>) -> tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @append_wrong_rank(%c: !bmc.kv_cache<2x16xf32>, %r: tensor<2x1x16xf32>) {
+  // expected-error @+2 {{bmc.kv_append: expected rows [batch, 2, seq, 16] of f32, found tensor<2x1x16xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_append %c, %r : (!bmc.kv_cache<2x16xf32>, tensor<2x1x16xf32>) -> tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @past_wrong_heads(%c: !bmc.kv_cache<2x16xf32>) {
+  // expected-error @+2 {{'bmc.kv_past' op inferred type(s) 'tensor<?x2x?x16xf32>' are incompatible with return type(s) of operation 'tensor<?x4x?x16xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_past %c : (!bmc.kv_cache<2x16xf32>) -> tensor<?x4x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @append_not_a_cache(%c: tensor<1x2x8x16xf32>, %r: tensor<1x2x1x16xf32>) {
+  // expected-error @+1 {{'bmc.kv_append' op operand #0 must be a KV cache buffer with spare rows: [batch, heads, capacity, head_dim], but got 'tensor<1x2x8x16xf32>'}}
+  %0 = bmc.kv_append %c, %r : (tensor<1x2x8x16xf32>, tensor<1x2x1x16xf32>) -> tensor<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache: expected positive heads and head_dim, found 0x16}}
+func.func @cache_zero_heads(%c: !bmc.kv_cache<0x16xf32>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache: expected a float element type, found 'i32'}}
+func.func @cache_int(%c: !bmc.kv_cache<2x16xi32>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache: expected heads x head_dim x element type (e.g. 2x16xf32), found 3 dimensions}}
+func.func @cache_rank(%c: !bmc.kv_cache<1x2x16xf32>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kv_cache: expected static heads and head_dim, found 2x?}}
+func.func @cache_dynamic(%c: !bmc.kv_cache<2x?xf32>) {
+  return
+}
