@@ -18,12 +18,12 @@ static SmallVector<Value, 4> resultSizes(Lowerer &l, Value result, ArrayRef<Valu
 }
 
 /// Reshape sizes from an ONNX shape operand (0 copies, -1 infers), checked.
+/// A shape known only at run time may hold its -1 anywhere.
 static SmallVector<Value, 4> reshapeSizes(Lowerer &l, mlir::bmc::ReshapeOp op, const Buf &in) {
   auto rt = ttype(op.getResult());
   int64_t n = rt.getRank();
-  SmallVector<Value, 4> sizes(n);
-  Value known = l.c(1);
-  int64_t inferAt = -1;
+  SmallVector<Value, 4> sizes(n), infer(n); // infer[i]: i1, "entry i is -1"
+  Value known = l.c(1), numInfer = l.c(0);
   for (int64_t i = 0; i < n; ++i) {
     if (!rt.isDynamicDim(i)) {
       sizes[i] = l.c(rt.getDimSize(i));
@@ -31,26 +31,29 @@ static SmallVector<Value, 4> reshapeSizes(Lowerer &l, mlir::bmc::ReshapeOp op, c
       continue;
     }
     Value e = l.element(op.getShape(), i);
-    if (auto k = l.constOf(e); k && *k == -1) { inferAt = i; continue; }
     if (!op.getAllowzero() && i < in.rank()) e = l.select(l.eq(e, l.c(0)), in.sizes[i], e);
-    if (!l.constOf(e)) {
-      // A run-time -1 is possible only if the element is not known; handle it.
-      Value isInfer = l.eq(e, l.c(-1));
-      if (auto k = l.constOf(isInfer); !k || *k) {
-        // Treat as "known" unless -1 at run time; the total check below
-        // catches inconsistent shapes.
-        (void)isInfer;
-      }
-    }
+    infer[i] = l.eq(e, l.c(-1));
+    if (l.constOf(infer[i]) == 0) infer[i] = Value();
     sizes[i] = e;
-    known = l.mul(known, e);
+    known = l.mul(known, infer[i] ? l.select(infer[i], l.c(1), e) : e);
+    if (infer[i]) numInfer = l.add(numInfer, l.b.createOrFold<arith::ExtUIOp>(l.loc, l.i64, infer[i]));
   }
   Value total = l.numElements(in.sizes);
-  if (inferAt >= 0) {
-    l.check(l.b.createOrFold<arith::CmpIOp>(l.loc, arith::CmpIPredicate::ne, known, l.c(0)),
+  if (llvm::any_of(infer, [](Value v) { return bool(v); })) {
+    l.check(l.b.createOrFold<arith::CmpIOp>(l.loc, arith::CmpIPredicate::sle, numInfer, l.c(1)),
+            "Reshape: expected at most one -1 in the shape, found {0}", numInfer);
+    Value anyInfer = l.b.createOrFold<arith::CmpIOp>(l.loc, arith::CmpIPredicate::ne, numInfer, l.c(0));
+    Value zero = l.eq(known, l.c(0));
+    l.check(l.b.createOrFold<arith::XOrIOp>(l.loc, l.b.createOrFold<arith::AndIOp>(l.loc, anyInfer, zero),
+                                            l.b.create<arith::ConstantIntOp>(l.loc, 1, 1)),
             "Reshape: cannot infer a -1 dimension when the other dimensions multiply to {0}", known);
-    sizes[inferAt] = l.sdiv(total, known);
-    known = l.mul(known, sizes[inferAt]);
+    // Divide by 1 where nothing is inferred or the product is 0: never trap.
+    Value inferred = l.sdiv(total, l.select(zero, l.c(1), known));
+    known = l.c(1);
+    for (int64_t i = 0; i < n; ++i) {
+      if (infer[i]) sizes[i] = l.select(infer[i], inferred, sizes[i]);
+      known = l.mul(known, sizes[i]);
+    }
   }
   l.checkEq(known, total, "Reshape: element count of the target shape vs the input");
   return sizes;
@@ -252,7 +255,11 @@ LogicalResult Lowerer::lowerData(Operation *op) {
     Buf out = alloc(st, et.isUnsignedInteger(), sizes);
     Value v;
     if (auto fa = dyn_cast<FloatAttr>(cs.getValue())) v = cst(computeType(st), fa.getValueAsDouble());
-    else v = b.create<arith::ConstantIntOp>(loc, cast<IntegerAttr>(cs.getValue()).getValue().getSExtValue(), st);
+    else {
+      // A true i1 is stored as the byte 1 (sign-extending it would give -1).
+      APInt iv = cast<IntegerAttr>(cs.getValue()).getValue();
+      v = b.create<arith::ConstantIntOp>(loc, et.isInteger(1) ? int64_t(iv.getZExtValue()) : iv.getSExtValue(), st);
+    }
     loops(sizes, [&](ArrayRef<Value> iv) { store(v, out, iv); });
     bufs[res] = out;
     return success();

@@ -133,7 +133,9 @@ Value Lowerer::scalarOp(Operation *op, ArrayRef<Value> a, Type resultStorage) {
     if (isF) {
       Value gt = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, a[0], fc(0.0));
       Value lt = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, a[0], fc(0.0));
-      return b.create<arith::SelectOp>(loc, gt, fc(1.0), b.create<arith::SelectOp>(loc, lt, fc(-1.0), fc(0.0)));
+      // Neither comparison holds for NaN (and ±0): returning x keeps both, as numpy's sign does.
+      Value zeroOrNaN = b.create<arith::SelectOp>(loc, lt, fc(-1.0), a[0]);
+      return b.create<arith::SelectOp>(loc, gt, fc(1.0), zeroOrNaN);
     }
     Value gt = b.create<arith::CmpIOp>(loc, uns ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt, a[0], ic(0));
     Value lt = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, a[0], ic(0));

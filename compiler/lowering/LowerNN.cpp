@@ -164,8 +164,11 @@ LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
   if (Value cv = op.getC(); cv && alpha == 1.0f && beta == 1.0f && isF32(A.elem)) {
     Buf cb = buf(cv);
     bool vecN = cb.rank() == 1 || (cb.rank() == 2 && constOf(cb.sizes[0]) == 1);
-    if (vecN && cb.contiguous) {
-      checkEq(cb.sizes.back(), N, "Gemm: bias length vs N");
+    // The kernel adds a bias row of length N; a C of one element (or of a
+    // length not known to be N) broadcasts instead, in the epilogue.
+    Value len = cb.rank() ? cb.sizes.back() : Value();
+    bool lengthN = len && (len == N || (constOf(len) && constOf(N) && *constOf(len) == *constOf(N)));
+    if (vecN && lengthN && cb.contiguous) {
       bias = viewPtr(cb);
       biasFused = true;
     }
@@ -243,7 +246,18 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   p[BMC_ATT_V] = ptrInt(viewPtr(v)); p[BMC_ATT_V_BS] = v.strides[0]; p[BMC_ATT_V_HS] = v.strides[1]; p[BMC_ATT_V_RS] = v.strides[2];
   p[BMC_ATT_OUT] = ptrInt(viewPtr(out)); p[BMC_ATT_O_BS] = out.strides[0]; p[BMC_ATT_O_HS] = out.strides[1]; p[BMC_ATT_O_RS] = out.strides[2];
   if (Value m = op.getMask()) {
-    Buf mb = broadcastView(buf(m), {B, H, S, T});
+    // The kernel reads the mask through strides: a dimension that neither
+    // matches nor is 1 would read past it, so it is an error here.
+    Buf mask = buf(m);
+    SmallVector<Value, 4> full{B, H, S, T};
+    for (int64_t i = 0, off = 4 - mask.rank(); i < mask.rank(); ++i) {
+      Value d = mask.sizes[i], want = full[off + i];
+      if (d == want || constOf(d) == 1 || (constOf(d) && constOf(want) && *constOf(d) == *constOf(want))) continue;
+      check(b.createOrFold<arith::OrIOp>(loc, eq(d, want), eq(d, c(1))),
+            "Attention: mask dimension {0} does not broadcast to {1} (dimension " + std::to_string(off + i) + ")", d,
+            want);
+    }
+    Buf mb = broadcastView(mask, full);
     p[BMC_ATT_MASK] = ptrInt(viewPtr(mb));
     p[BMC_ATT_M_BS] = mb.strides[0]; p[BMC_ATT_M_HS] = mb.strides[1]; p[BMC_ATT_M_QS] = mb.strides[2]; p[BMC_ATT_M_KS] = mb.strides[3];
   }
