@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace bmc {
@@ -54,7 +55,7 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
   auto grow = [&](int64_t need, int64_t valid) {
     if (need <= cap) return;
     t += reallocSeconds(valid);
-    cap = (need / r + 1) * r;
+    cap = need + r - 1; // as the session grows it: one reallocation every r tokens
   };
   grow(from, 0); // the prompt
   double perSpare = mask ? double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte : 0;
@@ -198,13 +199,15 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache) {
   std::string dir = path.substr(0, path.find_last_of('/'));
   ::mkdir(dir.substr(0, dir.find_last_of('/')).c_str(), 0755);
   ::mkdir(dir.c_str(), 0755);
-  std::ofstream out(path + ".tmp");
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::ofstream out(tmp);
   out.precision(9);
   out << "cpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
       << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\n";
   out.close();
-  if (out) std::rename((path + ".tmp").c_str(), path.c_str());
+  if (out) std::rename(tmp.c_str(), path.c_str());
+  else std::remove(tmp.c_str());
   return h;
 }
 

@@ -191,9 +191,11 @@ class DlopenImage : public CodeImage {
 public:
   void *handle = nullptr;
   void *fn = nullptr;
+  int fd = -1; // kept open: dlopen caches by path, and /proc/self/fd/N is reused once N closes
   std::string cpu;
   ~DlopenImage() override {
     if (handle) dlclose(handle);
+    if (fd >= 0) ::close(fd);
   }
   void *entry() const override { return fn; }
   std::string describe() const override { return "package code for " + cpu; }
@@ -275,10 +277,13 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   }
   std::string fdPath = "/proc/self/fd/" + std::to_string(mfd);
   void *handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ::close(mfd);
-  if (!handle) return fail(std::string("cannot load the code image: ") + dlerror());
+  if (!handle) {
+    ::close(mfd);
+    return fail(std::string("cannot load the code image: ") + dlerror());
+  }
   auto img = std::make_shared<DlopenImage>();
   img->handle = handle;
+  img->fd = mfd;
   img->cpu = meta.targetCpu;
   img->fn = dlsym(handle, "bmc_main");
   if (!img->fn) return fail("the code image has no bmc_main");

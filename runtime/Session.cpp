@@ -73,18 +73,19 @@ Status Session::ensureCapacity(int64_t needed) {
   if (mode_ == "concat") return Status();
   for (auto &c : caches_) {
     if (needed <= c->capacity) continue;
-    // BMC: one reallocation leaving spare rows for the next r tokens (at
-    // least one); prealloc: the whole context at once.
+    // BMC: room for this step and r - 1 more tokens, so one reallocation
+    // (and one copy of the valid rows) every r tokens; prealloc: the whole
+    // context at once.
     int64_t cap;
     if (mode_ == "prealloc") {
       cap = std::max(maxContext_, needed);
     } else if (cost_) {
       cost_->rowBytes = c->rowBytes(batch_);
       r_ = cost_->bestR(needed);
-      cap = needed + r_;
+      cap = needed + r_ - 1;
     } else {
       r_ = fixedR_;
-      cap = (needed / r_ + 1) * r_;
+      cap = needed + r_ - 1;
     }
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
     size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb);

@@ -57,9 +57,28 @@ Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, void *data) {
 }
 
 Tensor Tensor::clone() const {
+  if (!data_) return *this; // default-constructed: nothing to copy
   Tensor t(dtype_, shape_);
   if (bytes()) std::memcpy(t.data_, data_, bytes());
   return t;
+}
+
+void Tensor::setElement(int64_t i, double v) {
+  switch (dtype_) {
+  case DType::F32: data<float>()[i] = float(v); break;
+  case DType::F64: data<double>()[i] = v; break;
+  case DType::I64: data<int64_t>()[i] = int64_t(v); break;
+  case DType::I32: data<int32_t>()[i] = int32_t(v); break;
+  case DType::I16: data<int16_t>()[i] = int16_t(v); break;
+  case DType::I8: data<int8_t>()[i] = int8_t(v); break;
+  case DType::U8: data<uint8_t>()[i] = uint8_t(v); break;
+  case DType::U16: data<uint16_t>()[i] = uint16_t(v); break;
+  case DType::U32: data<uint32_t>()[i] = uint32_t(v); break;
+  case DType::U64: data<uint64_t>()[i] = uint64_t(v); break;
+  case DType::Bool: data<uint8_t>()[i] = v != 0; break;
+  case DType::F16: case DType::BF16:
+    throw std::invalid_argument("Tensor::fromVector: 16-bit float tensors are built from raw bits (use raw())");
+  }
 }
 
 std::string Tensor::describe() const {

@@ -100,16 +100,18 @@ int main(int argc, char **argv) {
 
   std::vector<std::vector<int64_t>> prompts(size_t(batch), prompt);
   auto tp = Clock::now();
-  Clock::time_point tFirst;
+  Clock::time_point tFirst{};
+  bool sawFirst = false;
   auto res = s.generate(prompts, g, [&](int64_t step, const std::vector<int64_t> &) {
-    if (step == 0) tFirst = Clock::now();
+    if (step == 0) { tFirst = Clock::now(); sawFirst = true; }
     return true;
   });
   auto te = Clock::now();
   if (!res) cli::die(model + ": " + res.status().message());
+  if (!sawFirst) tFirst = te; // --max-new-tokens 0: only the prefill ran
   double prefillMs = std::chrono::duration<double, std::milli>(tFirst - tp).count();
   double decodeMs = std::chrono::duration<double, std::milli>(te - tFirst).count();
-  int64_t steps = int64_t(res.value()[0].size()) - 1; // the first token came from prefill
+  int64_t steps = std::max<int64_t>(0, int64_t(res.value()[0].size()) - 1); // the first token came from prefill
   const KVStats &st = s.kvStats();
 
   if (json) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,14 @@ public:
   Tensor(DType dtype, std::vector<int64_t> shape);
   /// Wraps caller memory (not copied; must outlive the tensor).
   static Tensor view(DType dtype, std::vector<int64_t> shape, void *data);
+  /// A tensor of `dtype` holding `v` converted element by element (as a C
+  /// cast would); v.size() must equal the element count of `shape`.
   template <typename T> static Tensor fromVector(DType dtype, std::vector<int64_t> shape, const std::vector<T> &v) {
     Tensor t(dtype, std::move(shape));
-    std::copy(v.begin(), v.end(), t.data<T>());
+    if (int64_t(v.size()) != t.numElements())
+      throw std::invalid_argument("Tensor::fromVector: " + std::to_string(v.size()) + " values for " +
+                                  std::to_string(t.numElements()) + " elements");
+    for (size_t i = 0; i < v.size(); ++i) t.setElement(int64_t(i), double(v[i]));
     return t;
   }
 
@@ -42,6 +48,8 @@ public:
   template <typename T> T *data() { return static_cast<T *>(data_); }
   template <typename T> const T *data() const { return static_cast<const T *>(data_); }
   Tensor clone() const;
+  /// Element i converted to this tensor's dtype (not for 16-bit floats).
+  void setElement(int64_t i, double value);
   std::string describe() const; // e.g. "f32[1,6,1200]"
 
 private:

@@ -1,0 +1,185 @@
+//===- cli_test.cpp - bmc-run and bmc-compile on bad input ----------------===//
+//
+// The tools run as child processes: a bad file or argument must end them
+// with exit code 1 and a one-line message on stderr (with --quiet there is
+// no progress output), never a signal; bmc-compile -o leaves no file behind
+// when it fails.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tests/e2e/bad_packages.h"
+#include "tests/e2e/e2e_util.h"
+
+#include <gtest/gtest.h>
+
+namespace bmc::e2e {
+namespace {
+
+std::string gpt2() { return generatedModelPath("gpt2_op17"); }
+
+/// Exit code 1, nothing on stdout, exactly one line on stderr containing `part`.
+::testing::AssertionResult failsCleanly(const ProcessResult &r, const std::string &part) {
+  if (r.signal) return ::testing::AssertionFailure() << "crashed: " << r.describe();
+  if (r.exitCode != 1) return ::testing::AssertionFailure() << "expected exit code 1: " << r.describe();
+  if (!r.out.empty()) return ::testing::AssertionFailure() << "printed on stdout: " << r.describe();
+  if (r.err.empty() || r.err.back() != '\n' || r.err.find('\n') != r.err.size() - 1)
+    return ::testing::AssertionFailure() << "expected one line on stderr: " << r.describe();
+  if (r.err.find(part) == std::string::npos)
+    return ::testing::AssertionFailure() << "stderr lacks '" << part << "': " << r.describe();
+  return ::testing::AssertionSuccess() << r.err;
+}
+
+ProcessResult bmcRun(std::vector<std::string> args) {
+  args.insert(args.begin(), bmcRunPath());
+  return runProcess(args);
+}
+ProcessResult bmcCompile(std::vector<std::string> args) {
+  args.insert(args.begin(), bmcCompilePath());
+  return runProcess(args);
+}
+
+class Cli : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    dir = new std::string(freshDir("cli"));
+    good = new std::string(*dir + "/gpt2.bmcpkg");
+    compiled = new ProcessResult(bmcCompile({gpt2(), "-o", *good, "--quiet"}));
+  }
+  static void TearDownTestSuite() {
+    delete dir;
+    delete good;
+    delete compiled;
+  }
+  void SetUp() override { ASSERT_EQ(compiled->exitCode, 0) << compiled->describe(); }
+  static std::string *dir, *good;
+  static ProcessResult *compiled;
+};
+std::string *Cli::dir, *Cli::good;
+ProcessResult *Cli::compiled;
+
+TEST_F(Cli, GoodPackageRunsLikeTheJit) {
+  ProcessResult pkg = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "12", "--quiet"});
+  ProcessResult jit = bmcRun({gpt2(), "--prompt", "11,42,7", "--max-new-tokens", "12", "--quiet"});
+  ASSERT_EQ(pkg.exitCode, 0) << pkg.describe();
+  ASSERT_EQ(jit.exitCode, 0) << jit.describe();
+  EXPECT_EQ(pkg.out, jit.out);
+  EXPECT_EQ(std::count(pkg.out.begin(), pkg.out.end(), ','), 11) << pkg.out;
+  ProcessResult json = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "12", "--batch", "2", "--json"});
+  ASSERT_EQ(json.exitCode, 0) << json.describe();
+  Json j;
+  std::string err;
+  ASSERT_TRUE(Json::parse(json.out, j, err)) << err << ": " << json.out;
+  ASSERT_EQ(j["tokens"].arr.size(), 2u);
+  EXPECT_EQ(j["tokens"].arr[0].ints(), j["tokens"].arr[1].ints());
+  EXPECT_EQ(join(j["tokens"].arr[0].ints()) + "\n", pkg.out);
+}
+
+TEST_F(Cli, ZeroNewTokens) {
+  // --max-new-tokens 0 is accepted (only negative counts are refused): a
+  // prefill and nothing generated; the report must still make sense.
+  ProcessResult r = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "0", "--json"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  Json j;
+  std::string err;
+  ASSERT_TRUE(Json::parse(r.out, j, err)) << err << ": " << r.out;
+  ASSERT_EQ(j["tokens"].arr.size(), 1u);
+  EXPECT_TRUE(j["tokens"].arr[0].arr.empty());
+  EXPECT_GE(j["prefill_ms"].num, 0.0) << r.out;
+  EXPECT_GE(j["decode_ms"].num, 0.0) << r.out;
+  EXPECT_EQ(j["decode_steps"].num, 0.0) << r.out;
+}
+
+TEST_F(Cli, DamagedPackages) {
+  std::string bad = makeDirs(*dir + "/bad");
+  for (const BadPackage &b : writeBadPackages(*good, bad)) {
+    SCOPED_TRACE(b.name);
+    EXPECT_TRUE(failsCleanly(bmcRun({b.path, "--quiet"}), b.expected));
+  }
+}
+
+TEST_F(Cli, MissingFiles) {
+  EXPECT_TRUE(failsCleanly(bmcRun({*dir + "/missing.bmcpkg", "--quiet"}), "missing.bmcpkg"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*dir + "/missing.onnx", "--quiet"}), "missing.onnx"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*dir, "--quiet"}), *dir));
+  std::string out = *dir + "/from_missing.bmcpkg";
+  EXPECT_TRUE(failsCleanly(bmcCompile({*dir + "/missing.onnx", "-o", out, "--quiet"}), "missing.onnx"));
+  EXPECT_FALSE(fileExists(out));
+}
+
+TEST_F(Cli, NotAnOnnxFile) {
+  std::string d = freshDir("cli_not_onnx");
+  writeFile(d + "/text.onnx", "definitely not protobuf\n");
+  writeFile(d + "/package_named.onnx", readFile(*good));
+  for (const char *f : {"text.onnx", "package_named.onnx"}) {
+    SCOPED_TRACE(f);
+    EXPECT_TRUE(failsCleanly(bmcRun({d + "/" + f, "--quiet"}), f));
+    EXPECT_TRUE(failsCleanly(bmcCompile({d + "/" + f, "-o", d + "/out.bmcpkg", "--quiet"}), f));
+    EXPECT_EQ(listDir(d), (std::vector<std::string>{"package_named.onnx", "text.onnx"})) << "bmc-compile left a file";
+  }
+}
+
+TEST_F(Cli, UnsupportedOperator) {
+  std::string d = freshDir("cli_unsupported");
+  std::string model = modelsDir() + "/unsupported_op.onnx";
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--quiet"}), "node 'the_determinant' (Det, opset 17)"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({model, "-o", d + "/out.bmcpkg", "--quiet"}), "Det"));
+  // Without --quiet too: progress lines may precede the error, the file stays absent.
+  ProcessResult loud = bmcCompile({model, "-o", d + "/out.bmcpkg"});
+  EXPECT_EQ(loud.exitCode, 1) << loud.describe();
+  EXPECT_TRUE(listDir(d).empty()) << ::testing::PrintToString(listDir(d));
+  // An existing output is left as it was.
+  writeFile(d + "/old.bmcpkg", "previous contents");
+  EXPECT_EQ(bmcCompile({model, "-o", d + "/old.bmcpkg", "--quiet"}).exitCode, 1);
+  EXPECT_EQ(readFile(d + "/old.bmcpkg"), "previous contents");
+  EXPECT_EQ(listDir(d), std::vector<std::string>{"old.bmcpkg"});
+}
+
+TEST_F(Cli, CompileIntoAMissingDirectory) {
+  std::string out = *dir + "/no/such/dir/out.bmcpkg";
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", out, "--quiet"}), "out.bmcpkg"));
+}
+
+TEST_F(Cli, TokenIdsOutsideTheVocabulary) {
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--prompt", "1,2,512", "--quiet"}), "outside the vocabulary"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--prompt", "-3", "--quiet"}), "outside the vocabulary"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--prompt", "1,99999999999", "--quiet"}), "outside the vocabulary"));
+}
+
+TEST_F(Cli, PromptLongerThanTheContext) {
+  std::string model = modelsDir() + "/gpt2_pos16.onnx";
+  std::string p17 = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17";
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--prompt", p17, "--quiet"}), "17"));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--max-context", "64", "--quiet"}), "16"));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--prompt", "1,2,3,4,5", "--max-context", "4", "--quiet"}), "4"));
+  // Generation up to the limit is not an error: 10 + 7 tokens fill the 16 positions.
+  ProcessResult r = bmcRun({model, "--prompt", "1,2,3,4,5,6,7,8,9,10", "--max-new-tokens", "40", "--quiet"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ','), 6) << r.out;
+}
+
+TEST_F(Cli, KvModeTheModelWasNotCompiledFor) {
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv", "concat", "--quiet"}), "concat"));
+  std::string concat = *dir + "/concat.bmcpkg";
+  ASSERT_EQ(bmcCompile({gpt2(), "-o", concat, "--kv", "concat", "--quiet"}).exitCode, 0);
+  EXPECT_TRUE(failsCleanly(bmcRun({concat, "--kv", "prealloc", "--quiet"}), "prealloc"));
+  ProcessResult ok = bmcRun({concat, "--kv", "concat", "--quiet", "--max-new-tokens", "3"});
+  EXPECT_EQ(ok.exitCode, 0) << ok.describe();
+}
+
+TEST_F(Cli, BadArguments) {
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv", "paged"}), "--kv"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-padding", "zero"}), "--kv-padding"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--prompt", "1,x,3"}), "--prompt"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--prompt", ""}), "--prompt"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--batch", "0"}), "--batch"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--max-new-tokens", "-1"}), "--max-new-tokens"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--frobnicate"}), "--frobnicate"));
+  EXPECT_TRUE(failsCleanly(bmcRun({}), "MODEL"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2()}), "-o"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--r", "-2"}), "--r"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--kv", "paged"}), "--kv"));
+  EXPECT_FALSE(fileExists(*dir + "/x.bmcpkg"));
+}
+
+} // namespace
+} // namespace bmc::e2e

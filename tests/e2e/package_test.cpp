@@ -1,0 +1,187 @@
+//===- package_test.cpp - packages: damaged files, several loaded at once -===//
+//
+// Model::load must reject any damaged or foreign file with a one-line
+// message naming it. A program may hold several models loaded from packages
+// at once (e.g. a server with two models, or one model compiled for two KV
+// modes); each must run its own code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tests/e2e/bad_packages.h"
+#include "tests/e2e/e2e_util.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace bmc::e2e {
+namespace {
+
+const std::vector<int64_t> kPrompt = {11, 42, 7, 300};
+
+std::string gpt2() { return generatedModelPath("gpt2_op17"); }
+
+/// Prefill logits of kPrompt through a session in the model's own mode.
+Result<Tensor> prefillLogits(const std::shared_ptr<Model> &m) {
+  auto s = Session::create(m);
+  if (!s) return s.status();
+  if (Status st = s.value()->prefill({kPrompt}); !st.ok()) return st;
+  return s.value()->logits().clone();
+}
+
+/// Loads each package alone (released before the next) and returns its logits.
+Result<Tensor> aloneLogits(const std::string &path) {
+  auto m = Model::load(path);
+  if (!m) return m.status();
+  return prefillLogits(m.value());
+}
+
+/// Loads `first` and keeps it while loading `second`; runs both and compares
+/// them with what each gives when loaded alone. Exits 0 when both agree (run
+/// in a child process: running the wrong code can corrupt memory).
+[[noreturn]] void runBothLoaded(const std::string &first, const std::string &second) {
+  auto want1 = aloneLogits(first), want2 = aloneLogits(second);
+  if (!want1.ok() || !want2.ok()) std::exit(2);
+  auto m1 = Model::load(first);
+  auto m2 = Model::load(second);
+  if (!m1.ok() || !m2.ok()) std::exit(3);
+  auto got1 = prefillLogits(m1.value()), got2 = prefillLogits(m2.value());
+  if (!got1.ok()) std::fprintf(stderr, "%s: %s\n", first.c_str(), got1.status().message().c_str());
+  if (!got2.ok()) std::fprintf(stderr, "%s: %s\n", second.c_str(), got2.status().message().c_str());
+  if (!got1.ok() || !got2.ok()) std::exit(1);
+  int64_t V = want1.value().shape()[1];
+  double d1 = compareLogits(got1.value().data<float>(), want1.value().data<float>(), V).rel;
+  double d2 = compareLogits(got2.value().data<float>(), want2.value().data<float>(), V).rel;
+  std::fprintf(stderr, "relative differences from the packages loaded alone: %g, %g\n", d1, d2);
+  std::exit(d1 == 0 && d2 == 0 ? 0 : 1);
+}
+
+bool inDeathTestChild() { return !GTEST_FLAG_GET(internal_run_death_test).empty(); }
+
+TEST(Packages, SeveralLoadedAtOnceRunTheirOwnCode) {
+  const std::string onnx = gpt2();
+  const std::string dir = workDir() + "/packages_several";
+  const std::string inplace = dir + "/inplace.bmcpkg", concat = dir + "/concat.bmcpkg";
+  if (!inDeathTestChild()) { // the children re-run this test: they reuse the packages
+    freshDir("packages_several");
+    CompileOptions concatOpts;
+    concatOpts.kvMode = KVMode::Concat;
+    ASSERT_TRUE(compilePackage(onnx, inplace).ok());
+    ASSERT_TRUE(compilePackage(onnx, concat, concatOpts).ok());
+    // Loaded one at a time, each gives what the JIT gives.
+    auto jitInplace = compiled(onnx), jitConcat = compiled(onnx, concatOpts);
+    ASSERT_TRUE(jitInplace.ok() && jitConcat.ok());
+    for (auto [path, jit] : {std::pair{inplace, jitInplace.value()}, std::pair{concat, jitConcat.value()}}) {
+      auto got = aloneLogits(path), want = prefillLogits(jit);
+      ASSERT_TRUE(got.ok()) << path << ": " << got.status().message();
+      ASSERT_TRUE(want.ok()) << want.status().message();
+      EXPECT_EQ(compareLogits(got.value().data<float>(), want.value().data<float>(), want.value().shape()[1]).maxAbs, 0)
+          << path;
+    }
+  }
+  // Both loaded at once, in either order.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(runBothLoaded(inplace, concat), ::testing::ExitedWithCode(0), "") << "in-place package loaded first";
+  EXPECT_EXIT(runBothLoaded(concat, inplace), ::testing::ExitedWithCode(0), "") << "concat package loaded first";
+}
+
+TEST(Packages, SamePackageLoadedTwice) {
+  const std::string onnx = generatedModelPath("llama_op17");
+  const std::string dir = freshDir("packages_twice");
+  ASSERT_TRUE(compilePackage(onnx, dir + "/m.bmcpkg").ok());
+  auto a = Model::load(dir + "/m.bmcpkg"), b = Model::load(dir + "/m.bmcpkg");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto la = prefillLogits(a.value()), lb = prefillLogits(b.value());
+  ASSERT_TRUE(la.ok() && lb.ok());
+  EXPECT_EQ(compareLogits(la.value().data<float>(), lb.value().data<float>(), la.value().shape()[1]).maxAbs, 0.0);
+  a = Status::error("released");
+  auto again = prefillLogits(b.value()); // the other still runs
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(compareLogits(again.value().data<float>(), lb.value().data<float>(), lb.value().shape()[1]).maxAbs, 0.0);
+}
+
+//===----------------------------------------------------------------------===//
+// Model::load
+//===----------------------------------------------------------------------===//
+
+class LoadErrors : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    dir = new std::string(freshDir("api_load"));
+    goodPath = new std::string(*dir + "/good.bmcpkg");
+    compileStatus = new Status(compilePackage(gpt2(), *goodPath));
+  }
+  static void TearDownTestSuite() {
+    delete dir;
+    delete goodPath;
+    delete compileStatus;
+  }
+  void SetUp() override { ASSERT_TRUE(compileStatus->ok()) << compileStatus->message(); }
+  static std::string *dir, *goodPath;
+  static Status *compileStatus;
+};
+std::string *LoadErrors::dir, *LoadErrors::goodPath;
+Status *LoadErrors::compileStatus;
+
+TEST_F(LoadErrors, GoodPackageAndItsRewrittenCopyLoad) {
+  auto m = Model::load(*goodPath);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  // The control for the damaged variants: the same package with its
+  // metadata re-encoded and its sections moved still loads and runs.
+  std::string bytes = readFile(*goodPath);
+  pkg::Header h = headerOf(bytes);
+  pkg::Meta meta;
+  std::string err;
+  ASSERT_TRUE(pkg::decodeMeta(reinterpret_cast<const uint8_t *>(bytes.data()) + h.metaOffset, h.metaSize, meta, err));
+  writeFile(*dir + "/rewritten.bmcpkg", withMeta(bytes, meta));
+  auto r = Model::load(*dir + "/rewritten.bmcpkg");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto s = Session::create(r.value());
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s.value()->prefill({{1, 2, 3}}).ok());
+}
+
+TEST_F(LoadErrors, DamagedPackages) {
+  for (const BadPackage &b : writeBadPackages(*goodPath, *dir)) {
+    SCOPED_TRACE(b.name);
+    auto m = Model::load(b.path);
+    EXPECT_TRUE(isError(m, b.expected));
+    EXPECT_TRUE(isError(m, b.path)) << "the message names the file";
+  }
+}
+
+TEST_F(LoadErrors, NotAFile) {
+  EXPECT_TRUE(isError(Model::load(*dir + "/missing.bmcpkg"), "missing.bmcpkg"));
+  EXPECT_TRUE(isError(Model::load(*dir), "not a regular file"));
+}
+
+TEST_F(LoadErrors, PackageKeepsTheSignature) {
+  auto pkgModel = Model::load(*goodPath);
+  auto jit = compiled(gpt2());
+  ASSERT_TRUE(pkgModel.ok() && jit.ok());
+  const ModelSignature &a = pkgModel.value()->signature(), &b = jit.value()->signature();
+  ASSERT_EQ(a.inputs.size(), b.inputs.size());
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    EXPECT_EQ(a.inputs[i].name, b.inputs[i].name);
+    EXPECT_EQ(a.inputs[i].dtype, b.inputs[i].dtype);
+    EXPECT_EQ(a.inputs[i].shape, b.inputs[i].shape);
+    EXPECT_EQ(a.inputs[i].dimNames, b.inputs[i].dimNames);
+    EXPECT_EQ(a.inputs[i].kvSlot, b.inputs[i].kvSlot);
+  }
+  ASSERT_EQ(a.outputs.size(), b.outputs.size());
+  EXPECT_EQ(a.decoder.vocab, b.decoder.vocab);
+  EXPECT_EQ(a.decoder.maxPositions, b.decoder.maxPositions);
+  EXPECT_EQ(a.decoder.caches.size(), b.decoder.caches.size());
+  EXPECT_EQ(a.decoder.kvStatus, b.decoder.kvStatus);
+  EXPECT_EQ(pkgModel.value()->weightBytes(), jit.value()->weightBytes());
+  // Same code generator, same weights: the same logits.
+  auto sa = Session::create(pkgModel.value()), sb = Session::create(jit.value());
+  ASSERT_TRUE(sa.value()->prefill({{3, 1, 4, 1, 5}}).ok());
+  ASSERT_TRUE(sb.value()->prefill({{3, 1, 4, 1, 5}}).ok());
+  EXPECT_LE(compareLogits(sa.value()->logits().data<float>(), sb.value()->logits().data<float>(), b.decoder.vocab).rel,
+            1e-6);
+}
+
+} // namespace
+} // namespace bmc::e2e

@@ -1,0 +1,278 @@
+//===- package_test.cpp - .bmcpkg metadata codec and CRC32C ---------------===//
+
+#include "runtime/Package.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace bmc {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// CRC32C
+//===----------------------------------------------------------------------===//
+
+uint32_t crcOf(const std::string &s) { return pkg::crc32c(0, s.data(), s.size()); }
+uint32_t crcOf(const std::vector<uint8_t> &v) { return pkg::crc32c(0, v.data(), v.size()); }
+
+/// Bit-at-a-time CRC32C (reflected polynomial 0x82F63B78): the definition.
+uint32_t crcBitwise(const uint8_t *p, size_t n) {
+  uint32_t c = ~0u;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+  }
+  return ~c;
+}
+
+TEST(Crc32c, CheckValue) { EXPECT_EQ(crcOf("123456789"), 0xE3069283u); }
+
+TEST(Crc32c, Empty) { EXPECT_EQ(crcOf(""), 0u); }
+
+TEST(Crc32c, Rfc3720Vectors) {
+  // RFC 3720 (iSCSI), appendix B.4.
+  std::vector<uint8_t> zeros(32, 0), ones(32, 0xff), inc(32), dec(32);
+  for (int i = 0; i < 32; ++i) inc[size_t(i)] = uint8_t(i), dec[size_t(i)] = uint8_t(31 - i);
+  EXPECT_EQ(crcOf(zeros), 0x8A9136AAu);
+  EXPECT_EQ(crcOf(ones), 0x62A8AB43u);
+  EXPECT_EQ(crcOf(inc), 0x46DD794Eu);
+  EXPECT_EQ(crcOf(dec), 0x113FDB5Cu);
+}
+
+TEST(Crc32c, Incremental) {
+  std::string s = "The quick brown fox jumps over the lazy dog";
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    uint32_t c = pkg::crc32c(0, s.data(), cut);
+    c = pkg::crc32c(c, s.data() + cut, s.size() - cut);
+    EXPECT_EQ(c, crcOf(s)) << "split at " << cut;
+  }
+  EXPECT_EQ(crcOf(s), 0x22620404u);
+}
+
+TEST(Crc32c, MatchesTheDefinitionAtEveryLengthAndAlignment) {
+  // Covers the 8-byte main loop and its tails, at every misalignment.
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(300);
+  for (uint8_t &b : buf) b = uint8_t(rng());
+  for (size_t off = 0; off < 8; ++off)
+    for (size_t n = 0; n + off <= 200; ++n)
+      ASSERT_EQ(pkg::crc32c(0, buf.data() + off, n), crcBitwise(buf.data() + off, n)) << off << "+" << n;
+}
+
+TEST(Crc32c, DetectsEverySingleBitFlip) {
+  std::vector<uint8_t> buf(64);
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = uint8_t(i * 37);
+  uint32_t base = crcOf(buf);
+  for (size_t bit = 0; bit < buf.size() * 8; ++bit) {
+    buf[bit / 8] ^= uint8_t(1u << (bit % 8));
+    EXPECT_NE(crcOf(buf), base) << "bit " << bit;
+    buf[bit / 8] ^= uint8_t(1u << (bit % 8));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Metadata
+//===----------------------------------------------------------------------===//
+
+TensorInfo info(std::string name, DType t, std::vector<int64_t> shape, std::vector<std::string> dims, int kvSlot = -1) {
+  TensorInfo i;
+  i.name = std::move(name);
+  i.dtype = t;
+  i.shape = std::move(shape);
+  i.dimNames = std::move(dims);
+  i.kvSlot = kvSlot;
+  return i;
+}
+
+/// A decoder with two layers and in-place KV caches, every field set.
+pkg::Meta sampleMeta() {
+  pkg::Meta m;
+  m.producer = "bmc 0.1.0";
+  m.source = "/models/llama s.onnx";
+  m.targetCpu = "znver3";
+  m.cpuFeatures = {"avx2", "fma"};
+  m.sig.inputs = {info("input_ids", DType::I64, {-1, -1}, {"batch", "seq"}),
+                  info("attention_mask", DType::I64, {-1, -1}, {"batch", "total"}),
+                  info("position_ids", DType::I64, {-1, -1}, {"batch", "seq"}),
+                  info("past_key_values.0.key", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 3),
+                  info("past_key_values.0.value", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 4),
+                  info("past_key_values.1.key", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 5),
+                  info("past_key_values.1.value", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 6)};
+  m.sig.outputs = {info("logits", DType::F32, {-1, -1, 1200}, {"batch", "seq", ""})};
+  DecoderInfo &d = m.sig.decoder;
+  d.valid = true;
+  d.inputIds = 0;
+  d.attentionMask = 1;
+  d.positionIds = 2;
+  d.logits = 0;
+  for (int k = 0; k < 4; ++k) {
+    DecoderInfo::KV kv;
+    kv.pastInput = 3 + k;
+    kv.presentOutput = -1;
+    kv.heads = 2;
+    kv.headDim = 16;
+    d.caches.push_back(kv);
+  }
+  d.vocab = 1200;
+  d.maxPositions = 2048;
+  d.inplaceKV = true;
+  d.kvMode = "bmc";
+  d.r = 24;
+  d.kvPadding = "mask";
+  d.kvStatus = {"past_key_values.0.key: in place", "past_key_values.0.value: in place"};
+  return m;
+}
+
+void expectSameInfo(const TensorInfo &a, const TensorInfo &b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.dtype, b.dtype);
+  EXPECT_EQ(a.shape, b.shape);
+  EXPECT_EQ(a.dimNames, b.dimNames);
+  EXPECT_EQ(a.kvSlot, b.kvSlot);
+}
+
+TEST(PackageMeta, RoundTrip) {
+  pkg::Meta m = sampleMeta();
+  std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+  pkg::Meta back;
+  std::string err;
+  ASSERT_TRUE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) << err;
+  EXPECT_EQ(back.producer, m.producer);
+  EXPECT_EQ(back.source, m.source);
+  EXPECT_EQ(back.targetCpu, m.targetCpu);
+  EXPECT_EQ(back.cpuFeatures, m.cpuFeatures);
+  ASSERT_EQ(back.sig.inputs.size(), m.sig.inputs.size());
+  for (size_t i = 0; i < m.sig.inputs.size(); ++i) expectSameInfo(back.sig.inputs[i], m.sig.inputs[i]);
+  ASSERT_EQ(back.sig.outputs.size(), m.sig.outputs.size());
+  for (size_t i = 0; i < m.sig.outputs.size(); ++i) expectSameInfo(back.sig.outputs[i], m.sig.outputs[i]);
+  const DecoderInfo &d = back.sig.decoder, &e = m.sig.decoder;
+  EXPECT_EQ(d.valid, e.valid);
+  EXPECT_EQ(d.inputIds, e.inputIds);
+  EXPECT_EQ(d.attentionMask, e.attentionMask);
+  EXPECT_EQ(d.positionIds, e.positionIds);
+  EXPECT_EQ(d.logits, e.logits);
+  ASSERT_EQ(d.caches.size(), e.caches.size());
+  for (size_t k = 0; k < d.caches.size(); ++k) {
+    EXPECT_EQ(d.caches[k].pastInput, e.caches[k].pastInput);
+    EXPECT_EQ(d.caches[k].presentOutput, e.caches[k].presentOutput);
+    EXPECT_EQ(d.caches[k].heads, e.caches[k].heads);
+    EXPECT_EQ(d.caches[k].headDim, e.caches[k].headDim);
+  }
+  EXPECT_EQ(d.vocab, e.vocab);
+  EXPECT_EQ(d.maxPositions, e.maxPositions);
+  EXPECT_EQ(d.inplaceKV, e.inplaceKV);
+  EXPECT_EQ(d.kvMode, e.kvMode);
+  EXPECT_EQ(d.r, e.r);
+  EXPECT_EQ(d.kvPadding, e.kvPadding);
+  EXPECT_EQ(d.kvStatus, e.kvStatus);
+  // Encoding is deterministic (packages are reproducible).
+  EXPECT_EQ(pkg::encodeMeta(back), bytes);
+}
+
+TEST(PackageMeta, RoundTripOfANonDecoder) {
+  pkg::Meta m;
+  m.producer = "bmc";
+  m.sig.inputs = {info("x", DType::F32, {3, 4}, {})};
+  m.sig.outputs = {info("y", DType::F16, {}, {})};
+  std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+  pkg::Meta back;
+  std::string err;
+  ASSERT_TRUE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) << err;
+  EXPECT_FALSE(back.sig.decoder.valid);
+  EXPECT_EQ(back.sig.outputs[0].dtype, DType::F16);
+  EXPECT_TRUE(back.sig.outputs[0].shape.empty());
+  EXPECT_EQ(back.sig.decoder.inputIds, -1);
+}
+
+TEST(PackageMeta, RejectsEveryTruncation) {
+  std::vector<uint8_t> bytes = pkg::encodeMeta(sampleMeta());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    pkg::Meta back;
+    std::string err;
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + ptrdiff_t(n)); // exact size: ASan sees overreads
+    EXPECT_FALSE(pkg::decodeMeta(cut.data(), cut.size(), back, err)) << "prefix of " << n << " bytes";
+    EXPECT_FALSE(err.empty());
+  }
+}
+
+TEST(PackageMeta, RejectsTrailingBytes) {
+  std::vector<uint8_t> bytes = pkg::encodeMeta(sampleMeta());
+  bytes.push_back(0);
+  pkg::Meta back;
+  std::string err;
+  EXPECT_FALSE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err));
+  EXPECT_NE(err.find("corrupted"), std::string::npos) << err;
+}
+
+TEST(PackageMeta, RejectsAHugeLength) {
+  // The first field is the producer string: claim 2^62 bytes.
+  std::vector<uint8_t> bytes = pkg::encodeMeta(sampleMeta());
+  bytes[7] = 0x40;
+  pkg::Meta back;
+  std::string err;
+  EXPECT_FALSE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err));
+}
+
+TEST(PackageMeta, RejectsDecoderIndicesOutOfRange) {
+  for (int which = 0; which < 4; ++which) {
+    pkg::Meta m = sampleMeta();
+    DecoderInfo &d = m.sig.decoder;
+    if (which == 0) d.inputIds = 7;   // 7 inputs: 0..6
+    if (which == 1) d.logits = 1;     // 1 output
+    if (which == 2) d.positionIds = -2;
+    if (which == 3) d.caches[2].pastInput = 100;
+    std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+    pkg::Meta back;
+    std::string err;
+    EXPECT_FALSE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) << "case " << which;
+    EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+  }
+}
+
+TEST(PackageMeta, SurvivesRandomCorruption) {
+  // Whatever the bytes, decoding returns (true or false) without crashing or
+  // allocating without bound; run under ASan to see overreads.
+  std::vector<uint8_t> good = pkg::encodeMeta(sampleMeta());
+  std::mt19937 rng(2024);
+  int rejected = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<uint8_t> bytes = good;
+    int flips = 1 + int(rng() % 4);
+    for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] ^= uint8_t(1u << (rng() % 8));
+    pkg::Meta back;
+    std::string err;
+    if (!pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) {
+      ++rejected;
+      EXPECT_FALSE(err.empty());
+    }
+  }
+  EXPECT_GT(rejected, 0);
+}
+
+TEST(PackageHeader, LayoutIsStable) {
+  // The on-disk layout: changing it needs a new format version.
+  EXPECT_EQ(sizeof(pkg::Header), 128u);
+  EXPECT_EQ(offsetof(pkg::Header, formatVersion), 8u);
+  EXPECT_EQ(offsetof(pkg::Header, abiVersion), 12u);
+  EXPECT_EQ(offsetof(pkg::Header, fileSize), 16u);
+  EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
+  EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
+  EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
+  EXPECT_EQ(pkg::kFormatVersion, 1u);
+}
+
+TEST(PackageCpu, KnowsItsFeatures) {
+  EXPECT_FALSE(pkg::cpuHas("no-such-feature"));
+  EXPECT_FALSE(pkg::cpuHas(""));
+#if defined(__x86_64__)
+  // Every x86-64 CPU bmc targets has SSE4.2 (CRC32C uses it).
+  EXPECT_TRUE(pkg::cpuHas("sse4.2"));
+#endif
+}
+
+} // namespace
+} // namespace bmc
