@@ -74,6 +74,13 @@ enum {
 };
 void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *params);
 
+/* dst[i0,i1,i2,i3] = src[i0,i1,i2,i3] over sizes n0..n3, strides in
+ * elements (lower ranks pad leading dims with size 1). Contiguous inner runs
+ * are copied with memcpy. Used for KV appends, concatenations and layout
+ * changes, so that generated code holds no copy loops. */
+void bmc_rt_copy4(void *dst, const void *src, int64_t elemBytes, int64_t n0, int64_t n1, int64_t n2, int64_t n3,
+                  int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
+
 typedef int32_t (*bmc_entry_fn)(bmc_exec_ctx *ctx, void **io);
 
 #ifdef __cplusplus

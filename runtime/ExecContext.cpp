@@ -77,6 +77,24 @@ void bmc_rt_fail(bmc_exec_ctx *ctx, const char *message, int64_t a, int64_t b) {
   std::longjmp(ctx->unwind, 1);
 }
 
+void bmc_rt_copy4(void *dst, const void *src, int64_t e, int64_t n0, int64_t n1, int64_t n2, int64_t n3, int64_t d0,
+                  int64_t d1, int64_t d2, int64_t d3, int64_t s0, int64_t s1, int64_t s2, int64_t s3) {
+  auto *D = static_cast<uint8_t *>(dst);
+  auto *S = static_cast<const uint8_t *>(src);
+  bool runs = d3 == 1 && s3 == 1;
+  for (int64_t i0 = 0; i0 < n0; ++i0)
+    for (int64_t i1 = 0; i1 < n1; ++i1)
+      for (int64_t i2 = 0; i2 < n2; ++i2) {
+        uint8_t *dp = D + (i0 * d0 + i1 * d1 + i2 * d2) * e;
+        const uint8_t *sp = S + (i0 * s0 + i1 * s1 + i2 * s2) * e;
+        if (runs) {
+          std::memcpy(dp, sp, size_t(n3 * e));
+          continue;
+        }
+        for (int64_t i3 = 0; i3 < n3; ++i3) std::memcpy(dp + i3 * d3 * e, sp + i3 * s3 * e, size_t(e));
+      }
+}
+
 void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *p) {
   bmc_attention_args a;
   a.batch = p[BMC_ATT_BATCH];

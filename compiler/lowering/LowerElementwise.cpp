@@ -193,27 +193,120 @@ static Value loadOperand(Lowerer &l, const Buf &bf, Type tensorElem, ArrayRef<Va
   return v;
 }
 
+bool Lowerer::isElementwise(Operation *op) {
+  return isa<mlir::bmc::AddOp, mlir::bmc::SubOp, mlir::bmc::MulOp, mlir::bmc::DivOp, mlir::bmc::PowOp, mlir::bmc::MinOp,
+             mlir::bmc::MaxOp, mlir::bmc::ModOp, mlir::bmc::EqualOp, mlir::bmc::LessOp, mlir::bmc::LessEqualOp,
+             mlir::bmc::GreaterOp, mlir::bmc::GreaterEqualOp, mlir::bmc::AndOp, mlir::bmc::OrOp, mlir::bmc::XorOp,
+             mlir::bmc::NegOp, mlir::bmc::AbsOp, mlir::bmc::ExpOp, mlir::bmc::LogOp, mlir::bmc::SqrtOp,
+             mlir::bmc::ReciprocalOp, mlir::bmc::TanhOp, mlir::bmc::ErfOp, mlir::bmc::SigmoidOp, mlir::bmc::ReluOp,
+             mlir::bmc::CosOp, mlir::bmc::SinOp, mlir::bmc::FloorOp, mlir::bmc::CeilOp, mlir::bmc::SignOp,
+             mlir::bmc::NotOp, mlir::bmc::SoftplusOp, mlir::bmc::LeakyReluOp, mlir::bmc::GeluOp, mlir::bmc::CastOp,
+             mlir::bmc::ClipOp, mlir::bmc::WhereOp>(op);
+}
+
+/// Storage type of an elementwise result.
+static Type resultStorage(Lowerer &l, RankedTensorType rt) {
+  Type et = rt.getElementType();
+  if (et.isInteger(1)) return IntegerType::get(l.b.getContext(), 8);
+  if (isa<IntegerType>(et)) return IntegerType::get(l.b.getContext(), et.getIntOrFloatBitWidth());
+  return et;
+}
+
+/// Whether a view's dims i and i+1 can be one loop: stride[i] is
+/// stride[i+1] * size[i+1] (both as built by rowMajorStrides), or both are 0.
+static bool mergeable(Lowerer &l, const Buf &v, int64_t i) {
+  Value a = v.strides[i], x = v.strides[i + 1], n = v.sizes[i + 1];
+  auto ka = l.constOf(a), kx = l.constOf(x), kn = l.constOf(n);
+  if (ka == 0 && kx == 0) return true;
+  if (ka && kx && kn) return *ka == *kx * *kn;
+  if (auto m = a.getDefiningOp<arith::MulIOp>())
+    return (m.getLhs() == x && m.getRhs() == n) || (m.getLhs() == n && m.getRhs() == x);
+  if (kx == 1 && a == n) return true;
+  return false;
+}
+
 LogicalResult Lowerer::lowerElementwise(Operation *op) {
   auto rt = cast<RankedTensorType>(op->getResult(0).getType());
   SmallVector<Buf> ins;
   for (Value o : op->getOperands()) ins.push_back(buf(o));
   SmallVector<Value, 4> sizes = broadcastSizes(ins, rt, op->getName().getStringRef());
-  Type st = rt.getElementType().isInteger(1) ? IntegerType::get(b.getContext(), 8)
-            : isa<IntegerType>(rt.getElementType()) ? IntegerType::get(b.getContext(), rt.getElementType().getIntOrFloatBitWidth())
-                                                      : rt.getElementType();
+  Type st = resultStorage(*this, rt);
+  Value res = op->getResult(0);
+
+  // A single-use result feeding another elementwise op is not stored: the
+  // consumer's loop computes it (fusion; broadcasting commutes with it).
+  if (!opts.noFusion && res.hasOneUse()) {
+    Operation *user = *res.getUsers().begin();
+    if (isElementwise(user) && user->getBlock() == op->getBlock()) {
+      Buf v;
+      v.sizes = sizes;
+      v.elem = st;
+      v.isUnsigned = rt.getElementType().isUnsignedInteger();
+      bufs[res] = v;
+      lazy[res] = op;
+      return success();
+    }
+  }
+
+  // Leaves of the fused expression tree, each viewed at the output's sizes.
+  SmallVector<Value> leaves;
+  std::function<void(Operation *)> collect = [&](Operation *o) {
+    for (Value v : o->getOperands()) {
+      if (auto it = lazy.find(v); it != lazy.end()) collect(it->second);
+      else if (!llvm::is_contained(leaves, v)) leaves.push_back(v);
+    }
+  };
+  collect(op);
   Buf out = alloc(st, rt.getElementType().isUnsignedInteger(), sizes);
   SmallVector<Buf> views;
-  for (const Buf &in : ins) views.push_back(broadcastView(in, sizes));
+  for (Value v : leaves) views.push_back(broadcastView(buf(v), sizes));
+
+  // Collapse adjacent dims that are contiguous in every view.
+  SmallVector<Buf *> all{&out};
+  for (Buf &v : views) all.push_back(&v);
+  for (int64_t i = int64_t(sizes.size()) - 2; i >= 0; --i) {
+    if (!llvm::all_of(all, [&](Buf *v) { return mergeable(*this, *v, i); })) continue;
+    Value merged = mul(out.sizes[i], out.sizes[i + 1]);
+    for (Buf *v : all) {
+      v->sizes[i] = merged;
+      v->sizes.erase(v->sizes.begin() + i + 1);
+      v->strides.erase(v->strides.begin() + i);
+    }
+  }
+
   bool failedOp = false;
-  loops(sizes, [&](ArrayRef<Value> iv) {
+  loops(out.sizes, [&](ArrayRef<Value> iv) {
+    DenseMap<Value, Value> at;
+    std::function<Value(Value)> eval = [&](Value v) -> Value {
+      if (auto it = at.find(v); it != at.end()) return it->second;
+      Value r;
+      if (auto it = lazy.find(v); it != lazy.end()) {
+        Operation *o = it->second;
+        SmallVector<Value> args;
+        for (Value x : o->getOperands()) args.push_back(eval(x));
+        Type ost = bufs[v].elem;
+        r = scalarOp(o, args, ost);
+        if (!r) { failedOp = true; return cst(f32, 0); }
+        // Keep a narrow float type's rounding, as if it had been stored.
+        if ((ost.isF16() || ost.isBF16()) && r.getType() != ost)
+          r = b.create<arith::ExtFOp>(loc, r.getType(), b.create<arith::TruncFOp>(loc, ost, r).getResult());
+      } else {
+        size_t k = llvm::find(leaves, v) - leaves.begin();
+        r = loadOperand(*this, views[k], elemOf(v), iv);
+      }
+      return at[v] = r;
+    };
     SmallVector<Value> args;
-    for (auto [v, o] : llvm::zip(views, op->getOperands())) args.push_back(loadOperand(*this, v, elemOf(o), iv));
+    for (Value o : op->getOperands()) args.push_back(eval(o));
+    if (failedOp) return;
     Value r = scalarOp(op, args, st);
     if (!r) { failedOp = true; return; }
     store(r, out, iv);
   });
   if (failedOp) return op->emitError("bmc code generation: no scalar lowering for '") << op->getName() << "'";
-  bufs[op->getResult(0)] = out;
+  out.sizes = sizes;
+  out.strides = rowMajorStrides(*this, sizes);
+  bufs[res] = out;
   return success();
 }
 

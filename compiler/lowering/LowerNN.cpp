@@ -65,8 +65,28 @@ void Lowerer::matmulLoops(const Buf &a, const Buf &bm, const Buf &out, Value, bo
   });
 }
 
+/// Sizes of a statically shaped operand without materialising its storage:
+/// a weight used only by the packed kernel never needs its raw bytes.
+static Buf shapeOnly(Lowerer &l, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<Value> sizes;
+  for (int64_t d : t.getShape()) sizes.push_back(l.c(d));
+  Buf r;
+  r.sizes.assign(sizes.begin(), sizes.end());
+  r.strides = Lowerer::rowMajorStrides(l, sizes);
+  r.elem = t.getElementType();
+  return r;
+}
+
+static bool packable(Lowerer &l, Value rhs) {
+  bool tr;
+  return !l.opts.referenceOnly && weightOf(rhs, tr) && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
+}
+
 LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
-  Buf A = buf(op.getLhs()), B = buf(op.getRhs());
+  Buf A = buf(op.getLhs());
+  bool lazyB = packable(*this, op.getRhs());
+  Buf B = lazyB ? shapeOnly(*this, op.getRhs()) : buf(op.getRhs());
   bool aVec = A.rank() == 1, bVec = B.rank() == 1;
   // numpy promotion of 1-D operands.
   if (aVec) { A.sizes.insert(A.sizes.begin(), c(1)); A.strides.insert(A.strides.begin(), c(0)); }
@@ -90,6 +110,10 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
     }
   }
 
+  if (lazyB) {
+    B = buf(op.getRhs());
+    if (bVec) { B.sizes.push_back(c(1)); B.strides.push_back(c(0)); }
+  }
   // Broadcast batch dimensions.
   SmallVector<Value, 4> batch;
   for (int64_t i = 0; i < rb; ++i) {
@@ -146,7 +170,9 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
 }
 
 LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
-  Buf A = buf(op.getA()), B = buf(op.getB());
+  Buf A = buf(op.getA());
+  bool lazyB = packable(*this, op.getB());
+  Buf B = lazyB ? shapeOnly(*this, op.getB()) : buf(op.getB());
   auto tr = [](Buf x) {
     std::swap(x.sizes[0], x.sizes[1]);
     std::swap(x.strides[0], x.strides[1]);
@@ -179,6 +205,7 @@ LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
   }
   if (!done) {
     biasFused = false;
+    if (lazyB) B = buf(op.getB());
     Buf bv = op.getTransB() ? tr(B) : B;
     checkEq(bv.sizes[0], K, "Gemm: inner dimension of B vs A");
     if (isF32(A.elem) && !opts.referenceOnly)

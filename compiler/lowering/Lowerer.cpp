@@ -209,10 +209,23 @@ Value Lowerer::forLoop(Value ub, Value init, const std::function<Value(Value, Va
 }
 
 void Lowerer::copy(const Buf &from, const Buf &to) {
-  loops(to.sizes, [&](ArrayRef<Value> iv) {
-    Value v = b.create<LLVM::LoadOp>(loc, from.elem, elemPtr(from, iv));
-    b.create<LLVM::StoreOp>(loc, v, elemPtr(to, iv));
-  });
+  int64_t r = to.rank();
+  if (r > 4 || opts.referenceOnly) {
+    loops(to.sizes, [&](ArrayRef<Value> iv) {
+      Value v = b.create<LLVM::LoadOp>(loc, from.elem, elemPtr(from, iv));
+      b.create<LLVM::StoreOp>(loc, v, elemPtr(to, iv));
+    });
+    return;
+  }
+  // One runtime call instead of a loop nest: it keeps generated code small.
+  SmallVector<Value> args{viewPtr(to), viewPtr(from), c(byteSize(from.elem))};
+  for (int64_t i = 0; i < 4 - r; ++i) args.push_back(c(1));
+  args.append(to.sizes.begin(), to.sizes.end());
+  for (const Buf *x : {&to, &from}) {
+    for (int64_t i = 0; i < 4 - r; ++i) args.push_back(c(0));
+    args.append(x->strides.begin(), x->strides.end());
+  }
+  call("bmc_rt_copy4", {}, args);
 }
 
 Buf Lowerer::contiguous(const Buf &buf) {

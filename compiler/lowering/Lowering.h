@@ -30,6 +30,8 @@ struct LoweringOptions {
   /// Use the plain reference kernels' semantics only (loops in generated
   /// code) instead of calling the optimised kernels: for testing.
   bool referenceOnly = false;
+  /// Store every elementwise result (no fusion of single-use chains).
+  bool noFusion = false;
 };
 
 namespace lowering {
@@ -113,6 +115,9 @@ public:
   // --- op families -------------------------------------------------------
   LogicalResult lowerOp(Operation *op);
   LogicalResult lowerElementwise(Operation *op);
+  static bool isElementwise(Operation *op);
+  /// Elementwise results computed inside their consumer's loop (fusion).
+  DenseMap<Value, Operation *> lazy;
   Value scalarOp(Operation *op, ArrayRef<Value> args, Type resultStorage);
   LogicalResult lowerReduce(Operation *op);
   LogicalResult lowerSoftmax(mlir::bmc::SoftmaxOp op);
