@@ -42,6 +42,9 @@ typedef struct bmc_kv_ref {
 /* Scratch memory for one call, 64-byte aligned, released when the call
  * returns (an arena: no per-op allocation from the system). */
 void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes);
+/* The planned arena of one call: `bytes` (computed by the compiled code from
+ * the call's dims), 64-byte aligned, reused across calls. */
+void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes);
 /* The buffer for graph output `index`, allocated by the runtime with the
  * given dims, row-major. */
 void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims);

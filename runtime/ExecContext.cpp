@@ -11,6 +11,19 @@ namespace bmc {
 
 Arena::~Arena() {
   for (Chunk &c : chunks_) std::free(c.data);
+  std::free(planned_);
+}
+
+void *Arena::planned(int64_t bytes) {
+  size_t n = (size_t(bytes < 0 ? 0 : bytes) + 4095) & ~size_t(4095);
+  if (n > plannedSize_) {
+    std::free(planned_);
+    planned_ = static_cast<uint8_t *>(std::aligned_alloc(4096, std::max<size_t>(n, 4096)));
+    if (!planned_) throw std::bad_alloc();
+    plannedSize_ = n;
+  }
+  highWater_ = std::max(highWater_, n);
+  return planned_;
 }
 
 void *Arena::alloc(int64_t bytes) {
@@ -54,6 +67,8 @@ size_t Arena::capacity() const {
 extern "C" {
 
 void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->alloc(bytes); }
+
+void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->planned(bytes); }
 
 void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims) {
   const bmc::TensorInfo &info = ctx->sig->outputs[size_t(index)];

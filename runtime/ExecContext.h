@@ -18,6 +18,8 @@ class Arena {
 public:
   ~Arena();
   void *alloc(int64_t bytes);
+  /// The statically planned region: at least `bytes`, reused across calls.
+  void *planned(int64_t bytes);
   void reset();
   size_t capacity() const;
   size_t highWater() const { return highWater_; }
@@ -25,6 +27,8 @@ public:
 private:
   struct Chunk { uint8_t *data; size_t size; };
   std::vector<Chunk> chunks_;
+  uint8_t *planned_ = nullptr;
+  size_t plannedSize_ = 0;
   size_t used_ = 0, inCall_ = 0, highWater_ = 0;
 };
 

@@ -153,8 +153,11 @@ Buf Lowerer::fromPointer(Value ptr, Type elem, bool isUnsigned, ArrayRef<Value> 
 
 Buf Lowerer::alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
   Value bytes = mul(numElements(sizes), c(byteSize(elem)));
-  Value p = call("bmc_rt_alloc", {ptrTy}, {ctx, bytes}).getResult(0);
-  return fromPointer(p, elem, isUnsigned, sizes);
+  func::CallOp callOp = call("bmc_rt_alloc", {ptrTy}, {ctx, bytes});
+  Buf r = fromPointer(callOp.getResult(0), elem, isUnsigned, sizes);
+  r.allocId = int(allocs.size());
+  allocs.push_back({bytes, callOp, opIndex, opIndex});
+  return r;
 }
 
 Value Lowerer::elemPtr(const Buf &buf, ArrayRef<Value> ivs) {
@@ -305,7 +308,14 @@ Value Lowerer::scalar(Value v) {
 
 Buf &Lowerer::buf(Value tensor) {
   auto it = bufs.find(tensor);
-  if (it != bufs.end()) return it->second;
+  if (it != bufs.end()) {
+    // A use: the storage it views must live until here.
+    if (it->second.allocId >= 0) {
+      int64_t &last = allocs[size_t(it->second.allocId)].last;
+      last = std::max(last, opIndex);
+    }
+    return it->second;
+  }
   // Weights and constants are materialised on first use (a weight used only
   // by packed matmuls never needs its raw bytes in the blob).
   OpBuilder::InsertionGuard g(b);
@@ -494,7 +504,9 @@ LogicalResult Lowerer::run() {
     Value ref = b.create<LLVM::LoadOp>(loc, ptrTy, slot);
     auto field = [&](int64_t k) {
       Value p = b.create<LLVM::GEPOp>(loc, ptrTy, i64, ref, ValueRange{c(k)});
-      return b.create<LLVM::LoadOp>(loc, i64, p).getResult();
+      Value v = b.create<LLVM::LoadOp>(loc, i64, p).getResult();
+      inputScalars.insert(v);
+      return v;
     };
     Value data = b.create<LLVM::LoadOp>(loc, ptrTy, ref);
     if (auto kv = dyn_cast<mlir::bmc::KVCacheType>(arg.getType())) {
@@ -521,8 +533,13 @@ LogicalResult Lowerer::run() {
     bufs[arg] = fromPointer(data, storageType(t.getElementType()), t.getElementType().isUnsignedInteger(), sizes);
   }
 
-  for (Operation &op : body.without_terminator())
+  // The memory plan's prologue goes here: after the inputs are read.
+  Operation *anchor = b.create<arith::ConstantIntOp>(loc, 0, 64);
+  for (Operation &op : body.without_terminator()) {
+    ++opIndex;
     if (failed(lowerOp(&op))) return failure();
+  }
+  ++opIndex;
 
   // Outputs: copied into runtime-allocated, row-major buffers.
   auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -538,6 +555,8 @@ LogicalResult Lowerer::run() {
     copy(r, fromPointer(out, r.elem, r.isUnsigned, r.sizes));
   }
   b.create<func::ReturnOp>(loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 32).getResult()});
+  planMemory(anchor);
+  anchor->erase();
   return success();
 }
 

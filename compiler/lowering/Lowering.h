@@ -46,6 +46,7 @@ struct Buf {
   Type elem;                   // storage element type (signless)
   bool isUnsigned = false;
   bool contiguous = false;     // row-major dense from `offset`, statically known
+  int allocId = -1;            // the arena allocation it views (memory planning)
   int64_t rank() const { return sizes.size(); }
 };
 
@@ -132,6 +133,21 @@ public:
   /// `rhs` is not a weight usable by the packed kernel.
   bool tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias);
   void matmulLoops(const Buf &a, const Buf &bm, const Buf &out, Value batch, bool accumulate);
+
+  // --- memory planning (MemoryPlan.cpp) ----------------------------------
+  struct AllocRecord {
+    Value bytes;
+    func::CallOp call;
+    int64_t first = 0, last = 0; // op indices of the allocation and its last use
+  };
+  std::vector<AllocRecord> allocs;
+  int64_t opIndex = 0;
+  DenseSet<Value> inputScalars; // dims read from the io block: known before any op runs
+  /// Assigns arena slots by liveness and computes their offsets once per
+  /// call, before any op runs; allocations whose size depends on data stay
+  /// bump-allocated. `anchor` marks where that prologue goes.
+  void planMemory(Operation *anchor);
+  int plannedBuffers = 0, plannedSlots = 0, dynamicBuffers = 0;
 
 private:
   llvm::StringMap<std::string> strings_;

@@ -1,0 +1,88 @@
+//===- MemoryPlan.cpp - intermediates planned into one arena per call ------===//
+//
+// Each arena allocation has a lifetime in op order (its creation to the last
+// use of any view of it). At compile time, allocations are packed into slots
+// so that no two live ones share a slot (first fit in order of creation);
+// slot sizes depend on the call's dimensions, so a prologue computes them
+// (the max of each slot's members, from the input dims) and the slots'
+// offsets, and asks the runtime for the arena once. No allocation happens
+// per op. Sizes that depend on data (e.g. a Range whose bounds are read from
+// a tensor) cannot be computed up front; those buffers stay bump-allocated.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/lowering/Lowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace bmc {
+namespace lowering {
+
+void Lowerer::planMemory(Operation *anchor) {
+  OpBuilder pb(anchor);
+  IRMapping map;
+  // The size computation, cloned before `anchor` if it only depends on
+  // constants and input dims.
+  std::function<Value(Value)> hoist = [&](Value v) -> Value {
+    if (Value m = map.lookupOrNull(v)) return m;
+    if (inputScalars.count(v)) return v;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getNumRegions() || def->getDialect()->getNamespace() != "arith") return {};
+    for (Value o : def->getOperands())
+      if (!hoist(o)) return {};
+    Operation *c = pb.clone(*def, map);
+    return c->getResult(0);
+  };
+
+  struct Slot { int64_t freeAfter; SmallVector<Value> sizes; };
+  std::vector<Slot> slots;
+  std::vector<int> slotOf(allocs.size(), -1);
+  Block *entry = anchor->getBlock();
+  for (size_t i = 0; i < allocs.size(); ++i) {
+    AllocRecord &a = allocs[i];
+    if (a.call->getBlock() != entry) { ++dynamicBuffers; continue; } // inside a loop: keep it per iteration
+    Value size = hoist(a.bytes);
+    if (!size) { ++dynamicBuffers; continue; }
+    int s = -1;
+    for (size_t k = 0; k < slots.size(); ++k)
+      if (slots[k].freeAfter < a.first) { s = int(k); break; }
+    if (s < 0) {
+      s = int(slots.size());
+      slots.push_back({0, {}});
+    }
+    slots[size_t(s)].freeAfter = a.last;
+    slots[size_t(s)].sizes.push_back(size);
+    slotOf[i] = s;
+  }
+  if (slots.empty()) return;
+  Location l = anchor->getLoc();
+  Value off = pb.create<arith::ConstantIntOp>(l, 0, 64);
+  Value align = pb.create<arith::ConstantIntOp>(l, 63, 64), mask = pb.create<arith::ConstantIntOp>(l, ~int64_t(63), 64);
+  SmallVector<Value> offsets;
+  for (Slot &s : slots) {
+    Value sz = s.sizes[0];
+    for (size_t k = 1; k < s.sizes.size(); ++k) sz = pb.create<arith::MaxSIOp>(l, sz, s.sizes[k]);
+    offsets.push_back(off);
+    Value rounded = pb.create<arith::AndIOp>(l, pb.create<arith::AddIOp>(l, sz, align), mask);
+    off = pb.create<arith::AddIOp>(l, off, rounded);
+  }
+  // The arena itself, reused from call to call by the runtime.
+  if (!module.lookupSymbol<func::FuncOp>("bmc_rt_arena")) {
+    OpBuilder mb(module.getBodyRegion());
+    mb.setInsertionPointToEnd(module.getBody());
+    mb.create<func::FuncOp>(l, "bmc_rt_arena", mb.getFunctionType({ptrTy, i64}, {ptrTy})).setPrivate();
+  }
+  Value arena = pb.create<func::CallOp>(l, "bmc_rt_arena", TypeRange{ptrTy}, ValueRange{ctx, off}).getResult(0);
+  SmallVector<Value> slotPtr;
+  for (Value o : offsets) slotPtr.push_back(pb.create<LLVM::GEPOp>(l, ptrTy, pb.getI8Type(), arena, ValueRange{o}));
+  for (size_t i = 0; i < allocs.size(); ++i) {
+    if (slotOf[i] < 0) continue;
+    allocs[i].call.getResult(0).replaceAllUsesWith(slotPtr[size_t(slotOf[i])]);
+    allocs[i].call.erase();
+    ++plannedBuffers;
+  }
+  plannedSlots = int(slots.size());
+}
+
+} // namespace lowering
+} // namespace bmc
