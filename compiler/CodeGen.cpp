@@ -11,6 +11,9 @@
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -67,12 +70,22 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     return mlir::success();
   });
   ctx->loadDialect<mlir::LLVM::LLVMDialect, mlir::scf::SCFDialect, mlir::math::MathDialect,
-                   mlir::cf::ControlFlowDialect>();
+                   mlir::cf::ControlFlowDialect, mlir::vector::VectorDialect>();
   LoweringOptions lo;
   lo.referenceOnly = opts.referenceKernels;
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {
     error = "code generation failed: " + diag;
     return nullptr;
+  }
+  // tanh, erf, exp, ... as polynomials: no libm calls in loops, so LLVM can
+  // vectorise them (GELU and SiLU in a prefill run millions of these).
+  {
+    mlir::RewritePatternSet patterns(ctx);
+    mlir::populateMathPolynomialApproximationPatterns(patterns);
+    if (mlir::failed(mlir::applyPatternsAndFoldGreedily(module, std::move(patterns)))) {
+      error = "math approximation failed";
+      return nullptr;
+    }
   }
   mlir::PassManager pm(ctx);
   pm.addPass(mlir::createCanonicalizerPass());

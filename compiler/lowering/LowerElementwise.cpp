@@ -63,9 +63,18 @@ Value Lowerer::scalarOp(Operation *op, ArrayRef<Value> a, Type resultStorage) {
     APFloat two(2.0);
     FloatAttr expAttr;
     DenseFPElementsAttr dense;
-    if (isF && matchPattern(op->getOperand(1), m_Constant(&dense)) && dense.isSplat() &&
-        dense.getSplatValue<APFloat>().convertToDouble() == 2.0)
-      return b.create<arith::MulFOp>(loc, a[0], a[0]); // x^2, the common case (norms, GELU)
+    if (isF && matchPattern(op->getOperand(1), m_Constant(&dense)) && dense.isSplat()) {
+      // Small integer exponents (x^2 in norms, x^3 in GELU) as products; 0.5 as sqrt.
+      double e = dense.getSplatValue<APFloat>().convertToDouble();
+      if (e == 0.5) return b.create<math::SqrtOp>(loc, a[0]);
+      if (e == 1.0) return a[0];
+      if (e == 2.0 || e == 3.0 || e == 4.0) {
+        Value r = b.create<arith::MulFOp>(loc, a[0], a[0]);
+        if (e == 3.0) r = b.create<arith::MulFOp>(loc, r, a[0]);
+        if (e == 4.0) r = b.create<arith::MulFOp>(loc, r, r);
+        return r;
+      }
+    }
     if (isF) {
       if (!isa<FloatType>(e.getType())) e = b.create<arith::SIToFPOp>(loc, t, e);
       else if (e.getType() != t) e = convert(b, loc, e, false, e.getType(), t, false, false);
