@@ -170,11 +170,12 @@ static HardwareConstants measure(ThreadPool *pool) {
   return h;
 }
 
-HardwareConstants calibrate(ThreadPool *pool, bool useCache) {
+HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
-  std::string path = cachePath();
   int threads = pool ? pool->numThreads() : 1;
+  // One file per thread count: the read bandwidth depends on it.
+  std::string path = cachePath() + "-" + std::to_string(threads) + "t";
   std::string cpu = cpuName();
   if (useCache) {
     std::ifstream f(path);
@@ -196,6 +197,7 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache) {
     }
   }
   HardwareConstants h = measure(pool);
+  if (!writeCache) return h;
   std::string dir = path.substr(0, path.find_last_of('/'));
   ::mkdir(dir.substr(0, dir.find_last_of('/')).c_str(), 0755);
   ::mkdir(dir.c_str(), 0755);

@@ -26,9 +26,10 @@ struct HardwareConstants {
   bool fromCache = false;
 };
 
-/// Measures the constants (~0.5 s) or loads them from the cache file
-/// ($XDG_CACHE_HOME/bmc/calibration, else ~/.cache/bmc/calibration).
-HardwareConstants calibrate(ThreadPool *pool, bool useCache = true);
+/// Measures the constants (~0.5 s) or loads them from the cache file of this
+/// thread count ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under
+/// ~/.cache). `writeCache` = false measures without touching the cache.
+HardwareConstants calibrate(ThreadPool *pool, bool useCache = true, bool writeCache = true);
 
 struct KVCostModel {
   HardwareConstants hw;

@@ -1,0 +1,122 @@
+//===- bmc_bench.cpp - time one decode configuration (one JSON line) -------===//
+//
+// One configuration per process, so that peak RSS belongs to it; the
+// drivers (benchmarks/*.py) interleave configurations and peers.
+//
+//   bmc_bench MODEL(.bmcpkg|.onnx) --context C --window K [--kv MODE] [--r N]
+//             [--threads T] [--batch B] [--prefill-only]
+//
+// Prefills C - K tokens, then decodes K tokens one at a time, and reports
+// ms/token over the decode window (the contexts [C-K, C)).
+//
+//===----------------------------------------------------------------------===//
+
+#include "bmc/compiler.h"
+#include "bmc/cost_model.h"
+#include "bmc/session.h"
+#include "compiler/tools/CliUtil.h"
+
+#include <chrono>
+#include <cstdio>
+#include <sys/resource.h>
+
+using namespace bmc;
+using Clock = std::chrono::steady_clock;
+
+static const char *kUsage = R"(usage: bmc_bench MODEL --context C [options]
+  --window K        decode steps timed, ending at context C (default 128)
+  --kv MODE         bmc | prealloc | concat (must match how the package was compiled)
+  --r N             bmc spare rows (0 = cost model)
+  --threads T       kernel threads (default: all)
+  --batch B         sequences decoded together (default 1)
+  --prefill N       instead: time a prefill of N tokens (reports tokens/s and TTFT)
+  --bandwidth       instead: measure the streaming read bandwidth (GB/s)
+)";
+
+int main(int argc, char **argv) {
+  cli::Args a(argc, argv, kUsage);
+  bool bw = a.flag("--bandwidth");
+  std::string model = bw ? "" : a.positional("MODEL");
+  int64_t ctx = a.integer("--context", 0), window = a.integer("--window", 128);
+  std::string kv = a.str("--kv", "");
+  int64_t r = a.integer("--r", 0), batch = a.integer("--batch", 1), prefillN = a.integer("--prefill", 0);
+  int threads = int(a.integer("--threads", 0));
+  a.finish();
+  if (bw) {
+    ThreadPool *pool = nullptr;
+    (void)pool;
+    // A model-independent pool of the requested size via a throwaway Model is
+    // overkill; calibrate() with no pool measures one thread.
+    HardwareConstants h = calibrate(nullptr, /*useCache=*/false, /*writeCache=*/false);
+    std::printf("{\"read_gb_s_1thread\": %.3f}\n", h.readBytesPerSecond / 1e9);
+    return 0;
+  }
+  auto t0 = Clock::now();
+  std::shared_ptr<Model> m;
+  if (cli::endsWith(model, ".onnx")) {
+    CompileOptions co;
+    co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
+    co.threads = threads;
+    auto res = compileOnnx(model, co);
+    if (!res) cli::die(res.status().message());
+    m = res.value();
+  } else {
+    LoadOptions lo;
+    lo.threads = threads;
+    auto res = Model::load(model, lo);
+    if (!res) cli::die(res.status().message());
+    m = res.value();
+  }
+  double loadS = std::chrono::duration<double>(Clock::now() - t0).count();
+  SessionOptions so;
+  so.kvMode = kv;
+  so.r = r;
+  so.maxContext = std::max<int64_t>(std::max(ctx, prefillN), 1);
+  auto s = Session::create(m, so);
+  if (!s) cli::die(s.status().message());
+  const DecoderInfo &d = m->signature().decoder;
+  auto tokens = [&](int64_t n, int64_t salt) {
+    std::vector<int64_t> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[size_t(i)] = (i * 7919 + salt * 104729 + 1) % d.vocab;
+    return p;
+  };
+  if (prefillN > 0) {
+    // Warm once, then time.
+    std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(batch), tokens(prefillN, 1));
+    if (Status st = s.value()->prefill(prompts); !st.ok()) cli::die(st.message());
+    auto tp = Clock::now();
+    if (Status st = s.value()->prefill(prompts); !st.ok()) cli::die(st.message());
+    double sec = std::chrono::duration<double>(Clock::now() - tp).count();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("{\"prefill_tokens\": %lld, \"ttft_ms\": %.3f, \"prefill_tok_s\": %.2f, \"load_s\": %.4f, "
+                "\"rss_peak_mb\": %.1f}\n", (long long)prefillN, sec * 1e3, double(prefillN * batch) / sec, loadS,
+                ru.ru_maxrss / 1024.0);
+    return 0;
+  }
+  if (ctx <= window) cli::die("--context must exceed --window");
+  std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(batch), tokens(ctx - window, 1));
+  auto tp = Clock::now();
+  if (Status st = s.value()->prefill(prompts); !st.ok()) cli::die(st.message());
+  double prefillS = std::chrono::duration<double>(Clock::now() - tp).count();
+  std::vector<int64_t> next(static_cast<size_t>(batch));
+  auto td = Clock::now();
+  for (int64_t i = 0; i < window; ++i) {
+    for (int64_t b = 0; b < batch; ++b) next[size_t(b)] = (i * 31 + b + 5) % d.vocab;
+    if (Status st = s.value()->step(next); !st.ok()) cli::die(st.message());
+  }
+  double decodeS = std::chrono::duration<double>(Clock::now() - td).count();
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const KVStats &k = s.value()->kvStats();
+  std::printf("{\"context\": %lld, \"window\": %lld, \"ms_per_token\": %.4f, \"tok_s\": %.3f, \"prefill_ms\": %.2f, "
+              "\"kv_mode\": \"%s\", \"r\": %lld, \"kv_alloc_peak_mb\": %.3f, \"kv_used_mb\": %.3f, "
+              "\"kv_reallocations\": %lld, \"weights_mb\": %.3f, \"kv_bytes_per_row\": %lld, \"load_s\": %.4f, "
+              "\"rss_peak_mb\": %.1f}\n",
+              (long long)ctx, (long long)window, decodeS * 1e3 / double(window), double(window * batch) / decodeS,
+              prefillS * 1e3, s.value()->kvMode().c_str(), (long long)s.value()->r(), k.peakBytesAllocated / 1e6,
+              k.bytesUsed / 1e6, (long long)k.reallocations, m->weightBytes() / 1e6,
+              (long long)(d.caches.size() * d.caches[0].heads * d.caches[0].headDim * 4 * batch), loadS,
+              ru.ru_maxrss / 1024.0);
+  return 0;
+}
