@@ -58,7 +58,7 @@ std::string hostCpuDescription() {
 }
 
 std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llctx, WeightPlan &plan,
-                                             const CompileOptions &opts, std::string &error) {
+                                             const CompileOptions &opts, std::string &error, int logitsOutput) {
   initLLVM();
   mlir::MLIRContext *ctx = module.getContext();
   std::string diag;
@@ -73,6 +73,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
                    mlir::cf::ControlFlowDialect, mlir::vector::VectorDialect>();
   LoweringOptions lo;
   lo.referenceOnly = opts.referenceKernels;
+  lo.logitsOutput = logitsOutput;
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {
     error = "code generation failed: " + diag;
     return nullptr;

@@ -31,7 +31,7 @@ DecoderInfo analyzeDecoder(mlir::ModuleOp module, const ModelSignature &sig);
 /// Lowers the bmc module to the LLVM dialect and translates it to LLVM IR,
 /// optimised for the host CPU. Fills `plan` with the weight layout.
 std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llctx, WeightPlan &plan,
-                                             const CompileOptions &opts, std::string &error);
+                                             const CompileOptions &opts, std::string &error, int logitsOutput = -1);
 
 /// JIT-compiles `module` (ORC LLJIT) into a CodeImage.
 std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module,

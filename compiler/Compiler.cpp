@@ -146,7 +146,8 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   finishDecoderInfo(*c.im.module, opts, c.sig.decoder);
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
-  c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error);
+  c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,
+                           c.sig.decoder.valid ? c.sig.decoder.logits : -1);
   if (!c.llmod) {
     error = path + ": " + error;
     return false;

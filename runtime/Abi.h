@@ -42,6 +42,9 @@ typedef struct bmc_kv_ref {
 /* Scratch memory for one call, 64-byte aligned, released when the call
  * returns (an arena: no per-op allocation from the system). */
 void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes);
+/* Non-zero when the caller (a decoder session) needs the logits of the last
+ * position only: the logits matmul then runs on that row alone. */
+int64_t bmc_rt_last_token_logits(bmc_exec_ctx *ctx);
 /* The planned arena of one call: `bytes` (computed by the compiled code from
  * the call's dims), 64-byte aligned, reused across calls. */
 void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes);

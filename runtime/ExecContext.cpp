@@ -70,6 +70,8 @@ void *bmc_rt_alloc(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->alloc(
 
 void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->planned(bytes); }
 
+int64_t bmc_rt_last_token_logits(bmc_exec_ctx *ctx) { return ctx->lastTokenLogits ? 1 : 0; }
+
 void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims) {
   const bmc::TensorInfo &info = ctx->sig->outputs[size_t(index)];
   std::vector<int64_t> shape(dims, dims + rank);

@@ -40,6 +40,7 @@ struct bmc_exec_ctx {
   bmc::Arena *arena = nullptr;
   const bmc::ModelSignature *sig = nullptr;
   std::vector<bmc::Tensor> *outputs = nullptr;
+  bool lastTokenLogits = false;
   std::jmp_buf unwind;
   std::string error;
 };

@@ -30,7 +30,7 @@ std::shared_ptr<Model> Model::fromParts(std::shared_ptr<CodeImage> code, std::sh
   return m;
 }
 
-Status Model::invoke(void **io, std::vector<Tensor> &outputs) const {
+Status Model::invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogits) const {
   thread_local Arena arena;
   arena.reset();
   bmc_exec_ctx ctx;
@@ -40,6 +40,7 @@ Status Model::invoke(void **io, std::vector<Tensor> &outputs) const {
   ctx.sig = &sig_;
   outputs.assign(sig_.outputs.size(), Tensor());
   ctx.outputs = &outputs;
+  ctx.lastTokenLogits = lastTokenLogits;
   auto entry = reinterpret_cast<bmc_entry_fn>(entry_);
   // bmc_rt_fail unwinds here; generated code holds no resources to release.
   if (setjmp(ctx.unwind) != 0) return Status::error(ctx.error);

@@ -47,6 +47,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     return Status::error("Session: kv mode " + mode + " needs a model compiled with in-place KV caches; this one "
                          "keeps the graph's Concat (compiled with --kv concat)");
   s->mode_ = mode;
+  s->keepAllLogits_ = opts.keepAllLogits;
   s->maxContext_ = opts.maxContext > 0 ? opts.maxContext : (d.maxPositions > 0 ? d.maxPositions : 4096);
   if (d.maxPositions > 0 && s->maxContext_ > d.maxPositions)
     return Status::error("Session: max context " + std::to_string(s->maxContext_) + " exceeds the model's " +
@@ -160,12 +161,13 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq) {
     }
   }
   std::vector<Tensor> outputs;
-  if (Status s = model_->invoke(io.data(), outputs); !s.ok()) return s;
+  if (Status s = model_->invoke(io.data(), outputs, /*lastTokenLogits=*/!keepAllLogits_); !s.ok()) return s;
   allLogits_ = outputs[dec_->logits];
   int64_t V = dec_->vocab;
+  int64_t rows = allLogits_.rank() == 3 ? allLogits_.shape()[1] : 1; // seq, or 1 for the last token only
   logits_ = Tensor(DType::F32, {batch_, V});
   for (int64_t b = 0; b < batch_; ++b)
-    std::memcpy(logits_.data<float>() + b * V, allLogits_.data<float>() + ((b * seq) + seq - 1) * V, V * sizeof(float));
+    std::memcpy(logits_.data<float>() + b * V, allLogits_.data<float>() + ((b * rows) + rows - 1) * V, V * sizeof(float));
   stats_.bytesAllocated = stats_.bytesUsed = 0;
   for (size_t k = 0; k < caches_.size(); ++k) {
     Cache &c = *caches_[k];

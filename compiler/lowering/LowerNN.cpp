@@ -83,6 +83,12 @@ static bool packable(Lowerer &l, Value rhs) {
   return !l.opts.referenceOnly && weightOf(rhs, tr) && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
+bool Lowerer::isLogitsMatMul(Operation *op) {
+  if (opts.logitsOutput < 0 || !op->getResult(0).hasOneUse()) return false;
+  OpOperand &use = *op->getResult(0).getUses().begin();
+  return isa<func::ReturnOp>(use.getOwner()) && int(use.getOperandNumber()) == opts.logitsOutput;
+}
+
 LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   Buf A = buf(op.getLhs());
   bool lazyB = packable(*this, op.getRhs());
@@ -98,6 +104,19 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   // Weights: one packed-kernel call over all rows of the left operand.
   if (B.rank() == 2 && !bVec && isF32(A.elem)) {
     Buf a = contiguous(A);
+    // The logits of a decoder session's prefill: only the last position is
+    // needed when the runtime says so (Model::run never does).
+    if (isLogitsMatMul(op) && a.rank() == 3) {
+      Value lastOnly = call("bmc_rt_last_token_logits", {i64}, {ctx}).getResult(0);
+      Value seq = a.sizes[1];
+      Value rows = select(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, lastOnly, c(0)), c(1), seq);
+      a.offset = add(a.offset, mul(sub(seq, rows), a.strides[1]));
+      a.sizes[1] = rows;
+      // One sequence: the rows are still contiguous; several: gather them.
+      bool one = constOf(a.sizes[0]) == 1;
+      a.contiguous = one;
+      if (!one) a = contiguous(a);
+    }
     Value rows = c(1);
     for (int64_t i = 0; i + 1 < a.rank(); ++i) rows = mul(rows, a.sizes[i]);
     SmallVector<Value, 4> outSizes(a.sizes.begin(), a.sizes.end() - 1);

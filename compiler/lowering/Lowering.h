@@ -32,6 +32,10 @@ struct LoweringOptions {
   bool referenceOnly = false;
   /// Store every elementwise result (no fusion of single-use chains).
   bool noFusion = false;
+  /// The decoder's logits output, if any: when the runtime asks for the
+  /// last token's logits only (bmc_rt_last_token_logits), the matmul that
+  /// produces them runs on the last position of each sequence.
+  int logitsOutput = -1;
 };
 
 namespace lowering {
@@ -124,6 +128,7 @@ public:
   LogicalResult lowerSoftmax(mlir::bmc::SoftmaxOp op);
   LogicalResult lowerNorm(Operation *op);
   LogicalResult lowerMatMul(mlir::bmc::MatMulOp op);
+  bool isLogitsMatMul(Operation *op);
   LogicalResult lowerGemm(mlir::bmc::GemmOp op);
   LogicalResult lowerAttention(mlir::bmc::AttentionOp op);
   LogicalResult lowerData(Operation *op);

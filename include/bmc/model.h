@@ -91,8 +91,10 @@ public:
   /// passed here (use a Session).
   Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs, const RunOptions &opts = {}) const;
 
-  /// Lower-level call used by sessions: `io` as in runtime/Abi.h.
-  Status invoke(void **io, std::vector<Tensor> &outputs) const;
+  /// Lower-level call used by sessions: `io` as in runtime/Abi.h. With
+  /// `lastTokenLogits`, a decoder's logits output covers only the last
+  /// position of each sequence ([batch, 1, vocab]).
+  Status invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogits = false) const;
   ThreadPool *pool() const { return pool_.get(); }
   const std::string &codeDescription() const { return codeDesc_; }
   size_t weightBytes() const { return weightBytes_; }

@@ -39,6 +39,10 @@ struct SessionOptions {
   /// Maximum tokens in the cache; 0 = the model's limit (learned position
   /// tables), else 4096.
   int64_t maxContext = 0;
+  /// Compute logits for every prompt position at prefill (as the exported
+  /// graph does); by default only the last position's, which is all that
+  /// generation needs.
+  bool keepAllLogits = false;
 };
 
 struct GenerateOptions {
@@ -74,7 +78,10 @@ public:
   Status step(const std::vector<int64_t> &tokens);
   /// Logits of the last position of each sequence: [batch, vocab].
   const Tensor &logits() const { return logits_; }
-  /// Full logits output of the last prefill/step: [batch, seq, vocab].
+  /// Logits output of the last prefill/step: [batch, seq, vocab] if
+  /// keepAllLogits was set, else only what the model computed for the last
+  /// position ([batch, 1, vocab] for models whose logits come from a matmul
+  /// the compiler can restrict).
   const Tensor &allLogits() const { return allLogits_; }
 
   /// Prefill + decode. `onToken(step, tokens)` sees each new token of every
@@ -100,6 +107,7 @@ private:
   std::shared_ptr<Model> model_;
   const DecoderInfo *dec_ = nullptr;
   std::string mode_;
+  bool keepAllLogits_ = false;
   int64_t r_ = 0, fixedR_ = 0, maxContext_ = 0, batch_ = 0, length_ = 0;
   struct Cache;
   std::unique_ptr<struct KVCostModel> cost_;

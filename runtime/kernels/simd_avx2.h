@@ -27,16 +27,6 @@ BMC_AVX2_INLINE __m256i laneMask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), idx);
 }
 
-// [sum(a0), sum(a1), ..., sum(a7)]: eight horizontal sums as one vector.
-BMC_AVX2_INLINE __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3,
-                             __m256 a4, __m256 a5, __m256 a6, __m256 a7) {
-  __m256 t0 = _mm256_hadd_ps(a0, a1), t1 = _mm256_hadd_ps(a2, a3);
-  __m256 t2 = _mm256_hadd_ps(a4, a5), t3 = _mm256_hadd_ps(a6, a7);
-  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                       _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
 BMC_AVX2_INLINE float hsum(__m256 a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -56,48 +46,63 @@ BMC_AVX2_INLINE float hmax(__m256 a) {
 // by line, which keeps the hardware stream prefetcher engaged when K comes
 // from DRAM) and written out straight-line, pairs folded with hadd as soon as
 // they are done, so the FMA chains of consecutive rows overlap.
-// DV = ceil(dim / 8) vectors per row, q held in registers (dim <= 64); the
-// last vector is a masked load only when TAIL (masked loads are slow).
+// dot(q, kr) for one row: DV = ceil(dim / 8) vectors, q in registers; up to
+// four partial sums keep the FMA chains short; the last vector is a masked
+// load only when TAIL (masked loads are slow).
 template <int DV, bool TAIL>
-BMC_AVX2_INLINE __m256 dot8Regs(const float *q, const float *k, int64_t krs,
-                                int64_t n, int64_t dim) {
-  const __m256i tail = laneMask(dim - 8 * (DV - 1));
-  auto loadLast = [&](const float *p) BMC_AVX2_LAMBDA {
-    return TAIL ? _mm256_maskload_ps(p + 8 * (DV - 1), tail) : _mm256_loadu_ps(p + 8 * (DV - 1));
-  };
-  __m256 qv[DV];
-  for (int c = 0; c < DV - 1; ++c)
-    qv[c] = _mm256_loadu_ps(q + 8 * c);
-  qv[DV - 1] = loadLast(q);
-  auto row = [&](int i) BMC_AVX2_LAMBDA {
-    const float *kr = k + std::min<int64_t>(i, n - 1) * krs;
-    __m256 a0 = _mm256_mul_ps(qv[0], DV == 1 ? loadLast(kr) : _mm256_loadu_ps(kr));
-    __m256 a1 = _mm256_setzero_ps();
-    for (int c = 1; c < DV - 1; ++c) {
-      if (c & 1)
-        a1 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a1);
-      else
-        a0 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kr + 8 * c), a0);
-    }
-    if (DV > 1)
-      a1 = _mm256_fmadd_ps(qv[DV - 1], loadLast(kr), a1);
-    return _mm256_add_ps(a0, a1);
-  };
-  __m256 t0 = _mm256_hadd_ps(row(0), row(1));
-  __m256 t1 = _mm256_hadd_ps(row(2), row(3));
-  __m256 t2 = _mm256_hadd_ps(row(4), row(5));
-  __m256 t3 = _mm256_hadd_ps(row(6), row(7));
+BMC_AVX2_INLINE __m256 rowDot(const __m256 *qv, const float *kr, __m256i tail) {
+  constexpr int kAcc = DV < 4 ? DV : 4;
+  __m256 acc[kAcc];
+  for (int c = 0; c < DV; ++c) {
+    const __m256 kv = (TAIL && c == DV - 1) ? _mm256_maskload_ps(kr + 8 * c, tail)
+                                            : _mm256_loadu_ps(kr + 8 * c);
+    acc[c % kAcc] = c < kAcc ? _mm256_mul_ps(qv[c], kv) : _mm256_fmadd_ps(qv[c], kv, acc[c % kAcc]);
+  }
+  if (kAcc == 4)
+    return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2 % kAcc], acc[3 % kAcc]));
+  if (kAcc == 3)
+    return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1 % kAcc]), acc[2 % kAcc]);
+  if (kAcc == 2)
+    return _mm256_add_ps(acc[0], acc[1 % kAcc]);
+  return acc[0];
+}
+
+// Eight row sums as one vector: [sum(r0), sum(r1), ..., sum(r7)].
+BMC_AVX2_INLINE __m256 reduce8(__m256 r0, __m256 r1, __m256 r2, __m256 r3,
+                               __m256 r4, __m256 r5, __m256 r6, __m256 r7) {
+  __m256 t0 = _mm256_hadd_ps(r0, r1), t1 = _mm256_hadd_ps(r2, r3);
+  __m256 t2 = _mm256_hadd_ps(r4, r5), t3 = _mm256_hadd_ps(r6, r7);
   __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
                        _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// Any dim: q read from L1, two accumulators per row.
+// dim <= 64: q held in registers.
+template <int DV, bool TAIL>
+BMC_AVX2_INLINE __m256 dot8Regs(const float *q, const float *k, int64_t krs,
+                                int64_t n, int64_t dim) {
+  const __m256i tail = laneMask(dim - 8 * (DV - 1));
+  __m256 qv[DV];
+  for (int c = 0; c < DV; ++c)
+    qv[c] = (TAIL && c == DV - 1) ? _mm256_maskload_ps(q + 8 * c, tail) : _mm256_loadu_ps(q + 8 * c);
+  if (n >= 8)
+    return reduce8(rowDot<DV, TAIL>(qv, k, tail), rowDot<DV, TAIL>(qv, k + krs, tail),
+                   rowDot<DV, TAIL>(qv, k + 2 * krs, tail), rowDot<DV, TAIL>(qv, k + 3 * krs, tail),
+                   rowDot<DV, TAIL>(qv, k + 4 * krs, tail), rowDot<DV, TAIL>(qv, k + 5 * krs, tail),
+                   rowDot<DV, TAIL>(qv, k + 6 * krs, tail), rowDot<DV, TAIL>(qv, k + 7 * krs, tail));
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i)
+    r[i] = rowDot<DV, TAIL>(qv, k + std::min<int64_t>(i, n - 1) * krs, tail);
+  return reduce8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+}
+
+// Any dim: q read from L1, two partial sums per row.
 BMC_AVX2_INLINE __m256 dot8Any(const float *q, const float *k, int64_t krs,
                                int64_t n, int64_t dim) {
   const int64_t full = dim / 8 * 8;
   const __m256i tail = laneMask(dim - full);
-  auto row = [&](int i) BMC_AVX2_LAMBDA {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) {
     const float *kr = k + std::min<int64_t>(i, n - 1) * krs;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t d = 0;
@@ -109,15 +114,9 @@ BMC_AVX2_INLINE __m256 dot8Any(const float *q, const float *k, int64_t krs,
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), a0);
     if (full < dim)
       a1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, tail), _mm256_maskload_ps(kr + full, tail), a1);
-    return _mm256_add_ps(a0, a1);
-  };
-  __m256 t0 = _mm256_hadd_ps(row(0), row(1));
-  __m256 t1 = _mm256_hadd_ps(row(2), row(3));
-  __m256 t2 = _mm256_hadd_ps(row(4), row(5));
-  __m256 t3 = _mm256_hadd_ps(row(6), row(7));
-  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                       _mm256_permute2f128_ps(u0, u1, 0x31));
+    r[i] = _mm256_add_ps(a0, a1);
+  }
+  return reduce8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
 }
 
 BMC_AVX2_INLINE __m256 dot8(const float *q, const float *k, int64_t krs, int64_t n,

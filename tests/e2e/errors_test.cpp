@@ -182,7 +182,9 @@ TEST_F(DecoderRun, AgreesWithASession) {
   std::vector<int64_t> prompt = {11, 42, 7, 300, 5, 99};
   auto out = model->run(inputs({prompt}));
   ASSERT_TRUE(out.ok()) << out.status().message();
-  auto s = Session::create(model);
+  SessionOptions so;
+  so.keepAllLogits = true;
+  auto s = Session::create(model, so);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(s.value()->prefill({prompt}).ok());
   const Tensor &logits = out.value()[size_t(model->signature().decoder.logits)];

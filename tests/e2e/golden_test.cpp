@@ -165,7 +165,9 @@ TEST(GoldenPrefill, WholeSequenceAgreesWithTheCache) {
     seq.insert(seq.end(), want.begin(), want.end() - 1);
     auto m = compiled(dataDir() + "/" + model + ".onnx");
     ASSERT_TRUE(m.ok()) << m.status().message();
-    auto s = Session::create(m.value());
+    SessionOptions so;
+    so.keepAllLogits = true; // every position, as the exported graph computes them
+    auto s = Session::create(m.value(), so);
     ASSERT_TRUE(s.ok()) << s.status().message();
     ASSERT_TRUE(s.value()->prefill({seq}).ok());
     const Tensor &all = s.value()->allLogits();
@@ -198,4 +200,25 @@ TEST(KvPolicy, OneCopyEveryRTokens) {
 }
 
 } // namespace
+// By default a prefill computes only the last position's logits (all that
+// generation needs) and they equal that row of the full computation, up to
+// summation order (one row takes the matrix-vector kernel, six the GEMM).
+TEST(GoldenPrefill, LastTokenLogitsEqualTheFullRow) {
+  const Json &g = golden()["gpt2_s"];
+  std::vector<int64_t> prompt = g["prompt"].ints();
+  auto m = compiled(dataDir() + "/gpt2_s.onnx");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions all;
+  all.keepAllLogits = true;
+  auto full = Session::create(m.value(), all), last = Session::create(m.value());
+  ASSERT_TRUE(full.ok() && last.ok());
+  ASSERT_TRUE(full.value()->prefill({prompt}).ok());
+  ASSERT_TRUE(last.value()->prefill({prompt}).ok());
+  int64_t V = int64_t(g["vocab"].num);
+  EXPECT_EQ(last.value()->allLogits().shape(), (std::vector<int64_t>{1, 1, V}));
+  const float *a = full.value()->logits().data<float>(), *b = last.value()->logits().data<float>();
+  LogitDiff d = compareLogits(b, a, V);
+  EXPECT_LE(d.rel, 1e-5) << d.describe();
+}
+
 } // namespace bmc::e2e
