@@ -190,7 +190,8 @@ Result<std::string> compileToText(const std::string &path, const CompileOptions 
   return text;
 }
 
-Status compilePackage(const std::string &path, const std::string &out, const CompileOptions &opts) {
+Status compilePackage(const std::string &path, const std::string &out, const CompileOptions &opts,
+                      CompileReport *report) {
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;
@@ -212,6 +213,11 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
   meta.cpuFeatures = requiredCpuFeatures();
   std::vector<uint8_t> metaBytes = pkg::encodeMeta(meta);
   if (Status s = writePackageFile(out, metaBytes, image, c.plan, *c.im.weights); !s.ok()) return s;
+  if (report) {
+    report->signature = c.sig;
+    report->weightBytes = c.plan.totalBytes();
+    report->codeBytes = int64_t(image.size());
+  }
   return Status();
 }
 

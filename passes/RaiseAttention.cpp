@@ -59,6 +59,29 @@ Value stripRepeatKV(Value v) {
   return u.getInput();
 }
 
+/// K from K^T written as the dynamo exporter does: through a 3-D view,
+/// Reshape([b, h, d, t]) of Transpose(perm 0,2,1) of Reshape(K, [b*h, t, d]).
+Value keyFrom3DTranspose(Value kt) {
+  auto outer = kt.getDefiningOp<ReshapeOp>();
+  if (!outer) return {};
+  auto tr = outer.getInput().getDefiningOp<TransposeOp>();
+  if (!tr || tr.getPerm() != ArrayRef<int64_t>{0, 2, 1}) return {};
+  auto inner = tr.getInput().getDefiningOp<ReshapeOp>();
+  if (!inner) return {};
+  Value k = inner.getInput();
+  auto k4 = cast<RankedTensorType>(k.getType()), o4 = cast<RankedTensorType>(outer.getType());
+  auto i3 = cast<RankedTensorType>(inner.getType());
+  if (k4.getRank() != 4 || o4.getRank() != 4 || i3.getRank() != 3) return {};
+  int64_t h = k4.getDimSize(1), d = k4.getDimSize(3);
+  if (ShapedType::isDynamic(h) || ShapedType::isDynamic(d) || o4.getDimSize(1) != h || o4.getDimSize(2) != d ||
+      i3.getDimSize(2) != d)
+    return {};
+  return k;
+}
+
+/// Heads of a 4-D tensor, or kDynamic.
+int64_t heads(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
+
 struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPass> {
   void runOnOperation() override {
     SmallVector<SoftmaxOp> softmaxes;
@@ -70,6 +93,16 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     auto t = cast<RankedTensorType>(sm.getType());
     if (t.getRank() != 4 || sm.getAxis() != 3 || sm.getLog() || !t.getElementType().isF32()) return;
     auto remark = [&](const Twine &why) { sm.emitRemark("attention not fused: ") << why; };
+    // Only a softmax over scores from a Q.K^T MatMul is attention-like; other
+    // softmaxes (classifier heads) are left alone without a remark.
+    auto looksLikeScores = [&](Value v) {
+      double sc = 1.0;
+      if (auto add = v.getDefiningOp<AddOp>())
+        for (int i = 0; i < 2; ++i)
+          if (stripScale(add->getOperand(i), sc).getDefiningOp<MatMulOp>()) return true;
+      return (bool)stripScale(v, sc).getDefiningOp<MatMulOp>();
+    };
+    if (!looksLikeScores(sm.getInput())) return;
     if (!sm.getResult().hasOneUse()) return remark("the probabilities have other uses");
     auto pv = dyn_cast<MatMulOp>(*sm.getResult().getUsers().begin());
     if (!pv || pv.getLhs() != sm.getResult()) return remark("the probabilities do not feed a MatMul with V");
@@ -100,6 +133,7 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
       auto p = tr.getPerm();
       if (p.size() == 4 && p[0] == 0 && p[1] == 1 && p[2] == 3 && p[3] == 2) k = tr.getInput();
     }
+    if (!k) k = keyFrom3DTranspose(kt);
     OpBuilder b(pv);
     if (!k) {
       // The key arrives transposed ([b, h, d, t]); attention wants rows.
@@ -107,12 +141,21 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
       k = b.create<TransposeOp>(kt.getLoc(), kt, b.getDenseI64ArrayAttr({0, 1, 3, 2}));
     }
     Value v = pv.getRhs();
-    k = stripRepeatKV(k);
-    v = stripRepeatKV(v);
+    // Grouped-query repeats are folded only when both K and V have them, so
+    // that K and V keep the same number of heads.
+    Value ks = stripRepeatKV(k), vs = stripRepeatKV(v);
+    if (ks != k && vs != v && heads(ks) == heads(vs)) {
+      k = ks;
+      v = vs;
+    }
     auto qt = cast<RankedTensorType>(q.getType()), kt4 = cast<RankedTensorType>(k.getType()),
          vt = cast<RankedTensorType>(v.getType());
     if (qt.getRank() != 4 || kt4.getRank() != 4 || vt.getRank() != 4)
       return remark("Q, K and V are not all 4-D [batch, heads, seq, head_dim]");
+    int64_t hq = qt.getDimSize(1), hk = kt4.getDimSize(1), hv = vt.getDimSize(1);
+    if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hk) || hk != hv || hk == 0 || hq % hk ||
+        (!qt.isDynamicDim(3) && !kt4.isDynamicDim(3) && qt.getDimSize(3) != kt4.getDimSize(3)))
+      return remark("the heads or head sizes of Q, K and V do not line up");
     if (mask && cast<RankedTensorType>(mask.getType()).getRank() > 4) return remark("the mask has rank above 4");
     SmallVector<Value> operands{q, k, v};
     if (mask) operands.push_back(mask);

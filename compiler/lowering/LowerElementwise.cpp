@@ -166,9 +166,12 @@ Value Lowerer::scalarOp(Operation *op, ArrayRef<Value> a, Type resultStorage) {
     Value x = a[0], half = fc(0.5), one = fc(1.0);
     Value inner;
     if (g.getTanhApproximation()) {
+      // 0.5 x (1 + tanh(u)) = x / (1 + e^(-2u)): no cancellation where
+      // tanh(u) is close to -1.
       Value x3 = b.create<arith::MulFOp>(loc, x, b.create<arith::MulFOp>(loc, x, x));
       Value s = b.create<arith::AddFOp>(loc, x, b.create<arith::MulFOp>(loc, x3, fc(0.044715)));
-      inner = b.create<math::TanhOp>(loc, b.create<arith::MulFOp>(loc, s, fc(0.7978845608028654)));
+      Value e = b.create<math::ExpOp>(loc, b.create<arith::MulFOp>(loc, s, fc(-2.0 * 0.7978845608028654)));
+      return b.create<arith::DivFOp>(loc, x, b.create<arith::AddFOp>(loc, one, e));
     } else {
       inner = b.create<math::ErfOp>(loc, b.create<arith::MulFOp>(loc, x, fc(0.7071067811865476)));
     }

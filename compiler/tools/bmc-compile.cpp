@@ -66,10 +66,29 @@ int main(int argc, char **argv) {
     std::fputs(text.value().c_str(), stdout);
     return 0;
   }
-  Status s = compilePackage(in, out, co);
+  CompileReport rep;
+  Status s = compilePackage(in, out, co, &rep);
   if (!s.ok()) cli::die(s.message());
+  const DecoderInfo &d = rep.signature.decoder;
   if (!quiet)
-    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s\n",
-                 std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str());
+    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %.1f KB of code)\n",
+                 std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str(), rep.weightBytes / 1e6,
+                 rep.codeBytes / 1e3);
+  // Whether the BMC path was taken, per cache: loudly when it was not.
+  if (d.valid && kv != "concat") {
+    size_t inPlace = 0;
+    for (const auto &st : d.kvStatus) inPlace += st.find(": in place") != std::string::npos;
+    bool all = inPlace == d.kvStatus.size() && !d.kvStatus.empty();
+    if (!quiet || !all)
+      std::fprintf(stderr, "bmc-compile: KV caches rewritten in place: %zu of %zu (%s%s)\n", inPlace,
+                   d.kvStatus.size(), d.kvMode.c_str(),
+                   d.kvMode == "bmc" ? (r ? (", r=" + std::to_string(r)).c_str() : ", r chosen by the cost model at run time") : "");
+    for (const auto &st : d.kvStatus)
+      if (remarks || st.find(": in place") == std::string::npos)
+        std::fprintf(stderr, "  %s%s\n", st.find(": in place") == std::string::npos ? "warning: not rewritten: " : "",
+                     st.c_str());
+  } else if (!d.valid && !quiet) {
+    std::fprintf(stderr, "bmc-compile: not a decoder with a KV cache: compiled for Model::run only\n");
+  }
   return 0;
 }

@@ -42,13 +42,20 @@ struct CompileOptions {
   std::function<void(const std::string &remark)> remarks;
 };
 
+/// What a compilation produced, for tools to report.
+struct CompileReport {
+  ModelSignature signature;   ///< includes the decoder interface and the KV rewrite status
+  int64_t weightBytes = 0;    ///< packed weight blob
+  int64_t codeBytes = 0;      ///< package code image (0 for JIT)
+};
+
 /// Compiles an ONNX model for this machine and returns it ready to run.
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &onnxPath, const CompileOptions &opts = {});
 
 /// Compiles an ONNX model into a package file (see docs/PACKAGE.md). The
 /// file appears only when complete (written to a temporary, then renamed).
 Status compilePackage(const std::string &onnxPath, const std::string &packagePath,
-                      const CompileOptions &opts = {});
+                      const CompileOptions &opts = {}, CompileReport *report = nullptr);
 
 } // namespace bmc
 

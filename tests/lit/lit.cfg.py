@@ -5,7 +5,7 @@
 #   %python   Debian's python3 (has the onnx module the generators need)
 #   %modelgen the decoder generator, tests/models/bmc_modelgen.py, under %python
 #   %models   tests/models (committed: available in CI)
-#   %hf       the real exports (/work/shared/models/hf): only with REQUIRES: hf-models
+#   %hf       the real exports (tests/e2e/data, committed)
 
 import os
 
