@@ -130,9 +130,11 @@ template <class Fast> void checkAttention(const AttnCase &c, std::mt19937 &rng, 
           // Output is a convex combination of v (|v| <= 1): absolute scale 1.
           ASSERT_TRUE(closeTo(got[at], want[at], 1.0)) << "b=" << b << " h=" << h << " i=" << i << " e=" << e;
         }
-  for (size_t at = 0; at < got.size(); ++at) // nothing outside the rows/columns
-    if (want[at] == 777.0f)
+  for (size_t at = 0; at < got.size(); ++at) { // nothing outside the rows/columns
+    if (want[at] == 777.0f) {
       ASSERT_EQ(got[at], 777.0f) << "wrote into padding at " << at;
+    }
+  }
 }
 
 TEST(Attention, RefFullyMaskedRowIsUniformNotNaN) {

