@@ -3,6 +3,7 @@
 #include "bmc/session.h"
 #include "bmc/cost_model.h"
 #include "runtime/Abi.h"
+#include "runtime/KVMemory.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,9 +19,16 @@ struct Session::Cache {
   Tensor past;
   // in-place modes: [batch, heads, capacity, head_dim], rows < valid used.
   float *data = nullptr;
+  size_t reserved = 0; // bytes actually mapped for `data`
   int64_t capacity = 0;
   bmc_kv_ref ref{};
-  ~Cache() { std::free(data); }
+  ~Cache() { freeKV(data, reserved); }
+  void release() {
+    freeKV(data, reserved);
+    data = nullptr;
+    reserved = 0;
+    capacity = 0;
+  }
   int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * int64_t(sizeof(float)); }
 };
 
@@ -89,8 +97,8 @@ Status Session::ensureCapacity(int64_t needed) {
       cap = needed + r_ - 1;
     }
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
-    size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb);
-    float *n = static_cast<float *>(std::aligned_alloc(64, (bytes + 63) & ~size_t(63)));
+    size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb), reserved = 0;
+    float *n = static_cast<float *>(allocKV(bytes, reserved));
     if (!n) return Status::error("Session: out of memory growing the KV cache to " + std::to_string(cap) + " rows");
     int64_t valid = length_;
     if (c->data && valid > 0) {
@@ -102,8 +110,9 @@ Status Session::ensureCapacity(int64_t needed) {
         }
       stats_.bytesCopied += valid * c->rowBytes(batch_);
     }
-    std::free(c->data);
+    freeKV(c->data, c->reserved);
     c->data = n;
+    c->reserved = reserved;
     c->capacity = cap;
     ++stats_.reallocations;
   }
@@ -200,9 +209,7 @@ Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) {
   length_ = 0;
   for (auto &c : caches_) {
     c->past = Tensor();
-    std::free(c->data);
-    c->data = nullptr;
-    c->capacity = 0;
+    c->release();
   }
   stats_ = KVStats();
   std::vector<int64_t> flat;
