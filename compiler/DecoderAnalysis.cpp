@@ -122,6 +122,15 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
         }
     }
   }
+  // Bytes streamed per token: every weight except tables only gathered from.
+  main.walk([&](mlir::bmc::WeightOp w) {
+    auto t = rt(w.getType());
+    bool lookupOnly = !w->use_empty() && llvm::all_of(w->getUsers(), [&](Operation *u) {
+      auto g = dyn_cast<mlir::bmc::GatherOp>(u);
+      return g && g.getData() == w.getResult();
+    });
+    if (!lookupOnly) d.weightBytesPerToken += t.getNumElements() * std::max<int64_t>(1, t.getElementTypeBitWidth() / 8);
+  });
   d.valid = d.inputIds >= 0 && d.logits >= 0 && !d.caches.empty();
   return d;
 }

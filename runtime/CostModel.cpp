@@ -20,7 +20,7 @@
 namespace bmc {
 
 double KVCostModel::stepSeconds(int64_t n) const {
-  return (double(weightBytes) + double(n) * double(caches) * double(rowBytes)) / hw.readBytesPerSecond;
+  return stepOverheadSeconds + (double(weightBytes) + double(n) * double(caches) * double(rowBytes)) / hw.readBytesPerSecond;
 }
 
 double KVCostModel::reallocSeconds(int64_t n) const {

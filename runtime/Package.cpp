@@ -139,6 +139,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   w.str(d.kvMode); w.i64(d.r); w.str(d.kvPadding);
   w.u64(d.kvStatus.size());
   for (const auto &k : d.kvStatus) w.str(k);
+  w.i64(d.weightBytesPerToken);
   return w.out;
 }
 
@@ -161,6 +162,7 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.vocab = r.i64(); d.maxPositions = r.i64(); d.inplaceKV = r.i64();
   d.kvMode = r.str(); d.r = r.i64(); d.kvPadding = r.str();
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) d.kvStatus.push_back(r.str());
+  d.weightBytesPerToken = r.i64();
   if (!r.ok || r.p != r.end) {
     error = "corrupted metadata section";
     return false;

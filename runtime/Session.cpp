@@ -66,7 +66,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     s->cost_ = std::make_unique<KVCostModel>();
     s->cost_->hw = calibrate(model->pool());
     s->cost_->caches = int64_t(d.caches.size());
-    s->cost_->weightBytes = int64_t(model->weightBytes());
+    s->cost_->weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(model->weightBytes());
     s->cost_->mask = d.kvPadding == "mask";
   }
   for (const DecoderInfo::KV &kv : d.caches) {

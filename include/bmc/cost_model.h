@@ -38,6 +38,10 @@ struct KVCostModel {
   int64_t weightBytes = 0; ///< W: weight bytes read per token
   bool mask = false;       ///< attention computes spare rows (mask) or skips them
   double skipBudget = 0.01;///< skip mode: reallocation cost allowed, as a fraction of a step
+  /// Fixed cost of a decode step beyond streaming its bytes (dispatch, small
+  /// ops); bmc-tune measures it, the session's policy leaves it 0 (which
+  /// only makes its r larger, the safe side).
+  double stepOverheadSeconds = 0;
 
   double stepSeconds(int64_t n) const;
   double reallocSeconds(int64_t n) const;

@@ -47,6 +47,9 @@ struct DecoderInfo {
   std::vector<KV> caches;     // one per layer and per key/value
   int64_t vocab = 0;
   int64_t maxPositions = 0;   // 0: no limit known from the graph
+  /// Weight bytes a decode step streams: all weights but lookup tables that
+  /// are only gathered from (embeddings read one row per token).
+  int64_t weightBytesPerToken = 0;
   bool inplaceKV = false;     // the BMC pass rewrote the caches
   std::string kvMode = "concat"; // compiled mode: concat, prealloc or bmc
   int64_t r = 0;              // compiled-in spare rows (bmc mode)
