@@ -93,7 +93,7 @@ static LogicalResult layerNorm(NodeImporter &n) {
   auto stash = n.attrInt("stash_type", 1);
   if (failed(axis) || failed(eps) || failed(stash)) return failure();
   if (*stash != 1) return n.error("attribute 'stash_type': expected 1 (float), found " + std::to_string(*stash));
-  if (*eps < 0) return n.error("attribute 'epsilon': expected a non-negative value");
+  if (*eps < 0) return n.error("attribute 'epsilon': expected a non-negative value, found " + std::to_string(*eps));
   auto a = n.normAxis(*axis, n.type(0).getRank(), "attribute 'axis'");
   if (failed(a)) return failure();
   SmallVector<Value> operands{n.in(0), n.in(1)};

@@ -110,8 +110,8 @@ static LogicalResult unsqueeze(NodeImporter &n) {
   SmallVector<int64_t> norm;
   for (int64_t a : **axes) {
     if (a < -outRank || a >= outRank)
-      return n.error("axes: " + std::to_string(a) + " is out of range: expected [" + std::to_string(-outRank) +
-                     ", " + std::to_string(outRank - 1) + "] for output rank " + std::to_string(outRank));
+      return n.error("axes: expected values in [" + std::to_string(-outRank) + ", " + std::to_string(outRank - 1) +
+                     "] for output rank " + std::to_string(outRank) + ", found " + std::to_string(a));
     norm.push_back(a < 0 ? a + outRank : a);
   }
   llvm::sort(norm);
@@ -123,7 +123,7 @@ static LogicalResult constantOfShape(NodeImporter &n) {
   TypedAttr value = n.b.getF32FloatAttr(0.0f);
   if (const auto *a = n.attr("value")) {
     if (a->type() != onnx::AttributeProto::TENSOR)
-      return n.error("attribute 'value': expected TENSOR, found another kind");
+      return n.error("attribute 'value': expected TENSOR, found attribute type " + std::to_string(int(a->type())));
     Weight w;
     std::string why;
     if (!resolveTensorProto(n.graph.model, a->t(), {nullptr, 0}, w, why)) return n.error("attribute 'value': " + why);
@@ -159,7 +159,8 @@ static LogicalResult constant(NodeImporter &n) {
   std::string out = n.node.output(0);
   auto ints = [&](ArrayRef<int64_t> v, bool scalar) { return n.setOutputs(n.constI64(v, scalar)); };
   if (name == "value") {
-    if (a.type() != onnx::AttributeProto::TENSOR) return n.error("attribute 'value': expected TENSOR");
+    if (a.type() != onnx::AttributeProto::TENSOR)
+      return n.error("attribute 'value': expected TENSOR, found attribute type " + std::to_string(int(a.type())));
     Weight w;
     std::string why;
     if (!resolveTensorProto(n.graph.model, a.t(), {nullptr, 0}, w, why)) return n.error("attribute 'value': " + why);

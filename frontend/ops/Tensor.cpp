@@ -66,8 +66,8 @@ static LogicalResult split(NodeImporter &n) {
       if (failed(no)) return failure();
       parts = *no;
       if (parts != outputs)
-        return n.error("attribute 'num_outputs' = " + std::to_string(parts) + ", expected the number of outputs " +
-                       std::to_string(outputs));
+        return n.error("attribute 'num_outputs': expected " + std::to_string(outputs) +
+                       " (the number of outputs), found " + std::to_string(parts));
     }
     if (t.isDynamicDim(*a))
       return n.error("expected a static dimension " + std::to_string(*a) + " to split evenly, found a dynamic one");
@@ -127,7 +127,8 @@ static LogicalResult slice(NodeImporter &n) {
     if (failed(n.expectInputs(3, 5)) || failed(n.onlyAttrs({}))) return failure();
     auto st = n.type(1);
     if (!st || st.getRank() != 1 || st.isDynamicDim(0))
-      return n.error("input 'starts': expected a 1-D tensor of static length");
+      return n.error(std::string("input 'starts': expected a 1-D tensor of static length, found ") +
+                     (st ? std::string(llvm::formatv("{0}", st)) : std::string("nothing")));
     int64_t k = st.getDimSize(0);
     if (n.has(3)) {
       auto c = n.constInts(3);
