@@ -160,6 +160,10 @@ private:
 
 } // namespace lowering
 
+/// Cuts `f`'s entry block into segments of about `maxOps` operations, each
+/// outlined into a non-inlined function (keeps LLVM code generation linear).
+void outlineSegments(mlir::func::FuncOp f, int64_t maxOps);
+
 /// Lowers @main of `module` in place. `plan` collects the weight layout.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, WeightPlan &plan,
                                        const LoweringOptions &opts);
