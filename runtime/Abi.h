@@ -79,6 +79,9 @@ enum {
   BMC_ATT_NUM_PARAMS
 };
 void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *params);
+/* The same with the kernel library's plain reference implementation
+ * (code compiled with CompileOptions::referenceKernels). */
+void bmc_rt_attention_ref(bmc_exec_ctx *ctx, const int64_t *params);
 
 /* dst[i0,i1,i2,i3] = src[i0,i1,i2,i3] over sizes n0..n3, strides in
  * elements (lower ranks pad leading dims with size 1). Contiguous inner runs

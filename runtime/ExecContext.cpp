@@ -2,6 +2,7 @@
 
 #include "runtime/ExecContext.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/kernels_internal.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -112,7 +113,7 @@ void bmc_rt_copy4(void *dst, const void *src, int64_t e, int64_t n0, int64_t n1,
       }
 }
 
-void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *p) {
+static bmc_attention_args unpackAttention(const int64_t *p) {
   bmc_attention_args a;
   a.batch = p[BMC_ATT_BATCH];
   a.heads = p[BMC_ATT_HEADS];
@@ -134,7 +135,18 @@ void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *p) {
   a.m_bs = p[BMC_ATT_M_BS]; a.m_hs = p[BMC_ATT_M_HS]; a.m_qs = p[BMC_ATT_M_QS]; a.m_ks = p[BMC_ATT_M_KS];
   uint32_t bits = uint32_t(p[BMC_ATT_SCALE_BITS]);
   std::memcpy(&a.scale, &bits, 4);
+  return a;
+}
+
+void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *p) {
+  bmc_attention_args a = unpackAttention(p);
   bmc_attention_f32(ctx->pool, &a);
 }
+
+void bmc_rt_attention_ref(bmc_exec_ctx *ctx, const int64_t *p) {
+  bmc_attention_args a = unpackAttention(p);
+  bmc::kernels::ref::attention(static_cast<bmc::ThreadPool *>(ctx->pool), a);
+}
+
 
 } // extern "C"

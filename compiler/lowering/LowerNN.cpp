@@ -315,7 +315,7 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   Value arr = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
   for (int i = 0; i < BMC_ATT_NUM_PARAMS; ++i)
     b.create<LLVM::StoreOp>(loc, p[i], b.create<LLVM::GEPOp>(loc, ptrTy, i64, arr, ValueRange{c(i)}));
-  call("bmc_rt_attention", {}, {ctx, arr});
+  call(opts.referenceOnly ? "bmc_rt_attention_ref" : "bmc_rt_attention", {}, {ctx, arr});
   bufs[op.getResult()] = out;
   return success();
 }

@@ -32,6 +32,9 @@ struct CompileOptions {
   std::string kvPadding = "skip";
   /// Generated code calls no optimised kernel (plain loops): a reference.
   bool referenceKernels = false;
+  /// Compute single-use elementwise chains inside their consumer's loop
+  /// (false: store every intermediate, the plain reference form).
+  bool fuseElementwise = true;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.
