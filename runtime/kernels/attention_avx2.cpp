@@ -6,7 +6,8 @@
 // for the block (K read once from memory, again from L2 for the other rows of
 // the tile), an online softmax update (running max m, running sum l, rescaled
 // accumulator O), then O += P * V for the block. Nothing larger than a tile x
-// block of scores is ever materialised.
+// block of scores is ever materialised. Decode tiles of several heads (GQA)
+// run in attention_group_avx2.cpp instead, every K and V row once per group.
 //
 // Decode is a stream of K and V from DRAM, and the hardware prefetcher is what
 // reaches the bandwidth: the first touch of every block goes forward through
@@ -15,22 +16,39 @@
 // blocks and column-chunked walks lose 20-50% of the bandwidth; software
 // prefetching made it worse on Zen 3). With few tiles and a long KV, the range
 // is split across threads and the partial (m, l, O) are merged at the end.
+//
+// Prefill with a mask: a table says which [q tile x 32 kv rows] blocks the
+// mask removes entirely (every value <= -FLT_MAX, e.g. the upper triangle of a
+// causal mask); tiles skip them. Skipped entries would have scored exactly
+// -FLT_MAX (for |scale * q.k| < 1e31), i.e. weight exactly 0 unless the whole
+// row scores -FLT_MAX; such rows get the uniform average of V they are owed.
+#include "attention_avx2.h"
 #include "kernels_internal.h"
 #include "simd_avx2.h"
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace bmc {
 namespace kernels {
 namespace avx2 {
+namespace attn {
+Scratch &threadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+} // namespace attn
+
 namespace {
 
-constexpr int64_t kMaxTileRows = 16;
+using attn::kMaxTileRows;
+using attn::Tile;
 constexpr int64_t kBlockBytes = 128 << 10; // of K per block
 constexpr int64_t kMinSplitRows = 256;
+constexpr int64_t kSkipRows = 32; // kv rows per mask-skip block (multiple of 8)
 
 struct Geometry {
   int64_t group;       // query heads per kv head
@@ -67,14 +85,6 @@ Geometry plan(const bmc_attention_args &a, int threads) {
   return g;
 }
 
-// One tile: row r is query head h(r), position i(r).
-struct Tile {
-  int64_t b, kvh, h0, i0, nh, nq; // heads [h0, h0+nh), positions [i0, i0+nq)
-  int64_t rows() const { return nh * nq; }
-  int64_t head(int64_t r) const { return h0 + r / nq; }
-  int64_t pos(int64_t r) const { return i0 + r % nq; }
-};
-
 Tile tileAt(const bmc_attention_args &a, const Geometry &g, int64_t t) {
   Tile tile{};
   const int64_t grp = t / g.tilesPerGroup, inGroup = t % g.tilesPerGroup;
@@ -94,18 +104,6 @@ Tile tileAt(const bmc_attention_args &a, const Geometry &g, int64_t t) {
 int64_t subBlockRows(int64_t dim) {
   return std::max<int64_t>(8, (16384 / (4 * std::max<int64_t>(dim, 1))) / 8 * 8);
 }
-
-// Per-thread scratch, reused across calls.
-struct Scratch {
-  std::vector<float> s, o;
-  void reserve(int64_t rows, int64_t block, int64_t vdim) {
-    if (int64_t(s.size()) < rows * block)
-      s.resize(size_t(rows * block));
-    if (int64_t(o.size()) < rows * vdim)
-      o.resize(size_t(rows * vdim));
-  }
-};
-thread_local Scratch tlsScratch;
 
 // S[r][0..n) for kv rows [j0, j0+n): scale, mask, clamp at -FLT_MAX, and -inf
 // for rows at or past kv_len (spare rows, whose scores are still computed).
@@ -327,11 +325,71 @@ BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
   }
 }
 
-// Runs a tile over kv rows [jBegin, jEnd); leaves (m, l, O) per row.
-BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g,
+// Which [q tile x kSkipRows kv rows] blocks of the mask are entirely <= -FLT_MAX,
+// per (batch, head) of the mask (one entry when it broadcasts over them).
+// Built once per call, for prefill (q_len > 1) with a mask; a NaN in the mask
+// counts as unmasked.
+struct MaskSkip {
+  std::vector<uint8_t> bits; // [mb][mh][posTiles][kvTiles], 1 = skip
+  int64_t mh = 0, posTiles = 0, kvTiles = 0;
+  bool active() const { return !bits.empty(); }
+  bool skip(const bmc_attention_args &a, const Tile &t, int64_t posTile, int64_t kt) const {
+    const int64_t b = a.m_bs ? t.b : 0;
+    const int64_t hEnd = a.m_hs ? t.h0 + t.nh : 1;
+    for (int64_t h = a.m_hs ? t.h0 : 0; h < hEnd; ++h)
+      if (!bits[size_t(((b * mh + h) * posTiles + posTile) * kvTiles + kt)])
+        return false;
+    return true;
+  }
+};
+
+// True when mask[i][j] <= -FLT_MAX for j in [j0, j1), i.e. nothing there can
+// carry weight (NaN compares unordered: not masked).
+BMC_AVX2 bool maskedRun(const float *row, int64_t ks, int64_t j0, int64_t j1) {
+  int64_t j = j0;
+  if (ks == 1) {
+    const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
+    for (; j + 8 <= j1; j += 8)
+      if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(row + j), lowest, _CMP_NLE_UQ)))
+        return false;
+  }
+  for (; j < j1; ++j)
+    if (!(row[j * ks] <= -FLT_MAX))
+      return false;
+  return true;
+}
+
+MaskSkip buildMaskSkip(ThreadPool *pool, const bmc_attention_args &a, const Geometry &g) {
+  MaskSkip ms;
+  if (!a.mask || a.q_len <= 1 || a.kv_len <= 0)
+    return ms;
+  const int64_t mb = a.m_bs ? a.batch : 1;
+  ms.mh = a.m_hs ? a.heads : 1;
+  ms.posTiles = g.posTiles;
+  ms.kvTiles = (g.visit + kSkipRows - 1) / kSkipRows;
+  ms.bits.assign(size_t(mb * ms.mh * ms.posTiles * ms.kvTiles), 0);
+  parallelFor(pool, mb * ms.mh * ms.posTiles, [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      const int64_t pt = e % ms.posTiles, h = (e / ms.posTiles) % ms.mh, b = e / (ms.posTiles * ms.mh);
+      const int64_t i0 = pt * g.posPerTile, i1 = std::min(a.q_len, i0 + g.posPerTile);
+      for (int64_t kt = 0; kt < ms.kvTiles; ++kt) {
+        const int64_t j0 = kt * kSkipRows, j1 = std::min(a.kv_len, j0 + kSkipRows);
+        bool masked = true; // blocks of spare rows only are skipped too
+        for (int64_t i = i0; masked && i < i1; ++i)
+          masked = maskedRun(a.mask + b * a.m_bs + h * a.m_hs + i * a.m_qs, a.m_ks, j0, j1);
+        ms.bits[size_t(e * ms.kvTiles + kt)] = masked;
+      }
+    }
+  });
+  return ms;
+}
+
+// Runs a tile over kv rows [jBegin, jEnd); leaves (m, l, O) per row. Blocks
+// are runs of kv rows that the mask-skip table does not remove.
+BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g, const MaskSkip &ms,
                       const Tile &t, int64_t jBegin, int64_t jEnd, float *m,
                       float *l, float *O) {
-  Scratch &scr = tlsScratch;
+  attn::Scratch &scr = attn::threadScratch();
   const int64_t rows = t.rows(), vdim = a.v_head_dim;
   for (int64_t r = 0; r < rows; ++r) {
     m[r] = -INFINITY;
@@ -339,20 +397,48 @@ BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g,
   }
   std::fill(O, O + rows * vdim, 0.0f);
   float *S = scr.s.data();
-  for (int64_t j0 = jBegin; j0 < jEnd; j0 += g.block) {
-    const int64_t n = std::min(g.block, jEnd - j0);
+  const int64_t posTile = t.i0 / g.posPerTile;
+  auto skipped = [&](int64_t j) { return ms.active() && ms.skip(a, t, posTile, j / kSkipRows); };
+  auto nextSkipBoundary = [](int64_t j) { return (j / kSkipRows + 1) * kSkipRows; };
+  for (int64_t j0 = jBegin; j0 < jEnd;) {
+    if (skipped(j0)) {
+      j0 = std::min(jEnd, nextSkipBoundary(j0));
+      continue;
+    }
+    int64_t j1 = std::min(jEnd, j0 + g.block);
+    if (ms.active()) // stop at the first skipped block
+      for (int64_t j = nextSkipBoundary(j0); j < j1; j = nextSkipBoundary(j))
+        if (skipped(j)) {
+          j1 = j;
+          break;
+        }
+    const int64_t n = j1 - j0;
     scoreBlock(a, t, j0, n, S, g.block);
     for (int64_t r = 0; r < rows; ++r)
       softmaxUpdate(S + r * g.block, n, m[r], l[r], O + r * vdim, vdim);
-    const int64_t nValid = std::min(a.kv_len, j0 + n) - j0; // V's spare rows are never read
+    const int64_t nValid = std::min(a.kv_len, j1) - j0; // V's spare rows are never read
     if (nValid > 0)
       pvBlock(a, t, j0, nValid, S, g.block, O);
+    j0 = j1;
   }
 }
 
-void writeOut(const bmc_attention_args &a, const Tile &t, int64_t r,
-              const float *orow, float l) {
+// out row of tile row r from (m, l, O). With skipped blocks, a row whose
+// computed scores are all -FLT_MAX (or that computed nothing) is owed uniform
+// weights over all kv_len rows, the skipped ones included: the mean of V.
+void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, int64_t r,
+              const float *orow, float m, float l) {
   float *out = a.out + t.b * a.o_bs + t.head(r) * a.o_hs + t.pos(r) * a.o_rs;
+  if (ms.active() && a.kv_len > 0 && m <= -FLT_MAX && !std::isnan(l)) {
+    const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs;
+    std::fill(out, out + a.v_head_dim, 0.0f);
+    for (int64_t j = 0; j < a.kv_len; ++j)
+      for (int64_t d = 0; d < a.v_head_dim; ++d)
+        out[d] += v[j * a.v_rs + d];
+    for (int64_t d = 0; d < a.v_head_dim; ++d)
+      out[d] /= float(a.kv_len);
+    return;
+  }
   const float inv = l > 0.0f ? 1.0f / l : 0.0f;
   for (int64_t d = 0; d < a.v_head_dim; ++d)
     out[d] = l > 0.0f ? orow[d] * inv : (std::isnan(l) ? NAN : 0.0f);
@@ -368,6 +454,8 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
   const Geometry g = plan(a, threads);
   const int64_t vdim = a.v_head_dim, rowStride = vdim + 2;
   const int64_t units = g.tiles * g.splits;
+  const MaskSkip ms = buildMaskSkip(pool, a, g);
+  const int64_t groupBlock = attn::groupBlockRows(a);
 
   // Partial results (m, l, O) per unit and row, only when the kv range is split.
   std::vector<float> partial;
@@ -375,7 +463,9 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
     partial.resize(size_t(units * g.rows * rowStride));
 
   parallelFor(pool, units, [&](int64_t u0, int64_t u1) {
-    tlsScratch.reserve(g.rows, g.block, vdim);
+    attn::Scratch &scr = attn::threadScratch();
+    scr.reserve(scr.s, g.rows * g.block);
+    scr.reserve(scr.o, g.rows * vdim);
     float m[kMaxTileRows], l[kMaxTileRows];
     for (int64_t u = u0; u < u1; ++u) {
       const Tile t = tileAt(a, g, u / g.splits);
@@ -383,11 +473,15 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
       const int64_t rows8 = (g.visit + 7) / 8; // split on 8-row boundaries
       const int64_t j0 = 8 * (rows8 * s / g.splits);
       const int64_t j1 = std::min(g.visit, 8 * (rows8 * (s + 1) / g.splits));
-      float *O = tlsScratch.o.data();
-      runTile(a, g, t, j0, j1, m, l, O);
+      float *O = scr.o.data();
+      // Several heads at one position (GQA decode): each K/V row once per group.
+      if (t.nq == 1 && t.nh > 1 && !ms.active())
+        attn::runGroupTile(a, t, groupBlock, j0, j1, m, l, O);
+      else
+        runTile(a, g, ms, t, j0, j1, m, l, O);
       for (int64_t r = 0; r < t.rows(); ++r) {
         if (g.splits == 1) {
-          writeOut(a, t, r, O + r * vdim, l[r]);
+          writeOut(a, ms, t, r, O + r * vdim, m[r], l[r]);
         } else {
           float *dst = partial.data() + (u * g.rows + r) * rowStride;
           dst[0] = m[r];
@@ -424,7 +518,7 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
             acc[size_t(d)] += w * p[2 + d];
         }
       }
-      writeOut(a, t, r, acc.data(), lSum);
+      writeOut(a, ms, t, r, acc.data(), mMax, lSum);
     }
   }
 }

@@ -10,7 +10,7 @@
 // interleaved over several rounds; each row prints the best time against the
 // best probe, and the median of the per-round ratios.
 //
-//   bench_kernels [--quick] [--threads 1|2]
+//   bench_kernels [--quick] [--threads 1|2] [--only SUBSTRING]
 #include "kernels.h"
 #include "kernels_internal.h"
 #include "thread_pool.h"
@@ -263,29 +263,32 @@ Row benchStridedDecode(bool scores, int64_t heads, int64_t dim, int64_t ctx, Thr
   return row;
 }
 
-// Causal prefill attention: flops of QK^T and PV over the full square.
-Row benchPrefillAttention(int64_t heads, int64_t dim, int64_t len, ThreadPool *pool, const Buffer &probe,
-                          int rounds) {
-  Buffer q{size_t(heads * len * dim)}, k{size_t(heads * len * dim)}, v{size_t(heads * len * dim)},
+// Causal prefill attention: flops of QK^T and PV over the full square (the
+// kernel skips the masked half).
+Row benchPrefillAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t len, ThreadPool *pool,
+                          const Buffer &probe, int rounds) {
+  Buffer q{size_t(heads * len * dim)}, k{size_t(kvHeads * len * dim)}, v{size_t(kvHeads * len * dim)},
       out(size_t(heads * len * dim)), mask(size_t(len * len));
   for (int64_t i = 0; i < len; ++i)
     for (int64_t j = 0; j < len; ++j)
       mask.data()[i * len + j] = j <= i ? 0.0f : -INFINITY;
   bmc_attention_args a{};
   a.batch = 1;
-  a.heads = a.kv_heads = heads;
+  a.heads = heads;
+  a.kv_heads = kvHeads;
   a.q_len = a.kv_len = a.kv_padded_len = len;
   a.head_dim = a.v_head_dim = dim;
   a.q = q.data(); a.k = k.data(); a.v = v.data(); a.out = out.data();
   a.q_rs = a.k_rs = a.v_rs = a.o_rs = dim;
   a.q_hs = a.k_hs = a.v_hs = a.o_hs = len * dim;
-  a.q_bs = a.k_bs = a.v_bs = a.o_bs = heads * len * dim;
+  a.q_bs = a.o_bs = heads * len * dim;
+  a.k_bs = a.v_bs = kvHeads * len * dim;
   a.mask = mask.data();
   a.m_ks = 1;
   a.m_qs = len;
   a.scale = 1.0f / std::sqrt(float(dim));
-  Row row{"attn prefill h=" + std::to_string(heads) + " d=" + std::to_string(dim) + " len=" + std::to_string(len) +
-              " causal",
+  Row row{"attn prefill h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" + std::to_string(dim) +
+              " len=" + std::to_string(len) + " causal",
           pool ? pool->numThreads() : 1, 0.0, 4.0 * heads * len * len * dim, {}, {}};
   measure(row, probe, pool, rounds, 2, [&] {
     bmc_attention_f32(pool, &a);
@@ -317,11 +320,14 @@ Row benchDispatch(ThreadPool *pool) {
 int main(int argc, char **argv) {
   bool quick = false;
   int onlyThreads = 0; // 0: both 1 and 2
+  std::string only;    // run the rows whose name contains it
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0)
       quick = true;
     else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       onlyThreads = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      only = argv[++i];
   }
   const int rounds = quick ? 3 : 9;
   std::printf("bmc kernels: %s, %d hardware threads\n", bmc_kernels_isa(), ThreadPool::hardwareThreads());
@@ -344,25 +350,36 @@ int main(int argc, char **argv) {
   for (ThreadPool *pool : {static_cast<ThreadPool *>(nullptr), &pool2}) {
     if (onlyThreads != 0 && onlyThreads != (pool ? 2 : 1))
       continue;
-    printRow(benchMatvec(1, 512, 2048, pool, probe, rounds));
-    printRow(benchMatvec(1, 2048, 512, pool, probe, rounds));
-    printRow(benchMatvec(1, 512, 1536, pool, probe, rounds));
-    printRow(benchMatvec(1, 512, 8192, pool, probe, rounds));
-    printRow(benchMatvec(4, 512, 2048, pool, probe, rounds));
-    printRow(benchDecodeAttention(8, 8, 64, 2048, 2048, pool, probe, rounds));
-    printRow(benchDecodeAttention(8, 8, 64, 2048, 2048 + 256, pool, probe, rounds));
-    printRow(benchDecodeAttention(8, 8, 64, 4096, 4096, pool, probe, rounds));
-    printRow(benchDecodeAttention(8, 2, 64, 4096, 4096, pool, probe, rounds));
-    printRow(benchDecodeAttention(1, 1, 128, 4096, 4096, pool, probe, rounds));
-    printRow(benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds));
-    printRow(benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds));
-    printRow(benchGemm(512, 512, 512, pool, probe, rounds));
-    printRow(benchGemm(512, 512, 2048, pool, probe, rounds));
-    printRow(benchGemm(512, 2048, 512, pool, probe, rounds));
-    printRow(benchGemm(32, 512, 2048, pool, probe, rounds));
-    printRow(benchPrefillAttention(8, 64, 512, pool, probe, rounds));
+    // Rows are named before they run, so that --only skips their set-up too.
+    auto run = [&](const std::string &name, const std::function<Row()> &bench) {
+      if (only.empty() || name.find(only) != std::string::npos)
+        printRow(bench());
+    };
+    run("matvec M=1 K=512 N=2048", [&] { return benchMatvec(1, 512, 2048, pool, probe, rounds); });
+    run("matvec M=1 K=2048 N=512", [&] { return benchMatvec(1, 2048, 512, pool, probe, rounds); });
+    run("matvec M=1 K=512 N=1536", [&] { return benchMatvec(1, 512, 1536, pool, probe, rounds); });
+    run("matvec M=1 K=512 N=8192", [&] { return benchMatvec(1, 512, 8192, pool, probe, rounds); });
+    run("matvec M=4 K=512 N=2048", [&] { return benchMatvec(4, 512, 2048, pool, probe, rounds); });
+    run("attn decode h=8/8 d=64 kv=2048", [&] { return benchDecodeAttention(8, 8, 64, 2048, 2048, pool, probe, rounds); });
+    run("attn decode h=8/8 d=64 kv=2048/2304",
+        [&] { return benchDecodeAttention(8, 8, 64, 2048, 2048 + 256, pool, probe, rounds); });
+    run("attn decode h=8/8 d=64 kv=4096", [&] { return benchDecodeAttention(8, 8, 64, 4096, 4096, pool, probe, rounds); });
+    run("attn decode h=8/2 d=64 kv=4096", [&] { return benchDecodeAttention(8, 2, 64, 4096, 4096, pool, probe, rounds); });
+    run("attn decode h=8/2 d=64 kv=2048/2304",
+        [&] { return benchDecodeAttention(8, 2, 64, 2048, 2048 + 256, pool, probe, rounds); });
+    run("attn decode h=32/8 d=128 kv=2048",
+        [&] { return benchDecodeAttention(32, 8, 128, 2048, 2048, pool, probe, rounds); });
+    run("attn decode h=1/1 d=128 kv=4096", [&] { return benchDecodeAttention(1, 1, 128, 4096, 4096, pool, probe, rounds); });
+    run("strided q*k^T h=8 d=64 kv=2048", [&] { return benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds); });
+    run("strided p*v h=8 d=64 kv=2048", [&] { return benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds); });
+    run("gemm M=512 K=512 N=512", [&] { return benchGemm(512, 512, 512, pool, probe, rounds); });
+    run("gemm M=512 K=512 N=2048", [&] { return benchGemm(512, 512, 2048, pool, probe, rounds); });
+    run("gemm M=512 K=2048 N=512", [&] { return benchGemm(512, 2048, 512, pool, probe, rounds); });
+    run("gemm M=32 K=512 N=2048", [&] { return benchGemm(32, 512, 2048, pool, probe, rounds); });
+    run("attn prefill h=8/8 d=64 len=512 causal", [&] { return benchPrefillAttention(8, 8, 64, 512, pool, probe, rounds); });
+    run("attn prefill h=8/2 d=64 len=512 causal", [&] { return benchPrefillAttention(8, 2, 64, 512, pool, probe, rounds); });
   }
-  if (onlyThreads != 1)
+  if (onlyThreads != 1 && (only.empty() || std::string("pool dispatch").find(only) != std::string::npos))
     printRow(benchDispatch(&pool2));
   return 0;
 }

@@ -81,6 +81,15 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
  * plain softmax over -3.4e38: uniform weights over the kv_len rows, no NaN.
  * kv_len == 0 gives out = 0.
  *
+ * With q_len > 1 and a mask, blocks of [query positions x 32 kv rows] whose
+ * mask values are all <= -FLT_MAX (e.g. the upper triangle of a causal mask)
+ * may be skipped: their k and v rows are not read. For |scale * q.k| < 1e31
+ * this changes nothing (such entries score exactly -FLT_MAX: weight 0 unless
+ * the whole row does, and then the row still gets uniform weights over all
+ * kv_len rows). A NaN or Inf in k or v inside a skipped block then does not
+ * reach the outputs that give those rows zero weight, where reading them
+ * would have made the output NaN.
+ *
  * Strides are in elements; the innermost dimension of q, k, v, out and mask is
  * contiguous except for the mask, whose kv stride is given (0 broadcasts).
  * q: [batch, heads, q_len, head_dim]; k: [batch, kv_heads, kv_padded_len,

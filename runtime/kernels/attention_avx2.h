@@ -1,0 +1,55 @@
+// Internals shared by the AVX2 attention files: a tile of query rows that
+// share one kv head, its online-softmax state, and per-thread scratch.
+// attention_avx2.cpp plans the work and runs generic tiles (prefill, MHA
+// decode); attention_group_avx2.cpp runs the query heads of a GQA group at
+// one position against each K and V row once (decode).
+#ifndef BMC_RUNTIME_KERNELS_ATTENTION_AVX2_H
+#define BMC_RUNTIME_KERNELS_ATTENTION_AVX2_H
+
+#include "kernels.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace bmc {
+namespace kernels {
+namespace avx2 {
+namespace attn {
+
+constexpr int64_t kMaxTileRows = 16;
+
+// Row r of a tile is query head head(r) at position pos(r).
+struct Tile {
+  int64_t b, kvh, h0, i0, nh, nq; // heads [h0, h0+nh), positions [i0, i0+nq)
+  int64_t rows() const { return nh * nq; }
+  int64_t head(int64_t r) const { return h0 + r / nq; }
+  int64_t pos(int64_t r) const { return i0 + r % nq; }
+};
+
+// Per-thread scratch, reused across calls (grown, never shrunk).
+struct Scratch {
+  std::vector<float> s, o, q;
+  void reserve(std::vector<float> &v, int64_t n) {
+    if (int64_t(v.size()) < n)
+      v.resize(std::size_t(n));
+  }
+};
+Scratch &threadScratch();
+
+// Kv rows per group-tile block: the S buffer holds block * 8 floats per set
+// of up to 8 heads.
+int64_t groupBlockRows(const bmc_attention_args &a);
+
+// Heads [h0, h0+nh) (nh <= kMaxTileRows) at one position against kv rows
+// [jBegin, jEnd), in blocks of `block` rows: leaves m, l (per head) and the
+// unnormalised O (nh rows of v_head_dim).
+void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
+                  int64_t jBegin, int64_t jEnd, float *m, float *l, float *O);
+
+} // namespace attn
+} // namespace avx2
+} // namespace kernels
+} // namespace bmc
+
+#endif // BMC_RUNTIME_KERNELS_ATTENTION_AVX2_H
