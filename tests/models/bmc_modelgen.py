@@ -40,6 +40,9 @@ PRESETS = {
     # Llama-style ~26 M parameters (untied head), GQA 8 query / 2 KV heads, SwiGLU.
     "llama-25m": dict(family="llama", layers=8, hidden=512, heads=8, kv_heads=2, inter=1024, vocab=8192,
                       max_pos=4096),
+    # Llama-style ~107 M parameters (~0.43 GB), a second size for bmc-tune (benchmarks/tune.sh).
+    "llama-100m": dict(family="llama", layers=8, hidden=1024, heads=16, kv_heads=4, inter=2816, vocab=8192,
+                       max_pos=4096),
     # ~244 M parameters, ~0.98 GB of fp32 weights, for import-speed tests; always external data.
     "big": dict(family="llama", layers=16, hidden=1024, heads=16, kv_heads=4, inter=2816, vocab=32000,
                 max_pos=4096, external_data=True),
