@@ -80,7 +80,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     return nullptr;
   }
   // Bounded function sizes keep LLVM's code generation linear in depth.
-  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) outlineSegments(main, 4000);
+  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) outlineSegments(main, opts.segmentOps);
   // tanh, erf, exp, ... as polynomials: no libm calls in loops, so LLVM can
   // vectorise them (GELU and SiLU in a prefill run millions of these).
   {

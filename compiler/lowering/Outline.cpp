@@ -12,7 +12,9 @@
 #include "compiler/lowering/Lowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace bmc {
@@ -76,19 +78,38 @@ static void outlineRange(func::FuncOp f, ArrayRef<Operation *> ops, int index) {
 }
 
 void outlineSegments(func::FuncOp f, int64_t maxOps) {
+  if (maxOps <= 0) return;
   Block &entry = f.getBody().front();
   SmallVector<SmallVector<Operation *>> segments(1);
   int64_t size = 0;
+  // A stack slot (llvm.alloca) lives in the frame of the function that
+  // allocates it: its segment's. A cut between an alloca and one of its uses
+  // would hand the next segment a pointer into a frame that has returned (and
+  // that the next call reuses). Users still ahead of each open alloca:
+  llvm::DenseMap<Operation *, int64_t> openAllocas;
+  llvm::DenseMap<Operation *, SmallVector<Operation *>> allocasUsedBy; // top-level user -> allocas
   for (Operation &op : entry.without_terminator()) {
     // Constants stay where they are: segments recreate the ones they use.
     if (isa<arith::ConstantOp>(op)) continue;
     int64_t w = weight(&op);
-    if (size + w > maxOps && !segments.back().empty()) {
+    if (size + w > maxOps && !segments.back().empty() && openAllocas.empty()) {
       segments.emplace_back();
       size = 0;
     }
     segments.back().push_back(&op);
     size += w;
+    if (auto it = allocasUsedBy.find(&op); it != allocasUsedBy.end())
+      for (Operation *a : it->second)
+        if (--openAllocas[a] == 0) openAllocas.erase(a);
+    if (isa<LLVM::AllocaOp>(op)) {
+      llvm::SmallPtrSet<Operation *, 8> users;
+      for (Operation *u : op.getResult(0).getUsers())
+        if (Operation *top = entry.findAncestorOpInBlock(*u);
+            top && top != &op && !top->hasTrait<OpTrait::IsTerminator>())
+          users.insert(top);
+      for (Operation *u : users) allocasUsedBy[u].push_back(&op);
+      if (!users.empty()) openAllocas[&op] = int64_t(users.size());
+    }
   }
   if (segments.size() < 2) return;
   int index = 0;

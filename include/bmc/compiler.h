@@ -35,6 +35,10 @@ struct CompileOptions {
   /// Compute single-use elementwise chains inside their consumer's loop
   /// (false: store every intermediate, the plain reference form).
   bool fuseElementwise = true;
+  /// Ops (counted after lowering to loops) per outlined function of the
+  /// generated code; bounds LLVM's superlinear code generation time on deep
+  /// models. 0 = one function. Changes no result.
+  int64_t segmentOps = 4000;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.
