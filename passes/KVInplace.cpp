@@ -44,7 +44,22 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
         else if (!isa<tensor::DimOp, ShapeOp>(u))
           otherUse = true;
       }
-      if (concats.empty()) continue; // not a KV cache input
+      if (concats.empty()) {
+        // A key cache stored transposed ([batch, heads, head_dim, seq]) grows
+        // along axis 3: a KV cache this pass does not rewrite. Say so.
+        for (Operation *u : arg.getUsers()) {
+          auto c = dyn_cast<ConcatOp>(u);
+          if (!c || c.getAxis() != 3 || c.getInputs().size() != 2 || c.getInputs()[0] != arg ||
+              !t.isDynamicDim(3) || !llvm::is_contained(c.getResult().getUsers(), ret.getOperation()))
+            continue;
+          std::string why = "it grows along axis 3 (a key cache stored transposed, [batch, heads, head_dim, seq]); "
+                            "only [batch, heads, seq, head_dim] caches are rewritten";
+          c.emitRemark("KV cache '") << name << "' not rewritten: " << why;
+          status.push_back(StringAttr::get(&getContext(), name + ": concat (" + why + ")"));
+          break;
+        }
+        continue; // not a KV cache input
+      }
       auto remark = [&](const Twine &why) {
         concats[0].emitRemark("KV cache '") << name << "' not rewritten: " << why;
         status.push_back(StringAttr::get(&getContext(), name + ": concat (" + why.str() + ")"));

@@ -69,6 +69,17 @@ func.func @dynamic_head_dim(%p: tensor<1x2x?x?xf32> {bmc.name = "p"}, %n: tensor
   return %c : tensor<1x2x?x?xf32>
 }
 
+// Negative: a key cache stored transposed grows along axis 3 (the sequence
+// is the last axis): left as a concatenation, with a remark.
+// CHECK-LABEL: func.func @key_stored_transposed
+// CHECK: bmc.concat %arg0, %arg1 {axis = 3 : i64}
+func.func @key_stored_transposed(%p: tensor<1x2x4x?xf32> {bmc.name = "past.key"}, %n: tensor<1x2x4x1xf32>)
+    -> tensor<1x2x4x?xf32> {
+  // expected-remark @+1 {{KV cache 'past.key' not rewritten: it grows along axis 3 (a key cache stored transposed, [batch, heads, head_dim, seq]); only [batch, heads, seq, head_dim] caches are rewritten}}
+  %c = bmc.concat %p, %n {axis = 3 : i64} : (tensor<1x2x4x?xf32>, tensor<1x2x4x1xf32>) -> tensor<1x2x4x?xf32>
+  return %c : tensor<1x2x4x?xf32>
+}
+
 // Not a KV cache at all (concatenation along another axis): left alone, silently.
 // CHECK-LABEL: func.func @other_axis
 // CHECK: bmc.concat %arg0, %arg1 {axis = 1 : i64}
