@@ -2,6 +2,7 @@
 
 #include "bmc/model.h"
 #include "runtime/ExecContext.h"
+#include "runtime/kernels/kernels.h"
 #include "runtime/kernels/thread_pool.h"
 
 #include <map>
@@ -90,5 +91,7 @@ Result<std::vector<Tensor>> Model::run(const std::vector<Tensor> &inputs, const 
   if (!s.ok()) return s;
   return outputs;
 }
+
+std::string kernelIsa() { return bmc_kernels_isa(); }
 
 } // namespace bmc

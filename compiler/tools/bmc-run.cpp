@@ -89,6 +89,9 @@ int main(int argc, char **argv) {
     m = res.value();
   }
   double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (bmc::kernelIsa() != "avx2")
+    std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
+                 "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 
   SessionOptions so;
   so.kvMode = isOnnx ? "" : (kv == "bmc" ? "" : kv);

@@ -113,6 +113,13 @@ private:
   void *entry_ = nullptr;
 };
 
+/// The kernels this process runs matrix products and attention with: "avx2"
+/// (Xbyak AVX2/FMA microkernels), "avx2-nojit" (AVX2 attention, reference
+/// matrix products: the Xbyak JIT could not run) or "ref" (plain reference
+/// loops: the CPU has no AVX2/FMA, or BMC_KERNELS=ref). Tools warn when it is
+/// not "avx2": everything works, many times slower.
+std::string kernelIsa();
+
 } // namespace bmc
 
 #endif
