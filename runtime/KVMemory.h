@@ -4,7 +4,9 @@
 // costs a page fault per 4 KB page, which in a VM made copying into it ten
 // times slower than the copy itself (1.7 vs 19 GB/s measured). Large
 // buffers therefore get 2 MB transparent huge pages. The cost model
-// calibrates through this same allocator.
+// calibrates through this same allocator. Sessions reserve more than they use
+// and regrow inside the reservation (runtime/Session.cpp); untouched pages of
+// a reservation are not resident.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_RUNTIME_KVMEMORY_H

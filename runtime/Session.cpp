@@ -97,17 +97,35 @@ Status Session::ensureCapacity(int64_t needed) {
       cap = needed + r_ - 1;
     }
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
-    size_t bytes = size_t(batch_ * c->heads * cap) * size_t(rb), reserved = 0;
-    float *n = static_cast<float *>(allocKV(bytes, reserved));
-    if (!n) return Status::error("Session: out of memory growing the KV cache to " + std::to_string(cap) + " rows");
+    int64_t blocks = batch_ * c->heads;      // [batch, heads] blocks of `capacity` rows
+    size_t bytes = size_t(blocks * cap) * size_t(rb);
     int64_t valid = length_;
+    if (c->data && bytes <= c->reserved) {
+      // Regrow inside the reservation: move each block to its new stride,
+      // the last first (a block's new place overlaps only the old places of
+      // later blocks, already moved). Same one copy of the valid rows, but no
+      // new mapping and no page faults except for the rows the cache grows by.
+      if (valid > 0)
+        for (int64_t i = blocks - 1; i >= 1; --i)
+          std::memmove(c->data + i * cap * c->headDim, c->data + i * c->capacity * c->headDim,
+                       size_t(valid * c->headDim) * sizeof(float));
+      stats_.bytesCopied += valid * c->rowBytes(batch_);
+      c->capacity = cap;
+      ++stats_.reallocations;
+      continue;
+    }
+    // A new buffer. In bmc mode the address range reserved for it is twice the
+    // capacity (at most the context limit), so that the next growths regrow in
+    // place. Pages beyond the capacity are never touched: they cost address
+    // space, not memory (the resident KV memory stays valid + r rows).
+    int64_t reserveRows = mode_ == "bmc" ? std::max(cap, std::min(2 * cap, maxContext_)) : cap;
+    size_t reserveBytes = size_t(blocks * reserveRows) * size_t(rb), reserved = 0;
+    float *n = static_cast<float *>(allocKV(reserveBytes, reserved));
+    if (!n) return Status::error("Session: out of memory growing the KV cache to " + std::to_string(cap) + " rows");
     if (c->data && valid > 0) {
-      for (int64_t b = 0; b < batch_; ++b)
-        for (int64_t h = 0; h < c->heads; ++h) {
-          const float *src = c->data + ((b * c->heads + h) * c->capacity) * c->headDim;
-          float *dst = n + ((b * c->heads + h) * cap) * c->headDim;
-          std::memcpy(dst, src, size_t(valid * c->headDim) * sizeof(float));
-        }
+      for (int64_t i = 0; i < blocks; ++i)
+        std::memcpy(n + i * cap * c->headDim, c->data + i * c->capacity * c->headDim,
+                    size_t(valid * c->headDim) * sizeof(float));
       stats_.bytesCopied += valid * c->rowBytes(batch_);
     }
     freeKV(c->data, c->reserved);
