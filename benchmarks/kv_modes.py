@@ -98,7 +98,10 @@ def main():
         w.writeheader()
         w.writerows(rows)
     with open(stem + ".md", "w") as f:
-        f.write(f"KV-cache modes, {a.preset}, {a.threads} thread(s), median of {a.rounds} interleaved rounds; "
+        mi = benchlib.machine_info()
+        f.write(f"KV-cache modes, {a.preset}, {a.threads} thread(s), median of {a.rounds} interleaved rounds "
+                f"(bmc {mi['bmc_commit']}{' with uncommitted changes' if mi['bmc_worktree_dirty'] else ''}, "
+                f"{mi['date']}); "
                 f"decode window {a.window} tokens ending at the context; read bandwidth measured in this run: "
                 f"{bw:.1f} GB/s (1 thread); weights read per token {weights_read_mb:.1f} MB (from the ONNX file).\n\n")
         f.write("| context | config | ms/token | tokens/s | vs concat | % of roofline | KV MB allocated (peak) | KV MB used | peak RSS MB |\n")
