@@ -2,7 +2,7 @@
 # bmc-tune on two model sizes and two target contexts, one command: does the cost model's r measure
 # within 5% of the best r of a sweep on this machine? Writes results/tune_<preset>.{txt,csv}.
 #
-#   benchmarks/tune.sh                       # llama-25m and llama-100m, contexts 1024 and 2048 (~25 min)
+#   benchmarks/tune.sh                       # llama-25m and llama-100m, contexts 1024 and 2048 (~13 min)
 #   PRESETS="gpt2-25m" benchmarks/tune.sh    # other presets of tests/models/bmc_modelgen.py
 #
 # Environment (defaults in brackets): PRESETS [llama-25m llama-100m], CONTEXTS [1024,2048],
