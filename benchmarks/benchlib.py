@@ -189,7 +189,9 @@ def machine_info():
         os=_first(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         node=_first(["node", "--version"]), clang=_first(["clang-19", "--version"]),
         bmc_commit=_first(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
-        bmc_worktree_dirty=bool(_first(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])),
+        # Results the run itself rewrites (benchmarks/results, RESULTS.md) do not make the code dirty.
+        bmc_worktree_dirty=bool(_first(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                        ":!benchmarks/results", ":!benchmarks/RESULTS.md"])),
         date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     return info
 
