@@ -173,14 +173,8 @@ BMC_AVX2 void softmaxUpdate(float *srow, int64_t n, float &m, float &l,
     sum = _mm256_add_ps(sum, p);
   }
   const float corr = m == -INFINITY ? 0.0f : std::exp(m - mNew);
-  if (corr != 1.0f) {
-    const __m256 cv = _mm256_set1_ps(corr);
-    int64_t d = 0;
-    for (; d + 8 <= vdim; d += 8)
-      _mm256_storeu_ps(orow + d, _mm256_mul_ps(_mm256_loadu_ps(orow + d), cv));
-    for (; d < vdim; ++d)
-      orow[d] *= corr;
-  }
+  if (corr != 1.0f)
+    simd::scaleRow(orow, vdim, corr);
   l = l * corr + simd::hsum(sum);
   m = mNew;
 }

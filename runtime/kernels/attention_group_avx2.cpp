@@ -203,15 +203,8 @@ BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int
   const int64_t vdim = a.v_head_dim;
   for (int h = 0; h < H; ++h) {
     const float corr = m[h] == -INFINITY ? 0.0f : std::exp(m[h] - mNew[h]);
-    if (corr != 1.0f) {
-      float *orow = O + h * vdim;
-      const __m256 cv = _mm256_set1_ps(corr);
-      int64_t d = 0;
-      for (; d + 8 <= vdim; d += 8)
-        _mm256_storeu_ps(orow + d, _mm256_mul_ps(_mm256_loadu_ps(orow + d), cv));
-      for (; d < vdim; ++d)
-        orow[d] *= corr;
-    }
+    if (corr != 1.0f)
+      simd::scaleRow(O + h * vdim, vdim, corr);
     l[h] = l[h] * corr + blockSum[h];
     m[h] = mNew[h];
   }

@@ -41,6 +41,16 @@ BMC_AVX2_INLINE float hmax(__m256 a) {
   return _mm_cvtss_f32(s);
 }
 
+// x[0..n) *= c (the online softmax's rescaling of an output row).
+BMC_AVX2_INLINE void scaleRow(float *x, int64_t n, float c) {
+  const __m256 cv = _mm256_set1_ps(c);
+  int64_t d = 0;
+  for (; d + 8 <= n; d += 8)
+    _mm256_storeu_ps(x + d, _mm256_mul_ps(_mm256_loadu_ps(x + d), cv));
+  for (; d < n; ++d)
+    x[d] *= c;
+}
+
 // s[0..8) = dot(q, k rows j..j+7) for 8 rows (rows past n repeat row n-1).
 // Rows are visited in memory order (the first touches of K go forward line
 // by line, which keeps the hardware stream prefetcher engaged when K comes
