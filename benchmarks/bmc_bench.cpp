@@ -52,21 +52,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   auto t0 = Clock::now();
-  std::shared_ptr<Model> m;
-  if (cli::endsWith(model, ".onnx")) {
-    CompileOptions co;
-    co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
-    co.threads = threads;
-    auto res = compileOnnx(model, co);
-    if (!res) cli::die(res.status().message());
-    m = res.value();
-  } else {
-    LoadOptions lo;
-    lo.threads = threads;
-    auto res = Model::load(model, lo);
-    if (!res) cli::die(res.status().message());
-    m = res.value();
-  }
+  CompileOptions co;
+  co.kvMode = cli::kvModeOf(kv);
+  co.threads = threads;
+  std::shared_ptr<Model> m = cli::openModel(model, co);
   double loadS = std::chrono::duration<double>(Clock::now() - t0).count();
   SessionOptions so;
   so.kvMode = kv;

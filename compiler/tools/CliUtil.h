@@ -2,6 +2,9 @@
 #ifndef BMC_COMPILER_TOOLS_CLIUTIL_H
 #define BMC_COMPILER_TOOLS_CLIUTIL_H
 
+#include "bmc/compiler.h"
+#include "bmc/model.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -17,6 +20,24 @@ namespace bmc::cli {
 
 inline bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// The KV mode named by --kv (already checked to be bmc, prealloc or concat).
+inline KVMode kvModeOf(const std::string &name) {
+  return name == "concat" ? KVMode::Concat : name == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
+}
+
+/// `path` compiled just in time with `co` (an .onnx file) or loaded with
+/// co.threads (a package); exits with the one-line error otherwise.
+inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOptions &co) {
+  Result<std::shared_ptr<Model>> res = [&] {
+    if (endsWith(path, ".onnx")) return compileOnnx(path, co);
+    LoadOptions lo;
+    lo.threads = co.threads;
+    return Model::load(path, lo);
+  }();
+  if (!res) die(res.status().message());
+  return res.value();
 }
 
 /// Options are `--name value` or `--name=value`; anything unknown is an error.

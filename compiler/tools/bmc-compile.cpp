@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
   if (r < 0) cli::die("--r: expected a positive number of rows, found " + std::to_string(r));
 
   CompileOptions co;
-  co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
+  co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;
   auto t0 = Clock::now();

@@ -69,25 +69,14 @@ int main(int argc, char **argv) {
   if (g.maxNewTokens < 0) cli::die("--max-new-tokens: expected a non-negative count");
 
   auto t0 = Clock::now();
-  std::shared_ptr<Model> m;
   bool isOnnx = cli::endsWith(model, ".onnx");
-  if (isOnnx) {
-    CompileOptions co;
-    co.kvMode = kv == "concat" ? KVMode::Concat : kv == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
-    co.r = r;
-    co.kvPadding = padding;
-    co.threads = threads;
-    if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
-    auto res = compileOnnx(model, co);
-    if (!res) cli::die(res.status().message());
-    m = res.value();
-  } else {
-    LoadOptions lo;
-    lo.threads = threads;
-    auto res = Model::load(model, lo);
-    if (!res) cli::die(res.status().message());
-    m = res.value();
-  }
+  CompileOptions co;
+  co.kvMode = cli::kvModeOf(kv);
+  co.r = r;
+  co.kvPadding = padding;
+  co.threads = threads;
+  if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
+  std::shared_ptr<Model> m = cli::openModel(model, co);
   double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (bmc::kernelIsa() != "avx2")
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "

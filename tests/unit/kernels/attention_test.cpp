@@ -10,6 +10,8 @@
 #include <cfloat>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace bmc {
 namespace kernels {
@@ -190,6 +192,27 @@ template <class Fast> void checkAttention(const AttnCase &c, std::mt19937 &rng, 
   }
 }
 
+// Prefill cases over every (q_len, extra kv rows, head dim, heads/kv_heads)
+// combination; batch, mask, padded rows (`padStep` when the case index is
+// odd), kv-major layout and threads vary with the case index.
+void sweepPrefill(std::mt19937 &rng, std::initializer_list<int64_t> qLens, std::initializer_list<int64_t> kvExtra,
+                  std::initializer_list<int64_t> dims, std::initializer_list<std::pair<int64_t, int64_t>> groups,
+                  const std::vector<MaskKind> &masks, int64_t padStep) {
+  int i = 0;
+  for (int64_t q : qLens)
+    for (int64_t extra : kvExtra)
+      for (int64_t dim : dims)
+        for (const auto &g : groups) {
+          ++i;
+          const int64_t kv = q + extra;
+          AttnCase c{1 + i % 2, g.first, g.second, q, kv, kv + (i % 2) * padStep, dim, dim,
+                     masks[size_t(i) % masks.size()], i % 3 == 0, 1 + i % 2};
+          checkAttention(c, rng, avx2::attention);
+          if (::testing::Test::HasFatalFailure())
+            return;
+        }
+}
+
 TEST(Attention, RefFullyMaskedRowIsUniformNotNaN) {
   // Two kv rows, mask -inf everywhere: plain softmax over -3.4e38 values.
   const float q[2] = {1, 2}, k[4] = {1, 0, 0, 1}, v[4] = {1, 10, 3, 20};
@@ -261,25 +284,9 @@ TEST(Attention, Avx2MatchesRefPrefill) {
   if (!haveAvx2())
     GTEST_SKIP() << "no AVX2/FMA on this machine";
   std::mt19937 rng(23);
-  const int64_t qLens[] = {2, 3, 17, 40};
-  const int64_t kvExtra[] = {0, 1, 70};
-  const int64_t dims[] = {16, 33, 64};
-  const int64_t groups[][2] = {{1, 1}, {3, 1}, {8, 2}, {2, 2}};
-  const MaskKind masks[] = {MaskKind::None, MaskKind::Full, MaskKind::CausalNegInf, MaskKind::BroadcastKv,
-                            MaskKind::PerBatchQ};
-  int i = 0;
-  for (int64_t q : qLens)
-    for (int64_t extra : kvExtra)
-      for (int64_t dim : dims)
-        for (const auto &g : groups) {
-          ++i;
-          const int64_t kv = q + extra;
-          AttnCase c{1 + i % 2, g[0], g[1], q, kv, kv + (i % 2) * 9, dim, dim, masks[i % 5], i % 3 == 0,
-                     1 + i % 2};
-          checkAttention(c, rng, avx2::attention);
-          if (HasFatalFailure())
-            return;
-        }
+  sweepPrefill(rng, {2, 3, 17, 40}, {0, 1, 70}, {16, 33, 64}, {{1, 1}, {3, 1}, {8, 2}, {2, 2}},
+               {MaskKind::None, MaskKind::Full, MaskKind::CausalNegInf, MaskKind::BroadcastKv, MaskKind::PerBatchQ},
+               9);
 }
 
 TEST(Attention, Avx2MatchesRefFullyMaskedRows) {
@@ -351,26 +358,10 @@ TEST(Attention, Avx2MatchesRefMaskedPrefill) {
   if (!haveAvx2())
     GTEST_SKIP() << "no AVX2/FMA on this machine";
   std::mt19937 rng(43);
-  const int64_t qLens[] = {2, 5, 16, 17, 40, 70};
-  const int64_t kvExtra[] = {0, 1, 45, 100};
-  const int64_t dims[] = {16, 33, 64};
-  const int64_t groups[][2] = {{2, 2}, {4, 2}, {6, 2}, {8, 2}};
-  const MaskKind masks[] = {MaskKind::CausalNegInf, MaskKind::CausalHeads,   MaskKind::Blocks,
-                            MaskKind::BlocksHeads,  MaskKind::BlocksStrided, MaskKind::PadLeft,
-                            MaskKind::AllNegInf};
-  int i = 0;
-  for (int64_t q : qLens)
-    for (int64_t extra : kvExtra)
-      for (int64_t dim : dims)
-        for (const auto &g : groups) {
-          ++i;
-          const int64_t kv = q + extra;
-          AttnCase c{1 + i % 2, g[0], g[1], q, kv, kv + (i % 2) * 11, dim, dim, masks[i % 7], i % 3 == 0,
-                     1 + i % 2};
-          checkAttention(c, rng, avx2::attention);
-          if (HasFatalFailure())
-            return;
-        }
+  sweepPrefill(rng, {2, 5, 16, 17, 40, 70}, {0, 1, 45, 100}, {16, 33, 64}, {{2, 2}, {4, 2}, {6, 2}, {8, 2}},
+               {MaskKind::CausalNegInf, MaskKind::CausalHeads, MaskKind::Blocks, MaskKind::BlocksHeads,
+                MaskKind::BlocksStrided, MaskKind::PadLeft, MaskKind::AllNegInf},
+               11);
 }
 
 // Few tiles and 2 or 3 threads: the kv range of a tile is split and merged,
