@@ -137,7 +137,7 @@ Status Session::ensureCapacity(int64_t needed) {
   return Status();
 }
 
-Status Session::run(const std::vector<int64_t> &tokens, int64_t seq) {
+Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLogits) {
   const ModelSignature &sig = model_->signature();
   int64_t total = length_ + seq;
   if (total > maxContext_)
@@ -188,7 +188,7 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq) {
     }
   }
   std::vector<Tensor> outputs;
-  if (Status s = model_->invoke(io.data(), outputs, /*lastTokenLogits=*/!keepAllLogits_); !s.ok()) return s;
+  if (Status s = model_->invoke(io.data(), outputs, /*lastTokenLogits=*/!allLogits); !s.ok()) return s;
   allLogits_ = outputs[dec_->logits];
   int64_t V = dec_->vocab;
   int64_t rows = allLogits_.rank() == 3 ? allLogits_.shape()[1] : 1; // seq, or 1 for the last token only
@@ -232,7 +232,7 @@ Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) {
   stats_ = KVStats();
   std::vector<int64_t> flat;
   for (const auto &p : prompts) flat.insert(flat.end(), p.begin(), p.end());
-  return run(flat, n);
+  return run(flat, n, keepAllLogits_);
 }
 
 Status Session::step(const std::vector<int64_t> &tokens) {
@@ -240,56 +240,77 @@ Status Session::step(const std::vector<int64_t> &tokens) {
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
-  return run(tokens, 1);
+  return run(tokens, 1, keepAllLogits_);
 }
 
-static uint64_t splitmix(uint64_t &s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
+  if (batch_ == 0) return Status::error("extend: call prefill first");
+  if (int64_t(tokens.size()) != batch_)
+    return Status::error("extend: expected tokens for " + std::to_string(batch_) + " sequences, found " +
+                         std::to_string(tokens.size()));
+  size_t k = tokens[0].size();
+  if (k == 0) return Status::error("extend: expected at least one token per sequence");
+  for (const auto &t : tokens)
+    if (t.size() != k)
+      return Status::error("extend: expected the same number of tokens for every sequence, found " +
+                           std::to_string(k) + " and " + std::to_string(t.size()));
+  std::vector<int64_t> flat;
+  for (const auto &t : tokens) flat.insert(flat.end(), t.begin(), t.end());
+  return run(flat, int64_t(k), /*allLogits=*/true);
 }
 
-std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &o, uint64_t &rng) {
-  int64_t B = logits.shape()[0], V = logits.shape()[1];
-  std::vector<int64_t> out(B);
-  for (int64_t b = 0; b < B; ++b) {
-    const float *l = logits.data<float>() + b * V;
-    if (o.temperature <= 0.0f) {
-      out[b] = std::max_element(l, l + V) - l; // first maximum, as argmax
-      continue;
+Status Session::truncate(int64_t length) {
+  if (batch_ == 0) return Status::error("truncate: call prefill first");
+  if (length < 0 || length > length_)
+    return Status::error("truncate: expected a length in [0, " + std::to_string(length_) + "], found " +
+                         std::to_string(length));
+  if (length == length_) return Status();
+  if (mode_ == "concat") {
+    // The exported graph's cache is a tensor of exactly `valid` rows: crop it
+    // into a new one (the copy Hugging Face's DynamicCache.crop makes too).
+    for (auto &c : caches_) {
+      Tensor cropped(DType::F32, {batch_, c->heads, length, c->headDim});
+      size_t rowBytes = size_t(c->headDim) * sizeof(float);
+      for (int64_t i = 0; i < batch_ * c->heads; ++i)
+        std::memcpy(cropped.data<float>() + i * length * c->headDim, c->past.data<float>() + i * length_ * c->headDim,
+                    size_t(length) * rowBytes);
+      c->past = cropped;
+      ++stats_.reallocations;
+      stats_.bytesCopied += cropped.bytes();
     }
-    std::vector<std::pair<float, int64_t>> cand(V);
-    for (int64_t i = 0; i < V; ++i) cand[i] = {l[i] / o.temperature, i};
-    std::stable_sort(cand.begin(), cand.end(), [](auto &a, auto &c) { return a.first > c.first; });
-    if (o.topK > 0 && o.topK < V) cand.resize(size_t(o.topK));
-    double mx = cand[0].first, sum = 0;
-    std::vector<double> p(cand.size());
-    for (size_t i = 0; i < cand.size(); ++i) sum += p[i] = std::exp(double(cand[i].first) - mx);
-    size_t keep = cand.size();
-    if (o.topP < 1.0f) {
-      double acc = 0;
-      for (size_t i = 0; i < cand.size(); ++i) {
-        acc += p[i] / sum;
-        if (acc >= o.topP) { keep = i + 1; break; }
-      }
-    }
-    double total = 0;
-    for (size_t i = 0; i < keep; ++i) total += p[i];
-    double u = double(splitmix(rng) >> 11) * (1.0 / 9007199254740992.0) * total;
-    size_t pick = keep - 1;
-    for (size_t i = 0; i < keep; ++i) {
-      u -= p[i];
-      if (u < 0) { pick = i; break; }
-    }
-    out[b] = cand[pick].second;
   }
-  return out;
+  // bmc / prealloc: rows >= length are spare rows again; the next pass
+  // overwrites them in place, and attention never reads them as valid.
+  length_ = length;
+  stats_.bytesAllocated = stats_.bytesUsed = 0;
+  for (auto &c : caches_) {
+    stats_.bytesAllocated += mode_ == "concat" ? c->past.bytes() : c->capacity * c->rowBytes(batch_);
+    stats_.bytesUsed += length_ * c->rowBytes(batch_);
+  }
+  return Status();
+}
+
+const char *GenerateStats::name(Stop s) {
+  switch (s) {
+  case Stop::MaxNewTokens: return "max_new_tokens";
+  case Stop::StopToken: return "stop_token";
+  case Stop::ContextFull: return "context_full";
+  case Stop::Callback: return "callback";
+  }
+  return "?";
 }
 
 Result<std::vector<std::vector<int64_t>>>
 Session::generate(const std::vector<std::vector<int64_t>> &prompts, const GenerateOptions &o,
                   const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
+  genStats_ = GenerateStats();
+  if (o.speculative.drafter) {
+    if (prompts.size() != 1)
+      return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +
+                           " sequences (sequences in one batch share one valid length, so each cannot accept its "
+                           "own number of draft tokens)");
+    return generateSpeculative(prompts[0], o, onToken);
+  }
   if (Status s = prefill(prompts); !s.ok()) return s;
   std::vector<std::vector<int64_t>> gen(static_cast<size_t>(batch_));
   std::vector<bool> done(static_cast<size_t>(batch_), false);
@@ -302,9 +323,13 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
       if (std::find(o.stopTokens.begin(), o.stopTokens.end(), next[b]) != o.stopTokens.end()) done[b] = true;
       all = all && done[b];
     }
-    if (onToken && !onToken(stepNo, next)) break;
-    if (all || stepNo + 1 == o.maxNewTokens || length_ >= maxContext_) break;
+    genStats_.emitted = int64_t(gen[0].size());
+    if (onToken && !onToken(stepNo, next)) { genStats_.stop = GenerateStats::Stop::Callback; break; }
+    if (all) { genStats_.stop = GenerateStats::Stop::StopToken; break; }
+    if (stepNo + 1 == o.maxNewTokens) break;
+    if (length_ >= maxContext_) { genStats_.stop = GenerateStats::Stop::ContextFull; break; }
     if (Status s = step(next); !s.ok()) return s;
+    ++genStats_.targetPasses;
   }
   return gen;
 }

@@ -12,6 +12,13 @@
 // prealloc and bmc need a model compiled with the KV rewrite (the default);
 // concat needs one compiled with KVMode::Concat.
 //
+// Speculative decoding (docs/SPECULATIVE.md): extend() appends several
+// tokens per sequence in one pass and keeps the logits of every position;
+// truncate() rolls the cache back (bmc/prealloc: the rejected rows become
+// spare rows again, no copy; concat: the cache is cropped by a copy, as
+// Hugging Face's DynamicCache.crop does). generate() verifies the tokens of
+// a Drafter (bmc/speculative.h) when GenerateOptions::speculative is set.
+//
 // Thread safety: one thread per Session; several Sessions may share a Model.
 //
 //===----------------------------------------------------------------------===//
@@ -27,6 +34,8 @@
 #include <vector>
 
 namespace bmc {
+
+class Drafter;
 
 struct SessionOptions {
   /// "" = the model's own mode ("bmc" if compiled in place, else "concat");
@@ -56,6 +65,33 @@ struct GenerateOptions {
   uint64_t seed = 0;
   /// Generation of a sequence stops after it emits one of these.
   std::vector<int64_t> stopTokens;
+  /// Speculative decoding (batch 1): each target pass verifies up to `k`
+  /// tokens proposed by `drafter`. Greedy output is the same as without it;
+  /// sampled output has the same distribution (the speculative-sampling
+  /// acceptance rule). Unset drafter: one token per pass.
+  struct Speculative {
+    std::shared_ptr<Drafter> drafter;
+    /// Draft tokens per verification pass, >= 1; 0 = the cost model's
+    /// choice from the measured acceptance rate (at most maxK).
+    int64_t k = 4;
+    int64_t maxK = 8;
+  } speculative;
+};
+
+/// Why the last generate() stopped, and what speculative decoding did.
+struct GenerateStats {
+  enum class Stop { MaxNewTokens, StopToken, ContextFull, Callback } stop = Stop::MaxNewTokens;
+  int64_t targetPasses = 0;   ///< forward passes of the target model after the prefill
+  int64_t draftProposed = 0;  ///< draft tokens sent to verification
+  int64_t draftAccepted = 0;  ///< of those, accepted
+  int64_t emitted = 0;        ///< tokens generated (sequence 0)
+  double draftSeconds = 0;    ///< time spent in the drafter
+  int64_t lastK = 0;          ///< draft length of the last pass
+  /// Accepted / proposed draft tokens (0 when nothing was proposed).
+  double acceptanceRate() const { return draftProposed ? double(draftAccepted) / double(draftProposed) : 0.0; }
+  /// Tokens generated per target pass after the prefill's first token.
+  double tokensPerPass() const { return targetPasses ? double(emitted - 1) / double(targetPasses) : 0.0; }
+  static const char *name(Stop s);
 };
 
 struct KVStats {
@@ -76,6 +112,17 @@ public:
   Status prefill(const std::vector<std::vector<int64_t>> &prompts);
   /// Appends one token per sequence and computes the next logits.
   Status step(const std::vector<int64_t> &tokens);
+  /// Appends tokens[b] (k >= 1 tokens, the same k for every sequence) in one
+  /// forward pass; allLogits() then holds [batch, k, vocab], the logits after
+  /// each appended token, and logits() the last of them. Capacity for the k
+  /// rows is made before the pass (at most one growth).
+  Status extend(const std::vector<std::vector<int64_t>> &tokens);
+  /// Moves the valid length back to `length` (0 <= length <= length()):
+  /// the rows after it are forgotten. bmc and prealloc keep the buffers (the
+  /// rows become spare rows again: no copy, no reallocation); concat crops
+  /// each cache by copying it, as the exported graph's own cache must.
+  /// logits() and allLogits() keep the values of the last pass.
+  Status truncate(int64_t length);
   /// Logits of the last position of each sequence: [batch, vocab].
   const Tensor &logits() const { return logits_; }
   /// Logits output of the last prefill/step: [batch, seq, vocab] if
@@ -85,10 +132,14 @@ public:
   const Tensor &allLogits() const { return allLogits_; }
 
   /// Prefill + decode. `onToken(step, tokens)` sees each new token of every
-  /// sequence; returning false stops. Returns the generated tokens.
+  /// sequence; returning false stops. Returns the generated tokens. With
+  /// speculative decoding the accepted tokens of a pass are streamed one by
+  /// one through the same callback.
   Result<std::vector<std::vector<int64_t>>>
   generate(const std::vector<std::vector<int64_t>> &prompts, const GenerateOptions &opts,
            const std::function<bool(int64_t step, const std::vector<int64_t> &tokens)> &onToken = {});
+  /// What the last generate() did: why it stopped, passes, acceptance.
+  const GenerateStats &generateStats() const { return genStats_; }
 
   int64_t batch() const { return batch_; }
   int64_t length() const { return length_; }
@@ -102,8 +153,11 @@ public:
 
 private:
   Session() = default;
-  Status run(const std::vector<int64_t> &tokens, int64_t seq);
+  Status run(const std::vector<int64_t> &tokens, int64_t seq, bool allLogits);
   Status ensureCapacity(int64_t needed);
+  Result<std::vector<std::vector<int64_t>>>
+  generateSpeculative(const std::vector<int64_t> &prompt, const GenerateOptions &opts,
+                      const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken);
   std::shared_ptr<Model> model_;
   const DecoderInfo *dec_ = nullptr;
   std::string mode_;
@@ -114,10 +168,20 @@ private:
   std::vector<std::unique_ptr<Cache>> caches_;
   Tensor logits_, allLogits_;
   KVStats stats_;
+  GenerateStats genStats_;
 };
 
 /// Picks the next token of each row of `logits` [batch, vocab].
 std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &opts, uint64_t &rngState);
+
+/// The distribution sampleTokens draws from for one row of `vocab` logits:
+/// softmax(logits / T) restricted to top-k / top-p and renormalised (zeros
+/// elsewhere); at temperature 0, all mass on the first maximum.
+std::vector<double> tokenDistribution(const float *logits, int64_t vocab, const GenerateOptions &opts);
+/// A token drawn from `probs` (non-negative, any positive total).
+int64_t sampleFrom(const std::vector<double> &probs, uint64_t &rngState);
+/// A uniform number in [0, 1) from the session's generator.
+double uniform01(uint64_t &rngState);
 
 } // namespace bmc
 
