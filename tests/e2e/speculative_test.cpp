@@ -187,5 +187,248 @@ TEST_P(Speculative, GreedyOutputIsExact) {
 INSTANTIATE_TEST_SUITE_P(Generated, Speculative, ::testing::ValuesIn(generatedModels()),
                          [](const ::testing::TestParamInfo<std::string> &i) { return i.param; });
 
+
+//===----------------------------------------------------------------------===//
+// Sampled speculative decoding has the distribution of plain sampling
+//===----------------------------------------------------------------------===//
+
+// A one-layer Llama with 16 tokens (so that 20k draws cover every outcome)
+// and a draft of the same shape with other weights.
+std::string smallTarget() { return modelsDir() + "/llama_v16.onnx"; }
+std::string smallDraft() { return modelsDir() + "/llama_v16_draft.onnx"; }
+
+/// Pearson's chi-square of `counts` against probabilities `expected`
+/// (cells with an expected count under 5 pooled into one), and the
+/// critical value at significance 1e-4 (Wilson-Hilferty).
+struct ChiSquare {
+  double stat = 0, critical = 0;
+  int df = 0;
+};
+ChiSquare chiSquare(const std::vector<double> &counts, const std::vector<double> &expected, double n) {
+  ChiSquare c;
+  double pooledObs = 0, pooledExp = 0;
+  int cells = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    double e = expected[i] * n;
+    if (e < 5) { pooledObs += counts[i], pooledExp += e; continue; }
+    c.stat += (counts[i] - e) * (counts[i] - e) / e;
+    ++cells;
+  }
+  if (pooledExp > 0) c.stat += (pooledObs - pooledExp) * (pooledObs - pooledExp) / std::max(pooledExp, 1e-9), ++cells;
+  c.df = std::max(cells - 1, 1);
+  const double z = 3.719; // one-sided normal quantile of 1e-4
+  double a = 2.0 / (9.0 * c.df);
+  c.critical = c.df * std::pow(1 - a + z * std::sqrt(a), 3);
+  return c;
+}
+
+/// A deterministic drafter that often agrees with the target: the greedy
+/// choice of a model (its tokens count as proposed with probability 1).
+class GreedyDrafter : public ModelDrafter {
+public:
+  using ModelDrafter::ModelDrafter;
+  Status propose(const std::vector<int64_t> &c, int64_t k, const GenerateOptions &, uint64_t &rng,
+                 DraftProposal &out) override {
+    return ModelDrafter::propose(c, k, GenerateOptions(), rng, out);
+  }
+};
+
+class SpeculativeSampling : public ::testing::Test {
+protected:
+  static constexpr int kDraws = 20000;
+  const std::vector<int64_t> prompt = {1, 5, 9, 3, 12, 7, 1, 5};
+  int64_t V = 0;
+  std::shared_ptr<Model> target, draft;
+  void SetUp() override {
+    ASSERT_TRUE(fileExists(smallTarget()) && fileExists(smallDraft())) << "build bmc_e2e_models";
+    auto t = compiled(smallTarget()), d = compiled(smallDraft());
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    target = t.value();
+    draft = d.value();
+    V = target->signature().decoder.vocab;
+    ASSERT_EQ(V, 16);
+  }
+  static SessionOptions fixedR() {
+    SessionOptions so;
+    so.r = 16;
+    so.maxContext = 64;
+    return so;
+  }
+  /// The exact joint distribution of the 2nd and 3rd generated tokens
+  /// (V x V, x2-major) under plain sampling from `m` with `o`.
+  std::vector<double> exactPair(const std::shared_ptr<Model> &m, const GenerateOptions &o) {
+    auto s = open(m, fixedR(), /*keepAll=*/true);
+    std::vector<double> joint(size_t(V * V), 0.0);
+    for (int64_t x1 = 0; x1 < V; ++x1)
+      for (int64_t x2 = 0; x2 < V; ++x2) {
+        EXPECT_TRUE(s->prefill({cat(prompt, {x1, x2})}).ok());
+        const float *l = s->allLogits().data<float>();
+        int64_t n = int64_t(prompt.size());
+        double p1 = tokenDistribution(l + (n - 1) * V, V, o)[size_t(x1)];
+        double p2 = tokenDistribution(l + n * V, V, o)[size_t(x2)];
+        std::vector<double> p3 = tokenDistribution(l + (n + 1) * V, V, o);
+        for (int64_t x3 = 0; x3 < V; ++x3) joint[size_t(x2 * V + x3)] += p1 * p2 * p3[size_t(x3)];
+      }
+    return joint;
+  }
+  /// Counts of (x2, x3) over kDraws generations with seeds 1..kDraws.
+  std::vector<double> drawPairs(const std::shared_ptr<Model> &m, GenerateOptions o, GenerateStats *total = nullptr) {
+    auto s = open(m, fixedR());
+    std::vector<double> counts(size_t(V * V), 0.0);
+    o.maxNewTokens = 4; // k = 2 proposes x2 and x3 (a pass proposes at most the tokens still wanted)
+    for (int i = 0; i < kDraws; ++i) {
+      o.seed = uint64_t(i + 1);
+      auto out = s->generate({prompt}, o);
+      EXPECT_TRUE(out.ok()) << out.status().message();
+      if (!out.ok() || out.value()[0].size() != 4) return counts;
+      counts[size_t(out.value()[0][1] * V + out.value()[0][2])] += 1;
+      if (total) {
+        total->targetPasses += s->generateStats().targetPasses;
+        total->draftProposed += s->generateStats().draftProposed;
+        total->draftAccepted += s->generateStats().draftAccepted;
+      }
+    }
+    return counts;
+  }
+};
+
+TEST_F(SpeculativeSampling, MatchesTheTargetDistribution) {
+  GenerateOptions plainT1;
+  plainT1.temperature = 1.0f;
+  GenerateOptions truncated;
+  truncated.temperature = 0.8f;
+  truncated.topK = 8;
+  truncated.topP = 0.9f;
+  struct Case { std::string name; GenerateOptions o; std::function<std::shared_ptr<Drafter>()> drafter; int64_t k; };
+  std::vector<Case> cases = {
+      {"draft model, k=1 (bonus row)", plainT1, [&] { return std::make_shared<ModelDrafter>(draft, fixedR()); }, 1},
+      {"draft model, k=2", plainT1, [&] { return std::make_shared<ModelDrafter>(draft, fixedR()); }, 2},
+      {"draft model, k=2, T=0.8 top-k 8 top-p 0.9", truncated,
+       [&] { return std::make_shared<ModelDrafter>(draft, fixedR()); }, 2},
+      {"greedy target as a deterministic drafter, k=2", plainT1,
+       [&] { return std::make_shared<GreedyDrafter>(target, fixedR()); }, 2},
+      {"prompt lookup (deterministic), k=2", plainT1, [] { return std::make_shared<PromptLookupDrafter>(2); }, 2}};
+
+  // The test can tell distributions apart: the draft's own samples fail it,
+  // and plain sampling from the target passes it.
+  std::vector<double> exact = exactPair(target, plainT1);
+  ChiSquare wrong = chiSquare(drawPairs(draft, plainT1), exact, kDraws);
+  EXPECT_GT(wrong.stat, wrong.critical) << "the draft's own distribution passed: the test has no power";
+  ChiSquare plain = chiSquare(drawPairs(target, plainT1), exact, kDraws);
+  EXPECT_LT(plain.stat, plain.critical) << "plain sampling does not match its exact distribution";
+  std::printf("plain sampling: chi2 %.1f (df %d, critical %.1f); the draft model's samples: chi2 %.1f\n", plain.stat,
+              plain.df, plain.critical, wrong.stat);
+
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    GenerateOptions o = c.o;
+    o.speculative.drafter = c.drafter();
+    o.speculative.k = c.k;
+    GenerateStats st;
+    std::vector<double> counts = drawPairs(target, o, &st);
+    ChiSquare x = chiSquare(counts, c.o.topK ? exactPair(target, c.o) : exact, kDraws);
+    EXPECT_LT(x.stat, x.critical);
+    // Both verdicts happened, often enough to matter (prompt lookup over
+    // random tokens is rarely right: a few hundred acceptances).
+    EXPECT_GT(st.draftAccepted, 100);
+    EXPECT_GT(st.draftProposed - st.draftAccepted, kDraws / 20);
+    std::printf("%s: chi2 %.1f (df %d, critical %.1f), acceptance %.2f over %lld drafts\n", c.name.c_str(), x.stat,
+                x.df, x.critical, st.acceptanceRate(), (long long)st.draftProposed);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+/// Proposes whatever it is given, to test what generate() accepts.
+class FixedDrafter : public Drafter {
+public:
+  explicit FixedDrafter(std::vector<int64_t> t) : tokens_(std::move(t)) {}
+  Status propose(const std::vector<int64_t> &, int64_t, const GenerateOptions &, uint64_t &,
+                 DraftProposal &out) override {
+    out.tokens = tokens_;
+    return Status();
+  }
+  std::string describe() const override { return "fixed"; }
+
+private:
+  std::vector<int64_t> tokens_;
+};
+
+TEST(SpeculativeErrors, BadSettingsAndCallsGetOneLineErrors) {
+  auto m = compiled(generatedModelPath("llama_op17"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions so;
+  so.maxContext = 64;
+  auto s = open(m.value(), so);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(isError(s->extend({{1, 2}}), "call prefill first"));
+  EXPECT_TRUE(isError(s->truncate(0), "call prefill first"));
+  ASSERT_TRUE(s->prefill({kPrompt}).ok());
+  EXPECT_TRUE(isError(s->extend({{}}), "at least one token"));
+  EXPECT_TRUE(isError(s->extend({{1}, {2}}), "for 1 sequences, found 2"));
+  EXPECT_TRUE(isError(s->extend({{1, 100000}}), "outside the vocabulary"));
+  EXPECT_TRUE(isError(s->extend({std::vector<int64_t>(60, 1)}), "exceeds the maximum context of 64"));
+  EXPECT_EQ(s->length(), int64_t(kPrompt.size())) << "a refused extend changed the cache";
+  EXPECT_TRUE(isError(s->truncate(7), "expected a length in [0, 6], found 7"));
+  EXPECT_TRUE(isError(s->truncate(-1), "found -1"));
+
+  GenerateOptions g;
+  g.maxNewTokens = 8;
+  g.speculative.drafter = std::make_shared<PromptLookupDrafter>();
+  g.speculative.k = 0;
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "draft length k >= 1, found 0"));
+  g.speculative.k = 64;
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "does not fit the maximum context of 64"));
+  g.speculative.k = 2;
+  EXPECT_TRUE(isError(s->generate({kPrompt, kPrompt}, g), "expected batch 1, found 2"));
+  g.speculative.drafter = std::make_shared<PromptLookupDrafter>(1, 2);
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "min n-gram <= max n-gram"));
+  g.speculative.drafter = std::make_shared<FixedDrafter>(std::vector<int64_t>{1, 2, 3});
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "proposed 3 tokens, at most 2"));
+  g.speculative.drafter = std::make_shared<FixedDrafter>(std::vector<int64_t>{-4});
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "token id -4 outside the vocabulary"));
+  auto small = compiled(smallDraft());
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  g.speculative.drafter = std::make_shared<ModelDrafter>(small.value());
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "expected the target's vocabulary of 512 tokens, found 16"));
+  g.speculative.drafter = std::make_shared<ModelDrafter>(nullptr);
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "draft model: none given"));
+  // A draft of gpt2 (1024 learned positions) for a target allowed 4096 tokens.
+  auto gpt2 = compiled(generatedModelPath("gpt2_op17"));
+  ASSERT_TRUE(gpt2.ok());
+  auto wide = open(m.value(), SessionOptions());
+  g.speculative.drafter = std::make_shared<ModelDrafter>(gpt2.value());
+  EXPECT_TRUE(isError(wide->generate({kPrompt}, g), "holds at most 1024 positions"));
+  // Still usable after the refusals.
+  g.speculative.drafter = std::make_shared<PromptLookupDrafter>();
+  EXPECT_TRUE(s->generate({kPrompt}, g).ok());
+}
+
+/// Generation that reaches the maximum context says so, with and without drafts.
+TEST(SpeculativeErrors, ContextFullIsReported) {
+  auto m = compiled(generatedModelPath("llama_op17"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions so;
+  so.maxContext = 20;
+  GenerateOptions g;
+  g.maxNewTokens = 100;
+  auto plain = open(m.value(), so);
+  auto a = plain->generate({kPrompt}, g);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(plain->generateStats().stop, GenerateStats::Stop::ContextFull);
+  EXPECT_EQ(a.value()[0].size(), size_t(20 - kPrompt.size() + 1));
+  g.speculative.drafter = std::make_shared<ReplayDrafter>(cat(kPrompt, a.value()[0]), 0.8);
+  g.speculative.k = 4;
+  auto spec = open(m.value(), so);
+  auto b = spec->generate({kPrompt}, g);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(spec->generateStats().stop, GenerateStats::Stop::ContextFull);
+  EXPECT_EQ(b.value()[0], a.value()[0]);
+  EXPECT_STREQ(GenerateStats::name(GenerateStats::Stop::ContextFull), "context_full");
+}
+
 } // namespace
 } // namespace bmc::e2e
