@@ -7,14 +7,27 @@
 
 #include "bmc/compiler.h"
 #include "bmc/session.h"
+#include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
+
+static std::string jsonEscape(const std::string &s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", c); o += b; }
+    else o += c;
+  }
+  return o;
+}
 
 static const char *kUsage = R"(usage: bmc-run MODEL [options]
 
@@ -39,6 +52,14 @@ Options:
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
   --max-context N        maximum tokens in the cache (default: the model's)
   --threads N            kernel threads (default: all cores)
+
+Speculative decoding (batch 1; greedy output identical, sampled output of
+the same distribution; see docs/SPECULATIVE.md):
+  --draft DRAFT          a smaller decoder with the same vocabulary (package
+                         or ONNX) proposes tokens; the model verifies them
+  --spec-lookup N        prompt lookup: propose what followed the last
+                         match of the context's last N..1 tokens (no model)
+  --spec-k K             draft tokens per verification pass (default: 4)
   --json                 print one JSON object instead of text
   --quiet                print only the generated token ids
   -h, --help             this help
@@ -61,8 +82,27 @@ int main(int argc, char **argv) {
   std::string padding = a.str("--kv-padding", "skip");
   int64_t maxContext = a.integer("--max-context", 0);
   int threads = int(a.integer("--threads", 0));
+  std::string draftPath = a.str("--draft", "");
+  int64_t specLookup = a.integer("--spec-lookup", 0);
+  bool specKGiven = false;
+  int64_t specK = 4;
+  if (auto v = a.value("--spec-k")) {
+    specKGiven = true;
+    char *end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    if (v->empty() || *end || errno == ERANGE || x < 1 || x > 256)
+      cli::die("bmc-run: --spec-k: expected an integer in [1, 256], found '" + *v + "'");
+    specK = x;
+  }
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
+  if (!draftPath.empty() && specLookup != 0) cli::die("--draft and --spec-lookup: expected one drafter, found both");
+  if (specLookup < 0 || specLookup > 64)
+    cli::die("--spec-lookup: expected an n-gram length in [1, 64], found " + std::to_string(specLookup));
+  bool speculative = !draftPath.empty() || specLookup > 0;
+  if (specKGiven && !speculative) cli::die("--spec-k: needs a drafter (--draft or --spec-lookup)");
+  if (speculative && batch != 1) cli::die("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
   if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
   if (batch < 1) cli::die("--batch: expected at least 1, found " + std::to_string(batch));
@@ -90,6 +130,20 @@ int main(int argc, char **argv) {
   if (!sres) cli::die(model + ": " + sres.status().message());
   Session &s = *sres.value();
 
+  if (speculative) {
+    if (specLookup > 0) {
+      g.speculative.drafter = std::make_shared<PromptLookupDrafter>(specLookup);
+    } else {
+      CompileOptions dco = co;
+      dco.kvMode = KVMode::BMC; // the draft rolls back in its own BMC cache
+      if (!quiet && !json) dco.progress = [](const std::string &st) { std::fprintf(stderr, "bmc-run: draft: %s...\n", st.c_str()); };
+      std::shared_ptr<Model> dm = cli::openModel(draftPath, dco);
+      SessionOptions dso;
+      dso.maxContext = s.maxContext();
+      g.speculative.drafter = std::make_shared<ModelDrafter>(dm, dso, "draft " + draftPath);
+    }
+    g.speculative.k = specK;
+  }
   std::vector<std::vector<int64_t>> prompts(size_t(batch), prompt);
   auto tp = Clock::now();
   Clock::time_point tFirst{};
@@ -105,6 +159,9 @@ int main(int argc, char **argv) {
   double decodeMs = std::chrono::duration<double, std::milli>(te - tFirst).count();
   int64_t steps = std::max<int64_t>(0, int64_t(res.value()[0].size()) - 1); // the first token came from prefill
   const KVStats &st = s.kvStats();
+  const GenerateStats &gs = s.generateStats();
+  if (speculative) steps = gs.targetPasses; // decode time is per target pass or per token: say both below
+  int64_t generated = int64_t(res.value()[0].size());
 
   if (json) {
     std::printf("{\"tokens\": [");
@@ -115,23 +172,45 @@ int main(int argc, char **argv) {
     }
     std::printf("], \"load_ms\": %.3f, \"prefill_ms\": %.3f, \"prompt_tokens\": %zu, \"decode_ms\": %.3f, "
                 "\"decode_steps\": %lld, \"kv_mode\": \"%s\", \"r\": %lld, \"kv_bytes_allocated\": %lld, "
-                "\"kv_bytes_used\": %lld, \"kv_reallocations\": %lld}\n",
+                "\"kv_bytes_used\": %lld, \"kv_reallocations\": %lld, \"kv_bytes_copied\": %lld, \"generated\": %lld, "
+                "\"stop\": \"%s\"",
                 loadMs, prefillMs, prompt.size(), decodeMs, (long long)steps, s.kvMode().c_str(), (long long)s.r(),
-                (long long)st.bytesAllocated, (long long)st.bytesUsed, (long long)st.reallocations);
+                (long long)st.bytesAllocated, (long long)st.bytesUsed, (long long)st.reallocations,
+                (long long)st.bytesCopied, (long long)generated, GenerateStats::name(gs.stop));
+    if (speculative)
+      std::printf(", \"speculative\": {\"drafter\": \"%s\", \"k\": %lld, \"target_passes\": %lld, "
+                  "\"draft_proposed\": %lld, \"draft_accepted\": %lld, \"acceptance_rate\": %.4f, "
+                  "\"tokens_per_pass\": %.4f, \"draft_ms\": %.3f}",
+                  jsonEscape(g.speculative.drafter->describe()).c_str(), (long long)specK,
+                  (long long)gs.targetPasses, (long long)gs.draftProposed, (long long)gs.draftAccepted,
+                  gs.acceptanceRate(), gs.tokensPerPass(), gs.draftSeconds * 1e3);
+    std::printf("}\n");
     return 0;
   }
   for (size_t b = 0; b < res.value().size(); ++b) {
     for (size_t i = 0; i < res.value()[b].size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)res.value()[b][i]);
     std::printf("\n");
   }
+  if (gs.stop == GenerateStats::Stop::ContextFull)
+    std::fprintf(stderr, "bmc-run: stopped after %lld of %lld tokens: the maximum context of %lld tokens is full\n",
+                 (long long)generated, (long long)g.maxNewTokens, (long long)s.maxContext());
   if (quiet) return 0;
   std::fprintf(stderr, "%s: %s in %.0f ms (%s)\n", model.c_str(), isOnnx ? "compiled" : "loaded", loadMs,
                m->codeDescription().c_str());
   std::fprintf(stderr, "prefill: %zu tokens x %lld in %.2f ms (time to first token)\n", prompt.size(), (long long)batch,
                prefillMs);
-  if (steps > 0)
+  if (steps > 0 && !speculative)
     std::fprintf(stderr, "decode: %lld steps in %.2f ms: %.2f ms/token, %.1f tokens/s (x%lld sequences)\n",
                  (long long)steps, decodeMs, decodeMs / double(steps), 1000.0 * double(steps) / decodeMs, (long long)batch);
+  if (speculative && generated > 1) {
+    std::fprintf(stderr, "decode: %lld tokens in %.2f ms: %.2f ms/token, %.1f tokens/s\n", (long long)(generated - 1),
+                 decodeMs, decodeMs / double(generated - 1), 1000.0 * double(generated - 1) / decodeMs);
+    std::fprintf(stderr, "speculative: %s, k=%lld: %lld target passes, %.2f tokens per pass, acceptance %.1f%% "
+                 "(%lld of %lld drafts), drafter %.2f ms\n", g.speculative.drafter->describe().c_str(),
+                 (long long)specK, (long long)gs.targetPasses, gs.tokensPerPass(), 100.0 * gs.acceptanceRate(),
+                 (long long)gs.draftAccepted, (long long)gs.draftProposed, gs.draftSeconds * 1e3);
+  }
+
   std::fprintf(stderr, "kv cache: %s%s, %.2f MB allocated, %.2f MB used, %lld reallocations\n", s.kvMode().c_str(),
                s.kvMode() == "bmc" ? (" r=" + std::to_string(s.r())).c_str() : "", st.bytesAllocated / 1e6,
                st.bytesUsed / 1e6, (long long)st.reallocations);

@@ -29,6 +29,11 @@ std::string gpt2() { return generatedModelPath("gpt2_op17"); }
   return ::testing::AssertionSuccess() << r.err;
 }
 
+std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 ProcessResult bmcRun(std::vector<std::string> args) {
   args.insert(args.begin(), bmcRunPath());
   return runProcess(args);
@@ -179,6 +184,62 @@ TEST_F(Cli, BadArguments) {
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--r", "-2"}), "--r"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--kv", "paged"}), "--kv"));
   EXPECT_FALSE(fileExists(*dir + "/x.bmcpkg"));
+}
+
+/// Speculative decoding from the command line: the same greedy tokens as
+/// without a drafter, its statistics in the report, and bad settings refused.
+TEST_F(Cli, SpeculativeDecoding) {
+  const std::vector<std::string> common = {"--prompt", "11,42,7,300,5,99", "--max-new-tokens", "24"};
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {*good};
+    a.insert(a.end(), common.begin(), common.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return bmcRun(a);
+  };
+  ProcessResult plain = run({"--quiet"});
+  ASSERT_EQ(plain.exitCode, 0) << plain.describe();
+  for (const std::vector<std::string> &drafter :
+       {std::vector<std::string>{"--draft", *good, "--spec-k", "3"}, {"--spec-lookup", "2", "--spec-k", "5"}}) {
+    ProcessResult q = run(cat(drafter, {"--quiet"}));
+    ASSERT_EQ(q.exitCode, 0) << q.describe();
+    EXPECT_EQ(q.out, plain.out);
+    ProcessResult text = run(drafter);
+    ASSERT_EQ(text.exitCode, 0) << text.describe();
+    EXPECT_NE(text.err.find("tokens per pass, acceptance"), std::string::npos) << text.err;
+    ProcessResult json = run(cat(drafter, {"--json"}));
+    ASSERT_EQ(json.exitCode, 0) << json.describe();
+    Json j;
+    std::string err;
+    ASSERT_TRUE(Json::parse(json.out, j, err)) << err << ": " << json.out;
+    EXPECT_EQ(join(j["tokens"].arr[0].ints()) + "\n", plain.out);
+    ASSERT_TRUE(j.has("speculative")) << json.out;
+    const Json &sp = j["speculative"];
+    EXPECT_EQ(sp["k"].num, std::stod(drafter[3]));
+    EXPECT_GE(sp["target_passes"].num, 1.0);
+    EXPECT_LE(sp["draft_accepted"].num, sp["draft_proposed"].num);
+    EXPECT_NEAR(sp["tokens_per_pass"].num, 23.0 / sp["target_passes"].num, 1e-3);
+    if (drafter[0] == "--draft") EXPECT_EQ(sp["acceptance_rate"].num, 1.0) << "the model drafting for itself";
+    EXPECT_EQ(j["stop"].str, "max_new_tokens");
+  }
+  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--spec-k", "0"}), "--spec-k: expected an integer in [1, 256]"));
+  EXPECT_TRUE(failsCleanly(run({"--spec-k", "2"}), "--spec-k: needs a drafter"));
+  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "-1"}), "--spec-lookup: expected an n-gram length in [1, 64]"));
+  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--draft", *good}), "expected one drafter, found both"));
+  EXPECT_TRUE(failsCleanly(run({"--draft", *good, "--batch", "2"}), "needs batch 1"));
+  EXPECT_TRUE(failsCleanly(run({"--draft", modelsDir() + "/llama_v16.onnx", "--quiet"}),
+                           "expected the target's vocabulary of 512 tokens, found 16"));
+  EXPECT_TRUE(failsCleanly(run({"--draft", *dir + "/missing.bmcpkg", "--quiet"}), "missing.bmcpkg"));
+}
+
+/// Generation cut short by the context limit says so (text and JSON).
+TEST_F(Cli, ContextFullIsReported) {
+  ProcessResult r = bmcRun({*good, "--prompt", "11,42,7", "--max-context", "10", "--max-new-tokens", "50", "--quiet"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ','), 7) << r.out; // 10 - 3 + 1 tokens
+  EXPECT_NE(r.err.find("stopped after 8 of 50 tokens: the maximum context of 10 tokens is full"), std::string::npos)
+      << r.err;
+  ProcessResult j = bmcRun({*good, "--prompt", "11,42,7", "--max-context", "10", "--max-new-tokens", "50", "--json"});
+  EXPECT_NE(j.out.find("\"stop\": \"context_full\""), std::string::npos) << j.out;
 }
 
 } // namespace
