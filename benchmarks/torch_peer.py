@@ -25,6 +25,12 @@ aliases are followed; dynamo keeps HF names). The configuration comes from the f
       prefills C-K-W tokens, runs W (--warmup, default 3, as ort_decode.mjs) untimed and K timed
       greedy decode steps, so the timed steps see the contexts [C-K, C) as bmc_bench's do; prints
       one JSON line.
+  torch_peer.py MODEL.onnx --spec --context C --window K --spec-k N --spec-p P [--threads T]
+      HF-style assisted generation with a DynamicCache (cat per pass, crop on rejection: a slice,
+      as DynamicCache.crop): prefills the prompt of bmc_bench_spec (C-K tokens), decodes K tokens
+      greedily without drafts (untimed: the continuation to replay), then again with the replay
+      drafter of bmc::ReplayDrafter (the same corruption stream, so the same passes), checks the
+      tokens and prints one JSON line timed like bmc_bench_spec.
 
 Needs Debian's python3-torch (1.13), python3-onnx, python3-numpy: run with /usr/bin/python3.
 """
@@ -419,12 +425,96 @@ def time_decode(a, model):
     print(json.dumps(out))
 
 
+MASK64 = (1 << 64) - 1
+
+
+class ReplayDrafter:
+    """bmc::ReplayDrafter (runtime/Speculative.cpp): the known continuation, each token replaced by
+    another with probability 1 - p, drawn from the same splitmix64 stream."""
+
+    def __init__(self, sequence, p, seed, vocab):
+        self.seq, self.p, self.state, self.vocab = sequence, p, seed, vocab
+
+    def uniform(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        z ^= z >> 31
+        return (z >> 11) * (1.0 / 9007199254740992.0)
+
+    def propose(self, context, k):
+        if len(context) > len(self.seq) or self.seq[:len(context)] != context:
+            return []
+        out = []
+        for j in range(len(context), min(len(self.seq), len(context) + k)):
+            t = self.seq[j]
+            if self.uniform() >= self.p:
+                t = (t + 1 + int(self.uniform() * (self.vocab - 1))) % self.vocab
+            out.append(t)
+        return out
+
+
+def crop(cache, length):
+    """DynamicCache.crop: keep the first `length` rows (a view; the next cat copies)."""
+    for i in range(len(cache.k)):
+        cache.k[i] = cache.k[i][..., :length, :]
+        cache.v[i] = cache.v[i][..., :length, :]
+
+
+def time_speculative(a, model):
+    vocab, window = model.cfg["vocab"], a.window
+    prompt = [(i * 7919 + 104729 + 1) % vocab for i in range(a.context - window)]  # bmc_bench_spec's
+
+    def run(drafter):
+        cache = make_cache(model, "dynamic", 1, a.static_cache_len)
+        passes = proposed = accepted = 0
+        with torch.inference_mode():
+            logits = model.forward(torch.tensor([prompt]), cache)
+            gen = [int(logits[0, -1].argmax())]
+            t0 = time.perf_counter()
+            while len(gen) < window:
+                k = min(a.spec_k, window - len(gen) - 1) if drafter else 0
+                drafts = drafter.propose(prompt + gen, k) if k > 0 else []
+                before = cache.length()
+                logits = model.forward(torch.tensor([[gen[-1]] + drafts]), cache)[0]
+                passes += 1
+                proposed += len(drafts)
+                n = 0
+                while True:
+                    y = int(logits[n].argmax())
+                    if n < len(drafts) and drafts[n] == y:
+                        n += 1
+                        continue
+                    break
+                accepted += n
+                if n < len(drafts):
+                    crop(cache, before + 1 + n)
+                gen += drafts[:n] + [y]
+            sec = time.perf_counter() - t0
+        return gen[:window], sec, passes, proposed, accepted
+
+    reference, _, _, _, _ = run(None)
+    tokens, sec, passes, proposed, accepted = run(ReplayDrafter(prompt + reference, a.spec_p, a.seed, vocab))
+    if tokens != reference:
+        raise PeerError("assisted generation changed the greedy tokens")
+    out = {"peer": "torch-dynamic-sd", "torch_version": torch.__version__, "blas": blas_library(),
+           "threads": torch.get_num_threads(), "context": a.context, "window": window, "spec_k": a.spec_k,
+           "spec_p": a.spec_p, "ms_per_token": 1e3 * sec / (window - 1), "target_passes": passes,
+           "tokens_per_pass": (window - 1) / passes, "acceptance": accepted / max(proposed, 1)}
+    print(json.dumps(out))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="compare logits with onnxruntime's (exit 1 if they differ)")
     mode.add_argument("--time", action="store_true", help="time decode steps (one JSON line)")
+    mode.add_argument("--spec", action="store_true", help="time assisted generation with a replay drafter")
+    ap.add_argument("--spec-k", type=int, default=4)
+    ap.add_argument("--spec-p", type=float, default=0.7)
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache", choices=("dynamic", "static"), default="dynamic")
     ap.add_argument("--context", type=int, default=256)
     ap.add_argument("--window", type=int, default=64)
@@ -441,7 +531,12 @@ def main(argv=None):
     torch.set_num_interop_threads(1)
     try:
         model = build(a.model)
-        check(a, model) if a.check else time_decode(a, model)
+        if a.check:
+            check(a, model)
+        elif a.spec:
+            time_speculative(a, model)
+        else:
+            time_decode(a, model)
     except PeerError as e:
         sys.exit(f"torch_peer: {e}")
 
