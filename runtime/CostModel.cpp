@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
@@ -27,26 +29,89 @@ double KVCostModel::reallocSeconds(int64_t n) const {
   return double(caches) * (hw.allocSeconds + double(n) * double(rowBytes) / hw.copyBytesPerSecond);
 }
 
-double KVCostModel::maskSeconds(int64_t r) const {
-  if (!mask) return 0;
-  // Only the key rows of spare rows are read (their weights are zero, so V is not).
-  return double(r) / 2.0 * double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte;
+// Only the key rows of spare rows are read: their softmax weights are exactly
+// zero, so the kernel never loads the matching value rows. Hence L/2 caches.
+static double maskSecondsPerSpareRow(const KVCostModel &m) {
+  return m.mask ? double(m.caches) / 2.0 * double(m.rowBytes) * m.hw.maskSecondsPerByte : 0;
 }
+
+double KVCostModel::maskSeconds(int64_t r) const { return double(r) / 2.0 * maskSecondsPerSpareRow(*this); }
 
 double KVCostModel::tokenSeconds(int64_t r, int64_t n) const {
   return stepSeconds(n) + reallocSeconds(n) / double(std::max<int64_t>(r, 1)) + maskSeconds(r);
 }
 
+double KVCostModel::expectedTokensPerPass(int64_t k, double alpha) {
+  k = std::max<int64_t>(k, 0);
+  alpha = std::clamp(alpha, 0.0, 1.0);
+  // (1 - alpha^(k+1)) / (1 - alpha) summed term by term: exact at alpha = 1
+  // and no cancellation just below it.
+  double e = 0, p = 1;
+  for (int64_t i = 0; i <= k; ++i, p *= alpha) e += p;
+  return e;
+}
+
+double KVCostModel::passSeconds(int64_t n, int64_t rows) const {
+  if (rows <= 1) return stepSeconds(n);
+  // The weights and the KV rows are read once for all rows; each further row
+  // adds one multiply-add (2 FLOPs) per 4-byte fp32 weight and, in QK^T and
+  // PV, per 4-byte key or value element: (W + KV bytes) / 2 FLOPs, at the
+  // marginal rate F that calibration measures on the matmul kernel itself
+  // (0: no measurable cost, the pass is as bandwidth-bound as a step).
+  if (hw.flopsPerSecond <= 0) return stepSeconds(n);
+  double kvBytes = double(n) * double(caches) * double(rowBytes);
+  return stepSeconds(n) + double(rows - 1) * (double(weightBytes) + kvBytes) / 2.0 / hw.flopsPerSecond;
+}
+
+double KVCostModel::specTokenSeconds(int64_t r, int64_t n, int64_t k, double alpha) const {
+  k = std::max<int64_t>(k, 0);
+  r = std::max<int64_t>(r, 1);
+  double perPass = passSeconds(n, k + 1) + double(k) * draftSecondsPerToken + double(k + 1) * maskSeconds(r);
+  return perPass / expectedTokensPerPass(k, alpha) + reallocSeconds(n) / double(r);
+}
+
 int64_t KVCostModel::bestR(int64_t n) const {
+  int64_t k = std::max<int64_t>(specK, 0);
+  double E = expectedTokensPerPass(k, acceptRate);
   double R = reallocSeconds(std::max<int64_t>(n, 1));
   double r;
   if (mask) {
-    double perRow = double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte; // d M / d r * 2
+    // d/dr [(k+1) * (r/2) * perRow / E + R / r] = 0 (k = 0: the step's own rule).
+    double perRow = maskSecondsPerSpareRow(*this) * double(k + 1) / E;
     r = perRow > 0 ? std::sqrt(2.0 * R / perRow) : 4096;
   } else {
-    r = R / (skipBudget * stepSeconds(n));
+    // Amortised reallocation within skipBudget of the rest of a token's cost.
+    double perToken = (passSeconds(n, k + 1) + double(k) * draftSecondsPerToken) / E;
+    r = R / (skipBudget * perToken);
   }
-  return std::clamp<int64_t>(int64_t(std::ceil(r)), 1, int64_t(1) << 20);
+  // Room for the k + 1 rows a verification pass writes.
+  return std::clamp<int64_t>(int64_t(std::ceil(r)), std::max<int64_t>(1, k + 1), int64_t(1) << 20);
+}
+
+int64_t KVCostModel::bestK(int64_t n, double alpha, int64_t maxK) const {
+  KVCostModel m = *this;
+  m.acceptRate = alpha;
+  int64_t best = 1;
+  double bestT = 0;
+  for (int64_t k = 1; k <= std::max<int64_t>(maxK, 1); ++k) {
+    m.specK = k;
+    double t = m.specTokenSeconds(m.bestR(n), n, k, alpha);
+    if (k == 1 || t < bestT) { best = k; bestT = t; }
+  }
+  return best;
+}
+
+void AcceptanceEstimator::update(int64_t proposed, int64_t accepted) {
+  if (proposed <= 0) return;
+  accepted = std::clamp<int64_t>(accepted, 0, proposed);
+  // Drafts are checked in order until the first rejection: a rejected pass
+  // made accepted + 1 trials, a fully accepted one `proposed`.
+  double trials = double(accepted) + (accepted < proposed ? 1.0 : 0.0);
+  double w = passes == 0 ? 1.0 : weight; // the first pass replaces the prior
+  acceptedSum = (1.0 - w) * acceptedSum + w * double(accepted);
+  trialSum = (1.0 - w) * trialSum + w * trials;
+  alpha = acceptedSum / trialSum;
+  ++passes;
 }
 
 double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const {
@@ -59,7 +124,7 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
     cap = need + r - 1; // as the session grows it: one reallocation every r tokens
   };
   grow(from, 0); // the prompt
-  double perSpare = mask ? double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte : 0;
+  double perSpare = maskSecondsPerSpareRow(*this);
   for (int64_t n = from; n < to; ++n) {
     grow(n + 1, n);
     t += stepSeconds(n) + double(cap - n - 1) * perSpare;
@@ -96,6 +161,11 @@ static std::string cpuName() {
   return "unknown";
 }
 
+// The cache file's format: 2 measures BW with several streams per thread
+// (format 1, unversioned, measured one stream: about half) and adds F. A file
+// of another format is measured again.
+static constexpr int kCacheFormat = 2;
+
 static std::string cachePath() {
   const char *x = std::getenv("XDG_CACHE_HOME");
   std::string base = x && *x ? x : (std::getenv("HOME") ? std::string(std::getenv("HOME")) + "/.cache" : "/tmp");
@@ -128,24 +198,65 @@ static HardwareConstants measure(ThreadPool *pool) {
     return s;
   });
 
-  // BW: streaming reads of a buffer well beyond the last-level cache.
+  // BW: streaming reads of a buffer well beyond the last-level cache. Each
+  // thread reads its slice as S parts in lockstep (S concurrent streams) and
+  // the best S counts: a core's bandwidth is bounded by the cache misses it
+  // keeps in flight, and one sequential stream (what this probe read up to
+  // format 1) leaves it at about half of what decode's kernels reach; see
+  // benchmarks/bw_read.c, the benchmarks' probe, which this follows.
   const size_t n = size_t(96) << 20 >> 2;
-  std::vector<float> big(n, 1.0f);
-  std::vector<double> partial(size_t(std::max(h.threads, 1)) * 8, 0.0);
-  auto sum = [&](int64_t b, int64_t e) {
-    float acc[16] = {0};
-    for (int64_t i = b; i + 16 <= e; i += 16)
-      for (int k = 0; k < 16; ++k) acc[k] += big[size_t(i + k)];
-    double s = 0;
-    for (float a : acc) s += a;
-    partial[size_t(b * 8 / int64_t(n)) % partial.size()] += s;
+  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, n * 4)), &std::free);
+  if (!big) throw std::bad_alloc();
+  const int64_t slices = std::max(h.threads, 1);
+  // First touch by the thread that reads the slice later.
+  auto forSlices = [&](auto &&f) {
+    if (pool && slices > 1) pool->parallelFor(slices, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) f(i); });
+    else for (int64_t i = 0; i < slices; ++i) f(i);
   };
-  h.readBytesPerSecond = double(n * 4) / median(5, [&] {
-    auto t0 = Clock::now();
-    if (pool) pool->parallelFor(int64_t(n), [&](int64_t b, int64_t e) { sum(b, e); });
-    else sum(0, int64_t(n));
-    return seconds(t0, Clock::now());
-  });
+  const size_t per = n / size_t(slices) & ~size_t(255);
+  forSlices([&](int64_t i) { std::fill(big.get() + size_t(i) * per, big.get() + size_t(i + 1) * per, 1.0f); });
+  std::vector<float> sink(size_t(slices) * 16, 0.0f); // one cache line per slice, against false sharing
+  for (int S : {1, 2, 4, 8}) {
+    auto pass = [&](int64_t slice) {
+      const float *base = big.get() + size_t(slice) * per;
+      const size_t part = per / size_t(S) & ~size_t(15);
+      float acc[8][16] = {};
+      for (size_t i = 0; i < part; i += 16)
+        for (int s = 0; s < S; ++s)
+          for (int k = 0; k < 16; ++k) acc[s][k] += base[size_t(s) * part + i + size_t(k)];
+      float t = 0;
+      for (int s = 0; s < S; ++s)
+        for (float x : acc[s]) t += x;
+      sink[size_t(slice) * 16] += t;
+    };
+    forSlices(pass); // warm-up
+    double bw = double(per * size_t(slices) * 4) / median(5, [&] {
+      auto t0 = Clock::now();
+      forSlices(pass);
+      return seconds(t0, Clock::now());
+    });
+    h.readBytesPerSecond = std::max(h.readBytesPerSecond, bw);
+  }
+  keep(sink.data());
+
+  // F: the matmul kernel decode and verification passes run, over the same
+  // buffer taken as packed weights (K = 512, any floats are valid), with 1
+  // and 8 rows. The extra time of 7 more rows gives the marginal FLOP rate:
+  // it includes whatever reading and computing fail to overlap.
+  {
+    const int64_t K = 512, N = int64_t(n) / K / BMC_PACK_B_PANEL * BMC_PACK_B_PANEL, M = 8;
+    std::vector<float> A(size_t(M * K), 0.5f), C(size_t(M * N));
+    auto matmul = [&](int64_t rows) {
+      bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
+      return median(5, [&] {
+        auto t0 = Clock::now();
+        bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
+        return seconds(t0, Clock::now());
+      });
+    };
+    double t1 = matmul(1), t8 = matmul(M);
+    h.flopsPerSecond = t8 > t1 ? 2.0 * double(K * N) * double(M - 1) / (t8 - t1) : 0;
+  }
 
   // k: attention with spare rows computed and masked vs without.
   const int64_t H = 8, D = 64, T = 2048, P = 2048;
@@ -182,17 +293,19 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
     std::ifstream f(path);
     HardwareConstants h;
     std::string key;
-    int fields = 0;
+    int fields = 0, format = 0;
     while (f >> key) {
-      if (key == "cpu") { f.get(); std::getline(f, h.cpu); ++fields; }
+      if (key == "format") { f >> format; }
+      else if (key == "cpu") { f.get(); std::getline(f, h.cpu); ++fields; }
       else if (key == "threads") { f >> h.threads; ++fields; }
       else if (key == "alloc_seconds") { f >> h.allocSeconds; ++fields; }
       else if (key == "copy_bytes_per_second") { f >> h.copyBytesPerSecond; ++fields; }
       else if (key == "read_bytes_per_second") { f >> h.readBytesPerSecond; ++fields; }
       else if (key == "mask_seconds_per_byte") { f >> h.maskSecondsPerByte; ++fields; }
+      else if (key == "flops_per_second") { f >> h.flopsPerSecond; ++fields; }
       else break;
     }
-    if (fields == 6 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
+    if (format == kCacheFormat && fields == 7 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
       h.fromCache = true;
       return h;
     }
@@ -205,9 +318,9 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::ofstream out(tmp);
   out.precision(9);
-  out << "cpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
+  out << "format " << kCacheFormat << "\ncpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
-      << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\n";
+      << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\nflops_per_second " << h.flopsPerSecond << "\n";
   out.close();
   if (out) std::rename(tmp.c_str(), path.c_str());
   else std::remove(tmp.c_str());
