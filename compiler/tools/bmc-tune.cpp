@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
@@ -28,11 +29,58 @@ Options:
   --rounds N           repeat the measurement N times and report the median
                        (default: 3). Within a round all r decode in lockstep,
                        one token each in turn, so drift affects them alike.
+  --spec-k K[,K...]    also print the model's predicted tok/s with speculative
+                       decoding over the grid of r (the sweep) and draft length
+                       k (these), and the (r, k) it picks (predictions only)
+  --accept-rate A      with --spec-k: the drafts' acceptance rate, 0..1
+                       (default: 0.7)
+  --draft-ms X         with --spec-k: the drafter's milliseconds per proposed
+                       token (default: 0, prompt lookup)
   --no-measure         print the predictions only
   --recalibrate        measure the hardware constants again
   --csv FILE           also write the table as CSV
   -h, --help           this help
 )";
+
+/// The model's predicted tok/s with speculative decoding over r x k, decoding
+/// from `prompt` to `ctx` (per-token cost summed over the contexts passed),
+/// and the (r, k) it picks at the midpoint: k by bestK over 1..max(ks), r by
+/// bestR for that k. k = 0 is decoding without drafts, for comparison.
+static void printSpecGrid(KVCostModel cm, int64_t prompt, int64_t ctx, std::vector<int64_t> rs, std::vector<int64_t> ks,
+                          double alpha, double draftSeconds) {
+  cm.acceptRate = alpha;
+  cm.draftSecondsPerToken = draftSeconds;
+  int64_t mid = (prompt + ctx) / 2;
+  int64_t k = cm.bestK(mid, alpha, *std::max_element(ks.begin(), ks.end()));
+  cm.specK = k;
+  int64_t r = cm.bestR(mid);
+  ks.push_back(0);
+  ks.push_back(k);
+  rs.push_back(r);
+  for (auto *v : {&ks, &rs}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  std::printf("speculative decoding, predicted tok/s (acceptance rate %.2f, drafter %.3f ms per token): "
+              "the model picks k = %lld, r = %lld (* below)\n",
+              alpha, draftSeconds * 1e3, (long long)k, (long long)r);
+  std::printf("%8s", "r \\ k");
+  for (int64_t kk : ks) std::printf(" %9lld", (long long)kk);
+  std::printf("\n");
+  for (int64_t rr : rs) {
+    std::printf("%8lld", (long long)rr);
+    for (int64_t kk : ks) {
+      if (rr < kk + 1) { // a pass writes k + 1 rows
+        std::printf(" %9s", "-");
+        continue;
+      }
+      double t = 0;
+      for (int64_t n = prompt; n < ctx; ++n) t += cm.specTokenSeconds(rr, n, kk, alpha);
+      std::printf(" %8.1f%s", double(ctx - prompt) / t, rr == r && kk == k ? "*" : " ");
+    }
+    std::printf("\n");
+  }
+}
 
 int main(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
@@ -45,11 +93,27 @@ int main(int argc, char **argv) {
   bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate");
   int64_t rounds = a.integer("--rounds", 3);
   std::string csv = a.str("--csv", "");
+  std::vector<int64_t> specKs = a.ints("--spec-k", {});
+  std::string acceptArg = a.str("--accept-rate", ""), draftArg = a.str("--draft-ms", "");
   a.finish();
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (rounds < 1) cli::die("--rounds: expected at least 1, found " + std::to_string(rounds));
+  bool spec = !specKs.empty();
+  if (!spec && (!acceptArg.empty() || !draftArg.empty())) cli::die("bmc-tune: --accept-rate and --draft-ms need --spec-k");
+  auto number = [](const std::string &flag, const std::string &v, double dflt) {
+    if (v.empty()) return dflt;
+    char *end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (*end || !std::isfinite(x)) cli::die("bmc-tune: " + flag + ": expected a number, found '" + v + "'");
+    return x;
+  };
+  double acceptRate = number("--accept-rate", acceptArg, 0.7), draftMs = number("--draft-ms", draftArg, 0);
+  if (padding != "skip" && padding != "mask") cli::die("bmc-tune: --kv-padding: expected skip or mask, found '" + padding + "'");
+  if (rounds < 1) cli::die("bmc-tune: --rounds: expected at least 1, found " + std::to_string(rounds));
   for (int64_t c : contexts)
-    if (c <= prompt) cli::die("--context: expected each target above the prompt length " + std::to_string(prompt));
+    if (c <= prompt) cli::die("bmc-tune: --context: expected each target above the prompt length " + std::to_string(prompt));
+  for (int64_t k : specKs)
+    if (k < 1 || k > 64) cli::die("bmc-tune: --spec-k: expected draft lengths in [1, 64], found " + std::to_string(k));
+  if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
+  if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
 
   CompileOptions co;
   co.kvMode = KVMode::BMC;
@@ -162,6 +226,7 @@ int main(int argc, char **argv) {
     if (measure)
       std::printf("chosen r = %lld measures %.1f tok/s; best in the sweep r = %lld at %.1f tok/s: %.1f%% of best\n",
                   (long long)chosen, chosenMeasured, (long long)bestR, best, 100.0 * chosenMeasured / best);
+    if (spec) printSpecGrid(cm, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3);
   }
   if (out) std::fclose(out);
   return 0;
