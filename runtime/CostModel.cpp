@@ -172,6 +172,66 @@ static std::string cachePath() {
   return base + "/bmc/calibration";
 }
 
+/// Sums `part` floats from each of S equally spaced places in lockstep: S
+/// concurrent streams, one 64-byte line of each per step (S fixed at compile
+/// time so the accumulators stay in registers).
+template <int S> static float sumStreams(const float *base, size_t part) {
+  float acc[S][16] = {};
+  for (size_t i = 0; i < part; i += 16)
+    for (int s = 0; s < S; ++s)
+      for (int k = 0; k < 16; ++k) acc[s][k] += base[size_t(s) * part + i + size_t(k)];
+  float t = 0;
+  for (int s = 0; s < S; ++s)
+    for (float x : acc[s]) t += x;
+  return t;
+}
+
+// The bandwidth probe's buffer: well beyond a last-level cache of tens of MB.
+static constexpr size_t kProbeBytes = size_t(96) << 20;
+
+/// BW: streaming reads of `buf` (kProbeBytes). Each thread reads its own
+/// slice, touched first by itself, as S parts in lockstep (S concurrent
+/// streams), and the best S counts: a core's bandwidth is bounded by the
+/// cache misses it keeps in flight, and one sequential stream (what this
+/// probe read up to cache format 1) can leave it at about half of what
+/// decode's kernels reach (~14 vs ~26 GB/s on a Zen core). This follows
+/// benchmarks/bw_read.c, the benchmarks' roofline probe.
+static double readBandwidth(ThreadPool *pool, float *buf) {
+  const int64_t slices = pool ? std::max(pool->numThreads(), 1) : 1;
+  auto forSlices = [&](auto &&f) {
+    if (slices > 1) pool->parallelFor(slices, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) f(i); });
+    else f(0);
+  };
+  const size_t per = kProbeBytes / 4 / size_t(slices) & ~size_t(255);
+  forSlices([&](int64_t i) { std::fill(buf + size_t(i) * per, buf + size_t(i + 1) * per, 1.0f); });
+  std::vector<float> sink(size_t(slices) * 16, 0.0f); // a cache line per slice, against false sharing
+  double best = 0;
+  for (int S : {1, 2, 4, 8}) {
+    auto pass = [&](int64_t i) {
+      const float *base = buf + size_t(i) * per;
+      const size_t part = per / size_t(S) & ~size_t(15);
+      float t = S == 1 ? sumStreams<1>(base, part) : S == 2 ? sumStreams<2>(base, part)
+              : S == 4 ? sumStreams<4>(base, part) : sumStreams<8>(base, part);
+      sink[size_t(i) * 16] += t;
+    };
+    forSlices(pass); // warm-up
+    double bw = double(per * size_t(slices) * 4) / median(5, [&] {
+      auto t0 = Clock::now();
+      forSlices(pass);
+      return seconds(t0, Clock::now());
+    });
+    best = std::max(best, bw);
+  }
+  keep(sink.data());
+  return best;
+}
+
+double measureReadBandwidth(ThreadPool *pool) {
+  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
+  if (!big) throw std::bad_alloc();
+  return readBandwidth(pool, big.get());
+}
+
 static HardwareConstants measure(ThreadPool *pool) {
   HardwareConstants h;
   h.threads = pool ? pool->numThreads() : 1;
@@ -198,46 +258,11 @@ static HardwareConstants measure(ThreadPool *pool) {
     return s;
   });
 
-  // BW: streaming reads of a buffer well beyond the last-level cache. Each
-  // thread reads its slice as S parts in lockstep (S concurrent streams) and
-  // the best S counts: a core's bandwidth is bounded by the cache misses it
-  // keeps in flight, and one sequential stream (what this probe read up to
-  // format 1) leaves it at about half of what decode's kernels reach; see
-  // benchmarks/bw_read.c, the benchmarks' probe, which this follows.
-  const size_t n = size_t(96) << 20 >> 2;
-  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, n * 4)), &std::free);
+  // BW, then F over the same buffer.
+  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
   if (!big) throw std::bad_alloc();
-  const int64_t slices = std::max(h.threads, 1);
-  // First touch by the thread that reads the slice later.
-  auto forSlices = [&](auto &&f) {
-    if (pool && slices > 1) pool->parallelFor(slices, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) f(i); });
-    else for (int64_t i = 0; i < slices; ++i) f(i);
-  };
-  const size_t per = n / size_t(slices) & ~size_t(255);
-  forSlices([&](int64_t i) { std::fill(big.get() + size_t(i) * per, big.get() + size_t(i + 1) * per, 1.0f); });
-  std::vector<float> sink(size_t(slices) * 16, 0.0f); // one cache line per slice, against false sharing
-  for (int S : {1, 2, 4, 8}) {
-    auto pass = [&](int64_t slice) {
-      const float *base = big.get() + size_t(slice) * per;
-      const size_t part = per / size_t(S) & ~size_t(15);
-      float acc[8][16] = {};
-      for (size_t i = 0; i < part; i += 16)
-        for (int s = 0; s < S; ++s)
-          for (int k = 0; k < 16; ++k) acc[s][k] += base[size_t(s) * part + i + size_t(k)];
-      float t = 0;
-      for (int s = 0; s < S; ++s)
-        for (float x : acc[s]) t += x;
-      sink[size_t(slice) * 16] += t;
-    };
-    forSlices(pass); // warm-up
-    double bw = double(per * size_t(slices) * 4) / median(5, [&] {
-      auto t0 = Clock::now();
-      forSlices(pass);
-      return seconds(t0, Clock::now());
-    });
-    h.readBytesPerSecond = std::max(h.readBytesPerSecond, bw);
-  }
-  keep(sink.data());
+  const size_t n = kProbeBytes / 4;
+  h.readBytesPerSecond = readBandwidth(pool, big.get());
 
   // F: the matmul kernel decode and verification passes run, over the same
   // buffer taken as packed weights (K = 512, any floats are valid), with 1
@@ -247,15 +272,14 @@ static HardwareConstants measure(ThreadPool *pool) {
     const int64_t K = 512, N = int64_t(n) / K / BMC_PACK_B_PANEL * BMC_PACK_B_PANEL, M = 8;
     std::vector<float> A(size_t(M * K), 0.5f), C(size_t(M * N));
     auto matmul = [&](int64_t rows) {
+      auto t0 = Clock::now();
       bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
-      return median(5, [&] {
-        auto t0 = Clock::now();
-        bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
-        return seconds(t0, Clock::now());
-      });
+      return seconds(t0, Clock::now());
     };
-    double t1 = matmul(1), t8 = matmul(M);
-    h.flopsPerSecond = t8 > t1 ? 2.0 * double(K * N) * double(M - 1) / (t8 - t1) : 0;
+    matmul(M); // warm-up
+    // 1 and 8 rows back to back, so that drift on a shared machine hits both.
+    double extra = median(5, [&] { double t1 = matmul(1); return matmul(M) - t1; });
+    h.flopsPerSecond = extra > 0 ? 2.0 * double(K * N) * double(M - 1) / extra : 0;
   }
 
   // k: attention with spare rows computed and masked vs without.

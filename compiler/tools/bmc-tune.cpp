@@ -19,6 +19,9 @@ static const char *kUsage = R"(usage: bmc-tune MODEL.onnx [options]
 Prints the number of spare KV rows r that the cost model (docs/COST_MODEL.md)
 picks for a target context length and, for a sweep of r, the predicted and
 measured decode tokens/s (decoding from a short prompt up to the target).
+Predictions come twice: from the calibrated constants, and with the read
+bandwidth probed around each measured round instead (the same-run roofline,
+which separates the model's error from the machine's drift).
 
 Options:
   --context N[,N...]   target context lengths (default: 1024,2048)
@@ -139,7 +142,8 @@ int main(int argc, char **argv) {
               cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte,
               cm.hw.flopsPerSecond / 1e9, cm.hw.threads);
   // The fixed per-step cost the bandwidth term misses: one short prealloc
-  // run (no reallocations) at the prompt length.
+  // run (no reallocations) at the prompt length, next to a bandwidth probe so
+  // that drift since the calibration does not end up in the overhead.
   if (measure) {
     SessionOptions so;
     so.kvMode = "prealloc";
@@ -148,6 +152,8 @@ int main(int argc, char **argv) {
     if (!s) cli::die(s.status().message());
     std::vector<int64_t> p(static_cast<size_t>(prompt), 1);
     if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+    KVCostModel now = cm;
+    now.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool());
     std::vector<double> t;
     for (int i = 0; i < 48; ++i) {
       auto t0 = Clock::now();
@@ -155,13 +161,13 @@ int main(int argc, char **argv) {
       t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
     std::sort(t.begin(), t.end());
-    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - cm.stepSeconds(prompt + 24));
-    std::printf("measured step at context %lld: %.3f ms, of which %.3f ms beyond the bytes streamed\n",
-                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3);
+    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - now.stepSeconds(prompt + 24));
+    std::printf("measured step at context %lld: %.3f ms, of which %.3f ms beyond the bytes streamed (read bandwidth now %.1f GB/s)\n",
+                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3, now.hw.readBytesPerSecond / 1e9);
   }
   FILE *out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
   if (!csv.empty() && !out) cli::die(csv + ": cannot open for writing");
-  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb\n");
+  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb,predicted_run_bw_tok_s\n");
 
   for (int64_t ctx : contexts) {
     int64_t mid = (prompt + ctx) / 2;
@@ -171,13 +177,17 @@ int main(int argc, char **argv) {
     std::sort(rs.begin(), rs.end());
     std::printf("\ncontext %lld (prompt %lld, decoding %lld tokens), padding %s: the cost model picks r = %lld\n",
                 (long long)ctx, (long long)prompt, (long long)(ctx - prompt), padding.c_str(), (long long)chosen);
-    std::printf("%8s %16s %16s %12s\n", "r", "predicted tok/s", measure ? ("lockstep tok/s (median of " + std::to_string(rounds) + ")").c_str() : "measured", "KV peak MB");
+    std::printf("%8s %16s %16s %16s %12s\n", "r", "predicted tok/s", "at run's BW", measure ? ("lockstep (median of " + std::to_string(rounds) + ")").c_str() : "measured", "KV peak MB");
     // All r decode side by side: one session per r, advanced a token at a
     // time in rotation, each step timed on its own. Bandwidth drifts by
     // +-10% on a shared machine; in lockstep every r sees the same drift.
     std::vector<std::vector<double>> runs(rs.size());
     std::vector<double> peaks(rs.size(), 0);
+    // The read bandwidth around each round (probed before and after it): the
+    // same-run roofline, to tell the model's error from the machine's drift.
+    std::vector<double> runBW;
     for (int64_t round = 0; measure && round < rounds; ++round) {
+      double bwBefore = measureReadBandwidth(m.value()->pool());
       std::vector<std::unique_ptr<Session>> ss;
       std::vector<int64_t> p(static_cast<size_t>(prompt));
       for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3 + round) % d.vocab;
@@ -198,16 +208,23 @@ int main(int argc, char **argv) {
           if (Status st = ss[i]->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
           seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
         }
+      runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool())) / 2);
       for (size_t i = 0; i < rs.size(); ++i) {
         runs[i].push_back(double(ctx - prompt) / seconds[i]);
         peaks[i] = std::max(peaks[i], ss[i]->kvStats().peakBytesAllocated / 1e6);
       }
     }
-    double best = 0, chosenMeasured = 0;
+    double best = 0, chosenMeasured = 0, worstError = 0;
     int64_t bestR = 0;
+    KVCostModel atRun = cm;
+    if (measure) {
+      std::sort(runBW.begin(), runBW.end());
+      atRun.hw.readBytesPerSecond = runBW[runBW.size() / 2];
+    }
     for (size_t i = 0; i < rs.size(); ++i) {
       int64_t r = rs[i];
       double pred = double(ctx - prompt) / cm.generationSeconds(r, prompt, ctx);
+      double predRun = double(ctx - prompt) / atRun.generationSeconds(r, prompt, ctx);
       double meas = 0;
       if (measure) {
         std::vector<double> v = runs[i];
@@ -215,17 +232,25 @@ int main(int argc, char **argv) {
         meas = v[v.size() / 2];
         if (meas > best) { best = meas; bestR = r; }
         if (r == chosen) chosenMeasured = meas;
+        worstError = std::max(worstError, std::fabs(predRun / meas - 1));
       }
-      char measured[32] = "-";
-      if (measure) std::snprintf(measured, sizeof measured, "%.1f", meas);
-      std::printf("%8lld%s %16.1f %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred, measured, peaks[i]);
+      char measured[32] = "-", atRunBW[32] = "-";
+      if (measure) {
+        std::snprintf(measured, sizeof measured, "%.1f", meas);
+        std::snprintf(atRunBW, sizeof atRunBW, "%.1f", predRun);
+      }
+      std::printf("%8lld%s %16.1f %16s %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred, atRunBW, measured, peaks[i]);
       if (out)
-        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
-                     r == chosen, pred, meas, peaks[i]);
+        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
+                     r == chosen, pred, meas, peaks[i], measure ? predRun : 0.0);
     }
     if (measure)
       std::printf("chosen r = %lld measures %.1f tok/s; best in the sweep r = %lld at %.1f tok/s: %.1f%% of best\n",
                   (long long)chosen, chosenMeasured, (long long)bestR, best, 100.0 * chosenMeasured / best);
+    if (measure)
+      std::printf("read bandwidth during the sweep %.1f GB/s (calibration %.1f GB/s); predicted at it: within %.1f%% "
+                  "of measured across the sweep\n",
+                  atRun.hw.readBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, 100.0 * worstError);
     if (spec) printSpecGrid(cm, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3);
   }
   if (out) std::fclose(out);

@@ -35,6 +35,10 @@ struct HardwareConstants {
 /// ~/.cache). `writeCache` = false measures without touching the cache.
 HardwareConstants calibrate(ThreadPool *pool, bool useCache = true, bool writeCache = true);
 
+/// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB), never cached:
+/// for tools that compare predictions with decode measured at the same time.
+double measureReadBandwidth(ThreadPool *pool);
+
 struct KVCostModel {
   HardwareConstants hw;
   int64_t caches = 0;      ///< L: number of KV caches
