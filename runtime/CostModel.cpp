@@ -6,7 +6,6 @@
 #include "runtime/kernels/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -136,12 +136,26 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
 // Calibration
 //===----------------------------------------------------------------------===//
 
-using Clock = std::chrono::steady_clock;
+// Calibration times the calling thread's CPU time (user + system, so page
+// faults and mmap count), not the wall clock: on a shared machine the process
+// may get a third of a core for seconds, and a wall-clock figure of such a
+// moment, cached for good, would describe the moment rather than the machine.
+// Waiting on memory still counts. With a pool the caller runs a chunk and
+// spins until the workers finish, so its CPU time still spans the parallel
+// section unless the caller itself is descheduled.
+struct Clock {
+  using time_point = double;
+  static double now() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+};
 
 /// Keeps the optimiser from removing a measured allocation or copy.
 static inline void keep(void *p) { asm volatile("" : : "r"(p) : "memory"); }
 
-static double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+static double seconds(double a, double b) { return b - a; }
 
 template <typename F> static double median(int reps, F f) {
   std::vector<double> t;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
@@ -39,6 +40,10 @@ Options:
                        (default: 0.7)
   --draft-ms X         with --spec-k: the drafter's milliseconds per proposed
                        token (default: 0, prompt lookup)
+  --cpu-time           time the decode steps by this thread's CPU time instead
+                       of the wall clock (needs --threads 1): what a step costs
+                       while it runs, as calibration times itself, without the
+                       time other processes take the core away on a shared host
   --no-measure         print the predictions only
   --recalibrate        measure the hardware constants again
   --csv FILE           also write the table as CSV
@@ -93,7 +98,7 @@ int main(int argc, char **argv) {
   std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024});
   std::string padding = a.str("--kv-padding", "skip");
   int threads = int(a.integer("--threads", 0));
-  bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate");
+  bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate"), cpuTime = a.flag("--cpu-time");
   int64_t rounds = a.integer("--rounds", 3);
   std::string csv = a.str("--csv", "");
   std::vector<int64_t> specKs = a.ints("--spec-k", {});
@@ -115,6 +120,14 @@ int main(int argc, char **argv) {
     if (c <= prompt) cli::die("bmc-tune: --context: expected each target above the prompt length " + std::to_string(prompt));
   for (int64_t k : specKs)
     if (k < 1 || k > 64) cli::die("bmc-tune: --spec-k: expected draft lengths in [1, 64], found " + std::to_string(k));
+  if (cpuTime && threads != 1)
+    cli::die("bmc-tune: --cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
+  auto now = [cpuTime] {
+    if (!cpuTime) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  };
   if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
   if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
 
@@ -152,18 +165,18 @@ int main(int argc, char **argv) {
     if (!s) cli::die(s.status().message());
     std::vector<int64_t> p(static_cast<size_t>(prompt), 1);
     if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
-    KVCostModel now = cm;
-    now.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool());
+    KVCostModel probed = cm;
+    probed.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool());
     std::vector<double> t;
     for (int i = 0; i < 48; ++i) {
-      auto t0 = Clock::now();
+      double t0 = now();
       if (Status st = s.value()->step({int64_t(i % d.vocab)}); !st.ok()) cli::die(st.message());
-      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      t.push_back(now() - t0);
     }
     std::sort(t.begin(), t.end());
-    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - now.stepSeconds(prompt + 24));
+    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - probed.stepSeconds(prompt + 24));
     std::printf("measured step at context %lld: %.3f ms, of which %.3f ms beyond the bytes streamed (read bandwidth now %.1f GB/s)\n",
-                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3, now.hw.readBytesPerSecond / 1e9);
+                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3, probed.hw.readBytesPerSecond / 1e9);
   }
   FILE *out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
   if (!csv.empty() && !out) cli::die(csv + ": cannot open for writing");
@@ -177,7 +190,9 @@ int main(int argc, char **argv) {
     std::sort(rs.begin(), rs.end());
     std::printf("\ncontext %lld (prompt %lld, decoding %lld tokens), padding %s: the cost model picks r = %lld\n",
                 (long long)ctx, (long long)prompt, (long long)(ctx - prompt), padding.c_str(), (long long)chosen);
-    std::printf("%8s %16s %16s %16s %12s\n", "r", "predicted tok/s", "at run's BW", measure ? ("lockstep (median of " + std::to_string(rounds) + ")").c_str() : "measured", "KV peak MB");
+    std::printf("%8s %16s %16s %16s %12s\n", "r", "predicted tok/s", "at run's BW",
+                measure ? ((cpuTime ? "cpu-time" : "lockstep") + std::string(" (median of ") + std::to_string(rounds) + ")").c_str() : "measured",
+                "KV peak MB");
     // All r decode side by side: one session per r, advanced a token at a
     // time in rotation, each step timed on its own. Bandwidth drifts by
     // +-10% on a shared machine; in lockstep every r sees the same drift.
@@ -204,9 +219,9 @@ int main(int argc, char **argv) {
       for (int64_t n = prompt; n < ctx; ++n)
         for (size_t k = 0; k < rs.size(); ++k) {
           size_t i = (k + size_t(n)) % rs.size();
-          auto t0 = Clock::now();
+          double t0 = now();
           if (Status st = ss[i]->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
-          seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+          seconds[i] += now() - t0;
         }
       runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool())) / 2);
       for (size_t i = 0; i < rs.size(); ++i) {
