@@ -136,20 +136,24 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
 // Calibration
 //===----------------------------------------------------------------------===//
 
-// Calibration times the calling thread's CPU time (user + system, so page
-// faults and mmap count), not the wall clock: on a shared machine the process
-// may get a third of a core for seconds, and a wall-clock figure of such a
-// moment, cached for good, would describe the moment rather than the machine.
-// Waiting on memory still counts. With a pool the caller runs a chunk and
-// spins until the workers finish, so its CPU time still spans the parallel
-// section unless the caller itself is descheduled.
+// Calibration with one thread times the thread's CPU time (user + system, so
+// page faults and mmap count, and so do memory stalls), not the wall clock: on
+// a shared machine the process may get a third of a core for seconds, and a
+// wall-clock figure of such a moment, cached for good, would describe the
+// moment rather than the machine. With a pool the workers' time is not the
+// caller's (and the caller yields while it waits), so the wall clock it is.
+static thread_local bool tCpuClock = false;
 struct Clock {
-  using time_point = double;
   static double now() {
     timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(tCpuClock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
   }
+};
+struct ClockFor {
+  bool saved = tCpuClock;
+  explicit ClockFor(ThreadPool *pool) { tCpuClock = !pool || pool->numThreads() <= 1; }
+  ~ClockFor() { tCpuClock = saved; }
 };
 
 /// Keeps the optimiser from removing a measured allocation or copy.
@@ -241,12 +245,14 @@ static double readBandwidth(ThreadPool *pool, float *buf) {
 }
 
 double measureReadBandwidth(ThreadPool *pool) {
+  ClockFor clock(pool);
   std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
   if (!big) throw std::bad_alloc();
   return readBandwidth(pool, big.get());
 }
 
 static HardwareConstants measure(ThreadPool *pool) {
+  ClockFor clock(pool);
   HardwareConstants h;
   h.threads = pool ? pool->numThreads() : 1;
   // A and beta through the session's own allocator, at the size of a grown

@@ -21,21 +21,22 @@ struct HardwareConstants {
   double copyBytesPerSecond = 0;  ///< beta: copy into a fresh buffer
   double readBytesPerSecond = 0;  ///< BW: streaming reads, all threads
   double maskSecondsPerByte = 0;  ///< k: attention over a spare row, per key byte
-  /// F: matmul FLOP/s with a few rows (8) over cache-resident packed weights,
-  /// the compute ceiling of a multi-row verification pass; 0 = unknown
-  /// (passes are then modelled as bandwidth-bound at any row count).
+  /// F: marginal FLOP/s of the matmul kernel streaming packed weights from
+  /// memory, 2 K N (8 - 1) / (t(8 rows) - t(1 row)): what one more query row
+  /// of a verification pass costs; 0 = no measurable cost (extra rows free).
   double flopsPerSecond = 0;
   int threads = 0;
   std::string cpu;
   bool fromCache = false;
 };
 
-/// Measures the constants (~0.5 s) or loads them from the cache file of this
-/// thread count ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under
+/// Measures the constants (~0.5 s; with one thread timed by its CPU time, so
+/// that other processes taking the core do not count) or loads them from the
+/// cache file of this thread count ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under
 /// ~/.cache). `writeCache` = false measures without touching the cache.
 HardwareConstants calibrate(ThreadPool *pool, bool useCache = true, bool writeCache = true);
 
-/// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB), never cached:
+/// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB, timed the same way), never cached:
 /// for tools that compare predictions with decode measured at the same time.
 double measureReadBandwidth(ThreadPool *pool);
 
