@@ -122,14 +122,14 @@ int main(int argc, char **argv) {
     if (k < 1 || k > 64) cli::die("bmc-tune: --spec-k: expected draft lengths in [1, 64], found " + std::to_string(k));
   if (cpuTime && threads != 1)
     cli::die("bmc-tune: --cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
+  if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
+  if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
   auto now = [cpuTime] {
     if (!cpuTime) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
     timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
   };
-  if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
-  if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
 
   CompileOptions co;
   co.kvMode = KVMode::BMC;
