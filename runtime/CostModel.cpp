@@ -53,14 +53,24 @@ double KVCostModel::expectedTokensPerPass(int64_t k, double alpha) {
 
 double KVCostModel::passSeconds(int64_t n, int64_t rows) const {
   if (rows <= 1) return stepSeconds(n);
-  // The weights and the KV rows are read once for all rows; each further row
-  // adds one multiply-add (2 FLOPs) per 4-byte fp32 weight and, in QK^T and
-  // PV, per 4-byte key or value element: (W + KV bytes) / 2 FLOPs, at the
-  // marginal rate F that calibration measures on the matmul kernel itself
-  // (0: no measurable cost, the pass is as bandwidth-bound as a step).
-  if (hw.flopsPerSecond <= 0) return stepSeconds(n);
-  double kvBytes = double(n) * double(caches) * double(rowBytes);
-  return stepSeconds(n) + double(rows - 1) * (double(weightBytes) + kvBytes) / 2.0 / hw.flopsPerSecond;
+  // The weights and the KV rows are read once for all rows; what grows with
+  // the rows is the kernels' work on each byte (one multiply-add per fp32
+  // weight, or key or value element, per row), and how well it overlaps the
+  // reading: measured per byte at a few row counts (calibration), linear in
+  // between and beyond the last two points. The matmul figure stands for the
+  // attention's rows too.
+  const int *x = HardwareConstants::kPassRows;
+  const double *y = hw.passExtraSecondsPerByte;
+  double perByte;
+  if (rows <= x[0]) {
+    perByte = y[0] * double(rows - 1) / double(x[0] - 1);
+  } else {
+    int i = 1;
+    while (i < 3 && rows > x[i]) ++i;
+    perByte = y[i - 1] + (y[i] - y[i - 1]) * double(rows - x[i - 1]) / double(x[i] - x[i - 1]);
+  }
+  double bytes = double(weightBytes) + double(n) * double(caches) * double(rowBytes);
+  return stepSeconds(n) + std::max(0.0, perByte) * bytes;
 }
 
 double KVCostModel::specTokenSeconds(int64_t r, int64_t n, int64_t k, double alpha) const {
@@ -180,7 +190,8 @@ static std::string cpuName() {
 }
 
 // The cache file's format: 2 measures BW with several streams per thread
-// (format 1, unversioned, measured one stream: about half) and adds F. A file
+// (format 1, unversioned, measured one stream: about half) and adds the
+// pass over more rows (pass_extra_seconds_per_byte_<rows>). A file
 // of another format is measured again.
 static constexpr int kCacheFormat = 2;
 
@@ -278,28 +289,32 @@ static HardwareConstants measure(ThreadPool *pool) {
     return s;
   });
 
-  // BW, then F over the same buffer.
+  // BW, then the pass over more rows, over the same buffer.
   std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
   if (!big) throw std::bad_alloc();
-  const size_t n = kProbeBytes / 4;
   h.readBytesPerSecond = readBandwidth(pool, big.get());
 
-  // F: the matmul kernel decode and verification passes run, over the same
-  // buffer taken as packed weights (K = 512, any floats are valid), with 1
-  // and 8 rows. The extra time of 7 more rows gives the marginal FLOP rate:
-  // it includes whatever reading and computing fail to overlap.
+  // The pass over more rows: the matmul kernel decode and verification passes
+  // run, over the same buffer taken as packed weights (K = 512; any floats
+  // are valid), each row count timed right after a one-row run so that drift
+  // hits both. Forced non-decreasing in rows: a pass never gets cheaper with
+  // more rows, and noise should not make the model think so.
   {
-    const int64_t K = 512, N = int64_t(n) / K / BMC_PACK_B_PANEL * BMC_PACK_B_PANEL, M = 8;
+    const int64_t K = 512, N = int64_t(kProbeBytes / 4) / K / BMC_PACK_B_PANEL * BMC_PACK_B_PANEL, M = 8;
     std::vector<float> A(size_t(M * K), 0.5f), C(size_t(M * N));
     auto matmul = [&](int64_t rows) {
-      auto t0 = Clock::now();
+      double t0 = Clock::now();
       bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
-      return seconds(t0, Clock::now());
+      return Clock::now() - t0;
     };
     matmul(M); // warm-up
-    // 1 and 8 rows back to back, so that drift on a shared machine hits both.
-    double extra = median(5, [&] { double t1 = matmul(1); return matmul(M) - t1; });
-    h.flopsPerSecond = extra > 0 ? 2.0 * double(K * N) * double(M - 1) / extra : 0;
+    double prev = 0;
+    for (int i = 0; i < 4; ++i) {
+      int64_t rows = HardwareConstants::kPassRows[i];
+      double extra = median(5, [&] { double t1 = matmul(1); return matmul(rows) - t1; });
+      prev = std::max(prev, extra / double(K * N * 4));
+      h.passExtraSecondsPerByte[i] = prev;
+    }
   }
 
   // k: attention with spare rows computed and masked vs without.
@@ -346,10 +361,16 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
       else if (key == "copy_bytes_per_second") { f >> h.copyBytesPerSecond; ++fields; }
       else if (key == "read_bytes_per_second") { f >> h.readBytesPerSecond; ++fields; }
       else if (key == "mask_seconds_per_byte") { f >> h.maskSecondsPerByte; ++fields; }
-      else if (key == "flops_per_second") { f >> h.flopsPerSecond; ++fields; }
+      else if (key.rfind("pass_extra_seconds_per_byte_", 0) == 0) {
+        for (int i = 0; i < 4; ++i)
+          if (key == "pass_extra_seconds_per_byte_" + std::to_string(HardwareConstants::kPassRows[i])) {
+            f >> h.passExtraSecondsPerByte[i];
+            ++fields;
+          }
+      }
       else break;
     }
-    if (format == kCacheFormat && fields == 7 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
+    if (format == kCacheFormat && fields == 10 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
       h.fromCache = true;
       return h;
     }
@@ -364,7 +385,9 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
   out.precision(9);
   out << "format " << kCacheFormat << "\ncpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
-      << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\nflops_per_second " << h.flopsPerSecond << "\n";
+      << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\n";
+  for (int i = 0; i < 4; ++i)
+    out << "pass_extra_seconds_per_byte_" << HardwareConstants::kPassRows[i] << " " << h.passExtraSecondsPerByte[i] << "\n";
   out.close();
   if (out) std::rename(tmp.c_str(), path.c_str());
   else std::remove(tmp.c_str());

@@ -149,11 +149,14 @@ int main(int argc, char **argv) {
   cm.mask = padding == "mask";
   std::printf("model: %s: %lld KV caches, %lld bytes per row, %.1f MB of weights read per token\n", model.c_str(),
               (long long)cm.caches, (long long)cm.rowBytes, cm.weightBytes / 1e6);
-  std::printf("hardware (%s%s): alloc %.2f us, copy %.1f GB/s, read %.1f GB/s, spare-row attention %.3g s/byte, "
-              "marginal matmul rate %.1f GFLOP/s, %d threads\n",
+  std::printf("hardware (%s%s): alloc %.2f us, copy %.1f GB/s, read %.1f GB/s, spare-row attention %.3g s/byte, %d threads\n",
               cm.hw.cpu.c_str(), cm.hw.fromCache ? ", cached" : ", measured", cm.hw.allocSeconds * 1e6,
-              cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte,
-              cm.hw.flopsPerSecond / 1e9, cm.hw.threads);
+              cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte, cm.hw.threads);
+  std::printf("a pass over more rows, beyond one row, in %% of the time its bytes stream (matmul kernel):");
+  for (int i = 0; i < 4; ++i)
+    std::printf("%s %d rows +%.0f%%", i ? "," : "", HardwareConstants::kPassRows[i],
+                100.0 * cm.hw.passExtraSecondsPerByte[i] * cm.hw.readBytesPerSecond);
+  std::printf("\n");
   // The fixed per-step cost the bandwidth term misses: one short prealloc
   // run (no reallocations) at the prompt length, next to a bandwidth probe so
   // that drift since the calibration does not end up in the overhead.

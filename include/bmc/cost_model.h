@@ -21,10 +21,14 @@ struct HardwareConstants {
   double copyBytesPerSecond = 0;  ///< beta: copy into a fresh buffer
   double readBytesPerSecond = 0;  ///< BW: streaming reads, all threads
   double maskSecondsPerByte = 0;  ///< k: attention over a spare row, per key byte
-  /// F: marginal FLOP/s of the matmul kernel streaming packed weights from
-  /// memory, 2 K N (8 - 1) / (t(8 rows) - t(1 row)): what one more query row
-  /// of a verification pass costs; 0 = no measurable cost (extra rows free).
-  double flopsPerSecond = 0;
+  /// What a pass over more query rows costs beyond a one-row step, per byte
+  /// it streams: (t(rows) - t(1 row)) / bytes of the matmul kernel over
+  /// packed weights in memory, at rows = kPassRows[i]. Between and beyond
+  /// these points passSeconds interpolates linearly. The points bracket the
+  /// kernel's switch from its GEMV (up to 4 rows) to its GEMM path, which
+  /// costs a jump no single FLOP rate describes. All 0: extra rows are free.
+  static constexpr int kPassRows[4] = {2, 4, 5, 8};
+  double passExtraSecondsPerByte[4] = {0, 0, 0, 0};
   int threads = 0;
   std::string cpu;
   bool fromCache = false;

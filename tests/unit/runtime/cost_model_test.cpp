@@ -12,16 +12,23 @@ namespace bmc {
 namespace {
 
 // L = 4 caches of b = 1024 bytes per row, W = 1e8 weight bytes; A = 10 us,
-// beta = 10 GB/s, BW = 20 GB/s, k = 1e-10 s/byte, F = 50 GFLOP/s. At n = 1000:
+// beta = 10 GB/s, BW = 20 GB/s, k = 1e-10 s/byte; a pass costs 1e-11 s per
+// byte streamed per row beyond the first (as a kernel at 50 GFLOP/s would:
+// 2 FLOPs per 4-byte element). At n = 1000:
 //   R = L (A + n b / beta) = 4 (1e-5 + 1.024e-4) = 4.496e-4 s
 //   S = (W + n L b) / BW = (1e8 + 4.096e6) / 2e10 = 5.2048e-3 s
+void setPassExtra(KVCostModel &m, std::initializer_list<double> perByte) {
+  int i = 0;
+  for (double v : perByte) m.hw.passExtraSecondsPerByte[i++] = v;
+}
+
 KVCostModel model(bool mask) {
   KVCostModel m;
   m.hw.allocSeconds = 1e-5;
   m.hw.copyBytesPerSecond = 1e10;
   m.hw.readBytesPerSecond = 2e10;
   m.hw.maskSecondsPerByte = 1e-10;
-  m.hw.flopsPerSecond = 5e10;
+  setPassExtra(m, {1e-11, 3e-11, 4e-11, 7e-11}); // at 2, 4, 5, 8 rows
   m.caches = 4;
   m.rowBytes = 1024;
   m.weightBytes = 100000000;
@@ -49,12 +56,21 @@ TEST(CostModel, PassSeconds) {
   KVCostModel m = model(false);
   for (int64_t n : {0, 100, 1000, 5000}) EXPECT_DOUBLE_EQ(m.passSeconds(n, 1), m.stepSeconds(n)) << n;
   EXPECT_NEAR(m.stepSeconds(1000), 5.2048e-3, 1e-12);
-  // 3 more rows: 3 (W + n L b) / 2 / F = 3 * 1.04096e8 / 2 / 5e10 = 3.12288e-3 s.
+  // 3 more rows: 3e-11 s per byte of W + n L b = 1.04096e8 bytes: 3.12288e-3 s.
   EXPECT_NEAR(m.passSeconds(1000, 4), 5.2048e-3 + 3.12288e-3, 1e-12);
   for (int64_t n : {0, 1000, 5000})
     for (int64_t rows = 1; rows < 16; ++rows) EXPECT_LT(m.passSeconds(n, rows), m.passSeconds(n, rows + 1));
-  // No FLOP rate measured: extra rows cost nothing beyond the step.
-  m.hw.flopsPerSecond = 0;
+  // A kernel with a jump between 4 and 5 rows (GEMV to GEMM), measured at 2, 4, 5, 8 rows:
+  // 3 rows halfway between 2 and 4; 9 rows extrapolate 5..8 (1e-11 per row).
+  setPassExtra(m, {1e-12, 5e-12, 3e-11, 6e-11});
+  const double bytes = 1.04096e8, S = 5.2048e-3;
+  EXPECT_NEAR(m.passSeconds(1000, 2), S + 1e-12 * bytes, 1e-12);
+  EXPECT_NEAR(m.passSeconds(1000, 3), S + 3e-12 * bytes, 1e-12);
+  EXPECT_NEAR(m.passSeconds(1000, 5), S + 3e-11 * bytes, 1e-12);
+  EXPECT_NEAR(m.passSeconds(1000, 7), S + 5e-11 * bytes, 1e-12);
+  EXPECT_NEAR(m.passSeconds(1000, 9), S + 7e-11 * bytes, 1e-12);
+  // Nothing measured: extra rows cost nothing beyond the step.
+  setPassExtra(m, {0, 0, 0, 0});
   EXPECT_DOUBLE_EQ(m.passSeconds(1000, 9), m.stepSeconds(1000));
 }
 
@@ -150,11 +166,11 @@ TEST(CostModel, BestK) {
   EXPECT_EQ(m.bestK(1000, 0.02, 8), 1);
   // Free extra rows, free drafts, every draft accepted: the longest.
   m.draftSecondsPerToken = 0;
-  m.hw.flopsPerSecond = 0;
+  setPassExtra(m, {0, 0, 0, 0});
   EXPECT_EQ(m.bestK(1000, 1.0, 8), 8);
   EXPECT_EQ(m.bestK(1000, 1.0, 0), 1); // maxK below 1 counts as 1
   // Larger k at higher alpha, all along.
-  m.hw.flopsPerSecond = 5e10;
+  setPassExtra(m, {1e-11, 3e-11, 4e-11, 7e-11});
   int64_t prev = 1;
   for (double alpha : {0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95}) {
     int64_t k = m.bestK(1000, alpha, 16);
@@ -162,6 +178,20 @@ TEST(CostModel, BestK) {
     prev = k;
   }
   EXPECT_GT(prev, 4);
+}
+
+TEST(CostModel, BestKSeesTheKernelsJump) {
+  // Extra cost of a pass, as a share of the step's streaming time (x BW = 2e10 for per byte), shaped as
+  // measured on bmc's kernels: 2 rows +2%, 4 rows +11%, 5 rows +62% (GEMM path), 8 rows +96%.
+  KVCostModel m = model(false);
+  setPassExtra(m, {0.02 / 2e10, 0.11 / 2e10, 0.62 / 2e10, 0.96 / 2e10});
+  // Per token at alpha 0.7, in steps (realloc aside): k = 1: 1.02 / 1.7 = 0.60; k = 2: 1.065 / 2.19 = 0.49;
+  // k = 3: 1.11 / 2.533 = 0.438; k = 4: 1.62 / 2.773 = 0.584; k = 5..8: 0.589, 0.604, 0.624, 0.648.
+  EXPECT_EQ(m.bestK(1000, 0.7, 8), 3);
+  // Without the jump (+4% a row from 4 rows on: 5 rows +15%, 8 rows +27%): k = 4: 1.15 / 2.773 = 0.415,
+  // k = 5: 1.19 / 2.941 = 0.405, k = 6: 1.23 / 3.059 = 0.402, k = 7: 1.27 / 3.141 = 0.404: 6.
+  setPassExtra(m, {0.02 / 2e10, 0.11 / 2e10, 0.15 / 2e10, 0.27 / 2e10});
+  EXPECT_EQ(m.bestK(1000, 0.7, 8), 6);
 }
 
 // Passes as speculative decoding makes them: drafts checked in order, each
