@@ -34,7 +34,7 @@ struct HardwareConstants {
   bool fromCache = false;
 };
 
-/// Measures the constants (~0.5 s; with one thread timed by its CPU time, so
+/// Measures the constants (~0.8 s of CPU time; with one thread timed by its CPU time, so
 /// that other processes taking the core do not count) or loads them from the
 /// cache file of this thread count ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under
 /// ~/.cache). `writeCache` = false measures without touching the cache.
