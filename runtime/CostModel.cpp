@@ -255,8 +255,9 @@ static double readBandwidth(ThreadPool *pool, float *buf) {
   return best;
 }
 
-double measureReadBandwidth(ThreadPool *pool) {
+double measureReadBandwidth(ThreadPool *pool, bool wallClock) {
   ClockFor clock(pool);
+  if (wallClock) tCpuClock = false;
   std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
   if (!big) throw std::bad_alloc();
   return readBandwidth(pool, big.get());

@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
     std::vector<int64_t> p(static_cast<size_t>(prompt), 1);
     if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
     KVCostModel probed = cm;
-    probed.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool());
+    probed.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool(), !cpuTime);
     std::vector<double> t;
     for (int i = 0; i < 48; ++i) {
       double t0 = now();
@@ -205,7 +205,7 @@ int main(int argc, char **argv) {
     // same-run roofline, to tell the model's error from the machine's drift.
     std::vector<double> runBW;
     for (int64_t round = 0; measure && round < rounds; ++round) {
-      double bwBefore = measureReadBandwidth(m.value()->pool());
+      double bwBefore = measureReadBandwidth(m.value()->pool(), !cpuTime);
       std::vector<std::unique_ptr<Session>> ss;
       std::vector<int64_t> p(static_cast<size_t>(prompt));
       for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3 + round) % d.vocab;
@@ -226,7 +226,7 @@ int main(int argc, char **argv) {
           if (Status st = ss[i]->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
           seconds[i] += now() - t0;
         }
-      runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool())) / 2);
+      runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool(), !cpuTime)) / 2);
       for (size_t i = 0; i < rs.size(); ++i) {
         runs[i].push_back(double(ctx - prompt) / seconds[i]);
         peaks[i] = std::max(peaks[i], ss[i]->kvStats().peakBytesAllocated / 1e6);

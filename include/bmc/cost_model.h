@@ -40,9 +40,11 @@ struct HardwareConstants {
 /// ~/.cache). `writeCache` = false measures without touching the cache.
 HardwareConstants calibrate(ThreadPool *pool, bool useCache = true, bool writeCache = true);
 
-/// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB, timed the same way), never cached:
-/// for tools that compare predictions with decode measured at the same time.
-double measureReadBandwidth(ThreadPool *pool);
+/// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB), never cached,
+/// for tools that compare predictions with decode measured at the same time:
+/// timed like calibrate(), or by the wall clock when `wallClock` (to compare
+/// with wall-clock decode, which pays for the core being taken away).
+double measureReadBandwidth(ThreadPool *pool, bool wallClock = false);
 
 struct KVCostModel {
   HardwareConstants hw;
