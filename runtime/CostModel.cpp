@@ -226,7 +226,8 @@ static constexpr size_t kProbeBytes = size_t(96) << 20;
 /// decode's kernels reach (~14 vs ~26 GB/s on a Zen core). This follows
 /// benchmarks/bw_read.c, the benchmarks' roofline probe.
 static double readBandwidth(ThreadPool *pool, float *buf) {
-  const int64_t slices = pool ? std::max(pool->numThreads(), 1) : 1;
+  // One slice per thread (at most 1024: each keeps ~96 KB, a few lines per stream).
+  const int64_t slices = pool ? std::clamp(pool->numThreads(), 1, 1024) : 1;
   auto forSlices = [&](auto &&f) {
     if (slices > 1) pool->parallelFor(slices, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) f(i); });
     else f(0);
