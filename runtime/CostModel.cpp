@@ -6,14 +6,16 @@
 #include "runtime/kernels/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <mutex>
 #include <sstream>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -27,26 +29,99 @@ double KVCostModel::reallocSeconds(int64_t n) const {
   return double(caches) * (hw.allocSeconds + double(n) * double(rowBytes) / hw.copyBytesPerSecond);
 }
 
-double KVCostModel::maskSeconds(int64_t r) const {
-  if (!mask) return 0;
-  // Only the key rows of spare rows are read (their weights are zero, so V is not).
-  return double(r) / 2.0 * double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte;
+// Only the key rows of spare rows are read: their softmax weights are exactly
+// zero, so the kernel never loads the matching value rows. Hence L/2 caches.
+static double maskSecondsPerSpareRow(const KVCostModel &m) {
+  return m.mask ? double(m.caches) / 2.0 * double(m.rowBytes) * m.hw.maskSecondsPerByte : 0;
 }
+
+double KVCostModel::maskSeconds(int64_t r) const { return double(r) / 2.0 * maskSecondsPerSpareRow(*this); }
 
 double KVCostModel::tokenSeconds(int64_t r, int64_t n) const {
   return stepSeconds(n) + reallocSeconds(n) / double(std::max<int64_t>(r, 1)) + maskSeconds(r);
 }
 
+double KVCostModel::expectedTokensPerPass(int64_t k, double alpha) {
+  k = std::max<int64_t>(k, 0);
+  alpha = std::clamp(alpha, 0.0, 1.0);
+  // (1 - alpha^(k+1)) / (1 - alpha) summed term by term: exact at alpha = 1
+  // and no cancellation just below it.
+  double e = 0, p = 1;
+  for (int64_t i = 0; i <= k; ++i, p *= alpha) e += p;
+  return e;
+}
+
+double KVCostModel::passSeconds(int64_t n, int64_t rows) const {
+  if (rows <= 1) return stepSeconds(n);
+  // The weights and the KV rows are read once for all rows; what grows with
+  // the rows is the kernels' work on each byte (one multiply-add per fp32
+  // weight, or key or value element, per row), and how well it overlaps the
+  // reading: measured per byte at a few row counts (calibration), linear in
+  // between and beyond the last two points. The matmul figure stands for the
+  // attention's rows too.
+  const int *x = HardwareConstants::kPassRows;
+  const double *y = hw.passExtraSecondsPerByte;
+  double perByte;
+  if (rows <= x[0]) {
+    perByte = y[0] * double(rows - 1) / double(x[0] - 1);
+  } else {
+    int i = 1;
+    while (i < 3 && rows > x[i]) ++i;
+    perByte = y[i - 1] + (y[i] - y[i - 1]) * double(rows - x[i - 1]) / double(x[i] - x[i - 1]);
+  }
+  double bytes = double(weightBytes) + double(n) * double(caches) * double(rowBytes);
+  return stepSeconds(n) + std::max(0.0, perByte) * bytes;
+}
+
+double KVCostModel::specTokenSeconds(int64_t r, int64_t n, int64_t k, double alpha) const {
+  k = std::max<int64_t>(k, 0);
+  r = std::max<int64_t>(r, 1);
+  double perPass = passSeconds(n, k + 1) + double(k) * draftSecondsPerToken + double(k + 1) * maskSeconds(r);
+  return perPass / expectedTokensPerPass(k, alpha) + reallocSeconds(n) / double(r);
+}
+
 int64_t KVCostModel::bestR(int64_t n) const {
+  int64_t k = std::max<int64_t>(specK, 0);
+  double E = expectedTokensPerPass(k, acceptRate);
   double R = reallocSeconds(std::max<int64_t>(n, 1));
   double r;
   if (mask) {
-    double perRow = double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte; // d M / d r * 2
+    // d/dr [(k+1) * (r/2) * perRow / E + R / r] = 0 (k = 0: the step's own rule).
+    double perRow = maskSecondsPerSpareRow(*this) * double(k + 1) / E;
     r = perRow > 0 ? std::sqrt(2.0 * R / perRow) : 4096;
   } else {
-    r = R / (skipBudget * stepSeconds(n));
+    // Amortised reallocation within skipBudget of the rest of a token's cost.
+    double perToken = (passSeconds(n, k + 1) + double(k) * draftSecondsPerToken) / E;
+    r = R / (skipBudget * perToken);
   }
-  return std::clamp<int64_t>(int64_t(std::ceil(r)), 1, int64_t(1) << 20);
+  // Room for the k + 1 rows a verification pass writes.
+  return std::clamp<int64_t>(int64_t(std::ceil(r)), std::max<int64_t>(1, k + 1), int64_t(1) << 20);
+}
+
+int64_t KVCostModel::bestK(int64_t n, double alpha, int64_t maxK) const {
+  KVCostModel m = *this;
+  m.acceptRate = alpha;
+  int64_t best = 1;
+  double bestT = 0;
+  for (int64_t k = 1; k <= std::max<int64_t>(maxK, 1); ++k) {
+    m.specK = k;
+    double t = m.specTokenSeconds(m.bestR(n), n, k, alpha);
+    if (k == 1 || t < bestT) { best = k; bestT = t; }
+  }
+  return best;
+}
+
+void AcceptanceEstimator::update(int64_t proposed, int64_t accepted) {
+  if (proposed <= 0) return;
+  accepted = std::clamp<int64_t>(accepted, 0, proposed);
+  // Drafts are checked in order until the first rejection: a rejected pass
+  // made accepted + 1 trials, a fully accepted one `proposed`.
+  double trials = double(accepted) + (accepted < proposed ? 1.0 : 0.0);
+  double w = passes == 0 ? 1.0 : weight; // the first pass replaces the prior
+  acceptedSum = (1.0 - w) * acceptedSum + w * double(accepted);
+  trialSum = (1.0 - w) * trialSum + w * trials;
+  alpha = acceptedSum / trialSum;
+  ++passes;
 }
 
 double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const {
@@ -59,7 +134,7 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
     cap = need + r - 1; // as the session grows it: one reallocation every r tokens
   };
   grow(from, 0); // the prompt
-  double perSpare = mask ? double(caches) / 2.0 * double(rowBytes) * hw.maskSecondsPerByte : 0;
+  double perSpare = maskSecondsPerSpareRow(*this);
   for (int64_t n = from; n < to; ++n) {
     grow(n + 1, n);
     t += stepSeconds(n) + double(cap - n - 1) * perSpare;
@@ -71,12 +146,30 @@ double KVCostModel::generationSeconds(int64_t r, int64_t from, int64_t to) const
 // Calibration
 //===----------------------------------------------------------------------===//
 
-using Clock = std::chrono::steady_clock;
+// Calibration with one thread times the thread's CPU time (user + system, so
+// page faults and mmap count, and so do memory stalls), not the wall clock: on
+// a shared machine the process may get a third of a core for seconds, and a
+// wall-clock figure of such a moment, cached for good, would describe the
+// moment rather than the machine. With a pool the workers' time is not the
+// caller's (and the caller yields while it waits), so the wall clock it is.
+static thread_local bool tCpuClock = false;
+struct Clock {
+  static double now() {
+    timespec t;
+    clock_gettime(tCpuClock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+};
+struct ClockFor {
+  bool saved = tCpuClock;
+  explicit ClockFor(ThreadPool *pool) { tCpuClock = !pool || pool->numThreads() <= 1; }
+  ~ClockFor() { tCpuClock = saved; }
+};
 
 /// Keeps the optimiser from removing a measured allocation or copy.
 static inline void keep(void *p) { asm volatile("" : : "r"(p) : "memory"); }
 
-static double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+static double seconds(double a, double b) { return b - a; }
 
 template <typename F> static double median(int reps, F f) {
   std::vector<double> t;
@@ -96,13 +189,83 @@ static std::string cpuName() {
   return "unknown";
 }
 
+// The cache file's format: 2 measures BW with several streams per thread
+// (format 1, unversioned, measured one stream: about half) and adds the
+// pass over more rows (pass_extra_seconds_per_byte_<rows>). A file
+// of another format is measured again.
+static constexpr int kCacheFormat = 2;
+
 static std::string cachePath() {
   const char *x = std::getenv("XDG_CACHE_HOME");
   std::string base = x && *x ? x : (std::getenv("HOME") ? std::string(std::getenv("HOME")) + "/.cache" : "/tmp");
   return base + "/bmc/calibration";
 }
 
+/// Sums `part` floats from each of S equally spaced places in lockstep: S
+/// concurrent streams, one 64-byte line of each per step (S fixed at compile
+/// time so the accumulators stay in registers).
+template <int S> static float sumStreams(const float *base, size_t part) {
+  float acc[S][16] = {};
+  for (size_t i = 0; i < part; i += 16)
+    for (int s = 0; s < S; ++s)
+      for (int k = 0; k < 16; ++k) acc[s][k] += base[size_t(s) * part + i + size_t(k)];
+  float t = 0;
+  for (int s = 0; s < S; ++s)
+    for (float x : acc[s]) t += x;
+  return t;
+}
+
+// The bandwidth probe's buffer: well beyond a last-level cache of tens of MB.
+static constexpr size_t kProbeBytes = size_t(96) << 20;
+
+/// BW: streaming reads of `buf` (kProbeBytes). Each thread reads its own
+/// slice, touched first by itself, as S parts in lockstep (S concurrent
+/// streams), and the best S counts: a core's bandwidth is bounded by the
+/// cache misses it keeps in flight, and one sequential stream (what this
+/// probe read up to cache format 1) can leave it at about half of what
+/// decode's kernels reach (~14 vs ~26 GB/s on a Zen core). This follows
+/// benchmarks/bw_read.c, the benchmarks' roofline probe.
+static double readBandwidth(ThreadPool *pool, float *buf) {
+  // One slice per thread (at most 1024: each keeps ~96 KB, a few lines per stream).
+  const int64_t slices = pool ? std::clamp(pool->numThreads(), 1, 1024) : 1;
+  auto forSlices = [&](auto &&f) {
+    if (slices > 1) pool->parallelFor(slices, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) f(i); });
+    else f(0);
+  };
+  const size_t per = kProbeBytes / 4 / size_t(slices) & ~size_t(255);
+  forSlices([&](int64_t i) { std::fill(buf + size_t(i) * per, buf + size_t(i + 1) * per, 1.0f); });
+  std::vector<float> sink(size_t(slices) * 16, 0.0f); // a cache line per slice, against false sharing
+  double best = 0;
+  for (int S : {1, 2, 4, 8}) {
+    auto pass = [&](int64_t i) {
+      const float *base = buf + size_t(i) * per;
+      const size_t part = per / size_t(S) & ~size_t(15);
+      float t = S == 1 ? sumStreams<1>(base, part) : S == 2 ? sumStreams<2>(base, part)
+              : S == 4 ? sumStreams<4>(base, part) : sumStreams<8>(base, part);
+      sink[size_t(i) * 16] += t;
+    };
+    forSlices(pass); // warm-up
+    double bw = double(per * size_t(slices) * 4) / median(5, [&] {
+      auto t0 = Clock::now();
+      forSlices(pass);
+      return seconds(t0, Clock::now());
+    });
+    best = std::max(best, bw);
+  }
+  keep(sink.data());
+  return best;
+}
+
+double measureReadBandwidth(ThreadPool *pool, bool wallClock) {
+  ClockFor clock(pool);
+  if (wallClock) tCpuClock = false;
+  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
+  if (!big) throw std::bad_alloc();
+  return readBandwidth(pool, big.get());
+}
+
 static HardwareConstants measure(ThreadPool *pool) {
+  ClockFor clock(pool);
   HardwareConstants h;
   h.threads = pool ? pool->numThreads() : 1;
   // A and beta through the session's own allocator, at the size of a grown
@@ -128,24 +291,33 @@ static HardwareConstants measure(ThreadPool *pool) {
     return s;
   });
 
-  // BW: streaming reads of a buffer well beyond the last-level cache.
-  const size_t n = size_t(96) << 20 >> 2;
-  std::vector<float> big(n, 1.0f);
-  std::vector<double> partial(size_t(std::max(h.threads, 1)) * 8, 0.0);
-  auto sum = [&](int64_t b, int64_t e) {
-    float acc[16] = {0};
-    for (int64_t i = b; i + 16 <= e; i += 16)
-      for (int k = 0; k < 16; ++k) acc[k] += big[size_t(i + k)];
-    double s = 0;
-    for (float a : acc) s += a;
-    partial[size_t(b * 8 / int64_t(n)) % partial.size()] += s;
-  };
-  h.readBytesPerSecond = double(n * 4) / median(5, [&] {
-    auto t0 = Clock::now();
-    if (pool) pool->parallelFor(int64_t(n), [&](int64_t b, int64_t e) { sum(b, e); });
-    else sum(0, int64_t(n));
-    return seconds(t0, Clock::now());
-  });
+  // BW, then the pass over more rows, over the same buffer.
+  std::unique_ptr<float, decltype(&std::free)> big(static_cast<float *>(std::aligned_alloc(64, kProbeBytes)), &std::free);
+  if (!big) throw std::bad_alloc();
+  h.readBytesPerSecond = readBandwidth(pool, big.get());
+
+  // The pass over more rows: the matmul kernel decode and verification passes
+  // run, over the same buffer taken as packed weights (K = 512; any floats
+  // are valid), each row count timed right after a one-row run so that drift
+  // hits both. Forced non-decreasing in rows: a pass never gets cheaper with
+  // more rows, and noise should not make the model think so.
+  {
+    const int64_t K = 512, N = int64_t(kProbeBytes / 4) / K / BMC_PACK_B_PANEL * BMC_PACK_B_PANEL, M = 8;
+    std::vector<float> A(size_t(M * K), 0.5f), C(size_t(M * N));
+    auto matmul = [&](int64_t rows) {
+      double t0 = Clock::now();
+      bmc_matmul_packed_f32(pool, rows, N, K, A.data(), K, big.get(), nullptr, C.data(), N);
+      return Clock::now() - t0;
+    };
+    matmul(M); // warm-up
+    double prev = 0;
+    for (int i = 0; i < 4; ++i) {
+      int64_t rows = HardwareConstants::kPassRows[i];
+      double extra = median(5, [&] { double t1 = matmul(1); return matmul(rows) - t1; });
+      prev = std::max(prev, extra / double(K * N * 4));
+      h.passExtraSecondsPerByte[i] = prev;
+    }
+  }
 
   // k: attention with spare rows computed and masked vs without.
   const int64_t H = 8, D = 64, T = 2048, P = 2048;
@@ -182,17 +354,25 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
     std::ifstream f(path);
     HardwareConstants h;
     std::string key;
-    int fields = 0;
+    int fields = 0, format = 0;
     while (f >> key) {
-      if (key == "cpu") { f.get(); std::getline(f, h.cpu); ++fields; }
+      if (key == "format") { f >> format; }
+      else if (key == "cpu") { f.get(); std::getline(f, h.cpu); ++fields; }
       else if (key == "threads") { f >> h.threads; ++fields; }
       else if (key == "alloc_seconds") { f >> h.allocSeconds; ++fields; }
       else if (key == "copy_bytes_per_second") { f >> h.copyBytesPerSecond; ++fields; }
       else if (key == "read_bytes_per_second") { f >> h.readBytesPerSecond; ++fields; }
       else if (key == "mask_seconds_per_byte") { f >> h.maskSecondsPerByte; ++fields; }
+      else if (key.rfind("pass_extra_seconds_per_byte_", 0) == 0) {
+        for (int i = 0; i < 4; ++i)
+          if (key == "pass_extra_seconds_per_byte_" + std::to_string(HardwareConstants::kPassRows[i])) {
+            f >> h.passExtraSecondsPerByte[i];
+            ++fields;
+          }
+      }
       else break;
     }
-    if (fields == 6 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
+    if (format == kCacheFormat && fields == 10 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
       h.fromCache = true;
       return h;
     }
@@ -205,9 +385,11 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   std::ofstream out(tmp);
   out.precision(9);
-  out << "cpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
+  out << "format " << kCacheFormat << "\ncpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
       << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\n";
+  for (int i = 0; i < 4; ++i)
+    out << "pass_extra_seconds_per_byte_" << HardwareConstants::kPassRows[i] << " " << h.passExtraSecondsPerByte[i] << "\n";
   out.close();
   if (out) std::rename(tmp.c_str(), path.c_str());
   else std::remove(tmp.c_str());

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
@@ -18,6 +20,9 @@ static const char *kUsage = R"(usage: bmc-tune MODEL.onnx [options]
 Prints the number of spare KV rows r that the cost model (docs/COST_MODEL.md)
 picks for a target context length and, for a sweep of r, the predicted and
 measured decode tokens/s (decoding from a short prompt up to the target).
+Predictions come twice: from the calibrated constants, and with the read
+bandwidth probed around each measured round instead (the same-run roofline,
+which separates the model's error from the machine's drift).
 
 Options:
   --context N[,N...]   target context lengths (default: 1024,2048)
@@ -28,11 +33,62 @@ Options:
   --rounds N           repeat the measurement N times and report the median
                        (default: 3). Within a round all r decode in lockstep,
                        one token each in turn, so drift affects them alike.
+  --spec-k K[,K...]    also print the model's predicted tok/s with speculative
+                       decoding over the grid of r (the sweep) and draft length
+                       k (these), and the (r, k) it picks (predictions only)
+  --accept-rate A      with --spec-k: the drafts' acceptance rate, 0..1
+                       (default: 0.7)
+  --draft-ms X         with --spec-k: the drafter's milliseconds per proposed
+                       token (default: 0, prompt lookup)
+  --cpu-time           time the decode steps by this thread's CPU time instead
+                       of the wall clock (needs --threads 1): what a step costs
+                       while it runs, as calibration times itself, without the
+                       time other processes take the core away on a shared host
   --no-measure         print the predictions only
   --recalibrate        measure the hardware constants again
   --csv FILE           also write the table as CSV
   -h, --help           this help
 )";
+
+/// The model's predicted tok/s with speculative decoding over r x k, decoding
+/// from `prompt` to `ctx` (per-token cost summed over the contexts passed),
+/// and the (r, k) it picks at the midpoint: k by bestK over 1..max(ks), r by
+/// bestR for that k. k = 0 is decoding without drafts, for comparison.
+static void printSpecGrid(KVCostModel cm, int64_t prompt, int64_t ctx, std::vector<int64_t> rs, std::vector<int64_t> ks,
+                          double alpha, double draftSeconds) {
+  cm.acceptRate = alpha;
+  cm.draftSecondsPerToken = draftSeconds;
+  int64_t mid = (prompt + ctx) / 2;
+  int64_t k = cm.bestK(mid, alpha, *std::max_element(ks.begin(), ks.end()));
+  cm.specK = k;
+  int64_t r = cm.bestR(mid);
+  ks.push_back(0);
+  ks.push_back(k);
+  rs.push_back(r);
+  for (auto *v : {&ks, &rs}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  std::printf("speculative decoding, predicted tok/s (acceptance rate %.2f, drafter %.3f ms per token): "
+              "the model picks k = %lld, r = %lld (* below)\n",
+              alpha, draftSeconds * 1e3, (long long)k, (long long)r);
+  std::printf("%8s", "r \\ k");
+  for (int64_t kk : ks) std::printf(" %9lld", (long long)kk);
+  std::printf("\n");
+  for (int64_t rr : rs) {
+    std::printf("%8lld", (long long)rr);
+    for (int64_t kk : ks) {
+      if (rr < kk + 1) { // a pass writes k + 1 rows
+        std::printf(" %9s", "-");
+        continue;
+      }
+      double t = 0;
+      for (int64_t n = prompt; n < ctx; ++n) t += cm.specTokenSeconds(rr, n, kk, alpha);
+      std::printf(" %8.1f%s", double(ctx - prompt) / t, rr == r && kk == k ? "*" : " ");
+    }
+    std::printf("\n");
+  }
+}
 
 int main(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
@@ -42,14 +98,38 @@ int main(int argc, char **argv) {
   std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024});
   std::string padding = a.str("--kv-padding", "skip");
   int threads = int(a.integer("--threads", 0));
-  bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate");
+  bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate"), cpuTime = a.flag("--cpu-time");
   int64_t rounds = a.integer("--rounds", 3);
   std::string csv = a.str("--csv", "");
+  std::vector<int64_t> specKs = a.ints("--spec-k", {});
+  std::string acceptArg = a.str("--accept-rate", ""), draftArg = a.str("--draft-ms", "");
   a.finish();
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (rounds < 1) cli::die("--rounds: expected at least 1, found " + std::to_string(rounds));
+  bool spec = !specKs.empty();
+  if (!spec && (!acceptArg.empty() || !draftArg.empty())) cli::die("bmc-tune: --accept-rate and --draft-ms need --spec-k");
+  auto number = [](const std::string &flag, const std::string &v, double dflt) {
+    if (v.empty()) return dflt;
+    char *end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (*end || !std::isfinite(x)) cli::die("bmc-tune: " + flag + ": expected a number, found '" + v + "'");
+    return x;
+  };
+  double acceptRate = number("--accept-rate", acceptArg, 0.7), draftMs = number("--draft-ms", draftArg, 0);
+  if (padding != "skip" && padding != "mask") cli::die("bmc-tune: --kv-padding: expected skip or mask, found '" + padding + "'");
+  if (rounds < 1) cli::die("bmc-tune: --rounds: expected at least 1, found " + std::to_string(rounds));
   for (int64_t c : contexts)
-    if (c <= prompt) cli::die("--context: expected each target above the prompt length " + std::to_string(prompt));
+    if (c <= prompt) cli::die("bmc-tune: --context: expected each target above the prompt length " + std::to_string(prompt));
+  for (int64_t k : specKs)
+    if (k < 1 || k > 64) cli::die("bmc-tune: --spec-k: expected draft lengths in [1, 64], found " + std::to_string(k));
+  if (cpuTime && threads != 1)
+    cli::die("bmc-tune: --cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
+  if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
+  if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
+  auto now = [cpuTime] {
+    if (!cpuTime) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  };
 
   CompileOptions co;
   co.kvMode = KVMode::BMC;
@@ -72,8 +152,14 @@ int main(int argc, char **argv) {
   std::printf("hardware (%s%s): alloc %.2f us, copy %.1f GB/s, read %.1f GB/s, spare-row attention %.3g s/byte, %d threads\n",
               cm.hw.cpu.c_str(), cm.hw.fromCache ? ", cached" : ", measured", cm.hw.allocSeconds * 1e6,
               cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte, cm.hw.threads);
+  std::printf("a pass over more rows, beyond one row, in %% of the time its bytes stream (matmul kernel):");
+  for (int i = 0; i < 4; ++i)
+    std::printf("%s %d rows +%.0f%%", i ? "," : "", HardwareConstants::kPassRows[i],
+                100.0 * cm.hw.passExtraSecondsPerByte[i] * cm.hw.readBytesPerSecond);
+  std::printf("\n");
   // The fixed per-step cost the bandwidth term misses: one short prealloc
-  // run (no reallocations) at the prompt length.
+  // run (no reallocations) at the prompt length, next to a bandwidth probe so
+  // that drift since the calibration does not end up in the overhead.
   if (measure) {
     SessionOptions so;
     so.kvMode = "prealloc";
@@ -82,20 +168,22 @@ int main(int argc, char **argv) {
     if (!s) cli::die(s.status().message());
     std::vector<int64_t> p(static_cast<size_t>(prompt), 1);
     if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+    KVCostModel probed = cm;
+    probed.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool(), !cpuTime);
     std::vector<double> t;
     for (int i = 0; i < 48; ++i) {
-      auto t0 = Clock::now();
+      double t0 = now();
       if (Status st = s.value()->step({int64_t(i % d.vocab)}); !st.ok()) cli::die(st.message());
-      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      t.push_back(now() - t0);
     }
     std::sort(t.begin(), t.end());
-    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - cm.stepSeconds(prompt + 24));
-    std::printf("measured step at context %lld: %.3f ms, of which %.3f ms beyond the bytes streamed\n",
-                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3);
+    cm.stepOverheadSeconds = std::max(0.0, t[t.size() / 2] - probed.stepSeconds(prompt + 24));
+    std::printf("measured step at context %lld: %.3f ms, of which %.3f ms beyond the bytes streamed (read bandwidth now %.1f GB/s)\n",
+                (long long)(prompt + 24), t[t.size() / 2] * 1e3, cm.stepOverheadSeconds * 1e3, probed.hw.readBytesPerSecond / 1e9);
   }
   FILE *out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
   if (!csv.empty() && !out) cli::die(csv + ": cannot open for writing");
-  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb\n");
+  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb,predicted_run_bw_tok_s\n");
 
   for (int64_t ctx : contexts) {
     int64_t mid = (prompt + ctx) / 2;
@@ -105,13 +193,19 @@ int main(int argc, char **argv) {
     std::sort(rs.begin(), rs.end());
     std::printf("\ncontext %lld (prompt %lld, decoding %lld tokens), padding %s: the cost model picks r = %lld\n",
                 (long long)ctx, (long long)prompt, (long long)(ctx - prompt), padding.c_str(), (long long)chosen);
-    std::printf("%8s %16s %16s %12s\n", "r", "predicted tok/s", measure ? ("lockstep tok/s (median of " + std::to_string(rounds) + ")").c_str() : "measured", "KV peak MB");
+    std::printf("%8s %16s %16s %16s %12s\n", "r", "predicted tok/s", "at run's BW",
+                measure ? ((cpuTime ? "cpu-time" : "lockstep") + std::string(" (median of ") + std::to_string(rounds) + ")").c_str() : "measured",
+                "KV peak MB");
     // All r decode side by side: one session per r, advanced a token at a
     // time in rotation, each step timed on its own. Bandwidth drifts by
     // +-10% on a shared machine; in lockstep every r sees the same drift.
     std::vector<std::vector<double>> runs(rs.size());
     std::vector<double> peaks(rs.size(), 0);
+    // The read bandwidth around each round (probed before and after it): the
+    // same-run roofline, to tell the model's error from the machine's drift.
+    std::vector<double> runBW;
     for (int64_t round = 0; measure && round < rounds; ++round) {
+      double bwBefore = measureReadBandwidth(m.value()->pool(), !cpuTime);
       std::vector<std::unique_ptr<Session>> ss;
       std::vector<int64_t> p(static_cast<size_t>(prompt));
       for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3 + round) % d.vocab;
@@ -128,20 +222,27 @@ int main(int argc, char **argv) {
       for (int64_t n = prompt; n < ctx; ++n)
         for (size_t k = 0; k < rs.size(); ++k) {
           size_t i = (k + size_t(n)) % rs.size();
-          auto t0 = Clock::now();
+          double t0 = now();
           if (Status st = ss[i]->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
-          seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+          seconds[i] += now() - t0;
         }
+      runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool(), !cpuTime)) / 2);
       for (size_t i = 0; i < rs.size(); ++i) {
         runs[i].push_back(double(ctx - prompt) / seconds[i]);
         peaks[i] = std::max(peaks[i], ss[i]->kvStats().peakBytesAllocated / 1e6);
       }
     }
-    double best = 0, chosenMeasured = 0;
+    double best = 0, chosenMeasured = 0, worstError = 0;
     int64_t bestR = 0;
+    KVCostModel atRun = cm;
+    if (measure) {
+      std::sort(runBW.begin(), runBW.end());
+      atRun.hw.readBytesPerSecond = runBW[runBW.size() / 2];
+    }
     for (size_t i = 0; i < rs.size(); ++i) {
       int64_t r = rs[i];
       double pred = double(ctx - prompt) / cm.generationSeconds(r, prompt, ctx);
+      double predRun = double(ctx - prompt) / atRun.generationSeconds(r, prompt, ctx);
       double meas = 0;
       if (measure) {
         std::vector<double> v = runs[i];
@@ -149,17 +250,26 @@ int main(int argc, char **argv) {
         meas = v[v.size() / 2];
         if (meas > best) { best = meas; bestR = r; }
         if (r == chosen) chosenMeasured = meas;
+        worstError = std::max(worstError, std::fabs(predRun / meas - 1));
       }
-      char measured[32] = "-";
-      if (measure) std::snprintf(measured, sizeof measured, "%.1f", meas);
-      std::printf("%8lld%s %16.1f %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred, measured, peaks[i]);
+      char measured[32] = "-", atRunBW[32] = "-";
+      if (measure) {
+        std::snprintf(measured, sizeof measured, "%.1f", meas);
+        std::snprintf(atRunBW, sizeof atRunBW, "%.1f", predRun);
+      }
+      std::printf("%8lld%s %16.1f %16s %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred, atRunBW, measured, peaks[i]);
       if (out)
-        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
-                     r == chosen, pred, meas, peaks[i]);
+        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
+                     r == chosen, pred, meas, peaks[i], measure ? predRun : 0.0);
     }
     if (measure)
       std::printf("chosen r = %lld measures %.1f tok/s; best in the sweep r = %lld at %.1f tok/s: %.1f%% of best\n",
                   (long long)chosen, chosenMeasured, (long long)bestR, best, 100.0 * chosenMeasured / best);
+    if (measure)
+      std::printf("read bandwidth during the sweep %.1f GB/s (calibration %.1f GB/s); predicted at it: within %.1f%% "
+                  "of measured across the sweep\n",
+                  atRun.hw.readBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, 100.0 * worstError);
+    if (spec) printSpecGrid(cm, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3);
   }
   if (out) std::fclose(out);
   return 0;
