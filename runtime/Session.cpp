@@ -63,11 +63,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
   if (mode == "bmc" && s->fixedR_ <= 0) {
-    s->cost_ = std::make_unique<KVCostModel>();
-    s->cost_->hw = calibrate(model->pool());
-    s->cost_->caches = int64_t(d.caches.size());
-    s->cost_->weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(model->weightBytes());
-    s->cost_->mask = d.kvPadding == "mask";
+    s->cost_ = std::make_unique<KVCostModel>(s->costModel());
   }
   for (const DecoderInfo::KV &kv : d.caches) {
     auto c = std::make_unique<Cache>();
@@ -76,6 +72,16 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     s->caches_.push_back(std::move(c));
   }
   return s;
+}
+
+KVCostModel Session::costModel() const {
+  KVCostModel m;
+  m.hw = calibrate(model_->pool());
+  m.caches = int64_t(dec_->caches.size());
+  m.weightBytes = dec_->weightBytesPerToken > 0 ? dec_->weightBytesPerToken : int64_t(model_->weightBytes());
+  m.mask = dec_->kvPadding == "mask";
+  if (!caches_.empty()) m.rowBytes = caches_[0]->rowBytes(std::max<int64_t>(batch_, 1));
+  return m;
 }
 
 Status Session::ensureCapacity(int64_t needed) {

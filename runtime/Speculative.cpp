@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "bmc/speculative.h"
+#include "bmc/cost_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -62,10 +63,14 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
                              const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
   Drafter &drafter = *o.speculative.drafter;
   const int64_t kOpt = o.speculative.k;
-  if (kOpt < 1)
-    return Status::error("speculative decoding: expected a draft length k >= 1, found " + std::to_string(kOpt));
-  if (kOpt >= maxContext_)
-    return Status::error("speculative decoding: draft length k = " + std::to_string(kOpt) +
+  if (kOpt < 0)
+    return Status::error("speculative decoding: expected a draft length k >= 1 (or 0: the cost model's choice), found " +
+                         std::to_string(kOpt));
+  if (kOpt == 0 && o.speculative.maxK < 1)
+    return Status::error("speculative decoding: expected maxK >= 1 for the cost model's choice of k, found " +
+                         std::to_string(o.speculative.maxK));
+  if (std::max(kOpt, kOpt == 0 ? o.speculative.maxK : 0) >= maxContext_)
+    return Status::error("speculative decoding: draft length k = " + std::to_string(std::max(kOpt, o.speculative.maxK)) +
                          " does not fit the maximum context of " + std::to_string(maxContext_) + " tokens");
   if (Status s = drafter.start(vocab(), maxContext_); !s.ok()) return s;
   if (Status s = prefill({prompt}); !s.ok()) return s;
@@ -91,11 +96,30 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
   int64_t last = sampleTokens(logits_, o, rng)[0]; // from the prefill, as without drafts
   if (!emit(last)) return std::vector<std::vector<int64_t>>{gen};
 
+  // The acceptance rate as measured so far: the cost model's r (bmc mode,
+  // adaptive r) and, with k = 0, its k are chosen with it before each pass.
+  AcceptanceEstimator accept;
+  std::unique_ptr<KVCostModel> chooser;
+  if (kOpt == 0) chooser = std::make_unique<KVCostModel>(cost_ ? *cost_ : costModel());
+  struct ResetSpec { // a later generate() without drafts plans r for one row per step again
+    KVCostModel *m;
+    ~ResetSpec() { if (m) m->specK = 0, m->acceptRate = 0, m->draftSecondsPerToken = 0; }
+  } reset{cost_.get()};
   DraftProposal prop;
   while (true) {
     if (length_ >= maxContext_) { st.stop = GenerateStats::Stop::ContextFull; break; }
+    int64_t kPass = kOpt;
+    if (chooser) {
+      chooser->draftSecondsPerToken = drafter.secondsPerToken();
+      kPass = chooser->bestK(length_, accept.alpha, o.speculative.maxK);
+    }
+    if (cost_) {
+      cost_->specK = kPass;
+      cost_->acceptRate = accept.alpha;
+      cost_->draftSecondsPerToken = drafter.secondsPerToken();
+    }
     // A pass yields at most k + 1 tokens and appends at most k + 1 rows.
-    int64_t k = std::min({kOpt, o.maxNewTokens - int64_t(gen.size()) - 1, maxContext_ - length_ - 1});
+    int64_t k = std::min({kPass, o.maxNewTokens - int64_t(gen.size()) - 1, maxContext_ - length_ - 1});
     prop.tokens.clear();
     prop.probs.clear();
     if (k > 0) {
@@ -123,7 +147,7 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
     if (Status s = extend({rows}); !s.ok()) return s;
     ++st.targetPasses;
     st.draftProposed += m;
-    st.lastK = m;
+    st.lastK = kPass;
 
     int64_t accepted = 0, next = -1;
     for (int64_t i = 0; i <= m; ++i) {
@@ -135,6 +159,7 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
       ++accepted;
     }
     st.draftAccepted += accepted;
+    accept.update(m, accepted);
     // Keep `last` and the accepted drafts; the rejected rows become spare rows.
     if (Status s = truncate(before + 1 + accepted); !s.ok()) return s;
     bool more = true;

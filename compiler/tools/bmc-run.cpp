@@ -59,7 +59,9 @@ the same distribution; see docs/SPECULATIVE.md):
                          or ONNX) proposes tokens; the model verifies them
   --spec-lookup N        prompt lookup: propose what followed the last
                          match of the context's last N..1 tokens (no model)
-  --spec-k K             draft tokens per verification pass (default: 4)
+  --spec-k K|auto        draft tokens per verification pass (default: 4);
+                         auto: the cost model's choice before each pass, from
+                         the acceptance rate measured so far (at most 8)
   --json                 print one JSON object instead of text
   --quiet                print only the generated token ids
   -h, --help             this help
@@ -90,9 +92,9 @@ int main(int argc, char **argv) {
     specKGiven = true;
     char *end = nullptr;
     errno = 0;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end || errno == ERANGE || x < 1 || x > 256)
-      cli::die("bmc-run: --spec-k: expected an integer in [1, 256], found '" + *v + "'");
+    long long x = *v == "auto" ? 0 : std::strtoll(v->c_str(), &end, 10);
+    if (*v != "auto" && (v->empty() || *end || errno == ERANGE || x < 1 || x > 256))
+      cli::die("bmc-run: --spec-k: expected an integer in [1, 256] or 'auto', found '" + *v + "'");
     specK = x;
   }
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
@@ -180,10 +182,10 @@ int main(int argc, char **argv) {
     if (speculative)
       std::printf(", \"speculative\": {\"drafter\": \"%s\", \"k\": %lld, \"target_passes\": %lld, "
                   "\"draft_proposed\": %lld, \"draft_accepted\": %lld, \"acceptance_rate\": %.4f, "
-                  "\"tokens_per_pass\": %.4f, \"draft_ms\": %.3f}",
+                  "\"tokens_per_pass\": %.4f, \"draft_ms\": %.3f, \"last_k\": %lld}",
                   jsonEscape(g.speculative.drafter->describe()).c_str(), (long long)specK,
                   (long long)gs.targetPasses, (long long)gs.draftProposed, (long long)gs.draftAccepted,
-                  gs.acceptanceRate(), gs.tokensPerPass(), gs.draftSeconds * 1e3);
+                  gs.acceptanceRate(), gs.tokensPerPass(), gs.draftSeconds * 1e3, (long long)gs.lastK);
     std::printf("}\n");
     return 0;
   }
@@ -205,9 +207,9 @@ int main(int argc, char **argv) {
   if (speculative && generated > 1) {
     std::fprintf(stderr, "decode: %lld tokens in %.2f ms: %.2f ms/token, %.1f tokens/s\n", (long long)(generated - 1),
                  decodeMs, decodeMs / double(generated - 1), 1000.0 * double(generated - 1) / decodeMs);
-    std::fprintf(stderr, "speculative: %s, k=%lld: %lld target passes, %.2f tokens per pass, acceptance %.1f%% "
+    std::fprintf(stderr, "speculative: %s, k=%s: %lld target passes, %.2f tokens per pass, acceptance %.1f%% "
                  "(%lld of %lld drafts), drafter %.2f ms\n", g.speculative.drafter->describe().c_str(),
-                 (long long)specK, (long long)gs.targetPasses, gs.tokensPerPass(), 100.0 * gs.acceptanceRate(),
+                 specK ? std::to_string(specK).c_str() : ("auto, last " + std::to_string(gs.lastK)).c_str(), (long long)gs.targetPasses, gs.tokensPerPass(), 100.0 * gs.acceptanceRate(),
                  (long long)gs.draftAccepted, (long long)gs.draftProposed, gs.draftSeconds * 1e3);
   }
 

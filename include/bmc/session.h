@@ -72,7 +72,8 @@ struct GenerateOptions {
   struct Speculative {
     std::shared_ptr<Drafter> drafter;
     /// Draft tokens per verification pass, >= 1; 0 = the cost model's
-    /// choice from the measured acceptance rate (at most maxK).
+    /// choice before each pass, from the acceptance rate measured so far
+    /// (docs/COST_MODEL.md), in [1, maxK].
     int64_t k = 4;
     int64_t maxK = 8;
   } speculative;
@@ -155,6 +156,8 @@ private:
   Session() = default;
   Status run(const std::vector<int64_t> &tokens, int64_t seq, bool allLogits);
   Status ensureCapacity(int64_t needed);
+  /// The cost model of this model on this machine (hardware constants calibrated or cached).
+  struct KVCostModel costModel() const;
   Result<std::vector<std::vector<int64_t>>>
   generateSpeculative(const std::vector<int64_t> &prompt, const GenerateOptions &opts,
                       const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken);

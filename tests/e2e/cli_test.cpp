@@ -221,7 +221,7 @@ TEST_F(Cli, SpeculativeDecoding) {
     if (drafter[0] == "--draft") EXPECT_EQ(sp["acceptance_rate"].num, 1.0) << "the model drafting for itself";
     EXPECT_EQ(j["stop"].str, "max_new_tokens");
   }
-  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--spec-k", "0"}), "--spec-k: expected an integer in [1, 256]"));
+  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--spec-k", "0"}), "--spec-k: expected an integer in [1, 256] or 'auto'"));
   EXPECT_TRUE(failsCleanly(run({"--spec-k", "2"}), "--spec-k: needs a drafter"));
   EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "-1"}), "--spec-lookup: expected an n-gram length in [1, 64]"));
   EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--draft", *good}), "expected one drafter, found both"));

@@ -149,7 +149,7 @@ TEST_P(Speculative, GreedyOutputIsExact) {
         {"prompt lookup", [&] { return std::make_shared<PromptLookupDrafter>(3); }},
         {"draft " + other, [&] { return std::make_shared<ModelDrafter>(otherModel.value()); }}};
     for (const D &dr : drafters)
-      for (int64_t k : {1, 2, 4, 8}) {
+      for (int64_t k : {1, 2, 4, 8, 0}) { // 0: the cost model's choice before each pass
         SCOPED_TRACE(c.name + ", " + dr.name + ", k=" + std::to_string(k));
         auto s = open(m.value(), c.so);
         GenerateOptions g;
@@ -378,8 +378,12 @@ TEST(SpeculativeErrors, BadSettingsAndCallsGetOneLineErrors) {
   GenerateOptions g;
   g.maxNewTokens = 8;
   g.speculative.drafter = std::make_shared<PromptLookupDrafter>();
+  g.speculative.k = -1;
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "draft length k >= 1 (or 0: the cost model's choice), found -1"));
   g.speculative.k = 0;
-  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "draft length k >= 1, found 0"));
+  g.speculative.maxK = 0;
+  EXPECT_TRUE(isError(s->generate({kPrompt}, g), "expected maxK >= 1"));
+  g.speculative.maxK = 8;
   g.speculative.k = 64;
   EXPECT_TRUE(isError(s->generate({kPrompt}, g), "does not fit the maximum context of 64"));
   g.speculative.k = 2;
@@ -405,6 +409,29 @@ TEST(SpeculativeErrors, BadSettingsAndCallsGetOneLineErrors) {
   // Still usable after the refusals.
   g.speculative.drafter = std::make_shared<PromptLookupDrafter>();
   EXPECT_TRUE(s->generate({kPrompt}, g).ok());
+}
+
+/// k = 0: the cost model picks k before each pass from the acceptance rate
+/// measured so far. A free drafter that is right 90% of the time is worth
+/// long drafts (a pass streams the weights once for all its rows).
+TEST(SpeculativeErrors, CostModelChoosesLongDraftsForAFreeAccurateDrafter) {
+  auto m = compiled(generatedModelPath("llama_op17"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions so;
+  so.maxContext = 256;
+  GenerateOptions g;
+  g.maxNewTokens = 96;
+  auto plain = open(m.value(), so)->generate({kPrompt}, g);
+  ASSERT_TRUE(plain.ok());
+  g.speculative.drafter = std::make_shared<ReplayDrafter>(cat(kPrompt, plain.value()[0]), 0.9);
+  g.speculative.k = 0;
+  auto s = open(m.value(), so);
+  auto out = s->generate({kPrompt}, g);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out.value()[0], plain.value()[0]);
+  EXPECT_GE(s->generateStats().lastK, 3) << "tokens per pass " << s->generateStats().tokensPerPass();
+  EXPECT_LE(s->generateStats().lastK, g.speculative.maxK);
+  EXPECT_GT(s->generateStats().tokensPerPass(), 2.0);
 }
 
 /// Generation that reaches the maximum context says so, with and without drafts.
