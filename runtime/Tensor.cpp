@@ -48,6 +48,15 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(
   data_ = storage_.get();
 }
 
+Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.storage_ = allocate(t.bytes(), false);
+  t.data_ = t.storage_.get();
+  return t;
+}
+
 Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, void *data) {
   Tensor t;
   t.dtype_ = dtype;
