@@ -76,7 +76,7 @@ for preset in $PRESETS; do
     --threads "$THREADS" --rounds "$ROUNDS" --prefill "$PREFILL" --out "$out/results"
   say "KV modes, $preset"
   /usr/bin/python3 benchmarks/kv_modes.py --preset "$preset" --contexts "$KV_CONTEXTS" --window "$WINDOW" \
-    --rounds "$ROUNDS" --threads 1 --sweep "$KV_SWEEP" --out "$out/results"
+    --rounds "$ROUNDS" --threads 1 --sweep "$KV_SWEEP" --no-build --out "$out/results"
 done
 /usr/bin/python3 benchmarks/make_results.py --presets "$(echo $PRESETS | tr ' ' ',')" --command "${cmd% }" \
   --results "$out/results" -o "$out/RESULTS.md"
