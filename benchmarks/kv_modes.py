@@ -6,7 +6,8 @@ One command (builds what it needs, generates the model, writes results):
     benchmarks/kv_modes.py [--preset gpt2-25m] [--contexts 128,512,1024,2048,4096] [--rounds 3]
 
 For every context C and configuration, bmc_bench prefills C - K tokens and times K decode steps
-(K = min(--window, C/2)), in its own process (so peak RSS is per configuration). Configurations
+(K = min(--window, C/2); 256 by default, at least the largest fixed r, so that each r pays its copies
+inside the window), in its own process (so peak RSS is per configuration). Configurations
 run interleaved, round after round; each round rotates their order (and reverses it every other
 round), so no configuration always runs first, last, or after the same neighbour.
 
@@ -115,7 +116,9 @@ def main():
     ap.add_argument("--contexts", default="128,512,1024,2048,4096")
     ap.add_argument("--sweep", default="16,64,256", help="fixed r values for bmc, skip padding (r=auto is always run)")
     ap.add_argument("--paddings", default="skip,mask", help="attention padding modes to run: skip, mask or both")
-    ap.add_argument("--window", type=int, default=128, help="decode steps timed, ending at the context (at most C/2)")
+    # 256: at least the sweep's largest r, so that each fixed r grows its buffers inside the window (a 128-step
+    # window held no growth at all for r=256, which then looked as fast as prealloc).
+    ap.add_argument("--window", type=int, default=256, help="decode steps timed, ending at the context (at most C/2)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in BMC_BUILD_DIR")
