@@ -213,7 +213,6 @@ def main():
         json.dump(dict(command=command, machine=machine, calibration=calibration, model=mb, windows=windows,
                        configs=[c[0] for c in configs], rows=rows, raw=raw), f, indent=1)
     all_probes = [p for x in raw for p in (x["bw_before"], x["bw_after"])]
-    sweep_max = max([r for _, _, kv, r, _ in configs if kv == "bmc"] or [0])
     with open(stem + ".md", "w") as f:
         f.write(
             f"KV-cache modes, {a.preset}, {a.threads} thread(s), median of {a.rounds} interleaved round(s), configuration "
@@ -242,9 +241,8 @@ def main():
                 f"`prealloc mask`, whose buffer holds exactly the context, as bmc_bench sizes it). `r` is the last "
                 f"reallocation's (r=auto: the cost model's at that context, from this run's calibration: read "
                 f"{float(calibration.get('read_bytes_per_second', 0)) / 1e9:.1f} GB/s, copy "
-                f"{float(calibration.get('copy_bytes_per_second', 0)) / 1e9:.1f} GB/s). With a window shorter than r "
-                f"(here r up to {sweep_max}), a fixed r may grow its buffers only during the prefill; its row then "
-                f"shows decode without reallocations.\n")
+                f"{float(calibration.get('copy_bytes_per_second', 0)) / 1e9:.1f} GB/s). A bmc row whose window held no "
+                f"growth (marked; r above the window) shows decode without any reallocation, not r's amortised cost.\n")
     try:
         import matplotlib
         matplotlib.use("Agg")

@@ -2,7 +2,7 @@
 # The whole peer benchmark, one command: installs what it needs, builds, runs both presets
 # (benchmarks/peers.py and benchmarks/kv_modes.py), and writes benchmarks/RESULTS.md.
 #
-#   benchmarks/run_all.sh            # the full run (about 20 minutes on a quiet 2-core machine)
+#   benchmarks/run_all.sh            # the full run (about 30 minutes on a quiet 2-core machine)
 #   benchmarks/run_all.sh --quick    # a smoke test of the harness: short windows, one round
 #
 # Environment (defaults in brackets): PRESETS [gpt2-25m llama-25m], ROUNDS [3], CONTEXTS
