@@ -120,6 +120,19 @@ def ensure_model(preset):
     return onnx_path
 
 
+BW_SRC = os.path.join(ROOT, "benchmarks", "bw_read.c")
+
+
+def bw_read_exe():
+    """BENCH_DIR/bw_read, compiled from benchmarks/bw_read.c when missing or older than it."""
+    exe = os.path.join(BENCH_DIR, "bw_read")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(BW_SRC):
+        os.makedirs(BENCH_DIR, exist_ok=True)
+        cc = "clang-19" if _first(["sh", "-c", "command -v clang-19"]) else "cc"
+        run([cc, "-O2", "-march=native", "-pthread", BW_SRC, "-o", exe], what="compiling bw_read.c")
+    return exe
+
+
 def model_bytes(onnx_path):
     """What decoding one token must read at least, from the ONNX file itself (the same for every peer):
     weight_bytes = float initializers read by compute ops (an embedding table read only by Gather

@@ -7,7 +7,8 @@
 //             [--threads T] [--batch B] [--prefill-only]
 //
 // Prefills C - K tokens, then decodes K tokens one at a time, and reports
-// ms/token over the decode window (the contexts [C-K, C)).
+// ms/token over the decode window (the contexts [C-K, C)), in wall time and
+// in CPU time of the process, with the involuntary context switches in it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,10 +19,42 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <sys/resource.h>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
+
+// CPU seconds of all threads of this process: on a shared machine a decode
+// window's wall time includes time spent waiting for a core, its CPU time
+// does not (with one kernel thread, CPU time = wall time when undisturbed).
+static double processCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// MB of this process's anonymous memory in transparent huge pages (KV
+// buffers ask for them; a machine short of free 2 MB blocks hands out 4 KB
+// pages instead, and attention then misses the TLB more); -1 if unknown.
+static double anonHugeMB() {
+  FILE *f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return -1;
+  char line[256];
+  double kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "AnonHugePages:", 14) == 0) kb = std::atof(line + 14);
+  std::fclose(f);
+  return kb < 0 ? -1 : kb / 1024.0;
+}
+
+static long involuntarySwitches() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nivcsw;
+}
 
 static const char *kUsage = R"(usage: bmc_bench MODEL --context C [options]
   --window K        decode steps timed, ending at context C (default 128)
@@ -89,23 +122,36 @@ int main(int argc, char **argv) {
   if (Status st = s.value()->prefill(prompts); !st.ok()) cli::die(st.message());
   double prefillS = std::chrono::duration<double>(Clock::now() - tp).count();
   std::vector<int64_t> next(static_cast<size_t>(batch));
+  int64_t growths0 = s.value()->kvStats().reallocations;
+  struct rusage ru0;
+  getrusage(RUSAGE_SELF, &ru0);
+  long switches0 = involuntarySwitches();
+  double cpu0 = processCpuSeconds();
   auto td = Clock::now();
   for (int64_t i = 0; i < window; ++i) {
     for (int64_t b = 0; b < batch; ++b) next[size_t(b)] = (i * 31 + b + 5) % d.vocab;
     if (Status st = s.value()->step(next); !st.ok()) cli::die(st.message());
   }
   double decodeS = std::chrono::duration<double>(Clock::now() - td).count();
+  double decodeCpuS = processCpuSeconds() - cpu0;
+  long preempted = involuntarySwitches() - switches0;
+  double hugeMB = anonHugeMB();
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   const KVStats &k = s.value()->kvStats();
-  std::printf("{\"context\": %lld, \"window\": %lld, \"ms_per_token\": %.4f, \"tok_s\": %.3f, \"prefill_ms\": %.2f, "
+  // KV buffer growths inside the window (concat: one per cache per step). A
+  // window shorter than r may hold none, and then shows no copy cost at all.
+  long long growthsInWindow = (long long)(k.reallocations - growths0);
+  std::printf("{\"context\": %lld, \"window\": %lld, \"ms_per_token\": %.4f, \"tok_s\": %.3f, "
+              "\"cpu_ms_per_token\": %.4f, \"involuntary_switches\": %ld, \"page_faults\": %ld, \"prefill_ms\": %.2f, "
               "\"kv_mode\": \"%s\", \"r\": %lld, \"kv_alloc_peak_mb\": %.3f, \"kv_used_mb\": %.3f, "
-              "\"kv_reallocations\": %lld, \"weights_mb\": %.3f, \"kv_bytes_per_row\": %lld, \"load_s\": %.4f, "
-              "\"rss_peak_mb\": %.1f}\n",
+              "\"kv_reallocations\": %lld, \"kv_growths_in_window\": %lld, \"weights_mb\": %.3f, "
+              "\"kv_bytes_per_row\": %lld, \"load_s\": %.4f, \"anon_huge_mb\": %.1f, \"rss_peak_mb\": %.1f}\n",
               (long long)ctx, (long long)window, decodeS * 1e3 / double(window), double(window * batch) / decodeS,
-              prefillS * 1e3, s.value()->kvMode().c_str(), (long long)s.value()->r(), k.peakBytesAllocated / 1e6,
-              k.bytesUsed / 1e6, (long long)k.reallocations, m->weightBytes() / 1e6,
-              (long long)(d.caches.size() * d.caches[0].heads * d.caches[0].headDim * 4 * batch), loadS,
+              decodeCpuS * 1e3 / double(window), preempted, ru.ru_minflt - ru0.ru_minflt, prefillS * 1e3,
+              s.value()->kvMode().c_str(), (long long)s.value()->r(), k.peakBytesAllocated / 1e6, k.bytesUsed / 1e6,
+              (long long)k.reallocations, growthsInWindow, m->weightBytes() / 1e6,
+              (long long)(d.caches.size() * d.caches[0].heads * d.caches[0].headDim * 4 * batch), loadS, hugeMB,
               ru.ru_maxrss / 1024.0);
   return 0;
 }

@@ -49,7 +49,6 @@ PEERS = ("bmc", "ort", "torch-dynamic", "torch-static")
 ORT_DECODE = os.path.join(ROOT, "tests", "peers", "ort_decode.mjs")
 ORT_PREFILL = os.path.join(ROOT, "benchmarks", "ort_prefill.mjs")
 TORCH_PEER = os.path.join(ROOT, "benchmarks", "torch_peer.py")
-BW_SRC = os.path.join(ROOT, "benchmarks", "bw_read.c")
 WARMUP = 3  # ORT's and torch's untimed decode steps before the window (ort_decode.mjs's default)
 CHECK_PROMPT = [5, 17, 300, 42, 7, 1000, 63, 2, 811, 99, 4000, 12]
 
@@ -84,14 +83,6 @@ def calibrate_bmc(pkg, threads):
         with open(path) as f:
             consts[str(t)] = dict(line.rstrip("\n").split(" ", 1) for line in f if " " in line)
     return consts
-
-
-def ensure_bw_read():
-    exe = os.path.join(BENCH_DIR, "bw_read")
-    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(BW_SRC):
-        cc = "clang-19" if bl._first(["sh", "-c", "command -v clang-19"]) else "cc"
-        bl.run([cc, "-O2", "-march=native", "-pthread", BW_SRC, "-o", exe], what="compiling bw_read.c")
-    return exe
 
 
 # ---- one measurement each --------------------------------------------------------------------------
@@ -252,7 +243,7 @@ def main():
     pkg = os.path.join(BENCH_DIR, f"{a.preset}.bmc.bmcpkg")
     log(f"compiling {pkg}")
     _, _, aot0 = bl.run([os.path.join(BIN, "bmc-compile"), onnx_path, "-o", pkg, "--kv", "bmc", "--quiet"])
-    bw_exe = ensure_bw_read()
+    bw_exe = bl.bw_read_exe()
     model_mib = max(64, round(mb["weight_bytes"] / 2**20))
     log(f"calibrating bmc's cost model for {threads} thread(s)")
     calibration = calibrate_bmc(pkg, sorted(set(threads) | {1}))

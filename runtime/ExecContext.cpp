@@ -76,7 +76,10 @@ int64_t bmc_rt_last_token_logits(bmc_exec_ctx *ctx) { return ctx->lastTokenLogit
 void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims) {
   const bmc::TensorInfo &info = ctx->sig->outputs[size_t(index)];
   std::vector<int64_t> shape(dims, dims + rank);
-  bmc::Tensor t(info.dtype, shape);
+  // Not zeroed: generated code copies a whole value (every element) into each
+  // output right after this call (Lowerer::run). A fill would be one more
+  // write of the whole buffer, per token for concat mode's `present` outputs.
+  bmc::Tensor t = bmc::Tensor::uninitialized(info.dtype, shape);
   (*ctx->outputs)[size_t(index)] = t;
   return t.raw();
 }

@@ -135,7 +135,8 @@ LogicalResult Lowerer::lowerData(Operation *op) {
     }
     sizes[axis] = total;
     sizes = resultSizes(*this, res, sizes);
-    Buf out = alloc(ins[0].elem, ins[0].isUnsigned, sizes);
+    // The inputs tile the result along `axis`: every element is written.
+    Buf out = allocResult(res, ins[0].elem, ins[0].isUnsigned, sizes);
     Value off = c(0);
     for (const Buf &in : ins) {
       Buf dst = out;

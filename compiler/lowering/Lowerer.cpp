@@ -160,6 +160,25 @@ Buf Lowerer::alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
   return r;
 }
 
+Value Lowerer::outputBuffer(int64_t index, ArrayRef<Value> sizes) {
+  int64_t rank = sizes.size();
+  auto arrTy = LLVM::LLVMArrayType::get(i64, std::max<int64_t>(rank, 1));
+  Value dims = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
+  for (int64_t d = 0; d < rank; ++d)
+    b.create<LLVM::StoreOp>(loc, sizes[d], b.create<LLVM::GEPOp>(loc, ptrTy, i64, dims, ValueRange{c(d)}));
+  return call("bmc_rt_output", {ptrTy}, {ctx, c(index), c(rank), dims}).getResult(0);
+}
+
+Buf Lowerer::allocResult(Value result, Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
+  auto ret = cast<func::ReturnOp>(src.getBody().front().getTerminator());
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    if (v != result) continue;
+    directOutputs[result] = int64_t(i);
+    return fromPointer(outputBuffer(int64_t(i), sizes), elem, isUnsigned, sizes);
+  }
+  return alloc(elem, isUnsigned, sizes);
+}
+
 Value Lowerer::elemPtr(const Buf &buf, ArrayRef<Value> ivs) {
   Value idx = buf.offset;
   for (size_t k = 0; k < ivs.size(); ++k) idx = add(idx, mul(ivs[k], buf.strides[k]));
@@ -546,12 +565,9 @@ LogicalResult Lowerer::run() {
   loc = ret.getLoc();
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     Buf &r = buf(v);
-    int64_t rank = r.rank();
-    auto arrTy = LLVM::LLVMArrayType::get(i64, std::max<int64_t>(rank, 1));
-    Value dims = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
-    for (int64_t d = 0; d < rank; ++d)
-      b.create<LLVM::StoreOp>(loc, r.sizes[d], b.create<LLVM::GEPOp>(loc, ptrTy, i64, dims, ValueRange{c(d)}));
-    Value out = call("bmc_rt_output", {ptrTy}, {ctx, c(i), c(rank), dims}).getResult(0);
+    auto direct = directOutputs.find(v);
+    if (direct != directOutputs.end() && direct->second == int64_t(i)) continue; // computed in place
+    Value out = outputBuffer(int64_t(i), r.sizes);
     copy(r, fromPointer(out, r.elem, r.isUnsigned, r.sizes));
   }
   b.create<func::ReturnOp>(loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 32).getResult()});

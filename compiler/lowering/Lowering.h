@@ -91,6 +91,15 @@ public:
   void checkEq(Value a, Value x, StringRef what);
 
   Buf alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes);
+  /// The buffer an op computes `result` into: if @main returns `result`, the
+  /// runtime's output buffer itself (written once, not into the arena and
+  /// then copied out: concat mode's `present` is the whole cache); else
+  /// alloc(). The op must write every element of it.
+  Buf allocResult(Value result, Type elem, bool isUnsigned, ArrayRef<Value> sizes);
+  /// Returned values already in their output buffer, with that output's index.
+  DenseMap<Value, int64_t> directOutputs;
+  /// Calls bmc_rt_output for output `index` of shape `sizes`; its data pointer.
+  Value outputBuffer(int64_t index, ArrayRef<Value> sizes);
   Buf fromPointer(Value ptr, Type elem, bool isUnsigned, ArrayRef<Value> sizes);
   static SmallVector<Value, 4> rowMajorStrides(Lowerer &l, ArrayRef<Value> sizes);
   Value numElements(ArrayRef<Value> sizes);

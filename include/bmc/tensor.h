@@ -25,6 +25,11 @@ public:
   Tensor() = default;
   /// Allocates zero-initialised storage.
   Tensor(DType dtype, std::vector<int64_t> shape);
+  /// Allocates storage left uninitialised, for a producer that writes every
+  /// element before anyone reads it (generated code's outputs). Blocks from
+  /// 256 KB up are recycled: when such a tensor's storage is released it is
+  /// kept (a bounded number, thread-safe) for a later call of about its size.
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
   /// Wraps caller memory (not copied; must outlive the tensor).
   static Tensor view(DType dtype, std::vector<int64_t> shape, void *data);
   /// A tensor of `dtype` holding `v` converted element by element (as a C

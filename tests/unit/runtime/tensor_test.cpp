@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <sys/resource.h>
 #include <vector>
 
 namespace bmc {
@@ -20,6 +22,37 @@ TEST(Tensor, AllocatesZeroedStorage) {
   ASSERT_NE(t.raw(), nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw()) % 64, 0u) << "storage is 64-byte aligned for the kernels";
   for (int64_t i = 0; i < t.numElements(); ++i) EXPECT_EQ(t.data<float>()[i], 0.0f);
+}
+
+TEST(Tensor, UninitializedLargeStorageIsRecycledForTheNextSlightlyLargerTensor) {
+  // Concat mode's `present` grows by one row per token: the block released by
+  // one step must hold the next (no fresh mapping, no page faults).
+  const int64_t rows = 2048, row = 8 * 64; // [1, 8, rows, 64] floats: 4 MB
+  Tensor a = Tensor::uninitialized(DType::F32, {1, 8, rows, 64});
+  ASSERT_NE(a.raw(), nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a.raw()) % 64, 0u);
+  void *first = a.raw();
+  std::fill(a.data<float>(), a.data<float>() + a.numElements(), 1.0f); // every byte usable
+  a = Tensor();
+  Tensor b = Tensor::uninitialized(DType::F32, {1, 8, rows + 1, 64});
+  EXPECT_EQ(b.raw(), first) << "the released block (1/8 spare) holds one more row";
+  struct rusage r0, r1;
+  getrusage(RUSAGE_SELF, &r0);
+  std::fill(b.data<float>(), b.data<float>() + b.numElements(), 2.0f);
+  getrusage(RUSAGE_SELF, &r1);
+  // A fresh 4 MB mapping would fault in about 1000 pages of 4 KB here.
+  EXPECT_LT(r1.ru_minflt - r0.ru_minflt, 64) << "the recycled block is already resident";
+  EXPECT_EQ(b.data<float>()[(rows + 1) * row - 1], 2.0f);
+  // A live block is never handed out twice; a much smaller request does not take a large block.
+  Tensor c = Tensor::uninitialized(DType::F32, {1, 8, rows + 1, 64});
+  EXPECT_NE(c.raw(), b.raw());
+  b = Tensor();
+  Tensor small = Tensor::uninitialized(DType::F32, {1, 8, rows / 4, 64});
+  EXPECT_NE(small.raw(), first) << "a block more than twice the request stays for a larger one";
+  // Small tensors come from malloc, with the same alignment.
+  Tensor tiny = Tensor::uninitialized(DType::F32, {3, 5});
+  EXPECT_EQ(tiny.bytes(), 60u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(tiny.raw()) % 64, 0u);
 }
 
 TEST(Tensor, CopiesShareStorageCloneDoesNot) {
