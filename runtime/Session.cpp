@@ -94,13 +94,12 @@ Status Session::ensureCapacity(int64_t needed) {
     int64_t cap;
     if (mode_ == "prealloc") {
       cap = std::max(maxContext_, needed);
-    } else if (cost_) {
-      cost_->rowBytes = c->rowBytes(batch_);
-      r_ = cost_->bestR(needed);
-      cap = needed + r_ - 1;
     } else {
-      r_ = fixedR_;
-      cap = needed + r_ - 1;
+      if (cost_) cost_->rowBytes = c->rowBytes(batch_);
+      r_ = cost_ ? cost_->bestR(needed) : fixedR_;
+      // Never beyond the maximum context: rows past it cannot be used, and a
+      // capacity above the reservation would map and copy the cache afresh.
+      cap = std::min(needed + r_ - 1, std::max(maxContext_, needed));
     }
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
     int64_t blocks = batch_ * c->heads;      // [batch, heads] blocks of `capacity` rows

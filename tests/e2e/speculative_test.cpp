@@ -434,6 +434,24 @@ TEST(SpeculativeErrors, CostModelChoosesLongDraftsForAFreeAccurateDrafter) {
   EXPECT_GT(s->generateStats().tokensPerPass(), 2.0);
 }
 
+/// A bmc cache never grows past the maximum context: the last growth stops
+/// there (rows beyond it could never be used, and a capacity above the
+/// address range reserved would map and copy the whole cache again).
+TEST(SpeculativeErrors, CapacityStopsAtTheMaximumContext) {
+  auto m = compiled(generatedModelPath("llama_op17"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions so;
+  so.maxContext = 40;
+  so.r = 16;
+  GenerateOptions g;
+  g.maxNewTokens = 100;
+  auto s = open(m.value(), so);
+  ASSERT_TRUE(s->generate({kPrompt}, g).ok());
+  EXPECT_EQ(s->length(), 40);
+  const KVStats &kv = s->kvStats();
+  EXPECT_EQ(kv.peakBytesAllocated, kv.bytesUsed) << "capacity beyond the 40 rows of the maximum context";
+}
+
 /// Generation that reaches the maximum context says so, with and without drafts.
 TEST(SpeculativeErrors, ContextFullIsReported) {
   auto m = compiled(generatedModelPath("llama_op17"));
