@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
   if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
   std::shared_ptr<Model> m = cli::openModel(model, co);
   double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  if (bmc::kernelIsa() != "avx2")
+  if (bmc::kernelIsa() == "ref" || bmc::kernelIsa() == "avx2-nojit")
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 

@@ -57,13 +57,18 @@ struct Geometry {
   int64_t visit;       // kv rows whose scores are computed
   int64_t block;       // kv rows per block (multiple of 8), the S row stride
   int64_t splits;      // kv ranges per tile
+  bool verify;         // few positions: one group-kernel tile per kv head
 };
 
 Geometry plan(const bmc_attention_args &a, int threads) {
   Geometry g{};
   g.group = a.heads / a.kv_heads;
-  g.posPerTile = std::max<int64_t>(1, std::min(a.q_len, kMaxTileRows / g.group));
-  g.headsPerTile = std::min(g.group, kMaxTileRows / g.posPerTile);
+  // Speculative verification (q_len = k + 1 <= 16): every query row of a kv
+  // head in one tile, so K and V are read once for all of them (tiles of 16
+  // rows read them once per 16 / group positions: x2 at GQA 4, q_len 5).
+  g.verify = a.q_len > 1 && a.q_len <= attn::kMaxVerifyLen && g.group * a.q_len <= attn::kMaxGroupTileRows;
+  g.posPerTile = g.verify ? a.q_len : std::max<int64_t>(1, std::min(a.q_len, kMaxTileRows / g.group));
+  g.headsPerTile = g.verify ? g.group : std::min(g.group, kMaxTileRows / g.posPerTile);
   g.rows = g.headsPerTile * g.posPerTile;
   g.headTiles = (g.group + g.headsPerTile - 1) / g.headsPerTile;
   g.posTiles = (a.q_len + g.posPerTile - 1) / g.posPerTile;
@@ -355,7 +360,7 @@ BMC_AVX2 bool maskedRun(const float *row, int64_t ks, int64_t j0, int64_t j1) {
 
 MaskSkip buildMaskSkip(ThreadPool *pool, const bmc_attention_args &a, const Geometry &g) {
   MaskSkip ms;
-  if (!a.mask || a.q_len <= 1 || a.kv_len <= 0)
+  if (!a.mask || a.q_len <= 1 || a.kv_len <= 0 || g.verify)
     return ms;
   const int64_t mb = a.m_bs ? a.batch : 1;
   ms.mh = a.m_hs ? a.heads : 1;
@@ -460,7 +465,7 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
     attn::Scratch &scr = attn::threadScratch();
     scr.reserve(scr.s, g.rows * g.block);
     scr.reserve(scr.o, g.rows * vdim);
-    float m[kMaxTileRows], l[kMaxTileRows];
+    float m[attn::kMaxGroupTileRows], l[attn::kMaxGroupTileRows];
     for (int64_t u = u0; u < u1; ++u) {
       const Tile t = tileAt(a, g, u / g.splits);
       const int64_t s = u % g.splits;
@@ -468,8 +473,9 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
       const int64_t j0 = 8 * (rows8 * s / g.splits);
       const int64_t j1 = std::min(g.visit, 8 * (rows8 * (s + 1) / g.splits));
       float *O = scr.o.data();
-      // Several heads at one position (GQA decode): each K/V row once per group.
-      if (t.nq == 1 && t.nh > 1 && !ms.active())
+      // Several heads at one position (GQA decode), or the rows of a few
+      // positions (verification): each K/V row once for all of them.
+      if ((g.verify || (t.nq == 1 && t.nh > 1)) && !ms.active())
         attn::runGroupTile(a, t, groupBlock, j0, j1, m, l, O);
       else
         runTile(a, g, ms, t, j0, j1, m, l, O);

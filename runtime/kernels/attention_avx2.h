@@ -18,6 +18,10 @@ namespace avx2 {
 namespace attn {
 
 constexpr int64_t kMaxTileRows = 16;
+// Verification (q_len = k + 1 small): one tile holds every query row of a kv
+// head, group x q_len <= kMaxGroupTileRows, and runs through the group kernel.
+constexpr int64_t kMaxGroupTileRows = 64;
+constexpr int64_t kMaxVerifyLen = 16;
 
 // Row r of a tile is query head head(r) at position pos(r).
 struct Tile {
@@ -41,9 +45,11 @@ Scratch &threadScratch();
 // of up to 8 heads.
 int64_t groupBlockRows(const bmc_attention_args &a);
 
-// Heads [h0, h0+nh) (nh <= kMaxTileRows) at one position against kv rows
-// [jBegin, jEnd), in blocks of `block` rows: leaves m, l (per head) and the
-// unnormalised O (nh rows of v_head_dim).
+// The rows of tile t (t.rows() in [2, kMaxGroupTileRows]: heads x positions)
+// against kv rows [jBegin, jEnd), in blocks of `block` rows, each K and V row
+// read once for all of them: leaves m, l (per tile row) and the unnormalised
+// O (t.rows() rows of v_head_dim). Computes every row the mask removes (no
+// skipping).
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
                   int64_t jBegin, int64_t jEnd, float *m, float *l, float *O);
 

@@ -1,6 +1,7 @@
-// Grouped-query decode attention, AVX2/FMA: the query heads of a GQA group
-// (one position) against each K and V row once, register-blocked over the
-// heads.
+// Grouped-query decode attention, AVX2/FMA: the query rows that share one kv
+// head -- the heads of a GQA group at one position (decode), or times a few
+// positions (speculative verification, q_len = k + 1) -- against each K and V
+// row once, register-blocked over the rows.
 //
 // Why not the generic tile of attention_avx2.cpp: there the first head
 // streams a block of K or V from DRAM and the other heads reuse it from L1,
@@ -19,12 +20,13 @@
 // every stream. Column-chunked walks over V (the usual register blocking of
 // P*V) lose 20-60% here, so P*V is row-major too, with O in L1.
 //
-// Layout: a set of H <= 8 heads takes LP lanes per (row, stream) (H rounded up
+// Layout: a set of H <= 8 query rows ("heads" below: a row is a head at a
+// position) takes LP lanes per (row, stream) (H rounded up
 // to a power of two): S[(j * kStreams + s) * LP + h] for row j of stream s.
 // R = 8 / LP streams share a vector, so the scores of R rows x H heads come
 // out of one 8-way horizontal reduction in that order. The softmax works on
 // whole vectors (the per-head max and sum fold lanes LP apart). Tiles of more
-// than 8 heads run as two sets, the second finding each block in L2.
+// than 8 rows run as several sets, the later ones finding each block in L2.
 #include "attention_avx2.h"
 #include "kernels_internal.h"
 #include "simd_avx2.h"
@@ -128,12 +130,13 @@ template <int LP> BMC_AVX2_INLINE __m256 foldSum(__m256 v) {
 // What the softmax needs of a block beyond the scores: per stream, the rows
 // that are valid (below kv_len and the stream's end), and where its mask
 // values are: lane values come from mask + j * m_ks + a per-lane offset (the
-// set's first head at stream 0's row j, plus head and stream offsets).
+// tile's first row at stream 0's row j, plus query-row and stream offsets).
 struct BlockInfo {
   int64_t valid[kStreams];
   const float *mask;
   int64_t maskOff[kStreams]; // mask elements from stream 0's row j to stream s's row j
-  int64_t m_hs, m_ks;
+  int64_t rowOff[8];         // mask elements from the tile's first query row to row h of the set
+  int64_t m_ks;
 };
 
 // Online softmax over one block for a set of H heads (LP lanes per row): raw
@@ -156,7 +159,7 @@ BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int
       const int s = p * R + ln / LP, h = ln % LP;
       lim[ln] = int32_t(bi.valid[s]);
       ok[ln] = h < H ? -1 : 0;
-      off[ln] = (h < H ? h : 0) * bi.m_hs + bi.maskOff[s];
+      off[ln] = bi.rowOff[h < H ? h : 0] + bi.maskOff[s];
     }
     limit[p] = _mm256_load_si256(reinterpret_cast<const __m256i *>(lim));
     headOk[p] = _mm256_load_si256(reinterpret_cast<const __m256i *>(ok));
@@ -315,14 +318,14 @@ int64_t groupBlockRows(const bmc_attention_args &a) {
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin,
                   int64_t jEnd, float *m, float *l, float *O) {
   Scratch &scr = threadScratch();
-  const int64_t nh = t.nh, vdim = a.v_head_dim;
+  const int64_t nh = t.rows(), vdim = a.v_head_dim; // query rows (head, position)
   const int64_t ldq = (a.head_dim + 7) / 8 * 8;
   const int64_t perStream = std::max<int64_t>(8, block / kStreams); // rows per stream per block
   scr.reserve(scr.q, nh * ldq);
   scr.reserve(scr.s, perStream * kStreams * 8);
   float *qbuf = scr.q.data();
   for (int64_t h = 0; h < nh; ++h) {
-    const float *src = a.q + t.b * a.q_bs + (t.h0 + h) * a.q_hs + t.i0 * a.q_rs;
+    const float *src = a.q + t.b * a.q_bs + t.head(h) * a.q_hs + t.pos(h) * a.q_rs;
     std::copy(src, src + a.head_dim, qbuf + h * ldq);
     std::fill(qbuf + h * ldq + a.head_dim, qbuf + (h + 1) * ldq, 0.0f);
     m[h] = -INFINITY;
@@ -337,10 +340,11 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
   const int64_t blocks = (streamLen + perStream - 1) / perStream;
   const float *kHead = a.k + t.b * a.k_bs + t.kvh * a.k_hs;
   const float *vHead = a.v + t.b * a.v_bs + t.kvh * a.v_hs;
-  const int64_t sets = (nh + 7) / 8, per = (nh + sets - 1) / sets;
+  // Sets of 2..8 rows, as even as possible (57 rows: 7 or 8, never 8 x 7 + 1).
+  const int64_t sets = (nh + 7) / 8;
   auto stageAt = [&](int64_t i) {
     Stage st{};
-    const int64_t jj = (i / sets) * perStream, set = i % sets, h = set * per;
+    const int64_t jj = (i / sets) * perStream, set = i % sets, h = set * nh / sets;
     for (int s = 0; s < kStreams; ++s) {
       const int64_t start = jBegin + s * streamLen + jj;
       const int64_t end = std::min(jEnd, jBegin + (s + 1) * streamLen);
@@ -358,11 +362,12 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
     }
     st.k.ahead = std::max<int64_t>(1, kPrefetchBytes / (4 * std::max<int64_t>(1, a.head_dim)));
     st.v.ahead = std::max<int64_t>(1, kPrefetchBytes / (4 * vdim));
-    st.bi.m_hs = a.m_hs;
     st.bi.m_ks = a.m_ks;
-    st.bi.mask = a.mask ? a.mask + t.b * a.m_bs + (t.h0 + h) * a.m_hs + t.i0 * a.m_qs + (jBegin + jj) * a.m_ks
+    st.bi.mask = a.mask ? a.mask + t.b * a.m_bs + t.h0 * a.m_hs + t.i0 * a.m_qs + (jBegin + jj) * a.m_ks
                         : nullptr;
-    st.H = int(std::min(per, nh - h));
+    st.H = int((set + 1) * nh / sets - h);
+    for (int r = 0; r < st.H; ++r)
+      st.bi.rowOff[r] = (t.head(h + r) - t.h0) * a.m_hs + (t.pos(h + r) - t.i0) * a.m_qs;
     st.q = qbuf + h * ldq;
     st.ldq = ldq;
     st.m = m + h;
@@ -371,8 +376,8 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
     st.S = scr.s.data();
     return st;
   };
-  // Stages (block x head set) in order; the second set of a tile of > 8
-  // heads finds the block in L2. (Running P*V of one block interleaved with
+  // Stages (block x row set) in order; the later sets of a tile of > 8
+  // rows find the block in L2. (Running P*V of one block interleaved with
   // the next block's scores measured no faster: 8 streams in flight serve
   // worse than 4.)
   for (int64_t i = 0; i < blocks * sets; ++i) {

@@ -11,6 +11,7 @@
 // best probe, and the median of the per-round ratios.
 //
 //   bench_kernels [--quick] [--threads 1|2] [--only SUBSTRING]
+//   (--only spec: the speculative-decoding sweeps over M = 1..9 rows)
 #include "kernels.h"
 #include "kernels_internal.h"
 #include "thread_pool.h"
@@ -24,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -297,6 +299,114 @@ Row benchPrefillAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t l
   return row;
 }
 
+// Speculative-decoding verification: the same weights (or KV cache) with
+// M = 1..9 query rows, all M interleaved in each round so that M=1 and M=k
+// see the same machine load. Prints per M the best time, the median over
+// rounds of time(M) / time(M=1) measured in the same round, and the % of the
+// vector-sum bandwidth of the best round (bytes do not grow with M: the
+// weights, or K and V, must be read once for all rows).
+const int64_t kSweepMs[] = {1, 2, 3, 4, 5, 6, 8, 9};
+
+void printSweep(const std::string &name, int threads, double bytes, const std::vector<std::vector<double>> &secs,
+                const std::vector<double> &bw) {
+  const double bwBest = *std::max_element(bw.begin(), bw.end());
+  for (size_t i = 0; i < secs.size(); ++i) {
+    std::vector<double> ratio, pct;
+    for (size_t r = 0; r < secs[i].size(); ++r) {
+      ratio.push_back(secs[i][r] / secs[0][r]);
+      pct.push_back(bytes / secs[i][r] / 1e9 / bw[r]);
+    }
+    const double t = *std::min_element(secs[i].begin(), secs[i].end());
+    std::printf("%-40s %2d %9.1f  x%5.2f of M=1 (median)  %6.1f GB/s of %5.1f: %4.0f%% (median %4.0f%%)\n",
+                (name + " M=" + std::to_string(kSweepMs[i])).c_str(), threads, t * 1e6, median(ratio),
+                bytes / t / 1e9, bwBest, 100.0 * bytes / t / 1e9 / bwBest, 100.0 * median(pct));
+  }
+}
+
+void sweepMatvec(int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, int rounds) {
+  const int64_t bytes = bmc_pack_b_f32_bytes(K, N);
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / bytes);
+  Buffer src{size_t(K * N)};
+  Buffer packed{size_t(bytes / 4 * copies)};
+  for (int64_t c = 0; c < copies; ++c)
+    bmc_pack_b_f32(src.data(), K, N, N, 0, packed.data() + c * bytes / 4);
+  Buffer A{size_t(9 * K)}, bias{size_t(N)}, C{size_t(9 * N)};
+  std::vector<std::vector<double>> secs(std::size(kSweepMs));
+  std::vector<double> bw;
+  auto pass = [&](int64_t M) {
+    for (int64_t c = 0; c < copies; ++c)
+      bmc_matmul_packed_f32(pool, M, N, K, A.data(), K, packed.data() + c * bytes / 4, bias.data(), C.data(), N);
+  };
+  for (int64_t M : kSweepMs)
+    pass(M); // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    bw.push_back(double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9);
+    for (size_t i = 0; i < std::size(kSweepMs); ++i) {
+      const double t0 = now();
+      pass(kSweepMs[i]);
+      secs[i].push_back((now() - t0) / double(copies));
+    }
+  }
+  printSweep("spec matvec K=" + std::to_string(K) + " N=" + std::to_string(N), pool ? pool->numThreads() : 1,
+             double(bytes), secs, bw);
+}
+
+// Attention of M query rows over a KV of ctx valid rows (of `padded`), causal
+// over the last M rows: query i sees kv rows [0, ctx - M + i].
+void sweepAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int64_t padded, ThreadPool *pool,
+                    const Buffer &probe, int rounds) {
+  const int64_t layerFloats = 2 * kvHeads * padded * dim;
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / (layerFloats * 4));
+  Buffer kv{size_t(layerFloats * copies)}, q{size_t(heads * 9 * dim)}, out{size_t(heads * 9 * dim)};
+  Buffer mask{size_t(9 * ctx)};
+  bmc_attention_args a{};
+  a.batch = 1;
+  a.heads = heads;
+  a.kv_heads = kvHeads;
+  a.kv_len = ctx;
+  a.kv_padded_len = padded;
+  a.head_dim = a.v_head_dim = dim;
+  a.q = q.data();
+  a.q_rs = a.o_rs = dim;
+  a.k_rs = a.v_rs = dim;
+  a.k_hs = a.v_hs = padded * dim;
+  a.k_bs = a.v_bs = kvHeads * padded * dim;
+  a.out = out.data();
+  a.m_ks = 1;
+  a.m_qs = ctx;
+  a.scale = 1.0f / std::sqrt(float(dim));
+  std::vector<std::vector<double>> secs(std::size(kSweepMs));
+  std::vector<double> bw;
+  auto pass = [&](int64_t M) {
+    a.q_len = M;
+    a.q_hs = a.o_hs = M * dim;
+    a.q_bs = a.o_bs = heads * M * dim;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < ctx; ++j)
+        mask.data()[i * ctx + j] = j <= ctx - M + i ? 0.0f : -INFINITY;
+    a.mask = M > 1 ? mask.data() : nullptr; // a decode step needs no mask
+    for (int64_t c = 0; c < copies; ++c) {
+      a.k = kv.data() + c * layerFloats;
+      a.v = a.k + kvHeads * padded * dim;
+      bmc_attention_f32(pool, &a);
+    }
+  };
+  for (int64_t M : kSweepMs)
+    pass(M);
+  for (int r = 0; r < rounds; ++r) {
+    bw.push_back(double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9);
+    for (size_t i = 0; i < std::size(kSweepMs); ++i) {
+      const double t0 = now();
+      pass(kSweepMs[i]);
+      secs[i].push_back((now() - t0) / double(copies));
+    }
+  }
+  const double bytes = 4.0 * kvHeads * dim * ((padded > ctx ? padded : ctx) + ctx);
+  printSweep("spec attn h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" + std::to_string(dim) +
+                 " kv=" + std::to_string(ctx) + (padded > ctx ? "/" + std::to_string(padded) : ""),
+             pool ? pool->numThreads() : 1, bytes, secs, bw);
+}
+
 Row benchDispatch(ThreadPool *pool) {
   Row row{"pool dispatch, 2 chunks of 5 us", pool->numThreads(), 0.0, 0.0, {}, {}};
   auto spin = [](int64_t, int64_t) {
@@ -355,6 +465,19 @@ int main(int argc, char **argv) {
       if (only.empty() || name.find(only) != std::string::npos)
         printRow(bench());
     };
+    // Speculative decoding: M = 1..9 rows over the weights and KV of llama-25m / gpt2-25m.
+    auto sweep = [&](const std::string &name, const std::function<void()> &bench) {
+      if (only.empty() || name.find(only) != std::string::npos)
+        bench();
+    };
+    sweep("spec matvec K=512 N=2048", [&] { sweepMatvec(512, 2048, pool, probe, rounds); });
+    sweep("spec matvec K=512 N=1536", [&] { sweepMatvec(512, 1536, pool, probe, rounds); });
+    sweep("spec matvec K=2048 N=512", [&] { sweepMatvec(2048, 512, pool, probe, rounds); });
+    sweep("spec matvec K=512 N=8192", [&] { sweepMatvec(512, 8192, pool, probe, rounds); });
+    sweep("spec attn h=8/2 d=64 kv=2048", [&] { sweepAttention(8, 2, 64, 2048, 2048, pool, probe, rounds); });
+    sweep("spec attn h=8/8 d=64 kv=2048", [&] { sweepAttention(8, 8, 64, 2048, 2048, pool, probe, rounds); });
+    sweep("spec attn h=8/2 d=64 kv=2048/2304", [&] { sweepAttention(8, 2, 64, 2048, 2304, pool, probe, rounds); });
+    sweep("spec attn h=8/8 d=64 kv=2048/2304", [&] { sweepAttention(8, 8, 64, 2048, 2304, pool, probe, rounds); });
     run("matvec M=1 K=512 N=2048", [&] { return benchMatvec(1, 512, 2048, pool, probe, rounds); });
     run("matvec M=1 K=2048 N=512", [&] { return benchMatvec(1, 2048, 512, pool, probe, rounds); });
     run("matvec M=1 K=512 N=1536", [&] { return benchMatvec(1, 512, 1536, pool, probe, rounds); });

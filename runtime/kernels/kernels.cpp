@@ -1,9 +1,10 @@
 // The C ABI of kernels.h: picks the implementation once per process (CPU
-// features, BMC_KERNELS=ref) and turns any failure of a fast kernel into a run
+// features, BMC_KERNELS=ref|avx2) and turns any failure of a fast kernel into a run
 // of the reference kernel, so no exception ever crosses the C boundary.
 #include "kernels.h"
 #include "kernels_internal.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,23 +12,33 @@ using namespace bmc::kernels;
 
 namespace {
 
-enum class Impl { Ref, Avx2 };
+enum class Impl { Ref, Avx2, Avx512 };
 
 struct Selection {
   Impl matmul = Impl::Ref;    // needs the JIT microkernels
   Impl attention = Impl::Ref; // intrinsics only
 };
 
+// The one place that picks kernels. BMC_KERNELS: unset or "auto" = the best
+// the CPU has; "avx2" = never the AVX-512 kernels (to test and compare the
+// AVX2 path on AVX-512 machines); "ref" = the reference loops everywhere.
 const Selection &selection() {
   static const Selection sel = [] {
     Selection s;
     const char *env = std::getenv("BMC_KERNELS");
-    if (env && std::strcmp(env, "ref") == 0)
+    const bool known = !env || !*env || std::strcmp(env, "auto") == 0 || std::strcmp(env, "avx2") == 0 ||
+                       std::strcmp(env, "ref") == 0;
+    if (!known) // a library cannot exit: say so once and use the default
+      std::fprintf(stderr, "bmc: warning: BMC_KERNELS='%s' is not one of auto, avx2, ref; using auto\n", env);
+    if (known && env && std::strcmp(env, "ref") == 0)
       return s;
     if (avx2::cpuSupported())
       s.attention = Impl::Avx2;
     if (avx2::jitReady())
       s.matmul = Impl::Avx2;
+    const bool avx2Only = known && env && std::strcmp(env, "avx2") == 0;
+    if (s.matmul == Impl::Avx2 && !avx2Only && avx512::supported())
+      s.matmul = Impl::Avx512;
     return s;
   }();
   return sel;
@@ -41,6 +52,8 @@ extern "C" {
 
 const char *bmc_kernels_isa(void) {
   const Selection &s = selection();
+  if (s.matmul == Impl::Avx512)
+    return "avx512";
   if (s.matmul == Impl::Avx2)
     return "avx2";
   return s.attention == Impl::Avx2 ? "avx2-nojit" : "ref";
@@ -65,6 +78,13 @@ void bmc_pack_b_f32(const float *B, int64_t K, int64_t N, int64_t ldb,
 void bmc_matmul_packed_f32(void *pool, int64_t M, int64_t N, int64_t K,
                            const float *A, int64_t lda, const void *Bpacked,
                            const float *bias, float *C, int64_t ldc) {
+  if (selection().matmul == Impl::Avx512) {
+    try {
+      avx512::matmulPacked(asPool(pool), M, N, K, A, lda, Bpacked, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
   if (selection().matmul == Impl::Avx2) {
     try {
       avx2::matmulPacked(asPool(pool), M, N, K, A, lda, Bpacked, bias, C, ldc);
@@ -81,7 +101,7 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
                             int64_t b_bs, int64_t b_rs, int64_t b_cs, float *C,
                             int64_t c_bs, int64_t c_rs) {
   const StridedMatmul p{batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, C, c_bs, c_rs};
-  if (selection().matmul == Impl::Avx2) {
+  if (selection().matmul != Impl::Ref) { // AVX2 kernels (also under Avx512)
     try {
       avx2::matmulStrided(asPool(pool), p);
       return;

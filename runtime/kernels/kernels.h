@@ -3,8 +3,10 @@
  * Every function takes explicit sizes and element strides so that views (a KV
  * cache with spare rows, a transposed key) need no copies. Each has a plain
  * reference implementation; fast AVX2/FMA versions (Xbyak JIT microkernels and
- * intrinsics) are selected at run time from CPU features. The environment
- * variable BMC_KERNELS=ref forces the reference path.
+ * intrinsics), plus an AVX-512 GEMV for matmuls of up to 12 rows, are selected
+ * at run time from CPU features. The environment variable BMC_KERNELS=ref
+ * forces the reference path, BMC_KERNELS=avx2 the AVX2 kernels on AVX-512
+ * machines (any other value but "auto" warns on stderr and is ignored).
  *
  * `pool` is an opaque `bmc::ThreadPool *` (runtime/kernels/thread_pool.h) or
  * NULL for single-threaded execution. No function here throws or allocates
@@ -24,7 +26,8 @@ extern "C" {
 
 /* ---- Information --------------------------------------------------------- */
 
-/* The implementation in use: "avx2" (Xbyak matmuls + intrinsics attention),
+/* The implementation in use: "avx512" (AVX2 kernels, and the AVX-512 GEMV
+ * for matmuls of M <= 12 rows), "avx2" (Xbyak matmuls + intrinsics attention),
  * "avx2-nojit" (the OS refused executable memory: reference matmuls,
  * intrinsics attention) or "ref". Static string, never NULL. */
 const char *bmc_kernels_isa(void);

@@ -1,5 +1,6 @@
 // Internal C++ interface of the kernels: the reference and AVX2 implementations
-// behind the C ABI of kernels.h. Tests call both directly and compare them.
+// behind the C ABI of kernels.h (and the AVX-512 small-M matmul). Tests call
+// each directly and compare it with the reference.
 #ifndef BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
 #define BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
 
@@ -68,6 +69,19 @@ void gemmPanels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                 const float *bias, float *C, int64_t ldc);
 void attention(ThreadPool *pool, const bmc_attention_args &a);
 } // namespace avx2
+
+namespace avx512 {
+// True when the CPU and OS support AVX-512F and the 512-bit GEMV kernels
+// (plus the AVX2 ones they fall back to) could be generated.
+bool supported();
+// Most rows the 512-bit GEMV takes in one pass over the weights.
+int maxGemvRows();
+// M <= maxGemvRows(): 512-bit GEMV, every weight panel streamed once for all
+// rows; larger M: avx2::matmulPacked. May throw like the AVX2 version.
+void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t lda, const void *Bpacked,
+                  const float *bias, float *C, int64_t ldc);
+} // namespace avx512
 
 } // namespace kernels
 } // namespace bmc

@@ -3,13 +3,16 @@
 //  - GEMM (prefill): mr x 16 register tiles, mr <= 6 (12 accumulators),
 //    K blocked by ~256 so a B sub-panel (16 KB) stays in L1 while the rows of
 //    an A block (in L2) run over it.
-//  - GEMV (decode, M <= 4): one panel over all of K with several independent
-//    accumulator sets, streaming the packed weights once, front to back, at
-//    memory bandwidth.
+//  - GEMV (decode and speculative verification, M <= 12): one panel over all
+//    of K with several independent accumulator sets (M <= 6, whole K per
+//    call), or, for 7..12 rows, two row groups that take turns on 8 KB
+//    chunks of the panel (the second group reads the chunk from L1), so the
+//    packed weights are streamed from memory once, front to back, for all M.
 // The code generators need no AVX2 to run; the generated code is only called
 // once the CPU check passed.
 #include "jit_generator.h"
 #include "kernels_internal.h"
+#include "matmul_jit.h"
 
 #include <xbyak/xbyak_util.h>
 
@@ -23,24 +26,12 @@ namespace bmc {
 namespace kernels {
 namespace {
 
-enum StoreMode : int64_t {
-  kStore = 0,      // C = acc
-  kAccumulate = 1, // C += acc
-  kStoreBias = 2,  // C = acc + bias
-};
-
-// Arguments of every matmul microkernel.
-struct MatmulCallParams {
-  const float *a;    // A[row 0][k0], rows lda bytes apart
-  const float *b;    // packed panel at k0: 16 floats per k
-  float *c;          // C[row 0][col 0] of the tile, rows ldc bytes apart
-  const float *bias; // 16 floats (kStoreBias)
-  int64_t k;         // number of k steps
-  int64_t lda;       // bytes
-  int64_t ldc;       // bytes
-  int64_t mode;      // StoreMode
-};
-using MatmulKernelFn = void (*)(const MatmulCallParams *);
+using jit::kAccumulate;
+using jit::kStore;
+using jit::kStoreBias;
+using jit::MatmulCallParams;
+using jit::MatmulKernelFn;
+using jit::runTile;
 
 #define PARAM(field) ptr[regParams + offsetof(MatmulCallParams, field)]
 
@@ -195,7 +186,7 @@ private:
   }
 };
 
-// mr x 16 tile over a whole panel for M <= 4: `sets` independent accumulator
+// mr x 16 tile over a panel for mr <= 6: `sets` independent accumulator
 // sets (one per unrolled k) hide FMA latency; B can be prefetched `prefetch`
 // bytes ahead (see gemvPrefetchBytes).
 class JitGemvKernel : public JitMatmulBase {
@@ -277,7 +268,10 @@ private:
 #undef PARAM
 
 constexpr int kMaxGemmRows = 6;
-constexpr int kMaxGemvRows = 4;
+constexpr int kMaxGemvRows = 6;             // rows of one GEMV kernel (12 ymm accumulators)
+constexpr int kMaxSmallRows = 2 * kMaxGemvRows; // two row groups per panel
+// K rows of a panel chunk the two row groups share (16 floats each: 8 KB).
+constexpr int64_t kGroupChunkK = 128;
 // Software prefetch in the GEMV loop, bytes ahead of the B stream (0 = none).
 // Measured on this Zen 3 VM, weights streamed from DRAM, A/B in one process:
 // with 1-2 rows the loop issues few instructions per cache line, the
@@ -331,30 +325,6 @@ const JitKernels &kernelsOrThrow() {
   return *k;
 }
 
-// Runs one mr x 16 tile; a partial last panel goes through a 16-wide buffer.
-void runTile(MatmulKernelFn fn, int mr, int64_t cols, MatmulCallParams prm) {
-  if (cols == kPanel) {
-    fn(&prm);
-    return;
-  }
-  alignas(32) float tile[kMaxGemmRows * kPanel];
-  alignas(32) float bias[kPanel] = {};
-  float *c = prm.c;
-  int64_t ldcElems = prm.ldc / int64_t(sizeof(float));
-  if (prm.mode == kAccumulate)
-    for (int r = 0; r < mr; ++r)
-      std::memcpy(tile + r * kPanel, c + r * ldcElems, size_t(cols) * sizeof(float));
-  if (prm.mode == kStoreBias) {
-    std::memcpy(bias, prm.bias, size_t(cols) * sizeof(float));
-    prm.bias = bias;
-  }
-  prm.c = tile;
-  prm.ldc = kPanel * sizeof(float);
-  fn(&prm);
-  for (int r = 0; r < mr; ++r)
-    std::memcpy(c + r * ldcElems, tile + r * kPanel, size_t(cols) * sizeof(float));
-}
-
 // Row range [m0, m1) x panels [p0, p1); `panels` points at panel p0.
 void gemmBlock(const JitKernels &ker, int64_t m0, int64_t m1, int64_t N,
                int64_t K, const float *A, int64_t lda, const float *panels,
@@ -367,16 +337,30 @@ void gemmBlock(const JitKernels &ker, int64_t m0, int64_t m1, int64_t N,
   prm.lda = lda * int64_t(sizeof(float));
   prm.ldc = ldc * int64_t(sizeof(float));
 
-  if (rows <= kMaxGemvRows) { // decode: stream each panel once
+  if (rows <= kMaxSmallRows) { // decode, verification: stream each panel once
+    // Rows split in at most two groups of <= 6; with two groups the panel is
+    // walked in chunks and the second group finds each chunk in L1.
+    const int64_t g0 = rows <= kMaxGemvRows ? rows : (rows + 1) / 2, g1 = rows - g0;
+    const int64_t chunk = g1 > 0 ? kGroupChunkK : std::max<int64_t>(K, 1);
     for (int64_t p = p0; p < p1; ++p) {
-      int64_t cols = std::min<int64_t>(kPanel, N - p * kPanel);
-      prm.a = A + m0 * lda;
-      prm.b = panels + (p - p0) * K * kPanel;
-      prm.c = C + m0 * ldc + p * kPanel;
-      prm.bias = bias ? bias + p * kPanel : nullptr;
-      prm.k = K;
-      prm.mode = bias ? kStoreBias : kStore;
-      runTile(ker.gemv[rows], int(rows), cols, prm);
+      const int64_t cols = std::min<int64_t>(kPanel, N - p * kPanel);
+      const float *panel = panels + (p - p0) * K * kPanel;
+      for (int64_t k0 = 0; k0 < K || k0 == 0; k0 += chunk) {
+        prm.k = std::min(chunk, K - k0);
+        prm.b = panel + k0 * kPanel;
+        prm.bias = bias ? bias + p * kPanel : nullptr;
+        prm.mode = k0 > 0 ? kAccumulate : bias ? kStoreBias : kStore;
+        for (int64_t g = 0; g < 2; ++g) {
+          const int64_t r0 = m0 + (g ? g0 : 0), nr = g ? g1 : g0;
+          if (nr == 0)
+            continue;
+          prm.a = A + r0 * lda + k0;
+          prm.c = C + r0 * ldc + p * kPanel;
+          runTile(ker.gemv[nr], int(nr), cols, prm);
+        }
+        if (K == 0)
+          break;
+      }
     }
     return;
   }
@@ -439,13 +423,13 @@ void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
   const int threads = pool ? pool->numThreads() : 1;
   // Below ~30 KB of weights (decode) or ~1 MFLOP, one thread is faster than
   // a dispatch.
-  const bool small = M <= kMaxGemvRows ? K * N * 4 < (32 << 10)
+  const bool small = M <= kMaxSmallRows ? K * N * 4 < (32 << 10)
                                        : 2 * M * N * K < (1 << 20);
   if (threads == 1 || small) {
     gemmBlock(ker, 0, M, N, K, A, lda, B, 0, panels, bias, C, ldc);
     return;
   }
-  if (M <= kMaxGemvRows || panels >= 2 * threads) {
+  if (M <= kMaxSmallRows || panels >= 2 * threads) {
     parallelFor(pool, panels, [&](int64_t p0, int64_t p1) {
       gemmBlock(ker, 0, M, N, K, A, lda, panelPtr(B, K, p0), p0, p1, bias, C, ldc);
     });

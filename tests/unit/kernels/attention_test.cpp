@@ -2,7 +2,8 @@
 // ratios 1 to 16, strided (interleaved) layouts, broadcast masks, fully masked
 // rows, and KV buffers whose spare rows hold NaN / huge garbage, with 1, 2 and
 // 3 threads (the latter two exercise the split-KV merge). Both fast paths:
-// the grouped decode tile (q_len 1, several heads per kv head) and the
+// the group tile (q_len 1 with several heads per kv head, or q_len <= 16
+// positions of speculative verification) and the
 // generic tile with its mask-skip table (prefill with masks that remove whole
 // blocks: causal, random blocks, left padding, fully masked rows).
 #include "test_util.h"
@@ -346,6 +347,38 @@ TEST(Attention, Avx2MatchesRefGroupDecode) {
         if (HasFatalFailure())
           return;
       }
+}
+
+// Speculative verification: q_len = k + 1 in 2..12 query positions over a
+// long KV, every query row of a kv head in one group-kernel tile (K and V read
+// once for all of them): MHA and GQA ratios up to 16 x 4 = 64 rows per tile
+// (and 19 x 3 = 57: uneven sets of 7-8 rows), causal masks over the last
+// q_len rows (broadcast and per head), random blocks, fully masked rows,
+// no mask, spare rows with NaN (masked mode) or none (skip mode), odd head
+// dims and kv lengths, 1 to 3 threads (split kv ranges).
+TEST(Attention, Avx2MatchesRefVerification) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::mt19937 rng(59);
+  const int64_t groups[][2] = {{8, 8}, {8, 2}, {4, 1}, {6, 2}, {3, 3}, {16, 4}, {19, 1}};
+  const int64_t dims[][2] = {{64, 64}, {17, 17}, {40, 24}};
+  const int64_t kvLens[] = {13, 100, 1031};
+  const MaskKind masks[] = {MaskKind::CausalNegInf, MaskKind::CausalHeads, MaskKind::None,
+                            MaskKind::Blocks,       MaskKind::AllNegInf,   MaskKind::BroadcastKv,
+                            MaskKind::BlocksHeads};
+  int i = 0;
+  for (int64_t q = 2; q <= 12; ++q)
+    for (const auto &g : groups) {
+      ++i;
+      const auto &dim = dims[size_t(i) % 3];
+      const int64_t kv = kvLens[size_t(i / 3) % 3] + q;
+      const int64_t padded = kv + (i % 2 ? 0 : 64 + i % 7);
+      AttnCase c{1 + i % 2, g[0], g[1], q, kv, padded, dim[0], dim[1], masks[size_t(i) % 7], i % 4 == 0,
+                 1 + i % 3};
+      checkAttention(c, rng, avx2::attention);
+      if (HasFatalFailure())
+        return;
+    }
 }
 
 // Prefill with masks that remove whole blocks (the mask-skip table): causal

@@ -96,6 +96,61 @@ TEST(MatmulPacked, Avx2MatchesRefOnOddSizes) {
       }
 }
 
+// Every row count of the small-M paths (decode and speculative verification,
+// M = k + 1 <= 9, and a margin to 12), with panel tails (N % 16 != 0), K
+// around the AVX2 two-group chunk (128) and odd unroll tails.
+template <class Fast> void checkSmallM(std::mt19937 &rng, Fast fast) {
+  const int64_t Ns[] = {1, 15, 16, 17, 50};
+  const int64_t Ks[] = {1, 3, 17, 127, 129, 300};
+  int i = 0;
+  for (int64_t M = 1; M <= 12; ++M)
+    for (int64_t N : Ns)
+      for (int64_t K : Ks) {
+        ++i;
+        checkPacked(PackedCase{M, N, K, i % 2 == 0, i % 3 == 0, 1 + i % 3}, rng, fast);
+        if (::testing::Test::HasFatalFailure())
+          return;
+      }
+  // Weights large enough (>= 32 KB) to be split across threads.
+  for (int64_t M = 1; M <= 12; ++M)
+    for (int threads : {2, 3}) {
+      checkPacked(PackedCase{M, 200, 333, M % 2 == 0, M % 3 == 0, threads}, rng, fast);
+      if (::testing::Test::HasFatalFailure())
+        return;
+    }
+}
+
+TEST(MatmulPacked, Avx2SmallMMatchesRefForEveryM) {
+  if (!haveJit())
+    GTEST_SKIP() << "no AVX2/FMA or no JIT on this machine";
+  std::mt19937 rng(12);
+  checkSmallM(rng, avx2::matmulPacked);
+}
+
+TEST(MatmulPacked, Avx512SmallMMatchesRefForEveryM) {
+  if (!avx512::supported())
+    GTEST_SKIP() << "no AVX-512F (or no JIT) on this machine";
+  std::mt19937 rng(13);
+  checkSmallM(rng, avx512::matmulPacked);
+}
+
+TEST(MatmulPacked, Avx512MatchesRefOnOddSizesAndLargeM) {
+  if (!avx512::supported())
+    GTEST_SKIP() << "no AVX-512F (or no JIT) on this machine";
+  std::mt19937 rng(14);
+  // Past maxGemvRows() the AVX2 GEMM takes over; K = 0 writes the bias.
+  const PackedCase cases[] = {
+      {13, 33, 65, true, false, 2}, {33, 17, 31, false, true, 1}, {12, 8192, 64, false, false, 2},
+      {9, 2048, 512, true, false, 1}, {5, 512, 2048, false, true, 2}, {3, 7, 0, true, false, 1},
+      {11, 7, 0, false, false, 1},
+  };
+  for (const PackedCase &c : cases) {
+    checkPacked(c, rng, avx512::matmulPacked);
+    if (HasFatalFailure())
+      return;
+  }
+}
+
 TEST(MatmulPacked, Avx2MatchesRefOnModelShapes) {
   if (!haveJit())
     GTEST_SKIP() << "no AVX2/FMA or no JIT on this machine";
@@ -265,10 +320,12 @@ TEST(Dispatch, EnvironmentSelectsImplementation) {
   const std::string isa = bmc_kernels_isa();
   if (env && std::string(env) == "ref")
     EXPECT_EQ(isa, "ref");
+  else if (haveJit() && avx512::supported() && !(env && std::string(env) == "avx2"))
+    EXPECT_EQ(isa, "avx512");
   else if (haveJit())
     EXPECT_EQ(isa, "avx2");
   else
-    EXPECT_NE(isa, "avx2");
+    EXPECT_TRUE(isa == "ref" || isa == "avx2-nojit") << isa;
 }
 
 } // namespace
