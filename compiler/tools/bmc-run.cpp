@@ -8,6 +8,7 @@
 #include "bmc/compiler.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <chrono>
 #include <cstdio>
@@ -25,48 +26,51 @@ just in time).
 Options:
   --prompt IDS           comma-separated token ids (default: 1,2,3,4)
   --max-new-tokens N     tokens to generate (default: 32)
-  --batch B              decode B copies of the prompt together (default: 1)
+  --batch B              decode B copies of the prompt together (1 to 4096;
+                         default: 1)
   --temperature T        0 = greedy (default); else sample from softmax(logits/T)
   --top-k K              sample among the K most likely tokens (0 = all)
   --top-p P              sample within the smallest set of probability >= P
+                         (0 to 1, default 1)
   --seed S               random seed for sampling (default: 0)
   --stop IDS             stop a sequence after any of these token ids
   --kv MODE              KV cache: bmc (default), prealloc, or concat (the
                          graph as exported; for ONNX input this selects how
                          it is compiled)
-  --r N                  spare KV rows per reallocation in bmc mode
-                         (default: the cost model's choice)
+  --r N                  spare KV rows per reallocation in bmc mode, up to
+                         1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
-  --max-context N        maximum tokens in the cache (default: the model's)
+  --max-context N        maximum tokens in the cache, up to 16777216
+                         (default: the model's)
   --threads N            kernel threads (default: all cores)
   --json                 print one JSON object instead of text
   --quiet                print only the generated token ids
   -h, --help             this help
 )";
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
+  constexpr int64_t kAny = std::numeric_limits<int64_t>::max(), kAnyNeg = std::numeric_limits<int64_t>::min();
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL");
-  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4});
+  // Token ids: any int64 here; the session says which are outside the vocabulary.
+  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4}, kAnyNeg, kAny);
   GenerateOptions g;
-  g.maxNewTokens = a.integer("--max-new-tokens", 32);
-  int64_t batch = a.integer("--batch", 1);
-  g.temperature = float(a.real("--temperature", 0.0));
-  g.topK = a.integer("--top-k", 0);
-  g.topP = float(a.real("--top-p", 1.0));
-  g.seed = uint64_t(a.integer("--seed", 0));
-  g.stopTokens = a.ints("--stop", {});
+  g.maxNewTokens = a.integer("--max-new-tokens", 32, 0, limits::kMaxContext);
+  int64_t batch = a.integer("--batch", 1, 1, limits::kMaxBatch);
+  g.temperature = float(a.real("--temperature", 0.0, 0.0, 1e6));
+  g.topK = a.integer("--top-k", 0, 0, kAny);
+  g.topP = float(a.real("--top-p", 1.0, 0.0, 1.0));
+  g.seed = uint64_t(a.integer("--seed", 0, 0, kAny));
+  g.stopTokens = a.ints("--stop", {}, kAnyNeg, kAny);
   std::string kv = a.str("--kv", "bmc");
-  int64_t r = a.integer("--r", 0);
+  int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
-  int64_t maxContext = a.integer("--max-context", 0);
-  int threads = int(a.integer("--threads", 0));
+  int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
-  if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (batch < 1) cli::die("--batch: expected at least 1, found " + std::to_string(batch));
-  if (g.maxNewTokens < 0) cli::die("--max-new-tokens: expected a non-negative count");
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
+  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
 
   auto t0 = Clock::now();
   bool isOnnx = cli::endsWith(model, ".onnx");
@@ -137,3 +141,5 @@ int main(int argc, char **argv) {
                st.bytesUsed / 1e6, (long long)st.reallocations);
   return 0;
 }
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }

@@ -4,6 +4,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <algorithm>
 #include <chrono>
@@ -34,22 +35,23 @@ Options:
   -h, --help           this help
 )";
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL.onnx");
-  std::vector<int64_t> contexts = a.ints("--context", {1024, 2048});
-  int64_t prompt = a.integer("--prompt-len", 32);
-  std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024});
+  std::vector<int64_t> contexts = a.ints("--context", {1024, 2048}, 1, limits::kMaxContext);
+  int64_t prompt = a.integer("--prompt-len", 32, 1, limits::kMaxContext);
+  std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024}, 1, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
-  int threads = int(a.integer("--threads", 0));
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate");
-  int64_t rounds = a.integer("--rounds", 3);
+  int64_t rounds = a.integer("--rounds", 3, 1, 1000);
   std::string csv = a.str("--csv", "");
   a.finish();
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (rounds < 1) cli::die("--rounds: expected at least 1, found " + std::to_string(rounds));
+  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   for (int64_t c : contexts)
-    if (c <= prompt) cli::die("--context: expected each target above the prompt length " + std::to_string(prompt));
+    if (c <= prompt)
+      a.fail("--context: expected each target above the prompt length " + std::to_string(prompt) + ", found " +
+             std::to_string(c));
 
   CompileOptions co;
   co.kvMode = KVMode::BMC;
@@ -164,3 +166,5 @@ int main(int argc, char **argv) {
   if (out) std::fclose(out);
   return 0;
 }
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }
