@@ -99,5 +99,24 @@ TEST(CompileLimits, OptionsOutOfRange) {
   EXPECT_FALSE(fileExists(out));
 }
 
+TEST(LoadLimits, ThreadsOutOfRange) {
+  std::string dir = freshDir("load_limits");
+  std::string pkgPath = dir + "/gpt2.bmcpkg";
+  CompileOptions co;
+  ASSERT_TRUE(compilePackage(gpt2(), pkgPath, co).ok());
+  for (int t : {1000000000, -1, limits::maxThreads() + 1}) {
+    LoadOptions lo;
+    lo.threads = t;
+    EXPECT_TRUE(isError(Model::load(pkgPath, lo), "threads: expected an integer in [0, " +
+                                                      std::to_string(limits::maxThreads()) + "], found " +
+                                                      std::to_string(t)));
+  }
+  LoadOptions lo;
+  lo.threads = limits::maxThreads();
+  auto m = Model::load(pkgPath, lo);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m.value()->codeDescription().empty(), false);
+}
+
 } // namespace
 } // namespace bmc::e2e
