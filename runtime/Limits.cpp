@@ -46,7 +46,21 @@ Status checkThreads(int threads, const std::string &what) {
   return Status();
 }
 
-static std::string quoted(const TensorInfo &t, size_t i) { return std::to_string(i) + " '" + t.name + "'"; }
+/// "3 'name'", control characters in the name escaped: a package's names
+/// must not break a one-line message.
+static std::string quoted(const TensorInfo &t, size_t i) {
+  std::string s = std::to_string(i) + " '";
+  for (unsigned char c : t.name) {
+    if (c >= 0x20 && c != 0x7f) {
+      s += char(c);
+      continue;
+    }
+    char b[8];
+    std::snprintf(b, sizeof b, "\\x%02x", c);
+    s += b;
+  }
+  return s + "'";
+}
 
 Status checkDecoderInterface(const ModelSignature &sig) {
   const DecoderInfo &d = sig.decoder;
@@ -122,7 +136,8 @@ Status checkDecoderInterface(const ModelSignature &sig) {
     if (!bound[i])
       return bad("input " + quoted(sig.inputs[i], i) +
                  " is none of token ids, mask, positions or a KV cache: a session cannot feed it");
-    if (sig.inputs[i].kvSlot >= 0 && !d.inplaceKV) return bad("input " + quoted(sig.inputs[i], i) + " is a KV cache slot, but the caches are not in place");
+    if (sig.inputs[i].kvSlot >= 0 && !d.inplaceKV)
+      return bad("input " + quoted(sig.inputs[i], i) + " is a KV cache slot, but the caches are not in place");
   }
 
   if (d.maxPositions < 0) return bad("max positions " + std::to_string(d.maxPositions) + " is negative");
@@ -144,7 +159,9 @@ Status checkSessionLimits(const SessionOptions &opts, const ModelSignature &sig,
   if (opts.r < 0 || opts.r > kMaxR) return bad(outOfRange("r", 0, kMaxR, opts.r) + " (0 = the model's or the cost model's)");
   if (opts.maxContext < 0 || opts.maxContext > kMaxContext)
     return bad(outOfRange("max context", 0, kMaxContext, opts.maxContext) + " (0 = the model's)");
-  if (opts.maxKVBytes < 0) return bad("max KV bytes: expected 0 (physical memory) or a positive count, found " + std::to_string(opts.maxKVBytes));
+  if (opts.maxKVBytes < 0)
+    return bad("max KV bytes: expected 0 (physical memory) or a positive count, found " +
+               std::to_string(opts.maxKVBytes));
   if (Status s = checkDecoderInterface(sig); !s.ok()) return bad(s.message());
   int64_t ctx = sessionMaxContext(opts, d);
   if (d.maxPositions > 0 && ctx > d.maxPositions)

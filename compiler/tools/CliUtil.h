@@ -69,10 +69,11 @@ inline bool parseReal(const std::string &s, double &out) {
   return true;
 }
 
-/// "in [lo, hi]", or ">= lo" when hi is unbounded.
+/// " in [lo, hi]", " >= lo" when hi is unbounded, "" when neither is bounded.
 inline std::string range(int64_t lo, int64_t hi) {
-  if (hi == std::numeric_limits<int64_t>::max()) return ">= " + std::to_string(lo);
-  return "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (hi == std::numeric_limits<int64_t>::max())
+    return lo == std::numeric_limits<int64_t>::min() ? "" : " >= " + std::to_string(lo);
+  return " in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
 }
 inline std::string range(double lo, double hi) {
   auto num = [](double v) {
@@ -80,8 +81,8 @@ inline std::string range(double lo, double hi) {
     std::snprintf(b, sizeof b, "%g", v);
     return std::string(b);
   };
-  if (std::isinf(hi)) return ">= " + num(lo);
-  return "in [" + num(lo) + ", " + num(hi) + "]";
+  if (std::isinf(hi)) return " >= " + num(lo);
+  return " in [" + num(lo) + ", " + num(hi) + "]";
 }
 
 /// A user's value for a one-line message: bare if it looks like a number or
@@ -179,7 +180,8 @@ public:
     auto v = value(name);
     if (!v) return dflt;
     int64_t x;
-    if (!parseInteger(*v, x) || x < lo || x > hi) fail(name + ": expected an integer " + range(lo, hi) + ", found " + shown(*v));
+    if (!parseInteger(*v, x) || x < lo || x > hi)
+      fail(name + ": expected an integer" + range(lo, hi) + ", found " + shown(*v));
     return x;
   }
   /// A finite real option in [lo, hi] (hi may be infinity: no upper bound);
@@ -188,7 +190,8 @@ public:
     auto v = value(name);
     if (!v) return dflt;
     double x;
-    if (!parseReal(*v, x) || x < lo || x > hi) fail(name + ": expected a finite number " + range(lo, hi) + ", found " + shown(*v));
+    if (!parseReal(*v, x) || x < lo || x > hi)
+      fail(name + ": expected a finite number" + range(lo, hi) + ", found " + shown(*v));
     return x;
   }
   /// Comma-separated integers, each in [lo, hi].
@@ -202,7 +205,7 @@ public:
       std::string item = v->substr(p, q == std::string::npos ? std::string::npos : q - p);
       int64_t x;
       if (!parseInteger(item, x) || x < lo || x > hi)
-        fail(name + ": expected comma-separated integers " + range(lo, hi) + ", found " + shown(*v));
+        fail(name + ": expected comma-separated integers" + range(lo, hi) + ", found " + shown(*v));
       r.push_back(x);
       if (q == std::string::npos) break;
       p = q + 1;
