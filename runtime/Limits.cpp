@@ -187,7 +187,8 @@ Status checkBatchLimits(const DecoderInfo &d, int64_t maxContext, int64_t batch,
   if (fits && (limit == 0 || bytes <= limit)) return Status();
   char need[32];
   std::snprintf(need, sizeof need, "%.3g", double(batch) * double(maxContext) * double(perRow));
-  return Status::error("the KV caches of " + std::to_string(batch) + " sequences at the maximum context of " +
+  return Status::error("the KV caches of " + std::to_string(batch) + (batch == 1 ? " sequence" : " sequences") +
+                       " at the maximum context of " +
                        std::to_string(maxContext) + " tokens need " + need + " bytes, more than the " +
                        (maxKVBytes > 0 ? "maximum of " + std::to_string(maxKVBytes) + " bytes set"
                                        : std::to_string(limit) + " bytes of physical memory") +

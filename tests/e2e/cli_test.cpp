@@ -242,7 +242,7 @@ TEST_F(Cli, LimitsTheRuntimeChecks) {
   // The whole context for the largest batch: more KV memory than the machine has.
   std::string llama = generatedModelPath("llama_op17");
   EXPECT_TRUE(failsCleanly(bmcRun({llama, "--quiet", "--kv", "prealloc", "--max-context", "16777216", "--batch", "4096"}),
-                           "sequences at the maximum context of 16777216 tokens need"));
+                           "at the maximum context of 16777216 tokens need"));
 }
 
 TEST_F(Cli, OnlyRegularFilesAreModels) {
