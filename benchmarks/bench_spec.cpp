@@ -22,10 +22,12 @@
 #include "bmc/session.h"
 #include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 using namespace bmc;
@@ -44,13 +46,14 @@ static const char *kUsage = R"(usage: bmc_bench_spec PKG --context C --window W 
 int main(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string pkg = a.positional("PKG");
-  int64_t ctx = a.integer("--context", 0), window = a.integer("--window", 128);
+  int64_t ctx = a.integer("--context", 0, 0, limits::kMaxContext), window = a.integer("--window", 128, 2, limits::kMaxContext);
   std::string refPath = a.str("--reference", "");
   bool makeRef = a.flag("--make-reference");
   std::string kv = a.str("--kv", "");
-  int64_t r = a.integer("--r", 0), k = a.integer("--spec-k", 0), seed = a.integer("--seed", 1);
-  double p = a.real("--spec-p", 1.0);
-  int threads = int(a.integer("--threads", 0));
+  int64_t r = a.integer("--r", 0, 0, limits::kMaxR), k = a.integer("--spec-k", 0, 0, 256),
+          seed = a.integer("--seed", 1, 0, std::numeric_limits<int64_t>::max());
+  double p = a.real("--spec-p", 1.0, 0.0, 1.0);
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   a.finish();
   if (ctx <= window || window < 2) cli::die("bmc_bench_spec: expected --context > --window >= 2");
   if (refPath.empty()) cli::die("bmc_bench_spec: --reference FILE is required");

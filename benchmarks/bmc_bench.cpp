@@ -16,6 +16,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <chrono>
 #include <cstdio>
@@ -70,10 +71,11 @@ int main(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   bool bw = a.flag("--bandwidth");
   std::string model = bw ? "" : a.positional("MODEL");
-  int64_t ctx = a.integer("--context", 0), window = a.integer("--window", 128);
+  int64_t ctx = a.integer("--context", 0, 0, limits::kMaxContext), window = a.integer("--window", 128, 1, limits::kMaxContext);
   std::string kv = a.str("--kv", "");
-  int64_t r = a.integer("--r", 0), batch = a.integer("--batch", 1), prefillN = a.integer("--prefill", 0);
-  int threads = int(a.integer("--threads", 0));
+  int64_t r = a.integer("--r", 0, 0, limits::kMaxR), batch = a.integer("--batch", 1, 1, limits::kMaxBatch),
+          prefillN = a.integer("--prefill", 0, 0, limits::kMaxContext);
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   a.finish();
   if (bw) {
     ThreadPool *pool = nullptr;

@@ -2,6 +2,7 @@
 
 #include "compiler/CodeGen.h"
 #include "compiler/lowering/Lowering.h"
+#include "runtime/Abi.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -26,6 +27,8 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
@@ -114,6 +117,11 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     error = "translation to LLVM IR failed: " + diag;
     return nullptr;
   }
+  // The blob size the code reads at fixed offsets (runtime/Abi.h): the
+  // package loader checks the weights section against it.
+  auto *i64 = llvm::Type::getInt64Ty(llctx);
+  new llvm::GlobalVariable(*llmod, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, uint64_t(plan.totalBytes())), BMC_WEIGHTS_BYTES_SYMBOL);
   auto jtmb = hostBuilder();
   if (!jtmb) {
     error = "cannot target this CPU: " + llvm::toString(jtmb.takeError());

@@ -4,6 +4,7 @@
 #include "compiler/CodeGen.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
+#include "runtime/Limits.h"
 #include "runtime/Package.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -106,7 +107,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   }
   pm.addPass(mlir::createCSEPass());
   if (mlir::failed(pm.run(*out.module))) {
-    error = path + ": graph optimisation failed: " + diag;
+    error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;
   }
   return true;
@@ -129,6 +130,18 @@ static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts,
     for (mlir::Attribute a : st) d.kvStatus.push_back(mlir::cast<mlir::StringAttr>(a).str());
 }
 
+/// The options a compilation stores in its model or package, checked before
+/// any work: nothing out of range is clamped or passed on silently.
+static Status checkCompileOptions(const std::string &path, const CompileOptions &o) {
+  auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
+  if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
+  if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
+  if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
+  if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
+  if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
+  return Status();
+}
+
 /// Everything up to LLVM IR, shared by the JIT and the package writer.
 struct Compiled {
   ImportedModel im;
@@ -149,13 +162,14 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,
                            c.sig.decoder.valid ? c.sig.decoder.logits : -1);
   if (!c.llmod) {
-    error = path + ": " + error;
+    error = path + ": " + escapeControl(error); // diagnostics carry node names from the file
     return false;
   }
   return true;
 }
 
-Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const CompileOptions &opts) {
+Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const CompileOptions &opts) try {
+  if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;
@@ -171,9 +185,12 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const Compil
   LoadOptions lo;
   lo.threads = opts.threads;
   return Model::fromParts(code, blob, size_t(c.plan.totalBytes()), c.sig, lo);
+} catch (const std::exception &e) {
+  return limits::statusFromException(path, e);
 }
 
 Result<std::string> compileToText(const std::string &path, const CompileOptions &opts, const std::string &stage) {
+  if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   std::string error, text;
@@ -191,7 +208,8 @@ Result<std::string> compileToText(const std::string &path, const CompileOptions 
 }
 
 Status compilePackage(const std::string &path, const std::string &out, const CompileOptions &opts,
-                      CompileReport *report) {
+                      CompileReport *report) try {
+  if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;
@@ -212,6 +230,14 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
   meta.targetCpu = hostCpuDescription();
   meta.cpuFeatures = requiredCpuFeatures();
   std::vector<uint8_t> metaBytes = pkg::encodeMeta(meta);
+  // Never write a package the loader would refuse: its metadata goes through
+  // the same checks here.
+  {
+    pkg::Meta back;
+    std::string why;
+    if (!pkg::decodeMeta(metaBytes.data(), metaBytes.size(), back, why))
+      return Status::error(path + ": internal: the package metadata does not pass the loader's checks: " + why);
+  }
   if (Status s = writePackageFile(out, metaBytes, image, c.plan, *c.im.weights); !s.ok()) return s;
   if (report) {
     report->signature = c.sig;
@@ -219,6 +245,8 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
     report->codeBytes = int64_t(image.size());
   }
   return Status();
+} catch (const std::exception &e) {
+  return limits::statusFromException(path, e);
 }
 
 } // namespace bmc

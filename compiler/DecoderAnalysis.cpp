@@ -107,6 +107,8 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
       continue;
     }
     if (!t || t.getRank() != 4 || !isa<FloatType>(t.getElementType())) continue;
+    // A session allocates the first past itself: it needs static heads and head_dim.
+    if (t.isDynamicDim(1) || t.isDynamicDim(3)) continue;
     for (Operation *u : a.getUsers()) {
       auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
       if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || cc.getInputs()[0] != a) continue;

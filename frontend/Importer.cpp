@@ -37,6 +37,26 @@ Type onnxElementType(MLIRContext *ctx, int32_t dtype) {
   }
 }
 
+std::string escapeControl(const std::string &s, bool isName) {
+  std::string o;
+  o.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c == '\\' && isName) o += "\\\\";
+    else if (c == '\n') o += "\\n";
+    else if (c == '\r') o += "\\r";
+    else if (c == '\t') o += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      o += "\\x";
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    } else {
+      o += char(c);
+    }
+  }
+  return o;
+}
+
 //===----------------------------------------------------------------------===//
 // NodeImporter
 //===----------------------------------------------------------------------===//
@@ -53,10 +73,10 @@ NodeImporter::NodeImporter(GraphImporter &g, const onnx::NodeProto &n, int index
       ctx(&g.ctx), index_(index) {}
 
 std::string NodeImporter::describe() const {
-  std::string name = node.name().empty() ? "#" + std::to_string(index_) : node.name();
+  std::string name = node.name().empty() ? "#" + std::to_string(index_) : escapeControl(node.name(), true);
   // Ops of other domains carry that domain's version, so say whose it is.
   std::string domain = node.domain().empty() || node.domain() == "ai.onnx" ? "" : node.domain() + " ";
-  return graph.path + ": node '" + name + "' (" + node.op_type() + ", " + domain + "opset " +
+  return graph.path + ": node '" + name + "' (" + escapeControl(node.op_type(), true) + ", " + escapeControl(domain, true) + "opset " +
          std::to_string(opset) + ")";
 }
 
@@ -515,7 +535,7 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
       auto node = dyn_cast<NameLoc>(d.getLocation());
       auto op = node ? dyn_cast<NameLoc>(node.getChildLoc()) : NameLoc();
       if (op)
-        diag = path + ": node '" + node.getName().str() + "' (" + op.getName().str() + "): " +
+        diag = path + ": node '" + escapeControl(node.getName().str(), true) + "' (" + op.getName().str() + "): " +
                verifierMessage(d.str());
       else
         diag = path + ": the imported IR does not verify: " + d.str();
@@ -537,9 +557,12 @@ bool importOnnxFile(MLIRContext &ctx, const std::string &path, const ImportOptio
     model = loadOnnxModel(path, error);
   } catch (const std::exception &e) {
     error = path + ": not an ONNX model: " + e.what();
+  }
+  // Names from the file end up in messages: keep each one line.
+  if (!model) {
+    error = escapeControl(error);
     return false;
   }
-  if (!model) return false;
   auto weights = std::make_shared<WeightStore>();
   OpBuilder b(&ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
@@ -551,7 +574,10 @@ bool importOnnxFile(MLIRContext &ctx, const std::string &path, const ImportOptio
     error = gi.path + ": import failed: " + e.what();
     ok = false;
   }
-  if (!ok) return false;
+  if (!ok) {
+    error = escapeControl(error);
+    return false;
+  }
   out.module = std::move(module);
   out.weights = weights;
   return true;

@@ -32,6 +32,12 @@ struct ImportedModel {
 bool importOnnxFile(mlir::MLIRContext &ctx, const std::string &path, const ImportOptions &opts,
                     ImportedModel &out, std::string &error);
 
+/// `s` with control characters (and DEL) written as \n, \r, \t or \xNN, so
+/// that text from a model file cannot break a one-line message. For names
+/// (`isName`) a backslash is doubled too, so that the escaped name reads back
+/// unambiguously; whole messages keep theirs (file paths).
+std::string escapeControl(const std::string &s, bool isName = false);
+
 /// Registers the dialects the importer produces.
 void loadImporterDialects(mlir::MLIRContext &ctx);
 

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/OnnxModel.h"
+#include "runtime/OpenFile.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -25,20 +26,12 @@ namespace bmc {
 //===----------------------------------------------------------------------===//
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string &path, std::string &error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = std::string("cannot open: ") + std::strerror(errno);
-    return nullptr;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    error = "not a regular file";
-    ::close(fd);
-    return nullptr;
-  }
+  size_t size = 0;
+  int fd = openRegularFile(path, size, error); // FIFOs and devices refused without blocking
+  if (fd < 0) return nullptr;
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->path_ = path;
-  f->size_ = static_cast<size_t>(st.st_size);
+  f->size_ = size;
   if (f->size_ > 0) {
     void *p = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {

@@ -19,7 +19,8 @@
 extern "C" {
 #endif
 
-#define BMC_ABI_VERSION 1
+/* 2: the code exports bmc_weights_bytes. */
+#define BMC_ABI_VERSION 2
 #define BMC_MAX_RANK 8
 
 typedef struct bmc_exec_ctx bmc_exec_ctx;
@@ -91,6 +92,12 @@ void bmc_rt_copy4(void *dst, const void *src, int64_t elemBytes, int64_t n0, int
                   int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
 
 typedef int32_t (*bmc_entry_fn)(bmc_exec_ctx *ctx, void **io);
+
+/* Compiled code also exports `const int64_t bmc_weights_bytes`: the size of
+ * the weight blob it was generated for (it reads the blob at offsets fixed
+ * at compile time). The package loader refuses a weights section of another
+ * size, which the code would read past or misread. */
+#define BMC_WEIGHTS_BYTES_SYMBOL "bmc_weights_bytes"
 
 #ifdef __cplusplus
 }

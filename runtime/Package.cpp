@@ -2,8 +2,12 @@
 
 #include "runtime/Package.h"
 #include "runtime/Abi.h"
+#include "runtime/Limits.h"
+#include "runtime/OpenFile.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -87,6 +91,11 @@ struct Writer {
 struct Reader {
   const uint8_t *p, *end;
   bool ok = true;
+  std::string why; // the first specific failure, if any
+  void fail(const std::string &m) {
+    if (ok) why = m;
+    ok = false;
+  }
   uint64_t u64() {
     if (end - p < 8) { ok = false; return 0; }
     uint64_t v = 0;
@@ -100,6 +109,16 @@ struct Reader {
     if (n > max) ok = false;
     return ok ? n : 0;
   }
+  /// An int64 field checked against [lo, hi] as read, before any narrowing
+  /// (2^32 must not pass as 0).
+  int64_t ranged(int64_t lo, int64_t hi, const std::string &what) {
+    int64_t v = i64();
+    if (ok && (v < lo || v > hi))
+      fail(what + " " + std::to_string(v) + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return ok ? v : lo;
+  }
+  /// An index into a list of n entries, or -1.
+  int index(size_t n, const std::string &what) { return int(ranged(-1, int64_t(n) - 1, what)); }
   std::string str() {
     uint64_t n = count(uint64_t(end - p));
     if (!ok) return {};
@@ -107,14 +126,31 @@ struct Reader {
     p += n;
     return s;
   }
-  TensorInfo info() {
+  TensorInfo info(const std::string &where) {
     TensorInfo t;
     t.name = str();
-    t.dtype = DType(i64());
-    for (uint64_t n = count(64), i = 0; i < n; ++i) t.shape.push_back(i64());
-    for (uint64_t n = count(64), i = 0; i < n; ++i) t.dimNames.push_back(str());
-    t.kvSlot = int(i64());
+    int64_t dt = i64();
+    if (ok && !validDType(dt)) fail(where + " dtype " + std::to_string(dt) + " is not a known dtype");
+    t.dtype = ok ? DType(dt) : DType::F32;
+    for (uint64_t n = count(64), i = 0; i < n; ++i)
+      t.shape.push_back(ranged(-1, std::numeric_limits<int64_t>::max(), where + " dimension"));
+    uint64_t names = count(64);
+    if (ok && names != 0 && names != t.shape.size())
+      fail(where + " has " + std::to_string(names) + " dimension names for rank " + std::to_string(t.shape.size()));
+    for (uint64_t i = 0; i < names; ++i) t.dimNames.push_back(str());
+    t.kvSlot = int(ranged(-1, 1 << 16, where + " KV slot"));
     return t;
+  }
+  static bool validDType(int64_t v) {
+    switch (v) {
+    case int64_t(DType::F32): case int64_t(DType::U8): case int64_t(DType::I8): case int64_t(DType::U16):
+    case int64_t(DType::I16): case int64_t(DType::I32): case int64_t(DType::I64): case int64_t(DType::Bool):
+    case int64_t(DType::F16): case int64_t(DType::F64): case int64_t(DType::U32): case int64_t(DType::U64):
+    case int64_t(DType::BF16):
+      return true;
+    default:
+      return false;
+    }
   }
 };
 } // namespace
@@ -149,35 +185,48 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   m.source = r.str();
   m.targetCpu = r.str();
   for (uint64_t n = r.count(256), i = 0; i < n; ++i) m.cpuFeatures.push_back(r.str());
-  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.inputs.push_back(r.info());
-  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.outputs.push_back(r.info());
+  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.inputs.push_back(r.info("input " + std::to_string(i)));
+  for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) m.sig.outputs.push_back(r.info("output " + std::to_string(i)));
+  size_t nIn = m.sig.inputs.size(), nOut = m.sig.outputs.size();
   DecoderInfo &d = m.sig.decoder;
-  d.valid = r.i64();
-  d.inputIds = int(r.i64()); d.attentionMask = int(r.i64()); d.positionIds = int(r.i64()); d.logits = int(r.i64());
+  d.valid = r.ranged(0, 1, "decoder valid flag");
+  d.inputIds = r.index(nIn, "decoder indices out of range: token ids input");
+  d.attentionMask = r.index(nIn, "decoder indices out of range: attention mask input");
+  d.positionIds = r.index(nIn, "decoder indices out of range: position ids input");
+  d.logits = r.index(nOut, "decoder indices out of range: logits output");
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) {
     DecoderInfo::KV c;
-    c.pastInput = int(r.i64()); c.presentOutput = int(r.i64()); c.heads = r.i64(); c.headDim = r.i64();
+    std::string k = "KV indices out of range: cache " + std::to_string(i);
+    c.pastInput = r.index(nIn, k + " past input");
+    c.presentOutput = r.index(nOut, k + " present output");
+    c.heads = r.i64(); c.headDim = r.i64(); // checked below with the rest of the interface
     d.caches.push_back(c);
   }
-  d.vocab = r.i64(); d.maxPositions = r.i64(); d.inplaceKV = r.i64();
+  d.vocab = r.i64(); d.maxPositions = r.i64(); d.inplaceKV = r.ranged(0, 1, "in-place KV flag");
   d.kvMode = r.str(); d.r = r.i64(); d.kvPadding = r.str();
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) d.kvStatus.push_back(r.str());
   d.weightBytesPerToken = r.i64();
   if (!r.ok || r.p != r.end) {
-    error = "corrupted metadata section";
+    error = "corrupted metadata section" + (r.why.empty() ? std::string() : " (" + r.why + ")");
     return false;
   }
-  auto inRange = [&](int i, size_t n) { return i >= -1 && i < int(n); };
-  if (!inRange(d.inputIds, m.sig.inputs.size()) || !inRange(d.attentionMask, m.sig.inputs.size()) ||
-      !inRange(d.positionIds, m.sig.inputs.size()) || !inRange(d.logits, m.sig.outputs.size())) {
-    error = "corrupted metadata section (decoder indices out of range)";
-    return false;
-  }
-  for (const auto &c : d.caches)
-    if (!inRange(c.pastInput, m.sig.inputs.size()) || !inRange(c.presentOutput, m.sig.outputs.size())) {
-      error = "corrupted metadata section (KV indices out of range)";
+  // A KV slot is the input's own index (generated code reads io[i] as a
+  // bmc_kv_ref exactly there); outputs have none.
+  for (size_t i = 0; i < nIn; ++i)
+    if (m.sig.inputs[i].kvSlot != -1 && m.sig.inputs[i].kvSlot != int(i)) {
+      error = "inconsistent metadata: input " + std::to_string(i) + " has KV slot " +
+              std::to_string(m.sig.inputs[i].kvSlot) + " (expected -1 or its own index)";
       return false;
     }
+  for (size_t i = 0; i < nOut; ++i)
+    if (m.sig.outputs[i].kvSlot != -1) {
+      error = "inconsistent metadata: output " + std::to_string(i) + " has a KV slot";
+      return false;
+    }
+  if (Status s = limits::checkDecoderInterface(m.sig); !s.ok()) {
+    error = "inconsistent metadata: " + s.message();
+    return false;
+  }
   return true;
 }
 
@@ -213,16 +262,13 @@ struct Mapping {
 
 } // namespace
 
-Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) {
+Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) try {
   auto fail = [&](const std::string &why) { return Status::error(path + ": " + why); };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail("not a regular file");
-  }
-  size_t size = size_t(st.st_size);
+  if (Status s = limits::checkThreads(opts.threads, "threads"); !s.ok()) return fail(s.message());
+  size_t size = 0;
+  std::string openError;
+  int fd = openRegularFile(path, size, openError); // FIFOs and devices refused without blocking
+  if (fd < 0) return fail(openError);
   if (size < pkg::kHeaderSize) {
     ::close(fd);
     return fail("not a bmc package: " + std::to_string(size) + " bytes is shorter than the header (truncated?)");
@@ -247,10 +293,17 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
                 ": recompile it with this bmc");
   if (h.fileSize != size)
     return fail("expected " + std::to_string(h.fileSize) + " bytes, found " + std::to_string(size) + " (truncated or appended to)");
+  // Overflow-safe: off <= size first, then n against what is left.
   auto within = [&](uint64_t off, uint64_t n) { return off >= pkg::kHeaderSize && off <= size && n <= size - off; };
   if (!within(h.metaOffset, h.metaSize) || !within(h.codeOffset, h.codeSize) || !within(h.weightsOffset, h.weightsSize) ||
       h.weightsOffset % pkg::kWeightsAlign)
     return fail("corrupted header (section out of range)");
+  // The sections in the documented order, not overlapping (sums cannot
+  // overflow: each is at most the file size).
+  if (h.metaOffset + h.metaSize > h.codeOffset || h.codeOffset + h.codeSize > h.weightsOffset)
+    return fail("corrupted header (sections overlap or are out of order)");
+  if (h.reserved0 != 0 || std::any_of(std::begin(h.reserved), std::end(h.reserved), [](uint8_t b) { return b != 0; }))
+    return fail("corrupted header (reserved bytes are not zero)");
   pkg::Header zeroed = h;
   zeroed.checksum = 0;
   uint32_t crc = pkg::crc32c(0, &zeroed, sizeof zeroed);
@@ -289,8 +342,17 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   img->cpu = meta.targetCpu;
   img->fn = dlsym(handle, "bmc_main");
   if (!img->fn) return fail("the code image has no bmc_main");
+  // The code reads the blob at offsets fixed when it was compiled: the
+  // weights section must be exactly the blob it was compiled for.
+  auto *wantWeights = static_cast<const int64_t *>(dlsym(handle, BMC_WEIGHTS_BYTES_SYMBOL));
+  if (!wantWeights) return fail("the code image has no " BMC_WEIGHTS_BYTES_SYMBOL);
+  if (*wantWeights < 0 || uint64_t(*wantWeights) != h.weightsSize)
+    return fail("weights section of " + std::to_string(h.weightsSize) + " bytes, but the code was compiled for " +
+                std::to_string(*wantWeights) + " bytes");
   std::shared_ptr<const uint8_t> weights(map, base + h.weightsOffset);
   return Model::fromParts(img, weights, h.weightsSize, meta.sig, opts);
+} catch (const std::exception &e) {
+  return limits::statusFromException(path, e);
 }
 
 } // namespace bmc

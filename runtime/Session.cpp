@@ -4,6 +4,7 @@
 #include "bmc/cost_model.h"
 #include "runtime/Abi.h"
 #include "runtime/KVMemory.h"
+#include "runtime/Limits.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,13 +37,15 @@ Session::~Session() = default;
 
 int64_t Session::vocab() const { return dec_ ? dec_->vocab : 0; }
 
-Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, const SessionOptions &opts) {
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, const SessionOptions &opts) try {
   if (!model) return Status::error("Session: no model");
   const DecoderInfo &d = model->signature().decoder;
   if (!d.valid)
     return Status::error("Session: the model is not a decoder with a KV cache (expected token ids feeding an "
                          "embedding, logits [batch, seq, vocab] and past/present KV pairs)");
+  if (Status st = limits::checkSessionLimits(opts, model->signature(), 1); !st.ok()) return st;
   std::unique_ptr<Session> s(new Session());
+  s->maxKVBytes_ = opts.maxKVBytes;
   s->model_ = model;
   s->dec_ = &model->signature().decoder;
   std::string mode = opts.kvMode.empty() ? d.kvMode : opts.kvMode;
@@ -72,6 +75,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     s->caches_.push_back(std::move(c));
   }
   return s;
+} catch (const std::exception &e) {
+  return limits::statusFromException("Session", e);
 }
 
 KVCostModel Session::costModel() const {
@@ -218,12 +223,13 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   return Status();
 }
 
-Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) {
+Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
   if (prompts.empty() || prompts[0].empty()) return Status::error("prefill: expected at least one non-empty prompt");
   for (const auto &p : prompts)
     if (p.size() != prompts[0].size())
       return Status::error("prefill: expected prompts of equal length, found " + std::to_string(prompts[0].size()) +
                            " and " + std::to_string(p.size()) + " tokens");
+  if (Status s = limits::checkBatchLimits(*dec_, maxContext_, int64_t(prompts.size()), maxKVBytes_); !s.ok()) return s;
   int64_t n = int64_t(prompts[0].size());
   if (n > maxContext_)
     return Status::error("prompt of " + std::to_string(n) + " tokens is longer than the model allows (" +
@@ -238,14 +244,18 @@ Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) {
   std::vector<int64_t> flat;
   for (const auto &p : prompts) flat.insert(flat.end(), p.begin(), p.end());
   return run(flat, n, keepAllLogits_);
+} catch (const std::exception &e) {
+  return limits::statusFromException("prefill", e);
 }
 
-Status Session::step(const std::vector<int64_t> &tokens) {
+Status Session::step(const std::vector<int64_t> &tokens) try {
   if (batch_ == 0) return Status::error("step: call prefill first");
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
   return run(tokens, 1, keepAllLogits_);
+} catch (const std::exception &e) {
+  return limits::statusFromException("step", e);
 }
 
 Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
@@ -309,6 +319,7 @@ Result<std::vector<std::vector<int64_t>>>
 Session::generate(const std::vector<std::vector<int64_t>> &prompts, const GenerateOptions &o,
                   const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
   genStats_ = GenerateStats();
+  if (Status s = limits::checkGenerateOptions(o); !s.ok()) return s;
   if (o.speculative.drafter) {
     if (prompts.size() != 1)
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +

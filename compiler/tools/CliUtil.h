@@ -5,8 +5,13 @@
 #include "bmc/compiler.h"
 #include "bmc/model.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,13 +45,89 @@ inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOp
   return res.value();
 }
 
+/// A base-10 int64: no leading blanks, no trailing garbage, no overflow
+/// (strtoll saturates silently; errno tells).
+inline bool parseInteger(const std::string &s, int64_t &out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0]))) return false;
+  errno = 0;
+  char *end = nullptr;
+  long long x = std::strtoll(s.c_str(), &end, 10);
+  if (errno == ERANGE || *end) return false;
+  out = x;
+  return true;
+}
+
+/// A finite double: nan, inf and overflow (which strtod turns into inf) are
+/// refused, since no option of the tools means anything with them.
+inline bool parseReal(const std::string &s, double &out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0]))) return false;
+  errno = 0;
+  char *end = nullptr;
+  double x = std::strtod(s.c_str(), &end);
+  if (*end || !std::isfinite(x) || (errno == ERANGE && std::fabs(x) > 1.0)) return false;
+  out = x;
+  return true;
+}
+
+/// " in [lo, hi]", " >= lo" when hi is unbounded, "" when neither is bounded.
+inline std::string range(int64_t lo, int64_t hi) {
+  if (hi == std::numeric_limits<int64_t>::max())
+    return lo == std::numeric_limits<int64_t>::min() ? "" : " >= " + std::to_string(lo);
+  return " in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+inline std::string range(double lo, double hi) {
+  auto num = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  if (std::isinf(hi)) return " >= " + num(lo);
+  return " in [" + num(lo) + ", " + num(hi) + "]";
+}
+
+/// A user's value for a one-line message: bare if it looks like a number or
+/// a word, else quoted with control characters escaped.
+inline std::string shown(const std::string &v) {
+  bool plain = !v.empty();
+  for (unsigned char c : v) plain = plain && (std::isalnum(c) || c == '-' || c == '+' || c == '.');
+  if (plain) return v;
+  std::string o = "'";
+  for (unsigned char c : v) {
+    if (c >= 0x20 && c != 0x7f) {
+      o += char(c);
+      continue;
+    }
+    char b[8];
+    std::snprintf(b, sizeof b, "\\x%02x", c);
+    o += b;
+  }
+  return o + "'";
+}
+
+inline std::string toolName(const char *argv0) {
+  std::string t = argv0 ? argv0 : "bmc";
+  size_t s = t.find_last_of('/');
+  return s == std::string::npos ? t : t.substr(s + 1);
+}
+
+/// Runs a tool's body so that an exception escaping it (std::bad_alloc,
+/// std::system_error from thread creation, ...) ends the tool with one line
+/// and exit code 1, not an abort.
+inline int guardedMain(int argc, char **argv, int (*body)(int, char **)) {
+  try {
+    return body(argc, argv);
+  } catch (const std::bad_alloc &) {
+    die(toolName(argv[0]) + ": out of memory");
+  } catch (const std::exception &e) {
+    die(toolName(argv[0]) + ": " + e.what());
+  }
+}
+
 /// Options are `--name value` or `--name=value`; anything unknown is an error.
 class Args {
 public:
   Args(int argc, char **argv, const char *usage) : usage_(usage) {
-    tool_ = argv[0];
-    size_t s = tool_.find_last_of('/');
-    if (s != std::string::npos) tool_ = tool_.substr(s + 1);
+    tool_ = toolName(argv[0]);
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       if (a == "-h" || a == "--help") {
@@ -93,23 +174,28 @@ public:
     return std::nullopt;
   }
   std::string str(const std::string &name, const std::string &dflt) { return value(name).value_or(dflt); }
-  int64_t integer(const std::string &name, int64_t dflt) {
+  /// An integer option in [lo, hi]; garbage, overflow and values outside the
+  /// range end the tool with one line naming the flag, the range and the value.
+  int64_t integer(const std::string &name, int64_t dflt, int64_t lo, int64_t hi) {
     auto v = value(name);
     if (!v) return dflt;
-    char *end = nullptr;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end) die(tool_ + ": " + name + ": expected an integer, found '" + *v + "'");
+    int64_t x;
+    if (!parseInteger(*v, x) || x < lo || x > hi)
+      fail(name + ": expected an integer" + range(lo, hi) + ", found " + shown(*v));
     return x;
   }
-  double real(const std::string &name, double dflt) {
+  /// A finite real option in [lo, hi] (hi may be infinity: no upper bound);
+  /// nan and inf are refused.
+  double real(const std::string &name, double dflt, double lo, double hi) {
     auto v = value(name);
     if (!v) return dflt;
-    char *end = nullptr;
-    double x = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end) die(tool_ + ": " + name + ": expected a number, found '" + *v + "'");
+    double x;
+    if (!parseReal(*v, x) || x < lo || x > hi)
+      fail(name + ": expected a finite number" + range(lo, hi) + ", found " + shown(*v));
     return x;
   }
-  std::vector<int64_t> ints(const std::string &name, std::vector<int64_t> dflt) {
+  /// Comma-separated integers, each in [lo, hi].
+  std::vector<int64_t> ints(const std::string &name, std::vector<int64_t> dflt, int64_t lo, int64_t hi) {
     auto v = value(name);
     if (!v) return dflt;
     std::vector<int64_t> r;
@@ -117,19 +203,22 @@ public:
     while (p <= v->size()) {
       size_t q = v->find(',', p);
       std::string item = v->substr(p, q == std::string::npos ? std::string::npos : q - p);
-      char *end = nullptr;
-      long long x = std::strtoll(item.c_str(), &end, 10);
-      if (item.empty() || *end) die(tool_ + ": " + name + ": expected comma-separated integers, found '" + *v + "'");
+      int64_t x;
+      if (!parseInteger(item, x) || x < lo || x > hi)
+        fail(name + ": expected comma-separated integers" + range(lo, hi) + ", found " + shown(*v));
       r.push_back(x);
       if (q == std::string::npos) break;
       p = q + 1;
     }
     return r;
   }
+  /// Ends the tool with "<tool>: <msg>".
+  [[noreturn]] void fail(const std::string &msg) const { die(tool_ + ": " + msg); }
+  const std::string &tool() const { return tool_; }
   /// Fails on anything not consumed.
   void finish() {
     for (size_t i = 0; i < args_.size(); ++i)
-      if (!used_[i]) die(tool_ + ": unknown argument '" + args_[i] + "' (see --help)");
+      if (!used_[i]) die(tool_ + ": unknown argument " + shown(args_[i]) + " (see --help)");
   }
 
 private:

@@ -3,6 +3,7 @@
 #include "bmc/compiler.h"
 #include "compiler/CodeGen.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <chrono>
 #include <cstdio>
@@ -21,8 +22,8 @@ Options:
   --kv MODE            bmc (default): in-place KV caches with spare rows;
                        prealloc: in-place, one buffer for the whole context;
                        concat: keep the graph's Concat (the exported semantics)
-  --r N                spare rows per reallocation in bmc mode (default: the
-                       cost model's choice)
+  --r N                spare rows per reallocation in bmc mode, up to 1048576
+                       (default 0: the cost model's choice)
   --kv-padding MODE    skip (default) or mask: how attention treats spare rows
   --emit STAGE         print the IR instead of writing a package: mlir (after
                        the graph passes) or llvm (optimised LLVM IR)
@@ -31,21 +32,20 @@ Options:
   -h, --help           this help
 )";
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string in = a.positional("MODEL.onnx");
   std::string out = a.str("-o", "");
   std::string kv = a.str("--kv", "bmc");
-  int64_t r = a.integer("--r", 0);
+  int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
   std::string emit = a.str("--emit", "");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
-  if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (!emit.empty() && emit != "mlir" && emit != "llvm") cli::die("--emit: expected mlir or llvm, found '" + emit + "'");
-  if (emit.empty() && out.empty()) cli::die("bmc-compile: missing -o FILE (see --help)");
-  if (r < 0) cli::die("--r: expected a positive number of rows, found " + std::to_string(r));
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
+  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
+  if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
   CompileOptions co;
   co.kvMode = cli::kvModeOf(kv);
@@ -92,3 +92,5 @@ int main(int argc, char **argv) {
   }
   return 0;
 }
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }

@@ -1,10 +1,10 @@
 //===- bmc-import.cpp - ONNX model -> bmc dialect (MLIR text) --------------===//
 
+#include "compiler/tools/CliUtil.h"
 #include "frontend/Importer.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -12,15 +12,23 @@
 
 using namespace llvm;
 
-static cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx>"), cl::Required);
-static cl::opt<std::string> output("o", cl::desc("Write the IR here instead of stdout"),
-                                   cl::value_desc("file"), cl::init("-"));
+static const char *kUsage = R"(usage: bmc-import MODEL.onnx [-o FILE]
 
-int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "bmc-import: translate an ONNX model into the bmc MLIR dialect\n\n"
-                              "Weights stay in the model file (bmc.weight refers to them by name).\n");
+Translates an ONNX model into the bmc MLIR dialect, as imported (before the
+compiler's passes). Weights stay in the model file (bmc.weight refers to
+them by name).
+
+Options:
+  -o FILE      write the IR here (default: stdout)
+  -h, --help   this help
+)";
+
+static int run(int argc, char **argv) {
+  // The same argument handling as the other tools: one-line errors.
+  bmc::cli::Args a(argc, argv, kUsage);
+  std::string input = a.positional("MODEL.onnx");
+  std::string output = a.str("-o", "-");
+  a.finish();
   mlir::MLIRContext ctx;
   bmc::ImportedModel model;
   std::string error;
@@ -44,4 +52,9 @@ int main(int argc, char **argv) {
   }
   out.keep();
   return 0;
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  return bmc::cli::guardedMain(argc, argv, run);
 }

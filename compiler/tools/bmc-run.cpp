@@ -9,9 +9,10 @@
 #include "bmc/session.h"
 #include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
-#include <cerrno>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,19 +39,22 @@ just in time).
 Options:
   --prompt IDS           comma-separated token ids (default: 1,2,3,4)
   --max-new-tokens N     tokens to generate (default: 32)
-  --batch B              decode B copies of the prompt together (default: 1)
+  --batch B              decode B copies of the prompt together (1 to 4096;
+                         default: 1)
   --temperature T        0 = greedy (default); else sample from softmax(logits/T)
   --top-k K              sample among the K most likely tokens (0 = all)
   --top-p P              sample within the smallest set of probability >= P
+                         (0 to 1, default 1)
   --seed S               random seed for sampling (default: 0)
   --stop IDS             stop a sequence after any of these token ids
   --kv MODE              KV cache: bmc (default), prealloc, or concat (the
                          graph as exported; for ONNX input this selects how
                          it is compiled)
-  --r N                  spare KV rows per reallocation in bmc mode
-                         (default: the cost model's choice)
+  --r N                  spare KV rows per reallocation in bmc mode, up to
+                         1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
-  --max-context N        maximum tokens in the cache (default: the model's)
+  --max-context N        maximum tokens in the cache, up to 16777216
+                         (default: the model's)
   --threads N            kernel threads (default: all cores)
 
 Speculative decoding (batch 1; greedy output identical, sampled output of
@@ -67,48 +71,41 @@ the same distribution; see docs/SPECULATIVE.md):
   -h, --help             this help
 )";
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
+  constexpr int64_t kAny = std::numeric_limits<int64_t>::max(), kAnyNeg = std::numeric_limits<int64_t>::min();
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL");
-  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4});
+  // Token ids: any int64 here; the session says which are outside the vocabulary.
+  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4}, kAnyNeg, kAny);
   GenerateOptions g;
-  g.maxNewTokens = a.integer("--max-new-tokens", 32);
-  int64_t batch = a.integer("--batch", 1);
-  g.temperature = float(a.real("--temperature", 0.0));
-  g.topK = a.integer("--top-k", 0);
-  g.topP = float(a.real("--top-p", 1.0));
-  g.seed = uint64_t(a.integer("--seed", 0));
-  g.stopTokens = a.ints("--stop", {});
+  g.maxNewTokens = a.integer("--max-new-tokens", 32, 0, limits::kMaxContext);
+  int64_t batch = a.integer("--batch", 1, 1, limits::kMaxBatch);
+  g.temperature = float(a.real("--temperature", 0.0, 0.0, 1e6));
+  g.topK = a.integer("--top-k", 0, 0, kAny);
+  g.topP = float(a.real("--top-p", 1.0, 0.0, 1.0));
+  g.seed = uint64_t(a.integer("--seed", 0, 0, kAny));
+  g.stopTokens = a.ints("--stop", {}, kAnyNeg, kAny);
   std::string kv = a.str("--kv", "bmc");
-  int64_t r = a.integer("--r", 0);
+  int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
-  int64_t maxContext = a.integer("--max-context", 0);
-  int threads = int(a.integer("--threads", 0));
+  int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   std::string draftPath = a.str("--draft", "");
-  int64_t specLookup = a.integer("--spec-lookup", 0);
-  bool specKGiven = false;
-  int64_t specK = 4;
-  if (auto v = a.value("--spec-k")) {
-    specKGiven = true;
-    char *end = nullptr;
-    errno = 0;
-    long long x = *v == "auto" ? 0 : std::strtoll(v->c_str(), &end, 10);
-    if (*v != "auto" && (v->empty() || *end || errno == ERANGE || x < 1 || x > 256))
-      cli::die("bmc-run: --spec-k: expected an integer in [1, 256] or 'auto', found '" + *v + "'");
-    specK = x;
-  }
+  std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
-  if (!draftPath.empty() && specLookup != 0) cli::die("--draft and --spec-lookup: expected one drafter, found both");
-  if (specLookup < 0 || specLookup > 64)
-    cli::die("--spec-lookup: expected an n-gram length in [1, 64], found " + std::to_string(specLookup));
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
+  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  int64_t specLookup = 0, specK = 4;
+  if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
+    a.fail("--spec-lookup: expected an n-gram length in [1, 64], found " + cli::shown(*specLookupArg));
+  if (specKArg && *specKArg == "auto") specK = 0; // the cost model's choice before each pass
+  else if (specKArg && (!cli::parseInteger(*specKArg, specK) || specK < 1 || specK > 256))
+    a.fail("--spec-k: expected an integer in [1, 256] or 'auto', found " + cli::shown(*specKArg));
+  if (!draftPath.empty() && specLookup != 0) a.fail("--draft and --spec-lookup: expected one drafter, found both");
   bool speculative = !draftPath.empty() || specLookup > 0;
-  if (specKGiven && !speculative) cli::die("--spec-k: needs a drafter (--draft or --spec-lookup)");
-  if (speculative && batch != 1) cli::die("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
-  if (kv != "bmc" && kv != "prealloc" && kv != "concat") cli::die("--kv: expected bmc, prealloc or concat, found '" + kv + "'");
-  if (padding != "skip" && padding != "mask") cli::die("--kv-padding: expected skip or mask, found '" + padding + "'");
-  if (batch < 1) cli::die("--batch: expected at least 1, found " + std::to_string(batch));
-  if (g.maxNewTokens < 0) cli::die("--max-new-tokens: expected a non-negative count");
+  if (specKArg && !speculative) a.fail("--spec-k: needs a drafter (--draft or --spec-lookup)");
+  if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
 
   auto t0 = Clock::now();
   bool isOnnx = cli::endsWith(model, ".onnx");
@@ -218,3 +215,5 @@ int main(int argc, char **argv) {
                st.bytesUsed / 1e6, (long long)st.reallocations);
   return 0;
 }
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }

@@ -4,6 +4,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
 
 #include <algorithm>
 #include <chrono>
@@ -90,40 +91,38 @@ static void printSpecGrid(KVCostModel cm, int64_t prompt, int64_t ctx, std::vect
   }
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL.onnx");
-  std::vector<int64_t> contexts = a.ints("--context", {1024, 2048});
-  int64_t prompt = a.integer("--prompt-len", 32);
-  std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024});
+  std::vector<int64_t> contexts = a.ints("--context", {1024, 2048}, 1, limits::kMaxContext);
+  int64_t prompt = a.integer("--prompt-len", 32, 1, limits::kMaxContext);
+  std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024}, 1, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
-  int threads = int(a.integer("--threads", 0));
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate"), cpuTime = a.flag("--cpu-time");
-  int64_t rounds = a.integer("--rounds", 3);
+  int64_t rounds = a.integer("--rounds", 3, 1, 1000);
   std::string csv = a.str("--csv", "");
-  std::vector<int64_t> specKs = a.ints("--spec-k", {});
+  std::vector<int64_t> specKs = a.ints("--spec-k", {}, 1, 64);
   std::string acceptArg = a.str("--accept-rate", ""), draftArg = a.str("--draft-ms", "");
   a.finish();
   bool spec = !specKs.empty();
-  if (!spec && (!acceptArg.empty() || !draftArg.empty())) cli::die("bmc-tune: --accept-rate and --draft-ms need --spec-k");
-  auto number = [](const std::string &flag, const std::string &v, double dflt) {
+  if (!spec && (!acceptArg.empty() || !draftArg.empty())) a.fail("--accept-rate and --draft-ms need --spec-k");
+  auto number = [&](const std::string &flag, const std::string &v, double dflt, double lo, double hi,
+                    const char *range) {
     if (v.empty()) return dflt;
-    char *end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    if (*end || !std::isfinite(x)) cli::die("bmc-tune: " + flag + ": expected a number, found '" + v + "'");
+    double x;
+    if (!cli::parseReal(v, x) || x < lo || x > hi)
+      a.fail(flag + ": expected a finite number in " + range + ", found " + cli::shown(v));
     return x;
   };
-  double acceptRate = number("--accept-rate", acceptArg, 0.7), draftMs = number("--draft-ms", draftArg, 0);
-  if (padding != "skip" && padding != "mask") cli::die("bmc-tune: --kv-padding: expected skip or mask, found '" + padding + "'");
-  if (rounds < 1) cli::die("bmc-tune: --rounds: expected at least 1, found " + std::to_string(rounds));
+  double acceptRate = number("--accept-rate", acceptArg, 0.7, 0.0, 1.0, "[0, 1]");
+  double draftMs = number("--draft-ms", draftArg, 0, 0.0, 1e6, "[0, 1e6]");
+  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   for (int64_t c : contexts)
-    if (c <= prompt) cli::die("bmc-tune: --context: expected each target above the prompt length " + std::to_string(prompt));
-  for (int64_t k : specKs)
-    if (k < 1 || k > 64) cli::die("bmc-tune: --spec-k: expected draft lengths in [1, 64], found " + std::to_string(k));
-  if (cpuTime && threads != 1)
-    cli::die("bmc-tune: --cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
-  if (acceptRate < 0 || acceptRate > 1) cli::die("bmc-tune: --accept-rate: expected a rate in [0, 1], found " + acceptArg);
-  if (draftMs < 0) cli::die("bmc-tune: --draft-ms: expected milliseconds >= 0, found " + draftArg);
+    if (c <= prompt)
+      a.fail("--context: expected each target above the prompt length " + std::to_string(prompt) + ", found " +
+             std::to_string(c));
+  if (cpuTime && threads != 1) a.fail("--cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
   auto now = [cpuTime] {
     if (!cpuTime) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
     timespec t;
@@ -274,3 +273,5 @@ int main(int argc, char **argv) {
   if (out) std::fclose(out);
   return 0;
 }
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }

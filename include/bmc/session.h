@@ -48,6 +48,10 @@ struct SessionOptions {
   /// Maximum tokens in the cache; 0 = the model's limit (learned position
   /// tables), else 4096.
   int64_t maxContext = 0;
+  /// Most bytes the KV caches may take at the maximum context (batch x
+  /// caches x heads x head_dim x context x 4, checked at prefill); 0 =
+  /// physical memory.
+  int64_t maxKVBytes = 0;
   /// Compute logits for every prompt position at prefill (as the exported
   /// graph does); by default only the last position's, which is all that
   /// generation needs.
@@ -166,6 +170,7 @@ private:
   std::string mode_;
   bool keepAllLogits_ = false;
   int64_t r_ = 0, fixedR_ = 0, maxContext_ = 0, batch_ = 0, length_ = 0;
+  int64_t maxKVBytes_ = 0; // SessionOptions::maxKVBytes, for prefill's check
   struct Cache;
   std::unique_ptr<struct KVCostModel> cost_;
   std::vector<std::unique_ptr<Cache>> caches_;

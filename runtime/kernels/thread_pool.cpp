@@ -47,19 +47,29 @@ ThreadPool::ThreadPool(int numThreads, int spinMicros)
     : numThreads_(std::min(numThreads <= 0 ? hardwareThreads() : numThreads, kMaxChunks)),
       spinNanos_(int64_t(std::max(spinMicros, 0)) * 1000) {
   workers_.reserve(size_t(numThreads_ - 1));
-  for (int i = 1; i < numThreads_; ++i)
-    workers_.emplace_back([this] { workerLoop(); });
+  try {
+    for (int i = 1; i < numThreads_; ++i)
+      workers_.emplace_back([this] { workerLoop(); });
+  } catch (...) {
+    // Thread creation failed (std::system_error: too many threads): stop and
+    // join those started, or destroying them joinable would terminate.
+    shutdown();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::shutdown() {
   {
     std::lock_guard<std::mutex> lock(sleepMu_);
     stop_.store(true);
   }
   sleepCv_.notify_all();
   for (std::thread &t : workers_)
-    t.join();
+    if (t.joinable()) t.join();
+  workers_.clear();
 }
+
+ThreadPool::~ThreadPool() { shutdown(); }
 
 bool ThreadPool::waitForJob(uint32_t lastSeq) {
   auto hasNews = [&] { return stop_.load() || seqOf(state_.load()) != lastSeq; };

@@ -59,6 +59,8 @@ public:
 
 private:
   void workerLoop();
+  // Stops and joins every worker (the destructor, or a failed constructor).
+  void shutdown();
   // Claims and runs chunks of job `seq` until none is left.
   void runChunks(uint32_t seq);
   bool waitForJob(uint32_t lastSeq);

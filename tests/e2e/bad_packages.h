@@ -12,6 +12,7 @@
 #include "runtime/Package.h"
 #include "tests/e2e/e2e_util.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -39,9 +40,14 @@ inline void resealPackage(std::string &bytes, pkg::Header h) {
 }
 
 /// The package again with its metadata replaced (sections moved, resealed).
+inline std::string withMetaBytes(const std::string &good, const std::vector<uint8_t> &m);
 inline std::string withMeta(const std::string &good, const pkg::Meta &meta) {
+  return withMetaBytes(good, pkg::encodeMeta(meta));
+}
+
+/// The package again with its metadata bytes replaced (sections moved, resealed).
+inline std::string withMetaBytes(const std::string &good, const std::vector<uint8_t> &m) {
   pkg::Header h = headerOf(good);
-  std::vector<uint8_t> m = pkg::encodeMeta(meta);
   std::string code = good.substr(h.codeOffset, h.codeSize), weights = good.substr(h.weightsOffset, h.weightsSize);
   h.metaOffset = pkg::kHeaderSize;
   h.metaSize = m.size();
@@ -54,6 +60,19 @@ inline std::string withMeta(const std::string &good, const pkg::Meta &meta) {
   std::memcpy(out.data() + h.weightsOffset, weights.data(), weights.size());
   resealPackage(out, h);
   return out;
+}
+
+/// encodeMeta(meta) with the 8-byte field that holds `sentinel` replaced by
+/// `value`: for values the in-memory Meta cannot hold (an int index of 2^32).
+inline std::vector<uint8_t> encodeWithField(const pkg::Meta &meta, int64_t sentinel, int64_t value) {
+  std::vector<uint8_t> m = pkg::encodeMeta(meta);
+  for (size_t i = 0; i + 8 <= m.size(); ++i)
+    if (std::memcmp(m.data() + i, &sentinel, 8) == 0) {
+      std::memcpy(m.data() + i, &value, 8);
+      return m;
+    }
+  ADD_FAILURE() << "sentinel " << sentinel << " not found in the encoded metadata";
+  return m;
 }
 
 /// Writes the damaged variants of the package `goodPath` into `dir`.
@@ -141,6 +160,62 @@ inline std::vector<BadPackage> writeBadPackages(const std::string &goodPath, con
     }
   }
   add("onnx_file", readFile(dataDir() + "/gpt2_s.onnx"), "not a bmc package");
+  {
+    std::string b = good;
+    pkg::Header v = h;
+    v.reserved[5] = 1;
+    resealPackage(b, v);
+    add("reserved_not_zero", b, "reserved");
+  }
+  {
+    std::string b = good;
+    pkg::Header v = h;
+    v.codeOffset = h.metaOffset; // code and metadata overlap
+    resealPackage(b, v);
+    add("sections_overlap", b, "overlap");
+  }
+  {
+    // The weights section cut short by a page, the header and checksum made
+    // to agree: the code would read past the end of the mapping.
+    pkg::Header v = h;
+    v.weightsSize -= 4096;
+    v.fileSize = v.weightsOffset + v.weightsSize;
+    std::string b = good.substr(0, v.fileSize);
+    resealPackage(b, v);
+    add("weights_section_short", b, "weights section of");
+  }
+  // Metadata that decodes but disagrees with itself or with the tensors
+  // (checksum recomputed, so only the consistency checks can catch it).
+  pkg::Meta meta;
+  std::string err;
+  if (!pkg::decodeMeta(reinterpret_cast<const uint8_t *>(good.data()) + h.metaOffset, h.metaSize, meta, err)) {
+    ADD_FAILURE() << "the good package's metadata does not decode: " << err;
+    return out;
+  }
+  auto variant = [&](const std::string &name, const std::string &expected, auto edit) {
+    pkg::Meta m = meta;
+    edit(m.sig.decoder, m.sig);
+    add(name, withMeta(good, m), expected);
+  };
+  variant("head_dim_zero", "head_dim", [](DecoderInfo &d, ModelSignature &) { d.caches[0].headDim = 0; });
+  variant("heads_zero", "heads", [](DecoderInfo &d, ModelSignature &) { d.caches[1].heads = 0; });
+  variant("heads_huge", "heads", [](DecoderInfo &d, ModelSignature &) { d.caches[0].heads = INT64_MAX; });
+  variant("vocab_beyond_logits", "vocab", [](DecoderInfo &d, ModelSignature &) { d.vocab += 1000; });
+  variant("logits_dtype_changed", "float32", [](DecoderInfo &d, ModelSignature &s) {
+    s.outputs[size_t(d.logits)].dtype = DType::F16;
+  });
+  variant("ids_point_at_a_cache", "inconsistent metadata", [](DecoderInfo &d, ModelSignature &) {
+    d.inputIds = d.caches[0].pastInput;
+  });
+  variant("r_huge", "1048576", [](DecoderInfo &d, ModelSignature &) { d.r = int64_t(1) << 62; });
+  variant("unknown_dtype", "dtype", [](DecoderInfo &, ModelSignature &s) { s.inputs[0].dtype = DType(99); });
+  {
+    // An index of 2^32: narrowed to int before the range check it passed as 0.
+    pkg::Meta m = meta;
+    const int64_t sentinel = 0x5a5a5a5a;
+    m.sig.decoder.inputIds = int(sentinel);
+    add("index_2_pow_32", withMetaBytes(good, encodeWithField(m, sentinel, int64_t(1) << 32)), "out of range");
+  }
   return out;
 }
 

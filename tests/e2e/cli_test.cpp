@@ -7,10 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Limits.h"
 #include "tests/e2e/bad_packages.h"
 #include "tests/e2e/e2e_util.h"
 
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 namespace bmc::e2e {
 namespace {
@@ -240,6 +243,86 @@ TEST_F(Cli, ContextFullIsReported) {
       << r.err;
   ProcessResult j = bmcRun({*good, "--prompt", "11,42,7", "--max-context", "10", "--max-new-tokens", "50", "--json"});
   EXPECT_NE(j.out.find("\"stop\": \"context_full\""), std::string::npos) << j.out;
+
+TEST_F(Cli, NumbersOutOfRangeOrNotNumbers) {
+  // Each used to overflow (heap corruption, a negative capacity), abort on an
+  // exception, or be accepted and sample nonsense (temperature nan).
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  const std::string r = "bmc-run: --r: expected an integer in [0, 1048576], found ";
+  const std::string ctx = "bmc-run: --max-context: expected an integer in [0, 16777216], found ";
+  const std::vector<Case> cases = {
+      {{"--r", "4611686018427387904"}, r + "4611686018427387904"},
+      {{"--r", "2305843009213693952"}, r + "2305843009213693952"},
+      {{"--r", "9223372036854775807"}, r + "9223372036854775807"},
+      {{"--r", "9223372036854775808"}, r + "9223372036854775808"}, // past int64: strtoll saturates
+      {{"--r", "-1"}, r + "-1"},
+      {{"--r", "12abc"}, r + "12abc"},
+      {{"--kv", "prealloc", "--max-context", "1152921504606846976"}, ctx + "1152921504606846976"},
+      {{"--kv", "prealloc", "--max-context", "9223372036854775807"}, ctx + "9223372036854775807"},
+      {{"--max-context", "-1"}, ctx + "-1"},
+      {{"--batch", "1000000000"}, "bmc-run: --batch: expected an integer in [1, 4096], found 1000000000"},
+      {{"--threads", "1000000000"}, "bmc-run: --threads: expected an integer in [0, 1024], found 1000000000"},
+      {{"--threads", "-1"}, "bmc-run: --threads: expected an integer in [0, 1024], found -1"},
+      {{"--temperature", "nan"}, "bmc-run: --temperature: expected a finite number in [0, 1e+06], found nan"},
+      {{"--temperature", "-1"}, "--temperature: expected a finite number in [0, 1e+06], found -1"},
+      {{"--temperature", "inf"}, "--temperature: expected a finite number in [0, 1e+06], found inf"},
+      {{"--temperature", "1e400"}, "--temperature: expected a finite number in [0, 1e+06], found 1e400"},
+      {{"--top-p", "2"}, "bmc-run: --top-p: expected a finite number in [0, 1], found 2"},
+      {{"--top-p", "-1"}, "--top-p: expected a finite number in [0, 1], found -1"},
+      {{"--top-p", "nan"}, "--top-p: expected a finite number in [0, 1], found nan"},
+      {{"--top-k", "-1"}, "bmc-run: --top-k: expected an integer >= 0, found -1"},
+      {{"--seed", "-3"}, "bmc-run: --seed: expected an integer >= 0, found -3"},
+      {{"--max-new-tokens", "99999999999999999999"}, "--max-new-tokens: expected an integer in [0, 16777216]"},
+      {{"--prompt", "1,99999999999999999999"}, "--prompt: expected comma-separated integers"},
+      {{"--r", "1\n2"}, "found '1\\x0a2'"}, // a control character does not break the line
+  };
+  for (const Case &c : cases) {
+    std::vector<std::string> args{*good, "--quiet"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    SCOPED_TRACE(::testing::PrintToString(c.args));
+    EXPECT_TRUE(failsCleanly(bmcRun(args), c.expected));
+  }
+  // bmc-compile wrote a package that then corrupted the heap.
+  std::string out = *dir + "/r_huge.bmcpkg";
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", out, "--quiet", "--r", "4611686018427387904"}),
+                           "bmc-compile: --r: expected an integer in [0, 1048576], found 4611686018427387904"));
+  EXPECT_FALSE(fileExists(out));
+}
+
+TEST_F(Cli, LimitsTheRuntimeChecks) {
+  // Threads beyond what this machine can use: refused by the runtime, which
+  // knows the cores (in range for the flag up to 1024).
+  if (limits::maxThreads() < 1000)
+    EXPECT_TRUE(failsCleanly(bmcRun({*good, "--quiet", "--threads", "1000"}),
+                             "threads: expected an integer in [0, " + std::to_string(limits::maxThreads()) +
+                                 "], found 1000"));
+  // The whole context for the largest batch: more KV memory than the machine has.
+  std::string llama = generatedModelPath("llama_op17");
+  EXPECT_TRUE(failsCleanly(bmcRun({llama, "--quiet", "--kv", "prealloc", "--max-context", "16777216", "--batch", "4096"}),
+                           "at the maximum context of 16777216 tokens need"));
+}
+
+TEST_F(Cli, OnlyRegularFilesAreModels) {
+  // A FIFO blocked the tools forever (open waits for a writer); under
+  // timeout, a regression fails with exit code 124 instead of hanging.
+  std::string d = freshDir("cli_fifo");
+  std::string timeoutTool = fileExists("/usr/bin/timeout") ? "/usr/bin/timeout" : "/bin/timeout";
+  for (const char *name : {"m.onnx", "m.bmcpkg"}) {
+    std::string fifo = d + "/" + name;
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << fifo;
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(failsCleanly(runProcess({timeoutTool, "60", bmcRunPath(), fifo, "--quiet"}),
+                             fifo + ": expected a regular file, found a FIFO"));
+  }
+  EXPECT_TRUE(failsCleanly(runProcess({timeoutTool, "60", bmcCompilePath(), d + "/m.onnx", "-o", d + "/out.bmcpkg", "--quiet"}),
+                           "expected a regular file, found a FIFO"));
+  EXPECT_FALSE(fileExists(d + "/out.bmcpkg"));
+  EXPECT_TRUE(failsCleanly(runProcess({timeoutTool, "60", bmcRunPath(), "/dev/zero", "--quiet"}),
+                           "/dev/zero: expected a regular file, found a character device"));
+  EXPECT_TRUE(failsCleanly(bmcRun({d, "--quiet"}), "expected a regular file, found a directory"));
 }
 
 } // namespace

@@ -153,7 +153,7 @@ TEST_F(LoadErrors, DamagedPackages) {
 
 TEST_F(LoadErrors, NotAFile) {
   EXPECT_TRUE(isError(Model::load(*dir + "/missing.bmcpkg"), "missing.bmcpkg"));
-  EXPECT_TRUE(isError(Model::load(*dir), "not a regular file"));
+  EXPECT_TRUE(isError(Model::load(*dir), "expected a regular file, found a directory"));
 }
 
 TEST_F(LoadErrors, PackageKeepsTheSignature) {

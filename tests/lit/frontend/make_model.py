@@ -152,7 +152,8 @@ def main(argv):
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--opset", type=int, default=17, help="default-domain opset (default 17)")
     p.add_argument("--domain", default="", help="the node's domain (imported at version 1)")
-    p.add_argument("--name", default="node", help="the node's name (default 'node')")
+    p.add_argument("--name", default="node", help="the node's name (default 'node'); backslash escapes "
+                   "such as \\n and \\x1b are decoded, for names with control characters")
     p.add_argument("-i", dest="input", action=InputAction, metavar="NAME:TYPE[dims]", help="graph input")
     p.add_argument("-w", dest="init", action=InputAction, metavar="NAME:TYPE[dims][=v,...]", help="initializer")
     p.add_argument("-e", dest="empty", action=InputAction, nargs=0, help="an absent optional input")
@@ -186,7 +187,7 @@ def main(argv):
             names.append(name)
 
     outputs = args.outputs.split(",")
-    node = helper.make_node(args.op, names, outputs, name=args.name, domain=args.domain or None)
+    node = helper.make_node(args.op, names, outputs, name=args.name.encode("latin-1", "backslashreplace").decode("unicode_escape"), domain=args.domain or None)
     node.attribute.extend(parse_attr(a) for a in args.attrs)
     graph = helper.make_graph([node], "lit", inputs,
                               [helper.make_empty_tensor_value_info(o) for o in outputs if o], inits)

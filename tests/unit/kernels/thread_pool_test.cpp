@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -98,6 +100,39 @@ double processCpuSeconds() {
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/// In the death-test child: caps the address space just above what the
+/// process uses, so that thread stacks run out after a few workers, and
+/// exits 3 if ThreadPool's constructor throws std::system_error.
+/// (A regression may hang: destroying the condition variable the started
+/// workers sleep on waits for them. The alarm ends the child instead.)
+[[noreturn]] void createPoolUnderAddressSpaceLimit() {
+  alarm(60);
+  struct rlimit noCore = {0, 0};
+  setrlimit(RLIMIT_CORE, &noCore);
+  long pages = 0, page = sysconf(_SC_PAGE_SIZE);
+  if (FILE *f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  struct rlimit rl;
+  getrlimit(RLIMIT_AS, &rl);
+  rl.rlim_cur = rlim_t(pages) * rlim_t(page) + (rlim_t(48) << 20); // room for a few 8 MB stacks
+  setrlimit(RLIMIT_AS, &rl);
+  try {
+    ThreadPool pool(1000);
+    std::_Exit(4); // all 1000 started: the limit did not bite
+  } catch (const std::system_error &) {
+    std::_Exit(3);
+  }
+}
+
+TEST(ThreadPool, FailedThreadCreationThrowsAfterJoiningTheStarted) {
+  // The constructor must throw (the API turns it into a Status), not
+  // terminate by destroying the joinable threads it had already started.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(createPoolUnderAddressSpaceLimit(), ::testing::ExitedWithCode(3), "");
 }
 
 TEST(ThreadPool, IdleWorkersSleep) {

@@ -233,6 +233,73 @@ TEST(PackageMeta, RejectsDecoderIndicesOutOfRange) {
   }
 }
 
+/// decodeMeta of `m` fails with a message containing `part`.
+::testing::AssertionResult refused(const std::vector<uint8_t> &bytes, const std::string &part) {
+  pkg::Meta back;
+  std::string err;
+  if (pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) return ::testing::AssertionFailure() << "accepted";
+  if (err.find(part) == std::string::npos) return ::testing::AssertionFailure() << "'" << err << "' lacks '" << part << "'";
+  return ::testing::AssertionSuccess() << err;
+}
+::testing::AssertionResult refused(const pkg::Meta &m, const std::string &part) {
+  return refused(pkg::encodeMeta(m), part);
+}
+
+TEST(PackageMeta, IndicesAreCheckedBeforeNarrowing) {
+  // An index of 2^32 (or 2^32 - 1 + 1) was truncated to int before the range
+  // check and passed as 0. Written over a sentinel, since Meta holds ints.
+  for (int64_t v : {int64_t(1) << 32, (int64_t(1) << 32) + 2, int64_t(1) << 62, -(int64_t(1) << 32)}) {
+    for (int field = 0; field < 3; ++field) {
+      pkg::Meta m = sampleMeta();
+      const int sentinel = 0x5a5a5a5a;
+      if (field == 0) m.sig.decoder.inputIds = sentinel;
+      if (field == 1) m.sig.decoder.caches[1].pastInput = sentinel;
+      if (field == 2) m.sig.inputs[3].kvSlot = sentinel;
+      std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+      bool patched = false;
+      for (size_t i = 0; i + 8 <= bytes.size() && !patched; ++i) {
+        int64_t x;
+        std::memcpy(&x, bytes.data() + i, 8);
+        if (x == sentinel) {
+          std::memcpy(bytes.data() + i, &v, 8);
+          patched = true;
+        }
+      }
+      ASSERT_TRUE(patched);
+      EXPECT_TRUE(refused(bytes, "out of range")) << "field " << field << " = " << v;
+    }
+  }
+}
+
+TEST(PackageMeta, RejectsInconsistentFields) {
+  struct Case {
+    const char *name, *expected;
+    void (*edit)(pkg::Meta &);
+  };
+  const Case cases[] = {
+      {"unknown dtype", "not a known dtype", [](pkg::Meta &m) { m.sig.outputs[0].dtype = DType(99); }},
+      {"dtype 0", "not a known dtype", [](pkg::Meta &m) { m.sig.inputs[1].dtype = DType(0); }},
+      {"dimension below -1", "dimension -2 out of range", [](pkg::Meta &m) { m.sig.inputs[0].shape[1] = -2; }},
+      {"names for another rank", "dimension names", [](pkg::Meta &m) { m.sig.inputs[0].dimNames.push_back("x"); }},
+      {"KV slot of another input", "KV slot 4", [](pkg::Meta &m) { m.sig.inputs[3].kvSlot = 4; }},
+      {"output with a KV slot", "has a KV slot", [](pkg::Meta &m) { m.sig.outputs[0].kvSlot = 0; }},
+      {"head_dim 0", "head_dim", [](pkg::Meta &m) { m.sig.decoder.caches[0].headDim = 0; }},
+      {"heads 0", "heads", [](pkg::Meta &m) { m.sig.decoder.caches[2].heads = 0; }},
+      {"heads 2^63-1", "heads", [](pkg::Meta &m) { m.sig.decoder.caches[0].heads = INT64_MAX; }},
+      {"vocab larger than the logits", "the vocab", [](pkg::Meta &m) { m.sig.decoder.vocab = 5000; }},
+      {"logits dtype changed", "float32", [](pkg::Meta &m) { m.sig.outputs[0].dtype = DType::F16; }},
+      {"ids pointing at a cache", "token ids input 3", [](pkg::Meta &m) { m.sig.decoder.inputIds = 3; }},
+      {"r 2^62", "1048576", [](pkg::Meta &m) { m.sig.decoder.r = int64_t(1) << 62; }},
+      {"negative max positions", "max positions", [](pkg::Meta &m) { m.sig.decoder.maxPositions = -1; }},
+      {"kv mode", "kv mode", [](pkg::Meta &m) { m.sig.decoder.kvMode = "paged"; }},
+  };
+  for (const Case &c : cases) {
+    pkg::Meta m = sampleMeta();
+    c.edit(m);
+    EXPECT_TRUE(refused(m, c.expected)) << c.name;
+  }
+}
+
 TEST(PackageMeta, SurvivesRandomCorruption) {
   // Whatever the bytes, decoding returns (true or false) without crashing or
   // allocating without bound; run under ASan to see overreads.
