@@ -34,10 +34,11 @@ struct HardwareConstants {
   bool fromCache = false;
 };
 
-/// Measures the constants (~0.8 s of CPU time; with one thread timed by its CPU time, so
-/// that other processes taking the core do not count) or loads them from the
-/// cache file of this thread count ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under
-/// ~/.cache). `writeCache` = false measures without touching the cache.
+/// Measures the constants (~0.8 s of CPU time; with one thread timed by its
+/// CPU time, so that other processes taking the core do not count) or loads
+/// them from the cache file of this thread count
+/// ($XDG_CACHE_HOME/bmc/calibration-<threads>t, else under ~/.cache).
+/// `writeCache` = false measures without touching the cache.
 HardwareConstants calibrate(ThreadPool *pool, bool useCache = true, bool writeCache = true);
 
 /// Only calibrate()'s read-bandwidth probe (BW, ~0.1 s, 96 MiB), never cached,
@@ -72,7 +73,7 @@ struct KVCostModel {
   /// alpha is clamped to [0, 1] and k below 0 counts as 0.
   static double expectedTokensPerPass(int64_t k, double alpha);
   /// Seconds of one target pass over `rows` query rows at context n (weights streamed once, KV rows read once,
-  /// plus compute that grows with rows where the model has it; rows = 1 is stepSeconds(n)).
+  /// plus the kernels' extra cost for more rows, hw.passExtraSecondsPerByte; rows = 1 is stepSeconds(n)).
   double passSeconds(int64_t n, int64_t rows) const;
   /// Average seconds per generated token around context n with r spare rows and draft length k
   /// (k = 0: tokenSeconds(r, n)): (pass over k+1 rows + k * draft cost + mask cost of the spare rows for k+1 query rows) / E

@@ -216,6 +216,22 @@ TEST(AcceptanceEstimator, ConvergesToTheTrueRate) {
     }
 }
 
+TEST(AcceptanceEstimator, VaryingDraftLengths) {
+  // The cost model's k changes between passes and a drafter may propose fewer tokens than asked
+  // (prompt lookup): trials are counted per pass, so the rate still comes out.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> length(0, 6);
+  AcceptanceEstimator e;
+  e.weight = 0.005;
+  for (int i = 0; i < 5000; ++i) {
+    int64_t k = length(rng);
+    e.update(k, acceptedOf(rng, 0.6, k));
+  }
+  EXPECT_NEAR(e.alpha, 0.6, 0.05);
+  EXPECT_LT(e.passes, 5000); // the passes with k = 0 did not count
+  EXPECT_GT(e.passes, 3500);
+}
+
 TEST(AcceptanceEstimator, FirstPassAndEmptyPasses) {
   AcceptanceEstimator e;
   EXPECT_DOUBLE_EQ(e.alpha, 0.5);
