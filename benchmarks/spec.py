@@ -89,6 +89,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-torch", action="store_true", help="leave out the PyTorch peer")
+    ap.add_argument("--torch-ks", default="4", help="draft lengths the (slow) PyTorch peer runs at")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--out", default=bl.RESULTS)
     a = ap.parse_args()
@@ -98,11 +99,12 @@ def main():
     contexts = [int(c) for c in a.contexts.split(",")]
     ps = [float(p) for p in a.ps.split(",")]
     ks = [int(k) for k in a.ks.split(",")]
+    torch_ks = set() if a.no_torch else {int(k) for k in a.torch_ks.split(",") if k}
     for preset in a.presets.split(","):
-        run_preset(a, preset, contexts, ps, ks, bw_exe)
+        run_preset(a, preset, contexts, ps, ks, torch_ks, bw_exe)
 
 
-def run_preset(a, preset, contexts, ps, ks, bw_exe):
+def run_preset(a, preset, contexts, ps, ks, torch_ks, bw_exe):
     onnx, pk = packages(preset)
     weights_mb = bl.model_bytes(onnx)["weight_bytes"] / 1e6
     configs = [("bmc", "bmc", "bmc", 0, 0.0)]
@@ -110,7 +112,7 @@ def run_preset(a, preset, contexts, ps, ks, bw_exe):
         for k in ks:
             configs += [("SD+concat", "concat", "concat", k, p), ("SD+prealloc", "bmc", "prealloc", k, p),
                         ("SD+bmc skip", "bmc", "bmc", k, p), ("SD+bmc mask", "mask", "bmc", k, p)]
-            if not a.no_torch:
+            if k in torch_ks:
                 configs.append(("torch SD", None, None, k, p))
     results, probes = {}, {}
     refs = {}

@@ -20,6 +20,12 @@ namespace bmc {
 void *allocKV(size_t bytes, size_t &reserved);
 void freeKV(void *p, size_t reserved);
 
+/// The process-wide KV budget (bmc::setProcessKVLimit): bytes of KV rows that
+/// sessions hold (their capacity, not the address space they reserve).
+/// Taking fails, changing nothing, when the limit would be exceeded.
+bool takeKVBudget(size_t bytes);
+void returnKVBudget(size_t bytes);
+
 } // namespace bmc
 
 #endif

@@ -22,13 +22,16 @@ struct Session::Cache {
   float *data = nullptr;
   size_t reserved = 0; // bytes actually mapped for `data`
   int64_t capacity = 0;
+  size_t budget = 0; // bytes of the process KV budget held (the capacity's)
   bmc_kv_ref ref{};
-  ~Cache() { freeKV(data, reserved); }
+  ~Cache() { release(); }
   void release() {
     freeKV(data, reserved);
+    returnKVBudget(budget);
     data = nullptr;
     reserved = 0;
     capacity = 0;
+    budget = 0;
   }
   int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * int64_t(sizeof(float)); }
 };
@@ -109,6 +112,12 @@ Status Session::ensureCapacity(int64_t needed) {
     int64_t rb = c->rowBytes(1) / c->heads; // one row of one head
     int64_t blocks = batch_ * c->heads;      // [batch, heads] blocks of `capacity` rows
     size_t bytes = size_t(blocks * cap) * size_t(rb);
+    if (bytes > c->budget && !takeKVBudget(bytes - c->budget))
+      return Status::error("KV cache: growing to " + std::to_string(cap) + " rows needs " +
+                           std::to_string(bytes - c->budget) + " more bytes, beyond the process limit of " +
+                           std::to_string(processKVLimit()) + " bytes (bmc::setProcessKVLimit, BMC_MAX_KV_BYTES); "
+                           "the session keeps its " + std::to_string(length_) + " tokens");
+    if (bytes > c->budget) c->budget = bytes;
     int64_t valid = length_;
     if (c->data && bytes <= c->reserved) {
       // Regrow inside the reservation: move each block to its new stride,
@@ -311,6 +320,7 @@ const char *GenerateStats::name(Stop s) {
   case Stop::StopToken: return "stop_token";
   case Stop::ContextFull: return "context_full";
   case Stop::Callback: return "callback";
+  case Stop::Error: return "error";
   }
   return "?";
 }
@@ -325,10 +335,14 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +
                            " sequences (sequences in one batch share one valid length, so each cannot accept its "
                            "own number of draft tokens)");
-    return generateSpeculative(prompts[0], o, onToken);
+    auto r = generateSpeculative(prompts[0], o, onToken);
+    if (!r.ok() && !generated_.empty() && !generated_[0].empty()) genStats_.stop = GenerateStats::Stop::Error;
+    return r;
   }
+  generated_.clear();
   if (Status s = prefill(prompts); !s.ok()) return s;
-  std::vector<std::vector<int64_t>> gen(static_cast<size_t>(batch_));
+  std::vector<std::vector<int64_t>> &gen = generated_;
+  gen.assign(static_cast<size_t>(batch_), {});
   std::vector<bool> done(static_cast<size_t>(batch_), false);
   uint64_t rng = o.seed;
   for (int64_t stepNo = 0; stepNo < o.maxNewTokens; ++stepNo) {
@@ -344,7 +358,10 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
     if (all) { genStats_.stop = GenerateStats::Stop::StopToken; break; }
     if (stepNo + 1 == o.maxNewTokens) break;
     if (length_ >= maxContext_) { genStats_.stop = GenerateStats::Stop::ContextFull; break; }
-    if (Status s = step(next); !s.ok()) return s;
+    if (Status s = step(next); !s.ok()) {
+      genStats_.stop = GenerateStats::Stop::Error; // the tokens so far stay in generated()
+      return Status::error(s.message() + " (after " + std::to_string(gen[0].size()) + " generated tokens)");
+    }
     ++genStats_.targetPasses;
   }
   return gen;

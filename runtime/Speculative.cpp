@@ -72,11 +72,14 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
   if (std::max(kOpt, kOpt == 0 ? o.speculative.maxK : 0) >= maxContext_)
     return Status::error("speculative decoding: draft length k = " + std::to_string(std::max(kOpt, o.speculative.maxK)) +
                          " does not fit the maximum context of " + std::to_string(maxContext_) + " tokens");
+  generated_.clear();
   if (Status s = drafter.start(vocab(), maxContext_); !s.ok()) return s;
   if (Status s = prefill({prompt}); !s.ok()) return s;
 
   const int64_t V = vocab();
-  std::vector<int64_t> gen, context = prompt;
+  generated_.assign(1, {});
+  std::vector<int64_t> &gen = generated_[0];
+  std::vector<int64_t> context = prompt;
   uint64_t rng = o.seed;
   GenerateStats &st = genStats_;
   // Emits one token; false when generation is over (st.stop says why).
@@ -92,9 +95,9 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
     if (int64_t(gen.size()) >= o.maxNewTokens) { st.stop = GenerateStats::Stop::MaxNewTokens; return false; }
     return true;
   };
-  if (o.maxNewTokens <= 0) return std::vector<std::vector<int64_t>>{gen};
+  if (o.maxNewTokens <= 0) return generated_;
   int64_t last = sampleTokens(logits_, o, rng)[0]; // from the prefill, as without drafts
-  if (!emit(last)) return std::vector<std::vector<int64_t>>{gen};
+  if (!emit(last)) return generated_;
 
   // The acceptance rate as measured so far: the cost model's r (bmc mode,
   // adaptive r) and, with k = 0, its k are chosen with it before each pass.
@@ -144,7 +147,10 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
     const int64_t m = int64_t(prop.tokens.size()), before = length_;
     std::vector<int64_t> rows = {last};
     rows.insert(rows.end(), prop.tokens.begin(), prop.tokens.end());
-    if (Status s = extend({rows}); !s.ok()) return s;
+    if (Status s = extend({rows}); !s.ok()) {
+      st.stop = GenerateStats::Stop::Error; // the tokens so far stay in generated()
+      return Status::error(s.message() + " (after " + std::to_string(gen.size()) + " generated tokens)");
+    }
     ++st.targetPasses;
     st.draftProposed += m;
     st.lastK = kPass;
@@ -167,7 +173,7 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
     if (!more || !emit(next)) break;
     last = next;
   }
-  return std::vector<std::vector<int64_t>>{gen};
+  return generated_;
 }
 
 //===----------------------------------------------------------------------===//

@@ -152,7 +152,15 @@ static int run(int argc, char **argv) {
     return true;
   });
   auto te = Clock::now();
-  if (!res) cli::die(model + ": " + res.status().message());
+  if (!res) {
+    // Tokens generated before a failure (e.g. the KV memory limit) are not lost.
+    for (const auto &seq : s.generated()) {
+      for (size_t i = 0; i < seq.size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)seq[i]);
+      if (!seq.empty()) std::printf("\n");
+    }
+    std::fflush(stdout);
+    cli::die(model + ": " + res.status().message());
+  }
   if (!sawFirst) tFirst = te; // --max-new-tokens 0: only the prefill ran
   double prefillMs = std::chrono::duration<double, std::milli>(tFirst - tp).count();
   double decodeMs = std::chrono::duration<double, std::milli>(te - tFirst).count();

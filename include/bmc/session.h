@@ -85,7 +85,9 @@ struct GenerateOptions {
 
 /// Why the last generate() stopped, and what speculative decoding did.
 struct GenerateStats {
-  enum class Stop { MaxNewTokens, StopToken, ContextFull, Callback } stop = Stop::MaxNewTokens;
+  /// Error: a pass failed after the prefill (e.g. the KV memory limit); the
+  /// tokens generated before it are in Session::generated().
+  enum class Stop { MaxNewTokens, StopToken, ContextFull, Callback, Error } stop = Stop::MaxNewTokens;
   int64_t targetPasses = 0;   ///< forward passes of the target model after the prefill
   int64_t draftProposed = 0;  ///< draft tokens sent to verification
   int64_t draftAccepted = 0;  ///< of those, accepted
@@ -145,6 +147,10 @@ public:
            const std::function<bool(int64_t step, const std::vector<int64_t> &tokens)> &onToken = {});
   /// What the last generate() did: why it stopped, passes, acceptance.
   const GenerateStats &generateStats() const { return genStats_; }
+  /// The tokens the last generate() produced, also when it failed midway
+  /// (then the session holds them all but the last, and can go on with
+  /// step() or start over with prefill()).
+  const std::vector<std::vector<int64_t>> &generated() const { return generated_; }
 
   int64_t batch() const { return batch_; }
   int64_t length() const { return length_; }
@@ -177,7 +183,18 @@ private:
   Tensor logits_, allLogits_;
   KVStats stats_;
   GenerateStats genStats_;
+  std::vector<std::vector<int64_t>> generated_;
 };
+
+/// A limit on the KV bytes all sessions of this process hold together (their
+/// buffers' capacity); 0 = none (the default, or the environment variable
+/// BMC_MAX_KV_BYTES). A growth that would pass it fails with a one-line
+/// error: the session keeps its valid rows and can go on once memory is
+/// freed, and generate() keeps the tokens it had (generated()).
+void setProcessKVLimit(int64_t bytes);
+int64_t processKVLimit();
+/// KV bytes held by all sessions of this process now.
+int64_t processKVBytes();
 
 /// Picks the next token of each row of `logits` [batch, vocab].
 std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &opts, uint64_t &rngState);

@@ -243,6 +243,7 @@ TEST_F(Cli, ContextFullIsReported) {
       << r.err;
   ProcessResult j = bmcRun({*good, "--prompt", "11,42,7", "--max-context", "10", "--max-new-tokens", "50", "--json"});
   EXPECT_NE(j.out.find("\"stop\": \"context_full\""), std::string::npos) << j.out;
+}
 
 TEST_F(Cli, NumbersOutOfRangeOrNotNumbers) {
   // Each used to overflow (heap corruption, a negative capacity), abort on an

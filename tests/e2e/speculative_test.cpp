@@ -475,5 +475,70 @@ TEST(SpeculativeErrors, ContextFullIsReported) {
   EXPECT_STREQ(GenerateStats::name(GenerateStats::Stop::ContextFull), "context_full");
 }
 
+//===----------------------------------------------------------------------===//
+// The process-wide KV limit: a growth that would pass it fails cleanly
+//===----------------------------------------------------------------------===//
+
+TEST(KvMemoryLimit, GrowthFailureKeepsTheTokensAndTheSession) {
+  struct Reset { ~Reset() { setProcessKVLimit(0); } } reset;
+  auto m = compiled(generatedModelPath("llama_op17"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions so;
+  so.r = 4;
+  so.maxContext = 128;
+  GenerateOptions g;
+  g.maxNewTokens = 40;
+  auto plain = open(m.value(), so)->generate({kPrompt}, g);
+  ASSERT_TRUE(plain.ok());
+  const std::vector<int64_t> &want = plain.value()[0];
+
+  const int64_t base = processKVBytes(); // KV bytes held by other sessions (none here)
+  auto s = open(m.value(), so);
+  ASSERT_TRUE(s->prefill({kPrompt}).ok());
+  const int64_t rowBytes = s->kvStats().bytesUsed / s->length(); // all caches
+  const int64_t limit = base + rowBytes * 30;
+  setProcessKVLimit(limit);
+  auto out = s->generate({kPrompt}, g);
+  EXPECT_TRUE(isError(out, "beyond the process limit"));
+  EXPECT_EQ(s->generateStats().stop, GenerateStats::Stop::Error);
+  const std::vector<int64_t> got = s->generated().at(0);
+  ASSERT_GE(got.size(), 10u);
+  ASSERT_LT(got.size(), want.size());
+  EXPECT_EQ(got, std::vector<int64_t>(want.begin(), want.begin() + int64_t(got.size()))) << "tokens lost or changed";
+  EXPECT_LE(processKVBytes(), limit);
+  // The session holds every generated token but the last: it goes on once memory is there.
+  EXPECT_EQ(s->length(), int64_t(kPrompt.size() + got.size() - 1));
+  setProcessKVLimit(0);
+  ASSERT_TRUE(s->step({got.back()}).ok());
+  const float *l = s->logits().data<float>();
+  EXPECT_EQ(std::max_element(l, l + s->vocab()) - l, want[got.size()]);
+  s.reset();
+  EXPECT_EQ(processKVBytes(), base) << "a session's KV bytes were not returned";
+  // Speculative decoding under the same limit keeps its tokens too.
+  setProcessKVLimit(limit);
+  g.speculative.drafter = std::make_shared<ReplayDrafter>(cat(kPrompt, want), 0.8);
+  auto spec = open(m.value(), so);
+  EXPECT_TRUE(isError(spec->generate({kPrompt}, g), "beyond the process limit"));
+  EXPECT_EQ(spec->generateStats().stop, GenerateStats::Stop::Error);
+  const std::vector<int64_t> gs = spec->generated().at(0);
+  ASSERT_GE(gs.size(), 10u);
+  EXPECT_EQ(gs, std::vector<int64_t>(want.begin(), want.begin() + int64_t(gs.size())));
+  spec.reset();
+  EXPECT_EQ(processKVBytes(), base);
+}
+
+TEST(KvMemoryLimit, CliPrintsTheTokensItHadAndOneLine) {
+  std::string model = generatedModelPath("llama_op17");
+  // 4 caches x 2 heads x 16 dims x 4 bytes = 512 bytes per row: room for 48 of the 66 rows.
+  ProcessResult r = runProcess({"/usr/bin/env", "BMC_MAX_KV_BYTES=24576", bmcRunPath(), model, "--prompt",
+                                "11,42,7,300,5,99", "--max-new-tokens", "60", "--r", "4", "--quiet"});
+  EXPECT_EQ(r.exitCode, 1) << r.describe();
+  EXPECT_EQ(r.signal, 0) << r.describe();
+  EXPECT_NE(r.err.find("beyond the process limit of 24576 bytes"), std::string::npos) << r.describe();
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.describe();
+  ASSERT_FALSE(r.out.empty()) << "the tokens generated before the failure were not printed";
+  EXPECT_GE(std::count(r.out.begin(), r.out.end(), ','), 9) << r.out;
+}
+
 } // namespace
 } // namespace bmc::e2e
