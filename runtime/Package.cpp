@@ -101,7 +101,8 @@ struct Reader {
     return ok ? n : 0;
   }
   std::string str() {
-    uint64_t n = count(uint64_t(end - p));
+    uint64_t n = u64(); // bounded by what is left after the length field (ASan/TSan found an 8-byte overread)
+    if (n > uint64_t(end - p)) ok = false;
     if (!ok) return {};
     std::string s(reinterpret_cast<const char *>(p), n);
     p += n;
