@@ -33,11 +33,15 @@ void parseLikeBmcRun(int argc, char **argv) {
   int64_t threads = a.integer("--threads", 0);
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
-  // Keep the results observable so that nothing above is optimised away.
-  volatile size_t sink = model.size() + prompt.size() + stop.size() + kv.size() + padding.size() +
-                         size_t(maxNew + batch + topK + seed + r + maxContext + threads) +
-                         size_t(temperature + topP) + json + quiet;
+  // Keep the results observable so that nothing above is optimised away
+  // (unsigned: the values may be anything, and signed overflow here would be
+  // the target's bug, as regressions/cli_args/sink-overflow-huge-seed was).
+  volatile uint64_t sink = uint64_t(model.size()) + prompt.size() + stop.size() + kv.size() + padding.size() +
+                           uint64_t(maxNew) + uint64_t(batch) + uint64_t(topK) + uint64_t(seed) + uint64_t(r) +
+                           uint64_t(maxContext) + uint64_t(threads) + uint64_t(json) + uint64_t(quiet);
+  volatile double realSink = temperature + topP;
   (void)sink;
+  (void)realSink;
 }
 } // namespace
 

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   // A fresh context per input: types and attributes made from fuzzed names
   // would otherwise accumulate across millions of inputs.
-  mlir::MLIRContext ctx;
+  mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED); // no thread pool started per input
   mlir::ScopedDiagnosticHandler quiet(&ctx, [](mlir::Diagnostic &) { return mlir::success(); });
   bmc::ImportedModel model;
   std::string error;
