@@ -62,7 +62,10 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *, std::optional<Location>
     } else if (d < -1) {
       return fail(loc, llvm::formatv("bmc.reshape: expected shape entries >= -1, found {0}", d));
     }
-    known *= d;
+    // Shape entries come from the model: their product may not fit (UBSan, fuzz_onnx_import).
+    if (__builtin_mul_overflow(known, d, &known))
+      return fail(loc, llvm::formatv("bmc.reshape: expected a shape of at most 2^63 - 1 elements, "
+                                     "found {0}", shapeStr(*elems)));
   }
   if (inferAt >= 0) {
     shape[inferAt] = kDyn;
@@ -91,16 +94,20 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *, std::optional<Location>
   if (axis < 0 || axis > t.getRank())
     return fail(loc, llvm::formatv("bmc.flatten: expected an axis in [0, {0}], found {1}",
                                    t.getRank(), axis));
+  bool overflow = false;
   auto prod = [&](int64_t b, int64_t e) {
     int64_t p = 1;
     for (int64_t i = b; i < e; ++i) {
       if (t.isDynamicDim(i)) return kDyn;
-      p *= t.getDimSize(i);
+      overflow |= __builtin_mul_overflow(p, t.getDimSize(i), &p);
     }
     return p;
   };
-  out.push_back(RankedTensorType::get({prod(0, axis), prod(axis, t.getRank())},
-                                      t.getElementType()));
+  int64_t rows = prod(0, axis), cols = prod(axis, t.getRank());
+  if (overflow)
+    return fail(loc, llvm::formatv("bmc.flatten: expected at most 2^63 - 1 elements on each side of "
+                                   "axis {0}, found the input {1}", axis, shapeStr(t.getShape())));
+  out.push_back(RankedTensorType::get({rows, cols}, t.getElementType()));
   return success();
 }
 BMC_COMPATIBLE_RETURN_TYPES(FlattenOp)

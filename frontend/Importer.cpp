@@ -7,6 +7,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <set>
 
 using namespace mlir;
@@ -126,14 +127,18 @@ std::optional<SmallVector<int64_t>> NodeImporter::constInts(int i) const {
     return r;
   }
   if (const Weight *w = graph.weightOf(v)) {
-    SmallVector<int64_t> r;
-    if (w->dtype == 7)
-      for (int64_t k = 0; k < w->numElements(); ++k) r.push_back(reinterpret_cast<const int64_t *>(w->data)[k]);
-    else if (w->dtype == 6)
-      for (int64_t k = 0; k < w->numElements(); ++k) r.push_back(reinterpret_cast<const int32_t *>(w->data)[k]);
-    else
-      return std::nullopt;
-    return r;
+    // The bytes may sit unaligned in the mapped file: memcpy, not a typed load.
+    auto read = [&](auto element) {
+      SmallVector<int64_t> r;
+      for (int64_t k = 0; k < w->numElements(); ++k) {
+        std::memcpy(&element, w->data + size_t(k) * sizeof element, sizeof element);
+        r.push_back(int64_t(element));
+      }
+      return r;
+    };
+    if (w->dtype == 7) return read(int64_t(0));
+    if (w->dtype == 6) return read(int32_t(0));
+    return std::nullopt;
   }
   return std::nullopt;
 }

@@ -89,12 +89,16 @@ const void *bmc_rt_weights(bmc_exec_ctx *ctx) { return ctx->weights; }
 void *bmc_rt_pool(bmc_exec_ctx *ctx) { return ctx->pool; }
 
 void bmc_rt_fail(bmc_exec_ctx *ctx, const char *message, int64_t a, int64_t b) {
-  std::string m = message;
-  for (auto [key, v] : {std::pair<const char *, int64_t>{"{0}", a}, {"{1}", b}}) {
-    size_t p = m.find(key);
-    if (p != std::string::npos) m.replace(p, 3, std::to_string(v));
+  {
+    // longjmp skips destructors: every local with storage must be gone before
+    // it (LeakSanitizer found the message leaking once per failed run).
+    std::string m = message;
+    for (auto [key, v] : {std::pair<const char *, int64_t>{"{0}", a}, {"{1}", b}}) {
+      size_t p = m.find(key);
+      if (p != std::string::npos) m.replace(p, 3, std::to_string(v));
+    }
+    ctx->error = std::move(m);
   }
-  ctx->error = m;
   std::longjmp(ctx->unwind, 1);
 }
 

@@ -18,7 +18,19 @@
 
 namespace bmc::cli {
 
+#ifdef BMC_CLI_DIE_THROWS
+/// Fuzz builds only (tests/fuzz/fuzz_cli_args.cpp): die() throws this instead
+/// of ending the process, so that the fuzzer goes on to the next input.
+struct Exit {
+  int code;
+  std::string message;
+};
+#endif
+
 [[noreturn]] inline void die(const std::string &msg) {
+#ifdef BMC_CLI_DIE_THROWS
+  throw Exit{1, msg};
+#endif
   std::fprintf(stderr, "%s\n", msg.c_str());
   std::exit(1);
 }

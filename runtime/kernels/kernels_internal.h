@@ -20,7 +20,7 @@ inline const float *panelPtr(const void *packed, int64_t K, int64_t p) {
 }
 // Packs columns [16*p0, 16*p1) of a strided B(k, n) = B[k*rs + n*cs] into
 // panels, written from `out` on (out holds panel p0 first).
-void packPanels(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs,
+void packPanels(const void *B, int64_t K, int64_t N, int64_t rs, int64_t cs,
                 int64_t p0, int64_t p1, float *out);
 
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.

@@ -48,6 +48,26 @@ func.func @reshape_infer_not_divisible(%x: tensor<2x3x4xf32>) {
 
 // -----
 
+// Found by fuzz_onnx_import (UBSan: the product of the entries overflowed int64).
+func.func @reshape_product_overflow(%x: tensor<2x3x4xf32>) {
+  %s = arith.constant dense<[4294967296, 4294967296, -1]> : tensor<3xi64>
+  // expected-error @+2 {{bmc.reshape: expected a shape of at most 2^63 - 1 elements, found [4294967296,4294967296,-1]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.reshape %x, %s : (tensor<2x3x4xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_product_overflow(%x: tensor<4294967296x4294967296x2xf32>) {
+  // expected-error @+2 {{bmc.flatten: expected at most 2^63 - 1 elements on each side of axis 2, found the input [4294967296,4294967296,2]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.flatten %x {axis = 2 : i64} : (tensor<4294967296x4294967296x2xf32>) -> tensor<?x2xf32>
+  return
+}
+
+// -----
+
 func.func @reshape_two_minus_one(%x: tensor<2x3x4xf32>) {
   %s = arith.constant dense<[-1, -1]> : tensor<2xi64>
   // expected-error @+2 {{bmc.reshape: expected at most one -1 in the shape, found two}}
