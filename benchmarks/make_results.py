@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Writes benchmarks/RESULTS.md from benchmarks/results/peers_<preset>.json (+ .md, .png) and
-kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them.
+"""Writes benchmarks/RESULTS.md from benchmarks/results/peers_<preset>.json (+ .md, .png),
+kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, and spec_<preset>.md (+ .png)
+from benchmarks/spec.py when present.
 
     benchmarks/make_results.py [--presets gpt2-25m,llama-25m] [--command "benchmarks/run_all.sh"]
 
@@ -154,6 +155,22 @@ def main():
         else:
             L.append(f"(no kv_modes_{p}.md: run benchmarks/kv_modes.py --preset {p})")
             L.append("")
+    specs = [p for p in presets if os.path.exists(os.path.join(a.results, f"spec_{p}.md"))]
+    if specs:
+        L.append("## Speculative decoding by KV-cache mode (benchmarks/spec.py)")
+        L.append("")
+        L.append("Reproduce: `benchmarks/spec.py` (both presets, contexts 512 and 2048, p in {0.5, 0.7, 0.9}, "
+                 "k in {2, 4, 8}; docs/SPECULATIVE.md explains the replay drafter).")
+        L.append("")
+        for p in specs:
+            L.append(f"#### {p}")
+            L.append("")
+            with open(os.path.join(a.results, f"spec_{p}.md")) as f:
+                L.append(f.read().rstrip())
+            L.append("")
+            if os.path.exists(os.path.join(a.results, f"spec_{p}.png")):
+                L.append(f"![Speculative decoding, {p}](results/spec_{p}.png)")
+                L.append("")
     with open(a.output, "w") as f:
         f.write("\n".join(L) + "\n")
     print(f"wrote {a.output}", file=sys.stderr)
