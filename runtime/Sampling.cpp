@@ -22,6 +22,39 @@ static uint64_t splitmix(uint64_t &s) {
 
 double uniform01(uint64_t &rng) { return double(splitmix(rng) >> 11) * (1.0 / 9007199254740992.0); }
 
+namespace {
+/// What sampling at temperature > 0 draws from: the candidates in order of
+/// falling logit, their unnormalised weights, and how many survive top-k and
+/// top-p (the first `keep`, of total weight `total`).
+struct Candidates {
+  std::vector<std::pair<float, int64_t>> cand;
+  std::vector<double> p;
+  size_t keep = 0;
+  double total = 0;
+};
+
+Candidates candidates(const float *l, int64_t V, const GenerateOptions &o) {
+  Candidates c;
+  c.cand.resize(size_t(V));
+  for (int64_t i = 0; i < V; ++i) c.cand[size_t(i)] = {l[i] / o.temperature, i};
+  std::stable_sort(c.cand.begin(), c.cand.end(), [](auto &a, auto &b) { return a.first > b.first; });
+  if (o.topK > 0 && o.topK < V) c.cand.resize(size_t(o.topK));
+  double mx = c.cand[0].first, sum = 0;
+  c.p.resize(c.cand.size());
+  for (size_t i = 0; i < c.cand.size(); ++i) sum += c.p[i] = std::exp(double(c.cand[i].first) - mx);
+  c.keep = c.cand.size();
+  if (o.topP < 1.0f) {
+    double acc = 0;
+    for (size_t i = 0; i < c.cand.size(); ++i) {
+      acc += c.p[i] / sum;
+      if (acc >= o.topP) { c.keep = i + 1; break; }
+    }
+  }
+  for (size_t i = 0; i < c.keep; ++i) c.total += c.p[i];
+  return c;
+}
+} // namespace
+
 std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &o, uint64_t &rng) {
   int64_t B = logits.shape()[0], V = logits.shape()[1];
   std::vector<int64_t> out(B);
@@ -31,30 +64,14 @@ std::vector<int64_t> sampleTokens(const Tensor &logits, const GenerateOptions &o
       out[b] = std::max_element(l, l + V) - l; // first maximum, as argmax
       continue;
     }
-    std::vector<std::pair<float, int64_t>> cand(V);
-    for (int64_t i = 0; i < V; ++i) cand[i] = {l[i] / o.temperature, i};
-    std::stable_sort(cand.begin(), cand.end(), [](auto &a, auto &c) { return a.first > c.first; });
-    if (o.topK > 0 && o.topK < V) cand.resize(size_t(o.topK));
-    double mx = cand[0].first, sum = 0;
-    std::vector<double> p(cand.size());
-    for (size_t i = 0; i < cand.size(); ++i) sum += p[i] = std::exp(double(cand[i].first) - mx);
-    size_t keep = cand.size();
-    if (o.topP < 1.0f) {
-      double acc = 0;
-      for (size_t i = 0; i < cand.size(); ++i) {
-        acc += p[i] / sum;
-        if (acc >= o.topP) { keep = i + 1; break; }
-      }
-    }
-    double total = 0;
-    for (size_t i = 0; i < keep; ++i) total += p[i];
-    double u = uniform01(rng) * total;
-    size_t pick = keep - 1;
-    for (size_t i = 0; i < keep; ++i) {
-      u -= p[i];
+    Candidates c = candidates(l, V, o);
+    double u = uniform01(rng) * c.total;
+    size_t pick = c.keep - 1;
+    for (size_t i = 0; i < c.keep; ++i) {
+      u -= c.p[i];
       if (u < 0) { pick = i; break; }
     }
-    out[b] = cand[pick].second;
+    out[b] = c.cand[pick].second;
   }
   return out;
 }
@@ -65,25 +82,8 @@ std::vector<double> tokenDistribution(const float *l, int64_t V, const GenerateO
     dist[size_t(std::max_element(l, l + V) - l)] = 1.0;
     return dist;
   }
-  // The candidates, cuts and weights of sampleTokens, in the same order.
-  std::vector<std::pair<float, int64_t>> cand(V);
-  for (int64_t i = 0; i < V; ++i) cand[i] = {l[i] / o.temperature, i};
-  std::stable_sort(cand.begin(), cand.end(), [](auto &a, auto &c) { return a.first > c.first; });
-  if (o.topK > 0 && o.topK < V) cand.resize(size_t(o.topK));
-  double mx = cand[0].first, sum = 0;
-  std::vector<double> p(cand.size());
-  for (size_t i = 0; i < cand.size(); ++i) sum += p[i] = std::exp(double(cand[i].first) - mx);
-  size_t keep = cand.size();
-  if (o.topP < 1.0f) {
-    double acc = 0;
-    for (size_t i = 0; i < cand.size(); ++i) {
-      acc += p[i] / sum;
-      if (acc >= o.topP) { keep = i + 1; break; }
-    }
-  }
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += p[i];
-  for (size_t i = 0; i < keep; ++i) dist[size_t(cand[i].second)] = p[i] / total;
+  Candidates c = candidates(l, V, o); // exactly what sampleTokens draws from
+  for (size_t i = 0; i < c.keep; ++i) dist[size_t(c.cand[i].second)] = c.p[i] / c.total;
   return dist;
 }
 
