@@ -30,7 +30,10 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
+
+#include <xbyak/xbyak_util.h>
 
 namespace bmc {
 namespace kernels {
@@ -445,7 +448,9 @@ void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, in
 
 } // namespace
 
-void attention(ThreadPool *pool, const bmc_attention_args &a) {
+namespace {
+// wide: tiles of at least avx512::attn::minTileRows() rows run in the AVX-512 group kernel.
+void run(ThreadPool *pool, const bmc_attention_args &a, bool wide) {
   if (a.batch <= 0 || a.heads <= 0 || a.kv_heads <= 0 || a.q_len <= 0 ||
       a.v_head_dim <= 0 || a.heads % a.kv_heads != 0)
     return;
@@ -475,7 +480,10 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
       float *O = scr.o.data();
       // Several heads at one position (GQA decode), or the rows of a few
       // positions (verification): each K/V row once for all of them.
-      if ((g.verify || (t.nq == 1 && t.nh > 1)) && !ms.active())
+      const bool group = (g.verify || (t.nq == 1 && t.nh > 1)) && !ms.active();
+      if (group && wide && t.rows() >= avx512::attn::minTileRows())
+        avx512::attn::runGroupTile(a, t, j0, j1, m, l, O);
+      else if (group)
         attn::runGroupTile(a, t, groupBlock, j0, j1, m, l, O);
       else
         runTile(a, g, ms, t, j0, j1, m, l, O);
@@ -523,6 +531,26 @@ void attention(ThreadPool *pool, const bmc_attention_args &a) {
   }
 }
 
+} // namespace
+
+void attention(ThreadPool *pool, const bmc_attention_args &a) { run(pool, a, false); }
+
 } // namespace avx2
+
+namespace avx512 {
+bool cpuSupported() {
+  static const bool ok = [] {
+    Xbyak::util::Cpu cpu; // tAVX512F includes the OS check of the zmm state
+    return avx2::cpuSupported() && cpu.has(Xbyak::util::Cpu::tAVX512F);
+  }();
+  return ok;
+}
+
+void attention(ThreadPool *pool, const bmc_attention_args &a) {
+  if (!cpuSupported())
+    throw std::runtime_error("bmc: AVX-512F attention on a CPU without it");
+  avx2::run(pool, a, true);
+}
+} // namespace avx512
 } // namespace kernels
 } // namespace bmc

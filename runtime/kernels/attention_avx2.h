@@ -55,6 +55,18 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
 
 } // namespace attn
 } // namespace avx2
+
+namespace avx512 {
+namespace attn {
+// The fewest tile rows for which the AVX-512 group kernel beats the AVX2 one
+// (query rows are its vector lanes: 4 rows of GQA decode would use a quarter).
+int64_t minTileRows();
+// Same contract as avx2::attn::runGroupTile (rows in [2, kMaxGroupTileRows]);
+// needs AVX-512F (attention_group_avx512.cpp).
+void runGroupTile(const bmc_attention_args &a, const avx2::attn::Tile &t, int64_t jBegin, int64_t jEnd, float *m,
+                  float *l, float *O);
+} // namespace attn
+} // namespace avx512
 } // namespace kernels
 } // namespace bmc
 

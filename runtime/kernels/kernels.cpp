@@ -16,7 +16,7 @@ enum class Impl { Ref, Avx2, Avx512 };
 
 struct Selection {
   Impl matmul = Impl::Ref;    // needs the JIT microkernels
-  Impl attention = Impl::Ref; // intrinsics only
+  Impl attention = Impl::Ref; // intrinsics only (Avx512: AVX2 + the 512-bit group kernel)
 };
 
 // The one place that picks kernels. BMC_KERNELS: unset or "auto" = the best
@@ -39,6 +39,8 @@ const Selection &selection() {
     const bool avx2Only = known && env && std::strcmp(env, "avx2") == 0;
     if (s.matmul == Impl::Avx2 && !avx2Only && avx512::supported())
       s.matmul = Impl::Avx512;
+    if (s.attention == Impl::Avx2 && !avx2Only && avx512::cpuSupported())
+      s.attention = Impl::Avx512;
     return s;
   }();
   return sel;
@@ -114,7 +116,14 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
 void bmc_attention_f32(void *pool, const bmc_attention_args *a) {
   if (!a || a->kv_heads <= 0 || a->heads % a->kv_heads != 0)
     return; // the compiler guarantees these; nothing sensible to compute
-  if (selection().attention == Impl::Avx2) {
+  if (selection().attention == Impl::Avx512) {
+    try {
+      avx512::attention(asPool(pool), *a);
+      return;
+    } catch (...) {
+    }
+  }
+  if (selection().attention != Impl::Ref) {
     try {
       avx2::attention(asPool(pool), *a);
       return;

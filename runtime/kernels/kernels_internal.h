@@ -81,6 +81,11 @@ int maxGemvRows();
 void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
                   const float *A, int64_t lda, const void *Bpacked,
                   const float *bias, float *C, int64_t ldc);
+// True when the CPU and OS support AVX-512F (intrinsics attention kernel).
+bool cpuSupported();
+// avx2::attention, with tiles of many query rows (speculative verification,
+// wide GQA groups) in the 512-bit group kernel. Throws without AVX-512F.
+void attention(ThreadPool *pool, const bmc_attention_args &a);
 } // namespace avx512
 
 } // namespace kernels

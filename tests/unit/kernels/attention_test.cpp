@@ -326,9 +326,7 @@ TEST(Attention, Avx2MatchesRefModelShapes) {
 // streams and not a multiple of 8, odd head dims, v_head_dim != head_dim,
 // spare rows with NaN, masks of every layout (gathers with per-head, strided
 // and broadcast offsets; fully masked rows), 1 to 3 threads (split kv ranges).
-TEST(Attention, Avx2MatchesRefGroupDecode) {
-  if (!haveAvx2())
-    GTEST_SKIP() << "no AVX2/FMA on this machine";
+template <class Fast> void groupDecodeCases(Fast fast) {
   std::mt19937 rng(41);
   const int64_t kvLens[] = {1, 3, 7, 33, 100, 257, 1030};
   const int64_t dims[][2] = {{64, 64}, {17, 17}, {128, 128}, {40, 24}, {72, 9}};
@@ -343,10 +341,24 @@ TEST(Attention, Avx2MatchesRefGroupDecode) {
         ++i;
         const int64_t padded = kv + (i % 3 == 0 ? 0 : i % 3 == 1 ? 5 : 70);
         AttnCase c{1 + i % 2, g[0], g[1], 1, kv, padded, dim[0], dim[1], masks[i % 8], i % 5 == 0, 1 + i % 3};
-        checkAttention(c, rng, avx2::attention);
-        if (HasFatalFailure())
+        checkAttention(c, rng, fast);
+        if (::testing::Test::HasFatalFailure())
           return;
       }
+}
+
+TEST(Attention, Avx2MatchesRefGroupDecode) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  groupDecodeCases(avx2::attention);
+}
+
+// The same cases through the AVX-512 entry: tiles of >= 8 rows (GQA 8..16
+// at decode) run in the 512-bit group kernel, smaller ones in the AVX2 one.
+TEST(Attention, Avx512MatchesRefGroupDecode) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  groupDecodeCases(avx512::attention);
 }
 
 // Speculative verification: q_len = k + 1 in 2..12 query positions over a
@@ -356,9 +368,7 @@ TEST(Attention, Avx2MatchesRefGroupDecode) {
 // q_len rows (broadcast and per head), random blocks, fully masked rows,
 // no mask, spare rows with NaN (masked mode) or none (skip mode), odd head
 // dims and kv lengths, 1 to 3 threads (split kv ranges).
-TEST(Attention, Avx2MatchesRefVerification) {
-  if (!haveAvx2())
-    GTEST_SKIP() << "no AVX2/FMA on this machine";
+template <class Fast> void verificationCases(Fast fast) {
   std::mt19937 rng(59);
   const int64_t groups[][2] = {{8, 8}, {8, 2}, {4, 1}, {6, 2}, {3, 3}, {16, 4}, {19, 1}};
   const int64_t dims[][2] = {{64, 64}, {17, 17}, {40, 24}};
@@ -375,10 +385,25 @@ TEST(Attention, Avx2MatchesRefVerification) {
       const int64_t padded = kv + (i % 2 ? 0 : 64 + i % 7);
       AttnCase c{1 + i % 2, g[0], g[1], q, kv, padded, dim[0], dim[1], masks[size_t(i) % 7], i % 4 == 0,
                  1 + i % 3};
-      checkAttention(c, rng, avx2::attention);
-      if (HasFatalFailure())
+      checkAttention(c, rng, fast);
+      if (::testing::Test::HasFatalFailure())
         return;
     }
+}
+
+TEST(Attention, Avx2MatchesRefVerification) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  verificationCases(avx2::attention);
+}
+
+// Verification through the AVX-512 entry: tiles of 8..64 rows (query rows as
+// vector lanes, 1 to 4 strips of 16) in the 512-bit group kernel, masks
+// transposed per block where non-zero, spare rows with NaN never read.
+TEST(Attention, Avx512MatchesRefVerification) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  verificationCases(avx512::attention);
 }
 
 // Prefill with masks that remove whole blocks (the mask-skip table): causal

@@ -4,6 +4,8 @@
 // on the unpacked B to pin down the packed layout.
 #include "test_util.h"
 
+#include <fstream>
+
 #include <cstring>
 #include <string>
 
@@ -347,6 +349,25 @@ TEST(Dispatch, EnvironmentSelectsImplementation) {
     EXPECT_EQ(isa, "avx2");
   else
     EXPECT_TRUE(isa == "ref" || isa == "avx2-nojit") << isa;
+}
+
+// The floor under the ISA-specific tests' skips: on a CPU whose
+// /proc/cpuinfo lists avx2+fma (avx512f), the AVX2 (AVX-512) tests must run,
+// so a broken feature check cannot quietly turn them into skips.
+TEST(Dispatch, FeatureChecksAgreeWithProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  if (!in)
+    GTEST_SKIP() << "no /proc/cpuinfo";
+  std::string line, flags;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = " " + line.substr(line.find(':') + 1) + " ";
+      break;
+    }
+  ASSERT_FALSE(flags.empty()) << "no flags line in /proc/cpuinfo";
+  auto has = [&](const char *f) { return flags.find(std::string(" ") + f + " ") != std::string::npos; };
+  EXPECT_EQ(avx2::cpuSupported(), has("avx2") && has("fma"));
+  EXPECT_EQ(avx512::cpuSupported(), has("avx512f"));
 }
 
 } // namespace
