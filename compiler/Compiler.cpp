@@ -13,6 +13,23 @@
 
 namespace bmc {
 
+const char *weightFormatName(WeightFormat f) {
+  switch (f) {
+  case WeightFormat::F32: return "f32";
+  case WeightFormat::Int8: return "int8";
+  }
+  return "?";
+}
+
+bool parseWeightFormat(const std::string &name, WeightFormat &out) {
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8})
+    if (name == weightFormatName(f)) {
+      out = f;
+      return true;
+    }
+  return false;
+}
+
 const char *kvModeName(KVMode m) {
   switch (m) {
   case KVMode::Concat: return "concat";
@@ -118,6 +135,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
 static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts, DecoderInfo &d) {
   auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
   d.kvPadding = opts.kvPadding;
+  d.weights = weightFormatName(opts.weights);
   if (opts.kvMode == KVMode::Concat || !d.inplaceKV) {
     d.kvMode = "concat";
     if (opts.kvMode != KVMode::Concat && d.valid && opts.remarks)
@@ -136,6 +154,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
   if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
   if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
+  if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8)
+    return bad("weights: expected WeightFormat::F32 or WeightFormat::Int8, found " + std::to_string(int(o.weights)));
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
@@ -165,6 +185,10 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
     error = path + ": " + escapeControl(error); // diagnostics carry node names from the file
     return false;
   }
+  // What a token streams: quantized matrices are read in their packed size.
+  for (const WeightEntry &e : c.plan.entries())
+    if (e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed)
+      c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
   return true;
 }
 

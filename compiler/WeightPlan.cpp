@@ -24,7 +24,8 @@ int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int
   e.name = name;
   e.k = k;
   e.n = n;
-  e.bytes = kind == WeightEntry::Raw ? bytes : bmc_pack_b_f32_bytes(k, n);
+  const bool q8 = kind == WeightEntry::PackedQ8 || kind == WeightEntry::PackedQ8Transposed;
+  e.bytes = kind == WeightEntry::Raw ? bytes : q8 ? bmc_pack_q8_bytes(k, n) : bmc_pack_b_f32_bytes(k, n);
   e.offset = place(e.bytes);
   index_[key] = entries_.size();
   entries_.push_back(std::move(e));
@@ -71,13 +72,19 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
       std::memcpy(dst, w->data, w->bytes);
       continue;
     }
-    bool trans = e.kind == WeightEntry::PackedBTransposed;
+    const bool q8 = e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed;
+    const bool trans = e.kind == WeightEntry::PackedBTransposed || e.kind == WeightEntry::PackedQ8Transposed;
     if (w->dtype != 1 || w->dims.size() != 2 || w->dims[0] != (trans ? e.n : e.k) ||
         w->dims[1] != (trans ? e.k : e.n)) {
       error = "weight '" + e.name + "': expected a 2-D FLOAT matrix to pack";
       return false;
     }
-    bmc_pack_b_f32(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
+    if (!q8) {
+      bmc_pack_b_f32(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
+    } else if (bmc_pack_q8(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst) != 0) {
+      error = "weight '" + e.name + "' holds a NaN or an infinity: it cannot be quantized to int8 (use --weights f32)";
+      return false;
+    }
   }
   return true;
 }

@@ -177,6 +177,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   w.u64(d.kvStatus.size());
   for (const auto &k : d.kvStatus) w.str(k);
   w.i64(d.weightBytesPerToken);
+  w.str(d.weights);
   return w.out;
 }
 
@@ -207,6 +208,9 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.kvMode = r.str(); d.r = r.i64(); d.kvPadding = r.str();
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) d.kvStatus.push_back(r.str());
   d.weightBytesPerToken = r.i64();
+  d.weights = r.str();
+  if (r.ok && d.weights != "f32" && d.weights != "int8")
+    r.fail("unknown weight format (expected f32 or int8)");
   if (!r.ok || r.p != r.end) {
     error = "corrupted metadata section" + (r.why.empty() ? std::string() : " (" + r.why + ")");
     return false;

@@ -30,6 +30,9 @@ struct LoweringOptions {
   /// Use the plain reference kernels' semantics only (loops in generated
   /// code) instead of calling the optimised kernels: for testing.
   bool referenceOnly = false;
+  /// Matmuls with constant 2-D fp32 weights read them int8-quantized
+  /// (bmc_matmul_q8_f32; its reference kernel when referenceOnly).
+  bool int8Weights = false;
   /// Store every elementwise result (no fusion of single-use chains).
   bool noFusion = false;
   /// The decoder's logits output, if any: when the runtime asks for the

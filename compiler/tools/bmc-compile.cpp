@@ -25,6 +25,10 @@ Options:
   --r N                spare rows per reallocation in bmc mode, up to 1048576
                        (default 0: the cost model's choice)
   --kv-padding MODE    skip (default) or mask: how attention treats spare rows
+  --weights FORMAT     f32 (default) or int8: matmul weights quantized at
+                       compile time, round to nearest, one fp32 scale per 32
+                       rows of K per column (onnxruntime MatMulNBits
+                       arithmetic, bits 8); 1.125 bytes per weight
   --emit STAGE         print the IR instead of writing a package: mlir (after
                        the graph passes) or llvm (optimised LLVM IR)
   --remarks            explain the KV-cache rewrite decisions
@@ -39,11 +43,14 @@ static int run(int argc, char **argv) {
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
+  std::string weightsArg = a.str("--weights", "f32");
   std::string emit = a.str("--emit", "");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  WeightFormat weights;
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32 or int8, found " + cli::shown(weightsArg));
   if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
@@ -51,6 +58,7 @@ static int run(int argc, char **argv) {
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;
+  co.weights = weights;
   auto t0 = Clock::now();
   auto last = t0;
   if (!quiet)
@@ -71,9 +79,10 @@ static int run(int argc, char **argv) {
   if (!s.ok()) cli::die(s.message());
   const DecoderInfo &d = rep.signature.decoder;
   if (!quiet)
-    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %.1f KB of code)\n",
+    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %s matmuls, %.1f MB read per token; "
+                 "%.1f KB of code)\n",
                  std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str(), rep.weightBytes / 1e6,
-                 rep.codeBytes / 1e3);
+                 weightFormatName(weights), d.weightBytesPerToken / 1e6, rep.codeBytes / 1e3);
   // Whether the BMC path was taken, per cache: loudly when it was not.
   if (d.valid && kv != "concat") {
     size_t inPlace = 0;

@@ -53,6 +53,9 @@ Options:
   --r N                  spare KV rows per reallocation in bmc mode, up to
                          1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
+  --weights FORMAT       f32 (default) or int8 (weight-only, blocks of 32):
+                         how an ONNX model's matmul weights are compiled
+                         (a package keeps what bmc-compile chose)
   --max-context N        maximum tokens in the cache, up to 16777216
                          (default: the model's)
   --threads N            kernel threads (default: all cores)
@@ -88,6 +91,7 @@ static int run(int argc, char **argv) {
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
+  std::string weightsArg = a.str("--weights", "f32");
   int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   std::string draftPath = a.str("--draft", "");
@@ -96,6 +100,8 @@ static int run(int argc, char **argv) {
   a.finish();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  WeightFormat weights;
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32 or int8, found " + cli::shown(weightsArg));
   int64_t specLookup = 0, specK = 4;
   if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
     a.fail("--spec-lookup: expected an n-gram length in [1, 64], found " + cli::shown(*specLookupArg));
@@ -113,6 +119,7 @@ static int run(int argc, char **argv) {
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;
+  co.weights = weights;
   co.threads = threads;
   if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
   std::shared_ptr<Model> m = cli::openModel(model, co);
@@ -202,8 +209,9 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-run: stopped after %lld of %lld tokens: the maximum context of %lld tokens is full\n",
                  (long long)generated, (long long)g.maxNewTokens, (long long)s.maxContext());
   if (quiet) return 0;
-  std::fprintf(stderr, "%s: %s in %.0f ms (%s)\n", model.c_str(), isOnnx ? "compiled" : "loaded", loadMs,
-               m->codeDescription().c_str());
+  std::fprintf(stderr, "%s: %s in %.0f ms (%s; %s weights, %.1f MB read per token)\n", model.c_str(),
+               isOnnx ? "compiled" : "loaded", loadMs, m->codeDescription().c_str(),
+               m->signature().decoder.weights.c_str(), m->signature().decoder.weightBytesPerToken / 1e6);
   std::fprintf(stderr, "prefill: %zu tokens x %lld in %.2f ms (time to first token)\n", prompt.size(), (long long)batch,
                prefillMs);
   if (steps > 0 && !speculative)

@@ -22,6 +22,17 @@ enum class KVMode {
 };
 const char *kvModeName(KVMode m);
 
+/// How matmul weights (constant 2-D fp32 matrices) are stored and read.
+enum class WeightFormat {
+  F32,  ///< as in the model, packed into 16-column panels
+  Int8, ///< weight-only int8: one fp32 scale per 32 rows of K per column, round
+        ///< to nearest (onnxruntime MatMulNBits arithmetic, bits 8, block 32);
+        ///< 1.125 bytes per weight; activations and accumulation stay fp32
+};
+const char *weightFormatName(WeightFormat f);
+/// Parses "f32" / "int8"; false for anything else.
+bool parseWeightFormat(const std::string &name, WeightFormat &out);
+
 struct CompileOptions {
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
   KVMode kvMode = KVMode::BMC;
@@ -30,7 +41,11 @@ struct CompileOptions {
   /// How attention treats the spare rows of a KV buffer: "skip" bounds the
   /// loop at the valid length; "mask" computes and masks them (the paper's).
   std::string kvPadding = "skip";
+  /// How matmul weights are stored (embedding tables gathered from stay fp32).
+  WeightFormat weights = WeightFormat::F32;
   /// Generated code calls no optimised kernel (plain loops): a reference.
+  /// With Int8 weights the matmuls still run the reference int8 kernel (the
+  /// quantized arithmetic is the model's), all else in loops.
   bool referenceKernels = false;
   /// Compute single-use elementwise chains inside their consumer's loop
   /// (false: store every intermediate, the plain reference form).

@@ -323,19 +323,31 @@ void printSweep(const std::string &name, int threads, double bytes, const std::v
   }
 }
 
-void sweepMatvec(int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, int rounds) {
-  const int64_t bytes = bmc_pack_b_f32_bytes(K, N);
+// q8: int8 block-quantized weights (bmc_pack_q8 / bmc_matmul_q8_f32); the
+// bytes are then the codes and scales, 1.125 per weight.
+void sweepMatvec(int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, int rounds, bool q8 = false) {
+  const int64_t bytes = q8 ? bmc_pack_q8_bytes(K, N) : bmc_pack_b_f32_bytes(K, N);
   const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / bytes);
   Buffer src{size_t(K * N)};
+  for (int64_t i = 0; i < K * N; ++i)
+    src.data()[i] = float(i % 255) / 127.0f - 1.0f;
   Buffer packed{size_t(bytes / 4 * copies)};
-  for (int64_t c = 0; c < copies; ++c)
-    bmc_pack_b_f32(src.data(), K, N, N, 0, packed.data() + c * bytes / 4);
+  for (int64_t c = 0; c < copies; ++c) {
+    if (q8)
+      bmc_pack_q8(src.data(), K, N, N, 0, packed.data() + c * bytes / 4);
+    else
+      bmc_pack_b_f32(src.data(), K, N, N, 0, packed.data() + c * bytes / 4);
+  }
   Buffer A{size_t(9 * K)}, bias{size_t(N)}, C{size_t(9 * N)};
   std::vector<std::vector<double>> secs(std::size(kSweepMs));
   std::vector<double> bw;
   auto pass = [&](int64_t M) {
-    for (int64_t c = 0; c < copies; ++c)
-      bmc_matmul_packed_f32(pool, M, N, K, A.data(), K, packed.data() + c * bytes / 4, bias.data(), C.data(), N);
+    for (int64_t c = 0; c < copies; ++c) {
+      if (q8)
+        bmc_matmul_q8_f32(pool, M, N, K, A.data(), K, packed.data() + c * bytes / 4, bias.data(), C.data(), N);
+      else
+        bmc_matmul_packed_f32(pool, M, N, K, A.data(), K, packed.data() + c * bytes / 4, bias.data(), C.data(), N);
+    }
   };
   for (int64_t M : kSweepMs)
     pass(M); // warm-up
@@ -347,7 +359,7 @@ void sweepMatvec(int64_t K, int64_t N, ThreadPool *pool, const Buffer &probe, in
       secs[i].push_back((now() - t0) / double(copies));
     }
   }
-  printSweep("spec matvec K=" + std::to_string(K) + " N=" + std::to_string(N), pool ? pool->numThreads() : 1,
+  printSweep(std::string(q8 ? "spec q8 matvec K=" : "spec matvec K=") + std::to_string(K) + " N=" + std::to_string(N), pool ? pool->numThreads() : 1,
              double(bytes), secs, bw);
 }
 
@@ -474,6 +486,9 @@ int main(int argc, char **argv) {
     sweep("spec matvec K=512 N=1536", [&] { sweepMatvec(512, 1536, pool, probe, rounds); });
     sweep("spec matvec K=2048 N=512", [&] { sweepMatvec(2048, 512, pool, probe, rounds); });
     sweep("spec matvec K=512 N=8192", [&] { sweepMatvec(512, 8192, pool, probe, rounds); });
+    sweep("spec q8 matvec K=512 N=2048", [&] { sweepMatvec(512, 2048, pool, probe, rounds, true); });
+    sweep("spec q8 matvec K=2048 N=512", [&] { sweepMatvec(2048, 512, pool, probe, rounds, true); });
+    sweep("spec q8 matvec K=512 N=8192", [&] { sweepMatvec(512, 8192, pool, probe, rounds, true); });
     sweep("spec attn h=8/2 d=64 kv=2048", [&] { sweepAttention(8, 2, 64, 2048, 2048, pool, probe, rounds); });
     sweep("spec attn h=8/8 d=64 kv=2048", [&] { sweepAttention(8, 8, 64, 2048, 2048, pool, probe, rounds); });
     sweep("spec attn h=8/2 d=64 kv=2048/2304", [&] { sweepAttention(8, 2, 64, 2048, 2304, pool, probe, rounds); });

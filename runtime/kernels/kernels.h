@@ -58,6 +58,39 @@ void bmc_matmul_packed_f32(void *pool, int64_t M, int64_t N, int64_t K,
                            const float *A, int64_t lda, const void *Bpacked,
                            const float *bias, float *C, int64_t ldc);
 
+/* ---- Matmul with int8 block-quantized constant weights -------------------- */
+
+/* Weight-only quantization: B is stored as int8 codes with one fp32 scale per
+ * BMC_Q8_BLOCK rows of K per column, w = q * scale, q in [-127, 127], scale =
+ * max |w| over the block / 127, q = round-to-nearest-even(w / scale): the
+ * arithmetic of onnxruntime's MatMulNBits with bits = 8, block_size = 32 and
+ * the default zero point (128, i.e. signed codes). A stays fp32, accumulation
+ * is fp32.
+ *
+ * Packed int8 layout (version 1): ceil(N/16) panels of 16 columns; panel p
+ * holds ceil(K/32) blocks of 576 bytes, block kb at byte offset
+ * (p*ceil(K/32) + kb) * 576: 16 fp32 scales (column 16p + j at float j), then
+ * 32 rows of 16 int8 codes (row k - 32kb, column j at byte 64 + 16*(k-32kb) + j).
+ * Columns past N and rows past K are zero. 1.125 bytes per weight. */
+#define BMC_Q8_BLOCK 32
+
+/* Bytes needed by bmc_pack_q8 for a K x N matrix. */
+int64_t bmc_pack_q8_bytes(int64_t K, int64_t N);
+
+/* Quantizes and packs B, given as for bmc_pack_b_f32. Returns 0, or -1 when B
+ * holds a NaN or an infinity (no scale represents it; `out` is then partly
+ * written and must not be used). */
+int32_t bmc_pack_q8(const float *B, int64_t K, int64_t N, int64_t ldb, int32_t trans_b, void *out);
+
+/* C[M,N] = A[M,K] * dequant(B) (+ bias[N]), A and C as bmc_matmul_packed_f32,
+ * B packed by bmc_pack_q8. */
+void bmc_matmul_q8_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                       const void *Bq, const float *bias, float *C, int64_t ldc);
+
+/* The same, always with the plain reference loops (reference builds). */
+void bmc_matmul_q8_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const void *Bq, const float *bias, float *C, int64_t ldc);
+
 /* ---- Strided batched matmul (both operands computed at run time) ---------- */
 
 /* For b in [0,batch), m in [0,M), n in [0,N):

@@ -23,6 +23,13 @@ inline const float *panelPtr(const void *packed, int64_t K, int64_t p) {
 void packPanels(const void *B, int64_t K, int64_t N, int64_t rs, int64_t cs,
                 int64_t p0, int64_t p1, float *out);
 
+// ---- Packed int8 layout (see kernels.h) ----
+int64_t packQ8Bytes(int64_t K, int64_t N);
+// B(k, n) = B[k*rs + n*cs]; false (out partly written) on a non-finite value.
+bool packQ8(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *out);
+// Panels [p0, p1) of a packed int8 B as fp32 panels (bmc_pack_b_f32's layout).
+void dequantQ8Panels(const void *packed, int64_t K, int64_t p0, int64_t p1, float *out);
+
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.
 template <class F> void parallelFor(ThreadPool *pool, int64_t n, F &&f) {
   if (pool)
@@ -49,6 +56,8 @@ void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
                   const float *bias, float *C, int64_t ldc) noexcept;
 void matmulStrided(ThreadPool *pool, const StridedMatmul &p) noexcept;
 void attention(ThreadPool *pool, const bmc_attention_args &a) noexcept;
+void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc) noexcept;
 } // namespace ref
 
 namespace avx2 {
@@ -68,6 +77,10 @@ void gemmPanels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                 const float *panels, int64_t p0, int64_t p1,
                 const float *bias, float *C, int64_t ldc);
 void attention(ThreadPool *pool, const bmc_attention_args &a);
+// int8 weights: intrinsics GEMV (rows in groups of 5); M > 12 dequantizes
+// panels for the JIT GEMM (when jitReady()). May throw std::bad_alloc.
+void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc);
 } // namespace avx2
 
 namespace avx512 {
@@ -86,6 +99,9 @@ bool cpuSupported();
 // avx2::attention, with tiles of many query rows (speculative verification,
 // wide GQA groups) in the 512-bit group kernel. Throws without AVX-512F.
 void attention(ThreadPool *pool, const bmc_attention_args &a);
+// int8 weights, up to 12 rows in one pass over the codes. Throws without AVX-512F.
+void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc);
 } // namespace avx512
 
 } // namespace kernels

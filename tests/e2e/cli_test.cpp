@@ -186,7 +186,20 @@ TEST_F(Cli, BadArguments) {
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2()}), "-o"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--r", "-2"}), "--r"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--kv", "paged"}), "--kv"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--weights", "int3"}), "--weights"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--weights", "INT8"}), "--weights"));
   EXPECT_FALSE(fileExists(*dir + "/x.bmcpkg"));
+}
+
+/// --weights int8: the package says so, and bmc-run reports what a token reads.
+TEST_F(Cli, Int8Weights) {
+  std::string q8 = *dir + "/q8.bmcpkg";
+  ProcessResult c = bmcCompile({gpt2(), "-o", q8, "--weights", "int8"});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  EXPECT_NE(c.err.find("int8 matmuls"), std::string::npos) << c.err;
+  ProcessResult r = bmcRun({q8, "--max-new-tokens", "4"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_NE(r.err.find("int8 weights"), std::string::npos) << r.err;
 }
 
 /// Speculative decoding from the command line: the same greedy tokens as

@@ -1,0 +1,206 @@
+// int8 block-quantized weights: the packing against the definition (round to
+// nearest, scale = max|w| / 127 per 32 rows per column, layout of kernels.h),
+// the reference matmul against fp32 arithmetic on the dequantized matrix, and
+// the AVX2 / AVX-512 kernels against the reference on odd sizes, every small
+// M (decode and verification), large M (prefill, via the fp32 GEMM on
+// dequantized panels), strides, bias, 1 to 3 threads.
+#include "test_util.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+namespace bmc {
+namespace kernels {
+namespace test {
+namespace {
+
+struct Q8Case {
+  int64_t M, N, K;
+  bool transB, bias;
+  int threads;
+};
+
+std::string describe(const Q8Case &c) {
+  return "M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K) +
+         (c.transB ? " transB" : "") + (c.bias ? " bias" : "") + " threads=" + std::to_string(c.threads);
+}
+
+// B(k, n) of a matrix given as [K, N] (ld N + 3) or transposed [N, K] (ld K + 5).
+float at(const std::vector<float> &B, const Q8Case &c, int64_t k, int64_t n) {
+  return c.transB ? B[size_t(n * (c.K + 5) + k)] : B[size_t(k * (c.N + 3) + n)];
+}
+
+std::vector<float> makeB(const Q8Case &c, std::mt19937 &rng) {
+  std::vector<float> B = c.transB ? randomVector(size_t(c.N * (c.K + 5)), rng)
+                                  : randomVector(size_t(c.K * (c.N + 3)), rng);
+  // Columns of very different magnitudes, and an all-zero column: per-column
+  // scales must follow them.
+  for (int64_t k = 0; k < c.K; ++k)
+    for (int64_t n = 0; n < c.N; ++n) {
+      float &w = c.transB ? B[size_t(n * (c.K + 5) + k)] : B[size_t(k * (c.N + 3) + n)];
+      w *= n % 7 == 3 ? 100.0f : n % 7 == 5 ? 0.01f : 1.0f;
+      if (n == 2)
+        w = 0.0f;
+    }
+  return B;
+}
+
+AlignedBuffer pack(const std::vector<float> &B, const Q8Case &c) {
+  AlignedBuffer out(size_t(bmc_pack_q8_bytes(c.K, c.N)));
+  EXPECT_EQ(bmc_pack_q8(B.data(), c.K, c.N, c.transB ? c.K + 5 : c.N + 3, c.transB ? 1 : 0, out.data()), 0);
+  return out;
+}
+
+// The layout and the rounding, from kernels.h's definition.
+TEST(MatmulQ8, PackFollowsTheDefinition) {
+  std::mt19937 rng(3);
+  for (const Q8Case &c : {Q8Case{1, 37, 70, false, false, 1}, Q8Case{1, 16, 32, true, false, 1},
+                          Q8Case{1, 5, 1, false, false, 1}}) {
+    SCOPED_TRACE(describe(c));
+    const std::vector<float> B = makeB(c, rng);
+    AlignedBuffer packed = pack(B, c);
+    const int64_t blocks = (c.K + 31) / 32, panels = (c.N + 15) / 16;
+    ASSERT_EQ(bmc_pack_q8_bytes(c.K, c.N), panels * blocks * 576);
+    const auto *bytes = reinterpret_cast<const uint8_t *>(packed.data());
+    for (int64_t p = 0; p < panels; ++p)
+      for (int64_t kb = 0; kb < blocks; ++kb) {
+        const uint8_t *blk = bytes + (p * blocks + kb) * 576;
+        for (int64_t j = 0; j < 16; ++j) {
+          const int64_t n = 16 * p + j;
+          float amax = 0.0f;
+          for (int64_t k = 32 * kb; n < c.N && k < std::min(c.K, 32 * kb + 32); ++k)
+            amax = std::max(amax, std::fabs(at(B, c, k, n)));
+          float scale;
+          std::memcpy(&scale, blk + 4 * j, 4);
+          ASSERT_EQ(scale, amax / 127.0f) << "p=" << p << " kb=" << kb << " j=" << j;
+          for (int64_t r = 0; r < 32; ++r) {
+            const int64_t k = 32 * kb + r;
+            const int8_t q = int8_t(blk[64 + 16 * r + j]);
+            if (n >= c.N || k >= c.K) {
+              ASSERT_EQ(q, 0) << "padding at p=" << p << " k=" << k << " j=" << j;
+              continue;
+            }
+            const float w = at(B, c, k, n);
+            // Round to nearest: the reconstruction is within half a step.
+            ASSERT_LE(std::fabs(float(q) * scale - w), 0.5f * scale * (1 + 1e-5f) + 1e-30f)
+                << "k=" << k << " n=" << n;
+            ASSERT_LE(std::abs(int(q)), 127);
+          }
+        }
+      }
+  }
+}
+
+TEST(MatmulQ8, PackRefusesNonFiniteWeights) {
+  std::vector<float> B(64 * 20, 0.5f);
+  AlignedBuffer out(size_t(bmc_pack_q8_bytes(64, 20)));
+  EXPECT_EQ(bmc_pack_q8(B.data(), 64, 20, 20, 0, out.data()), 0);
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY}) {
+    B[size_t(40 * 20 + 17)] = bad;
+    EXPECT_EQ(bmc_pack_q8(B.data(), 64, 20, 20, 0, out.data()), -1) << bad;
+  }
+}
+
+// The reference against plain fp32 arithmetic on the dequantized matrix
+// (from the packed bytes by the definition, not by the kernels' helper).
+TEST(MatmulQ8, RefIsTheMatmulOfTheDequantizedWeights) {
+  std::mt19937 rng(5);
+  const Q8Case c{7, 37, 70, true, true, 2};
+  const std::vector<float> B = makeB(c, rng);
+  AlignedBuffer packed = pack(B, c);
+  const auto *bytes = reinterpret_cast<const uint8_t *>(packed.data());
+  const int64_t blocks = (c.K + 31) / 32;
+  auto deq = [&](int64_t k, int64_t n) {
+    const uint8_t *blk = bytes + ((n / 16) * blocks + k / 32) * 576;
+    float scale;
+    std::memcpy(&scale, blk + 4 * (n % 16), 4);
+    return float(int8_t(blk[64 + 16 * (k % 32) + n % 16])) * scale;
+  };
+  const std::vector<float> A = randomVector(size_t(c.M * c.K), rng), bias = randomVector(size_t(c.N), rng);
+  std::vector<float> C(size_t(c.M * c.N));
+  ref::matmulQ8(poolFor(c.threads), c.M, c.N, c.K, A.data(), c.K, packed.data(), bias.data(), C.data(), c.N);
+  for (int64_t m = 0; m < c.M; ++m)
+    for (int64_t n = 0; n < c.N; ++n) {
+      double want = bias[size_t(n)], scale = std::fabs(want);
+      for (int64_t k = 0; k < c.K; ++k) {
+        want += double(A[size_t(m * c.K + k)]) * deq(k, n);
+        scale += std::fabs(double(A[size_t(m * c.K + k)]) * deq(k, n));
+      }
+      ASSERT_TRUE(closeTo(C[size_t(m * c.N + n)], float(want), scale)) << "m=" << m << " n=" << n;
+    }
+}
+
+template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast) {
+  SCOPED_TRACE(describe(c));
+  const std::vector<float> B = makeB(c, rng);
+  AlignedBuffer packed = pack(B, c);
+  const int64_t lda = c.K + 2, ldc = c.N + 1;
+  const std::vector<float> A = randomVector(size_t(c.M * lda), rng), bias = randomVector(size_t(c.N), rng);
+  std::vector<float> want(size_t(c.M * ldc), 555.0f), got = want;
+  const float *b = c.bias ? bias.data() : nullptr;
+  ref::matmulQ8(nullptr, c.M, c.N, c.K, A.data(), lda, packed.data(), b, want.data(), ldc);
+  fast(poolFor(c.threads), c.M, c.N, c.K, A.data(), lda, packed.data(), b, got.data(), ldc);
+  for (int64_t m = 0; m < c.M; ++m) {
+    for (int64_t n = 0; n < c.N; ++n) {
+      double scale = 0; // bounds the summed terms: |a| <= 1, |w| <= 100
+      for (int64_t k = 0; k < c.K; ++k)
+        scale += std::fabs(A[size_t(m * lda + k)]) * std::fabs(at(B, c, k, n));
+      ASSERT_TRUE(closeTo(got[size_t(m * ldc + n)], want[size_t(m * ldc + n)], scale + 1.0))
+          << "m=" << m << " n=" << n;
+    }
+    ASSERT_EQ(got[size_t(m * ldc + c.N)], 555.0f) << "wrote past N in row " << m;
+  }
+}
+
+template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast) {
+  int i = 0;
+  for (int64_t M = 1; M <= 14; ++M)
+    for (int64_t K : {1, 31, 33, 100, 513}) {
+      ++i;
+      const int64_t N = i % 4 == 0 ? 1 : i % 4 == 1 ? 17 : i % 4 == 2 ? 100 : 32;
+      checkQ8({M, N, K, i % 2 == 0, i % 3 != 0, 1 + i % 3}, rng, fast);
+      if (::testing::Test::HasFatalFailure())
+        return;
+    }
+  // Prefill sizes (M > 12: dequantized panel groups + the fp32 GEMM) and a
+  // model shape.
+  for (const Q8Case &c : {Q8Case{40, 150, 70, false, true, 2}, Q8Case{73, 33, 513, true, false, 3},
+                          Q8Case{5, 2048, 512, true, false, 2}, Q8Case{1, 8192, 512, false, false, 1},
+                          Q8Case{3, 7, 0, false, true, 1}}) {
+    checkQ8(c, rng, fast);
+    if (::testing::Test::HasFatalFailure())
+      return;
+  }
+}
+
+TEST(MatmulQ8, Avx2MatchesRef) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::mt19937 rng(17);
+  sweepQ8(rng, avx2::matmulQ8);
+}
+
+TEST(MatmulQ8, Avx512MatchesRef) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  std::mt19937 rng(19);
+  sweepQ8(rng, avx512::matmulQ8);
+}
+
+TEST(MatmulQ8, CAbiMatchesRef) {
+  std::mt19937 rng(23);
+  auto viaAbi = [](ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+                   const float *bias, float *C, int64_t ldc) {
+    bmc_matmul_q8_f32(pool, M, N, K, A, lda, Bq, bias, C, ldc);
+  };
+  checkQ8({1, 100, 513, true, true, 2}, rng, viaAbi);
+  checkQ8({5, 33, 70, false, false, 1}, rng, viaAbi);
+  checkQ8({30, 40, 64, false, true, 2}, rng, viaAbi);
+}
+
+} // namespace
+} // namespace test
+} // namespace kernels
+} // namespace bmc
