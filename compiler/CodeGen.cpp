@@ -76,7 +76,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
                    mlir::cf::ControlFlowDialect, mlir::vector::VectorDialect>();
   LoweringOptions lo;
   lo.referenceOnly = opts.referenceKernels;
-  lo.int8Weights = opts.weights == WeightFormat::Int8;
+  lo.quantBits = opts.weights == WeightFormat::Int8 ? 8 : opts.weights == WeightFormat::Int4 ? 4 : 0;
   lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {

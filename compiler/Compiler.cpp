@@ -17,12 +17,13 @@ const char *weightFormatName(WeightFormat f) {
   switch (f) {
   case WeightFormat::F32: return "f32";
   case WeightFormat::Int8: return "int8";
+  case WeightFormat::Int4: return "int4";
   }
   return "?";
 }
 
 bool parseWeightFormat(const std::string &name, WeightFormat &out) {
-  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8})
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::Int4})
     if (name == weightFormatName(f)) {
       out = f;
       return true;
@@ -154,8 +155,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
   if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
   if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
-  if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8)
-    return bad("weights: expected WeightFormat::F32 or WeightFormat::Int8, found " + std::to_string(int(o.weights)));
+  if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4)
+    return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
@@ -187,7 +188,8 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   }
   // What a token streams: quantized matrices are read in their packed size.
   for (const WeightEntry &e : c.plan.entries())
-    if (e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed)
+    if (e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed ||
+        e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed)
       c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
   return true;
 }

@@ -25,7 +25,11 @@ int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int
   e.k = k;
   e.n = n;
   const bool q8 = kind == WeightEntry::PackedQ8 || kind == WeightEntry::PackedQ8Transposed;
-  e.bytes = kind == WeightEntry::Raw ? bytes : q8 ? bmc_pack_q8_bytes(k, n) : bmc_pack_b_f32_bytes(k, n);
+  const bool q4 = kind == WeightEntry::PackedQ4 || kind == WeightEntry::PackedQ4Transposed;
+  e.bytes = kind == WeightEntry::Raw ? bytes
+            : q8                     ? bmc_pack_q8_bytes(k, n)
+            : q4                     ? bmc_pack_q4_bytes(k, n)
+                                     : bmc_pack_b_f32_bytes(k, n);
   e.offset = place(e.bytes);
   index_[key] = entries_.size();
   entries_.push_back(std::move(e));
@@ -73,16 +77,20 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
       continue;
     }
     const bool q8 = e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed;
-    const bool trans = e.kind == WeightEntry::PackedBTransposed || e.kind == WeightEntry::PackedQ8Transposed;
+    const bool q4 = e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed;
+    const bool trans = e.kind == WeightEntry::PackedBTransposed || e.kind == WeightEntry::PackedQ8Transposed ||
+                       e.kind == WeightEntry::PackedQ4Transposed;
     if (w->dtype != 1 || w->dims.size() != 2 || w->dims[0] != (trans ? e.n : e.k) ||
         w->dims[1] != (trans ? e.k : e.n)) {
       error = "weight '" + e.name + "': expected a 2-D FLOAT matrix to pack";
       return false;
     }
-    if (!q8) {
-      bmc_pack_b_f32(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
-    } else if (bmc_pack_q8(reinterpret_cast<const float *>(w->data), e.k, e.n, w->dims[1], trans ? 1 : 0, dst) != 0) {
-      error = "weight '" + e.name + "' holds a NaN or an infinity: it cannot be quantized to int8 (use --weights f32)";
+    const float *src = reinterpret_cast<const float *>(w->data);
+    if (!q8 && !q4) {
+      bmc_pack_b_f32(src, e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
+    } else if ((q8 ? bmc_pack_q8 : bmc_pack_q4)(src, e.k, e.n, w->dims[1], trans ? 1 : 0, dst) != 0) {
+      error = "weight '" + e.name + "' holds a NaN or an infinity: it cannot be quantized to " +
+              std::string(q8 ? "int8" : "int4") + " (use --weights f32)";
       return false;
     }
   }

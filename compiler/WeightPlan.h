@@ -19,7 +19,7 @@
 namespace bmc {
 
 struct WeightEntry {
-  enum Kind { Raw, PackedB, PackedBTransposed, PackedQ8, PackedQ8Transposed, Constant };
+  enum Kind { Raw, PackedB, PackedBTransposed, PackedQ8, PackedQ8Transposed, PackedQ4, PackedQ4Transposed, Constant };
   Kind kind = Raw;
   std::string name;            // weight name (Raw/Packed) or "" for constants
   int64_t k = 0, n = 0;        // for packed: B is [k, n] (or [n, k] transposed)

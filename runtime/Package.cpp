@@ -209,8 +209,8 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) d.kvStatus.push_back(r.str());
   d.weightBytesPerToken = r.i64();
   d.weights = r.str();
-  if (r.ok && d.weights != "f32" && d.weights != "int8")
-    r.fail("unknown weight format (expected f32 or int8)");
+  if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
+    r.fail("unknown weight format (expected f32, int8 or int4)");
   if (!r.ok || r.p != r.end) {
     error = "corrupted metadata section" + (r.why.empty() ? std::string() : " (" + r.why + ")");
     return false;

@@ -29,7 +29,7 @@ static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed) {
 bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias) {
   // Quantized weights exist only packed: the reference build runs the int8
   // reference kernel on them (bmc_matmul_q8_f32_ref).
-  if (opts.referenceOnly && !opts.int8Weights) return false;
+  if (opts.referenceOnly && !opts.quantBits) return false;
   bool viaTranspose = false;
   mlir::bmc::WeightOp w = weightOf(rhs, viaTranspose);
   if (!w) return false;
@@ -38,13 +38,17 @@ bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf 
   int64_t K = trans ? wt.getDimSize(1) : wt.getDimSize(0);
   int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
   checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
-  const bool q8 = opts.int8Weights;
-  WeightEntry::Kind kind = q8 ? (trans ? WeightEntry::PackedQ8Transposed : WeightEntry::PackedQ8)
-                              : (trans ? WeightEntry::PackedBTransposed : WeightEntry::PackedB);
+  const int bits = opts.quantBits;
+  WeightEntry::Kind kind = bits == 8 ? (trans ? WeightEntry::PackedQ8Transposed : WeightEntry::PackedQ8)
+                           : bits == 4 ? (trans ? WeightEntry::PackedQ4Transposed : WeightEntry::PackedQ4)
+                                       : (trans ? WeightEntry::PackedBTransposed : WeightEntry::PackedB);
   int64_t off = plan.request(w.getName().str(), kind, 0, K, N);
   Value bp = b.create<LLVM::GEPOp>(loc, ptrTy, b.getI8Type(), weightsBase, ValueRange{c(off)});
   Value biasPtr = bias ? bias : b.create<LLVM::ZeroOp>(loc, ptrTy).getResult();
-  call(q8 ? (opts.referenceOnly ? "bmc_matmul_q8_f32_ref" : "bmc_matmul_q8_f32") : "bmc_matmul_packed_f32", {},
+  const char *fn = bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_f32_ref" : "bmc_matmul_q8_f32")
+                   : bits == 4 ? (opts.referenceOnly ? "bmc_matmul_q4_f32_ref" : "bmc_matmul_q4_f32")
+                               : "bmc_matmul_packed_f32";
+  call(fn, {},
        {pool, a2d.sizes[0], c(N), c(K), viewPtr(a2d), a2d.strides[0], bp, biasPtr, viewPtr(c2d), c2d.strides[0]});
   return true;
 }
@@ -85,7 +89,7 @@ static Buf shapeOnly(Lowerer &l, Value v) {
 
 static bool packable(Lowerer &l, Value rhs) {
   bool tr;
-  return (!l.opts.referenceOnly || l.opts.int8Weights) && weightOf(rhs, tr) && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
+  return (!l.opts.referenceOnly || l.opts.quantBits) && weightOf(rhs, tr) && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
 bool Lowerer::isLogitsMatMul(Operation *op) {

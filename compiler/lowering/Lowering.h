@@ -30,9 +30,10 @@ struct LoweringOptions {
   /// Use the plain reference kernels' semantics only (loops in generated
   /// code) instead of calling the optimised kernels: for testing.
   bool referenceOnly = false;
-  /// Matmuls with constant 2-D fp32 weights read them int8-quantized
-  /// (bmc_matmul_q8_f32; its reference kernel when referenceOnly).
-  bool int8Weights = false;
+  /// 8 or 4: matmuls with constant 2-D fp32 weights read them quantized to
+  /// that many bits (bmc_matmul_q8_f32 / _q4_f32; their reference kernels
+  /// when referenceOnly). 0: fp32.
+  int quantBits = 0;
   /// Store every elementwise result (no fusion of single-use chains).
   bool noFusion = false;
   /// The decoder's logits output, if any: when the runtime asks for the

@@ -25,10 +25,11 @@ Options:
   --r N                spare rows per reallocation in bmc mode, up to 1048576
                        (default 0: the cost model's choice)
   --kv-padding MODE    skip (default) or mask: how attention treats spare rows
-  --weights FORMAT     f32 (default) or int8: matmul weights quantized at
-                       compile time, round to nearest, one fp32 scale per 32
-                       rows of K per column (onnxruntime MatMulNBits
-                       arithmetic, bits 8); 1.125 bytes per weight
+  --weights FORMAT     f32 (default), int8 or int4: matmul weights quantized
+                       at compile time, round to nearest, one fp32 scale per
+                       32 rows of K per column (onnxruntime MatMulNBits
+                       arithmetic, bits 8 or 4 with zero point 8); 1.125 or
+                       0.656 bytes per weight
   --emit STAGE         print the IR instead of writing a package: mlir (after
                        the graph passes) or llvm (optimised LLVM IR)
   --remarks            explain the KV-cache rewrite decisions
@@ -50,7 +51,7 @@ static int run(int argc, char **argv) {
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
-  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32 or int8, found " + cli::shown(weightsArg));
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
   if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 

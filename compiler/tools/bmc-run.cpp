@@ -53,7 +53,7 @@ Options:
   --r N                  spare KV rows per reallocation in bmc mode, up to
                          1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
-  --weights FORMAT       f32 (default) or int8 (weight-only, blocks of 32):
+  --weights FORMAT       f32 (default), int8 or int4 (weight-only, blocks of 32):
                          how an ONNX model's matmul weights are compiled
                          (a package keeps what bmc-compile chose)
   --max-context N        maximum tokens in the cache, up to 16777216
@@ -101,7 +101,7 @@ static int run(int argc, char **argv) {
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
-  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32 or int8, found " + cli::shown(weightsArg));
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
   int64_t specLookup = 0, specK = 4;
   if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
     a.fail("--spec-lookup: expected an n-gram length in [1, 64], found " + cli::shown(*specLookupArg));

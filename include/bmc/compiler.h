@@ -28,9 +28,12 @@ enum class WeightFormat {
   Int8, ///< weight-only int8: one fp32 scale per 32 rows of K per column, round
         ///< to nearest (onnxruntime MatMulNBits arithmetic, bits 8, block 32);
         ///< 1.125 bytes per weight; activations and accumulation stay fp32
+  Int4, ///< weight-only int4: codes 0..15, zero point 8, one fp32 scale per 32
+        ///< rows of K per column (MatMulNBits, bits 4, block 32); 0.656 bytes
+        ///< per weight
 };
 const char *weightFormatName(WeightFormat f);
-/// Parses "f32" / "int8"; false for anything else.
+/// Parses "f32" / "int8" / "int4"; false for anything else.
 bool parseWeightFormat(const std::string &name, WeightFormat &out);
 
 struct CompileOptions {

@@ -54,7 +54,7 @@ struct DecoderInfo {
   std::string kvMode = "concat"; // compiled mode: concat, prealloc or bmc
   int64_t r = 0;              // compiled-in spare rows (bmc mode)
   std::string kvPadding = "skip";
-  /// Matmul weight storage: "f32" or "int8" (CompileOptions::weights).
+  /// Matmul weight storage: "f32", "int8" or "int4" (CompileOptions::weights).
   std::string weights = "f32";
   /// Per KV cache input: "<name>: in place" or "<name>: concat (<why>)".
   std::vector<std::string> kvStatus;

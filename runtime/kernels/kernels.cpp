@@ -136,6 +136,43 @@ void bmc_matmul_q8_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const fl
   ref::matmulQ8(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
 }
 
+int64_t bmc_pack_q4_bytes(int64_t K, int64_t N) {
+  if (K <= 0 || N <= 0)
+    return 0;
+  return packQ4Bytes(K, N);
+}
+
+int32_t bmc_pack_q4(const float *B, int64_t K, int64_t N, int64_t ldb, int32_t trans_b, void *out) {
+  if (K <= 0 || N <= 0)
+    return 0;
+  const bool ok = trans_b ? packQ4(B, K, N, 1, ldb, out) : packQ4(B, K, N, ldb, 1, out);
+  return ok ? 0 : -1;
+}
+
+void bmc_matmul_q4_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+                       const float *bias, float *C, int64_t ldc) {
+  if (selection().attention == Impl::Avx512) {
+    try {
+      avx512::matmulQ4(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  if (selection().attention != Impl::Ref) {
+    try {
+      avx2::matmulQ4(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  ref::matmulQ4(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
+}
+
+void bmc_matmul_q4_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const void *Bq, const float *bias, float *C, int64_t ldc) {
+  ref::matmulQ4(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
+}
+
 void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
                             int64_t K, const float *A, int64_t a_bs,
                             int64_t a_rs, int64_t a_cs, const float *B,

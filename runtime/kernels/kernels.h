@@ -91,6 +91,28 @@ void bmc_matmul_q8_f32(void *pool, int64_t M, int64_t N, int64_t K, const float 
 void bmc_matmul_q8_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                            const void *Bq, const float *bias, float *C, int64_t ldc);
 
+/* ---- Matmul with int4 block-quantized constant weights -------------------- */
+
+/* w = (q - z) * scale with 4-bit codes q in [0, 15], one fp32 scale and one
+ * zero point z per BMC_Q8_BLOCK (32) rows of K per column: onnxruntime's
+ * MatMulNBits with bits = 4 and block_size = 32. bmc_pack_q4 quantizes fp32
+ * weights round-to-nearest with z = 8 and scale = v / -8, v the block's value
+ * of largest magnitude (so it is exactly representable, as code 0).
+ *
+ * Packed int4 layout (version 1): ceil(N/16) panels of 16 columns; panel p
+ * holds ceil(K/32) blocks of 336 bytes, block kb at byte offset
+ * (p*ceil(K/32) + kb) * 336: 16 fp32 scales, 16 uint8 zero points (0..15),
+ * then 16 row pairs of 16 bytes: byte 80 + 16*i + j holds row 2i's code of
+ * column j in its low nibble and row 2i+1's in its high nibble. Columns past
+ * N and rows past K hold scale 0. 0.656 bytes per weight. */
+int64_t bmc_pack_q4_bytes(int64_t K, int64_t N);
+/* As bmc_pack_q8 (-1 on a NaN or an infinity). */
+int32_t bmc_pack_q4(const float *B, int64_t K, int64_t N, int64_t ldb, int32_t trans_b, void *out);
+void bmc_matmul_q4_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                       const void *Bq, const float *bias, float *C, int64_t ldc);
+void bmc_matmul_q4_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const void *Bq, const float *bias, float *C, int64_t ldc);
+
 /* ---- Strided batched matmul (both operands computed at run time) ---------- */
 
 /* For b in [0,batch), m in [0,M), n in [0,N):

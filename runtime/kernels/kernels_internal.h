@@ -30,6 +30,11 @@ bool packQ8(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *
 // Panels [p0, p1) of a packed int8 B as fp32 panels (bmc_pack_b_f32's layout).
 void dequantQ8Panels(const void *packed, int64_t K, int64_t p0, int64_t p1, float *out);
 
+// ---- Packed int4 layout (see kernels.h) ----
+int64_t packQ4Bytes(int64_t K, int64_t N);
+bool packQ4(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *out);
+void dequantQ4Panels(const void *packed, int64_t K, int64_t p0, int64_t p1, float *out);
+
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.
 template <class F> void parallelFor(ThreadPool *pool, int64_t n, F &&f) {
   if (pool)
@@ -58,6 +63,8 @@ void matmulStrided(ThreadPool *pool, const StridedMatmul &p) noexcept;
 void attention(ThreadPool *pool, const bmc_attention_args &a) noexcept;
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) noexcept;
+void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc) noexcept;
 } // namespace ref
 
 namespace avx2 {
@@ -81,6 +88,8 @@ void attention(ThreadPool *pool, const bmc_attention_args &a);
 // panels for the JIT GEMM (when jitReady()). May throw std::bad_alloc.
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc);
+void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc);
 } // namespace avx2
 
 namespace avx512 {
@@ -101,6 +110,8 @@ bool cpuSupported();
 void attention(ThreadPool *pool, const bmc_attention_args &a);
 // int8 weights, up to 12 rows in one pass over the codes. Throws without AVX-512F.
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc);
+void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc);
 } // namespace avx512
 

@@ -13,6 +13,7 @@
 // dominate. Prefill (M > 12) dequantizes a few panels at a time into fp32
 // panels and runs the fp32 GEMM microkernel on them.
 #include "kernels_internal.h"
+#include "matmul_quant.h"
 
 #include <immintrin.h>
 
@@ -31,18 +32,12 @@ namespace kernels {
 
 namespace {
 
-constexpr int64_t kBlock = BMC_Q8_BLOCK;                  // K rows per scale
+using quant::kBlock;
+using quant::numBlocks;
+static_assert(kBlock == BMC_Q8_BLOCK, "one block size");
 constexpr int64_t kBlockBytes = 4 * kPanel + kBlock * kPanel; // 16 scales + 32 x 16 codes
-
-int64_t numBlocks(int64_t K) { return (K + kBlock - 1) / kBlock; }
 const uint8_t *q8Block(const void *packed, int64_t K, int64_t p, int64_t kb) {
   return static_cast<const uint8_t *>(packed) + (p * numBlocks(K) + kb) * kBlockBytes;
-}
-
-// C[m][n0 .. n0+w) = acc (+ bias), w <= 16.
-inline void storeRow(float *c, const float *acc, const float *bias, int64_t n0, int64_t w) {
-  for (int64_t j = 0; j < w; ++j)
-    c[j] = acc[j] + (bias ? bias[n0 + j] : 0.0f);
 }
 
 } // namespace
@@ -122,48 +117,14 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 
 namespace {
 
-// Prefill: groups of panels dequantized into a thread-local fp32 buffer, then
-// the JIT GEMM over them (each group's A rows stream from L2; 8 panels = 128
-// columns keep the dequantized group at K * 512 bytes).
-constexpr int64_t kGemmGroup = 8;
-
-struct AlignedBuf {
-  float *p = nullptr;
-  size_t n = 0;
-  float *get(size_t floats) {
-    if (floats > n) {
-      std::free(p);
-      p = static_cast<float *>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64));
-      n = p ? floats : 0;
-      if (!p)
-        throw std::bad_alloc();
-    }
-    return p;
-  }
-  ~AlignedBuf() { std::free(p); }
-};
-
-void gemmQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-            const float *bias, float *C, int64_t ldc) {
-  const int64_t groups = (numPanels(N) + kGemmGroup - 1) / kGemmGroup;
-  parallelFor(pool, groups, [&](int64_t g0, int64_t g1) {
-    thread_local AlignedBuf buf;
-    float *panels = buf.get(size_t(kGemmGroup * K * kPanel));
-    for (int64_t g = g0; g < g1; ++g) {
-      const int64_t p0 = g * kGemmGroup, p1 = std::min(numPanels(N), p0 + kGemmGroup);
-      dequantQ8Panels(Bq, K, p0, p1, panels);
-      avx2::gemmPanels(M, N, K, A, lda, panels, p0, p1, bias, C, ldc);
-    }
-  });
-}
-
 // ---- AVX2: 16 columns = two ymm; rows in groups of <= 5 -------------------
 
 // Rows [0, MR) of C for panel p, every block: w = q * scale (dequantized in
 // registers), acc += a * w; SETS accumulator sets over consecutive k hide the
 // FMA latency when MR is small.
 template <int MR, int SETS>
-BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, float *acc) {
+BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
+                             float *acc) {
   __m256 c[SETS][MR][2];
   for (int s = 0; s < SETS; ++s)
     for (int m = 0; m < MR; ++m)
@@ -204,7 +165,7 @@ BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
   }
 }
 
-using PanelFn = void (*)(int64_t, const float *, int64_t, const void *, int64_t, float *);
+using quant::PanelFn;
 
 PanelFn panelAvx2(int64_t mr) {
   switch (mr) {
@@ -221,7 +182,8 @@ PanelFn panelAvx2(int64_t mr) {
 // Per block: b = sum_k a * q (codes converted, unscaled), then acc += b *
 // scale: one multiply per block instead of one per k row.
 template <int MR, int SETS>
-BMC_Q8_AVX512 void q8PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, float *acc) {
+BMC_Q8_AVX512 void q8PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
+                               float *acc) {
   __m512 c[MR];
   for (int m = 0; m < MR; ++m)
     c[m] = _mm512_setzero_ps();
@@ -274,27 +236,6 @@ PanelFn panelAvx512(int64_t mr) {
   }
 }
 
-// Small M: panels split across threads in contiguous ranges (one forward
-// stream each); rows in groups of `maxRows` (a later group finds the panel in
-// L1/L2: a panel is K * 18 bytes).
-void gemvQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-            const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*pick)(int64_t)) {
-  parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
-    alignas(64) float acc[12 * kPanel];
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t w = std::min<int64_t>(kPanel, N - p * kPanel);
-      for (int64_t m0 = 0; m0 < M; m0 += maxRows) {
-        const int64_t mr = std::min(maxRows, M - m0);
-        pick(mr)(K, A + m0 * lda, lda, Bq, p, acc);
-        for (int64_t m = 0; m < mr; ++m)
-          storeRow(C + (m0 + m) * ldc + p * kPanel, acc + m * kPanel, bias, p * kPanel, w);
-      }
-    }
-  });
-}
-
-constexpr int64_t kMaxGemvRows = 12;
-
 } // namespace
 
 namespace avx2 {
@@ -302,10 +243,10 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0)
     return;
-  if (M > kMaxGemvRows && jitReady())
-    gemmQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc);
+  if (M > quant::kMaxGemvRows && jitReady())
+    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels);
   else
-    gemvQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2);
+    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2, false);
 }
 } // namespace avx2
 
@@ -316,10 +257,10 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
     throw std::runtime_error("bmc: AVX-512F int8 matmul on a CPU without it");
   if (M <= 0 || N <= 0)
     return;
-  if (M > kMaxGemvRows && avx2::jitReady())
-    gemmQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc);
+  if (M > quant::kMaxGemvRows && avx2::jitReady())
+    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels);
   else
-    gemvQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc, kMaxGemvRows, panelAvx512);
+    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, quant::kMaxGemvRows, panelAvx512, false);
 }
 } // namespace avx512
 

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""Writes the fp32 ONNX graph whose matmul weights are what bmc's int8 weights decode to.
+"""Writes the fp32 ONNX graph whose matmul weights are what bmc's int8 / int4 weights decode to.
 
-    make_q8_reference.py IN.onnx OUT.onnx
+    make_q8_reference.py [--bits 8|4] IN.onnx OUT.onnx
 
 Independent of bmc's code: the quantization is written here from its definition (onnxruntime's
-MatMulNBits arithmetic with bits = 8, block_size = 32, default zero point; kernels.h "Packed int8
-layout"): for each column n of a weight B[K, N] and each block of 32 rows of K,
-scale = max |w| / 127, q = round-half-to-even(w / scale) clipped to [-127, 127], w' = q * scale
-(in float32). Weights so replaced: the constant 2-D float initializers that are the B input of a
+MatMulNBits arithmetic with block_size = 32 and the default zero point; kernels.h "Packed int8 /
+int4 layout"): for each column n of a weight B[K, N] and each block of 32 rows of K,
+  bits 8: scale = max |w| / 127, q = round-half-to-even(w * (127 / max |w|)) clipped to
+          [-127, 127], w' = q * scale;
+  bits 4: v = the block's value of largest magnitude (the first, with its sign), scale = v / -8,
+          q = round-half-to-even(w * (-8 / v)) + 8 clipped to [0, 15], w' = (q - 8) * scale;
+all in float32. Weights so replaced: the constant 2-D float initializers that are the B input of a
 MatMul (directly or through a Transpose with perm [1, 0]) or of a Gemm (transB respected): the
 matmuls bmc runs on packed weights. An initializer also used elsewhere (a tied embedding gathered
 from) keeps its fp32 values there: the matmul gets a dequantized copy.
@@ -23,13 +26,20 @@ from onnx import numpy_helper
 BLOCK = 32
 
 
-def dequantized(w, k_axis):
+def dequantized(w, k_axis, bits):
     """w' for a 2-D float32 weight whose contraction axis is k_axis."""
     b = w if k_axis == 0 else w.T  # [K, N]
     K, N = b.shape
     out = np.empty_like(b, dtype=np.float32)
     for k0 in range(0, K, BLOCK):
         blk = b[k0:k0 + BLOCK].astype(np.float32)
+        if bits == 4:
+            vmax = blk[np.argmax(np.abs(blk), axis=0), np.arange(N)].astype(np.float32)
+            scale = (vmax / np.float32(-8.0)).astype(np.float32)
+            inv = np.where(vmax != 0, np.float32(-8.0) / np.where(vmax != 0, vmax, 1), 0).astype(np.float32)
+            q = np.clip(np.rint((blk * inv).astype(np.float32)) + 8, 0, 15).astype(np.float32)
+            out[k0:k0 + BLOCK] = ((q - 8) * scale).astype(np.float32)
+            continue
         amax = np.max(np.abs(blk), axis=0)
         scale = (amax / np.float32(127.0)).astype(np.float32)
         inv = np.where(amax > 0, np.float32(127.0) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
@@ -38,7 +48,7 @@ def dequantized(w, k_axis):
     return out if k_axis == 0 else out.T
 
 
-def main(src, dst):
+def main(src, dst, bits):
     m = onnx.load(src)
     g = m.graph
     inits = {i.name: i for i in g.initializer}
@@ -67,7 +77,7 @@ def main(src, dst):
             continue
         new_name = b_name + ".q8ref"
         if new_name not in inits:
-            t = numpy_helper.from_array(dequantized(w, k_axis), new_name)
+            t = numpy_helper.from_array(dequantized(w, k_axis, bits), new_name)
             g.initializer.append(t)
             inits[new_name] = t
             replaced += 1
@@ -86,6 +96,10 @@ def main(src, dst):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    bits = 8
+    if len(args) == 4 and args[0] == "--bits" and args[1] in ("8", "4"):
+        bits, args = int(args[1]), args[2:]
+    if len(args) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(args[0], args[1], bits)

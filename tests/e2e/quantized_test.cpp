@@ -1,7 +1,7 @@
 //===- quantized_test.cpp - int8 weights against onnxruntime --------------===//
 //
-// `CompileOptions::weights = Int8` (bmc-compile --weights int8) quantizes the
-// matmul weights at compile time. The oracle is onnxruntime on the same
+// `CompileOptions::weights = Int8 / Int4` (bmc-compile --weights int8|int4)
+// quantizes the matmul weights at compile time. The oracle is onnxruntime on the same
 // model with every matmul weight replaced by its dequantized values, written
 // by tests/e2e/make_q8_reference.py from the definition in numpy (not by
 // bmc's code): the same function, computed in fp32 by another engine. So:
@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <tuple>
 
 namespace bmc::e2e {
 namespace {
@@ -43,17 +44,22 @@ std::vector<std::string> q8Models() {
   return out;
 }
 
-CompileOptions int8(bool reference = false) {
+CompileOptions quantized(int bits, bool reference = false) {
   CompileOptions o;
-  o.weights = WeightFormat::Int8;
+  o.weights = bits == 8 ? WeightFormat::Int8 : WeightFormat::Int4;
   o.referenceKernels = reference;
   return o;
 }
+CompileOptions int8(bool reference = false) { return quantized(8, reference); }
 
-class Quantized : public ::testing::TestWithParam<std::string> {
+using Param = std::tuple<std::string, int>; // model, bits
+
+class Quantized : public ::testing::TestWithParam<Param> {
 protected:
-  std::string path() const { return generatedModelPath(GetParam()); }
-  std::string refPath() const { return modelsDir() + "/" + GetParam() + ".q8ref.onnx"; }
+  const std::string &model() const { return std::get<0>(GetParam()); }
+  int bits() const { return std::get<1>(GetParam()); }
+  std::string path() const { return generatedModelPath(model()); }
+  std::string refPath() const { return modelsDir() + "/" + model() + ".q" + std::to_string(bits()) + "ref.onnx"; }
   void SetUp() override {
     ASSERT_TRUE(fileExists(refPath())) << refPath() << " is missing: build the target bmc_e2e_models";
   }
@@ -62,9 +68,9 @@ protected:
 TEST_P(Quantized, MatchesOnnxruntimeOnTheDequantizedGraph) {
   auto ref = ortReference(refPath(), kPrompt, kSteps, kDumpSteps);
   ASSERT_TRUE(ref.ok()) << ref.status().message();
-  auto m = compiled(path(), int8());
+  auto m = compiled(path(), quantized(bits()));
   ASSERT_TRUE(m.ok()) << m.status().message();
-  EXPECT_EQ(m.value()->signature().decoder.weights, "int8");
+  EXPECT_EQ(m.value()->signature().decoder.weights, "int" + std::to_string(bits()));
   std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
   auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
   ASSERT_TRUE(t.ok()) << t.status().message();
@@ -75,8 +81,8 @@ TEST_P(Quantized, MatchesOnnxruntimeOnTheDequantizedGraph) {
     EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
     worst = std::max(worst, d.rel);
   }
-  std::printf("%s int8: largest relative logit difference from onnxruntime on the dequantized graph %.2e\n",
-              GetParam().c_str(), worst);
+  std::printf("%s int%d: largest relative logit difference from onnxruntime on the dequantized graph %.2e\n",
+              model().c_str(), bits(), worst);
   // Free-running greedy generation.
   auto s = Session::create(m.value());
   ASSERT_TRUE(s.ok()) << s.status().message();
@@ -88,16 +94,19 @@ TEST_P(Quantized, MatchesOnnxruntimeOnTheDequantizedGraph) {
                                                 << "\nort: " << join(ref.value().tokens);
 }
 
-INSTANTIATE_TEST_SUITE_P(Quantized, Quantized, ::testing::ValuesIn(q8Models()),
-                         [](const ::testing::TestParamInfo<std::string> &i) { return i.param; });
+INSTANTIATE_TEST_SUITE_P(Quantized, Quantized, ::testing::Combine(::testing::ValuesIn(q8Models()), ::testing::Values(8, 4)),
+                         [](const ::testing::TestParamInfo<Param> &i) {
+                           return std::get<0>(i.param) + "_int" + std::to_string(std::get<1>(i.param));
+                         });
 
 /// The fast int8 kernels (AVX-512 or AVX2 GEMV, dequantized panels for the
 /// prefill GEMM) against the reference int8 kernel in a reference build.
 TEST(QuantizedKernels, FastMatchesReference) {
+  for (int bits : {8, 4})
   for (const char *name : {"llama_op17", "gpt2_op18"}) {
-    SCOPED_TRACE(name);
-    auto fast = compiled(generatedModelPath(name), int8());
-    auto slow = compiled(generatedModelPath(name), int8(/*reference=*/true));
+    SCOPED_TRACE(std::string(name) + " int" + std::to_string(bits));
+    auto fast = compiled(generatedModelPath(name), quantized(bits));
+    auto slow = compiled(generatedModelPath(name), quantized(bits, /*reference=*/true));
     ASSERT_TRUE(fast.ok()) << fast.status().message();
     ASSERT_TRUE(slow.ok()) << slow.status().message();
     auto a = decode(fast.value(), {}, {kPrompt}, 16);
@@ -128,6 +137,12 @@ TEST(QuantizedPackage, RecordsTheFormatAndTheBytesPerToken) {
   // Norm weights and biases stay fp32: a little above 1.125 / 4 of the total.
   EXPECT_LT(double(q8Bytes), 0.30 * double(f32Bytes)) << q8Bytes << " of " << f32Bytes;
   EXPECT_GT(double(q8Bytes), 0.28 * double(f32Bytes)) << q8Bytes << " of " << f32Bytes;
+  auto q4 = packaged(generatedModelPath("llama_op17"), quantized(4));
+  ASSERT_TRUE(q4.ok()) << q4.status().message();
+  EXPECT_EQ(q4.value()->signature().decoder.weights, "int4");
+  const int64_t q4Bytes = q4.value()->signature().decoder.weightBytesPerToken;
+  EXPECT_LT(double(q4Bytes), 0.18 * double(f32Bytes)) << q4Bytes << " of " << f32Bytes; // 0.656 / 4 = 0.164
+  EXPECT_GT(double(q4Bytes), 0.16 * double(f32Bytes)) << q4Bytes << " of " << f32Bytes;
 }
 
 /// Drift from the fp32 model over onnxruntime's fp32 greedy stream: mean KL
@@ -136,13 +151,14 @@ TEST(QuantizedPackage, RecordsTheFormatAndTheBytesPerToken) {
 /// numbers say how much rounding moves near-uniform logits, nothing about
 /// quality.) Asserted: int8 is in effect, so the logits differ from fp32.
 TEST(QuantizedDrift, FromTheF32Model) {
+  for (int bits : {8, 4})
   for (const char *name : {"llama_op17", "gpt2_op17"}) {
-    SCOPED_TRACE(name);
+    SCOPED_TRACE(std::string(name) + " int" + std::to_string(bits));
     auto ref = ortReference(generatedModelPath(name), kPrompt, kSteps, {0});
     ASSERT_TRUE(ref.ok()) << ref.status().message();
     std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
     auto f = compiled(generatedModelPath(name));
-    auto q = compiled(generatedModelPath(name), int8());
+    auto q = compiled(generatedModelPath(name), quantized(bits));
     ASSERT_TRUE(f.ok() && q.ok());
     auto a = decode(f.value(), {}, {kPrompt}, kSteps, &forced);
     auto b = decode(q.value(), {}, {kPrompt}, kSteps, &forced);
@@ -165,9 +181,9 @@ TEST(QuantizedDrift, FromTheF32Model) {
       }
       agree += std::max_element(x, x + V) - x == std::max_element(y, y + V) - y;
     }
-    std::printf("%s: int8 vs f32 over %d steps: mean KL %.3e nats, top-1 agreement %d/%d, max |logit diff| %.3e\n",
-                name, kSteps, kl / kSteps, agree, kSteps, maxDiff);
-    EXPECT_GT(maxDiff, 0.0) << "int8 logits equal the fp32 ones: the weights were not quantized";
+    std::printf("%s: int%d vs f32 over %d steps: mean KL %.3e nats, top-1 agreement %d/%d, max |logit diff| %.3e\n",
+                name, bits, kSteps, kl / kSteps, agree, kSteps, maxDiff);
+    EXPECT_GT(maxDiff, 0.0) << "quantized logits equal the fp32 ones: the weights were not quantized";
     EXPECT_TRUE(std::isfinite(kl));
   }
 }

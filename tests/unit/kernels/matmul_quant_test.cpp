@@ -1,4 +1,4 @@
-// int8 block-quantized weights: the packing against the definition (round to
+// int8 and int4 block-quantized weights: the packing against the definition (round to
 // nearest, scale = max|w| / 127 per 32 rows per column, layout of kernels.h),
 // the reference matmul against fp32 arithmetic on the dequantized matrix, and
 // the AVX2 / AVX-512 kernels against the reference on odd sizes, every small
@@ -47,9 +47,20 @@ std::vector<float> makeB(const Q8Case &c, std::mt19937 &rng) {
   return B;
 }
 
-AlignedBuffer pack(const std::vector<float> &B, const Q8Case &c) {
-  AlignedBuffer out(size_t(bmc_pack_q8_bytes(c.K, c.N)));
-  EXPECT_EQ(bmc_pack_q8(B.data(), c.K, c.N, c.transB ? c.K + 5 : c.N + 3, c.transB ? 1 : 0, out.data()), 0);
+// The two formats behind one test body.
+struct Format {
+  const char *name;
+  int64_t (*bytes)(int64_t, int64_t);
+  int32_t (*pack)(const float *, int64_t, int64_t, int64_t, int32_t, void *);
+  void (*ref)(ThreadPool *, int64_t, int64_t, int64_t, const float *, int64_t, const void *, const float *, float *,
+              int64_t) noexcept;
+};
+const Format kQ8{"int8", bmc_pack_q8_bytes, bmc_pack_q8, ref::matmulQ8};
+const Format kQ4{"int4", bmc_pack_q4_bytes, bmc_pack_q4, ref::matmulQ4};
+
+AlignedBuffer pack(const std::vector<float> &B, const Q8Case &c, const Format &f = kQ8) {
+  AlignedBuffer out(size_t(f.bytes(c.K, c.N)));
+  EXPECT_EQ(f.pack(B.data(), c.K, c.N, c.transB ? c.K + 5 : c.N + 3, c.transB ? 1 : 0, out.data()), 0);
   return out;
 }
 
@@ -132,15 +143,15 @@ TEST(MatmulQ8, RefIsTheMatmulOfTheDequantizedWeights) {
     }
 }
 
-template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast) {
-  SCOPED_TRACE(describe(c));
+template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast, const Format &f = kQ8) {
+  SCOPED_TRACE(describe(c) + " " + f.name);
   const std::vector<float> B = makeB(c, rng);
-  AlignedBuffer packed = pack(B, c);
+  AlignedBuffer packed = pack(B, c, f);
   const int64_t lda = c.K + 2, ldc = c.N + 1;
   const std::vector<float> A = randomVector(size_t(c.M * lda), rng), bias = randomVector(size_t(c.N), rng);
   std::vector<float> want(size_t(c.M * ldc), 555.0f), got = want;
   const float *b = c.bias ? bias.data() : nullptr;
-  ref::matmulQ8(nullptr, c.M, c.N, c.K, A.data(), lda, packed.data(), b, want.data(), ldc);
+  f.ref(nullptr, c.M, c.N, c.K, A.data(), lda, packed.data(), b, want.data(), ldc);
   fast(poolFor(c.threads), c.M, c.N, c.K, A.data(), lda, packed.data(), b, got.data(), ldc);
   for (int64_t m = 0; m < c.M; ++m) {
     for (int64_t n = 0; n < c.N; ++n) {
@@ -154,13 +165,13 @@ template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast
   }
 }
 
-template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast) {
+template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast, const Format &f = kQ8) {
   int i = 0;
   for (int64_t M = 1; M <= 14; ++M)
     for (int64_t K : {1, 31, 33, 100, 513}) {
       ++i;
       const int64_t N = i % 4 == 0 ? 1 : i % 4 == 1 ? 17 : i % 4 == 2 ? 100 : 32;
-      checkQ8({M, N, K, i % 2 == 0, i % 3 != 0, 1 + i % 3}, rng, fast);
+      checkQ8({M, N, K, i % 2 == 0, i % 3 != 0, 1 + i % 3}, rng, fast, f);
       if (::testing::Test::HasFatalFailure())
         return;
     }
@@ -169,7 +180,7 @@ template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast) {
   for (const Q8Case &c : {Q8Case{40, 150, 70, false, true, 2}, Q8Case{73, 33, 513, true, false, 3},
                           Q8Case{5, 2048, 512, true, false, 2}, Q8Case{1, 8192, 512, false, false, 1},
                           Q8Case{3, 7, 0, false, true, 1}}) {
-    checkQ8(c, rng, fast);
+    checkQ8(c, rng, fast, f);
     if (::testing::Test::HasFatalFailure())
       return;
   }
@@ -198,6 +209,109 @@ TEST(MatmulQ8, CAbiMatchesRef) {
   checkQ8({1, 100, 513, true, true, 2}, rng, viaAbi);
   checkQ8({5, 33, 70, false, false, 1}, rng, viaAbi);
   checkQ8({30, 40, 64, false, true, 2}, rng, viaAbi);
+}
+
+// ---- int4 ----
+
+TEST(MatmulQ4, PackFollowsTheDefinition) {
+  std::mt19937 rng(29);
+  for (const Q8Case &c : {Q8Case{1, 37, 70, false, false, 1}, Q8Case{1, 16, 33, true, false, 1}}) {
+    SCOPED_TRACE(describe(c));
+    const std::vector<float> B = makeB(c, rng);
+    AlignedBuffer packed = pack(B, c, kQ4);
+    const int64_t blocks = (c.K + 31) / 32, panels = (c.N + 15) / 16;
+    ASSERT_EQ(bmc_pack_q4_bytes(c.K, c.N), panels * blocks * 336);
+    const auto *bytes = reinterpret_cast<const uint8_t *>(packed.data());
+    for (int64_t p = 0; p < panels; ++p)
+      for (int64_t kb = 0; kb < blocks; ++kb) {
+        const uint8_t *blk = bytes + (p * blocks + kb) * 336;
+        for (int64_t j = 0; j < 16; ++j) {
+          const int64_t n = 16 * p + j;
+          float vmax = 0.0f; // the signed value of largest magnitude
+          for (int64_t k = 32 * kb; n < c.N && k < std::min(c.K, 32 * kb + 32); ++k)
+            if (std::fabs(at(B, c, k, n)) > std::fabs(vmax))
+              vmax = at(B, c, k, n);
+          float scale;
+          std::memcpy(&scale, blk + 4 * j, 4);
+          ASSERT_EQ(scale, vmax / -8.0f) << "p=" << p << " kb=" << kb << " j=" << j;
+          ASSERT_EQ(blk[64 + j], 8) << "zero point";
+          for (int64_t k = 32 * kb; n < c.N && k < std::min(c.K, 32 * kb + 32); ++k) {
+            const int64_t r = k - 32 * kb;
+            const uint8_t byte = blk[80 + 16 * (r / 2) + j];
+            const int q = r % 2 ? byte >> 4 : byte & 15;
+            // Round to nearest within [0, 15]: within half a step, except
+            // values beyond +7 steps, which clip to code 15.
+            const float w = at(B, c, k, n), back = float(q - 8) * scale;
+            if (q != 15 && q != 0)
+              ASSERT_LE(std::fabs(back - w), 0.5f * std::fabs(scale) * (1 + 1e-5f) + 1e-30f) << "k=" << k;
+            if (k == 32 * kb && vmax != 0.0f && w == vmax)
+              ASSERT_EQ(q, 0) << "the largest magnitude is code 0";
+          }
+        }
+      }
+  }
+}
+
+TEST(MatmulQ4, PackRefusesNonFiniteWeights) {
+  std::vector<float> B(64 * 20, 0.5f);
+  AlignedBuffer out(size_t(bmc_pack_q4_bytes(64, 20)));
+  EXPECT_EQ(bmc_pack_q4(B.data(), 64, 20, 20, 0, out.data()), 0);
+  B[size_t(3 * 20 + 1)] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(bmc_pack_q4(B.data(), 64, 20, 20, 0, out.data()), -1);
+}
+
+// The reference against fp32 arithmetic on weights decoded from the bytes.
+TEST(MatmulQ4, RefIsTheMatmulOfTheDequantizedWeights) {
+  std::mt19937 rng(31);
+  const Q8Case c{5, 37, 71, false, true, 2};
+  const std::vector<float> B = makeB(c, rng);
+  AlignedBuffer packed = pack(B, c, kQ4);
+  const auto *bytes = reinterpret_cast<const uint8_t *>(packed.data());
+  const int64_t blocks = (c.K + 31) / 32;
+  auto deq = [&](int64_t k, int64_t n) {
+    const uint8_t *blk = bytes + ((n / 16) * blocks + k / 32) * 336;
+    float scale;
+    std::memcpy(&scale, blk + 4 * (n % 16), 4);
+    const uint8_t byte = blk[80 + 16 * ((k % 32) / 2) + n % 16];
+    return float(((k % 32) % 2 ? byte >> 4 : byte & 15) - int(blk[64 + n % 16])) * scale;
+  };
+  const std::vector<float> A = randomVector(size_t(c.M * c.K), rng), bias = randomVector(size_t(c.N), rng);
+  std::vector<float> C(size_t(c.M * c.N));
+  ref::matmulQ4(poolFor(c.threads), c.M, c.N, c.K, A.data(), c.K, packed.data(), bias.data(), C.data(), c.N);
+  for (int64_t m = 0; m < c.M; ++m)
+    for (int64_t n = 0; n < c.N; ++n) {
+      double want = bias[size_t(n)], scale = std::fabs(want);
+      for (int64_t k = 0; k < c.K; ++k) {
+        want += double(A[size_t(m * c.K + k)]) * deq(k, n);
+        scale += std::fabs(double(A[size_t(m * c.K + k)]) * deq(k, n));
+      }
+      ASSERT_TRUE(closeTo(C[size_t(m * c.N + n)], float(want), scale)) << "m=" << m << " n=" << n;
+    }
+}
+
+TEST(MatmulQ4, Avx2MatchesRef) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::mt19937 rng(37);
+  sweepQ8(rng, avx2::matmulQ4, kQ4);
+}
+
+TEST(MatmulQ4, Avx512MatchesRef) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  std::mt19937 rng(41);
+  sweepQ8(rng, avx512::matmulQ4, kQ4);
+}
+
+TEST(MatmulQ4, CAbiMatchesRef) {
+  std::mt19937 rng(43);
+  auto viaAbi = [](ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+                   const float *bias, float *C, int64_t ldc) {
+    bmc_matmul_q4_f32(pool, M, N, K, A, lda, Bq, bias, C, ldc);
+  };
+  checkQ8({1, 100, 513, true, true, 2}, rng, viaAbi, kQ4);
+  checkQ8({7, 33, 70, false, false, 1}, rng, viaAbi, kQ4);
+  checkQ8({30, 40, 65, false, true, 2}, rng, viaAbi, kQ4);
 }
 
 } // namespace

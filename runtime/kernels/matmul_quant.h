@@ -1,0 +1,43 @@
+// Shared drivers of the quantized-weight matmuls (matmul_q8.cpp,
+// matmul_q4.cpp): the small-M GEMV over panels with a per-format panel
+// kernel, and the prefill path that dequantizes groups of panels for the
+// fp32 JIT GEMM.
+#ifndef BMC_RUNTIME_KERNELS_MATMUL_QUANT_H
+#define BMC_RUNTIME_KERNELS_MATMUL_QUANT_H
+
+#include "kernels_internal.h"
+
+#include <cstdint>
+
+namespace bmc {
+namespace kernels {
+namespace quant {
+
+constexpr int64_t kBlock = 32;        // K rows per scale (both formats)
+constexpr int64_t kMaxGemvRows = 12;  // rows of one GEMV call
+inline int64_t numBlocks(int64_t K) { return (K + kBlock - 1) / kBlock; }
+
+// acc[m][0..16) = A rows [0, mr) times panel p (unbiased), for mr rows.
+// `asum` (formats with zero points): per row m, per K block kb, the sum of
+// A[m][k] over the block, at asum[m * numBlocks(K) + kb].
+using PanelFn = void (*)(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *asum,
+                         float *acc);
+// Panels [p0, p1) as fp32 panels (bmc_pack_b_f32's layout).
+using DequantFn = void (*)(const void *Bq, int64_t K, int64_t p0, int64_t p1, float *out);
+
+// Small M: panels split across threads in contiguous ranges (one forward
+// stream each); rows in groups of `maxRows` (a later group finds the panel in
+// L1/L2). pick(mr) gives the panel kernel for mr rows. withAsum: compute the
+// block sums of A first.
+void gemv(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+          const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*pick)(int64_t), bool withAsum);
+// Prefill: groups of 8 panels dequantized into thread-local fp32 panels, then
+// avx2::gemmPanels on them. Needs avx2::jitReady(); may throw std::bad_alloc.
+void gemm(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+          const float *bias, float *C, int64_t ldc, DequantFn dequant);
+
+} // namespace quant
+} // namespace kernels
+} // namespace bmc
+
+#endif // BMC_RUNTIME_KERNELS_MATMUL_QUANT_H
