@@ -56,6 +56,13 @@ def small_model():
 def summarise(reg, rows):
     """One line of the table from bmc-tune's CSV rows of one regime."""
     k = reg.get("spec_k", 0)
+    overall = None
+    if k:  # the model's own (r, k) against the best cell of the whole grid
+        cell = {(int(r["r"]), int(r["k"])): float(r["measured_tok_s"]) for r in rows}
+        best = max(cell, key=cell.get)
+        ch = next((int(r["r"]), int(r["k"])) for r in rows if r["chosen"] == "1")
+        overall = dict(model_rk=ch, model_tok_s=cell[ch], best_rk=best, best_tok_s=cell[best],
+                       model_pct_of_best=100 * cell[ch] / cell[best])
     rows = [r for r in rows if int(r["k"]) == k]  # SD: the k of the regime (the model's own k is reported apart)
     meas = {int(r["r"]): float(r["measured_tok_s"]) for r in rows}
     model_r = next(int(r["r"]) for r in rows if r["chosen_for_k"] == "1")
@@ -73,7 +80,7 @@ def summarise(reg, rows):
         pred_error_pct=100 * (float(at["predicted_tok_s"]) / meas[model_r] - 1),
         pred_error_run_bw_pct=100 * (float(at["predicted_run_bw_tok_s"]) / meas[model_r] - 1),
         worst_pred_error_run_bw_pct=100 * max(errs, key=abs),
-        tokens_per_pass=float(at["tokens_per_pass"]))
+        tokens_per_pass=float(at["tokens_per_pass"]), spec_choice=overall)
 
 
 def markdown(summary, info):
@@ -89,6 +96,14 @@ def markdown(summary, info):
                  f"{s['model_pct_of_best']:.1f}%{ok} | {s['pred_error_pct']:+.1f}% / {s['pred_error_run_bw_pct']:+.1f}% | "
                  f"{s['worst_pred_error_run_bw_pct']:+.1f}% | {s['load_before'][0]:.2f} -> {s['load_after'][0]:.2f} |")
     L.append("")
+    for s in summary:
+        o = s.get("spec_choice")
+        if o:
+            L.append(f"- {s['regime']}: over the whole grid (k = {s['k']} and the model's k) the model picks "
+                     f"(r, k) = {tuple(o['model_rk'])}, measured {o['model_tok_s']:.0f} tok/s, "
+                     f"{o['model_pct_of_best']:.1f}% of the best cell {tuple(o['best_rk'])} "
+                     f"({o['best_tok_s']:.0f} tok/s).")
+    L.append("")
     L.append(f"Model: `bmc_modelgen.py {' '.join(MODEL_ARGS)}` (random weights, fp32). bmc-tune, 1 thread, "
              f"decode steps timed by CPU time (--cpu-time), {info['rounds']} round(s) with every r of a regime "
              "decoding in lockstep, median; tok/s is per sequence. SD rows: speculative decoding with k = 4 "
@@ -100,6 +115,27 @@ def markdown(summary, info):
     return "\n".join(L) + "\n"
 
 
+def render(out):
+    with open(os.path.join(out, "r_regimes.json")) as f:
+        info = json.load(f)
+    with open(os.path.join(out, "r_regimes.csv")) as f:
+        rows = list(csv.DictReader(f))
+    old = {s["regime"]: s for s in info.pop("regimes")}
+    summary = []
+    for reg in REGIMES:
+        mine = [r for r in rows if r["regime"] == reg["name"]]
+        if not mine:
+            continue
+        s = summarise(dict(reg, context=old[reg["name"]]["context"], window=old[reg["name"]]["window"]), mine)
+        s.update({k: old[reg["name"]][k] for k in ("load_before", "load_after", "wall_s")})
+        summary.append(s)
+    with open(os.path.join(out, "r_regimes.json"), "w") as f:
+        json.dump(dict(info, regimes=summary), f, indent=1)
+    with open(os.path.join(out, "r_regimes.md"), "w") as f:
+        f.write(markdown(summary, info))
+    bl.log(f"r_regimes.py: rewrote {out}/r_regimes.{{json,md}} from r_regimes.csv")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2, help="rounds per regime, median (default 2)")
@@ -107,7 +143,11 @@ def main():
                     help="a smoke run: contexts and windows / 4, one round, results under /tmp/r_regimes_quick")
     ap.add_argument("--no-build", action="store_true", help="use the bmc-tune already built")
     ap.add_argument("--out", default=bl.RESULTS, help="results folder (default benchmarks/results)")
+    ap.add_argument("--render", action="store_true",
+                    help="measure nothing: rewrite r_regimes.{json,md} from the r_regimes.csv and .json in --out")
     a = ap.parse_args()
+    if a.render:
+        return render(a.out)
     if a.rounds < 1:
         sys.exit(f"r_regimes.py: --rounds: expected an integer >= 1, found {a.rounds}")
     out = "/tmp/r_regimes_quick" if a.quick and a.out == bl.RESULTS else a.out
