@@ -8,6 +8,7 @@ set -u
 tune="$1" model="$2" work="$3"
 mkdir -p "$work"
 fail() { echo "tune_run.sh: $*" >&2; exit 1; }
+[ -f "$model" ] || fail "$model is missing (built by the bmc_e2e_models target: ninja bmc_e2e_models)"
 common=(--context 160 --prompt-len 32 --sweep 4,32 --rounds 1 --threads 1 --cpu-time)
 
 "$tune" "$model" "${common[@]}" --spec-k 1,3 --accept-rate 1 --csv "$work/a1.csv" > "$work/a1.txt" 2>/dev/null ||
