@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes benchmarks/RESULTS.md from benchmarks/results/peers_<preset>.json (+ .md, .png),
-kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, and spec_<preset>.md (+ .png)
-from benchmarks/spec.py when present.
+kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, spec_<preset>.md (+ .png)
+from benchmarks/spec.py and r_regimes.md from benchmarks/r_regimes.py when present.
 
     benchmarks/make_results.py [--presets gpt2-25m,llama-25m] [--command "benchmarks/run_all.sh"]
 
@@ -171,6 +171,18 @@ def main():
             if os.path.exists(os.path.join(a.results, f"spec_{p}.png")):
                 L.append(f"![Speculative decoding, {p}](results/spec_{p}.png)")
                 L.append("")
+    regimes = os.path.join(a.results, "r_regimes.md")
+    if os.path.exists(regimes):
+        L.append("## Where r has a cost, and the cost model's r there (benchmarks/r_regimes.py)")
+        L.append("")
+        L.append("Reproduce: `benchmarks/r_regimes.py` (~10 min). A small model at long context (the KV cache, not "
+                 "the weights, dominates a step), batch 4, and speculative decoding over k + 1 rows, in skip and "
+                 "mask padding: every r of a regime decodes in lockstep in one `bmc-tune` run; target: the model's "
+                 "r within 5% of the best measured r (docs/COST_MODEL.md, Validation).")
+        L.append("")
+        with open(regimes) as f:
+            L.append(f.read().rstrip())
+        L.append("")
     with open(a.output, "w") as f:
         f.write("\n".join(L) + "\n")
     print(f"wrote {a.output}", file=sys.stderr)

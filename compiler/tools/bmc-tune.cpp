@@ -3,6 +3,7 @@
 #include "bmc/compiler.h"
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
+#include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
 #include "runtime/Limits.h"
 
@@ -12,6 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <tuple>
 
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
@@ -27,28 +32,42 @@ which separates the model's error from the machine's drift).
 
 Options:
   --context N[,N...]   target context lengths (default: 1024,2048)
-  --prompt-len P       prompt tokens before decoding (default: 32)
+  --prompt-len P       prompt tokens before decoding (default: 32); a long
+                       prompt measures a window just below the target context
   --sweep R[,R...]     r values to measure (default: 8,16,32,64,128,256,512,1024)
   --kv-padding MODE    skip (default) or mask
+  --batch B            sequences decoded together (default: 1); tok/s is per
+                       sequence (steps/s), the KV rows are B times larger
   --threads N          kernel threads (default: all cores)
   --rounds N           repeat the measurement N times and report the median
                        (default: 3). Within a round all r decode in lockstep,
                        one token each in turn, so drift affects them alike.
-  --spec-k K[,K...]    also print the model's predicted tok/s with speculative
-                       decoding over the grid of r (the sweep) and draft length
-                       k (these), and the (r, k) it picks (predictions only)
+  --spec-k K[,K...]    also sweep speculative decoding over the grid of r (the
+                       sweep, and the model's r for each k) and draft length k
+                       (these), in lockstep, one verification pass each in
+                       turn; the drafter replays the target's greedy output,
+                       each token corrupted with probability 1 - A (so the
+                       acceptance rate is A). Prints measured tok/s and tokens
+                       per pass next to the predictions, and the model's (r, k)
+                       in % of the best measured cell. Keep grids small: every
+                       cell is a session of its own. Needs --batch 1.
   --accept-rate A      with --spec-k: the drafts' acceptance rate, 0..1
                        (default: 0.7)
   --draft-ms X         with --spec-k: the drafter's milliseconds per proposed
-                       token (default: 0, prompt lookup)
+                       token in the model (default: 0, prompt lookup; the
+                       replay drafter's own time is not measured)
+  --spec-only          with --spec-k: skip the sweep without drafts
   --cpu-time           time the decode steps by this thread's CPU time instead
                        of the wall clock (needs --threads 1): what a step costs
                        while it runs, as calibration times itself, without the
                        time other processes take the core away on a shared host
   --no-measure         print the predictions only
   --recalibrate        measure the hardware constants again
-  --csv FILE           also write the table as CSV
+  --csv FILE           also write the tables as CSV (one row per r, or (r, k)
+                       with speculative decoding; k = 0 without)
   -h, --help           this help
+
+A short run: bmc-tune M.onnx --context 256 --sweep 8,64 --spec-k 2 --rounds 1
 )";
 
 /// The model's predicted tok/s with speculative decoding over r x k, decoding
@@ -91,6 +110,205 @@ static void printSpecGrid(KVCostModel cm, int64_t prompt, int64_t ctx, std::vect
   }
 }
 
+/// One configuration of the measured (r, k) sweep: a bmc session with r
+/// fixed, verifying k draft tokens per pass from a ReplayDrafter.
+struct SpecRun {
+  int64_t r = 0, k = 0;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<ReplayDrafter> drafter;
+  std::vector<int64_t> context; // prompt + emitted tokens (the drafter's view)
+  int64_t last = 0;             // emitted, not yet in the cache
+  double seconds = 0;
+  int64_t passes = 0;
+  bool done = false;
+};
+
+/// Measures tok/s with speculative decoding over the grid r x k, all
+/// configurations in lockstep (one verification pass each in turn, so drift
+/// affects them alike), and prints it next to the model's prediction and the
+/// model's choice of (r, k), as a % of the best measured cell. The drafter
+/// replays the target's own greedy continuation (decoded once beforehand),
+/// each token corrupted with probability 1 - alpha: acceptance under control.
+/// Every emitted token is checked against that continuation. Timed: the
+/// target's side of a pass (extend, verification, truncate), not the drafter.
+static void measureSpecGrid(const std::shared_ptr<Model> &model, KVCostModel cm, const std::string &padding,
+                            int64_t prompt, int64_t ctx, std::vector<int64_t> rs, std::vector<int64_t> ks,
+                            double alpha, double draftSeconds, int64_t rounds, bool cpuTime,
+                            const std::function<double()> &now, FILE *out) {
+  const int64_t V = model->signature().decoder.vocab, decoded = ctx - prompt;
+  cm.acceptRate = alpha;
+  cm.draftSecondsPerToken = draftSeconds;
+  int64_t mid = (prompt + ctx) / 2;
+  int64_t kBest = cm.bestK(mid, alpha, *std::max_element(ks.begin(), ks.end()));
+  ks.push_back(kBest);
+  std::sort(ks.begin(), ks.end());
+  ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+  std::map<int64_t, int64_t> rFor; // the model's r for each k
+  for (int64_t k : ks) {
+    KVCostModel m = cm;
+    m.specK = k;
+    rFor[k] = m.bestR(mid);
+    rs.push_back(rFor[k]);
+  }
+  std::sort(rs.begin(), rs.end());
+  rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
+  std::vector<std::pair<int64_t, int64_t>> cells; // a pass writes k + 1 rows: r >= k + 1
+  for (int64_t k : ks)
+    for (int64_t r : rs)
+      if (r >= k + 1) cells.push_back({r, k});
+  std::printf("\nspeculative decoding, context %lld (prompt %lld, decoding %lld tokens), padding %s, acceptance "
+              "rate %.2f (replay drafter), drafter %.3f ms per token in the model: the model picks k = %lld, r = %lld\n",
+              (long long)ctx, (long long)prompt, (long long)decoded, padding.c_str(), alpha, draftSeconds * 1e3,
+              (long long)kBest, (long long)rFor[kBest]);
+
+  // The target's greedy continuation, which the drafter replays.
+  std::vector<int64_t> p(static_cast<size_t>(prompt)), ref;
+  for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3) % V;
+  {
+    SessionOptions so;
+    so.kvMode = "prealloc";
+    so.maxContext = ctx;
+    auto s = Session::create(model, so);
+    if (!s) cli::die(s.status().message());
+    if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+    for (int64_t n = prompt; n <= ctx; ++n) {
+      uint64_t none = 0;
+      ref.push_back(sampleTokens(s.value()->logits(), GenerateOptions{}, none)[0]); // greedy
+      if (n < ctx)
+        if (Status st = s.value()->step({ref.back()}); !st.ok()) cli::die(st.message());
+    }
+  }
+  std::vector<int64_t> sequence = p;
+  sequence.insert(sequence.end(), ref.begin(), ref.end());
+
+  std::vector<std::vector<double>> tokS(cells.size());
+  std::vector<int64_t> passes(cells.size(), 0);
+  std::vector<double> peaks(cells.size(), 0), runBW;
+  GenerateOptions greedy;
+  DraftProposal prop;
+  for (int64_t round = 0; round < rounds; ++round) {
+    std::fprintf(stderr, "bmc-tune: speculative sweep, context %lld, round %lld of %lld (%zu configurations)...\n",
+                 (long long)ctx, (long long)round + 1, (long long)rounds, cells.size());
+    double bwBefore = measureReadBandwidth(model->pool(), !cpuTime);
+    std::vector<SpecRun> runs(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) {
+      SpecRun &c = runs[i];
+      std::tie(c.r, c.k) = cells[i];
+      SessionOptions so;
+      so.r = c.r;
+      so.maxContext = ctx;
+      auto s = Session::create(model, so);
+      if (!s) cli::die(s.status().message());
+      c.session = std::move(s.value());
+      if (Status st = c.session->prefill({p}); !st.ok()) cli::die(st.message());
+      c.drafter = std::make_unique<ReplayDrafter>(sequence, alpha, uint64_t(round + 1)); // same seed for all cells
+      if (Status st = c.drafter->start(V, ctx); !st.ok()) cli::die(st.message());
+      c.context = p;
+      c.last = ref[0];
+      c.context.push_back(c.last);
+    }
+    uint64_t rng = 0;
+    for (int64_t turn = 0, left = int64_t(cells.size()); left > 0; ++turn)
+      for (size_t j = 0; j < cells.size(); ++j) {
+        SpecRun &c = runs[(j + size_t(turn)) % cells.size()];
+        if (c.done) continue;
+        Session &s = *c.session;
+        const int64_t before = s.length(), m0 = std::min(c.k, ctx - before - 1);
+        prop.tokens.clear();
+        prop.probs.clear();
+        if (m0 > 0)
+          if (Status st = c.drafter->propose(c.context, m0, greedy, rng, prop); !st.ok()) cli::die(st.message());
+        std::vector<int64_t> rows = {c.last};
+        rows.insert(rows.end(), prop.tokens.begin(), prop.tokens.end());
+        const int64_t m = int64_t(prop.tokens.size());
+        double t0 = now();
+        if (Status st = s.extend({rows}); !st.ok()) cli::die(st.message());
+        int64_t accepted = 0, next = -1;
+        const float *logits = s.allLogits().data<float>();
+        for (int64_t i = 0; i <= m; ++i) { // greedy verification: the first maximum, as sampleTokens
+          int64_t y = std::max_element(logits + i * V, logits + (i + 1) * V) - (logits + i * V);
+          if (i == m || y != prop.tokens[size_t(i)]) { next = y; break; }
+          ++accepted;
+        }
+        if (Status st = s.truncate(before + 1 + accepted); !st.ok()) cli::die(st.message());
+        c.seconds += now() - t0;
+        ++c.passes;
+        for (int64_t i = 0; i < accepted; ++i) c.context.push_back(prop.tokens[size_t(i)]);
+        c.context.push_back(next);
+        c.last = next;
+        // Exact: the same tokens as decoding without drafts, or the timing is of something else.
+        size_t at = c.context.size() - size_t(accepted) - 1;
+        if (!std::equal(c.context.begin() + long(at), c.context.end(), sequence.begin() + long(at)))
+          cli::die("bmc-tune: speculative decoding at r = " + std::to_string(c.r) + ", k = " + std::to_string(c.k) +
+                   " emitted other tokens than greedy decoding at context " + std::to_string(before));
+        if (s.length() >= ctx) {
+          c.done = true;
+          --left;
+        }
+      }
+    runBW.push_back((bwBefore + measureReadBandwidth(model->pool(), !cpuTime)) / 2);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      tokS[i].push_back(double(decoded) / runs[i].seconds);
+      passes[i] += runs[i].passes;
+      peaks[i] = std::max(peaks[i], runs[i].session->kvStats().peakBytesAllocated / 1e6);
+    }
+  }
+
+  KVCostModel atRun = cm;
+  std::sort(runBW.begin(), runBW.end());
+  atRun.hw.readBytesPerSecond = runBW[runBW.size() / 2];
+  auto predicted = [&](const KVCostModel &m, int64_t r, int64_t k) {
+    double t = 0;
+    for (int64_t n = prompt; n < ctx; ++n) t += m.specTokenSeconds(r, n, k, alpha);
+    return double(decoded) / t;
+  };
+  std::printf("%8s %4s %16s %16s %16s %10s %10s %12s\n", "r", "k", "predicted tok/s", "at run's BW",
+              ((cpuTime ? "cpu-time" : "lockstep") + std::string(" (median of ") + std::to_string(rounds) + ")").c_str(),
+              "tok/pass", "predicted", "KV peak MB");
+  std::vector<double> meas(cells.size());
+  double worstError = 0;
+  size_t best = 0, chosen = 0;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    auto [r, k] = cells[i];
+    std::vector<double> v = tokS[i];
+    std::sort(v.begin(), v.end());
+    meas[i] = v[v.size() / 2];
+    if (meas[i] > meas[best]) best = i;
+    bool isChosen = k == kBest && r == rFor[kBest];
+    if (isChosen) chosen = i;
+    double pred = predicted(cm, r, k), predRun = predicted(atRun, r, k);
+    worstError = std::max(worstError, std::fabs(predRun / meas[i] - 1));
+    double perPass = double(decoded) * double(rounds) / double(passes[i]);
+    std::printf("%8lld%s %4lld %16.1f %16.1f %16.1f %10.2f %10.2f %12.2f\n", (long long)r,
+                isChosen ? "*" : (r == rFor[k] ? "+" : " "), (long long)k, pred, predRun, meas[i], perPass,
+                KVCostModel::expectedTokensPerPass(k, alpha), peaks[i]);
+    if (out)
+      std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f,%.3f,1,%lld,%.3f,%.4f,%d\n", (long long)ctx, padding.c_str(),
+                   (long long)r, isChosen, pred, meas[i], peaks[i], predRun, (long long)k, alpha, perPass,
+                   r == rFor[k]);
+  }
+  std::printf("(* the model's (r, k); + the model's r for that k; tok/pass measured and predicted, "
+              "E = (1 - a^(k+1)) / (1 - a))\n");
+  std::printf("chosen (r, k) = (%lld, %lld) measures %.1f tok/s; best in the grid (r, k) = (%lld, %lld) at %.1f tok/s: "
+              "%.1f%% of best\n",
+              (long long)cells[chosen].first, (long long)cells[chosen].second, meas[chosen],
+              (long long)cells[best].first, (long long)cells[best].second, meas[best], 100.0 * meas[chosen] / meas[best]);
+  for (int64_t k : ks) { // where only r is the model's choice
+    size_t b = cells.size(), c = cells.size();
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (cells[i].second != k) continue;
+      if (b == cells.size() || meas[i] > meas[b]) b = i;
+      if (cells[i].first == rFor[k]) c = i;
+    }
+    if (b == cells.size() || c == cells.size()) continue;
+    std::printf("k = %lld: the model's r = %lld measures %.1f tok/s; best r = %lld at %.1f tok/s: %.1f%% of best\n",
+                (long long)k, (long long)rFor[k], meas[c], (long long)cells[b].first, meas[b], 100.0 * meas[c] / meas[b]);
+  }
+  std::printf("read bandwidth during the grid %.1f GB/s (calibration %.1f GB/s); predicted at it: within %.1f%% of "
+              "measured across the grid\n",
+              atRun.hw.readBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, 100.0 * worstError);
+}
+
 static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL.onnx");
@@ -104,9 +322,15 @@ static int run(int argc, char **argv) {
   std::string csv = a.str("--csv", "");
   std::vector<int64_t> specKs = a.ints("--spec-k", {}, 1, 64);
   std::string acceptArg = a.str("--accept-rate", ""), draftArg = a.str("--draft-ms", "");
+  int64_t batch = a.integer("--batch", 1, 1, limits::kMaxBatch);
+  bool specOnly = a.flag("--spec-only");
   a.finish();
   bool spec = !specKs.empty();
   if (!spec && (!acceptArg.empty() || !draftArg.empty())) a.fail("--accept-rate and --draft-ms need --spec-k");
+  if (!spec && specOnly) a.fail("--spec-only needs --spec-k");
+  if (spec && batch != 1)
+    a.fail("--spec-k: speculative decoding needs --batch 1 (every sequence accepts its own number of tokens), found --batch " +
+           std::to_string(batch));
   auto number = [&](const std::string &flag, const std::string &v, double dflt, double lo, double hi,
                     const char *range) {
     if (v.empty()) return dflt;
@@ -123,7 +347,7 @@ static int run(int argc, char **argv) {
       a.fail("--context: expected each target above the prompt length " + std::to_string(prompt) + ", found " +
              std::to_string(c));
   if (cpuTime && threads != 1) a.fail("--cpu-time: needs --threads 1 (the CPU time of one thread misses the workers')");
-  auto now = [cpuTime] {
+  std::function<double()> now = [cpuTime] {
     if (!cpuTime) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
     timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -143,11 +367,11 @@ static int run(int argc, char **argv) {
   KVCostModel cm;
   cm.hw = calibrate(m.value()->pool(), !recal);
   cm.caches = int64_t(d.caches.size());
-  cm.rowBytes = d.caches[0].heads * d.caches[0].headDim * 4;
+  cm.rowBytes = batch * d.caches[0].heads * d.caches[0].headDim * 4; // one row of all sequences
   cm.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(m.value()->weightBytes());
   cm.mask = padding == "mask";
-  std::printf("model: %s: %lld KV caches, %lld bytes per row, %.1f MB of weights read per token\n", model.c_str(),
-              (long long)cm.caches, (long long)cm.rowBytes, cm.weightBytes / 1e6);
+  std::printf("model: %s: %lld KV caches, %lld bytes per row (batch %lld), %.1f MB of weights read per step\n",
+              model.c_str(), (long long)cm.caches, (long long)cm.rowBytes, (long long)batch, cm.weightBytes / 1e6);
   std::printf("hardware (%s%s): alloc %.2f us, copy %.1f GB/s, read %.1f GB/s, spare-row attention %.3g s/byte, %d threads\n",
               cm.hw.cpu.c_str(), cm.hw.fromCache ? ", cached" : ", measured", cm.hw.allocSeconds * 1e6,
               cm.hw.copyBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, cm.hw.maskSecondsPerByte, cm.hw.threads);
@@ -165,14 +389,15 @@ static int run(int argc, char **argv) {
     so.maxContext = prompt + 64;
     auto s = Session::create(m.value(), so);
     if (!s) cli::die(s.status().message());
-    std::vector<int64_t> p(static_cast<size_t>(prompt), 1);
-    if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+    std::vector<std::vector<int64_t>> p(size_t(batch), std::vector<int64_t>(static_cast<size_t>(prompt), 1));
+    if (Status st = s.value()->prefill(p); !st.ok()) cli::die(st.message());
     KVCostModel probed = cm;
     probed.hw.readBytesPerSecond = measureReadBandwidth(m.value()->pool(), !cpuTime);
     std::vector<double> t;
     for (int i = 0; i < 48; ++i) {
       double t0 = now();
-      if (Status st = s.value()->step({int64_t(i % d.vocab)}); !st.ok()) cli::die(st.message());
+      if (Status st = s.value()->step(std::vector<int64_t>(size_t(batch), int64_t(i % d.vocab))); !st.ok())
+        cli::die(st.message());
       t.push_back(now() - t0);
     }
     std::sort(t.begin(), t.end());
@@ -182,9 +407,16 @@ static int run(int argc, char **argv) {
   }
   FILE *out = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
   if (!csv.empty() && !out) cli::die(csv + ": cannot open for writing");
-  if (out) std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb,predicted_run_bw_tok_s\n");
+  if (out)
+    std::fprintf(out, "context,padding,r,chosen,predicted_tok_s,measured_tok_s,kv_peak_mb,predicted_run_bw_tok_s,"
+                      "batch,k,accept_rate,tokens_per_pass,chosen_for_k\n");
 
   for (int64_t ctx : contexts) {
+    if (spec && measure)
+      measureSpecGrid(m.value(), cm, padding, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3, rounds, cpuTime,
+                      now, out);
+    if (spec && !measure) printSpecGrid(cm, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3);
+    if (specOnly) continue;
     int64_t mid = (prompt + ctx) / 2;
     int64_t chosen = cm.bestR(mid);
     std::vector<int64_t> rs = sweep;
@@ -206,15 +438,18 @@ static int run(int argc, char **argv) {
     for (int64_t round = 0; measure && round < rounds; ++round) {
       double bwBefore = measureReadBandwidth(m.value()->pool(), !cpuTime);
       std::vector<std::unique_ptr<Session>> ss;
-      std::vector<int64_t> p(static_cast<size_t>(prompt));
-      for (int64_t i = 0; i < prompt; ++i) p[size_t(i)] = (i * 7 + 3 + round) % d.vocab;
+      std::fprintf(stderr, "bmc-tune: sweep, context %lld, round %lld of %lld...\n", (long long)ctx, (long long)round + 1,
+                   (long long)rounds);
+      std::vector<std::vector<int64_t>> p(size_t(batch), std::vector<int64_t>(static_cast<size_t>(prompt)));
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t i = 0; i < prompt; ++i) p[size_t(b)][size_t(i)] = (i * 7 + 3 + round + 11 * b) % d.vocab;
       for (int64_t r : rs) {
         SessionOptions so;
         so.r = r;
         so.maxContext = std::max<int64_t>(ctx, 1);
         auto s = Session::create(m.value(), so);
         if (!s) cli::die(s.status().message());
-        if (Status st = s.value()->prefill({p}); !st.ok()) cli::die(st.message());
+        if (Status st = s.value()->prefill(p); !st.ok()) cli::die(st.message());
         ss.push_back(std::move(s.value()));
       }
       std::vector<double> seconds(rs.size(), 0);
@@ -222,7 +457,9 @@ static int run(int argc, char **argv) {
         for (size_t k = 0; k < rs.size(); ++k) {
           size_t i = (k + size_t(n)) % rs.size();
           double t0 = now();
-          if (Status st = ss[i]->step({(n * 13 + 1) % d.vocab}); !st.ok()) cli::die(st.message());
+          std::vector<int64_t> toks(static_cast<size_t>(batch));
+          for (int64_t b = 0; b < batch; ++b) toks[size_t(b)] = (n * 13 + 1 + 5 * b) % d.vocab;
+          if (Status st = ss[i]->step(toks); !st.ok()) cli::die(st.message());
           seconds[i] += now() - t0;
         }
       runBW.push_back((bwBefore + measureReadBandwidth(m.value()->pool(), !cpuTime)) / 2);
@@ -258,8 +495,9 @@ static int run(int argc, char **argv) {
       }
       std::printf("%8lld%s %16.1f %16s %16s %12.2f\n", (long long)r, r == chosen ? "*" : " ", pred, atRunBW, measured, peaks[i]);
       if (out)
-        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f,%.3f\n", (long long)ctx, padding.c_str(), (long long)r,
-                     r == chosen, pred, meas, peaks[i], measure ? predRun : 0.0);
+        std::fprintf(out, "%lld,%s,%lld,%d,%.3f,%.3f,%.3f,%.3f,%lld,0,0,1,%d\n", (long long)ctx, padding.c_str(),
+                     (long long)r, r == chosen, pred, meas, peaks[i], measure ? predRun : 0.0, (long long)batch,
+                     r == chosen);
     }
     if (measure)
       std::printf("chosen r = %lld measures %.1f tok/s; best in the sweep r = %lld at %.1f tok/s: %.1f%% of best\n",
@@ -268,7 +506,6 @@ static int run(int argc, char **argv) {
       std::printf("read bandwidth during the sweep %.1f GB/s (calibration %.1f GB/s); predicted at it: within %.1f%% "
                   "of measured across the sweep\n",
                   atRun.hw.readBytesPerSecond / 1e9, cm.hw.readBytesPerSecond / 1e9, 100.0 * worstError);
-    if (spec) printSpecGrid(cm, prompt, ctx, sweep, specKs, acceptRate, draftMs / 1e3);
   }
   if (out) std::fclose(out);
   return 0;
