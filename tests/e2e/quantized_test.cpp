@@ -36,9 +36,9 @@ constexpr double kOrtTolerance = 1e-4;  // as generated_test.cpp: two engines, f
 constexpr double kSameKernels = 1e-5;   // fast vs reference int8 kernels (summation order only)
 const std::vector<int64_t> kPrompt = {11, 42, 7, 300, 5, 99};
 
-std::vector<std::string> q8Models() {
+std::vector<std::string> csv(const char *list) {
   std::vector<std::string> out;
-  std::stringstream ss(BMC_E2E_Q8);
+  std::stringstream ss(list);
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
@@ -94,7 +94,42 @@ TEST_P(Quantized, MatchesOnnxruntimeOnTheDequantizedGraph) {
                                                 << "\nort: " << join(ref.value().tokens);
 }
 
-INSTANTIATE_TEST_SUITE_P(Quantized, Quantized, ::testing::Combine(::testing::ValuesIn(q8Models()), ::testing::Values(8, 4)),
+INSTANTIATE_TEST_SUITE_P(Quantized, Quantized, ::testing::Combine(::testing::ValuesIn(csv(BMC_E2E_Q8)), ::testing::Values(8, 4)),
+                         [](const ::testing::TestParamInfo<Param> &i) {
+                           return std::get<0>(i.param) + "_int" + std::to_string(std::get<1>(i.param));
+                         });
+
+/// onnxruntime's own MatMulNBits kernels (accuracy_level 0: fp32 compute) on
+/// the graph rewritten to MatMulNBits with the same quantization: logits
+/// within 1e-4, greedy tokens identical.
+class QuantizedNBits : public Quantized {
+protected:
+  std::string nbitsPath() const { return modelsDir() + "/" + model() + ".nbits" + std::to_string(bits()) + ".onnx"; }
+};
+
+TEST_P(QuantizedNBits, MatchesOnnxruntimeMatMulNBits) {
+  ASSERT_TRUE(fileExists(nbitsPath())) << nbitsPath() << " is missing: build the target bmc_e2e_models";
+  auto ref = ortReference(nbitsPath(), kPrompt, kSteps, kDumpSteps);
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  auto m = compiled(path(), quantized(bits()));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
+  auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  int64_t V = t.value().logits[0].shape()[1];
+  double worst = 0;
+  for (int step : kDumpSteps) {
+    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
+    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
+    worst = std::max(worst, d.rel);
+  }
+  std::printf("%s int%d: largest relative logit difference from onnxruntime's MatMulNBits %.2e\n", model().c_str(),
+              bits(), worst);
+  EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
+}
+
+INSTANTIATE_TEST_SUITE_P(QuantizedNBits, QuantizedNBits,
+                         ::testing::Combine(::testing::ValuesIn(csv(BMC_E2E_NBITS)), ::testing::Values(8, 4)),
                          [](const ::testing::TestParamInfo<Param> &i) {
                            return std::get<0>(i.param) + "_int" + std::to_string(std::get<1>(i.param));
                          });
