@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Quantized weights, decode, side by side: bmc fp32 / int8 / int4 and onnxruntime on the same weights.
+
+One command (builds what it needs, generates the model, writes results):
+    benchmarks/quant.py [--preset llama-25m] [--contexts 64,2048] [--threads 1,2] [--rounds 3]
+
+Configurations, each in its own process, interleaved, the order rotated every round, with the
+streaming read bandwidth (benchmarks/bw_read.c, 256 MiB, the run's thread count) measured right
+before each measurement:
+  bmc f32        bmc-compile (fp32 weights)
+  bmc int8       bmc-compile --weights int8 (block 32, MatMulNBits bits-8 arithmetic)
+  bmc int4       bmc-compile --weights int4 (block 32, zero point 8)
+  ort f32        onnxruntime-node 1.30 on the exported fp32 graph
+  ort int8 / int4 (acc0, acc4)  onnxruntime's MatMulNBits on the same graph with the same quantized
+                 weights (tests/models/make_matmulnbits.py), accuracy_level 0 (fp32 compute) and 4
+                 (int8 activations: onnxruntime's fastest CPU path, what onnxruntime-genai uses)
+Before timing, greedy tokens of bmc intN and onnxruntime intN acc0 (the same function) are checked
+equal over 16 steps. Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
+the probe; the bytes of a token are what bmc's package says it streams (weights_read_mb).
+Results: benchmarks/results/quant_<preset>.{csv,md}.
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
+ORT_DECODE = os.path.join(bl.ROOT, "tests", "peers", "ort_decode.mjs")
+NBITS = os.path.join(bl.ROOT, "tests", "models", "make_matmulnbits.py")
+WARMUP = 3
+
+
+def packages(preset, onnx):
+    out = {}
+    for fmt in ("f32", "int8", "int4"):
+        p = os.path.join(bl.BENCH_DIR, f"{preset}.{fmt}.bmcpkg")
+        if not os.path.exists(p) or os.path.getmtime(p) < os.path.getmtime(os.path.join(bl.BIN, "bmc-compile")):
+            bl.run([os.path.join(bl.BIN, "bmc-compile"), onnx, "-o", p, "--quiet", "--weights", fmt],
+                   what=f"bmc-compile --weights {fmt}")
+        out[fmt] = p
+    return out
+
+
+def nbits_graphs(preset, onnx):
+    out = {}
+    for bits in (8, 4):
+        for acc in (0, 4):
+            p = os.path.join(bl.BENCH_DIR, f"{preset}.nbits{bits}.acc{acc}.onnx")
+            if not os.path.exists(p) or os.path.getmtime(p) < os.path.getmtime(NBITS):
+                bl.run([bl.PYTHON, NBITS, "--bits", str(bits), "--accuracy-level", str(acc), onnx, p],
+                       what="make_matmulnbits.py")
+            out[(bits, acc)] = p
+    return out
+
+
+def bmc_decode(pkg, ctx, window, threads):
+    out, rss, _ = bl.run([os.path.join(bl.BIN, "bmc_bench"), pkg, "--context", str(ctx), "--window", str(window),
+                          "--threads", str(threads)], what="bmc_bench")
+    j = bl.last_json(out, "bmc_bench")
+    j["rss_mb"] = rss
+    return j
+
+
+def ort_decode(onnx, ctx, window, threads):
+    cmd = ["node", ORT_DECODE, onnx, "--time", "--context", str(ctx - window - WARMUP), "--warmup", str(WARMUP),
+           "--steps", str(window), "--threads", str(threads)]
+    out, rss, _ = bl.run(cmd, what="ort_decode.mjs")
+    j = bl.last_json(out, "ort_decode.mjs")
+    j["rss_mb"] = rss
+    return j
+
+
+def probe(bw_exe, threads):
+    out, _, _ = bl.run([bw_exe, "--threads", str(threads), "--mb", "256", "--reps", "3"], what="bw_read")
+    j = bl.last_json(out, "bw_read")
+    return j.get(f"read_gb_s_{threads}thread", j.get("read_gb_s_1thread"))
+
+
+def check_tokens(pk, graphs):
+    """bmc intN and onnxruntime's MatMulNBits acc0 compute the same function: same greedy tokens."""
+    prompt = "11,42,7,300,5,99"
+    for bits in (8, 4):
+        out, _, _ = bl.run([os.path.join(bl.BIN, "bmc-run"), pk[f"int{bits}"], "--prompt", prompt,
+                            "--max-new-tokens", "16", "--quiet"], what="bmc-run")
+        mine = [int(t) for t in out.strip().splitlines()[-1].split(",")]
+        out, _, _ = bl.run(["node", ORT_DECODE, graphs[(bits, 0)], "--prompt", prompt, "--steps", "16"],
+                           what="ort_decode.mjs")
+        theirs = bl.last_json(out, "ort_decode.mjs")["tokens"]
+        if mine != theirs:
+            sys.exit(f"int{bits}: bmc tokens {mine} differ from onnxruntime MatMulNBits {theirs}: not timing")
+        bl.log(f"int{bits}: bmc and onnxruntime MatMulNBits agree on 16 greedy tokens")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="llama-25m")
+    ap.add_argument("--contexts", default="64,2048")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--out", default=bl.RESULTS)
+    a = ap.parse_args()
+    if not a.no_build:
+        bl.ensure_build(("bmc_bench", "bmc-compile", "bmc-run"))
+    bw_exe = bl.bw_read_exe()
+    onnx = bl.ensure_model(a.preset)
+    pk = packages(a.preset, onnx)
+    graphs = nbits_graphs(a.preset, onnx)
+    check_tokens(pk, graphs)
+    configs = [("bmc f32", "bmc", pk["f32"]), ("bmc int8", "bmc", pk["int8"]), ("bmc int4", "bmc", pk["int4"]),
+               ("ort f32", "ort", onnx)]
+    for bits in (8, 4):
+        for acc in (0, 4):
+            configs.append((f"ort int{bits} acc{acc}", "ort", graphs[(bits, acc)]))
+    contexts = [int(c) for c in a.contexts.split(",")]
+    threads = [int(t) for t in a.threads.split(",")]
+    jobs = [(t, c, cfg) for t in threads for c in contexts for cfg in configs]
+    results = {}
+    for rnd in range(a.rounds):
+        shift = (rnd * len(jobs)) // a.rounds
+        for t, ctx, (name, kind, path) in jobs[shift:] + jobs[:shift]:
+            gbs = probe(bw_exe, t)
+            res = bmc_decode(path, ctx, a.window, t) if kind == "bmc" else ort_decode(path, ctx, a.window, t)
+            results.setdefault((t, ctx, name), []).append((res, gbs))
+            bl.log(f"round {rnd + 1}/{a.rounds} threads {t} ctx {ctx} {name:14s}: {res['ms_per_token']:.3f} ms/token, "
+                   f"probe {gbs:.1f} GB/s")
+    write(a, contexts, threads, configs, results)
+
+
+def write(a, contexts, threads, configs, results):
+    os.makedirs(a.out, exist_ok=True)
+    stem = os.path.join(a.out, f"quant_{a.preset}")
+    rows = []
+    for t in threads:
+        for ctx in contexts:
+            base = statistics.median(r["ms_per_token"] for r, _ in results[(t, ctx, "bmc f32")])
+            ort = statistics.median(r["ms_per_token"] for r, _ in results[(t, ctx, "ort f32")])
+            for name, kind, _ in configs:
+                rs = results[(t, ctx, name)]
+                ms = statistics.median(r["ms_per_token"] for r, _ in rs)
+                bw = [g for _, g in rs]
+                row = dict(threads=t, context=ctx, config=name, ms_per_token=round(ms, 4), tok_s=round(1000 / ms, 1),
+                           vs_bmc_f32=round(base / ms, 2), vs_ort_f32=round(ort / ms, 2),
+                           probe_gb_s=round(statistics.median(bw), 2))
+                if kind == "bmc":
+                    first = rs[0][0]
+                    mb = first["weights_read_mb"] + first["kv_bytes_per_row"] * (ctx - a.window / 2) / 1e6
+                    row.update(mb_per_token=round(mb, 2), pct_roofline=round(100 * mb / 1e3 / row["probe_gb_s"] / (ms / 1e3), 1))
+                rows.append(row)
+        # bmc intN against onnxruntime's best on the same weights
+    fields = []
+    for r in rows:
+        fields += [f for f in r if f not in fields]
+    with open(stem + ".csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    mi = bl.machine_info()
+    with open(stem + ".md", "w") as f:
+        f.write(f"Quantized weights, decode, {a.preset}, batch 1, median of {a.rounds} interleaved rounds (order rotated "
+                f"each round; bmc {mi['bmc_commit']}{' with uncommitted changes' if mi['bmc_worktree_dirty'] else ''}, "
+                f"{mi['date']}, {mi.get('cpu', '')}); decode window {a.window} tokens ending at the context; roofline = "
+                f"bytes a token reads (packed matmul weights + KV rows) / the bandwidth probe (256 MiB) run right "
+                f"before each measurement. onnxruntime intN runs its MatMulNBits kernels on the same quantized weights "
+                f"(accN: accuracy_level N).\n\n")
+        f.write("| threads | context | config | ms/token | tokens/s | vs bmc f32 | vs ort f32 | MB read per token | "
+                "% of roofline |\n|---|---|---|---|---|---|---|---|---|\n")
+        for x in rows:
+            f.write(f"| {x['threads']} | {x['context']} | {x['config']} | {x['ms_per_token']:.3f} | {x['tok_s']:.0f} | "
+                    f"{x['vs_bmc_f32']:.2f}x | {x['vs_ort_f32']:.2f}x | {x.get('mb_per_token', '-')} | "
+                    f"{str(x['pct_roofline']) + '%' if 'pct_roofline' in x else '-'} |\n")
+        f.write("\nbmc intN against onnxruntime's faster MatMulNBits variant on the same weights:\n\n")
+        for t in threads:
+            for ctx in contexts:
+                for bits in (8, 4):
+                    mine = next(x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, f"bmc int{bits}"))
+                    best = min((x for x in rows if (x["threads"], x["context"]) == (t, ctx)
+                                and x["config"].startswith(f"ort int{bits}")), key=lambda x: x["ms_per_token"])
+                    f.write(f"- {t} thread(s), context {ctx}, int{bits}: {best['ms_per_token'] / mine['ms_per_token']:.2f}x "
+                            f"({best['config']} {best['ms_per_token']:.3f} ms/token)\n")
+    print(open(stem + ".md").read())
+    json.dump(rows, open(stem + ".json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
