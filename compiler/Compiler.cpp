@@ -187,10 +187,17 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
     return false;
   }
   // What a token streams: quantized matrices are read in their packed size.
-  for (const WeightEntry &e : c.plan.entries())
-    if (e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed ||
-        e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed)
-      c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
+  // The format reported is the narrowest the matmuls use (MatMulNBits
+  // weights keep theirs whatever opts.weights says).
+  bool q4 = false, q8 = false;
+  for (const WeightEntry &e : c.plan.entries()) {
+    const bool e4 = e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed;
+    const bool e8 = e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed;
+    if (e4 || e8) c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
+    q4 |= e4;
+    q8 |= e8;
+  }
+  c.sig.decoder.weights = q4 ? "int4" : q8 ? "int8" : "f32";
   return true;
 }
 

@@ -67,6 +67,17 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
       error = "weight '" + e.name + "' is missing from the weight store";
       return false;
     }
+    if (w->quantBits) { // codes imported from MatMulNBits, already in bmc's layout
+      const bool ok = (w->quantBits == 4 && e.kind == WeightEntry::PackedQ4) ||
+                      (w->quantBits == 8 && e.kind == WeightEntry::PackedQ8);
+      if (!ok || int64_t(w->bytes) != e.bytes || w->dims.size() != 2 || w->dims[0] != e.k || w->dims[1] != e.n) {
+        error = "weight '" + e.name + "' holds int" + std::to_string(w->quantBits) +
+                " MatMulNBits codes: only a matmul can read it, here it is used otherwise";
+        return false;
+      }
+      std::memcpy(dst, w->data, w->bytes);
+      continue;
+    }
     if (e.kind == WeightEntry::Raw) {
       if (int64_t(w->bytes) != e.bytes) {
         error = "weight '" + e.name + "': expected " + std::to_string(e.bytes) + " bytes, found " +

@@ -410,6 +410,15 @@ static OpTable &opTable() {
   return table;
 }
 
+static OpTable &contribTable() {
+  static OpTable table = [] {
+    OpTable t;
+    registerContribOps(t);
+    return t;
+  }();
+  return table;
+}
+
 bool GraphImporter::run(ModuleOp module, std::string &err) {
   const onnx::GraphProto &g = model.proto->graph();
   auto fail = [&](const std::string &msg) {
@@ -491,12 +500,14 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
   for (int i = 0; i < g.node_size(); ++i) {
     const onnx::NodeProto &n = g.node(i);
     int64_t nodeOpset = opset;
-    if (!n.domain().empty() && n.domain() != "ai.onnx") {
+    const bool contrib = n.domain() == "com.microsoft";
+    if (!n.domain().empty() && n.domain() != "ai.onnx" && !contrib) {
       NodeImporter ni(*this, n, i, domains.count(n.domain()) ? domains[n.domain()] : 0);
-      ni.report("expected an operator of the default ONNX domain, found domain '" + n.domain() +
+      ni.report("expected an operator of the default ONNX domain or com.microsoft, found domain '" + n.domain() +
                 "', which bmc does not support");
       return fail("");
     }
+    if (contrib) nodeOpset = domains.count(n.domain()) ? domains[n.domain()] : 1;
     NodeImporter ni(*this, n, i, nodeOpset);
     for (int k = 0; k < n.input_size(); ++k)
       if (!n.input(k).empty() && !values.count(n.input(k))) {
@@ -504,9 +515,11 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
                  "earlier node's output, found nothing of that name (missing initializer?)");
         return fail("");
       }
-    auto it = table.find(n.op_type());
-    if (it == table.end()) {
-      ni.report("expected an operator bmc supports, found unsupported operator '" + n.op_type() + "'");
+    OpTable &ops = contrib ? contribTable() : table;
+    auto it = ops.find(n.op_type());
+    if (it == ops.end()) {
+      ni.report("expected an operator bmc supports, found unsupported operator '" + n.op_type() + "'" +
+                (contrib ? " of domain com.microsoft (bmc imports MatMulNBits from it)" : ""));
       return fail("");
     }
     if (failed(it->second(ni))) {

@@ -46,6 +46,10 @@ struct Weight {
   const uint8_t *data = nullptr;
   size_t bytes = 0;
   std::shared_ptr<const void> keepAlive; // the mapping or an owned buffer
+  /// 4 or 8: a quantized matrix imported from a MatMulNBits node: `dims` are
+  /// its logical [K, N] (dtype FLOAT) and `data` holds bmc's packed int4 /
+  /// int8 layout (runtime/kernels/kernels.h), which only a matmul can read.
+  int quantBits = 0;
   int64_t numElements() const {
     int64_t n = 1;
     for (int64_t d : dims) n *= d;

@@ -29,16 +29,26 @@ static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed) {
 bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias) {
   // Quantized weights exist only packed: the reference build runs the int8
   // reference kernel on them (bmc_matmul_q8_f32_ref).
-  if (opts.referenceOnly && !opts.quantBits) return false;
   bool viaTranspose = false;
   mlir::bmc::WeightOp w = weightOf(rhs, viaTranspose);
   if (!w) return false;
+  if (opts.referenceOnly && !opts.quantBits && !w->hasAttr("bmc.quant_bits")) return false;
   bool trans = transB != viaTranspose;
+  // A MatMulNBits weight (frontend/ops/Contrib.cpp) is already packed in
+  // bmc's int4/int8 layout, as [K, N]: only the plain orientation reads it.
+  int prepacked = 0;
+  if (auto q = w->getAttrOfType<IntegerAttr>("bmc.quant_bits")) {
+    prepacked = int(q.getInt());
+    if (trans || (prepacked != 4 && prepacked != 8)) {
+      w.emitError("a MatMulNBits weight used transposed or with an unknown bit width");
+      return false;
+    }
+  }
   auto wt = cast<RankedTensorType>(w.getType());
   int64_t K = trans ? wt.getDimSize(1) : wt.getDimSize(0);
   int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
   checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
-  const int bits = opts.quantBits;
+  const int bits = prepacked ? prepacked : opts.quantBits;
   WeightEntry::Kind kind = bits == 8 ? (trans ? WeightEntry::PackedQ8Transposed : WeightEntry::PackedQ8)
                            : bits == 4 ? (trans ? WeightEntry::PackedQ4Transposed : WeightEntry::PackedQ4)
                                        : (trans ? WeightEntry::PackedBTransposed : WeightEntry::PackedB);
@@ -89,7 +99,9 @@ static Buf shapeOnly(Lowerer &l, Value v) {
 
 static bool packable(Lowerer &l, Value rhs) {
   bool tr;
-  return (!l.opts.referenceOnly || l.opts.quantBits) && weightOf(rhs, tr) && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
+  mlir::bmc::WeightOp w = weightOf(rhs, tr);
+  return w && (!l.opts.referenceOnly || l.opts.quantBits || w->hasAttr("bmc.quant_bits")) &&
+         cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
 bool Lowerer::isLogitsMatMul(Operation *op) {

@@ -73,6 +73,8 @@ void bmc_matmul_packed_f32(void *pool, int64_t M, int64_t N, int64_t K,
  * 32 rows of 16 int8 codes (row k - 32kb, column j at byte 64 + 16*(k-32kb) + j).
  * Columns past N and rows past K are zero. 1.125 bytes per weight. */
 #define BMC_Q8_BLOCK 32
+#define BMC_Q8_BLOCK_BYTES 576  /* 16 scales + 32 rows x 16 codes */
+#define BMC_Q8_CODES_OFFSET 64
 
 /* Bytes needed by bmc_pack_q8 for a K x N matrix. */
 int64_t bmc_pack_q8_bytes(int64_t K, int64_t N);
@@ -105,6 +107,9 @@ void bmc_matmul_q8_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const fl
  * then 16 row pairs of 16 bytes: byte 80 + 16*i + j holds row 2i's code of
  * column j in its low nibble and row 2i+1's in its high nibble. Columns past
  * N and rows past K hold scale 0. 0.656 bytes per weight. */
+#define BMC_Q4_BLOCK_BYTES 336  /* 16 scales + 16 zero points + 16 row pairs x 16 bytes */
+#define BMC_Q4_ZEROS_OFFSET 64
+#define BMC_Q4_CODES_OFFSET 80
 int64_t bmc_pack_q4_bytes(int64_t K, int64_t N);
 /* As bmc_pack_q8 (-1 on a NaN or an infinity). */
 int32_t bmc_pack_q4(const float *B, int64_t K, int64_t N, int64_t ldb, int32_t trans_b, void *out);

@@ -37,6 +37,8 @@ namespace {
 
 constexpr int64_t kScales = 0, kZeros = 4 * kPanel, kCodes = kZeros + kPanel; // byte offsets in a block
 constexpr int64_t kBlockBytes = kCodes + kBlock / 2 * kPanel;                 // 336
+static_assert(kBlockBytes == BMC_Q4_BLOCK_BYTES && kZeros == BMC_Q4_ZEROS_OFFSET && kCodes == BMC_Q4_CODES_OFFSET,
+              "kernels.h describes this layout");
 
 const uint8_t *q4Block(const void *packed, int64_t K, int64_t p, int64_t kb) {
   return static_cast<const uint8_t *>(packed) + (p * numBlocks(K) + kb) * kBlockBytes;

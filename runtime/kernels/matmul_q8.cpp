@@ -36,6 +36,7 @@ using quant::kBlock;
 using quant::numBlocks;
 static_assert(kBlock == BMC_Q8_BLOCK, "one block size");
 constexpr int64_t kBlockBytes = 4 * kPanel + kBlock * kPanel; // 16 scales + 32 x 16 codes
+static_assert(kBlockBytes == BMC_Q8_BLOCK_BYTES && 4 * kPanel == BMC_Q8_CODES_OFFSET, "kernels.h describes this layout");
 const uint8_t *q8Block(const void *packed, int64_t K, int64_t p, int64_t kb) {
   return static_cast<const uint8_t *>(packed) + (p * numBlocks(K) + kb) * kBlockBytes;
 }

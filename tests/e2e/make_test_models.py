@@ -5,6 +5,12 @@
   add_named.onnx      z = x + y, x and y both [n, 4] (a named dim shared by two inputs)
   unsupported_op.onnx an op bmc does not implement (Det) between supported ones
   custom_domain.onnx  an op from a domain bmc does not know (com.example.Frobnicate)
+  nbits_ok.onnx       one com.microsoft MatMulNBits (4 bits, K = 70: not a multiple of the block,
+                      N = 20, block 32, zero points, bias) on x[3, 70]; nbits_ok.expected: y as raw
+                      float32, computed here in float64 from the definition
+  nbits_block16.onnx, nbits_bits2.onnx, nbits_gidx.onnx, nbits_zp8.onnx, contrib_unknown.onnx:
+                      MatMulNBits forms bmc refuses (block_size 16, 2 bits, a g_idx input, 8-bit
+                      zero points other than 128) and a contrib op it does not import
 
 Needs Debian's python3-onnx (run with /usr/bin/python3).
 """
@@ -60,6 +66,74 @@ def main(out_dir):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
     m = helper.make_model(g, opset_imports=opset + [helper.make_opsetid("com.example", 1)])
     onnx.save(m, os.path.join(out_dir, "custom_domain.onnx"))  # the checker does not know the domain
+    nbits_models(out_dir, opset)
+
+
+def nbits_models(out_dir, opset):
+    rng = np.random.default_rng(7)
+    K, N = 70, 20
+
+    def model(name, bits=4, block=32, zeros=True, gidx=False, zp8=None, op="MatMulNBits", bias=True):
+        nb = (K + block - 1) // block
+        blob = block * bits // 8
+        codes = rng.integers(0, 2 ** bits, size=(N, nb, block), dtype=np.uint8)
+        if bits == 4:
+            B = (codes[:, :, 0::2] | (codes[:, :, 1::2] << 4)).astype(np.uint8)
+        elif bits == 8:
+            B = codes
+        else:  # 2 bits: any bytes of the right count
+            B = rng.integers(0, 256, size=(N, nb, blob), dtype=np.uint8)
+        scales = rng.uniform(0.01, 0.1, size=(N * nb,)).astype(np.float32)
+        inits = [numpy_helper.from_array(B, "B"), numpy_helper.from_array(scales, "scales")]
+        inputs = ["x", "B", "scales"]
+        zs = np.full((N, nb), 2 ** (bits - 1), np.uint8)
+        if zeros or zp8 is not None:
+            if bits == 4:
+                zs = rng.integers(0, 16, size=(N, nb), dtype=np.uint8)
+                zpad = np.zeros((N, nb + nb % 2), np.uint8)
+                zpad[:, :nb] = zs
+                zbytes = (zpad[:, 0::2] | (zpad[:, 1::2] << 4)).astype(np.uint8).reshape(-1)
+            else:
+                zs = np.full((N, nb), zp8 if zp8 is not None else 128, np.uint8)
+                zbytes = zs.reshape(-1)
+            inits.append(numpy_helper.from_array(zbytes, "zeros"))
+            inputs.append("zeros")
+        else:
+            inputs.append("")
+        if gidx:
+            inits.append(numpy_helper.from_array(np.arange(K, dtype=np.int32) // block, "gidx"))
+            inputs.append("gidx")
+        elif bias:
+            inputs.append("")
+        if bias:
+            b = rng.uniform(-1, 1, size=(N,)).astype(np.float32)
+            inits.append(numpy_helper.from_array(b, "bias"))
+            inputs.append("bias")
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        node = helper.make_node(op, inputs, ["y"], name="q_proj", domain="com.microsoft", K=K, N=N, bits=bits,
+                                block_size=block)
+        g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, K])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, N])], inits)
+        m = helper.make_model(g, opset_imports=opset + [helper.make_opsetid("com.microsoft", 1)])
+        onnx.save(m, os.path.join(out_dir, name + ".onnx"))
+        if name == "nbits_ok":
+            # y = x @ W + bias, W[k][n] = (code - zero) * scale, x = the fixed input the test feeds.
+            x = (np.arange(3 * K, dtype=np.float64).reshape(3, K) % 17 - 8) / 8
+            W = np.zeros((K, N))
+            for n in range(N):
+                for k in range(K):
+                    W[k, n] = (float(codes[n, k // block, k % block]) - float(zs[n, k // block])) * \
+                        float(scales[n * nb + k // block])
+            y = x @ W + b.astype(np.float64)
+            y.astype(np.float32).tofile(os.path.join(out_dir, "nbits_ok.expected"))
+
+    model("nbits_ok")
+    model("nbits_block16", block=16)
+    model("nbits_bits2", bits=2, zeros=False)
+    model("nbits_gidx", gidx=True, bias=False)
+    model("nbits_zp8", bits=8, zeros=False, zp8=100)
+    model("contrib_unknown", op="FusedMatMulFrob", zeros=False, bias=False)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Rewrites an fp32 ONNX decoder into onnxruntime's weight-only quantized form: MatMulNBits.
 
-    make_matmulnbits.py --bits 8|4 [--accuracy-level N] IN.onnx OUT.onnx
+    make_matmulnbits.py --bits 8|4 [--accuracy-level N] [--block-size B] [--asymmetric] IN.onnx OUT.onnx
 
 Every MatMul whose B input is a 2-D float32 initializer (directly or through a Transpose) and every
 Gemm with such a B (alpha = beta = 1, transA = 0; its bias becomes an Add) becomes a com.microsoft
@@ -15,6 +15,10 @@ same function:
   bits 4: v = the block's first value of largest magnitude, scale = v / -8,
           q = round-half-even(w * -8 / v) + 8 clipped to [0, 15], two codes per byte (low nibble first).
 K is padded to a multiple of 32 with zero codes-at-zero-point, as onnxruntime's quantizer does.
+--block-size B (default 32): rows of K per scale (bmc's own quantization is the B = 32 case).
+--asymmetric (4 bits): onnxruntime's asymmetric form instead, with a zero_points input:
+          scale = (max - min) / 15 over the block (min <= 0 <= max), zero = round(-min / scale),
+          q = clip(round(w / scale) + zero, 0, 15).
 --accuracy-level: MatMulNBits' accuracy_level attribute (0: fp32 compute; 4: int8 activations,
 onnxruntime's fastest CPU path, what onnxruntime-genai uses for int4).
 """
@@ -28,8 +32,8 @@ from onnx import helper, numpy_helper
 BLOCK = 32
 
 
-def quantize(w, bits):
-    """w: [K, N] float32 -> (blob uint8 [N, nb, BLOCK*bits/8], scales float32 [N * nb])."""
+def quantize(w, bits, asymmetric=False):
+    """w: [K, N] float32 -> (blob uint8 [N, nb, BLOCK*bits/8], scales float32 [N * nb], zero points or None)."""
     K, N = w.shape
     nb = (K + BLOCK - 1) // BLOCK
     wp = np.zeros((nb * BLOCK, N), np.float32)
@@ -37,10 +41,21 @@ def quantize(w, bits):
     blocks = wp.reshape(nb, BLOCK, N)  # [nb, 32, N]
     scales = np.zeros((N, nb), np.float32)
     codes = np.zeros((N, nb, BLOCK), np.uint8)
+    zeros = np.full((N, nb), 8, np.uint8)
     for b in range(nb):
         blk = blocks[b]
         valid = min(BLOCK, K - b * BLOCK)
-        if bits == 8:
+        if asymmetric:
+            lo = np.minimum(np.min(blk[:valid], axis=0), 0).astype(np.float32)
+            hi = np.maximum(np.max(blk[:valid], axis=0), 0).astype(np.float32)
+            s = ((hi - lo) / np.float32(15.0)).astype(np.float32)
+            safe = np.where(s > 0, s, 1).astype(np.float32)
+            z = np.clip(np.rint(-lo / safe), 0, 15).astype(np.float32)
+            q = np.clip(np.rint((blk / safe).astype(np.float32)) + z, 0, 15)
+            q[valid:] = z
+            codes[:, b, :] = q.astype(np.uint8).T
+            zeros[:, b] = z.astype(np.uint8)
+        elif bits == 8:
             amax = np.max(np.abs(blk[:valid]), axis=0)
             s = (amax / np.float32(127.0)).astype(np.float32)
             inv = np.where(amax > 0, np.float32(127.0) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
@@ -59,16 +74,27 @@ def quantize(w, bits):
         blob = (codes[:, :, 0::2] | (codes[:, :, 1::2] << 4)).astype(np.uint8)
     else:
         blob = codes
-    return blob, scales.reshape(-1)
+    zp = None
+    if asymmetric:
+        zpad = np.full((N, nb + nb % 2), 0, np.uint8)
+        zpad[:, :nb] = zeros
+        zp = (zpad[:, 0::2] | (zpad[:, 1::2] << 4)).astype(np.uint8).reshape(-1)
+    return blob, scales.reshape(-1), zp
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bits", type=int, choices=(8, 4), required=True)
     ap.add_argument("--accuracy-level", type=int, default=0)
+    ap.add_argument("--block-size", type=int, default=32)
+    ap.add_argument("--asymmetric", action="store_true")
     ap.add_argument("src")
     ap.add_argument("dst")
     a = ap.parse_args()
+    global BLOCK
+    BLOCK = a.block_size
+    if a.asymmetric and a.bits != 4:
+        sys.exit("--asymmetric: 4 bits only")
     m = onnx.load(a.src)
     g = m.graph
     inits = {i.name: i for i in g.initializer}
@@ -97,13 +123,17 @@ def main():
             continue
         w = np.ascontiguousarray(w)
         K, N = w.shape
-        blob, scales = quantize(w, a.bits)
+        blob, scales, zp = quantize(w, a.bits, a.asymmetric)
         base = (node.name or node.output[0]).replace("/", "_") + f".w{converted}"
         g.initializer.extend([numpy_helper.from_array(blob, base + f".q{a.bits}"),
                               numpy_helper.from_array(scales, base + f".q{a.bits}_scales")])
+        inputs = [node.input[0], base + f".q{a.bits}", base + f".q{a.bits}_scales"]
+        if zp is not None:
+            g.initializer.append(numpy_helper.from_array(zp, base + f".q{a.bits}_zeros"))
+            inputs.append(base + f".q{a.bits}_zeros")
         out = node.output[0] + ".nobias" if bias else node.output[0]
         new_nodes.append(helper.make_node(
-            "MatMulNBits", [node.input[0], base + f".q{a.bits}", base + f".q{a.bits}_scales"], [out],
+            "MatMulNBits", inputs, [out],
             name=base + "_nbits", domain="com.microsoft", K=K, N=N, bits=a.bits, block_size=BLOCK,
             accuracy_level=a.accuracy_level))
         if bias:
@@ -121,7 +151,7 @@ def main():
         m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(m, a.dst)
     print(f"{a.dst}: {converted} MatMul -> MatMulNBits (bits {a.bits}, block {BLOCK}, accuracy_level "
-          f"{a.accuracy_level})")
+          f"{a.accuracy_level}{', asymmetric' if a.asymmetric else ''})")
 
 
 if __name__ == "__main__":
