@@ -34,7 +34,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 # Under ASan: every test but the e2e ones, then this e2e subset: every group except the
 # 18 models compared against onnxruntime (each compiles and decodes a model that the
 # golden tests already cover), of which one is kept as a sample.
-e2e_subset='^e2e\.(api_errors|api_limits|packages|cli_errors|ref_vs_fast|speculative_sampling|golden\..*|example_generate|generated\.llama_op18)$'
+e2e_subset='^e2e\.(api_errors|api_limits|packages|cli_errors|ref_vs_fast|speculative_sampling|quantized_import|golden\..*|example_generate|generated\.llama_op18)$'
 
 configure() { # dir, extra cmake args...
   local dir="$1"; shift
