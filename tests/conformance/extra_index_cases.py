@@ -87,6 +87,22 @@ def add_cases(w, rng):
            {"m": mask, "i": pos}, {"y": gather_nd(mask.astype(np.bool_).T, pos)}, opset=18,
            dynamic={"m": (0, 1), "i": (0,)})
 
+    # transformers' padding_mask_function, attention_mask[batch_idx, kv_idx] with batch_idx
+    # [B,1,1,1] and kv_idx [1,1,1,T], as aten_index writes it (tests/models' dynamo idiom): Max of
+    # the indices for the broadcast shape, Expand + Unsqueeze(-1) each, Concat, GatherND. A
+    # left-padded mask, batch and length symbolic.
+    am = np.array([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1]], i64)
+    b4 = np.arange(3, dtype=i64).reshape(3, 1, 1, 1)
+    kv4 = np.arange(7, dtype=i64).reshape(1, 1, 1, 7)
+    nodes = [N("Cast", ["am"], ["amb"], to=9), N("Transpose", ["amb"], ["t"], perm=[0, 1]),
+             N("Max", ["b", "kv"], ["mx"]), N("Shape", ["mx"], ["s"]),
+             N("Expand", ["b", "s"], ["be"]), N("Unsqueeze", ["be", "m1"], ["bu"]),
+             N("Expand", ["kv", "s"], ["ke"]), N("Unsqueeze", ["ke", "m1"], ["ku"]),
+             N("Concat", ["bu", "ku"], ["idx"], axis=-1), N("GatherND", ["t", "idx"], ["y"], batch_dims=0)]
+    w.case("gathernd_aten_index_padding_mask", nodes, {"am": am, "b": b4, "kv": kv4},
+           {"y": am.astype(np.bool_)[b4, kv4]}, {"m1": np.array([-1], i64)}, opset=18,
+           dynamic={"am": (0, 1), "b": (0,), "kv": (3,)})
+
     # ScatterND: every reduction; duplicates only where the reduction makes them well defined.
     d = rng.standard_normal((5, 4)).astype(f32)
     si = np.array([[-1], [1]], i64)
