@@ -105,6 +105,7 @@ void registerElementwiseOps(OpTable &t);
 void registerShapeOps(OpTable &t);
 void registerTensorOps(OpTable &t);
 void registerNNOps(OpTable &t);
+void registerAttentionOps(OpTable &t);
 
 /// ONNX TensorProto.DataType -> MLIR element type (null if unsupported).
 mlir::Type onnxElementType(mlir::MLIRContext *ctx, int32_t dtype);

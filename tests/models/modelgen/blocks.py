@@ -302,6 +302,12 @@ def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_cas
     """
     if scaling is None:
         scaling = head_dim ** -0.5
+    if not g.ts and g.opset >= 23:
+        # torch's exporter at opset 23 (torch/onnx/_internal/exporter/_torchlib/ops/nn.py,
+        # aten_scaled_dot_product_attention_23): one Attention node on the 4-D q, k, v with
+        # sdpa's (bool) mask and scale, output Y only; the cache concat and GQA repeat stay
+        # outside it, as HF's DynamicCache.update and repeat_kv write them.
+        return g.op("Attention", [q, k, v, mask], scale=scaling)
     if g.ts:
         s = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])
         if scale_op == "Div":
