@@ -483,6 +483,59 @@ def Bmc_TriluOp : Bmc_InferOp<"trilu"> {
   let assemblyFormat = "$input `,` $k attr-dict `:` functional-type(operands, results)";
 }
 
+def Bmc_GatherNDOp : Bmc_InferOp<"gather_nd"> {
+  let summary = "ONNX GatherND: take slices addressed by the last axis of an index tensor";
+  let description = [{
+    The result is `indices.shape[:-1] ++ data.shape[batch_dims + m:]` where
+    `m = indices.shape[-1]` (static). The first `batch_dims` dimensions of
+    data and indices are matched, not indexed. Negative indices count from
+    the end; out-of-range ones are a run-time error. The dynamo exporter
+    writes it for tensor indexing (`x[:, idx]`, torchlib's aten_index).
+
+    ```mlir
+    %g = bmc.gather_nd %x, %idx {batch_dims = 0 : i64} : (tensor<?x8xf32>, tensor<?x1xi64>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Bmc_Tensor:$data, TensorOf<[I32, I64]>:$indices, I64Attr:$batch_dims);
+  let results = (outs Bmc_Tensor:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+}
+
+def Bmc_ScatterNDOp : Bmc_InferOp<"scatter_nd"> {
+  let summary = "ONNX ScatterND: a copy of data with slices replaced (or combined) by updates";
+  let description = [{
+    `updates` has the shape `indices.shape[:-1] ++ data.shape[m:]` with
+    `m = indices.shape[-1]` (static). `reduction` is one of none, add, mul,
+    max, min; with none, duplicate indices leave the last update (ONNX
+    leaves the order undefined). Negative indices count from the end. The
+    dynamo exporter writes it for `index_put` (torchlib's aten_index_put).
+
+    ```mlir
+    %s = bmc.scatter_nd %x, %idx, %u {reduction = "none"} : (tensor<4x8xf32>, tensor<2x1xi64>, tensor<2x8xf32>) -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins Bmc_Tensor:$data, TensorOf<[I32, I64]>:$indices, Bmc_Tensor:$updates,
+                   StrAttr:$reduction);
+  let results = (outs Bmc_Tensor:$result);
+  let assemblyFormat = "$data `,` $indices `,` $updates attr-dict `:` functional-type(operands, results)";
+}
+
+def Bmc_CumSumOp : Bmc_InferOp<"cumsum"> {
+  let summary = "ONNX CumSum: running sums along one constant axis";
+  let description = [{
+    `exclusive` leaves out the element itself (the first sum is 0);
+    `reverse` sums from the end. HF decoders compute position ids as
+    `cumsum(attention_mask) - 1`.
+
+    ```mlir
+    %c = bmc.cumsum %m {axis = 1 : i64, exclusive = false, reverse = false} : (tensor<?x?xi64>) -> tensor<?x?xi64>
+    ```
+  }];
+  let arguments = (ins Bmc_Tensor:$input, I64Attr:$axis, BoolAttr:$exclusive, BoolAttr:$reverse);
+  let results = (outs Bmc_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Attention and the KV cache
 //===----------------------------------------------------------------------===//

@@ -320,3 +320,89 @@ LogicalResult TriluOp::inferReturnTypes(MLIRContext *, std::optional<Location> l
   return success();
 }
 BMC_COMPATIBLE_RETURN_TYPES(TriluOp)
+
+//===----------------------------------------------------------------------===//
+// Indexing by tensors: gather_nd, scatter_nd; running sums: cumsum
+//===----------------------------------------------------------------------===//
+
+/// Two dimensions that must be equal: the known one, or failure if both are
+/// known and differ.
+static FailureOr<int64_t> sameDim(int64_t a, int64_t b) {
+  if (ShapedType::isDynamic(a)) return b;
+  if (ShapedType::isDynamic(b) || a == b) return a;
+  return failure();
+}
+
+/// Checks data/indices ranks for GatherND/ScatterND; returns m, the length
+/// of one index tuple (indices' last dimension, which must be static).
+static FailureOr<int64_t> tupleLength(std::optional<Location> loc, StringRef name, RankedTensorType d,
+                                      RankedTensorType idx, int64_t batchDims) {
+  if (d.getRank() < 1 || idx.getRank() < 1)
+    return fail(loc, llvm::formatv("{0}: expected data and indices of rank >= 1, found ranks {1} and {2}", name,
+                                   d.getRank(), idx.getRank()));
+  if (batchDims < 0 || batchDims >= std::min(d.getRank(), idx.getRank()))
+    return fail(loc, llvm::formatv("{0}: expected batch_dims in [0, {1}), found {2}", name,
+                                   std::min(d.getRank(), idx.getRank()), batchDims));
+  int64_t m = idx.getShape().back();
+  if (ShapedType::isDynamic(m))
+    return fail(loc, llvm::formatv("{0}: expected a static last dimension of indices, found {1}", name, idx));
+  if (m < 1 || batchDims + m > d.getRank())
+    return fail(loc, llvm::formatv("{0}: expected index tuples of length in [1, {1}] (data rank {2} - batch_dims "
+                                   "{3}), found {4}", name, d.getRank() - batchDims, d.getRank(), batchDims, m));
+  return m;
+}
+
+LogicalResult GatherNDOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                           Adaptor adaptor, SmallVectorImpl<Type> &out) {
+  auto d = ranked(adaptor.getData()), idx = ranked(adaptor.getIndices());
+  int64_t b = adaptor.getBatchDimsAttr().getInt();
+  auto m = tupleLength(loc, "bmc.gather_nd", d, idx, b);
+  if (failed(m)) return failure();
+  SmallVector<int64_t> shape(idx.getShape().drop_back());
+  for (int64_t i = 0; i < b; ++i) {
+    auto s = sameDim(d.getDimSize(i), idx.getDimSize(i));
+    if (failed(s))
+      return fail(loc, llvm::formatv("bmc.gather_nd: batch dimension {0}: data has {1}, indices {2}", i,
+                                     d.getDimSize(i), idx.getDimSize(i)));
+    shape[i] = *s;
+  }
+  shape.append(d.getShape().begin() + b + *m, d.getShape().end());
+  out.push_back(RankedTensorType::get(shape, d.getElementType()));
+  return success();
+}
+BMC_COMPATIBLE_RETURN_TYPES(GatherNDOp)
+
+LogicalResult ScatterNDOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &out) {
+  auto d = ranked(adaptor.getData()), idx = ranked(adaptor.getIndices()), u = ranked(adaptor.getUpdates());
+  StringRef red = adaptor.getReduction();
+  if (!llvm::is_contained({"none", "add", "mul", "max", "min"}, red))
+    return fail(loc, "bmc.scatter_nd: expected reduction none, add, mul, max or min, found " + red);
+  auto m = tupleLength(loc, "bmc.scatter_nd", d, idx, 0);
+  if (failed(m)) return failure();
+  if (u.getElementType() != d.getElementType())
+    return fail(loc, llvm::formatv("bmc.scatter_nd: expected updates of element type {0}, found {1}",
+                                   d.getElementType(), u.getElementType()));
+  SmallVector<int64_t> want(idx.getShape().drop_back());
+  want.append(d.getShape().begin() + *m, d.getShape().end());
+  bool ok = u.getRank() == (int64_t)want.size();
+  for (int64_t i = 0; ok && i < u.getRank(); ++i) ok = succeeded(sameDim(u.getDimSize(i), want[i]));
+  if (!ok)
+    return fail(loc, llvm::formatv("bmc.scatter_nd: expected updates of shape {0} (indices.shape[:-1] ++ "
+                                   "data.shape[{1}:]), found {2}", shapeStr(want), *m, shapeStr(u.getShape())));
+  out.push_back(d);
+  return success();
+}
+BMC_COMPATIBLE_RETURN_TYPES(ScatterNDOp)
+
+LogicalResult CumSumOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &out) {
+  auto t = ranked(adaptor.getInput());
+  if (t.getRank() < 1) return fail(loc, "bmc.cumsum: expected rank >= 1, found rank 0");
+  if (isBool(t.getElementType()))
+    return fail(loc, "bmc.cumsum: expected a numeric element type, found i1");
+  if (failed(checkAxis(loc, "bmc.cumsum", adaptor.getAxisAttr().getInt(), t.getRank()))) return failure();
+  out.push_back(t);
+  return success();
+}
+BMC_COMPATIBLE_RETURN_TYPES(CumSumOp)

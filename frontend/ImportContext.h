@@ -105,6 +105,7 @@ void registerElementwiseOps(OpTable &t);
 void registerShapeOps(OpTable &t);
 void registerTensorOps(OpTable &t);
 void registerNNOps(OpTable &t);
+void registerAttentionOps(OpTable &t);
 /// com.microsoft (onnxruntime contrib ops), a table of its own.
 void registerContribOps(OpTable &t);
 

@@ -405,6 +405,7 @@ static OpTable &opTable() {
     registerShapeOps(t);
     registerTensorOps(t);
     registerNNOps(t);
+    registerAttentionOps(t);
     return t;
   }();
   return table;
@@ -435,8 +436,11 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
   if (opset < 0) return fail("expected an opset_import for the default ONNX domain, found none");
   // Old opsets are accepted: an op whose signature changed since rejects
   // the attributes or inputs of its old form with its own diagnostic.
-  if (opset < 1 || opset > 21)
-    return fail("expected an ONNX opset between 1 and 21, found " + std::to_string(opset));
+  // Opsets 22-24 changed the ops bmc supports only by new element types
+  // (which import refuses by type) and new attributes (refused by name);
+  // 23 added Attention.
+  if (opset < 1 || opset > 24)
+    return fail("expected an ONNX opset between 1 and 24, found " + std::to_string(opset));
 
   Location fileLoc = FileLineColLoc::get(&ctx, fileName, 0, 0);
   builder.setInsertionPointToEnd(module.getBody());

@@ -225,7 +225,7 @@ Elem ShapeFolder::dimUncached(Value v, int64_t i) {
   // Same shape as operand 0.
   if (isa<CastOp, SoftmaxOp, LayerNormOp, RMSNormOp, ClipOp, TriluOp, NegOp, AbsOp, ExpOp, LogOp,
           SqrtOp, ReciprocalOp, TanhOp, ErfOp, SigmoidOp, ReluOp, CosOp, SinOp, FloorOp, CeilOp,
-          SignOp, NotOp, SoftplusOp, LeakyReluOp, GeluOp>(op))
+          SignOp, NotOp, SoftplusOp, LeakyReluOp, GeluOp, CumSumOp, ScatterNDOp>(op))
     return dimOf(in(0), i);
   if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MinOp, MaxOp, ModOp, EqualOp, LessOp, LessEqualOp,
           GreaterOp, GreaterEqualOp, AndOp, OrOp, XorOp, WhereOp>(op))

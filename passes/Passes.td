@@ -52,8 +52,9 @@ def RaiseAttention : Pass<"bmc-raise-attention", "::mlir::func::FuncOp"> {
     Div by a constant, on the scores or on Q and K^T; the mask is optional.
     Grouped-query attention's repeat of the KV heads
     (Unsqueeze -> Expand -> Reshape) is folded into the op, so the repeated
-    copy is never made. Intermediate results used elsewhere block the
-    rewrite (a remark says so).
+    copy is never made, also for a `bmc.attention` imported as such (ONNX
+    Attention). Intermediate results used elsewhere block the rewrite (a
+    remark says so).
 
     Before:
     ```mlir

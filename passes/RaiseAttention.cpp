@@ -87,6 +87,18 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     SmallVector<SoftmaxOp> softmaxes;
     getOperation().walk([&](SoftmaxOp s) { softmaxes.push_back(s); });
     for (SoftmaxOp s : softmaxes) raise(s);
+    // Attention that arrives as an op (ONNX Attention, opset 23+) still reads
+    // K and V through repeat_kv's copies: read the grouped heads instead.
+    getOperation().walk([&](AttentionOp a) { foldRepeats(a); });
+  }
+
+  void foldRepeats(AttentionOp a) {
+    Value ks = stripRepeatKV(a.getK()), vs = stripRepeatKV(a.getV());
+    if (ks == a.getK() || vs == a.getV() || heads(ks) != heads(vs)) return;
+    int64_t hq = heads(a.getQ());
+    if (ShapedType::isDynamic(hq) || hq % heads(ks)) return;
+    a->setOperand(1, ks);
+    a->setOperand(2, vs);
   }
 
   void raise(SoftmaxOp sm) {

@@ -145,6 +145,8 @@ public:
   LogicalResult lowerGemm(mlir::bmc::GemmOp op);
   LogicalResult lowerAttention(mlir::bmc::AttentionOp op);
   LogicalResult lowerData(Operation *op);
+  /// GatherND, ScatterND, CumSum (LowerIndex.cpp).
+  LogicalResult lowerIndex(Operation *op);
   LogicalResult lowerKV(Operation *op);
 
   /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). Returns false if

@@ -150,6 +150,19 @@ static LogicalResult dropout(NodeImporter &n) {
   return n.setOutputs({n.in(0), *mask});
 }
 
+/// IsNaN as `not (x == x)`: an ordered compare is false exactly for NaN
+/// (generated code uses no fast-math flags that would fold it away).
+static LogicalResult isNaN(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)) || failed(n.onlyAttrs({}))) return failure();
+  Type et = n.type(0).getElementType();
+  if (!isa<FloatType>(et))
+    return n.error(std::string("input 'X': expected a floating-point tensor, found ") +
+                   std::string(llvm::formatv("{0}", et)));
+  auto eq = n.make<mlir::bmc::EqualOp>({n.in(0), n.in(0)});
+  if (failed(eq)) return failure();
+  return n.setOutput(n.make<mlir::bmc::NotOp>({*eq}));
+}
+
 void registerElementwiseOps(OpTable &t) {
   t["Add"] = binary<mlir::bmc::AddOp>;
   t["Sub"] = binary<mlir::bmc::SubOp>;
@@ -185,6 +198,7 @@ void registerElementwiseOps(OpTable &t) {
   t["Ceil"] = unary<mlir::bmc::CeilOp>;
   t["Sign"] = unary<mlir::bmc::SignOp>;
   t["Not"] = unary<mlir::bmc::NotOp>;
+  t["IsNaN"] = isNaN;
   t["Softplus"] = unary<mlir::bmc::SoftplusOp>;
   t["LeakyRelu"] = leakyRelu;
   t["Gelu"] = gelu;

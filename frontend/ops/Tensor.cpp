@@ -225,6 +225,86 @@ static LogicalResult tile(NodeImporter &n) {
   return n.setOutput(n.make<mlir::bmc::ReshapeOp>({*e, *outShape}, {n.named("allowzero", n.b.getBoolAttr(true))}));
 }
 
+/// The int64 index operand of GatherND/ScatterND (the only type ONNX allows).
+static LogicalResult ndIndices(NodeImporter &n) {
+  auto it = n.type(1);
+  if (!it.getElementType().isInteger(64))
+    return n.error(std::string("input 'indices': expected int64, found ") +
+                   std::string(llvm::formatv("{0}", it.getElementType())));
+  if (it.getRank() < 1 || it.isDynamicDim(it.getRank() - 1))
+    return n.error(std::string("input 'indices': expected rank >= 1 with a static last dimension (the index "
+                               "tuple length), found ") + std::string(llvm::formatv("{0}", it)));
+  return success();
+}
+
+static LogicalResult gatherND(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)) ||
+      failed(n.onlyAttrs(n.opset >= 12 ? std::initializer_list<const char *>{"batch_dims"}
+                                       : std::initializer_list<const char *>{})) ||
+      failed(ndIndices(n)))
+    return failure();
+  auto bd = n.attrInt("batch_dims", 0);
+  if (failed(bd)) return failure();
+  int64_t r = n.type(0).getRank(), q = n.type(1).getRank();
+  if (*bd < 0 || *bd >= std::min(r, q))
+    return n.error("attribute 'batch_dims': expected a value in [0, " + std::to_string(std::min(r, q)) +
+                   ") (below the ranks of data and indices), found " + std::to_string(*bd));
+  int64_t m = n.type(1).getDimSize(q - 1);
+  if (m < 1 || *bd + m > r)
+    return n.error("input 'indices': expected index tuples of length in [1, " + std::to_string(r - *bd) +
+                   "] (data rank " + std::to_string(r) + " - batch_dims " + std::to_string(*bd) + "), found " +
+                   std::to_string(m));
+  return n.setOutput(
+      n.make<mlir::bmc::GatherNDOp>({n.in(0), n.in(1)}, {n.named("batch_dims", n.b.getI64IntegerAttr(*bd))}));
+}
+
+static LogicalResult scatterND(NodeImporter &n) {
+  if (failed(n.expectInputs(3, 3)) ||
+      failed(n.onlyAttrs(n.opset >= 16 ? std::initializer_list<const char *>{"reduction"}
+                                       : std::initializer_list<const char *>{})) ||
+      failed(ndIndices(n)))
+    return failure();
+  auto red = n.attrString("reduction", "none");
+  if (failed(red)) return failure();
+  bool minMax = *red == "max" || *red == "min";
+  if (!(*red == "none" || *red == "add" || *red == "mul" || (minMax && n.opset >= 18)))
+    return n.error("attribute 'reduction': expected none, add, mul" +
+                   std::string(n.opset >= 18 ? ", max or min" : " (max and min need opset 18)") + ", found '" + *red +
+                   "'");
+  if (n.type(0).getElementType() != n.type(2).getElementType())
+    return n.error(std::string("input 'updates': expected the element type of 'data' (") +
+                   std::string(llvm::formatv("{0}", n.type(0).getElementType())) + "), found " +
+                   std::string(llvm::formatv("{0}", n.type(2).getElementType())));
+  return n.setOutput(n.make<mlir::bmc::ScatterNDOp>({n.in(0), n.in(1), n.in(2)},
+                                                    {n.named("reduction", n.b.getStringAttr(*red))}));
+}
+
+static LogicalResult cumSum(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)) || failed(n.onlyAttrs({"exclusive", "reverse"}))) return failure();
+  auto ex = n.attrInt("exclusive", 0), rev = n.attrInt("reverse", 0);
+  if (failed(ex) || failed(rev)) return failure();
+  if (*ex != 0 && *ex != 1) return n.error("attribute 'exclusive': expected 0 or 1, found " + std::to_string(*ex));
+  if (*rev != 0 && *rev != 1) return n.error("attribute 'reverse': expected 0 or 1, found " + std::to_string(*rev));
+  auto t = n.type(0);
+  if (t.getRank() < 1) return n.error("input 'x': expected rank >= 1, found a scalar");
+  Type et = t.getElementType();
+  if (et.isInteger(1) || !(isa<FloatType>(et) || isa<IntegerType>(et)))
+    return n.error(std::string("input 'x': expected a numeric tensor, found ") +
+                   std::string(llvm::formatv("{0}", et)));
+  // The exporter passes `dim` as a constant; a run-time axis would make the
+  // loop structure data-dependent.
+  auto c = n.constInts(1);
+  if (!c) return n.error("input 'axis': expected a constant, found a value computed at run time");
+  if (c->size() != 1 || n.type(1).getRank() > 1)
+    return n.error("input 'axis': expected a scalar or one-element tensor, found " + std::to_string(c->size()) +
+                   " elements");
+  auto a = n.normAxis((*c)[0], t.getRank(), "input 'axis'");
+  if (failed(a)) return failure();
+  return n.setOutput(n.make<mlir::bmc::CumSumOp>(
+      {n.in(0)}, {n.named("axis", n.b.getI64IntegerAttr(*a)), n.named("exclusive", n.b.getBoolAttr(*ex)),
+                  n.named("reverse", n.b.getBoolAttr(*rev))}));
+}
+
 void registerTensorOps(OpTable &t) {
   t["Transpose"] = transpose;
   t["Concat"] = concat;
@@ -233,6 +313,9 @@ void registerTensorOps(OpTable &t) {
   t["Gather"] = gather;
   t["Trilu"] = trilu;
   t["Tile"] = tile;
+  t["GatherND"] = gatherND;
+  t["ScatterND"] = scatterND;
+  t["CumSum"] = cumSum;
 }
 
 } // namespace bmc

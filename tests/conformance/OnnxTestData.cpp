@@ -173,7 +173,7 @@ struct ConstantOperand {
 const ConstantOperand kConstantOperands[] = {
     {"ReduceSum", 1, 13},  {"ReduceMean", 1, 18}, {"ReduceMax", 1, 18}, {"ReduceMin", 1, 18},
     {"ReduceProd", 1, 18}, {"Squeeze", 1, 13},    {"Unsqueeze", 1, 13}, {"Split", 1, 13},
-    {"Slice", 3, 10},
+    {"Slice", 3, 10},      {"CumSum", 1, 11},
 };
 
 static void findConstantInputs(const onnx::ModelProto &m, ModelScan &s) {

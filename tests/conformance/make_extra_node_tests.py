@@ -6,7 +6,9 @@
   Split with num_outputs) and Gelu (opset 20);
 - weights as initializers, which select the packed matmul kernels (the node
   tests feed every operand as a graph input);
-- dynamic input dimensions, run-time shapes, NaN and integer corner cases.
+- dynamic input dimensions, run-time shapes, NaN and integer corner cases;
+- the dynamo exporter's indexing ops (extra_index_cases.py);
+- ONNX Attention, opsets 23 and 24 (extra_attention_cases.py).
 
 Expected outputs come from numpy. Usage: make_extra_node_tests.py OUT_DIR
 """
@@ -20,6 +22,9 @@ import onnx
 from onnx import TensorProto as TP
 from onnx import helper as h
 from onnx import numpy_helper as nh
+
+import extra_attention_cases
+import extra_index_cases
 
 ONNX_TYPE = {np.float32: TP.FLOAT, np.float64: TP.DOUBLE, np.float16: TP.FLOAT16, np.int64: TP.INT64,
              np.int32: TP.INT32, np.int8: TP.INT8, np.uint8: TP.UINT8, np.bool_: TP.BOOL}
@@ -47,7 +52,7 @@ class Writer:
                              [value_info(k, v) for k, v in outputs.items()],
                              [nh.from_array(v, k) for k, v in (inits or {}).items()])
         model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
-        model.ir_version = 8
+        model.ir_version = 10 if opset >= 23 else 8  # opset 23 needs IR 10
         onnx.save(model, os.path.join(d, "model.onnx"))
         for kind, values in (("input", inputs), ("output", outputs)):
             for i, (k, v) in enumerate(values.items()):
@@ -230,6 +235,8 @@ def main():
     w.case("less_uint8", [N("Less", ["a", "b"], ["y"])],
            {"a": np.array([0, 200, 5], np.uint8), "b": np.array([1, 100, 5], np.uint8)},
            {"y": np.array([True, False, False])})
+    extra_index_cases.add_cases(w, rng)
+    extra_attention_cases.add_cases(w, rng)
 
 
 if __name__ == "__main__":

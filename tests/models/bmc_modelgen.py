@@ -9,6 +9,7 @@ present.{i}.key|value = Concat(past, new) on axis -2. Dims are named batch, seq,
 Families: gpt2, llama, mistral, qwen2, gptneox, phi3, opt.
 Styles:   --opset 17 (default): the TorchScript exporter's graph.
           --opset 18 (--style dynamo by default): torch.onnx.export(dynamo=True)'s idioms.
+          --opset 23 (dynamo): the same, with sdpa exported as one ONNX Attention node.
 
 Examples:
   bmc_modelgen.py --preset tiny --family qwen2 -o /tmp/qwen2_tiny.onnx
@@ -80,7 +81,7 @@ def parse_args(argv):
                         "sqrt(512/hidden) (default 3: varied greedy output)")
     p.add_argument("--random-norms", action="store_true",
                    help="perturb norm weights/biases (default: HF's ones/zeros, which the exporter aliases)")
-    p.add_argument("--opset", type=int, choices=(17, 18), default=17)
+    p.add_argument("--opset", type=int, choices=(17, 18, 23), default=17)
     p.add_argument("--style", choices=(TS, DYNAMO), help="exporter idioms (default: torchscript at 17, dynamo at 18)")
     p.add_argument("--external-data", action="store_true", help="weights in OUTPUT.data (onnx external data)")
     p.add_argument("--no-check", action="store_true", help="skip onnx.checker")
@@ -148,7 +149,8 @@ def build_model(cfg, style, opset):
     graph = helper.make_graph(g.prologue + g.nodes, f"{cfg.family}_decoder", inputs, outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="bmc_modelgen", producer_version="1")
-    model.ir_version = 8  # what torch writes at opset 17; onnxruntime accepts it at 18 too
+    # What torch writes at opset 17 (onnxruntime accepts it at 18 too); opset 23 needs IR 10.
+    model.ir_version = 10 if opset >= 23 else 8
     meta = {"family": cfg.family, "style": style, "layers": cfg.layers, "hidden": cfg.hidden, "heads": cfg.heads,
             "kv_heads": cfg.kv_heads, "head_dim": cfg.head_dim, "inter": cfg.inter, "vocab": cfg.vocab,
             "max_pos": cfg.max_pos, "seed": cfg.seed, "weight_scale": cfg.weight_scale,

@@ -7,7 +7,7 @@ the generator), and that greedy output is varied (not collapsed to a token or a 
 The two exporter styles share weights, so opset 17 and 18 of one family and preset must also
 produce the same tokens.
 
-  check_modelgen.py [--families gpt2,llama] [--presets tiny,gpt2-25m,llama-25m] [--opsets 17,18]
+  check_modelgen.py [--families gpt2,llama] [--presets tiny,gpt2-25m,llama-25m] [--opsets 17,18,23]
                     [--steps 64] [--keep DIR]
 Needs tests/peers/setup.sh to have been run (it is run here if node_modules is missing).
 """
@@ -60,7 +60,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--families", default=",".join(BUILDERS))
     p.add_argument("--presets", default="tiny,gpt2-25m,llama-25m")
-    p.add_argument("--opsets", default="17,18")
+    p.add_argument("--opsets", default="17,18,23")
     p.add_argument("--steps", type=int, default=64)
     p.add_argument("--keep", help="write the models here instead of a temporary directory")
     p.add_argument("--random-norms", action="store_true", help="pass --random-norms to the generator")

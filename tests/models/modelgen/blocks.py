@@ -149,15 +149,7 @@ def causal_mask(g, embeds, attention_mask, past_key, sliding_window=None):
     total = g.op("Add", [past, seq])
     zero, one = g.const(0), g.const(1)
     if not g.ts:
-        q_idx = g.op("Add", [g.op("Range", [zero, g.dim_scalar(seq), one]), g.dim_scalar(past)])
-        kv_idx = g.op("Range", [zero, g.dim_scalar(total), one])
-        q2, kv2 = g.unsqueeze(q_idx, [1]), g.unsqueeze(kv_idx, [0])  # [S,1], [1,T]
-        allowed = g.op("LessOrEqual", [kv2, q2])
-        if sliding_window:
-            in_window = g.op("Greater", [kv2, g.op("Sub", [q2, g.const(sliding_window)])])
-            allowed = g.op("And", [allowed, in_window])
-        allowed = g.op("And", [g.unsqueeze(allowed, [0, 1]), g.unsqueeze(am, [1, 2])])
-        return g.op("Expand", [allowed, g.shape_vec([batch, 1, seq, total])])
+        return _causal_mask_dynamo(g, am, batch, seq, past, total, sliding_window)
 
     past_c = g.op("Cast", [past], to=TensorProto.INT64)
     b_idx = g.op("Range", [zero, g.op("Cast", [batch], to=TensorProto.INT64), one])
@@ -182,6 +174,53 @@ def causal_mask(g, embeds, attention_mask, past_key, sliding_window=None):
     allowed = g.op("And", [allowed, g.op("Cast", [picked], to=TensorProto.BOOL)])
     allowed = g.expand(allowed, [batch, -1, seq, total])
     return g.op("Where", [allowed, g.fconst(0.0), g.fconst(FLOAT_MIN)])
+
+
+def _index_dynamo(g, data, indices):
+    """data[i0, i1, ...] with one tensor index per leading dimension, as torchlib's aten_index
+    (onnxscript function_libs/torch_lib/ops/core.py, _aten_index_onnx) writes it: Transpose to
+    put indexed dimensions first (here the identity), the indices broadcast to Shape(Max(...)),
+    each Expand'ed and Unsqueeze'd on a last axis, Concat'ed into tuples, GatherND, and a
+    Transpose that puts the broadcast dimensions where advanced indexing puts them (identity too
+    when every dimension is indexed)."""
+    rank = len(indices)
+    data = g.op("Transpose", [data], perm=list(range(rank)))
+    shape = g.op("Shape", [g.op("Max", list(indices))])
+    parts = [g.op("Unsqueeze", [g.op("Expand", [i, shape]), g.const([-1])]) for i in indices]
+    out = g.op("GatherND", [data, g.op("Concat", parts, axis=-1)], batch_dims=0)
+    return out, shape
+
+
+def _causal_mask_dynamo(g, am, batch, seq, past, total, sliding_window):
+    """transformers' sdpa_mask through _non_vmap_expansion_sdpa, as the dynamo exporter sees it:
+    aranges of the batch, query (offset by the past length) and key positions indexed to
+    [B,1,1,1] / [1,1,S,1] / [1,1,1,T] with one Unsqueeze per None (aten_unsqueeze);
+    and_masks starts from a scalar True; the causal (and sliding-window) terms are compared;
+    padding_mask_function reads attention_mask[batch_idx, kv_idx] (aten_index -> GatherND);
+    the result is expanded to [B, 1, S, T] (aten_expand turns -1 into 1)."""
+    zero, one = g.const(0), g.const(1)
+
+    def arange(end, offset=None):  # aten_arange: Range(0, end, 1) on int64 scalars
+        r = g.op("Range", [zero, g.dim_scalar(end), one])
+        return g.op("Add", [r, offset]) if offset is not None else r
+
+    def index4(x, keep):  # x[None, None, :, None] and friends, one Unsqueeze each
+        for axis in range(4):
+            if axis != keep:
+                x = g.unsqueeze(x, [axis])
+        return x
+
+    kv4 = index4(arange(total, g.const(0)), 3)
+    q4 = index4(arange(seq, g.dim_scalar(past)), 2)
+    allowed = g.op("And", [g.const(True, np.bool_), g.op("LessOrEqual", [kv4, q4])])
+    if sliding_window:
+        in_window = g.op("Greater", [kv4, g.op("Sub", [q4, g.const(sliding_window)])])
+        allowed = g.op("And", [allowed, in_window])
+    b4 = index4(arange(batch), 0)
+    padding, _ = _index_dynamo(g, am, [b4, kv4])
+    padding = g.op("Transpose", [padding], perm=[0, 1, 2, 3])
+    allowed = g.op("And", [allowed, padding])
+    return g.op("Expand", [allowed, g.shape_vec([batch, 1, seq, total])])
 
 
 def rotary_cos_sin(g, cfg, position_ids, rot_dims):
@@ -263,6 +302,12 @@ def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_cas
     """
     if scaling is None:
         scaling = head_dim ** -0.5
+    if not g.ts and g.opset >= 23:
+        # torch's exporter at opset 23 (torch/onnx/_internal/exporter/_torchlib/ops/nn.py,
+        # aten_scaled_dot_product_attention_23): one Attention node on the 4-D q, k, v with
+        # sdpa's (bool) mask and scale, output Y only; the cache concat and GQA repeat stay
+        # outside it, as HF's DynamicCache.update and repeat_kv write them.
+        return g.op("Attention", [q, k, v, mask], scale=scaling)
     if g.ts:
         s = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])
         if scale_op == "Div":

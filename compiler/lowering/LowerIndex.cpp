@@ -1,0 +1,139 @@
+//===- LowerIndex.cpp - indexing by tensors and running sums ---------------===//
+//
+// GatherND and ScatterND (what the dynamo exporter writes for `x[idx]` and
+// `x[idx] = v`) and CumSum (position ids from an attention mask). In decode
+// graphs their operands are small (masks, positions) and their indices are
+// data: plain loop nests with a bounds check per index, no kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/lowering/Lowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace bmc {
+namespace lowering {
+
+static RankedTensorType ttype(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+/// Static result dimensions from the type (they let later ops fold), the
+/// computed ones otherwise.
+static SmallVector<Value, 4> staticWhereKnown(Lowerer &l, Value result, ArrayRef<Value> computed) {
+  auto t = ttype(result);
+  SmallVector<Value, 4> s;
+  for (int64_t i = 0; i < t.getRank(); ++i) s.push_back(t.isDynamicDim(i) ? computed[i] : l.c(t.getDimSize(i)));
+  return s;
+}
+
+/// The data coordinates addressed by one index tuple: indices[outer..., j]
+/// for j < m, each counted from the end when negative and checked against
+/// data dimension `first + j`.
+static SmallVector<Value, 4> indexTuple(Lowerer &l, const Buf &idx, ArrayRef<Value> outer, int64_t m,
+                                        const Buf &data, int64_t first, const char *op) {
+  SmallVector<Value, 4> ks;
+  for (int64_t j = 0; j < m; ++j) {
+    SmallVector<Value, 4> at(outer.begin(), outer.end());
+    at.push_back(l.c(j));
+    Value k = l.load(idx, at);
+    if (k.getType() != l.i64) k = l.b.create<arith::ExtSIOp>(l.loc, l.i64, k);
+    Value dim = data.sizes[first + j];
+    k = l.select(l.b.create<arith::CmpIOp>(l.loc, arith::CmpIPredicate::slt, k, l.c(0)), l.add(k, dim), k);
+    Value ok = l.b.create<arith::AndIOp>(l.loc, l.b.create<arith::CmpIOp>(l.loc, arith::CmpIPredicate::sge, k, l.c(0)),
+                                         l.b.create<arith::CmpIOp>(l.loc, arith::CmpIPredicate::slt, k, dim));
+    l.check(ok, (std::string(op) + ": index {0} is out of range for a dimension of {1}").c_str(), k, dim);
+    ks.push_back(k);
+  }
+  return ks;
+}
+
+LogicalResult Lowerer::lowerIndex(Operation *op) {
+  Value res = op->getResult(0);
+
+  if (auto g = dyn_cast<mlir::bmc::GatherNDOp>(op)) {
+    Buf data = buf(g.getData()), idx = buf(g.getIndices());
+    int64_t bd = g.getBatchDims(), q = idx.rank(), m = ttype(g.getIndices()).getShape().back();
+    for (int64_t i = 0; i < bd; ++i)
+      checkEq(data.sizes[i], idx.sizes[i], "GatherND: batch dimension " + std::to_string(i) + " of data vs indices");
+    SmallVector<Value, 4> sizes(idx.sizes.begin(), idx.sizes.end() - 1);
+    sizes.append(data.sizes.begin() + bd + m, data.sizes.end());
+    sizes = staticWhereKnown(*this, res, sizes);
+    Buf out = alloc(data.elem, data.isUnsigned, sizes);
+    loops(sizes, [&](ArrayRef<Value> iv) {
+      SmallVector<Value, 4> at(iv.begin(), iv.begin() + bd);
+      auto ks = indexTuple(*this, idx, iv.take_front(q - 1), m, data, bd, "GatherND");
+      at.append(ks.begin(), ks.end());
+      at.append(iv.begin() + (q - 1), iv.end());
+      Value v = b.create<LLVM::LoadOp>(loc, data.elem, elemPtr(data, at));
+      b.create<LLVM::StoreOp>(loc, v, elemPtr(out, iv));
+    });
+    bufs[res] = out;
+    return success();
+  }
+
+  if (auto s = dyn_cast<mlir::bmc::ScatterNDOp>(op)) {
+    Buf data = buf(s.getData()), idx = buf(s.getIndices()), upd = buf(s.getUpdates());
+    int64_t q = idx.rank(), m = ttype(s.getIndices()).getShape().back();
+    for (int64_t i = 0; i + 1 < q; ++i)
+      checkEq(upd.sizes[i], idx.sizes[i], "ScatterND: updates dimension " + std::to_string(i) + " vs indices");
+    for (int64_t i = m; i < data.rank(); ++i)
+      checkEq(upd.sizes[q - 1 + i - m], data.sizes[i],
+              "ScatterND: updates dimension " + std::to_string(q - 1 + i - m) + " vs data dimension " +
+                  std::to_string(i));
+    Buf out = alloc(data.elem, data.isUnsigned, data.sizes);
+    copy(data, out);
+    StringRef red = s.getReduction();
+    Type ct = computeType(data.elem);
+    bool isF = isa<FloatType>(ct);
+    // In index order: with duplicate indices and no reduction, the last
+    // update wins (what onnxruntime's CPU kernel does too).
+    loops(upd.sizes, [&](ArrayRef<Value> iv) {
+      auto at = indexTuple(*this, idx, iv.take_front(q - 1), m, data, 0, "ScatterND");
+      at.append(iv.begin() + (q - 1), iv.end());
+      Value u = load(upd, iv);
+      if (red != "none") {
+        Value cur = load(out, at);
+        if (red == "add") u = isF ? b.create<arith::AddFOp>(loc, cur, u).getResult() : b.create<arith::AddIOp>(loc, cur, u).getResult();
+        else if (red == "mul") u = isF ? b.create<arith::MulFOp>(loc, cur, u).getResult() : b.create<arith::MulIOp>(loc, cur, u).getResult();
+        else if (red == "max")
+          u = isF ? b.create<arith::MaximumFOp>(loc, cur, u).getResult()
+              : data.isUnsigned ? b.create<arith::MaxUIOp>(loc, cur, u).getResult()
+                                : b.create<arith::MaxSIOp>(loc, cur, u).getResult();
+        else
+          u = isF ? b.create<arith::MinimumFOp>(loc, cur, u).getResult()
+              : data.isUnsigned ? b.create<arith::MinUIOp>(loc, cur, u).getResult()
+                                : b.create<arith::MinSIOp>(loc, cur, u).getResult();
+      }
+      store(u, out, at);
+    });
+    bufs[res] = out;
+    return success();
+  }
+
+  if (auto cs = dyn_cast<mlir::bmc::CumSumOp>(op)) {
+    Buf in = buf(cs.getInput());
+    int64_t axis = cs.getAxis();
+    Buf out = alloc(in.elem, in.isUnsigned, in.sizes);
+    Type ct = computeType(in.elem);
+    bool isF = isa<FloatType>(ct);
+    Value zero = isF ? cst(ct, 0.0) : b.create<arith::ConstantIntOp>(loc, 0, ct).getResult();
+    SmallVector<Value, 4> outer = in.sizes;
+    outer[axis] = c(1);
+    Value n = in.sizes[axis];
+    loops(outer, [&](ArrayRef<Value> iv) {
+      forLoop(n, zero, [&](Value j, Value acc) {
+        SmallVector<Value, 4> at(iv.begin(), iv.end());
+        at[axis] = cs.getReverse() ? sub(sub(n, c(1)), j) : j;
+        Value x = load(in, at);
+        Value sum = isF ? b.create<arith::AddFOp>(loc, acc, x).getResult() : b.create<arith::AddIOp>(loc, acc, x).getResult();
+        store(cs.getExclusive() ? acc : sum, out, at);
+        return sum;
+      });
+    });
+    bufs[res] = out;
+    return success();
+  }
+  return op->emitError("bmc code generation: unhandled indexing op");
+}
+
+} // namespace lowering
+} // namespace bmc
