@@ -3,7 +3,8 @@
 // Text to token ids and back, from a Hugging Face `tokenizer.json`: byte-level
 // BPE as GPT-2, Llama 3 and Qwen 2/3 ship it (pre-tokenizer regexes, merges
 // with ranks, added and special tokens, NFC-style normalizers, ByteLevel
-// decoder). What is supported and what is refused: docs/TOKENIZER.md.
+// decoder), and SentencePiece-style BPE as Llama 2 ships it (Prepend/Replace
+// normalizers, byte fallback, Replace/ByteFallback/Fuse/Strip decoder). What is supported and what is refused: docs/TOKENIZER.md.
 //
 // Thread safety: a Tokenizer is immutable after load(); encode/decode may be
 // called from any number of threads at once. Copies share the loaded tables.
@@ -64,8 +65,10 @@ public:
     std::string finish();
 
   private:
+    std::string strip(std::string text);
     std::shared_ptr<const tokenizer_detail::Impl> impl_;
     bool skipSpecial_;
+    size_t toStrip_;
     std::string pending_;
   };
 

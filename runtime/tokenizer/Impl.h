@@ -34,7 +34,11 @@ struct PreTokenizerStep {
   bool addPrefixSpace = false;  // ByteLevel
 };
 
-enum class Normalization { NFC, NFD, NFKC, NFKD };
+struct NormalizerStep {
+  enum Kind { NFC, NFD, NFKC, NFKD, Prepend, Replace } kind;
+  std::string text;    // Prepend: what to put in front; Replace: the literal to find
+  std::string content; // Replace: what to put instead
+};
 
 struct AddedToken {
   std::string content;
@@ -43,14 +47,21 @@ struct AddedToken {
 };
 
 struct Impl {
-  // Model (BPE over bytes).
-  std::unordered_map<std::string, int32_t> vocab; // raw bytes -> id
-  int32_t byteToken[256];                         // single-byte tokens
+  // Model. Byte-level BPE (GPT-2 style) keys tokens by raw bytes and starts
+  // from one symbol per byte; SentencePiece-style BPE (Llama 2 style) keys
+  // them by their text and starts from one symbol per character, falling back
+  // to <0xXX> byte tokens for characters not in the vocabulary.
+  bool sentencePiece = false;
+  std::unordered_map<std::string, int32_t> vocab; // raw bytes (byte-level) or text -> id
+  int32_t byteToken[256];                         // single-byte / <0xXX> tokens; -1 if none
+  bool byteFallback = false;
+  int64_t unkId = -1;   // SentencePiece-style: for characters with no token and no fallback
+  bool fuseUnk = false; // consecutive unknown characters become one unk token
   // (left id << 32 | right id) -> (rank << 32 | merged id)
   std::unordered_map<uint64_t, uint64_t> merges;
   bool ignoreMerges = false;
 
-  std::vector<Normalization> normalizers;
+  std::vector<NormalizerStep> normalizers;
   std::vector<PreTokenizerStep> preTokenizer;
 
   // Added tokens, matched in the raw text before anything else.
@@ -64,6 +75,9 @@ struct Impl {
   std::vector<std::string> idToBytes;
   std::vector<uint8_t> idIsSpecial;
   std::vector<uint8_t> idIsAdded;
+  // Strip decoder: up to this many leading spaces of the decoded text are dropped
+  // (SentencePiece-style: the space the Prepend normalizer added).
+  size_t stripLeadingSpaces = 0;
 };
 
 } // namespace bmc::tokenizer_detail

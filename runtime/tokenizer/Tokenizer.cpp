@@ -66,14 +66,28 @@ Status splitIsolated(const Regex &re, const std::string &s, Matcher &m, std::vec
   return Status();
 }
 
-Status normalize(Normalization kind, std::string &s) {
+Status normalize(const NormalizerStep &step, std::string &s) {
+  if (step.kind == NormalizerStep::Prepend) {
+    if (!s.empty()) s.insert(0, step.text); // HF prepends to non-empty text only
+    return Status();
+  }
+  if (step.kind == NormalizerStep::Replace) {
+    std::string out;
+    size_t from = 0;
+    for (size_t at; (at = s.find(step.text, from)) != std::string::npos; from = at + step.text.size())
+      out.append(s, from, at - from).append(step.content);
+    out.append(s, from, std::string::npos);
+    s = std::move(out);
+    return Status();
+  }
   UErrorCode err = U_ZERO_ERROR;
   const icu::Normalizer2 *norm = nullptr;
-  switch (kind) {
-  case Normalization::NFC: norm = icu::Normalizer2::getNFCInstance(err); break;
-  case Normalization::NFD: norm = icu::Normalizer2::getNFDInstance(err); break;
-  case Normalization::NFKC: norm = icu::Normalizer2::getNFKCInstance(err); break;
-  case Normalization::NFKD: norm = icu::Normalizer2::getNFKDInstance(err); break;
+  switch (step.kind) {
+  case NormalizerStep::NFC: norm = icu::Normalizer2::getNFCInstance(err); break;
+  case NormalizerStep::NFD: norm = icu::Normalizer2::getNFDInstance(err); break;
+  case NormalizerStep::NFKC: norm = icu::Normalizer2::getNFKCInstance(err); break;
+  case NormalizerStep::NFKD: norm = icu::Normalizer2::getNFKDInstance(err); break;
+  default: break;
   }
   std::string out;
   icu::StringByteSink<std::string> sink(&out);
@@ -90,8 +104,33 @@ void bpe(const Impl &impl, const std::string &piece, std::vector<int64_t> &out) 
     auto it = impl.vocab.find(piece);
     if (it != impl.vocab.end()) { out.push_back(it->second); return; }
   }
-  std::vector<int32_t> sym(piece.size());
-  for (size_t i = 0; i < piece.size(); ++i) sym[i] = impl.byteToken[static_cast<unsigned char>(piece[i])];
+  std::vector<int32_t> sym;
+  if (!impl.sentencePiece) {
+    sym.resize(piece.size());
+    for (size_t i = 0; i < piece.size(); ++i) sym[i] = impl.byteToken[static_cast<unsigned char>(piece[i])];
+  } else {
+    // One symbol per character; a character without a token becomes its
+    // <0xXX> byte tokens (byte_fallback) or the unknown token.
+    bool lastUnk = false;
+    for (size_t i = 0, len = 1; i < piece.size(); i += len) {
+      utf8::scanAt(piece, i, len); // the text was validated: always a whole character
+      auto it = impl.vocab.find(piece.substr(i, len));
+      if (it != impl.vocab.end()) {
+        sym.push_back(it->second);
+        lastUnk = false;
+        continue;
+      }
+      bool bytesKnown = impl.byteFallback;
+      for (size_t k = 0; k < len && bytesKnown; ++k) bytesKnown = impl.byteToken[(unsigned char)piece[i + k]] >= 0;
+      if (bytesKnown) {
+        for (size_t k = 0; k < len; ++k) sym.push_back(impl.byteToken[(unsigned char)piece[i + k]]);
+        lastUnk = false;
+      } else {
+        if (!(impl.fuseUnk && lastUnk)) sym.push_back(int32_t(impl.unkId));
+        lastUnk = true;
+      }
+    }
+  }
   constexpr uint64_t kNone = UINT64_MAX;
   auto pairAt = [&](size_t k) {
     auto it = impl.merges.find((uint64_t(uint32_t(sym[k])) << 32) | uint32_t(sym[k + 1]));
@@ -116,7 +155,7 @@ void bpe(const Impl &impl, const std::string &piece, std::vector<int64_t> &out) 
 
 Status encodeSegment(const Impl &impl, std::string_view segment, Matcher &m, std::vector<int64_t> &out) {
   std::string text(segment);
-  for (Normalization n : impl.normalizers)
+  for (const NormalizerStep &n : impl.normalizers)
     if (Status s = normalize(n, text); !s.ok()) return s;
   std::vector<std::string> pieces{std::move(text)}, next;
   for (const PreTokenizerStep &step : impl.preTokenizer) {
@@ -176,7 +215,9 @@ Result<std::string> Tokenizer::decode(const std::vector<int64_t> &ids, bool skip
   }
   std::string text;
   utf8::appendLossy(bytes, true, text);
-  return text;
+  size_t strip = 0;
+  while (strip < impl.stripLeadingSpaces && strip < text.size() && text[strip] == ' ') ++strip;
+  return text.substr(strip);
 }
 
 int64_t Tokenizer::vocabSize() const { return int64_t(impl_->idToBytes.size()); }
@@ -195,7 +236,16 @@ bool Tokenizer::isSpecial(int64_t id) const {
 }
 
 Tokenizer::StreamDecoder::StreamDecoder(const Tokenizer &tokenizer, bool skipSpecial)
-    : impl_(tokenizer.impl_), skipSpecial_(skipSpecial) {}
+    : impl_(tokenizer.impl_), skipSpecial_(skipSpecial), toStrip_(impl_->stripLeadingSpaces) {}
+
+// The Strip decoder acts on the start of the whole text: drop leading spaces
+// until `toStrip_` are gone or the first other character has been emitted.
+std::string Tokenizer::StreamDecoder::strip(std::string text) {
+  size_t n = 0;
+  while (toStrip_ > 0 && n < text.size() && text[n] == ' ') ++n, --toStrip_;
+  if (n < text.size()) toStrip_ = 0;
+  return text.substr(n);
+}
 
 Result<std::string> Tokenizer::StreamDecoder::push(int64_t id) {
   if (id < 0 || id >= int64_t(impl_->idToBytes.size()))
@@ -206,14 +256,14 @@ Result<std::string> Tokenizer::StreamDecoder::push(int64_t id) {
   pending_ += impl_->idToBytes[id];
   size_t used = utf8::appendLossy(pending_, false, text);
   pending_.erase(0, used);
-  return text;
+  return strip(std::move(text));
 }
 
 std::string Tokenizer::StreamDecoder::finish() {
   std::string text;
   utf8::appendLossy(pending_, true, text);
   pending_.clear();
-  return text;
+  return strip(std::move(text));
 }
 
 } // namespace bmc

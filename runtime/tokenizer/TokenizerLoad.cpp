@@ -136,6 +136,18 @@ void loadPreTokenizer(const json &j, const std::string &field, Impl &impl) {
   }
 }
 
+// A Replace normalizer or decoder with a literal pattern: {"String": x} -> content.
+std::pair<std::string, std::string> literalReplace(const json &j, const std::string &field) {
+  auto p = j.find("pattern");
+  if (p == j.end() || !p->is_object() || !p->contains("String") || !(*p)["String"].is_string())
+    fail(field + ".pattern", "only {\"String\": ...} patterns are supported");
+  auto c = j.find("content");
+  if (c == j.end() || !c->is_string()) fail(field + ".content", "expected a string");
+  std::string pattern = (*p)["String"].get<std::string>();
+  if (pattern.empty()) fail(field + ".pattern.String", "empty");
+  return {pattern, c->get<std::string>()};
+}
+
 void loadNormalizer(const json &j, const std::string &field, Impl &impl) {
   if (j.is_null()) return;
   std::string type = typeOf(j, field);
@@ -144,11 +156,21 @@ void loadNormalizer(const json &j, const std::string &field, Impl &impl) {
     if (it == j.end() || !it->is_array()) fail(field + ".normalizers", "expected an array");
     for (size_t i = 0; i < it->size(); ++i)
       loadNormalizer((*it)[i], field + ".normalizers[" + std::to_string(i) + "]", impl);
-  } else if (type == "NFC") impl.normalizers.push_back(Normalization::NFC);
-  else if (type == "NFD") impl.normalizers.push_back(Normalization::NFD);
-  else if (type == "NFKC") impl.normalizers.push_back(Normalization::NFKC);
-  else if (type == "NFKD") impl.normalizers.push_back(Normalization::NFKD);
-  else fail(field + ".type", "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Sequence)");
+  } else if (type == "NFC") impl.normalizers.push_back({NormalizerStep::NFC, "", ""});
+  else if (type == "NFD") impl.normalizers.push_back({NormalizerStep::NFD, "", ""});
+  else if (type == "NFKC") impl.normalizers.push_back({NormalizerStep::NFKC, "", ""});
+  else if (type == "NFKD") impl.normalizers.push_back({NormalizerStep::NFKD, "", ""});
+  else if (type == "Prepend") {
+    auto p = j.find("prepend");
+    if (p == j.end() || !p->is_string()) fail(field + ".prepend", "expected a string");
+    impl.normalizers.push_back({NormalizerStep::Prepend, p->get<std::string>(), ""});
+  } else if (type == "Replace") {
+    auto [pattern, content] = literalReplace(j, field);
+    impl.normalizers.push_back({NormalizerStep::Replace, pattern, content});
+  } else {
+    fail(field + ".type",
+         "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence)");
+  }
 }
 
 // Collects the single-sequence template's special tokens around "$A".
@@ -191,8 +213,10 @@ void loadPostProcessor(const json &j, const std::string &field, Impl &impl) {
 void loadModel(const json &m, Impl &impl) {
   std::string type = typeOf(m, "model");
   if (type != "BPE") fail("model.type", "'" + type + "' is not supported (supported: BPE)");
-  if (boolField(m, "byte_fallback", false, "model"))
-    fail("model.byte_fallback", "true (SentencePiece-style BPE) is not supported yet");
+  impl.byteFallback = boolField(m, "byte_fallback", false, "model");
+  if (impl.byteFallback && !impl.sentencePiece)
+    fail("model.byte_fallback", "true needs a SentencePiece-style tokenizer (pre_tokenizer null), found a ByteLevel one");
+  impl.fuseUnk = boolField(m, "fuse_unk", false, "model");
   auto dropout = m.find("dropout");
   if (dropout != m.end() && !dropout->is_null() && dropout->get<double>() != 0.0)
     fail("model.dropout", "BPE dropout is for training; expected null");
@@ -210,13 +234,32 @@ void loadModel(const json &m, Impl &impl) {
     if (!it.value().is_number_integer()) fail("model.vocab." + it.key(), "expected an integer id");
     int64_t id = it.value().get<int64_t>();
     if (id < 0 || id > INT32_MAX) fail("model.vocab." + it.key(), "id " + std::to_string(id) + " out of range");
-    if (!byteLevelToBytes(it.key(), bytes))
+    if (impl.sentencePiece) bytes = it.key();
+    else if (!byteLevelToBytes(it.key(), bytes))
       fail("model.vocab", "token '" + it.key() + "' is not in the byte-level alphabet");
     if (size_t(id) >= impl.idToBytes.size()) impl.idToBytes.resize(id + 1);
     impl.idToBytes[id] = bytes;
     impl.vocab.emplace(bytes, int32_t(id));
   }
-  for (int b = 0; b < 256; ++b) {
+  for (int b = 0; b < 256 && impl.sentencePiece; ++b) {
+    char name[8];
+    snprintf(name, sizeof name, "<0x%02X>", b);
+    auto it = impl.vocab.find(name);
+    if (impl.byteFallback && it == impl.vocab.end())
+      fail("model.vocab", std::string("no token ") + name + " (byte_fallback needs all 256)");
+    impl.byteToken[b] = impl.byteFallback ? it->second : -1;
+  }
+  if (impl.sentencePiece) {
+    auto unk = m.find("unk_token");
+    if (unk != m.end() && unk->is_string()) {
+      auto it = impl.vocab.find(unk->get<std::string>());
+      if (it == impl.vocab.end()) fail("model.unk_token", "'" + unk->get<std::string>() + "' is not in model.vocab");
+      impl.unkId = it->second;
+    } else if (!impl.byteFallback) {
+      fail("model.unk_token", "missing: needed when byte_fallback is false");
+    }
+  }
+  for (int b = 0; b < 256 && !impl.sentencePiece; ++b) {
     auto it = impl.vocab.find(std::string(1, char(b)));
     if (it == impl.vocab.end()) {
       char hex[8];
@@ -245,7 +288,8 @@ void loadModel(const json &m, Impl &impl) {
     } else {
       fail(at, "expected \"left right\" or [left, right]");
     }
-    if (!byteLevelToBytes(a, left) || !byteLevelToBytes(b, right)) fail(at, "not in the byte-level alphabet");
+    if (impl.sentencePiece) left = a, right = b;
+    else if (!byteLevelToBytes(a, left) || !byteLevelToBytes(b, right)) fail(at, "not in the byte-level alphabet");
     auto l = impl.vocab.find(left), r = impl.vocab.find(right), lr = impl.vocab.find(left + right);
     if (l == impl.vocab.end() || r == impl.vocab.end() || lr == impl.vocab.end())
       fail(at, "'" + a + " " + b + "' uses or makes a token that is not in model.vocab");
@@ -298,24 +342,69 @@ void finish(Impl &impl) {
     if (id < 0 || size_t(id) >= n) fail("post_processor", "special token id " + std::to_string(id) + " out of range");
 }
 
+// Llama 2's chain: Replace("▁" -> " "), ByteFallback, Fuse, Strip(" ", start, 0).
+// Decoding per token then is its text with the replacement done (a byte token:
+// its byte), concatenated, then up to `start` leading spaces dropped.
+void loadSentencePieceDecoder(const json &dec, Impl &impl) {
+  if (typeOf(dec, "decoder") != "Sequence")
+    fail("decoder.type", "'" + typeOf(dec, "decoder") + "' is not supported for SentencePiece-style BPE (supported: Sequence of Replace, ByteFallback, Fuse, Strip)");
+  auto steps = dec.find("decoders");
+  if (steps == dec.end() || !steps->is_array()) fail("decoder.decoders", "expected an array");
+  std::vector<std::pair<std::string, std::string>> replaces;
+  bool byteFallback = false;
+  for (size_t i = 0; i < steps->size(); ++i) {
+    const json &d = (*steps)[i];
+    std::string at = "decoder.decoders[" + std::to_string(i) + "]";
+    std::string type = typeOf(d, at);
+    if (type == "Replace") {
+      if (byteFallback) fail(at, "Replace after ByteFallback is not supported");
+      replaces.push_back(literalReplace(d, at));
+    } else if (type == "ByteFallback") byteFallback = true;
+    else if (type == "Fuse") {
+    } else if (type == "Strip") {
+      if (d.value("content", "") != " " || d.value("stop", 0) != 0 || i + 1 != steps->size())
+        fail(at, "only a last Strip of leading \" \" (stop 0) is supported");
+      impl.stripLeadingSpaces = d.value("start", 0);
+    } else {
+      fail(at + ".type", "'" + type + "' is not supported (supported: Replace, ByteFallback, Fuse, Strip)");
+    }
+  }
+  if (impl.byteFallback && !byteFallback) fail("decoder", "model.byte_fallback is true but there is no ByteFallback decoder");
+  for (std::string &text : impl.idToBytes)
+    for (const auto &[from, to] : replaces) {
+      std::string out;
+      size_t pos = 0;
+      for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
+        out.append(text, pos, hit - pos).append(to);
+      text = out.append(text, pos, std::string::npos);
+    }
+  if (byteFallback)
+    for (int b = 0; b < 256; ++b)
+      if (impl.byteToken[b] >= 0) impl.idToBytes[impl.byteToken[b]] = std::string(1, char(b));
+}
+
 std::shared_ptr<Impl> build(const json &root) {
   if (!root.is_object()) fail("(root)", "expected a JSON object");
   auto model = root.find("model");
   if (model == root.end()) fail("model", "missing (is this a tokenizer.json?)");
   auto impl = std::make_shared<Impl>();
+  // No pre-tokenizer: SentencePiece-style BPE over the whole (normalized) text.
+  auto pre = root.find("pre_tokenizer");
+  impl->sentencePiece = pre == root.end() || pre->is_null();
   loadModel(*model, *impl);
   loadNormalizer(root.value("normalizer", json()), "normalizer", *impl);
-  auto pre = root.find("pre_tokenizer");
-  if (pre == root.end() || pre->is_null()) fail("pre_tokenizer", "missing; byte-level BPE needs a ByteLevel pre-tokenizer");
-  loadPreTokenizer(*pre, "pre_tokenizer", *impl);
-  if (std::none_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
-                   [](const PreTokenizerStep &s) { return s.kind == PreTokenizerStep::ByteLevel; }))
-    fail("pre_tokenizer", "no ByteLevel step; only byte-level BPE is supported");
+  if (!impl->sentencePiece) {
+    loadPreTokenizer(*pre, "pre_tokenizer", *impl);
+    if (std::none_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
+                     [](const PreTokenizerStep &s) { return s.kind == PreTokenizerStep::ByteLevel; }))
+      fail("pre_tokenizer", "no ByteLevel step (supported: byte-level BPE, or no pre-tokenizer for SentencePiece-style BPE)");
+  }
   loadPostProcessor(root.value("post_processor", json()), "post_processor", *impl);
   auto dec = root.find("decoder");
-  if (dec == root.end() || dec->is_null()) fail("decoder", "missing (expected ByteLevel)");
-  std::string decType = typeOf(*dec, "decoder");
-  if (decType != "ByteLevel") fail("decoder.type", "'" + decType + "' is not supported (supported: ByteLevel)");
+  if (dec == root.end() || dec->is_null()) fail("decoder", "missing");
+  if (impl->sentencePiece) loadSentencePieceDecoder(*dec, *impl);
+  else if (std::string t = typeOf(*dec, "decoder"); t != "ByteLevel")
+    fail("decoder.type", "'" + t + "' is not supported for byte-level BPE (supported: ByteLevel)");
   loadAddedTokens(root.value("added_tokens", json()), *impl);
   finish(*impl);
   return impl;

