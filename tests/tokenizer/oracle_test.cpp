@@ -76,9 +76,9 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
     std::string wantText = ref["cases"][i]["decoded"];
     auto ids = tok->encode(text, true);
     ASSERT_TRUE(ids.ok()) << ids.status().message();
-    // Known divergence of the JS reference, not of bmc: JavaScript's \s matches U+FEFF,
-    // Unicode's White_Space (PCRE2 with UCP, and Oniguruma in HF's Rust tokenizers) does
-    // not, so " \uFEFF" is one piece for HF and two for transformers.js. Round trip only.
+    // Known divergence from the JS reference: JavaScript's \s matches U+FEFF, PCRE2's
+    // Unicode \s does not, so " \uFEFF" is one piece for bmc and two for transformers.js
+    // (docs/TOKENIZER.md says which we keep and why). Round trip only.
     if (bomDiverges && text.find("\xEF\xBB\xBF") != std::string::npos) {
       EXPECT_EQ(*tok->decode(*ids), wantText) << name << " case " << i;
       ++diverged;
