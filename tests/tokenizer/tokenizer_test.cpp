@@ -9,9 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <string>
+#include <thread>
 
 using bmc::Tokenizer;
 
@@ -199,4 +200,25 @@ TEST(Tokenizer, Errors) {
   ASSERT_FALSE(re.ok());
   EXPECT_EQ(re.status().message().rfind("tokenizer 'r.json': pre_tokenizer.pretokenizers[0].pattern.Regex: regex does not compile", 0), 0u)
       << re.status().message();
+}
+
+TEST(Tokenizer, ConcurrentEncodeMatchesSerial) {
+  // The header promises encode/decode from many threads at once on one Tokenizer.
+  Tokenizer t = tiny("null", R"({"type": "NFC"})");
+  std::vector<std::string> texts = {"hello world", "he<|end|>hel \xE4\xBD\xA0\xE5\xA5\xBD", "   \n\n  x",
+                                    "e\xCC\x81 \xF0\x9F\x98\x80 12345"};
+  std::vector<std::vector<int64_t>> want;
+  for (const auto &s : texts) want.push_back(enc(t, s));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 200; ++rep)
+        for (size_t i = 0; i < texts.size(); ++i) {
+          auto ids = t.encode(texts[i]);
+          if (!ids.ok() || *ids != want[i] || *t.decode(*ids) != *t.decode(want[i])) ++mismatches;
+        }
+    });
+  for (auto &th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
