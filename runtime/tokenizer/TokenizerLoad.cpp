@@ -201,7 +201,8 @@ void loadPostProcessor(const json &j, const std::string &field, Impl &impl) {
       std::string name = piece["SpecialToken"].value("id", "");
       if (specials == j.end() || !specials->contains(name))
         fail(at, "special token '" + name + "' is not in " + field + ".special_tokens");
-      const json &ids = (*specials)[name]["ids"];
+      // at(): a missing "ids" throws (reported as unexpected JSON) where const operator[] would not.
+      const json &ids = specials->at(name).at("ids");
       if (!ids.is_array()) fail(field + ".special_tokens." + name + ".ids", "expected an array");
       for (const json &id : ids) (seenA ? impl.suffixIds : impl.prefixIds).push_back(id.get<int64_t>());
     } else {
@@ -421,6 +422,9 @@ Result<Tokenizer> Tokenizer::fromJson(std::string_view text, const std::string &
   } catch (const nlohmann::json::parse_error &e) {
     return Status::error("tokenizer '" + origin + "': not valid JSON (truncated?) at byte " +
                          std::to_string(e.byte) + " of " + std::to_string(text.size()));
+  } catch (const nlohmann::json::exception &e) {
+    // Not a syntax error but still the parser's: e.g. a number too large for any JSON number type.
+    return Status::error("tokenizer '" + origin + "': not valid JSON: " + e.what());
   }
   try {
     return Tokenizer(build(root));

@@ -172,6 +172,11 @@ TEST(Tokenizer, Errors) {
   EXPECT_EQ(truncated.status().message().rfind("tokenizer 't.json': not valid JSON (truncated?) at byte ", 0), 0u)
       << truncated.status().message();
 
+  // The parser's out_of_range, not a parse_error (found by fuzzing): still one line, no abort.
+  auto huge = Tokenizer::fromJson("{\"model\": 1" + std::string(400, '0') + "}", "h.json");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().message().rfind("tokenizer 'h.json': not valid JSON: ", 0), 0u) << huge.status().message();
+
   auto unigram = Tokenizer::fromJson(tinyJson("null", "null", "Unigram"), "u.json");
   ASSERT_FALSE(unigram.ok());
   EXPECT_EQ(unigram.status().message(), "tokenizer 'u.json': model.type: 'Unigram' is not supported (supported: BPE)");
