@@ -49,7 +49,9 @@ public:
 
   // One past the largest id (model vocabulary and added tokens).
   int64_t vocabSize() const;
-  // The id of a token given as its vocabulary string or added-token content.
+  // The id of an added token (by its content) or of a model token by the text it
+  // stands for: " the", not the byte-level spelling "Ġthe"; for SentencePiece-style
+  // tokenizers the vocabulary string itself ("▁the").
   std::optional<int64_t> tokenId(std::string_view token) const;
   bool isSpecial(int64_t id) const;
 

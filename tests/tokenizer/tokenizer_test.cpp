@@ -82,6 +82,16 @@ TEST(Tokenizer, MergesByRank) {
   EXPECT_EQ(enc(t, "h e"), (std::vector<int64_t>{'h', ' ', 'e'}));
 }
 
+TEST(Tokenizer, ByteLevelAddPrefixSpace) {
+  std::string json = tinyJson();
+  json.replace(json.find("\"add_prefix_space\": false"), 25, "\"add_prefix_space\": true");
+  auto t = Tokenizer::fromJson(json, "prefix");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  // " hello": one piece; the space is not merged with "h" (no "Ġ h" merge).
+  EXPECT_EQ(enc(*t, "hello"), (std::vector<int64_t>{' ', 257, 'l', 'o'}));
+  EXPECT_EQ(enc(*t, " hello"), (std::vector<int64_t>{' ', 257, 'l', 'o'})); // already starts with a space
+}
+
 TEST(Tokenizer, SpecialTokensAreCutOutFirst) {
   Tokenizer t = tiny();
   EXPECT_EQ(enc(t, "he<|end|>he"), (std::vector<int64_t>{256, 300, 256}));
