@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "bmc/compiler.h"
+#include "bmc/tokenizer.h"
 #include "bmc/session.h"
 #include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
@@ -37,7 +38,14 @@ bmc-compile (.bmcpkg, loaded without recompiling) or an ONNX file (compiled
 just in time).
 
 Options:
-  --prompt IDS           comma-separated token ids (default: 1,2,3,4)
+  --prompt IDS|TEXT      comma-separated token ids (default: 1,2,3,4); with
+                         --tokenizer, text (encoded with the tokenizer's
+                         special tokens, e.g. BOS)
+  --prompt-ids IDS       token ids, also with --tokenizer
+  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md):
+                         --prompt is text and the output is text, streamed as
+                         it is generated (whole UTF-8 characters); with random
+                         weights the text is meaningless
   --max-new-tokens N     tokens to generate (default: 32)
   --batch B              decode B copies of the prompt together (1 to 4096;
                          default: 1)
@@ -79,7 +87,15 @@ static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
   std::string model = a.positional("MODEL");
   // Token ids: any int64 here; the session says which are outside the vocabulary.
-  std::vector<int64_t> prompt = a.ints("--prompt", {1, 2, 3, 4}, kAnyNeg, kAny);
+  const std::string tokenizerPath = a.str("--tokenizer", "");
+  std::vector<int64_t> promptIds = a.ints("--prompt-ids", {}, kAnyNeg, kAny);
+  std::vector<int64_t> prompt;
+  std::optional<std::string> promptText;
+  if (tokenizerPath.empty())
+    prompt = a.ints("--prompt", promptIds.empty() ? std::vector<int64_t>{1, 2, 3, 4} : std::vector<int64_t>{}, kAnyNeg,
+                    kAny);
+  else
+    promptText = a.value("--prompt");
   GenerateOptions g;
   g.maxNewTokens = a.integer("--max-new-tokens", 32, 0, limits::kMaxContext);
   int64_t batch = a.integer("--batch", 1, 1, limits::kMaxBatch);
@@ -98,6 +114,21 @@ static int run(int argc, char **argv) {
   std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
+  if (!promptIds.empty() && (promptText || !prompt.empty()))
+    a.fail("--prompt and --prompt-ids: expected one prompt, found both");
+  if (!promptIds.empty()) prompt = promptIds;
+  std::optional<Tokenizer> tokenizer;
+  if (!tokenizerPath.empty()) {
+    auto t = Tokenizer::load(tokenizerPath);
+    if (!t) cli::die("bmc-run: --tokenizer: " + t.status().message());
+    tokenizer = std::move(t.value());
+    if (promptText) {
+      auto ids = tokenizer->encode(*promptText, /*addSpecial=*/true);
+      if (!ids) cli::die("bmc-run: --prompt: " + ids.status().message());
+      prompt = std::move(ids.value());
+    }
+    if (prompt.empty()) a.fail("--tokenizer: expected --prompt TEXT (or --prompt-ids), found no prompt tokens");
+  }
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
@@ -128,6 +159,9 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 
+  if (tokenizer && m->signature().decoder.valid && tokenizer->vocabSize() > m->signature().decoder.vocab)
+    cli::die("bmc-run: --tokenizer: '" + tokenizerPath + "' has " + std::to_string(tokenizer->vocabSize()) +
+             " tokens, more than the model's vocabulary of " + std::to_string(m->signature().decoder.vocab));
   SessionOptions so;
   so.kvMode = isOnnx ? "" : (kv == "bmc" ? "" : kv);
   so.r = r;
@@ -154,10 +188,29 @@ static int run(int argc, char **argv) {
   auto tp = Clock::now();
   Clock::time_point tFirst{};
   bool sawFirst = false;
-  auto res = s.generate(prompts, g, [&](int64_t step, const std::vector<int64_t> &) {
+  // Text streams to stdout as it is generated (batch 1; whole characters only).
+  std::optional<Tokenizer::StreamDecoder> stream;
+  if (tokenizer && batch == 1 && !json) stream.emplace(*tokenizer, /*skipSpecial=*/true);
+  auto res = s.generate(prompts, g, [&](int64_t step, const std::vector<int64_t> &t) {
     if (step == 0) { tFirst = Clock::now(); sawFirst = true; }
+    if (stream) {
+      auto piece = stream->push(t[0]);
+      if (piece && !piece.value().empty()) {
+        std::fputs(piece.value().c_str(), stdout);
+        std::fflush(stdout);
+      }
+    }
     return true;
   });
+  if (stream) {
+    std::fputs((stream->finish() + "\n").c_str(), stdout);
+    std::fflush(stdout);
+  }
+  // The text of each sequence (batch > 1 or JSON), decoded whole.
+  auto textOf = [&](const std::vector<int64_t> &ids) {
+    auto t = tokenizer->decode(ids, /*skipSpecial=*/true);
+    return t ? t.value() : std::string("<" + t.status().message() + ">");
+  };
   auto te = Clock::now();
   if (!res) {
     // Tokens generated before a failure (e.g. the KV memory limit) are not lost.
@@ -184,7 +237,14 @@ static int run(int argc, char **argv) {
       for (size_t i = 0; i < res.value()[b].size(); ++i) std::printf("%s%lld", i ? ", " : "", (long long)res.value()[b][i]);
       std::printf("]");
     }
-    std::printf("], \"load_ms\": %.3f, \"prefill_ms\": %.3f, \"prompt_tokens\": %zu, \"decode_ms\": %.3f, "
+    std::printf("]");
+    if (tokenizer) {
+      std::printf(", \"text\": [");
+      for (size_t b = 0; b < res.value().size(); ++b)
+        std::printf("%s\"%s\"", b ? ", " : "", jsonEscape(textOf(res.value()[b])).c_str());
+      std::printf("]");
+    }
+    std::printf(", \"load_ms\": %.3f, \"prefill_ms\": %.3f, \"prompt_tokens\": %zu, \"decode_ms\": %.3f, "
                 "\"decode_steps\": %lld, \"kv_mode\": \"%s\", \"r\": %lld, \"kv_bytes_allocated\": %lld, "
                 "\"kv_bytes_used\": %lld, \"kv_reallocations\": %lld, \"kv_bytes_copied\": %lld, \"generated\": %lld, "
                 "\"stop\": \"%s\"",
@@ -201,7 +261,11 @@ static int run(int argc, char **argv) {
     std::printf("}\n");
     return 0;
   }
-  for (size_t b = 0; b < res.value().size(); ++b) {
+  for (size_t b = 0; b < res.value().size() && !stream; ++b) {
+    if (tokenizer) {
+      std::printf("%s\n", textOf(res.value()[b]).c_str());
+      continue;
+    }
     for (size_t i = 0; i < res.value()[b].size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)res.value()[b][i]);
     std::printf("\n");
   }

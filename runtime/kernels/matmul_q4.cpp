@@ -69,7 +69,7 @@ bool packQ4(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *
         float vmax = 0.0f;
         if (n < N)
           for (int64_t k = kb * kBlock; k < k1; ++k) {
-            const float w = B[k * rs + n * cs];
+            const float w = quant::weightAt(B, k * rs + n * cs);
             if (!std::isfinite(w))
               return false;
             if (std::fabs(w) > std::fabs(vmax))
@@ -81,7 +81,7 @@ bool packQ4(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *
         for (int64_t k = kb * kBlock; k < (kb + 1) * kBlock; ++k) {
           int q = 8;
           if (n < N && k < K)
-            q = int(std::min(15.0f, std::max(0.0f, std::nearbyint(B[k * rs + n * cs] * inv) + 8.0f)));
+            q = int(std::min(15.0f, std::max(0.0f, std::nearbyint(quant::weightAt(B, k * rs + n * cs) * inv) + 8.0f)));
           const int64_t r = k - kb * kBlock;
           blk[kCodes + (r / 2) * kPanel + j] |= uint8_t(r % 2 ? q << 4 : q);
         }

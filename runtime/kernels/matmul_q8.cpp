@@ -58,7 +58,7 @@ bool packQ8(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *
         float amax = 0.0f;
         if (n < N)
           for (int64_t k = kb * kBlock; k < k1; ++k) {
-            const float w = B[k * rs + n * cs];
+            const float w = quant::weightAt(B, k * rs + n * cs);
             if (!std::isfinite(w))
               return false;
             amax = std::max(amax, std::fabs(w));
@@ -68,7 +68,7 @@ bool packQ8(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *
         for (int64_t k = kb * kBlock; k < (kb + 1) * kBlock; ++k) {
           float q = 0.0f;
           if (n < N && k < K)
-            q = std::min(127.0f, std::max(-127.0f, std::nearbyint(B[k * rs + n * cs] * inv)));
+            q = std::min(127.0f, std::max(-127.0f, std::nearbyint(quant::weightAt(B, k * rs + n * cs) * inv)));
           codes[(k - kb * kBlock) * kPanel + j] = int8_t(q);
         }
       }

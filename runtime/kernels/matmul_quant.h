@@ -8,6 +8,7 @@
 #include "kernels_internal.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace bmc {
 namespace kernels {
@@ -16,6 +17,15 @@ namespace quant {
 constexpr int64_t kBlock = 32;        // K rows per scale (both formats)
 constexpr int64_t kMaxGemvRows = 12;  // rows of one GEMV call
 inline int64_t numBlocks(int64_t K) { return (K + kBlock - 1) / kBlock; }
+
+// Element `index` of B, whose data may sit at any byte address in a mapped
+// model file (ONNX raw data has no alignment): memcpy, one plain load.
+inline float weightAt(const float *base, int64_t index) {
+  float v;
+  std::memcpy(&v, reinterpret_cast<const char *>(base) + index * int64_t(sizeof(float)), sizeof v);
+  return v;
+}
+
 
 // acc[m][0..16) = A rows [0, mr) times panel p (unbiased), for mr rows.
 // `asum` (formats with zero points): per row m, per K block kb, the sum of

