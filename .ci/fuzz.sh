@@ -17,7 +17,8 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(onnx_import package_load cli_args)
 supp="$root/tests/sanitizers"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}"
+# allow_user_poisoning=0: see .ci/sanitize.sh (LLVM allocator slabs filled by the uninstrumented libMLIR).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:allow_user_poisoning=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}"
 export XDG_CACHE_HOME="$build/tests/fuzz/xdg-cache"
