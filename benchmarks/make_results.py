@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes benchmarks/RESULTS.md from benchmarks/results/peers_<preset>.json (+ .md, .png),
 kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, spec_<preset>.md (+ .png)
-from benchmarks/spec.py and r_regimes.md from benchmarks/r_regimes.py when present.
+from benchmarks/spec.py, r_regimes.md from benchmarks/r_regimes.py and quant_<preset>.md from
+benchmarks/quant.py when present.
 
     benchmarks/make_results.py [--presets gpt2-25m,llama-25m] [--command "benchmarks/run_all.sh"]
 
@@ -181,6 +182,18 @@ def main():
                  "r within 5% of the best measured r (docs/COST_MODEL.md, Validation).")
         L.append("")
         with open(regimes) as f:
+            L.append(f.read().rstrip())
+        L.append("")
+    quants = sorted(f for f in os.listdir(a.results) if f.startswith("quant_") and f.endswith(".md"))
+    for q in quants:
+        L.append(f"## Quantized weights: bmc fp32 / int8 / int4 against onnxruntime ({q[6:-3]}, benchmarks/quant.py)")
+        L.append("")
+        L.append("Reproduce: `benchmarks/quant.py` (~7 min). Before timing, bmc intN and onnxruntime's MatMulNBits "
+                 "(accuracy_level 0) are checked to give the same greedy tokens (they compute the same function; "
+                 "docs/QUANTIZATION.md). The model fits this VM's L3, so fp32 and int8 read faster than the DRAM "
+                 "probe (roofline above 100%); int4 is compute-bound in its unpacking.")
+        L.append("")
+        with open(os.path.join(a.results, q)) as f:
             L.append(f.read().rstrip())
         L.append("")
     with open(a.output, "w") as f:
