@@ -5,8 +5,8 @@
 #               frontend, compiler and tools; runs the unit tests, lit, the ONNX conformance
 #               suite, the e2e subset named below, the fuzzers' seed and regression inputs,
 #               then each fuzz target for BMC_FUZZ_SECONDS (default 60) from its seeds.
-#   build-tsan  TSan: the runtime with its thread pool; the kernel and runtime unit tests and
-#               threads.sessions (concurrent sessions on one Model against a sequential run),
+#   build-tsan  TSan: the runtime with its thread pool; the kernel, runtime and tokenizer unit
+#               tests and threads.sessions (concurrent sessions on one Model against a sequential run),
 #               on a package made by the normal build's bmc-compile.
 #
 # Any sanitizer report fails the step (reports abort: -fno-sanitize-recover, halt_on_error).
@@ -63,9 +63,12 @@ for step in "${steps[@]}"; do
   tsan)
     if [ ! -x "$normal/bin/bmc-compile" ]; then "$root/.ci/build.sh" bmc-compile; fi
     configure "$tsan" -DBMC_SANITIZE=thread -DBMC_TEST_COMPILER="$normal/bin/bmc-compile"
-    nice -n 15 ninja -C "$tsan" bmc_runtime bmc_kernels_tests bmc_runtime_tests bmc_session_threads_test
+    nice -n 15 ninja -C "$tsan" bmc_runtime bmc_kernels_tests bmc_runtime_tests bmc_session_threads_test \
+      bmc_tokenizer_tests
     stamp "build-tsan built"
-    (cd "$tsan" && ctest --output-on-failure -j2)
+    # The tokenizer's unit tests include one Tokenizer shared by four threads; its oracle
+    # tests (node + transformers.js, no threads) run in the normal build only.
+    (cd "$tsan" && ctest --output-on-failure -j2 -E '^tokenizer\.oracle\.')
     stamp "TSan tests passed"
     ;;
   fuzz)
