@@ -254,12 +254,7 @@ PanelFn panelAvx512(int64_t mr) {
 namespace avx2 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) {
-  if (M <= 0 || N <= 0)
-    return;
-  if (M > quant::kMaxGemvRows && jitReady())
-    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
-  else
-    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, false);
 }
 } // namespace avx2
 
@@ -268,12 +263,7 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512 int4 matmul on a CPU without it");
-  if (M <= 0 || N <= 0)
-    return;
-  if (M > quant::kMaxGemvRows && avx2::jitReady())
-    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
-  else
-    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, quant::kMaxGemvRows, panelAvx512, true);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, quant::kMaxGemvRows, panelAvx512, true);
 }
 } // namespace avx512
 

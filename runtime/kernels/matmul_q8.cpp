@@ -242,12 +242,7 @@ PanelFn panelAvx512(int64_t mr) {
 namespace avx2 {
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) {
-  if (M <= 0 || N <= 0)
-    return;
-  if (M > quant::kMaxGemvRows && jitReady())
-    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels);
-  else
-    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, 5, panelAvx2, false);
 }
 } // namespace avx2
 
@@ -256,12 +251,7 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512F int8 matmul on a CPU without it");
-  if (M <= 0 || N <= 0)
-    return;
-  if (M > quant::kMaxGemvRows && avx2::jitReady())
-    quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels);
-  else
-    quant::gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, quant::kMaxGemvRows, panelAvx512, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, quant::kMaxGemvRows, panelAvx512, false);
 }
 } // namespace avx512
 

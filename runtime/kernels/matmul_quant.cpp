@@ -73,6 +73,17 @@ void gemm(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int
   });
 }
 
+void run(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+         const float *bias, float *C, int64_t ldc, DequantFn dequant, int64_t maxRows, PanelFn (*pick)(int64_t),
+         bool withAsum) {
+  if (M <= 0 || N <= 0)
+    return;
+  if (M > kMaxGemvRows && avx2::jitReady())
+    gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequant);
+  else
+    gemv(pool, M, N, K, A, lda, Bq, bias, C, ldc, maxRows, pick, withAsum);
+}
+
 } // namespace quant
 } // namespace kernels
 } // namespace bmc

@@ -41,6 +41,11 @@ using DequantFn = void (*)(const void *Bq, int64_t K, int64_t p0, int64_t p1, fl
 // block sums of A first.
 void gemv(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
           const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*pick)(int64_t), bool withAsum);
+// A quantized matmul's entry: nothing for an empty C; M > kMaxGemvRows with
+// the JIT available: gemm() on dequantized panels; otherwise gemv().
+void run(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+         const float *bias, float *C, int64_t ldc, DequantFn dequant, int64_t maxRows, PanelFn (*pick)(int64_t),
+         bool withAsum);
 // Prefill: groups of 8 panels dequantized into thread-local fp32 panels, then
 // avx2::gemmPanels on them. Needs avx2::jitReady(); may throw std::bad_alloc.
 void gemm(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,

@@ -52,6 +52,26 @@ CompileOptions quantized(int bits, bool reference = false) {
 }
 CompileOptions int8(bool reference = false) { return quantized(8, reference); }
 
+/// `m` fed onnxruntime's tokens (so its logits stay comparable after a near
+/// tie): logits within kOrtTolerance of onnxruntime's at every dump step.
+/// Returns bmc's greedy choice at each step and the largest relative difference.
+std::pair<std::vector<int64_t>, double> againstOrt(const std::shared_ptr<Model> &m, const OrtReference &ref) {
+  std::vector<std::vector<int64_t>> forced = {ref.tokens};
+  auto t = decode(m, {}, {kPrompt}, kSteps, &forced);
+  if (!t.ok()) {
+    ADD_FAILURE() << t.status().message();
+    return {{}, 0.0};
+  }
+  int64_t V = t.value().logits[0].shape()[1];
+  double worst = 0;
+  for (int step : kDumpSteps) {
+    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.logits.at(step).data(), V);
+    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
+    worst = std::max(worst, d.rel);
+  }
+  return {t.value().argmax[0], worst};
+}
+
 using Param = std::tuple<std::string, int>; // model, bits
 
 class Quantized : public ::testing::TestWithParam<Param> {
@@ -71,16 +91,7 @@ TEST_P(Quantized, MatchesOnnxruntimeOnTheDequantizedGraph) {
   auto m = compiled(path(), quantized(bits()));
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m.value()->signature().decoder.weights, "int" + std::to_string(bits()));
-  std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
-  auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
-  ASSERT_TRUE(t.ok()) << t.status().message();
-  int64_t V = t.value().logits[0].shape()[1];
-  double worst = 0;
-  for (int step : kDumpSteps) {
-    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
-    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-    worst = std::max(worst, d.rel);
-  }
+  const auto [argmax, worst] = againstOrt(m.value(), ref.value());
   std::printf("%s int%d: largest relative logit difference from onnxruntime on the dequantized graph %.2e\n",
               model().c_str(), bits(), worst);
   // Free-running greedy generation.
@@ -113,19 +124,10 @@ TEST_P(QuantizedNBits, MatchesOnnxruntimeMatMulNBits) {
   ASSERT_TRUE(ref.ok()) << ref.status().message();
   auto m = compiled(path(), quantized(bits()));
   ASSERT_TRUE(m.ok()) << m.status().message();
-  std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
-  auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
-  ASSERT_TRUE(t.ok()) << t.status().message();
-  int64_t V = t.value().logits[0].shape()[1];
-  double worst = 0;
-  for (int step : kDumpSteps) {
-    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
-    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-    worst = std::max(worst, d.rel);
-  }
+  const auto [argmax, worst] = againstOrt(m.value(), ref.value());
   std::printf("%s int%d: largest relative logit difference from onnxruntime's MatMulNBits %.2e\n", model().c_str(),
               bits(), worst);
-  EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
+  EXPECT_EQ(argmax, ref.value().tokens);
 }
 
 /// bmc importing the MatMulNBits graph itself (frontend/ops/Contrib.cpp: the
@@ -137,15 +139,7 @@ TEST_P(QuantizedNBits, ImportedGraphMatchesOnnxruntime) {
   auto m = compiled(nbitsPath()); // default options: the weights keep the model's format
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m.value()->signature().decoder.weights, "int" + std::to_string(bits()));
-  std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
-  auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
-  ASSERT_TRUE(t.ok()) << t.status().message();
-  int64_t V = t.value().logits[0].shape()[1];
-  for (int step : kDumpSteps) {
-    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
-    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-  }
-  EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
+  EXPECT_EQ(againstOrt(m.value(), ref.value()).first, ref.value().tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(QuantizedNBits, QuantizedNBits,
@@ -166,15 +160,7 @@ TEST(QuantizedImport, OtherBlockSizesAndZeroPoints) {
     ASSERT_TRUE(ref.ok()) << ref.status().message();
     auto m = compiled(path);
     ASSERT_TRUE(m.ok()) << m.status().message();
-    std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
-    auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
-    ASSERT_TRUE(t.ok()) << t.status().message();
-    int64_t V = t.value().logits[0].shape()[1];
-    for (int step : kDumpSteps) {
-      LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
-      EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-    }
-    EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
+    EXPECT_EQ(againstOrt(m.value(), ref.value()).first, ref.value().tokens);
   }
 }
 
