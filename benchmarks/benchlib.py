@@ -212,3 +212,48 @@ def machine_info():
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
+
+
+# ---- llama.cpp (node-llama-cpp's prebuilt CPU build) as a peer ------------------------------------
+LLAMACPP_DIR = os.path.join(ROOT, "benchmarks", "llamacpp")
+LLAMACPP_DECODE = os.path.join(LLAMACPP_DIR, "llamacpp_decode.mjs")
+GGUF_CONVERT = os.path.join(ROOT, "benchmarks", "gguf_convert.py")
+GGUF_FAMILIES = ("llama", "mistral")  # what gguf_convert.py converts
+
+
+def llamacpp_ready():
+    """Installs node-llama-cpp 3.21.1 into benchmarks/llamacpp (benchmarks/llamacpp/setup.sh)."""
+    r = subprocess.run([os.path.join(LLAMACPP_DIR, "setup.sh")])
+    if r.returncode != 0:
+        raise BenchError("benchmarks/llamacpp/setup.sh failed: llama.cpp peer unavailable")
+
+
+def onnx_family(onnx_path):
+    import onnx  # Debian's python3-onnx; only the metadata is read
+    m = onnx.load(onnx_path, load_external_data=False)
+    meta = {p.key: p.value for p in m.metadata_props}
+    return json.loads(meta["bmc.modelgen"])["family"] if "bmc.modelgen" in meta else None
+
+
+def gguf(onnx_path, kind):
+    """BENCH_DIR/<model>.<KIND>.gguf from gguf_convert.py, rewritten when older than the model or the converter."""
+    out = os.path.splitext(onnx_path)[0] + f".{kind.upper()}.gguf"
+    if not os.path.exists(out) or os.path.getmtime(out) < max(os.path.getmtime(onnx_path),
+                                                              os.path.getmtime(GGUF_CONVERT)):
+        run([PYTHON, GGUF_CONVERT, onnx_path, "-o", out, "--type", kind], what="gguf_convert.py")
+    return out
+
+
+def llamacpp_decode(gguf_path, ctx, window, threads, warmup, kv="f32"):
+    """ms/token over the contexts [ctx - window, ctx) (llamacpp_decode.mjs --time)."""
+    out, rss, _ = run(["node", LLAMACPP_DECODE, gguf_path, "--time", "--context", str(ctx), "--steps", str(window),
+                       "--warmup", str(warmup), "--threads", str(threads), "--kv", kv], what="llamacpp_decode.mjs")
+    j = last_json(out, "llamacpp_decode.mjs")
+    j["rss_mb"] = rss
+    return j
+
+
+def llamacpp_tokens(gguf_path, prompt, steps, kv="f32"):
+    out, _, _ = run(["node", LLAMACPP_DECODE, gguf_path, "--prompt", ",".join(map(str, prompt)), "--steps", str(steps),
+                     "--kv", kv], what="llamacpp_decode.mjs")
+    return last_json(out, "llamacpp_decode.mjs")["tokens"]

@@ -10,6 +10,10 @@ Peers, all on the same ONNX file (BMC_BUILD_DIR/bench/<preset>.onnx) and the sam
   torch-dynamic  benchmarks/torch_peer.py, HF eager code with a torch.cat cache (DynamicCache)
   torch-static   the same with a preallocated cache updated in place, attended whole with a mask
                  (StaticCache, --static-cache-len rows)
+  llamacpp       llama.cpp (npm node-llama-cpp 3.21.1, its prebuilt CPU build) on the same weights written
+                 as GGUF F32 by benchmarks/gguf_convert.py, KV cache --llamacpp-kv (default f32, as bmc's;
+                 llama.cpp's own default is f16); llama/mistral presets only (what the converter writes:
+                 for other presets the peer is dropped with a message)
 
 Decode: for each context C, every peer times K = min(--window, C/2) decode steps covering the
 contexts [C-K, C) (bmc_bench prefills C-K tokens; ORT and torch prefill C-K-3 and run 3 untimed
@@ -45,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 from benchlib import BIN, BENCH_DIR, ROOT, BenchError, log  # noqa: E402
 
-PEERS = ("bmc", "ort", "torch-dynamic", "torch-static")
+PEERS = ("bmc", "ort", "torch-dynamic", "torch-static", "llamacpp")
 ORT_DECODE = os.path.join(ROOT, "tests", "peers", "ort_decode.mjs")
 ORT_PREFILL = os.path.join(ROOT, "benchmarks", "ort_prefill.mjs")
 TORCH_PEER = os.path.join(ROOT, "benchmarks", "torch_peer.py")
@@ -123,6 +127,8 @@ def torch_decode(a, onnx_path, cache, ctx, k, t):
 
 
 def decode(a, peer, onnx_path, pkg, ctx, k, t):
+    if peer == "llamacpp":
+        return bl.llamacpp_decode(a.gguf, ctx, k, t, WARMUP, a.llamacpp_kv)
     if peer == "bmc":
         return bmc_decode(pkg, ctx, k, t)
     if peer == "ort":
@@ -193,7 +199,15 @@ def gates(a, onnx_path, pkg):
     if bmc_tokens != ort_tokens:
         raise BenchError(f"bmc's greedy tokens differ from onnxruntime's on prompt {CHECK_PROMPT}:\n"
                          f"  bmc {bmc_tokens}\n  ort {ort_tokens}")
-    return {"torch_vs_ort": torch_check, "bmc_vs_ort_tokens": {"prompt": CHECK_PROMPT, "ort": ort_tokens,
+    llamacpp = None
+    if a.gguf:
+        log("check: llama.cpp (GGUF F32) greedy tokens vs bmc")
+        theirs = bl.llamacpp_tokens(a.gguf, CHECK_PROMPT, steps, a.llamacpp_kv)
+        if theirs != bmc_tokens:
+            raise BenchError(f"llama.cpp's greedy tokens on {a.gguf} differ from bmc's on prompt {CHECK_PROMPT}:\n"
+                             f"  bmc      {bmc_tokens}\n  llamacpp {theirs}")
+        llamacpp = {"prompt": CHECK_PROMPT, "tokens": theirs, "passed": True}
+    return {"llamacpp_vs_bmc_tokens": llamacpp, "torch_vs_ort": torch_check, "bmc_vs_ort_tokens": {"prompt": CHECK_PROMPT, "ort": ort_tokens,
                                                                 "bmc": bmc_tokens, "passed": True}}
 
 
@@ -217,9 +231,12 @@ def main():
                     help="torch-static: max_cache_len, rows preallocated and attended every step")
     ap.add_argument("--torch-blas", choices=("openblas", "system"), default="openblas",
                     help="BLAS under torch's Linear layers (default: OpenBLAS, see benchlib.OPENBLAS_DIR)")
+    ap.add_argument("--llamacpp-kv", choices=("f32", "f16"), default="f32",
+                    help="llama.cpp's KV cache type (default f32, like bmc's; llama.cpp defaults to f16)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries in BMC_BUILD_DIR as they are")
     ap.add_argument("--out", default=bl.RESULTS)
     a = ap.parse_args()
+    a.gguf = None
     contexts = [int(c) for c in a.contexts.split(",") if c]
     threads = [int(t) for t in a.threads.split(",") if t]
     peers = [p for p in a.peers.split(",") if p]
@@ -240,6 +257,15 @@ def main():
     bl.check_binaries()
     onnx_path = bl.ensure_model(a.preset)
     mb = bl.model_bytes(onnx_path)
+    if "llamacpp" in peers:
+        family = bl.onnx_family(onnx_path)
+        if family not in bl.GGUF_FAMILIES:
+            log(f"NOTE: llama.cpp peer dropped: preset {a.preset} is family {family}, gguf_convert.py writes "
+                f"{'/'.join(bl.GGUF_FAMILIES)} only")
+            peers.remove("llamacpp")
+        else:
+            bl.llamacpp_ready()
+            a.gguf = bl.gguf(onnx_path, "f32")
     pkg = os.path.join(BENCH_DIR, f"{a.preset}.bmc.bmcpkg")
     log(f"compiling {pkg}")
     _, _, aot0 = bl.run([os.path.join(BIN, "bmc-compile"), onnx_path, "-o", pkg, "--kv", "bmc", "--quiet"])
@@ -249,7 +275,8 @@ def main():
     calibration = calibrate_bmc(pkg, sorted(set(threads) | {1}))
     gate = gates(a, onnx_path, pkg)
     machine = bl.machine_info()
-    versions = {"ort": None, "torch": None, "torch_blas": gate["torch_vs_ort"]["blas"]}
+    versions = {"ort": None, "torch": None, "torch_blas": gate["torch_vs_ort"]["blas"],
+                "llamacpp": "node-llama-cpp 3.21.1 (prebuilt CPU), KV " + a.llamacpp_kv if a.gguf else None}
 
     raw = []  # every measurement, with round/peer/threads/context
     rounds_meta = []
@@ -395,6 +422,9 @@ def markdown(s):
              ", ".join(f"{ws[str(t)]:.1f} GB/s with {t} thread(s)" for t in threads) +
              f". bmc_bench --bandwidth (bmc's cost model, 1 thread, 96 MB): "
              f"{s['bandwidth_bmc_bench_1thread_gb_s']:.1f} GB/s.\n")
+    if s.get("versions", {}).get("llamacpp"):
+        L.append(f"llamacpp: {s['versions']['llamacpp']} on the same weights as GGUF F32 (benchmarks/gguf_convert.py); "
+                 "its 16 greedy tokens were checked identical to bmc's before timing.\n")
     L.append("#### Decode, ms/token (tokens/s), and % of the roofline of the same thread count\n")
     L.append("| threads | context | window | " + " | ".join(peers) + " | roofline |")
     L.append("|---|---|---|" + "---|" * len(peers) + "---|")

@@ -14,8 +14,15 @@ before each measurement:
   ort int8 / int4 (acc0, acc4)  onnxruntime's MatMulNBits on the same graph with the same quantized
                  weights (tests/models/make_matmulnbits.py), accuracy_level 0 (fp32 compute) and 4
                  (int8 activations: onnxruntime's fastest CPU path, what onnxruntime-genai uses)
+  llama.cpp f32 / f16 / q8_0 / q4_0  llama.cpp (npm node-llama-cpp 3.21.1, prebuilt CPU build) on the same
+                 weights written as GGUF by benchmarks/gguf_convert.py (all matrices in the type, norms
+                 f32, as llama-quantize --pure), KV cache f32 (--llamacpp-kv; its default is f16); llama and
+                 mistral presets only
 Before timing, greedy tokens of bmc intN and onnxruntime intN acc0 (the same function) are checked
-equal over 16 steps. Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
+equal over 16 steps, and llama.cpp f32's equal to bmc f32's. Quantized files round differently
+(llama.cpp: fp16 scales, Q4_0's truncation; bmc: fp32 scales, round-half-even), so for every
+quantized configuration the report gives how many of the 16 greedy tokens agree with bmc f32's
+before the first difference. Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
 the probe; the bytes of a token are what bmc's package says it streams (weights_read_mb).
 Results: benchmarks/results/quant_<preset>.{csv,md}.
 """
@@ -80,6 +87,30 @@ def probe(bw_exe, threads):
     return j.get(f"read_gb_s_{threads}thread", j.get("read_gb_s_1thread"))
 
 
+def greedy(kind, path, prompt, steps=16):
+    if kind == "llamacpp":
+        return bl.llamacpp_tokens(path, [int(x) for x in prompt.split(",")], steps)
+    out, _, _ = bl.run([os.path.join(bl.BIN, "bmc-run"), path, "--prompt", prompt, "--max-new-tokens", str(steps),
+                        "--quiet"], what="bmc-run")
+    return [int(t) for t in out.strip().splitlines()[-1].split(",")]
+
+
+def agreement(configs, prompt="11,42,7,300,5,99"):
+    """Greedy tokens of every bmc / llama.cpp configuration against bmc f32's (the fp32 model)."""
+    ref = greedy("bmc", dict((n, p) for n, _, p in configs)["bmc f32"], prompt)
+    out = {}
+    for name, kind, path in configs:
+        if kind == "ort":
+            continue
+        toks = greedy(kind, path, prompt)
+        same = next((i for i, (x, y) in enumerate(zip(toks, ref)) if x != y), len(ref))
+        out[name] = same
+        if name == "llama.cpp f32" and same != len(ref):
+            sys.exit(f"llama.cpp f32 tokens {toks} differ from bmc f32's {ref}: not timing")
+    bl.log(f"greedy tokens agreeing with bmc f32's (of {len(ref)}): {out}")
+    return out
+
+
 def check_tokens(pk, graphs):
     """bmc intN and onnxruntime's MatMulNBits acc0 compute the same function: same greedy tokens."""
     prompt = "11,42,7,300,5,99"
@@ -102,6 +133,9 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--llamacpp", default="f32,f16,q8_0,q4_0",
+                    help="llama.cpp GGUF types to run (empty: none; llama/mistral presets only)")
+    ap.add_argument("--llamacpp-kv", choices=("f32", "f16"), default="f32")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--out", default=bl.RESULTS)
     a = ap.parse_args()
@@ -117,6 +151,15 @@ def main():
     for bits in (8, 4):
         for acc in (0, 4):
             configs.append((f"ort int{bits} acc{acc}", "ort", graphs[(bits, acc)]))
+    kinds = [k for k in a.llamacpp.split(",") if k]
+    if kinds and bl.onnx_family(onnx) not in bl.GGUF_FAMILIES:
+        bl.log(f"NOTE: llama.cpp peer dropped: {a.preset} is not a {'/'.join(bl.GGUF_FAMILIES)} model")
+        kinds = []
+    if kinds:
+        bl.llamacpp_ready()
+        for k in kinds:
+            configs.append((f"llama.cpp {k}", "llamacpp", bl.gguf(onnx, k)))
+    a.agree = agreement(configs)
     contexts = [int(c) for c in a.contexts.split(",")]
     threads = [int(t) for t in a.threads.split(",")]
     jobs = [(t, c, cfg) for t in threads for c in contexts for cfg in configs]
@@ -125,7 +168,10 @@ def main():
         shift = (rnd * len(jobs)) // a.rounds
         for t, ctx, (name, kind, path) in jobs[shift:] + jobs[:shift]:
             gbs = probe(bw_exe, t)
-            res = bmc_decode(path, ctx, a.window, t) if kind == "bmc" else ort_decode(path, ctx, a.window, t)
+            if kind == "llamacpp":
+                res = bl.llamacpp_decode(path, ctx, a.window, t, WARMUP, a.llamacpp_kv)
+            else:
+                res = bmc_decode(path, ctx, a.window, t) if kind == "bmc" else ort_decode(path, ctx, a.window, t)
             results.setdefault((t, ctx, name), []).append((res, gbs))
             bl.log(f"round {rnd + 1}/{a.rounds} threads {t} ctx {ctx} {name:14s}: {res['ms_per_token']:.3f} ms/token, "
                    f"probe {gbs:.1f} GB/s")
@@ -146,7 +192,7 @@ def write(a, contexts, threads, configs, results):
                 bw = [g for _, g in rs]
                 row = dict(threads=t, context=ctx, config=name, ms_per_token=round(ms, 4), tok_s=round(1000 / ms, 1),
                            vs_bmc_f32=round(base / ms, 2), vs_ort_f32=round(ort / ms, 2),
-                           probe_gb_s=round(statistics.median(bw), 2))
+                           probe_gb_s=round(statistics.median(bw), 2), agree_f32=a.agree.get(name, ""))
                 if kind == "bmc":
                     first = rs[0][0]
                     mb = first["weights_read_mb"] + first["kv_bytes_per_row"] * (ctx - a.window / 2) / 1e6
@@ -169,11 +215,11 @@ def write(a, contexts, threads, configs, results):
                 f"before each measurement. onnxruntime intN runs its MatMulNBits kernels on the same quantized weights "
                 f"(accN: accuracy_level N).\n\n")
         f.write("| threads | context | config | ms/token | tokens/s | vs bmc f32 | vs ort f32 | MB read per token | "
-                "% of roofline |\n|---|---|---|---|---|---|---|---|---|\n")
+                "% of roofline | greedy tokens = bmc f32's (of 16) |\n|---|---|---|---|---|---|---|---|---|---|\n")
         for x in rows:
             f.write(f"| {x['threads']} | {x['context']} | {x['config']} | {x['ms_per_token']:.3f} | {x['tok_s']:.0f} | "
                     f"{x['vs_bmc_f32']:.2f}x | {x['vs_ort_f32']:.2f}x | {x.get('mb_per_token', '-')} | "
-                    f"{str(x['pct_roofline']) + '%' if 'pct_roofline' in x else '-'} |\n")
+                    f"{str(x['pct_roofline']) + '%' if 'pct_roofline' in x else '-'} | {x['agree_f32']} |\n")
         f.write("\nbmc intN against onnxruntime's faster MatMulNBits variant on the same weights:\n\n")
         for t in threads:
             for ctx in contexts:
@@ -183,6 +229,18 @@ def write(a, contexts, threads, configs, results):
                                 and x["config"].startswith(f"ort int{bits}")), key=lambda x: x["ms_per_token"])
                     f.write(f"- {t} thread(s), context {ctx}, int{bits}: {best['ms_per_token'] / mine['ms_per_token']:.2f}x "
                             f"({best['config']} {best['ms_per_token']:.3f} ms/token)\n")
+        if any(x["config"].startswith("llama.cpp") for x in rows):
+            f.write("\nbmc against llama.cpp (its ms/token / bmc's; > 1: bmc is faster):\n\n")
+            for t in threads:
+                for ctx in contexts:
+                    for mine, theirs in (("bmc f32", "llama.cpp f32"), ("bmc int8", "llama.cpp q8_0"),
+                                         ("bmc int4", "llama.cpp q4_0")):
+                        m = next((x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, mine)), None)
+                        o = next((x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, theirs)), None)
+                        if m and o:
+                            f.write(f"- {t} thread(s), context {ctx}, {mine} vs {theirs}: "
+                                    f"{o['ms_per_token'] / m['ms_per_token']:.2f}x ({o['ms_per_token']:.3f} vs "
+                                    f"{m['ms_per_token']:.3f} ms/token)\n")
     print(open(stem + ".md").read())
     json.dump(rows, open(stem + ".json", "w"), indent=1)
 
