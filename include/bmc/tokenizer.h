@@ -28,6 +28,7 @@ namespace bmc {
 namespace tokenizer_detail {
 struct Impl;
 }
+struct ModelAssets; // bmc/model_folder.h
 
 class Tokenizer {
 public:
@@ -36,6 +37,9 @@ public:
   static Result<Tokenizer> load(const std::string &path);
   // The same from the file's text; `origin` names it in error messages.
   static Result<Tokenizer> fromJson(std::string_view json, const std::string &origin);
+  // The tokenizer a model carries (Model::assets(): a package's embedded one,
+  // a model folder's). Errors name assets.origin and the file.
+  static Result<Tokenizer> fromAssets(const ModelAssets &assets);
 
   // Token ids of `text` (UTF-8). addSpecial applies the post-processor's
   // template (e.g. a BOS token), as Hugging Face's add_special_tokens does.

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bmc/tokenizer.h"
+#include "bmc/model_folder.h"
 #include "runtime/OpenFile.h"
 #include "runtime/tokenizer/Impl.h"
 
@@ -453,6 +454,14 @@ Result<Tokenizer> Tokenizer::load(const std::string &path) {
   }
   ::close(fd);
   return fromJson(text, path);
+}
+
+Result<Tokenizer> Tokenizer::fromAssets(const ModelAssets &a) {
+  const std::string origin = a.origin + (a.origin.empty() ? "" : ": ") + a.tokenizerFile;
+  if (a.tokenizerFile == "tokenizer.json") return fromJson(a.tokenizerData, origin);
+  if (a.tokenizerFile.empty()) return Status::error(a.origin + ": has no tokenizer");
+  return Status::error(origin + ": a SentencePiece model file; this build reads tokenizer.json only "
+                       "(the folder's tokenizer.json, or --tokenizer FILE)");
 }
 
 } // namespace bmc
