@@ -25,8 +25,8 @@ tokenizer_config.json) are embedded in the package, so that
 
 Options:
   -o FILE              output package (required unless --emit is given)
-  --tokenizer FILE     embed this tokenizer.json (checked first) instead of
-                       the folder's
+  --tokenizer FILE     embed this tokenizer.json (or SentencePiece .model;
+                       checked first) instead of the folder's
   --kv MODE            bmc (default): in-place KV caches with spare rows;
                        prealloc: in-place, one buffer for the whole context;
                        concat: keep the graph's Concat (the exported semantics)
@@ -78,7 +78,7 @@ static int run(int argc, char **argv) {
     auto bytes = readWholeFile(tokenizerPath);
     if (!bytes) cli::die("bmc-compile: --tokenizer: " + bytes.status().message());
     if (!assets) assets = std::make_shared<ModelAssets>();
-    assets->tokenizerFile = "tokenizer.json";
+    assets->tokenizerFile = cli::endsWith(tokenizerPath, ".model") ? "tokenizer.model" : "tokenizer.json";
     assets->tokenizerData = std::move(bytes.value());
     assets->origin = tokenizerPath;
   }

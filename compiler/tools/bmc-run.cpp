@@ -49,8 +49,8 @@ Options:
                          without one, comma-separated token ids (default:
                          1,2,3,4)
   --prompt-ids IDS       token ids, also with a tokenizer
-  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md),
-                         instead of the model's: --prompt is text and the
+  --tokenizer FILE       a Hugging Face tokenizer.json or a SentencePiece
+                         .model (docs/TOKENIZER.md), instead of the model's: --prompt is text and the
                          output is text, streamed as it is generated (whole
                          UTF-8 characters); with random weights the text is
                          meaningless

