@@ -1,6 +1,7 @@
 //===- Compiler.cpp - the compile driver: ONNX -> passes -> code -> Model --===//
 
 #include "bmc/compiler.h"
+#include "bmc/model_folder.h"
 #include "compiler/CodeGen.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
@@ -201,7 +202,24 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   return true;
 }
 
-Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const CompileOptions &opts) try {
+/// An .onnx file as given, or a model folder's model file and assets (the
+/// caller's assets, if any, take precedence over the folder's).
+static Status resolveModel(const std::string &given, const CompileOptions &opts, std::string &onnx,
+                           std::shared_ptr<const ModelAssets> &assets) {
+  onnx = given;
+  assets = opts.assets;
+  if (!ModelFolder::isFolder(given)) return Status();
+  auto f = ModelFolder::open(given);
+  if (!f) return f.status();
+  onnx = f.value().modelPath;
+  if (!assets) assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
+  return Status();
+}
+
+Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const CompileOptions &opts) try {
+  std::string path;
+  std::shared_ptr<const ModelAssets> assets;
+  if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
@@ -217,12 +235,17 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const Compil
   if (!c.plan.buildInto(*c.im.weights, blob.get(), error)) return Status::error(path + ": " + error);
   LoadOptions lo;
   lo.threads = opts.threads;
-  return Model::fromParts(code, blob, size_t(c.plan.totalBytes()), c.sig, lo);
+  std::shared_ptr<Model> model = Model::fromParts(code, blob, size_t(c.plan.totalBytes()), c.sig, lo);
+  if (assets) model->setAssets(assets);
+  return model;
 } catch (const std::exception &e) {
-  return limits::statusFromException(path, e);
+  return limits::statusFromException(given, e);
 }
 
-Result<std::string> compileToText(const std::string &path, const CompileOptions &opts, const std::string &stage) {
+Result<std::string> compileToText(const std::string &given, const CompileOptions &opts, const std::string &stage) {
+  std::string path;
+  std::shared_ptr<const ModelAssets> assets;
+  if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
@@ -240,8 +263,11 @@ Result<std::string> compileToText(const std::string &path, const CompileOptions 
   return text;
 }
 
-Status compilePackage(const std::string &path, const std::string &out, const CompileOptions &opts,
+Status compilePackage(const std::string &given, const std::string &out, const CompileOptions &opts,
                       CompileReport *report) try {
+  std::string path;
+  std::shared_ptr<const ModelAssets> assets;
+  if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
@@ -262,6 +288,10 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
   meta.source = slash == std::string::npos ? path : path.substr(slash + 1);
   meta.targetCpu = hostCpuDescription();
   meta.cpuFeatures = requiredCpuFeatures();
+  if (assets) {
+    meta.hasAssets = true;
+    meta.assets = *assets;
+  }
   std::vector<uint8_t> metaBytes = pkg::encodeMeta(meta);
   // Never write a package the loader would refuse: its metadata goes through
   // the same checks here.
@@ -279,7 +309,7 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
   }
   return Status();
 } catch (const std::exception &e) {
-  return limits::statusFromException(path, e);
+  return limits::statusFromException(given, e);
 }
 
 } // namespace bmc

@@ -6,6 +6,7 @@
 #include "runtime/OpenFile.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <limits>
 #include <dlfcn.h>
@@ -78,6 +79,11 @@ struct Writer {
   void u64(uint64_t v) { for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i))); }
   void i64(int64_t v) { u64(uint64_t(v)); }
   void str(const std::string &s) { u64(s.size()); out.insert(out.end(), s.begin(), s.end()); }
+  void f32(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    u64(b);
+  }
   void info(const TensorInfo &t) {
     str(t.name);
     i64(int64_t(t.dtype));
@@ -104,6 +110,17 @@ struct Reader {
     return v;
   }
   int64_t i64() { return int64_t(u64()); }
+  /// A float stored as its bits in a u64, checked finite and in [lo, hi].
+  float f32(double lo, double hi, const std::string &what) {
+    uint64_t v = u64();
+    if (ok && v > 0xffffffffu) fail(what + ": not a 32-bit float");
+    uint32_t b = uint32_t(v);
+    float f;
+    std::memcpy(&f, &b, 4);
+    if (ok && !(std::isfinite(f) && f >= lo && f <= hi))
+      fail(what + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return ok ? f : float(lo);
+  }
   uint64_t count(uint64_t max = 1 << 20) {
     uint64_t n = u64();
     if (n > max) ok = false;
@@ -178,6 +195,17 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   for (const auto &k : d.kvStatus) w.str(k);
   w.i64(d.weightBytesPerToken);
   w.str(d.weights);
+  w.i64(m.hasAssets);
+  if (m.hasAssets) {
+    const GenerationDefaults &g = m.assets.generation;
+    w.u64(g.eosTokenIds.size());
+    for (int64_t id : g.eosTokenIds) w.i64(id);
+    w.i64(g.bosTokenId); w.i64(g.contextLength); w.i64(g.doSample);
+    w.f32(g.temperature); w.i64(g.topK); w.f32(g.topP);
+    w.str(m.assets.tokenizerFile);
+    w.str(m.assets.tokenizerData);
+    w.i64(m.assets.addBosToken); w.i64(m.assets.addEosToken);
+  }
   return w.out;
 }
 
@@ -211,6 +239,27 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.weights = r.str();
   if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
     r.fail("unknown weight format (expected f32, int8 or int4)");
+  m.hasAssets = r.ranged(0, 1, "assets flag");
+  if (m.hasAssets) {
+    GenerationDefaults &g = m.assets.generation;
+    for (uint64_t n = r.count(1024), i = 0; i < n; ++i)
+      g.eosTokenIds.push_back(r.ranged(0, int64_t(1) << 31, "generation defaults: eos token id"));
+    g.bosTokenId = r.ranged(-1, int64_t(1) << 31, "generation defaults: bos token id");
+    g.contextLength = r.ranged(0, limits::kMaxContext, "generation defaults: context length");
+    g.doSample = r.ranged(0, 1, "generation defaults: do_sample flag");
+    g.temperature = r.f32(0.0, 1e6, "generation defaults: temperature");
+    g.topK = r.ranged(0, int64_t(1) << 31, "generation defaults: top_k");
+    g.topP = r.f32(0.0, 1.0, "generation defaults: top_p");
+    m.assets.tokenizerFile = r.str();
+    m.assets.tokenizerData = r.str();
+    m.assets.addBosToken = int(r.ranged(-1, 1, "tokenizer add_bos_token"));
+    m.assets.addEosToken = int(r.ranged(-1, 1, "tokenizer add_eos_token"));
+    const std::string &tf = m.assets.tokenizerFile;
+    if (r.ok && tf != "" && tf != "tokenizer.json" && tf != "tokenizer.model")
+      r.fail("embedded tokenizer kind '" + tf.substr(0, 64) + "' (expected tokenizer.json, tokenizer.model or none)");
+    if (r.ok && tf.empty() != m.assets.tokenizerData.empty())
+      r.fail(tf.empty() ? "embedded tokenizer bytes without a tokenizer kind" : "embedded " + tf + " is empty");
+  }
   if (!r.ok || r.p != r.end) {
     error = "corrupted metadata section" + (r.why.empty() ? std::string() : " (" + r.why + ")");
     return false;
@@ -232,6 +281,13 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
     error = "inconsistent metadata: " + s.message();
     return false;
   }
+  if (m.hasAssets && d.valid)
+    for (int64_t id : m.assets.generation.eosTokenIds)
+      if (id >= d.vocab) {
+        error = "inconsistent metadata: generation defaults: eos token id " + std::to_string(id) +
+                " is outside the vocabulary of " + std::to_string(d.vocab);
+        return false;
+      }
   return true;
 }
 
@@ -376,7 +432,12 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
     return fail("weights section of " + std::to_string(h.weightsSize) + " bytes, but the code was compiled for " +
                 std::to_string(*wantWeights) + " bytes");
   std::shared_ptr<const uint8_t> weights(map, base + h.weightsOffset);
-  return Model::fromParts(img, weights, h.weightsSize, meta.sig, opts);
+  std::shared_ptr<Model> model = Model::fromParts(img, weights, h.weightsSize, meta.sig, opts);
+  if (meta.hasAssets) {
+    meta.assets.origin = path;
+    model->setAssets(std::make_shared<ModelAssets>(std::move(meta.assets)));
+  }
+  return model;
 } catch (const std::exception &e) {
   return limits::statusFromException(path, e);
 }

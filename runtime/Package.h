@@ -12,6 +12,7 @@
 #define BMC_RUNTIME_PACKAGE_H
 
 #include "bmc/model.h"
+#include "bmc/model_folder.h"
 
 #include <cstdint>
 #include <cstring>
@@ -22,7 +23,8 @@ namespace bmc::pkg {
 
 constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
 // 2: the metadata records the weight format (f32, int8, int4).
-constexpr uint32_t kFormatVersion = 2;
+// 3: the metadata may embed a tokenizer file and generation defaults.
+constexpr uint32_t kFormatVersion = 3;
 constexpr size_t kHeaderSize = 128;
 constexpr uint64_t kWeightsAlign = 4096;
 
@@ -49,6 +51,8 @@ struct Meta {
   std::vector<std::string> cpuFeatures; // needed at run time, e.g. "avx2"
   std::string producer;                 // "bmc <version>"
   std::string source;                   // the ONNX file it came from
+  bool hasAssets = false;               // a tokenizer and/or generation defaults follow
+  ModelAssets assets;                   // (origin is not stored)
 };
 
 std::vector<uint8_t> encodeMeta(const Meta &m);

@@ -4,6 +4,7 @@
 
 #include "bmc/compiler.h"
 #include "bmc/model.h"
+#include "bmc/model_folder.h"
 
 #include <cctype>
 #include <cerrno>
@@ -44,11 +45,11 @@ inline KVMode kvModeOf(const std::string &name) {
   return name == "concat" ? KVMode::Concat : name == "prealloc" ? KVMode::Prealloc : KVMode::BMC;
 }
 
-/// `path` compiled just in time with `co` (an .onnx file) or loaded with
-/// co.threads (a package); exits with the one-line error otherwise.
+/// `path` compiled just in time with `co` (an .onnx file or a model folder)
+/// or loaded with co.threads (a package); exits with the one-line error otherwise.
 inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOptions &co) {
   Result<std::shared_ptr<Model>> res = [&] {
-    if (endsWith(path, ".onnx")) return compileOnnx(path, co);
+    if (endsWith(path, ".onnx") || ModelFolder::isFolder(path)) return compileOnnx(path, co);
     LoadOptions lo;
     lo.threads = co.threads;
     return Model::load(path, lo);
@@ -66,6 +67,22 @@ inline bool parseInteger(const std::string &s, int64_t &out) {
   long long x = std::strtoll(s.c_str(), &end, 10);
   if (errno == ERANGE || *end) return false;
   out = x;
+  return true;
+}
+
+/// Comma-separated base-10 int64s, each in [lo, hi]; false on anything else.
+inline bool parseIntegers(const std::string &s, int64_t lo, int64_t hi, std::vector<int64_t> &out) {
+  out.clear();
+  size_t p = 0;
+  while (p <= s.size()) {
+    size_t q = s.find(',', p);
+    int64_t x;
+    if (!parseInteger(s.substr(p, q == std::string::npos ? std::string::npos : q - p), x) || x < lo || x > hi)
+      return false;
+    out.push_back(x);
+    if (q == std::string::npos) break;
+    p = q + 1;
+  }
   return true;
 }
 
@@ -189,8 +206,12 @@ public:
   /// An integer option in [lo, hi]; garbage, overflow and values outside the
   /// range end the tool with one line naming the flag, the range and the value.
   int64_t integer(const std::string &name, int64_t dflt, int64_t lo, int64_t hi) {
+    return integerOpt(name, lo, hi).value_or(dflt);
+  }
+  /// The same, nullopt when the option is absent.
+  std::optional<int64_t> integerOpt(const std::string &name, int64_t lo, int64_t hi) {
     auto v = value(name);
-    if (!v) return dflt;
+    if (!v) return std::nullopt;
     int64_t x;
     if (!parseInteger(*v, x) || x < lo || x > hi)
       fail(name + ": expected an integer" + range(lo, hi) + ", found " + shown(*v));
@@ -199,8 +220,12 @@ public:
   /// A finite real option in [lo, hi] (hi may be infinity: no upper bound);
   /// nan and inf are refused.
   double real(const std::string &name, double dflt, double lo, double hi) {
+    return realOpt(name, lo, hi).value_or(dflt);
+  }
+  /// The same, nullopt when the option is absent.
+  std::optional<double> realOpt(const std::string &name, double lo, double hi) {
     auto v = value(name);
-    if (!v) return dflt;
+    if (!v) return std::nullopt;
     double x;
     if (!parseReal(*v, x) || x < lo || x > hi)
       fail(name + ": expected a finite number" + range(lo, hi) + ", found " + shown(*v));
@@ -211,17 +236,8 @@ public:
     auto v = value(name);
     if (!v) return dflt;
     std::vector<int64_t> r;
-    size_t p = 0;
-    while (p <= v->size()) {
-      size_t q = v->find(',', p);
-      std::string item = v->substr(p, q == std::string::npos ? std::string::npos : q - p);
-      int64_t x;
-      if (!parseInteger(item, x) || x < lo || x > hi)
-        fail(name + ": expected comma-separated integers" + range(lo, hi) + ", found " + shown(*v));
-      r.push_back(x);
-      if (q == std::string::npos) break;
-      p = q + 1;
-    }
+    if (!parseIntegers(*v, lo, hi, r))
+      fail(name + ": expected comma-separated integers" + range(lo, hi) + ", found " + shown(*v));
     return r;
   }
   /// Ends the tool with "<tool>: <msg>".
@@ -235,7 +251,8 @@ public:
 
 private:
   bool isFlag(const std::string &a) const {
-    return a == "--json" || a == "--quiet" || a == "--reference-kernels" || a == "--verbose" || a == "--remarks";
+    return a == "--json" || a == "--quiet" || a == "--reference-kernels" || a == "--verbose" || a == "--remarks" ||
+           a == "--ignore-eos";
   }
   const char *usage_;
   std::string tool_;

@@ -1,6 +1,8 @@
 //===- bmc-compile.cpp - ONNX model -> .bmcpkg package ---------------------===//
 
 #include "bmc/compiler.h"
+#include "bmc/model_folder.h"
+#include "bmc/tokenizer.h"
 #include "compiler/CodeGen.h"
 #include "compiler/tools/CliUtil.h"
 #include "runtime/Limits.h"
@@ -11,14 +13,20 @@
 using namespace bmc;
 using Clock = std::chrono::steady_clock;
 
-static const char *kUsage = R"(usage: bmc-compile MODEL.onnx -o MODEL.bmcpkg [options]
+static const char *kUsage = R"(usage: bmc-compile MODEL -o MODEL.bmcpkg [options]
 
 Compiles an ONNX decoder ahead of time for this machine's CPU into a package
 (native code, packed weights, signature; format version and checksum) that
-bmc-run and bmc::Model::load use without recompiling.
+bmc-run and bmc::Model::load use without recompiling. MODEL is an .onnx file
+or a model folder as Hugging Face / Optimum export it (docs/FOLDERS.md): its
+tokenizer file and generation defaults (config.json, generation_config.json,
+tokenizer_config.json) are embedded in the package, so that
+`bmc-run MODEL.bmcpkg --prompt "text"` needs no other file.
 
 Options:
   -o FILE              output package (required unless --emit is given)
+  --tokenizer FILE     embed this tokenizer.json (or SentencePiece .model;
+                       checked first) instead of the folder's
   --kv MODE            bmc (default): in-place KV caches with spare rows;
                        prealloc: in-place, one buffer for the whole context;
                        concat: keep the graph's Concat (the exported semantics)
@@ -39,8 +47,9 @@ Options:
 
 static int run(int argc, char **argv) {
   cli::Args a(argc, argv, kUsage);
-  std::string in = a.positional("MODEL.onnx");
+  std::string in = a.positional("MODEL");
   std::string out = a.str("-o", "");
+  std::string tokenizerPath = a.str("--tokenizer", "");
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
@@ -56,6 +65,28 @@ static int run(int argc, char **argv) {
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
   CompileOptions co;
+  // A folder's files, or --tokenizer, are read and checked before compiling.
+  std::shared_ptr<ModelAssets> assets;
+  std::string model = in;
+  if (ModelFolder::isFolder(in)) {
+    auto f = ModelFolder::open(in);
+    if (!f) cli::die("bmc-compile: " + f.status().message());
+    model = f.value().modelPath;
+    assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
+  }
+  if (!tokenizerPath.empty()) {
+    auto bytes = readWholeFile(tokenizerPath);
+    if (!bytes) cli::die("bmc-compile: --tokenizer: " + bytes.status().message());
+    if (!assets) assets = std::make_shared<ModelAssets>();
+    assets->tokenizerFile = cli::endsWith(tokenizerPath, ".model") ? "tokenizer.model" : "tokenizer.json";
+    assets->tokenizerData = std::move(bytes.value());
+    assets->origin = tokenizerPath;
+  }
+  if (assets && assets->hasTokenizer()) {
+    auto t = Tokenizer::fromAssets(*assets);
+    if (!t) cli::die("bmc-compile: " + t.status().message());
+  }
+  co.assets = assets;
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;
@@ -70,15 +101,22 @@ static int run(int argc, char **argv) {
     };
   if (remarks) co.remarks = [](const std::string &m) { std::fprintf(stderr, "remark: %s\n", m.c_str()); };
   if (!emit.empty()) {
-    auto text = compileToText(in, co, emit);
+    auto text = compileToText(model, co, emit);
     if (!text) cli::die(text.status().message());
     std::fputs(text.value().c_str(), stdout);
     return 0;
   }
   CompileReport rep;
-  Status s = compilePackage(in, out, co, &rep);
+  Status s = compilePackage(model, out, co, &rep);
   if (!s.ok()) cli::die(s.message());
   const DecoderInfo &d = rep.signature.decoder;
+  if (!quiet && assets) {
+    std::string what = assets->hasTokenizer() ? assets->tokenizerFile + " (" +
+                                                    std::to_string(assets->tokenizerData.size() / 1024) + " KB) and "
+                                              : std::string("no tokenizer; ");
+    std::fprintf(stderr, "bmc-compile: embedded %sthe generation defaults (%s)\n", what.c_str(),
+                 assets->generation.describe().c_str());
+  }
   if (!quiet)
     std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %s matmuls, %.1f MB read per token; "
                  "%.1f KB of code)\n",

@@ -2,10 +2,12 @@
 //
 //   bmc-run model.bmcpkg --prompt 1,2,3 --max-new-tokens 32
 //   bmc-run model.onnx ...        (compiles just in time first)
+//   bmc-run model-folder/ --prompt "Once upon a time"   (Hugging Face / Optimum export)
 //
 //===----------------------------------------------------------------------===//
 
 #include "bmc/compiler.h"
+#include "bmc/model_folder.h"
 #include "bmc/tokenizer.h"
 #include "bmc/session.h"
 #include "bmc/speculative.h"
@@ -34,27 +36,37 @@ static std::string jsonEscape(const std::string &s) {
 static const char *kUsage = R"(usage: bmc-run MODEL [options]
 
 Generates tokens with a decoder model. MODEL is a package written by
-bmc-compile (.bmcpkg, loaded without recompiling) or an ONNX file (compiled
-just in time).
+bmc-compile (.bmcpkg, loaded without recompiling), an ONNX file (compiled
+just in time), or a model folder as Hugging Face / Optimum export it
+(model.onnx, config.json, generation_config.json, tokenizer.json; compiled
+just in time; docs/FOLDERS.md). A folder's or a package's tokenizer and
+generation defaults (eos ids, context length, sampling) apply unless the
+options below say otherwise.
 
 Options:
-  --prompt IDS|TEXT      comma-separated token ids (default: 1,2,3,4); with
-                         --tokenizer, text (encoded with the tokenizer's
-                         special tokens, e.g. BOS)
-  --prompt-ids IDS       token ids, also with --tokenizer
-  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md):
-                         --prompt is text and the output is text, streamed as
-                         it is generated (whole UTF-8 characters); with random
-                         weights the text is meaningless
+  --prompt TEXT|IDS      with a tokenizer (the model's or --tokenizer), text
+                         (encoded with its special tokens, e.g. BOS);
+                         without one, comma-separated token ids (default:
+                         1,2,3,4)
+  --prompt-ids IDS       token ids, also with a tokenizer
+  --tokenizer FILE       a Hugging Face tokenizer.json or a SentencePiece
+                         .model (docs/TOKENIZER.md), instead of the model's: --prompt is text and the
+                         output is text, streamed as it is generated (whole
+                         UTF-8 characters); with random weights the text is
+                         meaningless
+  --ignore-eos           do not stop at the model's eos token ids
   --max-new-tokens N     tokens to generate (default: 32)
   --batch B              decode B copies of the prompt together (1 to 4096;
                          default: 1)
-  --temperature T        0 = greedy (default); else sample from softmax(logits/T)
-  --top-k K              sample among the K most likely tokens (0 = all)
+  --temperature T        0 = greedy (default, or the model's
+                         generation_config); else sample from softmax(logits/T)
+  --top-k K              sample among the K most likely tokens (0 = all;
+                         default 0, or the model's, 50 if it samples)
   --top-p P              sample within the smallest set of probability >= P
-                         (0 to 1, default 1)
+                         (0 to 1, default 1 or the model's)
   --seed S               random seed for sampling (default: 0)
-  --stop IDS             stop a sequence after any of these token ids
+  --stop IDS             stop a sequence after any of these token ids (and
+                         the model's eos ids)
   --kv MODE              KV cache: bmc (default), prealloc, or concat (the
                          graph as exported; for ONNX input this selects how
                          it is compiled)
@@ -65,7 +77,8 @@ Options:
                          how an ONNX model's matmul weights are compiled
                          (a package keeps what bmc-compile chose)
   --max-context N        maximum tokens in the cache, up to 16777216
-                         (default: the model's)
+                         (default: the model's, or its config's context
+                         length if smaller)
   --threads N            kernel threads (default: all cores)
 
 Speculative decoding (batch 1; greedy output identical, sampled output of
@@ -90,20 +103,16 @@ static int run(int argc, char **argv) {
   const std::string tokenizerPath = a.str("--tokenizer", "");
   std::vector<int64_t> promptIds = a.ints("--prompt-ids", {}, kAnyNeg, kAny);
   std::vector<int64_t> prompt;
-  std::optional<std::string> promptText;
-  if (tokenizerPath.empty())
-    prompt = a.ints("--prompt", promptIds.empty() ? std::vector<int64_t>{1, 2, 3, 4} : std::vector<int64_t>{}, kAnyNeg,
-                    kAny);
-  else
-    promptText = a.value("--prompt");
+  std::optional<std::string> promptArg = a.value("--prompt");
   GenerateOptions g;
   g.maxNewTokens = a.integer("--max-new-tokens", 32, 0, limits::kMaxContext);
   int64_t batch = a.integer("--batch", 1, 1, limits::kMaxBatch);
-  g.temperature = float(a.real("--temperature", 0.0, 0.0, 1e6));
-  g.topK = a.integer("--top-k", 0, 0, kAny);
-  g.topP = float(a.real("--top-p", 1.0, 0.0, 1.0));
+  std::optional<double> temperature = a.realOpt("--temperature", 0.0, 1e6);
+  std::optional<int64_t> topK = a.integerOpt("--top-k", 0, kAny);
+  std::optional<double> topP = a.realOpt("--top-p", 0.0, 1.0);
   g.seed = uint64_t(a.integer("--seed", 0, 0, kAny));
-  g.stopTokens = a.ints("--stop", {}, kAnyNeg, kAny);
+  std::vector<int64_t> stopArg = a.ints("--stop", {}, kAnyNeg, kAny);
+  bool ignoreEos = a.flag("--ignore-eos");
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
@@ -114,21 +123,38 @@ static int run(int argc, char **argv) {
   std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
-  if (!promptIds.empty() && (promptText || !prompt.empty()))
-    a.fail("--prompt and --prompt-ids: expected one prompt, found both");
-  if (!promptIds.empty()) prompt = promptIds;
-  std::optional<Tokenizer> tokenizer;
-  if (!tokenizerPath.empty()) {
-    auto t = Tokenizer::load(tokenizerPath);
-    if (!t) cli::die("bmc-run: --tokenizer: " + t.status().message());
-    tokenizer = std::move(t.value());
-    if (promptText) {
-      auto ids = tokenizer->encode(*promptText, /*addSpecial=*/true);
-      if (!ids) cli::die("bmc-run: --prompt: " + ids.status().message());
-      prompt = std::move(ids.value());
-    }
-    if (prompt.empty()) a.fail("--tokenizer: expected --prompt TEXT (or --prompt-ids), found no prompt tokens");
+  if (!promptIds.empty() && promptArg) a.fail("--prompt and --prompt-ids: expected one prompt, found both");
+  // A model folder: its files are read (and a bad one refused) before anything is compiled.
+  std::shared_ptr<const ModelAssets> assets;
+  std::string compilePath = model;
+  if (ModelFolder::isFolder(model)) {
+    auto f = ModelFolder::open(model);
+    if (!f) cli::die("bmc-run: " + f.status().message());
+    compilePath = f.value().modelPath;
+    assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
   }
+  std::optional<Tokenizer> tokenizer;
+  std::string tokenizerName = tokenizerPath;
+  auto useTokenizer = [&](Result<Tokenizer> t, const std::string &what) {
+    if (!t) cli::die("bmc-run: " + what + t.status().message());
+    tokenizer = std::move(t.value());
+  };
+  if (!tokenizerPath.empty()) useTokenizer(Tokenizer::load(tokenizerPath), "--tokenizer: ");
+  else if (assets && assets->hasTokenizer()) {
+    useTokenizer(Tokenizer::fromAssets(*assets), "");
+    tokenizerName = assets->origin + "/" + assets->tokenizerFile;
+  }
+  if (tokenizer && !promptArg && promptIds.empty())
+    a.fail("expected --prompt TEXT (or --prompt-ids) with a tokenizer, found no prompt tokens");
+  // Without a tokenizer --prompt is ids; whether a package has one is known once it is loaded.
+  std::vector<int64_t> promptAsIds;
+  bool promptIsIds = promptArg && cli::parseIntegers(*promptArg, kAnyNeg, kAny, promptAsIds);
+  auto badIdPrompt = [&] {
+    a.fail("--prompt: expected comma-separated integers (no tokenizer: the model has none and no --tokenizer "
+           "was given), found " + cli::shown(*promptArg));
+  };
+  const bool maybePackageTokenizer = !tokenizer && !assets && !cli::endsWith(model, ".onnx");
+  if (!tokenizer && promptArg && !promptIsIds && !maybePackageTokenizer) badIdPrompt();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
@@ -145,22 +171,66 @@ static int run(int argc, char **argv) {
   if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
 
   auto t0 = Clock::now();
-  bool isOnnx = cli::endsWith(model, ".onnx");
+  bool isOnnx = cli::endsWith(compilePath, ".onnx");
   CompileOptions co;
+  co.assets = assets;
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;
   co.weights = weights;
   co.threads = threads;
   if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
-  std::shared_ptr<Model> m = cli::openModel(model, co);
+  std::shared_ptr<Model> m = cli::openModel(compilePath, co);
+  if (!assets && m->assets()) { // a package's embedded assets
+    assets = std::make_shared<ModelAssets>(*m->assets());
+    if (!tokenizer && assets->hasTokenizer()) {
+      useTokenizer(Tokenizer::fromAssets(*assets), "");
+      tokenizerName = assets->origin + ": embedded " + assets->tokenizerFile;
+    }
+  }
+  if (tokenizer) {
+    if (promptArg) {
+      auto ids = tokenizer->encode(*promptArg, /*addSpecial=*/true);
+      if (!ids) cli::die("bmc-run: --prompt: " + ids.status().message());
+      prompt = std::move(ids.value());
+    } else {
+      prompt = promptIds;
+    }
+    if (prompt.empty()) a.fail("expected --prompt TEXT (or --prompt-ids) with a tokenizer, found no prompt tokens");
+  } else if (promptArg) {
+    if (!promptIsIds) badIdPrompt();
+    prompt = promptAsIds;
+  } else {
+    prompt = promptIds.empty() ? std::vector<int64_t>{1, 2, 3, 4} : promptIds;
+  }
+  // Generation defaults: the model's, then the options given.
+  const DecoderInfo &dec = m->signature().decoder;
+  if (assets) {
+    assets->generation.applyTo(g);
+    if (ignoreEos) g.stopTokens.clear();
+    if (dec.valid)
+      for (int64_t id : g.stopTokens)
+        if (id >= dec.vocab)
+          cli::die("bmc-run: " + assets->origin + ": eos token id " + std::to_string(id) +
+                   " is outside the model's vocabulary of " + std::to_string(dec.vocab));
+    if (maxContext == 0 && assets->generation.contextLength > 0)
+      maxContext = dec.maxPositions > 0 ? std::min(dec.maxPositions, assets->generation.contextLength)
+                                        : assets->generation.contextLength;
+    if (!quiet && !json)
+      std::fprintf(stderr, "bmc-run: %s: %s%s\n", assets->origin.c_str(), assets->generation.describe().c_str(),
+                   assets->hasTokenizer() ? (", " + assets->tokenizerFile).c_str() : "");
+  }
+  if (temperature) g.temperature = float(*temperature);
+  if (topK) g.topK = *topK;
+  if (topP) g.topP = float(*topP);
+  g.stopTokens.insert(g.stopTokens.end(), stopArg.begin(), stopArg.end());
   double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (bmc::kernelIsa() == "ref" || bmc::kernelIsa() == "avx2-nojit")
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 
   if (tokenizer && m->signature().decoder.valid && tokenizer->vocabSize() > m->signature().decoder.vocab)
-    cli::die("bmc-run: --tokenizer: '" + tokenizerPath + "' has " + std::to_string(tokenizer->vocabSize()) +
+    cli::die("bmc-run: tokenizer '" + tokenizerName + "' has " + std::to_string(tokenizer->vocabSize()) +
              " tokens, more than the model's vocabulary of " + std::to_string(m->signature().decoder.vocab));
   SessionOptions so;
   so.kvMode = isOnnx ? "" : (kv == "bmc" ? "" : kv);

@@ -65,6 +65,10 @@ struct CompileOptions {
   std::function<void(const std::string &stage)> progress;
   /// Where remarks go (e.g. why a KV cache was not rewritten); empty: none.
   std::function<void(const std::string &remark)> remarks;
+  /// A tokenizer file and generation defaults (bmc/model_folder.h) to embed
+  /// in the package (compilePackage) or attach to the model (compileOnnx).
+  /// Null: a model folder's own, none for an .onnx file.
+  std::shared_ptr<const ModelAssets> assets;
 };
 
 /// What a compilation produced, for tools to report.
@@ -75,10 +79,13 @@ struct CompileReport {
 };
 
 /// Compiles an ONNX model for this machine and returns it ready to run.
+/// `onnxPath` is an .onnx file or a model folder (bmc/model_folder.h: its
+/// model file is compiled, its tokenizer and generation defaults attached).
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &onnxPath, const CompileOptions &opts = {});
 
-/// Compiles an ONNX model into a package file (see docs/PACKAGE.md). The
-/// file appears only when complete (written to a temporary, then renamed).
+/// Compiles an ONNX model (a file or a model folder) into a package file
+/// (see docs/PACKAGE.md) with the assets, if any, embedded. The file appears
+/// only when complete (written to a temporary, then renamed).
 Status compilePackage(const std::string &onnxPath, const std::string &packagePath,
                       const CompileOptions &opts = {}, CompileReport *report = nullptr);
 

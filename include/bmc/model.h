@@ -24,6 +24,7 @@
 namespace bmc {
 
 class ThreadPool;
+struct ModelAssets; // bmc/model_folder.h
 
 struct TensorInfo {
   std::string name;
@@ -103,6 +104,11 @@ public:
   ThreadPool *pool() const { return pool_.get(); }
   const std::string &codeDescription() const { return codeDesc_; }
   size_t weightBytes() const { return weightBytes_; }
+  /// The tokenizer file and generation defaults that came with the model (a
+  /// package's embedded ones, or a model folder's); null if none.
+  const ModelAssets *assets() const { return assets_.get(); }
+  /// Attaches them; loaders call it before the model is shared.
+  void setAssets(std::shared_ptr<const ModelAssets> assets) { assets_ = std::move(assets); }
 
 private:
   Model() = default;
@@ -113,6 +119,7 @@ private:
   std::shared_ptr<ThreadPool> pool_;
   std::string codeDesc_;
   void *entry_ = nullptr;
+  std::shared_ptr<const ModelAssets> assets_;
 };
 
 /// The kernels this process runs matrix products and attention with: "avx512"

@@ -28,14 +28,25 @@ namespace bmc {
 namespace tokenizer_detail {
 struct Impl;
 }
+struct ModelAssets; // bmc/model_folder.h
 
 class Tokenizer {
 public:
-  // Reads and validates `path`. Errors are one line and name the file and the
-  // JSON field (e.g. "model.type", "pre_tokenizer.pretokenizers[0].behavior").
+  // Reads and validates `path` (a tokenizer.json; a path ending in ".model" is
+  // read as a SentencePiece model file). Errors are one line and name the file
+  // and the JSON field (e.g. "model.type", "pre_tokenizer.pretokenizers[0].behavior").
   static Result<Tokenizer> load(const std::string &path);
   // The same from the file's text; `origin` names it in error messages.
   static Result<Tokenizer> fromJson(std::string_view json, const std::string &origin);
+  // A SentencePiece model file's bytes (tokenizer.model), encoded through
+  // libsentencepiece with Hugging Face's conventions around it (control
+  // pieces are special tokens; BOS unless addBos is 0, EOS if addEos is 1: the
+  // tokenizer_config.json flags, -1 = not given). docs/TOKENIZER.md.
+  static Result<Tokenizer> fromSentencePiece(std::string_view model, const std::string &origin, int addBos = -1,
+                                             int addEos = -1);
+  // The tokenizer a model carries (Model::assets(): a package's embedded one,
+  // a model folder's). Errors name assets.origin and the file.
+  static Result<Tokenizer> fromAssets(const ModelAssets &assets);
 
   // Token ids of `text` (UTF-8). addSpecial applies the post-processor's
   // template (e.g. a BOS token), as Hugging Face's add_special_tokens does.

@@ -8,13 +8,19 @@
 #ifndef BMC_RUNTIME_TOKENIZER_IMPL_H
 #define BMC_RUNTIME_TOKENIZER_IMPL_H
 
+#include "bmc/status.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 struct pcre2_real_code_8;
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
 
 namespace bmc::tokenizer_detail {
 
@@ -78,7 +84,15 @@ struct Impl {
   // Strip decoder: up to this many leading spaces of the decoded text are dropped
   // (SentencePiece-style: the space the Prepend normalizer added).
   size_t stripLeadingSpaces = 0;
+
+  // A SentencePiece model file (tokenizer.model): libsentencepiece encodes each
+  // segment between added tokens; decoding uses the tables above, filled from
+  // its pieces. Null for tokenizer.json.
+  std::shared_ptr<const sentencepiece::SentencePieceProcessor> spModel;
 };
+
+// Appends the ids libsentencepiece gives for `segment` (SentencePieceModel.cpp).
+Status encodeSentencePiece(const Impl &impl, std::string_view segment, std::vector<int64_t> &out);
 
 } // namespace bmc::tokenizer_detail
 

@@ -154,6 +154,7 @@ void bpe(const Impl &impl, const std::string &piece, std::vector<int64_t> &out) 
 }
 
 Status encodeSegment(const Impl &impl, std::string_view segment, Matcher &m, std::vector<int64_t> &out) {
+  if (impl.spModel) return encodeSentencePiece(impl, segment, out);
   std::string text(segment);
   for (const NormalizerStep &n : impl.normalizers)
     if (Status s = normalize(n, text); !s.ok()) return s;

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bmc/tokenizer.h"
+#include "bmc/model_folder.h"
 #include "runtime/OpenFile.h"
 #include "runtime/tokenizer/Impl.h"
 
@@ -452,7 +453,15 @@ Result<Tokenizer> Tokenizer::load(const std::string &path) {
     got += size_t(r);
   }
   ::close(fd);
+  if (path.size() >= 6 && path.compare(path.size() - 6, 6, ".model") == 0) return fromSentencePiece(text, path);
   return fromJson(text, path);
+}
+
+Result<Tokenizer> Tokenizer::fromAssets(const ModelAssets &a) {
+  const std::string origin = a.origin + (a.origin.empty() ? "" : ": ") + a.tokenizerFile;
+  if (a.tokenizerFile == "tokenizer.json") return fromJson(a.tokenizerData, origin);
+  if (a.tokenizerFile == "tokenizer.model") return fromSentencePiece(a.tokenizerData, origin, a.addBosToken, a.addEosToken);
+  return Status::error(a.origin + ": has no tokenizer");
 }
 
 } // namespace bmc

@@ -12,6 +12,7 @@
 #include "runtime/Package.h"
 #include "tests/e2e/e2e_util.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -215,6 +216,41 @@ inline std::vector<BadPackage> writeBadPackages(const std::string &goodPath, con
     const int64_t sentinel = 0x5a5a5a5a;
     m.sig.decoder.inputIds = int(sentinel);
     add("index_2_pow_32", withMetaBytes(good, encodeWithField(m, sentinel, int64_t(1) << 32)), "out of range");
+  }
+  // Embedded tokenizer and generation defaults (format 3), each field out of
+  // its range, and the section cut short.
+  auto assets = [&](const std::string &name, const std::string &expected, auto edit) {
+    pkg::Meta m = meta;
+    m.hasAssets = true;
+    m.assets.tokenizerFile = "tokenizer.json";
+    m.assets.tokenizerData = "{}";
+    m.assets.generation.eosTokenIds = {1};
+    edit(m.assets, m);
+    add(name, withMeta(good, m), expected);
+  };
+  assets("assets_top_p", "top_p", [](ModelAssets &a, pkg::Meta &) { a.generation.topP = 1.5f; });
+  assets("assets_temperature_nan", "temperature", [](ModelAssets &a, pkg::Meta &) { a.generation.temperature = NAN; });
+  assets("assets_top_k", "top_k", [](ModelAssets &a, pkg::Meta &) { a.generation.topK = -1; });
+  assets("assets_context", "context length", [](ModelAssets &a, pkg::Meta &) { a.generation.contextLength = -5; });
+  assets("assets_eos_negative", "eos token id", [](ModelAssets &a, pkg::Meta &) { a.generation.eosTokenIds = {-1}; });
+  assets("assets_eos_outside_vocab", "outside the vocabulary", [](ModelAssets &a, pkg::Meta &m) {
+    a.generation.eosTokenIds = {m.sig.decoder.vocab};
+  });
+  assets("assets_tokenizer_kind", "tokenizer kind", [](ModelAssets &a, pkg::Meta &) { a.tokenizerFile = "vocab.txt"; });
+  assets("assets_tokenizer_empty", "tokenizer.json is empty", [](ModelAssets &a, pkg::Meta &) { a.tokenizerData.clear(); });
+  assets("assets_bytes_without_kind", "without a tokenizer kind", [](ModelAssets &a, pkg::Meta &) { a.tokenizerFile.clear(); });
+  assets("assets_add_bos", "add_bos_token", [](ModelAssets &a, pkg::Meta &) { a.addBosToken = 2; });
+  {
+    pkg::Meta m = meta;
+    m.hasAssets = true;
+    m.assets.tokenizerFile = "tokenizer.json";
+    m.assets.tokenizerData = std::string(1000, ' ') + "{}";
+    std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+    bytes.resize(bytes.size() - 600); // the tokenizer's bytes and what follows them cut off
+    add("assets_truncated", withMetaBytes(good, bytes), "corrupted metadata");
+    bytes = pkg::encodeMeta(m);
+    bytes.push_back(0); // a byte after the last field
+    add("assets_trailing_byte", withMetaBytes(good, bytes), "corrupted metadata");
   }
   return out;
 }

@@ -147,6 +147,36 @@ template <typename T> ::testing::AssertionResult isError(const Result<T> &r, con
   return isError(r.status(), part);
 }
 
+//===----------------------------------------------------------------------===//
+// The command-line tools as child processes
+//===----------------------------------------------------------------------===//
+
+/// Exit code 1, nothing on stdout, exactly one line on stderr containing `part`.
+inline ::testing::AssertionResult failsCleanly(const ProcessResult &r, const std::string &part) {
+  if (r.signal) return ::testing::AssertionFailure() << "crashed: " << r.describe();
+  if (r.exitCode != 1) return ::testing::AssertionFailure() << "expected exit code 1: " << r.describe();
+  if (!r.out.empty()) return ::testing::AssertionFailure() << "printed on stdout: " << r.describe();
+  if (r.err.empty() || r.err.back() != '\n' || r.err.find('\n') != r.err.size() - 1)
+    return ::testing::AssertionFailure() << "expected one line on stderr: " << r.describe();
+  if (r.err.find(part) == std::string::npos)
+    return ::testing::AssertionFailure() << "stderr lacks '" << part << "': " << r.describe();
+  return ::testing::AssertionSuccess() << r.err;
+}
+
+inline std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+inline ProcessResult bmcRun(std::vector<std::string> args) {
+  args.insert(args.begin(), bmcRunPath());
+  return runProcess(args);
+}
+inline ProcessResult bmcCompile(std::vector<std::string> args) {
+  args.insert(args.begin(), bmcCompilePath());
+  return runProcess(args);
+}
+
 } // namespace bmc::e2e
 
 #endif

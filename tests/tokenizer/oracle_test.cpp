@@ -22,6 +22,9 @@
 #ifndef BMC_NODE
 #define BMC_NODE ""
 #endif
+#ifndef BMC_PYTHON
+#define BMC_PYTHON "python3"
+#endif
 
 namespace {
 
@@ -49,13 +52,18 @@ bool runNode(const std::string &name, const std::string &corpus, size_t benchByt
 struct Case {
   const char *name;
   bool bomDiverges; // has a regex pre-tokenizer, so the U+FEFF divergence below applies
+  // bmc reads a SentencePiece model file (tokenizer.model) derived from this
+  // reference's tokenizer.json by tests/tokenizer/make_spm_model.py, through
+  // libsentencepiece; the reference stays transformers.js on the tokenizer.json.
+  const char *spModelOf = nullptr;
 };
 
 class Oracle : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
   if (std::string(BMC_NODE).empty()) GTEST_SKIP() << "node is not installed: no reference to compare with";
-  std::string name = GetParam().name;
+  const std::string label = GetParam().name;
+  const std::string name = GetParam().spModelOf ? GetParam().spModelOf : label; // the reference's tokenizer
   const bool bomDiverges = GetParam().bomDiverges;
   std::string out;
   ASSERT_TRUE(runNode(name, std::string(kSource) + "/tests/tokenizer/corpus.json", kBenchBytes, out))
@@ -66,6 +74,13 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
   ASSERT_EQ(ref["cases"].size(), corpus.size());
 
   std::string path = ref["tokenizer_json"];
+  if (GetParam().spModelOf) {
+    std::string model = ::testing::TempDir() + "bmc_" + label + ".model";
+    std::string cmd = std::string("'") + BMC_PYTHON + "' '" + kSource + "/tests/tokenizer/make_spm_model.py' '" + path +
+                      "' '" + model + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    path = model;
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto tok = bmc::Tokenizer::load(path);
   double loadS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -130,7 +145,7 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
     }
     random.push_back(text);
   }
-  std::string randomPath = ::testing::TempDir() + "bmc_tokenizer_random_" + name + ".json";
+  std::string randomPath = ::testing::TempDir() + "bmc_tokenizer_random_" + label + ".json";
   std::ofstream(randomPath) << random.dump();
   std::string randomOut;
   ASSERT_TRUE(runNode(name, randomPath, 0, randomOut));
@@ -148,7 +163,7 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
     auto plain = tok->encode(text, false);
     EXPECT_EQ(*tok->decode(*plain), text) << name << " random string " << n;
   }
-  std::printf("[ tokenizer ] %-7s %zu/%zu random strings identical\n", name.c_str(), randomSame, random.size());
+  std::printf("[ tokenizer ] %-7s %zu/%zu random strings identical\n", label.c_str(), randomSame, random.size());
 
   // Throughput on the same strings as the JS benchmark: one encode call per corpus string.
   std::vector<std::string> texts(corpus.begin(), corpus.end());
@@ -164,12 +179,12 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
   double ours = bytes / 1e6 / s, theirs = ref["bench"]["mb_per_s"];
   std::printf("[ tokenizer ] %-7s %zu/%zu cases identical (%zu known JS divergence); encode %.2f MB/s (bmc) vs %.2f MB/s "
               "(transformers.js), %.1fx; load %.2f s\n",
-              name.c_str(), passed, corpus.size(), diverged, ours, theirs, ours / theirs, loadS);
+              label.c_str(), passed, corpus.size(), diverged, ours, theirs, ours / theirs, loadS);
 }
 
 INSTANTIATE_TEST_SUITE_P(Real, Oracle,
                          ::testing::Values(Case{"gpt2", true}, Case{"llama3", true}, Case{"qwen3", true},
-                                           Case{"llama2", false}),
+                                           Case{"llama2", false}, Case{"llama2_model", false, "llama2"}),
                          [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace

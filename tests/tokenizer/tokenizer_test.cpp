@@ -217,6 +217,20 @@ TEST(Tokenizer, Errors) {
       << re.status().message();
 }
 
+TEST(Tokenizer, SentencePieceModelErrors) {
+  // Not a SentencePiece model (libsentencepiece refuses it): one line naming the file.
+  for (std::string bytes : {std::string("not a protobuf at all \xff\xff"), std::string(), tinyJson()}) {
+    auto t = Tokenizer::fromSentencePiece(bytes, "t.model");
+    ASSERT_FALSE(t.ok());
+    const std::string &m = t.status().message();
+    EXPECT_EQ(m.rfind("tokenizer 't.model': not a SentencePiece model", 0), 0u) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+  auto missing = Tokenizer::load("/nonexistent/tokenizer.model");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "tokenizer '/nonexistent/tokenizer.model': cannot open: No such file or directory");
+}
+
 TEST(Tokenizer, ConcurrentEncodeMatchesSerial) {
   // The header promises encode/decode from many threads at once on one Tokenizer.
   Tokenizer t = tiny("null", R"({"type": "NFC"})");

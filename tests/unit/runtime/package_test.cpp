@@ -188,6 +188,53 @@ TEST(PackageMeta, RoundTripOfANonDecoder) {
   EXPECT_EQ(back.sig.decoder.inputIds, -1);
 }
 
+/// A tokenizer file and generation defaults (format 3) come back as written,
+/// and every prefix of the longer metadata is refused.
+TEST(PackageMeta, RoundTripOfAssets) {
+  pkg::Meta m = sampleMeta();
+  m.hasAssets = true;
+  GenerationDefaults &g = m.assets.generation;
+  g.eosTokenIds = {2, 1199};
+  g.bosTokenId = 1;
+  g.contextLength = 4096;
+  g.doSample = true;
+  g.temperature = 0.7f;
+  g.topK = 40;
+  g.topP = 0.95f;
+  m.assets.tokenizerFile = "tokenizer.json";
+  m.assets.tokenizerData = std::string("{\"model\": {}}\0binary\xff", 22);
+  m.assets.addBosToken = 1;
+  m.assets.addEosToken = 0;
+  std::vector<uint8_t> bytes = pkg::encodeMeta(m);
+  pkg::Meta back;
+  std::string err;
+  ASSERT_TRUE(pkg::decodeMeta(bytes.data(), bytes.size(), back, err)) << err;
+  ASSERT_TRUE(back.hasAssets);
+  const GenerationDefaults &h = back.assets.generation;
+  EXPECT_EQ(h.eosTokenIds, g.eosTokenIds);
+  EXPECT_EQ(h.bosTokenId, 1);
+  EXPECT_EQ(h.contextLength, 4096);
+  EXPECT_TRUE(h.doSample);
+  EXPECT_EQ(h.temperature, 0.7f);
+  EXPECT_EQ(h.topK, 40);
+  EXPECT_EQ(h.topP, 0.95f);
+  EXPECT_EQ(back.assets.tokenizerFile, "tokenizer.json");
+  EXPECT_EQ(back.assets.tokenizerData, m.assets.tokenizerData);
+  EXPECT_EQ(back.assets.addBosToken, 1);
+  EXPECT_EQ(back.assets.addEosToken, 0);
+  for (size_t n = bytes.size() - 200; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + ptrdiff_t(n));
+    pkg::Meta b2;
+    EXPECT_FALSE(pkg::decodeMeta(cut.data(), cut.size(), b2, err)) << "prefix of " << n << " bytes";
+  }
+  // An eos id at the vocabulary's size is outside it.
+  m.assets.generation.eosTokenIds = {1200};
+  bytes = pkg::encodeMeta(m);
+  pkg::Meta b3;
+  EXPECT_FALSE(pkg::decodeMeta(bytes.data(), bytes.size(), b3, err));
+  EXPECT_NE(err.find("eos token id 1200"), std::string::npos) << err;
+}
+
 TEST(PackageMeta, RejectsEveryTruncation) {
   std::vector<uint8_t> bytes = pkg::encodeMeta(sampleMeta());
   for (size_t n = 0; n < bytes.size(); ++n) {
@@ -329,7 +376,7 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 2u); // 2: the metadata records the weight format
+  EXPECT_EQ(pkg::kFormatVersion, 3u); // 3: the metadata may embed a tokenizer and generation defaults
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {

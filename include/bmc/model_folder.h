@@ -1,0 +1,95 @@
+//===- bmc/model_folder.h - Hugging Face / Optimum model folders -*- C++ -*-===//
+//
+// A model folder as Hugging Face Optimum (and the Hub) ship decoders:
+//
+//   model.onnx (+ external data)   or onnx/model.onnx, decoder_model_merged.onnx
+//   config.json                    context length, bos/eos ids
+//   generation_config.json         eos ids, default sampling
+//   tokenizer.json                 (or tokenizer.model) and tokenizer_config.json
+//
+// ModelFolder::open reads and validates the JSON files (no MLIR, no model
+// compilation); what a model needs at generation time besides its weights -
+// the tokenizer file and the generation defaults - is a ModelAssets, which
+// packages embed (docs/PACKAGE.md) and Model::assets() returns. Errors are
+// one line naming the file and the field. Field meanings: docs/FOLDERS.md.
+//
+// Thread safety: plain values; ModelFolder::open may run on any thread.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_MODEL_FOLDER_H
+#define BMC_MODEL_FOLDER_H
+
+#include "bmc/status.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bmc {
+
+struct GenerateOptions;
+
+/// Generation defaults of a model, as transformers' GenerationConfig reads
+/// them (generation_config.json over config.json; absent fields take
+/// transformers' defaults: greedy, temperature 1, top_k 50, top_p 1).
+struct GenerationDefaults {
+  /// Generation stops after any of these (eos_token_id: one id or a list).
+  std::vector<int64_t> eosTokenIds;
+  /// bos_token_id, -1 if none. Informational: the tokenizer adds BOS.
+  int64_t bosTokenId = -1;
+  /// Context length (config.json max_position_embeddings, or n_positions /
+  /// max_sequence_length / seq_length / n_ctx); 0: not given.
+  int64_t contextLength = 0;
+  /// do_sample false: greedy, whatever the sampling fields say.
+  bool doSample = false;
+  float temperature = 1.0f;
+  int64_t topK = 50;
+  float topP = 1.0f;
+
+  /// Sets g's temperature, topK, topP (greedy: temperature 0) and adds the
+  /// eos ids to g.stopTokens.
+  void applyTo(GenerateOptions &g) const;
+  /// One line for tools, e.g. "eos 2, context 2048, greedy".
+  std::string describe() const;
+};
+
+/// What a model carries besides code and weights.
+struct ModelAssets {
+  GenerationDefaults generation;
+  /// "tokenizer.json" (Hugging Face tokenizers), "tokenizer.model"
+  /// (SentencePiece) or "" (none), and the file's bytes.
+  std::string tokenizerFile;
+  std::string tokenizerData;
+  /// tokenizer_config.json add_bos_token / add_eos_token: 1, 0, or -1 (not
+  /// given). A tokenizer.json's post-processor decides for itself; these
+  /// apply to tokenizer.model.
+  int addBosToken = -1, addEosToken = -1;
+  /// Where they came from, for messages (a folder or a package path); not
+  /// stored in packages.
+  std::string origin;
+
+  bool hasTokenizer() const { return !tokenizerFile.empty(); }
+};
+
+struct ModelFolder {
+  std::string dir;
+  /// The ONNX file found (see the header comment for the names tried).
+  std::string modelPath;
+  ModelAssets assets;
+
+  /// Whether `path` names a directory (a folder to open).
+  static bool isFolder(const std::string &path);
+  /// Reads the folder. Missing config.json / generation_config.json /
+  /// tokenizer files are allowed (their defaults apply); a missing model file,
+  /// malformed JSON or a field of the wrong type or range is an error naming
+  /// the file and the field.
+  static Result<ModelFolder> open(const std::string &dir);
+};
+
+/// A file's bytes (regular files only; FIFOs are refused without blocking).
+/// The error is one line: "<path>: cannot open: ...".
+Result<std::string> readWholeFile(const std::string &path);
+
+} // namespace bmc
+
+#endif
