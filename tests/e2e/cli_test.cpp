@@ -254,9 +254,9 @@ TEST_F(Cli, Int8Activations) {
   ASSERT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_NE(r.err.find("int4 weights, int8 activations"), std::string::npos) << r.err;
   EXPECT_TRUE(failsCleanly(bmcRun({a8, "--max-new-tokens", "4", "--act", "f32"}), "compiled with int8 activations"));
-  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--act", "int8"}), "this model has none"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--act", "int8", "--quiet"}), "this model has none"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--weights", "int8", "--act", "int4"}), "--act"));
-  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--act", "int8"}), "this model has none"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--act", "int8", "--quiet"}), "this model has none"));
   EXPECT_FALSE(fileExists(f));
 }
 
