@@ -10,6 +10,8 @@ before each measurement:
   bmc f32        bmc-compile (fp32 weights)
   bmc int8       bmc-compile --weights int8 (block 32, MatMulNBits bits-8 arithmetic)
   bmc int4       bmc-compile --weights int4 (block 32, zero point 8)
+  bmc int8 a8 / int4 a8  the same with --act int8: activations rounded to int8 per 32 values,
+                 integer dot products (AVX-512 VNNI); onnxruntime's accuracy_level 4 arithmetic
   ort f32        onnxruntime-node 1.30 on the exported fp32 graph
   ort int8 / int4 (acc0, acc4)  onnxruntime's MatMulNBits on the same graph with the same quantized
                  weights (tests/models/make_matmulnbits.py), accuracy_level 0 (fp32 compute) and 4
@@ -19,10 +21,12 @@ before each measurement:
                  f32, as llama-quantize --pure), KV cache f32 (--llamacpp-kv; its default is f16); llama and
                  mistral presets only
 Before timing, greedy tokens of bmc intN and onnxruntime intN acc0 (the same function) are checked
-equal over 16 steps, and llama.cpp f32's equal to bmc f32's. Quantized files round differently
-(llama.cpp: fp16 scales, Q4_0's truncation; bmc: fp32 scales, round-half-even), so for every
-quantized configuration the report gives how many of the 16 greedy tokens agree with bmc f32's
-before the first difference. Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
+equal over 16 steps, and llama.cpp f32's equal to bmc f32's; for bmc intN a8 against onnxruntime
+intN acc4 the agreement is logged (an activation that rounds the other way in one engine can part
+the streams at a near tie). Quantized files round differently (llama.cpp: fp16 scales, Q4_0's
+truncation; bmc: fp32 scales, round-half-even), so for every quantized configuration the report
+gives how many of the 16 greedy tokens agree with bmc f32's before the first difference.
+Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
 the probe; the bytes of a token are what bmc's package says it streams (weights_read_mb).
 Results: benchmarks/results/quant_<preset>.{csv,md}.
 """
@@ -43,12 +47,13 @@ WARMUP = 3
 
 def packages(preset, onnx):
     out = {}
-    for fmt in ("f32", "int8", "int4"):
-        p = os.path.join(bl.BENCH_DIR, f"{preset}.{fmt}.bmcpkg")
+    for fmt, act in (("f32", "f32"), ("int8", "f32"), ("int4", "f32"), ("int8", "int8"), ("int4", "int8")):
+        key = fmt if act == "f32" else f"{fmt} a8"
+        p = os.path.join(bl.BENCH_DIR, f"{preset}.{fmt}{'.a8' if act == 'int8' else ''}.bmcpkg")
         if not os.path.exists(p) or os.path.getmtime(p) < os.path.getmtime(os.path.join(bl.BIN, "bmc-compile")):
-            bl.run([os.path.join(bl.BIN, "bmc-compile"), onnx, "-o", p, "--quiet", "--weights", fmt],
-                   what=f"bmc-compile --weights {fmt}")
-        out[fmt] = p
+            bl.run([os.path.join(bl.BIN, "bmc-compile"), onnx, "-o", p, "--quiet", "--weights", fmt, "--act", act],
+                   what=f"bmc-compile --weights {fmt} --act {act}")
+        out[key] = p
     return out
 
 
@@ -124,6 +129,15 @@ def check_tokens(pk, graphs):
         if mine != theirs:
             sys.exit(f"int{bits}: bmc tokens {mine} differ from onnxruntime MatMulNBits {theirs}: not timing")
         bl.log(f"int{bits}: bmc and onnxruntime MatMulNBits agree on 16 greedy tokens")
+        out, _, _ = bl.run([os.path.join(bl.BIN, "bmc-run"), pk[f"int{bits} a8"], "--prompt", prompt,
+                            "--max-new-tokens", "16", "--quiet"], what="bmc-run")
+        mine = [int(t) for t in out.strip().splitlines()[-1].split(",")]
+        out, _, _ = bl.run(["node", ORT_DECODE, graphs[(bits, 4)], "--prompt", prompt, "--steps", "16"],
+                           what="ort_decode.mjs")
+        theirs = bl.last_json(out, "ort_decode.mjs")["tokens"]
+        same = next((i for i, (x, y) in enumerate(zip(mine, theirs)) if x != y), len(mine))
+        bl.log(f"int{bits} a8: bmc and onnxruntime MatMulNBits accuracy_level 4 agree on the first {same} of 16 "
+               f"greedy tokens")
 
 
 def main():
@@ -147,7 +161,7 @@ def main():
     graphs = nbits_graphs(a.preset, onnx)
     check_tokens(pk, graphs)
     configs = [("bmc f32", "bmc", pk["f32"]), ("bmc int8", "bmc", pk["int8"]), ("bmc int4", "bmc", pk["int4"]),
-               ("ort f32", "ort", onnx)]
+               ("bmc int8 a8", "bmc", pk["int8 a8"]), ("bmc int4 a8", "bmc", pk["int4 a8"]), ("ort f32", "ort", onnx)]
     for bits in (8, 4):
         for acc in (0, 4):
             configs.append((f"ort int{bits} acc{acc}", "ort", graphs[(bits, acc)]))
@@ -224,17 +238,21 @@ def write(a, contexts, threads, configs, results):
         for t in threads:
             for ctx in contexts:
                 for bits in (8, 4):
-                    mine = next(x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, f"bmc int{bits}"))
                     best = min((x for x in rows if (x["threads"], x["context"]) == (t, ctx)
                                 and x["config"].startswith(f"ort int{bits}")), key=lambda x: x["ms_per_token"])
-                    f.write(f"- {t} thread(s), context {ctx}, int{bits}: {best['ms_per_token'] / mine['ms_per_token']:.2f}x "
-                            f"({best['config']} {best['ms_per_token']:.3f} ms/token)\n")
+                    for suffix in ("", " a8"):
+                        mine = next(x for x in rows
+                                    if (x["threads"], x["context"], x["config"]) == (t, ctx, f"bmc int{bits}{suffix}"))
+                        f.write(f"- {t} thread(s), context {ctx}, int{bits}{suffix}: "
+                                f"{best['ms_per_token'] / mine['ms_per_token']:.2f}x "
+                                f"({best['config']} {best['ms_per_token']:.3f} ms/token)\n")
         if any(x["config"].startswith("llama.cpp") for x in rows):
             f.write("\nbmc against llama.cpp (its ms/token / bmc's; > 1: bmc is faster):\n\n")
             for t in threads:
                 for ctx in contexts:
                     for mine, theirs in (("bmc f32", "llama.cpp f32"), ("bmc int8", "llama.cpp q8_0"),
-                                         ("bmc int4", "llama.cpp q4_0")):
+                                         ("bmc int4", "llama.cpp q4_0"),
+                                         ("bmc int8 a8", "llama.cpp q8_0"), ("bmc int4 a8", "llama.cpp q4_0")):
                         m = next((x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, mine)), None)
                         o = next((x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, theirs)), None)
                         if m and o:

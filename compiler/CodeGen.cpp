@@ -77,6 +77,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   LoweringOptions lo;
   lo.referenceOnly = opts.referenceKernels;
   lo.quantBits = opts.weights == WeightFormat::Int8 ? 8 : opts.weights == WeightFormat::Int4 ? 4 : 0;
+  lo.int8Activations = opts.activations == ActivationFormat::Int8;
   lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {

@@ -32,6 +32,23 @@ bool parseWeightFormat(const std::string &name, WeightFormat &out) {
   return false;
 }
 
+const char *activationFormatName(ActivationFormat f) {
+  switch (f) {
+  case ActivationFormat::F32: return "f32";
+  case ActivationFormat::Int8: return "int8";
+  }
+  return "?";
+}
+
+bool parseActivationFormat(const std::string &name, ActivationFormat &out) {
+  for (ActivationFormat f : {ActivationFormat::F32, ActivationFormat::Int8})
+    if (name == activationFormatName(f)) {
+      out = f;
+      return true;
+    }
+  return false;
+}
+
 const char *kvModeName(KVMode m) {
   switch (m) {
   case KVMode::Concat: return "concat";
@@ -158,6 +175,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
   if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4)
     return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
+  if (o.activations != ActivationFormat::F32 && o.activations != ActivationFormat::Int8)
+    return bad("activations: expected ActivationFormat::F32 or Int8, found " + std::to_string(int(o.activations)));
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
@@ -192,13 +211,18 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   // weights keep theirs whatever opts.weights says).
   bool q4 = false, q8 = false;
   for (const WeightEntry &e : c.plan.entries()) {
-    const bool e4 = e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed;
-    const bool e8 = e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed;
+    const bool e4 = WeightEntry::quantBits(e.kind) == 4, e8 = WeightEntry::quantBits(e.kind) == 8;
     if (e4 || e8) c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
     q4 |= e4;
     q8 |= e8;
   }
   c.sig.decoder.weights = q4 ? "int4" : q8 ? "int8" : "f32";
+  if (opts.activations == ActivationFormat::Int8 && !q4 && !q8) {
+    error = path + ": CompileOptions: activations int8 applies to quantized matmuls, and this model has none "
+                   "(quantize its weights with --weights int8 or int4)";
+    return false;
+  }
+  c.sig.decoder.activations = activationFormatName(opts.activations);
   return true;
 }
 

@@ -24,8 +24,8 @@ int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int
   e.name = name;
   e.k = k;
   e.n = n;
-  const bool q8 = kind == WeightEntry::PackedQ8 || kind == WeightEntry::PackedQ8Transposed;
-  const bool q4 = kind == WeightEntry::PackedQ4 || kind == WeightEntry::PackedQ4Transposed;
+  // The dot layouts have the sizes of the layouts they are rewritten from.
+  const bool q8 = WeightEntry::quantBits(kind) == 8, q4 = WeightEntry::quantBits(kind) == 4;
   e.bytes = kind == WeightEntry::Raw ? bytes
             : q8                     ? bmc_pack_q8_bytes(k, n)
             : q4                     ? bmc_pack_q4_bytes(k, n)
@@ -67,15 +67,19 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
       error = "weight '" + e.name + "' is missing from the weight store";
       return false;
     }
+    const int bits = WeightEntry::quantBits(e.kind);
+    const bool dot = WeightEntry::dotLayout(e.kind), trans = WeightEntry::transposed(e.kind);
     if (w->quantBits) { // codes imported from MatMulNBits, already in bmc's layout
-      const bool ok = (w->quantBits == 4 && e.kind == WeightEntry::PackedQ4) ||
-                      (w->quantBits == 8 && e.kind == WeightEntry::PackedQ8);
+      const bool ok = w->quantBits == bits && !trans;
       if (!ok || int64_t(w->bytes) != e.bytes || w->dims.size() != 2 || w->dims[0] != e.k || w->dims[1] != e.n) {
         error = "weight '" + e.name + "' holds int" + std::to_string(w->quantBits) +
                 " MatMulNBits codes: only a matmul can read it, here it is used otherwise";
         return false;
       }
-      std::memcpy(dst, w->data, w->bytes);
+      if (!dot)
+        std::memcpy(dst, w->data, w->bytes);
+      else
+        (bits == 8 ? bmc_q8_to_dot : bmc_q4_to_dot)(w->data, e.k, e.n, dst);
       continue;
     }
     if (e.kind == WeightEntry::Raw) {
@@ -87,10 +91,7 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
       std::memcpy(dst, w->data, w->bytes);
       continue;
     }
-    const bool q8 = e.kind == WeightEntry::PackedQ8 || e.kind == WeightEntry::PackedQ8Transposed;
-    const bool q4 = e.kind == WeightEntry::PackedQ4 || e.kind == WeightEntry::PackedQ4Transposed;
-    const bool trans = e.kind == WeightEntry::PackedBTransposed || e.kind == WeightEntry::PackedQ8Transposed ||
-                       e.kind == WeightEntry::PackedQ4Transposed;
+    const bool q8 = bits == 8, q4 = bits == 4;
     if (w->dtype != 1 || w->dims.size() != 2 || w->dims[0] != (trans ? e.n : e.k) ||
         w->dims[1] != (trans ? e.k : e.n)) {
       error = "weight '" + e.name + "': expected a 2-D FLOAT matrix to pack";
@@ -99,11 +100,17 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
     const float *src = reinterpret_cast<const float *>(w->data);
     if (!q8 && !q4) {
       bmc_pack_b_f32(src, e.k, e.n, w->dims[1], trans ? 1 : 0, dst);
-    } else if ((q8 ? bmc_pack_q8 : bmc_pack_q4)(src, e.k, e.n, w->dims[1], trans ? 1 : 0, dst) != 0) {
+      continue;
+    }
+    // The dot layouts: quantized into a scratch copy, then rewritten.
+    std::vector<uint8_t> scratch(dot ? size_t(e.bytes) : 0);
+    uint8_t *to = dot ? scratch.data() : dst;
+    if ((q8 ? bmc_pack_q8 : bmc_pack_q4)(src, e.k, e.n, w->dims[1], trans ? 1 : 0, to) != 0) {
       error = "weight '" + e.name + "' holds a NaN or an infinity: it cannot be quantized to " +
               std::string(q8 ? "int8" : "int4") + " (use --weights f32)";
       return false;
     }
+    if (dot) (q8 ? bmc_q8_to_dot : bmc_q4_to_dot)(scratch.data(), e.k, e.n, dst);
   }
   return true;
 }

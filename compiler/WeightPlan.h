@@ -19,7 +19,24 @@
 namespace bmc {
 
 struct WeightEntry {
-  enum Kind { Raw, PackedB, PackedBTransposed, PackedQ8, PackedQ8Transposed, PackedQ4, PackedQ4Transposed, Constant };
+  enum Kind {
+    Raw, PackedB, PackedBTransposed, PackedQ8, PackedQ8Transposed, PackedQ4, PackedQ4Transposed,
+    // The same quantized weights in the dot layouts of the int8-activation kernels (kernels.h).
+    PackedQ8Dot, PackedQ8DotTransposed, PackedQ4Dot, PackedQ4DotTransposed, Constant
+  };
+  /// 8 or 4 for the quantized kinds, else 0.
+  static int quantBits(Kind k) {
+    return k == PackedQ8 || k == PackedQ8Transposed || k == PackedQ8Dot || k == PackedQ8DotTransposed   ? 8
+           : k == PackedQ4 || k == PackedQ4Transposed || k == PackedQ4Dot || k == PackedQ4DotTransposed ? 4
+                                                                                                            : 0;
+  }
+  static bool transposed(Kind k) {
+    return k == PackedBTransposed || k == PackedQ8Transposed || k == PackedQ4Transposed || k == PackedQ8DotTransposed ||
+           k == PackedQ4DotTransposed;
+  }
+  static bool dotLayout(Kind k) {
+    return k == PackedQ8Dot || k == PackedQ8DotTransposed || k == PackedQ4Dot || k == PackedQ4DotTransposed;
+  }
   Kind kind = Raw;
   std::string name;            // weight name (Raw/Packed) or "" for constants
   int64_t k = 0, n = 0;        // for packed: B is [k, n] (or [n, k] transposed)

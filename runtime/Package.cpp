@@ -195,6 +195,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   for (const auto &k : d.kvStatus) w.str(k);
   w.i64(d.weightBytesPerToken);
   w.str(d.weights);
+  w.str(d.activations);
   w.i64(m.hasAssets);
   if (m.hasAssets) {
     const GenerationDefaults &g = m.assets.generation;
@@ -239,6 +240,11 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.weights = r.str();
   if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
     r.fail("unknown weight format (expected f32, int8 or int4)");
+  d.activations = r.str();
+  if (r.ok && d.activations != "f32" && d.activations != "int8")
+    r.fail("unknown activation format (expected f32 or int8)");
+  if (r.ok && d.activations == "int8" && d.weights == "f32")
+    r.fail("int8 activations recorded for f32 weights (only quantized matmuls have them)");
   m.hasAssets = r.ranged(0, 1, "assets flag");
   if (m.hasAssets) {
     GenerationDefaults &g = m.assets.generation;

@@ -49,15 +49,21 @@ bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf 
   int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
   checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
   const int bits = prepacked ? prepacked : opts.quantBits;
-  WeightEntry::Kind kind = bits == 8 ? (trans ? WeightEntry::PackedQ8Transposed : WeightEntry::PackedQ8)
-                           : bits == 4 ? (trans ? WeightEntry::PackedQ4Transposed : WeightEntry::PackedQ4)
-                                       : (trans ? WeightEntry::PackedBTransposed : WeightEntry::PackedB);
+  const bool a8 = bits && opts.int8Activations; // integer dot products on the dot layouts
+  using WE = WeightEntry;
+  WE::Kind kind = bits == 8 ? (a8 ? (trans ? WE::PackedQ8DotTransposed : WE::PackedQ8Dot)
+                                  : (trans ? WE::PackedQ8Transposed : WE::PackedQ8))
+                  : bits == 4 ? (a8 ? (trans ? WE::PackedQ4DotTransposed : WE::PackedQ4Dot)
+                                    : (trans ? WE::PackedQ4Transposed : WE::PackedQ4))
+                              : (trans ? WE::PackedBTransposed : WE::PackedB);
   int64_t off = plan.request(w.getName().str(), kind, 0, K, N);
   Value bp = b.create<LLVM::GEPOp>(loc, ptrTy, b.getI8Type(), weightsBase, ValueRange{c(off)});
   Value biasPtr = bias ? bias : b.create<LLVM::ZeroOp>(loc, ptrTy).getResult();
-  const char *fn = bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_f32_ref" : "bmc_matmul_q8_f32")
-                   : bits == 4 ? (opts.referenceOnly ? "bmc_matmul_q4_f32_ref" : "bmc_matmul_q4_f32")
-                               : "bmc_matmul_packed_f32";
+  const char *fn = !bits ? "bmc_matmul_packed_f32"
+                   : a8 ? (bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_a8_ref" : "bmc_matmul_q8_a8")
+                                     : (opts.referenceOnly ? "bmc_matmul_q4_a8_ref" : "bmc_matmul_q4_a8"))
+                   : bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_f32_ref" : "bmc_matmul_q8_f32")
+                               : (opts.referenceOnly ? "bmc_matmul_q4_f32_ref" : "bmc_matmul_q4_f32");
   call(fn, {},
        {pool, a2d.sizes[0], c(N), c(K), viewPtr(a2d), a2d.strides[0], bp, biasPtr, viewPtr(c2d), c2d.strides[0]});
   return true;

@@ -34,6 +34,10 @@ struct LoweringOptions {
   /// that many bits (bmc_matmul_q8_f32 / _q4_f32; their reference kernels
   /// when referenceOnly). 0: fp32.
   int quantBits = 0;
+  /// Quantized matmuls (quantBits, or MatMulNBits weights) quantize their
+  /// activations to int8 and run integer dot products (bmc_matmul_q8_a8 /
+  /// _q4_a8 on the dot layouts).
+  bool int8Activations = false;
   /// Store every elementwise result (no fusion of single-use chains).
   bool noFusion = false;
   /// The decoder's logits output, if any: when the runtime asks for the

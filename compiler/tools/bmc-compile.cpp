@@ -38,6 +38,10 @@ Options:
                        32 rows of K per column (onnxruntime MatMulNBits
                        arithmetic, bits 8 or 4 with zero point 8); 1.125 or
                        0.656 bytes per weight
+  --act FORMAT         f32 (default) or int8: activations of the quantized
+                       matmuls (--weights int8|int4, MatMulNBits) rounded to
+                       int8 per 32 values, integer dot products (AVX-512
+                       VNNI): faster, less exact (docs/QUANTIZATION.md)
   --emit STAGE         print the IR instead of writing a package: mlir (after
                        the graph passes) or llvm (optimised LLVM IR)
   --remarks            explain the KV-cache rewrite decisions
@@ -54,6 +58,7 @@ static int run(int argc, char **argv) {
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
   std::string weightsArg = a.str("--weights", "f32");
+  std::string actArg = a.str("--act", "f32");
   std::string emit = a.str("--emit", "");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
@@ -61,6 +66,8 @@ static int run(int argc, char **argv) {
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
   if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
+  ActivationFormat act;
+  if (!parseActivationFormat(actArg, act)) a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
   if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
@@ -91,6 +98,7 @@ static int run(int argc, char **argv) {
   co.r = r;
   co.kvPadding = padding;
   co.weights = weights;
+  co.activations = act;
   auto t0 = Clock::now();
   auto last = t0;
   if (!quiet)
@@ -118,10 +126,11 @@ static int run(int argc, char **argv) {
                  assets->generation.describe().c_str());
   }
   if (!quiet)
-    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %s matmuls, %.1f MB read per token; "
+    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %s matmuls%s, %.1f MB read per token; "
                  "%.1f KB of code)\n",
                  std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str(), rep.weightBytes / 1e6,
-                 weightFormatName(weights), d.weightBytesPerToken / 1e6, rep.codeBytes / 1e3);
+                 d.weights.c_str(), d.activations == "int8" ? " with int8 activations" : "", d.weightBytesPerToken / 1e6,
+                 rep.codeBytes / 1e3);
   // Whether the BMC path was taken, per cache: loudly when it was not.
   if (d.valid && kv != "concat") {
     size_t inPlace = 0;

@@ -76,6 +76,10 @@ Options:
   --weights FORMAT       f32 (default), int8 or int4 (weight-only, blocks of 32):
                          how an ONNX model's matmul weights are compiled
                          (a package keeps what bmc-compile chose)
+  --act FORMAT           f32 (default) or int8: activations of the quantized
+                         matmuls rounded to int8 per 32 values, integer dot
+                         products (for ONNX input; a package given another
+                         --act than it was compiled with is refused)
   --max-context N        maximum tokens in the cache, up to 16777216
                          (default: the model's, or its config's context
                          length if smaller)
@@ -117,6 +121,7 @@ static int run(int argc, char **argv) {
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
   std::string weightsArg = a.str("--weights", "f32");
+  std::string actArg = a.str("--act", "");
   int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   std::string draftPath = a.str("--draft", "");
@@ -159,6 +164,9 @@ static int run(int argc, char **argv) {
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
   if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
+  ActivationFormat act = ActivationFormat::F32;
+  if (!actArg.empty() && !parseActivationFormat(actArg, act))
+    a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
   int64_t specLookup = 0, specK = 4;
   if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
     a.fail("--spec-lookup: expected an n-gram length in [1, 64], found " + cli::shown(*specLookupArg));
@@ -178,6 +186,7 @@ static int run(int argc, char **argv) {
   co.r = r;
   co.kvPadding = padding;
   co.weights = weights;
+  co.activations = act;
   co.threads = threads;
   if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
   std::shared_ptr<Model> m = cli::openModel(compilePath, co);
@@ -225,6 +234,9 @@ static int run(int argc, char **argv) {
   if (topP) g.topP = float(*topP);
   g.stopTokens.insert(g.stopTokens.end(), stopArg.begin(), stopArg.end());
   double loadMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (!actArg.empty() && m->signature().decoder.activations != actArg)
+    a.fail("--act " + actArg + ": " + model + " was compiled with " + m->signature().decoder.activations +
+           " activations (recompile it with bmc-compile --act " + actArg + ")");
   if (bmc::kernelIsa() == "ref" || bmc::kernelIsa() == "avx2-nojit")
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
@@ -343,9 +355,11 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-run: stopped after %lld of %lld tokens: the maximum context of %lld tokens is full\n",
                  (long long)generated, (long long)g.maxNewTokens, (long long)s.maxContext());
   if (quiet) return 0;
-  std::fprintf(stderr, "%s: %s in %.0f ms (%s; %s weights, %.1f MB read per token)\n", model.c_str(),
+  std::fprintf(stderr, "%s: %s in %.0f ms (%s; %s weights%s, %.1f MB read per token)\n", model.c_str(),
                isOnnx ? "compiled" : "loaded", loadMs, m->codeDescription().c_str(),
-               m->signature().decoder.weights.c_str(), m->signature().decoder.weightBytesPerToken / 1e6);
+               m->signature().decoder.weights.c_str(),
+               m->signature().decoder.activations == "int8" ? ", int8 activations" : "",
+               m->signature().decoder.weightBytesPerToken / 1e6);
   std::fprintf(stderr, "prefill: %zu tokens x %lld in %.2f ms (time to first token)\n", prompt.size(), (long long)batch,
                prefillMs);
   if (steps > 0 && !speculative)

@@ -15,7 +15,9 @@
 // 32-row sub-block carries its block's scale and zero point. The matmul then
 // reads the packed codes (bmc_matmul_q4_f32 / _q8_f32) with fp32 arithmetic:
 // accuracy_level (onnxruntime's licence to quantize A) is accepted and
-// ignored, i.e. bmc computes what accuracy_level 0 specifies.
+// ignored, i.e. bmc computes what accuracy_level 0 specifies, unless the
+// compilation asks for int8 activations (CompileOptions::activations; then
+// the codes are rewritten into the dot layouts and A is quantized per 32).
 //
 //===----------------------------------------------------------------------===//
 

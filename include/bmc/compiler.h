@@ -36,6 +36,20 @@ const char *weightFormatName(WeightFormat f);
 /// Parses "f32" / "int8" / "int4"; false for anything else.
 bool parseWeightFormat(const std::string &name, WeightFormat &out);
 
+/// How the quantized matmuls (int8/int4 weights, MatMulNBits) treat their
+/// left operand, the activations (docs/QUANTIZATION.md).
+enum class ActivationFormat {
+  F32,  ///< exact: fp32 activations times the dequantized weights
+  Int8, ///< each row quantized to int8 per block of 32 (scale max|a|/127,
+        ///< round to nearest even) and integer dot products per block:
+        ///< onnxruntime's MatMulNBits accuracy_level 4, llama.cpp's Q8_0
+        ///< activations. Faster (AVX-512 VNNI), less exact. Needs a quantized
+        ///< matmul in the model.
+};
+const char *activationFormatName(ActivationFormat f);
+/// Parses "f32" / "int8"; false for anything else.
+bool parseActivationFormat(const std::string &name, ActivationFormat &out);
+
 struct CompileOptions {
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
   KVMode kvMode = KVMode::BMC;
@@ -46,6 +60,9 @@ struct CompileOptions {
   std::string kvPadding = "skip";
   /// How matmul weights are stored (embedding tables gathered from stay fp32).
   WeightFormat weights = WeightFormat::F32;
+  /// Activations of the quantized matmuls; Int8 with no quantized matmul in
+  /// the model is an error (it would change nothing).
+  ActivationFormat activations = ActivationFormat::F32;
   /// Generated code calls no optimised kernel (plain loops): a reference.
   /// With Int8 weights the matmuls still run the reference int8 kernel (the
   /// quantized arithmetic is the model's), all else in loops.

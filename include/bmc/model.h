@@ -57,6 +57,9 @@ struct DecoderInfo {
   std::string kvPadding = "skip";
   /// Matmul weight storage: "f32", "int8" or "int4" (CompileOptions::weights).
   std::string weights = "f32";
+  /// Activations of the quantized matmuls: "f32" or "int8"
+  /// (CompileOptions::activations); "int8" only with quantized weights.
+  std::string activations = "f32";
   /// Per KV cache input: "<name>: in place" or "<name>: concat (<why>)".
   std::vector<std::string> kvStatus;
 };

@@ -3,6 +3,7 @@
 // of the reference kernel, so no exception ever crosses the C boundary.
 #include "kernels.h"
 #include "kernels_internal.h"
+#include "matmul_a8.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -171,6 +172,61 @@ void bmc_matmul_q4_f32(void *pool, int64_t M, int64_t N, int64_t K, const float 
 void bmc_matmul_q4_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                            const void *Bq, const float *bias, float *C, int64_t ldc) {
   ref::matmulQ4(asPool(pool), M, N, K, A, lda, Bq, bias, C, ldc);
+}
+
+void bmc_q8_to_dot(const void *in, int64_t K, int64_t N, void *out) {
+  if (K > 0 && N > 0)
+    q8ToDot(in, K, N, out);
+}
+
+void bmc_q4_to_dot(const void *in, int64_t K, int64_t N, void *out) {
+  if (K > 0 && N > 0)
+    q4ToDot(in, K, N, out);
+}
+
+namespace {
+// int8 activations: VNNI under the AVX-512 selection when the CPU has it, the
+// AVX2 kernel under AVX2 (or AVX-512 without VNNI), else the reference.
+using MatmulFn = void (*)(bmc::ThreadPool *, int64_t, int64_t, int64_t, const float *, int64_t, const void *,
+                          const float *, float *, int64_t);
+void runA8(MatmulFn vnni, MatmulFn avx2, MatmulFn ref, void *pool, int64_t M, int64_t N, int64_t K, const float *A,
+           int64_t lda, const void *B, const float *bias, float *C, int64_t ldc) {
+  if (selection().attention == Impl::Avx512 && avx512::vnniSupported()) {
+    try {
+      vnni(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  if (selection().attention != Impl::Ref) {
+    try {
+      avx2(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  ref(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+}
+} // namespace
+
+void bmc_matmul_q8_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
+                      const float *bias, float *C, int64_t ldc) {
+  runA8(avx512::matmulQ8A8, avx2::matmulQ8A8, ref::matmulQ8A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+}
+
+void bmc_matmul_q4_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
+                      const float *bias, float *C, int64_t ldc) {
+  runA8(avx512::matmulQ4A8, avx2::matmulQ4A8, ref::matmulQ4A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+}
+
+void bmc_matmul_q8_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const void *Bdot, const float *bias, float *C, int64_t ldc) {
+  ref::matmulQ8A8(asPool(pool), M, N, K, A, lda, Bdot, bias, C, ldc);
+}
+
+void bmc_matmul_q4_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const void *Bdot, const float *bias, float *C, int64_t ldc) {
+  ref::matmulQ4A8(asPool(pool), M, N, K, A, lda, Bdot, bias, C, ldc);
 }
 
 void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,

@@ -118,6 +118,47 @@ void bmc_matmul_q4_f32(void *pool, int64_t M, int64_t N, int64_t K, const float 
 void bmc_matmul_q4_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                            const void *Bq, const float *bias, float *C, int64_t ldc);
 
+/* ---- int8 activations x int8/int4 weights, integer dot products ---------- */
+
+/* An opt-in arithmetic (CompileOptions::activations = Int8; what onnxruntime's
+ * MatMulNBits accuracy_level 4 and llama.cpp's Q8_0 activations do): each row
+ * of A is quantized per block of 32 columns (those past K are 0): amax =
+ * max |a|, s_a = amax / 127, q_a = round-to-nearest-even(a * (127 / amax))
+ * clipped to [-127, 127] (a block with amax < 1e-30 is all zeros); then
+ *   C[m][n] = sum_b s_a[m][b] * s_w[b][n] * sum_{k in b} q_a[m][k] * (q_w[k][n] - z[b][n])
+ * (+ bias[n]) with the block sums exact in integers (z = 0 for int8 weights,
+ * whose codes are signed). Every M takes this path (prefill included).
+ *
+ * The weights are those of bmc_pack_q8 / bmc_pack_q4 (same scales, zero
+ * points and codes, same size) in a "dot" layout, where the 4 codes of
+ * consecutive K rows of one column are adjacent (one 32-bit lane of
+ * vpdpbusd / vpmaddubsw):
+ * - int8 dot layout: blocks of BMC_Q8_BLOCK_BYTES as the int8 layout, 16
+ *   scales first; byte BMC_Q8_CODES_OFFSET + 64*g + 4*j + i holds
+ *   q(row 4g + i, column j) + 128 as uint8 (g in [0, 8), i in [0, 4)).
+ * - int4 dot layout: blocks of BMC_Q4_BLOCK_BYTES as the int4 layout, 16
+ *   scales and 16 zero points first; byte BMC_Q4_CODES_OFFSET + 64*g + 4*j + i
+ *   holds q(row 8g + i, column j) in its low nibble and q(row 8g + 4 + i,
+ *   column j) in its high nibble (g in [0, 4), i in [0, 4)).
+ * bmc_q8_to_dot / bmc_q4_to_dot rewrite a packed matrix (from bmc_pack_q8 /
+ * bmc_pack_q4, or MatMulNBits codes in those layouts) into them; `in` and
+ * `out` must not overlap. */
+void bmc_q8_to_dot(const void *in, int64_t K, int64_t N, void *out);
+void bmc_q4_to_dot(const void *in, int64_t K, int64_t N, void *out);
+
+/* C[M,N] = A[M,K] x B (+ bias) with int8-quantized A as above; A, C and the
+ * strides as bmc_matmul_packed_f32. AVX-512 VNNI (vpdpbusd) where the CPU has
+ * avx512_vnni and avx512bw, else AVX2 (vpmaddubsw), else the reference. */
+void bmc_matmul_q8_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const void *Bdot, const float *bias, float *C, int64_t ldc);
+void bmc_matmul_q4_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                      const void *Bdot, const float *bias, float *C, int64_t ldc);
+/* The same, always with the plain reference loops (reference builds). */
+void bmc_matmul_q8_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const void *Bdot, const float *bias, float *C, int64_t ldc);
+void bmc_matmul_q4_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                          const void *Bdot, const float *bias, float *C, int64_t ldc);
+
 /* ---- Strided batched matmul (both operands computed at run time) ---------- */
 
 /* For b in [0,batch), m in [0,M), n in [0,N):

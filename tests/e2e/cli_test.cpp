@@ -217,6 +217,23 @@ TEST_F(Cli, Int8Weights) {
   EXPECT_NE(r.err.find("int8 weights"), std::string::npos) << r.err;
 }
 
+/// --act int8: the package and both tools say so; refused without quantized
+/// weights, with an unknown format, and on a package compiled otherwise.
+TEST_F(Cli, Int8Activations) {
+  std::string a8 = *dir + "/a8.bmcpkg", f = *dir + "/f.bmcpkg";
+  ProcessResult c = bmcCompile({gpt2(), "-o", a8, "--weights", "int4", "--act", "int8"});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  EXPECT_NE(c.err.find("int4 matmuls with int8 activations"), std::string::npos) << c.err;
+  ProcessResult r = bmcRun({a8, "--max-new-tokens", "4", "--act", "int8"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_NE(r.err.find("int4 weights, int8 activations"), std::string::npos) << r.err;
+  EXPECT_TRUE(failsCleanly(bmcRun({a8, "--max-new-tokens", "4", "--act", "f32"}), "compiled with int8 activations"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--act", "int8", "--quiet"}), "this model has none"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--weights", "int8", "--act", "int4"}), "--act"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--act", "int8", "--quiet"}), "this model has none"));
+  EXPECT_FALSE(fileExists(f));
+}
+
 /// Speculative decoding from the command line: the same greedy tokens as
 /// without a drafter, its statistics in the report, and bad settings refused.
 TEST_F(Cli, SpeculativeDecoding) {

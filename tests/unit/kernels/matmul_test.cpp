@@ -2,6 +2,7 @@
 // sizes, tails, padded leading dimensions, transposed/strided operands and
 // batch broadcast, with 1 and 2 threads; the reference against a naive loop
 // on the unpacked B to pin down the packed layout.
+#include "matmul_a8.h"
 #include "test_util.h"
 
 #include <fstream>
@@ -368,6 +369,7 @@ TEST(Dispatch, FeatureChecksAgreeWithProcCpuinfo) {
   auto has = [&](const char *f) { return flags.find(std::string(" ") + f + " ") != std::string::npos; };
   EXPECT_EQ(avx2::cpuSupported(), has("avx2") && has("fma"));
   EXPECT_EQ(avx512::cpuSupported(), has("avx512f"));
+  EXPECT_EQ(avx512::vnniSupported(), has("avx512f") && has("avx512bw") && has("avx512_vnni"));
 }
 
 } // namespace

@@ -124,6 +124,8 @@ pkg::Meta sampleMeta() {
   d.r = 24;
   d.kvPadding = "mask";
   d.kvStatus = {"past_key_values.0.key: in place", "past_key_values.0.value: in place"};
+  d.weights = "int4";
+  d.activations = "int8";
   return m;
 }
 
@@ -169,6 +171,8 @@ TEST(PackageMeta, RoundTrip) {
   EXPECT_EQ(d.r, e.r);
   EXPECT_EQ(d.kvPadding, e.kvPadding);
   EXPECT_EQ(d.kvStatus, e.kvStatus);
+  EXPECT_EQ(d.weights, "int4");
+  EXPECT_EQ(d.activations, "int8");
   // Encoding is deterministic (packages are reproducible).
   EXPECT_EQ(pkg::encodeMeta(back), bytes);
 }
@@ -339,6 +343,10 @@ TEST(PackageMeta, RejectsInconsistentFields) {
       {"r 2^62", "1048576", [](pkg::Meta &m) { m.sig.decoder.r = int64_t(1) << 62; }},
       {"negative max positions", "max positions", [](pkg::Meta &m) { m.sig.decoder.maxPositions = -1; }},
       {"kv mode", "kv mode", [](pkg::Meta &m) { m.sig.decoder.kvMode = "paged"; }},
+      {"weight format", "unknown weight format", [](pkg::Meta &m) { m.sig.decoder.weights = "int3"; }},
+      {"activation format", "unknown activation format", [](pkg::Meta &m) { m.sig.decoder.activations = "int4"; }},
+      {"int8 activations, f32 weights", "int8 activations recorded for f32 weights",
+       [](pkg::Meta &m) { m.sig.decoder.weights = "f32"; }},
   };
   for (const Case &c : cases) {
     pkg::Meta m = sampleMeta();
@@ -376,7 +384,7 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 3u); // 3: the metadata may embed a tokenizer and generation defaults
+  EXPECT_EQ(pkg::kFormatVersion, 3u); // 2: the weight format; 3: the activations and the embedded assets
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {
