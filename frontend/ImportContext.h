@@ -108,6 +108,10 @@ void registerNNOps(OpTable &t);
 void registerAttentionOps(OpTable &t);
 /// com.microsoft (onnxruntime contrib ops), a table of its own.
 void registerContribOps(OpTable &t);
+void registerContribAttentionOps(OpTable &t);
+/// Ops onnxruntime registers in the default domain though ONNX has none of
+/// that name (SimplifiedLayerNormalization, as onnxruntime-genai writes it).
+void registerOrtDefaultDomainOps(OpTable &t);
 
 /// ONNX TensorProto.DataType -> MLIR element type (null if unsupported).
 mlir::Type onnxElementType(mlir::MLIRContext *ctx, int32_t dtype);

@@ -406,6 +406,7 @@ static OpTable &opTable() {
     registerTensorOps(t);
     registerNNOps(t);
     registerAttentionOps(t);
+    registerOrtDefaultDomainOps(t);
     return t;
   }();
   return table;
@@ -523,7 +524,7 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
     auto it = ops.find(n.op_type());
     if (it == ops.end()) {
       ni.report("expected an operator bmc supports, found unsupported operator '" + n.op_type() + "'" +
-                (contrib ? " of domain com.microsoft (bmc imports MatMulNBits from it)" : ""));
+                (contrib ? " of domain com.microsoft (docs/OPS.md lists the contrib ops bmc imports)" : ""));
       return fail("");
     }
     if (failed(it->second(ni))) {
