@@ -1,0 +1,101 @@
+//===- genai_test.cpp - onnxruntime-genai's graph forms, without onnxruntime ===//
+//
+// The builder-form models of tests/models/make_genai_models.py (their
+// logits and tokens against onnxruntime are the Generated tests):
+//   - every KV cache of every form is rewritten in place by the BMC pass, and
+//     the session runs in bmc mode;
+//   - GroupQueryAttention's lengths are checked at run time: a past longer
+//     than the mask says (a buffer shared with present at its maximum
+//     length) or a padded batch row fails with the check's message, no
+//     output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tests/e2e/e2e_util.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace bmc::e2e {
+namespace {
+
+std::vector<std::string> genaiModels() {
+  std::vector<std::string> out;
+  std::stringstream ss(BMC_E2E_GENAI);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+TEST(GenaiForms, EveryCacheRewrittenInPlace) {
+  ASSERT_FALSE(genaiModels().empty());
+  for (const std::string &name : genaiModels()) {
+    SCOPED_TRACE(name);
+    auto m = compiled(generatedModelPath(name));
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    const DecoderInfo &d = m.value()->signature().decoder;
+    EXPECT_TRUE(d.valid);
+    EXPECT_TRUE(d.inplaceKV);
+    EXPECT_EQ(d.kvMode, "bmc");
+    ASSERT_EQ(d.kvStatus.size(), 4u) << "2 layers x key/value: " << ::testing::PrintToString(d.kvStatus);
+    for (const std::string &s : d.kvStatus) EXPECT_NE(s.find(": in place"), std::string::npos) << s;
+    EXPECT_EQ(d.caches.size(), 4u);
+    EXPECT_GE(d.attentionMask, 0) << "the attention mask (seqlens_k's source) is fed by the session";
+    auto s = Session::create(m.value());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    GenerateOptions go;
+    go.maxNewTokens = 4;
+    auto out = s.value()->generate({{11, 42, 7}}, go);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(out.value()[0].size(), 4u);
+  }
+}
+
+/// genai_gqa with its Concat kept (Model::run takes the caches as inputs):
+/// input_ids [B, 1], attention_mask [B, total], four caches [B, 2, past, 16].
+Result<std::vector<Tensor>> runGqa(int64_t batch, int64_t past, const std::vector<int64_t> &mask) {
+  CompileOptions concat;
+  concat.kvMode = KVMode::Concat;
+  auto m = compiled(generatedModelPath("genai_gqa"), concat);
+  if (!m.ok()) return m.status();
+  const auto &sig = m.value()->signature();
+  std::vector<Tensor> in;
+  for (const TensorInfo &t : sig.inputs) {
+    if (t.name == "input_ids")
+      in.push_back(Tensor::fromVector<int64_t>(DType::I64, {batch, 1}, std::vector<int64_t>(size_t(batch), 5)));
+    else if (t.name == "attention_mask")
+      in.push_back(Tensor::fromVector<int64_t>(DType::I64, {batch, int64_t(mask.size()) / batch}, mask));
+    else
+      in.push_back(Tensor(DType::F32, {batch, 2, past, 16}));
+  }
+  return m.value()->run(in);
+}
+
+TEST(GenaiForms, GqaLengthsCheckedAtRunTime) {
+  // Consistent: past 5 + 1 new = a mask of 6.
+  auto ok = runGqa(1, 5, std::vector<int64_t>(6, 1));
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  // A past of 5 rows with a mask of 3: what a shared max-length buffer looks like.
+  auto shared = runGqa(1, 5, std::vector<int64_t>(3, 1));
+  ASSERT_FALSE(shared.ok());
+  EXPECT_NE(shared.status().message().find(
+                "GroupQueryAttention '/model/layers.0/attn/GroupQueryAttention': total_sequence_length must be the "
+                "past length plus the new tokens (a past buffer shared with present at its maximum length is not "
+                "supported): found 3, expected 6"),
+            std::string::npos)
+      << shared.status().message();
+  EXPECT_EQ(shared.status().message().find('\n'), std::string::npos) << "one line";
+  // Batch 2 with the second row padded (seqlens_k 4 instead of 5).
+  std::vector<int64_t> mask(12, 1);
+  mask[11] = 0;
+  auto padded = runGqa(2, 5, mask);
+  ASSERT_FALSE(padded.ok());
+  EXPECT_NE(padded.status().message().find("seqlens_k + 1 must equal total_sequence_length in every batch row "
+                                           "(padded batches are not supported): found 5, expected 6"),
+            std::string::npos)
+      << padded.status().message();
+}
+
+} // namespace
+} // namespace bmc::e2e
