@@ -182,7 +182,7 @@ def main():
     ap.add_argument("--window", type=int, default=-1, help="GQA local_window_size (-1: none)")
     ap.add_argument("--inter", type=int, default=128)
     ap.add_argument("--vocab", type=int, default=512)
-    ap.add_argument("--max-pos", type=int, default=256)
+    ap.add_argument("--max-pos", type=int, default=1024)
     ap.add_argument("--theta", type=float, default=10000.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--output", required=True)
