@@ -21,6 +21,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 
 namespace bmc {
@@ -130,6 +131,9 @@ public:
   llvm::StringMap<mlir::Value> values;
   std::string error;
   std::string fileName; // the model's base name: locations and bmc.source
+  /// Graph inputs whose role an op told (bmc.role on the argument: the
+  /// runtime feeds them), e.g. GroupQueryAttention's seqlens_k.
+  std::map<unsigned, std::string> argRoles;
   std::string path;     // as given: the prefix of error messages
 
   /// A constant (inline or bmc.weight) from a resolved tensor.

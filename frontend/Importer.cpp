@@ -545,6 +545,11 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
   }
   builder.create<func::ReturnOp>(fileLoc, results);
   func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto &[index, role] : argRoles) {
+    NamedAttrList attrs(argAttrs[index]);
+    attrs.set("bmc.role", builder.getStringAttr(role));
+    argAttrs[index] = attrs.getDictionary(&ctx);
+  }
   func.setAllArgAttrs(argAttrs);
   func.setAllResultAttrs(resAttrs);
   module->setAttr("bmc.source", builder.getStringAttr(fileName));

@@ -342,6 +342,9 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
     if (failed(sum)) return failure();
     expected = *sum;
   }
+  // Graph inputs that are these lengths get their role: the runtime feeds them.
+  for (auto [i, role] : {std::pair<int, const char *>{5, "seqlens_k"}, {6, "total_sequence_length"}})
+    if (auto arg = dyn_cast<BlockArgument>(n.in(i))) n.graph.argRoles[arg.getArgNumber()] = role;
   auto tot = toI64(n, n.in(6)), sk = toI64(n, n.in(5));
   if (failed(tot) || failed(sk)) return failure();
   auto totT = cast<RankedTensorType>(tot->getType()), skT = cast<RankedTensorType>(sk->getType());

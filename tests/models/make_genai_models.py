@@ -17,7 +17,8 @@ residual, SwiGLU MLP (Mul(gate, Sigmoid(gate)) * up), MatMul weights as initiali
 MatMulNBits with make_matmulnbits.py). Forms:
   gqa         GroupQueryAttention with do_rotary = 1 (cos/sin caches in the op; no position_ids input),
               separate q/k/v MatMuls; seqlens_k and total_sequence_length from the attention mask
-              (ReduceSum - 1 and Shape[1], cast to int32), as make_attention_mask_reformatting_for_gqa.
+              (ReduceSum - 1 and Shape[1], cast to int32), as make_attention_mask_reformatting_for_gqa,
+              or with --lengths-as-inputs as graph inputs (int32 [batch_size] and a scalar).
   gqa-packed  the same with one packed QKV MatMul (key and value inputs empty).
   gqa-rotemb  RotaryEmbedding nodes on q and k (3-D, num_heads, position_ids input), GQA do_rotary = 0.
   mha         MultiHeadAttention (unidirectional, key_padding_mask = the int32 attention mask) after
@@ -65,8 +66,12 @@ def build(a):
     cos = init("cos_cache", np.cos(ang).astype(np.float32))
     sin = init("sin_cache", np.sin(ang).astype(np.float32))
 
-    inputs = [h.make_tensor_value_info("input_ids", TP.INT64, ["batch_size", "sequence_length"]),
-              h.make_tensor_value_info("attention_mask", TP.INT64, ["batch_size", "total_sequence_length"])]
+    inputs = [h.make_tensor_value_info("input_ids", TP.INT64, ["batch_size", "sequence_length"])]
+    if a.lengths_as_inputs:
+        inputs += [h.make_tensor_value_info("seqlens_k", TP.INT32, ["batch_size"]),
+                   h.make_tensor_value_info("total_sequence_length", TP.INT32, [])]
+    else:
+        inputs.append(h.make_tensor_value_info("attention_mask", TP.INT64, ["batch_size", "total_sequence_length"]))
     if a.form in ("gqa-rotemb", "mha"):
         inputs.append(h.make_tensor_value_info("position_ids", TP.INT64, ["batch_size", "sequence_length"]))
     outputs = [h.make_tensor_value_info("logits", TP.FLOAT, ["batch_size", "sequence_length", V])]
@@ -81,6 +86,8 @@ def build(a):
     if a.form == "mha":
         kpm = node("Cast", ["attention_mask"], ["/model/attn_mask_reformat/Cast/output_0"],
                    "/model/attn_mask_reformat/Cast", to=TP.INT32)
+    elif a.lengths_as_inputs:
+        seqlens_k, total = "seqlens_k", "total_sequence_length"
     else:
         b = "/model/attn_mask_reformat/attn_mask_subgraph"
         one = init("/model/constants/INT64/[1]", np.array([1], np.int64))
@@ -184,6 +191,9 @@ def main():
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--max-pos", type=int, default=1024)
     ap.add_argument("--theta", type=float, default=10000.0)
+    ap.add_argument("--lengths-as-inputs", action="store_true",
+                    help="GQA forms: seqlens_k [batch] and total_sequence_length [] (int32) as graph inputs "
+                         "instead of the attention mask")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()

@@ -329,7 +329,7 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 2u); // 2: the metadata records the weight format
+  EXPECT_EQ(pkg::kFormatVersion, 3u); // 2: the weight format; 3: the seqlens_k / total_sequence_length inputs
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {
