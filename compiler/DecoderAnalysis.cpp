@@ -91,6 +91,10 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     }
   }
 
+  // Positions read from a rotary cache inside an attention op (no input gathers them).
+  if (d.maxPositions == 0)
+    if (auto mp = module->getAttrOfType<IntegerAttr>("bmc.max_positions")) d.maxPositions = mp.getInt();
+
   // Logits: the float output [batch, seq, vocab].
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     auto t = rt(v.getType());

@@ -134,6 +134,9 @@ public:
   /// Graph inputs whose role an op told (bmc.role on the argument: the
   /// runtime feeds them), e.g. GroupQueryAttention's seqlens_k.
   std::map<unsigned, std::string> argRoles;
+  /// Positions a rotary cache read inside an op covers (GroupQueryAttention's
+  /// cos_cache rows; 0: none): the decoder's context limit.
+  int64_t maxPositions = 0;
   std::string path;     // as given: the prefix of error messages
 
   /// A constant (inline or bmc.weight) from a resolved tensor.

@@ -544,7 +544,8 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
         {builder.getNamedAttr("bmc.name", builder.getStringAttr(vi.name()))}));
   }
   builder.create<func::ReturnOp>(fileLoc, results);
-  func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  // Argument types as the ops left them (attention ops refine a cache's symbolic heads/head size).
+  func.setFunctionType(builder.getFunctionType(entry->getArgumentTypes(), ValueRange(results).getTypes()));
   for (auto &[index, role] : argRoles) {
     NamedAttrList attrs(argAttrs[index]);
     attrs.set("bmc.role", builder.getStringAttr(role));
@@ -554,6 +555,7 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
   func.setAllResultAttrs(resAttrs);
   module->setAttr("bmc.source", builder.getStringAttr(fileName));
   module->setAttr("bmc.opset", builder.getI64IntegerAttr(opset));
+  if (maxPositions > 0) module->setAttr("bmc.max_positions", builder.getI64IntegerAttr(maxPositions));
 
   std::string diag;
   {

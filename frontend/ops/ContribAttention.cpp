@@ -240,6 +240,22 @@ FailureOr<Value> causalWindowMask(NodeImporter &n, Value qpos, Value keys, int64
   return n.make<mlir::bmc::WhereOp>({*allowed, n.constScalar(f32, 0.0), n.constScalar(f32, masked)});
 }
 
+/// A past-cache graph input declared with symbolic heads or head size (newer
+/// builders write [batch_size, kv_heads, past_sequence_length, kv_cache_dim])
+/// gets the op's static ones: the BMC pass and the session need them.
+LogicalResult refineCacheInput(NodeImporter &n, int i, int64_t heads, int64_t headSize) {
+  auto arg = dyn_cast<BlockArgument>(n.in(i));
+  auto t = n.type(i);
+  if (t.getRank() != 4) return success(); // the op's checks say what is wrong
+  for (auto [d, want] : {std::pair<int, int64_t>{1, heads}, {3, headSize}})
+    if (!t.isDynamicDim(d) && t.getDimSize(d) != want)
+      return n.error("input " + std::to_string(i) + ": expected dimension " + std::to_string(d) + " to be " +
+                     std::to_string(want) + ", found " + typeStr(t));
+  if (!arg || (!t.isDynamicDim(1) && !t.isDynamicDim(3)) || ShapedType::isDynamic(headSize)) return success();
+  arg.setType(RankedTensorType::get({t.getDimSize(0), heads, t.getDimSize(2), headSize}, t.getElementType()));
+  return success();
+}
+
 FailureOr<float> attentionScale(NodeImporter &n, int64_t headSize) {
   auto s = n.attrFloat("scale", 0.0f);
   if (failed(s)) return failure();
@@ -378,6 +394,9 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
 
   Value qr = *q4, kr = *k4;
   if (*rot) {
+    auto ct = n.type(7);
+    if (ct.getRank() == 2 && !ct.isDynamicDim(0))
+      n.graph.maxPositions = n.graph.maxPositions ? std::min(n.graph.maxPositions, ct.getDimSize(0)) : ct.getDimSize(0);
     auto a = rotary(n, qr, *pos, n.in(7), n.in(8), 1, *inter, "inputs 7 and 8 (cos_cache, sin_cache)");
     if (failed(a)) return failure();
     auto b = rotary(n, kr, *pos, n.in(7), n.in(8), 1, *inter, "inputs 7 and 8 (cos_cache, sin_cache)");
@@ -386,6 +405,7 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
   }
   Value pk = kr, pv = *v4;
   if (n.has(3)) {
+    if (failed(refineCacheInput(n, 3, *K, H)) || failed(refineCacheInput(n, 4, *K, H))) return failure();
     for (int i : {3, 4}) {
       auto t = n.type(i);
       if (t.getRank() != 4 || !t.getElementType().isF32())
@@ -461,6 +481,9 @@ LogicalResult multiHeadAttention(NodeImporter &n) {
   int64_t H = cast<RankedTensorType>(q4->getType()).getDimSize(3);
   Value pk = *k4, pv = *v4;
   if (n.has(6)) {
+    if (failed(refineCacheInput(n, 6, *N, H)) ||
+        failed(refineCacheInput(n, 7, *N, cast<RankedTensorType>(v4->getType()).getDimSize(3))))
+      return failure();
     for (int i : {6, 7})
       if (n.type(i).getRank() != 4 || !n.type(i).getElementType().isF32())
         return n.error("input " + std::to_string(i) + (i == 6 ? " (past_key)" : " (past_value)") +

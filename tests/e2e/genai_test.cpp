@@ -62,6 +62,32 @@ TEST(GenaiForms, EveryCacheRewrittenInPlace) {
   }
 }
 
+/// The newer builders declare the caches' head size symbolic (kv_cache_dim):
+/// the import takes the static one from the attention op, so the caches are
+/// rewritten as before and the model is the same function as genai_gqa (same
+/// weights; genai_gqa's logits are checked against onnxruntime by
+/// e2e.generated.genai_gqa). The rotary cache in GQA gives the context limit.
+TEST(GenaiForms, SymbolicCacheHeadSizeAndRotaryContext) {
+  auto sym = compiled(modelsDir() + "/genai_gqa_kvdim.onnx"), ref = compiled(generatedModelPath("genai_gqa"));
+  ASSERT_TRUE(sym.ok()) << sym.status().message();
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  const DecoderInfo &d = sym.value()->signature().decoder;
+  ASSERT_EQ(d.kvStatus.size(), 4u) << ::testing::PrintToString(d.kvStatus);
+  for (const std::string &s : d.kvStatus) EXPECT_NE(s.find(": in place"), std::string::npos) << s;
+  for (const DecoderInfo::KV &c : d.caches) EXPECT_EQ(c.headDim, 16);
+  EXPECT_EQ(d.maxPositions, 1024) << "the cos_cache rows of GroupQueryAttention's rotary";
+  EXPECT_EQ(ref.value()->signature().decoder.maxPositions, 1024);
+  const std::vector<std::vector<int64_t>> prompts = {{11, 42, 7, 300, 5, 99}};
+  auto a = decode(sym.value(), {}, prompts, 16), b = decode(ref.value(), {}, prompts, 16);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(a.value().argmax, b.value().argmax);
+  int64_t V = a.value().logits[0].shape()[1];
+  for (size_t step = 0; step < a.value().logits.size(); ++step)
+    EXPECT_LE(compareLogits(a.value().logits[step].data<float>(), b.value().logits[step].data<float>(), V).rel, 1e-6)
+        << "step " << step;
+}
+
 /// genai_gqa with its Concat kept (Model::run takes the caches as inputs):
 /// input_ids [B, 1], attention_mask [B, total], four caches [B, 2, past, 16].
 Result<std::vector<Tensor>> runGqa(int64_t batch, int64_t past, const std::vector<int64_t> &mask) {

@@ -75,12 +75,13 @@ def build(a):
     if a.form in ("gqa-rotemb", "mha"):
         inputs.append(h.make_tensor_value_info("position_ids", TP.INT64, ["batch_size", "sequence_length"]))
     outputs = [h.make_tensor_value_info("logits", TP.FLOAT, ["batch_size", "sequence_length", V])]
+    hdim = "kv_cache_dim" if a.symbolic_head_dim else H
     for i in range(L):
         for kv in ("key", "value"):
             inputs.append(h.make_tensor_value_info(f"past_key_values.{i}.{kv}", TP.FLOAT,
-                                                   ["batch_size", K, "past_sequence_length", H]))
+                                                   ["batch_size", K, "past_sequence_length", hdim]))
             outputs.append(h.make_tensor_value_info(f"present.{i}.{kv}", TP.FLOAT,
-                                                    ["batch_size", K, "total_sequence_length", H]))
+                                                    ["batch_size", K, "total_sequence_length", hdim]))
 
     # Mask reformatting.
     if a.form == "mha":
@@ -194,6 +195,8 @@ def main():
     ap.add_argument("--lengths-as-inputs", action="store_true",
                     help="GQA forms: seqlens_k [batch] and total_sequence_length [] (int32) as graph inputs "
                          "instead of the attention mask")
+    ap.add_argument("--symbolic-head-dim", action="store_true",
+                    help="declare the caches' last dim as 'kv_cache_dim', as builders since 2026 do")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
