@@ -68,6 +68,12 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     }
   }
   if (d.inputIds < 0) return d;
+  // Inputs whose role the importer recorded (GroupQueryAttention's lengths).
+  for (BlockArgument a : body.getArguments())
+    if (auto role = main.getArgAttrOfType<StringAttr>(a.getArgNumber(), "bmc.role")) {
+      if (role.getValue() == "seqlens_k") d.seqlensK = a.getArgNumber();
+      if (role.getValue() == "total_sequence_length") d.totalSequenceLength = a.getArgNumber();
+    }
   const TensorInfo &ids = sig.inputs[d.inputIds];
   std::string seqName = ids.dimNames.size() > 1 ? ids.dimNames[1] : "";
   for (int i : intInputs) {
@@ -84,6 +90,10 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
       d.attentionMask = i;
     }
   }
+
+  // Positions read from a rotary cache inside an attention op (no input gathers them).
+  if (d.maxPositions == 0)
+    if (auto mp = module->getAttrOfType<IntegerAttr>("bmc.max_positions")) d.maxPositions = mp.getInt();
 
   // Logits: the float output [batch, seq, vocab].
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {

@@ -536,6 +536,25 @@ def Bmc_CumSumOp : Bmc_InferOp<"cumsum"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Bmc_CheckEqualOp : Bmc_InferOp<"check_equal"> {
+  let summary = "its input, after a run-time check that every element equals `expected`";
+  let description = [{
+    A guard for inputs whose values an import relies on: if any element of
+    `input` differs from `expected` (broadcast to the input's shape), the
+    call fails with `message` and both values. The result is the input
+    itself (a view, no copy); consumers use it, so the check runs before
+    them. GroupQueryAttention's import checks seqlens_k and
+    total_sequence_length against the cache length with it.
+
+    ```mlir
+    %s = bmc.check_equal %seqlens, %total {message = "seqlens_k + 1"} : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins Bmc_Tensor:$input, Bmc_Tensor:$expected, StrAttr:$message);
+  let results = (outs Bmc_Tensor:$result);
+  let assemblyFormat = "$input `,` $expected attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Attention and the KV cache
 //===----------------------------------------------------------------------===//

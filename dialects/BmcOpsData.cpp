@@ -406,3 +406,22 @@ LogicalResult CumSumOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   return success();
 }
 BMC_COMPATIBLE_RETURN_TYPES(CumSumOp)
+
+//===----------------------------------------------------------------------===//
+// Run-time guards: check_equal
+//===----------------------------------------------------------------------===//
+
+LogicalResult CheckEqualOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+                                             SmallVectorImpl<Type> &out) {
+  auto t = ranked(adaptor.getInput()), e = ranked(adaptor.getExpected());
+  if (!isa<IntegerType>(t.getElementType()) || isBool(t.getElementType()) ||
+      t.getElementType() != e.getElementType())
+    return fail(loc, llvm::formatv("bmc.check_equal: expected integer operands of one element type, found {0} and {1}",
+                                   t.getElementType(), e.getElementType()));
+  if (e.getRank() > t.getRank())
+    return fail(loc, llvm::formatv("bmc.check_equal: expected 'expected' of rank <= {0} (it broadcasts to the "
+                                   "input), found rank {1}", t.getRank(), e.getRank()));
+  out.push_back(t);
+  return success();
+}
+BMC_COMPATIBLE_RETURN_TYPES(CheckEqualOp)

@@ -21,6 +21,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 
 namespace bmc {
@@ -108,6 +109,10 @@ void registerNNOps(OpTable &t);
 void registerAttentionOps(OpTable &t);
 /// com.microsoft (onnxruntime contrib ops), a table of its own.
 void registerContribOps(OpTable &t);
+void registerContribAttentionOps(OpTable &t);
+/// Ops onnxruntime registers in the default domain though ONNX has none of
+/// that name (SimplifiedLayerNormalization, as onnxruntime-genai writes it).
+void registerOrtDefaultDomainOps(OpTable &t);
 
 /// ONNX TensorProto.DataType -> MLIR element type (null if unsupported).
 mlir::Type onnxElementType(mlir::MLIRContext *ctx, int32_t dtype);
@@ -126,6 +131,12 @@ public:
   llvm::StringMap<mlir::Value> values;
   std::string error;
   std::string fileName; // the model's base name: locations and bmc.source
+  /// Graph inputs whose role an op told (bmc.role on the argument: the
+  /// runtime feeds them), e.g. GroupQueryAttention's seqlens_k.
+  std::map<unsigned, std::string> argRoles;
+  /// Positions a rotary cache read inside an op covers (GroupQueryAttention's
+  /// cos_cache rows; 0: none): the decoder's context limit.
+  int64_t maxPositions = 0;
   std::string path;     // as given: the prefix of error messages
 
   /// A constant (inline or bmc.weight) from a resolved tensor.

@@ -406,6 +406,7 @@ static OpTable &opTable() {
     registerTensorOps(t);
     registerNNOps(t);
     registerAttentionOps(t);
+    registerOrtDefaultDomainOps(t);
     return t;
   }();
   return table;
@@ -523,7 +524,7 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
     auto it = ops.find(n.op_type());
     if (it == ops.end()) {
       ni.report("expected an operator bmc supports, found unsupported operator '" + n.op_type() + "'" +
-                (contrib ? " of domain com.microsoft (bmc imports MatMulNBits from it)" : ""));
+                (contrib ? " of domain com.microsoft (docs/OPS.md lists the contrib ops bmc imports)" : ""));
       return fail("");
     }
     if (failed(it->second(ni))) {
@@ -543,11 +544,18 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
         {builder.getNamedAttr("bmc.name", builder.getStringAttr(vi.name()))}));
   }
   builder.create<func::ReturnOp>(fileLoc, results);
-  func.setFunctionType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  // Argument types as the ops left them (attention ops refine a cache's symbolic heads/head size).
+  func.setFunctionType(builder.getFunctionType(entry->getArgumentTypes(), ValueRange(results).getTypes()));
+  for (auto &[index, role] : argRoles) {
+    NamedAttrList attrs(argAttrs[index]);
+    attrs.set("bmc.role", builder.getStringAttr(role));
+    argAttrs[index] = attrs.getDictionary(&ctx);
+  }
   func.setAllArgAttrs(argAttrs);
   func.setAllResultAttrs(resAttrs);
   module->setAttr("bmc.source", builder.getStringAttr(fileName));
   module->setAttr("bmc.opset", builder.getI64IntegerAttr(opset));
+  if (maxPositions > 0) module->setAttr("bmc.max_positions", builder.getI64IntegerAttr(maxPositions));
 
   std::string diag;
   {

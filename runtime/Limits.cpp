@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <new>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -85,6 +86,21 @@ Status checkDecoderInterface(const ModelSignature &sig) {
   if (Status s = intInput(d.inputIds, "token ids", true); !s.ok()) return s;
   if (Status s = intInput(d.attentionMask, "attention mask", false); !s.ok()) return s;
   if (Status s = intInput(d.positionIds, "position ids", false); !s.ok()) return s;
+  // GroupQueryAttention's lengths: int32 (or int64) [batch] and a scalar (or one element).
+  for (auto [idx, role, rank] : {std::tuple<int, const char *, size_t>{d.seqlensK, "seqlens_k", 1},
+                                 {d.totalSequenceLength, "total_sequence_length", 0}}) {
+    if (idx < 0) continue;
+    if (size_t(idx) >= nIn) return bad(std::string(role) + " input index " + std::to_string(idx) + " out of range");
+    const TensorInfo &t = sig.inputs[size_t(idx)];
+    std::string where = std::string(role) + " input " + quoted(t, size_t(idx));
+    if (t.dtype != DType::I64 && t.dtype != DType::I32)
+      return bad(where + ": expected dtype int32 or int64, found " + dtypeName(t.dtype));
+    bool scalarOk = rank == 0 && t.shape.size() == 1 && t.shape[0] == 1;
+    if (t.shape.size() != rank && !scalarOk)
+      return bad(where + ": expected rank " + std::to_string(rank) + ", found " + std::to_string(t.shape.size()));
+    if (t.kvSlot != -1) return bad(where + ": expected a tensor input, found a KV cache");
+    if (bound[size_t(idx)]++) return bad(where + ": bound twice");
+  }
 
   // Logits: the session copies vocab floats per sequence out of them.
   if (d.vocab < 1 || d.vocab > kMaxVocab) return bad(outOfRange("vocab", 1, kMaxVocab, d.vocab));

@@ -195,6 +195,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   for (const auto &k : d.kvStatus) w.str(k);
   w.i64(d.weightBytesPerToken);
   w.str(d.weights);
+  w.i64(d.seqlensK); w.i64(d.totalSequenceLength);
   w.str(d.activations);
   w.i64(m.hasAssets);
   if (m.hasAssets) {
@@ -238,6 +239,8 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   for (uint64_t n = r.count(1 << 16), i = 0; i < n; ++i) d.kvStatus.push_back(r.str());
   d.weightBytesPerToken = r.i64();
   d.weights = r.str();
+  d.seqlensK = r.index(nIn, "decoder indices out of range: seqlens_k input");
+  d.totalSequenceLength = r.index(nIn, "decoder indices out of range: total_sequence_length input");
   if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
     r.fail("unknown weight format (expected f32, int8 or int4)");
   d.activations = r.str();

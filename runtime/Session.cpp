@@ -192,6 +192,14 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
       for (int64_t i = 0; i < seq; ++i) pos[b * seq + i] = length_ + i;
     bind(dec_->positionIds, Tensor::fromVector<int64_t>(DType::I64, {batch_, seq}, pos));
   }
+  if (dec_->seqlensK >= 0)
+    bind(dec_->seqlensK, Tensor::fromVector<int64_t>(DType::I64, {batch_}, std::vector<int64_t>(batch_, total - 1)));
+  if (dec_->totalSequenceLength >= 0) {
+    const TensorInfo &t = sig.inputs[size_t(dec_->totalSequenceLength)];
+    bind(dec_->totalSequenceLength,
+         Tensor::fromVector<int64_t>(DType::I64, t.shape.empty() ? std::vector<int64_t>{} : std::vector<int64_t>{1},
+                                     {total}));
+  }
   for (size_t k = 0; k < caches_.size(); ++k) {
     Cache &c = *caches_[k];
     int in = dec_->caches[k].pastInput;

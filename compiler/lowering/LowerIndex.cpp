@@ -132,6 +132,20 @@ LogicalResult Lowerer::lowerIndex(Operation *op) {
     bufs[res] = out;
     return success();
   }
+  if (auto ce = dyn_cast<mlir::bmc::CheckEqualOp>(op)) {
+    // A guard: compare every element, fail with the message; the result is the input.
+    Buf in = buf(ce.getInput());
+    Buf want = broadcastView(buf(ce.getExpected()), in.sizes);
+    std::string msg = (ce.getMessage() + ": found {0}, expected {1}").str();
+    loops(in.sizes, [&](ArrayRef<Value> iv) {
+      Value x = load(in, iv), y = load(want, iv);
+      if (x.getType() != i64) x = b.create<arith::ExtSIOp>(loc, i64, x);
+      if (y.getType() != i64) y = b.create<arith::ExtSIOp>(loc, i64, y);
+      check(eq(x, y), msg, x, y);
+    });
+    bufs[res] = in;
+    return success();
+  }
   return op->emitError("bmc code generation: unhandled indexing op");
 }
 

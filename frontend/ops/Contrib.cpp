@@ -2,7 +2,11 @@
 //
 // onnxruntime's contrib operators (docs/ContribOperators.md of onnxruntime),
 // as onnxruntime-genai's model builder and onnxruntime's quantizers write
-// them. So far: MatMulNBits, weight-only block-quantized matmul.
+// them: MatMulNBits, weight-only block-quantized matmul, and the norms of
+// onnxruntime-genai's model builder (SimplifiedLayerNormalization, in the
+// default domain as onnxruntime registers it, SkipSimplifiedLayerNormalization,
+// SkipLayerNormalization), mapped onto bmc.rms_norm / bmc.layer_norm. The
+// attention ops are in ContribAttention.cpp.
 //
 // MatMulNBits(A, B, scales [, zero_points, g_idx, bias]) with attributes K,
 // N, bits, block_size, accuracy_level: B is uint8 [N, ceil(K / block_size),
@@ -151,8 +155,86 @@ LogicalResult matMulNBits(NodeImporter &n) {
   return n.setOutput(n.make<mlir::bmc::AddOp>({*mm, n.in(5)}));
 }
 
+/// Fails unless output `i` (a training statistic bmc does not compute) is unused.
+LogicalResult unusedOutput(NodeImporter &n, int i, const char *name) {
+  if (i < n.node.output_size() && !n.node.output(i).empty())
+    return n.error(std::string("output ") + std::to_string(i) + " (" + name +
+                   "): expected it unused (bmc does not compute training statistics), found '" + n.node.output(i) +
+                   "'");
+  return success();
+}
+
+/// Normalises over the last axis: rms_norm(x, gamma) or layer_norm(x, gamma, beta).
+FailureOr<Value> lastAxisNorm(NodeImporter &n, Value x, Value gamma, Value beta, bool simplified, float eps) {
+  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  if (rank < 1) return n.report("input 0: expected rank >= 1, found a scalar"), failure();
+  if (simplified)
+    return n.make<mlir::bmc::RMSNormOp>({x, gamma}, {n.named("epsilon", n.b.getF32FloatAttr(eps))});
+  SmallVector<Value> ops{x, gamma};
+  if (beta) ops.push_back(beta);
+  return n.make<mlir::bmc::LayerNormOp>(
+      ops, {n.named("axis", n.b.getI64IntegerAttr(rank - 1)), n.named("epsilon", n.b.getF32FloatAttr(eps))});
+}
+
+/// SimplifiedLayerNormalization(X, scale): X / sqrt(mean(X^2) + epsilon) * scale
+/// over the axes from `axis` on; bmc supports the last axis (what the builder writes).
+LogicalResult simplifiedLayerNorm(NodeImporter &n) {
+  if (failed(n.expectInputs(2, 2)) || failed(n.expectOutputs(1, 2)) ||
+      failed(n.onlyAttrs({"axis", "epsilon", "stash_type"})) || failed(unusedOutput(n, 1, "inv_std_var")))
+    return failure();
+  auto axis = n.attrInt("axis", -1), stash = n.attrInt("stash_type", 1);
+  auto eps = n.attrFloat("epsilon", 1e-5f);
+  if (failed(axis) || failed(eps) || failed(stash)) return failure();
+  int64_t rank = n.type(0).getRank();
+  auto a = n.normAxis(*axis, rank, "attribute 'axis'");
+  if (failed(a)) return failure();
+  if (*a != rank - 1)
+    return n.error("attribute 'axis': expected the last axis (" + std::to_string(rank - 1) + " or -1), found " +
+                   std::to_string(*axis));
+  if (*stash != 1) return n.error("attribute 'stash_type': expected 1 (float), found " + std::to_string(*stash));
+  if (!n.type(0).getElementType().isF32()) return n.error("input 0 (X): expected float32");
+  return n.setOutput(lastAxisNorm(n, n.in(0), n.in(1), Value(), true, *eps));
+}
+
+/// Skip[Simplified]LayerNormalization(input, skip, gamma[, beta], [bias]):
+/// s = input + skip (+ bias); output = norm(s); output 3 (input_skip_bias_sum)
+/// is s, the residual the builder threads to the next layer.
+LogicalResult skipNorm(NodeImporter &n, bool simplified) {
+  const int biasIdx = simplified ? 3 : 4;
+  if (failed(n.expectInputs(3, biasIdx + 1)) || failed(n.expectOutputs(1, 4)) || failed(n.onlyAttrs({"epsilon"})) ||
+      failed(unusedOutput(n, 1, "mean")) || failed(unusedOutput(n, 2, "inv_std_var")))
+    return failure();
+  auto eps = n.attrFloat("epsilon", 1e-12f); // onnxruntime's kDefaultSkipLayerNormEpsilon
+  if (failed(eps)) return failure();
+  auto xt = n.type(0);
+  if (!xt.getElementType().isF32()) return n.error("input 0 (input): expected float32");
+  if (xt.getRank() != 2 && xt.getRank() != 3)
+    return n.error("input 0 (input): expected rank 2 or 3 ([batch, seq, hidden] or [tokens, hidden]), found rank " +
+                   std::to_string(xt.getRank()));
+  auto sum = n.make<mlir::bmc::AddOp>({n.in(0), n.in(1)});
+  if (failed(sum)) return failure();
+  Value s = *sum;
+  if (n.has(biasIdx)) {
+    auto sb = n.make<mlir::bmc::AddOp>({s, n.in(biasIdx)});
+    if (failed(sb)) return failure();
+    s = *sb;
+  }
+  auto y = lastAxisNorm(n, s, n.in(2), !simplified && n.has(3) ? n.in(3) : Value(), simplified, *eps);
+  if (failed(y)) return failure();
+  SmallVector<Value> outs{*y, *y, *y, s}; // outputs 1 and 2 are checked unused above
+  return n.setOutputs(ValueRange(outs).take_front(std::min(4, n.node.output_size())));
+}
+
 } // namespace
 
-void registerContribOps(OpTable &t) { t["MatMulNBits"] = matMulNBits; }
+void registerContribOps(OpTable &t) {
+  t["MatMulNBits"] = matMulNBits;
+  t["SkipSimplifiedLayerNormalization"] = [](NodeImporter &n) { return skipNorm(n, true); };
+  t["SkipLayerNormalization"] = [](NodeImporter &n) { return skipNorm(n, false); };
+  t["SimplifiedLayerNormalization"] = simplifiedLayerNorm;
+  registerContribAttentionOps(t);
+}
+
+void registerOrtDefaultDomainOps(OpTable &t) { t["SimplifiedLayerNormalization"] = simplifiedLayerNorm; }
 
 } // namespace bmc

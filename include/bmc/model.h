@@ -39,6 +39,10 @@ struct TensorInfo {
 struct DecoderInfo {
   bool valid = false;
   int inputIds = -1, attentionMask = -1, positionIds = -1; // input indices
+  /// GroupQueryAttention's lengths as graph inputs (onnxruntime-genai graphs
+  /// usually compute them from the mask): int32 [batch] total - 1, and the
+  /// total as a scalar.
+  int seqlensK = -1, totalSequenceLength = -1;
   int logits = -1;                                         // output index
   struct KV {
     int pastInput = -1;   // input index of past_key_values.i.{key,value}

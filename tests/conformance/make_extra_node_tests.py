@@ -8,7 +8,8 @@
   tests feed every operand as a graph input);
 - dynamic input dimensions, run-time shapes, NaN and integer corner cases;
 - the dynamo exporter's indexing ops (extra_index_cases.py);
-- ONNX Attention, opsets 23 and 24 (extra_attention_cases.py).
+- ONNX Attention, opsets 23 and 24 (extra_attention_cases.py);
+- onnxruntime's contrib ops of onnxruntime-genai graphs (extra_contrib_cases.py).
 
 Expected outputs come from numpy. Usage: make_extra_node_tests.py OUT_DIR
 """
@@ -24,6 +25,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 import extra_attention_cases
+import extra_contrib_cases
 import extra_index_cases
 
 ONNX_TYPE = {np.float32: TP.FLOAT, np.float64: TP.DOUBLE, np.float16: TP.FLOAT16, np.int64: TP.INT64,
@@ -42,16 +44,18 @@ class Writer:
     def __init__(self, out):
         self.out = out
 
-    def case(self, name, nodes, inputs, outputs, inits=None, opset=18, dynamic=None):
+    def case(self, name, nodes, inputs, outputs, inits=None, opset=18, dynamic=None, domains=()):
         """inputs/outputs: dicts name -> array (graph order); inits: name -> array;
-        dynamic: input name -> dims declared symbolic."""
+        dynamic: input name -> dims declared symbolic; domains: (domain, version) opset imports
+        besides the default domain's."""
         d = os.path.join(self.out, "test_" + name)
         os.makedirs(os.path.join(d, "test_data_set_0"))
         dynamic = dynamic or {}
         graph = h.make_graph(nodes, name, [value_info(k, v, dynamic.get(k, ())) for k, v in inputs.items()],
                              [value_info(k, v) for k, v in outputs.items()],
                              [nh.from_array(v, k) for k, v in (inits or {}).items()])
-        model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)] +
+                             [h.make_opsetid(d, v) for d, v in domains])
         model.ir_version = 10 if opset >= 23 else 8  # opset 23 needs IR 10
         onnx.save(model, os.path.join(d, "model.onnx"))
         for kind, values in (("input", inputs), ("output", outputs)):
@@ -237,6 +241,7 @@ def main():
            {"y": np.array([True, False, False])})
     extra_index_cases.add_cases(w, rng)
     extra_attention_cases.add_cases(w, rng)
+    extra_contrib_cases.add_cases(w, rng)
 
 
 if __name__ == "__main__":

@@ -96,8 +96,12 @@ function parseArgs(argv) {
 // Reads the KV layout from the graph's inputs, so one script serves every family and size.
 function describeModel(session) {
   const meta = new Map(session.inputMetadata.map((m) => [m.name, m]));
-  for (const n of ['input_ids', 'attention_mask', 'position_ids'])
+  // GroupQueryAttention graphs may take their lengths (int32) instead of the mask.
+  const hasLengths = meta.has('seqlens_k') && meta.has('total_sequence_length');
+  for (const n of ['input_ids', ...(hasLengths ? [] : ['attention_mask'])])
     if (!meta.has(n)) throw new Error(`model has no input '${n}' (not an HF decoder with KV cache?)`);
+  // onnxruntime-genai's GroupQueryAttention graphs with rotary in the op have no position_ids.
+  const hasPositions = meta.has('position_ids');
   const layers = [];
   for (let i = 0; meta.has(`past_key_values.${i}.key`); i++) {
     const k = meta.get(`past_key_values.${i}.key`).shape;
@@ -108,7 +112,7 @@ function describeModel(session) {
   if (layers.length === 0) throw new Error('model has no past_key_values.* inputs');
   const logits = session.outputMetadata.find((m) => m.name === 'logits');
   const vocab = logits && typeof logits.shape[2] === 'number' ? logits.shape[2] : null;
-  return { layers, vocab };
+  return { layers, vocab, hasPositions, hasLengths };
 }
 
 // Deterministic filler prompt for --time; the values only need to be valid token ids.
@@ -155,9 +159,14 @@ class Decoder {
       }
     const feeds = {
       input_ids: new ort.Tensor('int64', inputIds, [batch, seq]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]),
-      position_ids: new ort.Tensor('int64', positions, [batch, seq]),
     };
+    if (this.model.hasLengths) {
+      feeds.seqlens_k = new ort.Tensor('int32', new Int32Array(batch).fill(total - 1), [batch]);
+      feeds.total_sequence_length = new ort.Tensor('int32', Int32Array.from([total]), []);
+    } else {
+      feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]);
+    }
+    if (this.model.hasPositions) feeds.position_ids = new ort.Tensor('int64', positions, [batch, seq]);
     this.past.forEach((kv, i) => {
       feeds[`past_key_values.${i}.key`] = kv.key;
       feeds[`past_key_values.${i}.value`] = kv.value;
