@@ -79,12 +79,18 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   lo.quantBits = opts.weights == WeightFormat::Int8 ? 8 : opts.weights == WeightFormat::Int4 ? 4 : 0;
   lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;
+  if (opts.progress) opts.progress("lower to loops and kernel calls");
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {
     error = "code generation failed: " + diag;
     return nullptr;
   }
-  // Bounded function sizes keep LLVM's code generation linear in depth.
-  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) outlineSegments(main, opts.segmentOps);
+  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) {
+    // One function per distinct decoder layer body, then bounded function
+    // sizes for the rest: LLVM's code generation stays linear in depth.
+    std::string layers = outlineLayers(main);
+    if (!layers.empty() && opts.remarks) opts.remarks(layers);
+    outlineSegments(main, opts.segmentOps);
+  }
   // tanh, erf, exp, ... as polynomials: no libm calls in loops, so LLVM can
   // vectorise them (GELU and SiLU in a prefill run millions of these).
   {
@@ -95,6 +101,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
       return nullptr;
     }
   }
+  if (opts.progress) opts.progress("convert to the LLVM dialect");
   mlir::PassManager pm(ctx);
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
@@ -113,6 +120,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   ctx->appendDialectRegistry(registry);
+  if (opts.progress) opts.progress("translate to LLVM IR");
   auto llmod = mlir::translateModuleToLLVMIR(module, llctx, "bmc");
   if (!llmod) {
     error = "translation to LLVM IR failed: " + diag;
@@ -142,6 +150,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     f.addFnAttr("target-cpu", (*tm)->getTargetCPU());
     f.addFnAttr("target-features", (*tm)->getTargetFeatureString());
   }
+  if (opts.progress) opts.progress("optimise LLVM IR");
   auto transformer = mlir::makeOptimizingTransformer(unsigned(std::clamp(opts.optLevel, 0, 3)), 0, tm->get());
   if (llvm::Error e = transformer(llmod.get())) {
     error = "LLVM optimisation failed: " + llvm::toString(std::move(e));

@@ -124,6 +124,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
     pm.addPass(mlir::createCanonicalizerPass());
   }
   pm.addPass(mlir::createCSEPass());
+  if (opts.outlineLayers) pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createMarkLayers());
   if (mlir::failed(pm.run(*out.module))) {
     error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;

@@ -57,6 +57,10 @@ struct CompileOptions {
   /// generated code; bounds LLVM's superlinear code generation time on deep
   /// models. 0 = one function. Changes no result.
   int64_t segmentOps = 4000;
+  /// Compile each distinct decoder layer body once and call it per layer
+  /// (layers found by bmc-mark-layers); false: every layer's code inline,
+  /// the reference form. Changes no result.
+  bool outlineLayers = true;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.
