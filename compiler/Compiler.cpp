@@ -159,6 +159,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4)
     return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
+  if (o.codegenThreads < 1 || o.codegenThreads > 64)
+    return bad(limits::outOfRange("codegenThreads", 1, 64, o.codegenThreads));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
   return Status();
@@ -210,7 +212,7 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &path, const Compil
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
   if (opts.progress) opts.progress("JIT");
-  auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), error);
+  auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), opts.codegenThreads, error);
   if (!code) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("pack weights");
   std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (c.plan.totalBytes() + 127) & ~int64_t(63))),
@@ -250,11 +252,11 @@ Status compilePackage(const std::string &path, const std::string &out, const Com
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
   if (opts.progress) opts.progress("emit object code");
-  std::string object;
-  if (!emitObject(*c.llmod, object, error)) return Status::error(path + ": " + error);
+  std::vector<std::string> objects;
+  if (!emitObjects(*c.llmod, opts.codegenThreads, objects, error)) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("link");
   std::string image;
-  if (!linkSharedObject(object, image, error)) return Status::error(path + ": " + error);
+  if (!linkSharedObject(objects, image, error)) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("pack weights and write " + out);
   pkg::Meta meta;
   meta.sig = c.sig;

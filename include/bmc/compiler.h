@@ -61,6 +61,10 @@ struct CompileOptions {
   /// (layers found by bmc-mark-layers); false: every layer's code inline,
   /// the reference form. Changes no result.
   bool outlineLayers = true;
+  /// Threads (and module parts) for LLVM's code generation, 1-64: the
+  /// module is split into this many parts by function, each compiled in its
+  /// own thread. The code is the same for a given value on any machine.
+  int codegenThreads = 2;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.
