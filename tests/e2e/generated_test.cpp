@@ -170,6 +170,8 @@ TEST_P(Generated, OutliningChangesNothing) {
   CompileOptions whole, cut;
   whole.segmentOps = 0;
   cut.segmentOps = 10;
+  // Segments are cut where layers are not outlined (outlineLayers).
+  whole.outlineLayers = cut.outlineLayers = false;
   auto mWhole = compiled(path(), whole), mCut = compiled(path(), cut);
   ASSERT_TRUE(mWhole.ok()) << mWhole.status().message();
   ASSERT_TRUE(mCut.ok()) << mCut.status().message();
@@ -198,6 +200,7 @@ TEST_P(Generated, LayerSharingChangesNothing) {
   shared.remarks = [&](const std::string &m) {
     if (m.find("outlined into") != std::string::npos) outlined = m;
   };
+  inlineLayers.codegenThreads = 1; // the reference: one module, one thread (shared: 2 parts)
   auto mInline = compiled(path(), inlineLayers);
   auto mShared = compileOnnx(path(), shared); // not the cache: its remarks are the point
   ASSERT_TRUE(mInline.ok()) << mInline.status().message();
