@@ -87,6 +87,7 @@ def main():
     else:
         bl.ensure_build(("bmc-compile", "bmc-run"))
     rows = []
+    load_start = bl.loadavg()[0]
     for layers in [int(x) for x in a.layers.split(",")]:
         onnx = model(a, layers)
         weight_mb = os.path.getsize(onnx + ".data") / 1e6
@@ -123,7 +124,8 @@ def main():
                 f"{info['cpu']}, {info['cpus']} CPUs, bmc {info['bmc_commit']}"
                 f"{' (dirty)' if info['bmc_worktree_dirty'] else ''}, {info['date']}; {a.rounds} round(s), "
                 f"{a.threads} threads, hidden {a.hidden}, heads {a.heads}/{a.kv_heads}, inter {a.inter}, "
-                f"vocab {a.vocab}. Peak RSS in MiB; weights in MB (the .onnx.data file).\n\n")
+                f"vocab {a.vocab}, load average {load_start:.1f} at the start. Peak RSS in MiB; weights in MB "
+                f"(the .onnx.data file).\n\n")
         f.write("| layers | params (M) | weights (MB) | bmc JIT (s) | bmc-compile (s) | package load (s) | "
                 "ort session (s) | JIT / ort | bmc-compile peak RSS | / weights | JIT peak RSS | / weights |\n")
         f.write("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
