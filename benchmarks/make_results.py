@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes benchmarks/RESULTS.md from benchmarks/results/peers_<preset>.json (+ .md, .png),
 kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, spec_<preset>.md (+ .png)
-from benchmarks/spec.py, r_regimes.md from benchmarks/r_regimes.py and quant_<preset>.md from
+from benchmarks/spec.py, r_regimes.md from benchmarks/r_regimes.py, compile_time.md from
+benchmarks/compile_time.py and quant_<preset>.md from
 benchmarks/quant.py when present.
 
     benchmarks/make_results.py [--presets gpt2-25m,llama-25m] [--command "benchmarks/run_all.sh"]
@@ -195,6 +196,17 @@ def main():
         L.append("")
         with open(os.path.join(a.results, q)) as f:
             L.append(f.read().rstrip())
+        L.append("")
+    ct = os.path.join(a.results, "compile_time.md")
+    if os.path.exists(ct):
+        L.append("## Compile time against depth (benchmarks/compile_time.py)")
+        L.append("")
+        L.append("Reproduce: `benchmarks/compile_time.py` (8, 24 and 32 layers; `--layers 8` alone takes a few "
+                 "minutes). bmc compiles each distinct decoder layer body once (docs/DESIGN.md) and generates code "
+                 "in two threads; greedy tokens of bmc (JIT and package) and onnxruntime are checked equal first.")
+        L.append("")
+        with open(ct) as f:
+            L.append(f.read().rstrip().split("\n", 2)[2])  # without its title
         L.append("")
     with open(a.output, "w") as f:
         f.write("\n".join(L) + "\n")

@@ -27,6 +27,8 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -34,8 +36,10 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 #include <mutex>
+#include <thread>
 
 namespace bmc {
 
@@ -80,12 +84,21 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   lo.int8Activations = opts.activations == ActivationFormat::Int8;
   lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;
+  if (opts.progress) opts.progress("lower to loops and kernel calls");
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {
     error = "code generation failed: " + diag;
     return nullptr;
   }
-  // Bounded function sizes keep LLVM's code generation linear in depth.
-  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) outlineSegments(main, opts.segmentOps);
+  if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) {
+    // One function per distinct decoder layer body, then bounded function
+    // sizes for the rest: LLVM's code generation stays linear in depth.
+    std::string layers = outlineLayers(main);
+    if (!layers.empty() && opts.remarks) opts.remarks(layers);
+    // What remains around the layer calls is mostly straight-line code
+    // (the memory plan's sizes, the embedding, the head); cutting it into
+    // segments would pass hundreds of values between them (slow in LLVM).
+    if (layers.find("outlined into") == std::string::npos) outlineSegments(main, opts.segmentOps);
+  }
   // tanh, erf, exp, ... as polynomials: no libm calls in loops, so LLVM can
   // vectorise them (GELU and SiLU in a prefill run millions of these).
   {
@@ -96,6 +109,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
       return nullptr;
     }
   }
+  if (opts.progress) opts.progress("convert to the LLVM dialect");
   mlir::PassManager pm(ctx);
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
@@ -114,6 +128,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   ctx->appendDialectRegistry(registry);
+  if (opts.progress) opts.progress("translate to LLVM IR");
   auto llmod = mlir::translateModuleToLLVMIR(module, llctx, "bmc");
   if (!llmod) {
     error = "translation to LLVM IR failed: " + diag;
@@ -143,6 +158,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     f.addFnAttr("target-cpu", (*tm)->getTargetCPU());
     f.addFnAttr("target-features", (*tm)->getTargetFeatureString());
   }
+  if (opts.progress) opts.progress("optimise LLVM IR");
   auto transformer = mlir::makeOptimizingTransformer(unsigned(std::clamp(opts.optLevel, 0, 3)), 0, tm->get());
   if (llvm::Error e = transformer(llmod.get())) {
     error = "LLVM optimisation failed: " + llvm::toString(std::move(e));
@@ -163,8 +179,16 @@ public:
 } // namespace
 
 std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> ctx,
-                                      std::string &error) {
+                                      int parts, std::string &error) {
   initLLVM();
+  // Code generation in parallel threads, then ORC only links the objects.
+  std::vector<std::string> objects;
+  if (!emitObjects(*module, parts, objects, error)) {
+    error = "JIT: " + error;
+    return nullptr;
+  }
+  module.reset();
+  ctx.reset();
   auto jtmb = hostBuilder();
   if (!jtmb) {
     error = "JIT: " + llvm::toString(jtmb.takeError());
@@ -182,10 +206,12 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module, std:
     return nullptr;
   }
   (*jit)->getMainJITDylib().addGenerator(std::move(*gen));
-  if (llvm::Error e = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx)))) {
-    error = "JIT: " + llvm::toString(std::move(e));
-    return nullptr;
-  }
+  for (size_t i = 0; i < objects.size(); ++i)
+    if (llvm::Error e = (*jit)->addObjectFile(
+            llvm::MemoryBuffer::getMemBufferCopy(objects[i], "bmc-part-" + std::to_string(i) + ".o"))) {
+      error = "JIT: " + llvm::toString(std::move(e));
+      return nullptr;
+    }
   auto sym = (*jit)->lookup("bmc_main");
   if (!sym) {
     error = "JIT: " + llvm::toString(sym.takeError());
@@ -196,6 +222,47 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module, std:
   img->jit = std::move(*jit);
   img->cpu = hostCpuDescription();
   return img;
+}
+
+/// Object code for one module in its own context (one thread's part).
+static bool emitObjectFromBitcode(const llvm::SmallVector<char, 0> &bitcode, std::string &object, std::string &error) {
+  llvm::LLVMContext ctx;
+  auto mod = llvm::parseBitcodeFile(llvm::MemoryBufferRef(llvm::StringRef(bitcode.data(), bitcode.size()), "part"), ctx);
+  if (!mod) {
+    error = "reading a module part: " + llvm::toString(mod.takeError());
+    return false;
+  }
+  return emitObject(**mod, object, error);
+}
+
+bool emitObjects(llvm::Module &module, int parts, std::vector<std::string> &objects, std::string &error) {
+  initLLVM();
+  objects.clear();
+  if (parts <= 1) {
+    objects.emplace_back();
+    return emitObject(module, objects.back(), error);
+  }
+  // Functions are dealt to the parts by size (round robin over a sorted
+  // list): the same split on every machine, whatever the thread count.
+  std::vector<llvm::SmallVector<char, 0>> bitcode;
+  llvm::SplitModule(module, unsigned(parts), [&](std::unique_ptr<llvm::Module> part) {
+    bitcode.emplace_back();
+    llvm::raw_svector_ostream os(bitcode.back());
+    llvm::WriteBitcodeToFile(*part, os);
+  }, /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  objects.assign(bitcode.size(), {});
+  std::vector<std::string> errors(bitcode.size());
+  std::vector<char> ok(bitcode.size(), 0);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    threads.emplace_back([&, i] { ok[i] = emitObjectFromBitcode(bitcode[i], objects[i], errors[i]); });
+  for (std::thread &t : threads) t.join();
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    if (!ok[i]) {
+      error = errors[i];
+      return false;
+    }
+  return true;
 }
 
 bool emitObject(llvm::Module &module, std::string &object, std::string &error) {

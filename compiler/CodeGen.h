@@ -33,19 +33,27 @@ DecoderInfo analyzeDecoder(mlir::ModuleOp module, const ModelSignature &sig);
 std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llctx, WeightPlan &plan,
                                              const CompileOptions &opts, std::string &error, int logitsOutput = -1);
 
-/// JIT-compiles `module` (ORC LLJIT) into a CodeImage.
+/// JIT-compiles `module` into a CodeImage: code generation as emitObjects
+/// with `parts`, then ORC LLJIT links the objects.
 std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module,
-                                      std::unique_ptr<llvm::LLVMContext> ctx, std::string &error);
+                                      std::unique_ptr<llvm::LLVMContext> ctx, int parts, std::string &error);
 
 /// Emits a relocatable object for the host CPU.
 bool emitObject(llvm::Module &module, std::string &object, std::string &error);
+
+/// Splits `module` into `parts` modules (functions dealt by size, locals
+/// made hidden globals) and emits each one's object in its own thread: the
+/// same objects whatever the machine. parts <= 1: one object, no split.
+/// Leaves `module` unusable for anything but destruction when parts > 1.
+bool emitObjects(llvm::Module &module, int parts, std::vector<std::string> &objects, std::string &error);
+
+/// Links relocatable objects into a shared object image with ld.lld.
+bool linkSharedObject(const std::vector<std::string> &objects, std::string &image, std::string &error);
 
 /// The host CPU name and features the code is generated for.
 std::string hostCpuDescription();
 std::vector<std::string> requiredCpuFeatures();
 
-/// Links a relocatable object into a shared object image with ld.lld.
-bool linkSharedObject(const std::string &object, std::string &image, std::string &error);
 
 /// Writes header + meta + code + weight blob, atomically (temp + rename).
 Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta, const std::string &image,

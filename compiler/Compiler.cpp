@@ -142,6 +142,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
     pm.addPass(mlir::createCanonicalizerPass());
   }
   pm.addPass(mlir::createCSEPass());
+  if (opts.outlineLayers) pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createMarkLayers());
   if (mlir::failed(pm.run(*out.module))) {
     error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;
@@ -178,6 +179,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   if (o.activations != ActivationFormat::F32 && o.activations != ActivationFormat::Int8)
     return bad("activations: expected ActivationFormat::F32 or Int8, found " + std::to_string(int(o.activations)));
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
+  if (o.codegenThreads < 1 || o.codegenThreads > 64)
+    return bad(limits::outOfRange("codegenThreads", 1, 64, o.codegenThreads));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
   return Status();
@@ -251,7 +254,7 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
   if (opts.progress) opts.progress("JIT");
-  auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), error);
+  auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), opts.codegenThreads, error);
   if (!code) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("pack weights");
   std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (c.plan.totalBytes() + 127) & ~int64_t(63))),
@@ -299,11 +302,11 @@ Status compilePackage(const std::string &given, const std::string &out, const Co
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
   if (opts.progress) opts.progress("emit object code");
-  std::string object;
-  if (!emitObject(*c.llmod, object, error)) return Status::error(path + ": " + error);
+  std::vector<std::string> objects;
+  if (!emitObjects(*c.llmod, opts.codegenThreads, objects, error)) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("link");
   std::string image;
-  if (!linkSharedObject(object, image, error)) return Status::error(path + ": " + error);
+  if (!linkSharedObject(objects, image, error)) return Status::error(path + ": " + error);
   if (opts.progress) opts.progress("pack weights and write " + out);
   pkg::Meta meta;
   meta.sig = c.sig;

@@ -20,18 +20,20 @@ static std::string tempPath(const std::string &stem, const std::string &ext) {
   return std::string(p);
 }
 
-bool linkSharedObject(const std::string &object, std::string &image, std::string &error) {
-  std::string obj = tempPath("bmc-code", "o"), so = tempPath("bmc-code", "so");
+bool linkSharedObject(const std::vector<std::string> &objects, std::string &image, std::string &error) {
+  std::vector<std::string> objs;
+  std::string so = tempPath("bmc-code", "so");
   auto cleanup = [&] {
-    std::remove(obj.c_str());
+    for (const std::string &o : objs) std::remove(o.c_str());
     std::remove(so.c_str());
   };
-  {
-    std::ofstream f(obj, std::ios::binary);
+  for (const std::string &object : objects) {
+    objs.push_back(tempPath("bmc-code", "o"));
+    std::ofstream f(objs.back(), std::ios::binary);
     f.write(object.data(), std::streamsize(object.size()));
     if (!f) {
+      error = "cannot write a temporary object file " + objs.back();
       cleanup();
-      error = "cannot write a temporary object file " + obj;
       return false;
     }
   }
@@ -42,7 +44,8 @@ bool linkSharedObject(const std::string &object, std::string &image, std::string
     return false;
   }
   std::string msg;
-  llvm::SmallVector<llvm::StringRef> args{lld, "-shared", "--hash-style=gnu", "-o", so, obj};
+  llvm::SmallVector<llvm::StringRef> args{lld, "-shared", "--hash-style=gnu", "-o", so};
+  for (const std::string &o : objs) args.push_back(o);
   int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0, &msg);
   if (rc != 0) {
     cleanup();

@@ -6,6 +6,9 @@
 
 #include <cstring>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace bmc {
 
 int64_t WeightPlan::place(int64_t bytes) {
@@ -55,8 +58,25 @@ bool WeightPlan::build(const WeightStore &store, std::vector<uint8_t> &blob, std
   return buildInto(store, blob.data(), error);
 }
 
+/// Drops a file-mapped weight's pages from this process once it has been
+/// packed: the source and the packed copy are not both held in memory (peak
+/// memory ~ the packed weights, not twice). Read again, it refaults from the
+/// file.
+static void dropSourcePages(const Weight &w) {
+  if (!w.fileMapped || w.bytes == 0) return;
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = uintptr_t(w.data) & ~(page - 1), end = (uintptr_t(w.data) + w.bytes + page - 1) & ~(page - 1);
+  madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
 bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string &error) const {
   for (const WeightEntry &e : entries_) {
+    struct DropAfter {
+      const Weight *w = nullptr;
+      ~DropAfter() {
+        if (w) dropSourcePages(*w);
+      }
+    } drop;
     uint8_t *dst = blob + e.offset;
     if (e.kind == WeightEntry::Constant) {
       std::memcpy(dst, e.data.data(), e.data.size());
@@ -69,6 +89,7 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
     }
     const int bits = WeightEntry::quantBits(e.kind);
     const bool dot = WeightEntry::dotLayout(e.kind), trans = WeightEntry::transposed(e.kind);
+    drop.w = w;
     if (w->quantBits) { // codes imported from MatMulNBits, already in bmc's layout
       const bool ok = w->quantBits == bits && !trans;
       if (!ok || int64_t(w->bytes) != e.bytes || w->dims.size() != 2 || w->dims[0] != e.k || w->dims[1] != e.n) {

@@ -310,6 +310,7 @@ bool resolveTensorProto(const OnnxModel &model, const onnx::TensorProto &t,
     out.data = f->data() + offset;
     out.bytes = want;
     out.keepAlive = f;
+    out.fileMapped = true;
     return true;
   }
 
@@ -338,6 +339,7 @@ bool resolveTensorProto(const OnnxModel &model, const onnx::TensorProto &t,
     out.data = raw;
     out.bytes = want;
     out.keepAlive = model.file;
+    out.fileMapped = true;
     return true;
   }
 

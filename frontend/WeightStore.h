@@ -46,6 +46,10 @@ struct Weight {
   const uint8_t *data = nullptr;
   size_t bytes = 0;
   std::shared_ptr<const void> keepAlive; // the mapping or an owned buffer
+  /// `data` lies in a read-only file mapping: its pages can be dropped from
+  /// memory once read (madvise DONTNEED) and come back from the file if read
+  /// again. False for owned buffers, which dropping would zero.
+  bool fileMapped = false;
   /// 4 or 8: a quantized matrix imported from a MatMulNBits node: `dims` are
   /// its logical [K, N] (dtype FLOAT) and `data` holds bmc's packed int4 /
   /// int8 layout (runtime/kernels/kernels.h), which only a matmul can read.

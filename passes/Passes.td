@@ -118,4 +118,42 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
   ];
 }
 
+def MarkLayers : Pass<"bmc-mark-layers", "::mlir::func::FuncOp"> {
+  let summary = "Mark the ops of each decoder layer, so code generation compiles each distinct layer body once";
+  let description = [{
+    Decoder layers are the same ops with different weights and KV caches.
+    This pass finds them, anchored on the `bmc.attention` ops (one per
+    layer): layer k is the run of top-level ops from a fixed number of ops
+    before attention k up to the same point before attention k + 1 (the last
+    layer is as long as the one before it). The offset is where the fewest
+    values cross between consecutive layers, within the ops before the first
+    attention that match those before the second (so the embedding and mask
+    computations stay outside). Constants and weights are not counted (code
+    generation materialises them where they are used). Each op of layer k
+    gets `bmc.layer = k`; a remark gives the layer count and how many
+    distinct bodies there are (same ops, attributes and types, operands from
+    the same relative op or from outside the layer). Fewer than two
+    attention ops: nothing is marked and a remark says so. The marks change
+    no semantics; code generation outlines one function per distinct body
+    (compiler/lowering/Outline.cpp).
+
+    Before:
+    ```mlir
+    %n0 = bmc.rms_norm %x, %w0 ...
+    %a0 = bmc.attention %q0, %k0, %v0, %mask ...
+    %x1 = bmc.add %x, %o0 ...
+    %n1 = bmc.rms_norm %x1, %w1 ...
+    %a1 = bmc.attention %q1, %k1, %v1, %mask ...
+    ```
+    After:
+    ```mlir
+    %n0 = bmc.rms_norm %x, %w0 {bmc.layer = 0 : i64} ...
+    %a0 = bmc.attention %q0, %k0, %v0, %mask {bmc.layer = 0 : i64, ...} ...
+    %x1 = bmc.add %x, %o0 {bmc.layer = 0 : i64} ...
+    %n1 = bmc.rms_norm %x1, %w1 {bmc.layer = 1 : i64} ...
+    %a1 = bmc.attention %q1, %k1, %v1, %mask {bmc.layer = 1 : i64, ...} ...
+    ```
+  }];
+}
+
 #endif // BMC_PASSES

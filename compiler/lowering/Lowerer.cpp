@@ -1,6 +1,7 @@
 //===- Lowerer.cpp - lowering infrastructure, IO, dispatch -----------------===//
 
 #include "compiler/lowering/Lowering.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Matchers.h"
@@ -338,6 +339,9 @@ Buf &Lowerer::buf(Value tensor) {
   // Weights and constants are materialised on first use (a weight used only
   // by packed matmuls never needs its raw bytes in the blob).
   OpBuilder::InsertionGuard g(b);
+  // Their addresses are computed once, before any op's code: every layer
+  // then receives its weights alike (outlineLayers).
+  if (prologueEnd) b.setInsertionPoint(prologueEnd);
   Location saved = loc;
   Buf r;
   if (auto w = tensor.getDefiningOp<mlir::bmc::WeightOp>()) {
@@ -556,9 +560,15 @@ LogicalResult Lowerer::run() {
 
   // The memory plan's prologue goes here: after the inputs are read.
   Operation *anchor = b.create<arith::ConstantIntOp>(loc, 0, 64);
+  prologueEnd = anchor;
   for (Operation &op : body.without_terminator()) {
     ++opIndex;
+    Operation *last = entry->empty() ? nullptr : &entry->back();
     if (failed(lowerOp(&op))) return failure();
+    // The code of a decoder layer's ops carries its mark (outlineLayers).
+    if (auto layer = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName))
+      for (Operation *n = last ? last->getNextNode() : &entry->front(); n; n = n->getNextNode())
+        n->setAttr(mlir::bmc::kLayerAttrName, layer);
   }
   ++opIndex;
 
@@ -574,6 +584,7 @@ LogicalResult Lowerer::run() {
   }
   b.create<func::ReturnOp>(loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 32).getResult()});
   planMemory(anchor);
+  prologueEnd = nullptr;
   anchor->erase();
   return success();
 }

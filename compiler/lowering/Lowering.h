@@ -77,6 +77,9 @@ public:
   Location loc;
   Value ctx, io, pool, weightsBase;
   DenseMap<Value, Buf> bufs;
+  /// Where weights and constants are materialised (after the inputs are
+  /// read, before any op's code); null outside run().
+  Operation *prologueEnd = nullptr;
   DenseMap<Value, Value> scalars;
   Type i64, i32, i1, f32, ptrTy;
 
@@ -182,6 +185,13 @@ private:
 /// Cuts `f`'s entry block into segments of about `maxOps` operations, each
 /// outlined into a non-inlined function (keeps LLVM code generation linear).
 void outlineSegments(mlir::func::FuncOp f, int64_t maxOps);
+
+/// Outlines the code of each decoder layer (ops marked by bmc-mark-layers)
+/// into a function, one per distinct body: layers that differ only in
+/// scalar constants (weight offsets) and string addresses share one that
+/// takes those as arguments. Removes the marks. Returns a one-line remark
+/// (empty if there were no layers).
+std::string outlineLayers(mlir::func::FuncOp f);
 
 /// Lowers @main of `module` in place. `plan` collects the weight layout.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, WeightPlan &plan,

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/lowering/Lowering.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -31,6 +32,7 @@ void Lowerer::planMemory(Operation *anchor) {
     for (Value o : def->getOperands())
       if (!hoist(o)) return {};
     Operation *c = pb.clone(*def, map);
+    c->removeAttr(mlir::bmc::kLayerAttrName); // the prologue belongs to no layer
     return c->getResult(0);
   };
 

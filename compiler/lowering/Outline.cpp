@@ -10,12 +10,16 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/lowering/Lowering.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <map>
+#include <set>
 
 namespace bmc {
 
@@ -33,7 +37,10 @@ static bool rematerializable(Value v) {
   return d && (isa<arith::ConstantOp, LLVM::AddressOfOp, LLVM::ZeroOp>(d));
 }
 
-static void outlineRange(func::FuncOp f, ArrayRef<Operation *> ops, int index) {
+/// Moves `ops` (top-level ops of `f`'s entry block, in order) into a new
+/// private, non-inlined function `name` and calls it in their place.
+static std::pair<func::FuncOp, func::CallOp> outlineRange(func::FuncOp f, ArrayRef<Operation *> ops,
+                                                          const std::string &name) {
   llvm::DenseSet<Operation *> inSegment;
   for (Operation *op : ops) op->walk([&](Operation *o) { inSegment.insert(o); });
   auto definedInside = [&](Value v) {
@@ -57,7 +64,6 @@ static void outlineRange(func::FuncOp f, ArrayRef<Operation *> ops, int index) {
   SmallVector<Type> inTypes, outTypes;
   for (Value v : liveIn) inTypes.push_back(v.getType());
   for (Value v : liveOut) outTypes.push_back(v.getType());
-  std::string name = "bmc_segment_" + std::to_string(index);
   auto seg = mb.create<func::FuncOp>(f.getLoc(), name, FunctionType::get(ctx, inTypes, outTypes));
   seg.setPrivate();
   seg->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
@@ -75,6 +81,7 @@ static void outlineRange(func::FuncOp f, ArrayRef<Operation *> ops, int index) {
   auto call = cb.create<func::CallOp>(ops.front()->getLoc(), seg, liveIn.getArrayRef());
   for (auto [v, r] : llvm::zip(liveOut, call.getResults())) Value(v).replaceAllUsesWith(r);
   for (Operation *op : llvm::reverse(ops)) op->erase();
+  return {seg, call};
 }
 
 void outlineSegments(func::FuncOp f, int64_t maxOps) {
@@ -114,7 +121,170 @@ void outlineSegments(func::FuncOp f, int64_t maxOps) {
   if (segments.size() < 2) return;
   int index = 0;
   for (auto &s : segments)
-    if (!s.empty()) outlineRange(f, s, index++);
+    if (!s.empty()) outlineRange(f, s, "bmc_segment_" + std::to_string(index++));
+}
+
+} // namespace bmc
+
+//===----------------------------------------------------------------------===//
+// One function per distinct decoder layer body
+//===----------------------------------------------------------------------===//
+//
+// bmc-mark-layers marks the ops of each decoder layer and the lowering
+// carries the marks to their code. Each layer's code is outlined like a
+// segment; layers whose functions are the same but for the values of scalar
+// constants (weight and output offsets) and of string addresses (messages
+// naming the node) become one function that takes those as arguments. Code
+// generation is then O(distinct bodies), not O(layers).
+
+namespace bmc {
+namespace {
+
+/// A constant that may differ between layers sharing a body.
+bool parameterizable(Operation *op) {
+  if (auto k = dyn_cast<arith::ConstantOp>(op)) return k.getType().isIntOrIndexOrFloat();
+  return isa<LLVM::AddressOfOp>(op);
+}
+
+SmallVector<Operation *> preorder(func::FuncOp f) {
+  SmallVector<Operation *> ops;
+  f.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (op != f.getOperation()) ops.push_back(op);
+  });
+  return ops;
+}
+
+/// Whether `b` is `a` up to parameterizable constants; `diffs` gets the
+/// preorder positions of those that differ.
+bool sameBody(func::FuncOp a, func::FuncOp b, ArrayRef<Operation *> la, ArrayRef<Operation *> lb,
+              SmallVectorImpl<size_t> &diffs) {
+  if (a.getFunctionType() != b.getFunctionType() || la.size() != lb.size()) return false;
+  IRMapping map;
+  auto mapRegions = [&](Operation *x, Operation *y) {
+    for (auto [rx, ry] : llvm::zip(x->getRegions(), y->getRegions())) {
+      if (rx.getBlocks().size() != ry.getBlocks().size()) return false;
+      for (auto [bx, by] : llvm::zip(rx, ry)) {
+        if (bx.getArgumentTypes() != by.getArgumentTypes()) return false;
+        map.map(&bx, &by);
+        map.map(bx.getArguments(), by.getArguments());
+      }
+    }
+    return true;
+  };
+  if (!mapRegions(a, b)) return false;
+  for (size_t i = 0; i < la.size(); ++i) {
+    Operation *x = la[i], *y = lb[i];
+    if (x->getName() != y->getName() || x->getNumOperands() != y->getNumOperands() ||
+        x->getNumRegions() != y->getNumRegions() || x->getNumSuccessors() != y->getNumSuccessors() ||
+        x->getResultTypes() != y->getResultTypes() || x->getPropertiesStorageSize() != y->getPropertiesStorageSize())
+      return false;
+    for (auto [ox, oy] : llvm::zip(x->getOperands(), y->getOperands()))
+      if (map.lookupOrNull(ox) != oy) return false;
+    for (auto [sx, sy] : llvm::zip(x->getSuccessors(), y->getSuccessors()))
+      if (map.lookupOrNull(sx) != sy) return false;
+    if (x->getAttrDictionary() != y->getAttrDictionary() || x->getPropertiesAsAttribute() != y->getPropertiesAsAttribute()) {
+      if (!parameterizable(x)) return false;
+      diffs.push_back(i);
+    }
+    map.map(x->getResults(), y->getResults());
+    if (!mapRegions(x, y)) return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::string outlineLayers(func::FuncOp f) {
+  Block &entry = f.getBody().front();
+  // Each layer's ops, in order; constants stay (functions recreate them).
+  std::map<int64_t, SmallVector<Operation *>> layers;
+  SmallVector<Operation *> marked;
+  for (Operation &op : entry.without_terminator())
+    if (auto l = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName)) {
+      marked.push_back(&op);
+      if (!isa<arith::ConstantOp>(op)) layers[l.getInt()].push_back(&op);
+    }
+  f.walk([](Operation *op) { op->removeAttr(mlir::bmc::kLayerAttrName); });
+  if (layers.size() < 2) return "";
+  // Each layer must be one run of ops (constants aside), and a stack slot
+  // must not outlive its layer's frame.
+  for (auto &[k, ops] : layers) {
+    llvm::DenseSet<Operation *> in(ops.begin(), ops.end());
+    for (Operation *op = ops.front(); op != ops.back(); op = op->getNextNode())
+      if (!in.count(op) && !isa<arith::ConstantOp>(op))
+        return "decoder layers: not outlined (the code of layer " + std::to_string(k) + " is not contiguous)";
+    for (Operation *op : ops)
+      if (isa<LLVM::AllocaOp>(op))
+        for (Operation *u : op->getResult(0).getUsers())
+          if (!in.count(entry.findAncestorOpInBlock(*u)))
+            return "decoder layers: not outlined (a stack slot of layer " + std::to_string(k) + " is used after it)";
+  }
+
+  struct Layer {
+    int64_t index;
+    func::FuncOp fn;
+    func::CallOp call;
+    SmallVector<Operation *> ops; // preorder
+  };
+  std::vector<Layer> all;
+  for (auto &[k, ops] : layers) {
+    auto [fn, call] = outlineRange(f, ops, "bmc_layer_" + std::to_string(k));
+    all.push_back({k, fn, call, preorder(fn)});
+  }
+  // Classes of equal bodies: each layer against the first of each class.
+  struct Class {
+    std::vector<size_t> members;
+    std::set<size_t> params; // preorder positions of constants passed in
+  };
+  std::vector<Class> classes;
+  for (size_t i = 0; i < all.size(); ++i) {
+    bool found = false;
+    for (Class &c : classes) {
+      const Layer &rep = all[c.members.front()];
+      SmallVector<size_t> diffs;
+      if (!sameBody(rep.fn, all[i].fn, rep.ops, all[i].ops, diffs)) continue;
+      c.members.push_back(i);
+      c.params.insert(diffs.begin(), diffs.end());
+      found = true;
+      break;
+    }
+    if (!found) classes.push_back({{i}, {}});
+  }
+
+  MLIRContext *ctx = f.getContext();
+  std::string report;
+  for (size_t ci = 0; ci < classes.size(); ++ci) {
+    Class &c = classes[ci];
+    Layer &rep = all[c.members.front()];
+    func::FuncOp body = rep.fn;
+    body.setSymName("bmc_layer_body_" + std::to_string(ci));
+    // The differing constants become trailing arguments.
+    for (size_t p : c.params) {
+      Operation *k = rep.ops[p];
+      Type t = k->getResult(0).getType();
+      body.insertArgument(body.getNumArguments(), t, DictionaryAttr::get(ctx), k->getLoc());
+      k->getResult(0).replaceAllUsesWith(body.getArgument(body.getNumArguments() - 1));
+    }
+    // Each member's call passes its own values (the constants, recreated
+    // before the call).
+    for (size_t m : c.members) {
+      Layer &l = all[m];
+      OpBuilder cb(l.call);
+      SmallVector<Value> args(l.call.getOperands());
+      for (size_t p : c.params) args.push_back(cb.clone(*l.ops[p])->getResult(0));
+      auto call = cb.create<func::CallOp>(l.call.getLoc(), body, args);
+      l.call.replaceAllUsesWith(call.getResults());
+      l.call.erase();
+      if (m != c.members.front()) l.fn.erase();
+    }
+    for (size_t p : c.params) rep.ops[p]->erase();
+    std::string ids;
+    for (size_t m : c.members) ids += (ids.empty() ? "" : ",") + std::to_string(all[m].index);
+    report += (report.empty() ? "" : "; ") + body.getSymName().str() + ": layers " + ids + " (" +
+              std::to_string(c.params.size()) + " constants passed in)";
+  }
+  return "decoder layers: " + std::to_string(all.size()) + " outlined into " + std::to_string(classes.size()) +
+         " distinct bod" + (classes.size() == 1 ? "y" : "ies") + ": " + report;
 }
 
 } // namespace bmc

@@ -74,6 +74,14 @@ struct CompileOptions {
   /// generated code; bounds LLVM's superlinear code generation time on deep
   /// models. 0 = one function. Changes no result.
   int64_t segmentOps = 4000;
+  /// Compile each distinct decoder layer body once and call it per layer
+  /// (layers found by bmc-mark-layers); false: every layer's code inline,
+  /// the reference form. Changes no result.
+  bool outlineLayers = true;
+  /// Threads (and module parts) for LLVM's code generation, 1-64: the
+  /// module is split into this many parts by function, each compiled in its
+  /// own thread. The code is the same for a given value on any machine.
+  int codegenThreads = 2;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.

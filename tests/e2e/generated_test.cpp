@@ -170,11 +170,51 @@ TEST_P(Generated, OutliningChangesNothing) {
   CompileOptions whole, cut;
   whole.segmentOps = 0;
   cut.segmentOps = 10;
+  // Segments are cut where layers are not outlined (outlineLayers).
+  whole.outlineLayers = cut.outlineLayers = false;
   auto mWhole = compiled(path(), whole), mCut = compiled(path(), cut);
   ASSERT_TRUE(mWhole.ok()) << mWhole.status().message();
   ASSERT_TRUE(mCut.ok()) << mCut.status().message();
   const std::vector<std::vector<int64_t>> prompts = {kPromptA, kPromptB};
   auto a = decode(mWhole.value(), {}, prompts, kSteps), b = decode(mCut.value(), {}, prompts, kSteps);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b.value().argmax, a.value().argmax);
+  int64_t V = a.value().logits[0].shape()[1];
+  for (int step = 0; step < kSteps; ++step) {
+    LogitDiff d = compareLogits(b.value().logits[size_t(step)].data<float>(),
+                                a.value().logits[size_t(step)].data<float>(), 2 * V);
+    ASSERT_LE(d.rel, kModeTolerance) << "step " << step << ": " << d.describe();
+  }
+}
+
+/// Compiling each distinct decoder layer body once (the default) gives the
+/// logits of the code with every layer inline; on the 5-layer models the
+/// three middle layers share one body (the first and last differ: shared
+/// mask and rotary values, the final norm), so the sharing is exercised.
+TEST_P(Generated, LayerSharingChangesNothing) {
+  CompileOptions inlineLayers, shared;
+  inlineLayers.outlineLayers = false;
+  inlineLayers.segmentOps = 0;
+  std::string outlined;
+  shared.remarks = [&](const std::string &m) {
+    if (m.find("outlined into") != std::string::npos) outlined = m;
+  };
+  inlineLayers.codegenThreads = 1; // the reference: one module, one thread (shared: 2 parts)
+  auto mInline = compiled(path(), inlineLayers);
+  auto mShared = compileOnnx(path(), shared); // not the cache: its remarks are the point
+  ASSERT_TRUE(mInline.ok()) << mInline.status().message();
+  ASSERT_TRUE(mShared.ok()) << mShared.status().message();
+  int64_t caches = 0;
+  for (const TensorInfo &t : mShared.value()->signature().inputs) caches += t.kvSlot >= 0;
+  const int64_t layers = caches / 2;
+  int64_t marked = -1, bodies = -1;
+  ASSERT_EQ(std::sscanf(outlined.c_str(), "decoder layers: %ld outlined into %ld", &marked, &bodies), 2)
+      << "no layer outlining remark: '" << outlined << "'";
+  EXPECT_EQ(marked, layers);
+  if (layers >= 5) EXPECT_LE(bodies, 3) << outlined;
+  const std::vector<std::vector<int64_t>> prompts = {kPromptA, kPromptB};
+  auto a = decode(mInline.value(), {}, prompts, kSteps), b = decode(mShared.value(), {}, prompts, kSteps);
   ASSERT_TRUE(a.ok()) << a.status().message();
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(b.value().argmax, a.value().argmax);

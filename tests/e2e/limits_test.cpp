@@ -89,6 +89,8 @@ TEST(CompileLimits, OptionsOutOfRange) {
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.r = int64_t(1) << 62; }), "r: expected an integer in [0, 1048576]"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.r = -1; }), "found -1"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.optLevel = 7; }), "optLevel"));
+  EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.codegenThreads = 0; }), "codegenThreads: expected an integer in [1, 64]"));
+  EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.codegenThreads = 65; }), "codegenThreads"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.kvPadding = "zero"; }), "kvPadding"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.threads = 1000000000; }), "threads"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.threads = -1; }), "threads"));

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Compile time, package load time and peak memory against depth, with onnxruntime's session creation.
+
+One command (builds what it needs, generates the models once into build/bench/compile/, writes results):
+    benchmarks/compile_time.py [--layers 8,24,32] [--hidden 896 --heads 14 --kv-heads 2 --inter 4864]
+                               [--vocab 32000] [--rounds 1]
+
+Models: generated Llama decoders (tests/models/bmc_modelgen.py, external data), the widths of the
+24-layer, 415 M-parameter model of issue 11 by default (32 layers: 0.54 B parameters). Per size and
+round, each in its own process, one after the other:
+  bmc JIT        bmc-run MODEL.onnx --json: its load_ms (ONNX to ready to run), and the process's peak RSS
+  bmc-compile    wall time of bmc-compile MODEL.onnx -o PKG (ahead of time), and its peak RSS
+  package load   bmc-run PKG --json: its load_ms (open, checksum, map the code and weights)
+  ort session    onnxruntime-node's InferenceSession.create on the same .onnx (benchmarks/ort_prefill.mjs
+                 --tokens 1 --repeat 1, its session_create_ms), and that process's peak RSS
+Both tools' greedy tokens for a short prompt are checked equal (bmc JIT vs package vs onnxruntime's
+tests/peers/ort_decode.mjs) so a fast wrong compile cannot pass. Peak RSS is compared with the
+weight bytes (the .onnx.data file). Results: benchmarks/results/compile_time.{csv,md}; medians over
+--rounds.
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
+ORT_PREFILL = os.path.join(bl.ROOT, "benchmarks", "ort_prefill.mjs")
+ORT_DECODE = os.path.join(bl.ROOT, "tests", "peers", "ort_decode.mjs")
+MODELGEN = os.path.join(bl.ROOT, "tests", "models", "bmc_modelgen.py")
+PROMPT = [1, 15, 27, 300]
+STEPS = 4
+
+
+def model(a, layers):
+    d = os.path.join(bl.BENCH_DIR, "compile")
+    os.makedirs(d, exist_ok=True)
+    name = f"llama_l{layers}_h{a.hidden}_i{a.inter}_v{a.vocab}"
+    path = os.path.join(d, name + ".onnx")
+    if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(MODELGEN):
+        bl.log(f"generating {path}")
+        bl.run([bl.PYTHON, MODELGEN, "-q", "--family", "llama", "--layers", str(layers), "--hidden", str(a.hidden),
+                "--heads", str(a.heads), "--kv-heads", str(a.kv_heads), "--inter", str(a.inter), "--vocab",
+                str(a.vocab), "--external-data", "-o", path], what="bmc_modelgen.py", timeout=3600)
+    return path
+
+
+def bmc_run(target, threads):
+    out, rss, wall = bl.run([os.path.join(bl.BIN, "bmc-run"), target, "--prompt", ",".join(map(str, PROMPT)),
+                             "--max-new-tokens", str(STEPS), "--threads", str(threads), "--json"],
+                            what=f"bmc-run {os.path.basename(target)}", timeout=3600)
+    j = bl.last_json(out, "bmc-run")
+    return j["load_ms"] / 1e3, rss, j["tokens"][0]
+
+
+def one_round(a, onnx, pkg):
+    r = {}
+    r["jit_s"], r["jit_rss_mb"], jit_tokens = bmc_run(onnx, a.threads)
+    _, r["aot_rss_mb"], r["aot_s"] = bl.run([os.path.join(bl.BIN, "bmc-compile"), onnx, "-o", pkg, "--quiet"],
+                                            what="bmc-compile", timeout=3600)
+    r["load_s"], r["load_rss_mb"], pkg_tokens = bmc_run(pkg, a.threads)
+    out, r["ort_rss_mb"], _ = bl.run(["node", ORT_PREFILL, onnx, "--tokens", "1", "--repeat", "1", "--threads",
+                                      str(a.threads)], what="ort_prefill.mjs", timeout=3600)
+    r["ort_session_s"] = bl.last_json(out, "ort_prefill.mjs")["session_create_ms"] / 1e3
+    if jit_tokens != pkg_tokens:
+        raise bl.BenchError(f"bmc JIT and package tokens differ: {jit_tokens} vs {pkg_tokens}")
+    return r, jit_tokens
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--layers", default="8,24,32")
+    p.add_argument("--hidden", type=int, default=896)
+    p.add_argument("--heads", type=int, default=14)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--inter", type=int, default=4864)
+    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--threads", type=int, default=2, help="bmc-run and onnxruntime threads (default 2)")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--no-build", action="store_true")
+    a = p.parse_args()
+    if a.no_build:
+        bl.check_binaries(("bmc-compile", "bmc-run"))
+    else:
+        bl.ensure_build(("bmc-compile", "bmc-run"))
+    rows = []
+    load_start = bl.loadavg()[0]
+    for layers in [int(x) for x in a.layers.split(",")]:
+        onnx = model(a, layers)
+        weight_mb = os.path.getsize(onnx + ".data") / 1e6
+        pkg = os.path.join(bl.BENCH_DIR, "compile", f"llama_l{layers}.bmcpkg")
+        out, _, _ = bl.run(["node", ORT_DECODE, onnx, "--prompt", ",".join(map(str, PROMPT)), "--steps",
+                            str(STEPS), "--threads", str(a.threads)], what="ort_decode.mjs", timeout=3600)
+        ort_tokens = bl.last_json(out, "ort_decode.mjs")["tokens"]
+        rounds = []
+        for i in range(a.rounds):
+            bl.log(f"{layers} layers, round {i + 1}/{a.rounds} (load {bl.loadavg()})")
+            r, tokens = one_round(a, onnx, pkg)
+            if tokens != ort_tokens:
+                raise bl.BenchError(f"{layers} layers: bmc tokens {tokens} differ from onnxruntime's {ort_tokens}")
+            rounds.append(r)
+        os.remove(pkg)
+        med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+        row = dict(layers=layers, params_m=round(weight_mb / 4, 1), weight_mb=round(weight_mb, 1), **{
+            k: round(v, 3) for k, v in med.items()})
+        row["jit_vs_ort"] = round(med["jit_s"] / med["ort_session_s"], 2)
+        row["aot_rss_vs_weights"] = round(med["aot_rss_mb"] * 1.048576 / weight_mb, 2)
+        row["jit_rss_vs_weights"] = round(med["jit_rss_mb"] * 1.048576 / weight_mb, 2)
+        row["tokens_match_ort"] = True
+        rows.append(row)
+        bl.log(json.dumps(row))
+    os.makedirs(bl.RESULTS, exist_ok=True)
+    base = os.path.join(bl.RESULTS, "compile_time")
+    with open(base + ".csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    info = bl.machine_info()
+    with open(base + ".md", "w") as f:
+        f.write(f"# Compile time against depth (benchmarks/compile_time.py)\n\n"
+                f"{info['cpu']}, {info['cpus']} CPUs, bmc {info['bmc_commit']}"
+                f"{' (dirty)' if info['bmc_worktree_dirty'] else ''}, {info['date']}; {a.rounds} round(s), "
+                f"{a.threads} threads, hidden {a.hidden}, heads {a.heads}/{a.kv_heads}, inter {a.inter}, "
+                f"vocab {a.vocab}, load average {load_start:.1f} at the start. Peak RSS in MiB; weights in MB "
+                f"(the .onnx.data file).\n\n")
+        f.write("| layers | params (M) | weights (MB) | bmc JIT (s) | bmc-compile (s) | package load (s) | "
+                "ort session (s) | JIT / ort | bmc-compile peak RSS | / weights | JIT peak RSS | / weights |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            f.write(f"| {r['layers']} | {r['params_m']} | {r['weight_mb']} | {r['jit_s']:.2f} | {r['aot_s']:.2f} | "
+                    f"{r['load_s']:.3f} | {r['ort_session_s']:.2f} | {r['jit_vs_ort']:.2f}x | "
+                    f"{r['aot_rss_mb']:.0f} | {r['aot_rss_vs_weights']:.2f}x | {r['jit_rss_mb']:.0f} | "
+                    f"{r['jit_rss_vs_weights']:.2f}x |\n")
+    bl.log(f"wrote {base}.csv and {base}.md")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except bl.BenchError as e:
+        bl.log(f"compile_time.py: {e}")
+        sys.exit(1)
