@@ -1,5 +1,6 @@
 """Helpers for the bmc-serve tests: start a server on a free port (--port 0),
 talk to it over loopback, read its metrics and its memory."""
+import atexit
 import json
 import os
 import re
@@ -20,12 +21,24 @@ def check(cond, msg):
         fail(msg)
 
 
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A failed test exits without stopping its servers: end them here."""
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+
+
 class Server:
     """bmc-serve MODEL ARGS... --port 0; .url is http://127.0.0.1:PORT."""
 
     def __init__(self, binary, args, timeout=180):
         self.proc = subprocess.Popen([binary] + list(args) + ["--port", "0"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        _started.append(self.proc)
         self.stderr_lines = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         deadline = time.time() + timeout
