@@ -187,8 +187,9 @@ static int run(int argc, char **argv) {
     ApiError e;
     e.status = res.status;
     e.type = res.status == 404 ? "not_found_error" : "invalid_request_error";
-    e.message = res.status == 404 ? "no route " + req.method + " " + req.path
-                                  : "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
+    e.message = res.status == 404   ? "no route " + req.method + " " + req.path
+                : res.status == 413 ? "the request body is larger than 16 MiB"
+                                    : "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
     sendError(res, e);
     return httplib::Server::HandlerResponse::Handled;
   }));

@@ -168,6 +168,20 @@ check(m["bmc_kv_bytes_allocated"] == 0, f"KV bytes after the cancellation: {m['b
 check(m['bmc_requests_total{path="/v1/completions",code="503"}'] == 1, "503 counted")
 srv.stop()
 
+# A generation that fails midway (the KV memory limit): 500 with the runtime's
+# message, or, once streaming, an error event and no [DONE].
+srv = Server(serve_bin, [model, "--max-kv-bytes", "100000"])
+code, body = curl(srv.url + "/v1/completions", {"prompt": [1, 2, 3], "max_tokens": 300, "temperature": 0})
+check(code == 500 and "process limit" in json.loads(body)["error"]["message"], f"KV limit: {code} {body}")
+code, body = curl(srv.url + "/v1/completions", {"prompt": [1, 2, 3], "max_tokens": 300, "temperature": 0, "stream": True})
+events = parse_sse(body)
+check(code == 200 and "process limit" in json.loads(events[-1])["error"]["message"] and "[DONE]" not in events,
+      f"KV limit while streaming: {events[-2:]}")
+code, body = curl(srv.url + "/v1/completions", "{\"prompt\": \"" + "a" * (17 << 20) + "\"}")
+check(code == 413 and "larger than 16 MiB" in json.loads(body)["error"]["message"], f"a 17 MiB body: {code}")
+check(wait_idle(srv.url)["bmc_kv_bytes_allocated"] == 0, "KV bytes held after the failures")
+srv.stop()
+
 # Command-line errors: one line, non-zero exit, before serving.
 for args, needle in [([], "missing MODEL"), ([model, "--port", "70000"], "--port: expected an integer in [0, 65535]"),
                      ([model, "--kv", "x"], "--kv: expected bmc, prealloc or concat"),
