@@ -3,7 +3,8 @@
 latency (the gaps between streamed tokens, ITL) at 1, 8 and 32 concurrent
 clients. Each client sends streaming completions back to back (token-id
 prompts, greedy, fixed max_tokens) for --seconds; every stream is checked to
-be complete and error-free.
+be complete and error-free. batched_pct / mean_batch: the share of requests
+the server generated in batches, and those batches' mean size (/metrics).
 
   benchmarks/serve_load.py                       # demo model (llama-25m), 1/8/32 clients, 20 s each
   benchmarks/serve_load.py --seconds 5 --clients 1,8   # a short run
@@ -69,6 +70,17 @@ def one_stream(url, prompt, max_tokens):
     return stamps[0] - t0, [b - a for a, b in zip(stamps, stamps[1:])], len(stamps)
 
 
+def batch_counts(url):
+    """(batches, sequences in them) from /metrics (zeros from a server without them)."""
+    p = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(p.hostname, p.port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    get = lambda name: float((re.search(rf"^{name} (\S+)$", text, re.M) or [0, 0])[1])
+    return get("bmc_batches_total"), get("bmc_batched_sequences_total")
+
+
 def run_level(url, clients, seconds, prompt_len, max_tokens, vocab, seed):
     ttft, itl, errors = [], [], []
     tokens = [0]
@@ -91,16 +103,21 @@ def run_level(url, clients, seconds, prompt_len, max_tokens, vocab, seed):
                 tokens[0] += n
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    b0 = batch_counts(url)
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    b1 = batch_counts(url)
+    batched = b1[1] - b0[1]
     return {"clients": clients, "requests": len(ttft), "errors": len(errors), "tokens": tokens[0],
             "wall_s": round(wall, 2), "tokens_per_s": round(tokens[0] / wall, 1),
             "ttft_p50_ms": round(1e3 * pct(ttft, 50), 1), "ttft_p99_ms": round(1e3 * pct(ttft, 99), 1),
             "itl_p50_ms": round(1e3 * pct(itl, 50), 2), "itl_p99_ms": round(1e3 * pct(itl, 99), 2),
+            "batched_pct": round(100 * batched / max(1, len(ttft)), 0),
+            "mean_batch": round(batched / (b1[0] - b0[0]), 1) if b1[0] > b0[0] else 1,
             "first_error": errors[0][:200] if errors else ""}
 
 
@@ -151,7 +168,8 @@ def main():
         if proc:
             proc.terminate()
             proc.wait(timeout=30)
-    cols = ["clients", "requests", "errors", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"]
+    cols = ["clients", "requests", "errors", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
+            "batched_pct", "mean_batch"]
     print(f"bmc-serve load: prompt {a.prompt_len} tokens, {a.max_tokens} generated, {a.seconds:g} s per level, "
           f"{a.workers} workers" + (f" ({a.serve_args})" if a.serve_args else ""))
     print("| " + " | ".join(cols) + " |")

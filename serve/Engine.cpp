@@ -57,8 +57,8 @@ void Engine::shutdown() {
     std::lock_guard<std::mutex> l(qm_);
     if (stopping_.exchange(true) && workers_.empty()) return;
     for (auto &j : queue_) j->cancel();
-    for (auto &j : running_)
-      if (j) j->cancel();
+    for (auto &jobs : running_)
+      for (auto &j : jobs) j->cancel();
     qcv_.notify_all();
   }
   for (auto &t : workers_) t.join();
@@ -77,21 +77,35 @@ void Engine::shutdown() {
 
 void Engine::workerLoop(int w) {
   for (;;) {
-    std::shared_ptr<Job> job;
+    std::vector<std::shared_ptr<Job>> jobs;
     {
       std::unique_lock<std::mutex> l(qm_);
       qcv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      job = std::move(queue_.front());
+      jobs.push_back(std::move(queue_.front()));
       queue_.pop_front();
-      running_[size_t(w)] = job;
+      const GenRequest &first = jobs[0]->req;
+      auto batchable = [&](const GenRequest &r) {
+        return r.gen.temperature == 0.0f && r.prompt.size() == first.prompt.size() &&
+               r.gen.stopTokens == first.gen.stopTokens;
+      };
+      if (batchable(first) && !jobs[0]->isCancelled())
+        for (auto it = queue_.begin(); it != queue_.end() && int(jobs.size()) < opts_.maxBatch;) {
+          if (batchable((*it)->req) && !(*it)->isCancelled()) {
+            jobs.push_back(std::move(*it));
+            it = queue_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      running_[size_t(w)] = jobs;
     }
-    ++active_;
-    run(*job, w);
-    int64_t left = --active_;
+    active_ += int64_t(jobs.size());
+    run(jobs, w);
+    int64_t left = active_ -= int64_t(jobs.size());
     {
       std::lock_guard<std::mutex> l(qm_);
-      running_[size_t(w)].reset();
+      running_[size_t(w)].clear();
       // Idle: give the freed KV buffers and scratch back to the system. glibc
       // keeps large freed blocks in its heaps once its mmap threshold has
       // grown; without this the RSS stays at its peak after a burst.
@@ -109,80 +123,109 @@ void Engine::countToken() {
   ++bucketTokens_[b];
 }
 
-void Engine::run(Job &job, int w) {
-  auto fail = [&](int status, const std::string &type, const std::string &msg) {
+void Engine::run(const std::vector<std::shared_ptr<Job>> &jobs, int w) {
+  auto fail = [&](Job &job, int status, const std::string &type, const std::string &msg) {
     ApiError e;
     e.status = status;
     e.type = type;
     e.message = msg;
     job.error = e;
-  };
-  if (job.isCancelled()) {
-    ++cancelled_;
-    fail(499, "cancelled", "the request was cancelled before it started");
     job.finish();
-    return;
+  };
+  if (jobs.size() == 1 && jobs[0]->isCancelled()) {
+    ++cancelled_;
+    return fail(*jobs[0], 499, "cancelled", "the request was cancelled before it started");
   }
-  promptTokens_ += int64_t(job.req.prompt.size());
+  // Per sequence: its decoder, stop strings and state.
+  struct Seq {
+    Job *job;
+    std::optional<Tokenizer::StreamDecoder> dec;
+    StopText stop;
+    bool done = false, stopped = false;
+    int64_t count = 0;
+    std::optional<std::string> error;
+  };
+  std::vector<Seq> seqs;
+  std::vector<std::vector<int64_t>> prompts;
+  GenerateOptions g = jobs[0]->req.gen;
+  g.maxNewTokens = 0;
+  for (const auto &j : jobs) {
+    seqs.push_back(Seq{j.get(), std::nullopt, StopText(j->req.stopStrings)});
+    if (tokenizer_) seqs.back().dec.emplace(*tokenizer_, /*skipSpecial=*/true);
+    prompts.push_back(j->req.prompt);
+    g.maxNewTokens = std::max(g.maxNewTokens, j->req.maxTokens);
+    promptTokens_ += int64_t(j->req.prompt.size());
+  }
+  if (jobs.size() > 1) {
+    ++batches_;
+    batchedSequences_ += int64_t(jobs.size());
+  }
   auto sres = Session::create(model_, opts_.session);
   if (!sres) {
-    fail(500, "server_error", sres.status().message());
-    job.finish();
+    for (Seq &q : seqs) fail(*q.job, 500, "server_error", sres.status().message());
     return;
   }
   Session &s = *sres.value();
-  std::optional<Tokenizer::StreamDecoder> dec;
-  if (tokenizer_) dec.emplace(*tokenizer_, /*skipSpecial=*/true);
-  StopText stop(job.req.stopStrings);
-  const auto &stopIds = job.req.gen.stopTokens;
-  std::optional<std::string> decodeError;
-  auto onToken = [&](int64_t step, const std::vector<int64_t> &t) {
-    int64_t id = t[0];
-    countToken();
-    kvUsed_[w] = s.kvStats().bytesUsed;
-    if (step == 0) {
-      std::lock_guard<std::mutex> l(mm_);
-      ttftSum_ += std::chrono::duration<double>(Clock::now() - job.submitted).count();
-      ++ttftCount_;
+  const auto &stopIds = g.stopTokens;
+  // A sequence is over: flush its text, say why, and answer its client now
+  // (the batch may go on for the others).
+  auto end = [&](Seq &q) {
+    q.done = true;
+    Job &job = *q.job;
+    job.completionTokens = q.count;
+    if (job.isCancelled() && stopping_) return fail(job, 503, "server_error", "the server is shutting down");
+    if (job.isCancelled()) {
+      ++cancelled_;
+      return fail(job, 499, "cancelled", "the request was cancelled");
     }
-    Event ev;
-    ev.tokens.push_back(id);
-    // A stop token ends the sequence and is not shown as text.
-    bool isStop = std::find(stopIds.begin(), stopIds.end(), id) != stopIds.end();
-    if (dec && !isStop) {
-      auto piece = dec->push(id);
-      if (!piece) {
-        decodeError = "generated token " + std::to_string(id) + " cannot be decoded: " + piece.status().message();
-        return false;
-      }
-      ev.text = stop.push(piece.value());
-    }
-    job.push(std::move(ev));
-    return !job.isCancelled() && !stop.stopped();
-  };
-  auto res = s.generate({job.req.prompt}, job.req.gen, onToken);
-  const GenerateStats &gs = s.generateStats();
-  job.completionTokens = res ? int64_t(res.value()[0].size()) : int64_t(s.generated().empty() ? 0 : s.generated()[0].size());
-  reallocations_ += s.kvStats().reallocations;
-  kvUsed_[w] = 0;
-  if (job.isCancelled() && stopping_) {
-    fail(503, "server_error", "the server is shutting down");
-  } else if (job.isCancelled()) {
-    ++cancelled_;
-    fail(499, "cancelled", "the request was cancelled");
-  } else if (!res) {
-    fail(500, "server_error", res.status().message());
-  } else if (decodeError) {
-    fail(500, "server_error", *decodeError);
-  } else {
-    if (dec && !stop.stopped()) {
-      std::string tail = stop.push(dec->finish());
-      tail += stop.finish();
+    if (q.error) return fail(job, 500, "server_error", *q.error);
+    if (q.dec && !q.stop.stopped()) {
+      std::string tail = q.stop.push(q.dec->finish());
+      tail += q.stop.finish();
       if (!tail.empty()) job.push(Event{tail, {}});
     }
-    job.finishReason = stop.stopped() || gs.stop == GenerateStats::Stop::StopToken ? "stop" : "length";
+    job.finishReason = q.stopped || q.stop.stopped() ? "stop" : "length";
+    job.finish();
+  };
+  auto onToken = [&](int64_t step, const std::vector<int64_t> &t) {
+    kvUsed_[w] = s.kvStats().bytesUsed;
+    bool any = false;
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      Seq &q = seqs[b];
+      if (q.done) continue;
+      int64_t id = t[b];
+      countToken();
+      ++q.count;
+      if (step == 0) {
+        std::lock_guard<std::mutex> l(mm_);
+        ttftSum_ += std::chrono::duration<double>(Clock::now() - q.job->submitted).count();
+        ++ttftCount_;
+      }
+      Event ev;
+      ev.tokens.push_back(id);
+      // A stop token ends the sequence and is not shown as text.
+      q.stopped = std::find(stopIds.begin(), stopIds.end(), id) != stopIds.end();
+      if (q.dec && !q.stopped) {
+        auto piece = q.dec->push(id);
+        if (piece) ev.text = q.stop.push(piece.value());
+        else q.error = "generated token " + std::to_string(id) + " cannot be decoded: " + piece.status().message();
+      }
+      q.job->push(std::move(ev));
+      if (q.stopped || q.stop.stopped() || q.error || q.job->isCancelled() || q.count == q.job->req.maxTokens) end(q);
+      else any = true;
+    }
+    return any;
+  };
+  auto res = s.generate(prompts, g, onToken);
+  reallocations_ += s.kvStats().reallocations;
+  kvUsed_[w] = 0;
+  sres.value().reset(); // free the KV buffers before the last answers
+  for (Seq &q : seqs) {
+    if (q.done) continue;
+    // Still running: the generation failed, or it ended early (the context is full).
+    if (!res) q.error = res.status().message();
+    end(q);
   }
-  job.finish();
 }
 
 void Engine::countRequest(const std::string &path, int status) {
@@ -225,7 +268,9 @@ std::string Engine::metricsText() {
   metric("bmc_queue_depth", "gauge", "Requests waiting for a worker.", queued);
   metric("bmc_queue_limit", "gauge", "Most requests that may wait (more get 503).", opts_.maxQueue);
   metric("bmc_active_requests", "gauge", "Requests being generated.", active_.load());
-  metric("bmc_workers", "gauge", "Worker sessions (sequences generated at once).", opts_.workers);
+  metric("bmc_workers", "gauge", "Worker sessions.", opts_.workers);
+  metric("bmc_batches_total", "counter", "Batches of more than one sequence generated together.", batches_.load());
+  metric("bmc_batched_sequences_total", "counter", "Sequences generated in those batches.", batchedSequences_.load());
   metric("bmc_kv_bytes_allocated", "gauge", "KV cache bytes allocated by all sessions now.", processKVBytes());
   metric("bmc_kv_bytes_used", "gauge", "KV cache bytes holding valid rows now.", kvUsed);
   metric("bmc_kv_reallocations_total", "counter", "KV buffer growths of finished requests.", reallocations_.load());

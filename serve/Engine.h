@@ -2,12 +2,18 @@
 //
 // One compiled Model shared by a fixed number of worker threads (the runtime's
 // contract, bmc/session.h: several Sessions may share a Model, one thread per
-// Session). Each worker takes a request from a bounded FIFO queue, creates a
-// Session for it, generates one sequence and destroys the Session, so its KV
-// buffers are freed when the request ends, also when it was cancelled. Requests
-// are not batched together: each worker runs one sequence at a time (the
-// runtime batches only prompts of equal length that share one set of sampling
-// options and stop together).
+// Session). Each worker takes the oldest request from a bounded queue, creates
+// a Session, generates and destroys the Session, so the KV buffers are freed
+// when the request ends, also when it was cancelled.
+//
+// Batching, where the runtime can: a Session batches prompts of equal length
+// that share one set of sampling options (one random generator for all rows).
+// So a greedy request (temperature 0) takes along up to maxBatch - 1 queued
+// greedy requests with a prompt of the same length and the same stop tokens;
+// the batch runs until its last sequence ends (each sequence's own max_tokens,
+// stop strings and cancellation end that sequence: its response completes
+// then, its rows are computed on until the batch ends). Sampled requests run
+// alone.
 //
 // Thread safety: submit(), shutdown() and the metrics may be called from any
 // thread; a Job is shared by its HTTP thread and its worker (all fields behind
@@ -79,6 +85,7 @@ private:
 struct EngineOptions {
   int workers = 4;
   int64_t maxQueue = 64;       ///< requests waiting for a worker; more get 503
+  int maxBatch = 8;            ///< greedy requests of equal prompt length run together (1 = never)
   SessionOptions session;
 };
 
@@ -100,7 +107,8 @@ public:
 
 private:
   void workerLoop(int w);
-  void run(Job &job, int w);
+  /// Generates `jobs` (one, or a batch as described above) in one Session.
+  void run(const std::vector<std::shared_ptr<Job>> &jobs, int w);
   void countToken();
 
   std::shared_ptr<Model> model_;
@@ -110,13 +118,14 @@ private:
   std::mutex qm_;
   std::condition_variable qcv_;
   std::deque<std::shared_ptr<Job>> queue_;
-  std::vector<std::shared_ptr<Job>> running_; // per worker, null when idle
+  std::vector<std::vector<std::shared_ptr<Job>>> running_; // per worker, empty when idle
   std::atomic<bool> stopping_{false};
 
   // Metrics.
   std::mutex mm_;
   std::map<std::pair<std::string, int>, int64_t> requests_;
-  std::atomic<int64_t> promptTokens_{0}, generatedTokens_{0}, cancelled_{0}, reallocations_{0}, active_{0};
+  std::atomic<int64_t> promptTokens_{0}, generatedTokens_{0}, cancelled_{0}, reallocations_{0}, active_{0},
+      batches_{0}, batchedSequences_{0};
   std::unique_ptr<std::atomic<int64_t>[]> kvUsed_; // per worker
   double ttftSum_ = 0;
   int64_t ttftCount_ = 0;

@@ -16,6 +16,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -51,8 +53,11 @@ Options:
   --host HOST            address to listen on (default: 127.0.0.1)
   --port N               TCP port; 0 picks a free one (default: 8080). The
                          chosen port is printed as "listening on http://H:P"
-  --workers N            sequences generated at once, one session each
-                         (default: 4); requests are not batched together
+  --workers N            sessions generating at once (default: 4)
+  --max-batch N          greedy requests (temperature 0) with prompts of equal
+                         length and the same stop tokens are generated
+                         together in one session, up to N (default: 8;
+                         1 = never); sampled requests run alone
   --max-queue N          requests that may wait for a worker; more get 503
                          (default: 64)
   --max-tokens N         largest max_tokens a request may ask (default: the
@@ -100,6 +105,14 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
   return s;
 }
 
+/// cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's
+/// library): a burst of new connections overflows it and the kernel resets
+/// some of them. Listening again on the bound socket raises the backlog.
+class Server : public httplib::Server {
+public:
+  bool raiseBacklog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
+
 void sendError(httplib::Response &res, const ApiError &e) {
   res.status = e.status;
   res.set_content(e.body().dump(), "application/json");
@@ -127,6 +140,7 @@ static int run(int argc, char **argv) {
   int port = int(a.integer("--port", 8080, 0, 65535));
   int workers = int(a.integer("--workers", 4, 1, 256));
   int64_t maxQueue = a.integer("--max-queue", 64, 0, 1 << 20);
+  int maxBatch = int(a.integer("--max-batch", 8, 1, limits::kMaxBatch));
   int64_t maxTokens = a.integer("--max-tokens", 0, 0, limits::kMaxContext);
   int64_t defaultMaxTokens = a.integer("--default-max-tokens", 256, 1, limits::kMaxContext);
   int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
@@ -160,6 +174,7 @@ static int run(int argc, char **argv) {
   EngineOptions eo;
   eo.workers = workers;
   eo.maxQueue = maxQueue;
+  eo.maxBatch = maxBatch;
   eo.session.kvMode = cli::endsWith(modelPath, ".onnx") || kv == "bmc" ? "" : kv;
   eo.session.maxContext = maxContext;
   // A session without a prefill allocates nothing: it tells the context limit.
@@ -178,7 +193,7 @@ static int run(int argc, char **argv) {
   Engine engine(served.model, tok, eo);
   const int64_t created = int64_t(std::time(nullptr));
 
-  httplib::Server svr;
+  Server svr;
   svr.new_task_queue = [httpThreads] { return new httplib::ThreadPool(size_t(httpThreads)); };
   svr.set_payload_max_length(16u << 20);
   svr.set_logger([&](const httplib::Request &req, const httplib::Response &res) { engine.countRequest(req.path, res.status); });
@@ -299,9 +314,10 @@ static int run(int argc, char **argv) {
 
   int bound = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
   if (bound < 0) cli::die("bmc-serve: cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
-  std::printf("bmc-serve: serving %s (%s, vocabulary %lld, context %lld, %d workers, queue %lld)\n", served.name.c_str(),
-              tok ? "with tokenizer" : "no tokenizer: token ids only", (long long)lim.vocab, (long long)lim.maxContext,
-              workers, (long long)maxQueue);
+  if (!svr.raiseBacklog(4096)) cli::die("bmc-serve: listen(backlog 4096) failed on " + host + ":" + std::to_string(bound));
+  std::printf("bmc-serve: serving %s (%s, vocabulary %lld, context %lld, %d workers, batches up to %d, queue %lld)\n",
+              served.name.c_str(), tok ? "with tokenizer" : "no tokenizer: token ids only", (long long)lim.vocab,
+              (long long)lim.maxContext, workers, maxBatch, (long long)maxQueue);
   std::printf("bmc-serve: listening on http://%s:%d\n", host.c_str(), bound);
   std::fflush(stdout);
 

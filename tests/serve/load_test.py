@@ -1,9 +1,12 @@
 """A bounded load test of bmc-serve: N concurrent streaming completions, each
-with its own prompt (random ids, odd lengths), all started at once. Asserts no
+with its own prompt (random ids, 8 odd lengths, so that the server batches
+equal-length ones), all started at once. Asserts no
 errors, every stream complete and framed ([DONE]), each stream's tokens equal
 to bmc-run generating that prompt alone (greedy: nothing lost or mixed up
 between streams), and afterwards no KV bytes held and the server's RSS back
-near its baseline.
+near its baseline (idle after a first burst; two more bursts must not grow it
+by more than 12 MiB; a leak of one logits
+buffer per batch would add ~40 MiB per burst).
 
 usage: load_test.py BMC_SERVE BMC_RUN MODEL [--streams 32] [--max-tokens 24]
            [--url URL --pids P1,P2]   (an already running server or load balancer)"""
@@ -93,13 +96,15 @@ def main():
     ap.add_argument("--streams", type=int, default=32)
     ap.add_argument("--max-tokens", type=int, default=24)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--url", help="a running server or load balancer (no server is started)")
     ap.add_argument("--pids", default="", help="with --url: the servers' process ids, for the RSS check")
     ap.add_argument("--vocab", type=int, default=50257)
     a = ap.parse_args()
 
     rng = random.Random(13)
-    prompts = [[rng.randrange(a.vocab) for _ in range(3 + 2 * i % 29)] for i in range(a.streams)]
+    # Distinct prompts; lengths repeat (8 odd lengths), so that equal-length greedy requests can be batched.
+    prompts = [[rng.randrange(a.vocab) for _ in range([3, 5, 7, 11, 13, 17, 19, 23][i % 8])] for i in range(a.streams)]
     t0 = time.perf_counter()
     refs = [bmc_run_tokens(a.run, a.model, p, a.max_tokens)["tokens"][0] for p in prompts]
     print(f"load: references from bmc-run in {time.perf_counter() - t0:.1f} s")
@@ -109,7 +114,7 @@ def main():
     if a.url:
         url, pids = a.url, [int(p) for p in a.pids.split(",") if p]
     else:
-        srv = Server(a.serve, [a.model, "--workers", str(a.workers)])
+        srv = Server(a.serve, [a.model, "--workers", str(a.workers), "--max-batch", str(a.max_batch)])
         url, pids = srv.url, [srv.proc.pid]
 
     def rss_kb():
@@ -119,20 +124,27 @@ def main():
                 total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
         return total
 
-    # Warm-up: every worker (and HTTP thread pool) has run once before the baseline.
-    run_load(url, prompts[:8], refs[:8], a.max_tokens)
+    # The baseline: the server idle after one such burst (workers, batches of
+    # every size and HTTP threads have run; the runtime keeps a bounded number
+    # of freed large blocks for reuse). Two more bursts must not grow it.
+    cold = rss_kb()
+    run_load(url, prompts, refs, a.max_tokens)
     wait_idle(url)
     time.sleep(0.5)
     base = rss_kb()
-    run_load(url, prompts, refs, a.max_tokens)
+    for _ in range(2):
+        run_load(url, prompts, refs, a.max_tokens)
     m = wait_idle(url)
+    print(f"load: {m['bmc_batches_total']:.0f} batches of {m['bmc_batched_sequences_total']:.0f} sequences in all"
+          + (" (one replica's metrics)" if a.url else ""))
+    if not a.url and a.max_batch > 1:
+        check(m["bmc_batched_sequences_total"] >= 2, "no requests were batched together")
     check(m["bmc_kv_bytes_allocated"] == 0, f"KV bytes still allocated after the load: {m['bmc_kv_bytes_allocated']}")
     time.sleep(0.5)
     after = rss_kb()
-    print(f"load: RSS {base / 1024:.1f} MiB before, {after / 1024:.1f} MiB after")
-    # Near baseline: 16 MiB for allocator arenas and HTTP thread stacks touched
-    # for the first time by the larger burst.
-    check(after <= base + 16 * 1024, f"RSS grew from {base} kB to {after} kB")
+    print(f"load: RSS {cold / 1024:.1f} MiB before the first burst, {base / 1024:.1f} MiB after it, "
+          f"{after / 1024:.1f} MiB after two more")
+    check(after <= base + 12 * 1024, f"RSS grew from {base} kB to {after} kB over two more bursts")
     if srv:
         srv.stop()
     print("serve.load: ok")
