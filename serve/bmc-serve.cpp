@@ -139,7 +139,7 @@ static int run(int argc, char **argv) {
   std::string host = a.str("--host", "127.0.0.1");
   int port = int(a.integer("--port", 8080, 0, 65535));
   int workers = int(a.integer("--workers", 4, 1, 256));
-  int64_t maxQueue = a.integer("--max-queue", 64, 0, 1 << 20);
+  int64_t maxQueue = a.integer("--max-queue", 64, 1, 1 << 20);
   int maxBatch = int(a.integer("--max-batch", 8, 1, limits::kMaxBatch));
   int64_t maxTokens = a.integer("--max-tokens", 0, 0, limits::kMaxContext);
   int64_t defaultMaxTokens = a.integer("--default-max-tokens", 256, 1, limits::kMaxContext);
