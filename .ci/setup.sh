@@ -7,6 +7,7 @@ pkgs=(cmake ninja-build ccache clang-19 lld-19 llvm-19-dev llvm-19-tools mlir-19
       libonnx-dev libprotobuf-dev protobuf-compiler libxbyak-dev libgtest-dev libgmock-dev
       libonnx-testdata python3-onnx python3-numpy nodejs npm
       libpcre2-dev nlohmann-json3-dev libicu-dev pkg-config libsentencepiece-dev  # the tokenizer (runtime/tokenizer)
+      libcpp-httplib-dev haproxy curl  # bmc-serve (serve/) and its scale-out test
       libclang-rt-19-dev)  # libclang-rt: sanitizer runtimes and libFuzzer (.ci/sanitize.sh)
 
 missing=()

