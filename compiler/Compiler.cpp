@@ -31,6 +31,24 @@ bool parseWeightFormat(const std::string &name, WeightFormat &out) {
   return false;
 }
 
+const char *kvTypeName(KVType t) {
+  switch (t) {
+  case KVType::F32: return "f32";
+  case KVType::BF16: return "bf16";
+  case KVType::F16: return "f16";
+  }
+  return "?";
+}
+
+bool parseKVType(const std::string &name, KVType &out) {
+  for (KVType t : {KVType::F32, KVType::BF16, KVType::F16})
+    if (name == kvTypeName(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 const char *kvModeName(KVMode m) {
   switch (m) {
   case KVMode::Concat: return "concat";
@@ -120,6 +138,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   if (opts.kvMode != KVMode::Concat) {
     mlir::bmc::KVInplaceOptions kvo;
     kvo.padding = opts.kvPadding;
+    kvo.kvType = kvTypeName(opts.kvType);
     pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createKVInplace(kvo));
     pm.addPass(mlir::createCanonicalizerPass());
   }
@@ -137,6 +156,7 @@ static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts,
   auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
   d.kvPadding = opts.kvPadding;
   d.weights = weightFormatName(opts.weights);
+  d.kvType = kvTypeName(opts.kvType);
   if (opts.kvMode == KVMode::Concat || !d.inplaceKV) {
     d.kvMode = "concat";
     if (opts.kvMode != KVMode::Concat && d.valid && opts.remarks)
@@ -157,6 +177,11 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
   if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4)
     return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
+  if (o.kvType != KVType::F32 && o.kvType != KVType::BF16 && o.kvType != KVType::F16)
+    return bad("kvType: expected KVType::F32, BF16 or F16, found " + std::to_string(int(o.kvType)));
+  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat)
+    return bad(std::string("kvType ") + kvTypeName(o.kvType) +
+               " needs in-place KV caches (kvMode prealloc or bmc); concat keeps the graph's f32 tensors");
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
@@ -178,6 +203,11 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
   finishDecoderInfo(*c.im.module, opts, c.sig.decoder);
+  if (opts.kvType != KVType::F32 && !c.sig.decoder.inplaceKV) {
+    error = path + ": kv type " + kvTypeName(opts.kvType) + " needs a decoder whose KV caches are rewritten in "
+            "place; this model has none";
+    return false;
+  }
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,

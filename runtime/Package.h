@@ -22,7 +22,8 @@ namespace bmc::pkg {
 
 constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
 // 2: the metadata records the weight format (f32, int8, int4).
-constexpr uint32_t kFormatVersion = 2;
+// 3: ... and the KV cache element type (f32, bf16, f16).
+constexpr uint32_t kFormatVersion = 3;
 constexpr size_t kHeaderSize = 128;
 constexpr uint64_t kWeightsAlign = 4096;
 

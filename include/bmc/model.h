@@ -56,6 +56,9 @@ struct DecoderInfo {
   std::string kvPadding = "skip";
   /// Matmul weight storage: "f32", "int8" or "int4" (CompileOptions::weights).
   std::string weights = "f32";
+  /// KV cache element type: "f32", "bf16" or "f16" (CompileOptions::kvType;
+  /// anything but f32 only with in-place caches).
+  std::string kvType = "f32";
   /// Per KV cache input: "<name>: in place" or "<name>: concat (<why>)".
   std::vector<std::string> kvStatus;
 };

@@ -340,7 +340,7 @@ Result<OrtReference> ortReference(const std::string &modelPath, const std::vecto
 std::string describe(const CompileOptions &o) {
   return std::string(kvModeName(o.kvMode)) + "_" + o.kvPadding + "_r" + std::to_string(o.r) +
          (o.referenceKernels ? "_ref" : "") + "_O" + std::to_string(o.optLevel) +
-         "_seg" + std::to_string(o.segmentOps) + "_" + weightFormatName(o.weights);
+         "_seg" + std::to_string(o.segmentOps) + "_" + weightFormatName(o.weights) + "_kv" + kvTypeName(o.kvType);
 }
 
 namespace {

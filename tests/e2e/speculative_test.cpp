@@ -3,7 +3,8 @@
 // For every generated model (7 families, both exporters' idioms):
 //   - prefill(p) then extend(d) gives the logits of prefill(p ++ d), and
 //     extend + truncate + extend those of the straight path, in every KV
-//     mode and both paddings (bmc with r = 3, so passes cross growths);
+//     mode and both paddings (bmc with r = 3, so passes cross growths),
+//     and with bf16 (bmc, skip) and fp16 (prealloc, mask) KV caches;
 //   - greedy speculative decoding gives exactly the tokens of plain greedy
 //     decoding for k in {1, 2, 4, 8}, every KV mode and padding, with three
 //     drafters (a replayed continuation corrupted at random, which mixes
@@ -39,16 +40,20 @@ struct Config {
 /// Every KV mode and padding; bmc with a small r so that passes of several
 /// rows cross reallocations.
 std::vector<Config> configs() {
-  CompileOptions skip, mask, concat;
+  CompileOptions skip, mask, concat, bf16, f16mask;
   mask.kvPadding = "mask";
   concat.kvMode = KVMode::Concat;
+  bf16.kvType = KVType::BF16; // rows rounded on append: extend and truncate must not care
+  f16mask.kvType = KVType::F16;
+  f16mask.kvPadding = "mask";
   SessionOptions r3, pre, autoR;
   r3.r = 3;
   pre.kvMode = "prealloc";
   // Within the learned positions of every family (a draft of another family must hold the target's context).
   r3.maxContext = pre.maxContext = autoR.maxContext = 512;
   return {{"bmc r=3 skip", skip, r3},   {"bmc r=3 mask", mask, r3}, {"bmc auto-r skip", skip, autoR},
-          {"prealloc skip", skip, pre}, {"prealloc mask", mask, pre}, {"concat", concat, autoR}};
+          {"prealloc skip", skip, pre}, {"prealloc mask", mask, pre}, {"concat", concat, autoR},
+          {"bmc r=3 skip bf16", bf16, r3}, {"prealloc mask f16", f16mask, pre}};
 }
 
 class Speculative : public ::testing::TestWithParam<std::string> {
