@@ -148,13 +148,15 @@ int main(int argc, char **argv) {
               "\"cpu_ms_per_token\": %.4f, \"involuntary_switches\": %ld, \"page_faults\": %ld, \"prefill_ms\": %.2f, "
               "\"kv_mode\": \"%s\", \"r\": %lld, \"kv_alloc_peak_mb\": %.3f, \"kv_used_mb\": %.3f, "
               "\"kv_reallocations\": %lld, \"kv_growths_in_window\": %lld, \"weights_mb\": %.3f, "
-              "\"weights_read_mb\": %.3f, \"weight_format\": \"%s\", \"kv_bytes_per_row\": %lld, \"load_s\": %.4f, \"anon_huge_mb\": %.1f, \"rss_peak_mb\": %.1f}\n",
+              "\"weights_read_mb\": %.3f, \"weight_format\": \"%s\", \"kv_type\": \"%s\", \"kv_bytes_per_row\": %lld, \"load_s\": %.4f, \"anon_huge_mb\": %.1f, \"rss_peak_mb\": %.1f}\n",
               (long long)ctx, (long long)window, decodeS * 1e3 / double(window), double(window * batch) / decodeS,
               decodeCpuS * 1e3 / double(window), preempted, ru.ru_minflt - ru0.ru_minflt, prefillS * 1e3,
               s.value()->kvMode().c_str(), (long long)s.value()->r(), k.peakBytesAllocated / 1e6, k.bytesUsed / 1e6,
               (long long)k.reallocations, growthsInWindow, m->weightBytes() / 1e6, d.weightBytesPerToken / 1e6,
-              d.weights.c_str(),
-              (long long)(d.caches.size() * d.caches[0].heads * d.caches[0].headDim * 4 * batch), loadS, hugeMB,
+              d.weights.c_str(), d.kvType.c_str(),
+              (long long)(d.caches.size() * d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2) *
+                          batch),
+              loadS, hugeMB,
               ru.ru_maxrss / 1024.0);
   return 0;
 }

@@ -4,6 +4,11 @@ and a sweep of fixed r, in both attention padding modes (skip, mask).
 
 One command (builds what it needs, generates the model, writes results):
     benchmarks/kv_modes.py [--preset gpt2-25m] [--contexts 128,512,1024,2048,4096] [--rounds 3]
+                           [--kv-types f32,bf16,f16]
+
+--kv-types adds, per reduced KV element type, prealloc and bmc r=auto (skip padding) on a package
+compiled with bmc-compile --kv-type TYPE; their roofline counts the KV rows at that element size
+(2 bytes), and "vs prealloc" compares them with the fp32 prealloc row.
 
 For every context C and configuration, bmc_bench prefills C - K tokens and times K decode steps
 (K = min(--window, C/2); 256 by default, at least the largest fixed r, so that each r pays its copies
@@ -44,12 +49,14 @@ PROBE_STREAMS = "2,4,8"  # bw_read's stream counts; the best one's median is the
 PROBE_REPS = 5
 
 
-def packages(onnx, paddings):
-    """Packages compiled for this run's modes: bmc (skip padding), bmc-mask, concat."""
+def packages(onnx, paddings, kv_types=()):
+    """Packages compiled for this run's modes: bmc (skip padding), bmc-mask, concat, bmc.<type> (skip padding,
+    reduced KV element type)."""
     compiler = os.path.join(BIN, "bmc-compile")
     pk = {}
     wanted = [("concat", ["--kv", "concat"])] + [
-        ("bmc" if p == "skip" else "bmc-mask", ["--kv", "bmc", "--kv-padding", p]) for p in paddings]
+        ("bmc" if p == "skip" else "bmc-mask", ["--kv", "bmc", "--kv-padding", p]) for p in paddings] + [
+        (f"bmc.{t}", ["--kv", "bmc", "--kv-type", t]) for t in kv_types if t != "f32"]
     for key, args in wanted:
         path = os.path.join(BENCH_DIR, f"{os.path.basename(onnx)[:-5]}.{key}.bmcpkg")
         if not os.path.exists(path) or os.path.getmtime(path) < max(os.path.getmtime(compiler), os.path.getmtime(onnx)):
@@ -76,25 +83,35 @@ def probe(exe, threads):
     return bl.last_json(out, "bw_read")[f"read_gb_s_{threads}thread"]
 
 
-def bench(pkg, ctx, window, kv, r, threads):
+def bench(pkg, ctx, window, kv, r, threads, kvt="f32"):
     cmd = [os.path.join(BIN, "bmc_bench"), pkg, "--context", str(ctx), "--window", str(window), "--kv", kv,
            "--r", str(r), "--threads", str(threads)]
     out, rss, _ = bl.run(cmd, env={"XDG_CACHE_HOME": CAL_DIR})
     j = bl.last_json(out, "bmc_bench")
     if j["kv_mode"] != kv:
         raise BenchError(f"bmc_bench ran kv mode {j['kv_mode']}, expected {kv}: {' '.join(cmd)}")
+    if j.get("kv_type", "f32") != kvt:
+        raise BenchError(f"bmc_bench ran KV type {j.get('kv_type')}, expected {kvt}: {' '.join(cmd)}")
     j["rss_wait4_mb"] = rss
     return j
 
 
-def configurations(sweep, paddings):
-    """(name, package key, kv mode, r, padding); r = 0: the cost model's."""
-    cs = [("concat", "concat", "concat", 0, "-")]
+KV_ELEM_BYTES = {"f32": 4, "bf16": 2, "f16": 2}
+
+
+def configurations(sweep, paddings, kv_types=("f32",)):
+    """(name, package key, kv mode, r, padding, kv type); r = 0: the cost model's."""
+    cs = [("concat", "concat", "concat", 0, "-", "f32")]
     if "skip" in paddings:
-        cs += [("prealloc", "bmc", "prealloc", 0, "skip"), ("bmc r=auto", "bmc", "bmc", 0, "skip")]
-        cs += [(f"bmc r={r}", "bmc", "bmc", r, "skip") for r in sweep]
+        cs += [("prealloc", "bmc", "prealloc", 0, "skip", "f32"), ("bmc r=auto", "bmc", "bmc", 0, "skip", "f32")]
+        cs += [(f"bmc r={r}", "bmc", "bmc", r, "skip", "f32") for r in sweep]
     if "mask" in paddings:
-        cs += [("prealloc mask", "bmc-mask", "prealloc", 0, "mask"), ("bmc mask r=auto", "bmc-mask", "bmc", 0, "mask")]
+        cs += [("prealloc mask", "bmc-mask", "prealloc", 0, "mask", "f32"),
+               ("bmc mask r=auto", "bmc-mask", "bmc", 0, "mask", "f32")]
+    for t in kv_types:
+        if t != "f32":
+            cs += [(f"prealloc {t}", f"bmc.{t}", "prealloc", 0, "skip", t),
+                   (f"bmc r=auto {t}", f"bmc.{t}", "bmc", 0, "skip", t)]
     return cs
 
 
@@ -121,6 +138,7 @@ def main():
     ap.add_argument("--window", type=int, default=256, help="decode steps timed, ending at the context (at most C/2)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--kv-types", default="f32", help="KV element types: f32 plus any of bf16, f16 (skip padding)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in BMC_BUILD_DIR")
     ap.add_argument("--out", default=bl.RESULTS)
     a = ap.parse_args()
@@ -130,6 +148,11 @@ def main():
     except ValueError:
         sys.exit(f"kv_modes.py: --contexts and --sweep take comma-separated integers, found '{a.contexts}', '{a.sweep}'")
     paddings = [p for p in a.paddings.split(",") if p]
+    kv_types = [t for t in a.kv_types.split(",") if t]
+    if not kv_types or any(t not in KV_ELEM_BYTES for t in kv_types):
+        sys.exit(f"kv_modes.py: --kv-types: expected a list of f32, bf16, f16, found '{a.kv_types}'")
+    if any(t != "f32" for t in kv_types) and "skip" not in paddings:
+        sys.exit("kv_modes.py: --kv-types bf16/f16 run with skip padding: include skip in --paddings")
     if not paddings or any(p not in ("skip", "mask") for p in paddings):
         sys.exit(f"kv_modes.py: --paddings: expected skip, mask or skip,mask, found '{a.paddings}'")
     if not contexts or min(contexts) < 4 or max(contexts) > 4096:
@@ -141,13 +164,13 @@ def main():
         bl.ensure_build(("bmc_bench", "bmc-compile"))
     bl.check_binaries(("bmc_bench", "bmc-compile"))
     onnx = bl.ensure_model(a.preset)
-    pkgs = packages(onnx, paddings)
+    pkgs = packages(onnx, paddings, kv_types)
     mb = bl.model_bytes(onnx)
     weights_read_mb = mb["weight_bytes"] / 1e6
     exe = bl.bw_read_exe()
     log(f"calibrating bmc's cost model ({a.threads} thread(s)) into {CAL_DIR}")
     calibration = calibrate(pkgs["bmc" if "skip" in paddings else "bmc-mask"], a.threads)
-    configs = configurations(sweep, paddings)
+    configs = configurations(sweep, paddings, kv_types)
     machine = bl.machine_info()
     windows = {c: min(a.window, c // 2) for c in contexts}
 
@@ -157,18 +180,19 @@ def main():
         log(f"round {rnd + 1}/{a.rounds}: {', '.join(c[0] for c in order)}; load {bl.loadavg()}")
         for ctx in contexts:
             before = probe(exe, a.threads)
-            for name, pk, kv, r, padding in order:
-                j = bench(pkgs[pk], ctx, windows[ctx], kv, r, a.threads)
+            for name, pk, kv, r, padding, kvt in order:
+                j = bench(pkgs[pk], ctx, windows[ctx], kv, r, a.threads, kvt)
                 after = probe(exe, a.threads)
-                raw.append(dict(j, round=rnd, context=ctx, config=name, padding=padding, bw_before=before,
+                raw.append(dict(j, round=rnd, context=ctx, config=name, padding=padding, kv_type=kvt, bw_before=before,
                                 bw_after=after))
                 log(f"  context {ctx:5d} {name:16s} {j['ms_per_token']:8.3f} ms/token (CPU {j['cpu_ms_per_token']:7.3f}) "
                     f"r {j['r']:5d}, {j['kv_growths_in_window']:4d} growths in window, probe {before:.1f}/{after:.1f} GB/s")
                 before = after
 
     # ---- aggregate ------------------------------------------------------------------------------
-    def roof_ms(ctx, bw):
-        kv_read = mb["kv_row_bytes"] * (ctx - windows[ctx] / 2)  # rows read by a step, the window's middle
+    def roof_ms(ctx, bw, kvt="f32"):
+        # rows read by a step, the window's middle; kv_row_bytes counts fp32 elements
+        kv_read = mb["kv_row_bytes"] * KV_ELEM_BYTES[kvt] / 4 * (ctx - windows[ctx] / 2)
         return (mb["weight_bytes"] + kv_read) / (bw * 1e9) * 1e3
 
     def of(name, ctx, rnd):
@@ -176,10 +200,10 @@ def main():
 
     rows = []
     for ctx in contexts:
-        for name, pk, kv, r, padding in configs:
+        for name, pk, kv, r, padding, kvt in configs:
             rs = [x for x in raw if (x["config"], x["context"]) == (name, ctx)]
             probes = [p for x in rs for p in (x["bw_before"], x["bw_after"])]
-            pct = [100 * roof_ms(ctx, (x["bw_before"] + x["bw_after"]) / 2) / x["ms_per_token"] for x in rs]
+            pct = [100 * roof_ms(ctx, (x["bw_before"] + x["bw_after"]) / 2, kvt) / x["ms_per_token"] for x in rs]
             base = "prealloc mask" if padding == "mask" else "prealloc"
             vs_pre = None
             if base in (c[0] for c in configs):
@@ -187,7 +211,7 @@ def main():
                 vs_pre_cpu = med(of(base, ctx, x["round"])["cpu_ms_per_token"] / x["cpu_ms_per_token"] for x in rs)
             ms = med(x["ms_per_token"] for x in rs)
             rows.append(dict(
-                context=ctx, config=name, padding=padding, window=windows[ctx],
+                context=ctx, config=name, padding=padding, kv_type=kvt, window=windows[ctx],
                 ms_per_token=round(ms, 4), cpu_ms_per_token=round(med(x["cpu_ms_per_token"] for x in rs), 4),
                 tok_s=round(1000 / ms, 2),
                 vs_concat=round(med(of("concat", ctx, x["round"])["ms_per_token"] / x["ms_per_token"] for x in rs), 3),
@@ -195,7 +219,7 @@ def main():
                 vs_prealloc_cpu=round(vs_pre_cpu, 3) if vs_pre else None,
                 pct_roofline=round(med(pct), 1), pct_roofline_min=round(min(pct), 1), pct_roofline_max=round(max(pct), 1),
                 probe_gb_s=round(med(probes), 2), probe_gb_s_min=round(min(probes), 2), probe_gb_s_max=round(max(probes), 2),
-                roofline_tok_s=round(1000 / roof_ms(ctx, med(probes)), 2),
+                roofline_tok_s=round(1000 / roof_ms(ctx, med(probes), kvt), 2),
                 r_last=rs[0]["r"], growths_in_window=med(x["kv_growths_in_window"] for x in rs),
                 kv_alloc_peak_mb=round(max(x["kv_alloc_peak_mb"] for x in rs), 3), kv_used_mb=round(rs[0]["kv_used_mb"], 3),
                 rss_peak_mb=round(max(x["rss_wait4_mb"] for x in rs), 1),
@@ -242,13 +266,15 @@ def main():
                 f"reallocation's (r=auto: the cost model's at that context, from this run's calibration: read "
                 f"{float(calibration.get('read_bytes_per_second', 0)) / 1e9:.1f} GB/s, copy "
                 f"{float(calibration.get('copy_bytes_per_second', 0)) / 1e9:.1f} GB/s). A bmc row whose window held no "
-                f"growth (marked; r above the window) shows decode without any reallocation, not r's amortised cost.\n")
+                f"growth (marked; r above the window) shows decode without any reallocation, not r's amortised cost. "
+                f"Rows named bf16/f16 use KV caches of that type (bmc-compile --kv-type): their roofline counts 2-byte "
+                f"KV elements and `vs prealloc` compares them with fp32 prealloc.\n")
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-        for name, _, _, _, _ in configs:
+        for name, *_ in configs:
             xs = [x for x in rows if x["config"] == name]
             ax[0].plot([x["context"] for x in xs], [x["tok_s"] for x in xs], marker="o", label=name)
             ax[1].plot([x["context"] for x in xs], [x["kv_alloc_peak_mb"] for x in xs], marker="o", label=name)

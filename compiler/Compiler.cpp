@@ -40,10 +40,28 @@ const char *activationFormatName(ActivationFormat f) {
   return "?";
 }
 
+const char *kvTypeName(KVType t) {
+  switch (t) {
+  case KVType::F32: return "f32";
+  case KVType::BF16: return "bf16";
+  case KVType::F16: return "f16";
+  }
+  return "?";
+}
+
 bool parseActivationFormat(const std::string &name, ActivationFormat &out) {
   for (ActivationFormat f : {ActivationFormat::F32, ActivationFormat::Int8})
     if (name == activationFormatName(f)) {
       out = f;
+      return true;
+    }
+  return false;
+}
+
+bool parseKVType(const std::string &name, KVType &out) {
+  for (KVType t : {KVType::F32, KVType::BF16, KVType::F16})
+    if (name == kvTypeName(t)) {
+      out = t;
       return true;
     }
   return false;
@@ -138,6 +156,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   if (opts.kvMode != KVMode::Concat) {
     mlir::bmc::KVInplaceOptions kvo;
     kvo.padding = opts.kvPadding;
+    kvo.kvType = kvTypeName(opts.kvType);
     pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createKVInplace(kvo));
     pm.addPass(mlir::createCanonicalizerPass());
   }
@@ -156,6 +175,7 @@ static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts,
   auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
   d.kvPadding = opts.kvPadding;
   d.weights = weightFormatName(opts.weights);
+  d.kvType = kvTypeName(opts.kvType);
   if (opts.kvMode == KVMode::Concat || !d.inplaceKV) {
     d.kvMode = "concat";
     if (opts.kvMode != KVMode::Concat && d.valid && opts.remarks)
@@ -178,6 +198,11 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
     return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
   if (o.activations != ActivationFormat::F32 && o.activations != ActivationFormat::Int8)
     return bad("activations: expected ActivationFormat::F32 or Int8, found " + std::to_string(int(o.activations)));
+  if (o.kvType != KVType::F32 && o.kvType != KVType::BF16 && o.kvType != KVType::F16)
+    return bad("kvType: expected KVType::F32, BF16 or F16, found " + std::to_string(int(o.kvType)));
+  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat)
+    return bad(std::string("kvType ") + kvTypeName(o.kvType) +
+               " needs in-place KV caches (kvMode prealloc or bmc); concat keeps the graph's f32 tensors");
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.codegenThreads < 1 || o.codegenThreads > 64)
     return bad(limits::outOfRange("codegenThreads", 1, 64, o.codegenThreads));
@@ -201,6 +226,11 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
   finishDecoderInfo(*c.im.module, opts, c.sig.decoder);
+  if (opts.kvType != KVType::F32 && !c.sig.decoder.inplaceKV) {
+    error = path + ": kv type " + kvTypeName(opts.kvType) + " needs a decoder whose KV caches are rewritten in "
+            "place; this model has none";
+    return false;
+  }
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,

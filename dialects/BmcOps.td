@@ -600,7 +600,8 @@ def Bmc_KVAppendOp : Bmc_Op<"kv_append",
     runtime guarantees `valid + seq <= capacity` before the step (the BMC
     policy); compiled code checks it. The write is a side effect: the op
     stays even if the view is unused, and a function appends to each cache
-    at most once.
+    at most once. A bf16/f16 cache takes f32 rows, rounded to nearest even
+    as they are written; the view then has the cache's element type.
 
     ```mlir
     %present = bmc.kv_append %cache, %new : (!bmc.kv_cache<2x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32>

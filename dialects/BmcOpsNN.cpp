@@ -180,9 +180,12 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
   if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(hk) && (hk == 0 || h % hk))
     return fail(loc, llvm::formatv("bmc.attention: expected query heads to be a multiple of KV "
                                    "heads, found {0} query heads and {1} KV heads", h, hk));
-  if (k.getElementType() != q.getElementType() || v.getElementType() != q.getElementType())
-    return fail(loc, llvm::formatv("bmc.attention: expected q, k and v of one element type, "
-                                   "found {0}, {1} and {2}", q.getElementType(),
+  // k and v may be a bf16/fp16 KV cache read by an f32 attention (widened as read).
+  Type kt = k.getElementType();
+  bool narrowKV = q.getElementType().isF32() && (kt.isBF16() || kt.isF16());
+  if ((kt != q.getElementType() && !narrowKV) || v.getElementType() != kt)
+    return fail(loc, llvm::formatv("bmc.attention: expected q, k and v of one element type (or f32 q with "
+                                   "bf16/f16 k and v), found {0}, {1} and {2}", q.getElementType(),
                                    k.getElementType(), v.getElementType()));
   if (k.getDimSize(1) != v.getDimSize(1) && !k.isDynamicDim(1) && !v.isDynamicDim(1))
     return fail(loc, llvm::formatv("bmc.attention: expected k and v to have the same heads, "
@@ -218,7 +221,10 @@ LogicalResult KVAppendOp::inferReturnTypes(MLIRContext *, std::optional<Location
                                            Adaptor adaptor, SmallVectorImpl<Type> &out) {
   auto cache = cast<KVCacheType>(adaptor.getCache().getType());
   auto rows = ranked(adaptor.getRows());
-  if (rows.getRank() != 4 || rows.getElementType() != cache.getElementType() ||
+  // f32 rows go into a bf16/f16 cache rounded to nearest even.
+  Type ct = cache.getElementType();
+  bool rounding = rows.getElementType().isF32() && (ct.isBF16() || ct.isF16());
+  if (rows.getRank() != 4 || (rows.getElementType() != ct && !rounding) ||
       (!rows.isDynamicDim(1) && rows.getDimSize(1) != cache.getHeads()) ||
       (!rows.isDynamicDim(3) && rows.getDimSize(3) != cache.getHeadDim()))
     return fail(loc, llvm::formatv("bmc.kv_append: expected rows [batch, {0}, seq, {1}] of {2}, "

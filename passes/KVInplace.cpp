@@ -24,6 +24,13 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       f.emitError("bmc-kv-inplace: expected padding skip or mask, found '") << padding << "'";
       return signalPassFailure();
     }
+    if (kvType != "f32" && kvType != "bf16" && kvType != "f16") {
+      f.emitError("bmc-kv-inplace: expected kv-type f32, bf16 or f16, found '") << kvType << "'";
+      return signalPassFailure();
+    }
+    OpBuilder tb(&getContext());
+    Type storage = kvType == "bf16" ? Type(tb.getBF16Type()) : kvType == "f16" ? Type(tb.getF16Type()) : Type();
+    bool failed = false;
     Block &body = f.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     SmallVector<Attribute> status;
@@ -55,6 +62,11 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
           std::string why = "it grows along axis 3 (a key cache stored transposed, [batch, heads, head_dim, seq]); "
                             "only [batch, heads, seq, head_dim] caches are rewritten";
           c.emitRemark("KV cache '") << name << "' not rewritten: " << why;
+          if (storage) {
+            c.emitError("bmc-kv-inplace: kv-type ") << kvType << " needs every KV cache rewritten in place; '"
+                                                     << name << "' is not: " << why;
+            failed = true;
+          }
           status.push_back(StringAttr::get(&getContext(), name + ": concat (" + why + ")"));
           break;
         }
@@ -62,6 +74,11 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       }
       auto remark = [&](const Twine &why) {
         concats[0].emitRemark("KV cache '") << name << "' not rewritten: " << why;
+        if (storage) {
+          concats[0].emitError("bmc-kv-inplace: kv-type ") << kvType << " needs every KV cache rewritten in place; '"
+                                                            << name << "' is not: " << why;
+          failed = true;
+        }
         status.push_back(StringAttr::get(&getContext(), name + ": concat (" + why.str() + ")"));
       };
       if (concats.size() != 1) { remark("it is concatenated more than once"); continue; }
@@ -75,20 +92,34 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       auto newT = cast<RankedTensorType>(cc.getInputs()[1].getType());
       if (newT.getElementType() != t.getElementType()) { remark("element types differ"); continue; }
 
-      auto kvType = KVCacheType::get(&getContext(), t.getDimSize(1), t.getDimSize(3), t.getElementType());
+      if (storage) {
+        // A bf16/f16 cache is read as such: only attention widens it (other
+        // readers would need f32 values); its element type must be f32 to start with.
+        if (!t.getElementType().isF32()) { remark("kv-type needs an f32 cache"); continue; }
+        Operation *other = nullptr;
+        for (Operation *u : cc.getResult().getUsers())
+          if (!isa<AttentionOp, func::ReturnOp>(u)) other = u;
+        if (other) {
+          remark(Twine("its rows are read by '") + other->getName().getStringRef() +
+                 "' (only bmc.attention reads a bf16/f16 cache)");
+          continue;
+        }
+      }
+      auto cacheType = KVCacheType::get(&getContext(), t.getDimSize(1), t.getDimSize(3),
+                                        storage ? storage : t.getElementType());
       if (newT.getRank() != 4 || (!newT.isDynamicDim(1) && newT.getDimSize(1) != t.getDimSize(1)) ||
           (!newT.isDynamicDim(3) && newT.getDimSize(3) != t.getDimSize(3))) {
         remark("the new rows do not match the cache layout [batch, heads, seq, head_dim]");
         continue;
       }
-      arg.setType(kvType);
+      arg.setType(cacheType);
       OpBuilder b(cc);
-      auto app = b.create<KVAppendOp>(cc.getLoc(), cc.getType(), arg, cc.getInputs()[1]);
+      auto app = b.create<KVAppendOp>(cc.getLoc(), arg, cc.getInputs()[1]); // the cache's element type
       // Shape queries of the past see the valid rows.
       for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
         if (use.getOwner() == cc.getOperation() || use.getOwner() == app.getOperation()) continue;
         OpBuilder pb(use.getOwner());
-        auto past = pb.create<KVPastOp>(use.getOwner()->getLoc(), t, arg);
+        auto past = pb.create<KVPastOp>(use.getOwner()->getLoc(), arg); // shape queries only
         use.set(past);
       }
       cc.getResult().replaceAllUsesWith(app.getResult());
@@ -98,7 +129,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       dropResults.set(outputs[0]);
       auto outName = f.getResultAttrOfType<StringAttr>(outputs[0], "bmc.name");
       f.setArgAttr(arg.getArgNumber(), "bmc.kv_present", outName ? outName : StringAttr::get(&getContext(), ""));
-      status.push_back(StringAttr::get(&getContext(), name + ": in place"));
+      status.push_back(StringAttr::get(&getContext(), name + ": in place" + (storage ? " (" + kvType + ")" : "")));
     }
     // Drop the present outputs from the return and the signature.
     SmallVector<Value> keep;
@@ -113,6 +144,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
     f.setFunctionType(FunctionType::get(&getContext(), body.getArgumentTypes(), ValueRange(keep).getTypes()));
     f.setAllResultAttrs(resAttrs);
     if (!status.empty()) f->setAttr("bmc.kv_rewritten", ArrayAttr::get(&getContext(), status));
+    if (failed) signalPassFailure();
   }
 };
 

@@ -114,7 +114,10 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"padding", "padding", "std::string", /*default=*/"\"skip\"",
-           "How attention treats the spare rows: skip or mask">
+           "How attention treats the spare rows: skip or mask">,
+    Option<"kvType", "kv-type", "std::string", /*default=*/"\"f32\"",
+           "Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16: "
+           "every f32 KV cache input must be rewritten and read only by bmc.attention)">
   ];
 }
 

@@ -19,8 +19,9 @@
 extern "C" {
 #endif
 
-/* 2: the code exports bmc_weights_bytes. */
-#define BMC_ABI_VERSION 2
+/* 2: the code exports bmc_weights_bytes. 3: attention parameters end with
+ * the KV element type; bmc_rt_copy4_to_kv. */
+#define BMC_ABI_VERSION 3
 #define BMC_MAX_RANK 8
 
 typedef struct bmc_exec_ctx bmc_exec_ctx;
@@ -76,7 +77,7 @@ enum {
   BMC_ATT_V, BMC_ATT_V_BS, BMC_ATT_V_HS, BMC_ATT_V_RS,
   BMC_ATT_OUT, BMC_ATT_O_BS, BMC_ATT_O_HS, BMC_ATT_O_RS,
   BMC_ATT_MASK, BMC_ATT_M_BS, BMC_ATT_M_HS, BMC_ATT_M_QS, BMC_ATT_M_KS,
-  BMC_ATT_SCALE_BITS,
+  BMC_ATT_SCALE_BITS, BMC_ATT_KV_TYPE,
   BMC_ATT_NUM_PARAMS
 };
 void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *params);
@@ -91,6 +92,14 @@ void bmc_rt_attention_ref(bmc_exec_ctx *ctx, const int64_t *params);
 void bmc_rt_copy4(void *dst, const void *src, int64_t elemBytes, int64_t n0, int64_t n1, int64_t n2, int64_t n3,
                   int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t s0, int64_t s1, int64_t s2, int64_t s3);
 
+/* bmc_rt_copy4 from fp32 `src` into a KV buffer of element type `kvType`
+ * (BMC_KV_BF16 / BMC_KV_F16 of kernels.h: rounded to nearest even; BMC_KV_F32
+ * copies); strides in elements of each side. `ref` != 0: the plain C
+ * conversion (code compiled with CompileOptions::referenceKernels). */
+void bmc_rt_copy4_to_kv(void *dst, const float *src, int64_t kvType, int64_t ref, int64_t n0, int64_t n1, int64_t n2,
+                        int64_t n3, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t s0, int64_t s1, int64_t s2,
+                        int64_t s3);
+
 typedef int32_t (*bmc_entry_fn)(bmc_exec_ctx *ctx, void **io);
 
 /* Compiled code also exports `const int64_t bmc_weights_bytes`: the size of
@@ -98,6 +107,11 @@ typedef int32_t (*bmc_entry_fn)(bmc_exec_ctx *ctx, void **io);
  * at compile time). The package loader refuses a weights section of another
  * size, which the code would read past or misread. */
 #define BMC_WEIGHTS_BYTES_SYMBOL "bmc_weights_bytes"
+/* ... and `const int64_t bmc_kv_type`: the KV cache element type its appends
+ * and attention were compiled for (0 f32, 1 bf16, 2 f16: BMC_KV_* of
+ * kernels.h). The loader refuses metadata that says otherwise (the runtime
+ * sizes the buffers from the metadata). */
+#define BMC_KV_TYPE_SYMBOL "bmc_kv_type"
 
 #ifdef __cplusplus
 }

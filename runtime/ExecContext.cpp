@@ -120,6 +120,29 @@ void bmc_rt_copy4(void *dst, const void *src, int64_t e, int64_t n0, int64_t n1,
       }
 }
 
+void bmc_rt_copy4_to_kv(void *dst, const float *src, int64_t kvType, int64_t ref, int64_t n0, int64_t n1,
+                        int64_t n2, int64_t n3, int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t s0,
+                        int64_t s1, int64_t s2, int64_t s3) {
+  const int32_t t = int32_t(kvType);
+  const int64_t e = bmc_kv_elem_bytes(t);
+  auto *D = static_cast<uint8_t *>(dst);
+  auto convert = [&](const float *from, uint8_t *to, int64_t n) {
+    if (ref) bmc::kernels::ref::convertToKV(t, from, to, n);
+    else bmc_convert_f32_to_kv(t, from, to, n);
+  };
+  for (int64_t i0 = 0; i0 < n0; ++i0)
+    for (int64_t i1 = 0; i1 < n1; ++i1)
+      for (int64_t i2 = 0; i2 < n2; ++i2) {
+        uint8_t *dp = D + (i0 * d0 + i1 * d1 + i2 * d2) * e;
+        const float *sp = src + (i0 * s0 + i1 * s1 + i2 * s2);
+        if (d3 == 1 && s3 == 1) {
+          convert(sp, dp, n3);
+          continue;
+        }
+        for (int64_t i3 = 0; i3 < n3; ++i3) convert(sp + i3 * s3, dp + i3 * d3 * e, 1);
+      }
+}
+
 static bmc_attention_args unpackAttention(const int64_t *p) {
   bmc_attention_args a;
   a.batch = p[BMC_ATT_BATCH];
@@ -132,9 +155,9 @@ static bmc_attention_args unpackAttention(const int64_t *p) {
   a.v_head_dim = p[BMC_ATT_V_HEAD_DIM];
   a.q = reinterpret_cast<const float *>(p[BMC_ATT_Q]);
   a.q_bs = p[BMC_ATT_Q_BS]; a.q_hs = p[BMC_ATT_Q_HS]; a.q_rs = p[BMC_ATT_Q_RS];
-  a.k = reinterpret_cast<const float *>(p[BMC_ATT_K]);
+  a.k = reinterpret_cast<const void *>(p[BMC_ATT_K]);
   a.k_bs = p[BMC_ATT_K_BS]; a.k_hs = p[BMC_ATT_K_HS]; a.k_rs = p[BMC_ATT_K_RS];
-  a.v = reinterpret_cast<const float *>(p[BMC_ATT_V]);
+  a.v = reinterpret_cast<const void *>(p[BMC_ATT_V]);
   a.v_bs = p[BMC_ATT_V_BS]; a.v_hs = p[BMC_ATT_V_HS]; a.v_rs = p[BMC_ATT_V_RS];
   a.out = reinterpret_cast<float *>(p[BMC_ATT_OUT]);
   a.o_bs = p[BMC_ATT_O_BS]; a.o_hs = p[BMC_ATT_O_HS]; a.o_rs = p[BMC_ATT_O_RS];
@@ -142,6 +165,7 @@ static bmc_attention_args unpackAttention(const int64_t *p) {
   a.m_bs = p[BMC_ATT_M_BS]; a.m_hs = p[BMC_ATT_M_HS]; a.m_qs = p[BMC_ATT_M_QS]; a.m_ks = p[BMC_ATT_M_KS];
   uint32_t bits = uint32_t(p[BMC_ATT_SCALE_BITS]);
   std::memcpy(&a.scale, &bits, 4);
+  a.kv_type = int32_t(p[BMC_ATT_KV_TYPE]);
   return a;
 }
 

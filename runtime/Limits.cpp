@@ -128,7 +128,11 @@ Status checkDecoderInterface(const ModelSignature &sig) {
     const TensorInfo &t = sig.inputs[size_t(c.pastInput)];
     std::string where = ck + ": past input " + quoted(t, size_t(c.pastInput));
     if (bound[size_t(c.pastInput)]++) return bad(where + ": bound twice");
-    if (t.dtype != DType::F32) return bad(where + ": expected dtype float32, found " + dtypeName(t.dtype));
+    // An in-place cache's input carries the buffer's element type (DecoderInfo::kvType).
+    const DType want = !d.inplaceKV || d.kvType == "f32" ? DType::F32 : d.kvType == "bf16" ? DType::BF16 : DType::F16;
+    if (t.dtype != want)
+      return bad(where + ": expected dtype " + dtypeName(want) + " (KV type " + d.kvType + "), found " +
+                 dtypeName(t.dtype));
     if (t.shape.size() != 4) return bad(where + ": expected rank 4, found " + std::to_string(t.shape.size()));
     auto agrees = [&](int64_t dim, int64_t want) { return dim == want || (!d.inplaceKV && dim == -1); };
     if (!agrees(t.shape[1], c.heads) || !agrees(t.shape[3], c.headDim))
@@ -191,9 +195,10 @@ Status checkSessionLimits(const SessionOptions &opts, const ModelSignature &sig,
 Status checkBatchLimits(const DecoderInfo &d, int64_t maxContext, int64_t batch, int64_t maxKVBytes) {
   if (batch < 1 || batch > kMaxBatch) return Status::error(outOfRange("batch", 1, kMaxBatch, batch));
   int64_t perRow = 0; // one token of one sequence, all caches
+  const int64_t elemBytes = d.kvType == "f32" ? 4 : 2;
   for (const DecoderInfo::KV &c : d.caches) {
     int64_t b;
-    if (!mulChecked({c.heads, c.headDim, int64_t(sizeof(float))}, b) || __builtin_add_overflow(perRow, b, &perRow))
+    if (!mulChecked({c.heads, c.headDim, elemBytes}, b) || __builtin_add_overflow(perRow, b, &perRow))
       return Status::error("KV cache size overflows: heads " + std::to_string(c.heads) + " x head_dim " +
                            std::to_string(c.headDim));
   }

@@ -196,6 +196,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   w.i64(d.weightBytesPerToken);
   w.str(d.weights);
   w.i64(d.seqlensK); w.i64(d.totalSequenceLength);
+  w.str(d.kvType);
   w.str(d.activations);
   w.i64(m.hasAssets);
   if (m.hasAssets) {
@@ -243,6 +244,11 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.totalSequenceLength = r.index(nIn, "decoder indices out of range: total_sequence_length input");
   if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
     r.fail("unknown weight format (expected f32, int8 or int4)");
+  d.kvType = r.str();
+  if (r.ok && d.kvType != "f32" && d.kvType != "bf16" && d.kvType != "f16")
+    r.fail("unknown KV type (expected f32, bf16 or f16)");
+  if (r.ok && d.kvType != "f32" && !d.inplaceKV)
+    r.fail("KV type " + d.kvType + " without in-place KV caches");
   d.activations = r.str();
   if (r.ok && d.activations != "f32" && d.activations != "int8")
     r.fail("unknown activation format (expected f32 or int8)");
@@ -440,6 +446,12 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   if (*wantWeights < 0 || uint64_t(*wantWeights) != h.weightsSize)
     return fail("weights section of " + std::to_string(h.weightsSize) + " bytes, but the code was compiled for " +
                 std::to_string(*wantWeights) + " bytes");
+  auto *codeKV = static_cast<const int64_t *>(dlsym(handle, BMC_KV_TYPE_SYMBOL));
+  if (!codeKV) return fail("the code image has no " BMC_KV_TYPE_SYMBOL);
+  const char *kvNames[] = {"f32", "bf16", "f16"};
+  if (*codeKV < 0 || *codeKV > 2 || meta.sig.decoder.kvType != kvNames[*codeKV])
+    return fail("the metadata says KV type " + meta.sig.decoder.kvType + ", but the code was compiled for " +
+                (*codeKV >= 0 && *codeKV <= 2 ? std::string(kvNames[*codeKV]) : std::to_string(*codeKV)));
   std::shared_ptr<const uint8_t> weights(map, base + h.weightsOffset);
   std::shared_ptr<Model> model = Model::fromParts(img, weights, h.weightsSize, meta.sig, opts);
   if (meta.hasAssets) {

@@ -16,10 +16,11 @@ namespace bmc {
 /// One layer's keys or values.
 struct Session::Cache {
   int64_t heads = 0, headDim = 0;
+  int64_t elemBytes = 4; // of the in-place buffer: 4 (f32) or 2 (bf16, f16)
   // concat mode: the present tensor of the last step, fed back as past.
   Tensor past;
   // in-place modes: [batch, heads, capacity, head_dim], rows < valid used.
-  float *data = nullptr;
+  uint8_t *data = nullptr;
   size_t reserved = 0; // bytes actually mapped for `data`
   int64_t capacity = 0;
   size_t budget = 0; // bytes of the process KV budget held (the capacity's)
@@ -33,7 +34,7 @@ struct Session::Cache {
     capacity = 0;
     budget = 0;
   }
-  int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * int64_t(sizeof(float)); }
+  int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * elemBytes; }
 };
 
 Session::~Session() = default;
@@ -75,6 +76,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     auto c = std::make_unique<Cache>();
     c->heads = kv.heads;
     c->headDim = kv.headDim;
+    c->elemBytes = d.kvType == "f32" ? 4 : 2;
     s->caches_.push_back(std::move(c));
   }
   return s;
@@ -126,8 +128,7 @@ Status Session::ensureCapacity(int64_t needed) {
       // new mapping and no page faults except for the rows the cache grows by.
       if (valid > 0)
         for (int64_t i = blocks - 1; i >= 1; --i)
-          std::memmove(c->data + i * cap * c->headDim, c->data + i * c->capacity * c->headDim,
-                       size_t(valid * c->headDim) * sizeof(float));
+          std::memmove(c->data + i * cap * rb, c->data + i * c->capacity * rb, size_t(valid * rb));
       stats_.bytesCopied += valid * c->rowBytes(batch_);
       c->capacity = cap;
       ++stats_.reallocations;
@@ -139,12 +140,11 @@ Status Session::ensureCapacity(int64_t needed) {
     // space, not memory (the resident KV memory stays valid + r rows).
     int64_t reserveRows = mode_ == "bmc" ? std::max(cap, std::min(2 * cap, maxContext_)) : cap;
     size_t reserveBytes = size_t(blocks * reserveRows) * size_t(rb), reserved = 0;
-    float *n = static_cast<float *>(allocKV(reserveBytes, reserved));
+    uint8_t *n = static_cast<uint8_t *>(allocKV(reserveBytes, reserved));
     if (!n) return Status::error("Session: out of memory growing the KV cache to " + std::to_string(cap) + " rows");
     if (c->data && valid > 0) {
       for (int64_t i = 0; i < blocks; ++i)
-        std::memcpy(n + i * cap * c->headDim, c->data + i * c->capacity * c->headDim,
-                    size_t(valid * c->headDim) * sizeof(float));
+        std::memcpy(n + i * cap * rb, c->data + i * c->capacity * rb, size_t(valid * rb));
       stats_.bytesCopied += valid * c->rowBytes(batch_);
     }
     freeKV(c->data, c->reserved);

@@ -2,6 +2,7 @@
 
 #include "compiler/lowering/Lowering.h"
 #include "runtime/Abi.h"
+#include "runtime/kernels/kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -305,6 +306,10 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   checkEq(v.sizes[2], T, "Attention: value rows vs key rows");
   checkEq(v.sizes[1], Hk, "Attention: value heads vs key heads");
   check(eq(b.createOrFold<arith::RemSIOp>(loc, H, Hk), c(0)), "Attention: query heads {0} are not a multiple of KV heads {1}", H, Hk);
+  if (k.elem != v.elem || !(isF32(k.elem) || k.elem.isBF16() || k.elem.isF16()))
+    return op.emitError("bmc code generation: attention reads k and v of f32, bf16 or f16 (one type), found ")
+           << k.elem << " and " << v.elem;
+  const int64_t kvType = k.elem.isBF16() ? BMC_KV_BF16 : k.elem.isF16() ? BMC_KV_F16 : BMC_KV_F32;
   Buf out = alloc(q.elem, false, {B, H, S, Dv});
   // Spare rows of a KV buffer: computed and masked ("mask") or skipped.
   Value padded = T;
@@ -338,6 +343,7 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   uint32_t bits;
   std::memcpy(&bits, &scale, 4);
   p[BMC_ATT_SCALE_BITS] = c(int64_t(bits));
+  p[BMC_ATT_KV_TYPE] = c(kvType);
   auto arrTy = LLVM::LLVMArrayType::get(i64, BMC_ATT_NUM_PARAMS);
   Value arr = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
   for (int i = 0; i < BMC_ATT_NUM_PARAMS; ++i)
@@ -369,7 +375,20 @@ LogicalResult Lowerer::lowerKV(Operation *op) {
   Buf dst = cache;
   dst.sizes[2] = seq;
   dst.offset = add(cache.offset, mul(valid, cache.strides[2]));
-  copy(rows, dst);
+  if (rows.elem == cache.elem) {
+    copy(rows, dst);
+  } else {
+    // f32 rows into a bf16/f16 cache: rounded to nearest even as written.
+    if (!isF32(rows.elem) || !(cache.elem.isBF16() || cache.elem.isF16()))
+      return app.emitError("bmc code generation: KV append of ") << rows.elem << " rows into a " << cache.elem
+                                                                   << " cache (expected f32 rows)";
+    SmallVector<Value> args{viewPtr(dst), viewPtr(rows), c(cache.elem.isBF16() ? BMC_KV_BF16 : BMC_KV_F16),
+                            c(opts.referenceOnly ? 1 : 0)};
+    args.append(dst.sizes.begin(), dst.sizes.end());
+    args.append(dst.strides.begin(), dst.strides.end());
+    args.append(rows.strides.begin(), rows.strides.end());
+    call("bmc_rt_copy4_to_kv", {}, args);
+  }
   Buf view = cache;
   view.sizes[2] = total;
   bufs[app.getResult()] = view;

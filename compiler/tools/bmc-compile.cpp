@@ -33,6 +33,9 @@ Options:
   --r N                spare rows per reallocation in bmc mode, up to 1048576
                        (default 0: the cost model's choice)
   --kv-padding MODE    skip (default) or mask: how attention treats spare rows
+  --kv-type TYPE       f32 (default), bf16 or f16: element type of the in-place
+                       KV caches (bmc/prealloc), rounded to nearest even when
+                       appended; attention widens them to f32 as it reads
   --weights FORMAT     f32 (default), int8 or int4: matmul weights quantized
                        at compile time, round to nearest, one fp32 scale per
                        32 rows of K per column (onnxruntime MatMulNBits
@@ -59,6 +62,7 @@ static int run(int argc, char **argv) {
   std::string padding = a.str("--kv-padding", "skip");
   std::string weightsArg = a.str("--weights", "f32");
   std::string actArg = a.str("--act", "f32");
+  std::string kvTypeArg = a.str("--kv-type", "f32");
   std::string emit = a.str("--emit", "");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
@@ -68,6 +72,10 @@ static int run(int argc, char **argv) {
   if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
   ActivationFormat act;
   if (!parseActivationFormat(actArg, act)) a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
+  KVType kvType;
+  if (!parseKVType(kvTypeArg, kvType)) a.fail("--kv-type: expected f32, bf16 or f16, found " + cli::shown(kvTypeArg));
+  if (kvType != KVType::F32 && kv == "concat")
+    a.fail("--kv-type " + kvTypeArg + ": needs in-place KV caches (--kv bmc or prealloc), found --kv concat");
   if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
@@ -99,6 +107,7 @@ static int run(int argc, char **argv) {
   co.kvPadding = padding;
   co.weights = weights;
   co.activations = act;
+  co.kvType = kvType;
   auto t0 = Clock::now();
   auto last = t0;
   if (!quiet)
@@ -137,8 +146,8 @@ static int run(int argc, char **argv) {
     for (const auto &st : d.kvStatus) inPlace += st.find(": in place") != std::string::npos;
     bool all = inPlace == d.kvStatus.size() && !d.kvStatus.empty();
     if (!quiet || !all)
-      std::fprintf(stderr, "bmc-compile: KV caches rewritten in place: %zu of %zu (%s%s)\n", inPlace,
-                   d.kvStatus.size(), d.kvMode.c_str(),
+      std::fprintf(stderr, "bmc-compile: KV caches rewritten in place: %zu of %zu (%s, %s%s)\n", inPlace,
+                   d.kvStatus.size(), d.kvMode.c_str(), d.kvType.c_str(),
                    d.kvMode == "bmc" ? (r ? (", r=" + std::to_string(r)).c_str() : ", r chosen by the cost model at run time") : "");
     for (const auto &st : d.kvStatus)
       if (remarks || st.find(": in place") == std::string::npos)

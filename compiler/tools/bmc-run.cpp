@@ -73,6 +73,9 @@ Options:
   --r N                  spare KV rows per reallocation in bmc mode, up to
                          1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
+  --kv-type TYPE         f32 (default), bf16 or f16: KV cache element type an
+                         ONNX model is compiled with; a package has its own
+                         (given and different: an error, recompile it)
   --weights FORMAT       f32 (default), int8 or int4 (weight-only, blocks of 32):
                          how an ONNX model's matmul weights are compiled
                          (a package keeps what bmc-compile chose)
@@ -122,6 +125,7 @@ static int run(int argc, char **argv) {
   std::string padding = a.str("--kv-padding", "skip");
   std::string weightsArg = a.str("--weights", "f32");
   std::string actArg = a.str("--act", "");
+  std::optional<std::string> kvTypeArg = a.value("--kv-type");
   int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   std::string draftPath = a.str("--draft", "");
@@ -167,6 +171,11 @@ static int run(int argc, char **argv) {
   ActivationFormat act = ActivationFormat::F32;
   if (!actArg.empty() && !parseActivationFormat(actArg, act))
     a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
+  KVType kvType = KVType::F32;
+  if (kvTypeArg && !parseKVType(*kvTypeArg, kvType))
+    a.fail("--kv-type: expected f32, bf16 or f16, found " + cli::shown(*kvTypeArg));
+  if (kvType != KVType::F32 && kv == "concat")
+    a.fail("--kv-type " + *kvTypeArg + ": needs in-place KV caches (--kv bmc or prealloc), found --kv concat");
   int64_t specLookup = 0, specK = 4;
   if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
     a.fail("--spec-lookup: expected an n-gram length in [1, 64], found " + cli::shown(*specLookupArg));
@@ -187,6 +196,7 @@ static int run(int argc, char **argv) {
   co.kvPadding = padding;
   co.weights = weights;
   co.activations = act;
+  co.kvType = kvType;
   co.threads = threads;
   if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
   std::shared_ptr<Model> m = cli::openModel(compilePath, co);
@@ -244,6 +254,9 @@ static int run(int argc, char **argv) {
   if (tokenizer && m->signature().decoder.valid && tokenizer->vocabSize() > m->signature().decoder.vocab)
     cli::die("bmc-run: tokenizer '" + tokenizerName + "' has " + std::to_string(tokenizer->vocabSize()) +
              " tokens, more than the model's vocabulary of " + std::to_string(m->signature().decoder.vocab));
+  if (kvTypeArg && m->signature().decoder.kvType != kvTypeName(kvType))
+    cli::die(model + ": --kv-type " + *kvTypeArg + ": the package was compiled with KV type " +
+             m->signature().decoder.kvType + " (recompile it with bmc-compile --kv-type " + *kvTypeArg + ")");
   SessionOptions so;
   so.kvMode = isOnnx ? "" : (kv == "bmc" ? "" : kv);
   so.r = r;
@@ -374,8 +387,8 @@ static int run(int argc, char **argv) {
                  (long long)gs.draftAccepted, (long long)gs.draftProposed, gs.draftSeconds * 1e3);
   }
 
-  std::fprintf(stderr, "kv cache: %s%s, %.2f MB allocated, %.2f MB used, %lld reallocations\n", s.kvMode().c_str(),
-               s.kvMode() == "bmc" ? (" r=" + std::to_string(s.r())).c_str() : "", st.bytesAllocated / 1e6,
+  std::fprintf(stderr, "kv cache: %s%s, %s, %.2f MB allocated, %.2f MB used, %lld reallocations\n", s.kvMode().c_str(),
+               s.kvMode() == "bmc" ? (" r=" + std::to_string(s.r())).c_str() : "", m->signature().decoder.kvType.c_str(), st.bytesAllocated / 1e6,
                st.bytesUsed / 1e6, (long long)st.reallocations);
   return 0;
 }

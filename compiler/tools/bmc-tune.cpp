@@ -367,7 +367,8 @@ static int run(int argc, char **argv) {
   KVCostModel cm;
   cm.hw = calibrate(m.value()->pool(), !recal);
   cm.caches = int64_t(d.caches.size());
-  cm.rowBytes = batch * d.caches[0].heads * d.caches[0].headDim * 4; // one row of all sequences
+  // one row of all sequences, at the KV element size
+  cm.rowBytes = batch * d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2);
   cm.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(m.value()->weightBytes());
   cm.mask = padding == "mask";
   std::printf("model: %s: %lld KV caches, %lld bytes per row (batch %lld), %.1f MB of weights read per step\n",

@@ -49,6 +49,15 @@ enum class ActivationFormat {
 const char *activationFormatName(ActivationFormat f);
 /// Parses "f32" / "int8"; false for anything else.
 bool parseActivationFormat(const std::string &name, ActivationFormat &out);
+/// Element type of the in-place KV cache buffers (bmc and prealloc modes).
+enum class KVType {
+  F32,  ///< as the graph computes them
+  BF16, ///< bf16 (8 significand bits), rounded to nearest even when appended
+  F16,  ///< IEEE fp16 (11 significand bits, max 65504), rounded to nearest even
+};
+const char *kvTypeName(KVType t);
+/// Parses "f32" / "bf16" / "f16"; false for anything else.
+bool parseKVType(const std::string &name, KVType &out);
 
 struct CompileOptions {
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
@@ -58,6 +67,11 @@ struct CompileOptions {
   /// How attention treats the spare rows of a KV buffer: "skip" bounds the
   /// loop at the valid length; "mask" computes and masks them (the paper's).
   std::string kvPadding = "skip";
+  /// Element type of the KV cache buffers. BF16/F16 need KVMode Prealloc or
+  /// BMC, every cache rewritten in place and read only by attention (else the
+  /// compilation fails, naming the cache); the code is compiled for it, so a
+  /// model or package has one KV type (DecoderInfo::kvType).
+  KVType kvType = KVType::F32;
   /// How matmul weights are stored (embedding tables gathered from stay fp32).
   WeightFormat weights = WeightFormat::F32;
   /// Activations of the quantized matmuls; Int8 with no quantized matmul in

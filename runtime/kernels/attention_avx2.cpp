@@ -118,7 +118,7 @@ int64_t subBlockRows(int64_t dim) {
 // Lanes past n (up to the next multiple of 8) are -inf as well.
 BMC_AVX2 void scoreBlock(const bmc_attention_args &a, const Tile &t,
                          int64_t j0, int64_t n, float *S, int64_t ldS) {
-  const float *k = a.k + t.b * a.k_bs + t.kvh * a.k_hs + j0 * a.k_rs;
+  const float *k = attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs + j0 * a.k_rs;
   const int64_t limit = std::min(a.kv_len, j0 + n); // first invalid row
   const __m256 scale = _mm256_set1_ps(a.scale);
   const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
@@ -306,7 +306,7 @@ BMC_AVX2 void pvFirstRow(const float *P, float *O, int64_t vdim, const float *V,
 // other rows find the block in L1 and use 3-row register blocking.
 BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
                       int64_t n, const float *S, int64_t ldS, float *O) {
-  const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
+  const float *v = attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
   const int64_t vdim = a.v_head_dim, rows = t.rows();
   if (rows == 1) {
     pvFirstRow(S, O, vdim, v, a.v_rs, n);
@@ -432,11 +432,11 @@ void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, in
               const float *orow, float m, float l) {
   float *out = a.out + t.b * a.o_bs + t.head(r) * a.o_hs + t.pos(r) * a.o_rs;
   if (ms.active() && a.kv_len > 0 && m <= -FLT_MAX && !std::isnan(l)) {
-    const float *v = a.v + t.b * a.v_bs + t.kvh * a.v_hs;
+    const void *v = kvAdvance(a.kv_type, a.v, t.b * a.v_bs + t.kvh * a.v_hs);
     std::fill(out, out + a.v_head_dim, 0.0f);
     for (int64_t j = 0; j < a.kv_len; ++j)
       for (int64_t d = 0; d < a.v_head_dim; ++d)
-        out[d] += v[j * a.v_rs + d];
+        out[d] += kvElement(a.kv_type, v, j * a.v_rs + d);
     for (int64_t d = 0; d < a.v_head_dim; ++d)
       out[d] /= float(a.kv_len);
     return;
@@ -444,6 +444,65 @@ void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, in
   const float inv = l > 0.0f ? 1.0f / l : 0.0f;
   for (int64_t d = 0; d < a.v_head_dim; ++d)
     out[d] = l > 0.0f ? orow[d] * inv : (std::isnan(l) ? NAN : 0.0f);
+}
+
+// A bf16/fp16 cache: tile t over kv rows [j0, j1) in blocks of
+// BMC_KV_CONVERT_ROWS rows, each widened into fp32 scratch (K, and V up to
+// kv_len: V's spare rows are never read) and run by `range` on fp32 arguments
+// that address the scratch at the block's absolute row numbers (mask, spare
+// rows and the mask-skip table keep their meaning); the blocks' online-softmax
+// states (m, l, O) are merged as the kv splits are.
+template <class Range>
+void runWidened(const bmc_attention_args &a, const Tile &t, int64_t j0, int64_t j1, float *m, float *l, float *O,
+                Range &&range) {
+  attn::Scratch &scr = attn::threadScratch();
+  const int64_t C = BMC_KV_CONVERT_ROWS, D = a.head_dim, Dv = a.v_head_dim, rows = t.rows();
+  scr.reserve(scr.kv, C * (D + Dv));
+  scr.reserve(scr.oc, rows * Dv);
+  float *kb = scr.kv.data(), *vb = kb + C * D, *Oc = scr.oc.data();
+  float mc[attn::kMaxGroupTileRows], lc[attn::kMaxGroupTileRows];
+  for (int64_t r = 0; r < rows; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+  std::fill(O, O + rows * Dv, 0.0f);
+  const bool f16c = f16cSupported();
+  auto widen = [&](const void *base, int64_t off, float *dst, int64_t n) {
+    const void *src = kvAdvance(a.kv_type, base, off);
+    if (f16c) convertFromKV(a.kv_type, src, dst, n);
+    else ref::convertFromKV(a.kv_type, src, dst, n);
+  };
+  // Row j of the block at kb + (j - c0) * D: the base pointer is formed as an
+  // integer (it lies before the scratch; only rows >= c0 are addressed).
+  auto rebase = [](const float *p, int64_t rowsBefore, int64_t dim) {
+    return reinterpret_cast<const float *>(reinterpret_cast<uintptr_t>(p) - uintptr_t(rowsBefore * dim) * 4);
+  };
+  for (int64_t c0 = j0; c0 < j1; c0 += C) {
+    const int64_t c1 = std::min(j1, c0 + C), vEnd = std::min(c1, a.kv_len);
+    for (int64_t j = c0; j < c1; ++j)
+      widen(a.k, t.b * a.k_bs + t.kvh * a.k_hs + j * a.k_rs, kb + (j - c0) * D, D);
+    for (int64_t j = c0; j < vEnd; ++j)
+      widen(a.v, t.b * a.v_bs + t.kvh * a.v_hs + j * a.v_rs, vb + (j - c0) * Dv, Dv);
+    bmc_attention_args f = a;
+    f.kv_type = BMC_KV_F32;
+    f.k = rebase(kb, c0, D);
+    f.k_bs = f.k_hs = 0;
+    f.k_rs = D;
+    f.v = rebase(vb, c0, Dv);
+    f.v_bs = f.v_hs = 0;
+    f.v_rs = Dv;
+    range(f, c0, c1, mc, lc, Oc);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (mc[r] == -INFINITY && !std::isnan(lc[r]))
+        continue; // nothing computed in this block
+      const float mNew = std::max(m[r], mc[r]);
+      const float wOld = m[r] == -INFINITY ? 0.0f : std::exp(m[r] - mNew), wNew = std::exp(mc[r] - mNew);
+      l[r] = l[r] * wOld + lc[r] * wNew;
+      for (int64_t d = 0; d < Dv; ++d)
+        O[r * Dv + d] = O[r * Dv + d] * wOld + Oc[r * Dv + d] * wNew;
+      m[r] = mNew;
+    }
+  }
 }
 
 } // namespace
@@ -481,12 +540,18 @@ void run(ThreadPool *pool, const bmc_attention_args &a, bool wide) {
       // Several heads at one position (GQA decode), or the rows of a few
       // positions (verification): each K/V row once for all of them.
       const bool group = (g.verify || (t.nq == 1 && t.nh > 1)) && !ms.active();
-      if (group && wide && t.rows() >= avx512::attn::minTileRows())
-        avx512::attn::runGroupTile(a, t, j0, j1, m, l, O);
-      else if (group)
-        attn::runGroupTile(a, t, groupBlock, j0, j1, m, l, O);
+      auto range = [&](const bmc_attention_args &f, int64_t jb, int64_t je, float *mr, float *lr, float *Or) {
+        if (group && wide && t.rows() >= avx512::attn::minTileRows())
+          avx512::attn::runGroupTile(f, t, jb, je, mr, lr, Or);
+        else if (group)
+          attn::runGroupTile(f, t, groupBlock, jb, je, mr, lr, Or);
+        else
+          runTile(f, g, ms, t, jb, je, mr, lr, Or);
+      };
+      if (a.kv_type == BMC_KV_F32)
+        range(a, j0, j1, m, l, O);
       else
-        runTile(a, g, ms, t, j0, j1, m, l, O);
+        runWidened(a, t, j0, j1, m, l, O, range);
       for (int64_t r = 0; r < t.rows(); ++r) {
         if (g.splits == 1) {
           writeOut(a, ms, t, r, O + r * vdim, m[r], l[r]);

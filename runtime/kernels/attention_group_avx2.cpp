@@ -338,8 +338,8 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
   // kStreams contiguous streams over [jBegin, jEnd), walked side by side.
   const int64_t streamLen = ((jEnd - jBegin + kStreams - 1) / kStreams + 7) / 8 * 8;
   const int64_t blocks = (streamLen + perStream - 1) / perStream;
-  const float *kHead = a.k + t.b * a.k_bs + t.kvh * a.k_hs;
-  const float *vHead = a.v + t.b * a.v_bs + t.kvh * a.v_hs;
+  const float *kHead = attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs;
+  const float *vHead = attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs;
   // Sets of 2..8 rows, as even as possible (57 rows: 7 or 8, never 8 x 7 + 1).
   const int64_t sets = (nh + 7) / 8;
   auto stageAt = [&](int64_t i) {

@@ -320,8 +320,8 @@ BMC_AVX512 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t
   std::fill(mv, mv + L, -INFINITY);
   std::fill(lv, lv + L, 0.0f);
   std::fill(O, O + nh * vdim, 0.0f);
-  const float *kHead = a.k + t.b * a.k_bs + t.kvh * a.k_hs;
-  const float *vHead = a.v + t.b * a.v_bs + t.kvh * a.v_hs;
+  const float *kHead = avx2::attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs;
+  const float *vHead = avx2::attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs;
   const float *mrow[64]; // kMaxGroupTileRows
   if (a.mask)
     for (int64_t r = 0; r < nh; ++r)

@@ -1,6 +1,7 @@
 // Reference attention: per query row, one pass for the max score and one pass
 // per block of output columns for the softmax-weighted sum of V, accumulated
-// in double. Scores are formed in fp32 exactly as the contract in kernels.h
+// in double. K and V elements of a bf16/fp16 cache are widened one by one
+// (ref::kvElement, plain C). Scores are formed in fp32 exactly as the contract in kernels.h
 // states, so masks of -3.4e38 round the same way as in the fast kernel.
 #include "kernels_internal.h"
 
@@ -14,11 +15,16 @@ namespace ref {
 
 namespace {
 
-float score(const bmc_attention_args &a, const float *q, const float *k,
+// Element i of a K or V buffer of the call's kv_type, as fp32.
+inline float at(const bmc_attention_args &a, const void *base, int64_t i) {
+  return kvElement(a.kv_type, base, i);
+}
+
+float score(const bmc_attention_args &a, const float *q, const void *k,
             const float *maskRow, int64_t j) {
   double dot = 0.0;
   for (int64_t d = 0; d < a.head_dim; ++d)
-    dot += double(q[d]) * k[j * a.k_rs + d];
+    dot += double(q[d]) * at(a, k, j * a.k_rs + d);
   float s = float(dot) * a.scale;
   if (maskRow)
     s += maskRow[j * a.m_ks];
@@ -28,8 +34,9 @@ float score(const bmc_attention_args &a, const float *q, const float *k,
 void attendRow(const bmc_attention_args &a, int64_t b, int64_t h, int64_t i) {
   const int64_t group = a.heads / a.kv_heads, kvh = h / group;
   const float *q = a.q + b * a.q_bs + h * a.q_hs + i * a.q_rs;
-  const float *k = a.k + b * a.k_bs + kvh * a.k_hs;
-  const float *v = a.v + b * a.v_bs + kvh * a.v_hs;
+  const int64_t kOff = b * a.k_bs + kvh * a.k_hs, vOff = b * a.v_bs + kvh * a.v_hs;
+  const void *k = kvAdvance(a.kv_type, a.k, kOff);
+  const void *v = kvAdvance(a.kv_type, a.v, vOff);
   float *out = a.out + b * a.o_bs + h * a.o_hs + i * a.o_rs;
   const float *maskRow =
       a.mask ? a.mask + b * a.m_bs + h * a.m_hs + i * a.m_qs : nullptr;
@@ -50,9 +57,9 @@ void attendRow(const bmc_attention_args &a, int64_t b, int64_t h, int64_t i) {
     for (int64_t j = 0; j < a.kv_len; ++j) {
       double w = std::exp(double(score(a, q, k, maskRow, j)) - maxScore);
       sum += w;
-      const float *vRow = v + j * a.v_rs + d0;
+      const int64_t vRow = j * a.v_rs + d0;
       for (int64_t d = 0; d < cols; ++d)
-        acc[d] += w * vRow[d];
+        acc[d] += w * at(a, v, vRow + d);
     }
     for (int64_t d = 0; d < cols; ++d)
       out[d0 + d] = float(acc[d] / sum);

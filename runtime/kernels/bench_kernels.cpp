@@ -235,7 +235,7 @@ Row benchDecodeAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ct
   measure(row, probe, pool, rounds, int(copies), [&] {
     for (int64_t c = 0; c < copies; ++c) {
       a.k = kv.data() + c * layerFloats;
-      a.v = a.k + kvHeads * padded * dim;
+      a.v = kv.data() + c * layerFloats + kvHeads * padded * dim;
       bmc_attention_f32(pool, &a);
     }
   });
@@ -399,7 +399,7 @@ void sweepAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, in
     a.mask = M > 1 ? mask.data() : nullptr; // a decode step needs no mask
     for (int64_t c = 0; c < copies; ++c) {
       a.k = kv.data() + c * layerFloats;
-      a.v = a.k + kvHeads * padded * dim;
+      a.v = kv.data() + c * layerFloats + kvHeads * padded * dim;
       bmc_attention_f32(pool, &a);
     }
   };

@@ -245,8 +245,26 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
   ref::matmulStrided(asPool(pool), p);
 }
 
+int64_t bmc_kv_elem_bytes(int32_t t) {
+  return t == BMC_KV_F32 ? 4 : t == BMC_KV_BF16 || t == BMC_KV_F16 ? 2 : 0;
+}
+
+void bmc_convert_f32_to_kv(int32_t t, const float *src, void *dst, int64_t n) {
+  if (selection().attention != Impl::Ref && avx2::f16cSupported())
+    avx2::convertToKV(t, src, dst, n);
+  else
+    ref::convertToKV(t, src, dst, n);
+}
+
+void bmc_convert_kv_to_f32(int32_t t, const void *src, float *dst, int64_t n) {
+  if (selection().attention != Impl::Ref && avx2::f16cSupported())
+    avx2::convertFromKV(t, src, dst, n);
+  else
+    ref::convertFromKV(t, src, dst, n);
+}
+
 void bmc_attention_f32(void *pool, const bmc_attention_args *a) {
-  if (!a || a->kv_heads <= 0 || a->heads % a->kv_heads != 0)
+  if (!a || a->kv_heads <= 0 || a->heads % a->kv_heads != 0 || !bmc_kv_elem_bytes(a->kv_type))
     return; // the compiler guarantees these; nothing sensible to compute
   if (selection().attention == Impl::Avx512) {
     try {

@@ -171,6 +171,23 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
                             int64_t b_bs, int64_t b_rs, int64_t b_cs, float *C,
                             int64_t c_bs, int64_t c_rs);
 
+/* ---- KV cache element types ---------------------------------------------- */
+
+/* A KV cache buffer stores its rows as fp32, bf16 (the top 16 bits of an
+ * fp32: 8 exponent bits, 8 significand bits) or IEEE fp16 (5 exponent bits,
+ * 11 significand bits). Attention and the conversions take one of these. */
+enum { BMC_KV_F32 = 0, BMC_KV_BF16 = 1, BMC_KV_F16 = 2 };
+
+/* Bytes per element of a KV type (4, 2, 2), 0 for an unknown type. */
+int64_t bmc_kv_elem_bytes(int32_t kv_type);
+
+/* dst[i] = src[i] rounded to the KV type, to nearest with ties to even
+ * (fp16: overflow to +-inf, subnormals kept; both: a NaN stays a quiet NaN,
+ * its sign kept). kv_type BMC_KV_F32 copies. */
+void bmc_convert_f32_to_kv(int32_t kv_type, const float *src, void *dst, int64_t n);
+/* dst[i] = src[i] widened to fp32 (exact). */
+void bmc_convert_kv_to_f32(int32_t kv_type, const void *src, float *dst, int64_t n);
+
 /* ---- Fused attention ------------------------------------------------------ */
 
 /* out[b,h,i,:] = sum_j w[j] * v[b, h/g, j, :] with w = softmax over j of
@@ -199,22 +216,30 @@ void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
  * q: [batch, heads, q_len, head_dim]; k: [batch, kv_heads, kv_padded_len,
  * head_dim]; v: [batch, kv_heads, kv_padded_len, v_head_dim];
  * out: [batch, heads, q_len, v_head_dim]; mask (nullable): covers
- * [batch, heads, q_len, kv_len], any stride may be 0. */
+ * [batch, heads, q_len, kv_len], any stride may be 0.
+ *
+ * k and v hold elements of kv_type (BMC_KV_F32, _BF16 or _F16; strides count
+ * those elements); everything else is fp32. The reference kernel widens each
+ * element as it reads it; the fast kernels widen blocks of at most
+ * BMC_KV_CONVERT_ROWS rows of one kv head into per-thread fp32 scratch (each
+ * K/V byte is still read from memory once, the widened block from L2). */
+#define BMC_KV_CONVERT_ROWS 256
 typedef struct bmc_attention_args {
   int64_t batch, heads, kv_heads;
   int64_t q_len, kv_len, kv_padded_len;
   int64_t head_dim, v_head_dim;
   const float *q;
   int64_t q_bs, q_hs, q_rs;
-  const float *k;
+  const void *k;
   int64_t k_bs, k_hs, k_rs;
-  const float *v;
+  const void *v;
   int64_t v_bs, v_hs, v_rs;
   float *out;
   int64_t o_bs, o_hs, o_rs;
   const float *mask;
   int64_t m_bs, m_hs, m_qs, m_ks;
   float scale;
+  int32_t kv_type; /* BMC_KV_*: the element type of k and v */
 } bmc_attention_args;
 
 void bmc_attention_f32(void *pool, const bmc_attention_args *a);

@@ -53,7 +53,26 @@ struct StridedMatmul {
   int64_t c_bs, c_rs;
 };
 
+// ---- KV element types (kernels.h BMC_KV_*) ----
+// Plain C conversions, one element at a time: the reference.
+uint16_t f32ToBF16(float x);
+uint16_t f32ToF16(float x);
+float bf16ToF32(uint16_t h);
+float f16ToF32(uint16_t h);
+// Element i of a KV buffer of type t, widened to fp32.
+inline float kvElement(int32_t t, const void *base, int64_t i) {
+  if (t == BMC_KV_BF16) return bf16ToF32(static_cast<const uint16_t *>(base)[i]);
+  if (t == BMC_KV_F16) return f16ToF32(static_cast<const uint16_t *>(base)[i]);
+  return static_cast<const float *>(base)[i];
+}
+// base advanced by i elements of type t.
+inline const void *kvAdvance(int32_t t, const void *base, int64_t i) {
+  return static_cast<const uint8_t *>(base) + i * (t == BMC_KV_F32 ? 4 : 2);
+}
+
 namespace ref {
+void convertToKV(int32_t t, const float *src, void *dst, int64_t n) noexcept;
+void convertFromKV(int32_t t, const void *src, float *dst, int64_t n) noexcept;
 // Never allocate and never throw: they are also the fallback when a fast
 // kernel cannot run.
 void matmulPacked(ThreadPool *pool, int64_t M, int64_t N, int64_t K,
@@ -70,6 +89,12 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 namespace avx2 {
 // True when the CPU and OS support AVX2 and FMA (intrinsics kernels).
 bool cpuSupported();
+// True when cpuSupported() and the CPU has F16C (fp16 conversions).
+bool f16cSupported();
+// AVX2 (+F16C) conversions; same results as ref::convertToKV / FromKV.
+// Need f16cSupported().
+void convertToKV(int32_t t, const float *src, void *dst, int64_t n);
+void convertFromKV(int32_t t, const void *src, float *dst, int64_t n);
 // True when cpuSupported() and the Xbyak matmul kernels could be generated
 // (fails e.g. where the OS forbids executable memory).
 bool jitReady();

@@ -209,6 +209,19 @@ inline std::vector<BadPackage> writeBadPackages(const std::string &goodPath, con
     d.inputIds = d.caches[0].pastInput;
   });
   variant("r_huge", "1048576", [](DecoderInfo &d, ModelSignature &) { d.r = int64_t(1) << 62; });
+  variant("kv_type_unknown", "unknown KV type", [](DecoderInfo &d, ModelSignature &) { d.kvType = "int3"; });
+  variant("kv_type_without_in_place_caches", "KV type bf16 without in-place KV caches",
+          [](DecoderInfo &d, ModelSignature &) { d.kvType = "bf16"; d.inplaceKV = false; });
+  // The code stores f32 rows; metadata saying f16 would size the buffers at half.
+  if (meta.sig.decoder.kvType == "f32")
+    variant("kv_type_differs_from_the_code", "the metadata says KV type f16, but the code was compiled for f32",
+            [](DecoderInfo &d, ModelSignature &s) {
+              d.kvType = "f16";
+              for (TensorInfo &t : s.inputs) // consistent metadata: only the code can tell
+                if (t.kvSlot >= 0) t.dtype = DType::F16;
+            });
+  variant("kv_type_disagrees_with_the_cache_inputs", "expected dtype f16 (KV type f16)",
+          [](DecoderInfo &d, ModelSignature &) { d.kvType = "f16"; });
   variant("unknown_dtype", "dtype", [](DecoderInfo &, ModelSignature &s) { s.inputs[0].dtype = DType(99); });
   {
     // An index of 2^32: narrowed to int before the range check it passed as 0.

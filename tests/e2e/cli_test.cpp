@@ -234,6 +234,31 @@ TEST_F(Cli, Int8Activations) {
   EXPECT_FALSE(fileExists(f));
 }
 
+TEST_F(Cli, KvType) {
+  std::string bf16 = *dir + "/bf16.bmcpkg";
+  ProcessResult c = bmcCompile({gpt2(), "-o", bf16, "--kv-type", "bf16"});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  EXPECT_NE(c.err.find("(bmc, bf16"), std::string::npos) << c.err;
+  ProcessResult r = bmcRun({bf16, "--max-new-tokens", "4", "--kv", "prealloc"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_NE(r.err.find("kv cache: prealloc, bf16"), std::string::npos) << r.err;
+  EXPECT_EQ(bmcRun({bf16, "--max-new-tokens", "2", "--kv-type", "bf16", "--quiet"}).exitCode, 0);
+  // A package keeps the type it was compiled with.
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-type", "f16", "--quiet"}),
+                           "--kv-type f16: the package was compiled with KV type f32"));
+  EXPECT_TRUE(failsCleanly(bmcRun({bf16, "--kv-type", "f32", "--quiet"}), "compiled with KV type bf16"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-type", "fp8"}), "--kv-type: expected f32, bf16 or f16"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/y.bmcpkg", "--kv-type", "int8"}), "--kv-type"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/y.bmcpkg", "--kv-type", "f16", "--kv", "concat"}),
+                           "needs in-place KV caches"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--kv-type", "bf16", "--kv", "concat"}), "needs in-place KV caches"));
+  EXPECT_FALSE(fileExists(*dir + "/y.bmcpkg"));
+  // An ONNX model compiled by bmc-run with the type runs with it.
+  ProcessResult j = bmcRun({gpt2(), "--kv-type", "f16", "--max-new-tokens", "3"});
+  ASSERT_EQ(j.exitCode, 0) << j.describe();
+  EXPECT_NE(j.err.find(", f16, "), std::string::npos) << j.err;
+}
+
 /// Speculative decoding from the command line: the same greedy tokens as
 /// without a drafter, its statistics in the report, and bad settings refused.
 TEST_F(Cli, SpeculativeDecoding) {

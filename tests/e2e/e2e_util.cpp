@@ -341,7 +341,7 @@ std::string describe(const CompileOptions &o) {
   return std::string(kvModeName(o.kvMode)) + "_" + o.kvPadding + "_r" + std::to_string(o.r) +
          (o.referenceKernels ? "_ref" : "") + "_O" + std::to_string(o.optLevel) +
          "_seg" + std::to_string(o.segmentOps) + (o.outlineLayers ? "" : "_nolayers") + "_cg" +
-         std::to_string(o.codegenThreads) + "_" + weightFormatName(o.weights) +
+         std::to_string(o.codegenThreads) + "_" + weightFormatName(o.weights) + "_kv" + kvTypeName(o.kvType) +
          (o.activations == ActivationFormat::F32 ? "" : std::string("_act") + activationFormatName(o.activations));
 }
 

@@ -41,11 +41,12 @@ func.func @head_dim_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x8xf32>) {
 
 // -----
 
-func.func @element_types_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf16>) {
-  // expected-error @+2 {{bmc.attention: expected q, k and v of one element type, found f32, f16 and f16}}
+// (f32 q with bf16/f16 k and v is valid: a reduced-precision KV cache.)
+func.func @element_types_differ(%q: tensor<1x6x1x16xf16>, %k: tensor<1x2x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected q, k and v of one element type (or f32 q with bf16/f16 k and v), found f16, f32 and f32}}
   // expected-error @+1 {{failed to infer returned types}}
   %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
-      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf16>, tensor<1x2x7x16xf16>) -> tensor<1x6x1x16xf32>
+      : (tensor<1x6x1x16xf16>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<1x6x1x16xf16>
   return
 }
 
@@ -167,5 +168,24 @@ func.func @cache_rank(%c: !bmc.kv_cache<1x2x16xf32>) {
 
 // expected-error @+1 {{kv_cache: expected static heads and head_dim, found 2x?}}
 func.func @cache_dynamic(%c: !bmc.kv_cache<2x?xf32>) {
+  return
+}
+
+// -----
+
+func.func @append_f16_rows_to_bf16(%c: !bmc.kv_cache<2x16xbf16>, %rows: tensor<1x2x1x16xf16>) {
+  // expected-error @+2 {{bmc.kv_append: expected rows [batch, 2, seq, 16] of bf16, found tensor<1x2x1x16xf16>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.kv_append %c, %rows : (!bmc.kv_cache<2x16xbf16>, tensor<1x2x1x16xf16>) -> tensor<1x2x?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attention_kv_types_differ(%q: tensor<1x4x1x16xf32>, %k: tensor<1x2x7x16xbf16>, %v: tensor<1x2x7x16xf16>) {
+  // expected-error @+2 {{bmc.attention: expected q, k and v of one element type (or f32 q with bf16/f16 k and v), found f32, bf16 and f16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %v {scale = 1.0 : f32}
+      : (tensor<1x4x1x16xf32>, tensor<1x2x7x16xbf16>, tensor<1x2x7x16xf16>) -> tensor<1x4x1x16xf32>
   return
 }

@@ -44,3 +44,14 @@ func.func @effects(%k: !bmc.kv_cache<1x8xbf16>, %new: tensor<1x1x1x8xbf16>) {
   %present = bmc.kv_append %k, %new : (!bmc.kv_cache<1x8xbf16>, tensor<1x1x1x8xbf16>) -> tensor<1x1x?x8xbf16>
   return
 }
+
+// A bf16 cache takes f32 rows (rounded as written); attention reads its view.
+// CHECK-LABEL: func.func @bf16_cache
+// CHECK: bmc.kv_append %arg0, %arg1 : (!bmc.kv_cache<2x16xbf16>, tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xbf16>
+// CHECK: bmc.attention %arg2, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f32} : (tensor<?x4x?x16xf32>, tensor<?x2x?x16xbf16>, tensor<?x2x?x16xbf16>) -> tensor<?x4x?x16xf32>
+func.func @bf16_cache(%c: !bmc.kv_cache<2x16xbf16>, %rows: tensor<?x2x?x16xf32>, %q: tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32> {
+  %k = bmc.kv_append %c, %rows : (!bmc.kv_cache<2x16xbf16>, tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xbf16>
+  %o = bmc.attention %q, %k, %k {scale = 2.500000e-01 : f32}
+      : (tensor<?x4x?x16xf32>, tensor<?x2x?x16xbf16>, tensor<?x2x?x16xbf16>) -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}

@@ -165,13 +165,26 @@ AttnData makeData(const AttnCase &c, std::mt19937 &rng) {
   return d;
 }
 
-template <class Fast> void checkAttention(const AttnCase &c, std::mt19937 &rng, Fast fast) {
-  SCOPED_TRACE(describe(c));
+// kvType BMC_KV_BF16 / _F16: K and V (spare rows' garbage included) rounded
+// to that type; the fast kernel and the reference both read the narrow buffers.
+template <class Fast>
+void checkAttention(const AttnCase &c, std::mt19937 &rng, Fast fast, int32_t kvType = BMC_KV_F32) {
+  SCOPED_TRACE(describe(c) + " kv_type=" + std::to_string(kvType));
   AttnData data = makeData(c, rng);
   bmc_attention_args a = data.args;
   a.q = data.q.data();
   a.k = data.k.data();
   a.v = data.v.data();
+  std::vector<uint16_t> k16, v16;
+  if (kvType != BMC_KV_F32) {
+    k16.resize(data.k.size());
+    v16.resize(data.v.size());
+    ref::convertToKV(kvType, data.k.data(), k16.data(), int64_t(k16.size()));
+    ref::convertToKV(kvType, data.v.data(), v16.data(), int64_t(v16.size()));
+    a.k = k16.data();
+    a.v = v16.data();
+    a.kv_type = kvType;
+  }
   std::vector<float> want = data.out, got = data.out;
   a.out = want.data();
   ref::attention(nullptr, a);
@@ -326,7 +339,7 @@ TEST(Attention, Avx2MatchesRefModelShapes) {
 // streams and not a multiple of 8, odd head dims, v_head_dim != head_dim,
 // spare rows with NaN, masks of every layout (gathers with per-head, strided
 // and broadcast offsets; fully masked rows), 1 to 3 threads (split kv ranges).
-template <class Fast> void groupDecodeCases(Fast fast) {
+template <class Fast> void groupDecodeCases(Fast fast, int32_t kvType = BMC_KV_F32) {
   std::mt19937 rng(41);
   const int64_t kvLens[] = {1, 3, 7, 33, 100, 257, 1030};
   const int64_t dims[][2] = {{64, 64}, {17, 17}, {128, 128}, {40, 24}, {72, 9}};
@@ -341,7 +354,7 @@ template <class Fast> void groupDecodeCases(Fast fast) {
         ++i;
         const int64_t padded = kv + (i % 3 == 0 ? 0 : i % 3 == 1 ? 5 : 70);
         AttnCase c{1 + i % 2, g[0], g[1], 1, kv, padded, dim[0], dim[1], masks[i % 8], i % 5 == 0, 1 + i % 3};
-        checkAttention(c, rng, fast);
+        checkAttention(c, rng, fast, kvType);
         if (::testing::Test::HasFatalFailure())
           return;
       }
@@ -368,7 +381,7 @@ TEST(Attention, Avx512MatchesRefGroupDecode) {
 // q_len rows (broadcast and per head), random blocks, fully masked rows,
 // no mask, spare rows with NaN (masked mode) or none (skip mode), odd head
 // dims and kv lengths, 1 to 3 threads (split kv ranges).
-template <class Fast> void verificationCases(Fast fast) {
+template <class Fast> void verificationCases(Fast fast, int32_t kvType = BMC_KV_F32) {
   std::mt19937 rng(59);
   const int64_t groups[][2] = {{8, 8}, {8, 2}, {4, 1}, {6, 2}, {3, 3}, {16, 4}, {19, 1}};
   const int64_t dims[][2] = {{64, 64}, {17, 17}, {40, 24}};
@@ -385,7 +398,7 @@ template <class Fast> void verificationCases(Fast fast) {
       const int64_t padded = kv + (i % 2 ? 0 : 64 + i % 7);
       AttnCase c{1 + i % 2, g[0], g[1], q, kv, padded, dim[0], dim[1], masks[size_t(i) % 7], i % 4 == 0,
                  1 + i % 3};
-      checkAttention(c, rng, fast);
+      checkAttention(c, rng, fast, kvType);
       if (::testing::Test::HasFatalFailure())
         return;
     }
@@ -477,6 +490,136 @@ TEST(Attention, Avx2SkipsFullyMaskedBlocks) {
     avx2::attention(poolFor(threads), a);
     for (size_t at = 0; at < got.size(); ++at)
       ASSERT_TRUE(closeTo(got[at], want[at], 1.0)) << "at " << at;
+  }
+}
+
+// ---- bf16 / fp16 KV caches (kv_type) ----------------------------------------
+
+const int32_t kNarrowTypes[] = {BMC_KV_BF16, BMC_KV_F16};
+
+// The reference reads a narrow cache exactly as the fp32 values it widens to.
+TEST(Attention, RefNarrowKvEqualsRefOnWidenedValues) {
+  std::mt19937 rng(61);
+  for (int32_t t : kNarrowTypes)
+    for (const AttnCase &c : {AttnCase{2, 6, 2, 3, 37, 45, 17, 9, MaskKind::Full, false, 1},
+                              AttnCase{1, 4, 1, 1, 300, 300, 64, 64, MaskKind::None, true, 2}}) {
+      SCOPED_TRACE(describe(c) + " kv_type=" + std::to_string(t));
+      AttnData d = makeData(c, rng);
+      std::vector<uint16_t> k16(d.k.size()), v16(d.v.size());
+      ref::convertToKV(t, d.k.data(), k16.data(), int64_t(k16.size()));
+      ref::convertToKV(t, d.v.data(), v16.data(), int64_t(v16.size()));
+      std::vector<float> kw(d.k.size()), vw(d.v.size()), narrow = d.out, wide = d.out;
+      ref::convertFromKV(t, k16.data(), kw.data(), int64_t(kw.size()));
+      ref::convertFromKV(t, v16.data(), vw.data(), int64_t(vw.size()));
+      bmc_attention_args a = d.args;
+      a.q = d.q.data();
+      a.k = kw.data(); a.v = vw.data(); a.out = wide.data();
+      ref::attention(poolFor(c.threads), a);
+      a.k = k16.data(); a.v = v16.data(); a.out = narrow.data(); a.kv_type = t;
+      ref::attention(poolFor(c.threads), a);
+      for (size_t i = 0; i < wide.size(); ++i)
+        ASSERT_TRUE(narrow[i] == wide[i] || (std::isnan(narrow[i]) && std::isnan(wide[i]))) << "at " << i;
+    }
+}
+
+TEST(Attention, Avx2MatchesRefNarrowKvGroupDecode) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  for (int32_t t : kNarrowTypes)
+    groupDecodeCases(avx2::attention, t);
+}
+
+TEST(Attention, Avx512MatchesRefNarrowKvGroupDecode) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  for (int32_t t : kNarrowTypes)
+    groupDecodeCases(avx512::attention, t);
+}
+
+// Verification-sized query blocks: q_len 1 to 20 (past kMaxVerifyLen = 16 the
+// generic tiles take over), GQA and MHA, kv lengths across several widened
+// blocks of BMC_KV_CONVERT_ROWS rows, both entries.
+template <class Fast> void narrowRowsCases(Fast fast, int32_t kvType) {
+  std::mt19937 rng(67);
+  const int64_t groups[][2] = {{8, 2}, {4, 4}, {16, 4}, {3, 1}};
+  const int64_t dims[][2] = {{64, 64}, {17, 17}, {40, 24}};
+  const int64_t kvLens[] = {13, 270, 531};
+  const MaskKind masks[] = {MaskKind::CausalNegInf, MaskKind::None, MaskKind::Blocks, MaskKind::CausalHeads};
+  for (int64_t q = 1; q <= 20; ++q) {
+    const int i = int(q);
+    const auto &g = groups[q % 4];
+    const auto &dim = dims[q % 3];
+    const int64_t kv = kvLens[(q / 3) % 3] + q, padded = kv + (q % 2 ? 0 : 40 + q);
+    AttnCase c{1 + i % 2, g[0], g[1], q, kv, padded, dim[0], dim[1], masks[q % 4], i % 5 == 0, 1 + i % 3};
+    checkAttention(c, rng, fast, kvType);
+    if (::testing::Test::HasFatalFailure())
+      return;
+  }
+}
+
+TEST(Attention, Avx2MatchesRefNarrowKvVerification) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  for (int32_t t : kNarrowTypes)
+    narrowRowsCases(avx2::attention, t);
+}
+
+TEST(Attention, Avx512MatchesRefNarrowKvVerification) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  for (int32_t t : kNarrowTypes)
+    narrowRowsCases(avx512::attention, t);
+}
+
+// Prefill with mask-skip blocks, fully masked rows (the uniform mean of V read
+// from the narrow cache), long decode with split kv ranges and several
+// widened blocks, MHA and GQA.
+TEST(Attention, Avx2MatchesRefNarrowKvPrefillAndLongDecode) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::mt19937 rng(71);
+  const AttnCase cases[] = {
+      {1, 8, 2, 1, 2100, 2100 + 77, 64, 64, MaskKind::None, false, 2},
+      {1, 8, 8, 1, 1030, 1030, 64, 64, MaskKind::BroadcastKv, false, 3},
+      {1, 1, 1, 1, 777, 800, 33, 33, MaskKind::None, true, 2},
+      {2, 4, 2, 40, 300, 333, 16, 16, MaskKind::CausalNegInf, false, 2},
+      {1, 4, 2, 17, 290, 290, 64, 64, MaskKind::Blocks, false, 1},
+      {2, 3, 1, 5, 40, 49, 16, 16, MaskKind::AllNegInf, true, 2},
+      {1, 2, 1, 3, 1300, 1300, 32, 32, MaskKind::PadLeft, false, 3},
+  };
+  for (int32_t t : kNarrowTypes)
+    for (const AttnCase &c : cases) {
+      checkAttention(c, rng, avx2::attention, t);
+      if (avx512::cpuSupported())
+        checkAttention(c, rng, avx512::attention, t);
+      if (HasFatalFailure())
+        return;
+    }
+}
+
+// An unknown kv_type computes nothing (the compiler never emits one).
+TEST(Attention, UnknownKvTypeWritesNothing) {
+  const float q[2] = {1, 2}, k[4] = {1, 0, 0, 1};
+  float out[2] = {5, 5};
+  bmc_attention_args a{};
+  a.batch = a.heads = a.kv_heads = a.q_len = 1;
+  a.kv_len = a.kv_padded_len = 2;
+  a.head_dim = a.v_head_dim = 2;
+  a.q = q; a.k = k; a.v = k; a.out = out;
+  a.q_rs = a.k_rs = a.v_rs = a.o_rs = 2;
+  a.scale = 1.0f;
+  a.kv_type = 7;
+  bmc_attention_f32(nullptr, &a);
+  EXPECT_EQ(out[0], 5.0f);
+  EXPECT_EQ(out[1], 5.0f);
+}
+
+TEST(Attention, CAbiMatchesRefNarrowKv) {
+  std::mt19937 rng(73);
+  auto viaAbi = [](ThreadPool *pool, const bmc_attention_args &a) { bmc_attention_f32(pool, &a); };
+  for (int32_t t : kNarrowTypes) {
+    checkAttention({2, 6, 2, 3, 290, 300, 24, 24, MaskKind::Full, false, 2}, rng, viaAbi, t);
+    checkAttention({1, 4, 1, 1, 600, 640, 64, 64, MaskKind::None, true, 2}, rng, viaAbi, t);
   }
 }
 

@@ -98,10 +98,10 @@ pkg::Meta sampleMeta() {
   m.sig.inputs = {info("input_ids", DType::I64, {-1, -1}, {"batch", "seq"}),
                   info("attention_mask", DType::I64, {-1, -1}, {"batch", "total"}),
                   info("position_ids", DType::I64, {-1, -1}, {"batch", "seq"}),
-                  info("past_key_values.0.key", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 3),
-                  info("past_key_values.0.value", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 4),
-                  info("past_key_values.1.key", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 5),
-                  info("past_key_values.1.value", DType::F32, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 6)};
+                  info("past_key_values.0.key", DType::BF16, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 3),
+                  info("past_key_values.0.value", DType::BF16, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 4),
+                  info("past_key_values.1.key", DType::BF16, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 5),
+                  info("past_key_values.1.value", DType::BF16, {-1, 2, -1, 16}, {"batch", "", "past", ""}, 6)};
   m.sig.outputs = {info("logits", DType::F32, {-1, -1, 1200}, {"batch", "seq", ""})};
   DecoderInfo &d = m.sig.decoder;
   d.valid = true;
@@ -126,6 +126,7 @@ pkg::Meta sampleMeta() {
   d.kvStatus = {"past_key_values.0.key: in place", "past_key_values.0.value: in place"};
   d.weights = "int4";
   d.activations = "int8";
+  d.kvType = "bf16";
   return m;
 }
 
@@ -173,6 +174,7 @@ TEST(PackageMeta, RoundTrip) {
   EXPECT_EQ(d.kvStatus, e.kvStatus);
   EXPECT_EQ(d.weights, "int4");
   EXPECT_EQ(d.activations, "int8");
+  EXPECT_EQ(d.kvType, "bf16");
   // Encoding is deterministic (packages are reproducible).
   EXPECT_EQ(pkg::encodeMeta(back), bytes);
 }
@@ -347,6 +349,12 @@ TEST(PackageMeta, RejectsInconsistentFields) {
       {"activation format", "unknown activation format", [](pkg::Meta &m) { m.sig.decoder.activations = "int4"; }},
       {"int8 activations, f32 weights", "int8 activations recorded for f32 weights",
        [](pkg::Meta &m) { m.sig.decoder.weights = "f32"; }},
+      {"kv type", "unknown KV type", [](pkg::Meta &m) { m.sig.decoder.kvType = "fp8"; }},
+      {"kv type empty", "unknown KV type", [](pkg::Meta &m) { m.sig.decoder.kvType = ""; }},
+      {"kv type other than the cache inputs'", "expected dtype f16 (KV type f16), found bf16",
+       [](pkg::Meta &m) { m.sig.decoder.kvType = "f16"; }},
+      {"bf16 without in-place caches", "KV type bf16 without in-place KV caches",
+       [](pkg::Meta &m) { m.sig.decoder.inplaceKV = false; }},
   };
   for (const Case &c : cases) {
     pkg::Meta m = sampleMeta();
@@ -384,7 +392,7 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 3u); // 2: the weight format; 3: activations, genai length inputs, assets
+  EXPECT_EQ(pkg::kFormatVersion, 3u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {
