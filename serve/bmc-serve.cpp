@@ -30,7 +30,10 @@ using namespace bmc::serve;
 static const char *kUsage = R"(usage: bmc-serve MODEL [options]
 
 Serves a decoder model over HTTP with OpenAI's API. MODEL is a package written
-by bmc-compile (.bmcpkg) or an ONNX file (compiled just in time at start-up).
+by bmc-compile (.bmcpkg), an ONNX file, or a Hugging Face / Optimum model folder
+(both compiled just in time at start-up; docs/FOLDERS.md). A folder's or
+package's tokenizer and eos ids are used unless --tokenizer / --stop-ids say
+otherwise.
 
 Endpoints:
   POST /v1/completions       prompt: text (needs --tokenizer) or token ids
@@ -45,9 +48,10 @@ OpenAI parameters are refused with 400 unless they hold their neutral value.
 Each choice also carries "token_ids", the generated token ids (an extension).
 
 Options:
-  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md);
-                         without it prompts must be token ids and responses
-                         carry token_ids only (empty text)
+  --tokenizer FILE       a Hugging Face tokenizer.json (docs/TOKENIZER.md), in
+                         place of the model's own; without any tokenizer,
+                         prompts must be token ids and responses carry
+                         token_ids only (empty text)
   --model-name NAME      the id in /v1/models and the "model" requests must
                          name (default: the file name without extension)
   --host HOST            address to listen on (default: 127.0.0.1)
@@ -67,8 +71,9 @@ Options:
                          model's, else 4096); longer requests get 400
   --max-kv-bytes N       limit on the KV bytes of all sessions together
                          (0 = none); a request that would pass it fails
-  --stop-ids IDS         token ids that end every generation (e.g. the EOS
-                         id); not shown as text
+  --stop-ids IDS         token ids that end every generation (default: the
+                         eos ids of the model's generation defaults, if it
+                         has them); not shown as text
   --http-threads N       connections served at once (default: workers +
                          max-queue + 16)
   --kv MODE              bmc (default), prealloc or concat
@@ -95,13 +100,22 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
     s.tokenizer = std::move(t.value());
   }
   s.model = cli::openModel(modelPath, co);
+  const ModelAssets *assets = s.model->assets();
+  if (!s.tokenizer && assets && assets->hasTokenizer()) { // a folder's, or embedded in the package
+    auto t = Tokenizer::fromAssets(*assets);
+    if (!t) cli::die("bmc-serve: " + t.status().message());
+    s.tokenizer = std::move(t.value());
+  }
   const DecoderInfo &dec = s.model->signature().decoder;
   if (!dec.valid) cli::die("bmc-serve: " + modelPath + ": not a decoder (no input_ids/logits interface found)");
   if (s.tokenizer && s.tokenizer->vocabSize() > dec.vocab)
-    cli::die("bmc-serve: --tokenizer: '" + tokenizerPath + "' has " + std::to_string(s.tokenizer->vocabSize()) +
+    cli::die("bmc-serve: tokenizer '" + (tokenizerPath.empty() ? assets->origin : tokenizerPath) + "' has " +
+             std::to_string(s.tokenizer->vocabSize()) +
              " tokens, more than the model's vocabulary of " + std::to_string(dec.vocab));
-  std::string base = modelPath.substr(modelPath.find_last_of('/') + 1);
-  s.name = base.substr(0, base.find_last_of('.'));
+  std::string trimmed = modelPath;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back(); // a folder given as DIR/
+  std::string base = trimmed.substr(trimmed.find_last_of('/') + 1);
+  s.name = ModelFolder::isFolder(modelPath) ? base : base.substr(0, base.find_last_of('.'));
   return s;
 }
 
@@ -186,6 +200,8 @@ static int run(int argc, char **argv) {
   lim.maxContext = probe.value()->maxContext();
   lim.maxTokens = maxTokens ? std::min(maxTokens, lim.maxContext) : lim.maxContext;
   lim.defaultMaxTokens = std::min(defaultMaxTokens, lim.maxTokens);
+  if (stopIds.empty() && served.model->assets())
+    stopIds = served.model->assets()->generation.eosTokenIds;
   lim.stopIds = stopIds;
   for (int64_t id : stopIds)
     if (id >= lim.vocab) a.fail("--stop-ids: expected ids below the vocabulary size " + std::to_string(lim.vocab) + ", found " + std::to_string(id));
