@@ -133,6 +133,14 @@ def bw_read_exe():
     return exe
 
 
+def read_bandwidth(bw_exe, threads=1):
+    """GB/s of bw_read over 256 MiB (3 repetitions) with `threads` threads: the probe quant.py and
+    spec.py run right before each measurement."""
+    out, _, _ = run([bw_exe, "--threads", str(threads), "--mb", "256", "--reps", "3"], what="bw_read")
+    j = last_json(out, "bw_read")
+    return j.get(f"read_gb_s_{threads}thread", j.get("read_gb_s_1thread"))
+
+
 def model_bytes(onnx_path):
     """What decoding one token must read at least, from the ONNX file itself (the same for every peer):
     weight_bytes = float initializers read by compute ops (an embedding table read only by Gather

@@ -86,12 +86,6 @@ def ort_decode(onnx, ctx, window, threads):
     return j
 
 
-def probe(bw_exe, threads):
-    out, _, _ = bl.run([bw_exe, "--threads", str(threads), "--mb", "256", "--reps", "3"], what="bw_read")
-    j = bl.last_json(out, "bw_read")
-    return j.get(f"read_gb_s_{threads}thread", j.get("read_gb_s_1thread"))
-
-
 def greedy(kind, path, prompt, steps=16):
     if kind == "llamacpp":
         return bl.llamacpp_tokens(path, [int(x) for x in prompt.split(",")], steps)
@@ -120,18 +114,14 @@ def check_tokens(pk, graphs):
     """bmc intN and onnxruntime's MatMulNBits acc0 compute the same function: same greedy tokens."""
     prompt = "11,42,7,300,5,99"
     for bits in (8, 4):
-        out, _, _ = bl.run([os.path.join(bl.BIN, "bmc-run"), pk[f"int{bits}"], "--prompt", prompt,
-                            "--max-new-tokens", "16", "--quiet"], what="bmc-run")
-        mine = [int(t) for t in out.strip().splitlines()[-1].split(",")]
+        mine = greedy("bmc", pk[f"int{bits}"], prompt)
         out, _, _ = bl.run(["node", ORT_DECODE, graphs[(bits, 0)], "--prompt", prompt, "--steps", "16"],
                            what="ort_decode.mjs")
         theirs = bl.last_json(out, "ort_decode.mjs")["tokens"]
         if mine != theirs:
             sys.exit(f"int{bits}: bmc tokens {mine} differ from onnxruntime MatMulNBits {theirs}: not timing")
         bl.log(f"int{bits}: bmc and onnxruntime MatMulNBits agree on 16 greedy tokens")
-        out, _, _ = bl.run([os.path.join(bl.BIN, "bmc-run"), pk[f"int{bits} a8"], "--prompt", prompt,
-                            "--max-new-tokens", "16", "--quiet"], what="bmc-run")
-        mine = [int(t) for t in out.strip().splitlines()[-1].split(",")]
+        mine = greedy("bmc", pk[f"int{bits} a8"], prompt)
         out, _, _ = bl.run(["node", ORT_DECODE, graphs[(bits, 4)], "--prompt", prompt, "--steps", "16"],
                            what="ort_decode.mjs")
         theirs = bl.last_json(out, "ort_decode.mjs")["tokens"]
@@ -181,7 +171,7 @@ def main():
     for rnd in range(a.rounds):
         shift = (rnd * len(jobs)) // a.rounds
         for t, ctx, (name, kind, path) in jobs[shift:] + jobs[:shift]:
-            gbs = probe(bw_exe, t)
+            gbs = bl.read_bandwidth(bw_exe, t)
             if kind == "llamacpp":
                 res = bl.llamacpp_decode(path, ctx, a.window, t, WARMUP, a.llamacpp_kv)
             else:

@@ -74,11 +74,6 @@ def torch_spec(onnx, ctx, window, k, p, threads):
     return j
 
 
-def probe(bw_exe):
-    out, _, _ = bl.run([bw_exe, "--threads", "1", "--mb", "256", "--reps", "3"], what="bw_read")
-    return bl.last_json(out, "bw_read")["read_gb_s_1thread"]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", default="llama-25m,gpt2-25m")
@@ -124,7 +119,7 @@ def run_preset(a, preset, contexts, ps, ks, torch_ks, bw_exe):
     for rnd in range(a.rounds):
         shift = (rnd * len(jobs)) // a.rounds
         for ctx, (name, pkg, kv, k, p) in jobs[shift:] + jobs[:shift]:
-            gbs = probe(bw_exe)
+            gbs = bl.read_bandwidth(bw_exe)
             if pkg is None:
                 res = torch_spec(onnx, ctx, a.window, k, p, a.threads)
             else:

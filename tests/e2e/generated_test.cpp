@@ -166,17 +166,11 @@ TEST_P(Generated, KvModesAgree) {
 /// every op: every boundary the default size can hit on a deep model) gives
 /// the same logits as one function. Stack slots that a cut separated from
 /// their users once corrupted attention parameters on 6-layer models.
-TEST_P(Generated, OutliningChangesNothing) {
-  CompileOptions whole, cut;
-  whole.segmentOps = 0;
-  cut.segmentOps = 10;
-  // Segments are cut where layers are not outlined (outlineLayers).
-  whole.outlineLayers = cut.outlineLayers = false;
-  auto mWhole = compiled(path(), whole), mCut = compiled(path(), cut);
-  ASSERT_TRUE(mWhole.ok()) << mWhole.status().message();
-  ASSERT_TRUE(mCut.ok()) << mCut.status().message();
+/// Two compilations of one model decode the same two prompts alike: the same
+/// greedy tokens, logits within kModeTolerance at every step.
+void expectSameDecode(const std::shared_ptr<Model> &reference, const std::shared_ptr<Model> &other) {
   const std::vector<std::vector<int64_t>> prompts = {kPromptA, kPromptB};
-  auto a = decode(mWhole.value(), {}, prompts, kSteps), b = decode(mCut.value(), {}, prompts, kSteps);
+  auto a = decode(reference, {}, prompts, kSteps), b = decode(other, {}, prompts, kSteps);
   ASSERT_TRUE(a.ok()) << a.status().message();
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(b.value().argmax, a.value().argmax);
@@ -186,6 +180,18 @@ TEST_P(Generated, OutliningChangesNothing) {
                                 a.value().logits[size_t(step)].data<float>(), 2 * V);
     ASSERT_LE(d.rel, kModeTolerance) << "step " << step << ": " << d.describe();
   }
+}
+
+TEST_P(Generated, OutliningChangesNothing) {
+  CompileOptions whole, cut;
+  whole.segmentOps = 0;
+  cut.segmentOps = 10;
+  // Segments are cut where layers are not outlined (outlineLayers).
+  whole.outlineLayers = cut.outlineLayers = false;
+  auto mWhole = compiled(path(), whole), mCut = compiled(path(), cut);
+  ASSERT_TRUE(mWhole.ok()) << mWhole.status().message();
+  ASSERT_TRUE(mCut.ok()) << mCut.status().message();
+  expectSameDecode(mWhole.value(), mCut.value());
 }
 
 /// Compiling each distinct decoder layer body once (the default) gives the
@@ -213,17 +219,7 @@ TEST_P(Generated, LayerSharingChangesNothing) {
       << "no layer outlining remark: '" << outlined << "'";
   EXPECT_EQ(marked, layers);
   if (layers >= 5) EXPECT_LE(bodies, 3) << outlined;
-  const std::vector<std::vector<int64_t>> prompts = {kPromptA, kPromptB};
-  auto a = decode(mInline.value(), {}, prompts, kSteps), b = decode(mShared.value(), {}, prompts, kSteps);
-  ASSERT_TRUE(a.ok()) << a.status().message();
-  ASSERT_TRUE(b.ok()) << b.status().message();
-  EXPECT_EQ(b.value().argmax, a.value().argmax);
-  int64_t V = a.value().logits[0].shape()[1];
-  for (int step = 0; step < kSteps; ++step) {
-    LogitDiff d = compareLogits(b.value().logits[size_t(step)].data<float>(),
-                                a.value().logits[size_t(step)].data<float>(), 2 * V);
-    ASSERT_LE(d.rel, kModeTolerance) << "step " << step << ": " << d.describe();
-  }
+  expectSameDecode(mInline.value(), mShared.value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Generated, Generated, ::testing::ValuesIn(generatedModels()),
