@@ -189,10 +189,11 @@ def main():
     for q in quants:
         L.append(f"## Quantized weights: bmc fp32 / int8 / int4 against onnxruntime ({q[6:-3]}, benchmarks/quant.py)")
         L.append("")
-        L.append("Reproduce: `benchmarks/quant.py` (~7 min). Before timing, bmc intN and onnxruntime's MatMulNBits "
-                 "(accuracy_level 0) are checked to give the same greedy tokens (they compute the same function; "
-                 "docs/QUANTIZATION.md). The model fits this VM's L3, so fp32 and int8 read faster than the DRAM "
-                 "probe (roofline above 100%); int4 is compute-bound in its unpacking.")
+        L.append("Reproduce: the command on the table's first line (`benchmarks/quant.py`, all defaults: ~10 min). "
+                 "Before timing, bmc intN and onnxruntime's MatMulNBits (accuracy_level 0) are checked to give the "
+                 "same greedy tokens (they compute the same function), and llama.cpp F32 to give bmc f32's "
+                 "(docs/QUANTIZATION.md). The model fits this VM's L3, so fp32 and int8 can read faster than the "
+                 "DRAM probe (roofline above 100%).")
         L.append("")
         with open(os.path.join(a.results, q)) as f:
             L.append(f.read().rstrip())

@@ -212,6 +212,7 @@ def write(a, contexts, threads, configs, results):
         w.writerows(rows)
     mi = bl.machine_info()
     with open(stem + ".md", "w") as f:
+        f.write(f"Command: `benchmarks/quant.py {' '.join(sys.argv[1:])}`\n\n")
         f.write(f"Quantized weights, decode, {a.preset}, batch 1, median of {a.rounds} interleaved rounds (order rotated "
                 f"each round; bmc {mi['bmc_commit']}{' with uncommitted changes' if mi['bmc_worktree_dirty'] else ''}, "
                 f"{mi['date']}, {mi.get('cpu', '')}); decode window {a.window} tokens ending at the context; roofline = "
