@@ -107,6 +107,8 @@ void registerShapeOps(OpTable &t);
 void registerTensorOps(OpTable &t);
 void registerNNOps(OpTable &t);
 void registerAttentionOps(OpTable &t);
+/// DequantizeLinear (QDQ weight-only quantization).
+void registerQuantOps(OpTable &t);
 /// com.microsoft (onnxruntime contrib ops), a table of its own.
 void registerContribOps(OpTable &t);
 void registerContribAttentionOps(OpTable &t);

@@ -34,6 +34,8 @@ Type onnxElementType(MLIRContext *ctx, int32_t dtype) {
   case 12: return IntegerType::get(ctx, 32, IntegerType::Unsigned);
   case 13: return IntegerType::get(ctx, 64, IntegerType::Unsigned);
   case 16: return b.getBF16Type();
+  case 21: return IntegerType::get(ctx, 4, IntegerType::Unsigned); // UINT4: only DequantizeLinear reads it
+  case 22: return IntegerType::get(ctx, 4, IntegerType::Signed);   // INT4
   default: return {};
   }
 }
@@ -406,6 +408,7 @@ static OpTable &opTable() {
     registerTensorOps(t);
     registerNNOps(t);
     registerAttentionOps(t);
+    registerQuantOps(t);
     registerOrtDefaultDomainOps(t);
     return t;
   }();
@@ -520,6 +523,17 @@ bool GraphImporter::run(ModuleOp module, std::string &err) {
                  "earlier node's output, found nothing of that name (missing initializer?)");
         return fail("");
       }
+    // 4-bit codes (INT4 / UINT4 initializers) have one reader: DequantizeLinear.
+    if (n.op_type() != "DequantizeLinear" || contrib)
+      for (int k = 0; k < n.input_size(); ++k)
+        if (!n.input(k).empty())
+          if (auto t = dyn_cast<RankedTensorType>(values[n.input(k)].getType());
+              t && t.getElementType().isInteger(4)) {
+            ni.report("input " + std::to_string(k) + " ('" + n.input(k) +
+                      "'): expected a 4-bit tensor (INT4 / UINT4) to be read only by DequantizeLinear, found it "
+                      "read by " + n.op_type());
+            return fail("");
+          }
     OpTable &ops = contrib ? contribTable() : table;
     auto it = ops.find(n.op_type());
     if (it == ops.end()) {

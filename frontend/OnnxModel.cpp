@@ -66,7 +66,9 @@ const char *dtypeName(int32_t t) {
   case 7: return "INT64"; case 8: return "STRING"; case 9: return "BOOL";
   case 10: return "FLOAT16"; case 11: return "DOUBLE"; case 12: return "UINT32";
   case 13: return "UINT64"; case 14: return "COMPLEX64"; case 15: return "COMPLEX128";
-  case 16: return "BFLOAT16";
+  case 16: return "BFLOAT16"; case 17: return "FLOAT8E4M3FN"; case 18: return "FLOAT8E4M3FNUZ";
+  case 19: return "FLOAT8E5M2"; case 20: return "FLOAT8E5M2FNUZ"; case 21: return "UINT4"; case 22: return "INT4";
+  case 23: return "FLOAT4E2M1";
   default: return "UNDEFINED";
   }
 }
@@ -272,14 +274,15 @@ bool resolveTensorProto(const OnnxModel &model, const onnx::TensorProto &t,
               std::to_string(d);
       return false;
     }
-  size_t esize = dtypeSize(out.dtype);
+  const bool nibbles = out.dtype == 21 || out.dtype == 22; // UINT4 / INT4: two per byte, low nibble first
+  size_t esize = nibbles ? 1 : dtypeSize(out.dtype);
   if (esize == 0) {
     error = "initializer '" + t.name() + "': expected a numeric data type, found " +
             dtypeName(out.dtype);
     return false;
   }
   size_t n = size_t(out.numElements());
-  size_t want = n * esize;
+  size_t want = nibbles ? (n + 1) / 2 : n * esize;
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
@@ -344,6 +347,11 @@ bool resolveTensorProto(const OnnxModel &model, const onnx::TensorProto &t,
   }
 
   // Typed repeated fields (small tensors written without raw_data).
+  if (nibbles) {
+    error = "initializer '" + t.name() + "': expected " + dtypeName(out.dtype) + " data as raw_data (packed two per "
+            "byte), found it in a typed field";
+    return false;
+  }
   std::shared_ptr<uint8_t[]> buf;
   size_t have = 0;
   switch (out.dtype) {

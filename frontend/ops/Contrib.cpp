@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/ImportContext.h"
+#include "frontend/ops/QuantPack.h"
 #include "runtime/kernels/kernels.h"
 
 #include <cstring>
@@ -35,21 +36,6 @@ using namespace mlir;
 namespace bmc {
 
 namespace {
-
-/// The bytes of a constant input: a bmc.weight or an inlined arith.constant.
-const uint8_t *constBytes(NodeImporter &n, int i, size_t &bytes) {
-  Value v = n.in(i);
-  if (const Weight *w = n.graph.weightOf(v)) {
-    bytes = w->bytes;
-    return w->data;
-  }
-  if (auto c = v.getDefiningOp<arith::ConstantOp>())
-    if (auto d = dyn_cast<DenseElementsAttr>(c.getValue()); d && !d.isSplat()) {
-      bytes = d.getRawData().size();
-      return reinterpret_cast<const uint8_t *>(d.getRawData().data());
-    }
-  return nullptr;
-}
 
 LogicalResult matMulNBits(NodeImporter &n) {
   if (failed(n.expectInputs(3, 6)) || failed(n.onlyAttrs({"K", "N", "bits", "block_size", "accuracy_level"})))
@@ -74,7 +60,7 @@ LogicalResult matMulNBits(NodeImporter &n) {
     return n.error("input 0 (A): expected a float tensor whose last dimension is K = " + std::to_string(k));
   // B, scales and zero points are constants of the exact sizes.
   size_t bBytes = 0, sBytes = 0, zBytes = 0;
-  const uint8_t *B = constBytes(n, 1, bBytes), *S = constBytes(n, 2, sBytes);
+  const uint8_t *B = constantBytes(n, 1, bBytes), *S = constantBytes(n, 2, sBytes);
   auto bt = n.type(1), st = n.type(2);
   if (!B || !bt.getElementType().isUnsignedInteger(8) || bt.getNumElements() != nn * nb * blob ||
       bBytes != size_t(nn * nb * blob))
@@ -87,7 +73,7 @@ LogicalResult matMulNBits(NodeImporter &n) {
   const int64_t zPerCol = *bits == 4 ? (nb + 1) / 2 : nb;
   if (n.has(3)) {
     auto zt = n.type(3);
-    Z = constBytes(n, 3, zBytes);
+    Z = constantBytes(n, 3, zBytes);
     if (!Z || !zt.getElementType().isUnsignedInteger(8) || zBytes != size_t(nn * zPerCol))
       return n.error("input 3 (zero_points): expected a constant uint8 tensor of " + std::to_string(nn * zPerCol) +
                      " bytes (float zero points are not supported)");
@@ -98,59 +84,27 @@ LogicalResult matMulNBits(NodeImporter &n) {
     uint8_t byte = Z[col * zPerCol + b / 2];
     return b % 2 ? byte >> 4 : byte & 15;
   };
-  auto code = [&](int64_t col, int64_t row) -> int {
+  auto code = [&](int64_t row, int64_t col) -> int {
     const uint8_t *p = B + (col * nb + row / bs) * blob;
     if (*bits == 8) return p[row % bs];
     uint8_t byte = p[(row % bs) / 2];
     return row % 2 ? byte >> 4 : byte & 15;
   };
-  // Repack into bmc's layout: panels of 16 columns, blocks of 32 rows.
-  const int64_t panels = (nn + 15) / 16, nb32 = (k + 31) / 32;
-  const int64_t blockBytes = *bits == 4 ? BMC_Q4_BLOCK_BYTES : BMC_Q8_BLOCK_BYTES;
-  auto buf = std::make_shared<std::vector<uint8_t>>(size_t(panels * nb32 * blockBytes), 0);
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t kb = 0; kb < nb32; ++kb) {
-      uint8_t *dst = buf->data() + (p * nb32 + kb) * blockBytes;
-      for (int64_t j = 0; j < 16; ++j) {
-        const int64_t col = 16 * p + j;
-        if (col >= nn) { // padding: scale 0, codes at the zero point
-          if (*bits == 4) dst[BMC_Q4_ZEROS_OFFSET + j] = 8;
-          for (int64_t r = 0; r < 32 && *bits == 4; ++r)
-            dst[BMC_Q4_CODES_OFFSET + (r / 2) * 16 + j] |= uint8_t(r % 2 ? 8 << 4 : 8);
-          continue;
-        }
-        const int64_t b = kb * 32 / bs; // the MatMulNBits block of these 32 rows
-        float scale;
-        std::memcpy(&scale, S + 4 * (col * nb + b), 4);
-        std::memcpy(dst + 4 * j, &scale, 4);
-        const int z = zero(col, b);
-        if (*bits == 8 && z != 128)
+  auto scaleOf = [&](int64_t kb, int64_t col) {
+    float scale;
+    std::memcpy(&scale, S + 4 * (col * nb + kb * 32 / bs), 4);
+    return scale;
+  };
+  if (*bits == 8)
+    for (int64_t col = 0; col < nn; ++col)
+      for (int64_t b = 0; b < nb; ++b)
+        if (int z = zero(col, b); z != 128)
           return n.error("input 3 (zero_points): 8-bit zero points other than 128 are not supported (column " +
                          std::to_string(col) + " has " + std::to_string(z) + ")");
-        if (*bits == 4) dst[BMC_Q4_ZEROS_OFFSET + j] = uint8_t(z);
-        for (int64_t r = 0; r < 32; ++r) {
-          const int64_t row = kb * 32 + r;
-          const int c = row < k ? code(col, row) : (*bits == 4 ? z : 128);
-          if (*bits == 4)
-            dst[BMC_Q4_CODES_OFFSET + (r / 2) * 16 + j] |= uint8_t(r % 2 ? c << 4 : c);
-          else
-            dst[BMC_Q8_CODES_OFFSET + r * 16 + j] = uint8_t(int8_t(c - 128));
-        }
-      }
-    }
-  Weight w;
-  w.name = (n.node.input(1) + ".bmc_int") + std::to_string(*bits);
-  w.dtype = 1; // FLOAT: the logical [K, N] matrix
-  w.dims = {k, nn};
-  w.data = buf->data();
-  w.bytes = buf->size();
-  w.keepAlive = buf;
-  w.quantBits = int(*bits);
-  if (n.graph.weights.find(w.name) == nullptr) n.graph.weights.add(w);
-  auto wt = RankedTensorType::get({k, nn}, n.b.getF32Type());
-  auto weightOp = n.b.create<mlir::bmc::WeightOp>(n.loc, wt, n.b.getStringAttr(w.name));
-  weightOp->setAttr("bmc.quant_bits", n.b.getI64IntegerAttr(*bits));
-  auto mm = n.make<mlir::bmc::MatMulOp>({n.in(0), weightOp.getResult()});
+  auto weight = importQuantizedMatrix(
+      n, n.node.input(1), int(*bits), k, nn, code, scaleOf, [&](int64_t kb, int64_t col) { return zero(col, kb * 32 / bs); });
+  if (failed(weight)) return failure();
+  auto mm = n.make<mlir::bmc::MatMulOp>({n.in(0), *weight});
   if (failed(mm) || !n.has(5)) return n.setOutput(mm);
   return n.setOutput(n.make<mlir::bmc::AddOp>({*mm, n.in(5)}));
 }

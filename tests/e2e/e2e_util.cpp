@@ -289,11 +289,12 @@ static std::string baseName(const std::string &path) {
 }
 
 Result<OrtReference> ortReference(const std::string &modelPath, const std::vector<int64_t> &prompt, int steps,
-                                  const std::vector<int> &dumpSteps) {
+                                  const std::vector<int> &dumpSteps, const std::string &opt) {
   static std::mutex mu;
   static std::map<std::string, OrtReference> cache;
   std::string key = modelPath + "|" + join(prompt) + "|" + std::to_string(steps);
   for (int s : dumpSteps) key += "," + std::to_string(s);
+  key += "|" + opt;
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
 
@@ -308,7 +309,7 @@ Result<OrtReference> ortReference(const std::string &modelPath, const std::vecto
   std::string tag = std::to_string(std::hash<std::string>()(key) % 1000000);
   std::string dir = freshDir("ort/" + baseName(modelPath) + "_" + tag);
   ProcessResult pr = runProcess({node, ortDecodeScript(), modelPath, "--prompt", join(prompt), "--steps",
-                                 std::to_string(steps), "--dump-logits", dir, "--dump-steps", dumpList});
+                                 std::to_string(steps), "--dump-logits", dir, "--dump-steps", dumpList, "--opt", opt});
   if (pr.exitCode != 0)
     return Status::error("onnxruntime (ort_decode.mjs) failed on " + modelPath + hint + ": " + pr.describe());
   Json out, index;

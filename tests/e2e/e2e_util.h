@@ -89,9 +89,10 @@ struct OrtReference {
   std::map<int, std::vector<float>> logits;    ///< step -> logits of the last position (row 0)
 };
 /// Runs ort_decode.mjs greedily (batch 1) and reads back the dumped logits.
-/// Results are cached per model and prompt within the process.
+/// Results are cached per model and prompt within the process. `opt`:
+/// onnxruntime's graph optimisation level (all, extended, basic, disabled).
 Result<OrtReference> ortReference(const std::string &modelPath, const std::vector<int64_t> &prompt, int steps,
-                                  const std::vector<int> &dumpSteps);
+                                  const std::vector<int> &dumpSteps, const std::string &opt = "all");
 
 //===----------------------------------------------------------------------===//
 // Compiling and decoding
