@@ -194,6 +194,15 @@ def _first(cmd, pattern=None):
     return out.strip().splitlines()[0] if out.strip() else None
 
 
+def cache_bytes(text):
+    """lscpu's cache size ("32 MiB (1 instance)") in bytes, or None."""
+    import re
+    m = re.match(r"\s*([\d.]+)\s*([KMG])i?B", text or "")
+    if not m:
+        return None
+    return int(float(m.group(1)) * {"K": 2**10, "M": 2**20, "G": 2**30}[m.group(2)])
+
+
 def machine_info():
     lscpu = {}
     out = subprocess.run(["lscpu"], text=True, capture_output=True).stdout

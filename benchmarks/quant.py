@@ -28,7 +28,7 @@ truncation; bmc: fp32 scales, round-half-even), so for every quantized configura
 gives how many of the 16 greedy tokens agree with bmc f32's before the first difference.
 Roofline for bmc rows: (matmul weight bytes as packed + the KV rows read) /
 the probe; the bytes of a token are what bmc's package says it streams (weights_read_mb).
-Results: benchmarks/results/quant_<preset>.{csv,md}.
+Results: benchmarks/results/quant_<preset>.{csv,md,json,png}.
 """
 import argparse
 import csv
@@ -250,8 +250,52 @@ def write(a, contexts, threads, configs, results):
                             f.write(f"- {t} thread(s), context {ctx}, {mine} vs {theirs}: "
                                     f"{o['ms_per_token'] / m['ms_per_token']:.2f}x ({o['ms_per_token']:.3f} vs "
                                     f"{m['ms_per_token']:.3f} ms/token)\n")
+        l3 = bl.cache_bytes(mi.get("l3"))
+        small = [x for x in rows if x.get("mb_per_token") and l3 and x["mb_per_token"] * 1e6 < 2 * l3]
+        if small:
+            f.write(f"\nNOTE: {', '.join(sorted({x['config'] for x in small}))} read(s) less than twice the L3 cache "
+                    f"({mi.get('l3')}) per token, so part of what a token reads can stay in the cache between tokens "
+                    f"and the DRAM probe underestimates the bandwidth they see: their % of roofline (over 100% "
+                    f"where it shows) is not a DRAM roofline. Roofline claims use a preset whose bytes per token "
+                    f"are several times the L3 (llama-100m).\n")
+        if plot(rows, threads, contexts, stem + ".png", a.preset):
+            f.write(f"\n![quantized decode, {a.preset}](results/quant_{a.preset}.png)\n")
     print(open(stem + ".md").read())
     json.dump(rows, open(stem + ".json", "w"), indent=1)
+
+
+def plot(rows, threads, contexts, path, preset):
+    """tokens/s per configuration, one panel per (threads, context); bmc rows also show the
+    tokens/s their bytes allow at the probed bandwidth (the roofline) as a tick."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        bl.log("matplotlib is missing (apt-get install python3-matplotlib): no plot written")
+        return False
+    panels = [(t, c) for t in threads for c in contexts]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5.5), squeeze=False)
+    for ax, (t, c) in zip(axes[0], panels):
+        sel = [x for x in rows if (x["threads"], x["context"]) == (t, c)]
+        names = [x["config"] for x in sel]
+        colors = ["tab:blue" if n.startswith("bmc") else "tab:orange" if n.startswith("ort") else "tab:green"
+                  for n in names]
+        ys = range(len(sel))
+        ax.barh(ys, [x["tok_s"] for x in sel], color=colors)
+        for y, x in zip(ys, sel):
+            if x.get("mb_per_token"):
+                roof = x["probe_gb_s"] * 1e3 / x["mb_per_token"]
+                ax.plot([roof, roof], [y - 0.4, y + 0.4], color="black", lw=2)
+        ax.set_yticks(list(ys))
+        ax.set_yticklabels(names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("tokens/s (black tick: roofline of bmc's bytes at the probed bandwidth)", fontsize=8)
+        ax.set_title(f"{preset}, {t} thread(s), context {c}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 if __name__ == "__main__":
