@@ -8,6 +8,7 @@
 #include "bmc/model_folder.h"
 #include "runtime/OpenFile.h"
 #include "runtime/tokenizer/Impl.h"
+#include "runtime/tokenizer/Utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace bmc {
 namespace tokenizer_detail {
@@ -105,6 +107,31 @@ std::shared_ptr<Regex> compileRegex(const std::string &pattern, bool literal, co
 constexpr const char *kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// Metaspace (pre-tokenizer or decoder): replacement, prepend_scheme (or the
+// older add_prefix_space: false meaning never), split.
+PreTokenizerStep metaspaceStep(const json &j, const std::string &field) {
+  PreTokenizerStep step{PreTokenizerStep::Metaspace, nullptr, false};
+  auto r = j.find("replacement");
+  if (r == j.end() || !r->is_string()) fail(field + ".replacement", "expected a string");
+  step.replacement = r->get<std::string>();
+  size_t len = 0;
+  if (step.replacement.empty() || utf8::scanAt(step.replacement, 0, len) != utf8::Scan::Valid ||
+      len != step.replacement.size())
+    fail(field + ".replacement", "expected one character, found '" + step.replacement + "'");
+  auto scheme = j.find("prepend_scheme");
+  if (scheme != j.end() && !scheme->is_null()) {
+    std::string v = scheme->is_string() ? scheme->get<std::string>() : scheme->dump();
+    if (v == "always") step.prepend = PreTokenizerStep::Always;
+    else if (v == "first") step.prepend = PreTokenizerStep::First;
+    else if (v == "never") step.prepend = PreTokenizerStep::Never;
+    else fail(field + ".prepend_scheme", "'" + v + "' is not one of always, first, never");
+  } else if (!boolField(j, "add_prefix_space", true, field)) {
+    step.prepend = PreTokenizerStep::Never;
+  }
+  step.split = boolField(j, "split", true, field);
+  return step;
+}
+
 void loadPreTokenizer(const json &j, const std::string &field, Impl &impl) {
   std::string type = typeOf(j, field);
   if (type == "Sequence") {
@@ -132,8 +159,12 @@ void loadPreTokenizer(const json &j, const std::string &field, Impl &impl) {
     if (boolField(j, "use_regex", true, field))
       step.regex = compileRegex(kGpt2Pattern, false, field + " (GPT-2 pattern)");
     impl.preTokenizer.push_back(std::move(step));
+  } else if (type == "Metaspace") {
+    impl.preTokenizer.push_back(metaspaceStep(j, field));
+  } else if (type == "WhitespaceSplit") {
+    impl.preTokenizer.push_back({PreTokenizerStep::WhitespaceSplit, nullptr, false});
   } else {
-    fail(field + ".type", "'" + type + "' is not supported (supported: Sequence, Split, ByteLevel)");
+    fail(field + ".type", "'" + type + "' is not supported (supported: Sequence, Split, ByteLevel, Metaspace, WhitespaceSplit)");
   }
 }
 
@@ -147,6 +178,34 @@ std::pair<std::string, std::string> literalReplace(const json &j, const std::str
   std::string pattern = (*p)["String"].get<std::string>();
   if (pattern.empty()) fail(field + ".pattern.String", "empty");
   return {pattern, c->get<std::string>()};
+}
+
+// Standard base64 (padding optional, no whitespace), as HF writes the charsmap.
+bool base64Decode(const std::string &in, std::string &out) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  size_t n = in.size();
+  while (n > 0 && in[n - 1] == '=') --n;
+  if (in.size() - n > 2 || n % 4 == 1) return false;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int v = val(in[i]);
+    if (v < 0) return false;
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(char((acc >> bits) & 0xFF));
+    }
+  }
+  return true;
 }
 
 void loadNormalizer(const json &j, const std::string &field, Impl &impl) {
@@ -166,11 +225,38 @@ void loadNormalizer(const json &j, const std::string &field, Impl &impl) {
     if (p == j.end() || !p->is_string()) fail(field + ".prepend", "expected a string");
     impl.normalizers.push_back({NormalizerStep::Prepend, p->get<std::string>(), ""});
   } else if (type == "Replace") {
-    auto [pattern, content] = literalReplace(j, field);
-    impl.normalizers.push_back({NormalizerStep::Replace, pattern, content});
+    auto p = j.find("pattern");
+    if (p != j.end() && p->is_object() && p->contains("Regex") && (*p)["Regex"].is_string()) {
+      auto c = j.find("content");
+      if (c == j.end() || !c->is_string()) fail(field + ".content", "expected a string");
+      NormalizerStep step{NormalizerStep::Replace, "", c->get<std::string>()};
+      step.regex = compileRegex((*p)["Regex"].get<std::string>(), false, field + ".pattern.Regex");
+      size_t minLength = 1;
+      pcre2_pattern_info(step.regex->code, PCRE2_INFO_MINLENGTH, &minLength);
+      if (minLength == 0) fail(field + ".pattern.Regex", "can match the empty string (not supported)");
+      impl.normalizers.push_back(std::move(step));
+    } else {
+      auto [pattern, content] = literalReplace(j, field);
+      impl.normalizers.push_back({NormalizerStep::Replace, pattern, content});
+    }
+  } else if (type == "Strip") {
+    NormalizerStep step{NormalizerStep::Strip, "", ""};
+    step.stripLeft = boolField(j, "strip_left", true, field);
+    step.stripRight = boolField(j, "strip_right", true, field);
+    impl.normalizers.push_back(std::move(step));
+  } else if (type == "Precompiled") {
+    auto m = j.find("precompiled_charsmap");
+    if (m == j.end() || !m->is_string()) fail(field + ".precompiled_charsmap", "expected a base64 string");
+    std::string blob;
+    if (!base64Decode(m->get<std::string>(), blob)) fail(field + ".precompiled_charsmap", "not valid base64");
+    auto map = std::make_shared<Precompiled>();
+    if (std::string why = parsePrecompiled(blob, *map); !why.empty()) fail(field + ".precompiled_charsmap", why);
+    NormalizerStep step{NormalizerStep::Precompiled, "", ""};
+    step.charsmap = std::move(map);
+    impl.normalizers.push_back(std::move(step));
   } else {
     fail(field + ".type",
-         "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence)");
+         "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Strip, Precompiled, Sequence)");
   }
 }
 
@@ -212,9 +298,56 @@ void loadPostProcessor(const json &j, const std::string &field, Impl &impl) {
   }
 }
 
+// Unigram: vocab as [piece, score] pairs (id = position), unk_id, byte_fallback.
+void loadUnigramModel(const json &m, Impl &impl) {
+  impl.byteFallback = boolField(m, "byte_fallback", false, "model");
+  auto vocab = m.find("vocab");
+  if (vocab == m.end() || !vocab->is_array() || vocab->empty()) fail("model.vocab", "expected a non-empty array of [piece, score]");
+  if (vocab->size() > size_t(INT32_MAX)) fail("model.vocab", "too many pieces");
+  impl.idToBytes.resize(vocab->size());
+  impl.unigramScores.resize(vocab->size());
+  double minScore = INFINITY;
+  for (size_t id = 0; id < vocab->size(); ++id) {
+    const json &e = (*vocab)[id];
+    if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number())
+      fail("model.vocab[" + std::to_string(id) + "]", "expected [piece, score]");
+    impl.idToBytes[id] = e[0].get<std::string>();
+    if (utf8::firstInvalid(impl.idToBytes[id]) != std::string::npos)
+      fail("model.vocab[" + std::to_string(id) + "]", "piece is not valid UTF-8");
+    impl.unigramScores[id] = e[1].get<double>();
+    minScore = std::min(minScore, impl.unigramScores[id]);
+    impl.vocab.insert_or_assign(impl.idToBytes[id], int32_t(id)); // a repeated piece: the last id, as HF
+  }
+  impl.unkScore = minScore - 10.0;
+  auto unk = m.find("unk_id");
+  if (unk != m.end() && !unk->is_null()) {
+    if (!unk->is_number_integer() || unk->get<int64_t>() < 0 || unk->get<int64_t>() >= int64_t(vocab->size()))
+      fail("model.unk_id", "expected an id in [0, " + std::to_string(vocab->size()) + ")");
+    impl.unkId = unk->get<int64_t>();
+  }
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    snprintf(name, sizeof name, "<0x%02X>", b);
+    auto it = impl.vocab.find(name);
+    impl.byteToken[b] = impl.byteFallback && it != impl.vocab.end() ? it->second : -1;
+  }
+  UnigramTrie &trie = impl.unigramTrie;
+  trie.tokenAt.assign(1, -1);
+  for (const auto &[piece, id] : impl.vocab) {
+    uint64_t node = 0;
+    for (unsigned char c : piece) {
+      auto [it, added] = trie.child.emplace(node << 8 | c, int32_t(trie.tokenAt.size()));
+      if (added) trie.tokenAt.push_back(-1);
+      node = uint64_t(it->second);
+    }
+    trie.tokenAt[node] = id;
+  }
+}
+
 void loadModel(const json &m, Impl &impl) {
   std::string type = typeOf(m, "model");
-  if (type != "BPE") fail("model.type", "'" + type + "' is not supported (supported: BPE)");
+  if (type == "Unigram") return loadUnigramModel(m, impl);
+  if (type != "BPE") fail("model.type", "'" + type + "' is not supported (supported: BPE, Unigram)");
   impl.byteFallback = boolField(m, "byte_fallback", false, "model");
   if (impl.byteFallback && !impl.sentencePiece)
     fail("model.byte_fallback", "true needs a SentencePiece-style tokenizer (pre_tokenizer null), found a ByteLevel one");
@@ -323,12 +456,14 @@ void finish(Impl &impl) {
   size_t n = impl.idToBytes.size();
   for (const AddedToken &t : impl.added) n = std::max(n, size_t(t.id) + 1);
   impl.idToBytes.resize(n);
+  if (!impl.idToBytesFirst.empty()) impl.idToBytesFirst.resize(n);
   impl.idIsSpecial.assign(n, 0);
   impl.idIsAdded.assign(n, 0);
   impl.addedByFirstByte.assign(256, {});
   for (size_t i = 0; i < impl.added.size(); ++i) {
     const AddedToken &t = impl.added[i];
     impl.idToBytes[t.id] = t.content; // decoded as written, not through the byte alphabet
+    if (!impl.idToBytesFirst.empty()) impl.idToBytesFirst[t.id] = t.content;
     impl.idIsAdded[t.id] = 1;
     impl.idIsSpecial[t.id] = t.special;
     impl.addedByFirstByte[static_cast<unsigned char>(t.content[0])].push_back(int32_t(i));
@@ -344,23 +479,36 @@ void finish(Impl &impl) {
     if (id < 0 || size_t(id) >= n) fail("post_processor", "special token id " + std::to_string(id) + " out of range");
 }
 
-// Llama 2's chain: Replace("▁" -> " "), ByteFallback, Fuse, Strip(" ", start, 0).
-// Decoding per token then is its text with the replacement done (a byte token:
-// its byte), concatenated, then up to `start` leading spaces dropped.
+// The SentencePiece-style decoders. Llama 2's chain: Replace("▁" -> " "),
+// ByteFallback, Fuse, Strip(" ", start, 0); T5/ALBERT: Metaspace. Decoding per
+// token is then its text with the replacements done (a byte token: its byte),
+// concatenated, then up to `start` leading spaces dropped; Metaspace turns its
+// replacement into spaces except in the first token, where it drops them.
 void loadSentencePieceDecoder(const json &dec, Impl &impl) {
-  if (typeOf(dec, "decoder") != "Sequence")
-    fail("decoder.type", "'" + typeOf(dec, "decoder") + "' is not supported for SentencePiece-style BPE (supported: Sequence of Replace, ByteFallback, Fuse, Strip)");
-  auto steps = dec.find("decoders");
-  if (steps == dec.end() || !steps->is_array()) fail("decoder.decoders", "expected an array");
+  std::string topType = typeOf(dec, "decoder");
+  json single = json::array({dec});
+  const json *steps = &single;
+  std::string prefix = "decoder";
+  if (topType == "Sequence") {
+    auto it = dec.find("decoders");
+    if (it == dec.end() || !it->is_array()) fail("decoder.decoders", "expected an array");
+    steps = &*it;
+    prefix = "decoder.decoders";
+  } else if (topType != "Metaspace") {
+    fail("decoder.type", "'" + topType + "' is not supported for SentencePiece-style models (supported: Metaspace, or a Sequence of Replace, ByteFallback, Fuse, Strip, Metaspace)");
+  }
   std::vector<std::pair<std::string, std::string>> replaces;
-  bool byteFallback = false;
+  bool byteFallback = false, metaspace = false;
+  PreTokenizerStep meta{PreTokenizerStep::Metaspace, nullptr, false};
   for (size_t i = 0; i < steps->size(); ++i) {
     const json &d = (*steps)[i];
-    std::string at = "decoder.decoders[" + std::to_string(i) + "]";
+    std::string at = steps == &single ? prefix : prefix + "[" + std::to_string(i) + "]";
     std::string type = typeOf(d, at);
-    if (type == "Replace") {
-      if (byteFallback) fail(at, "Replace after ByteFallback is not supported");
-      replaces.push_back(literalReplace(d, at));
+    if (type == "Replace" || type == "Metaspace") {
+      if (byteFallback) fail(at, type + " after ByteFallback is not supported");
+      if (metaspace) fail(at, type + " after Metaspace is not supported");
+      if (type == "Replace") replaces.push_back(literalReplace(d, at));
+      else meta = metaspaceStep(d, at), metaspace = true;
     } else if (type == "ByteFallback") byteFallback = true;
     else if (type == "Fuse") {
     } else if (type == "Strip") {
@@ -368,21 +516,31 @@ void loadSentencePieceDecoder(const json &dec, Impl &impl) {
         fail(at, "only a last Strip of leading \" \" (stop 0) is supported");
       impl.stripLeadingSpaces = d.value("start", 0);
     } else {
-      fail(at + ".type", "'" + type + "' is not supported (supported: Replace, ByteFallback, Fuse, Strip)");
+      fail(at + ".type", "'" + type + "' is not supported (supported: Replace, ByteFallback, Fuse, Strip, Metaspace)");
     }
   }
   if (impl.byteFallback && !byteFallback) fail("decoder", "model.byte_fallback is true but there is no ByteFallback decoder");
+  auto replaceAll = [](std::string &text, const std::string &from, const std::string &to) {
+    std::string out;
+    size_t pos = 0;
+    for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
+      out.append(text, pos, hit - pos).append(to);
+    text = out.append(text, pos, std::string::npos);
+  };
   for (std::string &text : impl.idToBytes)
-    for (const auto &[from, to] : replaces) {
-      std::string out;
-      size_t pos = 0;
-      for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
-        out.append(text, pos, hit - pos).append(to);
-      text = out.append(text, pos, std::string::npos);
-    }
+    for (const auto &[from, to] : replaces) replaceAll(text, from, to);
+  if (metaspace) {
+    impl.idToBytesFirst = impl.idToBytes;
+    for (std::string &text : impl.idToBytes) replaceAll(text, meta.replacement, " ");
+    for (std::string &text : impl.idToBytesFirst)
+      replaceAll(text, meta.replacement, meta.prepend == PreTokenizerStep::Never ? " " : "");
+  }
   if (byteFallback)
     for (int b = 0; b < 256; ++b)
-      if (impl.byteToken[b] >= 0) impl.idToBytes[impl.byteToken[b]] = std::string(1, char(b));
+      if (impl.byteToken[b] >= 0) {
+        impl.idToBytes[impl.byteToken[b]] = std::string(1, char(b));
+        if (metaspace) impl.idToBytesFirst[impl.byteToken[b]] = std::string(1, char(b));
+      }
 }
 
 std::shared_ptr<Impl> build(const json &root) {
@@ -392,15 +550,22 @@ std::shared_ptr<Impl> build(const json &root) {
   auto impl = std::make_shared<Impl>();
   // No pre-tokenizer: SentencePiece-style BPE over the whole (normalized) text.
   auto pre = root.find("pre_tokenizer");
-  impl->sentencePiece = pre == root.end() || pre->is_null();
+  bool noPre = pre == root.end() || pre->is_null();
+  impl->unigram = typeOf(*model, "model") == "Unigram";
+  impl->sentencePiece = noPre || impl->unigram;
   loadModel(*model, *impl);
   loadNormalizer(root.value("normalizer", json()), "normalizer", *impl);
-  if (!impl->sentencePiece) {
-    loadPreTokenizer(*pre, "pre_tokenizer", *impl);
-    if (std::none_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
-                     [](const PreTokenizerStep &s) { return s.kind == PreTokenizerStep::ByteLevel; }))
-      fail("pre_tokenizer", "no ByteLevel step (supported: byte-level BPE, or no pre-tokenizer for SentencePiece-style BPE)");
-  }
+  if (!noPre) loadPreTokenizer(*pre, "pre_tokenizer", *impl);
+  auto has = [&](PreTokenizerStep::Kind k) {
+    return std::any_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
+                       [&](const PreTokenizerStep &s) { return s.kind == k; });
+  };
+  if (impl->unigram && has(PreTokenizerStep::ByteLevel))
+    fail("pre_tokenizer", "ByteLevel with model.type Unigram is not supported");
+  if (!impl->unigram && (has(PreTokenizerStep::Metaspace) || has(PreTokenizerStep::WhitespaceSplit)))
+    fail("pre_tokenizer", "Metaspace and WhitespaceSplit are supported with model.type Unigram only");
+  if (!impl->sentencePiece && !has(PreTokenizerStep::ByteLevel))
+    fail("pre_tokenizer", "no ByteLevel step (supported: byte-level BPE, or no pre-tokenizer for SentencePiece-style BPE)");
   loadPostProcessor(root.value("post_processor", json()), "post_processor", *impl);
   auto dec = root.find("decoder");
   if (dec == root.end() || dec->is_null()) fail("decoder", "missing");
