@@ -208,6 +208,7 @@ struct Piece {
 // Metaspace: spaces -> replacement, the prepend scheme, then (split) a cut
 // before every replacement, each one opening the piece that follows it.
 void metaspace(const PreTokenizerStep &step, Piece &p, std::vector<Piece> &out) {
+  if (p.text.empty()) return; // HF prepends nothing to an empty piece and drops it
   std::string t;
   for (char c : p.text)
     if (c == ' ') t += step.replacement;
