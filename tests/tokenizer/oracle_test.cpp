@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -203,7 +202,7 @@ INSTANTIATE_TEST_SUITE_P(Real, Oracle,
 
 // Unigram: no npm package ships a Unigram tokenizer.json, so each case trains a real
 // SentencePiece Unigram model (bmc_spm_train: Google's trainer with its nmt_nfkc
-// charsmap) on the repository's docs and the corpus, and writes it as a tokenizer.json
+// charsmap) on a frozen copy of the docs and the corpus, and writes it as a tokenizer.json
 // the way Hugging Face's converter does (spm_to_tokenizer_json.py). References:
 // Hugging Face's Rust library (tokenizers 0.22.2 through @anush008/tokenizers), which
 // bmc must equal on every string, and transformers.js, which bmc must equal wherever
@@ -225,15 +224,11 @@ TEST_P(UnigramOracle, IdsAndTextMatchHuggingFace) {
   const std::string dir = ::testing::TempDir() + "bmc_" + c.name;
   std::filesystem::create_directories(dir);
 
-  // Training text: README.md, docs/*.md (sorted) and the corpus strings.
+  // Training text: a frozen copy of the docs (unigram_train.txt) and the corpus strings.
   auto corpus = nlohmann::json::parse(readFile(std::string(kSource) + "/tests/tokenizer/corpus.json"));
-  std::vector<std::filesystem::path> docs{std::filesystem::path(kSource) / "README.md"};
-  for (const auto &e : std::filesystem::directory_iterator(std::filesystem::path(kSource) / "docs"))
-    if (e.path().extension() == ".md") docs.push_back(e.path());
-  std::sort(docs.begin() + 1, docs.end());
   {
     std::ofstream train(dir + "/train.txt");
-    for (const auto &d : docs) train << readFile(d.string()) << "\n";
+    train << readFile(std::string(kSource) + "/tests/tokenizer/unigram_train.txt") << "\n";
     for (const auto &t : corpus) train << t.get<std::string>() << "\n";
   }
   std::string cmd = std::string("'") + BMC_SPM_TRAIN + "' '--input=" + dir + "/train.txt --model_prefix=" + dir +
