@@ -13,7 +13,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -307,4 +309,30 @@ TEST(Unigram, Errors) {
   auto bad = Tokenizer::fromJson(text, "u.json");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "tokenizer 'u.json': model.vocab[8]: expected [piece, score]");
+}
+
+TEST(Unigram, ConcurrentEncodeMatchesSerial) {
+  // The Precompiled normalizer keeps one ICU grapheme iterator per thread: four threads
+  // sharing one Tokenizer must give the serial answers.
+  Spec s = basic();
+  s.vocab.push_back({"\xC3\xA9", -2});
+  s.normalizer = R"({"type": "Precompiled", "precompiled_charsmap": ")" +
+                 charsmap({{"\xEF\xBC\xA1", "A"}, {"e\xCC\x81", "\xC3\xA9"}, {"x", ""}}) + "\"}";
+  s.preTokenizer = R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})";
+  Tokenizer t = make(s);
+  std::vector<std::string> texts = {"ab abc", "e\xCC\x81" "ab x \xEF\xBC\xA1\xCC\x81", "\xF0\x9F\x98\x80 cab", ""};
+  std::vector<std::vector<int64_t>> want;
+  for (const auto &x : texts) want.push_back(enc(t, x));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 200; ++rep)
+        for (size_t i = 0; i < texts.size(); ++i) {
+          auto ids = t.encode(texts[i]);
+          if (!ids.ok() || *ids != want[i]) ++mismatches;
+        }
+    });
+  for (auto &th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
