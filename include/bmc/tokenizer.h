@@ -82,6 +82,7 @@ public:
     std::shared_ptr<const tokenizer_detail::Impl> impl_;
     bool skipSpecial_;
     size_t toStrip_;
+    bool first_ = true; // no token decoded yet (the Metaspace decoder treats the first one apart)
     std::string pending_;
   };
 

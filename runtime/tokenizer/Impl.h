@@ -35,15 +35,39 @@ struct Regex {
 
 // One pre-tokenization step; a Sequence is flattened into a list of these.
 struct PreTokenizerStep {
-  enum Kind { SplitIsolated, ByteLevel } kind;
+  enum Kind { SplitIsolated, ByteLevel, Metaspace, WhitespaceSplit } kind;
   std::shared_ptr<Regex> regex; // SplitIsolated, and ByteLevel with use_regex
   bool addPrefixSpace = false;  // ByteLevel
+  // Metaspace: spaces become `replacement`, which is put in front of each piece
+  // (Always), of the piece at the very start of the input (First) or none (Never);
+  // with `split`, the piece is then cut before every `replacement`.
+  enum Prepend { Always, First, Never } prepend = Always;
+  std::string replacement;
+  bool split = true;
+};
+
+// SentencePiece's precompiled_charsmap (Unigram.cpp): a darts-clone double-array
+// trie over UTF-8 byte strings whose values are offsets of NUL-terminated
+// replacement strings in `normalized`.
+struct Precompiled {
+  std::vector<uint32_t> trie;
+  std::string normalized;
 };
 
 struct NormalizerStep {
-  enum Kind { NFC, NFD, NFKC, NFKD, Prepend, Replace } kind;
-  std::string text;    // Prepend: what to put in front; Replace: the literal to find
-  std::string content; // Replace: what to put instead
+  enum Kind { NFC, NFD, NFKC, NFKD, Prepend, Replace, Strip, Precompiled } kind;
+  std::string text;             // Prepend: what to put in front; Replace: the literal to find
+  std::string content;          // Replace: what to put instead
+  std::shared_ptr<Regex> regex; // Replace with a Regex pattern (never matches empty)
+  bool stripLeft = false, stripRight = false; // Strip: Unicode White_Space at either end
+  std::shared_ptr<const tokenizer_detail::Precompiled> charsmap;
+};
+
+// The Unigram model's vocabulary as a byte trie: child of (node, byte) and the
+// token id that ends at a node (-1 if none). Node 0 is the root.
+struct UnigramTrie {
+  std::unordered_map<uint64_t, int32_t> child; // node << 8 | byte -> node
+  std::vector<int32_t> tokenAt;
 };
 
 struct AddedToken {
@@ -58,6 +82,12 @@ struct Impl {
   // them by their text and starts from one symbol per character, falling back
   // to <0xXX> byte tokens for characters not in the vocabulary.
   bool sentencePiece = false;
+  // Unigram (T5, ALBERT, XLM-R): Viterbi over `unigramScores` (Unigram.cpp);
+  // also keys tokens by text, like SentencePiece-style BPE.
+  bool unigram = false;
+  std::vector<double> unigramScores; // by id
+  double unkScore = 0;               // lowest score - 10, HF's unknown-character penalty
+  UnigramTrie unigramTrie;
   std::unordered_map<std::string, int32_t> vocab; // raw bytes (byte-level) or text -> id
   int32_t byteToken[256];                         // single-byte / <0xXX> tokens; -1 if none
   bool byteFallback = false;
@@ -84,12 +114,23 @@ struct Impl {
   // Strip decoder: up to this many leading spaces of the decoded text are dropped
   // (SentencePiece-style: the space the Prepend normalizer added).
   size_t stripLeadingSpaces = 0;
+  // Metaspace decoder: the first decoded token drops its replacement characters
+  // (HF's prepend_scheme != never) instead of turning them into spaces. Empty
+  // when the decoder is not Metaspace.
+  std::vector<std::string> idToBytesFirst;
 
   // A SentencePiece model file (tokenizer.model): libsentencepiece encodes each
   // segment between added tokens; decoding uses the tables above, filled from
   // its pieces. Null for tokenizer.json.
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> spModel;
 };
+
+// Appends the Unigram ids of one pre-tokenized piece (Unigram.cpp).
+Status encodeUnigram(const Impl &impl, std::string_view piece, std::vector<int64_t> &out);
+// Applies a precompiled charsmap as HF's Precompiled normalizer does (Unigram.cpp).
+Status normalizePrecompiled(const Precompiled &map, std::string &text);
+// Checks the blob's layout and fills `map`; an error message, or "" when it is well formed.
+std::string parsePrecompiled(const std::string &blob, Precompiled &map);
 
 // Appends the ids libsentencepiece gives for `segment` (SentencePieceModel.cpp).
 Status encodeSentencePiece(const Impl &impl, std::string_view segment, std::vector<int64_t> &out);

@@ -15,6 +15,7 @@
 
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 
 #include <climits>
 
@@ -66,11 +67,43 @@ Status splitIsolated(const Regex &re, const std::string &s, Matcher &m, std::vec
   return Status();
 }
 
-Status normalize(const NormalizerStep &step, std::string &s) {
+// The code point at s[i] (valid UTF-8) and its length.
+uint32_t codePointAt(std::string_view s, size_t i, size_t &len) {
+  utf8::scanAt(s, i, len);
+  auto b = [&](size_t k) { return uint32_t(static_cast<unsigned char>(s[i + k])); };
+  if (len == 1) return b(0);
+  if (len == 2) return (b(0) & 0x1F) << 6 | (b(1) & 0x3F);
+  if (len == 3) return (b(0) & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F);
+  return (b(0) & 0x07) << 18 | (b(1) & 0x3F) << 12 | (b(2) & 0x3F) << 6 | (b(3) & 0x3F);
+}
+
+// Rust's char::is_whitespace: the Unicode White_Space property.
+bool whiteAt(std::string_view s, size_t i, size_t &len) { return u_isUWhiteSpace(UChar32(codePointAt(s, i, len))); }
+
+// Every match of `re` in `s` replaced by `content` (the pattern never matches empty).
+Status replaceRegex(const Regex &re, const std::string &content, std::string &s, Matcher &m) {
+  std::string out;
+  size_t from = 0;
+  auto subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+  while (from <= s.size()) {
+    int rc = pcre2_match(re.code, subject, s.size(), from, PCRE2_NO_UTF_CHECK, m.md, m.ctx);
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) return Status::error("tokenizer: Replace normalizer regex failed (PCRE2 error " + std::to_string(rc) + ")");
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m.md);
+    out.append(s, from, ov[0] - from).append(content);
+    from = ov[1];
+  }
+  out.append(s, std::min(from, s.size()), std::string::npos);
+  s = std::move(out);
+  return Status();
+}
+
+Status normalize(const NormalizerStep &step, std::string &s, Matcher &m) {
   if (step.kind == NormalizerStep::Prepend) {
     if (!s.empty()) s.insert(0, step.text); // HF prepends to non-empty text only
     return Status();
   }
+  if (step.kind == NormalizerStep::Replace && step.regex) return replaceRegex(*step.regex, step.content, s, m);
   if (step.kind == NormalizerStep::Replace) {
     std::string out;
     size_t from = 0;
@@ -78,6 +111,18 @@ Status normalize(const NormalizerStep &step, std::string &s) {
       out.append(s, from, at - from).append(step.content);
     out.append(s, from, std::string::npos);
     s = std::move(out);
+    return Status();
+  }
+  if (step.kind == NormalizerStep::Precompiled) return normalizePrecompiled(*step.charsmap, s);
+  if (step.kind == NormalizerStep::Strip) {
+    size_t b = 0, e = s.size(), len = 1;
+    while (step.stripLeft && b < e && whiteAt(s, b, len)) b += len;
+    if (step.stripRight) { // up to the end of the last non-white character
+      e = b;
+      for (size_t i = b; i < s.size(); i += len)
+        if (!whiteAt(s, i, len)) e = i + len;
+    }
+    s = s.substr(b, e - b);
     return Status();
   }
   UErrorCode err = U_ZERO_ERROR;
@@ -153,24 +198,73 @@ void bpe(const Impl &impl, const std::string &piece, std::vector<int64_t> &out) 
   out.insert(out.end(), sym.begin(), sym.end());
 }
 
-Status encodeSegment(const Impl &impl, std::string_view segment, Matcher &m, std::vector<int64_t> &out) {
+// A pre-tokenized piece; atInputStart: it begins at byte 0 of the whole input
+// (Metaspace's prepend_scheme "first" prepends only there, as HF's original offset 0).
+struct Piece {
+  std::string text;
+  bool atInputStart;
+};
+
+// Metaspace: spaces -> replacement, the prepend scheme, then (split) a cut
+// before every replacement, each one opening the piece that follows it.
+void metaspace(const PreTokenizerStep &step, Piece &p, std::vector<Piece> &out) {
+  if (p.text.empty()) return; // HF prepends nothing to an empty piece and drops it
+  std::string t;
+  for (char c : p.text)
+    if (c == ' ') t += step.replacement;
+    else t += c;
+  bool starts = t.compare(0, step.replacement.size(), step.replacement) == 0;
+  if (!starts && (step.prepend == PreTokenizerStep::Always || (step.prepend == PreTokenizerStep::First && p.atInputStart)))
+    t.insert(0, step.replacement);
+  if (!step.split) { out.push_back({std::move(t), p.atInputStart}); return; }
+  size_t from = 0;
+  for (size_t at = t.find(step.replacement, 1); at != std::string::npos; at = t.find(step.replacement, at + 1)) {
+    out.push_back({t.substr(from, at - from), p.atInputStart && from == 0});
+    from = at;
+  }
+  if (from < t.size()) out.push_back({t.substr(from), p.atInputStart && from == 0});
+}
+
+// WhitespaceSplit: the runs of non-White_Space characters.
+void whitespaceSplit(const Piece &p, std::vector<Piece> &out) {
+  size_t begin = std::string::npos, len = 1;
+  for (size_t i = 0; i <= p.text.size(); i += len) {
+    bool white = i == p.text.size() || whiteAt(p.text, i, len);
+    if (!white && begin == std::string::npos) begin = i;
+    if (white && begin != std::string::npos) {
+      out.push_back({p.text.substr(begin, i - begin), p.atInputStart && begin == 0});
+      begin = std::string::npos;
+    }
+    if (i == p.text.size()) break;
+  }
+}
+
+Status encodeSegment(const Impl &impl, std::string_view segment, bool atInputStart, Matcher &m,
+                     std::vector<int64_t> &out) {
   if (impl.spModel) return encodeSentencePiece(impl, segment, out);
   std::string text(segment);
   for (const NormalizerStep &n : impl.normalizers)
-    if (Status s = normalize(n, text); !s.ok()) return s;
-  std::vector<std::string> pieces{std::move(text)}, next;
+    if (Status s = normalize(n, text, m); !s.ok()) return s;
+  std::vector<Piece> pieces{{std::move(text), atInputStart}}, next;
   for (const PreTokenizerStep &step : impl.preTokenizer) {
     next.clear();
-    for (std::string &p : pieces) {
-      if (step.kind == PreTokenizerStep::ByteLevel && step.addPrefixSpace && (p.empty() || p[0] != ' '))
-        p.insert(p.begin(), ' ');
+    for (Piece &p : pieces) {
+      if (step.kind == PreTokenizerStep::Metaspace) { metaspace(step, p, next); continue; }
+      if (step.kind == PreTokenizerStep::WhitespaceSplit) { whitespaceSplit(p, next); continue; }
+      if (step.kind == PreTokenizerStep::ByteLevel && step.addPrefixSpace && (p.text.empty() || p.text[0] != ' '))
+        p.text.insert(p.text.begin(), ' ');
       if (!step.regex) { next.push_back(std::move(p)); continue; }
-      if (Status s = splitIsolated(*step.regex, p, m, next); !s.ok()) return s;
+      std::vector<std::string> parts;
+      if (Status s = splitIsolated(*step.regex, p.text, m, parts); !s.ok()) return s;
+      for (size_t k = 0; k < parts.size(); ++k) next.push_back({std::move(parts[k]), p.atInputStart && k == 0});
     }
     pieces.swap(next);
   }
-  for (const std::string &p : pieces)
-    if (!p.empty()) bpe(impl, p, out);
+  for (const Piece &p : pieces) {
+    if (p.text.empty()) continue;
+    if (!impl.unigram) bpe(impl, p.text, out);
+    else if (Status s = encodeUnigram(impl, p.text, out); !s.ok()) return s;
+  }
   return Status();
 }
 
@@ -192,13 +286,13 @@ Result<std::vector<int64_t>> Tokenizer::encode(std::string_view text, bool addSp
     }
     if (!hit) { ++i; continue; }
     if (i > start)
-      if (Status s = encodeSegment(impl, text.substr(start, i - start), m, out); !s.ok()) return s;
+      if (Status s = encodeSegment(impl, text.substr(start, i - start), start == 0, m, out); !s.ok()) return s;
     out.push_back(hit->id);
     i += hit->content.size();
     start = i;
   }
   if (start < text.size())
-    if (Status s = encodeSegment(impl, text.substr(start), m, out); !s.ok()) return s;
+    if (Status s = encodeSegment(impl, text.substr(start), start == 0, m, out); !s.ok()) return s;
   if (addSpecial) out.insert(out.end(), impl.suffixIds.begin(), impl.suffixIds.end());
   return out;
 }
@@ -206,13 +300,16 @@ Result<std::vector<int64_t>> Tokenizer::encode(std::string_view text, bool addSp
 Result<std::string> Tokenizer::decode(const std::vector<int64_t> &ids, bool skipSpecial) const {
   const Impl &impl = *impl_;
   std::string bytes;
+  bool any = false; // a token was decoded (the Metaspace decoder treats the first one apart)
   for (size_t i = 0; i < ids.size(); ++i) {
     int64_t id = ids[i];
     if (id < 0 || id >= int64_t(impl.idToBytes.size()))
       return Status::error("tokenizer: decode: id " + std::to_string(id) + " at position " + std::to_string(i) +
                            " is outside [0, " + std::to_string(impl.idToBytes.size()) + ")");
     if (skipSpecial && impl.idIsSpecial[id]) continue;
-    bytes += impl.idToBytes[id];
+    bool first = !impl.idToBytesFirst.empty() && !any;
+    bytes += first ? impl.idToBytesFirst[id] : impl.idToBytes[id];
+    any = true;
   }
   std::string text;
   utf8::appendLossy(bytes, true, text);
@@ -254,7 +351,8 @@ Result<std::string> Tokenizer::StreamDecoder::push(int64_t id) {
                          std::to_string(impl_->idToBytes.size()) + ")");
   std::string text;
   if (skipSpecial_ && impl_->idIsSpecial[id]) return text;
-  pending_ += impl_->idToBytes[id];
+  pending_ += first_ && !impl_->idToBytesFirst.empty() ? impl_->idToBytesFirst[id] : impl_->idToBytes[id];
+  first_ = false;
   size_t used = utf8::appendLossy(pending_, false, text);
   pending_.erase(0, used);
   return strip(std::move(text));

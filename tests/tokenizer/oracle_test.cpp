@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +25,9 @@
 #endif
 #ifndef BMC_PYTHON
 #define BMC_PYTHON "python3"
+#endif
+#ifndef BMC_SPM_TRAIN
+#define BMC_SPM_TRAIN ""
 #endif
 
 namespace {
@@ -38,9 +42,11 @@ std::string readFile(const std::string &path) {
   return ss.str();
 }
 
-bool runNode(const std::string &name, const std::string &corpus, size_t benchBytes, std::string &out) {
-  std::string cmd = std::string("'") + BMC_NODE + "' '" + kSource + "/tests/peers/hf_tokenize.mjs' " + name + " '" +
-                    corpus + "' --bench-bytes " + std::to_string(benchBytes);
+// impl: "js" (transformers.js) or "rust" (Hugging Face's Rust library through its Node binding).
+bool runNode(const std::string &name, const std::string &corpus, size_t benchBytes, std::string &out,
+             const std::string &impl = "js") {
+  std::string cmd = std::string("'") + BMC_NODE + "' '" + kSource + "/tests/peers/hf_tokenize.mjs' '" + name + "' '" +
+                    corpus + "' --bench-bytes " + std::to_string(benchBytes) + " --impl " + impl;
   FILE *p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char buf[65536];
@@ -57,6 +63,35 @@ struct Case {
   // libsentencepiece; the reference stays transformers.js on the tokenizer.json.
   const char *spModelOf = nullptr;
 };
+
+// 300 random strings (fixed seed): Latin, combining marks, Cyrillic, Arabic, kana, CJK,
+// Hangul, emoji, Unicode spaces, control whitespace and fragments of special tokens.
+nlohmann::json randomStrings() {
+  nlohmann::json random = nlohmann::json::array();
+  std::mt19937 rng(13);
+  const std::vector<std::pair<uint32_t, uint32_t>> ranges = {
+      {0x20, 0x7E}, {0x09, 0x0D}, {0xA0, 0x24F}, {0x300, 0x36F}, {0x400, 0x4FF}, {0x600, 0x6FF},
+      {0x3040, 0x30FF}, {0x4E00, 0x4FFF}, {0xAC00, 0xAD00}, {0x1F300, 0x1F64F}, {0x2000, 0x200F}};
+  const char *fragments[] = {"<|", "|>", "<s>", "</s>", "<|endoftext|>", "<|begin_of_text|>", "  ", "\n\n", "'s"};
+  for (int n = 0; n < 300; ++n) {
+    std::string text;
+    int len = std::uniform_int_distribution<int>(0, 40)(rng);
+    for (int k = 0; k < len; ++k) {
+      if (rng() % 10 == 0) { text += fragments[rng() % std::size(fragments)]; continue; }
+      auto [lo, hi] = ranges[rng() % ranges.size()];
+      uint32_t cp = std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+      if (cp < 0x80) text += char(cp);
+      else if (cp < 0x800) text += {char(0xC0 | cp >> 6), char(0x80 | (cp & 0x3F))};
+      else if (cp < 0x10000)
+        text += {char(0xE0 | cp >> 12), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+      else
+        text += {char(0xF0 | cp >> 18), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)),
+                 char(0x80 | (cp & 0x3F))};
+    }
+    random.push_back(text);
+  }
+  return random;
+}
 
 class Oracle : public ::testing::TestWithParam<Case> {};
 
@@ -122,29 +157,7 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
   // is lossless) decode(encode(text)) == text. Qwen 3's NFC normalizer changes text
   // by design; Llama 2 prepends "▁" to every segment after a special token (HF's
   // legacy behaviour, which the reference shares) and reads "▁" back as a space.
-  std::mt19937 rng(13);
-  const std::vector<std::pair<uint32_t, uint32_t>> ranges = {
-      {0x20, 0x7E}, {0x09, 0x0D}, {0xA0, 0x24F}, {0x300, 0x36F}, {0x400, 0x4FF}, {0x600, 0x6FF},
-      {0x3040, 0x30FF}, {0x4E00, 0x4FFF}, {0xAC00, 0xAD00}, {0x1F300, 0x1F64F}, {0x2000, 0x200F}};
-  const char *fragments[] = {"<|", "|>", "<s>", "</s>", "<|endoftext|>", "<|begin_of_text|>", "  ", "\n\n", "'s"};
-  nlohmann::json random = nlohmann::json::array();
-  for (int n = 0; n < 300; ++n) {
-    std::string text;
-    int len = std::uniform_int_distribution<int>(0, 40)(rng);
-    for (int k = 0; k < len; ++k) {
-      if (rng() % 10 == 0) { text += fragments[rng() % std::size(fragments)]; continue; }
-      auto [lo, hi] = ranges[rng() % ranges.size()];
-      uint32_t cp = std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-      if (cp < 0x80) text += char(cp);
-      else if (cp < 0x800) text += {char(0xC0 | cp >> 6), char(0x80 | (cp & 0x3F))};
-      else if (cp < 0x10000)
-        text += {char(0xE0 | cp >> 12), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
-      else
-        text += {char(0xF0 | cp >> 18), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)),
-                 char(0x80 | (cp & 0x3F))};
-    }
-    random.push_back(text);
-  }
+  nlohmann::json random = randomStrings();
   std::string randomPath = ::testing::TempDir() + "bmc_tokenizer_random_" + label + ".json";
   std::ofstream(randomPath) << random.dump();
   std::string randomOut;
@@ -185,6 +198,117 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
 INSTANTIATE_TEST_SUITE_P(Real, Oracle,
                          ::testing::Values(Case{"gpt2", true}, Case{"llama3", true}, Case{"qwen3", true},
                                            Case{"llama2", false}, Case{"llama2_model", false, "llama2"}),
+                         [](const auto &info) { return std::string(info.param.name); });
+
+// Unigram: no npm package ships a Unigram tokenizer.json, so each case trains a real
+// SentencePiece Unigram model (bmc_spm_train: Google's trainer with its nmt_nfkc
+// charsmap) on a frozen copy of the docs and the corpus, and writes it as a tokenizer.json
+// the way Hugging Face's converter does (spm_to_tokenizer_json.py). References:
+// Hugging Face's Rust library (tokenizers 0.22.2 through @anush008/tokenizers), which
+// bmc must equal on every string, and transformers.js, which bmc must equal wherever
+// the two references agree. They disagree where transformers.js approximates: its
+// Precompiled normalizer is hard-coded nmt_nfkc rules rather than the file's
+// charsmap, and its Unigram has no byte fallback (docs/TOKENIZER.md).
+struct UnigramCase {
+  const char *name;
+  const char *style;  // spm_to_tokenizer_json.py: t5 | modern
+  bool byteFallback;  // trained with --byte_fallback
+  size_t maxJsSplits; // corpus strings where the two references disagree (a floor on agreement)
+};
+
+class UnigramOracle : public ::testing::TestWithParam<UnigramCase> {};
+
+TEST_P(UnigramOracle, IdsAndTextMatchHuggingFace) {
+  if (std::string(BMC_NODE).empty()) GTEST_SKIP() << "node is not installed: no reference to compare with";
+  const UnigramCase &c = GetParam();
+  const std::string dir = ::testing::TempDir() + "bmc_" + c.name;
+  std::filesystem::create_directories(dir);
+
+  // Training text: a frozen copy of the docs (unigram_train.txt) and the corpus strings.
+  auto corpus = nlohmann::json::parse(readFile(std::string(kSource) + "/tests/tokenizer/corpus.json"));
+  {
+    std::ofstream train(dir + "/train.txt");
+    train << readFile(std::string(kSource) + "/tests/tokenizer/unigram_train.txt") << "\n";
+    for (const auto &t : corpus) train << t.get<std::string>() << "\n";
+  }
+  std::string cmd = std::string("'") + BMC_SPM_TRAIN + "' '--input=" + dir + "/train.txt --model_prefix=" + dir +
+                    "/spm --model_type=unigram --vocab_size=2000 --hard_vocab_limit=false --character_coverage=1.0"
+                    " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2" +
+                    (c.byteFallback ? " --byte_fallback=true" : "") + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string path = dir + "/tokenizer.json";
+  cmd = std::string("'") + BMC_PYTHON + "' '" + kSource + "/tests/tokenizer/spm_to_tokenizer_json.py' '" + dir +
+        "/spm.model' '" + path + "' " + c.style;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto tok = bmc::Tokenizer::load(path);
+  double loadS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+
+  // Both references on the corpus (with throughput) and on the random strings.
+  const std::string corpusPath = std::string(kSource) + "/tests/tokenizer/corpus.json";
+  const std::string randomPath = dir + "/random.json";
+  nlohmann::json random = randomStrings();
+  std::ofstream(randomPath) << random.dump();
+  std::string rustOut, jsOut, rustRandomOut, jsRandomOut;
+  ASSERT_TRUE(runNode(path, corpusPath, kBenchBytes, rustOut, "rust"))
+      << "hf_tokenize.mjs --impl rust failed (did tests/peers/setup.sh install @anush008/tokenizers?)";
+  ASSERT_TRUE(runNode(path, corpusPath, kBenchBytes, jsOut, "js"));
+  ASSERT_TRUE(runNode(path, randomPath, 0, rustRandomOut, "rust"));
+  ASSERT_TRUE(runNode(path, randomPath, 0, jsRandomOut, "js"));
+  auto rust = nlohmann::json::parse(rustOut), js = nlohmann::json::parse(jsOut);
+  auto rustRandom = nlohmann::json::parse(rustRandomOut)["cases"], jsRandom = nlohmann::json::parse(jsRandomOut)["cases"];
+
+  // Returns whether the references agreed on `text`.
+  auto check = [&](const std::string &text, const nlohmann::json &r, const nlohmann::json &j, const std::string &what) {
+    std::vector<int64_t> want = r["ids"];
+    std::string wantText = r["decoded"];
+    auto ids = tok->encode(text, true);
+    EXPECT_TRUE(ids.ok()) << ids.status().message();
+    if (!ids.ok()) return true;
+    EXPECT_EQ(*ids, want) << c.name << " " << what << ": " << text;
+    auto back = tok->decode(*ids);
+    EXPECT_TRUE(back.ok() && *back == wantText) << c.name << " " << what << ": " << (back.ok() ? *back : back.status().message())
+                                                << " vs " << wantText;
+    bmc::Tokenizer::StreamDecoder stream(*tok);
+    std::string streamed;
+    for (int64_t id : *ids) streamed += *stream.push(id);
+    streamed += stream.finish();
+    EXPECT_EQ(streamed, back.ok() ? *back : "") << c.name << " " << what;
+    // Where the references agree, bmc equals transformers.js too.
+    return j["ids"] == r["ids"] && j["decoded"] == r["decoded"];
+  };
+  ASSERT_EQ(rust["cases"].size(), corpus.size());
+  size_t jsSplits = 0, randomJsSplits = 0;
+  for (size_t i = 0; i < corpus.size(); ++i)
+    jsSplits += !check(corpus[i], rust["cases"][i], js["cases"][i], "case " + std::to_string(i));
+  for (size_t n = 0; n < random.size(); ++n)
+    randomJsSplits += !check(random[n], rustRandom[n], jsRandom[n], "random string " + std::to_string(n));
+  EXPECT_LE(jsSplits, c.maxJsSplits) << "transformers.js now disagrees with the Rust library on more corpus strings";
+
+  // Throughput on the same strings as the references' benchmarks: one encode call per corpus string.
+  std::vector<std::string> texts(corpus.begin(), corpus.end());
+  for (const auto &s : texts) (void)tok->encode(s, true); // warm-up
+  size_t bytes = 0;
+  t0 = std::chrono::steady_clock::now();
+  while (bytes < kBenchBytes)
+    for (const auto &s : texts) {
+      (void)tok->encode(s, true);
+      bytes += s.size();
+    }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double ours = bytes / 1e6 / secs, jsMbs = js["bench"]["mb_per_s"], rustMbs = rust["bench"]["mb_per_s"];
+  std::printf("[ tokenizer ] %s: %zu corpus + %zu random strings identical to HF Rust; transformers.js differs from "
+              "it on %zu + %zu; encode %.2f MB/s (bmc) vs %.2f (transformers.js, %.1fx) vs %.2f (HF Rust via Node, "
+              "%.1fx); load %.2f s\n",
+              c.name, corpus.size(), random.size(), jsSplits, randomJsSplits, ours, jsMbs, ours / jsMbs, rustMbs,
+              ours / rustMbs, loadS);
+}
+
+INSTANTIATE_TEST_SUITE_P(Real, UnigramOracle,
+                         ::testing::Values(UnigramCase{"unigram_t5", "t5", false, 3},
+                                           UnigramCase{"unigram_bytefallback", "modern", true, 3}),
                          [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace

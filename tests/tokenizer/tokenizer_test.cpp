@@ -187,14 +187,14 @@ TEST(Tokenizer, Errors) {
   ASSERT_FALSE(huge.ok());
   EXPECT_EQ(huge.status().message().rfind("tokenizer 'h.json': not valid JSON: ", 0), 0u) << huge.status().message();
 
-  auto unigram = Tokenizer::fromJson(tinyJson("null", "null", "Unigram"), "u.json");
-  ASSERT_FALSE(unigram.ok());
-  EXPECT_EQ(unigram.status().message(), "tokenizer 'u.json': model.type: 'Unigram' is not supported (supported: BPE)");
+  auto wordPiece = Tokenizer::fromJson(tinyJson("null", "null", "WordPiece"), "u.json");
+  ASSERT_FALSE(wordPiece.ok());
+  EXPECT_EQ(wordPiece.status().message(), "tokenizer 'u.json': model.type: 'WordPiece' is not supported (supported: BPE, Unigram)");
 
   auto lower = Tokenizer::fromJson(tinyJson("null", R"({"type": "Lowercase"})"), "n.json");
   ASSERT_FALSE(lower.ok());
   EXPECT_EQ(lower.status().message(),
-            "tokenizer 'n.json': normalizer.type: 'Lowercase' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Sequence)");
+            "tokenizer 'n.json': normalizer.type: 'Lowercase' is not supported (supported: NFC, NFD, NFKC, NFKD, Prepend, Replace, Strip, Precompiled, Sequence)");
 
   auto notTok = Tokenizer::fromJson("{\"hello\": 1}", "x.json");
   ASSERT_FALSE(notTok.ok());
