@@ -25,6 +25,9 @@ tokenizer_config.json) are embedded in the package, so that
 
 Options:
   -o FILE              output package (required unless --emit is given)
+  --model-file PATH    a model folder's ONNX file (relative to the folder, e.g.
+                       onnx/model_q4.onnx) instead of the one bmc chooses
+                       (docs/FOLDERS.md)
   --tokenizer FILE     embed this tokenizer.json (or SentencePiece .model;
                        checked first) instead of the folder's
   --kv MODE            bmc (default): in-place KV caches with spare rows;
@@ -57,6 +60,7 @@ static int run(int argc, char **argv) {
   std::string in = a.positional("MODEL");
   std::string out = a.str("-o", "");
   std::string tokenizerPath = a.str("--tokenizer", "");
+  std::string modelFile = a.str("--model-file", "");
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
@@ -83,10 +87,13 @@ static int run(int argc, char **argv) {
   // A folder's files, or --tokenizer, are read and checked before compiling.
   std::shared_ptr<ModelAssets> assets;
   std::string model = in;
+  if (!modelFile.empty() && !ModelFolder::isFolder(in))
+    a.fail("--model-file: applies to a model folder, found " + cli::shown(in));
   if (ModelFolder::isFolder(in)) {
-    auto f = ModelFolder::open(in);
+    auto f = ModelFolder::open(in, modelFile);
     if (!f) cli::die("bmc-compile: " + f.status().message());
     model = f.value().modelPath;
+    if (!quiet) std::fprintf(stderr, "bmc-compile: %s: model file %s\n", f.value().dir.c_str(), f.value().modelFile.c_str());
     assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
   }
   if (!tokenizerPath.empty()) {
@@ -127,6 +134,8 @@ static int run(int argc, char **argv) {
   Status s = compilePackage(model, out, co, &rep);
   if (!s.ok()) cli::die(s.message());
   const DecoderInfo &d = rep.signature.decoder;
+  if (!quiet && !remarks) // with --remarks they were printed as remarks
+    for (const std::string &n : rep.importNotes) std::fprintf(stderr, "bmc-compile: %s: %s\n", model.c_str(), n.c_str());
   if (!quiet && assets) {
     std::string what = assets->hasTokenizer() ? assets->tokenizerFile + " (" +
                                                     std::to_string(assets->tokenizerData.size() / 1024) + " KB) and "
