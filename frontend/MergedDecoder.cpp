@@ -169,14 +169,24 @@ bool resolveMergedDecoder(OnnxModel &model, std::vector<std::string> &notes, std
     };
 
     // The new node list: before the If, the branch, the output bindings, after.
+    // A read refers to the branch's value once the branch has defined the
+    // name (its initializers from the start), to the outer one before.
+    std::map<std::string, std::string> visible;
+    for (const auto &t : branch.initializer())
+      if (renamed.count(t.name())) visible[t.name()] = renamed[t.name()];
     std::vector<onnx::NodeProto> inlined;
     for (auto &n : *branch.mutable_node()) {
-      for (auto &in : *n.mutable_input()) in = map(in);
-      for (auto &o : *n.mutable_output()) o = map(o);
+      for (auto &in : *n.mutable_input())
+        if (auto it = visible.find(in); it != visible.end()) in = it->second;
       for (auto &a : *n.mutable_attribute()) {
-        if (a.has_g()) renameNested(*a.mutable_g(), renamed);
-        for (auto &sg : *a.mutable_graphs()) renameNested(sg, renamed);
+        if (a.has_g()) renameNested(*a.mutable_g(), visible);
+        for (auto &sg : *a.mutable_graphs()) renameNested(sg, visible);
       }
+      for (auto &o : *n.mutable_output())
+        if (auto it = renamed.find(o); it != renamed.end()) {
+          visible[o] = it->second;
+          o = it->second;
+        }
       inlined.push_back(std::move(n));
     }
     int identities = 0;

@@ -86,14 +86,14 @@ static int run(int argc, char **argv) {
   CompileOptions co;
   // A folder's files, or --tokenizer, are read and checked before compiling.
   std::shared_ptr<ModelAssets> assets;
-  std::string model = in;
+  std::string model = in, folderNote;
   if (!modelFile.empty() && !ModelFolder::isFolder(in))
     a.fail("--model-file: applies to a model folder, found " + cli::shown(in));
   if (ModelFolder::isFolder(in)) {
     auto f = ModelFolder::open(in, modelFile);
     if (!f) cli::die("bmc-compile: " + f.status().message());
     model = f.value().modelPath;
-    if (!quiet) std::fprintf(stderr, "bmc-compile: %s: model file %s\n", f.value().dir.c_str(), f.value().modelFile.c_str());
+    folderNote = f.value().dir + ": model file " + f.value().modelFile;
     assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
   }
   if (!tokenizerPath.empty()) {
@@ -134,6 +134,8 @@ static int run(int argc, char **argv) {
   Status s = compilePackage(model, out, co, &rep);
   if (!s.ok()) cli::die(s.message());
   const DecoderInfo &d = rep.signature.decoder;
+  // Only now: an error is one line, with nothing before it.
+  if (!quiet && !folderNote.empty()) std::fprintf(stderr, "bmc-compile: %s\n", folderNote.c_str());
   if (!quiet && !remarks) // with --remarks they were printed as remarks
     for (const std::string &n : rep.importNotes) std::fprintf(stderr, "bmc-compile: %s: %s\n", model.c_str(), n.c_str());
   if (!quiet && assets) {
