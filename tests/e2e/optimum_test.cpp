@@ -10,6 +10,7 @@
 //   - logits of the last position within 1e-4 relative at the steps the
 //     generated-model tests use (prefill, 1, 8, 32, 63), greedy tokens equal;
 //   - free-running greedy generation over 64 steps gives onnxruntime's tokens;
+//   - a batch of two prompts, each row against its own onnxruntime run;
 //   - every KV cache rewritten in place (the BMC path), and the If resolution
 //     reported (remarks, bmc-compile's output);
 // and which file a folder's layout selects (OptimumLayouts, no onnxruntime).
@@ -100,6 +101,30 @@ TEST_P(OptimumFolder, LogitsMatchOnnxruntime) {
   std::printf("%s: largest relative logit difference from onnxruntime %.2e (tolerance %.0e)\n", GetParam().c_str(),
               worst, kOrtTolerance);
   EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
+}
+
+/// Two different prompts in one batch, each row against its own onnxruntime run.
+TEST_P(OptimumFolder, Batch2MatchesOnnxruntime) {
+  const std::vector<int64_t> promptB = {3, 17, 250, 8, 64, 120};
+  auto refA = ortReference(dir() + "/" + expectedFile(), kPrompt, kSteps, kDumpSteps);
+  ASSERT_TRUE(refA.ok()) << refA.status().message();
+  auto refB = ortReference(dir() + "/" + expectedFile(), promptB, kSteps, kDumpSteps);
+  ASSERT_TRUE(refB.ok()) << refB.status().message();
+  auto m = compiled(dir());
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<std::vector<int64_t>> forced = {refA.value().tokens, refB.value().tokens};
+  auto t = decode(m.value(), {}, {kPrompt, promptB}, kSteps, &forced);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  int64_t V = t.value().logits[0].shape()[1];
+  const OrtReference *refs[2] = {&refA.value(), &refB.value()};
+  for (int row = 0; row < 2; ++row) {
+    for (int step : kDumpSteps) {
+      LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>() + row * V,
+                                  refs[row]->logits.at(step).data(), V);
+      EXPECT_LE(d.rel, kOrtTolerance) << "row " << row << " step " << step << ": " << d.describe();
+    }
+    EXPECT_EQ(t.value().argmax[size_t(row)], refs[row]->tokens) << "row " << row;
+  }
 }
 
 /// Free-running greedy generation, JIT and through bmc-compile's package.
