@@ -128,6 +128,8 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
                      ImportedModel &out, std::string &error) {
   if (opts.progress) opts.progress("import");
   if (!importOnnxFile(ctx, path, ImportOptions(), out, error)) return false;
+  if (opts.remarks)
+    for (const std::string &n : out.notes) opts.remarks(path + ": " + n);
   if (opts.progress) opts.progress("optimise graph");
   std::string diag;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
@@ -265,8 +267,13 @@ static Status resolveModel(const std::string &given, const CompileOptions &opts,
                            std::shared_ptr<const ModelAssets> &assets) {
   onnx = given;
   assets = opts.assets;
-  if (!ModelFolder::isFolder(given)) return Status();
-  auto f = ModelFolder::open(given);
+  if (!ModelFolder::isFolder(given)) {
+    if (!opts.modelFile.empty())
+      return Status::error(given + ": CompileOptions: modelFile '" + opts.modelFile +
+                           "' applies to a model folder, found a file");
+    return Status();
+  }
+  auto f = ModelFolder::open(given, opts.modelFile);
   if (!f) return f.status();
   onnx = f.value().modelPath;
   if (!assets) assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
@@ -363,6 +370,7 @@ Status compilePackage(const std::string &given, const std::string &out, const Co
     report->signature = c.sig;
     report->weightBytes = c.plan.totalBytes();
     report->codeBytes = int64_t(image.size());
+    report->importNotes = c.im.notes;
   }
   return Status();
 } catch (const std::exception &e) {

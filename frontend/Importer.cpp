@@ -1,6 +1,7 @@
 //===- Importer.cpp - ONNX graph -> func.func @main in the bmc dialect -----===//
 
 #include "frontend/ImportContext.h"
+#include "frontend/MergedDecoder.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -607,6 +608,18 @@ bool importOnnxFile(MLIRContext &ctx, const std::string &path, const ImportOptio
     error = escapeControl(error);
     return false;
   }
+  // Optimum's merged decoder: its If becomes the with-past branch's nodes.
+  std::vector<std::string> notes;
+  bool resolved = false;
+  try {
+    resolved = resolveMergedDecoder(*model, notes, error);
+  } catch (const std::exception &e) {
+    error = path + ": import failed: " + e.what();
+  }
+  if (!resolved) {
+    error = escapeControl(error);
+    return false;
+  }
   auto weights = std::make_shared<WeightStore>();
   OpBuilder b(&ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
@@ -624,6 +637,7 @@ bool importOnnxFile(MLIRContext &ctx, const std::string &path, const ImportOptio
   }
   out.module = std::move(module);
   out.weights = weights;
+  out.notes = std::move(notes);
   return true;
 }
 

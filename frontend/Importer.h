@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bmc {
 
@@ -24,6 +25,9 @@ struct ImportOptions {
 struct ImportedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::shared_ptr<WeightStore> weights;
+  /// What the import did beyond translating nodes, one line each (e.g. the
+  /// If of Optimum's merged decoder resolved to its with-past branch).
+  std::vector<std::string> notes;
 };
 
 /// Imports an ONNX model into a module holding `func.func @main`. On failure

@@ -7,8 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <dirent.h>
 #include <sys/stat.h>
 
 namespace bmc {
@@ -183,6 +185,80 @@ void readTokenizerConfig(const json &c, ModelAssets &a) {
     }
 }
 
+
+bool isRegularFile(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/// The model files of one export, in order of preference: Optimum >= 1.14's
+/// model.onnx (the with-past decoder), older Optimum's merged decoder, then
+/// its with-past file of the two-file layout (decoder_model.onnx, the other
+/// one, has no past and is never chosen).
+constexpr const char *kModelBases[] = {"model", "decoder_model_merged", "decoder_with_past_model"};
+/// transformers.js's dtype suffixes (fp32 has none): model_fp16.onnx, ...
+constexpr const char *kVariantSuffixes[] = {"fp16", "quantized", "int8", "uint8", "q4", "q4f16", "bnb4"};
+
+std::vector<std::string> sortedEntries(const std::string &dir) {
+  std::vector<std::string> names;
+  if (DIR *h = ::opendir(dir.c_str())) {
+    while (const dirent *e = ::readdir(h)) names.push_back(e->d_name);
+    ::closedir(h);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string joined(const std::vector<std::string> &v) {
+  std::string s;
+  for (const auto &x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+/// The folder's model file, relative to it (docs/FOLDERS.md, "Which model
+/// file"): `given` if not empty; else the first plain file of kModelBases at
+/// the top level, then in onnx/; else the one variant (kVariantSuffixes) of
+/// the first base that has any, top level first; several: ambiguous.
+Status chooseModelFile(const std::string &dir, const std::string &given, std::string &out) {
+  const std::string d = dir + "/";
+  if (!given.empty()) {
+    if (given[0] == '/' || given == ".." || given.rfind("../", 0) == 0 || given.find("/../") != std::string::npos)
+      return Status::error(dir + ": model file '" + given + "': expected a path inside the folder");
+    if (!isRegularFile(d + given)) return Status::error(dir + ": model file '" + given + "' (given): no such file");
+    out = given;
+    return Status();
+  }
+  for (const char *sub : {"", "onnx/"})
+    for (const char *base : kModelBases)
+      if (isRegularFile(d + sub + base + ".onnx")) {
+        out = std::string(sub) + base + ".onnx";
+        return Status();
+      }
+  std::vector<std::string> onnxFiles;
+  for (const char *sub : {"", "onnx/"}) {
+    std::vector<std::string> entries = sortedEntries(d + sub);
+    for (const auto &e : entries)
+      if (e.size() > 5 && e.compare(e.size() - 5, 5, ".onnx") == 0) onnxFiles.push_back(sub + e);
+    for (const char *base : kModelBases) {
+      std::vector<std::string> variants;
+      for (const auto &e : entries)
+        for (const char *suffix : kVariantSuffixes)
+          if (e == std::string(base) + "_" + suffix + ".onnx" && isRegularFile(d + sub + e)) variants.push_back(sub + e);
+      if (variants.size() == 1) {
+        out = variants[0];
+        return Status();
+      }
+      if (variants.size() > 1)
+        return Status::error(dir + ": ambiguous model files: " + joined(variants) + " (no unsuffixed " + sub + base +
+                             ".onnx); choose one with --model-file");
+    }
+  }
+  std::string found = onnxFiles.empty() ? "" : "; found " + joined(onnxFiles) + ", none of them a decoder with past";
+  return Status::error(dir + ": no model file: expected model.onnx, decoder_model_merged.onnx or "
+                             "decoder_with_past_model.onnx (or a quantized/fp16 variant), in the folder or in onnx/" +
+                       found);
+}
+
 } // namespace
 
 bool ModelFolder::isFolder(const std::string &path) {
@@ -190,21 +266,14 @@ bool ModelFolder::isFolder(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Result<ModelFolder> ModelFolder::open(const std::string &dirIn) try {
+Result<ModelFolder> ModelFolder::open(const std::string &dirIn, const std::string &modelFile) try {
   ModelFolder f;
   f.dir = dirIn;
   while (f.dir.size() > 1 && f.dir.back() == '/') f.dir.pop_back();
   if (!isFolder(f.dir)) return Status::error(dirIn + ": not a directory");
   const std::string d = f.dir + "/";
-  // Optimum >= 1.14 writes model.onnx; the Hub's transformers.js layout puts
-  // it in onnx/; older Optimum exports merged the two decoders.
-  for (const char *name : {"model.onnx", "onnx/model.onnx", "decoder_model_merged.onnx", "onnx/decoder_model_merged.onnx"})
-    if (exists(d + name)) {
-      f.modelPath = d + name;
-      break;
-    }
-  if (f.modelPath.empty())
-    return Status::error(f.dir + ": no model file: expected model.onnx, onnx/model.onnx or decoder_model_merged.onnx");
+  if (Status s = chooseModelFile(f.dir, modelFile, f.modelFile); !s.ok()) return s;
+  f.modelPath = d + f.modelFile;
 
   ModelAssets &a = f.assets;
   a.origin = f.dir;

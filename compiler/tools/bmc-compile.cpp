@@ -25,6 +25,9 @@ tokenizer_config.json) are embedded in the package, so that
 
 Options:
   -o FILE              output package (required unless --emit is given)
+  --model-file PATH    a model folder's ONNX file (relative to the folder, e.g.
+                       onnx/model_q4.onnx) instead of the one bmc chooses
+                       (docs/FOLDERS.md)
   --tokenizer FILE     embed this tokenizer.json (or SentencePiece .model;
                        checked first) instead of the folder's
   --kv MODE            bmc (default): in-place KV caches with spare rows;
@@ -57,6 +60,7 @@ static int run(int argc, char **argv) {
   std::string in = a.positional("MODEL");
   std::string out = a.str("-o", "");
   std::string tokenizerPath = a.str("--tokenizer", "");
+  std::string modelFile = a.str("--model-file", "");
   std::string kv = a.str("--kv", "bmc");
   int64_t r = a.integer("--r", 0, 0, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
@@ -82,11 +86,14 @@ static int run(int argc, char **argv) {
   CompileOptions co;
   // A folder's files, or --tokenizer, are read and checked before compiling.
   std::shared_ptr<ModelAssets> assets;
-  std::string model = in;
+  std::string model = in, folderNote;
+  if (!modelFile.empty() && !ModelFolder::isFolder(in))
+    a.fail("--model-file: applies to a model folder, found " + cli::shown(in));
   if (ModelFolder::isFolder(in)) {
-    auto f = ModelFolder::open(in);
+    auto f = ModelFolder::open(in, modelFile);
     if (!f) cli::die("bmc-compile: " + f.status().message());
     model = f.value().modelPath;
+    folderNote = f.value().dir + ": model file " + f.value().modelFile;
     assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
   }
   if (!tokenizerPath.empty()) {
@@ -127,6 +134,10 @@ static int run(int argc, char **argv) {
   Status s = compilePackage(model, out, co, &rep);
   if (!s.ok()) cli::die(s.message());
   const DecoderInfo &d = rep.signature.decoder;
+  // Only now: an error is one line, with nothing before it.
+  if (!quiet && !folderNote.empty()) std::fprintf(stderr, "bmc-compile: %s\n", folderNote.c_str());
+  if (!quiet && !remarks) // with --remarks they were printed as remarks
+    for (const std::string &n : rep.importNotes) std::fprintf(stderr, "bmc-compile: %s: %s\n", model.c_str(), n.c_str());
   if (!quiet && assets) {
     std::string what = assets->hasTokenizer() ? assets->tokenizerFile + " (" +
                                                     std::to_string(assets->tokenizerData.size() / 1024) + " KB) and "

@@ -36,6 +36,7 @@ static int run(int argc, char **argv) {
     errs() << error << "\n";
     return 1;
   }
+  for (const std::string &n : model.notes) errs() << "bmc-import: " << input << ": " << n << "\n";
   // ToolOutputFile writes to a temporary and renames on keep(): no partial file.
   std::error_code ec;
   ToolOutputFile out(output, ec, sys::fs::OF_Text);

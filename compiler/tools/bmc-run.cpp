@@ -49,6 +49,9 @@ Options:
                          without one, comma-separated token ids (default:
                          1,2,3,4)
   --prompt-ids IDS       token ids, also with a tokenizer
+  --model-file PATH      a model folder's ONNX file (relative to the folder,
+                         e.g. onnx/model_q4.onnx) instead of the one bmc
+                         chooses (docs/FOLDERS.md)
   --tokenizer FILE       a Hugging Face tokenizer.json or a SentencePiece
                          .model (docs/TOKENIZER.md), instead of the model's: --prompt is text and the
                          output is text, streamed as it is generated (whole
@@ -108,6 +111,7 @@ static int run(int argc, char **argv) {
   std::string model = a.positional("MODEL");
   // Token ids: any int64 here; the session says which are outside the vocabulary.
   const std::string tokenizerPath = a.str("--tokenizer", "");
+  const std::string modelFile = a.str("--model-file", "");
   std::vector<int64_t> promptIds = a.ints("--prompt-ids", {}, kAnyNeg, kAny);
   std::vector<int64_t> prompt;
   std::optional<std::string> promptArg = a.value("--prompt");
@@ -135,11 +139,14 @@ static int run(int argc, char **argv) {
   if (!promptIds.empty() && promptArg) a.fail("--prompt and --prompt-ids: expected one prompt, found both");
   // A model folder: its files are read (and a bad one refused) before anything is compiled.
   std::shared_ptr<const ModelAssets> assets;
-  std::string compilePath = model;
+  std::string compilePath = model, folderModelFile;
+  if (!modelFile.empty() && !ModelFolder::isFolder(model))
+    a.fail("--model-file: applies to a model folder, found " + cli::shown(model));
   if (ModelFolder::isFolder(model)) {
-    auto f = ModelFolder::open(model);
+    auto f = ModelFolder::open(model, modelFile);
     if (!f) cli::die("bmc-run: " + f.status().message());
     compilePath = f.value().modelPath;
+    folderModelFile = f.value().modelFile;
     assets = std::make_shared<ModelAssets>(std::move(f.value().assets));
   }
   std::optional<Tokenizer> tokenizer;
@@ -236,7 +243,9 @@ static int run(int argc, char **argv) {
       maxContext = dec.maxPositions > 0 ? std::min(dec.maxPositions, assets->generation.contextLength)
                                         : assets->generation.contextLength;
     if (!quiet && !json)
-      std::fprintf(stderr, "bmc-run: %s: %s%s\n", assets->origin.c_str(), assets->generation.describe().c_str(),
+      std::fprintf(stderr, "bmc-run: %s: %s%s%s\n", assets->origin.c_str(),
+                   folderModelFile.empty() ? "" : (folderModelFile + ", ").c_str(),
+                   assets->generation.describe().c_str(),
                    assets->hasTokenizer() ? (", " + assets->tokenizerFile).c_str() : "");
   }
   if (temperature) g.temperature = float(*temperature);

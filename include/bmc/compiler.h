@@ -108,6 +108,10 @@ struct CompileOptions {
   /// in the package (compilePackage) or attach to the model (compileOnnx).
   /// Null: a model folder's own, none for an .onnx file.
   std::shared_ptr<const ModelAssets> assets;
+  /// For a model folder: its model file, relative to the folder, instead of
+  /// the one ModelFolder::open chooses (docs/FOLDERS.md); empty: its choice.
+  /// Set for an .onnx file, an error.
+  std::string modelFile;
 };
 
 /// What a compilation produced, for tools to report.
@@ -115,6 +119,9 @@ struct CompileReport {
   ModelSignature signature;   ///< includes the decoder interface and the KV rewrite status
   int64_t weightBytes = 0;    ///< packed weight blob
   int64_t codeBytes = 0;      ///< package code image (0 for JIT)
+  /// What the import did to the graph besides translating it, one line each
+  /// (e.g. Optimum's merged-decoder If resolved to its with-past branch).
+  std::vector<std::string> importNotes;
 };
 
 /// Compiles an ONNX model for this machine and returns it ready to run.

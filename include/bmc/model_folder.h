@@ -2,7 +2,10 @@
 //
 // A model folder as Hugging Face Optimum (and the Hub) ship decoders:
 //
-//   model.onnx (+ external data)   or onnx/model.onnx, decoder_model_merged.onnx
+//   model.onnx (+ external data)   or decoder_model_merged.onnx (Optimum's
+//                                  If-merged decoder), decoder_with_past_model
+//                                  .onnx (two-file layout), the same in onnx/
+//                                  (the Hub's layout) with dtype variants
 //   config.json                    context length, bos/eos ids
 //   generation_config.json         eos ids, default sampling
 //   tokenizer.json                 (or tokenizer.model) and tokenizer_config.json
@@ -73,17 +76,22 @@ struct ModelAssets {
 
 struct ModelFolder {
   std::string dir;
-  /// The ONNX file found (see the header comment for the names tried).
+  /// The ONNX file chosen: dir + "/" + modelFile (docs/FOLDERS.md, "Which
+  /// model file").
   std::string modelPath;
+  /// modelPath relative to dir, e.g. "onnx/decoder_model_merged.onnx".
+  std::string modelFile;
   ModelAssets assets;
 
   /// Whether `path` names a directory (a folder to open).
   static bool isFolder(const std::string &path);
   /// Reads the folder. Missing config.json / generation_config.json /
   /// tokenizer files are allowed (their defaults apply); a missing model file,
-  /// malformed JSON or a field of the wrong type or range is an error naming
-  /// the file and the field.
-  static Result<ModelFolder> open(const std::string &dir);
+  /// several candidates with none preferred (e.g. onnx/model_q4.onnx and
+  /// onnx/model_fp16.onnx without onnx/model.onnx), malformed JSON or a field
+  /// of the wrong type or range is an error naming the file and the field.
+  /// `modelFile` (a path relative to dir) overrides the choice.
+  static Result<ModelFolder> open(const std::string &dir, const std::string &modelFile = "");
 };
 
 /// A file's bytes (regular files only; FIFOs are refused without blocking).

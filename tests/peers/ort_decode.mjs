@@ -4,6 +4,7 @@
 //
 // The loop is HuggingFace's: prefill the prompt (attention_mask all ones, position_ids 0..n-1,
 // past of length 0), then one token per step, feeding each `present.*` back as `past_key_values.*`.
+// A merged decoder's `use_cache_branch` is false for the prefill, true after (Optimum's choice).
 //
 // Usage:
 //   node ort_decode.mjs model.onnx --prompt 1,2,3 --steps N [--batch B] [--threads T]
@@ -112,7 +113,9 @@ function describeModel(session) {
   if (layers.length === 0) throw new Error('model has no past_key_values.* inputs');
   const logits = session.outputMetadata.find((m) => m.name === 'logits');
   const vocab = logits && typeof logits.shape[2] === 'number' ? logits.shape[2] : null;
-  return { layers, vocab, hasPositions, hasLengths };
+  // Optimum's merged decoder (decoder_model_merged.onnx) picks its branch by this input.
+  const hasCacheBranch = meta.has('use_cache_branch');
+  return { layers, vocab, hasPositions, hasLengths, hasCacheBranch };
 }
 
 // Deterministic filler prompt for --time; the values only need to be valid token ids.
@@ -166,6 +169,10 @@ class Decoder {
     } else {
       feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(batch * total).fill(1n), [batch, total]);
     }
+    // As Optimum's ORTModelForCausalLM feeds it: the branch without past for the prefill
+    // (the past is empty), the with-past branch after.
+    if (this.model.hasCacheBranch)
+      feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.from([this.length > 0 ? 1 : 0]), [1]);
     if (this.model.hasPositions) feeds.position_ids = new ort.Tensor('int64', positions, [batch, seq]);
     this.past.forEach((kv, i) => {
       feeds[`past_key_values.${i}.key`] = kv.key;
