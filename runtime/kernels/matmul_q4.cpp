@@ -188,64 +188,84 @@ PanelFn panelAvx2(int64_t mr) {
   }
 }
 
-// ---- AVX-512: codes summed unscaled per block, then s * (b - z * sum a) ----
+// ---- AVX-512: codes looked up as (q - 8), summed unscaled per block ------
+//
+// One vpmovzxbd turns a row pair's 16 bytes into 16 dwords (byte j in lane
+// j); vpermps reads only bits 0..3 of each index, so the low row's codes are
+// those dwords as they are and the high row's the same shifted right by 4:
+// each looks its 16 codes up in a table of the floats q - 8 (exact; no mask,
+// no conversion). Per block: t = sum_k a_k (q_k - 8), then s * (t - (z - 8)
+// sum_k a_k) (the correction vanishes for bmc_pack_q4's z = 8 and keeps
+// MatMulNBits zero points exact). The 16 row pairs of a block are unrolled
+// at compile time so that the SETS accumulator sets stay in registers.
+template <int MR, int SETS>
+BMC_Q4_AVX512 __attribute__((always_inline)) inline void q4BlockAvx512(const uint8_t *blk, const float *a, int64_t lda,
+                                                                       const float *asum, int64_t asumStride,
+                                                                       __m512 table, __m512 *c) {
+  __m512 b[SETS][MR];
+  for (int s = 0; s < SETS; ++s)
+    for (int m = 0; m < MR; ++m)
+      b[s][m] = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+  for (int i = 0; i < kBlock / 2; ++i) {
+    const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+    const __m512 lo = _mm512_permutexvar_ps(x, table);
+    const __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), table);
+    for (int m = 0; m < MR; ++m) {
+      b[(2 * i) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i]), lo, b[(2 * i) % SETS][m]);
+      b[(2 * i + 1) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i + 1]), hi, b[(2 * i + 1) % SETS][m]);
+    }
+  }
+  const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m512 zs = _mm512_mul_ps( // (z - 8) * s
+      _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros)))),
+                    _mm512_set1_ps(8.0f)),
+      scale);
+  for (int m = 0; m < MR; ++m) {
+    __m512 t = b[0][m];
+    for (int s = 1; s < SETS; ++s)
+      t = _mm512_add_ps(t, b[s][m]);
+    c[m] = _mm512_fmadd_ps(t, scale, c[m]);
+    c[m] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(asum[m * asumStride]), c[m]);
+  }
+}
+
 template <int MR, int SETS>
 BMC_Q4_AVX512 void q4PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p,
                                  const float *asum, float *acc) {
-  const int64_t nb = numBlocks(K);
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
   __m512 c[MR];
   for (int m = 0; m < MR; ++m)
     c[m] = _mm512_setzero_ps();
-  const __m128i low = _mm_set1_epi8(15);
-  for (int64_t kb = 0; kb < nb; ++kb) {
-    const uint8_t *blk = q4Block(Bq, K, p, kb);
-    const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
-    const __m512 zero =
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros))));
-    const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
-    __m512 b[SETS][MR];
-    for (int s = 0; s < SETS; ++s)
-      for (int m = 0; m < MR; ++m)
-        b[s][m] = _mm512_setzero_ps();
-    auto row = [&](__m128i q, int64_t r, int s) __attribute__((target("avx512f,avx2,fma"), always_inline)) {
-      const __m512 w = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q));
-      for (int m = 0; m < MR; ++m)
-        b[s][m] = _mm512_fmadd_ps(_mm512_set1_ps(A[m * lda + kBase + r]), w, b[s][m]);
-    };
-    int64_t i = 0;
-    for (; 2 * i + 1 < n; ++i) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel));
-      row(_mm_and_si128(v, low), 2 * i, int(2 * i % SETS));
-      row(_mm_and_si128(_mm_srli_epi16(v, 4), low), 2 * i + 1, int((2 * i + 1) % SETS));
-    }
-    if (2 * i < n)
-      row(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)), low), 2 * i, 0);
-    for (int m = 0; m < MR; ++m) {
-      __m512 t = b[0][m];
-      for (int s = 1; s < SETS; ++s)
-        t = _mm512_add_ps(t, b[s][m]);
-      t = _mm512_fnmadd_ps(zero, _mm512_set1_ps(asum[m * nb + kb]), t); // b - z * sum a
-      c[m] = _mm512_fmadd_ps(t, scale, c[m]);
-    }
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockAvx512<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, table, c);
+  if (full < nb) { // K % 32 rows: A's rows padded with zeros (the codes past K are in the block)
+    alignas(64) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockAvx512<MR, 1>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, table, c);
   }
   for (int m = 0; m < MR; ++m)
     _mm512_storeu_ps(acc + m * kPanel, c[m]);
 }
 
+// SETS: enough independent FMA chains per block (SETS * MR >= ~8) within
+// the 32 zmm registers (SETS * MR accumulators + MR sums + 5).
 PanelFn panelAvx512(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelAvx512<1, 4>;
+  case 1: return q4PanelAvx512<1, 8>;
   case 2: return q4PanelAvx512<2, 4>;
-  case 3: return q4PanelAvx512<3, 2>;
+  case 3: return q4PanelAvx512<3, 4>;
   case 4: return q4PanelAvx512<4, 2>;
   case 5: return q4PanelAvx512<5, 2>;
   case 6: return q4PanelAvx512<6, 2>;
   case 7: return q4PanelAvx512<7, 2>;
   case 8: return q4PanelAvx512<8, 2>;
-  case 9: return q4PanelAvx512<9, 2>;
-  case 10: return q4PanelAvx512<10, 2>;
-  case 11: return q4PanelAvx512<11, 2>;
-  default: return q4PanelAvx512<12, 2>;
+  case 9: return q4PanelAvx512<9, 1>;
+  case 10: return q4PanelAvx512<10, 1>;
+  case 11: return q4PanelAvx512<11, 1>;
+  default: return q4PanelAvx512<12, 1>;
   }
 }
 
