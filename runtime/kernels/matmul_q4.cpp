@@ -132,6 +132,32 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 namespace {
 
 // ---- AVX2: w = q * s - z * s in registers (two ymm per row), rows <= 5 ----
+// The 16 row pairs of a full block are unrolled at compile time so that the
+// SETS accumulator sets stay in registers; a K % 32 tail runs the same code
+// on A rows padded with zeros.
+template <int MR, int SETS>
+BMC_Q4_AVX2 __attribute__((always_inline)) inline void q4BlockAvx2(const uint8_t *blk, const float *a, int64_t lda,
+                                                                   __m256 (*c)[MR][2]) {
+  const __m128i low = _mm_set1_epi8(15);
+  const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
+  const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
+  const __m256 zs0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
+  const __m256 zs1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
+#pragma clang loop unroll(full)
+  for (int r = 0; r < kBlock; ++r) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + (r / 2) * kPanel));
+    const __m128i q = _mm_and_si128(r % 2 ? _mm_srli_epi16(v, 4) : v, low);
+    const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), s0, zs0);
+    const __m256 w1 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8))), s1, zs1);
+    for (int m = 0; m < MR; ++m) {
+      const __m256 am = _mm256_broadcast_ss(a + m * lda + r);
+      c[r % SETS][m][0] = _mm256_fmadd_ps(am, w0, c[r % SETS][m][0]);
+      c[r % SETS][m][1] = _mm256_fmadd_ps(am, w1, c[r % SETS][m][1]);
+    }
+  }
+}
+
 template <int MR, int SETS>
 BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
                              float *acc) {
@@ -139,33 +165,14 @@ BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
   for (int s = 0; s < SETS; ++s)
     for (int m = 0; m < MR; ++m)
       c[s][m][0] = c[s][m][1] = _mm256_setzero_ps();
-  const __m128i low = _mm_set1_epi8(15);
-  for (int64_t kb = 0; kb < numBlocks(K); ++kb) {
-    const uint8_t *blk = q4Block(Bq, K, p, kb);
-    const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
-    const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
-    const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
-    const __m256 zs0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
-    const __m256 zs1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
-    const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
-    // Row r of the block from its 16 codes (bytes): w = q * s - z * s.
-    auto row = [&](__m128i q, int64_t r, int s) __attribute__((target("avx2,fma"), always_inline)) {
-      const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), s0, zs0);
-      const __m256 w1 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8))), s1, zs1);
-      for (int m = 0; m < MR; ++m) {
-        const __m256 a = _mm256_broadcast_ss(A + m * lda + kBase + r);
-        c[s][m][0] = _mm256_fmadd_ps(a, w0, c[s][m][0]);
-        c[s][m][1] = _mm256_fmadd_ps(a, w1, c[s][m][1]);
-      }
-    };
-    int64_t i = 0;
-    for (; 2 * i + 1 < n; ++i) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel));
-      row(_mm_and_si128(v, low), 2 * i, int(2 * i % SETS));
-      row(_mm_and_si128(_mm_srli_epi16(v, 4), low), 2 * i + 1, int((2 * i + 1) % SETS));
-    }
-    if (2 * i < n) // an odd last row
-      row(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)), low), 2 * i, 0);
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockAvx2<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, c);
+  if (full < nb) {
+    alignas(32) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockAvx2<MR, SETS>(q4Block(Bq, K, p, full), tail[0], kBlock, c);
   }
   for (int m = 0; m < MR; ++m) {
     __m256 r0 = c[0][m][0], r1 = c[0][m][1];
@@ -188,44 +195,57 @@ PanelFn panelAvx2(int64_t mr) {
   }
 }
 
-// ---- AVX-512: codes looked up as (q - 8), summed unscaled per block ------
+// ---- AVX-512: codes masked in place, lanes in transposed column order ----
 //
-// One vpmovzxbd turns a row pair's 16 bytes into 16 dwords (byte j in lane
-// j); vpermps reads only bits 0..3 of each index, so the low row's codes are
-// those dwords as they are and the high row's the same shifted right by 4:
-// each looks its 16 codes up in a table of the floats q - 8 (exact; no mask,
-// no conversion). Per block: t = sum_k a_k (q_k - 8), then s * (t - (z - 8)
-// sum_k a_k) (the correction vanishes for bmc_pack_q4's z = 8 and keeps
-// MatMulNBits zero points exact). The 16 row pairs of a block are unrolled
-// at compile time so that the SETS accumulator sets stay in registers.
+// A row pair's 16 bytes are broadcast to the four 128-bit lanes (a load, no
+// shuffle). Lane l = 4g + d then holds bytes 4d..4d+3 and keeps byte g of
+// them, column 4d + g, by a mask: x & (0xF << 8g) converts (unsigned,
+// exact) to q * 2^8g for the even row, x & (0xF0 << 8g) to 16 q * 2^8g for the
+// odd row. Per 16 weights: one and, one conversion, M FMAs, no shuffle (on
+// Zen 4 shuffles and shifts share the pipes that also convert; masks run
+// anywhere). Per block, the sums of even and odd rows (separate accumulator
+// sets: SETS is even) are merged as even + odd / 16, scaled by the block's
+// scales permuted to the lanes' columns times 2^-8g, and the zero point is
+// applied as s * z * sum(a). The store transposes the lanes back (the
+// permutation is its own inverse).
 template <int MR, int SETS>
 BMC_Q4_AVX512 __attribute__((always_inline)) inline void q4BlockAvx512(const uint8_t *blk, const float *a, int64_t lda,
                                                                        const float *asum, int64_t asumStride,
-                                                                       __m512 table, __m512 *c) {
+                                                                       __m512i lanes, __m512 *c) {
+  static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
+  const __m512i maskLo = _mm512_setr_epi32(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00, 0xF0000, 0xF0000, 0xF0000,
+                                           0xF0000, 0xF000000, 0xF000000, 0xF000000, 0xF000000);
+  const __m512i maskHi = _mm512_slli_epi32(maskLo, 4);
   __m512 b[SETS][MR];
   for (int s = 0; s < SETS; ++s)
     for (int m = 0; m < MR; ++m)
       b[s][m] = _mm512_setzero_ps();
 #pragma clang loop unroll(full)
   for (int i = 0; i < kBlock / 2; ++i) {
-    const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
-    const __m512 lo = _mm512_permutexvar_ps(x, table);
-    const __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), table);
+    const __m512i x =
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+    const __m512 lo = _mm512_cvtepu32_ps(_mm512_and_si512(x, maskLo));
+    const __m512 hi = _mm512_cvtepu32_ps(_mm512_and_si512(x, maskHi));
     for (int m = 0; m < MR; ++m) {
       b[(2 * i) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i]), lo, b[(2 * i) % SETS][m]);
       b[(2 * i + 1) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i + 1]), hi, b[(2 * i + 1) % SETS][m]);
     }
   }
   const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
-  const __m512 zs = _mm512_mul_ps( // (z - 8) * s
-      _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros)))),
-                    _mm512_set1_ps(8.0f)),
-      scale);
+  const __m512 laneScale = _mm512_setr_ps(1, 1, 1, 1, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-16f, 0x1p-16f, 0x1p-16f,
+                                          0x1p-16f, 0x1p-24f, 0x1p-24f, 0x1p-24f, 0x1p-24f);
+  const __m512 sG = _mm512_mul_ps(_mm512_permutexvar_ps(lanes, scale), laneScale);
+  const __m512 zs = _mm512_permutexvar_ps( // z * s, in the lanes' order
+      lanes, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                               _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros)))),
+                           scale));
   for (int m = 0; m < MR; ++m) {
-    __m512 t = b[0][m];
-    for (int s = 1; s < SETS; ++s)
-      t = _mm512_add_ps(t, b[s][m]);
-    c[m] = _mm512_fmadd_ps(t, scale, c[m]);
+    __m512 even = b[0][m], odd = b[1][m];
+    for (int s = 2; s < SETS; s += 2) {
+      even = _mm512_add_ps(even, b[s][m]);
+      odd = _mm512_add_ps(odd, b[s + 1][m]);
+    }
+    c[m] = _mm512_fmadd_ps(_mm512_fmadd_ps(odd, _mm512_set1_ps(1.0f / 16), even), sG, c[m]);
     c[m] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(asum[m * asumStride]), c[m]);
   }
 }
@@ -234,38 +254,36 @@ template <int MR, int SETS>
 BMC_Q4_AVX512 void q4PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p,
                                  const float *asum, float *acc) {
   const int64_t nb = numBlocks(K), full = K / kBlock;
-  const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+  // Lane 4g + d <-> column 4d + g (a 4 x 4 transpose, its own inverse).
+  const __m512i lanes = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   __m512 c[MR];
   for (int m = 0; m < MR; ++m)
     c[m] = _mm512_setzero_ps();
   for (int64_t kb = 0; kb < full; ++kb)
-    q4BlockAvx512<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, table, c);
+    q4BlockAvx512<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, lanes, c);
   if (full < nb) { // K % 32 rows: A's rows padded with zeros (the codes past K are in the block)
     alignas(64) float tail[MR][kBlock] = {};
     for (int m = 0; m < MR; ++m)
       std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
-    q4BlockAvx512<MR, 1>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, table, c);
+    q4BlockAvx512<MR, 2>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, lanes, c);
   }
   for (int m = 0; m < MR; ++m)
-    _mm512_storeu_ps(acc + m * kPanel, c[m]);
+    _mm512_storeu_ps(acc + m * kPanel, _mm512_permutexvar_ps(lanes, c[m]));
 }
 
-// SETS: enough independent FMA chains per block (SETS * MR >= ~8) within
-// the 32 zmm registers (SETS * MR accumulators + MR sums + 5).
+// SETS (even): enough independent FMA chains per block within the 32 zmm
+// registers (SETS * MR accumulators + MR sums + 5); up to 8 rows per pass.
+constexpr int64_t kMaxRowsAvx512 = 8;
 PanelFn panelAvx512(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelAvx512<1, 8>;
+  case 1: return q4PanelAvx512<1, 4>;
   case 2: return q4PanelAvx512<2, 4>;
-  case 3: return q4PanelAvx512<3, 4>;
+  case 3: return q4PanelAvx512<3, 2>;
   case 4: return q4PanelAvx512<4, 2>;
   case 5: return q4PanelAvx512<5, 2>;
   case 6: return q4PanelAvx512<6, 2>;
   case 7: return q4PanelAvx512<7, 2>;
-  case 8: return q4PanelAvx512<8, 2>;
-  case 9: return q4PanelAvx512<9, 1>;
-  case 10: return q4PanelAvx512<10, 1>;
-  case 11: return q4PanelAvx512<11, 1>;
-  default: return q4PanelAvx512<12, 1>;
+  default: return q4PanelAvx512<8, 2>;
   }
 }
 
@@ -283,7 +301,7 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512 int4 matmul on a CPU without it");
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, quant::kMaxGemvRows, panelAvx512, true);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, kMaxRowsAvx512, panelAvx512, true);
 }
 } // namespace avx512
 
