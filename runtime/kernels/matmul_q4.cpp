@@ -185,10 +185,95 @@ BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
   }
 }
 
+// Decode (1-2 rows): as the AVX-512 kernel below, codes masked in place. The
+// row pair's 16 bytes are broadcast to both 128-bit lanes; with x and x >> 4
+// (the odd row's nibbles moved down), ymm "a" keeps byte g of dword d (column
+// 4d + g, g = 0, 1) and ymm "b" byte g + 2 (column 4d + 2 + g): per 16
+// weights two ands and two conversions (exact, scaled by 2^8g) instead of two
+// zero-extensions, two conversions and two FMAs of the dequantization above.
+// Per block: sums times the scales permuted to the lanes' columns (2^-8g
+// folded in), minus s * z * sum(a).
+template <int MR, int SETS>
+BMC_Q4_AVX2 __attribute__((always_inline)) inline void q4BlockMaskedAvx2(const uint8_t *blk, const float *a,
+                                                                         int64_t lda, const float *asum,
+                                                                         int64_t asumStride, __m256 (*c)[2]) {
+  const __m256i maskA = _mm256_setr_epi32(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00);
+  const __m256i maskB = _mm256_setr_epi32(0xF0000, 0xF0000, 0xF0000, 0xF0000, 0xF000000, 0xF000000, 0xF000000,
+                                          0xF000000);
+  __m256 b[SETS][MR][2];
+  for (int s = 0; s < SETS; ++s)
+    for (int m = 0; m < MR; ++m)
+      b[s][m][0] = b[s][m][1] = _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+  for (int i = 0; i < kBlock / 2; ++i) {
+    const __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+    const __m256i xh = _mm256_srli_epi32(x, 4);
+    const __m256 w[2][2] = {{_mm256_cvtepi32_ps(_mm256_and_si256(x, maskA)), _mm256_cvtepi32_ps(_mm256_and_si256(x, maskB))},
+                            {_mm256_cvtepi32_ps(_mm256_and_si256(xh, maskA)), _mm256_cvtepi32_ps(_mm256_and_si256(xh, maskB))}};
+    for (int h = 0; h < 2; ++h)
+      for (int m = 0; m < MR; ++m) {
+        const __m256 am = _mm256_broadcast_ss(a + m * lda + 2 * i + h);
+        __m256 *acc = b[(2 * i + h) % SETS][m];
+        acc[0] = _mm256_fmadd_ps(am, w[h][0], acc[0]);
+        acc[1] = _mm256_fmadd_ps(am, w[h][1], acc[1]);
+      }
+  }
+  // Scales (and z * s) of columns [0, 8) and [8, 16) to lanes: "a" holds
+  // columns 0 4 8 12 1 5 9 13, "b" 2 6 10 14 3 7 11 15.
+  const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
+  const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
+  const __m256 z0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
+  const __m256 z1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
+  const __m256i idxA = _mm256_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5), idxB = _mm256_setr_epi32(2, 6, 2, 6, 3, 7, 3, 7);
+  auto toLanes = [](__m256 lo, __m256 hi, __m256i idx) __attribute__((target("avx2,fma"), always_inline)) {
+    return _mm256_blend_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), 0xCC);
+  };
+  const __m256 sA = _mm256_mul_ps(toLanes(s0, s1, idxA), _mm256_setr_ps(1, 1, 1, 1, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-8f));
+  const __m256 sB = _mm256_mul_ps(toLanes(s0, s1, idxB),
+                                  _mm256_setr_ps(0x1p-16f, 0x1p-16f, 0x1p-16f, 0x1p-16f, 0x1p-24f, 0x1p-24f, 0x1p-24f, 0x1p-24f));
+  const __m256 zA = toLanes(z0, z1, idxA), zB = toLanes(z0, z1, idxB);
+  for (int m = 0; m < MR; ++m) {
+    __m256 ta = b[0][m][0], tb = b[0][m][1];
+    for (int s = 1; s < SETS; ++s) {
+      ta = _mm256_add_ps(ta, b[s][m][0]);
+      tb = _mm256_add_ps(tb, b[s][m][1]);
+    }
+    const __m256 as = _mm256_set1_ps(asum[m * asumStride]);
+    c[m][0] = _mm256_fnmadd_ps(zA, as, _mm256_fmadd_ps(ta, sA, c[m][0]));
+    c[m][1] = _mm256_fnmadd_ps(zB, as, _mm256_fmadd_ps(tb, sB, c[m][1]));
+  }
+}
+
+template <int MR, int SETS>
+BMC_Q4_AVX2 void q4PanelMaskedAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p,
+                                   const float *asum, float *acc) {
+  __m256 c[MR][2];
+  for (int m = 0; m < MR; ++m)
+    c[m][0] = c[m][1] = _mm256_setzero_ps();
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockMaskedAvx2<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, c);
+  if (full < nb) {
+    alignas(32) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockMaskedAvx2<MR, SETS>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, c);
+  }
+  static constexpr int kColumn[2][8] = {{0, 4, 8, 12, 1, 5, 9, 13}, {2, 6, 10, 14, 3, 7, 11, 15}};
+  for (int m = 0; m < MR; ++m)
+    for (int h = 0; h < 2; ++h) {
+      alignas(32) float t[8];
+      _mm256_store_ps(t, c[m][h]);
+      for (int l = 0; l < 8; ++l)
+        acc[m * kPanel + kColumn[h][l]] = t[l];
+    }
+}
+
 PanelFn panelAvx2(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelAvx2<1, 4>;
-  case 2: return q4PanelAvx2<2, 2>;
+  case 1: return q4PanelMaskedAvx2<1, 2>;
+  case 2: return q4PanelMaskedAvx2<2, 1>;
   case 3: return q4PanelAvx2<3, 2>;
   case 4: return q4PanelAvx2<4, 1>;
   default: return q4PanelAvx2<5, 1>;
@@ -292,7 +377,7 @@ PanelFn panelAvx512(int64_t mr) {
 namespace avx2 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) {
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, true);
 }
 } // namespace avx2
 
