@@ -1,18 +1,20 @@
 // Matmul with int4 block-quantized weights (weight-only): packing, reference,
-// AVX2 and AVX-512 kernels that unpack and dequantize in registers. Layout in
-// kernels.h ("Packed int4 layout"): per 32 rows of K and 16 columns, 16 fp32
-// scales, 16 zero points, and 16 row pairs of 16 bytes holding two rows'
-// codes as the low and high nibbles, so one 16-byte load and two masks give
-// 16 columns of two rows, with no shuffles.
+// AVX2 and AVX-512 kernels that dequantize in registers. Layout in kernels.h
+// ("Packed int4 layout"): per 32 rows of K and 16 columns, 16 fp32 scales, 16
+// zero points, and 16 row pairs of 16 bytes holding two rows' codes as the
+// low and high nibbles.
 //
-// Napkin math, decode: 0.656 bytes per weight (0.5 of codes, 0.156 of scales
-// and zero points), 6.1x less than fp32. Per row pair the AVX-512 kernel
-// spends 1 load, 3 integer ops, 2 zero-extensions, 2 conversions and 2M FMAs:
-// at M = 1 ~4-5 cycles per 16 bytes, about what one core streams (the kernel
-// is near compute-bound from the start; VNNI with int8 activations is the
-// next step if the roofline asks for it). The zero point is applied per
-// block: sum_k a_k (q_k - z) s = s (sum_k a_k q_k - z sum_k a_k), with the
-// block sums of A computed once per call.
+// Napkin math, decode (llama-25m, M = 1; runtime/kernels/README.md has the
+// whole count): 0.656 bytes per weight, 14.45 MB of matmul weights + 0.4 MB
+// of KV at context 64 = 14.85 MB per token; at one core's ~25.6 GB/s that is
+// 0.58 ms per token, 0.68 ms at 85%. One 32-row block of a panel (336 bytes)
+// must then cost <= ~13 ns = ~48 cycles at 3.7 GHz, and 32 of those cycles
+// are its 32 FMAs (one zmm FMA per cycle on Zen 4): dequantization gets ~16
+// cycles per 512 weights. Per 16 weights the AVX-512 kernel spends one and,
+// one unsigned conversion and the FMA (codes masked in place in a
+// broadcast, lanes in transposed column order; no shuffle, no shift), the
+// zero point once per block: s (sum_k a_k q_k - z sum_k a_k), with the block
+// sums of A computed once per call.
 #include "kernels_internal.h"
 #include "matmul_quant.h"
 
