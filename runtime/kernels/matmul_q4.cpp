@@ -1,18 +1,20 @@
 // Matmul with int4 block-quantized weights (weight-only): packing, reference,
-// AVX2 and AVX-512 kernels that unpack and dequantize in registers. Layout in
-// kernels.h ("Packed int4 layout"): per 32 rows of K and 16 columns, 16 fp32
-// scales, 16 zero points, and 16 row pairs of 16 bytes holding two rows'
-// codes as the low and high nibbles, so one 16-byte load and two masks give
-// 16 columns of two rows, with no shuffles.
+// AVX2 and AVX-512 kernels that dequantize in registers. Layout in kernels.h
+// ("Packed int4 layout"): per 32 rows of K and 16 columns, 16 fp32 scales, 16
+// zero points, and 16 row pairs of 16 bytes holding two rows' codes as the
+// low and high nibbles.
 //
-// Napkin math, decode: 0.656 bytes per weight (0.5 of codes, 0.156 of scales
-// and zero points), 6.1x less than fp32. Per row pair the AVX-512 kernel
-// spends 1 load, 3 integer ops, 2 zero-extensions, 2 conversions and 2M FMAs:
-// at M = 1 ~4-5 cycles per 16 bytes, about what one core streams (the kernel
-// is near compute-bound from the start; VNNI with int8 activations is the
-// next step if the roofline asks for it). The zero point is applied per
-// block: sum_k a_k (q_k - z) s = s (sum_k a_k q_k - z sum_k a_k), with the
-// block sums of A computed once per call.
+// Napkin math, decode (llama-25m, M = 1; runtime/kernels/README.md has the
+// whole count): 0.656 bytes per weight, 14.45 MB of matmul weights + 0.4 MB
+// of KV at context 64 = 14.85 MB per token; at one core's ~25.6 GB/s that is
+// 0.58 ms per token, 0.68 ms at 85%. One 32-row block of a panel (336 bytes)
+// must then cost <= ~13 ns = ~48 cycles at 3.7 GHz, and 32 of those cycles
+// are its 32 FMAs (one zmm FMA per cycle on Zen 4): dequantization gets ~16
+// cycles per 512 weights. Per 16 weights the AVX-512 kernel spends one and,
+// one unsigned conversion and the FMA (codes masked in place in a
+// broadcast, lanes in transposed column order; no shuffle, no shift), the
+// zero point once per block: s (sum_k a_k q_k - z sum_k a_k), with the block
+// sums of A computed once per call.
 #include "kernels_internal.h"
 #include "matmul_quant.h"
 
@@ -132,6 +134,32 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 namespace {
 
 // ---- AVX2: w = q * s - z * s in registers (two ymm per row), rows <= 5 ----
+// The 16 row pairs of a full block are unrolled at compile time so that the
+// SETS accumulator sets stay in registers; a K % 32 tail runs the same code
+// on A rows padded with zeros.
+template <int MR, int SETS>
+BMC_Q4_AVX2 __attribute__((always_inline)) inline void q4BlockAvx2(const uint8_t *blk, const float *a, int64_t lda,
+                                                                   __m256 (*c)[MR][2]) {
+  const __m128i low = _mm_set1_epi8(15);
+  const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
+  const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
+  const __m256 zs0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
+  const __m256 zs1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
+#pragma clang loop unroll(full)
+  for (int r = 0; r < kBlock; ++r) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + (r / 2) * kPanel));
+    const __m128i q = _mm_and_si128(r % 2 ? _mm_srli_epi16(v, 4) : v, low);
+    const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), s0, zs0);
+    const __m256 w1 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8))), s1, zs1);
+    for (int m = 0; m < MR; ++m) {
+      const __m256 am = _mm256_broadcast_ss(a + m * lda + r);
+      c[r % SETS][m][0] = _mm256_fmadd_ps(am, w0, c[r % SETS][m][0]);
+      c[r % SETS][m][1] = _mm256_fmadd_ps(am, w1, c[r % SETS][m][1]);
+    }
+  }
+}
+
 template <int MR, int SETS>
 BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
                              float *acc) {
@@ -139,33 +167,14 @@ BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
   for (int s = 0; s < SETS; ++s)
     for (int m = 0; m < MR; ++m)
       c[s][m][0] = c[s][m][1] = _mm256_setzero_ps();
-  const __m128i low = _mm_set1_epi8(15);
-  for (int64_t kb = 0; kb < numBlocks(K); ++kb) {
-    const uint8_t *blk = q4Block(Bq, K, p, kb);
-    const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
-    const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
-    const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
-    const __m256 zs0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
-    const __m256 zs1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
-    const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
-    // Row r of the block from its 16 codes (bytes): w = q * s - z * s.
-    auto row = [&](__m128i q, int64_t r, int s) __attribute__((target("avx2,fma"), always_inline)) {
-      const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), s0, zs0);
-      const __m256 w1 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8))), s1, zs1);
-      for (int m = 0; m < MR; ++m) {
-        const __m256 a = _mm256_broadcast_ss(A + m * lda + kBase + r);
-        c[s][m][0] = _mm256_fmadd_ps(a, w0, c[s][m][0]);
-        c[s][m][1] = _mm256_fmadd_ps(a, w1, c[s][m][1]);
-      }
-    };
-    int64_t i = 0;
-    for (; 2 * i + 1 < n; ++i) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel));
-      row(_mm_and_si128(v, low), 2 * i, int(2 * i % SETS));
-      row(_mm_and_si128(_mm_srli_epi16(v, 4), low), 2 * i + 1, int((2 * i + 1) % SETS));
-    }
-    if (2 * i < n) // an odd last row
-      row(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)), low), 2 * i, 0);
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockAvx2<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, c);
+  if (full < nb) {
+    alignas(32) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockAvx2<MR, SETS>(q4Block(Bq, K, p, full), tail[0], kBlock, c);
   }
   for (int m = 0; m < MR; ++m) {
     __m256 r0 = c[0][m][0], r1 = c[0][m][1];
@@ -178,60 +187,180 @@ BMC_Q4_AVX2 void q4PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
   }
 }
 
+// Decode (1-2 rows): as the AVX-512 kernel below, codes masked in place. The
+// row pair's 16 bytes are broadcast to both 128-bit lanes; with x and x >> 4
+// (the odd row's nibbles moved down), ymm "a" keeps byte g of dword d (column
+// 4d + g, g = 0, 1) and ymm "b" byte g + 2 (column 4d + 2 + g): per 16
+// weights two ands and two conversions (exact, scaled by 2^8g) instead of two
+// zero-extensions, two conversions and two FMAs of the dequantization above.
+// Per block: sums times the scales permuted to the lanes' columns (2^-8g
+// folded in), minus s * z * sum(a).
+template <int MR, int SETS>
+BMC_Q4_AVX2 __attribute__((always_inline)) inline void q4BlockMaskedAvx2(const uint8_t *blk, const float *a,
+                                                                         int64_t lda, const float *asum,
+                                                                         int64_t asumStride, __m256 (*c)[2]) {
+  const __m256i maskA = _mm256_setr_epi32(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00);
+  const __m256i maskB = _mm256_setr_epi32(0xF0000, 0xF0000, 0xF0000, 0xF0000, 0xF000000, 0xF000000, 0xF000000,
+                                          0xF000000);
+  __m256 b[SETS][MR][2];
+  for (int s = 0; s < SETS; ++s)
+    for (int m = 0; m < MR; ++m)
+      b[s][m][0] = b[s][m][1] = _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+  for (int i = 0; i < kBlock / 2; ++i) {
+    const __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+    const __m256i xh = _mm256_srli_epi32(x, 4);
+    const __m256 w[2][2] = {{_mm256_cvtepi32_ps(_mm256_and_si256(x, maskA)), _mm256_cvtepi32_ps(_mm256_and_si256(x, maskB))},
+                            {_mm256_cvtepi32_ps(_mm256_and_si256(xh, maskA)), _mm256_cvtepi32_ps(_mm256_and_si256(xh, maskB))}};
+    for (int h = 0; h < 2; ++h)
+      for (int m = 0; m < MR; ++m) {
+        const __m256 am = _mm256_broadcast_ss(a + m * lda + 2 * i + h);
+        __m256 *acc = b[(2 * i + h) % SETS][m];
+        acc[0] = _mm256_fmadd_ps(am, w[h][0], acc[0]);
+        acc[1] = _mm256_fmadd_ps(am, w[h][1], acc[1]);
+      }
+  }
+  // Scales (and z * s) of columns [0, 8) and [8, 16) to lanes: "a" holds
+  // columns 0 4 8 12 1 5 9 13, "b" 2 6 10 14 3 7 11 15.
+  const __m256 s0 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8);
+  const __m128i zb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros));
+  const __m256 z0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(zb)), s0);
+  const __m256 z1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8))), s1);
+  const __m256i idxA = _mm256_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5), idxB = _mm256_setr_epi32(2, 6, 2, 6, 3, 7, 3, 7);
+  auto toLanes = [](__m256 lo, __m256 hi, __m256i idx) __attribute__((target("avx2,fma"), always_inline)) {
+    return _mm256_blend_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), 0xCC);
+  };
+  const __m256 sA = _mm256_mul_ps(toLanes(s0, s1, idxA), _mm256_setr_ps(1, 1, 1, 1, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-8f));
+  const __m256 sB = _mm256_mul_ps(toLanes(s0, s1, idxB),
+                                  _mm256_setr_ps(0x1p-16f, 0x1p-16f, 0x1p-16f, 0x1p-16f, 0x1p-24f, 0x1p-24f, 0x1p-24f, 0x1p-24f));
+  const __m256 zA = toLanes(z0, z1, idxA), zB = toLanes(z0, z1, idxB);
+  for (int m = 0; m < MR; ++m) {
+    __m256 ta = b[0][m][0], tb = b[0][m][1];
+    for (int s = 1; s < SETS; ++s) {
+      ta = _mm256_add_ps(ta, b[s][m][0]);
+      tb = _mm256_add_ps(tb, b[s][m][1]);
+    }
+    const __m256 as = _mm256_set1_ps(asum[m * asumStride]);
+    c[m][0] = _mm256_fnmadd_ps(zA, as, _mm256_fmadd_ps(ta, sA, c[m][0]));
+    c[m][1] = _mm256_fnmadd_ps(zB, as, _mm256_fmadd_ps(tb, sB, c[m][1]));
+  }
+}
+
+template <int MR, int SETS>
+BMC_Q4_AVX2 void q4PanelMaskedAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p,
+                                   const float *asum, float *acc) {
+  __m256 c[MR][2];
+  for (int m = 0; m < MR; ++m)
+    c[m][0] = c[m][1] = _mm256_setzero_ps();
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockMaskedAvx2<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, c);
+  if (full < nb) {
+    alignas(32) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockMaskedAvx2<MR, SETS>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, c);
+  }
+  static constexpr int kColumn[2][8] = {{0, 4, 8, 12, 1, 5, 9, 13}, {2, 6, 10, 14, 3, 7, 11, 15}};
+  for (int m = 0; m < MR; ++m)
+    for (int h = 0; h < 2; ++h) {
+      alignas(32) float t[8];
+      _mm256_store_ps(t, c[m][h]);
+      for (int l = 0; l < 8; ++l)
+        acc[m * kPanel + kColumn[h][l]] = t[l];
+    }
+}
+
 PanelFn panelAvx2(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelAvx2<1, 4>;
-  case 2: return q4PanelAvx2<2, 2>;
+  case 1: return q4PanelMaskedAvx2<1, 2>;
+  case 2: return q4PanelMaskedAvx2<2, 1>;
   case 3: return q4PanelAvx2<3, 2>;
   case 4: return q4PanelAvx2<4, 1>;
   default: return q4PanelAvx2<5, 1>;
   }
 }
 
-// ---- AVX-512: codes summed unscaled per block, then s * (b - z * sum a) ----
+// ---- AVX-512: codes masked in place, lanes in transposed column order ----
+//
+// A row pair's 16 bytes are broadcast to the four 128-bit lanes (a load, no
+// shuffle). Lane l = 4g + d then holds bytes 4d..4d+3 and keeps byte g of
+// them, column 4d + g, by a mask: x & (0xF << 8g) converts (unsigned,
+// exact) to q * 2^8g for the even row, x & (0xF0 << 8g) to 16 q * 2^8g for the
+// odd row. Per 16 weights: one and, one conversion, M FMAs, no shuffle (on
+// Zen 4 shuffles and shifts share the pipes that also convert; masks run
+// anywhere). Per block, the sums of even and odd rows (separate accumulator
+// sets: SETS is even) are merged as even + odd / 16, scaled by the block's
+// scales permuted to the lanes' columns times 2^-8g, and the zero point is
+// applied as s * z * sum(a). The store transposes the lanes back (the
+// permutation is its own inverse).
+template <int MR, int SETS>
+BMC_Q4_AVX512 __attribute__((always_inline)) inline void q4BlockAvx512(const uint8_t *blk, const float *a, int64_t lda,
+                                                                       const float *asum, int64_t asumStride,
+                                                                       __m512i lanes, __m512 *c) {
+  static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
+  const __m512i maskLo = _mm512_setr_epi32(0xF, 0xF, 0xF, 0xF, 0xF00, 0xF00, 0xF00, 0xF00, 0xF0000, 0xF0000, 0xF0000,
+                                           0xF0000, 0xF000000, 0xF000000, 0xF000000, 0xF000000);
+  const __m512i maskHi = _mm512_slli_epi32(maskLo, 4);
+  __m512 b[SETS][MR];
+  for (int s = 0; s < SETS; ++s)
+    for (int m = 0; m < MR; ++m)
+      b[s][m] = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+  for (int i = 0; i < kBlock / 2; ++i) {
+    const __m512i x =
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+    const __m512 lo = _mm512_cvtepu32_ps(_mm512_and_si512(x, maskLo));
+    const __m512 hi = _mm512_cvtepu32_ps(_mm512_and_si512(x, maskHi));
+    for (int m = 0; m < MR; ++m) {
+      b[(2 * i) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i]), lo, b[(2 * i) % SETS][m]);
+      b[(2 * i + 1) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(a[m * lda + 2 * i + 1]), hi, b[(2 * i + 1) % SETS][m]);
+    }
+  }
+  const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+  const __m512 laneScale = _mm512_setr_ps(1, 1, 1, 1, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-8f, 0x1p-16f, 0x1p-16f, 0x1p-16f,
+                                          0x1p-16f, 0x1p-24f, 0x1p-24f, 0x1p-24f, 0x1p-24f);
+  const __m512 sG = _mm512_mul_ps(_mm512_permutexvar_ps(lanes, scale), laneScale);
+  const __m512 zs = _mm512_permutexvar_ps( // z * s, in the lanes' order
+      lanes, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                               _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros)))),
+                           scale));
+  for (int m = 0; m < MR; ++m) {
+    __m512 even = b[0][m], odd = b[1][m];
+    for (int s = 2; s < SETS; s += 2) {
+      even = _mm512_add_ps(even, b[s][m]);
+      odd = _mm512_add_ps(odd, b[s + 1][m]);
+    }
+    c[m] = _mm512_fmadd_ps(_mm512_fmadd_ps(odd, _mm512_set1_ps(1.0f / 16), even), sG, c[m]);
+    c[m] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(asum[m * asumStride]), c[m]);
+  }
+}
+
 template <int MR, int SETS>
 BMC_Q4_AVX512 void q4PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p,
                                  const float *asum, float *acc) {
-  const int64_t nb = numBlocks(K);
+  const int64_t nb = numBlocks(K), full = K / kBlock;
+  // Lane 4g + d <-> column 4d + g (a 4 x 4 transpose, its own inverse).
+  const __m512i lanes = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   __m512 c[MR];
   for (int m = 0; m < MR; ++m)
     c[m] = _mm512_setzero_ps();
-  const __m128i low = _mm_set1_epi8(15);
-  for (int64_t kb = 0; kb < nb; ++kb) {
-    const uint8_t *blk = q4Block(Bq, K, p, kb);
-    const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
-    const __m512 zero =
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros))));
-    const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
-    __m512 b[SETS][MR];
-    for (int s = 0; s < SETS; ++s)
-      for (int m = 0; m < MR; ++m)
-        b[s][m] = _mm512_setzero_ps();
-    auto row = [&](__m128i q, int64_t r, int s) __attribute__((target("avx512f,avx2,fma"), always_inline)) {
-      const __m512 w = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q));
-      for (int m = 0; m < MR; ++m)
-        b[s][m] = _mm512_fmadd_ps(_mm512_set1_ps(A[m * lda + kBase + r]), w, b[s][m]);
-    };
-    int64_t i = 0;
-    for (; 2 * i + 1 < n; ++i) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel));
-      row(_mm_and_si128(v, low), 2 * i, int(2 * i % SETS));
-      row(_mm_and_si128(_mm_srli_epi16(v, 4), low), 2 * i + 1, int((2 * i + 1) % SETS));
-    }
-    if (2 * i < n)
-      row(_mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)), low), 2 * i, 0);
-    for (int m = 0; m < MR; ++m) {
-      __m512 t = b[0][m];
-      for (int s = 1; s < SETS; ++s)
-        t = _mm512_add_ps(t, b[s][m]);
-      t = _mm512_fnmadd_ps(zero, _mm512_set1_ps(asum[m * nb + kb]), t); // b - z * sum a
-      c[m] = _mm512_fmadd_ps(t, scale, c[m]);
-    }
+  for (int64_t kb = 0; kb < full; ++kb)
+    q4BlockAvx512<MR, SETS>(q4Block(Bq, K, p, kb), A + kb * kBlock, lda, asum + kb, nb, lanes, c);
+  if (full < nb) { // K % 32 rows: A's rows padded with zeros (the codes past K are in the block)
+    alignas(64) float tail[MR][kBlock] = {};
+    for (int m = 0; m < MR; ++m)
+      std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
+    q4BlockAvx512<MR, 2>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, lanes, c);
   }
   for (int m = 0; m < MR; ++m)
-    _mm512_storeu_ps(acc + m * kPanel, c[m]);
+    _mm512_storeu_ps(acc + m * kPanel, _mm512_permutexvar_ps(lanes, c[m]));
 }
 
+// SETS (even): enough independent FMA chains per block within the 32 zmm
+// registers (SETS * MR accumulators + MR sums + 5); up to 8 rows per pass.
+constexpr int64_t kMaxRowsAvx512 = 8;
 PanelFn panelAvx512(int64_t mr) {
   switch (mr) {
   case 1: return q4PanelAvx512<1, 4>;
@@ -241,11 +370,7 @@ PanelFn panelAvx512(int64_t mr) {
   case 5: return q4PanelAvx512<5, 2>;
   case 6: return q4PanelAvx512<6, 2>;
   case 7: return q4PanelAvx512<7, 2>;
-  case 8: return q4PanelAvx512<8, 2>;
-  case 9: return q4PanelAvx512<9, 2>;
-  case 10: return q4PanelAvx512<10, 2>;
-  case 11: return q4PanelAvx512<11, 2>;
-  default: return q4PanelAvx512<12, 2>;
+  default: return q4PanelAvx512<8, 2>;
   }
 }
 
@@ -254,7 +379,7 @@ PanelFn panelAvx512(int64_t mr) {
 namespace avx2 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) {
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, true);
 }
 } // namespace avx2
 
@@ -263,7 +388,7 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512 int4 matmul on a CPU without it");
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, quant::kMaxGemvRows, panelAvx512, true);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, kMaxRowsAvx512, panelAvx512, true);
 }
 } // namespace avx512
 

@@ -143,10 +143,24 @@ TEST(MatmulQ8, RefIsTheMatmulOfTheDequantizedWeights) {
     }
 }
 
-template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast, const Format &f = kQ8) {
-  SCOPED_TRACE(describe(c) + " " + f.name);
+// Rewrites a packed int4 matrix's zero points to random values in [0, 15]
+// (bmc_pack_q4 always writes 8; MatMulNBits weights carry their own).
+using Mutate = void (*)(AlignedBuffer &packed, const Q8Case &c, std::mt19937 &rng);
+void randomZeroPoints(AlignedBuffer &packed, const Q8Case &c, std::mt19937 &rng) {
+  auto *bytes = reinterpret_cast<uint8_t *>(packed.data());
+  const int64_t blocks = (c.K + 31) / 32, panels = (c.N + 15) / 16;
+  for (int64_t b = 0; b < panels * blocks; ++b)
+    for (int64_t j = 0; j < 16; ++j)
+      bytes[b * 336 + 64 + j] = uint8_t(rng() % 16);
+}
+
+template <class Fast>
+void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast, const Format &f = kQ8, Mutate mutate = nullptr) {
+  SCOPED_TRACE(describe(c) + " " + f.name + (mutate ? " (mutated)" : ""));
   const std::vector<float> B = makeB(c, rng);
   AlignedBuffer packed = pack(B, c, f);
+  if (mutate)
+    mutate(packed, c, rng);
   const int64_t lda = c.K + 2, ldc = c.N + 1;
   const std::vector<float> A = randomVector(size_t(c.M * lda), rng), bias = randomVector(size_t(c.N), rng);
   std::vector<float> want(size_t(c.M * ldc), 555.0f), got = want;
@@ -165,13 +179,13 @@ template <class Fast> void checkQ8(const Q8Case &c, std::mt19937 &rng, Fast fast
   }
 }
 
-template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast, const Format &f = kQ8) {
+template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast, const Format &f = kQ8, Mutate mutate = nullptr) {
   int i = 0;
   for (int64_t M = 1; M <= 14; ++M)
     for (int64_t K : {1, 31, 33, 100, 513}) {
       ++i;
       const int64_t N = i % 4 == 0 ? 1 : i % 4 == 1 ? 17 : i % 4 == 2 ? 100 : 32;
-      checkQ8({M, N, K, i % 2 == 0, i % 3 != 0, 1 + i % 3}, rng, fast, f);
+      checkQ8({M, N, K, i % 2 == 0, i % 3 != 0, 1 + i % 3}, rng, fast, f, mutate);
       if (::testing::Test::HasFatalFailure())
         return;
     }
@@ -180,7 +194,7 @@ template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast, const Format &f
   for (const Q8Case &c : {Q8Case{40, 150, 70, false, true, 2}, Q8Case{73, 33, 513, true, false, 3},
                           Q8Case{5, 2048, 512, true, false, 2}, Q8Case{1, 8192, 512, false, false, 1},
                           Q8Case{3, 7, 0, false, true, 1}}) {
-    checkQ8(c, rng, fast, f);
+    checkQ8(c, rng, fast, f, mutate);
     if (::testing::Test::HasFatalFailure())
       return;
   }
@@ -301,6 +315,17 @@ TEST(MatmulQ4, Avx512MatchesRef) {
     GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
   std::mt19937 rng(41);
   sweepQ8(rng, avx512::matmulQ4, kQ4);
+}
+
+// Zero points other than 8 (MatMulNBits), every small M, odd K and N, both ISAs.
+TEST(MatmulQ4, AnyZeroPointMatchesRef) {
+  std::mt19937 rng(47);
+  if (haveAvx2())
+    sweepQ8(rng, avx2::matmulQ4, kQ4, randomZeroPoints);
+  if (avx512::cpuSupported())
+    sweepQ8(rng, avx512::matmulQ4, kQ4, randomZeroPoints);
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
 }
 
 TEST(MatmulQ4, CAbiMatchesRef) {
