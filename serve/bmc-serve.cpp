@@ -12,6 +12,7 @@
 #include "bmc/tokenizer.h"
 #include "compiler/tools/CliUtil.h"
 #include "runtime/Limits.h"
+#include "serve/Connection.h"
 #include "serve/Engine.h"
 
 #include <httplib.h>
@@ -133,6 +134,14 @@ void sendError(httplib::Response &res, const ApiError &e) {
 }
 
 std::string sse(const json &j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+
+/// How often a waiting handler looks whether its client is still there.
+constexpr std::chrono::milliseconds kClientPoll{50};
+
+/// The socket of the connection `req` came on (serve/Connection.h), -1 if not found.
+int connectionOf(const httplib::Request &req) {
+  return findConnectionSocket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+}
 
 std::string newId(bool chat) {
   static std::atomic<uint64_t> counter{0};
@@ -277,8 +286,16 @@ static int run(int argc, char **argv) {
       }
       ResponseHead head{newId(chat), served.name, int64_t(std::time(nullptr)), chat};
       const int64_t promptTokens = int64_t(job->req.prompt.size());
+      // The client may go away while its request waits or generates: then
+      // its job is cancelled (Engine::cancel), in both modes.
+      const int fd = connectionOf(req);
       if (!job->req.stream) {
-        job->wait();
+        while (!job->waitFor(kClientPoll))
+          if (fd >= 0 && peerGone(fd)) {
+            engine.cancel(job);
+            job->wait(); // then answered as usual (a 499, unless it had just finished), to nobody
+            break;
+          }
         std::deque<Event> evs;
         job->take(evs);
         if (job->error) return sendError(res, *job->error);
@@ -297,12 +314,19 @@ static int run(int argc, char **argv) {
       auto first = std::make_shared<bool>(true);
       res.set_chunked_content_provider(
           "text/event-stream",
-          [job, head, promptTokens, first](size_t, httplib::DataSink &sink) {
+          [&engine, job, head, promptTokens, first, fd](size_t, httplib::DataSink &sink) {
             std::string out;
             if (*first && head.chat) out += sse(streamChunk(head, "", {}, "", true)); // the assistant role first
             *first = false;
             std::deque<Event> evs;
-            bool done = job->take(evs);
+            Job::Taken taken;
+            // Queued, or between tokens: nothing is written, so look at the client.
+            while ((taken = job->takeFor(evs, kClientPoll)) == Job::Taken::Nothing)
+              if (fd >= 0 && peerGone(fd)) {
+                engine.cancel(job);
+                return false;
+              }
+            const bool done = taken == Job::Taken::Finished;
             for (const Event &e : evs) out += sse(streamChunk(head, e.text, e.tokens, "", false));
             if (done) {
               if (job->error) {
@@ -314,14 +338,14 @@ static int run(int argc, char **argv) {
               }
             }
             if (!out.empty() && !sink.write(out.data(), out.size())) {
-              job->cancel(); // the client is gone: stop generating
+              engine.cancel(job); // the client is gone: stop generating
               return false;
             }
             if (done) sink.done();
             return true;
           },
-          [job](bool success) {
-            if (!success) job->cancel();
+          [&engine, job](bool success) {
+            if (!success) engine.cancel(job);
           });
     };
   };
