@@ -109,10 +109,16 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
   }
   const DecoderInfo &dec = s.model->signature().decoder;
   if (!dec.valid) cli::die("bmc-serve: " + modelPath + ": not a decoder (no input_ids/logits interface found)");
-  if (s.tokenizer && s.tokenizer->vocabSize() > dec.vocab)
-    cli::die("bmc-serve: tokenizer '" + (tokenizerPath.empty() ? assets->origin : tokenizerPath) + "' has " +
-             std::to_string(s.tokenizer->vocabSize()) +
-             " tokens, more than the model's vocabulary of " + std::to_string(dec.vocab));
+  // The tokenizer and the eos/bos ids must fit the model's vocabulary.
+  const bool folder = ModelFolder::isFolder(modelPath);
+  std::string tokName = tokenizerPath;
+  if (tokName.empty() && assets && assets->hasTokenizer())
+    tokName = folder ? assets->origin + "/" + assets->tokenizerFile : assets->origin + ": embedded " + assets->tokenizerFile;
+  Status vs = checkVocabulary(dec.vocab, modelPath, s.tokenizer ? s.tokenizer->vocabSize() : -1, tokName,
+                              assets ? &assets->generation : nullptr,
+                              folder ? assets->origin + "/generation_config.json or config.json"
+                                     : "'" + modelPath + "' (its embedded generation defaults)");
+  if (!vs.ok()) cli::die("bmc-serve: " + vs.message());
   std::string trimmed = modelPath;
   while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back(); // a folder given as DIR/
   std::string base = trimmed.substr(trimmed.find_last_of('/') + 1);

@@ -108,6 +108,11 @@ struct CompileOptions {
   /// in the package (compilePackage) or attach to the model (compileOnnx).
   /// Null: a model folder's own, none for an .onnx file.
   std::shared_ptr<const ModelAssets> assets;
+  /// Called once the model's signature is known, before object code is made
+  /// (compilePackage: before anything is written; compileOnnx: before the
+  /// JIT); its error ends the compilation. bmc-compile checks its tokenizer
+  /// against the model's vocabulary here (checkVocabulary, bmc/model_folder.h).
+  std::function<Status(const ModelSignature &)> checkSignature;
 };
 
 /// What a compilation produced, for tools to report.
