@@ -100,7 +100,19 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
     if (!t) cli::die("bmc-serve: --tokenizer: " + t.status().message());
     s.tokenizer = std::move(t.value());
   }
+#ifdef BMC_SERVE_PACKAGES_ONLY
+  // The TSan build's bmc-serve: that build has no compiler (serve/CMakeLists.txt).
+  if (cli::endsWith(modelPath, ".onnx") || ModelFolder::isFolder(modelPath))
+    cli::die("bmc-serve: " + modelPath + ": this bmc-serve was built without the compiler (the TSan build) and "
+             "serves packages only; compile the model with bmc-compile");
+  LoadOptions lo;
+  lo.threads = co.threads;
+  auto loaded = Model::load(modelPath, lo);
+  if (!loaded) cli::die(loaded.status().message());
+  s.model = loaded.value();
+#else
   s.model = cli::openModel(modelPath, co);
+#endif
   const ModelAssets *assets = s.model->assets();
   if (!s.tokenizer && assets && assets->hasTokenizer()) { // a folder's, or embedded in the package
     auto t = Tokenizer::fromAssets(*assets);
