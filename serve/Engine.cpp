@@ -95,8 +95,13 @@ void Engine::shutdown() {
   }
   for (auto &t : workers_) t.join();
   workers_.clear();
-  // Jobs never started: their HTTP threads are waiting.
-  for (auto &j : queue_) {
+  // Jobs never started: their HTTP threads are waiting (and may call cancel()).
+  std::deque<std::shared_ptr<Job>> left;
+  {
+    std::lock_guard<std::mutex> l(qm_);
+    left.swap(queue_);
+  }
+  for (auto &j : left) {
     ApiError e;
     e.status = 503;
     e.type = "server_error";
@@ -104,7 +109,6 @@ void Engine::shutdown() {
     j->error = e;
     j->finish();
   }
-  queue_.clear();
 }
 
 void Engine::workerLoop(int w) {
