@@ -6,7 +6,7 @@
 #               suite, the e2e subset named below, the fuzzers' seed and regression inputs,
 #               then each fuzz target for BMC_FUZZ_SECONDS (default 60) from its seeds.
 #               The serve tests among them: serve.curl, serve.cancel, serve.assets and serve.load
-#               at a reduced size (tests/serve/CMakeLists.txt).
+#               (tests/serve/CMakeLists.txt).
 #   build-tsan  TSan: the runtime with its thread pool; the kernel, runtime and tokenizer unit
 #               tests, threads.sessions (concurrent sessions on one Model against a sequential run),
 #               and bmc-serve (packages only: no compiler here) under serve.load (concurrent,
