@@ -5,9 +5,13 @@
 #               frontend, compiler and tools; runs the unit tests, lit, the ONNX conformance
 #               suite, the e2e subset named below, the fuzzers' seed and regression inputs,
 #               then each fuzz target for BMC_FUZZ_SECONDS (default 60) from its seeds.
+#               The serve tests among them: serve.curl, serve.cancel, serve.assets and serve.load
+#               (tests/serve/CMakeLists.txt).
 #   build-tsan  TSan: the runtime with its thread pool; the kernel, runtime and tokenizer unit
-#               tests and threads.sessions (concurrent sessions on one Model against a sequential run),
-#               on a package made by the normal build's bmc-compile.
+#               tests, threads.sessions (concurrent sessions on one Model against a sequential run),
+#               and bmc-serve (packages only: no compiler here) under serve.load (concurrent,
+#               batched streams against bmc-run) and serve.cancel (clients leaving, queued and
+#               running), on packages made by the normal build's bmc-compile.
 #
 # Any sanitizer report fails the step (reports abort: -fno-sanitize-recover, halt_on_error).
 # Builds run under `nice -n 15` (a shared machine); ccache is shared with the normal build
@@ -61,10 +65,13 @@ for step in "${steps[@]}"; do
     stamp "ASan+UBSan tests passed"
     ;;
   tsan)
-    if [ ! -x "$normal/bin/bmc-compile" ]; then "$root/.ci/build.sh" bmc-compile; fi
+    # The normal build's bmc-compile makes the test packages, its bmc-run the serve references.
+    if [ ! -x "$normal/bin/bmc-compile" ] || [ ! -x "$normal/bin/bmc-run" ]; then
+      "$root/.ci/build.sh" bmc-compile bmc-run
+    fi
     configure "$tsan" -DBMC_SANITIZE=thread -DBMC_TEST_COMPILER="$normal/bin/bmc-compile"
     nice -n 15 ninja -C "$tsan" bmc_runtime bmc_kernels_tests bmc_runtime_tests bmc_session_threads_test \
-      bmc_tokenizer_tests
+      bmc_tokenizer_tests bmc-serve bmc_serve_api_tests bmc_serve_package bmc_serve_slow_package
     stamp "build-tsan built"
     # The tokenizer's unit tests include one Tokenizer shared by four threads; its oracle
     # tests (node + transformers.js, no threads) run in the normal build only.

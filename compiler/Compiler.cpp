@@ -290,6 +290,8 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   Compiled c;
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
+  if (opts.checkSignature)
+    if (Status s = opts.checkSignature(c.sig); !s.ok()) return s;
   if (opts.progress) opts.progress("JIT");
   auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), opts.codegenThreads, error);
   if (!code) return Status::error(path + ": " + error);
@@ -338,6 +340,8 @@ Status compilePackage(const std::string &given, const std::string &out, const Co
   Compiled c;
   std::string error;
   if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
+  if (opts.checkSignature)
+    if (Status s = opts.checkSignature(c.sig); !s.ok()) return s;
   if (opts.progress) opts.progress("emit object code");
   std::vector<std::string> objects;
   if (!emitObjects(*c.llmod, opts.codegenThreads, objects, error)) return Status::error(path + ": " + error);

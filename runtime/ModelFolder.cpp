@@ -261,6 +261,27 @@ Status chooseModelFile(const std::string &dir, const std::string &given, std::st
 
 } // namespace
 
+Status checkVocabulary(int64_t modelVocab, const std::string &model, int64_t tokenizerVocab,
+                       const std::string &tokenizer, const GenerationDefaults *generation,
+                       const std::string &generationOrigin) {
+  const std::string width = "the vocabulary of '" + model + "' (logits width " + std::to_string(modelVocab);
+  if (tokenizerVocab > modelVocab)
+    return Status::error("tokenizer '" + tokenizer + "' has " + std::to_string(tokenizerVocab) + " tokens, more than " +
+                         width + "): ids " + std::to_string(modelVocab) + ".." + std::to_string(tokenizerVocab - 1) +
+                         " cannot be embedded or produced by the model");
+  if (!generation) return Status();
+  const std::string tok = tokenizerVocab < 0 ? "no tokenizer"
+                                             : "tokenizer '" + tokenizer + "' has " + std::to_string(tokenizerVocab) + " tokens";
+  auto outside = [&](const char *field, int64_t id) {
+    return Status::error(std::string(field) + " " + std::to_string(id) + " of " + generationOrigin + " is outside " +
+                         width + "; " + tok + ")");
+  };
+  for (int64_t id : generation->eosTokenIds)
+    if (id < 0 || id >= modelVocab) return outside("eos_token_id", id);
+  if (generation->bosTokenId >= modelVocab) return outside("bos_token_id", generation->bosTokenId);
+  return Status();
+}
+
 bool ModelFolder::isFolder(const std::string &path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

@@ -28,6 +28,19 @@ bool Job::take(std::deque<Event> &out) {
   return finished_;
 }
 
+Job::Taken Job::takeFor(std::deque<Event> &out, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(m_);
+  if (!cv_.wait_for(l, timeout, [&] { return finished_ || !events_.empty(); })) return Taken::Nothing;
+  out.swap(events_);
+  events_.clear();
+  return finished_ ? Taken::Finished : Taken::Events;
+}
+
+bool Job::waitFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(m_);
+  return cv_.wait_for(l, timeout, [&] { return finished_; });
+}
+
 void Job::wait() {
   std::unique_lock<std::mutex> l(m_);
   cv_.wait(l, [&] { return finished_; });
@@ -52,6 +65,25 @@ Engine::Submitted Engine::submit(const std::shared_ptr<Job> &job) {
   return Submitted::Ok;
 }
 
+void Engine::cancel(const std::shared_ptr<Job> &job) {
+  std::shared_ptr<Job> unqueued;
+  {
+    std::lock_guard<std::mutex> l(qm_);
+    if (job->cancelled.exchange(true)) return;
+    auto it = std::find(queue_.begin(), queue_.end(), job);
+    if (it == queue_.end()) return; // running (its worker ends it), or finished
+    queue_.erase(it);
+    unqueued = job;
+  }
+  ++cancelled_;
+  ApiError e;
+  e.status = 499;
+  e.type = "cancelled";
+  e.message = "the request was cancelled before it started";
+  unqueued->error = e;
+  unqueued->finish();
+}
+
 void Engine::shutdown() {
   {
     std::lock_guard<std::mutex> l(qm_);
@@ -63,8 +95,13 @@ void Engine::shutdown() {
   }
   for (auto &t : workers_) t.join();
   workers_.clear();
-  // Jobs never started: their HTTP threads are waiting.
-  for (auto &j : queue_) {
+  // Jobs never started: their HTTP threads are waiting (and may call cancel()).
+  std::deque<std::shared_ptr<Job>> left;
+  {
+    std::lock_guard<std::mutex> l(qm_);
+    left.swap(queue_);
+  }
+  for (auto &j : left) {
     ApiError e;
     e.status = 503;
     e.type = "server_error";
@@ -72,7 +109,6 @@ void Engine::shutdown() {
     j->error = e;
     j->finish();
   }
-  queue_.clear();
 }
 
 void Engine::workerLoop(int w) {

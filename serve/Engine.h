@@ -54,8 +54,9 @@ public:
   const GenRequest req;
   const Clock::time_point submitted;
 
-  /// The client went away (or the server stops): the worker ends generation
-  /// at its next token, or skips the job if it has not started.
+  /// The server stops (or, through Engine::cancel, the client went away): the
+  /// worker ends generation at its next token, or skips the job if it has not
+  /// started.
   void cancel() { cancelled.store(true); }
   bool isCancelled() const { return cancelled.load(); }
 
@@ -63,6 +64,12 @@ public:
   /// into `out` and returns true once the job is finished and `out` holds
   /// its last events.
   bool take(std::deque<Event> &out);
+  /// As take(), but returns Nothing (moving nothing) once `timeout` passes
+  /// with no events, so that the caller can look at its client meanwhile.
+  enum class Taken { Nothing, Events, Finished };
+  Taken takeFor(std::deque<Event> &out, std::chrono::milliseconds timeout);
+  /// Blocks until the job is finished or `timeout` passes; true if finished.
+  bool waitFor(std::chrono::milliseconds timeout);
   /// Blocks until the job is finished.
   void wait();
 
@@ -96,6 +103,12 @@ public:
 
   enum class Submitted { Ok, QueueFull, ShuttingDown };
   Submitted submit(const std::shared_ptr<Job> &job);
+  /// The client of `job` went away: a queued job leaves the queue and
+  /// finishes at once (499); a running one ends at its next token, and its
+  /// Session, with its KV buffers, is freed then (unless it runs in a batch
+  /// with others: its rows are computed on until the batch ends). Counted in
+  /// bmc_requests_cancelled_total. Idempotent.
+  void cancel(const std::shared_ptr<Job> &job);
   /// Cancels queued and running jobs (they finish with a 503 error) and joins the workers.
   void shutdown();
   bool shuttingDown() const { return stopping_.load(); }

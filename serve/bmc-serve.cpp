@@ -12,6 +12,7 @@
 #include "bmc/tokenizer.h"
 #include "compiler/tools/CliUtil.h"
 #include "runtime/Limits.h"
+#include "serve/Connection.h"
 #include "serve/Engine.h"
 
 #include <httplib.h>
@@ -99,7 +100,19 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
     if (!t) cli::die("bmc-serve: --tokenizer: " + t.status().message());
     s.tokenizer = std::move(t.value());
   }
+#ifdef BMC_SERVE_PACKAGES_ONLY
+  // The TSan build's bmc-serve: that build has no compiler (serve/CMakeLists.txt).
+  if (cli::endsWith(modelPath, ".onnx") || ModelFolder::isFolder(modelPath))
+    cli::die("bmc-serve: " + modelPath + ": this bmc-serve was built without the compiler (the TSan build) and "
+             "serves packages only; compile the model with bmc-compile");
+  LoadOptions lo;
+  lo.threads = co.threads;
+  auto loaded = Model::load(modelPath, lo);
+  if (!loaded) cli::die(loaded.status().message());
+  s.model = loaded.value();
+#else
   s.model = cli::openModel(modelPath, co);
+#endif
   const ModelAssets *assets = s.model->assets();
   if (!s.tokenizer && assets && assets->hasTokenizer()) { // a folder's, or embedded in the package
     auto t = Tokenizer::fromAssets(*assets);
@@ -108,10 +121,16 @@ Served loadServed(const std::string &modelPath, const std::string &tokenizerPath
   }
   const DecoderInfo &dec = s.model->signature().decoder;
   if (!dec.valid) cli::die("bmc-serve: " + modelPath + ": not a decoder (no input_ids/logits interface found)");
-  if (s.tokenizer && s.tokenizer->vocabSize() > dec.vocab)
-    cli::die("bmc-serve: tokenizer '" + (tokenizerPath.empty() ? assets->origin : tokenizerPath) + "' has " +
-             std::to_string(s.tokenizer->vocabSize()) +
-             " tokens, more than the model's vocabulary of " + std::to_string(dec.vocab));
+  // The tokenizer and the eos/bos ids must fit the model's vocabulary.
+  const bool folder = ModelFolder::isFolder(modelPath);
+  std::string tokName = tokenizerPath;
+  if (tokName.empty() && assets && assets->hasTokenizer())
+    tokName = folder ? assets->origin + "/" + assets->tokenizerFile : assets->origin + ": embedded " + assets->tokenizerFile;
+  Status vs = checkVocabulary(dec.vocab, modelPath, s.tokenizer ? s.tokenizer->vocabSize() : -1, tokName,
+                              assets ? &assets->generation : nullptr,
+                              folder ? assets->origin + "/generation_config.json or config.json"
+                                     : "'" + modelPath + "' (its embedded generation defaults)");
+  if (!vs.ok()) cli::die("bmc-serve: " + vs.message());
   std::string trimmed = modelPath;
   while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back(); // a folder given as DIR/
   std::string base = trimmed.substr(trimmed.find_last_of('/') + 1);
@@ -134,6 +153,14 @@ void sendError(httplib::Response &res, const ApiError &e) {
 
 std::string sse(const json &j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
 
+/// How often a waiting handler looks whether its client is still there.
+constexpr std::chrono::milliseconds kClientPoll{50};
+
+/// The socket of the connection `req` came on (serve/Connection.h), -1 if not found.
+int connectionOf(const httplib::Request &req) {
+  return findConnectionSocket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+}
+
 std::string newId(bool chat) {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t base = uint64_t(std::time(nullptr)) << 20;
@@ -143,6 +170,19 @@ std::string newId(bool chat) {
 }
 
 } // namespace
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+// The TSan build (.ci/sanitize.sh): Debian's libcpp-httplib is not
+// instrumented, so TSan cannot see the guard check of its function-local
+// statics (e.g. the method set in Server::parse_request_line, built by the
+// first request's thread) and reported the next requests' reads of them,
+// through its memcmp interceptor, as races with their construction. Ignore
+// interceptor calls made from uninstrumented libraries; bmc-serve's own code
+// is instrumented and still checked. TSAN_OPTIONS can override it.
+extern "C" const char *__tsan_default_options() { return "ignore_noninstrumented_modules=1"; }
+#endif
+#endif
 
 static int run(int argc, char **argv) {
   constexpr int64_t kAny = std::numeric_limits<int64_t>::max();
@@ -277,8 +317,16 @@ static int run(int argc, char **argv) {
       }
       ResponseHead head{newId(chat), served.name, int64_t(std::time(nullptr)), chat};
       const int64_t promptTokens = int64_t(job->req.prompt.size());
+      // The client may go away while its request waits or generates: then
+      // its job is cancelled (Engine::cancel), in both modes.
+      const int fd = connectionOf(req);
       if (!job->req.stream) {
-        job->wait();
+        while (!job->waitFor(kClientPoll))
+          if (fd >= 0 && peerGone(fd)) {
+            engine.cancel(job);
+            job->wait(); // then answered as usual (a 499, unless it had just finished), to nobody
+            break;
+          }
         std::deque<Event> evs;
         job->take(evs);
         if (job->error) return sendError(res, *job->error);
@@ -297,12 +345,19 @@ static int run(int argc, char **argv) {
       auto first = std::make_shared<bool>(true);
       res.set_chunked_content_provider(
           "text/event-stream",
-          [job, head, promptTokens, first](size_t, httplib::DataSink &sink) {
+          [&engine, job, head, promptTokens, first, fd](size_t, httplib::DataSink &sink) {
             std::string out;
             if (*first && head.chat) out += sse(streamChunk(head, "", {}, "", true)); // the assistant role first
             *first = false;
             std::deque<Event> evs;
-            bool done = job->take(evs);
+            Job::Taken taken;
+            // Queued, or between tokens: nothing is written, so look at the client.
+            while ((taken = job->takeFor(evs, kClientPoll)) == Job::Taken::Nothing)
+              if (fd >= 0 && peerGone(fd)) {
+                engine.cancel(job);
+                return false;
+              }
+            const bool done = taken == Job::Taken::Finished;
             for (const Event &e : evs) out += sse(streamChunk(head, e.text, e.tokens, "", false));
             if (done) {
               if (job->error) {
@@ -314,14 +369,14 @@ static int run(int argc, char **argv) {
               }
             }
             if (!out.empty() && !sink.write(out.data(), out.size())) {
-              job->cancel(); // the client is gone: stop generating
+              engine.cancel(job); // the client is gone: stop generating
               return false;
             }
             if (done) sink.done();
             return true;
           },
-          [job](bool success) {
-            if (!success) job->cancel();
+          [&engine, job](bool success) {
+            if (!success) engine.cancel(job);
           });
     };
   };

@@ -104,11 +104,23 @@ static int run(int argc, char **argv) {
     assets->tokenizerData = std::move(bytes.value());
     assets->origin = tokenizerPath;
   }
+  int64_t tokenizerVocab = -1;
   if (assets && assets->hasTokenizer()) {
     auto t = Tokenizer::fromAssets(*assets);
     if (!t) cli::die("bmc-compile: " + t.status().message());
+    tokenizerVocab = t.value().vocabSize();
   }
   co.assets = assets;
+  // The tokenizer and eos/bos ids must fit the model's vocabulary: checked
+  // before any code is made, so that no package is written.
+  if (assets)
+    co.checkSignature = [&](const ModelSignature &sig) {
+      if (!sig.decoder.valid) return Status();
+      const std::string tok = !tokenizerPath.empty() ? tokenizerPath : assets->origin + "/" + assets->tokenizerFile;
+      const std::string gen = assets->origin + "/generation_config.json or config.json"; // none without a folder
+      Status s = checkVocabulary(sig.decoder.vocab, model, tokenizerVocab, tok, &assets->generation, gen);
+      return s.ok() ? s : Status::error("bmc-compile: " + s.message());
+    };
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
   co.kvPadding = padding;

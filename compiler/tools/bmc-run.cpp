@@ -214,6 +214,15 @@ static int run(int argc, char **argv) {
       tokenizerName = assets->origin + ": embedded " + assets->tokenizerFile;
     }
   }
+  if (m->signature().decoder.valid) {
+    const bool folder = ModelFolder::isFolder(model);
+    Status s = checkVocabulary(m->signature().decoder.vocab, folder ? compilePath : model,
+                               tokenizer ? tokenizer->vocabSize() : -1, tokenizerName,
+                               assets ? &assets->generation : nullptr,
+                               folder ? assets->origin + "/generation_config.json or config.json"
+                                      : "'" + model + "' (its embedded generation defaults)");
+    if (!s.ok()) cli::die("bmc-run: " + s.message());
+  }
   if (tokenizer) {
     if (promptArg) {
       auto ids = tokenizer->encode(*promptArg, /*addSpecial=*/true);
@@ -234,11 +243,6 @@ static int run(int argc, char **argv) {
   if (assets) {
     assets->generation.applyTo(g);
     if (ignoreEos) g.stopTokens.clear();
-    if (dec.valid)
-      for (int64_t id : g.stopTokens)
-        if (id >= dec.vocab)
-          cli::die("bmc-run: " + assets->origin + ": eos token id " + std::to_string(id) +
-                   " is outside the model's vocabulary of " + std::to_string(dec.vocab));
     if (maxContext == 0 && assets->generation.contextLength > 0)
       maxContext = dec.maxPositions > 0 ? std::min(dec.maxPositions, assets->generation.contextLength)
                                         : assets->generation.contextLength;
@@ -260,9 +264,6 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 
-  if (tokenizer && m->signature().decoder.valid && tokenizer->vocabSize() > m->signature().decoder.vocab)
-    cli::die("bmc-run: tokenizer '" + tokenizerName + "' has " + std::to_string(tokenizer->vocabSize()) +
-             " tokens, more than the model's vocabulary of " + std::to_string(m->signature().decoder.vocab));
   if (kvTypeArg && m->signature().decoder.kvType != kvTypeName(kvType))
     cli::die(model + ": --kv-type " + *kvTypeArg + ": the package was compiled with KV type " +
              m->signature().decoder.kvType + " (recompile it with bmc-compile --kv-type " + *kvTypeArg + ")");

@@ -112,6 +112,11 @@ struct CompileOptions {
   /// the one ModelFolder::open chooses (docs/FOLDERS.md); empty: its choice.
   /// Set for an .onnx file, an error.
   std::string modelFile;
+  /// Called once the model's signature is known, before object code is made
+  /// (compilePackage: before anything is written; compileOnnx: before the
+  /// JIT); its error ends the compilation. bmc-compile checks its tokenizer
+  /// against the model's vocabulary here (checkVocabulary, bmc/model_folder.h).
+  std::function<Status(const ModelSignature &)> checkSignature;
 };
 
 /// What a compilation produced, for tools to report.

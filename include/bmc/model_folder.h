@@ -94,6 +94,17 @@ struct ModelFolder {
   static Result<ModelFolder> open(const std::string &dir, const std::string &modelFile = "");
 };
 
+/// Checks that a tokenizer and generation defaults fit a model whose logits
+/// are `modelVocab` wide (DecoderInfo::vocab; `model` names it): every id the
+/// tokenizer can produce must be one the model can embed and produce, and so
+/// must the eos and bos ids. A model vocabulary larger than the tokenizer's is
+/// normal (padding rows) and passes. tokenizerVocab < 0: no tokenizer;
+/// generation null: no defaults. The error is one line naming both sizes and
+/// where each came from (`tokenizer`, `generationOrigin`).
+Status checkVocabulary(int64_t modelVocab, const std::string &model, int64_t tokenizerVocab,
+                       const std::string &tokenizer, const GenerationDefaults *generation,
+                       const std::string &generationOrigin);
+
 /// A file's bytes (regular files only; FIFOs are refused without blocking).
 /// The error is one line: "<path>: cannot open: ...".
 Result<std::string> readWholeFile(const std::string &path);

@@ -164,7 +164,10 @@ TEST(FolderErrors, BadFolders) {
       {"top_p_range", "generation_config.json", R"({"top_p": 2})", "generation_config.json: top_p"},
       {"do_sample_string", "generation_config.json", R"({"do_sample": "yes"})", "generation_config.json: do_sample"},
       {"temperature_zero", "generation_config.json", R"({"do_sample": true, "temperature": 0})", "temperature"},
-      {"eos_outside_vocab", "generation_config.json", R"({"eos_token_id": 512})", "outside the model's vocabulary"},
+      {"eos_outside_vocab", "generation_config.json", R"({"eos_token_id": 512})",
+       "eos_token_id 512 of " + workDir() + "/folders/eos_outside_vocab/generation_config.json or config.json is "
+       "outside the vocabulary of '" + workDir() + "/folders/eos_outside_vocab/model.onnx' (logits width 512; no tokenizer)"},
+      {"bos_outside_vocab", "config.json", R"({"bos_token_id": 600, "eos_token_id": 2})", "bos_token_id 600 of "},
       {"bad_tokenizer_config", "tokenizer_config.json", R"({"add_bos_token": 1})", "tokenizer_config.json: add_bos_token"},
       {"bad_tokenizer", "tokenizer.json", R"({"model": {"type": "BPE")", "tokenizer.json"},
   };
@@ -173,10 +176,8 @@ TEST(FolderErrors, BadFolders) {
     std::string d = makeFolder(c.name, {{c.file, c.text}});
     EXPECT_TRUE(failsCleanly(bmcRun({d, "--prompt", "1,2", "--quiet"}), c.expected));
     std::string out = outPath(c.name + ".bmcpkg");
-    if (c.name != "eos_outside_vocab") { // known only once the model is compiled
-      EXPECT_TRUE(failsCleanly(bmcCompile({d, "-o", out}), c.expected));
-      EXPECT_FALSE(fileExists(out));
-    }
+    EXPECT_TRUE(failsCleanly(bmcCompile({d, "-o", out, "--quiet"}), c.expected));
+    EXPECT_FALSE(fileExists(out));
   }
   // No model file: named, and which names were tried.
   std::string empty = freshDir("folders/empty");
@@ -191,6 +192,51 @@ TEST(FolderErrors, BadFolders) {
   EXPECT_TRUE(failsCleanly(bmcRun({noData, "--prompt", "1,2", "--quiet"}), "model.onnx.data"));
   // Without a tokenizer --prompt must be ids.
   EXPECT_TRUE(failsCleanly(bmcRun({makeFolder("text_without_tokenizer", {}), "--prompt", "hello"}), "--prompt"));
+}
+
+/// A minimal tokenizer.json (letters and a space, one id each, and <unk>)
+/// with a special token at `specialId`: its vocabulary is specialId + 1.
+std::string letterTokenizer(int64_t specialId) {
+  std::string vocab;
+  const std::string letters = "abcdefghijklmnopqrstuvwxyz ";
+  for (size_t i = 0; i < letters.size(); ++i) vocab += "\"" + letters.substr(i, 1) + "\": " + std::to_string(i) + ", ";
+  vocab += "\"<unk>\": " + std::to_string(letters.size());
+  return R"({"model": {"type": "BPE", "vocab": {)" + vocab + R"(}, "merges": [], "unk_token": "<unk>"},
+    "decoder": {"type": "Sequence", "decoders": [{"type": "Fuse"}]},
+    "added_tokens": [{"id": )" + std::to_string(specialId) + R"(, "content": "<|end|>", "special": true,
+      "single_word": false, "lstrip": false, "rstrip": false, "normalized": false}]})";
+}
+
+/// A tokenizer must fit the model's vocabulary (the folder's model: logits
+/// width 512): one with more ids is refused by bmc-run and bmc-compile
+/// (folder, --tokenizer, and no package written), naming both sizes and both
+/// files; one with fewer is fine (the model's extra rows are padding).
+TEST(FolderErrors, TokenizerLargerThanTheVocabulary) {
+  const std::string smaller = makeFolder("tokenizer_301", {{"tokenizer.json", letterTokenizer(300)}});
+  ProcessResult ok = bmcRun({smaller, "--prompt", "ab c", "--max-new-tokens", "2", "--json"});
+  ASSERT_EQ(ok.exitCode, 0) << ok.describe();
+  EXPECT_NE(ok.out.find("\"prompt_tokens\": 4"), std::string::npos) << ok.out;
+  std::string pkg = outPath("tokenizer_301.bmcpkg");
+  EXPECT_EQ(bmcCompile({smaller, "-o", pkg, "--quiet"}).exitCode, 0);
+  EXPECT_TRUE(fileExists(pkg));
+
+  // 512 ids (0..511): exactly the model's width, accepted.
+  const std::string equal = makeFolder("tokenizer_512", {{"tokenizer.json", letterTokenizer(511)}});
+  EXPECT_EQ(bmcRun({equal, "--prompt", "ab", "--max-new-tokens", "2", "--quiet"}).exitCode, 0);
+
+  const std::string larger = makeFolder("tokenizer_513", {{"tokenizer.json", letterTokenizer(512)}});
+  const std::string want = "tokenizer '" + larger + "/tokenizer.json' has 513 tokens, more than the vocabulary of '" +
+                           larger + "/model.onnx' (logits width 512): ids 512..512 cannot be embedded or produced";
+  EXPECT_TRUE(failsCleanly(bmcRun({larger, "--prompt", "ab", "--quiet"}), want));
+  pkg = outPath("tokenizer_513.bmcpkg");
+  EXPECT_TRUE(failsCleanly(bmcCompile({larger, "-o", pkg, "--quiet"}), "bmc-compile: " + want));
+  EXPECT_FALSE(fileExists(pkg));
+  // --tokenizer with the bare model file: the same, naming that file.
+  const std::string tok = larger + "/tokenizer.json", model = smaller + "/model.onnx";
+  EXPECT_TRUE(failsCleanly(bmcCompile({model, "--tokenizer", tok, "-o", pkg, "--quiet"}),
+                           "tokenizer '" + tok + "' has 513 tokens, more than the vocabulary of '" + model + "'"));
+  EXPECT_FALSE(fileExists(pkg));
+  EXPECT_TRUE(failsCleanly(bmcRun({model, "--tokenizer", tok, "--prompt", "ab", "--quiet"}), "has 513 tokens"));
 }
 
 /// A package whose embedded tokenizer.json is not valid JSON (the package

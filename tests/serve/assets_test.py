@@ -3,6 +3,7 @@ a package compiled with an embedded tokenizer.json (served with no --tokenizer),
 and a Hugging Face-style model folder whose generation_config.json names an eos
 id, which then ends generations (finish_reason "stop") unless --stop-ids says
 otherwise. References: bmc-run on the same package / folder, one prompt alone.
+A tokenizer or eos id outside the model's vocabulary is refused at start-up.
 
 usage: assets_test.py BMC_SERVE BMC_COMPILE BMC_RUN MODEL.onnx TOKENIZER.json WORK_DIR"""
 import json
@@ -67,4 +68,25 @@ ch = complete(srv.url)
 want = free[:free.index(free[8]) + 1]  # the stop id is the last token id (its text is not shown)
 check(ch["token_ids"] == want and ch["finish_reason"] == "stop", f"--stop-ids over the folder's eos: {ch}, want {want}")
 srv.stop()
+# 3. A tokenizer or eos id the model's vocabulary (50257) cannot hold: refused at start-up,
+# one line naming both sizes and the files. (50257 ids exactly, as in 1. and 2., is fine.)
+def refused(args, needle):
+    r = subprocess.run([serve_bin] + args + ["--port", "0"], capture_output=True, text=True, timeout=300)
+    last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+    check(r.returncode == 1 and needle in last and "listening" not in r.stdout,
+          f"bmc-serve {args}: rc {r.returncode}, expected {needle!r} in the last line of {r.stderr!r}")
+
+with open(tok) as f:
+    big = json.load(f)
+big["added_tokens"].append({"id": 50257, "content": "<|extra|>", "single_word": False, "lstrip": False,
+                            "rstrip": False, "normalized": False, "special": True})
+big_tok = os.path.join(work, "tokenizer-50258.json")
+with open(big_tok, "w") as f:
+    json.dump(big, f)
+refused([pkg, "--tokenizer", big_tok], f"tokenizer '{big_tok}' has 50258 tokens, more than the vocabulary of '{pkg}' "
+        "(logits width 50257)")
+with open(os.path.join(folder, "generation_config.json"), "w") as f:
+    json.dump({"eos_token_id": [eos, 50257]}, f)
+refused([folder], f"eos_token_id 50257 of {folder}/generation_config.json or config.json is outside the vocabulary "
+        f"of '{folder}' (logits width 50257; tokenizer '{folder}/tokenizer.json' has 50257 tokens)")
 print("serve.assets: ok")

@@ -7,9 +7,15 @@
 //
 //===----------------------------------------------------------------------===//
 #include "serve/Api.h"
+#include "serve/Connection.h"
 #include "serve/StopText.h"
 
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -238,4 +244,47 @@ TEST(ServeStopText, HoldsBackOnlyWhatCouldStartAStop) {
   StopText none({});
   EXPECT_EQ(none.push("abc"), "abc");
   EXPECT_EQ(none.finish(), "");
+}
+
+/// serve/Connection.h on a real loopback connection: the server's end is found
+/// by its addresses (not the client's end, not the listening socket), and the
+/// client is gone once it closes, not while it is there or has sent more.
+TEST(Connection, FindsTheSocketAndSeesTheClientLeave) {
+  int lst = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(lst, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lst, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lst, 4), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(lst, reinterpret_cast<sockaddr *>(&a), &len), 0);
+  const int serverPort = ntohs(a.sin_port);
+  int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr *>(&a), sizeof a), 0);
+  int server = ::accept(lst, nullptr, nullptr);
+  ASSERT_GE(server, 0);
+  sockaddr_in c{};
+  len = sizeof c;
+  ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr *>(&c), &len), 0);
+  const int clientPort = ntohs(c.sin_port);
+
+  EXPECT_EQ(findConnectionSocket("127.0.0.1", serverPort, "127.0.0.1", clientPort), server);
+  EXPECT_EQ(findConnectionSocket("127.0.0.1", clientPort, "127.0.0.1", serverPort), client); // this process holds both ends
+  EXPECT_EQ(findConnectionSocket("127.0.0.1", serverPort, "127.0.0.1", clientPort == 65535 ? 1 : clientPort + 1), -1);
+  EXPECT_EQ(findConnectionSocket("127.0.0.2", serverPort, "127.0.0.1", clientPort), -1);
+
+  EXPECT_FALSE(peerGone(server));
+  ASSERT_EQ(::write(client, "GET", 3), 3); // a pipelined request: still there
+  usleep(20000);
+  EXPECT_FALSE(peerGone(server));
+  char buf[3];
+  EXPECT_EQ(::read(server, buf, 3), 3);
+  EXPECT_FALSE(peerGone(server));
+  ::close(client);
+  usleep(20000);
+  EXPECT_TRUE(peerGone(server));
+  EXPECT_TRUE(peerGone(server)); // nothing consumed
+  ::close(server);
+  ::close(lst);
 }
