@@ -3,16 +3,18 @@
 // the peer of benchmarks/peers.py and benchmarks/quant.py.
 //
 // Usage:
-//   node llamacpp_decode.mjs model.gguf --prompt 1,2,3 --steps N [--threads T] [--kv f16|f32]
+//   node llamacpp_decode.mjs model.gguf --prompt 1,2,3 --steps N [--threads T] [--kv f16|f32] [--flash-attention]
 //   node llamacpp_decode.mjs model.gguf --time --context C [--steps K] [--warmup W] [--threads T] [--kv f16|f32]
+//                            [--flash-attention]
 //
 // --prompt    greedy decoding (temperature 0): prints the N new tokens (to check against bmc).
 // --time      prefill C - W - K tokens (the fixed pseudo-random prompt of
 //             tests/peers/ort_decode.mjs), W (default 3) untimed and K (default 32) timed greedy
 //             decode steps: ms/token over the contexts [C - K, C).
 // --kv        the KV cache's type (llama.cpp's default is f16; f32 is the like-for-like one).
-// The context is created with exactly as many rows as the run needs (no larger cache), flash
-// attention off (its CPU default), the batch as large as the prompt (one prefill call).
+// --flash-attention  llama.cpp's flash-attention kernels (node-llama-cpp's default is off).
+// The context is created with exactly as many rows as the run needs (no larger cache), the batch as
+// large as the prompt (one prefill call).
 // Output: one JSON object on stdout: {tokens, ms_per_token, load_ms, ...}.
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { performance } from 'node:perf_hooks';
@@ -20,12 +22,12 @@ import { performance } from 'node:perf_hooks';
 function usage(msg) {
   if (msg) console.error(`llamacpp_decode: ${msg}`);
   console.error('usage: node llamacpp_decode.mjs model.gguf (--prompt 1,2,3 --steps N | --time --context C) ' +
-    '[--steps K] [--warmup W] [--threads T] [--kv f16|f32]');
+    '[--steps K] [--warmup W] [--threads T] [--kv f16|f32] [--flash-attention]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const a = { model: null, prompt: null, steps: null, threads: 1, time: false, context: 64, warmup: 3, kv: 'f16' };
+  const a = { model: null, prompt: null, steps: null, threads: 1, time: false, context: 64, warmup: 3, kv: 'f16', fa: false };
   const num = (i, name) => {
     const v = Number(argv[i]);
     if (i >= argv.length || !Number.isInteger(v) || v < 0) usage(`${name}: expected a non-negative integer`);
@@ -45,6 +47,7 @@ function parseArgs(argv) {
       case '--warmup': a.warmup = num(++i, k); break;
       case '--kv': a.kv = argv[++i]; if (!['f16', 'f32'].includes(a.kv)) usage('--kv: f16 or f32'); break;
       case '--time': a.time = true; break;
+      case '--flash-attention': a.fa = true; break;
       case '-h': case '--help': usage();
       default:
         if (k.startsWith('-') || a.model) usage(`unexpected argument '${k}'`);
@@ -87,7 +90,7 @@ async function main() {
   }
   const rows = prompt.length + warm + steps + 1;
   const ctx = await model.createContext({
-    contextSize: rows, batchSize: Math.max(prompt.length, 1), sequences: 1, flashAttention: false,
+    contextSize: rows, batchSize: Math.max(prompt.length, 1), sequences: 1, flashAttention: a.fa,
     threads: { ideal: a.threads, min: a.threads },
     experimentalKvCacheKeyType: a.kv.toUpperCase(), experimentalKvCacheValueType: a.kv.toUpperCase(),
   });
@@ -107,7 +110,7 @@ async function main() {
   const decode = [];
   for (let i = Math.max(1, warm); i < stamps.length; i++) decode.push(stamps[i] - stamps[i - 1]);
   const out = {
-    peer: 'llama.cpp', binding: 'node-llama-cpp 3.21.1', threads: a.threads, kv: a.kv,
+    peer: 'llama.cpp', binding: 'node-llama-cpp 3.21.1', threads: a.threads, kv: a.kv, flash_attention: a.fa,
     load_ms: loadMs, prefill_ms: stamps[0] - start, prompt_len: prompt.length,
     tokens: a.time ? undefined : tokens,
   };
