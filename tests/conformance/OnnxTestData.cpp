@@ -174,6 +174,9 @@ const ConstantOperand kConstantOperands[] = {
     {"ReduceSum", 1, 13},  {"ReduceMean", 1, 18}, {"ReduceMax", 1, 18}, {"ReduceMin", 1, 18},
     {"ReduceProd", 1, 18}, {"Squeeze", 1, 13},    {"Unsqueeze", 1, 13}, {"Split", 1, 13},
     {"Slice", 3, 10},      {"CumSum", 1, 11},
+    // Weight-only quantization (QDQ): the codes, scales and zero points are
+    // initializers in quantized exports; bmc refuses a run-time DequantizeLinear.
+    {"DequantizeLinear", 0, 10}, {"DequantizeLinear", 1, 10}, {"DequantizeLinear", 2, 10},
 };
 
 static void findConstantInputs(const onnx::ModelProto &m, ModelScan &s) {
