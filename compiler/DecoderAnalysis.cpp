@@ -68,11 +68,13 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     }
   }
   if (d.inputIds < 0) return d;
-  // Inputs whose role the importer recorded (GroupQueryAttention's lengths).
+  // Inputs whose role the importer recorded (GroupQueryAttention's lengths, a static cache's).
   for (BlockArgument a : body.getArguments())
     if (auto role = main.getArgAttrOfType<StringAttr>(a.getArgNumber(), "bmc.role")) {
       if (role.getValue() == "seqlens_k") d.seqlensK = a.getArgNumber();
       if (role.getValue() == "total_sequence_length") d.totalSequenceLength = a.getArgNumber();
+      if (role.getValue() == "write_indices") d.writeIndices = a.getArgNumber();
+      if (role.getValue() == "nonpad_kv_seqlen") d.nonpadKvSeqlen = a.getArgNumber();
     }
   const TensorInfo &ids = sig.inputs[d.inputIds];
   std::string seqName = ids.dimNames.size() > 1 ? ids.dimNames[1] : "";
@@ -91,9 +93,10 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     }
   }
 
-  // Positions read from a rotary cache inside an attention op (no input gathers them).
-  if (d.maxPositions == 0)
-    if (auto mp = module->getAttrOfType<IntegerAttr>("bmc.max_positions")) d.maxPositions = mp.getInt();
+  // Positions read from a rotary cache inside an attention op, or a static cache's buffer size:
+  // the context limit the graph sets besides a position table (the smaller one holds).
+  if (auto mp = module->getAttrOfType<IntegerAttr>("bmc.max_positions"))
+    d.maxPositions = d.maxPositions ? std::min(d.maxPositions, mp.getInt()) : mp.getInt();
 
   // Logits: the float output [batch, seq, vocab].
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {

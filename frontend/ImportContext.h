@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace bmc {
 
@@ -137,8 +138,15 @@ public:
   /// runtime feeds them), e.g. GroupQueryAttention's seqlens_k.
   std::map<unsigned, std::string> argRoles;
   /// Positions a rotary cache read inside an op covers (GroupQueryAttention's
-  /// cos_cache rows; 0: none): the decoder's context limit.
+  /// cos_cache rows), or a static KV cache buffer's rows (0: none): the
+  /// decoder's context limit.
   int64_t maxPositions = 0;
+  /// Static KV caches (TensorScatter writes that an Attention reads with
+  /// nonpad_kv_seqlen, imported as appends): the Attention nodes such a write
+  /// reaches, and the run-time checks of its write_indices (each as
+  /// `checked - length`, zeros when it holds) that the next of them consumes.
+  std::set<const onnx::NodeProto *> kvAttentions;
+  llvm::SmallVector<mlir::Value> pendingKVChecks;
   std::string path;     // as given: the prefix of error messages
 
   /// A constant (inline or bmc.weight) from a resolved tensor.

@@ -87,8 +87,11 @@ Status checkDecoderInterface(const ModelSignature &sig) {
   if (Status s = intInput(d.attentionMask, "attention mask", false); !s.ok()) return s;
   if (Status s = intInput(d.positionIds, "position ids", false); !s.ok()) return s;
   // GroupQueryAttention's lengths: int32 (or int64) [batch] and a scalar (or one element).
+  // A static cache's write_indices and nonpad_kv_seqlen: int64 (or int32) [batch].
   for (auto [idx, role, rank] : {std::tuple<int, const char *, size_t>{d.seqlensK, "seqlens_k", 1},
-                                 {d.totalSequenceLength, "total_sequence_length", 0}}) {
+                                 {d.totalSequenceLength, "total_sequence_length", 0},
+                                 {d.writeIndices, "write_indices", 1},
+                                 {d.nonpadKvSeqlen, "nonpad_kv_seqlen", 1}}) {
     if (idx < 0) continue;
     if (size_t(idx) >= nIn) return bad(std::string(role) + " input index " + std::to_string(idx) + " out of range");
     const TensorInfo &t = sig.inputs[size_t(idx)];

@@ -198,6 +198,7 @@ std::vector<uint8_t> encodeMeta(const Meta &m) {
   w.i64(d.seqlensK); w.i64(d.totalSequenceLength);
   w.str(d.kvType);
   w.str(d.activations);
+  w.i64(d.writeIndices); w.i64(d.nonpadKvSeqlen);
   w.i64(m.hasAssets);
   if (m.hasAssets) {
     const GenerationDefaults &g = m.assets.generation;
@@ -254,6 +255,8 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
     r.fail("unknown activation format (expected f32 or int8)");
   if (r.ok && d.activations == "int8" && d.weights == "f32")
     r.fail("int8 activations recorded for f32 weights (only quantized matmuls have them)");
+  d.writeIndices = r.index(nIn, "decoder indices out of range: write_indices input");
+  d.nonpadKvSeqlen = r.index(nIn, "decoder indices out of range: nonpad_kv_seqlen input");
   m.hasAssets = r.ranged(0, 1, "assets flag");
   if (m.hasAssets) {
     GenerationDefaults &g = m.assets.generation;

@@ -26,7 +26,8 @@ constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
 // 3: the activations of the quantized matmuls (f32, int8), the seqlens_k /
 //    total_sequence_length inputs, the KV cache element type (f32, bf16, f16), and an
 //    optional embedded tokenizer with generation defaults.
-constexpr uint32_t kFormatVersion = 3;
+// 4: a static cache's write_indices / nonpad_kv_seqlen inputs.
+constexpr uint32_t kFormatVersion = 4;
 constexpr size_t kHeaderSize = 128;
 constexpr uint64_t kWeightsAlign = 4096;
 

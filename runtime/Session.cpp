@@ -194,6 +194,10 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   }
   if (dec_->seqlensK >= 0)
     bind(dec_->seqlensK, Tensor::fromVector<int64_t>(DType::I64, {batch_}, std::vector<int64_t>(batch_, total - 1)));
+  if (dec_->writeIndices >= 0)
+    bind(dec_->writeIndices, Tensor::fromVector<int64_t>(DType::I64, {batch_}, std::vector<int64_t>(batch_, length_)));
+  if (dec_->nonpadKvSeqlen >= 0)
+    bind(dec_->nonpadKvSeqlen, Tensor::fromVector<int64_t>(DType::I64, {batch_}, std::vector<int64_t>(batch_, total)));
   if (dec_->totalSequenceLength >= 0) {
     const TensorInfo &t = sig.inputs[size_t(dec_->totalSequenceLength)];
     bind(dec_->totalSequenceLength,

@@ -43,6 +43,10 @@ struct DecoderInfo {
   /// usually compute them from the mask): int32 [batch] total - 1, and the
   /// total as a scalar.
   int seqlensK = -1, totalSequenceLength = -1;
+  /// An opset-24 static cache's lengths as graph inputs (TensorScatter's
+  /// write_indices, Attention's nonpad_kv_seqlen): int64 [batch], the cache
+  /// length before the step and the total after it.
+  int writeIndices = -1, nonpadKvSeqlen = -1;
   int logits = -1;                                         // output index
   struct KV {
     int pastInput = -1;   // input index of past_key_values.i.{key,value}

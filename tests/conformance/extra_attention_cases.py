@@ -1,7 +1,8 @@
 """Node tests for ONNX Attention (opset 23/24) as bmc imports it (frontend/ops/Attention.cpp):
 4-D and 3-D (q_num_heads/kv_num_heads) forms, grouped KV heads, past_key/past_value with
 present outputs, is_causal (query i sees keys up to past + i; without past_key, up to i even when K is
-longer than Q: what onnxruntime computes), bool and additive masks, explicit scale, a decode step, dynamic dims.
+longer than Q: what onnxruntime computes), bool and additive masks, explicit scale, a decode step, dynamic dims;
+opset 24's nonpad_kv_seqlen; TensorScatter on its own (imported as ScatterND: linear, circular, any axis).
 
 Expected outputs come from attention() below (numpy, float64); ort_check_node_tests.mjs runs every
 case on onnxruntime-node as a second oracle.
@@ -83,3 +84,66 @@ def add_cases(w, rng):
     qn, kn, vn = r(1, 2, 4, 16), r(1, 2, 6, 16), r(1, 2, 6, 16)
     case("attention23_no_past_present", {"Q": qn, "K": kn, "V": vn}, attention(qn, kn, vn, causal=True), is_causal=1)
     case("attention23_y_only", {"Q": qn, "K": kn, "V": vn}, attention(qn, kn, vn)[:1])
+
+    # Opset 24: nonpad_kv_seqlen over a whole K/V buffer (keys at and beyond each row's length are
+    # masked out), without and with is_causal (query i sees keys up to nonpad - S + i, ONNX's
+    # bottom-right errata), grouped heads.
+    # (Their own random stream: the cases generated after these keep their data.)
+    own = np.random.default_rng(24)
+    M = 10
+    qs, kb, vb = (own.standard_normal(s).astype(f32) for s in ((B, H, S, D), (B, KV, M, D), (B, KV, M, D)))
+    lens = np.array([7, 10], np.int64)
+    key_ok = np.arange(M)[None, None, None, :] < lens[:, None, None, None]  # [B, 1, 1, M]
+    w.case("attention24_nonpad_kv_seqlen",
+           [N("Attention", ["Q", "K", "V", "", "", "", "nonpad_kv_seqlen"], ["Y"])],
+           {"Q": qs, "K": kb, "V": vb, "nonpad_kv_seqlen": lens},
+           {"Y": attention(qs, kb, vb, mask=np.broadcast_to(key_ok, (B, 1, S, M)))[0]}, opset=24)
+    causal_ok = np.arange(M)[None, None, None, :] <= (lens[:, None, None, None] - S + np.arange(S)[None, None, :, None])
+    w.case("attention24_nonpad_kv_seqlen_causal",
+           [N("Attention", ["Q", "K", "V", "", "", "", "nonpad_kv_seqlen"], ["Y"], is_causal=1)],
+           {"Q": qs, "K": kb, "V": vb, "nonpad_kv_seqlen": lens},
+           {"Y": attention(qs, kb, vb, mask=causal_ok)[0]}, opset=24)
+
+
+def tensor_scatter(past, update, write_indices=None, axis=-2, circular=False):
+    """ONNX TensorScatter-24: update's rows written into a copy of past at write_indices[b] + s."""
+    out = past.copy()
+    axis %= past.ndim
+    rows, size = update.shape[axis], past.shape[axis]
+    wi = np.zeros(past.shape[0], np.int64) if write_indices is None else write_indices
+    for b in range(past.shape[0]):
+        for s in range(rows):
+            at = wi[b] + s
+            at = at % size if circular else at
+            dst = [slice(None)] * past.ndim
+            src = [slice(None)] * past.ndim
+            dst[0] = src[0] = b
+            dst[axis], src[axis] = at, s
+            out[tuple(dst)] = update[tuple(src)]
+    return out
+
+
+def add_scatter_cases(w):
+    """TensorScatter (opset 24) on its own: not a KV cache any Attention reads, so bmc imports it
+    as ScatterND with ONNX's semantics (linear and circular modes, any sequence axis)."""
+    f32 = np.float32
+    rng = np.random.default_rng(25)
+    r = lambda *s: rng.standard_normal(s).astype(f32)  # noqa: E731
+    past, upd = r(2, 3, 6, 4), r(2, 3, 2, 4)
+    wi = np.array([1, 4], np.int64)
+
+    def case(name, inputs, out, dynamic=None, **attrs):
+        names = ["past_cache", "update"] + (["write_indices"] if "write_indices" in inputs else [])
+        w.case(name, [N("TensorScatter", names, ["present_cache"], **attrs)], inputs, {"present_cache": out},
+               opset=24, dynamic=dynamic)
+
+    case("tensor_scatter24_linear", {"past_cache": past, "update": upd, "write_indices": wi},
+         tensor_scatter(past, upd, wi), dynamic={"past_cache": (0,), "update": (0, 2), "write_indices": (0,)})
+    case("tensor_scatter24_no_write_indices", {"past_cache": past, "update": upd}, tensor_scatter(past, upd))
+    wrap = np.array([5, 2], np.int64)  # row 0 writes rows 5 and 0
+    case("tensor_scatter24_circular", {"past_cache": past, "update": upd, "write_indices": wrap},
+         tensor_scatter(past, upd, wrap, circular=True), mode="circular")
+    p3, u3 = r(3, 7, 5), r(3, 3, 5)
+    wi3 = np.array([0, 2, 4], np.int64)
+    case("tensor_scatter24_rank3_axis1", {"past_cache": p3, "update": u3, "write_indices": wi3},
+         tensor_scatter(p3, u3, wi3, axis=1), axis=1)

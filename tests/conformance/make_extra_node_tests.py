@@ -8,7 +8,7 @@
   tests feed every operand as a graph input);
 - dynamic input dimensions, run-time shapes, NaN and integer corner cases;
 - the dynamo exporter's indexing ops (extra_index_cases.py);
-- ONNX Attention, opsets 23 and 24 (extra_attention_cases.py);
+- ONNX Attention, opsets 23 and 24, and TensorScatter (extra_attention_cases.py);
 - onnxruntime's contrib ops of onnxruntime-genai graphs (extra_contrib_cases.py).
 
 Expected outputs come from numpy. Usage: make_extra_node_tests.py OUT_DIR
@@ -241,6 +241,7 @@ def main():
            {"y": np.array([True, False, False])})
     extra_index_cases.add_cases(w, rng)
     extra_attention_cases.add_cases(w, rng)
+    extra_attention_cases.add_scatter_cases(w)
     extra_contrib_cases.add_cases(w, rng)
 
 

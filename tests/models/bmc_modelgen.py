@@ -10,6 +10,11 @@ Families: gpt2, llama, mistral, qwen2, gptneox, phi3, opt.
 Styles:   --opset 17 (default): the TorchScript exporter's graph.
           --opset 18 (--style dynamo by default): torch.onnx.export(dynamo=True)'s idioms.
           --opset 23 (dynamo): the same, with sdpa exported as one ONNX Attention node.
+          --opset 24 --static-cache MAX: opset 24's static cache: fixed-size buffers
+              past_key_values.{i}.key|value [batch, kv_heads, MAX, head_dim], TensorScatter writing the
+              new rows at the input write_indices [batch] (the current length), Attention reading the
+              whole buffer with nonpad_kv_seqlen [batch] (length + new tokens) and a mask over MAX keys;
+              present.{i}.* are the written buffers.
 
 Examples:
   bmc_modelgen.py --preset tiny --family qwen2 -o /tmp/qwen2_tiny.onnx
@@ -81,7 +86,9 @@ def parse_args(argv):
                         "sqrt(512/hidden) (default 3: varied greedy output)")
     p.add_argument("--random-norms", action="store_true",
                    help="perturb norm weights/biases (default: HF's ones/zeros, which the exporter aliases)")
-    p.add_argument("--opset", type=int, choices=(17, 18, 23), default=17)
+    p.add_argument("--opset", type=int, choices=(17, 18, 23, 24), default=17)
+    p.add_argument("--static-cache", type=int, metavar="MAX",
+                   help="opset 24: fixed-size KV buffers of MAX rows written by TensorScatter")
     p.add_argument("--style", choices=(TS, DYNAMO), help="exporter idioms (default: torchscript at 17, dynamo at 18)")
     p.add_argument("--external-data", action="store_true", help="weights in OUTPUT.data (onnx external data)")
     p.add_argument("--no-check", action="store_true", help="skip onnx.checker")
@@ -133,8 +140,9 @@ def resolve_config(a):
     return cfg, external
 
 
-def build_model(cfg, style, opset):
+def build_model(cfg, style, opset, static_cache=None):
     g = Graph(style, opset)
+    g.static_cache = static_cache
     BUILDERS[cfg.family](g, cfg, Weights(cfg))
     KV, D, V = cfg.kv_heads, cfg.head_dim, cfg.vocab
     f32, i64 = TensorProto.FLOAT, TensorProto.INT64
@@ -142,10 +150,14 @@ def build_model(cfg, style, opset):
               helper.make_tensor_value_info("attention_mask", i64, ["batch", "total"]),
               helper.make_tensor_value_info("position_ids", i64, ["batch", "seq"])]
     outputs = [helper.make_tensor_value_info("logits", f32, ["batch", "seq", V])]
+    past, total = ("past", "total") if static_cache is None else (static_cache, static_cache)
     for i in range(cfg.layers):
         for kind in ("key", "value"):
-            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", f32, ["batch", KV, "past", D]))
-            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", f32, ["batch", KV, "total", D]))
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", f32, ["batch", KV, past, D]))
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", f32, ["batch", KV, total, D]))
+    if static_cache is not None:
+        inputs += [helper.make_tensor_value_info("write_indices", i64, ["batch"]),
+                   helper.make_tensor_value_info("nonpad_kv_seqlen", i64, ["batch"])]
     graph = helper.make_graph(g.prologue + g.nodes, f"{cfg.family}_decoder", inputs, outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="bmc_modelgen", producer_version="1")
@@ -155,9 +167,10 @@ def build_model(cfg, style, opset):
             "kv_heads": cfg.kv_heads, "head_dim": cfg.head_dim, "inter": cfg.inter, "vocab": cfg.vocab,
             "max_pos": cfg.max_pos, "seed": cfg.seed, "weight_scale": cfg.weight_scale,
             "rope_theta": cfg.rope_theta, "rotary_pct": cfg.rotary_pct, "sliding_window": cfg.sliding_window,
-            "norm_eps": cfg.norm_eps, "random_norms": cfg.random_norms}
+            "norm_eps": cfg.norm_eps, "random_norms": cfg.random_norms, "static_cache": static_cache}
     helper.set_model_props(model, {"bmc.modelgen": json.dumps(meta)})
-    model.doc_string = f"bmc_modelgen {cfg.family} ({style}, opset {opset}), random weights"
+    model.doc_string = f"bmc_modelgen {cfg.family} ({style}, opset {opset}" + \
+        (f", static cache {static_cache}" if static_cache else "") + "), random weights"
     return model, g.initializers
 
 
@@ -191,7 +204,9 @@ def main(argv=None):
     a = parse_args(argv)
     cfg, external = resolve_config(a)
     style = a.style or (TS if a.opset == 17 else DYNAMO)
-    model, initializers = build_model(cfg, style, a.opset)
+    if a.static_cache is not None and (a.opset < 24 or style != DYNAMO or a.static_cache < 1):
+        sys.exit("bmc_modelgen: --static-cache needs --opset 24 (dynamo style) and a positive size")
+    model, initializers = build_model(cfg, style, a.opset, a.static_cache)
     attach_weights(model, initializers, a.output, external)
     if not external and model.ByteSize() >= 2 ** 31 - 1:
         sys.exit("bmc_modelgen: model exceeds protobuf's 2 GB limit; use --external-data")

@@ -5,6 +5,9 @@
 // The loop is HuggingFace's: prefill the prompt (attention_mask all ones, position_ids 0..n-1,
 // past of length 0), then one token per step, feeding each `present.*` back as `past_key_values.*`.
 // A merged decoder's `use_cache_branch` is false for the prefill, true after (Optimum's choice).
+// A static cache (opset 24: past_key_values.* of a fixed length MAX, inputs write_indices and
+// nonpad_kv_seqlen) starts as zero buffers of MAX rows, gets write_indices = the current length and
+// nonpad_kv_seqlen = that + the new tokens per row, and feeds each present buffer back as the past.
 //
 // Usage:
 //   node ort_decode.mjs model.onnx --prompt 1,2,3 --steps N [--batch B] [--threads T]
@@ -103,19 +106,22 @@ function describeModel(session) {
     if (!meta.has(n)) throw new Error(`model has no input '${n}' (not an HF decoder with KV cache?)`);
   // onnxruntime-genai's GroupQueryAttention graphs with rotary in the op have no position_ids.
   const hasPositions = meta.has('position_ids');
+  const staticCache = meta.has('write_indices') && meta.has('nonpad_kv_seqlen');
   const layers = [];
   for (let i = 0; meta.has(`past_key_values.${i}.key`); i++) {
     const k = meta.get(`past_key_values.${i}.key`).shape;
     if (k.length !== 4 || typeof k[1] !== 'number' || typeof k[3] !== 'number')
       throw new Error(`past_key_values.${i}.key: expected [batch, kv_heads, past, head_dim] with static heads, found [${k}]`);
-    layers.push({ kvHeads: k[1], headDim: k[3] });
+    if (staticCache && typeof k[2] !== 'number')
+      throw new Error(`past_key_values.${i}.key: expected a static buffer length with write_indices, found [${k}]`);
+    layers.push({ kvHeads: k[1], headDim: k[3], maxRows: staticCache ? k[2] : 0 });
   }
   if (layers.length === 0) throw new Error('model has no past_key_values.* inputs');
   const logits = session.outputMetadata.find((m) => m.name === 'logits');
   const vocab = logits && typeof logits.shape[2] === 'number' ? logits.shape[2] : null;
   // Optimum's merged decoder (decoder_model_merged.onnx) picks its branch by this input.
   const hasCacheBranch = meta.has('use_cache_branch');
-  return { layers, vocab, hasPositions, hasLengths, hasCacheBranch };
+  return { layers, vocab, hasPositions, hasLengths, hasCacheBranch, staticCache };
 }
 
 // Deterministic filler prompt for --time; the values only need to be valid token ids.
@@ -140,9 +146,10 @@ class Decoder {
 
   reset() {
     const { batch } = this;
-    this.past = this.model.layers.map(({ kvHeads, headDim }) => ({
-      key: new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]),
-      value: new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]),
+    // A static cache's buffers have their full length from the start (zeros: never attended).
+    this.past = this.model.layers.map(({ kvHeads, headDim, maxRows }) => ({
+      key: new ort.Tensor('float32', new Float32Array(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
+      value: new ort.Tensor('float32', new Float32Array(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
     }));
     this.length = 0;
   }
@@ -173,6 +180,12 @@ class Decoder {
     // (the past is empty), the with-past branch after.
     if (this.model.hasCacheBranch)
       feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.from([this.length > 0 ? 1 : 0]), [1]);
+    if (this.model.staticCache) {
+      const maxRows = this.model.layers[0].maxRows;
+      if (total > maxRows) throw new Error(`${total} tokens exceed the static cache of ${maxRows} rows`);
+      feeds.write_indices = new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(this.length)), [batch]);
+      feeds.nonpad_kv_seqlen = new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(total)), [batch]);
+    }
     if (this.model.hasPositions) feeds.position_ids = new ort.Tensor('int64', positions, [batch, seq]);
     this.past.forEach((kv, i) => {
       feeds[`past_key_values.${i}.key`] = kv.key;
@@ -233,6 +246,8 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: a.opt,
+    // Errors only: TensorScatter warns on every run that it copies the buffer (no I/O binding here).
+    logSeverityLevel: 3,
   });
   const model = describeModel(session);
   const dec = new Decoder(session, model, a.batch);

@@ -144,9 +144,20 @@ def causal_mask(g, embeds, attention_mask, past_key, sliding_window=None):
     torchscript: the eager float mask (0 / finfo.min). dynamo: the bool mask that sdpa receives;
     attend() turns it into floats per layer as torchlib does.
     """
+    batch, seq = g.dim(embeds, 0), g.dim(embeds, 1)
+    if g.static_cache:
+        # A static cache: keys are the MAX rows of the buffer; attention_mask [batch, total] covers
+        # the valid ones and is padded with zeros to MAX (transformers pads it to the cache length).
+        width = g.dim(attention_mask, 1)
+        past = g.op("Sub", [width, seq])
+        total = g.const([g.static_cache])
+        pad = g.op("ConstantOfShape", [g.op("Concat", [batch, g.op("Sub", [total, width])], axis=0)],
+                   value=_tensor(np.array([0], np.int64)))
+        attention_mask = g.op("Concat", [attention_mask, pad], axis=1)
+    else:
+        past = g.dim(past_key, 2)
+        total = g.op("Add", [past, seq])
     am = g.op("Cast", [attention_mask], to=TensorProto.BOOL)
-    batch, seq, past = g.dim(embeds, 0), g.dim(embeds, 1), g.dim(past_key, 2)
-    total = g.op("Add", [past, seq])
     zero, one = g.const(0), g.const(1)
     if not g.ts:
         return _causal_mask_dynamo(g, am, batch, seq, past, total, sliding_window)
@@ -275,6 +286,11 @@ def merge_heads(g, x, batch, seq):
 
 def append_kv(g, layer, past_key, past_value, k, v):
     """present = cat(past, new) on the sequence axis; these Concats are the graph outputs."""
+    if g.static_cache:
+        # Opset 24's static cache: the new rows written into the buffer at write_indices.
+        pk = g.op("TensorScatter", [past_key, k, "write_indices"], axis=-2, outputs=[f"present.{layer}.key"])
+        pv = g.op("TensorScatter", [past_value, v, "write_indices"], axis=-2, outputs=[f"present.{layer}.value"])
+        return pk, pv
     pk = g.op("Concat", [past_key, k], axis=-2, outputs=[f"present.{layer}.key"])
     pv = g.op("Concat", [past_value, v], axis=-2, outputs=[f"present.{layer}.value"])
     return pk, pv
@@ -307,6 +323,8 @@ def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_cas
         # aten_scaled_dot_product_attention_23): one Attention node on the 4-D q, k, v with
         # sdpa's (bool) mask and scale, output Y only; the cache concat and GQA repeat stay
         # outside it, as HF's DynamicCache.update and repeat_kv write them.
+        if g.static_cache:  # the whole buffer, its valid rows counted by nonpad_kv_seqlen
+            return g.op("Attention", [q, k, v, mask, "", "", "nonpad_kv_seqlen"], scale=scaling)
         return g.op("Attention", [q, k, v, mask], scale=scaling)
     if g.ts:
         s = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])

@@ -31,6 +31,7 @@ class Graph:
             raise ValueError(f"unknown exporter style '{style}'")
         self.style = style
         self.opset = opset
+        self.static_cache = None  # opset 24: KV buffers of this many rows (TensorScatter + nonpad_kv_seqlen)
         self.ts = style == TS
         self.prologue = []  # Identity nodes for deduplicated parameters, first as the exporter puts them
         self.nodes = []

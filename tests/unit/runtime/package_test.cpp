@@ -392,7 +392,8 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 3u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets
+  EXPECT_EQ(pkg::kFormatVersion, 4u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets;
+                                      // 4: static-cache length inputs
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {
