@@ -128,17 +128,24 @@ def MarkLayers : Pass<"bmc-mark-layers", "::mlir::func::FuncOp"> {
     This pass finds them, anchored on the `bmc.attention` ops (one per
     layer): layer k is the run of top-level ops from a fixed number of ops
     before attention k up to the same point before attention k + 1 (the last
-    layer is as long as the one before it). The offset is where the fewest
-    values cross between consecutive layers, within the ops before the first
-    attention that match those before the second (so the embedding and mask
-    computations stay outside). Constants and weights are not counted (code
-    generation materialises them where they are used). Each op of layer k
-    gets `bmc.layer = k`; a remark gives the layer count and how many
-    distinct bodies there are (same ops, attributes and types, operands from
-    the same relative op or from outside the layer). Fewer than two
-    attention ops: nothing is marked and a remark says so. The marks change
-    no semantics; code generation outlines one function per distinct body
-    (compiler/lowering/Outline.cpp).
+    layer is as long as the one before it, so the final norm and head stay
+    after it). The offset is where the fewest values cross between
+    consecutive layers, within the ops before attention 1 that match those
+    before attention 2 (attention 0 and 1 with two layers), so the
+    embedding and mask computations stay outside. Exporters compute values
+    every layer reads (the mask, rotary cos/sin, sizes) once, and after CSE
+    layer 0 often owns them: the ops defined before layer 1 that do not
+    depend on attention 0 and are used from layer 1 on move, with what they
+    are computed from, to the start of the function (pure ops only, and
+    none that reads a KV cache past a write), so layer 0 is like the
+    others. Constants and weights are not counted (code generation
+    materialises them where they are used). Each op of layer k gets
+    `bmc.layer = k`; a remark gives the layer count, the ops moved and how
+    many distinct bodies there are (same ops, attributes and types, operands
+    from the same relative op or from outside the layer). Fewer than two
+    attention ops: nothing is marked and a remark says so. The marks and
+    the move change no semantics; code generation outlines one function per
+    distinct body (compiler/lowering/Outline.cpp).
 
     Before:
     ```mlir

@@ -327,6 +327,27 @@ Value Lowerer::scalar(Value v) {
 }
 
 Buf &Lowerer::buf(Value tensor) {
+  Buf &r = sourceBuf(tensor);
+  if (curLayer < 0 || !layerOpStart) return r;
+  if (Operation *d = tensor.getDefiningOp())
+    if (auto l = d->getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName); l && l.getInt() == curLayer) return r;
+  auto [it, fresh] = layerBufs.try_emplace({curLayer, tensor.getAsOpaquePointer()}, r);
+  if (fresh) {
+    OpBuilder lb(layerOpStart);
+    Value zero;
+    auto copy = [&](Value &v) {
+      if (!v || constOf(v)) return;
+      if (!zero) zero = lb.create<arith::ConstantIntOp>(loc, 0, 64);
+      v = lb.create<arith::AddIOp>(loc, v, zero); // not folded until after outlining
+    };
+    copy(it->second.offset);
+    for (Value &v : it->second.sizes) copy(v);
+    for (Value &v : it->second.strides) copy(v);
+  }
+  return it->second;
+}
+
+Buf &Lowerer::sourceBuf(Value tensor) {
   auto it = bufs.find(tensor);
   if (it != bufs.end()) {
     // A use: the storage it views must live until here.
@@ -564,7 +585,15 @@ LogicalResult Lowerer::run() {
   for (Operation &op : body.without_terminator()) {
     ++opIndex;
     Operation *last = entry->empty() ? nullptr : &entry->back();
+    auto layerAttr = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName);
+    curLayer = layerAttr ? layerAttr.getInt() : -1;
+    if (layerAttr) layerOpStart = b.create<arith::ConstantIntOp>(loc, 0, 64);
     if (failed(lowerOp(&op))) return failure();
+    if (layerOpStart) {
+      if (layerOpStart->use_empty()) layerOpStart->erase();
+      layerOpStart = nullptr;
+    }
+    curLayer = -1;
     // The code of a decoder layer's ops carries its mark (outlineLayers).
     if (auto layer = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName))
       for (Operation *n = last ? last->getNextNode() : &entry->front(); n; n = n->getNextNode())

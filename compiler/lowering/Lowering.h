@@ -23,6 +23,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <functional>
+#include <map>
 
 namespace bmc {
 
@@ -80,6 +81,16 @@ public:
   /// Where weights and constants are materialised (after the inputs are
   /// read, before any op's code); null outside run().
   Operation *prologueEnd = nullptr;
+  /// The decoder layer (bmc-mark-layers) of the op being lowered, -1 for
+  /// none, and where its code begins.
+  int64_t curLayer = -1;
+  Operation *layerOpStart = nullptr;
+  /// Views of values from outside a layer, as that layer's code sees them:
+  /// their dynamic offset, sizes and strides copied once per layer, so that
+  /// no layer's code folds on one value standing for two of them (layer 0's
+  /// input shares the graph inputs' size values, layer 1's does not) and
+  /// every layer's code comes out alike (outlineLayers).
+  std::map<std::pair<int64_t, const void *>, Buf> layerBufs; // node-based: references stay valid
   DenseMap<Value, Value> scalars;
   Type i64, i32, i1, f32, ptrTy;
 
@@ -129,6 +140,7 @@ public:
   SmallVector<Value, 4> broadcastSizes(ArrayRef<Buf> operands, RankedTensorType result, StringRef what);
 
   Buf &buf(Value tensor);
+  Buf &sourceBuf(Value tensor); // buf() without the per-layer copy
   Value scalar(Value v);
   Buf weightBuf(mlir::bmc::WeightOp w);
   Buf constantBuf(DenseElementsAttr attr);

@@ -13,6 +13,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -20,6 +21,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 namespace bmc {
 
@@ -38,9 +40,14 @@ static bool rematerializable(Value v) {
 }
 
 /// Moves `ops` (top-level ops of `f`'s entry block, in order) into a new
-/// private, non-inlined function `name` and calls it in their place.
+/// private, non-inlined function `name` and calls it in their place. Each
+/// value from outside is one argument; with `argPerUse`, each use of one is
+/// (in the order of a preorder walk), so that the function's type and
+/// wiring do not depend on which outside values happen to be equal (two
+/// buffers of one layer that the memory plan put in one slot, but not in
+/// the next layer's).
 static std::pair<func::FuncOp, func::CallOp> outlineRange(func::FuncOp f, ArrayRef<Operation *> ops,
-                                                          const std::string &name) {
+                                                          const std::string &name, bool argPerUse = false) {
   llvm::DenseSet<Operation *> inSegment;
   for (Operation *op : ops) op->walk([&](Operation *o) { inSegment.insert(o); });
   auto definedInside = [&](Value v) {
@@ -62,7 +69,8 @@ static std::pair<func::FuncOp, func::CallOp> outlineRange(func::FuncOp f, ArrayR
   OpBuilder mb(f);
   mb.setInsertionPointAfter(f);
   SmallVector<Type> inTypes, outTypes;
-  for (Value v : liveIn) inTypes.push_back(v.getType());
+  if (!argPerUse)
+    for (Value v : liveIn) inTypes.push_back(v.getType());
   for (Value v : liveOut) outTypes.push_back(v.getType());
   auto seg = mb.create<func::FuncOp>(f.getLoc(), name, FunctionType::get(ctx, inTypes, outTypes));
   seg.setPrivate();
@@ -70,15 +78,33 @@ static std::pair<func::FuncOp, func::CallOp> outlineRange(func::FuncOp f, ArrayR
   Block *body = seg.addEntryBlock();
   OpBuilder b = OpBuilder::atBlockBegin(body);
   IRMapping map;
-  for (auto [v, a] : llvm::zip(liveIn, body->getArguments())) map.map(v, a);
+  if (!argPerUse)
+    for (auto [v, a] : llvm::zip(liveIn, body->getArguments())) map.map(v, a);
   for (Value v : remat) map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
   for (Operation *op : ops) b.clone(*op, map);
   SmallVector<Value> rets;
   for (Value v : liveOut) rets.push_back(map.lookup(v));
   b.create<func::ReturnOp>(f.getLoc(), rets);
+  SmallVector<Value> args(liveIn.begin(), liveIn.end());
+  if (argPerUse) {
+    // The clones still use the outside values: each use becomes an argument.
+    args.clear();
+    auto inside = [&](Value v) {
+      Operation *owner = isa<BlockArgument>(v) ? cast<BlockArgument>(v).getOwner()->getParentOp() : v.getDefiningOp();
+      return seg->isAncestor(owner);
+    };
+    seg.walk<WalkOrder::PreOrder>([&](Operation *o) {
+      for (OpOperand &use : o->getOpOperands())
+        if (!inside(use.get())) {
+          args.push_back(use.get());
+          use.set(body->addArgument(use.get().getType(), use.get().getLoc()));
+        }
+    });
+    seg.setType(FunctionType::get(ctx, body->getArgumentTypes(), outTypes));
+  }
 
   OpBuilder cb(ops.front());
-  auto call = cb.create<func::CallOp>(ops.front()->getLoc(), seg, liveIn.getArrayRef());
+  auto call = cb.create<func::CallOp>(ops.front()->getLoc(), seg, args);
   for (auto [v, r] : llvm::zip(liveOut, call.getResults())) Value(v).replaceAllUsesWith(r);
   for (Operation *op : llvm::reverse(ops)) op->erase();
   return {seg, call};
@@ -132,10 +158,12 @@ void outlineSegments(func::FuncOp f, int64_t maxOps) {
 //
 // bmc-mark-layers marks the ops of each decoder layer and the lowering
 // carries the marks to their code. Each layer's code is outlined like a
-// segment; layers whose functions are the same but for the values of scalar
-// constants (weight and output offsets) and of string addresses (messages
-// naming the node) become one function that takes those as arguments. Code
-// generation is then O(distinct bodies), not O(layers).
+// segment, one argument per use of an outside value; layers whose functions
+// are the same but for the values of scalar constants (weight and output
+// offsets) and of string addresses (messages naming the node) become one
+// function that takes those as arguments, and uses that every layer of the
+// class feeds from one value share one argument again. Code generation is
+// then O(distinct bodies), not O(layers).
 
 namespace bmc {
 namespace {
@@ -154,12 +182,14 @@ SmallVector<Operation *> preorder(func::FuncOp f) {
   return ops;
 }
 
-/// Whether `b` is `a` up to parameterizable constants; `diffs` gets the
-/// preorder positions of those that differ.
+/// Whether `b` is `a` up to parameterizable constants and what it returns;
+/// `diffs` gets the preorder positions of the constants that differ, `rets`
+/// the values of `a` that stand for those `b` returns (the last layer's
+/// callers, the final norm, use fewer of its sizes than the next layer's).
 bool sameBody(func::FuncOp a, func::FuncOp b, ArrayRef<Operation *> la, ArrayRef<Operation *> lb,
-              SmallVectorImpl<size_t> &diffs) {
-  if (a.getFunctionType() != b.getFunctionType() || la.size() != lb.size()) return false;
-  IRMapping map;
+              SmallVectorImpl<size_t> &diffs, SmallVectorImpl<Value> &rets) {
+  if (a.getArgumentTypes() != b.getArgumentTypes() || la.size() != lb.size()) return false;
+  IRMapping map, back;
   auto mapRegions = [&](Operation *x, Operation *y) {
     for (auto [rx, ry] : llvm::zip(x->getRegions(), y->getRegions())) {
       if (rx.getBlocks().size() != ry.getBlocks().size()) return false;
@@ -167,6 +197,7 @@ bool sameBody(func::FuncOp a, func::FuncOp b, ArrayRef<Operation *> la, ArrayRef
         if (bx.getArgumentTypes() != by.getArgumentTypes()) return false;
         map.map(&bx, &by);
         map.map(bx.getArguments(), by.getArguments());
+        back.map(by.getArguments(), bx.getArguments());
       }
     }
     return true;
@@ -174,6 +205,16 @@ bool sameBody(func::FuncOp a, func::FuncOp b, ArrayRef<Operation *> la, ArrayRef
   if (!mapRegions(a, b)) return false;
   for (size_t i = 0; i < la.size(); ++i) {
     Operation *x = la[i], *y = lb[i];
+    if (x->getParentOp() == a && isa<func::ReturnOp>(x)) {
+      if (y->getParentOp() != b || !isa<func::ReturnOp>(y)) return false;
+      rets.clear();
+      for (Value v : y->getOperands()) {
+        Value w = back.lookupOrNull(v);
+        if (!w) return false;
+        rets.push_back(w);
+      }
+      continue;
+    }
     if (x->getName() != y->getName() || x->getNumOperands() != y->getNumOperands() ||
         x->getNumRegions() != y->getNumRegions() || x->getNumSuccessors() != y->getNumSuccessors() ||
         x->getResultTypes() != y->getResultTypes() || x->getPropertiesStorageSize() != y->getPropertiesStorageSize())
@@ -187,6 +228,7 @@ bool sameBody(func::FuncOp a, func::FuncOp b, ArrayRef<Operation *> la, ArrayRef
       diffs.push_back(i);
     }
     map.map(x->getResults(), y->getResults());
+    back.map(y->getResults(), x->getResults());
     if (!mapRegions(x, y)) return false;
   }
   return true;
@@ -228,7 +270,7 @@ std::string outlineLayers(func::FuncOp f) {
   };
   std::vector<Layer> all;
   for (auto &[k, ops] : layers) {
-    auto [fn, call] = outlineRange(f, ops, "bmc_layer_" + std::to_string(k));
+    auto [fn, call] = outlineRange(f, ops, "bmc_layer_" + std::to_string(k), /*argPerUse=*/true);
     all.push_back({k, fn, call, preorder(fn)});
   }
   // Classes of equal bodies: each layer against the first of each class.
@@ -237,18 +279,23 @@ std::string outlineLayers(func::FuncOp f) {
     std::set<size_t> params; // preorder positions of constants passed in
   };
   std::vector<Class> classes;
+  std::vector<SmallVector<Value>> rets(all.size()); // what each layer returns, in its representative's values
   for (size_t i = 0; i < all.size(); ++i) {
     bool found = false;
     for (Class &c : classes) {
       const Layer &rep = all[c.members.front()];
       SmallVector<size_t> diffs;
-      if (!sameBody(rep.fn, all[i].fn, rep.ops, all[i].ops, diffs)) continue;
+      if (!sameBody(rep.fn, all[i].fn, rep.ops, all[i].ops, diffs, rets[i])) continue;
       c.members.push_back(i);
       c.params.insert(diffs.begin(), diffs.end());
       found = true;
       break;
     }
-    if (!found) classes.push_back({{i}, {}});
+    if (!found) {
+      classes.push_back({{i}, {}});
+      auto ret = all[i].fn.getBody().front().getTerminator()->getOperands();
+      rets[i].assign(ret.begin(), ret.end());
+    }
   }
 
   MLIRContext *ctx = f.getContext();
@@ -258,6 +305,30 @@ std::string outlineLayers(func::FuncOp f) {
     Layer &rep = all[c.members.front()];
     func::FuncOp body = rep.fn;
     body.setSymName("bmc_layer_body_" + std::to_string(ci));
+    // Uses that every member passes one value for share one argument again.
+    const unsigned n = body.getNumArguments();
+    llvm::BitVector merged(n);
+    std::map<std::vector<const void *>, unsigned> firstWith;
+    for (unsigned i = 0; i < n; ++i) {
+      std::vector<const void *> key;
+      for (size_t m : c.members) key.push_back(all[m].call.getOperand(i).getAsOpaquePointer());
+      auto [it, fresh] = firstWith.emplace(std::move(key), i);
+      if (fresh) continue;
+      body.getArgument(i).replaceAllUsesWith(body.getArgument(it->second));
+      merged.set(i);
+    }
+    body.eraseArguments(merged);
+    // It returns what any member's callers use.
+    llvm::SetVector<Value> returned;
+    for (size_t m : c.members) returned.insert(rets[m].begin(), rets[m].end());
+    llvm::DenseMap<Value, unsigned> resultOf;
+    SmallVector<Type> resultTypes;
+    for (auto [i, v] : llvm::enumerate(returned)) {
+      resultOf[v] = unsigned(i);
+      resultTypes.push_back(v.getType());
+    }
+    body.getBody().front().getTerminator()->setOperands(returned.getArrayRef());
+    body.setType(FunctionType::get(ctx, body.getArgumentTypes(), resultTypes));
     // The differing constants become trailing arguments.
     for (size_t p : c.params) {
       Operation *k = rep.ops[p];
@@ -270,10 +341,12 @@ std::string outlineLayers(func::FuncOp f) {
     for (size_t m : c.members) {
       Layer &l = all[m];
       OpBuilder cb(l.call);
-      SmallVector<Value> args(l.call.getOperands());
+      SmallVector<Value> args;
+      for (unsigned i = 0; i < n; ++i)
+        if (!merged.test(i)) args.push_back(l.call.getOperand(i));
       for (size_t p : c.params) args.push_back(cb.clone(*l.ops[p])->getResult(0));
       auto call = cb.create<func::CallOp>(l.call.getLoc(), body, args);
-      l.call.replaceAllUsesWith(call.getResults());
+      for (auto [r, v] : llvm::zip(l.call.getResults(), rets[m])) r.replaceAllUsesWith(call.getResult(resultOf[v]));
       l.call.erase();
       if (m != c.members.front()) l.fn.erase();
     }

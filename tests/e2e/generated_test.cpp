@@ -195,9 +195,13 @@ TEST_P(Generated, OutliningChangesNothing) {
 }
 
 /// Compiling each distinct decoder layer body once (the default) gives the
-/// logits of the code with every layer inline; on the 5-layer models the
-/// three middle layers share one body (the first and last differ: shared
-/// mask and rotary values, the final norm), so the sharing is exercised.
+/// logits of the code with every layer inline. From three layers on, the
+/// first and the last layer share the middle layers' body: the values every
+/// layer reads (mask, rotary cos/sin) are computed before layer 0, the final
+/// norm and the head after the last layer (bmc-mark-layers). Known gap: in
+/// the dynamo-style GPT-2 graph the last layer's shape computations sit
+/// elsewhere than the others' (two bodies); with two layers there is no
+/// middle layer to align on and each layer may keep its own body.
 TEST_P(Generated, LayerSharingChangesNothing) {
   CompileOptions inlineLayers, shared;
   inlineLayers.outlineLayers = false;
@@ -218,7 +222,8 @@ TEST_P(Generated, LayerSharingChangesNothing) {
   ASSERT_EQ(std::sscanf(outlined.c_str(), "decoder layers: %ld outlined into %ld", &marked, &bodies), 2)
       << "no layer outlining remark: '" << outlined << "'";
   EXPECT_EQ(marked, layers);
-  if (layers >= 5) EXPECT_LE(bodies, 3) << outlined;
+  if (layers >= 3) EXPECT_EQ(bodies, GetParam().rfind("gpt2_", 0) == 0 && GetParam().find("_op18") != std::string::npos ? 2 : 1) << outlined;
+  EXPECT_LE(bodies, 2) << outlined;
   expectSameDecode(mInline.value(), mShared.value());
 }
 
