@@ -22,7 +22,13 @@
 // causal mask); tiles skip them. Skipped entries would have scored exactly
 // -FLT_MAX (for |scale * q.k| < 1e31), i.e. weight exactly 0 unless the whole
 // row scores -FLT_MAX; such rows get the uniform average of V they are owed.
+//
+// A bf16/fp16 cache (kv_type): decode tiles read K and V in that type and
+// widen each vector in registers as they load it (attention_kv_load.h), so
+// the stream from memory is half as many bytes; prefill tiles widen blocks
+// into fp32 scratch first (runWidened, readsNarrowDirectly says why).
 #include "attention_avx2.h"
+#include "attention_kv_load.h"
 #include "kernels_internal.h"
 #include "simd_avx2.h"
 
@@ -113,12 +119,81 @@ int64_t subBlockRows(int64_t dim) {
   return std::max<int64_t>(8, (16384 / (4 * std::max<int64_t>(dim, 1))) / 8 * 8);
 }
 
+// simd::dot8 over a K of element type KT (fp32: simd::dot8 itself): each
+// K vector widened in registers as it is loaded.
+template <int DV, bool TAIL, int KT>
+BMC_KV_INLINE __m256 rowDotKv(const __m256 *qv, const kv::Elem<KT> *kr, int64_t tailN, __m256i tail) {
+  constexpr int kAcc = DV < 4 ? DV : 4;
+  __m256 acc[kAcc];
+  for (int c = 0; c < DV; ++c) {
+    const __m256 kx = (TAIL && c == DV - 1) ? kv::loadPart<KT>(kr + 8 * c, tailN, tail) : kv::load8<KT>(kr + 8 * c);
+    acc[c % kAcc] = c < kAcc ? _mm256_mul_ps(qv[c], kx) : _mm256_fmadd_ps(qv[c], kx, acc[c % kAcc]);
+  }
+  for (int c = 1; c < kAcc; ++c)
+    acc[0] = _mm256_add_ps(acc[0], acc[c]);
+  return acc[0];
+}
+
+template <int DV, bool TAIL, int KT>
+BMC_KV_INLINE __m256 dot8RegsKv(const float *q, const kv::Elem<KT> *k, int64_t krs, int64_t n, int64_t dim) {
+  const int64_t tailN = dim - 8 * (DV - 1);
+  const __m256i tail = simd::laneMask(tailN);
+  __m256 qv[DV];
+  for (int c = 0; c < DV; ++c)
+    qv[c] = (TAIL && c == DV - 1) ? _mm256_maskload_ps(q + 8 * c, tail) : _mm256_loadu_ps(q + 8 * c);
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i)
+    r[i] = rowDotKv<DV, TAIL, KT>(qv, k + std::min<int64_t>(i, n - 1) * krs, tailN, tail);
+  return simd::reduce8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+}
+
+template <int KT>
+BMC_KV_INLINE __m256 dot8AnyKv(const float *q, const kv::Elem<KT> *k, int64_t krs, int64_t n, int64_t dim) {
+  const int64_t full = dim / 8 * 8;
+  const __m256i tail = simd::laneMask(dim - full);
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) {
+    const kv::Elem<KT> *kr = k + std::min<int64_t>(i, n - 1) * krs;
+    __m256 a0 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < full; d += 8)
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), kv::load8<KT>(kr + d), a0);
+    if (full < dim)
+      a0 = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, tail), kv::loadPart<KT>(kr + full, dim - full, tail), a0);
+    r[i] = a0;
+  }
+  return simd::reduce8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+}
+
+template <int KT>
+BMC_KV_INLINE __m256 dot8Kv(const float *q, const kv::Elem<KT> *k, int64_t krs, int64_t n, int64_t dim) {
+  if constexpr (KT == BMC_KV_F32) {
+    return simd::dot8(q, k, krs, n, dim);
+  } else {
+#define BMC_DOT8_CASE(dv)                                                                                         \
+  case dv:                                                                                                        \
+    return dim % 8 ? dot8RegsKv<dv, true, KT>(q, k, krs, n, dim) : dot8RegsKv<dv, false, KT>(q, k, krs, n, dim);
+    switch ((dim + 7) / 8) {
+      BMC_DOT8_CASE(1)
+      BMC_DOT8_CASE(2)
+      BMC_DOT8_CASE(3)
+      BMC_DOT8_CASE(4)
+      BMC_DOT8_CASE(5)
+      BMC_DOT8_CASE(6)
+      BMC_DOT8_CASE(7)
+      BMC_DOT8_CASE(8)
+    default: return dot8AnyKv<KT>(q, k, krs, n, dim);
+    }
+#undef BMC_DOT8_CASE
+  }
+}
+
 // S[r][0..n) for kv rows [j0, j0+n): scale, mask, clamp at -FLT_MAX, and -inf
 // for rows at or past kv_len (spare rows, whose scores are still computed).
 // Lanes past n (up to the next multiple of 8) are -inf as well.
-BMC_AVX2 void scoreBlock(const bmc_attention_args &a, const Tile &t,
-                         int64_t j0, int64_t n, float *S, int64_t ldS) {
-  const float *k = attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs + j0 * a.k_rs;
+template <int KT>
+BMC_KV_TARGET void scoreBlock(const bmc_attention_args &a, const Tile &t,
+                              int64_t j0, int64_t n, float *S, int64_t ldS) {
+  const kv::Elem<KT> *k = kv::keys<KT>(a) + t.b * a.k_bs + t.kvh * a.k_hs + j0 * a.k_rs;
   const int64_t limit = std::min(a.kv_len, j0 + n); // first invalid row
   const __m256 scale = _mm256_set1_ps(a.scale);
   const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
@@ -132,7 +207,7 @@ BMC_AVX2 void scoreBlock(const bmc_attention_args &a, const Tile &t,
     const float *mrow = a.mask ? a.mask + t.b * a.m_bs + h * a.m_hs + i * a.m_qs : nullptr;
     float *srow = S + r * ldS;
     for (int64_t jj = jSub; jj < std::min(n, jSub + sub); jj += 8) {
-      __m256 s = _mm256_mul_ps(simd::dot8(q, k + jj * a.k_rs, a.k_rs, n - jj, a.head_dim), scale);
+      __m256 s = _mm256_mul_ps(dot8Kv<KT>(q, k + jj * a.k_rs, a.k_rs, n - jj, a.head_dim), scale);
       const int64_t validLanes = std::max<int64_t>(0, std::min<int64_t>(8, limit - (j0 + jj)));
       const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(validLanes)), lane);
       if (mrow && validLanes > 0) {
@@ -189,20 +264,19 @@ BMC_AVX2 void softmaxUpdate(float *srow, int64_t n, float &m, float &l,
 
 // O[r][d0 .. d0+8*NV) += sum_j P[r][j] * V[j][..] for RB rows; the last
 // vector is masked when MASKED.
-template <int RB, int NV, bool MASKED>
-BMC_AVX2 void pvChunk(const float *P, int64_t ldP, float *O, int64_t ldo,
-                      const float *V, int64_t vrs, int64_t n, __m256i tail) {
+template <int RB, int NV, bool MASKED, int KT>
+BMC_KV_TARGET void pvChunk(const float *P, int64_t ldP, float *O, int64_t ldo, const kv::Elem<KT> *V,
+                           int64_t vrs, int64_t n, int64_t tailN, __m256i tail) {
   __m256 acc[RB][NV];
   for (int r = 0; r < RB; ++r)
     for (int c = 0; c < NV; ++c)
       acc[r][c] = (MASKED && c == NV - 1) ? _mm256_maskload_ps(O + r * ldo + 8 * c, tail)
                                           : _mm256_loadu_ps(O + r * ldo + 8 * c);
   for (int64_t j = 0; j < n; ++j) {
-    const float *vr = V + j * vrs;
+    const kv::Elem<KT> *vr = V + j * vrs;
     __m256 vv[NV];
     for (int c = 0; c < NV; ++c)
-      vv[c] = (MASKED && c == NV - 1) ? _mm256_maskload_ps(vr + 8 * c, tail)
-                                      : _mm256_loadu_ps(vr + 8 * c);
+      vv[c] = (MASKED && c == NV - 1) ? kv::loadPart<KT>(vr + 8 * c, tailN, tail) : kv::load8<KT>(vr + 8 * c);
     for (int r = 0; r < RB; ++r) {
       __m256 p = _mm256_broadcast_ss(P + r * ldP + j);
       for (int c = 0; c < NV; ++c)
@@ -218,39 +292,38 @@ BMC_AVX2 void pvChunk(const float *P, int64_t ldP, float *O, int64_t ldo,
     }
 }
 
-template <int RB>
-BMC_AVX2 void pvRows(const float *P, int64_t ldP, float *O, int64_t vdim,
-                     const float *V, int64_t vrs, int64_t n) {
+template <int RB, int KT>
+BMC_KV_TARGET void pvRows(const float *P, int64_t ldP, float *O, int64_t vdim, const kv::Elem<KT> *V, int64_t vrs,
+                          int64_t n) {
   int64_t d = 0;
   const __m256i none = _mm256_setzero_si256();
   for (; d + 32 <= vdim; d += 32)
-    pvChunk<RB, 4, false>(P, ldP, O + d, vdim, V + d, vrs, n, none);
+    pvChunk<RB, 4, false, KT>(P, ldP, O + d, vdim, V + d, vrs, n, 0, none);
   for (; d + 8 <= vdim; d += 8)
-    pvChunk<RB, 1, false>(P, ldP, O + d, vdim, V + d, vrs, n, none);
+    pvChunk<RB, 1, false, KT>(P, ldP, O + d, vdim, V + d, vrs, n, 0, none);
   if (d < vdim)
-    pvChunk<RB, 1, true>(P, ldP, O + d, vdim, V + d, vrs, n, simd::laneMask(vdim - d));
+    pvChunk<RB, 1, true, KT>(P, ldP, O + d, vdim, V + d, vrs, n, vdim - d, simd::laneMask(vdim - d));
 }
 
 // O[0:vdim] += sum_j P[j] * V[j][:] for one row, V rows walked front to
 // back in full (registers hold the whole output row, NV vectors; the last one
 // is masked only when TAIL).
-template <int NV, bool TAIL>
-BMC_AVX2 void pvRowInRegs(const float *P, float *O, int64_t vdim, const float *V,
-                          int64_t vrs, int64_t n) {
-  const __m256i tail = simd::laneMask(vdim - 8 * (NV - 1));
-  auto loadLast = [&](const float *p) BMC_AVX2_LAMBDA {
-    return TAIL ? _mm256_maskload_ps(p + 8 * (NV - 1), tail) : _mm256_loadu_ps(p + 8 * (NV - 1));
-  };
+template <int NV, bool TAIL, int KT>
+BMC_KV_TARGET void pvRowInRegs(const float *P, float *O, int64_t vdim, const kv::Elem<KT> *V, int64_t vrs,
+                               int64_t n) {
+  const int64_t tailN = vdim - 8 * (NV - 1);
+  const __m256i tail = simd::laneMask(tailN);
   __m256 acc[NV];
   for (int c = 0; c < NV - 1; ++c)
     acc[c] = _mm256_loadu_ps(O + 8 * c);
-  acc[NV - 1] = loadLast(O);
+  acc[NV - 1] = TAIL ? _mm256_maskload_ps(O + 8 * (NV - 1), tail) : _mm256_loadu_ps(O + 8 * (NV - 1));
   for (int64_t j = 0; j < n; ++j) {
-    const float *vr = V + j * vrs;
+    const kv::Elem<KT> *vr = V + j * vrs;
     const __m256 p = _mm256_broadcast_ss(P + j);
     for (int c = 0; c < NV - 1; ++c)
-      acc[c] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * c), acc[c]);
-    acc[NV - 1] = _mm256_fmadd_ps(p, loadLast(vr), acc[NV - 1]);
+      acc[c] = _mm256_fmadd_ps(p, kv::load8<KT>(vr + 8 * c), acc[c]);
+    const __m256 last = TAIL ? kv::loadPart<KT>(vr + 8 * (NV - 1), tailN, tail) : kv::load8<KT>(vr + 8 * (NV - 1));
+    acc[NV - 1] = _mm256_fmadd_ps(p, last, acc[NV - 1]);
   }
   for (int c = 0; c < NV - 1; ++c)
     _mm256_storeu_ps(O + 8 * c, acc[c]);
@@ -261,30 +334,32 @@ BMC_AVX2 void pvRowInRegs(const float *P, float *O, int64_t vdim, const float *V
 }
 
 // Same for rows wider than 64: the output row stays in L1 instead.
-BMC_AVX2 void pvRowInMemory(const float *P, float *O, int64_t vdim, const float *V,
-                            int64_t vrs, int64_t n) {
+template <int KT>
+BMC_KV_TARGET void pvRowInMemory(const float *P, float *O, int64_t vdim, const kv::Elem<KT> *V, int64_t vrs,
+                                 int64_t n) {
   const int64_t full = vdim / 8 * 8;
   const __m256i tail = simd::laneMask(vdim - full);
   for (int64_t j = 0; j < n; ++j) {
-    const float *vr = V + j * vrs;
+    const kv::Elem<KT> *vr = V + j * vrs;
     const __m256 p = _mm256_broadcast_ss(P + j);
     for (int64_t d = 0; d < full; d += 8)
-      _mm256_storeu_ps(O + d, _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + d), _mm256_loadu_ps(O + d)));
+      _mm256_storeu_ps(O + d, _mm256_fmadd_ps(p, kv::load8<KT>(vr + d), _mm256_loadu_ps(O + d)));
     if (full < vdim)
       _mm256_maskstore_ps(O + full, tail,
-                          _mm256_fmadd_ps(p, _mm256_maskload_ps(vr + full, tail),
+                          _mm256_fmadd_ps(p, kv::loadPart<KT>(vr + full, vdim - full, tail),
                                           _mm256_maskload_ps(O + full, tail)));
   }
 }
 
-BMC_AVX2 void pvFirstRow(const float *P, float *O, int64_t vdim, const float *V,
-                         int64_t vrs, int64_t n) {
+template <int KT>
+BMC_KV_TARGET void pvFirstRow(const float *P, float *O, int64_t vdim, const kv::Elem<KT> *V, int64_t vrs,
+                              int64_t n) {
 #define BMC_PV_CASE(nv)                                                        \
   case nv:                                                                     \
     if (vdim % 8)                                                              \
-      pvRowInRegs<nv, true>(P, O, vdim, V, vrs, n);                            \
+      pvRowInRegs<nv, true, KT>(P, O, vdim, V, vrs, n);                        \
     else                                                                       \
-      pvRowInRegs<nv, false>(P, O, vdim, V, vrs, n);                           \
+      pvRowInRegs<nv, false, KT>(P, O, vdim, V, vrs, n);                       \
     break;
   switch ((vdim + 7) / 8) {
     BMC_PV_CASE(1)
@@ -295,7 +370,7 @@ BMC_AVX2 void pvFirstRow(const float *P, float *O, int64_t vdim, const float *V,
     BMC_PV_CASE(6)
     BMC_PV_CASE(7)
     BMC_PV_CASE(8)
-  default: pvRowInMemory(P, O, vdim, V, vrs, n); break;
+  default: pvRowInMemory<KT>(P, O, vdim, V, vrs, n); break;
   }
 #undef BMC_PV_CASE
 }
@@ -304,26 +379,27 @@ BMC_AVX2 void pvFirstRow(const float *P, float *O, int64_t vdim, const float *V,
 // in memory order (from DRAM in decode: the hardware prefetcher follows a
 // forward walk, not the column-chunked walk of the blocked version); the
 // other rows find the block in L1 and use 3-row register blocking.
-BMC_AVX2 void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0,
-                      int64_t n, const float *S, int64_t ldS, float *O) {
-  const float *v = attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
+template <int KT>
+BMC_KV_TARGET void pvBlock(const bmc_attention_args &a, const Tile &t, int64_t j0, int64_t n, const float *S,
+                           int64_t ldS, float *O) {
+  const kv::Elem<KT> *v = kv::values<KT>(a) + t.b * a.v_bs + t.kvh * a.v_hs + j0 * a.v_rs;
   const int64_t vdim = a.v_head_dim, rows = t.rows();
   if (rows == 1) {
-    pvFirstRow(S, O, vdim, v, a.v_rs, n);
+    pvFirstRow<KT>(S, O, vdim, v, a.v_rs, n);
     return;
   }
   const int64_t sub = subBlockRows(vdim);
   for (int64_t j = 0; j < n; j += sub) {
     const int64_t m = std::min(sub, n - j);
-    const float *vj = v + j * a.v_rs;
-    pvFirstRow(S + j, O, vdim, vj, a.v_rs, m);
+    const kv::Elem<KT> *vj = v + j * a.v_rs;
+    pvFirstRow<KT>(S + j, O, vdim, vj, a.v_rs, m);
     int64_t r = 1;
     for (; r + 3 <= rows; r += 3)
-      pvRows<3>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+      pvRows<3, KT>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
     if (rows - r == 2)
-      pvRows<2>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+      pvRows<2, KT>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
     else if (rows - r == 1)
-      pvRows<1>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
+      pvRows<1, KT>(S + r * ldS + j, ldS, O + r * vdim, vdim, vj, a.v_rs, m);
   }
 }
 
@@ -387,10 +463,11 @@ MaskSkip buildMaskSkip(ThreadPool *pool, const bmc_attention_args &a, const Geom
 }
 
 // Runs a tile over kv rows [jBegin, jEnd); leaves (m, l, O) per row. Blocks
-// are runs of kv rows that the mask-skip table does not remove.
-BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g, const MaskSkip &ms,
-                      const Tile &t, int64_t jBegin, int64_t jEnd, float *m,
-                      float *l, float *O) {
+// are runs of kv rows that the mask-skip table does not remove. K and V of
+// element type KT, widened in registers as they are loaded.
+template <int KT>
+BMC_KV_TARGET void runTile(const bmc_attention_args &a, const Geometry &g, const MaskSkip &ms, const Tile &t,
+                           int64_t jBegin, int64_t jEnd, float *m, float *l, float *O) {
   attn::Scratch &scr = attn::threadScratch();
   const int64_t rows = t.rows(), vdim = a.v_head_dim;
   for (int64_t r = 0; r < rows; ++r) {
@@ -415,12 +492,12 @@ BMC_AVX2 void runTile(const bmc_attention_args &a, const Geometry &g, const Mask
           break;
         }
     const int64_t n = j1 - j0;
-    scoreBlock(a, t, j0, n, S, g.block);
+    scoreBlock<KT>(a, t, j0, n, S, g.block);
     for (int64_t r = 0; r < rows; ++r)
       softmaxUpdate(S + r * g.block, n, m[r], l[r], O + r * vdim, vdim);
     const int64_t nValid = std::min(a.kv_len, j1) - j0; // V's spare rows are never read
     if (nValid > 0)
-      pvBlock(a, t, j0, nValid, S, g.block, O);
+      pvBlock<KT>(a, t, j0, nValid, S, g.block, O);
     j0 = j1;
   }
 }
@@ -446,7 +523,8 @@ void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, in
     out[d] = l > 0.0f ? orow[d] * inv : (std::isnan(l) ? NAN : 0.0f);
 }
 
-// A bf16/fp16 cache: tile t over kv rows [j0, j1) in blocks of
+// A bf16/fp16 cache where readsNarrowDirectly() says no (generic tiles of
+// several rows): tile t over kv rows [j0, j1) in blocks of
 // BMC_KV_CONVERT_ROWS rows, each widened into fp32 scratch (K, and V up to
 // kv_len: V's spare rows are never read) and run by `range` on fp32 arguments
 // that address the scratch at the block's absolute row numbers (mask, spare
@@ -505,6 +583,21 @@ void runWidened(const bmc_attention_args &a, const Tile &t, int64_t j0, int64_t 
   }
 }
 
+// Whether tile t of a bf16/fp16 call reads K and V in their own type,
+// widening in registers: the group tiles (GQA decode, verification) and
+// one-row tiles (MHA decode), where every K/V element feeds the FMAs of all
+// its query rows once and the stream from memory is the cost. Generic tiles
+// of several rows (prefill) use runWidened: there each row rereads the block
+// from L1, so widening in registers would repeat the conversion per row,
+// while the scratch widens each element once for a compute-bound tile. fp16
+// without F16C (the kernels above are compiled with it) uses runWidened with
+// the plain C conversions.
+bool readsNarrowDirectly(const bmc_attention_args &a, bool group, const Tile &t) {
+  if (a.kv_type == BMC_KV_F16 && !f16cSupported())
+    return false;
+  return group || t.rows() == 1;
+}
+
 } // namespace
 
 namespace {
@@ -545,10 +638,14 @@ void run(ThreadPool *pool, const bmc_attention_args &a, bool wide) {
           avx512::attn::runGroupTile(f, t, jb, je, mr, lr, Or);
         else if (group)
           attn::runGroupTile(f, t, groupBlock, jb, je, mr, lr, Or);
+        else if (f.kv_type == BMC_KV_BF16)
+          runTile<BMC_KV_BF16>(f, g, ms, t, jb, je, mr, lr, Or);
+        else if (f.kv_type == BMC_KV_F16)
+          runTile<BMC_KV_F16>(f, g, ms, t, jb, je, mr, lr, Or);
         else
-          runTile(f, g, ms, t, jb, je, mr, lr, Or);
+          runTile<BMC_KV_F32>(f, g, ms, t, jb, je, mr, lr, Or);
       };
-      if (a.kv_type == BMC_KV_F32)
+      if (a.kv_type == BMC_KV_F32 || readsNarrowDirectly(a, group, t))
         range(a, j0, j1, m, l, O);
       else
         runWidened(a, t, j0, j1, m, l, O, range);

@@ -19,10 +19,6 @@ namespace attn {
 
 constexpr int64_t kMaxTileRows = 16;
 
-// K and V as fp32: the tile kernels only ever see kv_type BMC_KV_F32 (run()
-// widens bf16/fp16 blocks into scratch first).
-inline const float *keys(const bmc_attention_args &a) { return static_cast<const float *>(a.k); }
-inline const float *values(const bmc_attention_args &a) { return static_cast<const float *>(a.v); }
 // Verification (q_len = k + 1 small): one tile holds every query row of a kv
 // head, group x q_len <= kMaxGroupTileRows, and runs through the group kernel.
 constexpr int64_t kMaxGroupTileRows = 64;
@@ -39,7 +35,7 @@ struct Tile {
 // Per-thread scratch, reused across calls (grown, never shrunk).
 struct Scratch {
   std::vector<float> s, o, q;
-  std::vector<float> kv, oc; // widened K/V block; one block's (m, l, O) (bf16/fp16 caches)
+  std::vector<float> kv, oc; // widened K/V block; one block's (m, l, O) (runWidened: bf16/fp16 prefill)
   void reserve(std::vector<float> &v, int64_t n) {
     if (int64_t(v.size()) < n)
       v.resize(std::size_t(n));
@@ -55,7 +51,7 @@ int64_t groupBlockRows(const bmc_attention_args &a);
 // against kv rows [jBegin, jEnd), in blocks of `block` rows, each K and V row
 // read once for all of them: leaves m, l (per tile row) and the unnormalised
 // O (t.rows() rows of v_head_dim). Computes every row the mask removes (no
-// skipping).
+// skipping). K and V of any kv_type, widened in registers.
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
                   int64_t jBegin, int64_t jEnd, float *m, float *l, float *O);
 

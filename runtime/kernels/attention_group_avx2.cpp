@@ -27,7 +27,12 @@
 // out of one 8-way horizontal reduction in that order. The softmax works on
 // whole vectors (the per-head max and sum fold lanes LP apart). Tiles of more
 // than 8 rows run as several sets, the later ones finding each block in L2.
+//
+// A bf16/fp16 cache (kv_type) is read as it is: every K and V vector is
+// widened in registers as it is loaded (attention_kv_load.h), so the streams
+// carry half the bytes of fp32 rows and nothing is written back.
 #include "attention_avx2.h"
+#include "attention_kv_load.h"
 #include "kernels_internal.h"
 #include "simd_avx2.h"
 
@@ -53,11 +58,11 @@ constexpr int lanesPerRow(int h) { return h <= 2 ? 2 : h <= 4 ? 4 : 8; }
 // may read (rows past a stream's end repeat that row; empty streams read a
 // row of stream 0), so no read leaves the buffer. Prefetches stay within each
 // stream's own rows (`ahead` rows ahead, up to `pfEnd`).
-struct Streams {
-  const float *row0[kStreams];
+template <int KT> struct Streams {
+  const kv::Elem<KT> *row0[kStreams];
   int64_t last[kStreams], pfEnd[kStreams];
   int64_t ahead;
-  const float *row(int s, int64_t j, int64_t rs) const {
+  const kv::Elem<KT> *row(int s, int64_t j, int64_t rs) const {
     return row0[s] + std::min(j, last[s]) * rs;
   }
   void prefetch(int s, int64_t j, int64_t rs, int64_t rowBytes) const {
@@ -70,32 +75,33 @@ struct Streams {
 };
 
 // S row j = q_h . k for row j of every stream. q: H rows of ldq floats,
-// zero-padded to a multiple of 8; the last K vector is a masked load when TAIL.
-template <int H, bool TAIL>
-BMC_AVX2 void groupScoresRow(const float *q, int64_t ldq, const Streams &k, int64_t krs, int64_t dim,
-                             int64_t j, float *S) {
+// zero-padded to a multiple of 8; the last K vector is a partial load when
+// TAIL. K elements of type KT, widened in registers.
+template <int H, bool TAIL, int KT>
+BMC_KV_TARGET void groupScoresRow(const float *q, int64_t ldq, const Streams<KT> &k, int64_t krs, int64_t dim,
+                                  int64_t j, float *S) {
   constexpr int LP = lanesPerRow(H), R = 8 / LP;
   static_assert(kStreams % R == 0 && kStreams % 2 == 0, "a vector holds R whole streams");
   const int64_t full = dim / 8;
   const __m256i tail = simd::laneMask(dim - 8 * full);
   for (int s0 = 0; s0 < kStreams; s0 += R) {
-    const float *kr[R];
+    const kv::Elem<KT> *kr[R];
     for (int r = 0; r < R; ++r) {
       kr[r] = k.row(s0 + r, j, krs);
-      k.prefetch(s0 + r, j, krs, 4 * dim);
+      k.prefetch(s0 + r, j, krs, int64_t(sizeof(kv::Elem<KT>)) * dim);
     }
     __m256 acc[R][H];
     for (int r = 0; r < R; ++r)
       for (int h = 0; h < H; ++h)
         acc[r][h] = _mm256_setzero_ps();
-    auto step = [&](int64_t c, bool masked) BMC_AVX2_LAMBDA {
-      __m256 kv[R];
+    auto step = [&](int64_t c, bool masked) BMC_KV_LAMBDA {
+      __m256 kx[R];
       for (int r = 0; r < R; ++r)
-        kv[r] = masked ? _mm256_maskload_ps(kr[r] + 8 * c, tail) : _mm256_loadu_ps(kr[r] + 8 * c);
+        kx[r] = masked ? kv::loadPart<KT>(kr[r] + 8 * c, dim - 8 * full, tail) : kv::load8<KT>(kr[r] + 8 * c);
       for (int h = 0; h < H; ++h) {
         const __m256 qv = _mm256_loadu_ps(q + h * ldq + 8 * c);
         for (int r = 0; r < R; ++r)
-          acc[r][h] = _mm256_fmadd_ps(qv, kv[r], acc[r][h]);
+          acc[r][h] = _mm256_fmadd_ps(qv, kx[r], acc[r][h]);
       }
     };
     for (int64_t c = 0; c < full; ++c)
@@ -216,23 +222,24 @@ BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int
 // O[h0 .. h0+HB) += P * V for rows [0, n) of every stream, row-major: for
 // each row of the streams, P in registers, O read and written in L1 once per
 // 8 columns. The last vector is masked when TAIL. Invalid lanes have P = 0
-// and read a valid row, so V's spare rows are never touched.
-template <int LP, int HB, bool TAIL>
-BMC_AVX2 void groupPvHeads(const float *S, int h0, float *O, int64_t vdim, const Streams &v,
-                           int64_t vrs, int64_t j) {
+// and read a valid row, so V's spare rows are never touched. V elements of
+// type KT, widened in registers.
+template <int LP, int HB, bool TAIL, int KT>
+BMC_KV_TARGET void groupPvHeads(const float *S, int h0, float *O, int64_t vdim, const Streams<KT> &v,
+                                int64_t vrs, int64_t j) {
   const int64_t full = vdim / 8;
   const __m256i tail = simd::laneMask(vdim - 8 * full);
-  const float *vr[kStreams];
+  const kv::Elem<KT> *vr[kStreams];
   __m256 p[HB][kStreams];
   for (int s = 0; s < kStreams; ++s) {
     vr[s] = v.row(s, j, vrs);
     for (int h = 0; h < HB; ++h)
       p[h][s] = _mm256_broadcast_ss(S + (j * kStreams + s) * LP + h0 + h);
   }
-  auto step = [&](int64_t c, bool masked) BMC_AVX2_LAMBDA {
+  auto step = [&](int64_t c, bool masked) BMC_KV_LAMBDA {
     __m256 x[kStreams];
     for (int s = 0; s < kStreams; ++s)
-      x[s] = masked ? _mm256_maskload_ps(vr[s] + 8 * c, tail) : _mm256_loadu_ps(vr[s] + 8 * c);
+      x[s] = masked ? kv::loadPart<KT>(vr[s] + 8 * c, vdim - 8 * full, tail) : kv::load8<KT>(vr[s] + 8 * c);
     for (int h = 0; h < HB; ++h) { // two partial sums: half the dependency chain
       float *o = O + (h0 + h) * vdim + 8 * c;
       __m256 acc0 = masked ? _mm256_maskload_ps(o, tail) : _mm256_loadu_ps(o);
@@ -255,21 +262,22 @@ BMC_AVX2 void groupPvHeads(const float *S, int h0, float *O, int64_t vdim, const
     step(full, true);
 }
 
-template <int H, bool TAIL>
-BMC_AVX2 void groupPvRow(const float *S, float *O, int64_t vdim, const Streams &v, int64_t vrs, int64_t j) {
+template <int H, bool TAIL, int KT>
+BMC_KV_TARGET void groupPvRow(const float *S, float *O, int64_t vdim, const Streams<KT> &v, int64_t vrs,
+                              int64_t j) {
   constexpr int LP = lanesPerRow(H);
   for (int s = 0; s < kStreams; ++s)
-    v.prefetch(s, j, vrs, 4 * vdim);
+    v.prefetch(s, j, vrs, int64_t(sizeof(kv::Elem<KT>)) * vdim);
   int h = 0;
   for (; h + 2 <= H; h += 2) // two heads: 8 P + 4 V + 2x2 O registers
-    groupPvHeads<LP, 2, TAIL>(S, h, O, vdim, v, vrs, j);
+    groupPvHeads<LP, 2, TAIL, KT>(S, h, O, vdim, v, vrs, j);
   if (h < H)
-    groupPvHeads<LP, 1, TAIL>(S, h, O, vdim, v, vrs, j);
+    groupPvHeads<LP, 1, TAIL, KT>(S, h, O, vdim, v, vrs, j);
 }
 
 // One stage: a block of rows of every stream for one set of heads.
-struct Stage {
-  Streams k, v;
+template <int KT> struct Stage {
+  Streams<KT> k, v;
   BlockInfo bi;
   int64_t n; // rows per stream (the longest)
   int H;
@@ -279,32 +287,32 @@ struct Stage {
 };
 
 // The scores of every row of the stage, the softmax, then P*V.
-template <int H, bool KTAIL, bool VTAIL>
-BMC_AVX2 void runStage(const bmc_attention_args &a, const Stage &st) {
+template <int H, bool KTAIL, bool VTAIL, int KT>
+BMC_KV_TARGET void runStage(const bmc_attention_args &a, const Stage<KT> &st) {
   for (int64_t j = 0; j < st.n; ++j)
-    groupScoresRow<H, KTAIL>(st.q, st.ldq, st.k, a.k_rs, a.head_dim, j, st.S);
+    groupScoresRow<H, KTAIL, KT>(st.q, st.ldq, st.k, a.k_rs, a.head_dim, j, st.S);
   groupSoftmax<lanesPerRow(H)>(a, st.bi, H, st.n, st.S, st.m, st.l, st.O);
   if (st.bi.valid[0] <= 0) // stream 0 holds the first valid rows
     return;
   for (int64_t j = 0; j < st.n; ++j)
-    groupPvRow<H, VTAIL>(st.S, st.O, a.v_head_dim, st.v, a.v_rs, j);
+    groupPvRow<H, VTAIL, KT>(st.S, st.O, a.v_head_dim, st.v, a.v_rs, j);
 }
 
-using StageFn = void (*)(const bmc_attention_args &, const Stage &);
-template <bool KTAIL, bool VTAIL> StageFn stageFn(int H) {
+template <int KT> using StageFn = void (*)(const bmc_attention_args &, const Stage<KT> &);
+template <bool KTAIL, bool VTAIL, int KT> StageFn<KT> stageFn(int H) {
   switch (H) {
-  case 2: return runStage<2, KTAIL, VTAIL>;
-  case 3: return runStage<3, KTAIL, VTAIL>;
-  case 4: return runStage<4, KTAIL, VTAIL>;
-  case 5: return runStage<5, KTAIL, VTAIL>;
-  case 6: return runStage<6, KTAIL, VTAIL>;
-  case 7: return runStage<7, KTAIL, VTAIL>;
-  default: return runStage<8, KTAIL, VTAIL>; // sets hold 2 to 8 heads
+  case 2: return runStage<2, KTAIL, VTAIL, KT>;
+  case 3: return runStage<3, KTAIL, VTAIL, KT>;
+  case 4: return runStage<4, KTAIL, VTAIL, KT>;
+  case 5: return runStage<5, KTAIL, VTAIL, KT>;
+  case 6: return runStage<6, KTAIL, VTAIL, KT>;
+  case 7: return runStage<7, KTAIL, VTAIL, KT>;
+  default: return runStage<8, KTAIL, VTAIL, KT>; // sets hold 2 to 8 heads
   }
 }
-StageFn stageFn(int H, bool kTail, bool vTail) {
-  return kTail ? (vTail ? stageFn<true, true>(H) : stageFn<true, false>(H))
-               : (vTail ? stageFn<false, true>(H) : stageFn<false, false>(H));
+template <int KT> StageFn<KT> stageFn(int H, bool kTail, bool vTail) {
+  return kTail ? (vTail ? stageFn<true, true, KT>(H) : stageFn<true, false, KT>(H))
+               : (vTail ? stageFn<false, true, KT>(H) : stageFn<false, false, KT>(H));
 }
 
 } // namespace
@@ -315,8 +323,10 @@ int64_t groupBlockRows(const bmc_attention_args &a) {
   return std::max<int64_t>(64, std::min<int64_t>(2048, (128 << 10) / rowBytes)) / 8 * 8;
 }
 
-void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin,
-                  int64_t jEnd, float *m, float *l, float *O) {
+namespace {
+template <int KT>
+void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin, int64_t jEnd, float *m,
+               float *l, float *O) {
   Scratch &scr = threadScratch();
   const int64_t nh = t.rows(), vdim = a.v_head_dim; // query rows (head, position)
   const int64_t ldq = (a.head_dim + 7) / 8 * 8;
@@ -338,12 +348,12 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
   // kStreams contiguous streams over [jBegin, jEnd), walked side by side.
   const int64_t streamLen = ((jEnd - jBegin + kStreams - 1) / kStreams + 7) / 8 * 8;
   const int64_t blocks = (streamLen + perStream - 1) / perStream;
-  const float *kHead = attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs;
-  const float *vHead = attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs;
+  const kv::Elem<KT> *kHead = kv::keys<KT>(a) + t.b * a.k_bs + t.kvh * a.k_hs;
+  const kv::Elem<KT> *vHead = kv::values<KT>(a) + t.b * a.v_bs + t.kvh * a.v_hs;
   // Sets of 2..8 rows, as even as possible (57 rows: 7 or 8, never 8 x 7 + 1).
   const int64_t sets = (nh + 7) / 8;
   auto stageAt = [&](int64_t i) {
-    Stage st{};
+    Stage<KT> st{};
     const int64_t jj = (i / sets) * perStream, set = i % sets, h = set * nh / sets;
     for (int s = 0; s < kStreams; ++s) {
       const int64_t start = jBegin + s * streamLen + jj;
@@ -360,8 +370,9 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
       st.bi.valid[s] = valid;
       st.bi.maskOff[s] = s * streamLen * a.m_ks;
     }
-    st.k.ahead = std::max<int64_t>(1, kPrefetchBytes / (4 * std::max<int64_t>(1, a.head_dim)));
-    st.v.ahead = std::max<int64_t>(1, kPrefetchBytes / (4 * vdim));
+    constexpr int64_t eb = sizeof(kv::Elem<KT>);
+    st.k.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * std::max<int64_t>(1, a.head_dim)));
+    st.v.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * vdim));
     st.bi.m_ks = a.m_ks;
     st.bi.mask = a.mask ? a.mask + t.b * a.m_bs + t.h0 * a.m_hs + t.i0 * a.m_qs + (jBegin + jj) * a.m_ks
                         : nullptr;
@@ -381,10 +392,20 @@ void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int
   // the next block's scores measured no faster: 8 streams in flight serve
   // worse than 4.)
   for (int64_t i = 0; i < blocks * sets; ++i) {
-    const Stage st = stageAt(i);
+    const Stage<KT> st = stageAt(i);
     if (st.n == 0)
       break;
-    stageFn(st.H, a.head_dim % 8 != 0, vdim % 8 != 0)(a, st);
+    stageFn<KT>(st.H, a.head_dim % 8 != 0, vdim % 8 != 0)(a, st);
+  }
+}
+} // namespace
+
+void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin, int64_t jEnd,
+                  float *m, float *l, float *O) {
+  switch (a.kv_type) {
+  case BMC_KV_BF16: groupTile<BMC_KV_BF16>(a, t, block, jBegin, jEnd, m, l, O); break;
+  case BMC_KV_F16: groupTile<BMC_KV_F16>(a, t, block, jBegin, jEnd, m, l, O); break;
+  default: groupTile<BMC_KV_F32>(a, t, block, jBegin, jEnd, m, l, O); break;
   }
 }
 

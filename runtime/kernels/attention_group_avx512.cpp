@@ -18,7 +18,17 @@
 // P * V runs row-major over V with O rows in registers, P broadcast from S.
 // Lanes past the tile's rows compute zeros nobody reads (20 rows use 32
 // lanes: the price of having no reductions).
+//
+// A bf16/fp16 cache (kv_type) is read as it is. V is widened in registers as
+// P * V loads it (bf16: zero-extend and shift by 16; fp16: vcvtph2ps). K is
+// consumed as scalar broadcasts (one FMA with a memory broadcast operand per
+// element and strip), which a 16-bit element cannot be: each register block
+// of JR <= 8 K rows is widened with vector converts into a per-thread L1
+// buffer (JR x head_dim floats, <= 4 KB at head_dim 128) right before its
+// FMAs read it: one load, convert and store per 16 elements against 16 x JR
+// x NS FMAs, no L2 round trip and no second pass over the block.
 #include "attention_avx2.h"
+#include "attention_kv_load.h"
 #include "kernels_internal.h"
 
 #include <immintrin.h>
@@ -27,9 +37,11 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #define BMC_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define BMC_AVX512_INLINE static inline __attribute__((target("avx512f,avx2,fma"), always_inline))
+#define BMC_AVX512_LAMBDA __attribute__((target("avx512f,avx2,fma"), always_inline))
 
 namespace bmc {
 namespace kernels {
@@ -38,6 +50,34 @@ namespace attn {
 namespace {
 
 using avx2::attn::Tile;
+template <int KT> using Elem = kv::Elem<KT>;
+
+// p[0..16) as fp32, widened in registers.
+template <int KT> BMC_AVX512_INLINE __m512 load16(const Elem<KT> *p) {
+  if constexpr (KT == BMC_KV_F32)
+    return _mm512_loadu_ps(p);
+  else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    if constexpr (KT == BMC_KV_BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    else
+      return _mm512_cvtph_ps(h);
+  }
+}
+
+// p[0..n) as fp32 (n in [1, 16), `mask` its lanes), zeros after; never reads
+// past p + n.
+template <int KT> BMC_AVX512_INLINE __m512 load16Part(const Elem<KT> *p, int64_t n, __mmask16 mask) {
+  if constexpr (KT == BMC_KV_F32) {
+    (void)n;
+    return _mm512_maskz_loadu_ps(mask, p);
+  } else {
+    (void)mask;
+    alignas(32) uint16_t tmp[16] = {};
+    std::memcpy(tmp, p, size_t(n) * 2);
+    return load16<KT>(tmp);
+  }
+}
 
 // exp(x): the Cephes expf polynomial of simd_avx2.h's exp, in 16 lanes (the
 // same arithmetic, so both paths round alike); exactly 0 below -87.3 (incl.
@@ -93,41 +133,74 @@ template <int NS> constexpr int scoreBlockRows() { return NS <= 2 ? 8 : NS == 3 
 // for memory (measured: compute and memory time added up, 590 us where the
 // compute alone took 250 and the stream 160).
 struct Prefetch {
-  const float *rows[2] = {nullptr, nullptr};
-  int64_t n[2] = {0, 0}, rs[2] = {0, 0}, rowBytes[2] = {0, 0};
+  const char *rows[2] = {nullptr, nullptr};
+  int64_t n[2] = {0, 0}, rs[2] = {0, 0}, rowBytes[2] = {0, 0}; // rs in bytes
   // Rows [i * n / parts, (i + 1) * n / parts) of each range.
   void part(int64_t i, int64_t parts) const {
     for (int t = 0; t < 2; ++t)
       for (int64_t r = i * n[t] / parts; r < (i + 1) * n[t] / parts; ++r) {
-        const char *p = reinterpret_cast<const char *>(rows[t] + r * rs[t]);
+        const char *p = rows[t] + r * rs[t];
         for (int64_t b = 0; b < rowBytes[t]; b += 64)
           _mm_prefetch(p + b, _MM_HINT_T1);
       }
   }
 };
 
-template <int NS>
-BMC_AVX512 void scoreBlock(const float *Qt, int64_t dim, const float *k, int64_t krs, int64_t n, float *S,
-                           const Prefetch &pf) {
+// Rows [0, rows) of K (stride krs) as fp32 rows of dim floats at dst.
+template <int KT>
+BMC_AVX512 void widenRows(const Elem<KT> *k, int64_t krs, int rows, int64_t dim, float *dst) {
+  const int64_t full = dim / 16 * 16;
+  const __mmask16 tail = __mmask16((1u << (dim - full)) - 1);
+  for (int r = 0; r < rows; ++r) {
+    const Elem<KT> *src = k + r * krs;
+    float *d = dst + r * dim;
+    for (int64_t c = 0; c < full; c += 16)
+      _mm512_storeu_ps(d + c, load16<KT>(src + c));
+    if (full < dim)
+      _mm512_mask_storeu_ps(d + full, tail, load16Part<KT>(src + full, dim - full, tail));
+  }
+}
+
+// Scores of kv rows [0, n) of k. A narrow K goes through kw (scoreBlockRows
+// x dim floats), one register block of rows at a time.
+template <int NS, int KT>
+BMC_AVX512 void scoreBlock(const float *Qt, int64_t dim, const Elem<KT> *k, int64_t krs, int64_t n, float *S,
+                           const Prefetch &pf, float *kw) {
   constexpr int JR = scoreBlockRows<NS>(), L = 16 * NS;
+  auto rowsAt = [&](int64_t j, int rows, const float *&kp, int64_t &rs) BMC_AVX512_LAMBDA {
+    if constexpr (KT == BMC_KV_F32) {
+      (void)rows;
+      kp = k + j * krs;
+      rs = krs;
+    } else {
+      widenRows<KT>(k + j * krs, krs, rows, dim, kw);
+      kp = kw;
+      rs = dim;
+    }
+  };
   const int64_t parts = (n + JR - 1) / JR;
   int64_t j = 0, i = 0;
+  const float *kp;
+  int64_t rs;
   for (; j + JR <= n; j += JR, ++i) {
     pf.part(i, parts);
-    scoreRows<NS, JR>(Qt, dim, k + j * krs, krs, S + j * L);
+    rowsAt(j, JR, kp, rs);
+    scoreRows<NS, JR>(Qt, dim, kp, rs, S + j * L);
   }
   if (j < n)
     pf.part(i, parts);
-  for (; j < n; ++j)
-    scoreRows<NS, 1>(Qt, dim, k + j * krs, krs, S + j * L);
+  for (; j < n; ++j) {
+    rowsAt(j, 1, kp, rs);
+    scoreRows<NS, 1>(Qt, dim, kp, rs, S + j * L);
+  }
 }
 
 // O rows [0, RB) (row stride ldo), columns [0, 16 * VC) of which the last
 // vector holds only the lanes of `tail` when TAIL, += sum_j P[j][r] V[j]: V
 // row-major, P broadcast from S (row stride L).
-template <int RB, int VC, bool TAIL>
-BMC_AVX512 void pvRows(const float *P, int64_t L, const float *v, int64_t vrs, int64_t n, float *O, int64_t ldo,
-                       __mmask16 tail) {
+template <int RB, int VC, bool TAIL, int KT>
+BMC_AVX512 void pvRows(const float *P, int64_t L, const Elem<KT> *v, int64_t vrs, int64_t n, int64_t w, float *O,
+                       int64_t ldo, __mmask16 tail) {
   __m512 acc[RB][VC];
   for (int r = 0; r < RB; ++r)
     for (int c = 0; c < VC; ++c)
@@ -136,8 +209,8 @@ BMC_AVX512 void pvRows(const float *P, int64_t L, const float *v, int64_t vrs, i
   for (int64_t j = 0; j < n; ++j) {
     __m512 x[VC];
     for (int c = 0; c < VC; ++c)
-      x[c] = TAIL && c == VC - 1 ? _mm512_maskz_loadu_ps(tail, v + j * vrs + 16 * c)
-                                 : _mm512_loadu_ps(v + j * vrs + 16 * c);
+      x[c] = TAIL && c == VC - 1 ? load16Part<KT>(v + j * vrs + 16 * c, w - 16 * c, tail)
+                                 : load16<KT>(v + j * vrs + 16 * c);
     for (int r = 0; r < RB; ++r) {
       const __m512 p = _mm512_set1_ps(P[j * L + r]);
       for (int c = 0; c < VC; ++c)
@@ -153,36 +226,41 @@ BMC_AVX512 void pvRows(const float *P, int64_t L, const float *v, int64_t vrs, i
     }
 }
 
-using PvFn = void (*)(const float *, int64_t, const float *, int64_t, int64_t, float *, int64_t, __mmask16);
+template <int KT>
+using PvFn = void (*)(const float *, int64_t, const Elem<KT> *, int64_t, int64_t, int64_t, float *, int64_t,
+                      __mmask16);
 
-template <int RB, int VC> PvFn pvFn(bool tail) { return tail ? pvRows<RB, VC, true> : pvRows<RB, VC, false>; }
-template <int RB> PvFn pvFn(int vc, bool tail) {
+template <int RB, int VC, int KT> PvFn<KT> pvFn(bool tail) {
+  return tail ? pvRows<RB, VC, true, KT> : pvRows<RB, VC, false, KT>;
+}
+template <int RB, int KT> PvFn<KT> pvFn(int vc, bool tail) {
   switch (vc) {
-  case 1: return pvFn<RB, 1>(tail);
-  case 2: return pvFn<RB, 2>(tail);
-  case 3: return pvFn<RB, 3>(tail);
-  default: return pvFn<RB, 4>(tail);
+  case 1: return pvFn<RB, 1, KT>(tail);
+  case 2: return pvFn<RB, 2, KT>(tail);
+  case 3: return pvFn<RB, 3, KT>(tail);
+  default: return pvFn<RB, 4, KT>(tail);
   }
 }
 // Up to 24 accumulators: 6 rows of 4 vectors, 8 of 3, 12 of 1-2 (capped at 8).
 int pvRowsFor(int vc) { return vc >= 4 ? 6 : 8; }
-PvFn pvFn(int rb, int vc, bool tail) {
+template <int KT> PvFn<KT> pvFn(int rb, int vc, bool tail) {
   switch (rb) {
-  case 1: return pvFn<1>(vc, tail);
-  case 2: return pvFn<2>(vc, tail);
-  case 3: return pvFn<3>(vc, tail);
-  case 4: return pvFn<4>(vc, tail);
-  case 5: return pvFn<5>(vc, tail);
-  case 6: return pvFn<6>(vc, tail);
-  case 7: return pvFn<7>(vc, tail);
-  default: return pvFn<8>(vc, tail);
+  case 1: return pvFn<1, KT>(vc, tail);
+  case 2: return pvFn<2, KT>(vc, tail);
+  case 3: return pvFn<3, KT>(vc, tail);
+  case 4: return pvFn<4, KT>(vc, tail);
+  case 5: return pvFn<5, KT>(vc, tail);
+  case 6: return pvFn<6, KT>(vc, tail);
+  case 7: return pvFn<7, KT>(vc, tail);
+  default: return pvFn<8, KT>(vc, tail);
   }
 }
 
 // O (nh rows, ldo) += P * V for kv rows [0, n): column chunks of <= 64
 // floats, row groups of pvRowsFor(chunk) rows; each group rereads the block
 // of V from L1 (the first reads it from memory, front to back).
-BMC_AVX512 void pvBlock(const float *P, int64_t L, const float *v, int64_t vrs, int64_t n, int64_t nh, float *O,
+template <int KT>
+BMC_AVX512 void pvBlock(const float *P, int64_t L, const Elem<KT> *v, int64_t vrs, int64_t n, int64_t nh, float *O,
                         int64_t vdim) {
   for (int64_t c0 = 0; c0 < vdim; c0 += 64) {
     const int64_t w = std::min<int64_t>(64, vdim - c0);
@@ -192,7 +270,7 @@ BMC_AVX512 void pvBlock(const float *P, int64_t L, const float *v, int64_t vrs, 
     const int rb = pvRowsFor(vc);
     for (int64_t r0 = 0; r0 < nh; r0 += rb) {
       const int rows = int(std::min<int64_t>(rb, nh - r0));
-      pvFn(rows, vc, tail)(P + r0, L, v + c0, vrs, n, O + r0 * vdim + c0, vdim, tailMask);
+      pvFn<KT>(rows, vc, tail)(P + r0, L, v + c0, vrs, n, w, O + r0 * vdim + c0, vdim, tailMask);
     }
   }
 }
@@ -260,15 +338,17 @@ BMC_AVX512 void softmaxBlock(float *S, const float *MT, int64_t n, int64_t valid
   }
 }
 
-using ScoreFn = void (*)(const float *, int64_t, const float *, int64_t, int64_t, float *, const Prefetch &);
+template <int KT>
+using ScoreFn = void (*)(const float *, int64_t, const Elem<KT> *, int64_t, int64_t, float *, const Prefetch &,
+                         float *);
 using SoftmaxFn = void (*)(float *, const float *, int64_t, int64_t, float, float *, float *, float *);
 
-ScoreFn scoreFn(int ns) {
+template <int KT> ScoreFn<KT> scoreFn(int ns) {
   switch (ns) {
-  case 1: return scoreBlock<1>;
-  case 2: return scoreBlock<2>;
-  case 3: return scoreBlock<3>;
-  default: return scoreBlock<4>;
+  case 1: return scoreBlock<1, KT>;
+  case 2: return scoreBlock<2, KT>;
+  case 3: return scoreBlock<3, KT>;
+  default: return scoreBlock<4, KT>;
   }
 }
 SoftmaxFn softmaxFn(int ns) {
@@ -299,12 +379,9 @@ struct Scratch512 {
   ~Scratch512() { std::free(buf); }
 };
 
-} // namespace
-
-int64_t minTileRows() { return 8; }
-
-BMC_AVX512 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t jBegin, int64_t jEnd, float *m,
-                             float *l, float *O) {
+template <int KT>
+BMC_AVX512 void groupTile(const bmc_attention_args &a, const Tile &t, int64_t jBegin, int64_t jEnd, float *m,
+                          float *l, float *O) {
   const int64_t nh = t.rows(), dim = a.head_dim, vdim = a.v_head_dim;
   const int ns = int((nh + 15) / 16);
   const int64_t L = 16 * ns;
@@ -312,36 +389,39 @@ BMC_AVX512 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t
   // block of K or V and O stay in L1/L2 together; a multiple of 8.
   const int64_t block = std::clamp<int64_t>(4096 / L, 32, 128) / 8 * 8;
   thread_local Scratch512 scratch;
-  float *Qt = scratch.get(size_t(dim * L + 2 * block * L + 4 * L));
+  const int64_t kwFloats = KT == BMC_KV_F32 ? 0 : 8 * dim; // widened K rows (scoreBlockRows <= 8)
+  float *Qt = scratch.get(size_t(dim * L + 2 * block * L + 4 * L + kwFloats));
   float *S = Qt + dim * L, *MT = S + block * L, *mv = MT + block * L, *lv = mv + L, *corr = lv + L;
+  float *kw = corr + L;
   for (int64_t c = 0; c < dim; ++c)
     for (int64_t r = 0; r < L; ++r)
       Qt[c * L + r] = r < nh ? a.q[t.b * a.q_bs + t.head(r) * a.q_hs + t.pos(r) * a.q_rs + c] : 0.0f;
   std::fill(mv, mv + L, -INFINITY);
   std::fill(lv, lv + L, 0.0f);
   std::fill(O, O + nh * vdim, 0.0f);
-  const float *kHead = avx2::attn::keys(a) + t.b * a.k_bs + t.kvh * a.k_hs;
-  const float *vHead = avx2::attn::values(a) + t.b * a.v_bs + t.kvh * a.v_hs;
+  const Elem<KT> *kHead = kv::keys<KT>(a) + t.b * a.k_bs + t.kvh * a.k_hs;
+  const Elem<KT> *vHead = kv::values<KT>(a) + t.b * a.v_bs + t.kvh * a.v_hs;
+  constexpr int64_t eb = sizeof(Elem<KT>);
   const float *mrow[64]; // kMaxGroupTileRows
   if (a.mask)
     for (int64_t r = 0; r < nh; ++r)
       mrow[r] = a.mask + t.b * a.m_bs + t.head(r) * a.m_hs + t.pos(r) * a.m_qs;
-  const ScoreFn score = scoreFn(ns);
+  const ScoreFn<KT> score = scoreFn<KT>(ns);
   const SoftmaxFn softmax = softmaxFn(ns);
 
   for (int64_t j0 = jBegin; j0 < jEnd; j0 += block) {
     const int64_t n = std::min(block, jEnd - j0);
     const int64_t valid = std::clamp<int64_t>(a.kv_len - j0, 0, n);
     Prefetch pf; // this block's V, the next block's K
-    pf.rows[0] = vHead + j0 * a.v_rs;
+    pf.rows[0] = reinterpret_cast<const char *>(vHead + j0 * a.v_rs);
     pf.n[0] = valid;
-    pf.rs[0] = a.v_rs;
-    pf.rowBytes[0] = 4 * vdim;
-    pf.rows[1] = kHead + (j0 + n) * a.k_rs;
+    pf.rs[0] = eb * a.v_rs;
+    pf.rowBytes[0] = eb * vdim;
+    pf.rows[1] = reinterpret_cast<const char *>(kHead + (j0 + n) * a.k_rs);
     pf.n[1] = std::min(block, jEnd - j0 - n);
-    pf.rs[1] = a.k_rs;
-    pf.rowBytes[1] = 4 * dim;
-    score(Qt, dim, kHead + j0 * a.k_rs, a.k_rs, n, S, pf);
+    pf.rs[1] = eb * a.k_rs;
+    pf.rowBytes[1] = eb * dim;
+    score(Qt, dim, kHead + j0 * a.k_rs, a.k_rs, n, S, pf, kw);
     // The mask, transposed to [j][lane], only for blocks where some row has
     // a non-zero value (a causal mask over the last q_len rows: the last block).
     bool masked = false;
@@ -360,11 +440,24 @@ BMC_AVX512 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t
           o[c] *= corr[r];
       }
     if (valid > 0) // V's spare rows are never read
-      pvBlock(S, L, vHead + j0 * a.v_rs, a.v_rs, valid, nh, O, vdim);
+      pvBlock<KT>(S, L, vHead + j0 * a.v_rs, a.v_rs, valid, nh, O, vdim);
   }
   for (int64_t r = 0; r < nh; ++r) {
     m[r] = mv[r];
     l[r] = lv[r];
+  }
+}
+
+} // namespace
+
+int64_t minTileRows() { return 8; }
+
+void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t jBegin, int64_t jEnd, float *m, float *l,
+                  float *O) {
+  switch (a.kv_type) {
+  case BMC_KV_BF16: groupTile<BMC_KV_BF16>(a, t, jBegin, jEnd, m, l, O); break;
+  case BMC_KV_F16: groupTile<BMC_KV_F16>(a, t, jBegin, jEnd, m, l, O); break;
+  default: groupTile<BMC_KV_F32>(a, t, jBegin, jEnd, m, l, O); break;
   }
 }
 

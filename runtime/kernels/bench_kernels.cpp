@@ -11,7 +11,8 @@
 // best probe, and the median of the per-round ratios.
 //
 //   bench_kernels [--quick] [--threads 1|2] [--only SUBSTRING]
-//   (--only spec: the speculative-decoding sweeps over M = 1..9 rows)
+//   (--only spec: the speculative-decoding sweeps over M = 1..9 rows;
+//    --only "kv types": decode attention over fp32 / bf16 / fp16 caches)
 #include "kernels.h"
 #include "kernels_internal.h"
 #include "thread_pool.h"
@@ -240,6 +241,84 @@ Row benchDecodeAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ct
     }
   });
   return row;
+}
+
+// Decode attention over fp32, bf16 and fp16 caches of the same shape, the
+// three interleaved in every round (with the probe), so their ratios see the
+// same machine: one row per type, then the time ratios bf16/f32 and f16/f32
+// (of the best times, and the median of the per-round ratios). Each type
+// rotates over as many layer copies as fp32 needs for 256 MB (the 2-byte
+// caches then span 128 MB: still 4x the L3).
+void benchDecodeAttentionKvTypes(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, ThreadPool *pool,
+                                 const Buffer &probe, int rounds) {
+  const int32_t types[3] = {BMC_KV_F32, BMC_KV_BF16, BMC_KV_F16};
+  const char *names[3] = {"f32", "bf16", "f16"};
+  const int64_t layerElems = 2 * kvHeads * ctx * dim; // K then V, [kvh, ctx, dim]
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / (layerElems * 4));
+  Buffer f32{size_t(layerElems * copies)}, q{size_t(heads * dim)}, out{size_t(heads * dim)};
+  std::vector<uint16_t> narrow[2];
+  for (int t = 1; t < 3; ++t) {
+    narrow[t - 1].resize(size_t(layerElems * copies));
+    bmc_convert_f32_to_kv(types[t], f32.data(), narrow[t - 1].data(), layerElems * copies);
+  }
+  bmc_attention_args a{};
+  a.batch = 1;
+  a.heads = heads;
+  a.kv_heads = kvHeads;
+  a.q_len = 1;
+  a.kv_len = a.kv_padded_len = ctx;
+  a.head_dim = a.v_head_dim = dim;
+  a.q = q.data();
+  a.q_hs = a.q_rs = dim;
+  a.q_bs = heads * dim;
+  a.k_rs = a.v_rs = dim;
+  a.k_hs = a.v_hs = ctx * dim;
+  a.k_bs = a.v_bs = kvHeads * ctx * dim;
+  a.out = out.data();
+  a.o_hs = a.o_rs = dim;
+  a.o_bs = heads * dim;
+  a.scale = 1.0f / std::sqrt(float(dim));
+  const std::string shape = "h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" +
+                            std::to_string(dim) + " kv=" + std::to_string(ctx);
+  std::vector<Row> rows;
+  for (int t = 0; t < 3; ++t)
+    rows.push_back(Row{std::string("attn decode ") + names[t] + " " + shape, pool ? pool->numThreads() : 1,
+                       double(bmc_kv_elem_bytes(types[t]) * layerElems), 4.0 * heads * dim * ctx, {}, {}});
+  auto pass = [&](int t) {
+    a.kv_type = types[t];
+    const int64_t eb = bmc_kv_elem_bytes(types[t]);
+    const char *base = t == 0 ? reinterpret_cast<const char *>(f32.data())
+                              : reinterpret_cast<const char *>(narrow[t - 1].data());
+    for (int64_t c = 0; c < copies; ++c) {
+      a.k = base + c * layerElems * eb;
+      a.v = base + (c * layerElems + kvHeads * ctx * dim) * eb;
+      bmc_attention_f32(pool, &a);
+    }
+  };
+  for (int t = 0; t < 3; ++t)
+    pass(t); // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    const double bw = double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9;
+    for (int i = 0; i < 3; ++i) {
+      const int t = (r + i) % 3; // rotate the order: none always runs first
+      const double t0 = now();
+      pass(t);
+      rows[size_t(t)].secs.push_back((now() - t0) / double(copies));
+      rows[size_t(t)].bw.push_back(bw);
+    }
+  }
+  for (const Row &row : rows)
+    printRow(row);
+  for (int t = 1; t < 3; ++t) {
+    std::vector<double> ratio;
+    for (int r = 0; r < rounds; ++r)
+      ratio.push_back(rows[size_t(t)].secs[size_t(r)] / rows[0].secs[size_t(r)]);
+    const double best = *std::min_element(rows[size_t(t)].secs.begin(), rows[size_t(t)].secs.end()) /
+                        *std::min_element(rows[0].secs.begin(), rows[0].secs.end());
+    std::printf("%-40s %2d  time %s/f32: best %.2f, median of per-round %.2f (bytes %.2f)\n",
+                ("attn decode " + std::string(names[t]) + "/f32 " + shape).c_str(), pool ? pool->numThreads() : 1,
+                names[t], best, median(ratio), rows[size_t(t)].bytes / rows[0].bytes);
+  }
 }
 
 // Unfused decode attention through the strided matmul: per head, q k^T
@@ -567,6 +646,10 @@ int main(int argc, char **argv) {
     run("attn decode h=32/8 d=128 kv=2048",
         [&] { return benchDecodeAttention(32, 8, 128, 2048, 2048, pool, probe, rounds); });
     run("attn decode h=1/1 d=128 kv=4096", [&] { return benchDecodeAttention(1, 1, 128, 4096, 4096, pool, probe, rounds); });
+    // llama-25m's decode attention (8 heads, 2 kv heads of 64) over fp32 / bf16 / fp16 caches.
+    for (int64_t ctx : {64, 2048, 4096})
+      sweep("attn decode kv types h=8/2 d=64 kv=" + std::to_string(ctx),
+            [&] { benchDecodeAttentionKvTypes(8, 2, 64, ctx, pool, probe, rounds); });
     run("strided q*k^T h=8 d=64 kv=2048", [&] { return benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds); });
     run("strided p*v h=8 d=64 kv=2048", [&] { return benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds); });
     run("gemm M=512 K=512 N=512", [&] { return benchGemm(512, 512, 512, pool, probe, rounds); });

@@ -220,9 +220,11 @@ void bmc_convert_kv_to_f32(int32_t kv_type, const void *src, float *dst, int64_t
  *
  * k and v hold elements of kv_type (BMC_KV_F32, _BF16 or _F16; strides count
  * those elements); everything else is fp32. The reference kernel widens each
- * element as it reads it; the fast kernels widen blocks of at most
- * BMC_KV_CONVERT_ROWS rows of one kv head into per-thread fp32 scratch (each
- * K/V byte is still read from memory once, the widened block from L2). */
+ * element as it reads it; the fast kernels widen K and V in registers as they
+ * load them at decode (q_len 1, and the group tiles of speculative
+ * verification), and widen blocks of at most BMC_KV_CONVERT_ROWS rows of one
+ * kv head into per-thread fp32 scratch for prefill tiles (each K/V byte is
+ * still read from memory once, the widened block from L2). */
 #define BMC_KV_CONVERT_ROWS 256
 typedef struct bmc_attention_args {
   int64_t batch, heads, kv_heads;

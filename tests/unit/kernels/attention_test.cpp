@@ -272,9 +272,10 @@ TEST(Attention, EmptyKvGivesZeros) {
   }
 }
 
-TEST(Attention, Avx2MatchesRefDecode) {
-  if (!haveAvx2())
-    GTEST_SKIP() << "no AVX2/FMA on this machine";
+// Decode (q_len 1): MHA (one-row tiles), GQA 3 to 4 (group tiles), head dims
+// below, at and above 64 (q in registers or not; O in registers or in L1),
+// odd ones, v_head_dim != head_dim, masks, spare rows, 1 to 3 threads.
+template <class Fast> void decodeCases(Fast fast, int32_t kvType = BMC_KV_F32) {
   std::mt19937 rng(17);
   const int64_t kvLens[] = {1, 5, 63, 64, 65, 300, 1000};
   const int64_t dims[] = {16, 17, 64, 128};
@@ -288,10 +289,16 @@ TEST(Attention, Avx2MatchesRefDecode) {
         const int64_t padded = kv + (i % 3 == 0 ? 0 : i % 3 == 1 ? 7 : 64);
         AttnCase c{1 + i % 2, g[0], g[1], 1, kv, padded, dim, i % 4 == 0 ? 24 : dim,
                    masks[i % 4], i % 5 == 0, 1 + i % 3};
-        checkAttention(c, rng, avx2::attention);
-        if (HasFatalFailure())
+        checkAttention(c, rng, fast, kvType);
+        if (::testing::Test::HasFatalFailure())
           return;
       }
+}
+
+TEST(Attention, Avx2MatchesRefDecode) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  decodeCases(avx2::attention);
 }
 
 TEST(Attention, Avx2MatchesRefPrefill) {
@@ -527,6 +534,23 @@ TEST(Attention, Avx2MatchesRefNarrowKvGroupDecode) {
     GTEST_SKIP() << "no AVX2/FMA on this machine";
   for (int32_t t : kNarrowTypes)
     groupDecodeCases(avx2::attention, t);
+}
+
+// K and V read in their own type by the decode tiles (widened in registers):
+// one-row MHA tiles through the generic tile's narrow loads (q and O in
+// registers or not, partial last vectors) and GQA group tiles.
+TEST(Attention, Avx2MatchesRefNarrowKvDecode) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  for (int32_t t : kNarrowTypes)
+    decodeCases(avx2::attention, t);
+}
+
+TEST(Attention, Avx512MatchesRefNarrowKvDecode) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  for (int32_t t : kNarrowTypes)
+    decodeCases(avx512::attention, t);
 }
 
 TEST(Attention, Avx512MatchesRefNarrowKvGroupDecode) {
