@@ -415,6 +415,23 @@ LogitDiff compareLogits(const float *a, const float *b, int64_t n) {
   return d;
 }
 
+double expectLogitsNear(const Trace &t, const std::map<int, std::vector<float>> &ref, const std::vector<int> &steps,
+                        double tol, int64_t row) {
+  const int64_t V = t.logits.at(0).shape()[1];
+  double worst = 0;
+  for (int step : steps) {
+    const std::vector<float> &want = ref.at(step);
+    if (int64_t(want.size()) != V) {
+      ADD_FAILURE() << "step " << step << ": vocabulary size " << V << ", reference " << want.size();
+      continue;
+    }
+    LogitDiff d = compareLogits(t.logits.at(size_t(step)).data<float>() + row * V, want.data(), V);
+    EXPECT_LE(d.rel, tol) << "row " << row << " step " << step << ": " << d.describe();
+    worst = std::max(worst, d.rel);
+  }
+  return worst;
+}
+
 std::string LogitDiff::describe() const {
   char buf[160];
   std::snprintf(buf, sizeof buf, "max |a-b| = %.3g at index %lld, max |ref| = %.3g, relative %.3g", maxAbs,

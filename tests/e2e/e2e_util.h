@@ -129,6 +129,12 @@ LogitDiff compareLogits(const float *a, const float *b, int64_t n);
 
 std::string join(const std::vector<int64_t> &v, const char *sep = ",");
 
+/// Row `row` of the trace's logits within `tol` (relative, compareLogits) of
+/// the reference's at each of `steps`: one EXPECT per step. Returns the
+/// largest relative difference.
+double expectLogitsNear(const Trace &t, const std::map<int, std::vector<float>> &ref, const std::vector<int> &steps,
+                        double tol, int64_t row = 0);
+
 //===----------------------------------------------------------------------===//
 // Assertions
 //===----------------------------------------------------------------------===//

@@ -89,15 +89,7 @@ TEST_P(OptimumFolder, LogitsMatchOnnxruntime) {
   auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t.value().kvMode, "bmc");
-  int64_t V = t.value().logits[0].shape()[1];
-  double worst = 0;
-  for (int step : kDumpSteps) {
-    const std::vector<float> &want = ref.value().logits.at(step);
-    ASSERT_EQ(int64_t(want.size()), V) << "vocabulary size at step " << step;
-    LogitDiff diff = compareLogits(t.value().logits[size_t(step)].data<float>(), want.data(), V);
-    EXPECT_LE(diff.rel, kOrtTolerance) << "step " << step << ": " << diff.describe();
-    worst = std::max(worst, diff.rel);
-  }
+  const double worst = expectLogitsNear(t.value(), ref.value().logits, kDumpSteps, kOrtTolerance);
   std::printf("%s: largest relative logit difference from onnxruntime %.2e (tolerance %.0e)\n", GetParam().c_str(),
               worst, kOrtTolerance);
   EXPECT_EQ(t.value().argmax[0], ref.value().tokens);
@@ -115,14 +107,9 @@ TEST_P(OptimumFolder, Batch2MatchesOnnxruntime) {
   std::vector<std::vector<int64_t>> forced = {refA.value().tokens, refB.value().tokens};
   auto t = decode(m.value(), {}, {kPrompt, promptB}, kSteps, &forced);
   ASSERT_TRUE(t.ok()) << t.status().message();
-  int64_t V = t.value().logits[0].shape()[1];
   const OrtReference *refs[2] = {&refA.value(), &refB.value()};
   for (int row = 0; row < 2; ++row) {
-    for (int step : kDumpSteps) {
-      LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>() + row * V,
-                                  refs[row]->logits.at(step).data(), V);
-      EXPECT_LE(d.rel, kOrtTolerance) << "row " << row << " step " << step << ": " << d.describe();
-    }
+    expectLogitsNear(t.value(), refs[row]->logits, kDumpSteps, kOrtTolerance, row);
     EXPECT_EQ(t.value().argmax[size_t(row)], refs[row]->tokens) << "row " << row;
   }
 }

@@ -59,13 +59,7 @@ TEST_P(Qdq, MatchesOnnxruntimeOnTheSameFile) {
   std::vector<std::vector<int64_t>> forced = {ref.value().tokens};
   auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
   ASSERT_TRUE(t.ok()) << t.status().message();
-  const int64_t V = t.value().logits[0].shape()[1];
-  double worst = 0;
-  for (int step : kDumpSteps) {
-    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.value().logits.at(step).data(), V);
-    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-    worst = std::max(worst, d.rel);
-  }
+  const double worst = expectLogitsNear(t.value(), ref.value().logits, kDumpSteps, kOrtTolerance);
   std::printf("%s: largest relative logit difference from onnxruntime %.2e\n", GetParam().c_str(), worst);
   auto s = Session::create(m.value());
   ASSERT_TRUE(s.ok()) << s.status().message();
