@@ -66,6 +66,20 @@ struct Case {
 
 // 300 random strings (fixed seed): Latin, combining marks, Cyrillic, Arabic, kana, CJK,
 // Hangul, emoji, Unicode spaces, control whitespace and fragments of special tokens.
+/// Encode throughput in MB/s on `texts`, one encode call per string until kBenchBytes, after one
+/// warm-up pass: the loop the JS and Rust references time.
+double encodeMBps(const bmc::Tokenizer &tok, const std::vector<std::string> &texts) {
+  for (const auto &s : texts) (void)tok.encode(s, true);
+  size_t bytes = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (bytes < kBenchBytes)
+    for (const auto &s : texts) {
+      (void)tok.encode(s, true);
+      bytes += s.size();
+    }
+  return bytes / 1e6 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 nlohmann::json randomStrings() {
   nlohmann::json random = nlohmann::json::array();
   std::mt19937 rng(13);
@@ -179,17 +193,7 @@ TEST_P(Oracle, IdsAndTextMatchTransformersJs) {
   std::printf("[ tokenizer ] %-7s %zu/%zu random strings identical\n", label.c_str(), randomSame, random.size());
 
   // Throughput on the same strings as the JS benchmark: one encode call per corpus string.
-  std::vector<std::string> texts(corpus.begin(), corpus.end());
-  for (const auto &s : texts) (void)tok->encode(s, true); // warm-up
-  size_t bytes = 0;
-  t0 = std::chrono::steady_clock::now();
-  while (bytes < kBenchBytes)
-    for (const auto &s : texts) {
-      (void)tok->encode(s, true);
-      bytes += s.size();
-    }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double ours = bytes / 1e6 / s, theirs = ref["bench"]["mb_per_s"];
+  double ours = encodeMBps(*tok, std::vector<std::string>(corpus.begin(), corpus.end())), theirs = ref["bench"]["mb_per_s"];
   std::printf("[ tokenizer ] %-7s %zu/%zu cases identical (%zu known JS divergence); encode %.2f MB/s (bmc) vs %.2f MB/s "
               "(transformers.js), %.1fx; load %.2f s\n",
               label.c_str(), passed, corpus.size(), diverged, ours, theirs, ours / theirs, loadS);
@@ -288,17 +292,7 @@ TEST_P(UnigramOracle, IdsAndTextMatchHuggingFace) {
   EXPECT_LE(jsSplits, c.maxJsSplits) << "transformers.js now disagrees with the Rust library on more corpus strings";
 
   // Throughput on the same strings as the references' benchmarks: one encode call per corpus string.
-  std::vector<std::string> texts(corpus.begin(), corpus.end());
-  for (const auto &s : texts) (void)tok->encode(s, true); // warm-up
-  size_t bytes = 0;
-  t0 = std::chrono::steady_clock::now();
-  while (bytes < kBenchBytes)
-    for (const auto &s : texts) {
-      (void)tok->encode(s, true);
-      bytes += s.size();
-    }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double ours = bytes / 1e6 / secs, jsMbs = js["bench"]["mb_per_s"], rustMbs = rust["bench"]["mb_per_s"];
+  double ours = encodeMBps(*tok, std::vector<std::string>(corpus.begin(), corpus.end())), jsMbs = js["bench"]["mb_per_s"], rustMbs = rust["bench"]["mb_per_s"];
   std::printf("[ tokenizer ] %s: %zu corpus + %zu random strings identical to HF Rust; transformers.js differs from "
               "it on %zu + %zu; encode %.2f MB/s (bmc) vs %.2f (transformers.js, %.1fx) vs %.2f (HF Rust via Node, "
               "%.1fx); load %.2f s\n",
