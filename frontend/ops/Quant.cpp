@@ -139,21 +139,23 @@ LogicalResult dequantizeLinear(NodeImporter &n) {
       gran = Gran::Block;
     }
   }
-  const CodeType *zt = nullptr;
-  std::optional<CodeType> zType;
+  // The zero point has x's type (checked), so x's CodeType reads it too.
+  const bool hasZero = n.has(2);
   const uint8_t *Z = nullptr;
-  if (n.has(2)) {
-    zType = codeType(n.type(2).getElementType());
+  int splatZero = 0;
+  if (hasZero) {
+    auto zType = codeType(n.type(2).getElementType());
     if (!zType || zType->bits != ct->bits || zType->isSigned != ct->isSigned)
       return n.error(std::string("input 2 (x_zero_point): expected the type of x (") + ct->name + ")");
     if (n.type(2).getShape() != st.getShape())
       return n.error("input 2 (x_zero_point): expected the shape of x_scale");
-    zt = &*zType;
     Z = constantBytes(n, 2, zBytes);
-    if (!Z) {
+    if (!Z) { // a splat constant: one zero point
       auto c = n.in(2).getDefiningOp<arith::ConstantOp>();
       auto d = c ? dyn_cast<DenseElementsAttr>(c.getValue()) : DenseElementsAttr();
       if (!d || !d.isSplat()) return n.error("input 2 (x_zero_point): expected a constant");
+      APInt v = d.getSplatValue<APInt>();
+      splatZero = int(ct->isSigned ? v.getSExtValue() : int64_t(v.getZExtValue()));
     }
   }
   // Scale / zero point index of element i (row-major over x's shape).
@@ -173,12 +175,7 @@ LogicalResult dequantizeLinear(NodeImporter &n) {
     std::memcpy(&s, S + 4 * j, 4);
     return s;
   };
-  int splatZero = 0;
-  if (zt && !Z) {
-    APInt v = cast<DenseElementsAttr>(n.in(2).getDefiningOp<arith::ConstantOp>().getValue()).getSplatValue<APInt>();
-    splatZero = int(zt->isSigned ? v.getSExtValue() : int64_t(v.getZExtValue()));
-  }
-  auto zeroAt = [&](int64_t j) -> int { return !zt ? 0 : Z ? codeAt(Z, *zt, j) : splatZero; };
+  auto zeroAt = [&](int64_t j) -> int { return !hasZero ? 0 : Z ? codeAt(Z, *ct, j) : splatZero; };
 
   // Every consumer a MatMul reading y as B (input 1), and y no graph output?
   const std::string &y = n.node.output(0);
