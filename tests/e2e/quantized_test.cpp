@@ -62,14 +62,7 @@ std::pair<std::vector<int64_t>, double> againstOrt(const std::shared_ptr<Model> 
     ADD_FAILURE() << t.status().message();
     return {{}, 0.0};
   }
-  int64_t V = t.value().logits[0].shape()[1];
-  double worst = 0;
-  for (int step : kDumpSteps) {
-    LogitDiff d = compareLogits(t.value().logits[size_t(step)].data<float>(), ref.logits.at(step).data(), V);
-    EXPECT_LE(d.rel, kOrtTolerance) << "step " << step << ": " << d.describe();
-    worst = std::max(worst, d.rel);
-  }
-  return {t.value().argmax[0], worst};
+  return {t.value().argmax[0], expectLogitsNear(t.value(), ref.logits, kDumpSteps, kOrtTolerance)};
 }
 
 using Param = std::tuple<std::string, int>; // model, bits
