@@ -16,7 +16,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <chrono>
 #include <cstdio>

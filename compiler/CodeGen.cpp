@@ -2,7 +2,7 @@
 
 #include "compiler/CodeGen.h"
 #include "compiler/lowering/Lowering.h"
-#include "runtime/Abi.h"
+#include "bmc/abi/entry.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -134,7 +134,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     error = "translation to LLVM IR failed: " + diag;
     return nullptr;
   }
-  // The blob size the code reads at fixed offsets (runtime/Abi.h): the
+  // The blob size the code reads at fixed offsets (bmc/abi/entry.h): the
   // package loader checks the weights section against it.
   auto *i64 = llvm::Type::getInt64Ty(llctx);
   new llvm::GlobalVariable(*llmod, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,

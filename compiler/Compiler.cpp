@@ -1,12 +1,12 @@
 //===- Compiler.cpp - the compile driver: ONNX -> passes -> code -> Model --===//
 
 #include "bmc/compiler.h"
+#include "bmc/abi/limits.h"
+#include "bmc/abi/package.h"
 #include "bmc/model_folder.h"
 #include "compiler/CodeGen.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
-#include "runtime/Limits.h"
-#include "runtime/Package.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"

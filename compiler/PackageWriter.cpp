@@ -1,8 +1,8 @@
 //===- PackageWriter.cpp - object -> shared object -> .bmcpkg --------------===//
 
 #include "compiler/CodeGen.h"
-#include "runtime/Abi.h"
-#include "runtime/Package.h"
+#include "bmc/abi/entry.h"
+#include "bmc/abi/package.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"

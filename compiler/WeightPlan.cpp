@@ -2,7 +2,7 @@
 
 #include "compiler/WeightPlan.h"
 
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <cstring>
 

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/OnnxModel.h"
-#include "runtime/OpenFile.h"
+#include "bmc/abi/open_file.h"
 
 #include <onnx/onnx_pb.h>
 

@@ -52,7 +52,7 @@ struct Weight {
   bool fileMapped = false;
   /// 4 or 8: a quantized matrix imported from a MatMulNBits node: `dims` are
   /// its logical [K, N] (dtype FLOAT) and `data` holds bmc's packed int4 /
-  /// int8 layout (runtime/kernels/kernels.h), which only a matmul can read.
+  /// int8 layout (bmc/abi/kernels.h), which only a matmul can read.
   int quantBits = 0;
   int64_t numElements() const {
     int64_t n = 1;

@@ -2,7 +2,7 @@
 
 #include "bmc/cost_model.h"
 #include "runtime/KVMemory.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 #include "runtime/kernels/thread_pool.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 //===- ExecContext.cpp - the bmc_rt_* functions generated code calls ------===//
 
 #include "runtime/ExecContext.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 #include "runtime/kernels/kernels_internal.h"
 
 #include <cstdlib>

@@ -3,7 +3,7 @@
 #define BMC_RUNTIME_EXECCONTEXT_H
 
 #include "bmc/model.h"
-#include "runtime/Abi.h"
+#include "bmc/abi/entry.h"
 
 #include <csetjmp>
 #include <cstdint>

@@ -1,6 +1,6 @@
 //===- Limits.cpp - range checks and overflow-checked sizes ----------------===//
 
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <cmath>
 #include <cstdio>

@@ -2,7 +2,7 @@
 
 #include "bmc/model.h"
 #include "runtime/ExecContext.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 #include "runtime/kernels/thread_pool.h"
 
 #include <map>

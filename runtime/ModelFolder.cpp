@@ -2,8 +2,8 @@
 
 #include "bmc/model_folder.h"
 #include "bmc/session.h"
-#include "runtime/Limits.h"
-#include "runtime/OpenFile.h"
+#include "bmc/abi/limits.h"
+#include "bmc/abi/open_file.h"
 
 #include <nlohmann/json.hpp>
 

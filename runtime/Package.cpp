@@ -1,9 +1,9 @@
 //===- Package.cpp - loading .bmcpkg files ---------------------------------===//
 
-#include "runtime/Package.h"
-#include "runtime/Abi.h"
-#include "runtime/Limits.h"
-#include "runtime/OpenFile.h"
+#include "bmc/abi/package.h"
+#include "bmc/abi/entry.h"
+#include "bmc/abi/limits.h"
+#include "bmc/abi/open_file.h"
 
 #include <algorithm>
 #include <cmath>

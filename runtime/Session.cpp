@@ -2,9 +2,9 @@
 
 #include "bmc/session.h"
 #include "bmc/cost_model.h"
-#include "runtime/Abi.h"
+#include "bmc/abi/entry.h"
 #include "runtime/KVMemory.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,7 +11,7 @@
 #include "bmc/session.h"
 #include "bmc/tokenizer.h"
 #include "compiler/tools/CliUtil.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 #include "serve/Connection.h"
 #include "serve/Engine.h"
 

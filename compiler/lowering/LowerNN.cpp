@@ -1,8 +1,8 @@
 //===- LowerNN.cpp - matmul, gemm, attention and the KV cache --------------===//
 
 #include "compiler/lowering/Lowering.h"
-#include "runtime/Abi.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/entry.h"
+#include "bmc/abi/kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 

@@ -3,7 +3,7 @@
 // Lowers `func.func @main` on bmc tensors into
 //     llvm-compatible `func.func @bmc_main(%ctx: !llvm.ptr, %io: !llvm.ptr) -> i32`
 // built from scf loops, arith/math scalars, llvm.getelementptr/load/store and
-// calls into the runtime (runtime/Abi.h) and its kernels.
+// calls into the runtime (bmc/abi/entry.h) and its kernels.
 //
 // Every tensor value becomes a Buf: a base pointer, an element offset, and
 // i64 sizes and strides, so that transposes, slices, splits, broadcasts and

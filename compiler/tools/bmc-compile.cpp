@@ -5,7 +5,7 @@
 #include "bmc/tokenizer.h"
 #include "compiler/CodeGen.h"
 #include "compiler/tools/CliUtil.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <chrono>
 #include <cstdio>

@@ -12,7 +12,7 @@
 #include "bmc/session.h"
 #include "bmc/speculative.h"
 #include "compiler/tools/CliUtil.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <chrono>
 #include <optional>

@@ -14,7 +14,7 @@
 // its block, 4-bit codes low nibble first), scales [N * blocks], zero points
 // (uint8, 4-bit ones two per byte) default to 2^(bits - 1); the weight is
 // w[k][n] = (code - zero) * scale. The codes are repacked, not requantized,
-// into bmc's int4 / int8 layouts (runtime/kernels/kernels.h: 32 rows of K
+// into bmc's int4 / int8 layouts (bmc/abi/kernels.h: 32 rows of K
 // per scale), so a block_size that is a multiple of 32 maps exactly: each
 // 32-row sub-block carries its block's scale and zero point. The matmul then
 // reads the packed codes (bmc_matmul_q4_f32 / _q8_f32) with fp32 arithmetic:
@@ -27,7 +27,7 @@
 
 #include "frontend/ImportContext.h"
 #include "frontend/ops/QuantPack.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <cstring>
 

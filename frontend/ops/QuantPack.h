@@ -3,7 +3,7 @@
 // Both quantized forms bmc imports, com.microsoft MatMulNBits (Contrib.cpp)
 // and DequantizeLinear -> MatMul (Quant.cpp), arrive as codes, scales and
 // zero points in the exporter's order. This repacks them, code for code (no
-// requantization), into bmc's int4 / int8 layouts (runtime/kernels/kernels.h:
+// requantization), into bmc's int4 / int8 layouts (bmc/abi/kernels.h:
 // panels of 16 columns, blocks of 32 rows of K, one scale per block and
 // column) and returns a bmc.weight the matmul lowering reads as packed codes.
 // The caller has checked the form fits: one scale (and zero point) per
@@ -14,7 +14,7 @@
 #define BMC_FRONTEND_OPS_QUANTPACK_H
 
 #include "frontend/ImportContext.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <cstring>
 #include <memory>

@@ -111,7 +111,7 @@ public:
   /// passed here (use a Session).
   Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs, const RunOptions &opts = {}) const;
 
-  /// Lower-level call used by sessions: `io` as in runtime/Abi.h. With
+  /// Lower-level call used by sessions: `io` as in bmc/abi/entry.h. With
   /// `lastTokenLogits`, a decoder's logits output covers only the last
   /// position of each sequence ([batch, 1, vocab]).
   Status invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogits = false) const;

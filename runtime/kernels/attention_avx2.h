@@ -6,7 +6,7 @@
 #ifndef BMC_RUNTIME_KERNELS_ATTENTION_AVX2_H
 #define BMC_RUNTIME_KERNELS_ATTENTION_AVX2_H
 
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -10,7 +10,7 @@
 #ifndef BMC_RUNTIME_KERNELS_ATTENTION_KV_LOAD_H
 #define BMC_RUNTIME_KERNELS_ATTENTION_KV_LOAD_H
 
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <immintrin.h>
 

@@ -13,7 +13,7 @@
 //   bench_kernels [--quick] [--threads 1|2] [--only SUBSTRING]
 //   (--only spec: the speculative-decoding sweeps over M = 1..9 rows;
 //    --only "kv types": decode attention over fp32 / bf16 / fp16 caches)
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "thread_pool.h"
 

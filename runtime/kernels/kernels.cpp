@@ -1,7 +1,7 @@
 // The C ABI of kernels.h: picks the implementation once per process (CPU
 // features, BMC_KERNELS=ref|avx2) and turns any failure of a fast kernel into a run
 // of the reference kernel, so no exception ever crosses the C boundary.
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "matmul_a8.h"
 

@@ -4,7 +4,7 @@
 #ifndef BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
 #define BMC_RUNTIME_KERNELS_KERNELS_INTERNAL_H
 
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 #include "thread_pool.h"
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 // at a time; the AVX2 path converts 8 elements per instruction sequence (bf16:
 // integer rounding; fp16: F16C vcvtps2ph / vcvtph2ps) and gives the same bits,
 // NaNs included (tests/unit/kernels/kv_convert_test.cpp).
-#include "kernels.h"
+#include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "simd_avx2.h"
 

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "bmc/tokenizer.h"
 #include "bmc/model_folder.h"
-#include "runtime/OpenFile.h"
+#include "bmc/abi/open_file.h"
 #include "runtime/tokenizer/Impl.h"
 #include "runtime/tokenizer/LoadJson.h"
 #include "runtime/tokenizer/Utf8.h"

@@ -3,13 +3,13 @@
 // Each variant starts from a good package and breaks one thing. Where the
 // damage would otherwise only show as a checksum mismatch, the checksum is
 // recomputed, so that the check meant to catch it is the one exercised.
-// Uses the format's own header (runtime/Package.h) to find the fields.
+// Uses the format's own header (bmc/abi/package.h) to find the fields.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_TESTS_E2E_BAD_PACKAGES_H
 #define BMC_TESTS_E2E_BAD_PACKAGES_H
 
-#include "runtime/Package.h"
+#include "bmc/abi/package.h"
 #include "tests/e2e/e2e_util.h"
 
 #include <cmath>

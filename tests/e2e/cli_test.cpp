@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 #include "tests/e2e/bad_packages.h"
 #include "tests/e2e/e2e_util.h"
 #include "bmc/tokenizer.h"

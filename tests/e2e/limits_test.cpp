@@ -3,11 +3,11 @@
 // Values that used to overflow int64 arithmetic, corrupt the heap or escape
 // as exceptions (r = 2^62, a context of 2^60, a batch of 10^9, 10^9 threads)
 // must come back as one-line Status errors, and the model keeps working.
-// (The same through the tools: cli_test.cpp; the ranges: runtime/Limits.h.)
+// (The same through the tools: cli_test.cpp; the ranges: bmc/abi/limits.h.)
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 #include "tests/e2e/e2e_util.h"
 
 #include <gtest/gtest.h>

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/CliUtil.h"
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <limits>
 #include <optional>

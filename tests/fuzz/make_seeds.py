@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "gptneox", "phi3", "opt"]
-HEADER = struct.Struct("<8sIIQQQQQQQII48s")  # runtime/Package.h: pkg::Header
+HEADER = struct.Struct("<8sIIQQQQQQQII48s")  # bmc/abi/package.h: pkg::Header
 
 
 def micro_model(modelgen, family, opset, path):

@@ -1,6 +1,6 @@
 //===- limits_test.cpp - the runtime's range checks and checked sizes -----===//
 
-#include "runtime/Limits.h"
+#include "bmc/abi/limits.h"
 
 #include <gtest/gtest.h>
 

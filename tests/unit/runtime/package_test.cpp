@@ -1,6 +1,6 @@
 //===- package_test.cpp - .bmcpkg metadata codec and CRC32C ---------------===//
 
-#include "runtime/Package.h"
+#include "bmc/abi/package.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-//===- OpenFile.h - open a model file for reading, regular files only -*- C++ -*-===//
+//===- open_file.h - open a model file for reading, regular files only -*- C++ -*-===//
 //
 // Shared by the package loader and the ONNX importer (header-only: the
 // frontend does not link the runtime). A FIFO opened the plain way blocks
@@ -8,8 +8,8 @@
 // mmap) and refused with one line unless fstat says it is a regular file.
 //
 //===----------------------------------------------------------------------===//
-#ifndef BMC_RUNTIME_OPENFILE_H
-#define BMC_RUNTIME_OPENFILE_H
+#ifndef BMC_ABI_OPEN_FILE_H
+#define BMC_ABI_OPEN_FILE_H
 
 #include <cerrno>
 #include <cstring>

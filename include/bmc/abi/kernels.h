@@ -15,8 +15,8 @@
  * one parallel call at a time and serialises concurrent callers). Outputs must
  * not alias inputs.
  */
-#ifndef BMC_RUNTIME_KERNELS_KERNELS_H
-#define BMC_RUNTIME_KERNELS_KERNELS_H
+#ifndef BMC_ABI_KERNELS_H
+#define BMC_ABI_KERNELS_H
 
 #include <stdint.h>
 
@@ -250,4 +250,4 @@ void bmc_attention_f32(void *pool, const bmc_attention_args *a);
 } /* extern "C" */
 #endif
 
-#endif /* BMC_RUNTIME_KERNELS_KERNELS_H */
+#endif /* BMC_ABI_KERNELS_H */

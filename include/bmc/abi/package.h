@@ -1,4 +1,4 @@
-//===- Package.h - the .bmcpkg format (shared by writer and loader) -*- C++ -*-===//
+//===- package.h - the .bmcpkg format (shared by writer and loader) -*- C++ -*-===//
 //
 // Layout (all integers little-endian; see docs/PACKAGE.md):
 //   [0, 128)     header: magic "BMCPKG\0\1", format version, ABI version,
@@ -8,8 +8,8 @@
 //   weights      the packed weight blob, 4096-aligned so it can be mmapped
 //
 //===----------------------------------------------------------------------===//
-#ifndef BMC_RUNTIME_PACKAGE_H
-#define BMC_RUNTIME_PACKAGE_H
+#ifndef BMC_ABI_PACKAGE_H
+#define BMC_ABI_PACKAGE_H
 
 #include "bmc/model.h"
 #include "bmc/model_folder.h"

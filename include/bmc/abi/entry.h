@@ -1,17 +1,17 @@
-/*===- Abi.h - the contract between generated code and the runtime -------===*
+/*===- entry.h - the contract between generated code and the runtime -----===*
  *
  * Compiled models export one C function:
  *     int32_t bmc_main(bmc_exec_ctx *ctx, void **io);
  * `io[i]` points to a bmc_tensor_ref for graph input i, or to a bmc_kv_ref
  * for an input that the BMC pass turned into a KV cache. Generated code
  * reaches everything else through the bmc_rt_* functions below, which the
- * runtime library exports. Kernels (runtime/kernels/kernels.h) are called
+ * runtime library exports. Kernels (bmc/abi/kernels.h) are called
  * directly. Failures call bmc_rt_fail, which does not return.
  *
  * Plain C so that generated code, the runtime and tests agree on layouts.
  *===----------------------------------------------------------------------===*/
-#ifndef BMC_RUNTIME_ABI_H
-#define BMC_RUNTIME_ABI_H
+#ifndef BMC_ABI_ENTRY_H
+#define BMC_ABI_ENTRY_H
 
 #include <stdint.h>
 

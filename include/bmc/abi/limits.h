@@ -1,4 +1,4 @@
-//===- Limits.h - the limits the runtime enforces, with checked arithmetic -*- C++ -*-===//
+//===- limits.h - the limits the runtime enforces, with checked arithmetic -*- C++ -*-===//
 //
 // Every size a user or a package can set (r, the context, the batch, the
 // threads) is checked here against a fixed range before any arithmetic uses
@@ -10,8 +10,8 @@
 // the caller sets).
 //
 //===----------------------------------------------------------------------===//
-#ifndef BMC_RUNTIME_LIMITS_H
-#define BMC_RUNTIME_LIMITS_H
+#ifndef BMC_ABI_LIMITS_H
+#define BMC_ABI_LIMITS_H
 
 #include "bmc/session.h"
 #include "bmc/status.h"
