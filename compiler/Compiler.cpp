@@ -157,8 +157,8 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
   pm.addPass(mlir::createCanonicalizerPass());
   if (opts.kvMode != KVMode::Concat) {
     mlir::bmc::KVInplaceOptions kvo;
-    kvo.padding = opts.kvPadding;
-    kvo.kvType = kvTypeName(opts.kvType);
+    kvo.padding = *mlir::bmc::symbolizeKVPadding(opts.kvPadding); // checked by checkCompileOptions
+    kvo.kvType = *mlir::bmc::symbolizeKVType(kvTypeName(opts.kvType));
     pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createKVInplace(kvo));
     pm.addPass(mlir::createCanonicalizerPass());
   }

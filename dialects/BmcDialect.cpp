@@ -39,6 +39,10 @@ static void printKVShape(AsmPrinter &printer, int64_t heads, int64_t headDim, Ty
 #define GET_TYPEDEF_CLASSES
 #include "dialects/BmcTypes.cpp.inc"
 
+#include "dialects/BmcEnums.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialects/BmcAttrs.cpp.inc"
+
 LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t heads,
                                   int64_t headDim, Type elementType) {
   if (heads <= 0 || headDim <= 0)
@@ -50,6 +54,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError, 
 }
 
 void BmcDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/BmcAttrs.cpp.inc"
+      >();
   addTypes<
 #define GET_TYPEDEF_LIST
 #include "dialects/BmcTypes.cpp.inc"

@@ -12,6 +12,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/BmcDialect.h.inc"
+#include "dialects/BmcEnums.h"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialects/BmcTypes.h.inc"

@@ -30,6 +30,7 @@ def Bmc_Dialect : Dialect {
   }];
   let cppNamespace = "::mlir::bmc";
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"

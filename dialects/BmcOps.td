@@ -10,6 +10,7 @@
 #define BMC_OPS
 
 include "dialects/BmcDialect.td"
+include "dialects/BmcEnums.td"
 include "dialects/BmcTypes.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/CommonAttrConstraints.td"
@@ -570,18 +571,18 @@ def Bmc_AttentionOp : Bmc_InferOp<"attention"> {
 
     When `k` and `v` are views of a KV cache buffer (`bmc.kv_append`), the
     buffer has spare rows past `total`. `padding` chooses how code
-    generation treats them: `"skip"` bounds the loop at `total`; `"mask"`
+    generation treats them: `skip` (the default) bounds the loop at `total`; `mask`
     computes scores over every row of the buffer and masks the spare ones
     out, as the BMC paper does. Both give the same result.
 
     ```mlir
-    %o = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32, padding = "skip"}
+    %o = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32, padding = #bmc.padding<mask>}
         : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x?xf32>) -> tensor<?x6x?x16xf32>
     ```
   }];
   let arguments = (ins Bmc_Tensor:$q, Bmc_Tensor:$k, Bmc_Tensor:$v,
                        Optional<Bmc_Tensor>:$mask, F32Attr:$scale,
-                       DefaultValuedAttr<StrAttr, "\"skip\"">:$padding);
+                       DefaultValuedAttr<Bmc_KVPaddingAttr, "::mlir::bmc::KVPadding::Skip">:$padding);
   let results = (outs Bmc_Tensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v (`,` $mask^)? attr-dict `:` functional-type(operands, results)

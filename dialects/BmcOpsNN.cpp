@@ -197,10 +197,6 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
   if (!ShapedType::isDynamic(dq) && !ShapedType::isDynamic(dk) && dq != dk)
     return fail(loc, llvm::formatv("bmc.attention: expected q and k head_dim to agree, found "
                                    "{0} and {1}", dq, dk));
-  StringRef pad = adaptor.getPadding();
-  if (pad != "skip" && pad != "mask")
-    return fail(loc, llvm::formatv("bmc.attention: expected padding \"skip\" or \"mask\", found "
-                                   "\"{0}\"", pad));
   if (Value m = adaptor.getMask()) {
     auto mt = ranked(m);
     SmallVector<int64_t> scores{q.getDimSize(0), h, q.getDimSize(2), k.getDimSize(2)}, bc;

@@ -20,16 +20,10 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
 
   void runOnOperation() override {
     func::FuncOp f = getOperation();
-    if (padding != "skip" && padding != "mask") {
-      f.emitError("bmc-kv-inplace: expected padding skip or mask, found '") << padding << "'";
-      return signalPassFailure();
-    }
-    if (kvType != "f32" && kvType != "bf16" && kvType != "f16") {
-      f.emitError("bmc-kv-inplace: expected kv-type f32, bf16 or f16, found '") << kvType << "'";
-      return signalPassFailure();
-    }
     OpBuilder tb(&getContext());
-    Type storage = kvType == "bf16" ? Type(tb.getBF16Type()) : kvType == "f16" ? Type(tb.getF16Type()) : Type();
+    Type storage = kvType.getValue() == KVType::BF16 ? Type(tb.getBF16Type())
+                   : kvType.getValue() == KVType::F16 ? Type(tb.getF16Type())
+                                           : Type();
     bool failed = false;
     Block &body = f.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -63,7 +57,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
                             "only [batch, heads, seq, head_dim] caches are rewritten";
           c.emitRemark("KV cache '") << name << "' not rewritten: " << why;
           if (storage) {
-            c.emitError("bmc-kv-inplace: kv-type ") << kvType << " needs every KV cache rewritten in place; '"
+            c.emitError("bmc-kv-inplace: kv-type ") << stringifyKVType(kvType) << " needs every KV cache rewritten in place; '"
                                                      << name << "' is not: " << why;
             failed = true;
           }
@@ -75,7 +69,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       auto remark = [&](const Twine &why) {
         concats[0].emitRemark("KV cache '") << name << "' not rewritten: " << why;
         if (storage) {
-          concats[0].emitError("bmc-kv-inplace: kv-type ") << kvType << " needs every KV cache rewritten in place; '"
+          concats[0].emitError("bmc-kv-inplace: kv-type ") << stringifyKVType(kvType) << " needs every KV cache rewritten in place; '"
                                                             << name << "' is not: " << why;
           failed = true;
         }
@@ -125,11 +119,11 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       cc.getResult().replaceAllUsesWith(app.getResult());
       cc.erase();
       for (Operation *u : app.getResult().getUsers())
-        if (auto att = dyn_cast<AttentionOp>(u)) att.setPadding(padding);
+        if (auto att = dyn_cast<AttentionOp>(u)) att.setPadding(padding.getValue());
       dropResults.set(outputs[0]);
       auto outName = f.getResultAttrOfType<StringAttr>(outputs[0], "bmc.name");
       f.setArgAttr(arg.getArgNumber(), "bmc.kv_present", outName ? outName : StringAttr::get(&getContext(), ""));
-      status.push_back(StringAttr::get(&getContext(), name + ": in place" + (storage ? " (" + kvType + ")" : "")));
+      status.push_back(StringAttr::get(&getContext(), name + ": in place" + (storage ? " (" + stringifyKVType(kvType).str() + ")" : "")));
     }
     // Drop the present outputs from the return and the signature.
     SmallVector<Value> keep;

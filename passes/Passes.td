@@ -90,7 +90,8 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
     rows; the concatenation becomes `bmc.kv_append` (a strided write of the
     new rows after the valid ones and a view of the valid rows, no copy of
     the past); the present output is removed (the runtime owns the buffer).
-    Attention reading the cache gets `padding` = the `padding` option.
+    Attention reading the cache gets `padding` = the `padding` option (the
+    example: `padding=mask`; `skip`, the default, is not printed).
     Where the pattern is absent or ambiguous the graph is left unchanged and
     a remark says why; the function records per layer whether it was
     rewritten (`bmc.kv_rewritten`).
@@ -107,15 +108,15 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
     ```mlir
     func.func @main(%cache: !bmc.kv_cache<2x16xf32>, ...) -> (...) {
       %present = bmc.kv_append %cache, %new : ...
-      %o = bmc.attention %q, %present, %v, %mask {padding = "skip", scale = 0.25 : f32} : ...
+      %o = bmc.attention %q, %present, %v, %mask {padding = #bmc.padding<mask>, scale = 0.25 : f32} : ...
       return ...
     }
     ```
   }];
   let options = [
-    Option<"padding", "padding", "std::string", /*default=*/"\"skip\"",
+    Option<"padding", "padding", "::mlir::bmc::KVPadding", /*default=*/"::mlir::bmc::KVPadding::Skip",
            "How attention treats the spare rows: skip or mask">,
-    Option<"kvType", "kv-type", "std::string", /*default=*/"\"f32\"",
+    Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::F32",
            "Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16: "
            "every f32 KV cache input must be rewritten and read only by bmc.attention)">
   ];

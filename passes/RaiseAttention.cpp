@@ -174,7 +174,7 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     OperationState st(pv.getLoc(), AttentionOp::getOperationName());
     st.addOperands(operands);
     st.addAttribute("scale", b.getF32FloatAttr(float(scale)));
-    st.addAttribute("padding", b.getStringAttr("skip"));
+    st.addAttribute("padding", KVPaddingAttr::get(b.getContext(), KVPadding::Skip));
     st.addTypes(pv.getType());
     Operation *att = b.create(st);
     if (failed(mlir::verify(att))) {

@@ -313,7 +313,7 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   Buf out = alloc(q.elem, false, {B, H, S, Dv});
   // Spare rows of a KV buffer: computed and masked ("mask") or skipped.
   Value padded = T;
-  if (op.getPadding() == "mask")
+  if (op.getPadding() == mlir::bmc::KVPadding::Mask)
     if (auto app = op.getK().getDefiningOp<mlir::bmc::KVAppendOp>()) padded = scalar(app.getCache());
   SmallVector<Value> p(BMC_ATT_NUM_PARAMS, c(0));
   auto ptrInt = [&](Value ptr) { return b.create<LLVM::PtrToIntOp>(loc, i64, ptr).getResult(); };

@@ -275,7 +275,7 @@ static LogicalResult attention(NodeImporter &n) {
   SmallVector<Value> operands{q, pk, pv};
   if (mask) operands.push_back(mask);
   auto y = n.make<mlir::bmc::AttentionOp>(operands, {n.named("scale", n.b.getF32FloatAttr(scale)),
-                                                     n.named("padding", n.b.getStringAttr("skip"))});
+                                                     n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip))});
   if (failed(y)) return failure();
   Value out = *y;
   if (rank == 3) {

@@ -421,7 +421,7 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
   auto scale = attentionScale(n, H);
   if (failed(mask) || failed(scale)) return failure();
   auto y = n.make<mlir::bmc::AttentionOp>({qr, pk, pv, *mask}, {n.named("scale", n.b.getF32FloatAttr(*scale)),
-                                                                 n.named("padding", n.b.getStringAttr("skip"))});
+                                                                 n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip))});
   if (failed(y)) return failure();
   auto out = mergeHeads(n, *y);
   if (failed(out)) return failure();
@@ -546,7 +546,7 @@ LogicalResult multiHeadAttention(NodeImporter &n) {
   SmallVector<Value> operands{*q4, pk, pv};
   if (mask) operands.push_back(mask);
   auto y = n.make<mlir::bmc::AttentionOp>(operands, {n.named("scale", n.b.getF32FloatAttr(*scale)),
-                                                     n.named("padding", n.b.getStringAttr("skip"))});
+                                                     n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip))});
   if (failed(y)) return failure();
   auto out = mergeHeads(n, *y);
   if (failed(out)) return failure();

@@ -53,9 +53,19 @@ func.func @element_types_differ(%q: tensor<1x6x1x16xf16>, %k: tensor<1x2x7x16xf3
 // -----
 
 func.func @padding(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>) {
-  // expected-error @+2 {{bmc.attention: expected padding "skip" or "mask", found "zero"}}
-  // expected-error @+1 {{failed to infer returned types}}
-  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, padding = "zero"}
+  // expected-error @+2 {{expected ::mlir::bmc::KVPadding to be one of: skip, mask}}
+  // expected-error @+1 {{failed to parse Bmc_KVPaddingAttr parameter 'value'}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, padding = #bmc.padding<zero>}
+      : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<1x6x1x16xf32>
+  return
+}
+
+// -----
+
+// A string where the enum belongs (the form before padding was an enum).
+func.func @padding_string(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>) {
+  // expected-error @+1 {{attribute 'padding' failed to satisfy constraint: how attention treats the spare rows of a KV buffer}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, padding = "mask"}
       : (tensor<1x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<1x6x1x16xf32>
   return
 }

@@ -6,12 +6,13 @@
 func.func @attention(%q: tensor<?x6x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: tensor<?x2x?x16xf32>,
                      %mask: tensor<?x1x?x?xf32>, %q4: tensor<1x4x1x8xf32>, %k4: tensor<1x4x7x8xf32>) -> () {
   // Grouped-query attention: 6 query heads read 2 KV heads.
+  // The default padding, skip, is not printed.
   // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f32} : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x?xf32>) -> tensor<?x6x?x16xf32>
-  %0 = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32, padding = "skip"}
+  %0 = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32, padding = #bmc.padding<skip>}
       : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x?xf32>) -> tensor<?x6x?x16xf32>
-  // Without a mask; padding = "mask".
-  // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}} {padding = "mask", scale = 0.353553385 : f32} : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
-  %1 = bmc.attention %q4, %k4, %k4 {scale = 0.353553385 : f32, padding = "mask"}
+  // Without a mask; padding mask.
+  // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}} {padding = #bmc.padding<mask>, scale = 0.353553385 : f32} : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  %1 = bmc.attention %q4, %k4, %k4 {scale = 0.353553385 : f32, padding = #bmc.padding<mask>}
       : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
   return
 }

@@ -5,6 +5,8 @@
 //
 // RUN: bmc-opt %s --bmc-kv-inplace -verify-diagnostics | FileCheck %s
 // RUN: bmc-opt %s --bmc-kv-inplace="padding=mask" -verify-diagnostics | FileCheck %s --check-prefix=MASK
+// RUN: not bmc-opt %s --bmc-kv-inplace="padding=zero" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: for the --padding option: expected skip or mask, found 'zero'
 
 // The pattern of llama_s after attention raising: keys and values, GQA.
 // CHECK-LABEL: func.func @llama_layer
@@ -20,7 +22,7 @@
 // CHECK-NOT: bmc.concat
 // CHECK: return %{{.*}} : tensor<?x6x?x16xf32>
 // MASK-LABEL: func.func @llama_layer
-// MASK: bmc.attention {{.*}} {padding = "mask", scale = 2.500000e-01 : f32}
+// MASK: bmc.attention {{.*}} {padding = #bmc.padding<mask>, scale = 2.500000e-01 : f32}
 func.func @llama_layer(%pk: tensor<?x2x?x16xf32> {bmc.name = "past_key_values.0.key"},
                        %pv: tensor<?x2x?x16xf32> {bmc.name = "past_key_values.0.value"},
                        %nk: tensor<?x2x?x16xf32>, %nv: tensor<?x2x?x16xf32>,
