@@ -123,6 +123,15 @@ ModelSignature extractSignature(mlir::ModuleOp module) {
   return sig;
 }
 
+/// The graph pipeline's options (passes/Passes.h) for `opts`, which
+/// checkCompileOptions accepted (the modes map by name).
+static void setPipelineOptions(const CompileOptions &opts, mlir::bmc::PipelineOptions &po) {
+  po.kvMode = *mlir::bmc::symbolizeKVMode(kvModeName(opts.kvMode));
+  po.padding = *mlir::bmc::symbolizeKVPadding(opts.kvPadding);
+  po.kvType = *mlir::bmc::symbolizeKVType(kvTypeName(opts.kvType));
+  po.markLayers = opts.outlineLayers;
+}
+
 /// Import, clean up and raise: the module every later stage starts from.
 static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts,
                      ImportedModel &out, std::string &error) {
@@ -149,21 +158,9 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
     return mlir::success();
   });
   mlir::PassManager pm(&ctx);
-  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createFoldShapes());
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createRaiseAttention());
-  pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createRaiseNorms());
-  pm.addPass(mlir::createCanonicalizerPass());
-  if (opts.kvMode != KVMode::Concat) {
-    mlir::bmc::KVInplaceOptions kvo;
-    kvo.padding = *mlir::bmc::symbolizeKVPadding(opts.kvPadding); // checked by checkCompileOptions
-    kvo.kvType = *mlir::bmc::symbolizeKVType(kvTypeName(opts.kvType));
-    pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createKVInplace(kvo));
-    pm.addPass(mlir::createCanonicalizerPass());
-  }
-  pm.addPass(mlir::createCSEPass());
-  if (opts.outlineLayers) pm.addNestedPass<mlir::func::FuncOp>(mlir::bmc::createMarkLayers());
+  mlir::bmc::PipelineOptions po;
+  setPipelineOptions(opts, po);
+  mlir::bmc::buildPipeline(pm, po);
   if (mlir::failed(pm.run(*out.module))) {
     error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;

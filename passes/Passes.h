@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::bmc {
 
@@ -18,6 +19,41 @@ namespace mlir::bmc {
 /// The discardable attribute bmc-mark-layers puts on each op of decoder
 /// layer k (an i64); code generation reads it and removes it.
 inline constexpr llvm::StringLiteral kLayerAttrName = "bmc.layer";
+
+/// The options of the graph pipeline (`bmc-pipeline`): the compiler's
+/// CompileOptions map onto them (compiler/Compiler.cpp).
+struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
+  Option<KVMode> kvMode{*this, "kv-mode",
+                        llvm::cl::desc("How the KV cache is kept: bmc, prealloc (both rewrite the caches in "
+                                       "place) or concat (the graph as exported)"),
+                        llvm::cl::init(KVMode::BMC)};
+  Option<KVPadding> padding{*this, "padding",
+                            llvm::cl::desc("How attention treats a KV buffer's spare rows: skip or mask"),
+                            llvm::cl::init(KVPadding::Skip)};
+  Option<KVType> kvType{*this, "kv-type",
+                        llvm::cl::desc("Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16 "
+                                       "need kv-mode bmc or prealloc)"),
+                        llvm::cl::init(KVType::F32)};
+  Option<bool> markLayers{*this, "mark-layers",
+                          llvm::cl::desc("Mark each decoder layer's ops (bmc-mark-layers), so code "
+                                         "generation compiles each distinct layer body once"),
+                          llvm::cl::init(true)};
+};
+
+/// Options that parse but do not go together (kv-type bf16/f16 with
+/// kv-mode concat): failure with a one-line `error`.
+LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error);
+
+/// Appends the graph pipeline to a module-level pass manager: fold shapes,
+/// canonicalize, cse, raise attention and norms, canonicalize, then (unless
+/// kv-mode=concat) the in-place KV rewrite and canonicalize, cse, and
+/// bmc-mark-layers when mark-layers is set. `o` must pass
+/// checkPipelineOptions.
+void buildPipeline(OpPassManager &pm, const PipelineOptions &o);
+
+/// Registers `bmc-pipeline` (buildPipeline after checkPipelineOptions) for
+/// bmc-opt and other MLIR drivers.
+void registerPipeline();
 
 /// Re-infers the result types of `op` and keeps the more static of old and
 /// new per dimension. Returns true if a type changed.

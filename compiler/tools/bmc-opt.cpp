@@ -15,6 +15,7 @@ int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::bmc::registerBmcPasses();
+  mlir::bmc::registerPipeline();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "bmc optimizer driver\n", registry));
 }

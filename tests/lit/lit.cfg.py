@@ -1,7 +1,7 @@
 # -*- Python -*-
 # The bmc lit suite. Run through ctest (`ctest -R lit`), `ninja check-lit`, or
 #   /usr/lib/llvm-19/build/utils/lit/lit.py -sv <build>/tests/lit
-# Substitutions: bmc-opt, bmc-import, FileCheck, not, count (tools),
+# Substitutions: bmc-opt, bmc-import, bmc-compile, FileCheck, not, count (tools),
 #   %python   Debian's python3 (has the onnx module the generators need)
 #   %modelgen the decoder generator, tests/models/bmc_modelgen.py, under %python
 #   %models   tests/models (committed: available in CI)
@@ -47,6 +47,7 @@ llvm_config.add_tool_substitutions(
     [config.llvm_tools_dir],
 )
 llvm_config.add_tool_substitutions(
-    [ToolSubst("bmc-opt", unresolved="fatal"), ToolSubst("bmc-import", unresolved="fatal")],
+    [ToolSubst("bmc-opt", unresolved="fatal"), ToolSubst("bmc-import", unresolved="fatal"),
+     ToolSubst("bmc-compile", unresolved="fatal")],
     [config.bmc_tools_dir],
 )

@@ -1,0 +1,64 @@
+//===- Pipeline.cpp - the graph pipeline, registered once as bmc-pipeline -===//
+//
+// The one list of graph passes: the compiler (compiler/Compiler.cpp) builds
+// it with buildPipeline, and bmc-opt and the lit tests run it by name
+// (`--bmc-pipeline="kv-mode=prealloc padding=mask"`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace mlir::bmc {
+
+LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error) {
+  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat) {
+    error = "bmc-pipeline: kv-type " + stringifyKVType(o.kvType).str() +
+            " needs kv-mode bmc or prealloc (concat keeps the graph's f32 tensors)";
+    return failure();
+  }
+  return success();
+}
+
+void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
+  pm.addNestedPass<func::FuncOp>(createFoldShapes());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createRaiseAttention());
+  pm.addNestedPass<func::FuncOp>(createRaiseNorms());
+  pm.addPass(createCanonicalizerPass());
+  if (o.kvMode != KVMode::Concat) {
+    KVInplaceOptions kvo;
+    kvo.padding = o.padding;
+    kvo.kvType = o.kvType;
+    pm.addNestedPass<func::FuncOp>(createKVInplace(kvo));
+    pm.addPass(createCanonicalizerPass());
+  }
+  pm.addPass(createCSEPass());
+  if (o.markLayers) pm.addNestedPass<func::FuncOp>(createMarkLayers());
+}
+
+void registerPipeline() {
+  // PassPipelineRegistration without its void builder, so that options that
+  // parse but do not go together are refused with a message.
+  registerPassPipeline(
+      "bmc-pipeline",
+      "The compiler's graph pipeline: fold shapes, raise attention and norms, rewrite KV caches in "
+      "place (unless kv-mode=concat), mark decoder layers",
+      [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
+        PipelineOptions o;
+        if (failed(o.parseFromString(text))) return failure();
+        std::string error;
+        if (failed(checkPipelineOptions(o, error))) return errorHandler(error);
+        buildPipeline(pm, o);
+        return success();
+      },
+      [](function_ref<void(const ::mlir::detail::PassOptions &)> optHandler) { optHandler(PipelineOptions()); });
+}
+
+} // namespace mlir::bmc
