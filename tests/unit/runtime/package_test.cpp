@@ -1,10 +1,13 @@
 //===- package_test.cpp - .bmcpkg metadata codec and CRC32C ---------------===//
 
+#include "bmc/abi/entry.h"
 #include "bmc/abi/package.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -403,6 +406,30 @@ TEST(PackageCpu, KnowsItsFeatures) {
   // Every x86-64 CPU bmc targets has SSE4.2 (CRC32C uses it).
   EXPECT_TRUE(pkg::cpuHas("sse4.2"));
 #endif
+}
+
+// A package reproducer under tests/fuzz/regressions holds the format and ABI versions of its day:
+// after a bump the loader stops it at the version check and the regression it guards is no longer
+// reached, while fuzz.regressions.package_load still passes. This fails instead, naming the file.
+TEST(PackageFormat, FuzzRegressionPackagesAreCurrent) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(BMC_SOURCE_DIR) / "tests/fuzz/regressions/package_load";
+  ASSERT_TRUE(fs::is_directory(dir)) << dir;
+  int seen = 0;
+  for (const auto &entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".bmcpkg") continue;
+    ++seen;
+    std::ifstream in(entry.path(), std::ios::binary);
+    pkg::Header h{};
+    ASSERT_TRUE(in.read(reinterpret_cast<char *>(&h), sizeof h)) << entry.path() << ": shorter than a header";
+    EXPECT_EQ(std::memcmp(h.magic, pkg::kMagic, 8), 0) << entry.path();
+    EXPECT_EQ(h.formatVersion, pkg::kFormatVersion)
+        << entry.path() << ": written in package format " << h.formatVersion
+        << "; remake it in the current format (docs/RELIABILITY.md, fuzzing)";
+    EXPECT_EQ(h.abiVersion, uint32_t(BMC_ABI_VERSION))
+        << entry.path() << ": written for ABI " << h.abiVersion << "; remake it (docs/RELIABILITY.md, fuzzing)";
+  }
+  EXPECT_GE(seen, 1) << "no package reproducers in " << dir;
 }
 
 } // namespace
