@@ -52,7 +52,7 @@ public:
     }
     return o.error("expected " + enumSpellings<E>() + ", found '" + arg + "'");
   }
-  llvm::StringRef getValueName() const override { return "mode"; }
+  llvm::StringRef getValueName() const override { return "value"; }
   void printOptionDiff(const llvm::cl::Option &o, E value, const llvm::cl::OptionValue<E> &def,
                        size_t globalWidth) const {
     this->printOptionName(o, globalWidth);
