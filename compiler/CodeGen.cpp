@@ -65,7 +65,8 @@ std::string hostCpuDescription() {
 }
 
 std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llctx, WeightPlan &plan,
-                                             const CompileOptions &opts, std::string &error, int logitsOutput) {
+                                             const CompileOptions &opts, std::string &error, int logitsOutput,
+                                             const std::function<void()> &planReady) {
   initLLVM();
   mlir::MLIRContext *ctx = module.getContext();
   std::string diag;
@@ -89,6 +90,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     error = "code generation failed: " + diag;
     return nullptr;
   }
+  if (planReady) planReady(); // nothing below asks for weights
   if (auto main = module.lookupSymbol<mlir::func::FuncOp>("bmc_main")) {
     // One function per distinct decoder layer body, then bounded function
     // sizes for the rest: LLVM's code generation stays linear in depth.
