@@ -45,7 +45,8 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module,
 /// Emits a relocatable object for the host CPU.
 bool emitObject(llvm::Module &module, std::string &object, std::string &error);
 
-/// Splits `module` into `parts` modules (functions dealt by size, locals
+/// Splits `module` into `parts` modules (each function defined in one part:
+/// largest first onto the least loaded part, by IR instruction count; locals
 /// made hidden globals) and emits each one's object in its own thread: the
 /// same objects whatever the machine. parts <= 1: one object, no split.
 /// Leaves `module` unusable for anything but destruction when parts > 1.
