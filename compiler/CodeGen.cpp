@@ -253,8 +253,8 @@ static bool emitObjectFromBitcode(const llvm::SmallVector<char, 0> &bitcode, std
 /// C-interface wrapper in the other.
 static std::map<const llvm::GlobalValue *, unsigned> assignParts(llvm::Module &module, unsigned parts) {
   std::vector<std::pair<size_t, const llvm::Function *>> bySize;
-  for (const llvm::Function &f : module)
-    if (!f.isDeclaration()) bySize.emplace_back(f.getInstructionCount(), &f);
+  for (const llvm::Function &f : module) // a comdat stays whole: in part 0 with the global variables
+    if (!f.isDeclaration() && !f.hasComdat()) bySize.emplace_back(f.getInstructionCount(), &f);
   std::sort(bySize.begin(), bySize.end(), [](const auto &a, const auto &b) {
     return a.first != b.first ? a.first > b.first : a.second->getName() < b.second->getName();
   });
@@ -265,7 +265,7 @@ static std::map<const llvm::GlobalValue *, unsigned> assignParts(llvm::Module &m
     part[f] = least;
     load[least] += size;
   }
-  return part; // global variables, aliases: part 0
+  return part; // global variables, aliases, comdat members: part 0
 }
 
 bool emitObjects(llvm::Module &module, int parts, std::vector<std::string> &objects, std::string &error) {
