@@ -9,6 +9,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,9 +30,12 @@ ModelSignature extractSignature(mlir::ModuleOp module);
 DecoderInfo analyzeDecoder(mlir::ModuleOp module, const ModelSignature &sig);
 
 /// Lowers the bmc module to the LLVM dialect and translates it to LLVM IR,
-/// optimised for the host CPU. Fills `plan` with the weight layout.
+/// optimised for the host CPU. Fills `plan` with the weight layout; the plan
+/// is final once lowering is done, when `planReady` (if set) is called: the
+/// weights can be packed from then on, in parallel with the LLVM stages.
 std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llctx, WeightPlan &plan,
-                                             const CompileOptions &opts, std::string &error, int logitsOutput = -1);
+                                             const CompileOptions &opts, std::string &error, int logitsOutput = -1,
+                                             const std::function<void()> &planReady = {});
 
 /// JIT-compiles `module` into a CodeImage: code generation as emitObjects
 /// with `parts`, then ORC LLJIT links the objects.
@@ -41,7 +45,8 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module,
 /// Emits a relocatable object for the host CPU.
 bool emitObject(llvm::Module &module, std::string &object, std::string &error);
 
-/// Splits `module` into `parts` modules (functions dealt by size, locals
+/// Splits `module` into `parts` modules (each function defined in one part:
+/// largest first onto the least loaded part, by IR instruction count; locals
 /// made hidden globals) and emits each one's object in its own thread: the
 /// same objects whatever the machine. parts <= 1: one object, no split.
 /// Leaves `module` unusable for anything but destruction when parts > 1.

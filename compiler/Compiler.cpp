@@ -12,6 +12,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <thread>
+
 namespace bmc {
 
 const char *weightFormatName(WeightFormat f) {
@@ -220,7 +222,7 @@ struct Compiled {
 };
 
 static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
-                          std::string &error) {
+                          std::string &error, const std::function<void()> &planReady = {}) {
   if (!frontend(ctx, path, opts, c.im, error)) return false;
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
@@ -233,7 +235,7 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,
-                           c.sig.decoder.valid ? c.sig.decoder.logits : -1);
+                           c.sig.decoder.valid ? c.sig.decoder.logits : -1, planReady);
   if (!c.llmod) {
     error = path + ": " + escapeControl(error); // diagnostics carry node names from the file
     return false;
@@ -277,6 +279,51 @@ static Status resolveModel(const std::string &given, const CompileOptions &opts,
   return Status();
 }
 
+namespace {
+/// The JIT's weight blob, packed on a thread of its own from the moment the
+/// weight plan is final (after lowering) while LLVM optimises and generates
+/// code on the others: the two share nothing but the read-only plan. Joined
+/// before the result is used, on every path (the destructor joins on errors
+/// and exceptions). The blob stays in 4 KB pages: 2 MB pages (MADV_HUGEPAGE)
+/// made packing's system time 4x longer on this machine kind (a VM: each
+/// fresh huge page is first touched on the host too).
+class BackgroundPack {
+public:
+  ~BackgroundPack() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void start(const WeightPlan &plan, const WeightStore &store) {
+    bytes_ = size_t((plan.totalBytes() + 127) & ~int64_t(63));
+    thread_ = std::thread([this, &plan, &store] {
+      try {
+        auto *p = static_cast<uint8_t *>(std::aligned_alloc(64, bytes_));
+        if (!p) {
+          error_ = "cannot allocate " + std::to_string(bytes_) + " bytes for the weights";
+          return;
+        }
+        blob_ = std::shared_ptr<uint8_t>(p, [](uint8_t *q) { std::free(q); });
+        if (!plan.buildInto(store, p, error_)) blob_.reset();
+      } catch (const std::exception &e) { // nothing escapes a thread: it becomes the error
+        blob_.reset();
+        error_ = std::string("packing the weights: ") + e.what();
+      }
+    });
+  }
+  /// Waits for the packing; the blob, or null with `error` set.
+  std::shared_ptr<uint8_t> finish(std::string &error) {
+    if (thread_.joinable()) thread_.join();
+    if (!blob_) error = error_.empty() ? "internal: the weights were not packed" : error_;
+    return blob_;
+  }
+
+private:
+  std::thread thread_;
+  size_t bytes_ = 0;
+  std::shared_ptr<uint8_t> blob_;
+  std::string error_;
+};
+} // namespace
+
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const CompileOptions &opts) try {
   std::string path;
   std::shared_ptr<const ModelAssets> assets;
@@ -286,16 +333,20 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   ctx.disableMultithreading();
   Compiled c;
   std::string error;
-  if (!compileToLLVM(ctx, path, opts, c, error)) return Status::error(error);
+  BackgroundPack pack; // declared after c: joined before c's plan and store go
+  auto startPack = [&] {
+    if (opts.progress) opts.progress("pack weights (in parallel with what follows)");
+    pack.start(c.plan, *c.im.weights);
+  };
+  if (!compileToLLVM(ctx, path, opts, c, error, startPack)) return Status::error(error);
   if (opts.checkSignature)
     if (Status s = opts.checkSignature(c.sig); !s.ok()) return s;
   if (opts.progress) opts.progress("JIT");
   auto code = jitCompile(std::move(c.llmod), std::move(c.llctx), opts.codegenThreads, error);
   if (!code) return Status::error(path + ": " + error);
-  if (opts.progress) opts.progress("pack weights");
-  std::shared_ptr<uint8_t> blob(static_cast<uint8_t *>(std::aligned_alloc(64, (c.plan.totalBytes() + 127) & ~int64_t(63))),
-                                [](uint8_t *p) { std::free(p); });
-  if (!c.plan.buildInto(*c.im.weights, blob.get(), error)) return Status::error(path + ": " + error);
+  if (opts.progress) opts.progress("wait for the weights");
+  std::shared_ptr<uint8_t> blob = pack.finish(error);
+  if (!blob) return Status::error(path + ": " + error);
   LoadOptions lo;
   lo.threads = opts.threads;
   std::shared_ptr<Model> model = Model::fromParts(code, blob, size_t(c.plan.totalBytes()), c.sig, lo);

@@ -59,6 +59,10 @@ public:
   bool build(const WeightStore &store, std::vector<uint8_t> &blob, std::string &error) const;
   /// Same, into caller-provided memory of totalBytes().
   bool buildInto(const WeightStore &store, uint8_t *blob, std::string &error) const;
+  /// One entry's bytes into `dst` (e.bytes of them), for writers that stream
+  /// the blob (compiler/PackageWriter.cpp). A file-mapped source weight's
+  /// pages are dropped once it is packed.
+  static bool fill(const WeightStore &store, const WeightEntry &e, uint8_t *dst, std::string &error);
 
 private:
   std::vector<WeightEntry> entries_;

@@ -363,7 +363,10 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
     return fail("not a bmc package: " + std::to_string(size) + " bytes is shorter than the header (truncated?)");
   }
   auto map = std::make_shared<Mapping>();
-  map->addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Populated: the checksum below reads every page anyway, and mapping them
+  // in one call beat faulting them in (warm load of a 0.7 GB package 119-203
+  // -> 99-136 ms, preliminary, loaded machine).
+  map->addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   ::close(fd);
   if (map->addr == MAP_FAILED) {
     map->addr = nullptr;

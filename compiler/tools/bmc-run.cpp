@@ -205,7 +205,11 @@ static int run(int argc, char **argv) {
   co.activations = act;
   co.kvType = kvType;
   co.threads = threads;
-  if (!quiet && !json) co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-run: %s...\n", s.c_str()); };
+  // Each stage with the seconds since the start, as bmc-compile prints them.
+  if (!quiet && !json)
+    co.progress = [t0](const std::string &s) {
+      std::fprintf(stderr, "bmc-run: [%6.2f s] %s\n", std::chrono::duration<double>(Clock::now() - t0).count(), s.c_str());
+    };
   std::shared_ptr<Model> m = cli::openModel(compilePath, co);
   if (!assets && m->assets()) { // a package's embedded assets
     assets = std::make_shared<ModelAssets>(*m->assets());

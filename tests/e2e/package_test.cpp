@@ -7,6 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/CodeGen.h"
+#include "runtime/Abi.h"
+#include "runtime/Package.h"
 #include "tests/e2e/bad_packages.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -14,6 +17,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
 
 namespace bmc::e2e {
 namespace {
@@ -58,6 +65,87 @@ Result<Tensor> aloneLogits(const std::string &path) {
 }
 
 bool inDeathTestChild() { return !GTEST_FLAG_GET(internal_run_death_test).empty(); }
+
+/// bmc-compile streams the package through a write window (at least 16 MB)
+/// instead of building it in one buffer. The reference is that buffer, built
+/// plainly: header, metadata, code, zeros, WeightPlan::build's blob, CRC32C
+/// over it all with the checksum field zeroed. Weights of odd sizes, larger
+/// than the window and straddling its flushes, packed matrices and constants
+/// (with their alignment gaps) must come out byte for byte.
+TEST(Packages, StreamedWriteIsTheWholeBufferLayout) {
+  std::mt19937 rng(11);
+  WeightStore store;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned;
+  auto addWeight = [&](const std::string &name, std::vector<int64_t> dims, size_t bytes) {
+    auto buf = std::make_shared<std::vector<uint8_t>>(bytes);
+    for (uint8_t &b : *buf) b = uint8_t(rng() >> 24);
+    if (!dims.empty()) // finite floats for the packed matrix
+      for (size_t i = 0; i + 4 <= bytes; i += 4) {
+        float f = float(int(rng() % 2001) - 1000) / 512.f;
+        std::memcpy(buf->data() + i, &f, 4);
+      }
+    Weight w;
+    w.name = name;
+    w.dtype = 1;
+    w.dims = std::move(dims);
+    w.data = buf->data();
+    w.bytes = bytes;
+    w.keepAlive = buf;
+    store.add(std::move(w));
+  };
+  WeightPlan plan;
+  const size_t rawSizes[] = {5u << 20, (17u << 20) + 3, 9u << 20, 1, (23u << 20) + 4093, 777};
+  for (size_t i = 0; i < std::size(rawSizes); ++i) {
+    const std::string name = "raw" + std::to_string(i);
+    addWeight(name, {}, rawSizes[i]);
+    plan.request(name, WeightEntry::Raw, int64_t(rawSizes[i]));
+    if (i == 2) {
+      addWeight("packed", {37, 129}, 37 * 129 * 4);
+      plan.request("packed", WeightEntry::PackedB, 0, 37, 129);
+      const char c[] = "a constant";
+      plan.constant(c, 7);
+    }
+  }
+  std::vector<uint8_t> meta(5000);
+  for (uint8_t &b : meta) b = uint8_t(rng());
+  std::string image(70001, '\0');
+  for (char &c : image) c = char(rng());
+
+  const std::string out = workDir() + "/streamed.bmcpkg";
+  Status st = writePackageFile(out, meta, image, plan, store);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::ifstream in(out, std::ios::binary);
+  std::vector<uint8_t> got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(out.c_str());
+
+  pkg::Header h{};
+  std::memcpy(h.magic, pkg::kMagic, 8);
+  h.formatVersion = pkg::kFormatVersion;
+  h.abiVersion = BMC_ABI_VERSION;
+  h.metaOffset = pkg::kHeaderSize;
+  h.metaSize = meta.size();
+  h.codeOffset = h.metaOffset + h.metaSize;
+  h.codeSize = image.size();
+  h.weightsOffset = (h.codeOffset + h.codeSize + pkg::kWeightsAlign - 1) / pkg::kWeightsAlign * pkg::kWeightsAlign;
+  h.weightsSize = uint64_t(plan.totalBytes());
+  h.fileSize = h.weightsOffset + h.weightsSize;
+  std::vector<uint8_t> want(h.fileSize, 0);
+  std::memcpy(want.data() + h.metaOffset, meta.data(), meta.size());
+  std::memcpy(want.data() + h.codeOffset, image.data(), image.size());
+  std::vector<uint8_t> blob;
+  std::string error;
+  ASSERT_TRUE(plan.build(store, blob, error)) << error;
+  std::memcpy(want.data() + h.weightsOffset, blob.data(), blob.size());
+  std::memcpy(want.data(), &h, sizeof h);
+  h.checksum = pkg::crc32c(0, want.data(), want.size());
+  std::memcpy(want.data(), &h, sizeof h);
+
+  ASSERT_GT(h.weightsSize, uint64_t(48) << 20) << "the weights must span several write windows";
+  ASSERT_EQ(got.size(), want.size());
+  size_t firstDiff = 0;
+  while (firstDiff < got.size() && got[firstDiff] == want[firstDiff]) ++firstDiff;
+  EXPECT_EQ(firstDiff, got.size()) << "first difference at byte " << firstDiff;
+}
 
 TEST(Packages, SeveralLoadedAtOnceRunTheirOwnCode) {
   const std::string onnx = gpt2();
