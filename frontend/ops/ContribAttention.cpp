@@ -448,13 +448,27 @@ LogicalResult multiHeadAttention(NodeImporter &n) {
       failed(absent(n, 9, "cache_indirection", "beam search is not supported")) ||
       failed(outputUnused(n, 3, "qk")))
     return failure();
-  if (!n.has(1) || !n.has(2))
-    return n.error("inputs 1 and 2 (key, value): expected both given (packed QKV/KV forms are not supported)");
+  // ContribOperators.md's other layouts, refused by name: onnxruntime's CPU
+  // kernel (the oracle) implements neither packed form, and the BNSH
+  // key/value form is cross attention over a fixed past, not a decoder cache.
+  if (n.type(0).getRank() == 5)
+    return n.error("input 0 (query): packed QKV [batch, seq, num_heads, 3, head_size] is not supported (nor by "
+                   "onnxruntime's CPU kernel): expected [batch, seq, hidden] with key and value given, found " +
+                   typeStr(n.type(0)));
+  if (n.has(1) && n.type(1).getRank() == 5)
+    return n.error("input 1 (key): packed KV [batch, kv_seq, num_heads, 2, head_size] is not supported (nor by "
+                   "onnxruntime's CPU kernel): expected [batch, kv_seq, hidden] with value given, found " +
+                   typeStr(n.type(1)));
+  if ((n.has(1) && n.type(1).getRank() == 4) || (n.has(2) && n.type(2).getRank() == 4))
+    return n.error("inputs 1 and 2 (key, value): key/value in BNSH [batch, num_heads, kv_seq, head_size] (cross "
+                   "attention over a given past) is not supported: expected [batch, kv_seq, hidden] and the past "
+                   "as inputs 6 and 7, found " + (n.has(1) ? typeStr(n.type(1)) : std::string("no key")) +
+                   " and " + (n.has(2) ? typeStr(n.type(2)) : std::string("no value")));
+  if (!n.has(1) || !n.has(2)) return n.error("inputs 1 and 2 (key, value): expected both given");
   if (n.has(6) != n.has(7)) return n.error("inputs 6 and 7 (past_key, past_value): expected both or neither");
   for (int i : {0, 1, 2})
     if (n.type(i).getRank() != 3 || !n.type(i).getElementType().isF32())
-      return n.error("input " + std::to_string(i) +
-                     ": expected float32 [batch, seq, hidden] (packed and BNSH forms are not supported), found " +
+      return n.error("input " + std::to_string(i) + ": expected float32 [batch, seq, hidden], found " +
                      typeStr(n.type(i)));
   Value q = n.in(0), k = n.in(1), v = n.in(2);
   if (n.has(3)) {
