@@ -431,7 +431,8 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
 
 /// MultiHeadAttention(query, key, value, bias, key_padding_mask,
 /// attention_bias, past_key, past_value, ...) in the decoder form: 3-D
-/// query/key/value, past/present, a [batch, total] key padding mask,
+/// query/key/value (or packed QKV / packed KV, split into them), past/present
+/// in BNSH, a [batch, total] key padding mask,
 /// attention_bias, unidirectional. Masked scores get mask_filter_value added,
 /// as onnxruntime's CPU kernel does (the same result as -inf wherever a row
 /// sees at least one key).
