@@ -123,8 +123,9 @@ TEST(GenaiForms, GqaLengthsCheckedAtRunTime) {
   // layer 1", and what of it does not depend on attention 0 (its length checks, positions, rotary
   // gathers, mask) moves into the prologue, ahead of layer 0's code (bmc-opt --bmc-mark-layers on
   // genai_gqa.onnx: layer 1's check_equal ops at 95 and 97, that boundary at op 126). Cutting the
-  // hoist at attention 0 instead moves the embedding too. What this test is about holds either way:
-  // the run stops with one line naming a GQA node and both lengths.
+  // hoist at attention 0 instead moves the embedding too; taking only candidates before attention 0
+  // (for two layers) puts layer 0's checks first but marks layer 1's as part of layer 0. What this
+  // test is about holds either way: the run stops with one line naming a GQA node and both lengths.
   const std::string &msg = shared.status().message();
   EXPECT_EQ(msg.rfind("GroupQueryAttention '/model/layers.", 0), 0u) << msg;
   EXPECT_NE(msg.find("/attn/GroupQueryAttention': total_sequence_length must be the "
