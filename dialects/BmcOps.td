@@ -521,6 +521,24 @@ def Bmc_ScatterNDOp : Bmc_InferOp<"scatter_nd"> {
   let assemblyFormat = "$data `,` $indices `,` $updates attr-dict `:` functional-type(operands, results)";
 }
 
+def Bmc_NonZeroOp : Bmc_InferOp<"nonzero"> {
+  let summary = "ONNX NonZero: the coordinates of the non-zero elements, [rank, count]";
+  let description = [{
+    Column `k` of the result holds the coordinates of the `k`-th non-zero
+    element of `input` in row-major order (NaN counts as non-zero, -0.0 as
+    zero). The count is data: code generation counts first, then allocates
+    the result (bump-allocated, outside the planned arena) and fills it.
+    The dynamo exporter writes it for boolean indexing (`x[mask]`).
+
+    ```mlir
+    %n = bmc.nonzero %m : (tensor<?x5xi1>) -> tensor<2x?xi64>
+    ```
+  }];
+  let arguments = (ins Bmc_Tensor:$input);
+  let results = (outs TensorOf<[I64]>:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Bmc_CumSumOp : Bmc_InferOp<"cumsum"> {
   let summary = "ONNX CumSum: running sums along one constant axis";
   let description = [{

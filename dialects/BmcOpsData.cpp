@@ -322,7 +322,7 @@ LogicalResult TriluOp::inferReturnTypes(MLIRContext *, std::optional<Location> l
 BMC_COMPATIBLE_RETURN_TYPES(TriluOp)
 
 //===----------------------------------------------------------------------===//
-// Indexing by tensors: gather_nd, scatter_nd; running sums: cumsum
+// Indexing by tensors: gather_nd, scatter_nd, nonzero; running sums: cumsum
 //===----------------------------------------------------------------------===//
 
 /// Two dimensions that must be equal: the known one, or failure if both are
@@ -406,6 +406,18 @@ LogicalResult CumSumOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   return success();
 }
 BMC_COMPATIBLE_RETURN_TYPES(CumSumOp)
+
+LogicalResult NonZeroOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                          Adaptor adaptor, SmallVectorImpl<Type> &out) {
+  auto t = ranked(adaptor.getInput());
+  if (t.getRank() < 1) return fail(loc, "bmc.nonzero: expected rank >= 1, found rank 0");
+  Type et = t.getElementType();
+  if (!isa<FloatType>(et) && !isa<IntegerType>(et))
+    return fail(loc, llvm::formatv("bmc.nonzero: expected a numeric or i1 element type, found {0}", et));
+  out.push_back(RankedTensorType::get({t.getRank(), ShapedType::kDynamic}, IntegerType::get(ctx, 64)));
+  return success();
+}
+BMC_COMPATIBLE_RETURN_TYPES(NonZeroOp)
 
 //===----------------------------------------------------------------------===//
 // Run-time guards: check_equal

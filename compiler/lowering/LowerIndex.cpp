@@ -1,9 +1,10 @@
 //===- LowerIndex.cpp - indexing by tensors and running sums ---------------===//
 //
 // GatherND and ScatterND (what the dynamo exporter writes for `x[idx]` and
-// `x[idx] = v`) and CumSum (position ids from an attention mask). In decode
-// graphs their operands are small (masks, positions) and their indices are
-// data: plain loop nests with a bounds check per index, no kernels.
+// `x[idx] = v`), NonZero (`x[mask]`) and CumSum (position ids from an
+// attention mask). In decode graphs their operands are small (masks,
+// positions) and their indices are data: plain loop nests with a bounds
+// check per index, no kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -128,6 +129,49 @@ LogicalResult Lowerer::lowerIndex(Operation *op) {
         store(cs.getExclusive() ? acc : sum, out, at);
         return sum;
       });
+    });
+    bufs[res] = out;
+    return success();
+  }
+  if (auto nz = dyn_cast<mlir::bmc::NonZeroOp>(op)) {
+    // Two passes in row-major order: count, allocate [rank, count] (a size
+    // read from data: bump-allocated, see MemoryPlan.cpp), then write each
+    // non-zero element's coordinates into the next column.
+    Buf in = buf(nz.getInput());
+    int64_t r = in.rank();
+    Type ct = computeType(in.elem);
+    auto nonZero = [&](ArrayRef<Value> iv) -> Value {
+      Value x = load(in, iv);
+      if (isa<FloatType>(ct)) // une: NaN is non-zero, -0.0 is zero
+        return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, x, cst(ct, 0.0));
+      return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, x, b.create<arith::ConstantIntOp>(loc, 0, ct));
+    };
+    // Nested loops over every element carrying one i64 accumulator.
+    std::function<Value(int64_t, SmallVector<Value, 4> &, Value, const std::function<Value(ArrayRef<Value>, Value)> &)>
+        walk = [&](int64_t d, SmallVector<Value, 4> &iv, Value acc,
+                   const std::function<Value(ArrayRef<Value>, Value)> &leaf) -> Value {
+      return forLoop(in.sizes[d], acc, [&](Value i, Value a) {
+        iv.push_back(i);
+        Value next = d + 1 == r ? leaf(iv, a) : walk(d + 1, iv, a, leaf);
+        iv.pop_back();
+        return next;
+      });
+    };
+    SmallVector<Value, 4> iv;
+    Value count = walk(0, iv, c(0), [&](ArrayRef<Value> at, Value a) {
+      return add(a, b.create<arith::ExtUIOp>(loc, i64, nonZero(at)));
+    });
+    SmallVector<Value, 4> sizes{c(r), count};
+    Buf out = allocResult(res, i64, false, sizes);
+    walk(0, iv, c(0), [&](ArrayRef<Value> at, Value k) {
+      Value hit = nonZero(at);
+      auto ifOp = b.create<scf::IfOp>(loc, hit, /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        for (int64_t d = 0; d < r; ++d) store(at[d], out, {c(d), k});
+      }
+      return add(k, b.create<arith::ExtUIOp>(loc, i64, hit));
     });
     bufs[res] = out;
     return success();

@@ -523,7 +523,8 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
           mlir::bmc::ConcatOp, mlir::bmc::SplitOp, mlir::bmc::SliceOp, mlir::bmc::GatherOp, mlir::bmc::ExpandOp,
           mlir::bmc::ConstantOfShapeOp, mlir::bmc::RangeOp, mlir::bmc::TriluOp, mlir::bmc::ShapeOp>(op))
     return lowerData(op);
-  if (isa<mlir::bmc::GatherNDOp, mlir::bmc::ScatterNDOp, mlir::bmc::CumSumOp, mlir::bmc::CheckEqualOp>(op))
+  if (isa<mlir::bmc::GatherNDOp, mlir::bmc::ScatterNDOp, mlir::bmc::CumSumOp, mlir::bmc::CheckEqualOp,
+          mlir::bmc::NonZeroOp>(op))
     return lowerIndex(op);
   if (op->getDialect() && op->getDialect()->getNamespace() == "bmc") return lowerElementwise(op);
   return op->emitError("bmc code generation: unsupported operation '")

@@ -164,7 +164,7 @@ public:
   LogicalResult lowerGemm(mlir::bmc::GemmOp op);
   LogicalResult lowerAttention(mlir::bmc::AttentionOp op);
   LogicalResult lowerData(Operation *op);
-  /// GatherND, ScatterND, CumSum, the check_equal guard (LowerIndex.cpp).
+  /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
   LogicalResult lowerKV(Operation *op);
 

@@ -431,7 +431,8 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
 
 /// MultiHeadAttention(query, key, value, bias, key_padding_mask,
 /// attention_bias, past_key, past_value, ...) in the decoder form: 3-D
-/// query/key/value, past/present, a [batch, total] key padding mask,
+/// query/key/value (or packed QKV / packed KV, split into them), past/present
+/// in BNSH, a [batch, total] key padding mask,
 /// attention_bias, unidirectional. Masked scores get mask_filter_value added,
 /// as onnxruntime's CPU kernel does (the same result as -inf wherever a row
 /// sees at least one key).
@@ -448,19 +449,70 @@ LogicalResult multiHeadAttention(NodeImporter &n) {
       failed(absent(n, 9, "cache_indirection", "beam search is not supported")) ||
       failed(outputUnused(n, 3, "qk")))
     return failure();
-  if (!n.has(1) || !n.has(2))
-    return n.error("inputs 1 and 2 (key, value): expected both given (packed QKV/KV forms are not supported)");
+  // ContribOperators.md's packed layouts: QKV as a 5-D query [B, S, N, 3, H]
+  // with no key/value, KV as a 5-D key [B, L, N, 2, H] with no value. Each
+  // part is split off and viewed as [B, S, N * H], the 3-D form below (the
+  // views cost nothing). onnxruntime's CPU kernel implements neither form;
+  // conformance.extra checks them against unpacked twins that it does run.
+  // Key/value in BNSH is cross attention over a given past, not a cache.
+  auto unpack = [&](int i, int64_t parts, const char *what) -> FailureOr<SmallVector<Value>> {
+    auto t = n.type(i);
+    if (t.getRank() != 5 || !t.getElementType().isF32() || t.getDimSize(2) != *N || t.getDimSize(3) != parts ||
+        t.isDynamicDim(4))
+      return n.report("input " + std::to_string(i) + " (" + what + "): expected float32 [batch, seq, num_heads = " +
+                     std::to_string(*N) + ", " + std::to_string(parts) + ", head_size] with a static head size, "
+                     "found " + typeStr(t)),
+             failure();
+    SmallVector<int64_t> ones(size_t(parts), 1);
+    auto split = n.create(mlir::bmc::SplitOp::getOperationName(), {n.in(i)},
+                          {n.named("axis", n.b.getI64IntegerAttr(3)), n.named("sizes", n.b.getDenseI64ArrayAttr(ones))},
+                          unsigned(parts));
+    if (failed(split)) return failure();
+    SmallVector<Value> out;
+    for (int64_t p = 0; p < parts; ++p) {
+      auto r = n.make<mlir::bmc::ReshapeOp>({(*split)->getResult(unsigned(p)),
+                                             n.constI64({0, 0, *N * t.getDimSize(4)})}, {noZero(n)});
+      if (failed(r)) return failure();
+      out.push_back(*r);
+    }
+    return out;
+  };
+  Value q = n.in(0), k, v;
+  if (n.type(0).getRank() == 5) {
+    if (n.has(1) || n.has(2))
+      return n.error("inputs 1 and 2 (key, value): expected them absent with packed QKV (a 5-D query), found " +
+                     std::string(n.has(1) ? "key" : "value"));
+    auto qkv = unpack(0, 3, "query, packed QKV");
+    if (failed(qkv)) return failure();
+    q = (*qkv)[0], k = (*qkv)[1], v = (*qkv)[2];
+  } else if (n.has(1) && n.type(1).getRank() == 5) {
+    if (n.has(2))
+      return n.error("input 2 (value): expected it absent with packed KV (a 5-D key), found '" + n.node.input(2) + "'");
+    auto kv = unpack(1, 2, "key, packed KV");
+    if (failed(kv)) return failure();
+    k = (*kv)[0], v = (*kv)[1];
+  } else if ((n.has(1) && n.type(1).getRank() == 4) || (n.has(2) && n.type(2).getRank() == 4)) {
+    return n.error("inputs 1 and 2 (key, value): key/value in BNSH [batch, num_heads, kv_seq, head_size] (cross "
+                   "attention over a given past) is not supported: expected [batch, kv_seq, hidden] and the past "
+                   "as inputs 6 and 7, found " + (n.has(1) ? typeStr(n.type(1)) : std::string("no key")) +
+                   " and " + (n.has(2) ? typeStr(n.type(2)) : std::string("no value")));
+  } else {
+    if (!n.has(1) || !n.has(2))
+      return n.error("inputs 1 and 2 (key, value): expected both given (or a packed QKV query, or a packed KV key)");
+    k = n.in(1), v = n.in(2);
+  }
   if (n.has(6) != n.has(7)) return n.error("inputs 6 and 7 (past_key, past_value): expected both or neither");
-  for (int i : {0, 1, 2})
-    if (n.type(i).getRank() != 3 || !n.type(i).getElementType().isF32())
-      return n.error("input " + std::to_string(i) +
-                     ": expected float32 [batch, seq, hidden] (packed and BNSH forms are not supported), found " +
-                     typeStr(n.type(i)));
-  Value q = n.in(0), k = n.in(1), v = n.in(2);
+  Value qkv3[] = {q, k, v};
+  for (int i : {0, 1, 2}) {
+    auto t = cast<RankedTensorType>(qkv3[i].getType());
+    if (t.getRank() != 3 || !t.getElementType().isF32())
+      return n.error("input " + std::to_string(i) + ": expected float32 [batch, seq, hidden], found " + typeStr(t));
+  }
   if (n.has(3)) {
     // bias [Dq + Dk + Dv], added to Q, K and V.
     auto bt = n.type(3);
-    int64_t dq = n.type(0).getDimSize(2), dk = n.type(1).getDimSize(2), dv = n.type(2).getDimSize(2);
+    auto width = [](Value x) { return cast<RankedTensorType>(x.getType()).getDimSize(2); };
+    int64_t dq = width(q), dk = width(k), dv = width(v);
     if (bt.getRank() != 1 || ShapedType::isDynamic(dq) || ShapedType::isDynamic(dk) || ShapedType::isDynamic(dv) ||
         bt.getDimSize(0) != dq + dk + dv)
       return n.error("input 3 (bias): expected [hidden_q + hidden_k + hidden_v], found " + typeStr(bt));

@@ -305,6 +305,20 @@ static LogicalResult cumSum(NodeImporter &n) {
                   n.named("reverse", n.b.getBoolAttr(*rev))}));
 }
 
+/// NonZero: [rank, count] int64 coordinates; the count is data (the dynamo
+/// exporter's boolean indexing, `x[mask]`, feeds it to GatherND).
+static LogicalResult nonZero(NodeImporter &n) {
+  if (failed(n.expectInputs(1, 1)) || failed(n.onlyAttrs({}))) return failure();
+  auto t = n.type(0);
+  if (t.getRank() < 1)
+    return n.error("input 'X': expected rank >= 1 (a scalar's coordinates are an empty tuple), found a scalar");
+  Type et = t.getElementType();
+  if (!isa<FloatType>(et) && !isa<IntegerType>(et))
+    return n.error(std::string("input 'X': expected a numeric or bool tensor, found ") +
+                   std::string(llvm::formatv("{0}", et)));
+  return n.setOutput(n.make<mlir::bmc::NonZeroOp>({n.in(0)}));
+}
+
 void registerTensorOps(OpTable &t) {
   t["Transpose"] = transpose;
   t["Concat"] = concat;
@@ -316,6 +330,7 @@ void registerTensorOps(OpTable &t) {
   t["GatherND"] = gatherND;
   t["ScatterND"] = scatterND;
   t["CumSum"] = cumSum;
+  t["NonZero"] = nonZero;
 }
 
 } // namespace bmc

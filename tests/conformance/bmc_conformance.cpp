@@ -22,8 +22,16 @@
 // failure, not the suite's); --jobs runs several at once. Exit status: 0 if
 // nothing failed, 1 if something did, 2 for a usage or setup error.
 //
+// A skip is not a failure, so an operator whose import is lost would only
+// turn its tests into skips. --expect-pass FILE is the floor under that: the
+// tests FILE names (one per line, '#' comments) must all PASS; one that is
+// missing from the data, skipped or failed fails the run, by name. Tests
+// that pass without being listed are counted so that the list can grow.
+// --no-skips is the floor for suites written only for supported operators
+// (make_extra_node_tests.py's): every selected test must pass.
+//
 // Usage: bmc_conformance [--data DIR] [--jobs N] [--timeout S] [--no-fork]
-//                        [--verbose] [PATTERN...]
+//                        [--verbose] [--expect-pass FILE] [--no-skips] [PATTERN...]
 // PATTERNs are shell globs over test names (test_add*); none: all tests.
 //
 //===----------------------------------------------------------------------===//
@@ -39,7 +47,9 @@
 #include <cstring>
 #include <dirent.h>
 #include <fnmatch.h>
+#include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -444,6 +454,29 @@ std::string drain(int fd) {
   return s;
 }
 
+/// The test names listed in `path` (one per line; blank lines and '#'
+/// comments ignored). False with `error` set if it cannot be read.
+bool readNameList(const std::string &path, std::vector<std::string> &names, std::string &error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path;
+    return false;
+  }
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    if (size_t h = line.find('#'); h != std::string::npos) line.erase(h);
+    size_t b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    line = line.substr(b, e - b + 1);
+    if (line.rfind("test_", 0) != 0 || line.find_first_of(" \t") != std::string::npos) {
+      error = path + ":" + std::to_string(no) + ": expected a test name (test_...), found '" + line + "'";
+      return false;
+    }
+    names.push_back(line);
+  }
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -452,6 +485,8 @@ int main(int argc, char **argv) {
   int timeout = 120;
   bool fork_ = true, verbose = false;
   std::vector<std::string> patterns;
+  std::string expectPassFile;
+  bool noSkips = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -466,9 +501,11 @@ int main(int argc, char **argv) {
     else if (a == "--timeout") timeout = std::max(1, std::atoi(value().c_str()));
     else if (a == "--no-fork") fork_ = false;
     else if (a == "--verbose" || a == "-v") verbose = true;
+    else if (a == "--expect-pass") expectPassFile = value();
+    else if (a == "--no-skips") noSkips = true;
     else if (a == "--help" || a == "-h") {
       std::printf("usage: bmc_conformance [--data DIR] [--jobs N] [--timeout S] [--no-fork] [--verbose] "
-                  "[PATTERN...]\n");
+                  "[--expect-pass FILE] [--no-skips] [PATTERN...]\n");
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "bmc_conformance: unknown option '%s'\n", a.c_str());
@@ -476,12 +513,31 @@ int main(int argc, char **argv) {
     } else patterns.push_back(a);
   }
 
+  auto selected = [&](const std::string &t) {
+    bool match = patterns.empty();
+    for (const std::string &p : patterns) match |= fnmatch(p.c_str(), t.c_str(), 0) == 0;
+    return match;
+  };
   std::vector<std::string> tests;
   for (const std::string &t : listDir(data, "test_")) {
     if (!exists(data + "/" + t + "/model.onnx")) continue;
-    bool match = patterns.empty();
-    for (const std::string &p : patterns) match |= fnmatch(p.c_str(), t.c_str(), 0) == 0;
-    if (match) tests.push_back(t);
+    if (selected(t)) tests.push_back(t);
+  }
+  // The floor: listed tests that this run selects by its patterns.
+  std::vector<std::string> expectPass;
+  if (!expectPassFile.empty()) {
+    std::vector<std::string> listed;
+    std::string err;
+    if (!readNameList(expectPassFile, listed, err)) {
+      std::fprintf(stderr, "bmc_conformance: --expect-pass: %s\n", err.c_str());
+      return 2;
+    }
+    if (listed.empty()) {
+      std::fprintf(stderr, "bmc_conformance: --expect-pass: %s lists no tests\n", expectPassFile.c_str());
+      return 2;
+    }
+    for (const std::string &t : listed)
+      if (selected(t)) expectPass.push_back(t);
   }
   if (tests.empty()) {
     std::fprintf(stderr, "bmc_conformance: no tests found in %s%s\n", data.c_str(),
@@ -561,5 +617,30 @@ int main(int argc, char **argv) {
   std::sort(reasons.begin(), reasons.end(), [](auto &a, auto &b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   for (auto &[n, r] : reasons) std::printf("  %4d  %s\n", n, r.c_str());
   std::printf("\npassed %d, failed %d, skipped %d (%.1f s)\n", passed, failed, skipped, since(t0));
-  return failed ? 1 : 0;
+
+  int belowFloor = 0;
+  if (!expectPassFile.empty()) {
+    std::map<std::string, const Outcome *> byName;
+    for (size_t i = 0; i < tests.size(); ++i) byName[tests[i]] = &results[i];
+    std::set<std::string> listed(expectPass.begin(), expectPass.end());
+    for (const std::string &t : expectPass) {
+      auto it = byName.find(t);
+      std::string why;
+      if (it == byName.end()) why = "not found in " + data;
+      else if (it->second->verdict == Verdict::Skip) why = "skipped: " + it->second->detail;
+      else if (it->second->verdict == Verdict::Fail) why = "failed: " + it->second->detail;
+      else continue;
+      std::printf("BELOW FLOOR %s: listed in %s as passing, %s\n", t.c_str(), expectPassFile.c_str(), why.c_str());
+      ++belowFloor;
+    }
+    int unlisted = 0;
+    for (size_t i = 0; i < tests.size(); ++i) unlisted += results[i].verdict == Verdict::Pass && !listed.count(tests[i]);
+    std::printf("floor (%s): %zu listed, %d of them not passing; %d passing tests not listed%s\n",
+                expectPassFile.c_str(), expectPass.size(), belowFloor, unlisted,
+                unlisted ? " (add them to raise the floor)" : "");
+  }
+  if (noSkips && skipped)
+    std::printf("--no-skips: %d tests skipped (each should pass: these cases exist only for supported "
+                "operators)\n", skipped);
+  return failed || belowFloor || (noSkips && skipped) ? 1 : 0;
 }

@@ -217,3 +217,30 @@ def add_cases(w, rng):
     w.case("contrib_mha_prefill_causal",
            [N("MultiHeadAttention", ["q", "k", "v"], ["y"], domain=MS, num_heads=NH, unidirectional=1)],
            {"q": q, "k": k, "v": v}, {"y": mha(q, k, v, None, None)[0]}, opset=14, domains=ms)
+
+    # MultiHeadAttention's packed layouts: QKV as a 5-D query [B, S, N, 3, H] (causal prefill, odd
+    # length) and KV as a 5-D key [B, L, N, 2, H] (with a key padding mask). onnxruntime's CPU kernel
+    # implements neither, so each comes with an unpacked twin holding the same numbers in the 3-D form,
+    # which onnxruntime does run (ort_check_node_tests.mjs: CPU_UNIMPLEMENTED); expected outputs alike.
+    S5 = 5
+    qkv5 = r(B, S5, NH, 3, H)
+    qp, kp, vp = (qkv5[:, :, :, i, :].reshape(B, S5, NH * H) for i in range(3))
+    yp = {"y": mha(qp, kp, vp, None, None)[0]}
+    w.case("contrib_mha_packed_qkv_causal",
+           [N("MultiHeadAttention", ["qkv"], ["y"], domain=MS, num_heads=NH, unidirectional=1)],
+           {"qkv": qkv5}, yp, opset=14, domains=ms, dynamic={"qkv": (0, 1)})
+    w.case("contrib_mha_packed_qkv_causal_twin",
+           [N("MultiHeadAttention", ["q", "k", "v"], ["y"], domain=MS, num_heads=NH, unidirectional=1)],
+           {"q": qp, "k": kp, "v": vp}, yp, opset=14, domains=ms)
+    L = 7
+    qc, kv5 = r(B, 3, NH * H), r(B, L, NH, 2, H)
+    kc, vc = (kv5[:, :, :, i, :].reshape(B, L, NH * H) for i in range(2))
+    kpm7 = np.ones((B, L), np.int32)
+    kpm7[0, 5:] = 0
+    yc = {"y": mha(qc, kc, vc, None, None, kpm7, causal=False)[0]}
+    w.case("contrib_mha_packed_kv_padding_mask",
+           [N("MultiHeadAttention", ["q", "kv", "", "", "kpm"], ["y"], domain=MS, num_heads=NH)],
+           {"q": qc, "kv": kv5, "kpm": kpm7}, yc, opset=14, domains=ms)
+    w.case("contrib_mha_packed_kv_padding_mask_twin",
+           [N("MultiHeadAttention", ["q", "k", "v", "", "kpm"], ["y"], domain=MS, num_heads=NH)],
+           {"q": qc, "k": kc, "v": vc, "kpm": kpm7}, yc, opset=14, domains=ms)

@@ -1,8 +1,9 @@
 """Node tests for the ops the dynamo exporter (torch.onnx.export(dynamo=True), torchlib) writes for
 HF decoders' mask and position code: GatherND (aten_index), ScatterND (aten_index_put), CumSum
-(aten_cumsum), IsNaN (aten_isnan), Trilu (aten_tril/triu) and Range with bounds read from a run-time
-shape (aten_arange). Odd shapes, negative indices, batch_dims, every ScatterND reduction, exclusive
-and reverse sums, dynamic dimensions.
+(aten_cumsum), IsNaN (aten_isnan), Trilu (aten_tril/triu), Range with bounds read from a run-time
+shape (aten_arange) and NonZero (aten_index with a boolean index). Odd shapes, negative indices,
+batch_dims, every ScatterND reduction, exclusive and reverse sums, ranks 1-4 and empty NonZero
+results, dynamic dimensions.
 
 Expected outputs come from the plain numpy functions below (written from the ONNX operator spec);
 ort_check_node_tests.mjs runs every case on onnxruntime-node as a second oracle.
@@ -48,6 +49,11 @@ def scatter_nd(data, indices, updates, reduction="none"):
             out[tup] = np.minimum(out[tup], u)
     assert m <= data.ndim
     return out
+
+
+def nonzero(x):
+    """ONNX NonZero: numpy's coordinates of the non-zero elements (row-major), as [rank, count]."""
+    return np.array(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
 
 
 def cumsum(x, axis, exclusive=False, reverse=False):
@@ -177,3 +183,33 @@ def add_cases(w, rng):
     ti = rng.integers(-5, 5, (2, 3, 5)).astype(i64)
     w.case("trilu_lower_int64_batched", [N("Trilu", ["x", "k"], ["y"], upper=0)], {"x": ti},
            {"y": np.tril(ti, -2)}, {"k": np.array(-2, i64)}, opset=14)
+
+    # NonZero: ranks 1-4, odd sizes, NaN (non-zero) and -0.0 (zero), every element type onnxruntime's
+    # CPU kernel has, empty results, dynamic dimensions.
+    x1 = np.array([0.0, -0.0, np.nan, 1.5, 0.0, -2.0, np.inf], f32)
+    w.case("nonzero_rank1_nan_negzero", [N("NonZero", ["x"], ["y"])], {"x": x1}, {"y": nonzero(x1)}, opset=13)
+    b2 = rng.random((3, 5)) < 0.4
+    w.case("nonzero_rank2_bool_dynamic", [N("NonZero", ["x"], ["y"])], {"x": b2}, {"y": nonzero(b2)}, opset=13,
+           dynamic={"x": (0, 1)})
+    u2 = (rng.integers(0, 3, (5, 3)) * rng.integers(0, 2, (5, 3))).astype(np.uint8)
+    w.case("nonzero_rank2_uint8", [N("NonZero", ["x"], ["y"])], {"x": u2}, {"y": nonzero(u2)}, opset=13)
+    i3 = (rng.integers(-3, 4, (3, 4, 5)) * (rng.random((3, 4, 5)) < 0.5)).astype(np.int32)
+    w.case("nonzero_rank3_int32", [N("NonZero", ["x"], ["y"])], {"x": i3}, {"y": nonzero(i3)}, opset=13)
+    i4 = (rng.integers(-9, 9, (2, 3, 1, 5)) * (rng.random((2, 3, 1, 5)) < 0.3)).astype(i64)
+    w.case("nonzero_rank4_int64_dynamic", [N("NonZero", ["x"], ["y"])], {"x": i4}, {"y": nonzero(i4)}, opset=13,
+           dynamic={"x": (0, 3)})
+    z2 = np.zeros((3, 5), f32)
+    z2[1, 2] = -0.0
+    w.case("nonzero_empty_rank2", [N("NonZero", ["x"], ["y"])], {"x": z2}, {"y": nonzero(z2)}, opset=13,
+           dynamic={"x": (0, 1)})
+    z4 = np.zeros((2, 1, 3, 1), np.bool_)
+    w.case("nonzero_empty_rank4_bool", [N("NonZero", ["x"], ["y"])], {"x": z4}, {"y": nonzero(z4)}, opset=9)
+    # x[mask] as aten_index writes it for a boolean index: NonZero, Transpose, GatherND; symbolic dims.
+    xm = rng.standard_normal((4, 7)).astype(f32)
+    mm = rng.random((4, 7)) < 0.5
+    nodes = [N("NonZero", ["m"], ["nz"]), N("Transpose", ["nz"], ["idx"], perm=[1, 0]),
+             N("GatherND", ["x", "idx"], ["y"], batch_dims=0)]
+    w.case("nonzero_boolean_index_chain", nodes, {"x": xm, "m": mm}, {"y": xm[mm]}, opset=18,
+           dynamic={"x": (0, 1), "m": (0, 1)})
+    w.case("nonzero_boolean_index_chain_empty", nodes, {"x": xm, "m": np.zeros_like(mm)},
+           {"y": xm[np.zeros_like(mm)]}, opset=18, dynamic={"x": (0, 1), "m": (0, 1)})

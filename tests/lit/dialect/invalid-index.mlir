@@ -61,3 +61,21 @@ func.func @cumsum_bool(%x: tensor<4xi1>) {
   %0 = bmc.cumsum %x {axis = 0 : i64, exclusive = false, reverse = false} : (tensor<4xi1>) -> tensor<4xi1>
   return
 }
+
+// -----
+
+func.func @nonzero_scalar(%x: tensor<f32>) {
+  // expected-error @+2 {{bmc.nonzero: expected rank >= 1, found rank 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.nonzero %x : (tensor<f32>) -> tensor<0x?xi64>
+  return
+}
+
+// -----
+
+func.func @nonzero_rank(%x: tensor<4x5xf32>) {
+  // expected-error @+2 {{'bmc.nonzero' op inferred type(s) 'tensor<2x?xi64>' are incompatible with return type(s) of operation 'tensor<3x?xi64>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.nonzero %x : (tensor<4x5xf32>) -> tensor<3x?xi64>
+  return
+}

@@ -1,4 +1,4 @@
-// Round trip of the indexing ops (BmcOps.td: gather_nd, scatter_nd, cumsum).
+// Round trip of the indexing ops (BmcOps.td: gather_nd, scatter_nd, nonzero, cumsum).
 // RUN: bmc-opt %s | bmc-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @index
@@ -12,5 +12,7 @@ func.func @index(%x: tensor<?x?x8xf32>, %i: tensor<?x2xi64>, %b: tensor<3x5x7xi6
   %2 = bmc.scatter_nd %x, %i, %u {reduction = "add"} : (tensor<?x?x8xf32>, tensor<?x2xi64>, tensor<?x8xf32>) -> tensor<?x?x8xf32>
   // CHECK: bmc.cumsum %{{.*}} {axis = 1 : i64, exclusive = false, reverse = true} : (tensor<?x?xi64>) -> tensor<?x?xi64>
   %3 = bmc.cumsum %m {axis = 1 : i64, exclusive = false, reverse = true} : (tensor<?x?xi64>) -> tensor<?x?xi64>
+  // CHECK: bmc.nonzero %{{.*}} : (tensor<?x?x8xf32>) -> tensor<3x?xi64>
+  %4 = bmc.nonzero %x : (tensor<?x?x8xf32>) -> tensor<3x?xi64>
   return
 }
