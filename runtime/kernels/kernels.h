@@ -31,6 +31,9 @@ extern "C" {
  * "avx2-nojit" (the OS refused executable memory: reference matmuls,
  * intrinsics attention) or "ref". Static string, never NULL. */
 const char *bmc_kernels_isa(void);
+/* The int8-activation matmuls' level (bmc_matmul_q8_a8 / _q4_a8): "avx512-vnni",
+ * "avx-vnni" (256-bit VEX vpdpbusd), "avx2" (vpmaddubsw) or "ref". Static string. */
+const char *bmc_kernels_a8_isa(void);
 
 /* ---- Matmul with a constant, pre-packed right-hand side ------------------- */
 
