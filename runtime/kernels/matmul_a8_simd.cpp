@@ -10,6 +10,9 @@
 //   AVX-512 VNNI, int4: 4 loads + 12 (mask, shift, mask) + 8M vpdpbusd + 4M
 //     + 3 (scales, zero points) -> M = 1: ~31 ops, ~1.9 per 32 weights
 //   (the weight-only kernels, matmul_q8/q4.cpp: ~6 and ~10 per 32 weights).
+//   AVX-VNNI (VEX vpdpbusd, ymm = 8 columns): the VNNI arithmetic on two
+//     halves, int8: 16 loads + 16M vpdpbusd; int4: 8 loads + 24 and/shift +
+//     16M vpdpbusd, + ~8M per block.
 //   AVX2 (ymm = 8 columns): int8 uses the sign trick, |w| x (a * sign w) in
 //     vpmaddubsw (no saturation: 2 * 127 * 127 < 2^15), then vpmaddwd by 1;
 //     int4 codes are unsigned already, and 8 vpmaddubsw results (<= 3810

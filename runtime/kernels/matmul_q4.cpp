@@ -14,7 +14,9 @@
 // one unsigned conversion and the FMA (codes masked in place in a
 // broadcast, lanes in transposed column order; no shuffle, no shift), the
 // zero point once per block: s (sum_k a_k q_k - z sum_k a_k), with the block
-// sums of A computed once per call.
+// sums of A computed once per call. On AMD CPUs the AVX-512 GEMV instead
+// reads the masked codes as subnormal floats (no conversion; "Subnormal"
+// below; docs/QUANTIZATION.md has the llama-100m count on Zen 5).
 #include "kernels_internal.h"
 #include "matmul_quant.h"
 
