@@ -143,7 +143,8 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 // magnitudes allow it (else Convert). Both give the same bits. Auto:
 // Subnormal on AMD CPUs (no penalty for subnormal FMA inputs measured on Zen
 // 5; Intel cores take a microcode assist), else Convert.
-enum class Q4Decode { Auto, Convert, Subnormal };
+// SubnormalNoPrefetch: Subnormal without its software prefetch (to measure it).
+enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch };
 bool q4SubnormalByDefault();
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);

@@ -432,7 +432,7 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   return true;
 }
 
-template <int MR, int SETS>
+template <int MR, int SETS, bool PREFETCH>
 BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
   static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
   const __m512i maskLo = _mm512_set1_epi32(0xF), maskHi = _mm512_set1_epi32(0xF0);
@@ -449,7 +449,7 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
         b[s][m] = _mm512_setzero_ps();
 #pragma clang loop unroll(full)
     for (int i = 0; i < kBlock / 2; ++i) {
-      if (i % 3 == 0) // 6 lines per 336-byte block
+      if (PREFETCH && i % 3 == 0) // 6 lines per 336-byte block
         _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
       const __m512i x =
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
@@ -480,16 +480,16 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
 }
 
 using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, float *);
-SubnormalFn panelSubnormal(int64_t mr) {
+template <bool PREFETCH> SubnormalFn panelSubnormal(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelSubnormal<1, 4>;
-  case 2: return q4PanelSubnormal<2, 4>;
-  case 3: return q4PanelSubnormal<3, 2>;
-  case 4: return q4PanelSubnormal<4, 2>;
-  case 5: return q4PanelSubnormal<5, 2>;
-  case 6: return q4PanelSubnormal<6, 2>;
-  case 7: return q4PanelSubnormal<7, 2>;
-  default: return q4PanelSubnormal<8, 2>;
+  case 1: return q4PanelSubnormal<1, 4, PREFETCH>;
+  case 2: return q4PanelSubnormal<2, 4, PREFETCH>;
+  case 3: return q4PanelSubnormal<3, 2, PREFETCH>;
+  case 4: return q4PanelSubnormal<4, 2, PREFETCH>;
+  case 5: return q4PanelSubnormal<5, 2, PREFETCH>;
+  case 6: return q4PanelSubnormal<6, 2, PREFETCH>;
+  case 7: return q4PanelSubnormal<7, 2, PREFETCH>;
+  default: return q4PanelSubnormal<8, 2, PREFETCH>;
   }
 }
 
@@ -499,7 +499,7 @@ bool dazOn() { return (_mm_getcsr() & 0x40) != 0; } // MXCSR.DAZ: subnormal inpu
 // The small-M driver of the AVX-512 int4 GEMV (quant::gemv's, with A scaled
 // once for the Subnormal kernel). Each thread checks its own MXCSR.
 void gemvAvx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-                const float *bias, float *C, int64_t ldc, bool subnormal) {
+                const float *bias, float *C, int64_t ldc, bool subnormal, bool prefetch) {
   const int64_t nb = numBlocks(K);
   std::vector<float> asum(size_t(M * nb), 0.0f);
   for (int64_t m = 0; m < M; ++m)
@@ -518,7 +518,7 @@ void gemvAvx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
       for (int64_t m0 = 0; m0 < M; m0 += kMaxRowsAvx512) {
         const int64_t mr = std::min(kMaxRowsAvx512, M - m0);
         if (sub)
-          panelSubnormal(mr)(scaled, m0, q4Block(Bq, K, p, 0), acc);
+          (prefetch ? panelSubnormal<true> : panelSubnormal<false>)(mr)(scaled, m0, q4Block(Bq, K, p, 0), acc);
         else
           panelAvx512(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
         for (int64_t m = 0; m < mr; ++m) {
@@ -553,8 +553,9 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
     return;
   if (M > quant::kMaxGemvRows && avx2::jitReady())
     return quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
-  const bool subnormal = decode == Q4Decode::Subnormal || (decode == Q4Decode::Auto && q4SubnormalByDefault());
-  gemvAvx512(pool, M, N, K, A, lda, Bq, bias, C, ldc, subnormal);
+  const bool subnormal = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
+                         (decode == Q4Decode::Auto && q4SubnormalByDefault());
+  gemvAvx512(pool, M, N, K, A, lda, Bq, bias, C, ldc, subnormal, decode != Q4Decode::SubnormalNoPrefetch);
 }
 } // namespace avx512
 

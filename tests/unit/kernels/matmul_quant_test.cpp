@@ -329,6 +329,7 @@ TEST(MatmulQ4, Avx512MatchesRef) {
   sweepQ8(rng, q4Convert, kQ4);
   sweepQ8(rng, q4Subnormal, kQ4);
   sweepQ8(rng, q4Avx512<avx512::Q4Decode::Auto>, kQ4);
+  sweepQ8(rng, q4Avx512<avx512::Q4Decode::SubnormalNoPrefetch>, kQ4);
 }
 
 // Zero points other than 8 (MatMulNBits), every small M, odd K and N, both ISAs.
