@@ -233,12 +233,14 @@ void runA8(MatmulFn vnni512, MatmulFn vnni256, MatmulFn avx2, MatmulFn ref, void
 
 void bmc_matmul_q8_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
                       const float *bias, float *C, int64_t ldc) {
-  runA8(avx512::matmulQ8A8, avxvnni::matmulQ8A8, avx2::matmulQ8A8, ref::matmulQ8A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+  runA8(avx512::matmulQ8A8, avxvnni::matmulQ8A8, avx2::matmulQ8A8, ref::matmulQ8A8, pool, M, N, K, A, lda,
+        Bdot, bias, C, ldc);
 }
 
 void bmc_matmul_q4_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
                       const float *bias, float *C, int64_t ldc) {
-  runA8(avx512::matmulQ4A8, avxvnni::matmulQ4A8, avx2::matmulQ4A8, ref::matmulQ4A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+  runA8(avx512::matmulQ4A8, avxvnni::matmulQ4A8, avx2::matmulQ4A8, ref::matmulQ4A8, pool, M, N, K, A, lda,
+        Bdot, bias, C, ldc);
 }
 
 void bmc_matmul_q8_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

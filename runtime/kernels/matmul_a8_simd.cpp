@@ -248,9 +248,8 @@ BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8
       for (int m = 0; m < MR; ++m) {
         const int64_t i = (m0 + m) * a.nb + kb;
         // |dot| < 2^24 and z * sum(q_a) <= 128 * 4064: both exact in fp32.
-        const __m256 t = _mm256_fnmadd_ps(zero, _mm256_set1_ps(a.sum[size_t(i)]),
-                                          _mm256_cvtepi32_ps(SETS == 1 ? d[0][m][h]
-                                                                       : _mm256_add_epi32(d[0][m][h], d[SETS - 1][m][h])));
+        const __m256i dot = SETS == 1 ? d[0][m][h] : _mm256_add_epi32(d[0][m][h], d[SETS - 1][m][h]);
+        const __m256 t = _mm256_fnmadd_ps(zero, _mm256_set1_ps(a.sum[size_t(i)]), _mm256_cvtepi32_ps(dot));
         c[m][h] = _mm256_fmadd_ps(t, _mm256_mul_ps(scale, _mm256_set1_ps(a.scale[size_t(i)])), c[m][h]);
       }
     }

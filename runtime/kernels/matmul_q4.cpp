@@ -391,8 +391,9 @@ PanelFn panelAvx512(int64_t mr) {
 // is then a normal number, and every sum is the Convert kernel's times
 // 2^(E-149): the same roundings, the same bits; the store multiplies by
 // 2^(149-E). Per 16 weights: one and, the FMA (M rows: M FMAs), and one
-// vpmovzxbd per 32; prefetch 4 KB ahead (measured: the stream's misses start
-// earlier than the hardware prefetcher's). Needs DAZ off (with DAZ the codes
+// vpmovzxbd per 32; prefetch 4 KB ahead (it helped in the DRAM-streaming
+// microbenchmark of docs/QUANTIZATION.md; the kernel bench on a loaded machine
+// could not resolve it: SubnormalNoPrefetch measures it). Needs DAZ off (with DAZ the codes
 // read as 0) and the rows' magnitudes in range: both are checked per call and
 // otherwise the Convert kernel runs.
 constexpr int64_t kPrefetchAhead = 4096;
