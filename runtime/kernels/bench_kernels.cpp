@@ -539,7 +539,14 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                   }, 0});
   }
   if (avx2::cpuSupported()) {
-    vs.push_back({"int4 avx2", avx2::matmulQ4, 0});
+    vs.push_back({"int4 avx2 convert", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
+                                          int64_t lda, const void *B, const float *b, float *C, int64_t ldc) {
+                    avx2::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, bmc::kernels::Q4Decode::Convert);
+                  }, 0});
+    vs.push_back({"int4 avx2 subnormal", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
+                                            int64_t lda, const void *B, const float *b, float *C, int64_t ldc) {
+                    avx2::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, bmc::kernels::Q4Decode::Subnormal);
+                  }, 0});
     vs.push_back({"int4 a8 avx2 (vpmaddubsw)", avx2::matmulQ4A8, 1});
   }
   if (avxvnni::supported())

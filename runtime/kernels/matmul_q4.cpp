@@ -497,31 +497,87 @@ template <bool PREFETCH> SubnormalFn panelSubnormal(int64_t mr) {
 std::atomic<bool> dazWarned{false};
 bool dazOn() { return (_mm_getcsr() & 0x40) != 0; } // MXCSR.DAZ: subnormal inputs read as 0
 
-// The small-M driver of the AVX-512 int4 GEMV (quant::gemv's, with A scaled
-// once for the Subnormal kernel). Each thread checks its own MXCSR.
-void gemvAvx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-                const float *bias, float *C, int64_t ldc, bool subnormal, bool prefetch) {
+// ---- AVX2, 1-2 rows: the Subnormal decoding on two ymm of 8 columns ----
+// Per 16 weights of a row pair: two vpmovzxbd (8 bytes each), two ands per
+// row, the FMAs; the same scaling of A as above.
+template <int MR, bool PREFETCH>
+BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
+  const __m256i maskLo = _mm256_set1_epi32(0xF), maskHi = _mm256_set1_epi32(0xF0);
+  const float *a = r.a.data() + m0 * r.stride;
+  __m256 c[MR][2];
+  for (int m = 0; m < MR; ++m)
+    c[m][0] = c[m][1] = _mm256_setzero_ps();
+  for (int64_t kb = 0; kb < r.nb; ++kb) {
+    const uint8_t *blk = panel + kb * kBlockBytes;
+    const float *ak = a + kb * kBlock;
+    __m256 b[2][MR][2]; // even rows, odd rows
+    for (int s = 0; s < 2; ++s)
+      for (int m = 0; m < MR; ++m)
+        b[s][m][0] = b[s][m][1] = _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < kBlock / 2; ++i) {
+      if (PREFETCH && i % 3 == 0)
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i x = _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel + 8 * h)));
+        const __m256 lo = _mm256_castsi256_ps(_mm256_and_si256(x, maskLo));
+        const __m256 hi = _mm256_castsi256_ps(_mm256_and_si256(x, maskHi));
+        for (int m = 0; m < MR; ++m) {
+          b[0][m][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + m * r.stride + 2 * i), lo, b[0][m][h]);
+          b[1][m][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + m * r.stride + 2 * i + 1), hi, b[1][m][h]);
+        }
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256 scale = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8 * h);
+      const __m256 zs = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                          reinterpret_cast<const __m128i *>(blk + kZeros + 8 * h)))),
+                                      scale);
+      for (int m = 0; m < MR; ++m) {
+        const __m256 t = _mm256_fmadd_ps(b[1][m][h], _mm256_set1_ps(1.0f / 16), b[0][m][h]);
+        c[m][h] = _mm256_fmadd_ps(t, scale, c[m][h]);
+        c[m][h] = _mm256_fnmadd_ps(zs, _mm256_set1_ps(r.asum[size_t((m0 + m) * r.nb + kb)]), c[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int h = 0; h < 2; ++h)
+      _mm256_storeu_ps(acc + m * kPanel + 8 * h, _mm256_mul_ps(c[m][h], _mm256_set1_ps(r.unscale[size_t(m0 + m)])));
+}
+
+template <bool PREFETCH> SubnormalFn panelSubnormalAvx2(int64_t mr) {
+  return mr == 1 ? q4PanelSubnormalAvx2<1, PREFETCH> : mr == 2 ? q4PanelSubnormalAvx2<2, PREFETCH> : nullptr;
+}
+
+// The small-M driver of the int4 GEMVs (quant::gemv's, with A scaled once
+// for the Subnormal kernels; `sub(mr)` null: that row count converts). Each
+// thread checks its own MXCSR.
+void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+            const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
+            SubnormalFn (*sub)(int64_t)) {
   const int64_t nb = numBlocks(K);
   std::vector<float> asum(size_t(M * nb), 0.0f);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k)
       asum[size_t(m * nb + k / kBlock)] += A[m * lda + k];
   ScaledRows scaled;
-  subnormal = subnormal && scaleRows(M, K, A, lda, asum, scaled);
+  const bool subnormal = sub && scaleRows(M, K, A, lda, asum, scaled);
   parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
-    const bool sub = subnormal && !dazOn();
-    if (subnormal && !sub && !dazWarned.exchange(true))
+    const bool useSub = subnormal && !dazOn();
+    if (subnormal && !useSub && !dazWarned.exchange(true))
       std::fprintf(stderr, "bmc: warning: denormals-are-zero is set (MXCSR.DAZ): the int4 matmul runs its "
                            "conversion kernel (slower, same results)\n");
-    alignas(64) float acc[kMaxRowsAvx512 * kPanel];
+    alignas(64) float acc[quant::kMaxGemvRows * kPanel];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t w = std::min<int64_t>(kPanel, N - p * kPanel);
-      for (int64_t m0 = 0; m0 < M; m0 += kMaxRowsAvx512) {
-        const int64_t mr = std::min(kMaxRowsAvx512, M - m0);
-        if (sub)
-          (prefetch ? panelSubnormal<true> : panelSubnormal<false>)(mr)(scaled, m0, q4Block(Bq, K, p, 0), acc);
+      for (int64_t m0 = 0; m0 < M; m0 += maxRows) {
+        const int64_t mr = std::min(maxRows, M - m0);
+        const SubnormalFn fast = useSub ? sub(mr) : nullptr;
+        if (fast)
+          fast(scaled, m0, q4Block(Bq, K, p, 0), acc);
         else
-          panelAvx512(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
+          convert(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
         for (int64_t m = 0; m < mr; ++m) {
           float *c = C + (m0 + m) * ldc + p * kPanel;
           for (int64_t j = 0; j < w; ++j)
@@ -532,20 +588,37 @@ void gemvAvx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
   });
 }
 
+// Which Subnormal kernels a Q4Decode asks for (null: Convert).
+SubnormalFn (*subnormalFor(Q4Decode decode, bool avx512))(int64_t) {
+  const bool on = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
+                  (decode == Q4Decode::Auto && q4SubnormalByDefault());
+  if (!on)
+    return nullptr;
+  const bool prefetch = decode != Q4Decode::SubnormalNoPrefetch;
+  if (avx512)
+    return prefetch ? panelSubnormal<true> : panelSubnormal<false>;
+  return prefetch ? panelSubnormalAvx2<true> : panelSubnormalAvx2<false>;
+}
+
 } // namespace
 
-namespace avx2 {
-void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc) {
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, true);
-}
-} // namespace avx2
-
-namespace avx512 {
 bool q4SubnormalByDefault() {
   static const bool amd = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tAMD);
   return amd;
 }
+
+namespace avx2 {
+void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc, Q4Decode decode) {
+  if (M <= 0 || N <= 0)
+    return;
+  if (M > quant::kMaxGemvRows && jitReady())
+    return quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
+  gemvQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2, subnormalFor(decode, false));
+}
+} // namespace avx2
+
+namespace avx512 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode) {
   if (!cpuSupported())
@@ -554,9 +627,7 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
     return;
   if (M > quant::kMaxGemvRows && avx2::jitReady())
     return quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
-  const bool subnormal = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
-                         (decode == Q4Decode::Auto && q4SubnormalByDefault());
-  gemvAvx512(pool, M, N, K, A, lda, Bq, bias, C, ldc, subnormal, decode != Q4Decode::SubnormalNoPrefetch);
+  gemvQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, kMaxRowsAvx512, panelAvx512, subnormalFor(decode, true));
 }
 } // namespace avx512
 
