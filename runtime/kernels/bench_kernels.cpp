@@ -584,7 +584,7 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
   for (const Variant &v : vs)
     rows.push_back({std::string("int4 kernels ") + preset + " " + v.name, pool ? pool->numThreads() : 1,
                     bytes[v.layout], 0.0, {}, {}});
-  const int steps = big ? 4 : 16;
+  const int steps = 16;
   auto pass = [&](const Variant &v) {
     for (int t = 0; t < steps; ++t)
       for (size_t i = 0; i < shapes.size(); ++i)
