@@ -138,7 +138,7 @@ private:
 
 /// The kernels this process runs matrix products and attention with: "avx512"
 /// (the AVX2 kernels plus an AVX-512 GEMV for products of <= 12 rows; not with
-/// BMC_KERNELS=avx2), "avx2" (Xbyak AVX2/FMA microkernels), "avx2-nojit" (AVX2
+/// BMC_KERNELS=avx2 or avxvnni), "avx2" (Xbyak AVX2/FMA microkernels), "avx2-nojit" (AVX2
 /// attention, reference matrix products: the Xbyak JIT could not run) or "ref"
 /// (plain reference loops: the CPU has no AVX2/FMA, or BMC_KERNELS=ref). Tools
 /// warn when it is "ref" or "avx2-nojit": everything works, many times slower.

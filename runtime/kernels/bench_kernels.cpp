@@ -12,9 +12,12 @@
 //
 //   bench_kernels [--quick] [--threads 1|2] [--only SUBSTRING]
 //   (--only spec: the speculative-decoding sweeps over M = 1..9 rows;
-//    --only "kv types": decode attention over fp32 / bf16 / fp16 caches)
+//    --only "kv types": decode attention over fp32 / bf16 / fp16 caches;
+//    --only "int4 kernels": one decode step's int4 matmuls of llama-25m and
+//    llama-100m through each int4 kernel, interleaved in every round)
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
+#include "matmul_a8.h"
 #include "thread_pool.h"
 
 #include <immintrin.h>
@@ -495,6 +498,121 @@ Row benchDecodeStep(Weights wf, ThreadPool *pool, const Buffer &probe, int round
   return row;
 }
 
+// One decode step's matmuls (M = 1) of a llama preset through every int4
+// kernel this CPU has, and int8 weight-only for comparison: the variants take
+// turns within each round (with the probe first), so a loaded machine slows
+// them alike. llama-100m's int4 weights (64 MB) are twice the 32 MB L3:
+// they stream from DRAM as in benchmarks/quant.py; llama-25m's (14.5 MB) fit.
+void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe, int rounds) {
+  namespace avx2 = bmc::kernels::avx2;
+  namespace avx512 = bmc::kernels::avx512;
+  namespace avxvnni = bmc::kernels::avxvnni;
+  struct Shape { int64_t K, N; };
+  const bool big = std::strcmp(preset, "llama-100m") == 0;
+  const int64_t H = big ? 1024 : 512, KV = big ? 256 : 128, I = big ? 2816 : 1024;
+  std::vector<Shape> shapes;
+  for (int l = 0; l < 8; ++l)
+    for (Shape s : {Shape{H, H}, Shape{H, KV}, Shape{H, KV}, Shape{H, H}, Shape{H, I}, Shape{H, I}, Shape{I, H}})
+      shapes.push_back(s);
+  shapes.push_back({H, 8192});
+  using Fn = void (*)(ThreadPool *, int64_t, int64_t, int64_t, const float *, int64_t, const void *, const float *,
+                      float *, int64_t);
+  struct Variant {
+    const char *name;
+    Fn fn;
+    int layout; // 0: int4, 1: int4 dot layout, 2: int8
+  };
+  std::vector<Variant> vs;
+  if (avx512::cpuSupported()) {
+    vs.push_back({"int4 avx512 convert", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                            const void *B, const float *b, float *C, int64_t ldc) {
+                    avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::Convert);
+                  }, 0});
+    vs.push_back({"int4 avx512 subnormal", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
+                                              int64_t lda, const void *B, const float *b, float *C, int64_t ldc) {
+                    avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::Subnormal);
+                  }, 0});
+    vs.push_back({"int4 avx512 subnormal, no prefetch",
+                  [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                     const float *b, float *C, int64_t ldc) {
+                    avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalNoPrefetch);
+                  }, 0});
+  }
+  if (avx2::cpuSupported()) {
+    vs.push_back({"int4 avx2 convert", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
+                                          int64_t lda, const void *B, const float *b, float *C, int64_t ldc) {
+                    avx2::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, bmc::kernels::Q4Decode::Convert);
+                  }, 0});
+    vs.push_back({"int4 avx2 subnormal", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
+                                            int64_t lda, const void *B, const float *b, float *C, int64_t ldc) {
+                    avx2::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, bmc::kernels::Q4Decode::Subnormal);
+                  }, 0});
+    vs.push_back({"int4 a8 avx2 (vpmaddubsw)", avx2::matmulQ4A8, 1});
+  }
+  if (avxvnni::supported())
+    vs.push_back({"int4 a8 avx-vnni", avxvnni::matmulQ4A8, 1});
+  if (avx512::vnniSupported())
+    vs.push_back({"int4 a8 avx512-vnni", avx512::matmulQ4A8, 1});
+  vs.push_back({"int8 (C ABI)", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                   const void *B, const float *b, float *C, int64_t ldc) {
+                  bmc_matmul_q8_f32(p, M, N, K, A, lda, B, b, C, ldc);
+                }, 2});
+  std::vector<int64_t> offsets[3];
+  int64_t floats[3] = {0, 0, 0};
+  double bytes[3] = {0, 0, 0};
+  for (Shape s : shapes)
+    for (int l = 0; l < 3; ++l) {
+      const int64_t b = l == 2 ? bmc_pack_q8_bytes(s.K, s.N) : bmc_pack_q4_bytes(s.K, s.N);
+      offsets[l].push_back(floats[l]);
+      floats[l] += (b + 63) / 64 * 16;
+      bytes[l] += double(b);
+    }
+  Buffer src{size_t(H * 8192 > I * H ? H * 8192 : I * H)}, A{size_t(I)}, C{8192};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (size_t i = 0; i < src.n; ++i)
+    src.data()[i] = u(rng);
+  for (int64_t k = 0; k < I; ++k)
+    A.data()[k] = u(rng);
+  Buffer packed[3] = {Buffer{size_t(floats[0])}, Buffer{size_t(floats[1])}, Buffer{size_t(floats[2])}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    bmc_pack_q4(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[0].data() + offsets[0][i]);
+    bmc_q4_to_dot(packed[0].data() + offsets[0][i], shapes[i].K, shapes[i].N, packed[1].data() + offsets[1][i]);
+    bmc_pack_q8(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[2].data() + offsets[2][i]);
+  }
+  std::vector<Row> rows;
+  for (const Variant &v : vs)
+    rows.push_back({std::string("int4 kernels ") + preset + " " + v.name, pool ? pool->numThreads() : 1,
+                    bytes[v.layout], 0.0, {}, {}});
+  const int steps = 16;
+  auto pass = [&](const Variant &v) {
+    for (int t = 0; t < steps; ++t)
+      for (size_t i = 0; i < shapes.size(); ++i)
+        v.fn(pool, 1, shapes[i].N, shapes[i].K, A.data(), shapes[i].K, packed[v.layout].data() + offsets[v.layout][i],
+             nullptr, C.data(), shapes[i].N);
+  };
+  for (const Variant &v : vs)
+    pass(v); // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    const double bw = double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9;
+    for (size_t i = 0; i < vs.size(); ++i) {
+      const size_t v = (i + size_t(r)) % vs.size(); // rotate the order
+      const double t0 = now();
+      pass(vs[v]);
+      rows[v].secs.push_back((now() - t0) / steps);
+      rows[v].bw.push_back(bw);
+    }
+  }
+  for (size_t v = 0; v < rows.size(); ++v) {
+    printRow(rows[v]);
+    std::vector<double> speedup; // per round: the first variant's time / this one's
+    for (int r = 0; r < rounds; ++r)
+      speedup.push_back(rows[0].secs[size_t(r)] / rows[v].secs[size_t(r)]);
+    std::printf("%-40s    x%.2f the time of \"%s\" (median of per-round ratios)\n", "", 1.0 / median(speedup),
+                vs[0].name);
+  }
+}
+
 // Attention of M query rows over a KV of ctx valid rows (of `padded`), causal
 // over the last M rows: query i sees kv rows [0, ctx - M + i].
 void sweepAttention(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int64_t padded, ThreadPool *pool,
@@ -636,6 +754,8 @@ int main(int argc, char **argv) {
     for (Weights wf : {Weights::F32, Weights::Q8, Weights::Q4})
       run(std::string("decode step llama-25m ") + weightsName(wf),
           [&] { return benchDecodeStep(wf, pool, probe, rounds); });
+    for (const char *preset : {"llama-25m", "llama-100m"})
+      sweep(std::string("int4 kernels ") + preset, [&] { benchInt4Kernels(preset, pool, probe, rounds); });
     run("attn decode h=8/8 d=64 kv=2048", [&] { return benchDecodeAttention(8, 8, 64, 2048, 2048, pool, probe, rounds); });
     run("attn decode h=8/8 d=64 kv=2048/2304",
         [&] { return benchDecodeAttention(8, 8, 64, 2048, 2048 + 256, pool, probe, rounds); });

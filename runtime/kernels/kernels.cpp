@@ -1,5 +1,5 @@
 // The C ABI of kernels.h: picks the implementation once per process (CPU
-// features, BMC_KERNELS=ref|avx2) and turns any failure of a fast kernel into a run
+// features, BMC_KERNELS=ref|avx2|avxvnni) and turns any failure of a fast kernel into a run
 // of the reference kernel, so no exception ever crosses the C boundary.
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
@@ -14,34 +14,46 @@ using namespace bmc::kernels;
 namespace {
 
 enum class Impl { Ref, Avx2, Avx512 };
+// The int8-activation matmuls' levels: vpmaddubsw, 256-bit VEX vpdpbusd, 512-bit vpdpbusd.
+enum class A8Impl { Ref, Avx2, AvxVnni, Avx512Vnni };
 
 struct Selection {
   Impl matmul = Impl::Ref;    // needs the JIT microkernels
   Impl attention = Impl::Ref; // intrinsics only (Avx512: AVX2 + the 512-bit group kernel)
+  A8Impl a8 = A8Impl::Ref;    // intrinsics only
 };
 
 // The one place that picks kernels. BMC_KERNELS: unset or "auto" = the best
-// the CPU has; "avx2" = never the AVX-512 kernels (to test and compare the
-// AVX2 path on AVX-512 machines); "ref" = the reference loops everywhere.
+// the CPU has; "avxvnni" = never the AVX-512 kernels, AVX-VNNI for int8
+// activations (an Alder Lake's set, to test it on AVX-512 machines); "avx2" =
+// neither (the AVX2 path); "ref" = the reference loops everywhere.
 const Selection &selection() {
   static const Selection sel = [] {
     Selection s;
     const char *env = std::getenv("BMC_KERNELS");
-    const bool known = !env || !*env || std::strcmp(env, "auto") == 0 || std::strcmp(env, "avx2") == 0 ||
-                       std::strcmp(env, "ref") == 0;
+    auto is = [&](const char *v) { return env && std::strcmp(env, v) == 0; };
+    const bool known = !env || !*env || is("auto") || is("avxvnni") || is("avx2") || is("ref");
     if (!known) // a library cannot exit: say so once and use the default
-      std::fprintf(stderr, "bmc: warning: BMC_KERNELS='%s' is not one of auto, avx2, ref; using auto\n", env);
-    if (known && env && std::strcmp(env, "ref") == 0)
+      std::fprintf(stderr, "bmc: warning: BMC_KERNELS='%s' is not one of auto, avxvnni, avx2, ref; using auto\n", env);
+    if (known && is("ref"))
       return s;
     if (avx2::cpuSupported())
       s.attention = Impl::Avx2;
     if (avx2::jitReady())
       s.matmul = Impl::Avx2;
-    const bool avx2Only = known && env && std::strcmp(env, "avx2") == 0;
+    const bool avx2Only = known && (is("avx2") || is("avxvnni"));
     if (s.matmul == Impl::Avx2 && !avx2Only && avx512::supported())
       s.matmul = Impl::Avx512;
     if (s.attention == Impl::Avx2 && !avx2Only && avx512::cpuSupported())
       s.attention = Impl::Avx512;
+    if (s.attention != Impl::Ref)
+      s.a8 = A8Impl::Avx2;
+    if (s.a8 == A8Impl::Avx2 && !(known && is("avx2")) && avxvnni::supported())
+      s.a8 = A8Impl::AvxVnni;
+    else if (known && is("avxvnni"))
+      std::fprintf(stderr, "bmc: warning: BMC_KERNELS=avxvnni on a CPU without AVX-VNNI; int8 activations use AVX2\n");
+    if (s.attention == Impl::Avx512 && avx512::vnniSupported())
+      s.a8 = A8Impl::Avx512Vnni;
     return s;
   }();
   return sel;
@@ -52,6 +64,15 @@ bmc::ThreadPool *asPool(void *pool) { return static_cast<bmc::ThreadPool *>(pool
 } // namespace
 
 extern "C" {
+
+const char *bmc_kernels_a8_isa(void) {
+  switch (selection().a8) {
+  case A8Impl::Avx512Vnni: return "avx512-vnni";
+  case A8Impl::AvxVnni: return "avx-vnni";
+  case A8Impl::Avx2: return "avx2";
+  default: return "ref";
+  }
+}
 
 const char *bmc_kernels_isa(void) {
   const Selection &s = selection();
@@ -185,20 +206,21 @@ void bmc_q4_to_dot(const void *in, int64_t K, int64_t N, void *out) {
 }
 
 namespace {
-// int8 activations: VNNI under the AVX-512 selection when the CPU has it, the
-// AVX2 kernel under AVX2 (or AVX-512 without VNNI), else the reference.
+// int8 activations: the selected level (selection().a8); a kernel that throws
+// (allocation) is rerun with the AVX2 one, then the reference.
 using MatmulFn = void (*)(bmc::ThreadPool *, int64_t, int64_t, int64_t, const float *, int64_t, const void *,
                           const float *, float *, int64_t);
-void runA8(MatmulFn vnni, MatmulFn avx2, MatmulFn ref, void *pool, int64_t M, int64_t N, int64_t K, const float *A,
-           int64_t lda, const void *B, const float *bias, float *C, int64_t ldc) {
-  if (selection().attention == Impl::Avx512 && avx512::vnniSupported()) {
+void runA8(MatmulFn vnni512, MatmulFn vnni256, MatmulFn avx2, MatmulFn ref, void *pool, int64_t M, int64_t N,
+           int64_t K, const float *A, int64_t lda, const void *B, const float *bias, float *C, int64_t ldc) {
+  const A8Impl level = selection().a8;
+  if (level == A8Impl::Avx512Vnni || level == A8Impl::AvxVnni) {
     try {
-      vnni(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+      (level == A8Impl::Avx512Vnni ? vnni512 : vnni256)(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
       return;
     } catch (...) {
     }
   }
-  if (selection().attention != Impl::Ref) {
+  if (level != A8Impl::Ref) {
     try {
       avx2(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
       return;
@@ -211,12 +233,14 @@ void runA8(MatmulFn vnni, MatmulFn avx2, MatmulFn ref, void *pool, int64_t M, in
 
 void bmc_matmul_q8_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
                       const float *bias, float *C, int64_t ldc) {
-  runA8(avx512::matmulQ8A8, avx2::matmulQ8A8, ref::matmulQ8A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+  runA8(avx512::matmulQ8A8, avxvnni::matmulQ8A8, avx2::matmulQ8A8, ref::matmulQ8A8, pool, M, N, K, A, lda,
+        Bdot, bias, C, ldc);
 }
 
 void bmc_matmul_q4_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bdot,
                       const float *bias, float *C, int64_t ldc) {
-  runA8(avx512::matmulQ4A8, avx2::matmulQ4A8, ref::matmulQ4A8, pool, M, N, K, A, lda, Bdot, bias, C, ldc);
+  runA8(avx512::matmulQ4A8, avxvnni::matmulQ4A8, avx2::matmulQ4A8, ref::matmulQ4A8, pool, M, N, K, A, lda,
+        Bdot, bias, C, ldc);
 }
 
 void bmc_matmul_q8_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

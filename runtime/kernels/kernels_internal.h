@@ -86,6 +86,17 @@ void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) noexcept;
 } // namespace ref
 
+// How the int4 GEMVs (AVX-512; AVX2 for 1-2 rows) turn codes into fp32
+// (matmul_q4.cpp): Convert masks them and converts; Subnormal reads the
+// masked code as the bits of a subnormal float (q * 2^-149, exact, no
+// conversion) against A scaled by a power of two, where the thread's MXCSR
+// has no DAZ and the rows' magnitudes allow it (else Convert). AVX-512: both
+// give the same bits. Auto: Subnormal on AMD CPUs (no penalty for subnormal
+// FMA inputs measured on Zen 5; Intel cores take a microcode assist), else
+// Convert. SubnormalNoPrefetch: Subnormal without its software prefetch.
+enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch };
+bool q4SubnormalByDefault();
+
 namespace avx2 {
 // True when the CPU and OS support AVX2 and FMA (intrinsics kernels).
 bool cpuSupported();
@@ -114,7 +125,7 @@ void attention(ThreadPool *pool, const bmc_attention_args &a);
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc);
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc);
+              const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);
 } // namespace avx2
 
 namespace avx512 {
@@ -136,8 +147,9 @@ void attention(ThreadPool *pool, const bmc_attention_args &a);
 // int8 weights, up to 12 rows in one pass over the codes. Throws without AVX-512F.
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc);
+using kernels::Q4Decode;
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc);
+              const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);
 } // namespace avx512
 
 } // namespace kernels

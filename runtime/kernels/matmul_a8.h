@@ -1,7 +1,7 @@
 // int8 activations x int4/int8 weights with integer dot products
 // (CompileOptions::activations = Int8; kernels.h, "int8 activations"): the
 // activation quantizer, the dot-product weight layouts, the reference, and the
-// driver shared by the AVX2 (vpmaddubsw) and AVX-512 VNNI (vpdpbusd) kernels.
+// driver shared by the AVX2 (vpmaddubsw), AVX-VNNI and AVX-512 VNNI (vpdpbusd) kernels.
 #ifndef BMC_RUNTIME_KERNELS_MATMUL_A8_H
 #define BMC_RUNTIME_KERNELS_MATMUL_A8_H
 
@@ -69,6 +69,16 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
 } // namespace avx2
+
+namespace avxvnni {
+// True when the CPU and OS support AVX2 + FMA and AVX-VNNI (VEX vpdpbusd).
+bool supported();
+// 256-bit vpdpbusd, rows in groups of 4. Throw without AVX-VNNI.
+void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc);
+void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc);
+} // namespace avxvnni
 
 namespace avx512 {
 // True when the CPU and OS support AVX-512F, BW and VNNI.

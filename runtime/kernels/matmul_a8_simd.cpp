@@ -10,6 +10,9 @@
 //   AVX-512 VNNI, int4: 4 loads + 12 (mask, shift, mask) + 8M vpdpbusd + 4M
 //     + 3 (scales, zero points) -> M = 1: ~31 ops, ~1.9 per 32 weights
 //   (the weight-only kernels, matmul_q8/q4.cpp: ~6 and ~10 per 32 weights).
+//   AVX-VNNI (VEX vpdpbusd, ymm = 8 columns): the VNNI arithmetic on two
+//     halves, int8: 16 loads + 16M vpdpbusd; int4: 8 loads + 24 and/shift +
+//     16M vpdpbusd, + ~8M per block.
 //   AVX2 (ymm = 8 columns): int8 uses the sign trick, |w| x (a * sign w) in
 //     vpmaddubsw (no saturation: 2 * 127 * 127 < 2^15), then vpmaddwd by 1;
 //     int4 codes are unsigned already, and 8 vpmaddubsw results (<= 3810
@@ -27,6 +30,7 @@
 
 #define BMC_A8_AVX2 __attribute__((target("avx2,fma")))
 #define BMC_A8_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
+#define BMC_A8_AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
 
 namespace bmc {
 namespace kernels {
@@ -190,6 +194,81 @@ template <bool Q4> PanelFn pickAvx2(int64_t mr) {
   }
 }
 
+// ---- AVX-VNNI (VEX vpdpbusd on ymm): 16 columns = two ymm of 8 sums --------
+//
+// For CPUs with avx_vnni but not AVX-512 VNNI (Alder Lake and later Intel
+// cores; Zen 5 has both). The AVX-512 VNNI kernel's arithmetic on two ymm
+// halves: int8 codes are q + 128 (unsigned), the 128 * sum(q_a) is removed
+// per block like a zero point; no int16 intermediate, so no saturation
+// concern. Per block and row, int8: 16 vpdpbusd; int4: 8 and + 4 shift + 16
+// vpdpbusd (the AVX2 kernel: 32 vpmaddubsw + 32 adds + 2 vpmaddwd for int4,
+// 32 sign + 32 vpmaddubsw + 32 vpmaddwd + 32 adds for int8).
+template <int MR, int SETS, bool Q4>
+BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8_t *panel, int64_t nb, float *acc) {
+  __m256 c[MR][2];
+  for (int m = 0; m < MR; ++m)
+    c[m][0] = c[m][1] = _mm256_setzero_ps();
+  const __m256i low = _mm256_set1_epi8(15);
+  for (int64_t kb = 0; kb < nb; ++kb) {
+    const uint8_t *blk = panel + kb * (Q4 ? kQ4Bytes : kQ8Bytes);
+    const int8_t *qa[MR];
+    for (int m = 0; m < MR; ++m)
+      qa[m] = a.blockCodes(m0 + m, kb);
+    __m256i d[SETS][MR][2]; // SETS independent vpdpbusd chains (16 ymm registers in all)
+    for (int s = 0; s < SETS; ++s)
+      for (int m = 0; m < MR; ++m)
+        d[s][m][0] = d[s][m][1] = _mm256_setzero_si256();
+    if (Q4) {
+      for (int g = 0; g < 4; ++g) // rows 8g..8g+3 in the low nibbles, 8g+4..8g+7 in the high
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q4_CODES_OFFSET + 64 * g + 32 * h));
+          const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+          for (int m = 0; m < MR; ++m) {
+            d[0][m][h] = _mm256_dpbusd_avx_epi32(d[0][m][h], lo, _mm256_set1_epi32(load32(qa[m] + 8 * g)));
+            d[SETS - 1][m][h] =
+                _mm256_dpbusd_avx_epi32(d[SETS - 1][m][h], hi, _mm256_set1_epi32(load32(qa[m] + 8 * g + 4)));
+          }
+        }
+    } else {
+      for (int g = 0; g < 8; ++g) // rows 4g..4g+3
+        for (int h = 0; h < 2; ++h) {
+          const __m256i w =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q8_CODES_OFFSET + 64 * g + 32 * h));
+          for (int m = 0; m < MR; ++m)
+            d[g % SETS][m][h] =
+                _mm256_dpbusd_avx_epi32(d[g % SETS][m][h], w, _mm256_set1_epi32(load32(qa[m] + 4 * g)));
+        }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256 scale = _mm256_loadu_ps(reinterpret_cast<const float *>(blk) + 8 * h);
+      const __m256 zero = Q4 ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                   reinterpret_cast<const __m128i *>(blk + BMC_Q4_ZEROS_OFFSET + 8 * h))))
+                             : _mm256_set1_ps(128.0f);
+      for (int m = 0; m < MR; ++m) {
+        const int64_t i = (m0 + m) * a.nb + kb;
+        // |dot| < 2^24 and z * sum(q_a) <= 128 * 4064: both exact in fp32.
+        const __m256i dot = SETS == 1 ? d[0][m][h] : _mm256_add_epi32(d[0][m][h], d[SETS - 1][m][h]);
+        const __m256 t = _mm256_fnmadd_ps(zero, _mm256_set1_ps(a.sum[size_t(i)]), _mm256_cvtepi32_ps(dot));
+        c[m][h] = _mm256_fmadd_ps(t, _mm256_mul_ps(scale, _mm256_set1_ps(a.scale[size_t(i)])), c[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m) {
+    _mm256_storeu_ps(acc + m * kPanel, c[m][0]);
+    _mm256_storeu_ps(acc + m * kPanel + 8, c[m][1]);
+  }
+}
+
+template <bool Q4> PanelFn pickAvxVnni(int64_t mr) {
+  switch (mr) {
+  case 1: return panelAvxVnni<1, 2, Q4>;
+  case 2: return panelAvxVnni<2, 2, Q4>;
+  case 3: return panelAvxVnni<3, 1, Q4>;
+  default: return panelAvxVnni<4, 1, Q4>;
+  }
+}
+
 } // namespace
 
 namespace avx2 {
@@ -206,6 +285,28 @@ void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
   a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickAvx2<true>);
 }
 } // namespace avx2
+
+namespace avxvnni {
+bool supported() {
+  static const bool ok = [] {
+    Xbyak::util::Cpu cpu; // VEX-encoded: the ymm state avx2::cpuSupported() checks
+    return avx2::cpuSupported() && cpu.has(Xbyak::util::Cpu::tAVX_VNNI);
+  }();
+  return ok;
+}
+void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc) {
+  if (!supported())
+    throw std::runtime_error("bmc: AVX-VNNI matmul on a CPU without it");
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 4, pickAvxVnni<false>);
+}
+void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc) {
+  if (!supported())
+    throw std::runtime_error("bmc: AVX-VNNI matmul on a CPU without it");
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickAvxVnni<true>);
+}
+} // namespace avxvnni
 
 namespace avx512 {
 bool vnniSupported() {

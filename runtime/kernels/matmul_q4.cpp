@@ -14,16 +14,23 @@
 // one unsigned conversion and the FMA (codes masked in place in a
 // broadcast, lanes in transposed column order; no shuffle, no shift), the
 // zero point once per block: s (sum_k a_k q_k - z sum_k a_k), with the block
-// sums of A computed once per call.
+// sums of A computed once per call. On AMD CPUs the AVX-512 GEMV instead
+// reads the masked codes as subnormal floats (no conversion; "Subnormal"
+// below; docs/QUANTIZATION.md has the llama-100m count on Zen 5).
 #include "kernels_internal.h"
 #include "matmul_quant.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
+
+#include <xbyak/xbyak_util.h>
 
 #define BMC_Q4_AVX2 __attribute__((target("avx2,fma")))
 #define BMC_Q4_AVX512 __attribute__((target("avx512f,avx2,fma")))
@@ -352,7 +359,7 @@ BMC_Q4_AVX512 void q4PanelAvx512(int64_t K, const float *A, int64_t lda, const v
     alignas(64) float tail[MR][kBlock] = {};
     for (int m = 0; m < MR; ++m)
       std::memcpy(tail[m], A + m * lda + full * kBlock, size_t(K - full * kBlock) * sizeof(float));
-    q4BlockAvx512<MR, 2>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, lanes, c);
+    q4BlockAvx512<MR, SETS>(q4Block(Bq, K, p, full), tail[0], kBlock, asum + full, nb, lanes, c);
   }
   for (int m = 0; m < MR; ++m)
     _mm512_storeu_ps(acc + m * kPanel, _mm512_permutexvar_ps(lanes, c[m]));
@@ -374,21 +381,253 @@ PanelFn panelAvx512(int64_t mr) {
   }
 }
 
+// ---- AVX-512: codes as subnormal floats, A scaled by a power of two ----
+//
+// A row pair's 16 bytes zero-extended to 16 dwords (vpmovzxbd, natural column
+// order): x & 0xF is the even row's code q and x & 0xF0 the odd row's 16 q,
+// and as float bits (exponent field 0) they are the subnormals q 2^-149 and
+// 16 q 2^-149, exactly, with no conversion. A row is scaled by 2^E (exact)
+// so that its largest |a| is ~2^100: the FMA's exact product a 2^E q 2^-149
+// is then a normal number, and every sum is the Convert kernel's times
+// 2^(E-149): the same roundings, the same bits; the store multiplies by
+// 2^(149-E). Per 16 weights: one and, the FMA (M rows: M FMAs), and one
+// vpmovzxbd per 32; prefetch 4 KB ahead (it helped in the DRAM-streaming
+// microbenchmark of docs/QUANTIZATION.md; the kernel bench on a loaded machine
+// could not resolve it: SubnormalNoPrefetch measures it). Needs DAZ off (with DAZ the codes
+// read as 0) and the rows' magnitudes in range: both are checked per call and
+// otherwise the Convert kernel runs.
+constexpr int64_t kPrefetchAhead = 4096;
+constexpr int kSubnormalTarget = 100; // log2 of the largest |a| 2^E
+
+// A's rows for the Subnormal kernel: scaled, padded with zeros to whole blocks.
+struct ScaledRows {
+  int64_t nb = 0, stride = 0; // blocks; floats per row
+  std::vector<float> a, asum, unscale; // asum scaled by 2^(E-149); unscale 2^(149-E)
+};
+
+// False when a row's largest |a| is out of the range the scaling covers
+// (E in [22, 126]: 2^E and 2^(149-E) finite, a 2^E below 2^101).
+bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vector<float> &asum, ScaledRows &r) {
+  r.nb = numBlocks(K);
+  r.stride = r.nb * kBlock;
+  r.a.assign(size_t(M * r.stride), 0.0f);
+  r.asum.resize(size_t(M * r.nb));
+  r.unscale.resize(size_t(M));
+  for (int64_t m = 0; m < M; ++m) {
+    float amax = 0.0f;
+    for (int64_t k = 0; k < K; ++k)
+      amax = std::max(amax, std::fabs(A[m * lda + k]));
+    int e = 0;
+    if (std::isfinite(amax) && amax > 0.0f)
+      std::frexp(amax, &e); // amax in [2^(e-1), 2^e)
+    const int E = kSubnormalTarget - e;
+    if (E < 22 || E > 126)
+      return false;
+    const float up = std::ldexp(1.0f, E), down = std::ldexp(1.0f, E - 149);
+    for (int64_t k = 0; k < K; ++k)
+      r.a[size_t(m * r.stride + k)] = A[m * lda + k] * up;
+    for (int64_t kb = 0; kb < r.nb; ++kb)
+      r.asum[size_t(m * r.nb + kb)] = asum[size_t(m * r.nb + kb)] * down;
+    r.unscale[size_t(m)] = std::ldexp(1.0f, 149 - E);
+  }
+  return true;
+}
+
+template <int MR, int SETS, bool PREFETCH>
+BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
+  static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
+  const __m512i maskLo = _mm512_set1_epi32(0xF), maskHi = _mm512_set1_epi32(0xF0);
+  const float *a = r.a.data() + m0 * r.stride;
+  __m512 c[MR];
+  for (int m = 0; m < MR; ++m)
+    c[m] = _mm512_setzero_ps();
+  for (int64_t kb = 0; kb < r.nb; ++kb) {
+    const uint8_t *blk = panel + kb * kBlockBytes;
+    const float *ak = a + kb * kBlock;
+    __m512 b[SETS][MR];
+    for (int s = 0; s < SETS; ++s)
+      for (int m = 0; m < MR; ++m)
+        b[s][m] = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < kBlock / 2; ++i) {
+      if (PREFETCH && i % 3 == 0) // 6 lines per 336-byte block
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
+      const __m512i x =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
+      const __m512 lo = _mm512_castsi512_ps(_mm512_and_si512(x, maskLo));
+      const __m512 hi = _mm512_castsi512_ps(_mm512_and_si512(x, maskHi));
+      for (int m = 0; m < MR; ++m) {
+        b[(2 * i) % SETS][m] = _mm512_fmadd_ps(_mm512_set1_ps(ak[m * r.stride + 2 * i]), lo, b[(2 * i) % SETS][m]);
+        b[(2 * i + 1) % SETS][m] =
+            _mm512_fmadd_ps(_mm512_set1_ps(ak[m * r.stride + 2 * i + 1]), hi, b[(2 * i + 1) % SETS][m]);
+      }
+    }
+    const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk + kScales));
+    const __m512 zs = _mm512_mul_ps(
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kZeros)))),
+        scale);
+    for (int m = 0; m < MR; ++m) {
+      __m512 even = b[0][m], odd = b[1][m];
+      for (int s = 2; s < SETS; s += 2) {
+        even = _mm512_add_ps(even, b[s][m]);
+        odd = _mm512_add_ps(odd, b[s + 1][m]);
+      }
+      c[m] = _mm512_fmadd_ps(_mm512_fmadd_ps(odd, _mm512_set1_ps(1.0f / 16), even), scale, c[m]);
+      c[m] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(r.asum[size_t((m0 + m) * r.nb + kb)]), c[m]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    _mm512_storeu_ps(acc + m * kPanel, _mm512_mul_ps(c[m], _mm512_set1_ps(r.unscale[size_t(m0 + m)])));
+}
+
+using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, float *);
+template <bool PREFETCH> SubnormalFn panelSubnormal(int64_t mr) {
+  switch (mr) {
+  case 1: return q4PanelSubnormal<1, 4, PREFETCH>;
+  case 2: return q4PanelSubnormal<2, 4, PREFETCH>;
+  case 3: return q4PanelSubnormal<3, 2, PREFETCH>;
+  case 4: return q4PanelSubnormal<4, 2, PREFETCH>;
+  case 5: return q4PanelSubnormal<5, 2, PREFETCH>;
+  case 6: return q4PanelSubnormal<6, 2, PREFETCH>;
+  case 7: return q4PanelSubnormal<7, 2, PREFETCH>;
+  default: return q4PanelSubnormal<8, 2, PREFETCH>;
+  }
+}
+
+std::atomic<bool> dazWarned{false};
+bool dazOn() { return (_mm_getcsr() & 0x40) != 0; } // MXCSR.DAZ: subnormal inputs read as 0
+
+// ---- AVX2, 1-2 rows: the Subnormal decoding on two ymm of 8 columns ----
+// Per 16 weights of a row pair: two vpmovzxbd (8 bytes each), two ands per
+// row, the FMAs; the same scaling of A as above.
+template <int MR, bool PREFETCH>
+BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
+  const __m256i maskLo = _mm256_set1_epi32(0xF), maskHi = _mm256_set1_epi32(0xF0);
+  const float *a = r.a.data() + m0 * r.stride;
+  __m256 c[MR][2];
+  for (int m = 0; m < MR; ++m)
+    c[m][0] = c[m][1] = _mm256_setzero_ps();
+  for (int64_t kb = 0; kb < r.nb; ++kb) {
+    const uint8_t *blk = panel + kb * kBlockBytes;
+    const float *ak = a + kb * kBlock;
+    __m256 b[2][MR][2]; // even rows, odd rows
+    for (int s = 0; s < 2; ++s)
+      for (int m = 0; m < MR; ++m)
+        b[s][m][0] = b[s][m][1] = _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < kBlock / 2; ++i) {
+      if (PREFETCH && i % 3 == 0)
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i x = _mm256_cvtepu8_epi32(
+            _mm_loadl_epi64(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel + 8 * h)));
+        const __m256 lo = _mm256_castsi256_ps(_mm256_and_si256(x, maskLo));
+        const __m256 hi = _mm256_castsi256_ps(_mm256_and_si256(x, maskHi));
+        for (int m = 0; m < MR; ++m) {
+          b[0][m][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + m * r.stride + 2 * i), lo, b[0][m][h]);
+          b[1][m][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + m * r.stride + 2 * i + 1), hi, b[1][m][h]);
+        }
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256 scale = _mm256_loadu_ps(reinterpret_cast<const float *>(blk + kScales) + 8 * h);
+      const __m256 zs = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                          reinterpret_cast<const __m128i *>(blk + kZeros + 8 * h)))),
+                                      scale);
+      for (int m = 0; m < MR; ++m) {
+        const __m256 t = _mm256_fmadd_ps(b[1][m][h], _mm256_set1_ps(1.0f / 16), b[0][m][h]);
+        c[m][h] = _mm256_fmadd_ps(t, scale, c[m][h]);
+        c[m][h] = _mm256_fnmadd_ps(zs, _mm256_set1_ps(r.asum[size_t((m0 + m) * r.nb + kb)]), c[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int h = 0; h < 2; ++h)
+      _mm256_storeu_ps(acc + m * kPanel + 8 * h, _mm256_mul_ps(c[m][h], _mm256_set1_ps(r.unscale[size_t(m0 + m)])));
+}
+
+template <bool PREFETCH> SubnormalFn panelSubnormalAvx2(int64_t mr) {
+  return mr == 1 ? q4PanelSubnormalAvx2<1, PREFETCH> : mr == 2 ? q4PanelSubnormalAvx2<2, PREFETCH> : nullptr;
+}
+
+// The small-M driver of the int4 GEMVs (quant::gemv's, with A scaled once
+// for the Subnormal kernels; `sub(mr)` null: that row count converts). Each
+// thread checks its own MXCSR.
+void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+            const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
+            SubnormalFn (*sub)(int64_t)) {
+  const int64_t nb = numBlocks(K);
+  std::vector<float> asum(size_t(M * nb), 0.0f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      asum[size_t(m * nb + k / kBlock)] += A[m * lda + k];
+  ScaledRows scaled;
+  const bool subnormal = sub && scaleRows(M, K, A, lda, asum, scaled);
+  parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
+    const bool useSub = subnormal && !dazOn();
+    if (subnormal && !useSub && !dazWarned.exchange(true))
+      std::fprintf(stderr, "bmc: warning: denormals-are-zero is set (MXCSR.DAZ): the int4 matmul runs its "
+                           "conversion kernel (slower, same results)\n");
+    alignas(64) float acc[quant::kMaxGemvRows * kPanel];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t w = std::min<int64_t>(kPanel, N - p * kPanel);
+      for (int64_t m0 = 0; m0 < M; m0 += maxRows) {
+        const int64_t mr = std::min(maxRows, M - m0);
+        const SubnormalFn fast = useSub ? sub(mr) : nullptr;
+        if (fast)
+          fast(scaled, m0, q4Block(Bq, K, p, 0), acc);
+        else
+          convert(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
+        for (int64_t m = 0; m < mr; ++m) {
+          float *c = C + (m0 + m) * ldc + p * kPanel;
+          for (int64_t j = 0; j < w; ++j)
+            c[j] = acc[m * kPanel + j] + (bias ? bias[p * kPanel + j] : 0.0f);
+        }
+      }
+    }
+  });
+}
+
+// Which Subnormal kernels a Q4Decode asks for (null: Convert).
+SubnormalFn (*subnormalFor(Q4Decode decode, bool avx512))(int64_t) {
+  const bool on = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
+                  (decode == Q4Decode::Auto && q4SubnormalByDefault());
+  if (!on)
+    return nullptr;
+  const bool prefetch = decode != Q4Decode::SubnormalNoPrefetch;
+  if (avx512)
+    return prefetch ? panelSubnormal<true> : panelSubnormal<false>;
+  return prefetch ? panelSubnormalAvx2<true> : panelSubnormalAvx2<false>;
+}
+
 } // namespace
+
+bool q4SubnormalByDefault() {
+  static const bool amd = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tAMD);
+  return amd;
+}
 
 namespace avx2 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc) {
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, 5, panelAvx2, true);
+              const float *bias, float *C, int64_t ldc, Q4Decode decode) {
+  if (M <= 0 || N <= 0)
+    return;
+  if (M > quant::kMaxGemvRows && jitReady())
+    return quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
+  gemvQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, 5, panelAvx2, subnormalFor(decode, false));
 }
 } // namespace avx2
 
 namespace avx512 {
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc) {
+              const float *bias, float *C, int64_t ldc, Q4Decode decode) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512 int4 matmul on a CPU without it");
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels, kMaxRowsAvx512, panelAvx512, true);
+  if (M <= 0 || N <= 0)
+    return;
+  if (M > quant::kMaxGemvRows && avx2::jitReady())
+    return quant::gemm(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ4Panels);
+  gemvQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, kMaxRowsAvx512, panelAvx512, subnormalFor(decode, true));
 }
 } // namespace avx512
 

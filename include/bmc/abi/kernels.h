@@ -6,7 +6,9 @@
  * intrinsics), plus an AVX-512 GEMV for matmuls of up to 12 rows, are selected
  * at run time from CPU features. The environment variable BMC_KERNELS=ref
  * forces the reference path, BMC_KERNELS=avx2 the AVX2 kernels on AVX-512
- * machines (any other value but "auto" warns on stderr and is ignored).
+ * machines, BMC_KERNELS=avxvnni the same but with AVX-VNNI for int8
+ * activations where the CPU has it (any other value but "auto" warns on
+ * stderr and is ignored).
  *
  * `pool` is an opaque `bmc::ThreadPool *` (runtime/kernels/thread_pool.h) or
  * NULL for single-threaded execution. No function here throws or allocates
@@ -31,6 +33,9 @@ extern "C" {
  * "avx2-nojit" (the OS refused executable memory: reference matmuls,
  * intrinsics attention) or "ref". Static string, never NULL. */
 const char *bmc_kernels_isa(void);
+/* The int8-activation matmuls' level (bmc_matmul_q8_a8 / _q4_a8): "avx512-vnni",
+ * "avx-vnni" (256-bit VEX vpdpbusd), "avx2" (vpmaddubsw) or "ref". Static string. */
+const char *bmc_kernels_a8_isa(void);
 
 /* ---- Matmul with a constant, pre-packed right-hand side ------------------- */
 
@@ -148,7 +153,8 @@ void bmc_q4_to_dot(const void *in, int64_t K, int64_t N, void *out);
 
 /* C[M,N] = A[M,K] x B (+ bias) with int8-quantized A as above; A, C and the
  * strides as bmc_matmul_packed_f32. AVX-512 VNNI (vpdpbusd) where the CPU has
- * avx512_vnni and avx512bw, else AVX2 (vpmaddubsw), else the reference. */
+ * avx512_vnni and avx512bw, else AVX-VNNI (VEX vpdpbusd on ymm) where it has
+ * avx_vnni, else AVX2 (vpmaddubsw), else the reference (bmc_kernels_a8_isa()). */
 void bmc_matmul_q8_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                       const void *Bdot, const float *bias, float *C, int64_t ldc);
 void bmc_matmul_q4_a8(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,

@@ -143,8 +143,9 @@ TEST(MatmulA8, Int8CodeMinus128) {
   ref::matmulQ8A8(nullptr, 2, N, K, A.data(), K, dot.data(), nullptr, want.data(), N);
   // Column 1: sum_k a_k * -128 * (1/127) with a quantized exactly (codes +-127, scale 1/127).
   EXPECT_NEAR(want[1], -128.0 / 127.0 * (K - 2), 1e-4);
-  for (Matmul fast : {&avx2::matmulQ8A8, &avx512::matmulQ8A8}) {
-    if ((fast == &avx2::matmulQ8A8 && !haveAvx2()) || (fast == &avx512::matmulQ8A8 && !avx512::vnniSupported()))
+  for (Matmul fast : {&avx2::matmulQ8A8, &avxvnni::matmulQ8A8, &avx512::matmulQ8A8}) {
+    if ((fast == &avx2::matmulQ8A8 && !haveAvx2()) || (fast == &avxvnni::matmulQ8A8 && !avxvnni::supported()) ||
+        (fast == &avx512::matmulQ8A8 && !avx512::vnniSupported()))
       continue;
     std::fill(got.begin(), got.end(), 0.0f);
     fast(nullptr, 2, N, K, A.data(), K, dot.data(), nullptr, got.data(), N);
@@ -321,6 +322,14 @@ TEST(MatmulA8, Avx2MatchesRef) {
   std::mt19937 rng(13);
   sweep(kQ8, rng, avx2::matmulQ8A8);
   sweep(kQ4, rng, avx2::matmulQ4A8);
+}
+
+TEST(MatmulA8, AvxVnniMatchesRef) {
+  if (!avxvnni::supported())
+    GTEST_SKIP() << "no AVX-VNNI on this machine (the AVX2 path is tested above)";
+  std::mt19937 rng(23);
+  sweep(kQ8, rng, avxvnni::matmulQ8A8);
+  sweep(kQ4, rng, avxvnni::matmulQ4A8);
 }
 
 TEST(MatmulA8, VnniMatchesRef) {

@@ -6,7 +6,10 @@
 // dequantized panels), strides, bias, 1 to 3 threads.
 #include "test_util.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -303,29 +306,125 @@ TEST(MatmulQ4, RefIsTheMatmulOfTheDequantizedWeights) {
     }
 }
 
+// The int4 GEMVs with each code decoding forced (Auto picks one by vendor).
+template <Q4Decode D>
+void q4Avx2(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+            const float *bias, float *C, int64_t ldc) {
+  avx2::matmulQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, D);
+}
+template <Q4Decode D>
+void q4Avx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc) {
+  avx512::matmulQ4(pool, M, N, K, A, lda, Bq, bias, C, ldc, D);
+}
+constexpr auto q4Convert = q4Avx512<Q4Decode::Convert>;
+constexpr auto q4Subnormal = q4Avx512<Q4Decode::Subnormal>;
+
 TEST(MatmulQ4, Avx2MatchesRef) {
   if (!haveAvx2())
     GTEST_SKIP() << "no AVX2/FMA on this machine";
   std::mt19937 rng(37);
-  sweepQ8(rng, avx2::matmulQ4, kQ4);
+  sweepQ8(rng, q4Avx2<Q4Decode::Convert>, kQ4);
+  sweepQ8(rng, q4Avx2<Q4Decode::Subnormal>, kQ4);
+  sweepQ8(rng, q4Avx2<Q4Decode::SubnormalNoPrefetch>, kQ4);
 }
 
 TEST(MatmulQ4, Avx512MatchesRef) {
   if (!avx512::cpuSupported())
     GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
   std::mt19937 rng(41);
-  sweepQ8(rng, avx512::matmulQ4, kQ4);
+  sweepQ8(rng, q4Convert, kQ4);
+  sweepQ8(rng, q4Subnormal, kQ4);
+  sweepQ8(rng, q4Avx512<Q4Decode::Auto>, kQ4);
+  sweepQ8(rng, q4Avx512<Q4Decode::SubnormalNoPrefetch>, kQ4);
 }
 
 // Zero points other than 8 (MatMulNBits), every small M, odd K and N, both ISAs.
 TEST(MatmulQ4, AnyZeroPointMatchesRef) {
   std::mt19937 rng(47);
-  if (haveAvx2())
-    sweepQ8(rng, avx2::matmulQ4, kQ4, randomZeroPoints);
-  if (avx512::cpuSupported())
-    sweepQ8(rng, avx512::matmulQ4, kQ4, randomZeroPoints);
+  if (haveAvx2()) {
+    sweepQ8(rng, q4Avx2<Q4Decode::Convert>, kQ4, randomZeroPoints);
+    sweepQ8(rng, q4Avx2<Q4Decode::Subnormal>, kQ4, randomZeroPoints);
+  }
+  if (avx512::cpuSupported()) {
+    sweepQ8(rng, q4Convert, kQ4, randomZeroPoints);
+    sweepQ8(rng, q4Subnormal, kQ4, randomZeroPoints);
+  }
   if (!haveAvx2())
     GTEST_SKIP() << "no AVX2/FMA on this machine";
+}
+
+// Rows of A of magnitudes from 1e-6 to 1e10 (inside the Subnormal kernel's scaling
+// range), random zero points: the Subnormal kernel computes the Convert
+// kernel's bits (its sums are the same roundings times a power of two).
+TEST(MatmulQ4, SubnormalEqualsConvertBitForBit) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine";
+  std::mt19937 rng(53);
+  int i = 0;
+  for (int64_t M : {1, 2, 3, 5, 8, 9, 12})
+    for (int64_t K : {1, 31, 33, 100, 513}) {
+      const Q8Case c{M, 17 + 16 * (i % 3), K, i % 2 == 0, false, 1 + i % 2};
+      ++i;
+      SCOPED_TRACE(describe(c));
+      AlignedBuffer packed = pack(makeB(c, rng), c, kQ4);
+      randomZeroPoints(packed, c, rng);
+      std::vector<float> A = randomVector(size_t(M * K), rng);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k)
+          A[size_t(m * K + k)] *= std::pow(10.0f, float(int(m % 5) * 4 - 6));
+      std::vector<float> conv(size_t(M * c.N)), sub(conv.size());
+      q4Convert(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), nullptr, conv.data(), c.N);
+      q4Subnormal(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), nullptr, sub.data(), c.N);
+      ASSERT_EQ(std::memcmp(conv.data(), sub.data(), conv.size() * sizeof(float)), 0);
+    }
+}
+
+// Rows outside the scaling range (largest |a| below 2^-27 or at or above
+// 2^78: 1e-30, 1e24), an all-zero row, and MXCSR.DAZ set (subnormal inputs
+// read as 0): the Subnormal request must still give the reference's result
+// (the Convert kernel runs), AVX-512 and AVX2 (whose Subnormal kernel takes
+// 1-2 rows: M = 2 and 4). Not above ~1e29: the Convert kernel's lanes
+// carry codes times 2^24 and overflow there (a known limit of that kernel).
+TEST(MatmulQ4, SubnormalOutOfRangeAndDazMatchRef) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::mt19937 rng(59);
+  for (int64_t M : {2, 4}) {
+    const Q8Case c{M, 37, 70, false, true, 1};
+    AlignedBuffer packed = pack(makeB(c, rng), c, kQ4);
+    const std::vector<float> bias = randomVector(size_t(c.N), rng);
+    for (float rowScale : {1e-30f, 1e-9f, 0.0f, 1.0f, 1e24f})
+      for (bool daz : {false, true}) {
+        SCOPED_TRACE("row 1 scaled by " + std::to_string(rowScale) + (daz ? ", DAZ" : ""));
+        std::vector<float> A = randomVector(size_t(c.M * c.K), rng);
+        for (int64_t k = 0; k < c.K; ++k)
+          A[size_t(c.K + k)] *= rowScale;
+        std::vector<float> want(size_t(c.M * c.N)), got(want.size());
+        ref::matmulQ4(nullptr, c.M, c.N, c.K, A.data(), c.K, packed.data(), bias.data(), want.data(), c.N);
+        const unsigned csr = _mm_getcsr();
+        if (daz)
+          _mm_setcsr(csr | 0x40);
+        std::vector<float> got2(want.size());
+        q4Avx2<Q4Decode::Subnormal>(nullptr, c.M, c.N, c.K, A.data(), c.K, packed.data(), bias.data(), got2.data(),
+                                    c.N);
+        if (avx512::cpuSupported())
+          q4Subnormal(nullptr, c.M, c.N, c.K, A.data(), c.K, packed.data(), bias.data(), got.data(), c.N);
+        else
+          got = got2;
+        _mm_setcsr(csr);
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t n = 0; n < c.N; ++n) {
+            double scale = std::fabs(bias[size_t(n)]);
+            for (int64_t k = 0; k < c.K; ++k)
+              scale += std::fabs(double(A[size_t(m * c.K + k)])) * 100.0; // |w| <= 100 (makeB)
+            ASSERT_TRUE(closeTo(got[size_t(m * c.N + n)], want[size_t(m * c.N + n)], scale))
+                << "m=" << m << " n=" << n;
+            ASSERT_TRUE(closeTo(got2[size_t(m * c.N + n)], want[size_t(m * c.N + n)], scale))
+                << "AVX2 m=" << m << " n=" << n;
+          }
+      }
+  }
 }
 
 TEST(MatmulQ4, CAbiMatchesRef) {

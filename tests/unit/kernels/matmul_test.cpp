@@ -344,12 +344,29 @@ TEST(Dispatch, EnvironmentSelectsImplementation) {
   const std::string isa = bmc_kernels_isa();
   if (env && std::string(env) == "ref")
     EXPECT_EQ(isa, "ref");
-  else if (haveJit() && avx512::supported() && !(env && std::string(env) == "avx2"))
+  else if (haveJit() && avx512::supported() && !(env && (std::string(env) == "avx2" || std::string(env) == "avxvnni")))
     EXPECT_EQ(isa, "avx512");
   else if (haveJit())
     EXPECT_EQ(isa, "avx2");
   else
     EXPECT_TRUE(isa == "ref" || isa == "avx2-nojit") << isa;
+}
+
+// The int8-activation level: AVX-512 VNNI unless BMC_KERNELS keeps to the
+// AVX2 sets, AVX-VNNI unless BMC_KERNELS=avx2, else vpmaddubsw.
+TEST(Dispatch, EnvironmentSelectsInt8ActivationLevel) {
+  const char *env = std::getenv("BMC_KERNELS");
+  const std::string want = env ? env : "auto", isa = bmc_kernels_a8_isa();
+  if (want == "ref")
+    EXPECT_EQ(isa, "ref");
+  else if (!avx2::cpuSupported())
+    EXPECT_EQ(isa, "ref");
+  else if (avx512::vnniSupported() && avx512::cpuSupported() && want != "avx2" && want != "avxvnni")
+    EXPECT_EQ(isa, "avx512-vnni");
+  else if (avxvnni::supported() && want != "avx2")
+    EXPECT_EQ(isa, "avx-vnni");
+  else
+    EXPECT_EQ(isa, "avx2");
 }
 
 // The floor under the ISA-specific tests' skips: on a CPU whose
@@ -370,6 +387,7 @@ TEST(Dispatch, FeatureChecksAgreeWithProcCpuinfo) {
   EXPECT_EQ(avx2::cpuSupported(), has("avx2") && has("fma"));
   EXPECT_EQ(avx512::cpuSupported(), has("avx512f"));
   EXPECT_EQ(avx512::vnniSupported(), has("avx512f") && has("avx512bw") && has("avx512_vnni"));
+  EXPECT_EQ(avxvnni::supported(), has("avx2") && has("fma") && has("avx_vnni"));
 }
 
 } // namespace
