@@ -15,8 +15,9 @@ static Type elemOf(Value v) { return cast<RankedTensorType>(v.getType()).getElem
 
 /// The weight behind `rhs`, whether it is used transposed, and `narrow`:
 /// BMC_KV_BF16 / BMC_KV_F16 when it is a 16-bit weight read through a Cast to
-/// f32 (an fp16 export's Cast of a FLOAT16 initializer), else 0. At most one
-/// Transpose, before or after the Cast.
+/// f32 (an fp16 export's Cast of a FLOAT16 initializer) or directly (a fully
+/// 16-bit graph, whose matmul lowerMatMul runs on widened activations), else
+/// 0. At most one Transpose, before or after the Cast.
 static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed, int *narrow = nullptr) {
   transposed = false;
   if (narrow) *narrow = 0;
@@ -41,6 +42,7 @@ static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed, int *narrow = n
   auto w = rhs.getDefiningOp<mlir::bmc::WeightOp>();
   if (!w || cast<RankedTensorType>(w.getType()).getRank() != 2) return {};
   Type et = elemOf(w.getResult());
+  if (!n16) n16 = et.isBF16() ? BMC_KV_BF16 : et.isF16() ? BMC_KV_F16 : 0; // a 16-bit weight read directly
   if (!(n16 ? (n16 == BMC_KV_BF16 ? et.isBF16() : et.isF16()) : isF32(et))) return {};
   if (narrow) *narrow = n16;
   return w;
@@ -60,7 +62,8 @@ static bool onlyFeedsPackedMatMuls(Value v) {
   for (OpOperand &u : v.getUses()) {
     Operation *o = u.getOwner();
     if (auto m = dyn_cast<mlir::bmc::MatMulOp>(o)) {
-      if (u.getOperandNumber() == 1 && isF32(elemOf(m.getLhs())) && narrowPackedRhs(v)) continue;
+      Type lhs = elemOf(m.getLhs());
+      if (u.getOperandNumber() == 1 && (isF32(lhs) || lhs == elemOf(v)) && narrowPackedRhs(v)) continue;
       return false;
     }
     if (auto g = dyn_cast<mlir::bmc::GemmOp>(o)) {
@@ -196,6 +199,28 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   Value K = A.sizes.back(), M = A.sizes[A.rank() - 2], N = B.sizes.back();
   checkEq(B.sizes[B.rank() - 2], K, "MatMul: contraction dimension of the right operand vs the left");
   int64_t rb = std::max(A.rank(), B.rank()) - 2;
+
+  // A fully 16-bit matmul (fp16 / bf16 activations times a constant 2-D
+  // weight of the same type): the activations widened to fp32 (exact), the
+  // 16-bit kernel, the result rounded to the type as a stored fp16 value is.
+  if (B.rank() == 2 && !bVec && (A.elem.isF16() || A.elem.isBF16()) && lazyB &&
+      elemOf(op.getRhs()) == A.elem) {
+    SmallVector<Value, 4> aSizes(A.sizes.begin(), A.sizes.end());
+    Buf a32 = alloc(f32, false, aSizes);
+    loops(aSizes, [&](ArrayRef<Value> iv) { store(load(A, iv), a32, iv); });
+    Value rows = c(1);
+    for (int64_t i = 0; i + 1 < a32.rank(); ++i) rows = mul(rows, a32.sizes[i]);
+    SmallVector<Value, 4> outSizes(aSizes.begin(), aSizes.end() - 1);
+    outSizes.push_back(N);
+    Buf out32 = alloc(f32, false, outSizes);
+    if (tryPackedMatMul(op.getRhs(), false, reshapeView(a32, {rows, K}), reshapeView(out32, {rows, N}), {})) {
+      Buf out = alloc(A.elem, false, outSizes);
+      loops(outSizes, [&](ArrayRef<Value> iv) { store(load(out32, iv), out, iv); });
+      if (aVec) out = reshapeView(out, {N});
+      bufs[op.getResult()] = out;
+      return success();
+    }
+  }
 
   // Weights: one packed-kernel call over all rows of the left operand.
   if (B.rank() == 2 && !bVec && isF32(A.elem)) {

@@ -12,7 +12,7 @@
                       MatMulNBits forms bmc refuses (block_size 16, 2 bits, a g_idx input, 8-bit
                       zero points other than 128) and a contrib op it does not import
   w16_overflow.onnx   y[2,48] = x[2,64] @ w_big, one weight 70000 (beyond fp16's 65504)
-  fp16_matmul.onnx    a fully fp16 graph: y[2,4] = x[2,3] @ W, all FLOAT16; fp16_matmul.expected: y
+  fp16_matmul.onnx    a fully fp16 graph: y[3,37] = x[3,70] @ W, all FLOAT16; fp16_matmul.expected: y
                       as raw float16, computed here in float64 from x[i] = (i % 7 - 3) / 4
 
 Needs Debian's python3-onnx (run with /usr/bin/python3).
@@ -80,13 +80,13 @@ def main(out_dir):
         [numpy_helper.from_array(big, "w_big")])
     save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "w16_overflow.onnx"))
 
-    w16 = (np.random.default_rng(16).standard_normal((3, 4)) * 2).astype(np.float16)
-    x16 = ((np.arange(6) % 7 - 3) / 4).reshape(2, 3).astype(np.float16)
+    w16 = (np.random.default_rng(16).standard_normal((70, 37)) * 2).astype(np.float16)
+    x16 = ((np.arange(3 * 70) % 7 - 3) / 4).reshape(3, 70).astype(np.float16)
     g = helper.make_graph(
         [helper.make_node("MatMul", ["x", "W"], ["y"], name="matmul")],
         "fp16_matmul",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [3, 70])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [3, 37])],
         [numpy_helper.from_array(w16, "W")])
     save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "fp16_matmul.onnx"))
     (x16.astype(np.float64) @ w16.astype(np.float64)).astype(np.float16).tofile(
