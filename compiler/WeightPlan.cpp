@@ -32,8 +32,8 @@ int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int
   e.bytes = kind == WeightEntry::Raw      ? bytes
             : WeightEntry::w16Type(kind) ? bmc_pack_w16_bytes(k, n)
             : q8                         ? bmc_pack_q8_bytes(k, n)
-            : q4                     ? bmc_pack_q4_bytes(k, n)
-                                     : bmc_pack_b_f32_bytes(k, n);
+            : q4                         ? bmc_pack_q4_bytes(k, n)
+                                         : bmc_pack_b_f32_bytes(k, n);
   e.offset = place(e.bytes);
   index_[key] = entries_.size();
   entries_.push_back(std::move(e));
