@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Quantized weights, decode, side by side: bmc fp32 / int8 / int4 and onnxruntime on the same weights.
+"""Quantized weights, decode, side by side: bmc fp32 / bf16 / f16 / int8 / int4, onnxruntime and llama.cpp on the same weights.
 
 One command (builds what it needs, generates the model, writes results):
     benchmarks/quant.py [--preset llama-25m] [--contexts 64,2048] [--threads 1,2] [--rounds 3]
@@ -10,6 +10,8 @@ before each measurement:
   bmc f32        bmc-compile (fp32 weights)
   bmc int8       bmc-compile --weights int8 (block 32, MatMulNBits bits-8 arithmetic)
   bmc int4       bmc-compile --weights int4 (block 32, zero point 8)
+  bmc bf16 / f16 bmc-compile --weights bf16|f16 (2 bytes per weight, widened in registers; compare
+                 with llama.cpp f16, which streams the same bytes)
   bmc int8 a8 / int4 a8  the same with --act int8: activations rounded to int8 per 32 values,
                  integer dot products (AVX-512 VNNI); onnxruntime's accuracy_level 4 arithmetic
   ort f32        onnxruntime-node 1.30 on the exported fp32 graph
@@ -47,7 +49,8 @@ WARMUP = 3
 
 def packages(preset, onnx):
     out = {}
-    for fmt, act in (("f32", "f32"), ("int8", "f32"), ("int4", "f32"), ("int8", "int8"), ("int4", "int8")):
+    for fmt, act in (("f32", "f32"), ("int8", "f32"), ("int4", "f32"), ("int8", "int8"), ("int4", "int8"),
+                     ("bf16", "f32"), ("f16", "f32")):
         key = fmt if act == "f32" else f"{fmt} a8"
         p = os.path.join(bl.BENCH_DIR, f"{preset}.{fmt}{'.a8' if act == 'int8' else ''}.bmcpkg")
         if not os.path.exists(p) or os.path.getmtime(p) < os.path.getmtime(os.path.join(bl.BIN, "bmc-compile")):
@@ -151,7 +154,8 @@ def main():
     graphs = nbits_graphs(a.preset, onnx)
     check_tokens(pk, graphs)
     configs = [("bmc f32", "bmc", pk["f32"]), ("bmc int8", "bmc", pk["int8"]), ("bmc int4", "bmc", pk["int4"]),
-               ("bmc int8 a8", "bmc", pk["int8 a8"]), ("bmc int4 a8", "bmc", pk["int4 a8"]), ("ort f32", "ort", onnx)]
+               ("bmc int8 a8", "bmc", pk["int8 a8"]), ("bmc int4 a8", "bmc", pk["int4 a8"]),
+               ("bmc bf16", "bmc", pk["bf16"]), ("bmc f16", "bmc", pk["f16"]), ("ort f32", "ort", onnx)]
     for bits in (8, 4):
         for acc in (0, 4):
             configs.append((f"ort int{bits} acc{acc}", "ort", graphs[(bits, acc)]))
@@ -241,7 +245,8 @@ def write(a, contexts, threads, configs, results):
             f.write("\nbmc against llama.cpp (its ms/token / bmc's; > 1: bmc is faster):\n\n")
             for t in threads:
                 for ctx in contexts:
-                    for mine, theirs in (("bmc f32", "llama.cpp f32"), ("bmc int8", "llama.cpp q8_0"),
+                    for mine, theirs in (("bmc f32", "llama.cpp f32"), ("bmc f16", "llama.cpp f16"),
+                                         ("bmc bf16", "llama.cpp f16"), ("bmc int8", "llama.cpp q8_0"),
                                          ("bmc int4", "llama.cpp q4_0"),
                                          ("bmc int8 a8", "llama.cpp q8_0"), ("bmc int4 a8", "llama.cpp q4_0")):
                         m = next((x for x in rows if (x["threads"], x["context"], x["config"]) == (t, ctx, mine)), None)

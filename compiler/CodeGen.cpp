@@ -3,6 +3,7 @@
 #include "compiler/CodeGen.h"
 #include "compiler/lowering/Lowering.h"
 #include "bmc/abi/entry.h"
+#include "bmc/abi/kernels.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -85,6 +86,7 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   LoweringOptions lo;
   lo.referenceOnly = opts.referenceKernels;
   lo.quantBits = opts.weights == WeightFormat::Int8 ? 8 : opts.weights == WeightFormat::Int4 ? 4 : 0;
+  lo.weight16 = opts.weights == WeightFormat::BF16 ? BMC_KV_BF16 : opts.weights == WeightFormat::F16 ? BMC_KV_F16 : 0;
   lo.int8Activations = opts.activations == ActivationFormat::Int8;
   lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;

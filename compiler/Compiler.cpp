@@ -7,6 +7,7 @@
 #include "compiler/CodeGen.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
+#include "bmc/abi/kernels.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -21,12 +22,14 @@ const char *weightFormatName(WeightFormat f) {
   case WeightFormat::F32: return "f32";
   case WeightFormat::Int8: return "int8";
   case WeightFormat::Int4: return "int4";
+  case WeightFormat::BF16: return "bf16";
+  case WeightFormat::F16: return "f16";
   }
   return "?";
 }
 
 bool parseWeightFormat(const std::string &name, WeightFormat &out) {
-  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::Int4})
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::Int4, WeightFormat::BF16, WeightFormat::F16})
     if (name == weightFormatName(f)) {
       out = f;
       return true;
@@ -195,8 +198,9 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
   auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
   if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
   if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
-  if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4)
-    return bad("weights: expected WeightFormat::F32, Int8 or Int4, found " + std::to_string(int(o.weights)));
+  if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4 &&
+      o.weights != WeightFormat::BF16 && o.weights != WeightFormat::F16)
+    return bad("weights: expected WeightFormat::F32, Int8, Int4, BF16 or F16, found " + std::to_string(int(o.weights)));
   if (o.activations != ActivationFormat::F32 && o.activations != ActivationFormat::Int8)
     return bad("activations: expected ActivationFormat::F32 or Int8, found " + std::to_string(int(o.activations)));
   if (o.kvType != KVType::F32 && o.kvType != KVType::BF16 && o.kvType != KVType::F16)
@@ -243,14 +247,22 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
   // What a token streams: quantized matrices are read in their packed size.
   // The format reported is the narrowest the matmuls use (MatMulNBits
   // weights keep theirs whatever opts.weights says).
-  bool q4 = false, q8 = false;
+  bool q4 = false, q8 = false, bf16 = false, f16 = false;
   for (const WeightEntry &e : c.plan.entries()) {
     const bool e4 = WeightEntry::quantBits(e.kind) == 4, e8 = WeightEntry::quantBits(e.kind) == 8;
+    const int t16 = WeightEntry::w16Type(e.kind);
     if (e4 || e8) c.sig.decoder.weightBytesPerToken -= e.k * e.n * int64_t(sizeof(float)) - e.bytes;
+    if (t16) { // counted above at the model's element size (4, or 2 for a 16-bit initializer)
+      const Weight *w = c.im.weights->find(e.name);
+      const int64_t was = w && (w->dtype == 10 || w->dtype == 16) ? 2 : 4;
+      c.sig.decoder.weightBytesPerToken -= e.k * e.n * was - e.bytes;
+    }
     q4 |= e4;
     q8 |= e8;
+    bf16 |= t16 == BMC_KV_BF16;
+    f16 |= t16 == BMC_KV_F16;
   }
-  c.sig.decoder.weights = q4 ? "int4" : q8 ? "int8" : "f32";
+  c.sig.decoder.weights = q4 ? "int4" : q8 ? "int8" : bf16 ? "bf16" : f16 ? "f16" : "f32";
   if (opts.activations == ActivationFormat::Int8 && !q4 && !q8) {
     error = path + ": CompileOptions: activations int8 applies to quantized matmuls, and this model has none "
                    "(quantize its weights with --weights int8 or int4)";

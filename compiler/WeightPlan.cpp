@@ -30,10 +30,11 @@ int64_t WeightPlan::request(const std::string &name, WeightEntry::Kind kind, int
   e.n = n;
   // The dot layouts have the sizes of the layouts they are rewritten from.
   const bool q8 = WeightEntry::quantBits(kind) == 8, q4 = WeightEntry::quantBits(kind) == 4;
-  e.bytes = kind == WeightEntry::Raw ? bytes
-            : q8                     ? bmc_pack_q8_bytes(k, n)
-            : q4                     ? bmc_pack_q4_bytes(k, n)
-                                     : bmc_pack_b_f32_bytes(k, n);
+  e.bytes = kind == WeightEntry::Raw      ? bytes
+            : WeightEntry::w16Type(kind) ? bmc_pack_w16_bytes(k, n)
+            : q8                         ? bmc_pack_q8_bytes(k, n)
+            : q4                         ? bmc_pack_q4_bytes(k, n)
+                                         : bmc_pack_b_f32_bytes(k, n);
   e.offset = place(e.bytes);
   index_[key] = entries_.size();
   entries_.push_back(std::move(e));
@@ -105,6 +106,24 @@ bool WeightPlan::fill(const WeightStore &store, const WeightEntry &e, uint8_t *d
   const int bits = WeightEntry::quantBits(e.kind);
   const bool dot = WeightEntry::dotLayout(e.kind), trans = WeightEntry::transposed(e.kind);
   drop.w = w;
+  if (const int t = WeightEntry::w16Type(e.kind)) {
+    static_assert(BMC_KV_BF16 == 1 && BMC_KV_F16 == 2, "WeightEntry::w16Type's values");
+    const char *tn = t == BMC_KV_BF16 ? "bf16" : "f16";
+    // ONNX FLOAT (rounded), or FLOAT16 / BFLOAT16 of the same type (copied).
+    const int32_t src = w->dtype == 1 ? BMC_KV_F32 : w->dtype == 10 ? BMC_KV_F16 : w->dtype == 16 ? BMC_KV_BF16 : -1;
+    if (w->quantBits || (src != BMC_KV_F32 && src != t) || w->dims.size() != 2 ||
+        w->dims[0] != (trans ? e.n : e.k) || w->dims[1] != (trans ? e.k : e.n)) {
+      error = "weight '" + e.name + "': expected a 2-D FLOAT" + (t == BMC_KV_BF16 ? " or BFLOAT16" : " or FLOAT16") +
+              " matrix to pack as " + tn + ", found " + dtypeName(w->dtype);
+      return false;
+    }
+    if (bmc_pack_w16(t, w->data, src, e.k, e.n, w->dims[1], trans ? 1 : 0, dst) != 0) {
+      error = "weight '" + e.name + "' holds a value beyond fp16's range (|w| >= 65520): it cannot be stored as f16 "
+              "(use --weights bf16 or f32)";
+      return false;
+    }
+    return true;
+  }
   if (w->quantBits) { // codes imported from MatMulNBits, already in bmc's layout
     const bool ok = w->quantBits == bits && !trans;
     if (!ok || int64_t(w->bytes) != e.bytes || w->dims.size() != 2 || w->dims[0] != e.k || w->dims[1] != e.n) {

@@ -22,7 +22,9 @@ struct WeightEntry {
   enum Kind {
     Raw, PackedB, PackedBTransposed, PackedQ8, PackedQ8Transposed, PackedQ4, PackedQ4Transposed,
     // The same quantized weights in the dot layouts of the int8-activation kernels (kernels.h).
-    PackedQ8Dot, PackedQ8DotTransposed, PackedQ4Dot, PackedQ4DotTransposed, Constant
+    PackedQ8Dot, PackedQ8DotTransposed, PackedQ4Dot, PackedQ4DotTransposed,
+    // bf16 / fp16 panels (bmc_pack_w16), from fp32 (rounded) or 16-bit (copied) weights.
+    PackedBF16, PackedBF16Transposed, PackedF16, PackedF16Transposed, Constant
   };
   /// 8 or 4 for the quantized kinds, else 0.
   static int quantBits(Kind k) {
@@ -30,9 +32,13 @@ struct WeightEntry {
            : k == PackedQ4 || k == PackedQ4Transposed || k == PackedQ4Dot || k == PackedQ4DotTransposed ? 4
                                                                                                             : 0;
   }
+  /// BMC_KV_BF16 / BMC_KV_F16 for the 16-bit kinds, else 0.
+  static int w16Type(Kind k) {
+    return k == PackedBF16 || k == PackedBF16Transposed ? 1 : k == PackedF16 || k == PackedF16Transposed ? 2 : 0;
+  }
   static bool transposed(Kind k) {
     return k == PackedBTransposed || k == PackedQ8Transposed || k == PackedQ4Transposed || k == PackedQ8DotTransposed ||
-           k == PackedQ4DotTransposed;
+           k == PackedQ4DotTransposed || k == PackedBF16Transposed || k == PackedF16Transposed;
   }
   static bool dotLayout(Kind k) {
     return k == PackedQ8Dot || k == PackedQ8DotTransposed || k == PackedQ4Dot || k == PackedQ4DotTransposed;

@@ -243,8 +243,9 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.weights = r.str();
   d.seqlensK = r.index(nIn, "decoder indices out of range: seqlens_k input");
   d.totalSequenceLength = r.index(nIn, "decoder indices out of range: total_sequence_length input");
-  if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4")
-    r.fail("unknown weight format (expected f32, int8 or int4)");
+  if (r.ok && d.weights != "f32" && d.weights != "int8" && d.weights != "int4" && d.weights != "bf16" &&
+      d.weights != "f16")
+    r.fail("unknown weight format (expected f32, int8, int4, bf16 or f16)");
   d.kvType = r.str();
   if (r.ok && d.kvType != "f32" && d.kvType != "bf16" && d.kvType != "f16")
     r.fail("unknown KV type (expected f32, bf16 or f16)");
@@ -253,7 +254,7 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.activations = r.str();
   if (r.ok && d.activations != "f32" && d.activations != "int8")
     r.fail("unknown activation format (expected f32 or int8)");
-  if (r.ok && d.activations == "int8" && d.weights == "f32")
+  if (r.ok && d.activations == "int8" && d.weights != "int8" && d.weights != "int4")
     r.fail("int8 activations recorded for f32 weights (only quantized matmuls have them)");
   d.writeIndices = r.index(nIn, "decoder indices out of range: write_indices input");
   d.nonpadKvSeqlen = r.index(nIn, "decoder indices out of range: nonpad_kv_seqlen input");

@@ -11,29 +11,93 @@ namespace lowering {
 
 static bool isF32(Type t) { return t.isF32(); }
 
-/// The weight behind `rhs` and whether it is used transposed.
-static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed) {
+static Type elemOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+
+/// The weight behind `rhs`, whether it is used transposed, and `narrow`:
+/// BMC_KV_BF16 / BMC_KV_F16 when it is a 16-bit weight read through a Cast to
+/// f32 (an fp16 export's Cast of a FLOAT16 initializer) or directly (a fully
+/// 16-bit graph, whose matmul lowerMatMul runs on widened activations), else
+/// 0. At most one Transpose, before or after the Cast.
+static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed, int *narrow = nullptr) {
   transposed = false;
-  if (auto t = rhs.getDefiningOp<mlir::bmc::TransposeOp>()) {
-    auto p = t.getPerm();
-    if (p.size() == 2 && p[0] == 1 && p[1] == 0) {
-      transposed = true;
-      rhs = t.getInput();
+  if (narrow) *narrow = 0;
+  auto peelTranspose = [&](Value v) -> Value {
+    if (auto t = v.getDefiningOp<mlir::bmc::TransposeOp>()) {
+      auto p = t.getPerm();
+      if (!transposed && p.size() == 2 && p[0] == 1 && p[1] == 0) {
+        transposed = true;
+        return t.getInput();
+      }
     }
+    return v;
+  };
+  rhs = peelTranspose(rhs);
+  int n16 = 0;
+  if (auto c = rhs.getDefiningOp<mlir::bmc::CastOp>(); c && isF32(elemOf(c.getResult()))) {
+    Type from = elemOf(c.getInput());
+    n16 = from.isBF16() ? BMC_KV_BF16 : from.isF16() ? BMC_KV_F16 : 0;
+    if (!n16) return {};
+    rhs = peelTranspose(c.getInput());
   }
   auto w = rhs.getDefiningOp<mlir::bmc::WeightOp>();
-  if (!w || cast<RankedTensorType>(w.getType()).getRank() != 2 || !isF32(cast<RankedTensorType>(w.getType()).getElementType()))
-    return {};
+  if (!w || cast<RankedTensorType>(w.getType()).getRank() != 2) return {};
+  Type et = elemOf(w.getResult());
+  if (!n16) n16 = et.isBF16() ? BMC_KV_BF16 : et.isF16() ? BMC_KV_F16 : 0; // a 16-bit weight read directly
+  if (!(n16 ? (n16 == BMC_KV_BF16 ? et.isBF16() : et.isF16()) : isF32(et))) return {};
+  if (narrow) *narrow = n16;
   return w;
+}
+
+/// Whether `rhs` is a 16-bit weight (through a Cast) that every matmul reading
+/// it would take as a packed right operand.
+static bool narrowPackedRhs(Value rhs) {
+  bool tr;
+  int narrow = 0;
+  return weightOf(rhs, tr, &narrow) && narrow && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
+}
+
+/// Every use of `v` is a MatMul / Gemm right operand on the packed path (an
+/// fp32 left operand), or a Transpose / Cast whose result only feeds such.
+static bool onlyFeedsPackedMatMuls(Value v) {
+  for (OpOperand &u : v.getUses()) {
+    Operation *o = u.getOwner();
+    if (auto m = dyn_cast<mlir::bmc::MatMulOp>(o)) {
+      Type lhs = elemOf(m.getLhs());
+      if (u.getOperandNumber() == 1 && (isF32(lhs) || lhs == elemOf(v)) && narrowPackedRhs(v)) continue;
+      return false;
+    }
+    if (auto g = dyn_cast<mlir::bmc::GemmOp>(o)) {
+      if (u.getOperandNumber() == 1 && isF32(elemOf(g.getA())) && narrowPackedRhs(v)) continue;
+      return false;
+    }
+    if (isa<mlir::bmc::TransposeOp, mlir::bmc::CastOp>(o) && onlyFeedsPackedMatMuls(o->getResult(0))) continue;
+    return false;
+  }
+  return true;
+}
+
+bool Lowerer::isNarrowWeightView(Operation *op) {
+  if (!isa<mlir::bmc::TransposeOp, mlir::bmc::CastOp>(op)) return false;
+  // Down to a 16-bit weight through Transposes and Casts...
+  Value v = op->getOperand(0);
+  while (Operation *d = v.getDefiningOp()) {
+    if (!isa<mlir::bmc::TransposeOp, mlir::bmc::CastOp>(d)) break;
+    v = d->getOperand(0);
+  }
+  auto w = v.getDefiningOp<mlir::bmc::WeightOp>();
+  if (!w || !(elemOf(w.getResult()).isBF16() || elemOf(w.getResult()).isF16())) return false;
+  // ... and up to packed matmuls only.
+  return onlyFeedsPackedMatMuls(op->getResult(0));
 }
 
 bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias) {
   // Quantized weights exist only packed: the reference build runs the int8
   // reference kernel on them (bmc_matmul_q8_f32_ref).
   bool viaTranspose = false;
-  mlir::bmc::WeightOp w = weightOf(rhs, viaTranspose);
+  int narrow = 0;
+  mlir::bmc::WeightOp w = weightOf(rhs, viaTranspose, &narrow);
   if (!w) return false;
-  if (opts.referenceOnly && !opts.quantBits && !w->hasAttr("bmc.quant_bits")) return false;
+  if (opts.referenceOnly && !opts.quantBits && !opts.weight16 && !narrow && !w->hasAttr("bmc.quant_bits")) return false;
   bool trans = transB != viaTranspose;
   // A MatMulNBits weight (frontend/ops/Contrib.cpp) is already packed in
   // bmc's int4/int8 layout, as [K, N]: only the plain orientation reads it.
@@ -49,10 +113,14 @@ bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf 
   int64_t K = trans ? wt.getDimSize(1) : wt.getDimSize(0);
   int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
   checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
-  const int bits = prepacked ? prepacked : opts.quantBits;
+  // 16-bit weights: a 16-bit initializer keeps its type; fp32 ones per weight16.
+  const int w16 = narrow ? narrow : prepacked || opts.quantBits ? 0 : opts.weight16;
+  const int bits = w16 ? 0 : prepacked ? prepacked : opts.quantBits;
   const bool a8 = bits && opts.int8Activations; // integer dot products on the dot layouts
   using WE = WeightEntry;
-  WE::Kind kind = bits == 8 ? (a8 ? (trans ? WE::PackedQ8DotTransposed : WE::PackedQ8Dot)
+  WE::Kind kind = w16 == BMC_KV_BF16 ? (trans ? WE::PackedBF16Transposed : WE::PackedBF16)
+                  : w16 == BMC_KV_F16 ? (trans ? WE::PackedF16Transposed : WE::PackedF16)
+                  : bits == 8 ? (a8 ? (trans ? WE::PackedQ8DotTransposed : WE::PackedQ8Dot)
                                   : (trans ? WE::PackedQ8Transposed : WE::PackedQ8))
                   : bits == 4 ? (a8 ? (trans ? WE::PackedQ4DotTransposed : WE::PackedQ4Dot)
                                     : (trans ? WE::PackedQ4Transposed : WE::PackedQ4))
@@ -60,7 +128,9 @@ bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf 
   int64_t off = plan.request(w.getName().str(), kind, 0, K, N);
   Value bp = b.create<LLVM::GEPOp>(loc, ptrTy, b.getI8Type(), weightsBase, ValueRange{c(off)});
   Value biasPtr = bias ? bias : b.create<LLVM::ZeroOp>(loc, ptrTy).getResult();
-  const char *fn = !bits ? "bmc_matmul_packed_f32"
+  const char *fn = w16 == BMC_KV_BF16 ? (opts.referenceOnly ? "bmc_matmul_bf16_f32_ref" : "bmc_matmul_bf16_f32")
+                   : w16 == BMC_KV_F16 ? (opts.referenceOnly ? "bmc_matmul_f16_f32_ref" : "bmc_matmul_f16_f32")
+                   : !bits ? "bmc_matmul_packed_f32"
                    : a8 ? (bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_a8_ref" : "bmc_matmul_q8_a8")
                                      : (opts.referenceOnly ? "bmc_matmul_q4_a8_ref" : "bmc_matmul_q4_a8"))
                    : bits == 8 ? (opts.referenceOnly ? "bmc_matmul_q8_f32_ref" : "bmc_matmul_q8_f32")
@@ -106,8 +176,9 @@ static Buf shapeOnly(Lowerer &l, Value v) {
 
 static bool packable(Lowerer &l, Value rhs) {
   bool tr;
-  mlir::bmc::WeightOp w = weightOf(rhs, tr);
-  return w && (!l.opts.referenceOnly || l.opts.quantBits || w->hasAttr("bmc.quant_bits")) &&
+  int narrow = 0;
+  mlir::bmc::WeightOp w = weightOf(rhs, tr, &narrow);
+  return w && (!l.opts.referenceOnly || l.opts.quantBits || l.opts.weight16 || narrow || w->hasAttr("bmc.quant_bits")) &&
          cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
@@ -128,6 +199,28 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   Value K = A.sizes.back(), M = A.sizes[A.rank() - 2], N = B.sizes.back();
   checkEq(B.sizes[B.rank() - 2], K, "MatMul: contraction dimension of the right operand vs the left");
   int64_t rb = std::max(A.rank(), B.rank()) - 2;
+
+  // A fully 16-bit matmul (fp16 / bf16 activations times a constant 2-D
+  // weight of the same type): the activations widened to fp32 (exact), the
+  // 16-bit kernel, the result rounded to the type as a stored fp16 value is.
+  if (B.rank() == 2 && !bVec && (A.elem.isF16() || A.elem.isBF16()) && lazyB &&
+      elemOf(op.getRhs()) == A.elem) {
+    SmallVector<Value, 4> aSizes(A.sizes.begin(), A.sizes.end());
+    Buf a32 = alloc(f32, false, aSizes);
+    loops(aSizes, [&](ArrayRef<Value> iv) { store(load(A, iv), a32, iv); });
+    Value rows = c(1);
+    for (int64_t i = 0; i + 1 < a32.rank(); ++i) rows = mul(rows, a32.sizes[i]);
+    SmallVector<Value, 4> outSizes(aSizes.begin(), aSizes.end() - 1);
+    outSizes.push_back(N);
+    Buf out32 = alloc(f32, false, outSizes);
+    if (tryPackedMatMul(op.getRhs(), false, reshapeView(a32, {rows, K}), reshapeView(out32, {rows, N}), {})) {
+      Buf out = alloc(A.elem, false, outSizes);
+      loops(outSizes, [&](ArrayRef<Value> iv) { store(load(out32, iv), out, iv); });
+      if (aVec) out = reshapeView(out, {N});
+      bufs[op.getResult()] = out;
+      return success();
+    }
+  }
 
   // Weights: one packed-kernel call over all rows of the left operand.
   if (B.rank() == 2 && !bVec && isF32(A.elem)) {

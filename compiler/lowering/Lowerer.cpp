@@ -511,6 +511,7 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     return success();
   }
   if (isa<mlir::bmc::WeightOp>(op)) return success(); // materialised on first use
+  if (isNarrowWeightView(op)) return success();        // read by packed 16-bit matmuls only
   if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::KVCapacityOp>(op)) return lowerKV(op);
   if (auto m = dyn_cast<mlir::bmc::MatMulOp>(op)) return lowerMatMul(m);
   if (auto g = dyn_cast<mlir::bmc::GemmOp>(op)) return lowerGemm(g);

@@ -35,6 +35,11 @@ struct LoweringOptions {
   /// that many bits (bmc_matmul_q8_f32 / _q4_f32; their reference kernels
   /// when referenceOnly). 0: fp32.
   int quantBits = 0;
+  /// BMC_KV_BF16 / BMC_KV_F16: matmuls with constant 2-D fp32 weights read
+  /// them rounded to that 16-bit type (bmc_matmul_bf16_f32 / _f16_f32). 0:
+  /// per quantBits. Weights that are 16-bit in the model (a Cast of a
+  /// FLOAT16 / BFLOAT16 initializer) keep their type whatever this says.
+  int weight16 = 0;
   /// Quantized matmuls (quantBits, or MatMulNBits weights) quantize their
   /// activations to int8 and run integer dot products (bmc_matmul_q8_a8 /
   /// _q4_a8 on the dot layouts).
@@ -171,6 +176,10 @@ public:
   /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). Returns false if
   /// `rhs` is not a weight usable by the packed kernel.
   bool tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias);
+  /// A Transpose or Cast between a 16-bit weight and the packed matmuls
+  /// that read it (and nothing else): not lowered, the packed 16-bit matrix
+  /// stands for it.
+  static bool isNarrowWeightView(Operation *op);
   void matmulLoops(const Buf &a, const Buf &bm, const Buf &out, Value batch, bool accumulate);
 
   // --- memory planning (MemoryPlan.cpp) ----------------------------------

@@ -39,11 +39,12 @@ Options:
   --kv-type TYPE       f32 (default), bf16 or f16: element type of the in-place
                        KV caches (bmc/prealloc), rounded to nearest even when
                        appended; attention widens them to f32 as it reads
-  --weights FORMAT     f32 (default), int8 or int4: matmul weights quantized
-                       at compile time, round to nearest, one fp32 scale per
-                       32 rows of K per column (onnxruntime MatMulNBits
-                       arithmetic, bits 8 or 4 with zero point 8); 1.125 or
-                       0.656 bytes per weight
+  --weights FORMAT     f32 (default), int8, int4, bf16 or f16: matmul weights
+                       quantized at compile time, round to nearest; int8/int4:
+                       one fp32 scale per 32 rows of K per column (onnxruntime
+                       MatMulNBits arithmetic, bits 8 or 4 with zero point 8),
+                       1.125 or 0.656 bytes per weight; bf16/f16: 2 bytes per
+                       weight, widened to f32 exactly as read
   --act FORMAT         f32 (default) or int8: activations of the quantized
                        matmuls (--weights int8|int4, MatMulNBits) rounded to
                        int8 per 32 values, integer dot products (AVX-512
@@ -73,7 +74,7 @@ static int run(int argc, char **argv) {
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
-  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8, int4, bf16 or f16, found " + cli::shown(weightsArg));
   ActivationFormat act;
   if (!parseActivationFormat(actArg, act)) a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
   KVType kvType;

@@ -79,7 +79,8 @@ Options:
   --kv-type TYPE         f32 (default), bf16 or f16: KV cache element type an
                          ONNX model is compiled with; a package has its own
                          (given and different: an error, recompile it)
-  --weights FORMAT       f32 (default), int8 or int4 (weight-only, blocks of 32):
+  --weights FORMAT       f32 (default), int8, int4 (weight-only, blocks of 32),
+                         bf16 or f16 (rounded to nearest even):
                          how an ONNX model's matmul weights are compiled
                          (a package keeps what bmc-compile chose)
   --act FORMAT           f32 (default) or int8: activations of the quantized
@@ -174,7 +175,7 @@ static int run(int argc, char **argv) {
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
   if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
-  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8 or int4, found " + cli::shown(weightsArg));
+  if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8, int4, bf16 or f16, found " + cli::shown(weightsArg));
   ActivationFormat act = ActivationFormat::F32;
   if (!actArg.empty() && !parseActivationFormat(actArg, act))
     a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));

@@ -31,9 +31,13 @@ enum class WeightFormat {
   Int4, ///< weight-only int4: codes 0..15, zero point 8, one fp32 scale per 32
         ///< rows of K per column (MatMulNBits, bits 4, block 32); 0.656 bytes
         ///< per weight
+  BF16, ///< bf16 (8 significand bits, fp32's range), rounded to nearest even;
+        ///< 2 bytes per weight, widened exactly to fp32 as read
+  F16,  ///< IEEE fp16 (11 significand bits, max 65504), rounded to nearest
+        ///< even; a weight beyond its range is an error; 2 bytes per weight
 };
 const char *weightFormatName(WeightFormat f);
-/// Parses "f32" / "int8" / "int4"; false for anything else.
+/// Parses "f32" / "int8" / "int4" / "bf16" / "f16"; false for anything else.
 bool parseWeightFormat(const std::string &name, WeightFormat &out);
 
 /// How the quantized matmuls (int8/int4 weights, MatMulNBits) treat their

@@ -63,7 +63,8 @@ struct DecoderInfo {
   std::string kvMode = "concat"; // compiled mode: concat, prealloc or bmc
   int64_t r = 0;              // compiled-in spare rows (bmc mode)
   std::string kvPadding = "skip";
-  /// Matmul weight storage: "f32", "int8" or "int4" (CompileOptions::weights).
+  /// Matmul weight storage: "f32", "int8", "int4", "bf16" or "f16"
+  /// (CompileOptions::weights; the narrowest any matmul reads).
   std::string weights = "f32";
   /// Activations of the quantized matmuls: "f32" or "int8"
   /// (CompileOptions::activations); "int8" only with quantized weights.

@@ -253,6 +253,65 @@ void bmc_matmul_q4_a8_ref(void *pool, int64_t M, int64_t N, int64_t K, const flo
   ref::matmulQ4A8(asPool(pool), M, N, K, A, lda, Bdot, bias, C, ldc);
 }
 
+int64_t bmc_pack_w16_bytes(int64_t K, int64_t N) {
+  if (K <= 0 || N <= 0)
+    return 0;
+  return packW16Bytes(K, N);
+}
+
+int32_t bmc_pack_w16(int32_t type, const void *B, int32_t src_type, int64_t K, int64_t N, int64_t ldb,
+                     int32_t trans_b, void *out) {
+  if ((type != BMC_KV_BF16 && type != BMC_KV_F16) || (src_type != BMC_KV_F32 && src_type != type))
+    return -2;
+  if (K <= 0 || N <= 0)
+    return 0;
+  const bool ok = trans_b ? packW16(type, B, src_type, K, N, 1, ldb, out) : packW16(type, B, src_type, K, N, ldb, 1, out);
+  return ok ? 0 : -1;
+}
+
+namespace {
+// 16-bit weights: intrinsics like the int8 GEMV, so they follow the
+// attention's selection (AVX-512F, AVX2 + F16C, or the reference).
+void runW16(MatmulFn avx512, MatmulFn avx2, MatmulFn ref, void *pool, int64_t M, int64_t N, int64_t K,
+            const float *A, int64_t lda, const void *B, const float *bias, float *C, int64_t ldc) {
+  if (selection().attention == Impl::Avx512) {
+    try {
+      avx512(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  if (selection().attention != Impl::Ref) {
+    try {
+      avx2(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+      return;
+    } catch (...) {
+    }
+  }
+  ref(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+}
+} // namespace
+
+void bmc_matmul_bf16_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                         const float *bias, float *C, int64_t ldc) {
+  runW16(avx512::matmulBF16, avx2::matmulBF16, ref::matmulBF16, pool, M, N, K, A, lda, B, bias, C, ldc);
+}
+
+void bmc_matmul_f16_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                        const float *bias, float *C, int64_t ldc) {
+  runW16(avx512::matmulF16, avx2::matmulF16, ref::matmulF16, pool, M, N, K, A, lda, B, bias, C, ldc);
+}
+
+void bmc_matmul_bf16_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                             const void *B, const float *bias, float *C, int64_t ldc) {
+  ref::matmulBF16(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+}
+
+void bmc_matmul_f16_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const void *B, const float *bias, float *C, int64_t ldc) {
+  ref::matmulF16(asPool(pool), M, N, K, A, lda, B, bias, C, ldc);
+}
+
 void bmc_matmul_strided_f32(void *pool, int64_t batch, int64_t M, int64_t N,
                             int64_t K, const float *A, int64_t a_bs,
                             int64_t a_rs, int64_t a_cs, const float *B,

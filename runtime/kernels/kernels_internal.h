@@ -35,6 +35,13 @@ int64_t packQ4Bytes(int64_t K, int64_t N);
 bool packQ4(const float *B, int64_t K, int64_t N, int64_t rs, int64_t cs, void *out);
 void dequantQ4Panels(const void *packed, int64_t K, int64_t p0, int64_t p1, float *out);
 
+// ---- Packed 16-bit layout (see kernels.h) ----
+int64_t packW16Bytes(int64_t K, int64_t N);
+// B(k, n) = B[k*rs + n*cs] of srcType (BMC_KV_F32: rounded to `type`; else
+// `type`, copied); false (out fully written) when an fp32 weight is beyond
+// fp16's range.
+bool packW16(int32_t type, const void *B, int32_t srcType, int64_t K, int64_t N, int64_t rs, int64_t cs, void *out);
+
 // Runs fn(begin, end) over [0, n) on the pool, or inline without one.
 template <class F> void parallelFor(ThreadPool *pool, int64_t n, F &&f) {
   if (pool)
@@ -84,6 +91,11 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc) noexcept;
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc) noexcept;
+// bf16 / fp16 weights (bmc_pack_w16): widened element by element, double accumulation.
+void matmulBF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                const float *bias, float *C, int64_t ldc) noexcept;
+void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+               const float *bias, float *C, int64_t ldc) noexcept;
 } // namespace ref
 
 // How the int4 GEMVs (AVX-512; AVX2 for 1-2 rows) turn codes into fp32
@@ -126,6 +138,12 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
               const float *bias, float *C, int64_t ldc);
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);
+// bf16 / fp16 weights: intrinsics GEMV widening in registers (rows in groups
+// of 5); M > 12 widens panels for the JIT GEMM. Throw without F16C.
+void matmulBF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                const float *bias, float *C, int64_t ldc);
+void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+               const float *bias, float *C, int64_t ldc);
 } // namespace avx2
 
 namespace avx512 {
@@ -150,6 +168,11 @@ void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A,
 using kernels::Q4Decode;
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);
+// bf16 / fp16 weights, up to 12 rows in one pass. Throw without AVX-512F and F16C.
+void matmulBF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                const float *bias, float *C, int64_t ldc);
+void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+               const float *bias, float *C, int64_t ldc);
 } // namespace avx512
 
 } // namespace kernels

@@ -217,6 +217,26 @@ TEST_F(Cli, Int8Weights) {
   EXPECT_NE(r.err.find("int8 weights"), std::string::npos) << r.err;
 }
 
+/// --weights bf16|f16: the package and bmc-run say so; an fp16 overflow and
+/// --act int8 without quantized matmuls are refused in one line.
+TEST_F(Cli, W16Weights) {
+  for (const char *fmt : {"bf16", "f16"}) {
+    std::string p = *dir + "/" + fmt + ".bmcpkg";
+    ProcessResult c = bmcCompile({gpt2(), "-o", p, "--weights", fmt});
+    ASSERT_EQ(c.exitCode, 0) << c.describe();
+    EXPECT_NE(c.err.find(std::string(fmt) + " matmuls"), std::string::npos) << c.err;
+    ProcessResult r = bmcRun({p, "--max-new-tokens", "4"});
+    ASSERT_EQ(r.exitCode, 0) << r.describe();
+    EXPECT_NE(r.err.find(std::string(fmt) + " weights"), std::string::npos) << r.err;
+  }
+  std::string f = *dir + "/w16bad.bmcpkg";
+  EXPECT_TRUE(failsCleanly(bmcCompile({modelsDir() + "/w16_overflow.onnx", "-o", f, "--weights", "f16", "--quiet"}),
+                           "weight 'w_big' holds a value beyond fp16's range"));
+  EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", f, "--weights", "bf16", "--act", "int8", "--quiet"}),
+                           "this model has none"));
+  EXPECT_FALSE(fileExists(f));
+}
+
 /// --act int8: the package and both tools say so; refused without quantized
 /// weights, with an unknown format, and on a package compiled otherwise.
 TEST_F(Cli, Int8Activations) {

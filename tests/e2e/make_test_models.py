@@ -11,6 +11,9 @@
   nbits_block16.onnx, nbits_bits2.onnx, nbits_gidx.onnx, nbits_zp8.onnx, contrib_unknown.onnx:
                       MatMulNBits forms bmc refuses (block_size 16, 2 bits, a g_idx input, 8-bit
                       zero points other than 128) and a contrib op it does not import
+  w16_overflow.onnx   y[2,48] = x[2,64] @ w_big, one weight 70000 (beyond fp16's 65504)
+  fp16_matmul.onnx    a fully fp16 graph: y[3,37] = x[3,70] @ W, all FLOAT16; fp16_matmul.expected: y
+                      as raw float16, computed here in float64 from x[i] = (i % 7 - 3) / 4
 
 Needs Debian's python3-onnx (run with /usr/bin/python3).
 """
@@ -66,6 +69,28 @@ def main(out_dir):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
     m = helper.make_model(g, opset_imports=opset + [helper.make_opsetid("com.example", 1)])
     onnx.save(m, os.path.join(out_dir, "custom_domain.onnx"))  # the checker does not know the domain
+
+    big = np.arange(64 * 48, dtype=np.float32).reshape(64, 48) / 1000  # a weight, not a small constant
+    big[40, 17] = 70000.0
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w_big"], ["y"], name="matmul")],
+        "w16_overflow",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 48])],
+        [numpy_helper.from_array(big, "w_big")])
+    save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "w16_overflow.onnx"))
+
+    w16 = (np.random.default_rng(16).standard_normal((70, 37)) * 2).astype(np.float16)
+    x16 = ((np.arange(3 * 70) % 7 - 3) / 4).reshape(3, 70).astype(np.float16)
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="matmul")],
+        "fp16_matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [3, 70])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [3, 37])],
+        [numpy_helper.from_array(w16, "W")])
+    save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "fp16_matmul.onnx"))
+    (x16.astype(np.float64) @ w16.astype(np.float64)).astype(np.float16).tofile(
+        os.path.join(out_dir, "fp16_matmul.expected"))
     nbits_models(out_dir, opset)
 
 

@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/CodeGen.h"
-#include "runtime/Abi.h"
-#include "runtime/Package.h"
+#include "bmc/abi/entry.h"
+#include "bmc/abi/package.h"
 #include "tests/e2e/bad_packages.h"
 #include "tests/e2e/e2e_util.h"
 

@@ -194,6 +194,38 @@ void bmc_convert_f32_to_kv(int32_t kv_type, const float *src, void *dst, int64_t
 /* dst[i] = src[i] widened to fp32 (exact). */
 void bmc_convert_kv_to_f32(int32_t kv_type, const void *src, float *dst, int64_t n);
 
+/* ---- Matmul with bf16 / fp16 constant weights ----------------------------- */
+
+/* Weights stored as bf16 or IEEE fp16 (element types BMC_KV_BF16 / _F16, as
+ * the KV caches), widened to fp32 exactly as they are read; A, the
+ * accumulation and C stay fp32.
+ *
+ * Packed 16-bit layout (version 1): bmc_pack_b_f32's panels with 2-byte
+ * elements: panel p holds B[k][16p + j] at element offset p*K*16 + k*16 + j
+ * (byte offset twice that), columns past N zero. Every K row of a panel is 32
+ * bytes; panels follow one another (one forward stream). */
+int64_t bmc_pack_w16_bytes(int64_t K, int64_t N);
+
+/* Packs B, given as for bmc_pack_b_f32 but with elements of src_type:
+ * BMC_KV_F32 (rounded to `type` to nearest, ties to even) or `type` itself
+ * (copied bit for bit; ldb counts elements). Returns 0, or -1 when a finite
+ * fp32 weight rounds to an infinity in `type` (|w| >= 65520 for fp16; out is
+ * then fully written and must not be used), -2 for an unknown type pair. */
+int32_t bmc_pack_w16(int32_t type, const void *B, int32_t src_type, int64_t K, int64_t N, int64_t ldb,
+                     int32_t trans_b, void *out);
+
+/* C[M,N] = A[M,K] * widen(B) (+ bias[N]), A and C as bmc_matmul_packed_f32,
+ * B packed by bmc_pack_w16 with type BMC_KV_BF16 / BMC_KV_F16. */
+void bmc_matmul_bf16_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const void *B, const float *bias, float *C, int64_t ldc);
+void bmc_matmul_f16_f32(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *B, const float *bias, float *C, int64_t ldc);
+/* The same with the plain reference loops (reference builds). */
+void bmc_matmul_bf16_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                             const void *B, const float *bias, float *C, int64_t ldc);
+void bmc_matmul_f16_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const void *B, const float *bias, float *C, int64_t ldc);
+
 /* ---- Fused attention ------------------------------------------------------ */
 
 /* out[b,h,i,:] = sum_j w[j] * v[b, h/g, j, :] with w = softmax over j of
