@@ -67,8 +67,7 @@ Result<std::unique_ptr<CudaKernels>> CudaKernels::create(Device &device, std::st
   auto nvrtc = Nvrtc::load();
   if (!nvrtc)
     return nvrtc.status();
-  std::unique_ptr<CudaKernels> k(new CudaKernels(device));
-  k->arch_ = arch;
+  std::vector<ModuleHandle> modules;
   for (const CudaKernelFamily &f : cudaKernelFamilies()) {
     NvrtcRequest req;
     req.source = f.source;
@@ -84,13 +83,29 @@ Result<std::unique_ptr<CudaKernels>> CudaKernels::create(Device &device, std::st
     auto module = device.loadModule(image);
     if (!module)
       return module.status();
-    for (const std::string &name : f.kernels) {
-      auto handle = device.findKernel(module.value(), name);
+    modules.push_back(module.value());
+  }
+  auto k = fromModules(device, modules);
+  if (k)
+    k.value()->arch_ = arch;
+  return k;
+}
+
+Result<std::unique_ptr<CudaKernels>> CudaKernels::fromModules(Device &device,
+                                                              const std::vector<ModuleHandle> &modules) {
+  const auto &families = cudaKernelFamilies();
+  if (modules.size() != families.size())
+    return Status::error("cuda kernels: " + std::to_string(modules.size()) + " modules for " +
+                         std::to_string(families.size()) + " kernel families");
+  std::unique_ptr<CudaKernels> k(new CudaKernels(device));
+  k->arch_ = device.properties().kind;
+  for (size_t i = 0; i < families.size(); ++i)
+    for (const std::string &name : families[i].kernels) {
+      auto handle = device.findKernel(modules[i], name);
       if (!handle)
         return handle.status();
       k->kernels_[name] = handle.value();
     }
-  }
   return k;
 }
 

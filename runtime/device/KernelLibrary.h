@@ -42,6 +42,11 @@ public:
   // Compiles every family for `arch` (sm_XX; empty: the device's own) and loads it.
   static Result<std::unique_ptr<CudaKernels>> create(Device &device, std::string arch = "",
                                                      std::string cacheDir = "");
+  // The kernels of modules already loaded on `device`, modules[i] holding the
+  // kernels of cudaKernelFamilies()[i] (cubins; the tests' host emulation loads
+  // host tables built from the same sources on the CPU device).
+  static Result<std::unique_ptr<CudaKernels>> fromModules(Device &device,
+                                                          const std::vector<ModuleHandle> &modules);
 
   // y[n] = W[n, :k] . x (W rows ldw elements apart). splits > 1 cuts K into
   // that many ranges (split-K), which needs `workspace` of splits * n floats.

@@ -1,10 +1,13 @@
 // Compiled in front of every kernel family (KernelLibrary.cpp joins the
 // sources): no #include, so NVRTC needs no include path and no toolkit headers.
+// The tests also compile these files as C++ on the host, with the CUDA built-ins
+// emulated (tests/unit/device/cuda_emulation.h), so __CUDA_ARCH__ guards the
+// one piece of inline PTX.
 // fp16 and bf16 are kept as raw 16-bit patterns and widened here to fp32.
 
 #define BMC_WARP 32
 #define BMC_FULL_MASK 0xffffffffu
-#define BMC_NEG_INF __int_as_float(0xff800000)
+#define BMC_NEG_INF __uint_as_float(0xff800000u)
 
 struct bmc_f32 {
   typedef float storage;
@@ -21,9 +24,20 @@ struct bmc_f32 {
 struct bmc_f16 {
   typedef unsigned short storage;
   static __device__ __forceinline__ float widen(unsigned short h) {
+#ifdef __CUDA_ARCH__
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
+#else // the same, exactly, in C (the tests' host emulation of these kernels)
+    unsigned sign = (unsigned)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    if (exponent == 0x1f) // inf, NaN (quiet, payload kept)
+      return __uint_as_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
+    if (exponent == 0) { // zero, subnormal: mantissa * 2^-24, exact in fp32
+      float f = (float)mantissa * 5.9604644775390625e-8f;
+      return sign ? -f : f;
+    }
+    return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+#endif
   }
   // A 128-bit word holds 8 fp16 values, the lower half of each 32 bits first.
   static __device__ __forceinline__ void unpack(uint4 w, float *out) {

@@ -1,7 +1,13 @@
-// The CUDA device and every CUDA kernel against a plain CPU reference, on
-// random inputs with odd sizes and strides. Without libcuda.so.1 or a GPU the
-// tests skip, printing why; with BMC_REQUIRE_GPU=1 (benchmarks/gpu_check.sh)
-// that is a failure instead.
+// The CUDA device, and every CUDA kernel against a plain CPU reference on
+// random inputs with odd sizes and strides, on two backends:
+//   Gpu:      CudaDevice + the kernels compiled by NVRTC. Without libcuda.so.1
+//             or a GPU these skip, printing why; with BMC_REQUIRE_GPU=1
+//             (benchmarks/gpu_check.sh) that is a failure instead.
+//   Emulated: CpuDevice + the same kernel sources compiled as host C++ with the
+//             CUDA built-ins emulated (cuda_emulation.h): the kernels' arithmetic
+//             and CudaKernels' launch code, checked on every machine.
+#include "cuda_emulated_kernels.h"
+#include "runtime/device/CpuDevice.h"
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/KernelLibrary.h"
 #include "runtime/kernels/kernels.h"
@@ -91,52 +97,99 @@ private:
   DevicePtr p_ = 0;
 };
 
-class CudaTest : public ::testing::Test {
-protected:
-  static void SetUpTestSuite() {
-    auto dev = CudaDevice::create(0);
-    if (!dev) {
-      const std::string &m = dev.status().message();
-      absent_ = startsWith(m, CudaDevice::kNoDriver) || startsWith(m, CudaDevice::kNoDevice);
-      error_ = m;
-      return;
-    }
-    device_ = std::move(dev.value());
-    const DeviceProperties &p = device_->properties();
-    std::cout << "CUDA device: " << p.name << ", sm_" << p.computeMajor << p.computeMinor << ", "
-              << p.multiprocessors << " SMs, " << (p.totalMemory >> 20) << " MiB\n";
-    auto k = CudaKernels::create(*device_);
-    if (!k)
-      error_ = k.status().message();
-    else
-      kernels_ = std::move(k.value());
-  }
-  static void TearDownTestSuite() {
-    kernels_.reset();
-    device_.reset();
-  }
-  void SetUp() override {
-    if (!device_ && absent_ && !gpuRequired())
-      GTEST_SKIP() << error_;
-    ASSERT_TRUE(device_) << error_;
-    ASSERT_TRUE(kernels_) << error_;
-  }
-  Device &dev() { return *device_; }
-  CudaKernels &k() { return *kernels_; }
+enum class Backend { Gpu, Emulated };
+void PrintTo(Backend b, std::ostream *os) { *os << (b == Backend::Gpu ? "Gpu" : "Emulated"); }
 
-  static std::unique_ptr<CudaDevice> device_;
-  static std::unique_ptr<CudaKernels> kernels_;
-  static std::string error_;
-  static bool absent_;
+// One device and kernel set per backend for the whole test program.
+struct Env {
+  std::unique_ptr<Device> device;
+  std::unique_ptr<CudaKernels> kernels;
+  std::string error;
+  bool absent = false; // no driver or no GPU: a skip, unless BMC_REQUIRE_GPU=1
 };
-std::unique_ptr<CudaDevice> CudaTest::device_;
-std::unique_ptr<CudaKernels> CudaTest::kernels_;
-std::string CudaTest::error_;
-bool CudaTest::absent_ = false;
+
+Env makeGpuEnv() {
+  Env env;
+  auto dev = CudaDevice::create(0);
+  if (!dev) {
+    env.error = dev.status().message();
+    env.absent = startsWith(env.error, CudaDevice::kNoDriver) ||
+                 startsWith(env.error, CudaDevice::kNoDevice);
+    return env;
+  }
+  env.device = std::move(dev.value());
+  const DeviceProperties &p = env.device->properties();
+  std::cout << "CUDA device: " << p.name << ", sm_" << p.computeMajor << p.computeMinor << ", "
+            << p.multiprocessors << " SMs, " << (p.totalMemory >> 20) << " MiB\n";
+  auto k = CudaKernels::create(*env.device);
+  if (!k)
+    env.error = k.status().message();
+  else
+    env.kernels = std::move(k.value());
+  return env;
+}
+
+Env makeEmulatedEnv() {
+  Env env;
+  env.device = std::make_unique<CpuDevice>();
+  std::vector<ModuleHandle> modules;
+  for (const std::vector<HostKernel> &table : emulatedKernelFamilies()) {
+    ModuleImage image;
+    image.format = ModuleFormat::HostTable;
+    image.hostKernels = table.data();
+    image.hostKernelCount = table.size();
+    auto m = env.device->loadModule(image);
+    if (!m) {
+      env.error = m.status().message();
+      return env;
+    }
+    modules.push_back(m.value());
+  }
+  auto k = CudaKernels::fromModules(*env.device, modules);
+  if (!k)
+    env.error = k.status().message();
+  else
+    env.kernels = std::move(k.value());
+  return env;
+}
+
+Env &env(Backend b) {
+  static Env gpu = makeGpuEnv(), emulated = makeEmulatedEnv();
+  return b == Backend::Gpu ? gpu : emulated;
+}
+
+// The device and the kernels of one backend.
+class KernelTest : public ::testing::TestWithParam<Backend> {
+protected:
+  void SetUp() override {
+    Env &e = env(GetParam());
+    if (!e.device && e.absent && !gpuRequired())
+      GTEST_SKIP() << e.error;
+    ASSERT_TRUE(e.device) << e.error;
+    ASSERT_TRUE(e.kernels) << e.error;
+  }
+  bool emulated() const { return GetParam() == Backend::Emulated; }
+  Device &dev() { return *env(GetParam()).device; }
+  CudaKernels &k() { return *env(GetParam()).kernels; }
+};
+
+// The CUDA device itself (GPU only).
+class CudaTest : public KernelTest {
+protected:
+  void SetUp() override {
+    if (GetParam() != Backend::Gpu)
+      FAIL() << "CudaTest runs on the GPU backend only";
+    KernelTest::SetUp();
+  }
+};
+
+std::string backendName(const ::testing::TestParamInfo<Backend> &info) {
+  return info.param == Backend::Gpu ? "Gpu" : "Emulated";
+}
 
 } // namespace
 
-TEST_F(CudaTest, CopiesRoundTrip) {
+TEST_P(CudaTest, CopiesRoundTrip) {
   const size_t n = 100003;
   std::vector<float> host = randomFloats(n, 1);
   Buffer a(dev(), host), b(dev(), n * 4);
@@ -148,7 +201,7 @@ TEST_F(CudaTest, CopiesRoundTrip) {
   EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
 }
 
-TEST_F(CudaTest, ModuleErrorsNameTheCall) {
+TEST_P(CudaTest, ModuleErrorsNameTheCall) {
   ModuleImage garbage;
   garbage.format = ModuleFormat::Cubin;
   garbage.bytes = "this is not a cubin";
@@ -157,7 +210,7 @@ TEST_F(CudaTest, ModuleErrorsNameTheCall) {
   EXPECT_NE(s.message().find("CUDA_ERROR_"), std::string::npos) << s.message();
 }
 
-TEST_F(CudaTest, GrowableBufferGrowsInPlaceAcrossChunks) {
+TEST_P(KernelTest, GrowableBufferGrowsInPlaceAcrossChunks) {
   if (!dev().properties().growableBuffers)
     GTEST_SKIP() << dev().properties().name << " has no virtual memory management";
   auto r = dev().reserveGrowable(size_t(64) << 20);
@@ -194,7 +247,7 @@ struct GemvCase {
 };
 } // namespace
 
-TEST_F(CudaTest, GemvMatchesReference) {
+TEST_P(KernelTest, GemvMatchesReference) {
   const GemvCase cases[] = {
       {37, 1001, 1001, 1},   // odd row stride: element-at-a-time path
       {133, 4096, 4104, 1},  // 128-bit path, padded rows
@@ -229,7 +282,7 @@ TEST_F(CudaTest, GemvMatchesReference) {
     }
 }
 
-TEST_F(CudaTest, NormsMatchReference) {
+TEST_P(KernelTest, NormsMatchReference) {
   const int rows = 3, n = 1003;
   const int64_t ldx = 1010, ldo = 1007;
   std::vector<float> x = randomFloats(rows * ldx, 20, -3.0f, 3.0f);
@@ -264,7 +317,7 @@ TEST_F(CudaTest, NormsMatchReference) {
   }
 }
 
-TEST_F(CudaTest, RopeMatchesReference) {
+TEST_P(KernelTest, RopeMatchesReference) {
   const int tokens = 5, heads = 3, headDim = 70, rotDim = 64, maxPos = 50, half = rotDim / 2;
   const int64_t hs = 72, ts = heads * hs + 5;
   std::vector<float> cosT(maxPos * half), sinT(maxPos * half);
@@ -306,7 +359,7 @@ TEST_F(CudaTest, RopeMatchesReference) {
     }
 }
 
-TEST_F(CudaTest, ElementwiseMatchesReference) {
+TEST_P(KernelTest, ElementwiseMatchesReference) {
   const int64_t n = 1001;
   std::vector<float> a = randomFloats(n + 1, 40, -6.0f, 6.0f), b = randomFloats(n + 1, 41);
   Buffer da(dev(), a), db(dev(), b), dout(dev(), (n + 1) * 4);
@@ -332,7 +385,7 @@ struct AttentionCase {
 };
 } // namespace
 
-TEST_F(CudaTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
+TEST_P(KernelTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
   const AttentionCase cases[] = {
       {2, 12, 4, 80, 333, 37, 0},    // GQA groups of 3, the automatic split plan
       {1, 8, 1, 256, 1000, 24, 32},  // a group of 8, the largest head, 32 splits
@@ -344,7 +397,9 @@ TEST_F(CudaTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
   for (ElementType t : {ElementType::F32, ElementType::F16, ElementType::BF16})
     for (const AttentionCase &c : cases)
       for (bool mask : {false, true}) {
-        const int rows = c.kvLen + c.spare, d = c.headDim, g = c.heads / c.kvHeads;
+        // The emulation switches fibers at every shuffle: shorter there (still several splits).
+        const int kvLen = emulated() ? std::min(c.kvLen, 120) : c.kvLen;
+        const int rows = kvLen + c.spare, d = c.headDim, g = c.heads / c.kvHeads;
         const int64_t kRs = d, kHs = rows * kRs, kBs = c.kvHeads * kHs;
         const int64_t vRs = d + 3, vHs = rows * vRs, vBs = c.kvHeads * vHs;
         const int64_t oHs = d + 1, oBs = c.heads * oHs;
@@ -354,7 +409,7 @@ TEST_F(CudaTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
         // Spare rows hold NaN: any read of them would show in the output.
         for (int b = 0; b < c.batch; ++b)
           for (int h = 0; h < c.kvHeads; ++h)
-            for (int r = c.kvLen; r < rows; ++r) {
+            for (int r = kvLen; r < rows; ++r) {
               for (int i = 0; i < d; ++i)
                 kf[b * kBs + h * kHs + r * kRs + i] = nan;
               for (int i = 0; i < vRs; ++i)
@@ -375,8 +430,8 @@ TEST_F(CudaTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
         p.out = reinterpret_cast<float *>(dout.ptr());
         p.o_bs = oBs, p.o_hs = oHs;
         p.batch = c.batch, p.heads = c.heads, p.kv_heads = c.kvHeads, p.head_dim = d;
-        p.kv_len = c.kvLen;
-        p.kv_rows = mask ? rows : c.kvLen;
+        p.kv_len = kvLen;
+        p.kv_rows = mask ? rows : kvLen;
         p.rows_per_split = c.rowsPerSplit;
         p.scale = float(1.0 / std::sqrt(double(d)));
         CudaKernels::planDecodeAttention(p, dev().properties().multiprocessors);
@@ -392,25 +447,29 @@ TEST_F(CudaTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
         for (int b = 0; b < c.batch; ++b)
           for (int h = 0; h < c.heads; ++h) {
             int kvh = h / g;
-            std::vector<double> score(c.kvLen);
+            std::vector<double> score(kvLen);
             double m = -INFINITY, l = 0;
-            for (int r = 0; r < c.kvLen; ++r) {
+            for (int r = 0; r < kvLen; ++r) {
               double dot = 0;
               for (int i = 0; i < d; ++i)
                 dot += double(q[(b * c.heads + h) * d + i]) * kn.values[b * kBs + kvh * kHs + r * kRs + i];
               score[r] = dot * p.scale;
               m = std::max(m, score[r]);
             }
-            for (int r = 0; r < c.kvLen; ++r)
+            for (int r = 0; r < kvLen; ++r)
               l += score[r] = std::exp(score[r] - m);
             for (int i = 0; i < d; ++i) {
               double want = 0;
-              for (int r = 0; r < c.kvLen; ++r)
+              for (int r = 0; r < kvLen; ++r)
                 want += score[r] / l * vn.values[b * vBs + kvh * vHs + r * vRs + i];
               ASSERT_NEAR(out[b * oBs + h * oHs + i], want, 2e-5)
-                  << elementTypeName(t) << (mask ? " mask" : " skip") << " kv_len " << c.kvLen
+                  << elementTypeName(t) << (mask ? " mask" : " skip") << " kv_len " << kvLen
                   << " splits " << p.splits << " b " << b << " h " << h << " i " << i;
             }
           }
       }
 }
+
+INSTANTIATE_TEST_SUITE_P(Cuda, CudaTest, ::testing::Values(Backend::Gpu), backendName);
+INSTANTIATE_TEST_SUITE_P(Cuda, KernelTest, ::testing::Values(Backend::Gpu, Backend::Emulated),
+                         backendName);
