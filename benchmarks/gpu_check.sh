@@ -46,8 +46,8 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_tests" --gtest_color=no || status=$?
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
 echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
-echo "  CudaTest.* (copies, module errors, VMM growable buffers, and GEMV f32/f16/bf16 incl. split-K,"
+echo "  Cuda/CudaTest.*/Gpu (copies, module errors), Cuda/KernelTest.*/Gpu (VMM growable buffers, GEMV f32/f16/bf16 incl. split-K,"
 echo "  RMSNorm/LayerNorm, RoPE halves/interleaved, SiLU*mul/add, decode attention f32/f16/bf16 in"
-echo "  skip and mask modes with NaN spare rows, each against a CPU reference)"
+echo "  skip and mask modes with NaN spare rows, each against a CPU reference; also /Emulated: the same on the CPU)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

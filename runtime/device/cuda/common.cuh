@@ -28,7 +28,7 @@ struct bmc_f16 {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
-#else // the same, exactly, in C (the tests' host emulation of these kernels)
+#else // the same value in C (NaN payloads aside), for the tests' host emulation
     unsigned sign = (unsigned)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
     if (exponent == 0x1f) // inf, NaN (quiet, payload kept)
       return __uint_as_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
