@@ -7,6 +7,9 @@
 // timing, coalescing): benchmarks/gpu_check.sh is the check on a GPU.
 //
 // Include it, then the .cuh files (common.cuh first), in one translation unit.
+// Under ASan, the swapcontext interceptor prints once that fibers "may produce
+// false positives"; the tests pass in the ASan+UBSan build (.ci/sanitize.sh).
+// The TSan build does not build these tests (tests/CMakeLists.txt).
 #ifndef BMC_TESTS_UNIT_DEVICE_CUDA_EMULATION_H
 #define BMC_TESTS_UNIT_DEVICE_CUDA_EMULATION_H
 
