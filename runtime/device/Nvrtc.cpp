@@ -209,6 +209,8 @@ Result<NvrtcOutput> Nvrtc::compileUncached(const NvrtcRequest &req) const {
   if (!cubin && req.arch.rfind("compute_", 0) != 0)
     return Status::error("nvrtc: arch '" + req.arch + "': expected sm_XX or compute_XX");
   std::vector<std::string> options = {"--gpu-architecture=" + req.arch, "--std=c++17"};
+  // ptxas's per-kernel report (registers, spills) in the program log; NVRTC 13
+  // takes this spelling and "-Xptxas -v" alike.
   if (cubin)
     options.push_back("--ptxas-options=-v");
   options.insert(options.end(), req.options.begin(), req.options.end());
