@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU check, one command for a machine with an NVIDIA GPU and the CUDA toolkit: builds the
+# device tests with the CUDA target required (BMC_CUDA=ON), then runs every CUDA kernel of
+# runtime/device/cuda against its plain CPU reference on random odd sizes, the CUDA device's
+# copies, module errors and VMM-growable buffers, and the NVRTC compile checks (sm_80, sm_90, spills).
+# With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
+#
+#   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
+#   benchmarks/gpu_check.sh --no-setup   # the packages are already there
+#
+# Environment (defaults in brackets): BMC_BUILD_DIR [build-gpu], CUDAToolkit_ROOT [found by CMake:
+# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model on the GPU (no model
+# runs there yet), time anything, or compare with other GPU runtimes.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+setup=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-setup) setup=0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "gpu_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+build="${BMC_BUILD_DIR:-$root/build-gpu}"
+start=$(date +%s)
+
+echo "gpu_check: machine"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+else
+  echo "  (no nvidia-smi)"
+fi
+[ "$setup" = 1 ] && "$root/.ci/setup.sh"
+
+echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests"
+export CCACHE_BASEDIR="$root"
+cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
+            -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
+[ -n "${CUDAToolkit_ROOT:-}" ] && cmake_args+=(-DCUDAToolkit_ROOT="$CUDAToolkit_ROOT")
+CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
+ninja -C "$build" bmc_device_tests
+
+echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
+status=0
+BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_tests" --gtest_color=no || status=$?
+echo
+echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
+echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
+echo "  Cuda/CudaTest.*/Gpu (copies, module errors), Cuda/KernelTest.*/Gpu (VMM growable buffers, GEMV f32/f16/bf16 incl. split-K,"
+echo "  RMSNorm/LayerNorm, RoPE halves/interleaved, SiLU*mul/add, decode attention f32/f16/bf16 in"
+echo "  skip and mask modes with NaN spare rows, each against a CPU reference; also /Emulated: the same on the CPU)"
+echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
+exit $status

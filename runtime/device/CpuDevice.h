@@ -1,0 +1,59 @@
+//===- runtime/device/CpuDevice.h - the host as a device -----------*- C++ -*-===//
+//
+// Memory is host memory (64-byte aligned), copies are memcpy, and a module is
+// a table of host functions run once per block of the launch grid, in order.
+// Every copy is checked against the allocations it touches, so a bad size or
+// address is an error naming the call, not a stray write.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_CPUDEVICE_H
+#define BMC_RUNTIME_DEVICE_CPUDEVICE_H
+
+#include "runtime/device/Device.h"
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace bmc {
+namespace device {
+
+class CpuDevice final : public Device {
+public:
+  CpuDevice();
+  ~CpuDevice() override;
+
+  const DeviceProperties &properties() const override { return props_; }
+  Result<DevicePtr> allocate(size_t bytes) override;
+  Status free(DevicePtr p) override;
+  Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) override;
+  Status copyToHost(void *dst, DevicePtr src, size_t bytes) override;
+  Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) override;
+  Result<ModuleHandle> loadModule(const ModuleImage &image) override;
+  Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) override;
+  Status launch(KernelHandle kernel, const LaunchConfig &config, void **args) override;
+  Status synchronize() override { return Status(); }
+  Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t maxBytes) override;
+
+  // For the growable buffers: the usable size of a region changes as it grows.
+  void setRegionSize(DevicePtr base, size_t bytes);
+  void forgetRegion(DevicePtr base);
+
+private:
+  // Is [p, p + bytes) inside one live region? Callers hold mutex_.
+  bool inside(DevicePtr p, size_t bytes) const;
+
+  DeviceProperties props_;
+  std::mutex mutex_;
+  struct Region {
+    size_t bytes;
+    bool owned; // allocate()d here (freed by free()); else a growable buffer's
+  };
+  std::map<DevicePtr, Region> regions_;
+  std::vector<std::vector<HostKernel>> modules_;
+};
+
+} // namespace device
+} // namespace bmc
+
+#endif

@@ -1,0 +1,328 @@
+//===- runtime/device/CudaDevice.cpp - a GPU through the driver API -------===//
+
+#include "runtime/device/CudaDevice.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace bmc {
+namespace device {
+
+using namespace cu;
+
+namespace {
+
+std::string hex(DevicePtr p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, p);
+  return buf;
+}
+
+std::string bytesArg(size_t n) { return "(" + std::to_string(n) + " bytes)"; }
+
+// A reserved virtual range with physical chunks mapped behind each other as it
+// grows (cuMemAddressReserve + cuMemCreate + cuMemMap + cuMemSetAccess): the
+// base address never moves, so what is there is never copied.
+class CudaGrowableBuffer final : public GrowableBuffer {
+public:
+  CudaGrowableBuffer(const CudaDevice &device, CUdeviceptr base, size_t reserved,
+                     size_t granularity)
+      : dev_(device), base_(base), reserved_(reserved), granularity_(granularity) {}
+  ~CudaGrowableBuffer() override {
+    const Driver &d = dev_.driver();
+    (void)dev_.makeCurrent();
+    size_t offset = 0;
+    for (const Chunk &c : chunks_) {
+      d.cuMemUnmap(base_ + offset, c.bytes);
+      d.cuMemRelease(c.handle);
+      offset += c.bytes;
+    }
+    d.cuMemAddressFree(base_, reserved_);
+  }
+  DevicePtr base() const override { return base_; }
+  size_t committedBytes() const override { return committed_; }
+  size_t reservedBytes() const override { return reserved_; }
+  size_t granularity() const override { return granularity_; }
+
+  Status grow(size_t bytes) override {
+    if (bytes <= committed_)
+      return Status();
+    if (bytes > reserved_)
+      return Status::error("cuda: grow to " + std::to_string(bytes) +
+                           " bytes: past the reservation of " + std::to_string(reserved_) +
+                           " bytes");
+    const Driver &d = dev_.driver();
+    if (Status s = dev_.makeCurrent(); !s)
+      return s;
+    size_t target = (bytes + granularity_ - 1) / granularity_ * granularity_;
+    size_t chunk = target - committed_;
+    CUmemAllocationProp prop = {};
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+    prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, dev_.ordinal()};
+    CUmemGenericAllocationHandle handle = 0;
+    if (Status s = check(d, d.cuMemCreate(&handle, chunk, &prop, 0), "cuMemCreate" + bytesArg(chunk));
+        !s)
+      return s;
+    CUdeviceptr at = base_ + committed_;
+    if (Status s = check(d, d.cuMemMap(at, chunk, 0, handle, 0), "cuMemMap" + bytesArg(chunk)); !s) {
+      d.cuMemRelease(handle);
+      return s;
+    }
+    CUmemAccessDesc access = {{CU_MEM_LOCATION_TYPE_DEVICE, dev_.ordinal()},
+                              CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+    if (Status s = check(d, d.cuMemSetAccess(at, chunk, &access, 1),
+                         "cuMemSetAccess" + bytesArg(chunk));
+        !s) {
+      d.cuMemUnmap(at, chunk);
+      d.cuMemRelease(handle);
+      return s;
+    }
+    chunks_.push_back({handle, chunk});
+    committed_ = target;
+    return Status();
+  }
+
+private:
+  struct Chunk {
+    CUmemGenericAllocationHandle handle;
+    size_t bytes;
+  };
+  const CudaDevice &dev_;
+  CUdeviceptr base_;
+  size_t reserved_, granularity_;
+  size_t committed_ = 0;
+  std::vector<Chunk> chunks_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
+  auto loaded = loadDriver();
+  if (!loaded)
+    return loaded.status();
+  const Driver &d = *loaded.value();
+  CUresult r = d.cuInit(0);
+  if (r == CUDA_ERROR_NO_DEVICE)
+    return Status::error(std::string(kNoDevice) + ": cuInit: CUDA_ERROR_NO_DEVICE");
+  if (Status s = check(d, r, "cuInit"); !s)
+    return s;
+  int count = 0;
+  if (Status s = check(d, d.cuDeviceGetCount(&count), "cuDeviceGetCount"); !s)
+    return s;
+  if (count == 0)
+    return Status::error(std::string(kNoDevice) + ": cuDeviceGetCount found none");
+  if (ordinal < 0 || ordinal >= count)
+    return Status::error("cuda: device ordinal " + std::to_string(ordinal) + " out of range [0, " +
+                         std::to_string(count) + ")");
+  CUdevice dev = 0;
+  if (Status s = check(d, d.cuDeviceGet(&dev, ordinal), "cuDeviceGet"); !s)
+    return s;
+  std::unique_ptr<CudaDevice> device(new CudaDevice(&d, dev));
+  if (Status s = check(d, d.cuDevicePrimaryCtxRetain(&device->ctx_, dev), "cuDevicePrimaryCtxRetain");
+      !s) {
+    device->ctx_ = nullptr;
+    return s;
+  }
+  if (Status s = device->makeCurrent(); !s)
+    return s;
+  // A blocking stream (flags 0): it orders with the legacy default stream too.
+  if (Status s = check(d, d.cuStreamCreate(&device->stream_, 0), "cuStreamCreate"); !s)
+    return s;
+
+  DeviceProperties &p = device->props_;
+  char name[256] = {};
+  if (Status s = check(d, d.cuDeviceGetName(name, sizeof name - 1, dev), "cuDeviceGetName"); !s)
+    return s;
+  p.name = name;
+  p.kind = "cuda";
+  auto attr = [&](int a, int &out, const char *what) {
+    return check(d, d.cuDeviceGetAttribute(&out, a, dev), std::string("cuDeviceGetAttribute(") + what + ")");
+  };
+  int vmm = 0;
+  for (Status s : {attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, p.computeMajor, "major"),
+                   attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, p.computeMinor, "minor"),
+                   attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, p.multiprocessors, "SMs"),
+                   attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                        device->maxSharedOptin_, "shared optin"),
+                   attr(CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, vmm, "VMM")})
+    if (!s)
+      return s;
+  p.growableBuffers = vmm != 0;
+  size_t total = 0;
+  if (Status s = check(d, d.cuDeviceTotalMem(&total, dev), "cuDeviceTotalMem_v2"); !s)
+    return s;
+  p.totalMemory = total;
+  return device;
+}
+
+CudaDevice::~CudaDevice() {
+  if (!ctx_)
+    return;
+  (void)makeCurrent();
+  if (stream_)
+    d_->cuStreamSynchronize(stream_);
+  for (CUmodule m : modules_)
+    if (m)
+      d_->cuModuleUnload(m);
+  if (stream_)
+    d_->cuStreamDestroy(stream_);
+  d_->cuDevicePrimaryCtxRelease(device_);
+}
+
+Status CudaDevice::makeCurrent() const {
+  return check(*d_, d_->cuCtxSetCurrent(ctx_), "cuCtxSetCurrent");
+}
+
+Result<DevicePtr> CudaDevice::allocate(size_t bytes) {
+  if (bytes == 0)
+    return Status::error("cuda: allocate: 0 bytes requested");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  CUdeviceptr p = 0;
+  if (Status s = check(*d_, d_->cuMemAlloc(&p, bytes), "cuMemAlloc_v2" + bytesArg(bytes)); !s)
+    return s;
+  return DevicePtr(p);
+}
+
+Status CudaDevice::free(DevicePtr p) {
+  if (Status s = makeCurrent(); !s)
+    return s;
+  return check(*d_, d_->cuMemFree(p), "cuMemFree_v2(" + hex(p) + ")");
+}
+
+// Copies are enqueued on the device's stream and waited for, so they are
+// ordered after earlier launches and complete when they return.
+Status CudaDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (Status s = check(*d_, d_->cuMemcpyHtoDAsync(dst, src, bytes, stream_),
+                       "cuMemcpyHtoDAsync_v2" + bytesArg(bytes));
+      !s)
+    return s;
+  return synchronize();
+}
+
+Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (Status s = check(*d_, d_->cuMemcpyDtoHAsync(dst, src, bytes, stream_),
+                       "cuMemcpyDtoHAsync_v2" + bytesArg(bytes));
+      !s)
+    return s;
+  return synchronize();
+}
+
+Status CudaDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (Status s = check(*d_, d_->cuMemcpyDtoDAsync(dst, src, bytes, stream_),
+                       "cuMemcpyDtoDAsync_v2" + bytesArg(bytes));
+      !s)
+    return s;
+  return synchronize();
+}
+
+Result<ModuleHandle> CudaDevice::loadModule(const ModuleImage &image) {
+  if (image.format == ModuleFormat::HostTable)
+    return Status::error("cuda: loadModule: a host table cannot run on the GPU (expected cubin or PTX)");
+  if (image.bytes.empty())
+    return Status::error("cuda: loadModule: empty image");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  // PTX must be NUL-terminated; std::string guarantees the terminator after bytes.
+  CUmodule m = nullptr;
+  if (Status s = check(*d_, d_->cuModuleLoadData(&m, image.bytes.c_str()),
+                       std::string("cuModuleLoadData(") + moduleFormatName(image.format) + ", " +
+                           std::to_string(image.bytes.size()) + " bytes)");
+      !s)
+    return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  modules_.push_back(m);
+  kernels_.emplace_back();
+  return ModuleHandle{static_cast<uint32_t>(modules_.size() - 1)};
+}
+
+Result<KernelHandle> CudaDevice::findKernel(ModuleHandle module, const std::string &name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (module.id >= modules_.size())
+    return Status::error("cuda: findKernel: no module " + std::to_string(module.id));
+  if (Status s = makeCurrent(); !s)
+    return s;
+  CUfunction f = nullptr;
+  if (Status s = check(*d_, d_->cuModuleGetFunction(&f, modules_[module.id], name.c_str()),
+                       "cuModuleGetFunction('" + name + "')");
+      !s)
+    return s;
+  kernels_[module.id].push_back(f);
+  return KernelHandle{module.id, static_cast<uint32_t>(kernels_[module.id].size() - 1)};
+}
+
+Status CudaDevice::launch(KernelHandle kernel, const LaunchConfig &c, void **args) {
+  CUfunction f;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (kernel.module >= kernels_.size() || kernel.index >= kernels_[kernel.module].size())
+      return Status::error("cuda: launch: unknown kernel handle");
+    f = kernels_[kernel.module][kernel.index];
+  }
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (c.sharedBytes > 48 * 1024) {
+    if (int(c.sharedBytes) > maxSharedOptin_)
+      return Status::error("cuda: launch: " + std::to_string(c.sharedBytes) +
+                           " bytes of shared memory, the device allows " +
+                           std::to_string(maxSharedOptin_));
+    if (Status s = check(*d_,
+                         d_->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                int(c.sharedBytes)),
+                         "cuFuncSetAttribute(max dynamic shared)");
+        !s)
+      return s;
+  }
+  return check(*d_,
+               d_->cuLaunchKernel(f, c.grid.x, c.grid.y, c.grid.z, c.block.x, c.block.y,
+                                  c.block.z, c.sharedBytes, stream_, args, nullptr),
+               "cuLaunchKernel(grid " + std::to_string(c.grid.x) + "x" + std::to_string(c.grid.y) +
+                   "x" + std::to_string(c.grid.z) + ", block " + std::to_string(c.block.x) + "x" +
+                   std::to_string(c.block.y) + "x" + std::to_string(c.block.z) + ")");
+}
+
+Status CudaDevice::synchronize() {
+  if (Status s = makeCurrent(); !s)
+    return s;
+  return check(*d_, d_->cuStreamSynchronize(stream_), "cuStreamSynchronize");
+}
+
+Result<std::unique_ptr<GrowableBuffer>> CudaDevice::reserveGrowable(size_t maxBytes) {
+  if (!props_.growableBuffers)
+    return Status::error("cuda: reserveGrowable: " + props_.name +
+                         " does not support virtual memory management");
+  if (maxBytes == 0)
+    return Status::error("cuda: reserveGrowable: 0 bytes requested");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  CUmemAllocationProp prop = {};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+  prop.location = {CU_MEM_LOCATION_TYPE_DEVICE, device_};
+  size_t granularity = 0;
+  if (Status s = check(*d_,
+                       d_->cuMemGetAllocationGranularity(&granularity, &prop,
+                                                         CU_MEM_ALLOC_GRANULARITY_MINIMUM),
+                       "cuMemGetAllocationGranularity");
+      !s)
+    return s;
+  size_t reserved = (maxBytes + granularity - 1) / granularity * granularity;
+  if (reserved < maxBytes)
+    return Status::error("cuda: reserveGrowable: " + std::to_string(maxBytes) + " bytes overflows");
+  CUdeviceptr base = 0;
+  if (Status s = check(*d_, d_->cuMemAddressReserve(&base, reserved, 0, 0, 0),
+                       "cuMemAddressReserve" + bytesArg(reserved));
+      !s)
+    return s;
+  return std::unique_ptr<GrowableBuffer>(new CudaGrowableBuffer(*this, base, reserved, granularity));
+}
+
+} // namespace device
+} // namespace bmc

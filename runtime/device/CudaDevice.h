@@ -1,0 +1,63 @@
+//===- runtime/device/CudaDevice.h - a GPU through the driver API --*- C++ -*-===//
+//
+// One device ordinal, its primary context and one stream; libcuda.so.1 is
+// loaded with dlopen (CudaDriver.h), so a build without the toolkit and a
+// machine without a GPU both work: create() then returns an error that starts
+// with "no libcuda.so.1" (or names the driver call that failed).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_CUDADEVICE_H
+#define BMC_RUNTIME_DEVICE_CUDADEVICE_H
+
+#include "runtime/device/CudaDriver.h"
+#include "runtime/device/Device.h"
+
+#include <mutex>
+#include <vector>
+
+namespace bmc {
+namespace device {
+
+class CudaDevice final : public Device {
+public:
+  // Error prefixes a caller may test for: no driver library, or no GPU behind it.
+  static constexpr const char *kNoDriver = "no libcuda.so.1";
+  static constexpr const char *kNoDevice = "no CUDA device";
+  static Result<std::unique_ptr<CudaDevice>> create(int ordinal = 0);
+  ~CudaDevice() override;
+
+  const DeviceProperties &properties() const override { return props_; }
+  Result<DevicePtr> allocate(size_t bytes) override;
+  Status free(DevicePtr p) override;
+  Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) override;
+  Status copyToHost(void *dst, DevicePtr src, size_t bytes) override;
+  Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) override;
+  Result<ModuleHandle> loadModule(const ModuleImage &image) override;
+  Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) override;
+  Status launch(KernelHandle kernel, const LaunchConfig &config, void **args) override;
+  Status synchronize() override;
+  Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t maxBytes) override;
+
+  // Binds this device's context to the calling thread (the driver's state is per thread).
+  Status makeCurrent() const;
+  const cu::Driver &driver() const { return *d_; }
+  int ordinal() const { return device_; }
+
+private:
+  CudaDevice(const cu::Driver *d, cu::CUdevice device) : d_(d), device_(device) {}
+
+  const cu::Driver *d_;
+  cu::CUdevice device_;
+  cu::CUcontext ctx_ = nullptr;
+  cu::CUstream stream_ = nullptr;
+  DeviceProperties props_;
+  int maxSharedOptin_ = 0;
+  std::mutex mutex_;
+  std::vector<cu::CUmodule> modules_;
+  std::vector<std::vector<cu::CUfunction>> kernels_; // per module, in findKernel order
+};
+
+} // namespace device
+} // namespace bmc
+
+#endif

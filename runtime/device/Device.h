@@ -1,0 +1,121 @@
+//===- runtime/device/Device.h - the device interface -------------*- C++ -*-===//
+//
+// A small device layer (IREE's HAL is the model, much reduced): memory,
+// copies, modules of kernels, launches, synchronisation. The CPU device and
+// the CUDA device implement it; the code above never looks through it.
+//
+// Thread safety: a Device may be used from several threads for allocation and
+// copies (its tables are locked), but launches and synchronise() are ordered on
+// one stream, so one session should own a device's launches at a time.
+// Modules, kernels and growable buffers must not outlive their device.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_DEVICE_H
+#define BMC_RUNTIME_DEVICE_DEVICE_H
+
+#include "bmc/status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace bmc {
+namespace device {
+
+// An address in the device's memory (for the CPU device, a host address).
+using DevicePtr = uint64_t;
+
+struct DeviceProperties {
+  std::string name;          // "cpu", or the GPU's name as its driver reports it
+  std::string kind;          // "cpu" or "cuda"
+  int computeMajor = 0;      // CUDA compute capability (0 on the CPU)
+  int computeMinor = 0;
+  int multiprocessors = 0;   // SMs, or hardware threads on the CPU
+  uint64_t totalMemory = 0;  // bytes
+  bool growableBuffers = false; // reserveGrowable() is supported
+};
+
+struct Dim3 {
+  uint32_t x = 1, y = 1, z = 1;
+};
+
+struct LaunchConfig {
+  Dim3 grid, block;
+  uint32_t sharedBytes = 0; // dynamic shared memory per block
+};
+
+// What the CPU device runs for one block of a launch: `args` follows CUDA's
+// convention (args[i] points to the i-th argument's value).
+struct HostLaunch {
+  Dim3 grid, block, blockIdx;
+};
+using HostKernelFn = void (*)(const HostLaunch &launch, void **args);
+struct HostKernel {
+  const char *name;
+  HostKernelFn fn;
+};
+
+enum class ModuleFormat {
+  Cubin,     // a CUDA ELF image for one SM architecture
+  Ptx,       // PTX text (JIT-compiled by the driver for the device at hand)
+  HostTable, // a table of host functions (the CPU device)
+};
+const char *moduleFormatName(ModuleFormat f);
+
+struct ModuleImage {
+  ModuleFormat format = ModuleFormat::Cubin;
+  std::string bytes;                      // Cubin / Ptx
+  const HostKernel *hostKernels = nullptr; // HostTable
+  size_t hostKernelCount = 0;
+};
+
+// Opaque handles; valid until the device is destroyed (or the module unloaded).
+struct ModuleHandle {
+  uint32_t id = 0;
+};
+struct KernelHandle {
+  uint32_t module = 0;
+  uint32_t index = 0;
+};
+
+// A buffer whose base address stays fixed while it grows inside a reserved
+// address range: the device analogue of the CPU's reserved-range KV regrowth.
+// grow() maps more memory after what is there; nothing is copied.
+class GrowableBuffer {
+public:
+  virtual ~GrowableBuffer() = default;
+  virtual DevicePtr base() const = 0;
+  virtual size_t committedBytes() const = 0; // usable bytes from base()
+  virtual size_t reservedBytes() const = 0;  // the most grow() can reach
+  virtual size_t granularity() const = 0;    // commits are rounded up to this
+  // Makes at least `bytes` usable; an error (nothing changed) past the reservation.
+  virtual Status grow(size_t bytes) = 0;
+};
+
+class Device {
+public:
+  virtual ~Device() = default;
+  virtual const DeviceProperties &properties() const = 0;
+
+  virtual Result<DevicePtr> allocate(size_t bytes) = 0;
+  virtual Status free(DevicePtr p) = 0;
+  // Copies complete before they return (host memory may be reused at once).
+  virtual Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) = 0;
+  virtual Status copyToHost(void *dst, DevicePtr src, size_t bytes) = 0;
+  virtual Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) = 0;
+
+  virtual Result<ModuleHandle> loadModule(const ModuleImage &image) = 0;
+  virtual Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) = 0;
+  // Enqueues a launch; errors in the kernel itself may surface at synchronize().
+  virtual Status launch(KernelHandle kernel, const LaunchConfig &config, void **args) = 0;
+  virtual Status synchronize() = 0;
+
+  // Reserves `maxBytes` of address space with nothing usable yet (grow() commits).
+  virtual Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t maxBytes) = 0;
+};
+
+} // namespace device
+} // namespace bmc
+
+#endif

@@ -1,0 +1,345 @@
+//===- runtime/device/Nvrtc.cpp - CUDA C to cubin/PTX at run time ---------===//
+
+#include "runtime/device/Nvrtc.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace bmc {
+namespace device {
+
+using nvrtcProgram = struct _nvrtcProgram *;
+
+struct Nvrtc::Api {
+  int (*nvrtcVersion)(int *major, int *minor);
+  const char *(*nvrtcGetErrorString)(int result);
+  int (*nvrtcCreateProgram)(nvrtcProgram *prog, const char *src, const char *name, int numHeaders,
+                            const char *const *headers, const char *const *includeNames);
+  int (*nvrtcCompileProgram)(nvrtcProgram prog, int numOptions, const char *const *options);
+  int (*nvrtcGetProgramLogSize)(nvrtcProgram prog, size_t *size);
+  int (*nvrtcGetProgramLog)(nvrtcProgram prog, char *log);
+  int (*nvrtcGetCUBINSize)(nvrtcProgram prog, size_t *size);
+  int (*nvrtcGetCUBIN)(nvrtcProgram prog, char *cubin);
+  int (*nvrtcGetPTXSize)(nvrtcProgram prog, size_t *size);
+  int (*nvrtcGetPTX)(nvrtcProgram prog, char *ptx);
+  int (*nvrtcDestroyProgram)(nvrtcProgram *prog);
+};
+
+namespace {
+
+#ifndef BMC_CUDA_LIBRARY_DIR
+#define BMC_CUDA_LIBRARY_DIR ""
+#endif
+
+std::vector<std::string> candidatePaths() {
+  std::vector<std::string> dirs;
+  if (const char *root = std::getenv("BMC_CUDA_ROOT"))
+    dirs.push_back(std::string(root) + "/lib64");
+  if (BMC_CUDA_LIBRARY_DIR[0])
+    dirs.push_back(BMC_CUDA_LIBRARY_DIR);
+  if (const char *home = std::getenv("CUDA_HOME"))
+    dirs.push_back(std::string(home) + "/lib64");
+  dirs.push_back("/usr/local/cuda/lib64");
+  dirs.push_back(""); // the loader's own search path
+  std::vector<std::string> paths;
+  for (const std::string &dir : dirs)
+    for (const char *name : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"})
+      paths.push_back(dir.empty() ? name : dir + "/" + name);
+  return paths;
+}
+
+template <typename Fn> void bind(void *lib, Fn &slot, const char *symbol, std::string &missing) {
+  slot = reinterpret_cast<Fn>(dlsym(lib, symbol));
+  if (!slot && missing.empty())
+    missing = symbol;
+}
+
+// Two FNV-1a 64 streams with different seeds: a cache key, not a security check.
+struct Hash128 {
+  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  void add(const std::string &s) {
+    for (unsigned char c : s) {
+      a = (a ^ c) * 0x100000001b3ull;
+      b = (b ^ c) * 0x100000001b3ull;
+    }
+    // A separator, so that ("ab","c") and ("a","bc") differ.
+    a = (a ^ 0xff) * 0x100000001b3ull;
+    b = (b ^ 0xfe) * 0x100000001b3ull;
+  }
+  std::string hex() const {
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+    return buf;
+  }
+};
+
+// The first line of the log that mentions an error (or the first line).
+std::string firstErrorLine(const std::string &log) {
+  std::istringstream in(log);
+  std::string line, first;
+  while (std::getline(in, line)) {
+    if (first.empty() && !line.empty())
+      first = line;
+    if (line.find("error") != std::string::npos)
+      return line;
+  }
+  return first.empty() ? "(empty log)" : first;
+}
+
+// Cache entry: magic, key, three sizes, then cubin, ptx, log.
+constexpr char kMagic[8] = {'B', 'M', 'C', 'N', 'V', 'R', '1', '\n'};
+
+std::string encodeEntry(const std::string &key, const NvrtcOutput &out) {
+  std::string e(kMagic, sizeof kMagic);
+  e += key;
+  for (uint64_t n : {uint64_t(out.cubin.size()), uint64_t(out.ptx.size()), uint64_t(out.log.size())})
+    e.append(reinterpret_cast<const char *>(&n), sizeof n);
+  return e + out.cubin + out.ptx + out.log;
+}
+
+bool decodeEntry(const std::string &e, const std::string &key, NvrtcOutput &out) {
+  size_t head = sizeof kMagic + key.size() + 3 * sizeof(uint64_t);
+  if (e.size() < head || e.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0 ||
+      e.compare(sizeof kMagic, key.size(), key) != 0)
+    return false;
+  uint64_t n[3];
+  std::memcpy(n, e.data() + sizeof kMagic + key.size(), sizeof n);
+  if (n[0] > e.size() || n[1] > e.size() || n[2] > e.size() || head + n[0] + n[1] + n[2] != e.size())
+    return false;
+  out.cubin = e.substr(head, n[0]);
+  out.ptx = e.substr(head + n[0], n[1]);
+  out.log = e.substr(head + n[0] + n[1], n[2]);
+  return true;
+}
+
+bool readFile(const std::string &path, std::string &data) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  data = ss.str();
+  return !in.bad();
+}
+
+Status writeFileAtomically(const std::string &path, const std::string &data) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), std::streamsize(data.size()));
+    if (!out)
+      return Status::error("nvrtc cache: cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::error("nvrtc cache: cannot rename " + tmp + " to " + path + ": " +
+                         std::strerror(errno));
+  }
+  return Status();
+}
+
+Result<const Nvrtc *> loadOnce() {
+  using Api = Nvrtc::Api;
+  std::string tried;
+  for (const std::string &path : candidatePaths()) {
+    void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      tried += (tried.empty() ? "" : ", ") + path;
+      continue;
+    }
+    static Nvrtc::Api api;
+    std::string missing;
+    bind(lib, api.nvrtcVersion, "nvrtcVersion", missing);
+    bind(lib, api.nvrtcGetErrorString, "nvrtcGetErrorString", missing);
+    bind(lib, api.nvrtcCreateProgram, "nvrtcCreateProgram", missing);
+    bind(lib, api.nvrtcCompileProgram, "nvrtcCompileProgram", missing);
+    bind(lib, api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", missing);
+    bind(lib, api.nvrtcGetProgramLog, "nvrtcGetProgramLog", missing);
+    bind(lib, api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", missing);
+    bind(lib, api.nvrtcGetCUBIN, "nvrtcGetCUBIN", missing);
+    bind(lib, api.nvrtcGetPTXSize, "nvrtcGetPTXSize", missing);
+    bind(lib, api.nvrtcGetPTX, "nvrtcGetPTX", missing);
+    bind(lib, api.nvrtcDestroyProgram, "nvrtcDestroyProgram", missing);
+    if (!missing.empty()) {
+      dlclose(lib);
+      return Status::error(path + " lacks " + missing);
+    }
+    static Nvrtc nvrtc(&api, path);
+    return static_cast<const Nvrtc *>(&nvrtc);
+  }
+  return Status::error("no libnvrtc found (tried " + tried + ")");
+}
+
+} // namespace
+
+Result<const Nvrtc *> Nvrtc::load() {
+  static Result<const Nvrtc *> loaded = [] {
+    auto r = loadOnce();
+    if (r) {
+      Nvrtc &n = const_cast<Nvrtc &>(*r.value());
+      if (n.api_->nvrtcVersion(&n.major_, &n.minor_) != 0)
+        return Result<const Nvrtc *>(Status::error("nvrtc: nvrtcVersion failed (" + n.path_ + ")"));
+    }
+    return r;
+  }();
+  return loaded;
+}
+
+std::string nvrtcCacheKey(int major, int minor, const NvrtcRequest &request) {
+  Hash128 h;
+  h.add(std::to_string(major) + "." + std::to_string(minor));
+  h.add(request.arch);
+  for (const std::string &o : request.options)
+    h.add(o);
+  h.add(request.source);
+  return h.hex();
+}
+
+Result<NvrtcOutput> Nvrtc::compileUncached(const NvrtcRequest &req) const {
+  const Api &a = *api_;
+  bool cubin = req.arch.rfind("sm_", 0) == 0;
+  if (!cubin && req.arch.rfind("compute_", 0) != 0)
+    return Status::error("nvrtc: arch '" + req.arch + "': expected sm_XX or compute_XX");
+  std::vector<std::string> options = {"--gpu-architecture=" + req.arch, "--std=c++17"};
+  // ptxas's per-kernel report (registers, spills) in the program log; NVRTC 13
+  // takes this spelling and "-Xptxas -v" alike.
+  if (cubin)
+    options.push_back("--ptxas-options=-v");
+  options.insert(options.end(), req.options.begin(), req.options.end());
+  std::vector<const char *> argv;
+  for (const std::string &o : options)
+    argv.push_back(o.c_str());
+
+  nvrtcProgram prog = nullptr;
+  int r = a.nvrtcCreateProgram(&prog, req.source.c_str(), req.name.c_str(), 0, nullptr, nullptr);
+  if (r != 0)
+    return Status::error(std::string("nvrtc: nvrtcCreateProgram(") + req.name +
+                         "): " + a.nvrtcGetErrorString(r));
+  struct Destroy {
+    const Api &a;
+    nvrtcProgram &p;
+    ~Destroy() { a.nvrtcDestroyProgram(&p); }
+  } destroy{a, prog};
+
+  int compiled = a.nvrtcCompileProgram(prog, int(argv.size()), argv.data());
+  NvrtcOutput out;
+  size_t n = 0;
+  if (a.nvrtcGetProgramLogSize(prog, &n) == 0 && n > 1) {
+    out.log.resize(n);
+    a.nvrtcGetProgramLog(prog, &out.log[0]);
+    out.log.resize(n - 1); // the terminating NUL
+  }
+  if (compiled != 0)
+    return Status::error("nvrtc: compiling " + req.name + " for " + req.arch + ": " +
+                         a.nvrtcGetErrorString(compiled) + ": " + firstErrorLine(out.log));
+  if (cubin) {
+    if ((r = a.nvrtcGetCUBINSize(prog, &n)) != 0 || n == 0)
+      return Status::error("nvrtc: nvrtcGetCUBINSize(" + req.name + ", " + req.arch + "): " +
+                           (r ? a.nvrtcGetErrorString(r) : "empty"));
+    out.cubin.resize(n);
+    a.nvrtcGetCUBIN(prog, &out.cubin[0]);
+  }
+  if ((r = a.nvrtcGetPTXSize(prog, &n)) != 0 || n == 0)
+    return Status::error("nvrtc: nvrtcGetPTXSize(" + req.name + ", " + req.arch + "): " +
+                         (r ? a.nvrtcGetErrorString(r) : "empty"));
+  out.ptx.resize(n);
+  a.nvrtcGetPTX(prog, &out.ptx[0]);
+  while (!out.ptx.empty() && out.ptx.back() == '\0')
+    out.ptx.pop_back();
+  return out;
+}
+
+Result<NvrtcOutput> Nvrtc::compile(const NvrtcRequest &req) const {
+  std::string key, path, note;
+  if (!req.cacheDir.empty()) {
+    key = nvrtcCacheKey(major_, minor_, req);
+    path = req.cacheDir + "/" + key + "." + req.arch + ".bmcnvrtc";
+    std::string entry;
+    if (readFile(path, entry)) {
+      NvrtcOutput out;
+      if (decodeEntry(entry, key, out)) {
+        out.fromCache = true;
+        auto info = parsePtxasInfo(out.log);
+        if (!info)
+          return info.status();
+        out.kernels = std::move(info.value());
+        return out;
+      }
+      note = "cache entry " + path + " is corrupt: recompiled";
+    }
+  }
+  auto out = compileUncached(req);
+  if (!out)
+    return out;
+  auto info = parsePtxasInfo(out->log);
+  if (!info)
+    return info.status();
+  out->kernels = std::move(info.value());
+  out->cacheNote = note;
+  if (!path.empty()) {
+    if (mkdir(req.cacheDir.c_str(), 0755) != 0 && errno != EEXIST)
+      return Status::error("nvrtc cache: cannot create " + req.cacheDir + ": " + std::strerror(errno));
+    if (Status s = writeFileAtomically(path, encodeEntry(key, out.value())); !s)
+      return s;
+  }
+  return out;
+}
+
+Result<std::vector<PtxasInfo>> parsePtxasInfo(const std::string &log) {
+  static const std::regex entry(R"(Compiling entry function '([^']+)' for '([^']+)')");
+  static const std::regex props(R"(Function properties for (\S+))");
+  static const std::regex frame(
+      R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  static const std::regex used(R"(Used (\d+) registers)");
+  static const std::regex smem(R"((\d+) bytes smem)");
+  std::vector<PtxasInfo> out;
+  std::string propsFor; // the function the next stack-frame line belongs to
+  std::istringstream in(log);
+  std::string line;
+  int lineNo = 0;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (line.rfind("ptxas", 0) != 0)
+      continue;
+    if (std::regex_search(line, m, entry)) {
+      out.push_back(PtxasInfo{m[1], m[2]});
+    } else if (std::regex_search(line, m, props)) {
+      propsFor = m[1];
+    } else if (std::regex_search(line, m, frame)) {
+      if (propsFor.empty())
+        return Status::error("ptxas log line " + std::to_string(lineNo) +
+                             ": a stack frame line before any 'Function properties'");
+      // Properties of an entry function, or of a called device function (kept out).
+      for (PtxasInfo &k : out)
+        if (k.function == propsFor && k.stackFrameBytes < 0) {
+          k.stackFrameBytes = std::stoll(m[1]);
+          k.spillStoreBytes = std::stoll(m[2]);
+          k.spillLoadBytes = std::stoll(m[3]);
+        }
+      propsFor.clear();
+    } else if (std::regex_search(line, m, used)) {
+      if (out.empty())
+        return Status::error("ptxas log line " + std::to_string(lineNo) +
+                             ": 'Used N registers' before any entry function");
+      out.back().registers = std::stoi(m[1]);
+      if (std::regex_search(line, m, smem))
+        out.back().sharedBytes = std::stoll(m[1]);
+    }
+  }
+  for (const PtxasInfo &k : out)
+    if (k.registers < 0 || k.stackFrameBytes < 0)
+      return Status::error("ptxas log: no register or spill report for '" + k.function + "'");
+  return out;
+}
+
+} // namespace device
+} // namespace bmc

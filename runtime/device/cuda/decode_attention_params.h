@@ -1,0 +1,36 @@
+/* The argument block of the decode attention kernels, shared word for word by
+ * the host (C++) and the kernels (prepended to their CUDA source by
+ * KernelLibrary.cpp): plain C types only, no includes. Strides are in
+ * elements; the innermost dimension of every tensor is contiguous.
+ *   q:   [batch, heads, head_dim] fp32
+ *   k,v: [batch, kv_heads, rows, head_dim] of the kernel's KV type (a KV
+ *        buffer: kv_len valid rows, then spare rows)
+ *   partial_out: [batch, heads, splits, head_dim] fp32 scratch
+ *   partial_lse: [batch, heads, splits] fp32 scratch
+ *   out: [batch, heads, head_dim] fp32 */
+#ifndef BMC_RUNTIME_DEVICE_CUDA_DECODE_ATTENTION_PARAMS_H
+#define BMC_RUNTIME_DEVICE_CUDA_DECODE_ATTENTION_PARAMS_H
+
+#define BMC_ATTN_MAX_HEAD_DIM 256
+#define BMC_ATTN_MAX_GROUP 8          /* query heads per KV head (GQA) */
+#define BMC_ATTN_MAX_ROWS_PER_SPLIT 256
+
+typedef struct bmc_decode_attention_params {
+  const float *q;
+  long long q_bs, q_hs;
+  const void *k;
+  long long k_bs, k_hs, k_rs;
+  const void *v;
+  long long v_bs, v_hs, v_rs;
+  float *partial_out;
+  float *partial_lse;
+  float *out;
+  long long o_bs, o_hs;
+  int batch, heads, kv_heads, head_dim;
+  int kv_len;  /* valid rows: only these are attended to */
+  int kv_rows; /* rows whose scores are computed: kv_len (skip), or the padded length (mask) */
+  int rows_per_split, splits;
+  float scale;
+} bmc_decode_attention_params;
+
+#endif

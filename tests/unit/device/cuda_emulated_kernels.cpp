@@ -1,0 +1,33 @@
+// The kernel library (runtime/device/cuda/*.cuh, the very files NVRTC compiles)
+// built as host C++ against cuda_emulation.h, as host tables for the CPU device.
+#include "cuda_emulated_kernels.h"
+
+#include "cuda_emulation.h"
+
+// The order KernelLibrary.cpp joins them in.
+#include "runtime/device/cuda/decode_attention_params.h"
+#include "runtime/device/cuda/common.cuh"
+#include "runtime/device/cuda/gemv.cuh"
+#include "runtime/device/cuda/norm.cuh"
+#include "runtime/device/cuda/rope.cuh"
+#include "runtime/device/cuda/elementwise.cuh"
+#include "runtime/device/cuda/decode_attention.cuh"
+
+using bmc::device::HostKernel;
+using bmc::device::HostLaunch;
+
+#define BMC_EMULATED(name)                                                                         \
+  HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+
+const std::vector<std::vector<HostKernel>> &emulatedKernelFamilies() {
+  static const std::vector<std::vector<HostKernel>> families = {
+      {BMC_EMULATED(bmc_gemv_f32), BMC_EMULATED(bmc_gemv_f16), BMC_EMULATED(bmc_gemv_bf16),
+       BMC_EMULATED(bmc_gemv_splitk_reduce)},
+      {BMC_EMULATED(bmc_rms_norm), BMC_EMULATED(bmc_layer_norm)},
+      {BMC_EMULATED(bmc_rope_halves), BMC_EMULATED(bmc_rope_interleaved)},
+      {BMC_EMULATED(bmc_silu_mul), BMC_EMULATED(bmc_add)},
+      {BMC_EMULATED(bmc_decode_attention_split_f32), BMC_EMULATED(bmc_decode_attention_split_f16),
+       BMC_EMULATED(bmc_decode_attention_split_bf16), BMC_EMULATED(bmc_decode_attention_combine)},
+  };
+  return families;
+}
