@@ -10,7 +10,7 @@
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/kernels/kernels.h"
+#include "bmc/abi/kernels.h"
 
 #include <gtest/gtest.h>
 
