@@ -192,8 +192,9 @@ def main():
         L.append("Reproduce: the command on the table's first line (`benchmarks/quant.py`, all defaults: ~10 min). "
                  "Before timing, bmc intN and onnxruntime's MatMulNBits (accuracy_level 0) are checked to give the "
                  "same greedy tokens (they compute the same function), and llama.cpp F32 to give bmc f32's "
-                 "(docs/QUANTIZATION.md). The model fits this VM's L3, so fp32 and int8 can read faster than the "
-                 "DRAM probe (roofline above 100%).")
+                 "(docs/QUANTIZATION.md). Configurations that read less than twice the L3 per token are named in the "
+                 "note under the table: part of what they read can stay cached between tokens, so their % of roofline "
+                 "(above 100% where it shows) is not a DRAM roofline.")
         L.append("")
         with open(os.path.join(a.results, q)) as f:
             L.append(f.read().rstrip())
