@@ -415,6 +415,31 @@ LogitDiff compareLogits(const float *a, const float *b, int64_t n) {
   return d;
 }
 
+Drift driftFrom(const Trace &ref, const Trace &t) {
+  Drift d;
+  d.steps = int(std::min(ref.logits.size(), t.logits.size()));
+  if (d.steps == 0) return d;
+  const int64_t V = ref.logits[0].shape()[1];
+  double kl = 0;
+  for (int step = 0; step < d.steps; ++step) {
+    const float *x = ref.logits[size_t(step)].data<float>(), *y = t.logits[size_t(step)].data<float>();
+    const double mx = *std::max_element(x, x + V), my = *std::max_element(y, y + V);
+    double zx = 0, zy = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      zx += std::exp(x[v] - mx);
+      zy += std::exp(y[v] - my);
+      d.maxAbsDiff = std::max(d.maxAbsDiff, double(std::fabs(x[v] - y[v])));
+    }
+    for (int64_t v = 0; v < V; ++v) {
+      const double lp = x[v] - mx - std::log(zx), lq = y[v] - my - std::log(zy);
+      kl += std::exp(lp) * (lp - lq);
+    }
+    d.top1Agree += std::max_element(x, x + V) - x == std::max_element(y, y + V) - y;
+  }
+  d.meanKL = kl / d.steps;
+  return d;
+}
+
 double expectLogitsNear(const Trace &t, const std::map<int, std::vector<float>> &ref, const std::vector<int> &steps,
                         double tol, int64_t row) {
   const int64_t V = t.logits.at(0).shape()[1];

@@ -129,6 +129,16 @@ LogitDiff compareLogits(const float *a, const float *b, int64_t n);
 
 std::string join(const std::vector<int64_t> &v, const char *sep = ",");
 
+/// How far a trace's logits drift from a reference trace's (the same forced
+/// token stream), over their common steps, row 0: mean KL(p_ref || p_t) in
+/// nats, how many steps agree on the top-1 token, and the largest |logit
+/// difference|.
+struct Drift {
+  double meanKL = 0, maxAbsDiff = 0;
+  int top1Agree = 0, steps = 0;
+};
+Drift driftFrom(const Trace &ref, const Trace &t);
+
 /// Row `row` of the trace's logits within `tol` (relative, compareLogits) of
 /// the reference's at each of `steps`: one EXPECT per step. Returns the
 /// largest relative difference.

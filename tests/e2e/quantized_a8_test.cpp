@@ -236,39 +236,14 @@ TEST(QuantizedA8Drift, FromTheF32Model) {
       auto tw = decode(w.value(), {}, {kPrompt}, kSteps, &forced);
       auto tq = decode(q.value(), {}, {kPrompt}, kSteps, &forced);
       ASSERT_TRUE(tf.ok() && tw.ok() && tq.ok());
-      const int64_t V = tf.value().logits[0].shape()[1];
-      auto drift = [&](const Trace &t, double &maxDiff) {
-        double kl = 0;
-        int agree = 0;
-        for (int step = 0; step < kSteps; ++step) {
-          const float *x = tf.value().logits[size_t(step)].data<float>(), *y = t.logits[size_t(step)].data<float>();
-          const double mx = *std::max_element(x, x + V), my = *std::max_element(y, y + V);
-          double zx = 0, zy = 0;
-          for (int64_t v = 0; v < V; ++v) {
-            zx += std::exp(x[v] - mx);
-            zy += std::exp(y[v] - my);
-          }
-          for (int64_t v = 0; v < V; ++v) {
-            const double lp = x[v] - mx - std::log(zx), lq = y[v] - my - std::log(zy);
-            kl += std::exp(lp) * (lp - lq);
-          }
-          agree += std::max_element(x, x + V) - x == std::max_element(y, y + V) - y;
-        }
-        maxDiff = 0;
-        for (int step = 0; step < kSteps; ++step) {
-          const float *x = tw.value().logits[size_t(step)].data<float>(), *y = t.logits[size_t(step)].data<float>();
-          for (int64_t v = 0; v < V; ++v) maxDiff = std::max(maxDiff, double(std::fabs(x[v] - y[v])));
-        }
-        return std::make_pair(kl / kSteps, agree);
-      };
-      double unused, fromWeightOnly;
-      const auto [klW, agreeW] = drift(tw.value(), unused);
-      const auto [klQ, agreeQ] = drift(tq.value(), fromWeightOnly);
+      const Drift dw = driftFrom(tf.value(), tw.value()), dq = driftFrom(tf.value(), tq.value());
+      ASSERT_EQ(dq.steps, kSteps);
+      const double fromWeightOnly = driftFrom(tw.value(), tq.value()).maxAbsDiff;
       std::printf("%s vs f32 over %d steps: int%d weight-only mean KL %.3e nats, top-1 %d/%d; int%d + int8 "
                   "activations mean KL %.3e nats, top-1 %d/%d\n",
-                  name, kSteps, bits, klW, agreeW, kSteps, bits, klQ, agreeQ, kSteps);
+                  name, kSteps, bits, dw.meanKL, dw.top1Agree, kSteps, bits, dq.meanKL, dq.top1Agree, kSteps);
       EXPECT_GT(fromWeightOnly, 0.0) << "int8-activation logits equal the weight-only ones: not in effect";
-      EXPECT_TRUE(std::isfinite(klQ));
+      EXPECT_TRUE(std::isfinite(dq.meanKL));
     }
 }
 
