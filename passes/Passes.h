@@ -3,8 +3,10 @@
 #define BMC_PASSES_PASSES_H
 
 #include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -34,6 +36,10 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
                         llvm::cl::desc("Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16 "
                                        "need kv-mode bmc or prealloc)"),
                         llvm::cl::init(KVType::F32)};
+  Option<bool> lowerToKernels{*this, "lower-to-kernels",
+                              llvm::cl::desc("End with bmc-lower-to-kernels: the op families moved to the "
+                                             "kernel level so far (the KV cache) become bmck ops"),
+                              llvm::cl::init(true)};
   Option<bool> markLayers{*this, "mark-layers",
                           llvm::cl::desc("Mark each decoder layer's ops (bmc-mark-layers), so code "
                                          "generation compiles each distinct layer body once"),
@@ -46,14 +52,21 @@ LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error)
 
 /// Appends the graph pipeline to a module-level pass manager: fold shapes,
 /// canonicalize, cse, raise attention and norms, canonicalize, then (unless
-/// kv-mode=concat) the in-place KV rewrite and canonicalize, cse, and
-/// bmc-mark-layers when mark-layers is set. `o` must pass
+/// kv-mode=concat) the in-place KV rewrite and canonicalize, cse,
+/// bmc-mark-layers when mark-layers is set, and bmc-lower-to-kernels when
+/// lower-to-kernels is set (the compiler always sets it: the CPU emitter
+/// reads the moved families only in their kernel form). `o` must pass
 /// checkPipelineOptions.
 void buildPipeline(OpPassManager &pm, const PipelineOptions &o);
 
 /// Registers `bmc-pipeline` (buildPipeline after checkPipelineOptions) for
 /// bmc-opt and other MLIR drivers.
 void registerPipeline();
+
+/// The KV cache family of bmc-lower-to-kernels (passes/LowerToKernelsKV.cpp):
+/// bmc.kv_append -> bmck.kv_append, bmc.kv_past -> bmck.kv_rows, with the
+/// bmck.to_view / bmck.to_tensor seams to the ops still at tensor level.
+void populateKVToKernelPatterns(RewritePatternSet &patterns);
 
 /// Re-infers the result types of `op` and keeps the more static of old and
 /// new per dimension. Returns true if a type changed.

@@ -41,6 +41,9 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
   }
   pm.addPass(createCSEPass());
   if (o.markLayers) pm.addNestedPass<func::FuncOp>(createMarkLayers());
+  // After the layer marks, which the kernel ops inherit: the layers are found
+  // on the tensor graph, the families already moved are lowered once, here.
+  if (o.lowerToKernels) pm.addNestedPass<func::FuncOp>(createLowerToKernels());
 }
 
 void registerPipeline() {
@@ -49,7 +52,7 @@ void registerPipeline() {
   registerPassPipeline(
       "bmc-pipeline",
       "The compiler's graph pipeline: fold shapes, raise attention and norms, rewrite KV caches in "
-      "place (unless kv-mode=concat), mark decoder layers",
+      "place (unless kv-mode=concat), mark decoder layers, lower the KV cache ops to the kernel level (bmck)",
       [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
         PipelineOptions o;
         if (failed(o.parseFromString(text))) return failure();

@@ -1,4 +1,4 @@
-//===- LowerNN.cpp - matmul, gemm, attention and the KV cache --------------===//
+//===- LowerNN.cpp - matmul, gemm and attention ----------------------------===//
 
 #include "compiler/lowering/Lowering.h"
 #include "bmc/abi/entry.h"
@@ -407,7 +407,8 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   // Spare rows of a KV buffer: computed and masked ("mask") or skipped.
   Value padded = T;
   if (op.getPadding() == mlir::bmc::KVPadding::Mask)
-    if (auto app = op.getK().getDefiningOp<mlir::bmc::KVAppendOp>()) padded = scalar(app.getCache());
+    if (auto seam = op.getK().getDefiningOp<mlir::bmck::ToTensorOp>())
+      if (auto app = seam.getView().getDefiningOp<mlir::bmck::KVAppendOp>()) padded = scalar(app.getCache());
   SmallVector<Value> p(BMC_ATT_NUM_PARAMS, c(0));
   auto ptrInt = [&](Value ptr) { return b.create<LLVM::PtrToIntOp>(loc, i64, ptr).getResult(); };
   p[BMC_ATT_BATCH] = B; p[BMC_ATT_HEADS] = H; p[BMC_ATT_KV_HEADS] = Hk; p[BMC_ATT_Q_LEN] = S;
@@ -443,48 +444,6 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
     b.create<LLVM::StoreOp>(loc, p[i], b.create<LLVM::GEPOp>(loc, ptrTy, i64, arr, ValueRange{c(i)}));
   call(opts.referenceOnly ? "bmc_rt_attention_ref" : "bmc_rt_attention", {}, {ctx, arr});
   bufs[op.getResult()] = out;
-  return success();
-}
-
-LogicalResult Lowerer::lowerKV(Operation *op) {
-  if (auto cap = dyn_cast<mlir::bmc::KVCapacityOp>(op)) {
-    scalars[cap.getResult()] = scalar(cap.getCache());
-    return success();
-  }
-  if (auto past = dyn_cast<mlir::bmc::KVPastOp>(op)) {
-    bufs[past.getResult()] = buf(past.getCache());
-    return success();
-  }
-  auto app = cast<mlir::bmc::KVAppendOp>(op);
-  Buf cache = buf(app.getCache());
-  Buf rows = buf(app.getRows());
-  Value capacity = scalar(app.getCache());
-  Value valid = cache.sizes[2], seq = rows.sizes[2];
-  checkEq(rows.sizes[0], cache.sizes[0], "KV append: batch of the new rows vs the cache");
-  Value total = add(valid, seq);
-  check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sle, total, capacity),
-        "KV append: {0} rows do not fit a cache of capacity {1} (the runtime must grow it first)", total, capacity);
-  // The strided in-place write: rows [valid, valid + seq) of the buffer.
-  Buf dst = cache;
-  dst.sizes[2] = seq;
-  dst.offset = add(cache.offset, mul(valid, cache.strides[2]));
-  if (rows.elem == cache.elem) {
-    copy(rows, dst);
-  } else {
-    // f32 rows into a bf16/f16 cache: rounded to nearest even as written.
-    if (!isF32(rows.elem) || !(cache.elem.isBF16() || cache.elem.isF16()))
-      return app.emitError("bmc code generation: KV append of ") << rows.elem << " rows into a " << cache.elem
-                                                                   << " cache (expected f32 rows)";
-    SmallVector<Value> args{viewPtr(dst), viewPtr(rows), c(cache.elem.isBF16() ? BMC_KV_BF16 : BMC_KV_F16),
-                            c(opts.referenceOnly ? 1 : 0)};
-    args.append(dst.sizes.begin(), dst.sizes.end());
-    args.append(dst.strides.begin(), dst.strides.end());
-    args.append(rows.strides.begin(), rows.strides.end());
-    call("bmc_rt_copy4_to_kv", {}, args);
-  }
-  Buf view = cache;
-  view.sizes[2] = total;
-  bufs[app.getResult()] = view;
   return success();
 }
 

@@ -326,7 +326,13 @@ Value Lowerer::scalar(Value v) {
   return it->second;
 }
 
+Value Lowerer::throughSeams(Value v) const {
+  for (auto it = seams.find(v); it != seams.end(); it = seams.find(v)) v = it->second;
+  return v;
+}
+
 Buf &Lowerer::buf(Value tensor) {
+  tensor = throughSeams(tensor);
   Buf &r = sourceBuf(tensor);
   if (curLayer < 0 || !layerOpStart) return r;
   if (Operation *d = tensor.getDefiningOp())
@@ -348,6 +354,7 @@ Buf &Lowerer::buf(Value tensor) {
 }
 
 Buf &Lowerer::sourceBuf(Value tensor) {
+  tensor = throughSeams(tensor);
   auto it = bufs.find(tensor);
   if (it != bufs.end()) {
     // A use: the storage it views must live until here.
@@ -512,7 +519,21 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   }
   if (isa<mlir::bmc::WeightOp>(op)) return success(); // materialised on first use
   if (isNarrowWeightView(op)) return success();        // read by packed 16-bit matmuls only
-  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::KVCapacityOp>(op)) return lowerKV(op);
+  // The seams between the two levels: the same storage, no code. A use of
+  // one is a use of what it wraps (buf()), where that use is: the per-layer
+  // copies come out as they did before the family moved.
+  if (auto v = dyn_cast<mlir::bmck::ToViewOp>(op)) {
+    seams[v.getView()] = v.getTensor();
+    return success();
+  }
+  if (auto t = dyn_cast<mlir::bmck::ToTensorOp>(op)) {
+    seams[t.getTensor()] = t.getView();
+    return success();
+  }
+  if (isa<mlir::bmck::KVRowsOp, mlir::bmck::KVAppendOp, mlir::bmc::KVCapacityOp>(op)) return lowerKV(op);
+  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp>(op))
+    return op->emitError("bmc code generation: '")
+           << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
   if (auto m = dyn_cast<mlir::bmc::MatMulOp>(op)) return lowerMatMul(m);
   if (auto g = dyn_cast<mlir::bmc::GemmOp>(op)) return lowerGemm(g);
   if (auto a = dyn_cast<mlir::bmc::AttentionOp>(op)) return lowerAttention(a);
@@ -529,7 +550,7 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     return lowerIndex(op);
   if (op->getDialect() && op->getDialect()->getNamespace() == "bmc") return lowerElementwise(op);
   return op->emitError("bmc code generation: unsupported operation '")
-         << op->getName() << "' (expected bmc, arith or tensor.dim/from_elements)";
+         << op->getName() << "' (expected bmc, bmck, arith or tensor.dim/from_elements)";
 }
 
 LogicalResult Lowerer::run() {

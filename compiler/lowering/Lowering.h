@@ -15,6 +15,7 @@
 
 #include "compiler/WeightPlan.h"
 #include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -146,6 +147,10 @@ public:
 
   Buf &buf(Value tensor);
   Buf &sourceBuf(Value tensor); // buf() without the per-layer copy
+  /// bmck.to_view / bmck.to_tensor results -> the value each wraps.
+  DenseMap<Value, Value> seams;
+  /// `v`, or what the seams it comes through wrap: buf() looks that up.
+  Value throughSeams(Value v) const;
   Value scalar(Value v);
   Buf weightBuf(mlir::bmc::WeightOp w);
   Buf constantBuf(DenseElementsAttr attr);
@@ -171,6 +176,7 @@ public:
   LogicalResult lowerData(Operation *op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
+  /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).
   LogicalResult lowerKV(Operation *op);
 
   /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). Returns false if

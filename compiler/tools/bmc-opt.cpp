@@ -1,6 +1,7 @@
 //===- bmc-opt.cpp - run bmc passes on MLIR files (for lit tests) ---------===//
 
 #include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -10,7 +11,7 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<mlir::bmc::BmcDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+  registry.insert<mlir::bmc::BmcDialect, mlir::bmck::BmckDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
                   mlir::tensor::TensorDialect>();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();

@@ -1,0 +1,15 @@
+//===- KernelDialect.h - the bmck kernel-level dialect ----------*- C++ -*-===//
+#ifndef BMC_DIALECTS_KERNELDIALECT_H
+#define BMC_DIALECTS_KERNELDIALECT_H
+
+#include "dialects/BmcDialect.h"
+
+#include "dialects/KernelDialect.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/KernelTypes.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/KernelOps.h.inc"
+
+#endif

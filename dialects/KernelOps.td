@@ -1,0 +1,105 @@
+//===- KernelOps.td - bmck operations ----------------------*- tablegen -*-===//
+//
+// Families moved so far: the seams to the tensor level, and the KV cache
+// (its view of the valid rows, its in-place append). Every verifier names
+// what it expected and what it found.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef BMCK_OPS
+#define BMCK_OPS
+
+include "dialects/KernelDialect.td"
+include "dialects/BmcTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Bmck_View : Type<CPred<"::llvm::isa<::mlir::bmck::ViewType>($_self)">, "bmck view",
+                     "::mlir::bmck::ViewType">;
+
+//===----------------------------------------------------------------------===//
+// Seams between the tensor level and the kernel level
+//===----------------------------------------------------------------------===//
+
+def Bmck_ToViewOp : Bmck_Op<"to_view", [Pure]> {
+  let summary = "the storage of a tensor-level value, as a view (no code)";
+  let description = [{
+    Where a kernel-level op reads a value that a family still at tensor level
+    computes. It costs nothing: the view is that value's storage. It goes
+    away when the producer's family moves to the kernel level.
+
+    ```mlir
+    %rows = bmck.to_view %k : tensor<?x2x?x16xf32> -> !bmck.view<?x2x?x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$tensor);
+  let results = (outs Bmck_View:$view);
+  let assemblyFormat = "$tensor attr-dict `:` type($tensor) `->` qualified(type($view))";
+  let hasVerifier = 1;
+}
+
+def Bmck_ToTensorOp : Bmck_Op<"to_tensor", [Pure]> {
+  let summary = "a view, as the tensor-level value of ops not yet moved (no code)";
+  let description = [{
+    The other seam: a tensor-level op (e.g. `bmc.attention`, not yet moved)
+    reads what a kernel-level op produced. Reads see every write made to the
+    view's storage before it in program order (a kernel-level function runs
+    its ops in order).
+
+    ```mlir
+    %present = bmck.to_tensor %view : !bmck.view<?x2x?x16xf32> -> tensor<?x2x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_View:$view);
+  let results = (outs AnyRankedTensor:$tensor);
+  let assemblyFormat = "$view attr-dict `:` qualified(type($view)) `->` type($tensor)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The KV cache
+//===----------------------------------------------------------------------===//
+
+def Bmck_KVRowsOp : Bmck_Op<"kv_rows", [Pure]> {
+  let summary = "the view of a KV cache's valid rows (no code)";
+  let description = [{
+    Rows `[0, valid)` of the cache buffer `[batch, heads, capacity, head_dim]`
+    as it was passed in: sizes `[batch, heads, valid, head_dim]`, strides
+    `[heads * capacity * head_dim, capacity * head_dim, head_dim, 1]`. The
+    kernel-level form of `bmc.kv_past`.
+
+    ```mlir
+    %past = bmck.kv_rows %cache : !bmc.kv_cache<2x16xf32> -> !bmck.view<?x2x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmc_KVCacheType:$cache);
+  let results = (outs Bmck_View:$rows);
+  let assemblyFormat = "$cache attr-dict `:` qualified(type($cache)) `->` qualified(type($rows))";
+  let hasVerifier = 1;
+}
+
+def Bmck_KVAppendOp : Bmck_Op<"kv_append", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "one kernel: store new rows after a KV cache's valid rows; view the valid rows";
+  let description = [{
+    Stores `rows` (`[batch, heads, seq, head_dim]`, any strides) at rows
+    `[valid, valid + seq)` of the cache buffer, rounded to nearest even when
+    the cache is bf16/f16 and the rows f32, and returns the view of rows
+    `[0, valid + seq)` (the kernel-level form of `bmc.kv_append`). It checks
+    at run time that the batches agree and that `valid + seq <= capacity`
+    (the runtime grows the cache before the step, never compiled code); a
+    failed check ends the call with a message. A target emits it as one
+    kernel: on the CPU a strided copy (same element type) or
+    `bmc_rt_copy4_to_kv` (rounding), on CUDA one `__global__` over
+    `batch x heads x seq` rows. The write is a side effect: the op stays even
+    if its view is unused.
+
+    ```mlir
+    %present = bmck.kv_append %cache, %rows : (!bmc.kv_cache<2x16xbf16>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xbf16>
+    ```
+  }];
+  let arguments = (ins Bmc_KVCacheType:$cache, Bmck_View:$rows);
+  let results = (outs Bmck_View:$present);
+  let assemblyFormat = "$cache `,` $rows attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+#endif // BMCK_OPS

@@ -1,0 +1,37 @@
+//===- LowerToKernels.cpp - tensor-level bmc -> kernel-level bmck ----------===//
+//
+// The driver of the first lowering stage: a partial conversion whose illegal
+// ops are those of the families moved so far, each family's patterns in its
+// own file (LowerToKernels<Family>.cpp). Everything else stays as it is.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::bmc {
+#define GEN_PASS_DEF_LOWERTOKERNELS
+#include "passes/Passes.h.inc"
+} // namespace mlir::bmc
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+namespace {
+
+struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<bmck::BmckDialect, BmcDialect, arith::ArithDialect, tensor::TensorDialect,
+                           func::FuncDialect>();
+    // The KV cache family (LowerToKernelsKV.cpp).
+    target.addIllegalOp<KVAppendOp, KVPastOp>();
+    RewritePatternSet patterns(ctx);
+    populateKVToKernelPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) signalPassFailure();
+  }
+};
+
+} // namespace

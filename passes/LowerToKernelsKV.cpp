@@ -1,0 +1,55 @@
+//===- LowerToKernelsKV.cpp - the KV cache family -> bmck ------------------===//
+//
+// bmc.kv_append becomes bmck.kv_append (one kernel: the rows written after
+// the valid ones, the view of the valid rows returned), bmc.kv_past becomes
+// bmck.kv_rows (a view, no code). Their tensor operands and results cross
+// into and out of the kernel level through bmck.to_view / bmck.to_tensor
+// until the families around them (attention, the projections) move too.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+namespace {
+
+/// The kernel ops replacing `op` keep its layer mark (bmc-mark-layers), so
+/// code generation outlines the same layers.
+template <typename OpT, typename... Args>
+OpT createLike(ConversionPatternRewriter &rw, Operation *op, Args &&...args) {
+  auto n = rw.create<OpT>(op->getLoc(), std::forward<Args>(args)...);
+  if (Attribute layer = op->getAttr(kLayerAttrName)) n->setAttr(kLayerAttrName, layer);
+  return n;
+}
+
+struct KVAppendToKernel : OpConversionPattern<KVAppendOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(KVAppendOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    auto rowsType = cast<RankedTensorType>(adaptor.getRows().getType());
+    auto presentType = cast<RankedTensorType>(op.getType());
+    Value rows = createLike<bmck::ToViewOp>(rw, op, bmck::ViewType::of(rowsType), adaptor.getRows());
+    Value view = createLike<bmck::KVAppendOp>(rw, op, bmck::ViewType::of(presentType), adaptor.getCache(), rows);
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, presentType, view).getResult());
+    return success();
+  }
+};
+
+struct KVPastToKernel : OpConversionPattern<KVPastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(KVPastOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    auto pastType = cast<RankedTensorType>(op.getType());
+    Value view = createLike<bmck::KVRowsOp>(rw, op, bmck::ViewType::of(pastType), adaptor.getCache());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, pastType, view).getResult());
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::bmc::populateKVToKernelPatterns(RewritePatternSet &patterns) {
+  patterns.add<KVAppendToKernel, KVPastToKernel>(patterns.getContext());
+}
