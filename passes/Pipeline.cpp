@@ -1,8 +1,9 @@
-//===- Pipeline.cpp - the graph pipeline, registered once as bmc-pipeline -===//
+//===- Pipeline.cpp - the compiler's pass list, registered as bmc-pipeline -===//
 //
-// The one list of graph passes: the compiler (compiler/Compiler.cpp) builds
-// it with buildPipeline, and bmc-opt and the lit tests run it by name
-// (`--bmc-pipeline="kv-mode=prealloc padding=mask"`).
+// The one list of passes before code generation: the graph passes, then
+// the kernel-level lowering of the op families moved so far. The compiler
+// (compiler/Compiler.cpp) builds it with buildPipeline, and bmc-opt and the
+// lit tests run it by name (`--bmc-pipeline="kv-mode=prealloc padding=mask"`).
 //
 //===----------------------------------------------------------------------===//
 

@@ -50,7 +50,8 @@ Options:
                        int8 per 32 values, integer dot products (AVX-512
                        VNNI): faster, less exact (docs/QUANTIZATION.md)
   --emit STAGE         print the IR instead of writing a package: mlir (after
-                       the graph passes) or llvm (optimised LLVM IR)
+                       the graph passes and bmc-lower-to-kernels) or llvm
+                       (optimised LLVM IR)
   --remarks            explain the KV-cache rewrite decisions
   --quiet              no progress output
   -h, --help           this help
