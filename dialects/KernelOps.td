@@ -13,9 +13,6 @@ include "dialects/KernelDialect.td"
 include "dialects/BmcTypes.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-def Bmck_View : Type<CPred<"::llvm::isa<::mlir::bmck::ViewType>($_self)">, "bmck view",
-                     "::mlir::bmck::ViewType">;
-
 //===----------------------------------------------------------------------===//
 // Seams between the tensor level and the kernel level
 //===----------------------------------------------------------------------===//
@@ -32,7 +29,7 @@ def Bmck_ToViewOp : Bmck_Op<"to_view", [Pure]> {
     ```
   }];
   let arguments = (ins AnyRankedTensor:$tensor);
-  let results = (outs Bmck_View:$view);
+  let results = (outs Bmck_ViewType:$view);
   let assemblyFormat = "$tensor attr-dict `:` type($tensor) `->` qualified(type($view))";
   let hasVerifier = 1;
 }
@@ -49,7 +46,7 @@ def Bmck_ToTensorOp : Bmck_Op<"to_tensor", [Pure]> {
     %present = bmck.to_tensor %view : !bmck.view<?x2x?x16xf32> -> tensor<?x2x?x16xf32>
     ```
   }];
-  let arguments = (ins Bmck_View:$view);
+  let arguments = (ins Bmck_ViewType:$view);
   let results = (outs AnyRankedTensor:$tensor);
   let assemblyFormat = "$view attr-dict `:` qualified(type($view)) `->` type($tensor)";
   let hasVerifier = 1;
@@ -72,7 +69,7 @@ def Bmck_KVRowsOp : Bmck_Op<"kv_rows", [Pure]> {
     ```
   }];
   let arguments = (ins Bmc_KVCacheType:$cache);
-  let results = (outs Bmck_View:$rows);
+  let results = (outs Bmck_ViewType:$rows);
   let assemblyFormat = "$cache attr-dict `:` qualified(type($cache)) `->` qualified(type($rows))";
   let hasVerifier = 1;
 }
@@ -96,8 +93,8 @@ def Bmck_KVAppendOp : Bmck_Op<"kv_append", [MemoryEffects<[MemRead, MemWrite]>]>
     %present = bmck.kv_append %cache, %rows : (!bmc.kv_cache<2x16xbf16>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xbf16>
     ```
   }];
-  let arguments = (ins Bmc_KVCacheType:$cache, Bmck_View:$rows);
-  let results = (outs Bmck_View:$present);
+  let arguments = (ins Bmc_KVCacheType:$cache, Bmck_ViewType:$rows);
+  let results = (outs Bmck_ViewType:$present);
   let assemblyFormat = "$cache `,` $rows attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

@@ -52,7 +52,7 @@ void registerPipeline() {
   // parse but do not go together are refused with a message.
   registerPassPipeline(
       "bmc-pipeline",
-      "The compiler's graph pipeline: fold shapes, raise attention and norms, rewrite KV caches in "
+      "The compiler's pass list: fold shapes, raise attention and norms, rewrite KV caches in "
       "place (unless kv-mode=concat), mark decoder layers, lower the KV cache ops to the kernel level (bmck)",
       [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
         PipelineOptions o;
