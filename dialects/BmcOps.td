@@ -593,15 +593,28 @@ def Bmc_AttentionOp : Bmc_InferOp<"attention"> {
     computes scores over every row of the buffer and masks the spare ones
     out, as the BMC paper does. Both give the same result.
 
+    `softcap` > 0 caps the scaled scores before the mask is added:
+    `softcap * tanh(q k^T * scale / softcap)` (Gemma-2; onnxruntime's
+    GroupQueryAttention applies it in this order). `smooth_softmax` adds an
+    implicit zero logit to every softmax row:
+    `exp(x_i - m) / (exp(-m) + sum_j exp(x_j - m))`, so a row's weights sum
+    to less than 1 (all masked: 0). Both default to off and are then not
+    printed.
+
     ```mlir
     %o = bmc.attention %q, %k, %v, %mask {scale = 0.25 : f32, padding = #bmc.padding<mask>}
         : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x?xf32>) -> tensor<?x6x?x16xf32>
+    %c = bmc.attention %q, %k, %v {scale = 0.25 : f32, softcap = 30.0 : f32, smooth_softmax = true}
+        : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x6x?x16xf32>
     ```
   }];
   let arguments = (ins Bmc_Tensor:$q, Bmc_Tensor:$k, Bmc_Tensor:$v,
                        Optional<Bmc_Tensor>:$mask, F32Attr:$scale,
-                       DefaultValuedAttr<Bmc_KVPaddingAttr, "::mlir::bmc::KVPadding::Skip">:$padding);
+                       DefaultValuedAttr<Bmc_KVPaddingAttr, "::mlir::bmc::KVPadding::Skip">:$padding,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
+                       DefaultValuedAttr<BoolAttr, "false">:$smooth_softmax);
   let results = (outs Bmc_Tensor:$result);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $q `,` $k `,` $v (`,` $mask^)? attr-dict `:` functional-type(operands, results)
   }];

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/OpInference.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::bmc;
@@ -212,6 +213,13 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
   return success();
 }
 BMC_COMPATIBLE_RETURN_TYPES(AttentionOp)
+
+LogicalResult AttentionOp::verify() {
+  float cap = getSoftcap().convertToFloat();
+  if (!std::isfinite(cap) || cap < 0.0f)
+    return emitOpError() << "attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found " << cap;
+  return success();
+}
 
 LogicalResult KVAppendOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                            Adaptor adaptor, SmallVectorImpl<Type> &out) {

@@ -50,6 +50,8 @@ def RaiseAttention : Pass<"bmc-raise-attention", "::mlir::func::FuncOp"> {
     Rewrites `MatMul(Softmax(MatMul(Q, Transpose(K)) * scale + mask), V)`
     into `bmc.attention(Q, K, V, mask) {scale}`. The scale may be a Mul or
     Div by a constant, on the scores or on Q and K^T; the mask is optional.
+    Gemma-2's soft cap written out before the mask,
+    `Mul(Tanh(Div(scores, c)), c)`, becomes the op's `softcap = c`.
     Grouped-query attention's repeat of the KV heads
     (Unsqueeze -> Expand -> Reshape) is folded into the op, so the repeated
     copy is never made, also for a `bmc.attention` imported as such (ONNX

@@ -5,6 +5,8 @@
 
 #include "mlir/IR/Verifier.h"
 
+#include <cmath>
+
 namespace mlir::bmc {
 #define GEN_PASS_DEF_RAISEATTENTION
 #include "passes/Passes.h.inc"
@@ -36,6 +38,20 @@ Value stripScale(Value v, double &scale) {
     break;
   }
   return v;
+}
+
+/// Gemma-2's soft cap written out: Mul(Tanh(Div(scores, c)), c), any scalar
+/// factors around the Tanh (single uses). Returns the scores inside and sets
+/// `cap` (the outer factor) and `inner` (the inner factors: scale / c), so
+/// that cap * tanh(inner * s) = cap * tanh((inner * cap) * s / cap); null if
+/// `v` is not such a chain. `tanh` is the Tanh (the caller checks its uses).
+Value stripSoftcap(Value v, double &cap, double &inner, Value *tanh = nullptr) {
+  cap = 1.0, inner = 1.0;
+  Value t = stripScale(v, cap);
+  auto th = t.getDefiningOp<TanhOp>();
+  if (!th) return {};
+  if (tanh) *tanh = t;
+  return stripScale(th.getInput(), inner);
 }
 
 /// `[b, kv, t, d]` if `v` repeats KV heads the way Hugging Face's repeat_kv
@@ -107,12 +123,17 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     auto remark = [&](const Twine &why) { sm.emitRemark("attention not fused: ") << why; };
     // Only a softmax over scores from a Q.K^T MatMul is attention-like; other
     // softmaxes (classifier heads) are left alone without a remark.
+    auto isScores = [&](Value v) {
+      double sc = 1.0, cap, inner;
+      if (stripScale(v, sc).getDefiningOp<MatMulOp>()) return true;
+      Value in = stripSoftcap(v, cap, inner);
+      return in && in.getDefiningOp<MatMulOp>();
+    };
     auto looksLikeScores = [&](Value v) {
-      double sc = 1.0;
       if (auto add = v.getDefiningOp<AddOp>())
         for (int i = 0; i < 2; ++i)
-          if (stripScale(add->getOperand(i), sc).getDefiningOp<MatMulOp>()) return true;
-      return (bool)stripScale(v, sc).getDefiningOp<MatMulOp>();
+          if (isScores(add->getOperand(i))) return true;
+      return isScores(v);
     };
     if (!looksLikeScores(sm.getInput())) return;
     if (!sm.getResult().hasOneUse()) return remark("the probabilities have other uses");
@@ -124,9 +145,7 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     if (auto add = x.getDefiningOp<AddOp>(); add && x.hasOneUse()) {
       // One side is the scores MatMul (maybe scaled), the other the mask.
       for (int i = 0; i < 2; ++i) {
-        double sc = 1.0;
-        Value s = stripScale(add->getOperand(i), sc);
-        if (s.getDefiningOp<MatMulOp>()) {
+        if (isScores(add->getOperand(i))) {
           mask = add->getOperand(1 - i);
           x = add->getOperand(i);
           break;
@@ -134,7 +153,19 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
       }
       if (!mask) return remark("the scores are an Add of two values, neither a scaled MatMul");
     }
-    double scale = 1.0;
+    double scale = 1.0, cap = 0.0, inner;
+    Value tanh;
+    if (Value in = stripSoftcap(x, cap, inner, &tanh); in && in.getDefiningOp<MatMulOp>()) {
+      // The soft cap, written out: cap * tanh(inner * q.k) with the factors
+      // regrouped as bmc.attention applies them.
+      if (!tanh.hasOneUse()) return remark("the soft cap's Tanh has other uses");
+      if (!(cap > 0.0) || !std::isfinite(cap) || !std::isfinite(inner * cap))
+        return remark("the soft cap's factor is not a finite positive value");
+      scale = inner * cap;
+      x = in;
+    } else {
+      cap = 0.0;
+    }
     Value s = stripScale(x, scale);
     auto qk = s.getDefiningOp<MatMulOp>();
     if (!qk || !s.hasOneUse()) return remark("the softmax input is not a (scaled) Q.K^T MatMul used once");
@@ -175,6 +206,7 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
     st.addOperands(operands);
     st.addAttribute("scale", b.getF32FloatAttr(float(scale)));
     st.addAttribute("padding", KVPaddingAttr::get(b.getContext(), KVPadding::Skip));
+    if (cap > 0.0) st.addAttribute("softcap", b.getF32FloatAttr(float(cap)));
     st.addTypes(pv.getType());
     Operation *att = b.create(st);
     if (failed(mlir::verify(att))) {

@@ -166,6 +166,9 @@ static bmc_attention_args unpackAttention(const int64_t *p) {
   uint32_t bits = uint32_t(p[BMC_ATT_SCALE_BITS]);
   std::memcpy(&a.scale, &bits, 4);
   a.kv_type = int32_t(p[BMC_ATT_KV_TYPE]);
+  bits = uint32_t(p[BMC_ATT_SOFTCAP_BITS]);
+  std::memcpy(&a.softcap, &bits, 4);
+  a.smooth_softmax = int32_t(p[BMC_ATT_SMOOTH_SOFTMAX]);
   return a;
 }
 

@@ -438,6 +438,10 @@ LogicalResult Lowerer::lowerAttention(mlir::bmc::AttentionOp op) {
   std::memcpy(&bits, &scale, 4);
   p[BMC_ATT_SCALE_BITS] = c(int64_t(bits));
   p[BMC_ATT_KV_TYPE] = c(kvType);
+  float softcap = op.getSoftcap().convertToFloat();
+  std::memcpy(&bits, &softcap, 4);
+  p[BMC_ATT_SOFTCAP_BITS] = c(int64_t(bits));
+  p[BMC_ATT_SMOOTH_SOFTMAX] = c(int64_t(op.getSmoothSoftmax()));
   auto arrTy = LLVM::LLVMArrayType::get(i64, BMC_ATT_NUM_PARAMS);
   Value arr = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
   for (int i = 0; i < BMC_ATT_NUM_PARAMS; ++i)

@@ -284,11 +284,11 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
   if (*N <= 0 || *K <= 0 || *N % *K)
     return n.error("attributes 'num_heads'/'kv_num_heads': expected positive counts with num_heads a multiple of "
                    "kv_num_heads, found " + std::to_string(*N) + "/" + std::to_string(*K));
-  if (*softcap != 0.0f)
-    return n.error("attribute 'softcap': expected 0 (bmc's attention has no soft cap), found " +
+  if (!std::isfinite(*softcap) || *softcap < 0.0f)
+    return n.error("attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found " +
                    std::to_string(*softcap));
-  if (*smooth != 0)
-    return n.error("attribute 'smooth_softmax': expected 0 (not supported), found " + std::to_string(*smooth));
+  if (*smooth != 0 && *smooth != 1)
+    return n.error("attribute 'smooth_softmax': expected 0 or 1, found " + std::to_string(*smooth));
   if (*qkOut != 0) return n.error("attribute 'qk_output': expected 0 (not supported), found " + std::to_string(*qkOut));
   if (*causal != 1)
     return n.error("attribute 'causal': expected 1 (bidirectional attention is not supported), found " +
@@ -420,8 +420,12 @@ LogicalResult groupQueryAttention(NodeImporter &n) {
   auto mask = causalWindowMask(n, *pos, pk, *window, -INFINITY);
   auto scale = attentionScale(n, H);
   if (failed(mask) || failed(scale)) return failure();
+  // softcap and smooth_softmax act as onnxruntime's CPU kernel applies them:
+  // cap after the scale, before the causal/window mask, then the softmax.
   auto y = n.make<mlir::bmc::AttentionOp>({qr, pk, pv, *mask}, {n.named("scale", n.b.getF32FloatAttr(*scale)),
-                                                                 n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip))});
+                                                                 n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip)),
+                                                                 n.named("softcap", n.b.getF32FloatAttr(*softcap)),
+                                                                 n.named("smooth_softmax", n.b.getBoolAttr(*smooth == 1))});
   if (failed(y)) return failure();
   auto out = mergeHeads(n, *y);
   if (failed(out)) return failure();

@@ -21,7 +21,9 @@
 // mask removes entirely (every value <= -FLT_MAX, e.g. the upper triangle of a
 // causal mask); tiles skip them. Skipped entries would have scored exactly
 // -FLT_MAX (for |scale * q.k| < 1e31), i.e. weight exactly 0 unless the whole
-// row scores -FLT_MAX; such rows get the uniform average of V they are owed.
+// row scores -FLT_MAX; such rows get the uniform average of V they are owed
+// (with smooth softmax, 0). A soft cap bounds the scaled scores by |softcap|,
+// so it keeps this true.
 //
 // A bf16/fp16 cache (kv_type): decode tiles read K and V in that type and
 // widen each vector in registers as they load it (attention_kv_load.h), so
@@ -187,7 +189,7 @@ BMC_KV_INLINE __m256 dot8Kv(const float *q, const kv::Elem<KT> *k, int64_t krs, 
   }
 }
 
-// S[r][0..n) for kv rows [j0, j0+n): scale, mask, clamp at -FLT_MAX, and -inf
+// S[r][0..n) for kv rows [j0, j0+n): scale, soft cap, mask, clamp at -FLT_MAX, and -inf
 // for rows at or past kv_len (spare rows, whose scores are still computed).
 // Lanes past n (up to the next multiple of 8) are -inf as well.
 template <int KT>
@@ -198,6 +200,8 @@ BMC_KV_TARGET void scoreBlock(const bmc_attention_args &a, const Tile &t,
   const __m256 scale = _mm256_set1_ps(a.scale);
   const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
   const __m256 negInf = _mm256_set1_ps(-INFINITY);
+  const bool capped = a.softcap > 0.0f;
+  const __m256 cap = _mm256_set1_ps(a.softcap), invCap = _mm256_set1_ps(capped ? 1.0f / a.softcap : 0.0f);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const int64_t sub = subBlockRows(a.head_dim);
   for (int64_t jSub = 0; jSub < n; jSub += sub)
@@ -208,6 +212,8 @@ BMC_KV_TARGET void scoreBlock(const bmc_attention_args &a, const Tile &t,
     float *srow = S + r * ldS;
     for (int64_t jj = jSub; jj < std::min(n, jSub + sub); jj += 8) {
       __m256 s = _mm256_mul_ps(dot8Kv<KT>(q, k + jj * a.k_rs, a.k_rs, n - jj, a.head_dim), scale);
+      if (capped)
+        s = simd::softcap(s, cap, invCap);
       const int64_t validLanes = std::max<int64_t>(0, std::min<int64_t>(8, limit - (j0 + jj)));
       const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(validLanes)), lane);
       if (mrow && validLanes > 0) {
@@ -505,9 +511,18 @@ BMC_KV_TARGET void runTile(const bmc_attention_args &a, const Geometry &g, const
 // out row of tile row r from (m, l, O). With skipped blocks, a row whose
 // computed scores are all -FLT_MAX (or that computed nothing) is owed uniform
 // weights over all kv_len rows, the skipped ones included: the mean of V.
+// Smooth softmax adds the implicit zero logit here, exp(0 - m) to l (in
+// double; it makes out 0 for such rows, which then owe nothing: skipped
+// entries have weight exactly 0 there).
 void writeOut(const bmc_attention_args &a, const MaskSkip &ms, const Tile &t, int64_t r,
               const float *orow, float m, float l) {
   float *out = a.out + t.b * a.o_bs + t.head(r) * a.o_hs + t.pos(r) * a.o_rs;
+  if (a.smooth_softmax) {
+    const double denom = double(l) + std::exp(-double(m)); // m = -inf (nothing computed): inf, out 0
+    for (int64_t d = 0; d < a.v_head_dim; ++d)
+      out[d] = std::isnan(denom) ? NAN : float(double(orow[d]) / denom);
+    return;
+  }
   if (ms.active() && a.kv_len > 0 && m <= -FLT_MAX && !std::isnan(l)) {
     const void *v = kvAdvance(a.kv_type, a.v, t.b * a.v_bs + t.kvh * a.v_hs);
     std::fill(out, out + a.v_head_dim, 0.0f);

@@ -146,8 +146,9 @@ struct BlockInfo {
 };
 
 // Online softmax over one block for a set of H heads (LP lanes per row): raw
-// dots in S become p = exp(s - m_new) in place, with s = scale * dot + mask
-// clamped at -FLT_MAX and -inf where invalid; m, l updated, O rows rescaled.
+// dots in S become p = exp(s - m_new) in place, with s = cap(scale * dot) +
+// mask clamped at -FLT_MAX and -inf where invalid; m, l updated, O rows
+// rescaled.
 template <int LP>
 BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int H, int64_t n,
                            float *S, float *m, float *l, float *O) {
@@ -155,6 +156,8 @@ BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int
   const __m256 scale = _mm256_set1_ps(a.scale);
   const __m256 lowest = _mm256_set1_ps(-FLT_MAX);
   const __m256 negInf = _mm256_set1_ps(-INFINITY);
+  const bool capped = a.softcap > 0.0f;
+  const __m256 cap = _mm256_set1_ps(a.softcap), invCap = _mm256_set1_ps(capped ? 1.0f / a.softcap : 0.0f);
   // Per vector position within a row: valid-row limit, head ok, and the mask
   // offset of each lane (64-bit: any strides; two 4-lane gathers).
   __m256i limit[VPR], headOk[VPR], offLo[VPR], offHi[VPR];
@@ -178,6 +181,8 @@ BMC_AVX2 void groupSoftmax(const bmc_attention_args &a, const BlockInfo &bi, int
       float *sv = S + (j * VPR + p) * 8;
       const __m256i ok = _mm256_cmpgt_epi32(limit[p], _mm256_set1_epi32(int32_t(j)));
       __m256 s = _mm256_mul_ps(_mm256_loadu_ps(sv), scale);
+      if (capped)
+        s = simd::softcap(s, cap, invCap);
       if (bi.mask) {
         const float *mp = bi.mask + j * bi.m_ks;
         const __m256i take = _mm256_and_si256(ok, headOk[p]);

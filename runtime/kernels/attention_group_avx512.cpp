@@ -102,6 +102,20 @@ BMC_AVX512_INLINE __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), y); // 0 where x < lo
 }
 
+// cap * tanh(x * invCap): simd::softcap of simd_avx2.h in 16 lanes (the same
+// arithmetic; integer and/or, AVX-512F has no float ones without DQ).
+BMC_AVX512_INLINE __m512 softcap16(__m512 x, __m512 cap, __m512 invCap) {
+  const __m512 y = _mm512_mul_ps(x, invCap);
+  const __m512i signBit = _mm512_set1_epi32(int32_t(0x80000000u));
+  const __m512i yi = _mm512_castps_si512(y);
+  const __m512 ay = _mm512_castsi512_ps(_mm512_andnot_si512(signBit, yi));
+  const __m512 e = exp16(_mm512_mul_ps(ay, _mm512_set1_ps(-2.0f)));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  const __m512i st = _mm512_or_si512(_mm512_castps_si512(t), _mm512_and_si512(signBit, yi));
+  return _mm512_mul_ps(cap, _mm512_castsi512_ps(st));
+}
+
 // S[r][lane] (row stride L = 16 * NS) = K row r . Qt[.][lane] for JR kv rows.
 template <int NS, int JR>
 BMC_AVX512 void scoreRows(const float *Qt, int64_t dim, const float *k, int64_t krs, float *S) {
@@ -295,14 +309,16 @@ BMC_AVX512 bool zeroRun(const float *mp, int64_t mks, int64_t n) {
 }
 
 // Online softmax over one block, per lane (query row): S (scores, n rows of
-// L lanes) becomes P = exp(s - m_new) with s = scale * dot (+ mask) clamped
+// L lanes) becomes P = exp(s - m_new) with s = cap(scale * dot) (+ mask) clamped
 // at -FLT_MAX, -inf for kv rows at or past `valid` (spare rows); m, l
 // updated; corr[lane] = the factor O's row must be rescaled by.
 template <int NS>
-BMC_AVX512 void softmaxBlock(float *S, const float *MT, int64_t n, int64_t valid, float scale, float *m, float *l,
-                             float *corr) {
+BMC_AVX512 void softmaxBlock(float *S, const float *MT, int64_t n, int64_t valid, float scale, float softcap,
+                             float *m, float *l, float *corr) {
   constexpr int L = 16 * NS;
   const __m512 vscale = _mm512_set1_ps(scale);
+  const bool capped = softcap > 0.0f;
+  const __m512 cap = _mm512_set1_ps(softcap), invCap = _mm512_set1_ps(capped ? 1.0f / softcap : 0.0f);
   const __m512 lowest = _mm512_set1_ps(-FLT_MAX);
   const __m512 negInf = _mm512_set1_ps(-INFINITY);
   for (int s = 0; s < NS; ++s) {
@@ -312,6 +328,8 @@ BMC_AVX512 void softmaxBlock(float *S, const float *MT, int64_t n, int64_t valid
       __m512 x = negInf;
       if (j < valid) {
         x = _mm512_mul_ps(_mm512_load_ps(sp), vscale);
+        if (capped)
+          x = softcap16(x, cap, invCap);
         if (MT)
           x = _mm512_add_ps(x, _mm512_load_ps(MT + j * L + 16 * s));
         x = _mm512_max_ps(lowest, x); // NaN stays NaN
@@ -341,7 +359,7 @@ BMC_AVX512 void softmaxBlock(float *S, const float *MT, int64_t n, int64_t valid
 template <int KT>
 using ScoreFn = void (*)(const float *, int64_t, const Elem<KT> *, int64_t, int64_t, float *, const Prefetch &,
                          float *);
-using SoftmaxFn = void (*)(float *, const float *, int64_t, int64_t, float, float *, float *, float *);
+using SoftmaxFn = void (*)(float *, const float *, int64_t, int64_t, float, float, float *, float *, float *);
 
 template <int KT> ScoreFn<KT> scoreFn(int ns) {
   switch (ns) {
@@ -432,7 +450,7 @@ BMC_AVX512 void groupTile(const bmc_attention_args &a, const Tile &t, int64_t jB
       for (int64_t j = 0; j < valid; ++j)
         for (int64_t r = 0; r < L; ++r)
           MT[j * L + r] = r < nh ? mrow[r][(j0 + j) * a.m_ks] : 0.0f;
-    softmax(S, masked ? MT : nullptr, n, valid, a.scale, mv, lv, corr);
+    softmax(S, masked ? MT : nullptr, n, valid, a.scale, a.softcap, mv, lv, corr);
     for (int64_t r = 0; r < nh; ++r)
       if (corr[r] != 1.0f) {
         float *o = O + r * vdim;

@@ -2,7 +2,8 @@
 // per block of output columns for the softmax-weighted sum of V, accumulated
 // in double. K and V elements of a bf16/fp16 cache are widened one by one
 // (ref::kvElement, plain C). Scores are formed in fp32 exactly as the contract in kernels.h
-// states, so masks of -3.4e38 round the same way as in the fast kernel.
+// states, so masks of -3.4e38 round the same way as in the fast kernel; the
+// soft cap's tanh is taken in double (std::tanh), the fast kernels' in fp32.
 #include "kernels_internal.h"
 
 #include <algorithm>
@@ -26,6 +27,8 @@ float score(const bmc_attention_args &a, const float *q, const void *k,
   for (int64_t d = 0; d < a.head_dim; ++d)
     dot += double(q[d]) * at(a, k, j * a.k_rs + d);
   float s = float(dot) * a.scale;
+  if (a.softcap > 0.0f)
+    s = float(double(a.softcap) * std::tanh(double(s) / double(a.softcap)));
   if (maskRow)
     s += maskRow[j * a.m_ks];
   return std::isnan(s) ? s : std::max(s, -FLT_MAX);
@@ -45,7 +48,9 @@ void attendRow(const bmc_attention_args &a, int64_t b, int64_t h, int64_t i) {
     std::fill(out, out + a.v_head_dim, 0.0f);
     return;
   }
-  float maxScore = -INFINITY;
+  // Smooth softmax: the implicit zero logit takes part in the max (which
+  // keeps exp(-maxScore) <= 1) and adds exp(0 - maxScore) to the sum.
+  float maxScore = a.smooth_softmax ? 0.0f : -INFINITY;
   for (int64_t j = 0; j < a.kv_len; ++j)
     maxScore = std::max(maxScore, score(a, q, k, maskRow, j));
 
@@ -53,7 +58,7 @@ void attendRow(const bmc_attention_args &a, int64_t b, int64_t h, int64_t i) {
   for (int64_t d0 = 0; d0 < a.v_head_dim; d0 += kCols) {
     const int64_t cols = std::min(kCols, a.v_head_dim - d0);
     double acc[kCols] = {};
-    double sum = 0.0;
+    double sum = a.smooth_softmax ? std::exp(-double(maxScore)) : 0.0;
     for (int64_t j = 0; j < a.kv_len; ++j) {
       double w = std::exp(double(score(a, q, k, maskRow, j)) - maxScore);
       sum += w;

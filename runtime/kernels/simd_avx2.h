@@ -173,6 +173,19 @@ BMC_AVX2_INLINE __m256 exp(__m256 x) {
   return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
 }
 
+// cap * tanh(x * invCap), Gemma-2's logit soft cap: tanh(y) = sign(y) *
+// (1 - e) / (1 + e) with e = exp(-2|y|) (no overflow; |y| large gives +-1,
+// +-inf gives +-cap, NaN stays NaN). Absolute error of the tanh ~1e-7.
+BMC_AVX2_INLINE __m256 softcap(__m256 x, __m256 cap, __m256 invCap) {
+  const __m256 y = _mm256_mul_ps(x, invCap);
+  const __m256 signBit = _mm256_set1_ps(-0.0f);
+  const __m256 ay = _mm256_andnot_ps(signBit, y);
+  const __m256 e = exp(_mm256_mul_ps(ay, _mm256_set1_ps(-2.0f)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+  return _mm256_mul_ps(cap, _mm256_or_ps(t, _mm256_and_ps(signBit, y)));
+}
+
 } // namespace simd
 } // namespace kernels
 } // namespace bmc

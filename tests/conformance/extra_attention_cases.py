@@ -104,6 +104,22 @@ def add_cases(w, rng):
            {"Q": qs, "K": kb, "V": vb, "nonpad_kv_seqlen": lens},
            {"Y": attention(qs, kb, vb, mask=causal_ok)[0]}, opset=24)
 
+    # Gemma-2's soft cap written out as plain ops (scores * scale, / cap, Tanh, * cap, + mask, Softmax):
+    # --bmc-raise-attention turns it into bmc.attention {softcap}; onnxruntime runs the ops as they are.
+    q4, k4, v4, m4 = r(1, 2, 5, 8), r(1, 2, 5, 8), r(1, 2, 5, 8), r(1, 1, 5, 5)
+    scale, cap = f32(0.6), f32(2.0)
+    sc = q4.astype(np.float64) @ k4.astype(np.float64).transpose(0, 1, 3, 2) * float(scale)
+    sc = float(cap) * np.tanh(sc / float(cap)) + m4
+    p = np.exp(sc - sc.max(-1, keepdims=True))
+    w.case("attention_softcap_written_out",
+           [N("Transpose", ["K"], ["kt"], perm=[0, 1, 3, 2]), N("MatMul", ["Q", "kt"], ["s"]),
+            N("Mul", ["s", "scale"], ["ss"]), N("Div", ["ss", "cap"], ["sd"]), N("Tanh", ["sd"], ["st"]),
+            N("Mul", ["st", "cap"], ["sc"]), N("Add", ["sc", "M"], ["sm"]), N("Softmax", ["sm"], ["p"], axis=-1),
+            N("MatMul", ["p", "V"], ["Y"])],
+           {"Q": q4, "K": k4, "V": v4, "M": m4},
+           {"Y": ((p / p.sum(-1, keepdims=True)) @ v4.astype(np.float64)).astype(f32)},
+           inits={"scale": np.array(scale, f32), "cap": np.array(cap, f32)}, opset=18)
+
 
 def tensor_scatter(past, update, write_indices=None, axis=-2, circular=False):
     """ONNX TensorScatter-24: update's rows written into a copy of past at write_indices[b] + s."""

@@ -52,12 +52,20 @@ def merge(y):
     return y.transpose(0, 2, 1, 3).reshape(y.shape[0], y.shape[2], -1)
 
 
-def attend(q, k, v, mask, scale):
+def attend(q, k, v, mask, scale, softcap=0.0, smooth=False):
+    # softcap: c * tanh(s / c) on the scaled scores, before the mask; smooth: softmax with an
+    # implicit zero logit, exp(s - m) / (exp(-m) + sum exp(s - m)) (GroupQueryAttention's spec).
     rep = q.shape[1] // k.shape[1]
     kk, vv = np.repeat(k, rep, 1).astype(np.float64), np.repeat(v, rep, 1).astype(np.float64)
-    s = q.astype(np.float64) @ kk.transpose(0, 1, 3, 2) * scale + mask
-    p = np.exp(s - s.max(-1, keepdims=True))
-    return (p / p.sum(-1, keepdims=True)) @ vv
+    s = q.astype(np.float64) @ kk.transpose(0, 1, 3, 2) * scale
+    if softcap > 0:
+        s = softcap * np.tanh(s / softcap)
+    s = s + mask
+    m = s.max(-1, keepdims=True)
+    if smooth:
+        m = np.maximum(m, 0.0)
+    p = np.exp(s - m)
+    return (p / (p.sum(-1, keepdims=True) + (np.exp(-m) if smooth else 0.0))) @ vv
 
 
 def caches(rng, max_pos, half):
@@ -65,7 +73,8 @@ def caches(rng, max_pos, half):
     return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
 
 
-def gqa(q, k, v, past, nh, kvh, cos=None, sin=None, interleaved=False, window=-1, packed=False):
+def gqa(q, k, v, past, nh, kvh, cos=None, sin=None, interleaved=False, window=-1, packed=False, softcap=0.0,
+        smooth=False):
     if packed:
         H = q.shape[2] // (nh + 2 * kvh)
         q, k, v = q[..., :nh * H], q[..., nh * H:(nh + kvh) * H], q[..., (nh + kvh) * H:]
@@ -80,7 +89,7 @@ def gqa(q, k, v, past, nh, kvh, cos=None, sin=None, interleaved=False, window=-1
     T = k4.shape[2]
     j, i = np.arange(T)[None, :], (P + np.arange(S))[:, None]
     ok = (j <= i) & ((j > i - window) if window >= 0 else True)
-    y = attend(q4, k4, v4, np.where(ok, 0.0, -np.inf), 1 / np.sqrt(q4.shape[-1]))
+    y = attend(q4, k4, v4, np.where(ok, 0.0, -np.inf), 1 / np.sqrt(q4.shape[-1]), softcap, smooth)
     return merge(y).astype(np.float32), k4.astype(np.float32), v4.astype(np.float32)
 
 
@@ -167,9 +176,22 @@ def add_cases(w, rng):
     gcase("contrib_gqa_decode_packed_rotary", {"q": qkv, "pk": pk, "pv": pv, "seqlens_k": sk, "total": tot,
                                                "cos": cos, "sin": sin},
           gqa(qkv, None, None, (pk, pv), NH, KV, cos, sin, packed=True), do_rotary=1)
+    # softcap (2 squashes these scores, |s| up to ~3; 30 barely) and smooth_softmax, decode and window.
+    gcase("contrib_gqa_decode_softcap2", {"q": q, "k": k, "v": v, "pk": pk, "pv": pv, "seqlens_k": sk, "total": tot},
+          gqa(q, k, v, (pk, pv), NH, KV, softcap=2.0), softcap=2.0)
+    gcase("contrib_gqa_decode_smooth", {"q": q, "k": k, "v": v, "pk": pk, "pv": pv, "seqlens_k": sk, "total": tot},
+          gqa(q, k, v, (pk, pv), NH, KV, smooth=True), smooth_softmax=1)
+    gcase("contrib_gqa_decode_window2_softcap30_smooth",
+          {"q": q, "k": k, "v": v, "pk": pk, "pv": pv, "seqlens_k": sk, "total": tot},
+          gqa(q, k, v, (pk, pv), NH, KV, window=2, softcap=30.0, smooth=True), local_window_size=2, softcap=30.0,
+          smooth_softmax=1)
     S3 = 4
     q, k, v = r(B, S3, NH * H), r(B, S3, KV * H), r(B, S3, KV * H)
     sk, tot = lens(B, S3)
+    gcase("contrib_gqa_prefill_rotary_softcap2_smooth", {"q": q, "k": k, "v": v, "seqlens_k": sk, "total": tot,
+                                                        "cos": cos, "sin": sin},
+          gqa(q, k, v, None, NH, KV, cos, sin, softcap=2.0, smooth=True), do_rotary=1, softcap=2.0,
+          smooth_softmax=1)
     gcase("contrib_gqa_prefill_rotary", {"q": q, "k": k, "v": v, "seqlens_k": sk, "total": tot,
                                          "cos": cos, "sin": sin},
           gqa(q, k, v, None, NH, KV, cos, sin), do_rotary=1)

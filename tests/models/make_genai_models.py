@@ -4,7 +4,7 @@ onnxruntime-genai: com.microsoft contrib ops, fp32, CPU), with random weights.
 
     make_genai_models.py --form gqa|gqa-rotemb|gqa-packed|mha [--layers L] [--hidden D] [--heads N]
                          [--kv-heads K] [--head-size H] [--rotary-dim R] [--interleaved] [--window W]
-                         [--vocab V] [--max-pos P] [--seed S] -o OUT.onnx
+                         [--softcap C] [--smooth-softmax] [--vocab V] [--max-pos P] [--seed S] -o OUT.onnx
 
 Interface (the builder's names and dims): input_ids and position_ids [batch_size, sequence_length],
 attention_mask [batch_size, total_sequence_length] (int64), past_key_values.i.key/value
@@ -21,6 +21,8 @@ MatMulNBits with make_matmulnbits.py). Forms:
               or with --lengths-as-inputs as graph inputs (int32 [batch_size] and a scalar).
   gqa-packed  the same with one packed QKV MatMul (key and value inputs empty).
   gqa-rotemb  RotaryEmbedding nodes on q and k (3-D, num_heads, position_ids input), GQA do_rotary = 0.
+  (GQA forms: --softcap and --smooth-softmax set the op's softcap and smooth_softmax attributes,
+  Gemma-2's logit soft cap and an implicit zero logit in the softmax.)
   mha         MultiHeadAttention (unidirectional, key_padding_mask = the int32 attention mask) after
               RotaryEmbedding nodes; LayerNormalization / SkipLayerNormalization (with beta) instead
               of the simplified norms; kv heads = heads.
@@ -151,8 +153,9 @@ def build(a):
             rotary_in = a.form in ("gqa", "gqa-packed")
             ins = [q, k, v, past[0], past[1], seqlens_k, total] + ([cos, sin] if rotary_in else [])
             node("GroupQueryAttention", ins, [out, present[0], present[1]], f"{p}/GroupQueryAttention", ms,
-                 num_heads=N, kv_num_heads=K, scale=1 / np.sqrt(H), local_window_size=a.window, softcap=0.0,
-                 do_rotary=int(rotary_in), rotary_interleaved=int(a.interleaved))
+                 num_heads=N, kv_num_heads=K, scale=1 / np.sqrt(H), local_window_size=a.window, softcap=float(a.softcap),
+                 do_rotary=int(rotary_in), rotary_interleaved=int(a.interleaved),
+                 **(dict(smooth_softmax=1) if a.smooth_softmax else {}))
         o = matmul(out, f"model.layers.{i}.attn.o_proj.weight", f"{p}/o_proj/MatMul", N * H, D)
         x2, residual = skip_norm(f"/model/layers.{i}/post_attention_layernorm/SkipLayerNorm", o, residual,
                                  f"model.layers.{i}.post_attention_layernorm.weight")
@@ -188,6 +191,8 @@ def main():
     ap.add_argument("--rotary-dim", type=int, default=0, help="0: the head size")
     ap.add_argument("--interleaved", action="store_true")
     ap.add_argument("--window", type=int, default=-1, help="GQA local_window_size (-1: none)")
+    ap.add_argument("--softcap", type=float, default=0.0, help="GQA softcap (0: none)")
+    ap.add_argument("--smooth-softmax", action="store_true", help="GQA smooth_softmax = 1")
     ap.add_argument("--inter", type=int, default=128)
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--max-pos", type=int, default=1024)
@@ -200,6 +205,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
+    if a.form == "mha" and (a.softcap or a.smooth_softmax):
+        ap.error("--softcap/--smooth-softmax: GroupQueryAttention forms only (MultiHeadAttention has neither)")
     model = build(a)
     # No onnx.checker: SimplifiedLayerNormalization is onnxruntime's, in the default domain.
     onnx.save(model, a.output)

@@ -20,8 +20,9 @@ extern "C" {
 #endif
 
 /* 2: the code exports bmc_weights_bytes. 3: attention parameters end with
- * the KV element type; bmc_rt_copy4_to_kv. */
-#define BMC_ABI_VERSION 3
+ * the KV element type; bmc_rt_copy4_to_kv. 4: attention parameters end with
+ * the soft cap (float bits) and the smooth-softmax flag. */
+#define BMC_ABI_VERSION 4
 #define BMC_MAX_RANK 8
 
 typedef struct bmc_exec_ctx bmc_exec_ctx;
@@ -67,8 +68,9 @@ void bmc_rt_fail(bmc_exec_ctx *ctx, const char *message, int64_t a, int64_t b)
     ;
 
 /* Fused attention: generated code fills an array of int64 parameters in
- * this order (pointers as integers, the scale as float bits in the low 32
- * bits) so that it does not depend on the kernel's struct layout. */
+ * this order (pointers as integers, the scale and the soft cap as float bits
+ * in the low 32 bits, smooth softmax 0 or 1) so that it does not depend on
+ * the kernel's struct layout. */
 enum {
   BMC_ATT_BATCH, BMC_ATT_HEADS, BMC_ATT_KV_HEADS, BMC_ATT_Q_LEN, BMC_ATT_KV_LEN,
   BMC_ATT_KV_PADDED_LEN, BMC_ATT_HEAD_DIM, BMC_ATT_V_HEAD_DIM,
@@ -77,7 +79,7 @@ enum {
   BMC_ATT_V, BMC_ATT_V_BS, BMC_ATT_V_HS, BMC_ATT_V_RS,
   BMC_ATT_OUT, BMC_ATT_O_BS, BMC_ATT_O_HS, BMC_ATT_O_RS,
   BMC_ATT_MASK, BMC_ATT_M_BS, BMC_ATT_M_HS, BMC_ATT_M_QS, BMC_ATT_M_KS,
-  BMC_ATT_SCALE_BITS, BMC_ATT_KV_TYPE,
+  BMC_ATT_SCALE_BITS, BMC_ATT_KV_TYPE, BMC_ATT_SOFTCAP_BITS, BMC_ATT_SMOOTH_SOFTMAX,
   BMC_ATT_NUM_PARAMS
 };
 void bmc_rt_attention(bmc_exec_ctx *ctx, const int64_t *params);

@@ -229,8 +229,16 @@ void bmc_matmul_f16_f32_ref(void *pool, int64_t M, int64_t N, int64_t K, const f
 /* ---- Fused attention ------------------------------------------------------ */
 
 /* out[b,h,i,:] = sum_j w[j] * v[b, h/g, j, :] with w = softmax over j of
- *   s[j] = max(scale * dot(q[b,h,i,:], k[b, h/g, j, :]) + mask[b,h,i,j], -FLT_MAX)
- * for j < kv_len, where g = heads / kv_heads (grouped-query attention).
+ *   s[j] = max(cap(scale * dot(q[b,h,i,:], k[b, h/g, j, :])) + mask[b,h,i,j], -FLT_MAX)
+ * for j < kv_len, where g = heads / kv_heads (grouped-query attention) and
+ * cap(x) = softcap * tanh(x / softcap) when softcap > 0 (Gemma-2's logit soft
+ * cap, applied after the scale and before the mask, as onnxruntime's
+ * GroupQueryAttention does), cap(x) = x when softcap == 0.
+ *
+ * smooth_softmax != 0: w[j] = exp(s[j] - m) / (exp(-m) + sum_j' exp(s[j'] - m))
+ * (softmax with an extra implicit zero logit, onnxruntime's smooth_softmax),
+ * so the weights sum to less than 1; a row whose scores are all -FLT_MAX
+ * then gets out = 0 rather than the uniform average described below.
  *
  * Rows [kv_len, kv_padded_len) of k/v are spare (a KV buffer with room to
  * grow). When kv_padded_len > kv_len the kernel computes their scores and
@@ -280,6 +288,8 @@ typedef struct bmc_attention_args {
   int64_t m_bs, m_hs, m_qs, m_ks;
   float scale;
   int32_t kv_type; /* BMC_KV_*: the element type of k and v */
+  float softcap;   /* 0: no soft cap; > 0: cap(x) = softcap * tanh(x / softcap) */
+  int32_t smooth_softmax; /* 0 or 1 */
 } bmc_attention_args;
 
 void bmc_attention_f32(void *pool, const bmc_attention_args *a);

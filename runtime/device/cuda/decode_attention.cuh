@@ -53,6 +53,8 @@ __device__ __forceinline__ void bmc_decode_attention_split(const bmc_decode_atte
           dot += q_s[g][d] * k_reg[j];
       }
       dot = bmc_warp_sum(dot);
+      if (p.softcap > 0.0f)
+        dot = p.softcap * tanhf(dot / p.softcap);
       if (lane == 0)
         score_s[g][r - r0] = r < p.kv_len ? dot : BMC_NEG_INF; // spare rows masked
     }
@@ -109,6 +111,8 @@ bmc_decode_attention_split_bf16(bmc_decode_attention_params p) {
 
 // out[b, h, :] = sum_s w_s * partial_out[b, h, s, :] / sum_s w_s with
 // w_s = exp(lse_s - max_s lse_s). Grid (heads, batch); threads walk head_dim.
+// Smooth softmax: the implicit zero logit joins the max (so exp(-m) <= 1)
+// and adds exp(0 - m) to the denominator.
 extern "C" __global__ void __launch_bounds__(BMC_ATTN_THREADS)
 bmc_decode_attention_combine(bmc_decode_attention_params p) {
   int h = blockIdx.x, b = blockIdx.y;
@@ -122,7 +126,9 @@ bmc_decode_attention_combine(bmc_decode_attention_params p) {
       o[d] = 0.0f;
       continue;
     }
-    float num = 0.0f, den = 0.0f;
+    if (p.smooth_softmax)
+      m = fmaxf(m, 0.0f);
+    float num = 0.0f, den = p.smooth_softmax ? expf(-m) : 0.0f;
     for (int s = 0; s < p.splits; ++s) {
       float w = expf(p.partial_lse[base + s] - m);
       num += w * p.partial_out[(base + s) * p.head_dim + d];

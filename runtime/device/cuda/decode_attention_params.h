@@ -31,6 +31,8 @@ typedef struct bmc_decode_attention_params {
   int kv_rows; /* rows whose scores are computed: kv_len (skip), or the padded length (mask) */
   int rows_per_split, splits;
   float scale;
+  float softcap;      /* > 0: scores = softcap * tanh(scale * q.k / softcap); 0: none */
+  int smooth_softmax; /* 1: an implicit zero logit joins every softmax (bmc_attention_args) */
 } bmc_decode_attention_params;
 
 #endif

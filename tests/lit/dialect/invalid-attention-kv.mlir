@@ -199,3 +199,30 @@ func.func @attention_kv_types_differ(%q: tensor<1x4x1x16xf32>, %k: tensor<1x2x7x
       : (tensor<1x4x1x16xf32>, tensor<1x2x7x16xbf16>, tensor<1x2x7x16xf16>) -> tensor<1x4x1x16xf32>
   return
 }
+
+// -----
+
+func.func @softcap_negative(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x7x8xf32>) {
+  // expected-error @+1 {{'bmc.attention' op attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found -2}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, softcap = -2.0 : f32}
+      : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @softcap_inf(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x7x8xf32>) {
+  // expected-error @+1 {{'bmc.attention' op attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found INF}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, softcap = 0x7F800000 : f32}
+      : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @smooth_not_bool(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x7x8xf32>) {
+  // expected-error @+1 {{'bmc.attention' op attribute 'smooth_softmax' failed to satisfy constraint: bool attribute}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32, smooth_softmax = 1 : i64}
+      : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  return
+}

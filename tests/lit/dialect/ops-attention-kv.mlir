@@ -14,6 +14,13 @@ func.func @attention(%q: tensor<?x6x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: ten
   // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}} {padding = #bmc.padding<mask>, scale = 0.353553385 : f32} : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
   %1 = bmc.attention %q4, %k4, %k4 {scale = 0.353553385 : f32, padding = #bmc.padding<mask>}
       : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  // Soft cap and smooth softmax are printed when set; off (0, false) they are not.
+  // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 0.353553385 : f32, smooth_softmax = true, softcap = 3.000000e+01 : f32} : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  %2 = bmc.attention %q4, %k4, %k4 {scale = 0.353553385 : f32, softcap = 30.0 : f32, smooth_softmax = true}
+      : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  // CHECK: bmc.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 1.000000e+00 : f32} : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
+  %3 = bmc.attention %q4, %k4, %k4 {scale = 1.0 : f32, softcap = 0.0 : f32, smooth_softmax = false}
+      : (tensor<1x4x1x8xf32>, tensor<1x4x7x8xf32>, tensor<1x4x7x8xf32>) -> tensor<1x4x1x8xf32>
   return
 }
 

@@ -87,3 +87,58 @@ func.func @plain_softmax(%x: tensor<1x2x3x5xf32>) -> tensor<1x2x3x5xf32> {
   %p = bmc.softmax %x {axis = 3 : i64} : (tensor<1x2x3x5xf32>) -> tensor<1x2x3x5xf32>
   return %p : tensor<1x2x3x5xf32>
 }
+
+// Gemma-2's soft cap as exported: scores * scale, / 50, Tanh, * 50, + mask.
+// CHECK-LABEL: func.func @gemma2_softcap
+// CHECK-NEXT: %[[O:.*]] = bmc.attention %arg0, %arg1, %arg2, %arg3 {scale = 2.500000e-01 : f32, softcap = 5.000000e+01 : f32}
+// CHECK-NEXT: return %[[O]]
+func.func @gemma2_softcap(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>, %v: tensor<?x4x?x16xf32>,
+                          %mask: tensor<?x1x?x?xf32>) -> tensor<?x4x?x16xf32> {
+  %scale = arith.constant dense<2.500000e-01> : tensor<f32>
+  %cap = arith.constant dense<5.000000e+01> : tensor<f32>
+  %kt = bmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<?x4x?x16xf32>) -> tensor<?x4x16x?xf32>
+  %s = bmc.matmul %q, %kt : (tensor<?x4x?x16xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x?x?xf32>
+  %ss = bmc.mul %s, %scale : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %sd = bmc.div %ss, %cap : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %st = bmc.tanh %sd : (tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %sc = bmc.mul %st, %cap : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %sm = bmc.add %sc, %mask : (tensor<?x4x?x?xf32>, tensor<?x1x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %p = bmc.softmax %sm {axis = 3 : i64} : (tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %o = bmc.matmul %p, %v : (tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}
+
+// The cap without a scale, the mask first in the Add, and the cap's Tanh used
+// elsewhere (not raised: a remark says why).
+// CHECK-LABEL: func.func @softcap_no_scale
+// CHECK-NEXT: bmc.attention %arg0, %arg1, %arg2, %arg3 {scale = 1.000000e+00 : f32, softcap = 3.000000e+01 : f32}
+func.func @softcap_no_scale(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>,
+                            %mask: tensor<1x1x5x5xf32>) -> tensor<1x2x5x8xf32> {
+  %cap = arith.constant dense<3.000000e+01> : tensor<f32>
+  %kt = bmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x5x8xf32>) -> tensor<1x2x8x5xf32>
+  %s = bmc.matmul %q, %kt : (tensor<1x2x5x8xf32>, tensor<1x2x8x5xf32>) -> tensor<1x2x5x5xf32>
+  %sd = bmc.div %s, %cap : (tensor<1x2x5x5xf32>, tensor<f32>) -> tensor<1x2x5x5xf32>
+  %st = bmc.tanh %sd : (tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  %sc = bmc.mul %st, %cap : (tensor<1x2x5x5xf32>, tensor<f32>) -> tensor<1x2x5x5xf32>
+  %sm = bmc.add %mask, %sc : (tensor<1x1x5x5xf32>, tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  %p = bmc.softmax %sm {axis = 3 : i64} : (tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  %o = bmc.matmul %p, %v : (tensor<1x2x5x5xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
+  return %o : tensor<1x2x5x8xf32>
+}
+
+// CHECK-LABEL: func.func @softcap_tanh_used_twice
+// CHECK-NOT: bmc.attention
+// CHECK: bmc.softmax
+func.func @softcap_tanh_used_twice(%q: tensor<1x2x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>)
+    -> (tensor<1x2x5x8xf32>, tensor<1x2x5x5xf32>) {
+  %cap = arith.constant dense<3.000000e+01> : tensor<f32>
+  %kt = bmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x5x8xf32>) -> tensor<1x2x8x5xf32>
+  %s = bmc.matmul %q, %kt : (tensor<1x2x5x8xf32>, tensor<1x2x8x5xf32>) -> tensor<1x2x5x5xf32>
+  %sd = bmc.div %s, %cap : (tensor<1x2x5x5xf32>, tensor<f32>) -> tensor<1x2x5x5xf32>
+  %st = bmc.tanh %sd : (tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  %sc = bmc.mul %st, %cap : (tensor<1x2x5x5xf32>, tensor<f32>) -> tensor<1x2x5x5xf32>
+  // expected-remark @+1 {{attention not fused: the soft cap's Tanh has other uses}}
+  %p = bmc.softmax %sc {axis = 3 : i64} : (tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  %o = bmc.matmul %p, %v : (tensor<1x2x5x5xf32>, tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32>
+  return %o, %st : tensor<1x2x5x8xf32>, tensor<1x2x5x5xf32>
+}

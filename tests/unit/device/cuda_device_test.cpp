@@ -393,10 +393,18 @@ TEST_P(KernelTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
       {1, 2, 1, 33, 0, 5, 0},        // no valid row: out = 0
   };
   const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Score transforms (softcap, smooth softmax), rotated over the iterations
+  // so that each meets every element type, mask mode and most cases.
+  const struct {
+    float softcap;
+    int smooth;
+  } modes[] = {{0.0f, 0}, {2.0f, 0}, {0.0f, 1}, {2.0f, 1}, {30.0f, 1}};
   unsigned seed = 50;
+  int iteration = 0;
   for (ElementType t : {ElementType::F32, ElementType::F16, ElementType::BF16})
     for (const AttentionCase &c : cases)
       for (bool mask : {false, true}) {
+        const auto mode = modes[iteration++ % 5];
         // The emulation switches fibers at every shuffle: shorter there (still several splits).
         const int kvLen = emulated() ? std::min(c.kvLen, 120) : c.kvLen;
         const int rows = kvLen + c.spare, d = c.headDim, g = c.heads / c.kvHeads;
@@ -434,6 +442,8 @@ TEST_P(KernelTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
         p.kv_rows = mask ? rows : kvLen;
         p.rows_per_split = c.rowsPerSplit;
         p.scale = float(1.0 / std::sqrt(double(d)));
+        p.softcap = mode.softcap;
+        p.smooth_softmax = mode.smooth;
         CudaKernels::planDecodeAttention(p, dev().properties().multiprocessors);
         Buffer po(dev(), size_t(c.batch) * c.heads * p.splits * d * 4);
         Buffer plse(dev(), size_t(c.batch) * c.heads * p.splits * 4);
@@ -448,14 +458,19 @@ TEST_P(KernelTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
           for (int h = 0; h < c.heads; ++h) {
             int kvh = h / g;
             std::vector<double> score(kvLen);
-            double m = -INFINITY, l = 0;
+            // Smooth softmax: exp(s - m) / (exp(-m) + sum exp(s - m)), m including the zero logit.
+            double m = mode.smooth ? 0.0 : -INFINITY, l = mode.smooth ? 1.0 : 0.0;
             for (int r = 0; r < kvLen; ++r) {
               double dot = 0;
               for (int i = 0; i < d; ++i)
                 dot += double(q[(b * c.heads + h) * d + i]) * kn.values[b * kBs + kvh * kHs + r * kRs + i];
               score[r] = dot * p.scale;
+              if (mode.softcap > 0)
+                score[r] = mode.softcap * std::tanh(score[r] / mode.softcap);
               m = std::max(m, score[r]);
             }
+            if (mode.smooth)
+              l = std::exp(-m);
             for (int r = 0; r < kvLen; ++r)
               l += score[r] = std::exp(score[r] - m);
             for (int i = 0; i < d; ++i) {
@@ -463,7 +478,8 @@ TEST_P(KernelTest, DecodeAttentionMatchesReferenceAndNeverReadsSpareRows) {
               for (int r = 0; r < kvLen; ++r)
                 want += score[r] / l * vn.values[b * vBs + kvh * vHs + r * vRs + i];
               ASSERT_NEAR(out[b * oBs + h * oHs + i], want, 2e-5)
-                  << elementTypeName(t) << (mask ? " mask" : " skip") << " kv_len " << kvLen
+                  << elementTypeName(t) << (mask ? " mask" : " skip") << " softcap " << mode.softcap
+                  << " smooth " << mode.smooth << " kv_len " << kvLen
                   << " splits " << p.splits << " b " << b << " h " << h << " i " << i;
             }
           }

@@ -165,13 +165,28 @@ AttnData makeData(const AttnCase &c, std::mt19937 &rng) {
   return d;
 }
 
+// The score transforms every case of a test runs with (softcap, smooth
+// softmax); ScoreModeScope sets them for the case sweeps below.
+struct ScoreMode {
+  float softcap = 0.0f;
+  int32_t smooth = 0;
+};
+ScoreMode gScoreMode;
+struct ScoreModeScope {
+  explicit ScoreModeScope(ScoreMode m) { gScoreMode = m; }
+  ~ScoreModeScope() { gScoreMode = ScoreMode{}; }
+};
+
 // kvType BMC_KV_BF16 / _F16: K and V (spare rows' garbage included) rounded
 // to that type; the fast kernel and the reference both read the narrow buffers.
 template <class Fast>
 void checkAttention(const AttnCase &c, std::mt19937 &rng, Fast fast, int32_t kvType = BMC_KV_F32) {
-  SCOPED_TRACE(describe(c) + " kv_type=" + std::to_string(kvType));
+  SCOPED_TRACE(describe(c) + " kv_type=" + std::to_string(kvType) + " softcap=" +
+               std::to_string(gScoreMode.softcap) + " smooth=" + std::to_string(gScoreMode.smooth));
   AttnData data = makeData(c, rng);
   bmc_attention_args a = data.args;
+  a.softcap = gScoreMode.softcap;
+  a.smooth_softmax = gScoreMode.smooth;
   a.q = data.q.data();
   a.k = data.k.data();
   a.v = data.v.data();
@@ -619,6 +634,150 @@ TEST(Attention, Avx2MatchesRefNarrowKvPrefillAndLongDecode) {
       if (HasFatalFailure())
         return;
     }
+}
+
+// ---- Soft cap and smooth softmax --------------------------------------------
+
+// The reference against the formulas written out by hand: one query, three
+// kv rows, scores s_j = cap * tanh(scale * q.k_j / cap) + mask_j, then
+// softmax or exp(s_j - m) / (exp(-m) + sum exp(s_j - m)).
+TEST(Attention, RefSoftcapAndSmoothSoftmaxByHand) {
+  const float q[2] = {3, -1}, k[6] = {2, 0, 0, 4, 1, 1}, v[6] = {1, 10, -2, 4, 5, 0.5f};
+  const float mask[3] = {0.0f, -0.5f, 0.25f};
+  const double dots[3] = {6, -4, 2};
+  for (float cap : {0.0f, 2.0f, 30.0f})
+    for (int smooth : {0, 1})
+      for (bool masked : {false, true}) {
+        SCOPED_TRACE("cap=" + std::to_string(cap) + " smooth=" + std::to_string(smooth) +
+                     " masked=" + std::to_string(masked));
+        double s[3], m = smooth ? 0.0 : -1e300, sum = 0.0, want[2] = {0, 0};
+        for (int j = 0; j < 3; ++j) {
+          const double x = 0.7 * dots[j];
+          s[j] = (cap > 0 ? cap * std::tanh(x / cap) : x) + (masked ? mask[j] : 0.0);
+          m = std::max(m, s[j]);
+        }
+        if (smooth)
+          sum = std::exp(-m);
+        for (int j = 0; j < 3; ++j)
+          sum += std::exp(s[j] - m);
+        for (int j = 0; j < 3; ++j)
+          for (int d = 0; d < 2; ++d)
+            want[d] += std::exp(s[j] - m) / sum * v[j * 2 + d];
+        float out[2] = {0, 0};
+        bmc_attention_args a{};
+        a.batch = a.heads = a.kv_heads = a.q_len = 1;
+        a.kv_len = a.kv_padded_len = 3;
+        a.head_dim = a.v_head_dim = 2;
+        a.q = q; a.k = k; a.v = v; a.out = out; a.mask = masked ? mask : nullptr;
+        a.q_rs = a.k_rs = a.v_rs = a.o_rs = 2;
+        a.m_ks = 1;
+        a.scale = 0.7f;
+        a.softcap = cap;
+        a.smooth_softmax = smooth;
+        ref::attention(nullptr, a);
+        EXPECT_NEAR(out[0], want[0], 1e-5 * (1 + std::fabs(want[0])));
+        EXPECT_NEAR(out[1], want[1], 1e-5 * (1 + std::fabs(want[1])));
+        out[0] = out[1] = 0;
+        bmc_attention_f32(nullptr, &a);
+        EXPECT_NEAR(out[0], want[0], 1e-5 * (1 + std::fabs(want[0])));
+        EXPECT_NEAR(out[1], want[1], 1e-5 * (1 + std::fabs(want[1])));
+      }
+}
+
+// Smooth softmax gives a fully masked row out = 0 (the implicit zero logit
+// takes all the weight), not the uniform average of plain softmax.
+TEST(Attention, RefSmoothSoftmaxFullyMaskedRowIsZero) {
+  const float q[2] = {1, 2}, k[4] = {1, 0, 0, 1}, v[4] = {1, 10, 3, 20};
+  const float mask[2] = {-INFINITY, -INFINITY};
+  float out[2] = {5, 5};
+  bmc_attention_args a{};
+  a.batch = a.heads = a.kv_heads = a.q_len = 1;
+  a.kv_len = a.kv_padded_len = 2;
+  a.head_dim = a.v_head_dim = 2;
+  a.q = q; a.k = k; a.v = v; a.out = out; a.mask = mask;
+  a.q_rs = a.k_rs = a.v_rs = a.o_rs = 2;
+  a.m_ks = 1;
+  a.scale = 1.0f;
+  a.smooth_softmax = 1;
+  ref::attention(nullptr, a);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  out[0] = out[1] = 5;
+  bmc_attention_f32(nullptr, &a);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+}
+
+// A cap that bites (2: every score squashed into (-2, 2)), Gemma-2's 30 (a
+// small change at these scores, |s| < ~4) and smooth softmax, alone
+// and together, over the sweeps above: decode (MHA, GQA group tiles),
+// verification, prefill with the mask-skip table and fully masked rows, split
+// kv ranges, f32/bf16/fp16 KV, skip and mask padding.
+const ScoreMode kScoreModes[] = {{2.0f, 0}, {30.0f, 0}, {0.0f, 1}, {2.0f, 1}, {30.0f, 1}};
+
+template <class Fast> void scoreModeCases(Fast fast, bool wide) {
+  for (const ScoreMode &mode : kScoreModes) {
+    ScoreModeScope scope(mode);
+    // The full decode sweeps for three of the modes, narrow KV for one (the
+    // transforms act on fp32 scores, after K is widened).
+    const bool full = mode.softcap != 30.0f || mode.smooth;
+    if (full) {
+      decodeCases(fast);
+      groupDecodeCases(fast);
+      verificationCases(fast);
+    }
+    if (mode.softcap == 2.0f && mode.smooth)
+      for (int32_t t : kNarrowTypes) {
+        groupDecodeCases(fast, t);
+        verificationCases(fast, t);
+      }
+    if (::testing::Test::HasFatalFailure())
+      return;
+    std::mt19937 rng(83);
+    if (!wide) // the generic tiles are the same code in both entries
+      sweepPrefill(rng, {2, 5, 17, 40}, {0, 1, 45}, {16, 33}, {{2, 2}, {6, 2}, {8, 2}},
+                   {MaskKind::CausalNegInf, MaskKind::Blocks, MaskKind::BlocksHeads, MaskKind::PadLeft,
+                    MaskKind::AllNegInf, MaskKind::None, MaskKind::Full},
+                   11);
+    for (MaskKind m : {MaskKind::Blocks, MaskKind::AllNegInf, MaskKind::CausalNegInf})
+      for (int32_t t : {int32_t(BMC_KV_F32), int32_t(BMC_KV_BF16), int32_t(BMC_KV_F16)}) {
+        checkAttention({1, 1, 1, 3, 1300, 1300, 32, 32, m, false, 3}, rng, fast, t); // split kv
+        checkAttention({2, 3, 1, 5, 40, 49, 16, 16, m, true, 2}, rng, fast, t);
+      }
+    if (::testing::Test::HasFatalFailure())
+      return;
+  }
+}
+
+TEST(Attention, Avx2MatchesRefSoftcapSmoothSoftmax) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  scoreModeCases(avx2::attention, false);
+}
+
+TEST(Attention, Avx512MatchesRefSoftcapSmoothSoftmax) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
+  scoreModeCases(avx512::attention, true);
+}
+
+// Through the C ABI (whatever BMC_KERNELS selects: the forced_* ctest entries
+// run it with avx2 and ref): GQA 8 decode (the AVX-512 group kernel's tile
+// size), verification and masked prefill.
+TEST(Attention, CAbiMatchesRefSoftcapSmoothSoftmax) {
+  std::mt19937 rng(89);
+  auto viaAbi = [](ThreadPool *pool, const bmc_attention_args &a) { bmc_attention_f32(pool, &a); };
+  for (const ScoreMode &mode : kScoreModes) {
+    ScoreModeScope scope(mode);
+    for (int32_t t : {int32_t(BMC_KV_F32), int32_t(BMC_KV_BF16), int32_t(BMC_KV_F16)}) {
+      checkAttention({1, 8, 1, 1, 301, 333, 64, 64, MaskKind::None, false, 2}, rng, viaAbi, t);
+      checkAttention({2, 16, 2, 1, 77, 77, 40, 40, MaskKind::PadLeft, true, 3}, rng, viaAbi, t);
+      checkAttention({1, 8, 2, 4, 150, 190, 33, 33, MaskKind::CausalHeads, false, 2}, rng, viaAbi, t);
+      checkAttention({2, 6, 2, 37, 60, 60, 24, 24, MaskKind::Blocks, false, 2}, rng, viaAbi, t);
+    }
+    if (HasFatalFailure())
+      return;
+  }
 }
 
 // An unknown kv_type computes nothing (the compiler never emits one).
