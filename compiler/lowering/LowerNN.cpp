@@ -452,7 +452,10 @@ LogicalResult Lowerer::lowerKV(Operation *op) {
     return success();
   }
   if (auto past = dyn_cast<mlir::bmc::KVPastOp>(op)) {
-    bufs[past.getResult()] = buf(past.getCache());
+    // A copy first: buf() returns a reference into `bufs`, which the
+    // insertion may grow and move (a 22-layer Llama read freed memory here).
+    Buf cache = buf(past.getCache());
+    bufs[past.getResult()] = cache;
     return success();
   }
   auto app = cast<mlir::bmc::KVAppendOp>(op);
