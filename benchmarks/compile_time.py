@@ -4,10 +4,14 @@
 One command (builds what it needs, generates the models once into build/bench/compile/, writes results):
     benchmarks/compile_time.py [--layers 8,24,32] [--hidden 896 --heads 14 --kv-heads 2 --inter 4864]
                                [--vocab 32000] [--rounds 1]
+The 1 B-parameter point of issue 11 (22 layers, hidden 2048, heads 32/8, inter 5632: 1.1 B
+parameters, 4.5 GB of f32 weights; about 9 GB of disk with its package, and minutes to generate):
+    benchmarks/compile_time.py --size 1b [--rounds 1]
+(--size sets the widths and the default --layers; a width or --layers given as well wins.)
 
 Models: generated Llama decoders (tests/models/bmc_modelgen.py, external data), the widths of the
-24-layer, 415 M-parameter model of issue 11 by default (32 layers: 0.54 B parameters). Per size and
-round, each in its own process, one after the other:
+24-layer, 415 M-parameter model of issue 11 by default (--size 415m; 32 layers: 0.54 B parameters).
+Per size and round, each in its own process, one after the other:
   bmc JIT        bmc-run MODEL.onnx --json: its load_ms (ONNX to ready to run), and the process's peak RSS
   bmc-compile    wall time of bmc-compile MODEL.onnx -o PKG (ahead of time), and its peak RSS
   package load   bmc-run PKG --json: its load_ms (open, checksum, map the code and weights), twice: right
@@ -35,6 +39,11 @@ ORT_DECODE = os.path.join(bl.ROOT, "tests", "peers", "ort_decode.mjs")
 MODELGEN = os.path.join(bl.ROOT, "tests", "models", "bmc_modelgen.py")
 PROMPT = [1, 15, 27, 300]
 STEPS = 4
+# --size: the model widths and the depths measured by default.
+SIZES = {
+    "415m": dict(layers="8,24,32", hidden=896, heads=14, kv_heads=2, inter=4864, vocab=32000),
+    "1b": dict(layers="22", hidden=2048, heads=32, kv_heads=8, inter=5632, vocab=32000),
+}
 
 
 def model(a, layers):
@@ -77,16 +86,21 @@ def one_round(a, onnx, pkg):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layers", default="8,24,32")
-    p.add_argument("--hidden", type=int, default=896)
-    p.add_argument("--heads", type=int, default=14)
-    p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--inter", type=int, default=4864)
-    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--size", choices=sorted(SIZES), default="415m",
+                   help="widths and default depths: 415m (the default) or 1b (see above)")
+    p.add_argument("--layers")
+    p.add_argument("--hidden", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--kv-heads", type=int)
+    p.add_argument("--inter", type=int)
+    p.add_argument("--vocab", type=int)
     p.add_argument("--threads", type=int, default=2, help="bmc-run and onnxruntime threads (default 2)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--no-build", action="store_true")
     a = p.parse_args()
+    for k, v in SIZES[a.size].items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     if a.no_build:
         bl.check_binaries(("bmc-compile", "bmc-run"))
     else:
@@ -96,7 +110,7 @@ def main():
     for layers in [int(x) for x in a.layers.split(",")]:
         onnx = model(a, layers)
         weight_mb = os.path.getsize(onnx + ".data") / 1e6
-        pkg = os.path.join(bl.BENCH_DIR, "compile", f"llama_l{layers}.bmcpkg")
+        pkg = onnx[:-len(".onnx")] + ".bmcpkg"
         out, _, _ = bl.run(["node", ORT_DECODE, onnx, "--prompt", ",".join(map(str, PROMPT)), "--steps",
                             str(STEPS), "--threads", str(a.threads)], what="ort_decode.mjs", timeout=3600)
         ort_tokens = bl.last_json(out, "ort_decode.mjs")["tokens"]

@@ -104,7 +104,12 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
     // What remains around the layer calls is mostly straight-line code
     // (the memory plan's sizes, the embedding, the head); cutting it into
     // segments would pass hundreds of values between them (slow in LLVM).
-    if (layers.find("outlined into") == std::string::npos) outlineSegments(main, opts.segmentOps);
+    if (layers.find("outlined into") == std::string::npos) {
+      outlineSegments(main, opts.segmentOps);
+    } else {
+      std::string loops = outlineLoops(main);
+      if (!loops.empty() && opts.remarks) opts.remarks(loops);
+    }
   }
   // tanh, erf, exp, ... as polynomials: no libm calls in loops, so LLVM can
   // vectorise them (GELU and SiLU in a prefill run millions of these).

@@ -292,7 +292,7 @@ static Status resolveModel(const std::string &given, const CompileOptions &opts,
 }
 
 namespace {
-/// The JIT's weight blob, packed on a thread of its own from the moment the
+/// The JIT's weight blob, packed on threads of its own from the moment the
 /// weight plan is final (after lowering) while LLVM optimises and generates
 /// code on the others: the two share nothing but the read-only plan. Joined
 /// before the result is used, on every path (the destructor joins on errors
@@ -314,7 +314,11 @@ public:
           return;
         }
         blob_ = std::shared_ptr<uint8_t>(p, [](uint8_t *q) { std::free(q); });
-        if (!plan.buildInto(store, p, error_)) blob_.reset();
+        // As many packing threads as cores, up to 4: at 1 B parameters the
+        // packing (first touches of 4.5 GB of fresh pages, packPanels) is
+        // the JIT's critical path, not LLVM.
+        const int threads = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+        if (!plan.buildInto(store, p, error_, threads)) blob_.reset();
       } catch (const std::exception &e) { // nothing escapes a thread: it becomes the error
         blob_.reset();
         error_ = std::string("packing the weights: ") + e.what();

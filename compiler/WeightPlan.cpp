@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -71,7 +72,7 @@ static void dropSourcePages(const Weight &w) {
   madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
-bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string &error) const {
+bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string &error, int threads) const {
   // Largest first: a source tensor's pages stay resident until it is packed,
   // so the peak (all of the blob touched) then comes with a small source
   // tensor, not with the embedding or the head (115 MB each on an 8-layer
@@ -82,8 +83,47 @@ bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string 
   std::sort(order.begin(), order.end(), [](const WeightEntry *a, const WeightEntry *b) {
     return a->bytes != b->bytes ? a->bytes > b->bytes : a->offset < b->offset;
   });
-  for (const WeightEntry *e : order)
-    if (!fill(store, *e, blob + e->offset, error)) return false;
+  if (threads <= 1) {
+    for (const WeightEntry *e : order)
+      if (!fill(store, *e, blob + e->offset, error)) return false;
+    return true;
+  }
+  // Each entry onto the least loaded thread, largest first (the order
+  // above). Packing is mostly first touches of the blob's fresh pages (the
+  // kernel zeroing them) and packPanels: both scale with threads. Entries
+  // write disjoint bytes; two entries of one source tensor may both read it
+  // (one's dropSourcePages only makes the other refault it from the file).
+  const size_t n = size_t(threads);
+  std::vector<std::vector<const WeightEntry *>> work(n);
+  std::vector<int64_t> load(n, 0);
+  for (const WeightEntry *e : order) {
+    const size_t least = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    work[least].push_back(e);
+    load[least] += e->bytes;
+  }
+  std::vector<std::string> errors(n);
+  std::vector<char> ok(n, 1);
+  auto run = [&](size_t t) {
+    try {
+      for (const WeightEntry *e : work[t])
+        if (!fill(store, *e, blob + e->offset, errors[t])) {
+          ok[t] = 0;
+          return;
+        }
+    } catch (const std::exception &ex) { // nothing escapes a thread: it becomes the error
+      ok[t] = 0;
+      errors[t] = std::string("packing the weights: ") + ex.what();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < n; ++t) pool.emplace_back(run, t);
+  run(0);
+  for (std::thread &th : pool) th.join();
+  for (size_t t = 0; t < n; ++t)
+    if (!ok[t]) {
+      error = errors[t];
+      return false;
+    }
   return true;
 }
 

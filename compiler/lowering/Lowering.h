@@ -213,6 +213,14 @@ private:
 /// outlined into a non-inlined function (keeps LLVM code generation linear).
 void outlineSegments(mlir::func::FuncOp f, int64_t maxOps);
 
+/// Outlines each top-level op of `f` that has regions (the loop nests left
+/// around the layer calls: mask, rotary tables, embedding, final norm) into a
+/// non-inlined function of its own. What stays is straight-line code: LLVM's
+/// loop passes (Loop Strength Reduction) no longer meet the hundreds of size
+/// computations of the memory plan in one function with loops. Returns a
+/// one-line remark (empty if there were none).
+std::string outlineLoops(mlir::func::FuncOp f);
+
 /// Outlines the code of each decoder layer (ops marked by bmc-mark-layers)
 /// into a function, one per distinct body: layers that differ only in
 /// scalar constants (weight offsets) and string addresses share one that

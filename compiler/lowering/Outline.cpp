@@ -150,6 +150,15 @@ void outlineSegments(func::FuncOp f, int64_t maxOps) {
     if (!s.empty()) outlineRange(f, s, "bmc_segment_" + std::to_string(index++));
 }
 
+std::string outlineLoops(func::FuncOp f) {
+  SmallVector<Operation *> loops;
+  for (Operation &op : f.getBody().front().without_terminator())
+    if (op.getNumRegions() > 0) loops.push_back(&op);
+  int index = 0;
+  for (Operation *op : loops) outlineRange(f, {op}, "bmc_loop_" + std::to_string(index++));
+  return index ? "entry function: " + std::to_string(index) + " loop nests outlined (bmc_loop_*)" : "";
+}
+
 } // namespace bmc
 
 //===----------------------------------------------------------------------===//

@@ -47,6 +47,12 @@ static_assert(sizeof(Header) == kHeaderSize, "header layout");
 
 /// CRC32C (Castagnoli), hardware-accelerated where the CPU allows.
 uint32_t crc32c(uint32_t crc, const void *data, size_t n);
+/// The CRC32C of A followed by B from crc32c(0, A) and crc32c(0, B), |B| = lenB.
+uint32_t crc32cCombine(uint32_t crcA, uint32_t crcB, uint64_t lenB);
+/// crc32c(crc, data, n), the data cut into up to `threads` parts (none under
+/// 32 MB) read by as many threads; with `populate`, each thread first maps
+/// its part's pages (MADV_POPULATE_READ, best effort) in a file mapping.
+uint32_t crc32cParallel(uint32_t crc, const void *data, size_t n, int threads, bool populate);
 
 struct Meta {
   ModelSignature sig;

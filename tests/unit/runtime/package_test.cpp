@@ -66,6 +66,50 @@ TEST(Crc32c, MatchesTheDefinitionAtEveryLengthAndAlignment) {
       ASSERT_EQ(pkg::crc32c(0, buf.data() + off, n), crcBitwise(buf.data() + off, n)) << off << "+" << n;
 }
 
+TEST(Crc32c, ThreeStreamPathMatchesTheDefinition) {
+  // crc32c reads 3 x 8 KB blocks as three streams and joins them: lengths
+  // around multiples of 24 KB, at misalignments, against the bitwise CRC.
+  std::mt19937 rng(11);
+  std::vector<uint8_t> buf(3 * 24576 + 64);
+  for (uint8_t &b : buf) b = uint8_t(rng());
+  for (size_t n : {24575u, 24576u, 24577u, 49151u, 49152u, 49159u, 3u * 24576 + 37})
+    for (size_t off : {0u, 1u, 5u}) {
+      ASSERT_EQ(pkg::crc32c(0, buf.data() + off, n), crcBitwise(buf.data() + off, n)) << off << "+" << n;
+      // With an incoming CRC too (the loader chains the header into the body).
+      uint32_t c = pkg::crc32c(0, buf.data() + off, 13);
+      ASSERT_EQ(pkg::crc32c(c, buf.data() + off + 13, n - 13), crcBitwise(buf.data() + off, n)) << off << "+" << n;
+    }
+}
+
+TEST(Crc32c, CombineMatchesOnePass) {
+  std::mt19937 rng(3);
+  std::vector<uint8_t> buf(70001);
+  for (uint8_t &b : buf) b = uint8_t(rng());
+  for (size_t cut : {0u, 1u, 7u, 4096u, 24577u, 69999u, 70001u}) {
+    uint32_t a = pkg::crc32c(0, buf.data(), cut), b = pkg::crc32c(0, buf.data() + cut, buf.size() - cut);
+    EXPECT_EQ(pkg::crc32cCombine(a, b, buf.size() - cut), crcBitwise(buf.data(), buf.size())) << "cut at " << cut;
+  }
+}
+
+TEST(Crc32c, ParallelMatchesOnePassAndSeesEveryPart) {
+  // 3 parts of >= 32 MB (odd total), an incoming CRC; a byte changed in any
+  // part changes the result.
+  std::mt19937_64 rng(5);
+  std::vector<uint8_t> buf((size_t(100) << 20) + 13);
+  for (size_t i = 0; i + 8 <= buf.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(buf.data() + i, &v, 8);
+  }
+  const uint32_t in = 0x1234567u, want = pkg::crc32c(in, buf.data(), buf.size());
+  for (int threads : {1, 2, 3, 8})
+    EXPECT_EQ(pkg::crc32cParallel(in, buf.data(), buf.size(), threads, false), want) << threads << " threads";
+  for (size_t at : {size_t(0), size_t(40) << 20, size_t(70) << 20, buf.size() - 1}) {
+    buf[at] ^= 0x10;
+    EXPECT_NE(pkg::crc32cParallel(in, buf.data(), buf.size(), 3, false), want) << "byte " << at;
+    buf[at] ^= 0x10;
+  }
+}
+
 TEST(Crc32c, DetectsEverySingleBitFlip) {
   std::vector<uint8_t> buf(64);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = uint8_t(i * 37);
