@@ -12,7 +12,8 @@ def Widen16Bit : Pass<"bmc-widen-16bit", "::mlir::func::FuncOp"> {
     constants (exactly), the graph's inputs and outputs; a Cast to f16 /
     bf16 becomes a Cast to f32, so no value is rounded to 16 bits on the
     way. Weights keep their 16-bit storage and are read through a Cast to
-    f32 (the packed 16-bit matmul kernels take them so). Each widened input
+    f32 (the packed 16-bit matmul kernels take them so); a Gather from a
+    16-bit table (an embedding) gathers 16-bit rows and casts those. Each widened input
     and output gets `bmc.onnx_type` = its type in the graph (bmc-kv-inplace
     stores KV caches in that type when kv-type is auto). A remark counts
     what was widened; f32 graphs are left unchanged.

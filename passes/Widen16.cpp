@@ -109,6 +109,28 @@ struct Widen16BitPass : mlir::bmc::impl::Widen16BitBase<Widen16BitPass> {
         }
     }
 
+    // A Gather from a 16-bit table through a Cast (an embedding, here or in
+    // an export that keeps fp32 activations) gathers 16-bit rows and widens
+    // only those: the Cast of the whole table would run at every call.
+    SmallVector<GatherOp> gathers;
+    f.walk([&](GatherOp g) { gathers.push_back(g); });
+    int64_t narrowGathers = 0;
+    for (GatherOp g : gathers) {
+      auto c = g.getData().getDefiningOp<CastOp>();
+      auto w = c ? c.getInput().getDefiningOp<WeightOp>() : WeightOp();
+      auto rt = cast<RankedTensorType>(g.getType());
+      if (!w || !rt.getElementType().isF32()) continue;
+      Type we = cast<RankedTensorType>(w.getType()).getElementType();
+      if (!is16(we)) continue;
+      OpBuilder b(g);
+      auto ng = b.create<GatherOp>(g.getLoc(), rt.clone(we), w.getResult(), g.getIndices(), g.getAxisAttr());
+      auto nc = b.create<CastOp>(g.getLoc(), rt, ng.getResult(), TypeAttr::get(f32));
+      g.getResult().replaceAllUsesWith(nc.getResult());
+      g.erase();
+      if (c.getResult().use_empty()) c.erase();
+      ++narrowGathers;
+    }
+
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     for (unsigned i = 0; i < f.getNumResults(); ++i)
       if (Type e = cast<RankedTensorType>(f.getResultTypes()[i]).getElementType(); is16(e)) {
@@ -116,6 +138,8 @@ struct Widen16BitPass : mlir::bmc::impl::Widen16BitBase<Widen16BitPass> {
         ++boundary;
       }
     f.setFunctionType(FunctionType::get(ctx, body.getArgumentTypes(), ret.getOperandTypes()));
+    if (narrowGathers)
+      f.emitRemark() << narrowGathers << " gathers from a 16-bit table read 16-bit rows and widen only those";
     if (boundary + values + weights == 0) return;
     f.emitRemark("16-bit graph (")
         << (sawF16 && sawBF16 ? "f16 and bf16" : sawF16 ? "f16" : "bf16") << ") computed in fp32: " << values
