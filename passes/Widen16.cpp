@@ -75,13 +75,21 @@ struct Widen16BitPass : mlir::bmc::impl::Widen16BitBase<Widen16BitPass> {
       if (auto w = dyn_cast<WeightOp>(op)) {
         Type wt = widened(w.getType());
         if (!wt) continue;
-        note(w.getType());
         // The weight keeps its bytes; its readers see it through a Cast, as
         // in an export that keeps fp32 activations (the packed 16-bit path).
+        // Readers that are already Casts to f32 (an export that keeps fp32
+        // activations) stay as they are.
+        auto isWidening = [](Operation *u) {
+          auto c = dyn_cast<CastOp>(u);
+          return c && c.getTo().isF32();
+        };
+        if (llvm::all_of(w.getResult().getUsers(), isWidening)) continue;
         OpBuilder b(ctx);
         b.setInsertionPointAfter(w);
+        note(w.getType());
         auto c = b.create<CastOp>(w.getLoc(), wt, w.getResult(), TypeAttr::get(f32));
-        w.getResult().replaceAllUsesExcept(c.getResult(), c);
+        for (OpOperand &use : llvm::make_early_inc_range(w.getResult().getUses()))
+          if (use.getOwner() != c && !isWidening(use.getOwner())) use.set(c.getResult());
         ++weights;
         continue;
       }
