@@ -2,6 +2,11 @@
 """Rewrites an fp32 ONNX decoder (bmc_modelgen.py's) as the fully 16-bit graph an fp16 export writes.
 
     make_fp16_decoder.py [--dtype f16|bf16] IN.onnx OUT.onnx
+    make_fp16_decoder.py --upcast IN16.onnx OUT.onnx
+
+--upcast writes the fp32 twin of a 16-bit graph: every FLOAT16 / BFLOAT16 initializer, Constant value,
+Cast target and graph input/output type as FLOAT (values exact). onnxruntime's CPU provider lacks
+bf16 kernels (Sin, Softmax, ...), so a bf16 graph is checked against onnxruntime on this twin.
 
 What torch.onnx.export of model.half() (Optimum `--dtype fp16`) writes, and onnxconverter-common's
 float16 converter with its default op block list: every FLOAT tensor becomes FLOAT16 (initializers
@@ -147,7 +152,40 @@ def convert(model, half):
     return model
 
 
+def upcast(model):
+    """The same graph computed in fp32: 16-bit values widened exactly."""
+    sixteen = (TensorProto.FLOAT16, TensorProto.BFLOAT16)
+
+    def wide(t):
+        if t.data_type == TensorProto.BFLOAT16:  # from the bit patterns (onnx 1.12 has no bf16 dtype)
+            bits = np.frombuffer(t.raw_data, dtype=np.uint16) if t.raw_data else np.array(t.int32_data, np.uint16)
+            a = (bits.astype(np.uint32) << 16).view(np.float32)
+        else:
+            a = numpy_helper.to_array(t).astype(np.float32)
+        return numpy_helper.from_array(np.asarray(a, dtype=np.float32).reshape(tuple(t.dims)), t.name)
+
+    g = model.graph
+    inits = [wide(t) if t.data_type in sixteen else t for t in g.initializer]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    for node in g.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type in sixteen:
+                a.t.CopyFrom(wide(a.t))
+            if node.op_type == "Cast" and a.name == "to" and a.i in sixteen:
+                a.i = F32
+    for vi in list(g.input) + list(g.output) + list(g.value_info):
+        if vi.type.tensor_type.elem_type in sixteen:
+            vi.type.tensor_type.elem_type = F32
+    return model
+
+
 def main(argv):
+    if len(argv) == 3 and argv[0] == "--upcast":
+        model = upcast(onnx.load(argv[1]))
+        model.doc_string += " (make_fp16_decoder --upcast: the fp32 twin)"
+        onnx.save(model, argv[2])
+        return
     half = TensorProto.FLOAT16
     if len(argv) >= 2 and argv[0] == "--dtype":
         if argv[1] not in ("f16", "bf16"):
