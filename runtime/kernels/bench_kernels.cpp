@@ -557,6 +557,24 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                                    const void *B, const float *b, float *C, int64_t ldc) {
                   bmc_matmul_q8_f32(p, M, N, K, A, lda, B, b, C, ldc);
                 }, 2});
+  // int8 weight-only with each software prefetch distance (bytes ahead; the
+  // C ABI row runs the default, kQ8PrefetchDefault).
+#define BMC_Q8_VARIANT(ns, dist, label)                                                                            \
+  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
+                          const float *b, float *C, int64_t ldc) { ns::matmulQ8(p, M, N, K, A, lda, B, b, C, ldc, dist); }, \
+                2})
+  if (avx512::cpuSupported()) {
+    BMC_Q8_VARIANT(avx512, 0, "int8 avx512, no prefetch");
+    BMC_Q8_VARIANT(avx512, 16384, "int8 avx512, prefetch 16 KB");
+    BMC_Q8_VARIANT(avx512, 4096, "int8 avx512, prefetch 4 KB");
+    BMC_Q8_VARIANT(avx512, 8192, "int8 avx512, prefetch 8 KB");
+  }
+  if (avx2::cpuSupported()) {
+    BMC_Q8_VARIANT(avx2, 0, "int8 avx2, no prefetch");
+    BMC_Q8_VARIANT(avx2, 4096, "int8 avx2, prefetch 4 KB");
+    BMC_Q8_VARIANT(avx2, 8192, "int8 avx2, prefetch 8 KB");
+  }
+#undef BMC_Q8_VARIANT
   std::vector<int64_t> offsets[3];
   int64_t floats[3] = {0, 0, 0};
   double bytes[3] = {0, 0, 0};

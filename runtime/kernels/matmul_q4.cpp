@@ -414,9 +414,19 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   r.asum.resize(size_t(M * r.nb));
   r.unscale.resize(size_t(M));
   for (int64_t m = 0; m < M; ++m) {
+    // The largest |a| (NaNs ignored, as std::max keeps its first argument
+    // then), 16 lanes: one running maximum was a dependency chain of K
+    // steps per call (issue 12).
+    float lane[16] = {};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16)
+      for (int j = 0; j < 16; ++j)
+        lane[j] = std::max(lane[j], std::fabs(A[m * lda + k + j]));
+    for (; k < K; ++k)
+      lane[0] = std::max(lane[0], std::fabs(A[m * lda + k]));
     float amax = 0.0f;
-    for (int64_t k = 0; k < K; ++k)
-      amax = std::max(amax, std::fabs(A[m * lda + k]));
+    for (float v : lane)
+      amax = std::max(amax, v);
     int e = 0;
     if (std::isfinite(amax) && amax > 0.0f)
       std::frexp(amax, &e); // amax in [2^(e-1), 2^e)
@@ -557,10 +567,8 @@ void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, i
             const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
             SubnormalFn (*sub)(int64_t)) {
   const int64_t nb = numBlocks(K);
-  std::vector<float> asum(size_t(M * nb), 0.0f);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k)
-      asum[size_t(m * nb + k / kBlock)] += A[m * lda + k];
+  std::vector<float> asum(size_t(M * nb));
+  quant::blockSums(M, K, A, lda, asum.data());
   ScaledRows scaled;
   const bool subnormal = sub && scaleRows(M, K, A, lda, asum, scaled);
   parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
