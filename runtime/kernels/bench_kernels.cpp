@@ -537,6 +537,11 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                      const float *b, float *C, int64_t ldc) {
                     avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalNoPrefetch);
                   }, 0});
+    vs.push_back({"int4 avx512 subnormal, prefetch 4 KB",
+                  [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                     const float *b, float *C, int64_t ldc) {
+                    avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalPrefetch4K);
+                  }, 0});
   }
   if (avx2::cpuSupported()) {
     vs.push_back({"int4 avx2 convert", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,

@@ -105,8 +105,9 @@ void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A
 // has no DAZ and the rows' magnitudes allow it (else Convert). AVX-512: both
 // give the same bits. Auto: Subnormal on AMD CPUs (no penalty for subnormal
 // FMA inputs measured on Zen 5; Intel cores take a microcode assist), else
-// Convert. SubnormalNoPrefetch: Subnormal without its software prefetch.
-enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch };
+// Convert. SubnormalNoPrefetch: Subnormal without its software prefetch;
+// SubnormalPrefetch4K: with it 4 KB ahead instead of 8 KB (the earlier distance).
+enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch, SubnormalPrefetch4K };
 bool q4SubnormalByDefault();
 // How far ahead (bytes) the int8 GEMVs software-prefetch their weight stream:
 // 0 (none), 4096, 8192 or 16384 (other values throw std::invalid_argument).

@@ -357,6 +357,7 @@ TEST(MatmulQ4, Avx2MatchesRef) {
   sweepQ8(rng, q4Avx2<Q4Decode::Convert>, kQ4);
   sweepQ8(rng, q4Avx2<Q4Decode::Subnormal>, kQ4);
   sweepQ8(rng, q4Avx2<Q4Decode::SubnormalNoPrefetch>, kQ4);
+  sweepQ8(rng, q4Avx2<Q4Decode::SubnormalPrefetch4K>, kQ4);
 }
 
 TEST(MatmulQ4, Avx512MatchesRef) {
@@ -367,6 +368,7 @@ TEST(MatmulQ4, Avx512MatchesRef) {
   sweepQ8(rng, q4Subnormal, kQ4);
   sweepQ8(rng, q4Avx512<Q4Decode::Auto>, kQ4);
   sweepQ8(rng, q4Avx512<Q4Decode::SubnormalNoPrefetch>, kQ4);
+  sweepQ8(rng, q4Avx512<Q4Decode::SubnormalPrefetch4K>, kQ4);
 }
 
 // Zero points other than 8 (MatMulNBits), every small M, odd K and N, both ISAs.
