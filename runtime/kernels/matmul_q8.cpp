@@ -9,7 +9,8 @@
 // time of fp32. Per 16 weights (one K row of a panel) the kernel spends a
 // sign-extending load (vpmovsxbd), a conversion and M FMAs; at M = 1 that is
 // ~1.5 cycles per 16 bytes, above what one core streams from DRAM, so decode
-// stays memory-bound. From M ~ 5 (verification) the conversion and FMAs
+// stays memory-bound, provided enough lines are in flight: the kernels
+// prefetch 8 KB ahead (prefetchScales / prefetchCodes). From M ~ 5 (verification) the conversion and FMAs
 // dominate. Prefill (M > 12) dequantizes a few panels at a time into fp32
 // panels and runs the fp32 GEMM microkernel on them.
 #include "kernels_internal.h"
