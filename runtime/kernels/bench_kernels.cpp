@@ -14,7 +14,9 @@
 //   (--only spec: the speculative-decoding sweeps over M = 1..9 rows;
 //    --only "kv types": decode attention over fp32 / bf16 / fp16 caches;
 //    --only "int4 kernels": one decode step's int4 matmuls of llama-25m and
-//    llama-100m through each int4 kernel, interleaved in every round)
+//    llama-100m through each int4 kernel and prefetch distance, and the
+//    int8 weight-only GEMV at each prefetch distance, interleaved in every
+//    round)
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "matmul_a8.h"
@@ -499,7 +501,8 @@ Row benchDecodeStep(Weights wf, ThreadPool *pool, const Buffer &probe, int round
 }
 
 // One decode step's matmuls (M = 1) of a llama preset through every int4
-// kernel this CPU has, and int8 weight-only for comparison: the variants take
+// kernel this CPU has, and int8 weight-only for comparison (also at each
+// software prefetch distance, issue 12): the variants take
 // turns within each round (with the probe first), so a loaded machine slows
 // them alike. llama-100m's int4 weights (64 MB) are twice the 32 MB L3:
 // they stream from DRAM as in benchmarks/quant.py; llama-25m's (14.5 MB) fit.
