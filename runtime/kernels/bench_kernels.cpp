@@ -14,7 +14,9 @@
 //   (--only spec: the speculative-decoding sweeps over M = 1..9 rows;
 //    --only "kv types": decode attention over fp32 / bf16 / fp16 caches;
 //    --only "int4 kernels": one decode step's int4 matmuls of llama-25m and
-//    llama-100m through each int4 kernel, interleaved in every round)
+//    llama-100m through each int4 kernel and prefetch distance, and the
+//    int8 weight-only GEMV at each prefetch distance, interleaved in every
+//    round)
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "matmul_a8.h"
@@ -499,7 +501,8 @@ Row benchDecodeStep(Weights wf, ThreadPool *pool, const Buffer &probe, int round
 }
 
 // One decode step's matmuls (M = 1) of a llama preset through every int4
-// kernel this CPU has, and int8 weight-only for comparison: the variants take
+// kernel this CPU has, and int8 weight-only for comparison (also at each
+// software prefetch distance, issue 12): the variants take
 // turns within each round (with the probe first), so a loaded machine slows
 // them alike. llama-100m's int4 weights (64 MB) are twice the 32 MB L3:
 // they stream from DRAM as in benchmarks/quant.py; llama-25m's (14.5 MB) fit.
@@ -537,6 +540,11 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                      const float *b, float *C, int64_t ldc) {
                     avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalNoPrefetch);
                   }, 0});
+    vs.push_back({"int4 avx512 subnormal, prefetch 4 KB",
+                  [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                     const float *b, float *C, int64_t ldc) {
+                    avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalPrefetch4K);
+                  }, 0});
   }
   if (avx2::cpuSupported()) {
     vs.push_back({"int4 avx2 convert", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A,
@@ -557,6 +565,24 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                                    const void *B, const float *b, float *C, int64_t ldc) {
                   bmc_matmul_q8_f32(p, M, N, K, A, lda, B, b, C, ldc);
                 }, 2});
+  // int8 weight-only with each software prefetch distance (bytes ahead; the
+  // C ABI row runs the default, kQ8PrefetchDefault).
+#define BMC_Q8_VARIANT(ns, dist, label)                                                                            \
+  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
+                          const float *b, float *C, int64_t ldc) { ns::matmulQ8(p, M, N, K, A, lda, B, b, C, ldc, dist); }, \
+                2})
+  if (avx512::cpuSupported()) {
+    BMC_Q8_VARIANT(avx512, 0, "int8 avx512, no prefetch");
+    BMC_Q8_VARIANT(avx512, 16384, "int8 avx512, prefetch 16 KB");
+    BMC_Q8_VARIANT(avx512, 4096, "int8 avx512, prefetch 4 KB");
+    BMC_Q8_VARIANT(avx512, 8192, "int8 avx512, prefetch 8 KB");
+  }
+  if (avx2::cpuSupported()) {
+    BMC_Q8_VARIANT(avx2, 0, "int8 avx2, no prefetch");
+    BMC_Q8_VARIANT(avx2, 4096, "int8 avx2, prefetch 4 KB");
+    BMC_Q8_VARIANT(avx2, 8192, "int8 avx2, prefetch 8 KB");
+  }
+#undef BMC_Q8_VARIANT
   std::vector<int64_t> offsets[3];
   int64_t floats[3] = {0, 0, 0};
   double bytes[3] = {0, 0, 0};

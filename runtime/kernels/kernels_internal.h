@@ -105,9 +105,13 @@ void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A
 // has no DAZ and the rows' magnitudes allow it (else Convert). AVX-512: both
 // give the same bits. Auto: Subnormal on AMD CPUs (no penalty for subnormal
 // FMA inputs measured on Zen 5; Intel cores take a microcode assist), else
-// Convert. SubnormalNoPrefetch: Subnormal without its software prefetch.
-enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch };
+// Convert. SubnormalNoPrefetch: Subnormal without its software prefetch;
+// SubnormalPrefetch4K: with it 4 KB ahead instead of 8 KB (the earlier distance).
+enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch, SubnormalPrefetch4K };
 bool q4SubnormalByDefault();
+// How far ahead (bytes) the int8 GEMVs software-prefetch their weight stream:
+// 0 (none), 4096, 8192 or 16384 (other values throw std::invalid_argument).
+constexpr int kQ8PrefetchDefault = 8192;
 
 namespace avx2 {
 // True when the CPU and OS support AVX2 and FMA (intrinsics kernels).
@@ -135,7 +139,7 @@ void attention(ThreadPool *pool, const bmc_attention_args &a);
 // int8 weights: intrinsics GEMV (rows in groups of 5); M > 12 dequantizes
 // panels for the JIT GEMM (when jitReady()). May throw std::bad_alloc.
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc);
+              const float *bias, float *C, int64_t ldc, int prefetchBytes = kQ8PrefetchDefault);
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);
 // bf16 / fp16 weights: intrinsics GEMV widening in registers (rows in groups
@@ -164,7 +168,7 @@ bool cpuSupported();
 void attention(ThreadPool *pool, const bmc_attention_args &a);
 // int8 weights, up to 12 rows in one pass over the codes. Throws without AVX-512F.
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc);
+              const float *bias, float *C, int64_t ldc, int prefetchBytes = kQ8PrefetchDefault);
 using kernels::Q4Decode;
 void matmulQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
               const float *bias, float *C, int64_t ldc, Q4Decode decode = Q4Decode::Auto);

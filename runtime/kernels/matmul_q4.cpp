@@ -391,12 +391,13 @@ PanelFn panelAvx512(int64_t mr) {
 // is then a normal number, and every sum is the Convert kernel's times
 // 2^(E-149): the same roundings, the same bits; the store multiplies by
 // 2^(149-E). Per 16 weights: one and, the FMA (M rows: M FMAs), and one
-// vpmovzxbd per 32; prefetch 4 KB ahead (it helped in the DRAM-streaming
-// microbenchmark of docs/QUANTIZATION.md; the kernel bench on a loaded machine
-// could not resolve it: SubnormalNoPrefetch measures it). Needs DAZ off (with DAZ the codes
+// vpmovzxbd per 32; prefetch 8 KB ahead (4 KB until issue 12's second pass:
+// in bench_kernels' "int4 kernels" rows on llama-100m, 8 KB took 0.78-0.96x
+// the time of 4 KB, loaded machine, preliminary; SubnormalNoPrefetch and
+// SubnormalPrefetch4K measure the alternatives). Needs DAZ off (with DAZ the codes
 // read as 0) and the rows' magnitudes in range: both are checked per call and
 // otherwise the Convert kernel runs.
-constexpr int64_t kPrefetchAhead = 4096;
+constexpr int kPrefetchAhead = 8192;
 constexpr int kSubnormalTarget = 100; // log2 of the largest |a| 2^E
 
 // A's rows for the Subnormal kernel: scaled, padded with zeros to whole blocks.
@@ -414,9 +415,19 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   r.asum.resize(size_t(M * r.nb));
   r.unscale.resize(size_t(M));
   for (int64_t m = 0; m < M; ++m) {
+    // The largest |a| (NaNs ignored, as std::max keeps its first argument
+    // then), 16 lanes: one running maximum was a dependency chain of K
+    // steps per call (issue 12).
+    float lane[16] = {};
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16)
+      for (int j = 0; j < 16; ++j)
+        lane[j] = std::max(lane[j], std::fabs(A[m * lda + k + j]));
+    for (; k < K; ++k)
+      lane[0] = std::max(lane[0], std::fabs(A[m * lda + k]));
     float amax = 0.0f;
-    for (int64_t k = 0; k < K; ++k)
-      amax = std::max(amax, std::fabs(A[m * lda + k]));
+    for (float v : lane)
+      amax = std::max(amax, v);
     int e = 0;
     if (std::isfinite(amax) && amax > 0.0f)
       std::frexp(amax, &e); // amax in [2^(e-1), 2^e)
@@ -433,7 +444,7 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   return true;
 }
 
-template <int MR, int SETS, bool PREFETCH>
+template <int MR, int SETS, int AHEAD>
 BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
   static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
   const __m512i maskLo = _mm512_set1_epi32(0xF), maskHi = _mm512_set1_epi32(0xF0);
@@ -450,8 +461,8 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
         b[s][m] = _mm512_setzero_ps();
 #pragma clang loop unroll(full)
     for (int i = 0; i < kBlock / 2; ++i) {
-      if (PREFETCH && i % 3 == 0) // 6 lines per 336-byte block
-        _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
+      if (AHEAD > 0 && i % 3 == 0) // 6 lines per 336-byte block
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + i / 3 * 64, _MM_HINT_T0);
       const __m512i x =
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
       const __m512 lo = _mm512_castsi512_ps(_mm512_and_si512(x, maskLo));
@@ -481,16 +492,16 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
 }
 
 using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, float *);
-template <bool PREFETCH> SubnormalFn panelSubnormal(int64_t mr) {
+template <int AHEAD> SubnormalFn panelSubnormal(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelSubnormal<1, 4, PREFETCH>;
-  case 2: return q4PanelSubnormal<2, 4, PREFETCH>;
-  case 3: return q4PanelSubnormal<3, 2, PREFETCH>;
-  case 4: return q4PanelSubnormal<4, 2, PREFETCH>;
-  case 5: return q4PanelSubnormal<5, 2, PREFETCH>;
-  case 6: return q4PanelSubnormal<6, 2, PREFETCH>;
-  case 7: return q4PanelSubnormal<7, 2, PREFETCH>;
-  default: return q4PanelSubnormal<8, 2, PREFETCH>;
+  case 1: return q4PanelSubnormal<1, 4, AHEAD>;
+  case 2: return q4PanelSubnormal<2, 4, AHEAD>;
+  case 3: return q4PanelSubnormal<3, 2, AHEAD>;
+  case 4: return q4PanelSubnormal<4, 2, AHEAD>;
+  case 5: return q4PanelSubnormal<5, 2, AHEAD>;
+  case 6: return q4PanelSubnormal<6, 2, AHEAD>;
+  case 7: return q4PanelSubnormal<7, 2, AHEAD>;
+  default: return q4PanelSubnormal<8, 2, AHEAD>;
   }
 }
 
@@ -500,7 +511,7 @@ bool dazOn() { return (_mm_getcsr() & 0x40) != 0; } // MXCSR.DAZ: subnormal inpu
 // ---- AVX2, 1-2 rows: the Subnormal decoding on two ymm of 8 columns ----
 // Per 16 weights of a row pair: two vpmovzxbd (8 bytes each), two ands per
 // row, the FMAs; the same scaling of A as above.
-template <int MR, bool PREFETCH>
+template <int MR, int AHEAD>
 BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
   const __m256i maskLo = _mm256_set1_epi32(0xF), maskHi = _mm256_set1_epi32(0xF0);
   const float *a = r.a.data() + m0 * r.stride;
@@ -516,8 +527,8 @@ BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uin
         b[s][m][0] = b[s][m][1] = _mm256_setzero_ps();
 #pragma clang loop unroll(full)
     for (int i = 0; i < kBlock / 2; ++i) {
-      if (PREFETCH && i % 3 == 0)
-        _mm_prefetch(reinterpret_cast<const char *>(blk) + kPrefetchAhead + i / 3 * 64, _MM_HINT_T0);
+      if (AHEAD > 0 && i % 3 == 0)
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + i / 3 * 64, _MM_HINT_T0);
       for (int h = 0; h < 2; ++h) {
         const __m256i x = _mm256_cvtepu8_epi32(
             _mm_loadl_epi64(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel + 8 * h)));
@@ -546,8 +557,8 @@ BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uin
       _mm256_storeu_ps(acc + m * kPanel + 8 * h, _mm256_mul_ps(c[m][h], _mm256_set1_ps(r.unscale[size_t(m0 + m)])));
 }
 
-template <bool PREFETCH> SubnormalFn panelSubnormalAvx2(int64_t mr) {
-  return mr == 1 ? q4PanelSubnormalAvx2<1, PREFETCH> : mr == 2 ? q4PanelSubnormalAvx2<2, PREFETCH> : nullptr;
+template <int AHEAD> SubnormalFn panelSubnormalAvx2(int64_t mr) {
+  return mr == 1 ? q4PanelSubnormalAvx2<1, AHEAD> : mr == 2 ? q4PanelSubnormalAvx2<2, AHEAD> : nullptr;
 }
 
 // The small-M driver of the int4 GEMVs (quant::gemv's, with A scaled once
@@ -557,10 +568,8 @@ void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, i
             const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
             SubnormalFn (*sub)(int64_t)) {
   const int64_t nb = numBlocks(K);
-  std::vector<float> asum(size_t(M * nb), 0.0f);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k)
-      asum[size_t(m * nb + k / kBlock)] += A[m * lda + k];
+  std::vector<float> asum(size_t(M * nb));
+  quant::blockSums(M, K, A, lda, asum.data());
   ScaledRows scaled;
   const bool subnormal = sub && scaleRows(M, K, A, lda, asum, scaled);
   parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
@@ -591,13 +600,15 @@ void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, i
 // Which Subnormal kernels a Q4Decode asks for (null: Convert).
 SubnormalFn (*subnormalFor(Q4Decode decode, bool avx512))(int64_t) {
   const bool on = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
+                  decode == Q4Decode::SubnormalPrefetch4K ||
                   (decode == Q4Decode::Auto && q4SubnormalByDefault());
   if (!on)
     return nullptr;
-  const bool prefetch = decode != Q4Decode::SubnormalNoPrefetch;
-  if (avx512)
-    return prefetch ? panelSubnormal<true> : panelSubnormal<false>;
-  return prefetch ? panelSubnormalAvx2<true> : panelSubnormalAvx2<false>;
+  if (decode == Q4Decode::SubnormalNoPrefetch)
+    return avx512 ? panelSubnormal<0> : panelSubnormalAvx2<0>;
+  if (decode == Q4Decode::SubnormalPrefetch4K)
+    return avx512 ? panelSubnormal<4096> : panelSubnormalAvx2<4096>;
+  return avx512 ? panelSubnormal<kPrefetchAhead> : panelSubnormalAvx2<kPrefetchAhead>;
 }
 
 } // namespace

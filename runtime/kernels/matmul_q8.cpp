@@ -9,7 +9,8 @@
 // time of fp32. Per 16 weights (one K row of a panel) the kernel spends a
 // sign-extending load (vpmovsxbd), a conversion and M FMAs; at M = 1 that is
 // ~1.5 cycles per 16 bytes, above what one core streams from DRAM, so decode
-// stays memory-bound. From M ~ 5 (verification) the conversion and FMAs
+// stays memory-bound, provided enough lines are in flight: the kernels
+// prefetch 8 KB ahead (prefetchScales / prefetchCodes). From M ~ 5 (verification) the conversion and FMAs
 // dominate. Prefill (M > 12) dequantizes a few panels at a time into fp32
 // panels and runs the fp32 GEMM microkernel on them.
 #include "kernels_internal.h"
@@ -39,6 +40,22 @@ constexpr int64_t kBlockBytes = 4 * kPanel + kBlock * kPanel; // 16 scales + 32 
 static_assert(kBlockBytes == BMC_Q8_BLOCK_BYTES && 4 * kPanel == BMC_Q8_CODES_OFFSET, "kernels.h describes this layout");
 const uint8_t *q8Block(const void *packed, int64_t K, int64_t p, int64_t kb) {
   return static_cast<const uint8_t *>(packed) + (p * numBlocks(K) + kb) * kBlockBytes;
+}
+
+// Software prefetch AHEAD bytes ahead in the weight stream (0: none): the
+// block's scale line at its start, then one code line per 4 K rows (16
+// bytes each), so a 576-byte block issues its 9 lines spread over the
+// block's FMAs. Panels are consecutive in memory, so the stream runs on into
+// the next panel (and past a thread's range or the matrix: a prefetch does
+// not fault). Without it, one core's hardware prefetcher alone keeps too few
+// lines in flight for the kernel's pace (benchmarks/PROFILE.md, issue 12).
+template <int AHEAD> inline void prefetchScales(const uint8_t *blk) {
+  if (AHEAD > 0)
+    _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD, _MM_HINT_T0);
+}
+template <int AHEAD> inline void prefetchCodes(const int8_t *row, int64_t k) {
+  if (AHEAD > 0 && (k & 3) == 0)
+    _mm_prefetch(reinterpret_cast<const char *>(row) + AHEAD, _MM_HINT_T0);
 }
 
 } // namespace
@@ -123,7 +140,7 @@ namespace {
 // Rows [0, MR) of C for panel p, every block: w = q * scale (dequantized in
 // registers), acc += a * w; SETS accumulator sets over consecutive k hide the
 // FMA latency when MR is small.
-template <int MR, int SETS>
+template <int MR, int SETS, int AHEAD>
 BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
                              float *acc) {
   __m256 c[SETS][MR][2];
@@ -136,8 +153,10 @@ BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
     const __m256 s1 = _mm256_loadu_ps(reinterpret_cast<const float *>(blk) + 8);
     const int8_t *codes = reinterpret_cast<const int8_t *>(blk + 4 * kPanel);
     const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
+    prefetchScales<AHEAD>(blk);
     auto step = [&](int64_t k, int s) __attribute__((target("avx2,fma"), always_inline)) {
       const int8_t *q = codes + k * kPanel;
+      prefetchCodes<AHEAD>(q, k);
       const __m256 w0 = _mm256_mul_ps(
           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(q)))), s0);
       const __m256 w1 = _mm256_mul_ps(
@@ -168,13 +187,13 @@ BMC_Q8_AVX2 void q8PanelAvx2(int64_t K, const float *A, int64_t lda, const void 
 
 using quant::PanelFn;
 
-PanelFn panelAvx2(int64_t mr) {
+template <int AHEAD> PanelFn panelAvx2(int64_t mr) {
   switch (mr) {
-  case 1: return q8PanelAvx2<1, 4>;
-  case 2: return q8PanelAvx2<2, 2>;
-  case 3: return q8PanelAvx2<3, 1>;
-  case 4: return q8PanelAvx2<4, 1>;
-  default: return q8PanelAvx2<5, 1>;
+  case 1: return q8PanelAvx2<1, 4, AHEAD>;
+  case 2: return q8PanelAvx2<2, 2, AHEAD>;
+  case 3: return q8PanelAvx2<3, 1, AHEAD>;
+  case 4: return q8PanelAvx2<4, 1, AHEAD>;
+  default: return q8PanelAvx2<5, 1, AHEAD>;
   }
 }
 
@@ -182,7 +201,7 @@ PanelFn panelAvx2(int64_t mr) {
 
 // Per block: b = sum_k a * q (codes converted, unscaled), then acc += b *
 // scale: one multiply per block instead of one per k row.
-template <int MR, int SETS>
+template <int MR, int SETS, int AHEAD>
 BMC_Q8_AVX512 void q8PanelAvx512(int64_t K, const float *A, int64_t lda, const void *Bq, int64_t p, const float *,
                                float *acc) {
   __m512 c[MR];
@@ -193,11 +212,13 @@ BMC_Q8_AVX512 void q8PanelAvx512(int64_t K, const float *A, int64_t lda, const v
     const __m512 scale = _mm512_loadu_ps(reinterpret_cast<const float *>(blk));
     const int8_t *codes = reinterpret_cast<const int8_t *>(blk + 4 * kPanel);
     const int64_t kBase = kb * kBlock, n = std::min(kBlock, K - kBase);
+    prefetchScales<AHEAD>(blk);
     __m512 b[SETS][MR];
     for (int s = 0; s < SETS; ++s)
       for (int m = 0; m < MR; ++m)
         b[s][m] = _mm512_setzero_ps();
     auto step = [&](int64_t k, int s) __attribute__((target("avx512f,avx2,fma"), always_inline)) {
+      prefetchCodes<AHEAD>(codes + k * kPanel, k);
       const __m512 w = _mm512_cvtepi32_ps(
           _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + k * kPanel))));
       for (int m = 0; m < MR; ++m)
@@ -220,38 +241,52 @@ BMC_Q8_AVX512 void q8PanelAvx512(int64_t K, const float *A, int64_t lda, const v
     _mm512_storeu_ps(acc + m * kPanel, c[m]);
 }
 
-PanelFn panelAvx512(int64_t mr) {
+template <int AHEAD> PanelFn panelAvx512(int64_t mr) {
   switch (mr) {
-  case 1: return q8PanelAvx512<1, 4>;
-  case 2: return q8PanelAvx512<2, 4>;
-  case 3: return q8PanelAvx512<3, 2>;
-  case 4: return q8PanelAvx512<4, 2>;
-  case 5: return q8PanelAvx512<5, 1>;
-  case 6: return q8PanelAvx512<6, 1>;
-  case 7: return q8PanelAvx512<7, 1>;
-  case 8: return q8PanelAvx512<8, 1>;
-  case 9: return q8PanelAvx512<9, 1>;
-  case 10: return q8PanelAvx512<10, 1>;
-  case 11: return q8PanelAvx512<11, 1>;
-  default: return q8PanelAvx512<12, 1>;
+  case 1: return q8PanelAvx512<1, 4, AHEAD>;
+  case 2: return q8PanelAvx512<2, 4, AHEAD>;
+  case 3: return q8PanelAvx512<3, 2, AHEAD>;
+  case 4: return q8PanelAvx512<4, 2, AHEAD>;
+  case 5: return q8PanelAvx512<5, 1, AHEAD>;
+  case 6: return q8PanelAvx512<6, 1, AHEAD>;
+  case 7: return q8PanelAvx512<7, 1, AHEAD>;
+  case 8: return q8PanelAvx512<8, 1, AHEAD>;
+  case 9: return q8PanelAvx512<9, 1, AHEAD>;
+  case 10: return q8PanelAvx512<10, 1, AHEAD>;
+  case 11: return q8PanelAvx512<11, 1, AHEAD>;
+  default: return q8PanelAvx512<12, 1, AHEAD>;
   }
 }
 
 } // namespace
 
+namespace {
+// The panel-kernel pickers for the prefetch distances matmulQ8 accepts.
+PanelFn (*pickerFor(int prefetchBytes, bool avx512))(int64_t) {
+  switch (prefetchBytes) {
+  case 0: return avx512 ? panelAvx512<0> : panelAvx2<0>;
+  case 16384: return avx512 ? panelAvx512<16384> : panelAvx2<16384>;
+  case 4096: return avx512 ? panelAvx512<4096> : panelAvx2<4096>;
+  case 8192: return avx512 ? panelAvx512<8192> : panelAvx2<8192>;
+  default: throw std::invalid_argument("bmc: int8 matmul prefetch distance must be 0, 4096, 8192 or 16384 bytes");
+  }
+}
+} // namespace
+
 namespace avx2 {
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc) {
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, 5, panelAvx2, false);
+              const float *bias, float *C, int64_t ldc, int prefetchBytes) {
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, 5, pickerFor(prefetchBytes, false), false);
 }
 } // namespace avx2
 
 namespace avx512 {
 void matmulQ8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
-              const float *bias, float *C, int64_t ldc) {
+              const float *bias, float *C, int64_t ldc, int prefetchBytes) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX-512F int8 matmul on a CPU without it");
-  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, quant::kMaxGemvRows, panelAvx512, false);
+  quant::run(pool, M, N, K, A, lda, Bq, bias, C, ldc, dequantQ8Panels, quant::kMaxGemvRows,
+             pickerFor(prefetchBytes, true), false);
 }
 } // namespace avx512
 

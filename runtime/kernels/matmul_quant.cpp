@@ -32,15 +32,30 @@ struct AlignedBuf {
 
 } // namespace
 
+void blockSums(int64_t M, int64_t K, const float *A, int64_t lda, float *out) {
+  const int64_t nb = numBlocks(K);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t kb = 0; kb < nb; ++kb) {
+      const float *a = A + m * lda + kb * kBlock;
+      const int64_t n = std::min(kBlock, K - kb * kBlock);
+      float lane[8] = {};
+      int64_t k = 0;
+      for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; ++j)
+          lane[j] += a[k + j];
+      for (int j = 0; k < n; ++k, ++j)
+        lane[j] += a[k];
+      out[m * nb + kb] = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+    }
+}
+
 void gemv(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
           const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*pick)(int64_t), bool withAsum) {
   std::vector<float> asum;
   const int64_t nb = numBlocks(K);
   if (withAsum) {
-    asum.assign(size_t(M * nb), 0.0f);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t k = 0; k < K; ++k)
-        asum[size_t(m * nb + k / kBlock)] += A[m * lda + k];
+    asum.resize(size_t(M * nb));
+    blockSums(M, K, A, lda, asum.data());
   }
   parallelFor(pool, numPanels(N), [&](int64_t p0, int64_t p1) {
     alignas(64) float acc[kMaxGemvRows * kPanel];

@@ -203,18 +203,48 @@ template <class Fast> void sweepQ8(std::mt19937 &rng, Fast fast, const Format &f
   }
 }
 
+// The int8 GEMVs with a given software prefetch distance (the results must
+// not depend on it: every distance's kernels are separate instances).
+template <int Dist>
+void q8Avx2(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+            const float *bias, float *C, int64_t ldc) {
+  avx2::matmulQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc, Dist);
+}
+template <int Dist>
+void q8Avx512(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
+              const float *bias, float *C, int64_t ldc) {
+  avx512::matmulQ8(pool, M, N, K, A, lda, Bq, bias, C, ldc, Dist);
+}
+
 TEST(MatmulQ8, Avx2MatchesRef) {
   if (!haveAvx2())
     GTEST_SKIP() << "no AVX2/FMA on this machine";
   std::mt19937 rng(17);
-  sweepQ8(rng, avx2::matmulQ8);
+  sweepQ8(rng, q8Avx2<kernels::kQ8PrefetchDefault>);
+  sweepQ8(rng, q8Avx2<0>);
+  sweepQ8(rng, q8Avx2<16384>);
+  sweepQ8(rng, q8Avx2<4096>);
 }
 
 TEST(MatmulQ8, Avx512MatchesRef) {
   if (!avx512::cpuSupported())
     GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
   std::mt19937 rng(19);
-  sweepQ8(rng, avx512::matmulQ8);
+  sweepQ8(rng, q8Avx512<kernels::kQ8PrefetchDefault>);
+  sweepQ8(rng, q8Avx512<0>);
+  sweepQ8(rng, q8Avx512<16384>);
+  sweepQ8(rng, q8Avx512<4096>);
+}
+
+TEST(MatmulQ8, RefusesAnUnknownPrefetchDistance) {
+  if (!haveAvx2())
+    GTEST_SKIP() << "no AVX2/FMA on this machine";
+  std::vector<float> A(64, 1.0f), C(16);
+  std::vector<uint8_t> B(size_t(bmc_pack_q8_bytes(64, 16)), 0);
+  EXPECT_THROW(q8Avx2<1000>(nullptr, 1, 16, 64, A.data(), 64, B.data(), nullptr, C.data(), 16), std::invalid_argument);
+  if (avx512::cpuSupported())
+    EXPECT_THROW(q8Avx512<1000>(nullptr, 1, 16, 64, A.data(), 64, B.data(), nullptr, C.data(), 16),
+                 std::invalid_argument);
 }
 
 TEST(MatmulQ8, CAbiMatchesRef) {
@@ -327,6 +357,7 @@ TEST(MatmulQ4, Avx2MatchesRef) {
   sweepQ8(rng, q4Avx2<Q4Decode::Convert>, kQ4);
   sweepQ8(rng, q4Avx2<Q4Decode::Subnormal>, kQ4);
   sweepQ8(rng, q4Avx2<Q4Decode::SubnormalNoPrefetch>, kQ4);
+  sweepQ8(rng, q4Avx2<Q4Decode::SubnormalPrefetch4K>, kQ4);
 }
 
 TEST(MatmulQ4, Avx512MatchesRef) {
@@ -337,6 +368,7 @@ TEST(MatmulQ4, Avx512MatchesRef) {
   sweepQ8(rng, q4Subnormal, kQ4);
   sweepQ8(rng, q4Avx512<Q4Decode::Auto>, kQ4);
   sweepQ8(rng, q4Avx512<Q4Decode::SubnormalNoPrefetch>, kQ4);
+  sweepQ8(rng, q4Avx512<Q4Decode::SubnormalPrefetch4K>, kQ4);
 }
 
 // Zero points other than 8 (MatMulNBits), every small M, odd K and N, both ISAs.
