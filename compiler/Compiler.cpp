@@ -341,8 +341,7 @@ private:
 
 /// CompileOptions::packThreads resolved: the default follows the model's
 /// threads, up to 4 (at 1 B parameters packing, first touches of 4.5 GB of
-/// fresh pages and packPanels, is the JIT's critical path, not LLVM; it
-/// stops scaling at about 4 threads).
+/// fresh pages and packPanels, is the JIT's critical path, not LLVM).
 static int packThreadsOf(const CompileOptions &o) {
   if (o.packThreads > 0) return o.packThreads;
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));

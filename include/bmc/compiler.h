@@ -106,9 +106,9 @@ struct CompileOptions {
   int threads = 0;
   /// Threads that pack the JIT's weights (compileOnnx) while LLVM generates
   /// code, 1-64; 0 = min(4, threads, cores) (threads 0 counting as all
-  /// cores): at 1 B parameters packing, not LLVM, is the JIT's critical
-  /// path, and it stops scaling at about 4. Packages are packed on one
-  /// thread as the file is written. Changes no byte of the weights.
+  /// cores; at most 4 by default, as before this option). Packages
+  /// (compilePackage) are packed on one thread as the file is written: the
+  /// option does not apply there. Changes no byte of the weights.
   int packThreads = 0;
   /// Called at the start of each stage with a short name, for progress.
   std::function<void(const std::string &stage)> progress;
