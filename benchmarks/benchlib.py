@@ -141,6 +141,24 @@ def read_bandwidth(bw_exe, threads=1):
     return j.get(f"read_gb_s_{threads}thread", j.get("read_gb_s_1thread"))
 
 
+def bmc_decode(pkg, ctx, window, threads):
+    """bmc_bench on a package: ms/token over the decode window [ctx - window, ctx) (its JSON, plus the
+    process's peak RSS as rss_mb)."""
+    out, rss, _ = run([os.path.join(BIN, "bmc_bench"), pkg, "--context", str(ctx), "--window", str(window),
+                       "--threads", str(threads)], what="bmc_bench")
+    j = last_json(out, "bmc_bench")
+    j["rss_mb"] = rss
+    return j
+
+
+def bmc_roofline(bench, ctx, window, ms_per_token, gb_s):
+    """(MB read per token, % of the roofline) of a bmc_bench result: the weight bytes bmc's package says
+    a decode step streams (weights_read_mb) plus the KV rows read at the window's middle context, against
+    `gb_s` (bw_read's probe): 100% = those bytes at the probed bandwidth."""
+    mb = bench["weights_read_mb"] + bench["kv_bytes_per_row"] * (ctx - window / 2) / 1e6
+    return mb, 100 * mb / 1e3 / gb_s / (ms_per_token / 1e3)
+
+
 def model_bytes(onnx_path):
     """What decoding one token must read at least, from the ONNX file itself (the same for every peer):
     weight_bytes = float initializers read by compute ops (an embedding table read only by Gather

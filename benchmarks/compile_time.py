@@ -19,10 +19,15 @@ Per size and round, each in its own process, one after the other:
                  load) and once more (the file in the page cache: a warm load)
   ort session    onnxruntime-node's InferenceSession.create on the same .onnx (benchmarks/ort_prefill.mjs
                  --tokens 1 --repeat 1, its session_create_ms), and that process's peak RSS
+  decode         bmc_bench PKG --context C --window K --threads T (defaults 256, 32, --threads): ms/token
+                 over the contexts [C-K, C), right after benchlib's bw_read probe (256 MiB, T threads); % of
+                 the roofline = (the weight bytes the package says a step streams + the KV rows read at
+                 the window's middle) / the probe's bandwidth, over the measured time (issue 11 asks
+                 >= 85% at 1 B)
 Both tools' greedy tokens for a short prompt are checked equal (bmc JIT vs package vs onnxruntime's
 tests/peers/ort_decode.mjs) so a fast wrong compile cannot pass. Peak RSS is compared with the
-weight bytes (the .onnx.data file). Results: benchmarks/results/compile_time.{csv,md}; medians over
---rounds.
+weight bytes (the .onnx.data file). Results: benchmarks/results/compile_time.{csv,md} (--out); medians
+over --rounds.
 """
 import argparse
 import csv
@@ -67,7 +72,7 @@ def bmc_run(target, threads):
     return j["load_ms"] / 1e3, rss, j["tokens"][0]
 
 
-def one_round(a, onnx, pkg):
+def one_round(a, onnx, pkg, bw_exe):
     r = {}
     r["jit_s"], r["jit_rss_mb"], jit_tokens = bmc_run(onnx, a.threads)
     _, r["aot_rss_mb"], r["aot_s"] = bl.run([os.path.join(bl.BIN, "bmc-compile"), onnx, "-o", pkg, "--quiet"],
@@ -76,6 +81,12 @@ def one_round(a, onnx, pkg):
     r["load_warm_s"], _, warm_tokens = bmc_run(pkg, a.threads)
     if warm_tokens != pkg_tokens:
         raise bl.BenchError(f"two loads of one package gave different tokens: {pkg_tokens} vs {warm_tokens}")
+    r["probe_gb_s"] = bl.read_bandwidth(bw_exe, a.threads)
+    bench = bl.bmc_decode(pkg, a.decode_context, a.decode_window, a.threads)
+    r["decode_ms"] = bench["ms_per_token"]
+    mb, r["decode_pct_roofline"] = bl.bmc_roofline(bench, a.decode_context, a.decode_window, r["decode_ms"],
+                                                   r["probe_gb_s"])
+    r["decode_mb_per_token"] = mb
     out, r["ort_rss_mb"], _ = bl.run(["node", ORT_PREFILL, onnx, "--tokens", "1", "--repeat", "1", "--threads",
                                       str(a.threads)], what="ort_prefill.mjs", timeout=3600)
     r["ort_session_s"] = bl.last_json(out, "ort_prefill.mjs")["session_create_ms"] / 1e3
@@ -96,15 +107,22 @@ def main():
     p.add_argument("--vocab", type=int)
     p.add_argument("--threads", type=int, default=2, help="bmc-run and onnxruntime threads (default 2)")
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--decode-context", type=int, default=256, help="decode row: context C (default 256)")
+    p.add_argument("--decode-window", type=int, default=32,
+                   help="decode row: steps timed, ending at C (default 32)")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--out", default=bl.RESULTS, help="results folder (default benchmarks/results)")
     a = p.parse_args()
     for k, v in SIZES[a.size].items():
         if getattr(a, k) is None:
             setattr(a, k, v)
+    if a.decode_window < 1 or a.decode_context <= a.decode_window:
+        p.error("--decode-context must exceed --decode-window >= 1")
     if a.no_build:
-        bl.check_binaries(("bmc-compile", "bmc-run"))
+        bl.check_binaries(("bmc-compile", "bmc-run", "bmc_bench"))
     else:
-        bl.ensure_build(("bmc-compile", "bmc-run"))
+        bl.ensure_build(("bmc-compile", "bmc-run", "bmc_bench"))
+    bw_exe = bl.bw_read_exe()
     rows = []
     load_start = bl.loadavg()[0]
     for layers in [int(x) for x in a.layers.split(",")]:
@@ -117,7 +135,7 @@ def main():
         rounds = []
         for i in range(a.rounds):
             bl.log(f"{layers} layers, round {i + 1}/{a.rounds} (load {bl.loadavg()})")
-            r, tokens = one_round(a, onnx, pkg)
+            r, tokens = one_round(a, onnx, pkg, bw_exe)
             if tokens != ort_tokens:
                 raise bl.BenchError(f"{layers} layers: bmc tokens {tokens} differ from onnxruntime's {ort_tokens}")
             rounds.append(r)
@@ -128,11 +146,12 @@ def main():
         row["jit_vs_ort"] = round(med["jit_s"] / med["ort_session_s"], 2)
         row["aot_rss_vs_weights"] = round(med["aot_rss_mb"] * 1.048576 / weight_mb, 2)
         row["jit_rss_vs_weights"] = round(med["jit_rss_mb"] * 1.048576 / weight_mb, 2)
+        row["decode_pct_roofline"] = round(med["decode_pct_roofline"], 1)
         row["tokens_match_ort"] = True
         rows.append(row)
         bl.log(json.dumps(row))
-    os.makedirs(bl.RESULTS, exist_ok=True)
-    base = os.path.join(bl.RESULTS, "compile_time")
+    os.makedirs(a.out, exist_ok=True)
+    base = os.path.join(a.out, "compile_time")
     with open(base + ".csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -144,15 +163,20 @@ def main():
                 f"{' (dirty)' if info['bmc_worktree_dirty'] else ''}, {info['date']}; {a.rounds} round(s), "
                 f"{a.threads} threads, hidden {a.hidden}, heads {a.heads}/{a.kv_heads}, inter {a.inter}, "
                 f"vocab {a.vocab}, load average {load_start:.1f} at the start. Peak RSS in MiB; weights in MB "
-                f"(the .onnx.data file).\n\n")
+                f"(the .onnx.data file). Decode: bmc_bench on the package, {a.threads} threads, ms/token over "
+                f"contexts [{a.decode_context - a.decode_window}, {a.decode_context}); roofline = MB per token "
+                f"(weights streamed + KV rows read) / bw_read's probe (GB/s, {a.threads} threads) right before "
+                f"(issue 11: >= 85% at 1 B).\n\n")
         f.write("| layers | params (M) | weights (MB) | bmc JIT (s) | bmc-compile (s) | package load cold / warm (s) | "
-                "ort session (s) | JIT / ort | bmc-compile peak RSS | / weights | JIT peak RSS | / weights |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+                "ort session (s) | JIT / ort | bmc-compile peak RSS | / weights | JIT peak RSS | / weights | "
+                "decode ms/token | MB/token | probe GB/s | % of roofline |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             f.write(f"| {r['layers']} | {r['params_m']} | {r['weight_mb']} | {r['jit_s']:.2f} | {r['aot_s']:.2f} | "
                     f"{r['load_s']:.3f} / {r['load_warm_s']:.3f} | {r['ort_session_s']:.2f} | {r['jit_vs_ort']:.2f}x | "
                     f"{r['aot_rss_mb']:.0f} | {r['aot_rss_vs_weights']:.2f}x | {r['jit_rss_mb']:.0f} | "
-                    f"{r['jit_rss_vs_weights']:.2f}x |\n")
+                    f"{r['jit_rss_vs_weights']:.2f}x | {r['decode_ms']:.3f} | {r['decode_mb_per_token']:.1f} | "
+                    f"{r['probe_gb_s']:.1f} | {r['decode_pct_roofline']:.0f}% |\n")
     bl.log(f"wrote {base}.csv and {base}.md")
 
 

@@ -72,14 +72,6 @@ def nbits_graphs(preset, onnx):
     return out
 
 
-def bmc_decode(pkg, ctx, window, threads):
-    out, rss, _ = bl.run([os.path.join(bl.BIN, "bmc_bench"), pkg, "--context", str(ctx), "--window", str(window),
-                          "--threads", str(threads)], what="bmc_bench")
-    j = bl.last_json(out, "bmc_bench")
-    j["rss_mb"] = rss
-    return j
-
-
 def ort_decode(onnx, ctx, window, threads):
     cmd = ["node", ORT_DECODE, onnx, "--time", "--context", str(ctx - window - WARMUP), "--warmup", str(WARMUP),
            "--steps", str(window), "--threads", str(threads)]
@@ -179,7 +171,7 @@ def main():
             if kind == "llamacpp":
                 res = bl.llamacpp_decode(path, ctx, a.window, t, WARMUP, a.llamacpp_kv)
             else:
-                res = bmc_decode(path, ctx, a.window, t) if kind == "bmc" else ort_decode(path, ctx, a.window, t)
+                res = bl.bmc_decode(path, ctx, a.window, t) if kind == "bmc" else ort_decode(path, ctx, a.window, t)
             results.setdefault((t, ctx, name), []).append((res, gbs))
             bl.log(f"round {rnd + 1}/{a.rounds} threads {t} ctx {ctx} {name:14s}: {res['ms_per_token']:.3f} ms/token, "
                    f"probe {gbs:.1f} GB/s")
@@ -202,9 +194,8 @@ def write(a, contexts, threads, configs, results):
                            vs_bmc_f32=round(base / ms, 2), vs_ort_f32=round(ort / ms, 2),
                            probe_gb_s=round(statistics.median(bw), 2), agree_f32=a.agree.get(name, ""))
                 if kind == "bmc":
-                    first = rs[0][0]
-                    mb = first["weights_read_mb"] + first["kv_bytes_per_row"] * (ctx - a.window / 2) / 1e6
-                    row.update(mb_per_token=round(mb, 2), pct_roofline=round(100 * mb / 1e3 / row["probe_gb_s"] / (ms / 1e3), 1))
+                    mb, pct = bl.bmc_roofline(rs[0][0], ctx, a.window, ms, row["probe_gb_s"])
+                    row.update(mb_per_token=round(mb, 2), pct_roofline=round(pct, 1))
                 rows.append(row)
         # bmc intN against onnxruntime's best on the same weights
     fields = []

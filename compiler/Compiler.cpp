@@ -13,6 +13,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace bmc {
@@ -213,6 +214,8 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
     return bad(limits::outOfRange("codegenThreads", 1, 64, o.codegenThreads));
   if (o.segmentOps < 0) return bad("segmentOps: expected an integer >= 0, found " + std::to_string(o.segmentOps));
   if (Status s = limits::checkThreads(o.threads, "threads"); !s.ok()) return bad(s.message());
+  if (o.packThreads < 0 || o.packThreads > 64)
+    return bad(limits::outOfRange("packThreads", 0, 64, o.packThreads) + " (0 = min(4, threads, cores))");
   return Status();
 }
 
@@ -304,9 +307,9 @@ public:
   ~BackgroundPack() {
     if (thread_.joinable()) thread_.join();
   }
-  void start(const WeightPlan &plan, const WeightStore &store) {
+  void start(const WeightPlan &plan, const WeightStore &store, int threads) {
     bytes_ = size_t((plan.totalBytes() + 127) & ~int64_t(63));
-    thread_ = std::thread([this, &plan, &store] {
+    thread_ = std::thread([this, &plan, &store, threads] {
       try {
         auto *p = static_cast<uint8_t *>(std::aligned_alloc(64, bytes_));
         if (!p) {
@@ -314,10 +317,6 @@ public:
           return;
         }
         blob_ = std::shared_ptr<uint8_t>(p, [](uint8_t *q) { std::free(q); });
-        // As many packing threads as cores, up to 4: at 1 B parameters the
-        // packing (first touches of 4.5 GB of fresh pages, packPanels) is
-        // the JIT's critical path, not LLVM.
-        const int threads = int(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
         if (!plan.buildInto(store, p, error_, threads)) blob_.reset();
       } catch (const std::exception &e) { // nothing escapes a thread: it becomes the error
         blob_.reset();
@@ -340,6 +339,15 @@ private:
 };
 } // namespace
 
+/// CompileOptions::packThreads resolved: the default follows the model's
+/// threads, up to 4 (at 1 B parameters packing, first touches of 4.5 GB of
+/// fresh pages and packPanels, is the JIT's critical path, not LLVM).
+static int packThreadsOf(const CompileOptions &o) {
+  if (o.packThreads > 0) return o.packThreads;
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min({4, cores, o.threads > 0 ? o.threads : cores});
+}
+
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const CompileOptions &opts) try {
   std::string path;
   std::shared_ptr<const ModelAssets> assets;
@@ -351,8 +359,11 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   std::string error;
   BackgroundPack pack; // declared after c: joined before c's plan and store go
   auto startPack = [&] {
-    if (opts.progress) opts.progress("pack weights (in parallel with what follows)");
-    pack.start(c.plan, *c.im.weights);
+    const int threads = packThreadsOf(opts);
+    if (opts.progress)
+      opts.progress("pack weights on " + std::to_string(threads) + (threads == 1 ? " thread" : " threads") +
+                    " (in parallel with what follows)");
+    pack.start(c.plan, *c.im.weights, threads);
   };
   if (!compileToLLVM(ctx, path, opts, c, error, startPack)) return Status::error(error);
   if (opts.checkSignature)

@@ -73,6 +73,21 @@ static void dropSourcePages(const Weight &w) {
 }
 
 bool WeightPlan::buildInto(const WeightStore &store, uint8_t *blob, std::string &error, int threads) const {
+  // The alignment gaps between entries are zeroed, as a package's are: the
+  // blob is the same bytes whatever memory it was given (the JIT's comes
+  // from aligned_alloc, which may hand back a freed model's bytes).
+  {
+    std::vector<std::pair<int64_t, int64_t>> spans; // (offset, end), by offset
+    spans.reserve(entries_.size());
+    for (const WeightEntry &e : entries_) spans.emplace_back(e.offset, e.offset + e.bytes);
+    std::sort(spans.begin(), spans.end());
+    int64_t at = 0;
+    for (const auto &[begin, end] : spans) {
+      if (begin > at) std::memset(blob + at, 0, size_t(begin - at));
+      at = std::max(at, end);
+    }
+    if (total_ > at) std::memset(blob + at, 0, size_t(total_ - at));
+  }
   // Largest first: a source tensor's pages stay resident until it is packed,
   // so the peak (all of the blob touched) then comes with a small source
   // tensor, not with the embedding or the head (115 MB each on an 8-layer

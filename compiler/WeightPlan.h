@@ -63,8 +63,9 @@ public:
   /// Fills the blob: raw copies, packed matrices, constants. On failure
   /// returns false and sets `error`.
   bool build(const WeightStore &store, std::vector<uint8_t> &blob, std::string &error) const;
-  /// Same, into caller-provided memory of totalBytes(), the entries spread
-  /// over `threads` threads (largest first onto the least loaded).
+  /// Same, into caller-provided memory of totalBytes() (its alignment gaps
+  /// zeroed: the same bytes for any `threads`), the entries spread over
+  /// `threads` threads (largest first onto the least loaded).
   bool buildInto(const WeightStore &store, uint8_t *blob, std::string &error, int threads = 1) const;
   /// One entry's bytes into `dst` (e.bytes of them), for writers that stream
   /// the blob (compiler/PackageWriter.cpp). A file-mapped source weight's

@@ -91,6 +91,9 @@ Options:
                          (default: the model's, or its config's context
                          length if smaller)
   --threads N            kernel threads (default: all cores)
+  --pack-threads N       threads that pack an ONNX model's weights while its
+                         code is generated, 1-64 (default: min(4, --threads,
+                         cores)); the packed weights are the same for any N
 
 Speculative decoding (batch 1; greedy output identical, sampled output of
 the same distribution; see docs/SPECULATIVE.md):
@@ -133,6 +136,7 @@ static int run(int argc, char **argv) {
   std::optional<std::string> kvTypeArg = a.value("--kv-type");
   int64_t maxContext = a.integer("--max-context", 0, 0, limits::kMaxContext);
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
+  std::optional<int64_t> packThreads = a.integerOpt("--pack-threads", 1, 64);
   std::string draftPath = a.str("--draft", "");
   std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
@@ -195,6 +199,10 @@ static int run(int argc, char **argv) {
   if (specKArg && !speculative) a.fail("--spec-k: needs a drafter (--draft or --spec-lookup)");
   if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
 
+  if (packThreads && !cli::endsWith(compilePath, ".onnx"))
+    a.fail("--pack-threads: applies to an ONNX model or a model folder (packed here), found the package " +
+           cli::shown(model) + " (its weights were packed by bmc-compile)");
+
   auto t0 = Clock::now();
   bool isOnnx = cli::endsWith(compilePath, ".onnx");
   CompileOptions co;
@@ -206,6 +214,7 @@ static int run(int argc, char **argv) {
   co.activations = act;
   co.kvType = kvType;
   co.threads = threads;
+  co.packThreads = int(packThreads.value_or(0));
   // Each stage with the seconds since the start, as bmc-compile prints them.
   if (!quiet && !json)
     co.progress = [t0](const std::string &s) {

@@ -130,8 +130,8 @@ static LogicalResult attention(NodeImporter &n) {
   if (failed(causal) || failed(qh) || failed(kvh) || failed(prec) || failed(softcap)) return failure();
   if (*causal != 0 && *causal != 1)
     return n.error("attribute 'is_causal': expected 0 or 1, found " + std::to_string(*causal));
-  if (*softcap != 0.0f)
-    return n.error("attribute 'softcap': expected 0 (bmc's attention has no soft cap), found " +
+  if (!std::isfinite(*softcap) || *softcap < 0.0f)
+    return n.error("attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found " +
                    std::to_string(*softcap));
   // Scores are computed in float32 for float32 inputs: precision 1 (FLOAT) is what runs.
   if (*prec != 1)
@@ -274,8 +274,15 @@ static LogicalResult attention(NodeImporter &n) {
   }
   SmallVector<Value> operands{q, pk, pv};
   if (mask) operands.push_back(mask);
-  auto y = n.make<mlir::bmc::AttentionOp>(operands, {n.named("scale", n.b.getF32FloatAttr(scale)),
-                                                     n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(), mlir::bmc::KVPadding::Skip))});
+  // softcap caps the scaled scores before attn_mask, is_causal and
+  // nonpad_kv_seqlen's masks are added (so masked keys stay at -inf): the
+  // order of ONNX's corrected spec (onnx/onnx#7867, for opsets 23 and 24),
+  // of onnxruntime's CPU kernel, and of bmc.attention's softcap.
+  SmallVector<NamedAttribute> attrs{n.named("scale", n.b.getF32FloatAttr(scale)),
+                                    n.named("padding", mlir::bmc::KVPaddingAttr::get(n.b.getContext(),
+                                                                                     mlir::bmc::KVPadding::Skip))};
+  if (*softcap > 0.0f) attrs.push_back(n.named("softcap", n.b.getF32FloatAttr(*softcap)));
+  auto y = n.make<mlir::bmc::AttentionOp>(operands, attrs);
   if (failed(y)) return failure();
   Value out = *y;
   if (rank == 3) {

@@ -104,6 +104,12 @@ struct CompileOptions {
   int optLevel = 2;
   /// Threads of the resulting model (JIT); 0 = all cores.
   int threads = 0;
+  /// Threads that pack the JIT's weights (compileOnnx) while LLVM generates
+  /// code, 1-64; 0 = min(4, threads, cores) (threads 0 counting as all
+  /// cores; at most 4 by default, as before this option). Packages
+  /// (compilePackage) are packed on one thread as the file is written: the
+  /// option does not apply there. Changes no byte of the weights.
+  int packThreads = 0;
   /// Called at the start of each stage with a short name, for progress.
   std::function<void(const std::string &stage)> progress;
   /// Where remarks go (e.g. why a KV cache was not rewritten); empty: none.

@@ -119,6 +119,8 @@ public:
   ThreadPool *pool() const { return pool_.get(); }
   const std::string &codeDescription() const { return codeDesc_; }
   size_t weightBytes() const { return weightBytes_; }
+  /// The packed weight blob, weightBytes() long (read-only).
+  const uint8_t *weightData() const { return weights_.get(); }
   /// The tokenizer file and generation defaults that came with the model (a
   /// package's embedded ones, or a model folder's); null if none.
   const ModelAssets *assets() const { return assets_.get(); }

@@ -1,8 +1,9 @@
 """Node tests for ONNX Attention (opset 23/24) as bmc imports it (frontend/ops/Attention.cpp):
 4-D and 3-D (q_num_heads/kv_num_heads) forms, grouped KV heads, past_key/past_value with
 present outputs, is_causal (query i sees keys up to past + i; without past_key, up to i even when K is
-longer than Q: what onnxruntime computes), bool and additive masks, explicit scale, a decode step, dynamic dims;
-opset 24's nonpad_kv_seqlen; TensorScatter on its own (imported as ScatterND: linear, circular, any axis).
+longer than Q: what onnxruntime computes), bool and additive masks, explicit scale, a decode step, dynamic dims,
+softcap (before the masks); opset 24's nonpad_kv_seqlen; TensorScatter on its own (imported as ScatterND:
+linear, circular, any axis).
 
 Expected outputs come from attention() below (numpy, float64); ort_check_node_tests.mjs runs every
 case on onnxruntime-node as a second oracle.
@@ -13,8 +14,10 @@ from onnx import helper as h
 N = h.make_node
 
 
-def attention(q, k, v, past=None, mask=None, causal=False, scale=None, q_heads=0, kv_heads=0):
-    """Returns (Y, present_key, present_value) in the layout of the inputs."""
+def attention(q, k, v, past=None, mask=None, causal=False, scale=None, q_heads=0, kv_heads=0, softcap=0.0):
+    """Returns (Y, present_key, present_value) in the layout of the inputs. softcap > 0 caps the
+    scaled scores, cap * tanh(s / cap), before any mask is added (ONNX's corrected order,
+    onnx/onnx#7867: masked keys stay at -inf)."""
     three = q.ndim == 3
     if three:
         split = lambda x, n: x.reshape(x.shape[0], x.shape[1], n, -1).transpose(0, 2, 1, 3)  # noqa: E731
@@ -26,6 +29,8 @@ def attention(q, k, v, past=None, mask=None, causal=False, scale=None, q_heads=0
     kk, vv = np.repeat(k, rep, 1).astype(np.float64), np.repeat(v, rep, 1).astype(np.float64)
     s = q.astype(np.float64) @ kk.transpose(0, 1, 3, 2) * (scale if scale is not None else 1 / np.sqrt(q.shape[-1]))
     S, T, P = q.shape[2], k.shape[2], past[0].shape[2] if past is not None else 0
+    if softcap > 0:
+        s = softcap * np.tanh(s / softcap)
     if mask is not None:
         s = s + (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask)
     if causal:
@@ -103,6 +108,34 @@ def add_cases(w, rng):
            [N("Attention", ["Q", "K", "V", "", "", "", "nonpad_kv_seqlen"], ["Y"], is_causal=1)],
            {"Q": qs, "K": kb, "V": vb, "nonpad_kv_seqlen": lens},
            {"Y": attention(qs, kb, vb, mask=causal_ok)[0]}, opset=24)
+
+    # softcap (Gemma-2's attn_logit_softcapping as the opset-23 attribute): capped before the
+    # masks, so the causal triangle's, attn_mask's and nonpad_kv_seqlen's -inf stay -inf. Scores
+    # of |s| up to ~6 here: a cap of 2 changes every output (checked below), 50 barely.
+    # (Their own random stream: the cases before keep their data.)
+    cr = np.random.default_rng(2323)
+    rc = lambda *s: (cr.standard_normal(s) * 1.5).astype(f32)  # noqa: E731
+    q, k, v, pk, pv = rc(B, H, S, D), rc(B, KV, S, D), rc(B, KV, S, D), rc(B, KV, P, D), rc(B, KV, P, D)
+    fm = (cr.standard_normal((S, T)) * 2).astype(f32)
+    capped = attention(q, k, v, (pk, pv), mask=fm, causal=True, softcap=2.0)
+    assert np.abs(capped[0] - attention(q, k, v, (pk, pv), mask=fm, causal=True)[0]).max() > 0.05
+    case("attention23_softcap2_gqa_past_causal_float_mask",
+         {"Q": q, "K": k, "V": v, "attn_mask": fm, "past_key": pk, "past_value": pv}, capped,
+         dynamic=dyn, is_causal=1, softcap=2.0)
+    q3, k3, v3 = rc(B, S, H * D), rc(B, S, KV * D), rc(B, S, KV * D)
+    case("attention23_softcap50_3d_bool_mask_past",
+         {"Q": q3, "K": k3, "V": v3, "attn_mask": bm, "past_key": pk, "past_value": pv},
+         attention(q3, k3, v3, (pk, pv), mask=bm, q_heads=H, kv_heads=KV, softcap=50.0),
+         q_num_heads=H, kv_num_heads=KV, softcap=50.0)
+    q1, k1, v1 = rc(B, H, 1, D), rc(B, KV, 1, D), rc(B, KV, 1, D)
+    case("attention23_softcap2_decode_step_scale", {"Q": q1, "K": k1, "V": v1, "past_key": pk, "past_value": pv},
+         attention(q1, k1, v1, (pk, pv), causal=True, scale=0.5, softcap=2.0), dynamic=dyn, is_causal=1,
+         scale=0.5, softcap=2.0)
+    qs, kb, vb = rc(B, H, S, D), rc(B, KV, M, D), rc(B, KV, M, D)
+    w.case("attention24_nonpad_kv_seqlen_causal_softcap2",
+           [N("Attention", ["Q", "K", "V", "", "", "", "nonpad_kv_seqlen"], ["Y"], is_causal=1, softcap=2.0)],
+           {"Q": qs, "K": kb, "V": vb, "nonpad_kv_seqlen": lens},
+           {"Y": attention(qs, kb, vb, mask=causal_ok, softcap=2.0)[0]}, opset=24)
 
     # Gemma-2's soft cap written out as plain ops (scores * scale, / cap, Tanh, * cap, + mask, Softmax):
     # --bmc-raise-attention turns it into bmc.attention {softcap}; onnxruntime runs the ops as they are.

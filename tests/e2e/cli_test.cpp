@@ -163,6 +163,10 @@ TEST_F(Cli, BadArguments) {
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--kv", "paged"}), "--kv"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/x.bmcpkg", "--weights", "int3"}), "--weights"));
   EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--weights", "INT8"}), "--weights"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--pack-threads", "0"}), "--pack-threads"));
+  EXPECT_TRUE(failsCleanly(bmcRun({gpt2(), "--pack-threads", "65"}), "--pack-threads"));
+  // A package's weights were packed when it was written: the flag would change nothing.
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--pack-threads", "2"}), "--pack-threads: applies to an ONNX model"));
   EXPECT_FALSE(fileExists(*dir + "/x.bmcpkg"));
 }
 

@@ -147,6 +147,51 @@ TEST(Packages, StreamedWriteIsTheWholeBufferLayout) {
   EXPECT_EQ(firstDiff, got.size()) << "first difference at byte " << firstDiff;
 }
 
+/// CompileOptions::packThreads: the JIT packs on the threads asked for (its
+/// progress line says how many; by default no more than CompileOptions::
+/// threads), and the blob is byte for byte the same for any count and the
+/// same as a package's weights (written by one thread, entry after entry).
+TEST(Packages, JitPackThreadsChangeNoWeightByte) {
+  const std::string onnx = generatedModelPath("llama_op17");
+  auto jit = [&](int threads, int packThreads, const std::string &expectLine) -> std::shared_ptr<Model> {
+    CompileOptions co;
+    co.threads = threads;
+    co.packThreads = packThreads;
+    std::vector<std::string> stages;
+    co.progress = [&](const std::string &s) { stages.push_back(s); };
+    auto m = compileOnnx(onnx, co);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    if (!m.ok()) return nullptr;
+    bool said = false;
+    for (const std::string &s : stages) said |= s.rfind(expectLine, 0) == 0;
+    EXPECT_TRUE(said) << "no progress line starting with '" << expectLine << "'";
+    return m.value();
+  };
+  auto one = jit(0, 1, "pack weights on 1 thread ");
+  auto three = jit(0, 3, "pack weights on 3 threads ");
+  auto byDefault = jit(1, 0, "pack weights on 1 thread "); // follows threads = 1
+  const std::string pkgPath = workDir() + "/pack_threads.bmcpkg";
+  Status st = compilePackage(onnx, pkgPath);
+  ASSERT_TRUE(st.ok()) << st.message();
+  auto pkg = Model::load(pkgPath);
+  std::remove(pkgPath.c_str());
+  ASSERT_TRUE(pkg.ok()) << pkg.status().message();
+  ASSERT_TRUE(one && three && byDefault);
+  const size_t n = one->weightBytes();
+  ASSERT_GT(n, size_t(0));
+  const std::pair<const char *, const Model *> others[] = {
+      {"packThreads 3", three.get()}, {"threads 1, packThreads 0", byDefault.get()}, {"the package", pkg.value().get()}};
+  for (const auto &[what, m] : others) {
+    ASSERT_EQ(m->weightBytes(), n) << what;
+    size_t firstDiff = 0;
+    while (firstDiff < n && m->weightData()[firstDiff] == one->weightData()[firstDiff]) ++firstDiff;
+    EXPECT_EQ(firstDiff, n) << what << ": first difference from packThreads 1 at byte " << firstDiff << " of " << n;
+  }
+  CompileOptions bad;
+  bad.packThreads = 65;
+  EXPECT_TRUE(isError(compileOnnx(onnx, bad), "packThreads"));
+}
+
 TEST(Packages, SeveralLoadedAtOnceRunTheirOwnCode) {
   const std::string onnx = gpt2();
   const std::string dir = workDir() + "/packages_several";

@@ -15,6 +15,7 @@ Styles:   --opset 17 (default): the TorchScript exporter's graph.
               new rows at the input write_indices [batch] (the current length), Attention reading the
               whole buffer with nonpad_kv_seqlen [batch] (length + new tokens) and a mask over MAX keys;
               present.{i}.* are the written buffers.
+          --attn-softcap C (opset 23/24): Attention's softcap attribute (Gemma-2's logit soft cap).
 
 Examples:
   bmc_modelgen.py --preset tiny --family qwen2 -o /tmp/qwen2_tiny.onnx
@@ -86,6 +87,8 @@ def parse_args(argv):
                         "sqrt(512/hidden) (default 3: varied greedy output)")
     p.add_argument("--random-norms", action="store_true",
                    help="perturb norm weights/biases (default: HF's ones/zeros, which the exporter aliases)")
+    p.add_argument("--attn-softcap", type=float, metavar="C",
+                   help="opset >= 23: Attention's softcap C (Gemma-2's attn_logit_softcapping; default none)")
     p.add_argument("--opset", type=int, choices=(17, 18, 23, 24), default=17)
     p.add_argument("--static-cache", type=int, metavar="MAX",
                    help="opset 24: fixed-size KV buffers of MAX rows written by TensorScatter")
@@ -123,7 +126,7 @@ def resolve_config(a):
         fam["rotary_pct"] = a.rotary_pct
     cfg = Config(family=family, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, inter=inter,
                  vocab=vocab, max_pos=max_pos, seed=a.seed, weight_scale=a.weight_scale,
-                 random_norms=a.random_norms, **fam)
+                 random_norms=a.random_norms, attn_softcap=a.attn_softcap or 0.0, **fam)
     errors = []
     if min(layers, hidden, heads, kv_heads, inter, vocab, max_pos) < 1:
         errors.append("sizes must be positive")
@@ -167,7 +170,8 @@ def build_model(cfg, style, opset, static_cache=None):
             "kv_heads": cfg.kv_heads, "head_dim": cfg.head_dim, "inter": cfg.inter, "vocab": cfg.vocab,
             "max_pos": cfg.max_pos, "seed": cfg.seed, "weight_scale": cfg.weight_scale,
             "rope_theta": cfg.rope_theta, "rotary_pct": cfg.rotary_pct, "sliding_window": cfg.sliding_window,
-            "norm_eps": cfg.norm_eps, "random_norms": cfg.random_norms, "static_cache": static_cache}
+            "norm_eps": cfg.norm_eps, "random_norms": cfg.random_norms, "static_cache": static_cache,
+            "attn_softcap": cfg.attn_softcap}
     helper.set_model_props(model, {"bmc.modelgen": json.dumps(meta)})
     model.doc_string = f"bmc_modelgen {cfg.family} ({style}, opset {opset}" + \
         (f", static cache {static_cache}" if static_cache else "") + "), random weights"
@@ -206,6 +210,8 @@ def main(argv=None):
     style = a.style or (TS if a.opset == 17 else DYNAMO)
     if a.static_cache is not None and (a.opset < 24 or style != DYNAMO or a.static_cache < 1):
         sys.exit("bmc_modelgen: --static-cache needs --opset 24 (dynamo style) and a positive size")
+    if a.attn_softcap is not None and (a.opset < 23 or style != DYNAMO or not a.attn_softcap > 0):
+        sys.exit("bmc_modelgen: --attn-softcap needs --opset 23 or 24 (dynamo style) and a positive cap")
     model, initializers = build_model(cfg, style, a.opset, a.static_cache)
     attach_weights(model, initializers, a.output, external)
     if not external and model.ByteSize() >= 2 ** 31 - 1:

@@ -30,6 +30,7 @@ class Config:
     rotary_pct: float = 1.0
     sliding_window: int | None = None
     norm_eps: float = 1e-6
+    attn_softcap: float = 0.0  # Gemma-2's attn_logit_softcapping (opset >= 23: Attention's softcap)
 
     @property
     def head_dim(self):
@@ -309,7 +310,7 @@ def repeat_kv(g, x, kv_heads, n_rep, head_dim):
     return g.reshape(e, [b, kv_heads * n_rep, s, head_dim])
 
 
-def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_casts=2):
+def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_casts=2, softcap=0.0):
     """Scores, mask, softmax, weighted values.
 
     torchscript: eager_attention_forward, MatMul(q, k^T) then Mul (or Div) by the scale.
@@ -323,9 +324,12 @@ def attend(g, q, k, v, mask, head_dim, scale_op="Mul", scaling=None, softmax_cas
         # aten_scaled_dot_product_attention_23): one Attention node on the 4-D q, k, v with
         # sdpa's (bool) mask and scale, output Y only; the cache concat and GQA repeat stay
         # outside it, as HF's DynamicCache.update and repeat_kv write them.
+        cap = {"softcap": float(softcap)} if softcap else {}
         if g.static_cache:  # the whole buffer, its valid rows counted by nonpad_kv_seqlen
-            return g.op("Attention", [q, k, v, mask, "", "", "nonpad_kv_seqlen"], scale=scaling)
-        return g.op("Attention", [q, k, v, mask], scale=scaling)
+            return g.op("Attention", [q, k, v, mask, "", "", "nonpad_kv_seqlen"], scale=scaling, **cap)
+        return g.op("Attention", [q, k, v, mask], scale=scaling, **cap)
+    if softcap:
+        raise ValueError("a soft cap is written as Attention's softcap attribute: it needs opset >= 23 (dynamo)")
     if g.ts:
         s = g.op("MatMul", [q, g.op("Transpose", [k], perm=[0, 1, 3, 2])])
         if scale_op == "Div":

@@ -25,7 +25,7 @@ def _attention_tail(g, cfg, i, q, k, v, mask, past0, batch, seq, **attend_kw):
     n_rep = cfg.heads // cfg.kv_heads
     kk = B.repeat_kv(g, pk, cfg.kv_heads, n_rep, cfg.head_dim)
     vv = B.repeat_kv(g, pv, cfg.kv_heads, n_rep, cfg.head_dim)
-    a = B.attend(g, q, kk, vv, mask, cfg.head_dim, **attend_kw)
+    a = B.attend(g, q, kk, vv, mask, cfg.head_dim, softcap=cfg.attn_softcap, **attend_kw)
     return B.merge_heads(g, a, batch, seq)
 
 
@@ -139,7 +139,7 @@ def build_gpt2(g, cfg, w):
                     v = B.split_heads(g, v, kb, ks, D)
                     q = B.split_heads(g, q, g.dim(q, 0), g.dim(q, 1), D)
                     pk, pv = B.append_kv(g, i, past0 if i == 0 else _past(i, "key"), _past(i, "value"), k, v)
-                    o = B.attend(g, q, pk, pv, mask, D, softmax_casts=1)
+                    o = B.attend(g, q, pk, pv, mask, D, softmax_casts=1, softcap=cfg.attn_softcap)
                     o = B.merge_heads(g, o, g.dim(o, 0), g.dim(o, 2))
                     with g.scope("c_proj"):
                         o = B.conv1d(g, o, f"{p}.attn.c_proj", w.normal(E, E, std=proj_std), w.normal(E))
