@@ -5,7 +5,7 @@
 # and a new build (docs/DESIGN.md, "Lowering": each migration step of issue 14
 # must be byte-identical).
 #
-#   codegen_identical.sh BASE NEW [WORK]
+#   codegen_identical.sh BASE NEW [WORK]   (88 configurations: 11 models x 8 option sets)
 #
 # BASE and NEW are each a directory holding bin/bmc-compile (a build folder),
 # or a snapshot this script wrote before (WORK/<name>, with a MANIFEST), so a
@@ -26,9 +26,16 @@ new="$(realpath "$2")"
 work="${3:-/tmp/bmc-codegen-identical}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 py=/usr/bin/python3
+for d in "$base" "$new"; do
+  if [ ! -f "$d/MANIFEST" ] && [ ! -x "$d/bin/bmc-compile" ]; then
+    echo "codegen_identical: '$d' has no bin/bmc-compile and no MANIFEST (not a build folder or a snapshot)" >&2
+    exit 2
+  fi
+done
 mkdir -p "$work/models"
 
-# name|modelgen arguments
+# name|generator arguments: tests/models/bmc_modelgen.py, or
+# make_genai_models.py (onnxruntime-genai's contrib-op form) for "genai:" ones
 models=(
   "llama|--preset tiny --family llama --layers 2"
   "llama5|--preset tiny --family llama --layers 5"
@@ -38,6 +45,9 @@ models=(
   "mistral_sw|--preset tiny --family mistral --layers 2 --sliding-window 8"
   "llama_op23|--preset tiny --family llama --layers 2 --opset 23"
   "gpt2_op18|--preset tiny --family gpt2 --layers 2 --opset 18"
+  "llama_static_op24|--preset tiny --family llama --layers 2 --opset 24 --static-cache 64"
+  "genai_gqa_window_softcap_smooth|genai:--form gqa-packed --interleaved --window 8 --softcap 2 --smooth-softmax"
+  "genai_mha|genai:--form mha"
 )
 # name|bmc-compile options (each applied to every model)
 configs=(
@@ -55,8 +65,12 @@ for m in "${models[@]}"; do
   name="${m%%|*}"
   onnx="$work/models/$name.onnx"
   [ -f "$onnx" ] && continue
+  args="${m#*|}" gen="$root/tests/models/bmc_modelgen.py" quiet=-q
+  if [ "${args#genai:}" != "$args" ]; then
+    args="${args#genai:}" gen="$root/tests/models/make_genai_models.py" quiet=
+  fi
   # shellcheck disable=SC2086
-  if ! "$py" "$root/tests/models/bmc_modelgen.py" ${m#*|} --seed 7 -q -o "$onnx"; then
+  if ! "$py" "$gen" $args --seed 7 $quiet -o "$onnx" >/dev/null; then
     echo "codegen_identical: generating model '$name' (${m#*|}) failed" >&2
     exit 2
   fi
@@ -86,6 +100,10 @@ snapshot() {
 
 resolve() { # DIR LABEL -> prints the snapshot folder
   if [ -f "$1/MANIFEST" ]; then echo "$1"; return; fi
+  if [ "$(realpath -m "$work/$2")" = "$base" ] || [ "$(realpath -m "$work/$2")" = "$new" ]; then
+    echo "codegen_identical: the snapshot of '$1' would overwrite the snapshot compared against ($work/$2); give another WORK" >&2
+    exit 2
+  fi
   snapshot "$1" "$work/$2" >&2
   echo "$work/$2"
 }
