@@ -6,6 +6,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::bmck;
 
@@ -112,5 +114,54 @@ LogicalResult KVAppendOp::verify() {
       r[0] != present.getShape()[0])
     return emitOpError("expected the present view's batch to be the rows' batch, found ")
            << present.getShape()[0] << " and " << r[0];
+  return success();
+}
+
+/// The checks bmc.attention's type inference makes, on views, plus the
+/// result and the padded length: what a kernel needs to read no further than
+/// its operands say.
+LogicalResult AttentionOp::verify() {
+  ViewType q = getQ().getType(), k = getK().getType(), v = getV().getType(), out = getResult().getType();
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4)
+    return emitOpError("expected 4-D q, k and v ([batch, heads, seq, head_dim]), found ")
+           << q << ", " << k << " and " << v;
+  ArrayRef<int64_t> qs = q.getShape(), ks = k.getShape(), vs = v.getShape();
+  auto known = [](int64_t a, int64_t b) { return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b); };
+  if (known(qs[1], ks[1]) && (ks[1] == 0 || qs[1] % ks[1]))
+    return emitOpError("expected query heads to be a multiple of KV heads, found ")
+           << qs[1] << " query heads and " << ks[1] << " KV heads";
+  Type qt = q.getElementType(), kt = k.getElementType();
+  if ((kt != qt && !(qt.isF32() && (kt.isBF16() || kt.isF16()))) || v.getElementType() != kt)
+    return emitOpError("expected q, k and v of one element type (or f32 q with bf16/f16 k and v), found ")
+           << qt << ", " << kt << " and " << v.getElementType();
+  if (known(ks[1], vs[1]) && ks[1] != vs[1])
+    return emitOpError("expected k and v to have the same heads, found ") << ks[1] << " and " << vs[1];
+  if (known(ks[2], vs[2]) && ks[2] != vs[2])
+    return emitOpError("expected k and v to have the same length, found ") << ks[2] << " and " << vs[2];
+  if (known(qs[3], ks[3]) && qs[3] != ks[3])
+    return emitOpError("expected q and k head_dim to agree, found ") << qs[3] << " and " << ks[3];
+  if (Value m = getMask()) {
+    auto mt = cast<ViewType>(m.getType());
+    SmallVector<int64_t, 4> scores{qs[0], qs[1], qs[2], ks[2]};
+    bool ok = mt.getRank() <= 4 && mt.getElementType() == qt;
+    for (int64_t i = 0, off = 4 - mt.getRank(); ok && i < mt.getRank(); ++i) {
+      int64_t d = mt.getShape()[i], want = scores[off + i];
+      ok = !known(d, want) || d == want || d == 1;
+    }
+    if (!ok)
+      return emitOpError("expected a mask of element type ")
+             << qt << " that broadcasts to the scores " << shapeStr(scores) << ", found " << mt;
+  }
+  SmallVector<int64_t, 4> want{qs[0], qs[1], qs[2], vs[3]};
+  bool resultOk = out.getRank() == 4 && out.getElementType() == qt;
+  for (int64_t i = 0; resultOk && i < 4; ++i) resultOk = !known(out.getShape()[i], want[i]) || out.getShape()[i] == want[i];
+  if (!resultOk)
+    return emitOpError("expected the result ") << shapeStr(want) << " of " << qt << ", found " << out;
+  if (getPadded() && getPadding() != bmc::KVPadding::Mask)
+    return emitOpError("expected no padded length with padding = ")
+           << bmc::stringifyKVPadding(getPadding()) << " (the spare rows are skipped, not read)";
+  float cap = getSoftcap().convertToFloat();
+  if (!std::isfinite(cap) || cap < 0.0f)
+    return emitOpError() << "attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found " << cap;
   return success();
 }

@@ -1,8 +1,8 @@
 //===- KernelOps.td - bmck operations ----------------------*- tablegen -*-===//
 //
-// Families moved so far: the seams to the tensor level, and the KV cache
-// (its view of the valid rows, its in-place append). Every verifier names
-// what it expected and what it found.
+// Families moved so far: the seams to the tensor level, the KV cache (its
+// view of the valid rows, its in-place append) and attention. Every verifier
+// names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,7 @@
 
 include "dialects/KernelDialect.td"
 include "dialects/BmcTypes.td"
+include "dialects/BmcEnums.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
@@ -96,6 +97,50 @@ def Bmck_KVAppendOp : Bmck_Op<"kv_append", [MemoryEffects<[MemRead, MemWrite]>]>
   let arguments = (ins Bmc_KVCacheType:$cache, Bmck_ViewType:$rows);
   let results = (outs Bmck_ViewType:$present);
   let assemblyFormat = "$cache `,` $rows attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Bmck_AttentionOp : Bmck_Op<"attention", [AttrSizedOperandSegments, MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: softmax(q k^T * scale + mask) v on views, grouped KV heads";
+  let description = [{
+    The kernel-level form of `bmc.attention`, with the same attributes and
+    meaning: `q` is `[batch, heads, seq, head_dim]`, `k` and `v` are
+    `[batch, kv_heads, total, head_dim]` with `heads` a multiple of
+    `kv_heads` (query head h reads KV head `h / (heads / kv_heads)`), the
+    optional additive `mask` broadcasts to `[batch, heads, seq, total]`;
+    `softcap` > 0 caps the scaled scores before the mask, `smooth_softmax`
+    adds an implicit zero logit. The result is a new view `[batch, heads,
+    seq, v_head_dim]` of q's element type (the emitter allocates it). `k` and
+    `v` are read in their storage type (f32, or a bf16/f16 KV cache widened
+    as read): the views' element type is the kernel's KV type.
+
+    `padded` is the number of rows the K/V storage holds (a KV cache's
+    capacity, `bmc.kv_capacity`): with `padding = mask` the kernel computes
+    scores over all `padded` rows and masks those past `total` out (the BMC
+    paper's form); without it, or with `padding = skip`, it reads `total`
+    rows. It is an operand, not something a target finds from the producer
+    of `k`, so every emitter reads the same bound. `padded` is only accepted
+    with `padding = mask`.
+
+    ```mlir
+    %o = bmck.attention %q, %k, %v mask %m padded %cap {scale = 0.25 : f32, padding = #bmc.padding<mask>}
+        : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xbf16>, !bmck.view<?x2x?x16xbf16>, !bmck.view<?x1x?x?xf32>, index)
+        -> !bmck.view<1x6x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$q, Bmck_ViewType:$k, Bmck_ViewType:$v,
+                       Optional<Bmck_ViewType>:$mask, Optional<Index>:$padded, F32Attr:$scale,
+                       DefaultValuedAttr<Bmc_KVPaddingAttr, "::mlir::bmc::KVPadding::Skip">:$padding,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$softcap,
+                       DefaultValuedAttr<BoolAttr, "false">:$smooth_softmax);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`mask` $mask^)? (`padded` $padded^)? attr-dict `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 

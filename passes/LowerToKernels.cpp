@@ -28,9 +28,17 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
                            func::FuncDialect>();
     // The KV cache family (LowerToKernelsKV.cpp).
     target.addIllegalOp<KVAppendOp, KVPastOp>();
+    // Attention (LowerToKernelsAttention.cpp).
+    target.addIllegalOp<AttentionOp>();
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
-    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) signalPassFailure();
+    populateAttentionToKernelPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
+    // The seams a moved family's pattern looked through (the K/V views of
+    // bmck.kv_append read by bmck.attention) are left without uses.
+    getOperation().walk([](bmck::ToTensorOp seam) {
+      if (seam->use_empty()) seam->erase();
+    });
   }
 };
 

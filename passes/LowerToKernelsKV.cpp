@@ -8,23 +8,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/LowerToKernelsUtil.h"
 #include "passes/Passes.h"
-
-#include "mlir/Transforms/DialectConversion.h"
 
 using namespace mlir;
 using namespace mlir::bmc;
 
 namespace {
-
-/// The kernel ops replacing `op` keep its layer mark (bmc-mark-layers), so
-/// code generation outlines the same layers.
-template <typename OpT, typename... Args>
-OpT createLike(ConversionPatternRewriter &rw, Operation *op, Args &&...args) {
-  auto n = rw.create<OpT>(op->getLoc(), std::forward<Args>(args)...);
-  if (Attribute layer = op->getAttr(kLayerAttrName)) n->setAttr(kLayerAttrName, layer);
-  return n;
-}
 
 struct KVAppendToKernel : OpConversionPattern<KVAppendOp> {
   using OpConversionPattern::OpConversionPattern;

@@ -68,6 +68,12 @@ void registerPipeline();
 /// bmck.to_view / bmck.to_tensor seams to the ops still at tensor level.
 void populateKVToKernelPatterns(RewritePatternSet &patterns);
 
+/// The attention family of bmc-lower-to-kernels
+/// (passes/LowerToKernelsAttention.cpp): bmc.attention -> bmck.attention,
+/// reading the KV family's views without seams and, with padding = mask, the
+/// cache capacity as the padded length.
+void populateAttentionToKernelPatterns(RewritePatternSet &patterns);
+
 /// Re-infers the result types of `op` and keeps the more static of old and
 /// new per dimension. Returns true if a type changed.
 bool refineResultTypes(Operation *op);

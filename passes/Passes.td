@@ -177,23 +177,28 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     (`populate<Family>ToKernelPatterns`), turns tensor-level bmc ops into
     target-independent kernel-level ops on `!bmck.view`s. Families moved so
     far: the KV cache (`bmc.kv_append` -> `bmck.kv_append`, `bmc.kv_past` ->
-    `bmck.kv_rows`; passes/LowerToKernelsKV.cpp). The other ops stay at
-    tensor level; `bmck.to_view` / `bmck.to_tensor` join the two forms (no
-    code). Each new op keeps the `bmc.layer` mark of the op it replaces, so
-    layer outlining sees the same layers. A converted op that cannot be
-    lowered fails the pass with the op's location.
+    `bmck.kv_rows`; passes/LowerToKernelsKV.cpp) and attention
+    (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
+    padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp).
+    The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
+    join the two forms (no code). A pattern reads a value a moved family
+    produced as the view inside its `bmck.to_tensor` (the seams left without
+    uses are erased at the end). Each new op keeps the `bmc.layer` mark of
+    the op it replaces, so layer outlining sees the same layers. A converted
+    op that cannot be lowered fails the pass with the op's location.
 
     Before:
     ```mlir
     %present = bmc.kv_append %cache, %new {bmc.layer = 0 : i64} : (!bmc.kv_cache<2x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32>
-    %o = bmc.attention %q, %present, %v {scale = 0.25 : f32} : ...
+    %o = bmc.attention %q, %present, %present {bmc.layer = 0 : i64, scale = 0.25 : f32} : ...
     ```
     After:
     ```mlir
     %rows = bmck.to_view %new {bmc.layer = 0 : i64} : tensor<?x2x?x16xf32> -> !bmck.view<?x2x?x16xf32>
     %view = bmck.kv_append %cache, %rows {bmc.layer = 0 : i64} : (!bmc.kv_cache<2x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xf32>
-    %present = bmck.to_tensor %view {bmc.layer = 0 : i64} : !bmck.view<?x2x?x16xf32> -> tensor<?x2x?x16xf32>
-    %o = bmc.attention %q, %present, %v {scale = 0.25 : f32} : ...
+    %qv = bmck.to_view %q {bmc.layer = 0 : i64} : tensor<1x6x?x16xf32> -> !bmck.view<1x6x?x16xf32>
+    %ov = bmck.attention %qv, %view, %view {bmc.layer = 0 : i64, scale = 0.25 : f32} : ...
+    %o = bmck.to_tensor %ov {bmc.layer = 0 : i64} : !bmck.view<1x6x?x16xf32> -> tensor<1x6x?x16xf32>
     ```
   }];
   let dependentDialects = ["::mlir::bmck::BmckDialect"];

@@ -172,7 +172,8 @@ public:
   LogicalResult lowerMatMul(mlir::bmc::MatMulOp op);
   bool isLogitsMatMul(Operation *op);
   LogicalResult lowerGemm(mlir::bmc::GemmOp op);
-  LogicalResult lowerAttention(mlir::bmc::AttentionOp op);
+  /// bmck.attention: one fused-kernel call (LowerAttention.cpp).
+  LogicalResult lowerAttention(mlir::bmck::AttentionOp op);
   LogicalResult lowerData(Operation *op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);

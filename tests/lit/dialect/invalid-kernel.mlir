@@ -89,3 +89,75 @@ func.func @view_element(%c: !bmc.kv_cache<2x16xf32>) {
   %v = bmck.kv_rows %c : !bmc.kv_cache<2x16xf32> -> !bmck.view<?x2x?x16xindex>
   return
 }
+
+// -----
+
+func.func @attention_rank(%q: !bmck.view<6x?x16xf32>, %k: !bmck.view<?x2x?x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected 4-D q, k and v ([batch, heads, seq, head_dim]), found '!bmck.view<6x?x16xf32>', '!bmck.view<?x2x?x16xf32>' and '!bmck.view<?x2x?x16xf32>'}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_gqa(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x4x?x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected query heads to be a multiple of KV heads, found 6 query heads and 4 KV heads}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x4x?x16xf32>, !bmck.view<?x4x?x16xf32>) -> !bmck.view<1x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_types(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x16xbf16>, %v: !bmck.view<?x2x?x16xf16>) {
+  // expected-error @+1 {{'bmck.attention' op expected q, k and v of one element type (or f32 q with bf16/f16 k and v), found 'f32', 'bf16' and 'f16'}}
+  %o = bmck.attention %q, %k, %v {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xbf16>, !bmck.view<?x2x?x16xf16>) -> !bmck.view<1x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_head_dim(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x8xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected q and k head_dim to agree, found 16 and 8}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>) -> !bmck.view<1x6x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_kv_length(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x5x16xf32>, %v: !bmck.view<?x2x7x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected k and v to have the same length, found 5 and 7}}
+  %o = bmck.attention %q, %k, %v {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x5x16xf32>, !bmck.view<?x2x7x16xf32>) -> !bmck.view<1x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x16xf32>, %m: !bmck.view<1x3x?x?xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected a mask of element type 'f32' that broadcasts to the scores [1, 6, ?, ?], found '!bmck.view<1x3x?x?xf32>'}}
+  %o = bmck.attention %q, %k, %k mask %m {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<1x3x?x?xf32>) -> !bmck.view<1x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_result(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected the result [1, 6, ?, 16] of 'f32', found '!bmck.view<1x2x?x16xf32>'}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<1x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_padded_skip(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x16xf32>, %cap: index) {
+  // expected-error @+1 {{'bmck.attention' op expected no padded length with padding = skip (the spare rows are skipped, not read)}}
+  %o = bmck.attention %q, %k, %k padded %cap {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>, index) -> !bmck.view<1x6x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_softcap(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found -1}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32, softcap = -1.0 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<1x6x?x16xf32>
+  return
+}
