@@ -5,6 +5,40 @@
 
 include "mlir/Pass/PassBase.td"
 
+def Widen16Bit : Pass<"bmc-widen-16bit", "::mlir::func::FuncOp"> {
+  let summary = "Compute a fully 16-bit (fp16 / bf16) graph in fp32";
+  let description = [{
+    Every f16 / bf16 tensor that is not a weight becomes f32: op results,
+    constants (exactly), the graph's inputs and outputs; a Cast to f16 /
+    bf16 becomes a Cast to f32, so no value is rounded to 16 bits on the
+    way. Weights keep their 16-bit storage and are read through a Cast to
+    f32 (the packed 16-bit matmul kernels take them so); a Gather from a
+    16-bit table (an embedding) gathers 16-bit rows and casts those. Each widened input
+    and output gets `bmc.onnx_type` = its type in the graph (bmc-kv-inplace
+    stores KV caches in that type when kv-type is auto). A remark counts
+    what was widened; f32 graphs are left unchanged.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf16>) -> tensor<?x32xf16> {
+      %w = bmc.weight "w" : tensor<64x32xf16>
+      %y = bmc.matmul %x, %w : (tensor<?x64xf16>, tensor<64x32xf16>) -> tensor<?x32xf16>
+      return %y : tensor<?x32xf16>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf32> {bmc.onnx_type = f16}) -> (tensor<?x32xf32> {bmc.onnx_type = f16}) {
+      %w = bmc.weight "w" : tensor<64x32xf16>
+      %w32 = bmc.cast %w {to = f32} : (tensor<64x32xf16>) -> tensor<64x32xf32>
+      %y = bmc.matmul %x, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      return %y : tensor<?x32xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def FoldShapes : Pass<"bmc-fold-shapes", "::mlir::func::FuncOp"> {
   let summary = "Fold exporter shape arithmetic into symbolic dimensions";
   let description = [{
@@ -119,8 +153,10 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
     Option<"padding", "padding", "::mlir::bmc::KVPadding", /*default=*/"::mlir::bmc::KVPadding::Skip",
            "How attention treats the spare rows: skip or mask">,
     Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::F32",
-           "Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16: "
-           "every f32 KV cache input must be rewritten and read only by bmc.attention)">
+           "Element type of the rewritten caches: f32, bf16, f16 or auto (the type the graph gave the "
+           "cache input, `bmc.onnx_type` from bmc-widen-16bit, else f32). bf16/f16: every KV cache "
+           "input must be rewritten and read only by bmc.attention; a cache the graph gave the other "
+           "16-bit type is refused">
   ];
 }
 

@@ -18,7 +18,7 @@ using namespace mlir;
 namespace mlir::bmc {
 
 LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error) {
-  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat) {
+  if (o.kvType != KVType::F32 && o.kvType != KVType::Auto && o.kvMode == KVMode::Concat) {
     error = "bmc-pipeline: kv-type " + stringifyKVType(o.kvType).str() +
             " needs kv-mode bmc or prealloc (concat keeps the graph's f32 tensors)";
     return failure();
@@ -27,6 +27,7 @@ LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error)
 }
 
 void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
+  pm.addNestedPass<func::FuncOp>(createWiden16Bit());
   pm.addNestedPass<func::FuncOp>(createFoldShapes());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
