@@ -181,6 +181,11 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
     error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;
   }
+  // Not a silent change of arithmetic: a fully 16-bit graph is computed in fp32.
+  auto main = out.module->lookupSymbol<mlir::func::FuncOp>("main");
+  if (auto w = main ? main->getAttrOfType<mlir::StringAttr>("bmc.widened_16bit") : nullptr)
+    out.notes.push_back("16-bit graph (" + w.str() + ") computed in fp32: weights stay 16-bit (widened as read), "
+                        "inputs and outputs keep their ONNX types (cast at the boundary), KV caches as kv-type says");
   return true;
 }
 

@@ -36,7 +36,7 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
                         llvm::cl::desc("Element type of the rewritten caches: f32, bf16, f16 (bf16/f16 "
                                        "need kv-mode bmc or prealloc) or auto (the graph's: f16/bf16 "
                                        "for a 16-bit graph's caches, else f32)"),
-                        llvm::cl::init(KVType::F32)};
+                        llvm::cl::init(KVType::Auto)};
   Option<bool> lowerToKernels{*this, "lower-to-kernels",
                               llvm::cl::desc("End with bmc-lower-to-kernels: the op families moved to the "
                                              "kernel level so far (the KV cache) become bmck ops"),

@@ -39,6 +39,38 @@ def Widen16Bit : Pass<"bmc-widen-16bit", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def Narrow16BitIO : Pass<"bmc-narrow-16bit-io", "::mlir::func::FuncOp"> {
+  let summary = "Give a widened 16-bit graph's inputs and outputs their ONNX types back";
+  let description = [{
+    After bmc-widen-16bit (and bmc-kv-inplace, which reads `bmc.onnx_type`
+    on the KV cache inputs it rewrites), every input and output that still
+    carries `bmc.onnx_type` and is still an f32 tensor gets that 16-bit type
+    back: an input is cast to f32 where it is read, an output is cast to its
+    type (rounded to nearest even) where it is returned. So the compiled
+    model takes and gives what the ONNX graph says (Model::run keeps ONNX
+    semantics), and only the computation between is f32. In-place KV caches
+    (`!bmc.kv_cache`) are not tensors and are left alone.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf32> {bmc.onnx_type = f16}) -> (tensor<?x32xf32> {bmc.onnx_type = f16}) {
+      %y = bmc.matmul %x, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      return %y : tensor<?x32xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf16>) -> tensor<?x32xf16> {
+      %x32 = bmc.cast %x {to = f32} : (tensor<?x64xf16>) -> tensor<?x64xf32>
+      %y = bmc.matmul %x32, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      %y16 = bmc.cast %y {to = f16} : (tensor<?x32xf32>) -> tensor<?x32xf16>
+      return %y16 : tensor<?x32xf16>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::bmc::BmcDialect"];
+}
+
 def FoldShapes : Pass<"bmc-fold-shapes", "::mlir::func::FuncOp"> {
   let summary = "Fold exporter shape arithmetic into symbolic dimensions";
   let description = [{
@@ -152,7 +184,7 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
   let options = [
     Option<"padding", "padding", "::mlir::bmc::KVPadding", /*default=*/"::mlir::bmc::KVPadding::Skip",
            "How attention treats the spare rows: skip or mask">,
-    Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::F32",
+    Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::Auto",
            "Element type of the rewritten caches: f32, bf16, f16 or auto (the type the graph gave the "
            "cache input, `bmc.onnx_type` from bmc-widen-16bit, else f32). bf16/f16: every KV cache "
            "input must be rewritten and read only by bmc.attention; a cache the graph gave the other "

@@ -41,6 +41,9 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
     pm.addNestedPass<func::FuncOp>(createKVInplace(kvo));
     pm.addPass(createCanonicalizerPass());
   }
+  // After the KV rewrite, which reads the caches' bmc.onnx_type: the other
+  // 16-bit inputs and outputs take their ONNX types again.
+  pm.addNestedPass<func::FuncOp>(createNarrow16BitIO());
   pm.addPass(createCSEPass());
   if (o.markLayers) pm.addNestedPass<func::FuncOp>(createMarkLayers());
   // After the layer marks, which the kernel ops inherit: the layers are found

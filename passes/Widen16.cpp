@@ -7,6 +7,9 @@
 // matmul kernels read directly (they widen in registers). What the graph
 // said is kept on the function: `bmc.onnx_type` on each widened argument and
 // result, which bmc-kv-inplace reads to store KV caches in the graph's type.
+// bmc-narrow-16bit-io then gives the inputs and outputs that are still
+// tensors their 16-bit types back (casts at the boundary), so the compiled
+// model keeps the ONNX graph's signature.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +19,7 @@
 
 namespace mlir::bmc {
 #define GEN_PASS_DEF_WIDEN16BIT
+#define GEN_PASS_DEF_NARROW16BITIO
 #include "passes/Passes.h.inc"
 } // namespace mlir::bmc
 
@@ -149,10 +153,48 @@ struct Widen16BitPass : mlir::bmc::impl::Widen16BitBase<Widen16BitPass> {
     if (narrowGathers)
       f.emitRemark() << narrowGathers << " gathers from a 16-bit table read 16-bit rows and widen only those";
     if (boundary + values + weights == 0) return;
-    f.emitRemark("16-bit graph (")
-        << (sawF16 && sawBF16 ? "f16 and bf16" : sawF16 ? "f16" : "bf16") << ") computed in fp32: " << values
+    const char *kind = sawF16 && sawBF16 ? "f16 and bf16" : sawF16 ? "f16" : "bf16";
+    // For the compiler's report (bmc-compile says it without --remarks).
+    f->setAttr("bmc.widened_16bit", StringAttr::get(ctx, kind));
+    f.emitRemark("16-bit graph (") << kind << ") computed in fp32: " << values
         << " values and " << boundary << " inputs/outputs widened to f32, " << weights
         << " weights kept 16-bit behind a Cast";
+  }
+};
+
+struct Narrow16BitIOPass : mlir::bmc::impl::Narrow16BitIOBase<Narrow16BitIOPass> {
+  void runOnOperation() override {
+    func::FuncOp f = getOperation();
+    MLIRContext *ctx = &getContext();
+    Type f32 = Float32Type::get(ctx);
+    Block &body = f.getBody().front();
+    /// The 16-bit type the graph gave a value now held as an f32 tensor.
+    auto graphType = [](Type now, TypeAttr onnx) -> RankedTensorType {
+      auto rt = dyn_cast<RankedTensorType>(now);
+      if (!onnx || !rt || !rt.getElementType().isF32() || !is16(onnx.getValue())) return {};
+      return rt.clone(onnx.getValue());
+    };
+    OpBuilder b(ctx);
+    b.setInsertionPointToStart(&body);
+    for (BlockArgument a : body.getArguments()) {
+      auto t = graphType(a.getType(), f.getArgAttrOfType<TypeAttr>(a.getArgNumber(), "bmc.onnx_type"));
+      if (!t) continue; // an f32 input, or an in-place KV cache (kept in its own type)
+      auto c = b.create<CastOp>(f.getLoc(), a.getType(), a, TypeAttr::get(f32));
+      a.replaceAllUsesExcept(c.getResult(), c);
+      a.setType(t);
+      f.removeArgAttr(a.getArgNumber(), "bmc.onnx_type");
+    }
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    b.setInsertionPoint(ret);
+    for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
+      Value v = ret.getOperand(i);
+      auto t = graphType(v.getType(), f.getResultAttrOfType<TypeAttr>(i, "bmc.onnx_type"));
+      if (!t) continue;
+      // Rounded to nearest even once, where the graph's output is.
+      ret.setOperand(i, b.create<CastOp>(v.getLoc(), t, v, TypeAttr::get(t.getElementType())).getResult());
+      f.removeResultAttr(i, StringAttr::get(ctx, "bmc.onnx_type"));
+    }
+    f.setFunctionType(FunctionType::get(ctx, body.getArgumentTypes(), ret.getOperandTypes()));
   }
 };
 

@@ -43,8 +43,9 @@ Options:
                        for a fully 16-bit export), else f32; the other 16-bit
                        type than the graph's is refused
   A fully fp16/bf16 graph (fp16 export) needs no flag: it is computed in
-  fp32 (weights stay 16-bit, widened as read; 16-bit inputs and outputs such
-  as the logits are f32 in the compiled model), its KV caches kept 16-bit.
+  fp32 (weights stay 16-bit, widened as read; 16-bit inputs and outputs keep
+  their types, cast at the boundary), its KV caches kept 16-bit; the output
+  says so.
   --weights FORMAT     f32 (default), int8, int4, bf16 or f16: matmul weights
                        quantized at compile time, round to nearest; int8/int4:
                        one fp32 scale per 32 rows of K per column (onnxruntime

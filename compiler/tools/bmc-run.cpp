@@ -80,7 +80,7 @@ Options:
                          type an ONNX model is compiled with (auto: the
                          graph's past_key_values type, so a fully fp16/bf16
                          export keeps 16-bit caches; it is computed in fp32
-                         and its logits read as f32); a package has its own
+                         and its 16-bit logits widened to f32 for sampling); a package has its own
                          (given and different: an error, recompile it)
   --weights FORMAT       f32 (default), int8, int4 (weight-only, blocks of 32),
                          bf16 or f16 (rounded to nearest even):

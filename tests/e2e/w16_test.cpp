@@ -181,15 +181,19 @@ float halfToFloat(uint16_t h) { // IEEE fp16, written out here (not bmc's conver
 }
 
 /// A fully fp16 graph (fp16 activations times an fp16 weight) is computed in
-/// fp32 (bmc-widen-16bit): its input and output are f32 in the compiled model,
-/// the weight stays fp16 (the 16-bit kernel, fast and reference builds).
-/// Against numpy's float64 product rounded to fp16: within 1 fp16 ulp (the
-/// fp32 result is not rounded; the reference is, by at most half an ulp).
+/// fp32 (bmc-widen-16bit) but keeps its ONNX signature (bmc-narrow-16bit-io):
+/// fp16 in, the weight kept fp16 (the 16-bit kernel, fast and reference
+/// builds), the fp32 result rounded to fp16 once at the output. Against
+/// numpy's float64 product rounded to fp16: within 1 ulp.
 TEST(W16Import, Fp16GraphComputesInFp32) {
   const std::string path = modelsDir() + "/fp16_matmul.onnx";
   ASSERT_TRUE(fileExists(path)) << path << " is missing: build the target bmc_e2e_models";
-  Tensor x(DType::F32, {3, 70});
-  for (int i = 0; i < 210; ++i) x.data<float>()[i] = float(i % 7 - 3) / 4; // exact in fp16
+  const uint16_t xBits[7] = {0xBA00, 0xB800, 0xB400, 0x0000, 0x3400, 0x3800, 0x3A00}; // (i % 7 - 3) / 4
+  Tensor x(DType::F16, {3, 70});
+  for (int i = 0; i < 210; ++i) {
+    ASSERT_EQ(halfToFloat(xBits[i % 7]), float(i % 7 - 3) / 4);
+    x.data<uint16_t>()[i] = xBits[i % 7];
+  }
   const std::string raw = readFile(modelsDir() + "/fp16_matmul.expected");
   ASSERT_EQ(raw.size(), 3 * 37 * sizeof(uint16_t));
   for (bool reference : {false, true}) {
@@ -199,14 +203,15 @@ TEST(W16Import, Fp16GraphComputesInFp32) {
     auto m = compiled(path, o);
     ASSERT_TRUE(m.ok()) << m.status().message();
     EXPECT_EQ(m.value()->signature().decoder.weights, "f16");
-    ASSERT_EQ(m.value()->signature().inputs[0].dtype, DType::F32);
+    ASSERT_EQ(m.value()->signature().inputs[0].dtype, DType::F16);
+    ASSERT_EQ(m.value()->signature().outputs[0].dtype, DType::F16);
     auto y = m.value()->run({x});
     ASSERT_TRUE(y.ok()) << y.status().message();
-    ASSERT_EQ(y.value()[0].dtype(), DType::F32);
+    ASSERT_EQ(y.value()[0].dtype(), DType::F16);
     for (int i = 0; i < 3 * 37; ++i) {
       uint16_t want;
       std::memcpy(&want, raw.data() + 2 * i, 2);
-      const float w = halfToFloat(want), g = y.value()[0].data<float>()[i];
+      const float w = halfToFloat(want), g = halfToFloat(y.value()[0].data<uint16_t>()[i]);
       EXPECT_LE(std::fabs(g - w), std::ldexp(1.0f, std::ilogb(std::fabs(w)) - 10)) << i << ": " << g << " vs " << w;
     }
   }
