@@ -11,7 +11,7 @@
 // of 32 fp16 roundings along the residual stream (2 layers of ~12 rounded
 // ops each on the path to the logits: projections, rotary, attention output,
 // MLP, residual adds; the head and its fp16 logits), each at most u relative;
-// measured 8.1 u (llama) and 2.3 u (gpt2), printed. Greedy tokens over 40 steps
+// measured 8.2 u (llama) and 2.3 u (gpt2), printed. Greedy tokens over 40 steps
 // identical, or diverging only at a near tie: bmc's own margin between its
 // choice and onnxruntime's token within the same tolerance (printed).
 // Drift from the fp32 model (driftFrom, onnxruntime's fp32 token stream):
@@ -179,8 +179,8 @@ TEST_P(Twin16, F32CachesMatchTheFp32Twin) {
   auto t = decode(m.value(), {}, {kPrompt}, kSteps, &forced);
   ASSERT_TRUE(t.ok()) << t.status().message();
   // The fp32 tolerance plus the one rounding of the graph's 16-bit logits at
-  // the output (half an ulp: 2^-12 relative for f16, 2^-9 for bf16).
-  const double u = fmt == "bf16" ? 1.0 / 256 : kU, tol = 1e-4 + u / 2;
+  // the output (at most u relative: 2^-11 for f16, 2^-8 for bf16).
+  const double u = fmt == "bf16" ? 1.0 / 256 : kU, tol = 1e-4 + u;
   const double worst = expectLogitsNear(t.value(), ref.value().logits, kDumpSteps, tol);
   std::printf("%s %s, f32 caches: largest logit difference from onnxruntime on the fp32 twin %.2e (tolerance %.2e)\n",
               name.c_str(), fmt.c_str(), worst, tol);
