@@ -54,7 +54,8 @@ LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error)
 /// Appends the graph pipeline to a module-level pass manager: widen 16-bit
 /// graphs to fp32 (bmc-widen-16bit), fold shapes,
 /// canonicalize, cse, raise attention and norms, canonicalize, then (unless
-/// kv-mode=concat) the in-place KV rewrite and canonicalize, cse,
+/// kv-mode=concat) the in-place KV rewrite and canonicalize, the 16-bit
+/// inputs/outputs given their types back (bmc-narrow-16bit-io), cse,
 /// bmc-mark-layers when mark-layers is set, and bmc-lower-to-kernels when
 /// lower-to-kernels is set (the compiler always sets it: the CPU emitter
 /// reads the moved families only in their kernel form). `o` must pass
