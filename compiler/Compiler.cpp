@@ -51,6 +51,7 @@ const char *kvTypeName(KVType t) {
   case KVType::F32: return "f32";
   case KVType::BF16: return "bf16";
   case KVType::F16: return "f16";
+  case KVType::Auto: return "auto";
   }
   return "?";
 }
@@ -65,7 +66,7 @@ bool parseActivationFormat(const std::string &name, ActivationFormat &out) {
 }
 
 bool parseKVType(const std::string &name, KVType &out) {
-  for (KVType t : {KVType::F32, KVType::BF16, KVType::F16})
+  for (KVType t : {KVType::F32, KVType::BF16, KVType::F16, KVType::Auto})
     if (name == kvTypeName(t)) {
       out = t;
       return true;
@@ -129,6 +130,16 @@ ModelSignature extractSignature(mlir::ModuleOp module) {
   return sig;
 }
 
+/// The element type of the in-place KV caches after the pipeline (all have
+/// one: KVInplace gives each the same rule); `asked` where none was rewritten.
+static KVType resolvedKVType(mlir::ModuleOp module, KVType asked) {
+  auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
+  for (mlir::Type t : main.getArgumentTypes())
+    if (auto kv = mlir::dyn_cast<mlir::bmc::KVCacheType>(t))
+      return kv.getElementType().isBF16() ? KVType::BF16 : kv.getElementType().isF16() ? KVType::F16 : KVType::F32;
+  return asked == KVType::Auto ? KVType::F32 : asked;
+}
+
 /// The graph pipeline's options (passes/Passes.h) for `opts`, which
 /// checkCompileOptions accepted (the modes map by name).
 static void setPipelineOptions(const CompileOptions &opts, mlir::bmc::PipelineOptions &po) {
@@ -171,6 +182,11 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
     error = path + ": graph optimisation failed: " + escapeControl(diag); // node names from the file
     return false;
   }
+  // Not a silent change of arithmetic: a fully 16-bit graph is computed in fp32.
+  auto main = out.module->lookupSymbol<mlir::func::FuncOp>("main");
+  if (auto w = main ? main->getAttrOfType<mlir::StringAttr>("bmc.widened_16bit") : nullptr)
+    out.notes.push_back("16-bit graph (" + w.str() + ") computed in fp32: weights stay 16-bit (widened as read), "
+                        "inputs and outputs keep their ONNX types (cast at the boundary), KV caches as kv-type says");
   return true;
 }
 
@@ -204,9 +220,9 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
     return bad("weights: expected WeightFormat::F32, Int8, Int4, BF16 or F16, found " + std::to_string(int(o.weights)));
   if (o.activations != ActivationFormat::F32 && o.activations != ActivationFormat::Int8)
     return bad("activations: expected ActivationFormat::F32 or Int8, found " + std::to_string(int(o.activations)));
-  if (o.kvType != KVType::F32 && o.kvType != KVType::BF16 && o.kvType != KVType::F16)
-    return bad("kvType: expected KVType::F32, BF16 or F16, found " + std::to_string(int(o.kvType)));
-  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat)
+  if (o.kvType != KVType::F32 && o.kvType != KVType::BF16 && o.kvType != KVType::F16 && o.kvType != KVType::Auto)
+    return bad("kvType: expected KVType::F32, BF16, F16 or Auto, found " + std::to_string(int(o.kvType)));
+  if ((o.kvType == KVType::BF16 || o.kvType == KVType::F16) && o.kvMode == KVMode::Concat)
     return bad(std::string("kvType ") + kvTypeName(o.kvType) +
                " needs in-place KV caches (kvMode prealloc or bmc); concat keeps the graph's f32 tensors");
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
@@ -231,17 +247,21 @@ struct Compiled {
 static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
                           std::string &error, const std::function<void()> &planReady = {}) {
   if (!frontend(ctx, path, opts, c.im, error)) return false;
+  // The KV type the pipeline chose (kvType Auto: the graph's); the code and
+  // the package record it, never Auto.
+  CompileOptions resolved = opts;
+  resolved.kvType = resolvedKVType(*c.im.module, opts.kvType);
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
-  finishDecoderInfo(*c.im.module, opts, c.sig.decoder);
-  if (opts.kvType != KVType::F32 && !c.sig.decoder.inplaceKV) {
+  finishDecoderInfo(*c.im.module, resolved, c.sig.decoder);
+  if ((opts.kvType == KVType::BF16 || opts.kvType == KVType::F16) && !c.sig.decoder.inplaceKV) {
     error = path + ": kv type " + kvTypeName(opts.kvType) + " needs a decoder whose KV caches are rewritten in "
             "place; this model has none";
     return false;
   }
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
-  c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, opts, error,
+  c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, resolved, error,
                            c.sig.decoder.valid ? c.sig.decoder.logits : -1, planReady);
   if (!c.llmod) {
     error = path + ": " + escapeControl(error); // diagnostics carry node names from the file

@@ -122,11 +122,24 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     if (!t || t.getRank() != 4 || !isa<FloatType>(t.getElementType())) continue;
     // A session allocates the first past itself: it needs static heads and head_dim.
     if (t.isDynamicDim(1) || t.isDynamicDim(3)) continue;
-    for (Operation *u : a.getUsers()) {
+    // A 16-bit graph's concat caches are read and returned through Casts
+    // (bmc-narrow-16bit-io): past -> Cast f32 -> Concat -> Cast back -> return.
+    SmallVector<Value, 2> pasts{a};
+    for (Operation *u : a.getUsers())
+      if (auto c = dyn_cast<mlir::bmc::CastOp>(u); c && c.getTo().isF32()) pasts.push_back(c.getResult());
+    SmallVector<Operation *> readers;
+    for (Value p : pasts) readers.append(p.getUsers().begin(), p.getUsers().end());
+    for (Operation *u : readers) {
       auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
-      if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || cc.getInputs()[0] != a) continue;
-      for (OpOperand &use : cc.getResult().getUses())
-        if (use.getOwner() == ret.getOperation()) {
+      if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || !llvm::is_contained(pasts, cc.getInputs()[0])) continue;
+      SmallVector<OpOperand *> uses;
+      for (OpOperand &use : cc.getResult().getUses()) {
+        uses.push_back(&use);
+        if (auto back = dyn_cast<mlir::bmc::CastOp>(use.getOwner()); back && back.getTo() == t.getElementType())
+          for (OpOperand &bu : back.getResult().getUses()) uses.push_back(&bu);
+      }
+      for (OpOperand *usep : uses)
+        if (OpOperand &use = *usep; use.getOwner() == ret.getOperation()) {
           DecoderInfo::KV c;
           c.pastInput = a.getArgNumber();
           c.presentOutput = use.getOperandNumber();

@@ -46,7 +46,8 @@ def Bmc_KVMode : I32EnumAttr<"KVMode", "how the KV cache is kept", [
 def Bmc_KVType : I32EnumAttr<"KVType", "the element type of a rewritten KV cache", [
       I32EnumAttrCase<"F32", 0, "f32">,
       I32EnumAttrCase<"BF16", 1, "bf16">,
-      I32EnumAttrCase<"F16", 2, "f16">
+      I32EnumAttrCase<"F16", 2, "f16">,
+      I32EnumAttrCase<"Auto", 3, "auto">
     ]> {
   let cppNamespace = "::mlir::bmc";
   let genSpecializedAttr = 0;

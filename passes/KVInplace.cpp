@@ -21,9 +21,9 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
   void runOnOperation() override {
     func::FuncOp f = getOperation();
     OpBuilder tb(&getContext());
-    Type storage = kvType.getValue() == KVType::BF16 ? Type(tb.getBF16Type())
-                   : kvType.getValue() == KVType::F16 ? Type(tb.getF16Type())
-                                           : Type();
+    const Type asked = kvType.getValue() == KVType::BF16 ? Type(tb.getBF16Type())
+                       : kvType.getValue() == KVType::F16 ? Type(tb.getF16Type())
+                                                          : Type();
     bool failed = false;
     Block &body = f.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -35,6 +35,12 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       if (!t || t.getRank() != 4 || !isa<FloatType>(t.getElementType())) continue;
       auto nameAttr = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "bmc.name");
       std::string name = nameAttr ? nameAttr.str() : "#" + std::to_string(arg.getArgNumber());
+      // The type the graph gave this input (a 16-bit graph widened by
+      // bmc-widen-16bit): kept with kv-type auto, refused if asked for the
+      // other 16-bit type (its rows would be rounded differently).
+      Type graphType;
+      if (auto ot = f.getArgAttrOfType<TypeAttr>(arg.getArgNumber(), "bmc.onnx_type")) graphType = ot.getValue();
+      Type storage = kvType.getValue() == KVType::Auto ? graphType : asked;
       // A past KV input: concatenated with new rows along axis 2.
       SmallVector<ConcatOp> concats;
       bool otherUse = false;
@@ -57,7 +63,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
                             "only [batch, heads, seq, head_dim] caches are rewritten";
           c.emitRemark("KV cache '") << name << "' not rewritten: " << why;
           if (storage) {
-            c.emitError("bmc-kv-inplace: kv-type ") << stringifyKVType(kvType) << " needs every KV cache rewritten in place; '"
+            c.emitError("bmc-kv-inplace: kv-type ") << storage << " needs every KV cache rewritten in place; '"
                                                      << name << "' is not: " << why;
             failed = true;
           }
@@ -66,10 +72,19 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
         }
         continue; // not a KV cache input
       }
+      if (asked && graphType && asked != graphType) { // one error for the first such cache
+        auto tn = [](Type t) { return t.isBF16() ? "bf16" : "f16"; };
+        if (!failed)
+          concats[0].emitError("bmc-kv-inplace: kv-type ")
+              << tn(asked) << " asks for " << tn(asked) << " KV caches, but the graph's input '" << name << "' is "
+              << tn(graphType) << " (leave kv-type auto to keep " << tn(graphType) << ", or use f32)";
+        failed = true;
+        continue;
+      }
       auto remark = [&](const Twine &why) {
         concats[0].emitRemark("KV cache '") << name << "' not rewritten: " << why;
         if (storage) {
-          concats[0].emitError("bmc-kv-inplace: kv-type ") << stringifyKVType(kvType) << " needs every KV cache rewritten in place; '"
+          concats[0].emitError("bmc-kv-inplace: kv-type ") << storage << " needs every KV cache rewritten in place; '"
                                                             << name << "' is not: " << why;
           failed = true;
         }
@@ -123,7 +138,7 @@ struct KVInplacePass : mlir::bmc::impl::KVInplaceBase<KVInplacePass> {
       dropResults.set(outputs[0]);
       auto outName = f.getResultAttrOfType<StringAttr>(outputs[0], "bmc.name");
       f.setArgAttr(arg.getArgNumber(), "bmc.kv_present", outName ? outName : StringAttr::get(&getContext(), ""));
-      status.push_back(StringAttr::get(&getContext(), name + ": in place" + (storage ? " (" + stringifyKVType(kvType).str() + ")" : "")));
+      status.push_back(StringAttr::get(&getContext(), name + ": in place" + (storage ? std::string(storage.isBF16() ? " (bf16)" : " (f16)") : "")));
     }
     // Drop the present outputs from the return and the signature.
     SmallVector<Value> keep;

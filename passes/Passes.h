@@ -33,9 +33,10 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
                             llvm::cl::desc("How attention treats a KV buffer's spare rows: skip or mask"),
                             llvm::cl::init(KVPadding::Skip)};
   Option<KVType> kvType{*this, "kv-type",
-                        llvm::cl::desc("Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16 "
-                                       "need kv-mode bmc or prealloc)"),
-                        llvm::cl::init(KVType::F32)};
+                        llvm::cl::desc("Element type of the rewritten caches: f32, bf16, f16 (bf16/f16 "
+                                       "need kv-mode bmc or prealloc) or auto (the graph's: f16/bf16 "
+                                       "for a 16-bit graph's caches, else f32)"),
+                        llvm::cl::init(KVType::Auto)};
   Option<bool> lowerToKernels{*this, "lower-to-kernels",
                               llvm::cl::desc("End with bmc-lower-to-kernels: the op families moved to the "
                                              "kernel level so far (the KV cache) become bmck ops"),
@@ -50,9 +51,11 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
 /// kv-mode concat): failure with a one-line `error`.
 LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error);
 
-/// Appends the graph pipeline to a module-level pass manager: fold shapes,
+/// Appends the graph pipeline to a module-level pass manager: widen 16-bit
+/// graphs to fp32 (bmc-widen-16bit), fold shapes,
 /// canonicalize, cse, raise attention and norms, canonicalize, then (unless
-/// kv-mode=concat) the in-place KV rewrite and canonicalize, cse,
+/// kv-mode=concat) the in-place KV rewrite and canonicalize, the 16-bit
+/// inputs/outputs given their types back (bmc-narrow-16bit-io), cse,
 /// bmc-mark-layers when mark-layers is set, and bmc-lower-to-kernels when
 /// lower-to-kernels is set (the compiler always sets it: the CPU emitter
 /// reads the moved families only in their kernel form). `o` must pass

@@ -5,6 +5,72 @@
 
 include "mlir/Pass/PassBase.td"
 
+def Widen16Bit : Pass<"bmc-widen-16bit", "::mlir::func::FuncOp"> {
+  let summary = "Compute a fully 16-bit (fp16 / bf16) graph in fp32";
+  let description = [{
+    Every f16 / bf16 tensor that is not a weight becomes f32: op results,
+    constants (exactly), the graph's inputs and outputs; a Cast to f16 /
+    bf16 becomes a Cast to f32, so no value is rounded to 16 bits on the
+    way. Weights keep their 16-bit storage and are read through a Cast to
+    f32 (the packed 16-bit matmul kernels take them so); a Gather from a
+    16-bit table (an embedding) gathers 16-bit rows and casts those. Each widened input
+    and output gets `bmc.onnx_type` = its type in the graph (bmc-kv-inplace
+    stores KV caches in that type when kv-type is auto). A remark counts
+    what was widened; f32 graphs are left unchanged.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf16>) -> tensor<?x32xf16> {
+      %w = bmc.weight "w" : tensor<64x32xf16>
+      %y = bmc.matmul %x, %w : (tensor<?x64xf16>, tensor<64x32xf16>) -> tensor<?x32xf16>
+      return %y : tensor<?x32xf16>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf32> {bmc.onnx_type = f16}) -> (tensor<?x32xf32> {bmc.onnx_type = f16}) {
+      %w = bmc.weight "w" : tensor<64x32xf16>
+      %w32 = bmc.cast %w {to = f32} : (tensor<64x32xf16>) -> tensor<64x32xf32>
+      %y = bmc.matmul %x, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      return %y : tensor<?x32xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def Narrow16BitIO : Pass<"bmc-narrow-16bit-io", "::mlir::func::FuncOp"> {
+  let summary = "Give a widened 16-bit graph's inputs and outputs their ONNX types back";
+  let description = [{
+    After bmc-widen-16bit (and bmc-kv-inplace, which reads `bmc.onnx_type`
+    on the KV cache inputs it rewrites), every input and output that still
+    carries `bmc.onnx_type` and is still an f32 tensor gets that 16-bit type
+    back: an input is cast to f32 where it is read, an output is cast to its
+    type (rounded to nearest even) where it is returned. So the compiled
+    model takes and gives what the ONNX graph says (Model::run keeps ONNX
+    semantics), and only the computation between is f32. In-place KV caches
+    (`!bmc.kv_cache`) are not tensors and are left alone.
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf32> {bmc.onnx_type = f16}) -> (tensor<?x32xf32> {bmc.onnx_type = f16}) {
+      %y = bmc.matmul %x, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      return %y : tensor<?x32xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%x: tensor<?x64xf16>) -> tensor<?x32xf16> {
+      %x32 = bmc.cast %x {to = f32} : (tensor<?x64xf16>) -> tensor<?x64xf32>
+      %y = bmc.matmul %x32, %w32 : (tensor<?x64xf32>, tensor<64x32xf32>) -> tensor<?x32xf32>
+      %y16 = bmc.cast %y {to = f16} : (tensor<?x32xf32>) -> tensor<?x32xf16>
+      return %y16 : tensor<?x32xf16>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::bmc::BmcDialect"];
+}
+
 def FoldShapes : Pass<"bmc-fold-shapes", "::mlir::func::FuncOp"> {
   let summary = "Fold exporter shape arithmetic into symbolic dimensions";
   let description = [{
@@ -118,9 +184,11 @@ def KVInplace : Pass<"bmc-kv-inplace", "::mlir::func::FuncOp"> {
   let options = [
     Option<"padding", "padding", "::mlir::bmc::KVPadding", /*default=*/"::mlir::bmc::KVPadding::Skip",
            "How attention treats the spare rows: skip or mask">,
-    Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::F32",
-           "Element type of the rewritten caches: f32, bf16 or f16 (bf16/f16: "
-           "every f32 KV cache input must be rewritten and read only by bmc.attention)">
+    Option<"kvType", "kv-type", "::mlir::bmc::KVType", /*default=*/"::mlir::bmc::KVType::Auto",
+           "Element type of the rewritten caches: f32, bf16, f16 or auto (the type the graph gave the "
+           "cache input, `bmc.onnx_type` from bmc-widen-16bit, else f32). bf16/f16: every KV cache "
+           "input must be rewritten and read only by bmc.attention; a cache the graph gave the other "
+           "16-bit type is refused">
   ];
 }
 

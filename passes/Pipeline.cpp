@@ -18,7 +18,7 @@ using namespace mlir;
 namespace mlir::bmc {
 
 LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error) {
-  if (o.kvType != KVType::F32 && o.kvMode == KVMode::Concat) {
+  if (o.kvType != KVType::F32 && o.kvType != KVType::Auto && o.kvMode == KVMode::Concat) {
     error = "bmc-pipeline: kv-type " + stringifyKVType(o.kvType).str() +
             " needs kv-mode bmc or prealloc (concat keeps the graph's f32 tensors)";
     return failure();
@@ -27,6 +27,7 @@ LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error)
 }
 
 void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
+  pm.addNestedPass<func::FuncOp>(createWiden16Bit());
   pm.addNestedPass<func::FuncOp>(createFoldShapes());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -40,6 +41,9 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
     pm.addNestedPass<func::FuncOp>(createKVInplace(kvo));
     pm.addPass(createCanonicalizerPass());
   }
+  // After the KV rewrite, which reads the caches' bmc.onnx_type: the other
+  // 16-bit inputs and outputs take their ONNX types again.
+  pm.addNestedPass<func::FuncOp>(createNarrow16BitIO());
   pm.addPass(createCSEPass());
   if (o.markLayers) pm.addNestedPass<func::FuncOp>(createMarkLayers());
   // After the layer marks, which the kernel ops inherit: the layers are found
@@ -52,8 +56,9 @@ void registerPipeline() {
   // parse but do not go together are refused with a message.
   registerPassPipeline(
       "bmc-pipeline",
-      "The compiler's pass list: fold shapes, raise attention and norms, rewrite KV caches in "
-      "place (unless kv-mode=concat), mark decoder layers, lower the KV cache ops to the kernel level (bmck)",
+      "The compiler's pass list: widen 16-bit graphs to fp32, fold shapes, raise attention and norms, rewrite KV "
+      "caches in place (unless kv-mode=concat), give 16-bit inputs/outputs their types back, mark decoder layers, "
+      "lower the KV cache ops to the kernel level (bmck)",
       [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
         PipelineOptions o;
         if (failed(o.parseFromString(text))) return failure();

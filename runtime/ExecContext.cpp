@@ -73,8 +73,19 @@ void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes) { return ctx->arena->planne
 
 int64_t bmc_rt_last_token_logits(bmc_exec_ctx *ctx) { return ctx->lastTokenLogits ? 1 : 0; }
 
-void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims) {
+void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t elementBytes, int64_t rank, const int64_t *dims) {
   const bmc::TensorInfo &info = ctx->sig->outputs[size_t(index)];
+  // The signature's dtype sizes the buffer the code fills: they must agree
+  // (a package whose metadata says float16 for code that writes f32 would
+  // overflow it).
+  if (int64_t(bmc::elementSize(info.dtype)) != elementBytes) {
+    { // no std::string alive across the longjmp (as in bmc_rt_fail)
+      ctx->error = "output " + std::to_string(index) + " '" + info.name + "': the compiled code writes " +
+                   std::to_string(elementBytes) + "-byte elements, the package's signature says " +
+                   bmc::dtypeName(info.dtype) + " (" + std::to_string(bmc::elementSize(info.dtype)) + " bytes)";
+    }
+    std::longjmp(ctx->unwind, 1);
+  }
   std::vector<int64_t> shape(dims, dims + rank);
   // Not zeroed: generated code copies a whole value (every element) into each
   // output right after this call (Lowerer::run). A fill would be one more

@@ -110,8 +110,10 @@ Status checkDecoderInterface(const ModelSignature &sig) {
   if (d.logits < 0 || size_t(d.logits) >= nOut)
     return bad("logits output index " + std::to_string(d.logits) + " out of range");
   const TensorInfo &lg = sig.outputs[size_t(d.logits)];
-  if (lg.dtype != DType::F32)
-    return bad("logits output " + quoted(lg, size_t(d.logits)) + ": expected dtype float32, found " + dtypeName(lg.dtype));
+  // float16 / bfloat16: a fully 16-bit graph's; the session widens them to f32 for sampling.
+  if (lg.dtype != DType::F32 && lg.dtype != DType::F16 && lg.dtype != DType::BF16)
+    return bad("logits output " + quoted(lg, size_t(d.logits)) + ": expected dtype float32, float16 or bfloat16, found " +
+               dtypeName(lg.dtype));
   if (lg.shape.size() != 3 || lg.shape[2] != d.vocab)
     return bad("logits output " + quoted(lg, size_t(d.logits)) + ": expected shape [batch, seq, " +
                std::to_string(d.vocab) + "] (the vocab), found rank " + std::to_string(lg.shape.size()) +
@@ -131,8 +133,10 @@ Status checkDecoderInterface(const ModelSignature &sig) {
     const TensorInfo &t = sig.inputs[size_t(c.pastInput)];
     std::string where = ck + ": past input " + quoted(t, size_t(c.pastInput));
     if (bound[size_t(c.pastInput)]++) return bad(where + ": bound twice");
-    // An in-place cache's input carries the buffer's element type (DecoderInfo::kvType).
-    const DType want = !d.inplaceKV || d.kvType == "f32" ? DType::F32 : d.kvType == "bf16" ? DType::BF16 : DType::F16;
+    // An in-place cache's input carries the buffer's element type (DecoderInfo::kvType);
+    // a concat cache is a tensor of the graph's type (f32, or a 16-bit graph's f16 / bf16).
+    const bool graph16 = !d.inplaceKV && (t.dtype == DType::F16 || t.dtype == DType::BF16);
+    const DType want = graph16 ? t.dtype : !d.inplaceKV || d.kvType == "f32" ? DType::F32 : d.kvType == "bf16" ? DType::BF16 : DType::F16;
     if (t.dtype != want)
       return bad(where + ": expected dtype " + dtypeName(want) + " (KV type " + d.kvType + "), found " +
                  dtypeName(t.dtype));
@@ -152,8 +156,9 @@ Status checkDecoderInterface(const ModelSignature &sig) {
     const TensorInfo &o = sig.outputs[size_t(c.presentOutput)];
     if (presentUsed[size_t(c.presentOutput)]++)
       return bad(ck + ": present output " + quoted(o, size_t(c.presentOutput)) + " used twice");
-    if (o.dtype != DType::F32 || o.shape.size() != 4)
-      return bad(ck + ": present output " + quoted(o, size_t(c.presentOutput)) + ": expected float32 of rank 4");
+    if (o.dtype != t.dtype || o.shape.size() != 4)
+      return bad(ck + ": present output " + quoted(o, size_t(c.presentOutput)) + ": expected " + dtypeName(t.dtype) +
+                 " (the past input's) of rank 4");
   }
   for (size_t i = 0; i < nIn; ++i) {
     if (!bound[i])

@@ -4,6 +4,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/abi/entry.h"
 #include "runtime/KVMemory.h"
+#include "runtime/kernels/kernels_internal.h"
 #include "bmc/abi/limits.h"
 
 #include <algorithm>
@@ -76,7 +77,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     auto c = std::make_unique<Cache>();
     c->heads = kv.heads;
     c->headDim = kv.headDim;
-    c->elemBytes = d.kvType == "f32" ? 4 : 2;
+    // In place: the KV type; concat: the past input's (a 16-bit graph's caches are 16-bit tensors).
+    c->elemBytes = d.inplaceKV ? (d.kvType == "f32" ? 4 : 2) : int64_t(elementSize(model->signature().inputs[size_t(kv.pastInput)].dtype));
     s->caches_.push_back(std::move(c));
   }
   return s;
@@ -208,7 +210,7 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
     Cache &c = *caches_[k];
     int in = dec_->caches[k].pastInput;
     if (mode_ == "concat") {
-      if (c.past.rank() == 0) c.past = Tensor(DType::F32, {batch_, c.heads, 0, c.headDim});
+      if (c.past.rank() == 0) c.past = Tensor(sig.inputs[size_t(in)].dtype, {batch_, c.heads, 0, c.headDim}); // f32, or a 16-bit graph's type
       owned[in] = c.past;
       refs[in].data = c.past.raw();
       for (int64_t d = 0; d < 4; ++d) refs[in].dims[d] = c.past.shape()[d];
@@ -221,6 +223,16 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   std::vector<Tensor> outputs;
   if (Status s = model_->invoke(io.data(), outputs, /*lastTokenLogits=*/!allLogits); !s.ok()) return s;
   allLogits_ = outputs[dec_->logits];
+  if (allLogits_.dtype() != DType::F32) {
+    // A fully 16-bit graph's logits (f16 / bf16 at the graph's output,
+    // docs/QUANTIZATION.md): sampled and verified in f32, widened exactly.
+    Tensor wide(DType::F32, allLogits_.shape());
+    const uint16_t *h = allLogits_.data<uint16_t>();
+    float *f = wide.data<float>();
+    const bool bf = allLogits_.dtype() == DType::BF16;
+    for (int64_t i = 0; i < wide.numElements(); ++i) f[i] = bf ? kernels::bf16ToF32(h[i]) : kernels::f16ToF32(h[i]);
+    allLogits_ = wide;
+  }
   int64_t V = dec_->vocab;
   int64_t rows = allLogits_.rank() == 3 ? allLogits_.shape()[1] : 1; // seq, or 1 for the last token only
   logits_ = Tensor(DType::F32, {batch_, V});
@@ -305,10 +317,10 @@ Status Session::truncate(int64_t length) {
     // The exported graph's cache is a tensor of exactly `valid` rows: crop it
     // into a new one (the copy Hugging Face's DynamicCache.crop makes too).
     for (auto &c : caches_) {
-      Tensor cropped(DType::F32, {batch_, c->heads, length, c->headDim});
-      size_t rowBytes = size_t(c->headDim) * sizeof(float);
+      Tensor cropped(c->past.dtype(), {batch_, c->heads, length, c->headDim});
+      size_t rowBytes = size_t(c->headDim) * elementSize(c->past.dtype());
       for (int64_t i = 0; i < batch_ * c->heads; ++i)
-        std::memcpy(cropped.data<float>() + i * length * c->headDim, c->past.data<float>() + i * length_ * c->headDim,
+        std::memcpy(cropped.data<char>() + size_t(i * length) * rowBytes, c->past.data<char>() + size_t(i * length_) * rowBytes,
                     size_t(length) * rowBytes);
       c->past = cropped;
       ++stats_.reallocations;

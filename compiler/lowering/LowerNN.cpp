@@ -184,8 +184,12 @@ static bool packable(Lowerer &l, Value rhs) {
 
 bool Lowerer::isLogitsMatMul(Operation *op) {
   if (opts.logitsOutput < 0 || !op->getResult(0).hasOneUse()) return false;
-  OpOperand &use = *op->getResult(0).getUses().begin();
-  return isa<func::ReturnOp>(use.getOwner()) && int(use.getOperandNumber()) == opts.logitsOutput;
+  OpOperand *use = &*op->getResult(0).getUses().begin();
+  // A 16-bit graph's logits are rounded to its type on the way out
+  // (bmc-narrow-16bit-io): the Cast reads only the rows computed.
+  if (auto c = dyn_cast<mlir::bmc::CastOp>(use->getOwner()); c && c->getResult(0).hasOneUse())
+    use = &*c->getResult(0).getUses().begin();
+  return isa<func::ReturnOp>(use->getOwner()) && int(use->getOperandNumber()) == opts.logitsOutput;
 }
 
 LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {

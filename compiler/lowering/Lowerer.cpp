@@ -161,13 +161,13 @@ Buf Lowerer::alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
   return r;
 }
 
-Value Lowerer::outputBuffer(int64_t index, ArrayRef<Value> sizes) {
+Value Lowerer::outputBuffer(int64_t index, Type elem, ArrayRef<Value> sizes) {
   int64_t rank = sizes.size();
   auto arrTy = LLVM::LLVMArrayType::get(i64, std::max<int64_t>(rank, 1));
   Value dims = b.create<LLVM::AllocaOp>(loc, ptrTy, arrTy, c(1));
   for (int64_t d = 0; d < rank; ++d)
     b.create<LLVM::StoreOp>(loc, sizes[d], b.create<LLVM::GEPOp>(loc, ptrTy, i64, dims, ValueRange{c(d)}));
-  return call("bmc_rt_output", {ptrTy}, {ctx, c(index), c(rank), dims}).getResult(0);
+  return call("bmc_rt_output", {ptrTy}, {ctx, c(index), c(byteSize(elem)), c(rank), dims}).getResult(0);
 }
 
 Buf Lowerer::allocResult(Value result, Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
@@ -175,7 +175,7 @@ Buf Lowerer::allocResult(Value result, Type elem, bool isUnsigned, ArrayRef<Valu
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     if (v != result) continue;
     directOutputs[result] = int64_t(i);
-    return fromPointer(outputBuffer(int64_t(i), sizes), elem, isUnsigned, sizes);
+    return fromPointer(outputBuffer(int64_t(i), elem, sizes), elem, isUnsigned, sizes);
   }
   return alloc(elem, isUnsigned, sizes);
 }
@@ -631,7 +631,7 @@ LogicalResult Lowerer::run() {
     Buf &r = buf(v);
     auto direct = directOutputs.find(v);
     if (direct != directOutputs.end() && direct->second == int64_t(i)) continue; // computed in place
-    Value out = outputBuffer(int64_t(i), r.sizes);
+    Value out = outputBuffer(int64_t(i), r.elem, r.sizes);
     copy(r, fromPointer(out, r.elem, r.isUnsigned, r.sizes));
   }
   b.create<func::ReturnOp>(loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 32).getResult()});

@@ -127,7 +127,7 @@ public:
   /// Returned values already in their output buffer, with that output's index.
   DenseMap<Value, int64_t> directOutputs;
   /// Calls bmc_rt_output for output `index` of shape `sizes`; its data pointer.
-  Value outputBuffer(int64_t index, ArrayRef<Value> sizes);
+  Value outputBuffer(int64_t index, Type elem, ArrayRef<Value> sizes);
   Buf fromPointer(Value ptr, Type elem, bool isUnsigned, ArrayRef<Value> sizes);
   static SmallVector<Value, 4> rowMajorStrides(Lowerer &l, ArrayRef<Value> sizes);
   Value numElements(ArrayRef<Value> sizes);

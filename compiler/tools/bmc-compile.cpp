@@ -36,9 +36,16 @@ Options:
   --r N                spare rows per reallocation in bmc mode, up to 1048576
                        (default 0: the cost model's choice)
   --kv-padding MODE    skip (default) or mask: how attention treats spare rows
-  --kv-type TYPE       f32 (default), bf16 or f16: element type of the in-place
-                       KV caches (bmc/prealloc), rounded to nearest even when
-                       appended; attention widens them to f32 as it reads
+  --kv-type TYPE       auto (default), f32, bf16 or f16: element type of the
+                       in-place KV caches (bmc/prealloc), rounded to nearest
+                       even when appended; attention widens them to f32 as it
+                       reads. auto: the graph's past_key_values type (f16/bf16
+                       for a fully 16-bit export), else f32; the other 16-bit
+                       type than the graph's is refused
+  A fully fp16/bf16 graph (fp16 export) needs no flag: it is computed in
+  fp32 (weights stay 16-bit, widened as read; 16-bit inputs and outputs keep
+  their types, cast at the boundary), its KV caches kept 16-bit; the output
+  says so.
   --weights FORMAT     f32 (default), int8, int4, bf16 or f16: matmul weights
                        quantized at compile time, round to nearest; int8/int4:
                        one fp32 scale per 32 rows of K per column (onnxruntime
@@ -68,7 +75,7 @@ static int run(int argc, char **argv) {
   std::string padding = a.str("--kv-padding", "skip");
   std::string weightsArg = a.str("--weights", "f32");
   std::string actArg = a.str("--act", "f32");
-  std::string kvTypeArg = a.str("--kv-type", "f32");
+  std::string kvTypeArg = a.str("--kv-type", "auto");
   std::string emit = a.str("--emit", "");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
@@ -79,8 +86,8 @@ static int run(int argc, char **argv) {
   ActivationFormat act;
   if (!parseActivationFormat(actArg, act)) a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
   KVType kvType;
-  if (!parseKVType(kvTypeArg, kvType)) a.fail("--kv-type: expected f32, bf16 or f16, found " + cli::shown(kvTypeArg));
-  if (kvType != KVType::F32 && kv == "concat")
+  if (!parseKVType(kvTypeArg, kvType)) a.fail("--kv-type: expected auto, f32, bf16 or f16, found " + cli::shown(kvTypeArg));
+  if ((kvType == KVType::BF16 || kvType == KVType::F16) && kv == "concat")
     a.fail("--kv-type " + kvTypeArg + ": needs in-place KV caches (--kv bmc or prealloc), found --kv concat");
   if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");

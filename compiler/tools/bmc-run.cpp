@@ -76,8 +76,11 @@ Options:
   --r N                  spare KV rows per reallocation in bmc mode, up to
                          1048576 (default 0: the cost model's choice)
   --kv-padding MODE      skip (default) or mask: how attention treats spare rows
-  --kv-type TYPE         f32 (default), bf16 or f16: KV cache element type an
-                         ONNX model is compiled with; a package has its own
+  --kv-type TYPE         auto (default), f32, bf16 or f16: KV cache element
+                         type an ONNX model is compiled with (auto: the
+                         graph's past_key_values type, so a fully fp16/bf16
+                         export keeps 16-bit caches; it is computed in fp32
+                         and its 16-bit logits widened to f32 for sampling); a package has its own
                          (given and different: an error, recompile it)
   --weights FORMAT       f32 (default), int8, int4 (weight-only, blocks of 32),
                          bf16 or f16 (rounded to nearest even):
@@ -183,10 +186,10 @@ static int run(int argc, char **argv) {
   ActivationFormat act = ActivationFormat::F32;
   if (!actArg.empty() && !parseActivationFormat(actArg, act))
     a.fail("--act: expected f32 or int8, found " + cli::shown(actArg));
-  KVType kvType = KVType::F32;
+  KVType kvType = KVType::Auto;
   if (kvTypeArg && !parseKVType(*kvTypeArg, kvType))
-    a.fail("--kv-type: expected f32, bf16 or f16, found " + cli::shown(*kvTypeArg));
-  if (kvType != KVType::F32 && kv == "concat")
+    a.fail("--kv-type: expected auto, f32, bf16 or f16, found " + cli::shown(*kvTypeArg));
+  if ((kvType == KVType::BF16 || kvType == KVType::F16) && kv == "concat")
     a.fail("--kv-type " + *kvTypeArg + ": needs in-place KV caches (--kv bmc or prealloc), found --kv concat");
   int64_t specLookup = 0, specK = 4;
   if (specLookupArg && (!cli::parseInteger(*specLookupArg, specLookup) || specLookup < 1 || specLookup > 64))
@@ -278,7 +281,7 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-run: warning: running with the '%s' kernels, not the AVX2/FMA microkernels (no AVX2/FMA "
                  "on this CPU, or BMC_KERNELS=ref): correct but many times slower\n", bmc::kernelIsa().c_str());
 
-  if (kvTypeArg && m->signature().decoder.kvType != kvTypeName(kvType))
+  if (kvTypeArg && kvType != KVType::Auto && m->signature().decoder.kvType != kvTypeName(kvType))
     cli::die(model + ": --kv-type " + *kvTypeArg + ": the package was compiled with KV type " +
              m->signature().decoder.kvType + " (recompile it with bmc-compile --kv-type " + *kvTypeArg + ")");
   SessionOptions so;

@@ -58,9 +58,11 @@ enum class KVType {
   F32,  ///< as the graph computes them
   BF16, ///< bf16 (8 significand bits), rounded to nearest even when appended
   F16,  ///< IEEE fp16 (11 significand bits, max 65504), rounded to nearest even
+  Auto, ///< the graph's: f16 / bf16 when a 16-bit graph's past KV inputs are
+        ///< (docs/QUANTIZATION.md "Fully 16-bit graphs"), else f32
 };
 const char *kvTypeName(KVType t);
-/// Parses "f32" / "bf16" / "f16"; false for anything else.
+/// Parses "f32" / "bf16" / "f16" / "auto"; false for anything else.
 bool parseKVType(const std::string &name, KVType &out);
 
 struct CompileOptions {
@@ -74,8 +76,11 @@ struct CompileOptions {
   /// Element type of the KV cache buffers. BF16/F16 need KVMode Prealloc or
   /// BMC, every cache rewritten in place and read only by attention (else the
   /// compilation fails, naming the cache); the code is compiled for it, so a
-  /// model or package has one KV type (DecoderInfo::kvType).
-  KVType kvType = KVType::F32;
+  /// model or package has one KV type (DecoderInfo::kvType, the resolved
+  /// one). Auto (the default) stores a 16-bit graph's caches in the graph's
+  /// type and others in f32; asking for bf16 where the graph's caches are f16
+  /// (or the reverse) fails, naming the input.
+  KVType kvType = KVType::Auto;
   /// How matmul weights are stored (embedding tables gathered from stay fp32).
   WeightFormat weights = WeightFormat::F32;
   /// Activations of the quantized matmuls; Int8 with no quantized matmul in

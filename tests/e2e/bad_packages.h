@@ -202,8 +202,10 @@ inline std::vector<BadPackage> writeBadPackages(const std::string &goodPath, con
   variant("heads_zero", "heads", [](DecoderInfo &d, ModelSignature &) { d.caches[1].heads = 0; });
   variant("heads_huge", "heads", [](DecoderInfo &d, ModelSignature &) { d.caches[0].heads = INT64_MAX; });
   variant("vocab_beyond_logits", "vocab", [](DecoderInfo &d, ModelSignature &) { d.vocab += 1000; });
-  variant("logits_dtype_changed", "float32", [](DecoderInfo &d, ModelSignature &s) {
-    s.outputs[size_t(d.logits)].dtype = DType::F16;
+  // (float16 / bfloat16 logits are a 16-bit graph's: accepted at load; the
+  // code's element size is checked when it asks for the buffer, package_test.)
+  variant("logits_dtype_changed", "float32, float16 or bfloat16", [](DecoderInfo &d, ModelSignature &s) {
+    s.outputs[size_t(d.logits)].dtype = DType::I64;
   });
   variant("ids_point_at_a_cache", "inconsistent metadata", [](DecoderInfo &d, ModelSignature &) {
     d.inputIds = d.caches[0].pastInput;

@@ -271,7 +271,7 @@ TEST_F(Cli, KvType) {
   EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-type", "f16", "--quiet"}),
                            "--kv-type f16: the package was compiled with KV type f32"));
   EXPECT_TRUE(failsCleanly(bmcRun({bf16, "--kv-type", "f32", "--quiet"}), "compiled with KV type bf16"));
-  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-type", "fp8"}), "--kv-type: expected f32, bf16 or f16"));
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--kv-type", "fp8"}), "--kv-type: expected auto, f32, bf16 or f16"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/y.bmcpkg", "--kv-type", "int8"}), "--kv-type"));
   EXPECT_TRUE(failsCleanly(bmcCompile({gpt2(), "-o", *dir + "/y.bmcpkg", "--kv-type", "f16", "--kv", "concat"}),
                            "needs in-place KV caches"));

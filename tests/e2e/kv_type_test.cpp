@@ -187,7 +187,7 @@ TEST(KvTypeErrors, RefusedWhereItCannotApply) {
   EXPECT_TRUE(isError(compileOnnx(path, concat), "kvType f16 needs in-place KV caches"));
   CompileOptions bad;
   bad.kvType = static_cast<KVType>(9);
-  EXPECT_TRUE(isError(compileOnnx(path, bad), "kvType: expected KVType::F32, BF16 or F16, found 9"));
+  EXPECT_TRUE(isError(compileOnnx(path, bad), "kvType: expected KVType::F32, BF16, F16 or Auto, found 9"));
   // Not a decoder: nothing to store in bf16.
   CompileOptions bf;
   bf.kvType = KVType::BF16;

@@ -275,6 +275,32 @@ TEST_F(LoadErrors, GoodPackageAndItsRewrittenCopyLoad) {
   EXPECT_TRUE(s.value()->prefill({{1, 2, 3}}).ok());
 }
 
+/// float16 logits are a fully 16-bit graph's, so a package whose metadata says
+/// so loads; if its code writes f32 logits (the metadata damaged), the run
+/// fails in one line naming the output (bmc_rt_output checks the element
+/// size) instead of filling a buffer sized at half.
+TEST_F(LoadErrors, OutputTypeDisagreeingWithTheCode) {
+  std::string bytes = readFile(*goodPath);
+  pkg::Header h = headerOf(bytes);
+  pkg::Meta meta;
+  std::string err;
+  ASSERT_TRUE(pkg::decodeMeta(reinterpret_cast<const uint8_t *>(bytes.data()) + h.metaOffset, h.metaSize, meta, err));
+  ASSERT_EQ(meta.sig.outputs[size_t(meta.sig.decoder.logits)].dtype, DType::F32);
+  meta.sig.outputs[size_t(meta.sig.decoder.logits)].dtype = DType::F16;
+  writeFile(*dir + "/logits_f16.bmcpkg", withMeta(bytes, meta));
+  auto r = Model::load(*dir + "/logits_f16.bmcpkg");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto s = Session::create(r.value());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  Status st = s.value()->prefill({{1, 2, 3}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("'logits': the compiled code writes 4-byte elements, the package's signature says f16 "
+                              "(2 bytes)"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+}
+
 TEST_F(LoadErrors, DamagedPackages) {
   for (const BadPackage &b : writeBadPackages(*goodPath, *dir)) {
     SCOPED_TRACE(b.name);

@@ -180,11 +180,12 @@ float halfToFloat(uint16_t h) { // IEEE fp16, written out here (not bmc's conver
   return h & 0x8000 ? -v : v;
 }
 
-/// A fully fp16 graph (fp16 activations times an fp16 weight): the
-/// activations widened, the fp16 kernel (fast and reference builds), the result
-/// rounded to fp16; against numpy's float64 product rounded to fp16: within 1
-/// ulp (fp32 accumulation, then one rounding).
-TEST(W16Import, Fp16GraphRunsTheFp16Kernel) {
+/// A fully fp16 graph (fp16 activations times an fp16 weight) is computed in
+/// fp32 (bmc-widen-16bit) but keeps its ONNX signature (bmc-narrow-16bit-io):
+/// fp16 in, the weight kept fp16 (the 16-bit kernel, fast and reference
+/// builds), the fp32 result rounded to fp16 once at the output. Against
+/// numpy's float64 product rounded to fp16: within 1 ulp.
+TEST(W16Import, Fp16GraphComputesInFp32) {
   const std::string path = modelsDir() + "/fp16_matmul.onnx";
   ASSERT_TRUE(fileExists(path)) << path << " is missing: build the target bmc_e2e_models";
   const uint16_t xBits[7] = {0xBA00, 0xB800, 0xB400, 0x0000, 0x3400, 0x3800, 0x3A00}; // (i % 7 - 3) / 4
@@ -202,6 +203,8 @@ TEST(W16Import, Fp16GraphRunsTheFp16Kernel) {
     auto m = compiled(path, o);
     ASSERT_TRUE(m.ok()) << m.status().message();
     EXPECT_EQ(m.value()->signature().decoder.weights, "f16");
+    ASSERT_EQ(m.value()->signature().inputs[0].dtype, DType::F16);
+    ASSERT_EQ(m.value()->signature().outputs[0].dtype, DType::F16);
     auto y = m.value()->run({x});
     ASSERT_TRUE(y.ok()) << y.status().message();
     ASSERT_EQ(y.value()[0].dtype(), DType::F16);

@@ -10,6 +10,9 @@ Families: gpt2, llama, mistral, qwen2, gptneox, phi3, opt.
 Styles:   --opset 17 (default): the TorchScript exporter's graph.
           --opset 18 (--style dynamo by default): torch.onnx.export(dynamo=True)'s idioms.
           --opset 23 (dynamo): the same, with sdpa exported as one ONNX Attention node.
+          --dtype f16|bf16: the fully 16-bit graph of an fp16 export (make_fp16_decoder.py):
+              FLOAT16/BFLOAT16 weights, activations, caches and logits, fp32 around Softmax and the
+              TorchScript RMSNorm, as torch.onnx.export of model.half() writes them.
           --opset 24 --static-cache MAX: opset 24's static cache: fixed-size buffers
               past_key_values.{i}.key|value [batch, kv_heads, MAX, head_dim], TensorScatter writing the
               new rows at the input write_indices [batch] (the current length), Attention reading the
@@ -95,6 +98,8 @@ def parse_args(argv):
     p.add_argument("--style", choices=(TS, DYNAMO), help="exporter idioms (default: torchscript at 17, dynamo at 18)")
     p.add_argument("--external-data", action="store_true", help="weights in OUTPUT.data (onnx external data)")
     p.add_argument("--no-check", action="store_true", help="skip onnx.checker")
+    p.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32",
+                   help="f16/bf16: the fully 16-bit graph an fp16 export writes (make_fp16_decoder.py)")
     p.add_argument("-q", "--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -213,7 +218,13 @@ def main(argv=None):
     if a.attn_softcap is not None and (a.opset < 23 or style != DYNAMO or not a.attn_softcap > 0):
         sys.exit("bmc_modelgen: --attn-softcap needs --opset 23 or 24 (dynamo style) and a positive cap")
     model, initializers = build_model(cfg, style, a.opset, a.static_cache)
+    if a.dtype != "f32" and (external or a.static_cache is not None):
+        sys.exit("bmc_modelgen: --dtype f16|bf16 needs inline weights and no --static-cache")
     attach_weights(model, initializers, a.output, external)
+    if a.dtype != "f32":
+        from make_fp16_decoder import convert  # tests/models, beside this script
+        model = convert(model, TensorProto.FLOAT16 if a.dtype == "f16" else TensorProto.BFLOAT16)
+        model.doc_string += f" ({a.dtype}: every activation, cache and the logits)"
     if not external and model.ByteSize() >= 2 ** 31 - 1:
         sys.exit("bmc_modelgen: model exceeds protobuf's 2 GB limit; use --external-data")
     onnx.save_model(model, a.output)

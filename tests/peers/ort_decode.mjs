@@ -121,7 +121,11 @@ function describeModel(session) {
   const vocab = logits && typeof logits.shape[2] === 'number' ? logits.shape[2] : null;
   // Optimum's merged decoder (decoder_model_merged.onnx) picks its branch by this input.
   const hasCacheBranch = meta.has('use_cache_branch');
-  return { layers, vocab, hasPositions, hasLengths, hasCacheBranch, staticCache };
+  // float32, or float16 for a fully fp16 export (bfloat16 caches: onnxruntime's CPU provider lacks the kernels).
+  const kvType = meta.get('past_key_values.0.key').type ?? 'float32';
+  if (kvType !== 'float32' && kvType !== 'float16')
+    throw new Error(`past_key_values.0.key: expected float32 or float16, found ${kvType}`);
+  return { layers, vocab, hasPositions, hasLengths, hasCacheBranch, staticCache, kvType };
 }
 
 // Deterministic filler prompt for --time; the values only need to be valid token ids.
@@ -147,9 +151,12 @@ class Decoder {
   reset() {
     const { batch } = this;
     // A static cache's buffers have their full length from the start (zeros: never attended).
+    // A fully fp16 graph's caches are float16 (raw bits in a Uint16Array; zeros are +0).
+    const kvType = this.model.kvType;
+    const buf = (n) => (kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n));
     this.past = this.model.layers.map(({ kvHeads, headDim, maxRows }) => ({
-      key: new ort.Tensor('float32', new Float32Array(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
-      value: new ort.Tensor('float32', new Float32Array(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
+      key: new ort.Tensor(kvType, buf(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
+      value: new ort.Tensor(kvType, buf(batch * kvHeads * maxRows * headDim), [batch, kvHeads, maxRows, headDim]),
     }));
     this.length = 0;
   }
@@ -194,7 +201,9 @@ class Decoder {
     const out = await this.session.run(feeds);
     this.past = this.past.map((_, i) => ({ key: out[`present.${i}.key`], value: out[`present.${i}.value`] }));
     this.length = total;
-    const logits = out.logits;
+    const logits = out.logits.type === 'float16'
+      ? { dims: out.logits.dims, data: halfToFloat(out.logits.data) } // exact: every fp16 is an fp32
+      : out.logits;
     const vocab = logits.dims[2];
     if (allPositions)
       return ids.map((_, t) => logits.data.subarray(t * vocab, (t + 1) * vocab));
@@ -205,6 +214,17 @@ class Decoder {
     }
     return rows;
   }
+}
+
+// IEEE fp16 bit patterns (Uint16Array, or a Float16Array's values) -> Float32Array.
+function halfToFloat(bits) {
+  if (!(bits instanceof Uint16Array)) return Float32Array.from(bits);
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i], s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return out;
 }
 
 // First maximum wins, as torch.argmax does on CPU.

@@ -22,7 +22,7 @@ extern "C" {
 /* 2: the code exports bmc_weights_bytes. 3: attention parameters end with
  * the KV element type; bmc_rt_copy4_to_kv. 4: attention parameters end with
  * the soft cap (float bits) and the smooth-softmax flag. */
-#define BMC_ABI_VERSION 4
+#define BMC_ABI_VERSION 5
 #define BMC_MAX_RANK 8
 
 typedef struct bmc_exec_ctx bmc_exec_ctx;
@@ -52,8 +52,10 @@ int64_t bmc_rt_last_token_logits(bmc_exec_ctx *ctx);
  * the call's dims), 64-byte aligned, reused across calls. */
 void *bmc_rt_arena(bmc_exec_ctx *ctx, int64_t bytes);
 /* The buffer for graph output `index`, allocated by the runtime with the
- * given dims, row-major. */
-void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t rank, const int64_t *dims);
+ * given dims, row-major, elements of the signature's dtype. `elementBytes`:
+ * what the code writes per element; a signature that disagrees (a damaged
+ * package) fails the call (bmc_rt_fail) instead of sizing the buffer wrong. */
+void *bmc_rt_output(bmc_exec_ctx *ctx, int64_t index, int64_t elementBytes, int64_t rank, const int64_t *dims);
 /* The model's weight blob (packed at compile time). */
 const void *bmc_rt_weights(bmc_exec_ctx *ctx);
 /* The thread pool handed to kernels (opaque). */

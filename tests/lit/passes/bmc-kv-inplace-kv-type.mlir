@@ -19,7 +19,7 @@
 // F16-LABEL: func.func @llama_layer
 // F16-SAME: !bmc.kv_cache<2x16xf16>
 // F16: bmc.kv_append {{.*}} -> tensor<?x2x?x16xf16>
-// BAD: for the --kv-type option: expected f32, bf16 or f16, found 'int8'
+// BAD: for the --kv-type option: expected f32, bf16, f16 or auto, found 'int8'
 func.func @llama_layer(%pk: tensor<?x2x?x16xf32> {bmc.name = "past_key_values.0.key"},
                        %pv: tensor<?x2x?x16xf32> {bmc.name = "past_key_values.0.value"},
                        %nk: tensor<?x2x?x16xf32>, %nv: tensor<?x2x?x16xf32>,

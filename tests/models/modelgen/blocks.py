@@ -103,7 +103,7 @@ def conv1d(g, x, hf_name, w_in_out, bias):
 def rms_norm(g, x, weight, eps):
     """LlamaRMSNorm. Returns (normalised, residual): torchscript's residual is the Cast input."""
     if g.ts:
-        x = g.op("Cast", [x], to=TensorProto.FLOAT)  # hidden_states.to(torch.float32)
+        x = g.op("Cast", [x], to=TensorProto.FLOAT, doc_string="upcast")  # hidden_states.to(torch.float32)
     var = g.reduce_mean(g.op("Pow", [x, g.fconst(2.0)]), [-1])
     std = g.op("Sqrt", [g.op("Add", [var, g.fconst(eps)])])
     if g.ts:

@@ -128,6 +128,11 @@ TEST(Limits, BatchAndKVBytes) {
 
 TEST(Limits, DecoderInterfaceConsistency) {
   EXPECT_TRUE(checkDecoderInterface(decoder()).ok());
+  for (DType t : {DType::F16, DType::BF16}) { // a fully 16-bit graph's logits: the session widens them
+    ModelSignature s = decoder();
+    s.outputs[0].dtype = t;
+    EXPECT_TRUE(checkDecoderInterface(s).ok()) << dtypeName(t);
+  }
   struct Case {
     const char *name, *expected;
     void (*edit)(ModelSignature &);
@@ -139,7 +144,7 @@ TEST(Limits, DecoderInterfaceConsistency) {
       {"heads disagree with the input", "expected [batch, 3", [](ModelSignature &s) { s.decoder.caches[0].heads = 3; }},
       {"vocab beyond the logits", "(the vocab)", [](ModelSignature &s) { s.decoder.vocab = 101; }},
       {"vocab 0", "vocab", [](ModelSignature &s) { s.decoder.vocab = 0; }},
-      {"logits f16", "expected dtype float32", [](ModelSignature &s) { s.outputs[0].dtype = DType::F16; }},
+      {"logits int64", "expected dtype float32, float16 or bfloat16", [](ModelSignature &s) { s.outputs[0].dtype = DType::I64; }},
       {"ids at a cache input", "token ids input 3", [](ModelSignature &s) { s.decoder.inputIds = 3; }},
       {"ids float", "expected dtype int64 or int32", [](ModelSignature &s) { s.inputs[0].dtype = DType::F32; }},
       {"mask bound twice", "bound twice", [](ModelSignature &s) { s.decoder.attentionMask = 0; }},
