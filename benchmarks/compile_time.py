@@ -26,7 +26,8 @@ Per size and round, each in its own process, one after the other:
                  >= 85% at 1 B)
 Both tools' greedy tokens for a short prompt are checked equal (bmc JIT vs package vs onnxruntime's
 tests/peers/ort_decode.mjs) so a fast wrong compile cannot pass. Peak RSS is compared with the
-weight bytes (the .onnx.data file). Results: benchmarks/results/compile_time.{csv,md} (--out); medians
+weight bytes (the .onnx.data file). Results: benchmarks/results/compile_time.{csv,md}, compile_time_1b.{csv,md}
+for --size 1b (--out); medians
 over --rounds.
 """
 import argparse
@@ -151,7 +152,8 @@ def main():
         rows.append(row)
         bl.log(json.dumps(row))
     os.makedirs(a.out, exist_ok=True)
-    base = os.path.join(a.out, "compile_time")
+    # One file per --size (the default keeps its old name), so the 1 B point does not overwrite the depth sweep.
+    base = os.path.join(a.out, "compile_time" if a.size == "415m" else f"compile_time_{a.size}")
     with open(base + ".csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()

@@ -210,6 +210,16 @@ def main():
         with open(ct) as f:
             L.append(f.read().rstrip().split("\n", 2)[2])  # without its title
         L.append("")
+    ct1b = os.path.join(a.results, "compile_time_1b.md")
+    if os.path.exists(ct1b):
+        L.append("## Compile time and decode at 1 B parameters (benchmarks/compile_time.py --size 1b)")
+        L.append("")
+        L.append("Reproduce: `benchmarks/compile_time.py --size 1b` (a generated 22-layer Llama, hidden 2048, 1.1 B "
+                 "parameters, 4.5 GB of f32 weights as external data; generating it takes minutes).")
+        L.append("")
+        with open(ct1b) as f:
+            L.append(f.read().rstrip().split("\n", 2)[2])  # without its title
+        L.append("")
     with open(a.output, "w") as f:
         f.write("\n".join(L) + "\n")
     print(f"wrote {a.output}", file=sys.stderr)
