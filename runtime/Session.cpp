@@ -4,7 +4,7 @@
 #include "bmc/cost_model.h"
 #include "bmc/abi/entry.h"
 #include "runtime/KVMemory.h"
-#include "runtime/kernels/kernels_internal.h"
+#include "bmc/abi/kernels.h"
 #include "bmc/abi/limits.h"
 
 #include <algorithm>
@@ -227,10 +227,9 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
     // A fully 16-bit graph's logits (f16 / bf16 at the graph's output,
     // docs/QUANTIZATION.md): sampled and verified in f32, widened exactly.
     Tensor wide(DType::F32, allLogits_.shape());
-    const uint16_t *h = allLogits_.data<uint16_t>();
-    float *f = wide.data<float>();
-    const bool bf = allLogits_.dtype() == DType::BF16;
-    for (int64_t i = 0; i < wide.numElements(); ++i) f[i] = bf ? kernels::bf16ToF32(h[i]) : kernels::f16ToF32(h[i]);
+    // The KV caches' widening (F16C where the CPU has it, else the reference loop): exact either way.
+    bmc_convert_kv_to_f32(allLogits_.dtype() == DType::BF16 ? BMC_KV_BF16 : BMC_KV_F16, allLogits_.raw(),
+                          wide.data<float>(), wide.numElements());
     allLogits_ = wide;
   }
   int64_t V = dec_->vocab;
