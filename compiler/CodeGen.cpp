@@ -151,8 +151,9 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   auto *i64 = llvm::Type::getInt64Ty(llctx);
   new llvm::GlobalVariable(*llmod, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
                            llvm::ConstantInt::get(i64, uint64_t(plan.totalBytes())), BMC_WEIGHTS_BYTES_SYMBOL);
-  // The KV element type the appends and attention were compiled for: the
-  // loader checks the metadata (which sizes the runtime's buffers) against it.
+  // The KV element type the appends and attention were compiled for (concat:
+  // the graph's cache tensors'): the loader checks the metadata (which sizes
+  // the runtime's buffers) against it.
   const int64_t kvType = opts.kvType == KVType::BF16 ? 1 : opts.kvType == KVType::F16 ? 2 : 0;
   new llvm::GlobalVariable(*llmod, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
                            llvm::ConstantInt::get(i64, uint64_t(kvType)), BMC_KV_TYPE_SYMBOL);

@@ -130,13 +130,20 @@ ModelSignature extractSignature(mlir::ModuleOp module) {
   return sig;
 }
 
-/// The element type of the in-place KV caches after the pipeline (all have
-/// one: KVInplace gives each the same rule); `asked` where none was rewritten.
-static KVType resolvedKVType(mlir::ModuleOp module, KVType asked) {
+/// The KV caches' element type after the pipeline, in every KV mode: the
+/// in-place caches' (all have one: KVInplace gives each the same rule), or,
+/// where none was rewritten, the graph's own cache tensors' (f32, or a 16-bit
+/// graph's f16 / bf16: concat keeps them); `asked` (f32 for Auto) when the
+/// module is no decoder with caches.
+static KVType resolvedKVType(mlir::ModuleOp module, const DecoderInfo &d, KVType asked) {
   auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
   for (mlir::Type t : main.getArgumentTypes())
     if (auto kv = mlir::dyn_cast<mlir::bmc::KVCacheType>(t))
       return kv.getElementType().isBF16() ? KVType::BF16 : kv.getElementType().isF16() ? KVType::F16 : KVType::F32;
+  if (d.valid && !d.caches.empty()) {
+    mlir::Type e = mlir::cast<mlir::ShapedType>(main.getArgument(unsigned(d.caches[0].pastInput)).getType()).getElementType();
+    return e.isBF16() ? KVType::BF16 : e.isF16() ? KVType::F16 : KVType::F32;
+  }
   return asked == KVType::Auto ? KVType::F32 : asked;
 }
 
@@ -224,7 +231,7 @@ static Status checkCompileOptions(const std::string &path, const CompileOptions 
     return bad("kvType: expected KVType::F32, BF16, F16 or Auto, found " + std::to_string(int(o.kvType)));
   if ((o.kvType == KVType::BF16 || o.kvType == KVType::F16) && o.kvMode == KVMode::Concat)
     return bad(std::string("kvType ") + kvTypeName(o.kvType) +
-               " needs in-place KV caches (kvMode prealloc or bmc); concat keeps the graph's f32 tensors");
+               " needs in-place KV caches (kvMode prealloc or bmc); concat keeps the graph's own cache tensors");
   if (o.optLevel < 0 || o.optLevel > 3) return bad(limits::outOfRange("optLevel", 0, 3, o.optLevel));
   if (o.codegenThreads < 1 || o.codegenThreads > 64)
     return bad(limits::outOfRange("codegenThreads", 1, 64, o.codegenThreads));
@@ -247,16 +254,24 @@ struct Compiled {
 static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
                           std::string &error, const std::function<void()> &planReady = {}) {
   if (!frontend(ctx, path, opts, c.im, error)) return false;
-  // The KV type the pipeline chose (kvType Auto: the graph's); the code and
-  // the package record it, never Auto.
-  CompileOptions resolved = opts;
-  resolved.kvType = resolvedKVType(*c.im.module, opts.kvType);
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
+  // The caches' element type in every mode (kvType Auto: the graph's); the
+  // code and the package record it, never Auto.
+  CompileOptions resolved = opts;
+  resolved.kvType = resolvedKVType(*c.im.module, c.sig.decoder, opts.kvType);
   finishDecoderInfo(*c.im.module, resolved, c.sig.decoder);
   if ((opts.kvType == KVType::BF16 || opts.kvType == KVType::F16) && !c.sig.decoder.inplaceKV) {
     error = path + ": kv type " + kvTypeName(opts.kvType) + " needs a decoder whose KV caches are rewritten in "
             "place; this model has none";
+    return false;
+  }
+  // Concat keeps the graph's cache tensors: f32 asked of a 16-bit graph's
+  // would be ignored, so it is refused rather than reported as f16.
+  if (opts.kvType == KVType::F32 && !c.sig.decoder.inplaceKV && resolved.kvType != KVType::F32) {
+    error = path + ": kv type f32: the KV caches stay the graph's " + kvTypeName(resolved.kvType) +
+            " tensors (kv mode concat, or not rewritten in place); leave kv type auto, or use kv mode prealloc or bmc "
+            "for f32 caches";
     return false;
   }
   if (opts.progress) opts.progress("generate code");

@@ -177,6 +177,15 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
     return fail(loc, llvm::formatv("bmc.attention: expected 4-D q, k, v "
                                    "([batch, heads, seq, head_dim]), found {0}, {1}, {2}",
                                    q, k, v));
+  // One batch: the kernel reads sequence b of k and v for query sequence b.
+  int64_t bq = q.getDimSize(0), bk = k.getDimSize(0), bv = v.getDimSize(0);
+  if ((!ShapedType::isDynamic(bq) && !ShapedType::isDynamic(bk) && bq != bk) ||
+      (!ShapedType::isDynamic(bq) && !ShapedType::isDynamic(bv) && bq != bv) ||
+      (!ShapedType::isDynamic(bk) && !ShapedType::isDynamic(bv) && bk != bv))
+    return fail(loc, llvm::formatv("bmc.attention: expected q, k and v of one batch, found {0}, {1} and {2}",
+                                   ShapedType::isDynamic(bq) ? std::string("?") : std::to_string(bq),
+                                   ShapedType::isDynamic(bk) ? std::string("?") : std::to_string(bk),
+                                   ShapedType::isDynamic(bv) ? std::string("?") : std::to_string(bv)));
   int64_t h = q.getDimSize(1), hk = k.getDimSize(1);
   if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(hk) && (hk == 0 || h % hk))
     return fail(loc, llvm::formatv("bmc.attention: expected query heads to be a multiple of KV "

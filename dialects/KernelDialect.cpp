@@ -127,6 +127,12 @@ LogicalResult AttentionOp::verify() {
            << q << ", " << k << " and " << v;
   ArrayRef<int64_t> qs = q.getShape(), ks = k.getShape(), vs = v.getShape();
   auto known = [](int64_t a, int64_t b) { return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b); };
+  if ((known(qs[0], ks[0]) && qs[0] != ks[0]) || (known(qs[0], vs[0]) && qs[0] != vs[0]) ||
+      (known(ks[0], vs[0]) && ks[0] != vs[0])) {
+    auto dim = [](int64_t d) { return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d); };
+    return emitOpError("expected q, k and v of one batch, found ") << dim(qs[0]) << ", " << dim(ks[0]) << " and "
+                                                                      << dim(vs[0]);
+  }
   if (known(qs[1], ks[1]) && (ks[1] == 0 || qs[1] % ks[1]))
     return emitOpError("expected query heads to be a multiple of KV heads, found ")
            << qs[1] << " query heads and " << ks[1] << " KV heads";

@@ -49,7 +49,11 @@ def Narrow16BitIO : Pass<"bmc-narrow-16bit-io", "::mlir::func::FuncOp"> {
     type (rounded to nearest even) where it is returned. So the compiled
     model takes and gives what the ONNX graph says (Model::run keeps ONNX
     semantics), and only the computation between is f32. In-place KV caches
-    (`!bmc.kv_cache`) are not tensors and are left alone.
+    (`!bmc.kv_cache`) are not tensors and are left alone. A concat cache
+    (`bmc.concat %past, %new` returned as a 16-bit present output) has its
+    new rows rounded to the 16-bit type before the Concat, as an in-place
+    append rounds them: attention then reads every row as stored, whatever
+    the split of tokens into passes.
 
     Before:
     ```mlir

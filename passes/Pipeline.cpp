@@ -20,7 +20,7 @@ namespace mlir::bmc {
 LogicalResult checkPipelineOptions(const PipelineOptions &o, std::string &error) {
   if (o.kvType != KVType::F32 && o.kvType != KVType::Auto && o.kvMode == KVMode::Concat) {
     error = "bmc-pipeline: kv-type " + stringifyKVType(o.kvType).str() +
-            " needs kv-mode bmc or prealloc (concat keeps the graph's f32 tensors)";
+            " needs kv-mode bmc or prealloc (concat keeps the graph's own cache tensors)";
     return failure();
   }
   return success();

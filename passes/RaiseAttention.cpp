@@ -195,6 +195,11 @@ struct RaiseAttentionPass : mlir::bmc::impl::RaiseAttentionBase<RaiseAttentionPa
          vt = cast<RankedTensorType>(v.getType());
     if (qt.getRank() != 4 || kt4.getRank() != 4 || vt.getRank() != 4)
       return remark("Q, K and V are not all 4-D [batch, heads, seq, head_dim]");
+    // MatMul broadcasts a K or V of batch 1 over Q's batch; attention reads
+    // one K/V sequence per query sequence.
+    auto broadcast = [&](RankedTensorType t) { return t.getDimSize(0) == 1 && qt.getDimSize(0) != 1; };
+    if (broadcast(kt4) || broadcast(vt))
+      return remark("K or V has batch 1 where Q's may be larger (MatMul broadcasts it, attention would not)");
     int64_t hq = qt.getDimSize(1), hk = kt4.getDimSize(1), hv = vt.getDimSize(1);
     if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hk) || hk != hv || hk == 0 || hq % hk ||
         (!qt.isDynamicDim(3) && !kt4.isDynamicDim(3) && qt.getDimSize(3) != kt4.getDimSize(3)))

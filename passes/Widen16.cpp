@@ -9,7 +9,8 @@
 // result, which bmc-kv-inplace reads to store KV caches in the graph's type.
 // bmc-narrow-16bit-io then gives the inputs and outputs that are still
 // tensors their 16-bit types back (casts at the boundary), so the compiled
-// model keeps the ONNX graph's signature.
+// model keeps the ONNX graph's signature, and rounds a concat cache's new
+// rows to that type before its Concat (the rows are the graph's storage).
 //
 //===----------------------------------------------------------------------===//
 
@@ -175,7 +176,9 @@ struct Narrow16BitIOPass : mlir::bmc::impl::Narrow16BitIOBase<Narrow16BitIOPass>
       return rt.clone(onnx.getValue());
     };
     OpBuilder b(ctx);
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
     b.setInsertionPointToStart(&body);
+    SmallVector<std::pair<Value, Type>> narrowed; // each input's f32 view, with the graph's type
     for (BlockArgument a : body.getArguments()) {
       auto t = graphType(a.getType(), f.getArgAttrOfType<TypeAttr>(a.getArgNumber(), "bmc.onnx_type"));
       if (!t) continue; // an f32 input, or an in-place KV cache (kept in its own type)
@@ -183,8 +186,31 @@ struct Narrow16BitIOPass : mlir::bmc::impl::Narrow16BitIOBase<Narrow16BitIOPass>
       a.replaceAllUsesExcept(c.getResult(), c);
       a.setType(t);
       f.removeArgAttr(a.getArgNumber(), "bmc.onnx_type");
+      narrowed.push_back({c.getResult(), t.getElementType()});
     }
-    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    // A concat cache (past ++ new rows, returned as a 16-bit present output):
+    // the new rows are rounded to the graph's type before the Concat, as the
+    // graph stores them and as an in-place cache's append does. Otherwise
+    // attention would read the pass's own rows in fp32 and earlier passes'
+    // rounded, so logits would depend on how tokens are split into passes
+    // (prefill, decode steps, speculative verification).
+    for (auto [past, t16] : narrowed)
+      for (Operation *u : past.getUsers()) {
+        auto c = dyn_cast<ConcatOp>(u);
+        if (!c || c.getInputs()[0] != past) continue;
+        bool present = false;
+        for (OpOperand &use : c.getResult().getUses())
+          present |= use.getOwner() == ret.getOperation() &&
+                     graphType(c.getType(), f.getResultAttrOfType<TypeAttr>(use.getOperandNumber(), "bmc.onnx_type"));
+        if (!present) continue;
+        b.setInsertionPoint(c);
+        for (OpOperand &in : c->getOpOperands().drop_front()) {
+          auto rt = dyn_cast<RankedTensorType>(in.get().getType());
+          if (!rt || !rt.getElementType().isF32()) continue;
+          Value r16 = b.create<CastOp>(c.getLoc(), rt.clone(t16), in.get(), TypeAttr::get(t16));
+          in.set(b.create<CastOp>(c.getLoc(), rt, r16, TypeAttr::get(f32)).getResult());
+        }
+      }
     b.setInsertionPoint(ret);
     for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
       Value v = ret.getOperand(i);

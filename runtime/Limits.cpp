@@ -121,6 +121,8 @@ Status checkDecoderInterface(const ModelSignature &sig) {
 
   // KV caches: f32 [batch, heads, rows, head_dim] with the heads and head_dim recorded.
   if (d.caches.empty()) return bad("no KV caches");
+  if (d.kvType != "f32" && d.kvType != "bf16" && d.kvType != "f16")
+    return bad("KV type: expected f32, bf16 or f16, found '" + d.kvType + "'");
   std::vector<int> presentUsed(nOut, 0);
   presentUsed[size_t(d.logits)] = 1;
   for (size_t k = 0; k < d.caches.size(); ++k) {
@@ -133,10 +135,10 @@ Status checkDecoderInterface(const ModelSignature &sig) {
     const TensorInfo &t = sig.inputs[size_t(c.pastInput)];
     std::string where = ck + ": past input " + quoted(t, size_t(c.pastInput));
     if (bound[size_t(c.pastInput)]++) return bad(where + ": bound twice");
-    // An in-place cache's input carries the buffer's element type (DecoderInfo::kvType);
-    // a concat cache is a tensor of the graph's type (f32, or a 16-bit graph's f16 / bf16).
-    const bool graph16 = !d.inplaceKV && (t.dtype == DType::F16 || t.dtype == DType::BF16);
-    const DType want = graph16 ? t.dtype : !d.inplaceKV || d.kvType == "f32" ? DType::F32 : d.kvType == "bf16" ? DType::BF16 : DType::F16;
+    // DecoderInfo::kvType is the caches' element type in every mode: an in-place
+    // cache's input carries the buffer's, a concat cache is a tensor of the
+    // graph's type (f32, or a 16-bit graph's f16 / bf16).
+    const DType want = d.kvType == "f32" ? DType::F32 : d.kvType == "bf16" ? DType::BF16 : DType::F16;
     if (t.dtype != want)
       return bad(where + ": expected dtype " + dtypeName(want) + " (KV type " + d.kvType + "), found " +
                  dtypeName(t.dtype));

@@ -332,8 +332,6 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error) {
   d.kvType = r.str();
   if (r.ok && d.kvType != "f32" && d.kvType != "bf16" && d.kvType != "f16")
     r.fail("unknown KV type (expected f32, bf16 or f16)");
-  if (r.ok && d.kvType != "f32" && !d.inplaceKV)
-    r.fail("KV type " + d.kvType + " without in-place KV caches");
   d.activations = r.str();
   if (r.ok && d.activations != "f32" && d.activations != "int8")
     r.fail("unknown activation format (expected f32 or int8)");

@@ -77,8 +77,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     auto c = std::make_unique<Cache>();
     c->heads = kv.heads;
     c->headDim = kv.headDim;
-    // In place: the KV type; concat: the past input's (a 16-bit graph's caches are 16-bit tensors).
-    c->elemBytes = d.inplaceKV ? (d.kvType == "f32" ? 4 : 2) : int64_t(elementSize(model->signature().inputs[size_t(kv.pastInput)].dtype));
+    // The KV type, in place or concat (a 16-bit graph's concat caches are 16-bit
+    // tensors); checkDecoderInterface made every cache input agree with it.
+    c->elemBytes = d.kvType == "f32" ? 4 : 2;
     s->caches_.push_back(std::move(c));
   }
   return s;

@@ -79,6 +79,9 @@ Options:
                          max-queue + 16)
   --kv MODE              bmc (default), prealloc or concat
   --threads N            kernel threads (default: all cores)
+  --pack-threads N       threads that pack an ONNX model's weights while its
+                         code is generated, 1-64 (default: min(4, --threads,
+                         cores)); the packed weights are the same for any N
   -h, --help             this help
 )";
 
@@ -203,8 +206,12 @@ static int run(int argc, char **argv) {
   int httpThreads = int(a.integer("--http-threads", 0, 0, 4096));
   std::string kv = a.str("--kv", "bmc");
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
+  std::optional<int64_t> packThreads = a.integerOpt("--pack-threads", 1, 64);
   a.finish();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
+  if (packThreads && !cli::endsWith(modelPath, ".onnx") && !ModelFolder::isFolder(modelPath))
+    a.fail("--pack-threads: applies to an ONNX model or a model folder (packed here), found the package " +
+           cli::shown(modelPath) + " (its weights were packed by bmc-compile)");
   if (httpThreads == 0) httpThreads = int(std::min<int64_t>(4096, workers + maxQueue + 16));
   if (httpThreads < workers + 2) a.fail("--http-threads: expected at least --workers + 2, found " + std::to_string(httpThreads));
 
@@ -219,6 +226,7 @@ static int run(int argc, char **argv) {
   CompileOptions co;
   co.kvMode = cli::kvModeOf(kv);
   co.threads = threads;
+  co.packThreads = int(packThreads.value_or(0));
   co.progress = [](const std::string &st) { std::fprintf(stderr, "bmc-serve: %s...\n", st.c_str()); };
   Served served = loadServed(modelPath, tokenizerPath, co);
   if (!modelName.empty()) served.name = modelName;

@@ -32,6 +32,9 @@ LogicalResult Lowerer::lowerAttention(mlir::bmck::AttentionOp op) {
   Buf q = unitInner(*this, buf(op.getQ())), k = unitInner(*this, buf(op.getK())), v = unitInner(*this, buf(op.getV()));
   Value B = q.sizes[0], H = q.sizes[1], S = q.sizes[2], D = q.sizes[3];
   Value Hk = k.sizes[1], T = k.sizes[2], Dv = v.sizes[3];
+  // The kernel reads sequence b of k and v for query sequence b (no broadcast).
+  checkEq(B, k.sizes[0], "Attention: key batch (the query's)");
+  checkEq(B, v.sizes[0], "Attention: value batch (the query's)");
   checkEq(k.sizes[3], D, "Attention: key head_dim vs query head_dim");
   checkEq(v.sizes[2], T, "Attention: value rows vs key rows");
   checkEq(v.sizes[1], Hk, "Attention: value heads vs key heads");

@@ -185,6 +185,9 @@ static int run(int argc, char **argv) {
       if (remarks || st.find(": in place") == std::string::npos)
         std::fprintf(stderr, "  %s%s\n", st.find(": in place") == std::string::npos ? "warning: not rewritten: " : "",
                      st.c_str());
+  } else if (d.valid && !quiet) {
+    std::fprintf(stderr, "bmc-compile: KV caches: concat, %s (the graph's tensors: a new buffer and a full copy per "
+                 "token)\n", d.kvType.c_str());
   } else if (!d.valid && !quiet) {
     std::fprintf(stderr, "bmc-compile: not a decoder with a KV cache: compiled for Model::run only\n");
   }

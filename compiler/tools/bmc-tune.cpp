@@ -39,6 +39,9 @@ Options:
   --batch B            sequences decoded together (default: 1); tok/s is per
                        sequence (steps/s), the KV rows are B times larger
   --threads N          kernel threads (default: all cores)
+  --pack-threads N     threads that pack the model's weights while its code is
+                       generated, 1-64 (default: min(4, --threads, cores));
+                       the packed weights are the same for any N
   --rounds N           repeat the measurement N times and report the median
                        (default: 3). Within a round all r decode in lockstep,
                        one token each in turn, so drift affects them alike.
@@ -317,6 +320,7 @@ static int run(int argc, char **argv) {
   std::vector<int64_t> sweep = a.ints("--sweep", {8, 16, 32, 64, 128, 256, 512, 1024}, 1, limits::kMaxR);
   std::string padding = a.str("--kv-padding", "skip");
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
+  std::optional<int64_t> packThreads = a.integerOpt("--pack-threads", 1, 64);
   bool measure = !a.flag("--no-measure"), recal = a.flag("--recalibrate"), cpuTime = a.flag("--cpu-time");
   int64_t rounds = a.integer("--rounds", 3, 1, 1000);
   std::string csv = a.str("--csv", "");
@@ -358,6 +362,7 @@ static int run(int argc, char **argv) {
   co.kvMode = KVMode::BMC;
   co.kvPadding = padding;
   co.threads = threads;
+  co.packThreads = int(packThreads.value_or(0));
   co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-tune: %s...\n", s.c_str()); };
   auto m = compileOnnx(model, co);
   if (!m) cli::die(m.status().message());

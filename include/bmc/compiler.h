@@ -79,7 +79,8 @@ struct CompileOptions {
   /// model or package has one KV type (DecoderInfo::kvType, the resolved
   /// one). Auto (the default) stores a 16-bit graph's caches in the graph's
   /// type and others in f32; asking for bf16 where the graph's caches are f16
-  /// (or the reverse) fails, naming the input.
+  /// (or the reverse) fails, naming the input. KVMode Concat keeps the graph's
+  /// cache tensors: F32 there for a 16-bit graph's fails too.
   KVType kvType = KVType::Auto;
   /// How matmul weights are stored (embedding tables gathered from stay fp32).
   WeightFormat weights = WeightFormat::F32;

@@ -69,8 +69,9 @@ struct DecoderInfo {
   /// Activations of the quantized matmuls: "f32" or "int8"
   /// (CompileOptions::activations); "int8" only with quantized weights.
   std::string activations = "f32";
-  /// KV cache element type: "f32", "bf16" or "f16" (CompileOptions::kvType;
-  /// anything but f32 only with in-place caches).
+  /// KV cache element type in every KV mode: "f32", "bf16" or "f16". In place,
+  /// the buffers' (CompileOptions::kvType, auto: the graph's); concat, the
+  /// graph's cache tensors' (f32, or a fully 16-bit graph's f16 / bf16).
   std::string kvType = "f32";
   /// Per KV cache input: "<name>: in place" or "<name>: concat (<why>)".
   std::vector<std::string> kvStatus;

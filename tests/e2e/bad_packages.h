@@ -212,8 +212,15 @@ inline std::vector<BadPackage> writeBadPackages(const std::string &goodPath, con
   });
   variant("r_huge", "1048576", [](DecoderInfo &d, ModelSignature &) { d.r = int64_t(1) << 62; });
   variant("kv_type_unknown", "unknown KV type", [](DecoderInfo &d, ModelSignature &) { d.kvType = "int3"; });
-  variant("kv_type_without_in_place_caches", "KV type bf16 without in-place KV caches",
-          [](DecoderInfo &d, ModelSignature &) { d.kvType = "bf16"; d.inplaceKV = false; });
+  // Concat caches are described by kvType too: bf16 over the graph's f32 tensors.
+  if (meta.sig.decoder.kvType == "f32")
+    variant("kv_type_other_than_the_concat_caches", "expected dtype bf16 (KV type bf16), found f32",
+            [](DecoderInfo &d, ModelSignature &s) {
+              d.kvType = "bf16";
+              d.inplaceKV = false;
+              d.kvMode = "concat";
+              for (TensorInfo &t : s.inputs) t.kvSlot = -1;
+            });
   // The code stores f32 rows; metadata saying f16 would size the buffers at half.
   if (meta.sig.decoder.kvType == "f32")
     variant("kv_type_differs_from_the_code", "the metadata says KV type f16, but the code was compiled for f32",

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
 #include <thread>
 
 namespace bmc::e2e {
@@ -119,6 +121,51 @@ TEST(RunErrors, NamedDimensionsMustAgree) {
   auto ok = m.value()->run({a, Tensor(DType::F32, {2, 4})});
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok.value()[0].shape(), (std::vector<int64_t>{2, 4}));
+}
+
+/// Fused attention reads sequence b of k and v for query sequence b: batches
+/// the graph names apart ('bq', 'bk') are checked when they are known, at run
+/// time, in one line (MatMul would broadcast a k of batch 1; the fused op
+/// refuses it rather than read past k). Equal batches run, and agree with the
+/// plain (reference) code generation.
+TEST(RunErrors, AttentionBatchesMustAgree) {
+  auto m = compiled(small("attention_batches"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ProcessResult ir = bmcCompile({small("attention_batches"), "--emit", "mlir", "--quiet"});
+  ASSERT_EQ(ir.exitCode, 0) << ir.describe();
+  ASSERT_NE(ir.out.find("bmck.attention"), std::string::npos) << "not fused: the test would not reach the check";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  auto rand = [&](std::vector<int64_t> shape) {
+    Tensor t(DType::F32, shape);
+    for (int64_t i = 0; i < t.numElements(); ++i) t.data<float>()[i] = nd(rng);
+    return t;
+  };
+  for (int64_t bk : {3, 1}) {
+    auto r = m.value()->run({rand({2, 2, 3, 8}), rand({bk, 2, 5, 8}), rand({bk, 2, 5, 8})});
+    EXPECT_TRUE(isError(r, "Attention: key batch (the query's): expected 2, found " + std::to_string(bk))) << bk;
+  }
+  Tensor q = rand({2, 2, 3, 8}), k = rand({2, 2, 5, 8}), v = rand({2, 2, 5, 8});
+  auto ok = m.value()->run({q, k, v});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  // softmax(q k^T / sqrt(8)) v in double, from the definition.
+  const float *qd = q.data<float>(), *kd = k.data<float>(), *vd = v.data<float>(), *od = ok.value()[0].data<float>();
+  for (int64_t bh = 0; bh < 4; ++bh)
+    for (int64_t i = 0; i < 3; ++i) {
+      double s[5], mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < 5; ++j) {
+        s[j] = 0;
+        for (int64_t d = 0; d < 8; ++d) s[j] += double(qd[(bh * 3 + i) * 8 + d]) * kd[(bh * 5 + j) * 8 + d];
+        s[j] /= std::sqrt(8.0);
+        mx = std::max(mx, s[j]);
+      }
+      for (double &x : s) sum += (x = std::exp(x - mx));
+      for (int64_t d = 0; d < 8; ++d) {
+        double o = 0;
+        for (int64_t j = 0; j < 5; ++j) o += s[j] / sum * vd[(bh * 5 + j) * 8 + d];
+        EXPECT_NEAR(od[(bh * 3 + i) * 8 + d], o, 1e-5) << bh << " " << i << " " << d;
+      }
+    }
 }
 
 TEST(RunErrors, KvCacheInputsNeedASession) {

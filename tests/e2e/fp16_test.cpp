@@ -82,6 +82,7 @@ void matchesOrt(const std::string &name, const std::string &model16, const std::
   EXPECT_EQ(d.weights, type);
   // The graph's logits type at the output (Model::run's ONNX signature).
   EXPECT_EQ(m.value()->signature().outputs[d.logits].dtype, t16);
+  EXPECT_EQ(d.kvType, type); // the caches' type in every mode
   if (o.kvMode == KVMode::Concat) {
     // The graph's caches as tensors of its type, cast where read and rounded where returned.
     EXPECT_EQ(d.kvMode, "concat");
@@ -90,7 +91,6 @@ void matchesOrt(const std::string &name, const std::string &model16, const std::
       EXPECT_EQ(m.value()->signature().outputs[size_t(c.presentOutput)].dtype, t16);
     }
   } else {
-    EXPECT_EQ(d.kvType, type);
     EXPECT_EQ(d.kvMode, "bmc");
     for (const std::string &st : d.kvStatus) EXPECT_NE(st.find("in place (" + type + ")"), std::string::npos) << st;
   }
@@ -228,6 +228,73 @@ TEST(Fp16Errors, ToolsWithDefaults) {
   EXPECT_TRUE(failsCleanly(bmcRun({model, "--kv-type", "bf16", "--quiet"}), "but the graph's input"));
   EXPECT_TRUE(failsCleanly(bmcCompile({model, "-o", dir + "/x.bmcpkg", "--kv-type", "bf16", "--quiet"}), "is f16"));
   EXPECT_FALSE(fileExists(dir + "/x.bmcpkg"));
+}
+
+/// DecoderInfo::kvType is the caches' element type in every KV mode: the
+/// in-place buffers' (bmc, prealloc) and the graph's own cache tensors'
+/// (concat), for the fp16 and bf16 graphs and the fp32 model they were made
+/// from. The oracle is the type each file was written with; the session's KV
+/// bytes (heads x head_dim x rows x the element size) say the runtime agrees.
+TEST(Fp16KvType, IsTheCachesTypeInEveryMode) {
+  struct File { std::string path, type; DType dtype; int64_t bytes; };
+  const std::vector<File> files = {{modelsDir() + "/llama_op17.f16.onnx", "f16", DType::F16, 2},
+                                   {modelsDir() + "/llama_op17.bf16.onnx", "bf16", DType::BF16, 2},
+                                   {generatedModelPath("llama_op17"), "f32", DType::F32, 4}};
+  for (const File &f : files)
+    for (KVMode mode : {KVMode::Concat, KVMode::Prealloc, KVMode::BMC}) {
+      SCOPED_TRACE(f.path + " " + kvModeName(mode));
+      CompileOptions o;
+      o.kvMode = mode;
+      auto m = compiled(f.path, o);
+      ASSERT_TRUE(m.ok()) << m.status().message();
+      const ModelSignature &sig = m.value()->signature();
+      const DecoderInfo &d = sig.decoder;
+      EXPECT_EQ(d.kvMode, kvModeName(mode));
+      EXPECT_EQ(d.kvType, f.type);
+      int64_t perRow = 0;
+      for (const DecoderInfo::KV &c : d.caches) {
+        EXPECT_EQ(sig.inputs[size_t(c.pastInput)].dtype, f.dtype);
+        perRow += c.heads * c.headDim * f.bytes;
+      }
+      auto s = Session::create(m.value(), SessionOptions());
+      ASSERT_TRUE(s.ok()) << s.status().message();
+      ASSERT_TRUE(s.value()->prefill({kPrompt}).ok());
+      ASSERT_TRUE(s.value()->step({7}).ok());
+      EXPECT_EQ(s.value()->kvStats().bytesUsed, perRow * int64_t(kPrompt.size() + 1));
+    }
+}
+
+/// f32 caches asked of a 16-bit graph under kv mode concat, which keeps the
+/// graph's tensors, would be ignored: refused in one line (auto is accepted above).
+TEST(Fp16KvType, F32WithConcatOnA16BitGraphIsRefused) {
+  CompileOptions o;
+  o.kvMode = KVMode::Concat;
+  o.kvType = KVType::F32;
+  auto m = compileOnnx(modelsDir() + "/llama_op17.f16.onnx", o);
+  ASSERT_FALSE(m.ok());
+  const std::string e = m.status().message();
+  EXPECT_NE(e.find("kv type f32: the KV caches stay the graph's f16 tensors"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  EXPECT_TRUE(failsCleanly(bmcRun({modelsDir() + "/llama_op17.f16.onnx", "--kv", "concat", "--kv-type", "f32",
+                                   "--max-new-tokens", "2", "--quiet"}),
+                           "the graph's f16 tensors"));
+}
+
+/// The tools print it: bmc-compile's summary and bmc-run's KV line say f16
+/// for a concat package of the fp16 graph, which loads (the code's recorded
+/// KV type agrees with the metadata's).
+TEST(Fp16KvType, ToolsPrintTheConcatCachesType) {
+  const std::string model = modelsDir() + "/gpt2_op17.f16.onnx";
+  const std::string dir = freshDir("fp16_kv_concat"), pkg = dir + "/concat.bmcpkg";
+  ProcessResult c = bmcCompile({model, "-o", pkg, "--kv", "concat"});
+  ASSERT_EQ(c.exitCode, 0) << c.describe();
+  EXPECT_NE(c.err.find("KV caches: concat, f16"), std::string::npos) << c.err;
+  ProcessResult r = bmcRun({pkg, "--max-new-tokens", "4"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_NE(r.err.find("kv cache: concat, f16, "), std::string::npos) << r.err;
+  ProcessResult j = bmcRun({modelsDir() + "/llama_op17.bf16.onnx", "--kv", "concat", "--max-new-tokens", "4"});
+  ASSERT_EQ(j.exitCode, 0) << j.describe();
+  EXPECT_NE(j.err.find("kv cache: concat, bf16, "), std::string::npos) << j.err;
 }
 
 } // namespace

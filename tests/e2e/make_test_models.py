@@ -12,6 +12,8 @@
                       MatMulNBits forms bmc refuses (block_size 16, 2 bits, a g_idx input, 8-bit
                       zero points other than 128) and a contrib op it does not import
   w16_overflow.onnx   y[2,48] = x[2,64] @ w_big, one weight 70000 (beyond fp16's 65504)
+  attention_batches.onnx  o = softmax(q k^T / sqrt(8)) v with q [bq, 2, 3, 8], k and v [bk, 2, 5, 8]:
+                      the batches named apart (fused attention checks them at run time)
   fp16_matmul.onnx    a fully fp16 graph: y[3,37] = x[3,70] @ W, all FLOAT16; fp16_matmul.expected: y
                       as raw float16, computed here in float64 from x[i] = (i % 7 - 3) / 4
 
@@ -91,6 +93,19 @@ def main(out_dir):
     save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "fp16_matmul.onnx"))
     (x16.astype(np.float64) @ w16.astype(np.float64)).astype(np.float16).tofile(
         os.path.join(out_dir, "fp16_matmul.expected"))
+    # Attention as exporters write it (raised to the fused kernel), with q's batch 'bq' and k/v's
+    # 'bk' independent: only the run time can see that they differ.
+    F = TensorProto.FLOAT
+    g = helper.make_graph(
+        [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+         helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"]),
+         helper.make_node("Softmax", ["ss"], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["o"])],
+        "attention_batches",
+        [helper.make_tensor_value_info("q", F, ["bq", 2, 3, 8]), helper.make_tensor_value_info("k", F, ["bk", 2, 5, 8]),
+         helper.make_tensor_value_info("v", F, ["bk", 2, 5, 8])],
+        [helper.make_tensor_value_info("o", F, ["bq", 2, 3, 8])],
+        [numpy_helper.from_array(np.array(0.35355339, np.float32), "scale")])
+    save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "attention_batches.onnx"))
     nbits_models(out_dir, opset)
 
 

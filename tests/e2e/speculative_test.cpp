@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 namespace bmc::e2e {
 namespace {
@@ -203,6 +204,112 @@ TEST_P(Speculative, GreedyOutputIsExact) {
 INSTANTIATE_TEST_SUITE_P(Generated, Speculative, ::testing::ValuesIn(generatedModels()),
                          [](const ::testing::TestParamInfo<std::string> &i) { return i.param; });
 
+
+//===----------------------------------------------------------------------===//
+// Fully 16-bit graphs: 16-bit caches and logits
+//===----------------------------------------------------------------------===//
+
+// X.f16.onnx / X.bf16.onnx (make_fp16_decoder.py: 16-bit weights, activations,
+// caches and logits), compiled with default options: KV caches of the graph's
+// type (in place; concat: the graph's 16-bit tensors, cropped by a copy on
+// rollback) and 16-bit logits, widened by the session. Extend/truncate
+// against the straight path: the caches' rows differ by a rounding step
+// (u: 2^-11 f16, 2^-8 bf16) as with --kv-type above, and each path's logits
+// are rounded once to the graph's type at the output (at most one ulp, 2u
+// relative, apart): 3u of max |logit|.
+class Speculative16 : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+protected:
+  std::string path() const {
+    return modelsDir() + "/" + std::get<0>(GetParam()) + "." + std::get<1>(GetParam()) + ".onnx";
+  }
+  double u() const { return std::get<1>(GetParam()) == "bf16" ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11); }
+  static std::vector<Config> configs16() {
+    CompileOptions skip, mask, concat;
+    mask.kvPadding = "mask";
+    concat.kvMode = KVMode::Concat;
+    SessionOptions r3, pre, autoR;
+    r3.r = 3;
+    pre.kvMode = "prealloc";
+    r3.maxContext = pre.maxContext = autoR.maxContext = 512;
+    return {{"bmc r=3 skip", skip, r3}, {"prealloc mask", mask, pre}, {"concat", concat, autoR}};
+  }
+  void SetUp() override { ASSERT_TRUE(fileExists(path())) << path() << " is missing: build bmc_e2e_models"; }
+};
+
+/// Rows of rejected drafts are rewritten: after extend(d) and truncate to 2
+/// of d's 5 rows, extend(e) (other tokens at the same positions) gives the
+/// logits of the straight path p ++ d[0..2) ++ e, not of rows left by d.
+TEST_P(Speculative16, RejectedRowsAreRewritten) {
+  const std::vector<int64_t> d = {5, 77, 300, 12, 9}, e = {64, 3, 250};
+  const std::string type = std::get<1>(GetParam());
+  for (const Config &c : configs16()) {
+    SCOPED_TRACE(c.name);
+    auto m = compiled(path(), c.co);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    ASSERT_EQ(m.value()->signature().decoder.kvType, type); // the graph's caches, in every mode
+    ASSERT_EQ(m.value()->signature().outputs[size_t(m.value()->signature().decoder.logits)].dtype,
+              type == "bf16" ? DType::BF16 : DType::F16);
+    auto s = open(m.value(), c.so, /*keepAll=*/true);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->prefill({kPrompt}).ok());
+    ASSERT_TRUE(s->extend({d}).ok());
+    ASSERT_TRUE(s->truncate(int64_t(kPrompt.size()) + 2).ok());
+    ASSERT_TRUE(s->extend({e}).ok());
+    const std::vector<int64_t> straight = cat(cat(kPrompt, {d[0], d[1]}), e);
+    auto ref = open(m.value(), c.so, true);
+    ASSERT_TRUE(ref->prefill({straight}).ok());
+    expectRowsMatch(ref->allLogits(), int64_t(straight.size() - e.size()), s->allLogits(), "extend after truncate",
+                    3 * u());
+    // The rows d left behind would give other logits: the comparison can fail.
+    auto stale = open(m.value(), c.so, true);
+    ASSERT_TRUE(stale->prefill({cat(kPrompt, d)}).ok());
+    const int64_t V = s->vocab();
+    LogitDiff other = compareLogits(s->allLogits().data<float>() + V, stale->allLogits().data<float>() +
+                                    (int64_t(kPrompt.size()) + 3) * V, V);
+    EXPECT_GT(other.rel, 3 * u()) << "the paths with and without the rejected rows are not told apart";
+  }
+}
+
+/// Greedy speculative decoding gives the tokens of plain greedy decoding of
+/// the same compiled graph, with drafts accepted and rejected (replay) and a
+/// model drafting for itself, in place and concat.
+TEST_P(Speculative16, GreedyOutputIsExact) {
+  constexpr int kTokens = 40;
+  int64_t accepted = 0, rejected = 0;
+  for (const Config &c : configs16()) {
+    auto m = compiled(path(), c.co);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    std::vector<int64_t> plain = greedyTokens(m.value(), c.so, kTokens);
+    ASSERT_EQ(plain.size(), size_t(kTokens));
+    struct D { std::string name; std::function<std::shared_ptr<Drafter>()> make; };
+    std::vector<D> drafters = {
+        {"replay p=0.6", [&] { return std::make_shared<ReplayDrafter>(cat(kPrompt, plain), 0.6, 7); }},
+        {"self", [&] { return std::make_shared<ModelDrafter>(m.value(), c.so); }}};
+    for (const D &dr : drafters)
+      for (int64_t k : {1, 4, 0}) {
+        SCOPED_TRACE(c.name + ", " + dr.name + ", k=" + std::to_string(k));
+        auto s = open(m.value(), c.so);
+        GenerateOptions g;
+        g.maxNewTokens = kTokens;
+        g.speculative.drafter = dr.make();
+        g.speculative.k = k;
+        auto out = s->generate({kPrompt}, g);
+        ASSERT_TRUE(out.ok()) << out.status().message();
+        EXPECT_EQ(out.value()[0], plain) << "speculative: " << join(out.value()[0]) << "\nplain:       " << join(plain);
+        const GenerateStats &st = s->generateStats();
+        EXPECT_LE(st.targetPasses, kTokens - 1);
+        if (dr.name == "self") EXPECT_GE(st.acceptanceRate(), 0.9);
+        else accepted += st.draftAccepted, rejected += st.draftProposed - st.draftAccepted;
+      }
+  }
+  EXPECT_GT(accepted, 30);
+  EXPECT_GT(rejected, 30);
+}
+
+INSTANTIATE_TEST_SUITE_P(Generated, Speculative16,
+                         ::testing::Combine(::testing::Values("llama_op17", "gpt2_op18"),
+                                            ::testing::Values("f16", "bf16")),
+                         [](const auto &info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 //===----------------------------------------------------------------------===//
 // Sampled speculative decoding has the distribution of plain sampling

@@ -3,7 +3,8 @@
 # measured sweeps on a tiny model. (1) Speculative decoding over (r, k) with
 # every draft kept (acceptance rate 1): each pass must yield k + 1 tokens
 # (bmc-tune itself checks every token against greedy decoding); (2) with
-# acceptance 0, one token per pass; (3) a batch of 2 without drafts.
+# acceptance 0, one token per pass; (3) a batch of 2 without drafts (its
+# weights packed by 2 threads: --pack-threads is taken).
 set -u
 tune="$1" model="$2" work="$3"
 mkdir -p "$work"
@@ -32,7 +33,7 @@ grep -q '^chosen r = ' "$work/a0.txt" && fail "--spec-only ran the sweep without
 awk -F, 'NR > 1 { n++; if ($10 < 1 || $12 != 1) { print "row " NR ": k " $10 ", tokens per pass " $12 ", expected 1"; bad = 1 } }
   END { exit bad || n < 2 }' "$work/a0.csv" || fail "$work/a0.csv: expected one token per pass"
 
-"$tune" "$model" "${common[@]}" --batch 2 --csv "$work/b2.csv" > "$work/b2.txt" 2>/dev/null ||
+"$tune" "$model" "${common[@]}" --batch 2 --pack-threads 2 --csv "$work/b2.csv" > "$work/b2.txt" 2>/dev/null ||
   fail "the run with --batch 2 failed: $(cat "$work/b2.txt")"
 grep -q 'bytes per row (batch 2)' "$work/b2.txt" || fail "the batch is not reported"
 awk -F, 'NR > 1 { n++; if ($9 != 2 || $10 != 0 || $6 <= 0) { print "row " NR ": " $0; bad = 1 } } END { exit bad || n < 2 }' \

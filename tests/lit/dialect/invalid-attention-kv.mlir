@@ -11,6 +11,26 @@ func.func @heads_not_multiple(%q: tensor<1x6x1x16xf32>, %k: tensor<1x4x7x16xf32>
 
 // -----
 
+func.func @batch_differs(%q: tensor<2x6x1x16xf32>, %k: tensor<1x2x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected q, k and v of one batch, found 2, 1 and 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<2x6x1x16xf32>, tensor<1x2x7x16xf32>, tensor<1x2x7x16xf32>) -> tensor<2x6x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @kv_batch_differs(%q: tensor<?x6x1x16xf32>, %k: tensor<3x2x7x16xf32>, %v: tensor<4x2x7x16xf32>) {
+  // expected-error @+2 {{bmc.attention: expected q, k and v of one batch, found ?, 3 and 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = bmc.attention %q, %k, %v {scale = 1.0 : f32}
+      : (tensor<?x6x1x16xf32>, tensor<3x2x7x16xf32>, tensor<4x2x7x16xf32>) -> tensor<?x6x1x16xf32>
+  return
+}
+
+// -----
+
 func.func @kv_heads_differ(%q: tensor<1x6x1x16xf32>, %k: tensor<1x2x7x16xf32>, %v: tensor<1x3x7x16xf32>) {
   // expected-error @+2 {{bmc.attention: expected k and v to have the same heads, found 2 and 3}}
   // expected-error @+1 {{failed to infer returned types}}

@@ -100,6 +100,14 @@ func.func @attention_rank(%q: !bmck.view<6x?x16xf32>, %k: !bmck.view<?x2x?x16xf3
 
 // -----
 
+func.func @attention_batch(%q: !bmck.view<2x6x?x16xf32>, %k: !bmck.view<3x2x?x16xf32>) {
+  // expected-error @+1 {{'bmck.attention' op expected q, k and v of one batch, found 2, 3 and 3}}
+  %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<2x6x?x16xf32>, !bmck.view<3x2x?x16xf32>, !bmck.view<3x2x?x16xf32>) -> !bmck.view<2x6x?x16xf32>
+  return
+}
+
+// -----
+
 func.func @attention_gqa(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x4x?x16xf32>) {
   // expected-error @+1 {{'bmck.attention' op expected query heads to be a multiple of KV heads, found 6 query heads and 4 KV heads}}
   %o = bmck.attention %q, %k, %k {scale = 0.25 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x4x?x16xf32>, !bmck.view<?x4x?x16xf32>) -> !bmck.view<1x6x?x16xf32>

@@ -38,7 +38,9 @@ func.func @identity(%x: tensor<3xbf16>) -> tensor<3xbf16> {
 
 // An f16 layer: its caches stay in place as f16 (not narrowed: they are
 // !bmc.kv_cache); the attention output is cast to f16 where it is returned.
-// With concat caches, past and present are f16 tensors again.
+// With concat caches, past and present are f16 tensors again, and the new
+// rows are rounded to f16 before the Concat (as an in-place append rounds
+// them): attention reads every row as the graph stores it.
 // CHECK-LABEL: func.func @f16_layer
 // CHECK-SAME: !bmc.kv_cache<2x16xf16>
 // CHECK-SAME: -> (tensor<?x6x?x16xf16> {bmc.name = "out"})
@@ -49,7 +51,10 @@ func.func @identity(%x: tensor<3xbf16>) -> tensor<3xbf16> {
 // CONCAT-SAME: (%arg0: tensor<?x2x?x16xf16> {bmc.name = "past_key_values.0.key"}, %arg1: tensor<?x2x?x16xf16> {bmc.name = "past_key_values.0.value"}
 // CONCAT-SAME: -> (tensor<?x6x?x16xf16> {bmc.name = "out"}, tensor<?x2x?x16xf16> {bmc.name = "present.0.key"}, tensor<?x2x?x16xf16> {bmc.name = "present.0.value"})
 // CONCAT-NEXT: %[[PK:.*]] = bmc.cast %arg0 {to = f32} : (tensor<?x2x?x16xf16>) -> tensor<?x2x?x16xf32>
-// CONCAT: %[[K:.*]] = bmc.concat %[[PK]], %{{.*}} {axis = 2 : i64}
+// CONCAT: %[[NK16:.*]] = bmc.cast %{{.*}} {to = f16} : (tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf16>
+// CONCAT-NEXT: %[[NK:.*]] = bmc.cast %[[NK16]] {to = f32} : (tensor<?x2x?x16xf16>) -> tensor<?x2x?x16xf32>
+// CONCAT-NEXT: %[[K:.*]] = bmc.concat %[[PK]], %[[NK]] {axis = 2 : i64}
+// CONCAT: bmc.attention %{{.*}}, %[[K]],
 // CONCAT: %[[K16:.*]] = bmc.cast %[[K]] {to = f16} : (tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf16>
 func.func @f16_layer(%pk: tensor<?x2x?x16xf16> {bmc.name = "past_key_values.0.key"},
                      %pv: tensor<?x2x?x16xf16> {bmc.name = "past_key_values.0.value"},
@@ -62,4 +67,20 @@ func.func @f16_layer(%pk: tensor<?x2x?x16xf16> {bmc.name = "past_key_values.0.ke
   %o = bmc.attention %q, %k, %v, %mask {scale = 2.500000e-01 : f32}
       : (tensor<?x6x?x16xf16>, tensor<?x2x?x16xf16>, tensor<?x2x?x16xf16>, tensor<?x1x?x?xf16>) -> tensor<?x6x?x16xf16>
   return %o, %k, %v : tensor<?x6x?x16xf16>, tensor<?x2x?x16xf16>, tensor<?x2x?x16xf16>
+}
+
+// -----
+
+// A Concat of a 16-bit input that is not returned (no present output): its
+// inputs are not rounded (only the graph's cache rows are its storage).
+// CONCAT-LABEL: func.func @not_a_cache
+// CONCAT-COUNT-2: bmc.cast %arg{{[01]}} {to = f32}
+// CONCAT-NEXT: bmc.concat
+// CONCAT-NEXT: bmc.add
+// CONCAT-NEXT: bmc.cast %{{.*}} {to = f16}
+// CONCAT-NEXT: return
+func.func @not_a_cache(%a: tensor<2x3xf16>, %b: tensor<2x3xf16>) -> tensor<4x3xf16> {
+  %c = bmc.concat %a, %b {axis = 0 : i64} : (tensor<2x3xf16>, tensor<2x3xf16>) -> tensor<4x3xf16>
+  %d = bmc.add %c, %c : (tensor<4x3xf16>, tensor<4x3xf16>) -> tensor<4x3xf16>
+  return %d : tensor<4x3xf16>
 }

@@ -80,6 +80,21 @@ func.func @probabilities_used(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, 
   return %o, %p : tensor<1x2x3x4xf32>, tensor<1x2x3x3xf32>
 }
 
+// Negative: K and V of batch 1 against a Q of any batch: MatMul broadcasts
+// them, the fused op would read one K/V sequence per query sequence.
+// CHECK-LABEL: func.func @kv_batch_broadcast
+// CHECK: bmc.softmax
+// CHECK-NOT: bmc.attention
+func.func @kv_batch_broadcast(%q: tensor<?x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>)
+    -> tensor<?x2x3x4xf32> {
+  %kt = bmc.transpose %k {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x3x4xf32>) -> tensor<1x2x4x3xf32>
+  %s = bmc.matmul %q, %kt : (tensor<?x2x3x4xf32>, tensor<1x2x4x3xf32>) -> tensor<?x2x3x3xf32>
+  // expected-remark @+1 {{attention not fused: K or V has batch 1 where Q's may be larger (MatMul broadcasts it, attention would not)}}
+  %p = bmc.softmax %s {axis = 3 : i64} : (tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32>
+  %o = bmc.matmul %p, %v : (tensor<?x2x3x3xf32>, tensor<1x2x3x4xf32>) -> tensor<?x2x3x4xf32>
+  return %o : tensor<?x2x3x4xf32>
+}
+
 // Negative: a softmax that is not between two matmuls (a classifier head).
 // CHECK-LABEL: func.func @plain_softmax
 // CHECK: bmc.softmax

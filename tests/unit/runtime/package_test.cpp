@@ -401,7 +401,8 @@ TEST(PackageMeta, RejectsInconsistentFields) {
       {"kv type empty", "unknown KV type", [](pkg::Meta &m) { m.sig.decoder.kvType = ""; }},
       {"kv type other than the cache inputs'", "expected dtype f16 (KV type f16), found bf16",
        [](pkg::Meta &m) { m.sig.decoder.kvType = "f16"; }},
-      {"bf16 without in-place caches", "KV type bf16 without in-place KV caches",
+      // kvType describes concat caches too: bf16 KV slots claimed as concat caches.
+      {"bf16 KV slots marked concat", "expected a tensor input (concat caches)",
        [](pkg::Meta &m) { m.sig.decoder.inplaceKV = false; }},
   };
   for (const Case &c : cases) {
