@@ -56,7 +56,7 @@ models=(
   "gpt2_bf16|--preset tiny --family gpt2 --layers 2 --dtype bf16"
   "llama_nbits4|nbits:llama:--bits 4"
   "llama_nbits8|nbits:llama:--bits 8"
-  "llama_qdq_int4|qdq:llama:--form int4"
+  "llama_op23_qdq_int4|qdq:llama_op23:--form int4"
   "llama_qdq_uint8|qdq:llama:--form uint8"
   "matmul_forms|forms:"
 )
@@ -86,7 +86,7 @@ extras=(
   "llama_op23|int4|--weights int4"
   "llama_nbits4|act8|--act int8"
   "llama_nbits8|act8|--act int8"
-  "llama_qdq_int4|act8|--act int8"
+  "llama_op23_qdq_int4|act8|--act int8"
   "llama_f16|int8|--weights int8"
   "llama_f16|concat|--kv concat"
   "matmul_forms|f32|"
