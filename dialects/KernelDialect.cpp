@@ -171,3 +171,76 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "attribute 'softcap': expected a finite value >= 0 (0: no soft cap), found " << cap;
   return success();
 }
+
+/// `weight` names a constant 2-D matrix: the right operand's view is 2-D with
+/// sizes known at compile time (a target reads its own copy in its place).
+static LogicalResult verifyWeightOperand(Operation *op, std::optional<StringRef> weight, ViewType rhs,
+                                         StringRef operand) {
+  if (!weight) return success();
+  if (weight->empty()) return op->emitOpError("attribute 'weight': expected a weight's name, found \"\"");
+  if (rhs.getRank() != 2 || rhs.isDynamicDim(0) || rhs.isDynamicDim(1))
+    return op->emitOpError("expected ")
+           << operand << " to be a 2-D view of static sizes when it reads the weight \"" << *weight << "\", found "
+           << rhs;
+  return success();
+}
+
+/// The result sizes agree with `want` where both are known.
+static LogicalResult verifyResult(Operation *op, ViewType out, ArrayRef<int64_t> want, Type elem) {
+  bool ok = out.getRank() == int64_t(want.size()) && out.getElementType() == elem;
+  for (int64_t i = 0; ok && i < out.getRank(); ++i)
+    ok = ShapedType::isDynamic(out.getShape()[i]) || ShapedType::isDynamic(want[i]) || out.getShape()[i] == want[i];
+  if (!ok) return op->emitOpError("expected the result ") << shapeStr(want) << " of " << elem << ", found " << out;
+  return success();
+}
+
+/// bmc.matmul's type inference, on views: numpy promotion of 1-D operands,
+/// broadcast batch dimensions, one element type.
+LogicalResult MatMulOp::verify() {
+  ViewType a = getLhs().getType(), b = getRhs().getType();
+  if (a.getElementType() != b.getElementType())
+    return emitOpError("expected lhs and rhs of one element type, found ") << a << " and " << b;
+  if (a.getRank() < 1 || b.getRank() < 1)
+    return emitOpError("expected lhs and rhs of rank >= 1, found ") << a << " and " << b;
+  SmallVector<int64_t> as(a.getShape()), bs(b.getShape());
+  bool aVec = as.size() == 1, bVec = bs.size() == 1;
+  if (aVec) as.insert(as.begin(), 1);
+  if (bVec) bs.push_back(1);
+  int64_t ka = as.back(), kb = bs[bs.size() - 2];
+  if (!ShapedType::isDynamic(ka) && !ShapedType::isDynamic(kb) && ka != kb)
+    return emitOpError("expected the contraction dimensions to agree, found ")
+           << ka << " (lhs " << a << ") and " << kb << " (rhs " << b << ")";
+  SmallVector<int64_t> want;
+  std::string why;
+  if (failed(bmc::broadcastShapes(ArrayRef<int64_t>(as).drop_back(2), ArrayRef<int64_t>(bs).drop_back(2), want, why)))
+    return emitOpError("expected batch dimensions that broadcast: ") << why;
+  if (!aVec) want.push_back(as[as.size() - 2]);
+  if (!bVec) want.push_back(bs.back());
+  if (failed(verifyResult(*this, getResult().getType(), want, a.getElementType()))) return failure();
+  return verifyWeightOperand(*this, getWeight(), b, "rhs");
+}
+
+/// bmc.gemm's type inference, on views: 2-D a and b, inner dimensions after
+/// the transposes, c broadcasting to [M, N].
+LogicalResult GemmOp::verify() {
+  ViewType a = getA().getType(), b = getB().getType();
+  if (a.getRank() != 2 || b.getRank() != 2) return emitOpError("expected 2-D a and b, found ") << a << " and " << b;
+  Type et = a.getElementType();
+  for (Value v : {Value(getB()), Value(getC())})
+    if (v && cast<ViewType>(v.getType()).getElementType() != et)
+      return emitOpError("expected operands of element type ") << et << " (as a), found " << v.getType();
+  int64_t m = getTransA() ? a.getShape()[1] : a.getShape()[0], ka = getTransA() ? a.getShape()[0] : a.getShape()[1];
+  int64_t kb = getTransB() ? b.getShape()[1] : b.getShape()[0], n = getTransB() ? b.getShape()[0] : b.getShape()[1];
+  if (!ShapedType::isDynamic(ka) && !ShapedType::isDynamic(kb) && ka != kb)
+    return emitOpError("expected the inner dimensions to agree, found ") << ka << " and " << kb;
+  SmallVector<int64_t> want{m, n};
+  if (Value c = getC()) {
+    SmallVector<int64_t> bc;
+    std::string why;
+    auto ct = cast<ViewType>(c.getType());
+    if (failed(bmc::broadcastShapes(want, ct.getShape(), bc, why)) || bc.size() != 2)
+      return emitOpError("expected c to broadcast to ") << shapeStr(want) << ", found " << ct;
+  }
+  if (failed(verifyResult(*this, getResult().getType(), want, et))) return failure();
+  return verifyWeightOperand(*this, getWeight(), b, "b");
+}

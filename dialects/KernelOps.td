@@ -1,7 +1,8 @@
 //===- KernelOps.td - bmck operations ----------------------*- tablegen -*-===//
 //
 // Families moved so far: the seams to the tensor level, the KV cache (its
-// view of the valid rows, its in-place append) and attention. Every verifier
+// view of the valid rows, its in-place append), attention and the matrix
+// products (matmul, gemm). Every verifier
 // names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
@@ -141,6 +142,64 @@ def Bmck_AttentionOp : Bmck_Op<"attention", [AttrSizedOperandSegments, MemoryEff
   let assemblyFormat = [{
     $q `,` $k `,` $v (`mask` $mask^)? (`padded` $padded^)? attr-dict `:` functional-type(operands, results)
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix products
+//===----------------------------------------------------------------------===//
+
+def Bmck_MatMulOp : Bmck_Op<"matmul", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: batched matrix product with numpy semantics, on views";
+  let description = [{
+    The kernel-level form of `bmc.matmul`: `lhs [..., M, K]` times
+    `rhs [..., K, N]`, leading batch dimensions broadcast, a 1-D operand
+    promoted as numpy does (and its dimension dropped from the result). The
+    result is a new view of the operands' element type (the emitter
+    allocates it).
+
+    `weight` names the `bmc.weight` that `rhs` reads, when it is one: 2-D,
+    reached through at most one 2-D Transpose and a widening Cast from
+    bf16/f16 (the weight's own type is then the storage a target streams).
+    It says which constant the product reads, so that a target may read its
+    own copy of that weight, prepared at compile time (the CPU emitter packs
+    it into panels, quantized or 16-bit as the weight plan says; a CUDA
+    emitter would keep it in device memory); without it, `rhs` is a strided
+    view computed at run time. Which weights are packed, and in which
+    format, is the target's decision, not this op's.
+
+    ```mlir
+    %y = bmck.matmul %x, %w {weight = "model.layers.0.mlp.up_proj.weight"}
+        : (!bmck.view<?x?x96xf32>, !bmck.view<96x256xf32>) -> !bmck.view<?x?x256xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$lhs, Bmck_ViewType:$rhs, OptionalAttr<StrAttr>:$weight);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_GemmOp : Bmck_Op<"gemm", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: alpha * op(a) * op(b) + beta * c on 2-D views";
+  let description = [{
+    The kernel-level form of `bmc.gemm` (ONNX Gemm, as cuBLAS and the BLAS
+    GEMM define it): `op(x)` is `x` or its transpose per `trans_a` /
+    `trans_b`, `c` (optional) broadcasts to the result `[M, N]`, a new view
+    of `a`'s element type. A separate op from `bmck.matmul`, whose batched
+    numpy semantics have no transposes, scale factors or addend. `weight`
+    names the `bmc.weight` `b` reads, as for `bmck.matmul` (`trans_b` then
+    applies to it too).
+
+    ```mlir
+    %y = bmck.gemm %x, %w, %bias {weight = "W1", alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = true}
+        : (!bmck.view<?x70xf32>, !bmck.view<37x70xf32>, !bmck.view<37xf32>) -> !bmck.view<?x37xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$a, Bmck_ViewType:$b, Optional<Bmck_ViewType>:$c,
+                       F32Attr:$alpha, F32Attr:$beta, BoolAttr:$trans_a, BoolAttr:$trans_b,
+                       OptionalAttr<StrAttr>:$weight);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

@@ -30,9 +30,12 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     target.addIllegalOp<KVAppendOp, KVPastOp>();
     // Attention (LowerToKernelsAttention.cpp).
     target.addIllegalOp<AttentionOp>();
+    // The matrix products (LowerToKernelsMatMul.cpp).
+    target.addIllegalOp<MatMulOp, GemmOp>();
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
+    populateMatMulToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

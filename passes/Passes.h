@@ -39,7 +39,7 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
                         llvm::cl::init(KVType::Auto)};
   Option<bool> lowerToKernels{*this, "lower-to-kernels",
                               llvm::cl::desc("End with bmc-lower-to-kernels: the op families moved to the "
-                                             "kernel level so far (the KV cache) become bmck ops"),
+                                             "kernel level so far (the KV cache, attention, the matrix products) become bmck ops"),
                               llvm::cl::init(true)};
   Option<bool> markLayers{*this, "mark-layers",
                           llvm::cl::desc("Mark each decoder layer's ops (bmc-mark-layers), so code "
@@ -76,6 +76,25 @@ void populateKVToKernelPatterns(RewritePatternSet &patterns);
 /// reading the KV family's views without seams and, with padding = mask, the
 /// cache capacity as the padded length.
 void populateAttentionToKernelPatterns(RewritePatternSet &patterns);
+
+/// The matrix products of bmc-lower-to-kernels
+/// (passes/LowerToKernelsMatMul.cpp): bmc.matmul -> bmck.matmul, bmc.gemm ->
+/// bmck.gemm, naming the weight their right operand reads (findMatMulWeight).
+void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
+
+/// The constant a matrix product's right operand `rhs` reads: a 2-D
+/// bmc.weight reached through at most one 2-D Transpose (`transposed`),
+/// before or after a Cast to f32 of a bf16/f16 weight, or a bf16/f16 weight
+/// read as it is (a fully 16-bit graph's matmul); `narrow` is then that
+/// 16-bit type (the storage a target streams), else null (an f32 weight).
+/// bmck.matmul / bmck.gemm name it in `weight`; the CPU emitter's weight plan
+/// finds its orientation and storage type here.
+struct MatMulWeight {
+  WeightOp weight;
+  bool transposed = false;
+  Type narrow;
+};
+std::optional<MatMulWeight> findMatMulWeight(Value rhs);
 
 /// Re-infers the result types of `op` and keeps the more static of old and
 /// new per dimension. Returns true if a type changed.

@@ -249,9 +249,12 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     (`populate<Family>ToKernelPatterns`), turns tensor-level bmc ops into
     target-independent kernel-level ops on `!bmck.view`s. Families moved so
     far: the KV cache (`bmc.kv_append` -> `bmck.kv_append`, `bmc.kv_past` ->
-    `bmck.kv_rows`; passes/LowerToKernelsKV.cpp) and attention
+    `bmck.kv_rows`; passes/LowerToKernelsKV.cpp), attention
     (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
-    padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp).
+    padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
+    and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
+    `bmck.gemm`, naming the weight their right operand reads;
+    passes/LowerToKernelsMatMul.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family
     produced as the view inside its `bmck.to_tensor` (the seams left without

@@ -58,7 +58,7 @@ void registerPipeline() {
       "bmc-pipeline",
       "The compiler's pass list: widen 16-bit graphs to fp32, fold shapes, raise attention and norms, rewrite KV "
       "caches in place (unless kv-mode=concat), give 16-bit inputs/outputs their types back, mark decoder layers, "
-      "lower the KV cache ops to the kernel level (bmck)",
+      "lower the moved op families (KV cache, attention, matrix products) to the kernel level (bmck)",
       [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
         PipelineOptions o;
         if (failed(o.parseFromString(text))) return failure();

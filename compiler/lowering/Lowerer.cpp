@@ -532,11 +532,11 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   }
   if (isa<mlir::bmck::KVRowsOp, mlir::bmck::KVAppendOp, mlir::bmc::KVCapacityOp>(op)) return lowerKV(op);
   if (auto a = dyn_cast<mlir::bmck::AttentionOp>(op)) return lowerAttention(a);
-  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp>(op))
+  if (auto m = dyn_cast<mlir::bmck::MatMulOp>(op)) return lowerMatMul(m);
+  if (auto g = dyn_cast<mlir::bmck::GemmOp>(op)) return lowerGemm(g);
+  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp>(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
-  if (auto m = dyn_cast<mlir::bmc::MatMulOp>(op)) return lowerMatMul(m);
-  if (auto g = dyn_cast<mlir::bmc::GemmOp>(op)) return lowerGemm(g);
   if (auto s = dyn_cast<mlir::bmc::SoftmaxOp>(op)) return lowerSoftmax(s);
   if (isa<mlir::bmc::LayerNormOp, mlir::bmc::RMSNormOp>(op)) return lowerNorm(op);
   if (isa<mlir::bmc::ReduceMeanOp, mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))

@@ -169,9 +169,11 @@ public:
   LogicalResult lowerReduce(Operation *op);
   LogicalResult lowerSoftmax(mlir::bmc::SoftmaxOp op);
   LogicalResult lowerNorm(Operation *op);
-  LogicalResult lowerMatMul(mlir::bmc::MatMulOp op);
+  /// bmck.matmul and bmck.gemm: a packed-weight, strided or loop product
+  /// (LowerMatMul.cpp).
+  LogicalResult lowerMatMul(mlir::bmck::MatMulOp op);
   bool isLogitsMatMul(Operation *op);
-  LogicalResult lowerGemm(mlir::bmc::GemmOp op);
+  LogicalResult lowerGemm(mlir::bmck::GemmOp op);
   /// bmck.attention: one fused-kernel call (LowerAttention.cpp).
   LogicalResult lowerAttention(mlir::bmck::AttentionOp op);
   LogicalResult lowerData(Operation *op);
@@ -180,8 +182,9 @@ public:
   /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).
   LogicalResult lowerKV(Operation *op);
 
-  /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). Returns false if
-  /// `rhs` is not a weight usable by the packed kernel.
+  /// Packed-weight matmul: C[M,N] = A[M,K] * B (+ bias). `rhs` is the
+  /// tensor-level value the product's right operand views. Returns false if
+  /// it is not a weight usable by the packed kernel.
   bool tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf &c2d, Value bias);
   /// A Transpose or Cast between a 16-bit weight and the packed matmuls
   /// that read it (and nothing else): not lowered, the packed 16-bit matrix

@@ -5,7 +5,10 @@
 # and a new build (docs/DESIGN.md, "Lowering": each migration step of issue 14
 # must be byte-identical).
 #
-#   codegen_identical.sh BASE NEW [WORK]   (88 configurations: 11 models x 8 option sets)
+#   codegen_identical.sh BASE NEW [WORK]   (158 configurations: 17 decoders x 8 option sets,
+#                                            plus 22 extra model / option pairs: weight formats,
+#                                            int8 activations, every matmul / Gemm form; 3 are
+#                                            refused by design: a kv-type not the 16-bit graph's)
 #
 # BASE and NEW are each a directory holding bin/bmc-compile (a build folder),
 # or a snapshot this script wrote before (WORK/<name>, with a MANIFEST), so a
@@ -35,7 +38,9 @@ done
 mkdir -p "$work/models"
 
 # name|generator arguments: tests/models/bmc_modelgen.py, or
-# make_genai_models.py (onnxruntime-genai's contrib-op form) for "genai:" ones
+# make_genai_models.py (onnxruntime-genai's contrib-op form) for "genai:" ones,
+# make_matmulnbits.py / make_qdq.py on an earlier model for "nbits:BASE:" /
+# "qdq:BASE:" ones, tests/tools/make_matmul_forms.py for "forms:"
 models=(
   "llama|--preset tiny --family llama --layers 2"
   "llama5|--preset tiny --family llama --layers 5"
@@ -48,6 +53,13 @@ models=(
   "llama_static_op24|--preset tiny --family llama --layers 2 --opset 24 --static-cache 64"
   "genai_gqa_window_softcap_smooth|genai:--form gqa-packed --interleaved --window 8 --softcap 2 --smooth-softmax"
   "genai_mha|genai:--form mha"
+  "llama_f16|--preset tiny --family llama --layers 2 --dtype f16"
+  "gpt2_bf16|--preset tiny --family gpt2 --layers 2 --dtype bf16"
+  "llama_nbits4|nbits:llama:--bits 4"
+  "llama_nbits8|nbits:llama:--bits 8"
+  "llama_op23_qdq_int4|qdq:llama_op23:--form int4"
+  "llama_qdq_uint8|qdq:llama:--form uint8"
+  "matmul_forms|forms:"
 )
 # name|bmc-compile options (each applied to every model)
 configs=(
@@ -60,6 +72,32 @@ configs=(
   "concat|--kv concat"
   "int8|--weights int8"
 )
+# model|name|bmc-compile options: weight formats and forms not crossed with
+# every KV option set (matmul_forms is no decoder: the KV options mean nothing)
+extras=(
+  "llama|int4|--weights int4"
+  "llama|f16w|--weights f16"
+  "llama|bf16w|--weights bf16"
+  "llama|int8_act8|--weights int8 --act int8"
+  "llama|int4_act8|--weights int4 --act int8"
+  "gpt2|int4|--weights int4"
+  "gpt2|bf16w|--weights bf16"
+  "qwen2|f16w|--weights f16"
+  "phi3|int4_act8|--weights int4 --act int8"
+  "llama_op23|int4|--weights int4"
+  "llama_nbits4|act8|--act int8"
+  "llama_nbits8|act8|--act int8"
+  "llama_op23_qdq_int4|act8|--act int8"
+  "llama_f16|int8|--weights int8"
+  "llama_f16|concat|--kv concat"
+  "matmul_forms|f32|"
+  "matmul_forms|int8|--weights int8"
+  "matmul_forms|int4|--weights int4"
+  "matmul_forms|f16w|--weights f16"
+  "matmul_forms|bf16w|--weights bf16"
+  "matmul_forms|int8_act8|--weights int8 --act int8"
+  "matmul_forms|int4_act8|--weights int4 --act int8"
+)
 
 for m in "${models[@]}"; do
   name="${m%%|*}"
@@ -69,14 +107,38 @@ for m in "${models[@]}"; do
   if [ "${args#genai:}" != "$args" ]; then
     args="${args#genai:}" gen="$root/tests/models/make_genai_models.py" quiet=
   fi
-  # shellcheck disable=SC2086
-  if ! "$py" "$gen" $args --seed 7 $quiet -o "$onnx" >/dev/null; then
+  case "$args" in
+    nbits:* | qdq:*)
+      kind="${args%%:*}" rest="${args#*:}"
+      src="$work/models/${rest%%:*}.onnx"
+      [ "$kind" = nbits ] && gen="$root/tests/models/make_matmulnbits.py" || gen="$root/tests/models/make_qdq.py"
+      # shellcheck disable=SC2086
+      ok=1; "$py" "$gen" ${rest#*:} "$src" "$onnx" >/dev/null || ok=0 ;;
+    forms:)
+      ok=1; "$py" "$root/tests/tools/make_matmul_forms.py" "$onnx" >/dev/null || ok=0 ;;
+    *)
+      # shellcheck disable=SC2086
+      ok=1; "$py" "$gen" $args --seed 7 $quiet -o "$onnx" >/dev/null || ok=0 ;;
+  esac
+  if [ "$ok" = 0 ]; then
     echo "codegen_identical: generating model '$name' (${m#*|}) failed" >&2
     exit 2
   fi
 done
 
-# snapshot BUILD OUT: every model x config, --emit llvm and the package.
+# id|model|options of every run: each decoder model x each config, then the extras
+runs=()
+for m in "${models[@]}"; do
+  name="${m%%|*}"
+  [ "${m#*|}" = "forms:" ] && continue
+  for c in "${configs[@]}"; do runs+=("$name.${c%%|*}|$name|${c#*|}"); done
+done
+for e in "${extras[@]}"; do
+  model="${e%%|*}" rest="${e#*|}"
+  runs+=("$model.${rest%%|*}|$model|${rest#*|}")
+done
+
+# snapshot BUILD OUT: every run, --emit llvm and the package.
 snapshot() {
   local bin="$1/bin/bmc-compile" out="$2"
   if [ ! -x "$bin" ]; then
@@ -85,15 +147,13 @@ snapshot() {
   fi
   rm -rf "$out"
   mkdir -p "$out"
-  for m in "${models[@]}"; do
-    local name="${m%%|*}"
-    for c in "${configs[@]}"; do
-      local id="$name.${c%%|*}"
-      # shellcheck disable=SC2086
-      "$bin" "$work/models/$name.onnx" ${c#*|} --quiet --emit llvm >"$out/$id.ll" 2>"$out/$id.ll.err" || echo "fail" >"$out/$id.ll.rc"
-      # shellcheck disable=SC2086
-      "$bin" "$work/models/$name.onnx" ${c#*|} --quiet -o "$out/$id.bmcpkg" 2>"$out/$id.pkg.err" || echo "fail" >"$out/$id.pkg.rc"
-    done
+  for r in "${runs[@]}"; do
+    local id="${r%%|*}" rest="${r#*|}"
+    local name="${rest%%|*}" opts="${rest#*|}"
+    # shellcheck disable=SC2086
+    "$bin" "$work/models/$name.onnx" $opts --quiet --emit llvm >"$out/$id.ll" 2>"$out/$id.ll.err" || echo "fail" >"$out/$id.ll.rc"
+    # shellcheck disable=SC2086
+    "$bin" "$work/models/$name.onnx" $opts --quiet -o "$out/$id.bmcpkg" 2>"$out/$id.pkg.err" || echo "fail" >"$out/$id.pkg.rc"
   done
   echo "built by $bin" >"$out/MANIFEST"
 }
@@ -112,24 +172,22 @@ b="$(resolve "$base" base)" || exit 2
 n="$(resolve "$new" new)" || exit 2
 
 same=0 differ=0
-for m in "${models[@]}"; do
-  name="${m%%|*}"
-  for c in "${configs[@]}"; do
-    id="$name.${c%%|*}"
-    for f in "$id.ll" "$id.bmcpkg" "$id.ll.rc" "$id.pkg.rc"; do
-      if [ -e "$b/$f" ] || [ -e "$n/$f" ]; then
-        if ! cmp -s "$b/$f" "$n/$f"; then
-          echo "DIFFERS: $f (${c#*|})"
-          differ=$((differ + 1))
-          continue 2
-        fi
+for r in "${runs[@]}"; do
+  id="${r%%|*}" opts="${r#*|}"
+  opts="${opts#*|}"
+  for f in "$id.ll" "$id.bmcpkg" "$id.ll.rc" "$id.pkg.rc"; do
+    if [ -e "$b/$f" ] || [ -e "$n/$f" ]; then
+      if ! cmp -s "$b/$f" "$n/$f"; then
+        echo "DIFFERS: $f ($opts)"
+        differ=$((differ + 1))
+        continue 2
       fi
-    done
-    if [ -f "$b/$id.ll.rc" ] || [ -f "$b/$id.pkg.rc" ]; then
-      echo "fails in both builds: $id ($(head -1 "$b/$id.ll.err" "$b/$id.pkg.err" 2>/dev/null | grep -v '^==>' | head -1))"
     fi
-    same=$((same + 1))
   done
+  if [ -f "$b/$id.ll.rc" ] || [ -f "$b/$id.pkg.rc" ]; then
+    echo "fails in both builds: $id ($(head -1 "$b/$id.ll.err" "$b/$id.pkg.err" 2>/dev/null | grep -v '^==>' | head -1))"
+  fi
+  same=$((same + 1))
 done
 echo "codegen_identical: $same configurations identical, $differ differ (base $b, new $n)"
 [ "$differ" -eq 0 ]

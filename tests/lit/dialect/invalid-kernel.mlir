@@ -169,3 +169,99 @@ func.func @attention_softcap(%q: !bmck.view<1x6x?x16xf32>, %k: !bmck.view<?x2x?x
   %o = bmck.attention %q, %k, %k {scale = 0.25 : f32, softcap = -1.0 : f32} : (!bmck.view<1x6x?x16xf32>, !bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<1x6x?x16xf32>
   return
 }
+
+// -----
+
+func.func @matmul_types(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x19xf16>) {
+  // expected-error @+1 {{'bmck.matmul' op expected lhs and rhs of one element type, found '!bmck.view<?x70xf32>' and '!bmck.view<70x19xf16>'}}
+  %y = bmck.matmul %a, %b : (!bmck.view<?x70xf32>, !bmck.view<70x19xf16>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_scalar(%a: !bmck.view<f32>, %b: !bmck.view<7xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op expected lhs and rhs of rank >= 1, found '!bmck.view<f32>' and '!bmck.view<7xf32>'}}
+  %y = bmck.matmul %a, %b : (!bmck.view<f32>, !bmck.view<7xf32>) -> !bmck.view<f32>
+  return
+}
+
+// -----
+
+func.func @matmul_contraction(%a: !bmck.view<?x70xf32>, %b: !bmck.view<69x19xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op expected the contraction dimensions to agree, found 70 (lhs '!bmck.view<?x70xf32>') and 69 (rhs '!bmck.view<69x19xf32>')}}
+  %y = bmck.matmul %a, %b : (!bmck.view<?x70xf32>, !bmck.view<69x19xf32>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: !bmck.view<2x3x5x7xf32>, %b: !bmck.view<4x7x4xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op expected batch dimensions that broadcast: }}
+  %y = bmck.matmul %a, %b : (!bmck.view<2x3x5x7xf32>, !bmck.view<4x7x4xf32>) -> !bmck.view<2x3x5x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_result(%v: !bmck.view<7xf32>, %b: !bmck.view<7x4xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op expected the result [4] of 'f32', found '!bmck.view<1x4xf32>'}}
+  %y = bmck.matmul %v, %b : (!bmck.view<7xf32>, !bmck.view<7x4xf32>) -> !bmck.view<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_weight_dynamic(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x?xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op expected rhs to be a 2-D view of static sizes when it reads the weight "w.up", found '!bmck.view<70x?xf32>'}}
+  %y = bmck.matmul %a, %b {weight = "w.up"} : (!bmck.view<?x70xf32>, !bmck.view<70x?xf32>) -> !bmck.view<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_weight_empty(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x19xf32>) {
+  // expected-error @+1 {{'bmck.matmul' op attribute 'weight': expected a weight's name, found ""}}
+  %y = bmck.matmul %a, %b {weight = ""} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @gemm_rank(%a: !bmck.view<2x?x70xf32>, %b: !bmck.view<70x19xf32>) {
+  // expected-error @+1 {{'bmck.gemm' op expected 2-D a and b, found '!bmck.view<2x?x70xf32>' and '!bmck.view<70x19xf32>'}}
+  %y = bmck.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false} : (!bmck.view<2x?x70xf32>, !bmck.view<70x19xf32>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @gemm_inner(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x19xf32>) {
+  // expected-error @+1 {{'bmck.gemm' op expected the inner dimensions to agree, found 70 and 19}}
+  %y = bmck.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = true} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>) -> !bmck.view<?x70xf32>
+  return
+}
+
+// -----
+
+func.func @gemm_c(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x19xf32>, %c: !bmck.view<18xf32>) {
+  // expected-error @+1 {{'bmck.gemm' op expected c to broadcast to [?, 19], found '!bmck.view<18xf32>'}}
+  %y = bmck.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>, !bmck.view<18xf32>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @gemm_c_type(%a: !bmck.view<?x70xf32>, %b: !bmck.view<70x19xf32>, %c: !bmck.view<19xf16>) {
+  // expected-error @+1 {{'bmck.gemm' op expected operands of element type 'f32' (as a), found '!bmck.view<19xf16>'}}
+  %y = bmck.gemm %a, %b, %c {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>, !bmck.view<19xf16>) -> !bmck.view<?x19xf32>
+  return
+}
+
+// -----
+
+func.func @gemm_result(%a: !bmck.view<70x5xf32>, %b: !bmck.view<70x19xf32>) {
+  // expected-error @+1 {{'bmck.gemm' op expected the result [5, 19] of 'f32', found '!bmck.view<70x19xf32>'}}
+  %y = bmck.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = true, trans_b = false} : (!bmck.view<70x5xf32>, !bmck.view<70x19xf32>) -> !bmck.view<70x19xf32>
+  return
+}

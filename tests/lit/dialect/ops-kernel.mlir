@@ -1,5 +1,6 @@
 // Round trip of the kernel-level dialect bmck: the view type, the seams to
-// the tensor level and the KV cache ops (KernelDialect.td, KernelOps.td).
+// the tensor level, the KV cache ops, attention and the matrix products
+// (KernelDialect.td, KernelOps.td).
 // RUN: bmc-opt %s | bmc-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @kv_f32
@@ -64,4 +65,29 @@ func.func @attention(%cache: !bmc.kv_cache<2x16xbf16>, %new: tensor<?x2x?x16xf32
       : (!bmck.view<?x4x?x8xf32>, !bmck.view<?x4x?x8xf32>, !bmck.view<?x4x?x12xf32>) -> !bmck.view<?x4x?x12xf32>
   %o2t = bmck.to_tensor %o2 : !bmck.view<?x4x?x12xf32> -> tensor<?x4x?x12xf32>
   return %ot, %o2t : tensor<1x6x?x16xf32>, tensor<?x4x?x12xf32>
+}
+
+// Matrix products: a named weight (packed form), a batched strided product
+// with broadcasting, 1-D promotion, integer elements; gemm with transposes,
+// alpha/beta, a broadcast c, and without c.
+// CHECK-LABEL: func.func @matmul
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} {weight = "w.up"} : (!bmck.view<?x?x96xf32>, !bmck.view<96x256xf32>) -> !bmck.view<?x?x256xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<2x3x5x7xf32>, !bmck.view<3x7x4xf32>) -> !bmck.view<2x3x5x4xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<7xf32>, !bmck.view<?x7x4xf32>) -> !bmck.view<?x4xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<5x7xi32>, !bmck.view<7xi32>) -> !bmck.view<5xi32>
+// CHECK: bmck.gemm %{{.*}}, %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, beta = 2.000000e+00 : f32, trans_a = true, trans_b = true, weight = "w.t"} : (!bmck.view<70x?xf32>, !bmck.view<37x70xf32>, !bmck.view<1xf32>) -> !bmck.view<?x37xf32>
+// CHECK: bmck.gemm %{{.*}}, %{{.*}} {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = false, trans_b = false} : (!bmck.view<?x70xf32>, !bmck.view<70x?xf32>) -> !bmck.view<?x?xf32>
+func.func @matmul(%x: !bmck.view<?x?x96xf32>, %w: !bmck.view<96x256xf32>, %a: !bmck.view<2x3x5x7xf32>,
+                  %b: !bmck.view<3x7x4xf32>, %v: !bmck.view<7xf32>, %bb: !bmck.view<?x7x4xf32>,
+                  %ia: !bmck.view<5x7xi32>, %iv: !bmck.view<7xi32>, %xt: !bmck.view<70x?xf32>,
+                  %wt: !bmck.view<37x70xf32>, %c: !bmck.view<1xf32>, %x2: !bmck.view<?x70xf32>, %y2: !bmck.view<70x?xf32>) {
+  %0 = bmck.matmul %x, %w {weight = "w.up"} : (!bmck.view<?x?x96xf32>, !bmck.view<96x256xf32>) -> !bmck.view<?x?x256xf32>
+  %1 = bmck.matmul %a, %b : (!bmck.view<2x3x5x7xf32>, !bmck.view<3x7x4xf32>) -> !bmck.view<2x3x5x4xf32>
+  %2 = bmck.matmul %v, %bb : (!bmck.view<7xf32>, !bmck.view<?x7x4xf32>) -> !bmck.view<?x4xf32>
+  %3 = bmck.matmul %ia, %iv : (!bmck.view<5x7xi32>, !bmck.view<7xi32>) -> !bmck.view<5xi32>
+  %4 = bmck.gemm %xt, %wt, %c {alpha = 0.5 : f32, beta = 2.0 : f32, trans_a = true, trans_b = true, weight = "w.t"}
+      : (!bmck.view<70x?xf32>, !bmck.view<37x70xf32>, !bmck.view<1xf32>) -> !bmck.view<?x37xf32>
+  %5 = bmck.gemm %x2, %y2 {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false}
+      : (!bmck.view<?x70xf32>, !bmck.view<70x?xf32>) -> !bmck.view<?x?xf32>
+  return
 }

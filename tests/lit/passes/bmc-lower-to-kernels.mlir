@@ -1,16 +1,17 @@
-// --bmc-lower-to-kernels: the KV cache and attention families move to the
-// kernel level. bmc.kv_append becomes bmck.kv_append after the seam
+// --bmc-lower-to-kernels: the KV cache, attention and matrix-product
+// families move to the kernel level. bmc.kv_append becomes bmck.kv_append after the seam
 // bmck.to_view (its new rows, computed at tensor level); bmc.attention
 // becomes bmck.attention, reading the kv_append views directly (their
 // bmck.to_tensor seams are folded away), q and the mask through bmck.to_view,
 // and, with padding = mask and K a cache's append, that cache's capacity as
 // its padded length; its result goes back to tensor level through
 // bmck.to_tensor. bmc.kv_past becomes bmck.kv_rows; each new op keeps the
-// layer mark; the other ops (kv_capacity, shape queries) are untouched. The
+// layer mark; the other ops (kv_capacity, shape queries) are untouched.
+// bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products). The
 // output verifies and round-trips; running the pass twice changes nothing.
 //
-// RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention
-// RUN: bmc-opt %s --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention
+// RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm
+// RUN: bmc-opt %s --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm
 
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME: %[[KC:arg0]]: !bmc.kv_cache<2x16xf32>, %[[VC:arg1]]: !bmc.kv_cache<2x16xbf16>
@@ -81,4 +82,61 @@ func.func @present_returned(%kc: !bmc.kv_cache<2x16xf32>, %nk: tensor<?x2x?x16xf
   %o = bmc.attention %q, %k, %k {scale = 0.25 : f32}
       : (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32>
   return %o, %k : tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+}
+
+// Matrix products. The op names the weight its right operand reads: an f32
+// weight through a Transpose, a 16-bit one through a widening Cast (the
+// Transpose and the Cast stay: they are tensor-level values the seam wraps),
+// a 16-bit one read directly (a 16-bit graph), the Gemm's B (trans_b is the
+// Gemm's own). Not named: a run-time value, an int8 weight behind a Cast, a
+// 3-D weight, a weight behind two Transposes. A product reads an attention
+// result as its view (that seam folded away); a Gemm keeps every attribute
+// and its C.
+// CHECK-LABEL: func.func @products
+// CHECK: %[[WT:.*]] = bmc.transpose %[[W:.*]] {bmc.layer = 1 : i64
+// CHECK: %[[X:.*]] = bmck.to_view %arg0 {bmc.layer = 1 : i64} : tensor<?x70xf32> -> !bmck.view<?x70xf32>
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[WT]] {bmc.layer = 1 : i64} : tensor<70x19xf32> -> !bmck.view<70x19xf32>
+// CHECK-NEXT: %[[P0:.*]] = bmck.matmul %[[X]], %[[WV]] {bmc.layer = 1 : i64, weight = "w.q"} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>) -> !bmck.view<?x19xf32>
+// CHECK-NEXT: %[[T0:.*]] = bmck.to_tensor %[[P0]] {bmc.layer = 1 : i64} : !bmck.view<?x19xf32> -> tensor<?x19xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} {weight = "w.h"} : (!bmck.view<?x70xf32>, !bmck.view<70x23xf32>) -> !bmck.view<?x23xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} {weight = "w.h"} : (!bmck.view<?x70xf16>, !bmck.view<70x23xf16>) -> !bmck.view<?x23xf16>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<?x70xf32>, !bmck.view<70x5xf32>) -> !bmck.view<?x5xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<?x70xf32>, !bmck.view<70x23xf32>) -> !bmck.view<?x23xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<?x70xf32>, !bmck.view<2x70x3xf32>) -> !bmck.view<2x?x3xf32>
+// CHECK: bmck.matmul %{{.*}}, %{{.*}} : (!bmck.view<?x70xf32>, !bmck.view<70x19xf32>) -> !bmck.view<?x19xf32>
+// CHECK: %[[A:.*]] = bmck.attention
+// CHECK-NEXT: %[[AW:.*]] = bmck.to_view %{{.*}} : tensor<16x8xf32> -> !bmck.view<16x8xf32>
+// CHECK-NEXT: bmck.matmul %[[A]], %[[AW]] {weight = "w.o"} : (!bmck.view<1x2x3x16xf32>, !bmck.view<16x8xf32>) -> !bmck.view<1x2x3x8xf32>
+// CHECK: bmck.gemm %{{.*}}, %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f32, beta = 2.000000e+00 : f32, trans_a = false, trans_b = true, weight = "w.q"} : (!bmck.view<?x70xf32>, !bmck.view<19x70xf32>, !bmck.view<1xf32>) -> !bmck.view<?x19xf32>
+// CHECK: bmck.gemm %{{.*}}, %{{.*}} {alpha = 1.000000e+00 : f32, beta = 1.000000e+00 : f32, trans_a = true, trans_b = false} : (!bmck.view<70x?xf32>, !bmck.view<70x5xf32>) -> !bmck.view<?x5xf32>
+func.func @products(%x: tensor<?x70xf32>, %x16: tensor<?x70xf16>, %r: tensor<70x5xf32>, %q: tensor<1x2x3x16xf32>,
+                    %c: tensor<1xf32>, %xt: tensor<70x?xf32>)
+    -> (tensor<?x19xf32>, tensor<?x23xf32>, tensor<?x23xf16>, tensor<?x5xf32>, tensor<?x23xf32>, tensor<2x?x3xf32>,
+        tensor<?x19xf32>, tensor<1x2x3x8xf32>, tensor<?x19xf32>, tensor<?x5xf32>) {
+  %w = bmc.weight "w.q" : tensor<19x70xf32>
+  %wt = bmc.transpose %w {bmc.layer = 1 : i64, perm = array<i64: 1, 0>} : (tensor<19x70xf32>) -> tensor<70x19xf32>
+  %0 = bmc.matmul %x, %wt {bmc.layer = 1 : i64} : (tensor<?x70xf32>, tensor<70x19xf32>) -> tensor<?x19xf32>
+  %h = bmc.weight "w.h" : tensor<70x23xf16>
+  %hc = bmc.cast %h {to = f32} : (tensor<70x23xf16>) -> tensor<70x23xf32>
+  %1 = bmc.matmul %x, %hc : (tensor<?x70xf32>, tensor<70x23xf32>) -> tensor<?x23xf32>
+  %2 = bmc.matmul %x16, %h : (tensor<?x70xf16>, tensor<70x23xf16>) -> tensor<?x23xf16>
+  %3 = bmc.matmul %x, %r : (tensor<?x70xf32>, tensor<70x5xf32>) -> tensor<?x5xf32>
+  %i = bmc.weight "w.i8" : tensor<70x23xi8>
+  %ic = bmc.cast %i {to = f32} : (tensor<70x23xi8>) -> tensor<70x23xf32>
+  %4 = bmc.matmul %x, %ic : (tensor<?x70xf32>, tensor<70x23xf32>) -> tensor<?x23xf32>
+  %w3 = bmc.weight "w.3d" : tensor<2x70x3xf32>
+  %5 = bmc.matmul %x, %w3 : (tensor<?x70xf32>, tensor<2x70x3xf32>) -> tensor<2x?x3xf32>
+  %wtt = bmc.transpose %wt {perm = array<i64: 1, 0>} : (tensor<70x19xf32>) -> tensor<19x70xf32>
+  %wttt = bmc.transpose %wtt {perm = array<i64: 1, 0>} : (tensor<19x70xf32>) -> tensor<70x19xf32>
+  %6 = bmc.matmul %x, %wttt : (tensor<?x70xf32>, tensor<70x19xf32>) -> tensor<?x19xf32>
+  %wo = bmc.weight "w.o" : tensor<16x8xf32>
+  %o = bmc.attention %q, %q, %q {scale = 0.25 : f32}
+      : (tensor<1x2x3x16xf32>, tensor<1x2x3x16xf32>, tensor<1x2x3x16xf32>) -> tensor<1x2x3x16xf32>
+  %7 = bmc.matmul %o, %wo : (tensor<1x2x3x16xf32>, tensor<16x8xf32>) -> tensor<1x2x3x8xf32>
+  %8 = bmc.gemm %x, %w, %c {alpha = 0.5 : f32, beta = 2.0 : f32, trans_a = false, trans_b = true}
+      : (tensor<?x70xf32>, tensor<19x70xf32>, tensor<1xf32>) -> tensor<?x19xf32>
+  %9 = bmc.gemm %xt, %r {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = true, trans_b = false}
+      : (tensor<70x?xf32>, tensor<70x5xf32>) -> tensor<?x5xf32>
+  return %0, %1, %2, %3, %4, %5, %6, %7, %8, %9 : tensor<?x19xf32>, tensor<?x23xf32>, tensor<?x23xf16>, tensor<?x5xf32>,
+      tensor<?x23xf32>, tensor<2x?x3xf32>, tensor<?x19xf32>, tensor<1x2x3x8xf32>, tensor<?x19xf32>, tensor<?x5xf32>
 }

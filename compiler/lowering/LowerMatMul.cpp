@@ -1,8 +1,22 @@
-//===- LowerNN.cpp - matmul and gemm --------------------------------------===//
+//===- LowerMatMul.cpp - CPU emission of bmck.matmul and bmck.gemm ---------===//
+//
+// What --bmc-lower-to-kernels makes of bmc.matmul and bmc.gemm: one packed-
+// weight kernel call when the right operand is a weight the op names (the
+// weight plan here decides the packed format: f32 panels, bf16/f16, int8 or
+// int4, dot layouts for int8 activations), else the strided kernel or, for
+// other element types and reference builds, plain loops. The code is the same
+// the Lowerer emitted for the tensor-level ops before the family moved to the
+// kernel level (docs/DESIGN.md, "Lowering"). The weight analysis reads the
+// tensor-level values behind the bmck.to_view seams: which bmc.weight a
+// right operand is (findMatMulWeight), and whether a 16-bit weight's
+// Transpose/Cast feeds packed products only.
+//
+//===----------------------------------------------------------------------===//
 
 #include "compiler/lowering/Lowering.h"
 #include "bmc/abi/entry.h"
 #include "bmc/abi/kernels.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -11,41 +25,24 @@ namespace lowering {
 
 static bool isF32(Type t) { return t.isF32(); }
 
-static Type elemOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+static Type elemOf(Value v) {
+  if (auto view = dyn_cast<mlir::bmck::ViewType>(v.getType())) return view.getElementType();
+  return cast<RankedTensorType>(v.getType()).getElementType();
+}
 
-/// The weight behind `rhs`, whether it is used transposed, and `narrow`:
-/// BMC_KV_BF16 / BMC_KV_F16 when it is a 16-bit weight read through a Cast to
-/// f32 (an fp16 export's Cast of a FLOAT16 initializer) or directly (a fully
-/// 16-bit graph, whose matmul lowerMatMul runs on widened activations), else
-/// 0. At most one Transpose, before or after the Cast.
+/// The weight behind `rhs` (a tensor-level value: findMatMulWeight), whether
+/// it is used transposed, and `narrow`: BMC_KV_BF16 / BMC_KV_F16 when it is a
+/// 16-bit weight read through a Cast to f32 (an fp16 export's Cast of a
+/// FLOAT16 initializer) or directly (a fully 16-bit graph, whose matmul
+/// lowerMatMul runs on widened activations), else 0.
 static mlir::bmc::WeightOp weightOf(Value rhs, bool &transposed, int *narrow = nullptr) {
   transposed = false;
   if (narrow) *narrow = 0;
-  auto peelTranspose = [&](Value v) -> Value {
-    if (auto t = v.getDefiningOp<mlir::bmc::TransposeOp>()) {
-      auto p = t.getPerm();
-      if (!transposed && p.size() == 2 && p[0] == 1 && p[1] == 0) {
-        transposed = true;
-        return t.getInput();
-      }
-    }
-    return v;
-  };
-  rhs = peelTranspose(rhs);
-  int n16 = 0;
-  if (auto c = rhs.getDefiningOp<mlir::bmc::CastOp>(); c && isF32(elemOf(c.getResult()))) {
-    Type from = elemOf(c.getInput());
-    n16 = from.isBF16() ? BMC_KV_BF16 : from.isF16() ? BMC_KV_F16 : 0;
-    if (!n16) return {};
-    rhs = peelTranspose(c.getInput());
-  }
-  auto w = rhs.getDefiningOp<mlir::bmc::WeightOp>();
-  if (!w || cast<RankedTensorType>(w.getType()).getRank() != 2) return {};
-  Type et = elemOf(w.getResult());
-  if (!n16) n16 = et.isBF16() ? BMC_KV_BF16 : et.isF16() ? BMC_KV_F16 : 0; // a 16-bit weight read directly
-  if (!(n16 ? (n16 == BMC_KV_BF16 ? et.isBF16() : et.isF16()) : isF32(et))) return {};
-  if (narrow) *narrow = n16;
-  return w;
+  std::optional<mlir::bmc::MatMulWeight> w = mlir::bmc::findMatMulWeight(rhs);
+  if (!w) return {};
+  transposed = w->transposed;
+  if (narrow && w->narrow) *narrow = w->narrow.isBF16() ? BMC_KV_BF16 : BMC_KV_F16;
+  return w->weight;
 }
 
 /// Whether `rhs` is a 16-bit weight (through a Cast) that every matmul reading
@@ -56,19 +53,26 @@ static bool narrowPackedRhs(Value rhs) {
   return weightOf(rhs, tr, &narrow) && narrow && cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
-/// Every use of `v` is a MatMul / Gemm right operand on the packed path (an
-/// fp32 left operand), or a Transpose / Cast whose result only feeds such.
+/// Every use of `v` is, through its bmck.to_view seam, a bmck.matmul /
+/// bmck.gemm right operand on the packed path (an fp32 left operand), or a
+/// Transpose / Cast whose result only feeds such.
 static bool onlyFeedsPackedMatMuls(Value v) {
   for (OpOperand &u : v.getUses()) {
     Operation *o = u.getOwner();
-    if (auto m = dyn_cast<mlir::bmc::MatMulOp>(o)) {
-      Type lhs = elemOf(m.getLhs());
-      if (u.getOperandNumber() == 1 && (isF32(lhs) || lhs == elemOf(v)) && narrowPackedRhs(v)) continue;
-      return false;
-    }
-    if (auto g = dyn_cast<mlir::bmc::GemmOp>(o)) {
-      if (u.getOperandNumber() == 1 && isF32(elemOf(g.getA())) && narrowPackedRhs(v)) continue;
-      return false;
+    if (auto seam = dyn_cast<mlir::bmck::ToViewOp>(o)) {
+      for (OpOperand &vu : seam.getView().getUses()) {
+        if (auto m = dyn_cast<mlir::bmck::MatMulOp>(vu.getOwner())) {
+          Type lhs = elemOf(m.getLhs());
+          if (vu.getOperandNumber() == 1 && (isF32(lhs) || lhs == elemOf(v)) && narrowPackedRhs(v)) continue;
+          return false;
+        }
+        if (auto g = dyn_cast<mlir::bmck::GemmOp>(vu.getOwner())) {
+          if (vu.getOperandNumber() == 1 && isF32(elemOf(g.getA())) && narrowPackedRhs(v)) continue;
+          return false;
+        }
+        return false;
+      }
+      continue;
     }
     if (isa<mlir::bmc::TransposeOp, mlir::bmc::CastOp>(o) && onlyFeedsPackedMatMuls(o->getResult(0))) continue;
     return false;
@@ -185,6 +189,11 @@ static bool packable(Lowerer &l, Value rhs) {
 bool Lowerer::isLogitsMatMul(Operation *op) {
   if (opts.logitsOutput < 0 || !op->getResult(0).hasOneUse()) return false;
   OpOperand *use = &*op->getResult(0).getUses().begin();
+  // The product's view reaches the tensor level through its seam.
+  if (auto seam = dyn_cast<mlir::bmck::ToTensorOp>(use->getOwner())) {
+    if (!seam->getResult(0).hasOneUse()) return false;
+    use = &*seam->getResult(0).getUses().begin();
+  }
   // A 16-bit graph's logits are rounded to its type on the way out
   // (bmc-narrow-16bit-io): the Cast reads only the rows computed.
   if (auto c = dyn_cast<mlir::bmc::CastOp>(use->getOwner()); c && c->getResult(0).hasOneUse())
@@ -192,10 +201,27 @@ bool Lowerer::isLogitsMatMul(Operation *op) {
   return isa<func::ReturnOp>(use->getOwner()) && int(use->getOperandNumber()) == opts.logitsOutput;
 }
 
-LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
+/// The tensor-level value a product's right operand views when the op names
+/// a weight, else null: only a named weight is read packed. A name that is
+/// not the weight the operand reads (hand-written IR) is an error.
+static FailureOr<Value> namedWeight(Lowerer &l, Operation *op, std::optional<StringRef> weight, Value rhsView) {
+  if (!weight) return Value();
+  Value rhs = l.throughSeams(rhsView);
+  bool tr;
+  mlir::bmc::WeightOp w = weightOf(rhs, tr);
+  if (!w || w.getName() != *weight)
+    return op->emitError("bmc code generation: '")
+           << op->getName() << "' names the weight \"" << *weight << "\", which its right operand does not read";
+  return rhs;
+}
+
+LogicalResult Lowerer::lowerMatMul(mlir::bmck::MatMulOp op) {
   Buf A = buf(op.getLhs());
-  bool lazyB = packable(*this, op.getRhs());
-  Buf B = lazyB ? shapeOnly(*this, op.getRhs()) : buf(op.getRhs());
+  FailureOr<Value> named = namedWeight(*this, op, op.getWeight(), op.getRhs());
+  if (failed(named)) return failure();
+  Value weight = *named;
+  bool lazyB = weight && packable(*this, weight);
+  Buf B = lazyB ? shapeOnly(*this, weight) : buf(op.getRhs());
   bool aVec = A.rank() == 1, bVec = B.rank() == 1;
   // numpy promotion of 1-D operands.
   if (aVec) { A.sizes.insert(A.sizes.begin(), c(1)); A.strides.insert(A.strides.begin(), c(0)); }
@@ -208,7 +234,7 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   // weight of the same type): the activations widened to fp32 (exact), the
   // 16-bit kernel, the result rounded to the type as a stored fp16 value is.
   if (B.rank() == 2 && !bVec && (A.elem.isF16() || A.elem.isBF16()) && lazyB &&
-      elemOf(op.getRhs()) == A.elem) {
+      elemOf(weight) == A.elem) {
     SmallVector<Value, 4> aSizes(A.sizes.begin(), A.sizes.end());
     Buf a32 = alloc(f32, false, aSizes);
     loops(aSizes, [&](ArrayRef<Value> iv) { store(load(A, iv), a32, iv); });
@@ -217,7 +243,7 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
     SmallVector<Value, 4> outSizes(aSizes.begin(), aSizes.end() - 1);
     outSizes.push_back(N);
     Buf out32 = alloc(f32, false, outSizes);
-    if (tryPackedMatMul(op.getRhs(), false, reshapeView(a32, {rows, K}), reshapeView(out32, {rows, N}), {})) {
+    if (tryPackedMatMul(weight, false, reshapeView(a32, {rows, K}), reshapeView(out32, {rows, N}), {})) {
       Buf out = alloc(A.elem, false, outSizes);
       loops(outSizes, [&](ArrayRef<Value> iv) { store(load(out32, iv), out, iv); });
       if (aVec) out = reshapeView(out, {N});
@@ -247,7 +273,7 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
     SmallVector<Value, 4> outSizes(a.sizes.begin(), a.sizes.end() - 1);
     outSizes.push_back(N);
     Buf out = alloc(A.elem, false, outSizes);
-    if (tryPackedMatMul(op.getRhs(), false, reshapeView(a, {rows, K}), reshapeView(out, {rows, N}), {})) {
+    if (weight && tryPackedMatMul(weight, false, reshapeView(a, {rows, K}), reshapeView(out, {rows, N}), {})) {
       if (aVec) out = reshapeView(out, {N});
       bufs[op.getResult()] = out;
       return success();
@@ -313,10 +339,13 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmc::MatMulOp op) {
   return success();
 }
 
-LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
+LogicalResult Lowerer::lowerGemm(mlir::bmck::GemmOp op) {
   Buf A = buf(op.getA());
-  bool lazyB = packable(*this, op.getB());
-  Buf B = lazyB ? shapeOnly(*this, op.getB()) : buf(op.getB());
+  FailureOr<Value> named = namedWeight(*this, op, op.getWeight(), op.getB());
+  if (failed(named)) return failure();
+  Value weight = *named;
+  bool lazyB = weight && packable(*this, weight);
+  Buf B = lazyB ? shapeOnly(*this, weight) : buf(op.getB());
   auto tr = [](Buf x) {
     std::swap(x.sizes[0], x.sizes[1]);
     std::swap(x.strides[0], x.strides[1]);
@@ -345,7 +374,7 @@ LogicalResult Lowerer::lowerGemm(mlir::bmc::GemmOp op) {
   }
   if (isF32(A.elem)) {
     Buf a = contiguous(A);
-    done = tryPackedMatMul(op.getB(), op.getTransB(), a, out, biasFused ? bias : Value());
+    done = weight && tryPackedMatMul(weight, op.getTransB(), a, out, biasFused ? bias : Value());
   }
   if (!done) {
     biasFused = false;
