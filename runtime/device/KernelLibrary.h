@@ -31,6 +31,12 @@ struct CudaKernelFamily {
 };
 const std::vector<CudaKernelFamily> &cudaKernelFamilies();
 
+// CUDA C the compiler's CUDA emitter wrote (bmc-opt --bmc-emit-cuda), with the
+// device functions it calls in front: decode_attention_params.h, common.cuh,
+// kv_append.cuh, decode_attention.cuh (the files the library families use),
+// ready for NVRTC.
+std::string cudaEmittedKernelSource(const std::string &emitted);
+
 // Spill bytes (stores + loads) a kernel may have per ptxas; the tests fail above it.
 constexpr int64_t kCudaSpillBudgetBytes = 0;
 
