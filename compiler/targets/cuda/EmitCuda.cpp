@@ -1,0 +1,288 @@
+//===- EmitCuda.cpp - kernel-level ops -> CUDA C --------------------------===//
+//
+// One __global__ per distinct configuration, not per op: the layers of a
+// decoder share their kernels (a 24-layer Llama has one kv_append kernel per
+// cache type and one attention pair), and the configuration's constants
+// (head_dim, group, scale, softcap, ...) are compiled into it. Each emitted
+// kernel is a few lines calling a device function of runtime/device/cuda/
+// (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows): the math
+// exists once, checked against the CPU reference kernels in the host
+// emulation (tests/unit/device).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/targets/cuda/EmitCuda.h"
+
+#include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <cstdio>
+#include <map>
+#include <vector>
+
+namespace mlir::bmc::cuda {
+#define GEN_PASS_DEF_EMITCUDA
+#include "compiler/targets/cuda/Passes.h.inc"
+} // namespace mlir::bmc::cuda
+
+using namespace mlir;
+
+namespace {
+
+// The limits of bmc_decode_attention_split (decode_attention_params.h).
+constexpr int64_t kMaxHeadDim = 256, kMaxGroup = 8;
+
+// The device-side name of an element type (the structs of common.cuh).
+const char *cudaType(Type t) {
+  if (t.isF32()) return "bmc_f32";
+  if (t.isF16()) return "bmc_f16";
+  if (t.isBF16()) return "bmc_bf16";
+  return nullptr;
+}
+
+std::string typeName(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
+// A float as an exact C literal (hex float), e.g. 0x1p-2f.
+std::string floatLiteral(float f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%af", double(f));
+  return buf;
+}
+
+std::string decimal(float f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", double(f));
+  return buf;
+}
+
+struct KVAppendConfig {
+  std::string from, to; // bmc_f32 ...
+  std::string fromName, toName;
+  int64_t heads, headDim;
+  std::string key() const {
+    return from + "/" + to + "/" + std::to_string(heads) + "/" + std::to_string(headDim);
+  }
+};
+
+struct AttentionConfig {
+  std::string kv, kvName;
+  int64_t headDim, group;
+  float scale, softcap;
+  bool maskPadding, hasMask, smooth;
+  std::string key() const {
+    return kv + "/" + std::to_string(headDim) + "/" + std::to_string(group) + "/" + floatLiteral(scale) + "/" +
+           (maskPadding ? "mask" : "skip") + "/" + (hasMask ? "m" : "-") + "/" + floatLiteral(softcap) + "/" +
+           (smooth ? "smooth" : "-");
+  }
+};
+
+// Threads of one kv_append block: head_dim rounded up to whole warps, at most 256.
+int64_t appendThreads(int64_t headDim) { return std::min<int64_t>(256, (headDim + 31) / 32 * 32); }
+
+class Emitter {
+public:
+  explicit Emitter(const mlir::bmc::cuda::CudaEmitOptions &o) : options_(o) {}
+
+  LogicalResult run(ModuleOp module, llvm::raw_ostream &os) {
+    WalkResult r = module.walk([&](Operation *op) {
+      if (isa<ModuleOp, func::FuncOp, func::ReturnOp>(op)) return WalkResult::advance();
+      if (auto a = dyn_cast<bmck::KVAppendOp>(op)) return succeeded(kvAppend(a)) ? WalkResult::advance() : WalkResult::interrupt();
+      if (auto a = dyn_cast<bmck::AttentionOp>(op)) return succeeded(attention(a)) ? WalkResult::advance() : WalkResult::interrupt();
+      if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp>(op)) {
+        ++views_;
+        return WalkResult::advance();
+      }
+      bool tensorLevel = llvm::any_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); });
+      if (op->getDialect() && op->getDialect()->getNamespace() == "bmck") // a kernel-level op without a CUDA form
+        tensorLevel = true;
+      if (!tensorLevel) {
+        ++scalars_;
+        return WalkResult::advance();
+      }
+      if (!firstLeft_) firstLeft_ = op;
+      ++left_[op->getName().getStringRef().str()];
+      ++leftTotal_;
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted()) return failure();
+    if (options_.wholeModel && firstLeft_) {
+      InFlightDiagnostic d = firstLeft_->emitError()
+                             << "the CUDA target cannot compile this model yet: '" << firstLeft_->getName()
+                             << "' has no CUDA form (" << leftTotal_ << " ops without one: " << leftSummary()
+                             << "); only bmck.kv_append and bmck.attention are emitted";
+      return failure();
+    }
+    write(os);
+    return success();
+  }
+
+private:
+  LogicalResult kvAppend(bmck::KVAppendOp op) {
+    auto cache = cast<bmc::KVCacheType>(op.getCache().getType());
+    auto rows = cast<bmck::ViewType>(op.getRows().getType());
+    KVAppendConfig c;
+    const char *from = cudaType(rows.getElementType()), *to = cudaType(cache.getElementType());
+    if (!from || !to)
+      return op.emitError() << "CUDA emitter: rows " << rows.getElementType() << " -> cache "
+                            << cache.getElementType() << ": expected f32, f16 or bf16";
+    if (rows.getRank() != 4) return op.emitError() << "CUDA emitter: rows of rank " << rows.getRank() << ", expected 4";
+    c.from = from, c.to = to, c.fromName = typeName(rows.getElementType()), c.toName = typeName(cache.getElementType());
+    c.heads = cache.getHeads(), c.headDim = cache.getHeadDim();
+    ++kvAppends_;
+    add(appends_, appendOrder_, c.key(), c);
+    return success();
+  }
+
+  LogicalResult attention(bmck::AttentionOp op) {
+    auto q = cast<bmck::ViewType>(op.getQ().getType()), k = cast<bmck::ViewType>(op.getK().getType()),
+         v = cast<bmck::ViewType>(op.getV().getType());
+    if (!q.getElementType().isF32())
+      return op.emitError() << "CUDA emitter: q of " << q.getElementType() << ", expected f32 (the kernel's query type)";
+    if (k.getElementType() != v.getElementType())
+      return op.emitError() << "CUDA emitter: K of " << k.getElementType() << " and V of " << v.getElementType()
+                            << ", expected one KV type";
+    const char *kv = cudaType(k.getElementType());
+    if (!kv) return op.emitError() << "CUDA emitter: K/V of " << k.getElementType() << ", expected f32, f16 or bf16";
+    if (op.getMask() && !cast<bmck::ViewType>(op.getMask().getType()).getElementType().isF32())
+      return op.emitError() << "CUDA emitter: mask of " << cast<bmck::ViewType>(op.getMask().getType()).getElementType()
+                            << ", expected f32";
+    int64_t heads = q.getShape()[1], kvHeads = k.getShape()[1], d = q.getShape()[3], vd = v.getShape()[3];
+    if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(kvHeads) || ShapedType::isDynamic(d) ||
+        ShapedType::isDynamic(vd))
+      return op.emitError() << "CUDA emitter: heads, KV heads and head_dim must be static, found " << q << " and " << k;
+    if (vd != d) return op.emitError() << "CUDA emitter: V head_dim " << vd << " != K head_dim " << d << " (not supported)";
+    if (d > kMaxHeadDim) return op.emitError() << "CUDA emitter: head_dim " << d << ", at most " << kMaxHeadDim;
+    if (heads / kvHeads > kMaxGroup)
+      return op.emitError() << "CUDA emitter: GQA group " << heads / kvHeads << " (" << heads << " / " << kvHeads
+                            << " heads), at most " << kMaxGroup;
+    AttentionConfig c;
+    c.kv = kv, c.kvName = typeName(k.getElementType()), c.headDim = d, c.group = heads / kvHeads;
+    c.scale = op.getScale().convertToFloat(), c.softcap = op.getSoftcap().convertToFloat();
+    c.maskPadding = op.getPadding() == bmc::KVPadding::Mask && op.getPadded();
+    c.hasMask = bool(op.getMask()), c.smooth = op.getSmoothSoftmax();
+    ++attentions_;
+    add(attns_, attnOrder_, c.key(), c);
+    return success();
+  }
+
+  template <typename C>
+  void add(std::map<std::string, std::pair<C, int>> &m, std::vector<std::string> &order, const std::string &key,
+           const C &c) {
+    auto [it, fresh] = m.try_emplace(key, c, 0);
+    if (fresh) order.push_back(key);
+    ++it->second.second;
+  }
+
+  std::string leftSummary() const {
+    std::string s;
+    for (auto &[name, n] : left_) s += (s.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    return s;
+  }
+
+  void write(llvm::raw_ostream &os) const {
+    os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
+          "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
+          "// kv_append.cuh and decode_attention.cuh in front (bmc::device::cudaEmittedKernelSource).\n"
+       << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << appendOrder_.size() << " configurations), "
+       << attentions_ << " bmck.attention (" << attnOrder_.size() << " configurations); " << views_
+       << " views and seams (no code); " << scalars_ << " scalar ops (sizes, computed by the host).\n"
+       << "// Left for the CUDA target: " << leftTotal_ << " ops without a CUDA form";
+    if (leftTotal_) os << " (" << leftSummary() << ")";
+    os << ".\n";
+    int i = 0;
+    for (const std::string &key : appendOrder_) {
+      const auto &[c, uses] = appends_.at(key);
+      int64_t threads = appendThreads(c.headDim);
+      os << "\n// kv_append " << i << ": " << c.fromName << " rows -> " << c.toName << " cache, " << c.heads
+         << " heads x " << c.headDim << " (" << uses << (uses == 1 ? " op" : " ops")
+         << "). Grid (seq, heads, batch), block " << threads
+         << ";\n// the launcher checks batch and valid + seq <= capacity first.\n"
+         << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
+         << "bmc_kv_append_" << i << "(bmc_kv_buffer cache, bmc_view4 rows) {\n"
+         << "  bmc_kv_append_rows<" << c.from << ", " << c.to << ">(cache, rows, " << c.heads << ", " << c.headDim
+         << ");\n}\n";
+      ++i;
+    }
+    i = 0;
+    for (const std::string &key : attnOrder_) {
+      const auto &[c, uses] = attns_.at(key);
+      std::string name = "bmc_attention_" + std::to_string(i);
+      std::string params = "bmc_view4 q, bmc_view4 k, bmc_view4 v";
+      std::string args = "q, k, v";
+      if (c.hasMask) params += ", bmc_view4 mask", args += ", mask";
+      if (c.maskPadding) params += ", long long padded", args += ", padded";
+      params += ", bmc_view4 out, float *partial_out, float *partial_lse, int rows_per_split, int splits";
+      args += ", out, partial_out, partial_lse, rows_per_split, splits";
+      os << "\n// attention " << i << ": q f32, K/V " << c.kvName << ", head_dim " << c.headDim << ", group "
+         << c.group << ", scale " << decimal(c.scale) << ", padding "
+         << (c.maskPadding ? "mask (scores over `padded` rows, spare rows masked)" : "skip (valid rows only)")
+         << (c.hasMask ? ", additive mask" : ", no mask");
+      if (c.softcap > 0) os << ", softcap " << decimal(c.softcap);
+      if (c.smooth) os << ", smooth softmax";
+      os << " (" << uses << (uses == 1 ? " op" : " ops") << ").\n"
+         << "// Split: grid (splits, kv_heads, batch * seq); combine: grid (heads, batch * seq); block\n"
+         << "// BMC_ATTN_THREADS; partial_out / partial_lse hold batch * seq * heads * splits (* head_dim) floats.\n"
+         << "__device__ __forceinline__ bmc_decode_attention_params " << name << "_params(" << params << ") {\n"
+         << "  bmc_decode_attention_params p = bmc_attention_view_params<" << c.kv << ">(q, k, v, "
+         << (c.hasMask ? "&mask" : "0") << ", out, partial_out, partial_lse, rows_per_split, splits);\n"
+         << "  p.head_dim = " << c.headDim << ";\n"
+         << "  p.kv_rows = " << (c.maskPadding ? "(int)padded" : "p.kv_len") << ";\n"
+         << "  p.scale = " << floatLiteral(c.scale) << ";\n"
+         << "  p.softcap = " << floatLiteral(c.softcap) << ";\n"
+         << "  p.smooth_softmax = " << (c.smooth ? 1 : 0) << ";\n"
+         << "  return p;\n}\n"
+         << "extern \"C\" __global__ void __launch_bounds__(BMC_ATTN_THREADS)\n"
+         << name << "_split(" << params << ") {\n"
+         << "  bmc_decode_attention_split<" << c.kv << ", " << c.group << ", " << c.headDim << ">(" << name
+         << "_params(" << args << "));\n}\n"
+         << "extern \"C\" __global__ void __launch_bounds__(BMC_ATTN_THREADS)\n"
+         << name << "_combine(" << params << ") {\n"
+         << "  bmc_decode_attention_combine_rows<" << c.headDim << ">(" << name << "_params(" << args << "));\n}\n";
+      ++i;
+    }
+  }
+
+  mlir::bmc::cuda::CudaEmitOptions options_;
+  std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
+  std::map<std::string, std::pair<AttentionConfig, int>> attns_;
+  std::vector<std::string> appendOrder_, attnOrder_;
+  int kvAppends_ = 0, attentions_ = 0, views_ = 0, scalars_ = 0, leftTotal_ = 0;
+  std::map<std::string, int> left_; // sorted by name: deterministic
+  Operation *firstLeft_ = nullptr;
+};
+
+struct EmitCudaPass : mlir::bmc::cuda::impl::EmitCudaBase<EmitCudaPass> {
+  using EmitCudaBase::EmitCudaBase;
+  void runOnOperation() override {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    mlir::bmc::cuda::CudaEmitOptions o;
+    o.wholeModel = wholeModel;
+    if (failed(mlir::bmc::cuda::emitCuda(getOperation(), os, o))) return signalPassFailure();
+    std::string error;
+    auto file = openOutputFile(output, &error);
+    if (!file) {
+      getOperation().emitError() << "bmc-emit-cuda: " << error;
+      return signalPassFailure();
+    }
+    file->os() << text;
+    file->keep();
+  }
+};
+
+} // namespace
+
+LogicalResult mlir::bmc::cuda::emitCuda(ModuleOp module, llvm::raw_ostream &os, const CudaEmitOptions &options) {
+  return Emitter(options).run(module, os);
+}
