@@ -225,8 +225,9 @@ private:
       params += ", bmc_view4 out, float *partial_out, float *partial_lse, int rows_per_split, int splits";
       args += ", out, partial_out, partial_lse, rows_per_split, splits";
       os << "\n// attention " << i << ": q f32, K/V " << c.kvName << ", head_dim " << c.headDim << ", group "
-         << c.group << ", scale " << decimal(c.scale) << ", padding "
-         << (c.maskPadding ? "mask (scores over `padded` rows, spare rows masked)" : "skip (valid rows only)")
+         << c.group << ", scale " << decimal(c.scale) << ", rows "
+         << (c.maskPadding ? "mask (scores over `padded` rows, spare rows masked)"
+                           : "skip (K's rows only; also mask without a padded length)")
          << (c.hasMask ? ", additive mask" : ", no mask");
       if (c.softcap > 0) os << ", softcap " << decimal(c.softcap);
       if (c.smooth) os << ", smooth softmax";

@@ -8,6 +8,7 @@
 #define BMC_WARP 32
 #define BMC_FULL_MASK 0xffffffffu
 #define BMC_NEG_INF __uint_as_float(0xff800000u)
+#define BMC_NEG_MAX __uint_as_float(0xff7fffffu) /* -FLT_MAX: where masked scores are clamped */
 
 struct bmc_f32 {
   typedef float storage;

@@ -66,8 +66,12 @@ __device__ __forceinline__ void bmc_decode_attention_split(const bmc_decode_atte
       if (p.softcap > 0.0f)
         dot = p.softcap * tanhf(dot / p.softcap);
       if (lane == 0) {
-        if (p.mask && r < p.kv_len) // after the cap, as bmc.attention defines it
-          dot += p.mask[b * p.m_bs + (kvh * group + g) * p.m_hs + s * p.m_ss + r * p.m_rs];
+        // After the cap, as bmc.attention defines it; clamped at -FLT_MAX as
+        // bmc_attention_f32 does, so a row masked everywhere gets uniform
+        // weights over the valid rows there too (not 0).
+        if (p.mask && r < p.kv_len)
+          dot = fmaxf(dot + p.mask[b * p.m_bs + (kvh * group + g) * p.m_hs + s * p.m_ss + r * p.m_rs],
+                      BMC_NEG_MAX);
         score_s[g][r - r0] = r < p.kv_len ? dot : BMC_NEG_INF; // spare rows masked
       }
     }
@@ -141,6 +145,9 @@ bmc_attention_view_params(const bmc_view4 &q, const bmc_view4 &k, const bmc_view
   return p;
 }
 
+// The library's own entry points (KernelLibrary's decode_attention family);
+// left out in front of emitted kernels (cudaEmittedKernelSource), which have theirs.
+#ifndef BMC_NO_LIBRARY_KERNELS
 extern "C" __global__ void __launch_bounds__(BMC_ATTN_THREADS)
 bmc_decode_attention_split_f32(bmc_decode_attention_params p) {
   bmc_decode_attention_split<bmc_f32>(p);
@@ -153,6 +160,8 @@ extern "C" __global__ void __launch_bounds__(BMC_ATTN_THREADS)
 bmc_decode_attention_split_bf16(bmc_decode_attention_params p) {
   bmc_decode_attention_split<bmc_bf16>(p);
 }
+
+#endif // BMC_NO_LIBRARY_KERNELS
 
 // out[b, h, :] = sum_s w_s * partial_out[b, h, s, :] / sum_s w_s with
 // w_s = exp(lse_s - max_s lse_s). Grid (heads, batch); threads walk head_dim.
@@ -174,11 +183,19 @@ __device__ __forceinline__ void bmc_decode_attention_combine_rows(const bmc_deco
       o[d] = 0.0f;
       continue;
     }
+    // Every valid row clamped at -FLT_MAX (a mask of -inf everywhere): the
+    // lse lost its log(count) to rounding, so weigh the splits by their valid
+    // rows, giving bmc_attention_f32's uniform weights (smooth softmax: 0).
+    bool clamped = m == BMC_NEG_MAX && !p.smooth_softmax;
     if (p.smooth_softmax)
       m = fmaxf(m, 0.0f);
     float num = 0.0f, den = p.smooth_softmax ? expf(-m) : 0.0f;
     for (int i = 0; i < p.splits; ++i) {
       float w = expf(p.partial_lse[base + i] - m);
+      if (clamped)
+        w = p.partial_lse[base + i] == BMC_NEG_MAX
+                ? (float)max(0, min(p.rows_per_split, p.kv_len - i * p.rows_per_split))
+                : 0.0f;
       num += w * p.partial_out[(base + i) * d_n + d];
       den += w;
     }
@@ -186,7 +203,9 @@ __device__ __forceinline__ void bmc_decode_attention_combine_rows(const bmc_deco
   }
 }
 
+#ifndef BMC_NO_LIBRARY_KERNELS
 extern "C" __global__ void __launch_bounds__(BMC_ATTN_THREADS)
 bmc_decode_attention_combine(bmc_decode_attention_params p) {
   bmc_decode_attention_combine_rows<>(p);
 }
+#endif
