@@ -60,6 +60,10 @@ std::string floatLiteral(float f) {
   return buf;
 }
 
+std::string count(int n, const char *noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string decimal(float f) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", double(f));
@@ -119,7 +123,7 @@ public:
     if (options_.wholeModel && firstLeft_) {
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeft_->getName()
-                             << "' has no CUDA form (" << leftTotal_ << " ops without one: " << leftSummary()
+                             << "' has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
                              << "); only bmck.kv_append and bmck.attention are emitted";
       return failure();
     }
@@ -194,10 +198,11 @@ private:
     os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
           "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
           "// kv_append.cuh and decode_attention.cuh in front (bmc::device::cudaEmittedKernelSource).\n"
-       << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << appendOrder_.size() << " configurations), "
-       << attentions_ << " bmck.attention (" << attnOrder_.size() << " configurations); " << views_
-       << " views and seams (no code); " << scalars_ << " scalar ops (sizes, computed by the host).\n"
-       << "// Left for the CUDA target: " << leftTotal_ << " ops without a CUDA form";
+       << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << count(appendOrder_.size(), "configuration")
+       << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "); "
+       << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
+       << " (sizes, computed by the host).\n"
+       << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
     if (leftTotal_) os << " (" << leftSummary() << ")";
     os << ".\n";
     int i = 0;
@@ -205,7 +210,7 @@ private:
       const auto &[c, uses] = appends_.at(key);
       int64_t threads = appendThreads(c.headDim);
       os << "\n// kv_append " << i << ": " << c.fromName << " rows -> " << c.toName << " cache, " << c.heads
-         << " heads x " << c.headDim << " (" << uses << (uses == 1 ? " op" : " ops")
+         << " heads x " << c.headDim << " (" << count(uses, "op")
          << "). Grid (seq, heads, batch), block " << threads
          << ";\n// the launcher checks batch and valid + seq <= capacity first.\n"
          << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
@@ -231,7 +236,7 @@ private:
          << (c.hasMask ? ", additive mask" : ", no mask");
       if (c.softcap > 0) os << ", softcap " << decimal(c.softcap);
       if (c.smooth) os << ", smooth softmax";
-      os << " (" << uses << (uses == 1 ? " op" : " ops") << ").\n"
+      os << " (" << count(uses, "op") << ").\n"
          << "// Split: grid (splits, kv_heads, batch * seq); combine: grid (heads, batch * seq); block\n"
          << "// BMC_ATTN_THREADS; partial_out / partial_lse hold batch * seq * heads * splits (* head_dim) floats.\n"
          << "__device__ __forceinline__ bmc_decode_attention_params " << name << "_params(" << params << ") {\n"

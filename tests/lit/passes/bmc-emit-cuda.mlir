@@ -15,8 +15,8 @@
 // RUN: not bmc-opt %s --bmc-emit-cuda="whole-model=true output=%t.3.cu" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 // RUN: not test -e %t.3.cu
 
-// CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations); {{[0-9]+}} views and seams (no code); {{[0-9]+}} scalar ops (sizes, computed by the host).
-// CHECK-NEXT: // Left for the CUDA target: 1 ops without a CUDA form (bmc.add 1).
+// CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations); 12 views and seams (no code); 1 scalar op (sizes, computed by the host).
+// CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (bmc.add 1).
 
 // CHECK: // kv_append 0: f32 rows -> f32 cache, 2 heads x 16 (2 ops). Grid (seq, heads, batch), block 32;
 // CHECK: extern "C" __global__ void __launch_bounds__(32)
@@ -66,7 +66,7 @@
 // CHECK: // attention 3: q f32, K/V f32, head_dim 16, group 1, scale 0.125, rows skip (K's rows only; also mask without a padded length), no mask (1 op).
 // CHECK-NOT: bmc_attention_4
 
-// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' has no CUDA form (1 ops without one: bmc.add 1); only bmck.kv_append and bmck.attention are emitted
+// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' has no CUDA form (1 op without one: bmc.add 1); only bmck.kv_append and bmck.attention are emitted
 // REFUSE-NOT: error
 
 func.func @appends(%kc: !bmc.kv_cache<2x16xf32>, %kc2: !bmc.kv_cache<2x16xf32>, %hc: !bmc.kv_cache<2x16xf16>,

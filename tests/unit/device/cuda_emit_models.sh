@@ -40,7 +40,7 @@ for m in "${models[@]}"; do
       -o /dev/null 2>> "$work/err" || { cat "$work/err"; fail "$name ($cfg): emit"; }
     grep -q '^bmc_kv_append_0(' "$out" || fail "$name ($cfg): no kv_append kernel"
     grep -q '^bmc_attention_0_split(' "$out" || fail "$name ($cfg): no attention kernel"
-    left=$(grep -o 'Left for the CUDA target: [0-9]* ops' "$out") || fail "$name ($cfg): no count of the ops left"
+    left=$(grep -o 'Left for the CUDA target: [0-9]* ops\?' "$out") || fail "$name ($cfg): no count of the ops left"
     echo "$name ($cfg): $(grep -c '^extern "C" __global__' "$out") __global__, $left"
     n=$((n + 1))
   done
