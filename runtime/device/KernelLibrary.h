@@ -72,7 +72,8 @@ public:
   Status add(DevicePtr a, DevicePtr b, DevicePtr out, int64_t n);
 
   // Fills p.rows_per_split / p.splits when 0, checks the sizes, runs the split
-  // and combine kernels. p.partial_* must hold batch * heads * splits (* head_dim) floats.
+  // and combine kernels. p.partial_* must hold batch * max(seq, 1) * heads * splits (* head_dim)
+  // floats (seq > 1 and a mask: bmck.attention's prefill form, decode_attention_params.h).
   Status decodeAttention(ElementType kv, bmc_decode_attention_params &p);
   // The split plan decodeAttention() uses for these sizes.
   static void planDecodeAttention(bmc_decode_attention_params &p, int multiprocessors);
