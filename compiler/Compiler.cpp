@@ -428,7 +428,10 @@ Result<std::string> compileToText(const std::string &given, const CompileOptions
     mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
       if (d.getSeverity() == mlir::DiagnosticSeverity::Error && diag.empty()) {
         llvm::raw_string_ostream ds(diag);
-        if (!mlir::isa<mlir::UnknownLoc>(d.getLocation())) ds << d.getLocation() << ": ";
+        // The refusal of a whole model names its op's place itself; an op's
+        // own error (head_dim > 256, ...) gets it in front.
+        std::string where = mlir::bmc::cuda::describeLocation(d.getLocation());
+        if (!where.empty() && d.str().find(where) == std::string::npos) ds << where << ": ";
         ds << d.str();
       }
       return mlir::success();

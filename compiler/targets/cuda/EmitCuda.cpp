@@ -94,6 +94,24 @@ struct AttentionConfig {
 // Threads of one kv_append block: head_dim rounded up to whole warps, at most 256.
 int64_t appendThreads(int64_t headDim) { return std::min<int64_t>(256, (headDim + 31) / 32 * 32); }
 
+} // namespace
+
+// A location as a user reads it: file:line:col, an ONNX node's name, or "".
+std::string mlir::bmc::cuda::describeLocation(Location loc) {
+  if (auto f = dyn_cast<FusedLoc>(loc)) return f.getLocations().empty() ? "" : describeLocation(f.getLocations().front());
+  if (auto c = dyn_cast<CallSiteLoc>(loc)) return describeLocation(c.getCallee());
+  if (auto f = dyn_cast<FileLineColLoc>(loc))
+    return f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" + std::to_string(f.getColumn());
+  if (auto n = dyn_cast<NameLoc>(loc)) { // the frontend's: node name, then "OpType, opset N"
+    if (auto inner = dyn_cast<NameLoc>(n.getChildLoc()))
+      return "node '" + n.getName().str() + "' (" + inner.getName().str() + ")";
+    return "node '" + n.getName().str() + "'";
+  }
+  return "";
+}
+
+namespace {
+
 class Emitter {
 public:
   explicit Emitter(const mlir::bmc::cuda::CudaEmitOptions &o) : options_(o) {}
@@ -114,16 +132,25 @@ public:
         ++scalars_;
         return WalkResult::advance();
       }
-      if (!firstLeft_) firstLeft_ = op;
+      // The refusal names the first op of the model's own dialects (a user can
+      // act on a bmc.matmul in layer 3, not on an arith.constant of a shape);
+      // weights are data, not kernels. Any op when there is no such op.
+      StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
+      bool actionable = (ns == "bmc" || ns == "bmck") && !isa<bmc::WeightOp>(op);
+      if (!firstLeft_ || (actionable && !firstActionable_)) firstLeft_ = op, firstActionable_ = actionable;
       ++left_[op->getName().getStringRef().str()];
       ++leftTotal_;
       return WalkResult::advance();
     });
     if (r.wasInterrupted()) return failure();
     if (options_.wholeModel && firstLeft_) {
+      std::string where;
+      if (auto layer = firstLeft_->getAttrOfType<IntegerAttr>("bmc.layer"))
+        where += " in layer " + std::to_string(layer.getInt());
+      if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeft_->getName()
-                             << "' has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
+                             << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
                              << "); only bmck.kv_append and bmck.attention are emitted";
       return failure();
     }
@@ -266,6 +293,7 @@ private:
   int kvAppends_ = 0, attentions_ = 0, views_ = 0, scalars_ = 0, leftTotal_ = 0;
   std::map<std::string, int> left_; // sorted by name: deterministic
   Operation *firstLeft_ = nullptr;
+  bool firstActionable_ = false;
 };
 
 struct EmitCudaPass : mlir::bmc::cuda::impl::EmitCudaBase<EmitCudaPass> {

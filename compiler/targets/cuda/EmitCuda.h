@@ -31,6 +31,10 @@ struct CudaEmitOptions {
 /// wholeModel, when any op has no CUDA form; `os` then receives nothing.
 LogicalResult emitCuda(ModuleOp module, llvm::raw_ostream &os, const CudaEmitOptions &options = {});
 
+/// A location as a user reads it: file:line:col, or an ONNX node's name and
+/// op type (the frontend's NameLocs); "" when unknown.
+std::string describeLocation(Location loc);
+
 #define GEN_PASS_DECL
 #include "compiler/targets/cuda/Passes.h.inc"
 

@@ -66,7 +66,7 @@
 // CHECK: // attention 3: q f32, K/V f32, head_dim 16, group 1, scale 0.125, rows skip (K's rows only; also mask without a padded length), no mask (1 op).
 // CHECK-NOT: bmc_attention_4
 
-// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' has no CUDA form (1 op without one: bmc.add 1); only bmck.kv_append and bmck.attention are emitted
+// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' at {{.*}}bmc-emit-cuda.mlir:[[@LINE+37]]:10 has no CUDA form (1 op without one: bmc.add 1); only bmck.kv_append and bmck.attention are emitted
 // REFUSE-NOT: error
 
 func.func @appends(%kc: !bmc.kv_cache<2x16xf32>, %kc2: !bmc.kv_cache<2x16xf32>, %hc: !bmc.kv_cache<2x16xf16>,
