@@ -2,6 +2,8 @@
 
 #include "runtime/device/KernelLibrary.h"
 
+#include "runtime/device/EmittedLauncher.h"
+
 #include <algorithm>
 
 namespace bmc {
@@ -266,16 +268,10 @@ Status CudaKernels::add(DevicePtr a, DevicePtr b, DevicePtr out, int64_t n) {
 }
 
 void CudaKernels::planDecodeAttention(bmc_decode_attention_params &p, int multiprocessors) {
-  if (p.rows_per_split <= 0) {
-    // Enough blocks for two waves over the SMs, at most the shared-memory tile.
-    int64_t blocks = int64_t(std::max(1, p.batch)) * std::max(1, p.seq) * std::max(1, p.kv_heads);
-    int64_t wantSplits = std::max<int64_t>(1, 2 * std::max(1, multiprocessors) / blocks);
-    int64_t rows = (std::max(1, p.kv_rows) + wantSplits - 1) / wantSplits;
-    rows = (rows + 31) / 32 * 32;
-    p.rows_per_split = int(std::clamp<int64_t>(rows, 32, BMC_ATTN_MAX_ROWS_PER_SPLIT));
-  }
-  if (p.splits <= 0)
-    p.splits = std::max(1, int(ceilDiv(p.kv_rows, p.rows_per_split)));
+  int64_t blocks = int64_t(std::max(1, p.batch)) * std::max(1, p.seq) * std::max(1, p.kv_heads);
+  int64_t rows = p.rows_per_split, splits = p.splits;
+  planAttentionSplits(blocks, std::max(0, p.kv_rows), BMC_ATTN_MAX_ROWS_PER_SPLIT, multiprocessors, rows, splits);
+  p.rows_per_split = int(rows), p.splits = int(splits);
 }
 
 Status CudaKernels::decodeAttention(ElementType kv, bmc_decode_attention_params &p) {

@@ -20,6 +20,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <cstdio>
@@ -37,6 +38,8 @@ namespace {
 
 // The limits of bmc_decode_attention_split (decode_attention_params.h).
 constexpr int64_t kMaxHeadDim = 256, kMaxGroup = 8;
+// BMC_ATTN_THREADS (decode_attention.cuh) and BMC_ATTN_MAX_ROWS_PER_SPLIT.
+constexpr int64_t kAttnThreads = 128, kMaxRowsPerSplit = 256;
 
 // The device-side name of an element type (the structs of common.cuh).
 const char *cudaType(Type t) {
@@ -111,6 +114,36 @@ std::string mlir::bmc::cuda::describeLocation(Location loc) {
 }
 
 namespace {
+
+// The launch description the runtime's launcher reads (runtime/device/
+// EmittedLauncher.h; docs/DESIGN.md, "CUDA emitter"): one line
+// `// bmc-launch: {json}` per configuration, in front of its kernels.
+// A size is a sum of terms, a term a number, a reference ("rows.size[2]",
+// "cache.valid", "padded", "plan.splits") or a list of those (a product).
+namespace launch {
+using llvm::json::Array;
+using llvm::json::Object;
+using llvm::json::Value;
+
+Value param(const char *name, const char *kind, const char *from = "arg") {
+  return Object{{"name", name}, {"kind", kind}, {"from", from}};
+}
+// A check: lhs `cmp` rhs (==, <=, bcast: lhs == rhs or lhs == 1), else the
+// error (its {ref}s replaced by their values).
+Value check(std::initializer_list<Value> lhs, const char *cmp, std::initializer_list<Value> rhs, std::string error) {
+  return Object{{"lhs", Array(lhs)}, {"cmp", cmp}, {"rhs", Array(rhs)}, {"error", std::move(error)}};
+}
+Value product(std::initializer_list<Value> terms) { return Array(terms); }
+Value kernel(std::string name, Array grid, int64_t block) {
+  return Object{{"kernel", std::move(name)}, {"grid", std::move(grid)}, {"block", block}, {"shared_bytes", 0}};
+}
+std::string line(Value v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "// bmc-launch: " << v << "\n";
+  return s;
+}
+} // namespace launch
 
 class Emitter {
 public:
@@ -236,12 +269,33 @@ private:
     for (const std::string &key : appendOrder_) {
       const auto &[c, uses] = appends_.at(key);
       int64_t threads = appendThreads(c.headDim);
-      os << "\n// kv_append " << i << ": " << c.fromName << " rows -> " << c.toName << " cache, " << c.heads
+      std::string name = "bmc_kv_append_" + std::to_string(i);
+      {
+        using namespace launch;
+        std::string what = "kv_append " + std::to_string(i) + " (" + c.fromName + " rows -> " + c.toName + " cache, " +
+                           std::to_string(c.heads) + " heads x " + std::to_string(c.headDim) + "): ";
+        Object d{{"version", 1}, {"op", "bmck.kv_append"}, {"config", i},
+                 {"params", Array{param("cache", "kv_buffer"), param("rows", "view4")}},
+                 {"checks", Array{
+                     check({"rows.size[0]"}, "==", {"cache.batch"},
+                           what + "rows of batch {rows.size[0]}, cache of batch {cache.batch}"),
+                     check({"rows.size[1]"}, "==", {c.heads}, what + "rows of {rows.size[1]} heads, expected " +
+                                                                   std::to_string(c.heads)),
+                     check({"rows.size[3]"}, "==", {c.headDim}, what + "rows of head_dim {rows.size[3]}, expected " +
+                                                                     std::to_string(c.headDim)),
+                     check({"cache.valid", "rows.size[2]"}, "<=", {"cache.capacity"},
+                           what + "{cache.valid} valid + {rows.size[2]} new rows > capacity {cache.capacity} (the "
+                                  "runtime grows the cache before the step)"),
+                     check({"rows.size[0]"}, "<=", {65535}, what + "batch {rows.size[0]} > 65535 (grid z)")}},
+                 {"launches", Array{kernel(name, Array{"rows.size[2]", c.heads, "rows.size[0]"}, threads)}}};
+        os << "\n" << line(std::move(d));
+      }
+      os << "// kv_append " << i << ": " << c.fromName << " rows -> " << c.toName << " cache, " << c.heads
          << " heads x " << c.headDim << " (" << count(uses, "op")
          << "). Grid (seq, heads, batch), block " << threads
-         << ";\n// the launcher checks batch and valid + seq <= capacity first.\n"
+         << ";\n// the launcher (EmittedLauncher) makes the checks of the bmc-launch line above first.\n"
          << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
-         << "bmc_kv_append_" << i << "(bmc_kv_buffer cache, bmc_view4 rows) {\n"
+         << name << "(bmc_kv_buffer cache, bmc_view4 rows) {\n"
          << "  bmc_kv_append_rows<" << c.from << ", " << c.to << ">(cache, rows, " << c.heads << ", " << c.headDim
          << ");\n}\n";
       ++i;
@@ -256,7 +310,72 @@ private:
       if (c.maskPadding) params += ", long long padded", args += ", padded";
       params += ", bmc_view4 out, float *partial_out, float *partial_lse, int rows_per_split, int splits";
       args += ", out, partial_out, partial_lse, rows_per_split, splits";
-      os << "\n// attention " << i << ": q f32, K/V " << c.kvName << ", head_dim " << c.headDim << ", group "
+      {
+        using namespace launch;
+        std::string what = "attention " + std::to_string(i) + " (K/V " + c.kvName + ", head_dim " +
+                           std::to_string(c.headDim) + ", group " + std::to_string(c.group) + "): ";
+        std::string d = std::to_string(c.headDim);
+        Array params{param("q", "view4"), param("k", "view4"), param("v", "view4")};
+        if (c.hasMask) params.push_back(param("mask", "view4"));
+        if (c.maskPadding) params.push_back(param("padded", "i64"));
+        params.push_back(param("out", "view4"));
+        params.push_back(param("partial_out", "f32_ptr", "scratch"));
+        params.push_back(param("partial_lse", "f32_ptr", "scratch"));
+        params.push_back(param("rows_per_split", "i32", "plan"));
+        params.push_back(param("splits", "i32", "plan"));
+        Array checks{
+            check({"k.size[0]"}, "==", {"q.size[0]"}, what + "K of batch {k.size[0]}, q of batch {q.size[0]}"),
+            check({"v.size[0]"}, "==", {"q.size[0]"}, what + "V of batch {v.size[0]}, q of batch {q.size[0]}"),
+            check({"q.size[1]"}, "==", {product({c.group, "k.size[1]"})},
+                  what + "q of {q.size[1]} heads, K of {k.size[1]}: expected " + std::to_string(c.group) +
+                      " query heads per KV head"),
+            check({"v.size[1]"}, "==", {"k.size[1]"}, what + "V of {v.size[1]} heads, K of {k.size[1]}"),
+            check({"v.size[2]"}, "==", {"k.size[2]"}, what + "V of {v.size[2]} rows, K of {k.size[2]}"),
+            check({"q.size[3]"}, "==", {c.headDim}, what + "q of head_dim {q.size[3]}, expected " + d),
+            check({"k.size[3]"}, "==", {c.headDim}, what + "K of head_dim {k.size[3]}, expected " + d),
+            check({"v.size[3]"}, "==", {c.headDim}, what + "V of head_dim {v.size[3]}, expected " + d)};
+        for (const char *v : {"q", "k", "v", "out"}) { // the kernel reads rows as contiguous head_dim vectors
+          std::string st = std::string(v) + ".stride[3]";
+          checks.push_back(check({st}, "==", {1}, what + v + " of inner stride {" + st + "}, expected 1"));
+        }
+        for (int dim = 0; dim < 4; ++dim) {
+          std::string o = "out.size[" + std::to_string(dim) + "]", q = "q.size[" + std::to_string(dim) + "]";
+          checks.push_back(check({o}, "==", {q}, what + "out of size {" + o + "} in dimension " + std::to_string(dim) +
+                                                     ", q of {" + q + "}"));
+        }
+        if (c.hasMask) {
+          checks.push_back(check({"mask.size[0]"}, "bcast", {"q.size[0]"},
+                                 what + "mask of batch {mask.size[0]}, expected 1 or {q.size[0]}"));
+          checks.push_back(check({"mask.size[1]"}, "bcast", {"q.size[1]"},
+                                 what + "mask of {mask.size[1]} heads, expected 1 or {q.size[1]}"));
+          checks.push_back(check({"mask.size[2]"}, "==", {"q.size[2]"},
+                                 what + "mask of {mask.size[2]} query rows, q of {q.size[2]}"));
+          checks.push_back(check({"k.size[2]"}, "<=", {"mask.size[3]"},
+                                 what + "mask of {mask.size[3]} key rows, fewer than K's {k.size[2]}"));
+        }
+        if (c.maskPadding)
+          checks.push_back(check({"k.size[2]"}, "<=", {"padded"},
+                                 what + "padded length {padded} < K's {k.size[2]} valid rows"));
+        checks.push_back(check({product({"q.size[0]", "q.size[2]"})}, "<=", {65535},
+                               what + "batch {q.size[0]} x {q.size[2]} query rows > 65535 (grid z)"));
+        Value kvRows = c.maskPadding ? Value("padded") : Value("k.size[2]");
+        Object plan{{"kind", "attention_splits"},
+                    {"kv_rows", Array{kvRows}},
+                    {"blocks", Array{product({"q.size[0]", "q.size[2]", "k.size[1]"})}},
+                    {"max_rows_per_split", kMaxRowsPerSplit}};
+        Array scratch{
+            Object{{"name", "partial_out"},
+                   {"floats", Array{product({"q.size[0]", "q.size[2]", "q.size[1]", "plan.splits", c.headDim})}}},
+            Object{{"name", "partial_lse"},
+                   {"floats", Array{product({"q.size[0]", "q.size[2]", "q.size[1]", "plan.splits"})}}}};
+        Array launches{kernel(name + "_split", Array{"plan.splits", "k.size[1]", product({"q.size[0]", "q.size[2]"})}, kAttnThreads),
+                       kernel(name + "_combine", Array{"q.size[1]", product({"q.size[0]", "q.size[2]"}), 1}, kAttnThreads)};
+        Object desc{{"version", 1},          {"op", "bmck.attention"}, {"config", i},
+                    {"params", std::move(params)}, {"checks", std::move(checks)}, {"plan", std::move(plan)},
+                    {"scratch", std::move(scratch)}, {"launches", std::move(launches)}};
+        os << "\n" << line(std::move(desc));
+      }
+      os << "// attention " << i << ": q f32, K/V " << c.kvName << ", head_dim " << c.headDim << ", group "
          << c.group << ", scale " << decimal(c.scale) << ", rows "
          << (c.maskPadding ? "mask (scores over `padded` rows, spare rows masked)"
                            : "skip (K's rows only; also mask without a padded length)")

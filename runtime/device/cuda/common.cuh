@@ -125,24 +125,7 @@ __device__ __forceinline__ bool bmc_aligned16(const void *p) {
   return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
 }
 
-// A strided view as the emitted kernels take it (a !bmck.view of rank <= 4):
-// storage pointer, offset, sizes and strides in elements; a view of lower
-// rank is passed with leading dimensions of size 1. A dimension of size 1
-// may have any stride (a broadcast mask's); readers use stride 0 there.
-typedef struct bmc_view4 {
-  const void *data;
-  long long offset;
-  long long size[4];
-  long long stride[4];
-} bmc_view4;
-
+// bmc_view4 and bmc_kv_buffer: decode_attention_params.h (host and device).
 __device__ __forceinline__ long long bmc_view_stride(const bmc_view4 &v, int dim) {
   return v.size[dim] == 1 ? 0 : v.stride[dim];
 }
-
-// A KV cache buffer as bmc_kv_ref passes it: [batch, heads, capacity,
-// head_dim] contiguous, rows [0, valid) valid.
-typedef struct bmc_kv_buffer {
-  void *data;
-  long long batch, capacity, valid;
-} bmc_kv_buffer;

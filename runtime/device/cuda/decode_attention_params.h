@@ -11,7 +11,10 @@
  *   partial_lse: [batch, seq, heads, splits] fp32 scratch
  *   out: [batch, heads, head_dim] fp32 (seq rows o_ss apart)
  * The fields after smooth_softmax generalise decode (one query row, no mask)
- * to the kernel-level bmck.attention; all zero is decode. */
+ * to the kernel-level bmck.attention; all zero is decode.
+ * Also the argument structs of the emitted kernels (bmc_view4, bmc_kv_buffer),
+ * here so that the host's launcher (EmittedLauncher.h) passes the very same
+ * layout. */
 #ifndef BMC_RUNTIME_DEVICE_CUDA_DECODE_ATTENTION_PARAMS_H
 #define BMC_RUNTIME_DEVICE_CUDA_DECODE_ATTENTION_PARAMS_H
 
@@ -42,5 +45,23 @@ typedef struct bmc_decode_attention_params {
   const float *mask;  /* NULL: none */
   long long m_bs, m_hs, m_ss, m_rs;
 } bmc_decode_attention_params;
+
+// A strided view as the emitted kernels take it (a !bmck.view of rank <= 4):
+// storage pointer, offset, sizes and strides in elements; a view of lower
+// rank is passed with leading dimensions of size 1. A dimension of size 1
+// may have any stride (a broadcast mask's); readers use stride 0 there.
+typedef struct bmc_view4 {
+  const void *data;
+  long long offset;
+  long long size[4];
+  long long stride[4];
+} bmc_view4;
+
+// A KV cache buffer as bmc_kv_ref passes it: [batch, heads, capacity,
+// head_dim] contiguous, rows [0, valid) valid.
+typedef struct bmc_kv_buffer {
+  void *data;
+  long long batch, capacity, valid;
+} bmc_kv_buffer;
 
 #endif

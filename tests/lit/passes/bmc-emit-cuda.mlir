@@ -18,7 +18,11 @@
 // CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations); 12 views and seams (no code); 1 scalar op (sizes, computed by the host).
 // CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (bmc.add 1).
 
-// CHECK: // kv_append 0: f32 rows -> f32 cache, 2 heads x 16 (2 ops). Grid (seq, heads, batch), block 32;
+// Each configuration's launch description (read by the runtime's EmittedLauncher) comes first:
+// CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"kv_append 0 (f32 rows -> f32 cache, 2 heads x 16): rows of batch {rows.size[0]}, cache of batch {cache.batch}","lhs":["rows.size[0]"],"rhs":["cache.batch"]},
+// CHECK-SAME: {"cmp":"<=","error":"kv_append 0 (f32 rows -> f32 cache, 2 heads x 16): {cache.valid} valid + {rows.size[2]} new rows > capacity {cache.capacity} (the runtime grows the cache before the step)","lhs":["cache.valid","rows.size[2]"],"rhs":["cache.capacity"]}
+// CHECK-SAME: "launches":[{"block":32,"grid":["rows.size[2]",2,"rows.size[0]"],"kernel":"bmc_kv_append_0","shared_bytes":0}],"op":"bmck.kv_append","params":[{"from":"arg","kind":"kv_buffer","name":"cache"},{"from":"arg","kind":"view4","name":"rows"}],"version":1}
+// CHECK-NEXT: // kv_append 0: f32 rows -> f32 cache, 2 heads x 16 (2 ops). Grid (seq, heads, batch), block 32;
 // CHECK: extern "C" __global__ void __launch_bounds__(32)
 // CHECK-NEXT: bmc_kv_append_0(bmc_kv_buffer cache, bmc_view4 rows) {
 // CHECK-NEXT:   bmc_kv_append_rows<bmc_f32, bmc_f32>(cache, rows, 2, 16);
@@ -35,7 +39,10 @@
 // CHECK-NOT: bmc_kv_append_4
 
 // Skip padding, f32 KV, MHA, no mask; used twice.
-// CHECK: // attention 0: q f32, K/V f32, head_dim 16, group 1, scale 0.25, rows skip (K's rows only; also mask without a padded length), no mask (2 ops).
+// CHECK: // bmc-launch: {"checks":[
+// CHECK-SAME: "launches":[{"block":128,"grid":["plan.splits","k.size[1]",["q.size[0]","q.size[2]"]],"kernel":"bmc_attention_0_split","shared_bytes":0},{"block":128,"grid":["q.size[1]",["q.size[0]","q.size[2]"],1],"kernel":"bmc_attention_0_combine","shared_bytes":0}],"op":"bmck.attention"
+// CHECK-SAME: "plan":{"blocks":{{\[\[}}"q.size[0]","q.size[2]","k.size[1]"]],"kind":"attention_splits","kv_rows":["k.size[2]"],"max_rows_per_split":256}
+// CHECK-NEXT: // attention 0: q f32, K/V f32, head_dim 16, group 1, scale 0.25, rows skip (K's rows only; also mask without a padded length), no mask (2 ops).
 // CHECK: __device__ __forceinline__ bmc_decode_attention_params bmc_attention_0_params(bmc_view4 q, bmc_view4 k, bmc_view4 v, bmc_view4 out, float *partial_out, float *partial_lse, int rows_per_split, int splits) {
 // CHECK-NEXT:   bmc_decode_attention_params p = bmc_attention_view_params<bmc_f32>(q, k, v, 0, out, partial_out, partial_lse, rows_per_split, splits);
 // CHECK-NEXT:   p.head_dim = 16;
@@ -49,7 +56,12 @@
 // CHECK-NEXT:   bmc_decode_attention_combine_rows<16>(bmc_attention_0_params(
 
 // Mask padding over a bf16 cache's capacity, an additive mask, GQA group 3.
-// CHECK: // attention 1: q f32, K/V bf16, head_dim 16, group 3, scale 0.25, rows mask (scores over `padded` rows, spare rows masked), additive mask (1 op).
+// CHECK: // bmc-launch: {"checks":[
+// CHECK-SAME: "error":"attention 1 (K/V bf16, head_dim 16, group 3): q of {q.size[1]} heads, K of {k.size[1]}: expected 3 query heads per KV head","lhs":["q.size[1]"],"rhs":{{\[}}[3,"k.size[1]"]]}
+// CHECK-SAME: "error":"attention 1 (K/V bf16, head_dim 16, group 3): padded length {padded} < K's {k.size[2]} valid rows","lhs":["k.size[2]"],"rhs":["padded"]}
+// CHECK-SAME: {"from":"arg","kind":"view4","name":"mask"},{"from":"arg","kind":"i64","name":"padded"},
+// CHECK-SAME: "kv_rows":["padded"]
+// CHECK-NEXT: // attention 1: q f32, K/V bf16, head_dim 16, group 3, scale 0.25, rows mask (scores over `padded` rows, spare rows masked), additive mask (1 op).
 // CHECK: bmc_attention_1_params(bmc_view4 q, bmc_view4 k, bmc_view4 v, bmc_view4 mask, long long padded, bmc_view4 out,
 // CHECK-NEXT:   bmc_decode_attention_params p = bmc_attention_view_params<bmc_bf16>(q, k, v, &mask, out,
 // CHECK:   p.kv_rows = (int)padded;
