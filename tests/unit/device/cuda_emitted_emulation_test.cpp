@@ -20,11 +20,15 @@
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
+#include "runtime/device/CudaDevice.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
 #include "runtime/device/EmittedLauncher.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -226,21 +230,56 @@ std::string emittedSource() {
   return ss.str();
 }
 
+// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
+// for a GPU and loaded on it (absent: no driver or GPU here, a skip unless
+// BMC_REQUIRE_GPU=1; the same launcher code either way).
 struct LauncherEnv {
-  CpuDevice device;
+  std::unique_ptr<bmc::device::Device> owned;
+  bmc::device::Device *dev = nullptr;
   std::unique_ptr<EmittedLauncher> launcher;
   std::string error;
-  LauncherEnv() {
+  bool absent = false;
+  explicit LauncherEnv(bool gpu = false) {
     bmc::device::ModuleImage image;
-    image.format = bmc::device::ModuleFormat::HostTable;
-    image.hostKernels = kEmittedTable;
-    image.hostKernelCount = sizeof kEmittedTable / sizeof kEmittedTable[0];
-    auto m = device.loadModule(image);
+    if (!gpu) {
+      owned = std::make_unique<CpuDevice>();
+      image.format = bmc::device::ModuleFormat::HostTable;
+      image.hostKernels = kEmittedTable;
+      image.hostKernelCount = sizeof kEmittedTable / sizeof kEmittedTable[0];
+    } else {
+      using bmc::device::CudaDevice;
+      auto d = CudaDevice::create(0);
+      if (!d) {
+        error = d.status().message();
+        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
+        return;
+      }
+      owned = std::move(d.value());
+      auto nvrtc = bmc::device::Nvrtc::load();
+      if (!nvrtc) {
+        error = nvrtc.status().message();
+        return;
+      }
+      bmc::device::NvrtcRequest req;
+      req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
+      req.name = "emitted_kernels.cu";
+      const auto &p = owned->properties();
+      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+      auto out = nvrtc.value()->compile(req);
+      if (!out) {
+        error = out.status().message();
+        return;
+      }
+      image.format = bmc::device::ModuleFormat::Cubin;
+      image.bytes = std::move(out->cubin);
+    }
+    dev = owned.get();
+    auto m = dev->loadModule(image);
     if (!m) {
       error = m.status().message();
       return;
     }
-    auto l = EmittedLauncher::create(device, m.value(), emittedSource());
+    auto l = EmittedLauncher::create(*dev, m.value(), emittedSource());
     if (!l)
       error = l.status().message();
     else
@@ -248,14 +287,14 @@ struct LauncherEnv {
   }
   // Device memory holding `bytes` (the CPU device: host memory it checks).
   DevicePtr upload(const void *data, size_t bytes) {
-    DevicePtr p = device.allocate(bytes).value();
-    EXPECT_TRUE(device.copyToDevice(p, data, bytes).ok());
+    DevicePtr p = dev->allocate(bytes).value();
+    EXPECT_TRUE(dev->copyToDevice(p, data, bytes).ok());
     return p;
   }
   template <typename T>
   std::vector<T> download(DevicePtr p, size_t n) {
     std::vector<T> v(n);
-    EXPECT_TRUE(device.copyToHost(v.data(), p, n * sizeof(T)).ok());
+    EXPECT_TRUE(dev->copyToHost(v.data(), p, n * sizeof(T)).ok());
     return v;
   }
 };
@@ -270,9 +309,7 @@ struct Sequence {
   int smooth;
 };
 
-void runSequence(const Sequence &c, unsigned seed) {
-  LauncherEnv env;
-  ASSERT_TRUE(env.launcher) << env.error;
+void runSequence(LauncherEnv &env, const Sequence &c, unsigned seed) {
   const long long batch = 2, capacity = 83, past = 70, d = c.d, width = c.kvType == BMC_KV_F32 ? 4 : 2;
   // Both caches (K, V): past rows of random values, spare rows NaN-patterned.
   std::vector<float> init = randomFloats(size_t(batch) * c.kvHeads * capacity * d, seed);
@@ -387,13 +424,31 @@ void runSequence(const Sequence &c, unsigned seed) {
   }
 }
 
-TEST(CudaEmittedLauncher, AppendThenAttentionMatchTheCpuKernels) {
+void runSequences(LauncherEnv &env) {
   // bf16: mask padding over the capacity with a broadcast mask, GQA 3 (append 3, attention 1).
-  runSequence({3, 1, BMC_KV_BF16, 6, 2, 37, true, 1, 0.3f, 0.0f, 0}, 500);
-  if (HasFatalFailure())
+  runSequence(env, {3, 1, BMC_KV_BF16, 6, 2, 37, true, 1, 0.3f, 0.0f, 0}, 500);
+  if (::testing::Test::HasFatalFailure())
     return;
   // f16: skip, a per-head mask, softcap and smooth softmax, GQA 2 (append 4, attention 2).
-  runSequence({4, 2, BMC_KV_F16, 4, 2, 24, false, 2, 0.2f, 5.0f, 1}, 600);
+  runSequence(env, {4, 2, BMC_KV_F16, 4, 2, 24, false, 2, 0.2f, 5.0f, 1}, 600);
+}
+
+TEST(CudaEmittedLauncher, AppendThenAttentionMatchTheCpuKernels) {
+  LauncherEnv env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  runSequences(env);
+}
+
+// The same on a GPU: NVRTC's build of the emitted source, launched through
+// CudaDevice. Not run in this project's CI (no GPU); benchmarks/gpu_check.sh
+// sets BMC_REQUIRE_GPU=1.
+TEST(CudaEmittedLauncher, AppendThenAttentionOnTheGpu) {
+  LauncherEnv env(true);
+  const char *require = std::getenv("BMC_REQUIRE_GPU");
+  if (env.absent && !(require && std::string(require) == "1"))
+    GTEST_SKIP() << env.error;
+  ASSERT_TRUE(env.launcher) << env.error;
+  runSequences(env);
 }
 
 TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {
@@ -463,7 +518,7 @@ TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {
 
 TEST(CudaEmittedLauncher, RefusesABadDescription) {
   CpuDevice device;
-  bmc::device::ModuleImage image;
+  bmc::device::ModuleImage image; // one kernel of the table
   image.format = bmc::device::ModuleFormat::HostTable;
   image.hostKernels = kEmittedTable;
   image.hostKernelCount = 1;
