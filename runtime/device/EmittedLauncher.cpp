@@ -278,9 +278,11 @@ EmittedLauncher::~EmittedLauncher() {
       (void)device_.free(s.ptr);
 }
 
-Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device, ModuleHandle module,
-                                                                 const std::string &source) {
-  std::unique_ptr<EmittedLauncher> l(new EmittedLauncher(device));
+namespace {
+
+// Every bmc-launch line of `source`, parsed; an error names the first bad line.
+Result<std::vector<std::unique_ptr<EmittedLaunchDesc>>> parseAll(const std::string &source) {
+  std::vector<std::unique_ptr<EmittedLaunchDesc>> descs;
   size_t pos = 0;
   int lineNo = 1;
   while (pos < source.size()) {
@@ -292,16 +294,10 @@ Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device,
       std::string where = "bmc-launch line " + std::to_string(lineNo) + ": ";
       try {
         auto d = parseDesc(json::parse(line.substr(std::string(kMarker).size())));
-        for (const auto &other : l->descs_)
+        for (const auto &other : descs)
           if (other->op == d->op && other->config == d->config)
             return Status::error(where + d->op + " " + std::to_string(d->config) + " described twice");
-        for (Launch &k : d->launches) {
-          auto h = device.findKernel(module, k.kernel);
-          if (!h)
-            return Status::error(where + h.status().message());
-          k.handle = h.value();
-        }
-        l->descs_.push_back(std::move(d));
+        descs.push_back(std::move(d));
       } catch (const DescError &e) {
         return Status::error(where + e.what);
       } catch (const json::exception &e) {
@@ -311,8 +307,39 @@ Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device,
     pos = end + 1;
     ++lineNo;
   }
-  if (l->descs_.empty())
+  if (descs.empty())
     return Status::error("emitted CUDA source: no bmc-launch lines (not the CUDA emitter's output?)");
+  return descs;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> EmittedLauncher::kernelNames(const std::string &source) {
+  auto descs = parseAll(source);
+  if (!descs)
+    return descs.status();
+  std::vector<std::string> names;
+  for (const auto &d : descs.value())
+    for (const Launch &k : d->launches)
+      names.push_back(k.kernel);
+  return names;
+}
+
+Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device, ModuleHandle module,
+                                                                 const std::string &source) {
+  auto descs = parseAll(source);
+  if (!descs)
+    return descs.status();
+  std::unique_ptr<EmittedLauncher> l(new EmittedLauncher(device));
+  for (auto &d : descs.value()) {
+    for (Launch &k : d->launches) {
+      auto h = device.findKernel(module, k.kernel);
+      if (!h)
+        return Status::error(d->op + " " + std::to_string(d->config) + ": " + h.status().message());
+      k.handle = h.value();
+    }
+    l->descs_.push_back(std::move(d));
+  }
   return l;
 }
 

@@ -76,6 +76,10 @@ public:
                                                          const std::string &emittedSource);
   ~EmittedLauncher();
 
+  // Parses the bmc-launch lines only (no device): the kernels they launch, in
+  // order, or the first line's error (tests/unit/device/cuda_emitted_check).
+  static Result<std::vector<std::string>> kernelNames(const std::string &emittedSource);
+
   // The number of configurations of an op ("bmck.kv_append", "bmck.attention").
   int configurations(const std::string &op) const;
 
