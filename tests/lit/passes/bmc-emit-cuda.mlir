@@ -3,7 +3,7 @@
 // converting as it stores through bmc_kv_append_rows; a split/combine pair per
 // distinct attention configuration, the constants compiled in and the views
 // passed as bmc_view4; ops sharing a configuration share the kernel. The
-// header counts what is left without a CUDA form (here one bmc.add); the
+// header counts what is left without a CUDA form (here a constant and a bmc.add); the
 // output is the same on every run. With whole-model=true the module is
 // refused at the first such op, nothing written.
 //
@@ -16,7 +16,7 @@
 // RUN: not test -e %t.3.cu
 
 // CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations); 12 views and seams (no code); 1 scalar op (sizes, computed by the host).
-// CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (bmc.add 1).
+// CHECK-NEXT: // Left for the CUDA target: 2 ops without a CUDA form (arith.constant 1, bmc.add 1).
 
 // Each configuration's launch description (read by the runtime's EmittedLauncher) comes first:
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"kv_append 0 (f32 rows -> f32 cache, 2 heads x 16): rows of batch {rows.size[0]}, cache of batch {cache.batch}","lhs":["rows.size[0]"],"rhs":["cache.batch"]},
@@ -78,11 +78,13 @@
 // CHECK: // attention 3: q f32, K/V f32, head_dim 16, group 1, scale 0.125, rows skip (K's rows only; also mask without a padded length), no mask (1 op).
 // CHECK-NOT: bmc_attention_4
 
-// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' at {{.*}}bmc-emit-cuda.mlir:[[@LINE+37]]:10 has no CUDA form (1 op without one: bmc.add 1); only bmck.kv_append and bmck.attention are emitted
+// The refusal names the bmc op (not the arith.constant met first), its layer and place.
+// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' in layer 3 at {{.*}}bmc-emit-cuda.mlir:[[@LINE+38]]:10 has no CUDA form (2 ops without one: arith.constant 1, bmc.add 1); only bmck.kv_append and bmck.attention are emitted
 // REFUSE-NOT: error
 
 func.func @appends(%kc: !bmc.kv_cache<2x16xf32>, %kc2: !bmc.kv_cache<2x16xf32>, %hc: !bmc.kv_cache<2x16xf16>,
                    %bc: !bmc.kv_cache<4x80xbf16>, %r: tensor<?x2x?x16xf32>, %r4: tensor<1x4x?x80xf32>) {
+  %unused = arith.constant dense<0.0> : tensor<2xf32>
   %rv = bmck.to_view %r : tensor<?x2x?x16xf32> -> !bmck.view<?x2x?x16xf32>
   %a = bmck.kv_append %kc, %rv : (!bmc.kv_cache<2x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xf32>
   %b = bmck.kv_append %kc2, %rv : (!bmc.kv_cache<2x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xf32>
@@ -115,6 +117,6 @@ func.func @attentions(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %bc: !
   %o4 = bmck.attention %qv, %kv, %kv {scale = 0.125 : f32} : (!bmck.view<1x2x?x16xf32>, !bmck.view<1x2x?x16xf32>, !bmck.view<1x2x?x16xf32>) -> !bmck.view<1x2x?x16xf32>
   %t0 = bmck.to_tensor %o0 : !bmck.view<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
   %t1 = bmck.to_tensor %o1 : !bmck.view<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
-  %sum = bmc.add %t0, %t1 : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>) -> tensor<1x2x?x16xf32>
+  %sum = bmc.add %t0, %t1 {bmc.layer = 3 : i64} : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>) -> tensor<1x2x?x16xf32>
   return %sum, %t1 : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>
 }
