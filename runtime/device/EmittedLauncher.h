@@ -67,6 +67,9 @@ struct LaunchRecord {
   int64_t rowsPerSplit = 0, splits = 0;
 };
 
+// Thread safety: none of its own; it owns scratch buffers and launches on
+// the device's one stream, so one session uses a launcher at a time (as
+// Device says of launches).
 class EmittedLauncher {
 public:
   // Parses every bmc-launch line of `emittedSource` (the emitter's output,

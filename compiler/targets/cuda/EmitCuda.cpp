@@ -23,6 +23,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <vector>
@@ -356,6 +357,8 @@ private:
         if (c.maskPadding)
           checks.push_back(check({"k.size[2]"}, "<=", {"padded"},
                                  what + "padded length {padded} < K's {k.size[2]} valid rows"));
+        if (c.maskPadding) // the kernel takes it as an int
+          checks.push_back(check({"padded"}, "<=", {int64_t(INT32_MAX)}, what + "padded length {padded} > 2^31 - 1"));
         checks.push_back(check({product({"q.size[0]", "q.size[2]"})}, "<=", {65535},
                                what + "batch {q.size[0]} x {q.size[2]} query rows > 65535 (grid z)"));
         Value kvRows = c.maskPadding ? Value("padded") : Value("k.size[2]");

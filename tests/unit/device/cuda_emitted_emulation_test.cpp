@@ -513,6 +513,11 @@ TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {
   s = env.launcher->launch("bmck.attention", 1, args);
   EXPECT_EQ(s.message(), "launch bmck.attention 1: attention 1 (K/V bf16, head_dim 37, group 3): out of inner stride "
                          "2, expected 1");
+  args["out"].view.stride[3] = 1;
+  args["padded"] = LaunchValue::integer(int64_t(1) << 31); // the kernel's int
+  s = env.launcher->launch("bmck.attention", 1, args);
+  EXPECT_EQ(s.message(), "launch bmck.attention 1: attention 1 (K/V bf16, head_dim 37, group 3): padded length "
+                         "2147483648 > 2^31 - 1");
   EXPECT_EQ(env.download<float>(dout, out.size()), out);
 }
 
