@@ -12,11 +12,12 @@
 include(CMakePackageConfigHelpers)
 
 # The tree's own bmc_compiler is a static archive over five more static
-# archives (frontend, passes, the bmc and bmck dialects); the SDK ships them as one shared
-# library so that a consumer links one file and none of MLIR's CMake.
+# archives (frontend, passes, the CUDA emitter, the bmc and bmck dialects);
+# the SDK ships them as one shared library so that a consumer links one file
+# and none of MLIR's CMake.
 file(WRITE ${CMAKE_BINARY_DIR}/bmc_compiler_sdk.cpp "// libbmc_compiler.so: the static compiler archives, whole.\n")
 add_library(bmc_compiler_sdk SHARED ${CMAKE_BINARY_DIR}/bmc_compiler_sdk.cpp)
-set(bmc_compiler_archives bmc_compiler BmcFrontend BmcPasses BmckDialect BmcDialect)
+set(bmc_compiler_archives bmc_compiler BmcFrontend BmcPasses BmcCudaEmitter BmckDialect BmcDialect)
 add_dependencies(bmc_compiler_sdk ${bmc_compiler_archives})
 set(bmc_archive_files)
 foreach(a ${bmc_compiler_archives})

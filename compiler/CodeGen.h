@@ -19,7 +19,9 @@ namespace bmc {
 /// bmc-opt would show. Errors go to `error` (one line).
 struct FrontendResult;
 
-/// The module after the graph passes ("mlir") or the optimised LLVM IR ("llvm").
+/// The module after the graph passes ("mlir"), the optimised LLVM IR ("llvm"),
+/// or the whole model as CUDA C ("cuda": an error naming the first op without
+/// a CUDA form, which every model has today).
 Result<std::string> compileToText(const std::string &onnxPath, const CompileOptions &opts, const std::string &stage);
 
 /// Extracts the runtime signature of @main (before lowering).

@@ -57,8 +57,11 @@ Options:
                        int8 per 32 values, integer dot products (AVX-512
                        VNNI): faster, less exact (docs/QUANTIZATION.md)
   --emit STAGE         print the IR instead of writing a package: mlir (after
-                       the graph passes and bmc-lower-to-kernels) or llvm
-                       (optimised LLVM IR)
+                       the graph passes and bmc-lower-to-kernels), llvm
+                       (optimised LLVM IR) or cuda (CUDA C for the whole model:
+                       refused, naming the first op without a CUDA form, until
+                       every op family has one; bmc-opt --bmc-emit-cuda emits
+                       the kernels that exist)
   --remarks            explain the KV-cache rewrite decisions
   --quiet              no progress output
   -h, --help           this help
@@ -89,7 +92,8 @@ static int run(int argc, char **argv) {
   if (!parseKVType(kvTypeArg, kvType)) a.fail("--kv-type: expected auto, f32, bf16 or f16, found " + cli::shown(kvTypeArg));
   if ((kvType == KVType::BF16 || kvType == KVType::F16) && kv == "concat")
     a.fail("--kv-type " + kvTypeArg + ": needs in-place KV caches (--kv bmc or prealloc), found --kv concat");
-  if (!emit.empty() && emit != "mlir" && emit != "llvm") a.fail("--emit: expected mlir or llvm, found " + cli::shown(emit));
+  if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "cuda")
+    a.fail("--emit: expected mlir, llvm or cuda, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
 
   CompileOptions co;

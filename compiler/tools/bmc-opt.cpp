@@ -1,5 +1,6 @@
 //===- bmc-opt.cpp - run bmc passes on MLIR files (for lit tests) ---------===//
 
+#include "compiler/targets/cuda/EmitCuda.h"
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
 #include "passes/Passes.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv) {
   mlir::registerCSEPass();
   mlir::bmc::registerBmcPasses();
   mlir::bmc::registerPipeline();
+  mlir::bmc::cuda::registerBmcCudaPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "bmc optimizer driver\n", registry));
 }

@@ -2,6 +2,8 @@
 
 #include "runtime/device/KernelLibrary.h"
 
+#include "runtime/device/EmittedLauncher.h"
+
 #include <algorithm>
 
 namespace bmc {
@@ -43,6 +45,11 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies() {
               "bmc_decode_attention_split_bf16", "bmc_decode_attention_combine"}),
   };
   return families;
+}
+
+std::string cudaEmittedKernelSource(const std::string &emitted) {
+  return "#define BMC_NO_LIBRARY_KERNELS 1\n" + embedded("decode_attention_params.h") + embedded("common.cuh") +
+         embedded("kv_append.cuh") + embedded("decode_attention.cuh") + emitted;
 }
 
 const char *elementTypeName(ElementType t) {
@@ -261,23 +268,18 @@ Status CudaKernels::add(DevicePtr a, DevicePtr b, DevicePtr out, int64_t n) {
 }
 
 void CudaKernels::planDecodeAttention(bmc_decode_attention_params &p, int multiprocessors) {
-  if (p.rows_per_split <= 0) {
-    // Enough blocks for two waves over the SMs, at most the shared-memory tile.
-    int64_t blocks = int64_t(std::max(1, p.batch)) * std::max(1, p.kv_heads);
-    int64_t wantSplits = std::max<int64_t>(1, 2 * std::max(1, multiprocessors) / blocks);
-    int64_t rows = (std::max(1, p.kv_rows) + wantSplits - 1) / wantSplits;
-    rows = (rows + 31) / 32 * 32;
-    p.rows_per_split = int(std::clamp<int64_t>(rows, 32, BMC_ATTN_MAX_ROWS_PER_SPLIT));
-  }
-  if (p.splits <= 0)
-    p.splits = std::max(1, int(ceilDiv(p.kv_rows, p.rows_per_split)));
+  int64_t blocks = int64_t(std::max(1, p.batch)) * std::max(1, p.seq) * std::max(1, p.kv_heads);
+  int64_t rows = p.rows_per_split, splits = p.splits;
+  planAttentionSplits(blocks, std::max(0, p.kv_rows), BMC_ATTN_MAX_ROWS_PER_SPLIT, multiprocessors, rows, splits);
+  p.rows_per_split = int(rows), p.splits = int(splits);
 }
 
 Status CudaKernels::decodeAttention(ElementType kv, bmc_decode_attention_params &p) {
   for (Status s : {positive("decodeAttention", "batch", p.batch),
                    positive("decodeAttention", "heads", p.heads),
                    positive("decodeAttention", "kv_heads", p.kv_heads),
-                   positive("decodeAttention", "head_dim", p.head_dim)})
+                   positive("decodeAttention", "head_dim", p.head_dim),
+                   p.seq < 0 ? positive("decodeAttention", "seq", p.seq) : Status()})
     if (!s)
       return s;
   if (p.heads % p.kv_heads || p.heads / p.kv_heads > BMC_ATTN_MAX_GROUP)
@@ -307,12 +309,13 @@ Status CudaKernels::decodeAttention(ElementType kv, bmc_decode_attention_params 
     return combine.status();
   void *args[] = {&p};
   LaunchConfig c;
-  c.grid = {uint32_t(p.splits), uint32_t(p.kv_heads), uint32_t(p.batch)};
+  uint32_t rows = uint32_t(p.batch) * uint32_t(std::max(1, p.seq)); // query rows
+  c.grid = {uint32_t(p.splits), uint32_t(p.kv_heads), rows};
   c.block = {uint32_t(kAttnThreads), 1, 1};
   if (Status s = device_.launch(split.value(), c, args); !s)
     return s;
   LaunchConfig cc;
-  cc.grid = {uint32_t(p.heads), uint32_t(p.batch), 1};
+  cc.grid = {uint32_t(p.heads), rows, 1};
   cc.block = {uint32_t(kAttnThreads), 1, 1};
   return device_.launch(combine.value(), cc, args);
 }

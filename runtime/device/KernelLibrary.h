@@ -31,6 +31,12 @@ struct CudaKernelFamily {
 };
 const std::vector<CudaKernelFamily> &cudaKernelFamilies();
 
+// CUDA C the compiler's CUDA emitter wrote (bmc-opt --bmc-emit-cuda), with the
+// device functions it calls in front: decode_attention_params.h, common.cuh,
+// kv_append.cuh, decode_attention.cuh (the files the library families use),
+// ready for NVRTC.
+std::string cudaEmittedKernelSource(const std::string &emitted);
+
 // Spill bytes (stores + loads) a kernel may have per ptxas; the tests fail above it.
 constexpr int64_t kCudaSpillBudgetBytes = 0;
 
@@ -66,7 +72,8 @@ public:
   Status add(DevicePtr a, DevicePtr b, DevicePtr out, int64_t n);
 
   // Fills p.rows_per_split / p.splits when 0, checks the sizes, runs the split
-  // and combine kernels. p.partial_* must hold batch * heads * splits (* head_dim) floats.
+  // and combine kernels. p.partial_* must hold batch * max(seq, 1) * heads * splits (* head_dim)
+  // floats (seq > 1 and a mask: bmck.attention's prefill form, decode_attention_params.h).
   Status decodeAttention(ElementType kv, bmc_decode_attention_params &p);
   // The split plan decodeAttention() uses for these sizes.
   static void planDecodeAttention(bmc_decode_attention_params &p, int multiprocessors);

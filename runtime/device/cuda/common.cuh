@@ -8,10 +8,12 @@
 #define BMC_WARP 32
 #define BMC_FULL_MASK 0xffffffffu
 #define BMC_NEG_INF __uint_as_float(0xff800000u)
+#define BMC_NEG_MAX __uint_as_float(0xff7fffffu) /* -FLT_MAX: where masked scores are clamped */
 
 struct bmc_f32 {
   typedef float storage;
   static __device__ __forceinline__ float widen(float x) { return x; }
+  static __device__ __forceinline__ float narrow(float x) { return x; }
   // A 128-bit word holds 4 fp32 values.
   static __device__ __forceinline__ void unpack(uint4 w, float *out) {
     out[0] = __uint_as_float(w.x);
@@ -39,6 +41,26 @@ struct bmc_f16 {
     return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 #endif
   }
+  // fp32 -> fp16, to nearest with ties to even, as bmc_convert_f32_to_kv rounds
+  // (overflow to +-inf, subnormals kept, a NaN stays a quiet NaN with its
+  // sign). Integer arithmetic plus one fp32 add (round to nearest, no
+  // flush to zero: NVRTC's default), the same code on the device and in the
+  // host emulation.
+  static __device__ __forceinline__ unsigned short narrow(float x) {
+    unsigned u = __float_as_uint(x), sign = (u >> 16) & 0x8000u;
+    u &= 0x7fffffffu;
+    unsigned h;
+    if (u >= (143u << 23)) // >= 65536: inf, NaN, or beyond the carry that rounds to inf
+      h = u > 0x7f800000u ? 0x7e00u | ((u >> 13) & 0x3ffu) : 0x7c00u;
+    else if (u < (113u << 23)) { // below 2^-14: the fp32 add rounds into a subnormal
+      const unsigned magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+      h = __float_as_uint(__uint_as_float(u) + __uint_as_float(magic)) - magic;
+    } else {
+      unsigned odd = (u >> 13) & 1u;
+      h = (u + ((unsigned)(15 - 127) << 23) + 0xfffu + odd) >> 13;
+    }
+    return (unsigned short)(h | sign);
+  }
   // A 128-bit word holds 8 fp16 values, the lower half of each 32 bits first.
   static __device__ __forceinline__ void unpack(uint4 w, float *out) {
     unsigned words[4] = {w.x, w.y, w.z, w.w};
@@ -54,6 +76,13 @@ struct bmc_bf16 {
   // bf16 is the upper half of an fp32: widening is exact and a shift.
   static __device__ __forceinline__ float widen(unsigned short h) {
     return __uint_as_float(((unsigned)h) << 16);
+  }
+  // fp32 -> bf16, to nearest with ties to even; a NaN stays a quiet NaN.
+  static __device__ __forceinline__ unsigned short narrow(float x) {
+    unsigned u = __float_as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+      return (unsigned short)((u >> 16) | 0x40u);
+    return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   }
   static __device__ __forceinline__ void unpack(uint4 w, float *out) {
     unsigned words[4] = {w.x, w.y, w.z, w.w};
@@ -94,4 +123,9 @@ __device__ __forceinline__ float bmc_block_sum(float v, float *scratch) {
 
 __device__ __forceinline__ bool bmc_aligned16(const void *p) {
   return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
+}
+
+// bmc_view4 and bmc_kv_buffer: decode_attention_params.h (host and device).
+__device__ __forceinline__ long long bmc_view_stride(const bmc_view4 &v, int dim) {
+  return v.size[dim] == 1 ? 0 : v.stride[dim];
 }

@@ -1,0 +1,46 @@
+//===- EmitCuda.h - kernel-level ops -> CUDA C ------------------*- C++ -*-===//
+//
+// The CUDA emitter (docs/DESIGN.md, "CUDA emitter"): reads a module at the
+// kernel level (after bmc-pipeline) and writes CUDA C, one __global__ per
+// distinct kernel configuration, calling the device functions of
+// runtime/device/cuda/*.cuh. Moved families only: bmck.kv_append and
+// bmck.attention; everything else is counted and named, never skipped
+// silently.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDA_H
+#define BMC_COMPILER_TARGETS_CUDA_EMITCUDA_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+
+namespace mlir::bmc::cuda {
+
+struct CudaEmitOptions {
+  /// Refuse (an error at the first op without a CUDA form, nothing written)
+  /// unless every op of the module has one: a whole-model compile.
+  bool wholeModel = false;
+};
+
+/// Writes the CUDA C for `module` to `os`. Fails with an error diagnostic at
+/// the op when an op's configuration is outside what the kernels take
+/// (head_dim > 256, a GQA group > 8, a q or mask not f32, ...) or, with
+/// wholeModel, when any op has no CUDA form; `os` then receives nothing.
+LogicalResult emitCuda(ModuleOp module, llvm::raw_ostream &os, const CudaEmitOptions &options = {});
+
+/// A location as a user reads it: file:line:col, or an ONNX node's name and
+/// op type (the frontend's NameLocs); "" when unknown.
+std::string describeLocation(Location loc);
+
+#define GEN_PASS_DECL
+#include "compiler/targets/cuda/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "compiler/targets/cuda/Passes.h.inc"
+
+} // namespace mlir::bmc::cuda
+
+#endif

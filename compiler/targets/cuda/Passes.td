@@ -1,0 +1,39 @@
+//===- Passes.td - the CUDA emitter's passes ---------------*- tablegen -*-===//
+
+#ifndef BMC_CUDA_PASSES
+#define BMC_CUDA_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
+  let summary = "Write CUDA C for the kernel-level ops (bmck) of a module; report what has no CUDA form yet";
+  let description = [{
+    The CUDA emitter's first slice (issue 14): for a module after
+    `--bmc-pipeline`, one `extern "C" __global__` per distinct configuration
+    of `bmck.kv_append` (rows and cache element types, heads, head_dim) and
+    two (split, combine) per distinct configuration of `bmck.attention` (KV
+    type, head_dim, GQA group, scale, padding and `padded`, mask, softcap,
+    smooth softmax), each taking its views as `bmc_view4` (pointer, offset,
+    sizes, strides) and calling the device functions of
+    runtime/device/cuda/*.cuh, which the runtime prepends
+    (`cudaEmittedKernelSource`). The header of the output counts the ops per
+    kind and the tensor-level ops (and kernel-level ops without a CUDA form)
+    left for the CUDA target. The module is not changed.
+
+    ```
+    bmc-import model.onnx | bmc-opt --bmc-pipeline --bmc-emit-cuda -o /dev/null > model.cu
+    ```
+
+    With `whole-model`, a module with any op left is refused with one error
+    naming the first such op (nothing is written): that is a whole-model
+    CUDA compile, which no model passes yet.
+  }];
+  let options = [
+    Option<"output", "output", "std::string", /*default=*/"\"-\"",
+           "Where the CUDA C goes (- : standard output)">,
+    Option<"wholeModel", "whole-model", "bool", /*default=*/"false",
+           "Refuse the module unless every op has a CUDA form (a whole-model compile)">,
+  ];
+}
+
+#endif // BMC_CUDA_PASSES

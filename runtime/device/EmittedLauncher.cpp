@@ -1,0 +1,507 @@
+//===- runtime/device/EmittedLauncher.cpp - launching emitted kernels -----===//
+
+#include "runtime/device/EmittedLauncher.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <climits>
+
+namespace bmc {
+namespace device {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char *kMarker = "// bmc-launch: ";
+
+// A size: a sum of products of factors (a constant or a reference).
+struct Factor {
+  std::string ref; // empty: the constant
+  int64_t value = 0;
+};
+using Product = std::vector<Factor>;
+using Expr = std::vector<Product>;
+
+struct Param {
+  std::string name, kind, from; // kind: view4, kv_buffer, i64, i32, f32_ptr; from: arg, plan, scratch
+};
+struct Check {
+  Expr lhs, rhs;
+  std::string cmp, error;
+};
+struct Launch {
+  std::string kernel;
+  Expr grid[3];
+  uint32_t block = 0, sharedBytes = 0;
+  KernelHandle handle;
+};
+
+// Thrown while parsing only (caught in create()).
+struct DescError {
+  std::string what;
+};
+
+Factor factor(const json &j) {
+  if (j.is_number_integer())
+    return Factor{"", j.get<int64_t>()};
+  if (j.is_string() && !j.get<std::string>().empty())
+    return Factor{j.get<std::string>(), 0};
+  throw DescError{"a size term is " + j.dump() + ", expected an integer or a reference"};
+}
+
+Expr expr(const json &j) {
+  if (!j.is_array() || j.empty())
+    throw DescError{"a size is " + j.dump() + ", expected a non-empty list of terms"};
+  Expr e;
+  for (const json &t : j) {
+    Product p;
+    if (t.is_array()) {
+      if (t.empty())
+        throw DescError{"an empty product in " + j.dump()};
+      for (const json &f : t)
+        p.push_back(factor(f));
+    } else {
+      p.push_back(factor(t));
+    }
+    e.push_back(std::move(p));
+  }
+  return e;
+}
+
+const json &field(const json &o, const char *name) {
+  if (!o.is_object() || !o.contains(name))
+    throw DescError{std::string("no '") + name + "' in " + o.dump().substr(0, 80)};
+  return o.at(name);
+}
+
+std::string str(const json &o, const char *name) {
+  const json &f = field(o, name);
+  if (!f.is_string())
+    throw DescError{std::string("'") + name + "' is " + f.dump() + ", expected a string"};
+  return f.get<std::string>();
+}
+
+int64_t integer(const json &o, const char *name) {
+  const json &f = field(o, name);
+  if (!f.is_number_integer())
+    throw DescError{std::string("'") + name + "' is " + f.dump() + ", expected an integer"};
+  return f.get<int64_t>();
+}
+
+} // namespace
+
+struct EmittedLaunchDesc {
+  std::string op;
+  int config = 0;
+  std::vector<Param> params;
+  std::vector<Check> checks;
+  bool hasPlan = false;
+  Expr planKvRows, planBlocks;
+  int64_t maxRowsPerSplit = 0;
+  std::vector<std::pair<std::string, Expr>> scratch; // name, floats
+  std::vector<Launch> launches;
+};
+
+namespace {
+
+std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
+  auto d = std::make_unique<EmittedLaunchDesc>();
+  if (integer(j, "version") != 1)
+    throw DescError{"version " + field(j, "version").dump() + ", expected 1"};
+  d->op = str(j, "op");
+  d->config = int(integer(j, "config"));
+  for (const json &p : field(j, "params")) {
+    Param q{str(p, "name"), str(p, "kind"), str(p, "from")};
+    static const char *kinds[] = {"view4", "kv_buffer", "i64", "i32", "f32_ptr"};
+    if (std::none_of(std::begin(kinds), std::end(kinds), [&](const char *k) { return q.kind == k; }))
+      throw DescError{"parameter '" + q.name + "' of kind '" + q.kind + "'"};
+    bool fromOk = (q.from == "arg" && q.kind != "f32_ptr") || (q.from == "plan" && q.kind == "i32") ||
+                  (q.from == "scratch" && q.kind == "f32_ptr");
+    if (!fromOk)
+      throw DescError{"parameter '" + q.name + "' of kind '" + q.kind + "' from '" + q.from + "'"};
+    d->params.push_back(std::move(q));
+  }
+  for (const json &c : field(j, "checks")) {
+    Check k{expr(field(c, "lhs")), expr(field(c, "rhs")), str(c, "cmp"), str(c, "error")};
+    if (k.cmp != "==" && k.cmp != "<=" && k.cmp != "bcast")
+      throw DescError{"a check compares with '" + k.cmp + "'"};
+    d->checks.push_back(std::move(k));
+  }
+  if (j.contains("plan")) {
+    const json &p = j.at("plan");
+    if (str(p, "kind") != "attention_splits")
+      throw DescError{"plan '" + str(p, "kind") + "'"};
+    d->hasPlan = true;
+    d->planKvRows = expr(field(p, "kv_rows"));
+    d->planBlocks = expr(field(p, "blocks"));
+    d->maxRowsPerSplit = integer(p, "max_rows_per_split");
+    if (d->maxRowsPerSplit < 32)
+      throw DescError{"max_rows_per_split " + std::to_string(d->maxRowsPerSplit) + " < 32"};
+  }
+  if (j.contains("scratch"))
+    for (const json &s : j.at("scratch"))
+      d->scratch.emplace_back(str(s, "name"), expr(field(s, "floats")));
+  for (const Param &p : d->params) {
+    bool planned = p.from == "plan" && (p.name == "rows_per_split" || p.name == "splits");
+    if (p.from == "plan" && (!d->hasPlan || !planned))
+      throw DescError{"parameter '" + p.name + "' from a plan there is not"};
+    if (p.from == "scratch" && std::none_of(d->scratch.begin(), d->scratch.end(),
+                                            [&](const auto &s) { return s.first == p.name; }))
+      throw DescError{"scratch parameter '" + p.name + "' without a size"};
+  }
+  for (const json &l : field(j, "launches")) {
+    Launch k;
+    k.kernel = str(l, "kernel");
+    const json &grid = field(l, "grid");
+    if (!grid.is_array() || grid.size() != 3)
+      throw DescError{"kernel " + k.kernel + ": grid " + grid.dump() + ", expected 3 dimensions"};
+    for (int i = 0; i < 3; ++i)
+      k.grid[i] = expr(json::array({grid[i]}));
+    int64_t block = integer(l, "block"), shared = integer(l, "shared_bytes");
+    if (block < 1 || block > 1024 || shared < 0 || shared > (1 << 20))
+      throw DescError{"kernel " + k.kernel + ": block " + std::to_string(block) + ", shared bytes " +
+                      std::to_string(shared)};
+    k.block = uint32_t(block), k.sharedBytes = uint32_t(shared);
+    d->launches.push_back(std::move(k));
+  }
+  if (d->launches.empty())
+    throw DescError{"no launches"};
+  return d;
+}
+
+// The run-time values a description's references name.
+class Env {
+public:
+  Env(const EmittedLaunchDesc &d, const LaunchArgs &args) : d_(d), args_(args) {}
+  int64_t splits = 0, rowsPerSplit = 0;
+
+  bool lookup(const std::string &ref, int64_t &out, std::string &error) const {
+    if (ref == "plan.splits" || ref == "plan.rows_per_split") {
+      if (!d_.hasPlan)
+        return error = "'" + ref + "' without a plan", false;
+      out = ref == "plan.splits" ? splits : rowsPerSplit;
+      return true;
+    }
+    size_t dot = ref.find('.');
+    std::string name = ref.substr(0, dot);
+    auto it = args_.find(name);
+    if (it == args_.end())
+      return error = "'" + ref + "' names no argument", false;
+    const LaunchValue &v = it->second;
+    if (dot == std::string::npos) {
+      if (v.kind != LaunchValue::Kind::Int)
+        return error = "'" + ref + "' is not an integer argument", false;
+      return out = v.value, true;
+    }
+    std::string f = ref.substr(dot + 1);
+    if (v.kind == LaunchValue::Kind::KVBuffer) {
+      if (f == "batch")
+        return out = v.kv.batch, true;
+      if (f == "capacity")
+        return out = v.kv.capacity, true;
+      if (f == "valid")
+        return out = v.kv.valid, true;
+    } else if (v.kind == LaunchValue::Kind::View) {
+      if (f == "offset")
+        return out = v.view.offset, true;
+      for (int i = 0; i < 4; ++i) {
+        if (f == "size[" + std::to_string(i) + "]")
+          return out = v.view.size[i], true;
+        if (f == "stride[" + std::to_string(i) + "]")
+          return out = v.view.stride[i], true;
+      }
+    }
+    return error = "'" + ref + "' names no field of argument '" + name + "'", false;
+  }
+
+  bool eval(const Expr &e, int64_t &out, std::string &error) const {
+    int64_t sum = 0;
+    for (const Product &p : e) {
+      int64_t prod = 1;
+      for (const Factor &f : p) {
+        int64_t v = f.value;
+        if (!f.ref.empty() && !lookup(f.ref, v, error))
+          return false;
+        if (__builtin_mul_overflow(prod, v, &prod))
+          return error = "a size overflows 64 bits", false;
+      }
+      if (__builtin_add_overflow(sum, prod, &sum))
+        return error = "a size overflows 64 bits", false;
+    }
+    out = sum;
+    return true;
+  }
+
+  // The check's error text with each {ref} replaced by its value.
+  std::string format(const std::string &text) const {
+    std::string s;
+    for (size_t i = 0; i < text.size(); ++i) {
+      size_t close = text[i] == '{' ? text.find('}', i) : std::string::npos;
+      int64_t v;
+      std::string ignored;
+      if (close != std::string::npos && lookup(text.substr(i + 1, close - i - 1), v, ignored)) {
+        s += std::to_string(v);
+        i = close;
+      } else {
+        s += text[i];
+      }
+    }
+    return s;
+  }
+
+private:
+  const EmittedLaunchDesc &d_;
+  const LaunchArgs &args_;
+};
+
+} // namespace
+
+void planAttentionSplits(int64_t blocks, int64_t kvRows, int64_t maxRowsPerSplit, int multiprocessors,
+                         int64_t &rowsPerSplit, int64_t &splits) {
+  if (rowsPerSplit <= 0) {
+    int64_t wantSplits = std::max<int64_t>(1, 2 * std::max(1, multiprocessors) / std::max<int64_t>(1, blocks));
+    int64_t rows = (std::max<int64_t>(1, kvRows) + wantSplits - 1) / wantSplits;
+    rows = (rows + 31) / 32 * 32;
+    rowsPerSplit = std::clamp<int64_t>(rows, 32, maxRowsPerSplit);
+  }
+  if (splits <= 0)
+    splits = std::max<int64_t>(1, (kvRows + rowsPerSplit - 1) / rowsPerSplit);
+}
+
+EmittedLauncher::EmittedLauncher(Device &device) : device_(device) {}
+
+EmittedLauncher::~EmittedLauncher() {
+  for (auto &[name, s] : scratch_)
+    if (s.ptr)
+      (void)device_.free(s.ptr);
+}
+
+namespace {
+
+// Every bmc-launch line of `source`, parsed; an error names the first bad line.
+Result<std::vector<std::unique_ptr<EmittedLaunchDesc>>> parseAll(const std::string &source) {
+  std::vector<std::unique_ptr<EmittedLaunchDesc>> descs;
+  size_t pos = 0;
+  int lineNo = 1;
+  while (pos < source.size()) {
+    size_t end = source.find('\n', pos);
+    if (end == std::string::npos)
+      end = source.size();
+    std::string line = source.substr(pos, end - pos);
+    if (line.rfind(kMarker, 0) == 0) {
+      std::string where = "bmc-launch line " + std::to_string(lineNo) + ": ";
+      try {
+        auto d = parseDesc(json::parse(line.substr(std::string(kMarker).size())));
+        for (const auto &other : descs)
+          if (other->op == d->op && other->config == d->config)
+            return Status::error(where + d->op + " " + std::to_string(d->config) + " described twice");
+        descs.push_back(std::move(d));
+      } catch (const DescError &e) {
+        return Status::error(where + e.what);
+      } catch (const json::exception &e) {
+        return Status::error(where + "bad JSON: " + e.what());
+      }
+    }
+    pos = end + 1;
+    ++lineNo;
+  }
+  if (descs.empty())
+    return Status::error("emitted CUDA source: no bmc-launch lines (not the CUDA emitter's output?)");
+  return descs;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> EmittedLauncher::kernelNames(const std::string &source) {
+  auto descs = parseAll(source);
+  if (!descs)
+    return descs.status();
+  std::vector<std::string> names;
+  for (const auto &d : descs.value())
+    for (const Launch &k : d->launches)
+      names.push_back(k.kernel);
+  return names;
+}
+
+Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device, ModuleHandle module,
+                                                                 const std::string &source) {
+  auto descs = parseAll(source);
+  if (!descs)
+    return descs.status();
+  std::unique_ptr<EmittedLauncher> l(new EmittedLauncher(device));
+  for (auto &d : descs.value()) {
+    for (Launch &k : d->launches) {
+      auto h = device.findKernel(module, k.kernel);
+      if (!h)
+        return Status::error(d->op + " " + std::to_string(d->config) + ": " + h.status().message());
+      k.handle = h.value();
+    }
+    l->descs_.push_back(std::move(d));
+  }
+  return l;
+}
+
+int EmittedLauncher::configurations(const std::string &op) const {
+  return int(std::count_if(descs_.begin(), descs_.end(), [&](const auto &d) { return d->op == op; }));
+}
+
+Status EmittedLauncher::scratch(const std::string &name, int64_t floats, DevicePtr &out) {
+  Scratch &s = scratch_[name];
+  size_t bytes = size_t(std::max<int64_t>(1, floats)) * sizeof(float);
+  if (s.bytes < bytes) {
+    if (s.ptr) {
+      if (Status st = device_.synchronize(); !st) // earlier launches may still read it
+        return st;
+      if (Status st = device_.free(s.ptr); !st)
+        return st;
+      s = Scratch{};
+    }
+    auto p = device_.allocate(bytes);
+    if (!p)
+      return p.status();
+    s.ptr = p.value(), s.bytes = bytes;
+  }
+  out = s.ptr;
+  return Status();
+}
+
+Status EmittedLauncher::launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record) {
+  const EmittedLaunchDesc *d = nullptr;
+  for (const auto &x : descs_)
+    if (x->op == op && x->config == config)
+      d = x.get();
+  std::string who = "launch " + op + " " + std::to_string(config) + ": ";
+  if (!d)
+    return Status::error(who + "no such configuration in the emitted source (" +
+                         std::to_string(configurations(op)) + " of " + op + ")");
+  // The arguments: every "arg" parameter given with its kind, nothing unknown.
+  for (const auto &arg : args) {
+    const std::string &name = arg.first;
+    auto p = std::find_if(d->params.begin(), d->params.end(), [&](const Param &q) { return q.name == name; });
+    if (p == d->params.end() || p->from == "scratch" || (p->from == "plan" && p->name != "rows_per_split"))
+      return Status::error(who + "argument '" + name + "' is no parameter the caller sets");
+  }
+  for (const Param &p : d->params) {
+    if (p.from != "arg")
+      continue;
+    auto it = args.find(p.name);
+    if (it == args.end())
+      return Status::error(who + "argument '" + p.name + "' (" + p.kind + ") missing");
+    LaunchValue::Kind want = p.kind == "view4"       ? LaunchValue::Kind::View
+                             : p.kind == "kv_buffer" ? LaunchValue::Kind::KVBuffer
+                                                     : LaunchValue::Kind::Int;
+    if (it->second.kind != want)
+      return Status::error(who + "argument '" + p.name + "' is not a " + p.kind);
+    const LaunchValue &v = it->second;
+    if (want == LaunchValue::Kind::View) {
+      if (!v.view.data || v.view.offset < 0)
+        return Status::error(who + "view '" + p.name + "': null data or offset " + std::to_string(v.view.offset));
+      for (int i = 0; i < 4; ++i)
+        if (v.view.size[i] < 0 || v.view.size[i] > INT_MAX)
+          return Status::error(who + "view '" + p.name + "': size " + std::to_string(v.view.size[i]) +
+                               " in dimension " + std::to_string(i));
+    }
+    if (want == LaunchValue::Kind::KVBuffer &&
+        (!v.kv.data || v.kv.batch < 0 || v.kv.valid < 0 || v.kv.capacity < 0 || v.kv.capacity > INT_MAX))
+      return Status::error(who + "KV buffer '" + p.name + "': null data or batch " + std::to_string(v.kv.batch) +
+                           ", capacity " + std::to_string(v.kv.capacity) + ", valid " + std::to_string(v.kv.valid));
+    if (p.kind == "i32" && (v.value < INT_MIN || v.value > INT_MAX))
+      return Status::error(who + "argument '" + p.name + "' = " + std::to_string(v.value) + " is not a 32-bit int");
+  }
+  Env env(*d, args);
+  std::string error;
+  for (const Check &c : d->checks) {
+    int64_t a, b;
+    if (!env.eval(c.lhs, a, error) || !env.eval(c.rhs, b, error))
+      return Status::error(who + error);
+    bool ok = c.cmp == "==" ? a == b : c.cmp == "<=" ? a <= b : (a == b || a == 1);
+    if (!ok)
+      return Status::error(who + env.format(c.error));
+  }
+  if (d->hasPlan) {
+    int64_t kvRows, blocks;
+    if (!env.eval(d->planKvRows, kvRows, error) || !env.eval(d->planBlocks, blocks, error))
+      return Status::error(who + error);
+    if (auto it = args.find("rows_per_split"); it != args.end()) {
+      int64_t r = it->second.value;
+      if (it->second.kind != LaunchValue::Kind::Int || r < 1 || r > d->maxRowsPerSplit)
+        return Status::error(who + "rows_per_split " + std::to_string(r) + ", expected 1.." +
+                             std::to_string(d->maxRowsPerSplit));
+      env.rowsPerSplit = r;
+    }
+    planAttentionSplits(blocks, kvRows, d->maxRowsPerSplit, device_.properties().multiprocessors, env.rowsPerSplit,
+                        env.splits);
+    if (env.splits > 65535)
+      return Status::error(who + std::to_string(env.splits) + " splits > 65535");
+  }
+  // Every grid before any launch: a bad size launches nothing.
+  std::vector<LaunchConfig> configs;
+  for (const Launch &k : d->launches) {
+    LaunchConfig c;
+    int64_t g[3];
+    for (int i = 0; i < 3; ++i)
+      if (!env.eval(k.grid[i], g[i], error))
+        return Status::error(who + k.kernel + ": " + error);
+    const int64_t limit[3] = {INT_MAX, 65535, 65535};
+    for (int i = 0; i < 3; ++i)
+      if (g[i] < 0 || g[i] > limit[i])
+        return Status::error(who + k.kernel + ": grid (" + std::to_string(g[0]) + ", " + std::to_string(g[1]) + ", " +
+                             std::to_string(g[2]) + ") outside the device's limits");
+    c.grid = {uint32_t(g[0]), uint32_t(g[1]), uint32_t(g[2])};
+    c.block = {k.block, 1, 1};
+    c.sharedBytes = k.sharedBytes;
+    configs.push_back(c);
+  }
+  // Scratch, then the argument slots in the parameters' order.
+  std::map<std::string, DevicePtr> scratchPtrs;
+  for (const auto &[name, sizeExpr] : d->scratch) {
+    int64_t floats;
+    if (!env.eval(sizeExpr, floats, error))
+      return Status::error(who + "scratch '" + name + "': " + error);
+    if (floats < 0 || floats > (int64_t(1) << 40))
+      return Status::error(who + "scratch '" + name + "' of " + std::to_string(floats) + " floats");
+    if (Status s = scratch(name, floats, scratchPtrs[name]); !s)
+      return Status::error(who + "scratch '" + name + "': " + s.message());
+  }
+  struct Slot {
+    bmc_view4 view;
+    bmc_kv_buffer kv;
+    long long i64;
+    int i32;
+    void *ptr;
+  };
+  std::vector<Slot> slots(d->params.size());
+  std::vector<void *> argv;
+  for (size_t i = 0; i < d->params.size(); ++i) {
+    const Param &p = d->params[i];
+    Slot &s = slots[i];
+    if (p.kind == "view4")
+      s.view = args.at(p.name).view, argv.push_back(&s.view);
+    else if (p.kind == "kv_buffer")
+      s.kv = args.at(p.name).kv, argv.push_back(&s.kv);
+    else if (p.kind == "i64")
+      s.i64 = args.at(p.name).value, argv.push_back(&s.i64);
+    else if (p.kind == "i32")
+      s.i32 = int(p.from == "plan" ? (p.name == "splits" ? env.splits : env.rowsPerSplit) : args.at(p.name).value),
+      argv.push_back(&s.i32);
+    else // f32_ptr: a device address passed as a pointer
+      s.ptr = reinterpret_cast<void *>(uintptr_t(scratchPtrs.at(p.name))), argv.push_back(&s.ptr);
+  }
+  if (record)
+    *record = LaunchRecord{{}, {}, env.rowsPerSplit, env.splits};
+  for (size_t i = 0; i < d->launches.size(); ++i) {
+    const LaunchConfig &c = configs[i];
+    if (uint64_t(c.grid.x) * c.grid.y * c.grid.z == 0)
+      continue; // nothing to do (no new rows, no query rows)
+    if (Status s = device_.launch(d->launches[i].handle, c, argv.data()); !s)
+      return Status::error(who + d->launches[i].kernel + ": " + s.message());
+    if (record)
+      record->kernels.push_back(d->launches[i].kernel), record->configs.push_back(c);
+  }
+  return Status();
+}
+
+} // namespace device
+} // namespace bmc

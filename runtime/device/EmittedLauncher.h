@@ -1,0 +1,116 @@
+//===- runtime/device/EmittedLauncher.h - launching emitted kernels -*- C++ -*-===//
+//
+// The host side of the CUDA emitter's kernels (compiler/targets/cuda): the
+// emitter writes, in front of each configuration's kernels, one line
+// `// bmc-launch: {json}` (docs/DESIGN.md, "CUDA emitter": the parameters in
+// order, the checks with their error text, the split plan, the scratch
+// buffers, each kernel's grid and block as sums of products of run-time
+// sizes). EmittedLauncher reads those lines from the emitted source, finds
+// the kernels in a module already loaded on a Device and, per launch, makes
+// every check (nothing is launched when one fails: the error is its one
+// line), plans the splits, sizes its scratch and launches through
+// Device::launch: the same code for the CPU device running the host
+// emulation (tests/unit/device) and for a GPU (CudaDevice).
+//
+// Not yet: sessions use it (no model runs on a device). Views carry no
+// buffer length, so a view reaching past its allocation is not caught here
+// (the CPU device checks copies, not kernel reads).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_EMITTEDLAUNCHER_H
+#define BMC_RUNTIME_DEVICE_EMITTEDLAUNCHER_H
+
+#include "runtime/device/Device.h"
+#include "runtime/device/cuda/decode_attention_params.h" // bmc_view4, bmc_kv_buffer
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bmc {
+namespace device {
+
+// One argument of an emitted kernel, by the parameter's name.
+struct LaunchValue {
+  enum class Kind { View, KVBuffer, Int };
+  Kind kind = Kind::Int;
+  bmc_view4 view = {};
+  bmc_kv_buffer kv = {};
+  int64_t value = 0;
+  static LaunchValue of(const bmc_view4 &v) {
+    LaunchValue a;
+    a.kind = Kind::View, a.view = v;
+    return a;
+  }
+  static LaunchValue of(const bmc_kv_buffer &k) {
+    LaunchValue a;
+    a.kind = Kind::KVBuffer, a.kv = k;
+    return a;
+  }
+  static LaunchValue integer(int64_t v) {
+    LaunchValue a;
+    a.kind = Kind::Int, a.value = v;
+    return a;
+  }
+};
+// Parameters the description marks "arg" must all be given; a "plan"
+// parameter (rows_per_split) may be given to override the plan (checked).
+using LaunchArgs = std::map<std::string, LaunchValue>;
+
+struct EmittedLaunchDesc; // parsed bmc-launch line (EmittedLauncher.cpp)
+
+// What a launch did (for tests and logs).
+struct LaunchRecord {
+  std::vector<std::string> kernels;
+  std::vector<LaunchConfig> configs;
+  int64_t rowsPerSplit = 0, splits = 0;
+};
+
+// Thread safety: none of its own; it owns scratch buffers and launches on
+// the device's one stream, so one session uses a launcher at a time (as
+// Device says of launches).
+class EmittedLauncher {
+public:
+  // Parses every bmc-launch line of `emittedSource` (the emitter's output,
+  // with or without cudaEmittedKernelSource's prefix) and finds its kernels
+  // in `module`. Errors name the line and what is wrong.
+  static Result<std::unique_ptr<EmittedLauncher>> create(Device &device, ModuleHandle module,
+                                                         const std::string &emittedSource);
+  ~EmittedLauncher();
+
+  // Parses the bmc-launch lines only (no device): the kernels they launch, in
+  // order, or the first line's error (tests/unit/device/cuda_emitted_check).
+  static Result<std::vector<std::string>> kernelNames(const std::string &emittedSource);
+
+  // The number of configurations of an op ("bmck.kv_append", "bmck.attention").
+  int configurations(const std::string &op) const;
+
+  // Checks, plans and launches configuration `config` of `op`. A failed check
+  // returns its one-line error and launches nothing.
+  Status launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record = nullptr);
+
+private:
+  explicit EmittedLauncher(Device &device);
+  Status scratch(const std::string &name, int64_t floats, DevicePtr &out);
+
+  Device &device_;
+  std::vector<std::unique_ptr<EmittedLaunchDesc>> descs_;
+  struct Scratch {
+    DevicePtr ptr = 0;
+    size_t bytes = 0;
+  };
+  std::map<std::string, Scratch> scratch_;
+};
+
+// The split plan of the flash-decoding attention kernels (rows of K/V per
+// block, and blocks along K/V): enough blocks for two waves over the
+// device's multiprocessors, rows a multiple of 32 in [32, maxRowsPerSplit].
+// CudaKernels::planDecodeAttention and EmittedLauncher both use it.
+void planAttentionSplits(int64_t blocks, int64_t kvRows, int64_t maxRowsPerSplit, int multiprocessors,
+                         int64_t &rowsPerSplit, int64_t &splits);
+
+} // namespace device
+} // namespace bmc
+
+#endif

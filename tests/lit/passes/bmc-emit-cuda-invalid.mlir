@@ -1,0 +1,43 @@
+// --bmc-emit-cuda refuses what its kernels do not take, with an error at the
+// op that says what it found and what the kernel accepts (the pass fails;
+// nothing is written).
+// RUN: bmc-opt %s --split-input-file --verify-diagnostics --bmc-emit-cuda="output=%t.cu" -o /dev/null
+
+func.func @group9(%q: tensor<1x18x1x16xf32>, %k: tensor<1x2x?x16xf32>) {
+  %qv = bmck.to_view %q : tensor<1x18x1x16xf32> -> !bmck.view<1x18x1x16xf32>
+  %kv = bmck.to_view %k : tensor<1x2x?x16xf32> -> !bmck.view<1x2x?x16xf32>
+  // expected-error @+1 {{CUDA emitter: GQA group 9 (18 / 2 heads), at most 8}}
+  %o = bmck.attention %qv, %kv, %kv {scale = 0.25 : f32} : (!bmck.view<1x18x1x16xf32>, !bmck.view<1x2x?x16xf32>, !bmck.view<1x2x?x16xf32>) -> !bmck.view<1x18x1x16xf32>
+  return
+}
+
+// -----
+
+func.func @head_dim512(%q: tensor<1x2x1x512xf32>, %k: tensor<1x2x?x512xf32>) {
+  %qv = bmck.to_view %q : tensor<1x2x1x512xf32> -> !bmck.view<1x2x1x512xf32>
+  %kv = bmck.to_view %k : tensor<1x2x?x512xf32> -> !bmck.view<1x2x?x512xf32>
+  // expected-error @+1 {{CUDA emitter: head_dim 512, at most 256}}
+  %o = bmck.attention %qv, %kv, %kv {scale = 0.25 : f32} : (!bmck.view<1x2x1x512xf32>, !bmck.view<1x2x?x512xf32>, !bmck.view<1x2x?x512xf32>) -> !bmck.view<1x2x1x512xf32>
+  return
+}
+
+// -----
+
+func.func @q_f16(%q: tensor<1x2x1x16xf16>, %k: tensor<1x2x?x16xf16>) {
+  %qv = bmck.to_view %q : tensor<1x2x1x16xf16> -> !bmck.view<1x2x1x16xf16>
+  %kv = bmck.to_view %k : tensor<1x2x?x16xf16> -> !bmck.view<1x2x?x16xf16>
+  // expected-error @+1 {{CUDA emitter: q of 'f16', expected f32 (the kernel's query type)}}
+  %o = bmck.attention %qv, %kv, %kv {scale = 0.25 : f32} : (!bmck.view<1x2x1x16xf16>, !bmck.view<1x2x?x16xf16>, !bmck.view<1x2x?x16xf16>) -> !bmck.view<1x2x1x16xf16>
+  return
+}
+
+// -----
+
+func.func @v_head_dim(%q: tensor<1x2x1x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x24xf32>) {
+  %qv = bmck.to_view %q : tensor<1x2x1x16xf32> -> !bmck.view<1x2x1x16xf32>
+  %kv = bmck.to_view %k : tensor<1x2x?x16xf32> -> !bmck.view<1x2x?x16xf32>
+  %vv = bmck.to_view %v : tensor<1x2x?x24xf32> -> !bmck.view<1x2x?x24xf32>
+  // expected-error @+1 {{CUDA emitter: V head_dim 24 != K head_dim 16 (not supported)}}
+  %o = bmck.attention %qv, %kv, %vv {scale = 0.25 : f32} : (!bmck.view<1x2x1x16xf32>, !bmck.view<1x2x?x16xf32>, !bmck.view<1x2x?x24xf32>) -> !bmck.view<1x2x1x24xf32>
+  return
+}
