@@ -55,6 +55,16 @@ int64_t groupBlockRows(const bmc_attention_args &a);
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
                   int64_t jBegin, int64_t jEnd, float *m, float *l, float *O);
 
+// The group kernel's software prefetch: how far ahead in each of its K / V
+// streams (bytes; 0: none) and into which cache level. One process-wide
+// setting, read at the start of every tile; bench_kernels changes it between
+// calls to compare distances interleaved (never while a call runs).
+struct GroupPrefetch {
+  int64_t bytes;
+  bool l1; // prefetcht0 (L1) instead of prefetcht1 (L2)
+};
+GroupPrefetch &groupPrefetch();
+
 } // namespace attn
 } // namespace avx2
 

@@ -16,8 +16,8 @@
 // closely (measured on Zen 4: ~70% of the bandwidth, whatever the register
 // blocking). What reaches it (measured, 95-108% of a one-stream vector sum):
 // the tile's kv range split into kStreams contiguous streams read side by
-// side, one row of each per step, plus a software prefetch ~1 KB ahead in
-// every stream. Column-chunked walks over V (the usual register blocking of
+// side, one row of each per step, plus a software prefetch a few KB ahead in
+// every stream (kPrefetchDefault). Column-chunked walks over V (the usual register blocking of
 // P*V) lose 20-60% here, so P*V is row-major too, with O in L1.
 //
 // Layout: a set of H <= 8 query rows ("heads" below: a row is a head at a
@@ -47,10 +47,15 @@ namespace attn {
 namespace {
 
 constexpr int kStreams = 4;
-// Software prefetch distance, per stream, into L2 (prefetcht1): 8 KB ahead
-// measured best (1 KB into L1 reached ~75% of the bandwidth: L1 misses in
-// flight are few, and every prefetcht0 holds one).
-constexpr int64_t kPrefetchBytes = 8 << 10;
+// Software prefetch distance, per stream: 2 KB ahead into L1 (prefetcht0).
+// On Zen 3 8 KB into L2 measured best; on a Zen 5 core (issue 12,
+// bench_kernels --only "attn group prefetch", llama-100m's 16/4 heads of 64
+// at kv=2048, 1 thread, settings interleaved, loaded machine: preliminary)
+// 8 KB into L2 was no faster than no prefetch (~21 GB/s, 58% of the probe),
+// while 2-4 KB into L1 took 0.80-0.85x its time (fp32; bf16 0.90x), 2 KB
+// best for fp32. The kernel's compute alone (L2-resident) is ~0.65x of
+// the default's DRAM time, so the rest is latency the prefetch now hides.
+constexpr GroupPrefetch kPrefetchDefault{2 << 10, true};
 
 constexpr int lanesPerRow(int h) { return h <= 2 ? 2 : h <= 4 ? 4 : 8; }
 
@@ -62,6 +67,7 @@ template <int KT> struct Streams {
   const kv::Elem<KT> *row0[kStreams];
   int64_t last[kStreams], pfEnd[kStreams];
   int64_t ahead;
+  bool l1;
   const kv::Elem<KT> *row(int s, int64_t j, int64_t rs) const {
     return row0[s] + std::min(j, last[s]) * rs;
   }
@@ -69,8 +75,12 @@ template <int KT> struct Streams {
     if (j + ahead >= pfEnd[s])
       return;
     const char *p = reinterpret_cast<const char *>(row0[s] + (j + ahead) * rs);
-    for (int64_t b = 0; b < rowBytes; b += 64)
-      _mm_prefetch(p + b, _MM_HINT_T1);
+    if (l1)
+      for (int64_t b = 0; b < rowBytes; b += 64)
+        _mm_prefetch(p + b, _MM_HINT_T0);
+    else
+      for (int64_t b = 0; b < rowBytes; b += 64)
+        _mm_prefetch(p + b, _MM_HINT_T1);
   }
 };
 
@@ -322,6 +332,11 @@ template <int KT> StageFn<KT> stageFn(int H, bool kTail, bool vTail) {
 
 } // namespace
 
+GroupPrefetch &groupPrefetch() {
+  static GroupPrefetch setting = kPrefetchDefault;
+  return setting;
+}
+
 int64_t groupBlockRows(const bmc_attention_args &a) {
   // ~128 KB of K per block over all streams: long runs of K, then of V.
   const int64_t rowBytes = 4 * std::max<int64_t>(1, std::max(a.head_dim, a.v_head_dim));
@@ -357,6 +372,7 @@ void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_
   const kv::Elem<KT> *vHead = kv::values<KT>(a) + t.b * a.v_bs + t.kvh * a.v_hs;
   // Sets of 2..8 rows, as even as possible (57 rows: 7 or 8, never 8 x 7 + 1).
   const int64_t sets = (nh + 7) / 8;
+  const GroupPrefetch pf = groupPrefetch();
   auto stageAt = [&](int64_t i) {
     Stage<KT> st{};
     const int64_t jj = (i / sets) * perStream, set = i % sets, h = set * nh / sets;
@@ -376,8 +392,10 @@ void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_
       st.bi.maskOff[s] = s * streamLen * a.m_ks;
     }
     constexpr int64_t eb = sizeof(kv::Elem<KT>);
-    st.k.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * std::max<int64_t>(1, a.head_dim)));
-    st.v.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * vdim));
+    // No prefetch: `ahead` past every stream's end.
+    st.k.ahead = pf.bytes > 0 ? std::max<int64_t>(1, pf.bytes / (eb * std::max<int64_t>(1, a.head_dim))) : jEnd;
+    st.v.ahead = pf.bytes > 0 ? std::max<int64_t>(1, pf.bytes / (eb * vdim)) : jEnd;
+    st.k.l1 = st.v.l1 = pf.l1;
     st.bi.m_ks = a.m_ks;
     st.bi.mask = a.mask ? a.mask + t.b * a.m_bs + t.h0 * a.m_hs + t.i0 * a.m_qs + (jBegin + jj) * a.m_ks
                         : nullptr;
