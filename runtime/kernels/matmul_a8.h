@@ -19,6 +19,10 @@ inline int64_t numBlocks(int64_t K) { return (K + kBlock - 1) / kBlock; }
 // Blocks whose max |a| is below this count as zero (127 / max|a| would
 // overflow to inf, and 0 * inf is not 0). Both paths do the same.
 constexpr float kMinAmax = 1e-30f;
+// How far ahead (bytes) the fast kernels software-prefetch the weight stream
+// (the *Prefetch entry points take 0, 4096, 8192 or 16384; others throw
+// std::invalid_argument).
+constexpr int kPrefetchDefault = 8192;
 
 // Rows of A quantized per block of 32: codes (zeros past K), scale =
 // max|a| / 127 and the sum of the block's codes (an exact integer, held as
@@ -68,6 +72,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchDefault (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avx2
 
 namespace avxvnni {
@@ -78,6 +88,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchDefault (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avxvnni
 
 namespace avx512 {
@@ -88,6 +104,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchDefault (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avx512
 
 } // namespace kernels
