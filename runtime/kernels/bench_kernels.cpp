@@ -328,12 +328,13 @@ void benchDecodeAttentionKvTypes(int64_t heads, int64_t kvHeads, int64_t dim, in
 }
 
 // GQA decode attention (llama-100m's shape: 16 query / 4 kv heads of 64, the
-// AVX2 group kernel) with each software prefetch setting of the group kernel
-// (avx2::attn::groupPrefetch), the settings taking turns within each round
-// after the probe, so a loaded machine slows them alike; the default last
-// once more from one L3-resident layer (the compute floor, no DRAM). Prints
-// each setting's time / the default's (median of per-round ratios).
-void benchGroupPrefetch(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int32_t kvType, ThreadPool *pool,
+// group kernel of attention_group_avx2.cpp) with each setting of
+// avx2::attn::groupSettings (prefetch distance and level; zmm or ymm loops),
+// the settings taking turns within each round after the probe, so a loaded
+// machine slows them alike; two also from one L3-resident layer (no DRAM; at
+// kv=256 L2-resident: the compute floor). Prints each setting's time / the
+// default's (median of per-round ratios).
+void benchGroupSettings(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int32_t kvType, ThreadPool *pool,
                         const Buffer &probe, int rounds) {
   namespace attn = bmc::kernels::avx2::attn;
   const int64_t eb = bmc_kv_elem_bytes(kvType);
@@ -371,15 +372,22 @@ void benchGroupPrefetch(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx
   a.kv_type = kvType;
   struct Variant {
     std::string name;
-    attn::GroupPrefetch pf;
+    attn::GroupSettings pf;
     bool l3;
   };
-  const attn::GroupPrefetch def = attn::groupPrefetch();
-  std::vector<Variant> vs = {{"none", {0, false}, false},         {"L2 8 KB", {8 << 10, false}, false},
-                             {"L1 1 KB", {1 << 10, true}, false},      {"L1 3 KB", {3 << 10, true}, false},
-                             {"L1 4 KB", {4 << 10, true}, false},      {"L1 6 KB", {6 << 10, true}, false},
-                             {"L1 8 KB", {8 << 10, true}, false},      {"default", def, false},
-                             {"default, L3-resident", def, true}};
+  const attn::GroupSettings def = attn::groupSettings();
+  // The old default (8 KB into L2, ymm loops) first; "default" (from DRAM, last) is what the ratios divide by.
+  using S = attn::GroupSettings;
+  std::vector<Variant> vs = {{"ymm, L2 8 KB", {8 << 10, false, S::Never}, false},
+                             {"ymm, none", {0, false, S::Never}, false},
+                             {"ymm, L1 1 KB", {1 << 10, true, S::Never}, false},
+                             {"ymm, L1 2 KB", {2 << 10, true, S::Never}, false},
+                             {"ymm, L1 4 KB", {4 << 10, true, S::Never}, false},
+                             {"zmm, L1 2 KB", {2 << 10, true, S::Always}, false},
+                             {"zmm, L1 4 KB", {4 << 10, true, S::Always}, false},
+                             {"ymm, L1 2 KB, L3-resident", {2 << 10, true, S::Never}, true},
+                             {"zmm, L1 2 KB, L3-resident", {2 << 10, true, S::Always}, true},
+                             {"default", def, false}};
   const std::string shape = std::string(kvType == BMC_KV_F32 ? "f32" : kvType == BMC_KV_BF16 ? "bf16" : "f16") +
                             " h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" +
                             std::to_string(dim) + " kv=" + std::to_string(ctx);
@@ -388,7 +396,7 @@ void benchGroupPrefetch(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx
     rows.push_back(Row{"group pf " + v.name + " " + shape, pool ? pool->numThreads() : 1, double(eb * layerElems),
                        4.0 * heads * dim * ctx, {}, {}});
   auto pass = [&](size_t i) {
-    attn::groupPrefetch() = vs[i].pf;
+    attn::groupSettings() = vs[i].pf;
     for (int64_t c = 0; c < copies; ++c) {
       const char *base = reinterpret_cast<const char *>(store.data()) + (vs[i].l3 ? 0 : c) * layerElems * eb;
       a.k = base;
@@ -408,8 +416,8 @@ void benchGroupPrefetch(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx
       rows[i].bw.push_back(bw);
     }
   }
-  attn::groupPrefetch() = def;
-  const size_t d = vs.size() - 2; // "default" (from DRAM)
+  attn::groupSettings() = def;
+  const size_t d = vs.size() - 1; // "default" (from DRAM)
   for (size_t i = 0; i < vs.size(); ++i) {
     std::vector<double> ratio;
     for (int r = 0; r < rounds; ++r)
@@ -903,12 +911,12 @@ int main(int argc, char **argv) {
       sweep("attn decode kv types h=8/2 d=64 kv=" + std::to_string(ctx),
             [&] { benchDecodeAttentionKvTypes(8, 2, 64, ctx, pool, probe, rounds); });
     // llama-100m's decode attention at context 2048 with each group-kernel prefetch setting.
-    // At kv=256 one layer's K and V (512 KB fp32) fit the L2: its L3-resident row is the compute floor.
+    // At kv=256 one layer's K and V (512 KB fp32) fit the L2: its L3-resident rows are the compute floor.
     for (int64_t ctx : {2048, 256})
       for (int32_t kt : {BMC_KV_F32, BMC_KV_BF16})
         sweep(std::string("attn group prefetch ") + (kt == BMC_KV_F32 ? "f32" : "bf16") +
                   " h=16/4 d=64 kv=" + std::to_string(ctx),
-              [&] { benchGroupPrefetch(16, 4, 64, ctx, kt, pool, probe, rounds); });
+              [&] { benchGroupSettings(16, 4, 64, ctx, kt, pool, probe, rounds); });
     run("strided q*k^T h=8 d=64 kv=2048", [&] { return benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds); });
     run("strided p*v h=8 d=64 kv=2048", [&] { return benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds); });
     run("gemm M=512 K=512 N=512", [&] { return benchGemm(512, 512, 512, pool, probe, rounds); });
