@@ -624,7 +624,7 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
   struct Variant {
     const char *name;
     Fn fn;
-    int layout; // 0: int4, 1: int4 dot layout, 2: int8
+    int layout; // 0: int4, 1: int4 dot layout, 2: int8, 3: int8 dot layout
   };
   std::vector<Variant> vs;
   if (avx512::cpuSupported()) {
@@ -662,7 +662,7 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     vs.push_back({"int4 a8 avx-vnni", avxvnni::matmulQ4A8, 1});
   if (avx512::vnniSupported())
     vs.push_back({"int4 a8 avx512-vnni", avx512::matmulQ4A8, 1});
-  // int4 a8 with each software prefetch distance (the rows above: a8::kPrefetchDefault).
+  // int4 a8 with each software prefetch distance (the rows above: a8::kPrefetchInt4).
 #define BMC_A8_VARIANT(ns, dist, label)                                                                            \
   vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
                           const float *b, float *C, int64_t ldc) { ns::matmulQ4A8Prefetch(p, M, N, K, A, lda, B, b, C, ldc, dist); }, \
@@ -675,6 +675,19 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
   if (avx2::cpuSupported())
     BMC_A8_VARIANT(avx2, 0, "int4 a8 avx2, no prefetch");
 #undef BMC_A8_VARIANT
+  // int8 a8 (AVX-512 VNNI) at each prefetch distance.
+#define BMC_A8_Q8_VARIANT(dist, label)                                                                             \
+  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
+                          const float *b, float *C, int64_t ldc) {                                                   \
+                  avx512::matmulQ8A8Prefetch(p, M, N, K, A, lda, B, b, C, ldc, dist);                                \
+                }, 3})
+  if (avx512::vnniSupported()) {
+    vs.push_back({"int8 a8 avx512-vnni", avx512::matmulQ8A8, 3}); // a8::kPrefetchInt8
+    BMC_A8_Q8_VARIANT(8192, "int8 a8 avx512-vnni, prefetch 8 KB");
+    BMC_A8_Q8_VARIANT(4096, "int8 a8 avx512-vnni, prefetch 4 KB");
+    BMC_A8_Q8_VARIANT(16384, "int8 a8 avx512-vnni, prefetch 16 KB");
+  }
+#undef BMC_A8_Q8_VARIANT
   vs.push_back({"int8 (C ABI)", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                    const void *B, const float *b, float *C, int64_t ldc) {
                   bmc_matmul_q8_f32(p, M, N, K, A, lda, B, b, C, ldc);
@@ -697,12 +710,12 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     BMC_Q8_VARIANT(avx2, 8192, "int8 avx2, prefetch 8 KB");
   }
 #undef BMC_Q8_VARIANT
-  std::vector<int64_t> offsets[3];
-  int64_t floats[3] = {0, 0, 0};
-  double bytes[3] = {0, 0, 0};
+  std::vector<int64_t> offsets[4];
+  int64_t floats[4] = {0, 0, 0, 0};
+  double bytes[4] = {0, 0, 0, 0};
   for (Shape s : shapes)
-    for (int l = 0; l < 3; ++l) {
-      const int64_t b = l == 2 ? bmc_pack_q8_bytes(s.K, s.N) : bmc_pack_q4_bytes(s.K, s.N);
+    for (int l = 0; l < 4; ++l) {
+      const int64_t b = l >= 2 ? bmc_pack_q8_bytes(s.K, s.N) : bmc_pack_q4_bytes(s.K, s.N);
       offsets[l].push_back(floats[l]);
       floats[l] += (b + 63) / 64 * 16;
       bytes[l] += double(b);
@@ -714,11 +727,13 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     src.data()[i] = u(rng);
   for (int64_t k = 0; k < I; ++k)
     A.data()[k] = u(rng);
-  Buffer packed[3] = {Buffer{size_t(floats[0])}, Buffer{size_t(floats[1])}, Buffer{size_t(floats[2])}};
+  Buffer packed[4] = {Buffer{size_t(floats[0])}, Buffer{size_t(floats[1])}, Buffer{size_t(floats[2])},
+                      Buffer{size_t(floats[3])}};
   for (size_t i = 0; i < shapes.size(); ++i) {
     bmc_pack_q4(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[0].data() + offsets[0][i]);
     bmc_q4_to_dot(packed[0].data() + offsets[0][i], shapes[i].K, shapes[i].N, packed[1].data() + offsets[1][i]);
     bmc_pack_q8(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[2].data() + offsets[2][i]);
+    bmc_q8_to_dot(packed[2].data() + offsets[2][i], shapes[i].K, shapes[i].N, packed[3].data() + offsets[3][i]);
   }
   std::vector<Row> rows;
   for (const Variant &v : vs)

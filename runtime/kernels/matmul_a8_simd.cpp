@@ -47,8 +47,9 @@ constexpr int64_t kQ8Bytes = BMC_Q8_BLOCK_BYTES, kQ4Bytes = BMC_Q4_BLOCK_BYTES;
 // - 1 of every block (int8 576 bytes: 9 lines; int4 336: 6, the last a
 // quarter used) spread over the block's loads. Panels are consecutive, so the
 // stream runs on into the next panel, and past the matrix: a prefetch does not
-// fault. Without it one core's hardware prefetcher keeps too few lines in
-// flight, as in the weight-only GEMVs (matmul_q8.cpp).
+// fault. For int4 weights one core's hardware prefetcher alone keeps too few
+// lines in flight, as in the weight-only GEMVs (matmul_q8.cpp); the int8
+// kernels measured faster without (a8::kPrefetchInt8 = 0, matmul_a8.h).
 template <int AHEAD> inline void prefetchLine(const uint8_t *blk, int i) {
   if (AHEAD > 0)
     _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + 64 * i, _MM_HINT_T0);
@@ -335,7 +336,7 @@ void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
 }
 void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
@@ -345,7 +346,7 @@ void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avx2
 
@@ -365,7 +366,7 @@ void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
 }
 void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
@@ -375,7 +376,7 @@ void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avxvnni
 
@@ -395,7 +396,7 @@ void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
 }
 void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
@@ -405,7 +406,7 @@ void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchDefault);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avx512
 
