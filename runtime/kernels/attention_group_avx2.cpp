@@ -52,9 +52,10 @@ constexpr int kStreams = 4;
 // bench_kernels --only "attn group prefetch", llama-100m's 16/4 heads of 64
 // at kv=2048, 1 thread, settings interleaved, loaded machine: preliminary)
 // 8 KB into L2 was no faster than no prefetch (~21 GB/s, 58% of the probe),
-// while 2-4 KB into L1 took 0.80-0.85x its time (fp32; bf16 0.90x), 2 KB
-// best for fp32. The kernel's compute alone (L2-resident) is ~0.65x of
-// the default's DRAM time, so the rest is latency the prefetch now hides.
+// while 2-4 KB into L1 took 0.63-0.81x its time over five runs (fp32; bf16
+// 0.85-0.92x), 2 KB best for fp32. The kernel's compute alone (L2-resident)
+// runs at ~34 GB/s of fp32 K/V, about the probe's rate: what is left is how
+// much of the compute and the stream overlap (now ~75-80% of the probe).
 constexpr GroupSettings kSettingsDefault{2 << 10, true, GroupSettings::Narrow};
 
 constexpr int lanesPerRow(int h) { return h <= 2 ? 2 : h <= 4 ? 4 : 8; }
@@ -137,7 +138,7 @@ BMC_KV_TARGET void groupScoresRow(const float *q, int64_t ldq, const Streams<KT>
 // bf16 / fp16 widenings; the softmax stays on the 8-lane S layout (one fold
 // of each score accumulator to 8 lanes before the same reduction). Measured
 // (issue 12, Zen 5, 1 thread, interleaved, loaded machine: preliminary):
-// bf16 0.88-0.90x the time of the ymm loops at kv=2048; fp32 0.90-1.04x over
+// bf16 0.88-0.89x the time of the ymm loops at kv=2048; fp32 0.90-1.08x over
 // three runs, no clear gain (FMAs are not what bounds it), so by default only
 // the 2-byte caches use them (GroupSettings::Narrow). Only where the CPU has
 // AVX-512F (`wide`: the avx512 attention entry; BMC_KERNELS=avx2 keeps the
