@@ -16,7 +16,8 @@
 //    --only "int4 kernels": one decode step's int4 matmuls of llama-25m and
 //    llama-100m through each int4 kernel and prefetch distance, and the
 //    int8 weight-only GEMV at each prefetch distance, interleaved in every
-//    round)
+//    round; --only "attn group prefetch": llama-100m's GQA decode attention
+//    through each group-kernel setting, avx2::attn::groupSettings)
 #include "attention_avx2.h"
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
