@@ -642,15 +642,6 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
                      const float *b, float *C, int64_t ldc) {
                     avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, avx512::Q4Decode::SubnormalNoPrefetch);
                   }, 0});
-#define BMC_Q4_VARIANT(decode, label)                                                                              \
-  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
-                          const float *b, float *C, int64_t ldc) { avx512::matmulQ4(p, M, N, K, A, lda, B, b, C, ldc, decode); }, \
-                0})
-    BMC_Q4_VARIANT(avx512::Q4Decode::SubnormalSets8, "int4 avx512 subnormal, 8 sets");
-    BMC_Q4_VARIANT(avx512::Q4Decode::SubnormalPrefetch12K, "int4 avx512 subnormal, prefetch 12 KB");
-    BMC_Q4_VARIANT(avx512::Q4Decode::SubnormalPrefetch16K, "int4 avx512 subnormal, prefetch 16 KB");
-    BMC_Q4_VARIANT(avx512::Q4Decode::SubnormalPrefetchT1, "int4 avx512 subnormal, prefetch T1");
-#undef BMC_Q4_VARIANT
     vs.push_back({"int4 avx512 subnormal, prefetch 4 KB",
                   [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
                      const float *b, float *C, int64_t ldc) {

@@ -107,19 +107,7 @@ void matmulF16(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A
 // FMA inputs measured on Zen 5; Intel cores take a microcode assist), else
 // Convert. SubnormalNoPrefetch: Subnormal without its software prefetch;
 // SubnormalPrefetch4K: with it 4 KB ahead instead of 8 KB (the earlier distance).
-// SubnormalSets8 / Prefetch16K / Prefetch12K / PrefetchT1 (AVX-512; AVX2 runs
-// its default): one row with 8 accumulator sets, prefetch 16 / 12 KB ahead, hint T1.
-enum class Q4Decode {
-  Auto,
-  Convert,
-  Subnormal,
-  SubnormalNoPrefetch,
-  SubnormalPrefetch4K,
-  SubnormalSets8,
-  SubnormalPrefetch16K,
-  SubnormalPrefetch12K,
-  SubnormalPrefetchT1
-};
+enum class Q4Decode { Auto, Convert, Subnormal, SubnormalNoPrefetch, SubnormalPrefetch4K };
 bool q4SubnormalByDefault();
 // How far ahead (bytes) the int8 GEMVs software-prefetch their weight stream:
 // 0 (none), 4096, 8192 or 16384 (other values throw std::invalid_argument).

@@ -444,7 +444,7 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   return true;
 }
 
-template <int MR, int SETS, int AHEAD, int HINT = _MM_HINT_T0>
+template <int MR, int SETS, int AHEAD>
 BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
   static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
   const __m512i maskLo = _mm512_set1_epi32(0xF), maskHi = _mm512_set1_epi32(0xF0);
@@ -462,7 +462,7 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
 #pragma clang loop unroll(full)
     for (int i = 0; i < kBlock / 2; ++i) {
       if (AHEAD > 0 && i % 3 == 0) // 6 lines per 336-byte block
-        _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + i / 3 * 64, HINT);
+        _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + i / 3 * 64, _MM_HINT_T0);
       const __m512i x =
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + kCodes + i * kPanel)));
       const __m512 lo = _mm512_castsi512_ps(_mm512_and_si512(x, maskLo));
@@ -492,16 +492,16 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
 }
 
 using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, float *);
-template <int AHEAD, int HINT = _MM_HINT_T0, int SETS1 = 4> SubnormalFn panelSubnormal(int64_t mr) {
+template <int AHEAD> SubnormalFn panelSubnormal(int64_t mr) {
   switch (mr) {
-  case 1: return q4PanelSubnormal<1, SETS1, AHEAD, HINT>;
-  case 2: return q4PanelSubnormal<2, 4, AHEAD, HINT>;
-  case 3: return q4PanelSubnormal<3, 2, AHEAD, HINT>;
-  case 4: return q4PanelSubnormal<4, 2, AHEAD, HINT>;
-  case 5: return q4PanelSubnormal<5, 2, AHEAD, HINT>;
-  case 6: return q4PanelSubnormal<6, 2, AHEAD, HINT>;
-  case 7: return q4PanelSubnormal<7, 2, AHEAD, HINT>;
-  default: return q4PanelSubnormal<8, 2, AHEAD, HINT>;
+  case 1: return q4PanelSubnormal<1, 4, AHEAD>;
+  case 2: return q4PanelSubnormal<2, 4, AHEAD>;
+  case 3: return q4PanelSubnormal<3, 2, AHEAD>;
+  case 4: return q4PanelSubnormal<4, 2, AHEAD>;
+  case 5: return q4PanelSubnormal<5, 2, AHEAD>;
+  case 6: return q4PanelSubnormal<6, 2, AHEAD>;
+  case 7: return q4PanelSubnormal<7, 2, AHEAD>;
+  default: return q4PanelSubnormal<8, 2, AHEAD>;
   }
 }
 
@@ -599,17 +599,11 @@ void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, i
 
 // Which Subnormal kernels a Q4Decode asks for (null: Convert).
 SubnormalFn (*subnormalFor(Q4Decode decode, bool avx512))(int64_t) {
-  if (decode == Q4Decode::Convert || (decode == Q4Decode::Auto && !q4SubnormalByDefault()))
+  const bool on = decode == Q4Decode::Subnormal || decode == Q4Decode::SubnormalNoPrefetch ||
+                  decode == Q4Decode::SubnormalPrefetch4K ||
+                  (decode == Q4Decode::Auto && q4SubnormalByDefault());
+  if (!on)
     return nullptr;
-  // Issue 12's third pass (bench_kernels' "int4 kernels"; AVX-512 only, AVX2 runs its default).
-  if (avx512 && decode == Q4Decode::SubnormalSets8)
-    return panelSubnormal<kPrefetchAhead, _MM_HINT_T0, 8>;
-  if (avx512 && decode == Q4Decode::SubnormalPrefetch16K)
-    return panelSubnormal<16384>;
-  if (avx512 && decode == Q4Decode::SubnormalPrefetch12K)
-    return panelSubnormal<12288>;
-  if (avx512 && decode == Q4Decode::SubnormalPrefetchT1)
-    return panelSubnormal<kPrefetchAhead, _MM_HINT_T1>;
   if (decode == Q4Decode::SubnormalNoPrefetch)
     return avx512 ? panelSubnormal<0> : panelSubnormalAvx2<0>;
   if (decode == Q4Decode::SubnormalPrefetch4K)
