@@ -585,8 +585,9 @@ template <int AHEAD> SubnormalFn panelSubnormalAvx2(int64_t mr) {
 }
 
 // The small-M driver of the int4 GEMVs (quant::gemv's, with A scaled once
-// for the Subnormal kernels; `sub(mr)` null: that row count converts). Each
-// thread checks its own MXCSR.
+// for the Subnormal kernels; `sub(mr)` null: that row count converts, and
+// its scratch is copied into C with the bias here; the Subnormal kernels
+// store into C themselves). Each thread checks its own MXCSR.
 void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
             const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
             SubnormalFn (*sub)(int64_t)) {
