@@ -652,7 +652,7 @@ void run(ThreadPool *pool, const bmc_attention_args &a, bool wide) {
         if (group && wide && t.rows() >= avx512::attn::minTileRows())
           avx512::attn::runGroupTile(f, t, jb, je, mr, lr, Or);
         else if (group)
-          attn::runGroupTile(f, t, groupBlock, jb, je, mr, lr, Or);
+          attn::runGroupTile(f, t, groupBlock, jb, je, mr, lr, Or, wide);
         else if (f.kv_type == BMC_KV_BF16)
           runTile<BMC_KV_BF16>(f, g, ms, t, jb, je, mr, lr, Or);
         else if (f.kv_type == BMC_KV_F16)

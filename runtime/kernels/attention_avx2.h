@@ -51,9 +51,24 @@ int64_t groupBlockRows(const bmc_attention_args &a);
 // against kv rows [jBegin, jEnd), in blocks of `block` rows, each K and V row
 // read once for all of them: leaves m, l (per tile row) and the unnormalised
 // O (t.rows() rows of v_head_dim). Computes every row the mask removes (no
-// skipping). K and V of any kv_type, widened in registers.
+// skipping). K and V of any kv_type, widened in registers. `wide`: the CPU
+// has AVX-512F, and the score and P*V loops may use zmm when head_dim and
+// v_head_dim are multiples of 16 (the softmax and everything else as without).
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block,
-                  int64_t jBegin, int64_t jEnd, float *m, float *l, float *O);
+                  int64_t jBegin, int64_t jEnd, float *m, float *l, float *O, bool wide);
+
+// The group kernel's tuning: how far ahead it software-prefetches each of its
+// K / V streams (bytes; 0: none) and into which cache level, and for which KV
+// types it uses its zmm loops where `wide` allows them. One process-wide
+// setting, read at the start of every tile; bench_kernels changes it between
+// calls to compare variants interleaved (never while a call runs).
+struct GroupSettings {
+  enum Zmm { Never, Narrow, Always }; // Narrow: bf16 / fp16 caches only
+  int64_t bytes;
+  bool l1; // prefetcht0 (L1) instead of prefetcht1 (L2)
+  Zmm zmm;
+};
+GroupSettings &groupSettings();
 
 } // namespace attn
 } // namespace avx2

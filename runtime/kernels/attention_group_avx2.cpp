@@ -16,8 +16,8 @@
 // closely (measured on Zen 4: ~70% of the bandwidth, whatever the register
 // blocking). What reaches it (measured, 95-108% of a one-stream vector sum):
 // the tile's kv range split into kStreams contiguous streams read side by
-// side, one row of each per step, plus a software prefetch ~1 KB ahead in
-// every stream. Column-chunked walks over V (the usual register blocking of
+// side, one row of each per step, plus a software prefetch a few KB ahead in
+// every stream (kSettingsDefault). Column-chunked walks over V (the usual register blocking of
 // P*V) lose 20-60% here, so P*V is row-major too, with O in L1.
 //
 // Layout: a set of H <= 8 query rows ("heads" below: a row is a head at a
@@ -47,10 +47,16 @@ namespace attn {
 namespace {
 
 constexpr int kStreams = 4;
-// Software prefetch distance, per stream, into L2 (prefetcht1): 8 KB ahead
-// measured best (1 KB into L1 reached ~75% of the bandwidth: L1 misses in
-// flight are few, and every prefetcht0 holds one).
-constexpr int64_t kPrefetchBytes = 8 << 10;
+// Software prefetch distance, per stream: 2 KB ahead into L1 (prefetcht0).
+// On Zen 3 8 KB into L2 measured best; on a Zen 5 core (issue 12,
+// bench_kernels --only "attn group prefetch", llama-100m's 16/4 heads of 64
+// at kv=2048, 1 thread, settings interleaved, loaded machine: preliminary)
+// 8 KB into L2 was no faster than no prefetch (~21 GB/s, 58% of the probe),
+// while 2-4 KB into L1 took 0.63-0.81x its time over five runs (fp32; bf16
+// 0.85-0.92x), 2 KB best for fp32. The kernel's compute alone (L2-resident)
+// runs at ~34 GB/s of fp32 K/V, about the probe's rate: what is left is how
+// much of the compute and the stream overlap (now ~75-80% of the probe).
+constexpr GroupSettings kSettingsDefault{2 << 10, true, GroupSettings::Narrow};
 
 constexpr int lanesPerRow(int h) { return h <= 2 ? 2 : h <= 4 ? 4 : 8; }
 
@@ -62,6 +68,7 @@ template <int KT> struct Streams {
   const kv::Elem<KT> *row0[kStreams];
   int64_t last[kStreams], pfEnd[kStreams];
   int64_t ahead;
+  bool l1;
   const kv::Elem<KT> *row(int s, int64_t j, int64_t rs) const {
     return row0[s] + std::min(j, last[s]) * rs;
   }
@@ -69,8 +76,12 @@ template <int KT> struct Streams {
     if (j + ahead >= pfEnd[s])
       return;
     const char *p = reinterpret_cast<const char *>(row0[s] + (j + ahead) * rs);
-    for (int64_t b = 0; b < rowBytes; b += 64)
-      _mm_prefetch(p + b, _MM_HINT_T1);
+    if (l1)
+      for (int64_t b = 0; b < rowBytes; b += 64)
+        _mm_prefetch(p + b, _MM_HINT_T0);
+    else
+      for (int64_t b = 0; b < rowBytes; b += 64)
+        _mm_prefetch(p + b, _MM_HINT_T1);
   }
 };
 
@@ -112,6 +123,74 @@ BMC_KV_TARGET void groupScoresRow(const float *q, int64_t ldq, const Streams<KT>
     for (int r = 0; r < R; ++r)
       for (int h = 0; h < LP; ++h)
         v[r * LP + h] = h < H ? acc[r][h] : _mm256_setzero_ps();
+    _mm256_storeu_ps(S + (j * kStreams + s0) * LP,
+                     simd::reduce8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
+  }
+}
+
+// ---- the same two loops on zmm (AVX-512F), for head_dim % 16 == 0 ----
+//
+// Per kv row the group kernel spends H FMAs per 8 elements in the scores and
+// H in P*V: at llama-100m's 4 heads of 64 its compute alone (L2-resident,
+// bench_kernels "attn group prefetch ... kv=256") runs at ~34 GB/s of fp32
+// K/V, about the probe's stream rate, so compute and memory time must
+// overlap almost fully to reach it. 16 lanes halve the FMAs, loads and
+// bf16 / fp16 widenings; the softmax stays on the 8-lane S layout (one fold
+// of each score accumulator to 8 lanes before the same reduction). Measured
+// (issue 12, Zen 5, 1 thread, interleaved, loaded machine: preliminary):
+// bf16 0.88-0.89x the time of the ymm loops at kv=2048; fp32 0.90-1.08x over
+// three runs, no clear gain (FMAs are not what bounds it), so by default only
+// the 2-byte caches use them (GroupSettings::Narrow). Only where the CPU has
+// AVX-512F (`wide`: the avx512 attention entry; BMC_KERNELS=avx2 keeps the
+// ymm loops).
+#define BMC_KV512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
+#define BMC_KV512_INLINE static inline __attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+#define BMC_KV512_LAMBDA __attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
+
+// p[0..16) as fp32 (bf16 / fp16 widened in registers).
+template <int KT> BMC_KV512_INLINE __m512 load16(const kv::Elem<KT> *p) {
+  if constexpr (KT == BMC_KV_F32)
+    return _mm512_loadu_ps(p);
+  else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    if constexpr (KT == BMC_KV_BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    else
+      return _mm512_cvtph_ps(h);
+  }
+}
+
+template <int H, int KT>
+BMC_KV512_TARGET void groupScoresRow512(const float *q, int64_t ldq, const Streams<KT> &k, int64_t krs, int64_t dim,
+                                        int64_t j, float *S) {
+  constexpr int LP = lanesPerRow(H), R = 8 / LP;
+  const int64_t chunks = dim / 16;
+  for (int s0 = 0; s0 < kStreams; s0 += R) {
+    const kv::Elem<KT> *kr[R];
+    for (int r = 0; r < R; ++r) {
+      kr[r] = k.row(s0 + r, j, krs);
+      k.prefetch(s0 + r, j, krs, int64_t(sizeof(kv::Elem<KT>)) * dim);
+    }
+    __m512 acc[R][H];
+    for (int r = 0; r < R; ++r)
+      for (int h = 0; h < H; ++h)
+        acc[r][h] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < chunks; ++c) {
+      __m512 kx[R];
+      for (int r = 0; r < R; ++r)
+        kx[r] = load16<KT>(kr[r] + 16 * c);
+      for (int h = 0; h < H; ++h) {
+        const __m512 qv = _mm512_loadu_ps(q + h * ldq + 16 * c);
+        for (int r = 0; r < R; ++r)
+          acc[r][h] = _mm512_fmadd_ps(qv, kx[r], acc[r][h]);
+      }
+    }
+    __m256 v[8];
+    for (int r = 0; r < R; ++r)
+      for (int h = 0; h < LP; ++h)
+        v[r * LP + h] = h < H ? _mm256_add_ps(_mm512_castps512_ps256(acc[r][h]),
+                                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][h]), 1)))
+                              : _mm256_setzero_ps();
     _mm256_storeu_ps(S + (j * kStreams + s0) * LP,
                      simd::reduce8(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
   }
@@ -280,6 +359,47 @@ BMC_KV_TARGET void groupPvRow(const float *S, float *O, int64_t vdim, const Stre
     groupPvHeads<LP, 1, TAIL, KT>(S, h, O, vdim, v, vrs, j);
 }
 
+template <int LP, int HB, int KT>
+BMC_KV512_TARGET void groupPvHeads512(const float *S, int h0, float *O, int64_t vdim, const Streams<KT> &v,
+                                      int64_t vrs, int64_t j) {
+  const kv::Elem<KT> *vr[kStreams];
+  __m512 p[HB][kStreams];
+  for (int s = 0; s < kStreams; ++s) {
+    vr[s] = v.row(s, j, vrs);
+    for (int h = 0; h < HB; ++h)
+      p[h][s] = _mm512_set1_ps(S[(j * kStreams + s) * LP + h0 + h]);
+  }
+  for (int64_t c = 0; c < vdim / 16; ++c) {
+    __m512 x[kStreams];
+    for (int s = 0; s < kStreams; ++s)
+      x[s] = load16<KT>(vr[s] + 16 * c);
+    for (int h = 0; h < HB; ++h) { // two partial sums: half the dependency chain
+      float *o = O + (h0 + h) * vdim + 16 * c;
+      __m512 acc0 = _mm512_loadu_ps(o);
+      __m512 acc1 = _mm512_mul_ps(p[h][1], x[1]);
+      for (int s = 0; s < kStreams; s += 2) {
+        acc0 = _mm512_fmadd_ps(p[h][s], x[s], acc0);
+        if (s > 0)
+          acc1 = _mm512_fmadd_ps(p[h][s + 1], x[s + 1], acc1);
+      }
+      _mm512_storeu_ps(o, _mm512_add_ps(acc0, acc1));
+    }
+  }
+}
+
+template <int H, int KT>
+BMC_KV512_TARGET void groupPvRow512(const float *S, float *O, int64_t vdim, const Streams<KT> &v, int64_t vrs,
+                                    int64_t j) {
+  constexpr int LP = lanesPerRow(H);
+  for (int s = 0; s < kStreams; ++s)
+    v.prefetch(s, j, vrs, int64_t(sizeof(kv::Elem<KT>)) * vdim);
+  int h = 0;
+  for (; h + 2 <= H; h += 2)
+    groupPvHeads512<LP, 2, KT>(S, h, O, vdim, v, vrs, j);
+  if (h < H)
+    groupPvHeads512<LP, 1, KT>(S, h, O, vdim, v, vrs, j);
+}
+
 // One stage: a block of rows of every stream for one set of heads.
 template <int KT> struct Stage {
   Streams<KT> k, v;
@@ -303,6 +423,17 @@ BMC_KV_TARGET void runStage(const bmc_attention_args &a, const Stage<KT> &st) {
     groupPvRow<H, VTAIL, KT>(st.S, st.O, a.v_head_dim, st.v, a.v_rs, j);
 }
 
+// runStage with the zmm loops (head_dim and v_head_dim multiples of 16).
+template <int H, int KT> BMC_KV512_TARGET void runStage512(const bmc_attention_args &a, const Stage<KT> &st) {
+  for (int64_t j = 0; j < st.n; ++j)
+    groupScoresRow512<H, KT>(st.q, st.ldq, st.k, a.k_rs, a.head_dim, j, st.S);
+  groupSoftmax<lanesPerRow(H)>(a, st.bi, H, st.n, st.S, st.m, st.l, st.O);
+  if (st.bi.valid[0] <= 0)
+    return;
+  for (int64_t j = 0; j < st.n; ++j)
+    groupPvRow512<H, KT>(st.S, st.O, a.v_head_dim, st.v, a.v_rs, j);
+}
+
 template <int KT> using StageFn = void (*)(const bmc_attention_args &, const Stage<KT> &);
 template <bool KTAIL, bool VTAIL, int KT> StageFn<KT> stageFn(int H) {
   switch (H) {
@@ -315,12 +446,30 @@ template <bool KTAIL, bool VTAIL, int KT> StageFn<KT> stageFn(int H) {
   default: return runStage<8, KTAIL, VTAIL, KT>; // sets hold 2 to 8 heads
   }
 }
-template <int KT> StageFn<KT> stageFn(int H, bool kTail, bool vTail) {
+template <int KT> StageFn<KT> stageFn512(int H) {
+  switch (H) {
+  case 2: return runStage512<2, KT>;
+  case 3: return runStage512<3, KT>;
+  case 4: return runStage512<4, KT>;
+  case 5: return runStage512<5, KT>;
+  case 6: return runStage512<6, KT>;
+  case 7: return runStage512<7, KT>;
+  default: return runStage512<8, KT>;
+  }
+}
+template <int KT> StageFn<KT> stageFn(int H, bool kTail, bool vTail, bool wide) {
+  if (wide)
+    return stageFn512<KT>(H);
   return kTail ? (vTail ? stageFn<true, true, KT>(H) : stageFn<true, false, KT>(H))
                : (vTail ? stageFn<false, true, KT>(H) : stageFn<false, false, KT>(H));
 }
 
 } // namespace
+
+GroupSettings &groupSettings() {
+  static GroupSettings setting = kSettingsDefault;
+  return setting;
+}
 
 int64_t groupBlockRows(const bmc_attention_args &a) {
   // ~128 KB of K per block over all streams: long runs of K, then of V.
@@ -331,7 +480,7 @@ int64_t groupBlockRows(const bmc_attention_args &a) {
 namespace {
 template <int KT>
 void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin, int64_t jEnd, float *m,
-               float *l, float *O) {
+               float *l, float *O, bool wide) {
   Scratch &scr = threadScratch();
   const int64_t nh = t.rows(), vdim = a.v_head_dim; // query rows (head, position)
   const int64_t ldq = (a.head_dim + 7) / 8 * 8;
@@ -357,6 +506,9 @@ void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_
   const kv::Elem<KT> *vHead = kv::values<KT>(a) + t.b * a.v_bs + t.kvh * a.v_hs;
   // Sets of 2..8 rows, as even as possible (57 rows: 7 or 8, never 8 x 7 + 1).
   const int64_t sets = (nh + 7) / 8;
+  const GroupSettings pf = groupSettings();
+  const bool zmm = wide && a.head_dim % 16 == 0 && vdim % 16 == 0 &&
+                   (pf.zmm == GroupSettings::Always || (pf.zmm == GroupSettings::Narrow && KT != BMC_KV_F32));
   auto stageAt = [&](int64_t i) {
     Stage<KT> st{};
     const int64_t jj = (i / sets) * perStream, set = i % sets, h = set * nh / sets;
@@ -376,8 +528,10 @@ void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_
       st.bi.maskOff[s] = s * streamLen * a.m_ks;
     }
     constexpr int64_t eb = sizeof(kv::Elem<KT>);
-    st.k.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * std::max<int64_t>(1, a.head_dim)));
-    st.v.ahead = std::max<int64_t>(1, kPrefetchBytes / (eb * vdim));
+    // No prefetch: `ahead` past every stream's end.
+    st.k.ahead = pf.bytes > 0 ? std::max<int64_t>(1, pf.bytes / (eb * std::max<int64_t>(1, a.head_dim))) : jEnd;
+    st.v.ahead = pf.bytes > 0 ? std::max<int64_t>(1, pf.bytes / (eb * vdim)) : jEnd;
+    st.k.l1 = st.v.l1 = pf.l1;
     st.bi.m_ks = a.m_ks;
     st.bi.mask = a.mask ? a.mask + t.b * a.m_bs + t.h0 * a.m_hs + t.i0 * a.m_qs + (jBegin + jj) * a.m_ks
                         : nullptr;
@@ -400,17 +554,17 @@ void groupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_
     const Stage<KT> st = stageAt(i);
     if (st.n == 0)
       break;
-    stageFn<KT>(st.H, a.head_dim % 8 != 0, vdim % 8 != 0)(a, st);
+    stageFn<KT>(st.H, a.head_dim % 8 != 0, vdim % 8 != 0, zmm)(a, st);
   }
 }
 } // namespace
 
 void runGroupTile(const bmc_attention_args &a, const Tile &t, int64_t block, int64_t jBegin, int64_t jEnd,
-                  float *m, float *l, float *O) {
+                  float *m, float *l, float *O, bool wide) {
   switch (a.kv_type) {
-  case BMC_KV_BF16: groupTile<BMC_KV_BF16>(a, t, block, jBegin, jEnd, m, l, O); break;
-  case BMC_KV_F16: groupTile<BMC_KV_F16>(a, t, block, jBegin, jEnd, m, l, O); break;
-  default: groupTile<BMC_KV_F32>(a, t, block, jBegin, jEnd, m, l, O); break;
+  case BMC_KV_BF16: groupTile<BMC_KV_BF16>(a, t, block, jBegin, jEnd, m, l, O, wide); break;
+  case BMC_KV_F16: groupTile<BMC_KV_F16>(a, t, block, jBegin, jEnd, m, l, O, wide); break;
+  default: groupTile<BMC_KV_F32>(a, t, block, jBegin, jEnd, m, l, O, wide); break;
   }
 }
 

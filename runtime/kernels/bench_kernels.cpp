@@ -16,7 +16,9 @@
 //    --only "int4 kernels": one decode step's int4 matmuls of llama-25m and
 //    llama-100m through each int4 kernel and prefetch distance, and the
 //    int8 weight-only GEMV at each prefetch distance, interleaved in every
-//    round)
+//    round; --only "attn group prefetch": llama-100m's GQA decode attention
+//    through each group-kernel setting, avx2::attn::groupSettings)
+#include "attention_avx2.h"
 #include "bmc/abi/kernels.h"
 #include "kernels_internal.h"
 #include "matmul_a8.h"
@@ -326,6 +328,106 @@ void benchDecodeAttentionKvTypes(int64_t heads, int64_t kvHeads, int64_t dim, in
   }
 }
 
+// GQA decode attention (llama-100m's shape: 16 query / 4 kv heads of 64, the
+// group kernel of attention_group_avx2.cpp) with each setting of
+// avx2::attn::groupSettings (prefetch distance and level; zmm or ymm loops),
+// the settings taking turns within each round after the probe, so a loaded
+// machine slows them alike; two also from one L3-resident layer (no DRAM; at
+// kv=256 L2-resident: the compute floor). Prints each setting's time / the
+// default's (median of per-round ratios).
+void benchGroupSettings(int64_t heads, int64_t kvHeads, int64_t dim, int64_t ctx, int32_t kvType, ThreadPool *pool,
+                        const Buffer &probe, int rounds) {
+  namespace attn = bmc::kernels::avx2::attn;
+  const int64_t eb = bmc_kv_elem_bytes(kvType);
+  const int64_t layerElems = 2 * kvHeads * ctx * dim; // K then V, [kvh, ctx, dim]
+  const int64_t copies = std::max<int64_t>(2, int64_t(kRotateBytes) / (layerElems * eb));
+  std::vector<uint16_t> store(size_t(layerElems * copies * eb / 2));
+  {
+    Buffer f32{size_t(layerElems)};
+    for (int64_t c = 0; c < copies; ++c) {
+      char *dst = reinterpret_cast<char *>(store.data()) + c * layerElems * eb;
+      if (kvType == BMC_KV_F32)
+        std::memcpy(dst, f32.data(), size_t(layerElems * 4));
+      else
+        bmc_convert_f32_to_kv(kvType, f32.data(), dst, layerElems);
+    }
+  }
+  Buffer q{size_t(heads * dim)}, out{size_t(heads * dim)};
+  bmc_attention_args a{};
+  a.batch = 1;
+  a.heads = heads;
+  a.kv_heads = kvHeads;
+  a.q_len = 1;
+  a.kv_len = a.kv_padded_len = ctx;
+  a.head_dim = a.v_head_dim = dim;
+  a.q = q.data();
+  a.q_hs = a.q_rs = dim;
+  a.q_bs = heads * dim;
+  a.k_rs = a.v_rs = dim;
+  a.k_hs = a.v_hs = ctx * dim;
+  a.k_bs = a.v_bs = kvHeads * ctx * dim;
+  a.out = out.data();
+  a.o_hs = a.o_rs = dim;
+  a.o_bs = heads * dim;
+  a.scale = 1.0f / std::sqrt(float(dim));
+  a.kv_type = kvType;
+  struct Variant {
+    std::string name;
+    attn::GroupSettings pf;
+    bool l3;
+  };
+  const attn::GroupSettings def = attn::groupSettings();
+  // The old default (8 KB into L2, ymm loops) first; "default" (from DRAM, last) is what the ratios divide by.
+  using S = attn::GroupSettings;
+  std::vector<Variant> vs = {{"ymm, L2 8 KB", {8 << 10, false, S::Never}, false},
+                             {"ymm, none", {0, false, S::Never}, false},
+                             {"ymm, L1 1 KB", {1 << 10, true, S::Never}, false},
+                             {"ymm, L1 2 KB", {2 << 10, true, S::Never}, false},
+                             {"ymm, L1 4 KB", {4 << 10, true, S::Never}, false},
+                             {"zmm, L1 2 KB", {2 << 10, true, S::Always}, false},
+                             {"zmm, L1 4 KB", {4 << 10, true, S::Always}, false},
+                             {"ymm, L1 2 KB, L3-resident", {2 << 10, true, S::Never}, true},
+                             {"zmm, L1 2 KB, L3-resident", {2 << 10, true, S::Always}, true},
+                             {"default", def, false}};
+  const std::string shape = std::string(kvType == BMC_KV_F32 ? "f32" : kvType == BMC_KV_BF16 ? "bf16" : "f16") +
+                            " h=" + std::to_string(heads) + "/" + std::to_string(kvHeads) + " d=" +
+                            std::to_string(dim) + " kv=" + std::to_string(ctx);
+  std::vector<Row> rows;
+  for (const Variant &v : vs)
+    rows.push_back(Row{"group pf " + v.name + " " + shape, pool ? pool->numThreads() : 1, double(eb * layerElems),
+                       4.0 * heads * dim * ctx, {}, {}});
+  auto pass = [&](size_t i) {
+    attn::groupSettings() = vs[i].pf;
+    for (int64_t c = 0; c < copies; ++c) {
+      const char *base = reinterpret_cast<const char *>(store.data()) + (vs[i].l3 ? 0 : c) * layerElems * eb;
+      a.k = base;
+      a.v = base + kvHeads * ctx * dim * eb;
+      bmc_attention_f32(pool, &a);
+    }
+  };
+  for (size_t i = 0; i < vs.size(); ++i)
+    pass(i); // warm-up
+  for (int r = 0; r < rounds; ++r) {
+    const double bw = double(probe.n) * sizeof(float) / readPass(probe, pool) / 1e9;
+    for (size_t k = 0; k < vs.size(); ++k) {
+      const size_t i = (size_t(r) + k) % vs.size(); // rotate the order
+      const double t0 = now();
+      pass(i);
+      rows[i].secs.push_back((now() - t0) / double(copies));
+      rows[i].bw.push_back(bw);
+    }
+  }
+  attn::groupSettings() = def;
+  const size_t d = vs.size() - 1; // "default" (from DRAM)
+  for (size_t i = 0; i < vs.size(); ++i) {
+    std::vector<double> ratio;
+    for (int r = 0; r < rounds; ++r)
+      ratio.push_back(rows[i].secs[size_t(r)] / rows[d].secs[size_t(r)]);
+    printRow(rows[i]);
+    std::printf("%-40s     time / default: median of per-round %.3f\n", "", median(ratio));
+  }
+}
+
 // Unfused decode attention through the strided matmul: per head, q k^T
 // (B = K cache transposed: b_rs = 1) or p v (B = V cache row-major).
 Row benchStridedDecode(bool scores, int64_t heads, int64_t dim, int64_t ctx, ThreadPool *pool,
@@ -523,7 +625,7 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
   struct Variant {
     const char *name;
     Fn fn;
-    int layout; // 0: int4, 1: int4 dot layout, 2: int8
+    int layout; // 0: int4, 1: int4 dot layout, 2: int8, 3: int8 dot layout
   };
   std::vector<Variant> vs;
   if (avx512::cpuSupported()) {
@@ -561,6 +663,32 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     vs.push_back({"int4 a8 avx-vnni", avxvnni::matmulQ4A8, 1});
   if (avx512::vnniSupported())
     vs.push_back({"int4 a8 avx512-vnni", avx512::matmulQ4A8, 1});
+  // int4 a8 with each software prefetch distance (the rows above: a8::kPrefetchInt4).
+#define BMC_A8_VARIANT(ns, dist, label)                                                                            \
+  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
+                          const float *b, float *C, int64_t ldc) { ns::matmulQ4A8Prefetch(p, M, N, K, A, lda, B, b, C, ldc, dist); }, \
+                1})
+  if (avx512::vnniSupported()) {
+    BMC_A8_VARIANT(avx512, 0, "int4 a8 avx512-vnni, no prefetch");
+    BMC_A8_VARIANT(avx512, 4096, "int4 a8 avx512-vnni, prefetch 4 KB");
+    BMC_A8_VARIANT(avx512, 16384, "int4 a8 avx512-vnni, prefetch 16 KB");
+  }
+  if (avx2::cpuSupported())
+    BMC_A8_VARIANT(avx2, 0, "int4 a8 avx2, no prefetch");
+#undef BMC_A8_VARIANT
+  // int8 a8 (AVX-512 VNNI) at each prefetch distance.
+#define BMC_A8_Q8_VARIANT(dist, label)                                                                             \
+  vs.push_back({label, [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B, \
+                          const float *b, float *C, int64_t ldc) {                                                   \
+                  avx512::matmulQ8A8Prefetch(p, M, N, K, A, lda, B, b, C, ldc, dist);                                \
+                }, 3})
+  if (avx512::vnniSupported()) {
+    vs.push_back({"int8 a8 avx512-vnni", avx512::matmulQ8A8, 3}); // a8::kPrefetchInt8
+    BMC_A8_Q8_VARIANT(8192, "int8 a8 avx512-vnni, prefetch 8 KB");
+    BMC_A8_Q8_VARIANT(4096, "int8 a8 avx512-vnni, prefetch 4 KB");
+    BMC_A8_Q8_VARIANT(16384, "int8 a8 avx512-vnni, prefetch 16 KB");
+  }
+#undef BMC_A8_Q8_VARIANT
   vs.push_back({"int8 (C ABI)", [](ThreadPool *p, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                    const void *B, const float *b, float *C, int64_t ldc) {
                   bmc_matmul_q8_f32(p, M, N, K, A, lda, B, b, C, ldc);
@@ -583,12 +711,12 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     BMC_Q8_VARIANT(avx2, 8192, "int8 avx2, prefetch 8 KB");
   }
 #undef BMC_Q8_VARIANT
-  std::vector<int64_t> offsets[3];
-  int64_t floats[3] = {0, 0, 0};
-  double bytes[3] = {0, 0, 0};
+  std::vector<int64_t> offsets[4];
+  int64_t floats[4] = {0, 0, 0, 0};
+  double bytes[4] = {0, 0, 0, 0};
   for (Shape s : shapes)
-    for (int l = 0; l < 3; ++l) {
-      const int64_t b = l == 2 ? bmc_pack_q8_bytes(s.K, s.N) : bmc_pack_q4_bytes(s.K, s.N);
+    for (int l = 0; l < 4; ++l) {
+      const int64_t b = l >= 2 ? bmc_pack_q8_bytes(s.K, s.N) : bmc_pack_q4_bytes(s.K, s.N);
       offsets[l].push_back(floats[l]);
       floats[l] += (b + 63) / 64 * 16;
       bytes[l] += double(b);
@@ -600,11 +728,13 @@ void benchInt4Kernels(const char *preset, ThreadPool *pool, const Buffer &probe,
     src.data()[i] = u(rng);
   for (int64_t k = 0; k < I; ++k)
     A.data()[k] = u(rng);
-  Buffer packed[3] = {Buffer{size_t(floats[0])}, Buffer{size_t(floats[1])}, Buffer{size_t(floats[2])}};
+  Buffer packed[4] = {Buffer{size_t(floats[0])}, Buffer{size_t(floats[1])}, Buffer{size_t(floats[2])},
+                      Buffer{size_t(floats[3])}};
   for (size_t i = 0; i < shapes.size(); ++i) {
     bmc_pack_q4(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[0].data() + offsets[0][i]);
     bmc_q4_to_dot(packed[0].data() + offsets[0][i], shapes[i].K, shapes[i].N, packed[1].data() + offsets[1][i]);
     bmc_pack_q8(src.data(), shapes[i].K, shapes[i].N, shapes[i].N, 0, packed[2].data() + offsets[2][i]);
+    bmc_q8_to_dot(packed[2].data() + offsets[2][i], shapes[i].K, shapes[i].N, packed[3].data() + offsets[3][i]);
   }
   std::vector<Row> rows;
   for (const Variant &v : vs)
@@ -796,6 +926,13 @@ int main(int argc, char **argv) {
     for (int64_t ctx : {64, 2048, 4096})
       sweep("attn decode kv types h=8/2 d=64 kv=" + std::to_string(ctx),
             [&] { benchDecodeAttentionKvTypes(8, 2, 64, ctx, pool, probe, rounds); });
+    // llama-100m's decode attention at context 2048 with each group-kernel prefetch setting.
+    // At kv=256 one layer's K and V (512 KB fp32) fit the L2: its L3-resident rows are the compute floor.
+    for (int64_t ctx : {2048, 256})
+      for (int32_t kt : {BMC_KV_F32, BMC_KV_BF16})
+        sweep(std::string("attn group prefetch ") + (kt == BMC_KV_F32 ? "f32" : "bf16") +
+                  " h=16/4 d=64 kv=" + std::to_string(ctx),
+              [&] { benchGroupSettings(16, 4, 64, ctx, kt, pool, probe, rounds); });
     run("strided q*k^T h=8 d=64 kv=2048", [&] { return benchStridedDecode(true, 8, 64, 2048, pool, probe, rounds); });
     run("strided p*v h=8 d=64 kv=2048", [&] { return benchStridedDecode(false, 8, 64, 2048, pool, probe, rounds); });
     run("gemm M=512 K=512 N=512", [&] { return benchGemm(512, 512, 512, pool, probe, rounds); });

@@ -19,6 +19,14 @@ inline int64_t numBlocks(int64_t K) { return (K + kBlock - 1) / kBlock; }
 // Blocks whose max |a| is below this count as zero (127 / max|a| would
 // overflow to inf, and 0 * inf is not 0). Both paths do the same.
 constexpr float kMinAmax = 1e-30f;
+// How far ahead (bytes) the fast kernels software-prefetch the weight stream
+// of int4 / int8 weights (the *Prefetch entry points take 0, 4096, 8192 or
+// 16384; others throw std::invalid_argument). Measured on llama-100m's
+// matmuls, one Zen 5 core (bench_kernels "int4 kernels", preliminary): int4
+// 0.76-0.82x the time of no prefetch at 8 KB; int8 1.08-1.19x slower with
+// any distance (4-16 KB) than without, already at the probe's rate.
+constexpr int kPrefetchInt4 = 8192;
+constexpr int kPrefetchInt8 = 0;
 
 // Rows of A quantized per block of 32: codes (zeros past K), scale =
 // max|a| / 127 and the sum of the block's codes (an exact integer, held as
@@ -68,6 +76,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchInt8 / kPrefetchInt4 (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avx2
 
 namespace avxvnni {
@@ -78,6 +92,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchInt8 / kPrefetchInt4 (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avxvnni
 
 namespace avx512 {
@@ -88,6 +108,12 @@ void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *
                 const float *bias, float *C, int64_t ldc);
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc);
+// The two above with the weight stream's software prefetch `prefetchBytes`
+// ahead instead of a8::kPrefetchInt8 / kPrefetchInt4 (bench_kernels compares them).
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes);
 } // namespace avx512
 
 } // namespace kernels

@@ -42,6 +42,21 @@ using a8::PanelFn;
 using a8::QuantizedRows;
 constexpr int64_t kQ8Bytes = BMC_Q8_BLOCK_BYTES, kQ4Bytes = BMC_Q4_BLOCK_BYTES;
 
+// Software prefetch AHEAD bytes ahead in the weight stream (0: none), line
+// `i` of the current block: each kernel issues lines 0 .. ceil(bytes / 64)
+// - 1 of every block (int8 576 bytes: 9 lines; int4 336: 6, the last a
+// quarter used) spread over the block's loads. Panels are consecutive, so the
+// stream runs on into the next panel, and past the matrix: a prefetch does not
+// fault. For int4 weights one core's hardware prefetcher alone keeps too few
+// lines in flight, as in the weight-only GEMVs (matmul_q8.cpp); the int8
+// kernels measured faster without (a8::kPrefetchInt8 = 0, matmul_a8.h).
+template <int AHEAD> inline void prefetchLine(const uint8_t *blk, int i) {
+  if (AHEAD > 0)
+    _mm_prefetch(reinterpret_cast<const char *>(blk) + AHEAD + 64 * i, _MM_HINT_T0);
+}
+constexpr int kQ8Lines = int((kQ8Bytes + 63) / 64), kQ4Lines = int((kQ4Bytes + 63) / 64);
+static_assert(kQ8Lines == 9 && kQ4Lines == 6, "the loops below spread 9 / 6 prefetches per block");
+
 inline int32_t load32(const int8_t *p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -50,7 +65,7 @@ inline int32_t load32(const int8_t *p) {
 
 // ---- AVX-512 VNNI: 16 columns = one zmm of 16 int32 sums -------------------
 
-template <int MR, int SETS, bool Q4>
+template <int MR, int SETS, bool Q4, int AHEAD>
 BMC_A8_VNNI void panelVnni(const QuantizedRows &a, int64_t m0, const uint8_t *panel, int64_t nb, float *acc) {
   __m512 c[MR];
   for (int m = 0; m < MR; ++m)
@@ -68,6 +83,9 @@ BMC_A8_VNNI void panelVnni(const QuantizedRows &a, int64_t m0, const uint8_t *pa
     if (Q4) {
       // Group g: rows 8g..8g+3 in the low nibbles, 8g+4..8g+7 in the high.
       for (int g = 0; g < 4; ++g) {
+        prefetchLine<AHEAD>(blk, g);
+        if (g + 4 < kQ4Lines)
+          prefetchLine<AHEAD>(blk, g + 4);
         const __m512i v = _mm512_loadu_si512(blk + BMC_Q4_CODES_OFFSET + 64 * g);
         const __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
         const int s0 = (2 * g) % SETS, s1 = (2 * g + 1) % SETS;
@@ -77,7 +95,9 @@ BMC_A8_VNNI void panelVnni(const QuantizedRows &a, int64_t m0, const uint8_t *pa
         }
       }
     } else {
+      prefetchLine<AHEAD>(blk, 8);
       for (int g = 0; g < 8; ++g) { // rows 4g..4g+3
+        prefetchLine<AHEAD>(blk, g);
         const __m512i w = _mm512_loadu_si512(blk + BMC_Q8_CODES_OFFSET + 64 * g);
         for (int m = 0; m < MR; ++m)
           d[g % SETS][m] = _mm512_dpbusd_epi32(d[g % SETS][m], w, _mm512_set1_epi32(load32(qa[m] + 4 * g)));
@@ -101,26 +121,26 @@ BMC_A8_VNNI void panelVnni(const QuantizedRows &a, int64_t m0, const uint8_t *pa
     _mm512_storeu_ps(acc + m * kPanel, c[m]);
 }
 
-template <bool Q4> PanelFn pickVnni(int64_t mr) {
+template <bool Q4, int AHEAD> PanelFn pickVnni(int64_t mr) {
   switch (mr) {
-  case 1: return panelVnni<1, 4, Q4>;
-  case 2: return panelVnni<2, 2, Q4>;
-  case 3: return panelVnni<3, 2, Q4>;
-  case 4: return panelVnni<4, 2, Q4>;
-  case 5: return panelVnni<5, 1, Q4>;
-  case 6: return panelVnni<6, 1, Q4>;
-  case 7: return panelVnni<7, 1, Q4>;
-  case 8: return panelVnni<8, 1, Q4>;
-  case 9: return panelVnni<9, 1, Q4>;
-  case 10: return panelVnni<10, 1, Q4>;
-  case 11: return panelVnni<11, 1, Q4>;
-  default: return panelVnni<12, 1, Q4>;
+  case 1: return panelVnni<1, 4, Q4, AHEAD>;
+  case 2: return panelVnni<2, 2, Q4, AHEAD>;
+  case 3: return panelVnni<3, 2, Q4, AHEAD>;
+  case 4: return panelVnni<4, 2, Q4, AHEAD>;
+  case 5: return panelVnni<5, 1, Q4, AHEAD>;
+  case 6: return panelVnni<6, 1, Q4, AHEAD>;
+  case 7: return panelVnni<7, 1, Q4, AHEAD>;
+  case 8: return panelVnni<8, 1, Q4, AHEAD>;
+  case 9: return panelVnni<9, 1, Q4, AHEAD>;
+  case 10: return panelVnni<10, 1, Q4, AHEAD>;
+  case 11: return panelVnni<11, 1, Q4, AHEAD>;
+  default: return panelVnni<12, 1, Q4, AHEAD>;
   }
 }
 
 // ---- AVX2: 16 columns = two ymm (columns 0-7 and 8-15) ---------------------
 
-template <int MR, bool Q4>
+template <int MR, bool Q4, int AHEAD>
 BMC_A8_AVX2 void panelAvx2(const QuantizedRows &a, int64_t m0, const uint8_t *panel, int64_t nb, float *acc) {
   __m256 c[MR][2];
   for (int m = 0; m < MR; ++m)
@@ -138,6 +158,11 @@ BMC_A8_AVX2 void panelAvx2(const QuantizedRows &a, int64_t m0, const uint8_t *pa
         p[m][0] = p[m][1] = _mm256_setzero_si256();
       for (int g = 0; g < 4; ++g)
         for (int h = 0; h < 2; ++h) {
+          if (h == 0) {
+            prefetchLine<AHEAD>(blk, g);
+            if (g + 4 < kQ4Lines)
+              prefetchLine<AHEAD>(blk, g + 4);
+          }
           const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q4_CODES_OFFSET + 64 * g + 32 * h));
           const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
           for (int m = 0; m < MR; ++m) {
@@ -151,8 +176,11 @@ BMC_A8_AVX2 void panelAvx2(const QuantizedRows &a, int64_t m0, const uint8_t *pa
     } else {
       for (int m = 0; m < MR; ++m)
         d[m][0] = d[m][1] = _mm256_setzero_si256();
+      prefetchLine<AHEAD>(blk, 8);
       for (int g = 0; g < 8; ++g)
         for (int h = 0; h < 2; ++h) {
+          if (h == 0)
+            prefetchLine<AHEAD>(blk, g);
           // The stored codes are q + 128: q = code ^ 0x80, then |q| x (a * sign q).
           const __m256i q = _mm256_xor_si256(
               _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q8_CODES_OFFSET + 64 * g + 32 * h)), flip);
@@ -185,12 +213,12 @@ BMC_A8_AVX2 void panelAvx2(const QuantizedRows &a, int64_t m0, const uint8_t *pa
   }
 }
 
-template <bool Q4> PanelFn pickAvx2(int64_t mr) {
+template <bool Q4, int AHEAD> PanelFn pickAvx2(int64_t mr) {
   switch (mr) {
-  case 1: return panelAvx2<1, Q4>;
-  case 2: return panelAvx2<2, Q4>;
-  case 3: return panelAvx2<3, Q4>;
-  default: return panelAvx2<4, Q4>;
+  case 1: return panelAvx2<1, Q4, AHEAD>;
+  case 2: return panelAvx2<2, Q4, AHEAD>;
+  case 3: return panelAvx2<3, Q4, AHEAD>;
+  default: return panelAvx2<4, Q4, AHEAD>;
   }
 }
 
@@ -203,7 +231,7 @@ template <bool Q4> PanelFn pickAvx2(int64_t mr) {
 // concern. Per block and row, int8: 16 vpdpbusd; int4: 8 and + 4 shift + 16
 // vpdpbusd (the AVX2 kernel: 32 vpmaddubsw + 32 adds + 2 vpmaddwd for int4,
 // 32 sign + 32 vpmaddubsw + 32 vpmaddwd + 32 adds for int8).
-template <int MR, int SETS, bool Q4>
+template <int MR, int SETS, bool Q4, int AHEAD>
 BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8_t *panel, int64_t nb, float *acc) {
   __m256 c[MR][2];
   for (int m = 0; m < MR; ++m)
@@ -221,6 +249,11 @@ BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8
     if (Q4) {
       for (int g = 0; g < 4; ++g) // rows 8g..8g+3 in the low nibbles, 8g+4..8g+7 in the high
         for (int h = 0; h < 2; ++h) {
+          if (h == 0) {
+            prefetchLine<AHEAD>(blk, g);
+            if (g + 4 < kQ4Lines)
+              prefetchLine<AHEAD>(blk, g + 4);
+          }
           const __m256i v =
               _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q4_CODES_OFFSET + 64 * g + 32 * h));
           const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
@@ -231,8 +264,11 @@ BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8
           }
         }
     } else {
+      prefetchLine<AHEAD>(blk, 8);
       for (int g = 0; g < 8; ++g) // rows 4g..4g+3
         for (int h = 0; h < 2; ++h) {
+          if (h == 0)
+            prefetchLine<AHEAD>(blk, g);
           const __m256i w =
               _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + BMC_Q8_CODES_OFFSET + 64 * g + 32 * h));
           for (int m = 0; m < MR; ++m)
@@ -260,29 +296,57 @@ BMC_A8_AVXVNNI void panelAvxVnni(const QuantizedRows &a, int64_t m0, const uint8
   }
 }
 
-template <bool Q4> PanelFn pickAvxVnni(int64_t mr) {
+template <bool Q4, int AHEAD> PanelFn pickAvxVnni(int64_t mr) {
   switch (mr) {
-  case 1: return panelAvxVnni<1, 2, Q4>;
-  case 2: return panelAvxVnni<2, 2, Q4>;
-  case 3: return panelAvxVnni<3, 1, Q4>;
-  default: return panelAvxVnni<4, 1, Q4>;
+  case 1: return panelAvxVnni<1, 2, Q4, AHEAD>;
+  case 2: return panelAvxVnni<2, 2, Q4, AHEAD>;
+  case 3: return panelAvxVnni<3, 1, Q4, AHEAD>;
+  default: return panelAvxVnni<4, 1, Q4, AHEAD>;
+  }
+}
+
+// The panel-kernel picker of an ISA for a prefetch distance (bytes).
+enum class Isa { Avx2, AvxVnni, Vnni };
+template <Isa I, bool Q4, int AHEAD> PanelFn pickFor(int64_t mr) {
+  if constexpr (I == Isa::Vnni)
+    return pickVnni<Q4, AHEAD>(mr);
+  else if constexpr (I == Isa::AvxVnni)
+    return pickAvxVnni<Q4, AHEAD>(mr);
+  else
+    return pickAvx2<Q4, AHEAD>(mr);
+}
+template <Isa I, bool Q4> PanelFn (*pickerFor(int prefetchBytes))(int64_t) {
+  switch (prefetchBytes) {
+  case 0: return pickFor<I, Q4, 0>;
+  case 4096: return pickFor<I, Q4, 4096>;
+  case 8192: return pickFor<I, Q4, 8192>;
+  case 16384: return pickFor<I, Q4, 16384>;
+  default: throw std::invalid_argument("bmc: int8-activation matmul prefetch distance must be 0, 4096, 8192 or 16384 bytes");
   }
 }
 
 } // namespace
 
 namespace avx2 {
-void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
-                const float *bias, float *C, int64_t ldc) {
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
   if (!cpuSupported())
     throw std::runtime_error("bmc: AVX2 int8-activation matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 4, pickAvx2<false>);
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 4, pickerFor<Isa::Avx2, false>(prefetchBytes));
+}
+void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc) {
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
+}
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
+  if (!cpuSupported())
+    throw std::runtime_error("bmc: AVX2 int8-activation matmul on a CPU without it");
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickerFor<Isa::Avx2, true>(prefetchBytes));
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  if (!cpuSupported())
-    throw std::runtime_error("bmc: AVX2 int8-activation matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickAvx2<true>);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avx2
 
@@ -294,17 +358,25 @@ bool supported() {
   }();
   return ok;
 }
-void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
-                const float *bias, float *C, int64_t ldc) {
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
   if (!supported())
     throw std::runtime_error("bmc: AVX-VNNI matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 4, pickAvxVnni<false>);
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 4, pickerFor<Isa::AvxVnni, false>(prefetchBytes));
+}
+void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc) {
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
+}
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
+  if (!supported())
+    throw std::runtime_error("bmc: AVX-VNNI matmul on a CPU without it");
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickerFor<Isa::AvxVnni, true>(prefetchBytes));
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  if (!supported())
-    throw std::runtime_error("bmc: AVX-VNNI matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 4, pickAvxVnni<true>);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avxvnni
 
@@ -316,17 +388,25 @@ bool vnniSupported() {
   }();
   return ok;
 }
-void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
-                const float *bias, float *C, int64_t ldc) {
+void matmulQ8A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
   if (!vnniSupported())
     throw std::runtime_error("bmc: AVX-512 VNNI matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 12, pickVnni<false>);
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ8Bytes, 12, pickerFor<Isa::Vnni, false>(prefetchBytes));
+}
+void matmulQ8A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
+                const float *bias, float *C, int64_t ldc) {
+  matmulQ8A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt8);
+}
+void matmulQ4A8Prefetch(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *Bd, const float *bias, float *C, int64_t ldc, int prefetchBytes) {
+  if (!vnniSupported())
+    throw std::runtime_error("bmc: AVX-512 VNNI matmul on a CPU without it");
+  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 12, pickerFor<Isa::Vnni, true>(prefetchBytes));
 }
 void matmulQ4A8(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bd,
                 const float *bias, float *C, int64_t ldc) {
-  if (!vnniSupported())
-    throw std::runtime_error("bmc: AVX-512 VNNI matmul on a CPU without it");
-  a8::run(pool, M, N, K, A, lda, Bd, bias, C, ldc, kQ4Bytes, 12, pickVnni<true>);
+  matmulQ4A8Prefetch(pool, M, N, K, A, lda, Bd, bias, C, ldc, a8::kPrefetchInt4);
 }
 } // namespace avx512
 

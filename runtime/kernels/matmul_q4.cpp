@@ -444,8 +444,15 @@ bool scaleRows(int64_t M, int64_t K, const float *A, int64_t lda, const std::vec
   return true;
 }
 
+// The Subnormal kernels store straight into C (w <= 16 columns of the
+// panel, `bias` the panel's first column or null): c 2^(149-E) + bias, the
+// same two roundings as the driver's copy-out of the Convert kernel (+ 0.0f
+// without a bias). Until issue 12's third pass they wrote a 16 x MR scratch
+// that the driver copied with a scalar loop per panel (~3% of llama-100m's
+// int4 decode samples with the prologue).
 template <int MR, int SETS, int AHEAD>
-BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
+BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8_t *panel, const float *bias,
+                                    int64_t w, float *C, int64_t ldc) {
   static_assert(SETS % 2 == 0, "even rows in even sets, odd rows in odd sets");
   const __m512i maskLo = _mm512_set1_epi32(0xF), maskHi = _mm512_set1_epi32(0xF0);
   const float *a = r.a.data() + m0 * r.stride;
@@ -487,11 +494,14 @@ BMC_Q4_AVX512 void q4PanelSubnormal(const ScaledRows &r, int64_t m0, const uint8
       c[m] = _mm512_fnmadd_ps(zs, _mm512_set1_ps(r.asum[size_t((m0 + m) * r.nb + kb)]), c[m]);
     }
   }
+  const __mmask16 cols = __mmask16((1u << w) - 1);
+  const __m512 bv = bias ? _mm512_maskz_loadu_ps(cols, bias) : _mm512_setzero_ps();
   for (int m = 0; m < MR; ++m)
-    _mm512_storeu_ps(acc + m * kPanel, _mm512_mul_ps(c[m], _mm512_set1_ps(r.unscale[size_t(m0 + m)])));
+    _mm512_mask_storeu_ps(C + m * ldc, cols,
+                          _mm512_add_ps(_mm512_mul_ps(c[m], _mm512_set1_ps(r.unscale[size_t(m0 + m)])), bv));
 }
 
-using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, float *);
+using SubnormalFn = void (*)(const ScaledRows &, int64_t, const uint8_t *, const float *, int64_t, float *, int64_t);
 template <int AHEAD> SubnormalFn panelSubnormal(int64_t mr) {
   switch (mr) {
   case 1: return q4PanelSubnormal<1, 4, AHEAD>;
@@ -512,7 +522,8 @@ bool dazOn() { return (_mm_getcsr() & 0x40) != 0; } // MXCSR.DAZ: subnormal inpu
 // Per 16 weights of a row pair: two vpmovzxbd (8 bytes each), two ands per
 // row, the FMAs; the same scaling of A as above.
 template <int MR, int AHEAD>
-BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uint8_t *panel, float *acc) {
+BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uint8_t *panel, const float *bias,
+                                      int64_t w, float *C, int64_t ldc) {
   const __m256i maskLo = _mm256_set1_epi32(0xF), maskHi = _mm256_set1_epi32(0xF0);
   const float *a = r.a.data() + m0 * r.stride;
   __m256 c[MR][2];
@@ -552,9 +563,21 @@ BMC_Q4_AVX2 void q4PanelSubnormalAvx2(const ScaledRows &r, int64_t m0, const uin
       }
     }
   }
+  // A full panel stores straight into C; a partial one through a scratch.
+  alignas(32) float part[kPanel];
   for (int m = 0; m < MR; ++m)
-    for (int h = 0; h < 2; ++h)
-      _mm256_storeu_ps(acc + m * kPanel + 8 * h, _mm256_mul_ps(c[m][h], _mm256_set1_ps(r.unscale[size_t(m0 + m)])));
+    for (int h = 0; h < 2; ++h) {
+      const __m256 v = _mm256_mul_ps(c[m][h], _mm256_set1_ps(r.unscale[size_t(m0 + m)]));
+      if (w == kPanel) {
+        _mm256_storeu_ps(C + m * ldc + 8 * h,
+                         _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + 8 * h) : _mm256_setzero_ps()));
+      } else {
+        _mm256_store_ps(part + 8 * h, v);
+        if (h == 1)
+          for (int64_t j = 0; j < w; ++j)
+            C[m * ldc + j] = part[j] + (bias ? bias[j] : 0.0f);
+      }
+    }
 }
 
 template <int AHEAD> SubnormalFn panelSubnormalAvx2(int64_t mr) {
@@ -562,8 +585,9 @@ template <int AHEAD> SubnormalFn panelSubnormalAvx2(int64_t mr) {
 }
 
 // The small-M driver of the int4 GEMVs (quant::gemv's, with A scaled once
-// for the Subnormal kernels; `sub(mr)` null: that row count converts). Each
-// thread checks its own MXCSR.
+// for the Subnormal kernels; `sub(mr)` null: that row count converts, and
+// its scratch is copied into C with the bias here; the Subnormal kernels
+// store into C themselves). Each thread checks its own MXCSR.
 void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *Bq,
             const float *bias, float *C, int64_t ldc, int64_t maxRows, PanelFn (*convert)(int64_t),
             SubnormalFn (*sub)(int64_t)) {
@@ -583,10 +607,12 @@ void gemvQ4(ThreadPool *pool, int64_t M, int64_t N, int64_t K, const float *A, i
       for (int64_t m0 = 0; m0 < M; m0 += maxRows) {
         const int64_t mr = std::min(maxRows, M - m0);
         const SubnormalFn fast = useSub ? sub(mr) : nullptr;
-        if (fast)
-          fast(scaled, m0, q4Block(Bq, K, p, 0), acc);
-        else
-          convert(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
+        if (fast) {
+          fast(scaled, m0, q4Block(Bq, K, p, 0), bias ? bias + p * kPanel : nullptr, w, C + m0 * ldc + p * kPanel,
+               ldc);
+          continue;
+        }
+        convert(mr)(K, A + m0 * lda, lda, Bq, p, asum.data() + m0 * nb, acc);
         for (int64_t m = 0; m < mr; ++m) {
           float *c = C + (m0 + m) * ldc + p * kPanel;
           for (int64_t j = 0; j < w; ++j)

@@ -6,6 +6,7 @@
 // positions of speculative verification) and the
 // generic tile with its mask-skip table (prefill with masks that remove whole
 // blocks: causal, random blocks, left padding, fully masked rows).
+#include "attention_avx2.h"
 #include "test_util.h"
 
 #include <cfloat>
@@ -394,6 +395,28 @@ TEST(Attention, Avx512MatchesRefGroupDecode) {
   if (!avx512::cpuSupported())
     GTEST_SKIP() << "no AVX-512F on this machine (the AVX2 path is tested above)";
   groupDecodeCases(avx512::attention);
+}
+
+// The AVX2 group kernel's zmm loops (AVX-512F, head dims that are multiples
+// of 16; by default only for bf16 / fp16 caches) and its ymm loops on the
+// same cases for every KV type, whichever the default picks; the setting is
+// restored even when a case fails.
+TEST(Attention, Avx512GroupKernelZmmAndYmmLoopsMatchRef) {
+  if (!avx512::cpuSupported())
+    GTEST_SKIP() << "no AVX-512F on this machine (the ymm loops are tested above)";
+  using Settings = avx2::attn::GroupSettings;
+  struct Restore {
+    Settings saved = avx2::attn::groupSettings();
+    ~Restore() { avx2::attn::groupSettings() = saved; }
+  } restore;
+  for (Settings::Zmm z : {Settings::Always, Settings::Never})
+    for (int32_t t : {BMC_KV_F32, BMC_KV_BF16, BMC_KV_F16}) {
+      SCOPED_TRACE(std::string(z == Settings::Always ? "zmm" : "ymm") + " loops, kv_type " + std::to_string(t));
+      avx2::attn::groupSettings().zmm = z;
+      groupDecodeCases(avx512::attention, t);
+      if (HasFatalFailure())
+        return;
+    }
 }
 
 // Speculative verification: q_len = k + 1 in 2..12 query positions over a

@@ -405,9 +405,12 @@ TEST(MatmulQ4, SubnormalEqualsConvertBitForBit) {
       for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k)
           A[size_t(m * K + k)] *= std::pow(10.0f, float(int(m % 5) * 4 - 6));
+      // A bias on every other case: the Subnormal kernel adds it in its own store.
+      const std::vector<float> bias = randomVector(size_t(c.N), rng);
+      const float *b = i % 2 ? bias.data() : nullptr;
       std::vector<float> conv(size_t(M * c.N)), sub(conv.size());
-      q4Convert(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), nullptr, conv.data(), c.N);
-      q4Subnormal(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), nullptr, sub.data(), c.N);
+      q4Convert(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), b, conv.data(), c.N);
+      q4Subnormal(poolFor(c.threads), M, c.N, K, A.data(), K, packed.data(), b, sub.data(), c.N);
       ASSERT_EQ(std::memcmp(conv.data(), sub.data(), conv.size() * sizeof(float)), 0);
     }
 }
