@@ -144,21 +144,9 @@ BMC_KV_TARGET void groupScoresRow(const float *q, int64_t ldq, const Streams<KT>
 // AVX-512F (`wide`: the avx512 attention entry; BMC_KERNELS=avx2 keeps the
 // ymm loops).
 #define BMC_KV512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
-#define BMC_KV512_INLINE static inline __attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
 #define BMC_KV512_LAMBDA __attribute__((target("avx512f,avx2,fma,f16c"), always_inline))
 
-// p[0..16) as fp32 (bf16 / fp16 widened in registers).
-template <int KT> BMC_KV512_INLINE __m512 load16(const kv::Elem<KT> *p) {
-  if constexpr (KT == BMC_KV_F32)
-    return _mm512_loadu_ps(p);
-  else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
-    if constexpr (KT == BMC_KV_BF16)
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    else
-      return _mm512_cvtph_ps(h);
-  }
-}
+using kv::load16; // attention_kv_load.h
 
 template <int H, int KT>
 BMC_KV512_TARGET void groupScoresRow512(const float *q, int64_t ldq, const Streams<KT> &k, int64_t krs, int64_t dim,

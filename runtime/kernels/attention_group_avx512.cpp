@@ -52,18 +52,7 @@ namespace {
 using avx2::attn::Tile;
 template <int KT> using Elem = kv::Elem<KT>;
 
-// p[0..16) as fp32, widened in registers.
-template <int KT> BMC_AVX512_INLINE __m512 load16(const Elem<KT> *p) {
-  if constexpr (KT == BMC_KV_F32)
-    return _mm512_loadu_ps(p);
-  else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
-    if constexpr (KT == BMC_KV_BF16)
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    else
-      return _mm512_cvtph_ps(h);
-  }
-}
+using kv::load16; // attention_kv_load.h
 
 // p[0..n) as fp32 (n in [1, 16), `mask` its lanes), zeros after; never reads
 // past p + n.

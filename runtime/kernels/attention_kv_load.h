@@ -21,6 +21,7 @@
 #define BMC_KV_TARGET __attribute__((target("avx2,fma,f16c")))
 #define BMC_KV_INLINE static inline __attribute__((target("avx2,fma,f16c"), always_inline))
 #define BMC_KV_LAMBDA __attribute__((target("avx2,fma,f16c"), always_inline))
+#define BMC_KV512_INLINE static inline __attribute__((target("avx512f,avx2,fma"), always_inline))
 
 namespace bmc {
 namespace kernels {
@@ -51,6 +52,20 @@ template <int KT> BMC_KV_INLINE __m256 load8(const Elem<KT> *p) {
     return _mm256_loadu_ps(p);
   else
     return widen8<KT>(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
+
+// p[0..16) as fp32 (bf16 / fp16 widened in registers), AVX-512F: the group
+// kernel's zmm loops and the AVX-512 group kernel share it.
+template <int KT> BMC_KV512_INLINE __m512 load16(const Elem<KT> *p) {
+  if constexpr (KT == BMC_KV_F32)
+    return _mm512_loadu_ps(p);
+  else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    if constexpr (KT == BMC_KV_BF16)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    else
+      return _mm512_cvtph_ps(h);
+  }
 }
 
 // p[0..n) as fp32 (n in [1, 8), `mask` = simd::laneMask(n)), zeros after;
