@@ -2,7 +2,8 @@
 //
 // The QDQ form of weight-only quantization, as onnxruntime's quantizers write
 // it (tests/models/make_qdq.py: INT4 / UINT4 codes in blocks of 32-128 rows
-// along K, opset 21; INT8 / UINT8 per-column scales), imported by
+// along K, opset 21, raised from opset 17 or 18 graphs; INT8 / UINT8
+// per-column scales), imported by
 // frontend/ops/Quant.cpp: the codes repacked into bmc's int4 / int8 layouts
 // where they fit, computed into fp32 otherwise. Oracles:
 //   - whole decoders of five families in both exporters' idioms: onnxruntime

@@ -152,6 +152,27 @@ def single_nodes(out_dir):
          {"axis": 1, "output_dtype": 10}, 23)
 
 
+# Reduce ops whose `axes` became an input at opset 18 (ReduceSum's did at 13).
+REDUCE_AXES_18 = ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                  "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")
+
+
+def axes_to_inputs(g):
+    """Raising a graph below opset 18 to 21: each Reduce op's `axes` attribute becomes its second
+    input (an int64 initializer), as opset 18 defines them; without it the file is invalid."""
+    for n in g.node:
+        if n.op_type not in REDUCE_AXES_18:
+            continue
+        axes = [x for x in n.attribute if x.name == "axes"]
+        if not axes:
+            continue
+        name = f"{n.name or n.output[0]}.axes".replace("/", "_")
+        g.initializer.append(numpy_helper.from_array(np.array(list(axes[0].ints), np.int64), name))
+        n.attribute.remove(axes[0])
+        del n.input[1:]
+        n.input.append(name)
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--single-nodes":
         return single_nodes(sys.argv[2])
@@ -243,6 +264,8 @@ def main():
     if a.form in ("int4", "uint4"):
         for o in m.opset_import:
             if o.domain in ("", "ai.onnx") and o.version < 21:
+                if o.version < 18:
+                    axes_to_inputs(g)
                 o.version = 21
         m.ir_version = max(m.ir_version, 10)
     onnx.save(m, a.dst)
