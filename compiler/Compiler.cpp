@@ -75,6 +75,23 @@ bool parseKVType(const std::string &name, KVType &out) {
   return false;
 }
 
+const char *kvPaddingName(KVPadding p) {
+  switch (p) {
+  case KVPadding::Skip: return "skip";
+  case KVPadding::Mask: return "mask";
+  }
+  return "?";
+}
+
+bool parseKVPadding(const std::string &name, KVPadding &out) {
+  for (KVPadding p : {KVPadding::Skip, KVPadding::Mask})
+    if (name == kvPaddingName(p)) {
+      out = p;
+      return true;
+    }
+  return false;
+}
+
 const char *kvModeName(KVMode m) {
   switch (m) {
   case KVMode::Concat: return "concat";
@@ -152,7 +169,7 @@ static KVType resolvedKVType(mlir::ModuleOp module, const DecoderInfo &d, KVType
 /// checkCompileOptions accepted (the modes map by name).
 static void setPipelineOptions(const CompileOptions &opts, mlir::bmc::PipelineOptions &po) {
   po.kvMode = *mlir::bmc::symbolizeKVMode(kvModeName(opts.kvMode));
-  po.padding = *mlir::bmc::symbolizeKVPadding(opts.kvPadding);
+  po.padding = *mlir::bmc::symbolizeKVPadding(kvPaddingName(opts.kvPadding));
   po.kvType = *mlir::bmc::symbolizeKVType(kvTypeName(opts.kvType));
   po.markLayers = opts.outlineLayers;
 }
@@ -202,7 +219,7 @@ static bool frontend(mlir::MLIRContext &ctx, const std::string &path, const Comp
 /// when the BMC path was requested but not taken.
 static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts, DecoderInfo &d) {
   auto main = module.lookupSymbol<mlir::func::FuncOp>("main");
-  d.kvPadding = opts.kvPadding;
+  d.kvPadding = kvPaddingName(opts.kvPadding);
   d.weights = weightFormatName(opts.weights);
   d.kvType = kvTypeName(opts.kvType);
   if (opts.kvMode == KVMode::Concat || !d.inplaceKV) {
@@ -222,7 +239,8 @@ static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts,
 static Status checkCompileOptions(const std::string &path, const CompileOptions &o) {
   auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
   if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
-  if (o.kvPadding != "skip" && o.kvPadding != "mask") return bad("kvPadding: expected skip or mask, found '" + o.kvPadding + "'");
+  if (o.kvPadding != KVPadding::Skip && o.kvPadding != KVPadding::Mask)
+    return bad("kvPadding: expected KVPadding::Skip or Mask, found " + std::to_string(int(o.kvPadding)));
   if (o.weights != WeightFormat::F32 && o.weights != WeightFormat::Int8 && o.weights != WeightFormat::Int4 &&
       o.weights != WeightFormat::BF16 && o.weights != WeightFormat::F16)
     return bad("weights: expected WeightFormat::F32, Int8, Int4, BF16 or F16, found " + std::to_string(int(o.weights)));

@@ -83,7 +83,8 @@ static int run(int argc, char **argv) {
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
-  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  KVPadding kvPadding = KVPadding::Skip;
+  if (!parseKVPadding(padding, kvPadding)) a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   WeightFormat weights;
   if (!parseWeightFormat(weightsArg, weights)) a.fail("--weights: expected f32, int8, int4, bf16 or f16, found " + cli::shown(weightsArg));
   ActivationFormat act;
@@ -136,7 +137,7 @@ static int run(int argc, char **argv) {
     };
   co.kvMode = cli::kvModeOf(kv);
   co.r = r;
-  co.kvPadding = padding;
+  co.kvPadding = kvPadding;
   co.weights = weights;
   co.activations = act;
   co.kvType = kvType;

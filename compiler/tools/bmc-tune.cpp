@@ -345,7 +345,8 @@ static int run(int argc, char **argv) {
   };
   double acceptRate = number("--accept-rate", acceptArg, 0.7, 0.0, 1.0, "[0, 1]");
   double draftMs = number("--draft-ms", draftArg, 0, 0.0, 1e6, "[0, 1e6]");
-  if (padding != "skip" && padding != "mask") a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
+  KVPadding kvPadding = KVPadding::Skip;
+  if (!parseKVPadding(padding, kvPadding)) a.fail("--kv-padding: expected skip or mask, found " + cli::shown(padding));
   for (int64_t c : contexts)
     if (c <= prompt)
       a.fail("--context: expected each target above the prompt length " + std::to_string(prompt) + ", found " +
@@ -360,7 +361,7 @@ static int run(int argc, char **argv) {
 
   CompileOptions co;
   co.kvMode = KVMode::BMC;
-  co.kvPadding = padding;
+  co.kvPadding = kvPadding;
   co.threads = threads;
   co.packThreads = int(packThreads.value_or(0));
   co.progress = [](const std::string &s) { std::fprintf(stderr, "bmc-tune: %s...\n", s.c_str()); };

@@ -65,14 +65,23 @@ const char *kvTypeName(KVType t);
 /// Parses "f32" / "bf16" / "f16" / "auto"; false for anything else.
 bool parseKVType(const std::string &name, KVType &out);
 
+/// How attention treats the spare rows of a KV buffer (bmc and prealloc).
+enum class KVPadding {
+  Skip, ///< the loop stops at the valid length: spare rows cost nothing
+  Mask, ///< spare rows are computed and masked out (the paper's form)
+};
+const char *kvPaddingName(KVPadding p); ///< "skip" / "mask"
+/// Parses "skip" / "mask"; false for anything else.
+bool parseKVPadding(const std::string &name, KVPadding &out);
+
 struct CompileOptions {
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
   KVMode kvMode = KVMode::BMC;
   /// Spare rows per reallocation in BMC mode; 0 = chosen by the cost model.
   int64_t r = 0;
-  /// How attention treats the spare rows of a KV buffer: "skip" bounds the
-  /// loop at the valid length; "mask" computes and masks them (the paper's).
-  std::string kvPadding = "skip";
+  /// How attention treats the spare rows of a KV buffer: Skip bounds the
+  /// loop at the valid length; Mask computes and masks them (the paper's).
+  KVPadding kvPadding = KVPadding::Skip;
   /// Element type of the KV cache buffers. BF16/F16 need KVMode Prealloc or
   /// BMC, every cache rewritten in place and read only by attention (else the
   /// compilation fails, naming the cache); the code is compiled for it, so a

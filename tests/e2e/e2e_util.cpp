@@ -339,7 +339,7 @@ Result<OrtReference> ortReference(const std::string &modelPath, const std::vecto
 //===----------------------------------------------------------------------===//
 
 std::string describe(const CompileOptions &o) {
-  return std::string(kvModeName(o.kvMode)) + "_" + o.kvPadding + "_r" + std::to_string(o.r) +
+  return std::string(kvModeName(o.kvMode)) + "_" + kvPaddingName(o.kvPadding) + "_r" + std::to_string(o.r) +
          (o.referenceKernels ? "_ref" : "") + "_O" + std::to_string(o.optLevel) +
          "_seg" + std::to_string(o.segmentOps) + (o.outlineLayers ? "" : "_nolayers") + "_cg" +
          std::to_string(o.codegenThreads) + "_" + weightFormatName(o.weights) + "_kv" + kvTypeName(o.kvType) +

@@ -116,7 +116,7 @@ TEST_P(Generated, Batch2MatchesOnnxruntime) {
 /// 1e-5 at every step, with a batch of two different prompts.
 TEST_P(Generated, KvModesAgree) {
   CompileOptions skip, mask, concat;
-  mask.kvPadding = "mask";
+  mask.kvPadding = KVPadding::Mask;
   concat.kvMode = KVMode::Concat;
   auto mSkip = compiled(path(), skip), mMask = compiled(path(), mask), mConcat = compiled(path(), concat);
   ASSERT_TRUE(mSkip.ok()) << mSkip.status().message();

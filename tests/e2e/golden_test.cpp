@@ -83,7 +83,7 @@ TEST_P(Golden, ReproducesOrtGreedy) {
 
   CompileOptions co;
   co.kvMode = c.kv;
-  co.kvPadding = c.padding;
+  ASSERT_TRUE(parseKVPadding(c.padding, co.kvPadding)) << c.padding;
   co.r = c.compiledR;
   std::string onnx = dataDir() + "/" + c.model + ".onnx";
   auto m = c.package ? packaged(onnx, co) : compiled(onnx, co);

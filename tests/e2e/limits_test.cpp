@@ -91,7 +91,7 @@ TEST(CompileLimits, OptionsOutOfRange) {
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.optLevel = 7; }), "optLevel"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.codegenThreads = 0; }), "codegenThreads: expected an integer in [1, 64]"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.codegenThreads = 65; }), "codegenThreads"));
-  EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.kvPadding = "zero"; }), "kvPadding"));
+  EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.kvPadding = KVPadding(7); }), "kvPadding"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.threads = 1000000000; }), "threads"));
   EXPECT_TRUE(isError(tryCompile([](CompileOptions &o) { o.threads = -1; }), "threads"));
   CompileOptions co;

@@ -50,11 +50,11 @@ struct Config {
 /// rows cross reallocations.
 std::vector<Config> configs() {
   CompileOptions skip, mask, concat, bf16, f16mask;
-  mask.kvPadding = "mask";
+  mask.kvPadding = KVPadding::Mask;
   concat.kvMode = KVMode::Concat;
   bf16.kvType = KVType::BF16; // rows rounded on append: extend and truncate must not care
   f16mask.kvType = KVType::F16;
-  f16mask.kvPadding = "mask";
+  f16mask.kvPadding = KVPadding::Mask;
   SessionOptions r3, pre, autoR;
   r3.r = 3;
   pre.kvMode = "prealloc";
@@ -225,7 +225,7 @@ protected:
   double u() const { return std::get<1>(GetParam()) == "bf16" ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11); }
   static std::vector<Config> configs16() {
     CompileOptions skip, mask, concat;
-    mask.kvPadding = "mask";
+    mask.kvPadding = KVPadding::Mask;
     concat.kvMode = KVMode::Concat;
     SessionOptions r3, pre, autoR;
     r3.r = 3;
