@@ -1,6 +1,7 @@
 //===- runtime/device/CudaDevice.cpp - a GPU through the driver API -------===//
 
 #include "runtime/device/CudaDevice.h"
+#include "runtime/device/Gemm.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -160,8 +161,21 @@ CudaDevice::~CudaDevice() {
   if (!ctx_)
     return;
   (void)makeCurrent();
+  if (capturing_) {
+    CUgraph abandoned = nullptr;
+    if (d_->cuStreamEndCapture(stream_, &abandoned) == CUDA_SUCCESS && abandoned)
+      d_->cuGraphDestroy(abandoned);
+  }
   if (stream_)
     d_->cuStreamSynchronize(stream_);
+  for (auto &[id, g] : graphs_) {
+    d_->cuGraphExecDestroy(g.exec);
+    d_->cuGraphDestroy(g.graph);
+  }
+  if (blasHandle_)
+    blas_->cublasLtDestroy(blasHandle_);
+  if (blasWorkspace_)
+    d_->cuMemFree(blasWorkspace_);
   for (CUmodule m : modules_)
     if (m)
       d_->cuModuleUnload(m);
@@ -194,6 +208,8 @@ Status CudaDevice::free(DevicePtr p) {
 // Copies are enqueued on the device's stream and waited for, so they are
 // ordered after earlier launches and complete when they return.
 Status CudaDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyToDevice"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyHtoDAsync(dst, src, bytes, stream_),
@@ -204,6 +220,8 @@ Status CudaDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
 }
 
 Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyToHost"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyDtoHAsync(dst, src, bytes, stream_),
@@ -214,6 +232,8 @@ Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
 }
 
 Status CudaDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyOnDevice"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyDtoDAsync(dst, src, bytes, stream_),
@@ -258,37 +278,320 @@ Result<KernelHandle> CudaDevice::findKernel(ModuleHandle module, const std::stri
   return KernelHandle{module.id, static_cast<uint32_t>(kernels_[module.id].size() - 1)};
 }
 
+Status CudaDevice::prepareShared(CUfunction f, uint32_t sharedBytes, const char *call) {
+  if (sharedBytes <= 48 * 1024)
+    return Status();
+  if (int(sharedBytes) > maxSharedOptin_)
+    return Status::error(std::string("cuda: ") + call + ": " + std::to_string(sharedBytes) +
+                         " bytes of shared memory, the device allows " +
+                         std::to_string(maxSharedOptin_));
+  return check(*d_,
+               d_->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                      int(sharedBytes)),
+               "cuFuncSetAttribute(max dynamic shared)");
+}
+
+namespace {
+std::string gridText(const LaunchConfig &c) {
+  return "grid " + std::to_string(c.grid.x) + "x" + std::to_string(c.grid.y) + "x" +
+         std::to_string(c.grid.z) + ", block " + std::to_string(c.block.x) + "x" +
+         std::to_string(c.block.y) + "x" + std::to_string(c.block.z);
+}
+std::string graphName(GraphHandle g) { return "graph " + std::to_string(g.id); }
+} // namespace
+
 Status CudaDevice::launch(KernelHandle kernel, const LaunchConfig &c, void **args) {
   CUfunction f;
+  bool capturing;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (kernel.module >= kernels_.size() || kernel.index >= kernels_[kernel.module].size())
       return Status::error("cuda: launch: unknown kernel handle");
     f = kernels_[kernel.module][kernel.index];
+    capturing = capturing_;
   }
   if (Status s = makeCurrent(); !s)
     return s;
-  if (c.sharedBytes > 48 * 1024) {
-    if (int(c.sharedBytes) > maxSharedOptin_)
-      return Status::error("cuda: launch: " + std::to_string(c.sharedBytes) +
-                           " bytes of shared memory, the device allows " +
-                           std::to_string(maxSharedOptin_));
-    if (Status s = check(*d_,
-                         d_->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                int(c.sharedBytes)),
-                         "cuFuncSetAttribute(max dynamic shared)");
-        !s)
-      return s;
+  if (Status s = prepareShared(f, c.sharedBytes, "launch"); !s)
+    return s;
+  if (Status s = check(*d_,
+                       d_->cuLaunchKernel(f, c.grid.x, c.grid.y, c.grid.z, c.block.x, c.block.y,
+                                          c.block.z, c.sharedBytes, stream_, args, nullptr),
+                       "cuLaunchKernel(" + gridText(c) + ")");
+      !s || !capturing)
+    return s;
+  // The launch's node is the capture's only dependency right after it.
+  int status = 0;
+  unsigned long long id = 0;
+  CUgraph graph = nullptr;
+  const CUgraphNode *deps = nullptr;
+  const CUgraphEdgeData *edges = nullptr;
+  size_t count = 0;
+  if (Status s = check(*d_,
+                       d_->cuStreamGetCaptureInfo(stream_, &status, &id, &graph, &deps, &edges,
+                                                  &count),
+                       "cuStreamGetCaptureInfo_v3");
+      !s)
+    return s;
+  if (status != CU_STREAM_CAPTURE_STATUS_ACTIVE || count != 1 || !deps)
+    return Status::error("cuda: launch during a graph capture: the capture is " +
+                         std::string(status == CU_STREAM_CAPTURE_STATUS_ACTIVE ? "active"
+                                                                                : "not active") +
+                         " with " + std::to_string(count) +
+                         " dependencies after the launch (expected its one node)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  captured_.push_back({deps[0], f});
+  return Status();
+}
+
+Status CudaDevice::graphsAvailable(const char *call) const {
+  if (d_->graphsMissing)
+    return Status::error(std::string("cuda: ") + call + ": libcuda.so.1 lacks " +
+                         d_->graphsMissing + " (CUDA graphs need a 12.3 or newer driver)");
+  return Status();
+}
+
+Status CudaDevice::refuseWhileCapturing(const char *call) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error(std::string("cuda: ") + call + ": not allowed during a graph capture");
+  return Status();
+}
+
+Status CudaDevice::beginCapture() {
+  if (Status s = graphsAvailable("beginCapture"); !s)
+    return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cuda: beginCapture: a capture is already open (endCapture first)");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (Status s = check(*d_, d_->cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                       "cuStreamBeginCapture_v2");
+      !s)
+    return s;
+  capturing_ = true;
+  captured_.clear();
+  return Status();
+}
+
+Result<GraphHandle> CudaDevice::endCapture() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!capturing_)
+    return Status::error("cuda: endCapture: no capture is open (beginCapture first)");
+  capturing_ = false;
+  std::vector<CapturedLaunch> launches = std::move(captured_);
+  captured_.clear();
+  if (Status s = makeCurrent(); !s)
+    return s;
+  Graph g;
+  if (Status s = check(*d_, d_->cuStreamEndCapture(stream_, &g.graph), "cuStreamEndCapture"); !s) {
+    if (g.graph)
+      d_->cuGraphDestroy(g.graph);
+    return s;
   }
-  return check(*d_,
-               d_->cuLaunchKernel(f, c.grid.x, c.grid.y, c.grid.z, c.block.x, c.block.y,
-                                  c.block.z, c.sharedBytes, stream_, args, nullptr),
-               "cuLaunchKernel(grid " + std::to_string(c.grid.x) + "x" + std::to_string(c.grid.y) +
-                   "x" + std::to_string(c.grid.z) + ", block " + std::to_string(c.block.x) + "x" +
-                   std::to_string(c.block.y) + "x" + std::to_string(c.block.z) + ")");
+  if (Status s = check(*d_, d_->cuGraphInstantiateWithFlags(&g.exec, g.graph, 0),
+                       "cuGraphInstantiateWithFlags");
+      !s) {
+    d_->cuGraphDestroy(g.graph);
+    return s;
+  }
+  g.launches = std::move(launches);
+  GraphHandle h{nextGraph_++};
+  graphs_[h.id] = std::move(g);
+  return h;
+}
+
+Result<size_t> CudaDevice::graphLaunchCount(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: graphLaunchCount: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  return it->second.launches.size();
+}
+
+Status CudaDevice::replay(GraphHandle graph) {
+  CUgraphExec exec;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (capturing_)
+      return Status::error("cuda: replay " + graphName(graph) +
+                           ": not allowed during a graph capture");
+    auto it = graphs_.find(graph.id);
+    if (it == graphs_.end())
+      return Status::error("cuda: replay: " + graphName(graph) +
+                           " is not a live graph of this device (destroyed, or never captured)");
+    exec = it->second.exec;
+  }
+  if (Status s = makeCurrent(); !s)
+    return s;
+  return check(*d_, d_->cuGraphLaunch(exec, stream_), "cuGraphLaunch(" + graphName(graph) + ")");
+}
+
+Status CudaDevice::updateLaunch(GraphHandle graph, size_t launch, const LaunchConfig &c,
+                                void **args) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cuda: updateLaunch " + graphName(graph) +
+                         ": not allowed during a graph capture");
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: updateLaunch: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  Graph &g = it->second;
+  if (launch >= g.launches.size())
+    return Status::error("cuda: updateLaunch: launch " + std::to_string(launch) + " of " +
+                         graphName(graph) + ", which has " + std::to_string(g.launches.size()) +
+                         " launches");
+  if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || c.block.x == 0 || c.block.y == 0 ||
+      c.block.z == 0)
+    return Status::error("cuda: updateLaunch: a grid or block dimension is 0");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  const CapturedLaunch &l = g.launches[launch];
+  if (Status s = prepareShared(l.fn, c.sharedBytes, "updateLaunch"); !s)
+    return s;
+  CUDA_KERNEL_NODE_PARAMS p = {};
+  p.func = l.fn;
+  p.gridDimX = c.grid.x;
+  p.gridDimY = c.grid.y;
+  p.gridDimZ = c.grid.z;
+  p.blockDimX = c.block.x;
+  p.blockDimY = c.block.y;
+  p.blockDimZ = c.block.z;
+  p.sharedMemBytes = c.sharedBytes;
+  p.kernelParams = args;
+  return check(*d_, d_->cuGraphExecKernelNodeSetParams(g.exec, l.node, &p),
+               "cuGraphExecKernelNodeSetParams_v2(" + graphName(graph) + " launch " +
+                   std::to_string(launch) + ", " + gridText(c) + ")");
+}
+
+Status CudaDevice::destroyGraph(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: destroyGraph: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  Status s1 = check(*d_, d_->cuGraphExecDestroy(it->second.exec), "cuGraphExecDestroy");
+  Status s2 = check(*d_, d_->cuGraphDestroy(it->second.graph), "cuGraphDestroy");
+  graphs_.erase(it);
+  return !s1 ? s1 : s2;
+}
+
+Status CudaDevice::initBlas() {
+  if (blasHandle_)
+    return Status();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (capturing_)
+      return Status::error("cuda: gemm: the first GEMM of a device may not be in a graph capture "
+                           "(it opens cuBLASLt and allocates its workspace): run one before");
+  }
+  auto loaded = lt::loadCublasLt();
+  if (!loaded)
+    return Status::error("cuda: gemm: " + loaded.status().message());
+  const lt::Api &api = *loaded.value()->api;
+  lt::cublasLtHandle_t handle = nullptr;
+  if (Status s = lt::check(api, api.cublasLtCreate(&handle), "cublasLtCreate"); !s)
+    return s;
+  // 32 MiB: what NVIDIA recommends for Hopper's cuBLASLt kernels.
+  const size_t workspace = size_t(32) << 20;
+  auto ws = allocate(workspace);
+  if (!ws) {
+    api.cublasLtDestroy(handle);
+    return ws.status();
+  }
+  blas_ = &api;
+  blasHandle_ = handle;
+  blasWorkspace_ = ws.value();
+  blasWorkspaceBytes_ = workspace;
+  return Status();
+}
+
+namespace {
+int cudaDataType(GemmType t) {
+  return t == GemmType::F32 ? lt::CUDA_R_32F : t == GemmType::F16 ? lt::CUDA_R_16F : lt::CUDA_R_16BF;
+}
+} // namespace
+
+// Row-major C (m x n) = op(A) op(B) is column-major C^T (n x m) = op(B)^T op(A)^T,
+// and a row-major matrix read column-major is its transpose: so cuBLASLt's A is
+// our B (transposed when transB), its B our A, and no layout needs row order.
+Status CudaDevice::gemm(const GemmDesc &g) {
+  if (Status s = checkGemm(g, "cuda"); !s)
+    return s;
+  if (Status s = makeCurrent(); !s)
+    return s;
+  if (Status s = initBlas(); !s)
+    return s;
+  const lt::Api &api = *blas_;
+  lt::cublasLtMatmulDesc_t desc = nullptr;
+  lt::cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  lt::cublasLtMatmulPreference_t pref = nullptr;
+  auto cleanup = [&] {
+    if (pref)
+      api.cublasLtMatmulPreferenceDestroy(pref);
+    for (lt::cublasLtMatrixLayout_t l : {la, lb, lc})
+      if (l)
+        api.cublasLtMatrixLayoutDestroy(l);
+    if (desc)
+      api.cublasLtMatmulDescDestroy(desc);
+  };
+  int32_t opA = g.transB ? lt::CUBLAS_OP_T : lt::CUBLAS_OP_N;
+  int32_t opB = g.transA ? lt::CUBLAS_OP_T : lt::CUBLAS_OP_N;
+  // Stored shapes (rows x cols, row-major) of our B and A, read column-major.
+  int64_t bRows = g.transB ? g.n : g.k, bCols = g.transB ? g.k : g.n;
+  int64_t aRows = g.transA ? g.k : g.m, aCols = g.transA ? g.m : g.k;
+  Status s = lt::check(api, api.cublasLtMatmulDescCreate(&desc, lt::CUBLAS_COMPUTE_32F, lt::CUDA_R_32F),
+                       "cublasLtMatmulDescCreate");
+  if (s)
+    s = lt::check(api, api.cublasLtMatmulDescSetAttribute(desc, lt::CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof opA),
+                  "cublasLtMatmulDescSetAttribute(TRANSA)");
+  if (s)
+    s = lt::check(api, api.cublasLtMatmulDescSetAttribute(desc, lt::CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof opB),
+                  "cublasLtMatmulDescSetAttribute(TRANSB)");
+  if (s)
+    s = lt::check(api, api.cublasLtMatrixLayoutCreate(&la, cudaDataType(g.abType), uint64_t(bCols), uint64_t(bRows), g.ldb),
+                  "cublasLtMatrixLayoutCreate(B)");
+  if (s)
+    s = lt::check(api, api.cublasLtMatrixLayoutCreate(&lb, cudaDataType(g.abType), uint64_t(aCols), uint64_t(aRows), g.lda),
+                  "cublasLtMatrixLayoutCreate(A)");
+  if (s)
+    s = lt::check(api, api.cublasLtMatrixLayoutCreate(&lc, cudaDataType(g.cType), uint64_t(g.n), uint64_t(g.m), g.ldc),
+                  "cublasLtMatrixLayoutCreate(C)");
+  if (s)
+    s = lt::check(api, api.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  uint64_t wsBytes = blasWorkspaceBytes_;
+  if (s)
+    s = lt::check(api, api.cublasLtMatmulPreferenceSetAttribute(pref, lt::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes),
+                  "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+  lt::cublasLtMatmulHeuristicResult_t heuristic = {};
+  int found = 0;
+  if (s)
+    s = lt::check(api, api.cublasLtMatmulAlgoGetHeuristic(blasHandle_, desc, la, lb, lc, lc, pref, 1, &heuristic, &found),
+                  "cublasLtMatmulAlgoGetHeuristic");
+  if (s && found == 0)
+    s = Status::error("cublasLt: no algorithm for a " + std::to_string(g.m) + "x" +
+                      std::to_string(g.n) + "x" + std::to_string(g.k) + " GEMM with " +
+                      gemmTypeName(g.abType) + " inputs and " + gemmTypeName(g.cType) + " output");
+  if (s)
+    s = lt::check(api, api.cublasLtMatmul(blasHandle_, desc, &g.alpha, reinterpret_cast<const void *>(g.b), la,
+                                          reinterpret_cast<const void *>(g.a), lb, &g.beta,
+                                          reinterpret_cast<const void *>(g.c), lc, reinterpret_cast<void *>(g.c), lc,
+                                          &heuristic.algo, reinterpret_cast<void *>(blasWorkspace_),
+                                          blasWorkspaceBytes_, reinterpret_cast<lt::cudaStream_t>(stream_)),
+                  "cublasLtMatmul(" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
+                      std::to_string(g.k) + ")");
+  cleanup();
+  return s;
 }
 
 Status CudaDevice::synchronize() {
+  if (Status s = refuseWhileCapturing("synchronize"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   return check(*d_, d_->cuStreamSynchronize(stream_), "cuStreamSynchronize");
