@@ -11,11 +11,13 @@
 
 #include <cstdlib>
 #include <memory>
+#include <ostream>
 #include <string>
 
 namespace bmc_device_test {
 
 enum class DeviceKind { Cpu, Gpu };
+inline void PrintTo(DeviceKind k, std::ostream *os) { *os << (k == DeviceKind::Gpu ? "Gpu" : "Cpu"); }
 
 inline std::string deviceKindName(const ::testing::TestParamInfo<DeviceKind> &info) {
   return info.param == DeviceKind::Gpu ? "Gpu" : "Cpu";

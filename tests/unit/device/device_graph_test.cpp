@@ -214,9 +214,17 @@ TEST_P(GraphTest, CaptureKeepsArgumentValuesAtTheLaunch) {
 
 TEST_P(GraphTest, UpdateChangesOnlyThatLaunch) {
   Device &d = dev();
+  float *x = reinterpret_cast<float *>(px_), *y = reinterpret_cast<float *>(py_);
+  // What the updated graph must give: the last scale by 2.0 with a grid of 11
+  // blocks of 32 (352 of the 1000 elements; its n argument stays 1000).
   resetY();
-  // What the updated graph must give: the last scale now 2.0 on the first 333 elements.
-  ASSERT_TRUE(launchStep(1.25f, 1000, 2.0f, 333));
+  {
+    float a1 = 1.25f, a2 = 2.0f;
+    void *s1[] = {&a1, &y, &nAll_}, *s2[] = {&x, &y, &nAll_}, *s3[] = {&a2, &y, &nAll_};
+    ASSERT_TRUE(d.launch(scale_, config(nAll_), s1));
+    ASSERT_TRUE(d.launch(add_, config(nAll_), s2));
+    ASSERT_TRUE(d.launch(scale_, config(333), s3));
+  }
   std::vector<float> want = readY();
 
   resetY();
@@ -225,10 +233,9 @@ TEST_P(GraphTest, UpdateChangesOnlyThatLaunch) {
   auto g = d.endCapture();
   ASSERT_TRUE(launched && g);
   float a = 2.0f;
-  float *y = reinterpret_cast<float *>(py_);
-  int n = 333;
+  int n = nAll_;
   void *args[] = {&a, &y, &n};
-  Status u = d.updateLaunch(g.value(), 2, config(n), args); // a smaller grid too
+  Status u = d.updateLaunch(g.value(), 2, config(333), args); // a smaller grid, another scale
   ASSERT_TRUE(u) << u.message();
   a = 50.0f; // the update copied the values
   ASSERT_TRUE(d.replay(g.value()));
