@@ -157,7 +157,10 @@ Status CpuDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
   if (!inside(src, bytes) || !inside(dst, bytes))
     return Status::error("cpu device: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
-  std::memmove(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
+  if (bytes && src < dst + bytes && dst < src + bytes)
+    return Status::error("cpu device: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
+                         std::to_string(bytes) + " bytes: the ranges overlap");
+  std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
   return Status();
 }
 

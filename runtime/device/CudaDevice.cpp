@@ -234,6 +234,9 @@ Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
 Status CudaDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
   if (Status s = refuseWhileCapturing("copyOnDevice"); !s)
     return s;
+  if (bytes && src < dst + bytes && dst < src + bytes)
+    return Status::error("cuda: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
+                         std::to_string(bytes) + " bytes: the ranges overlap");
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyDtoDAsync(dst, src, bytes, stream_),

@@ -137,6 +137,8 @@ public:
   virtual Result<DevicePtr> allocate(size_t bytes) = 0;
   virtual Status free(DevicePtr p) = 0;
   // Copies complete before they return (host memory may be reused at once).
+  // copyOnDevice's ranges must not overlap (cuMemcpy's are undefined when they
+  // do): both devices refuse an overlap.
   virtual Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) = 0;
   virtual Status copyToHost(void *dst, DevicePtr src, size_t bytes) = 0;
   virtual Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) = 0;
