@@ -37,6 +37,10 @@ constexpr int CUBLAS_OP_N = 0, CUBLAS_OP_T = 1;       // cublasOperation_t
 constexpr int CUBLASLT_MATMUL_DESC_TRANSA = 3;        // cublasLtMatmulDescAttributes_t
 constexpr int CUBLASLT_MATMUL_DESC_TRANSB = 4;
 constexpr int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1; // cublasLtMatmulPreferenceAttributes_t
+constexpr int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5; // uint32_t, default 256
+constexpr int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6;
+constexpr int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7;
+constexpr int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8;
 
 struct cublasLtMatmulAlgo_t {
   uint64_t data[8];

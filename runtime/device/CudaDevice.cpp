@@ -3,7 +3,9 @@
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/Gemm.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <utility>
 #include <cstdio>
 
 namespace bmc {
@@ -571,6 +573,18 @@ Status CudaDevice::gemm(const GemmDesc &g) {
   if (s)
     s = lt::check(api, api.cublasLtMatmulPreferenceSetAttribute(pref, lt::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes),
                   "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+  // The heuristic assumes 256-byte aligned operands unless told: tell it each
+  // operand's alignment (the largest power of two dividing its address, <= 256).
+  auto alignment = [](DevicePtr p) { return uint32_t(std::min<DevicePtr>(p & (~p + 1), 256)); };
+  const std::pair<int, uint32_t> aligns[] = {
+      {lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment(g.b)}, // cuBLASLt's A is our B
+      {lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment(g.a)},
+      {lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment(g.c)},
+      {lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment(g.c)}};
+  for (const auto &[attr, bytes] : aligns)
+    if (s)
+      s = lt::check(api, api.cublasLtMatmulPreferenceSetAttribute(pref, attr, &bytes, sizeof bytes),
+                    "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
   lt::cublasLtMatmulHeuristicResult_t heuristic = {};
   int found = 0;
   if (s)

@@ -124,6 +124,14 @@ static_assert(lt::CUBLASLT_MATMUL_DESC_TRANSA == ::CUBLASLT_MATMUL_DESC_TRANSA);
 static_assert(lt::CUBLASLT_MATMUL_DESC_TRANSB == ::CUBLASLT_MATMUL_DESC_TRANSB);
 static_assert(lt::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES ==
               ::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES);
+static_assert(lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES ==
+                  ::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES &&
+              lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES ==
+                  ::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES &&
+              lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES ==
+                  ::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES &&
+              lt::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES ==
+                  ::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES);
 // The attribute setters take int32_t op values (cublasLt.h: "int32_t, default: CUBLAS_OP_N").
 static_assert(sizeof(::cublasOperation_t) == sizeof(int32_t));
 static_assert(sizeof(lt::cublasLtMatmulAlgo_t) == sizeof(::cublasLtMatmulAlgo_t));

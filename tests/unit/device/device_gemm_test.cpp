@@ -63,28 +63,39 @@ protected:
   void SetUp() override { BMC_DEVICE_OR_SKIP(GetParam()); }
   Device &dev() { return *bmc_device_test::deviceSlot(GetParam()).device; }
 
-  DevicePtr upload(const Matrix &m) {
-    auto p = dev().allocate(m.bytes.size());
+  // `offset` bytes into a fresh allocation (an operand that is not 256-byte aligned).
+  DevicePtr upload(const Matrix &m, int64_t offset) {
+    auto p = dev().allocate(m.bytes.size() + size_t(offset));
     EXPECT_TRUE(p) << p.status().message();
     if (!p)
       return 0;
-    EXPECT_TRUE(dev().copyToDevice(p.value(), m.bytes.data(), m.bytes.size()));
-    return p.value();
+    allocations_.push_back(p.value());
+    DevicePtr at = p.value() + DevicePtr(offset);
+    EXPECT_TRUE(dev().copyToDevice(at, m.bytes.data(), m.bytes.size()));
+    return at;
   }
+  void TearDown() override {
+    for (DevicePtr p : allocations_)
+      EXPECT_TRUE(dev().free(p));
+    allocations_.clear();
+  }
+  std::vector<DevicePtr> allocations_;
 
   // Runs one GEMM and checks every element of C (padding included: untouched).
   void check(int64_t m, int64_t n, int64_t k, bool transA, bool transB, GemmType ab, GemmType ct,
-             float alpha, float beta, unsigned seed) {
+             float alpha, float beta, unsigned seed, int64_t misalignElements = 0) {
     SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
                  (transA ? " A^T" : "") + (transB ? " B^T" : "") + " " + gemmTypeName(ab) + " -> " +
                  gemmTypeName(ct) + " alpha " + std::to_string(alpha) + " beta " +
-                 std::to_string(beta));
+                 std::to_string(beta) + " misaligned by " + std::to_string(misalignElements));
     // Leading dimensions padded by an odd amount.
     Matrix a = transA ? randomMatrix(k, m, m + 3, ab, seed) : randomMatrix(m, k, k + 5, ab, seed);
     Matrix b = transB ? randomMatrix(n, k, k + 1, ab, seed + 1)
                       : randomMatrix(k, n, n + 7, ab, seed + 1);
     Matrix c = randomMatrix(m, n, n + 2, ct, seed + 2);
-    DevicePtr pa = upload(a), pb = upload(b), pc = upload(c);
+    int64_t abOffset = misalignElements * (ab == GemmType::F32 ? 4 : 2);
+    int64_t cOffset = misalignElements * (ct == GemmType::F32 ? 4 : 2);
+    DevicePtr pa = upload(a, abOffset), pb = upload(b, 3 * abOffset), pc = upload(c, cOffset);
     ASSERT_TRUE(pa && pb && pc);
     GemmDesc g;
     g.m = m, g.n = n, g.k = k;
@@ -133,8 +144,6 @@ protected:
         ASSERT_LE(std::fabs(got[at] - want), bound) << "C[" << i << "," << j << "] = " << got[at]
                                                     << ", want " << want;
       }
-    for (DevicePtr p : {pa, pb, pc})
-      ASSERT_TRUE(dev().free(p));
   }
 };
 
@@ -158,6 +167,10 @@ TEST_P(GemmTest, OddShapes) {
   check(3, 1, 1000, true, false, GemmType::F32, GemmType::F32, -2.0f, 1.0f, 91);
   check(1, 1, 1, false, false, GemmType::F16, GemmType::F16, 1.0f, 1.0f, 92);
   check(65, 31, 9, true, true, GemmType::F16, GemmType::F32, 0.5f, 0.25f, 93);
+  // Operands one element (and three) past an allocation's start: not 256-byte aligned.
+  check(9, 23, 41, false, false, GemmType::F16, GemmType::F16, 1.0f, 0.5f, 94, 1);
+  check(9, 23, 41, true, false, GemmType::F32, GemmType::F32, 1.0f, 0.0f, 95, 1);
+  check(4, 8, 16, false, true, GemmType::BF16, GemmType::F32, 1.0f, 0.0f, 96, 1);
 }
 
 TEST_P(GemmTest, BadDescriptionsAreOneLineErrors) {
