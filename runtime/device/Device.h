@@ -1,12 +1,15 @@
 //===- runtime/device/Device.h - the device interface -------------*- C++ -*-===//
 //
 // A small device layer (IREE's HAL is the model, much reduced): memory,
-// copies, modules of kernels, launches, synchronisation. The CPU device and
-// the CUDA device implement it; the code above never looks through it.
+// copies, modules of kernels, launches, synchronisation, graphs of launches,
+// GEMMs. The CPU device and the CUDA device implement it; the code above never
+// looks through it.
 //
 // Thread safety: a Device may be used from several threads for allocation and
-// copies (its tables are locked), but launches and synchronise() are ordered on
-// one stream, so one session should own a device's launches at a time.
+// copies (its tables are locked), but launches, GEMMs, graph capture/replay
+// and synchronise() are ordered on one stream, so one session should own a
+// device's launches at a time (a CUDA capture is thread-local: the thread
+// that began it launches into it).
 // Modules, kernels and growable buffers must not outlive their device.
 //
 //===----------------------------------------------------------------------===//
