@@ -2,7 +2,8 @@
 # The GPU check, one command for a machine with an NVIDIA GPU and the CUDA toolkit: builds the
 # device tests with the CUDA target required (BMC_CUDA=ON), then runs every CUDA kernel of
 # runtime/device/cuda against its plain CPU reference on random odd sizes, the CUDA device's
-# copies, module errors and VMM-growable buffers, and the NVRTC compile checks (sm_80, sm_90, spills);
+# copies, module errors and VMM-growable buffers, CUDA graphs (capture, replay, update) and cuBLASLt GEMMs
+# against a reference, and the NVRTC compile checks (sm_80, sm_90, spills);
 # then the compiler's emitted kernels through the runtime's EmittedLauncher (bmc_cuda_emitted_tests).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
@@ -18,7 +19,7 @@ setup=1
 for arg in "$@"; do
   case "$arg" in
     --no-setup) setup=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +52,12 @@ echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within th
 echo "  Cuda/CudaTest.*/Gpu (copies, module errors), Cuda/KernelTest.*/Gpu (VMM growable buffers, GEMV f32/f16/bf16 incl. split-K,"
 echo "  RMSNorm/LayerNorm, RoPE halves/interleaved, SiLU*mul/add, decode attention f32/f16/bf16 in"
 echo "  skip and mask modes with NaN spare rows, each against a CPU reference; also /Emulated: the same on the CPU)"
+echo "  Device/GraphTest.*/Gpu (CUDA graphs: stream capture, replay equal to direct launches, one launch updated,"
+echo "  a cuBLASLt GEMM captured between launches, misuse errors), Device/GemmTest.*/Gpu (cuBLASLt GEMM, every"
+echo "  transpose, f32/f16/bf16, odd sizes, against a double reference), CublasLt.* (the library and its symbols),"
+echo "  Device/DeviceKVCacheTest.*/Gpu (a BMC KV buffer growing in a VMM range, every row read back after every growth),"
+echo "  Device/DeviceCalibrationTest.*/Gpu (allocate, copy and VMM-grow costs on the GPU, printed),"
+echo "  Cuda/KernelsGraphTest.*/Gpu (a decode-shaped sequence of the CUDA kernels captured as a graph and replayed)"
 echo "  and bmc_cuda_emitted_tests: CudaEmittedLauncher.AppendThenAttentionOnTheGpu (the emitter's kernels,"
 echo "  NVRTC-compiled, through EmittedLauncher: kv_append, prefill and decode attention vs the CPU kernels)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"

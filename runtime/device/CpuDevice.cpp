@@ -1,6 +1,7 @@
 //===- runtime/device/CpuDevice.cpp - the host as a device ----------------===//
 
 #include "runtime/device/CpuDevice.h"
+#include "runtime/device/Gemm.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -129,6 +130,8 @@ bool CpuDevice::inside(DevicePtr p, size_t bytes) const {
 
 Status CpuDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: copyToDevice: not allowed during a graph capture");
   if (!inside(dst, bytes))
     return Status::error("cpu device: copyToDevice: destination " + hex(dst) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
@@ -138,6 +141,8 @@ Status CpuDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
 
 Status CpuDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: copyToHost: not allowed during a graph capture");
   if (!inside(src, bytes))
     return Status::error("cpu device: copyToHost: source " + hex(src) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
@@ -147,10 +152,15 @@ Status CpuDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
 
 Status CpuDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: copyOnDevice: not allowed during a graph capture");
   if (!inside(src, bytes) || !inside(dst, bytes))
     return Status::error("cpu device: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
-  std::memmove(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
+  if (bytes && src < dst + bytes && dst < src + bytes)
+    return Status::error("cpu device: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
+                         std::to_string(bytes) + " bytes: the ranges overlap");
+  std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
   return Status();
 }
 
@@ -178,18 +188,18 @@ Result<KernelHandle> CpuDevice::findKernel(ModuleHandle module, const std::strin
                        std::to_string(module.id));
 }
 
-Status CpuDevice::launch(KernelHandle kernel, const LaunchConfig &config, void **args) {
-  HostKernelFn fn;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (kernel.module >= modules_.size() || kernel.index >= modules_[kernel.module].size())
-      return Status::error("cpu device: launch: unknown kernel handle");
-    fn = modules_[kernel.module][kernel.index].fn;
-  }
+namespace {
+
+Status checkLaunchConfig(const LaunchConfig &c, const char *call) {
+  const Dim3 &g = c.grid, &b = c.block;
+  if (g.x == 0 || g.y == 0 || g.z == 0 || b.x == 0 || b.y == 0 || b.z == 0)
+    return Status::error(std::string("cpu device: ") + call + ": a grid or block dimension is 0");
+  return Status();
+}
+
+// Runs `fn` once per block of the grid, in order.
+void runBlocks(HostKernelFn fn, const LaunchConfig &config, void **args) {
   const Dim3 &g = config.grid;
-  if (g.x == 0 || g.y == 0 || g.z == 0 || config.block.x == 0 || config.block.y == 0 ||
-      config.block.z == 0)
-    return Status::error("cpu device: launch: a grid or block dimension is 0");
   HostLaunch launch{config.grid, config.block, {}};
   for (uint32_t z = 0; z < g.z; ++z)
     for (uint32_t y = 0; y < g.y; ++y)
@@ -197,6 +207,187 @@ Status CpuDevice::launch(KernelHandle kernel, const LaunchConfig &config, void *
         launch.blockIdx = {x, y, z};
         fn(launch, args);
       }
+}
+
+std::string graphName(GraphHandle g) { return "graph " + std::to_string(g.id); }
+
+} // namespace
+
+Result<const HostKernel *> CpuDevice::kernelFor(KernelHandle kernel, const char *call) {
+  if (kernel.module >= modules_.size() || kernel.index >= modules_[kernel.module].size())
+    return Status::error(std::string("cpu device: ") + call + ": unknown kernel handle");
+  return &modules_[kernel.module][kernel.index];
+}
+
+Status CpuDevice::recordArgs(const HostKernel &kernel, void **args, Step &step, const char *call) {
+  if (!kernel.argSizes)
+    return Status::error(std::string("cpu device: ") + call + ": kernel '" +
+                         (kernel.name ? kernel.name : "?") +
+                         "' has no argument sizes in its host table (HostKernel::argSizes), so "
+                         "its arguments cannot be recorded in a graph");
+  if (kernel.argCount && !args)
+    return Status::error(std::string("cpu device: ") + call + ": null argument array");
+  step.argValues.assign(kernel.argCount, {});
+  for (uint32_t i = 0; i < kernel.argCount; ++i) {
+    const auto *p = static_cast<const unsigned char *>(args[i]);
+    step.argValues[i].assign(p, p + kernel.argSizes[i]);
+  }
+  return Status();
+}
+
+Status CpuDevice::launch(KernelHandle kernel, const LaunchConfig &config, void **args) {
+  if (Status s = checkLaunchConfig(config, "launch"); !s)
+    return s;
+  HostKernelFn fn;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto k = kernelFor(kernel, "launch");
+    if (!k)
+      return k.status();
+    fn = k.value()->fn;
+    if (capturing_) {
+      Step step;
+      step.fn = fn;
+      step.kernel = k.value();
+      step.config = config;
+      if (Status s = recordArgs(*k.value(), args, step, "launch during a graph capture"); !s)
+        return s;
+      capture_.launches.push_back(capture_.steps.size());
+      capture_.steps.push_back(std::move(step));
+      return Status();
+    }
+  }
+  runBlocks(fn, config, args);
+  return Status();
+}
+
+Status CpuDevice::synchronize() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: synchronize: not allowed during a graph capture");
+  return Status();
+}
+
+Status CpuDevice::beginCapture() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: beginCapture: a capture is already open (endCapture first)");
+  capturing_ = true;
+  capture_ = Graph();
+  return Status();
+}
+
+Result<GraphHandle> CpuDevice::endCapture() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!capturing_)
+    return Status::error("cpu device: endCapture: no capture is open (beginCapture first)");
+  capturing_ = false;
+  GraphHandle g{nextGraph_++};
+  graphs_[g.id] = std::move(capture_);
+  capture_ = Graph();
+  return g;
+}
+
+Result<size_t> CpuDevice::graphLaunchCount(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cpu device: graphLaunchCount: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  return it->second.launches.size();
+}
+
+Status CpuDevice::replay(GraphHandle graph) {
+  std::vector<Step> steps;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (capturing_)
+      return Status::error("cpu device: replay " + graphName(graph) +
+                           ": not allowed during a graph capture");
+    auto it = graphs_.find(graph.id);
+    if (it == graphs_.end())
+      return Status::error("cpu device: replay: " + graphName(graph) +
+                           " is not a live graph of this device (destroyed, or never captured)");
+    steps = it->second.steps; // run outside the lock on a copy
+  }
+  for (Step &step : steps) {
+    if (step.isGemm) {
+      hostGemm(step.gemm);
+      continue;
+    }
+    std::vector<void *> args(step.argValues.size());
+    for (size_t i = 0; i < args.size(); ++i)
+      args[i] = step.argValues[i].data();
+    runBlocks(step.fn, step.config, args.data());
+  }
+  return Status();
+}
+
+Status CpuDevice::updateLaunch(GraphHandle graph, size_t launch, const LaunchConfig &config,
+                               void **args) {
+  if (Status s = checkLaunchConfig(config, "updateLaunch"); !s)
+    return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: updateLaunch " + graphName(graph) +
+                         ": not allowed during a graph capture");
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cpu device: updateLaunch: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  Graph &g = it->second;
+  if (launch >= g.launches.size())
+    return Status::error("cpu device: updateLaunch: launch " + std::to_string(launch) + " of " +
+                         graphName(graph) + ", which has " + std::to_string(g.launches.size()) +
+                         " launches");
+  Step &step = g.steps[g.launches[launch]];
+  Step updated = step;
+  if (Status s = recordArgs(*step.kernel, args, updated, "updateLaunch"); !s)
+    return s;
+  updated.config = config;
+  step = std::move(updated);
+  return Status();
+}
+
+Status CpuDevice::destroyGraph(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (graphs_.erase(graph.id) == 0)
+    return Status::error("cpu device: destroyGraph: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  return Status();
+}
+
+Status CpuDevice::gemm(const GemmDesc &g) {
+  if (Status s = checkGemm(g, "cpu device"); !s)
+    return s;
+  std::unique_lock<std::mutex> lock(mutex_);
+  struct Operand {
+    const char *name;
+    DevicePtr p;
+    int64_t rows, cols, ld;
+    GemmType type;
+  } operands[] = {
+      {"A", g.a, g.transA ? g.k : g.m, g.transA ? g.m : g.k, g.lda, g.abType},
+      {"B", g.b, g.transB ? g.n : g.k, g.transB ? g.k : g.n, g.ldb, g.abType},
+      {"C", g.c, g.m, g.n, g.ldc, g.cType},
+  };
+  for (const Operand &o : operands) {
+    size_t bytes = size_t((o.rows - 1) * o.ld + o.cols) * gemmTypeBytes(o.type);
+    if (!inside(o.p, bytes))
+      return Status::error(std::string("cpu device: gemm: ") + o.name + " " + hex(o.p) + " + " +
+                           std::to_string(bytes) + " bytes (" + std::to_string(o.rows) + " x " +
+                           std::to_string(o.cols) + ", ld " + std::to_string(o.ld) +
+                           ") is outside every allocation");
+  }
+  if (capturing_) {
+    Step step;
+    step.isGemm = true;
+    step.gemm = g;
+    capture_.steps.push_back(std::move(step));
+    return Status();
+  }
+  lock.unlock();
+  hostGemm(g);
   return Status();
 }
 

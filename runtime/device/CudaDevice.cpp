@@ -160,8 +160,21 @@ CudaDevice::~CudaDevice() {
   if (!ctx_)
     return;
   (void)makeCurrent();
+  if (capturing_) {
+    CUgraph abandoned = nullptr;
+    if (d_->cuStreamEndCapture(stream_, &abandoned) == CUDA_SUCCESS && abandoned)
+      d_->cuGraphDestroy(abandoned);
+  }
   if (stream_)
     d_->cuStreamSynchronize(stream_);
+  for (auto &[id, g] : graphs_) {
+    d_->cuGraphExecDestroy(g.exec);
+    d_->cuGraphDestroy(g.graph);
+  }
+  if (blasHandle_)
+    blas_->cublasLtDestroy(blasHandle_);
+  if (blasWorkspace_)
+    d_->cuMemFree(blasWorkspace_);
   for (CUmodule m : modules_)
     if (m)
       d_->cuModuleUnload(m);
@@ -194,6 +207,8 @@ Status CudaDevice::free(DevicePtr p) {
 // Copies are enqueued on the device's stream and waited for, so they are
 // ordered after earlier launches and complete when they return.
 Status CudaDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyToDevice"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyHtoDAsync(dst, src, bytes, stream_),
@@ -204,6 +219,8 @@ Status CudaDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
 }
 
 Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyToHost"); !s)
+    return s;
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyDtoHAsync(dst, src, bytes, stream_),
@@ -214,6 +231,11 @@ Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
 }
 
 Status CudaDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
+  if (Status s = refuseWhileCapturing("copyOnDevice"); !s)
+    return s;
+  if (bytes && src < dst + bytes && dst < src + bytes)
+    return Status::error("cuda: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
+                         std::to_string(bytes) + " bytes: the ranges overlap");
   if (Status s = makeCurrent(); !s)
     return s;
   if (Status s = check(*d_, d_->cuMemcpyDtoDAsync(dst, src, bytes, stream_),
@@ -258,40 +280,207 @@ Result<KernelHandle> CudaDevice::findKernel(ModuleHandle module, const std::stri
   return KernelHandle{module.id, static_cast<uint32_t>(kernels_[module.id].size() - 1)};
 }
 
+Status CudaDevice::prepareShared(CUfunction f, uint32_t sharedBytes, const char *call) {
+  if (sharedBytes <= 48 * 1024)
+    return Status();
+  if (int(sharedBytes) > maxSharedOptin_)
+    return Status::error(std::string("cuda: ") + call + ": " + std::to_string(sharedBytes) +
+                         " bytes of shared memory, the device allows " +
+                         std::to_string(maxSharedOptin_));
+  return check(*d_,
+               d_->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                      int(sharedBytes)),
+               "cuFuncSetAttribute(max dynamic shared)");
+}
+
+namespace {
+std::string gridText(const LaunchConfig &c) {
+  return "grid " + std::to_string(c.grid.x) + "x" + std::to_string(c.grid.y) + "x" +
+         std::to_string(c.grid.z) + ", block " + std::to_string(c.block.x) + "x" +
+         std::to_string(c.block.y) + "x" + std::to_string(c.block.z);
+}
+std::string graphName(GraphHandle g) { return "graph " + std::to_string(g.id); }
+} // namespace
+
 Status CudaDevice::launch(KernelHandle kernel, const LaunchConfig &c, void **args) {
   CUfunction f;
+  bool capturing;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (kernel.module >= kernels_.size() || kernel.index >= kernels_[kernel.module].size())
       return Status::error("cuda: launch: unknown kernel handle");
     f = kernels_[kernel.module][kernel.index];
+    capturing = capturing_;
   }
   if (Status s = makeCurrent(); !s)
     return s;
-  if (c.sharedBytes > 48 * 1024) {
-    if (int(c.sharedBytes) > maxSharedOptin_)
-      return Status::error("cuda: launch: " + std::to_string(c.sharedBytes) +
-                           " bytes of shared memory, the device allows " +
-                           std::to_string(maxSharedOptin_));
-    if (Status s = check(*d_,
-                         d_->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                int(c.sharedBytes)),
-                         "cuFuncSetAttribute(max dynamic shared)");
-        !s)
-      return s;
-  }
-  return check(*d_,
-               d_->cuLaunchKernel(f, c.grid.x, c.grid.y, c.grid.z, c.block.x, c.block.y,
-                                  c.block.z, c.sharedBytes, stream_, args, nullptr),
-               "cuLaunchKernel(grid " + std::to_string(c.grid.x) + "x" + std::to_string(c.grid.y) +
-                   "x" + std::to_string(c.grid.z) + ", block " + std::to_string(c.block.x) + "x" +
-                   std::to_string(c.block.y) + "x" + std::to_string(c.block.z) + ")");
+  if (Status s = prepareShared(f, c.sharedBytes, "launch"); !s)
+    return s;
+  if (Status s = check(*d_,
+                       d_->cuLaunchKernel(f, c.grid.x, c.grid.y, c.grid.z, c.block.x, c.block.y,
+                                          c.block.z, c.sharedBytes, stream_, args, nullptr),
+                       "cuLaunchKernel(" + gridText(c) + ")");
+      !s || !capturing)
+    return s;
+  // The launch's node is the capture's only dependency right after it.
+  int status = 0;
+  unsigned long long id = 0;
+  CUgraph graph = nullptr;
+  const CUgraphNode *deps = nullptr;
+  const CUgraphEdgeData *edges = nullptr;
+  size_t count = 0;
+  if (Status s = check(*d_,
+                       d_->cuStreamGetCaptureInfo(stream_, &status, &id, &graph, &deps, &edges,
+                                                  &count),
+                       "cuStreamGetCaptureInfo_v3");
+      !s)
+    return s;
+  if (status != CU_STREAM_CAPTURE_STATUS_ACTIVE || count != 1 || !deps)
+    return Status::error("cuda: launch during a graph capture: the capture is " +
+                         std::string(status == CU_STREAM_CAPTURE_STATUS_ACTIVE ? "active"
+                                                                                : "not active") +
+                         " with " + std::to_string(count) +
+                         " dependencies after the launch (expected its one node)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  captured_.push_back({deps[0], f});
+  return Status();
 }
 
-Status CudaDevice::synchronize() {
+Status CudaDevice::graphsAvailable(const char *call) const {
+  if (d_->graphsMissing)
+    return Status::error(std::string("cuda: ") + call + ": libcuda.so.1 lacks " +
+                         d_->graphsMissing + " (CUDA graphs need a 12.3 or newer driver)");
+  return Status();
+}
+
+Status CudaDevice::refuseWhileCapturing(const char *call) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error(std::string("cuda: ") + call + ": not allowed during a graph capture");
+  return Status();
+}
+
+Status CudaDevice::beginCapture() {
+  if (Status s = graphsAvailable("beginCapture"); !s)
+    return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cuda: beginCapture: a capture is already open (endCapture first)");
   if (Status s = makeCurrent(); !s)
     return s;
-  return check(*d_, d_->cuStreamSynchronize(stream_), "cuStreamSynchronize");
+  if (Status s = check(*d_, d_->cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                       "cuStreamBeginCapture_v2");
+      !s)
+    return s;
+  capturing_ = true;
+  captured_.clear();
+  return Status();
+}
+
+Result<GraphHandle> CudaDevice::endCapture() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!capturing_)
+    return Status::error("cuda: endCapture: no capture is open (beginCapture first)");
+  capturing_ = false;
+  std::vector<CapturedLaunch> launches = std::move(captured_);
+  captured_.clear();
+  if (Status s = makeCurrent(); !s)
+    return s;
+  Graph g;
+  if (Status s = check(*d_, d_->cuStreamEndCapture(stream_, &g.graph), "cuStreamEndCapture"); !s) {
+    if (g.graph)
+      d_->cuGraphDestroy(g.graph);
+    return s;
+  }
+  if (Status s = check(*d_, d_->cuGraphInstantiateWithFlags(&g.exec, g.graph, 0),
+                       "cuGraphInstantiateWithFlags");
+      !s) {
+    d_->cuGraphDestroy(g.graph);
+    return s;
+  }
+  g.launches = std::move(launches);
+  GraphHandle h{nextGraph_++};
+  graphs_[h.id] = std::move(g);
+  return h;
+}
+
+Result<size_t> CudaDevice::graphLaunchCount(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: graphLaunchCount: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  return it->second.launches.size();
+}
+
+Status CudaDevice::replay(GraphHandle graph) {
+  CUgraphExec exec;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (capturing_)
+      return Status::error("cuda: replay " + graphName(graph) +
+                           ": not allowed during a graph capture");
+    auto it = graphs_.find(graph.id);
+    if (it == graphs_.end())
+      return Status::error("cuda: replay: " + graphName(graph) +
+                           " is not a live graph of this device (destroyed, or never captured)");
+    exec = it->second.exec;
+  }
+  if (Status s = makeCurrent(); !s)
+    return s;
+  return check(*d_, d_->cuGraphLaunch(exec, stream_), "cuGraphLaunch(" + graphName(graph) + ")");
+}
+
+Status CudaDevice::updateLaunch(GraphHandle graph, size_t launch, const LaunchConfig &c,
+                                void **args) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cuda: updateLaunch " + graphName(graph) +
+                         ": not allowed during a graph capture");
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: updateLaunch: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  Graph &g = it->second;
+  if (launch >= g.launches.size())
+    return Status::error("cuda: updateLaunch: launch " + std::to_string(launch) + " of " +
+                         graphName(graph) + ", which has " + std::to_string(g.launches.size()) +
+                         " launches");
+  if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || c.block.x == 0 || c.block.y == 0 ||
+      c.block.z == 0)
+    return Status::error("cuda: updateLaunch: a grid or block dimension is 0");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  const CapturedLaunch &l = g.launches[launch];
+  if (Status s = prepareShared(l.fn, c.sharedBytes, "updateLaunch"); !s)
+    return s;
+  CUDA_KERNEL_NODE_PARAMS p = {};
+  p.func = l.fn;
+  p.gridDimX = c.grid.x;
+  p.gridDimY = c.grid.y;
+  p.gridDimZ = c.grid.z;
+  p.blockDimX = c.block.x;
+  p.blockDimY = c.block.y;
+  p.blockDimZ = c.block.z;
+  p.sharedMemBytes = c.sharedBytes;
+  p.kernelParams = args;
+  return check(*d_, d_->cuGraphExecKernelNodeSetParams(g.exec, l.node, &p),
+               "cuGraphExecKernelNodeSetParams_v2(" + graphName(graph) + " launch " +
+                   std::to_string(launch) + ", " + gridText(c) + ")");
+}
+
+Status CudaDevice::destroyGraph(GraphHandle graph) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = graphs_.find(graph.id);
+  if (it == graphs_.end())
+    return Status::error("cuda: destroyGraph: " + graphName(graph) +
+                         " is not a live graph of this device (destroyed, or never captured)");
+  if (Status s = makeCurrent(); !s)
+    return s;
+  Status s1 = check(*d_, d_->cuGraphExecDestroy(it->second.exec), "cuGraphExecDestroy");
+  Status s2 = check(*d_, d_->cuGraphDestroy(it->second.graph), "cuGraphDestroy");
+  graphs_.erase(it);
+  return !s1 ? s1 : s2;
 }
 
 Result<std::unique_ptr<GrowableBuffer>> CudaDevice::reserveGrowable(size_t maxBytes) {

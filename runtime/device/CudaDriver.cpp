@@ -64,6 +64,17 @@ Result<const Driver *> loadOnce() {
     dlclose(lib);
     return Status::error("libcuda.so.1 lacks " + missing + " (driver too old?)");
   }
+  // Graphs are optional: a driver without them still runs everything else.
+  static std::string graphsMissing;
+  bind(lib, d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", graphsMissing);
+  bind(lib, d.cuStreamEndCapture, "cuStreamEndCapture", graphsMissing);
+  bind(lib, d.cuStreamGetCaptureInfo, "cuStreamGetCaptureInfo_v3", graphsMissing);
+  bind(lib, d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", graphsMissing);
+  bind(lib, d.cuGraphLaunch, "cuGraphLaunch", graphsMissing);
+  bind(lib, d.cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2", graphsMissing);
+  bind(lib, d.cuGraphExecDestroy, "cuGraphExecDestroy", graphsMissing);
+  bind(lib, d.cuGraphDestroy, "cuGraphDestroy", graphsMissing);
+  d.graphsMissing = graphsMissing.empty() ? nullptr : graphsMissing.c_str();
   return static_cast<const Driver *>(&d);
 }
 

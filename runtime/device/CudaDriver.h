@@ -29,6 +29,11 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUmemGenericAllocationHandle = unsigned long long;
+using CUgraph = struct CUgraph_st *;
+using CUgraphNode = struct CUgraphNode_st *;
+using CUgraphExec = struct CUgraphExec_st *;
+using CUkernel = struct CUkern_st *;
+struct CUgraphEdgeData; // only pointed to
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
@@ -68,6 +73,20 @@ struct CUmemAllocationProp {
 struct CUmemAccessDesc {
   CUmemLocation location;
   int flags; // CUmemAccess_flags
+};
+
+// Stream capture and graphs (CUDA graphs).
+constexpr int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1; // CUstreamCaptureMode
+constexpr int CU_STREAM_CAPTURE_STATUS_ACTIVE = 1;     // CUstreamCaptureStatus
+struct CUDA_KERNEL_NODE_PARAMS {                       // cuda.h's _v2
+  CUfunction func;
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void **kernelParams;
+  void **extra;
+  CUkernel kern;
+  CUcontext ctx;
 };
 
 // The entry points, filled by loadDriver(); every member is non-null after a
@@ -115,6 +134,23 @@ struct Driver {
                              size_t count);
   CUresult (*cuMemGetAllocationGranularity)(size_t *granularity, const CUmemAllocationProp *prop,
                                             int option);
+
+  // Graphs: resolved when the driver has them (12.3+ for cuStreamGetCaptureInfo_v3);
+  // otherwise null, and graphsMissing names the first one absent.
+  CUresult (*cuStreamBeginCapture)(CUstream stream, int mode);              // _v2
+  CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+  CUresult (*cuStreamGetCaptureInfo)(CUstream stream, int *status, unsigned long long *id,
+                                     CUgraph *graph, const CUgraphNode **dependencies,
+                                     const CUgraphEdgeData **edgeData,
+                                     size_t *numDependencies);              // _v3
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *exec, CUgraph graph,
+                                          unsigned long long flags);
+  CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+  CUresult (*cuGraphExecKernelNodeSetParams)(CUgraphExec exec, CUgraphNode node,
+                                             const CUDA_KERNEL_NODE_PARAMS *params); // _v2
+  CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
+  CUresult (*cuGraphDestroy)(CUgraph graph);
+  const char *graphsMissing; // null when every graph entry point resolved
 };
 
 // Opens libcuda.so.1 once per process and resolves every entry point. The

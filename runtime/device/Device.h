@@ -1,12 +1,15 @@
 //===- runtime/device/Device.h - the device interface -------------*- C++ -*-===//
 //
 // A small device layer (IREE's HAL is the model, much reduced): memory,
-// copies, modules of kernels, launches, synchronisation. The CPU device and
-// the CUDA device implement it; the code above never looks through it.
+// copies, modules of kernels, launches, synchronisation, graphs of launches,
+// GEMMs. The CPU device and the CUDA device implement it; the code above never
+// looks through it.
 //
 // Thread safety: a Device may be used from several threads for allocation and
-// copies (its tables are locked), but launches and synchronise() are ordered on
-// one stream, so one session should own a device's launches at a time.
+// copies (its tables are locked), but launches, GEMMs, graph capture/replay
+// and synchronise() are ordered on one stream, so one session should own a
+// device's launches at a time (a CUDA capture is thread-local: the thread
+// that began it launches into it).
 // Modules, kernels and growable buffers must not outlive their device.
 //
 //===----------------------------------------------------------------------===//
@@ -51,10 +54,22 @@ struct HostLaunch {
   Dim3 grid, block, blockIdx;
 };
 using HostKernelFn = void (*)(const HostLaunch &launch, void **args);
+// argSizes/argCount (optional) give the byte size of each argument, so that a
+// graph capture can keep the argument VALUES, as CUDA copies a kernel's
+// parameters when it captures a launch; a kernel without them runs directly
+// but cannot be captured. hostKernel<Args...>(name, fn) fills them in.
 struct HostKernel {
   const char *name;
   HostKernelFn fn;
+  const uint32_t *argSizes = nullptr;
+  uint32_t argCount = 0;
 };
+template <typename... Args> struct HostKernelArgs {
+  static constexpr uint32_t sizes[sizeof...(Args) + 1] = {uint32_t(sizeof(Args))..., 0};
+};
+template <typename... Args> constexpr HostKernel hostKernel(const char *name, HostKernelFn fn) {
+  return HostKernel{name, fn, HostKernelArgs<Args...>::sizes, uint32_t(sizeof...(Args))};
+}
 
 enum class ModuleFormat {
   Cubin,     // a CUDA ELF image for one SM architecture
@@ -78,6 +93,30 @@ struct KernelHandle {
   uint32_t module = 0;
   uint32_t index = 0;
 };
+// A captured launch sequence (a CUDA graph); ids are never reused, so a
+// destroyed graph is recognised as such.
+struct GraphHandle {
+  uint32_t id = 0;
+};
+
+// C = alpha * op(A) op(B) + beta * C, row-major: op(A) is m x k, op(B) k x n,
+// C m x n. A is stored m x k (lda >= k), or k x m when transA (lda >= m); B is
+// k x n (ldb >= n), or n x k when transB (ldb >= k); ldc >= n. Leading
+// dimensions are in elements. A and B share one type; C is F32 or A's type.
+// Products are accumulated in fp32; a 16-bit C is rounded to nearest even.
+enum class GemmType { F32, F16, BF16 };
+const char *gemmTypeName(GemmType t);
+struct GemmDesc {
+  int64_t m = 0, n = 0, k = 0;
+  bool transA = false, transB = false;
+  GemmType abType = GemmType::F32, cType = GemmType::F32;
+  DevicePtr a = 0, b = 0, c = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  float alpha = 1.0f, beta = 0.0f;
+};
+// The checks every device makes before a GEMM (sizes, leading dimensions,
+// types, null pointers): one line naming the field, or success.
+Status checkGemm(const GemmDesc &g, const char *who);
 
 // A buffer whose base address stays fixed while it grows inside a reserved
 // address range: the device analogue of the CPU's reserved-range KV regrowth.
@@ -101,6 +140,8 @@ public:
   virtual Result<DevicePtr> allocate(size_t bytes) = 0;
   virtual Status free(DevicePtr p) = 0;
   // Copies complete before they return (host memory may be reused at once).
+  // copyOnDevice's ranges must not overlap (cuMemcpy's are undefined when they
+  // do): both devices refuse an overlap.
   virtual Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) = 0;
   virtual Status copyToHost(void *dst, DevicePtr src, size_t bytes) = 0;
   virtual Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) = 0;
@@ -113,6 +154,29 @@ public:
 
   // Reserves `maxBytes` of address space with nothing usable yet (grow() commits).
   virtual Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t maxBytes) = 0;
+
+  // Graphs (CUDA graphs; the CPU device records and replays the same way).
+  // Between beginCapture() and endCapture() launches (and GEMMs) are recorded,
+  // not run, with their argument values as they are at the launch; copies and
+  // synchronize() are refused. replay() runs the recorded launches in order,
+  // enqueued like a launch. updateLaunch() changes the grid/block/shared
+  // memory and argument values of the launch-th recorded launch() (0-based,
+  // in capture order, GEMMs not counted; the kernel stays) for later replays.
+  // Errors: a capture already open, endCapture() without one, replay/update
+  // while capturing, an unknown or destroyed graph, a launch index past the
+  // graph's launches.
+  virtual Status beginCapture() = 0;
+  virtual Result<GraphHandle> endCapture() = 0;
+  virtual Result<size_t> graphLaunchCount(GraphHandle graph) = 0;
+  virtual Status replay(GraphHandle graph) = 0;
+  virtual Status updateLaunch(GraphHandle graph, size_t launch, const LaunchConfig &config,
+                              void **args) = 0;
+  virtual Status destroyGraph(GraphHandle graph) = 0;
+
+  // Enqueues C = alpha * op(A) op(B) + beta * C (GemmDesc). The CPU device runs
+  // a plain fp32-accumulating loop; the CUDA device calls cuBLASLt, found at
+  // run time (an error naming the library when it is missing: no fallback).
+  virtual Status gemm(const GemmDesc &desc) = 0;
 };
 
 } // namespace device

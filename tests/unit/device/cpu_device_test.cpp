@@ -68,6 +68,10 @@ TEST(CpuDevice, BadAddressesAndSizesAreErrors) {
   EXPECT_EQ(s.message().find('\n'), std::string::npos);
   EXPECT_FALSE(dev.copyToDevice(a.value() + 50, host.data(), 51));
   EXPECT_FALSE(dev.copyOnDevice(a.value(), a.value() + 1, 100));
+  Status overlap = dev.copyOnDevice(a.value() + 8, a.value(), 50);
+  EXPECT_FALSE(overlap);
+  EXPECT_NE(overlap.message().find("the ranges overlap"), std::string::npos) << overlap.message();
+  EXPECT_TRUE(dev.copyOnDevice(a.value() + 50, a.value(), 50)); // adjacent, not overlapping
   EXPECT_FALSE(dev.allocate(0));
   EXPECT_FALSE(dev.free(a.value() + 8));
   EXPECT_TRUE(dev.free(a.value()));

@@ -16,8 +16,12 @@
 using bmc::device::HostKernel;
 using bmc::device::HostLaunch;
 
+// With the argument sizes: launches of these kernels can be captured in graphs.
 #define BMC_EMULATED(name)                                                                         \
-  HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+  HostKernel {                                                                                     \
+    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
+        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+  }
 
 const std::vector<std::vector<HostKernel>> &emulatedKernelFamilies() {
   static const std::vector<std::vector<HostKernel>> families = {

@@ -42,6 +42,13 @@ void emulate(void (*kernel)(A...), const bmc::device::HostLaunch &launch, void *
   runBlock(launch, [&] { callKernel(kernel, args, std::index_sequence_for<A...>{}); });
 }
 
+// The kernel's argument sizes by its own signature (HostKernel::argSizes), so
+// that a graph capture on the CPU device can keep its arguments' values.
+template <typename... A> const uint32_t *argSizes(void (*)(A...)) {
+  return bmc::device::HostKernelArgs<std::remove_reference_t<A>...>::sizes;
+}
+template <typename... A> uint32_t argCount(void (*)(A...)) { return uint32_t(sizeof...(A)); }
+
 } // namespace bmc_emu
 
 // The CUDA built-ins the kernels use.

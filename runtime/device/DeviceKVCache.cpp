@@ -1,0 +1,131 @@
+//===- runtime/device/DeviceKVCache.cpp - one KV buffer on a Device -------===//
+
+#include "runtime/device/DeviceKVCache.h"
+
+#include <algorithm>
+#include <string>
+
+namespace bmc {
+namespace device {
+
+Result<std::unique_ptr<DeviceKVCache>> DeviceKVCache::create(Device &device,
+                                                             const DeviceKVOptions &o) {
+  auto bad = [](const std::string &what) { return Status::error("device KV cache: " + what); };
+  if (o.batch < 1 || o.heads < 1 || o.headDim < 1)
+    return bad("batch " + std::to_string(o.batch) + ", heads " + std::to_string(o.heads) +
+               ", head_dim " + std::to_string(o.headDim) + ": each must be at least 1");
+  if (o.elemBytes != 4 && o.elemBytes != 2)
+    return bad("element size " + std::to_string(o.elemBytes) + " bytes (expected 4 or 2)");
+  if (o.maxRows < 1)
+    return bad("maxRows " + std::to_string(o.maxRows) + " (expected at least 1)");
+  if (!o.prealloc && o.r < 1)
+    return bad("r " + std::to_string(o.r) + " spare rows (expected at least 1)");
+  std::unique_ptr<DeviceKVCache> c(new DeviceKVCache(device, o));
+  if (o.useGrowable && device.properties().growableBuffers) {
+    size_t bytes = size_t(c->blocks() * o.maxRows * c->rowBytes());
+    auto g = device.reserveGrowable(bytes);
+    if (!g)
+      return g.status();
+    c->growable_ = std::move(g.value());
+    c->data_ = c->growable_->base();
+  }
+  return c;
+}
+
+DeviceKVCache::~DeviceKVCache() {
+  if (!growable_ && data_)
+    (void)dev_.free(data_);
+}
+
+DevicePtr DeviceKVCache::row(int64_t b, int64_t h, int64_t r) const {
+  return data_ + DevicePtr(((b * opts_.heads + h) * capacity_ + r) * rowBytes());
+}
+
+size_t DeviceKVCache::committedBytes() const {
+  if (growable_)
+    return growable_->committedBytes();
+  return size_t(blocks() * capacity_ * rowBytes());
+}
+
+Status DeviceKVCache::moveBlocks(int64_t oldRows, int64_t newRows, int64_t valid) {
+  const int64_t rb = rowBytes(), validBytes = valid * rb;
+  DevicePtr scratch = 0;
+  Status result;
+  // Block i moves up by i * (newRows - oldRows) rows; the last block first, so
+  // a block's new place overlaps only old places already moved.
+  for (int64_t i = blocks() - 1; i >= 1 && result; --i) {
+    DevicePtr src = data_ + DevicePtr(i * oldRows * rb), dst = data_ + DevicePtr(i * newRows * rb);
+    int64_t shift = int64_t(dst - src);
+    if (shift >= validBytes) {
+      result = dev_.copyOnDevice(dst, src, size_t(validBytes));
+    } else if (2 * shift >= validBytes) {
+      // Two non-overlapping pieces, the upper one first (device copies may
+      // not overlap: cuMemcpy's are undefined when they do).
+      result = dev_.copyOnDevice(dst + DevicePtr(shift), src + DevicePtr(shift),
+                                 size_t(validBytes - shift));
+      if (result)
+        result = dev_.copyOnDevice(dst, src, size_t(shift));
+    } else {
+      // A short move: through a scratch buffer (two copies, whatever the shift).
+      if (!scratch) {
+        auto s = dev_.allocate(size_t(validBytes));
+        if (!s)
+          return s.status();
+        scratch = s.value();
+      }
+      result = dev_.copyOnDevice(scratch, src, size_t(validBytes));
+      if (result)
+        result = dev_.copyOnDevice(dst, scratch, size_t(validBytes));
+    }
+    stats_.bytesCopied += validBytes;
+  }
+  if (scratch)
+    (void)dev_.free(scratch);
+  return result;
+}
+
+Status DeviceKVCache::ensureCapacity(int64_t needed, int64_t valid) {
+  if (needed <= capacity_)
+    return Status();
+  if (needed > opts_.maxRows)
+    return Status::error("device KV cache: " + std::to_string(needed) +
+                         " rows needed, past the context limit of " +
+                         std::to_string(opts_.maxRows) + " rows");
+  if (valid < 0 || valid > capacity_)
+    return Status::error("device KV cache: " + std::to_string(valid) + " valid rows with a capacity of " +
+                         std::to_string(capacity_));
+  int64_t cap = opts_.prealloc ? opts_.maxRows : std::min(needed + opts_.r - 1, opts_.maxRows);
+  size_t bytes = size_t(blocks() * cap * rowBytes());
+  if (growable_) {
+    if (Status s = growable_->grow(bytes); !s)
+      return s;
+    if (valid > 0 && capacity_ > 0)
+      if (Status s = moveBlocks(capacity_, cap, valid); !s)
+        return s;
+    if (capacity_ > 0)
+      ++stats_.copiesInPlace;
+  } else {
+    auto fresh = dev_.allocate(bytes);
+    if (!fresh)
+      return fresh.status();
+    const int64_t rb = rowBytes();
+    for (int64_t i = 0; i < blocks() && valid > 0; ++i) {
+      if (Status s = dev_.copyOnDevice(fresh.value() + DevicePtr(i * cap * rb),
+                                       data_ + DevicePtr(i * capacity_ * rb), size_t(valid * rb));
+          !s) {
+        (void)dev_.free(fresh.value());
+        return s;
+      }
+      stats_.bytesCopied += valid * rb;
+    }
+    if (data_)
+      (void)dev_.free(data_);
+    data_ = fresh.value();
+  }
+  capacity_ = cap;
+  ++stats_.growths;
+  return Status();
+}
+
+} // namespace device
+} // namespace bmc

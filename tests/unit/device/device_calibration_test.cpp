@@ -1,0 +1,145 @@
+// calibrateDevice (runtime/device/DeviceCalibration.h): the constants of the
+// CPU device and the CUDA device (Gpu: skips without a GPU) are positive and
+// finite; on a device that is slow by known amounts (a CpuDevice behind a
+// wrapper that sleeps in allocate, copyOnDevice and grow), the measurement is
+// at least as slow as those delays (lower bounds only: a loaded machine makes
+// every time longer, never shorter); bad arguments and device errors are
+// one-line errors.
+#include "device_backends.h"
+#include "runtime/device/DeviceCalibration.h"
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <thread>
+
+using namespace bmc::device;
+using bmc::Result;
+using bmc::Status;
+using bmc_device_test::DeviceKind;
+
+namespace {
+
+using std::chrono::milliseconds;
+
+class SlowGrowable final : public GrowableBuffer {
+public:
+  SlowGrowable(std::unique_ptr<GrowableBuffer> inner, milliseconds delay)
+      : inner_(std::move(inner)), delay_(delay) {}
+  DevicePtr base() const override { return inner_->base(); }
+  size_t committedBytes() const override { return inner_->committedBytes(); }
+  size_t reservedBytes() const override { return inner_->reservedBytes(); }
+  size_t granularity() const override { return inner_->granularity(); }
+  Status grow(size_t bytes) override {
+    std::this_thread::sleep_for(delay_);
+    return inner_->grow(bytes);
+  }
+
+private:
+  std::unique_ptr<GrowableBuffer> inner_;
+  milliseconds delay_;
+};
+
+// A CpuDevice whose allocate, copyOnDevice and grow take at least a known time.
+class SlowDevice final : public Device {
+public:
+  milliseconds allocDelay{0}, copyDelay{0}, growDelay{0};
+  bool failAllocate = false;
+  const DeviceProperties &properties() const override { return cpu_.properties(); }
+  Result<DevicePtr> allocate(size_t bytes) override {
+    if (failAllocate)
+      return Status::error("slow device: allocate: refused for the test");
+    std::this_thread::sleep_for(allocDelay);
+    return cpu_.allocate(bytes);
+  }
+  Status free(DevicePtr p) override { return cpu_.free(p); }
+  Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
+  Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
+  Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override {
+    std::this_thread::sleep_for(copyDelay);
+    return cpu_.copyOnDevice(d, s, n);
+  }
+  Result<ModuleHandle> loadModule(const ModuleImage &i) override { return cpu_.loadModule(i); }
+  Result<KernelHandle> findKernel(ModuleHandle m, const std::string &n) override {
+    return cpu_.findKernel(m, n);
+  }
+  Status launch(KernelHandle k, const LaunchConfig &c, void **a) override { return cpu_.launch(k, c, a); }
+  Status synchronize() override { return cpu_.synchronize(); }
+  Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t n) override {
+    auto g = cpu_.reserveGrowable(n);
+    if (!g)
+      return g.status();
+    return std::unique_ptr<GrowableBuffer>(new SlowGrowable(std::move(g.value()), growDelay));
+  }
+  Status beginCapture() override { return cpu_.beginCapture(); }
+  Result<GraphHandle> endCapture() override { return cpu_.endCapture(); }
+  Result<size_t> graphLaunchCount(GraphHandle g) override { return cpu_.graphLaunchCount(g); }
+  Status replay(GraphHandle g) override { return cpu_.replay(g); }
+  Status updateLaunch(GraphHandle g, size_t i, const LaunchConfig &c, void **a) override {
+    return cpu_.updateLaunch(g, i, c, a);
+  }
+  Status destroyGraph(GraphHandle g) override { return cpu_.destroyGraph(g); }
+  Status gemm(const GemmDesc &g) override { return cpu_.gemm(g); }
+
+private:
+  CpuDevice cpu_;
+};
+
+bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }
+
+class DeviceCalibrationTest : public ::testing::TestWithParam<DeviceKind> {
+protected:
+  void SetUp() override { BMC_DEVICE_OR_SKIP(GetParam()); }
+  Device &dev() { return *bmc_device_test::deviceSlot(GetParam()).device; }
+};
+
+} // namespace
+
+TEST_P(DeviceCalibrationTest, MeasuresThePlainDevice) {
+  auto c = calibrateDevice(dev(), size_t(4) << 20, 5);
+  ASSERT_TRUE(c) << c.status().message();
+  const DeviceCostConstants &k = c.value();
+  // Printed for the record (a loaded machine: preliminary, upper bounds on time).
+  std::cout << dev().properties().name << ": allocate+free " << k.allocSeconds * 1e6
+            << " us, copy " << k.copyBytesPerSecond / 1e9 << " GB/s, grow one "
+            << k.growGranularity << "-byte granule " << k.growSeconds * 1e6 << " us\n";
+  EXPECT_TRUE(positiveFinite(k.allocSeconds)) << k.allocSeconds;
+  EXPECT_TRUE(positiveFinite(k.copyBytesPerSecond)) << k.copyBytesPerSecond;
+  EXPECT_EQ(k.bufferBytes, size_t(4) << 20);
+  if (dev().properties().growableBuffers) {
+    EXPECT_TRUE(positiveFinite(k.growSeconds)) << k.growSeconds;
+    EXPECT_GT(k.growGranularity, 0u);
+  }
+}
+
+TEST(DeviceCalibration, SeesTheDelaysOfASlowDevice) {
+  SlowDevice d;
+  d.allocDelay = milliseconds(3);
+  d.copyDelay = milliseconds(5);
+  d.growDelay = milliseconds(2);
+  const size_t bytes = size_t(1) << 20;
+  auto c = calibrateDevice(d, bytes, 3);
+  ASSERT_TRUE(c) << c.status().message();
+  EXPECT_GE(c->allocSeconds, 0.003);
+  EXPECT_LE(c->copyBytesPerSecond, double(bytes) / 0.005);
+  EXPECT_GE(c->growSeconds, 0.002);
+  EXPECT_EQ(c->growGranularity, d.reserveGrowable(4096).value()->granularity());
+}
+
+TEST(DeviceCalibration, ErrorsAreOneLine) {
+  SlowDevice d;
+  auto zero = calibrateDevice(d, 0, 3);
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.status().message().find("calibrateDevice: 0 bytes"), std::string::npos)
+      << zero.status().message();
+  auto noRounds = calibrateDevice(d, 4096, 0);
+  ASSERT_FALSE(noRounds);
+  d.failAllocate = true;
+  auto failed = calibrateDevice(d, 4096, 3);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.status().message(), "slow device: allocate: refused for the test");
+}
+
+INSTANTIATE_TEST_SUITE_P(Device, DeviceCalibrationTest,
+                         ::testing::Values(DeviceKind::Cpu, DeviceKind::Gpu),
+                         bmc_device_test::deviceKindName);
