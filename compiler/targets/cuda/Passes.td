@@ -33,6 +33,14 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
            "Where the CUDA C goes (- : standard output)">,
     Option<"wholeModel", "whole-model", "bool", /*default=*/"false",
            "Refuse the module unless every op has a CUDA form (a whole-model compile)">,
+    Option<"weights", "weights", "::mlir::bmc::cuda::WeightStorage", /*default=*/"::mlir::bmc::cuda::WeightStorage::Model",
+           "The device storage of the weights the matrix products read (bmc-compile --weights)",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Model, "model", "the model's own (f32, f16, bf16)"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::F16, "f16", "f32 weights converted to f16"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::BF16, "bf16", "f32 weights converted to bf16"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Int8, "int8", "int8 (no CUDA form yet: refused)"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Int4, "int4", "int4 (no CUDA form yet: refused)"))}]>,
   ];
 }
 
