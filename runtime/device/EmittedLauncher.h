@@ -8,7 +8,8 @@
 // sizes). EmittedLauncher reads those lines from the emitted source, finds
 // the kernels in a module already loaded on a Device and, per launch, makes
 // every check (nothing is launched when one fails: the error is its one
-// line), plans the splits, sizes its scratch and launches through
+// line), plans (attention's splits; a product's GEMV with split-K or tiled
+// kernel, from the run-time rows), sizes its scratch and launches through
 // Device::launch: the same code for the CPU device running the host
 // emulation (tests/unit/device) and for a GPU (CudaDevice).
 //

@@ -13,7 +13,10 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
     of `bmck.kv_append` (rows and cache element types, heads, head_dim) and
     two (split, combine) per distinct configuration of `bmck.attention` (KV
     type, head_dim, GQA group, scale, padding and `padded`, mask, softcap,
-    smooth softmax), each taking its views as `bmc_view4` (pointer, offset,
+    smooth softmax), and per configuration of `bmck.matmul` / `bmck.gemm` a
+    tiled GEMM plus, with a named weight, a split-K GEMV and its epilogue
+    (the weight's device storage from the model or `weights`; int8/int4
+    weights are left), each taking its views as `bmc_view4` (pointer, offset,
     sizes, strides) and calling the device functions of
     runtime/device/cuda/*.cuh, which the runtime prepends
     (`cudaEmittedKernelSource`). The header of the output counts the ops per

@@ -428,6 +428,51 @@ TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
     }
 }
 
+// The kernels called directly (no launcher: grids, scratch and splits set
+// here by hand, host memory), so a launcher bug cannot hide a kernel bug.
+template <typename... A>
+void launchDirect(void (*kernel)(A...), bmc::device::Dim3 grid, unsigned threads, void **args) {
+  HostLaunch l{grid, {threads, 1, 1}, {}};
+  for (uint32_t z = 0; z < grid.z; ++z)
+    for (uint32_t y = 0; y < grid.y; ++y)
+      for (uint32_t x = 0; x < grid.x; ++x) {
+        l.blockIdx = {x, y, z};
+        bmc_emu::emulate(kernel, l, args);
+      }
+}
+
+TEST(CudaEmittedMatMul, KernelsCalledDirectly) {
+  // matmul 0: a [2, 3, 37] (strided, unaligned) x w0 [37, 45]: GEMV with 2 splits of 24 and 13, then tiled.
+  Tensor a = makeTensor({2, 3, 37}, ElementType::F32, 900, true, true);
+  Tensor w = makeTensor({37, 45}, ElementType::F32, 901, false, false);
+  std::vector<uint8_t> device;
+  ASSERT_TRUE(bmc::device::cudaMatMulWeight(w.bytes.data(), ElementType::F32, 37, 45, true, ElementType::F32, device).ok());
+  std::vector<double> want, scale;
+  std::vector<long long> outDims;
+  numpyMatMul(a, w, want, scale, outDims);
+  for (int path = 0; path < 2; ++path) {
+    SCOPED_TRACE(path ? "tiled" : "gemv, 2 splits");
+    Tensor out = makeTensor(outDims, ElementType::F32, 902, true, false);
+    a.dev = reinterpret_cast<DevicePtr>(a.bytes.data()), out.dev = reinterpret_cast<DevicePtr>(out.bytes.data());
+    bmc_view4 av = a.view(), ov = out.view();
+    const void *wp = device.data();
+    int splits = 2, chunk = 24;
+    std::vector<float> partial(6 * 2 * 45, std::numeric_limits<float>::quiet_NaN());
+    float *pp = partial.data();
+    void *args[] = {&av, &wp, &ov, &pp, &splits, &chunk};
+    if (path == 0) {
+      launchDirect(bmc_matmul_0_gemv, {(45 + 7) / 8, 2, 6}, 128, args);
+      launchDirect(bmc_matmul_0_epilogue, {1, 6, 1}, 128, args);
+    } else {
+      launchDirect(bmc_matmul_0_tiled, {3, 1, 2}, 256, args);
+    }
+    std::vector<float> got(size_t(out.count()));
+    for (long long i = 0; i < out.count(); ++i)
+      std::memcpy(&got[i], out.bytes.data() + out.storageAt(i) * 4, 4);
+    expectClose(got, want, scale, 0, "matmul 0 direct");
+  }
+}
+
 TEST(CudaEmittedMatMul, WeightLayoutMatchesAnElementwiseReference) {
   const long long rows = 7, cols = 13; // the model's [rows, cols]
   for (ElementType src : {ElementType::F32, ElementType::F16, ElementType::BF16})
