@@ -22,12 +22,16 @@
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
+#include "runtime/device/CudaDevice.h"
 #include "runtime/device/CudaWeights.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
 #include "runtime/device/EmittedLauncher.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -139,33 +143,79 @@ Tensor makeTensor(std::vector<long long> dims, ElementType type, unsigned seed, 
   return t;
 }
 
+// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
+// for the GPU and loaded there (`absent`: no driver or GPU, a skip unless
+// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
 struct Env {
-  CpuDevice dev;
+  std::unique_ptr<bmc::device::Device> owned;
+  bmc::device::Device *devp = nullptr;
   std::unique_ptr<EmittedLauncher> launcher;
-  Env() {
+  std::string error;
+  bool absent = false;
+  explicit Env(bool gpu = false) {
     bmc::device::ModuleImage image;
-    image.format = bmc::device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    auto m = dev.loadModule(image);
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    auto l = EmittedLauncher::create(dev, m.value(), emittedSource());
-    EXPECT_TRUE(l.ok()) << l.status().message();
-    if (l) launcher = std::move(l.value());
+    if (!gpu) {
+      owned = std::make_unique<CpuDevice>();
+      image.format = bmc::device::ModuleFormat::HostTable;
+      image.hostKernels = kTable;
+      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    } else {
+      using bmc::device::CudaDevice;
+      auto d = CudaDevice::create(0);
+      if (!d) {
+        error = d.status().message();
+        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
+        return;
+      }
+      owned = std::move(d.value());
+      auto nvrtc = bmc::device::Nvrtc::load();
+      if (!nvrtc) {
+        error = nvrtc.status().message();
+        return;
+      }
+      bmc::device::NvrtcRequest req;
+      req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
+      req.name = "emitted_kernels.cu";
+      const auto &p = owned->properties();
+      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+      auto out = nvrtc.value()->compile(req);
+      if (!out) {
+        error = out.status().message();
+        return;
+      }
+      image.format = bmc::device::ModuleFormat::Cubin;
+      image.bytes = std::move(out->cubin);
+    }
+    devp = owned.get();
+    auto m = devp->loadModule(image);
+    if (!m) {
+      error = m.status().message();
+      return;
+    }
+    auto l = EmittedLauncher::create(*devp, m.value(), emittedSource());
+    if (!l)
+      error = l.status().message();
+    else
+      launcher = std::move(l.value());
+  }
+  bool skip() const {
+    const char *require = std::getenv("BMC_REQUIRE_GPU");
+    return absent && !(require && std::string(require) == "1");
   }
   void upload(Tensor &t) {
-    t.dev = dev.allocate(t.bytes.size()).value();
-    ASSERT_TRUE(dev.copyToDevice(t.dev, t.bytes.data(), t.bytes.size()).ok());
+    t.dev = devp->allocate(t.bytes.size()).value();
+    ASSERT_TRUE(devp->copyToDevice(t.dev, t.bytes.data(), t.bytes.size()).ok());
   }
   DevicePtr upload(const std::vector<uint8_t> &b) {
-    DevicePtr p = dev.allocate(b.size()).value();
-    EXPECT_TRUE(dev.copyToDevice(p, b.data(), b.size()).ok());
+    DevicePtr p = devp->allocate(b.size()).value();
+    EXPECT_TRUE(devp->copyToDevice(p, b.data(), b.size()).ok());
     return p;
   }
   // The tensor's logical values as the device holds them now.
   std::vector<float> download(const Tensor &t) {
     std::vector<unsigned char> b(t.bytes.size());
-    EXPECT_TRUE(dev.copyToHost(b.data(), t.dev, b.size()).ok());
+    EXPECT_TRUE(devp->synchronize().ok());
+    EXPECT_TRUE(devp->copyToHost(b.data(), t.dev, b.size()).ok());
     std::vector<float> all(b.size() / width(t.type)), out(size_t(t.count()));
     bmc_convert_kv_to_f32(kvType(t.type), b.data(), all.data(), (int64_t)all.size());
     for (long long i = 0; i < t.count(); ++i) out[i] = all[t.storageAt(i)];
@@ -287,9 +337,7 @@ void runWeighted(Env &env, const WeightCase &c, long long b, long long m, int sp
   expectClose(env.download(out), want, scale, 0, what);
 }
 
-TEST(CudaEmittedMatMul, WeightsGemvAndTiledMatchPlainLoops) {
-  Env env;
-  ASSERT_TRUE(env.launcher);
+void weightedProducts(Env &env) {
   ASSERT_EQ(env.launcher->configurations("bmck.matmul"), 9);
   const WeightCase cases[] = {
       {0, 37, 45, ElementType::F32, false, 3}, {1, 37, 45, ElementType::BF16, false, 2},
@@ -304,15 +352,13 @@ TEST(CudaEmittedMatMul, WeightsGemvAndTiledMatchPlainLoops) {
         for (bool odd : {false, true}) {
           if (m == 37 && splits > 1) continue; // the tiled path has no splits
           runWeighted(env, c, c.aRank == 3 ? b : 1, c.aRank == 3 ? m : b * m, splits, odd, seed += 5);
-          if (HasFatalFailure()) return;
+          if (::testing::Test::HasFatalFailure()) return;
         }
     }
 }
 
 // Products of run-time views (tiled): batch broadcasting, 1-D operands, f16.
-TEST(CudaEmittedMatMul, StridedBatchedMatchesNumpy) {
-  Env env;
-  ASSERT_TRUE(env.launcher);
+void stridedProducts(Env &env) {
   struct Case {
     int config;
     std::vector<long long> a, b;
@@ -341,7 +387,7 @@ TEST(CudaEmittedMatMul, StridedBatchedMatchesNumpy) {
       ASSERT_TRUE(st.ok()) << st.message();
       ASSERT_EQ(rec.kernels, (std::vector<std::string>{"bmc_matmul_" + std::to_string(c.config) + "_tiled"}));
       expectClose(env.download(out), want, scale, c.type == ElementType::F16 ? 1e-3 : 0, "matmul");
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
     }
 }
 
@@ -369,9 +415,7 @@ void gemmReference(const Tensor &a, bool ta, const Tensor &b, bool tb, const Ten
     }
 }
 
-TEST(CudaEmittedMatMul, GemmWithWeightAndBias) {
-  Env env;
-  ASSERT_TRUE(env.launcher);
+void gemmWithWeight(Env &env) {
   const bmc::device::EmittedWeight *w = env.launcher->weight("bmck.gemm", 0);
   ASSERT_NE(w, nullptr);
   ASSERT_EQ(w->sources.size(), 1u);
@@ -401,13 +445,11 @@ TEST(CudaEmittedMatMul, GemmWithWeightAndBias) {
         ASSERT_TRUE(st.ok()) << st.message();
         EXPECT_EQ(rec.kernels.size(), m <= 8 ? 2u : 1u);
         expectClose(env.download(out), want, scale, 0, "gemm 0");
-        if (HasFatalFailure()) return;
+        if (::testing::Test::HasFatalFailure()) return;
       }
 }
 
-TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
-  Env env;
-  ASSERT_TRUE(env.launcher);
+void gemmTransposed(Env &env) {
   unsigned seed = 700;
   for (std::vector<long long> cd : {std::vector<long long>{5, 19}, {1, 19}, {5, 1}, {1, 1}})
     for (bool odd : {false, true}) {
@@ -424,8 +466,48 @@ TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
                                              {"c", LaunchValue::of(c.view())}, {"out", LaunchValue::of(out.view())}});
       ASSERT_TRUE(st.ok()) << st.message();
       expectClose(env.download(out), want, scale, 0, "gemm 1");
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
     }
+}
+
+TEST(CudaEmittedMatMul, WeightsGemvAndTiledMatchPlainLoops) {
+  Env env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  weightedProducts(env);
+}
+
+TEST(CudaEmittedMatMul, StridedBatchedMatchesNumpy) {
+  Env env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  stridedProducts(env);
+}
+
+TEST(CudaEmittedMatMul, GemmWithWeightAndBias) {
+  Env env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  gemmWithWeight(env);
+}
+
+TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
+  Env env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  gemmTransposed(env);
+}
+
+// The same launches on NVRTC's build through CudaDevice (skipped without a
+// GPU; benchmarks/gpu_check.sh runs it with BMC_REQUIRE_GPU=1).
+TEST(CudaEmittedMatMul, ProductsOnTheGpu) {
+  Env env(true);
+  if (env.skip())
+    GTEST_SKIP() << env.error;
+  ASSERT_TRUE(env.launcher) << env.error;
+  weightedProducts(env);
+  if (::testing::Test::HasFatalFailure()) return;
+  stridedProducts(env);
+  if (::testing::Test::HasFatalFailure()) return;
+  gemmWithWeight(env);
+  if (::testing::Test::HasFatalFailure()) return;
+  gemmTransposed(env);
 }
 
 // The kernels called directly (no launcher: grids, scratch and splits set
