@@ -332,6 +332,10 @@ Status planMatMul(const EmittedLaunchDesc &d, const LaunchArgs &args, int multip
     int64_t s = it->second.value;
     if (it->second.kind != LaunchValue::Kind::Int || s < 1 || s > std::max<int64_t>(1, k))
       return Status::error("splits " + std::to_string(s) + ", expected 1.." + std::to_string(std::max<int64_t>(1, k)));
+    if (s > 1 && !gemv) // never ignored: the tiled path has no split-K
+      return Status::error("splits " + std::to_string(s) + " asked, but " + std::to_string(rows) +
+                           " rows take the tiled kernel (no split-K; the GEMV takes 1.." +
+                           std::to_string(d.gemvMaxRows) + " rows" + (d.gemvMaxRows ? "" : ": none here") + ")");
     splits = s;
   } else if (gemv) {
     splits = planMatMulSplits(rows, n, k, d.gemvRowsPerBlock, multiprocessors);
