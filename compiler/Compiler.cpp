@@ -471,6 +471,11 @@ Result<std::string> compileToText(const std::string &given, const CompileOptions
     });
     mlir::bmc::cuda::CudaEmitOptions eo;
     eo.wholeModel = true;
+    eo.weights = opts.weights == WeightFormat::F16    ? mlir::bmc::cuda::WeightStorage::F16
+                 : opts.weights == WeightFormat::BF16 ? mlir::bmc::cuda::WeightStorage::BF16
+                 : opts.weights == WeightFormat::Int8 ? mlir::bmc::cuda::WeightStorage::Int8
+                 : opts.weights == WeightFormat::Int4 ? mlir::bmc::cuda::WeightStorage::Int4
+                                                      : mlir::bmc::cuda::WeightStorage::Model;
     if (mlir::failed(mlir::bmc::cuda::emitCuda(*im.module, os, eo)))
       return Status::error(path + ": --emit cuda: " + escapeControl(diag));
     return text;

@@ -25,7 +25,7 @@ using Product = std::vector<Factor>;
 using Expr = std::vector<Product>;
 
 struct Param {
-  std::string name, kind, from; // kind: view4, kv_buffer, i64, i32, f32_ptr; from: arg, plan, scratch
+  std::string name, kind, from; // kind: view4, kv_buffer, i64, i32, f32_ptr, weight; from: arg, plan, scratch
 };
 struct Check {
   Expr lhs, rhs;
@@ -98,8 +98,14 @@ struct EmittedLaunchDesc {
   std::vector<Param> params;
   std::vector<Check> checks;
   bool hasPlan = false;
+  std::string planKind; // attention_splits, matmul
   Expr planKvRows, planBlocks;
   int64_t maxRowsPerSplit = 0;
+  // matmul: the product's rows (all batches, for the GEMV), rows per batch, n, k.
+  Expr planRows, planM, planN, planK;
+  int64_t gemvMaxRows = 0, gemvRowsPerBlock = 0, tile = 0, epilogueThreads = 0;
+  bool hasWeight = false;
+  EmittedWeight weight;
   std::vector<std::pair<std::string, Expr>> scratch; // name, floats
   std::vector<Launch> launches;
 };
@@ -114,7 +120,7 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
   d->config = int(integer(j, "config"));
   for (const json &p : field(j, "params")) {
     Param q{str(p, "name"), str(p, "kind"), str(p, "from")};
-    static const char *kinds[] = {"view4", "kv_buffer", "i64", "i32", "f32_ptr"};
+    static const char *kinds[] = {"view4", "kv_buffer", "i64", "i32", "f32_ptr", "weight"};
     if (std::none_of(std::begin(kinds), std::end(kinds), [&](const char *k) { return q.kind == k; }))
       throw DescError{"parameter '" + q.name + "' of kind '" + q.kind + "'"};
     bool fromOk = (q.from == "arg" && q.kind != "f32_ptr") || (q.from == "plan" && q.kind == "i32") ||
@@ -131,20 +137,49 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
   }
   if (j.contains("plan")) {
     const json &p = j.at("plan");
-    if (str(p, "kind") != "attention_splits")
-      throw DescError{"plan '" + str(p, "kind") + "'"};
+    d->planKind = str(p, "kind");
     d->hasPlan = true;
-    d->planKvRows = expr(field(p, "kv_rows"));
-    d->planBlocks = expr(field(p, "blocks"));
-    d->maxRowsPerSplit = integer(p, "max_rows_per_split");
-    if (d->maxRowsPerSplit < 32)
-      throw DescError{"max_rows_per_split " + std::to_string(d->maxRowsPerSplit) + " < 32"};
+    if (d->planKind == "attention_splits") {
+      d->planKvRows = expr(field(p, "kv_rows"));
+      d->planBlocks = expr(field(p, "blocks"));
+      d->maxRowsPerSplit = integer(p, "max_rows_per_split");
+      if (d->maxRowsPerSplit < 32)
+        throw DescError{"max_rows_per_split " + std::to_string(d->maxRowsPerSplit) + " < 32"};
+    } else if (d->planKind == "matmul") {
+      d->planRows = expr(field(p, "rows")), d->planM = expr(field(p, "m"));
+      d->planN = expr(field(p, "n")), d->planK = expr(field(p, "k"));
+      d->gemvMaxRows = integer(p, "gemv_max_rows"), d->gemvRowsPerBlock = integer(p, "gemv_rows_per_block");
+      d->tile = integer(p, "tile"), d->epilogueThreads = integer(p, "epilogue_threads");
+      if (d->gemvMaxRows < 0 || d->gemvRowsPerBlock < 1 || d->tile < 1 || d->epilogueThreads < 1)
+        throw DescError{"matmul plan: gemv_max_rows " + std::to_string(d->gemvMaxRows) + ", gemv_rows_per_block " +
+                        std::to_string(d->gemvRowsPerBlock) + ", tile " + std::to_string(d->tile) +
+                        ", epilogue_threads " + std::to_string(d->epilogueThreads)};
+    } else {
+      throw DescError{"plan '" + d->planKind + "'"};
+    }
+  }
+  if (j.contains("weight")) {
+    const json &w = j.at("weight");
+    d->hasWeight = true;
+    d->weight.storage = str(w, "storage");
+    d->weight.n = integer(w, "n"), d->weight.k = integer(w, "k");
+    auto isType = [](const std::string &t) { return t == "f32" || t == "f16" || t == "bf16"; };
+    if (!isType(d->weight.storage) || str(w, "layout") != "n_k" || d->weight.n < 1 || d->weight.k < 1)
+      throw DescError{"weight of storage '" + d->weight.storage + "', layout '" + str(w, "layout") + "', n " +
+                      std::to_string(d->weight.n) + ", k " + std::to_string(d->weight.k)};
+    for (const json &src : field(w, "sources")) {
+      const json &t = field(src, "transpose");
+      if (!t.is_boolean() || !isType(str(src, "type")))
+        throw DescError{"weight source " + src.dump().substr(0, 80)};
+      d->weight.sources.push_back(EmittedWeight::Source{str(src, "name"), str(src, "type"), t.get<bool>()});
+    }
   }
   if (j.contains("scratch"))
     for (const json &s : j.at("scratch"))
       d->scratch.emplace_back(str(s, "name"), expr(field(s, "floats")));
   for (const Param &p : d->params) {
-    bool planned = p.from == "plan" && (p.name == "rows_per_split" || p.name == "splits");
+    bool planned = p.from == "plan" && (d->planKind == "matmul" ? p.name == "splits" || p.name == "k_chunk"
+                                                                : p.name == "rows_per_split" || p.name == "splits");
     if (p.from == "plan" && (!d->hasPlan || !planned))
       throw DescError{"parameter '" + p.name + "' from a plan there is not"};
     if (p.from == "scratch" && std::none_of(d->scratch.begin(), d->scratch.end(),
@@ -175,14 +210,14 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
 class Env {
 public:
   Env(const EmittedLaunchDesc &d, const LaunchArgs &args) : d_(d), args_(args) {}
-  int64_t splits = 0, rowsPerSplit = 0;
+  std::map<std::string, int64_t> plan; // "splits", "rows_per_split", ... once planned
 
   bool lookup(const std::string &ref, int64_t &out, std::string &error) const {
-    if (ref == "plan.splits" || ref == "plan.rows_per_split") {
-      if (!d_.hasPlan)
-        return error = "'" + ref + "' without a plan", false;
-      out = ref == "plan.splits" ? splits : rowsPerSplit;
-      return true;
+    if (ref.rfind("plan.", 0) == 0) {
+      auto it = plan.find(ref.substr(5));
+      if (!d_.hasPlan || it == plan.end())
+        return error = "'" + ref + "' is no value of the plan", false;
+      return out = it->second, true;
     }
     size_t dot = ref.find('.');
     std::string name = ref.substr(0, dot);
@@ -258,6 +293,14 @@ private:
 
 } // namespace
 
+int64_t planMatMulSplits(int64_t rows, int64_t n, int64_t k, int64_t rowsPerBlock, int multiprocessors) {
+  int64_t blocks = std::max<int64_t>(1, (n + rowsPerBlock - 1) / rowsPerBlock * std::max<int64_t>(1, rows));
+  int64_t want = 2 * std::max(1, multiprocessors);
+  if (blocks >= want || k < 2048)
+    return 1;
+  return std::max<int64_t>(1, std::min(want / blocks, k / 1024));
+}
+
 void planAttentionSplits(int64_t blocks, int64_t kvRows, int64_t maxRowsPerSplit, int multiprocessors,
                          int64_t &rowsPerSplit, int64_t &splits) {
   if (rowsPerSplit <= 0) {
@@ -269,6 +312,52 @@ void planAttentionSplits(int64_t blocks, int64_t kvRows, int64_t maxRowsPerSplit
   if (splits <= 0)
     splits = std::max<int64_t>(1, (kvRows + rowsPerSplit - 1) / rowsPerSplit);
 }
+
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A product's plan: the GEMV (split-K, then the epilogue) for a configuration
+// that has one and at most gemv_max_rows rows, else the tiled kernel; the
+// grid sizes of the path not taken are 0 (no launch).
+Status planMatMul(const EmittedLaunchDesc &d, const LaunchArgs &args, int multiprocessors, Env &env) {
+  int64_t rows, m, n, k;
+  std::string error;
+  if (!env.eval(d.planRows, rows, error) || !env.eval(d.planM, m, error) || !env.eval(d.planN, n, error) ||
+      !env.eval(d.planK, k, error))
+    return Status::error(error);
+  bool gemv = d.gemvMaxRows > 0 && rows >= 1 && rows <= d.gemvMaxRows;
+  int64_t splits = 1, chunk = k;
+  if (auto it = args.find("splits"); it != args.end()) {
+    int64_t s = it->second.value;
+    if (it->second.kind != LaunchValue::Kind::Int || s < 1 || s > std::max<int64_t>(1, k))
+      return Status::error("splits " + std::to_string(s) + ", expected 1.." + std::to_string(std::max<int64_t>(1, k)));
+    if (s > 1 && !gemv) // never ignored: the tiled path has no split-K
+      return Status::error("splits " + std::to_string(s) + " asked, but " + std::to_string(rows) +
+                           " rows take the tiled kernel (no split-K; the GEMV takes 1.." +
+                           std::to_string(d.gemvMaxRows) + " rows" + (d.gemvMaxRows ? "" : ": none here") + ")");
+    splits = s;
+  } else if (gemv) {
+    splits = planMatMulSplits(rows, n, k, d.gemvRowsPerBlock, multiprocessors);
+  }
+  if (gemv) { // chunks of a multiple of 8 keep every split's 128-bit loads aligned
+    chunk = std::max<int64_t>(8, ceilDiv(ceilDiv(k, splits), 8) * 8);
+    splits = std::max<int64_t>(1, ceilDiv(k, chunk));
+    if (splits > 65535)
+      return Status::error(std::to_string(splits) + " splits > 65535");
+  } else {
+    splits = 1;
+  }
+  env.plan["splits"] = splits, env.plan["k_chunk"] = gemv ? chunk : 0;
+  env.plan["gemv_rows"] = gemv ? rows : 0;
+  env.plan["gemv_blocks"] = gemv ? ceilDiv(n, d.gemvRowsPerBlock) : 0;
+  env.plan["epilogue_blocks"] = gemv ? ceilDiv(n, d.epilogueThreads) : 0;
+  env.plan["tiles_n"] = gemv ? 0 : ceilDiv(n, d.tile);
+  env.plan["tiles_m"] = gemv ? 0 : ceilDiv(m, d.tile);
+  return Status();
+}
+
+} // namespace
 
 EmittedLauncher::EmittedLauncher(Device &device) : device_(device) {}
 
@@ -347,6 +436,13 @@ int EmittedLauncher::configurations(const std::string &op) const {
   return int(std::count_if(descs_.begin(), descs_.end(), [&](const auto &d) { return d->op == op; }));
 }
 
+const EmittedWeight *EmittedLauncher::weight(const std::string &op, int config) const {
+  for (const auto &d : descs_)
+    if (d->op == op && d->config == config)
+      return d->hasWeight ? &d->weight : nullptr;
+  return nullptr;
+}
+
 Status EmittedLauncher::scratch(const std::string &name, int64_t floats, DevicePtr &out) {
   Scratch &s = scratch_[name];
   size_t bytes = size_t(std::max<int64_t>(1, floats)) * sizeof(float);
@@ -380,7 +476,8 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
   for (const auto &arg : args) {
     const std::string &name = arg.first;
     auto p = std::find_if(d->params.begin(), d->params.end(), [&](const Param &q) { return q.name == name; });
-    if (p == d->params.end() || p->from == "scratch" || (p->from == "plan" && p->name != "rows_per_split"))
+    const char *overridable = d->planKind == "matmul" ? "splits" : "rows_per_split";
+    if (p == d->params.end() || p->from == "scratch" || (p->from == "plan" && p->name != overridable))
       return Status::error(who + "argument '" + name + "' is no parameter the caller sets");
   }
   for (const Param &p : d->params) {
@@ -391,6 +488,7 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
       return Status::error(who + "argument '" + p.name + "' (" + p.kind + ") missing");
     LaunchValue::Kind want = p.kind == "view4"       ? LaunchValue::Kind::View
                              : p.kind == "kv_buffer" ? LaunchValue::Kind::KVBuffer
+                             : p.kind == "weight"    ? LaunchValue::Kind::Weight
                                                      : LaunchValue::Kind::Int;
     if (it->second.kind != want)
       return Status::error(who + "argument '" + p.name + "' is not a " + p.kind);
@@ -407,6 +505,8 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
         (!v.kv.data || v.kv.batch < 0 || v.kv.valid < 0 || v.kv.capacity < 0 || v.kv.capacity > INT_MAX))
       return Status::error(who + "KV buffer '" + p.name + "': null data or batch " + std::to_string(v.kv.batch) +
                            ", capacity " + std::to_string(v.kv.capacity) + ", valid " + std::to_string(v.kv.valid));
+    if (want == LaunchValue::Kind::Weight && !v.weight)
+      return Status::error(who + "weight '" + p.name + "': null");
     if (p.kind == "i32" && (v.value < INT_MIN || v.value > INT_MAX))
       return Status::error(who + "argument '" + p.name + "' = " + std::to_string(v.value) + " is not a 32-bit int");
   }
@@ -420,8 +520,11 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
     if (!ok)
       return Status::error(who + env.format(c.error));
   }
-  if (d->hasPlan) {
-    int64_t kvRows, blocks;
+  if (d->hasPlan && d->planKind == "matmul") {
+    if (Status s = planMatMul(*d, args, device_.properties().multiprocessors, env); !s)
+      return Status::error(who + s.message());
+  } else if (d->hasPlan) {
+    int64_t kvRows, blocks, rowsPerSplit = 0, splits = 0;
     if (!env.eval(d->planKvRows, kvRows, error) || !env.eval(d->planBlocks, blocks, error))
       return Status::error(who + error);
     if (auto it = args.find("rows_per_split"); it != args.end()) {
@@ -429,12 +532,13 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
       if (it->second.kind != LaunchValue::Kind::Int || r < 1 || r > d->maxRowsPerSplit)
         return Status::error(who + "rows_per_split " + std::to_string(r) + ", expected 1.." +
                              std::to_string(d->maxRowsPerSplit));
-      env.rowsPerSplit = r;
+      rowsPerSplit = r;
     }
-    planAttentionSplits(blocks, kvRows, d->maxRowsPerSplit, device_.properties().multiprocessors, env.rowsPerSplit,
-                        env.splits);
-    if (env.splits > 65535)
-      return Status::error(who + std::to_string(env.splits) + " splits > 65535");
+    planAttentionSplits(blocks, kvRows, d->maxRowsPerSplit, device_.properties().multiprocessors, rowsPerSplit,
+                        splits);
+    if (splits > 65535)
+      return Status::error(who + std::to_string(splits) + " splits > 65535");
+    env.plan["rows_per_split"] = rowsPerSplit, env.plan["splits"] = splits;
   }
   // Every grid before any launch: a bad size launches nothing.
   std::vector<LaunchConfig> configs;
@@ -484,13 +588,16 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
     else if (p.kind == "i64")
       s.i64 = args.at(p.name).value, argv.push_back(&s.i64);
     else if (p.kind == "i32")
-      s.i32 = int(p.from == "plan" ? (p.name == "splits" ? env.splits : env.rowsPerSplit) : args.at(p.name).value),
-      argv.push_back(&s.i32);
+      s.i32 = int(p.from == "plan" ? env.plan.at(p.name) : args.at(p.name).value), argv.push_back(&s.i32);
+    else if (p.kind == "weight")
+      s.ptr = const_cast<void *>(args.at(p.name).weight), argv.push_back(&s.ptr);
     else // f32_ptr: a device address passed as a pointer
       s.ptr = reinterpret_cast<void *>(uintptr_t(scratchPtrs.at(p.name))), argv.push_back(&s.ptr);
   }
-  if (record)
-    *record = LaunchRecord{{}, {}, env.rowsPerSplit, env.splits};
+  if (record) {
+    auto planned = [&](const char *name) { return env.plan.count(name) ? env.plan.at(name) : 0; };
+    *record = LaunchRecord{{}, {}, planned("rows_per_split"), planned("splits"), planned("k_chunk")};
+  }
   for (size_t i = 0; i < d->launches.size(); ++i) {
     const LaunchConfig &c = configs[i];
     if (uint64_t(c.grid.x) * c.grid.y * c.grid.z == 0)

@@ -8,7 +8,8 @@
 // sizes). EmittedLauncher reads those lines from the emitted source, finds
 // the kernels in a module already loaded on a Device and, per launch, makes
 // every check (nothing is launched when one fails: the error is its one
-// line), plans the splits, sizes its scratch and launches through
+// line), plans (attention's splits; a product's GEMV with split-K or tiled
+// kernel, from the run-time rows), sizes its scratch and launches through
 // Device::launch: the same code for the CPU device running the host
 // emulation (tests/unit/device) and for a GPU (CudaDevice).
 //
@@ -33,11 +34,12 @@ namespace device {
 
 // One argument of an emitted kernel, by the parameter's name.
 struct LaunchValue {
-  enum class Kind { View, KVBuffer, Int };
+  enum class Kind { View, KVBuffer, Int, Weight };
   Kind kind = Kind::Int;
   bmc_view4 view = {};
   bmc_kv_buffer kv = {};
   int64_t value = 0;
+  const void *weight = nullptr; // a weight in the device layout (cudaMatMulWeight)
   static LaunchValue of(const bmc_view4 &v) {
     LaunchValue a;
     a.kind = Kind::View, a.view = v;
@@ -53,9 +55,15 @@ struct LaunchValue {
     a.kind = Kind::Int, a.value = v;
     return a;
   }
+  static LaunchValue ofWeight(const void *w) {
+    LaunchValue a;
+    a.kind = Kind::Weight, a.weight = w;
+    return a;
+  }
 };
 // Parameters the description marks "arg" must all be given; a "plan"
-// parameter (rows_per_split) may be given to override the plan (checked).
+// parameter (attention's rows_per_split, a product's splits) may be given to
+// override the plan (checked).
 using LaunchArgs = std::map<std::string, LaunchValue>;
 
 struct EmittedLaunchDesc; // parsed bmc-launch line (EmittedLauncher.cpp)
@@ -65,6 +73,22 @@ struct LaunchRecord {
   std::vector<std::string> kernels;
   std::vector<LaunchConfig> configs;
   int64_t rowsPerSplit = 0, splits = 0;
+  int64_t kChunk = 0; // a product's GEMV: K elements per split (0: the tiled path ran)
+};
+
+// The weight a product configuration reads (its bmc-launch line's "weight"):
+// on the device [n, k] row-major of `storage`; each op's weight by name, its
+// own element type and whether the device copy is its transpose (an ONNX
+// MatMul weight [K, N]) or itself (a Gemm's with trans_b, or one behind a
+// Transpose). cudaMatMulWeight (CudaWeights.h) makes the copy.
+struct EmittedWeight {
+  struct Source {
+    std::string name, type; // "f32", "f16", "bf16"
+    bool transpose = false;
+  };
+  std::string storage; // "f32", "f16", "bf16"
+  int64_t n = 0, k = 0;
+  std::vector<Source> sources;
 };
 
 // Thread safety: none of its own; it owns scratch buffers and launches on
@@ -83,8 +107,13 @@ public:
   // order, or the first line's error (tests/unit/device/cuda_emitted_check).
   static Result<std::vector<std::string>> kernelNames(const std::string &emittedSource);
 
-  // The number of configurations of an op ("bmck.kv_append", "bmck.attention").
+  // The number of configurations of an op ("bmck.kv_append", "bmck.attention",
+  // "bmck.matmul", "bmck.gemm").
   int configurations(const std::string &op) const;
+
+  // The weight configuration `config` of `op` reads, or null (none, or no such
+  // configuration).
+  const EmittedWeight *weight(const std::string &op, int config) const;
 
   // Checks, plans and launches configuration `config` of `op`. A failed check
   // returns its one-line error and launches nothing.
@@ -109,6 +138,12 @@ private:
 // CudaKernels::planDecodeAttention and EmittedLauncher both use it.
 void planAttentionSplits(int64_t blocks, int64_t kvRows, int64_t maxRowsPerSplit, int multiprocessors,
                          int64_t &rowsPerSplit, int64_t &splits);
+
+// Split-K of a product's GEMV (rows x n outputs, reduction k): one split while
+// the row blocks fill two waves of the device's multiprocessors or k < 2048,
+// else enough to fill them, each split keeping >= 1024 elements of K
+// (CudaKernels::gemvSplits' rule).
+int64_t planMatMulSplits(int64_t rows, int64_t n, int64_t k, int64_t rowsPerBlock, int multiprocessors);
 
 } // namespace device
 } // namespace bmc

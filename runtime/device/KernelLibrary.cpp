@@ -49,7 +49,8 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies() {
 
 std::string cudaEmittedKernelSource(const std::string &emitted) {
   return "#define BMC_NO_LIBRARY_KERNELS 1\n" + embedded("decode_attention_params.h") + embedded("common.cuh") +
-         embedded("kv_append.cuh") + embedded("decode_attention.cuh") + emitted;
+         embedded("kv_append.cuh") + embedded("decode_attention.cuh") + embedded("gemv.cuh") + embedded("matmul.cuh") +
+         emitted;
 }
 
 const char *elementTypeName(ElementType t) {
@@ -140,12 +141,8 @@ Status positive(const char *call, const char *what, int64_t v) {
 constexpr int kGemvWarps = 4, kGemvRows = 2, kNormThreads = 256, kAttnThreads = 128;
 
 int CudaKernels::gemvSplits(int n, int k) const {
-  int blocks = int(ceilDiv(n, kGemvWarps * kGemvRows));
-  int want = 2 * std::max(1, device_.properties().multiprocessors);
-  if (blocks >= want || k < 2048)
-    return 1;
-  // Each split keeps at least 1024 elements of K.
-  return std::max(1, std::min(want / blocks, k / 1024));
+  // The emitted products' rule (EmittedLauncher.h), for one row.
+  return int(planMatMulSplits(1, n, k, kGemvWarps * kGemvRows, device_.properties().multiprocessors));
 }
 
 Status CudaKernels::gemv(ElementType w, DevicePtr weights, int64_t ldw, DevicePtr x, DevicePtr y,

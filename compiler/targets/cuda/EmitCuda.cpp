@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCuda.h"
+#include "compiler/targets/cuda/EmitCudaMatMul.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -148,13 +149,18 @@ std::string line(Value v) {
 
 class Emitter {
 public:
-  explicit Emitter(const mlir::bmc::cuda::CudaEmitOptions &o) : options_(o) {}
+  explicit Emitter(const mlir::bmc::cuda::CudaEmitOptions &o) : options_(o), matmuls_(o.weights) {}
 
   LogicalResult run(ModuleOp module, llvm::raw_ostream &os) {
     WalkResult r = module.walk([&](Operation *op) {
       if (isa<ModuleOp, func::FuncOp, func::ReturnOp>(op)) return WalkResult::advance();
       if (auto a = dyn_cast<bmck::KVAppendOp>(op)) return succeeded(kvAppend(a)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto a = dyn_cast<bmck::AttentionOp>(op)) return succeeded(attention(a)) ? WalkResult::advance() : WalkResult::interrupt();
+      std::string noForm; // a product the CUDA target has no form of (quantized): left, by that name
+      if (isa<bmck::MatMulOp, bmck::GemmOp>(op)) {
+        if (failed(matmuls_.add(op, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) return WalkResult::advance();
+      }
       if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp>(op)) {
         ++views_;
         return WalkResult::advance();
@@ -162,7 +168,7 @@ public:
       bool tensorLevel = llvm::any_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); });
       if (op->getDialect() && op->getDialect()->getNamespace() == "bmck") // a kernel-level op without a CUDA form
         tensorLevel = true;
-      if (!tensorLevel) {
+      if (!tensorLevel && noForm.empty()) {
         ++scalars_;
         return WalkResult::advance();
       }
@@ -171,8 +177,9 @@ public:
       // weights are data, not kernels. Any op when there is no such op.
       StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
       bool actionable = (ns == "bmc" || ns == "bmck") && !isa<bmc::WeightOp>(op);
-      if (!firstLeft_ || (actionable && !firstActionable_)) firstLeft_ = op, firstActionable_ = actionable;
-      ++left_[op->getName().getStringRef().str()];
+      std::string name = noForm.empty() ? op->getName().getStringRef().str() : noForm;
+      if (!firstLeft_ || (actionable && !firstActionable_)) firstLeft_ = op, firstActionable_ = actionable, firstLeftName_ = name;
+      ++left_[name];
       ++leftTotal_;
       return WalkResult::advance();
     });
@@ -183,9 +190,8 @@ public:
         where += " in layer " + std::to_string(layer.getInt());
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
-                             << "the CUDA target cannot compile this model yet: '" << firstLeft_->getName()
-                             << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append and bmck.attention are emitted";
+                             << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul and bmck.gemm are emitted";
       return failure();
     }
     write(os);
@@ -258,9 +264,12 @@ private:
   void write(llvm::raw_ostream &os) const {
     os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
           "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
-          "// kv_append.cuh and decode_attention.cuh in front (bmc::device::cudaEmittedKernelSource).\n"
+          "// kv_append.cuh, decode_attention.cuh, gemv.cuh and matmul.cuh in front\n"
+          "// (bmc::device::cudaEmittedKernelSource).\n"
        << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << count(appendOrder_.size(), "configuration")
-       << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "); "
+       << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "), "
+       << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
+       << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "); "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
@@ -406,15 +415,18 @@ private:
          << "  bmc_decode_attention_combine_rows<" << c.headDim << ">(" << name << "_params(" << args << "));\n}\n";
       ++i;
     }
+    matmuls_.write(os);
   }
 
   mlir::bmc::cuda::CudaEmitOptions options_;
+  mlir::bmc::cuda::MatMulEmitter matmuls_;
   std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
   std::map<std::string, std::pair<AttentionConfig, int>> attns_;
   std::vector<std::string> appendOrder_, attnOrder_;
   int kvAppends_ = 0, attentions_ = 0, views_ = 0, scalars_ = 0, leftTotal_ = 0;
   std::map<std::string, int> left_; // sorted by name: deterministic
   Operation *firstLeft_ = nullptr;
+  std::string firstLeftName_;
   bool firstActionable_ = false;
 };
 
@@ -425,6 +437,7 @@ struct EmitCudaPass : mlir::bmc::cuda::impl::EmitCudaBase<EmitCudaPass> {
     llvm::raw_string_ostream os(text);
     mlir::bmc::cuda::CudaEmitOptions o;
     o.wholeModel = wholeModel;
+    o.weights = weights;
     if (failed(mlir::bmc::cuda::emitCuda(getOperation(), os, o))) return signalPassFailure();
     std::string error;
     auto file = openOutputFile(output, &error);

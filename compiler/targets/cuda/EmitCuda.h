@@ -3,9 +3,9 @@
 // The CUDA emitter (docs/DESIGN.md, "CUDA emitter"): reads a module at the
 // kernel level (after bmc-pipeline) and writes CUDA C, one __global__ per
 // distinct kernel configuration, calling the device functions of
-// runtime/device/cuda/*.cuh. Moved families only: bmck.kv_append and
-// bmck.attention; everything else is counted and named, never skipped
-// silently.
+// runtime/device/cuda/*.cuh. Moved families only: bmck.kv_append,
+// bmck.attention, bmck.matmul and bmck.gemm (EmitCudaMatMul.h); everything
+// else is counted and named, never skipped silently.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDA_H
@@ -19,7 +19,14 @@
 
 namespace mlir::bmc::cuda {
 
+/// The storage of the weights the matrix products read on the device (the
+/// compiler's --weights): the model's own types (16-bit weights stay 16-bit),
+/// or f32 weights converted to f16 / bf16. Int8 and int4 have no CUDA form
+/// yet: their products are refused (counted as ops without one).
+enum class WeightStorage { Model, F16, BF16, Int8, Int4 };
+
 struct CudaEmitOptions {
+  WeightStorage weights = WeightStorage::Model;
   /// Refuse (an error at the first op without a CUDA form, nothing written)
   /// unless every op of the module has one: a whole-model compile.
   bool wholeModel = false;

@@ -13,7 +13,10 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
     of `bmck.kv_append` (rows and cache element types, heads, head_dim) and
     two (split, combine) per distinct configuration of `bmck.attention` (KV
     type, head_dim, GQA group, scale, padding and `padded`, mask, softcap,
-    smooth softmax), each taking its views as `bmc_view4` (pointer, offset,
+    smooth softmax), and per configuration of `bmck.matmul` / `bmck.gemm` a
+    tiled GEMM plus, with a named weight, a split-K GEMV and its epilogue
+    (the weight's device storage from the model or `weights`; int8/int4
+    weights are left), each taking its views as `bmc_view4` (pointer, offset,
     sizes, strides) and calling the device functions of
     runtime/device/cuda/*.cuh, which the runtime prepends
     (`cudaEmittedKernelSource`). The header of the output counts the ops per
@@ -33,6 +36,14 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
            "Where the CUDA C goes (- : standard output)">,
     Option<"wholeModel", "whole-model", "bool", /*default=*/"false",
            "Refuse the module unless every op has a CUDA form (a whole-model compile)">,
+    Option<"weights", "weights", "::mlir::bmc::cuda::WeightStorage", /*default=*/"::mlir::bmc::cuda::WeightStorage::Model",
+           "The device storage of the weights the matrix products read (bmc-compile --weights)",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Model, "model", "the model's own (f32, f16, bf16)"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::F16, "f16", "f32 weights converted to f16"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::BF16, "bf16", "f32 weights converted to bf16"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Int8, "int8", "int8 (no CUDA form yet: refused)"),
+             clEnumValN(::mlir::bmc::cuda::WeightStorage::Int4, "int4", "int4 (no CUDA form yet: refused)"))}]>,
   ];
 }
 

@@ -66,6 +66,9 @@ __device__ __forceinline__ void bmc_gemv(const typename W::storage *w, long long
   }
 }
 
+// The library's entry points (CudaKernels::gemv); left out in front of emitted
+// kernels (cudaEmittedKernelSource), which call bmc_gemv through matmul.cuh.
+#ifndef BMC_NO_LIBRARY_KERNELS
 extern "C" __global__ void __launch_bounds__(BMC_GEMV_WARPS * BMC_WARP)
 bmc_gemv_f32(const float *w, long long ldw, const float *x, float *out, int n, int k, int k_chunk) {
   bmc_gemv<bmc_f32>(w, ldw, x, out, n, k, k_chunk);
@@ -93,3 +96,4 @@ extern "C" __global__ void bmc_gemv_splitk_reduce(const float *partial, float *y
     y[i] = sum;
   }
 }
+#endif // BMC_NO_LIBRARY_KERNELS

@@ -41,3 +41,24 @@ func.func @v_head_dim(%q: tensor<1x2x1x16xf32>, %k: tensor<1x2x?x16xf32>, %v: te
   %o = bmck.attention %qv, %kv, %vv {scale = 0.25 : f32} : (!bmck.view<1x2x1x16xf32>, !bmck.view<1x2x?x16xf32>, !bmck.view<1x2x?x24xf32>) -> !bmck.view<1x2x1x24xf32>
   return
 }
+
+// -----
+
+func.func @weight_not_read(%x: tensor<?x37xf32>, %r: tensor<37x45xf32>) {
+  %w = bmc.weight "w" : tensor<37x45xf32>
+  %xv = bmck.to_view %x : tensor<?x37xf32> -> !bmck.view<?x37xf32>
+  %rv = bmck.to_view %r : tensor<37x45xf32> -> !bmck.view<37x45xf32>
+  // expected-error @+1 {{CUDA emitter: weight 'w' is not what the right operand reads (expected a bmck.to_view of it, through at most one Transpose and a widening Cast)}}
+  %o = bmck.matmul %xv, %rv {weight = "w"} : (!bmck.view<?x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<?x45xf32>
+  return
+}
+
+// -----
+
+func.func @rank5(%x: tensor<2x2x2x3x37xf32>, %r: tensor<37x45xf32>) {
+  %xv = bmck.to_view %x : tensor<2x2x2x3x37xf32> -> !bmck.view<2x2x2x3x37xf32>
+  %rv = bmck.to_view %r : tensor<37x45xf32> -> !bmck.view<37x45xf32>
+  // expected-error @+1 {{CUDA emitter: operands of rank 5 and 2, at most 4 (the kernels take views of rank <= 4)}}
+  %o = bmck.matmul %xv, %rv : (!bmck.view<2x2x2x3x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<2x2x2x3x45xf32>
+  return
+}

@@ -2,7 +2,7 @@
 # The CUDA emitter on whole models: every generated decoder family (2 layers),
 # the onnxruntime-genai GQA forms and the shared Hugging Face exports go
 # through bmc-pipeline and bmc-emit-cuda (KV f32 with skip, bf16 with mask,
-# f16 prealloc with mask); each output must hold kv_append and attention
+# f16 prealloc with mask); each output must hold kv_append, attention and matmul
 # kernels and count the ops left for the CUDA target; then every distinct .cu
 # compiles with NVRTC for sm_80 and sm_90 within the spill budget
 # (bmc_cuda_emitted_check; exit 77, a ctest skip, only without NVRTC in a
@@ -40,6 +40,7 @@ for m in "${models[@]}"; do
       -o /dev/null 2>> "$work/err" || { cat "$work/err"; fail "$name ($cfg): emit"; }
     grep -q '^bmc_kv_append_0(' "$out" || fail "$name ($cfg): no kv_append kernel"
     grep -q '^bmc_attention_0_split(' "$out" || fail "$name ($cfg): no attention kernel"
+    grep -q '^bmc_matmul_[0-9]*_tiled(' "$out" || fail "$name ($cfg): no matmul kernel"
     left=$(grep -o 'Left for the CUDA target: [0-9]* ops\?' "$out") || fail "$name ($cfg): no count of the ops left"
     echo "$name ($cfg): $(grep -c '^extern "C" __global__' "$out") __global__, $left"
     n=$((n + 1))

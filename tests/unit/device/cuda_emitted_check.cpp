@@ -65,7 +65,10 @@ int main(int argc, char **argv) {
       std::set<std::string> reported;
       for (const PtxasInfo &k : out->kernels) {
         // The library's own kernels come along with decode_attention.cuh; nvrtc_test checks them.
-        if (k.function.rfind("bmc_kv_append_", 0) != 0 && k.function.rfind("bmc_attention_", 0) != 0)
+        bool ours = false;
+        for (const char *prefix : {"bmc_kv_append_", "bmc_attention_", "bmc_matmul_", "bmc_gemm_"})
+          ours = ours || k.function.rfind(prefix, 0) == 0;
+        if (!ours)
           continue;
         ++emitted;
         reported.insert(k.function);

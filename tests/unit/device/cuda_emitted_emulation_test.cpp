@@ -16,6 +16,8 @@
 #include "runtime/device/cuda/common.cuh"
 #include "runtime/device/cuda/kv_append.cuh"
 #include "runtime/device/cuda/decode_attention.cuh"
+#include "runtime/device/cuda/gemv.cuh"
+#include "runtime/device/cuda/matmul.cuh" // the products' kernels: cuda_emitted_matmul_test.cpp
 #include "tests/unit/device/emitted_kernels.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
@@ -215,12 +217,19 @@ using bmc::device::LaunchValue;
 
 #define BMC_EMULATED(name)                                                                         \
   HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+#define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
 
 const HostKernel kEmittedTable[] = {
     BMC_EMULATED(bmc_kv_append_0),        BMC_EMULATED(bmc_kv_append_1),        BMC_EMULATED(bmc_kv_append_2),
     BMC_EMULATED(bmc_kv_append_3),        BMC_EMULATED(bmc_kv_append_4),        BMC_EMULATED(bmc_attention_0_split),
     BMC_EMULATED(bmc_attention_0_combine), BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine),
     BMC_EMULATED(bmc_attention_2_split),  BMC_EMULATED(bmc_attention_2_combine),
+    // The products of @products (tested in cuda_emitted_matmul_test.cpp): the
+    // launcher finds every kernel its bmc-launch lines name.
+    BMC_EMULATED_PRODUCT(bmc_matmul_0),   BMC_EMULATED_PRODUCT(bmc_matmul_1),   BMC_EMULATED_PRODUCT(bmc_matmul_2),
+    BMC_EMULATED(bmc_matmul_3_tiled),     BMC_EMULATED(bmc_matmul_4_tiled),     BMC_EMULATED(bmc_matmul_5_tiled),
+    BMC_EMULATED(bmc_matmul_6_tiled),     BMC_EMULATED_PRODUCT(bmc_matmul_7),   BMC_EMULATED_PRODUCT(bmc_matmul_8),
+    BMC_EMULATED_PRODUCT(bmc_gemm_0),     BMC_EMULATED(bmc_gemm_1_tiled),
 };
 
 std::string emittedSource() {

@@ -37,3 +37,65 @@ func.func @kernels(%c32: !bmc.kv_cache<3x37xf32>, %c16: !bmc.kv_cache<3x37xf16>,
       : (!bmck.view<?x4x?x24xf32>, !bmck.view<?x2x?x24xf16>, !bmck.view<?x2x?x24xf16>, !bmck.view<?x4x?x?xf32>) -> !bmck.view<?x4x?x24xf32>
   return
 }
+
+// The matrix products (cuda_emitted_emulation_test.cpp, "Products"): K = 37 (not
+// a multiple of 8), N = 45 (odd). bmck.matmul 0-2 and bmck.gemm 0 read a named
+// weight (GEMV for few rows, tiled for many), as do matmul 7 and 8 (K = 64);
+// matmul 3-6 and gemm 1 read run-time views (tiled).
+func.func @products(%x3: tensor<?x?x37xf32>, %x2: tensor<?x37xf32>, %a4: tensor<?x3x?x37xf32>, %b3: tensor<3x37x?xf32>,
+                    %v1: tensor<37xf32>, %bk: tensor<?x37x?xf32>, %h3: tensor<?x?x37xf16>, %h2: tensor<37x?xf16>,
+                    %ta: tensor<37x?xf32>, %tb: tensor<?x37xf32>, %c2: tensor<?x?xf32>, %bias: tensor<45xf32>,
+                    %x64: tensor<?x64xf32>) {
+  %x64v = bmck.to_view %x64 : tensor<?x64xf32> -> !bmck.view<?x64xf32>
+  // 0: an f32 weight [37, 45], a 3-D activation.
+  %w0 = bmc.weight "w0" : tensor<37x45xf32>
+  %w0v = bmck.to_view %w0 : tensor<37x45xf32> -> !bmck.view<37x45xf32>
+  %x3v = bmck.to_view %x3 : tensor<?x?x37xf32> -> !bmck.view<?x?x37xf32>
+  %m0 = bmck.matmul %x3v, %w0v {weight = "w0"} : (!bmck.view<?x?x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<?x?x45xf32>
+  // 1: a bf16 weight through a widening Cast, a 2-D activation.
+  %w1 = bmc.weight "w1" : tensor<37x45xbf16>
+  %w1c = bmc.cast %w1 {to = f32} : (tensor<37x45xbf16>) -> tensor<37x45xf32>
+  %w1v = bmck.to_view %w1c : tensor<37x45xf32> -> !bmck.view<37x45xf32>
+  %x2v = bmck.to_view %x2 : tensor<?x37xf32> -> !bmck.view<?x37xf32>
+  %m1 = bmck.matmul %x2v, %w1v {weight = "w1"} : (!bmck.view<?x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<?x45xf32>
+  // 2: an f16 weight [45, 37] through a Cast and a Transpose, a 3-D activation, 2-D weight [37, 45] -> 45x? odd.
+  %w2 = bmc.weight "w2" : tensor<45x37xf16>
+  %w2c = bmc.cast %w2 {to = f32} : (tensor<45x37xf16>) -> tensor<45x37xf32>
+  %w2t = bmc.transpose %w2c {perm = array<i64: 1, 0>} : (tensor<45x37xf32>) -> tensor<37x45xf32>
+  %w2v = bmck.to_view %w2t : tensor<37x45xf32> -> !bmck.view<37x45xf32>
+  %m2 = bmck.matmul %x3v, %w2v {weight = "w2"} : (!bmck.view<?x?x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<?x?x45xf32>
+  // 3: batched, b broadcast over a's first batch dimension.
+  %a4v = bmck.to_view %a4 : tensor<?x3x?x37xf32> -> !bmck.view<?x3x?x37xf32>
+  %b3v = bmck.to_view %b3 : tensor<3x37x?xf32> -> !bmck.view<3x37x?xf32>
+  %m3 = bmck.matmul %a4v, %b3v : (!bmck.view<?x3x?x37xf32>, !bmck.view<3x37x?xf32>) -> !bmck.view<?x3x?x?xf32>
+  // 4: a 1-D left operand; 5: a 1-D right operand.
+  %v1v = bmck.to_view %v1 : tensor<37xf32> -> !bmck.view<37xf32>
+  %bkv = bmck.to_view %bk : tensor<?x37x?xf32> -> !bmck.view<?x37x?xf32>
+  %m4 = bmck.matmul %v1v, %bkv : (!bmck.view<37xf32>, !bmck.view<?x37x?xf32>) -> !bmck.view<?x?xf32>
+  %m5 = bmck.matmul %x3v, %v1v : (!bmck.view<?x?x37xf32>, !bmck.view<37xf32>) -> !bmck.view<?x?xf32>
+  // 6: f16 x f16 -> f16.
+  %h3v = bmck.to_view %h3 : tensor<?x?x37xf16> -> !bmck.view<?x?x37xf16>
+  %h2v = bmck.to_view %h2 : tensor<37x?xf16> -> !bmck.view<37x?xf16>
+  %m6 = bmck.matmul %h3v, %h2v : (!bmck.view<?x?x37xf16>, !bmck.view<37x?xf16>) -> !bmck.view<?x?x?xf16>
+  // 7: an f32 weight of K = 64 and 8: an f16 one (the GEMV's 128-bit loads: K a multiple of 8).
+  %w7 = bmc.weight "w7" : tensor<64x45xf32>
+  %w7v = bmck.to_view %w7 : tensor<64x45xf32> -> !bmck.view<64x45xf32>
+  %m7 = bmck.matmul %x64v, %w7v {weight = "w7"} : (!bmck.view<?x64xf32>, !bmck.view<64x45xf32>) -> !bmck.view<?x45xf32>
+  %w8 = bmc.weight "w8" : tensor<64x45xf16>
+  %w8c = bmc.cast %w8 {to = f32} : (tensor<64x45xf16>) -> tensor<64x45xf32>
+  %w8v = bmck.to_view %w8c : tensor<64x45xf32> -> !bmck.view<64x45xf32>
+  %m8 = bmck.matmul %x64v, %w8v {weight = "w8"} : (!bmck.view<?x64xf32>, !bmck.view<64x45xf32>) -> !bmck.view<?x45xf32>
+  // gemm 0: the weight [45, 37] with trans_b, a bias, alpha and beta.
+  %g0w = bmc.weight "g0" : tensor<45x37xf32>
+  %g0v = bmck.to_view %g0w : tensor<45x37xf32> -> !bmck.view<45x37xf32>
+  %biasv = bmck.to_view %bias : tensor<45xf32> -> !bmck.view<45xf32>
+  %g0 = bmck.gemm %x2v, %g0v, %biasv {weight = "g0", alpha = 0.5 : f32, beta = 2.0 : f32, trans_a = false, trans_b = true}
+      : (!bmck.view<?x37xf32>, !bmck.view<45x37xf32>, !bmck.view<45xf32>) -> !bmck.view<?x45xf32>
+  // gemm 1: run-time operands, trans_a and trans_b, a 2-D C that may broadcast.
+  %tav = bmck.to_view %ta : tensor<37x?xf32> -> !bmck.view<37x?xf32>
+  %tbv = bmck.to_view %tb : tensor<?x37xf32> -> !bmck.view<?x37xf32>
+  %c2v = bmck.to_view %c2 : tensor<?x?xf32> -> !bmck.view<?x?xf32>
+  %g1 = bmck.gemm %tav, %tbv, %c2v {alpha = 1.5 : f32, beta = -0.5 : f32, trans_a = true, trans_b = true}
+      : (!bmck.view<37x?xf32>, !bmck.view<?x37xf32>, !bmck.view<?x?xf32>) -> !bmck.view<?x?xf32>
+  return
+}
