@@ -32,10 +32,14 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     target.addIllegalOp<AttentionOp>();
     // The matrix products (LowerToKernelsMatMul.cpp).
     target.addIllegalOp<MatMulOp, GemmOp>();
+    // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
+    target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
+                        ReduceProdOp>();
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
+    populateNormToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

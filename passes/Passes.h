@@ -82,6 +82,11 @@ void populateAttentionToKernelPatterns(RewritePatternSet &patterns);
 /// bmck.gemm, naming the weight their right operand reads (findMatMulWeight).
 void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
 
+/// Norms, softmax and reductions of bmc-lower-to-kernels
+/// (passes/LowerToKernelsNorm.cpp): bmc.layer_norm / bmc.rms_norm ->
+/// bmck.norm, bmc.softmax -> bmck.softmax, bmc.reduce_* -> bmck.reduce.
+void populateNormToKernelPatterns(RewritePatternSet &patterns);
+
 /// The constant a matrix product's right operand `rhs` reads: a 2-D
 /// bmc.weight reached through at most one 2-D Transpose (`transposed`),
 /// before or after a Cast to f32 of a bf16/f16 weight, or a bf16/f16 weight

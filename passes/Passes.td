@@ -254,7 +254,10 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
     and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
     `bmck.gemm`, naming the weight their right operand reads;
-    passes/LowerToKernelsMatMul.cpp).
+    passes/LowerToKernelsMatMul.cpp), the norms, softmax and reductions
+    (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
+    `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
+    passes/LowerToKernelsNorm.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family
     produced as the view inside its `bmck.to_tensor` (the seams left without
