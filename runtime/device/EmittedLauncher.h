@@ -199,9 +199,8 @@ public:
   // The distinct notices given so far.
   const std::vector<std::string> &notices() const { return notices_; }
 
-  struct Prepared; // a launch checked and planned, not enqueued (EmittedLauncher.cpp)
-
 private:
+  struct Prepared; // a launch checked and planned, not enqueued (EmittedLauncher.cpp)
   explicit EmittedLauncher(Device &device);
   Status scratch(const std::string &name, int64_t floats, DevicePtr &out);
   Status prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out);

@@ -185,7 +185,8 @@ void productsThroughTheDeviceGemm(bool gpu) {
   EXPECT_EQ(rec.path, "tiled");
   EXPECT_EQ(rec.tiledWhy, "C is added by the tiled kernel's epilogue (the device GEMM's beta * C reads C in place)");
   // Few rows stay on the GEMV whatever the prefill path.
-  Tensor one = makeTensor({1, 2, 37}, ElementType::F32, 5, false, false), oneOut = makeTensor({1, 2, 45}, ElementType::F32, 6, false, false), rhs;
+  Tensor one = makeTensor({1, 2, 37}, ElementType::F32, 5, false, false), rhs;
+  Tensor oneOut = makeTensor({1, 2, 45}, ElementType::F32, 6, false, false);
   gemm.upload(one), gemm.upload(oneOut);
   DevicePtr w0 = weightFor(gemm, 0, rhs, 9);
   st = gemm.launcher->launch("bmck.matmul", 0,
@@ -379,7 +380,8 @@ void decodeStepsAsAGraph(bool gpu) {
     ASSERT_EQ(outG, get(direct.out, outBytes));
 
     // The CPU kernels: bmc_attention_f32 over the caches as they are now, then a plain loop.
-    std::vector<uint8_t> hk = get(graphed.k, cacheBytes), hv = get(graphed.v, cacheBytes), hm = get(graphed.mask, size_t(B::kMaxSeq * B::kCapacity * 4));
+    std::vector<uint8_t> hk = get(graphed.k, cacheBytes), hv = get(graphed.v, cacheBytes);
+    std::vector<uint8_t> hm = get(graphed.mask, size_t(B::kMaxSeq * B::kCapacity * 4));
     std::vector<float> qf(size_t(seq * B::kHeads * B::kD)), att(qf.size(), 0.0f);
     std::memcpy(qf.data(), q.data(), q.size());
     bmc_attention_args a = {};
