@@ -71,6 +71,11 @@ const HostKernel kTable[] = {
     BMC_EMULATED_PRODUCT(bmc_gemm_0),      BMC_EMULATED(bmc_gemm_1_tiled),
 };
 
+const HostKernel *emittedTable(size_t &count) {
+  count = sizeof kTable / sizeof kTable[0];
+  return kTable;
+}
+
 std::string emittedSource() {
   std::ifstream f(BMC_EMITTED_CU);
   std::stringstream ss;

@@ -15,6 +15,7 @@
 #include "tests/unit/device/emitted_products_test.h"
 
 #include "bmc/abi/kernels.h"
+#include "runtime/device/CpuDevice.h"
 #include "runtime/device/CudaWeights.h"
 
 #include <gtest/gtest.h>
@@ -199,6 +200,62 @@ void productsThroughTheDeviceGemm(bool gpu) {
 
 TEST(CudaEmittedPrefill, DeviceGemmMatchesTiledAndPlainLoops) { productsThroughTheDeviceGemm(false); }
 TEST(CudaEmittedPrefill, DeviceGemmOnTheGpu) { productsThroughTheDeviceGemm(true); }
+
+// A CPU device whose GEMM cannot be opened, as a GPU without cuBLASLt.
+class NoGemmDevice final : public bmc::device::Device {
+public:
+  using DevicePtr = bmc::device::DevicePtr;
+  const bmc::device::DeviceProperties &properties() const override { return cpu_.properties(); }
+  bmc::Result<DevicePtr> allocate(size_t n) override { return cpu_.allocate(n); }
+  bmc::Status free(DevicePtr p) override { return cpu_.free(p); }
+  bmc::Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
+  bmc::Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
+  bmc::Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override { return cpu_.copyOnDevice(d, s, n); }
+  bmc::Result<bmc::device::ModuleHandle> loadModule(const bmc::device::ModuleImage &i) override {
+    return cpu_.loadModule(i);
+  }
+  bmc::Result<bmc::device::KernelHandle> findKernel(bmc::device::ModuleHandle m, const std::string &n) override {
+    return cpu_.findKernel(m, n);
+  }
+  bmc::Status launch(bmc::device::KernelHandle k, const bmc::device::LaunchConfig &c, void **a) override {
+    return cpu_.launch(k, c, a);
+  }
+  bmc::Status synchronize() override { return cpu_.synchronize(); }
+  bmc::Result<std::unique_ptr<bmc::device::GrowableBuffer>> reserveGrowable(size_t n) override {
+    return cpu_.reserveGrowable(n);
+  }
+  bmc::Status beginCapture() override { return cpu_.beginCapture(); }
+  bmc::Result<bmc::device::GraphHandle> endCapture() override { return cpu_.endCapture(); }
+  bmc::Result<size_t> graphLaunchCount(bmc::device::GraphHandle g) override { return cpu_.graphLaunchCount(g); }
+  bmc::Status replay(bmc::device::GraphHandle g) override { return cpu_.replay(g); }
+  bmc::Status updateLaunch(bmc::device::GraphHandle g, size_t i, const bmc::device::LaunchConfig &c,
+                           void **a) override {
+    return cpu_.updateLaunch(g, i, c, a);
+  }
+  bmc::Status destroyGraph(bmc::device::GraphHandle g) override { return cpu_.destroyGraph(g); }
+  bmc::Status gemm(const bmc::device::GemmDesc &) override { return openGemm(); }
+  bmc::Status openGemm() override { return bmc::Status::error("cuda: gemm: libcublasLt.so.13 not found (test)"); }
+
+private:
+  bmc::device::CpuDevice cpu_;
+};
+
+TEST(CudaEmittedPrefill, NoDeviceGemmIsAnErrorUnlessTiledIsAsked) {
+  NoGemmDevice dev;
+  bmc::device::ModuleImage image;
+  image.format = bmc::device::ModuleFormat::HostTable;
+  image.hostKernels = emittedTable(image.hostKernelCount);
+  auto m = dev.loadModule(image);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto refused = EmittedLauncher::create(dev, m.value(), emittedSource(), {PrefillPath::DeviceGemm, {}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "emitted launcher: the device GEMM for many product rows: cuda: gemm: libcublasLt.so.13 not found (test) "
+            "(BMC_DEVICE_PREFILL=tiled runs the emitted tiled kernels instead)");
+  auto tiled = EmittedLauncher::create(dev, m.value(), emittedSource(), {PrefillPath::Tiled, {}});
+  ASSERT_TRUE(tiled.ok()) << tiled.status().message();
+  EXPECT_EQ(tiled.value()->prefill(), PrefillPath::Tiled);
+}
 
 TEST(CudaEmittedPrefill, PathFromTheEnvironment) {
   const char *saved = std::getenv("BMC_DEVICE_PREFILL");

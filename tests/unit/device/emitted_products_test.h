@@ -25,8 +25,10 @@ using bmc::device::DevicePtr;
 using bmc::device::ElementType;
 using bmc::device::EmittedLauncher;
 
-// The emitter's output for emitted_kernels.mlir (BMC_EMITTED_CU).
+// The emitter's output for emitted_kernels.mlir (BMC_EMITTED_CU), and its
+// kernels as a host table for the CPU device (the emulation).
 std::string emittedSource();
+const bmc::device::HostKernel *emittedTable(size_t &count);
 int kvType(ElementType t);
 size_t width(ElementType t);
 
