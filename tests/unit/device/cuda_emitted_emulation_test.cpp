@@ -215,8 +215,12 @@ using bmc::device::LaunchArgs;
 using bmc::device::LaunchRecord;
 using bmc::device::LaunchValue;
 
+// With their argument sizes, so that their launches can be captured in graphs.
 #define BMC_EMULATED(name)                                                                         \
-  HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+  HostKernel {                                                                                     \
+    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
+        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+  }
 #define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
 
 const HostKernel kEmittedTable[] = {
