@@ -33,7 +33,7 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies();
 
 // CUDA C the compiler's CUDA emitter wrote (bmc-opt --bmc-emit-cuda), with the
 // device functions it calls in front: decode_attention_params.h, common.cuh,
-// kv_append.cuh, decode_attention.cuh (the files the library families use),
+// kv_append.cuh, decode_attention.cuh, norm.cuh (the files the library families use),
 // ready for NVRTC.
 std::string cudaEmittedKernelSource(const std::string &emitted);
 

@@ -65,7 +65,8 @@ int main(int argc, char **argv) {
       std::set<std::string> reported;
       for (const PtxasInfo &k : out->kernels) {
         // The library's own kernels come along with decode_attention.cuh; nvrtc_test checks them.
-        if (k.function.rfind("bmc_kv_append_", 0) != 0 && k.function.rfind("bmc_attention_", 0) != 0)
+        if (k.function.rfind("bmc_kv_append_", 0) != 0 && k.function.rfind("bmc_attention_", 0) != 0 &&
+            k.function.rfind("bmc_norm_", 0) != 0 && k.function.rfind("bmc_softmax_", 0) != 0)
           continue;
         ++emitted;
         reported.insert(k.function);
