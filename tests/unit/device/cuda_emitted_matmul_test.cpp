@@ -18,6 +18,7 @@
 #include "runtime/device/cuda/decode_attention.cuh"
 #include "runtime/device/cuda/gemv.cuh"
 #include "runtime/device/cuda/matmul.cuh"
+#include "runtime/device/cuda/norm.cuh"
 #include "tests/unit/device/emitted_kernels.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
@@ -69,6 +70,10 @@ const HostKernel kTable[] = {
     BMC_EMULATED(bmc_matmul_3_tiled),      BMC_EMULATED(bmc_matmul_4_tiled),     BMC_EMULATED(bmc_matmul_5_tiled),
     BMC_EMULATED(bmc_matmul_6_tiled),      BMC_EMULATED_PRODUCT(bmc_matmul_7),   BMC_EMULATED_PRODUCT(bmc_matmul_8),
     BMC_EMULATED_PRODUCT(bmc_gemm_0),      BMC_EMULATED(bmc_gemm_1_tiled),
+    // The norms of @rows (tested in cuda_emitted_emulation_test.cpp): the
+    // launcher finds every kernel its bmc-launch lines name.
+    BMC_EMULATED(bmc_norm_0),              BMC_EMULATED(bmc_norm_1),             BMC_EMULATED(bmc_norm_2),
+    BMC_EMULATED(bmc_norm_3),              BMC_EMULATED(bmc_softmax_0),          BMC_EMULATED(bmc_softmax_1),
 };
 
 const HostKernel *emittedTable(size_t &count) {
