@@ -279,4 +279,35 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::bmck::BmckDialect"];
 }
 
+def GroupElementwise : Pass<"bmc-group-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Decide which elementwise ops are fused into their consumer's loop (bmc.fused marks)";
+  let description = [{
+    The fusion decision of the elementwise family, made once before
+    `bmc-lower-to-kernels` turns each group into one `bmck.elementwise`: an
+    elementwise op (`bmck::isElementwiseMember`) whose result has one use,
+    an elementwise op in the same block, is marked `bmc.fused` (its value is
+    computed in that consumer's loop, never stored); a group is an unmarked
+    op with the marked ops it reads, transitively. Broadcasting commutes
+    with elementwise ops, so the group's loop runs over its last op's sizes.
+    With `fuse=false` (the compiler's no-fusion option) nothing is marked
+    and every elementwise op is a group of one. Marks left by an earlier
+    run are removed first.
+
+    Before:
+    ```mlir
+    %s = bmc.add %x, %b : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+    %y = bmc.sigmoid %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    ```
+    After:
+    ```mlir
+    %s = bmc.add %x, %b {bmc.fused} : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+    %y = bmc.sigmoid %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    ```
+  }];
+  let options = [
+    Option<"fuse", "fuse", "bool", /*default=*/"true",
+           "Fuse single-use elementwise results into their consumer (false: every op is stored)">
+  ];
+}
+
 #endif // BMC_PASSES

@@ -265,3 +265,100 @@ func.func @gemm_result(%a: !bmck.view<70x5xf32>, %b: !bmck.view<70x19xf32>) {
   %y = bmck.gemm %a, %b {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = true, trans_b = false} : (!bmck.view<70x5xf32>, !bmck.view<70x19xf32>) -> !bmck.view<70x19xf32>
   return
 }
+
+// -----
+
+func.func @elementwise_args(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected one block argument per input (1), found 2}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>, %b: tensor<?x96xf32>):
+    %s = bmc.add %a, %b : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_arg_type(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected block argument #0 to be the tensor of input #0's view '!bmck.view<?x96xf32>', found 'tensor<?x96xf16>'}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf16> {
+  ^bb0(%a: tensor<?x96xf16>):
+    %s = bmc.neg %a : (tensor<?x96xf16>) -> tensor<?x96xf16>
+    bmck.yield %s : tensor<?x96xf16>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_member(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected only bmc elementwise ops in the body, found 'bmc.softmax'}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %s = bmc.softmax %a {axis = 1 : i64} : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_uses(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected every op but the last to have one use (its value is not stored), found 'bmc.exp' with 2}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %e = bmc.exp %a : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    %s = bmc.mul %e, %e : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_yield(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected bmck.yield to return the value of the body's last op}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %e = bmc.exp %a : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %a : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_empty(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected at least one elementwise op in the body}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    bmck.yield %a : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_result(%x: !bmck.view<?x96xf32>, %b: !bmck.view<7x1xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected the result to be the view of the yielded 'tensor<7x96xf32>', found '!bmck.view<?x96xf32>'}}
+  %g = bmck.elementwise %x, %b : (!bmck.view<?x96xf32>, !bmck.view<7x1xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>, %c: tensor<7x1xf32>):
+    %s = bmc.add %a, %c : (tensor<?x96xf32>, tensor<7x1xf32>) -> tensor<7x96xf32>
+    bmck.yield %s : tensor<7x96xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @elementwise_isolated(%x: !bmck.view<?x96xf32>, %t: tensor<?x96xf32>) {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    // expected-error @+1 {{using value defined outside the region}}
+    %s = bmc.add %a, %t : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
