@@ -252,9 +252,13 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     `bmck.kv_rows`; passes/LowerToKernelsKV.cpp), attention
     (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
     padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
-    and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
+    the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
     `bmck.gemm`, naming the weight their right operand reads;
-    passes/LowerToKernelsMatMul.cpp).
+    passes/LowerToKernelsMatMul.cpp) and the elementwise groups that
+    `bmc-group-elementwise` marked (one `bmck.elementwise` per group whose
+    ops stand together in the block, holding them; the others stay, as
+    does a 16-bit weight's Cast only packed products read;
+    passes/LowerToKernelsElementwise.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family
     produced as the view inside its `bmck.to_tensor` (the seams left without
@@ -291,7 +295,11 @@ def GroupElementwise : Pass<"bmc-group-elementwise", "::mlir::func::FuncOp"> {
     with elementwise ops, so the group's loop runs over its last op's sizes.
     With `fuse=false` (the compiler's no-fusion option) nothing is marked
     and every elementwise op is a group of one. Marks left by an earlier
-    run are removed first.
+    run are removed first. A 16-bit weight's Cast read both by packed
+    products (`feedsPackedProduct`) and by other ops is then split: the
+    products read a copy (left at tensor level by `bmc-lower-to-kernels`:
+    the product names the weight), the other ops the Cast, whose mark was
+    decided with all its uses counted.
 
     Before:
     ```mlir
