@@ -10,6 +10,7 @@
 
 #include "compiler/CodeGen.h"
 #include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -25,14 +26,39 @@ static Value stripCasts(Value v) {
   return v;
 }
 
+/// The values that are `v` cast (ONNX Cast), with the type cast to: a
+/// bmc.cast of it, or a bmck.elementwise of that one Cast reading it through
+/// its seam, seen at tensor level (bmc-lower-to-kernels made it a group).
+static SmallVector<std::pair<Value, Type>> castsOf(Value v) {
+  SmallVector<std::pair<Value, Type>> r;
+  for (Operation *u : v.getUsers()) {
+    if (auto c = dyn_cast<mlir::bmc::CastOp>(u)) {
+      r.push_back({c.getResult(), c.getTo()});
+      continue;
+    }
+    auto seam = dyn_cast<mlir::bmck::ToViewOp>(u);
+    if (!seam) continue;
+    for (Operation *g : seam.getView().getUsers()) {
+      auto group = dyn_cast<mlir::bmck::ElementwiseOp>(g);
+      if (!group || group.getBody().front().getOperations().size() != 2) continue;
+      auto c = dyn_cast<mlir::bmc::CastOp>(group.getRoot());
+      if (!c) continue;
+      for (Operation *t : group.getResult().getUsers())
+        if (auto back = dyn_cast<mlir::bmck::ToTensorOp>(t)) r.push_back({back.getTensor(), c.getTo()});
+    }
+  }
+  return r;
+}
+
 /// The weight gathered by `arg` (an embedding lookup), if any.
 static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
   SmallVector<Value> work{arg};
   while (!work.empty()) {
     Value v = work.pop_back_val();
+    for (auto [cast, to] : castsOf(v)) work.push_back(cast);
     for (Operation *u : v.getUsers()) {
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
-      if (isa<mlir::bmc::CastOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
+      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
               mlir::bmc::SqueezeOp>(u) && u->getOperand(0) == v) {
         work.push_back(u->getResult(0));
         continue;
@@ -125,19 +151,18 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     // A 16-bit graph's concat caches are read and returned through Casts
     // (bmc-narrow-16bit-io): past -> Cast f32 -> Concat -> Cast back -> return.
     SmallVector<Value, 2> pasts{a};
-    for (Operation *u : a.getUsers())
-      if (auto c = dyn_cast<mlir::bmc::CastOp>(u); c && c.getTo().isF32()) pasts.push_back(c.getResult());
+    for (auto [cast, to] : castsOf(a))
+      if (to.isF32()) pasts.push_back(cast);
     SmallVector<Operation *> readers;
     for (Value p : pasts) readers.append(p.getUsers().begin(), p.getUsers().end());
     for (Operation *u : readers) {
       auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
       if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || !llvm::is_contained(pasts, cc.getInputs()[0])) continue;
       SmallVector<OpOperand *> uses;
-      for (OpOperand &use : cc.getResult().getUses()) {
-        uses.push_back(&use);
-        if (auto back = dyn_cast<mlir::bmc::CastOp>(use.getOwner()); back && back.getTo() == t.getElementType())
-          for (OpOperand &bu : back.getResult().getUses()) uses.push_back(&bu);
-      }
+      for (OpOperand &use : cc.getResult().getUses()) uses.push_back(&use);
+      for (auto [back, to] : castsOf(cc.getResult()))
+        if (to == t.getElementType())
+          for (OpOperand &bu : back.getUses()) uses.push_back(&bu);
       for (OpOperand *usep : uses)
         if (OpOperand &use = *usep; use.getOwner() == ret.getOperation()) {
           DecoderInfo::KV c;

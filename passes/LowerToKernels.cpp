@@ -35,11 +35,16 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
     target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
                         ReduceProdOp>();
+    // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
+    // ops outside a bmck.elementwise, but for the bmc.fused ones its
+    // pattern erases and a packed 16-bit weight's Cast.
+    target.addDynamicallyLegalDialect<BmcDialect>(isLegalForElementwiseGroups);
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
     populateNormToKernelPatterns(patterns);
+    populateElementwiseToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

@@ -156,6 +156,8 @@ public:
   LogicalResult run(ModuleOp module, llvm::raw_ostream &os) {
     WalkResult r = module.walk([&](Operation *op) {
       if (isa<ModuleOp, func::FuncOp, func::ReturnOp>(op)) return WalkResult::advance();
+      // The ops of an elementwise group are its body, not kernels of their own.
+      if (op->getParentOfType<bmck::ElementwiseOp>()) return WalkResult::advance();
       if (auto a = dyn_cast<bmck::KVAppendOp>(op)) return succeeded(kvAppend(a)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto a = dyn_cast<bmck::AttentionOp>(op)) return succeeded(attention(a)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto n = dyn_cast<bmck::NormOp>(op)) return succeeded(norms_.add(n)) ? WalkResult::advance() : WalkResult::interrupt();
