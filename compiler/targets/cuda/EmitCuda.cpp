@@ -15,6 +15,7 @@
 #include "compiler/targets/cuda/EmitCuda.h"
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
 #include "compiler/targets/cuda/EmitCudaNorm.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -37,6 +38,10 @@ namespace mlir::bmc::cuda {
 } // namespace mlir::bmc::cuda
 
 using namespace mlir;
+using mlir::bmc::cuda::count;
+using mlir::bmc::cuda::cudaType;
+using mlir::bmc::cuda::floatLiteral;
+using mlir::bmc::cuda::typeName;
 
 namespace {
 
@@ -44,32 +49,6 @@ namespace {
 constexpr int64_t kMaxHeadDim = 256, kMaxGroup = 8;
 // BMC_ATTN_THREADS (decode_attention.cuh) and BMC_ATTN_MAX_ROWS_PER_SPLIT.
 constexpr int64_t kAttnThreads = 128, kMaxRowsPerSplit = 256;
-
-// The device-side name of an element type (the structs of common.cuh).
-const char *cudaType(Type t) {
-  if (t.isF32()) return "bmc_f32";
-  if (t.isF16()) return "bmc_f16";
-  if (t.isBF16()) return "bmc_bf16";
-  return nullptr;
-}
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-// A float as an exact C literal (hex float), e.g. 0x1p-2f.
-std::string floatLiteral(float f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(f));
-  return buf;
-}
-
-std::string count(int n, const char *noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
 
 std::string decimal(float f) {
   char buf[64];

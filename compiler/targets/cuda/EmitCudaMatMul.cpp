@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -54,26 +55,6 @@ struct MatMulConfig {
 };
 
 namespace {
-
-const char *cudaType(Type t) {
-  if (t.isF32()) return "bmc_f32";
-  if (t.isF16()) return "bmc_f16";
-  if (t.isBF16()) return "bmc_bf16";
-  return nullptr;
-}
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-std::string floatLiteral(float f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(f));
-  return buf;
-}
 
 std::string ref(const char *view, const char *field, int dim) {
   return std::string(view) + "." + field + "[" + std::to_string(dim) + "]";

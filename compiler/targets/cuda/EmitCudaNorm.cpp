@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCudaNorm.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/JSON.h"
@@ -16,33 +17,15 @@
 
 using namespace mlir;
 using mlir::bmc::cuda::NormEmitter;
+using mlir::bmc::cuda::count;
+using mlir::bmc::cuda::cudaType;
+using mlir::bmc::cuda::floatLiteral;
+using mlir::bmc::cuda::typeName;
 
 namespace {
 
 // BMC_NORM_THREADS (norm.cuh).
 constexpr int64_t kNormThreads = 256;
-
-const char *cudaType(Type t) {
-  if (t.isF32()) return "bmc_f32";
-  if (t.isF16()) return "bmc_f16";
-  if (t.isBF16()) return "bmc_bf16";
-  return nullptr;
-}
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-std::string floatLiteral(float f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(f));
-  return buf;
-}
-
-std::string count(int n, const char *noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 /// The checks every row kernel makes: rank <= 4 is the emitter's; the
 /// element type one of the three the device functions widen.
