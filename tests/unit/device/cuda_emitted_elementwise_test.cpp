@@ -6,8 +6,10 @@
 // ops' semantics (ONNX, and the CPU emitter's where ONNX leaves it open: a
 // 16-bit intermediate rounded to its type, rounded here by the CPU's
 // bmc_convert_f32_to_kv; float -> int Casts of NaN / out of range giving the
-// minimum). Then one group through EmittedLauncher on the CPU device (its
-// planned grid-stride launch) and its failed broadcast check.
+// minimum). Each case three ways: the kernel called directly, through
+// EmittedLauncher on the CPU device (the planned grid-stride launch), and on a
+// GPU (NVRTC + CudaDevice; skipped here). Then a launch whose broadcast check
+// fails.
 // What the emulation checks and does not: cuda_emulation.h.
 #include "cuda_emulation.h"
 
@@ -24,7 +26,10 @@
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
+#include "runtime/device/CudaDevice.h"
 #include "runtime/device/EmittedLauncher.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
 
 #include <gtest/gtest.h>
 
@@ -42,15 +47,6 @@ namespace {
 
 using bmc::device::Dim3;
 using bmc::device::HostLaunch;
-
-template <typename... A>
-void launch(void (*kernel)(A...), unsigned blocks, void **args) {
-  HostLaunch l{{blocks, 1, 1}, {256, 1, 1}, {}};
-  for (uint32_t x = 0; x < blocks; ++x) {
-    l.blockIdx = {x, 0, 0};
-    bmc_emu::emulate(kernel, l, args);
-  }
-}
 
 enum class T { F32, F16, BF16, I32, I64, B };
 size_t width(T t) { return t == T::F32 || t == T::I32 ? 4 : t == T::I64 ? 8 : t == T::B ? 1 : 2; }
@@ -169,60 +165,175 @@ void expectAll(const Tensor &out, const std::function<double(long long, long lon
   EXPECT_EQ(bad, 0) << what;
 }
 
-TEST(CudaEmittedElementwise, RopeWithBroadcastCosSin) {
+#define BMC_EMULATED(name)                                                                         \
+  bmc::device::HostKernel {                                                                        \
+    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
+        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+  }
+const bmc::device::HostKernel kTable[] = {
+    BMC_EMULATED(bmc_elementwise_0), BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_elementwise_2),
+    BMC_EMULATED(bmc_elementwise_3), BMC_EMULATED(bmc_elementwise_4), BMC_EMULATED(bmc_elementwise_5),
+    BMC_EMULATED(bmc_elementwise_6), BMC_EMULATED(bmc_elementwise_7), BMC_EMULATED(bmc_elementwise_8),
+    BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10),
+};
+
+
+enum class Mode { Emulated, Launcher, Gpu };
+
+std::string emittedSource() {
+  std::ifstream in(BMC_EMITTED_ELEMENTWISE_CU);
+  std::stringstream source;
+  source << in.rdbuf();
+  return source.str();
+}
+
+// Each group on each case's tensors: Emulated, its kernel called directly
+// (blocks of 256 threads, one after another); Launcher, through the runtime's
+// EmittedLauncher on the CPU device (its planned grid, its checks); Gpu, the
+// same on NVRTC's build through CudaDevice (a skip without a GPU unless
+// BMC_REQUIRE_GPU=1; benchmarks/gpu_check.sh sets it).
+class CudaEmittedElementwise : public ::testing::TestWithParam<Mode> {
+protected:
+  void SetUp() override {
+    using namespace bmc::device;
+    if (GetParam() == Mode::Emulated)
+      return;
+    ModuleImage image;
+    if (GetParam() == Mode::Launcher) {
+      device_ = std::make_unique<CpuDevice>();
+      image.format = ModuleFormat::HostTable;
+      image.hostKernels = kTable;
+      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    } else {
+      auto d = CudaDevice::create(0);
+      if (!d) {
+        std::string e = d.status().message();
+        const char *require = std::getenv("BMC_REQUIRE_GPU");
+        bool absent = e.rfind(CudaDevice::kNoDriver, 0) == 0 || e.rfind(CudaDevice::kNoDevice, 0) == 0;
+        if (absent && !(require && std::string(require) == "1"))
+          GTEST_SKIP() << e;
+        FAIL() << e;
+      }
+      device_ = std::move(d.value());
+      auto nvrtc = Nvrtc::load();
+      ASSERT_TRUE(nvrtc) << nvrtc.status().message();
+      NvrtcRequest req;
+      req.source = cudaEmittedKernelSource(emittedSource());
+      req.name = "emitted_elementwise.cu";
+      const auto &p = device_->properties();
+      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+      auto out = nvrtc.value()->compile(req);
+      ASSERT_TRUE(out) << out.status().message();
+      image.format = ModuleFormat::Cubin;
+      image.bytes = std::move(out->cubin);
+    }
+    auto module = device_->loadModule(image);
+    ASSERT_TRUE(module) << module.status().message();
+    auto l = EmittedLauncher::create(*device_, module.value(), emittedSource());
+    ASSERT_TRUE(l) << l.status().message();
+    launcher_ = std::move(l.value());
+    ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 11);
+  }
+
+  void run(int index, std::vector<Tensor *> ins, Tensor &out, unsigned blocks) {
+    using namespace bmc::device;
+    if (!launcher_) {
+      std::vector<void *> args;
+      for (Tensor *t : ins)
+        args.push_back(&t->v);
+      args.push_back(&out.v);
+      HostLaunch l{{blocks, 1, 1}, {256, 1, 1}, {}};
+      for (uint32_t x = 0; x < blocks; ++x) {
+        l.blockIdx = {x, 0, 0};
+        kTable[index].fn(l, args.data());
+      }
+      return;
+    }
+    std::vector<DevicePtr> ptrs;
+    auto upload = [&](const Tensor &t) {
+      DevicePtr p = device_->allocate(t.bytes.size()).value();
+      EXPECT_TRUE(device_->copyToDevice(p, t.bytes.data(), t.bytes.size()));
+      ptrs.push_back(p);
+      bmc_view4 v = t.v;
+      v.data = reinterpret_cast<const void *>(p);
+      return v;
+    };
+    LaunchArgs args;
+    for (size_t k = 0; k < ins.size(); ++k)
+      args["x" + std::to_string(k)] = LaunchValue::of(upload(*ins[k]));
+    args["out"] = LaunchValue::of(upload(out));
+    LaunchRecord record;
+    bmc::Status s = launcher_->launch("bmck.elementwise", index, args, &record);
+    ASSERT_TRUE(s) << s.message();
+    int64_t n = out.v.size[0] * out.v.size[1] * out.v.size[2] * out.v.size[3];
+    int64_t planned = std::min<int64_t>((n + 255) / 256, int64_t(device_->properties().multiprocessors) * 32);
+    ASSERT_EQ(record.configs.size(), 1u);
+    EXPECT_EQ(record.configs[0].grid.x, uint32_t(planned));
+    ASSERT_TRUE(device_->synchronize());
+    ASSERT_TRUE(device_->copyToHost(out.bytes.data(), ptrs.back(), out.bytes.size()));
+    for (DevicePtr p : ptrs)
+      (void)device_->free(p);
+  }
+
+  std::unique_ptr<bmc::device::Device> device_;
+  std::unique_ptr<bmc::device::EmittedLauncher> launcher_;
+};
+
+INSTANTIATE_TEST_SUITE_P(, CudaEmittedElementwise, ::testing::Values(Mode::Emulated, Mode::Launcher, Mode::Gpu),
+                         [](const ::testing::TestParamInfo<Mode> &i) {
+                           return std::string(i.param == Mode::Emulated ? "Emulated"
+                                              : i.param == Mode::Launcher ? "Launcher" : "Gpu");
+                         });
+
+TEST_P(CudaEmittedElementwise, RopeWithBroadcastCosSin) {
   const long long batch = 2, heads = 3, seq = 5, d = 38;
   Tensor x(T::F32, {batch, heads, seq, d}, 2), cos(T::F32, {1, 1, seq, d}), rot(T::F32, {batch, heads, seq, d}),
       sin(T::F32, {1, 1, seq, d}), out(T::F32, {batch, heads, seq, d});
   x.fillUniform(1, -2, 2), cos.fillUniform(2, -1, 1), rot.fillUniform(3, -2, 2), sin.fillUniform(4, -1, 1);
-  void *args[] = {&x.v, &cos.v, &rot.v, &sin.v, &out.v};
-  launch(bmc_elementwise_0, 3, args); // 2280 elements over 768 threads: the grid-stride loop
+  run(0, {&x, &cos, &rot, &sin}, out, 3); // 2280 elements over 768 threads: the grid-stride loop
   expectAll(out, [&](long long a, long long b, long long c, long long e) {
     return float(x.get(x.at(a, b, c, e)) * cos.get(cos.at(0, 0, c, e))) +
            float(rot.get(rot.at(a, b, c, e)) * sin.get(sin.at(0, 0, c, e)));
   }, 1e-6, "rope");
 }
 
-TEST(CudaEmittedElementwise, SiluTimesUp) {
+TEST_P(CudaEmittedElementwise, SiluTimesUp) {
   Tensor g(T::F32, {1, 3, 7, 45}), u(T::F32, {1, 3, 7, 45}, 3), out(T::F32, {1, 3, 7, 45});
   g.fillUniform(5, -12, 12), u.fillUniform(6, -3, 3);
-  void *args[] = {&g.v, &u.v, &out.v};
-  launch(bmc_elementwise_1, 2, args);
+  run(1, {&g, &u}, out, 2);
   expectAll(out, [&](long long a, long long b, long long c, long long e) {
     double x = g.get(g.at(a, b, c, e));
     return x / (1.0 + std::exp(-x)) * u.get(u.at(a, b, c, e));
   }, 2e-6, "silu*up");
 }
 
-TEST(CudaEmittedElementwise, MaskWhereAndChain) {
+TEST_P(CudaEmittedElementwise, MaskWhereAndChain) {
   const long long batch = 3, q = 4, k = 9;
   Tensor kp(T::I64, {1, 1, 1, k}), qp(T::I64, {1, 1, q, 1}), am(T::I64, {batch, 1, 1, k}), zero(T::F32, {1, 1, 1, 1}),
       ninf(T::F32, {1, 1, 1, 1}), out(T::F32, {batch, 1, q, k});
   kp.fillInts(7, 0, 8), qp.fillInts(8, 3, 8), am.fillInts(9, -1, 1);
   zero.fill([] { return 0.0; }), ninf.fill([] { return -INFINITY; });
-  void *args[] = {&kp.v, &qp.v, &am.v, &zero.v, &ninf.v, &out.v};
-  launch(bmc_elementwise_2, 1, args);
+  run(2, {&kp, &qp, &am, &zero, &ninf}, out, 1);
   expectAll(out, [&](long long a, long long, long long c, long long e) {
     bool keep = kp.getInt(kp.at(0, 0, 0, e)) <= qp.getInt(qp.at(0, 0, c, 0)) && am.getInt(am.at(a, 0, 0, e)) != 0;
     return keep ? 0.0 : -INFINITY;
   }, 0, "mask");
 }
 
-TEST(CudaEmittedElementwise, F16SumRoundedBeforeTanh) {
+TEST_P(CudaEmittedElementwise, F16SumRoundedBeforeTanh) {
   Tensor h(T::F16, {1, 1, 11, 37}, 2), b(T::F16, {1, 1, 1, 37}), out(T::F16, {1, 1, 11, 37});
   h.fillUniform(10, -3, 3), b.fillUniform(11, -3, 3);
-  void *args[] = {&h.v, &b.v, &out.v};
-  launch(bmc_elementwise_3, 1, args);
+  run(3, {&h, &b}, out, 1);
   expectAll(out, [&](long long, long long, long long c, long long e) {
     float s = round16(float(h.get(h.at(0, 0, c, e))) + float(b.get(b.at(0, 0, 0, e))), T::F16);
     return round16(std::tanh(s), T::F16);
   }, 1e-3, "f16 tanh(x + b)"); // one f16 ulp: tanhf may round the other way
 }
 
-TEST(CudaEmittedElementwise, Bf16SiluCastToF32) {
+TEST_P(CudaEmittedElementwise, Bf16SiluCastToF32) {
   Tensor x(T::BF16, {1, 2, 9, 37}), out(T::F32, {1, 2, 9, 37});
   x.fillUniform(12, -6, 6);
-  void *args[] = {&x.v, &out.v};
-  launch(bmc_elementwise_4, 2, args);
+  run(4, {&x}, out, 2);
   expectAll(out, [&](long long, long long b, long long c, long long e) {
     float v = float(x.get(x.at(0, b, c, e)));
     float s = round16(1.0f / (1.0f + std::exp(-v)), T::BF16);
@@ -230,11 +341,10 @@ TEST(CudaEmittedElementwise, Bf16SiluCastToF32) {
   }, 8e-3, "bf16 x * sigmoid(x)"); // one bf16 ulp
 }
 
-TEST(CudaEmittedElementwise, IntegerModNegCastMul) {
+TEST_P(CudaEmittedElementwise, IntegerModNegCastMul) {
   Tensor a(T::I64, {1, 1, 13, 7}, 2), b(T::I64, {1, 1, 1, 7}), c(T::I32, {1, 1, 1, 1}), out(T::I32, {1, 1, 13, 7});
   a.fillInts(13, -100000000000ll, 100000000000ll), b.fillInts(14, -9, 9, true), c.fill([] { return 77777.0; });
-  void *args[] = {&a.v, &b.v, &c.v, &out.v};
-  launch(bmc_elementwise_5, 1, args);
+  run(5, {&a, &b, &c}, out, 1);
   expectAll(out, [&](long long, long long, long long r, long long e) {
     int64_t x = a.getInt(a.at(0, 0, r, e)), y = b.getInt(b.at(0, 0, 0, e));
     int64_t m = x % y;
@@ -244,11 +354,10 @@ TEST(CudaEmittedElementwise, IntegerModNegCastMul) {
   }, 0, "i64 mod / neg / cast / mul");
 }
 
-TEST(CudaEmittedElementwise, IntegerDivFmodSubMax) {
+TEST_P(CudaEmittedElementwise, IntegerDivFmodSubMax) {
   Tensor a(T::I32, {1, 1, 17, 5}), b(T::I32, {1, 1, 1, 5}, 4), out(T::I32, {1, 1, 17, 5});
   a.fillInts(15, -1000, 1000), b.fillInts(16, -7, 7, true);
-  void *args[] = {&a.v, &b.v, &out.v};
-  launch(bmc_elementwise_6, 1, args);
+  run(6, {&a, &b}, out, 1);
   expectAll(out, [&](long long, long long, long long r, long long e) {
     int32_t x = int32_t(a.getInt(a.at(0, 0, r, e))), y = int32_t(b.getInt(b.at(0, 0, 0, e)));
     int32_t s = (x / y) % y - x; // C: truncation, the dividend's sign
@@ -256,7 +365,7 @@ TEST(CudaEmittedElementwise, IntegerDivFmodSubMax) {
   }, 0, "i32 div / fmod / sub / max");
 }
 
-TEST(CudaEmittedElementwise, FloatToIntCastMinGelu) {
+TEST_P(CudaEmittedElementwise, FloatToIntCastMinGelu) {
   Tensor x(T::F32, {1, 1, 6, 11}), l(T::I64, {1, 1, 1, 11}), out(T::F32, {1, 1, 6, 11});
   std::mt19937 rng(17);
   std::uniform_real_distribution<double> u(-9.9, 9.9);
@@ -264,8 +373,7 @@ TEST(CudaEmittedElementwise, FloatToIntCastMinGelu) {
   const double special[] = {NAN, 1e30, -1e30, 2.5, -2.5, -0.0, 0.99};
   x.fill([&] { return n < 7 ? special[n++] : u(rng); });
   l.fillInts(18, -3, 8);
-  void *args[] = {&x.v, &l.v, &out.v};
-  launch(bmc_elementwise_7, 1, args);
+  run(7, {&x, &l}, out, 1);
   expectAll(out, [&](long long, long long, long long r, long long e) {
     float v = float(x.get(x.at(0, 0, r, e)));
     int64_t c = (std::isnan(v) || v >= 9.2233720368547758e18f || v < -9.2233720368547758e18f) ? INT64_MIN : int64_t(v);
@@ -275,15 +383,14 @@ TEST(CudaEmittedElementwise, FloatToIntCastMinGelu) {
   }, 1e-6, "f32 -> i64 / min / f32 / gelu");
 }
 
-TEST(CudaEmittedElementwise, PowClipMinModComparisonsWhere) {
+TEST_P(CudaEmittedElementwise, PowClipMinModComparisonsWhere) {
   Tensor p(T::F32, {1, 1, 9, 13}, 2), two(T::F32, {1, 1, 1, 1}), half(T::F32, {1, 1, 1, 1}), lo(T::F32, {1, 1, 1, 1}),
       hi(T::F32, {1, 1, 1, 1}), q(T::F32, {1, 1, 1, 13}), out(T::F32, {1, 1, 9, 13});
   p.fillUniform(19, -3, 3), q.fillUniform(20, 0.25, 2.5);
   two.fill([] { return 2.0; }), half.fill([] { return 0.5; }), lo.fill([] { return 0.5; }), hi.fill([] { return 2.0; });
   p.raw(p.at(0, 0, 0, 0), NAN);
   p.raw(p.at(0, 0, 1, 3), q.get(q.at(0, 0, 0, 3))); // Equal holds
-  void *args[] = {&p.v, &two.v, &half.v, &lo.v, &hi.v, &q.v, &out.v};
-  launch(bmc_elementwise_8, 1, args);
+  run(8, {&p, &two, &half, &lo, &hi, &q}, out, 1);
   auto minimum = [](float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : a < b ? a : b; };
   auto maximum = [](float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : a > b ? a : b; };
   expectAll(out, [&](long long, long long, long long r, long long e) {
@@ -297,11 +404,10 @@ TEST(CudaEmittedElementwise, PowClipMinModComparisonsWhere) {
   }, 2e-6, "pow / clip / min / fmod / comparisons / where / max");
 }
 
-TEST(CudaEmittedElementwise, UnaryChain) {
+TEST_P(CudaEmittedElementwise, UnaryChain) {
   Tensor x(T::F32, {1, 2, 7, 13}, 3), out(T::F32, {1, 2, 7, 13});
   x.fillUniform(21, -4, 4);
-  void *args[] = {&x.v, &out.v};
-  launch(bmc_elementwise_9, 1, args);
+  run(9, {&x}, out, 1);
   expectAll(out, [&](long long, long long b, long long c, long long e) {
     double v = x.get(x.at(0, b, c, e));
     v = std::tanh(std::erf(std::log(std::sqrt(std::exp(std::sin(std::cos(v)))))));
@@ -312,13 +418,12 @@ TEST(CudaEmittedElementwise, UnaryChain) {
   }, 2e-5, "unary chain");
 }
 
-TEST(CudaEmittedElementwise, CeilSignReluCastToBoolNot) {
+TEST_P(CudaEmittedElementwise, CeilSignReluCastToBoolNot) {
   Tensor x(T::F32, {1, 1, 4, 5}), out(T::B, {1, 1, 4, 5}, 2);
   const double values[] = {1.0, 0.0, -0.0, NAN, 0.5, -0.5, 2.0, -3.0, 0.25, 1.5, 3.0, -1.0, 0.75, -2.5, 1e-7, 5.0, -0.1, 0.9, 1.0, 0.0};
   int n = 0;
   x.fill([&] { return values[n++]; });
-  void *args[] = {&x.v, &out.v};
-  launch(bmc_elementwise_10, 1, args);
+  run(10, {&x}, out, 1);
   expectAll(out, [&](long long, long long, long long c, long long e) {
     float v = float(x.get(x.at(0, 0, c, e)));
     float s = std::ceil(v);
@@ -331,19 +436,7 @@ TEST(CudaEmittedElementwise, CeilSignReluCastToBoolNot) {
 
 // Through the runtime's launcher on the CPU device: the planned grid-stride
 // launch of group 1, and its broadcast check.
-#define BMC_EMULATED(name)                                                                         \
-  bmc::device::HostKernel {                                                                        \
-    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
-        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
-  }
-const bmc::device::HostKernel kTable[] = {
-    BMC_EMULATED(bmc_elementwise_0), BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_elementwise_2),
-    BMC_EMULATED(bmc_elementwise_3), BMC_EMULATED(bmc_elementwise_4), BMC_EMULATED(bmc_elementwise_5),
-    BMC_EMULATED(bmc_elementwise_6), BMC_EMULATED(bmc_elementwise_7), BMC_EMULATED(bmc_elementwise_8),
-    BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10),
-};
-
-TEST(CudaEmittedElementwise, LauncherPlansAndChecks) {
+TEST(CudaEmittedElementwiseLauncher, PlansAndChecks) {
   using namespace bmc::device;
   CpuDevice device;
   ModuleImage image;
@@ -352,12 +445,8 @@ TEST(CudaEmittedElementwise, LauncherPlansAndChecks) {
   image.hostKernelCount = sizeof kTable / sizeof kTable[0];
   auto module = device.loadModule(image);
   ASSERT_TRUE(module) << module.status().message();
-  std::ifstream in(BMC_EMITTED_ELEMENTWISE_CU);
-  std::stringstream source;
-  source << in.rdbuf();
-  auto launcher = EmittedLauncher::create(device, module.value(), source.str());
+  auto launcher = EmittedLauncher::create(device, module.value(), emittedSource());
   ASSERT_TRUE(launcher) << launcher.status().message();
-  EXPECT_EQ(launcher.value()->configurations("bmck.elementwise"), 11);
   Tensor g(T::F32, {1, 5, 9, 45}), u(T::F32, {1, 1, 9, 45}, 2), out(T::F32, {1, 5, 9, 45});
   g.fillUniform(22, -5, 5), u.fillUniform(23, -2, 2);
   LaunchRecord record;
