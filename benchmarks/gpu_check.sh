@@ -72,6 +72,7 @@ echo "  the products that stay tiled and their notices) and CudaEmittedGraph.Dec
 echo "  and a projection GEMV captured as a CUDA graph, updated for the next steps, re-captured prefill -> decode,"
 echo "  equal to direct launches and within tolerance of the CPU kernels)"
 echo "  and bmc_cuda_emitted_elementwise_tests: CudaEmittedElementwise.*/Gpu (the emitted bmck.elementwise kernels:"
-echo "  RoPE, SiLU*mul, the mask's where/and chain, f16/bf16 groups, integer and cast groups, every float op, vs plain loops)"
+echo "  RoPE, SiLU*mul, the mask's where/and chain, f16/bf16 groups, integer and cast groups, every float op, and the"
+echo "  bmck.reduce kernels: sum, mean, max, min, prod, vs plain loops)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

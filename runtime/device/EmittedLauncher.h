@@ -169,7 +169,8 @@ public:
   static Result<std::vector<std::string>> kernelNames(const std::string &emittedSource);
 
   // The number of configurations of an op ("bmck.kv_append", "bmck.attention",
-  // "bmck.matmul", "bmck.gemm", "bmck.norm", "bmck.softmax", "bmck.elementwise").
+  // "bmck.matmul", "bmck.gemm", "bmck.norm", "bmck.softmax", "bmck.elementwise",
+  // "bmck.reduce").
   int configurations(const std::string &op) const;
 
   // The weight configuration `config` of `op` reads, or null (none, or no such

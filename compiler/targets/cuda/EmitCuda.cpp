@@ -144,7 +144,11 @@ public:
       if (auto n = dyn_cast<bmck::NormOp>(op)) return succeeded(norms_.add(n)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) return succeeded(norms_.add(s)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) return succeeded(elementwise_.add(e)) ? WalkResult::advance() : WalkResult::interrupt();
-      std::string noForm; // a product the CUDA target has no form of (quantized): left, by that name
+      std::string noForm; // a product (quantized) or reduction (integer) without a CUDA form: left, by that name
+      if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
+        if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) return WalkResult::advance();
+      }
       if (isa<bmck::MatMulOp, bmck::GemmOp>(op)) {
         if (failed(matmuls_.add(op, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) return WalkResult::advance();
@@ -179,7 +183,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax and bmck.elementwise are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise and bmck.reduce are emitted";
       return failure();
     }
     write(os);
@@ -258,7 +262,7 @@ private:
        << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "), "
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
-       << norms_.summary() << ", " << elementwise_.summary() << "; "
+       << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
@@ -407,12 +411,14 @@ private:
     matmuls_.write(os);
     norms_.write(os); // EmitCudaNorm.cpp
     elementwise_.write(os); // EmitCudaElementwise.cpp
+    reduces_.write(os);
   }
 
   mlir::bmc::cuda::CudaEmitOptions options_;
   mlir::bmc::cuda::MatMulEmitter matmuls_;
   mlir::bmc::cuda::NormEmitter norms_;
   mlir::bmc::cuda::ElementwiseEmitter elementwise_;
+  mlir::bmc::cuda::ReduceEmitter reduces_;
   std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
   std::map<std::string, std::pair<AttentionConfig, int>> attns_;
   std::vector<std::string> appendOrder_, attnOrder_;

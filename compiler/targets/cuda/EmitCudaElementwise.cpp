@@ -33,7 +33,9 @@
 
 using namespace mlir;
 using mlir::bmc::cuda::count;
+using mlir::bmc::cuda::cudaType;
 using mlir::bmc::cuda::ElementwiseEmitter;
+using mlir::bmc::cuda::ReduceEmitter;
 using mlir::bmc::cuda::floatLiteral;
 using mlir::bmc::cuda::typeName;
 
@@ -367,5 +369,131 @@ void ElementwiseEmitter::write(llvm::raw_ostream &os) const {
        << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
        << name << "(" << c.params << ") {\n"
        << c.body << "}\n";
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// bmck.reduce
+//===----------------------------------------------------------------------===//
+
+std::string ReduceEmitter::Config::key() const {
+  return kind + "/" + type + "/" + std::to_string(rank) + "/" + std::to_string(mask) + "/" + (keepdims ? "keep" : "drop");
+}
+
+LogicalResult ReduceEmitter::add(bmck::ReduceOp op, std::string &noForm) {
+  bmck::ViewType x = op.getInput().getType();
+  if (x.getRank() > 4)
+    return op.emitError() << "CUDA emitter: reduce of rank " << x.getRank() << ", at most 4";
+  const char *t = cudaType(x.getElementType());
+  if (!t) { // a form not written yet (a shape computation's, in the genai graphs): left, by that name
+    noForm = "bmck.reduce (" + typeName(x.getElementType()) + ")";
+    return success();
+  }
+  Config c;
+  switch (op.getKind()) {
+  case bmck::ReduceKind::Mean: c.kind = "mean"; break;
+  case bmck::ReduceKind::Sum: c.kind = "sum"; break;
+  case bmck::ReduceKind::Max: c.kind = "max"; break;
+  case bmck::ReduceKind::Min: c.kind = "min"; break;
+  case bmck::ReduceKind::Prod: c.kind = "prod"; break;
+  }
+  c.type = t, c.typeName = typeName(x.getElementType());
+  c.rank = x.getRank(), c.keepdims = op.getKeepdims();
+  int64_t lead = 4 - c.rank;
+  if (op.getAxes().empty())
+    for (int64_t d = lead; d < 4; ++d) c.mask |= 1u << d;
+  for (int64_t a : op.getAxes()) c.mask |= 1u << (a + lead);
+  ++ops_;
+  auto [it, fresh] = configs_.try_emplace(c.key(), c, 0);
+  if (fresh) order_.push_back(c.key());
+  ++it->second.second;
+  return success();
+}
+
+std::string ReduceEmitter::summary() const {
+  return std::to_string(ops_) + " bmck.reduce (" + count(int(order_.size()), "configuration") + ")";
+}
+
+void ReduceEmitter::write(llvm::raw_ostream &os) const {
+  for (auto [i, key] : llvm::enumerate(order_)) {
+    const auto &[c, uses] = configs_.at(key);
+    std::string name = "bmc_reduce_" + std::to_string(i), what = "reduce " + std::to_string(i) + ": ";
+    int kind = c.kind == "sum" || c.kind == "mean" ? 0 : c.kind == "max" ? 1 : c.kind == "min" ? 2 : 3;
+    // out's view4 dimension of each kept dimension of x (-1: reduced).
+    int outDim[4];
+    int kept = 0;
+    for (int d = 0; d < 4; ++d) kept += !(c.mask >> d & 1);
+    for (int d = 0, j = 0; d < 4; ++d) {
+      bool reduced = c.mask >> d & 1;
+      outDim[d] = c.keepdims ? (reduced ? -1 : d) : (reduced ? -1 : 4 - kept + j++);
+    }
+    json::Array checks;
+    auto add = [&](std::string lhs, const char *cmp, json::Value rhs, std::string error) {
+      checks.push_back(json::Object{{"lhs", json::Array{std::move(lhs)}},
+                                    {"cmp", cmp},
+                                    {"rhs", json::Array{std::move(rhs)}},
+                                    {"error", what + error}});
+    };
+    bool outUsed[4] = {false, false, false, false};
+    for (int d = 0; d < 4; ++d) {
+      std::string xs = "x.size[" + std::to_string(d) + "]";
+      if (d < 4 - c.rank) add(xs, "==", 1, "x of size {" + xs + "} in dimension " + std::to_string(d) + ", expected 1");
+      if (outDim[d] < 0) continue;
+      std::string os_ = "out.size[" + std::to_string(outDim[d]) + "]";
+      outUsed[outDim[d]] = true;
+      add(os_, "==", xs, "out of size {" + os_ + "} in dimension " + std::to_string(outDim[d]) + ", x of {" + xs +
+                             "} in dimension " + std::to_string(d));
+    }
+    for (int d = 0; d < 4; ++d)
+      if (!outUsed[d]) {
+        std::string os_ = "out.size[" + std::to_string(d) + "]";
+        add(os_, "==", 1, "out of size {" + os_ + "} in dimension " + std::to_string(d) + ", expected 1");
+      }
+    // grid x: out's elements (a product of its sizes).
+    json::Array grid{json::Array{"out.size[0]", "out.size[1]", "out.size[2]", "out.size[3]"}, 1, 1};
+    json::Object launch{{"kernel", name}, {"grid", std::move(grid)}, {"block", kThreads}, {"shared_bytes", 0}};
+    json::Object desc{{"version", 1},
+                      {"op", "bmck.reduce"},
+                      {"config", int64_t(i)},
+                      {"params", json::Array{json::Object{{"name", "x"}, {"kind", "view4"}, {"from", "arg"}},
+                                             json::Object{{"name", "out"}, {"kind", "view4"}, {"from", "arg"}}}},
+                      {"checks", std::move(checks)},
+                      {"launches", json::Array{std::move(launch)}}};
+    std::string axes;
+    for (int d = 0; d < 4; ++d)
+      if (c.mask >> d & 1) axes += (axes.empty() ? "" : ", ") + std::to_string(d - (4 - c.rank));
+    os << "\n// bmc-launch: " << json::Value(std::move(desc)) << "\n"
+       << "// reduce " << i << ": " << c.kind << " of " << c.typeName << " (rank " << c.rank << ") over axes [" << axes
+       << "]" << (c.keepdims ? ", keepdims" : "") << ", fp32 accumulation (" << count(uses, "op")
+       << "). A block per output element, block BMC_EW_THREADS.\n"
+       << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
+       << name << "(bmc_view4 x, bmc_view4 out) {\n"
+       << "  __shared__ float scratch[BMC_EW_THREADS / BMC_WARP];\n"
+       << "  typedef " << c.type << "::storage S;\n"
+       << "  long long o = blockIdx.x, k[4] = {0, 0, 0, 0};\n";
+    for (int d = 3; d >= 0; --d) // the kept dimensions of x from the output element
+      if (!(c.mask >> d & 1) && d >= 4 - c.rank)
+        os << "  k[" << d << "] = o % x.size[" << d << "];\n  o /= x.size[" << d << "];\n";
+    std::string m;
+    for (int d = 0; d < 4; ++d)
+      if (c.mask >> d & 1) m += (m.empty() ? "" : " * ") + std::string("x.size[") + std::to_string(d) + "]";
+    os << "  const long long m = " << m << ";\n"
+       << "  float acc = bmc_reduce_identity<" << kind << ">();\n"
+       << "  for (long long j = threadIdx.x; j < m; j += blockDim.x) {\n"
+       << "    long long r = j, i[4] = {k[0], k[1], k[2], k[3]};\n";
+    for (int d = 3; d >= 0; --d)
+      if (c.mask >> d & 1) os << "    i[" << d << "] = r % x.size[" << d << "];\n    r /= x.size[" << d << "];\n";
+    std::string xoff = "x.offset", ooff = "out.offset";
+    for (int d = 0; d < 4; ++d) {
+      if (d < 4 - c.rank) continue;
+      xoff += " + i[" + std::to_string(d) + "] * bmc_view_stride(x, " + std::to_string(d) + ")";
+      if (outDim[d] >= 0)
+        ooff += " + k[" + std::to_string(d) + "] * bmc_view_stride(out, " + std::to_string(outDim[d]) + ")";
+    }
+    os << "    acc = bmc_reduce_combine<" << kind << ">(acc, " << c.type << "::widen(((const S *)x.data)[" << xoff
+       << "]));\n  }\n"
+       << "  acc = bmc_block_reduce<" << kind << ">(acc, scratch);\n";
+    if (c.kind == "mean") os << "  acc = acc / (float)m;\n";
+    os << "  if (threadIdx.x == 0)\n    ((S *)out.data)[" << ooff << "] = " << c.type << "::narrow(acc);\n}\n";
   }
 }

@@ -1,4 +1,4 @@
-//===- EmitCudaElementwise.h - bmck.elementwise -> CUDA C -------*- C++ -*-===//
+//===- EmitCudaElementwise.h - bmck.elementwise, bmck.reduce -> CUDA C -*- C++ -*-===//
 //
 // The CUDA form of the fused elementwise groups, kept out of EmitCuda.cpp
 // (which only dispatches to it): one __global__ per distinct configuration
@@ -51,6 +51,33 @@ public:
 
 private:
   std::map<std::string, std::pair<Config, int>> configs_; // by params + body
+  std::vector<std::string> order_;
+  int ops_ = 0;
+};
+
+/// bmck.reduce: one __global__ per distinct (kind, element type, input rank,
+/// reduced axes, keepdims), a block of BMC_EW_THREADS per output element, its
+/// threads over the reduced elements, fp32 accumulation (the CPU accumulates
+/// a 16-bit input in its own type), bmc_block_reduce (elementwise.cuh).
+/// f32, f16, bf16 views of rank <= 4; an integer reduction has no CUDA form
+/// yet: counted as left under `noForm` ("bmck.reduce (i64)"), as a quantized
+/// product is.
+class ReduceEmitter {
+public:
+  LogicalResult add(bmck::ReduceOp op, std::string &noForm);
+  /// "N bmck.reduce (k configurations)".
+  std::string summary() const;
+  void write(llvm::raw_ostream &os) const;
+
+private:
+  struct Config {
+    std::string kind, type, typeName; // "sum", bmc_f32, f32
+    int64_t rank = 0;
+    unsigned mask = 0; // reduced view4 dimensions
+    bool keepdims = false;
+    std::string key() const;
+  };
+  std::map<std::string, std::pair<Config, int>> configs_;
   std::vector<std::string> order_;
   int ops_ = 0;
 };

@@ -128,3 +128,31 @@ __device__ __forceinline__ long long bmc_ew_f64_to_i64(double x) {
              ? (long long)0x8000000000000000ull
              : (long long)x;
 }
+
+// bmck.reduce (the CUDA emitter's bmc_reduce_N kernels): a block per output
+// element, its threads over the reduced elements, fp32 accumulation, then
+// the block combines its threads' values. KIND: 0 sum (and mean), 1 max,
+// 2 min, 3 prod; max / min propagate NaN as the CPU's arith.maximumf /
+// minimumf do.
+template <int KIND> __device__ __forceinline__ float bmc_reduce_combine(float a, float b) {
+  return KIND == 0 ? a + b : KIND == 1 ? bmc_ew_maximum(a, b) : KIND == 2 ? bmc_ew_minimum(a, b) : a * b;
+}
+template <int KIND> __device__ __forceinline__ float bmc_reduce_identity() {
+  return KIND == 0 ? 0.0f : KIND == 1 ? BMC_NEG_INF : KIND == 2 ? -BMC_NEG_INF : 1.0f;
+}
+// The combination of v over the block, returned to every thread; `scratch`
+// holds one float per warp. Every thread of the block must call it.
+template <int KIND> __device__ __forceinline__ float bmc_block_reduce(float v, float *scratch) {
+  int lane = threadIdx.x % BMC_WARP, warp = threadIdx.x / BMC_WARP;
+  int warps = (blockDim.x + BMC_WARP - 1) / BMC_WARP;
+  for (int o = BMC_WARP / 2; o > 0; o >>= 1)
+    v = bmc_reduce_combine<KIND>(v, __shfl_xor_sync(BMC_FULL_MASK, v, o));
+  __syncthreads();
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  float r = scratch[0];
+  for (int w = 1; w < warps; ++w)
+    r = bmc_reduce_combine<KIND>(r, scratch[w]);
+  return r;
+}

@@ -11,7 +11,7 @@
 //
 // RUN: bmc-opt %s --bmc-emit-cuda -o /dev/null | FileCheck %s
 
-// CHECK: 0 bmck.softmax (0 configurations), 3 bmck.elementwise (2 configurations);
+// CHECK: 0 bmck.softmax (0 configurations), 3 bmck.elementwise (2 configurations), 2 bmck.reduce (1 configuration);
 // CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (arith.constant 1).
 
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"elementwise 0: x0 of size {x0.size[0]} in dimension 0, expected 1","lhs":["x0.size[0]"],"rhs":[1]},
@@ -47,8 +47,37 @@
 // CHECK-NEXT: const float t6 = t5;
 // CHECK-NEXT: ((unsigned short *)out.data)[{{.*}}] = bmc_bf16::narrow(t6);
 // CHECK-NOT: bmc_elementwise_2
+// bmck.reduce: a block per output element (grid x: out's element count), the
+// kept dimensions of x from blockIdx.x, the threads over the reduced ones,
+// fp32 accumulation, bmc_block_reduce, the mean's division, one store.
+// CHECK: "config":0,"launches":[{"block":256,"grid":{{\[\["out.size\[0\]","out.size\[1\]","out.size\[2\]","out.size\[3\]"\],1,1\]}},"kernel":"bmc_reduce_0","shared_bytes":0}],"op":"bmck.reduce"
+// CHECK-NEXT: // reduce 0: mean of bf16 (rank 3) over axes [0, 2], keepdims, fp32 accumulation (2 ops). A block per output element, block BMC_EW_THREADS.
+// CHECK-NEXT: extern "C" __global__ void __launch_bounds__(BMC_EW_THREADS)
+// CHECK-NEXT: bmc_reduce_0(bmc_view4 x, bmc_view4 out) {
+// CHECK-NEXT:   __shared__ float scratch[BMC_EW_THREADS / BMC_WARP];
+// CHECK-NEXT:   typedef bmc_bf16::storage S;
+// CHECK-NEXT:   long long o = blockIdx.x, k[4] = {0, 0, 0, 0};
+// CHECK-NEXT:   k[2] = o % x.size[2];
+// CHECK-NEXT:   o /= x.size[2];
+// CHECK-NEXT:   const long long m = x.size[1] * x.size[3];
+// CHECK-NEXT:   float acc = bmc_reduce_identity<0>();
+// CHECK-NEXT:   for (long long j = threadIdx.x; j < m; j += blockDim.x) {
+// CHECK-NEXT:     long long r = j, i[4] = {k[0], k[1], k[2], k[3]};
+// CHECK-NEXT:     i[3] = r % x.size[3];
+// CHECK-NEXT:     r /= x.size[3];
+// CHECK-NEXT:     i[1] = r % x.size[1];
+// CHECK-NEXT:     r /= x.size[1];
+// CHECK-NEXT:     acc = bmc_reduce_combine<0>(acc, bmc_bf16::widen(((const S *)x.data)[x.offset + i[1] * bmc_view_stride(x, 1) + i[2] * bmc_view_stride(x, 2) + i[3] * bmc_view_stride(x, 3)]));
+// CHECK-NEXT:   }
+// CHECK-NEXT:   acc = bmc_block_reduce<0>(acc, scratch);
+// CHECK-NEXT:   acc = acc / (float)m;
+// CHECK-NEXT:   if (threadIdx.x == 0)
+// CHECK-NEXT:     ((S *)out.data)[out.offset + k[2] * bmc_view_stride(out, 2)] = bmc_bf16::narrow(acc);
+// CHECK-NEXT: }
+// CHECK-NOT: bmc_reduce_1
 func.func @groups(%x: !bmck.view<?x?x96xf32>, %b: !bmck.view<96xf32>, %y: !bmck.view<?x?x96xf32>,
-                  %i: !bmck.view<?x7xi64>, %k: !bmck.view<i64>, %h: !bmck.view<?x7xf16>) {
+                  %i: !bmck.view<?x7xi64>, %k: !bmck.view<i64>, %h: !bmck.view<?x7xf16>,
+                  %rd: !bmck.view<?x5x37xbf16>, %rd2: !bmck.view<2x?x9xbf16>) {
   %g0 = bmck.elementwise %x, %b : (!bmck.view<?x?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x?x96xf32> {
   ^bb0(%a: tensor<?x?x96xf32>, %c: tensor<96xf32>):
     %s = bmc.add %a, %c : (tensor<?x?x96xf32>, tensor<96xf32>) -> tensor<?x?x96xf32>
@@ -77,5 +106,8 @@ func.func @groups(%x: !bmck.view<?x?x96xf32>, %b: !bmck.view<96xf32>, %y: !bmck.
     %o = bmc.cast %w {to = bf16} : (tensor<?x7xf16>) -> tensor<?x7xbf16>
     bmck.yield %o : tensor<?x7xbf16>
   }
+  // Two reductions of one configuration (the sizes differ, not the kind, type, rank, axes or keepdims).
+  %m0 = bmck.reduce %rd {kind = #bmck.reduce<mean>, axes = array<i64: 0, 2>, keepdims = true} : (!bmck.view<?x5x37xbf16>) -> !bmck.view<1x5x1xbf16>
+  %m1 = bmck.reduce %rd2 {kind = #bmck.reduce<mean>, axes = array<i64: 0, 2>, keepdims = true} : (!bmck.view<2x?x9xbf16>) -> !bmck.view<1x?x1xbf16>
   return
 }

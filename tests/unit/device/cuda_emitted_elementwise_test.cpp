@@ -175,7 +175,11 @@ const bmc::device::HostKernel kTable[] = {
     BMC_EMULATED(bmc_elementwise_3), BMC_EMULATED(bmc_elementwise_4), BMC_EMULATED(bmc_elementwise_5),
     BMC_EMULATED(bmc_elementwise_6), BMC_EMULATED(bmc_elementwise_7), BMC_EMULATED(bmc_elementwise_8),
     BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10),
+    // kTable[kReduce + i]: bmck.reduce i.
+    BMC_EMULATED(bmc_reduce_0), BMC_EMULATED(bmc_reduce_1), BMC_EMULATED(bmc_reduce_2), BMC_EMULATED(bmc_reduce_3),
+    BMC_EMULATED(bmc_reduce_4),
 };
+constexpr int kReduce = 11;
 
 
 enum class Mode { Emulated, Launcher, Gpu };
@@ -233,9 +237,19 @@ protected:
     ASSERT_TRUE(l) << l.status().message();
     launcher_ = std::move(l.value());
     ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 11);
+    ASSERT_EQ(launcher_->configurations("bmck.reduce"), 5);
   }
 
+  // bmck.elementwise `index` (blocks of 256 threads when called directly).
   void run(int index, std::vector<Tensor *> ins, Tensor &out, unsigned blocks) {
+    launch("bmck.elementwise", index, index, std::move(ins), out, blocks);
+  }
+  // bmck.reduce `index`: a block per output element.
+  void reduce(int index, Tensor &x, Tensor &out) {
+    unsigned n = unsigned(out.v.size[0] * out.v.size[1] * out.v.size[2] * out.v.size[3]);
+    launch("bmck.reduce", index, kReduce + index, {&x}, out, n);
+  }
+  void launch(const char *op, int index, int kernel, std::vector<Tensor *> ins, Tensor &out, unsigned blocks) {
     using namespace bmc::device;
     if (!launcher_) {
       std::vector<void *> args;
@@ -245,7 +259,7 @@ protected:
       HostLaunch l{{blocks, 1, 1}, {256, 1, 1}, {}};
       for (uint32_t x = 0; x < blocks; ++x) {
         l.blockIdx = {x, 0, 0};
-        kTable[index].fn(l, args.data());
+        kTable[kernel].fn(l, args.data());
       }
       return;
     }
@@ -259,14 +273,15 @@ protected:
       return v;
     };
     LaunchArgs args;
+    bool reduce = std::string(op) == "bmck.reduce";
     for (size_t k = 0; k < ins.size(); ++k)
-      args["x" + std::to_string(k)] = LaunchValue::of(upload(*ins[k]));
+      args[reduce ? std::string("x") : "x" + std::to_string(k)] = LaunchValue::of(upload(*ins[k]));
     args["out"] = LaunchValue::of(upload(out));
     LaunchRecord record;
-    bmc::Status s = launcher_->launch("bmck.elementwise", index, args, &record);
+    bmc::Status s = launcher_->launch(op, index, args, &record);
     ASSERT_TRUE(s) << s.message();
     int64_t n = out.v.size[0] * out.v.size[1] * out.v.size[2] * out.v.size[3];
-    int64_t planned = std::min<int64_t>((n + 255) / 256, int64_t(device_->properties().multiprocessors) * 32);
+    int64_t planned = reduce ? n : std::min<int64_t>((n + 255) / 256, int64_t(device_->properties().multiprocessors) * 32);
     ASSERT_EQ(record.configs.size(), 1u);
     EXPECT_EQ(record.configs[0].grid.x, uint32_t(planned));
     ASSERT_TRUE(device_->synchronize());
@@ -436,6 +451,57 @@ TEST_P(CudaEmittedElementwise, CeilSignReluCastToBoolNot) {
 
 // Through the runtime's launcher on the CPU device: the planned grid-stride
 // launch of group 1, and its broadcast check.
+// The reductions against plain double loops over the reduced elements.
+TEST_P(CudaEmittedElementwise, ReduceSumMeanMaxMinProd) {
+  Tensor x0(T::F32, {1, 2, 3, 301}, 2), o0(T::F32, {1, 1, 2, 3});
+  x0.fillUniform(31, -1, 1);
+  reduce(0, x0, o0);
+  expectAll(o0, [&](long long, long long, long long b, long long c) {
+    double s = 0;
+    for (long long e = 0; e < 301; ++e) s += x0.get(x0.at(0, b, c, e));
+    return s;
+  }, 1e-5, "sum over 301");
+  Tensor x1(T::BF16, {2, 5, 3, 37}), o1(T::BF16, {2, 1, 3, 1});
+  x1.fillUniform(32, -4, 4);
+  reduce(1, x1, o1);
+  expectAll(o1, [&](long long a, long long, long long c, long long) {
+    double s = 0;
+    for (long long h = 0; h < 5; ++h)
+      for (long long e = 0; e < 37; ++e) s += x1.get(x1.at(a, h, c, e));
+    return round16(float(s / (5 * 37)), T::BF16); // fp32 accumulation, then rounded once
+  }, 8e-3, "bf16 mean over axes 1, 3");
+  Tensor x2(T::F16, {1, 1, 11, 9}), o2(T::F16, {1, 1, 1, 1});
+  x2.fillUniform(33, -100, 100);
+  x2.raw(x2.at(0, 0, 3, 4), -INFINITY);
+  reduce(2, x2, o2);
+  expectAll(o2, [&](long long, long long, long long, long long) {
+    double m = -INFINITY;
+    for (long long r = 0; r < 11; ++r)
+      for (long long e = 0; e < 9; ++e) m = std::max(m, x2.get(x2.at(0, 0, r, e)));
+    return m;
+  }, 0, "f16 max over all");
+  Tensor x3(T::F32, {1, 1, 300, 7}), o3(T::F32, {1, 1, 1, 7}, 3);
+  x3.fillUniform(34, -9, 9);
+  x3.raw(x3.at(0, 0, 17, 2), NAN); // min propagates NaN (arith.minimumf)
+  reduce(3, x3, o3);
+  expectAll(o3, [&](long long, long long, long long, long long e) {
+    double m = INFINITY;
+    for (long long r = 0; r < 300; ++r) {
+      double v = x3.get(x3.at(0, 0, r, e));
+      m = std::isnan(v) || std::isnan(m) ? NAN : std::min(m, v);
+    }
+    return m;
+  }, 0, "min over axis 0");
+  Tensor x4(T::F32, {1, 1, 1, 45}), o4(T::F32, {1, 1, 1, 1});
+  x4.fillUniform(35, 0.8, 1.25);
+  reduce(4, x4, o4);
+  expectAll(o4, [&](long long, long long, long long, long long) {
+    double p = 1;
+    for (long long e = 0; e < 45; ++e) p *= x4.get(x4.at(0, 0, 0, e));
+    return p;
+  }, 1e-5, "prod");
+}
+
 TEST(CudaEmittedElementwiseLauncher, PlansAndChecks) {
   using namespace bmc::device;
   CpuDevice device;

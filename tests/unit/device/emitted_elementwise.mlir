@@ -1,7 +1,7 @@
 // The input of cuda_emitted_elementwise_test.cpp: the CUDA emitter's output for
 // these groups (bmc-opt --bmc-emit-cuda, at build time) runs in the host
 // emulation against plain loops written in the test. The kernel numbers the
-// test uses follow the order below (elementwise 0-10).
+// test uses follow the order below (elementwise 0-10, reduce 0-4).
 func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>, %rot: !bmck.view<?x3x?x38xf32>,
                   %sin: !bmck.view<1x1x?x38xf32>,
                   %g: !bmck.view<?x?x45xf32>, %u: !bmck.view<?x?x45xf32>,
@@ -12,7 +12,9 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
                   %ja: !bmck.view<?x5xi32>, %jb: !bmck.view<5xi32>,
                   %fx: !bmck.view<?x11xf32>, %fli: !bmck.view<11xi64>,
                   %p: !bmck.view<?x13xf32>, %q: !bmck.view<13xf32>, %lo: !bmck.view<f32>, %hi: !bmck.view<f32>,
-                  %un: !bmck.view<?x?x13xf32>, %bv: !bmck.view<?x5xf32>) {
+                  %un: !bmck.view<?x?x13xf32>, %bv: !bmck.view<?x5xf32>,
+                  %r0: !bmck.view<?x?x301xf32>, %r1: !bmck.view<?x5x3x37xbf16>, %r2: !bmck.view<?x9xf16>,
+                  %r3: !bmck.view<?x7xf32>, %r4: !bmck.view<?xf32>) {
   // 0: RoPE, x * cos + rotate_half(x) * sin (cos / sin broadcast over batch and heads).
   %e0 = bmck.elementwise %x0, %cos, %rot, %sin : (!bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>, !bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>) -> !bmck.view<?x3x?x38xf32> {
   ^bb0(%a: tensor<?x3x?x38xf32>, %c: tensor<1x1x?x38xf32>, %r: tensor<?x3x?x38xf32>, %s: tensor<1x1x?x38xf32>):
@@ -137,5 +139,13 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
     %n = bmc.not %b : (tensor<?x5xi1>) -> tensor<?x5xi1>
     bmck.yield %n : tensor<?x5xi1>
   }
+  // The reductions (bmck.reduce 0-4): a sum over a row wider than a block,
+  // a mean of bf16 over axes 1 and 3 (keepdims), a max of f16 over all axes
+  // (a scalar), a min over axis 0 (keepdims), a product over a 1-D view.
+  %q0 = bmck.reduce %r0 {kind = #bmck.reduce<sum>, axes = array<i64: 2>, keepdims = false} : (!bmck.view<?x?x301xf32>) -> !bmck.view<?x?xf32>
+  %q1 = bmck.reduce %r1 {kind = #bmck.reduce<mean>, axes = array<i64: 1, 3>, keepdims = true} : (!bmck.view<?x5x3x37xbf16>) -> !bmck.view<?x1x3x1xbf16>
+  %q2 = bmck.reduce %r2 {kind = #bmck.reduce<max>, axes = array<i64>, keepdims = false} : (!bmck.view<?x9xf16>) -> !bmck.view<f16>
+  %q3 = bmck.reduce %r3 {kind = #bmck.reduce<min>, axes = array<i64: 0>, keepdims = true} : (!bmck.view<?x7xf32>) -> !bmck.view<1x7xf32>
+  %q4 = bmck.reduce %r4 {kind = #bmck.reduce<prod>, axes = array<i64: 0>, keepdims = false} : (!bmck.view<?xf32>) -> !bmck.view<f32>
   return
 }
