@@ -174,12 +174,12 @@ const bmc::device::HostKernel kTable[] = {
     BMC_EMULATED(bmc_elementwise_0), BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_elementwise_2),
     BMC_EMULATED(bmc_elementwise_3), BMC_EMULATED(bmc_elementwise_4), BMC_EMULATED(bmc_elementwise_5),
     BMC_EMULATED(bmc_elementwise_6), BMC_EMULATED(bmc_elementwise_7), BMC_EMULATED(bmc_elementwise_8),
-    BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10),
+    BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10), BMC_EMULATED(bmc_elementwise_11),
     // kTable[kReduce + i]: bmck.reduce i.
     BMC_EMULATED(bmc_reduce_0), BMC_EMULATED(bmc_reduce_1), BMC_EMULATED(bmc_reduce_2), BMC_EMULATED(bmc_reduce_3),
     BMC_EMULATED(bmc_reduce_4),
 };
-constexpr int kReduce = 11;
+constexpr int kReduce = 12;
 
 
 enum class Mode { Emulated, Launcher, Gpu };
@@ -236,7 +236,7 @@ protected:
     auto l = EmittedLauncher::create(*device_, module.value(), emittedSource());
     ASSERT_TRUE(l) << l.status().message();
     launcher_ = std::move(l.value());
-    ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 11);
+    ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 12);
     ASSERT_EQ(launcher_->configurations("bmck.reduce"), 5);
   }
 
@@ -451,6 +451,16 @@ TEST_P(CudaEmittedElementwise, CeilSignReluCastToBoolNot) {
 
 // Through the runtime's launcher on the CPU device: the planned grid-stride
 // launch of group 1, and its broadcast check.
+TEST_P(CudaEmittedElementwise, IntegerPowAbs) {
+  Tensor a(T::I32, {1, 1, 9, 3}), b(T::I32, {1, 1, 1, 3}), out(T::I32, {1, 1, 9, 3});
+  a.fillInts(36, -12, 12), b.fillInts(37, 0, 7);
+  run(11, {&a, &b}, out, 1);
+  expectAll(out, [&](long long, long long, long long r, long long e) {
+    double p = std::pow(double(a.getInt(a.at(0, 0, r, e))), double(b.getInt(b.at(0, 0, 0, e))));
+    return std::fabs(double(int32_t(p))); // within i32: 12^7 < 2^31
+  }, 0, "i32 pow / abs");
+}
+
 // The reductions against plain double loops over the reduced elements.
 TEST_P(CudaEmittedElementwise, ReduceSumMeanMaxMinProd) {
   Tensor x0(T::F32, {1, 2, 3, 301}, 2), o0(T::F32, {1, 1, 2, 3});

@@ -1,7 +1,7 @@
 // The input of cuda_emitted_elementwise_test.cpp: the CUDA emitter's output for
 // these groups (bmc-opt --bmc-emit-cuda, at build time) runs in the host
 // emulation against plain loops written in the test. The kernel numbers the
-// test uses follow the order below (elementwise 0-10, reduce 0-4).
+// test uses follow the order below (elementwise 0-11, reduce 0-4).
 func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>, %rot: !bmck.view<?x3x?x38xf32>,
                   %sin: !bmck.view<1x1x?x38xf32>,
                   %g: !bmck.view<?x?x45xf32>, %u: !bmck.view<?x?x45xf32>,
@@ -14,7 +14,7 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
                   %p: !bmck.view<?x13xf32>, %q: !bmck.view<13xf32>, %lo: !bmck.view<f32>, %hi: !bmck.view<f32>,
                   %un: !bmck.view<?x?x13xf32>, %bv: !bmck.view<?x5xf32>,
                   %r0: !bmck.view<?x?x301xf32>, %r1: !bmck.view<?x5x3x37xbf16>, %r2: !bmck.view<?x9xf16>,
-                  %r3: !bmck.view<?x7xf32>, %r4: !bmck.view<?xf32>) {
+                  %r3: !bmck.view<?x7xf32>, %r4: !bmck.view<?xf32>, %pa: !bmck.view<?x3xi32>, %pb: !bmck.view<3xi32>) {
   // 0: RoPE, x * cos + rotate_half(x) * sin (cos / sin broadcast over batch and heads).
   %e0 = bmck.elementwise %x0, %cos, %rot, %sin : (!bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>, !bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>) -> !bmck.view<?x3x?x38xf32> {
   ^bb0(%a: tensor<?x3x?x38xf32>, %c: tensor<1x1x?x38xf32>, %r: tensor<?x3x?x38xf32>, %s: tensor<1x1x?x38xf32>):
@@ -138,6 +138,13 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
     %b = bmc.cast %sb {to = i1} : (tensor<?x5xf32>) -> tensor<?x5xi1>
     %n = bmc.not %b : (tensor<?x5xi1>) -> tensor<?x5xi1>
     bmck.yield %n : tensor<?x5xi1>
+  }
+  // 11: Pow of integers (through double, truncated), then Abs.
+  %e11 = bmck.elementwise %pa, %pb : (!bmck.view<?x3xi32>, !bmck.view<3xi32>) -> !bmck.view<?x3xi32> {
+  ^bb0(%a: tensor<?x3xi32>, %b: tensor<3xi32>):
+    %pw = bmc.pow %a, %b : (tensor<?x3xi32>, tensor<3xi32>) -> tensor<?x3xi32>
+    %y = bmc.abs %pw : (tensor<?x3xi32>) -> tensor<?x3xi32>
+    bmck.yield %y : tensor<?x3xi32>
   }
   // The reductions (bmck.reduce 0-4): a sum over a row wider than a block,
   // a mean of bf16 over axes 1 and 3 (keepdims), a max of f16 over all axes
