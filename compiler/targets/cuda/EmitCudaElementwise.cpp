@@ -28,8 +28,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/JSON.h"
 
-#include <cmath>
-#include <cstdio>
+#include <optional>
 
 using namespace mlir;
 using mlir::bmc::cuda::count;
