@@ -48,16 +48,30 @@ bool isWeightOnlyView(Operation *op) {
 
 } // namespace
 
+namespace {
+
+// A chain of bmc.cast / bmc.transpose above a bmc.weight (upwards only).
+bool isWeightChain(Operation *op) {
+  while (op && isa<bmc::CastOp, bmc::TransposeOp>(op) && op->getNumOperands() == 1) op = op->getOperand(0).getDefiningOp();
+  return op && isa<bmc::WeightOp>(op);
+}
+
+// Every use (downwards only) a to_view read only as products' named weights,
+// or another Cast / Transpose whose uses are.
+bool feedsOnlyNamedWeights(Operation *op) {
+  if (op->use_empty()) return false;
+  for (Operation *user : op->getUsers())
+    if (!isWeightOnlyView(user) && !(isa<bmc::CastOp, bmc::TransposeOp>(user) && feedsOnlyNamedWeights(user)))
+      return false;
+  return true;
+}
+
+} // namespace
+
 bool mlir::bmc::cuda::isProgramData(Operation *op) {
   if (isa<bmc::WeightOp>(op)) return true;
   if (auto c = dyn_cast<arith::ConstantOp>(op)) return isa<RankedTensorType>(c.getType());
-  if (!isa<bmc::CastOp, bmc::TransposeOp>(op) || op->getNumOperands() != 1) return false;
-  Operation *src = op->getOperand(0).getDefiningOp();
-  if (!src || !(isa<bmc::WeightOp>(src) || (isa<bmc::CastOp, bmc::TransposeOp>(src) && isProgramData(src))))
-    return false;
-  for (Operation *user : op->getUsers())
-    if (!isWeightOnlyView(user) && !(isa<bmc::CastOp, bmc::TransposeOp>(user) && isProgramData(user))) return false;
-  return !op->use_empty();
+  return isa<bmc::CastOp, bmc::TransposeOp>(op) && isWeightChain(op) && feedsOnlyNamedWeights(op);
 }
 
 namespace {

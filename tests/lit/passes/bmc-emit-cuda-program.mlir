@@ -18,12 +18,12 @@
 // CHECK-SAME: "memory":{"alignment":256,"slots":2},"outputs":[{"name":"attn","value":"v16"}]
 // CHECK-SAME: "steps":[{"const":3,"kind":"scalar","op":"const","value":"v3"},{"kind":"view","of":"v4","value":"v5"},{"kind":"view","of":"v0","value":"v6"}
 // CHECK-SAME: {"args":{"out":"v7","scale":"v5","x":"v6"},"at":"{{[^"]*}}bmc-emit-cuda-program.mlir{{[^"]*}}","config":0,"kind":"launch","op":"bmck.norm","result":{"sizes":[1,2,["v6.size[2]"],16],"slot":0,"type":"f32"},"value":"v7"}
-// The transposed weight is the product's, by name: no view step of its own.
+// The f16 weight behind a Cast and a Transpose is the product's, by name: no step of its own.
 // CHECK-SAME: {"args":{"a":"v7","out":"v9","w":{"weight":"w"}},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.matmul","result":{"sizes":[1,2,["v7.size[2]"],8],"slot":1,"type":"f32"},"value":"v9"}
 // CHECK-SAME: {"args":{"cache":"v1","rows":"v9"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.kv_append","result":{"appended":["v9.size[2]"],"kv_rows":"v1"},"value":"v10"}
 // CHECK-SAME: {"cache":"v1","kind":"scalar","op":"kv_capacity","value":"v11"},{"dim":3,"kind":"scalar","of":"v2","op":"dim","value":"v12"},{"kind":"scalar","lhs":"v11","op":"max","rhs":"v12","value":"v13"},{"kind":"view","of":"v2","value":"v14"}
 // CHECK-SAME: {"args":{"k":"v10","mask":"v14","out":"v15","padded":"v13","q":"v9","v":"v10"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.attention","result":{"sizes":[1,2,["v9.size[2]"],8],"slot":0,"type":"f32"},"value":"v15"}
-// CHECK-SAME: {"kind":"view","of":"v15","value":"v16"}],"version":1,"weights":[{"dims":[8,16],"name":"w","plain":false,"type":"f32","value":"v8"}]}
+// CHECK-SAME: {"kind":"view","of":"v15","value":"v16"}],"version":1,"weights":[{"dims":[8,16],"name":"w","plain":false,"type":"f16","value":"v8"}]}
 // Nothing is written for a function a program cannot hold.
 // CHECK-NOT: bmc-program
 func.func @small(%x: tensor<1x2x?x16xf32> {bmc.name = "x"}, %kc: !bmc.kv_cache<2x8xf16> {bmc.name = "past_k"},
@@ -34,8 +34,9 @@ func.func @small(%x: tensor<1x2x?x16xf32> {bmc.name = "x"}, %kc: !bmc.kv_cache<2
   %xv = bmck.to_view %x : tensor<1x2x?x16xf32> -> !bmck.view<1x2x?x16xf32>
   %n = bmck.norm %xv, %gv {kind = #bmck.norm<rms>, axis = 3 : i64, epsilon = 1.0e-5 : f32}
       : (!bmck.view<1x2x?x16xf32>, !bmck.view<16xf32>) -> !bmck.view<1x2x?x16xf32>
-  %w = bmc.weight "w" : tensor<8x16xf32>
-  %wt = bmc.transpose %w {perm = array<i64: 1, 0>} : (tensor<8x16xf32>) -> tensor<16x8xf32>
+  %w = bmc.weight "w" : tensor<8x16xf16>
+  %wc = bmc.cast %w {to = f32} : (tensor<8x16xf16>) -> tensor<8x16xf32>
+  %wt = bmc.transpose %wc {perm = array<i64: 1, 0>} : (tensor<8x16xf32>) -> tensor<16x8xf32>
   %wv = bmck.to_view %wt : tensor<16x8xf32> -> !bmck.view<16x8xf32>
   %k = bmck.matmul %n, %wv {weight = "w"} : (!bmck.view<1x2x?x16xf32>, !bmck.view<16x8xf32>) -> !bmck.view<1x2x?x8xf32>
   %ka = bmck.kv_append %kc, %k : (!bmc.kv_cache<2x8xf16>, !bmck.view<1x2x?x8xf32>) -> !bmck.view<1x2x?x8xf16>
