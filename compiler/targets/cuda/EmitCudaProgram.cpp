@@ -3,12 +3,11 @@
 // The program is data, not code: the runtime (DeviceProgram) walks its steps
 // in order, evaluating host scalars and view expressions and launching each
 // kernel op through EmittedLauncher with its parameters bound by name. The
-// memory plan is the target-independent part: each kernel op's result gets a
-// slot of one arena (first-fit over slots whose values are dead; a value is
-// live from its op to the last use of it or of a view of it; returned values
-// to the end), and a slot's size at run time is the largest of its values'
-// sizes, each a product of run-time dims. The CPU emitter keeps its own plan
-// (compiler/lowering/MemoryPlan.cpp) for now.
+// memory plan is the target-independent one of passes/PlanMemory.h (the
+// bmc-plan-memory pass's): a slot of one arena per kernel result; here each
+// result's sizes are written as products of run-time dims, and a slot's size
+// at run time is the largest of its values'. The CPU emitter keeps its own
+// plan (compiler/lowering/MemoryPlan.cpp) for now.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,14 +17,13 @@
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
+#include "passes/PlanMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/JSON.h"
 
-#include <climits>
-#include <map>
 
 using namespace mlir;
 namespace json = llvm::json;
@@ -82,9 +80,7 @@ public:
 
   LogicalResult run(llvm::raw_ostream &os) {
     Block &body = func_.getBody().front();
-    int pos = 0;
-    for (Operation &op : body) pos_[&op] = pos++;
-    liveness(body);
+    plan_ = mlir::bmc::planKernelMemory(body); // passes/PlanMemory.h: the bmc-plan-memory pass's plan
     json::Array inputs, outputs, weights, constants, steps;
     for (BlockArgument a : body.getArguments()) {
       std::string name = argName(a.getArgNumber());
@@ -122,7 +118,7 @@ public:
                          {"weights", std::move(weights)},
                          {"constants", std::move(constants)},
                          {"steps", std::move(steps)},
-                         {"memory", json::Object{{"slots", int64_t(slotEnd_.size())}, {"alignment", 256}}}};
+                         {"memory", json::Object{{"slots", int64_t(plan_.slots)}, {"alignment", 256}}}};
     os << "// bmc-program: " << json::Value(std::move(program)) << "\n";
     return success();
   }
@@ -162,42 +158,6 @@ private:
     if (!ShapedType::isDynamic(s)) return s;
     return json::Array{id(v) + ".size[" + std::to_string(d) + "]"};
   }
-  // The view ops' base: what a use of a seam really uses.
-  static Value root(Value v) {
-    while (Operation *d = v.getDefiningOp()) {
-      if (auto tv = dyn_cast<bmck::ToViewOp>(d)) v = tv.getTensor();
-      else if (auto tt = dyn_cast<bmck::ToTensorOp>(d)) v = tt.getView();
-      else break;
-    }
-    return v;
-  }
-
-  // Live ranges of the kernel ops' results (through the seams), then slots.
-  void liveness(Block &body) {
-    std::map<int, Value> byStart; // allocating ops in order
-    for (Operation &op : body)
-      if (launches_.count(&op) && !isa<bmck::KVAppendOp>(op)) { // an append's result is the cache's rows
-        Value r = op.getResult(0);
-        end_[r] = pos_[&op];
-        byStart[pos_[&op]] = r;
-      }
-    for (Operation &op : body)
-      for (Value operand : op.getOperands()) {
-        Value r = root(operand);
-        auto it = end_.find(r);
-        if (it == end_.end()) continue;
-        it->second = isa<func::ReturnOp>(op) ? INT_MAX : std::max(it->second, pos_[&op]);
-      }
-    for (auto &[start, v] : byStart) {
-      int chosen = -1;
-      for (size_t s = 0; s < slotEnd_.size() && chosen < 0; ++s)
-        if (slotEnd_[s] < start) chosen = int(s); // dead before this op reads its operands
-      if (chosen < 0) chosen = int(slotEnd_.size()), slotEnd_.push_back(0);
-      slotEnd_[chosen] = end_[v];
-      slot_[v] = chosen;
-    }
-  }
-
   // The result's sizes, from the operands (the op's type-inference rule).
   LogicalResult resultSizes(Operation *op, json::Array &out) {
     Value r = op->getResult(0);
@@ -355,7 +315,9 @@ private:
         if (failed(resultSizes(&op, sizes))) return failure();
         Value r = op.getResult(0);
         std::string ty = elementName(cast<bmck::ViewType>(r.getType()).getElementType());
-        s["result"] = json::Object{{"slot", slot_.at(r)}, {"type", ty}, {"sizes", std::move(sizes)}};
+        auto slot = plan_.slot.find(r);
+        if (slot == plan_.slot.end()) return fail(op, "a kernel result the memory plan has no slot for");
+        s["result"] = json::Object{{"slot", slot->second}, {"type", ty}, {"sizes", std::move(sizes)}};
       }
       if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
       steps.push_back(std::move(s));
@@ -373,9 +335,7 @@ private:
   func::FuncOp func_;
   const mlir::bmc::cuda::LaunchIndex &launches_;
   llvm::DenseMap<Value, std::string> ids_;
-  llvm::DenseMap<Operation *, int> pos_;
-  llvm::DenseMap<Value, int> end_, slot_;
-  std::vector<int> slotEnd_;
+  mlir::bmc::KernelMemoryPlan plan_;
 };
 
 } // namespace
