@@ -24,6 +24,9 @@
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
+#include "runtime/device/CudaDevice.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -31,6 +34,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -198,16 +202,54 @@ void expectClose(const std::vector<float> &got, const std::vector<double> &want,
   EXPECT_LE(worst, tol) << what << ": element " << at << " is " << got[at] << ", expected " << want[at];
 }
 
+// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
+// and loaded on the GPU (`absent`: no driver or GPU, a skip unless
+// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
 struct Env {
-  std::unique_ptr<CpuDevice> device = std::make_unique<CpuDevice>();
+  std::unique_ptr<bmc::device::Device> device;
   std::unique_ptr<EmittedLauncher> launcher;
   std::vector<std::string> notices;
   std::string src = source();
-  Env() {
+  std::string error;
+  bool absent = false;
+  bool skip() const {
+    const char *require = std::getenv("BMC_REQUIRE_GPU");
+    return absent && !(require && std::string(require) == "1");
+  }
+  explicit Env(bool gpu = false) {
     bmc::device::ModuleImage image;
-    image.format = bmc::device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    if (!gpu) {
+      device = std::make_unique<CpuDevice>();
+      image.format = bmc::device::ModuleFormat::HostTable;
+      image.hostKernels = kTable;
+      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    } else {
+      using bmc::device::CudaDevice;
+      auto d = CudaDevice::create(0);
+      if (!d) {
+        error = d.status().message();
+        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
+        return;
+      }
+      device = std::move(d.value());
+      auto nvrtc = bmc::device::Nvrtc::load();
+      if (!nvrtc) {
+        error = nvrtc.status().message();
+        return;
+      }
+      bmc::device::NvrtcRequest req;
+      req.source = bmc::device::cudaEmittedKernelSource(src);
+      req.name = "emitted_program.cu";
+      const auto &p = device->properties();
+      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+      auto out = nvrtc.value()->compile(req);
+      if (!out) {
+        error = out.status().message();
+        return;
+      }
+      image.format = bmc::device::ModuleFormat::Cubin;
+      image.bytes = std::move(out->cubin);
+    }
     auto m = device->loadModule(image);
     EXPECT_TRUE(m.ok()) << m.status().message();
     bmc::device::EmittedLauncherOptions o;
@@ -252,9 +294,11 @@ void expectCache(const std::vector<std::vector<std::vector<double>>> &got,
 }
 
 // A prefill of `first` rows, then one-row decode steps, as `function` runs them.
-void prefillThenDecode(bool maskLayer) {
-  Env env;
-  ASSERT_TRUE(env.launcher);
+void prefillThenDecode(bool maskLayer, bool gpu = false) {
+  Env env(gpu);
+  if (env.skip())
+    GTEST_SKIP() << env.error;
+  ASSERT_TRUE(env.launcher) << env.error;
   Weights w;
   std::string fn = maskLayer ? "layer_mask" : "layer_skip";
   auto names = DeviceProgram::functions(env.src);
@@ -314,10 +358,21 @@ void prefillThenDecode(bool maskLayer) {
     EXPECT_EQ(prog.arenaBytes(), arena); // sized by the prefill, never shrunk
   }
   EXPECT_GT(arena, 0u);
+  // The skip layer's 10-row prefill products map onto the device GEMM; the
+  // mask layer's 5 rows take the GEMV: no product fell back to the tiled kernel.
+  EXPECT_TRUE(env.notices.empty()) << env.notices.front();
+  if (!maskLayer) EXPECT_EQ(env.launcher->pathCounts().at("device_gemm"), 4);
 }
 
 TEST(CudaProgram, MaskLayerPrefillThenDecode) { prefillThenDecode(true); }
 TEST(CudaProgram, SkipLayerPrefillThenDecode) { prefillThenDecode(false); }
+// The same programs on NVRTC's build through CudaDevice (cuBLASLt for the
+// skip layer's 10-row prefill products); skipped without a GPU.
+TEST(CudaProgram, LayersOnTheGpu) {
+  prefillThenDecode(true, true);
+  if (::testing::Test::HasFailure() || ::testing::Test::IsSkipped()) return;
+  prefillThenDecode(false, true);
+}
 
 TEST(CudaProgram, BadInputsGiveOneLine) {
   Env env;
