@@ -26,9 +26,12 @@ namespace {
 // What a use of a seam really uses.
 Value root(Value v) {
   while (Operation *d = v.getDefiningOp()) {
-    if (auto tv = dyn_cast<bmck::ToViewOp>(d)) v = tv.getTensor();
-    else if (auto tt = dyn_cast<bmck::ToTensorOp>(d)) v = tt.getView();
-    else break;
+    if (auto tv = dyn_cast<bmck::ToViewOp>(d))
+      v = tv.getTensor();
+    else if (auto tt = dyn_cast<bmck::ToTensorOp>(d))
+      v = tt.getView();
+    else
+      break;
   }
   return v;
 }

@@ -25,15 +25,19 @@ namespace {
 const char *kTag = "// bmc-program: ";
 
 int64_t typeBytes(const std::string &t) {
-  if (t == "f32" || t == "i32") return 4;
-  if (t == "f16" || t == "bf16") return 2;
-  if (t == "i64") return 8;
+  if (t == "f32" || t == "i32")
+    return 4;
+  if (t == "f16" || t == "bf16")
+    return 2;
+  if (t == "i64")
+    return 8;
   return 0;
 }
 
 std::string dimsText(const std::vector<int64_t> &d) {
   std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + (d[i] < 0 ? std::string("?") : std::to_string(d[i]));
+  for (size_t i = 0; i < d.size(); ++i)
+    s += (i ? ", " : "") + (d[i] < 0 ? std::string("?") : std::to_string(d[i]));
   return s + "]";
 }
 
@@ -43,7 +47,8 @@ Result<std::vector<json>> programLines(const std::string &source) {
   std::istringstream in(source);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    if (line.rfind(kTag, 0) != 0) continue;
+    if (line.rfind(kTag, 0) != 0)
+      continue;
     json j = json::parse(line.substr(std::strlen(kTag)), nullptr, false);
     if (j.is_discarded() || !j.is_object())
       return Status::error("bmc-program line " + std::to_string(n) + ": not a JSON object");
@@ -51,7 +56,8 @@ Result<std::vector<json>> programLines(const std::string &source) {
       return Status::error("bmc-program line " + std::to_string(n) + ": version " +
                            (j.contains("version") ? j["version"].dump() : std::string("missing")) + ", expected 1");
     for (const char *key : {"function", "inputs", "outputs", "weights", "constants", "steps", "memory"})
-      if (!j.contains(key)) return Status::error("bmc-program line " + std::to_string(n) + ": no '" + key + "'");
+      if (!j.contains(key))
+        return Status::error("bmc-program line " + std::to_string(n) + ": no '" + key + "'");
     out.push_back(std::move(j));
   }
   return out;
@@ -83,21 +89,30 @@ struct DeviceProgram::Run {
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
   Result<int64_t> eval(const json &e) const {
-    if (e.is_number_integer()) return e.get<int64_t>();
-    if (e.is_string()) return ref(e.get<std::string>());
-    if (!e.is_array()) return Status::error("a size expression " + e.dump() + " is neither a number nor a sum");
+    if (e.is_number_integer())
+      return e.get<int64_t>();
+    if (e.is_string())
+      return ref(e.get<std::string>());
+    if (!e.is_array())
+      return Status::error("a size expression " + e.dump() + " is neither a number nor a sum");
     int64_t sum = 0;
     for (const json &t : e) {
       int64_t v = 1;
       if (t.is_array()) {
         for (const json &f : t) {
-          Result<int64_t> x = f.is_string() ? ref(f.get<std::string>()) : f.is_number_integer() ? Result<int64_t>(f.get<int64_t>()) : Result<int64_t>(Status::error("bad factor " + f.dump()));
-          if (!x) return x;
+          Result<int64_t> x = f.is_string()           ? ref(f.get<std::string>())
+                              : f.is_number_integer() ? Result<int64_t>(f.get<int64_t>())
+                                                      : Result<int64_t>(Status::error("bad factor " + f.dump()));
+          if (!x)
+            return x;
           v *= *x;
         }
       } else {
-        Result<int64_t> x = t.is_string() ? ref(t.get<std::string>()) : t.is_number_integer() ? Result<int64_t>(t.get<int64_t>()) : Result<int64_t>(Status::error("bad term " + t.dump()));
-        if (!x) return x;
+        Result<int64_t> x = t.is_string()           ? ref(t.get<std::string>())
+                            : t.is_number_integer() ? Result<int64_t>(t.get<int64_t>())
+                                                    : Result<int64_t>(Status::error("bad term " + t.dump()));
+        if (!x)
+          return x;
         v = *x;
       }
       sum += v;
@@ -108,10 +123,12 @@ struct DeviceProgram::Run {
     size_t dot = r.find(".size[");
     std::string id = dot == std::string::npos ? r : r.substr(0, dot);
     auto it = vals.find(id);
-    if (it == vals.end()) return Status::error("'" + r + "' refers to " + id + ", not defined before");
+    if (it == vals.end())
+      return Status::error("'" + r + "' refers to " + id + ", not defined before");
     const Val &v = it->second;
     if (dot == std::string::npos) {
-      if (v.kind != Val::Scalar) return Status::error("'" + r + "' is not a scalar");
+      if (v.kind != Val::Scalar)
+        return Status::error("'" + r + "' is not a scalar");
       return v.scalar;
     }
     int d = std::atoi(r.c_str() + dot + 6);
@@ -150,7 +167,8 @@ bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
 
 std::vector<int64_t> dimsOf(const json &a) {
   std::vector<int64_t> d;
-  for (const json &x : a) d.push_back(x.get<int64_t>());
+  for (const json &x : a)
+    d.push_back(x.get<int64_t>());
   return d;
 }
 
@@ -158,19 +176,25 @@ std::vector<int64_t> dimsOf(const json &a) {
 
 Result<std::vector<std::string>> DeviceProgram::functions(const std::string &emittedSource) {
   auto lines = programLines(emittedSource);
-  if (!lines) return lines.status();
+  if (!lines)
+    return lines.status();
   std::vector<std::string> names;
-  for (const json &j : *lines) names.push_back(j["function"].get<std::string>());
+  for (const json &j : *lines)
+    names.push_back(j["function"].get<std::string>());
   return names;
 }
 
 DeviceProgram::DeviceProgram(Device &device, EmittedLauncher &launcher) : device_(device), launcher_(launcher) {}
 
 DeviceProgram::~DeviceProgram() {
-  for (auto &[id, p] : uploads_) device_.free(p);
-  for (auto &[id, p] : productWeights_) device_.free(p);
-  for (auto &[id, p] : inputBuffers_) device_.free(p);
-  if (arena_) device_.free(arena_);
+  for (auto &[id, p] : uploads_)
+    device_.free(p);
+  for (auto &[id, p] : productWeights_)
+    device_.free(p);
+  for (auto &[id, p] : inputBuffers_)
+    device_.free(p);
+  if (arena_)
+    device_.free(arena_);
 }
 
 size_t DeviceProgram::slots() const { return size_t(desc_->slots); }
@@ -191,7 +215,8 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
                                                                     const std::string &function,
                                                                     const std::map<std::string, HostTensor> &weights) {
   auto lines = programLines(emittedSource);
-  if (!lines) return lines.status();
+  if (!lines)
+    return lines.status();
   std::unique_ptr<DeviceProgram> p(new DeviceProgram(device, launcher));
   for (json &j : *lines)
     if (j["function"] == function) {
@@ -201,9 +226,11 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
       d.constants = j["constants"], d.steps = j["steps"];
       d.slots = j["memory"].value("slots", int64_t(0)), d.alignment = j["memory"].value("alignment", int64_t(256));
     }
-  if (!p->desc_) return Status::error("program @" + function + ": no bmc-program line for this function");
+  if (!p->desc_)
+    return Status::error("program @" + function + ": no bmc-program line for this function");
   const std::string at = "program @" + function + ": ";
-  for (const json &o : p->desc_->outputs) p->outputNames_.push_back(o["name"].get<std::string>());
+  for (const json &o : p->desc_->outputs)
+    p->outputNames_.push_back(o["name"].get<std::string>());
 
   // Weights: every one the program names must be given, of its type and dims.
   std::map<std::string, const json *> byName;
@@ -219,32 +246,39 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
       return Status::error(at + "weight '" + name + "' given as " + it->second.type + " " + dimsText(it->second.dims) +
                            ", expected " + type + " " + dimsText(dims));
     int64_t count = 1;
-    for (int64_t x : dims) count *= x;
+    for (int64_t x : dims)
+      count *= x;
     if (int64_t(it->second.bytes.size()) != count * typeBytes(type))
-      return Status::error(at + "weight '" + name + "': " + std::to_string(it->second.bytes.size()) + " bytes, expected " +
-                           std::to_string(count * typeBytes(type)));
+      return Status::error(at + "weight '" + name + "': " + std::to_string(it->second.bytes.size()) +
+                           " bytes, expected " + std::to_string(count * typeBytes(type)));
     if (w.value("plain", false)) { // read as a view: uploaded as is
       auto ptr = device.allocate(it->second.bytes.size());
-      if (!ptr) return ptr.status();
+      if (!ptr)
+        return ptr.status();
       p->uploads_[w["value"]] = *ptr;
       Status st = device.copyToDevice(*ptr, it->second.bytes.data(), it->second.bytes.size());
-      if (!st) return st;
+      if (!st)
+        return st;
     }
   }
   // A product's weight: its device layout, as the configuration's bmc-launch line describes it.
   for (const json &s : p->desc_->steps) {
-    if (s["kind"] != "launch") continue;
+    if (s["kind"] != "launch")
+      continue;
     for (auto &[param, bound] : s["args"].items()) {
-      if (!bound.is_object()) continue;
+      if (!bound.is_object())
+        continue;
       std::string name = bound.value("weight", ""), op = s["op"];
       int config = s["config"];
       std::string key = op + "/" + std::to_string(config) + "/" + name;
-      if (p->productWeights_.count(key)) continue;
+      if (p->productWeights_.count(key))
+        continue;
       const EmittedWeight *ew = launcher.weight(op, config);
       const EmittedWeight::Source *src = nullptr;
       if (ew)
         for (const auto &x : ew->sources)
-          if (x.name == name) src = &x;
+          if (x.name == name)
+            src = &x;
       if (!src)
         return Status::error(at + op + " " + std::to_string(config) + ": its bmc-launch line has no weight '" + name +
                              "' (parameter " + param + ")");
@@ -252,39 +286,50 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
       if (given == weights.end() || !byName.count(name))
         return Status::error(at + "weight '" + name + "' (read by " + op + " " + std::to_string(config) + ") missing");
       ElementType own, storage;
-      if (!parseElementType(src->type, own) || !parseElementType(ew->storage, storage) || given->second.type != src->type)
+      if (!parseElementType(src->type, own) || !parseElementType(ew->storage, storage) ||
+          given->second.type != src->type)
         return Status::error(at + "weight '" + name + "' of " + given->second.type + ", " + op + " " +
                              std::to_string(config) + " reads " + src->type + " stored as " + ew->storage);
       const std::vector<int64_t> &dims = given->second.dims;
-      if (dims.size() != 2) return Status::error(at + "weight '" + name + "' of rank " + std::to_string(dims.size()) + ", a product's is 2-D");
+      if (dims.size() != 2)
+        return Status::error(at + "weight '" + name + "' of rank " + std::to_string(dims.size()) +
+                             ", a product's is 2-D");
       std::vector<uint8_t> layout;
       Status st = cudaMatMulWeight(given->second.bytes.data(), own, dims[0], dims[1], src->transpose, storage, layout);
-      if (!st) return Status::error(at + "weight '" + name + "': " + st.message());
+      if (!st)
+        return Status::error(at + "weight '" + name + "': " + st.message());
       auto ptr = device.allocate(layout.size());
-      if (!ptr) return ptr.status();
+      if (!ptr)
+        return ptr.status();
       p->productWeights_[key] = *ptr;
       st = device.copyToDevice(*ptr, layout.data(), layout.size());
-      if (!st) return st;
+      if (!st)
+        return st;
     }
   }
   for (const json &c : p->desc_->constants) {
     std::string type = c["type"], hex = c["hex"];
     std::vector<int64_t> dims = dimsOf(c["dims"]);
     int64_t count = 1;
-    for (int64_t x : dims) count *= x;
+    for (int64_t x : dims)
+      count *= x;
     std::vector<uint8_t> raw(hex.size() / 2);
-    for (size_t i = 0; i < raw.size(); ++i) raw[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    for (size_t i = 0; i < raw.size(); ++i)
+      raw[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
     size_t eb = size_t(typeBytes(type));
     std::vector<uint8_t> bytes(size_t(count) * eb);
     if (c.value("splat", false) ? raw.size() != eb : raw.size() != bytes.size())
-      return Status::error(at + "constant " + c["value"].get<std::string>() + ": " + std::to_string(raw.size()) + " bytes of data for " + type + " " + dimsText(dims));
+      return Status::error(at + "constant " + c["value"].get<std::string>() + ": " + std::to_string(raw.size()) +
+                           " bytes of data for " + type + " " + dimsText(dims));
     for (int64_t i = 0; i < count; ++i)
       std::memcpy(bytes.data() + i * eb, raw.data() + (c.value("splat", false) ? 0 : i * eb), eb);
     auto ptr = device.allocate(std::max<size_t>(bytes.size(), 1));
-    if (!ptr) return ptr.status();
+    if (!ptr)
+      return ptr.status();
     p->uploads_[c["value"]] = *ptr;
     Status st = device.copyToDevice(*ptr, bytes.data(), bytes.size());
-    if (!st) return st;
+    if (!st)
+      return st;
   }
   return p;
 }
@@ -300,38 +345,45 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
       std::vector<int64_t> want = dimsOf(i["dims"]);
       std::string type = i["type"];
       auto it = in.tensors.find(name);
-      if (it == in.tensors.end()) return Status::error(at + "input '" + name + "' (" + type + " " + dimsText(want) + ") not given");
+      if (it == in.tensors.end())
+        return Status::error(at + "input '" + name + "' (" + type + " " + dimsText(want) + ") not given");
       const HostTensor &t = it->second;
-      if (t.type != type) return Status::error(at + "input '" + name + "' of " + t.type + ", expected " + type);
+      if (t.type != type)
+        return Status::error(at + "input '" + name + "' of " + t.type + ", expected " + type);
       if (t.dims.size() != want.size())
-        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " + dimsText(t.dims) +
-                             ", expected rank " + std::to_string(want.size()) + " " + dimsText(want));
+        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
+                             dimsText(t.dims) + ", expected rank " + std::to_string(want.size()) + " " +
+                             dimsText(want));
       int64_t count = 1;
       for (size_t d = 0; d < want.size(); ++d) {
         if ((want[d] >= 0 && t.dims[d] != want[d]) || t.dims[d] < 0)
-          return Status::error(at + "input '" + name + "' of dims " + dimsText(t.dims) + ", expected " + dimsText(want) +
-                               " (dimension " + std::to_string(d) + ")");
+          return Status::error(at + "input '" + name + "' of dims " + dimsText(t.dims) + ", expected " +
+                               dimsText(want) + " (dimension " + std::to_string(d) + ")");
         count *= t.dims[d];
       }
       if (int64_t(t.bytes.size()) != count * typeBytes(type))
-        return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type + " " +
-                             dimsText(t.dims));
+        return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
+                             " " + dimsText(t.dims));
       DevicePtr at = 0; // the plan walk needs sizes only
       if (upload) {
         if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
-          if (inputBuffers_.count(name)) device_.free(inputBuffers_[name]);
+          if (inputBuffers_.count(name))
+            device_.free(inputBuffers_[name]);
           auto ptr = device_.allocate(std::max<size_t>(t.bytes.size(), 1));
-          if (!ptr) return ptr.status();
+          if (!ptr)
+            return ptr.status();
           inputBuffers_[name] = *ptr, inputBytes_[name] = t.bytes.size();
         }
         Status st = device_.copyToDevice(inputBuffers_[name], t.bytes.data(), t.bytes.size());
-        if (!st) return st;
+        if (!st)
+          return st;
         at = inputBuffers_[name];
       }
       v.kind = Run::Val::View, v.view = contiguous(at, t.dims), v.rank = int(t.dims.size()), v.type = type;
     } else if (kind == "kv_cache") {
       auto it = in.caches.find(name);
-      if (it == in.caches.end() || !it->second) return Status::error(at + "KV cache '" + name + "' not given");
+      if (it == in.caches.end() || !it->second)
+        return Status::error(at + "KV cache '" + name + "' not given");
       const bmc_kv_buffer &b = *it->second;
       if (!b.data || b.batch < 1 || b.capacity < 0 || b.valid < 0 || b.valid > b.capacity)
         return Status::error(at + "KV cache '" + name + "': batch " + std::to_string(b.batch) + ", valid " +
@@ -341,7 +393,8 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
       v.kind = Run::Val::KV, v.cache = int(run.caches.size()) - 1;
     } else if (kind == "index") {
       auto it = in.scalars.find(name);
-      if (it == in.scalars.end()) return Status::error(at + "scalar input '" + name + "' not given");
+      if (it == in.scalars.end())
+        return Status::error(at + "scalar input '" + name + "' not given");
       v.kind = Run::Val::Scalar, v.scalar = it->second;
     } else {
       return Status::error(at + "input '" + name + "' of unknown kind '" + kind + "'");
@@ -349,9 +402,11 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
     run.vals[id] = v;
   }
   for (auto &[n, t] : in.tensors)
-    if (!known.count(n)) return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
+    if (!known.count(n))
+      return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
   for (auto &[n, c] : in.caches)
-    if (!known.count(n)) return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
+    if (!known.count(n))
+      return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
   for (const json &w : desc_->weights)
     if (w.value("plain", false)) {
       Run::Val v;
@@ -377,51 +432,69 @@ Status DeviceProgram::walk(Run &run, bool launch) {
   for (const json &s : desc_->steps) {
     std::string id = s["value"], kind = s["kind"];
     std::string where = fn + " step " + std::to_string(index++);
-    if (kind == "launch") where += " (" + s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()) +
-                                   (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    if (kind == "launch")
+      where += " (" + s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()) +
+               (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
     auto get = [&](const std::string &ref) -> Result<Run::Val *> {
       auto it = run.vals.find(ref);
-      if (it == run.vals.end()) return Status::error(where + ": " + ref + " is not defined before");
+      if (it == run.vals.end())
+        return Status::error(where + ": " + ref + " is not defined before");
       return &it->second;
     };
     Run::Val v;
     if (kind == "view") {
       auto of = get(s["of"]);
-      if (!of) return of.status();
+      if (!of)
+        return of.status();
       v = **of;
     } else if (kind == "kv_rows") {
       auto c = get(s["cache"]);
-      if (!c) return c.status();
-      if ((*c)->kind != Run::Val::KV) return Status::error(where + ": " + s["cache"].get<std::string>() + " is not a cache");
-      v.kind = Run::Val::View, v.rank = 4, v.type = run.caches[(*c)->cache].type, v.view = kvRows(run.caches[(*c)->cache]);
+      if (!c)
+        return c.status();
+      if ((*c)->kind != Run::Val::KV)
+        return Status::error(where + ": " + s["cache"].get<std::string>() + " is not a cache");
+      v.kind = Run::Val::View, v.rank = 4, v.type = run.caches[(*c)->cache].type,
+      v.view = kvRows(run.caches[(*c)->cache]);
     } else if (kind == "scalar") {
       std::string op = s["op"];
       v.kind = Run::Val::Scalar;
-      if (op == "const") v.scalar = s["const"];
+      if (op == "const")
+        v.scalar = s["const"];
       else if (op == "kv_capacity") {
         auto c = get(s["cache"]);
-        if (!c) return c.status();
+        if (!c)
+          return c.status();
         v.scalar = run.caches[(*c)->cache].buf.capacity;
       } else if (op == "dim") {
         auto r = run.eval(s["of"].get<std::string>() + ".size[" + std::to_string(s["dim"].get<int>()) + "]");
-        if (!r) return Status::error(where + ": " + r.status().message());
+        if (!r)
+          return Status::error(where + ": " + r.status().message());
         v.scalar = *r;
       } else if (op == "copy") {
         auto r = run.eval(s["of"]);
-        if (!r) return Status::error(where + ": " + r.status().message());
+        if (!r)
+          return Status::error(where + ": " + r.status().message());
         v.scalar = *r;
       } else {
         auto l = run.eval(s["lhs"]), r = run.eval(s["rhs"]);
-        if (!l || !r) return Status::error(where + ": " + (!l ? l : r).status().message());
-        if (op == "add") v.scalar = *l + *r;
-        else if (op == "sub") v.scalar = *l - *r;
-        else if (op == "mul") v.scalar = *l * *r;
-        else if (op == "max") v.scalar = std::max(*l, *r);
-        else if (op == "min") v.scalar = std::min(*l, *r);
+        if (!l || !r)
+          return Status::error(where + ": " + (!l ? l : r).status().message());
+        if (op == "add")
+          v.scalar = *l + *r;
+        else if (op == "sub")
+          v.scalar = *l - *r;
+        else if (op == "mul")
+          v.scalar = *l * *r;
+        else if (op == "max")
+          v.scalar = std::max(*l, *r);
+        else if (op == "min")
+          v.scalar = std::min(*l, *r);
         else if (op == "div") {
-          if (*r == 0) return Status::error(where + ": division by zero");
+          if (*r == 0)
+            return Status::error(where + ": division by zero");
           v.scalar = *l / *r;
-        } else return Status::error(where + ": unknown scalar op '" + op + "'");
+        } else
+          return Status::error(where + ": unknown scalar op '" + op + "'");
       }
     } else if (kind == "launch") {
       const json &result = s["result"];
@@ -432,12 +505,16 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         int64_t bytes = typeBytes(type);
         for (const json &e : result["sizes"]) {
           auto d = run.eval(e);
-          if (!d) return Status::error(where + ": " + d.status().message());
-          if (*d < 0) return Status::error(where + ": a result size of " + std::to_string(*d));
+          if (!d)
+            return Status::error(where + ": " + d.status().message());
+          if (*d < 0)
+            return Status::error(where + ": a result size of " + std::to_string(*d));
           dims.push_back(*d), bytes *= *d;
         }
-        if (slot < 0 || slot >= desc_->slots) return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
-        if (!launch) run.slotBytes[slot] = std::max(run.slotBytes[slot], bytes);
+        if (slot < 0 || slot >= desc_->slots)
+          return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
+        if (!launch)
+          run.slotBytes[slot] = std::max(run.slotBytes[slot], bytes);
         v.kind = Run::Val::View, v.type = type, v.rank = int(dims.size());
         v.view = contiguous(launch ? arena_ + DevicePtr(run.slotOffset[slot]) : 0, dims);
         run.vals[id] = v; // the launch's own "out"
@@ -451,32 +528,42 @@ Status DeviceProgram::walk(Run &run, bool launch) {
           continue;
         }
         auto a = get(bound.get<std::string>());
-        if (!a) return a.status();
+        if (!a)
+          return a.status();
         const Run::Val &x = **a;
-        if (x.kind == Run::Val::View) args[param] = LaunchValue::of(x.view);
-        else if (x.kind == Run::Val::KV) args[param] = LaunchValue::of(run.caches[x.cache].buf);
-        else if (x.kind == Run::Val::Scalar) args[param] = LaunchValue::integer(x.scalar);
-        else return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() + ", which has no value");
+        if (x.kind == Run::Val::View)
+          args[param] = LaunchValue::of(x.view);
+        else if (x.kind == Run::Val::KV)
+          args[param] = LaunchValue::of(run.caches[x.cache].buf);
+        else if (x.kind == Run::Val::Scalar)
+          args[param] = LaunchValue::integer(x.scalar);
+        else
+          return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() +
+                               ", which has no value");
       }
       if (launch) {
         Status st = launcher_.launch(s["op"], s["config"], args);
-        if (!st) return Status::error(where + ": " + st.message());
+        if (!st)
+          return Status::error(where + ": " + st.message());
         run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
       }
       if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
         auto c = get(result["kv_rows"]);
-        if (!c) return c.status();
+        if (!c)
+          return c.status();
         auto rows = run.eval(result["appended"]);
-        if (!rows) return Status::error(where + ": " + rows.status().message());
+        if (!rows)
+          return Status::error(where + ": " + rows.status().message());
         Run::Cache &cache = run.caches[(*c)->cache];
         if (!launch && cache.buf.valid + *rows > cache.buf.capacity) // the launch line's check, before anything runs
-          return Status::error(where + ": KV cache '" + cache.name + "': " + std::to_string(cache.buf.valid) + " valid + " +
-                               std::to_string(*rows) + " new rows > capacity " + std::to_string(cache.buf.capacity) +
-                               " (the caller grows the cache before the run)");
+          return Status::error(where + ": KV cache '" + cache.name + "': " + std::to_string(cache.buf.valid) +
+                               " valid + " + std::to_string(*rows) + " new rows > capacity " +
+                               std::to_string(cache.buf.capacity) + " (the caller grows the cache before the run)");
         cache.buf.valid += *rows;
         v.kind = Run::Val::View, v.rank = 4, v.type = cache.type, v.view = kvRows(cache);
       }
-      if (!result.contains("slot")) run.vals[id] = v;
+      if (!result.contains("slot"))
+        run.vals[id] = v;
       continue;
     } else {
       return Status::error(where + ": unknown step kind '" + kind + "'");
@@ -501,9 +588,11 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs)
   Run plan;
   plan.slotBytes.assign(size_t(desc_->slots), 0);
   Status st = bindInputs(plan, inputs, false);
-  if (!st) return st;
+  if (!st)
+    return st;
   st = walk(plan, false);
-  if (!st) return st;
+  if (!st)
+    return st;
   Run run;
   run.slotOffset.assign(size_t(desc_->slots), 0);
   size_t total = 0, align = size_t(std::max<int64_t>(desc_->alignment, 1));
@@ -512,22 +601,28 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs)
     total += (size_t(plan.slotBytes[s]) + align - 1) / align * align;
   }
   if (total > arenaBytes_) { // grown when the dims grow, never shrunk
-    if (arena_) device_.free(arena_), arena_ = 0, arenaBytes_ = 0;
+    if (arena_)
+      device_.free(arena_), arena_ = 0, arenaBytes_ = 0;
     auto ptr = device_.allocate(total);
-    if (!ptr) return Status::error(fn + ": arena of " + std::to_string(total) + " bytes: " + ptr.status().message());
+    if (!ptr)
+      return Status::error(fn + ": arena of " + std::to_string(total) + " bytes: " + ptr.status().message());
     arena_ = *ptr, arenaBytes_ = total;
   }
   st = bindInputs(run, inputs, true);
-  if (!st) return st;
+  if (!st)
+    return st;
   st = walk(run, true);
   lastLaunches_ = run.launches;
-  if (!st) return st;
+  if (!st)
+    return st;
   st = device_.synchronize();
-  if (!st) return st;
+  if (!st)
+    return st;
   std::vector<HostTensor> outs;
   for (const json &o : desc_->outputs) {
     const Run::Val &v = run.vals.at(o["value"]);
-    if (v.kind != Run::Val::View) return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' is not a tensor");
+    if (v.kind != Run::Val::View)
+      return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' is not a tensor");
     HostTensor t;
     t.type = v.type;
     size_t eb = size_t(typeBytes(v.type));
@@ -535,22 +630,26 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs)
     for (int i = 4 - v.rank; i < 4; ++i) {
       t.dims.push_back(v.view.size[i]);
       count *= v.view.size[i];
-      if (v.view.size[i] > 0) last += (v.view.size[i] - 1) * v.view.stride[i];
+      if (v.view.size[i] > 0)
+        last += (v.view.size[i] - 1) * v.view.stride[i];
     }
     t.bytes.resize(size_t(count) * eb);
     if (count > 0) {
       std::vector<uint8_t> span(size_t(last + 1) * eb);
       st = device_.copyToHost(span.data(), reinterpret_cast<DevicePtr>(v.view.data), span.size());
-      if (!st) return st;
+      if (!st)
+        return st;
       for (int64_t flat = 0; flat < count; ++flat) {
         int64_t at = v.view.offset, rest = flat;
-        for (int i = 3; i >= 4 - v.rank; --i) at += (rest % v.view.size[i]) * v.view.stride[i], rest /= v.view.size[i];
+        for (int i = 3; i >= 4 - v.rank; --i)
+          at += (rest % v.view.size[i]) * v.view.stride[i], rest /= v.view.size[i];
         std::memcpy(t.bytes.data() + flat * eb, span.data() + at * eb, eb);
       }
     }
     outs.push_back(std::move(t));
   }
-  for (Run::Cache &c : run.caches) c.caller->valid = c.buf.valid; // the rows appended, now valid
+  for (Run::Cache &c : run.caches)
+    c.caller->valid = c.buf.valid; // the rows appended, now valid
   return outs;
 }
 

@@ -94,9 +94,9 @@ private:
   EmittedLauncher &launcher_;
   std::unique_ptr<ProgramDesc> desc_;
   std::vector<std::string> outputNames_;
-  std::map<std::string, DevicePtr> uploads_;      // weight / constant value id -> device copy
+  std::map<std::string, DevicePtr> uploads_;        // weight / constant value id -> device copy
   std::map<std::string, DevicePtr> productWeights_; // "op/config/name" -> device layout copy
-  std::map<std::string, DevicePtr> inputBuffers_; // input name -> device copy (grown)
+  std::map<std::string, DevicePtr> inputBuffers_;   // input name -> device copy (grown)
   std::map<std::string, size_t> inputBytes_;
   DevicePtr arena_ = 0;
   size_t arenaBytes_ = 0;

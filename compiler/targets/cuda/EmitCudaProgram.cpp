@@ -12,8 +12,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCudaProgram.h"
-#include "compiler/targets/cuda/EmitCudaUtil.h"
 #include "compiler/targets/cuda/EmitCuda.h" // describeLocation
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -23,7 +23,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/JSON.h"
-
 
 using namespace mlir;
 namespace json = llvm::json;
@@ -50,7 +49,8 @@ namespace {
 
 // A chain of bmc.cast / bmc.transpose above a bmc.weight (upwards only).
 bool isWeightChain(Operation *op) {
-  while (op && isa<bmc::CastOp, bmc::TransposeOp>(op) && op->getNumOperands() == 1) op = op->getOperand(0).getDefiningOp();
+  while (op && isa<bmc::CastOp, bmc::TransposeOp>(op) && op->getNumOperands() == 1)
+    op = op->getOperand(0).getDefiningOp();
   return op && isa<bmc::WeightOp>(op);
 }
 
@@ -88,7 +88,9 @@ public:
       Type t = a.getType();
       if (auto tt = dyn_cast<RankedTensorType>(t)) {
         std::string ty = elementName(tt.getElementType());
-        if (ty.empty()) return func_.emitError() << "CUDA program: input '" << name << "' of " << t << ": expected f32, f16, bf16, i32 or i64 elements";
+        if (ty.empty())
+          return func_.emitError() << "CUDA program: input '" << name << "' of " << t
+                                   << ": expected f32, f16, bf16, i32 or i64 elements";
         in["kind"] = "tensor", in["type"] = ty, in["dims"] = dims(tt.getShape());
       } else if (auto kv = dyn_cast<bmc::KVCacheType>(t)) {
         in["kind"] = "kv_cache", in["type"] = elementName(kv.getElementType()), in["heads"] = kv.getHeads(),
@@ -167,9 +169,12 @@ private:
     auto same = [&](Value v) {
       for (int64_t i = 0; i < rank; ++i) s.push_back(dim(v, i));
     };
-    if (auto n = dyn_cast<bmck::NormOp>(op)) same(n.getInput());
-    else if (auto sm = dyn_cast<bmck::SoftmaxOp>(op)) same(sm.getInput());
-    else if (auto a = dyn_cast<bmck::AttentionOp>(op)) same(a.getQ());
+    if (auto n = dyn_cast<bmck::NormOp>(op))
+      same(n.getInput());
+    else if (auto sm = dyn_cast<bmck::SoftmaxOp>(op))
+      same(sm.getInput());
+    else if (auto a = dyn_cast<bmck::AttentionOp>(op))
+      same(a.getQ());
     else if (auto g = dyn_cast<bmck::GemmOp>(op)) {
       s.push_back(dim(g.getA(), g.getTransA() ? 1 : 0));
       s.push_back(dim(g.getB(), g.getTransB() ? 0 : 1));
@@ -181,9 +186,12 @@ private:
         int64_t ia = j - (n - na), ib = j - (n - nb);
         bool hasA = ia >= 0, hasB = ib >= 0;
         bool aOne = hasA && shapeOf(a)[ia] == 1, bOne = hasB && shapeOf(b)[ib] == 1;
-        if (hasA && (!hasB || bOne)) s.push_back(dim(a, ia));
-        else if (hasB && (!hasA || aOne)) s.push_back(dim(b, ib));
-        else s.push_back(dim(a, ia)); // equal (the launch line checks)
+        if (hasA && (!hasB || bOne))
+          s.push_back(dim(a, ia));
+        else if (hasB && (!hasA || aOne))
+          s.push_back(dim(b, ib));
+        else
+          s.push_back(dim(a, ia)); // equal (the launch line checks)
       }
       if (ra >= 2) s.push_back(dim(a, ra - 2));
       if (rb >= 2) s.push_back(dim(b, rb - 1));
@@ -204,10 +212,13 @@ private:
       if (v) args[name] = id(v);
     };
     auto rhs = [&](Value b, std::optional<StringRef> weight) {
-      if (weight) args["w"] = json::Object{{"weight", weight->str()}};
-      else view("b", b);
+      if (weight)
+        args["w"] = json::Object{{"weight", weight->str()}};
+      else
+        view("b", b);
     };
-    if (auto a = dyn_cast<bmck::KVAppendOp>(op)) view("cache", a.getCache()), view("rows", a.getRows());
+    if (auto a = dyn_cast<bmck::KVAppendOp>(op))
+      view("cache", a.getCache()), view("rows", a.getRows());
     else if (auto a = dyn_cast<bmck::AttentionOp>(op)) {
       view("q", a.getQ()), view("k", a.getK()), view("v", a.getV()), view("mask", a.getMask());
       if (a.getPadded() && a.getPadding() == bmc::KVPadding::Mask) view("padded", a.getPadded());
@@ -272,11 +283,15 @@ private:
       auto t = cast<RankedTensorType>(w.getType());
       // Plain: some to_view reads it as a view (uploaded as is); else only
       // products read it, by name, from their own device copy.
-      bool plain = llvm::any_of(op.getUsers(), [](Operation *u) { return isa<bmck::ToViewOp>(u) && !isWeightOnlyView(u); });
+      bool plain =
+          llvm::any_of(op.getUsers(), [](Operation *u) { return isa<bmck::ToViewOp>(u) && !isWeightOnlyView(u); });
       std::string ty = elementName(t.getElementType());
       if (ty.empty()) return fail(op, "a weight of an element type a program does not upload");
-      weights.push_back(json::Object{{"name", w.getName().str()}, {"value", id(w.getResult())}, {"type", ty},
-                                     {"dims", dims(t.getShape())}, {"plain", plain}});
+      weights.push_back(json::Object{{"name", w.getName().str()},
+                                     {"value", id(w.getResult())},
+                                     {"type", ty},
+                                     {"dims", dims(t.getShape())},
+                                     {"plain", plain}});
       return success();
     }
     if (mlir::bmc::cuda::isProgramData(&op) && isa<bmc::CastOp, bmc::TransposeOp>(op)) return success();
@@ -284,13 +299,17 @@ private:
       auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
       auto t = cast<RankedTensorType>(c.getType());
       std::string ty = elementName(t.getElementType());
-      if (!dense || ty.empty() || !t.hasStaticShape()) return fail(op, "a constant a program does not upload (dense f32/f16/bf16/i32/i64, static shape)");
+      if (!dense || ty.empty() || !t.hasStaticShape())
+        return fail(op, "a constant a program does not upload (dense f32/f16/bf16/i32/i64, static shape)");
       ArrayRef<char> raw = dense.getRawData();
       std::string hex;
       static const char *digits = "0123456789abcdef";
       for (char ch : raw) hex += digits[(uint8_t(ch) >> 4) & 15], hex += digits[uint8_t(ch) & 15];
-      constants.push_back(json::Object{{"value", id(c.getResult())}, {"type", ty}, {"dims", dims(t.getShape())},
-                                       {"splat", dense.isSplat()}, {"hex", std::move(hex)}});
+      constants.push_back(json::Object{{"value", id(c.getResult())},
+                                       {"type", ty},
+                                       {"dims", dims(t.getShape())},
+                                       {"splat", dense.isSplat()},
+                                       {"hex", std::move(hex)}});
       return success();
     }
     if (isWeightOnlyView(&op)) return success(); // bound by the product's weight name
@@ -305,11 +324,15 @@ private:
     if (auto it = launches_.find(&op); it != launches_.end()) {
       json::Object args;
       if (failed(bind(&op, args))) return failure();
-      json::Object s{{"value", id(op.getResult(0))}, {"kind", "launch"}, {"op", it->second.first},
-                     {"config", it->second.second}, {"args", std::move(args)}};
+      json::Object s{{"value", id(op.getResult(0))},
+                     {"kind", "launch"},
+                     {"op", it->second.first},
+                     {"config", it->second.second},
+                     {"args", std::move(args)}};
       if (auto a = dyn_cast<bmck::KVAppendOp>(op)) {
         // The cache's valid rows after the append (the runtime counts them).
-        s["result"] = json::Object{{"kv_rows", id(a.getCache())}, {"appended", json::Array{id(a.getRows()) + ".size[2]"}}};
+        s["result"] =
+            json::Object{{"kv_rows", id(a.getCache())}, {"appended", json::Array{id(a.getRows()) + ".size[2]"}}};
       } else {
         json::Array sizes;
         if (failed(resultSizes(&op, sizes))) return failure();
@@ -323,7 +346,8 @@ private:
       steps.push_back(std::move(s));
       return success();
     }
-    if (op.getNumResults() == 1 && (op.getResult(0).getType().isIndex() || op.getResult(0).getType().isSignlessInteger(64))) {
+    if (op.getNumResults() == 1 &&
+        (op.getResult(0).getType().isIndex() || op.getResult(0).getType().isSignlessInteger(64))) {
       json::Object s{{"value", id(op.getResult(0))}, {"kind", "scalar"}};
       if (failed(scalar(op, s))) return failure();
       steps.push_back(std::move(s));

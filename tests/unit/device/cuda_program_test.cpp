@@ -12,6 +12,7 @@
 // mistyped weight, an unknown function, an input that is not one.
 #include "cuda_emulation.h"
 
+// clang-format off: the order cudaEmittedKernelSource prepends them in
 #define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
 #include "runtime/device/cuda/decode_attention_params.h"
 #include "runtime/device/cuda/common.cuh"
@@ -21,15 +22,16 @@
 #include "runtime/device/cuda/matmul.cuh"
 #include "runtime/device/cuda/norm.cuh"
 #include "tests/unit/device/emitted_program.cu" // in the build tree
+// clang-format on
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/CudaDevice.h"
-#include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
 
 #include <gtest/gtest.h>
 
@@ -53,18 +55,20 @@ using bmc::device::HostLaunch;
 using bmc::device::HostTensor;
 using bmc::device::ProgramInputs;
 
-#define BMC_EMULATED(name)                                                                         \
-  HostKernel {                                                                                     \
-    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
-        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+#define BMC_EMULATED(name)                                                                                             \
+  HostKernel {                                                                                                         \
+#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
+                                                                             bmc_emu::argCount(name)                   \
   }
 #define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
 
 const HostKernel kTable[] = {
-    BMC_EMULATED(bmc_kv_append_0),        BMC_EMULATED(bmc_kv_append_1),         BMC_EMULATED(bmc_attention_0_split),
-    BMC_EMULATED(bmc_attention_0_combine), BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine),
-    BMC_EMULATED_PRODUCT(bmc_matmul_0),   BMC_EMULATED_PRODUCT(bmc_matmul_1),    BMC_EMULATED_PRODUCT(bmc_matmul_2),
-    BMC_EMULATED(bmc_norm_0),             BMC_EMULATED(bmc_softmax_0),
+    BMC_EMULATED(bmc_kv_append_0),       BMC_EMULATED(bmc_kv_append_1),
+    BMC_EMULATED(bmc_attention_0_split), BMC_EMULATED(bmc_attention_0_combine),
+    BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine),
+    BMC_EMULATED_PRODUCT(bmc_matmul_0),  BMC_EMULATED_PRODUCT(bmc_matmul_1),
+    BMC_EMULATED_PRODUCT(bmc_matmul_2),  BMC_EMULATED(bmc_norm_0),
+    BMC_EMULATED(bmc_softmax_0),
 };
 
 std::string source() {
@@ -80,7 +84,8 @@ std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi =
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);
-  for (float &x : v) x = d(rng);
+  for (float &x : v)
+    x = d(rng);
   return v;
 }
 float roundBf16(float x) {
@@ -112,7 +117,8 @@ struct Weights {
     ln = randoms(kHidden, 1, 0.5f, 1.5f), wq = randoms(kHidden * kHeadDim, 2), wk = randoms(kHidden * kHeadDim, 3);
     wv = randoms(kHeadDim * kHidden, 4), wo = randoms(kHeadDim * kHidden, 5), wk2 = randoms(kHidden * kHeadDim, 6);
     wv2 = randoms(kHidden * kHeadDim, 7);
-    for (float &x : wk) x = roundBf16(x);
+    for (float &x : wk)
+      x = roundBf16(x);
     host["ln"] = f32Tensor({kHidden}, ln), host["wq"] = f32Tensor({kHidden, kHeadDim}, wq);
     HostTensor k;
     k.type = "bf16", k.dims = {kHidden, kHeadDim}, k.bytes.resize(wk.size() * 2);
@@ -130,10 +136,12 @@ struct Reference {
   bool maskLayer; // @layer_mask (1 head, bf16 caches, additive mask) or @layer_skip (2 heads, f32, softmax)
   int heads;
   std::vector<std::vector<std::vector<double>>> K, V; // [head][row][d]
-  Reference(const Weights &w, bool maskLayer) : w(w), maskLayer(maskLayer), heads(maskLayer ? 1 : 2), K(heads), V(heads) {}
+  Reference(const Weights &w, bool maskLayer)
+      : w(w), maskLayer(maskLayer), heads(maskLayer ? 1 : 2), K(heads), V(heads) {}
 
   // x: [heads][s][hidden]; mask: [s][total] (mask layer). Returns y [heads][s][hidden] and the norm.
-  std::vector<double> run(const std::vector<float> &x, int s, const std::vector<float> &mask, std::vector<double> &normed) {
+  std::vector<double> run(const std::vector<float> &x, int s, const std::vector<float> &mask,
+                          std::vector<double> &normed) {
     int past = int(K[0].size()), total = past + s;
     std::vector<double> y(size_t(heads) * s * kHidden);
     normed.assign(size_t(heads) * s * kHidden, 0);
@@ -142,10 +150,12 @@ struct Reference {
       for (int i = 0; i < s; ++i) {
         const float *xr = &x[(size_t(h) * s + i) * kHidden];
         double ms = 0;
-        for (int c = 0; c < kHidden; ++c) ms += double(xr[c]) * xr[c];
+        for (int c = 0; c < kHidden; ++c)
+          ms += double(xr[c]) * xr[c];
         double inv = 1.0 / std::sqrt(ms / kHidden + 1e-5);
         std::vector<double> n(kHidden);
-        for (int c = 0; c < kHidden; ++c) n[c] = xr[c] * inv * w.ln[c], normed[(size_t(h) * s + i) * kHidden + c] = n[c];
+        for (int c = 0; c < kHidden; ++c)
+          n[c] = xr[c] * inv * w.ln[c], normed[(size_t(h) * s + i) * kHidden + c] = n[c];
         std::vector<double> k(kHeadDim), v(kHeadDim);
         for (int d = 0; d < kHeadDim; ++d) {
           double sq = 0, sk = 0, sv = 0;
@@ -165,24 +175,33 @@ struct Reference {
         double mx = -INFINITY;
         for (int j = 0; j < total; ++j) {
           double dot = 0;
-          for (int d = 0; d < kHeadDim; ++d) dot += q[i][d] * K[h][j][d];
-          score[j] = dot * 0.25 + (maskLayer ? double(std::max(mask[size_t(i) * total + j], -std::numeric_limits<float>::max())) : 0.0);
+          for (int d = 0; d < kHeadDim; ++d)
+            dot += q[i][d] * K[h][j][d];
+          score[j] =
+              dot * 0.25 +
+              (maskLayer ? double(std::max(mask[size_t(i) * total + j], -std::numeric_limits<float>::max())) : 0.0);
           mx = std::max(mx, score[j]);
         }
         double sum = 0;
-        for (double &e : score) e = std::exp(e - mx), sum += e;
+        for (double &e : score)
+          e = std::exp(e - mx), sum += e;
         std::vector<double> a(kHeadDim, 0);
         for (int j = 0; j < total; ++j)
-          for (int d = 0; d < kHeadDim; ++d) a[d] += score[j] / sum * V[h][j][d];
+          for (int d = 0; d < kHeadDim; ++d)
+            a[d] += score[j] / sum * V[h][j][d];
         if (!maskLayer) { // the softmax over the attention's rows
           double m2 = -INFINITY, s2 = 0;
-          for (double e : a) m2 = std::max(m2, e);
-          for (double &e : a) e = std::exp(e - m2), s2 += e;
-          for (double &e : a) e /= s2;
+          for (double e : a)
+            m2 = std::max(m2, e);
+          for (double &e : a)
+            e = std::exp(e - m2), s2 += e;
+          for (double &e : a)
+            e /= s2;
         }
         for (int c = 0; c < kHidden; ++c) {
           double o = 0;
-          for (int d = 0; d < kHeadDim; ++d) o += a[d] * w.wo[d * kHidden + c];
+          for (int d = 0; d < kHeadDim; ++d)
+            o += a[d] * w.wo[d * kHidden + c];
           y[(size_t(h) * s + i) * kHidden + c] = o;
         }
       }
@@ -197,7 +216,8 @@ void expectClose(const std::vector<float> &got, const std::vector<double> &want,
   size_t at = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     double e = std::fabs(double(got[i]) - want[i]) / (1.0 + std::fabs(want[i]));
-    if (!(e <= worst)) worst = e, at = i; // NaN counts as worst
+    if (!(e <= worst))
+      worst = e, at = i; // NaN counts as worst
   }
   EXPECT_LE(worst, tol) << what << ": element " << at << " is " << got[at] << ", expected " << want[at];
 }
@@ -256,7 +276,8 @@ struct Env {
     o.notice = [this](const std::string &n) { notices.push_back(n); };
     auto l = EmittedLauncher::create(*device, m.value(), src, o);
     EXPECT_TRUE(l.ok()) << l.status().message();
-    if (l) launcher = std::move(l.value());
+    if (l)
+      launcher = std::move(l.value());
   }
   std::unique_ptr<DeviceKVCache> cache(int heads, bool bf16) {
     bmc::device::DeviceKVOptions o;
@@ -317,7 +338,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
   const std::vector<int> seqs = {5, 1, 1, 1, 7}; // a prefill, 3 decode steps, a longer chunk
   for (size_t run = 0; run < seqs.size(); ++run) {
     int s = seqs[run];
-    SCOPED_TRACE(fn + " run " + std::to_string(run) + " (" + std::to_string(s) + " rows after " + std::to_string(valid) + ")");
+    SCOPED_TRACE(fn + " run " + std::to_string(run) + " (" + std::to_string(s) + " rows after " +
+                 std::to_string(valid) + ")");
     ASSERT_TRUE(kc->ensureCapacity(valid + s, valid).ok());
     ASSERT_TRUE(vc->ensureCapacity(valid + s, valid).ok());
     bmc_kv_buffer kb{reinterpret_cast<void *>(kc->data()), 1, kc->capacity(), valid};
@@ -327,10 +349,12 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
     std::vector<float> mask = randoms(size_t(s) * total, 200 + unsigned(run), -0.5f, 0.0f);
     for (int i = 0; i < s; ++i) // causal
       for (int j = 0; j < total; ++j)
-        if (j > valid + i) mask[size_t(i) * total + j] = -INFINITY;
+        if (j > valid + i)
+          mask[size_t(i) * total + j] = -INFINITY;
     ProgramInputs in;
     in.tensors["x"] = f32Tensor({1, heads, s, kHidden}, x);
-    if (maskLayer) in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
+    if (maskLayer)
+      in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
     in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
     auto out = prog.run(in);
     ASSERT_TRUE(out.ok()) << out.status().message();
@@ -340,7 +364,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
     // f32 throughout: the order of sums only; bf16 caches: the reference rounds K/V as the cache does.
     double tol = maskLayer ? 2e-4 : 2e-5; // seen: 1.4e-6 and 3e-7
     expectClose(floats((*out)[0]), want, tol, "y");
-    if (!maskLayer) expectClose(floats((*out)[1]), normed, 2e-5, "normed");
+    if (!maskLayer)
+      expectClose(floats((*out)[1]), normed, 2e-5, "normed");
     EXPECT_EQ(kb.valid, total);
     EXPECT_EQ(vb.valid, total);
     valid = total;
@@ -354,7 +379,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
       EXPECT_EQ(prog.lastLaunches(), (std::vector<std::string>{"bmck.norm 0", "bmck.matmul 0", "bmck.matmul 0",
                                                                "bmck.matmul 0", "bmck.kv_append 1", "bmck.kv_append 1",
                                                                "bmck.attention 1", "bmck.softmax 0", "bmck.matmul 2"}));
-    if (run == 0) arena = prog.arenaBytes();
+    if (run == 0)
+      arena = prog.arenaBytes();
     if (s <= seqs[0])
       EXPECT_EQ(prog.arenaBytes(), arena); // sized by the prefill, never shrunk
     else
@@ -364,7 +390,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
   // The skip layer's 10- and 14-row products map onto the device GEMM; the
   // mask layer's 5 and 7 rows take the GEMV: no product fell back to the tiled kernel.
   EXPECT_TRUE(env.notices.empty()) << env.notices.front();
-  if (!maskLayer) EXPECT_EQ(env.launcher->pathCounts().at("device_gemm"), 8);
+  if (!maskLayer)
+    EXPECT_EQ(env.launcher->pathCounts().at("device_gemm"), 8);
 }
 
 TEST(CudaProgram, MaskLayerPrefillThenDecode) { prefillThenDecode(true); }
@@ -373,7 +400,8 @@ TEST(CudaProgram, SkipLayerPrefillThenDecode) { prefillThenDecode(false); }
 // skip layer's 10-row prefill products); skipped without a GPU.
 TEST(CudaProgram, LayersOnTheGpu) {
   prefillThenDecode(true, true);
-  if (::testing::Test::HasFailure() || ::testing::Test::IsSkipped()) return;
+  if (::testing::Test::HasFailure() || ::testing::Test::IsSkipped())
+    return;
   prefillThenDecode(false, true);
 }
 
@@ -406,8 +434,8 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   ASSERT_FALSE(r.ok());
   std::string m = r.status().message();
   EXPECT_EQ(m.substr(0, m.find(" at ")), "program @layer_mask step 6 (bmck.kv_append 0");
-  EXPECT_NE(m.find("): KV cache 'past_k': " + std::to_string(cap) + " valid + 1 new rows > capacity " + std::to_string(cap) +
-                   " (the caller grows the cache before the run)"),
+  EXPECT_NE(m.find("): KV cache 'past_k': " + std::to_string(cap) + " valid + 1 new rows > capacity " +
+                   std::to_string(cap) + " (the caller grows the cache before the run)"),
             std::string::npos)
       << m;
   EXPECT_EQ(m.find('\n'), std::string::npos);
@@ -428,7 +456,8 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   missing.erase("wk");
   auto q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", missing);
   ASSERT_FALSE(q.ok());
-  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wk' (bf16 [24, 16]) missing: not among the 6 weights given");
+  EXPECT_EQ(q.status().message(),
+            "program @layer_mask: weight 'wk' (bf16 [24, 16]) missing: not among the 6 weights given");
   std::map<std::string, HostTensor> typed = w.host;
   typed["wk"] = f32Tensor({kHidden, kHeadDim}, w.wk);
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", typed);
