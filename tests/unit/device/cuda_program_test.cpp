@@ -1,6 +1,6 @@
 // Whole-function CUDA programs (compiler/targets/cuda/EmitCudaProgram.cpp ->
-// runtime/device/DeviceProgram): the two decoder-layer-shaped functions of
-// emitted_program.mlir, emitted with whole-model at build time, their
+// runtime/device/DeviceProgram): the decoder-layer-shaped functions of
+// emitted_program.mlir (one with a constant and host scalars), emitted with whole-model at build time, their
 // kernels compiled as host C++ (the emulation) and loaded on the CPU device,
 // run by DeviceProgram through EmittedLauncher: a 5-row prefill, 3 one-row
 // decode steps and a 7-row chunk (the arena grows), the caches DeviceKVCache
@@ -315,16 +315,18 @@ void expectCache(const std::vector<std::vector<std::vector<double>>> &got,
 }
 
 // A prefill of `first` rows, then one-row decode steps, as `function` runs them.
-void prefillThenDecode(bool maskLayer, bool gpu = false) {
+// `scaled`: @scaled, @layer_mask with its norm scale a constant of the
+// program and `padded` computed by the host from an index input.
+void prefillThenDecode(bool maskLayer, bool gpu = false, bool scaled = false) {
   Env env(gpu);
   if (env.skip())
     GTEST_SKIP() << env.error;
   ASSERT_TRUE(env.launcher) << env.error;
   Weights w;
-  std::string fn = maskLayer ? "layer_mask" : "layer_skip";
+  std::string fn = scaled ? "scaled" : maskLayer ? "layer_mask" : "layer_skip";
   auto names = DeviceProgram::functions(env.src);
   ASSERT_TRUE(names.ok()) << names.status().message();
-  EXPECT_EQ(names.value(), (std::vector<std::string>{"layer_mask", "layer_skip"}));
+  EXPECT_EQ(names.value(), (std::vector<std::string>{"layer_mask", "layer_skip", "scaled"}));
   auto p = DeviceProgram::create(*env.device, *env.launcher, env.src, fn, w.host);
   ASSERT_TRUE(p.ok()) << p.status().message();
   DeviceProgram &prog = *p.value();
@@ -332,7 +334,10 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
   int heads = maskLayer ? 1 : 2;
   auto kc = env.cache(heads, maskLayer), vc = env.cache(heads, maskLayer);
   ASSERT_TRUE(kc && vc);
-  Reference ref(w, maskLayer);
+  Weights constant = w; // @scaled's norm scale, as emitted_program.mlir writes it
+  for (int i = 0; i < kHidden; ++i)
+    constant.ln[i] = 0.5f + float(i) / 32;
+  Reference ref(scaled ? constant : w, maskLayer);
   int64_t valid = 0;
   size_t arena = 0;
   const std::vector<int> seqs = {5, 1, 1, 1, 7}; // a prefill, 3 decode steps, a longer chunk
@@ -356,6 +361,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
     if (maskLayer)
       in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
     in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+    if (scaled)
+      in.scalars["extra_rows"] = 2;
     auto out = prog.run(in);
     ASSERT_TRUE(out.ok()) << out.status().message();
     std::vector<double> normed, want = ref.run(x, s, mask, normed);
@@ -396,6 +403,7 @@ void prefillThenDecode(bool maskLayer, bool gpu = false) {
 
 TEST(CudaProgram, MaskLayerPrefillThenDecode) { prefillThenDecode(true); }
 TEST(CudaProgram, SkipLayerPrefillThenDecode) { prefillThenDecode(false); }
+TEST(CudaProgram, ConstantsAndHostScalars) { prefillThenDecode(true, false, true); }
 // The same programs on NVRTC's build through CudaDevice (cuBLASLt for the
 // skip layer's 10-row prefill products); skipped without a GPU.
 TEST(CudaProgram, LayersOnTheGpu) {
@@ -450,6 +458,14 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   r = p.value()->run(in);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "program @layer_mask: input 'mask' (f32 [1, 1, ?, ?]) not given");
+
+  // @scaled without its index input.
+  auto scaled = DeviceProgram::create(*env.device, *env.launcher, env.src, "scaled", w.host);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().message();
+  in.tensors["mask"] = f32Tensor({1, 1, 1, cap + 1}, std::vector<float>(size_t(cap + 1), 0.0f));
+  r = scaled.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "program @scaled: scalar input 'extra_rows' not given");
 
   // Weights: missing, of another type, of other dims; an unknown function.
   std::map<std::string, HostTensor> missing = w.host;

@@ -72,3 +72,42 @@ func.func @layer_skip(%x: tensor<1x2x?x24xf32> {bmc.name = "x"}, %kc: !bmc.kv_ca
   %nt = bmck.to_tensor %n : !bmck.view<1x2x?x24xf32> -> tensor<1x2x?x24xf32>
   return %y, %nt : tensor<1x2x?x24xf32>, tensor<1x2x?x24xf32>
 }
+
+// @scaled: @layer_mask's layer with the norm's scale a constant (0.5 + i / 32,
+// uploaded by the program) and `padded` a host computation over an index
+// input: max(mask columns, capacity - extra_rows).
+func.func @scaled(%x: tensor<1x1x?x24xf32> {bmc.name = "x"}, %kc: !bmc.kv_cache<1x16xbf16> {bmc.name = "past_k"},
+                  %vc: !bmc.kv_cache<1x16xbf16> {bmc.name = "past_v"}, %mask: tensor<1x1x?x?xf32> {bmc.name = "mask"},
+                  %extra: index {bmc.name = "extra_rows"}) -> (tensor<1x1x?x24xf32> {bmc.name = "y"}) {
+  %c3 = arith.constant 3 : index
+  %g = arith.constant dense<[0.5, 0.53125, 0.5625, 0.59375, 0.625, 0.65625, 0.6875, 0.71875, 0.75, 0.78125, 0.8125, 0.84375, 0.875, 0.90625, 0.9375, 0.96875, 1.0, 1.03125, 1.0625, 1.09375, 1.125, 1.15625, 1.1875, 1.21875]> : tensor<24xf32>
+  %gv = bmck.to_view %g : tensor<24xf32> -> !bmck.view<24xf32>
+  %xv = bmck.to_view %x : tensor<1x1x?x24xf32> -> !bmck.view<1x1x?x24xf32>
+  %n = bmck.norm %xv, %gv {kind = #bmck.norm<rms>, axis = 3 : i64, epsilon = 1.0e-5 : f32}
+      : (!bmck.view<1x1x?x24xf32>, !bmck.view<24xf32>) -> !bmck.view<1x1x?x24xf32>
+  %wq = bmc.weight "wq" : tensor<24x16xf32>
+  %wqv = bmck.to_view %wq : tensor<24x16xf32> -> !bmck.view<24x16xf32>
+  %q = bmck.matmul %n, %wqv {weight = "wq"} : (!bmck.view<1x1x?x24xf32>, !bmck.view<24x16xf32>) -> !bmck.view<1x1x?x16xf32>
+  %wk = bmc.weight "wk" : tensor<24x16xbf16>
+  %wkc = bmc.cast %wk {to = f32} : (tensor<24x16xbf16>) -> tensor<24x16xf32>
+  %wkv = bmck.to_view %wkc : tensor<24x16xf32> -> !bmck.view<24x16xf32>
+  %k = bmck.matmul %n, %wkv {weight = "wk"} : (!bmck.view<1x1x?x24xf32>, !bmck.view<24x16xf32>) -> !bmck.view<1x1x?x16xf32>
+  %wv = bmc.weight "wv" : tensor<16x24xf32>
+  %wvt = bmc.transpose %wv {perm = array<i64: 1, 0>} : (tensor<16x24xf32>) -> tensor<24x16xf32>
+  %wvv = bmck.to_view %wvt : tensor<24x16xf32> -> !bmck.view<24x16xf32>
+  %v = bmck.matmul %n, %wvv {weight = "wv"} : (!bmck.view<1x1x?x24xf32>, !bmck.view<24x16xf32>) -> !bmck.view<1x1x?x16xf32>
+  %ka = bmck.kv_append %kc, %k : (!bmc.kv_cache<1x16xbf16>, !bmck.view<1x1x?x16xf32>) -> !bmck.view<1x1x?x16xbf16>
+  %va = bmck.kv_append %vc, %v : (!bmc.kv_cache<1x16xbf16>, !bmck.view<1x1x?x16xf32>) -> !bmck.view<1x1x?x16xbf16>
+  %cap = bmc.kv_capacity %kc : !bmc.kv_cache<1x16xbf16>
+  %cols = tensor.dim %mask, %c3 : tensor<1x1x?x?xf32>
+  %less = arith.subi %cap, %extra : index
+  %padded = arith.maxsi %cols, %less : index
+  %mv = bmck.to_view %mask : tensor<1x1x?x?xf32> -> !bmck.view<1x1x?x?xf32>
+  %a = bmck.attention %q, %ka, %va mask %mv padded %padded {scale = 0.25 : f32, padding = #bmc.padding<mask>}
+      : (!bmck.view<1x1x?x16xf32>, !bmck.view<1x1x?x16xbf16>, !bmck.view<1x1x?x16xbf16>, !bmck.view<1x1x?x?xf32>, index) -> !bmck.view<1x1x?x16xf32>
+  %wo = bmc.weight "wo" : tensor<16x24xf32>
+  %wov = bmck.to_view %wo : tensor<16x24xf32> -> !bmck.view<16x24xf32>
+  %o = bmck.matmul %a, %wov {weight = "wo"} : (!bmck.view<1x1x?x16xf32>, !bmck.view<16x24xf32>) -> !bmck.view<1x1x?x24xf32>
+  %y = bmck.to_tensor %o : !bmck.view<1x1x?x24xf32> -> tensor<1x1x?x24xf32>
+  return %y : tensor<1x1x?x24xf32>
+}
