@@ -1,10 +1,11 @@
 // Whole-function CUDA programs (compiler/targets/cuda/EmitCudaProgram.cpp ->
 // runtime/device/DeviceProgram): the decoder-layer-shaped functions of
-// emitted_program.mlir (one with a constant and host scalars), emitted with whole-model at build time, their
-// kernels compiled as host C++ (the emulation) and loaded on the CPU device,
-// run by DeviceProgram through EmittedLauncher: a 5-row prefill, 3 one-row
-// decode steps and a 7-row chunk (the arena grows), the caches DeviceKVCache
-// buffers grown between runs (r = 4), each run against a plain double-precision reference written here
+// emitted_program.mlir (one with a constant and host scalars), emitted with
+// whole-model at build time, their kernels compiled as host C++ (the
+// emulation) and loaded on the CPU device, run by DeviceProgram through
+// EmittedLauncher: a 5-row prefill, 3 one-row decode steps and an 8-row chunk
+// (the arena grows), the caches DeviceKVCache buffers grown between runs
+// (r = 4), each run against a plain double-precision reference written here
 // (RMS norm, products, causal or full attention over the cache, softmax),
 // and the caches' valid rows against the reference's K/V history. Then bad
 // inputs, each with its one line: a wrong rank or static dim, a cache whose
@@ -78,7 +79,7 @@ std::string source() {
   return ss.str();
 }
 
-constexpr int kHidden = 24, kHeadDim = 16;
+constexpr int kHidden = 27, kHeadDim = 13;
 
 std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
@@ -340,7 +341,7 @@ void prefillThenDecode(bool maskLayer, bool gpu = false, bool scaled = false) {
   Reference ref(scaled ? constant : w, maskLayer);
   int64_t valid = 0;
   size_t arena = 0;
-  const std::vector<int> seqs = {5, 1, 1, 1, 7}; // a prefill, 3 decode steps, a longer chunk
+  const std::vector<int> seqs = {5, 1, 1, 1, 8}; // a prefill, 3 decode steps, a longer chunk (GEMV rows at most 8)
   for (size_t run = 0; run < seqs.size(); ++run) {
     int s = seqs[run];
     SCOPED_TRACE(fn + " run " + std::to_string(run) + " (" + std::to_string(s) + " rows after " +
@@ -394,8 +395,8 @@ void prefillThenDecode(bool maskLayer, bool gpu = false, bool scaled = false) {
       EXPECT_GT(prog.arenaBytes(), arena); // grown with the dims
   }
   EXPECT_GT(arena, 0u);
-  // The skip layer's 10- and 14-row products map onto the device GEMM; the
-  // mask layer's 5 and 7 rows take the GEMV: no product fell back to the tiled kernel.
+  // The skip layer's 10- and 16-row products map onto the device GEMM; the
+  // mask layer's 5 and 8 rows take the GEMV: no product fell back to the tiled kernel.
   EXPECT_TRUE(env.notices.empty()) << env.notices.front();
   if (!maskLayer)
     EXPECT_EQ(env.launcher->pathCounts().at("device_gemm"), 8);
@@ -430,12 +431,12 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   in.tensors["x"] = f32Tensor({1, 1, kHidden}, randoms(kHidden, 9));
   auto r = p.value()->run(in);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "program @layer_mask: input 'x' of rank 3 [1, 1, 24], expected rank 4 [1, 1, ?, 24]");
+  EXPECT_EQ(r.status().message(), "program @layer_mask: input 'x' of rank 3 [1, 1, 27], expected rank 4 [1, 1, ?, 27]");
   in.tensors["x"] = f32Tensor({1, 2, 1, kHidden}, randoms(2 * kHidden, 9));
   r = p.value()->run(in);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "program @layer_mask: input 'x' of dims [1, 2, 1, 24], expected [1, 1, ?, 24] (dimension 1)");
+            "program @layer_mask: input 'x' of dims [1, 2, 1, 27], expected [1, 1, ?, 27] (dimension 1)");
   // The K cache full: refused before anything is launched; valid unchanged.
   in.tensors["x"] = f32Tensor({1, 1, 1, kHidden}, randoms(kHidden, 9));
   r = p.value()->run(in);
@@ -473,17 +474,17 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   auto q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", missing);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(),
-            "program @layer_mask: weight 'wk' (bf16 [24, 16]) missing: not among the 6 weights given");
+            "program @layer_mask: weight 'wk' (bf16 [27, 13]) missing: not among the 6 weights given");
   std::map<std::string, HostTensor> typed = w.host;
   typed["wk"] = f32Tensor({kHidden, kHeadDim}, w.wk);
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", typed);
   ASSERT_FALSE(q.ok());
-  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wk' given as f32 [24, 16], expected bf16 [24, 16]");
+  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wk' given as f32 [27, 13], expected bf16 [27, 13]");
   std::map<std::string, HostTensor> shaped = w.host;
   shaped["wo"] = f32Tensor({kHidden, kHeadDim}, w.wo);
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", shaped);
   ASSERT_FALSE(q.ok());
-  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wo' given as f32 [24, 16], expected f32 [16, 24]");
+  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wo' given as f32 [27, 13], expected f32 [13, 27]");
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer", w.host);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(), "program @layer: no bmc-program line for this function");
