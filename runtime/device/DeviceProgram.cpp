@@ -85,6 +85,7 @@ struct DeviceProgram::Run {
   std::vector<Cache> caches;
   std::vector<int64_t> slotBytes, slotOffset;
   std::vector<std::string> launches;
+  std::vector<StepCall> *calls = nullptr; // a graph's: collected, not launched
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -541,7 +542,10 @@ Status DeviceProgram::walk(Run &run, bool launch) {
           return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() +
                                ", which has no value");
       }
-      if (launch) {
+      if (launch && run.calls) {
+        run.calls->push_back(StepCall{s["op"], s["config"], args});
+        run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
+      } else if (launch) {
         Status st = launcher_.launch(s["op"], s["config"], args);
         if (!st)
           return Status::error(where + ": " + st.message());
@@ -573,15 +577,17 @@ Status DeviceProgram::walk(Run &run, bool launch) {
   return Status();
 }
 
-Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs) {
+Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph,
+                                                   StepReport *report) {
   try {
-    return runChecked(inputs);
+    return runChecked(inputs, graph, report);
   } catch (const json::exception &e) {
     return Status::error("program @" + desc_->function + ": malformed bmc-program line: " + e.what());
   }
 }
 
-Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs) {
+Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs, EmittedStepGraph *graph,
+                                                          StepReport *report) {
   const std::string fn = "program @" + desc_->function;
   // Plan: sizes only, on copies of the caches.
   lastLaunches_.clear();
@@ -611,10 +617,20 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs)
   st = bindInputs(run, inputs, true);
   if (!st)
     return st;
+  std::vector<StepCall> calls;
+  if (graph)
+    run.calls = &calls;
   st = walk(run, true);
   lastLaunches_ = run.launches;
   if (!st)
     return st;
+  if (graph) { // the launches as one device graph: captured, or updated in place, then replayed
+    auto r = launcher_.runStep(*graph, calls);
+    if (!r)
+      return Status::error(fn + " (as a graph): " + r.status().message());
+    if (report)
+      *report = std::move(r.value());
+  }
   st = device_.synchronize();
   if (!st)
     return st;

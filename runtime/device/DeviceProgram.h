@@ -67,8 +67,11 @@ public:
   ~DeviceProgram();
 
   // Runs the function once; returns its outputs in order (copied back,
-  // row-major).
-  Result<std::vector<HostTensor>> run(ProgramInputs &inputs);
+  // row-major). With `graph`, its launches run as that device graph
+  // (EmittedLauncher::runStep: captured the first time, then updated in
+  // place or re-captured; `report` says which), e.g. one per decode step.
+  Result<std::vector<HostTensor>> run(ProgramInputs &inputs, EmittedStepGraph *graph = nullptr,
+                                      StepReport *report = nullptr);
 
   const std::vector<std::string> &outputNames() const { return outputNames_; }
   size_t arenaBytes() const { return arenaBytes_; }
@@ -86,7 +89,7 @@ private:
                                                               const std::string &emittedSource,
                                                               const std::string &function,
                                                               const std::map<std::string, HostTensor> &weights);
-  Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs);
+  Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report);
   Status walk(Run &run, bool launch);
   Status bindInputs(Run &run, ProgramInputs &inputs, bool upload);
 

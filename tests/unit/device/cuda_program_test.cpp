@@ -414,6 +414,62 @@ TEST(CudaProgram, LayersOnTheGpu) {
   prefillThenDecode(false, true);
 }
 
+// The same runs, one program launching directly and one as a device graph
+// per run (DeviceProgram::run with an EmittedStepGraph): outputs and caches
+// byte-equal, the graph captured once and then updated in place (the
+// kernel sequence stays the same from the 5-row prefill on).
+TEST(CudaProgram, RunsAsAGraphEqualDirectRuns) {
+  Env env;
+  ASSERT_TRUE(env.launcher);
+  Weights w;
+  auto direct = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  auto graphed = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  ASSERT_TRUE(direct.ok() && graphed.ok());
+  std::unique_ptr<DeviceKVCache> caches[2][2] = {{env.cache(1, true), env.cache(1, true)},
+                                                 {env.cache(1, true), env.cache(1, true)}};
+  bmc::device::EmittedStepGraph graph;
+  int64_t valid = 0;
+  const std::vector<int> seqs = {5, 1, 1, 1};
+  std::vector<bool> captured;
+  for (size_t run = 0; run < seqs.size(); ++run) {
+    int s = seqs[run], total = int(valid) + s;
+    SCOPED_TRACE("run " + std::to_string(run));
+    std::vector<float> x = randoms(size_t(s) * kHidden, 300 + unsigned(run), -2.0f, 2.0f);
+    std::vector<float> mask(size_t(s) * total, 0.0f);
+    for (int i = 0; i < s; ++i)
+      for (int j = int(valid) + i + 1; j < total; ++j)
+        mask[size_t(i) * total + j] = -INFINITY;
+    std::vector<HostTensor> outs[2];
+    for (int g = 0; g < 2; ++g) {
+      ASSERT_TRUE(caches[g][0]->ensureCapacity(total, valid).ok() && caches[g][1]->ensureCapacity(total, valid).ok());
+      bmc_kv_buffer kb{reinterpret_cast<void *>(caches[g][0]->data()), 1, caches[g][0]->capacity(), valid};
+      bmc_kv_buffer vb{reinterpret_cast<void *>(caches[g][1]->data()), 1, caches[g][1]->capacity(), valid};
+      ProgramInputs in;
+      in.tensors["x"] = f32Tensor({1, 1, s, kHidden}, x);
+      in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
+      in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+      bmc::device::StepReport report;
+      auto out = g ? graphed.value()->run(in, &graph, &report) : direct.value()->run(in);
+      ASSERT_TRUE(out.ok()) << out.status().message();
+      outs[g] = out.value();
+      if (g) {
+        captured.push_back(report.captured);
+        EXPECT_EQ(report.launches, 13u); // norm, 4 products x (GEMV, epilogue), 2 appends, split, combine
+        EXPECT_EQ(report.gemms, 0u);
+        if (!report.captured)
+          EXPECT_GT(report.updated, 0u); // a new valid length at least
+      }
+    }
+    EXPECT_EQ(outs[0][0].bytes, outs[1][0].bytes);
+    valid = total;
+    for (int c = 0; c < 2; ++c)
+      EXPECT_EQ(env.rows(*caches[0][c], 1, valid, true), env.rows(*caches[1][c], 1, valid, true));
+  }
+  // Captured by the prefill (5 rows: GEMV products, as decode's); every
+  // later run the same kernels, updated in place.
+  EXPECT_EQ(captured, (std::vector<bool>{true, false, false, false}));
+}
+
 TEST(CudaProgram, BadInputsGiveOneLine) {
   Env env;
   ASSERT_TRUE(env.launcher);
