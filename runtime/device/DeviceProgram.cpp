@@ -1,69 +1,15 @@
-// DeviceProgram: a bmc-program line (compiler/targets/cuda/EmitCudaProgram.cpp)
-// run on a Device through EmittedLauncher. See DeviceProgram.h.
+// DeviceProgram: running a bmc-program line (compiler/targets/cuda/
+// EmitCudaProgram.cpp) on a Device through EmittedLauncher: inputs bound, a
+// plan walk for the arena's size, a launch walk, outputs copied back. Parsing
+// and uploads: DeviceProgramLoad.cpp. See DeviceProgram.h.
 #include "runtime/device/DeviceProgram.h"
-#include "runtime/device/CudaWeights.h"
-
-#include <nlohmann/json.hpp>
+#include "runtime/device/DeviceProgramDesc.h"
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 
 namespace bmc {
 namespace device {
-
-using json = nlohmann::json;
-
-struct ProgramDesc {
-  std::string function;
-  json inputs, outputs, weights, constants, steps;
-  int64_t slots = 0, alignment = 256;
-};
-
-namespace {
-
-const char *kTag = "// bmc-program: ";
-
-int64_t typeBytes(const std::string &t) {
-  if (t == "f32" || t == "i32")
-    return 4;
-  if (t == "f16" || t == "bf16")
-    return 2;
-  if (t == "i64")
-    return 8;
-  return 0;
-}
-
-std::string dimsText(const std::vector<int64_t> &d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i)
-    s += (i ? ", " : "") + (d[i] < 0 ? std::string("?") : std::to_string(d[i]));
-  return s + "]";
-}
-
-// Every bmc-program line of the source, parsed.
-Result<std::vector<json>> programLines(const std::string &source) {
-  std::vector<json> out;
-  std::istringstream in(source);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.rfind(kTag, 0) != 0)
-      continue;
-    json j = json::parse(line.substr(std::strlen(kTag)), nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return Status::error("bmc-program line " + std::to_string(n) + ": not a JSON object");
-    if (!j.contains("version") || j["version"] != 1)
-      return Status::error("bmc-program line " + std::to_string(n) + ": version " +
-                           (j.contains("version") ? j["version"].dump() : std::string("missing")) + ", expected 1");
-    for (const char *key : {"function", "inputs", "outputs", "weights", "constants", "steps", "memory"})
-      if (!j.contains(key))
-        return Status::error("bmc-program line " + std::to_string(n) + ": no '" + key + "'");
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-} // namespace
 
 // One run's values by id.
 struct DeviceProgram::Run {
@@ -166,174 +112,7 @@ bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
   return v;
 }
 
-std::vector<int64_t> dimsOf(const json &a) {
-  std::vector<int64_t> d;
-  for (const json &x : a)
-    d.push_back(x.get<int64_t>());
-  return d;
-}
-
 } // namespace
-
-Result<std::vector<std::string>> DeviceProgram::functions(const std::string &emittedSource) {
-  auto lines = programLines(emittedSource);
-  if (!lines)
-    return lines.status();
-  std::vector<std::string> names;
-  for (const json &j : *lines)
-    names.push_back(j["function"].get<std::string>());
-  return names;
-}
-
-DeviceProgram::DeviceProgram(Device &device, EmittedLauncher &launcher) : device_(device), launcher_(launcher) {}
-
-DeviceProgram::~DeviceProgram() {
-  for (auto &[id, p] : uploads_)
-    device_.free(p);
-  for (auto &[id, p] : productWeights_)
-    device_.free(p);
-  for (auto &[id, p] : inputBuffers_)
-    device_.free(p);
-  if (arena_)
-    device_.free(arena_);
-}
-
-size_t DeviceProgram::slots() const { return size_t(desc_->slots); }
-
-Result<std::unique_ptr<DeviceProgram>> DeviceProgram::create(Device &device, EmittedLauncher &launcher,
-                                                             const std::string &emittedSource,
-                                                             const std::string &function,
-                                                             const std::map<std::string, HostTensor> &weights) {
-  try {
-    return createChecked(device, launcher, emittedSource, function, weights);
-  } catch (const json::exception &e) { // a field missing or of another type
-    return Status::error("program @" + function + ": malformed bmc-program line: " + e.what());
-  }
-}
-
-Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &device, EmittedLauncher &launcher,
-                                                                    const std::string &emittedSource,
-                                                                    const std::string &function,
-                                                                    const std::map<std::string, HostTensor> &weights) {
-  auto lines = programLines(emittedSource);
-  if (!lines)
-    return lines.status();
-  std::unique_ptr<DeviceProgram> p(new DeviceProgram(device, launcher));
-  for (json &j : *lines)
-    if (j["function"] == function) {
-      p->desc_ = std::make_unique<ProgramDesc>();
-      ProgramDesc &d = *p->desc_;
-      d.function = function, d.inputs = j["inputs"], d.outputs = j["outputs"], d.weights = j["weights"];
-      d.constants = j["constants"], d.steps = j["steps"];
-      d.slots = j["memory"].value("slots", int64_t(0)), d.alignment = j["memory"].value("alignment", int64_t(256));
-    }
-  if (!p->desc_)
-    return Status::error("program @" + function + ": no bmc-program line for this function");
-  const std::string at = "program @" + function + ": ";
-  for (const json &o : p->desc_->outputs)
-    p->outputNames_.push_back(o["name"].get<std::string>());
-
-  // Weights: every one the program names must be given, of its type and dims.
-  std::map<std::string, const json *> byName;
-  for (const json &w : p->desc_->weights) {
-    std::string name = w["name"], type = w["type"];
-    std::vector<int64_t> dims = dimsOf(w["dims"]);
-    byName[name] = &w;
-    auto it = weights.find(name);
-    if (it == weights.end())
-      return Status::error(at + "weight '" + name + "' (" + type + " " + dimsText(dims) + ") missing: not among the " +
-                           std::to_string(weights.size()) + " weights given");
-    if (it->second.type != type || it->second.dims != dims)
-      return Status::error(at + "weight '" + name + "' given as " + it->second.type + " " + dimsText(it->second.dims) +
-                           ", expected " + type + " " + dimsText(dims));
-    int64_t count = 1;
-    for (int64_t x : dims)
-      count *= x;
-    if (int64_t(it->second.bytes.size()) != count * typeBytes(type))
-      return Status::error(at + "weight '" + name + "': " + std::to_string(it->second.bytes.size()) +
-                           " bytes, expected " + std::to_string(count * typeBytes(type)));
-    if (w.value("plain", false)) { // read as a view: uploaded as is
-      auto ptr = device.allocate(it->second.bytes.size());
-      if (!ptr)
-        return ptr.status();
-      p->uploads_[w["value"]] = *ptr;
-      Status st = device.copyToDevice(*ptr, it->second.bytes.data(), it->second.bytes.size());
-      if (!st)
-        return st;
-    }
-  }
-  // A product's weight: its device layout, as the configuration's bmc-launch line describes it.
-  for (const json &s : p->desc_->steps) {
-    if (s["kind"] != "launch")
-      continue;
-    for (auto &[param, bound] : s["args"].items()) {
-      if (!bound.is_object())
-        continue;
-      std::string name = bound.value("weight", ""), op = s["op"];
-      int config = s["config"];
-      std::string key = op + "/" + std::to_string(config) + "/" + name;
-      if (p->productWeights_.count(key))
-        continue;
-      const EmittedWeight *ew = launcher.weight(op, config);
-      const EmittedWeight::Source *src = nullptr;
-      if (ew)
-        for (const auto &x : ew->sources)
-          if (x.name == name)
-            src = &x;
-      if (!src)
-        return Status::error(at + op + " " + std::to_string(config) + ": its bmc-launch line has no weight '" + name +
-                             "' (parameter " + param + ")");
-      auto given = weights.find(name);
-      if (given == weights.end() || !byName.count(name))
-        return Status::error(at + "weight '" + name + "' (read by " + op + " " + std::to_string(config) + ") missing");
-      ElementType own, storage;
-      if (!parseElementType(src->type, own) || !parseElementType(ew->storage, storage) ||
-          given->second.type != src->type)
-        return Status::error(at + "weight '" + name + "' of " + given->second.type + ", " + op + " " +
-                             std::to_string(config) + " reads " + src->type + " stored as " + ew->storage);
-      const std::vector<int64_t> &dims = given->second.dims;
-      if (dims.size() != 2)
-        return Status::error(at + "weight '" + name + "' of rank " + std::to_string(dims.size()) +
-                             ", a product's is 2-D");
-      std::vector<uint8_t> layout;
-      Status st = cudaMatMulWeight(given->second.bytes.data(), own, dims[0], dims[1], src->transpose, storage, layout);
-      if (!st)
-        return Status::error(at + "weight '" + name + "': " + st.message());
-      auto ptr = device.allocate(layout.size());
-      if (!ptr)
-        return ptr.status();
-      p->productWeights_[key] = *ptr;
-      st = device.copyToDevice(*ptr, layout.data(), layout.size());
-      if (!st)
-        return st;
-    }
-  }
-  for (const json &c : p->desc_->constants) {
-    std::string type = c["type"], hex = c["hex"];
-    std::vector<int64_t> dims = dimsOf(c["dims"]);
-    int64_t count = 1;
-    for (int64_t x : dims)
-      count *= x;
-    std::vector<uint8_t> raw(hex.size() / 2);
-    for (size_t i = 0; i < raw.size(); ++i)
-      raw[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-    size_t eb = size_t(typeBytes(type));
-    std::vector<uint8_t> bytes(size_t(count) * eb);
-    if (c.value("splat", false) ? raw.size() != eb : raw.size() != bytes.size())
-      return Status::error(at + "constant " + c["value"].get<std::string>() + ": " + std::to_string(raw.size()) +
-                           " bytes of data for " + type + " " + dimsText(dims));
-    for (int64_t i = 0; i < count; ++i)
-      std::memcpy(bytes.data() + i * eb, raw.data() + (c.value("splat", false) ? 0 : i * eb), eb);
-    auto ptr = device.allocate(std::max<size_t>(bytes.size(), 1));
-    if (!ptr)
-      return ptr.status();
-    p->uploads_[c["value"]] = *ptr;
-    Status st = device.copyToDevice(*ptr, bytes.data(), bytes.size());
-    if (!st)
-      return st;
-  }
-  return p;
-}
 
 Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
   const std::string at = "program @" + desc_->function + ": ";
@@ -343,28 +122,28 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
     known[name] = true;
     Run::Val v;
     if (kind == "tensor") {
-      std::vector<int64_t> want = dimsOf(i["dims"]);
+      std::vector<int64_t> want = programDims(i["dims"]);
       std::string type = i["type"];
       auto it = in.tensors.find(name);
       if (it == in.tensors.end())
-        return Status::error(at + "input '" + name + "' (" + type + " " + dimsText(want) + ") not given");
+        return Status::error(at + "input '" + name + "' (" + type + " " + programDimsText(want) + ") not given");
       const HostTensor &t = it->second;
       if (t.type != type)
         return Status::error(at + "input '" + name + "' of " + t.type + ", expected " + type);
       if (t.dims.size() != want.size())
         return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
-                             dimsText(t.dims) + ", expected rank " + std::to_string(want.size()) + " " +
-                             dimsText(want));
+                             programDimsText(t.dims) + ", expected rank " + std::to_string(want.size()) + " " +
+                             programDimsText(want));
       int64_t count = 1;
       for (size_t d = 0; d < want.size(); ++d) {
         if ((want[d] >= 0 && t.dims[d] != want[d]) || t.dims[d] < 0)
-          return Status::error(at + "input '" + name + "' of dims " + dimsText(t.dims) + ", expected " +
-                               dimsText(want) + " (dimension " + std::to_string(d) + ")");
+          return Status::error(at + "input '" + name + "' of dims " + programDimsText(t.dims) + ", expected " +
+                               programDimsText(want) + " (dimension " + std::to_string(d) + ")");
         count *= t.dims[d];
       }
-      if (int64_t(t.bytes.size()) != count * typeBytes(type))
+      if (int64_t(t.bytes.size()) != count * programTypeBytes(type))
         return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
-                             " " + dimsText(t.dims));
+                             " " + programDimsText(t.dims));
       DevicePtr at = 0; // the plan walk needs sizes only
       if (upload) {
         if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
@@ -412,13 +191,13 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
     if (w.value("plain", false)) {
       Run::Val v;
       v.kind = Run::Val::View, v.type = w["type"], v.rank = int(w["dims"].size());
-      v.view = contiguous(uploads_.at(w["value"]), dimsOf(w["dims"]));
+      v.view = contiguous(uploads_.at(w["value"]), programDims(w["dims"]));
       run.vals[w["value"]] = v;
     }
   for (const json &c : desc_->constants) {
     Run::Val v;
     v.kind = Run::Val::View, v.type = c["type"], v.rank = int(c["dims"].size());
-    v.view = contiguous(uploads_.at(c["value"]), dimsOf(c["dims"]));
+    v.view = contiguous(uploads_.at(c["value"]), programDims(c["dims"]));
     run.vals[c["value"]] = v;
   }
   return Status();
@@ -503,7 +282,7 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         int64_t slot = result["slot"];
         std::string type = result["type"];
         std::vector<int64_t> dims;
-        int64_t bytes = typeBytes(type);
+        int64_t bytes = programTypeBytes(type);
         for (const json &e : result["sizes"]) {
           auto d = run.eval(e);
           if (!d)
@@ -577,8 +356,7 @@ Status DeviceProgram::walk(Run &run, bool launch) {
   return Status();
 }
 
-Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph,
-                                                   StepReport *report) {
+Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report) {
   try {
     return runChecked(inputs, graph, report);
   } catch (const json::exception &e) {
@@ -641,7 +419,7 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
       return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' is not a tensor");
     HostTensor t;
     t.type = v.type;
-    size_t eb = size_t(typeBytes(v.type));
+    size_t eb = size_t(programTypeBytes(v.type));
     int64_t count = 1, last = v.view.offset; // the span the view reaches
     for (int i = 4 - v.rank; i < 4; ++i) {
       t.dims.push_back(v.view.size[i]);

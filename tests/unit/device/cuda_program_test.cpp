@@ -13,7 +13,8 @@
 // mistyped weight, an unknown function, an input that is not one.
 #include "cuda_emulation.h"
 
-// clang-format off: the order cudaEmittedKernelSource prepends them in
+// The order cudaEmittedKernelSource prepends them in.
+// clang-format off
 #define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
 #include "runtime/device/cuda/decode_attention_params.h"
 #include "runtime/device/cuda/common.cuh"
