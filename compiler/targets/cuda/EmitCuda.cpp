@@ -202,7 +202,10 @@ public:
       for (auto f : module.getOps<func::FuncOp>())
         if (!f.isExternal() && failed(mlir::bmc::cuda::writeProgram(f, launches_, ps))) return failure();
     write(os);
-    if (!programs.empty()) os << "\n" << programs;
+    if (!programs.empty())
+      os << "\n// Programs (runtime/device/DeviceProgram.h): one bmc-program line per function; the weights,\n"
+            "// constants and weight Casts / Transposes counted above as left are their data, uploaded once.\n"
+         << programs;
     return success();
   }
 

@@ -13,6 +13,7 @@
 // RUN: bmc-opt %s --split-input-file --bmc-emit-cuda -o /dev/null 2>&1 | FileCheck %s --check-prefix=PLAIN
 
 // PLAIN-NOT: bmc-program
+// CHECK: // Programs (runtime/device/DeviceProgram.h): one bmc-program line per function; the weights,
 // CHECK-LABEL: // bmc-program: {"constants":[{"dims":[16],"hex":"0000803f","splat":true,"type":"f32","value":"v4"}],"function":"small"
 // CHECK-SAME: "inputs":[{"dims":[1,2,-1,16],"kind":"tensor","name":"x","type":"f32","value":"v0"},{"head_dim":8,"heads":2,"kind":"kv_cache","name":"past_k","type":"f16","value":"v1"},{"dims":[1,1,-1,-1],"kind":"tensor","name":"mask","type":"f32","value":"v2"}]
 // CHECK-SAME: "memory":{"alignment":256,"slots":2},"outputs":[{"name":"attn","value":"v16"}]
