@@ -49,6 +49,7 @@ status=0
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_matmul_tests" --gtest_color=no || status=$?
+BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
 echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
@@ -69,5 +70,7 @@ echo "  CudaEmittedPrefill.DeviceGemmOnTheGpu (many product rows through cuBLASL
 echo "  the products that stay tiled and their notices) and CudaEmittedGraph.DecodeStepsOnTheGpu (kv_append, attention"
 echo "  and a projection GEMV captured as a CUDA graph, updated for the next steps, re-captured prefill -> decode,"
 echo "  equal to direct launches and within tolerance of the CPU kernels)"
+echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-layer functions as bmc-program"
+echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status
