@@ -321,4 +321,32 @@ def GroupElementwise : Pass<"bmc-group-elementwise", "::mlir::func::FuncOp"> {
   ];
 }
 
+def PlanMemory : Pass<"bmc-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Give each kernel-level result an arena slot by liveness (bmck.slot marks)";
+  let description = [{
+    The target-independent memory plan (passes/PlanMemory.h): every bmck op
+    whose view result is new storage (not a seam, a cache's rows or an
+    append) gets `bmck.slot = N`, the function `bmck.slots`; a value is live
+    from its op to the last use of it or of a seam over it (a returned value
+    to the end), and slots are taken first-fit among those whose values all
+    died before the op. A slot's size is the run's: the largest of its
+    values' sizes. The CUDA programs use the same plan
+    (compiler/targets/cuda/EmitCudaProgram.cpp); the pipeline does not run
+    this pass, and the CPU emitter keeps compiler/lowering/MemoryPlan.cpp.
+
+    Before:
+    ```mlir
+    %n = bmck.norm %x, %g {...} : ... -> !bmck.view<?x24xf32>
+    %q = bmck.matmul %n, %w {weight = "wq"} : ... -> !bmck.view<?x16xf32>
+    %o = bmck.matmul %q, %w2 {weight = "wo"} : ... -> !bmck.view<?x24xf32>
+    ```
+    After (the norm is dead when the second product runs):
+    ```mlir
+    %n = bmck.norm %x, %g {bmck.slot = 0 : i64, ...} : ...
+    %q = bmck.matmul %n, %w {bmck.slot = 1 : i64, weight = "wq"} : ...
+    %o = bmck.matmul %q, %w2 {bmck.slot = 0 : i64, weight = "wo"} : ...
+    ```
+  }];
+}
+
 #endif // BMC_PASSES

@@ -17,6 +17,7 @@
 #include "compiler/targets/cuda/EmitCudaElementwise.h"
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
 #include "compiler/targets/cuda/EmitCudaNorm.h"
+#include "compiler/targets/cuda/EmitCudaProgram.h"
 #include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
@@ -29,6 +30,7 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -141,17 +143,35 @@ public:
       if (op->getParentOfType<bmck::ElementwiseOp>()) return WalkResult::advance();
       if (auto a = dyn_cast<bmck::KVAppendOp>(op)) return succeeded(kvAppend(a)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto a = dyn_cast<bmck::AttentionOp>(op)) return succeeded(attention(a)) ? WalkResult::advance() : WalkResult::interrupt();
-      if (auto n = dyn_cast<bmck::NormOp>(op)) return succeeded(norms_.add(n)) ? WalkResult::advance() : WalkResult::interrupt();
-      if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) return succeeded(norms_.add(s)) ? WalkResult::advance() : WalkResult::interrupt();
-      if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) return succeeded(elementwise_.add(e)) ? WalkResult::advance() : WalkResult::interrupt();
+      if (auto n = dyn_cast<bmck::NormOp>(op)) {
+        if (failed(norms_.add(n))) return WalkResult::interrupt();
+        launches_[op] = {"bmck.norm", norms_.lastConfig()};
+        return WalkResult::advance();
+      }
+      if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) {
+        if (failed(norms_.add(s))) return WalkResult::interrupt();
+        launches_[op] = {"bmck.softmax", norms_.lastConfig()};
+        return WalkResult::advance();
+      }
+      if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+        if (failed(elementwise_.add(e))) return WalkResult::interrupt();
+        launches_[op] = {"bmck.elementwise", elementwise_.lastConfig()};
+        return WalkResult::advance();
+      }
       std::string noForm; // a product (quantized) or reduction (integer) without a CUDA form: left, by that name
       if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
         if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
-        if (noForm.empty()) return WalkResult::advance();
+        if (noForm.empty()) {
+          launches_[op] = {"bmck.reduce", reduces_.lastConfig()};
+          return WalkResult::advance();
+        }
       }
       if (isa<bmck::MatMulOp, bmck::GemmOp>(op)) {
         if (failed(matmuls_.add(op, noForm))) return WalkResult::interrupt();
-        if (noForm.empty()) return WalkResult::advance();
+        if (noForm.empty()) {
+          launches_[op] = {isa<bmck::GemmOp>(op) ? "bmck.gemm" : "bmck.matmul", matmuls_.lastConfig()};
+          return WalkResult::advance();
+        }
       }
       if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp>(op)) {
         ++views_;
@@ -170,7 +190,10 @@ public:
       StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
       bool actionable = (ns == "bmc" || ns == "bmck") && !isa<bmc::WeightOp>(op);
       std::string name = noForm.empty() ? op->getName().getStringRef().str() : noForm;
-      if (!firstLeft_ || (actionable && !firstActionable_)) firstLeft_ = op, firstActionable_ = actionable, firstLeftName_ = name;
+      // A program uploads weights and constants (EmitCudaProgram.h): counted
+      // here as without a kernel, never a whole-model refusal.
+      bool data = noForm.empty() && mlir::bmc::cuda::isProgramData(op);
+      if (!data && (!firstLeft_ || (actionable && !firstActionable_))) firstLeft_ = op, firstActionable_ = actionable, firstLeftName_ = name;
       ++left_[name];
       ++leftTotal_;
       return WalkResult::advance();
@@ -186,7 +209,17 @@ public:
                              << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise and bmck.reduce are emitted";
       return failure();
     }
+    // A whole-model compile: each function's program (EmitCudaProgram.h).
+    std::string programs;
+    llvm::raw_string_ostream ps(programs);
+    if (options_.wholeModel)
+      for (auto f : module.getOps<func::FuncOp>())
+        if (!f.isExternal() && failed(mlir::bmc::cuda::writeProgram(f, launches_, ps))) return failure();
     write(os);
+    if (!programs.empty())
+      os << "\n// Programs (runtime/device/DeviceProgram.h): one bmc-program line per function; the weights,\n"
+            "// constants and weight Casts / Transposes counted above as left are their data, uploaded once.\n"
+         << programs;
     return success();
   }
 
@@ -203,7 +236,7 @@ private:
     c.from = from, c.to = to, c.fromName = typeName(rows.getElementType()), c.toName = typeName(cache.getElementType());
     c.heads = cache.getHeads(), c.headDim = cache.getHeadDim();
     ++kvAppends_;
-    add(appends_, appendOrder_, c.key(), c);
+    launches_[op] = {"bmck.kv_append", add(appends_, appendOrder_, c.key(), c)};
     return success();
   }
 
@@ -235,16 +268,18 @@ private:
     c.maskPadding = op.getPadding() == bmc::KVPadding::Mask && op.getPadded();
     c.hasMask = bool(op.getMask()), c.smooth = op.getSmoothSoftmax();
     ++attentions_;
-    add(attns_, attnOrder_, c.key(), c);
+    launches_[op] = {"bmck.attention", add(attns_, attnOrder_, c.key(), c)};
     return success();
   }
 
+  // Records a configuration; returns its number.
   template <typename C>
-  void add(std::map<std::string, std::pair<C, int>> &m, std::vector<std::string> &order, const std::string &key,
-           const C &c) {
+  int add(std::map<std::string, std::pair<C, int>> &m, std::vector<std::string> &order, const std::string &key,
+          const C &c) {
     auto [it, fresh] = m.try_emplace(key, c, 0);
     if (fresh) order.push_back(key);
     ++it->second.second;
+    return int(std::find(order.begin(), order.end(), key) - order.begin());
   }
 
   std::string leftSummary() const {
@@ -424,6 +459,7 @@ private:
   std::vector<std::string> appendOrder_, attnOrder_;
   int kvAppends_ = 0, attentions_ = 0, views_ = 0, scalars_ = 0, leftTotal_ = 0;
   std::map<std::string, int> left_; // sorted by name: deterministic
+  mlir::bmc::cuda::LaunchIndex launches_; // each kernel op's configuration
   Operation *firstLeft_ = nullptr;
   std::string firstLeftName_;
   bool firstActionable_ = false;

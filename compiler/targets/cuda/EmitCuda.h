@@ -29,7 +29,8 @@ enum class WeightStorage { Model, F16, BF16, Int8, Int4 };
 struct CudaEmitOptions {
   WeightStorage weights = WeightStorage::Model;
   /// Refuse (an error at the first op without a CUDA form, nothing written)
-  /// unless every op of the module has one: a whole-model compile.
+  /// unless every op of the module has one: a whole-model compile, which
+  /// then writes each function's program (EmitCudaProgram.h).
   bool wholeModel = false;
 };
 

@@ -325,6 +325,7 @@ LogicalResult ElementwiseEmitter::add(bmck::ElementwiseOp group) {
   auto [it, fresh] = configs_.try_emplace(key, c, 0);
   if (fresh) order_.push_back(key);
   ++it->second.second;
+  last_ = int(llvm::find(order_, key) - order_.begin());
   return success();
 }
 
@@ -406,6 +407,7 @@ LogicalResult ReduceEmitter::add(bmck::ReduceOp op, std::string &noForm) {
   auto [it, fresh] = configs_.try_emplace(c.key(), c, 0);
   if (fresh) order_.push_back(c.key());
   ++it->second.second;
+  last_ = int(llvm::find(order_, c.key()) - order_.begin());
   return success();
 }
 

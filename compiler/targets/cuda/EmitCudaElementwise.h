@@ -33,6 +33,8 @@ public:
   LogicalResult add(bmck::ElementwiseOp op);
   /// "N bmck.elementwise (k configurations)".
   std::string summary() const;
+  /// The configuration the last add() recorded (its bmc-launch "config").
+  int lastConfig() const { return last_; }
   /// The kernels with their bmc-launch lines.
   void write(llvm::raw_ostream &os) const;
 
@@ -52,7 +54,7 @@ public:
 private:
   std::map<std::string, std::pair<Config, int>> configs_; // by params + body
   std::vector<std::string> order_;
-  int ops_ = 0;
+  int ops_ = 0, last_ = -1;
 };
 
 /// bmck.reduce: one __global__ per distinct (kind, element type, input rank,
@@ -67,6 +69,8 @@ public:
   LogicalResult add(bmck::ReduceOp op, std::string &noForm);
   /// "N bmck.reduce (k configurations)".
   std::string summary() const;
+  /// The configuration the last successful add() with a form recorded.
+  int lastConfig() const { return last_; }
   void write(llvm::raw_ostream &os) const;
 
 private:
@@ -79,7 +83,7 @@ private:
   };
   std::map<std::string, std::pair<Config, int>> configs_;
   std::vector<std::string> order_;
-  int ops_ = 0;
+  int ops_ = 0, last_ = -1;
 };
 
 } // namespace mlir::bmc::cuda

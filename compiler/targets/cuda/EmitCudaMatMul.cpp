@@ -192,6 +192,7 @@ LogicalResult MatMulEmitter::add(Operation *op, std::string &noForm) {
     order_.push_back(key);
   }
   MatMulConfig &have = *it->second;
+  last_ = have.index;
   ++have.uses;
   if (weightName) have.weightNames.push_back(weightName->str()), have.sources.push_back(source);
   ++(c.gemm ? gemms_ : matmuls_);

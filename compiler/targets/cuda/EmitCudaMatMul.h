@@ -37,6 +37,9 @@ public:
   int matmuls() const { return matmuls_; }
   int gemms() const { return gemms_; }
   int configurations(bool gemm) const;
+  /// The configuration (bmc_matmul_N / bmc_gemm_N) of the product added last
+  /// (a CUDA program's launch, EmitCudaProgram.h).
+  int lastConfig() const { return last_; }
 
   /// The bmc-launch lines and kernels, configurations in the order first met.
   void write(llvm::raw_ostream &os) const;
@@ -45,7 +48,7 @@ private:
   WeightStorage weights_;
   std::map<std::string, std::unique_ptr<MatMulConfig>> configs_;
   std::vector<std::string> order_;
-  int matmuls_ = 0, gemms_ = 0;
+  int matmuls_ = 0, gemms_ = 0, last_ = -1;
 };
 
 } // namespace mlir::bmc::cuda

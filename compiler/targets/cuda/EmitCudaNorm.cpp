@@ -12,6 +12,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/JSON.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -60,8 +61,10 @@ std::string NormEmitter::Config::key() const {
 
 void NormEmitter::record(const Config &c) {
   auto [it, fresh] = configs_.try_emplace(c.key(), c, 0);
-  if (fresh) (c.softmax ? softmaxOrder_ : normOrder_).push_back(c.key());
+  std::vector<std::string> &order = c.softmax ? softmaxOrder_ : normOrder_;
+  if (fresh) order.push_back(c.key());
   ++it->second.second;
+  last_ = int(std::find(order.begin(), order.end(), c.key()) - order.begin());
 }
 
 LogicalResult NormEmitter::add(bmck::NormOp op) {

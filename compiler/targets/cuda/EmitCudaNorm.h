@@ -29,6 +29,9 @@ public:
   LogicalResult add(bmck::SoftmaxOp op);
   /// "N bmck.norm (k configurations), M bmck.softmax (j configurations)".
   std::string summary() const;
+  /// The configuration (bmc_norm_N / bmc_softmax_N) of the op added last
+  /// (a CUDA program's launch, EmitCudaProgram.h).
+  int lastConfig() const { return last_; }
   /// The kernels with their bmc-launch lines.
   void write(llvm::raw_ostream &os) const;
 
@@ -44,7 +47,7 @@ private:
   void record(const Config &c);
   std::map<std::string, std::pair<Config, int>> configs_;
   std::vector<std::string> normOrder_, softmaxOrder_;
-  int norms_ = 0, softmaxes_ = 0;
+  int norms_ = 0, softmaxes_ = 0, last_ = -1;
 };
 
 } // namespace mlir::bmc::cuda

@@ -29,13 +29,17 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
 
     With `whole-model`, a module with any op left is refused with one error
     naming the first such op (nothing is written): that is a whole-model
-    CUDA compile, which no model passes yet.
+    CUDA compile, which no model passes yet. Weights, tensor constants and a
+    weight's Cast / Transpose read only as a product's weight are not
+    refused: a module that passes gets one `// bmc-program:` line per
+    function after its kernels (EmitCudaProgram.h; runtime/device/
+    DeviceProgram.h runs it).
   }];
   let options = [
     Option<"output", "output", "std::string", /*default=*/"\"-\"",
            "Where the CUDA C goes (- : standard output)">,
     Option<"wholeModel", "whole-model", "bool", /*default=*/"false",
-           "Refuse the module unless every op has a CUDA form (a whole-model compile)">,
+           "Refuse the module unless every op has a CUDA form (a whole-model compile); then write each function's bmc-program line">,
     Option<"weights", "weights", "::mlir::bmc::cuda::WeightStorage", /*default=*/"::mlir::bmc::cuda::WeightStorage::Model",
            "The device storage of the weights the matrix products read (bmc-compile --weights)",
            [{::llvm::cl::values(

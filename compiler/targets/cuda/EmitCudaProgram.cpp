@@ -1,0 +1,404 @@
+//===- EmitCudaProgram.cpp - a kernel-level function as a host program ----===//
+//
+// The program is data, not code: the runtime (DeviceProgram) walks its steps
+// in order, evaluating host scalars and view expressions and launching each
+// kernel op through EmittedLauncher with its parameters bound by name. The
+// memory plan is the target-independent one of passes/PlanMemory.h (the
+// bmc-plan-memory pass's): a slot of one arena per kernel result; here each
+// result's sizes are written as products of run-time dims, and a slot's size
+// at run time is the largest of its values'. The CPU emitter keeps its own
+// plan (compiler/lowering/MemoryPlan.cpp) for now.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/targets/cuda/EmitCudaProgram.h"
+#include "compiler/targets/cuda/EmitCuda.h" // describeLocation
+#include "compiler/targets/cuda/EmitCudaUtil.h"
+
+#include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
+#include "passes/PlanMemory.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+namespace json = llvm::json;
+
+namespace {
+
+// A product reading `use` as its right operand, naming a weight.
+bool isNamedWeightOperand(OpOperand &use) {
+  Operation *user = use.getOwner();
+  if (auto mm = dyn_cast<bmck::MatMulOp>(user)) return mm.getWeight() && use.getOperandNumber() == 1;
+  if (auto gm = dyn_cast<bmck::GemmOp>(user)) return gm.getWeight() && use.getOperandNumber() == 1;
+  return false;
+}
+
+// A to_view read only as products' named weights: no value of its own.
+bool isWeightOnlyView(Operation *op) {
+  auto tv = dyn_cast<bmck::ToViewOp>(op);
+  return tv && !tv->use_empty() && llvm::all_of(tv->getUses(), isNamedWeightOperand);
+}
+
+} // namespace
+
+namespace {
+
+// A chain of bmc.cast / bmc.transpose above a bmc.weight (upwards only).
+bool isWeightChain(Operation *op) {
+  while (op && isa<bmc::CastOp, bmc::TransposeOp>(op) && op->getNumOperands() == 1)
+    op = op->getOperand(0).getDefiningOp();
+  return op && isa<bmc::WeightOp>(op);
+}
+
+// Every use (downwards only) a to_view read only as products' named weights,
+// or another Cast / Transpose whose uses are.
+bool feedsOnlyNamedWeights(Operation *op) {
+  if (op->use_empty()) return false;
+  for (Operation *user : op->getUsers())
+    if (!isWeightOnlyView(user) && !(isa<bmc::CastOp, bmc::TransposeOp>(user) && feedsOnlyNamedWeights(user)))
+      return false;
+  return true;
+}
+
+} // namespace
+
+bool mlir::bmc::cuda::isProgramData(Operation *op) {
+  if (isa<bmc::WeightOp>(op)) return true;
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) return isa<RankedTensorType>(c.getType());
+  return isa<bmc::CastOp, bmc::TransposeOp>(op) && isWeightChain(op) && feedsOnlyNamedWeights(op);
+}
+
+namespace {
+
+class ProgramWriter {
+public:
+  ProgramWriter(func::FuncOp f, const mlir::bmc::cuda::LaunchIndex &launches) : func_(f), launches_(launches) {}
+
+  LogicalResult run(llvm::raw_ostream &os) {
+    Block &body = func_.getBody().front();
+    plan_ = mlir::bmc::planKernelMemory(body); // passes/PlanMemory.h: the bmc-plan-memory pass's plan
+    json::Array inputs, outputs, weights, constants, steps;
+    for (BlockArgument a : body.getArguments()) {
+      std::string name = argName(a.getArgNumber());
+      json::Object in{{"name", name}, {"value", id(a)}};
+      Type t = a.getType();
+      if (auto tt = dyn_cast<RankedTensorType>(t)) {
+        std::string ty = elementName(tt.getElementType());
+        if (ty.empty())
+          return func_.emitError() << "CUDA program: input '" << name << "' of " << t
+                                   << ": expected f32, f16, bf16, i32 or i64 elements";
+        in["kind"] = "tensor", in["type"] = ty, in["dims"] = dims(tt.getShape());
+      } else if (auto kv = dyn_cast<bmc::KVCacheType>(t)) {
+        in["kind"] = "kv_cache", in["type"] = elementName(kv.getElementType()), in["heads"] = kv.getHeads(),
+        in["head_dim"] = kv.getHeadDim();
+      } else if (t.isIndex() || t.isSignlessInteger(64)) {
+        in["kind"] = "index";
+      } else {
+        return func_.emitError() << "CUDA program: input '" << name << "' of " << t << " has no device form";
+      }
+      inputs.push_back(std::move(in));
+    }
+    for (Operation &op : body) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+          if (!isa<RankedTensorType, bmck::ViewType>(v.getType()))
+            return ret.emitError() << "CUDA program: result " << i << " of " << v.getType() << " is not a tensor";
+          outputs.push_back(json::Object{{"name", resultName(i)}, {"value", id(v)}});
+        }
+        continue;
+      }
+      if (failed(step(op, weights, constants, steps))) return failure();
+    }
+    json::Object program{{"version", 1},
+                         {"function", func_.getSymName().str()},
+                         {"inputs", std::move(inputs)},
+                         {"outputs", std::move(outputs)},
+                         {"weights", std::move(weights)},
+                         {"constants", std::move(constants)},
+                         {"steps", std::move(steps)},
+                         {"memory", json::Object{{"slots", int64_t(plan_.slots)}, {"alignment", 256}}}};
+    os << "// bmc-program: " << json::Value(std::move(program)) << "\n";
+    return success();
+  }
+
+private:
+  std::string id(Value v) {
+    auto [it, fresh] = ids_.try_emplace(v, "");
+    if (fresh) it->second = "v" + std::to_string(ids_.size() - 1);
+    return it->second;
+  }
+  std::string argName(unsigned i) {
+    if (auto n = func_.getArgAttrOfType<StringAttr>(i, "bmc.name")) return n.str();
+    return "arg" + std::to_string(i);
+  }
+  std::string resultName(unsigned i) {
+    if (auto n = func_.getResultAttrOfType<StringAttr>(i, "bmc.name")) return n.str();
+    return "result" + std::to_string(i);
+  }
+  static std::string elementName(Type t) {
+    if (t.isF32() || t.isF16() || t.isBF16()) return mlir::bmc::cuda::typeName(t);
+    if (t.isSignlessInteger(32)) return "i32";
+    if (t.isSignlessInteger(64)) return "i64";
+    return "";
+  }
+  static json::Array dims(ArrayRef<int64_t> shape) {
+    json::Array a;
+    for (int64_t d : shape) a.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
+    return a;
+  }
+  static ArrayRef<int64_t> shapeOf(Value v) {
+    if (auto vt = dyn_cast<bmck::ViewType>(v.getType())) return vt.getShape();
+    return cast<RankedTensorType>(v.getType()).getShape();
+  }
+  // Dimension d of v as a size: its static size, or "vK.size[d]".
+  json::Value dim(Value v, int64_t d) {
+    int64_t s = shapeOf(v)[d];
+    if (!ShapedType::isDynamic(s)) return s;
+    return json::Array{id(v) + ".size[" + std::to_string(d) + "]"};
+  }
+  // The result's sizes, from the operands (the op's type-inference rule).
+  LogicalResult resultSizes(Operation *op, json::Array &out) {
+    Value r = op->getResult(0);
+    auto rt = cast<bmck::ViewType>(r.getType());
+    int64_t rank = rt.getRank();
+    std::vector<json::Value> s;
+    auto same = [&](Value v) {
+      for (int64_t i = 0; i < rank; ++i) s.push_back(dim(v, i));
+    };
+    if (auto n = dyn_cast<bmck::NormOp>(op))
+      same(n.getInput());
+    else if (auto sm = dyn_cast<bmck::SoftmaxOp>(op))
+      same(sm.getInput());
+    else if (auto a = dyn_cast<bmck::AttentionOp>(op))
+      same(a.getQ());
+    else if (auto g = dyn_cast<bmck::GemmOp>(op)) {
+      s.push_back(dim(g.getA(), g.getTransA() ? 1 : 0));
+      s.push_back(dim(g.getB(), g.getTransB() ? 0 : 1));
+    } else if (auto m = dyn_cast<bmck::MatMulOp>(op)) {
+      Value a = m.getLhs(), b = m.getRhs();
+      int64_t ra = shapeOf(a).size(), rb = shapeOf(b).size();
+      int64_t na = std::max<int64_t>(ra - 2, 0), nb = std::max<int64_t>(rb - 2, 0), n = std::max(na, nb);
+      for (int64_t j = 0; j < n; ++j) { // numpy's right-aligned batch broadcast
+        int64_t ia = j - (n - na), ib = j - (n - nb);
+        bool hasA = ia >= 0, hasB = ib >= 0;
+        bool aOne = hasA && shapeOf(a)[ia] == 1, bOne = hasB && shapeOf(b)[ib] == 1;
+        if (hasA && (!hasB || bOne))
+          s.push_back(dim(a, ia));
+        else if (hasB && (!hasA || aOne))
+          s.push_back(dim(b, ib));
+        else
+          s.push_back(dim(a, ia)); // equal (the launch line checks)
+      }
+      if (ra >= 2) s.push_back(dim(a, ra - 2));
+      if (rb >= 2) s.push_back(dim(b, rb - 1));
+    } else if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+      // numpy's right-aligned broadcast of the leaves: a leaf whose dimension is not
+      // statically 1 gives it (the launch line checks the others against out).
+      for (int64_t i = 0; i < rank; ++i) {
+        json::Value d = int64_t(1);
+        for (Value in : e.getInputs()) {
+          int64_t j = i - (rank - int64_t(shapeOf(in).size()));
+          if (j >= 0 && shapeOf(in)[j] != 1) {
+            d = dim(in, j);
+            break;
+          }
+        }
+        s.push_back(std::move(d));
+      }
+    } else if (auto red = dyn_cast<bmck::ReduceOp>(op)) {
+      Value x = red.getInput();
+      int64_t rx = shapeOf(x).size();
+      for (int64_t i = 0; i < rx; ++i) {
+        bool reduced = red.getAxes().empty() || llvm::is_contained(red.getAxes(), i);
+        if (!reduced) s.push_back(dim(x, i));
+        else if (red.getKeepdims()) s.push_back(int64_t(1));
+      }
+    } else {
+      return op->emitError() << "CUDA program: no size rule for the result of '" << op->getName() << "'";
+    }
+    if (int64_t(s.size()) != rank)
+      return op->emitError() << "CUDA program: " << s.size() << " result sizes derived, the result has rank " << rank;
+    for (int64_t i = 0; i < rank; ++i) // a static result dimension is that number
+      out.push_back(rt.isDynamicDim(i) ? std::move(s[i]) : json::Value(rt.getShape()[i]));
+    return success();
+  }
+
+  // Each kernel parameter bound to a value, by the names of the op's
+  // bmc-launch line. A family added to the emitter adds its row here.
+  LogicalResult bind(Operation *op, json::Object &args) {
+    auto view = [&](const char *name, Value v) {
+      if (v) args[name] = id(v);
+    };
+    auto rhs = [&](Value b, std::optional<StringRef> weight) {
+      if (weight)
+        args["w"] = json::Object{{"weight", weight->str()}};
+      else
+        view("b", b);
+    };
+    if (auto a = dyn_cast<bmck::KVAppendOp>(op))
+      view("cache", a.getCache()), view("rows", a.getRows());
+    else if (auto a = dyn_cast<bmck::AttentionOp>(op)) {
+      view("q", a.getQ()), view("k", a.getK()), view("v", a.getV()), view("mask", a.getMask());
+      if (a.getPadded() && a.getPadding() == bmc::KVPadding::Mask) view("padded", a.getPadded());
+      view("out", a.getResult());
+    } else if (auto m = dyn_cast<bmck::MatMulOp>(op)) {
+      view("a", m.getLhs()), rhs(m.getRhs(), m.getWeight()), view("out", m.getResult());
+    } else if (auto g = dyn_cast<bmck::GemmOp>(op)) {
+      view("a", g.getA()), rhs(g.getB(), g.getWeight()), view("c", g.getC()), view("out", g.getResult());
+    } else if (auto n = dyn_cast<bmck::NormOp>(op)) {
+      view("x", n.getInput()), view("scale", n.getScale()), view("bias", n.getBias()), view("out", n.getResult());
+    } else if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) {
+      view("x", s.getInput()), view("out", s.getResult());
+    } else if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+      for (auto [k, in] : llvm::enumerate(e.getInputs())) args["x" + std::to_string(k)] = id(in);
+      view("out", e.getResult());
+    } else if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
+      view("x", r.getInput()), view("out", r.getResult());
+    } else {
+      return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
+    }
+    return success();
+  }
+
+  LogicalResult scalar(Operation &op, json::Object &s) {
+    auto binary = [&](const char *name) {
+      s["op"] = name, s["lhs"] = id(op.getOperand(0)), s["rhs"] = id(op.getOperand(1));
+      return success();
+    };
+    if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+      auto i = dyn_cast<IntegerAttr>(c.getValue());
+      if (!i) return op.emitError() << "CUDA program: a scalar constant of " << c.getType() << " (integers only)";
+      s["op"] = "const", s["const"] = i.getInt();
+      return success();
+    }
+    if (auto d = dyn_cast<tensor::DimOp>(op)) {
+      std::optional<int64_t> index = d.getConstantIndex();
+      if (!index) return op.emitError() << "CUDA program: tensor.dim of a run-time dimension index";
+      s["op"] = "dim", s["of"] = id(d.getSource()), s["dim"] = *index;
+      return success();
+    }
+    if (auto k = dyn_cast<bmc::KVCapacityOp>(op)) {
+      s["op"] = "kv_capacity", s["cache"] = id(k.getCache());
+      return success();
+    }
+    if (isa<arith::IndexCastOp>(op)) {
+      s["op"] = "copy", s["of"] = id(op.getOperand(0));
+      return success();
+    }
+    if (isa<arith::AddIOp>(op)) return binary("add");
+    if (isa<arith::SubIOp>(op)) return binary("sub");
+    if (isa<arith::MulIOp>(op)) return binary("mul");
+    if (isa<arith::DivSIOp, arith::DivUIOp>(op)) return binary("div");
+    if (isa<arith::MaxSIOp>(op)) return binary("max");
+    if (isa<arith::MinSIOp>(op)) return binary("min");
+    return fail(op, "a host scalar op a program does not evaluate");
+  }
+
+  LogicalResult fail(Operation &op, const char *why) {
+    std::string where;
+    if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) where = " at " + loc;
+    return op.emitError() << "CUDA program @" << func_.getSymName() << ": '" << op.getName() << "'" << where << ": "
+                          << why;
+  }
+
+  LogicalResult step(Operation &op, json::Array &weights, json::Array &constants, json::Array &steps) {
+    if (auto w = dyn_cast<bmc::WeightOp>(op)) {
+      auto t = cast<RankedTensorType>(w.getType());
+      // Plain: some to_view reads it as a view (uploaded as is); else only
+      // products read it, by name, from their own device copy.
+      bool plain =
+          llvm::any_of(op.getUsers(), [](Operation *u) { return isa<bmck::ToViewOp>(u) && !isWeightOnlyView(u); });
+      std::string ty = elementName(t.getElementType());
+      if (ty.empty()) return fail(op, "a weight of an element type a program does not upload");
+      weights.push_back(json::Object{{"name", w.getName().str()},
+                                     {"value", id(w.getResult())},
+                                     {"type", ty},
+                                     {"dims", dims(t.getShape())},
+                                     {"plain", plain}});
+      return success();
+    }
+    if (mlir::bmc::cuda::isProgramData(&op) && isa<bmc::CastOp, bmc::TransposeOp>(op)) return success();
+    if (auto c = dyn_cast<arith::ConstantOp>(op); c && isa<RankedTensorType>(c.getType())) {
+      auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+      auto t = cast<RankedTensorType>(c.getType());
+      std::string ty = elementName(t.getElementType());
+      if (!dense || ty.empty() || !t.hasStaticShape())
+        return fail(op, "a constant a program does not upload (dense f32/f16/bf16/i32/i64, static shape)");
+      ArrayRef<char> raw = dense.getRawData();
+      std::string hex;
+      static const char *digits = "0123456789abcdef";
+      for (char ch : raw) hex += digits[(uint8_t(ch) >> 4) & 15], hex += digits[uint8_t(ch) & 15];
+      constants.push_back(json::Object{{"value", id(c.getResult())},
+                                       {"type", ty},
+                                       {"dims", dims(t.getShape())},
+                                       {"splat", dense.isSplat()},
+                                       {"hex", std::move(hex)}});
+      return success();
+    }
+    if (isWeightOnlyView(&op)) return success(); // bound by the product's weight name
+    if (isa<bmck::ToViewOp, bmck::ToTensorOp>(op)) {
+      steps.push_back(json::Object{{"value", id(op.getResult(0))}, {"kind", "view"}, {"of", id(op.getOperand(0))}});
+      return success();
+    }
+    if (auto rows = dyn_cast<bmck::KVRowsOp>(op)) {
+      steps.push_back(json::Object{{"value", id(rows.getRows())}, {"kind", "kv_rows"}, {"cache", id(rows.getCache())}});
+      return success();
+    }
+    if (auto it = launches_.find(&op); it != launches_.end()) {
+      json::Object args;
+      if (failed(bind(&op, args))) return failure();
+      json::Object s{{"value", id(op.getResult(0))},
+                     {"kind", "launch"},
+                     {"op", it->second.first},
+                     {"config", it->second.second},
+                     {"args", std::move(args)}};
+      if (auto a = dyn_cast<bmck::KVAppendOp>(op)) {
+        // The cache's valid rows after the append (the runtime counts them).
+        s["result"] =
+            json::Object{{"kv_rows", id(a.getCache())}, {"appended", json::Array{id(a.getRows()) + ".size[2]"}}};
+      } else {
+        json::Array sizes;
+        if (failed(resultSizes(&op, sizes))) return failure();
+        Value r = op.getResult(0);
+        std::string ty = elementName(cast<bmck::ViewType>(r.getType()).getElementType());
+        if (ty.empty()) // an elementwise group's bools, say: no slot type in programs yet
+          return op.emitError() << "CUDA program: a kernel result of " << cast<bmck::ViewType>(r.getType()).getElementType()
+                                << " has no slot type (f32, f16, bf16, i32, i64)";
+        auto slot = plan_.slot.find(r);
+        if (slot == plan_.slot.end()) return fail(op, "a kernel result the memory plan has no slot for");
+        s["result"] = json::Object{{"slot", slot->second}, {"type", ty}, {"sizes", std::move(sizes)}};
+      }
+      if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
+      steps.push_back(std::move(s));
+      return success();
+    }
+    if (op.getNumResults() == 1 &&
+        (op.getResult(0).getType().isIndex() || op.getResult(0).getType().isSignlessInteger(64))) {
+      json::Object s{{"value", id(op.getResult(0))}, {"kind", "scalar"}};
+      if (failed(scalar(op, s))) return failure();
+      steps.push_back(std::move(s));
+      return success();
+    }
+    return fail(op, "no CUDA form and no place in a program (host scalar, view, weight or constant)");
+  }
+
+  func::FuncOp func_;
+  const mlir::bmc::cuda::LaunchIndex &launches_;
+  llvm::DenseMap<Value, std::string> ids_;
+  mlir::bmc::KernelMemoryPlan plan_;
+};
+
+} // namespace
+
+LogicalResult mlir::bmc::cuda::writeProgram(func::FuncOp func, const LaunchIndex &launches, llvm::raw_ostream &os) {
+  if (!func.getBody().hasOneBlock()) return func.emitError() << "CUDA program: a function of one block expected";
+  std::string text;
+  llvm::raw_string_ostream s(text);
+  if (failed(ProgramWriter(func, launches).run(s))) return failure();
+  os << text;
+  return success();
+}

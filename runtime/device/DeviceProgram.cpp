@@ -1,0 +1,451 @@
+// DeviceProgram: running a bmc-program line (compiler/targets/cuda/
+// EmitCudaProgram.cpp) on a Device through EmittedLauncher: inputs bound, a
+// plan walk for the arena's size, a launch walk, outputs copied back. Parsing
+// and uploads: DeviceProgramLoad.cpp. See DeviceProgram.h.
+#include "runtime/device/DeviceProgram.h"
+#include "runtime/device/DeviceProgramDesc.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace bmc {
+namespace device {
+
+// One run's values by id.
+struct DeviceProgram::Run {
+  struct Val {
+    enum Kind { None, View, KV, Scalar } kind = None;
+    bmc_view4 view = {};
+    int rank = 0;
+    std::string type;
+    int64_t scalar = 0;
+    int cache = -1; // KV: index into caches
+  };
+  std::map<std::string, Val> vals;
+  struct Cache {
+    bmc_kv_buffer buf;
+    int64_t heads, headDim;
+    std::string type, name;
+    bmc_kv_buffer *caller;
+  };
+  std::vector<Cache> caches;
+  std::vector<int64_t> slotBytes, slotOffset;
+  std::vector<std::string> launches;
+  std::vector<StepCall> *calls = nullptr; // a graph's: collected, not launched
+
+  // A size expression: a number, or a sum of terms (a number, a reference
+  // "vK.size[d]" / "vK", or a list of terms multiplied).
+  Result<int64_t> eval(const json &e) const {
+    if (e.is_number_integer())
+      return e.get<int64_t>();
+    if (e.is_string())
+      return ref(e.get<std::string>());
+    if (!e.is_array())
+      return Status::error("a size expression " + e.dump() + " is neither a number nor a sum");
+    int64_t sum = 0;
+    for (const json &t : e) {
+      int64_t v = 1;
+      if (t.is_array()) {
+        for (const json &f : t) {
+          Result<int64_t> x = f.is_string()           ? ref(f.get<std::string>())
+                              : f.is_number_integer() ? Result<int64_t>(f.get<int64_t>())
+                                                      : Result<int64_t>(Status::error("bad factor " + f.dump()));
+          if (!x)
+            return x;
+          v *= *x;
+        }
+      } else {
+        Result<int64_t> x = t.is_string()           ? ref(t.get<std::string>())
+                            : t.is_number_integer() ? Result<int64_t>(t.get<int64_t>())
+                                                    : Result<int64_t>(Status::error("bad term " + t.dump()));
+        if (!x)
+          return x;
+        v = *x;
+      }
+      sum += v;
+    }
+    return sum;
+  }
+  Result<int64_t> ref(const std::string &r) const {
+    size_t dot = r.find(".size[");
+    std::string id = dot == std::string::npos ? r : r.substr(0, dot);
+    auto it = vals.find(id);
+    if (it == vals.end())
+      return Status::error("'" + r + "' refers to " + id + ", not defined before");
+    const Val &v = it->second;
+    if (dot == std::string::npos) {
+      if (v.kind != Val::Scalar)
+        return Status::error("'" + r + "' is not a scalar");
+      return v.scalar;
+    }
+    int d = std::atoi(r.c_str() + dot + 6);
+    if (v.kind != Val::View || d < 0 || d >= v.rank)
+      return Status::error("'" + r + "': " + id + " has no dimension " + std::to_string(d));
+    return v.view.size[4 - v.rank + d];
+  }
+};
+
+namespace {
+
+// A contiguous row-major view of `dims` at `data`.
+bmc_view4 contiguous(DevicePtr data, const std::vector<int64_t> &dims) {
+  bmc_view4 v = {};
+  v.data = reinterpret_cast<const void *>(data);
+  int rank = int(dims.size());
+  long long stride = 1;
+  for (int i = 3; i >= 0; --i) {
+    int d = i - (4 - rank);
+    v.size[i] = d >= 0 ? dims[d] : 1;
+    v.stride[i] = stride;
+    stride *= v.size[i];
+  }
+  return v;
+}
+
+// A KV cache's valid rows: [batch, heads, valid, head_dim] with its capacity's strides.
+bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
+  bmc_view4 v = {};
+  v.data = c.buf.data;
+  v.size[0] = c.buf.batch, v.size[1] = c.heads, v.size[2] = c.buf.valid, v.size[3] = c.headDim;
+  v.stride[3] = 1, v.stride[2] = c.headDim, v.stride[1] = c.buf.capacity * c.headDim;
+  v.stride[0] = c.heads * c.buf.capacity * c.headDim;
+  return v;
+}
+
+} // namespace
+
+Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
+  const std::string at = "program @" + desc_->function + ": ";
+  std::map<std::string, bool> known;
+  for (const json &i : desc_->inputs) {
+    std::string name = i["name"], kind = i["kind"], id = i["value"];
+    known[name] = true;
+    Run::Val v;
+    if (kind == "tensor") {
+      std::vector<int64_t> want = programDims(i["dims"]);
+      std::string type = i["type"];
+      auto it = in.tensors.find(name);
+      if (it == in.tensors.end())
+        return Status::error(at + "input '" + name + "' (" + type + " " + programDimsText(want) + ") not given");
+      const HostTensor &t = it->second;
+      if (t.type != type)
+        return Status::error(at + "input '" + name + "' of " + t.type + ", expected " + type);
+      if (t.dims.size() != want.size())
+        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
+                             programDimsText(t.dims) + ", expected rank " + std::to_string(want.size()) + " " +
+                             programDimsText(want));
+      int64_t count = 1;
+      for (size_t d = 0; d < want.size(); ++d) {
+        if ((want[d] >= 0 && t.dims[d] != want[d]) || t.dims[d] < 0)
+          return Status::error(at + "input '" + name + "' of dims " + programDimsText(t.dims) + ", expected " +
+                               programDimsText(want) + " (dimension " + std::to_string(d) + ")");
+        count *= t.dims[d];
+      }
+      if (int64_t(t.bytes.size()) != count * programTypeBytes(type))
+        return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
+                             " " + programDimsText(t.dims));
+      DevicePtr at = 0; // the plan walk needs sizes only
+      if (upload) {
+        if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
+          if (inputBuffers_.count(name))
+            device_.free(inputBuffers_[name]);
+          auto ptr = device_.allocate(std::max<size_t>(t.bytes.size(), 1));
+          if (!ptr)
+            return ptr.status();
+          inputBuffers_[name] = *ptr, inputBytes_[name] = t.bytes.size();
+        }
+        Status st = device_.copyToDevice(inputBuffers_[name], t.bytes.data(), t.bytes.size());
+        if (!st)
+          return st;
+        at = inputBuffers_[name];
+      }
+      v.kind = Run::Val::View, v.view = contiguous(at, t.dims), v.rank = int(t.dims.size()), v.type = type;
+    } else if (kind == "kv_cache") {
+      auto it = in.caches.find(name);
+      if (it == in.caches.end() || !it->second)
+        return Status::error(at + "KV cache '" + name + "' not given");
+      const bmc_kv_buffer &b = *it->second;
+      if (!b.data || b.batch < 1 || b.capacity < 0 || b.valid < 0 || b.valid > b.capacity)
+        return Status::error(at + "KV cache '" + name + "': batch " + std::to_string(b.batch) + ", valid " +
+                             std::to_string(b.valid) + " of capacity " + std::to_string(b.capacity) +
+                             (b.data ? "" : ", no data") + ": not a cache buffer");
+      run.caches.push_back({b, i["heads"].get<int64_t>(), i["head_dim"].get<int64_t>(), i["type"], name, it->second});
+      v.kind = Run::Val::KV, v.cache = int(run.caches.size()) - 1;
+    } else if (kind == "index") {
+      auto it = in.scalars.find(name);
+      if (it == in.scalars.end())
+        return Status::error(at + "scalar input '" + name + "' not given");
+      v.kind = Run::Val::Scalar, v.scalar = it->second;
+    } else {
+      return Status::error(at + "input '" + name + "' of unknown kind '" + kind + "'");
+    }
+    run.vals[id] = v;
+  }
+  for (auto &[n, t] : in.tensors)
+    if (!known.count(n))
+      return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
+  for (auto &[n, c] : in.caches)
+    if (!known.count(n))
+      return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
+  for (const json &w : desc_->weights)
+    if (w.value("plain", false)) {
+      Run::Val v;
+      v.kind = Run::Val::View, v.type = w["type"], v.rank = int(w["dims"].size());
+      v.view = contiguous(uploads_.at(w["value"]), programDims(w["dims"]));
+      run.vals[w["value"]] = v;
+    }
+  for (const json &c : desc_->constants) {
+    Run::Val v;
+    v.kind = Run::Val::View, v.type = c["type"], v.rank = int(c["dims"].size());
+    v.view = contiguous(uploads_.at(c["value"]), programDims(c["dims"]));
+    run.vals[c["value"]] = v;
+  }
+  return Status();
+}
+
+// The steps in order. Without `launch` (the plan walk), only sizes: each
+// slot's largest value, appends counted on copies of the caches; with it,
+// the values at their arena offsets and the launches.
+Status DeviceProgram::walk(Run &run, bool launch) {
+  const std::string fn = "program @" + desc_->function;
+  int index = 0;
+  for (const json &s : desc_->steps) {
+    std::string id = s["value"], kind = s["kind"];
+    std::string where = fn + " step " + std::to_string(index++);
+    if (kind == "launch")
+      where += " (" + s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()) +
+               (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    auto get = [&](const std::string &ref) -> Result<Run::Val *> {
+      auto it = run.vals.find(ref);
+      if (it == run.vals.end())
+        return Status::error(where + ": " + ref + " is not defined before");
+      return &it->second;
+    };
+    Run::Val v;
+    if (kind == "view") {
+      auto of = get(s["of"]);
+      if (!of)
+        return of.status();
+      v = **of;
+    } else if (kind == "kv_rows") {
+      auto c = get(s["cache"]);
+      if (!c)
+        return c.status();
+      if ((*c)->kind != Run::Val::KV)
+        return Status::error(where + ": " + s["cache"].get<std::string>() + " is not a cache");
+      v.kind = Run::Val::View, v.rank = 4, v.type = run.caches[(*c)->cache].type,
+      v.view = kvRows(run.caches[(*c)->cache]);
+    } else if (kind == "scalar") {
+      std::string op = s["op"];
+      v.kind = Run::Val::Scalar;
+      if (op == "const")
+        v.scalar = s["const"];
+      else if (op == "kv_capacity") {
+        auto c = get(s["cache"]);
+        if (!c)
+          return c.status();
+        v.scalar = run.caches[(*c)->cache].buf.capacity;
+      } else if (op == "dim") {
+        auto r = run.eval(s["of"].get<std::string>() + ".size[" + std::to_string(s["dim"].get<int>()) + "]");
+        if (!r)
+          return Status::error(where + ": " + r.status().message());
+        v.scalar = *r;
+      } else if (op == "copy") {
+        auto r = run.eval(s["of"]);
+        if (!r)
+          return Status::error(where + ": " + r.status().message());
+        v.scalar = *r;
+      } else {
+        auto l = run.eval(s["lhs"]), r = run.eval(s["rhs"]);
+        if (!l || !r)
+          return Status::error(where + ": " + (!l ? l : r).status().message());
+        if (op == "add")
+          v.scalar = *l + *r;
+        else if (op == "sub")
+          v.scalar = *l - *r;
+        else if (op == "mul")
+          v.scalar = *l * *r;
+        else if (op == "max")
+          v.scalar = std::max(*l, *r);
+        else if (op == "min")
+          v.scalar = std::min(*l, *r);
+        else if (op == "div") {
+          if (*r == 0)
+            return Status::error(where + ": division by zero");
+          v.scalar = *l / *r;
+        } else
+          return Status::error(where + ": unknown scalar op '" + op + "'");
+      }
+    } else if (kind == "launch") {
+      const json &result = s["result"];
+      if (result.contains("slot")) { // the result's place in the arena
+        int64_t slot = result["slot"];
+        std::string type = result["type"];
+        std::vector<int64_t> dims;
+        int64_t bytes = programTypeBytes(type);
+        for (const json &e : result["sizes"]) {
+          auto d = run.eval(e);
+          if (!d)
+            return Status::error(where + ": " + d.status().message());
+          if (*d < 0)
+            return Status::error(where + ": a result size of " + std::to_string(*d));
+          dims.push_back(*d), bytes *= *d;
+        }
+        if (slot < 0 || slot >= desc_->slots)
+          return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
+        if (!launch)
+          run.slotBytes[slot] = std::max(run.slotBytes[slot], bytes);
+        v.kind = Run::Val::View, v.type = type, v.rank = int(dims.size());
+        v.view = contiguous(launch ? arena_ + DevicePtr(run.slotOffset[slot]) : 0, dims);
+        run.vals[id] = v; // the launch's own "out"
+      }
+      LaunchArgs args;
+      for (auto &[param, bound] : s["args"].items()) {
+        if (bound.is_object()) {
+          std::string key = s["op"].get<std::string>() + "/" + std::to_string(s["config"].get<int>()) + "/" +
+                            bound.value("weight", "");
+          args[param] = LaunchValue::ofWeight(reinterpret_cast<const void *>(productWeights_.at(key)));
+          continue;
+        }
+        auto a = get(bound.get<std::string>());
+        if (!a)
+          return a.status();
+        const Run::Val &x = **a;
+        if (x.kind == Run::Val::View)
+          args[param] = LaunchValue::of(x.view);
+        else if (x.kind == Run::Val::KV)
+          args[param] = LaunchValue::of(run.caches[x.cache].buf);
+        else if (x.kind == Run::Val::Scalar)
+          args[param] = LaunchValue::integer(x.scalar);
+        else
+          return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() +
+                               ", which has no value");
+      }
+      if (launch && run.calls) {
+        run.calls->push_back(StepCall{s["op"], s["config"], args});
+        run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
+      } else if (launch) {
+        Status st = launcher_.launch(s["op"], s["config"], args);
+        if (!st)
+          return Status::error(where + ": " + st.message());
+        run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
+      }
+      if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
+        auto c = get(result["kv_rows"]);
+        if (!c)
+          return c.status();
+        auto rows = run.eval(result["appended"]);
+        if (!rows)
+          return Status::error(where + ": " + rows.status().message());
+        Run::Cache &cache = run.caches[(*c)->cache];
+        if (!launch && cache.buf.valid + *rows > cache.buf.capacity) // the launch line's check, before anything runs
+          return Status::error(where + ": KV cache '" + cache.name + "': " + std::to_string(cache.buf.valid) +
+                               " valid + " + std::to_string(*rows) + " new rows > capacity " +
+                               std::to_string(cache.buf.capacity) + " (the caller grows the cache before the run)");
+        cache.buf.valid += *rows;
+        v.kind = Run::Val::View, v.rank = 4, v.type = cache.type, v.view = kvRows(cache);
+      }
+      if (!result.contains("slot"))
+        run.vals[id] = v;
+      continue;
+    } else {
+      return Status::error(where + ": unknown step kind '" + kind + "'");
+    }
+    run.vals[id] = v;
+  }
+  return Status();
+}
+
+Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report) {
+  try {
+    return runChecked(inputs, graph, report);
+  } catch (const json::exception &e) {
+    return Status::error("program @" + desc_->function + ": malformed bmc-program line: " + e.what());
+  }
+}
+
+Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs, EmittedStepGraph *graph,
+                                                          StepReport *report) {
+  const std::string fn = "program @" + desc_->function;
+  // Plan: sizes only, on copies of the caches.
+  lastLaunches_.clear();
+  Run plan;
+  plan.slotBytes.assign(size_t(desc_->slots), 0);
+  Status st = bindInputs(plan, inputs, false);
+  if (!st)
+    return st;
+  st = walk(plan, false);
+  if (!st)
+    return st;
+  Run run;
+  run.slotOffset.assign(size_t(desc_->slots), 0);
+  size_t total = 0, align = size_t(std::max<int64_t>(desc_->alignment, 1));
+  for (int64_t s = 0; s < desc_->slots; ++s) {
+    run.slotOffset[s] = int64_t(total);
+    total += (size_t(plan.slotBytes[s]) + align - 1) / align * align;
+  }
+  if (total > arenaBytes_) { // grown when the dims grow, never shrunk
+    if (arena_)
+      device_.free(arena_), arena_ = 0, arenaBytes_ = 0;
+    auto ptr = device_.allocate(total);
+    if (!ptr)
+      return Status::error(fn + ": arena of " + std::to_string(total) + " bytes: " + ptr.status().message());
+    arena_ = *ptr, arenaBytes_ = total;
+  }
+  st = bindInputs(run, inputs, true);
+  if (!st)
+    return st;
+  std::vector<StepCall> calls;
+  if (graph)
+    run.calls = &calls;
+  st = walk(run, true);
+  lastLaunches_ = run.launches;
+  if (!st)
+    return st;
+  if (graph) { // the launches as one device graph: captured, or updated in place, then replayed
+    auto r = launcher_.runStep(*graph, calls);
+    if (!r)
+      return Status::error(fn + " (as a graph): " + r.status().message());
+    if (report)
+      *report = std::move(r.value());
+  }
+  st = device_.synchronize();
+  if (!st)
+    return st;
+  std::vector<HostTensor> outs;
+  for (const json &o : desc_->outputs) {
+    const Run::Val &v = run.vals.at(o["value"]);
+    if (v.kind != Run::Val::View)
+      return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' is not a tensor");
+    HostTensor t;
+    t.type = v.type;
+    size_t eb = size_t(programTypeBytes(v.type));
+    int64_t count = 1, last = v.view.offset; // the span the view reaches
+    for (int i = 4 - v.rank; i < 4; ++i) {
+      t.dims.push_back(v.view.size[i]);
+      count *= v.view.size[i];
+      if (v.view.size[i] > 0)
+        last += (v.view.size[i] - 1) * v.view.stride[i];
+    }
+    t.bytes.resize(size_t(count) * eb);
+    if (count > 0) {
+      std::vector<uint8_t> span(size_t(last + 1) * eb);
+      st = device_.copyToHost(span.data(), reinterpret_cast<DevicePtr>(v.view.data), span.size());
+      if (!st)
+        return st;
+      for (int64_t flat = 0; flat < count; ++flat) {
+        int64_t at = v.view.offset, rest = flat;
+        for (int i = 3; i >= 4 - v.rank; --i)
+          at += (rest % v.view.size[i]) * v.view.stride[i], rest /= v.view.size[i];
+        std::memcpy(t.bytes.data() + flat * eb, span.data() + at * eb, eb);
+      }
+    }
+    outs.push_back(std::move(t));
+  }
+  for (Run::Cache &c : run.caches)
+    c.caller->valid = c.buf.valid; // the rows appended, now valid
+  return outs;
+}
+
+} // namespace device
+} // namespace bmc

@@ -1,0 +1,112 @@
+//===- runtime/device/DeviceProgram.h - a whole function on a device -*- C++ -*-===//
+//
+// The host side of the CUDA emitter's programs (compiler/targets/cuda/
+// EmitCudaProgram.h; docs/DESIGN.md, "CUDA programs"): a whole-model emit
+// writes, per function, one line `// bmc-program: {json}` (inputs and
+// outputs by name, weights and constants, host scalars, views, the launches
+// in order with each kernel parameter bound to a value, and the memory plan:
+// each kernel result's arena slot and sizes as expressions of run-time
+// dims). DeviceProgram reads it, uploads the weights (a product's in the
+// device layout its bmc-launch line describes, cudaMatMulWeight) and
+// constants once, and per run binds the inputs (tensors copied to the
+// device, KV caches as bmc_kv_buffer), sizes the arena from the run's dims
+// (grown, never shrunk), evaluates the host scalars and launches through
+// EmittedLauncher in order, then copies the outputs back. Nothing here knows
+// an op family: a launch is (op, configuration, parameters by name).
+//
+// Errors are one line naming the function and what is wrong (an input, a
+// weight, or the step and its op, configuration and source location).
+// Thread safety: none of its own; one run at a time (the device's stream).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_DEVICEPROGRAM_H
+#define BMC_RUNTIME_DEVICE_DEVICEPROGRAM_H
+
+#include "runtime/device/Device.h"
+#include "runtime/device/EmittedLauncher.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bmc {
+namespace device {
+
+// A host tensor: element type "f32", "f16", "bf16", "i32" or "i64", dims,
+// row-major bytes.
+struct HostTensor {
+  std::string type = "f32";
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> bytes;
+};
+
+struct ProgramInputs {
+  std::map<std::string, HostTensor> tensors;
+  // Each cache argument's buffer on the device (DeviceKVCache::data(), its
+  // capacity, the valid rows); grown by the caller before the run, never by
+  // the program. `valid` is advanced by the rows appended when the run
+  // succeeds (unchanged when it fails).
+  std::map<std::string, bmc_kv_buffer *> caches;
+  std::map<std::string, int64_t> scalars; // index arguments
+};
+
+struct ProgramDesc; // the parsed bmc-program line (DeviceProgram.cpp)
+
+class DeviceProgram {
+public:
+  // The functions that have a bmc-program line in `emittedSource`, in order.
+  static Result<std::vector<std::string>> functions(const std::string &emittedSource);
+
+  // Parses the program of `function` and uploads its weights (by name, in
+  // their model layout and type) and constants. `launcher` must have been
+  // created from the same source and outlive the program.
+  static Result<std::unique_ptr<DeviceProgram>> create(Device &device, EmittedLauncher &launcher,
+                                                       const std::string &emittedSource, const std::string &function,
+                                                       const std::map<std::string, HostTensor> &weights);
+  ~DeviceProgram();
+
+  // Runs the function once; returns its outputs in order (copied back,
+  // row-major). With `graph`, its launches run as that device graph
+  // (EmittedLauncher::runStep: captured the first time, then updated in
+  // place or re-captured; `report` says which), e.g. one per decode step.
+  Result<std::vector<HostTensor>> run(ProgramInputs &inputs, EmittedStepGraph *graph = nullptr,
+                                      StepReport *report = nullptr);
+
+  const std::vector<std::string> &outputNames() const { return outputNames_; }
+  size_t arenaBytes() const { return arenaBytes_; }
+  size_t slots() const;
+  // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...).
+  const std::vector<std::string> &lastLaunches() const { return lastLaunches_; }
+
+  struct Run; // the values of one run (DeviceProgram.cpp; internal)
+
+private:
+  DeviceProgram(Device &device, EmittedLauncher &launcher);
+  // create() and run() without their guard: a malformed line (a field
+  // missing or of another type) throws there, and becomes a one-line error.
+  static Result<std::unique_ptr<DeviceProgram>> createChecked(Device &device, EmittedLauncher &launcher,
+                                                              const std::string &emittedSource,
+                                                              const std::string &function,
+                                                              const std::map<std::string, HostTensor> &weights);
+  Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report);
+  Status walk(Run &run, bool launch);
+  Status bindInputs(Run &run, ProgramInputs &inputs, bool upload);
+
+  Device &device_;
+  EmittedLauncher &launcher_;
+  std::unique_ptr<ProgramDesc> desc_;
+  std::vector<std::string> outputNames_;
+  std::map<std::string, DevicePtr> uploads_;        // weight / constant value id -> device copy
+  std::map<std::string, DevicePtr> productWeights_; // "op/config/name" -> device layout copy
+  std::map<std::string, DevicePtr> inputBuffers_;   // input name -> device copy (grown)
+  std::map<std::string, size_t> inputBytes_;
+  DevicePtr arena_ = 0;
+  size_t arenaBytes_ = 0;
+  std::vector<std::string> lastLaunches_;
+};
+
+} // namespace device
+} // namespace bmc
+
+#endif

@@ -1,0 +1,550 @@
+// Whole-function CUDA programs (compiler/targets/cuda/EmitCudaProgram.cpp ->
+// runtime/device/DeviceProgram): the decoder-layer-shaped functions of
+// emitted_program.mlir (one with a constant and host scalars), emitted with
+// whole-model at build time, their kernels compiled as host C++ (the
+// emulation) and loaded on the CPU device, run by DeviceProgram through
+// EmittedLauncher: a 5-row prefill, 3 one-row decode steps and an 8-row chunk
+// (the arena grows), the caches DeviceKVCache buffers grown between runs
+// (r = 4), each run against a plain double-precision reference written here
+// (RMS norm, products, causal or full attention over the cache, softmax),
+// and the caches' valid rows against the reference's K/V history. Then bad
+// inputs, each with its one line: a wrong rank or static dim, a cache whose
+// capacity is exceeded (nothing launched, valid unchanged), a missing or
+// mistyped weight, an unknown function, an input that is not one.
+#include "cuda_emulation.h"
+
+// The order cudaEmittedKernelSource prepends them in.
+// clang-format off
+#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
+#include "runtime/device/cuda/decode_attention_params.h"
+#include "runtime/device/cuda/common.cuh"
+#include "runtime/device/cuda/kv_append.cuh"
+#include "runtime/device/cuda/decode_attention.cuh"
+#include "runtime/device/cuda/gemv.cuh"
+#include "runtime/device/cuda/matmul.cuh"
+#include "runtime/device/cuda/norm.cuh"
+#include "tests/unit/device/emitted_program.cu" // in the build tree
+// clang-format on
+
+#include "bmc/abi/kernels.h"
+#include "runtime/device/CpuDevice.h"
+#include "runtime/device/CudaDevice.h"
+#include "runtime/device/DeviceKVCache.h"
+#include "runtime/device/DeviceProgram.h"
+#include "runtime/device/EmittedLauncher.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <vector>
+
+namespace {
+
+using bmc::device::CpuDevice;
+using bmc::device::DeviceKVCache;
+using bmc::device::DeviceProgram;
+using bmc::device::EmittedLauncher;
+using bmc::device::HostKernel;
+using bmc::device::HostLaunch;
+using bmc::device::HostTensor;
+using bmc::device::ProgramInputs;
+
+#define BMC_EMULATED(name)                                                                                             \
+  HostKernel {                                                                                                         \
+#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
+                                                                             bmc_emu::argCount(name)                   \
+  }
+#define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
+
+const HostKernel kTable[] = {
+    BMC_EMULATED(bmc_kv_append_0),       BMC_EMULATED(bmc_kv_append_1),
+    BMC_EMULATED(bmc_attention_0_split), BMC_EMULATED(bmc_attention_0_combine),
+    BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine),
+    BMC_EMULATED_PRODUCT(bmc_matmul_0),  BMC_EMULATED_PRODUCT(bmc_matmul_1),
+    BMC_EMULATED_PRODUCT(bmc_matmul_2),  BMC_EMULATED(bmc_norm_0),
+    BMC_EMULATED(bmc_softmax_0),
+};
+
+std::string source() {
+  std::ifstream f(BMC_EMITTED_PROGRAM_CU);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+constexpr int kHidden = 27, kHeadDim = 13;
+
+std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+float roundBf16(float x) {
+  uint16_t b;
+  float y;
+  bmc_convert_f32_to_kv(BMC_KV_BF16, &x, &b, 1);
+  bmc_convert_kv_to_f32(BMC_KV_BF16, &b, &y, 1);
+  return y;
+}
+HostTensor f32Tensor(std::vector<int64_t> dims, const std::vector<float> &v) {
+  HostTensor t;
+  t.type = "f32", t.dims = std::move(dims);
+  t.bytes.resize(v.size() * 4);
+  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+std::vector<float> floats(const HostTensor &t) {
+  std::vector<float> v(t.bytes.size() / 4);
+  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  return v;
+}
+
+// The weights of both functions (model layouts) and their values as the
+// reference reads them (wk rounded to bf16: the model's own type).
+struct Weights {
+  std::vector<float> ln, wq, wk, wv, wo, wk2, wv2;
+  std::map<std::string, HostTensor> host;
+  Weights() {
+    ln = randoms(kHidden, 1, 0.5f, 1.5f), wq = randoms(kHidden * kHeadDim, 2), wk = randoms(kHidden * kHeadDim, 3);
+    wv = randoms(kHeadDim * kHidden, 4), wo = randoms(kHeadDim * kHidden, 5), wk2 = randoms(kHidden * kHeadDim, 6);
+    wv2 = randoms(kHidden * kHeadDim, 7);
+    for (float &x : wk)
+      x = roundBf16(x);
+    host["ln"] = f32Tensor({kHidden}, ln), host["wq"] = f32Tensor({kHidden, kHeadDim}, wq);
+    HostTensor k;
+    k.type = "bf16", k.dims = {kHidden, kHeadDim}, k.bytes.resize(wk.size() * 2);
+    bmc_convert_f32_to_kv(BMC_KV_BF16, wk.data(), k.bytes.data(), (int64_t)wk.size());
+    host["wk"] = k;
+    host["wv"] = f32Tensor({kHeadDim, kHidden}, wv), host["wo"] = f32Tensor({kHeadDim, kHidden}, wo);
+    host["wk2"] = f32Tensor({kHidden, kHeadDim}, wk2), host["wv2"] = f32Tensor({kHidden, kHeadDim}, wv2);
+  }
+};
+
+// The plain reference of one layer: a K/V history per head (rounded as the
+// cache stores it), one call per run.
+struct Reference {
+  const Weights &w;
+  bool maskLayer; // @layer_mask (1 head, bf16 caches, additive mask) or @layer_skip (2 heads, f32, softmax)
+  int heads;
+  std::vector<std::vector<std::vector<double>>> K, V; // [head][row][d]
+  Reference(const Weights &w, bool maskLayer)
+      : w(w), maskLayer(maskLayer), heads(maskLayer ? 1 : 2), K(heads), V(heads) {}
+
+  // x: [heads][s][hidden]; mask: [s][total] (mask layer). Returns y [heads][s][hidden] and the norm.
+  std::vector<double> run(const std::vector<float> &x, int s, const std::vector<float> &mask,
+                          std::vector<double> &normed) {
+    int past = int(K[0].size()), total = past + s;
+    std::vector<double> y(size_t(heads) * s * kHidden);
+    normed.assign(size_t(heads) * s * kHidden, 0);
+    for (int h = 0; h < heads; ++h) {
+      std::vector<std::vector<double>> q(s, std::vector<double>(kHeadDim));
+      for (int i = 0; i < s; ++i) {
+        const float *xr = &x[(size_t(h) * s + i) * kHidden];
+        double ms = 0;
+        for (int c = 0; c < kHidden; ++c)
+          ms += double(xr[c]) * xr[c];
+        double inv = 1.0 / std::sqrt(ms / kHidden + 1e-5);
+        std::vector<double> n(kHidden);
+        for (int c = 0; c < kHidden; ++c)
+          n[c] = xr[c] * inv * w.ln[c], normed[(size_t(h) * s + i) * kHidden + c] = n[c];
+        std::vector<double> k(kHeadDim), v(kHeadDim);
+        for (int d = 0; d < kHeadDim; ++d) {
+          double sq = 0, sk = 0, sv = 0;
+          for (int c = 0; c < kHidden; ++c) {
+            sq += n[c] * w.wq[c * kHeadDim + d];
+            sk += n[c] * (maskLayer ? w.wk : w.wk2)[c * kHeadDim + d];
+            sv += n[c] * (maskLayer ? w.wv[d * kHidden + c] : w.wv2[c * kHeadDim + d]); // wv behind a Transpose
+          }
+          q[i][d] = sq;
+          k[d] = maskLayer ? roundBf16(float(sk)) : sk;
+          v[d] = maskLayer ? roundBf16(float(sv)) : sv;
+        }
+        K[h].push_back(k), V[h].push_back(v);
+      }
+      for (int i = 0; i < s; ++i) {
+        std::vector<double> score(total);
+        double mx = -INFINITY;
+        for (int j = 0; j < total; ++j) {
+          double dot = 0;
+          for (int d = 0; d < kHeadDim; ++d)
+            dot += q[i][d] * K[h][j][d];
+          score[j] =
+              dot * 0.25 +
+              (maskLayer ? double(std::max(mask[size_t(i) * total + j], -std::numeric_limits<float>::max())) : 0.0);
+          mx = std::max(mx, score[j]);
+        }
+        double sum = 0;
+        for (double &e : score)
+          e = std::exp(e - mx), sum += e;
+        std::vector<double> a(kHeadDim, 0);
+        for (int j = 0; j < total; ++j)
+          for (int d = 0; d < kHeadDim; ++d)
+            a[d] += score[j] / sum * V[h][j][d];
+        if (!maskLayer) { // the softmax over the attention's rows
+          double m2 = -INFINITY, s2 = 0;
+          for (double e : a)
+            m2 = std::max(m2, e);
+          for (double &e : a)
+            e = std::exp(e - m2), s2 += e;
+          for (double &e : a)
+            e /= s2;
+        }
+        for (int c = 0; c < kHidden; ++c) {
+          double o = 0;
+          for (int d = 0; d < kHeadDim; ++d)
+            o += a[d] * w.wo[d * kHidden + c];
+          y[(size_t(h) * s + i) * kHidden + c] = o;
+        }
+      }
+    }
+    return y;
+  }
+};
+
+void expectClose(const std::vector<float> &got, const std::vector<double> &want, double tol, const std::string &what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double e = std::fabs(double(got[i]) - want[i]) / (1.0 + std::fabs(want[i]));
+    if (!(e <= worst))
+      worst = e, at = i; // NaN counts as worst
+  }
+  EXPECT_LE(worst, tol) << what << ": element " << at << " is " << got[at] << ", expected " << want[at];
+}
+
+// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
+// and loaded on the GPU (`absent`: no driver or GPU, a skip unless
+// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
+struct Env {
+  std::unique_ptr<bmc::device::Device> device;
+  std::unique_ptr<EmittedLauncher> launcher;
+  std::vector<std::string> notices;
+  std::string src = source();
+  std::string error;
+  bool absent = false;
+  bool skip() const {
+    const char *require = std::getenv("BMC_REQUIRE_GPU");
+    return absent && !(require && std::string(require) == "1");
+  }
+  explicit Env(bool gpu = false) {
+    bmc::device::ModuleImage image;
+    if (!gpu) {
+      device = std::make_unique<CpuDevice>();
+      image.format = bmc::device::ModuleFormat::HostTable;
+      image.hostKernels = kTable;
+      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    } else {
+      using bmc::device::CudaDevice;
+      auto d = CudaDevice::create(0);
+      if (!d) {
+        error = d.status().message();
+        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
+        return;
+      }
+      device = std::move(d.value());
+      auto nvrtc = bmc::device::Nvrtc::load();
+      if (!nvrtc) {
+        error = nvrtc.status().message();
+        return;
+      }
+      bmc::device::NvrtcRequest req;
+      req.source = bmc::device::cudaEmittedKernelSource(src);
+      req.name = "emitted_program.cu";
+      const auto &p = device->properties();
+      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+      auto out = nvrtc.value()->compile(req);
+      if (!out) {
+        error = out.status().message();
+        return;
+      }
+      image.format = bmc::device::ModuleFormat::Cubin;
+      image.bytes = std::move(out->cubin);
+    }
+    auto m = device->loadModule(image);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    bmc::device::EmittedLauncherOptions o;
+    o.notice = [this](const std::string &n) { notices.push_back(n); };
+    auto l = EmittedLauncher::create(*device, m.value(), src, o);
+    EXPECT_TRUE(l.ok()) << l.status().message();
+    if (l)
+      launcher = std::move(l.value());
+  }
+  std::unique_ptr<DeviceKVCache> cache(int heads, bool bf16) {
+    bmc::device::DeviceKVOptions o;
+    o.batch = 1, o.heads = heads, o.headDim = kHeadDim, o.elemBytes = bf16 ? 2 : 4, o.maxRows = 64, o.r = 4;
+    auto c = DeviceKVCache::create(*device, o);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c ? std::move(c.value()) : nullptr;
+  }
+  // The valid rows of a cache as floats [head][row][d].
+  std::vector<std::vector<std::vector<double>>> rows(const DeviceKVCache &c, int heads, int64_t valid, bool bf16) {
+    size_t eb = bf16 ? 2 : 4, n = size_t(heads) * c.capacity() * kHeadDim;
+    std::vector<uint8_t> bytes(n * eb);
+    EXPECT_TRUE(device->copyToHost(bytes.data(), c.data(), bytes.size()).ok());
+    std::vector<float> all(n);
+    bmc_convert_kv_to_f32(bf16 ? BMC_KV_BF16 : BMC_KV_F32, bytes.data(), all.data(), (int64_t)n);
+    std::vector<std::vector<std::vector<double>>> out(heads);
+    for (int h = 0; h < heads; ++h)
+      for (int64_t r = 0; r < valid; ++r)
+        out[h].emplace_back(all.begin() + (size_t(h) * c.capacity() + r) * kHeadDim,
+                            all.begin() + (size_t(h) * c.capacity() + r + 1) * kHeadDim);
+    return out;
+  }
+};
+
+void expectCache(const std::vector<std::vector<std::vector<double>>> &got,
+                 const std::vector<std::vector<std::vector<double>>> &want, double tol, const std::string &what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t h = 0; h < got.size(); ++h) {
+    ASSERT_EQ(got[h].size(), want[h].size()) << what << " head " << h;
+    for (size_t r = 0; r < got[h].size(); ++r)
+      for (int d = 0; d < kHeadDim; ++d)
+        ASSERT_LE(std::fabs(got[h][r][d] - want[h][r][d]), tol * (1 + std::fabs(want[h][r][d])))
+            << what << " head " << h << " row " << r << " d " << d;
+  }
+}
+
+// A prefill of `first` rows, then one-row decode steps, as `function` runs them.
+// `scaled`: @scaled, @layer_mask with its norm scale a constant of the
+// program and `padded` computed by the host from an index input.
+void prefillThenDecode(bool maskLayer, bool gpu = false, bool scaled = false) {
+  Env env(gpu);
+  if (env.skip())
+    GTEST_SKIP() << env.error;
+  ASSERT_TRUE(env.launcher) << env.error;
+  Weights w;
+  std::string fn = scaled ? "scaled" : maskLayer ? "layer_mask" : "layer_skip";
+  auto names = DeviceProgram::functions(env.src);
+  ASSERT_TRUE(names.ok()) << names.status().message();
+  EXPECT_EQ(names.value(), (std::vector<std::string>{"layer_mask", "layer_skip", "scaled"}));
+  auto p = DeviceProgram::create(*env.device, *env.launcher, env.src, fn, w.host);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  DeviceProgram &prog = *p.value();
+  EXPECT_EQ(prog.slots(), 4u); // q, k, v live together with the norm (or the norm, an output, to the end)
+  int heads = maskLayer ? 1 : 2;
+  auto kc = env.cache(heads, maskLayer), vc = env.cache(heads, maskLayer);
+  ASSERT_TRUE(kc && vc);
+  Weights constant = w; // @scaled's norm scale, as emitted_program.mlir writes it
+  for (int i = 0; i < kHidden; ++i)
+    constant.ln[i] = 0.5f + float(i) / 32;
+  Reference ref(scaled ? constant : w, maskLayer);
+  int64_t valid = 0;
+  size_t arena = 0;
+  const std::vector<int> seqs = {5, 1, 1, 1, 8}; // a prefill, 3 decode steps, a longer chunk (GEMV rows at most 8)
+  for (size_t run = 0; run < seqs.size(); ++run) {
+    int s = seqs[run];
+    SCOPED_TRACE(fn + " run " + std::to_string(run) + " (" + std::to_string(s) + " rows after " +
+                 std::to_string(valid) + ")");
+    ASSERT_TRUE(kc->ensureCapacity(valid + s, valid).ok());
+    ASSERT_TRUE(vc->ensureCapacity(valid + s, valid).ok());
+    bmc_kv_buffer kb{reinterpret_cast<void *>(kc->data()), 1, kc->capacity(), valid};
+    bmc_kv_buffer vb{reinterpret_cast<void *>(vc->data()), 1, vc->capacity(), valid};
+    std::vector<float> x = randoms(size_t(heads) * s * kHidden, 100 + unsigned(run), -2.0f, 2.0f);
+    int total = int(valid) + s;
+    std::vector<float> mask = randoms(size_t(s) * total, 200 + unsigned(run), -0.5f, 0.0f);
+    for (int i = 0; i < s; ++i) // causal
+      for (int j = 0; j < total; ++j)
+        if (j > valid + i)
+          mask[size_t(i) * total + j] = -INFINITY;
+    ProgramInputs in;
+    in.tensors["x"] = f32Tensor({1, heads, s, kHidden}, x);
+    if (maskLayer)
+      in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
+    in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+    if (scaled)
+      in.scalars["extra_rows"] = 2;
+    auto out = prog.run(in);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    std::vector<double> normed, want = ref.run(x, s, mask, normed);
+    ASSERT_EQ(out->size(), maskLayer ? 1u : 2u);
+    EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{1, heads, s, kHidden}));
+    // f32 throughout: the order of sums only; bf16 caches: the reference rounds K/V as the cache does.
+    double tol = maskLayer ? 2e-4 : 2e-5; // seen: 1.4e-6 and 3e-7
+    expectClose(floats((*out)[0]), want, tol, "y");
+    if (!maskLayer)
+      expectClose(floats((*out)[1]), normed, 2e-5, "normed");
+    EXPECT_EQ(kb.valid, total);
+    EXPECT_EQ(vb.valid, total);
+    valid = total;
+    expectCache(env.rows(*kc, heads, valid, maskLayer), ref.K, maskLayer ? 8e-3 : 2e-5, "K cache");
+    expectCache(env.rows(*vc, heads, valid, maskLayer), ref.V, maskLayer ? 8e-3 : 2e-5, "V cache");
+    if (maskLayer)
+      EXPECT_EQ(prog.lastLaunches(), (std::vector<std::string>{"bmck.norm 0", "bmck.matmul 0", "bmck.matmul 1",
+                                                               "bmck.matmul 0", "bmck.kv_append 0", "bmck.kv_append 0",
+                                                               "bmck.attention 0", "bmck.matmul 2"}));
+    else
+      EXPECT_EQ(prog.lastLaunches(), (std::vector<std::string>{"bmck.norm 0", "bmck.matmul 0", "bmck.matmul 0",
+                                                               "bmck.matmul 0", "bmck.kv_append 1", "bmck.kv_append 1",
+                                                               "bmck.attention 1", "bmck.softmax 0", "bmck.matmul 2"}));
+    if (run == 0)
+      arena = prog.arenaBytes();
+    if (s <= seqs[0])
+      EXPECT_EQ(prog.arenaBytes(), arena); // sized by the prefill, never shrunk
+    else
+      EXPECT_GT(prog.arenaBytes(), arena); // grown with the dims
+  }
+  EXPECT_GT(arena, 0u);
+  // The skip layer's 10- and 16-row products map onto the device GEMM; the
+  // mask layer's 5 and 8 rows take the GEMV: no product fell back to the tiled kernel.
+  EXPECT_TRUE(env.notices.empty()) << env.notices.front();
+  if (!maskLayer)
+    EXPECT_EQ(env.launcher->pathCounts().at("device_gemm"), 8);
+}
+
+TEST(CudaProgram, MaskLayerPrefillThenDecode) { prefillThenDecode(true); }
+TEST(CudaProgram, SkipLayerPrefillThenDecode) { prefillThenDecode(false); }
+TEST(CudaProgram, ConstantsAndHostScalars) { prefillThenDecode(true, false, true); }
+// The same programs on NVRTC's build through CudaDevice (cuBLASLt for the
+// skip layer's 10-row prefill products); skipped without a GPU.
+TEST(CudaProgram, LayersOnTheGpu) {
+  prefillThenDecode(true, true);
+  if (::testing::Test::HasFailure() || ::testing::Test::IsSkipped())
+    return;
+  prefillThenDecode(false, true);
+}
+
+// The same runs, one program launching directly and one as a device graph
+// per run (DeviceProgram::run with an EmittedStepGraph): outputs and caches
+// byte-equal, the graph captured once and then updated in place (the
+// kernel sequence stays the same from the 5-row prefill on).
+TEST(CudaProgram, RunsAsAGraphEqualDirectRuns) {
+  Env env;
+  ASSERT_TRUE(env.launcher);
+  Weights w;
+  auto direct = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  auto graphed = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  ASSERT_TRUE(direct.ok() && graphed.ok());
+  std::unique_ptr<DeviceKVCache> caches[2][2] = {{env.cache(1, true), env.cache(1, true)},
+                                                 {env.cache(1, true), env.cache(1, true)}};
+  bmc::device::EmittedStepGraph graph;
+  int64_t valid = 0;
+  const std::vector<int> seqs = {5, 1, 1, 1};
+  std::vector<bool> captured;
+  for (size_t run = 0; run < seqs.size(); ++run) {
+    int s = seqs[run], total = int(valid) + s;
+    SCOPED_TRACE("run " + std::to_string(run));
+    std::vector<float> x = randoms(size_t(s) * kHidden, 300 + unsigned(run), -2.0f, 2.0f);
+    std::vector<float> mask(size_t(s) * total, 0.0f);
+    for (int i = 0; i < s; ++i)
+      for (int j = int(valid) + i + 1; j < total; ++j)
+        mask[size_t(i) * total + j] = -INFINITY;
+    std::vector<HostTensor> outs[2];
+    for (int g = 0; g < 2; ++g) {
+      ASSERT_TRUE(caches[g][0]->ensureCapacity(total, valid).ok() && caches[g][1]->ensureCapacity(total, valid).ok());
+      bmc_kv_buffer kb{reinterpret_cast<void *>(caches[g][0]->data()), 1, caches[g][0]->capacity(), valid};
+      bmc_kv_buffer vb{reinterpret_cast<void *>(caches[g][1]->data()), 1, caches[g][1]->capacity(), valid};
+      ProgramInputs in;
+      in.tensors["x"] = f32Tensor({1, 1, s, kHidden}, x);
+      in.tensors["mask"] = f32Tensor({1, 1, s, total}, mask);
+      in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+      bmc::device::StepReport report;
+      auto out = g ? graphed.value()->run(in, &graph, &report) : direct.value()->run(in);
+      ASSERT_TRUE(out.ok()) << out.status().message();
+      outs[g] = out.value();
+      if (g) {
+        captured.push_back(report.captured);
+        EXPECT_EQ(report.launches, 13u); // norm, 4 products x (GEMV, epilogue), 2 appends, split, combine
+        EXPECT_EQ(report.gemms, 0u);
+        if (!report.captured)
+          EXPECT_GT(report.updated, 0u); // a new valid length at least
+      }
+    }
+    EXPECT_EQ(outs[0][0].bytes, outs[1][0].bytes);
+    valid = total;
+    for (int c = 0; c < 2; ++c)
+      EXPECT_EQ(env.rows(*caches[0][c], 1, valid, true), env.rows(*caches[1][c], 1, valid, true));
+  }
+  // Captured by the prefill (5 rows: GEMV products, as decode's); every
+  // later run the same kernels, updated in place.
+  EXPECT_EQ(captured, (std::vector<bool>{true, false, false, false}));
+}
+
+TEST(CudaProgram, BadInputsGiveOneLine) {
+  Env env;
+  ASSERT_TRUE(env.launcher);
+  Weights w;
+  auto p = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto kc = env.cache(1, true), vc = env.cache(1, true);
+  ASSERT_TRUE(kc->ensureCapacity(5, 0).ok() && vc->ensureCapacity(5, 0).ok());
+  int64_t cap = kc->capacity();
+  bmc_kv_buffer kb{reinterpret_cast<void *>(kc->data()), 1, cap, cap}; // full
+  bmc_kv_buffer vb{reinterpret_cast<void *>(vc->data()), 1, vc->capacity(), 0};
+  ProgramInputs in;
+  in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+  in.tensors["mask"] = f32Tensor({1, 1, 1, cap + 1}, std::vector<float>(size_t(cap + 1), 0.0f));
+  in.tensors["x"] = f32Tensor({1, 1, kHidden}, randoms(kHidden, 9));
+  auto r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "program @layer_mask: input 'x' of rank 3 [1, 1, 27], expected rank 4 [1, 1, ?, 27]");
+  in.tensors["x"] = f32Tensor({1, 2, 1, kHidden}, randoms(2 * kHidden, 9));
+  r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "program @layer_mask: input 'x' of dims [1, 2, 1, 27], expected [1, 1, ?, 27] (dimension 1)");
+  // The K cache full: refused before anything is launched; valid unchanged.
+  in.tensors["x"] = f32Tensor({1, 1, 1, kHidden}, randoms(kHidden, 9));
+  r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  std::string m = r.status().message();
+  EXPECT_EQ(m.substr(0, m.find(" at ")), "program @layer_mask step 6 (bmck.kv_append 0");
+  EXPECT_NE(m.find("): KV cache 'past_k': " + std::to_string(cap) + " valid + 1 new rows > capacity " +
+                   std::to_string(cap) + " (the caller grows the cache before the run)"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos);
+  EXPECT_TRUE(p.value()->lastLaunches().empty());
+  EXPECT_EQ(kb.valid, cap);
+  EXPECT_EQ(vb.valid, 0);
+  in.tensors["y"] = in.tensors["x"];
+  r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "program @layer_mask: 'y' is not an input of @layer_mask");
+  in.tensors.erase("y"), in.tensors.erase("mask");
+  r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "program @layer_mask: input 'mask' (f32 [1, 1, ?, ?]) not given");
+
+  // @scaled without its index input.
+  auto scaled = DeviceProgram::create(*env.device, *env.launcher, env.src, "scaled", w.host);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().message();
+  in.tensors["mask"] = f32Tensor({1, 1, 1, cap + 1}, std::vector<float>(size_t(cap + 1), 0.0f));
+  r = scaled.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "program @scaled: scalar input 'extra_rows' not given");
+
+  // Weights: missing, of another type, of other dims; an unknown function.
+  std::map<std::string, HostTensor> missing = w.host;
+  missing.erase("wk");
+  auto q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", missing);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(),
+            "program @layer_mask: weight 'wk' (bf16 [27, 13]) missing: not among the 6 weights given");
+  std::map<std::string, HostTensor> typed = w.host;
+  typed["wk"] = f32Tensor({kHidden, kHeadDim}, w.wk);
+  q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", typed);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wk' given as f32 [27, 13], expected bf16 [27, 13]");
+  std::map<std::string, HostTensor> shaped = w.host;
+  shaped["wo"] = f32Tensor({kHidden, kHeadDim}, w.wo);
+  q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", shaped);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "program @layer_mask: weight 'wo' given as f32 [27, 13], expected f32 [13, 27]");
+  q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer", w.host);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "program @layer: no bmc-program line for this function");
+}
+
+} // namespace
