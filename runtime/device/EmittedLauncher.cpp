@@ -102,8 +102,11 @@ struct EmittedLaunchDesc {
   std::vector<Param> params;
   std::vector<Check> checks;
   bool hasPlan = false;
-  std::string planKind; // attention_splits, matmul
+  std::string planKind; // attention_splits, matmul, elementwise
   Expr planKvRows, planBlocks;
+  // elementwise: the output's elements and the threads of a block (plan.blocks).
+  Expr planElements;
+  int64_t elementThreads = 0;
   int64_t maxRowsPerSplit = 0;
   // matmul: the product's rows (all batches, for the GEMV), rows per batch, n, k.
   Expr planRows, planM, planN, planK;
@@ -197,6 +200,11 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
         };
         dims("a_dims", d->dimsA), dims("b_dims", d->dimsB), dims("out_dims", d->dimsOut);
       }
+    } else if (d->planKind == "elementwise") {
+      d->planElements = expr(field(p, "elements"));
+      d->elementThreads = integer(p, "threads");
+      if (d->elementThreads < 1 || d->elementThreads > 1024)
+        throw DescError{"elementwise plan: threads " + std::to_string(d->elementThreads)};
     } else {
       throw DescError{"plan '" + d->planKind + "'"};
     }
@@ -718,6 +726,13 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
           notice(op + " " + std::to_string(config) + ": many rows take the tiled kernel, not the device GEMM: " + why);
       }
     }
+  } else if (d->hasPlan && d->planKind == "elementwise") {
+    // A grid-stride loop: a thread per element up to 32 blocks per multiprocessor.
+    int64_t elements;
+    if (!env.eval(d->planElements, elements, error))
+      return Status::error(who + error);
+    int64_t cap = int64_t(std::max(1, device_.properties().multiprocessors)) * 32;
+    env.plan["blocks"] = std::min(cap, ceilDiv(elements, d->elementThreads));
   } else if (d->hasPlan) {
     int64_t kvRows, blocks, rowsPerSplit = 0, splits = 0;
     if (!env.eval(d->planKvRows, kvRows, error) || !env.eval(d->planBlocks, blocks, error))

@@ -9,7 +9,7 @@
 // the kernels in a module already loaded on a Device and, per launch, makes
 // every check (nothing is launched when one fails: the error is its one
 // line), plans (attention's splits; a product's GEMV with split-K or tiled
-// kernel, from the run-time rows), sizes its scratch and launches through
+// kernel, from the run-time rows; an elementwise group's blocks), sizes its scratch and launches through
 // Device::launch: the same code for the CPU device running the host
 // emulation (tests/unit/device) and for a GPU (CudaDevice).
 //
@@ -169,7 +169,8 @@ public:
   static Result<std::vector<std::string>> kernelNames(const std::string &emittedSource);
 
   // The number of configurations of an op ("bmck.kv_append", "bmck.attention",
-  // "bmck.matmul", "bmck.gemm").
+  // "bmck.matmul", "bmck.gemm", "bmck.norm", "bmck.softmax", "bmck.elementwise",
+  // "bmck.reduce").
   int configurations(const std::string &op) const;
 
   // The weight configuration `config` of `op` reads, or null (none, or no such

@@ -6,13 +6,15 @@
 // (head_dim, group, scale, softcap, ...) are compiled into it. Each emitted
 // kernel is a few lines calling a device function of runtime/device/cuda/
 // (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows; the row
-// kernels of EmitCudaNorm.cpp bmc_norm_view_row / bmc_softmax_view_row): the math
+// kernels of EmitCudaNorm.cpp bmc_norm_view_row / bmc_softmax_view_row; the
+// fused groups of EmitCudaElementwise.cpp, one expression per op): the math
 // exists once, checked against the CPU reference kernels in the host
 // emulation (tests/unit/device).
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCuda.h"
+#include "compiler/targets/cuda/EmitCudaElementwise.h"
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
 #include "compiler/targets/cuda/EmitCudaNorm.h"
 #include "compiler/targets/cuda/EmitCudaProgram.h"
@@ -151,7 +153,19 @@ public:
         launches_[op] = {"bmck.softmax", norms_.lastConfig()};
         return WalkResult::advance();
       }
-      std::string noForm; // a product the CUDA target has no form of (quantized): left, by that name
+      if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+        if (failed(elementwise_.add(e))) return WalkResult::interrupt();
+        launches_[op] = {"bmck.elementwise", elementwise_.lastConfig()};
+        return WalkResult::advance();
+      }
+      std::string noForm; // a product (quantized) or reduction (integer) without a CUDA form: left, by that name
+      if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
+        if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmck.reduce", reduces_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (isa<bmck::MatMulOp, bmck::GemmOp>(op)) {
         if (failed(matmuls_.add(op, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -192,7 +206,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm and bmck.softmax are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise and bmck.reduce are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).
@@ -277,13 +291,13 @@ private:
   void write(llvm::raw_ostream &os) const {
     os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
           "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
-          "// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh and norm.cuh in front\n"
+          "// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh, norm.cuh and elementwise.cuh in front\n"
           "// (bmc::device::cudaEmittedKernelSource).\n"
        << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << count(appendOrder_.size(), "configuration")
        << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "), "
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
-       << norms_.summary() << "; "
+       << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
@@ -431,11 +445,15 @@ private:
     }
     matmuls_.write(os);
     norms_.write(os); // EmitCudaNorm.cpp
+    elementwise_.write(os); // EmitCudaElementwise.cpp
+    reduces_.write(os);
   }
 
   mlir::bmc::cuda::CudaEmitOptions options_;
   mlir::bmc::cuda::MatMulEmitter matmuls_;
   mlir::bmc::cuda::NormEmitter norms_;
+  mlir::bmc::cuda::ElementwiseEmitter elementwise_;
+  mlir::bmc::cuda::ReduceEmitter reduces_;
   std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
   std::map<std::string, std::pair<AttentionConfig, int>> attns_;
   std::vector<std::string> appendOrder_, attnOrder_;

@@ -5,7 +5,7 @@
 // element type, bias or not, epsilon), a block of BMC_NORM_THREADS per row,
 // calling bmc_norm_view_row / bmc_softmax_view_row (runtime/device/cuda/
 // norm.cuh). Normalised / softmax axis: the last one only (every decoder's);
-// another is refused with an error at the op. bmck.reduce has no CUDA form.
+// another is refused with an error at the op. bmck.reduce: EmitCudaElementwise.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDANORM_H

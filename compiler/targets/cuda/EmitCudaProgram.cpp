@@ -195,6 +195,28 @@ private:
       }
       if (ra >= 2) s.push_back(dim(a, ra - 2));
       if (rb >= 2) s.push_back(dim(b, rb - 1));
+    } else if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+      // numpy's right-aligned broadcast of the leaves: a leaf whose dimension is not
+      // statically 1 gives it (the launch line checks the others against out).
+      for (int64_t i = 0; i < rank; ++i) {
+        json::Value d = int64_t(1);
+        for (Value in : e.getInputs()) {
+          int64_t j = i - (rank - int64_t(shapeOf(in).size()));
+          if (j >= 0 && shapeOf(in)[j] != 1) {
+            d = dim(in, j);
+            break;
+          }
+        }
+        s.push_back(std::move(d));
+      }
+    } else if (auto red = dyn_cast<bmck::ReduceOp>(op)) {
+      Value x = red.getInput();
+      int64_t rx = shapeOf(x).size();
+      for (int64_t i = 0; i < rx; ++i) {
+        bool reduced = red.getAxes().empty() || llvm::is_contained(red.getAxes(), i);
+        if (!reduced) s.push_back(dim(x, i));
+        else if (red.getKeepdims()) s.push_back(int64_t(1));
+      }
     } else {
       return op->emitError() << "CUDA program: no size rule for the result of '" << op->getName() << "'";
     }
@@ -231,6 +253,11 @@ private:
       view("x", n.getInput()), view("scale", n.getScale()), view("bias", n.getBias()), view("out", n.getResult());
     } else if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) {
       view("x", s.getInput()), view("out", s.getResult());
+    } else if (auto e = dyn_cast<bmck::ElementwiseOp>(op)) {
+      for (auto [k, in] : llvm::enumerate(e.getInputs())) args["x" + std::to_string(k)] = id(in);
+      view("out", e.getResult());
+    } else if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
+      view("x", r.getInput()), view("out", r.getResult());
     } else {
       return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
     }
@@ -338,6 +365,9 @@ private:
         if (failed(resultSizes(&op, sizes))) return failure();
         Value r = op.getResult(0);
         std::string ty = elementName(cast<bmck::ViewType>(r.getType()).getElementType());
+        if (ty.empty()) // an elementwise group's bools, say: no slot type in programs yet
+          return op.emitError() << "CUDA program: a kernel result of " << cast<bmck::ViewType>(r.getType()).getElementType()
+                                << " has no slot type (f32, f16, bf16, i32, i64)";
         auto slot = plan_.slot.find(r);
         if (slot == plan_.slot.end()) return fail(op, "a kernel result the memory plan has no slot for");
         s["result"] = json::Object{{"slot", slot->second}, {"type", ty}, {"sizes", std::move(sizes)}};

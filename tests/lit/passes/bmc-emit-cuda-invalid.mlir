@@ -94,3 +94,53 @@ func.func @norm_f64(%x: !bmck.view<?x5xf64>, %g: !bmck.view<5xf64>) {
   %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf64>, !bmck.view<5xf64>) -> !bmck.view<?x5xf64>
   return
 }
+
+// -----
+
+// An op whose operand types have no CUDA expression (a signed comparison of
+// bools): refused at the op, never approximated.
+func.func @ew_less_bools(%a: !bmck.view<3xi1>, %b: !bmck.view<3xi1>) {
+  %y = bmck.elementwise %a, %b : (!bmck.view<3xi1>, !bmck.view<3xi1>) -> !bmck.view<3xi1> {
+  ^bb0(%x: tensor<3xi1>, %z: tensor<3xi1>):
+    // expected-error @+1 {{CUDA emitter: 'bmc.less' of i1, i1 -> i1 has no CUDA expression; its CUDA form takes two values of one type (bools: Equal only)}}
+    %l = bmc.less %x, %z : (tensor<3xi1>, tensor<3xi1>) -> tensor<3xi1>
+    bmck.yield %l : tensor<3xi1>
+  }
+  return
+}
+
+// -----
+
+func.func @ew_ui8(%f: !bmck.view<3xi1>) {
+  // expected-error @+1 {{CUDA emitter: elementwise result of 'ui8', expected f32, f16, bf16, i32, i64 or i1}}
+  %u = bmck.elementwise %f : (!bmck.view<3xi1>) -> !bmck.view<3xui8> {
+  ^bb0(%ff: tensor<3xi1>):
+    %c = bmc.cast %ff {to = ui8} : (tensor<3xi1>) -> tensor<3xui8>
+    bmck.yield %c : tensor<3xui8>
+  }
+  return
+}
+
+// -----
+
+func.func @ew_f64_input(%d: !bmck.view<?x3xf64>) {
+  // expected-error @+1 {{CUDA emitter: elementwise input #0 of 'f64', expected f32, f16, bf16, i32, i64 or i1}}
+  %u = bmck.elementwise %d : (!bmck.view<?x3xf64>) -> !bmck.view<?x3xf32> {
+  ^bb0(%dd: tensor<?x3xf64>):
+    %c = bmc.cast %dd {to = f32} : (tensor<?x3xf64>) -> tensor<?x3xf32>
+    bmck.yield %c : tensor<?x3xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @ew_rank5(%x: !bmck.view<2x2x2x3x5xf32>) {
+  // expected-error @+1 {{CUDA emitter: elementwise result of rank 5, at most 4 (the kernels take views of rank <= 4)}}
+  %u = bmck.elementwise %x : (!bmck.view<2x2x2x3x5xf32>) -> !bmck.view<2x2x2x3x5xf32> {
+  ^bb0(%xx: tensor<2x2x2x3x5xf32>):
+    %e = bmc.exp %xx : (tensor<2x2x2x3x5xf32>) -> tensor<2x2x2x3x5xf32>
+    bmck.yield %e : tensor<2x2x2x3x5xf32>
+  }
+  return
+}

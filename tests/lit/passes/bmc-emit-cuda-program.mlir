@@ -78,3 +78,24 @@ func.func @bytes(%x: tensor<?x16xf32>, %ids: tensor<?xi8> {bmc.name = "ids"}, %g
   %y = bmck.to_tensor %n : !bmck.view<?x16xf32> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// An elementwise group and a reduction: launches bound by their bmc-launch
+// names (x0, x1, out; x, out), result sizes from the broadcast and the kept axes.
+// CHECK: // Programs (runtime/device/DeviceProgram.h): one bmc-program line per function
+// CHECK: // bmc-program: {"constants":[],"function":"ew"
+// CHECK-SAME: {"args":{"out":"v4","x0":"v2","x1":"v3"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.elementwise","result":{"sizes":{{\[\["v2.size\[0\]"\],37\]}},"slot":0,"type":"f32"},"value":"v4"},{"args":{"out":"v5","x":"v4"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.reduce","result":{"sizes":{{\[\["v4.size\[0\]"\]\]}},"slot":1,"type":"f32"},"value":"v5"}
+func.func @ew(%x: tensor<?x37xf32> {bmc.name = "x"}, %b: tensor<37xf32> {bmc.name = "b"}) -> (tensor<?xf32> {bmc.name = "s"}) {
+  %xv = bmck.to_view %x : tensor<?x37xf32> -> !bmck.view<?x37xf32>
+  %bv = bmck.to_view %b : tensor<37xf32> -> !bmck.view<37xf32>
+  %g = bmck.elementwise %xv, %bv : (!bmck.view<?x37xf32>, !bmck.view<37xf32>) -> !bmck.view<?x37xf32> {
+  ^bb0(%a: tensor<?x37xf32>, %c: tensor<37xf32>):
+    %s = bmc.add %a, %c : (tensor<?x37xf32>, tensor<37xf32>) -> tensor<?x37xf32>
+    %r = bmc.sigmoid %s : (tensor<?x37xf32>) -> tensor<?x37xf32>
+    bmck.yield %r : tensor<?x37xf32>
+  }
+  %m = bmck.reduce %g {kind = #bmck.reduce<sum>, axes = array<i64: 1>, keepdims = false} : (!bmck.view<?x37xf32>) -> !bmck.view<?xf32>
+  %t = bmck.to_tensor %m : !bmck.view<?xf32> -> tensor<?xf32>
+  return %t : tensor<?xf32>
+}
