@@ -80,28 +80,9 @@ static void collectGroup(Operation *root, SmallVectorImpl<Operation *> &ordered,
   llvm::sort(ordered, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
 }
 
-/// Whether the group's ops stand together in the block: between its first
-/// op and its root there is nothing but its ops and ops without code
-/// (weights, tensor constants, seams). Only such groups move to the kernel
-/// level for now: the CPU emitter places an op's broadcast checks and its
-/// per-layer copies where the op stood, and a group placed at its root
-/// cannot yet place them where a member stood before other ops' code
-/// (docs/DESIGN.md, "Lowering", step 5).
-static bool isContiguousGroup(Operation *root) {
-  SmallVector<Operation *> ordered;
-  SmallVector<Value> leaves;
-  collectGroup(root, ordered, leaves);
-  for (Operation *o = ordered.front(); o != root; o = o->getNextNode()) {
-    if (llvm::is_contained(ordered, o) || isa<WeightOp, bmck::ToViewOp, bmck::ToTensorOp>(o)) continue;
-    if (auto c = dyn_cast<arith::ConstantOp>(o); c && isa<RankedTensorType>(c.getType())) continue;
-    return false;
-  }
-  return true;
-}
-
 bool mlir::bmc::isLegalForElementwiseGroups(Operation *op) {
   return !bmck::isElementwiseMember(op) || op->getParentOfType<bmck::ElementwiseOp>() || op->hasAttr(kFusedAttrName) ||
-         isNarrowWeightCast(op) || !isContiguousGroup(op);
+         isNarrowWeightCast(op);
 }
 
 namespace {

@@ -258,9 +258,9 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
     `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
     passes/LowerToKernelsNorm.cpp) and the elementwise groups that
-    `bmc-group-elementwise` marked (one `bmck.elementwise` per group whose
-    ops stand together in the block, holding them; the others stay, as
-    does a 16-bit weight's Cast only packed products read;
+    `bmc-group-elementwise` marked (one `bmck.elementwise` per group,
+    holding its ops, where its root stood, also when other ops stand between
+    them; a 16-bit weight's Cast only packed products read stays;
     passes/LowerToKernelsElementwise.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family

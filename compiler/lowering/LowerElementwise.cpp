@@ -240,9 +240,12 @@ LogicalResult Lowerer::lowerElementwiseGroup(mlir::bmck::ElementwiseOp group) {
   Block &body = group.getBody().front();
   // A block argument is the input it stands for: buf() looks through it.
   for (auto [arg, in] : llvm::zip(body.getArguments(), group.getInputs())) seams[arg] = in;
-  // Each op's code comes where the op stood before it was grouped (its
+  // Each op's code comes where the group stands, in the body's order (its
   // broadcast checks, its per-layer copies, its layer's mark), then the
-  // root's loop nest: the code the ops gave one by one before.
+  // root's loop nest. The group stands where its root stood; a member that
+  // stood before other ops' code (rotary, SiLU, the mask's And chain) had
+  // its checks and copies there before the whole group moved to the kernel
+  // level: only their order changed (docs/DESIGN.md, "Lowering", step 5).
   if (layerOpStart && layerOpStart->use_empty()) layerOpStart->erase();
   layerOpStart = nullptr;
   Operation *root = group.getRoot();

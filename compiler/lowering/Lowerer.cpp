@@ -538,11 +538,11 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   if (auto s = dyn_cast<mlir::bmck::SoftmaxOp>(op)) return lowerSoftmax(s);
   if (auto r = dyn_cast<mlir::bmck::ReduceOp>(op)) return lowerReduce(r);
   if (auto g = dyn_cast<mlir::bmck::ElementwiseOp>(op)) return lowerElementwiseGroup(g);
-  // Elementwise groups not yet at the kernel level (their ops do not stand
-  // together in the block: bmc-lower-to-kernels leaves them), each op where
-  // it stands, fused as bmc-group-elementwise marked it.
-  if (mlir::bmck::isElementwiseMember(op)) return lowerGroupMember(op, !op->hasAttr(mlir::bmc::kFusedAttrName));
-  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp,
+  // Every elementwise op is in a bmck.elementwise (a group of one when it
+  // is not fused), but a 16-bit weight's Cast read by packed products only
+  // (isNarrowWeightView, above).
+  if (mlir::bmck::isElementwiseMember(op) ||
+      isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp,
           mlir::bmc::LayerNormOp, mlir::bmc::RMSNormOp, mlir::bmc::SoftmaxOp, mlir::bmc::ReduceMeanOp,
           mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
     return op->emitError("bmc code generation: '")

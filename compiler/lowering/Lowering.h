@@ -162,9 +162,8 @@ public:
   /// bmck.elementwise: one loop nest over the group's result, its ops
   /// evaluated per element (LowerElementwise.cpp).
   LogicalResult lowerElementwiseGroup(mlir::bmck::ElementwiseOp group);
-  /// An op of a group (a bmck.elementwise's, or a tensor-level one
-  /// bmc-lower-to-kernels left, fused as marked bmc.fused): the checks of
-  /// its broadcast, and for the root the loop nest.
+  /// An op of a bmck.elementwise's body, emitted where the group stands:
+  /// the checks of its broadcast, and for the root the loop nest.
   LogicalResult lowerGroupMember(Operation *op, bool root);
   /// Values of a group's ops computed inside the root's loop (fusion).
   DenseMap<Value, Operation *> lazy;

@@ -4,7 +4,9 @@
 // return), is not. fuse=false marks nothing and removes earlier marks, so
 // --bmc-lower-to-kernels then makes a group of every op. A 16-bit weight's
 // Cast read only by packed products stays at tensor level (the product names
-// the weight); the same Cast read by an Add too becomes a group.
+// the weight); the same Cast read by an Add too becomes a group. A group
+// whose ops do not stand together (the mask's And chain, a Reshape between
+// its two Ands) is marked alike and becomes one bmck.elementwise at its root.
 //
 // RUN: bmc-opt %s --bmc-group-elementwise | FileCheck %s
 // RUN: bmc-opt %s --bmc-group-elementwise | bmc-opt --bmc-group-elementwise=fuse=false | FileCheck %s --check-prefix=NOFUSE --implicit-check-not=bmc.fused
@@ -65,4 +67,31 @@ func.func @weight_cast(%x: tensor<?x70xf32>, %z: tensor<70x23xf32>) -> (tensor<?
   %1 = bmc.matmul %x, %gc : (tensor<?x70xf32>, tensor<70x23xf32>) -> tensor<?x23xf32>
   %2 = bmc.add %gc, %z : (tensor<70x23xf32>, tensor<70x23xf32>) -> tensor<70x23xf32>
   return %0, %1, %2 : tensor<?x23xf32>, tensor<?x23xf32>, tensor<70x23xf32>
+}
+
+// CHECK-LABEL: func.func @interleaved_and
+// CHECK: bmc.and {{.*}}{bmc.fused}
+// CHECK-NEXT: bmc.reshape
+// CHECK-NEXT: bmc.and
+// CHECK-NOT: bmc.fused
+// CHECK-SAME: -> tensor<?x1x?x?xi1>
+// GROUPS-LABEL: func.func @interleaved_and
+// GROUPS-COUNT-2: bmck.elementwise
+// GROUPS-NOT: bmck.elementwise
+// GROUPS: return
+// FUSED-LABEL: func.func @interleaved_and
+// FUSED: bmc.reshape
+// FUSED-NOT: bmc.and
+// FUSED: bmck.elementwise %{{.*}}, %{{.*}}, %{{.*}} : (!bmck.view<i1>, !bmck.view<1x1x?x?xi1>, !bmck.view<?x1x1x?xi1>) -> !bmck.view<?x1x?x?xi1> {
+// FUSED-NEXT: ^bb0
+// FUSED-NEXT: bmc.and
+// FUSED-NEXT: bmc.and
+// FUSED-NEXT: bmck.yield
+// FUSED-NOT: bmck.elementwise
+// FUSED: return
+func.func @interleaved_and(%t: tensor<i1>, %causal: tensor<1x1x?x?xi1>, %pad: tensor<?xi1>, %shape: tensor<4xi64>) -> tensor<?x1x?x?xi1> {
+  %a = bmc.and %t, %causal : (tensor<i1>, tensor<1x1x?x?xi1>) -> tensor<1x1x?x?xi1>
+  %p = bmc.reshape %pad, %shape : (tensor<?xi1>, tensor<4xi64>) -> tensor<?x1x1x?xi1>
+  %m = bmc.and %a, %p : (tensor<1x1x?x?xi1>, tensor<?x1x1x?xi1>) -> tensor<?x1x?x?xi1>
+  return %m : tensor<?x1x?x?xi1>
 }

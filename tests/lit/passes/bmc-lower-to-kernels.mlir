@@ -10,7 +10,8 @@
 // bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
 // norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
 // @rows). Elementwise ops become one bmck.elementwise per group that
-// bmc-group-elementwise decided (see @elementwise). The output verifies and
+// bmc-group-elementwise decided (see @elementwise; @interleaved: groups whose
+// ops do not stand together in the block). The output verifies and
 // round-trips; running the pass twice changes nothing.
 //
 // RUN: bmc-opt %s --bmc-group-elementwise --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
@@ -252,4 +253,72 @@ func.func @elementwise(%x: tensor<?x96xf32>, %b: tensor<96xf32>, %i: tensor<?x96
   %y = bmc.matmul %w, %wt : (tensor<?x96xf32>, tensor<96x8xf32>) -> tensor<?x8xf32>
   %yb = bmc.relu %y : (tensor<?x8xf32>) -> tensor<?x8xf32>
   return %w, %r, %yb : tensor<?x96xf32>, tensor<?x96xi64>, tensor<?x8xf32>
+}
+
+// Groups whose ops do not stand together in the block become one
+// bmck.elementwise each too, placed where the root stood (every leaf is
+// defined before it; the members have one use, the group): the rotary
+// x * cos + rotate_half(x) * sin, whose rotate_half (two Slices, a Neg, a
+// Concat) stands between its first Mul and its Add, and SiLU times the up
+// projection, whose product stands between x * sigmoid(x) and the Mul. The
+// Neg is a group of its own (the Concat reads it), and nothing of either
+// group is left at tensor level.
+// CHECK-LABEL: func.func @interleaved
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x16xf32>, %[[COS:.*]]: tensor<?x1x?x16xf32>, %[[SIN:.*]]: tensor<?x1x?x16xf32>, %[[H:.*]]: tensor<?x?x64xf32>)
+// CHECK: %[[LO:.*]] = bmc.slice %[[Q]]
+// CHECK-NEXT: %[[HI:.*]] = bmc.slice %[[Q]]
+// CHECK-NEXT: %[[HIV:.*]] = bmck.to_view %[[HI]]
+// CHECK-NEXT: %[[NEG:.*]] = bmck.elementwise %[[HIV]] : (!bmck.view<?x4x?x8xf32>) -> !bmck.view<?x4x?x8xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.neg
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[NEGT:.*]] = bmck.to_tensor %[[NEG]]
+// CHECK-NEXT: %[[ROT:.*]] = bmc.concat %[[NEGT]], %[[LO]]
+// CHECK-NEXT: %[[QV:.*]] = bmck.to_view %[[Q]]
+// CHECK-NEXT: %[[COSV:.*]] = bmck.to_view %[[COS]]
+// CHECK-NEXT: %[[ROTV:.*]] = bmck.to_view %[[ROT]]
+// CHECK-NEXT: %[[SINV:.*]] = bmck.to_view %[[SIN]]
+// CHECK-NEXT: %[[R:.*]] = bmck.elementwise %[[QV]], %[[COSV]], %[[ROTV]], %[[SINV]] : (!bmck.view<?x4x?x16xf32>, !bmck.view<?x1x?x16xf32>, !bmck.view<?x4x?x16xf32>, !bmck.view<?x1x?x16xf32>) -> !bmck.view<?x4x?x16xf32> {
+// CHECK-NEXT: ^bb0(%[[A0:.*]]: tensor<?x4x?x16xf32>, %[[A1:.*]]: tensor<?x1x?x16xf32>, %[[A2:.*]]: tensor<?x4x?x16xf32>, %[[A3:.*]]: tensor<?x1x?x16xf32>):
+// CHECK-NEXT: %[[XC:.*]] = bmc.mul %[[A0]], %[[A1]]
+// CHECK-NEXT: %[[RS:.*]] = bmc.mul %[[A2]], %[[A3]]
+// CHECK-NEXT: %[[SUM:.*]] = bmc.add %[[XC]], %[[RS]]
+// CHECK-NEXT: bmck.yield %[[SUM]] : tensor<?x4x?x16xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[RT:.*]] = bmck.to_tensor %[[R]]
+// CHECK: %[[GATE:.*]] = bmck.matmul {{.*}} {weight = "w.gate"}
+// CHECK-NEXT: bmck.to_view %[[H]]
+// CHECK-NEXT: bmck.to_view
+// CHECK-NEXT: %[[UP:.*]] = bmck.matmul {{.*}} {weight = "w.up"}
+// CHECK-NEXT: %[[Y:.*]] = bmck.elementwise %[[GATE]], %[[UP]] : (!bmck.view<?x?x192xf32>, !bmck.view<?x?x192xf32>) -> !bmck.view<?x?x192xf32> {
+// CHECK-NEXT: ^bb0(%[[G:.*]]: tensor<?x?x192xf32>, %[[U:.*]]: tensor<?x?x192xf32>):
+// CHECK-NEXT: %[[SG:.*]] = bmc.sigmoid %[[G]]
+// CHECK-NEXT: %[[SILU:.*]] = bmc.mul %[[G]], %[[SG]]
+// CHECK-NEXT: %[[GU:.*]] = bmc.mul %[[SILU]], %[[U]]
+// CHECK-NEXT: bmck.yield %[[GU]]
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[YT:.*]] = bmck.to_tensor %[[Y]]
+// CHECK-NEXT: return %[[RT]], %[[YT]]
+func.func @interleaved(%q: tensor<?x4x?x16xf32>, %cos: tensor<?x1x?x16xf32>, %sin: tensor<?x1x?x16xf32>, %h: tensor<?x?x64xf32>)
+    -> (tensor<?x4x?x16xf32>, tensor<?x?x192xf32>) {
+  %c0 = arith.constant dense<0> : tensor<1xi64>
+  %c8 = arith.constant dense<8> : tensor<1xi64>
+  %cmax = arith.constant dense<9223372036854775807> : tensor<1xi64>
+  %c1 = arith.constant dense<1> : tensor<1xi64>
+  %qc = bmc.mul %q, %cos : (tensor<?x4x?x16xf32>, tensor<?x1x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %lo = bmc.slice %q, %c0, %c8, %c1 {axes = array<i64: 3>} : (tensor<?x4x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x4x?x8xf32>
+  %hi = bmc.slice %q, %c8, %cmax, %c1 {axes = array<i64: 3>} : (tensor<?x4x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x4x?x8xf32>
+  %nh = bmc.neg %hi : (tensor<?x4x?x8xf32>) -> tensor<?x4x?x8xf32>
+  %rot = bmc.concat %nh, %lo {axis = 3 : i64} : (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) -> tensor<?x4x?x16xf32>
+  %rs = bmc.mul %rot, %sin : (tensor<?x4x?x16xf32>, tensor<?x1x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %r = bmc.add %qc, %rs : (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %wg = bmc.weight "w.gate" : tensor<64x192xf32>
+  %wu = bmc.weight "w.up" : tensor<64x192xf32>
+  %g = bmc.matmul %h, %wg : (tensor<?x?x64xf32>, tensor<64x192xf32>) -> tensor<?x?x192xf32>
+  %sg = bmc.sigmoid %g : (tensor<?x?x192xf32>) -> tensor<?x?x192xf32>
+  %silu = bmc.mul %g, %sg : (tensor<?x?x192xf32>, tensor<?x?x192xf32>) -> tensor<?x?x192xf32>
+  %u = bmc.matmul %h, %wu : (tensor<?x?x64xf32>, tensor<64x192xf32>) -> tensor<?x?x192xf32>
+  %y = bmc.mul %silu, %u : (tensor<?x?x192xf32>, tensor<?x?x192xf32>) -> tensor<?x?x192xf32>
+  return %r, %y : tensor<?x4x?x16xf32>, tensor<?x?x192xf32>
 }
