@@ -10,6 +10,7 @@
 
 #include "compiler/CodeGen.h"
 #include "dialects/BmcDialect.h"
+#include "dialects/KernelDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -25,21 +26,57 @@ static Value stripCasts(Value v) {
   return v;
 }
 
+// The analysis runs on the pipeline's output, where the moved families are
+// kernel ops on views: a tensor-level value is read through bmck.to_view and
+// a kernel op's result is returned through bmck.to_tensor.
+
+/// The uses of tensor-level `v`, a kernel op's use of its view standing for
+/// the bmck.to_view seam.
+static SmallVector<OpOperand *> usesThroughSeams(Value v) {
+  SmallVector<OpOperand *> r;
+  for (OpOperand &u : v.getUses()) {
+    if (auto tv = dyn_cast<mlir::bmck::ToViewOp>(u.getOwner()))
+      for (OpOperand &vu : tv.getView().getUses()) r.push_back(&vu);
+    else r.push_back(&u);
+  }
+  return r;
+}
+
+/// The uses of an op's result, tensor or view: a view's bmck.to_tensor seam
+/// stands for the uses of its tensor.
+static SmallVector<OpOperand *> resultUses(Value v) {
+  SmallVector<OpOperand *> r;
+  for (OpOperand &u : v.getUses()) {
+    if (auto tt = dyn_cast<mlir::bmck::ToTensorOp>(u.getOwner()))
+      for (OpOperand &tu : tt.getTensor().getUses()) r.push_back(&tu);
+    else r.push_back(&u);
+  }
+  return r;
+}
+
+/// The tensor-level value a kernel op's operand views, or the operand itself.
+static Value viewed(Value v) {
+  if (auto tv = v.getDefiningOp<mlir::bmck::ToViewOp>()) return tv.getTensor();
+  return v;
+}
+
 /// The weight gathered by `arg` (an embedding lookup), if any.
 static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
   SmallVector<Value> work{arg};
   while (!work.empty()) {
     Value v = work.pop_back_val();
-    for (Operation *u : v.getUsers()) {
+    for (OpOperand *use : usesThroughSeams(v)) {
+      Operation *u = use->getOwner();
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
       if (isa<mlir::bmc::CastOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
-              mlir::bmc::SqueezeOp>(u) && u->getOperand(0) == v) {
+              mlir::bmc::SqueezeOp>(u) && use->getOperandNumber() == 0) {
         work.push_back(u->getResult(0));
         continue;
       }
-      if (auto g = dyn_cast<mlir::bmc::GatherOp>(u))
-        if (g.getIndices() == v && g.getAxis() == 0)
-          if (auto w = g.getData().getDefiningOp<mlir::bmc::WeightOp>()) return w;
+      // Indices are operand 1 of bmc.gather and of bmck.gather.
+      if (isa<mlir::bmc::GatherOp, mlir::bmck::GatherOp>(u) && use->getOperandNumber() == 1 &&
+          u->getAttrOfType<IntegerAttr>("axis").getInt() == 0)
+        if (auto w = viewed(u->getOperand(0)).getDefiningOp<mlir::bmc::WeightOp>()) return w;
     }
   }
   return {};
@@ -128,14 +165,17 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     for (Operation *u : a.getUsers())
       if (auto c = dyn_cast<mlir::bmc::CastOp>(u); c && c.getTo().isF32()) pasts.push_back(c.getResult());
     SmallVector<Operation *> readers;
-    for (Value p : pasts) readers.append(p.getUsers().begin(), p.getUsers().end());
+    for (Value p : pasts)
+      for (OpOperand *use : usesThroughSeams(p)) readers.push_back(use->getOwner());
     for (Operation *u : readers) {
-      auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
-      if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || !llvm::is_contained(pasts, cc.getInputs()[0])) continue;
+      // bmc.concat, or bmck.concat of the views of its inputs.
+      if (!isa<mlir::bmc::ConcatOp, mlir::bmck::ConcatOp>(u) || u->getAttrOfType<IntegerAttr>("axis").getInt() != 2 ||
+          u->getNumOperands() != 2 || !llvm::is_contained(pasts, viewed(u->getOperand(0))))
+        continue;
       SmallVector<OpOperand *> uses;
-      for (OpOperand &use : cc.getResult().getUses()) {
-        uses.push_back(&use);
-        if (auto back = dyn_cast<mlir::bmc::CastOp>(use.getOwner()); back && back.getTo() == t.getElementType())
+      for (OpOperand *use : resultUses(u->getResult(0))) {
+        uses.push_back(use);
+        if (auto back = dyn_cast<mlir::bmc::CastOp>(use->getOwner()); back && back.getTo() == t.getElementType())
           for (OpOperand &bu : back.getResult().getUses()) uses.push_back(&bu);
       }
       for (OpOperand *usep : uses)
@@ -153,9 +193,8 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
   // Bytes streamed per token: every weight except tables only gathered from.
   main.walk([&](mlir::bmc::WeightOp w) {
     auto t = rt(w.getType());
-    bool lookupOnly = !w->use_empty() && llvm::all_of(w->getUsers(), [&](Operation *u) {
-      auto g = dyn_cast<mlir::bmc::GatherOp>(u);
-      return g && g.getData() == w.getResult();
+    bool lookupOnly = !w->use_empty() && llvm::all_of(usesThroughSeams(w.getResult()), [&](OpOperand *u) {
+      return isa<mlir::bmc::GatherOp, mlir::bmck::GatherOp>(u->getOwner()) && u->getOperandNumber() == 0;
     });
     if (!lookupOnly) d.weightBytesPerToken += t.getNumElements() * std::max<int64_t>(1, t.getElementTypeBitWidth() / 8);
   });

@@ -32,10 +32,14 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     target.addIllegalOp<AttentionOp>();
     // The matrix products (LowerToKernelsMatMul.cpp).
     target.addIllegalOp<MatMulOp, GemmOp>();
+    // Data movement: slice, split, concat, gather (LowerToKernelsData.cpp).
+    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp>(
+        [](Operation *op) { return !movesDataToKernels(op); });
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
+    populateDataToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

@@ -252,9 +252,12 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     `bmck.kv_rows`; passes/LowerToKernelsKV.cpp), attention
     (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
     padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
-    and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
+    the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
     `bmck.gemm`, naming the weight their right operand reads;
-    passes/LowerToKernelsMatMul.cpp).
+    passes/LowerToKernelsMatMul.cpp) and part of data movement (`bmc.slice` /
+    `bmc.split` -> the view ops `bmck.slice` / `bmck.split`, `bmc.concat` /
+    `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a value
+    has index elements; passes/LowerToKernelsData.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family
     produced as the view inside its `bmck.to_tensor` (the seams left without

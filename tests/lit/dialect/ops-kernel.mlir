@@ -91,3 +91,28 @@ func.func @matmul(%x: !bmck.view<?x?x96xf32>, %w: !bmck.view<96x256xf32>, %a: !b
       : (!bmck.view<?x70xf32>, !bmck.view<70x?xf32>) -> !bmck.view<?x?xf32>
   return
 }
+
+// Data movement: views (slice, split) and copies (concat, gather).
+// CHECK-LABEL: func.func @data
+// CHECK: bmck.slice %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {axes = array<i64: 3>} : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x6x?x8xf32>
+// CHECK: bmck.slice %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {axes = array<i64: 0, 2>} : (!bmck.view<?x6x?x16xf32>, tensor<2xindex>, tensor<2xindex>, tensor<2xindex>) -> !bmck.view<?x6x?x16xf32>
+// CHECK: bmck.split %{{.*}} {axis = 2 : i64, sizes = array<i64: 96, 96, 97>} : (!bmck.view<?x?x289xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x97xf32>)
+// CHECK: bmck.concat %{{.*}}, %{{.*}} {axis = 2 : i64} : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x2x1x16xf32>) -> !bmck.view<?x2x?x16xf32>
+// CHECK: bmck.concat %{{.*}}, %{{.*}} {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<5xi64>
+// CHECK: bmck.gather %{{.*}}, %{{.*}} {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
+// CHECK: bmck.gather %{{.*}}, %{{.*}} {axis = 1 : i64} : (!bmck.view<5x7x3xbf16>, !bmck.view<2xi32>) -> !bmck.view<5x2x3xbf16>
+func.func @data(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<1xi64>, %i: tensor<2xindex>, %qkv: !bmck.view<?x?x289xf32>,
+                %p: !bmck.view<?x2x?x16xf32>, %n: !bmck.view<?x2x1x16xf32>, %a: !bmck.view<3xi64>, %b: !bmck.view<2xi64>,
+                %t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xi64>, %d: !bmck.view<5x7x3xbf16>, %j: !bmck.view<2xi32>) {
+  %0 = bmck.slice %x, %s, %s, %s {axes = array<i64: 3>}
+      : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x6x?x8xf32>
+  %1 = bmck.slice %x, %i, %i, %i {axes = array<i64: 0, 2>}
+      : (!bmck.view<?x6x?x16xf32>, tensor<2xindex>, tensor<2xindex>, tensor<2xindex>) -> !bmck.view<?x6x?x16xf32>
+  %2:3 = bmck.split %qkv {axis = 2 : i64, sizes = array<i64: 96, 96, 97>}
+      : (!bmck.view<?x?x289xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x97xf32>)
+  %3 = bmck.concat %p, %n {axis = 2 : i64} : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x2x1x16xf32>) -> !bmck.view<?x2x?x16xf32>
+  %4 = bmck.concat %a, %b {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<5xi64>
+  %5 = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
+  %6 = bmck.gather %d, %j {axis = 1 : i64} : (!bmck.view<5x7x3xbf16>, !bmck.view<2xi32>) -> !bmck.view<5x2x3xbf16>
+  return
+}

@@ -7,7 +7,9 @@
 // its padded length; its result goes back to tensor level through
 // bmck.to_tensor. bmc.kv_past becomes bmck.kv_rows; each new op keeps the
 // layer mark; the other ops (kv_capacity, shape queries) are untouched.
-// bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products). The
+// bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products);
+// bmc.slice / split / concat / gather become bmck.slice / split / concat /
+// gather (see @concat, @data). The
 // output verifies and round-trips; running the pass twice changes nothing.
 //
 // RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm
@@ -48,24 +50,57 @@ func.func @layer(%kc: !bmc.kv_cache<2x16xf32>, %vc: !bmc.kv_cache<2x16xbf16>, %n
 }
 
 // Without KV caches (kv-mode=concat) the KV family has nothing to do; the
-// attention reads K and V (and the mask) through bmck.to_view, keeps every
-// attribute, and has no padded length even with padding = mask (no spare
-// rows: the kernel reads the K rows there are).
+// graph's Concat becomes bmck.concat (a copy into a new view) and the
+// attention reads that view directly, K and V through no seam, q and the mask
+// through bmck.to_view; it keeps every attribute and has no padded length
+// even with padding = mask (no spare rows: the kernel reads the K rows there
+// are). The concatenation is returned through its bmck.to_tensor.
 // CHECK-LABEL: func.func @concat
-// CHECK-NEXT: %[[C:.*]] = bmc.concat
+// CHECK-NEXT: %[[P:.*]] = bmck.to_view %arg0 : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[N:.*]] = bmck.to_view %arg1 : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[C:.*]] = bmck.concat %[[P]], %[[N]] {axis = 2 : i64} : (!bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[CT:.*]] = bmck.to_tensor %[[C]] : !bmck.view<?x2x?x8xf32> -> tensor<?x2x?x8xf32>
 // CHECK-NEXT: %[[Q:.*]] = bmck.to_view %arg2 : tensor<?x4x?x8xf32> -> !bmck.view<?x4x?x8xf32>
-// CHECK-NEXT: %[[K:.*]] = bmck.to_view %[[C]] : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
-// CHECK-NEXT: %[[V:.*]] = bmck.to_view %[[C]] : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
 // CHECK-NEXT: %[[M:.*]] = bmck.to_view %arg3 : tensor<?x1x?x?xf32> -> !bmck.view<?x1x?x?xf32>
-// CHECK-NEXT: %[[O:.*]] = bmck.attention %[[Q]], %[[K]], %[[V]] mask %[[M]] {padding = #bmc.padding<mask>, scale = 5.000000e-01 : f32, smooth_softmax = true, softcap = 3.000000e+01 : f32} : (!bmck.view<?x4x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x1x?x?xf32>) -> !bmck.view<?x4x?x8xf32>
+// CHECK-NEXT: %[[O:.*]] = bmck.attention %[[Q]], %[[C]], %[[C]] mask %[[M]] {padding = #bmc.padding<mask>, scale = 5.000000e-01 : f32, smooth_softmax = true, softcap = 3.000000e+01 : f32} : (!bmck.view<?x4x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x1x?x?xf32>) -> !bmck.view<?x4x?x8xf32>
 // CHECK-NEXT: %[[T:.*]] = bmck.to_tensor %[[O]] : !bmck.view<?x4x?x8xf32> -> tensor<?x4x?x8xf32>
-// CHECK-NEXT: return %[[C]], %[[T]]
+// CHECK-NEXT: return %[[CT]], %[[T]]
 func.func @concat(%p: tensor<?x2x?x8xf32>, %n: tensor<?x2x?x8xf32>, %q: tensor<?x4x?x8xf32>, %m: tensor<?x1x?x?xf32>)
     -> (tensor<?x2x?x8xf32>, tensor<?x4x?x8xf32>) {
   %c = bmc.concat %p, %n {axis = 2 : i64} : (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf32>
   %o = bmc.attention %q, %c, %c, %m {scale = 0.5 : f32, padding = #bmc.padding<mask>, softcap = 30.0 : f32, smooth_softmax = true}
       : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x1x?x?xf32>) -> tensor<?x4x?x8xf32>
   return %c, %o : tensor<?x2x?x8xf32>, tensor<?x4x?x8xf32>
+}
+
+// Data movement: bmc.gather (an embedding) becomes bmck.gather, bmc.split
+// the view op bmck.split, bmc.slice the view op bmck.slice (its bounds stay
+// tensor-level shape values), each keeping its layer mark; a product reads
+// the slice's view through no seam, a split piece feeds the slice directly.
+// A concatenation of index-typed shape vectors (no view type carries index)
+// stays at tensor level, and so do the data ops not moved (transpose).
+// CHECK-LABEL: func.func @data
+// CHECK-NEXT: %[[W:.*]] = bmc.weight
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[W]] {bmc.layer = 0 : i64} : tensor<50x12xf32> -> !bmck.view<50x12xf32>
+// CHECK-NEXT: %[[IV:.*]] = bmck.to_view %arg0 {bmc.layer = 0 : i64} : tensor<?x?xi64> -> !bmck.view<?x?xi64>
+// CHECK-NEXT: %[[E:.*]] = bmck.gather %[[WV]], %[[IV]] {axis = 0 : i64, bmc.layer = 0 : i64} : (!bmck.view<50x12xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x12xf32>
+// CHECK-NEXT: %[[S:.*]]:2 = bmck.split %[[E]] {axis = 2 : i64, bmc.layer = 0 : i64, sizes = array<i64: 4, 8>} : (!bmck.view<?x?x12xf32>) -> (!bmck.view<?x?x4xf32>, !bmck.view<?x?x8xf32>)
+// CHECK-NEXT: %[[S1:.*]] = bmck.to_tensor %[[S]]#1 {bmc.layer = 0 : i64}
+// CHECK-NEXT: %[[L:.*]] = bmck.slice %[[S]]#0, %arg1, %arg1, %arg1 {axes = array<i64: 2>, bmc.layer = 0 : i64} : (!bmck.view<?x?x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x?x?xf32>
+// CHECK-NEXT: %[[R:.*]] = bmck.to_view %arg2
+// CHECK-NEXT: bmck.matmul %[[L]], %[[R]]
+// CHECK: bmc.concat %arg3, %arg3 {axis = 0 : i64} : (tensor<2xindex>, tensor<2xindex>) -> tensor<4xindex>
+// CHECK-NEXT: bmc.transpose %[[S1]]
+func.func @data(%ids: tensor<?x?xi64>, %b: tensor<1xi64>, %r: tensor<?x5xf32>, %sh: tensor<2xindex>)
+    -> (tensor<?x?x5xf32>, tensor<4xindex>, tensor<8x?x?xf32>) {
+  %w = bmc.weight "wte" : tensor<50x12xf32>
+  %e = bmc.gather %w, %ids {axis = 0 : i64, bmc.layer = 0 : i64} : (tensor<50x12xf32>, tensor<?x?xi64>) -> tensor<?x?x12xf32>
+  %s:2 = bmc.split %e {axis = 2 : i64, sizes = array<i64: 4, 8>, bmc.layer = 0 : i64} : (tensor<?x?x12xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x8xf32>)
+  %l = bmc.slice %s#0, %b, %b, %b {axes = array<i64: 2>, bmc.layer = 0 : i64} : (tensor<?x?x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?xf32>
+  %m = bmc.matmul %l, %r : (tensor<?x?x?xf32>, tensor<?x5xf32>) -> tensor<?x?x5xf32>
+  %c = bmc.concat %sh, %sh {axis = 0 : i64} : (tensor<2xindex>, tensor<2xindex>) -> tensor<4xindex>
+  %t = bmc.transpose %s#1 {perm = array<i64: 2, 0, 1>} : (tensor<?x?x8xf32>) -> tensor<8x?x?xf32>
+  return %m, %c, %t : tensor<?x?x5xf32>, tensor<4xindex>, tensor<8x?x?xf32>
 }
 
 // A kv_append's present view that is also returned keeps its seam for the
