@@ -31,6 +31,11 @@ static void printViewShape(AsmPrinter &printer, ArrayRef<int64_t> shape, Type el
 #define GET_TYPEDEF_CLASSES
 #include "dialects/KernelTypes.cpp.inc"
 
+#include "dialects/KernelEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/KernelAttrs.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "dialects/KernelOps.cpp.inc"
 
@@ -38,6 +43,10 @@ void BmckDialect::initialize() {
   addTypes<
 #define GET_TYPEDEF_LIST
 #include "dialects/KernelTypes.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/KernelAttrs.cpp.inc"
       >();
   addOperations<
 #define GET_OP_LIST
@@ -243,6 +252,81 @@ LogicalResult GemmOp::verify() {
   }
   if (failed(verifyResult(*this, getResult().getType(), want, et))) return failure();
   return verifyWeightOperand(*this, getWeight(), b, "b");
+}
+
+/// The result of a row kernel: the input's sizes (where both are known) and
+/// element type.
+static LogicalResult verifySameAsInput(Operation *op, ViewType in, ViewType out) {
+  return verifyResult(op, out, in.getShape(), in.getElementType());
+}
+
+/// bmc.layer_norm's / bmc.rms_norm's type inference, on views: a float input,
+/// `axis` in [0, rank) (the last one for RMS), a scale (and for a layer norm
+/// an optional bias) of the input's type broadcasting to `input[axis:]`.
+LogicalResult NormOp::verify() {
+  ViewType in = getInput().getType();
+  int64_t rank = in.getRank(), axis = getAxis();
+  if (!isa<FloatType>(in.getElementType()))
+    return emitOpError("expected a float input, found ") << in;
+  if (rank < 1 || axis < 0 || axis >= rank)
+    return emitOpError("attribute 'axis': expected a value in [0, ") << rank << "), found " << axis;
+  bool rms = getKind() == NormKind::RMS;
+  if (rms && axis != rank - 1)
+    return emitOpError("attribute 'axis': expected the last dimension ") << rank - 1 << " with kind = rms, found "
+                                                                         << axis;
+  if (rms && getBias()) return emitOpError("expected no bias with kind = rms, found ") << getBias().getType();
+  ArrayRef<int64_t> norm = in.getShape().drop_front(axis);
+  for (auto [what, v] : {std::pair<StringRef, Value>{"scale", getScale()}, {"bias", getBias()}}) {
+    if (!v) continue;
+    auto p = cast<ViewType>(v.getType());
+    bool ok = p.getElementType() == in.getElementType() && p.getRank() <= int64_t(norm.size());
+    for (int64_t i = 0; ok && i < p.getRank(); ++i) {
+      int64_t d = p.getShape()[p.getRank() - 1 - i], n = norm[norm.size() - 1 - i];
+      ok = d == 1 || d == n || ShapedType::isDynamic(d) || ShapedType::isDynamic(n);
+    }
+    if (!ok)
+      return emitOpError("expected a ") << what << " of " << in.getElementType()
+                                        << " broadcastable to the normalised dimensions " << shapeStr(norm)
+                                        << ", found " << p;
+  }
+  float eps = getEpsilon().convertToFloat();
+  if (!std::isfinite(eps) || eps < 0.0f)
+    return emitOpError() << "attribute 'epsilon': expected a finite value >= 0, found " << eps;
+  return verifySameAsInput(*this, in, getResult().getType());
+}
+
+/// bmc.softmax's, on views: a float input, `axis` in [0, rank).
+LogicalResult SoftmaxOp::verify() {
+  ViewType in = getInput().getType();
+  if (!isa<FloatType>(in.getElementType())) return emitOpError("expected a float input, found ") << in;
+  int64_t rank = in.getRank(), axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("attribute 'axis': expected a value in [0, ") << rank << "), found " << axis;
+  return verifySameAsInput(*this, in, getResult().getType());
+}
+
+/// bmc.reduce_*'s, on views: sorted distinct axes in [0, rank), the result
+/// sizes keepdims says, the input's element type.
+LogicalResult ReduceOp::verify() {
+  ViewType in = getInput().getType();
+  ArrayRef<int64_t> axes = getAxes();
+  SmallVector<bool> reduced(in.getRank(), axes.empty());
+  for (auto [i, a] : llvm::enumerate(axes)) {
+    if (a < 0 || a >= in.getRank() || (i && a <= axes[i - 1])) {
+      std::string found;
+      llvm::raw_string_ostream os(found);
+      llvm::interleaveComma(axes, os);
+      return emitOpError("attribute 'axes': expected sorted distinct values in [0, ")
+             << in.getRank() << "), found [" << found << "]";
+    }
+    reduced[a] = true;
+  }
+  SmallVector<int64_t> want;
+  for (int64_t i = 0; i < in.getRank(); ++i) {
+    if (!reduced[i]) want.push_back(in.getShape()[i]);
+    else if (getKeepdims()) want.push_back(1);
+  }
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
 }
 
 //===----------------------------------------------------------------------===//

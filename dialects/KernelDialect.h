@@ -5,6 +5,10 @@
 #include "dialects/BmcDialect.h"
 
 #include "dialects/KernelDialect.h.inc"
+#include "dialects/KernelEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/KernelAttrs.h.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialects/KernelTypes.h.inc"

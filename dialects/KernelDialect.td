@@ -26,6 +26,7 @@ def Bmck_Dialect : Dialect {
   }];
   let cppNamespace = "::mlir::bmck";
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
   let dependentDialects = ["::mlir::bmc::BmcDialect"];
 }
 

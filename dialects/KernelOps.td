@@ -2,8 +2,8 @@
 //
 // Families moved so far: the seams to the tensor level, the KV cache (its
 // view of the valid rows, its in-place append), attention, the matrix
-// products (matmul, gemm) and part of data movement (slice, split, concat,
-// gather). Every verifier
+// products (matmul, gemm), the row kernels (norm, softmax, reduce) and part
+// of data movement (slice, split, concat, gather). Every verifier
 // names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
@@ -14,6 +14,7 @@
 include "dialects/KernelDialect.td"
 include "dialects/BmcTypes.td"
 include "dialects/BmcEnums.td"
+include "dialects/KernelEnums.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
@@ -201,6 +202,78 @@ def Bmck_GemmOp : Bmck_Op<"gemm", [MemoryEffects<[MemRead]>]> {
                        OptionalAttr<StrAttr>:$weight);
   let results = (outs Bmck_ViewType:$result);
   let assemblyFormat = "$a `,` $b (`,` $c^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation, softmax, reductions
+//===----------------------------------------------------------------------===//
+
+def Bmck_NormOp : Bmck_Op<"norm", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: layer or RMS normalisation over the dimensions from `axis`";
+  let description = [{
+    The kernel-level form of `bmc.layer_norm` (`kind = #bmck.norm<layer>`:
+    `(x - mean) / sqrt(var + epsilon) * scale + bias`) and `bmc.rms_norm`
+    (`kind = #bmck.norm<rms>`: `x / sqrt(mean(x^2) + epsilon) * scale`, no
+    bias), over the dimensions `[axis, rank)` of `input` (the last one for
+    RMS, as bmc.rms_norm has it). `scale` and `bias` broadcast to those
+    dimensions and have the input's element type; statistics are kept in the
+    compute type (f32 for 16-bit floats). The result is a new view of the
+    input's sizes and type (the emitter allocates it).
+
+    One op rather than two: both kinds are the same kernel (one row at a
+    time, a reduction, then a scaled write); RMS only skips the mean.
+
+    ```mlir
+    %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 2 : i64, epsilon = 1.0e-06 : f32}
+        : (!bmck.view<?x?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x?x96xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, Bmck_ViewType:$scale, Optional<Bmck_ViewType>:$bias,
+                       Bmck_NormKindAttr:$kind, I64Attr:$axis, F32Attr:$epsilon);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input `,` $scale (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_SoftmaxOp : Bmck_Op<"softmax", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: softmax (or log-softmax) along one axis";
+  let description = [{
+    The kernel-level form of `bmc.softmax` (ONNX Softmax / LogSoftmax, opset
+    13+): `exp(x - max) / sum(exp(x - max))` along `axis` of a float view,
+    `log` giving LogSoftmax. A row whose maximum is -inf (fully masked) gives
+    uniform weights, as the exporters' finite fill does. The result is a new
+    view of the input's sizes and type.
+
+    ```mlir
+    %p = bmck.softmax %s {axis = 3 : i64} : (!bmck.view<?x4x?x?xf32>) -> !bmck.view<?x4x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, I64Attr:$axis, DefaultValuedAttr<BoolAttr, "false">:$log);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_ReduceOp : Bmck_Op<"reduce", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: mean, sum, max, min or product over constant axes";
+  let description = [{
+    The kernel-level form of `bmc.reduce_{mean,sum,max,min,prod}` (ONNX
+    Reduce*): `kind` says which. `axes` are in `[0, rank)`, sorted and
+    distinct; an empty list reduces every axis. With `keepdims` the reduced
+    dimensions stay as size 1, else they are dropped. Integers reduce in
+    their own type (a mean divides with truncation). The result is a new
+    view of the input's element type.
+
+    ```mlir
+    %m = bmck.reduce %x {kind = #bmck.reduce<mean>, axes = array<i64: 2>, keepdims = true}
+        : (!bmck.view<?x?x96xf32>) -> !bmck.view<?x?x1xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, Bmck_ReduceKindAttr:$kind, DenseI64ArrayAttr:$axes,
+                       BoolAttr:$keepdims);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

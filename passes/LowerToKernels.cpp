@@ -32,6 +32,9 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     target.addIllegalOp<AttentionOp>();
     // The matrix products (LowerToKernelsMatMul.cpp).
     target.addIllegalOp<MatMulOp, GemmOp>();
+    // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
+    target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
+                        ReduceProdOp>();
     // Data movement: slice, split, concat, gather (LowerToKernelsData.cpp).
     target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp>(
         [](Operation *op) { return !movesDataToKernels(op); });
@@ -40,6 +43,7 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
     populateDataToKernelPatterns(patterns);
+    populateNormToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

@@ -82,6 +82,11 @@ void populateAttentionToKernelPatterns(RewritePatternSet &patterns);
 /// bmck.gemm, naming the weight their right operand reads (findMatMulWeight).
 void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
 
+/// Norms, softmax and reductions of bmc-lower-to-kernels
+/// (passes/LowerToKernelsNorm.cpp): bmc.layer_norm / bmc.rms_norm ->
+/// bmck.norm, bmc.softmax -> bmck.softmax, bmc.reduce_* -> bmck.reduce.
+void populateNormToKernelPatterns(RewritePatternSet &patterns);
+
 /// Data movement in bmc-lower-to-kernels (passes/LowerToKernelsData.cpp):
 /// bmc.slice / bmc.split -> the view ops bmck.slice / bmck.split, bmc.concat
 /// / bmc.gather -> the copying kernels bmck.concat / bmck.gather.

@@ -252,9 +252,12 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     `bmck.kv_rows`; passes/LowerToKernelsKV.cpp), attention
     (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
     padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
-    the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
+    and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
     `bmck.gemm`, naming the weight their right operand reads;
-    passes/LowerToKernelsMatMul.cpp) and part of data movement (`bmc.slice` /
+    passes/LowerToKernelsMatMul.cpp), the norms, softmax and reductions
+    (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
+    `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
+    passes/LowerToKernelsNorm.cpp) and part of data movement (`bmc.slice` /
     `bmc.split` -> the view ops `bmck.slice` / `bmck.split`, `bmc.concat` /
     `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a value
     has index elements; passes/LowerToKernelsData.cpp).

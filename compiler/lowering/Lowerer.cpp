@@ -536,13 +536,14 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   if (auto a = dyn_cast<mlir::bmck::AttentionOp>(op)) return lowerAttention(a);
   if (auto m = dyn_cast<mlir::bmck::MatMulOp>(op)) return lowerMatMul(m);
   if (auto g = dyn_cast<mlir::bmck::GemmOp>(op)) return lowerGemm(g);
-  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp>(op))
+  if (auto n = dyn_cast<mlir::bmck::NormOp>(op)) return lowerNorm(n);
+  if (auto s = dyn_cast<mlir::bmck::SoftmaxOp>(op)) return lowerSoftmax(s);
+  if (auto r = dyn_cast<mlir::bmck::ReduceOp>(op)) return lowerReduce(r);
+  if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp,
+          mlir::bmc::LayerNormOp, mlir::bmc::RMSNormOp, mlir::bmc::SoftmaxOp, mlir::bmc::ReduceMeanOp,
+          mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
-  if (auto s = dyn_cast<mlir::bmc::SoftmaxOp>(op)) return lowerSoftmax(s);
-  if (isa<mlir::bmc::LayerNormOp, mlir::bmc::RMSNormOp>(op)) return lowerNorm(op);
-  if (isa<mlir::bmc::ReduceMeanOp, mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
-    return lowerReduce(op);
   if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp>(op)) return lowerData(op);
   if (mlir::bmc::movesDataToKernels(op))
     return op->emitError("bmc code generation: '")

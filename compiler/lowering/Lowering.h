@@ -166,9 +166,10 @@ public:
   /// Elementwise results computed inside their consumer's loop (fusion).
   DenseMap<Value, Operation *> lazy;
   Value scalarOp(Operation *op, ArrayRef<Value> args, Type resultStorage);
-  LogicalResult lowerReduce(Operation *op);
-  LogicalResult lowerSoftmax(mlir::bmc::SoftmaxOp op);
-  LogicalResult lowerNorm(Operation *op);
+  /// bmck.reduce, bmck.softmax and bmck.norm: loops (LowerNorm.cpp).
+  LogicalResult lowerReduce(mlir::bmck::ReduceOp op);
+  LogicalResult lowerSoftmax(mlir::bmck::SoftmaxOp op);
+  LogicalResult lowerNorm(mlir::bmck::NormOp op);
   /// bmck.matmul and bmck.gemm: a packed-weight, strided or loop product
   /// (LowerMatMul.cpp).
   LogicalResult lowerMatMul(mlir::bmck::MatMulOp op);

@@ -5,10 +5,11 @@
 # and a new build (docs/DESIGN.md, "Lowering": each migration step of issue 14
 # must be byte-identical).
 #
-#   codegen_identical.sh BASE NEW [WORK]   (158 configurations: 17 decoders x 8 option sets,
-#                                            plus 22 extra model / option pairs: weight formats,
-#                                            int8 activations, every matmul / Gemm form; 3 are
-#                                            refused by design: a kv-type not the 16-bit graph's)
+#   codegen_identical.sh BASE NEW [WORK]   (159 configurations: 17 decoders x 8 option sets,
+#                                            plus 23 extra model / option pairs: weight formats,
+#                                            int8 activations, every matmul / Gemm form, the
+#                                            norm / softmax / reduction forms; 3 are refused by
+#                                            design: a kv-type not the 16-bit graph's)
 #
 # BASE and NEW are each a directory holding bin/bmc-compile (a build folder),
 # or a snapshot this script wrote before (WORK/<name>, with a MANIFEST), so a
@@ -40,7 +41,8 @@ mkdir -p "$work/models"
 # name|generator arguments: tests/models/bmc_modelgen.py, or
 # make_genai_models.py (onnxruntime-genai's contrib-op form) for "genai:" ones,
 # make_matmulnbits.py / make_qdq.py on an earlier model for "nbits:BASE:" /
-# "qdq:BASE:" ones, tests/tools/make_matmul_forms.py for "forms:"
+# "qdq:BASE:" ones, tests/tools/make_matmul_forms.py for "forms:",
+# tests/tools/make_norm_forms.py for "normforms:"
 models=(
   "llama|--preset tiny --family llama --layers 2"
   "llama5|--preset tiny --family llama --layers 5"
@@ -60,6 +62,7 @@ models=(
   "llama_op23_qdq_int4|qdq:llama_op23:--form int4"
   "llama_qdq_uint8|qdq:llama:--form uint8"
   "matmul_forms|forms:"
+  "norm_forms|normforms:"
 )
 # name|bmc-compile options (each applied to every model)
 configs=(
@@ -73,7 +76,8 @@ configs=(
   "int8|--weights int8"
 )
 # model|name|bmc-compile options: weight formats and forms not crossed with
-# every KV option set (matmul_forms is no decoder: the KV options mean nothing)
+# every KV option set (matmul_forms and norm_forms are no decoders: the KV
+# options mean nothing)
 extras=(
   "llama|int4|--weights int4"
   "llama|f16w|--weights f16"
@@ -97,6 +101,7 @@ extras=(
   "matmul_forms|bf16w|--weights bf16"
   "matmul_forms|int8_act8|--weights int8 --act int8"
   "matmul_forms|int4_act8|--weights int4 --act int8"
+  "norm_forms|f32|"
 )
 
 for m in "${models[@]}"; do
@@ -116,6 +121,8 @@ for m in "${models[@]}"; do
       ok=1; "$py" "$gen" ${rest#*:} "$src" "$onnx" >/dev/null || ok=0 ;;
     forms:)
       ok=1; "$py" "$root/tests/tools/make_matmul_forms.py" "$onnx" >/dev/null || ok=0 ;;
+    normforms:)
+      ok=1; "$py" "$root/tests/tools/make_norm_forms.py" "$onnx" >/dev/null || ok=0 ;;
     *)
       # shellcheck disable=SC2086
       ok=1; "$py" "$gen" $args --seed 7 $quiet -o "$onnx" >/dev/null || ok=0 ;;
@@ -130,7 +137,7 @@ done
 runs=()
 for m in "${models[@]}"; do
   name="${m%%|*}"
-  [ "${m#*|}" = "forms:" ] && continue
+  case "${m#*|}" in forms: | normforms:) continue ;; esac
   for c in "${configs[@]}"; do runs+=("$name.${c%%|*}|$name|${c#*|}"); done
 done
 for e in "${extras[@]}"; do

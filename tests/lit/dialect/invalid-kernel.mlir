@@ -268,6 +268,136 @@ func.func @gemm_result(%a: !bmck.view<70x5xf32>, %b: !bmck.view<70x19xf32>) {
 
 // -----
 
+func.func @norm_int(%x: !bmck.view<?x5xi32>, %g: !bmck.view<5xi32>) {
+  // expected-error @+1 {{'bmck.norm' op expected a float input, found '!bmck.view<?x5xi32>'}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xi32>, !bmck.view<5xi32>) -> !bmck.view<?x5xi32>
+  return
+}
+
+// -----
+
+func.func @norm_axis(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
+  // expected-error @+1 {{'bmck.norm' op attribute 'axis': expected a value in [0, 2), found 2}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 2 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_rms_axis(%x: !bmck.view<?x3x5xf32>, %g: !bmck.view<3x5xf32>) {
+  // expected-error @+1 {{'bmck.norm' op attribute 'axis': expected the last dimension 2 with kind = rms, found 1}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x3x5xf32>, !bmck.view<3x5xf32>) -> !bmck.view<?x3x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_rms_bias(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
+  // expected-error @+1 {{'bmck.norm' op expected no bias with kind = rms, found '!bmck.view<5xf32>'}}
+  %y = bmck.norm %x, %g, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_scale(%x: !bmck.view<?x3x5xf32>, %g: !bmck.view<4xf32>) {
+  // expected-error @+1 {{'bmck.norm' op expected a scale of 'f32' broadcastable to the normalised dimensions [3, 5], found '!bmck.view<4xf32>'}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x3x5xf32>, !bmck.view<4xf32>) -> !bmck.view<?x3x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_bias_type(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>, %b: !bmck.view<5xf16>) {
+  // expected-error @+1 {{'bmck.norm' op expected a bias of 'f32' broadcastable to the normalised dimensions [5], found '!bmck.view<5xf16>'}}
+  %y = bmck.norm %x, %g, %b {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>, !bmck.view<5xf16>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_eps(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
+  // expected-error @+1 {{'bmck.norm' op attribute 'epsilon': expected a finite value >= 0, found -1}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = -1.0 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_result(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
+  // expected-error @+1 {{'bmck.norm' op expected the result [?, 5] of 'f32', found '!bmck.view<?x5xf16>'}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf16>
+  return
+}
+
+// -----
+
+func.func @norm_kind(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
+  // expected-error @+2 {{expected ::mlir::bmck::NormKind to be one of: layer, rms}}
+  // expected-error @+1 {{failed to parse Bmck_NormKindAttr parameter 'value'}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<group>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_int(%x: !bmck.view<?x5xi64>) {
+  // expected-error @+1 {{'bmck.softmax' op expected a float input, found '!bmck.view<?x5xi64>'}}
+  %y = bmck.softmax %x {axis = 1 : i64} : (!bmck.view<?x5xi64>) -> !bmck.view<?x5xi64>
+  return
+}
+
+// -----
+
+func.func @softmax_axis(%x: !bmck.view<?x5xf32>) {
+  // expected-error @+1 {{'bmck.softmax' op attribute 'axis': expected a value in [0, 2), found -1}}
+  %y = bmck.softmax %x {axis = -1 : i64} : (!bmck.view<?x5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_result(%x: !bmck.view<?x5xf32>) {
+  // expected-error @+1 {{'bmck.softmax' op expected the result [?, 5] of 'f32', found '!bmck.view<?x6xf32>'}}
+  %y = bmck.softmax %x {axis = 1 : i64} : (!bmck.view<?x5xf32>) -> !bmck.view<?x6xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_axes(%x: !bmck.view<?x3x5xf32>) {
+  // expected-error @+1 {{'bmck.reduce' op attribute 'axes': expected sorted distinct values in [0, 3), found [2, 0]}}
+  %y = bmck.reduce %x {kind = #bmck.reduce<sum>, axes = array<i64: 2, 0>, keepdims = false} : (!bmck.view<?x3x5xf32>) -> !bmck.view<3xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_range(%x: !bmck.view<?x3x5xf32>) {
+  // expected-error @+1 {{'bmck.reduce' op attribute 'axes': expected sorted distinct values in [0, 3), found [3]}}
+  %y = bmck.reduce %x {kind = #bmck.reduce<max>, axes = array<i64: 3>, keepdims = true} : (!bmck.view<?x3x5xf32>) -> !bmck.view<?x3x5xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_keepdims(%x: !bmck.view<?x3x5xf32>) {
+  // expected-error @+1 {{'bmck.reduce' op expected the result [?, 3, 1] of 'f32', found '!bmck.view<?x3xf32>'}}
+  %y = bmck.reduce %x {kind = #bmck.reduce<mean>, axes = array<i64: 2>, keepdims = true} : (!bmck.view<?x3x5xf32>) -> !bmck.view<?x3xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_kind(%x: !bmck.view<?x3x5xf32>) {
+  // expected-error @+2 {{expected ::mlir::bmck::ReduceKind to be one of: mean, sum, max, min, prod}}
+  // expected-error @+1 {{failed to parse Bmck_ReduceKindAttr parameter 'value'}}
+  %y = bmck.reduce %x {kind = #bmck.reduce<argmax>, axes = array<i64: 2>, keepdims = true} : (!bmck.view<?x3x5xf32>) -> !bmck.view<?x3x1xf32>
+  return
+}
+
+// -----
+
 func.func @slice_axes(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<2xi64>) {
   // expected-error @+1 {{'bmck.slice' op attribute 'axes': expected distinct axes in [0, 4), found [3, 3]}}
   %y = bmck.slice %x, %s, %s, %s {axes = array<i64: 3, 3>} : (!bmck.view<?x6x?x16xf32>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> !bmck.view<?x6x?x?xf32>

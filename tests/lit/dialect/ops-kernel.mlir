@@ -1,6 +1,7 @@
 // Round trip of the kernel-level dialect bmck: the view type, the seams to
-// the tensor level, the KV cache ops, attention and the matrix products
-// (KernelDialect.td, KernelOps.td).
+// the tensor level, the KV cache ops, attention, the matrix products and the
+// row kernels: norm, softmax, reduce (KernelDialect.td, KernelEnums.td,
+// KernelOps.td).
 // RUN: bmc-opt %s | bmc-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @kv_f32
@@ -89,6 +90,47 @@ func.func @matmul(%x: !bmck.view<?x?x96xf32>, %w: !bmck.view<96x256xf32>, %a: !b
       : (!bmck.view<70x?xf32>, !bmck.view<37x70xf32>, !bmck.view<1xf32>) -> !bmck.view<?x37xf32>
   %5 = bmck.gemm %x2, %y2 {alpha = 1.0 : f32, beta = 1.0 : f32, trans_a = false, trans_b = false}
       : (!bmck.view<?x70xf32>, !bmck.view<70x?xf32>) -> !bmck.view<?x?xf32>
+  return
+}
+
+// Row kernels: a layer norm over the last two dimensions with a bias, one
+// without, an RMS norm (last axis), a 16-bit norm with a broadcast scale;
+// softmax and log-softmax; each reduction kind, with and without keepdims,
+// every axis (empty list), integer elements.
+// CHECK-LABEL: func.func @rows
+// CHECK: bmck.norm %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, epsilon = 9.99999974E-6 : f32, kind = #bmck.norm<layer>} : (!bmck.view<?x3x5xf32>, !bmck.view<3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+// CHECK: bmck.norm %{{.*}}, %{{.*}} {axis = 2 : i64, epsilon = 9.99999974E-6 : f32, kind = #bmck.norm<layer>} : (!bmck.view<?x3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+// CHECK: bmck.norm %{{.*}}, %{{.*}} {axis = 2 : i64, epsilon = 9.99999997E-7 : f32, kind = #bmck.norm<rms>} : (!bmck.view<?x3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+// CHECK: bmck.norm %{{.*}}, %{{.*}} {axis = 1 : i64, epsilon = 0.000000e+00 : f32, kind = #bmck.norm<rms>} : (!bmck.view<7x9xbf16>, !bmck.view<1xbf16>) -> !bmck.view<7x9xbf16>
+// CHECK: bmck.softmax %{{.*}} {axis = 3 : i64} : (!bmck.view<?x4x?x?xf32>) -> !bmck.view<?x4x?x?xf32>
+// CHECK: bmck.softmax %{{.*}} {axis = 0 : i64, log = true} : (!bmck.view<7x9xbf16>) -> !bmck.view<7x9xbf16>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 2>, keepdims = true, kind = #bmck.reduce<mean>} : (!bmck.view<?x3x5xf32>) -> !bmck.view<?x3x1xf32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 0, 2>, keepdims = false, kind = #bmck.reduce<sum>} : (!bmck.view<?x3x5xf32>) -> !bmck.view<3xf32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64>, keepdims = false, kind = #bmck.reduce<max>} : (!bmck.view<?x3x5xf32>) -> !bmck.view<f32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 1>, keepdims = true, kind = #bmck.reduce<min>} : (!bmck.view<5x7xi32>) -> !bmck.view<5x1xi32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64>, keepdims = true, kind = #bmck.reduce<prod>} : (!bmck.view<5x7xi32>) -> !bmck.view<1x1xi32>
+func.func @rows(%x: !bmck.view<?x3x5xf32>, %g2: !bmck.view<3x5xf32>, %g: !bmck.view<5xf32>, %h: !bmck.view<7x9xbf16>,
+                %h1: !bmck.view<1xbf16>, %s: !bmck.view<?x4x?x?xf32>, %i: !bmck.view<5x7xi32>) {
+  %0 = bmck.norm %x, %g2, %g {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32}
+      : (!bmck.view<?x3x5xf32>, !bmck.view<3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+  %1 = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 2 : i64, epsilon = 1.0e-5 : f32}
+      : (!bmck.view<?x3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+  %2 = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 2 : i64, epsilon = 1.0e-6 : f32}
+      : (!bmck.view<?x3x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x3x5xf32>
+  %3 = bmck.norm %h, %h1 {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 0.0 : f32}
+      : (!bmck.view<7x9xbf16>, !bmck.view<1xbf16>) -> !bmck.view<7x9xbf16>
+  %4 = bmck.softmax %s {axis = 3 : i64} : (!bmck.view<?x4x?x?xf32>) -> !bmck.view<?x4x?x?xf32>
+  %5 = bmck.softmax %h {axis = 0 : i64, log = true} : (!bmck.view<7x9xbf16>) -> !bmck.view<7x9xbf16>
+  %6 = bmck.reduce %x {kind = #bmck.reduce<mean>, axes = array<i64: 2>, keepdims = true}
+      : (!bmck.view<?x3x5xf32>) -> !bmck.view<?x3x1xf32>
+  %7 = bmck.reduce %x {kind = #bmck.reduce<sum>, axes = array<i64: 0, 2>, keepdims = false}
+      : (!bmck.view<?x3x5xf32>) -> !bmck.view<3xf32>
+  %8 = bmck.reduce %x {kind = #bmck.reduce<max>, axes = array<i64>, keepdims = false}
+      : (!bmck.view<?x3x5xf32>) -> !bmck.view<f32>
+  %9 = bmck.reduce %i {kind = #bmck.reduce<min>, axes = array<i64: 1>, keepdims = true}
+      : (!bmck.view<5x7xi32>) -> !bmck.view<5x1xi32>
+  %10 = bmck.reduce %i {kind = #bmck.reduce<prod>, axes = array<i64>, keepdims = true}
+      : (!bmck.view<5x7xi32>) -> !bmck.view<1x1xi32>
   return
 }
 

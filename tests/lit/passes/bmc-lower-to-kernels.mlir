@@ -7,13 +7,14 @@
 // its padded length; its result goes back to tensor level through
 // bmck.to_tensor. bmc.kv_past becomes bmck.kv_rows; each new op keeps the
 // layer mark; the other ops (kv_capacity, shape queries) are untouched.
-// bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products);
-// bmc.slice / split / concat / gather become bmck.slice / split / concat /
-// gather (see @concat, @data). The
-// output verifies and round-trips; running the pass twice changes nothing.
+// bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
+// norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
+// @rows); bmc.slice / split / concat / gather become bmck.slice / split /
+// concat / gather (see @concat, @data). The output verifies and round-trips;
+// running the pass twice changes nothing.
 //
-// RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm
-// RUN: bmc-opt %s --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm
+// RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
+// RUN: bmc-opt %s --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
 
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME: %[[KC:arg0]]: !bmc.kv_cache<2x16xf32>, %[[VC:arg1]]: !bmc.kv_cache<2x16xbf16>
@@ -174,4 +175,46 @@ func.func @products(%x: tensor<?x70xf32>, %x16: tensor<?x70xf16>, %r: tensor<70x
       : (tensor<70x?xf32>, tensor<70x5xf32>) -> tensor<?x5xf32>
   return %0, %1, %2, %3, %4, %5, %6, %7, %8, %9 : tensor<?x19xf32>, tensor<?x23xf32>, tensor<?x23xf16>, tensor<?x5xf32>,
       tensor<?x23xf32>, tensor<2x?x3xf32>, tensor<?x19xf32>, tensor<1x2x3x8xf32>, tensor<?x19xf32>, tensor<?x5xf32>
+}
+
+// Norms, softmax and reductions. An RMS norm reads the elementwise sum before
+// it through a seam and is read by a product as its view (that seam folded
+// away); a layer norm keeps its axis, epsilon and bias; a softmax feeding an
+// elementwise op goes back to tensor level through bmck.to_tensor; each
+// reduction gets its kind, and unsorted axes (bmc accepts them) are sorted.
+// CHECK-LABEL: func.func @rows
+// CHECK: %[[S:.*]] = bmc.add %arg0, %arg1 {bmc.layer = 2 : i64}
+// CHECK-NEXT: %[[SV:.*]] = bmck.to_view %[[S]] {bmc.layer = 2 : i64} : tensor<?x?x6xf32> -> !bmck.view<?x?x6xf32>
+// CHECK-NEXT: %[[GV:.*]] = bmck.to_view %{{.*}} {bmc.layer = 2 : i64} : tensor<6xf32> -> !bmck.view<6xf32>
+// CHECK-NEXT: %[[N:.*]] = bmck.norm %[[SV]], %[[GV]] {axis = 2 : i64, bmc.layer = 2 : i64, epsilon = 9.99999997E-7 : f32, kind = #bmck.norm<rms>} : (!bmck.view<?x?x6xf32>, !bmck.view<6xf32>) -> !bmck.view<?x?x6xf32>
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %{{.*}} {bmc.layer = 2 : i64} : tensor<6x5xf32> -> !bmck.view<6x5xf32>
+// CHECK-NEXT: %[[P:.*]] = bmck.matmul %[[N]], %[[WV]] {bmc.layer = 2 : i64, weight = "w.up"}
+// CHECK: bmck.norm %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, epsilon = 9.99999974E-6 : f32, kind = #bmck.norm<layer>} : (!bmck.view<?x?x6xf32>, !bmck.view<?x6xf32>, !bmck.view<6xf32>) -> !bmck.view<?x?x6xf32>
+// CHECK: %[[SM:.*]] = bmck.softmax %{{.*}} {axis = 2 : i64, log = true} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?x?x6xf32>
+// CHECK-NEXT: %[[SMT:.*]] = bmck.to_tensor %[[SM]] : !bmck.view<?x?x6xf32> -> tensor<?x?x6xf32>
+// CHECK-NEXT: bmc.exp %[[SMT]]
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 2>, keepdims = true, kind = #bmck.reduce<mean>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?x?x1xf32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 0, 2>, keepdims = false, kind = #bmck.reduce<sum>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?xf32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64>, keepdims = false, kind = #bmck.reduce<max>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<f32>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 1>, keepdims = true, kind = #bmck.reduce<min>} : (!bmck.view<4x7xi64>) -> !bmck.view<4x1xi64>
+// CHECK: bmck.reduce %{{.*}} {axes = array<i64: 0>, keepdims = false, kind = #bmck.reduce<prod>} : (!bmck.view<4x7xi64>) -> !bmck.view<7xi64>
+func.func @rows(%x: tensor<?x?x6xf32>, %r: tensor<?x?x6xf32>, %g2: tensor<?x6xf32>, %i: tensor<4x7xi64>)
+    -> (tensor<?x?x5xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x1xf32>, tensor<?xf32>, tensor<f32>,
+        tensor<4x1xi64>, tensor<7xi64>) {
+  %g = bmc.weight "w.norm" : tensor<6xf32>
+  %w = bmc.weight "w.up" : tensor<6x5xf32>
+  %s = bmc.add %x, %r {bmc.layer = 2 : i64} : (tensor<?x?x6xf32>, tensor<?x?x6xf32>) -> tensor<?x?x6xf32>
+  %n = bmc.rms_norm %s, %g {bmc.layer = 2 : i64, epsilon = 1.0e-6 : f32} : (tensor<?x?x6xf32>, tensor<6xf32>) -> tensor<?x?x6xf32>
+  %p = bmc.matmul %n, %w {bmc.layer = 2 : i64} : (tensor<?x?x6xf32>, tensor<6x5xf32>) -> tensor<?x?x5xf32>
+  %l = bmc.layer_norm %x, %g2, %g {axis = 1 : i64, epsilon = 1.0e-5 : f32}
+      : (tensor<?x?x6xf32>, tensor<?x6xf32>, tensor<6xf32>) -> tensor<?x?x6xf32>
+  %sm = bmc.softmax %x {axis = 2 : i64, log = true} : (tensor<?x?x6xf32>) -> tensor<?x?x6xf32>
+  %e = bmc.exp %sm : (tensor<?x?x6xf32>) -> tensor<?x?x6xf32>
+  %0 = bmc.reduce_mean %x {axes = array<i64: 2>, keepdims = true} : (tensor<?x?x6xf32>) -> tensor<?x?x1xf32>
+  %1 = bmc.reduce_sum %x {axes = array<i64: 2, 0>, keepdims = false} : (tensor<?x?x6xf32>) -> tensor<?xf32>
+  %2 = bmc.reduce_max %x {axes = array<i64>, keepdims = false} : (tensor<?x?x6xf32>) -> tensor<f32>
+  %3 = bmc.reduce_min %i {axes = array<i64: 1>, keepdims = true} : (tensor<4x7xi64>) -> tensor<4x1xi64>
+  %4 = bmc.reduce_prod %i {axes = array<i64: 0>, keepdims = false} : (tensor<4x7xi64>) -> tensor<7xi64>
+  return %p, %l, %e, %0, %1, %2, %3, %4 : tensor<?x?x5xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x1xf32>,
+      tensor<?xf32>, tensor<f32>, tensor<4x1xi64>, tensor<7xi64>
 }
