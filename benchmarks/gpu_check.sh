@@ -64,6 +64,10 @@ echo "  Cuda/KernelsGraphTest.*/Gpu (a decode-shaped sequence of the CUDA kernel
 echo "  and bmc_cuda_emitted_tests: CudaEmittedLauncher.AppendThenAttentionOnTheGpu (the emitter's kernels,"
 echo "  NVRTC-compiled, through EmittedLauncher: kv_append, prefill and decode attention vs the CPU kernels)"
 echo "  and bmc_cuda_emitted_matmul_tests: CudaEmittedMatMul.ProductsOnTheGpu (the emitted matmul / gemm"
-echo "  kernels: GEMV with split-K and tiled, f32/f16/bf16 weights, batched, 1-D, transposed, vs plain loops)"
+echo "  kernels: GEMV with split-K and tiled, f32/f16/bf16 weights, batched, 1-D, transposed, vs plain loops),"
+echo "  CudaEmittedPrefill.DeviceGemmOnTheGpu (many product rows through cuBLASLt vs the tiled kernel and plain loops,"
+echo "  the products that stay tiled and their notices) and CudaEmittedGraph.DecodeStepsOnTheGpu (kv_append, attention"
+echo "  and a projection GEMV captured as a CUDA graph, updated for the next steps, re-captured prefill -> decode,"
+echo "  equal to direct launches and within tolerance of the CPU kernels)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

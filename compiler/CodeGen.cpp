@@ -88,7 +88,6 @@ std::unique_ptr<llvm::Module> generateLLVMIR(mlir::ModuleOp module, llvm::LLVMCo
   lo.quantBits = opts.weights == WeightFormat::Int8 ? 8 : opts.weights == WeightFormat::Int4 ? 4 : 0;
   lo.weight16 = opts.weights == WeightFormat::BF16 ? BMC_KV_BF16 : opts.weights == WeightFormat::F16 ? BMC_KV_F16 : 0;
   lo.int8Activations = opts.activations == ActivationFormat::Int8;
-  lo.noFusion = !opts.fuseElementwise;
   lo.logitsOutput = logitsOutput;
   if (opts.progress) opts.progress("lower to loops and kernel calls");
   if (mlir::failed(lowerToLLVMDialect(module, plan, lo))) {

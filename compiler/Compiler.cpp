@@ -172,6 +172,7 @@ static void setPipelineOptions(const CompileOptions &opts, mlir::bmc::PipelineOp
   po.padding = *mlir::bmc::symbolizeKVPadding(kvPaddingName(opts.kvPadding));
   po.kvType = *mlir::bmc::symbolizeKVType(kvTypeName(opts.kvType));
   po.markLayers = opts.outlineLayers;
+  po.fuseElementwise = opts.fuseElementwise;
 }
 
 /// Import, clean up and raise: the module every later stage starts from.

@@ -27,29 +27,38 @@ static Value stripCasts(Value v) {
 }
 
 // The analysis runs on the pipeline's output, where the moved families are
-// kernel ops on views: a tensor-level value is read through bmck.to_view and
-// a kernel op's result is returned through bmck.to_tensor.
+// kernel ops on views: a tensor-level value is read through bmck.to_view, a
+// kernel op's result is returned (or read at tensor level) through
+// bmck.to_tensor, and a kernel op reads another's view directly.
 
-/// The uses of tensor-level `v`, a kernel op's use of its view standing for
-/// the bmck.to_view seam.
+/// The uses of `v`, a tensor or a view, through the seams: a bmck.to_view
+/// of a tensor stands for the uses of its view, a bmck.to_tensor of a view
+/// for the uses of its tensor.
 static SmallVector<OpOperand *> usesThroughSeams(Value v) {
   SmallVector<OpOperand *> r;
   for (OpOperand &u : v.getUses()) {
-    if (auto tv = dyn_cast<mlir::bmck::ToViewOp>(u.getOwner()))
-      for (OpOperand &vu : tv.getView().getUses()) r.push_back(&vu);
+    if (auto tv = dyn_cast<mlir::bmck::ToViewOp>(u.getOwner())) r.append(usesThroughSeams(tv.getView()));
+    else if (auto tt = dyn_cast<mlir::bmck::ToTensorOp>(u.getOwner())) r.append(usesThroughSeams(tt.getTensor()));
     else r.push_back(&u);
   }
   return r;
 }
 
-/// The uses of an op's result, tensor or view: a view's bmck.to_tensor seam
-/// stands for the uses of its tensor.
-static SmallVector<OpOperand *> resultUses(Value v) {
-  SmallVector<OpOperand *> r;
-  for (OpOperand &u : v.getUses()) {
-    if (auto tt = dyn_cast<mlir::bmck::ToTensorOp>(u.getOwner()))
-      for (OpOperand &tu : tt.getTensor().getUses()) r.push_back(&tu);
-    else r.push_back(&u);
+/// The values that are `v` (a tensor or a view) cast (ONNX Cast), with the
+/// type cast to: a bmc.cast of it, or the view of a bmck.elementwise of that
+/// one Cast (bmc-lower-to-kernels made it a group), each read through the
+/// seams.
+static SmallVector<std::pair<Value, Type>> castsOf(Value v) {
+  SmallVector<std::pair<Value, Type>> r;
+  for (OpOperand *use : usesThroughSeams(v)) {
+    Operation *u = use->getOwner();
+    if (auto c = dyn_cast<mlir::bmc::CastOp>(u)) {
+      r.push_back({c.getResult(), c.getTo()});
+      continue;
+    }
+    auto group = dyn_cast<mlir::bmck::ElementwiseOp>(u);
+    if (!group || group.getInputs().size() != 1 || group.getBody().front().getOperations().size() != 2) continue;
+    if (auto c = dyn_cast<mlir::bmc::CastOp>(group.getRoot())) r.push_back({group.getResult(), c.getTo()});
   }
   return r;
 }
@@ -65,10 +74,11 @@ static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
   SmallVector<Value> work{arg};
   while (!work.empty()) {
     Value v = work.pop_back_val();
+    for (auto [cast, to] : castsOf(v)) work.push_back(cast);
     for (OpOperand *use : usesThroughSeams(v)) {
       Operation *u = use->getOwner();
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
-      if (isa<mlir::bmc::CastOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
+      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
               mlir::bmc::SqueezeOp>(u) && use->getOperandNumber() == 0) {
         work.push_back(u->getResult(0));
         continue;
@@ -162,22 +172,20 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     // A 16-bit graph's concat caches are read and returned through Casts
     // (bmc-narrow-16bit-io): past -> Cast f32 -> Concat -> Cast back -> return.
     SmallVector<Value, 2> pasts{a};
-    for (Operation *u : a.getUsers())
-      if (auto c = dyn_cast<mlir::bmc::CastOp>(u); c && c.getTo().isF32()) pasts.push_back(c.getResult());
-    SmallVector<Operation *> readers;
-    for (Value p : pasts)
-      for (OpOperand *use : usesThroughSeams(p)) readers.push_back(use->getOwner());
-    for (Operation *u : readers) {
-      // bmc.concat, or bmck.concat of the views of its inputs.
+    for (auto [cast, to] : castsOf(a))
+      if (to.isF32()) pasts.push_back(cast);
+    SmallVector<OpOperand *> readers;
+    for (Value p : pasts) readers.append(usesThroughSeams(p));
+    for (OpOperand *read : readers) {
+      // bmc.concat, or bmck.concat of the views of its inputs, with a past first.
+      Operation *u = read->getOwner();
       if (!isa<mlir::bmc::ConcatOp, mlir::bmck::ConcatOp>(u) || u->getAttrOfType<IntegerAttr>("axis").getInt() != 2 ||
-          u->getNumOperands() != 2 || !llvm::is_contained(pasts, viewed(u->getOperand(0))))
+          u->getNumOperands() != 2 || read->getOperandNumber() != 0)
         continue;
       SmallVector<OpOperand *> uses;
-      for (OpOperand *use : resultUses(u->getResult(0))) {
-        uses.push_back(use);
-        if (auto back = dyn_cast<mlir::bmc::CastOp>(use->getOwner()); back && back.getTo() == t.getElementType())
-          for (OpOperand &bu : back.getResult().getUses()) uses.push_back(&bu);
-      }
+      for (OpOperand *use : usesThroughSeams(u->getResult(0))) uses.push_back(use);
+      for (auto [back, to] : castsOf(u->getResult(0)))
+        if (to == t.getElementType()) uses.append(usesThroughSeams(back));
       for (OpOperand *usep : uses)
         if (OpOperand &use = *usep; use.getOwner() == ret.getOperation()) {
           DecoderInfo::KV c;

@@ -16,4 +16,11 @@
 #define GET_OP_CLASSES
 #include "dialects/KernelOps.h.inc"
 
+namespace mlir::bmck {
+/// The tensor-level elementwise ops a bmck.elementwise group may hold
+/// (dialects/KernelOpsElementwise.cpp): the one list, read by the verifier,
+/// the grouping pass and its pattern.
+bool isElementwiseMember(Operation *op);
+} // namespace mlir::bmck
+
 #endif

@@ -2,8 +2,9 @@
 //
 // Families moved so far: the seams to the tensor level, the KV cache (its
 // view of the valid rows, its in-place append), attention, the matrix
-// products (matmul, gemm), the row kernels (norm, softmax, reduce) and part
-// of data movement (slice, split, concat, gather). Every verifier
+// products (matmul, gemm), the row kernels (norm, softmax, reduce), part
+// of data movement (slice, split, concat, gather) and the elementwise
+// groups. Every verifier
 // names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
@@ -365,6 +366,53 @@ def Bmck_GatherOp : Bmck_Op<"gather", [MemoryEffects<[MemRead]>]> {
   let results = (outs Bmck_ViewType:$result);
   let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise groups
+//===----------------------------------------------------------------------===//
+
+def Bmck_ElementwiseOp : Bmck_Op<"elementwise", [IsolatedFromAbove, SingleBlock, MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: a fused group of elementwise ops, one loop over the result";
+  let description = [{
+    A group of tensor-level elementwise ops (`bmc.add`, `bmc.cast`,
+    `bmc.where`, ...) that `bmc-group-elementwise` fused: every op but the
+    last has one use, the next op of the group, so nothing between them is
+    stored. `inputs` are the group's leaves (the values its ops read that
+    no op of the group computes, constants included), each viewed at its own
+    sizes; the result is a new view of the last op's sizes and element type
+    (the emitter allocates it). The region's block arguments stand for the
+    inputs, one each, with the tensor type of the view; its ops are the
+    group's original bmc ops, in their order, and `bmck.yield` returns the
+    last one. Broadcasting is in their types, the element arithmetic in
+    their kinds and attributes: a target evaluates the ops per element of
+    the result (the CPU emitter: one loop nest, a load per leaf; a CUDA
+    emitter: one expression per op in one `__global__`).
+
+    ```mlir
+    %y = bmck.elementwise %x, %b : (!bmck.view<?x?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x?x96xf32> {
+    ^bb0(%a: tensor<?x?x96xf32>, %c: tensor<96xf32>):
+      %s = bmc.add %a, %c : (tensor<?x?x96xf32>, tensor<96xf32>) -> tensor<?x?x96xf32>
+      %r = bmc.sigmoid %s : (tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+      bmck.yield %r : tensor<?x?x96xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Bmck_ViewType>:$inputs);
+  let results = (outs Bmck_ViewType:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, results) $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The op whose value the group yields (the root of the fused tree).
+    ::mlir::Operation *getRoot();
+  }];
+}
+
+def Bmck_YieldOp : Bmck_Op<"yield", [Pure, Terminator, HasParent<"ElementwiseOp">]> {
+  let summary = "the value of a bmck.elementwise group";
+  let arguments = (ins AnyRankedTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 #endif // BMCK_OPS

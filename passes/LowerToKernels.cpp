@@ -38,12 +38,17 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     // Data movement: slice, split, concat, gather (LowerToKernelsData.cpp).
     target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp>(
         [](Operation *op) { return !movesDataToKernels(op); });
+    // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
+    // ops outside a bmck.elementwise, but for the bmc.fused ones its
+    // pattern erases and a packed 16-bit weight's Cast.
+    target.addDynamicallyLegalDialect<BmcDialect>(isLegalForElementwiseGroups);
     RewritePatternSet patterns(ctx);
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
     populateDataToKernelPatterns(patterns);
     populateNormToKernelPatterns(patterns);
+    populateElementwiseToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();
     // The seams a moved family's pattern looked through (the K/V views of
     // bmck.kv_append read by bmck.attention) are left without uses.

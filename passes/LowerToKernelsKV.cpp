@@ -19,9 +19,9 @@ namespace {
 struct KVAppendToKernel : OpConversionPattern<KVAppendOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(KVAppendOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
-    auto rowsType = cast<RankedTensorType>(adaptor.getRows().getType());
     auto presentType = cast<RankedTensorType>(op.getType());
-    Value rows = createLike<bmck::ToViewOp>(rw, op, bmck::ViewType::of(rowsType), adaptor.getRows());
+    // New rows an elementwise group computed (rotary) are read as its view.
+    Value rows = viewOf(rw, op, adaptor.getRows());
     Value view = createLike<bmck::KVAppendOp>(rw, op, bmck::ViewType::of(presentType), adaptor.getCache(), rows);
     rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, presentType, view).getResult());
     return success();

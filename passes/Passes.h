@@ -22,6 +22,10 @@ namespace mlir::bmc {
 /// layer k (an i64); code generation reads it and removes it.
 inline constexpr llvm::StringLiteral kLayerAttrName = "bmc.layer";
 
+/// The discardable unit attribute bmc-group-elementwise puts on an
+/// elementwise op computed in its single consumer's loop (not stored).
+inline constexpr llvm::StringLiteral kFusedAttrName = "bmc.fused";
+
 /// The options of the graph pipeline (`bmc-pipeline`): the compiler's
 /// CompileOptions map onto them (compiler/Compiler.cpp).
 struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
@@ -45,6 +49,10 @@ struct PipelineOptions : PassPipelineOptions<PipelineOptions> {
                           llvm::cl::desc("Mark each decoder layer's ops (bmc-mark-layers), so code "
                                          "generation compiles each distinct layer body once"),
                           llvm::cl::init(true)};
+  Option<bool> fuseElementwise{*this, "fuse-elementwise",
+                               llvm::cl::desc("Fuse single-use elementwise results into their consumer's loop "
+                                              "(bmc-group-elementwise before bmc-lower-to-kernels)"),
+                               llvm::cl::init(true)};
 };
 
 /// Options that parse but do not go together (kv-type bf16/f16 with
@@ -109,6 +117,25 @@ struct MatMulWeight {
   Type narrow;
 };
 std::optional<MatMulWeight> findMatMulWeight(Value rhs);
+
+/// The elementwise groups of bmc-lower-to-kernels
+/// (passes/LowerToKernelsElementwise.cpp): an elementwise op not marked
+/// bmc.fused (bmc-group-elementwise) becomes one bmck.elementwise holding it
+/// and the marked ops it reads, its leaves read as views.
+void populateElementwiseToKernelPatterns(RewritePatternSet &patterns);
+/// Whether tensor-level op `op` is legal after bmc-lower-to-kernels as far
+/// as the elementwise family is concerned: not an elementwise op, inside a
+/// bmck.elementwise, marked bmc.fused (erased by its group's pattern), or a
+/// 16-bit weight's Cast read only as a packed product's right operand (the
+/// weight the product names stands for it).
+bool isLegalForElementwiseGroups(Operation *op);
+/// A bmc.cast to f32 of a bf16/f16 weight (through Transposes and Casts).
+bool isNarrowWeightCastCandidate(Operation *op);
+/// `use` reads a 16-bit weight's value as the packed right operand of a
+/// product (an f32 left operand), directly or through Transposes / Casts
+/// that only such products read: the CPU emitter then reads the weight
+/// packed, never that value.
+bool feedsPackedProduct(OpOperand &use);
 
 /// Re-infers the result types of `op` and keeps the more static of old and
 /// new per dimension. Returns true if a type changed.

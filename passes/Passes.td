@@ -252,15 +252,19 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     `bmck.kv_rows`; passes/LowerToKernelsKV.cpp), attention
     (`bmc.attention` -> `bmck.attention`, with the cache capacity as its
     padded length when `padding = mask`; passes/LowerToKernelsAttention.cpp)
-    and the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
+    the matrix products (`bmc.matmul` -> `bmck.matmul`, `bmc.gemm` ->
     `bmck.gemm`, naming the weight their right operand reads;
     passes/LowerToKernelsMatMul.cpp), the norms, softmax and reductions
     (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
     `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
-    passes/LowerToKernelsNorm.cpp) and part of data movement (`bmc.slice` /
+    passes/LowerToKernelsNorm.cpp), part of data movement (`bmc.slice` /
     `bmc.split` -> the view ops `bmck.slice` / `bmck.split`, `bmc.concat` /
     `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a value
-    has index elements; passes/LowerToKernelsData.cpp).
+    has index elements; passes/LowerToKernelsData.cpp) and the elementwise
+    groups that `bmc-group-elementwise` marked (one `bmck.elementwise` per
+    group whose ops stand together in the block, holding them; the others
+    stay, as does a 16-bit weight's Cast only packed products read;
+    passes/LowerToKernelsElementwise.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family
     produced as the view inside its `bmck.to_tensor` (the seams left without
@@ -283,6 +287,41 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::bmck::BmckDialect"];
+}
+
+def GroupElementwise : Pass<"bmc-group-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Decide which elementwise ops are fused into their consumer's loop (bmc.fused marks)";
+  let description = [{
+    The fusion decision of the elementwise family, made once before
+    `bmc-lower-to-kernels` turns each group into one `bmck.elementwise`: an
+    elementwise op (`bmck::isElementwiseMember`) whose result has one use,
+    an elementwise op in the same block, is marked `bmc.fused` (its value is
+    computed in that consumer's loop, never stored); a group is an unmarked
+    op with the marked ops it reads, transitively. Broadcasting commutes
+    with elementwise ops, so the group's loop runs over its last op's sizes.
+    With `fuse=false` (the compiler's no-fusion option) nothing is marked
+    and every elementwise op is a group of one. Marks left by an earlier
+    run are removed first. A 16-bit weight's Cast read both by packed
+    products (`feedsPackedProduct`) and by other ops is then split: the
+    products read a copy (left at tensor level by `bmc-lower-to-kernels`:
+    the product names the weight), the other ops the Cast, whose mark was
+    decided with all its uses counted.
+
+    Before:
+    ```mlir
+    %s = bmc.add %x, %b : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+    %y = bmc.sigmoid %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    ```
+    After:
+    ```mlir
+    %s = bmc.add %x, %b {bmc.fused} : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+    %y = bmc.sigmoid %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    ```
+  }];
+  let options = [
+    Option<"fuse", "fuse", "bool", /*default=*/"true",
+           "Fuse single-use elementwise results into their consumer (false: every op is stored)">
+  ];
 }
 
 #endif // BMC_PASSES

@@ -48,7 +48,14 @@ void buildPipeline(OpPassManager &pm, const PipelineOptions &o) {
   if (o.markLayers) pm.addNestedPass<func::FuncOp>(createMarkLayers());
   // After the layer marks, which the kernel ops inherit: the layers are found
   // on the tensor graph, the families already moved are lowered once, here.
-  if (o.lowerToKernels) pm.addNestedPass<func::FuncOp>(createLowerToKernels());
+  // The elementwise fusion decision, after the marks (the groups' kernel
+  // ops take their last op's), read by the elementwise patterns.
+  if (o.lowerToKernels) {
+    GroupElementwiseOptions go;
+    go.fuse = o.fuseElementwise;
+    pm.addNestedPass<func::FuncOp>(createGroupElementwise(go));
+    pm.addNestedPass<func::FuncOp>(createLowerToKernels());
+  }
 }
 
 void registerPipeline() {
@@ -58,7 +65,7 @@ void registerPipeline() {
       "bmc-pipeline",
       "The compiler's pass list: widen 16-bit graphs to fp32, fold shapes, raise attention and norms, rewrite KV "
       "caches in place (unless kv-mode=concat), give 16-bit inputs/outputs their types back, mark decoder layers, "
-      "lower the moved op families (KV cache, attention, matrix products) to the kernel level (bmck)",
+      "group elementwise ops, lower the moved op families (KV cache, attention, matrix products, elementwise groups) to the kernel level (bmck)",
       [](OpPassManager &pm, StringRef text, function_ref<LogicalResult(const Twine &)> errorHandler) {
         PipelineOptions o;
         if (failed(o.parseFromString(text))) return failure();

@@ -1,6 +1,14 @@
 //===- LowerElementwise.cpp - elementwise ops and their fusion --------------===//
+//
+//
+// CPU emission of bmck.elementwise (the groups bmc-group-elementwise and
+// bmc-lower-to-kernels made): one loop nest over the group's result, its ops
+// evaluated per element by scalarOp, the ops before the root in registers.
+// The code is the one the Lowerer emitted when it made the fusion decision
+// itself (docs/DESIGN.md, "Lowering").
 
 #include "compiler/lowering/Lowering.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Matchers.h"
@@ -63,7 +71,9 @@ Value Lowerer::scalarOp(Operation *op, ArrayRef<Value> a, Type resultStorage) {
     APFloat two(2.0);
     FloatAttr expAttr;
     DenseFPElementsAttr dense;
-    if (isF && matchPattern(op->getOperand(1), m_Constant(&dense)) && dense.isSplat()) {
+    // The exponent is a leaf of the group: its block argument stands for
+    // the input view, which the seams lead back to the constant.
+    if (isF && matchPattern(throughSeams(op->getOperand(1)), m_Constant(&dense)) && dense.isSplat()) {
       // Small integer exponents (x^2 in norms, x^3 in GELU) as products; 0.5 as sqrt.
       double e = dense.getSplatValue<APFloat>().convertToDouble();
       if (e == 0.5) return b.create<math::SqrtOp>(loc, a[0]);
@@ -205,17 +215,6 @@ static Value loadOperand(Lowerer &l, const Buf &bf, Type tensorElem, ArrayRef<Va
   return v;
 }
 
-bool Lowerer::isElementwise(Operation *op) {
-  return isa<mlir::bmc::AddOp, mlir::bmc::SubOp, mlir::bmc::MulOp, mlir::bmc::DivOp, mlir::bmc::PowOp, mlir::bmc::MinOp,
-             mlir::bmc::MaxOp, mlir::bmc::ModOp, mlir::bmc::EqualOp, mlir::bmc::LessOp, mlir::bmc::LessEqualOp,
-             mlir::bmc::GreaterOp, mlir::bmc::GreaterEqualOp, mlir::bmc::AndOp, mlir::bmc::OrOp, mlir::bmc::XorOp,
-             mlir::bmc::NegOp, mlir::bmc::AbsOp, mlir::bmc::ExpOp, mlir::bmc::LogOp, mlir::bmc::SqrtOp,
-             mlir::bmc::ReciprocalOp, mlir::bmc::TanhOp, mlir::bmc::ErfOp, mlir::bmc::SigmoidOp, mlir::bmc::ReluOp,
-             mlir::bmc::CosOp, mlir::bmc::SinOp, mlir::bmc::FloorOp, mlir::bmc::CeilOp, mlir::bmc::SignOp,
-             mlir::bmc::NotOp, mlir::bmc::SoftplusOp, mlir::bmc::LeakyReluOp, mlir::bmc::GeluOp, mlir::bmc::CastOp,
-             mlir::bmc::ClipOp, mlir::bmc::WhereOp>(op);
-}
-
 /// Storage type of an elementwise result.
 static Type resultStorage(Lowerer &l, RankedTensorType rt) {
   Type et = rt.getElementType();
@@ -237,7 +236,39 @@ static bool mergeable(Lowerer &l, const Buf &v, int64_t i) {
   return false;
 }
 
-LogicalResult Lowerer::lowerElementwise(Operation *op) {
+LogicalResult Lowerer::lowerElementwiseGroup(mlir::bmck::ElementwiseOp group) {
+  Block &body = group.getBody().front();
+  // A block argument is the input it stands for: buf() looks through it.
+  for (auto [arg, in] : llvm::zip(body.getArguments(), group.getInputs())) seams[arg] = in;
+  // Each op's code comes where the op stood before it was grouped (its
+  // broadcast checks, its per-layer copies, its layer's mark), then the
+  // root's loop nest: the code the ops gave one by one before.
+  if (layerOpStart && layerOpStart->use_empty()) layerOpStart->erase();
+  layerOpStart = nullptr;
+  Operation *root = group.getRoot();
+  Block *block = b.getInsertionBlock();
+  for (Operation &m : body.without_terminator()) {
+    loc = m.getLoc();
+    Operation *last = block->empty() ? nullptr : &block->back();
+    auto layer = m.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName);
+    curLayer = layer ? layer.getInt() : -1;
+    if (layer) layerOpStart = b.create<arith::ConstantIntOp>(loc, 0, 64);
+    if (failed(lowerGroupMember(&m, &m == root))) return failure();
+    if (layerOpStart) {
+      if (layerOpStart->use_empty()) layerOpStart->erase();
+      layerOpStart = nullptr;
+    }
+    if (layer)
+      for (Operation *n = last ? last->getNextNode() : &block->front(); n; n = n->getNextNode())
+        n->setAttr(mlir::bmc::kLayerAttrName, layer);
+  }
+  curLayer = -1;
+  Buf r = bufs.lookup(root->getResult(0)); // a copy: the insertion below may rehash
+  bufs[group.getResult()] = r;
+  return success();
+}
+
+LogicalResult Lowerer::lowerGroupMember(Operation *op, bool root) {
   auto rt = cast<RankedTensorType>(op->getResult(0).getType());
   SmallVector<Buf> ins;
   for (Value o : op->getOperands()) ins.push_back(buf(o));
@@ -245,19 +276,16 @@ LogicalResult Lowerer::lowerElementwise(Operation *op) {
   Type st = resultStorage(*this, rt);
   Value res = op->getResult(0);
 
-  // A single-use result feeding another elementwise op is not stored: the
-  // consumer's loop computes it (fusion; broadcasting commutes with it).
-  if (!opts.noFusion && res.hasOneUse()) {
-    Operation *user = *res.getUsers().begin();
-    if (isElementwise(user) && user->getBlock() == op->getBlock()) {
-      Buf v;
-      v.sizes = sizes;
-      v.elem = st;
-      v.isUnsigned = rt.getElementType().isUnsignedInteger();
-      bufs[res] = v;
-      lazy[res] = op;
-      return success();
-    }
+  // An op before the root is not stored: the root's loop computes it
+  // (fusion; broadcasting commutes with it).
+  if (!root) {
+    Buf v;
+    v.sizes = sizes;
+    v.elem = st;
+    v.isUnsigned = rt.getElementType().isUnsignedInteger();
+    bufs[res] = v;
+    lazy[res] = op;
+    return success();
   }
 
   // Leaves of the fused expression tree, each viewed at the output's sizes.

@@ -195,9 +195,17 @@ bool Lowerer::isLogitsMatMul(Operation *op) {
     use = &*seam->getResult(0).getUses().begin();
   }
   // A 16-bit graph's logits are rounded to its type on the way out
-  // (bmc-narrow-16bit-io): the Cast reads only the rows computed.
-  if (auto c = dyn_cast<mlir::bmc::CastOp>(use->getOwner()); c && c->getResult(0).hasOneUse())
-    use = &*c->getResult(0).getUses().begin();
+  // (bmc-narrow-16bit-io): the Cast reads only the rows computed. It is a
+  // group of that Cast alone, reading the product's view, its value going
+  // out through its seam.
+  if (auto g = dyn_cast<mlir::bmck::ElementwiseOp>(use->getOwner());
+      g && isa<mlir::bmc::CastOp>(g.getRoot()) && g.getBody().front().getOperations().size() == 2 &&
+      g.getResult().hasOneUse()) {
+    use = &*g.getResult().getUses().begin();
+    auto seam = dyn_cast<mlir::bmck::ToTensorOp>(use->getOwner());
+    if (!seam || !seam->getResult(0).hasOneUse()) return false;
+    use = &*seam->getResult(0).getUses().begin();
+  }
   return isa<func::ReturnOp>(use->getOwner()) && int(use->getOperandNumber()) == opts.logitsOutput;
 }
 

@@ -539,6 +539,11 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   if (auto n = dyn_cast<mlir::bmck::NormOp>(op)) return lowerNorm(n);
   if (auto s = dyn_cast<mlir::bmck::SoftmaxOp>(op)) return lowerSoftmax(s);
   if (auto r = dyn_cast<mlir::bmck::ReduceOp>(op)) return lowerReduce(r);
+  if (auto g = dyn_cast<mlir::bmck::ElementwiseOp>(op)) return lowerElementwiseGroup(g);
+  // Elementwise groups not yet at the kernel level (their ops do not stand
+  // together in the block: bmc-lower-to-kernels leaves them), each op where
+  // it stands, fused as bmc-group-elementwise marked it.
+  if (mlir::bmck::isElementwiseMember(op)) return lowerGroupMember(op, !op->hasAttr(mlir::bmc::kFusedAttrName));
   if (isa<mlir::bmc::KVAppendOp, mlir::bmc::KVPastOp, mlir::bmc::AttentionOp, mlir::bmc::MatMulOp, mlir::bmc::GemmOp,
           mlir::bmc::LayerNormOp, mlir::bmc::RMSNormOp, mlir::bmc::SoftmaxOp, mlir::bmc::ReduceMeanOp,
           mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
@@ -555,7 +560,6 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   if (isa<mlir::bmc::GatherNDOp, mlir::bmc::ScatterNDOp, mlir::bmc::CumSumOp, mlir::bmc::CheckEqualOp,
           mlir::bmc::NonZeroOp>(op))
     return lowerIndex(op);
-  if (op->getDialect() && op->getDialect()->getNamespace() == "bmc") return lowerElementwise(op);
   return op->emitError("bmc code generation: unsupported operation '")
          << op->getName() << "' (expected bmc, bmck, arith or tensor.dim/from_elements)";
 }
@@ -624,8 +628,9 @@ LogicalResult Lowerer::run() {
       layerOpStart = nullptr;
     }
     curLayer = -1;
-    // The code of a decoder layer's ops carries its mark (outlineLayers).
-    if (auto layer = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName))
+    // The code of a decoder layer's ops carries its mark (outlineLayers);
+    // a group's ops mark their own code (lowerElementwiseGroup).
+    if (auto layer = op.getAttrOfType<IntegerAttr>(mlir::bmc::kLayerAttrName); layer && !isa<mlir::bmck::ElementwiseOp>(op))
       for (Operation *n = last ? last->getNextNode() : &entry->front(); n; n = n->getNextNode())
         n->setAttr(mlir::bmc::kLayerAttrName, layer);
   }

@@ -45,8 +45,6 @@ struct LoweringOptions {
   /// activations to int8 and run integer dot products (bmc_matmul_q8_a8 /
   /// _q4_a8 on the dot layouts).
   bool int8Activations = false;
-  /// Store every elementwise result (no fusion of single-use chains).
-  bool noFusion = false;
   /// The decoder's logits output, if any: when the runtime asks for the
   /// last token's logits only (bmc_rt_last_token_logits), the matmul that
   /// produces them runs on the last position of each sequence.
@@ -161,9 +159,14 @@ public:
 
   // --- op families -------------------------------------------------------
   LogicalResult lowerOp(Operation *op);
-  LogicalResult lowerElementwise(Operation *op);
-  static bool isElementwise(Operation *op);
-  /// Elementwise results computed inside their consumer's loop (fusion).
+  /// bmck.elementwise: one loop nest over the group's result, its ops
+  /// evaluated per element (LowerElementwise.cpp).
+  LogicalResult lowerElementwiseGroup(mlir::bmck::ElementwiseOp group);
+  /// An op of a group (a bmck.elementwise's, or a tensor-level one
+  /// bmc-lower-to-kernels left, fused as marked bmc.fused): the checks of
+  /// its broadcast, and for the root the loop nest.
+  LogicalResult lowerGroupMember(Operation *op, bool root);
+  /// Values of a group's ops computed inside the root's loop (fusion).
   DenseMap<Value, Operation *> lazy;
   Value scalarOp(Operation *op, ArrayRef<Value> args, Type resultStorage);
   /// bmck.reduce, bmck.softmax and bmck.norm: loops (LowerNorm.cpp).

@@ -357,6 +357,13 @@ Status CpuDevice::destroyGraph(GraphHandle graph) {
   return Status();
 }
 
+Status CpuDevice::openGemm() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: openGemm: not allowed during a graph capture");
+  return Status();
+}
+
 Status CpuDevice::gemm(const GemmDesc &g) {
   if (Status s = checkGemm(g, "cpu device"); !s)
     return s;

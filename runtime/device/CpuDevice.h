@@ -44,6 +44,7 @@ public:
                       void **args) override;
   Status destroyGraph(GraphHandle graph) override;
   Status gemm(const GemmDesc &desc) override;
+  Status openGemm() override; // nothing to open: the plain loop
 
   // For the growable buffers: the usable size of a region changes as it grows.
   void setRegionSize(DevicePtr base, size_t bytes);

@@ -52,6 +52,7 @@ public:
                       void **args) override;
   Status destroyGraph(GraphHandle graph) override;
   Status gemm(const GemmDesc &desc) override;
+  Status openGemm() override; // initBlas(): cuBLASLt and its workspace
 
   // Binds this device's context to the calling thread (the driver's state is per thread).
   Status makeCurrent() const;

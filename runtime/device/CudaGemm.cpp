@@ -54,6 +54,8 @@ int cudaDataType(GemmType t) {
 }
 } // namespace
 
+Status CudaDevice::openGemm() { return initBlas(); }
+
 // Row-major C (m x n) = op(A) op(B) is column-major C^T (n x m) = op(B)^T op(A)^T,
 // and a row-major matrix read column-major is its transpose: so cuBLASLt's A is
 // our B (transposed when transB), its B our A, and no layout needs row order.

@@ -177,6 +177,10 @@ public:
   // a plain fp32-accumulating loop; the CUDA device calls cuBLASLt, found at
   // run time (an error naming the library when it is missing: no fallback).
   virtual Status gemm(const GemmDesc &desc) = 0;
+  // Makes gemm() ready without running one (CUDA: opens cuBLASLt and
+  // allocates its workspace, which a first GEMM inside a capture cannot): an
+  // error naming the library when there is none. Call it outside a capture.
+  virtual Status openGemm() = 0;
 };
 
 } // namespace device

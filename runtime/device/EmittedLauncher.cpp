@@ -1,11 +1,15 @@
 //===- runtime/device/EmittedLauncher.cpp - launching emitted kernels -----===//
 
 #include "runtime/device/EmittedLauncher.h"
+#include "runtime/device/Gemm.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace bmc {
 namespace device {
@@ -104,6 +108,14 @@ struct EmittedLaunchDesc {
   // matmul: the product's rows (all batches, for the GEMV), rows per batch, n, k.
   Expr planRows, planM, planN, planK;
   int64_t gemvMaxRows = 0, gemvRowsPerBlock = 0, tile = 0, epilogueThreads = 0;
+  // The device GEMM's form of the product: prefill "device_gemm" (else the
+  // emitter's note why not), element types, alpha, and the view dimensions
+  // (b0, b1, rows, columns; -1 none) of a, b (none for a weight) and out.
+  bool prefillGemm = false;
+  std::string prefillNote;
+  GemmType gemmA = GemmType::F32, gemmB = GemmType::F32, gemmOut = GemmType::F32;
+  float alpha = 1.0f;
+  int dimsA[4] = {-1, -1, -1, -1}, dimsB[4] = {-1, -1, -1, -1}, dimsOut[4] = {-1, -1, -1, -1};
   bool hasWeight = false;
   EmittedWeight weight;
   std::vector<std::pair<std::string, Expr>> scratch; // name, floats
@@ -154,6 +166,37 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
         throw DescError{"matmul plan: gemv_max_rows " + std::to_string(d->gemvMaxRows) + ", gemv_rows_per_block " +
                         std::to_string(d->gemvRowsPerBlock) + ", tile " + std::to_string(d->tile) +
                         ", epilogue_threads " + std::to_string(d->epilogueThreads)};
+      std::string prefill = str(p, "prefill");
+      if (prefill != "device_gemm" && prefill != "tiled")
+        throw DescError{"matmul plan: prefill '" + prefill + "', expected device_gemm or tiled"};
+      d->prefillGemm = prefill == "device_gemm";
+      if (!d->prefillGemm)
+        d->prefillNote = p.contains("prefill_note") ? str(p, "prefill_note") : "the emitter's plan says tiled";
+      if (d->prefillGemm) {
+        const json &g = field(p, "gemm");
+        auto type = [&](const char *name) {
+          std::string t = str(g, name);
+          if (t != "f32" && t != "f16" && t != "bf16")
+            throw DescError{std::string("matmul plan: gemm ") + name + " of type '" + t + "'"};
+          return t == "f32" ? GemmType::F32 : t == "f16" ? GemmType::F16 : GemmType::BF16;
+        };
+        d->gemmA = type("a"), d->gemmB = type("b"), d->gemmOut = type("out");
+        const json &alpha = field(g, "alpha");
+        if (!alpha.is_number())
+          throw DescError{"matmul plan: gemm alpha " + alpha.dump()};
+        d->alpha = alpha.get<float>();
+        auto dims = [&](const char *name, int *out) {
+          const json &a = field(g, name);
+          if (!a.is_array() || a.size() != 4)
+            throw DescError{std::string("matmul plan: gemm ") + name + " " + a.dump() + ", expected 4 dimensions"};
+          for (int i = 0; i < 4; ++i) {
+            if (!a[i].is_number_integer() || a[i].get<int>() < -1 || a[i].get<int>() > 3)
+              throw DescError{std::string("matmul plan: gemm ") + name + " " + a.dump()};
+            out[i] = a[i].get<int>();
+          }
+        };
+        dims("a_dims", d->dimsA), dims("b_dims", d->dimsB), dims("out_dims", d->dimsOut);
+      }
     } else {
       throw DescError{"plan '" + d->planKind + "'"};
     }
@@ -415,11 +458,27 @@ Result<std::vector<std::string>> EmittedLauncher::kernelNames(const std::string 
 }
 
 Result<std::unique_ptr<EmittedLauncher>> EmittedLauncher::create(Device &device, ModuleHandle module,
-                                                                 const std::string &source) {
+                                                                 const std::string &source,
+                                                                 EmittedLauncherOptions options) {
   auto descs = parseAll(source);
   if (!descs)
     return descs.status();
   std::unique_ptr<EmittedLauncher> l(new EmittedLauncher(device));
+  l->noticeFn_ = std::move(options.notice);
+  l->prefill_ = options.prefill;
+  if (l->prefill_ == PrefillPath::Default) {
+    const char *env = std::getenv("BMC_DEVICE_PREFILL");
+    std::string v = env ? env : "";
+    if (!v.empty() && v != "gemm" && v != "tiled")
+      return Status::error("BMC_DEVICE_PREFILL='" + v + "', expected gemm or tiled");
+    l->prefill_ = v == "tiled" ? PrefillPath::Tiled : PrefillPath::DeviceGemm;
+  }
+  // Open the device GEMM now (outside any capture) when a product may use it.
+  if (l->prefill_ == PrefillPath::DeviceGemm &&
+      std::any_of(descs.value().begin(), descs.value().end(), [](const auto &d) { return d->prefillGemm; }))
+    if (Status s = device.openGemm(); !s)
+      return Status::error("emitted launcher: the device GEMM for many product rows: " + s.message() +
+                           " (BMC_DEVICE_PREFILL=tiled runs the emitted tiled kernels instead)");
   for (auto &d : descs.value()) {
     for (Launch &k : d->launches) {
       auto h = device.findKernel(module, k.kernel);
@@ -458,12 +517,132 @@ Status EmittedLauncher::scratch(const std::string &name, int64_t floats, DeviceP
     if (!p)
       return p.status();
     s.ptr = p.value(), s.bytes = bytes;
+    ++scratchGeneration_;
   }
   out = s.ptr;
   return Status();
 }
 
-Status EmittedLauncher::launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record) {
+namespace {
+
+// One argument's value, where argv points.
+struct ArgSlot {
+  bmc_view4 view;
+  bmc_kv_buffer kv;
+  long long i64;
+  int i32;
+  void *ptr;
+};
+
+template <typename T> std::string bytesOf(const T &v) { return std::string(reinterpret_cast<const char *>(&v), sizeof v); }
+
+// A matrix operand: rows x cols, element (r, c) at r * sr + c * sc.
+struct Mat {
+  int64_t rows, cols, sr, sc;
+};
+// As GemmDesc stores it: rows contiguous (ld = the row stride), or its
+// transpose (columns contiguous); false when neither is.
+bool gemmLayout(const Mat &x, bool &trans, int64_t &ld) {
+  if ((x.cols == 1 || x.sc == 1) && (x.rows == 1 || x.sr >= x.cols))
+    return trans = false, ld = x.rows == 1 ? x.cols : x.sr, true;
+  if ((x.rows == 1 || x.sr == 1) && (x.cols == 1 || x.sc >= x.rows))
+    return trans = true, ld = x.cols == 1 ? x.rows : x.sc, true;
+  return false;
+}
+
+int64_t viewSize(const bmc_view4 &v, int dim) { return dim < 0 ? 1 : v.size[dim]; }
+// A dimension of size 1 (or none) is never stepped: stride 0.
+int64_t viewStride(const bmc_view4 &v, int dim) { return dim < 0 || v.size[dim] == 1 ? 0 : v.stride[dim]; }
+DevicePtr viewBase(const bmc_view4 &v) { return DevicePtr(uintptr_t(v.data)); }
+
+// The product as Device::gemm calls (a loop over the batches, or one GEMM
+// when the batches stack into rows), or why it does not map.
+std::string gemmsFor(const EmittedLaunchDesc &d, const LaunchArgs &args, std::vector<GemmDesc> &out) {
+  out.clear();
+  const bmc_view4 &a = args.at("a").view, &o = args.at("out").view;
+  const bmc_view4 *b = d.hasWeight ? nullptr : &args.at("b").view;
+  int64_t m = viewSize(a, d.dimsA[2]), k = viewSize(a, d.dimsA[3]);
+  int64_t n = b ? viewSize(*b, d.dimsB[3]) : d.weight.n;
+  int64_t batch0 = viewSize(o, d.dimsOut[0]), batch1 = viewSize(o, d.dimsOut[1]);
+  if (m == 0 || n == 0 || batch0 == 0 || batch1 == 0)
+    return ""; // no outputs: nothing to run
+  if (k == 0)
+    return "K is 0 (the device GEMM takes K >= 1)";
+  if (d.gemmA != d.gemmB)
+    return std::string(gemmTypeName(d.gemmA)) + " x " + gemmTypeName(d.gemmB) + ": one type for A and B";
+  GemmDesc g;
+  g.m = m, g.n = n, g.k = k, g.abType = d.gemmA, g.cType = d.gemmOut, g.alpha = d.alpha, g.beta = 0.0f;
+  Mat ma{m, k, viewStride(a, d.dimsA[2]), viewStride(a, d.dimsA[3])};
+  if (!gemmLayout(ma, g.transA, g.lda))
+    return "a's rows and columns are both strided (" + std::to_string(ma.sr) + ", " + std::to_string(ma.sc) + ")";
+  Mat mb{};
+  if (b) {
+    mb = Mat{k, n, viewStride(*b, d.dimsB[2]), viewStride(*b, d.dimsB[3])};
+    if (!gemmLayout(mb, g.transB, g.ldb))
+      return "b's rows and columns are both strided (" + std::to_string(mb.sr) + ", " + std::to_string(mb.sc) + ")";
+  } else {
+    g.transB = true, g.ldb = d.weight.k; // the device's [N, K] copy
+  }
+  Mat mo{m, n, viewStride(o, d.dimsOut[2]), viewStride(o, d.dimsOut[3])};
+  bool outTrans;
+  if (!gemmLayout(mo, outTrans, g.ldc) || outTrans)
+    return "out's columns are not contiguous (stride " + std::to_string(mo.sc) + ")";
+  size_t ea = gemmTypeBytes(d.gemmA), eo = gemmTypeBytes(d.gemmOut);
+  int64_t aStride[2] = {viewStride(a, d.dimsA[0]), viewStride(a, d.dimsA[1])};
+  int64_t bStride[2] = {b ? viewStride(*b, d.dimsB[0]) : 0, b ? viewStride(*b, d.dimsB[1]) : 0};
+  int64_t oStride[2] = {viewStride(o, d.dimsOut[0]), viewStride(o, d.dimsOut[1])};
+  DevicePtr wBase = b ? viewBase(*b) + DevicePtr(b->offset) * ea : DevicePtr(uintptr_t(args.at("w").weight));
+  // Batches that stack into rows (b the same for all, a and out rows evenly
+  // spaced across them): one GEMM of batch0 x batch1 x m rows.
+  auto stacks = [&](const int64_t *bs, int64_t rowStride, bool trans) {
+    if (trans)
+      return false;
+    int64_t r = m > 1 ? rowStride : batch1 > 1 ? bs[1] : bs[0];
+    return (batch1 == 1 || bs[1] == m * r) && (batch0 == 1 || bs[0] == batch1 * m * r);
+  };
+  if (batch0 * batch1 > 1 && bStride[0] == 0 && bStride[1] == 0 && stacks(aStride, g.lda, g.transA) &&
+      stacks(oStride, g.ldc, false)) {
+    auto rowStride = [&](const int64_t *bs, int64_t ld) { return m > 1 ? ld : batch1 > 1 ? bs[1] : bs[0]; };
+    int64_t lda = rowStride(aStride, g.lda), ldc = rowStride(oStride, g.ldc);
+    if (lda >= k && ldc >= n) {
+      g.m = batch0 * batch1 * m, g.lda = lda, g.ldc = ldc;
+      g.a = viewBase(a) + DevicePtr(a.offset) * ea, g.b = wBase, g.c = viewBase(o) + DevicePtr(o.offset) * eo;
+      out.push_back(g);
+      return "";
+    }
+  }
+  for (int64_t i0 = 0; i0 < batch0; ++i0)
+    for (int64_t i1 = 0; i1 < batch1; ++i1) {
+      GemmDesc x = g;
+      x.a = viewBase(a) + DevicePtr(a.offset + i0 * aStride[0] + i1 * aStride[1]) * ea;
+      x.b = wBase + DevicePtr(i0 * bStride[0] + i1 * bStride[1]) * ea;
+      x.c = viewBase(o) + DevicePtr(o.offset + i0 * oStride[0] + i1 * oStride[1]) * eo;
+      out.push_back(x);
+    }
+  return "";
+}
+
+} // namespace
+
+struct EmittedLauncher::Prepared {
+  const EmittedLaunchDesc *desc = nullptr;
+  std::string who;               // "launch bmck.matmul 0: "
+  std::vector<ArgSlot> slots;    // sized once: argv points into it
+  std::vector<void *> argv;
+  std::string argBytes;          // the arguments' bytes in order (a graph update compares them)
+  std::vector<size_t> launchIndex; // the desc's launches to run (zero grids left out)
+  std::vector<LaunchConfig> configs;
+  std::vector<GemmDesc> gemms;   // the device GEMM path (no kernels then)
+  LaunchRecord record;
+  Prepared() = default;
+  Prepared(const Prepared &) = delete;
+  Prepared &operator=(const Prepared &) = delete;
+  Prepared(Prepared &&) = default; // the slots' buffer moves with it: argv stays valid
+  Prepared &operator=(Prepared &&) = default;
+};
+
+Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out) {
+  out = Prepared{};
   const EmittedLaunchDesc *d = nullptr;
   for (const auto &x : descs_)
     if (x->op == op && x->config == config)
@@ -523,6 +702,22 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
   if (d->hasPlan && d->planKind == "matmul") {
     if (Status s = planMatMul(*d, args, device_.properties().multiprocessors, env); !s)
       return Status::error(who + s.message());
+    if (env.plan.at("gemv_rows") > 0) {
+      out.record.path = "gemv";
+    } else {
+      // Many rows: the device GEMM where asked, planned and mapped, else tiled.
+      std::string why = prefill_ == PrefillPath::Tiled ? "asked (the tiled path was chosen)"
+                        : !d->prefillGemm             ? d->prefillNote
+                                                      : gemmsFor(*d, args, out.gemms);
+      if (why.empty()) {
+        out.record.path = "device_gemm";
+        env.plan["tiles_n"] = 0, env.plan["tiles_m"] = 0;
+      } else {
+        out.record.path = "tiled", out.record.tiledWhy = why, out.gemms.clear();
+        if (prefill_ == PrefillPath::DeviceGemm)
+          notice(op + " " + std::to_string(config) + ": many rows take the tiled kernel, not the device GEMM: " + why);
+      }
+    }
   } else if (d->hasPlan) {
     int64_t kvRows, blocks, rowsPerSplit = 0, splits = 0;
     if (!env.eval(d->planKvRows, kvRows, error) || !env.eval(d->planBlocks, blocks, error))
@@ -569,45 +764,188 @@ Status EmittedLauncher::launch(const std::string &op, int config, const LaunchAr
     if (Status s = scratch(name, floats, scratchPtrs[name]); !s)
       return Status::error(who + "scratch '" + name + "': " + s.message());
   }
-  struct Slot {
-    bmc_view4 view;
-    bmc_kv_buffer kv;
-    long long i64;
-    int i32;
-    void *ptr;
-  };
-  std::vector<Slot> slots(d->params.size());
-  std::vector<void *> argv;
+  out.desc = d;
+  out.who = who;
+  out.slots.resize(d->params.size());
   for (size_t i = 0; i < d->params.size(); ++i) {
     const Param &p = d->params[i];
-    Slot &s = slots[i];
+    ArgSlot &s = out.slots[i];
     if (p.kind == "view4")
-      s.view = args.at(p.name).view, argv.push_back(&s.view);
+      s.view = args.at(p.name).view, out.argv.push_back(&s.view), out.argBytes.append(bytesOf(s.view));
     else if (p.kind == "kv_buffer")
-      s.kv = args.at(p.name).kv, argv.push_back(&s.kv);
+      s.kv = args.at(p.name).kv, out.argv.push_back(&s.kv), out.argBytes.append(bytesOf(s.kv));
     else if (p.kind == "i64")
-      s.i64 = args.at(p.name).value, argv.push_back(&s.i64);
+      s.i64 = args.at(p.name).value, out.argv.push_back(&s.i64), out.argBytes.append(bytesOf(s.i64));
     else if (p.kind == "i32")
-      s.i32 = int(p.from == "plan" ? env.plan.at(p.name) : args.at(p.name).value), argv.push_back(&s.i32);
+      s.i32 = int(p.from == "plan" ? env.plan.at(p.name) : args.at(p.name).value), out.argv.push_back(&s.i32),
+      out.argBytes.append(bytesOf(s.i32));
     else if (p.kind == "weight")
-      s.ptr = const_cast<void *>(args.at(p.name).weight), argv.push_back(&s.ptr);
+      s.ptr = const_cast<void *>(args.at(p.name).weight), out.argv.push_back(&s.ptr), out.argBytes.append(bytesOf(s.ptr));
     else // f32_ptr: a device address passed as a pointer
-      s.ptr = reinterpret_cast<void *>(uintptr_t(scratchPtrs.at(p.name))), argv.push_back(&s.ptr);
+      s.ptr = reinterpret_cast<void *>(uintptr_t(scratchPtrs.at(p.name))), out.argv.push_back(&s.ptr),
+      out.argBytes.append(bytesOf(s.ptr));
   }
-  if (record) {
-    auto planned = [&](const char *name) { return env.plan.count(name) ? env.plan.at(name) : 0; };
-    *record = LaunchRecord{{}, {}, planned("rows_per_split"), planned("splits"), planned("k_chunk")};
-  }
+  auto planned = [&](const char *name) { return env.plan.count(name) ? env.plan.at(name) : 0; };
+  out.record.rowsPerSplit = planned("rows_per_split"), out.record.splits = planned("splits");
+  out.record.kChunk = planned("k_chunk");
+  out.record.gemms = int64_t(out.gemms.size());
+  if (out.record.path == "device_gemm")
+    return Status(); // the GEMMs replace the kernels
   for (size_t i = 0; i < d->launches.size(); ++i) {
     const LaunchConfig &c = configs[i];
     if (uint64_t(c.grid.x) * c.grid.y * c.grid.z == 0)
       continue; // nothing to do (no new rows, no query rows)
-    if (Status s = device_.launch(d->launches[i].handle, c, argv.data()); !s)
-      return Status::error(who + d->launches[i].kernel + ": " + s.message());
-    if (record)
-      record->kernels.push_back(d->launches[i].kernel), record->configs.push_back(c);
+    out.launchIndex.push_back(i), out.configs.push_back(c);
+    out.record.kernels.push_back(d->launches[i].kernel), out.record.configs.push_back(c);
   }
   return Status();
+}
+
+Status EmittedLauncher::enqueue(const Prepared &p) {
+  for (const GemmDesc &g : p.gemms)
+    if (Status s = device_.gemm(g); !s)
+      return Status::error(p.who + s.message());
+  for (size_t i = 0; i < p.launchIndex.size(); ++i) {
+    const Launch &k = p.desc->launches[p.launchIndex[i]];
+    if (Status s = device_.launch(k.handle, p.configs[i], const_cast<void **>(p.argv.data())); !s)
+      return Status::error(p.who + k.kernel + ": " + s.message());
+  }
+  return Status();
+}
+
+void EmittedLauncher::notice(const std::string &text) {
+  if (std::find(notices_.begin(), notices_.end(), text) != notices_.end())
+    return;
+  notices_.push_back(text);
+  if (noticeFn_)
+    noticeFn_(text);
+  else
+    std::fprintf(stderr, "bmc: note: %s\n", text.c_str());
+}
+
+Status EmittedLauncher::launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record) {
+  Prepared p;
+  if (Status s = prepare(op, config, args, p); !s)
+    return s;
+  if (record)
+    *record = p.record;
+  if (Status s = enqueue(p); !s)
+    return s;
+  if (!p.record.path.empty())
+    ++pathCounts_[p.record.path];
+  return Status();
+}
+
+namespace {
+
+bool sameConfig(const LaunchConfig &a, const LaunchConfig &b) {
+  return a.grid.x == b.grid.x && a.grid.y == b.grid.y && a.grid.z == b.grid.z && a.block.x == b.block.x &&
+         a.block.y == b.block.y && a.block.z == b.block.z && a.sharedBytes == b.sharedBytes;
+}
+
+bool sameGemm(const GemmDesc &a, const GemmDesc &b) {
+  return a.m == b.m && a.n == b.n && a.k == b.k && a.transA == b.transA && a.transB == b.transB &&
+         a.abType == b.abType && a.cType == b.cType && a.a == b.a && a.b == b.b && a.c == b.c && a.lda == b.lda &&
+         a.ldb == b.ldb && a.ldc == b.ldc && a.alpha == b.alpha && a.beta == b.beta;
+}
+
+std::string nodeName(const EmittedStepGraph::Node &n) {
+  if (n.gemm)
+    return "a GEMM " + std::to_string(n.desc.m) + " x " + std::to_string(n.desc.n) + " x " + std::to_string(n.desc.k);
+  return n.name;
+}
+
+} // namespace
+
+Result<StepReport> EmittedLauncher::runStep(EmittedStepGraph &step, const std::vector<StepCall> &calls) {
+  // Plan every call first; a scratch buffer that moved while later calls
+  // planned invalidates the addresses earlier ones took: plan once more
+  // (nothing grows the second time).
+  std::vector<Prepared> prepared(calls.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t generation = scratchGeneration_;
+    for (size_t i = 0; i < calls.size(); ++i)
+      if (Status s = prepare(calls[i].op, calls[i].config, calls[i].args, prepared[i]); !s)
+        return s;
+    if (generation == scratchGeneration_)
+      break;
+  }
+  std::vector<EmittedStepGraph::Node> nodes;
+  std::vector<std::pair<size_t, size_t>> origin; // a launch node's (call, launch)
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    const Prepared &p = prepared[i];
+    for (const GemmDesc &g : p.gemms) {
+      EmittedStepGraph::Node n;
+      n.gemm = true, n.desc = g;
+      nodes.push_back(n), origin.emplace_back(i, 0);
+    }
+    for (size_t j = 0; j < p.launchIndex.size(); ++j) {
+      EmittedStepGraph::Node n;
+      const Launch &k = p.desc->launches[p.launchIndex[j]];
+      n.kernel = k.handle, n.name = k.kernel, n.config = p.configs[j], n.args = p.argBytes;
+      nodes.push_back(n), origin.emplace_back(i, j);
+    }
+  }
+  StepReport report;
+  // Can the recorded graph take these values in place?
+  if (!step.valid) {
+    report.why = "the first step";
+  } else if (nodes.size() != step.nodes.size()) {
+    report.why = std::to_string(nodes.size()) + " launches and GEMMs, the graph has " + std::to_string(step.nodes.size());
+  } else {
+    for (size_t i = 0; i < nodes.size() && report.why.empty(); ++i) {
+      const auto &a = nodes[i], &b = step.nodes[i];
+      bool same = a.gemm == b.gemm && (a.gemm ? sameGemm(a.desc, b.desc)
+                                              : a.kernel.module == b.kernel.module && a.kernel.index == b.kernel.index);
+      if (!same)
+        report.why = "node " + std::to_string(i) + " is " + nodeName(a) + ", the graph's " + nodeName(b);
+    }
+  }
+  if (report.why.empty()) {
+    size_t launchNo = 0;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].gemm)
+        continue;
+      if (!sameConfig(nodes[i].config, step.nodes[i].config) || nodes[i].args != step.nodes[i].args) {
+        const Prepared &p = prepared[origin[i].first];
+        if (Status s = device_.updateLaunch(step.graph, launchNo, nodes[i].config, const_cast<void **>(p.argv.data()));
+            !s)
+          return Status::error(p.who + nodes[i].name + ": " + s.message());
+        step.nodes[i] = nodes[i];
+        ++report.updated;
+      }
+      ++launchNo;
+    }
+  } else {
+    if (step.valid) {
+      step.valid = false;
+      if (Status s = device_.destroyGraph(step.graph); !s)
+        return s;
+    }
+    if (Status s = device_.beginCapture(); !s)
+      return s;
+    for (const Prepared &p : prepared)
+      if (Status s = enqueue(p); !s) {
+        if (auto g = device_.endCapture(); g)
+          (void)device_.destroyGraph(g.value());
+        return s;
+      }
+    auto g = device_.endCapture();
+    if (!g)
+      return g.status();
+    step.graph = g.value(), step.valid = true, step.nodes = nodes;
+    report.captured = true;
+  }
+  if (Status s = device_.replay(step.graph); !s)
+    return s;
+  for (const auto &n : nodes)
+    ++(n.gemm ? report.gemms : report.launches);
+  for (const Prepared &p : prepared) {
+    if (!p.record.path.empty())
+      ++pathCounts_[p.record.path];
+    report.records.push_back(p.record);
+  }
+  return report;
 }
 
 } // namespace device

@@ -13,6 +13,15 @@
 // Device::launch: the same code for the CPU device running the host
 // emulation (tests/unit/device) and for a GPU (CudaDevice).
 //
+// Many rows of a product (past the GEMV's range, or any rows without one) run
+// through the device's GEMM (Device::gemm: cuBLASLt on CUDA, the plain loop
+// on the CPU device) where the bmc-launch plan says "device_gemm" and the
+// run-time views map onto GemmDesc (rows or columns contiguous, batches a
+// loop of GEMMs or folded into rows); else through the emitted tiled kernel,
+// the reference path, with a notice naming why (EmittedLauncherOptions).
+// runStep() captures a sequence of launches as a device graph and, for the
+// next step, updates its launches in place or re-captures it.
+//
 // Not yet: sessions use it (no model runs on a device). Views carry no
 // buffer length, so a view reaching past its allocation is not caught here
 // (the CPU device checks copies, not kernel reads).
@@ -24,6 +33,7 @@
 #include "runtime/device/Device.h"
 #include "runtime/device/cuda/decode_attention_params.h" // bmc_view4, bmc_kv_buffer
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +84,53 @@ struct LaunchRecord {
   std::vector<LaunchConfig> configs;
   int64_t rowsPerSplit = 0, splits = 0;
   int64_t kChunk = 0; // a product's GEMV: K elements per split (0: the tiled path ran)
+  // A product's path: "gemv", "device_gemm" (`gemms` Device::gemm calls, no
+  // kernels) or "tiled" (`tiledWhy`: why not the device GEMM); empty otherwise.
+  std::string path, tiledWhy;
+  int64_t gemms = 0;
+};
+
+// Which path many rows of a product take (see the file comment).
+enum class PrefillPath {
+  Default,    // $BMC_DEVICE_PREFILL ("gemm" or "tiled"), else DeviceGemm
+  DeviceGemm, // Device::gemm where the plan and the views allow, else tiled with a notice
+  Tiled,      // always the emitted tiled kernel (the reference path)
+};
+struct EmittedLauncherOptions {
+  PrefillPath prefill = PrefillPath::Default;
+  // Receives each distinct notice once (a product taking the tiled kernel
+  // although the device GEMM was asked, and why); null: printed to stderr.
+  std::function<void(const std::string &)> notice;
+};
+
+// One launch of a step (runStep).
+struct StepCall {
+  std::string op;
+  int config = 0;
+  LaunchArgs args;
+};
+// A step's graph: the launches and GEMMs it recorded, in order, with the
+// values they were captured or last updated with.
+struct EmittedStepGraph {
+  GraphHandle graph;
+  bool valid = false;
+  struct Node {
+    bool gemm = false;
+    KernelHandle kernel;
+    std::string name; // the kernel's
+    LaunchConfig config;
+    std::string args; // the argument bytes, for comparison
+    GemmDesc desc;
+  };
+  std::vector<Node> nodes;
+};
+struct StepReport {
+  bool captured = false;  // (re-)captured: the first step, or the sequence changed (`why`)
+  std::string why;
+  size_t launches = 0;    // kernel launches in the graph
+  size_t gemms = 0;       // Device::gemm calls in the graph
+  size_t updated = 0;     // launches given new values by updateLaunch (0 when captured)
+  std::vector<LaunchRecord> records; // per call
 };
 
 // The weight a product configuration reads (its bmc-launch line's "weight"):
@@ -99,8 +156,12 @@ public:
   // Parses every bmc-launch line of `emittedSource` (the emitter's output,
   // with or without cudaEmittedKernelSource's prefix) and finds its kernels
   // in `module`. Errors name the line and what is wrong.
+  // With PrefillPath::DeviceGemm (resolved from Default) and a product that
+  // may take it, the device's GEMM is opened here (Device::openGemm): a
+  // missing cuBLASLt is this one-line error, naming BMC_DEVICE_PREFILL=tiled.
   static Result<std::unique_ptr<EmittedLauncher>> create(Device &device, ModuleHandle module,
-                                                         const std::string &emittedSource);
+                                                         const std::string &emittedSource,
+                                                         EmittedLauncherOptions options = {});
   ~EmittedLauncher();
 
   // Parses the bmc-launch lines only (no device): the kernels they launch, in
@@ -119,11 +180,39 @@ public:
   // returns its one-line error and launches nothing.
   Status launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record = nullptr);
 
+  // Runs `calls` (a decode step, say) as the graph `step`: the first time,
+  // captured; after that, when the step plans to the same sequence of
+  // kernels and GEMMs (same kernels in the same order, zero grids skipped
+  // alike, equal GEMMs), each launch whose grid or arguments differ is
+  // updated in place (updateLaunch: a new valid length, new splits, new
+  // pointers), else the graph is destroyed and re-captured (a path switch,
+  // a launch appearing or vanishing, a GEMM of other sizes: GEMMs cannot be
+  // updated). Then the graph is replayed. Every call is checked and planned
+  // before anything is captured or replayed (scratch grows outside the
+  // capture); a failed check leaves the graph as it was.
+  Result<StepReport> runStep(EmittedStepGraph &step, const std::vector<StepCall> &calls);
+
+  // The path many product rows take, as resolved by create().
+  PrefillPath prefill() const { return prefill_; }
+  // Launches per product path ("gemv", "device_gemm", "tiled") so far.
+  const std::map<std::string, int64_t> &pathCounts() const { return pathCounts_; }
+  // The distinct notices given so far.
+  const std::vector<std::string> &notices() const { return notices_; }
+
 private:
+  struct Prepared; // a launch checked and planned, not enqueued (EmittedLauncher.cpp)
   explicit EmittedLauncher(Device &device);
   Status scratch(const std::string &name, int64_t floats, DevicePtr &out);
+  Status prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out);
+  Status enqueue(const Prepared &p);
+  void notice(const std::string &text);
 
   Device &device_;
+  PrefillPath prefill_ = PrefillPath::DeviceGemm;
+  std::function<void(const std::string &)> noticeFn_;
+  std::map<std::string, int64_t> pathCounts_;
+  std::vector<std::string> notices_;
+  uint64_t scratchGeneration_ = 0; // bumped when a scratch buffer moves
   std::vector<std::unique_ptr<EmittedLaunchDesc>> descs_;
   struct Scratch {
     DevicePtr ptr = 0;

@@ -33,8 +33,8 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies();
 
 // CUDA C the compiler's CUDA emitter wrote (bmc-opt --bmc-emit-cuda), with the
 // device functions it calls in front: decode_attention_params.h, common.cuh,
-// kv_append.cuh, decode_attention.cuh, gemv.cuh and matmul.cuh (gemv.cuh and the
-// attention file without their library entry points: BMC_NO_LIBRARY_KERNELS),
+// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh and norm.cuh (gemv.cuh, norm.cuh
+// and the attention file without their library entry points: BMC_NO_LIBRARY_KERNELS),
 // ready for NVRTC.
 std::string cudaEmittedKernelSource(const std::string &emitted);
 

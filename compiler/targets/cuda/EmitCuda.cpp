@@ -5,7 +5,8 @@
 // cache type and one attention pair), and the configuration's constants
 // (head_dim, group, scale, softcap, ...) are compiled into it. Each emitted
 // kernel is a few lines calling a device function of runtime/device/cuda/
-// (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows): the math
+// (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows; the row
+// kernels of EmitCudaNorm.cpp bmc_norm_view_row / bmc_softmax_view_row): the math
 // exists once, checked against the CPU reference kernels in the host
 // emulation (tests/unit/device).
 //
@@ -13,6 +14,8 @@
 
 #include "compiler/targets/cuda/EmitCuda.h"
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
+#include "compiler/targets/cuda/EmitCudaNorm.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -35,6 +38,10 @@ namespace mlir::bmc::cuda {
 } // namespace mlir::bmc::cuda
 
 using namespace mlir;
+using mlir::bmc::cuda::count;
+using mlir::bmc::cuda::cudaType;
+using mlir::bmc::cuda::floatLiteral;
+using mlir::bmc::cuda::typeName;
 
 namespace {
 
@@ -42,32 +49,6 @@ namespace {
 constexpr int64_t kMaxHeadDim = 256, kMaxGroup = 8;
 // BMC_ATTN_THREADS (decode_attention.cuh) and BMC_ATTN_MAX_ROWS_PER_SPLIT.
 constexpr int64_t kAttnThreads = 128, kMaxRowsPerSplit = 256;
-
-// The device-side name of an element type (the structs of common.cuh).
-const char *cudaType(Type t) {
-  if (t.isF32()) return "bmc_f32";
-  if (t.isF16()) return "bmc_f16";
-  if (t.isBF16()) return "bmc_bf16";
-  return nullptr;
-}
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-// A float as an exact C literal (hex float), e.g. 0x1p-2f.
-std::string floatLiteral(float f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(f));
-  return buf;
-}
-
-std::string count(int n, const char *noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
 
 std::string decimal(float f) {
   char buf[64];
@@ -154,8 +135,12 @@ public:
   LogicalResult run(ModuleOp module, llvm::raw_ostream &os) {
     WalkResult r = module.walk([&](Operation *op) {
       if (isa<ModuleOp, func::FuncOp, func::ReturnOp>(op)) return WalkResult::advance();
+      // The ops of an elementwise group are its body, not kernels of their own.
+      if (op->getParentOfType<bmck::ElementwiseOp>()) return WalkResult::advance();
       if (auto a = dyn_cast<bmck::KVAppendOp>(op)) return succeeded(kvAppend(a)) ? WalkResult::advance() : WalkResult::interrupt();
       if (auto a = dyn_cast<bmck::AttentionOp>(op)) return succeeded(attention(a)) ? WalkResult::advance() : WalkResult::interrupt();
+      if (auto n = dyn_cast<bmck::NormOp>(op)) return succeeded(norms_.add(n)) ? WalkResult::advance() : WalkResult::interrupt();
+      if (auto s = dyn_cast<bmck::SoftmaxOp>(op)) return succeeded(norms_.add(s)) ? WalkResult::advance() : WalkResult::interrupt();
       std::string noForm; // a product the CUDA target has no form of (quantized): left, by that name
       if (isa<bmck::MatMulOp, bmck::GemmOp>(op)) {
         if (failed(matmuls_.add(op, noForm))) return WalkResult::interrupt();
@@ -191,7 +176,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul and bmck.gemm are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm and bmck.softmax are emitted";
       return failure();
     }
     write(os);
@@ -264,12 +249,13 @@ private:
   void write(llvm::raw_ostream &os) const {
     os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
           "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
-          "// kv_append.cuh, decode_attention.cuh, gemv.cuh and matmul.cuh in front\n"
+          "// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh and norm.cuh in front\n"
           "// (bmc::device::cudaEmittedKernelSource).\n"
        << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << count(appendOrder_.size(), "configuration")
        << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "), "
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
-       << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "); "
+       << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
+       << norms_.summary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
@@ -416,10 +402,12 @@ private:
       ++i;
     }
     matmuls_.write(os);
+    norms_.write(os); // EmitCudaNorm.cpp
   }
 
   mlir::bmc::cuda::CudaEmitOptions options_;
   mlir::bmc::cuda::MatMulEmitter matmuls_;
+  mlir::bmc::cuda::NormEmitter norms_;
   std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
   std::map<std::string, std::pair<AttentionConfig, int>> attns_;
   std::vector<std::string> appendOrder_, attnOrder_;

@@ -4,7 +4,8 @@
 // kernel level (after bmc-pipeline) and writes CUDA C, one __global__ per
 // distinct kernel configuration, calling the device functions of
 // runtime/device/cuda/*.cuh. Moved families only: bmck.kv_append,
-// bmck.attention, bmck.matmul and bmck.gemm (EmitCudaMatMul.h); everything
+// bmck.attention, bmck.matmul and bmck.gemm (EmitCudaMatMul.h), bmck.norm and
+// bmck.softmax (EmitCudaNorm.h); everything
 // else is counted and named, never skipped silently.
 //
 //===----------------------------------------------------------------------===//

@@ -6,8 +6,9 @@
 // the weight pointer being an argument. Each configuration's kernels build
 // matmul.cuh's strided operands from their views with the dimensions the
 // op's ranks and transposes name, then call
-//   bmc_mm_tiled            any rows, any strides (the reference path for
-//                           prefill and for products without a weight);
+//   bmc_mm_tiled            any rows, any strides (the reference path; many
+//                           rows run through the device GEMM, cuBLASLt, where
+//                           the plan's "prefill" is "device_gemm");
 //   bmc_mm_gemv + _epilogue with a weight and fp32 activations, for at most
 //                           BMC_MM_GEMV_MAX_ROWS rows (decode): gemv.cuh's
 //                           loop, split-K by the launcher's plan.
@@ -17,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -53,26 +55,6 @@ struct MatMulConfig {
 };
 
 namespace {
-
-const char *cudaType(Type t) {
-  if (t.isF32()) return "bmc_f32";
-  if (t.isF16()) return "bmc_f16";
-  if (t.isBF16()) return "bmc_bf16";
-  return nullptr;
-}
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
-
-std::string floatLiteral(float f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(f));
-  return buf;
-}
 
 std::string ref(const char *view, const char *field, int dim) {
   return std::string(view) + "." + field + "[" + std::to_string(dim) + "]";
@@ -302,8 +284,24 @@ void writeConfig(const MatMulConfig &c, llvm::raw_ostream &os) {
 
   Object plan{{"kind", "matmul"},         {"rows", productTerm(rows)}, {"m", Array{m}},
               {"n", Array{n}},            {"k", Array{k}},              {"gemv_max_rows", c.gemv() ? kGemvMaxRows : 0},
-              {"gemv_rows_per_block", kGemvRowsPerBlock}, {"tile", kTile}, {"epilogue_threads", kEpilogueThreads},
-              {"prefill", "tiled"}};
+              {"gemv_rows_per_block", kGemvRowsPerBlock}, {"tile", kTile}, {"epilogue_threads", kEpilogueThreads}};
+  // Many rows through the device GEMM (Device::gemm: cuBLASLt on a GPU) when
+  // the configuration maps onto one (GemmDesc: one type for A and B, out f32
+  // or that type, C in place); the launcher checks the views at run time.
+  std::string note;
+  if (hasC)
+    note = "C is added by the tiled kernel's epilogue (the device GEMM's beta * C reads C in place)";
+  else if (c.a != c.b)
+    note = typeName(c.a) + " x " + (c.weight ? "weight " : "") + typeName(c.b) +
+           ": the device GEMM takes one type for A and B";
+  else if (!c.out.isF32() && c.out != c.a)
+    note = typeName(c.out) + " out of " + typeName(c.a) + " operands: the device GEMM writes f32 or A's type";
+  plan["prefill"] = note.empty() ? "device_gemm" : "tiled";
+  if (!note.empty()) plan["prefill_note"] = note;
+  auto dimList = [](const int *d) { return Array{d[0], d[1], d[2], d[3]}; };
+  plan["gemm"] = Object{{"a", typeName(c.a)}, {"b", typeName(c.b)}, {"out", typeName(c.out)},
+                        {"alpha", double(c.alpha)}, {"a_dims", dimList(c.da)}, {"b_dims", dimList(c.db)},
+                        {"out_dims", dimList(c.dout)}};
   Object desc{{"version", 1}, {"op", opName}, {"config", c.index}, {"params", std::move(params)},
               {"checks", std::move(checks)}, {"plan", std::move(plan)}};
   if (c.weight) {
@@ -340,7 +338,7 @@ void writeConfig(const MatMulConfig &c, llvm::raw_ostream &os) {
   os << "; out: " << dims(c.dout, 4) << (hasC ? "; C (rows, columns): " + dims(c.dc, 2) : "") << ".\n";
   os << "// " << (c.gemv() ? "Up to " + std::to_string(kGemvMaxRows) + " rows: _gemv (split-K) then _epilogue; more: "
                             : "")
-     << "_tiled (the reference GEMM; cuBLASLt to come for prefill).\n";
+     << "_tiled (the reference GEMM), or the device GEMM where the plan's prefill allows.\n";
 
   std::string sig = "bmc_view4 a, ";
   sig += c.weight ? "const void *w, " : "bmc_view4 b, ";

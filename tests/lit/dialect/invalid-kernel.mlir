@@ -276,9 +276,33 @@ func.func @norm_int(%x: !bmck.view<?x5xi32>, %g: !bmck.view<5xi32>) {
 
 // -----
 
+func.func @elementwise_args(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected one block argument per input (1), found 2}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>, %b: tensor<?x96xf32>):
+    %s = bmc.add %a, %b : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @norm_axis(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
   // expected-error @+1 {{'bmck.norm' op attribute 'axis': expected a value in [0, 2), found 2}}
   %y = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 2 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @elementwise_arg_type(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected block argument #0 to be the tensor of input #0's view '!bmck.view<?x96xf32>', found 'tensor<?x96xf16>'}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf16> {
+  ^bb0(%a: tensor<?x96xf16>):
+    %s = bmc.neg %a : (tensor<?x96xf16>) -> tensor<?x96xf16>
+    bmck.yield %s : tensor<?x96xf16>
+  }
   return
 }
 
@@ -292,9 +316,34 @@ func.func @norm_rms_axis(%x: !bmck.view<?x3x5xf32>, %g: !bmck.view<3x5xf32>) {
 
 // -----
 
+func.func @elementwise_member(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected only bmc elementwise ops in the body, found 'bmc.softmax'}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %s = bmc.softmax %a {axis = 1 : i64} : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @norm_rms_bias(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
   // expected-error @+1 {{'bmck.norm' op expected no bias with kind = rms, found '!bmck.view<5xf32>'}}
   %y = bmck.norm %x, %g, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @elementwise_uses(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected every op but the last to have one use (its value is not stored), found 'bmc.exp' with 2}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %e = bmc.exp %a : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    %s = bmc.mul %e, %e : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
   return
 }
 
@@ -308,6 +357,18 @@ func.func @norm_scale(%x: !bmck.view<?x3x5xf32>, %g: !bmck.view<4xf32>) {
 
 // -----
 
+func.func @elementwise_yield(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected bmck.yield to return the value of the body's last op}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    %e = bmc.exp %a : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %a : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @norm_bias_type(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>, %b: !bmck.view<5xf16>) {
   // expected-error @+1 {{'bmck.norm' op expected a bias of 'f32' broadcastable to the normalised dimensions [5], found '!bmck.view<5xf16>'}}
   %y = bmck.norm %x, %g, %b {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>, !bmck.view<5xf16>) -> !bmck.view<?x5xf32>
@@ -316,9 +377,32 @@ func.func @norm_bias_type(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>, %b: !b
 
 // -----
 
+func.func @elementwise_empty(%x: !bmck.view<?x96xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected at least one elementwise op in the body}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    bmck.yield %a : tensor<?x96xf32>
+  }
+  return
+}
+
+// -----
+
 func.func @norm_eps(%x: !bmck.view<?x5xf32>, %g: !bmck.view<5xf32>) {
   // expected-error @+1 {{'bmck.norm' op attribute 'epsilon': expected a finite value >= 0, found -1}}
   %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = -1.0 : f32} : (!bmck.view<?x5xf32>, !bmck.view<5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @elementwise_result(%x: !bmck.view<?x96xf32>, %b: !bmck.view<7x1xf32>) {
+  // expected-error @+1 {{'bmck.elementwise' op expected the result to be the view of the yielded 'tensor<7x96xf32>', found '!bmck.view<?x96xf32>'}}
+  %g = bmck.elementwise %x, %b : (!bmck.view<?x96xf32>, !bmck.view<7x1xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>, %c: tensor<7x1xf32>):
+    %s = bmc.add %a, %c : (tensor<?x96xf32>, tensor<7x1xf32>) -> tensor<7x96xf32>
+    bmck.yield %s : tensor<7x96xf32>
+  }
   return
 }
 
@@ -481,5 +565,18 @@ func.func @gather_indices(%t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xf32>
 func.func @gather_result(%t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xi64>) {
   // expected-error @+1 {{'bmck.gather' op expected the result [?, ?, 96] of 'f32', found '!bmck.view<?x96xf32>'}}
   %e = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @elementwise_isolated(%x: !bmck.view<?x96xf32>, %t: tensor<?x96xf32>) {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>):
+    // expected-error @+1 {{using value defined outside the region}}
+    %s = bmc.add %a, %t : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %s : tensor<?x96xf32>
+  }
   return
 }

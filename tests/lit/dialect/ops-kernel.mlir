@@ -1,7 +1,7 @@
 // Round trip of the kernel-level dialect bmck: the view type, the seams to
 // the tensor level, the KV cache ops, attention, the matrix products and the
 // row kernels: norm, softmax, reduce (KernelDialect.td, KernelEnums.td,
-// KernelOps.td).
+// KernelOps.td); elementwise groups (KernelDialect.td, KernelOps.td).
 // RUN: bmc-opt %s | bmc-opt | FileCheck %s
 
 // CHECK-LABEL: func.func @kv_f32
@@ -156,5 +156,47 @@ func.func @data(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<1xi64>, %i: tensor<2xin
   %4 = bmck.concat %a, %b {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<5xi64>
   %5 = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
   %6 = bmck.gather %d, %j {axis = 1 : i64} : (!bmck.view<5x7x3xbf16>, !bmck.view<2xi32>) -> !bmck.view<5x2x3xbf16>
+  return
+}
+
+// Elementwise groups: a fused chain with a broadcast leaf; a Cast, an integer
+// Mod and bool ops with a Where; a group of one op without inputs' broadcast.
+// CHECK-LABEL: func.func @elementwise
+// CHECK: %[[G:.*]] = bmck.elementwise %{{.*}}, %{{.*}} : (!bmck.view<?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x96xf32> {
+// CHECK-NEXT: ^bb0(%[[A:.*]]: tensor<?x96xf32>, %[[B:.*]]: tensor<96xf32>):
+// CHECK-NEXT: %[[S:.*]] = bmc.add %[[A]], %[[B]] : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+// CHECK-NEXT: %[[Y:.*]] = bmc.sigmoid %[[S]] : (tensor<?x96xf32>) -> tensor<?x96xf32>
+// CHECK-NEXT: bmck.yield %[[Y]] : tensor<?x96xf32>
+// CHECK-NEXT: }
+// CHECK: bmck.elementwise %{{.*}}, %{{.*}}, %[[G]] : (!bmck.view<?x96xi64>, !bmck.view<i64>, !bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+// CHECK: bmc.mod %{{.*}}, %{{.*}} {fmod = true} : (tensor<?x96xi64>, tensor<i64>) -> tensor<?x96xi64>
+// CHECK: bmc.cast %{{.*}} {to = f32} : (tensor<?x96xi64>) -> tensor<?x96xf32>
+// CHECK: bmc.less
+// CHECK: bmc.not
+// CHECK: bmc.where
+// CHECK: bmck.yield %{{.*}} : tensor<?x96xf32>
+// CHECK: bmck.elementwise %{{.*}} : (!bmck.view<3xi1>) -> !bmck.view<3xui8> {
+func.func @elementwise(%x: !bmck.view<?x96xf32>, %b: !bmck.view<96xf32>, %i: !bmck.view<?x96xi64>,
+                       %k: !bmck.view<i64>, %f: !bmck.view<3xi1>) {
+  %g = bmck.elementwise %x, %b : (!bmck.view<?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%a: tensor<?x96xf32>, %c: tensor<96xf32>):
+    %s = bmc.add %a, %c : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+    %y = bmc.sigmoid %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %y : tensor<?x96xf32>
+  }
+  %h = bmck.elementwise %i, %k, %g : (!bmck.view<?x96xi64>, !bmck.view<i64>, !bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+  ^bb0(%ii: tensor<?x96xi64>, %kk: tensor<i64>, %gg: tensor<?x96xf32>):
+    %m = bmc.mod %ii, %kk {fmod = true} : (tensor<?x96xi64>, tensor<i64>) -> tensor<?x96xi64>
+    %c = bmc.cast %m {to = f32} : (tensor<?x96xi64>) -> tensor<?x96xf32>
+    %l = bmc.less %c, %gg : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xi1>
+    %n = bmc.not %l : (tensor<?x96xi1>) -> tensor<?x96xi1>
+    %w = bmc.where %n, %gg, %gg : (tensor<?x96xi1>, tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+    bmck.yield %w : tensor<?x96xf32>
+  }
+  %u = bmck.elementwise %f : (!bmck.view<3xi1>) -> !bmck.view<3xui8> {
+  ^bb0(%ff: tensor<3xi1>):
+    %c = bmc.cast %ff {to = ui8} : (tensor<3xi1>) -> tensor<3xui8>
+    bmck.yield %c : tensor<3xui8>
+  }
   return
 }

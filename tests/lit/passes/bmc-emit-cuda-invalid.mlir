@@ -55,10 +55,42 @@ func.func @weight_not_read(%x: tensor<?x37xf32>, %r: tensor<37x45xf32>) {
 
 // -----
 
+func.func @norm_axis(%x: !bmck.view<?x3x5xf32>, %g: !bmck.view<3x5xf32>) {
+  // expected-error @+1 {{CUDA emitter: norm over dimension 1, expected the last one (2)}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<layer>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x3x5xf32>, !bmck.view<3x5xf32>) -> !bmck.view<?x3x5xf32>
+  return
+}
+
+// -----
+
 func.func @rank5(%x: tensor<2x2x2x3x37xf32>, %r: tensor<37x45xf32>) {
   %xv = bmck.to_view %x : tensor<2x2x2x3x37xf32> -> !bmck.view<2x2x2x3x37xf32>
   %rv = bmck.to_view %r : tensor<37x45xf32> -> !bmck.view<37x45xf32>
   // expected-error @+1 {{CUDA emitter: operands of rank 5 and 2, at most 4 (the kernels take views of rank <= 4)}}
   %o = bmck.matmul %xv, %rv : (!bmck.view<2x2x2x3x37xf32>, !bmck.view<37x45xf32>) -> !bmck.view<2x2x2x3x45xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_axis(%x: !bmck.view<?x5xf32>) {
+  // expected-error @+1 {{CUDA emitter: softmax over dimension 0, expected the last one (1)}}
+  %y = bmck.softmax %x {axis = 0 : i64} : (!bmck.view<?x5xf32>) -> !bmck.view<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_rank(%x: !bmck.view<1x2x3x4x5xf32>) {
+  // expected-error @+1 {{CUDA emitter: softmax of rank 5, expected 1 to 4}}
+  %y = bmck.softmax %x {axis = 4 : i64} : (!bmck.view<1x2x3x4x5xf32>) -> !bmck.view<1x2x3x4x5xf32>
+  return
+}
+
+// -----
+
+func.func @norm_f64(%x: !bmck.view<?x5xf64>, %g: !bmck.view<5xf64>) {
+  // expected-error @+1 {{CUDA emitter: norm of 'f64', expected f32, f16 or bf16}}
+  %y = bmck.norm %x, %g {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32} : (!bmck.view<?x5xf64>, !bmck.view<5xf64>) -> !bmck.view<?x5xf64>
   return
 }

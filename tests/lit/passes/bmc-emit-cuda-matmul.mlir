@@ -13,7 +13,7 @@
 // RUN: bmc-opt %s --split-input-file --bmc-emit-cuda=weights=int8 -o /dev/null | FileCheck %s --check-prefix=INT8
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda="whole-model=true output=%t.cu" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 
-// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 4 bmck.matmul (3 configurations), 2 bmck.gemm (2 configurations);
+// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 4 bmck.matmul (3 configurations), 2 bmck.gemm (2 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 6 ops without a CUDA form (bmc.cast 1, bmc.transpose 1, bmc.weight 4).
 // Two projections of one shape share configuration 0; the checks name K, rows and columns.
 // CHECK: // bmc-launch: {"checks":[
@@ -21,7 +21,8 @@
 // CHECK-SAME: "error":"matmul 0 (weight f32 [48, 37]): out of {out.size[3]} columns, the weight's 48"
 // CHECK-SAME: "launches":[{"block":128,"grid":["plan.gemv_blocks","plan.splits","plan.gemv_rows"],"kernel":"bmc_matmul_0_gemv","shared_bytes":0},{"block":128,"grid":["plan.epilogue_blocks","plan.gemv_rows",1],"kernel":"bmc_matmul_0_epilogue","shared_bytes":0},{"block":256,"grid":["plan.tiles_n","plan.tiles_m",[1,"out.size[1]"]],"kernel":"bmc_matmul_0_tiled","shared_bytes":0}]
 // CHECK-SAME: "params":[{"from":"arg","kind":"view4","name":"a"},{"from":"arg","kind":"weight","name":"w"},{"from":"arg","kind":"view4","name":"out"},{"from":"scratch","kind":"f32_ptr","name":"partial"},{"from":"plan","kind":"i32","name":"splits"},{"from":"plan","kind":"i32","name":"k_chunk"}]
-// CHECK-SAME: "plan":{"epilogue_threads":128,"gemv_max_rows":8,"gemv_rows_per_block":8,"k":[37],"kind":"matmul","m":["a.size[2]"],"n":[48],"prefill":"tiled","rows":{{\[\[}}1,"out.size[1]","a.size[2]"]],"tile":16}
+// Many rows through the device GEMM (f32 x f32 weight): types, alpha and each operand's view dimensions.
+// CHECK-SAME: "plan":{"epilogue_threads":128,"gemm":{"a":"f32","a_dims":[-1,1,2,3],"alpha":1,"b":"f32","b_dims":[-1,-1,-1,-1],"out":"f32","out_dims":[-1,1,2,3]},"gemv_max_rows":8,"gemv_rows_per_block":8,"k":[37],"kind":"matmul","m":["a.size[2]"],"n":[48],"prefill":"device_gemm","rows":{{\[\[}}1,"out.size[1]","a.size[2]"]],"tile":16}
 // CHECK-SAME: "scratch":[{"floats":{{\[\[}}"plan.gemv_rows","plan.splits",48]],"name":"partial"}]
 // CHECK-SAME: "weight":{"k":37,"layout":"n_k","n":48,"sources":[{"name":"q","transpose":true,"type":"f32"},{"name":"o","transpose":false,"type":"f32"}],"storage":"f32"}}
 // CHECK-NEXT: // matmul 0: a f32 (rank 3) x weight [37, 48] (on the device f32 [N, K] row-major) -> f32 (rank 3) (2 ops).
@@ -34,7 +35,8 @@
 // CHECK:   bmc_mm_epilogue<bmc_f32, bmc_f32>(partial, splits, O, C, 0, 0x1p+0f, 0x0p+0f, batch1, m, n);
 // CHECK: bmc_matmul_0_tiled(
 // CHECK:   bmc_mm_tiled<bmc_f32, bmc_f32, bmc_f32, bmc_f32>(A, B, O, C, 0, 0x1p+0f, 0x0p+0f, batch1, m, n, k);
-// A bf16 weight behind a Cast: its own storage.
+// A bf16 weight behind a Cast: its own storage; f32 activations x a bf16 weight stay on the tiled kernel, said so.
+// CHECK: "prefill":"tiled","prefill_note":"f32 x weight bf16: the device GEMM takes one type for A and B"
 // CHECK: "weight":{"k":37,"layout":"n_k","n":48,"sources":[{"name":"h","transpose":true,"type":"bf16"}],"storage":"bf16"}}
 // CHECK-NEXT: // matmul 1: a f32 (rank 3) x weight [37, 48] (on the device bf16 [N, K] row-major)
 // CHECK: bmc_mm_gemv<bmc_bf16>(
@@ -60,19 +62,19 @@
 // CHECK-NOT: bmc_gemm_2
 
 // With weights=bf16 the f32 projections join the bf16 one's configuration.
-// BF16: 4 bmck.matmul (2 configurations), 2 bmck.gemm (2 configurations);
+// BF16: 4 bmck.matmul (2 configurations), 2 bmck.gemm (2 configurations), 0 bmck.norm
 // BF16: "sources":[{"name":"q","transpose":true,"type":"f32"},{"name":"o","transpose":false,"type":"f32"},{"name":"h","transpose":true,"type":"bf16"}],"storage":"bf16"}}
 // BF16: bmc_mm_gemv<bmc_bf16>(
 // BF16: "sources":[{"name":"g","transpose":false,"type":"f32"}],"storage":"bf16"}}
 // BF16: "sources":[{"name":"h16","transpose":true,"type":"f16"}],"storage":"f16"}}
 
 // The int8 codes of the second function, and with weights=int8 every f32 weight, are left.
-// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations);
+// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 4 ops without a CUDA form (bmc.cast 1, bmc.weight 2, bmck.matmul (int4 weight) 1).
 // CHECK: bmc_mm_gemv<bmc_f16>(
-// INT8: 2 bmck.matmul (2 configurations), 1 bmck.gemm (1 configuration);
+// INT8: 2 bmck.matmul (2 configurations), 1 bmck.gemm (1 configuration), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations);
 // INT8-NEXT: // Left for the CUDA target: 9 ops without a CUDA form (bmc.cast 1, bmc.transpose 1, bmc.weight 4, bmck.gemm (int8 weight) 1, bmck.matmul (int8 weight) 2).
-// INT8: 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations);
+// INT8: 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations);
 // INT8-NEXT: // Left for the CUDA target: 4 ops without a CUDA form (bmc.cast 1, bmc.weight 2, bmck.matmul (int4 weight) 1).
 // REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.transpose' at {{.*}} has no CUDA form
 // REFUSE: error: the CUDA target cannot compile this model yet: 'bmck.matmul (int4 weight)' at {{.*}} has no CUDA form

@@ -10,11 +10,13 @@
 // bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
 // norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
 // @rows); bmc.slice / split / concat / gather become bmck.slice / split /
-// concat / gather (see @concat, @data). The output verifies and round-trips;
-// running the pass twice changes nothing.
+// concat / gather (see @concat, @data). Elementwise ops become one
+// bmck.elementwise per group that bmc-group-elementwise decided (see
+// @elementwise). The output verifies and round-trips; running the pass
+// twice changes nothing.
 //
-// RUN: bmc-opt %s --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
-// RUN: bmc-opt %s --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
+// RUN: bmc-opt %s --bmc-group-elementwise --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
+// RUN: bmc-opt %s --bmc-group-elementwise --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
 
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME: %[[KC:arg0]]: !bmc.kv_cache<2x16xf32>, %[[VC:arg1]]: !bmc.kv_cache<2x16xbf16>
@@ -177,22 +179,22 @@ func.func @products(%x: tensor<?x70xf32>, %x16: tensor<?x70xf16>, %r: tensor<70x
       tensor<?x23xf32>, tensor<2x?x3xf32>, tensor<?x19xf32>, tensor<1x2x3x8xf32>, tensor<?x19xf32>, tensor<?x5xf32>
 }
 
-// Norms, softmax and reductions. An RMS norm reads the elementwise sum before
-// it through a seam and is read by a product as its view (that seam folded
-// away); a layer norm keeps its axis, epsilon and bias; a softmax feeding an
-// elementwise op goes back to tensor level through bmck.to_tensor; each
+// Norms, softmax and reductions. An RMS norm reads the elementwise group
+// before it as its view and is read by a product as its view (no seams); a
+// layer norm keeps its axis, epsilon and bias; a softmax feeding an
+// elementwise group is read by it as its view; each
 // reduction gets its kind, and unsorted axes (bmc accepts them) are sorted.
 // CHECK-LABEL: func.func @rows
-// CHECK: %[[S:.*]] = bmc.add %arg0, %arg1 {bmc.layer = 2 : i64}
-// CHECK-NEXT: %[[SV:.*]] = bmck.to_view %[[S]] {bmc.layer = 2 : i64} : tensor<?x?x6xf32> -> !bmck.view<?x?x6xf32>
-// CHECK-NEXT: %[[GV:.*]] = bmck.to_view %{{.*}} {bmc.layer = 2 : i64} : tensor<6xf32> -> !bmck.view<6xf32>
-// CHECK-NEXT: %[[N:.*]] = bmck.norm %[[SV]], %[[GV]] {axis = 2 : i64, bmc.layer = 2 : i64, epsilon = 9.99999997E-7 : f32, kind = #bmck.norm<rms>} : (!bmck.view<?x?x6xf32>, !bmck.view<6xf32>) -> !bmck.view<?x?x6xf32>
+// CHECK: %[[S:.*]] = bmck.elementwise %{{.*}}, %{{.*}} {bmc.layer = 2 : i64} : (!bmck.view<?x?x6xf32>, !bmck.view<?x?x6xf32>) -> !bmck.view<?x?x6xf32> {
+// CHECK: bmc.add
+// CHECK: %[[GV:.*]] = bmck.to_view %{{.*}} {bmc.layer = 2 : i64} : tensor<6xf32> -> !bmck.view<6xf32>
+// CHECK-NEXT: %[[N:.*]] = bmck.norm %[[S]], %[[GV]] {axis = 2 : i64, bmc.layer = 2 : i64, epsilon = 9.99999997E-7 : f32, kind = #bmck.norm<rms>} : (!bmck.view<?x?x6xf32>, !bmck.view<6xf32>) -> !bmck.view<?x?x6xf32>
 // CHECK-NEXT: %[[WV:.*]] = bmck.to_view %{{.*}} {bmc.layer = 2 : i64} : tensor<6x5xf32> -> !bmck.view<6x5xf32>
 // CHECK-NEXT: %[[P:.*]] = bmck.matmul %[[N]], %[[WV]] {bmc.layer = 2 : i64, weight = "w.up"}
 // CHECK: bmck.norm %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, epsilon = 9.99999974E-6 : f32, kind = #bmck.norm<layer>} : (!bmck.view<?x?x6xf32>, !bmck.view<?x6xf32>, !bmck.view<6xf32>) -> !bmck.view<?x?x6xf32>
 // CHECK: %[[SM:.*]] = bmck.softmax %{{.*}} {axis = 2 : i64, log = true} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?x?x6xf32>
-// CHECK-NEXT: %[[SMT:.*]] = bmck.to_tensor %[[SM]] : !bmck.view<?x?x6xf32> -> tensor<?x?x6xf32>
-// CHECK-NEXT: bmc.exp %[[SMT]]
+// CHECK-NEXT: bmck.elementwise %[[SM]] : (!bmck.view<?x?x6xf32>) -> !bmck.view<?x?x6xf32> {
+// CHECK: bmc.exp
 // CHECK: bmck.reduce %{{.*}} {axes = array<i64: 2>, keepdims = true, kind = #bmck.reduce<mean>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?x?x1xf32>
 // CHECK: bmck.reduce %{{.*}} {axes = array<i64: 0, 2>, keepdims = false, kind = #bmck.reduce<sum>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<?xf32>
 // CHECK: bmck.reduce %{{.*}} {axes = array<i64>, keepdims = false, kind = #bmck.reduce<max>} : (!bmck.view<?x?x6xf32>) -> !bmck.view<f32>
@@ -217,4 +219,123 @@ func.func @rows(%x: tensor<?x?x6xf32>, %r: tensor<?x?x6xf32>, %g2: tensor<?x6xf3
   %4 = bmc.reduce_prod %i {axes = array<i64: 0>, keepdims = false} : (tensor<4x7xi64>) -> tensor<7xi64>
   return %p, %l, %e, %0, %1, %2, %3, %4 : tensor<?x?x5xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<?x?x1xf32>,
       tensor<?xf32>, tensor<f32>, tensor<4x1xi64>, tensor<7xi64>
+}
+
+// Elementwise groups: a chain (Mul -> Add -> Sigmoid) is one group, its
+// leaves in the order the root's walk meets them, a broadcast [96] leaf at its
+// own sizes; the Sigmoid's value has two uses, so it is stored (its group
+// ends there) and the next group reads its view directly (no seam); a Cast,
+// a comparison, bool Not / Or with a broadcast [?, 1] leaf and a Where are one
+// group; integer Mod (with an i64 scalar leaf) and Max one more; a matmul
+// reads a group's view and a Relu reads the product's view, both without
+// seams; only the groups whose values go back to tensor level (returned)
+// keep a bmck.to_tensor.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-SAME: (%[[X:.*]]: tensor<?x96xf32>, %[[B:.*]]: tensor<96xf32>, %[[I:.*]]: tensor<?x96xi64>, %[[K:.*]]: tensor<i64>, %[[P:.*]]: tensor<?x1xi1>)
+// CHECK: %[[XV:.*]] = bmck.to_view %[[X]] : tensor<?x96xf32> -> !bmck.view<?x96xf32>
+// CHECK-NEXT: %[[BV:.*]] = bmck.to_view %[[B]] : tensor<96xf32> -> !bmck.view<96xf32>
+// CHECK-NEXT: %[[G1:.*]] = bmck.elementwise %[[XV]], %[[BV]] : (!bmck.view<?x96xf32>, !bmck.view<96xf32>) -> !bmck.view<?x96xf32> {
+// CHECK-NEXT: ^bb0(%[[A0:.*]]: tensor<?x96xf32>, %[[A1:.*]]: tensor<96xf32>):
+// CHECK-NEXT: %[[M:.*]] = bmc.mul %[[A0]], %[[A0]] : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+// CHECK-NEXT: %[[AD:.*]] = bmc.add %[[M]], %[[A1]] : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+// CHECK-NEXT: %[[S:.*]] = bmc.sigmoid %[[AD]] : (tensor<?x96xf32>) -> tensor<?x96xf32>
+// CHECK-NEXT: bmck.yield %[[S]] : tensor<?x96xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[G2:.*]] = bmck.elementwise %[[G1]] : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+// CHECK-NEXT: ^bb0(%[[S2:.*]]: tensor<?x96xf32>):
+// CHECK-NEXT: %[[T:.*]] = bmc.tanh %[[S2]]
+// CHECK-NEXT: %[[U:.*]] = bmc.sub %[[T]], %[[S2]]
+// CHECK-NEXT: bmck.yield %[[U]]
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[IV:.*]] = bmck.to_view %[[I]]
+// CHECK-NEXT: %[[PV:.*]] = bmck.to_view %[[P]] : tensor<?x1xi1> -> !bmck.view<?x1xi1>
+// CHECK-NEXT: %[[XV2:.*]] = bmck.to_view %[[X]]
+// CHECK-NEXT: %[[G3:.*]] = bmck.elementwise %[[IV]], %[[G2]], %[[PV]], %[[XV2]] : (!bmck.view<?x96xi64>, !bmck.view<?x96xf32>, !bmck.view<?x1xi1>, !bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
+// CHECK-NEXT: ^bb0(%[[C0:.*]]: tensor<?x96xi64>, %[[C1:.*]]: tensor<?x96xf32>, %[[C2:.*]]: tensor<?x1xi1>, %[[C3:.*]]: tensor<?x96xf32>):
+// CHECK-NEXT: %[[CF:.*]] = bmc.cast %[[C0]] {to = f32} : (tensor<?x96xi64>) -> tensor<?x96xf32>
+// CHECK-NEXT: %[[GT:.*]] = bmc.greater %[[CF]], %[[C1]] : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xi1>
+// CHECK-NEXT: %[[NG:.*]] = bmc.not %[[GT]]
+// CHECK-NEXT: %[[OR:.*]] = bmc.or %[[NG]], %[[C2]] : (tensor<?x96xi1>, tensor<?x1xi1>) -> tensor<?x96xi1>
+// CHECK-NEXT: %[[WH:.*]] = bmc.where %[[OR]], %[[C1]], %[[C3]]
+// CHECK-NEXT: bmck.yield %[[WH]] : tensor<?x96xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[R3:.*]] = bmck.to_tensor %[[G3]] : !bmck.view<?x96xf32> -> tensor<?x96xf32>
+// CHECK: %[[G4:.*]] = bmck.elementwise %{{.*}}, %{{.*}} : (!bmck.view<?x96xi64>, !bmck.view<i64>) -> !bmck.view<?x96xi64> {
+// CHECK: bmc.mod
+// CHECK-NEXT: bmc.max
+// CHECK: %[[R4:.*]] = bmck.to_tensor %[[G4]]
+// CHECK: %[[Y:.*]] = bmck.matmul %[[G3]], %{{.*}} {weight = "w.e"}
+// CHECK-NEXT: %[[G5:.*]] = bmck.elementwise %[[Y]] : (!bmck.view<?x8xf32>) -> !bmck.view<?x8xf32> {
+// CHECK: bmc.relu
+// CHECK: %[[R5:.*]] = bmck.to_tensor %[[G5]]
+// CHECK-NEXT: return %[[R3]], %[[R4]], %[[R5]]
+func.func @elementwise(%x: tensor<?x96xf32>, %b: tensor<96xf32>, %i: tensor<?x96xi64>, %k: tensor<i64>,
+                       %p: tensor<?x1xi1>) -> (tensor<?x96xf32>, tensor<?x96xi64>, tensor<?x8xf32>) {
+  %m = bmc.mul %x, %x : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+  %a = bmc.add %m, %b : (tensor<?x96xf32>, tensor<96xf32>) -> tensor<?x96xf32>
+  %s = bmc.sigmoid %a : (tensor<?x96xf32>) -> tensor<?x96xf32>
+  %t = bmc.tanh %s : (tensor<?x96xf32>) -> tensor<?x96xf32>
+  %u = bmc.sub %t, %s : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+  %c = bmc.cast %i {to = f32} : (tensor<?x96xi64>) -> tensor<?x96xf32>
+  %g = bmc.greater %c, %u : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xi1>
+  %n = bmc.not %g : (tensor<?x96xi1>) -> tensor<?x96xi1>
+  %o = bmc.or %n, %p : (tensor<?x96xi1>, tensor<?x1xi1>) -> tensor<?x96xi1>
+  %w = bmc.where %o, %u, %x : (tensor<?x96xi1>, tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
+  %q = bmc.mod %i, %k : (tensor<?x96xi64>, tensor<i64>) -> tensor<?x96xi64>
+  %r = bmc.max %q, %i : (tensor<?x96xi64>, tensor<?x96xi64>) -> tensor<?x96xi64>
+  %wt = bmc.weight "w.e" : tensor<96x8xf32>
+  %y = bmc.matmul %w, %wt : (tensor<?x96xf32>, tensor<96x8xf32>) -> tensor<?x8xf32>
+  %yb = bmc.relu %y : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %w, %r, %yb : tensor<?x96xf32>, tensor<?x96xi64>, tensor<?x8xf32>
+}
+
+// A group's leaf that a moved data op produced is read as that op's view (no
+// seam): the concatenation of a Cast's view (a 16-bit graph's concat-mode
+// cache: past -> Cast -> Concat -> Cast back), a slice, a gather. The Cast
+// groups around the concatenation read and return it as views too.
+// CHECK-LABEL: func.func @data_leaves
+// CHECK-NEXT: %[[PV:.*]] = bmck.to_view %arg0 : tensor<?x2x?x8xf16> -> !bmck.view<?x2x?x8xf16>
+// CHECK-NEXT: %[[PF:.*]] = bmck.elementwise %[[PV]] : (!bmck.view<?x2x?x8xf16>) -> !bmck.view<?x2x?x8xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.cast
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[NV:.*]] = bmck.to_view %arg1
+// CHECK-NEXT: %[[C:.*]] = bmck.concat %[[PF]], %[[NV]] {axis = 2 : i64} : (!bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[CH:.*]] = bmck.elementwise %[[C]] : (!bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf16> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.cast
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[CHT:.*]] = bmck.to_tensor %[[CH]] : !bmck.view<?x2x?x8xf16> -> tensor<?x2x?x8xf16>
+// CHECK-NEXT: %[[XV:.*]] = bmck.to_view %arg2
+// CHECK-NEXT: %[[S:.*]] = bmck.slice %[[XV]], %arg3, %arg3, %arg3 {axes = array<i64: 1>}
+// CHECK-NEXT: %[[SN:.*]] = bmck.elementwise %[[S]] : (!bmck.view<?x?xf32>) -> !bmck.view<?x?xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.neg
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[SNT:.*]] = bmck.to_tensor %[[SN]]
+// CHECK-NEXT: %[[W:.*]] = bmc.weight "emb"
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[W]]
+// CHECK-NEXT: %[[IV:.*]] = bmck.to_view %arg4
+// CHECK-NEXT: %[[E:.*]] = bmck.gather %[[WV]], %[[IV]] {axis = 0 : i64}
+// CHECK-NEXT: %[[ES:.*]] = bmck.elementwise %[[E]] : (!bmck.view<?x16xf32>) -> !bmck.view<?x16xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.sigmoid
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[EST:.*]] = bmck.to_tensor %[[ES]]
+// CHECK-NEXT: return %[[CHT]], %[[SNT]], %[[EST]]
+func.func @data_leaves(%p: tensor<?x2x?x8xf16>, %n: tensor<?x2x?x8xf32>, %x: tensor<?x16xf32>, %b: tensor<1xi64>,
+                       %ids: tensor<?xi64>) -> (tensor<?x2x?x8xf16>, tensor<?x?xf32>, tensor<?x16xf32>) {
+  %pf = bmc.cast %p {to = f32} : (tensor<?x2x?x8xf16>) -> tensor<?x2x?x8xf32>
+  %c = bmc.concat %pf, %n {axis = 2 : i64} : (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf32>
+  %ch = bmc.cast %c {to = f16} : (tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf16>
+  %s = bmc.slice %x, %b, %b, %b {axes = array<i64: 1>} : (tensor<?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?xf32>
+  %sn = bmc.neg %s : (tensor<?x?xf32>) -> tensor<?x?xf32>
+  %w = bmc.weight "emb" : tensor<50x16xf32>
+  %e = bmc.gather %w, %ids {axis = 0 : i64} : (tensor<50x16xf32>, tensor<?xi64>) -> tensor<?x16xf32>
+  %es = bmc.sigmoid %e : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %ch, %sn, %es : tensor<?x2x?x8xf16>, tensor<?x?xf32>, tensor<?x16xf32>
 }

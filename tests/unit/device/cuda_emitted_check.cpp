@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
       for (const PtxasInfo &k : out->kernels) {
         // The library's own kernels come along with decode_attention.cuh; nvrtc_test checks them.
         bool ours = false;
-        for (const char *prefix : {"bmc_kv_append_", "bmc_attention_", "bmc_matmul_", "bmc_gemm_"})
+        for (const char *prefix : {"bmc_kv_append_", "bmc_attention_", "bmc_matmul_", "bmc_gemm_",
+                                   "bmc_norm_", "bmc_softmax_"})
           ours = ours || k.function.rfind(prefix, 0) == 0;
         if (!ours)
           continue;

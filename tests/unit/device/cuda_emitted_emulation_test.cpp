@@ -4,7 +4,9 @@
 // bmck.kv_append against bmc_convert_f32_to_kv (the rounding of the CPU's
 // append), bmck.attention against bmc_attention_f32 (q rows 1 and 5, KV
 // views with spare rows holding NaN, broadcast and per-head masks with -inf,
-// GQA, softcap, smooth softmax). Then the same kernels through
+// GQA, softcap, smooth softmax), bmck.norm and bmck.softmax against plain
+// double-precision loops (views of rank 1 to 4, odd widths and strides, a
+// broadcast scale, -inf entries and a fully -inf row). Then the same kernels through
 // EmittedLauncher (the runtime's launcher reading the emitter's bmc-launch
 // lines) on the CPU device: a kv_append then attention, prefill (5 query rows)
 // and decode (1), against the CPU kernels, and launches whose checks fail.
@@ -18,6 +20,7 @@
 #include "runtime/device/cuda/decode_attention.cuh"
 #include "runtime/device/cuda/gemv.cuh"
 #include "runtime/device/cuda/matmul.cuh" // the products' kernels: cuda_emitted_matmul_test.cpp
+#include "runtime/device/cuda/norm.cuh"
 #include "tests/unit/device/emitted_kernels.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
@@ -29,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -188,6 +192,109 @@ void checkAttention(const Case &c, int batch, int seqQ, int kvLen, unsigned seed
         }
 }
 
+// A row kernel (bmck.norm / bmck.softmax) on `outer` rows (dims 0, 1, 2 of
+// the view) of n elements: x read through odd strides (last stride xs, rows
+// n * xs + 3 apart, offset 5), out written to another odd layout, against the
+// same formulas in double on the widened inputs. Scale (of n, or 1 element:
+// broadcast) and bias are f32 / 16-bit like x.
+struct RowCase {
+  bool softmax, rms, log, bias;
+  long long scaleN; // n, or 1
+  float eps;
+};
+
+template <typename T, typename Kernel>
+void checkRows(Kernel kernel, const RowCase &c, std::vector<long long> outer, long long n, long long xs, double tol,
+               unsigned seed) {
+  typedef typename T::storage S;
+  const long long rowStride = n * xs + 3, rows = outer[0] * outer[1] * outer[2], off = 5;
+  auto toS = [](const std::vector<float> &f) {
+    std::vector<S> r(f.size());
+    for (size_t i = 0; i < f.size(); ++i)
+      r[i] = T::narrow(f[i]);
+    return r;
+  };
+  std::vector<float> xf = randomFloats(size_t(off + rows * rowStride), seed, -3.0f, 3.0f);
+  if (c.softmax) { // -inf entries, and one row of -inf only (NaN, as the CPU loops give: a sum of 0)
+    for (size_t i = 0; i < xf.size(); i += 7)
+      xf[i] = -INFINITY;
+    for (long long i = 0; i < n; ++i)
+      xf[off + rowStride + i * xs] = -INFINITY;
+  }
+  std::vector<S> x = toS(xf), g = toS(randomFloats(size_t(c.scaleN), seed + 1, 0.5f, 1.5f)),
+                 b = toS(randomFloats(size_t(n), seed + 2));
+  const long long oRow = n + 1;
+  std::vector<S> out(size_t(rows * oRow), T::narrow(12345.0f));
+  auto strides = [&](long long row, long long last) {
+    return std::vector<long long>{outer[1] * outer[2] * row, outer[2] * row, row, last};
+  };
+  bmc_view4 xv = view(x.data(), off, {outer[0], outer[1], outer[2], n}, strides(rowStride, xs));
+  bmc_view4 ov = view(out.data(), 0, {outer[0], outer[1], outer[2], n}, strides(oRow, 1));
+  bmc_view4 gv = view(g.data(), 0, {1, 1, 1, c.scaleN}, {0, 0, 0, 1});
+  bmc_view4 bv = view(b.data(), 0, {1, 1, 1, n}, {0, 0, 0, 1});
+  std::vector<void *> args = {&xv};
+  if (!c.softmax) {
+    args.push_back(&gv);
+    if (c.bias)
+      args.push_back(&bv);
+  }
+  args.push_back(&ov);
+  launch(kernel, {unsigned(outer[2]), unsigned(outer[1]), unsigned(outer[0])}, BMC_NORM_THREADS, args.data());
+  for (long long r = 0; r < rows; ++r) {
+    std::vector<double> v(n), want(n);
+    for (long long i = 0; i < n; ++i)
+      v[i] = T::widen(x[off + r * rowStride + i * xs]);
+    if (c.softmax) {
+      double m = -INFINITY, sum = 0.0;
+      for (double e : v)
+        m = std::max(m, e);
+      if (m == -INFINITY)
+        m = 0.0;
+      for (double e : v)
+        sum += std::exp(e - m);
+      for (long long i = 0; i < n; ++i)
+        want[i] = c.log ? (v[i] - m) - std::log(sum) : std::exp(v[i] - m) / sum;
+    } else {
+      double mean = 0.0, var = 0.0;
+      if (!c.rms) {
+        for (double e : v)
+          mean += e;
+        mean /= double(n);
+      }
+      for (double e : v)
+        var += (e - mean) * (e - mean);
+      double inv = 1.0 / std::sqrt(var / double(n) + c.eps);
+      for (long long i = 0; i < n; ++i) {
+        want[i] = (v[i] - mean) * inv * T::widen(g[c.scaleN == 1 ? 0 : i]);
+        if (c.bias)
+          want[i] += T::widen(b[i]);
+      }
+    }
+    for (long long i = 0; i < n; ++i) {
+      double got = T::widen(out[r * oRow + i]);
+      if (std::isnan(want[i]))
+        ASSERT_TRUE(std::isnan(got)) << "row " << r << " i " << i << ": " << got;
+      else if (std::isinf(want[i]))
+        ASSERT_EQ(got, want[i]) << "row " << r << " i " << i;
+      else
+        ASSERT_NEAR(got, want[i], tol * (1.0 + std::fabs(want[i]))) << "row " << r << " of " << rows << " i " << i;
+    }
+  }
+}
+
+TEST(CudaEmitted, NormAndSoftmaxMatchPlainLoops) {
+  // norm 0: RMS f32 [?, ?, 301]; 1: layer f32 [?, 37], scale of 1, bias;
+  // 2: layer bf16 [?, 2, 3, 37]; 3: RMS f16 [37].
+  checkRows<bmc_f32>(bmc_norm_0, {false, true, false, false, 301, 1e-6f}, {1, 3, 5}, 301, 2, 2e-5, 1);
+  checkRows<bmc_f32>(bmc_norm_1, {false, false, false, true, 1, 1e-5f}, {1, 1, 7}, 37, 1, 2e-5, 2);
+  checkRows<bmc_bf16>(bmc_norm_2, {false, false, false, false, 37, 1e-3f}, {3, 2, 3}, 37, 3, 4e-3, 3);
+  checkRows<bmc_f16>(bmc_norm_3, {false, true, false, false, 37, 1e-2f}, {1, 1, 1}, 37, 1, 1e-3, 4);
+  // softmax 0: f32 [?, 5, 301]; 1: log-softmax bf16 [?, 37].
+  checkRows<bmc_f32>(bmc_softmax_0, {true, false, false, false, 0, 0.0f}, {1, 2, 5}, 301, 1, 2e-5, 5);
+  checkRows<bmc_bf16>(bmc_softmax_1, {true, false, true, false, 0, 0.0f}, {1, 1, 9}, 37, 2, 4e-3, 6);
+}
+
+
 TEST(CudaEmitted, AttentionMatchesTheCpuKernel) {
   const Case cases[] = {
       {0, BMC_KV_F32, 4, 4, 37, false, 0, 0.164f, 0.0f, 0},
@@ -215,8 +322,12 @@ using bmc::device::LaunchArgs;
 using bmc::device::LaunchRecord;
 using bmc::device::LaunchValue;
 
+// With their argument sizes, so that their launches can be captured in graphs.
 #define BMC_EMULATED(name)                                                                         \
-  HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+  HostKernel {                                                                                     \
+    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
+        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+  }
 #define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
 
 const HostKernel kEmittedTable[] = {
@@ -230,6 +341,8 @@ const HostKernel kEmittedTable[] = {
     BMC_EMULATED(bmc_matmul_3_tiled),     BMC_EMULATED(bmc_matmul_4_tiled),     BMC_EMULATED(bmc_matmul_5_tiled),
     BMC_EMULATED(bmc_matmul_6_tiled),     BMC_EMULATED_PRODUCT(bmc_matmul_7),   BMC_EMULATED_PRODUCT(bmc_matmul_8),
     BMC_EMULATED_PRODUCT(bmc_gemm_0),     BMC_EMULATED(bmc_gemm_1_tiled),
+    BMC_EMULATED(bmc_norm_0),             BMC_EMULATED(bmc_norm_1),             BMC_EMULATED(bmc_norm_2),
+    BMC_EMULATED(bmc_norm_3),             BMC_EMULATED(bmc_softmax_0),          BMC_EMULATED(bmc_softmax_1),
 };
 
 std::string emittedSource() {
@@ -458,6 +571,48 @@ TEST(CudaEmittedLauncher, AppendThenAttentionOnTheGpu) {
     GTEST_SKIP() << env.error;
   ASSERT_TRUE(env.launcher) << env.error;
   runSequences(env);
+}
+
+// Norm 1 (layer, f32, a scale of one element, a bias) through the launcher
+// on the CPU device: 7 rows of 37 against the plain loop; then checks that
+// fail (out's sizes, the bias's width) launch nothing.
+TEST(CudaEmittedLauncher, NormMatchesThePlainLoopAndChecks) {
+  LauncherEnv env;
+  ASSERT_TRUE(env.launcher) << env.error;
+  const long long rows = 7, n = 37;
+  std::vector<float> x = randomFloats(rows * n, 41, -2.0f, 2.0f), g = {1.25f}, b = randomFloats(n, 42);
+  std::vector<float> out(rows * n, 7.0f);
+  DevicePtr dx = env.upload(x.data(), x.size() * 4), dg = env.upload(g.data(), 4), db = env.upload(b.data(), n * 4),
+            dout = env.upload(out.data(), out.size() * 4);
+  auto v = [](DevicePtr p, long long r, long long w) {
+    return view(reinterpret_cast<const void *>(p), 0, {1, 1, r, w}, {0, 0, w, 1});
+  };
+  auto run = [&](bmc_view4 o, bmc_view4 bias) {
+    return env.launcher->launch("bmck.norm", 1,
+                                {{"x", LaunchValue::of(v(dx, rows, n))}, {"scale", LaunchValue::of(v(dg, 1, 1))},
+                                 {"bias", LaunchValue::of(bias)}, {"out", LaunchValue::of(o)}});
+  };
+  bmc::Status s = run(v(dout, rows - 1, n), v(db, 1, n));
+  EXPECT_EQ(s.message(), "launch bmck.norm 1: norm 1 (layer, f32, bias): out of size 6 in dimension 2, x of 7");
+  s = run(v(dout, rows, n), v(db, 1, n - 1));
+  EXPECT_EQ(s.message(), "launch bmck.norm 1: norm 1 (layer, f32, bias): bias of 36 elements, expected 1 or 37");
+  EXPECT_EQ(env.download<float>(dout, out.size()), out); // nothing written
+  s = run(v(dout, rows, n), v(db, 1, n));
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::vector<float> got = env.download<float>(dout, out.size());
+  for (long long r = 0; r < rows; ++r) {
+    double mean = 0.0, var = 0.0;
+    for (long long i = 0; i < n; ++i)
+      mean += x[r * n + i];
+    mean /= double(n);
+    for (long long i = 0; i < n; ++i)
+      var += (x[r * n + i] - mean) * (x[r * n + i] - mean);
+    double inv = 1.0 / std::sqrt(var / double(n) + 1e-5);
+    for (long long i = 0; i < n; ++i) {
+      double want = (x[r * n + i] - mean) * inv * g[0] + b[i];
+      ASSERT_NEAR(got[r * n + i], want, 2e-5 * (1.0 + std::fabs(want))) << "row " << r << " i " << i;
+    }
+  }
 }
 
 TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {

@@ -18,6 +18,7 @@
 #include "runtime/device/cuda/decode_attention.cuh"
 #include "runtime/device/cuda/gemv.cuh"
 #include "runtime/device/cuda/matmul.cuh"
+#include "runtime/device/cuda/norm.cuh"
 #include "tests/unit/device/emitted_kernels.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
@@ -27,6 +28,7 @@
 #include "runtime/device/KernelLibrary.h"
 #include "runtime/device/Nvrtc.h"
 #include "runtime/device/EmittedLauncher.h"
+#include "tests/unit/device/emitted_products_test.h"
 
 #include <gtest/gtest.h>
 
@@ -39,7 +41,7 @@
 #include <sstream>
 #include <vector>
 
-namespace {
+namespace emitted_products {
 
 using bmc::device::CpuDevice;
 using bmc::device::DevicePtr;
@@ -51,8 +53,12 @@ using bmc::device::LaunchArgs;
 using bmc::device::LaunchRecord;
 using bmc::device::LaunchValue;
 
+// With their argument sizes, so that their launches can be captured in graphs.
 #define BMC_EMULATED(name)                                                                         \
-  HostKernel { #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); } }
+  HostKernel {                                                                                     \
+    #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); },                    \
+        bmc_emu::argSizes(name), bmc_emu::argCount(name)                                           \
+  }
 #define BMC_EMULATED_PRODUCT(base) BMC_EMULATED(base##_gemv), BMC_EMULATED(base##_epilogue), BMC_EMULATED(base##_tiled)
 
 const HostKernel kTable[] = {
@@ -64,7 +70,16 @@ const HostKernel kTable[] = {
     BMC_EMULATED(bmc_matmul_3_tiled),      BMC_EMULATED(bmc_matmul_4_tiled),     BMC_EMULATED(bmc_matmul_5_tiled),
     BMC_EMULATED(bmc_matmul_6_tiled),      BMC_EMULATED_PRODUCT(bmc_matmul_7),   BMC_EMULATED_PRODUCT(bmc_matmul_8),
     BMC_EMULATED_PRODUCT(bmc_gemm_0),      BMC_EMULATED(bmc_gemm_1_tiled),
+    // The norms of @rows (tested in cuda_emitted_emulation_test.cpp): the
+    // launcher finds every kernel its bmc-launch lines name.
+    BMC_EMULATED(bmc_norm_0),              BMC_EMULATED(bmc_norm_1),             BMC_EMULATED(bmc_norm_2),
+    BMC_EMULATED(bmc_norm_3),              BMC_EMULATED(bmc_softmax_0),          BMC_EMULATED(bmc_softmax_1),
 };
+
+const HostKernel *emittedTable(size_t &count) {
+  count = sizeof kTable / sizeof kTable[0];
+  return kTable;
+}
 
 std::string emittedSource() {
   std::ifstream f(BMC_EMITTED_CU);
@@ -76,47 +91,7 @@ std::string emittedSource() {
 int kvType(ElementType t) { return t == ElementType::F16 ? BMC_KV_F16 : t == ElementType::BF16 ? BMC_KV_BF16 : BMC_KV_F32; }
 size_t width(ElementType t) { return t == ElementType::F32 ? 4 : 2; }
 
-// A tensor of logical sizes `dims` (rank <= 4) whose values are representable
-// in `type`, stored with an offset and strides; the bytes between its
-// elements are NaN (f32 / 16-bit), so a read outside the view shows.
-struct Tensor {
-  std::vector<long long> dims, strides;
-  ElementType type = ElementType::F32;
-  long long offset = 0;
-  std::vector<float> vals; // logical, row-major
-  std::vector<unsigned char> bytes;
-  DevicePtr dev = 0;
 
-  long long count() const {
-    long long n = 1;
-    for (long long d : dims) n *= d;
-    return n;
-  }
-  // Logical index (row-major over dims) -> storage element.
-  long long storageAt(long long flat) const {
-    long long at = offset;
-    for (int i = int(dims.size()) - 1; i >= 0; --i) at += (flat % dims[i]) * strides[i], flat /= dims[i];
-    return at;
-  }
-  float at(const std::vector<long long> &idx) const {
-    long long flat = 0;
-    for (size_t i = 0; i < dims.size(); ++i) flat = flat * dims[i] + idx[i];
-    return vals[flat];
-  }
-  bmc_view4 view() const {
-    bmc_view4 v;
-    v.data = reinterpret_cast<const void *>(dev);
-    v.offset = offset;
-    int lead = 4 - int(dims.size());
-    for (int i = 0; i < 4; ++i) {
-      v.size[i] = i < lead ? 1 : dims[i - lead];
-      v.stride[i] = i < lead ? 12345 : strides[i - lead]; // size 1: never read
-    }
-    return v;
-  }
-};
-
-// Strided: inner stride 2 and rows padded by 3; unaligned: offset 3.
 Tensor makeTensor(std::vector<long long> dims, ElementType type, unsigned seed, bool strided, bool unaligned) {
   Tensor t;
   t.dims = dims, t.type = type, t.offset = unaligned ? 3 : 0;
@@ -143,88 +118,55 @@ Tensor makeTensor(std::vector<long long> dims, ElementType type, unsigned seed, 
   return t;
 }
 
-// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
-// for the GPU and loaded there (`absent`: no driver or GPU, a skip unless
-// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
-struct Env {
-  std::unique_ptr<bmc::device::Device> owned;
-  bmc::device::Device *devp = nullptr;
-  std::unique_ptr<EmittedLauncher> launcher;
-  std::string error;
-  bool absent = false;
-  explicit Env(bool gpu = false) {
-    bmc::device::ModuleImage image;
-    if (!gpu) {
-      owned = std::make_unique<CpuDevice>();
-      image.format = bmc::device::ModuleFormat::HostTable;
-      image.hostKernels = kTable;
-      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    } else {
-      using bmc::device::CudaDevice;
-      auto d = CudaDevice::create(0);
-      if (!d) {
-        error = d.status().message();
-        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
-        return;
-      }
-      owned = std::move(d.value());
-      auto nvrtc = bmc::device::Nvrtc::load();
-      if (!nvrtc) {
-        error = nvrtc.status().message();
-        return;
-      }
-      bmc::device::NvrtcRequest req;
-      req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
-      req.name = "emitted_kernels.cu";
-      const auto &p = owned->properties();
-      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-      auto out = nvrtc.value()->compile(req);
-      if (!out) {
-        error = out.status().message();
-        return;
-      }
-      image.format = bmc::device::ModuleFormat::Cubin;
-      image.bytes = std::move(out->cubin);
-    }
-    devp = owned.get();
-    auto m = devp->loadModule(image);
-    if (!m) {
-      error = m.status().message();
+
+Env::Env(bool gpu, bmc::device::PrefillPath prefill, std::function<void(const std::string &)> notice) {
+  bmc::device::ModuleImage image;
+  if (!gpu) {
+    owned = std::make_unique<CpuDevice>();
+    image.format = bmc::device::ModuleFormat::HostTable;
+    image.hostKernels = kTable;
+    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+  } else {
+    using bmc::device::CudaDevice;
+    auto d = CudaDevice::create(0);
+    if (!d) {
+      error = d.status().message();
+      absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
       return;
     }
-    auto l = EmittedLauncher::create(*devp, m.value(), emittedSource());
-    if (!l)
-      error = l.status().message();
-    else
-      launcher = std::move(l.value());
+    owned = std::move(d.value());
+    auto nvrtc = bmc::device::Nvrtc::load();
+    if (!nvrtc) {
+      error = nvrtc.status().message();
+      return;
+    }
+    bmc::device::NvrtcRequest req;
+    req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
+    req.name = "emitted_kernels.cu";
+    const auto &p = owned->properties();
+    req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
+    auto out = nvrtc.value()->compile(req);
+    if (!out) {
+      error = out.status().message();
+      return;
+    }
+    image.format = bmc::device::ModuleFormat::Cubin;
+    image.bytes = std::move(out->cubin);
   }
-  bool skip() const {
-    const char *require = std::getenv("BMC_REQUIRE_GPU");
-    return absent && !(require && std::string(require) == "1");
+  devp = owned.get();
+  auto m = devp->loadModule(image);
+  if (!m) {
+    error = m.status().message();
+    return;
   }
-  void upload(Tensor &t) {
-    t.dev = devp->allocate(t.bytes.size()).value();
-    ASSERT_TRUE(devp->copyToDevice(t.dev, t.bytes.data(), t.bytes.size()).ok());
-  }
-  DevicePtr upload(const std::vector<uint8_t> &b) {
-    DevicePtr p = devp->allocate(b.size()).value();
-    EXPECT_TRUE(devp->copyToDevice(p, b.data(), b.size()).ok());
-    return p;
-  }
-  // The tensor's logical values as the device holds them now.
-  std::vector<float> download(const Tensor &t) {
-    std::vector<unsigned char> b(t.bytes.size());
-    EXPECT_TRUE(devp->synchronize().ok());
-    EXPECT_TRUE(devp->copyToHost(b.data(), t.dev, b.size()).ok());
-    std::vector<float> all(b.size() / width(t.type)), out(size_t(t.count()));
-    bmc_convert_kv_to_f32(kvType(t.type), b.data(), all.data(), (int64_t)all.size());
-    for (long long i = 0; i < t.count(); ++i) out[i] = all[t.storageAt(i)];
-    return out;
-  }
-};
+  auto l = EmittedLauncher::create(*devp, m.value(), emittedSource(),
+                                  bmc::device::EmittedLauncherOptions{prefill, std::move(notice)});
+  if (!l)
+    error = l.status().message();
+  else
+    launcher = std::move(l.value());
+}
 
-// numpy matmul of a and b (1-D promoted, batch broadcast), with the sum of
-// |a||b| per output (the tolerance's scale): out's logical values.
 void numpyMatMul(const Tensor &a, const Tensor &b, std::vector<double> &want, std::vector<double> &scale,
                  std::vector<long long> &outDims) {
   int ra = int(a.dims.size()), rb = int(b.dims.size());
@@ -273,6 +215,12 @@ void expectClose(const std::vector<float> &got, const std::vector<double> &want,
     ASSERT_NEAR(got[i], want[i], tol) << what << ", element " << i;
   }
 }
+
+} // namespace emitted_products
+
+namespace {
+
+using namespace emitted_products;
 
 // A weighted bmck.matmul: the weight made from its model layout as the
 // bmc-launch line describes it, the reference from the op's semantics.

@@ -80,6 +80,7 @@ public:
   }
   Status destroyGraph(GraphHandle g) override { return cpu_.destroyGraph(g); }
   Status gemm(const GemmDesc &g) override { return cpu_.gemm(g); }
+  Status openGemm() override { return cpu_.openGemm(); }
 
 private:
   CpuDevice cpu_;
