@@ -78,8 +78,8 @@ static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
     for (OpOperand *use : usesThroughSeams(v)) {
       Operation *u = use->getOwner();
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
-      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
-              mlir::bmc::SqueezeOp>(u) && use->getOperandNumber() == 0) {
+      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp, mlir::bmc::SqueezeOp,
+              mlir::bmck::UnsqueezeOp, mlir::bmck::SqueezeOp>(u) && use->getOperandNumber() == 0) {
         work.push_back(u->getResult(0));
         continue;
       }

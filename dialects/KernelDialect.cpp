@@ -426,3 +426,55 @@ LogicalResult GatherOp::verify() {
   want.append(data.getShape().begin() + axis + 1, data.getShape().end());
   return verifyResult(*this, getResult().getType(), want, data.getElementType());
 }
+
+/// Distinct axes in [0, rank), or an error naming them.
+static LogicalResult verifyAxes(Operation *op, ArrayRef<int64_t> axes, int64_t rank) {
+  SmallVector<bool> seen(rank, false);
+  for (int64_t a : axes) {
+    if (a < 0 || a >= rank || seen[a])
+      return op->emitOpError("attribute 'axes': expected distinct axes in [0, ") << rank << "), found "
+                                                                                 << shapeStr(axes);
+    seen[a] = true;
+  }
+  return success();
+}
+
+/// bmc.squeeze's type inference, on views: the squeezed dimensions are 1
+/// where known (else checked at run time).
+LogicalResult SqueezeOp::verify() {
+  ViewType in = getInput().getType();
+  if (failed(verifyAxes(*this, getAxes(), in.getRank()))) return failure();
+  SmallVector<int64_t> want;
+  for (int64_t i = 0; i < in.getRank(); ++i) {
+    int64_t d = in.getShape()[i];
+    if (!llvm::is_contained(getAxes(), i)) want.push_back(d);
+    else if (!ShapedType::isDynamic(d) && d != 1)
+      return emitOpError("expected dimension ") << i << " of size 1 (a squeezed axis), found " << in;
+  }
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// bmc.unsqueeze's type inference, on views: `axes` index the result.
+LogicalResult UnsqueezeOp::verify() {
+  ViewType in = getInput().getType();
+  int64_t rank = in.getRank() + int64_t(getAxes().size());
+  if (failed(verifyAxes(*this, getAxes(), rank))) return failure();
+  SmallVector<int64_t> want;
+  for (int64_t i = 0, j = 0; i < rank; ++i) want.push_back(llvm::is_contained(getAxes(), i) ? 1 : in.getShape()[j++]);
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// bmc.expand's type inference, on views: a shape of known length, the
+/// result of rank max(input, shape); a known input size other than 1 stays.
+LogicalResult ExpandOp::verify() {
+  ViewType in = getInput().getType();
+  auto st = cast<RankedTensorType>(getShape().getType());
+  if (st.isDynamicDim(0)) return emitOpError("expected a shape of known length, found ") << st;
+  int64_t n = st.getDimSize(0), rank = std::max<int64_t>(n, in.getRank());
+  SmallVector<int64_t> want(rank, ShapedType::kDynamic);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t j = i - (rank - in.getRank());
+    if (j >= 0 && !ShapedType::isDynamic(in.getShape()[j]) && in.getShape()[j] != 1) want[i] = in.getShape()[j];
+  }
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}

@@ -3,7 +3,8 @@
 // Families moved so far: the seams to the tensor level, the KV cache (its
 // view of the valid rows, its in-place append), attention, the matrix
 // products (matmul, gemm), the row kernels (norm, softmax, reduce), part
-// of data movement (slice, split, concat, gather) and the elementwise
+// of data movement (slice, split, squeeze, unsqueeze, expand, concat,
+// gather) and the elementwise
 // groups. Every verifier
 // names what it expected and what it found.
 //
@@ -365,6 +366,59 @@ def Bmck_GatherOp : Bmck_Op<"gather", [MemoryEffects<[MemRead]>]> {
   let arguments = (ins Bmck_ViewType:$data, Bmck_ViewType:$indices, I64Attr:$axis);
   let results = (outs Bmck_ViewType:$result);
   let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_SqueezeOp : Bmck_Op<"squeeze", [Pure]> {
+  let summary = "a view without some size-1 dimensions (no code): ONNX Squeeze";
+  let description = [{
+    The input's dimensions but `axes` (distinct, of the input), each of
+    which must have size 1 (checked at run time where the type leaves it
+    open); the other sizes and strides are kept. A view of the same storage.
+
+    ```mlir
+    %s = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_UnsqueezeOp : Bmck_Op<"unsqueeze", [Pure]> {
+  let summary = "a view with size-1 dimensions inserted (no code): ONNX Unsqueeze";
+  let description = [{
+    `axes` (distinct) index the result: there the result has a dimension of
+    size 1 (stride 0), elsewhere the input's dimensions in order. A view of
+    the same storage.
+
+    ```mlir
+    %u = bmck.unsqueeze %x {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_ExpandOp : Bmck_Op<"expand", [Pure]> {
+  let summary = "a broadcast view (no code): ONNX Expand";
+  let description = [{
+    The input broadcast (numpy rules, right-aligned) to `shape`, a shape
+    value (a 1-D i64 or index tensor, still at tensor level, read as host
+    scalars like a slice's bounds): a dimension of size 1 is repeated with
+    stride 0, a target size of 1 keeps the input's size; a size that does
+    not broadcast is a run-time error naming it. Nothing is copied.
+
+    ```mlir
+    %e = bmck.expand %m, %shape : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, 1DTensorOf<[I64, Index]>:$shape);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input `,` $shape attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

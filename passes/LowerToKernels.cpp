@@ -35,8 +35,9 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
     target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
                         ReduceProdOp>();
-    // Data movement: slice, split, concat, gather (LowerToKernelsData.cpp).
-    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp>(
+    // Data movement: slice, split, concat, gather, squeeze, unsqueeze, expand
+    // (LowerToKernelsData.cpp).
+    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(
         [](Operation *op) { return !movesDataToKernels(op); });
     // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
     // ops outside a bmck.elementwise, but for the bmc.fused ones its

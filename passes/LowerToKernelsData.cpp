@@ -1,13 +1,15 @@
 //===- LowerToKernelsData.cpp - data movement -> bmck ---------------------===//
 //
-// The part of data movement every decoder has: bmc.slice and bmc.split
-// become view ops (bmck.slice, bmck.split: a new offset, sizes and strides of
-// the same storage, no code), bmc.concat and bmc.gather kernel ops that copy
-// into a new view (bmck.concat, bmck.gather). Operands a moved family
-// produced are read as the views inside their bmck.to_tensor seams, the
-// others through bmck.to_view; a slice's bounds stay tensor-level shape
-// values. An op whose values a view cannot carry (index elements: shape
-// vectors) stays at tensor level (movesDataToKernels).
+// The part of data movement every decoder has: bmc.slice, bmc.split,
+// bmc.squeeze, bmc.unsqueeze and bmc.expand become view ops (bmck.slice,
+// bmck.split, bmck.squeeze, bmck.unsqueeze, bmck.expand: a new offset, sizes
+// and strides of the same storage, no code), bmc.concat and bmc.gather
+// kernel ops that copy into a new view (bmck.concat, bmck.gather). Operands
+// a moved family produced are read as the views inside their bmck.to_tensor
+// seams, the others through bmck.to_view; a slice's bounds and an
+// expansion's shape stay tensor-level shape values. An op whose values a view
+// cannot carry (index elements: shape vectors) stays at tensor level
+// (movesDataToKernels).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,10 +25,11 @@ static bool viewable(Type t) {
 }
 
 bool mlir::bmc::movesDataToKernels(Operation *op) {
-  if (!isa<SliceOp, SplitOp, ConcatOp, GatherOp>(op)) return false;
+  if (!isa<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(op)) return false;
   if (!llvm::all_of(op->getResultTypes(), viewable)) return false;
-  // A slice's bounds are shape values, not views.
+  // A slice's bounds and an expansion's shape are shape values, not views.
   if (auto s = dyn_cast<SliceOp>(op)) return viewable(s.getInput().getType());
+  if (auto x = dyn_cast<ExpandOp>(op)) return viewable(x.getInput().getType());
   return llvm::all_of(op->getOperandTypes(), viewable);
 }
 
@@ -81,8 +84,30 @@ struct GatherToKernel : OpConversionPattern<GatherOp> {
   }
 };
 
+/// Squeeze and Unsqueeze: a view of the input with the same axes.
+template <typename From, typename To> struct AxesViewToKernel : OpConversionPattern<From> {
+  using OpConversionPattern<From>::OpConversionPattern;
+  LogicalResult matchAndRewrite(From op, typename From::Adaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<To>(rw, op, viewType(op.getResult()), in, op.getAxesAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+struct ExpandToKernel : OpConversionPattern<ExpandOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ExpandOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::ExpandOp>(rw, op, viewType(op.getResult()), in, adaptor.getShape());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::bmc::populateDataToKernelPatterns(RewritePatternSet &patterns) {
-  patterns.add<SliceToKernel, SplitToKernel, ConcatToKernel, GatherToKernel>(patterns.getContext());
+  patterns.add<SliceToKernel, SplitToKernel, ConcatToKernel, GatherToKernel, AxesViewToKernel<SqueezeOp, bmck::SqueezeOp>,
+               AxesViewToKernel<UnsqueezeOp, bmck::UnsqueezeOp>, ExpandToKernel>(patterns.getContext());
 }

@@ -96,10 +96,11 @@ void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
 void populateNormToKernelPatterns(RewritePatternSet &patterns);
 
 /// Data movement in bmc-lower-to-kernels (passes/LowerToKernelsData.cpp):
-/// bmc.slice / bmc.split -> the view ops bmck.slice / bmck.split, bmc.concat
-/// / bmc.gather -> the copying kernels bmck.concat / bmck.gather.
+/// bmc.slice / split / squeeze / unsqueeze / expand -> the view ops bmck.slice
+/// / split / squeeze / unsqueeze / expand, bmc.concat / bmc.gather -> the
+/// copying kernels bmck.concat / bmck.gather.
 void populateDataToKernelPatterns(RewritePatternSet &patterns);
-/// Whether bmc-lower-to-kernels moves `op` (one of those four) to the kernel
+/// Whether bmc-lower-to-kernels moves `op` (one of those seven) to the kernel
 /// level: every value it would make a view of has an integer or float element
 /// type (index-typed shape vectors stay tensor-level).
 bool movesDataToKernels(Operation *op);

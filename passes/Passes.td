@@ -258,9 +258,10 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
     `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
     passes/LowerToKernelsNorm.cpp), part of data movement (`bmc.slice` /
-    `bmc.split` -> the view ops `bmck.slice` / `bmck.split`, `bmc.concat` /
-    `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a value
-    has index elements; passes/LowerToKernelsData.cpp) and the elementwise
+    `split` / `squeeze` / `unsqueeze` / `expand` -> the view ops
+    `bmck.slice` / `split` / `squeeze` / `unsqueeze` / `expand`, `bmc.concat`
+    / `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a
+    value has index elements; passes/LowerToKernelsData.cpp) and the elementwise
     groups that `bmc-group-elementwise` marked (one `bmck.elementwise` per
     group whose ops stand together in the block, holding them; the others
     stay, as does a 16-bit weight's Cast only packed products read;

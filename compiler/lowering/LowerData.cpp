@@ -1,10 +1,11 @@
 //===- LowerData.cpp - data movement: views where possible, copies else ----===//
 //
-// bmck.slice / bmck.split (views: no code) and bmck.concat / bmck.gather
-// (copies into a new buffer) come from bmc-lower-to-kernels; the same code
-// emits the tensor-level ops the pass leaves (index-typed shape vectors:
-// movesDataToKernels), whose accessors have the same names. The other data
-// ops are still emitted from their tensor-level form.
+// bmck.slice / split / squeeze / unsqueeze / expand (views: no code) and
+// bmck.concat / bmck.gather (copies into a new buffer) come from
+// bmc-lower-to-kernels; the same code emits the tensor-level ops the pass
+// leaves (index-typed shape vectors: movesDataToKernels), whose accessors
+// have the same names. The other data ops are still emitted from their
+// tensor-level form.
 //
 
 #include "compiler/lowering/Lowering.h"
@@ -179,15 +180,79 @@ template <typename OpT> LogicalResult Lowerer::lowerGather(OpT g) {
   return success();
 }
 
+template <typename OpT> LogicalResult Lowerer::lowerSqueeze(OpT s) {
+  Value res = s->getResult(0);
+  Buf in = buf(s.getInput()), r = in;
+  r.sizes.clear();
+  r.strides.clear();
+  for (int64_t i = 0; i < in.rank(); ++i) {
+    if (llvm::is_contained(s.getAxes(), i)) {
+      checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
+      continue;
+    }
+    r.sizes.push_back(in.sizes[i]);
+    r.strides.push_back(in.strides[i]);
+  }
+  bufs[res] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerUnsqueeze(OpT u) {
+  Value res = u->getResult(0);
+  Buf in = buf(u.getInput()), r = in;
+  r.sizes.clear();
+  r.strides.clear();
+  int64_t j = 0;
+  for (int64_t i = 0; i < int64_t(typeSizes(res).size()); ++i) {
+    if (llvm::is_contained(u.getAxes(), i)) {
+      r.sizes.push_back(c(1));
+      r.strides.push_back(c(0));
+    } else {
+      r.sizes.push_back(in.sizes[j]);
+      r.strides.push_back(in.strides[j]);
+      ++j;
+    }
+  }
+  bufs[res] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerExpand(OpT x) {
+  Value res = x->getResult(0);
+  Buf in = buf(x.getInput());
+  int64_t n = ttype(x.getShape()).getDimSize(0);
+  int64_t R = typeSizes(res).size();
+  SmallVector<Value, 4> sizes(R);
+  for (int64_t i = 0; i < R; ++i) {
+    int64_t k = i - (R - n), j = i - (R - in.rank());
+    Value target = k >= 0 ? element(x.getShape(), k) : c(1);
+    if (j < 0) { sizes[i] = target; continue; }
+    Value d = in.sizes[j];
+    // Broadcast: the larger of the two, where the smaller is 1.
+    Value size = select(eq(target, c(1)), d, target);
+    Value ok = b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1)));
+    check(ok, ("Expand: input dimension {0} does not broadcast to {1} (dimension " + std::to_string(i) + ")").c_str(), d, size);
+    sizes[i] = size;
+  }
+  bufs[res] = broadcastView(in, resultSizes(*this, res, sizes));
+  return success();
+}
+
 LogicalResult Lowerer::lowerData(Operation *op) {
   if (auto x = dyn_cast<mlir::bmck::SliceOp>(op)) return lowerSlice(x);
   if (auto x = dyn_cast<mlir::bmck::SplitOp>(op)) return lowerSplit(x);
   if (auto x = dyn_cast<mlir::bmck::ConcatOp>(op)) return lowerConcat(x);
   if (auto x = dyn_cast<mlir::bmck::GatherOp>(op)) return lowerGather(x);
+  if (auto x = dyn_cast<mlir::bmck::SqueezeOp>(op)) return lowerSqueeze(x);
+  if (auto x = dyn_cast<mlir::bmck::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
+  if (auto x = dyn_cast<mlir::bmck::ExpandOp>(op)) return lowerExpand(x);
   if (auto x = dyn_cast<mlir::bmc::SliceOp>(op)) return lowerSlice(x);
   if (auto x = dyn_cast<mlir::bmc::SplitOp>(op)) return lowerSplit(x);
   if (auto x = dyn_cast<mlir::bmc::ConcatOp>(op)) return lowerConcat(x);
   if (auto x = dyn_cast<mlir::bmc::GatherOp>(op)) return lowerGather(x);
+  if (auto x = dyn_cast<mlir::bmc::SqueezeOp>(op)) return lowerSqueeze(x);
+  if (auto x = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
+  if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) return lowerExpand(x);
   Value res = op->getResult(0);
   auto rt = ttype(res);
 
@@ -215,58 +280,6 @@ LogicalResult Lowerer::lowerData(Operation *op) {
       else z = mul(z, in.sizes[i]);
     }
     bufs[res] = reshapeView(in, {a, z});
-    return success();
-  }
-  if (auto s = dyn_cast<mlir::bmc::SqueezeOp>(op)) {
-    Buf in = buf(s.getInput()), r = in;
-    r.sizes.clear();
-    r.strides.clear();
-    for (int64_t i = 0; i < in.rank(); ++i) {
-      if (llvm::is_contained(s.getAxes(), i)) {
-        checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
-        continue;
-      }
-      r.sizes.push_back(in.sizes[i]);
-      r.strides.push_back(in.strides[i]);
-    }
-    bufs[res] = r;
-    return success();
-  }
-  if (auto u = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) {
-    Buf in = buf(u.getInput()), r = in;
-    r.sizes.clear();
-    r.strides.clear();
-    int64_t j = 0;
-    for (int64_t i = 0; i < rt.getRank(); ++i) {
-      if (llvm::is_contained(u.getAxes(), i)) {
-        r.sizes.push_back(c(1));
-        r.strides.push_back(c(0));
-      } else {
-        r.sizes.push_back(in.sizes[j]);
-        r.strides.push_back(in.strides[j]);
-        ++j;
-      }
-    }
-    bufs[res] = r;
-    return success();
-  }
-  if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) {
-    Buf in = buf(x.getInput());
-    int64_t n = ttype(x.getShape()).getDimSize(0);
-    int64_t R = rt.getRank();
-    SmallVector<Value, 4> sizes(R);
-    for (int64_t i = 0; i < R; ++i) {
-      int64_t k = i - (R - n), j = i - (R - in.rank());
-      Value target = k >= 0 ? element(x.getShape(), k) : c(1);
-      if (j < 0) { sizes[i] = target; continue; }
-      Value d = in.sizes[j];
-      // Broadcast: the larger of the two, where the smaller is 1.
-      Value size = select(eq(target, c(1)), d, target);
-      Value ok = b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1)));
-      check(ok, ("Expand: input dimension {0} does not broadcast to {1} (dimension " + std::to_string(i) + ")").c_str(), d, size);
-      sizes[i] = size;
-    }
-    bufs[res] = broadcastView(in, resultSizes(*this, res, sizes));
     return success();
   }
   if (auto cs = dyn_cast<mlir::bmc::ConstantOfShapeOp>(op)) {

@@ -549,7 +549,9 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
           mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
-  if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp>(op)) return lowerData(op);
+  if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp, mlir::bmck::SqueezeOp,
+          mlir::bmck::UnsqueezeOp, mlir::bmck::ExpandOp>(op))
+    return lowerData(op);
   if (mlir::bmc::movesDataToKernels(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";

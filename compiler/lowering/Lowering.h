@@ -187,6 +187,9 @@ public:
   template <typename OpT> LogicalResult lowerSplit(OpT op);
   template <typename OpT> LogicalResult lowerConcat(OpT op);
   template <typename OpT> LogicalResult lowerGather(OpT op);
+  template <typename OpT> LogicalResult lowerSqueeze(OpT op);
+  template <typename OpT> LogicalResult lowerUnsqueeze(OpT op);
+  template <typename OpT> LogicalResult lowerExpand(OpT op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
   /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).

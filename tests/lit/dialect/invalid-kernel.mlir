@@ -580,3 +580,59 @@ func.func @elementwise_isolated(%x: !bmck.view<?x96xf32>, %t: tensor<?x96xf32>) 
   }
   return
 }
+
+// -----
+
+func.func @squeeze_axes(%x: !bmck.view<?x1x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op attribute 'axes': expected distinct axes in [0, 3), found [1, 3]}}
+  %y = bmck.squeeze %x {axes = array<i64: 1, 3>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_size(%x: !bmck.view<?x2x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op expected dimension 1 of size 1 (a squeezed axis), found '!bmck.view<?x2x96xf32>'}}
+  %y = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x2x96xf32>) -> !bmck.view<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_result(%x: !bmck.view<?x1x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op expected the result [?, 96] of 'f32', found '!bmck.view<?x1x96xf32>'}}
+  %y = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x1x96xf32>
+  return
+}
+
+// -----
+
+func.func @unsqueeze_axes(%x: !bmck.view<?x?xi1>) {
+  // expected-error @+1 {{'bmck.unsqueeze' op attribute 'axes': expected distinct axes in [0, 4), found [1, 1]}}
+  %y = bmck.unsqueeze %x {axes = array<i64: 1, 1>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+  return
+}
+
+// -----
+
+func.func @unsqueeze_result(%x: !bmck.view<?x7xi1>) {
+  // expected-error @+1 {{'bmck.unsqueeze' op expected the result [?, 1, 7] of 'i1', found '!bmck.view<?x7x1xi1>'}}
+  %y = bmck.unsqueeze %x {axes = array<i64: 1>} : (!bmck.view<?x7xi1>) -> !bmck.view<?x7x1xi1>
+  return
+}
+
+// -----
+
+func.func @expand_shape(%x: !bmck.view<?x1xf32>, %s: tensor<?xi64>) {
+  // expected-error @+1 {{'bmck.expand' op expected a shape of known length, found 'tensor<?xi64>'}}
+  %y = bmck.expand %x, %s : (!bmck.view<?x1xf32>, tensor<?xi64>) -> !bmck.view<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @expand_result(%x: !bmck.view<3x1xf32>, %s: tensor<3xi64>) {
+  // expected-error @+1 {{'bmck.expand' op expected the result [?, 3, ?] of 'f32', found '!bmck.view<2x4x7xf32>'}}
+  %y = bmck.expand %x, %s : (!bmck.view<3x1xf32>, tensor<3xi64>) -> !bmck.view<2x4x7xf32>
+  return
+}

@@ -200,3 +200,22 @@ func.func @elementwise(%x: !bmck.view<?x96xf32>, %b: !bmck.view<96xf32>, %i: !bm
   }
   return
 }
+
+// The view ops of Squeeze, Unsqueeze and Expand (no code).
+// CHECK-LABEL: func.func @data_views
+// CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+// CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 0, 2>} : (!bmck.view<?x5x?xbf16>) -> !bmck.view<5xbf16>
+// CHECK: bmck.unsqueeze %{{.*}} {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+// CHECK: bmck.unsqueeze %{{.*}} {axes = array<i64: 0>} : (!bmck.view<i64>) -> !bmck.view<1xi64>
+// CHECK: bmck.expand %{{.*}}, %{{.*}} : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+// CHECK: bmck.expand %{{.*}}, %{{.*}} : (!bmck.view<3x1xf32>, tensor<3xindex>) -> !bmck.view<?x3x7xf32>
+func.func @data_views(%x: !bmck.view<?x1x96xf32>, %y: !bmck.view<?x5x?xbf16>, %m: !bmck.view<?x?xi1>, %s: !bmck.view<i64>,
+                 %m4: !bmck.view<?x1x1x?xi1>, %sh: tensor<4xi64>, %c: !bmck.view<3x1xf32>, %sh3: tensor<3xindex>) {
+  %0 = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+  %1 = bmck.squeeze %y {axes = array<i64: 0, 2>} : (!bmck.view<?x5x?xbf16>) -> !bmck.view<5xbf16>
+  %2 = bmck.unsqueeze %m {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+  %3 = bmck.unsqueeze %s {axes = array<i64: 0>} : (!bmck.view<i64>) -> !bmck.view<1xi64>
+  %4 = bmck.expand %m4, %sh : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+  %5 = bmck.expand %c, %sh3 : (!bmck.view<3x1xf32>, tensor<3xindex>) -> !bmck.view<?x3x7xf32>
+  return
+}

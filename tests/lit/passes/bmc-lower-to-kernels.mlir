@@ -9,8 +9,9 @@
 // layer mark; the other ops (kv_capacity, shape queries) are untouched.
 // bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
 // norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
-// @rows); bmc.slice / split / concat / gather become bmck.slice / split /
-// concat / gather (see @concat, @data). Elementwise ops become one
+// @rows); bmc.slice / split / squeeze / unsqueeze / expand / concat /
+// gather become bmck.slice / split / squeeze / unsqueeze / expand / concat /
+// gather (see @concat, @data, @views). Elementwise ops become one
 // bmck.elementwise per group that bmc-group-elementwise decided (see
 // @elementwise). The output verifies and round-trips; running the pass
 // twice changes nothing.
@@ -338,4 +339,34 @@ func.func @data_leaves(%p: tensor<?x2x?x8xf16>, %n: tensor<?x2x?x8xf32>, %x: ten
   %e = bmc.gather %w, %ids {axis = 0 : i64} : (tensor<50x16xf32>, tensor<?xi64>) -> tensor<?x16xf32>
   %es = bmc.sigmoid %e : (tensor<?x16xf32>) -> tensor<?x16xf32>
   return %ch, %sn, %es : tensor<?x2x?x8xf16>, tensor<?x?xf32>, tensor<?x16xf32>
+}
+
+// Squeeze, Unsqueeze and Expand become the view ops bmck.squeeze /
+// unsqueeze / expand (the expansion's shape stays a tensor-level shape
+// value), each keeping its layer mark; a group reads the squeeze's view
+// through no seam. An unsqueeze of an index-typed shape value stays at
+// tensor level.
+// CHECK-LABEL: func.func @views
+// CHECK-NEXT: %[[MV:.*]] = bmck.to_view %arg0 {bmc.layer = 1 : i64} : tensor<?x?xi1> -> !bmck.view<?x?xi1>
+// CHECK-NEXT: %[[U:.*]] = bmck.unsqueeze %[[MV]] {axes = array<i64: 1, 2>, bmc.layer = 1 : i64} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+// CHECK-NEXT: %[[E:.*]] = bmck.expand %[[U]], %arg1 {bmc.layer = 1 : i64} : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+// CHECK-NEXT: %[[ET:.*]] = bmck.to_tensor %[[E]] {bmc.layer = 1 : i64} : !bmck.view<?x1x?x?xi1> -> tensor<?x1x?x?xi1>
+// CHECK-NEXT: %[[XV:.*]] = bmck.to_view %arg2 : tensor<?x1x8xf32> -> !bmck.view<?x1x8xf32>
+// CHECK-NEXT: %[[S:.*]] = bmck.squeeze %[[XV]] {axes = array<i64: 1>} : (!bmck.view<?x1x8xf32>) -> !bmck.view<?x8xf32>
+// CHECK-NEXT: %[[R:.*]] = bmck.elementwise %[[S]] : (!bmck.view<?x8xf32>) -> !bmck.view<?x8xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.neg
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[RT:.*]] = bmck.to_tensor %[[R]]
+// CHECK-NEXT: %[[I:.*]] = bmc.unsqueeze %arg3 {axes = array<i64: 0>} : (tensor<index>) -> tensor<1xindex>
+// CHECK-NEXT: return %[[ET]], %[[RT]], %[[I]]
+func.func @views(%m: tensor<?x?xi1>, %sh: tensor<4xi64>, %x: tensor<?x1x8xf32>, %n: tensor<index>)
+    -> (tensor<?x1x?x?xi1>, tensor<?x8xf32>, tensor<1xindex>) {
+  %u = bmc.unsqueeze %m {axes = array<i64: 1, 2>, bmc.layer = 1 : i64} : (tensor<?x?xi1>) -> tensor<?x1x1x?xi1>
+  %e = bmc.expand %u, %sh {bmc.layer = 1 : i64} : (tensor<?x1x1x?xi1>, tensor<4xi64>) -> tensor<?x1x?x?xi1>
+  %s = bmc.squeeze %x {axes = array<i64: 1>} : (tensor<?x1x8xf32>) -> tensor<?x8xf32>
+  %r = bmc.neg %s : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %i = bmc.unsqueeze %n {axes = array<i64: 0>} : (tensor<index>) -> tensor<1xindex>
+  return %e, %r, %i : tensor<?x1x?x?xi1>, tensor<?x8xf32>, tensor<1xindex>
 }
