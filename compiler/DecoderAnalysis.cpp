@@ -26,28 +26,47 @@ static Value stripCasts(Value v) {
   return v;
 }
 
-/// The values that are `v` cast (ONNX Cast), with the type cast to: a
-/// bmc.cast of it, or a bmck.elementwise of that one Cast reading it through
-/// its seam, seen at tensor level (bmc-lower-to-kernels made it a group).
+// The analysis runs on the pipeline's output, where the moved families are
+// kernel ops on views: a tensor-level value is read through bmck.to_view, a
+// kernel op's result is returned (or read at tensor level) through
+// bmck.to_tensor, and a kernel op reads another's view directly.
+
+/// The uses of `v`, a tensor or a view, through the seams: a bmck.to_view
+/// of a tensor stands for the uses of its view, a bmck.to_tensor of a view
+/// for the uses of its tensor.
+static SmallVector<OpOperand *> usesThroughSeams(Value v) {
+  SmallVector<OpOperand *> r;
+  for (OpOperand &u : v.getUses()) {
+    if (auto tv = dyn_cast<mlir::bmck::ToViewOp>(u.getOwner())) r.append(usesThroughSeams(tv.getView()));
+    else if (auto tt = dyn_cast<mlir::bmck::ToTensorOp>(u.getOwner())) r.append(usesThroughSeams(tt.getTensor()));
+    else r.push_back(&u);
+  }
+  return r;
+}
+
+/// The values that are `v` (a tensor or a view) cast (ONNX Cast), with the
+/// type cast to: a bmc.cast of it, or the view of a bmck.elementwise of that
+/// one Cast (bmc-lower-to-kernels made it a group), each read through the
+/// seams.
 static SmallVector<std::pair<Value, Type>> castsOf(Value v) {
   SmallVector<std::pair<Value, Type>> r;
-  for (Operation *u : v.getUsers()) {
+  for (OpOperand *use : usesThroughSeams(v)) {
+    Operation *u = use->getOwner();
     if (auto c = dyn_cast<mlir::bmc::CastOp>(u)) {
       r.push_back({c.getResult(), c.getTo()});
       continue;
     }
-    auto seam = dyn_cast<mlir::bmck::ToViewOp>(u);
-    if (!seam) continue;
-    for (Operation *g : seam.getView().getUsers()) {
-      auto group = dyn_cast<mlir::bmck::ElementwiseOp>(g);
-      if (!group || group.getBody().front().getOperations().size() != 2) continue;
-      auto c = dyn_cast<mlir::bmc::CastOp>(group.getRoot());
-      if (!c) continue;
-      for (Operation *t : group.getResult().getUsers())
-        if (auto back = dyn_cast<mlir::bmck::ToTensorOp>(t)) r.push_back({back.getTensor(), c.getTo()});
-    }
+    auto group = dyn_cast<mlir::bmck::ElementwiseOp>(u);
+    if (!group || group.getInputs().size() != 1 || group.getBody().front().getOperations().size() != 2) continue;
+    if (auto c = dyn_cast<mlir::bmc::CastOp>(group.getRoot())) r.push_back({group.getResult(), c.getTo()});
   }
   return r;
+}
+
+/// The tensor-level value a kernel op's operand views, or the operand itself.
+static Value viewed(Value v) {
+  if (auto tv = v.getDefiningOp<mlir::bmck::ToViewOp>()) return tv.getTensor();
+  return v;
 }
 
 /// The weight gathered by `arg` (an embedding lookup), if any.
@@ -56,16 +75,18 @@ static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (auto [cast, to] : castsOf(v)) work.push_back(cast);
-    for (Operation *u : v.getUsers()) {
+    for (OpOperand *use : usesThroughSeams(v)) {
+      Operation *u = use->getOwner();
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
-      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp,
-              mlir::bmc::SqueezeOp>(u) && u->getOperand(0) == v) {
+      if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp, mlir::bmc::SqueezeOp,
+              mlir::bmck::UnsqueezeOp, mlir::bmck::SqueezeOp>(u) && use->getOperandNumber() == 0) {
         work.push_back(u->getResult(0));
         continue;
       }
-      if (auto g = dyn_cast<mlir::bmc::GatherOp>(u))
-        if (g.getIndices() == v && g.getAxis() == 0)
-          if (auto w = g.getData().getDefiningOp<mlir::bmc::WeightOp>()) return w;
+      // Indices are operand 1 of bmc.gather and of bmck.gather.
+      if (isa<mlir::bmc::GatherOp, mlir::bmck::GatherOp>(u) && use->getOperandNumber() == 1 &&
+          u->getAttrOfType<IntegerAttr>("axis").getInt() == 0)
+        if (auto w = viewed(u->getOperand(0)).getDefiningOp<mlir::bmc::WeightOp>()) return w;
     }
   }
   return {};
@@ -153,16 +174,18 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
     SmallVector<Value, 2> pasts{a};
     for (auto [cast, to] : castsOf(a))
       if (to.isF32()) pasts.push_back(cast);
-    SmallVector<Operation *> readers;
-    for (Value p : pasts) readers.append(p.getUsers().begin(), p.getUsers().end());
-    for (Operation *u : readers) {
-      auto cc = dyn_cast<mlir::bmc::ConcatOp>(u);
-      if (!cc || cc.getAxis() != 2 || cc.getInputs().size() != 2 || !llvm::is_contained(pasts, cc.getInputs()[0])) continue;
+    SmallVector<OpOperand *> readers;
+    for (Value p : pasts) readers.append(usesThroughSeams(p));
+    for (OpOperand *read : readers) {
+      // bmc.concat, or bmck.concat of the views of its inputs, with a past first.
+      Operation *u = read->getOwner();
+      if (!isa<mlir::bmc::ConcatOp, mlir::bmck::ConcatOp>(u) || u->getAttrOfType<IntegerAttr>("axis").getInt() != 2 ||
+          u->getNumOperands() != 2 || read->getOperandNumber() != 0)
+        continue;
       SmallVector<OpOperand *> uses;
-      for (OpOperand &use : cc.getResult().getUses()) uses.push_back(&use);
-      for (auto [back, to] : castsOf(cc.getResult()))
-        if (to == t.getElementType())
-          for (OpOperand &bu : back.getUses()) uses.push_back(&bu);
+      for (OpOperand *use : usesThroughSeams(u->getResult(0))) uses.push_back(use);
+      for (auto [back, to] : castsOf(u->getResult(0)))
+        if (to == t.getElementType()) uses.append(usesThroughSeams(back));
       for (OpOperand *usep : uses)
         if (OpOperand &use = *usep; use.getOwner() == ret.getOperation()) {
           DecoderInfo::KV c;
@@ -178,9 +201,8 @@ DecoderInfo analyzeDecoder(ModuleOp module, const ModelSignature &sig) {
   // Bytes streamed per token: every weight except tables only gathered from.
   main.walk([&](mlir::bmc::WeightOp w) {
     auto t = rt(w.getType());
-    bool lookupOnly = !w->use_empty() && llvm::all_of(w->getUsers(), [&](Operation *u) {
-      auto g = dyn_cast<mlir::bmc::GatherOp>(u);
-      return g && g.getData() == w.getResult();
+    bool lookupOnly = !w->use_empty() && llvm::all_of(usesThroughSeams(w.getResult()), [&](OpOperand *u) {
+      return isa<mlir::bmc::GatherOp, mlir::bmck::GatherOp>(u->getOwner()) && u->getOperandNumber() == 0;
     });
     if (!lookupOnly) d.weightBytesPerToken += t.getNumElements() * std::max<int64_t>(1, t.getElementTypeBitWidth() / 8);
   });

@@ -328,3 +328,153 @@ LogicalResult ReduceOp::verify() {
   }
   return verifyResult(*this, getResult().getType(), want, in.getElementType());
 }
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+/// Sizes agree where both are known.
+static bool sameSizes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() != b.size()) return false;
+  for (auto [x, y] : llvm::zip(a, b))
+    if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y) return false;
+  return true;
+}
+
+static LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank) {
+  if (axis < 0 || axis >= rank)
+    return op->emitOpError("attribute 'axis': expected a value in [0, ") << rank << "), found " << axis;
+  return success();
+}
+
+/// bmc.slice's type inference, on views: distinct axes, one bound per axis;
+/// the sliced dimensions' lengths are the emitter's (ONNX clamping at run time).
+LogicalResult SliceOp::verify() {
+  ViewType in = getInput().getType(), out = getResult().getType();
+  ArrayRef<int64_t> axes = getAxes();
+  SmallVector<bool> seen(in.getRank(), false);
+  for (int64_t a : axes) {
+    if (a < 0 || a >= in.getRank() || seen[a])
+      return emitOpError("attribute 'axes': expected distinct axes in [0, ") << in.getRank() << "), found "
+                                                                             << shapeStr(axes);
+    seen[a] = true;
+  }
+  for (Value v : {getStarts(), getEnds(), getSteps()}) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (!t.isDynamicDim(0) && t.getDimSize(0) != int64_t(axes.size()))
+      return emitOpError("expected starts, ends and steps of ")
+             << axes.size() << " entries (one per axis), found " << t;
+  }
+  SmallVector<int64_t> want(in.getShape());
+  for (int64_t a : axes) want[a] = ShapedType::kDynamic;
+  return verifyResult(*this, out, want, in.getElementType());
+}
+
+LogicalResult SplitOp::verify() {
+  ViewType in = getInput().getType();
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, in.getRank()))) return failure();
+  ArrayRef<int64_t> sizes = getSizes();
+  if (sizes.size() != getResults().size())
+    return emitOpError("expected one size per result, found ")
+           << sizes.size() << " sizes and " << getResults().size() << " results";
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s < 0) return emitOpError("attribute 'sizes': expected sizes >= 0, found ") << shapeStr(sizes);
+    total += s;
+  }
+  if (!in.isDynamicDim(axis) && total != in.getShape()[axis])
+    return emitOpError("expected sizes that sum to ")
+           << in.getShape()[axis] << " (dimension " << axis << "), found " << shapeStr(sizes) << " (sum " << total
+           << ")";
+  for (auto [r, s] : llvm::zip(getResults(), sizes)) {
+    SmallVector<int64_t> want(in.getShape());
+    want[axis] = s;
+    if (failed(verifyResult(*this, cast<ViewType>(r.getType()), want, in.getElementType()))) return failure();
+  }
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty()) return emitOpError("expected at least one input, found none");
+  auto t0 = cast<ViewType>(getInputs()[0].getType());
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, t0.getRank()))) return failure();
+  SmallVector<int64_t> want(t0.getShape());
+  for (auto [i, v] : llvm::enumerate(getInputs().drop_front())) {
+    auto t = cast<ViewType>(v.getType());
+    SmallVector<int64_t> a(t.getShape()), b(want);
+    if (t.getRank() == t0.getRank()) a[axis] = b[axis] = 0;
+    if (t.getElementType() != t0.getElementType() || !sameSizes(a, b))
+      return emitOpError("expected input ")
+             << i + 1 << " of element type " << t0.getElementType() << " and sizes " << shapeStr(t0.getShape())
+             << " but along axis " << axis << " (as input 0), found " << t;
+    int64_t x = want[axis], y = t.getShape()[axis];
+    want[axis] = ShapedType::isDynamic(x) || ShapedType::isDynamic(y) ? ShapedType::kDynamic : x + y;
+  }
+  return verifyResult(*this, getResult().getType(), want, t0.getElementType());
+}
+
+LogicalResult GatherOp::verify() {
+  ViewType data = getData().getType(), idx = getIndices().getType();
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, data.getRank()))) return failure();
+  if (!idx.getElementType().isSignlessInteger(32) && !idx.getElementType().isSignlessInteger(64))
+    return emitOpError("expected i32 or i64 indices, found ") << idx;
+  SmallVector<int64_t> want(data.getShape().take_front(axis));
+  want.append(idx.getShape().begin(), idx.getShape().end());
+  want.append(data.getShape().begin() + axis + 1, data.getShape().end());
+  return verifyResult(*this, getResult().getType(), want, data.getElementType());
+}
+
+/// Distinct axes in [0, rank), or an error naming them.
+static LogicalResult verifyAxes(Operation *op, ArrayRef<int64_t> axes, int64_t rank) {
+  SmallVector<bool> seen(rank, false);
+  for (int64_t a : axes) {
+    if (a < 0 || a >= rank || seen[a])
+      return op->emitOpError("attribute 'axes': expected distinct axes in [0, ") << rank << "), found "
+                                                                                 << shapeStr(axes);
+    seen[a] = true;
+  }
+  return success();
+}
+
+/// bmc.squeeze's type inference, on views: the squeezed dimensions are 1
+/// where known (else checked at run time).
+LogicalResult SqueezeOp::verify() {
+  ViewType in = getInput().getType();
+  if (failed(verifyAxes(*this, getAxes(), in.getRank()))) return failure();
+  SmallVector<int64_t> want;
+  for (int64_t i = 0; i < in.getRank(); ++i) {
+    int64_t d = in.getShape()[i];
+    if (!llvm::is_contained(getAxes(), i)) want.push_back(d);
+    else if (!ShapedType::isDynamic(d) && d != 1)
+      return emitOpError("expected dimension ") << i << " of size 1 (a squeezed axis), found " << in;
+  }
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// bmc.unsqueeze's type inference, on views: `axes` index the result.
+LogicalResult UnsqueezeOp::verify() {
+  ViewType in = getInput().getType();
+  int64_t rank = in.getRank() + int64_t(getAxes().size());
+  if (failed(verifyAxes(*this, getAxes(), rank))) return failure();
+  SmallVector<int64_t> want;
+  for (int64_t i = 0, j = 0; i < rank; ++i) want.push_back(llvm::is_contained(getAxes(), i) ? 1 : in.getShape()[j++]);
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// bmc.expand's type inference, on views: a shape of known length, the
+/// result of rank max(input, shape); a known input size other than 1 stays.
+LogicalResult ExpandOp::verify() {
+  ViewType in = getInput().getType();
+  auto st = cast<RankedTensorType>(getShape().getType());
+  if (st.isDynamicDim(0)) return emitOpError("expected a shape of known length, found ") << st;
+  int64_t n = st.getDimSize(0), rank = std::max<int64_t>(n, in.getRank());
+  SmallVector<int64_t> want(rank, ShapedType::kDynamic);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t j = i - (rank - in.getRank());
+    if (j >= 0 && !ShapedType::isDynamic(in.getShape()[j]) && in.getShape()[j] != 1) want[i] = in.getShape()[j];
+  }
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}

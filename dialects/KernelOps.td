@@ -2,8 +2,10 @@
 //
 // Families moved so far: the seams to the tensor level, the KV cache (its
 // view of the valid rows, its in-place append), attention, the matrix
-// products (matmul, gemm), the row kernels (norm, softmax, reduce) and the
-// elementwise groups. Every verifier
+// products (matmul, gemm), the row kernels (norm, softmax, reduce), part
+// of data movement (slice, split, squeeze, unsqueeze, expand, concat,
+// gather) and the elementwise
+// groups. Every verifier
 // names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
@@ -274,6 +276,149 @@ def Bmck_ReduceOp : Bmck_Op<"reduce", [MemoryEffects<[MemRead]>]> {
                        BoolAttr:$keepdims);
   let results = (outs Bmck_ViewType:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement (docs/DESIGN.md, step 6): views (no code) and copies
+//===----------------------------------------------------------------------===//
+
+def Bmck_SliceOp : Bmck_Op<"slice", [Pure]> {
+  let summary = "a strided window of a view (no code): ONNX Slice";
+  let description = [{
+    For each listed axis, entries `start, start + step, ...` before `end`,
+    with ONNX's clamping (negative indices count from the end; clamped to
+    `[0, dim]` for positive steps, `[-1, dim - 1]` for negative ones),
+    applied at run time. The result is a view of the same storage: its
+    offset moves to `start`, its stride is multiplied by `step`; nothing is
+    copied, so a target passes the strided view to the kernel that reads it.
+    `starts`, `ends` and `steps` hold one entry per axis; they are shape
+    values, 1-D i64 or index tensors as the shape arithmetic computes them
+    (still at tensor level: a target reads them as host scalars, never as a
+    kernel's data); a step of 0 is a run-time error.
+
+    ```mlir
+    %s = bmck.slice %x, %starts, %ends, %steps {axes = array<i64: 3>}
+        : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x6x?x8xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, 1DTensorOf<[I64, Index]>:$starts, 1DTensorOf<[I64, Index]>:$ends,
+                       1DTensorOf<[I64, Index]>:$steps, DenseI64ArrayAttr:$axes);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input `,` $starts `,` $ends `,` $steps attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_SplitOp : Bmck_Op<"split", [Pure]> {
+  let summary = "consecutive pieces of a view along one axis (no code): ONNX Split";
+  let description = [{
+    Result k is the window `[s_0 + ... + s_(k-1), ... + s_k)` of `input`
+    along `axis`, `sizes` holding one constant size per result: views of the
+    same storage (offsets moved, strides kept). That the sizes add up to a
+    dimension known only at run time is checked at run time.
+
+    ```mlir
+    %q, %k, %v = bmck.split %qkv {axis = 2 : i64, sizes = array<i64: 96, 96, 96>}
+        : (!bmck.view<?x?x288xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>)
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, I64Attr:$axis, DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<Bmck_ViewType>:$results);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_ConcatOp : Bmck_Op<"concat", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: copy views one after another along an axis into a new view";
+  let description = [{
+    The kernel-level form of `bmc.concat` (ONNX Concat): the inputs, of one
+    rank and element type and equal sizes but along `axis`, tile the result
+    along `axis`, each copied (any strides) into its window of a new
+    row-major view the emitter allocates (on the CPU, the runtime's output
+    buffer itself when the function returns the result). The other sizes are
+    checked to agree at run time where the types leave them open.
+
+    ```mlir
+    %c = bmck.concat %past, %new {axis = 2 : i64}
+        : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x2x?x16xf32>) -> !bmck.view<?x2x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Bmck_ViewType>:$inputs, I64Attr:$axis);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_GatherOp : Bmck_Op<"gather", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: slices of a view picked by integer indices into a new view";
+  let description = [{
+    The kernel-level form of `bmc.gather` (ONNX Gather): the result is
+    `data[..., indices[j...], ...]` at `axis`, sizes
+    `data[:axis] ++ indices ++ data[axis+1:]`, a new row-major view. Negative
+    indices count from the end; an index out of range is a run-time error
+    naming it. An embedding lookup is a gather of a weight at axis 0.
+
+    ```mlir
+    %e = bmck.gather %table, %ids {axis = 0 : i64}
+        : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$data, Bmck_ViewType:$indices, I64Attr:$axis);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_SqueezeOp : Bmck_Op<"squeeze", [Pure]> {
+  let summary = "a view without some size-1 dimensions (no code): ONNX Squeeze";
+  let description = [{
+    The input's dimensions but `axes` (distinct, of the input), each of
+    which must have size 1 (checked at run time where the type leaves it
+    open); the other sizes and strides are kept. A view of the same storage.
+
+    ```mlir
+    %s = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_UnsqueezeOp : Bmck_Op<"unsqueeze", [Pure]> {
+  let summary = "a view with size-1 dimensions inserted (no code): ONNX Unsqueeze";
+  let description = [{
+    `axes` (distinct) index the result: there the result has a dimension of
+    size 1 (stride 0), elsewhere the input's dimensions in order. A view of
+    the same storage.
+
+    ```mlir
+    %u = bmck.unsqueeze %x {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_ExpandOp : Bmck_Op<"expand", [Pure]> {
+  let summary = "a broadcast view (no code): ONNX Expand";
+  let description = [{
+    The input broadcast (numpy rules, right-aligned) to `shape`, a shape
+    value (a 1-D i64 or index tensor, still at tensor level, read as host
+    scalars like a slice's bounds): a dimension of size 1 is repeated with
+    stride 0, a target size of 1 keeps the input's size; a size that does
+    not broadcast is a run-time error naming it. Nothing is copied.
+
+    ```mlir
+    %e = bmck.expand %m, %shape : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, 1DTensorOf<[I64, Index]>:$shape);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input `,` $shape attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

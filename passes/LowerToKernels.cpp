@@ -35,6 +35,10 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
     target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
                         ReduceProdOp>();
+    // Data movement: slice, split, concat, gather, squeeze, unsqueeze, expand
+    // (LowerToKernelsData.cpp).
+    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(
+        [](Operation *op) { return !movesDataToKernels(op); });
     // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
     // ops outside a bmck.elementwise, but for the bmc.fused ones its
     // pattern erases and a packed 16-bit weight's Cast.
@@ -43,6 +47,7 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     populateKVToKernelPatterns(patterns);
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
+    populateDataToKernelPatterns(patterns);
     populateNormToKernelPatterns(patterns);
     populateElementwiseToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();

@@ -95,6 +95,16 @@ void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
 /// bmck.norm, bmc.softmax -> bmck.softmax, bmc.reduce_* -> bmck.reduce.
 void populateNormToKernelPatterns(RewritePatternSet &patterns);
 
+/// Data movement in bmc-lower-to-kernels (passes/LowerToKernelsData.cpp):
+/// bmc.slice / split / squeeze / unsqueeze / expand -> the view ops bmck.slice
+/// / split / squeeze / unsqueeze / expand, bmc.concat / bmc.gather -> the
+/// copying kernels bmck.concat / bmck.gather.
+void populateDataToKernelPatterns(RewritePatternSet &patterns);
+/// Whether bmc-lower-to-kernels moves `op` (one of those seven) to the kernel
+/// level: every value it would make a view of has an integer or float element
+/// type (index-typed shape vectors stay tensor-level).
+bool movesDataToKernels(Operation *op);
+
 /// The constant a matrix product's right operand `rhs` reads: a 2-D
 /// bmc.weight reached through at most one 2-D Transpose (`transposed`),
 /// before or after a Cast to f32 of a bf16/f16 weight, or a bf16/f16 weight

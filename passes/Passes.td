@@ -257,10 +257,14 @@ def LowerToKernels : Pass<"bmc-lower-to-kernels", "::mlir::func::FuncOp"> {
     passes/LowerToKernelsMatMul.cpp), the norms, softmax and reductions
     (`bmc.layer_norm` / `bmc.rms_norm` -> `bmck.norm`, `bmc.softmax` ->
     `bmck.softmax`, `bmc.reduce_*` -> `bmck.reduce` with a `kind`;
-    passes/LowerToKernelsNorm.cpp) and the elementwise groups that
-    `bmc-group-elementwise` marked (one `bmck.elementwise` per group,
-    holding its ops, where its root stood, also when other ops stand between
-    them; a 16-bit weight's Cast only packed products read stays;
+    passes/LowerToKernelsNorm.cpp), part of data movement (`bmc.slice` /
+    `split` / `squeeze` / `unsqueeze` / `expand` -> the view ops
+    `bmck.slice` / `split` / `squeeze` / `unsqueeze` / `expand`, `bmc.concat`
+    / `bmc.gather` -> the copies `bmck.concat` / `bmck.gather`, unless a
+    value has index elements; passes/LowerToKernelsData.cpp) and the elementwise
+    groups that `bmc-group-elementwise` marked (one `bmck.elementwise` per
+    group, holding its ops, where its root stood, also when other ops stand
+    between them; a 16-bit weight's Cast only packed products read stays;
     passes/LowerToKernelsElementwise.cpp).
     The other ops stay at tensor level; `bmck.to_view` / `bmck.to_tensor`
     join the two forms (no code). A pattern reads a value a moved family

@@ -1,4 +1,12 @@
 //===- LowerData.cpp - data movement: views where possible, copies else ----===//
+//
+// bmck.slice / split / squeeze / unsqueeze / expand (views: no code) and
+// bmck.concat / bmck.gather (copies into a new buffer) come from
+// bmc-lower-to-kernels; the same code emits the tensor-level ops the pass
+// leaves (index-typed shape vectors: movesDataToKernels), whose accessors
+// have the same names. The other data ops are still emitted from their
+// tensor-level form.
+//
 
 #include "compiler/lowering/Lowering.h"
 
@@ -9,11 +17,17 @@ namespace lowering {
 
 static RankedTensorType ttype(Value v) { return cast<RankedTensorType>(v.getType()); }
 
+/// The sizes a tensor or view type knows at compile time (kDynamic else).
+static ArrayRef<int64_t> typeSizes(Value v) {
+  if (auto vt = dyn_cast<mlir::bmck::ViewType>(v.getType())) return vt.getShape();
+  return ttype(v).getShape();
+}
+
 /// Result sizes: static dims from the type, others from `dyn`.
 static SmallVector<Value, 4> resultSizes(Lowerer &l, Value result, ArrayRef<Value> dyn) {
-  auto t = ttype(result);
+  ArrayRef<int64_t> t = typeSizes(result);
   SmallVector<Value, 4> s;
-  for (int64_t i = 0; i < t.getRank(); ++i) s.push_back(t.isDynamicDim(i) ? dyn[i] : l.c(t.getDimSize(i)));
+  for (size_t i = 0; i < t.size(); ++i) s.push_back(ShapedType::isDynamic(t[i]) ? dyn[i] : l.c(t[i]));
   return s;
 }
 
@@ -59,7 +73,186 @@ static SmallVector<Value, 4> reshapeSizes(Lowerer &l, mlir::bmc::ReshapeOp op, c
   return sizes;
 }
 
+template <typename OpT> LogicalResult Lowerer::lowerConcat(OpT cc) {
+  Value res = cc->getResult(0);
+  int64_t axis = cc.getAxis();
+  SmallVector<Buf> ins;
+  for (Value v : cc.getInputs()) ins.push_back(buf(v));
+  SmallVector<Value, 4> sizes = ins[0].sizes;
+  Value total = c(0);
+  for (auto [k, in] : llvm::enumerate(ins)) {
+    for (int64_t d = 0; d < in.rank(); ++d)
+      if (d != axis) checkEq(in.sizes[d], sizes[d], "Concat: input " + std::to_string(k) + " dimension " + std::to_string(d));
+    total = add(total, in.sizes[axis]);
+  }
+  sizes[axis] = total;
+  sizes = resultSizes(*this, res, sizes);
+  // The inputs tile the result along `axis`: every element is written.
+  Buf out = allocResult(res, ins[0].elem, ins[0].isUnsigned, sizes);
+  Value off = c(0);
+  for (const Buf &in : ins) {
+    Buf dst = out;
+    dst.sizes = in.sizes;
+    dst.offset = add(out.offset, mul(off, out.strides[axis]));
+    dst.contiguous = false;
+    copy(in, dst);
+    off = add(off, in.sizes[axis]);
+  }
+  bufs[res] = out;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerSplit(OpT sp) {
+  Buf in = buf(sp.getInput());
+  int64_t axis = sp.getAxis();
+  Value total = c(0);
+  for (int64_t s : sp.getSizes()) total = add(total, c(s));
+  checkEq(total, in.sizes[axis], "Split: sum of split sizes vs dimension " + std::to_string(axis));
+  Value off = c(0);
+  for (auto [k, s] : llvm::enumerate(sp.getSizes())) {
+    Buf r = in;
+    r.sizes[axis] = c(s);
+    r.offset = add(in.offset, mul(off, in.strides[axis]));
+    r.contiguous = in.contiguous && axis == 0;
+    bufs[sp.getResult(k)] = r;
+    off = add(off, c(s));
+  }
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerSlice(OpT sl) {
+  Value res = sl->getResult(0);
+  Buf in = buf(sl.getInput()), r = in;
+  for (auto [k, axis] : llvm::enumerate(sl.getAxes())) {
+    Value dim = in.sizes[axis];
+    Value start = element(sl.getStarts(), k), end = element(sl.getEnds(), k), step = element(sl.getSteps(), k);
+    check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, step, c(0)), "Slice: step must be non-zero");
+    // ONNX clamping: negative indices count from the end; then clamp to
+    // [0, dim] for positive steps and [-1, dim-1] for negative ones.
+    auto neg = [&](Value v) { return b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c(0)); };
+    start = select(neg(start), add(start, dim), start);
+    end = select(neg(end), add(end, dim), end);
+    Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, step, c(0));
+    Value sPos = smin(smax(start, c(0)), dim), ePos = smin(smax(end, c(0)), dim);
+    Value dm1 = sub(dim, c(1));
+    Value sNeg = smin(smax(start, c(0)), dm1), eNeg = smin(smax(end, c(-1)), dm1);
+    start = select(pos, sPos, sNeg);
+    end = select(pos, ePos, eNeg);
+    // length = max(0, ceil((end - start) / step))
+    Value span = sub(end, start);
+    Value adj = select(pos, sub(step, c(1)), add(step, c(1)));
+    Value len = smax(c(0), sdiv(add(span, adj), step));
+    r.offset = add(r.offset, mul(start, in.strides[axis]));
+    r.sizes[axis] = len;
+    r.strides[axis] = mul(in.strides[axis], step);
+  }
+  r.contiguous = false;
+  bufs[res] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerGather(OpT g) {
+  Value res = g->getResult(0);
+  Buf data = buf(g.getData()), idx = buf(g.getIndices());
+  int64_t axis = g.getAxis();
+  SmallVector<Value, 4> sizes(data.sizes.begin(), data.sizes.begin() + axis);
+  sizes.append(idx.sizes.begin(), idx.sizes.end());
+  sizes.append(data.sizes.begin() + axis + 1, data.sizes.end());
+  Buf out = alloc(data.elem, data.isUnsigned, sizes);
+  Value dimAx = data.sizes[axis];
+  int64_t ir = idx.rank();
+  // Rows of contiguous inner data are copied with one loop (embeddings).
+  loops(sizes, [&](ArrayRef<Value> iv) {
+    SmallVector<Value, 4> iIdx(iv.begin() + axis, iv.begin() + axis + ir);
+    Value k = load(idx, iIdx);
+    if (k.getType() != i64) k = b.create<arith::ExtSIOp>(loc, i64, k);
+    k = select(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, c(0)), add(k, dimAx), k);
+    Value ok = b.create<arith::AndIOp>(loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, k, c(0)),
+                                       b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, dimAx));
+    check(ok, "Gather: index {0} is out of range for a dimension of {1}", k, dimAx);
+    SmallVector<Value, 4> dIdx(iv.begin(), iv.begin() + axis);
+    dIdx.push_back(k);
+    dIdx.append(iv.begin() + axis + ir, iv.end());
+    Value v = b.create<LLVM::LoadOp>(loc, data.elem, elemPtr(data, dIdx));
+    b.create<LLVM::StoreOp>(loc, v, elemPtr(out, iv));
+  });
+  bufs[res] = out;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerSqueeze(OpT s) {
+  Value res = s->getResult(0);
+  Buf in = buf(s.getInput()), r = in;
+  r.sizes.clear();
+  r.strides.clear();
+  for (int64_t i = 0; i < in.rank(); ++i) {
+    if (llvm::is_contained(s.getAxes(), i)) {
+      checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
+      continue;
+    }
+    r.sizes.push_back(in.sizes[i]);
+    r.strides.push_back(in.strides[i]);
+  }
+  bufs[res] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerUnsqueeze(OpT u) {
+  Value res = u->getResult(0);
+  Buf in = buf(u.getInput()), r = in;
+  r.sizes.clear();
+  r.strides.clear();
+  int64_t j = 0;
+  for (int64_t i = 0; i < int64_t(typeSizes(res).size()); ++i) {
+    if (llvm::is_contained(u.getAxes(), i)) {
+      r.sizes.push_back(c(1));
+      r.strides.push_back(c(0));
+    } else {
+      r.sizes.push_back(in.sizes[j]);
+      r.strides.push_back(in.strides[j]);
+      ++j;
+    }
+  }
+  bufs[res] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerExpand(OpT x) {
+  Value res = x->getResult(0);
+  Buf in = buf(x.getInput());
+  int64_t n = ttype(x.getShape()).getDimSize(0);
+  int64_t R = typeSizes(res).size();
+  SmallVector<Value, 4> sizes(R);
+  for (int64_t i = 0; i < R; ++i) {
+    int64_t k = i - (R - n), j = i - (R - in.rank());
+    Value target = k >= 0 ? element(x.getShape(), k) : c(1);
+    if (j < 0) { sizes[i] = target; continue; }
+    Value d = in.sizes[j];
+    // Broadcast: the larger of the two, where the smaller is 1.
+    Value size = select(eq(target, c(1)), d, target);
+    Value ok = b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1)));
+    check(ok, ("Expand: input dimension {0} does not broadcast to {1} (dimension " + std::to_string(i) + ")").c_str(), d, size);
+    sizes[i] = size;
+  }
+  bufs[res] = broadcastView(in, resultSizes(*this, res, sizes));
+  return success();
+}
+
 LogicalResult Lowerer::lowerData(Operation *op) {
+  if (auto x = dyn_cast<mlir::bmck::SliceOp>(op)) return lowerSlice(x);
+  if (auto x = dyn_cast<mlir::bmck::SplitOp>(op)) return lowerSplit(x);
+  if (auto x = dyn_cast<mlir::bmck::ConcatOp>(op)) return lowerConcat(x);
+  if (auto x = dyn_cast<mlir::bmck::GatherOp>(op)) return lowerGather(x);
+  if (auto x = dyn_cast<mlir::bmck::SqueezeOp>(op)) return lowerSqueeze(x);
+  if (auto x = dyn_cast<mlir::bmck::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
+  if (auto x = dyn_cast<mlir::bmck::ExpandOp>(op)) return lowerExpand(x);
+  if (auto x = dyn_cast<mlir::bmc::SliceOp>(op)) return lowerSlice(x);
+  if (auto x = dyn_cast<mlir::bmc::SplitOp>(op)) return lowerSplit(x);
+  if (auto x = dyn_cast<mlir::bmc::ConcatOp>(op)) return lowerConcat(x);
+  if (auto x = dyn_cast<mlir::bmc::GatherOp>(op)) return lowerGather(x);
+  if (auto x = dyn_cast<mlir::bmc::SqueezeOp>(op)) return lowerSqueeze(x);
+  if (auto x = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
+  if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) return lowerExpand(x);
   Value res = op->getResult(0);
   auto rt = ttype(res);
 
@@ -87,158 +280,6 @@ LogicalResult Lowerer::lowerData(Operation *op) {
       else z = mul(z, in.sizes[i]);
     }
     bufs[res] = reshapeView(in, {a, z});
-    return success();
-  }
-  if (auto s = dyn_cast<mlir::bmc::SqueezeOp>(op)) {
-    Buf in = buf(s.getInput()), r = in;
-    r.sizes.clear();
-    r.strides.clear();
-    for (int64_t i = 0; i < in.rank(); ++i) {
-      if (llvm::is_contained(s.getAxes(), i)) {
-        checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
-        continue;
-      }
-      r.sizes.push_back(in.sizes[i]);
-      r.strides.push_back(in.strides[i]);
-    }
-    bufs[res] = r;
-    return success();
-  }
-  if (auto u = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) {
-    Buf in = buf(u.getInput()), r = in;
-    r.sizes.clear();
-    r.strides.clear();
-    int64_t j = 0;
-    for (int64_t i = 0; i < rt.getRank(); ++i) {
-      if (llvm::is_contained(u.getAxes(), i)) {
-        r.sizes.push_back(c(1));
-        r.strides.push_back(c(0));
-      } else {
-        r.sizes.push_back(in.sizes[j]);
-        r.strides.push_back(in.strides[j]);
-        ++j;
-      }
-    }
-    bufs[res] = r;
-    return success();
-  }
-  if (auto cc = dyn_cast<mlir::bmc::ConcatOp>(op)) {
-    int64_t axis = cc.getAxis();
-    SmallVector<Buf> ins;
-    for (Value v : cc.getInputs()) ins.push_back(buf(v));
-    SmallVector<Value, 4> sizes = ins[0].sizes;
-    Value total = c(0);
-    for (auto [k, in] : llvm::enumerate(ins)) {
-      for (int64_t d = 0; d < in.rank(); ++d)
-        if (d != axis) checkEq(in.sizes[d], sizes[d], "Concat: input " + std::to_string(k) + " dimension " + std::to_string(d));
-      total = add(total, in.sizes[axis]);
-    }
-    sizes[axis] = total;
-    sizes = resultSizes(*this, res, sizes);
-    // The inputs tile the result along `axis`: every element is written.
-    Buf out = allocResult(res, ins[0].elem, ins[0].isUnsigned, sizes);
-    Value off = c(0);
-    for (const Buf &in : ins) {
-      Buf dst = out;
-      dst.sizes = in.sizes;
-      dst.offset = add(out.offset, mul(off, out.strides[axis]));
-      dst.contiguous = false;
-      copy(in, dst);
-      off = add(off, in.sizes[axis]);
-    }
-    bufs[res] = out;
-    return success();
-  }
-  if (auto sp = dyn_cast<mlir::bmc::SplitOp>(op)) {
-    Buf in = buf(sp.getInput());
-    int64_t axis = sp.getAxis();
-    Value total = c(0);
-    for (int64_t s : sp.getSizes()) total = add(total, c(s));
-    checkEq(total, in.sizes[axis], "Split: sum of split sizes vs dimension " + std::to_string(axis));
-    Value off = c(0);
-    for (auto [k, s] : llvm::enumerate(sp.getSizes())) {
-      Buf r = in;
-      r.sizes[axis] = c(s);
-      r.offset = add(in.offset, mul(off, in.strides[axis]));
-      r.contiguous = in.contiguous && axis == 0;
-      bufs[sp.getResult(k)] = r;
-      off = add(off, c(s));
-    }
-    return success();
-  }
-  if (auto sl = dyn_cast<mlir::bmc::SliceOp>(op)) {
-    Buf in = buf(sl.getInput()), r = in;
-    for (auto [k, axis] : llvm::enumerate(sl.getAxes())) {
-      Value dim = in.sizes[axis];
-      Value start = element(sl.getStarts(), k), end = element(sl.getEnds(), k), step = element(sl.getSteps(), k);
-      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, step, c(0)), "Slice: step must be non-zero");
-      // ONNX clamping: negative indices count from the end; then clamp to
-      // [0, dim] for positive steps and [-1, dim-1] for negative ones.
-      auto neg = [&](Value v) { return b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c(0)); };
-      start = select(neg(start), add(start, dim), start);
-      end = select(neg(end), add(end, dim), end);
-      Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, step, c(0));
-      Value sPos = smin(smax(start, c(0)), dim), ePos = smin(smax(end, c(0)), dim);
-      Value dm1 = sub(dim, c(1));
-      Value sNeg = smin(smax(start, c(0)), dm1), eNeg = smin(smax(end, c(-1)), dm1);
-      start = select(pos, sPos, sNeg);
-      end = select(pos, ePos, eNeg);
-      // length = max(0, ceil((end - start) / step))
-      Value span = sub(end, start);
-      Value adj = select(pos, sub(step, c(1)), add(step, c(1)));
-      Value len = smax(c(0), sdiv(add(span, adj), step));
-      r.offset = add(r.offset, mul(start, in.strides[axis]));
-      r.sizes[axis] = len;
-      r.strides[axis] = mul(in.strides[axis], step);
-    }
-    r.contiguous = false;
-    bufs[res] = r;
-    return success();
-  }
-  if (auto g = dyn_cast<mlir::bmc::GatherOp>(op)) {
-    Buf data = buf(g.getData()), idx = buf(g.getIndices());
-    int64_t axis = g.getAxis();
-    SmallVector<Value, 4> sizes(data.sizes.begin(), data.sizes.begin() + axis);
-    sizes.append(idx.sizes.begin(), idx.sizes.end());
-    sizes.append(data.sizes.begin() + axis + 1, data.sizes.end());
-    Buf out = alloc(data.elem, data.isUnsigned, sizes);
-    Value dimAx = data.sizes[axis];
-    int64_t ir = idx.rank();
-    // Rows of contiguous inner data are copied with one loop (embeddings).
-    loops(sizes, [&](ArrayRef<Value> iv) {
-      SmallVector<Value, 4> iIdx(iv.begin() + axis, iv.begin() + axis + ir);
-      Value k = load(idx, iIdx);
-      if (k.getType() != i64) k = b.create<arith::ExtSIOp>(loc, i64, k);
-      k = select(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, c(0)), add(k, dimAx), k);
-      Value ok = b.create<arith::AndIOp>(loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, k, c(0)),
-                                         b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, k, dimAx));
-      check(ok, "Gather: index {0} is out of range for a dimension of {1}", k, dimAx);
-      SmallVector<Value, 4> dIdx(iv.begin(), iv.begin() + axis);
-      dIdx.push_back(k);
-      dIdx.append(iv.begin() + axis + ir, iv.end());
-      Value v = b.create<LLVM::LoadOp>(loc, data.elem, elemPtr(data, dIdx));
-      b.create<LLVM::StoreOp>(loc, v, elemPtr(out, iv));
-    });
-    bufs[res] = out;
-    return success();
-  }
-  if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) {
-    Buf in = buf(x.getInput());
-    int64_t n = ttype(x.getShape()).getDimSize(0);
-    int64_t R = rt.getRank();
-    SmallVector<Value, 4> sizes(R);
-    for (int64_t i = 0; i < R; ++i) {
-      int64_t k = i - (R - n), j = i - (R - in.rank());
-      Value target = k >= 0 ? element(x.getShape(), k) : c(1);
-      if (j < 0) { sizes[i] = target; continue; }
-      Value d = in.sizes[j];
-      // Broadcast: the larger of the two, where the smaller is 1.
-      Value size = select(eq(target, c(1)), d, target);
-      Value ok = b.createOrFold<arith::OrIOp>(loc, eq(d, size), eq(d, c(1)));
-      check(ok, ("Expand: input dimension {0} does not broadcast to {1} (dimension " + std::to_string(i) + ")").c_str(), d, size);
-      sizes[i] = size;
-    }
-    bufs[res] = broadcastView(in, resultSizes(*this, res, sizes));
     return success();
   }
   if (auto cs = dyn_cast<mlir::bmc::ConstantOfShapeOp>(op)) {

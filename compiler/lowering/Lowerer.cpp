@@ -173,7 +173,9 @@ Value Lowerer::outputBuffer(int64_t index, Type elem, ArrayRef<Value> sizes) {
 Buf Lowerer::allocResult(Value result, Type elem, bool isUnsigned, ArrayRef<Value> sizes) {
   auto ret = cast<func::ReturnOp>(src.getBody().front().getTerminator());
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    if (v != result) continue;
+    // A kernel-level result is returned through its bmck.to_tensor seam.
+    auto seam = v.getDefiningOp<mlir::bmck::ToTensorOp>();
+    if (v != result && !(seam && seam.getView() == result)) continue;
     directOutputs[result] = int64_t(i);
     return fromPointer(outputBuffer(int64_t(i), elem, sizes), elem, isUnsigned, sizes);
   }
@@ -547,6 +549,12 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
           mlir::bmc::ReduceSumOp, mlir::bmc::ReduceMaxOp, mlir::bmc::ReduceMinOp, mlir::bmc::ReduceProdOp>(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
+  if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp, mlir::bmck::SqueezeOp,
+          mlir::bmck::UnsqueezeOp, mlir::bmck::ExpandOp>(op))
+    return lowerData(op);
+  if (mlir::bmc::movesDataToKernels(op))
+    return op->emitError("bmc code generation: '")
+           << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
   if (isa<mlir::bmc::TransposeOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::SqueezeOp, mlir::bmc::UnsqueezeOp,
           mlir::bmc::ConcatOp, mlir::bmc::SplitOp, mlir::bmc::SliceOp, mlir::bmc::GatherOp, mlir::bmc::ExpandOp,
           mlir::bmc::ConstantOfShapeOp, mlir::bmc::RangeOp, mlir::bmc::TriluOp, mlir::bmc::ShapeOp>(op))
@@ -635,7 +643,7 @@ LogicalResult Lowerer::run() {
   loc = ret.getLoc();
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     Buf &r = buf(v);
-    auto direct = directOutputs.find(v);
+    auto direct = directOutputs.find(throughSeams(v));
     if (direct != directOutputs.end() && direct->second == int64_t(i)) continue; // computed in place
     Value out = outputBuffer(int64_t(i), r.elem, r.sizes);
     copy(r, fromPointer(out, r.elem, r.isUnsigned, r.sizes));

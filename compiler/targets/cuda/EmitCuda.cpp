@@ -173,7 +173,10 @@ public:
           return WalkResult::advance();
         }
       }
-      if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp>(op)) {
+      // Views (a new offset, sizes and strides of the same storage) have no
+      // code: the kernel that reads one takes its strides.
+      if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp, bmck::SliceOp, bmck::SplitOp, bmck::SqueezeOp,
+              bmck::UnsqueezeOp, bmck::ExpandOp>(op)) {
         ++views_;
         return WalkResult::advance();
       }

@@ -482,6 +482,94 @@ func.func @reduce_kind(%x: !bmck.view<?x3x5xf32>) {
 
 // -----
 
+func.func @slice_axes(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{'bmck.slice' op attribute 'axes': expected distinct axes in [0, 4), found [3, 3]}}
+  %y = bmck.slice %x, %s, %s, %s {axes = array<i64: 3, 3>} : (!bmck.view<?x6x?x16xf32>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> !bmck.view<?x6x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @slice_bounds(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{'bmck.slice' op expected starts, ends and steps of 1 entries (one per axis), found 'tensor<2xi64>'}}
+  %y = bmck.slice %x, %s, %s, %s {axes = array<i64: 3>} : (!bmck.view<?x6x?x16xf32>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> !bmck.view<?x6x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @slice_result(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<1xi64>) {
+  // expected-error @+1 {{'bmck.slice' op expected the result [?, 6, ?, ?] of 'f32', found '!bmck.view<?x5x?x8xf32>'}}
+  %y = bmck.slice %x, %s, %s, %s {axes = array<i64: 3>} : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x5x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @split_sum(%x: !bmck.view<?x?x288xf32>) {
+  // expected-error @+1 {{'bmck.split' op expected sizes that sum to 288 (dimension 2), found [96, 96, 95] (sum 287)}}
+  %a:3 = bmck.split %x {axis = 2 : i64, sizes = array<i64: 96, 96, 95>} : (!bmck.view<?x?x288xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x95xf32>)
+  return
+}
+
+// -----
+
+func.func @split_count(%x: !bmck.view<?x?x288xf32>) {
+  // expected-error @+1 {{'bmck.split' op expected one size per result, found 3 sizes and 2 results}}
+  %a:2 = bmck.split %x {axis = 2 : i64, sizes = array<i64: 96, 96, 96>} : (!bmck.view<?x?x288xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>)
+  return
+}
+
+// -----
+
+func.func @split_axis(%x: !bmck.view<?x?x288xf32>) {
+  // expected-error @+1 {{'bmck.split' op attribute 'axis': expected a value in [0, 3), found 3}}
+  %a = bmck.split %x {axis = 3 : i64, sizes = array<i64: 288>} : (!bmck.view<?x?x288xf32>) -> (!bmck.view<?x?x288xf32>)
+  return
+}
+
+// -----
+
+func.func @concat_sizes(%p: !bmck.view<?x2x?x16xf32>, %n: !bmck.view<?x3x1x16xf32>) {
+  // expected-error @+1 {{'bmck.concat' op expected input 1 of element type 'f32' and sizes [?, 2, ?, 16] but along axis 2 (as input 0), found '!bmck.view<?x3x1x16xf32>'}}
+  %c = bmck.concat %p, %n {axis = 2 : i64} : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x3x1x16xf32>) -> !bmck.view<?x2x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @concat_result(%a: !bmck.view<3xi64>, %b: !bmck.view<2xi64>) {
+  // expected-error @+1 {{'bmck.concat' op expected the result [5] of 'i64', found '!bmck.view<6xi64>'}}
+  %c = bmck.concat %a, %b {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<6xi64>
+  return
+}
+
+// -----
+
+func.func @concat_none() {
+  // expected-error @+1 {{'bmck.concat' op expected at least one input, found none}}
+  %c = bmck.concat {axis = 0 : i64} : () -> !bmck.view<6xi64>
+  return
+}
+
+// -----
+
+func.func @gather_indices(%t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xf32>) {
+  // expected-error @+1 {{'bmck.gather' op expected i32 or i64 indices, found '!bmck.view<?x?xf32>'}}
+  %e = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xf32>) -> !bmck.view<?x?x96xf32>
+  return
+}
+
+// -----
+
+func.func @gather_result(%t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xi64>) {
+  // expected-error @+1 {{'bmck.gather' op expected the result [?, ?, 96] of 'f32', found '!bmck.view<?x96xf32>'}}
+  %e = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x96xf32>
+  return
+}
+
+// -----
+
 func.func @elementwise_isolated(%x: !bmck.view<?x96xf32>, %t: tensor<?x96xf32>) {
   // expected-note @+1 {{required by region isolation constraints}}
   %g = bmck.elementwise %x : (!bmck.view<?x96xf32>) -> !bmck.view<?x96xf32> {
@@ -490,5 +578,61 @@ func.func @elementwise_isolated(%x: !bmck.view<?x96xf32>, %t: tensor<?x96xf32>) 
     %s = bmc.add %a, %t : (tensor<?x96xf32>, tensor<?x96xf32>) -> tensor<?x96xf32>
     bmck.yield %s : tensor<?x96xf32>
   }
+  return
+}
+
+// -----
+
+func.func @squeeze_axes(%x: !bmck.view<?x1x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op attribute 'axes': expected distinct axes in [0, 3), found [1, 3]}}
+  %y = bmck.squeeze %x {axes = array<i64: 1, 3>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_size(%x: !bmck.view<?x2x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op expected dimension 1 of size 1 (a squeezed axis), found '!bmck.view<?x2x96xf32>'}}
+  %y = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x2x96xf32>) -> !bmck.view<?x96xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_result(%x: !bmck.view<?x1x96xf32>) {
+  // expected-error @+1 {{'bmck.squeeze' op expected the result [?, 96] of 'f32', found '!bmck.view<?x1x96xf32>'}}
+  %y = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x1x96xf32>
+  return
+}
+
+// -----
+
+func.func @unsqueeze_axes(%x: !bmck.view<?x?xi1>) {
+  // expected-error @+1 {{'bmck.unsqueeze' op attribute 'axes': expected distinct axes in [0, 4), found [1, 1]}}
+  %y = bmck.unsqueeze %x {axes = array<i64: 1, 1>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+  return
+}
+
+// -----
+
+func.func @unsqueeze_result(%x: !bmck.view<?x7xi1>) {
+  // expected-error @+1 {{'bmck.unsqueeze' op expected the result [?, 1, 7] of 'i1', found '!bmck.view<?x7x1xi1>'}}
+  %y = bmck.unsqueeze %x {axes = array<i64: 1>} : (!bmck.view<?x7xi1>) -> !bmck.view<?x7x1xi1>
+  return
+}
+
+// -----
+
+func.func @expand_shape(%x: !bmck.view<?x1xf32>, %s: tensor<?xi64>) {
+  // expected-error @+1 {{'bmck.expand' op expected a shape of known length, found 'tensor<?xi64>'}}
+  %y = bmck.expand %x, %s : (!bmck.view<?x1xf32>, tensor<?xi64>) -> !bmck.view<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @expand_result(%x: !bmck.view<3x1xf32>, %s: tensor<3xi64>) {
+  // expected-error @+1 {{'bmck.expand' op expected the result [?, 3, ?] of 'f32', found '!bmck.view<2x4x7xf32>'}}
+  %y = bmck.expand %x, %s : (!bmck.view<3x1xf32>, tensor<3xi64>) -> !bmck.view<2x4x7xf32>
   return
 }

@@ -134,6 +134,31 @@ func.func @rows(%x: !bmck.view<?x3x5xf32>, %g2: !bmck.view<3x5xf32>, %g: !bmck.v
   return
 }
 
+// Data movement: views (slice, split) and copies (concat, gather).
+// CHECK-LABEL: func.func @data
+// CHECK: bmck.slice %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {axes = array<i64: 3>} : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x6x?x8xf32>
+// CHECK: bmck.slice %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {axes = array<i64: 0, 2>} : (!bmck.view<?x6x?x16xf32>, tensor<2xindex>, tensor<2xindex>, tensor<2xindex>) -> !bmck.view<?x6x?x16xf32>
+// CHECK: bmck.split %{{.*}} {axis = 2 : i64, sizes = array<i64: 96, 96, 97>} : (!bmck.view<?x?x289xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x97xf32>)
+// CHECK: bmck.concat %{{.*}}, %{{.*}} {axis = 2 : i64} : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x2x1x16xf32>) -> !bmck.view<?x2x?x16xf32>
+// CHECK: bmck.concat %{{.*}}, %{{.*}} {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<5xi64>
+// CHECK: bmck.gather %{{.*}}, %{{.*}} {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
+// CHECK: bmck.gather %{{.*}}, %{{.*}} {axis = 1 : i64} : (!bmck.view<5x7x3xbf16>, !bmck.view<2xi32>) -> !bmck.view<5x2x3xbf16>
+func.func @data(%x: !bmck.view<?x6x?x16xf32>, %s: tensor<1xi64>, %i: tensor<2xindex>, %qkv: !bmck.view<?x?x289xf32>,
+                %p: !bmck.view<?x2x?x16xf32>, %n: !bmck.view<?x2x1x16xf32>, %a: !bmck.view<3xi64>, %b: !bmck.view<2xi64>,
+                %t: !bmck.view<1200x96xf32>, %ids: !bmck.view<?x?xi64>, %d: !bmck.view<5x7x3xbf16>, %j: !bmck.view<2xi32>) {
+  %0 = bmck.slice %x, %s, %s, %s {axes = array<i64: 3>}
+      : (!bmck.view<?x6x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x6x?x8xf32>
+  %1 = bmck.slice %x, %i, %i, %i {axes = array<i64: 0, 2>}
+      : (!bmck.view<?x6x?x16xf32>, tensor<2xindex>, tensor<2xindex>, tensor<2xindex>) -> !bmck.view<?x6x?x16xf32>
+  %2:3 = bmck.split %qkv {axis = 2 : i64, sizes = array<i64: 96, 96, 97>}
+      : (!bmck.view<?x?x289xf32>) -> (!bmck.view<?x?x96xf32>, !bmck.view<?x?x96xf32>, !bmck.view<?x?x97xf32>)
+  %3 = bmck.concat %p, %n {axis = 2 : i64} : (!bmck.view<?x2x?x16xf32>, !bmck.view<?x2x1x16xf32>) -> !bmck.view<?x2x?x16xf32>
+  %4 = bmck.concat %a, %b {axis = 0 : i64} : (!bmck.view<3xi64>, !bmck.view<2xi64>) -> !bmck.view<5xi64>
+  %5 = bmck.gather %t, %ids {axis = 0 : i64} : (!bmck.view<1200x96xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x96xf32>
+  %6 = bmck.gather %d, %j {axis = 1 : i64} : (!bmck.view<5x7x3xbf16>, !bmck.view<2xi32>) -> !bmck.view<5x2x3xbf16>
+  return
+}
+
 // Elementwise groups: a fused chain with a broadcast leaf; a Cast, an integer
 // Mod and bool ops with a Where; a group of one op without inputs' broadcast.
 // CHECK-LABEL: func.func @elementwise
@@ -173,5 +198,24 @@ func.func @elementwise(%x: !bmck.view<?x96xf32>, %b: !bmck.view<96xf32>, %i: !bm
     %c = bmc.cast %ff {to = ui8} : (tensor<3xi1>) -> tensor<3xui8>
     bmck.yield %c : tensor<3xui8>
   }
+  return
+}
+
+// The view ops of Squeeze, Unsqueeze and Expand (no code).
+// CHECK-LABEL: func.func @data_views
+// CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+// CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 0, 2>} : (!bmck.view<?x5x?xbf16>) -> !bmck.view<5xbf16>
+// CHECK: bmck.unsqueeze %{{.*}} {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+// CHECK: bmck.unsqueeze %{{.*}} {axes = array<i64: 0>} : (!bmck.view<i64>) -> !bmck.view<1xi64>
+// CHECK: bmck.expand %{{.*}}, %{{.*}} : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+// CHECK: bmck.expand %{{.*}}, %{{.*}} : (!bmck.view<3x1xf32>, tensor<3xindex>) -> !bmck.view<?x3x7xf32>
+func.func @data_views(%x: !bmck.view<?x1x96xf32>, %y: !bmck.view<?x5x?xbf16>, %m: !bmck.view<?x?xi1>, %s: !bmck.view<i64>,
+                 %m4: !bmck.view<?x1x1x?xi1>, %sh: tensor<4xi64>, %c: !bmck.view<3x1xf32>, %sh3: tensor<3xindex>) {
+  %0 = bmck.squeeze %x {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
+  %1 = bmck.squeeze %y {axes = array<i64: 0, 2>} : (!bmck.view<?x5x?xbf16>) -> !bmck.view<5xbf16>
+  %2 = bmck.unsqueeze %m {axes = array<i64: 1, 2>} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+  %3 = bmck.unsqueeze %s {axes = array<i64: 0>} : (!bmck.view<i64>) -> !bmck.view<1xi64>
+  %4 = bmck.expand %m4, %sh : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+  %5 = bmck.expand %c, %sh3 : (!bmck.view<3x1xf32>, tensor<3xindex>) -> !bmck.view<?x3x7xf32>
   return
 }

@@ -9,10 +9,13 @@
 // layer mark; the other ops (kv_capacity, shape queries) are untouched.
 // bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
 // norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
-// @rows). Elementwise ops become one bmck.elementwise per group that
-// bmc-group-elementwise decided (see @elementwise; @interleaved: groups whose
-// ops do not stand together in the block). The output verifies and
-// round-trips; running the pass twice changes nothing.
+// @rows); bmc.slice / split / squeeze / unsqueeze / expand / concat /
+// gather become bmck.slice / split / squeeze / unsqueeze / expand / concat /
+// gather (see @concat, @data, @views, @data_leaves). Elementwise ops become
+// one bmck.elementwise per group that bmc-group-elementwise decided (see
+// @elementwise; @interleaved: groups whose ops do not stand together in the
+// block). The output verifies and round-trips; running the pass twice
+// changes nothing.
 //
 // RUN: bmc-opt %s --bmc-group-elementwise --bmc-lower-to-kernels | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
 // RUN: bmc-opt %s --bmc-group-elementwise --bmc-lower-to-kernels | bmc-opt --bmc-lower-to-kernels | bmc-opt | FileCheck %s --implicit-check-not=bmc.kv_append --implicit-check-not=bmc.kv_past --implicit-check-not=bmc.attention --implicit-check-not=bmc.matmul --implicit-check-not=bmc.gemm --implicit-check-not=bmc.layer_norm --implicit-check-not=bmc.rms_norm --implicit-check-not=bmc.softmax --implicit-check-not=bmc.reduce_
@@ -52,24 +55,57 @@ func.func @layer(%kc: !bmc.kv_cache<2x16xf32>, %vc: !bmc.kv_cache<2x16xbf16>, %n
 }
 
 // Without KV caches (kv-mode=concat) the KV family has nothing to do; the
-// attention reads K and V (and the mask) through bmck.to_view, keeps every
-// attribute, and has no padded length even with padding = mask (no spare
-// rows: the kernel reads the K rows there are).
+// graph's Concat becomes bmck.concat (a copy into a new view) and the
+// attention reads that view directly, K and V through no seam, q and the mask
+// through bmck.to_view; it keeps every attribute and has no padded length
+// even with padding = mask (no spare rows: the kernel reads the K rows there
+// are). The concatenation is returned through its bmck.to_tensor.
 // CHECK-LABEL: func.func @concat
-// CHECK-NEXT: %[[C:.*]] = bmc.concat
+// CHECK-NEXT: %[[P:.*]] = bmck.to_view %arg0 : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[N:.*]] = bmck.to_view %arg1 : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[C:.*]] = bmck.concat %[[P]], %[[N]] {axis = 2 : i64} : (!bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[CT:.*]] = bmck.to_tensor %[[C]] : !bmck.view<?x2x?x8xf32> -> tensor<?x2x?x8xf32>
 // CHECK-NEXT: %[[Q:.*]] = bmck.to_view %arg2 : tensor<?x4x?x8xf32> -> !bmck.view<?x4x?x8xf32>
-// CHECK-NEXT: %[[K:.*]] = bmck.to_view %[[C]] : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
-// CHECK-NEXT: %[[V:.*]] = bmck.to_view %[[C]] : tensor<?x2x?x8xf32> -> !bmck.view<?x2x?x8xf32>
 // CHECK-NEXT: %[[M:.*]] = bmck.to_view %arg3 : tensor<?x1x?x?xf32> -> !bmck.view<?x1x?x?xf32>
-// CHECK-NEXT: %[[O:.*]] = bmck.attention %[[Q]], %[[K]], %[[V]] mask %[[M]] {padding = #bmc.padding<mask>, scale = 5.000000e-01 : f32, smooth_softmax = true, softcap = 3.000000e+01 : f32} : (!bmck.view<?x4x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x1x?x?xf32>) -> !bmck.view<?x4x?x8xf32>
+// CHECK-NEXT: %[[O:.*]] = bmck.attention %[[Q]], %[[C]], %[[C]] mask %[[M]] {padding = #bmc.padding<mask>, scale = 5.000000e-01 : f32, smooth_softmax = true, softcap = 3.000000e+01 : f32} : (!bmck.view<?x4x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>, !bmck.view<?x1x?x?xf32>) -> !bmck.view<?x4x?x8xf32>
 // CHECK-NEXT: %[[T:.*]] = bmck.to_tensor %[[O]] : !bmck.view<?x4x?x8xf32> -> tensor<?x4x?x8xf32>
-// CHECK-NEXT: return %[[C]], %[[T]]
+// CHECK-NEXT: return %[[CT]], %[[T]]
 func.func @concat(%p: tensor<?x2x?x8xf32>, %n: tensor<?x2x?x8xf32>, %q: tensor<?x4x?x8xf32>, %m: tensor<?x1x?x?xf32>)
     -> (tensor<?x2x?x8xf32>, tensor<?x4x?x8xf32>) {
   %c = bmc.concat %p, %n {axis = 2 : i64} : (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf32>
   %o = bmc.attention %q, %c, %c, %m {scale = 0.5 : f32, padding = #bmc.padding<mask>, softcap = 30.0 : f32, smooth_softmax = true}
       : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x1x?x?xf32>) -> tensor<?x4x?x8xf32>
   return %c, %o : tensor<?x2x?x8xf32>, tensor<?x4x?x8xf32>
+}
+
+// Data movement: bmc.gather (an embedding) becomes bmck.gather, bmc.split
+// the view op bmck.split, bmc.slice the view op bmck.slice (its bounds stay
+// tensor-level shape values), each keeping its layer mark; a product reads
+// the slice's view through no seam, a split piece feeds the slice directly.
+// A concatenation of index-typed shape vectors (no view type carries index)
+// stays at tensor level, and so do the data ops not moved (transpose).
+// CHECK-LABEL: func.func @data
+// CHECK-NEXT: %[[W:.*]] = bmc.weight
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[W]] {bmc.layer = 0 : i64} : tensor<50x12xf32> -> !bmck.view<50x12xf32>
+// CHECK-NEXT: %[[IV:.*]] = bmck.to_view %arg0 {bmc.layer = 0 : i64} : tensor<?x?xi64> -> !bmck.view<?x?xi64>
+// CHECK-NEXT: %[[E:.*]] = bmck.gather %[[WV]], %[[IV]] {axis = 0 : i64, bmc.layer = 0 : i64} : (!bmck.view<50x12xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x12xf32>
+// CHECK-NEXT: %[[S:.*]]:2 = bmck.split %[[E]] {axis = 2 : i64, bmc.layer = 0 : i64, sizes = array<i64: 4, 8>} : (!bmck.view<?x?x12xf32>) -> (!bmck.view<?x?x4xf32>, !bmck.view<?x?x8xf32>)
+// CHECK-NEXT: %[[S1:.*]] = bmck.to_tensor %[[S]]#1 {bmc.layer = 0 : i64}
+// CHECK-NEXT: %[[L:.*]] = bmck.slice %[[S]]#0, %arg1, %arg1, %arg1 {axes = array<i64: 2>, bmc.layer = 0 : i64} : (!bmck.view<?x?x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x?x?xf32>
+// CHECK-NEXT: %[[R:.*]] = bmck.to_view %arg2
+// CHECK-NEXT: bmck.matmul %[[L]], %[[R]]
+// CHECK: bmc.concat %arg3, %arg3 {axis = 0 : i64} : (tensor<2xindex>, tensor<2xindex>) -> tensor<4xindex>
+// CHECK-NEXT: bmc.transpose %[[S1]]
+func.func @data(%ids: tensor<?x?xi64>, %b: tensor<1xi64>, %r: tensor<?x5xf32>, %sh: tensor<2xindex>)
+    -> (tensor<?x?x5xf32>, tensor<4xindex>, tensor<8x?x?xf32>) {
+  %w = bmc.weight "wte" : tensor<50x12xf32>
+  %e = bmc.gather %w, %ids {axis = 0 : i64, bmc.layer = 0 : i64} : (tensor<50x12xf32>, tensor<?x?xi64>) -> tensor<?x?x12xf32>
+  %s:2 = bmc.split %e {axis = 2 : i64, sizes = array<i64: 4, 8>, bmc.layer = 0 : i64} : (tensor<?x?x12xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x8xf32>)
+  %l = bmc.slice %s#0, %b, %b, %b {axes = array<i64: 2>, bmc.layer = 0 : i64} : (tensor<?x?x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?xf32>
+  %m = bmc.matmul %l, %r : (tensor<?x?x?xf32>, tensor<?x5xf32>) -> tensor<?x?x5xf32>
+  %c = bmc.concat %sh, %sh {axis = 0 : i64} : (tensor<2xindex>, tensor<2xindex>) -> tensor<4xindex>
+  %t = bmc.transpose %s#1 {perm = array<i64: 2, 0, 1>} : (tensor<?x?x8xf32>) -> tensor<8x?x?xf32>
+  return %m, %c, %t : tensor<?x?x5xf32>, tensor<4xindex>, tensor<8x?x?xf32>
 }
 
 // A kv_append's present view that is also returned keeps its seam for the
@@ -259,25 +295,25 @@ func.func @elementwise(%x: tensor<?x96xf32>, %b: tensor<96xf32>, %i: tensor<?x96
 // bmck.elementwise each too, placed where the root stood (every leaf is
 // defined before it; the members have one use, the group): the rotary
 // x * cos + rotate_half(x) * sin, whose rotate_half (two Slices, a Neg, a
-// Concat) stands between its first Mul and its Add, and SiLU times the up
+// Concat: kernel-level views and a copy) stands between its first Mul and
+// its Add, and SiLU times the up
 // projection, whose product stands between x * sigmoid(x) and the Mul. The
 // Neg is a group of its own (the Concat reads it), and nothing of either
 // group is left at tensor level.
 // CHECK-LABEL: func.func @interleaved
 // CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x16xf32>, %[[COS:.*]]: tensor<?x1x?x16xf32>, %[[SIN:.*]]: tensor<?x1x?x16xf32>, %[[H:.*]]: tensor<?x?x64xf32>)
-// CHECK: %[[LO:.*]] = bmc.slice %[[Q]]
-// CHECK-NEXT: %[[HI:.*]] = bmc.slice %[[Q]]
-// CHECK-NEXT: %[[HIV:.*]] = bmck.to_view %[[HI]]
-// CHECK-NEXT: %[[NEG:.*]] = bmck.elementwise %[[HIV]] : (!bmck.view<?x4x?x8xf32>) -> !bmck.view<?x4x?x8xf32> {
+// CHECK: %[[QV0:.*]] = bmck.to_view %[[Q]]
+// CHECK-NEXT: %[[LO:.*]] = bmck.slice %[[QV0]]
+// CHECK-NEXT: %[[QV1:.*]] = bmck.to_view %[[Q]]
+// CHECK-NEXT: %[[HI:.*]] = bmck.slice %[[QV1]]
+// CHECK-NEXT: %[[NEG:.*]] = bmck.elementwise %[[HI]] : (!bmck.view<?x4x?x8xf32>) -> !bmck.view<?x4x?x8xf32> {
 // CHECK-NEXT: ^bb0
 // CHECK-NEXT: bmc.neg
 // CHECK-NEXT: bmck.yield
 // CHECK-NEXT: }
-// CHECK-NEXT: %[[NEGT:.*]] = bmck.to_tensor %[[NEG]]
-// CHECK-NEXT: %[[ROT:.*]] = bmc.concat %[[NEGT]], %[[LO]]
+// CHECK-NEXT: %[[ROTV:.*]] = bmck.concat %[[NEG]], %[[LO]] {axis = 3 : i64}
 // CHECK-NEXT: %[[QV:.*]] = bmck.to_view %[[Q]]
 // CHECK-NEXT: %[[COSV:.*]] = bmck.to_view %[[COS]]
-// CHECK-NEXT: %[[ROTV:.*]] = bmck.to_view %[[ROT]]
 // CHECK-NEXT: %[[SINV:.*]] = bmck.to_view %[[SIN]]
 // CHECK-NEXT: %[[R:.*]] = bmck.elementwise %[[QV]], %[[COSV]], %[[ROTV]], %[[SINV]] : (!bmck.view<?x4x?x16xf32>, !bmck.view<?x1x?x16xf32>, !bmck.view<?x4x?x16xf32>, !bmck.view<?x1x?x16xf32>) -> !bmck.view<?x4x?x16xf32> {
 // CHECK-NEXT: ^bb0(%[[A0:.*]]: tensor<?x4x?x16xf32>, %[[A1:.*]]: tensor<?x1x?x16xf32>, %[[A2:.*]]: tensor<?x4x?x16xf32>, %[[A3:.*]]: tensor<?x1x?x16xf32>):
@@ -321,4 +357,85 @@ func.func @interleaved(%q: tensor<?x4x?x16xf32>, %cos: tensor<?x1x?x16xf32>, %si
   %u = bmc.matmul %h, %wu : (tensor<?x?x64xf32>, tensor<64x192xf32>) -> tensor<?x?x192xf32>
   %y = bmc.mul %silu, %u : (tensor<?x?x192xf32>, tensor<?x?x192xf32>) -> tensor<?x?x192xf32>
   return %r, %y : tensor<?x4x?x16xf32>, tensor<?x?x192xf32>
+}
+
+// A group's leaf that a moved data op produced is read as that op's view (no
+// seam): the concatenation of a Cast's view (a 16-bit graph's concat-mode
+// cache: past -> Cast -> Concat -> Cast back), a slice, a gather. The Cast
+// groups around the concatenation read and return it as views too.
+// CHECK-LABEL: func.func @data_leaves
+// CHECK-NEXT: %[[PV:.*]] = bmck.to_view %arg0 : tensor<?x2x?x8xf16> -> !bmck.view<?x2x?x8xf16>
+// CHECK-NEXT: %[[PF:.*]] = bmck.elementwise %[[PV]] : (!bmck.view<?x2x?x8xf16>) -> !bmck.view<?x2x?x8xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.cast
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[NV:.*]] = bmck.to_view %arg1
+// CHECK-NEXT: %[[C:.*]] = bmck.concat %[[PF]], %[[NV]] {axis = 2 : i64} : (!bmck.view<?x2x?x8xf32>, !bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf32>
+// CHECK-NEXT: %[[CH:.*]] = bmck.elementwise %[[C]] : (!bmck.view<?x2x?x8xf32>) -> !bmck.view<?x2x?x8xf16> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.cast
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[CHT:.*]] = bmck.to_tensor %[[CH]] : !bmck.view<?x2x?x8xf16> -> tensor<?x2x?x8xf16>
+// CHECK-NEXT: %[[XV:.*]] = bmck.to_view %arg2
+// CHECK-NEXT: %[[S:.*]] = bmck.slice %[[XV]], %arg3, %arg3, %arg3 {axes = array<i64: 1>}
+// CHECK-NEXT: %[[SN:.*]] = bmck.elementwise %[[S]] : (!bmck.view<?x?xf32>) -> !bmck.view<?x?xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.neg
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[SNT:.*]] = bmck.to_tensor %[[SN]]
+// CHECK-NEXT: %[[W:.*]] = bmc.weight "emb"
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[W]]
+// CHECK-NEXT: %[[IV:.*]] = bmck.to_view %arg4
+// CHECK-NEXT: %[[E:.*]] = bmck.gather %[[WV]], %[[IV]] {axis = 0 : i64}
+// CHECK-NEXT: %[[ES:.*]] = bmck.elementwise %[[E]] : (!bmck.view<?x16xf32>) -> !bmck.view<?x16xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.sigmoid
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[EST:.*]] = bmck.to_tensor %[[ES]]
+// CHECK-NEXT: return %[[CHT]], %[[SNT]], %[[EST]]
+func.func @data_leaves(%p: tensor<?x2x?x8xf16>, %n: tensor<?x2x?x8xf32>, %x: tensor<?x16xf32>, %b: tensor<1xi64>,
+                       %ids: tensor<?xi64>) -> (tensor<?x2x?x8xf16>, tensor<?x?xf32>, tensor<?x16xf32>) {
+  %pf = bmc.cast %p {to = f32} : (tensor<?x2x?x8xf16>) -> tensor<?x2x?x8xf32>
+  %c = bmc.concat %pf, %n {axis = 2 : i64} : (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf32>
+  %ch = bmc.cast %c {to = f16} : (tensor<?x2x?x8xf32>) -> tensor<?x2x?x8xf16>
+  %s = bmc.slice %x, %b, %b, %b {axes = array<i64: 1>} : (tensor<?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?xf32>
+  %sn = bmc.neg %s : (tensor<?x?xf32>) -> tensor<?x?xf32>
+  %w = bmc.weight "emb" : tensor<50x16xf32>
+  %e = bmc.gather %w, %ids {axis = 0 : i64} : (tensor<50x16xf32>, tensor<?xi64>) -> tensor<?x16xf32>
+  %es = bmc.sigmoid %e : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %ch, %sn, %es : tensor<?x2x?x8xf16>, tensor<?x?xf32>, tensor<?x16xf32>
+}
+
+// Squeeze, Unsqueeze and Expand become the view ops bmck.squeeze /
+// unsqueeze / expand (the expansion's shape stays a tensor-level shape
+// value), each keeping its layer mark; a group reads the squeeze's view
+// through no seam. An unsqueeze of an index-typed shape value stays at
+// tensor level.
+// CHECK-LABEL: func.func @views
+// CHECK-NEXT: %[[MV:.*]] = bmck.to_view %arg0 {bmc.layer = 1 : i64} : tensor<?x?xi1> -> !bmck.view<?x?xi1>
+// CHECK-NEXT: %[[U:.*]] = bmck.unsqueeze %[[MV]] {axes = array<i64: 1, 2>, bmc.layer = 1 : i64} : (!bmck.view<?x?xi1>) -> !bmck.view<?x1x1x?xi1>
+// CHECK-NEXT: %[[E:.*]] = bmck.expand %[[U]], %arg1 {bmc.layer = 1 : i64} : (!bmck.view<?x1x1x?xi1>, tensor<4xi64>) -> !bmck.view<?x1x?x?xi1>
+// CHECK-NEXT: %[[ET:.*]] = bmck.to_tensor %[[E]] {bmc.layer = 1 : i64} : !bmck.view<?x1x?x?xi1> -> tensor<?x1x?x?xi1>
+// CHECK-NEXT: %[[XV:.*]] = bmck.to_view %arg2 : tensor<?x1x8xf32> -> !bmck.view<?x1x8xf32>
+// CHECK-NEXT: %[[S:.*]] = bmck.squeeze %[[XV]] {axes = array<i64: 1>} : (!bmck.view<?x1x8xf32>) -> !bmck.view<?x8xf32>
+// CHECK-NEXT: %[[R:.*]] = bmck.elementwise %[[S]] : (!bmck.view<?x8xf32>) -> !bmck.view<?x8xf32> {
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: bmc.neg
+// CHECK-NEXT: bmck.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[RT:.*]] = bmck.to_tensor %[[R]]
+// CHECK-NEXT: %[[I:.*]] = bmc.unsqueeze %arg3 {axes = array<i64: 0>} : (tensor<index>) -> tensor<1xindex>
+// CHECK-NEXT: return %[[ET]], %[[RT]], %[[I]]
+func.func @views(%m: tensor<?x?xi1>, %sh: tensor<4xi64>, %x: tensor<?x1x8xf32>, %n: tensor<index>)
+    -> (tensor<?x1x?x?xi1>, tensor<?x8xf32>, tensor<1xindex>) {
+  %u = bmc.unsqueeze %m {axes = array<i64: 1, 2>, bmc.layer = 1 : i64} : (tensor<?x?xi1>) -> tensor<?x1x1x?xi1>
+  %e = bmc.expand %u, %sh {bmc.layer = 1 : i64} : (tensor<?x1x1x?xi1>, tensor<4xi64>) -> tensor<?x1x?x?xi1>
+  %s = bmc.squeeze %x {axes = array<i64: 1>} : (tensor<?x1x8xf32>) -> tensor<?x8xf32>
+  %r = bmc.neg %s : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  %i = bmc.unsqueeze %n {axes = array<i64: 0>} : (tensor<index>) -> tensor<1xindex>
+  return %e, %r, %i : tensor<?x1x?x?xi1>, tensor<?x8xf32>, tensor<1xindex>
 }

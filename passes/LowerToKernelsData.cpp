@@ -1,0 +1,113 @@
+//===- LowerToKernelsData.cpp - data movement -> bmck ---------------------===//
+//
+// The part of data movement every decoder has: bmc.slice, bmc.split,
+// bmc.squeeze, bmc.unsqueeze and bmc.expand become view ops (bmck.slice,
+// bmck.split, bmck.squeeze, bmck.unsqueeze, bmck.expand: a new offset, sizes
+// and strides of the same storage, no code), bmc.concat and bmc.gather
+// kernel ops that copy into a new view (bmck.concat, bmck.gather). Operands
+// a moved family produced are read as the views inside their bmck.to_tensor
+// seams, the others through bmck.to_view; a slice's bounds and an
+// expansion's shape stay tensor-level shape values. An op whose values a view
+// cannot carry (index elements: shape vectors) stays at tensor level
+// (movesDataToKernels).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/LowerToKernelsUtil.h"
+#include "passes/Passes.h"
+
+using namespace mlir;
+using namespace mlir::bmc;
+
+static bool viewable(Type t) {
+  auto rt = dyn_cast<RankedTensorType>(t);
+  return rt && isa<IntegerType, FloatType>(rt.getElementType());
+}
+
+bool mlir::bmc::movesDataToKernels(Operation *op) {
+  if (!isa<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(op)) return false;
+  if (!llvm::all_of(op->getResultTypes(), viewable)) return false;
+  // A slice's bounds and an expansion's shape are shape values, not views.
+  if (auto s = dyn_cast<SliceOp>(op)) return viewable(s.getInput().getType());
+  if (auto x = dyn_cast<ExpandOp>(op)) return viewable(x.getInput().getType());
+  return llvm::all_of(op->getOperandTypes(), viewable);
+}
+
+static bmck::ViewType viewType(Value v) { return bmck::ViewType::of(cast<RankedTensorType>(v.getType())); }
+
+namespace {
+
+struct SliceToKernel : OpConversionPattern<SliceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SliceOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::SliceOp>(rw, op, viewType(op.getResult()), in, adaptor.getStarts(), adaptor.getEnds(),
+                                          adaptor.getSteps(), op.getAxesAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+struct SplitToKernel : OpConversionPattern<SplitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SplitOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    SmallVector<Type> types;
+    for (Value r : op.getResults()) types.push_back(viewType(r));
+    auto split = createLike<bmck::SplitOp>(rw, op, types, in, op.getAxisAttr(), op.getSizesAttr());
+    SmallVector<Value> tensors;
+    for (auto [r, v] : llvm::zip(op.getResults(), split.getResults()))
+      tensors.push_back(createLike<bmck::ToTensorOp>(rw, op, r.getType(), v).getResult());
+    rw.replaceOp(op, tensors);
+    return success();
+  }
+};
+
+struct ConcatToKernel : OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ConcatOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    SmallVector<Value> ins;
+    for (Value v : adaptor.getInputs()) ins.push_back(viewOf(rw, op, v));
+    Value out = createLike<bmck::ConcatOp>(rw, op, viewType(op.getResult()), ins, op.getAxisAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+struct GatherToKernel : OpConversionPattern<GatherOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(GatherOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value data = viewOf(rw, op, adaptor.getData()), idx = viewOf(rw, op, adaptor.getIndices());
+    Value out = createLike<bmck::GatherOp>(rw, op, viewType(op.getResult()), data, idx, op.getAxisAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+/// Squeeze and Unsqueeze: a view of the input with the same axes.
+template <typename From, typename To> struct AxesViewToKernel : OpConversionPattern<From> {
+  using OpConversionPattern<From>::OpConversionPattern;
+  LogicalResult matchAndRewrite(From op, typename From::Adaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<To>(rw, op, viewType(op.getResult()), in, op.getAxesAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+struct ExpandToKernel : OpConversionPattern<ExpandOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ExpandOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::ExpandOp>(rw, op, viewType(op.getResult()), in, adaptor.getShape());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::bmc::populateDataToKernelPatterns(RewritePatternSet &patterns) {
+  patterns.add<SliceToKernel, SplitToKernel, ConcatToKernel, GatherToKernel, AxesViewToKernel<SqueezeOp, bmck::SqueezeOp>,
+               AxesViewToKernel<UnsqueezeOp, bmck::UnsqueezeOp>, ExpandToKernel>(patterns.getContext());
+}
