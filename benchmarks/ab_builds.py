@@ -14,7 +14,7 @@ reads, from bmc_bench, over the probe's bandwidth). Whether the two packages' co
 byte-identical is printed too (then the ratio measures only the noise of this machine).
 
   benchmarks/ab_builds.py BUILD_A BUILD_B [--presets llama-25m,gpt2-25m] [--contexts 256,1024]
-                          [--window 64] [--threads 1] [--rounds 5] [--out DIR]
+                          [--window 64] [--threads 1] [--rounds 5] [--name-a TEXT] [--name-b TEXT] [--out DIR]
 
 BUILD_A / BUILD_B: build folders holding bin/bmc-compile, bin/bmc-run and bin/bmc_bench (e.g. a
 build of the commit before a change and one of the change). Writes DIR/ab_<preset>.md and .json
@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--window", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--name-a", help="what build A is, for the report (e.g. its commit); default: its path")
+    ap.add_argument("--name-b", help="what build B is (default: its path)")
     ap.add_argument("--out", default=bl.RESULTS)
     a = ap.parse_args()
     try:
@@ -119,6 +121,7 @@ def run_preset(a, preset, bins, contexts, bw):
     lines = [f"# A/B decode speed, {preset} (benchmarks/ab_builds.py)", "",
              f"`benchmarks/ab_builds.py {a.build_a} {a.build_b} --presets {preset} --contexts {a.contexts} "
              f"--window {a.window} --threads {a.threads} --rounds {a.rounds}`", "",
+             f"A: {a.name_a or a.build_a}. B: {a.name_b or a.build_b}.", "",
              f"Packages: {'byte-identical' if identical else 'different code'}; greedy tokens (24 steps) equal. "
              f"{a.threads} thread(s); load average per round: {', '.join(str(x[0]) for x in load)}.", "",
              "| context | A ms/token | B ms/token | B/A (median, min-max over rounds) | A % roofline | B % roofline |",

@@ -3,7 +3,7 @@
 kv_modes_<preset>.md (+ .png), as benchmarks/run_all.sh leaves them, spec_<preset>.md (+ .png)
 from benchmarks/spec.py, r_regimes.md from benchmarks/r_regimes.py, compile_time.md from
 benchmarks/compile_time.py and quant_<preset>.md from
-benchmarks/quant.py when present.
+benchmarks/quant.py and ab_<preset>.md from benchmarks/ab_builds.py when present.
 
     benchmarks/make_results.py [--presets gpt2-25m,llama-25m] [--command "benchmarks/run_all.sh"]
 
@@ -220,6 +220,21 @@ def main():
         with open(ct1b) as f:
             L.append(f.read().rstrip().split("\n", 2)[2])  # without its title
         L.append("")
+    abs_ = sorted(f for f in os.listdir(a.results) if f.startswith("ab_") and f.endswith(".md"))
+    if abs_:
+        L.append("## The lowering's CPU code before and after a restructuring step (benchmarks/ab_builds.py)")
+        L.append("")
+        L.append("Reproduce: the command on each table's first line, BUILD_A a build of the commit before the step "
+                 "and BUILD_B one of the step (~3 min for both presets at 15 rounds). The two builds' packages must "
+                 "give equal greedy tokens first; a preset whose packages are byte-identical shows this machine's "
+                 "noise for the same code. Issue 14 asks each lowering step to leave CPU speed unchanged.")
+        L.append("")
+        for f_ in abs_:
+            L.append(f"### {f_[3:-3]}")
+            L.append("")
+            with open(os.path.join(a.results, f_)) as f:
+                L.append(f.read().rstrip().split("\n", 2)[2])  # without its title
+            L.append("")
     with open(a.output, "w") as f:
         f.write("\n".join(L) + "\n")
     print(f"wrote {a.output}", file=sys.stderr)
