@@ -159,8 +159,8 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
       src = sizeRef("indices", d);
     }
     c.checks.push_back({{os}, src, 0, "out of size {" + os + "} in dimension " + str(ol + p) + ", expected {" + src +
-                                          "} (" + src.substr(0, src.find('.')) + "'s dimension " +
-                                          src.substr(src.find('[') + 1, 1) + ")"});
+                                          "} (dimension " + src.substr(src.find('[') + 1, 1) + " of " +
+                                          src.substr(0, src.find('.')) + ")"});
   }
   dataIdx[da] = "k";
   c.body = kLoopHead + "    typedef " + s + " S;\n    long long k = ((const " + it + " *)indices.data)[" +

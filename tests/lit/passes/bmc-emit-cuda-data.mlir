@@ -36,8 +36,8 @@
 // CHECK-NEXT:   }
 // CHECK-NEXT: }
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"gather 0: data of size {data.size[0]} in dimension 0, expected 1","lhs":["data.size[0]"],"rhs":[1]}
-// CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[1]} in dimension 1, expected {indices.size[2]} (indices's dimension 2)","lhs":["out.size[1]"],"rhs":["indices.size[2]"]}
-// CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[3]} in dimension 3, expected {data.size[3]} (data's dimension 3)","lhs":["out.size[3]"],"rhs":["data.size[3]"]}]
+// CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[1]} in dimension 1, expected {indices.size[2]} (dimension 2 of indices)","lhs":["out.size[1]"],"rhs":["indices.size[2]"]}
+// CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[3]} in dimension 3, expected {data.size[3]} (dimension 3 of data)","lhs":["out.size[3]"],"rhs":["data.size[3]"]}]
 // CHECK-SAME: "op":"bmck.gather","params":[{"from":"arg","kind":"view4","name":"data"},{"from":"arg","kind":"view4","name":"indices"},{"from":"arg","kind":"view4","name":"out"}]
 // CHECK-NEXT: // gather 0: f32 data (rank 2) at axis 0 by i64 indices (rank 2) (1 op), copied as bytes.
 // CHECK-NEXT: extern "C" __global__ void __launch_bounds__(BMC_EW_THREADS)

@@ -405,8 +405,8 @@ TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
                       {{"data", LaunchValue::of(table.v)}, {"indices", LaunchValue::of(ids.v)},
                        {"out", LaunchValue::of(wrong.v)}});
   EXPECT_FALSE(s);
-  EXPECT_EQ(s.message(), "launch bmck.gather 0: gather 0: out of size 95 in dimension 3, expected 96 (data's "
-                         "dimension 3)");
+  EXPECT_EQ(s.message(), "launch bmck.gather 0: gather 0: out of size 95 in dimension 3, expected 96 (dimension 3 "
+                         "of data)");
   ASSERT_TRUE(device.synchronize());
   for (unsigned char b : out.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : wrong.bytes) ASSERT_EQ(b, kMarker);
