@@ -5,7 +5,7 @@
 # copies, module errors and VMM-growable buffers, CUDA graphs (capture, replay, update) and cuBLASLt GEMMs
 # against a reference, and the NVRTC compile checks (sm_80, sm_90, spills);
 # then the compiler's emitted kernels through the runtime's EmittedLauncher (bmc_cuda_emitted_tests,
-# bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests), and whole functions as
+# bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), and whole functions as
 # programs (bmc_cuda_program_tests).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
@@ -37,14 +37,15 @@ fi
 [ "$setup" = 1 ] && "$root/.ci/setup.sh"
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
-echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_program_tests"
+echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
+echo "  bmc_cuda_program_tests"
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
 [ -n "${CUDAToolkit_ROOT:-}" ] && cmake_args+=(-DCUDAToolkit_ROOT="$CUDAToolkit_ROOT")
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
-  bmc_cuda_emitted_elementwise_tests bmc_cuda_program_tests
+  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests
 
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
 status=0
@@ -52,6 +53,7 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_matmul_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_elementwise_tests" --gtest_color=no || status=$?
+BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_data_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
@@ -76,6 +78,9 @@ echo "  equal to direct launches and within tolerance of the CPU kernels)"
 echo "  and bmc_cuda_emitted_elementwise_tests: CudaEmittedElementwise.*/Gpu (the emitted bmck.elementwise kernels:"
 echo "  RoPE, SiLU*mul, the mask's where/and chain, f16/bf16 groups, integer and cast groups, every float op, and the"
 echo "  bmck.reduce kernels: sum, mean, max, min, prod, vs plain loops)"
+echo "  and bmc_cuda_emitted_data_tests: CudaEmittedData.*/Gpu (the emitted bmck.concat / bmck.gather copies:"
+echo "  KV and 3-input concats on every axis, the embedding gather with negative ids and gathers on other axes,"
+echo "  byte-exact vs plain loops; the out-of-range fault skipped there: a __trap loses the context)"
 echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-layer functions as bmc-program"
 echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"

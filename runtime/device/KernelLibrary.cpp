@@ -50,7 +50,7 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies() {
 std::string cudaEmittedKernelSource(const std::string &emitted) {
   return "#define BMC_NO_LIBRARY_KERNELS 1\n" + embedded("decode_attention_params.h") + embedded("common.cuh") +
          embedded("kv_append.cuh") + embedded("decode_attention.cuh") + embedded("gemv.cuh") + embedded("matmul.cuh") +
-         embedded("norm.cuh") + embedded("elementwise.cuh") + emitted;
+         embedded("norm.cuh") + embedded("elementwise.cuh") + embedded("data.cuh") + emitted;
 }
 
 const char *elementTypeName(ElementType t) {

@@ -33,7 +33,7 @@ const std::vector<CudaKernelFamily> &cudaKernelFamilies();
 
 // CUDA C the compiler's CUDA emitter wrote (bmc-opt --bmc-emit-cuda), with the
 // device functions it calls in front: decode_attention_params.h, common.cuh,
-// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh, norm.cuh and elementwise.cuh
+// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh, norm.cuh, elementwise.cuh and data.cuh
 // (gemv.cuh, norm.cuh, elementwise.cuh and the attention file without their library entry
 // points: BMC_NO_LIBRARY_KERNELS),
 // ready for NVRTC.

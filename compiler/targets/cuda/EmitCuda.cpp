@@ -7,13 +7,15 @@
 // kernel is a few lines calling a device function of runtime/device/cuda/
 // (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows; the row
 // kernels of EmitCudaNorm.cpp bmc_norm_view_row / bmc_softmax_view_row; the
-// fused groups of EmitCudaElementwise.cpp, one expression per op): the math
+// fused groups of EmitCudaElementwise.cpp, one expression per op; the
+// copies of EmitCudaData.cpp, concat and gather): the math
 // exists once, checked against the CPU reference kernels in the host
 // emulation (tests/unit/device).
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/cuda/EmitCuda.h"
+#include "compiler/targets/cuda/EmitCudaData.h"
 #include "compiler/targets/cuda/EmitCudaElementwise.h"
 #include "compiler/targets/cuda/EmitCudaMatMul.h"
 #include "compiler/targets/cuda/EmitCudaNorm.h"
@@ -158,7 +160,22 @@ public:
         launches_[op] = {"bmck.elementwise", elementwise_.lastConfig()};
         return WalkResult::advance();
       }
-      std::string noForm; // a product (quantized) or reduction (integer) without a CUDA form: left, by that name
+      // A product (quantized), reduction (integer) or copy (rank > 4) without a CUDA form: left, by that name.
+      std::string noForm;
+      if (auto c = dyn_cast<bmck::ConcatOp>(op)) {
+        if (failed(data_.add(c, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmck.concat", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
+      if (auto g = dyn_cast<bmck::GatherOp>(op)) {
+        if (failed(data_.add(g, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmck.gather", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
         if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -209,7 +226,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise and bmck.reduce are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat and bmck.gather are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).
@@ -294,13 +311,14 @@ private:
   void write(llvm::raw_ostream &os) const {
     os << "// CUDA C from bmc's CUDA emitter (compiler/targets/cuda/EmitCuda.cpp).\n"
           "// Needs the device functions of runtime/device/cuda: decode_attention_params.h, common.cuh,\n"
-          "// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh, norm.cuh and elementwise.cuh in front\n"
+          "// kv_append.cuh, decode_attention.cuh, gemv.cuh, matmul.cuh, norm.cuh, elementwise.cuh, data.cuh in front\n"
           "// (bmc::device::cudaEmittedKernelSource).\n"
        << "// Kernel ops: " << kvAppends_ << " bmck.kv_append (" << count(appendOrder_.size(), "configuration")
        << "), " << attentions_ << " bmck.attention (" << count(attnOrder_.size(), "configuration") << "), "
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
-       << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << "; "
+       << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << ", "
+       << data_.concatSummary() << ", " << data_.gatherSummary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";
@@ -450,6 +468,7 @@ private:
     norms_.write(os); // EmitCudaNorm.cpp
     elementwise_.write(os); // EmitCudaElementwise.cpp
     reduces_.write(os);
+    data_.write(os); // EmitCudaData.cpp
   }
 
   mlir::bmc::cuda::CudaEmitOptions options_;
@@ -457,6 +476,7 @@ private:
   mlir::bmc::cuda::NormEmitter norms_;
   mlir::bmc::cuda::ElementwiseEmitter elementwise_;
   mlir::bmc::cuda::ReduceEmitter reduces_;
+  mlir::bmc::cuda::DataEmitter data_;
   std::map<std::string, std::pair<KVAppendConfig, int>> appends_;
   std::map<std::string, std::pair<AttentionConfig, int>> attns_;
   std::vector<std::string> appendOrder_, attnOrder_;

@@ -217,6 +217,28 @@ private:
         if (!reduced) s.push_back(dim(x, i));
         else if (red.getKeepdims()) s.push_back(int64_t(1));
       }
+    } else if (auto c = dyn_cast<bmck::ConcatOp>(op)) {
+      Value x0 = c.getInputs()[0];
+      int64_t axis = c.getAxis();
+      for (int64_t i = 0; i < rank; ++i) {
+        if (i != axis) {
+          s.push_back(dim(x0, i)); // the launch line checks the other inputs agree
+          continue;
+        }
+        json::Array sum; // a sum of the inputs' sizes along the axis
+        for (Value in : c.getInputs()) {
+          int64_t n = shapeOf(in)[axis];
+          if (ShapedType::isDynamic(n)) sum.push_back(id(in) + ".size[" + std::to_string(axis) + "]");
+          else sum.push_back(n);
+        }
+        s.push_back(std::move(sum));
+      }
+    } else if (auto g = dyn_cast<bmck::GatherOp>(op)) {
+      Value data = g.getData(), ids = g.getIndices();
+      int64_t axis = g.getAxis(), dr = shapeOf(data).size();
+      for (int64_t i = 0; i < axis; ++i) s.push_back(dim(data, i));
+      for (int64_t i = 0; i < int64_t(shapeOf(ids).size()); ++i) s.push_back(dim(ids, i));
+      for (int64_t i = axis + 1; i < dr; ++i) s.push_back(dim(data, i));
     } else {
       return op->emitError() << "CUDA program: no size rule for the result of '" << op->getName() << "'";
     }
@@ -258,6 +280,11 @@ private:
       view("out", e.getResult());
     } else if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
       view("x", r.getInput()), view("out", r.getResult());
+    } else if (auto c = dyn_cast<bmck::ConcatOp>(op)) {
+      for (auto [k, in] : llvm::enumerate(c.getInputs())) args["x" + std::to_string(k)] = id(in);
+      view("out", c.getResult());
+    } else if (auto g = dyn_cast<bmck::GatherOp>(op)) {
+      view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
     } else {
       return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
     }

@@ -1,0 +1,225 @@
+//===- EmitCudaData.cpp - bmck.concat, bmck.gather -> CUDA C ---------------===//
+//
+// See EmitCudaData.h. As in EmitCudaElementwise.cpp, a view of rank r < 4
+// reaches a kernel as a bmc_view4 with 4 - r leading dimensions of size 1, and
+// dimensions in the launch lines' errors are those of the bmc_view4. The
+// output's index i[0..3] is unflattened once; concat finds the input whose
+// window along the axis holds i[axis], gather reads the index at the
+// output's index dimensions and the data at the others.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/targets/cuda/EmitCudaData.h"
+#include "compiler/targets/cuda/EmitCudaUtil.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <algorithm>
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using mlir::bmc::cuda::count;
+using mlir::bmc::cuda::DataEmitter;
+using mlir::bmc::cuda::typeName;
+
+namespace {
+
+// BMC_EW_THREADS (elementwise.cuh).
+constexpr int64_t kThreads = 256;
+
+// The element as bytes, or null: the types the CUDA form copies.
+const char *storage(Type t) {
+  if (t.isF32() || t.isSignlessInteger(32)) return "unsigned int";
+  if (t.isF16() || t.isBF16()) return "unsigned short";
+  if (t.isSignlessInteger(64)) return "unsigned long long";
+  if (t.isSignlessInteger(1)) return "unsigned char";
+  return nullptr;
+}
+
+std::string str(int64_t i) { return std::to_string(i); }
+std::string sizeRef(const std::string &v, int64_t d) { return v + ".size[" + str(d) + "]"; }
+
+// "v.offset + i[a] * bmc_view_stride(v, a) + ..." over view4 dimensions [from, 4),
+// index i[d] read from `index[d]`.
+std::string offset(const std::string &v, int64_t from, const std::vector<std::string> &index) {
+  std::string s = v + ".offset";
+  for (int64_t d = from; d < 4; ++d) s += " + " + index[d] + " * bmc_view_stride(" + v + ", " + str(d) + ")";
+  return s;
+}
+
+const std::string kLoopHead = "  const long long n = bmc_ew_elements(out);\n"
+                              "  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n;\n"
+                              "       e += (long long)gridDim.x * blockDim.x) {\n"
+                              "    long long i[4];\n"
+                              "    bmc_ew_index(out, e, i);\n";
+
+namespace json = llvm::json;
+
+} // namespace
+
+int DataEmitter::record(Family &f, Config c) {
+  ++f.ops;
+  std::string key = c.params + "\n" + c.body;
+  for (const Config::Check &k : c.checks) key += llvm::join(k.lhs, "+") + "=" + k.rhs + str(k.value) + "\n";
+  auto [it, fresh] = f.configs.try_emplace(key, std::move(c), 0);
+  if (fresh) f.order.push_back(key);
+  ++it->second.second;
+  return int(llvm::find(f.order, key) - f.order.begin());
+}
+
+LogicalResult DataEmitter::add(bmck::ConcatOp op, std::string &noForm) {
+  bmck::ViewType out = op.getResult().getType();
+  int64_t rank = out.getRank(), lead = 4 - rank, axis = op.getAxis(), a = lead + axis;
+  const char *s = storage(out.getElementType());
+  if (rank > 4 || !s) { // left, by that name (a whole-model compile names it)
+    noForm = rank > 4 ? "bmck.concat (rank " + str(rank) + ")" : "bmck.concat (" + typeName(out.getElementType()) + ")";
+    return success();
+  }
+  Config c;
+  int64_t n = int64_t(op.getInputs().size());
+  std::vector<std::string> idx = {"i[0]", "i[1]", "i[2]", "i[3]"};
+  std::vector<std::string> axisSizes;
+  for (int64_t k = 0; k < n; ++k) {
+    std::string x = "x" + str(k);
+    c.names.push_back(x);
+    c.params += "bmc_view4 " + x + ", ";
+    axisSizes.push_back(sizeRef(x, a));
+    for (int64_t d = 0; d < 4; ++d) {
+      if (d == a) continue;
+      std::string xs = sizeRef(x, d);
+      if (d < lead)
+        c.checks.push_back({{xs}, "", 1, x + " of size {" + xs + "} in dimension " + str(d) + ", expected 1"});
+      else
+        c.checks.push_back({{xs}, sizeRef("out", d), 0,
+                            x + " of size {" + xs + "} in dimension " + str(d) + ", out of {" + sizeRef("out", d) + "}"});
+    }
+  }
+  for (int64_t d = 0; d < lead; ++d)
+    c.checks.push_back({{sizeRef("out", d)}, "", 1,
+                        "out of size {" + sizeRef("out", d) + "} in dimension " + str(d) + ", expected 1"});
+  std::string sum;
+  for (const std::string &t : axisSizes) sum += (sum.empty() ? "{" : " + {") + t + "}";
+  c.checks.push_back({axisSizes, sizeRef("out", a), 0,
+                      "inputs of " + sum + " along dimension " + str(a) + ", out of {" + sizeRef("out", a) + "}"});
+  c.names.push_back("out");
+  c.params += "bmc_view4 out";
+  std::string body = kLoopHead + "    typedef " + s + " S;\n    const long long o = " + offset("out", lead, idx) +
+                     ";\n    long long p = i[" + str(a) + "];\n";
+  // The input whose window holds p: p < its size, else p -= its size; the
+  // last takes the rest (the launch line checks the sizes sum to out's).
+  for (int64_t k = 0; k < n; ++k) {
+    std::string x = "x" + str(k), in = k + 1 < n ? "      " : "    ";
+    std::string copy = in + "i[" + str(a) + "] = p;\n" + in + "((S *)out.data)[o] = ((const S *)" + x + ".data)[" +
+                       offset(x, lead, idx) + "];\n";
+    if (k + 1 < n)
+      body += "    if (p < " + sizeRef(x, a) + ") {\n" + copy + "      continue;\n    }\n    p -= " + sizeRef(x, a) + ";\n";
+    else
+      body += copy;
+  }
+  body += "  }\n";
+  c.body = body;
+  c.comment = count(int(n), "input") + " of " + typeName(out.getElementType()) + " (rank " + str(rank) +
+              ") along axis " + str(axis);
+  last_ = record(concat_, std::move(c));
+  return success();
+}
+
+LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
+  bmck::ViewType data = op.getData().getType(), ids = op.getIndices().getType(), out = op.getResult().getType();
+  int64_t dr = data.getRank(), ir = ids.getRank(), r = out.getRank(), axis = op.getAxis();
+  const char *s = storage(data.getElementType());
+  if (dr > 4 || ir > 4 || r > 4 || !s) { // left, by that name (a whole-model compile names it)
+    noForm = !s ? "bmck.gather (" + typeName(data.getElementType()) + ")"
+                : "bmck.gather (rank " + str(std::max({dr, ir, r})) + ")";
+    return success();
+  }
+  const char *it = ids.getElementType().isSignlessInteger(32) ? "int" : "long long"; // the verifier: i32 or i64
+  int64_t dl = 4 - dr, il = 4 - ir, ol = 4 - r, da = dl + axis;
+  Config c;
+  c.names = {"data", "indices", "out"};
+  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out";
+  auto lead = [&](const std::string &v, int64_t n) {
+    for (int64_t d = 0; d < n; ++d)
+      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
+                                                       ", expected 1"});
+  };
+  lead("data", dl), lead("indices", il), lead("out", ol);
+  // out's view4 dimension ol + p holds data's (p < axis, p >= axis + ir) or indices' (the others).
+  std::vector<std::string> dataIdx(4, "0"), idIdx(4, "0");
+  for (int64_t p = 0; p < r; ++p) {
+    std::string os = sizeRef("out", ol + p), src;
+    if (p < axis || p >= axis + ir) {
+      int64_t d = dl + (p < axis ? p : p - ir + 1);
+      dataIdx[d] = "i[" + str(ol + p) + "]";
+      src = sizeRef("data", d);
+    } else {
+      int64_t d = il + (p - axis);
+      idIdx[d] = "i[" + str(ol + p) + "]";
+      src = sizeRef("indices", d);
+    }
+    c.checks.push_back({{os}, src, 0, "out of size {" + os + "} in dimension " + str(ol + p) + ", expected {" + src +
+                                          "} (dimension " + src.substr(src.find('[') + 1, 1) + " of " +
+                                          src.substr(0, src.find('.')) + ")"});
+  }
+  dataIdx[da] = "k";
+  c.body = kLoopHead + "    typedef " + s + " S;\n    long long k = ((const " + it + " *)indices.data)[" +
+           offset("indices", il, idIdx) + "];\n    if (k < 0)\n      k += " + sizeRef("data", da) +
+           "; // ONNX: negative indices count from the end\n    if (k < 0 || k >= " + sizeRef("data", da) +
+           ") {\n      BMC_DATA_INDEX_FAULT(k, " + sizeRef("data", da) + ");\n      continue;\n    }\n" +
+           "    ((S *)out.data)[" + offset("out", ol, {"i[0]", "i[1]", "i[2]", "i[3]"}) + "] = ((const S *)data.data)[" +
+           offset("data", dl, dataIdx) + "];\n  }\n";
+  c.comment = typeName(data.getElementType()) + " data (rank " + str(dr) + ") at axis " + str(axis) + " by " +
+              typeName(ids.getElementType()) + " indices (rank " + str(ir) + ")";
+  last_ = record(gather_, std::move(c));
+  return success();
+}
+
+std::string DataEmitter::concatSummary() const {
+  return str(concat_.ops) + " bmck.concat (" + count(int(concat_.order.size()), "configuration") + ")";
+}
+std::string DataEmitter::gatherSummary() const {
+  return str(gather_.ops) + " bmck.gather (" + count(int(gather_.order.size()), "configuration") + ")";
+}
+
+void DataEmitter::write(llvm::raw_ostream &os) const {
+  write(os, concat_, "concat", "bmc_concat_");
+  write(os, gather_, "gather", "bmc_gather_");
+}
+
+void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, const char *prefix) const {
+  for (auto [i, key] : llvm::enumerate(f.order)) {
+    const auto &[c, uses] = f.configs.at(key);
+    std::string name = prefix + str(int64_t(i)), what = std::string(op) + " " + str(int64_t(i)) + ": ";
+    json::Array params;
+    for (const std::string &p : c.names)
+      params.push_back(json::Object{{"name", p}, {"kind", "view4"}, {"from", "arg"}});
+    json::Array checks;
+    for (const Config::Check &k : c.checks) {
+      json::Array lhs;
+      for (const std::string &t : k.lhs) lhs.push_back(t);
+      checks.push_back(json::Object{{"lhs", std::move(lhs)},
+                                    {"cmp", "=="},
+                                    {"rhs", k.rhs.empty() ? json::Array{k.value} : json::Array{k.rhs}},
+                                    {"error", what + k.error}});
+    }
+    json::Array elements; // one term, the product of out's sizes
+    elements.push_back(json::Array{"out.size[0]", "out.size[1]", "out.size[2]", "out.size[3]"});
+    json::Object plan{{"kind", "elementwise"}, {"elements", std::move(elements)}, {"threads", kThreads}};
+    json::Object launch{{"kernel", name}, {"grid", json::Array{"plan.blocks", 1, 1}}, {"block", kThreads},
+                        {"shared_bytes", 0}};
+    json::Object desc{{"version", 1},
+                      {"op", std::string("bmck.") + op},
+                      {"config", int64_t(i)},
+                      {"params", std::move(params)},
+                      {"checks", std::move(checks)},
+                      {"plan", std::move(plan)},
+                      {"launches", json::Array{std::move(launch)}}};
+    os << "\n// bmc-launch: " << json::Value(std::move(desc)) << "\n"
+       << "// " << op << " " << i << ": " << c.comment << " (" << count(uses, "op")
+       << "), copied as bytes. A thread per element of out, grid-stride; block BMC_EW_THREADS.\n"
+       << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
+       << name << "(" << c.params << ") {\n"
+       << c.body << "}\n";
+  }
+}

@@ -1,0 +1,72 @@
+//===- EmitCudaData.h - bmck.concat, bmck.gather -> CUDA C ------*- C++ -*-===//
+//
+// The CUDA form of the copying data-movement kernels (the view ops, slice /
+// split / squeeze / unsqueeze / expand, have no code): one __global__ per
+// distinct configuration, a thread per element of the new output view in a
+// grid-stride loop (the elementwise plan), views of rank <= 4 as bmc_view4
+// (any strides and offsets), elements f32, f16, bf16, i32, i64 and i1 copied
+// as their bytes. bmck.concat: (element width, rank, axis, inputs); the launch
+// line checks the sizes agree. bmck.gather: (element width, data rank,
+// indices type and rank, axis); negative indices wrap as ONNX's, an index
+// still out of range stops the kernel (runtime/device/cuda/data.cuh says
+// how that differs from the CPU's error). Anything else is left without a
+// form, by name.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
+#define BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
+
+#include "dialects/KernelDialect.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::bmc::cuda {
+
+class DataEmitter {
+public:
+  /// Records the op's configuration; a rank above 4 or an element type
+  /// without a form is left under `noForm` ("bmck.gather (rank 5)"), as a
+  /// quantized product is.
+  LogicalResult add(bmck::ConcatOp op, std::string &noForm);
+  LogicalResult add(bmck::GatherOp op, std::string &noForm);
+  /// The configuration the last add() with a form recorded (its bmc-launch "config").
+  /// "N bmck.concat (k configurations)" / "N bmck.gather (k configurations)".
+  std::string concatSummary() const;
+  std::string gatherSummary() const;
+  int lastConfig() const { return last_; }
+  /// The kernels with their bmc-launch lines.
+  void write(llvm::raw_ostream &os) const;
+
+  struct Config {
+    std::string params;  // "bmc_view4 x0, ..., bmc_view4 out"
+    std::string body;    // the kernel's body
+    std::string comment; // for the reader
+    std::vector<std::string> names; // the parameters, in order
+    struct Check {
+      std::vector<std::string> lhs; // a sum of references
+      std::string rhs;              // a reference, or "" for `value`
+      int64_t value;
+      std::string error;
+    };
+    std::vector<Check> checks;
+  };
+
+private:
+  struct Family {
+    std::map<std::string, std::pair<Config, int>> configs; // by params + body
+    std::vector<std::string> order;
+    int ops = 0;
+  };
+  int record(Family &f, Config c);
+  void write(llvm::raw_ostream &os, const Family &f, const char *op, const char *name) const;
+  Family concat_, gather_;
+  int last_ = -1;
+};
+
+} // namespace mlir::bmc::cuda
+
+#endif
