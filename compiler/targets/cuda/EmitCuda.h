@@ -3,10 +3,12 @@
 // The CUDA emitter (docs/DESIGN.md, "CUDA emitter"): reads a module at the
 // kernel level (after bmc-pipeline) and writes CUDA C, one __global__ per
 // distinct kernel configuration, calling the device functions of
-// runtime/device/cuda/*.cuh. Moved families only: bmck.kv_append,
-// bmck.attention, bmck.matmul and bmck.gemm (EmitCudaMatMul.h), bmck.norm and
-// bmck.softmax (EmitCudaNorm.h); everything
-// else is counted and named, never skipped silently.
+// runtime/device/cuda/*.cuh, for bmck.kv_append, bmck.attention,
+// bmck.matmul and bmck.gemm (EmitCudaMatMul.h), bmck.norm and bmck.softmax
+// (EmitCudaNorm.h), bmck.elementwise and bmck.reduce (EmitCudaElementwise.h),
+// bmck.concat and bmck.gather (EmitCudaData.h); with whole-model, a
+// `// bmc-program:` line per function (EmitCudaProgram.h). Everything else is
+// counted and named, never skipped silently.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDA_H

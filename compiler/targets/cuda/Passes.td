@@ -8,17 +8,19 @@ include "mlir/Pass/PassBase.td"
 def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
   let summary = "Write CUDA C for the kernel-level ops (bmck) of a module; report what has no CUDA form yet";
   let description = [{
-    The CUDA emitter's first slice (issue 14): for a module after
-    `--bmc-pipeline`, one `extern "C" __global__` per distinct configuration
-    of `bmck.kv_append` (rows and cache element types, heads, head_dim) and
-    two (split, combine) per distinct configuration of `bmck.attention` (KV
-    type, head_dim, GQA group, scale, padding and `padded`, mask, softcap,
-    smooth softmax), and per configuration of `bmck.matmul` / `bmck.gemm` a
-    tiled GEMM plus, with a named weight, a split-K GEMV and its epilogue
-    (the weight's device storage from the model or `weights`; int8/int4
-    weights are left), each taking its views as `bmc_view4` (pointer, offset,
-    sizes, strides) and calling the device functions of
-    runtime/device/cuda/*.cuh, which the runtime prepends
+    The CUDA emitter (issue 14): for a module after `--bmc-pipeline`, one
+    `extern "C" __global__` per distinct configuration of `bmck.kv_append`
+    (rows and cache element types, heads, head_dim), two (split, combine) per
+    distinct configuration of `bmck.attention` (KV type, head_dim, GQA group,
+    scale, padding and `padded`, mask, softcap, smooth softmax), per
+    configuration of `bmck.matmul` / `bmck.gemm` a tiled GEMM plus, with a
+    named weight, a split-K GEMV and its epilogue (the weight's device storage
+    from the model or `weights`; int8/int4 weights are left), and one per
+    configuration of `bmck.norm`, `bmck.softmax`, `bmck.elementwise`,
+    `bmck.reduce`, `bmck.concat` and `bmck.gather` (EmitCudaNorm.h,
+    EmitCudaElementwise.h, EmitCudaData.h), each taking its views as
+    `bmc_view4` (pointer, offset, sizes, strides) and calling the device
+    functions of runtime/device/cuda/*.cuh, which the runtime prepends
     (`cudaEmittedKernelSource`). The header of the output counts the ops per
     kind and the tensor-level ops (and kernel-level ops without a CUDA form)
     left for the CUDA target. The module is not changed.
