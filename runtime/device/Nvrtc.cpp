@@ -1,6 +1,7 @@
 //===- runtime/device/Nvrtc.cpp - CUDA C to cubin/PTX at run time ---------===//
 
 #include "runtime/device/Nvrtc.h"
+#include "runtime/device/DynamicLibrary.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -35,24 +36,13 @@ struct Nvrtc::Api {
 
 namespace {
 
-#ifndef BMC_CUDA_LIBRARY_DIR
-#define BMC_CUDA_LIBRARY_DIR ""
-#endif
-
+// Every name in a folder before the next folder: the first folder holding
+// any libnvrtc wins.
 std::vector<std::string> candidatePaths() {
-  std::vector<std::string> dirs;
-  if (const char *root = std::getenv("BMC_CUDA_ROOT"))
-    dirs.push_back(std::string(root) + "/lib64");
-  if (BMC_CUDA_LIBRARY_DIR[0])
-    dirs.push_back(BMC_CUDA_LIBRARY_DIR);
-  if (const char *home = std::getenv("CUDA_HOME"))
-    dirs.push_back(std::string(home) + "/lib64");
-  dirs.push_back("/usr/local/cuda/lib64");
-  dirs.push_back(""); // the loader's own search path
   std::vector<std::string> paths;
-  for (const std::string &dir : dirs)
+  for (const std::string &dir : cudaLibraryDirs())
     for (const char *name : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"})
-      paths.push_back(dir.empty() ? name : dir + "/" + name);
+      paths.push_back(libraryPathIn(dir, name));
   return paths;
 }
 
@@ -148,34 +138,30 @@ Status writeFileAtomically(const std::string &path, const std::string &data) {
 
 Result<const Nvrtc *> loadOnce() {
   using Api = Nvrtc::Api;
-  std::string tried;
-  for (const std::string &path : candidatePaths()) {
-    void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      tried += (tried.empty() ? "" : ", ") + path;
-      continue;
-    }
-    static Nvrtc::Api api;
-    std::string missing;
-    bind(lib, api.nvrtcVersion, "nvrtcVersion", missing);
-    bind(lib, api.nvrtcGetErrorString, "nvrtcGetErrorString", missing);
-    bind(lib, api.nvrtcCreateProgram, "nvrtcCreateProgram", missing);
-    bind(lib, api.nvrtcCompileProgram, "nvrtcCompileProgram", missing);
-    bind(lib, api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", missing);
-    bind(lib, api.nvrtcGetProgramLog, "nvrtcGetProgramLog", missing);
-    bind(lib, api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", missing);
-    bind(lib, api.nvrtcGetCUBIN, "nvrtcGetCUBIN", missing);
-    bind(lib, api.nvrtcGetPTXSize, "nvrtcGetPTXSize", missing);
-    bind(lib, api.nvrtcGetPTX, "nvrtcGetPTX", missing);
-    bind(lib, api.nvrtcDestroyProgram, "nvrtcDestroyProgram", missing);
-    if (!missing.empty()) {
-      dlclose(lib);
-      return Status::error(path + " lacks " + missing);
-    }
-    static Nvrtc nvrtc(&api, path);
-    return static_cast<const Nvrtc *>(&nvrtc);
+  auto opened = openFirst(candidatePaths());
+  if (!opened)
+    return Status::error("no libnvrtc found (" + opened.status().message() + ")");
+  void *lib = opened->handle;
+  const std::string &path = opened->path;
+  static Api api;
+  std::string missing;
+  bind(lib, api.nvrtcVersion, "nvrtcVersion", missing);
+  bind(lib, api.nvrtcGetErrorString, "nvrtcGetErrorString", missing);
+  bind(lib, api.nvrtcCreateProgram, "nvrtcCreateProgram", missing);
+  bind(lib, api.nvrtcCompileProgram, "nvrtcCompileProgram", missing);
+  bind(lib, api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", missing);
+  bind(lib, api.nvrtcGetProgramLog, "nvrtcGetProgramLog", missing);
+  bind(lib, api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", missing);
+  bind(lib, api.nvrtcGetCUBIN, "nvrtcGetCUBIN", missing);
+  bind(lib, api.nvrtcGetPTXSize, "nvrtcGetPTXSize", missing);
+  bind(lib, api.nvrtcGetPTX, "nvrtcGetPTX", missing);
+  bind(lib, api.nvrtcDestroyProgram, "nvrtcDestroyProgram", missing);
+  if (!missing.empty()) {
+    dlclose(lib);
+    return Status::error(path + " lacks " + missing);
   }
-  return Status::error("no libnvrtc found (tried " + tried + ")");
+  static Nvrtc nvrtc(&api, path);
+  return static_cast<const Nvrtc *>(&nvrtc);
 }
 
 } // namespace
