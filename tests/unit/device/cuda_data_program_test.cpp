@@ -73,7 +73,7 @@ std::vector<float> floats(const HostTensor &t) {
 
 TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
   using namespace bmc::device;
-  std::ifstream f(BMC_EMITTED_DATA_PROGRAM_CU);
+  std::ifstream f(BMC_EMITTED_CU);
   std::stringstream ss;
   ss << f.rdbuf();
   const std::string src = ss.str();

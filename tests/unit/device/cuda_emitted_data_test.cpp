@@ -179,7 +179,7 @@ constexpr int kGather = 5;
 enum class Mode { Emulated, Launcher, Gpu };
 
 std::string emittedSource() {
-  std::ifstream in(BMC_EMITTED_DATA_CU);
+  std::ifstream in(BMC_EMITTED_CU);
   std::stringstream source;
   source << in.rdbuf();
   return source.str();

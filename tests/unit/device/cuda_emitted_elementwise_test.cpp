@@ -185,7 +185,7 @@ constexpr int kReduce = 12;
 enum class Mode { Emulated, Launcher, Gpu };
 
 std::string emittedSource() {
-  std::ifstream in(BMC_EMITTED_ELEMENTWISE_CU);
+  std::ifstream in(BMC_EMITTED_CU);
   std::stringstream source;
   source << in.rdbuf();
   return source.str();

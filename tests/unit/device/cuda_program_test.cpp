@@ -74,7 +74,7 @@ const HostKernel kTable[] = {
 };
 
 std::string source() {
-  std::ifstream f(BMC_EMITTED_PROGRAM_CU);
+  std::ifstream f(BMC_EMITTED_CU);
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
