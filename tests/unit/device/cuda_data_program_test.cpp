@@ -26,6 +26,7 @@ static int gIndexFaults = 0;
 #include "tests/unit/device/emitted_data_program.cu" // in the build tree
 // clang-format on
 
+#include "emitted_env.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -33,9 +34,7 @@ static int gIndexFaults = 0;
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <vector>
 
 namespace {
@@ -73,22 +72,12 @@ std::vector<float> floats(const HostTensor &t) {
 
 TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
   using namespace bmc::device;
-  std::ifstream f(BMC_EMITTED_CU);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string src = ss.str();
-  CpuDevice device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable;
-  image.hostKernels = kTable;
-  image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-  auto module = device.loadModule(image);
-  ASSERT_TRUE(module) << module.status().message();
-  auto launcher = EmittedLauncher::create(device, module.value(), src);
-  ASSERT_TRUE(launcher) << launcher.status().message();
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::string &src = env.src;
   const int V = 37, D = 24;
   std::vector<float> table = randoms(size_t(V) * D, 1);
-  auto program = DeviceProgram::create(device, *launcher.value(), src, "copies",
+  auto program = DeviceProgram::create(*env.device, *env.launcher, src, "copies",
                                        {{"table", tensor("f32", {V, D}, table)}});
   ASSERT_TRUE(program) << program.status().message();
   struct Case { int past, fresh, batch, seq; };

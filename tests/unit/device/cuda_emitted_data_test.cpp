@@ -30,20 +30,17 @@ static std::atomic<int> gIndexFaults{0};
 #include "runtime/device/cuda/data.cuh"
 #include "tests/unit/device/emitted_data.cu" // in the build tree
 
+#include "emitted_env.h"
 #include "runtime/device/CpuDevice.h"
-#include "runtime/device/CudaDevice.h"
 #include "runtime/device/EmittedLauncher.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -178,13 +175,6 @@ constexpr int kGather = 5;
 
 enum class Mode { Emulated, Launcher, Gpu };
 
-std::string emittedSource() {
-  std::ifstream in(BMC_EMITTED_CU);
-  std::stringstream source;
-  source << in.rdbuf();
-  return source.str();
-}
-
 class CudaEmittedData : public ::testing::TestWithParam<Mode> {
 protected:
   void SetUp() override {
@@ -192,40 +182,9 @@ protected:
     gIndexFaults = 0;
     if (GetParam() == Mode::Emulated)
       return;
-    ModuleImage image;
-    if (GetParam() == Mode::Launcher) {
-      device_ = std::make_unique<CpuDevice>();
-      image.format = ModuleFormat::HostTable;
-      image.hostKernels = kTable;
-      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    } else {
-      auto d = CudaDevice::create(0);
-      if (!d) {
-        std::string e = d.status().message();
-        const char *require = std::getenv("BMC_REQUIRE_GPU");
-        bool absent = e.rfind(CudaDevice::kNoDriver, 0) == 0 || e.rfind(CudaDevice::kNoDevice, 0) == 0;
-        if (absent && !(require && std::string(require) == "1"))
-          GTEST_SKIP() << e;
-        FAIL() << e;
-      }
-      device_ = std::move(d.value());
-      auto nvrtc = Nvrtc::load();
-      ASSERT_TRUE(nvrtc) << nvrtc.status().message();
-      NvrtcRequest req;
-      req.source = cudaEmittedKernelSource(emittedSource());
-      req.name = "emitted_data.cu";
-      const auto &p = device_->properties();
-      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-      auto out = nvrtc.value()->compile(req);
-      ASSERT_TRUE(out) << out.status().message();
-      image.format = ModuleFormat::Cubin;
-      image.bytes = std::move(out->cubin);
-    }
-    auto module = device_->loadModule(image);
-    ASSERT_TRUE(module) << module.status().message();
-    auto l = EmittedLauncher::create(*device_, module.value(), emittedSource());
-    ASSERT_TRUE(l) << l.status().message();
-    launcher_ = std::move(l.value());
+    env_ = std::make_unique<bmc_device_test::EmittedEnv>(GetParam() == Mode::Gpu, kTable, BMC_EMITTED_CU);
+    BMC_EMITTED_ENV_OR_SKIP(*env_);
+    device_ = env_->device.get(), launcher_ = env_->launcher.get();
     ASSERT_EQ(launcher_->configurations("bmck.concat"), 5);
     ASSERT_EQ(launcher_->configurations("bmck.gather"), 5);
   }
@@ -275,8 +234,9 @@ protected:
     for (DevicePtr p : ptrs) (void)device_->free(p);
   }
 
-  std::unique_ptr<bmc::device::Device> device_;
-  std::unique_ptr<bmc::device::EmittedLauncher> launcher_;
+  std::unique_ptr<bmc_device_test::EmittedEnv> env_; // none when Emulated
+  bmc::device::Device *device_ = nullptr;
+  bmc::device::EmittedLauncher *launcher_ = nullptr;
 };
 
 INSTANTIATE_TEST_SUITE_P(, CudaEmittedData, ::testing::Values(Mode::Emulated, Mode::Launcher, Mode::Gpu),
@@ -370,27 +330,12 @@ TEST_P(CudaEmittedData, GatherIndexOutOfRangeFaults) {
   }
 }
 
-bmc::device::EmittedLauncher &cpuLauncher(bmc::device::CpuDevice &device,
-                                          std::unique_ptr<bmc::device::EmittedLauncher> &keep) {
-  using namespace bmc::device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable;
-  image.hostKernels = kTable;
-  image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-  auto module = device.loadModule(image);
-  EXPECT_TRUE(module) << module.status().message();
-  auto launcher = EmittedLauncher::create(device, module.value(), emittedSource());
-  EXPECT_TRUE(launcher) << launcher.status().message();
-  keep = std::move(launcher.value());
-  return *keep;
-}
-
 // A failed check launches nothing: out keeps its marker bytes.
 TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
   using namespace bmc::device;
-  CpuDevice device;
-  std::unique_ptr<EmittedLauncher> keep;
-  EmittedLauncher &launcher = cpuLauncher(device, keep);
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  EmittedLauncher &launcher = *env.launcher;
   Tensor past(4, {3, 2, 5, 16}), fresh(4, {3, 2, 1, 15}), out(4, {3, 2, 6, 16});
   past.fillRandom(19), fresh.fillRandom(20);
   bmc::Status s = launcher.launch(
@@ -411,7 +356,7 @@ TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
   EXPECT_FALSE(s);
   EXPECT_EQ(s.message(), "launch bmck.gather 0: gather 0: out of size 95 in dimension 3, expected 96 (dimension 3 "
                          "of data)");
-  ASSERT_TRUE(device.synchronize());
+  ASSERT_TRUE(env.device->synchronize());
   for (unsigned char b : out.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : wrong.bytes) ASSERT_EQ(b, kMarker);
 }

@@ -25,22 +25,19 @@
 #include "tests/unit/device/emitted_elementwise.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
+#include "emitted_env.h"
 #include "runtime/device/CpuDevice.h"
-#include "runtime/device/CudaDevice.h"
 #include "runtime/device/EmittedLauncher.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <random>
-#include <sstream>
 #include <vector>
 
 namespace {
@@ -184,13 +181,6 @@ constexpr int kReduce = 12;
 
 enum class Mode { Emulated, Launcher, Gpu };
 
-std::string emittedSource() {
-  std::ifstream in(BMC_EMITTED_CU);
-  std::stringstream source;
-  source << in.rdbuf();
-  return source.str();
-}
-
 // Each group on each case's tensors: Emulated, its kernel called directly
 // (blocks of 256 threads, one after another); Launcher, through the runtime's
 // EmittedLauncher on the CPU device (its planned grid, its checks); Gpu, the
@@ -202,40 +192,9 @@ protected:
     using namespace bmc::device;
     if (GetParam() == Mode::Emulated)
       return;
-    ModuleImage image;
-    if (GetParam() == Mode::Launcher) {
-      device_ = std::make_unique<CpuDevice>();
-      image.format = ModuleFormat::HostTable;
-      image.hostKernels = kTable;
-      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    } else {
-      auto d = CudaDevice::create(0);
-      if (!d) {
-        std::string e = d.status().message();
-        const char *require = std::getenv("BMC_REQUIRE_GPU");
-        bool absent = e.rfind(CudaDevice::kNoDriver, 0) == 0 || e.rfind(CudaDevice::kNoDevice, 0) == 0;
-        if (absent && !(require && std::string(require) == "1"))
-          GTEST_SKIP() << e;
-        FAIL() << e;
-      }
-      device_ = std::move(d.value());
-      auto nvrtc = Nvrtc::load();
-      ASSERT_TRUE(nvrtc) << nvrtc.status().message();
-      NvrtcRequest req;
-      req.source = cudaEmittedKernelSource(emittedSource());
-      req.name = "emitted_elementwise.cu";
-      const auto &p = device_->properties();
-      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-      auto out = nvrtc.value()->compile(req);
-      ASSERT_TRUE(out) << out.status().message();
-      image.format = ModuleFormat::Cubin;
-      image.bytes = std::move(out->cubin);
-    }
-    auto module = device_->loadModule(image);
-    ASSERT_TRUE(module) << module.status().message();
-    auto l = EmittedLauncher::create(*device_, module.value(), emittedSource());
-    ASSERT_TRUE(l) << l.status().message();
-    launcher_ = std::move(l.value());
+    env_ = std::make_unique<bmc_device_test::EmittedEnv>(GetParam() == Mode::Gpu, kTable, BMC_EMITTED_CU);
+    BMC_EMITTED_ENV_OR_SKIP(*env_);
+    device_ = env_->device.get(), launcher_ = env_->launcher.get();
     ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 12);
     ASSERT_EQ(launcher_->configurations("bmck.reduce"), 5);
   }
@@ -290,8 +249,9 @@ protected:
       (void)device_->free(p);
   }
 
-  std::unique_ptr<bmc::device::Device> device_;
-  std::unique_ptr<bmc::device::EmittedLauncher> launcher_;
+  std::unique_ptr<bmc_device_test::EmittedEnv> env_; // none when Emulated
+  bmc::device::Device *device_ = nullptr;
+  bmc::device::EmittedLauncher *launcher_ = nullptr;
 };
 
 INSTANTIATE_TEST_SUITE_P(, CudaEmittedElementwise, ::testing::Values(Mode::Emulated, Mode::Launcher, Mode::Gpu),
@@ -514,19 +474,14 @@ TEST_P(CudaEmittedElementwise, ReduceSumMeanMaxMinProd) {
 
 TEST(CudaEmittedElementwiseLauncher, PlansAndChecks) {
   using namespace bmc::device;
-  CpuDevice device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable;
-  image.hostKernels = kTable;
-  image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-  auto module = device.loadModule(image);
-  ASSERT_TRUE(module) << module.status().message();
-  auto launcher = EmittedLauncher::create(device, module.value(), emittedSource());
-  ASSERT_TRUE(launcher) << launcher.status().message();
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  Device &device = *env.device;
+  EmittedLauncher *launcher = env.launcher.get();
   Tensor g(T::F32, {1, 5, 9, 45}), u(T::F32, {1, 1, 9, 45}, 2), out(T::F32, {1, 5, 9, 45});
   g.fillUniform(22, -5, 5), u.fillUniform(23, -2, 2);
   LaunchRecord record;
-  bmc::Status s = launcher.value()->launch("bmck.elementwise", 1,
+  bmc::Status s = launcher->launch("bmck.elementwise", 1,
                                       {{"x0", LaunchValue::of(g.v)}, {"x1", LaunchValue::of(u.v)}, {"out", LaunchValue::of(out.v)}},
                                       &record);
   ASSERT_TRUE(s) << s.message();
@@ -540,7 +495,7 @@ TEST(CudaEmittedElementwiseLauncher, PlansAndChecks) {
   }, 2e-6, "silu*up through the launcher");
   // A leaf of 4 where out has 5 (neither equal nor 1): refused, nothing written.
   Tensor bad(T::F32, {1, 4, 9, 45}), out2(T::F32, {1, 5, 9, 45});
-  s = launcher.value()->launch("bmck.elementwise", 1,
+  s = launcher->launch("bmck.elementwise", 1,
                                {{"x0", LaunchValue::of(g.v)}, {"x1", LaunchValue::of(bad.v)}, {"out", LaunchValue::of(out2.v)}});
   EXPECT_FALSE(s);
   EXPECT_EQ(s.message(), "launch bmck.elementwise 1: elementwise 1: x1 of size 4 in dimension 1, out of 5 (expected "

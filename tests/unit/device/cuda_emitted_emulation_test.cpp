@@ -24,10 +24,9 @@
 #include "tests/unit/device/emitted_kernels.cu" // in the build tree
 
 #include "bmc/abi/kernels.h"
+#include "emitted_env.h"
 #include "runtime/device/CpuDevice.h"
-#include "runtime/device/CudaDevice.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 #include "runtime/device/EmittedLauncher.h"
 
 #include <gtest/gtest.h>
@@ -36,8 +35,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <limits>
 #include <random>
 #include <vector>
@@ -345,78 +342,22 @@ const HostKernel kEmittedTable[] = {
     BMC_EMULATED(bmc_norm_3),             BMC_EMULATED(bmc_softmax_0),          BMC_EMULATED(bmc_softmax_1),
 };
 
-std::string emittedSource() {
-  std::ifstream f(BMC_EMITTED_CU);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string emittedSource() { return bmc_device_test::readEmittedSource(BMC_EMITTED_CU); }
 
-// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
-// for a GPU and loaded on it (absent: no driver or GPU here, a skip unless
-// BMC_REQUIRE_GPU=1; the same launcher code either way).
-struct LauncherEnv {
-  std::unique_ptr<bmc::device::Device> owned;
-  bmc::device::Device *dev = nullptr;
-  std::unique_ptr<EmittedLauncher> launcher;
-  std::string error;
-  bool absent = false;
-  explicit LauncherEnv(bool gpu = false) {
-    bmc::device::ModuleImage image;
-    if (!gpu) {
-      owned = std::make_unique<CpuDevice>();
-      image.format = bmc::device::ModuleFormat::HostTable;
-      image.hostKernels = kEmittedTable;
-      image.hostKernelCount = sizeof kEmittedTable / sizeof kEmittedTable[0];
-    } else {
-      using bmc::device::CudaDevice;
-      auto d = CudaDevice::create(0);
-      if (!d) {
-        error = d.status().message();
-        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
-        return;
-      }
-      owned = std::move(d.value());
-      auto nvrtc = bmc::device::Nvrtc::load();
-      if (!nvrtc) {
-        error = nvrtc.status().message();
-        return;
-      }
-      bmc::device::NvrtcRequest req;
-      req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
-      req.name = "emitted_kernels.cu";
-      const auto &p = owned->properties();
-      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-      auto out = nvrtc.value()->compile(req);
-      if (!out) {
-        error = out.status().message();
-        return;
-      }
-      image.format = bmc::device::ModuleFormat::Cubin;
-      image.bytes = std::move(out->cubin);
-    }
-    dev = owned.get();
-    auto m = dev->loadModule(image);
-    if (!m) {
-      error = m.status().message();
-      return;
-    }
-    auto l = EmittedLauncher::create(*dev, m.value(), emittedSource());
-    if (!l)
-      error = l.status().message();
-    else
-      launcher = std::move(l.value());
-  }
+// The emitted kernels on the CPU device (the emulation) or a GPU
+// (emitted_env.h; the same launcher code either way).
+struct LauncherEnv : bmc_device_test::EmittedEnv {
+  explicit LauncherEnv(bool gpu = false) : EmittedEnv(gpu, kEmittedTable, BMC_EMITTED_CU) {}
   // Device memory holding `bytes` (the CPU device: host memory it checks).
   DevicePtr upload(const void *data, size_t bytes) {
-    DevicePtr p = dev->allocate(bytes).value();
-    EXPECT_TRUE(dev->copyToDevice(p, data, bytes).ok());
+    DevicePtr p = device->allocate(bytes).value();
+    EXPECT_TRUE(device->copyToDevice(p, data, bytes).ok());
     return p;
   }
   template <typename T>
   std::vector<T> download(DevicePtr p, size_t n) {
     std::vector<T> v(n);
-    EXPECT_TRUE(dev->copyToHost(v.data(), p, n * sizeof(T)).ok());
+    EXPECT_TRUE(device->copyToHost(v.data(), p, n * sizeof(T)).ok());
     return v;
   }
 };
@@ -557,7 +498,7 @@ void runSequences(LauncherEnv &env) {
 
 TEST(CudaEmittedLauncher, AppendThenAttentionMatchTheCpuKernels) {
   LauncherEnv env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   runSequences(env);
 }
 
@@ -566,10 +507,7 @@ TEST(CudaEmittedLauncher, AppendThenAttentionMatchTheCpuKernels) {
 // sets BMC_REQUIRE_GPU=1.
 TEST(CudaEmittedLauncher, AppendThenAttentionOnTheGpu) {
   LauncherEnv env(true);
-  const char *require = std::getenv("BMC_REQUIRE_GPU");
-  if (env.absent && !(require && std::string(require) == "1"))
-    GTEST_SKIP() << env.error;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   runSequences(env);
 }
 
@@ -578,7 +516,7 @@ TEST(CudaEmittedLauncher, AppendThenAttentionOnTheGpu) {
 // fail (out's sizes, the bias's width) launch nothing.
 TEST(CudaEmittedLauncher, NormMatchesThePlainLoopAndChecks) {
   LauncherEnv env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   const long long rows = 7, n = 37;
   std::vector<float> x = randomFloats(rows * n, 41, -2.0f, 2.0f), g = {1.25f}, b = randomFloats(n, 42);
   std::vector<float> out(rows * n, 7.0f);
@@ -617,7 +555,7 @@ TEST(CudaEmittedLauncher, NormMatchesThePlainLoopAndChecks) {
 
 TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {
   LauncherEnv env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   const long long batch = 2, heads = 3, d = 37, capacity = 6, valid = 4, seq = 3;
   std::vector<float> cache(batch * heads * capacity * d, 1.5f), rows(batch * heads * seq * d, -2.0f);
   DevicePtr dc = env.upload(cache.data(), cache.size() * 4), dr = env.upload(rows.data(), rows.size() * 4);

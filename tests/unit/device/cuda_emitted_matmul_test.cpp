@@ -23,10 +23,8 @@
 
 #include "bmc/abi/kernels.h"
 #include "runtime/device/CpuDevice.h"
-#include "runtime/device/CudaDevice.h"
 #include "runtime/device/CudaWeights.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 #include "runtime/device/EmittedLauncher.h"
 #include "tests/unit/device/emitted_products_test.h"
 
@@ -35,10 +33,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <random>
-#include <sstream>
 #include <vector>
 
 namespace emitted_products {
@@ -81,12 +77,7 @@ const HostKernel *emittedTable(size_t &count) {
   return kTable;
 }
 
-std::string emittedSource() {
-  std::ifstream f(BMC_EMITTED_CU);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string emittedSource() { return bmc_device_test::readEmittedSource(BMC_EMITTED_CU); }
 
 int kvType(ElementType t) { return t == ElementType::F16 ? BMC_KV_F16 : t == ElementType::BF16 ? BMC_KV_BF16 : BMC_KV_F32; }
 size_t width(ElementType t) { return t == ElementType::F32 ? 4 : 2; }
@@ -119,53 +110,8 @@ Tensor makeTensor(std::vector<long long> dims, ElementType type, unsigned seed, 
 }
 
 
-Env::Env(bool gpu, bmc::device::PrefillPath prefill, std::function<void(const std::string &)> notice) {
-  bmc::device::ModuleImage image;
-  if (!gpu) {
-    owned = std::make_unique<CpuDevice>();
-    image.format = bmc::device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-  } else {
-    using bmc::device::CudaDevice;
-    auto d = CudaDevice::create(0);
-    if (!d) {
-      error = d.status().message();
-      absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
-      return;
-    }
-    owned = std::move(d.value());
-    auto nvrtc = bmc::device::Nvrtc::load();
-    if (!nvrtc) {
-      error = nvrtc.status().message();
-      return;
-    }
-    bmc::device::NvrtcRequest req;
-    req.source = bmc::device::cudaEmittedKernelSource(emittedSource());
-    req.name = "emitted_kernels.cu";
-    const auto &p = owned->properties();
-    req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-    auto out = nvrtc.value()->compile(req);
-    if (!out) {
-      error = out.status().message();
-      return;
-    }
-    image.format = bmc::device::ModuleFormat::Cubin;
-    image.bytes = std::move(out->cubin);
-  }
-  devp = owned.get();
-  auto m = devp->loadModule(image);
-  if (!m) {
-    error = m.status().message();
-    return;
-  }
-  auto l = EmittedLauncher::create(*devp, m.value(), emittedSource(),
-                                  bmc::device::EmittedLauncherOptions{prefill, std::move(notice)});
-  if (!l)
-    error = l.status().message();
-  else
-    launcher = std::move(l.value());
-}
+Env::Env(bool gpu, bmc::device::PrefillPath prefill, std::function<void(const std::string &)> notice)
+    : EmittedEnv(gpu, kTable, BMC_EMITTED_CU, {prefill, std::move(notice)}) {}
 
 void numpyMatMul(const Tensor &a, const Tensor &b, std::vector<double> &want, std::vector<double> &scale,
                  std::vector<long long> &outDims) {
@@ -421,25 +367,25 @@ void gemmTransposed(Env &env) {
 
 TEST(CudaEmittedMatMul, WeightsGemvAndTiledMatchPlainLoops) {
   Env env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   weightedProducts(env);
 }
 
 TEST(CudaEmittedMatMul, StridedBatchedMatchesNumpy) {
   Env env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   stridedProducts(env);
 }
 
 TEST(CudaEmittedMatMul, GemmWithWeightAndBias) {
   Env env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   gemmWithWeight(env);
 }
 
 TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
   Env env;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   gemmTransposed(env);
 }
 
@@ -447,9 +393,7 @@ TEST(CudaEmittedMatMul, GemmTransposedWithBroadcastC) {
 // GPU; benchmarks/gpu_check.sh runs it with BMC_REQUIRE_GPU=1).
 TEST(CudaEmittedMatMul, ProductsOnTheGpu) {
   Env env(true);
-  if (env.skip())
-    GTEST_SKIP() << env.error;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   weightedProducts(env);
   if (::testing::Test::HasFatalFailure()) return;
   stridedProducts(env);
@@ -506,7 +450,7 @@ TEST(CudaEmittedMatMul, KernelsCalledDirectly) {
 
 TEST(CudaEmittedMatMul, FailedChecksLaunchNothing) {
   Env env;
-  ASSERT_TRUE(env.launcher);
+  BMC_EMITTED_ENV_OR_SKIP(env);
   Tensor a = makeTensor({2, 36}, ElementType::F32, 1, false, false), out = makeTensor({2, 45}, ElementType::F32, 2, false, false);
   Tensor good = makeTensor({2, 37}, ElementType::F32, 3, false, false);
   env.upload(a), env.upload(out), env.upload(good);

@@ -132,9 +132,7 @@ void runProduct(Env &gemm, Env &tiled, const ProductCase &c, unsigned seed) {
 void productsThroughTheDeviceGemm(bool gpu) {
   std::vector<std::string> notices;
   Env gemm(gpu, PrefillPath::DeviceGemm, [&](const std::string &n) { notices.push_back(n); });
-  if (gemm.skip())
-    GTEST_SKIP() << gemm.error;
-  ASSERT_TRUE(gemm.launcher) << gemm.error;
+  BMC_EMITTED_ENV_OR_SKIP(gemm);
   Env tiled(gpu, PrefillPath::Tiled);
   ASSERT_TRUE(tiled.launcher) << tiled.error;
   EXPECT_EQ(gemm.launcher->prefill(), PrefillPath::DeviceGemm);
@@ -362,9 +360,7 @@ std::vector<uint8_t> bytesOfFloats(const std::vector<float> &f) {
 
 void decodeStepsAsAGraph(bool gpu) {
   Env env(gpu, PrefillPath::DeviceGemm);
-  if (env.skip())
-    GTEST_SKIP() << env.error;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   using B = StepBuffers;
   const long long past = 58;
   // The caches: past rows random (bf16), spare rows NaN.
@@ -393,9 +389,9 @@ void decodeStepsAsAGraph(bool gpu) {
                          rv = bytesOfFloats(randoms(size_t(seq * B::kKvHeads * B::kD), 200 + s)),
                          q = bytesOfFloats(randoms(size_t(seq * B::kHeads * B::kD), 300 + s));
     for (StepBuffers *b : {&graphed, &direct}) {
-      ASSERT_TRUE(env.devp->copyToDevice(b->rowsK, rk.data(), rk.size()).ok());
-      ASSERT_TRUE(env.devp->copyToDevice(b->rowsV, rv.data(), rv.size()).ok());
-      ASSERT_TRUE(env.devp->copyToDevice(b->q, q.data(), q.size()).ok());
+      ASSERT_TRUE(env.device->copyToDevice(b->rowsK, rk.data(), rk.size()).ok());
+      ASSERT_TRUE(env.device->copyToDevice(b->rowsV, rv.data(), rv.size()).ok());
+      ASSERT_TRUE(env.device->copyToDevice(b->q, q.data(), q.size()).ok());
     }
     auto report = env.launcher->runStep(step, graphed.calls(seq, weight));
     ASSERT_TRUE(report.ok()) << report.status().message();
@@ -426,8 +422,8 @@ void decodeStepsAsAGraph(bool gpu) {
     // Byte-equal to the direct launches: both caches and the projection.
     auto get = [&](DevicePtr p, size_t n) {
       std::vector<uint8_t> v(n);
-      EXPECT_TRUE(env.devp->synchronize().ok());
-      EXPECT_TRUE(env.devp->copyToHost(v.data(), p, n).ok());
+      EXPECT_TRUE(env.device->synchronize().ok());
+      EXPECT_TRUE(env.device->copyToHost(v.data(), p, n).ok());
       return v;
     };
     size_t cacheBytes = k0.size(), outBytes = size_t(seq * B::kHeads * B::kN * 4);
@@ -464,7 +460,7 @@ void decodeStepsAsAGraph(bool gpu) {
       }
   }
   ASSERT_TRUE(step.valid);
-  EXPECT_TRUE(env.devp->destroyGraph(step.graph).ok());
+  EXPECT_TRUE(env.device->destroyGraph(step.graph).ok());
 }
 
 TEST(CudaEmittedGraph, DecodeStepsCapturedUpdatedAndRecaptured) { decodeStepsAsAGraph(false); }

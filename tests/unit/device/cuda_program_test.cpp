@@ -27,23 +27,20 @@
 // clang-format on
 
 #include "bmc/abi/kernels.h"
+#include "emitted_env.h"
 #include "runtime/device/CpuDevice.h"
-#include "runtime/device/CudaDevice.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
 #include "runtime/device/KernelLibrary.h"
-#include "runtime/device/Nvrtc.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <random>
-#include <sstream>
 #include <vector>
 
 namespace {
@@ -72,13 +69,6 @@ const HostKernel kTable[] = {
     BMC_EMULATED_PRODUCT(bmc_matmul_2),  BMC_EMULATED(bmc_norm_0),
     BMC_EMULATED(bmc_softmax_0),
 };
-
-std::string source() {
-  std::ifstream f(BMC_EMITTED_CU);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 constexpr int kHidden = 27, kHeadDim = 13;
 
@@ -224,63 +214,10 @@ void expectClose(const std::vector<float> &got, const std::vector<double> &want,
   EXPECT_LE(worst, tol) << what << ": element " << at << " is " << got[at] << ", expected " << want[at];
 }
 
-// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
-// and loaded on the GPU (`absent`: no driver or GPU, a skip unless
-// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
-struct Env {
-  std::unique_ptr<bmc::device::Device> device;
-  std::unique_ptr<EmittedLauncher> launcher;
-  std::vector<std::string> notices;
-  std::string src = source();
-  std::string error;
-  bool absent = false;
-  bool skip() const {
-    const char *require = std::getenv("BMC_REQUIRE_GPU");
-    return absent && !(require && std::string(require) == "1");
-  }
-  explicit Env(bool gpu = false) {
-    bmc::device::ModuleImage image;
-    if (!gpu) {
-      device = std::make_unique<CpuDevice>();
-      image.format = bmc::device::ModuleFormat::HostTable;
-      image.hostKernels = kTable;
-      image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    } else {
-      using bmc::device::CudaDevice;
-      auto d = CudaDevice::create(0);
-      if (!d) {
-        error = d.status().message();
-        absent = error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
-        return;
-      }
-      device = std::move(d.value());
-      auto nvrtc = bmc::device::Nvrtc::load();
-      if (!nvrtc) {
-        error = nvrtc.status().message();
-        return;
-      }
-      bmc::device::NvrtcRequest req;
-      req.source = bmc::device::cudaEmittedKernelSource(src);
-      req.name = "emitted_program.cu";
-      const auto &p = device->properties();
-      req.arch = "sm_" + std::to_string(p.computeMajor) + std::to_string(p.computeMinor);
-      auto out = nvrtc.value()->compile(req);
-      if (!out) {
-        error = out.status().message();
-        return;
-      }
-      image.format = bmc::device::ModuleFormat::Cubin;
-      image.bytes = std::move(out->cubin);
-    }
-    auto m = device->loadModule(image);
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    bmc::device::EmittedLauncherOptions o;
-    o.notice = [this](const std::string &n) { notices.push_back(n); };
-    auto l = EmittedLauncher::create(*device, m.value(), src, o);
-    EXPECT_TRUE(l.ok()) << l.status().message();
-    if (l)
-      launcher = std::move(l.value());
-  }
+// The emitted program's kernels on the CPU device (the emulation) or the GPU
+// (emitted_env.h), with the caches the programs run on.
+struct Env : bmc_device_test::EmittedEnv {
+  explicit Env(bool gpu = false) : EmittedEnv(gpu, kTable, BMC_EMITTED_CU) {}
   std::unique_ptr<DeviceKVCache> cache(int heads, bool bf16) {
     bmc::device::DeviceKVOptions o;
     o.batch = 1, o.heads = heads, o.headDim = kHeadDim, o.elemBytes = bf16 ? 2 : 4, o.maxRows = 64, o.r = 4;
@@ -321,9 +258,7 @@ void expectCache(const std::vector<std::vector<std::vector<double>>> &got,
 // program and `padded` computed by the host from an index input.
 void prefillThenDecode(bool maskLayer, bool gpu = false, bool scaled = false) {
   Env env(gpu);
-  if (env.skip())
-    GTEST_SKIP() << env.error;
-  ASSERT_TRUE(env.launcher) << env.error;
+  BMC_EMITTED_ENV_OR_SKIP(env);
   Weights w;
   std::string fn = scaled ? "scaled" : maskLayer ? "layer_mask" : "layer_skip";
   auto names = DeviceProgram::functions(env.src);
@@ -421,7 +356,7 @@ TEST(CudaProgram, LayersOnTheGpu) {
 // kernel sequence stays the same from the 5-row prefill on).
 TEST(CudaProgram, RunsAsAGraphEqualDirectRuns) {
   Env env;
-  ASSERT_TRUE(env.launcher);
+  BMC_EMITTED_ENV_OR_SKIP(env);
   Weights w;
   auto direct = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
   auto graphed = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
@@ -473,7 +408,7 @@ TEST(CudaProgram, RunsAsAGraphEqualDirectRuns) {
 
 TEST(CudaProgram, BadInputsGiveOneLine) {
   Env env;
-  ASSERT_TRUE(env.launcher);
+  BMC_EMITTED_ENV_OR_SKIP(env);
   Weights w;
   auto p = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
   ASSERT_TRUE(p.ok()) << p.status().message();

@@ -28,6 +28,13 @@ inline bool gpuRequired() {
   return e && std::string(e) == "1";
 }
 
+// CudaDevice::create's error says there is no driver or no GPU here (a skip
+// unless gpuRequired()), not that a present one failed (a failure).
+inline bool deviceAbsent(const std::string &error) {
+  using bmc::device::CudaDevice;
+  return error.rfind(CudaDevice::kNoDriver, 0) == 0 || error.rfind(CudaDevice::kNoDevice, 0) == 0;
+}
+
 struct DeviceSlot {
   std::unique_ptr<bmc::device::Device> device;
   std::string error;
@@ -47,8 +54,7 @@ inline DeviceSlot &deviceSlot(DeviceKind kind) {
     auto dev = CudaDevice::create(0);
     if (!dev) {
       s.error = dev.status().message();
-      s.absent = s.error.rfind(CudaDevice::kNoDriver, 0) == 0 ||
-                 s.error.rfind(CudaDevice::kNoDevice, 0) == 0;
+      s.absent = deviceAbsent(s.error);
     } else {
       s.device = std::move(dev.value());
     }

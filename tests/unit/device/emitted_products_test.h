@@ -2,18 +2,18 @@
 // defines it, with the emitted kernels' host table; cuda_emitted_wire_test.cpp
 // uses it in the same binary): tensors stored with offsets, strides and NaN
 // between their elements, the emitted kernels on the CPU device or a GPU
-// behind an EmittedLauncher, and plain-loop references.
+// behind an EmittedLauncher (emitted_env.h), and plain-loop references.
 #ifndef BMC_TESTS_UNIT_DEVICE_EMITTED_PRODUCTS_TEST_H
 #define BMC_TESTS_UNIT_DEVICE_EMITTED_PRODUCTS_TEST_H
 
 #include "bmc/abi/kernels.h" // bmc_convert_kv_to_f32
+#include "emitted_env.h"
 #include "runtime/device/Device.h"
 #include "runtime/device/EmittedLauncher.h"
 #include "runtime/device/KernelLibrary.h" // ElementType
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,37 +75,27 @@ struct Tensor {
 // Strided: inner stride 2 and rows padded by 3; unaligned: offset 3.
 Tensor makeTensor(std::vector<long long> dims, ElementType type, unsigned seed, bool strided, bool unaligned);
 
-// The emitted kernels on the CPU device (the emulation), or compiled by NVRTC
-// for the GPU and loaded there (`absent`: no driver or GPU, a skip unless
-// BMC_REQUIRE_GPU=1, as benchmarks/gpu_check.sh sets it).
-struct Env {
-  std::unique_ptr<bmc::device::Device> owned;
-  bmc::device::Device *devp = nullptr;
-  std::unique_ptr<EmittedLauncher> launcher;
-  std::string error;
-  bool absent = false;
+// The emitted kernels on the CPU device (the emulation) or the GPU
+// (emitted_env.h), with the products' uploads and downloads.
+struct Env : bmc_device_test::EmittedEnv {
   // `prefill`: the launcher's path for many product rows (the product tests
   // check the tiled reference kernel; cuda_emitted_wire_test the device GEMM).
   explicit Env(bool gpu = false, bmc::device::PrefillPath prefill = bmc::device::PrefillPath::Tiled,
                std::function<void(const std::string &)> notice = {});
-  bool skip() const {
-    const char *require = std::getenv("BMC_REQUIRE_GPU");
-    return absent && !(require && std::string(require) == "1");
-  }
   void upload(Tensor &t) {
-    t.dev = devp->allocate(t.bytes.size()).value();
-    ASSERT_TRUE(devp->copyToDevice(t.dev, t.bytes.data(), t.bytes.size()).ok());
+    t.dev = device->allocate(t.bytes.size()).value();
+    ASSERT_TRUE(device->copyToDevice(t.dev, t.bytes.data(), t.bytes.size()).ok());
   }
   DevicePtr upload(const std::vector<uint8_t> &b) {
-    DevicePtr p = devp->allocate(b.size()).value();
-    EXPECT_TRUE(devp->copyToDevice(p, b.data(), b.size()).ok());
+    DevicePtr p = device->allocate(b.size()).value();
+    EXPECT_TRUE(device->copyToDevice(p, b.data(), b.size()).ok());
     return p;
   }
   // The tensor's logical values as the device holds them now.
   std::vector<float> download(const Tensor &t) {
     std::vector<unsigned char> b(t.bytes.size());
-    EXPECT_TRUE(devp->synchronize().ok());
-    EXPECT_TRUE(devp->copyToHost(b.data(), t.dev, b.size()).ok());
+    EXPECT_TRUE(device->synchronize().ok());
+    EXPECT_TRUE(device->copyToHost(b.data(), t.dev, b.size()).ok());
     std::vector<float> all(b.size() / width(t.type)), out(size_t(t.count()));
     bmc_convert_kv_to_f32(kvType(t.type), b.data(), all.data(), (int64_t)all.size());
     for (long long i = 0; i < t.count(); ++i) out[i] = all[t.storageAt(i)];
