@@ -7,6 +7,7 @@
 //             CUDA built-ins emulated (cuda_emulation.h): the kernels' arithmetic
 //             and CudaKernels' launch code, checked on every machine.
 #include "cuda_emulated_kernels.h"
+#include "device_backends.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/KernelLibrary.h"
@@ -27,12 +28,8 @@ using bmc::Status;
 
 namespace {
 
-bool gpuRequired() {
-  const char *e = std::getenv("BMC_REQUIRE_GPU");
-  return e && std::string(e) == "1";
-}
-
-bool startsWith(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
+using bmc_device_test::deviceAbsent;
+using bmc_device_test::gpuRequired;
 
 std::vector<float> randomFloats(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
@@ -113,8 +110,7 @@ Env makeGpuEnv() {
   auto dev = CudaDevice::create(0);
   if (!dev) {
     env.error = dev.status().message();
-    env.absent = startsWith(env.error, CudaDevice::kNoDriver) ||
-                 startsWith(env.error, CudaDevice::kNoDevice);
+    env.absent = deviceAbsent(env.error);
     return env;
   }
   env.device = std::move(dev.value());
@@ -132,20 +128,7 @@ Env makeGpuEnv() {
 Env makeEmulatedEnv() {
   Env env;
   env.device = std::make_unique<CpuDevice>();
-  std::vector<ModuleHandle> modules;
-  for (const std::vector<HostKernel> &table : emulatedKernelFamilies()) {
-    ModuleImage image;
-    image.format = ModuleFormat::HostTable;
-    image.hostKernels = table.data();
-    image.hostKernelCount = table.size();
-    auto m = env.device->loadModule(image);
-    if (!m) {
-      env.error = m.status().message();
-      return env;
-    }
-    modules.push_back(m.value());
-  }
-  auto k = CudaKernels::fromModules(*env.device, modules);
+  auto k = emulatedCudaKernels(*env.device);
   if (!k)
     env.error = k.status().message();
   else

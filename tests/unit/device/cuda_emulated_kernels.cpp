@@ -35,3 +35,19 @@ const std::vector<std::vector<HostKernel>> &emulatedKernelFamilies() {
   };
   return families;
 }
+
+bmc::Result<std::unique_ptr<bmc::device::CudaKernels>> emulatedCudaKernels(bmc::device::Device &device) {
+  using namespace bmc::device;
+  std::vector<ModuleHandle> modules;
+  for (const std::vector<HostKernel> &table : emulatedKernelFamilies()) {
+    ModuleImage image;
+    image.format = ModuleFormat::HostTable;
+    image.hostKernels = table.data();
+    image.hostKernelCount = table.size();
+    auto m = device.loadModule(image);
+    if (!m)
+      return m.status();
+    modules.push_back(m.value());
+  }
+  return CudaKernels::fromModules(device, modules);
+}

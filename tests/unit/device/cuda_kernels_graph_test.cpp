@@ -40,20 +40,7 @@ KernelsFor makeKernels(DeviceKind kind) {
     return k;
   }
   k.ownDevice = std::make_unique<CpuDevice>();
-  std::vector<ModuleHandle> modules;
-  for (const std::vector<HostKernel> &table : emulatedKernelFamilies()) {
-    ModuleImage image;
-    image.format = ModuleFormat::HostTable;
-    image.hostKernels = table.data();
-    image.hostKernelCount = table.size();
-    auto m = k.ownDevice->loadModule(image);
-    if (!m) {
-      k.error = m.status().message();
-      return k;
-    }
-    modules.push_back(m.value());
-  }
-  auto made = CudaKernels::fromModules(*k.ownDevice, modules);
+  auto made = emulatedCudaKernels(*k.ownDevice);
   if (!made)
     k.error = made.status().message();
   else
