@@ -341,6 +341,10 @@ static bool sameSizes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
   return true;
 }
 
+bool mlir::bmck::isStorageView(Operation *op) {
+  return isa<SliceOp, SplitOp, SqueezeOp, UnsqueezeOp, ExpandOp>(op);
+}
+
 static LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank) {
   if (axis < 0 || axis >= rank)
     return op->emitOpError("attribute 'axis': expected a value in [0, ") << rank << "), found " << axis;

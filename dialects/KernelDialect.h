@@ -21,6 +21,13 @@ namespace mlir::bmck {
 /// (dialects/KernelOpsElementwise.cpp): the one list, read by the verifier,
 /// the grouping pass and its pattern.
 bool isElementwiseMember(Operation *op);
+
+/// The view ops: a new offset, sizes and strides of their input's storage
+/// (operand 0), no code (slice, split, squeeze, unsqueeze, expand). The one
+/// list, read by the memory plan (a view keeps its storage live), the CUDA
+/// emitter and its programs (a host-evaluated view step). An op that views
+/// its input without copying (a transpose, say) joins it here.
+bool isStorageView(Operation *op);
 } // namespace mlir::bmck
 
 #endif

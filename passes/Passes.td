@@ -329,10 +329,11 @@ def PlanMemory : Pass<"bmc-plan-memory", "::mlir::func::FuncOp"> {
   let summary = "Give each kernel-level result an arena slot by liveness (bmck.slot marks)";
   let description = [{
     The target-independent memory plan (passes/PlanMemory.h): every bmck op
-    whose view result is new storage (not a seam, a cache's rows or an
-    append) gets `bmck.slot = N`, the function `bmck.slots`; a value is live
-    from its op to the last use of it or of a seam over it (a returned value
-    to the end), and slots are taken first-fit among those whose values all
+    whose view result is new storage (not a seam, a cache's rows, an append
+    or a view op: slice, split, squeeze, unsqueeze, expand) gets
+    `bmck.slot = N`, the function `bmck.slots`; a value is live from its op
+    to the last use of it or of a seam or view over it (a returned value to
+    the end), and slots are taken first-fit among those whose values all
     died before the op. A slot's size is the run's: the largest of its
     values' sizes. The CUDA programs use the same plan
     (compiler/targets/cuda/EmitCudaProgram.cpp); the pipeline does not run

@@ -17,19 +17,22 @@ using namespace mlir;
 
 bool mlir::bmc::allocatesView(Operation *op) {
   if (!op->getDialect() || op->getDialect()->getNamespace() != "bmck") return false;
-  if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp, bmck::KVAppendOp>(op)) return false;
+  if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp, bmck::KVAppendOp>(op) || bmck::isStorageView(op))
+    return false;
   return op->getNumResults() == 1 && isa<bmck::ViewType>(op->getResult(0).getType());
 }
 
 namespace {
 
-// What a use of a seam really uses.
+// What a use of a seam or a view (a slice of a kernel's result, say) really uses.
 Value root(Value v) {
   while (Operation *d = v.getDefiningOp()) {
     if (auto tv = dyn_cast<bmck::ToViewOp>(d))
       v = tv.getTensor();
     else if (auto tt = dyn_cast<bmck::ToTensorOp>(d))
       v = tt.getView();
+    else if (bmck::isStorageView(d))
+      v = d->getOperand(0);
     else
       break;
   }

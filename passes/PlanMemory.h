@@ -23,8 +23,9 @@ namespace mlir::bmc {
 inline constexpr llvm::StringLiteral kSlotAttrName = "bmck.slot", kSlotsAttrName = "bmck.slots";
 
 /// An op of the bmck dialect whose one view result is new storage: not a
-/// seam (to_view / to_tensor), a cache's rows (kv_rows) or an append (its
-/// result is the cache's rows).
+/// seam (to_view / to_tensor), a cache's rows (kv_rows), an append (its
+/// result is the cache's rows) or a view op (bmck::isStorageView: a slice,
+/// split, squeeze, unsqueeze or expand of its input's storage).
 bool allocatesView(Operation *op);
 
 struct KernelMemoryPlan {
@@ -33,7 +34,7 @@ struct KernelMemoryPlan {
 };
 
 /// The plan of one block: a value is live from its op to the last use of it
-/// or of a seam over it (a value the terminator returns, to the end); slots
+/// or of a seam or view over it (a value the terminator returns, to the end); slots
 /// are taken first-fit, in block order, among those whose values all died
 /// before this op (an op never writes into a slot it reads).
 KernelMemoryPlan planKernelMemory(Block &body);

@@ -20,6 +20,10 @@ struct DeviceProgram::Run {
     std::string type;
     int64_t scalar = 0;
     int cache = -1; // KV: index into caches
+    // A shape vector's elements (a `shape` step's), evaluated on the host;
+    // a constant that is one keeps its View too.
+    bool hasElements = false;
+    std::vector<int64_t> elements;
   };
   std::map<std::string, Val> vals;
   struct Cache {
@@ -215,6 +219,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
     if (kind == "launch")
       where += " (" + s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()) +
                (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    else if (kind == "view" && s.contains("op"))
+      where += " (bmck." + s["op"].get<std::string>() +
+               (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
     auto get = [&](const std::string &ref) -> Result<Run::Val *> {
       auto it = run.vals.find(ref);
       if (it == run.vals.end())
@@ -227,6 +234,32 @@ Status DeviceProgram::walk(Run &run, bool launch) {
       if (!of)
         return of.status();
       v = **of;
+      if (s.contains("op")) { // a new offset, sizes and strides of the same storage
+        if (v.kind != Run::Val::View)
+          return Status::error(where + ": " + s["of"].get<std::string>() + " is not a view");
+        ProgramShapeLookup shape = [&](const std::string &ref) -> Result<std::vector<int64_t>> {
+          auto it = run.vals.find(ref);
+          if (it == run.vals.end() || !it->second.hasElements)
+            return Status::error(ref + " is not a shape vector defined before");
+          return it->second.elements;
+        };
+        int rank = 0;
+        Status st = programViewOp(s, (*of)->view, (*of)->rank, shape, v.view, rank);
+        if (!st)
+          return Status::error(where + ": " + st.message());
+        v.rank = rank, v.hasElements = false, v.elements.clear();
+      }
+    } else if (kind == "shape") { // host scalars (or a constant's numbers) as a vector
+      std::vector<int64_t> elements;
+      for (const json &e : s["elements"]) {
+        auto x = run.eval(e);
+        if (!x)
+          return Status::error(where + ": " + x.status().message());
+        elements.push_back(*x);
+      }
+      Run::Val &shape = run.vals[id]; // a constant uploaded as well stays a view
+      shape.hasElements = true, shape.elements = std::move(elements);
+      continue;
     } else if (kind == "kv_rows") {
       auto c = get(s["cache"]);
       if (!c)
@@ -420,21 +453,26 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
     HostTensor t;
     t.type = v.type;
     size_t eb = size_t(programTypeBytes(v.type));
-    int64_t count = 1, last = v.view.offset; // the span the view reaches
+    // The span the view reaches: a slice's negative step walks backwards.
+    int64_t count = 1, first = v.view.offset, last = v.view.offset;
     for (int i = 4 - v.rank; i < 4; ++i) {
       t.dims.push_back(v.view.size[i]);
       count *= v.view.size[i];
       if (v.view.size[i] > 0)
-        last += (v.view.size[i] - 1) * v.view.stride[i];
+        (v.view.stride[i] < 0 ? first : last) += (v.view.size[i] - 1) * v.view.stride[i];
     }
     t.bytes.resize(size_t(count) * eb);
     if (count > 0) {
-      std::vector<uint8_t> span(size_t(last + 1) * eb);
-      st = device_.copyToHost(span.data(), reinterpret_cast<DevicePtr>(v.view.data), span.size());
+      if (first < 0)
+        return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' reaches element " +
+                             std::to_string(first) + ", before its storage");
+      std::vector<uint8_t> span(size_t(last - first + 1) * eb);
+      st = device_.copyToHost(span.data(), reinterpret_cast<DevicePtr>(v.view.data) + DevicePtr(first) * eb,
+                              span.size());
       if (!st)
         return st;
       for (int64_t flat = 0; flat < count; ++flat) {
-        int64_t at = v.view.offset, rest = flat;
+        int64_t at = v.view.offset - first, rest = flat;
         for (int i = 3; i >= 4 - v.rank; --i)
           at += (rest % v.view.size[i]) * v.view.stride[i], rest /= v.view.size[i];
         std::memcpy(t.bytes.data() + flat * eb, span.data() + at * eb, eb);

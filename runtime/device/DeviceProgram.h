@@ -10,8 +10,10 @@
 // device layout its bmc-launch line describes, cudaMatMulWeight) and
 // constants once, and per run binds the inputs (tensors copied to the
 // device, KV caches as bmc_kv_buffer), sizes the arena from the run's dims
-// (grown, never shrunk), evaluates the host scalars and launches through
-// EmittedLauncher in order, then copies the outputs back. Nothing here knows
+// (grown, never shrunk), evaluates the host scalars, shape vectors and view
+// ops (a slice's, split's, squeeze's, unsqueeze's or expand's offset, sizes
+// and strides: DeviceProgramView.cpp) and launches through EmittedLauncher
+// in order, then copies the outputs back. Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
@@ -33,8 +35,8 @@
 namespace bmc {
 namespace device {
 
-// A host tensor: element type "f32", "f16", "bf16", "i32" or "i64", dims,
-// row-major bytes.
+// A host tensor: element type "f32", "f16", "bf16", "i32", "i64" or "i1"
+// (a byte each, 0 or 1), dims, row-major bytes.
 struct HostTensor {
   std::string type = "f32";
   std::vector<int64_t> dims;

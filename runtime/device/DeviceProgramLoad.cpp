@@ -19,6 +19,8 @@ int64_t programTypeBytes(const std::string &t) {
     return 2;
   if (t == "i64")
     return 8;
+  if (t == "i1") // bools as bytes, 0 or 1 (elementwise.cuh)
+    return 1;
   return 0;
 }
 

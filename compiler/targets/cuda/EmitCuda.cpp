@@ -26,6 +26,7 @@
 #include "dialects/KernelDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/MapVector.h"
@@ -192,9 +193,14 @@ public:
       }
       // Views (a new offset, sizes and strides of the same storage) have no
       // code: the kernel that reads one takes its strides.
-      if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp, bmck::SliceOp, bmck::SplitOp, bmck::SqueezeOp,
-              bmck::UnsqueezeOp, bmck::ExpandOp>(op)) {
+      if (isa<bmck::ToViewOp, bmck::ToTensorOp, bmck::KVRowsOp>(op) || bmck::isStorageView(op)) {
         ++views_;
+        return WalkResult::advance();
+      }
+      // A shape vector of host scalars (a slice's bounds, an expand's shape):
+      // the host's, like the scalars (a program's shape step).
+      if (isa<tensor::FromElementsOp>(op)) {
+        ++scalars_;
         return WalkResult::advance();
       }
       bool tensorLevel = llvm::any_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); });

@@ -43,6 +43,15 @@ bool isWeightOnlyView(Operation *op) {
   return tv && !tv->use_empty() && llvm::all_of(tv->getUses(), isNamedWeightOperand);
 }
 
+// A use the host reads as a shape vector: a slice's starts / ends / steps,
+// an expand's shape (a reshape's shape would join them).
+bool isShapeOperand(OpOperand &use) {
+  Operation *user = use.getOwner();
+  if (isa<bmck::SliceOp>(user)) return use.getOperandNumber() >= 1;
+  if (isa<bmck::ExpandOp>(user)) return use.getOperandNumber() == 1;
+  return false;
+}
+
 } // namespace
 
 namespace {
@@ -90,7 +99,7 @@ public:
         std::string ty = elementName(tt.getElementType());
         if (ty.empty())
           return func_.emitError() << "CUDA program: input '" << name << "' of " << t
-                                   << ": expected f32, f16, bf16, i32 or i64 elements";
+                                   << ": expected f32, f16, bf16, i32, i64 or i1 elements";
         in["kind"] = "tensor", in["type"] = ty, in["dims"] = dims(tt.getShape());
       } else if (auto kv = dyn_cast<bmc::KVCacheType>(t)) {
         in["kind"] = "kv_cache", in["type"] = elementName(kv.getElementType()), in["heads"] = kv.getHeads(),
@@ -143,6 +152,7 @@ private:
     if (t.isF32() || t.isF16() || t.isBF16()) return mlir::bmc::cuda::typeName(t);
     if (t.isSignlessInteger(32)) return "i32";
     if (t.isSignlessInteger(64)) return "i64";
+    if (t.isInteger(1)) return "i1"; // stored as bytes, 0 or 1 (as elementwise.cuh stores bools)
     return "";
   }
   static json::Array dims(ArrayRef<int64_t> shape) {
@@ -325,6 +335,40 @@ private:
     return fail(op, "a host scalar op a program does not evaluate");
   }
 
+  // A view op: the host computes its offset, sizes and strides from its
+  // input's and its shape vectors (DeviceProgram; the CPU's LowerData.cpp).
+  // One step per result (a split's k-th piece by `index`); `dims` are the
+  // result type's (-1: run time), checked at run time.
+  LogicalResult viewStep(Operation &op, json::Array &steps) {
+    Value in = op.getOperand(0);
+    for (auto [k, r] : llvm::enumerate(op.getResults())) {
+      int64_t rank = cast<bmck::ViewType>(r.getType()).getRank(), inRank = shapeOf(in).size();
+      if (rank > 4 || inRank > 4) {
+        std::string why = "a view of rank " + std::to_string(std::max(rank, inRank)) +
+                          " (a program's views have rank 4 at most, as the kernels' bmc_view4)";
+        return fail(op, why.c_str());
+      }
+      json::Object s{{"value", id(r)}, {"kind", "view"}, {"of", id(in)}, {"dims", dims(shapeOf(r))}};
+      if (auto sl = dyn_cast<bmck::SliceOp>(op)) {
+        s["op"] = "slice", s["axes"] = json::Array(sl.getAxes());
+        s["starts"] = id(sl.getStarts()), s["ends"] = id(sl.getEnds()), s["steps"] = id(sl.getSteps());
+      } else if (auto sp = dyn_cast<bmck::SplitOp>(op)) {
+        s["op"] = "split", s["axis"] = sp.getAxis(), s["sizes"] = json::Array(sp.getSizes()), s["index"] = int64_t(k);
+      } else if (auto sq = dyn_cast<bmck::SqueezeOp>(op)) {
+        s["op"] = "squeeze", s["axes"] = json::Array(sq.getAxes());
+      } else if (auto u = dyn_cast<bmck::UnsqueezeOp>(op)) {
+        s["op"] = "unsqueeze", s["axes"] = json::Array(u.getAxes());
+      } else if (auto x = dyn_cast<bmck::ExpandOp>(op)) {
+        s["op"] = "expand", s["shape"] = id(x.getShape());
+      } else {
+        return fail(op, "a view op a program does not evaluate");
+      }
+      if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
+      steps.push_back(std::move(s));
+    }
+    return success();
+  }
+
   LogicalResult fail(Operation &op, const char *why) {
     std::string where;
     if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) where = " at " + loc;
@@ -352,10 +396,25 @@ private:
     if (auto c = dyn_cast<arith::ConstantOp>(op); c && isa<RankedTensorType>(c.getType())) {
       auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
       auto t = cast<RankedTensorType>(c.getType());
+      if (llvm::any_of(op.getUses(), isShapeOperand)) { // its elements, on the host
+        auto ints = dyn_cast<DenseIntElementsAttr>(c.getValue());
+        if (!ints || t.getRank() != 1) return fail(op, "a shape vector constant that is not a 1-D integer tensor");
+        json::Array elements;
+        for (const APInt &x : ints.getValues<APInt>()) elements.push_back(x.getSExtValue());
+        steps.push_back(json::Object{{"value", id(c.getResult())}, {"kind", "shape"}, {"elements", std::move(elements)}});
+        if (llvm::all_of(op.getUses(), isShapeOperand)) return success(); // not uploaded
+      }
       std::string ty = elementName(t.getElementType());
       if (!dense || ty.empty() || !t.hasStaticShape())
-        return fail(op, "a constant a program does not upload (dense f32/f16/bf16/i32/i64, static shape)");
-      ArrayRef<char> raw = dense.getRawData();
+        return fail(op, "a constant a program does not upload (dense f32/f16/bf16/i32/i64/i1, static shape)");
+      std::vector<char> raw(dense.getRawData().begin(), dense.getRawData().end());
+      if (t.getElementType().isInteger(1)) { // one byte per bool (MLIR packs them as bits)
+        raw.clear();
+        for (bool b : dense.getValues<bool>()) {
+          raw.push_back(char(b));
+          if (dense.isSplat()) break;
+        }
+      }
       std::string hex;
       static const char *digits = "0123456789abcdef";
       for (char ch : raw) hex += digits[(uint8_t(ch) >> 4) & 15], hex += digits[uint8_t(ch) & 15];
@@ -367,6 +426,16 @@ private:
       return success();
     }
     if (isWeightOnlyView(&op)) return success(); // bound by the product's weight name
+    if (auto fe = dyn_cast<tensor::FromElementsOp>(op)) {
+      if (fe.getType().getRank() != 1 || !llvm::all_of(op.getUses(), isShapeOperand))
+        return fail(op, "a shape vector read other than as a view's bounds or shape (the host evaluates them, no "
+                        "kernel reads one)");
+      json::Array elements;
+      for (Value e : fe.getElements()) elements.push_back(id(e)); // host scalars, defined before
+      steps.push_back(json::Object{{"value", id(fe.getResult())}, {"kind", "shape"}, {"elements", std::move(elements)}});
+      return success();
+    }
+    if (bmck::isStorageView(&op)) return viewStep(op, steps);
     if (isa<bmck::ToViewOp, bmck::ToTensorOp>(op)) {
       steps.push_back(json::Object{{"value", id(op.getResult(0))}, {"kind", "view"}, {"of", id(op.getOperand(0))}});
       return success();
@@ -392,9 +461,9 @@ private:
         if (failed(resultSizes(&op, sizes))) return failure();
         Value r = op.getResult(0);
         std::string ty = elementName(cast<bmck::ViewType>(r.getType()).getElementType());
-        if (ty.empty()) // an elementwise group's bools, say: no slot type in programs yet
+        if (ty.empty())
           return op.emitError() << "CUDA program: a kernel result of " << cast<bmck::ViewType>(r.getType()).getElementType()
-                                << " has no slot type (f32, f16, bf16, i32, i64)";
+                                << " has no slot type (f32, f16, bf16, i32, i64, i1)";
         auto slot = plan_.slot.find(r);
         if (slot == plan_.slot.end()) return fail(op, "a kernel result the memory plan has no slot for");
         s["result"] = json::Object{{"slot", slot->second}, {"type", ty}, {"sizes", std::move(sizes)}};
@@ -410,7 +479,7 @@ private:
       steps.push_back(std::move(s));
       return success();
     }
-    return fail(op, "no CUDA form and no place in a program (host scalar, view, weight or constant)");
+    return fail(op, "no CUDA form and no place in a program (host scalar or shape vector, view, weight or constant)");
   }
 
   func::FuncOp func_;

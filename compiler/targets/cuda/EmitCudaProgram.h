@@ -4,7 +4,9 @@
 // programs"): for a func at the kernel level whose every op has a CUDA form
 // or is host / no-code, one line `// bmc-program: {json}` saying how it runs:
 // its inputs and outputs by name, the weights and constants it uploads, the
-// host's scalar computations, the views (no code) and the launches in order,
+// host's scalar and shape-vector computations, the views (no code: seams, and
+// the view ops, whose offset, sizes and strides the host evaluates) and the
+// launches in order,
 // each kernel parameter bound to a value, plus the memory plan of the
 // intermediate results (liveness slots in one arena, sizes as expressions of
 // run-time dims). The runtime's DeviceProgram (runtime/device/DeviceProgram.h)

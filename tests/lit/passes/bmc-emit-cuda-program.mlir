@@ -5,8 +5,9 @@
 // the host's scalars, views and launches in order with each kernel parameter
 // bound to a value, and the memory plan: a slot per kernel result, reused
 // once the values in it are dead (here the norm's slot is reused by the
-// attention), sizes as expressions of run-time dims. Ops a program cannot
-// hold are one error each, and nothing is written.
+// attention), sizes as expressions of run-time dims; view ops as view steps
+// the host evaluates, their shape vectors as shape steps, bools in i1 slots.
+// Ops a program cannot hold are one error each, and nothing is written.
 //
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2> /dev/null | FileCheck %s
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2>&1 > /dev/null | FileCheck %s --check-prefix=ERR
@@ -69,7 +70,7 @@ func.func @rem(%x: tensor<?x16xf32>, %kc: !bmc.kv_cache<2x8xf16>, %g: tensor<16x
 
 // -----
 
-// ERR: error: CUDA program: input 'ids' of 'tensor<?xi8>': expected f32, f16, bf16, i32 or i64 elements
+// ERR: error: CUDA program: input 'ids' of 'tensor<?xi8>': expected f32, f16, bf16, i32, i64 or i1 elements
 func.func @bytes(%x: tensor<?x16xf32>, %ids: tensor<?xi8> {bmc.name = "ids"}, %g: tensor<16xf32>) -> tensor<?x16xf32> {
   %xv = bmck.to_view %x : tensor<?x16xf32> -> !bmck.view<?x16xf32>
   %gv = bmck.to_view %g : tensor<16xf32> -> !bmck.view<16xf32>
@@ -98,4 +99,99 @@ func.func @ew(%x: tensor<?x37xf32> {bmc.name = "x"}, %b: tensor<37xf32> {bmc.nam
   %m = bmck.reduce %g {kind = #bmck.reduce<sum>, axes = array<i64: 1>, keepdims = false} : (!bmck.view<?x37xf32>) -> !bmck.view<?xf32>
   %t = bmck.to_tensor %m : !bmck.view<?xf32> -> tensor<?xf32>
   return %t : tensor<?xf32>
+}
+
+// -----
+
+// Views the host evaluates and host shape vectors: a split (one step per
+// piece, by index), a slice whose bounds are tensor.from_elements of host
+// scalars (a `shape` step) and a constant (a shape step, not uploaded), an
+// unsqueeze, an expand by a constant shape, a squeeze; each with its result
+// type's dims. A comparison's bools get an i1 slot. The views take no slot:
+// the norm's slot stays live while the split's pieces are read.
+// CHECK: // bmc-program: {"constants":[{"dims":[],"hex":"00000000","splat":true,"type":"f32","value":"v16"}],"function":"views"
+// CHECK-SAME: "memory":{"alignment":256,"slots":2}
+// CHECK-SAME: "op":"bmck.norm","result":{"sizes":[1,["v4.size[1]"],8],"slot":0,"type":"f32"},"value":"v6"}
+// CHECK-SAME: {"at":"{{[^"]*}}","axis":2,"dims":[1,-1,4],"index":0,"kind":"view","of":"v6","op":"split","sizes":[4,4],"value":"v7"}
+// CHECK-SAME: {"at":"{{[^"]*}}","axis":2,"dims":[1,-1,4],"index":1,"kind":"view","of":"v6","op":"split","sizes":[4,4],"value":"v8"}
+// CHECK-SAME: {"elements":["v3"],"kind":"shape","value":"v9"},{"elements":["v1"],"kind":"shape","value":"v10"},{"elements":[1],"kind":"shape","value":"v11"}
+// CHECK-SAME: {"at":"{{[^"]*}}","axes":[1],"dims":[1,-1,4],"ends":"v10","kind":"view","of":"v7","op":"slice","starts":"v9","steps":"v11","value":"v12"}
+// CHECK-SAME: {"at":"{{[^"]*}}","axes":[2],"dims":[1,-1,1,4],"kind":"view","of":"v12","op":"unsqueeze","value":"v13"}
+// CHECK-SAME: {"elements":[3,1,5,1],"kind":"shape","value":"v14"}
+// CHECK-SAME: {"at":"{{[^"]*}}","dims":[3,-1,5,4],"kind":"view","of":"v13","op":"expand","shape":"v14","value":"v15"}
+// CHECK-SAME: "op":"bmck.elementwise","result":{"sizes":[3,["v15.size[1]"],5,4],"slot":1,"type":"i1"},"value":"v18"}
+// CHECK-SAME: {"at":"{{[^"]*}}","axes":[0],"dims":[-1,4],"kind":"view","of":"v8","op":"squeeze","value":"v19"}
+func.func @views(%x: tensor<1x?x8xf32> {bmc.name = "x"}, %n: index {bmc.name = "n"}, %g: tensor<8xf32> {bmc.name = "g"})
+    -> (tensor<3x?x5x4xi1> {bmc.name = "mask"}, tensor<?x4xf32> {bmc.name = "tail"}) {
+  %c0 = arith.constant 0 : index
+  %xv = bmck.to_view %x : tensor<1x?x8xf32> -> !bmck.view<1x?x8xf32>
+  %gv = bmck.to_view %g : tensor<8xf32> -> !bmck.view<8xf32>
+  %nx = bmck.norm %xv, %gv {kind = #bmck.norm<rms>, axis = 2 : i64, epsilon = 1.0e-5 : f32}
+      : (!bmck.view<1x?x8xf32>, !bmck.view<8xf32>) -> !bmck.view<1x?x8xf32>
+  %a, %b = bmck.split %nx {axis = 2 : i64, sizes = array<i64: 4, 4>}
+      : (!bmck.view<1x?x8xf32>) -> (!bmck.view<1x?x4xf32>, !bmck.view<1x?x4xf32>)
+  %st = tensor.from_elements %c0 : tensor<1xindex>
+  %en = tensor.from_elements %n : tensor<1xindex>
+  %one = arith.constant dense<1> : tensor<1xi64>
+  %s = bmck.slice %a, %st, %en, %one {axes = array<i64: 1>}
+      : (!bmck.view<1x?x4xf32>, tensor<1xindex>, tensor<1xindex>, tensor<1xi64>) -> !bmck.view<1x?x4xf32>
+  %u = bmck.unsqueeze %s {axes = array<i64: 2>} : (!bmck.view<1x?x4xf32>) -> !bmck.view<1x?x1x4xf32>
+  %shape = arith.constant dense<[3, 1, 5, 1]> : tensor<4xi64>
+  %e = bmck.expand %u, %shape : (!bmck.view<1x?x1x4xf32>, tensor<4xi64>) -> !bmck.view<3x?x5x4xf32>
+  %z = arith.constant dense<0.0> : tensor<f32>
+  %zv = bmck.to_view %z : tensor<f32> -> !bmck.view<f32>
+  %m = bmck.elementwise %e, %zv : (!bmck.view<3x?x5x4xf32>, !bmck.view<f32>) -> !bmck.view<3x?x5x4xi1> {
+  ^bb0(%v: tensor<3x?x5x4xf32>, %z0: tensor<f32>):
+    %p = bmc.greater %v, %z0 : (tensor<3x?x5x4xf32>, tensor<f32>) -> tensor<3x?x5x4xi1>
+    bmck.yield %p : tensor<3x?x5x4xi1>
+  }
+  %sq = bmck.squeeze %b {axes = array<i64: 0>} : (!bmck.view<1x?x4xf32>) -> !bmck.view<?x4xf32>
+  %mt = bmck.to_tensor %m : !bmck.view<3x?x5x4xi1> -> tensor<3x?x5x4xi1>
+  %bt = bmck.to_tensor %sq : !bmck.view<?x4xf32> -> tensor<?x4xf32>
+  return %mt, %bt : tensor<3x?x5x4xi1>, tensor<?x4xf32>
+}
+
+// -----
+
+// A constant both a slice's bounds and a gather's indices: a shape step for
+// the host, and uploaded for the kernel, under one value.
+// CHECK: // bmc-program: {"constants":[{"dims":[2],"hex":"00000000000000000100000000000000","splat":false,"type":"i64","value":"v1"}],"function":"mixed"
+// CHECK-SAME: "steps":[{"elements":[0,1],"kind":"shape","value":"v1"},{"kind":"view","of":"v0","value":"v2"},{"kind":"view","of":"v1","value":"v3"}
+// CHECK-SAME: {"elements":[3,5],"kind":"shape","value":"v5"},{"elements":[1,1],"kind":"shape","value":"v6"}
+// CHECK-SAME: "ends":"v5","kind":"view","of":"v2","op":"slice","starts":"v1","steps":"v6","value":"v7"}
+func.func @mixed(%x: tensor<4x6xf32> {bmc.name = "x"}) -> (tensor<2x6xf32> {bmc.name = "rows"}, tensor<?x?xf32> {bmc.name = "window"}) {
+  %ids = arith.constant dense<[0, 1]> : tensor<2xi64>
+  %xv = bmck.to_view %x : tensor<4x6xf32> -> !bmck.view<4x6xf32>
+  %iv = bmck.to_view %ids : tensor<2xi64> -> !bmck.view<2xi64>
+  %g = bmck.gather %xv, %iv {axis = 0 : i64} : (!bmck.view<4x6xf32>, !bmck.view<2xi64>) -> !bmck.view<2x6xf32>
+  %ends = arith.constant dense<[3, 5]> : tensor<2xi64>
+  %steps = arith.constant dense<1> : tensor<2xi64>
+  %h = bmck.slice %xv, %ids, %ends, %steps {axes = array<i64: 0, 1>}
+      : (!bmck.view<4x6xf32>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> !bmck.view<?x?xf32>
+  %gt = bmck.to_tensor %g : !bmck.view<2x6xf32> -> tensor<2x6xf32>
+  %ht = bmck.to_tensor %h : !bmck.view<?x?xf32> -> tensor<?x?xf32>
+  return %gt, %ht : tensor<2x6xf32>, tensor<?x?xf32>
+}
+
+// -----
+
+// ERR: error: CUDA program @shape_data: 'tensor.from_elements' at {{.*}}: a shape vector read other than as a view's bounds or shape (the host evaluates them, no kernel reads one)
+func.func @shape_data(%n: i64, %g: tensor<2xf32>) -> tensor<2xf32> {
+  %s = tensor.from_elements %n, %n : tensor<2xi64>
+  %sv = bmck.to_view %s : tensor<2xi64> -> !bmck.view<2xi64>
+  %gv = bmck.to_view %g : tensor<2xf32> -> !bmck.view<2xf32>
+  %r = bmck.softmax %gv {axis = 0 : i64} : (!bmck.view<2xf32>) -> !bmck.view<2xf32>
+  %t = bmck.to_tensor %r : !bmck.view<2xf32> -> tensor<2xf32>
+  return %t : tensor<2xf32>
+}
+
+// -----
+
+// CHECK-NOT: bmc-program
+// ERR: error: CUDA program @rank5: 'bmck.unsqueeze' at {{.*}}: a view of rank 5 (a program's views have rank 4 at most, as the kernels' bmc_view4)
+func.func @rank5(%x: tensor<2x3x4x5xf32>) -> tensor<2x3x4x5x1xf32> {
+  %xv = bmck.to_view %x : tensor<2x3x4x5xf32> -> !bmck.view<2x3x4x5xf32>
+  %u = bmck.unsqueeze %xv {axes = array<i64: 4>} : (!bmck.view<2x3x4x5xf32>) -> !bmck.view<2x3x4x5x1xf32>
+  %t = bmck.to_tensor %u : !bmck.view<2x3x4x5x1xf32> -> tensor<2x3x4x5x1xf32>
+  return %t : tensor<2x3x4x5x1xf32>
 }

@@ -40,3 +40,33 @@ func.func @layer(%x: tensor<?x24xf32>, %g: tensor<24xf32>, %kc: !bmc.kv_cache<1x
   %kt = bmck.to_tensor %k : !bmck.view<?x16xf32> -> tensor<?x16xf32>
   return %y, %kt : tensor<?x24xf32>, tensor<?x16xf32>
 }
+
+// Views (split, unsqueeze) are no storage of their own: they get no slot,
+// and a use of one keeps the storage it views live. The norm is read by the
+// second softmax through a split and an unsqueeze, so the first softmax may
+// not take its slot 0.
+// CHECK-LABEL: func.func @views
+// CHECK-SAME: attributes {bmck.slots = 3 : i64}
+// CHECK: bmck.norm {{.*}}bmck.slot = 0 : i64
+// CHECK: bmck.split
+// CHECK-NOT: bmck.slot
+// CHECK-SAME: -> (!bmck.view
+// CHECK: bmck.unsqueeze
+// CHECK-NOT: bmck.slot
+// CHECK-SAME: -> !bmck.view
+// CHECK: bmck.softmax {{.*}}bmck.slot = 1 : i64
+// CHECK: bmck.softmax {{.*}}bmck.slot = 2 : i64
+func.func @views(%x: tensor<?x24xf32>, %g: tensor<24xf32>) -> (tensor<?x8xf32>, tensor<1x?x16xf32>) {
+  %xv = bmck.to_view %x : tensor<?x24xf32> -> !bmck.view<?x24xf32>
+  %gv = bmck.to_view %g : tensor<24xf32> -> !bmck.view<24xf32>
+  %n = bmck.norm %xv, %gv {kind = #bmck.norm<rms>, axis = 1 : i64, epsilon = 1.0e-5 : f32}
+      : (!bmck.view<?x24xf32>, !bmck.view<24xf32>) -> !bmck.view<?x24xf32>
+  %a, %b = bmck.split %n {axis = 1 : i64, sizes = array<i64: 8, 16>}
+      : (!bmck.view<?x24xf32>) -> (!bmck.view<?x8xf32>, !bmck.view<?x16xf32>)
+  %bu = bmck.unsqueeze %b {axes = array<i64: 0>} : (!bmck.view<?x16xf32>) -> !bmck.view<1x?x16xf32>
+  %sa = bmck.softmax %a {axis = 1 : i64} : (!bmck.view<?x8xf32>) -> !bmck.view<?x8xf32>
+  %sb = bmck.softmax %bu {axis = 2 : i64} : (!bmck.view<1x?x16xf32>) -> !bmck.view<1x?x16xf32>
+  %ta = bmck.to_tensor %sa : !bmck.view<?x8xf32> -> tensor<?x8xf32>
+  %tb = bmck.to_tensor %sb : !bmck.view<1x?x16xf32> -> tensor<1x?x16xf32>
+  return %ta, %tb : tensor<?x8xf32>, tensor<1x?x16xf32>
+}

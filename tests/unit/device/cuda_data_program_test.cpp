@@ -5,7 +5,10 @@
 // emulation) and loaded on the CPU device, run by DeviceProgram through
 // EmittedLauncher for two sequence lengths, against plain loops written here:
 // the program binds x0 / x1 / out and data / indices / out and sizes the
-// results (the concat's axis a sum of its inputs' sizes).
+// results (the concat's axis a sum of its inputs' sizes). Then @views and
+// @split_rows: view steps the host evaluates (split, slices by run-time and
+// constant shape vectors, unsqueeze, expand, squeeze), a bool (i1) slot, views
+// returned as outputs; and bad run-time values, each with its one line.
 #include "cuda_emulation.h"
 
 // The emulation's stand-in for the device's __trap (data.cuh): counted.
@@ -33,6 +36,7 @@ static int gIndexFaults = 0;
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -48,7 +52,9 @@ using bmc::device::HostTensor;
 #name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
                                                                              bmc_emu::argCount(name)                   \
   }
-const HostKernel kTable[] = {BMC_EMULATED(bmc_concat_0), BMC_EMULATED(bmc_concat_1), BMC_EMULATED(bmc_gather_0)};
+const HostKernel kTable[] = {BMC_EMULATED(bmc_concat_0),      BMC_EMULATED(bmc_concat_1),
+                             BMC_EMULATED(bmc_gather_0),      BMC_EMULATED(bmc_elementwise_0),
+                             BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_concat_2)};
 
 std::vector<float> randoms(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -115,6 +121,134 @@ TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
     EXPECT_EQ(program.value()->lastLaunches(),
               (std::vector<std::string>{"bmck.concat 0", "bmck.gather 0", "bmck.concat 1"}));
   }
+}
+
+// ONNX Slice's indices by its definition: negative bounds count from the
+// end, start clamped to [0, dim] ([0, dim - 1] stepping back), end to
+// [0, dim] ([-1, dim - 1]), then start, start + step, ... while before end.
+std::vector<int64_t> onnxSlice(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (start < 0) start += dim;
+  if (end < 0) end += dim;
+  int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
+  start = std::clamp<int64_t>(start, 0, step > 0 ? dim : dim - 1);
+  end = std::clamp<int64_t>(end, lo, hi);
+  std::vector<int64_t> out;
+  for (int64_t i = start; step > 0 ? i < end : i > end; i += step) out.push_back(i);
+  return out;
+}
+
+// @views: split, slices by host shape vectors (run-time and constant,
+// negative and clamped bounds, negative steps), unsqueeze, expand, squeeze,
+// a bool kernel result read by the next kernel and returned, a copy of a
+// negatively strided view, and views returned as outputs; against loops.
+TEST(CudaDataProgram, ViewChainAndBools) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::string &src = env.src;
+  auto program = DeviceProgram::create(*env.device, *env.launcher, src, "views", {});
+  ASSERT_TRUE(program) << program.status().message();
+  ASSERT_EQ(program.value()->outputNames(),
+            (std::vector<std::string>{"chain", "positive", "magnitude", "twice", "reversed"}));
+  struct Case { int64_t rows, start, stop, step, reps, cols; };
+  for (Case c : {Case{9, -2, -100, -3, 2, 2}, Case{6, 1, 100, 2, 1, 1}, Case{5, 10, -10, -1, 3, 2},
+                 Case{4, -3, 3, 1, 1, 2}, Case{7, 0, 7, 4, 2, 1}, Case{11, -1, -12, -5, 1, 1}}) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + ", slice " + std::to_string(c.start) + ":" +
+                 std::to_string(c.stop) + ":" + std::to_string(c.step));
+    const int64_t B = c.rows;
+    std::vector<float> x = randoms(size_t(B) * 7, 20 + unsigned(B));
+    ProgramInputs in;
+    in.tensors["x"] = tensor("f32", {1, B, 7}, x);
+    in.scalars = {{"start", c.start}, {"stop", c.stop}, {"step", c.step}, {"reps", c.reps}, {"cols", c.cols}};
+    auto out = program.value()->run(in);
+    ASSERT_TRUE(out) << out.status().message();
+    ASSERT_EQ(out->size(), 5u);
+    std::vector<int64_t> rows = onnxSlice(B, c.start, c.stop, c.step), cols = onnxSlice(4, 1, 100, 2);
+    const int64_t R = int64_t(rows.size()), C = int64_t(cols.size());
+    ASSERT_GT(R, 0);
+    auto q = [&](int64_t b, int64_t j) { return x[size_t(b) * 7 + 3 + size_t(j)]; }; // split's second piece
+    std::vector<float> chain, twice, reversed, magnitude;
+    std::vector<uint8_t> positive;
+    for (int64_t r = 0; r < c.reps; ++r)
+      for (int64_t i = 0; i < R; ++i)
+        for (int64_t j = 0; j < C; ++j)
+          for (int k = 0; k < 5; ++k) {
+            float v = q(rows[i], cols[j]);
+            chain.push_back(v), positive.push_back(v > 0.0f), magnitude.push_back(v > 0.0f ? v : -v);
+          }
+    for (int64_t i = 0; i < R; ++i)
+      for (int64_t j = 0; j < 2 * C; ++j) twice.push_back(q(rows[i], cols[j % C]));
+    for (int64_t b = 0; b < B; ++b)
+      for (int j = 2; j >= 0; --j) reversed.push_back(x[size_t(b) * 7 + size_t(j)]);
+    const HostTensor &ch = (*out)[0], &po = (*out)[1], &ma = (*out)[2], &tw = (*out)[3], &re = (*out)[4];
+    ASSERT_EQ(ch.dims, (std::vector<int64_t>{c.reps, R, C, 5}));
+    EXPECT_EQ(floats(ch), chain) << "split, slice, unsqueeze, expand: a view returned";
+    ASSERT_EQ(po.type, "i1");
+    ASSERT_EQ(po.dims, ch.dims);
+    EXPECT_EQ(po.bytes, positive) << "a bool slot: one byte, 0 or 1, per element";
+    ASSERT_EQ(ma.dims, ch.dims);
+    EXPECT_EQ(floats(ma), magnitude) << "a Where reading the bool slot";
+    ASSERT_EQ(tw.dims, (std::vector<int64_t>{1, R, 2 * C}));
+    EXPECT_EQ(floats(tw), twice) << "a concat of the strided slice";
+    ASSERT_EQ(re.dims, (std::vector<int64_t>{B, 3}));
+    EXPECT_EQ(floats(re), reversed) << "a constant-bounded reversing slice, squeezed";
+    EXPECT_EQ(program.value()->lastLaunches(),
+              (std::vector<std::string>{"bmck.elementwise 0", "bmck.elementwise 1", "bmck.concat 1"}));
+  }
+}
+
+// Bad run-time values give the step's one line and launch nothing.
+TEST(CudaDataProgram, ViewErrors) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::string &src = env.src;
+  auto program = DeviceProgram::create(*env.device, *env.launcher, src, "views", {});
+  ASSERT_TRUE(program) << program.status().message();
+  auto run = [&](int64_t step, int64_t reps, int64_t cols) {
+    ProgramInputs in;
+    in.tensors["x"] = tensor("f32", {1, 6, 7}, randoms(42, 5));
+    in.scalars = {{"start", 0}, {"stop", 6}, {"step", step}, {"reps", reps}, {"cols", cols}};
+    auto out = program.value()->run(in);
+    EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
+    return out ? std::string("no error") : out.status().message();
+  };
+  auto strip = [](std::string m) { // the source location (the build tree's path) left out
+    size_t at = m.find(" at "), colon = m.find("): ");
+    return at != std::string::npos && colon != std::string::npos ? m.erase(at, colon - at) : m;
+  };
+  std::string zero = run(0, 1, 2);
+  EXPECT_NE(zero.find(" (bmck.slice at "), std::string::npos) << zero << ": the op's source location";
+  EXPECT_EQ(strip(zero), "program @views step 10 (bmck.slice): Slice: step must be non-zero (axis 1)");
+  EXPECT_EQ(strip(run(1, 1, 3)),
+            "program @views step 13 (bmck.expand): Expand: input dimension 2 does not broadcast to 3 (dimension 2)");
+  EXPECT_EQ(strip(run(1, -2, 2)), "program @views step 13 (bmck.expand): Expand: shape [-2, 1, 2, 5] has a negative "
+                                  "size at 0");
+
+  // A split and a squeeze on dimensions known only at run time.
+  auto rows = DeviceProgram::create(*env.device, *env.launcher, src, "split_rows", {});
+  ASSERT_TRUE(rows) << rows.status().message();
+  std::vector<float> y = randoms(25, 9);
+  ProgramInputs in;
+  in.tensors["y"] = tensor("f32", {1, 5, 5}, y);
+  auto out = rows.value()->run(in);
+  ASSERT_TRUE(out) << out.status().message();
+  std::vector<float> swapped;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) swapped.push_back(y[size_t(i < 3 ? i + 2 : i - 3) * 5 + size_t(j)]);
+  EXPECT_EQ(floats((*out)[0]), swapped);
+  in.tensors["y"] = tensor("f32", {1, 4, 5}, randoms(20, 9));
+  out = rows.value()->run(in);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(strip(out.status().message()),
+            "program @split_rows step 1 (bmck.split): Split: sizes [2, 3] sum to 5, dimension 1 is 4");
+  EXPECT_TRUE(rows.value()->lastLaunches().empty());
+  in.tensors["y"] = tensor("f32", {2, 5, 5}, randoms(50, 9));
+  out = rows.value()->run(in);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(strip(out.status().message()),
+            "program @split_rows step 4 (bmck.squeeze): Squeeze: squeezed dimension 0 is 2, expected 1");
+  EXPECT_TRUE(rows.value()->lastLaunches().empty());
 }
 
 } // namespace
