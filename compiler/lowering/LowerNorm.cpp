@@ -101,8 +101,11 @@ LogicalResult Lowerer::lowerSoftmax(mlir::bmck::SoftmaxOp op) {
     Value mx = forLoop(n, cst(ct, -std::numeric_limits<double>::infinity()), [&](Value k, Value acc) {
       return b.create<arith::MaximumFOp>(loc, acc, load(in, at(k))).getResult();
     });
-    // A row of -inf (fully masked) would give NaN; plain softmax over the
-    // exporters' finite -3.4e38 fill gives uniform weights, and so do we.
+    // A row of all -inf (fully masked): the max is taken as 0, so every
+    // exp is 0, the sum 0 and the row 0 * (1 / 0) = NaN (LogSoftmax:
+    // -inf - log 0 = NaN), as onnxruntime gives. A row of the exporters'
+    // finite fill (-3.4e38) gives uniform weights, as plain softmax does
+    // (conformance.extra: (log)softmax13_masked_rows).
     Value isInf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mx, cst(ct, -std::numeric_limits<double>::infinity()));
     mx = b.create<arith::SelectOp>(loc, isInf, cst(ct, 0.0), mx);
     Value sum = forLoop(n, cst(ct, 0.0), [&](Value k, Value acc) {

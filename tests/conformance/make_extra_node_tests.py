@@ -124,6 +124,21 @@ def main():
     w.case("logsoftmax11_axis1", [N("LogSoftmax", ["x"], ["y"], axis=1)], {"x": x},
            {"y": np.log(softmax(x.reshape(3, 20), 1)).reshape(3, 4, 5).astype(f32)}, opset=11)
 
+    # Fully masked rows: all -inf gives NaN (exp(-inf - -inf)), all of the exporters' finite fill
+    # (float32's lowest) uniform weights; rows partly -inf or lowest are ordinary rows. Odd length 7.
+    # (LogSoftmax has no partly-lowest row: onnxruntime gives -inf there, bmc x - max - log(sum),
+    # which stays -FLT_MAX.)
+    lo = np.finfo(f32).min
+    xm = rng.standard_normal((4, 7)).astype(f32)
+    xm[0] = -np.inf
+    xm[1] = lo
+    xm[2, [0, 3, 6]] = -np.inf
+    xm[3, :4] = lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w.case("softmax13_masked_rows", [N("Softmax", ["x"], ["y"])], {"x": xm}, {"y": softmax(xm, -1)}, opset=13)
+        w.case("logsoftmax13_masked_rows", [N("LogSoftmax", ["x"], ["y"])], {"x": xm[:3]},
+               {"y": np.log(softmax(xm[:3].astype(np.float64), -1)).astype(f32)}, opset=13)
+
     # Weights as initializers: the packed kernels (positive data: no cancellation
     # below the tolerances, whatever the summation order).
     a = rng.random((2, 5, 37)).astype(f32)
