@@ -64,11 +64,18 @@ LogicalResult Lowerer::lowerReduce(mlir::bmck::ReduceOp op) {
     Value n = c(1);
     for (int64_t i = 0; i < r; ++i)
       if (red[i]) n = mul(n, in.sizes[i]);
-    Value nf = isF ? b.create<arith::SIToFPOp>(loc, ct, n).getResult() : Value();
+    // The count n is i64: converted to a float type, or truncated to a
+    // narrower integer type (an i64 mean divides by n itself; arith.trunci
+    // i64 -> i64 is invalid IR). Integer means divide as onnxruntime does:
+    // truncated toward zero (conformance.extra, ReduceMean18_int*).
+    Value d = isF ? b.create<arith::SIToFPOp>(loc, ct, n).getResult()
+              : ct.getIntOrFloatBitWidth() < 64 ? b.create<arith::TruncIOp>(loc, ct, n).getResult()
+                                                : n;
     loops(accSizes, [&](ArrayRef<Value> iv) {
       Value a = load(acc, iv);
-      Value q = isF ? b.create<arith::DivFOp>(loc, a, nf).getResult()
-                    : b.create<arith::DivSIOp>(loc, a, b.create<arith::TruncIOp>(loc, ct, n)).getResult();
+      Value q = isF ? b.create<arith::DivFOp>(loc, a, d).getResult()
+                : uns ? b.create<arith::DivUIOp>(loc, a, d).getResult()
+                      : b.create<arith::DivSIOp>(loc, a, d).getResult();
       store(q, acc, iv);
     });
   }
