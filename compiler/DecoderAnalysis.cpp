@@ -20,12 +20,6 @@ using namespace mlir;
 
 static RankedTensorType rt(Type t) { return dyn_cast<RankedTensorType>(t); }
 
-/// Looks through casts.
-static Value stripCasts(Value v) {
-  while (auto c = v.getDefiningOp<mlir::bmc::CastOp>()) v = c.getInput();
-  return v;
-}
-
 // The analysis runs on the pipeline's output, where the moved families are
 // kernel ops on views: a tensor-level value is read through bmck.to_view, a
 // kernel op's result is returned (or read at tensor level) through

@@ -64,11 +64,18 @@ LogicalResult Lowerer::lowerReduce(mlir::bmck::ReduceOp op) {
     Value n = c(1);
     for (int64_t i = 0; i < r; ++i)
       if (red[i]) n = mul(n, in.sizes[i]);
-    Value nf = isF ? b.create<arith::SIToFPOp>(loc, ct, n).getResult() : Value();
+    // The count n is i64: converted to a float type, or truncated to a
+    // narrower integer type (an i64 mean divides by n itself; arith.trunci
+    // i64 -> i64 is invalid IR). Integer means divide as onnxruntime does:
+    // truncated toward zero (conformance.extra, ReduceMean18_int*).
+    Value d = isF ? b.create<arith::SIToFPOp>(loc, ct, n).getResult()
+              : ct.getIntOrFloatBitWidth() < 64 ? b.create<arith::TruncIOp>(loc, ct, n).getResult()
+                                                : n;
     loops(accSizes, [&](ArrayRef<Value> iv) {
       Value a = load(acc, iv);
-      Value q = isF ? b.create<arith::DivFOp>(loc, a, nf).getResult()
-                    : b.create<arith::DivSIOp>(loc, a, b.create<arith::TruncIOp>(loc, ct, n)).getResult();
+      Value q = isF ? b.create<arith::DivFOp>(loc, a, d).getResult()
+                : uns ? b.create<arith::DivUIOp>(loc, a, d).getResult()
+                      : b.create<arith::DivSIOp>(loc, a, d).getResult();
       store(q, acc, iv);
     });
   }
@@ -101,8 +108,11 @@ LogicalResult Lowerer::lowerSoftmax(mlir::bmck::SoftmaxOp op) {
     Value mx = forLoop(n, cst(ct, -std::numeric_limits<double>::infinity()), [&](Value k, Value acc) {
       return b.create<arith::MaximumFOp>(loc, acc, load(in, at(k))).getResult();
     });
-    // A row of -inf (fully masked) would give NaN; plain softmax over the
-    // exporters' finite -3.4e38 fill gives uniform weights, and so do we.
+    // A row of all -inf (fully masked): the max is taken as 0, so every
+    // exp is 0, the sum 0 and the row 0 * (1 / 0) = NaN (LogSoftmax:
+    // -inf - log 0 = NaN), as onnxruntime gives. A row of the exporters'
+    // finite fill (-3.4e38) gives uniform weights, as plain softmax does
+    // (conformance.extra: (log)softmax13_masked_rows).
     Value isInf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mx, cst(ct, -std::numeric_limits<double>::infinity()));
     mx = b.create<arith::SelectOp>(loc, isInf, cst(ct, 0.0), mx);
     Value sum = forLoop(n, cst(ct, 0.0), [&](Value k, Value acc) {

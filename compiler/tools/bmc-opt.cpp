@@ -1,5 +1,6 @@
 //===- bmc-opt.cpp - run bmc passes on MLIR files (for lit tests) ---------===//
 
+#include "compiler/lowering/EmitCpuPass.h"
 #include "compiler/targets/cuda/EmitCuda.h"
 #include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
@@ -19,6 +20,7 @@ int main(int argc, char **argv) {
   mlir::bmc::registerBmcPasses();
   mlir::bmc::registerPipeline();
   mlir::bmc::cuda::registerBmcCudaPasses();
+  bmc::registerBmcLoweringPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "bmc optimizer driver\n", registry));
 }

@@ -23,7 +23,9 @@
 // -FLT_MAX (for |scale * q.k| < 1e31), i.e. weight exactly 0 unless the whole
 // row scores -FLT_MAX; such rows get the uniform average of V they are owed
 // (with smooth softmax, 0). A soft cap bounds the scaled scores by |softcap|,
-// so it keeps this true.
+// so it keeps this true. Scores are clamped at -FLT_MAX after the mask is
+// added (scoreBlock), so a row masked with -inf gets that uniform average
+// too, not the NaN a standalone Softmax over -inf gives (LowerNorm.cpp).
 //
 // A bf16/fp16 cache (kv_type): decode tiles read K and V in that type and
 // widen each vector in registers as they load it (attention_kv_load.h), so

@@ -89,6 +89,20 @@ def main():
         w.case(op + "18_int64", [N(op, ["x", "axes"], ["y"])], {"x": xi}, {"y": want.astype(np.int64)},
                {"axes": np.array([1], np.int64)})
 
+    # Integer reductions over a middle axis (int64, int32; odd sizes, negative values and sums):
+    # ReduceMean is the sum divided by the count in integer division, truncated toward zero as
+    # onnxruntime does it (conformance.extra_ort checks these expectations against it).
+    for dt in (np.int64, np.int32):
+        xr = rng.integers(-50, 40, (3, 5, 7)).astype(dt)
+        sums = xr.astype(np.int64).sum(1, keepdims=True)
+        for op, want in [("ReduceMean", (np.sign(sums) * (np.abs(sums) // 5)).astype(dt)),
+                         ("ReduceSum", sums.astype(dt)), ("ReduceMax", xr.max(1, keepdims=True)),
+                         ("ReduceMin", xr.min(1, keepdims=True))]:
+            for keep in (0, 1):
+                w.case("%s18_%s_axis1_keepdims%d" % (op, np.dtype(dt).name, keep),
+                       [N(op, ["x", "axes"], ["y"], keepdims=keep)], {"x": xr},
+                       {"y": want if keep else want.reshape(3, 7)}, {"axes": np.array([1], np.int64)})
+
     # Opset 18 Split: num_outputs (the last part shorter) and sizes as an input.
     x7 = rng.standard_normal((2, 7)).astype(f32)
     w.case("split18_num_outputs_uneven", [N("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3)], {"x": x7},
@@ -109,6 +123,21 @@ def main():
     w.case("softmax13_axis1", [N("Softmax", ["x"], ["y"], axis=1)], {"x": x}, {"y": softmax(x, 1)}, opset=13)
     w.case("logsoftmax11_axis1", [N("LogSoftmax", ["x"], ["y"], axis=1)], {"x": x},
            {"y": np.log(softmax(x.reshape(3, 20), 1)).reshape(3, 4, 5).astype(f32)}, opset=11)
+
+    # Fully masked rows: all -inf gives NaN (exp(-inf - -inf)), all of the exporters' finite fill
+    # (float32's lowest) uniform weights; rows partly -inf or lowest are ordinary rows. Odd length 7.
+    # (LogSoftmax has no partly-lowest row: onnxruntime gives -inf there, bmc x - max - log(sum),
+    # which stays -FLT_MAX.)
+    lo = np.finfo(f32).min
+    xm = rng.standard_normal((4, 7)).astype(f32)
+    xm[0] = -np.inf
+    xm[1] = lo
+    xm[2, [0, 3, 6]] = -np.inf
+    xm[3, :4] = lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w.case("softmax13_masked_rows", [N("Softmax", ["x"], ["y"])], {"x": xm}, {"y": softmax(xm, -1)}, opset=13)
+        w.case("logsoftmax13_masked_rows", [N("LogSoftmax", ["x"], ["y"])], {"x": xm[:3]},
+               {"y": np.log(softmax(xm[:3].astype(np.float64), -1)).astype(f32)}, opset=13)
 
     # Weights as initializers: the packed kernels (positive data: no cancellation
     # below the tolerances, whatever the summation order).
