@@ -21,6 +21,11 @@ namespace mlir::bmck {
 /// (dialects/KernelOpsElementwise.cpp): the one list, read by the verifier,
 /// the grouping pass and its pattern.
 bool isElementwiseMember(Operation *op);
+/// Whether `view` is row-major from its offset by construction (a kernel's
+/// new view, a reshape, a graph input, weight or constant, and views that
+/// keep those strides); false where it cannot be shown. bmc-lower-to-kernels
+/// puts a bmck.copy in front of a reshape / flatten whose input is not.
+bool isKnownContiguous(Value view);
 } // namespace mlir::bmck
 
 #endif
