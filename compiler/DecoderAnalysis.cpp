@@ -73,7 +73,8 @@ static mlir::bmc::WeightOp gatheredTable(BlockArgument arg) {
       Operation *u = use->getOwner();
       // Exporters reshape or cast the ids before the lookup (GPT-2 flattens them).
       if (isa<mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::UnsqueezeOp, mlir::bmc::SqueezeOp,
-              mlir::bmck::UnsqueezeOp, mlir::bmck::SqueezeOp>(u) && use->getOperandNumber() == 0) {
+              mlir::bmck::ReshapeOp, mlir::bmck::FlattenOp, mlir::bmck::CopyOp, mlir::bmck::UnsqueezeOp,
+              mlir::bmck::SqueezeOp>(u) && use->getOperandNumber() == 0) {
         work.push_back(u->getResult(0));
         continue;
       }

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -342,7 +343,7 @@ static bool sameSizes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
 }
 
 bool mlir::bmck::isStorageView(Operation *op) {
-  return isa<SliceOp, SplitOp, SqueezeOp, UnsqueezeOp, ExpandOp>(op);
+  return isa<SliceOp, SplitOp, SqueezeOp, UnsqueezeOp, ExpandOp, TransposeOp, ReshapeOp, FlattenOp>(op);
 }
 
 static LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank) {
@@ -481,4 +482,87 @@ LogicalResult ExpandOp::verify() {
     if (j >= 0 && !ShapedType::isDynamic(in.getShape()[j]) && in.getShape()[j] != 1) want[i] = in.getShape()[j];
   }
   return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// bmc.transpose's type inference, on views.
+LogicalResult TransposeOp::verify() {
+  ViewType in = getInput().getType();
+  ArrayRef<int64_t> perm = getPerm();
+  SmallVector<bool> seen(in.getRank(), false);
+  bool ok = int64_t(perm.size()) == in.getRank();
+  for (int64_t p : perm) {
+    ok = ok && p >= 0 && p < in.getRank() && !seen[p];
+    if (ok) seen[p] = true;
+  }
+  if (!ok)
+    return emitOpError("attribute 'perm': expected a permutation of [0, ") << in.getRank() << "), found "
+                                                                          << shapeStr(perm);
+  SmallVector<int64_t> want;
+  for (int64_t p : perm) want.push_back(in.getShape()[p]);
+  return verifyResult(*this, getResult().getType(), want, in.getElementType());
+}
+
+/// A shape of the result's rank; equal element counts where both are static
+/// (the rest, 0 and -1 entries included, is checked at run time).
+LogicalResult ReshapeOp::verify() {
+  ViewType in = getInput().getType(), out = getResult().getType();
+  auto st = cast<RankedTensorType>(getShape().getType());
+  if (st.isDynamicDim(0) || st.getDimSize(0) != out.getRank())
+    return emitOpError("expected a shape of ") << out.getRank() << " entries (the result's rank), found " << st;
+  if (in.getElementType() != out.getElementType())
+    return emitOpError("expected a result of element type ") << in.getElementType() << ", found " << out;
+  auto count = [](ArrayRef<int64_t> s) -> std::optional<int64_t> {
+    int64_t n = 1;
+    for (int64_t d : s)
+      if (ShapedType::isDynamic(d) || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
+    return n;
+  };
+  auto a = count(in.getShape()), b = count(out.getShape());
+  if (a && b && *a != *b)
+    return emitOpError("expected a result of ") << *a << " elements (the input " << in << "), found " << out;
+  return success();
+}
+
+/// bmc.flatten's type inference, on views.
+LogicalResult FlattenOp::verify() {
+  ViewType in = getInput().getType();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis > in.getRank())
+    return emitOpError("attribute 'axis': expected a value in [0, ") << in.getRank() << "], found " << axis;
+  auto prod = [&](int64_t b, int64_t e) {
+    int64_t p = 1;
+    for (int64_t i = b; i < e; ++i)
+      if (ShapedType::isDynamic(in.getShape()[i]) || __builtin_mul_overflow(p, in.getShape()[i], &p))
+        return ShapedType::kDynamic;
+    return p;
+  };
+  return verifyResult(*this, getResult().getType(), {prod(0, axis), prod(axis, in.getRank())}, in.getElementType());
+}
+
+LogicalResult CopyOp::verify() {
+  ViewType in = getInput().getType();
+  return verifyResult(*this, getResult().getType(), in.getShape(), in.getElementType());
+}
+
+bool mlir::bmck::isKnownContiguous(Value view) {
+  Operation *d = view.getDefiningOp();
+  if (!d) return false; // a view argument: its caller's strides
+  // A kernel's result is a new row-major view; a reshape's is row-major.
+  if (isa<ConcatOp, GatherOp, CopyOp, ElementwiseOp, MatMulOp, GemmOp, NormOp, SoftmaxOp, ReduceOp, AttentionOp,
+          ReshapeOp, FlattenOp>(d))
+    return true;
+  // Size-1 dimensions dropped or added keep the others' strides.
+  if (isa<SqueezeOp, UnsqueezeOp>(d)) return isKnownContiguous(d->getOperand(0));
+  if (auto t = dyn_cast<TransposeOp>(d))
+    return llvm::all_of(llvm::enumerate(t.getPerm()), [](auto e) { return int64_t(e.index()) == e.value(); }) &&
+           isKnownContiguous(t.getInput());
+  if (auto s = dyn_cast<SplitOp>(d)) return s.getAxis() == 0 && isKnownContiguous(s.getInput());
+  if (auto tv = dyn_cast<ToViewOp>(d)) {
+    // A graph input, a weight or a constant is stored row-major; anything
+    // else still at tensor level may be a strided view of its own.
+    Value t = tv.getTensor();
+    if (isa<BlockArgument>(t)) return isa<RankedTensorType>(t.getType());
+    return t.getDefiningOp<mlir::bmc::WeightOp>() || matchPattern(t, m_Constant());
+  }
+  return false;
 }

@@ -23,11 +23,18 @@ namespace mlir::bmck {
 bool isElementwiseMember(Operation *op);
 
 /// The view ops: a new offset, sizes and strides of their input's storage
-/// (operand 0), no code (slice, split, squeeze, unsqueeze, expand). The one
+/// (operand 0), no code (slice, split, squeeze, unsqueeze, expand,
+/// transpose, reshape, flatten). The one
 /// list, read by the memory plan (a view keeps its storage live), the CUDA
-/// emitter and its programs (a host-evaluated view step). An op that views
-/// its input without copying (a transpose, say) joins it here.
+/// emitter and its programs (a host-evaluated view step; transpose, reshape
+/// and flatten have none yet: a program refuses them by name).
 bool isStorageView(Operation *op);
+
+/// Whether `view` is row-major from its offset by construction (a kernel's
+/// new view, a reshape, a graph input, weight or constant, and views that
+/// keep those strides); false where it cannot be shown. bmc-lower-to-kernels
+/// puts a bmck.copy in front of a reshape / flatten whose input is not.
+bool isKnownContiguous(Value view);
 } // namespace mlir::bmck
 
 #endif

@@ -3,8 +3,8 @@
 // Families moved so far: the seams to the tensor level, the KV cache (its
 // view of the valid rows, its in-place append), attention, the matrix
 // products (matmul, gemm), the row kernels (norm, softmax, reduce), part
-// of data movement (slice, split, squeeze, unsqueeze, expand, concat,
-// gather) and the elementwise
+// of data movement (slice, split, squeeze, unsqueeze, expand, transpose,
+// reshape, flatten: views; concat, gather, copy: kernels) and the elementwise
 // groups. Every verifier
 // names what it expected and what it found.
 //
@@ -419,6 +419,92 @@ def Bmck_ExpandOp : Bmck_Op<"expand", [Pure]> {
   let arguments = (ins Bmck_ViewType:$input, 1DTensorOf<[I64, Index]>:$shape);
   let results = (outs Bmck_ViewType:$result);
   let assemblyFormat = "$input `,` $shape attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_TransposeOp : Bmck_Op<"transpose", [Pure]> {
+  let summary = "a view with permuted dimensions (no code): ONNX Transpose";
+  let description = [{
+    Result dimension i is input dimension `perm[i]` (a permutation of
+    `[0, rank)`): its size and stride, of the same storage. Nothing is
+    copied; the kernel that reads the view takes its strides. A Transpose
+    of a weight (through a Cast) stays at tensor level: the product that
+    reads it names the weight and the target makes its layout.
+
+    ```mlir
+    %t = bmck.transpose %x {perm = array<i64: 0, 2, 1, 3>} : (!bmck.view<?x?x6x16xf32>) -> !bmck.view<?x6x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_ReshapeOp : Bmck_Op<"reshape", [Pure]> {
+  let summary = "a contiguous view read with new sizes (no code): ONNX Reshape";
+  let description = [{
+    The same elements in row-major order, with the sizes of `shape`, a shape
+    value (a 1-D i64 or index tensor of the result's rank, still at tensor
+    level, read as host scalars like a slice's bounds): an entry 0 copies the
+    input's size there (unless `allowzero`), one entry -1 is inferred from
+    the element count; a static result size is that number. At run time: at
+    most one -1, a -1 inferable (the other entries not multiplying to 0) and
+    the element counts equal, each a one-line error naming it. The input must
+    be contiguous (row-major from its offset): `bmc-lower-to-kernels` puts a
+    `bmck.copy` in front wherever it cannot show that, so the result is a
+    view of the same storage with row-major strides.
+
+    ```mlir
+    %r = bmck.reshape %x, %shape : (!bmck.view<?x?x96xf32>, tensor<4xi64>) -> !bmck.view<?x?x6x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, 1DTensorOf<[I64, Index]>:$shape,
+                       DefaultValuedAttr<BoolAttr, "false">:$allowzero);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input `,` $shape attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_FlattenOp : Bmck_Op<"flatten", [Pure]> {
+  let summary = "a contiguous view read as 2-D (no code): ONNX Flatten";
+  let description = [{
+    The input's elements in row-major order as `[prod(input[:axis]),
+    prod(input[axis:])]` (`axis` in `[0, rank]`). An op of its own rather
+    than a `bmck.reshape`: its sizes come from the input, not from a shape
+    value. Like a reshape, its input must be contiguous (a `bmck.copy` in
+    front where that is not known) and the result is a view of the same
+    storage.
+
+    ```mlir
+    %f = bmck.flatten %x {axis = 1 : i64} : (!bmck.view<?x3x4xf32>) -> !bmck.view<?x12xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input, I64Attr:$axis);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Bmck_CopyOp : Bmck_Op<"copy", [MemoryEffects<[MemRead]>]> {
+  let summary = "one kernel: a view copied into a new contiguous (row-major) view";
+  let description = [{
+    The input's elements (any strides) in a new row-major view of the same
+    sizes and element type. `bmc-lower-to-kernels` makes one in front of a
+    `bmck.reshape` / `bmck.flatten` whose input it cannot show contiguous
+    (a transposed, sliced or broadcast view; a view of a tensor-level
+    value). Views are read-only values, so a target that knows its input is
+    already row-major may read the input as the result instead (the CPU
+    emitter does: its buffers record it, and the reshape after the copy
+    makes the copy where one is needed, as before the move).
+
+    ```mlir
+    %c = bmck.copy %t : (!bmck.view<?x?x6x16xf32>) -> !bmck.view<?x?x6x16xf32>
+    ```
+  }];
+  let arguments = (ins Bmck_ViewType:$input);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

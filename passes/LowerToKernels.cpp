@@ -35,9 +35,10 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     // Norms, softmax and reductions (LowerToKernelsNorm.cpp).
     target.addIllegalOp<LayerNormOp, RMSNormOp, SoftmaxOp, ReduceMeanOp, ReduceSumOp, ReduceMaxOp, ReduceMinOp,
                         ReduceProdOp>();
-    // Data movement: slice, split, concat, gather, squeeze, unsqueeze, expand
-    // (LowerToKernelsData.cpp).
-    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(
+    // Data movement: slice, split, concat, gather, squeeze, unsqueeze, expand,
+    // transpose, reshape, flatten (LowerToKernelsData.cpp).
+    target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp, TransposeOp,
+                                 ReshapeOp, FlattenOp>(
         [](Operation *op) { return !movesDataToKernels(op); });
     // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
     // ops outside a bmck.elementwise, but for the bmc.fused ones its

@@ -1,15 +1,19 @@
 //===- LowerToKernelsData.cpp - data movement -> bmck ---------------------===//
 //
 // The part of data movement every decoder has: bmc.slice, bmc.split,
-// bmc.squeeze, bmc.unsqueeze and bmc.expand become view ops (bmck.slice,
-// bmck.split, bmck.squeeze, bmck.unsqueeze, bmck.expand: a new offset, sizes
-// and strides of the same storage, no code), bmc.concat and bmc.gather
-// kernel ops that copy into a new view (bmck.concat, bmck.gather). Operands
-// a moved family produced are read as the views inside their bmck.to_tensor
-// seams, the others through bmck.to_view; a slice's bounds and an
-// expansion's shape stay tensor-level shape values. An op whose values a view
-// cannot carry (index elements: shape vectors) stays at tensor level
-// (movesDataToKernels).
+// bmc.squeeze, bmc.unsqueeze, bmc.expand, bmc.transpose, bmc.reshape and
+// bmc.flatten become view ops (bmck.slice, ..., bmck.transpose, bmck.reshape,
+// bmck.flatten: a new offset, sizes and strides of the same storage, no
+// code), bmc.concat and bmc.gather kernel ops that copy into a new view
+// (bmck.concat, bmck.gather). A reshape / flatten reads its input as row-major
+// elements: where the input is not known contiguous (bmck::isKnownContiguous)
+// a bmck.copy comes first. Operands a moved family produced are read as the
+// views inside their bmck.to_tensor seams, the others through bmck.to_view; a
+// slice's bounds, an expansion's and a reshape's shape stay tensor-level shape
+// values. An op whose values a view cannot carry (index elements: shape
+// vectors) stays at tensor level, and so does a Transpose of a weight (through
+// Casts and Transposes): the product reading it names the weight
+// (findMatMulWeight) and the target makes its layout (movesDataToKernels).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,12 +28,33 @@ static bool viewable(Type t) {
   return rt && isa<IntegerType, FloatType>(rt.getElementType());
 }
 
+/// A weight's layout op: `v` is, through Casts and Transposes, a bmc.weight
+/// (a Cast also as a group of one Cast behind its seams, which the
+/// elementwise pattern may have made of it already).
+static bool isWeightChain(Value v) {
+  while (Operation *d = v.getDefiningOp()) {
+    if (isa<WeightOp>(d)) return true;
+    if (auto g = dyn_cast<bmck::ElementwiseOp>(d); g && g.getInputs().size() == 1 && isa<CastOp>(g.getRoot()) &&
+                                                     g.getBody().front().getOperations().size() == 2) {
+      v = g.getInputs()[0];
+      continue;
+    }
+    if (!isa<CastOp, TransposeOp, bmck::ToTensorOp, bmck::ToViewOp>(d)) return false;
+    v = d->getOperand(0);
+  }
+  return false;
+}
+
 bool mlir::bmc::movesDataToKernels(Operation *op) {
-  if (!isa<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp>(op)) return false;
+  if (!isa<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp, TransposeOp, ReshapeOp, FlattenOp>(
+          op))
+    return false;
   if (!llvm::all_of(op->getResultTypes(), viewable)) return false;
-  // A slice's bounds and an expansion's shape are shape values, not views.
+  // A slice's bounds and an expansion's or reshape's shape are shape values, not views.
   if (auto s = dyn_cast<SliceOp>(op)) return viewable(s.getInput().getType());
   if (auto x = dyn_cast<ExpandOp>(op)) return viewable(x.getInput().getType());
+  if (auto r = dyn_cast<ReshapeOp>(op)) return viewable(r.getInput().getType());
+  if (auto t = dyn_cast<TransposeOp>(op); t && isWeightChain(t.getInput())) return false;
   return llvm::all_of(op->getOperandTypes(), viewable);
 }
 
@@ -105,9 +130,49 @@ struct ExpandToKernel : OpConversionPattern<ExpandOp> {
   }
 };
 
+struct TransposeToKernel : OpConversionPattern<TransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(TransposeOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = viewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::TransposeOp>(rw, op, viewType(op.getResult()), in, op.getPermAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+/// A reshape's or flatten's input, copied into a new row-major view first
+/// unless it is known to be one.
+static Value contiguousViewOf(ConversionPatternRewriter &rw, Operation *op, Value t) {
+  Value in = viewOf(rw, op, t);
+  if (bmck::isKnownContiguous(in)) return in;
+  return createLike<bmck::CopyOp>(rw, op, in.getType(), in);
+}
+
+struct ReshapeToKernel : OpConversionPattern<ReshapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ReshapeOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = contiguousViewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::ReshapeOp>(rw, op, viewType(op.getResult()), in, adaptor.getShape(),
+                                            op.getAllowzeroAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
+struct FlattenToKernel : OpConversionPattern<FlattenOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(FlattenOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
+    Value in = contiguousViewOf(rw, op, adaptor.getInput());
+    Value out = createLike<bmck::FlattenOp>(rw, op, viewType(op.getResult()), in, op.getAxisAttr());
+    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::bmc::populateDataToKernelPatterns(RewritePatternSet &patterns) {
   patterns.add<SliceToKernel, SplitToKernel, ConcatToKernel, GatherToKernel, AxesViewToKernel<SqueezeOp, bmck::SqueezeOp>,
-               AxesViewToKernel<UnsqueezeOp, bmck::UnsqueezeOp>, ExpandToKernel>(patterns.getContext());
+               AxesViewToKernel<UnsqueezeOp, bmck::UnsqueezeOp>, ExpandToKernel, TransposeToKernel, ReshapeToKernel,
+               FlattenToKernel>(patterns.getContext());
 }

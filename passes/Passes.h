@@ -96,13 +96,15 @@ void populateMatMulToKernelPatterns(RewritePatternSet &patterns);
 void populateNormToKernelPatterns(RewritePatternSet &patterns);
 
 /// Data movement in bmc-lower-to-kernels (passes/LowerToKernelsData.cpp):
-/// bmc.slice / split / squeeze / unsqueeze / expand -> the view ops bmck.slice
-/// / split / squeeze / unsqueeze / expand, bmc.concat / bmc.gather -> the
-/// copying kernels bmck.concat / bmck.gather.
+/// bmc.slice / split / squeeze / unsqueeze / expand / transpose / reshape /
+/// flatten -> the view ops of the same names, bmc.concat / bmc.gather -> the
+/// copying kernels bmck.concat / bmck.gather; a bmck.copy before a reshape or
+/// flatten whose input is not known contiguous.
 void populateDataToKernelPatterns(RewritePatternSet &patterns);
-/// Whether bmc-lower-to-kernels moves `op` (one of those seven) to the kernel
+/// Whether bmc-lower-to-kernels moves `op` (one of those ten) to the kernel
 /// level: every value it would make a view of has an integer or float element
-/// type (index-typed shape vectors stay tensor-level).
+/// type (index-typed shape vectors stay tensor-level), and a Transpose does not
+/// read a weight (through Casts and Transposes: a product names that weight).
 bool movesDataToKernels(Operation *op);
 
 /// The constant a matrix product's right operand `rhs` reads: a 2-D

@@ -1,11 +1,12 @@
 //===- LowerData.cpp - data movement: views where possible, copies else ----===//
 //
-// bmck.slice / split / squeeze / unsqueeze / expand (views: no code) and
-// bmck.concat / bmck.gather (copies into a new buffer) come from
-// bmc-lower-to-kernels; the same code emits the tensor-level ops the pass
-// leaves (index-typed shape vectors: movesDataToKernels), whose accessors
-// have the same names. The other data ops are still emitted from their
-// tensor-level form.
+// bmck.slice / split / squeeze / unsqueeze / expand / transpose / reshape /
+// flatten (views: no code; a reshape of a buffer not contiguous copies it
+// first, reshapeView), bmck.concat / bmck.gather (copies into a new buffer)
+// and bmck.copy come from bmc-lower-to-kernels; the same code emits the
+// tensor-level ops the pass leaves (index-typed shape vectors, a weight's
+// Transpose: movesDataToKernels), whose accessors have the same names. The
+// other data ops are still emitted from their tensor-level form.
 //
 
 #include "compiler/lowering/Lowering.h"
@@ -33,14 +34,14 @@ static SmallVector<Value, 4> resultSizes(Lowerer &l, Value result, ArrayRef<Valu
 
 /// Reshape sizes from an ONNX shape operand (0 copies, -1 infers), checked.
 /// A shape known only at run time may hold its -1 anywhere.
-static SmallVector<Value, 4> reshapeSizes(Lowerer &l, mlir::bmc::ReshapeOp op, const Buf &in) {
-  auto rt = ttype(op.getResult());
-  int64_t n = rt.getRank();
+template <typename OpT> static SmallVector<Value, 4> reshapeSizes(Lowerer &l, OpT op, const Buf &in) {
+  ArrayRef<int64_t> rt = typeSizes(op.getResult());
+  int64_t n = rt.size();
   SmallVector<Value, 4> sizes(n), infer(n); // infer[i]: i1, "entry i is -1"
   Value known = l.c(1), numInfer = l.c(0);
   for (int64_t i = 0; i < n; ++i) {
-    if (!rt.isDynamicDim(i)) {
-      sizes[i] = l.c(rt.getDimSize(i));
+    if (!ShapedType::isDynamic(rt[i])) {
+      sizes[i] = l.c(rt[i]);
       known = l.mul(known, sizes[i]);
       continue;
     }
@@ -238,7 +239,56 @@ template <typename OpT> LogicalResult Lowerer::lowerExpand(OpT x) {
   return success();
 }
 
+template <typename OpT> LogicalResult Lowerer::lowerTranspose(OpT t) {
+  Buf in = buf(t.getInput()), r = in;
+  for (auto [i, p] : llvm::enumerate(t.getPerm())) {
+    r.sizes[i] = in.sizes[p];
+    r.strides[i] = in.strides[p];
+  }
+  bool identity = llvm::all_of(llvm::enumerate(t.getPerm()), [](auto e) { return (int64_t)e.index() == e.value(); });
+  r.contiguous = in.contiguous && identity;
+  bufs[t->getResult(0)] = r;
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerReshape(OpT r) {
+  Buf in = buf(r.getInput());
+  bufs[r->getResult(0)] = reshapeView(in, reshapeSizes(*this, r, in));
+  return success();
+}
+
+template <typename OpT> LogicalResult Lowerer::lowerFlatten(OpT f) {
+  Buf in = buf(f.getInput());
+  Value a = c(1), z = c(1);
+  for (int64_t i = 0; i < in.rank(); ++i) {
+    if (i < (int64_t)f.getAxis()) a = mul(a, in.sizes[i]);
+    else z = mul(z, in.sizes[i]);
+  }
+  bufs[f->getResult(0)] = reshapeView(in, {a, z});
+  return success();
+}
+
+/// A copy read only by reshapes / flattens is made by them (reshapeView),
+/// after their size checks, only where the buffer is not contiguous: the
+/// code they made before the move. Any other copy is made here, again only
+/// where the buffer is not already contiguous (views are read-only values).
+LogicalResult Lowerer::lowerCopy(mlir::bmck::CopyOp cp) {
+  Buf in = buf(cp.getInput());
+  bool byReshapes = llvm::all_of(cp->getUsers(), [](Operation *u) {
+    return isa<mlir::bmck::ReshapeOp, mlir::bmck::FlattenOp>(u);
+  });
+  bufs[cp.getResult()] = byReshapes ? in : contiguous(in);
+  return success();
+}
+
 LogicalResult Lowerer::lowerData(Operation *op) {
+  if (auto x = dyn_cast<mlir::bmck::TransposeOp>(op)) return lowerTranspose(x);
+  if (auto x = dyn_cast<mlir::bmck::ReshapeOp>(op)) return lowerReshape(x);
+  if (auto x = dyn_cast<mlir::bmck::FlattenOp>(op)) return lowerFlatten(x);
+  if (auto x = dyn_cast<mlir::bmck::CopyOp>(op)) return lowerCopy(x);
+  if (auto x = dyn_cast<mlir::bmc::TransposeOp>(op)) return lowerTranspose(x);
+  if (auto x = dyn_cast<mlir::bmc::ReshapeOp>(op)) return lowerReshape(x);
+  if (auto x = dyn_cast<mlir::bmc::FlattenOp>(op)) return lowerFlatten(x);
   if (auto x = dyn_cast<mlir::bmck::SliceOp>(op)) return lowerSlice(x);
   if (auto x = dyn_cast<mlir::bmck::SplitOp>(op)) return lowerSplit(x);
   if (auto x = dyn_cast<mlir::bmck::ConcatOp>(op)) return lowerConcat(x);
@@ -256,32 +306,6 @@ LogicalResult Lowerer::lowerData(Operation *op) {
   Value res = op->getResult(0);
   auto rt = ttype(res);
 
-  if (auto t = dyn_cast<mlir::bmc::TransposeOp>(op)) {
-    Buf in = buf(t.getInput()), r = in;
-    for (auto [i, p] : llvm::enumerate(t.getPerm())) {
-      r.sizes[i] = in.sizes[p];
-      r.strides[i] = in.strides[p];
-    }
-    bool identity = llvm::all_of(llvm::enumerate(t.getPerm()), [](auto e) { return (int64_t)e.index() == e.value(); });
-    r.contiguous = in.contiguous && identity;
-    bufs[res] = r;
-    return success();
-  }
-  if (auto r = dyn_cast<mlir::bmc::ReshapeOp>(op)) {
-    Buf in = buf(r.getInput());
-    bufs[res] = reshapeView(in, reshapeSizes(*this, r, in));
-    return success();
-  }
-  if (auto f = dyn_cast<mlir::bmc::FlattenOp>(op)) {
-    Buf in = buf(f.getInput());
-    Value a = c(1), z = c(1);
-    for (int64_t i = 0; i < in.rank(); ++i) {
-      if (i < (int64_t)f.getAxis()) a = mul(a, in.sizes[i]);
-      else z = mul(z, in.sizes[i]);
-    }
-    bufs[res] = reshapeView(in, {a, z});
-    return success();
-  }
   if (auto cs = dyn_cast<mlir::bmc::ConstantOfShapeOp>(op)) {
     int64_t n = rt.getRank();
     SmallVector<Value, 4> sizes;

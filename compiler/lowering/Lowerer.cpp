@@ -550,7 +550,8 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
   if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp, mlir::bmck::SqueezeOp,
-          mlir::bmck::UnsqueezeOp, mlir::bmck::ExpandOp>(op))
+          mlir::bmck::UnsqueezeOp, mlir::bmck::ExpandOp, mlir::bmck::TransposeOp, mlir::bmck::ReshapeOp,
+          mlir::bmck::FlattenOp, mlir::bmck::CopyOp>(op))
     return lowerData(op);
   if (mlir::bmc::movesDataToKernels(op))
     return op->emitError("bmc code generation: '")

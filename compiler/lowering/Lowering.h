@@ -180,8 +180,9 @@ public:
   /// bmck.attention: one fused-kernel call (LowerAttention.cpp).
   LogicalResult lowerAttention(mlir::bmck::AttentionOp op);
   LogicalResult lowerData(Operation *op);
-  /// bmck.slice / split / concat / gather, and the bmc ops of those names
-  /// that bmc-lower-to-kernels leaves at tensor level (LowerData.cpp).
+  /// bmck.slice / split / concat / gather / squeeze / unsqueeze / expand /
+  /// transpose / reshape / flatten, and the bmc ops of those names that
+  /// bmc-lower-to-kernels leaves at tensor level (LowerData.cpp).
   template <typename OpT> LogicalResult lowerSlice(OpT op);
   template <typename OpT> LogicalResult lowerSplit(OpT op);
   template <typename OpT> LogicalResult lowerConcat(OpT op);
@@ -189,6 +190,11 @@ public:
   template <typename OpT> LogicalResult lowerSqueeze(OpT op);
   template <typename OpT> LogicalResult lowerUnsqueeze(OpT op);
   template <typename OpT> LogicalResult lowerExpand(OpT op);
+  template <typename OpT> LogicalResult lowerTranspose(OpT op);
+  template <typename OpT> LogicalResult lowerReshape(OpT op);
+  template <typename OpT> LogicalResult lowerFlatten(OpT op);
+  /// bmck.copy: a contiguous buffer, made by the reshape reading it (LowerData.cpp).
+  LogicalResult lowerCopy(mlir::bmck::CopyOp op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
   /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).

@@ -6,7 +6,8 @@
 // runtime/device/cuda/*.cuh, for bmck.kv_append, bmck.attention,
 // bmck.matmul and bmck.gemm (EmitCudaMatMul.h), bmck.norm and bmck.softmax
 // (EmitCudaNorm.h), bmck.elementwise and bmck.reduce (EmitCudaElementwise.h),
-// bmck.concat and bmck.gather (EmitCudaData.h); with whole-model, a
+// bmck.concat, bmck.gather and bmck.copy (EmitCudaData.h; the view ops have
+// no code); with whole-model, a
 // `// bmc-program:` line per function (EmitCudaProgram.h). Everything else is
 // counted and named, never skipped silently.
 //

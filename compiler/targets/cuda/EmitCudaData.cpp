@@ -1,11 +1,12 @@
-//===- EmitCudaData.cpp - bmck.concat, bmck.gather -> CUDA C ---------------===//
+//===- EmitCudaData.cpp - bmck.concat, bmck.gather, bmck.copy -> CUDA C ----===//
 //
 // See EmitCudaData.h. As in EmitCudaElementwise.cpp, a view of rank r < 4
 // reaches a kernel as a bmc_view4 with 4 - r leading dimensions of size 1, and
 // dimensions in the launch lines' errors are those of the bmc_view4. The
 // output's index i[0..3] is unflattened once; concat finds the input whose
 // window along the axis holds i[axis], gather reads the index at the
-// output's index dimensions and the data at the others.
+// output's index dimensions and the data at the others, copy reads x at
+// out's index.
 //
 //===----------------------------------------------------------------------===//
 
@@ -175,6 +176,31 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
   return success();
 }
 
+LogicalResult DataEmitter::add(bmck::CopyOp op, std::string &noForm) {
+  bmck::ViewType out = op.getResult().getType();
+  int64_t rank = out.getRank(), lead = 4 - rank;
+  const char *s = storage(out.getElementType());
+  if (rank > 4 || !s) { // left, by that name (a whole-model compile names it)
+    noForm = rank > 4 ? "bmck.copy (rank " + str(rank) + ")" : "bmck.copy (" + typeName(out.getElementType()) + ")";
+    return success();
+  }
+  Config c;
+  c.names = {"x", "out"};
+  c.params = "bmc_view4 x, bmc_view4 out";
+  for (int64_t d = 0; d < 4; ++d) {
+    std::string xs = sizeRef("x", d), os = sizeRef("out", d);
+    if (d < lead)
+      c.checks.push_back({{xs}, "", 1, "x of size {" + xs + "} in dimension " + str(d) + ", expected 1"});
+    c.checks.push_back({{os}, xs, 0, "out of size {" + os + "} in dimension " + str(d) + ", x of {" + xs + "}"});
+  }
+  std::vector<std::string> idx = {"i[0]", "i[1]", "i[2]", "i[3]"};
+  c.body = kLoopHead + "    typedef " + s + " S;\n    ((S *)out.data)[" + offset("out", lead, idx) +
+           "] = ((const S *)x.data)[" + offset("x", lead, idx) + "];\n  }\n";
+  c.comment = typeName(out.getElementType()) + " (rank " + str(rank) + ") into a new row-major view";
+  last_ = record(copy_, std::move(c));
+  return success();
+}
+
 std::string DataEmitter::concatSummary() const {
   return str(concat_.ops) + " bmck.concat (" + count(int(concat_.order.size()), "configuration") + ")";
 }
@@ -182,9 +208,14 @@ std::string DataEmitter::gatherSummary() const {
   return str(gather_.ops) + " bmck.gather (" + count(int(gather_.order.size()), "configuration") + ")";
 }
 
+std::string DataEmitter::copySummary() const {
+  return str(copy_.ops) + " bmck.copy (" + count(int(copy_.order.size()), "configuration") + ")";
+}
+
 void DataEmitter::write(llvm::raw_ostream &os) const {
   write(os, concat_, "concat", "bmc_concat_");
   write(os, gather_, "gather", "bmc_gather_");
+  write(os, copy_, "copy", "bmc_copy_");
 }
 
 void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, const char *prefix) const {

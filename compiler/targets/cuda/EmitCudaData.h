@@ -1,7 +1,8 @@
-//===- EmitCudaData.h - bmck.concat, bmck.gather -> CUDA C ------*- C++ -*-===//
+//===- EmitCudaData.h - bmck.concat, gather, copy -> CUDA C -----*- C++ -*-===//
 //
 // The CUDA form of the copying data-movement kernels (the view ops, slice /
-// split / squeeze / unsqueeze / expand, have no code): one __global__ per
+// split / squeeze / unsqueeze / expand / transpose / reshape / flatten, have
+// no code): one __global__ per
 // distinct configuration, a thread per element of the new output view in a
 // grid-stride loop (the elementwise plan), views of rank <= 4 as bmc_view4
 // (any strides and offsets), elements f32, f16, bf16, i32, i64 and i1 copied
@@ -9,8 +10,9 @@
 // line checks the sizes agree. bmck.gather: (element width, data rank,
 // indices type and rank, axis); negative indices wrap as ONNX's, an index
 // still out of range stops the kernel (runtime/device/cuda/data.cuh says
-// how that differs from the CPU's error). Anything else is left without a
-// form, by name.
+// how that differs from the CPU's error). bmck.copy: (element width, rank);
+// the launch line checks out's sizes are x's. Anything else is left without
+// a form, by name.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
@@ -33,10 +35,12 @@ public:
   /// quantized product is.
   LogicalResult add(bmck::ConcatOp op, std::string &noForm);
   LogicalResult add(bmck::GatherOp op, std::string &noForm);
+  LogicalResult add(bmck::CopyOp op, std::string &noForm);
   /// The configuration the last add() with a form recorded (its bmc-launch "config").
   /// "N bmck.concat (k configurations)" / "N bmck.gather (k configurations)".
   std::string concatSummary() const;
   std::string gatherSummary() const;
+  std::string copySummary() const;
   int lastConfig() const { return last_; }
   /// The kernels with their bmc-launch lines.
   void write(llvm::raw_ostream &os) const;
@@ -63,7 +67,7 @@ private:
   };
   int record(Family &f, Config c);
   void write(llvm::raw_ostream &os, const Family &f, const char *op, const char *name) const;
-  Family concat_, gather_;
+  Family concat_, gather_, copy_;
   int last_ = -1;
 };
 

@@ -181,6 +181,8 @@ private:
     };
     if (auto n = dyn_cast<bmck::NormOp>(op))
       same(n.getInput());
+    else if (auto cp = dyn_cast<bmck::CopyOp>(op))
+      same(cp.getInput());
     else if (auto sm = dyn_cast<bmck::SoftmaxOp>(op))
       same(sm.getInput());
     else if (auto a = dyn_cast<bmck::AttentionOp>(op))
@@ -295,6 +297,8 @@ private:
       view("out", c.getResult());
     } else if (auto g = dyn_cast<bmck::GatherOp>(op)) {
       view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
+    } else if (auto cp = dyn_cast<bmck::CopyOp>(op)) {
+      view("x", cp.getInput()), view("out", cp.getResult());
     } else {
       return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
     }

@@ -17,7 +17,7 @@ def EmitCuda : Pass<"bmc-emit-cuda", "::mlir::ModuleOp"> {
     named weight, a split-K GEMV and its epilogue (the weight's device storage
     from the model or `weights`; int8/int4 weights are left), and one per
     configuration of `bmck.norm`, `bmck.softmax`, `bmck.elementwise`,
-    `bmck.reduce`, `bmck.concat` and `bmck.gather` (EmitCudaNorm.h,
+    `bmck.reduce`, `bmck.concat`, `bmck.gather` and `bmck.copy` (EmitCudaNorm.h,
     EmitCudaElementwise.h, EmitCudaData.h), each taking its views as
     `bmc_view4` (pointer, offset, sizes, strides) and calling the device
     functions of runtime/device/cuda/*.cuh, which the runtime prepends

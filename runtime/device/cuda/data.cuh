@@ -1,5 +1,5 @@
 // The device side of the CUDA emitter's copying data-movement kernels,
-// bmck.concat and bmck.gather (compiler/targets/cuda/EmitCudaData.cpp): a
+// bmck.concat, bmck.gather and bmck.copy (compiler/targets/cuda/EmitCudaData.cpp): a
 // thread per element of the output view, grid-stride, the index unflattened
 // by bmc_ew_index (elementwise.cuh, in front), elements copied as their
 // bytes (f32 / f16 / bf16 / i32 / i64 / i1 need no arithmetic).

@@ -636,3 +636,75 @@ func.func @expand_result(%x: !bmck.view<3x1xf32>, %s: tensor<3xi64>) {
   %y = bmck.expand %x, %s : (!bmck.view<3x1xf32>, tensor<3xi64>) -> !bmck.view<2x4x7xf32>
   return
 }
+
+// -----
+
+func.func @transpose_perm(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.transpose' op attribute 'perm': expected a permutation of [0, 3), found [0, 2, 2]}}
+  %y = bmck.transpose %x {perm = array<i64: 0, 2, 2>} : (!bmck.view<?x5x7xf32>) -> !bmck.view<?x7x7xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_rank(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.transpose' op attribute 'perm': expected a permutation of [0, 3), found [1, 0]}}
+  %y = bmck.transpose %x {perm = array<i64: 1, 0>} : (!bmck.view<?x5x7xf32>) -> !bmck.view<5x?xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_result(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.transpose' op expected the result [?, 7, 5] of 'f32', found '!bmck.view<?x5x7xf32>'}}
+  %y = bmck.transpose %x {perm = array<i64: 0, 2, 1>} : (!bmck.view<?x5x7xf32>) -> !bmck.view<?x5x7xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_shape_length(%x: !bmck.view<?x35xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{'bmck.reshape' op expected a shape of 3 entries (the result's rank), found 'tensor<2xi64>'}}
+  %y = bmck.reshape %x, %s : (!bmck.view<?x35xf32>, tensor<2xi64>) -> !bmck.view<?x5x7xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%x: !bmck.view<5x7xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{'bmck.reshape' op expected a result of 35 elements (the input '!bmck.view<5x7xf32>'), found '!bmck.view<6x6xf32>'}}
+  %y = bmck.reshape %x, %s : (!bmck.view<5x7xf32>, tensor<2xi64>) -> !bmck.view<6x6xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_type(%x: !bmck.view<5x7xf32>, %s: tensor<1xi64>) {
+  // expected-error @+1 {{'bmck.reshape' op expected a result of element type 'f32', found '!bmck.view<35xf16>'}}
+  %y = bmck.reshape %x, %s : (!bmck.view<5x7xf32>, tensor<1xi64>) -> !bmck.view<35xf16>
+  return
+}
+
+// -----
+
+func.func @flatten_axis(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.flatten' op attribute 'axis': expected a value in [0, 3], found 4}}
+  %y = bmck.flatten %x {axis = 4 : i64} : (!bmck.view<?x5x7xf32>) -> !bmck.view<?x1xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_result(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.flatten' op expected the result [?, 35] of 'f32', found '!bmck.view<?x36xf32>'}}
+  %y = bmck.flatten %x {axis = 1 : i64} : (!bmck.view<?x5x7xf32>) -> !bmck.view<?x36xf32>
+  return
+}
+
+// -----
+
+func.func @copy_result(%x: !bmck.view<?x5x7xf32>) {
+  // expected-error @+1 {{'bmck.copy' op expected the result [?, 5, 7] of 'f32', found '!bmck.view<?x7x5xf32>'}}
+  %y = bmck.copy %x : (!bmck.view<?x5x7xf32>) -> !bmck.view<?x7x5xf32>
+  return
+}

@@ -202,6 +202,23 @@ func.func @elementwise(%x: !bmck.view<?x96xf32>, %b: !bmck.view<96xf32>, %i: !bm
 }
 
 // The view ops of Squeeze, Unsqueeze and Expand (no code).
+// CHECK-LABEL: func.func @layout_views
+// CHECK: bmck.transpose %{{.*}} {perm = array<i64: 0, 2, 1, 3>} : (!bmck.view<?x?x5x7xf32>) -> !bmck.view<?x5x?x7xf32>
+// CHECK: bmck.copy %{{.*}} : (!bmck.view<?x5x?x7xf32>) -> !bmck.view<?x5x?x7xf32>
+// CHECK: bmck.reshape %{{.*}}, %{{.*}} : (!bmck.view<?x5x?x7xf32>, tensor<3xi64>) -> !bmck.view<?x?x35xf32>
+// CHECK: bmck.reshape %{{.*}}, %{{.*}} {allowzero = true} : (!bmck.view<3x4xbf16>, tensor<2xindex>) -> !bmck.view<2x6xbf16>
+// CHECK: bmck.flatten %{{.*}} {axis = 2 : i64} : (!bmck.view<?x5x?x7xf32>) -> !bmck.view<?x?xf32>
+// CHECK: bmck.flatten %{{.*}} {axis = 0 : i64} : (!bmck.view<3x4xbf16>) -> !bmck.view<1x12xbf16>
+func.func @layout_views(%x: !bmck.view<?x?x5x7xf32>, %sh: tensor<3xi64>, %y: !bmck.view<3x4xbf16>, %s2: tensor<2xindex>) {
+  %t = bmck.transpose %x {perm = array<i64: 0, 2, 1, 3>} : (!bmck.view<?x?x5x7xf32>) -> !bmck.view<?x5x?x7xf32>
+  %c = bmck.copy %t : (!bmck.view<?x5x?x7xf32>) -> !bmck.view<?x5x?x7xf32>
+  %r = bmck.reshape %c, %sh : (!bmck.view<?x5x?x7xf32>, tensor<3xi64>) -> !bmck.view<?x?x35xf32>
+  %r2 = bmck.reshape %y, %s2 {allowzero = true} : (!bmck.view<3x4xbf16>, tensor<2xindex>) -> !bmck.view<2x6xbf16>
+  %f = bmck.flatten %c {axis = 2 : i64} : (!bmck.view<?x5x?x7xf32>) -> !bmck.view<?x?xf32>
+  %f2 = bmck.flatten %y {axis = 0 : i64} : (!bmck.view<3x4xbf16>) -> !bmck.view<1x12xbf16>
+  return
+}
+
 // CHECK-LABEL: func.func @data_views
 // CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 1>} : (!bmck.view<?x1x96xf32>) -> !bmck.view<?x96xf32>
 // CHECK: bmck.squeeze %{{.*}} {axes = array<i64: 0, 2>} : (!bmck.view<?x5x?xbf16>) -> !bmck.view<5xbf16>

@@ -80,7 +80,7 @@ func.func @weight_cast(%x: tensor<?x70xf32>, %z: tensor<70x23xf32>) -> (tensor<?
 // GROUPS-NOT: bmck.elementwise
 // GROUPS: return
 // FUSED-LABEL: func.func @interleaved_and
-// FUSED: bmc.reshape
+// FUSED: bmck.reshape
 // FUSED-NOT: bmc.and
 // FUSED: bmck.elementwise %{{.*}}, %{{.*}}, %{{.*}} : (!bmck.view<i1>, !bmck.view<1x1x?x?xi1>, !bmck.view<?x1x1x?xi1>) -> !bmck.view<?x1x?x?xi1> {
 // FUSED-NEXT: ^bb0

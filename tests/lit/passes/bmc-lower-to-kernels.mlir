@@ -10,8 +10,10 @@
 // bmc.matmul / bmc.gemm become bmck.matmul / bmck.gemm (see @products); the
 // norms, softmax and reductions bmck.norm / bmck.softmax / bmck.reduce (see
 // @rows); bmc.slice / split / squeeze / unsqueeze / expand / concat /
-// gather become bmck.slice / split / squeeze / unsqueeze / expand / concat /
-// gather (see @concat, @data, @views, @data_leaves). Elementwise ops become
+// gather / transpose / reshape / flatten become bmck.slice / split / squeeze
+// / unsqueeze / expand / concat / gather / transpose / reshape / flatten,
+// with a bmck.copy before a reshape of a view not known contiguous (see
+// @concat, @data, @views, @data_leaves, @layout). Elementwise ops become
 // one bmck.elementwise per group that bmc-group-elementwise decided (see
 // @elementwise; @interleaved: groups whose ops do not stand together in the
 // block). The output verifies and round-trips; running the pass twice
@@ -83,19 +85,18 @@ func.func @concat(%p: tensor<?x2x?x8xf32>, %n: tensor<?x2x?x8xf32>, %q: tensor<?
 // tensor-level shape values), each keeping its layer mark; a product reads
 // the slice's view through no seam, a split piece feeds the slice directly.
 // A concatenation of index-typed shape vectors (no view type carries index)
-// stays at tensor level, and so do the data ops not moved (transpose).
+// stays at tensor level; a transpose reads a split piece's view directly.
 // CHECK-LABEL: func.func @data
 // CHECK-NEXT: %[[W:.*]] = bmc.weight
 // CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[W]] {bmc.layer = 0 : i64} : tensor<50x12xf32> -> !bmck.view<50x12xf32>
 // CHECK-NEXT: %[[IV:.*]] = bmck.to_view %arg0 {bmc.layer = 0 : i64} : tensor<?x?xi64> -> !bmck.view<?x?xi64>
 // CHECK-NEXT: %[[E:.*]] = bmck.gather %[[WV]], %[[IV]] {axis = 0 : i64, bmc.layer = 0 : i64} : (!bmck.view<50x12xf32>, !bmck.view<?x?xi64>) -> !bmck.view<?x?x12xf32>
 // CHECK-NEXT: %[[S:.*]]:2 = bmck.split %[[E]] {axis = 2 : i64, bmc.layer = 0 : i64, sizes = array<i64: 4, 8>} : (!bmck.view<?x?x12xf32>) -> (!bmck.view<?x?x4xf32>, !bmck.view<?x?x8xf32>)
-// CHECK-NEXT: %[[S1:.*]] = bmck.to_tensor %[[S]]#1 {bmc.layer = 0 : i64}
 // CHECK-NEXT: %[[L:.*]] = bmck.slice %[[S]]#0, %arg1, %arg1, %arg1 {axes = array<i64: 2>, bmc.layer = 0 : i64} : (!bmck.view<?x?x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x?x?xf32>
 // CHECK-NEXT: %[[R:.*]] = bmck.to_view %arg2
 // CHECK-NEXT: bmck.matmul %[[L]], %[[R]]
 // CHECK: bmc.concat %arg3, %arg3 {axis = 0 : i64} : (tensor<2xindex>, tensor<2xindex>) -> tensor<4xindex>
-// CHECK-NEXT: bmc.transpose %[[S1]]
+// CHECK-NEXT: bmck.transpose %[[S]]#1 {perm = array<i64: 2, 0, 1>} : (!bmck.view<?x?x8xf32>) -> !bmck.view<8x?x?xf32>
 func.func @data(%ids: tensor<?x?xi64>, %b: tensor<1xi64>, %r: tensor<?x5xf32>, %sh: tensor<2xindex>)
     -> (tensor<?x?x5xf32>, tensor<4xindex>, tensor<8x?x?xf32>) {
   %w = bmc.weight "wte" : tensor<50x12xf32>
@@ -438,4 +439,51 @@ func.func @views(%m: tensor<?x?xi1>, %sh: tensor<4xi64>, %x: tensor<?x1x8xf32>, 
   %r = bmc.neg %s : (tensor<?x8xf32>) -> tensor<?x8xf32>
   %i = bmc.unsqueeze %n {axes = array<i64: 0>} : (tensor<index>) -> tensor<1xindex>
   return %e, %r, %i : tensor<?x1x?x?xi1>, tensor<?x8xf32>, tensor<1xindex>
+}
+
+// Transpose, Reshape and Flatten become the view ops bmck.transpose,
+// bmck.reshape (its shape stays a tensor-level shape value) and
+// bmck.flatten. A reshape / flatten reads its input as row-major elements:
+// a graph input, a kernel's new view or a reshape's is known contiguous, so
+// it is read as is; a transposed or sliced view, or a view of a value still
+// at tensor level, is copied first (bmck.copy). A Transpose of a weight
+// (through a Cast) stays at tensor level: the product names the weight.
+// An index-typed shape vector's reshape stays at tensor level too.
+// CHECK-LABEL: func.func @layout
+// CHECK-NEXT: %[[XV:.*]] = bmck.to_view %arg0 {bmc.layer = 2 : i64} : tensor<?x?x35xf32> -> !bmck.view<?x?x35xf32>
+// CHECK-NEXT: %[[R:.*]] = bmck.reshape %[[XV]], %arg1 {bmc.layer = 2 : i64} : (!bmck.view<?x?x35xf32>, tensor<4xi64>) -> !bmck.view<?x?x5x7xf32>
+// CHECK-NEXT: %[[T:.*]] = bmck.transpose %[[R]] {bmc.layer = 2 : i64, perm = array<i64: 0, 2, 1, 3>} : (!bmck.view<?x?x5x7xf32>) -> !bmck.view<?x5x?x7xf32>
+// CHECK-NEXT: %[[C:.*]] = bmck.copy %[[T]] {bmc.layer = 2 : i64} : (!bmck.view<?x5x?x7xf32>) -> !bmck.view<?x5x?x7xf32>
+// CHECK-NEXT: %[[R2:.*]] = bmck.reshape %[[C]], %arg2 {bmc.layer = 2 : i64} : (!bmck.view<?x5x?x7xf32>, tensor<3xi64>) -> !bmck.view<?x?x35xf32>
+// CHECK-NEXT: %[[R3:.*]] = bmck.reshape %[[R2]], %arg3 {allowzero = true} : (!bmck.view<?x?x35xf32>, tensor<2xi64>) -> !bmck.view<?x35xf32>
+// CHECK-NEXT: %[[F:.*]] = bmck.flatten %[[R3]] {axis = 1 : i64} : (!bmck.view<?x35xf32>) -> !bmck.view<?x35xf32>
+// CHECK-NEXT: %[[FT:.*]] = bmck.to_tensor %[[F]]
+// CHECK-NEXT: %[[XV2:.*]] = bmck.to_view %arg0 : tensor<?x?x35xf32> -> !bmck.view<?x?x35xf32>
+// CHECK-NEXT: %[[L:.*]] = bmck.slice %[[XV2]], %arg4, %arg4, %arg4 {axes = array<i64: 2>} : (!bmck.view<?x?x35xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> !bmck.view<?x?x?xf32>
+// CHECK-NEXT: %[[LC:.*]] = bmck.copy %[[L]] : (!bmck.view<?x?x?xf32>) -> !bmck.view<?x?x?xf32>
+// CHECK-NEXT: %[[F2:.*]] = bmck.flatten %[[LC]] {axis = 2 : i64} : (!bmck.view<?x?x?xf32>) -> !bmck.view<?x?xf32>
+// CHECK-NEXT: %[[F2T:.*]] = bmck.to_tensor %[[F2]]
+// CHECK-NEXT: %[[W:.*]] = bmc.weight "w.t" : tensor<35x9xf32>
+// CHECK-NEXT: %[[WT:.*]] = bmc.transpose %[[W]] {perm = array<i64: 1, 0>} : (tensor<35x9xf32>) -> tensor<9x35xf32>
+// CHECK-NEXT: %[[AV:.*]] = bmck.to_view %arg5 : tensor<?x9xf32> -> !bmck.view<?x9xf32>
+// CHECK-NEXT: %[[WV:.*]] = bmck.to_view %[[WT]] : tensor<9x35xf32> -> !bmck.view<9x35xf32>
+// CHECK-NEXT: %[[P:.*]] = bmck.matmul %[[AV]], %[[WV]] {weight = "w.t"}
+// CHECK-NEXT: %[[PT:.*]] = bmck.to_tensor %[[P]]
+// CHECK-NEXT: %[[I:.*]] = bmc.reshape %arg6, %arg3 : (tensor<2x3xindex>, tensor<2xi64>) -> tensor<3x2xindex>
+// CHECK-NEXT: return %[[FT]], %[[F2T]], %[[PT]], %[[I]]
+func.func @layout(%x: tensor<?x?x35xf32>, %s4: tensor<4xi64>, %s3: tensor<3xi64>, %s2: tensor<2xi64>, %b: tensor<1xi64>,
+                  %a: tensor<?x9xf32>, %ix: tensor<2x3xindex>)
+    -> (tensor<?x35xf32>, tensor<?x?xf32>, tensor<?x35xf32>, tensor<3x2xindex>) {
+  %r = bmc.reshape %x, %s4 {bmc.layer = 2 : i64} : (tensor<?x?x35xf32>, tensor<4xi64>) -> tensor<?x?x5x7xf32>
+  %t = bmc.transpose %r {perm = array<i64: 0, 2, 1, 3>, bmc.layer = 2 : i64} : (tensor<?x?x5x7xf32>) -> tensor<?x5x?x7xf32>
+  %r2 = bmc.reshape %t, %s3 {bmc.layer = 2 : i64} : (tensor<?x5x?x7xf32>, tensor<3xi64>) -> tensor<?x?x35xf32>
+  %r3 = bmc.reshape %r2, %s2 {allowzero = true} : (tensor<?x?x35xf32>, tensor<2xi64>) -> tensor<?x35xf32>
+  %f = bmc.flatten %r3 {axis = 1 : i64} : (tensor<?x35xf32>) -> tensor<?x35xf32>
+  %l = bmc.slice %x, %b, %b, %b {axes = array<i64: 2>} : (tensor<?x?x35xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?xf32>
+  %f2 = bmc.flatten %l {axis = 2 : i64} : (tensor<?x?x?xf32>) -> tensor<?x?xf32>
+  %w = bmc.weight "w.t" : tensor<35x9xf32>
+  %wt = bmc.transpose %w {perm = array<i64: 1, 0>} : (tensor<35x9xf32>) -> tensor<9x35xf32>
+  %p = bmc.matmul %a, %wt : (tensor<?x9xf32>, tensor<9x35xf32>) -> tensor<?x35xf32>
+  %i = bmc.reshape %ix, %s2 : (tensor<2x3xindex>, tensor<2xi64>) -> tensor<3x2xindex>
+  return %f, %f2, %p, %i : tensor<?x35xf32>, tensor<?x?xf32>, tensor<?x35xf32>, tensor<3x2xindex>
 }

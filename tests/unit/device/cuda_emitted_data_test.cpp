@@ -1,9 +1,9 @@
-// The CUDA emitter's bmck.concat / bmck.gather kernels (bmc-opt --bmc-emit-cuda
+// The CUDA emitter's bmck.concat / bmck.gather / bmck.copy kernels (bmc-opt --bmc-emit-cuda
 // on emitted_data.mlir, generated at build time) compiled as host C++ against
 // cuda_emulation.h and run on random bytes with odd sizes, strided and offset
 // views (a marker between their elements, so a wrong read or a stray write
 // shows), against plain loops written here from ONNX's Concat and Gather
-// (negative indices count from the end). Each case three ways: the kernel
+// (negative indices count from the end) and an element-by-element copy. Each case three ways: the kernel
 // called directly, through EmittedLauncher on the CPU device (the planned
 // grid-stride launch, its checks), and on a GPU (NVRTC + CudaDevice; skipped
 // without one). Then a launch whose size check fails (nothing written) and an
@@ -170,8 +170,10 @@ const bmc::device::HostKernel kTable[] = {
     // kTable[kGather + i]: bmck.gather i.
     BMC_EMULATED(bmc_gather_0), BMC_EMULATED(bmc_gather_1), BMC_EMULATED(bmc_gather_2),
     BMC_EMULATED(bmc_gather_3), BMC_EMULATED(bmc_gather_4),
+    // kTable[kCopy + i]: bmck.copy i.
+    BMC_EMULATED(bmc_copy_0), BMC_EMULATED(bmc_copy_1), BMC_EMULATED(bmc_copy_2),
 };
-constexpr int kGather = 5;
+constexpr int kGather = 5, kCopy = 10;
 
 enum class Mode { Emulated, Launcher, Gpu };
 
@@ -187,6 +189,7 @@ protected:
     device_ = env_->device.get(), launcher_ = env_->launcher.get();
     ASSERT_EQ(launcher_->configurations("bmck.concat"), 5);
     ASSERT_EQ(launcher_->configurations("bmck.gather"), 5);
+    ASSERT_EQ(launcher_->configurations("bmck.copy"), 3);
   }
 
   void concat(int index, std::vector<Tensor *> xs, Tensor &out, unsigned blocks) {
@@ -197,6 +200,9 @@ protected:
   }
   void gather(int index, Tensor &data, Tensor &ids, Tensor &out, unsigned blocks) {
     launch("bmck.gather", index, kGather + index, {&data, &ids, &out}, {"data", "indices", "out"}, blocks);
+  }
+  void copy(int index, Tensor &x, Tensor &out, unsigned blocks) {
+    launch("bmck.copy", index, kCopy + index, {&x, &out}, {"x", "out"}, blocks);
   }
   // The last tensor is out. Emulated: `blocks` blocks of 256 threads.
   void launch(const char *op, int index, int kernel, std::vector<Tensor *> ts, std::vector<std::string> names,
@@ -330,6 +336,35 @@ TEST_P(CudaEmittedData, GatherIndexOutOfRangeFaults) {
   }
 }
 
+// Dimensions 1 and 2 of `t`'s view swapped: a transposed view of its storage.
+void swap12(Tensor &t) {
+  std::swap(t.v.size[1], t.v.size[2]);
+  std::swap(t.v.stride[1], t.v.stride[2]);
+}
+
+// A copy reads x at out's index, whatever x's strides: out[i] == x[i].
+TEST_P(CudaEmittedData, CopyTransposedAndStrided) {
+  // Attention's output [batch, heads, seq, head_dim] read as [batch, seq, heads, head_dim].
+  Tensor x(4, {2, 3, 5, 7}, 2), out(4, {2, 5, 3, 7});
+  x.fillRandom(21);
+  swap12(x);
+  copy(0, x, out, 1); // 210 elements
+  expectAll(out, [&](const Index &i) { return x.element(i); }, "f32 copy of a transposed view");
+  Tensor big(4, {3, 5, 11, 13}), out2(4, {3, 11, 5, 13}, 3);
+  big.fillRandom(22);
+  swap12(big);
+  copy(0, big, out2, 3); // 2145 elements over 768 threads: the grid-stride loop
+  expectAll(out2, [&](const Index &i) { return big.element(i); }, "f32 copy, grid-stride, strided out");
+  Tensor u(2, {1, 1, 9, 5}, 3), out3(2, {1, 1, 9, 5});
+  u.fillRandom(23);
+  copy(1, u, out3, 1);
+  expectAll(out3, [&](const Index &i) { return u.element(i); }, "f16 copy of a strided rank-2 view");
+  Tensor v(8, {1, 1, 1, 17}, 2), out4(8, {1, 1, 1, 17});
+  v.fillRandom(24);
+  copy(2, v, out4, 1);
+  expectAll(out4, [&](const Index &i) { return v.element(i); }, "i64 copy, rank 1");
+}
+
 // A failed check launches nothing: out keeps its marker bytes.
 TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
   using namespace bmc::device;
@@ -356,9 +391,20 @@ TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
   EXPECT_FALSE(s);
   EXPECT_EQ(s.message(), "launch bmck.gather 0: gather 0: out of size 95 in dimension 3, expected 96 (dimension 3 "
                          "of data)");
+  Tensor x(4, {2, 3, 5, 7}), copied(4, {2, 3, 4, 7});
+  x.fillRandom(25);
+  s = launcher.launch("bmck.copy", 0, {{"x", LaunchValue::of(x.v)}, {"out", LaunchValue::of(copied.v)}});
+  EXPECT_FALSE(s);
+  EXPECT_EQ(s.message(), "launch bmck.copy 0: copy 0: out of size 4 in dimension 2, x of 5");
+  Tensor u(2, {2, 1, 9, 5}), u2(2, {1, 1, 9, 5});
+  s = launcher.launch("bmck.copy", 1, {{"x", LaunchValue::of(u.v)}, {"out", LaunchValue::of(u2.v)}});
+  EXPECT_FALSE(s);
+  EXPECT_EQ(s.message(), "launch bmck.copy 1: copy 1: x of size 2 in dimension 0, expected 1");
   ASSERT_TRUE(env.device->synchronize());
   for (unsigned char b : out.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : wrong.bytes) ASSERT_EQ(b, kMarker);
+  for (unsigned char b : copied.bytes) ASSERT_EQ(b, kMarker);
+  for (unsigned char b : u2.bytes) ASSERT_EQ(b, kMarker);
 }
 
 } // namespace
