@@ -189,6 +189,8 @@ public:
   template <typename OpT> LogicalResult lowerSqueeze(OpT op);
   template <typename OpT> LogicalResult lowerUnsqueeze(OpT op);
   template <typename OpT> LogicalResult lowerExpand(OpT op);
+  /// bmck.range, and a bmc.range of index elements left at tensor level (LowerData.cpp).
+  template <typename OpT> LogicalResult lowerRange(OpT op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
   /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).
