@@ -548,7 +548,7 @@ bool mlir::bmck::isKnownContiguous(Value view) {
   Operation *d = view.getDefiningOp();
   if (!d) return false; // a view argument: its caller's strides
   // A kernel's result is a new row-major view; a reshape's is row-major.
-  if (isa<ConcatOp, GatherOp, CopyOp, ElementwiseOp, MatMulOp, GemmOp, NormOp, SoftmaxOp, ReduceOp, AttentionOp,
+  if (isa<ConcatOp, GatherOp, CopyOp, ElementwiseOp, MatMulOp, GemmOp, NormOp, SoftmaxOp, ReduceOp, AttentionOp, RangeOp,
           ReshapeOp, FlattenOp>(d))
     return true;
   // Size-1 dimensions dropped or added keep the others' strides.

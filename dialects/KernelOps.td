@@ -5,7 +5,8 @@
 // products (matmul, gemm), the row kernels (norm, softmax, reduce), part
 // of data movement (slice, split, squeeze, unsqueeze, expand, transpose,
 // reshape, flatten: views; concat, gather, copy: kernels) and the elementwise
-// groups. Every verifier
+// groups, and the first kernel made from host
+// scalars (range). Every verifier
 // names what it expected and what it found.
 //
 //===----------------------------------------------------------------------===//
@@ -553,6 +554,33 @@ def Bmck_YieldOp : Bmck_Op<"yield", [Pure, Terminator, HasParent<"ElementwiseOp"
   let summary = "the value of a bmck.elementwise group";
   let arguments = (ins AnyRankedTensor:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+//===----------------------------------------------------------------------===//
+// Generated from host scalars (docs/DESIGN.md, step 6): kernels without view inputs
+//===----------------------------------------------------------------------===//
+
+def Bmck_RangeOp : Bmck_Op<"range", [Pure]> {
+  let summary = "one kernel: start, start + delta, ... below limit into a new view: ONNX Range";
+  let description = [{
+    The kernel-level form of `bmc.range`: a new 1-D row-major view with
+    `out[i] = start + i * delta`, of length
+    `max(ceil((limit - start) / delta), 0)` (ONNX's rule). `start`, `limit`
+    and `delta` are 0-D tensors of the result's element type, shape values
+    still at tensor level (a target reads them as host scalars, like a
+    slice's bounds, never as a kernel's data). An integer delta of 0 is a
+    run-time error. A static length in the result type is taken as given
+    (the type inference computed it from constants).
+
+    ```mlir
+    %r = bmck.range %start, %limit, %delta : (tensor<i64>, tensor<i64>, tensor<i64>) -> !bmck.view<?xi64>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[AnyInteger, AnyFloat]>:$start, 0DTensorOf<[AnyInteger, AnyFloat]>:$limit,
+                       0DTensorOf<[AnyInteger, AnyFloat]>:$delta);
+  let results = (outs Bmck_ViewType:$result);
+  let assemblyFormat = "$start `,` $limit `,` $delta attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 #endif // BMCK_OPS

@@ -40,6 +40,8 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     target.addDynamicallyLegalOp<SliceOp, SplitOp, ConcatOp, GatherOp, SqueezeOp, UnsqueezeOp, ExpandOp, TransposeOp,
                                  ReshapeOp, FlattenOp>(
         [](Operation *op) { return !movesDataToKernels(op); });
+    // Kernels made from host scalars: range (LowerToKernelsShape.cpp).
+    target.addDynamicallyLegalOp<RangeOp>([](Operation *op) { return !movesShapeToKernels(op); });
     // Elementwise groups (LowerToKernelsElementwise.cpp): the elementwise
     // ops outside a bmck.elementwise, but for the bmc.fused ones its
     // pattern erases and a packed 16-bit weight's Cast.
@@ -49,6 +51,7 @@ struct LowerToKernelsPass : mlir::bmc::impl::LowerToKernelsBase<LowerToKernelsPa
     populateAttentionToKernelPatterns(patterns);
     populateMatMulToKernelPatterns(patterns);
     populateDataToKernelPatterns(patterns);
+    populateShapeToKernelPatterns(patterns);
     populateNormToKernelPatterns(patterns);
     populateElementwiseToKernelPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns)))) return signalPassFailure();

@@ -107,6 +107,13 @@ void populateDataToKernelPatterns(RewritePatternSet &patterns);
 /// read a weight (through Casts and Transposes: a product names that weight).
 bool movesDataToKernels(Operation *op);
 
+/// The kernels made from host scalars in bmc-lower-to-kernels
+/// (passes/LowerToKernelsShape.cpp): bmc.range -> bmck.range.
+void populateShapeToKernelPatterns(RewritePatternSet &patterns);
+/// Whether bmc-lower-to-kernels moves `op` (a bmc.range) to the kernel level:
+/// its result has integer or float elements (an index range stays).
+bool movesShapeToKernels(Operation *op);
+
 /// The constant a matrix product's right operand `rhs` reads: a 2-D
 /// bmc.weight reached through at most one 2-D Transpose (`transposed`),
 /// before or after a Cast to f32 of a bf16/f16 weight, or a bf16/f16 weight

@@ -24,6 +24,12 @@ static ArrayRef<int64_t> typeSizes(Value v) {
   return ttype(v).getShape();
 }
 
+/// The element type of a tensor or view.
+static Type elementTypeOf(Value v) {
+  if (auto vt = dyn_cast<mlir::bmck::ViewType>(v.getType())) return vt.getElementType();
+  return ttype(v).getElementType();
+}
+
 /// Result sizes: static dims from the type, others from `dyn`.
 static SmallVector<Value, 4> resultSizes(Lowerer &l, Value result, ArrayRef<Value> dyn) {
   ArrayRef<int64_t> t = typeSizes(result);
@@ -281,6 +287,43 @@ LogicalResult Lowerer::lowerCopy(mlir::bmck::CopyOp cp) {
   return success();
 }
 
+template <typename OpT> LogicalResult Lowerer::lowerRange(OpT rg) {
+  Value res = rg->getResult(0);
+  ArrayRef<int64_t> shape = typeSizes(res);
+  Type et = elementTypeOf(res);
+  bool isF = isa<FloatType>(et);
+  auto scalarOf = [&](Value t) -> Value {
+    if (!isF) return element(t, 0);
+    return load(buf(t), {});
+  };
+  Value s = scalarOf(rg.getStart()), l = scalarOf(rg.getLimit()), d = scalarOf(rg.getDelta());
+  Value n;
+  if (isF) {
+    Value q = b.create<math::CeilOp>(loc, b.create<arith::DivFOp>(loc, b.create<arith::SubFOp>(loc, l, s), d));
+    n = smax(c(0), b.create<arith::FPToSIOp>(loc, i64, q));
+  } else {
+    check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, c(0)), "Range: delta must be non-zero");
+    Value span = sub(l, s);
+    Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, d, c(0));
+    Value adj = select(pos, sub(d, c(1)), add(d, c(1)));
+    n = smax(c(0), sdiv(add(span, adj), d));
+  }
+  if (!ShapedType::isDynamic(shape[0])) n = c(shape[0]);
+  Type st = isF ? et : b.getIntegerType(et.getIntOrFloatBitWidth());
+  Buf out = alloc(st, false, {n});
+  loops({n}, [&](ArrayRef<Value> iv) {
+    Value v;
+    if (isF) v = b.create<arith::AddFOp>(loc, s, b.create<arith::MulFOp>(loc, b.create<arith::SIToFPOp>(loc, s.getType(), iv[0]), d));
+    else {
+      v = add(s, mul(iv[0], d));
+      if (st != i64) v = b.create<arith::TruncIOp>(loc, st, v);
+    }
+    store(v, out, {iv[0]});
+  });
+  bufs[res] = out;
+  return success();
+}
+
 LogicalResult Lowerer::lowerData(Operation *op) {
   if (auto x = dyn_cast<mlir::bmck::TransposeOp>(op)) return lowerTranspose(x);
   if (auto x = dyn_cast<mlir::bmck::ReshapeOp>(op)) return lowerReshape(x);
@@ -296,6 +339,7 @@ LogicalResult Lowerer::lowerData(Operation *op) {
   if (auto x = dyn_cast<mlir::bmck::SqueezeOp>(op)) return lowerSqueeze(x);
   if (auto x = dyn_cast<mlir::bmck::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
   if (auto x = dyn_cast<mlir::bmck::ExpandOp>(op)) return lowerExpand(x);
+  if (auto x = dyn_cast<mlir::bmck::RangeOp>(op)) return lowerRange(x);
   if (auto x = dyn_cast<mlir::bmc::SliceOp>(op)) return lowerSlice(x);
   if (auto x = dyn_cast<mlir::bmc::SplitOp>(op)) return lowerSplit(x);
   if (auto x = dyn_cast<mlir::bmc::ConcatOp>(op)) return lowerConcat(x);
@@ -303,6 +347,7 @@ LogicalResult Lowerer::lowerData(Operation *op) {
   if (auto x = dyn_cast<mlir::bmc::SqueezeOp>(op)) return lowerSqueeze(x);
   if (auto x = dyn_cast<mlir::bmc::UnsqueezeOp>(op)) return lowerUnsqueeze(x);
   if (auto x = dyn_cast<mlir::bmc::ExpandOp>(op)) return lowerExpand(x);
+  if (auto x = dyn_cast<mlir::bmc::RangeOp>(op)) return lowerRange(x);
   Value res = op->getResult(0);
   auto rt = ttype(res);
 
@@ -327,40 +372,6 @@ LogicalResult Lowerer::lowerData(Operation *op) {
       v = b.create<arith::ConstantIntOp>(loc, et.isInteger(1) ? int64_t(iv.getZExtValue()) : iv.getSExtValue(), st);
     }
     loops(sizes, [&](ArrayRef<Value> iv) { store(v, out, iv); });
-    bufs[res] = out;
-    return success();
-  }
-  if (auto rg = dyn_cast<mlir::bmc::RangeOp>(op)) {
-    Type et = rt.getElementType();
-    bool isF = isa<FloatType>(et);
-    auto scalarOf = [&](Value t) -> Value {
-      if (!isF) return element(t, 0);
-      return load(buf(t), {});
-    };
-    Value s = scalarOf(rg.getStart()), l = scalarOf(rg.getLimit()), d = scalarOf(rg.getDelta());
-    Value n;
-    if (isF) {
-      Value q = b.create<math::CeilOp>(loc, b.create<arith::DivFOp>(loc, b.create<arith::SubFOp>(loc, l, s), d));
-      n = smax(c(0), b.create<arith::FPToSIOp>(loc, i64, q));
-    } else {
-      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, c(0)), "Range: delta must be non-zero");
-      Value span = sub(l, s);
-      Value pos = b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, d, c(0));
-      Value adj = select(pos, sub(d, c(1)), add(d, c(1)));
-      n = smax(c(0), sdiv(add(span, adj), d));
-    }
-    if (!rt.isDynamicDim(0)) n = c(rt.getDimSize(0));
-    Type st = isF ? et : b.getIntegerType(et.getIntOrFloatBitWidth());
-    Buf out = alloc(st, false, {n});
-    loops({n}, [&](ArrayRef<Value> iv) {
-      Value v;
-      if (isF) v = b.create<arith::AddFOp>(loc, s, b.create<arith::MulFOp>(loc, b.create<arith::SIToFPOp>(loc, s.getType(), iv[0]), d));
-      else {
-        v = add(s, mul(iv[0], d));
-        if (st != i64) v = b.create<arith::TruncIOp>(loc, st, v);
-      }
-      store(v, out, {iv[0]});
-    });
     bufs[res] = out;
     return success();
   }

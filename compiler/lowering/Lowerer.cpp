@@ -551,9 +551,9 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
   if (isa<mlir::bmck::SliceOp, mlir::bmck::SplitOp, mlir::bmck::ConcatOp, mlir::bmck::GatherOp, mlir::bmck::SqueezeOp,
           mlir::bmck::UnsqueezeOp, mlir::bmck::ExpandOp, mlir::bmck::TransposeOp, mlir::bmck::ReshapeOp,
-          mlir::bmck::FlattenOp, mlir::bmck::CopyOp>(op))
+          mlir::bmck::FlattenOp, mlir::bmck::CopyOp, mlir::bmck::RangeOp>(op))
     return lowerData(op);
-  if (mlir::bmc::movesDataToKernels(op))
+  if (mlir::bmc::movesDataToKernels(op) || mlir::bmc::movesShapeToKernels(op))
     return op->emitError("bmc code generation: '")
            << op->getName() << "' is emitted in its kernel-level form only (run --bmc-lower-to-kernels first)";
   if (isa<mlir::bmc::TransposeOp, mlir::bmc::ReshapeOp, mlir::bmc::FlattenOp, mlir::bmc::SqueezeOp, mlir::bmc::UnsqueezeOp,

@@ -195,6 +195,8 @@ public:
   template <typename OpT> LogicalResult lowerFlatten(OpT op);
   /// bmck.copy: a contiguous buffer, made by the reshape reading it (LowerData.cpp).
   LogicalResult lowerCopy(mlir::bmck::CopyOp op);
+  /// bmck.range, and a bmc.range of index elements left at tensor level (LowerData.cpp).
+  template <typename OpT> LogicalResult lowerRange(OpT op);
   /// GatherND, ScatterND, NonZero, CumSum, the check_equal guard (LowerIndex.cpp).
   LogicalResult lowerIndex(Operation *op);
   /// bmck.kv_rows, bmck.kv_append and bmc.kv_capacity (LowerKV.cpp).

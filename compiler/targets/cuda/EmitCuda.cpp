@@ -8,7 +8,7 @@
 // (bmc_kv_append_rows, bmc_decode_attention_split / _combine_rows; the row
 // kernels of EmitCudaNorm.cpp bmc_norm_view_row / bmc_softmax_view_row; the
 // fused groups of EmitCudaElementwise.cpp, one expression per op; the
-// copies of EmitCudaData.cpp, concat, gather and copy): the math
+// copies of EmitCudaData.cpp, concat, gather and copy, and its range): the math
 // exists once, checked against the CPU reference kernels in the host
 // emulation (tests/unit/device).
 //
@@ -184,6 +184,13 @@ public:
           return WalkResult::advance();
         }
       }
+      if (auto r = dyn_cast<bmck::RangeOp>(op)) {
+        if (failed(data_.add(r, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmck.range", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
         if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -239,7 +246,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather and bmck.copy are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy and bmck.range are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).
@@ -331,7 +338,7 @@ private:
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
        << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << ", "
-       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << "; "
+       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";

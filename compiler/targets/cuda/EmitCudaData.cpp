@@ -1,12 +1,13 @@
-//===- EmitCudaData.cpp - bmck.concat, bmck.gather, bmck.copy -> CUDA C ----===//
+//===- EmitCudaData.cpp - concat, gather, copy, range -> CUDA C -----------===//
 //
 // See EmitCudaData.h. As in EmitCudaElementwise.cpp, a view of rank r < 4
 // reaches a kernel as a bmc_view4 with 4 - r leading dimensions of size 1, and
 // dimensions in the launch lines' errors are those of the bmc_view4. The
 // output's index i[0..3] is unflattened once; concat finds the input whose
 // window along the axis holds i[axis], gather reads the index at the
-// output's index dimensions and the data at the others, copy reads x at
-// out's index.
+// output's index dimensions and the data at the others (a view of rank > 4
+// with its statically-1 dimensions removed: foldedDims), copy reads x at
+// out's index; range writes start + i * delta from two host scalars.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,7 +46,8 @@ std::string sizeRef(const std::string &v, int64_t d) { return v + ".size[" + str
 // index i[d] read from `index[d]`.
 std::string offset(const std::string &v, int64_t from, const std::vector<std::string> &index) {
   std::string s = v + ".offset";
-  for (int64_t d = from; d < 4; ++d) s += " + " + index[d] + " * bmc_view_stride(" + v + ", " + str(d) + ")";
+  for (int64_t d = from; d < 4; ++d)
+    if (index[d] != "0") s += " + " + index[d] + " * bmc_view_stride(" + v + ", " + str(d) + ")";
   return s;
 }
 
@@ -126,17 +128,33 @@ LogicalResult DataEmitter::add(bmck::ConcatOp op, std::string &noForm) {
   return success();
 }
 
+std::vector<int64_t> mlir::bmc::cuda::foldedDims(bmck::ViewType type, int64_t keep) {
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.getRank() <= 4 || d == keep || type.getShape()[d] != 1) dims.push_back(d);
+  return dims;
+}
+
 LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
   bmck::ViewType data = op.getData().getType(), ids = op.getIndices().getType(), out = op.getResult().getType();
-  int64_t dr = data.getRank(), ir = ids.getRank(), r = out.getRank(), axis = op.getAxis();
+  int64_t axis = op.getAxis(), dr0 = data.getRank(), ir0 = ids.getRank(), r0 = out.getRank();
+  // Each view as passed (a rank > 4 folded: the attention mask's [batch, 1, 1, total, 1] gather).
+  std::vector<int64_t> dk = foldedDims(data, axis), ik = foldedDims(ids), ok = foldedDims(out);
+  int64_t dr = int64_t(dk.size()), ir = int64_t(ik.size()), r = int64_t(ok.size());
   const char *s = storage(data.getElementType());
   if (dr > 4 || ir > 4 || r > 4 || !s) { // left, by that name (a whole-model compile names it)
     noForm = !s ? "bmck.gather (" + typeName(data.getElementType()) + ")"
-                : "bmck.gather (rank " + str(std::max({dr, ir, r})) + ")";
+                : "bmck.gather (rank " + str(std::max({dr0, ir0, r0})) + ")";
     return success();
   }
   const char *it = ids.getElementType().isSignlessInteger(32) ? "int" : "long long"; // the verifier: i32 or i64
-  int64_t dl = 4 - dr, il = 4 - ir, ol = 4 - r, da = dl + axis;
+  int64_t dl = 4 - dr, il = 4 - ir, ol = 4 - r;
+  // Original dimension d's place in the view4 of `kept` (lead leading 1s), or -1: folded.
+  auto place = [](const std::vector<int64_t> &kept, int64_t lead, int64_t d) -> int64_t {
+    auto at = llvm::find(kept, d);
+    return at == kept.end() ? -1 : lead + int64_t(at - kept.begin());
+  };
+  int64_t da = place(dk, dl, axis);
   Config c;
   c.names = {"data", "indices", "out"};
   c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out";
@@ -146,22 +164,28 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
                                                        ", expected 1"});
   };
   lead("data", dl), lead("indices", il), lead("out", ol);
-  // out's view4 dimension ol + p holds data's (p < axis, p >= axis + ir) or indices' (the others).
+  // out's dimension p holds data's (p < axis, p >= axis + ir0) or indices' (the others).
   std::vector<std::string> dataIdx(4, "0"), idIdx(4, "0");
-  for (int64_t p = 0; p < r; ++p) {
-    std::string os = sizeRef("out", ol + p), src;
-    if (p < axis || p >= axis + ir) {
-      int64_t d = dl + (p < axis ? p : p - ir + 1);
-      dataIdx[d] = "i[" + str(ol + p) + "]";
-      src = sizeRef("data", d);
+  for (int64_t p = 0; p < r0; ++p) {
+    int64_t o = place(ok, ol, p), sp;
+    std::string oi = o >= 0 ? "i[" + str(o) + "]" : "0", src;
+    if (p < axis || p >= axis + ir0) {
+      sp = place(dk, dl, p < axis ? p : p - ir0 + 1), src = "data";
+      if (sp >= 0) dataIdx[sp] = oi;
     } else {
-      int64_t d = il + (p - axis);
-      idIdx[d] = "i[" + str(ol + p) + "]";
-      src = sizeRef("indices", d);
+      sp = place(ik, il, p - axis), src = "indices";
+      if (sp >= 0) idIdx[sp] = oi;
     }
-    c.checks.push_back({{os}, src, 0, "out of size {" + os + "} in dimension " + str(ol + p) + ", expected {" + src +
-                                          "} (dimension " + src.substr(src.find('[') + 1, 1) + " of " +
-                                          src.substr(0, src.find('.')) + ")"});
+    std::string os = o >= 0 ? sizeRef("out", o) : "", ss = sp >= 0 ? sizeRef(src, sp) : "";
+    if (o >= 0 && sp >= 0)
+      c.checks.push_back({{os}, ss, 0, "out of size {" + os + "} in dimension " + str(o) + ", expected {" + ss +
+                                           "} (dimension " + str(sp) + " of " + src + ")"});
+    else if (o >= 0) // the source's dimension, statically 1, folded
+      c.checks.push_back({{os}, "", 1, "out of size {" + os + "} in dimension " + str(o) + ", expected 1 (" + src +
+                                           "'s dimension there is 1)"});
+    else if (sp >= 0) // out's dimension p, statically 1, folded
+      c.checks.push_back({{ss}, "", 1, src + " of size {" + ss + "} in dimension " + str(sp) +
+                                           ", expected 1 (out's dimension " + str(p) + " is 1)"});
   }
   dataIdx[da] = "k";
   c.body = kLoopHead + "    typedef " + s + " S;\n    long long k = ((const " + it + " *)indices.data)[" +
@@ -170,8 +194,13 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
            ") {\n      BMC_DATA_INDEX_FAULT(k, " + sizeRef("data", da) + ");\n      continue;\n    }\n" +
            "    ((S *)out.data)[" + offset("out", ol, {"i[0]", "i[1]", "i[2]", "i[3]"}) + "] = ((const S *)data.data)[" +
            offset("data", dl, dataIdx) + "];\n  }\n";
-  c.comment = typeName(data.getElementType()) + " data (rank " + str(dr) + ") at axis " + str(axis) + " by " +
-              typeName(ids.getElementType()) + " indices (rank " + str(ir) + ")";
+  auto folded = [&](const char *v, int64_t from, int64_t to) {
+    return from == to ? std::string() : std::string(", ") + v + " of rank " + str(from) + " passed as rank " + str(to);
+  };
+  c.comment = typeName(data.getElementType()) + " data (rank " + str(dr0) + ") at axis " + str(axis) + " by " +
+              typeName(ids.getElementType()) + " indices (rank " + str(ir0) + ")" + folded("data", dr0, dr) +
+              folded("indices", ir0, ir) + folded("out", r0, r) +
+              (dr != dr0 || ir != ir0 || r != r0 ? ", its statically-1 dimensions removed" : "");
   last_ = record(gather_, std::move(c));
   return success();
 }
@@ -201,11 +230,41 @@ LogicalResult DataEmitter::add(bmck::CopyOp op, std::string &noForm) {
   return success();
 }
 
+LogicalResult DataEmitter::add(bmck::RangeOp op, std::string &noForm) {
+  bmck::ViewType out = op.getResult().getType();
+  Type et = out.getElementType();
+  const char *t = et.isSignlessInteger(64) ? "long long" : et.isSignlessInteger(32) ? "int" : nullptr;
+  if (!t) { // left, by that name (a whole-model compile names it)
+    noForm = "bmck.range (" + typeName(et) + ")";
+    return success();
+  }
+  Config c;
+  c.names = {"start", "delta", "out"};
+  c.scalars = {"start", "delta"};
+  c.params = "long long start, long long delta, bmc_view4 out";
+  for (int64_t d = 0; d < 3; ++d)
+    c.checks.push_back({{sizeRef("out", d)}, "", 1,
+                        "out of size {" + sizeRef("out", d) + "} in dimension " + str(d) + ", expected 1"});
+  // The CPU's arithmetic: i64, wrapping, then narrowed to the element type.
+  c.body = std::string("  const long long n = bmc_ew_elements(out);\n"
+                       "  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n;\n"
+                       "       e += (long long)gridDim.x * blockDim.x) {\n"
+                       "    const unsigned long long v = (unsigned long long)start + (unsigned long long)e * "
+                       "(unsigned long long)delta;\n    ((") +
+           t + " *)out.data)[out.offset + e * bmc_view_stride(out, 3)] = (" + t + ")v;\n  }\n";
+  c.comment = typeName(et) + " start + i * delta (start, delta: host scalars; the length: out's)";
+  last_ = record(range_, std::move(c));
+  return success();
+}
+
 std::string DataEmitter::concatSummary() const {
   return str(concat_.ops) + " bmck.concat (" + count(int(concat_.order.size()), "configuration") + ")";
 }
 std::string DataEmitter::gatherSummary() const {
   return str(gather_.ops) + " bmck.gather (" + count(int(gather_.order.size()), "configuration") + ")";
+}
+std::string DataEmitter::rangeSummary() const {
+  return str(range_.ops) + " bmck.range (" + count(int(range_.order.size()), "configuration") + ")";
 }
 
 std::string DataEmitter::copySummary() const {
@@ -216,6 +275,7 @@ void DataEmitter::write(llvm::raw_ostream &os) const {
   write(os, concat_, "concat", "bmc_concat_");
   write(os, gather_, "gather", "bmc_gather_");
   write(os, copy_, "copy", "bmc_copy_");
+  write(os, range_, "range", "bmc_range_");
 }
 
 void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, const char *prefix) const {
@@ -224,7 +284,7 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
     std::string name = prefix + str(int64_t(i)), what = std::string(op) + " " + str(int64_t(i)) + ": ";
     json::Array params;
     for (const std::string &p : c.names)
-      params.push_back(json::Object{{"name", p}, {"kind", "view4"}, {"from", "arg"}});
+      params.push_back(json::Object{{"name", p}, {"kind", llvm::is_contained(c.scalars, p) ? "i64" : "view4"}, {"from", "arg"}});
     json::Array checks;
     for (const Config::Check &k : c.checks) {
       json::Array lhs;
@@ -248,7 +308,8 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
                       {"launches", json::Array{std::move(launch)}}};
     os << "\n// bmc-launch: " << json::Value(std::move(desc)) << "\n"
        << "// " << op << " " << i << ": " << c.comment << " (" << count(uses, "op")
-       << "), copied as bytes. A thread per element of out, grid-stride; block BMC_EW_THREADS.\n"
+       << (c.scalars.empty() ? "), copied as bytes" : ")")
+       << ". A thread per element of out, grid-stride; block BMC_EW_THREADS.\n"
        << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
        << name << "(" << c.params << ") {\n"
        << c.body << "}\n";

@@ -6,13 +6,15 @@
 // distinct configuration, a thread per element of the new output view in a
 // grid-stride loop (the elementwise plan), views of rank <= 4 as bmc_view4
 // (any strides and offsets), elements f32, f16, bf16, i32, i64 and i1 copied
-// as their bytes. bmck.concat: (element width, rank, axis, inputs); the launch
+// as their bytes; a view of rank > 4 is passed with its statically-1
+// dimensions removed (foldedDims). bmck.concat: (element width, rank, axis, inputs); the launch
 // line checks the sizes agree. bmck.gather: (element width, data rank,
 // indices type and rank, axis); negative indices wrap as ONNX's, an index
 // still out of range stops the kernel (runtime/device/cuda/data.cuh says
 // how that differs from the CPU's error). bmck.copy: (element width, rank);
-// the launch line checks out's sizes are x's. Anything else is left without
-// a form, by name.
+// the launch line checks out's sizes are x's. bmck.range: (element type), a
+// thread per element computing start + i * delta from two host scalars.
+// Anything else is left without a form, by name.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
@@ -28,6 +30,13 @@
 
 namespace mlir::bmc::cuda {
 
+/// The dimensions of a view of `type` as the CUDA form passes it: all of
+/// them for a rank <= 4; for a higher rank those not statically 1 (an
+/// element's index there is 0, so the view has the same elements in the
+/// same order), `keep` always kept. A program writes a kernel result of rank
+/// > 4 at these sizes (EmitCudaProgram.cpp). More than 4 left: no form.
+std::vector<int64_t> foldedDims(bmck::ViewType type, int64_t keep = -1);
+
 class DataEmitter {
 public:
   /// Records the op's configuration; a rank above 4 or an element type
@@ -36,11 +45,15 @@ public:
   LogicalResult add(bmck::ConcatOp op, std::string &noForm);
   LogicalResult add(bmck::GatherOp op, std::string &noForm);
   LogicalResult add(bmck::CopyOp op, std::string &noForm);
+  /// bmck.range of i32 / i64 (start and delta as i64 host scalars, the
+  /// length out's); other element types are left ("bmck.range (f32)").
+  LogicalResult add(bmck::RangeOp op, std::string &noForm);
   /// The configuration the last add() with a form recorded (its bmc-launch "config").
   /// "N bmck.concat (k configurations)" / "N bmck.gather (k configurations)".
   std::string concatSummary() const;
   std::string gatherSummary() const;
   std::string copySummary() const;
+  std::string rangeSummary() const;
   int lastConfig() const { return last_; }
   /// The kernels with their bmc-launch lines.
   void write(llvm::raw_ostream &os) const;
@@ -50,6 +63,7 @@ public:
     std::string body;    // the kernel's body
     std::string comment; // for the reader
     std::vector<std::string> names; // the parameters, in order
+    std::vector<std::string> scalars; // those of them passed as i64 host scalars (the others: view4)
     struct Check {
       std::vector<std::string> lhs; // a sum of references
       std::string rhs;              // a reference, or "" for `value`
@@ -67,7 +81,7 @@ private:
   };
   int record(Family &f, Config c);
   void write(llvm::raw_ostream &os, const Family &f, const char *op, const char *name) const;
-  Family concat_, gather_, copy_;
+  Family concat_, gather_, copy_, range_;
   int last_ = -1;
 };
 

@@ -13,6 +13,7 @@
 
 #include "compiler/targets/cuda/EmitCudaProgram.h"
 #include "compiler/targets/cuda/EmitCuda.h" // describeLocation
+#include "compiler/targets/cuda/EmitCudaData.h" // foldedDims
 #include "compiler/targets/cuda/EmitCudaUtil.h"
 
 #include "dialects/BmcDialect.h"
@@ -251,12 +252,18 @@ private:
       for (int64_t i = 0; i < axis; ++i) s.push_back(dim(data, i));
       for (int64_t i = 0; i < int64_t(shapeOf(ids).size()); ++i) s.push_back(dim(ids, i));
       for (int64_t i = axis + 1; i < dr; ++i) s.push_back(dim(data, i));
+    } else if (isa<bmck::RangeOp>(op)) {
+      // ONNX's length rule (a ceil division by a signed delta) is no size
+      // expression, and start / limit / delta are tensor-level shape values.
+      return op->emitError() << "CUDA program: the length of 'bmck.range' (max(ceil((limit - start) / delta), 0) of "
+                                "host scalars) has no size expression in a program yet";
     } else {
       return op->emitError() << "CUDA program: no size rule for the result of '" << op->getName() << "'";
     }
     if (int64_t(s.size()) != rank)
       return op->emitError() << "CUDA program: " << s.size() << " result sizes derived, the result has rank " << rank;
-    for (int64_t i = 0; i < rank; ++i) // a static result dimension is that number
+    // A result of rank > 4 is held as its kernel writes it (EmitCudaData.h, foldedDims).
+    for (int64_t i : mlir::bmc::cuda::foldedDims(rt)) // a static result dimension is that number
       out.push_back(rt.isDynamicDim(i) ? std::move(s[i]) : json::Value(rt.getShape()[i]));
     return success();
   }
@@ -299,6 +306,8 @@ private:
       view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
     } else if (auto cp = dyn_cast<bmck::CopyOp>(op)) {
       view("x", cp.getInput()), view("out", cp.getResult());
+    } else if (auto r = dyn_cast<bmck::RangeOp>(op)) { // start and delta: host scalars
+      view("start", r.getStart()), view("delta", r.getDelta()), view("out", r.getResult());
     } else {
       return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
     }

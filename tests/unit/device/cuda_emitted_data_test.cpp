@@ -1,9 +1,11 @@
-// The CUDA emitter's bmck.concat / bmck.gather / bmck.copy kernels (bmc-opt --bmc-emit-cuda
+// The CUDA emitter's bmck.concat / bmck.gather / bmck.copy / bmck.range kernels (bmc-opt --bmc-emit-cuda
 // on emitted_data.mlir, generated at build time) compiled as host C++ against
 // cuda_emulation.h and run on random bytes with odd sizes, strided and offset
 // views (a marker between their elements, so a wrong read or a stray write
 // shows), against plain loops written here from ONNX's Concat and Gather
-// (negative indices count from the end) and an element-by-element copy. Each case three ways: the kernel
+// (negative indices count from the end; the attention mask's rank-5 gather
+// against the rank-5 loop, its out folded), an element-by-element copy and
+// Range (negative deltas, empty ranges, a length from ONNX's rule written here). Each case three ways: the kernel
 // called directly, through EmittedLauncher on the CPU device (the planned
 // grid-stride launch, its checks), and on a GPU (NVRTC + CudaDevice; skipped
 // without one). Then a launch whose size check fails (nothing written) and an
@@ -169,11 +171,13 @@ const bmc::device::HostKernel kTable[] = {
     BMC_EMULATED(bmc_concat_3), BMC_EMULATED(bmc_concat_4),
     // kTable[kGather + i]: bmck.gather i.
     BMC_EMULATED(bmc_gather_0), BMC_EMULATED(bmc_gather_1), BMC_EMULATED(bmc_gather_2),
-    BMC_EMULATED(bmc_gather_3), BMC_EMULATED(bmc_gather_4),
+    BMC_EMULATED(bmc_gather_3), BMC_EMULATED(bmc_gather_4), BMC_EMULATED(bmc_gather_5),
     // kTable[kCopy + i]: bmck.copy i.
     BMC_EMULATED(bmc_copy_0), BMC_EMULATED(bmc_copy_1), BMC_EMULATED(bmc_copy_2),
+    // kTable[kRange + i]: bmck.range i.
+    BMC_EMULATED(bmc_range_0), BMC_EMULATED(bmc_range_1),
 };
-constexpr int kGather = 5, kCopy = 10;
+constexpr int kGather = 5, kCopy = 11, kRange = 14;
 
 enum class Mode { Emulated, Launcher, Gpu };
 
@@ -188,7 +192,8 @@ protected:
     BMC_EMITTED_ENV_OR_SKIP(*env_);
     device_ = env_->device.get(), launcher_ = env_->launcher.get();
     ASSERT_EQ(launcher_->configurations("bmck.concat"), 5);
-    ASSERT_EQ(launcher_->configurations("bmck.gather"), 5);
+    ASSERT_EQ(launcher_->configurations("bmck.gather"), 6);
+    ASSERT_EQ(launcher_->configurations("bmck.range"), 2);
     ASSERT_EQ(launcher_->configurations("bmck.copy"), 3);
   }
 
@@ -203,6 +208,33 @@ protected:
   }
   void copy(int index, Tensor &x, Tensor &out, unsigned blocks) {
     launch("bmck.copy", index, kCopy + index, {&x, &out}, {"x", "out"}, blocks);
+  }
+
+  // bmck.range `index` into out (its last dimension; the others 1).
+  void range(int index, long long start, long long delta, Tensor &out, unsigned blocks) {
+    using namespace bmc::device;
+    if (!launcher_) {
+      void *args[] = {&start, &delta, &out.v};
+      HostLaunch l{{blocks, 1, 1}, {256, 1, 1}, {}};
+      for (uint32_t x = 0; x < blocks; ++x) {
+        l.blockIdx = {x, 0, 0};
+        kTable[kRange + index].fn(l, args);
+      }
+      return;
+    }
+    DevicePtr p = device_->allocate(out.bytes.size()).value();
+    ASSERT_TRUE(device_->copyToDevice(p, out.bytes.data(), out.bytes.size()));
+    bmc_view4 v = out.v;
+    v.data = reinterpret_cast<const void *>(p);
+    LaunchRecord record;
+    bmc::Status s = launcher_->launch("bmck.range", index,
+                                      {{"start", LaunchValue::integer(start)}, {"delta", LaunchValue::integer(delta)},
+                                       {"out", LaunchValue::of(v)}},
+                                      &record);
+    ASSERT_TRUE(s) << s.message();
+    ASSERT_TRUE(device_->synchronize());
+    ASSERT_TRUE(device_->copyToHost(out.bytes.data(), p, out.bytes.size()));
+    (void)device_->free(p);
   }
   // The last tensor is out. Emulated: `blocks` blocks of 256 threads.
   void launch(const char *op, int index, int kernel, std::vector<Tensor *> ts, std::vector<std::string> names,
@@ -317,6 +349,79 @@ TEST_P(CudaEmittedData, GatherAlongOtherAxes) {
   gather(4, z, zi, out4, 1);
   expectGather(out4, z, zi, 2, 1, 1, "i64 gather at axis 1");
   EXPECT_EQ(gIndexFaults.load(), 0);
+}
+
+// The attention mask's gather (gather 5): a flattened [batch * total, 1] bool
+// by [batch, 1, 1, total] positions, out [batch, 1, 1, total, 1] passed as
+// [batch, total] (its statically-1 dimensions removed), against a plain loop
+// over the rank-5 result.
+TEST_P(CudaEmittedData, GatherMaskRankFiveFolded) {
+  const long long batch = 3, total = 37;
+  Tensor mask(1, {1, 1, batch * total, 1}), pos(8, {batch, 1, 1, total}, 2), out(1, {1, 1, batch, total}, 3);
+  mask.fillRandom(21);
+  std::mt19937 rng(22);
+  pos.each([&](const Index &i) { pos.setIndex(i, (long long)(rng() % (2 * batch * total)) - batch * total); });
+  gather(5, mask, pos, out, 1); // 111 elements
+  expectAll(out, [&](const Index &o) {
+    // out5[b, 0, 0, t, 0] = mask[pos[b, 0, 0, t] (wrapped), 0]; out's [b, t] is its element.
+    long long k = pos.getIndex({o[2], 0, 0, o[3]});
+    if (k < 0) k += batch * total;
+    return mask.element({0, 0, k, 0});
+  }, "the mask's rank-5 gather, folded");
+  EXPECT_EQ(gIndexFaults.load(), 0);
+  // A view folded away must be 1 where the kernel's view keeps it: the launch line says so.
+  if (launcher_) {
+    Tensor wide(8, {batch, 2, 1, total});
+    bmc::Status s = launcher_->launch("bmck.gather", 5,
+                                      {{"data", bmc::device::LaunchValue::of(mask.v)},
+                                       {"indices", bmc::device::LaunchValue::of(wide.v)},
+                                       {"out", bmc::device::LaunchValue::of(out.v)}});
+    EXPECT_FALSE(s);
+    EXPECT_EQ(s.message(), "launch bmck.gather 5: gather 5: indices of size 2 in dimension 1, expected 1 (out's "
+                           "dimension 1 is 1)");
+  }
+}
+
+// ONNX Range's length, written here from the spec: max(ceil((limit - start) / delta), 0).
+long long rangeLength(long long start, long long limit, long long delta) {
+  long long span = limit - start, q = span / delta;
+  if (q * delta != span && ((span < 0) == (delta < 0))) ++q; // ceil where the exact quotient is positive
+  return std::max(q, 0LL);
+}
+
+// bmck.range (i64 and i32) against a plain loop: odd lengths over several
+// blocks and one (the grid-stride loop), negative deltas, a strided out, and
+// empty ranges (nothing written).
+TEST_P(CudaEmittedData, RangeAgainstLoop) {
+  struct Case { long long start, limit, delta; unsigned blocks; };
+  const Case cases[] = {{0, 1001, 1, 4}, {5, 1000, 7, 1}, {-3, -1000, -3, 2}, {100, 1, -1, 1}, {7, -2, -3, 1},
+                        {0, 0, 1, 1}, {5, 4, 2, 1}, {-5, 3, -1, 1}, {1LL << 40, (1LL << 40) + 999, 2, 1}};
+  for (int index = 0; index < 2; ++index) {
+    size_t width = index == 0 ? 8 : 4;
+    for (const Case &c : cases) {
+      if (width == 4 && (c.start > INT32_MAX || c.limit > INT32_MAX)) continue;
+      long long n = rangeLength(c.start, c.limit, c.delta);
+      std::string what = std::string(index == 0 ? "i64" : "i32") + " range(" + std::to_string(c.start) + ", " +
+                         std::to_string(c.limit) + ", " + std::to_string(c.delta) + ")";
+      Tensor out(width, {1, 1, 1, n}, 2);
+      if (n == 0 && launcher_) { // the plan launches nothing; out stays the marker
+        bmc::Status s = launcher_->launch("bmck.range", index,
+                                          {{"start", bmc::device::LaunchValue::integer(c.start)},
+                                           {"delta", bmc::device::LaunchValue::integer(c.delta)},
+                                           {"out", bmc::device::LaunchValue::of(out.v)}});
+        EXPECT_TRUE(s) << what << ": " << s.message();
+      } else {
+        range(index, c.start, c.delta, out, c.blocks);
+      }
+      std::vector<unsigned char> want(8);
+      expectAll(out, [&](const Index &i) {
+        long long v = c.start + i[3] * c.delta;
+        int32_t v32 = int32_t(v);
+        std::memcpy(want.data(), width == 8 ? (const void *)&v : (const void *)&v32, width);
+        return want.data();
+      }, what.c_str());
+    }
+  }
 }
 
 // An index out of range after the wrap (37 and -38 of 37 rows): the kernel's
