@@ -23,12 +23,6 @@ std::vector<std::string> candidatePaths() {
   return paths;
 }
 
-template <typename Fn> void bind(void *lib, Fn &slot, const char *symbol, std::string &missing) {
-  slot = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (!slot && missing.empty())
-    missing = symbol;
-}
-
 Result<const CublasLt *> loadOnce() {
   auto opened = openFirst(candidatePaths());
   if (!opened)
@@ -38,21 +32,21 @@ Result<const CublasLt *> loadOnce() {
   const std::string &path = opened->path;
   static Api api;
   std::string missing;
-  bind(lib, api.cublasLtGetVersion, "cublasLtGetVersion", missing);
-  bind(lib, api.cublasLtGetStatusName, "cublasLtGetStatusName", missing);
-  bind(lib, api.cublasLtCreate, "cublasLtCreate", missing);
-  bind(lib, api.cublasLtDestroy, "cublasLtDestroy", missing);
-  bind(lib, api.cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate", missing);
-  bind(lib, api.cublasLtMatmulDescDestroy, "cublasLtMatmulDescDestroy", missing);
-  bind(lib, api.cublasLtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute", missing);
-  bind(lib, api.cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", missing);
-  bind(lib, api.cublasLtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy", missing);
-  bind(lib, api.cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate", missing);
-  bind(lib, api.cublasLtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy", missing);
-  bind(lib, api.cublasLtMatmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute",
+  bindSymbol(lib, api.cublasLtGetVersion, "cublasLtGetVersion", missing);
+  bindSymbol(lib, api.cublasLtGetStatusName, "cublasLtGetStatusName", missing);
+  bindSymbol(lib, api.cublasLtCreate, "cublasLtCreate", missing);
+  bindSymbol(lib, api.cublasLtDestroy, "cublasLtDestroy", missing);
+  bindSymbol(lib, api.cublasLtMatmulDescCreate, "cublasLtMatmulDescCreate", missing);
+  bindSymbol(lib, api.cublasLtMatmulDescDestroy, "cublasLtMatmulDescDestroy", missing);
+  bindSymbol(lib, api.cublasLtMatmulDescSetAttribute, "cublasLtMatmulDescSetAttribute", missing);
+  bindSymbol(lib, api.cublasLtMatrixLayoutCreate, "cublasLtMatrixLayoutCreate", missing);
+  bindSymbol(lib, api.cublasLtMatrixLayoutDestroy, "cublasLtMatrixLayoutDestroy", missing);
+  bindSymbol(lib, api.cublasLtMatmulPreferenceCreate, "cublasLtMatmulPreferenceCreate", missing);
+  bindSymbol(lib, api.cublasLtMatmulPreferenceDestroy, "cublasLtMatmulPreferenceDestroy", missing);
+  bindSymbol(lib, api.cublasLtMatmulPreferenceSetAttribute, "cublasLtMatmulPreferenceSetAttribute",
        missing);
-  bind(lib, api.cublasLtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic", missing);
-  bind(lib, api.cublasLtMatmul, "cublasLtMatmul", missing);
+  bindSymbol(lib, api.cublasLtMatmulAlgoGetHeuristic, "cublasLtMatmulAlgoGetHeuristic", missing);
+  bindSymbol(lib, api.cublasLtMatmul, "cublasLtMatmul", missing);
   if (!missing.empty()) {
     dlclose(lib);
     return Status::error(path + " lacks " + missing);

@@ -1,6 +1,7 @@
 //===- runtime/device/CudaDriver.cpp - libcuda loaded at run time ---------===//
 
 #include "runtime/device/CudaDriver.h"
+#include "runtime/device/DynamicLibrary.h"
 
 #include <dlfcn.h>
 
@@ -12,13 +13,6 @@ namespace cu {
 
 namespace {
 
-// Looks up `symbol` into `slot`; the first missing symbol is remembered.
-template <typename Fn> void bind(void *lib, Fn &slot, const char *symbol, std::string &missing) {
-  slot = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (!slot && missing.empty())
-    missing = symbol;
-}
-
 Result<const Driver *> loadOnce() {
   void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
@@ -28,52 +22,52 @@ Result<const Driver *> loadOnce() {
   }
   static Driver d;
   std::string missing;
-  bind(lib, d.cuInit, "cuInit", missing);
-  bind(lib, d.cuDriverGetVersion, "cuDriverGetVersion", missing);
-  bind(lib, d.cuGetErrorName, "cuGetErrorName", missing);
-  bind(lib, d.cuDeviceGetCount, "cuDeviceGetCount", missing);
-  bind(lib, d.cuDeviceGet, "cuDeviceGet", missing);
-  bind(lib, d.cuDeviceGetName, "cuDeviceGetName", missing);
-  bind(lib, d.cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
-  bind(lib, d.cuDeviceTotalMem, "cuDeviceTotalMem_v2", missing);
-  bind(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
-  bind(lib, d.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", missing);
-  bind(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent", missing);
-  bind(lib, d.cuMemAlloc, "cuMemAlloc_v2", missing);
-  bind(lib, d.cuMemFree, "cuMemFree_v2", missing);
-  bind(lib, d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
-  bind(lib, d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", missing);
-  bind(lib, d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", missing);
-  bind(lib, d.cuStreamCreate, "cuStreamCreate", missing);
-  bind(lib, d.cuStreamDestroy, "cuStreamDestroy_v2", missing);
-  bind(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
-  bind(lib, d.cuModuleLoadData, "cuModuleLoadData", missing);
-  bind(lib, d.cuModuleUnload, "cuModuleUnload", missing);
-  bind(lib, d.cuModuleGetFunction, "cuModuleGetFunction", missing);
-  bind(lib, d.cuFuncSetAttribute, "cuFuncSetAttribute", missing);
-  bind(lib, d.cuLaunchKernel, "cuLaunchKernel", missing);
-  bind(lib, d.cuMemAddressReserve, "cuMemAddressReserve", missing);
-  bind(lib, d.cuMemAddressFree, "cuMemAddressFree", missing);
-  bind(lib, d.cuMemCreate, "cuMemCreate", missing);
-  bind(lib, d.cuMemRelease, "cuMemRelease", missing);
-  bind(lib, d.cuMemMap, "cuMemMap", missing);
-  bind(lib, d.cuMemUnmap, "cuMemUnmap", missing);
-  bind(lib, d.cuMemSetAccess, "cuMemSetAccess", missing);
-  bind(lib, d.cuMemGetAllocationGranularity, "cuMemGetAllocationGranularity", missing);
+  bindSymbol(lib, d.cuInit, "cuInit", missing);
+  bindSymbol(lib, d.cuDriverGetVersion, "cuDriverGetVersion", missing);
+  bindSymbol(lib, d.cuGetErrorName, "cuGetErrorName", missing);
+  bindSymbol(lib, d.cuDeviceGetCount, "cuDeviceGetCount", missing);
+  bindSymbol(lib, d.cuDeviceGet, "cuDeviceGet", missing);
+  bindSymbol(lib, d.cuDeviceGetName, "cuDeviceGetName", missing);
+  bindSymbol(lib, d.cuDeviceGetAttribute, "cuDeviceGetAttribute", missing);
+  bindSymbol(lib, d.cuDeviceTotalMem, "cuDeviceTotalMem_v2", missing);
+  bindSymbol(lib, d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", missing);
+  bindSymbol(lib, d.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", missing);
+  bindSymbol(lib, d.cuCtxSetCurrent, "cuCtxSetCurrent", missing);
+  bindSymbol(lib, d.cuMemAlloc, "cuMemAlloc_v2", missing);
+  bindSymbol(lib, d.cuMemFree, "cuMemFree_v2", missing);
+  bindSymbol(lib, d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
+  bindSymbol(lib, d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", missing);
+  bindSymbol(lib, d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", missing);
+  bindSymbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
+  bindSymbol(lib, d.cuStreamDestroy, "cuStreamDestroy_v2", missing);
+  bindSymbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);
+  bindSymbol(lib, d.cuModuleLoadData, "cuModuleLoadData", missing);
+  bindSymbol(lib, d.cuModuleUnload, "cuModuleUnload", missing);
+  bindSymbol(lib, d.cuModuleGetFunction, "cuModuleGetFunction", missing);
+  bindSymbol(lib, d.cuFuncSetAttribute, "cuFuncSetAttribute", missing);
+  bindSymbol(lib, d.cuLaunchKernel, "cuLaunchKernel", missing);
+  bindSymbol(lib, d.cuMemAddressReserve, "cuMemAddressReserve", missing);
+  bindSymbol(lib, d.cuMemAddressFree, "cuMemAddressFree", missing);
+  bindSymbol(lib, d.cuMemCreate, "cuMemCreate", missing);
+  bindSymbol(lib, d.cuMemRelease, "cuMemRelease", missing);
+  bindSymbol(lib, d.cuMemMap, "cuMemMap", missing);
+  bindSymbol(lib, d.cuMemUnmap, "cuMemUnmap", missing);
+  bindSymbol(lib, d.cuMemSetAccess, "cuMemSetAccess", missing);
+  bindSymbol(lib, d.cuMemGetAllocationGranularity, "cuMemGetAllocationGranularity", missing);
   if (!missing.empty()) {
     dlclose(lib);
     return Status::error("libcuda.so.1 lacks " + missing + " (driver too old?)");
   }
   // Graphs are optional: a driver without them still runs everything else.
   static std::string graphsMissing;
-  bind(lib, d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", graphsMissing);
-  bind(lib, d.cuStreamEndCapture, "cuStreamEndCapture", graphsMissing);
-  bind(lib, d.cuStreamGetCaptureInfo, "cuStreamGetCaptureInfo_v3", graphsMissing);
-  bind(lib, d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", graphsMissing);
-  bind(lib, d.cuGraphLaunch, "cuGraphLaunch", graphsMissing);
-  bind(lib, d.cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2", graphsMissing);
-  bind(lib, d.cuGraphExecDestroy, "cuGraphExecDestroy", graphsMissing);
-  bind(lib, d.cuGraphDestroy, "cuGraphDestroy", graphsMissing);
+  bindSymbol(lib, d.cuStreamBeginCapture, "cuStreamBeginCapture_v2", graphsMissing);
+  bindSymbol(lib, d.cuStreamEndCapture, "cuStreamEndCapture", graphsMissing);
+  bindSymbol(lib, d.cuStreamGetCaptureInfo, "cuStreamGetCaptureInfo_v3", graphsMissing);
+  bindSymbol(lib, d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", graphsMissing);
+  bindSymbol(lib, d.cuGraphLaunch, "cuGraphLaunch", graphsMissing);
+  bindSymbol(lib, d.cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2", graphsMissing);
+  bindSymbol(lib, d.cuGraphExecDestroy, "cuGraphExecDestroy", graphsMissing);
+  bindSymbol(lib, d.cuGraphDestroy, "cuGraphDestroy", graphsMissing);
   d.graphsMissing = graphsMissing.empty() ? nullptr : graphsMissing.c_str();
   return static_cast<const Driver *>(&d);
 }

@@ -1,6 +1,7 @@
 //===- runtime/device/DynamicLibrary.h - the dlopen search -------*- C++ -*-===//
 //
-// The search the CUDA libraries loaded at run time share (NVRTC, cuBLASLt):
+// The search the CUDA libraries loaded at run time share (NVRTC, cuBLASLt;
+// libcuda, opened by its one name, shares bindSymbol):
 // the toolkit's library folders in order, and the first candidate path that
 // dlopen opens. Each library keeps its own candidate names and order, the
 // entry points it resolves and its own error text around what was tried.
@@ -13,6 +14,8 @@
 #define BMC_RUNTIME_DEVICE_DYNAMICLIBRARY_H
 
 #include "bmc/status.h"
+
+#include <dlfcn.h>
 
 #include <string>
 #include <vector>
@@ -36,6 +39,14 @@ struct OpenedLibrary {
 // The first of `candidates` that dlopen opens, or an error listing every
 // path tried, in order: "tried a, b, c" (the caller words the rest).
 Result<OpenedLibrary> openFirst(const std::vector<std::string> &candidates);
+
+// Looks `symbol` up in `lib` into `slot`; the first symbol not found is kept
+// in `missing` (so one error can name it after every entry point is tried).
+template <typename Fn> void bindSymbol(void *lib, Fn &slot, const char *symbol, std::string &missing) {
+  slot = reinterpret_cast<Fn>(dlsym(lib, symbol));
+  if (!slot && missing.empty())
+    missing = symbol;
+}
 
 } // namespace device
 } // namespace bmc

@@ -46,12 +46,6 @@ std::vector<std::string> candidatePaths() {
   return paths;
 }
 
-template <typename Fn> void bind(void *lib, Fn &slot, const char *symbol, std::string &missing) {
-  slot = reinterpret_cast<Fn>(dlsym(lib, symbol));
-  if (!slot && missing.empty())
-    missing = symbol;
-}
-
 // Two FNV-1a 64 streams with different seeds: a cache key, not a security check.
 struct Hash128 {
   uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
@@ -145,17 +139,17 @@ Result<const Nvrtc *> loadOnce() {
   const std::string &path = opened->path;
   static Api api;
   std::string missing;
-  bind(lib, api.nvrtcVersion, "nvrtcVersion", missing);
-  bind(lib, api.nvrtcGetErrorString, "nvrtcGetErrorString", missing);
-  bind(lib, api.nvrtcCreateProgram, "nvrtcCreateProgram", missing);
-  bind(lib, api.nvrtcCompileProgram, "nvrtcCompileProgram", missing);
-  bind(lib, api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", missing);
-  bind(lib, api.nvrtcGetProgramLog, "nvrtcGetProgramLog", missing);
-  bind(lib, api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", missing);
-  bind(lib, api.nvrtcGetCUBIN, "nvrtcGetCUBIN", missing);
-  bind(lib, api.nvrtcGetPTXSize, "nvrtcGetPTXSize", missing);
-  bind(lib, api.nvrtcGetPTX, "nvrtcGetPTX", missing);
-  bind(lib, api.nvrtcDestroyProgram, "nvrtcDestroyProgram", missing);
+  bindSymbol(lib, api.nvrtcVersion, "nvrtcVersion", missing);
+  bindSymbol(lib, api.nvrtcGetErrorString, "nvrtcGetErrorString", missing);
+  bindSymbol(lib, api.nvrtcCreateProgram, "nvrtcCreateProgram", missing);
+  bindSymbol(lib, api.nvrtcCompileProgram, "nvrtcCompileProgram", missing);
+  bindSymbol(lib, api.nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", missing);
+  bindSymbol(lib, api.nvrtcGetProgramLog, "nvrtcGetProgramLog", missing);
+  bindSymbol(lib, api.nvrtcGetCUBINSize, "nvrtcGetCUBINSize", missing);
+  bindSymbol(lib, api.nvrtcGetCUBIN, "nvrtcGetCUBIN", missing);
+  bindSymbol(lib, api.nvrtcGetPTXSize, "nvrtcGetPTXSize", missing);
+  bindSymbol(lib, api.nvrtcGetPTX, "nvrtcGetPTX", missing);
+  bindSymbol(lib, api.nvrtcDestroyProgram, "nvrtcDestroyProgram", missing);
   if (!missing.empty()) {
     dlclose(lib);
     return Status::error(path + " lacks " + missing);
