@@ -30,7 +30,7 @@ struct AttentionToKernel : OpConversionPattern<AttentionOp> {
     Value out = createLike<bmck::AttentionOp>(rw, op, bmck::ViewType::of(resultType), q, k, v, mask, padded,
                                               op.getScaleAttr(), op.getPaddingAttr(), op.getSoftcapAttr(),
                                               op.getSmoothSoftmaxAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, resultType, out).getResult());
+    replaceByView(rw, op, resultType, out);
     return success();
   }
 };

@@ -68,7 +68,7 @@ struct SliceToKernel : OpConversionPattern<SliceOp> {
     Value in = viewOf(rw, op, adaptor.getInput());
     Value out = createLike<bmck::SliceOp>(rw, op, viewType(op.getResult()), in, adaptor.getStarts(), adaptor.getEnds(),
                                           adaptor.getSteps(), op.getAxesAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -94,7 +94,7 @@ struct ConcatToKernel : OpConversionPattern<ConcatOp> {
     SmallVector<Value> ins;
     for (Value v : adaptor.getInputs()) ins.push_back(viewOf(rw, op, v));
     Value out = createLike<bmck::ConcatOp>(rw, op, viewType(op.getResult()), ins, op.getAxisAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -104,7 +104,7 @@ struct GatherToKernel : OpConversionPattern<GatherOp> {
   LogicalResult matchAndRewrite(GatherOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     Value data = viewOf(rw, op, adaptor.getData()), idx = viewOf(rw, op, adaptor.getIndices());
     Value out = createLike<bmck::GatherOp>(rw, op, viewType(op.getResult()), data, idx, op.getAxisAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -115,7 +115,7 @@ template <typename From, typename To> struct AxesViewToKernel : OpConversionPatt
   LogicalResult matchAndRewrite(From op, typename From::Adaptor adaptor, ConversionPatternRewriter &rw) const override {
     Value in = viewOf(rw, op, adaptor.getInput());
     Value out = createLike<To>(rw, op, viewType(op.getResult()), in, op.getAxesAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -125,7 +125,7 @@ struct ExpandToKernel : OpConversionPattern<ExpandOp> {
   LogicalResult matchAndRewrite(ExpandOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     Value in = viewOf(rw, op, adaptor.getInput());
     Value out = createLike<bmck::ExpandOp>(rw, op, viewType(op.getResult()), in, adaptor.getShape());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -135,7 +135,7 @@ struct TransposeToKernel : OpConversionPattern<TransposeOp> {
   LogicalResult matchAndRewrite(TransposeOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     Value in = viewOf(rw, op, adaptor.getInput());
     Value out = createLike<bmck::TransposeOp>(rw, op, viewType(op.getResult()), in, op.getPermAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -154,7 +154,7 @@ struct ReshapeToKernel : OpConversionPattern<ReshapeOp> {
     Value in = contiguousViewOf(rw, op, adaptor.getInput());
     Value out = createLike<bmck::ReshapeOp>(rw, op, viewType(op.getResult()), in, adaptor.getShape(),
                                             op.getAllowzeroAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };
@@ -164,7 +164,7 @@ struct FlattenToKernel : OpConversionPattern<FlattenOp> {
   LogicalResult matchAndRewrite(FlattenOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     Value in = contiguousViewOf(rw, op, adaptor.getInput());
     Value out = createLike<bmck::FlattenOp>(rw, op, viewType(op.getResult()), in, op.getAxisAttr());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };

@@ -112,7 +112,7 @@ struct ElementwiseToKernel : ConversionPattern {
     for (Operation *m : ordered) rw.clone(*m, map)->removeAttr(kFusedAttrName);
     rw.create<bmck::YieldOp>(op->getLoc(), map.lookup(op->getResult(0)));
     rw.setInsertionPointAfter(group);
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, resultType, group.getResult()).getResult());
+    replaceByView(rw, op, resultType, group.getResult());
     for (Operation *m : llvm::reverse(ordered))
       if (m != op) rw.eraseOp(m);
     return success();

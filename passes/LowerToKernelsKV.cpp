@@ -23,7 +23,7 @@ struct KVAppendToKernel : OpConversionPattern<KVAppendOp> {
     // New rows an elementwise group computed (rotary) are read as its view.
     Value rows = viewOf(rw, op, adaptor.getRows());
     Value view = createLike<bmck::KVAppendOp>(rw, op, bmck::ViewType::of(presentType), adaptor.getCache(), rows);
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, presentType, view).getResult());
+    replaceByView(rw, op, presentType, view);
     return success();
   }
 };
@@ -33,7 +33,7 @@ struct KVPastToKernel : OpConversionPattern<KVPastOp> {
   LogicalResult matchAndRewrite(KVPastOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     auto pastType = cast<RankedTensorType>(op.getType());
     Value view = createLike<bmck::KVRowsOp>(rw, op, bmck::ViewType::of(pastType), adaptor.getCache());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, pastType, view).getResult());
+    replaceByView(rw, op, pastType, view);
     return success();
   }
 };

@@ -60,7 +60,7 @@ struct MatMulToKernel : OpConversionPattern<MatMulOp> {
     auto resultType = cast<RankedTensorType>(op.getType());
     Value out = createLike<bmck::MatMulOp>(rw, op, bmck::ViewType::of(resultType), lhs, rhs,
                                            weightName(adaptor.getRhs()));
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, resultType, out).getResult());
+    replaceByView(rw, op, resultType, out);
     return success();
   }
 };
@@ -74,7 +74,7 @@ struct GemmToKernel : OpConversionPattern<GemmOp> {
     Value out = createLike<bmck::GemmOp>(rw, op, bmck::ViewType::of(resultType), a, b, c, op.getAlphaAttr(),
                                          op.getBetaAttr(), op.getTransAAttr(), op.getTransBAttr(),
                                          weightName(adaptor.getB()));
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, resultType, out).getResult());
+    replaceByView(rw, op, resultType, out);
     return success();
   }
 };

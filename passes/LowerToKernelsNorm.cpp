@@ -20,7 +20,7 @@ namespace {
 /// The new view `out`, as the tensor-level result of `op`.
 void replaceWithView(ConversionPatternRewriter &rw, Operation *op, Value out) {
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-  rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, resultType, out).getResult());
+  replaceByView(rw, op, resultType, out);
 }
 
 bmck::ViewType resultView(Operation *op) {

@@ -32,7 +32,7 @@ struct RangeToKernel : OpConversionPattern<RangeOp> {
   LogicalResult matchAndRewrite(RangeOp op, OpAdaptor adaptor, ConversionPatternRewriter &rw) const override {
     auto view = bmck::ViewType::of(cast<RankedTensorType>(op.getType()));
     Value out = createLike<bmck::RangeOp>(rw, op, view, adaptor.getStart(), adaptor.getLimit(), adaptor.getDelta());
-    rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, op.getType(), out).getResult());
+    replaceByView(rw, op, op.getType(), out);
     return success();
   }
 };

@@ -26,6 +26,12 @@ inline Value viewOf(ConversionPatternRewriter &rw, Operation *op, Value t) {
   return createLike<bmck::ToViewOp>(rw, op, bmck::ViewType::of(cast<RankedTensorType>(t.getType())), t);
 }
 
+/// Replaces `op`'s one tensor result by kernel-level `view` through a
+/// bmck.to_tensor seam of `type` (which the next moved family folds away).
+inline void replaceByView(ConversionPatternRewriter &rw, Operation *op, Type type, Value view) {
+  rw.replaceOp(op, createLike<bmck::ToTensorOp>(rw, op, type, view).getResult());
+}
+
 } // namespace mlir::bmc
 
 #endif
