@@ -34,11 +34,14 @@ std::vector<int64_t> programDims(const json &a);
 // A shape vector's elements by value id (a `shape` step's), or an error.
 using ProgramShapeLookup = std::function<Result<std::vector<int64_t>>(const std::string &id)>;
 
-// A view step's op (slice, split, squeeze, unsqueeze, expand) on the view
-// `in` of rank `inRank`: the result's offset, sizes and strides (the same
-// storage), with the CPU lowering's checks (LowerData.cpp) and the result
-// type's static `dims`; errors are one line, without the step's name
-// (DeviceProgramView.cpp).
+// A view step's op (slice, split, squeeze, unsqueeze, expand, transpose,
+// reshape, flatten) on the view `in` of rank `inRank`: the result's offset,
+// sizes and strides (the same storage), with the CPU lowering's checks
+// (LowerData.cpp) and the result type's static `dims`; errors are one line,
+// without the step's name (DeviceProgramView.cpp). A reshape or flatten
+// needs `in` row-major (else an error: the compiler's bmck.copy belongs in
+// front); with `held` its `in` is a kernel result of rank > 4 held at those
+// dimensions of `in_dims` (the others statically 1), read at its full rank.
 Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const ProgramShapeLookup &shape,
                      bmc_view4 &out, int &outRank);
 

@@ -2,8 +2,13 @@
 // DeviceProgramDesc.h). The same arithmetic and checks as the CPU's lowering
 // of these bmck ops (compiler/lowering/LowerData.cpp): ONNX Slice's clamping,
 // Split's sizes summing to the dimension, Squeeze's size-1 axes, Expand's
-// numpy broadcast; the result is a new offset, sizes and strides of the same
-// storage.
+// numpy broadcast, Transpose's permutation, Reshape's 0 and -1 entries and
+// element count, Flatten's axis; the result is a new offset, sizes and
+// strides of the same storage. A reshape or flatten reinterprets its input's
+// elements in row-major order, so that input must be row-major here: where
+// the CPU copies a strided input itself, a program has the compiler's
+// bmck.copy in front, and an input still strided is an error, never read
+// with the wrong strides.
 #include "runtime/device/DeviceProgramDesc.h"
 
 #include <algorithm>
@@ -20,11 +25,50 @@ struct Dims {
   int rank() const { return int(size.size()); }
 };
 
-std::string listText(const std::vector<int64_t> &v) {
+template <typename T> std::string listText(const std::vector<T> &v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i)
     s += (i ? ", " : "") + std::to_string(v[i]);
   return s + "]";
+}
+
+// The product of `sizes`, or false when it overflows 64 bits.
+template <typename T> bool product(const std::vector<T> &sizes, size_t begin, size_t end, int64_t &p) {
+  p = 1;
+  for (size_t i = begin; i < end; ++i)
+    if (__builtin_mul_overflow(p, int64_t(sizes[i]), &p))
+      return false;
+  return true;
+}
+
+// Row-major from its offset: each stride the product of the sizes after it
+// (a dimension of size 1 may have any stride; a view without elements is).
+bool isRowMajor(const Dims &d) {
+  if (std::count(d.size.begin(), d.size.end(), 0))
+    return true;
+  long long expect = 1;
+  for (int i = d.rank() - 1; i >= 0; --i) {
+    if (d.size[i] == 1)
+      continue;
+    if (d.stride[i] != expect)
+      return false;
+    expect *= d.size[i];
+  }
+  return true;
+}
+
+// `sizes` as a row-major view at `offset`.
+void rowMajorView(long long offset, const std::vector<int64_t> &sizes, Dims &r) {
+  r.offset = offset, r.size.assign(sizes.begin(), sizes.end()), r.stride.assign(sizes.size(), 1);
+  for (int i = int(sizes.size()) - 2; i >= 0; --i)
+    r.stride[i] = r.stride[i + 1] * r.size[i + 1];
+}
+
+Status needRowMajor(const char *op, const Dims &in) {
+  if (isRowMajor(in))
+    return Status();
+  return Status::error(std::string(op) + ": input of sizes " + listText(in.size) + " and strides " +
+                       listText(in.stride) + " is not row-major (a bmck.copy must make it contiguous first)");
 }
 
 Status slice(const json &step, const Dims &in, Dims &r, const ProgramShapeLookup &shape) {
@@ -146,6 +190,109 @@ Status expand(const json &step, const Dims &in, Dims &r, const ProgramShapeLooku
   return Status();
 }
 
+Status transpose(const json &step, const Dims &in, Dims &r) {
+  std::vector<int64_t> perm = programDims(step["perm"]);
+  std::vector<bool> seen(size_t(in.rank()), false);
+  bool ok = int(perm.size()) == in.rank();
+  for (int64_t p : perm) {
+    ok = ok && p >= 0 && p < in.rank() && !seen[size_t(p)];
+    if (ok)
+      seen[size_t(p)] = true;
+  }
+  if (!ok)
+    return Status::error("Transpose: perm " + listText(perm) + " is not a permutation of [0, " +
+                         std::to_string(in.rank()) + ")");
+  r.offset = in.offset, r.size.clear(), r.stride.clear();
+  for (int64_t p : perm)
+    r.size.push_back(in.size[size_t(p)]), r.stride.push_back(in.stride[size_t(p)]);
+  return Status();
+}
+
+// ONNX Reshape as the CPU's reshapeSizes: a size the result type knows is
+// that number; another is the shape's entry, 0 copying the input's size
+// there (unless allowzero), one -1 inferred from the element count.
+Status reshape(const json &step, const Dims &in, Dims &r, const ProgramShapeLookup &shape) {
+  auto target = shape(step["shape"].get<std::string>());
+  if (!target)
+    return target.status();
+  std::vector<int64_t> dims = programDims(step["dims"]);
+  bool allowzero = step.value("allowzero", false);
+  if (target->size() != dims.size())
+    return Status::error("Reshape: shape " + listText(*target) + " has " + std::to_string(target->size()) +
+                         " entries, the result's rank is " + std::to_string(dims.size()));
+  int64_t total = 0;
+  if (!product(in.size, 0, in.size.size(), total))
+    return Status::error("Reshape: the input's element count overflows 64 bits");
+  std::vector<int64_t> sizes(dims.size());
+  int64_t known = 1, inferred = 0;
+  int infer = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t e = dims[i] >= 0 ? dims[i] : (*target)[i];
+    if (dims[i] < 0 && !allowzero && e == 0 && i < in.size.size())
+      e = in.size[i];
+    if (dims[i] < 0 && e == -1) {
+      infer = int(i), ++inferred;
+    } else if (__builtin_mul_overflow(known, e, &known)) {
+      return Status::error("Reshape: shape " + listText(*target) + " overflows 64 bits");
+    }
+    sizes[i] = e;
+  }
+  if (inferred > 1)
+    return Status::error("Reshape: expected at most one -1 in the shape, found " + std::to_string(inferred));
+  if (inferred == 1) {
+    if (known == 0)
+      return Status::error("Reshape: cannot infer a -1 dimension when the other dimensions multiply to 0");
+    sizes[size_t(infer)] = total / known;
+  }
+  int64_t count = 0;
+  if (!product(sizes, 0, sizes.size(), count))
+    return Status::error("Reshape: shape " + listText(*target) + " overflows 64 bits");
+  if (count != total)
+    return Status::error("Reshape: element count of the target shape vs the input: expected " +
+                         std::to_string(count) + ", found " + std::to_string(total));
+  for (size_t i = 0; i < sizes.size(); ++i) // [-2, 0] counts 0 elements too; the CPU accepts it
+    if (sizes[i] < 0)
+      return Status::error("Reshape: shape " + listText(*target) + " has a negative size at " + std::to_string(i));
+  if (Status st = needRowMajor("Reshape", in); !st)
+    return st;
+  rowMajorView(in.offset, sizes, r);
+  return Status();
+}
+
+Status flatten(const json &step, const Dims &in, Dims &r) {
+  int64_t axis = step["axis"];
+  if (axis < 0 || axis > in.rank())
+    return Status::error("Flatten: axis " + std::to_string(axis) + " of a view of rank " + std::to_string(in.rank()));
+  int64_t outer = 0, inner = 0;
+  if (!product(in.size, 0, size_t(axis), outer) || !product(in.size, size_t(axis), in.size.size(), inner))
+    return Status::error("Flatten: the input's element count overflows 64 bits");
+  if (Status st = needRowMajor("Flatten", in); !st)
+    return st;
+  rowMajorView(in.offset, {outer, inner}, r);
+  return Status();
+}
+
+// A kernel result of rank > 4 is held without its statically-1 dimensions
+// (the writer's `held`: the dimensions kept, of the type's `in_dims`); a
+// reshape or flatten of it sees its full rank again, those dimensions 1.
+Status unfold(const json &step, const Dims &held, Dims &full) {
+  std::vector<int64_t> kept = programDims(step["held"]), dims = programDims(step["in_dims"]);
+  if (int(kept.size()) != held.rank())
+    return Status::error("an input held at rank " + std::to_string(held.rank()) + ", the step keeps " +
+                         std::to_string(kept.size()) + " dimensions of " + programDimsText(dims));
+  full.offset = held.offset, full.size.assign(dims.size(), 1), full.stride.assign(dims.size(), 0);
+  for (size_t j = 0; j < kept.size(); ++j) {
+    if (kept[j] < 0 || kept[j] >= int64_t(dims.size()) || (j && kept[j] <= kept[j - 1]))
+      return Status::error("held dimensions " + listText(kept) + " of " + programDimsText(dims));
+    full.size[size_t(kept[j])] = held.size[j], full.stride[size_t(kept[j])] = held.stride[j];
+  }
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (!std::count(kept.begin(), kept.end(), int64_t(i)) && dims[i] != 1)
+      return Status::error("dimension " + std::to_string(i) + " of " + programDimsText(dims) +
+                           " is folded away, but not statically 1");
+  return Status();
+}
+
 } // namespace
 
 Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const ProgramShapeLookup &shape,
@@ -156,6 +303,14 @@ Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const Pr
     a.size.push_back(in.size[i]), a.stride.push_back(in.stride[i]);
   std::string op = step["op"];
   Status st;
+  if (step.contains("held")) {
+    if (op != "reshape" && op != "flatten")
+      return Status::error("a held input of rank > 4 for a " + op + " (only a reshape or flatten reads one)");
+    Dims full;
+    if (!(st = unfold(step, a, full)))
+      return st;
+    a = std::move(full);
+  }
   if (op == "slice")
     st = slice(step, a, r, shape);
   else if (op == "split")
@@ -166,6 +321,12 @@ Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const Pr
     st = unsqueeze(step, a, r);
   else if (op == "expand")
     st = expand(step, a, r, shape);
+  else if (op == "transpose")
+    st = transpose(step, a, r);
+  else if (op == "reshape")
+    st = reshape(step, a, r, shape);
+  else if (op == "flatten")
+    st = flatten(step, a, r);
   else
     return Status::error("unknown view op '" + op + "'");
   if (!st)

@@ -45,11 +45,11 @@ bool isWeightOnlyView(Operation *op) {
 }
 
 // A use the host reads as a shape vector: a slice's starts / ends / steps,
-// an expand's shape (a reshape's shape would join them).
+// an expand's or a reshape's shape.
 bool isShapeOperand(OpOperand &use) {
   Operation *user = use.getOwner();
   if (isa<bmck::SliceOp>(user)) return use.getOperandNumber() >= 1;
-  if (isa<bmck::ExpandOp>(user)) return use.getOperandNumber() == 1;
+  if (isa<bmck::ExpandOp, bmck::ReshapeOp>(user)) return use.getOperandNumber() == 1;
   return false;
 }
 
@@ -351,14 +351,22 @@ private:
   // A view op: the host computes its offset, sizes and strides from its
   // input's and its shape vectors (DeviceProgram; the CPU's LowerData.cpp).
   // One step per result (a split's k-th piece by `index`); `dims` are the
-  // result type's (-1: run time), checked at run time.
+  // result type's (-1: run time), checked at run time. A reshape or flatten
+  // reads only its input's element count in row-major order, so it may read
+  // a kernel result of rank > 4 as that kernel's slot holds it (`held`).
   LogicalResult viewStep(Operation &op, json::Array &steps) {
     Value in = op.getOperand(0);
+    int64_t inRank = shapeOf(in).size();
+    std::optional<std::vector<int64_t>> held;
+    if (inRank > 4 && isa<bmck::ReshapeOp, bmck::FlattenOp>(op)) held = heldDims(in);
     for (auto [k, r] : llvm::enumerate(op.getResults())) {
-      int64_t rank = cast<bmck::ViewType>(r.getType()).getRank(), inRank = shapeOf(in).size();
-      if (rank > 4 || inRank > 4) {
+      int64_t rank = cast<bmck::ViewType>(r.getType()).getRank();
+      if (rank > 4 || (inRank > 4 && !held)) {
         std::string why = "a view of rank " + std::to_string(std::max(rank, inRank)) +
-                          " (a program's views have rank 4 at most, as the kernels' bmc_view4)";
+                          " (a program's views have rank 4 at most, as the kernels' bmc_view4";
+        if (isa<bmck::ReshapeOp, bmck::FlattenOp>(op) && rank <= 4)
+          why += "; a reshape or flatten reads one only as a kernel's result, held without its statically-1 dimensions";
+        why += ")";
         return fail(op, why.c_str());
       }
       json::Object s{{"value", id(r)}, {"kind", "view"}, {"of", id(in)}, {"dims", dims(shapeOf(r))}};
@@ -373,13 +381,35 @@ private:
         s["op"] = "unsqueeze", s["axes"] = json::Array(u.getAxes());
       } else if (auto x = dyn_cast<bmck::ExpandOp>(op)) {
         s["op"] = "expand", s["shape"] = id(x.getShape());
+      } else if (auto t = dyn_cast<bmck::TransposeOp>(op)) {
+        s["op"] = "transpose", s["perm"] = json::Array(t.getPerm());
+      } else if (auto rs = dyn_cast<bmck::ReshapeOp>(op)) {
+        s["op"] = "reshape", s["shape"] = id(rs.getShape()), s["allowzero"] = rs.getAllowzero();
+      } else if (auto f = dyn_cast<bmck::FlattenOp>(op)) {
+        s["op"] = "flatten", s["axis"] = f.getAxis();
       } else {
         return fail(op, "a view op a program does not evaluate");
       }
+      if (held) s["held"] = json::Array(*held), s["in_dims"] = dims(shapeOf(in));
       if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
       steps.push_back(std::move(s));
     }
     return success();
+  }
+
+  // The dimensions a value of rank > 4 is held at: a kernel's result
+  // (through seams) is written at foldedDims of its type, as resultSizes
+  // sizes its slot; anything else has no such form (nullopt).
+  std::optional<std::vector<int64_t>> heldDims(Value v) {
+    while (Operation *d = v.getDefiningOp()) {
+      if (!isa<bmck::ToViewOp, bmck::ToTensorOp>(d)) break;
+      v = d->getOperand(0);
+    }
+    Operation *d = v.getDefiningOp();
+    if (!d || !launches_.count(d) || isa<bmck::KVAppendOp>(d)) return std::nullopt;
+    std::vector<int64_t> kept = mlir::bmc::cuda::foldedDims(cast<bmck::ViewType>(v.getType()));
+    if (kept.size() > 4) return std::nullopt;
+    return kept;
   }
 
   LogicalResult fail(Operation &op, const char *why) {

@@ -2,10 +2,11 @@
 // (cuda_emitted_emulation_test.cpp, cuda_emitted_matmul_test.cpp and
 // cuda_emitted_wire_test.cpp through emitted_products_test.h,
 // cuda_emitted_elementwise_test.cpp, cuda_emitted_data_test.cpp,
-// cuda_program_test.cpp, cuda_data_program_test.cpp): the emitted .cu of the
-// build tree (each binary's BMC_EMITTED_CU, tests/unit/device/CMakeLists.txt)
-// either as the host emulation's kernel table on the CPU device, or compiled
-// by NVRTC for the GPU's sm_XY and loaded on a CudaDevice; then the runtime's
+// cuda_program_test.cpp, cuda_data_program_test.cpp,
+// cuda_view_program_test.cpp): the emitted .cu of the build tree (each
+// binary's BMC_EMITTED_CU, tests/unit/device/CMakeLists.txt) either as the
+// host emulation's kernel table on the CPU device, or compiled by NVRTC for
+// the GPU's sm_XY and loaded on a CudaDevice; then the runtime's
 // EmittedLauncher over that module, its notices collected. Without a driver
 // or a GPU the GPU form is `absent` and the test skips with the reason, unless
 // BMC_REQUIRE_GPU=1 (benchmarks/gpu_check.sh), which makes it a failure
