@@ -71,6 +71,17 @@ struct DeviceProgram::Run {
     return sum;
   }
   Result<int64_t> ref(const std::string &r) const {
+    if (size_t open = r.find('['); open != std::string::npos && r.find(".size[") == std::string::npos) {
+      // "vK[i]": element i of a shape vector (a `shape` step's, host integers).
+      std::string id = r.substr(0, open);
+      auto it = vals.find(id);
+      if (it == vals.end())
+        return Status::error("'" + r + "' refers to " + id + ", not defined before");
+      long long i = std::atoll(r.c_str() + open + 1);
+      if (!it->second.hasElements || i < 0 || size_t(i) >= it->second.elements.size())
+        return Status::error("'" + r + "': " + id + " is not a shape vector with an element " + std::to_string(i));
+      return it->second.elements[size_t(i)];
+    }
     size_t dot = r.find(".size[");
     std::string id = dot == std::string::npos ? r : r.substr(0, dot);
     auto it = vals.find(id);
@@ -207,6 +218,34 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
   return Status();
 }
 
+Status DeviceProgram::uploadShape(Run &run, const std::string &id, const std::string &type,
+                                  const std::vector<int64_t> &dims, const std::vector<int64_t> &elements, bool launch) {
+  int64_t count = 1;
+  for (int64_t d : dims)
+    count *= d;
+  if (count != int64_t(elements.size()) || (type != "i64" && type != "i32") || !shapeUploadOffset_.count(id))
+    return Status::error("an upload of " + std::to_string(elements.size()) + " elements as " + type + " " +
+                         programDimsText(dims) + " (i32 or i64, one element per host value)");
+  DevicePtr at = launch ? shapeUploads_ + DevicePtr(shapeUploadOffset_.at(id)) : 0;
+  if (launch) { // the CPU's narrowing for i32 (the low 32 bits)
+    std::vector<uint8_t> bytes(elements.size() * size_t(programTypeBytes(type)));
+    for (size_t i = 0; i < elements.size(); ++i) {
+      if (type == "i64")
+        std::memcpy(bytes.data() + 8 * i, &elements[i], 8);
+      else {
+        int32_t x = int32_t(uint32_t(uint64_t(elements[i])));
+        std::memcpy(bytes.data() + 4 * i, &x, 4);
+      }
+    }
+    if (!bytes.empty())
+      if (Status st = device_.copyToDevice(at, bytes.data(), bytes.size()); !st)
+        return st;
+  }
+  Run::Val &v = run.vals[id];
+  v.kind = Run::Val::View, v.type = type, v.rank = int(dims.size()), v.view = contiguous(at, dims);
+  return Status();
+}
+
 // The steps in order. Without `launch` (the plan walk), only sizes: each
 // slot's largest value, appends counted on copies of the caches; with it,
 // the values at their arena offsets and the launches.
@@ -222,6 +261,8 @@ Status DeviceProgram::walk(Run &run, bool launch) {
     else if (kind == "view" && s.contains("op"))
       where += " (bmck." + s["op"].get<std::string>() +
                (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    else if (kind == "scalar" && s.contains("at"))
+      where += " (" + s["op"].get<std::string>() + " at " + s["at"].get<std::string>() + ")";
     auto get = [&](const std::string &ref) -> Result<Run::Val *> {
       auto it = run.vals.find(ref);
       if (it == run.vals.end())
@@ -258,6 +299,11 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         elements.push_back(*x);
       }
       Run::Val &shape = run.vals[id]; // a constant uploaded as well stays a view
+      if (s.contains("upload")) { // a kernel reads it too: its bytes in the program's upload buffer
+        Status st = uploadShape(run, id, s["upload"]["type"], programDims(s["upload"]["dims"]), elements, launch);
+        if (!st)
+          return Status::error(where + ": " + st.message());
+      }
       shape.hasElements = true, shape.elements = std::move(elements);
       continue;
     } else if (kind == "kv_rows") {
@@ -273,7 +319,23 @@ Status DeviceProgram::walk(Run &run, bool launch) {
       v.kind = Run::Val::Scalar;
       if (op == "const")
         v.scalar = s["const"];
-      else if (op == "kv_capacity") {
+      else if (op == "range_length") { // ONNX Range's max(ceil((limit - start) / delta), 0)
+        auto start = run.eval(s["start"]), limit = run.eval(s["limit"]), delta = run.eval(s["delta"]);
+        for (auto *x : {&start, &limit, &delta})
+          if (!*x)
+            return Status::error(where + ": " + x->status().message());
+        if (*delta == 0)
+          return Status::error(where + ": delta must be non-zero (start " + std::to_string(*start) + ", limit " +
+                               std::to_string(*limit) + ")");
+        // Exact in 128 bits: limit - start cannot overflow there.
+        __int128 span = __int128(*limit) - *start, d = *delta;
+        __int128 n = (span + (d > 0 ? d - 1 : d + 1)) / d; // a ceil division (truncating, then adjusted)
+        if (n < 0)
+          n = 0;
+        if (n > INT64_MAX)
+          return Status::error(where + ": a range of more than 2^63 elements");
+        v.scalar = int64_t(n);
+      } else if (op == "kv_capacity") {
         auto c = get(s["cache"]);
         if (!c)
           return c.status();
@@ -334,6 +396,13 @@ Status DeviceProgram::walk(Run &run, bool launch) {
       }
       LaunchArgs args;
       for (auto &[param, bound] : s["args"].items()) {
+        if (bound.is_object() && bound.contains("integer")) { // a host integer (a size expression)
+          auto x = run.eval(bound["integer"]);
+          if (!x)
+            return Status::error(where + ": parameter " + param + ": " + x.status().message());
+          args[param] = LaunchValue::integer(*x);
+          continue;
+        }
         if (bound.is_object()) {
           std::string key = s["op"].get<std::string>() + "/" + std::to_string(s["config"].get<int>()) + "/" +
                             bound.value("weight", "");

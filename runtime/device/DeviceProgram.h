@@ -10,10 +10,11 @@
 // device layout its bmc-launch line describes, cudaMatMulWeight) and
 // constants once, and per run binds the inputs (tensors copied to the
 // device, KV caches as bmc_kv_buffer), sizes the arena from the run's dims
-// (grown, never shrunk), evaluates the host scalars, shape vectors and view
-// ops (a slice's, split's, squeeze's, unsqueeze's or expand's offset, sizes
-// and strides: DeviceProgramView.cpp) and launches through EmittedLauncher
-// in order, then copies the outputs back. Nothing here knows
+// (grown, never shrunk), evaluates the host scalars (a range's length
+// among them), shape vectors and view ops (a slice's, split's, squeeze's,
+// unsqueeze's or expand's offset, sizes and strides: DeviceProgramView.cpp),
+// uploads the shape vectors kernels read (one small buffer per program) and
+// launches through EmittedLauncher in order, then copies the outputs back. Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
@@ -93,6 +94,11 @@ private:
                                                               const std::map<std::string, HostTensor> &weights);
   Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report);
   Status walk(Run &run, bool launch);
+  // A `shape` step a kernel reads too (its "upload"): the view of its place
+  // in shapeUploads_ into run.vals[id], and with `launch` its elements
+  // copied there (the step's own place in the order).
+  Status uploadShape(Run &run, const std::string &id, const std::string &type, const std::vector<int64_t> &dims,
+                     const std::vector<int64_t> &elements, bool launch);
   Status bindInputs(Run &run, ProgramInputs &inputs, bool upload);
 
   Device &device_;
@@ -103,6 +109,11 @@ private:
   std::map<std::string, DevicePtr> productWeights_; // "op/config/name" -> device layout copy
   std::map<std::string, DevicePtr> inputBuffers_;   // input name -> device copy (grown)
   std::map<std::string, size_t> inputBytes_;
+  // The shape vectors kernels read, built on the host per run: one buffer
+  // for the program (their sizes are static), each at its offset; no
+  // kernel writes it, so a run's uploads stay valid for a graph's replay.
+  DevicePtr shapeUploads_ = 0;
+  std::map<std::string, size_t> shapeUploadOffset_; // value id -> byte offset
   DevicePtr arena_ = 0;
   size_t arenaBytes_ = 0;
   std::vector<std::string> lastLaunches_;

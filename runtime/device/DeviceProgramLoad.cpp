@@ -87,6 +87,8 @@ DeviceProgram::~DeviceProgram() {
     device_.free(p);
   if (arena_)
     device_.free(arena_);
+  if (shapeUploads_)
+    device_.free(shapeUploads_);
 }
 
 size_t DeviceProgram::slots() const { return size_t(desc_->slots); }
@@ -158,7 +160,7 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
     if (s["kind"] != "launch")
       continue;
     for (auto &[param, bound] : s["args"].items()) {
-      if (!bound.is_object())
+      if (!bound.is_object() || !bound.contains("weight")) // a value id, or a host integer
         continue;
       std::string name = bound.value("weight", ""), op = s["op"];
       int config = s["config"];
@@ -198,6 +200,29 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
       if (!st)
         return st;
     }
+  }
+  // The shape vectors a kernel reads: one buffer, a place each (static sizes),
+  // written per run at their steps (DeviceProgram::uploadShape).
+  size_t uploadBytes = 0, align = size_t(std::max<int64_t>(p->desc_->alignment, 8));
+  for (const json &s : p->desc_->steps) {
+    if (s["kind"] != "shape" || !s.contains("upload"))
+      continue;
+    int64_t count = 1;
+    for (int64_t x : programDims(s["upload"]["dims"]))
+      count *= x;
+    int64_t eb = programTypeBytes(s["upload"]["type"]);
+    if (count < 0 || (eb != 4 && eb != 8))
+      return Status::error(at + "shape vector " + s["value"].get<std::string>() + " uploaded as " +
+                           s["upload"]["type"].get<std::string>() + " " +
+                           programDimsText(programDims(s["upload"]["dims"])) + " (i32 or i64 expected)");
+    p->shapeUploadOffset_[s["value"]] = uploadBytes;
+    uploadBytes += (size_t(count * eb) + align - 1) / align * align;
+  }
+  if (uploadBytes) {
+    auto ptr = device.allocate(uploadBytes);
+    if (!ptr)
+      return ptr.status();
+    p->shapeUploads_ = *ptr;
   }
   for (const json &c : p->desc_->constants) {
     std::string type = c["type"], hex = c["hex"];

@@ -45,13 +45,18 @@ bool isWeightOnlyView(Operation *op) {
 }
 
 // A use the host reads as a shape vector: a slice's starts / ends / steps,
-// an expand's or a reshape's shape.
+// an expand's or a reshape's shape, a range's start, limit and delta (0-D:
+// one element each).
 bool isShapeOperand(OpOperand &use) {
   Operation *user = use.getOwner();
   if (isa<bmck::SliceOp>(user)) return use.getOperandNumber() >= 1;
   if (isa<bmck::ExpandOp, bmck::ReshapeOp>(user)) return use.getOperandNumber() == 1;
+  if (isa<bmck::RangeOp>(user)) return true;
   return false;
 }
+
+// A use a kernel reads as data: the seam to a view (a kernel op reads that).
+bool isKernelRead(OpOperand &use) { return isa<bmck::ToViewOp>(use.getOwner()); }
 
 } // namespace
 
@@ -165,6 +170,10 @@ private:
     if (auto vt = dyn_cast<bmck::ViewType>(v.getType())) return vt.getShape();
     return cast<RankedTensorType>(v.getType()).getShape();
   }
+  // The only element of a 0-D shape vector as a size reference: "vK[0]".
+  std::string element(Value v) { return id(v) + "[0]"; }
+  // A range's length, a host scalar of its own (no IR value): "vK.length".
+  std::string rangeLengthId(Operation *range) { return id(range->getResult(0)) + ".length"; }
   // Dimension d of v as a size: its static size, or "vK.size[d]".
   json::Value dim(Value v, int64_t d) {
     int64_t s = shapeOf(v)[d];
@@ -253,10 +262,7 @@ private:
       for (int64_t i = 0; i < int64_t(shapeOf(ids).size()); ++i) s.push_back(dim(ids, i));
       for (int64_t i = axis + 1; i < dr; ++i) s.push_back(dim(data, i));
     } else if (isa<bmck::RangeOp>(op)) {
-      // ONNX's length rule (a ceil division by a signed delta) is no size
-      // expression, and start / limit / delta are tensor-level shape values.
-      return op->emitError() << "CUDA program: the length of 'bmck.range' (max(ceil((limit - start) / delta), 0) of "
-                                "host scalars) has no size expression in a program yet";
+      s.push_back(json::Array{rangeLengthId(op)}); // its range_length step's (step())
     } else {
       return op->emitError() << "CUDA program: no size rule for the result of '" << op->getName() << "'";
     }
@@ -306,8 +312,10 @@ private:
       view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
     } else if (auto cp = dyn_cast<bmck::CopyOp>(op)) {
       view("x", cp.getInput()), view("out", cp.getResult());
-    } else if (auto r = dyn_cast<bmck::RangeOp>(op)) { // start and delta: host scalars
-      view("start", r.getStart()), view("delta", r.getDelta()), view("out", r.getResult());
+    } else if (auto r = dyn_cast<bmck::RangeOp>(op)) { // start and delta: host integers (0-D shape vectors)
+      args["start"] = json::Object{{"integer", element(r.getStart())}};
+      args["delta"] = json::Object{{"integer", element(r.getDelta())}};
+      view("out", r.getResult());
     } else {
       return op->emitError() << "CUDA program: no parameter binding for '" << op->getName() << "'";
     }
@@ -441,7 +449,8 @@ private:
       auto t = cast<RankedTensorType>(c.getType());
       if (llvm::any_of(op.getUses(), isShapeOperand)) { // its elements, on the host
         auto ints = dyn_cast<DenseIntElementsAttr>(c.getValue());
-        if (!ints || t.getRank() != 1) return fail(op, "a shape vector constant that is not a 1-D integer tensor");
+        if (!ints || t.getRank() > 1)
+          return fail(op, "a shape vector constant that is not a 0-D or 1-D integer tensor");
         json::Array elements;
         for (const APInt &x : ints.getValues<APInt>()) elements.push_back(x.getSExtValue());
         steps.push_back(json::Object{{"value", id(c.getResult())}, {"kind", "shape"}, {"elements", std::move(elements)}});
@@ -470,12 +479,21 @@ private:
     }
     if (isWeightOnlyView(&op)) return success(); // bound by the product's weight name
     if (auto fe = dyn_cast<tensor::FromElementsOp>(op)) {
-      if (fe.getType().getRank() != 1 || !llvm::all_of(op.getUses(), isShapeOperand))
-        return fail(op, "a shape vector read other than as a view's bounds or shape (the host evaluates them, no "
-                        "kernel reads one)");
+      RankedTensorType t = fe.getType();
+      auto held = [](OpOperand &u) { return isShapeOperand(u) || isKernelRead(u); };
+      if (t.getRank() > 1 || !llvm::all_of(op.getUses(), held))
+        return fail(op, "a shape vector read other than as a view's bounds or shape, a range's start, limit or delta, "
+                        "or a kernel's data (0-D or 1-D)");
       json::Array elements;
       for (Value e : fe.getElements()) elements.push_back(id(e)); // host scalars, defined before
-      steps.push_back(json::Object{{"value", id(fe.getResult())}, {"kind", "shape"}, {"elements", std::move(elements)}});
+      json::Object s{{"value", id(fe.getResult())}, {"kind", "shape"}, {"elements", std::move(elements)}};
+      if (llvm::any_of(op.getUses(), isKernelRead)) { // built on the host, uploaded before the kernels read it
+        std::string ty = elementName(t.getElementType());
+        if (ty != "i64" && ty != "i32")
+          return fail(op, "a shape vector a kernel reads, of elements other than i32 or i64 (no device form)");
+        s["upload"] = json::Object{{"type", ty}, {"dims", dims(t.getShape())}};
+      }
+      steps.push_back(std::move(s));
       return success();
     }
     if (bmck::isStorageView(&op)) return viewStep(op, steps);
@@ -488,6 +506,22 @@ private:
       return success();
     }
     if (auto it = launches_.find(&op); it != launches_.end()) {
+      if (auto r = dyn_cast<bmck::RangeOp>(op)) {
+        for (Value v : op.getOperands()) // shape steps (step()): a tensor the host holds
+          if (!v.getDefiningOp<tensor::FromElementsOp>() && !v.getDefiningOp<arith::ConstantOp>())
+            return fail(op, "a start, limit or delta that is not a host shape vector (a tensor.from_elements of host "
+                            "scalars or an integer constant): its length would depend on device data");
+        // Its length, ONNX's max(ceil((limit - start) / delta), 0) with a
+        // delta of 0 refused, on the host: the result's size (resultSizes).
+        json::Object len{{"value", rangeLengthId(&op)},
+                         {"kind", "scalar"},
+                         {"op", "range_length"},
+                         {"start", element(r.getStart())},
+                         {"limit", element(r.getLimit())},
+                         {"delta", element(r.getDelta())}};
+        if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) len["at"] = loc;
+        steps.push_back(std::move(len));
+      }
       json::Object args;
       if (failed(bind(&op, args))) return failure();
       json::Object s{{"value", id(op.getResult(0))},

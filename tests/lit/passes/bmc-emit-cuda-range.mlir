@@ -62,9 +62,11 @@ func.func @mask_and_ranges(%m: !bmck.view<?x1xi1>, %p: !bmck.view<?x1x1x?xi64>, 
 
 // -----
 
-// A whole-model program binds start and delta, but has no size expression for
-// the range's length yet: refused with one line naming it.
-// PROGRAM: error: CUDA program: the length of 'bmck.range' (max(ceil((limit - start) / delta), 0) of host scalars) has no size expression in a program yet
+// A whole-model program sizes a range on the host (a range_length step:
+// bmc-emit-cuda-program-scalar.mlir), from shape vectors the host holds; a
+// start, limit or delta that is a tensor argument (device data) is refused
+// with one line naming the op.
+// PROGRAM: error: CUDA program @program: 'bmck.range' at {{.*}}: a start, limit or delta that is not a host shape vector (a tensor.from_elements of host scalars or an integer constant): its length would depend on device data
 func.func @program(%s: tensor<i64>, %l: tensor<i64>, %d: tensor<i64>) -> !bmck.view<?xi64> {
   %r = bmck.range %s, %l, %d : (tensor<i64>, tensor<i64>, tensor<i64>) -> !bmck.view<?xi64>
   return %r : !bmck.view<?xi64>

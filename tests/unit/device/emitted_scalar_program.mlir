@@ -1,0 +1,49 @@
+// The input of cuda_scalar_program_test.cpp: Ranges from host scalars and
+// shape vectors kernels read, as a whole-model compile of a decoder has them
+// (the generated Llama's positions): `up` = Range(a, b, d) of 0-D
+// tensor.from_elements of run-time scalars (positive, negative or zero
+// delta, an empty result), `shifted` = up + a (the same 0-D from_elements
+// read by an elementwise kernel: uploaded), `down` = Range(0, -rows, -1)
+// with 0-D integer constants for start and delta and a limit from a
+// run-time dimension, `scaled` = x * [a, b] (a 1-D from_elements read by an
+// elementwise Mul).
+func.func @ranges(%x: tensor<?x2xi64> {bmc.name = "x"}, %a: index {bmc.name = "a"}, %b: index {bmc.name = "b"},
+                  %d: index {bmc.name = "d"})
+    -> (tensor<?xi64> {bmc.name = "up"}, tensor<?xi64> {bmc.name = "shifted"}, tensor<?xi64> {bmc.name = "down"},
+        tensor<?x2xi64> {bmc.name = "scaled"}) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0 : i64
+  %rows = tensor.dim %x, %c0 : tensor<?x2xi64>
+  %ai = arith.index_cast %a : index to i64
+  %bi = arith.index_cast %b : index to i64
+  %di = arith.index_cast %d : index to i64
+  %ri = arith.index_cast %rows : index to i64
+  %start = tensor.from_elements %ai : tensor<i64>
+  %limit = tensor.from_elements %bi : tensor<i64>
+  %delta = tensor.from_elements %di : tensor<i64>
+  %up = bmck.range %start, %limit, %delta : (tensor<i64>, tensor<i64>, tensor<i64>) -> !bmck.view<?xi64>
+  %sv = bmck.to_view %start : tensor<i64> -> !bmck.view<i64>
+  %sh = bmck.elementwise %up, %sv : (!bmck.view<?xi64>, !bmck.view<i64>) -> !bmck.view<?xi64> {
+  ^bb0(%u: tensor<?xi64>, %s: tensor<i64>):
+    %y = bmc.add %u, %s : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+    bmck.yield %y : tensor<?xi64>
+  }
+  %s0 = arith.constant dense<0> : tensor<i64>
+  %m1 = arith.constant dense<-1> : tensor<i64>
+  %neg = arith.subi %zero, %ri : i64
+  %lim = tensor.from_elements %neg : tensor<i64>
+  %down = bmck.range %s0, %lim, %m1 : (tensor<i64>, tensor<i64>, tensor<i64>) -> !bmck.view<?xi64>
+  %ab = tensor.from_elements %ai, %bi : tensor<2xi64>
+  %abv = bmck.to_view %ab : tensor<2xi64> -> !bmck.view<2xi64>
+  %xv = bmck.to_view %x : tensor<?x2xi64> -> !bmck.view<?x2xi64>
+  %sc = bmck.elementwise %xv, %abv : (!bmck.view<?x2xi64>, !bmck.view<2xi64>) -> !bmck.view<?x2xi64> {
+  ^bb0(%p: tensor<?x2xi64>, %q: tensor<2xi64>):
+    %y = bmc.mul %p, %q : (tensor<?x2xi64>, tensor<2xi64>) -> tensor<?x2xi64>
+    bmck.yield %y : tensor<?x2xi64>
+  }
+  %t0 = bmck.to_tensor %up : !bmck.view<?xi64> -> tensor<?xi64>
+  %t1 = bmck.to_tensor %sh : !bmck.view<?xi64> -> tensor<?xi64>
+  %t2 = bmck.to_tensor %down : !bmck.view<?xi64> -> tensor<?xi64>
+  %t3 = bmck.to_tensor %sc : !bmck.view<?x2xi64> -> tensor<?x2xi64>
+  return %t0, %t1, %t2, %t3 : tensor<?xi64>, tensor<?xi64>, tensor<?xi64>, tensor<?x2xi64>
+}
