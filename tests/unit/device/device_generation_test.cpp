@@ -1,7 +1,8 @@
 // Token generation on a device (runtime/device/DeviceGeneration): the
 // decoder-shaped functions of emitted_decoder.mlir, emitted with whole-model
 // at build time, their kernels compiled as host C++ (the emulation) on the
-// CPU device, run by DeviceGeneration: a 5-token prefill then 20 greedy
+// CPU device (and on a GPU, GreedyOnTheGpu, which skips without one), run by
+// DeviceGeneration: a 5-token prefill then 20 greedy
 // decode steps with r = 3 (the caches grow 7 times), each run's last logits
 // against a plain reference written here (loops over the same f32 weights,
 // summed in double; K/V rounded to bf16 as @decoder_mask's caches store
@@ -207,8 +208,10 @@ DeviceDecoderSignature signature() {
   return s;
 }
 
+// The emitted kernels on the CPU device (the emulation) or, with `gpu`,
+// compiled by NVRTC on a CudaDevice (emitted_env.h; skips without a GPU).
 struct Env : bmc_device_test::EmittedEnv {
-  Env() : EmittedEnv(false, kTable, BMC_EMITTED_CU) {}
+  explicit Env(bool gpu = false) : EmittedEnv(gpu, kTable, BMC_EMITTED_CU) {}
 };
 
 // The valid rows of a cache as doubles [head][row][d].
@@ -304,8 +307,8 @@ std::vector<int64_t> policy(int64_t r) {
   return caps;
 }
 
-void greedyAgainstReference(const std::string &fn) {
-  Env env;
+void greedyAgainstReference(const std::string &fn, bool gpu = false) {
+  Env env(gpu);
   BMC_EMITTED_ENV_OR_SKIP(env);
   Weights w;
   Reference ref(w, fn == "decoder_mask");
@@ -323,6 +326,14 @@ void greedyAgainstReference(const std::string &fn) {
 
 TEST(DeviceGeneration, MaskPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_mask"); }
 TEST(DeviceGeneration, SkipPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_skip"); }
+// The same on NVRTC's build through CudaDevice (VMM-growable caches); skipped
+// without a GPU (benchmarks/gpu_check.sh runs it; never run yet).
+TEST(DeviceGeneration, GreedyOnTheGpu) {
+  greedyAgainstReference("decoder_mask", true);
+  if (::testing::Test::HasFailure() || ::testing::Test::IsSkipped())
+    return;
+  greedyAgainstReference("decoder_skip", true);
+}
 
 // r = 1 (a growth every token), prealloc (one buffer for the context) and
 // fresh buffers per growth (every block copied) give the tokens r = 3 gives.
