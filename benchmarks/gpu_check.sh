@@ -5,8 +5,8 @@
 # copies, module errors and VMM-growable buffers, CUDA graphs (capture, replay, update) and cuBLASLt GEMMs
 # against a reference, and the NVRTC compile checks (sm_80, sm_90, spills);
 # then the compiler's emitted kernels through the runtime's EmittedLauncher (bmc_cuda_emitted_tests,
-# bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), and whole functions as
-# programs (bmc_cuda_program_tests).
+# bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
+# programs (bmc_cuda_program_tests), and greedy generation over a program (bmc_device_generation_tests).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
 #   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
@@ -38,14 +38,14 @@ fi
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
-echo "  bmc_cuda_program_tests"
+echo "  bmc_cuda_program_tests, bmc_device_generation_tests"
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
 [ -n "${CUDAToolkit_ROOT:-}" ] && cmake_args+=(-DCUDAToolkit_ROOT="$CUDAToolkit_ROOT")
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
-  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests
+  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests
 
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
 status=0
@@ -55,6 +55,7 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_matmul_tests" --gtest_color=no ||
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_elementwise_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_data_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
+BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_generation_tests" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
 echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
@@ -83,5 +84,7 @@ echo "  KV and 3-input concats on every axis, the embedding gather with negative
 echo "  byte-exact vs plain loops; the out-of-range fault skipped there: a __trap loses the context)"
 echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-layer functions as bmc-program"
 echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
+echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
+echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

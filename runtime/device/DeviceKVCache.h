@@ -17,7 +17,7 @@
 // outside its reservation). Committed memory stays O(capacity): the spare
 // rows beyond capacity are address space only.
 //
-// Not yet used by a session (sessions do not run on devices yet).
+// Used by DeviceGeneration (a program's tokens on a device); no Session uses it yet.
 // Thread safety: one owner; growth uses the device's copies.
 //
 //===----------------------------------------------------------------------===//

@@ -56,6 +56,16 @@ struct ProgramInputs {
 
 struct ProgramDesc; // the parsed bmc-program line (DeviceProgram.cpp)
 
+// An input as the program line records it (its caller builds ProgramInputs
+// from these: DeviceGeneration.h).
+struct ProgramInput {
+  std::string name;
+  std::string kind;               // "tensor", "kv_cache" or "index"
+  std::string type;               // the element type (tensors and caches)
+  std::vector<int64_t> dims;      // tensors (-1: dynamic)
+  int64_t heads = 0, headDim = 0; // caches
+};
+
 class DeviceProgram {
 public:
   // The functions that have a bmc-program line in `emittedSource`, in order.
@@ -77,6 +87,7 @@ public:
                                       StepReport *report = nullptr);
 
   const std::vector<std::string> &outputNames() const { return outputNames_; }
+  const std::vector<ProgramInput> &inputs() const { return inputs_; }
   size_t arenaBytes() const { return arenaBytes_; }
   size_t slots() const;
   // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...).
@@ -105,6 +116,7 @@ private:
   EmittedLauncher &launcher_;
   std::unique_ptr<ProgramDesc> desc_;
   std::vector<std::string> outputNames_;
+  std::vector<ProgramInput> inputs_;
   std::map<std::string, DevicePtr> uploads_;        // weight / constant value id -> device copy
   std::map<std::string, DevicePtr> productWeights_; // "op/config/name" -> device layout copy
   std::map<std::string, DevicePtr> inputBuffers_;   // input name -> device copy (grown)

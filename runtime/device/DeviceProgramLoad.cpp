@@ -125,6 +125,17 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
   const std::string at = "program @" + function + ": ";
   for (const json &o : p->desc_->outputs)
     p->outputNames_.push_back(o["name"].get<std::string>());
+  for (const json &i : p->desc_->inputs) {
+    ProgramInput in;
+    in.name = i["name"], in.kind = i["kind"];
+    if (in.kind != "index")
+      in.type = i["type"];
+    if (in.kind == "tensor")
+      in.dims = programDims(i["dims"]);
+    if (in.kind == "kv_cache")
+      in.heads = i["heads"], in.headDim = i["head_dim"];
+    p->inputs_.push_back(std::move(in));
+  }
 
   // Weights: every one the program names must be given, of its type and dims.
   std::map<std::string, const json *> byName;

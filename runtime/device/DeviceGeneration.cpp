@@ -1,0 +1,217 @@
+//===- runtime/device/DeviceGeneration.cpp - tokens from a DeviceProgram --===//
+
+#include "runtime/device/DeviceGeneration.h"
+#include "runtime/device/DeviceProgramDesc.h" // programDimsText
+
+#include <algorithm>
+#include <cstring>
+
+namespace bmc {
+namespace device {
+
+Result<DeviceDecoderSignature> DeviceDecoderSignature::fromModel(const ModelSignature &sig) {
+  const DecoderInfo &d = sig.decoder;
+  if (!d.valid)
+    return Status::error("device generation: the model is not a decoder with a KV cache");
+  auto in = [&](int i) { return i >= 0 && size_t(i) < sig.inputs.size() ? sig.inputs[size_t(i)].name : std::string(); };
+  for (auto [index, what] : {std::pair<int, const char *>{d.seqlensK, "GroupQueryAttention's seqlens_k"},
+                             {d.totalSequenceLength, "GroupQueryAttention's total_sequence_length"},
+                             {d.writeIndices, "a static cache's write_indices"},
+                             {d.nonpadKvSeqlen, "a static cache's nonpad_kv_seqlen"}})
+    if (index >= 0)
+      return Status::error("device generation: input '" + in(index) + "' (" + what +
+                           ") is not fed on a device yet");
+  DeviceDecoderSignature s;
+  s.inputIds = in(d.inputIds), s.attentionMask = in(d.attentionMask), s.positionIds = in(d.positionIds);
+  if (d.logits < 0 || size_t(d.logits) >= sig.outputs.size())
+    return Status::error("device generation: the model has no logits output");
+  s.logits = sig.outputs[size_t(d.logits)].name;
+  for (const DecoderInfo::KV &c : d.caches) {
+    Cache k;
+    k.past = in(c.pastInput);
+    if (c.presentOutput >= 0 && size_t(c.presentOutput) < sig.outputs.size())
+      k.present = sig.outputs[size_t(c.presentOutput)].name;
+    s.caches.push_back(k);
+  }
+  s.vocab = d.vocab, s.maxPositions = d.maxPositions;
+  return s;
+}
+
+Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &device, EmittedLauncher &launcher,
+                                                                   const std::string &emittedSource,
+                                                                   const std::string &function,
+                                                                   const std::map<std::string, HostTensor> &weights,
+                                                                   const DeviceDecoderSignature &sig,
+                                                                   const DeviceGenerationOptions &opts) {
+  const std::string at = "device generation @" + function + ": ";
+  if (opts.kvMode != "bmc" && opts.kvMode != "prealloc")
+    return Status::error(at + "kv mode '" + opts.kvMode + "' (expected bmc or prealloc)");
+  if (opts.kvMode == "bmc" && opts.r < 1)
+    return Status::error(at + "r " + std::to_string(opts.r) + " spare rows (expected at least 1)");
+  std::unique_ptr<DeviceGeneration> g(new DeviceGeneration(device));
+  g->at_ = at;
+  g->sig_ = sig, g->opts_ = opts;
+  g->maxContext_ = opts.maxContext > 0 ? opts.maxContext : sig.maxPositions > 0 ? sig.maxPositions : 4096;
+  if (sig.maxPositions > 0 && g->maxContext_ > sig.maxPositions)
+    return Status::error(at + "max context " + std::to_string(g->maxContext_) + " exceeds the model's " +
+                         std::to_string(sig.maxPositions) + " positions");
+  auto p = DeviceProgram::create(device, launcher, emittedSource, function, weights);
+  if (!p)
+    return p.status();
+  g->program_ = std::move(p.value());
+
+  // Every input of the function fed, and every input named a tensor of the function.
+  std::map<std::string, const ProgramInput *> inputs;
+  for (const ProgramInput &i : g->program_->inputs())
+    inputs[i.name] = &i;
+  std::map<std::string, bool> fed;
+  auto tensor = [&](const std::string &name, const char *role, std::string &type) -> Status {
+    if (name.empty())
+      return Status();
+    auto it = inputs.find(name);
+    if (it == inputs.end() || it->second->kind != "tensor")
+      return Status::error(at + role + " '" + name + "' is not a tensor input of the function");
+    const ProgramInput &i = *it->second;
+    if ((i.type != "i64" && i.type != "i32") || i.dims.size() != 2)
+      return Status::error(at + role + " '" + name + "' of " + i.type + " rank " + std::to_string(i.dims.size()) +
+                           ", expected i64 or i32 [batch, length]");
+    fed[name] = true, type = i.type;
+    return Status();
+  };
+  if (sig.inputIds.empty())
+    return Status::error(at + "the signature names no input_ids");
+  for (Status st : {tensor(sig.inputIds, "input_ids", g->idsType_),
+                    tensor(sig.attentionMask, "attention_mask", g->maskType_),
+                    tensor(sig.positionIds, "position_ids", g->positionsType_)})
+    if (!st)
+      return st;
+  for (const DeviceDecoderSignature::Cache &c : sig.caches) {
+    if (!c.present.empty())
+      return Status::error(at + "cache '" + c.past + "' is returned as '" + c.present +
+                           "' (concat mode): only in-place caches (bmc, prealloc) run on a device");
+    auto it = inputs.find(c.past);
+    if (it == inputs.end() || it->second->kind != "kv_cache")
+      return Status::error(at + "cache '" + c.past + "' is not a KV cache input of the function");
+    const ProgramInput &i = *it->second;
+    DeviceKVOptions o;
+    o.batch = 1, o.heads = i.heads, o.headDim = i.headDim, o.elemBytes = i.type == "f32" ? 4 : 2;
+    o.maxRows = g->maxContext_, o.prealloc = opts.kvMode == "prealloc", o.r = opts.r, o.useGrowable = opts.useGrowable;
+    auto kv = DeviceKVCache::create(device, o);
+    if (!kv)
+      return Status::error(at + "cache '" + c.past + "': " + kv.status().message());
+    g->caches_.push_back({c.past, std::move(kv.value())});
+    fed[c.past] = true;
+  }
+  for (const ProgramInput &i : g->program_->inputs())
+    if (!fed.count(i.name))
+      return Status::error(at + (i.kind == "kv_cache" ? "KV cache" : i.kind) + " input '" + i.name +
+                           "' is not in the decoder signature (nothing would feed it)");
+  const std::vector<std::string> &outs = g->program_->outputNames();
+  auto lo = std::find(outs.begin(), outs.end(), sig.logits);
+  if (lo == outs.end())
+    return Status::error(at + "no output '" + sig.logits + "' (the logits)");
+  g->logitsOutput_ = size_t(lo - outs.begin());
+  return g;
+}
+
+DeviceGeneration::~DeviceGeneration() {
+  if (graph_.valid)
+    (void)device_.destroyGraph(graph_.graph);
+}
+
+namespace {
+
+HostTensor integers(const std::string &type, std::vector<int64_t> dims, const std::vector<int64_t> &v) {
+  HostTensor t;
+  t.type = type, t.dims = std::move(dims);
+  if (type == "i64") {
+    t.bytes.resize(v.size() * 8);
+    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  } else {
+    std::vector<int32_t> n(v.begin(), v.end());
+    t.bytes.resize(n.size() * 4);
+    std::memcpy(t.bytes.data(), n.data(), t.bytes.size());
+  }
+  return t;
+}
+
+} // namespace
+
+Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &tokens, bool graphed) {
+  const int64_t seq = int64_t(tokens.size()), total = length_ + seq;
+  if (total > maxContext_)
+    return Status::error(at_ + "sequence of " + std::to_string(total) +
+                         " tokens exceeds the maximum context of " + std::to_string(maxContext_));
+  if (sig_.vocab > 0)
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] < 0 || tokens[i] >= sig_.vocab)
+        return Status::error(at_ + "token id " + std::to_string(tokens[i]) + " at position " +
+                             std::to_string(length_ + int64_t(i)) + " is outside the vocabulary [0, " +
+                             std::to_string(sig_.vocab) + ")");
+  // Grow before the run (the program never grows a cache); valid rows kept.
+  for (Cache &c : caches_)
+    if (Status st = c.kv->ensureCapacity(total, length_); !st)
+      return Status::error(at_ + "KV cache '" + c.name + "': " + st.message() + "; the generation keeps its " +
+                           std::to_string(length_) + " tokens");
+  ProgramInputs in;
+  in.tensors[sig_.inputIds] = integers(idsType_, {1, seq}, tokens);
+  if (!sig_.attentionMask.empty())
+    in.tensors[sig_.attentionMask] = integers(maskType_, {1, total}, std::vector<int64_t>(size_t(total), 1));
+  if (!sig_.positionIds.empty()) {
+    std::vector<int64_t> pos(static_cast<size_t>(seq));
+    for (int64_t i = 0; i < seq; ++i)
+      pos[size_t(i)] = length_ + i;
+    in.tensors[sig_.positionIds] = integers(positionsType_, {1, seq}, pos);
+  }
+  std::vector<bmc_kv_buffer> bufs(caches_.size());
+  for (size_t k = 0; k < caches_.size(); ++k) {
+    bufs[k] = bmc_kv_buffer{reinterpret_cast<void *>(caches_[k].kv->data()), 1, caches_[k].kv->capacity(), length_};
+    in.caches[caches_[k].name] = &bufs[k];
+  }
+  DeviceGenerationStep out;
+  auto r = program_->run(in, graphed ? &graph_ : nullptr, graphed ? &out.graph : nullptr);
+  if (!r)
+    return r.status();
+  for (size_t k = 0; k < caches_.size(); ++k)
+    if (bufs[k].valid != total) // a function that appends other than one row per token
+      return Status::error(at_ + "KV cache '" + caches_[k].name + "' holds " +
+                           std::to_string(bufs[k].valid) + " rows after the run, expected " + std::to_string(total));
+  const HostTensor &logits = (*r)[logitsOutput_];
+  if (logits.type != "f32" || logits.dims.size() != 3 || logits.dims[0] != 1 || logits.dims[1] != seq ||
+      logits.dims[2] < 1)
+    return Status::error(at_ + "output '" + sig_.logits + "' of " + logits.type + " " +
+                         programDimsText(logits.dims) + ", expected f32 [1, " + std::to_string(seq) + ", vocab]");
+  const int64_t vocab = logits.dims[2];
+  out.logits.resize(size_t(vocab));
+  std::memcpy(out.logits.data(), logits.bytes.data() + size_t((seq - 1) * vocab) * 4, size_t(vocab) * 4);
+  out.token = std::max_element(out.logits.begin(), out.logits.end()) - out.logits.begin();
+  length_ = total;
+  return out;
+}
+
+Result<DeviceGenerationStep> DeviceGeneration::prefill(const std::vector<int64_t> &prompt) {
+  if (prompt.empty())
+    return Status::error(at_ + "prefill: expected a non-empty prompt");
+  if (int64_t(prompt.size()) > maxContext_)
+    return Status::error(at_ + "prefill: prompt of " + std::to_string(prompt.size()) +
+                         " tokens is longer than the maximum context of " + std::to_string(maxContext_));
+  length_ = 0; // the caches' rows are spare again (a failed prefill leaves none valid)
+  return run(prompt, false);
+}
+
+Result<DeviceGenerationStep> DeviceGeneration::step(int64_t token) {
+  if (length_ == 0)
+    return Status::error(at_ + "step: call prefill first");
+  return run({token}, opts_.graphDecode);
+}
+
+Status DeviceGeneration::truncate(int64_t length) {
+  if (length < 0 || length > length_)
+    return Status::error(at_ + "truncate: expected a length in [0, " + std::to_string(length_) +
+                         "], found " + std::to_string(length));
+  length_ = length;
+  return Status();
+}
+
+} // namespace device
+} // namespace bmc

@@ -1,0 +1,133 @@
+//===- runtime/device/DeviceGeneration.h - tokens from a DeviceProgram -*- C++ -*-===//
+//
+// Token generation on a device: the CPU Session's prefill / decode loop
+// (runtime/Session.cpp) over a decoder function's DeviceProgram (its
+// `// bmc-program` line, written by the CUDA emitter). It owns one
+// DeviceKVCache per in-place cache input of the function, grows them before
+// each run by the session's policy (bmc: capacity = needed + r - 1 rows, at
+// most the maximum context, so one growth every r tokens; prealloc: the
+// maximum context at once), feeds input_ids, an all-ones attention_mask and
+// position_ids (the session's inputs), and returns the last position's
+// logits and the greedy token. A decode step may run as a device graph
+// (DeviceProgram::run's `graph`: captured once, then updated in place).
+//
+// The pairing of caches: after the BMC pass a cache is one kv_cache input
+// (the present output it replaced is gone; its name is the input's
+// bmc.kv_present attribute and is not needed to run), which the program
+// line records with its heads, head_dim and type. A cache still paired with
+// a present output (concat mode) has no device form here and is refused by
+// name.
+//
+// Errors are one line (a prompt past the maximum context, a cache that
+// cannot grow, a weight or input the program lacks); a failed step leaves
+// the generation as it was (its length and valid rows), except a growth
+// that fails while moving blocks (DeviceKVCache.h: the rows are undefined);
+// a failed prefill leaves it empty (as the CPU session's). r is given: no
+// cost model chooses it here yet.
+// Thread safety: none; one owner, the device's stream (Device.h).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BMC_RUNTIME_DEVICE_DEVICEGENERATION_H
+#define BMC_RUNTIME_DEVICE_DEVICEGENERATION_H
+
+#include "bmc/model.h"
+#include "runtime/device/DeviceKVCache.h"
+#include "runtime/device/DeviceProgram.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bmc {
+namespace device {
+
+// The decoder interface of the function, by input and output names.
+struct DeviceDecoderSignature {
+  std::string inputIds = "input_ids"; // [1, seq], i64 or i32
+  std::string attentionMask;          // [1, total], all ones; "" when the function has none
+  std::string positionIds;            // [1, seq], length .. length + seq - 1; "" when none
+  std::string logits = "logits";      // [1, seq, vocab] f32 output
+  struct Cache {
+    std::string past;    // the function's kv_cache input
+    std::string present; // the output it is returned as; "" in place (the only form run here)
+  };
+  std::vector<Cache> caches;
+  // Token ids are checked against it when > 0 (without it, an id out of range
+  // traps in the device's gather: data.cuh).
+  int64_t vocab = 0;
+  int64_t maxPositions = 0; // the model's context limit; 0: none known
+
+  // The names of a model's decoder interface (bmc/model.h: the indices the
+  // CPU runtime learned from the function's arguments); an error naming what
+  // it has that is not fed here (GroupQueryAttention's lengths, a static
+  // cache's indices).
+  static Result<DeviceDecoderSignature> fromModel(const ModelSignature &sig);
+};
+
+struct DeviceGenerationOptions {
+  std::string kvMode = "bmc"; // "bmc" (grow by r) or "prealloc" (the maximum context at once)
+  int64_t r = 16;             // spare rows per growth in bmc mode (>= 1)
+  int64_t maxContext = 0;     // tokens; 0: the signature's maxPositions, else 4096
+  bool graphDecode = false;   // decode steps as one device graph
+  bool useGrowable = true;    // the device's growable buffers where it has them (DeviceKVOptions)
+};
+
+struct DeviceGenerationStep {
+  std::vector<float> logits; // the last position's [vocab]
+  int64_t token = -1;        // its argmax (the first maximum, as Sampling.cpp's greedy)
+  StepReport graph;          // a graphed decode step's report (captured or updated)
+};
+
+class DeviceGeneration {
+public:
+  // Creates the program (uploads the weights), checks the signature against
+  // its inputs, and creates the caches (nothing committed before a prefill).
+  // `launcher` must outlive the generation.
+  static Result<std::unique_ptr<DeviceGeneration>> create(Device &device, EmittedLauncher &launcher,
+                                                          const std::string &emittedSource,
+                                                          const std::string &function,
+                                                          const std::map<std::string, HostTensor> &weights,
+                                                          const DeviceDecoderSignature &sig,
+                                                          const DeviceGenerationOptions &opts = {});
+  ~DeviceGeneration();
+
+  // A whole prompt (batch 1) from position 0; the caches' rows are reused.
+  Result<DeviceGenerationStep> prefill(const std::vector<int64_t> &prompt);
+  // One token after the last; as a graph with graphDecode.
+  Result<DeviceGenerationStep> step(int64_t token);
+  // Keeps the first `length` tokens (0 <= length <= length()): rows past it
+  // are spare again (a rejected speculative draft).
+  Status truncate(int64_t length);
+
+  int64_t length() const { return length_; }
+  int64_t maxContext() const { return maxContext_; }
+  size_t caches() const { return caches_.size(); }
+  const DeviceKVCache &cache(size_t i) const { return *caches_[i].kv; }
+  const std::string &cacheName(size_t i) const { return caches_[i].name; }
+  DeviceProgram &program() { return *program_; }
+
+private:
+  DeviceGeneration(Device &device) : device_(device) {}
+  Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed);
+
+  struct Cache {
+    std::string name;
+    std::unique_ptr<DeviceKVCache> kv;
+  };
+  Device &device_;
+  std::string at_; // "device generation @function: ", each error's start
+  std::unique_ptr<DeviceProgram> program_;
+  DeviceDecoderSignature sig_;
+  DeviceGenerationOptions opts_;
+  std::string idsType_, maskType_, positionsType_; // the program's element types of those inputs
+  size_t logitsOutput_ = 0;
+  std::vector<Cache> caches_;
+  int64_t maxContext_ = 0, length_ = 0;
+  EmittedStepGraph graph_;
+};
+
+} // namespace device
+} // namespace bmc
+
+#endif
