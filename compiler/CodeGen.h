@@ -62,9 +62,10 @@ std::string hostCpuDescription();
 std::vector<std::string> requiredCpuFeatures();
 
 
-/// Writes header + meta + code + weight blob, atomically (temp + rename).
+/// Writes header + meta + code + the CUDA section (if not empty) + weight
+/// blob, atomically (temp + rename).
 Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta, const std::string &image,
-                        const WeightPlan &plan, const WeightStore &store);
+                        const WeightPlan &plan, const WeightStore &store, const std::vector<uint8_t> &cuda = {});
 
 } // namespace bmc
 

@@ -239,6 +239,8 @@ static void finishDecoderInfo(mlir::ModuleOp module, const CompileOptions &opts,
 /// any work: nothing out of range is clamped or passed on silently.
 static Status checkCompileOptions(const std::string &path, const CompileOptions &o) {
   auto bad = [&](const std::string &m) { return Status::error(path + ": CompileOptions: " + m); };
+  if (o.target != Target::Cpu && o.target != Target::Cuda)
+    return bad("target: expected Target::Cpu or Cuda, found " + std::to_string(int(o.target)));
   if (o.r < 0 || o.r > limits::kMaxR) return bad(limits::outOfRange("r", 0, limits::kMaxR, o.r) + " (0 = the cost model's)");
   if (o.kvPadding != KVPadding::Skip && o.kvPadding != KVPadding::Mask)
     return bad("kvPadding: expected KVPadding::Skip or Mask, found " + std::to_string(int(o.kvPadding)));
@@ -271,14 +273,17 @@ struct Compiled {
   std::unique_ptr<llvm::Module> llmod;
 };
 
-static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
-                          std::string &error, const std::function<void()> &planReady = {}) {
+/// Import, the graph passes and the signature with its decoder interface:
+/// what both targets start from. `resolved` is `opts` with the KV type the
+/// caches have (never Auto).
+static bool analyzeModel(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
+                         CompileOptions &resolved, std::string &error) {
   if (!frontend(ctx, path, opts, c.im, error)) return false;
   c.sig = extractSignature(*c.im.module);
   c.sig.decoder = analyzeDecoder(*c.im.module, c.sig);
   // The caches' element type in every mode (kvType Auto: the graph's); the
   // code and the package record it, never Auto.
-  CompileOptions resolved = opts;
+  resolved = opts;
   resolved.kvType = resolvedKVType(*c.im.module, c.sig.decoder, opts.kvType);
   finishDecoderInfo(*c.im.module, resolved, c.sig.decoder);
   if ((opts.kvType == KVType::BF16 || opts.kvType == KVType::F16) && !c.sig.decoder.inplaceKV) {
@@ -294,6 +299,13 @@ static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const
             "for f32 caches";
     return false;
   }
+  return true;
+}
+
+static bool compileToLLVM(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts, Compiled &c,
+                          std::string &error, const std::function<void()> &planReady = {}) {
+  CompileOptions resolved;
+  if (!analyzeModel(ctx, path, opts, c, resolved, error)) return false;
   if (opts.progress) opts.progress("generate code");
   c.llctx = std::make_unique<llvm::LLVMContext>();
   c.llmod = generateLLVMIR(*c.im.module, *c.llctx, c.plan, resolved, error,
@@ -408,6 +420,9 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   std::shared_ptr<const ModelAssets> assets;
   if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
+  if (opts.target != Target::Cpu)
+    return Status::error(path + ": CompileOptions: target " + targetName(opts.target) +
+                         ": the JIT compiles for the CPU only; write a package (bmc-compile --target cuda -o FILE)");
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;
@@ -438,6 +453,37 @@ Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const Compi
   return limits::statusFromException(given, e);
 }
 
+/// The whole model as CUDA C with its bmc-program lines (--emit cuda, and
+/// the CUDA section of --target cuda); false with the first error, naming
+/// the op and its place, and nothing written to `os`.
+static bool emitWholeModelCuda(mlir::MLIRContext &ctx, mlir::ModuleOp module, const CompileOptions &opts,
+                               llvm::raw_ostream &os, std::string &error) {
+  std::string diag;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && diag.empty()) {
+      llvm::raw_string_ostream ds(diag);
+      // The refusal of a whole model names its op's place itself; an op's
+      // own error (head_dim > 256, ...) gets it in front.
+      std::string where = mlir::bmc::cuda::describeLocation(d.getLocation());
+      if (!where.empty() && d.str().find(where) == std::string::npos) ds << where << ": ";
+      ds << d.str();
+    }
+    return mlir::success();
+  });
+  mlir::bmc::cuda::CudaEmitOptions eo;
+  eo.wholeModel = true;
+  eo.weights = opts.weights == WeightFormat::F16    ? mlir::bmc::cuda::WeightStorage::F16
+               : opts.weights == WeightFormat::BF16 ? mlir::bmc::cuda::WeightStorage::BF16
+               : opts.weights == WeightFormat::Int8 ? mlir::bmc::cuda::WeightStorage::Int8
+               : opts.weights == WeightFormat::Int4 ? mlir::bmc::cuda::WeightStorage::Int4
+                                                    : mlir::bmc::cuda::WeightStorage::Model;
+  if (mlir::failed(mlir::bmc::cuda::emitCuda(module, os, eo))) {
+    error = diag;
+    return false;
+  }
+  return true;
+}
+
 Result<std::string> compileToText(const std::string &given, const CompileOptions &opts, const std::string &stage) {
   std::string path;
   std::shared_ptr<const ModelAssets> assets;
@@ -447,6 +493,9 @@ Result<std::string> compileToText(const std::string &given, const CompileOptions
   ctx.disableMultithreading();
   std::string error, text;
   llvm::raw_string_ostream os(text);
+  if (stage == "llvm" && opts.target != Target::Cpu)
+    return Status::error(path + ": --emit llvm is the CPU target's code; with --target " + targetName(opts.target) +
+                         " use --emit cuda");
   if (stage == "mlir") {
     ImportedModel im;
     if (!frontend(ctx, path, opts, im, error)) return Status::error(error);
@@ -455,30 +504,11 @@ Result<std::string> compileToText(const std::string &given, const CompileOptions
   }
   if (stage == "cuda") {
     // A whole-model CUDA compile: the emitter refuses (nothing printed) at the
-    // first op without a CUDA form; no model passes yet (docs/DESIGN.md).
+    // first op without a CUDA form (docs/DESIGN.md).
     ImportedModel im;
     if (!frontend(ctx, path, opts, im, error)) return Status::error(error);
-    std::string diag;
-    mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
-      if (d.getSeverity() == mlir::DiagnosticSeverity::Error && diag.empty()) {
-        llvm::raw_string_ostream ds(diag);
-        // The refusal of a whole model names its op's place itself; an op's
-        // own error (head_dim > 256, ...) gets it in front.
-        std::string where = mlir::bmc::cuda::describeLocation(d.getLocation());
-        if (!where.empty() && d.str().find(where) == std::string::npos) ds << where << ": ";
-        ds << d.str();
-      }
-      return mlir::success();
-    });
-    mlir::bmc::cuda::CudaEmitOptions eo;
-    eo.wholeModel = true;
-    eo.weights = opts.weights == WeightFormat::F16    ? mlir::bmc::cuda::WeightStorage::F16
-                 : opts.weights == WeightFormat::BF16 ? mlir::bmc::cuda::WeightStorage::BF16
-                 : opts.weights == WeightFormat::Int8 ? mlir::bmc::cuda::WeightStorage::Int8
-                 : opts.weights == WeightFormat::Int4 ? mlir::bmc::cuda::WeightStorage::Int4
-                                                      : mlir::bmc::cuda::WeightStorage::Model;
-    if (mlir::failed(mlir::bmc::cuda::emitCuda(*im.module, os, eo)))
-      return Status::error(path + ": --emit cuda: " + escapeControl(diag));
+    if (!emitWholeModelCuda(ctx, *im.module, opts, os, error))
+      return Status::error(path + ": --emit cuda: " + escapeControl(error));
     return text;
   }
   Compiled c;
@@ -487,12 +517,100 @@ Result<std::string> compileToText(const std::string &given, const CompileOptions
   return text;
 }
 
+/// The weights section of a CUDA package: each weight the programs upload,
+/// raw in the model's layout and type, placed in `plan`; the section's
+/// table gets their offsets.
+static Status placeCudaWeights(const std::string &path, const WeightStore &store, pkg::CudaSection &sec,
+                               WeightPlan &plan) {
+  auto typeOf = [](const Weight &w) -> std::string {
+    switch (w.dtype) { // ONNX TensorProto data types
+    case 1: return "f32";
+    case 10: return "f16";
+    case 16: return "bf16";
+    case 6: return "i32";
+    case 7: return "i64";
+    case 9: return "i1";
+    }
+    return "ONNX type " + std::to_string(w.dtype);
+  };
+  for (pkg::CudaWeight &w : sec.weights) {
+    const Weight *src = store.find(w.name);
+    if (!src) return Status::error(path + ": --target cuda: internal: the programs upload weight '" + w.name +
+                                   "', which the model does not have");
+    if (src->quantBits != 0 || typeOf(*src) != w.type || src->dims != w.dims)
+      return Status::error(path + ": --target cuda: internal: weight '" + w.name + "' is " + typeOf(*src) +
+                           (src->quantBits ? " (quantized)" : "") + " in the model and " + w.type + " in the programs");
+    w.bytes = src->bytes;
+    w.offset = uint64_t(plan.request(w.name, WeightEntry::Raw, int64_t(src->bytes)));
+  }
+  return Status();
+}
+
+/// compilePackage for Target::Cuda: the metadata, no CPU code, the CUDA
+/// section (the whole model's CUDA C, NVRTC's cubins and PTX, the weight
+/// table) and the weights the programs upload.
+static Status compileCudaPackage(const std::string &path, const std::string &out, const CompileOptions &opts,
+                                 const std::shared_ptr<const ModelAssets> &assets, CompileReport *report) {
+  if (opts.activations != ActivationFormat::F32)
+    return Status::error(path + ": --target cuda: activations " + activationFormatName(opts.activations) +
+                         " have no CUDA form (f32 only)");
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  Compiled c;
+  CompileOptions resolved;
+  std::string error;
+  if (!analyzeModel(ctx, path, opts, c, resolved, error)) return Status::error(error);
+  c.sig.decoder.activations = activationFormatName(opts.activations);
+  if (opts.checkSignature)
+    if (Status s = opts.checkSignature(c.sig); !s.ok()) return s;
+  if (opts.progress) opts.progress("emit CUDA C");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (!emitWholeModelCuda(ctx, *c.im.module, opts, os, error))
+    return Status::error(path + ": --target cuda: " + escapeControl(error));
+  os.flush();
+  if (opts.progress) opts.progress("compile the kernels ahead of time with NVRTC (sm_80, sm_90)");
+  Result<pkg::CudaSection> sec = pkg::buildCudaSection(text);
+  if (!sec) return Status::error(path + ": --target cuda: " + sec.status().message());
+  if (Status s = placeCudaWeights(path, *c.im.weights, sec.value(), c.plan); !s.ok()) return s;
+  if (opts.progress) opts.progress("write " + out);
+  pkg::Meta meta;
+  meta.sig = c.sig;
+  meta.producer = "bmc " BMC_VERSION;
+  size_t slash = path.find_last_of('/');
+  meta.source = slash == std::string::npos ? path : path.substr(slash + 1);
+  meta.targetCpu = "none (--target cuda: no CPU code)";
+  if (assets) {
+    meta.hasAssets = true;
+    meta.assets = *assets;
+  }
+  std::vector<uint8_t> metaBytes = pkg::encodeMeta(meta), cudaBytes = pkg::encodeCudaSection(sec.value());
+  // Never write a package the loader would refuse.
+  {
+    pkg::Meta back;
+    pkg::CudaSection backSection;
+    std::string why;
+    if (!pkg::decodeMeta(metaBytes.data(), metaBytes.size(), back, why) ||
+        !pkg::decodeCudaSection(cudaBytes.data(), cudaBytes.size(), uint64_t(c.plan.totalBytes()), backSection, why))
+      return Status::error(path + ": internal: the package does not pass the loader's checks: " + why);
+  }
+  if (Status s = writePackageFile(out, metaBytes, std::string(), c.plan, *c.im.weights, cudaBytes); !s.ok()) return s;
+  if (report) {
+    report->signature = c.sig;
+    report->weightBytes = c.plan.totalBytes();
+    report->cudaSectionBytes = int64_t(cudaBytes.size());
+    report->importNotes = c.im.notes;
+  }
+  return Status();
+}
+
 Status compilePackage(const std::string &given, const std::string &out, const CompileOptions &opts,
                       CompileReport *report) try {
   std::string path;
   std::shared_ptr<const ModelAssets> assets;
   if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
+  if (opts.target == Target::Cuda) return compileCudaPackage(path, out, opts, assets, report);
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;

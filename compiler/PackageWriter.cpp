@@ -213,7 +213,7 @@ private:
 } // namespace
 
 Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta, const std::string &image,
-                        const WeightPlan &plan, const WeightStore &store) {
+                        const WeightPlan &plan, const WeightStore &store, const std::vector<uint8_t> &cuda) {
   pkg::Header h{};
   std::memcpy(h.magic, pkg::kMagic, 8);
   h.formatVersion = pkg::kFormatVersion;
@@ -222,7 +222,16 @@ Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta
   h.metaSize = meta.size();
   h.codeOffset = h.metaOffset + h.metaSize;
   h.codeSize = image.size();
-  h.weightsOffset = (h.codeOffset + h.codeSize + pkg::kWeightsAlign - 1) / pkg::kWeightsAlign * pkg::kWeightsAlign;
+  // A CUDA package's section follows the (empty) code; a CPU package has
+  // none, and its header's CUDA fields stay zero.
+  uint64_t beforeWeights = h.codeOffset + h.codeSize;
+  if (!cuda.empty()) {
+    h.cudaOffset = beforeWeights;
+    h.cudaSize = cuda.size();
+    h.cudaChecksum = pkg::crc32c(0, cuda.data(), cuda.size());
+    beforeWeights += h.cudaSize;
+  }
+  h.weightsOffset = (beforeWeights + pkg::kWeightsAlign - 1) / pkg::kWeightsAlign * pkg::kWeightsAlign;
   h.weightsSize = uint64_t(plan.totalBytes());
   h.fileSize = h.weightsOffset + h.weightsSize;
   // Streamed: each weight is packed into the write window and leaves with
@@ -238,6 +247,8 @@ Status writePackageFile(const std::string &out, const std::vector<uint8_t> &meta
   if (Status s = w.append(0, &h, sizeof h); !s.ok()) return s;
   if (Status s = w.append(h.metaOffset, meta.data(), meta.size()); !s.ok()) return s;
   if (Status s = w.append(h.codeOffset, image.data(), image.size()); !s.ok()) return s;
+  if (!cuda.empty())
+    if (Status s = w.append(h.cudaOffset, cuda.data(), cuda.size()); !s.ok()) return s;
   std::string error;
   for (const WeightEntry &e : plan.entries()) { // in offset order (WeightPlan::place)
     Status st;

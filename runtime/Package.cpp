@@ -4,6 +4,7 @@
 #include "bmc/abi/entry.h"
 #include "bmc/abi/limits.h"
 #include "bmc/abi/open_file.h"
+#include "runtime/CudaPackage.h"
 
 #include <algorithm>
 #include <array>
@@ -436,6 +437,8 @@ struct Mapping {
 Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) try {
   auto fail = [&](const std::string &why) { return Status::error(path + ": " + why); };
   if (Status s = limits::checkThreads(opts.threads, "threads"); !s.ok()) return fail(s.message());
+  if (opts.device != Target::Cpu && opts.device != Target::Cuda)
+    return fail("LoadOptions: device: expected Target::Cpu or Cuda, found " + std::to_string(int(opts.device)));
   size_t size = 0;
   std::string openError;
   int fd = openRegularFile(path, size, openError); // FIFOs and devices refused without blocking
@@ -474,12 +477,27 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   if (!within(h.metaOffset, h.metaSize) || !within(h.codeOffset, h.codeSize) || !within(h.weightsOffset, h.weightsSize) ||
       h.weightsOffset % pkg::kWeightsAlign)
     return fail("corrupted header (section out of range)");
+  // The CUDA section, if any (all three fields zero without one), sits
+  // between the code and the weights.
+  const bool hasCuda = h.cudaSize != 0;
+  if (!hasCuda && (h.cudaOffset != 0 || h.cudaChecksum != 0))
+    return fail("corrupted header (an empty CUDA section with an offset or a checksum)");
+  if (hasCuda && !within(h.cudaOffset, h.cudaSize))
+    return fail("corrupted header (CUDA section out of range: offset " + std::to_string(h.cudaOffset) + ", " +
+                std::to_string(h.cudaSize) + " bytes in a file of " + std::to_string(size) + ")");
   // The sections in the documented order, not overlapping (sums cannot
   // overflow: each is at most the file size).
-  if (h.metaOffset + h.metaSize > h.codeOffset || h.codeOffset + h.codeSize > h.weightsOffset)
+  if (h.metaOffset + h.metaSize > h.codeOffset || h.codeOffset + h.codeSize > h.weightsOffset ||
+      (hasCuda && (h.codeOffset + h.codeSize > h.cudaOffset || h.cudaOffset + h.cudaSize > h.weightsOffset)))
     return fail("corrupted header (sections overlap or are out of order)");
-  if (h.reserved0 != 0 || std::any_of(std::begin(h.reserved), std::end(h.reserved), [](uint8_t b) { return b != 0; }))
+  if (h.reserved0 != 0 || h.reserved1 != 0 ||
+      std::any_of(std::begin(h.reserved), std::end(h.reserved), [](uint8_t b) { return b != 0; }))
     return fail("corrupted header (reserved bytes are not zero)");
+#ifndef BMC_FUZZ_PACKAGE_LOADER
+  // Its own checksum first, so that damage there is named as such.
+  if (hasCuda && pkg::crc32c(0, base + h.cudaOffset, h.cudaSize) != h.cudaChecksum)
+    return fail("CUDA section: checksum mismatch: the section is corrupted");
+#endif
   pkg::Header zeroed = h;
   zeroed.checksum = 0;
   uint32_t crc = pkg::crc32c(0, &zeroed, sizeof zeroed);
@@ -495,6 +513,29 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   pkg::Meta meta;
   std::string err;
   if (!pkg::decodeMeta(base + h.metaOffset, h.metaSize, meta, err)) return fail(err);
+#ifndef BMC_FUZZ_PACKAGE_LOADER // fuzz builds never load code: their seeds have it cut out (tests/fuzz/make_seeds.py)
+  if (h.codeSize == 0 && !hasCuda) return fail("corrupted header (no code for any target: the code section is empty)");
+#endif
+  CudaPackageParts cuda;
+  if (hasCuda && !pkg::decodeCudaSection(base + h.cudaOffset, h.cudaSize, h.weightsSize, cuda.section, err))
+    return fail(err);
+  if (opts.device == Target::Cuda) {
+    if (!hasCuda)
+      return fail("device cuda: the package has no CUDA section (compiled for the CPU); recompile it with "
+                  "bmc-compile --target cuda");
+    cuda.signature = meta.sig;
+    cuda.weights = std::shared_ptr<const uint8_t>(map, base + h.weightsOffset);
+    cuda.weightBytes = h.weightsSize;
+    cuda.options = opts;
+    auto model = loadCudaPackage(std::move(cuda));
+    if (!model) return fail(model.status().message());
+    return model;
+  }
+#ifndef BMC_FUZZ_PACKAGE_LOADER
+  if (h.codeSize == 0)
+    return fail("device cpu: the package has no CPU code, only a CUDA section (compiled with --target cuda); load "
+                "it with device cuda (bmc-run --device cuda), or recompile it with --target cpu");
+#endif
   for (const std::string &f : meta.cpuFeatures)
     if (!pkg::cpuHas(f))
       return fail("compiled for a CPU with " + f + " (" + meta.targetCpu + "); this CPU lacks it: recompile here");

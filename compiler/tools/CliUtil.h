@@ -52,6 +52,7 @@ inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOp
     if (endsWith(path, ".onnx") || ModelFolder::isFolder(path)) return compileOnnx(path, co);
     LoadOptions lo;
     lo.threads = co.threads;
+    lo.device = co.target;
     return Model::load(path, lo);
   }();
   if (!res) die(res.status().message());

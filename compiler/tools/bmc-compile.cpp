@@ -17,7 +17,8 @@ static const char *kUsage = R"(usage: bmc-compile MODEL -o MODEL.bmcpkg [options
 
 Compiles an ONNX decoder ahead of time for this machine's CPU into a package
 (native code, packed weights, signature; format version and checksum) that
-bmc-run and bmc::Model::load use without recompiling. MODEL is an .onnx file
+bmc-run and bmc::Model::load use without recompiling; with --target cuda,
+for NVIDIA GPUs instead (below; such a package does not run yet). MODEL is an .onnx file
 or a model folder as Hugging Face / Optimum export it (docs/FOLDERS.md): its
 tokenizer file and generation defaults (config.json, generation_config.json,
 tokenizer_config.json) are embedded in the package, so that
@@ -25,6 +26,15 @@ tokenizer_config.json) are embedded in the package, so that
 
 Options:
   -o FILE              output package (required unless --emit is given)
+  --target TARGET      cpu (default): native code for this machine's CPU;
+                       cuda: the whole model as CUDA C with its bmc-program
+                       lines, compiled ahead of time by NVRTC into cubins for
+                       sm_80 and sm_90 plus their PTX (for newer GPUs), and the
+                       weights the programs upload, raw; no CPU code
+                       (docs/PACKAGE.md). Needs NVRTC (the CUDA toolkit) here,
+                       not a GPU. Such a package loads with bmc-run --device
+                       cuda, which does not run it yet (the device generation
+                       loop is missing: it ends in a one-line error)
   --model-file PATH    a model folder's ONNX file (relative to the folder, e.g.
                        onnx/model_q4.onnx) instead of the one bmc chooses
                        (docs/FOLDERS.md)
@@ -80,6 +90,7 @@ static int run(int argc, char **argv) {
   std::string actArg = a.str("--act", "f32");
   std::string kvTypeArg = a.str("--kv-type", "auto");
   std::string emit = a.str("--emit", "");
+  std::string targetArg = a.str("--target", "cpu");
   bool remarks = a.flag("--remarks"), quiet = a.flag("--quiet");
   a.finish();
   if (kv != "bmc" && kv != "prealloc" && kv != "concat") a.fail("--kv: expected bmc, prealloc or concat, found " + cli::shown(kv));
@@ -96,6 +107,9 @@ static int run(int argc, char **argv) {
   if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "cuda")
     a.fail("--emit: expected mlir, llvm or cuda, found " + cli::shown(emit));
   if (emit.empty() && out.empty()) a.fail("missing -o FILE (see --help)");
+  Target target;
+  if (!parseTarget(targetArg, target)) a.fail("--target: expected cpu or cuda, found " + cli::shown(targetArg));
+  if (target == Target::Cuda && emit == "llvm") a.fail("--emit llvm: the CPU target's code, found --target cuda");
 
   CompileOptions co;
   // A folder's files, or --tokenizer, are read and checked before compiling.
@@ -141,6 +155,7 @@ static int run(int argc, char **argv) {
   co.weights = weights;
   co.activations = act;
   co.kvType = kvType;
+  co.target = target;
   auto t0 = Clock::now();
   auto last = t0;
   if (!quiet)
@@ -171,7 +186,12 @@ static int run(int argc, char **argv) {
     std::fprintf(stderr, "bmc-compile: embedded %sthe generation defaults (%s)\n", what.c_str(),
                  assets->generation.describe().c_str());
   }
-  if (!quiet)
+  if (!quiet && target == Target::Cuda)
+    std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s for --target cuda (%.1f MB of weights; a CUDA section of "
+                 "%.1f KB: CUDA C, cubins and PTX; no CPU code)\n",
+                 std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str(), rep.weightBytes / 1e6,
+                 rep.cudaSectionBytes / 1e3);
+  else if (!quiet)
     std::fprintf(stderr, "bmc-compile: [%6.2f s] wrote %s (%.1f MB of weights, %s matmuls%s, %.1f MB read per token; "
                  "%.1f KB of code)\n",
                  std::chrono::duration<double>(Clock::now() - t0).count(), out.c_str(), rep.weightBytes / 1e6,

@@ -94,6 +94,13 @@ Options:
                          (default: the model's, or its config's context
                          length if smaller)
   --threads N            kernel threads (default: all cores)
+  --device DEVICE        cpu (default) or cuda: where a package runs; cuda
+                         needs a package compiled with bmc-compile --target
+                         cuda (and cpu one with CPU code: each other pairing
+                         is a one-line error). Not yet: cuda checks the
+                         package's CUDA section and opens the GPU, then stops
+                         with an error naming the missing device generation
+                         loop; without a GPU, the CUDA driver's error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N
@@ -141,10 +148,13 @@ static int run(int argc, char **argv) {
   int threads = int(a.integer("--threads", 0, 0, limits::kMaxThreads));
   std::optional<int64_t> packThreads = a.integerOpt("--pack-threads", 1, 64);
   std::string draftPath = a.str("--draft", "");
+  std::string deviceArg = a.str("--device", "cpu");
   std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
   if (!promptIds.empty() && promptArg) a.fail("--prompt and --prompt-ids: expected one prompt, found both");
+  Target device;
+  if (!parseTarget(deviceArg, device)) a.fail("--device: expected cpu or cuda, found " + cli::shown(deviceArg));
   // A model folder: its files are read (and a bad one refused) before anything is compiled.
   std::shared_ptr<const ModelAssets> assets;
   std::string compilePath = model, folderModelFile;
@@ -219,6 +229,7 @@ static int run(int argc, char **argv) {
   co.kvType = kvType;
   co.threads = threads;
   co.packThreads = int(packThreads.value_or(0));
+  co.target = device; // a package loads on it; the JIT refuses anything but cpu
   // Each stage with the seconds since the start, as bmc-compile prints them.
   if (!quiet && !json)
     co.progress = [t0](const std::string &s) {

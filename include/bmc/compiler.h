@@ -75,6 +75,11 @@ const char *kvPaddingName(KVPadding p); ///< "skip" / "mask"
 bool parseKVPadding(const std::string &name, KVPadding &out);
 
 struct CompileOptions {
+  /// What a package is compiled for (compilePackage): Cpu, native code for
+  /// this machine; Cuda, the CUDA C of the whole model with cubins for sm_80
+  /// and sm_90 and PTX, compiled ahead of time by NVRTC (docs/PACKAGE.md), no
+  /// CPU code. compileOnnx (the JIT) and compileToText take Cpu only.
+  Target target = Target::Cpu;
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
   KVMode kvMode = KVMode::BMC;
   /// Spare rows per reallocation in BMC mode; 0 = chosen by the cost model.
@@ -148,7 +153,8 @@ struct CompileOptions {
 struct CompileReport {
   ModelSignature signature;   ///< includes the decoder interface and the KV rewrite status
   int64_t weightBytes = 0;    ///< packed weight blob
-  int64_t codeBytes = 0;      ///< package code image (0 for JIT)
+  int64_t codeBytes = 0;      ///< package code image (0 for JIT and --target cuda)
+  int64_t cudaSectionBytes = 0; ///< the CUDA section (--target cuda; else 0)
   /// What the import did to the graph besides translating it, one line each
   /// (e.g. Optimum's merged-decoder If resolved to its with-past branch).
   std::vector<std::string> importNotes;

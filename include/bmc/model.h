@@ -90,9 +90,24 @@ public:
   virtual std::string describe() const = 0;
 };
 
+/// Where a model's code runs: what bmc-compile --target writes and what
+/// bmc-run --device (LoadOptions::device) loads. One enum for both.
+enum class Target {
+  Cpu,  ///< native code for the compiling CPU (the package's code section)
+  Cuda, ///< CUDA C, with cubins and PTX compiled ahead of time (its CUDA section)
+};
+const char *targetName(Target t); ///< "cpu" / "cuda"
+/// Parses "cpu" / "cuda"; false for anything else.
+bool parseTarget(const std::string &name, Target &out);
+
 struct LoadOptions {
   /// Threads for kernels; 0 = all cores of this machine.
   int threads = 0;
+  /// The device the package runs on: Cpu needs its CPU code, Cuda its CUDA
+  /// section (docs/PACKAGE.md); the other is a one-line error. Cuda does not
+  /// run yet: after the section is checked and the device opened, load()
+  /// returns the "not yet" error of the missing device generation loop.
+  Target device = Target::Cpu;
 };
 
 struct RunOptions {};

@@ -8,6 +8,8 @@
   OUT_DIR/package_load/  the llama and gpt2 micro decoders compiled by bmc-compile in each KV
                          mode, and "slim" copies with the code and weights sections cut out (the
                          fuzz build never loads code, and the metadata is what the fuzzer is after)
+                         and a --target cuda package of a MatMul + Softmax graph (its CUDA section:
+                         CUDA C with program lines, cubins, PTX, the weight table), when NVRTC is here
   OUT_DIR/cli_args/      bmc-run argument lists, NUL-separated
 
 Needs Debian's python3-onnx (run with /usr/bin/python3).
@@ -20,7 +22,9 @@ import subprocess
 import sys
 
 FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "gptneox", "phi3", "opt"]
-HEADER = struct.Struct("<8sIIQQQQQQQII48s")  # bmc/abi/package.h: pkg::Header
+HEADER = struct.Struct("<8sIIQQQQQQQIIQQII24s")  # bmc/abi/package.h: pkg::Header (format 5)
+MATMUL_SOFTMAX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lit", "package",
+                              "make_matmul_softmax.py")
 
 
 def micro_model(modelgen, family, opset, path):
@@ -66,6 +70,16 @@ def main(out, modelgen, bmc_compile, extra_dirs):
             subprocess.run([bmc_compile, os.path.join(onnx_dir, f"{family}_op17.onnx"), "--kv", kv, "-o", pkg],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             slim(pkg, os.path.join(pkg_dir, f"{family}_{kv}_slim.bmcpkg"))
+    # The CUDA section's decoder (runtime/CudaPackage.cpp): a whole --target cuda package (its
+    # weights are 1.5 KB; the section is what the fuzzer is after). Without NVRTC, said and skipped.
+    onnx = os.path.join(pkg_dir, "matmul_softmax.onnx")
+    subprocess.run([sys.executable, MATMUL_SOFTMAX, onnx], check=True)
+    done = subprocess.run([bmc_compile, onnx, "--target", "cuda", "--quiet", "-o",
+                           os.path.join(pkg_dir, "matmul_softmax_cuda.bmcpkg")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        print("make_seeds.py: no --target cuda seed: " + done.stderr.strip(), file=sys.stderr)
+    os.remove(onnx)
 
     cli = [
         ["m.bmcpkg"],

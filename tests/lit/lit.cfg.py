@@ -6,6 +6,7 @@
 #   %modelgen the decoder generator, tests/models/bmc_modelgen.py, under %python
 #   %models   tests/models (committed: available in CI)
 #   %hf       the real exports (tests/e2e/data, committed)
+# Features: hf-models (those exports present), nvrtc (the CUDA toolkit's NVRTC, BMC_HAVE_CUDA)
 
 import os
 
@@ -37,6 +38,10 @@ config.substitutions.append(("%hf", config.hf_models_dir))
 
 if os.path.isfile(os.path.join(config.hf_models_dir, "llama_s.onnx")):
     config.available_features.add("hf-models")
+# The CUDA toolkit with NVRTC was found at configure time (BMC_HAVE_CUDA):
+# bmc-compile --target cuda can compile its kernels ahead of time.
+if config.bmc_have_cuda == "ON":
+    config.available_features.add("nvrtc")
 
 llvm_config.add_tool_substitutions(
     [

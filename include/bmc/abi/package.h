@@ -4,8 +4,11 @@
 //   [0, 128)     header: magic "BMCPKG\0\1", format version, ABI version,
 //                section offsets and sizes, CRC32C of everything else
 //   meta         the signature, decoder interface, target CPU (binary, below)
-//   code         a shared object exporting bmc_main (linked by ld.lld)
-//   weights      the packed weight blob, 4096-aligned so it can be mmapped
+//   code         a shared object exporting bmc_main (linked by ld.lld);
+//                empty in a CUDA package (bmc-compile --target cuda)
+//   cuda         optional: the CUDA C with its bmc-program lines, cubins and
+//                PTX, the weight table (below); absent in a CPU package
+//   weights      the weight blob, 4096-aligned so it can be mmapped
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_ABI_PACKAGE_H
@@ -27,7 +30,9 @@ constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
 //    total_sequence_length inputs, the KV cache element type (f32, bf16, f16), and an
 //    optional embedded tokenizer with generation defaults.
 // 4: a static cache's write_indices / nonpad_kv_seqlen inputs.
-constexpr uint32_t kFormatVersion = 4;
+// 5: an optional CUDA section (offset, size and its own CRC32C in what was
+//    reserved; zero in a CPU package, whose bytes are otherwise those of 4).
+constexpr uint32_t kFormatVersion = 5;
 constexpr size_t kHeaderSize = 128;
 constexpr uint64_t kWeightsAlign = 4096;
 
@@ -41,7 +46,10 @@ struct Header {
   uint64_t weightsOffset, weightsSize;
   uint32_t checksum; // CRC32C of the file with this field zeroed
   uint32_t reserved0;
-  uint8_t reserved[48];
+  uint64_t cudaOffset, cudaSize; // 0, 0: no CUDA section
+  uint32_t cudaChecksum;         // CRC32C of the CUDA section alone (0 without one)
+  uint32_t reserved1;
+  uint8_t reserved[24];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header layout");
 
@@ -69,6 +77,61 @@ bool decodeMeta(const uint8_t *data, size_t size, Meta &m, std::string &error);
 
 /// Whether this CPU has `feature` (names as in Meta::cpuFeatures).
 bool cpuHas(const std::string &feature);
+
+//===----------------------------------------------------------------------===//
+// The CUDA section (format 5; docs/PACKAGE.md "The CUDA section")
+//===----------------------------------------------------------------------===//
+
+/// The architectures bmc-compile --target cuda compiles for, in order: a
+/// cubin for each, and each one's PTX (the last one's is what the driver
+/// compiles for a newer GPU).
+inline const std::vector<std::string> &cudaPackageArchs() {
+  static const std::vector<std::string> archs = {"sm_80", "sm_90"};
+  return archs;
+}
+
+struct CudaBinary {
+  std::string arch;  ///< "sm_NN"
+  std::string cubin; ///< an ELF image for arch
+  std::string ptx;   ///< its PTX (".target sm_NN")
+};
+
+/// A weight a program uploads by name, and where its bytes are in the
+/// package's weights section (the model's layout and type, 64-byte aligned).
+struct CudaWeight {
+  std::string name;
+  std::string type; ///< f32, f16, bf16, i32, i64 or i1 (as the program line says)
+  std::vector<int64_t> dims;
+  uint64_t offset = 0, bytes = 0;
+};
+
+struct CudaSection {
+  std::string source;                 ///< the emitted CUDA C with its bmc-program lines
+  std::vector<std::string> functions; ///< those lines' functions, in order
+  std::vector<CudaBinary> binaries;   ///< one per architecture, ascending
+  std::vector<CudaWeight> weights;    ///< every program weight, by name, once
+};
+
+std::vector<uint8_t> encodeCudaSection(const CudaSection &s);
+/// Decodes and checks a CUDA section against a weights section of
+/// `weightsBytes`: every length against what is left, the architecture table
+/// (sm_NN names, ascending, each a cubin with an ELF header and its PTX for
+/// that target), the program lines (they parse, their functions are the
+/// recorded ones) and the weight table (each program weight listed with the
+/// program's type and dims, its bytes those of its dims, 64-byte aligned and
+/// inside the weights section). One line in `error` naming what is wrong.
+bool decodeCudaSection(const uint8_t *data, size_t size, uint64_t weightsBytes, CudaSection &s, std::string &error);
+
+/// The weights every bmc-program line of `source` uploads (offset and bytes
+/// unset), each once; a line that does not parse, or one weight given two
+/// types or shapes, is an error.
+Result<std::vector<CudaWeight>> cudaProgramWeights(const std::string &source);
+
+/// bmc-compile --target cuda: the section for `emitted` (the whole-model
+/// CUDA C): its functions and weights (offsets unset: the caller places them
+/// in the weights section) and NVRTC's cubin and PTX for each of
+/// cudaPackageArchs(). Without NVRTC, an error saying so.
+Result<CudaSection> buildCudaSection(const std::string &emitted);
 
 } // namespace bmc::pkg
 

@@ -441,8 +441,11 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, metaOffset), 24u);
   EXPECT_EQ(offsetof(pkg::Header, checksum), 72u);
   EXPECT_EQ(std::memcmp(pkg::kMagic, "BMCPKG\0\1", 8), 0);
-  EXPECT_EQ(pkg::kFormatVersion, 4u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets;
-                                      // 4: static-cache length inputs
+  EXPECT_EQ(offsetof(pkg::Header, cudaOffset), 80u);
+  EXPECT_EQ(offsetof(pkg::Header, cudaSize), 88u);
+  EXPECT_EQ(offsetof(pkg::Header, cudaChecksum), 96u);
+  EXPECT_EQ(pkg::kFormatVersion, 5u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets;
+                                      // 4: static-cache length inputs; 5: the CUDA section
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {

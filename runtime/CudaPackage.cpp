@@ -1,0 +1,349 @@
+//===- CudaPackage.cpp - the CUDA section of a package ---------------------===//
+//
+// Its codec and checks (bmc/abi/package.h; docs/PACKAGE.md "The CUDA
+// section"), the ahead-of-time build bmc-compile --target cuda calls (NVRTC
+// lives in the runtime, so the compiler includes no runtime/ header), and the
+// load path up to the device generation loop (CudaPackage.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/CudaPackage.h"
+#include "runtime/device/CudaDevice.h"
+#include "runtime/device/DeviceProgram.h"
+#include "runtime/device/KernelLibrary.h"
+#include "runtime/device/Nvrtc.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace bmc {
+
+const char *targetName(Target t) {
+  switch (t) {
+  case Target::Cpu: return "cpu";
+  case Target::Cuda: return "cuda";
+  }
+  return "?";
+}
+
+bool parseTarget(const std::string &name, Target &out) {
+  for (Target t : {Target::Cpu, Target::Cuda})
+    if (name == targetName(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
+namespace pkg {
+namespace {
+
+using json = nlohmann::json;
+
+/// Bytes per element of a program type; 0 for an unknown one.
+uint64_t elementBytes(const std::string &t) {
+  if (t == "f32" || t == "i32") return 4;
+  if (t == "f16" || t == "bf16") return 2;
+  if (t == "i64") return 8;
+  if (t == "i1") return 1;
+  return 0;
+}
+
+std::string dimsText(const std::vector<int64_t> &d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+/// At most 64 characters of a name read from a file, control bytes escaped.
+std::string shown(const std::string &s) {
+  std::string o;
+  for (char c : s.substr(0, 64)) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned char>(c));
+      o += b;
+    } else {
+      o += c;
+    }
+  }
+  return "'" + o + (s.size() > 64 ? "...'" : "'");
+}
+
+struct Put {
+  std::vector<uint8_t> out;
+  void u64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i)));
+  }
+  void str(const std::string &s) {
+    u64(s.size());
+    out.insert(out.end(), s.begin(), s.end());
+  }
+};
+
+/// Every read bounded by what is left; the first failure is kept.
+struct Get {
+  const uint8_t *p, *end;
+  std::string why;
+  bool ok() const { return why.empty(); }
+  void fail(const std::string &m) {
+    if (why.empty()) why = m;
+  }
+  uint64_t u64(const char *what) {
+    if (!ok()) return 0;
+    if (end - p < 8) {
+      fail(std::string("truncated at ") + what);
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(p[i]) << (8 * i);
+    p += 8;
+    return v;
+  }
+  uint64_t count(uint64_t max, const char *what) {
+    uint64_t n = u64(what);
+    if (ok() && n > max) fail(std::string(what) + " " + std::to_string(n) + " out of range [0, " + std::to_string(max) + "]");
+    return ok() ? n : 0;
+  }
+  std::string str(const char *what) {
+    uint64_t n = u64(what);
+    if (ok() && n > uint64_t(end - p)) fail(std::string(what) + ": " + std::to_string(n) + " bytes, " +
+                                            std::to_string(end - p) + " left (truncated)");
+    if (!ok()) return {};
+    std::string s(reinterpret_cast<const char *>(p), n);
+    p += n;
+    return s;
+  }
+};
+
+bool validArch(const std::string &a) {
+  if (a.size() < 5 || a.size() > 6 || a.compare(0, 3, "sm_") != 0) return false;
+  for (size_t i = 3; i < a.size(); ++i)
+    if (a[i] < '0' || a[i] > '9') return false;
+  return a[3] != '0';
+}
+
+int archNumber(const std::string &a) { return std::stoi(a.substr(3)); }
+
+/// Whether `ptx` declares `.target ARCH` (NVRTC writes ".target sm_NN").
+bool ptxTargets(const std::string &ptx, const std::string &arch) {
+  const std::string key = ".target " + arch;
+  for (size_t at = ptx.find(key); at != std::string::npos; at = ptx.find(key, at + 1)) {
+    const size_t after = at + key.size();
+    if (after == ptx.size() || !(ptx[after] >= '0' && ptx[after] <= '9')) return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::vector<uint8_t> encodeCudaSection(const CudaSection &s) {
+  Put w;
+  w.str(s.source);
+  w.u64(s.functions.size());
+  for (const std::string &f : s.functions) w.str(f);
+  w.u64(s.binaries.size());
+  for (const CudaBinary &b : s.binaries) {
+    w.str(b.arch);
+    w.str(b.cubin);
+    w.str(b.ptx);
+  }
+  w.u64(s.weights.size());
+  for (const CudaWeight &x : s.weights) {
+    w.str(x.name);
+    w.str(x.type);
+    w.u64(x.dims.size());
+    for (int64_t d : x.dims) w.u64(uint64_t(d));
+    w.u64(x.offset);
+    w.u64(x.bytes);
+  }
+  return w.out;
+}
+
+Result<std::vector<CudaWeight>> cudaProgramWeights(const std::string &source) try {
+  static const char *kTag = "// bmc-program: ";
+  std::vector<CudaWeight> out;
+  std::map<std::string, size_t> seen;
+  std::istringstream in(source);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.rfind(kTag, 0) != 0) continue;
+    const std::string where = "bmc-program line " + std::to_string(n);
+    json j = json::parse(line.substr(std::strlen(kTag)), nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("weights") || !j["weights"].is_array())
+      return Status::error(where + ": not a JSON object with a 'weights' list");
+    for (const json &e : j["weights"]) {
+      CudaWeight w;
+      w.name = e.at("name").get<std::string>();
+      w.type = e.at("type").get<std::string>();
+      for (const json &d : e.at("dims")) w.dims.push_back(d.get<int64_t>());
+      if (elementBytes(w.type) == 0)
+        return Status::error(where + ": weight " + shown(w.name) + " of type " + shown(w.type) +
+                             " (expected f32, f16, bf16, i32, i64 or i1)");
+      for (int64_t d : w.dims)
+        if (d < 0) return Status::error(where + ": weight " + shown(w.name) + " has dims " + dimsText(w.dims) +
+                                        " (a weight's are static)");
+      auto it = seen.find(w.name);
+      if (it == seen.end()) {
+        seen[w.name] = out.size();
+        out.push_back(std::move(w));
+      } else if (out[it->second].type != w.type || out[it->second].dims != w.dims) {
+        return Status::error(where + ": weight " + shown(w.name) + " is " + w.type + " " + dimsText(w.dims) +
+                             " here and " + out[it->second].type + " " + dimsText(out[it->second].dims) +
+                             " in an earlier program");
+      }
+    }
+  }
+  return out;
+} catch (const std::exception &e) { // a field of another type: nlohmann's type_error
+  return Status::error(std::string("bmc-program line: a weight entry is malformed (") + e.what() + ")");
+}
+
+bool decodeCudaSection(const uint8_t *data, size_t size, uint64_t weightsBytes, CudaSection &s, std::string &error) {
+  auto failed = [&](const std::string &why) {
+    error = "CUDA section: " + why;
+    return false;
+  };
+  Get r{data, data + size};
+  s = CudaSection();
+  s.source = r.str("the CUDA C source");
+  for (uint64_t n = r.count(1 << 16, "function count"), i = 0; i < n; ++i) s.functions.push_back(r.str("a function name"));
+  for (uint64_t n = r.count(64, "architecture count"), i = 0; i < n; ++i) {
+    CudaBinary b;
+    b.arch = r.str("an architecture name");
+    b.cubin = r.str("a cubin");
+    b.ptx = r.str("a PTX text");
+    s.binaries.push_back(std::move(b));
+  }
+  for (uint64_t n = r.count(1 << 20, "weight count"), i = 0; i < n; ++i) {
+    CudaWeight w;
+    w.name = r.str("a weight name");
+    w.type = r.str("a weight type");
+    for (uint64_t rank = r.count(8, "a weight's rank"), d = 0; d < rank; ++d) w.dims.push_back(int64_t(r.u64("a dimension")));
+    w.offset = r.u64("a weight offset");
+    w.bytes = r.u64("a weight size");
+    s.weights.push_back(std::move(w));
+  }
+  if (!r.ok()) return failed(r.why);
+  if (r.p != r.end) return failed(std::to_string(r.end - r.p) + " bytes after the weight table");
+
+  // The architecture table.
+  if (s.binaries.empty()) return failed("no architecture (expected a cubin for each of sm_80, sm_90)");
+  for (size_t i = 0; i < s.binaries.size(); ++i) {
+    const CudaBinary &b = s.binaries[i];
+    if (!validArch(b.arch)) return failed("architecture " + shown(b.arch) + " (expected sm_NN)");
+    if (i > 0 && archNumber(b.arch) <= archNumber(s.binaries[i - 1].arch))
+      return failed("architecture " + b.arch + " after " + s.binaries[i - 1].arch +
+                    " (expected each once, ascending)");
+    if (b.cubin.size() < 4 || b.cubin.compare(0, 4, "\x7f" "ELF") != 0)
+      return failed("the cubin for " + b.arch + " is not an ELF image");
+    if (!ptxTargets(b.ptx, b.arch)) return failed("the PTX for " + b.arch + " has no '.target " + b.arch + "'");
+  }
+
+  // The program lines: they parse, and name the recorded functions.
+  Result<std::vector<std::string>> fns = [&]() -> Result<std::vector<std::string>> {
+    try {
+      return device::DeviceProgram::functions(s.source);
+    } catch (const std::exception &e) { // a line whose "function" is no string
+      return Status::error(std::string("a bmc-program line is malformed (") + e.what() + ")");
+    }
+  }();
+  if (!fns) return failed(fns.status().message());
+  if (fns.value().empty()) return failed("the CUDA C has no bmc-program line");
+  if (fns.value() != s.functions) {
+    auto list = [](const std::vector<std::string> &v) {
+      std::string o;
+      for (const std::string &f : v) o += (o.empty() ? "" : ", ") + shown(f);
+      return o.empty() ? std::string("none") : o;
+    };
+    return failed("its bmc-program lines are for " + list(fns.value()) + ", its function table lists " +
+                  list(s.functions));
+  }
+
+  // The weight table: well formed, inside the weights section, and exactly
+  // what the programs upload.
+  std::map<std::string, const CudaWeight *> byName;
+  for (const CudaWeight &w : s.weights) {
+    const std::string what = "weight " + shown(w.name);
+    if (w.name.empty()) return failed("a weight without a name");
+    if (!byName.emplace(w.name, &w).second) return failed(what + " listed twice");
+    const uint64_t elem = elementBytes(w.type);
+    if (elem == 0) return failed(what + " of type " + shown(w.type) + " (expected f32, f16, bf16, i32, i64 or i1)");
+    uint64_t bytes = elem;
+    for (int64_t d : w.dims) {
+      if (d < 0 || (d > 0 && bytes > std::numeric_limits<uint64_t>::max() / uint64_t(d)))
+        return failed(what + " has dims " + dimsText(w.dims) + " (expected sizes >= 0 whose product fits)");
+      bytes *= uint64_t(d);
+    }
+    if (w.bytes != bytes)
+      return failed(what + ": " + std::to_string(w.bytes) + " bytes recorded, its dims " + dimsText(w.dims) + " of " +
+                    w.type + " are " + std::to_string(bytes));
+    if (w.offset % 64 || w.offset > weightsBytes || w.bytes > weightsBytes - w.offset)
+      return failed(what + " at [" + std::to_string(w.offset) + ", +" + std::to_string(w.bytes) +
+                    ") is not 64-byte aligned inside the weights section of " + std::to_string(weightsBytes) + " bytes");
+  }
+  Result<std::vector<CudaWeight>> wanted = cudaProgramWeights(s.source);
+  if (!wanted) return failed(wanted.status().message());
+  for (const CudaWeight &w : wanted.value()) {
+    auto it = byName.find(w.name);
+    if (it == byName.end()) return failed("the programs upload weight " + shown(w.name) + ", which the weight table lacks");
+    if (it->second->type != w.type || it->second->dims != w.dims)
+      return failed("weight " + shown(w.name) + " is " + it->second->type + " " + dimsText(it->second->dims) +
+                    " in the weight table, " + w.type + " " + dimsText(w.dims) + " in the programs");
+  }
+  if (wanted.value().size() != s.weights.size())
+    return failed("the weight table lists " + std::to_string(s.weights.size()) + " weights, the programs upload " +
+                  std::to_string(wanted.value().size()));
+  return true;
+}
+
+Result<CudaSection> buildCudaSection(const std::string &emitted) {
+  CudaSection s;
+  s.source = emitted;
+  auto fns = device::DeviceProgram::functions(emitted);
+  if (!fns) return fns.status();
+  if (fns.value().empty()) return Status::error("the CUDA C has no bmc-program line (not a whole-model emit)");
+  s.functions = std::move(fns.value());
+  auto weights = cudaProgramWeights(emitted);
+  if (!weights) return weights.status();
+  s.weights = std::move(weights.value());
+  auto nvrtc = device::Nvrtc::load();
+  if (!nvrtc)
+    return Status::error("--target cuda compiles the kernels ahead of time with NVRTC, which cannot be loaded: " +
+                         nvrtc.status().message() + " (install the CUDA toolkit's NVRTC, or set BMC_CUDA_ROOT)");
+  const std::string full = device::cudaEmittedKernelSource(emitted);
+  for (const std::string &arch : cudaPackageArchs()) {
+    device::NvrtcRequest req;
+    req.source = full;
+    req.name = "bmc_package.cu";
+    req.arch = arch;
+    auto out = nvrtc.value()->compile(req);
+    if (!out) return out.status();
+    s.binaries.push_back({arch, std::move(out->cubin), std::move(out->ptx)});
+  }
+  return s;
+}
+
+} // namespace pkg
+
+Result<std::shared_ptr<Model>> loadCudaPackage(CudaPackageParts parts) {
+  auto device = device::CudaDevice::create(0);
+  if (!device) return Status::error("device cuda: " + device.status().message());
+  return startDeviceGeneration(std::move(device.value()), std::move(parts));
+}
+
+Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Device>, CudaPackageParts parts) {
+  // The device generation loop (runtime/device/DeviceGeneration*) takes the
+  // section's programs, the weights by name (parts.section.weights into
+  // parts.weights) and the signature from here.
+  return Status::error("device cuda: the CUDA section (" + std::to_string(parts.section.functions.size()) +
+                       " programs, " + std::to_string(parts.section.binaries.size()) +
+                       " architectures) is loaded and checked, but running it is not yet implemented: the device "
+                       "generation loop (runtime/device/DeviceGeneration) is missing");
+}
+
+} // namespace bmc
