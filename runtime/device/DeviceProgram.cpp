@@ -6,6 +6,7 @@
 #include "runtime/device/DeviceProgramDesc.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace bmc {
@@ -91,8 +92,11 @@ struct DeviceProgram::Run {
 
 namespace {
 
-// A contiguous row-major view of `dims` at `data`.
+// A contiguous row-major view of `dims` (rank 4 at most: inputs are refused
+// by bindInputs, weights and constants by create(), results are folded by
+// the emitter, walk checks) at `data`.
 bmc_view4 contiguous(DevicePtr data, const std::vector<int64_t> &dims) {
+  assert(dims.size() <= 4 && "a rank above 4 is refused before it is viewed");
   bmc_view4 v = {};
   v.data = reinterpret_cast<const void *>(data);
   int rank = int(dims.size());
@@ -148,6 +152,9 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
       if (int64_t(t.bytes.size()) != count * programTypeBytes(type))
         return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
                              " " + programDimsText(t.dims));
+      if (t.dims.size() > 4) // a bmc_view4 would drop the leading dimensions
+        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
+                             programDimsText(t.dims) + ": a program's views have rank 4 at most");
       DevicePtr at = 0; // the plan walk needs sizes only
       if (upload) {
         if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
@@ -324,6 +331,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
             return Status::error(where + ": a result size of " + std::to_string(*d));
           dims.push_back(*d), bytes *= *d;
         }
+        if (dims.size() > 4) // the emitter folds a higher rank (foldedDims)
+          return Status::error(where + ": a result of rank " + std::to_string(dims.size()) +
+                               ": a program's views have rank 4 at most");
         if (slot < 0 || slot >= desc_->slots)
           return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
         if (!launch)

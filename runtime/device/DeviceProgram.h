@@ -17,7 +17,9 @@
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
-// weight, or the step and its op, configuration and source location).
+// weight, or the step and its op, configuration and source location). A
+// view is a bmc_view4: an input, plain weight or constant of rank over 4 is
+// refused (inputs by run(), the others by create()).
 // Thread safety: none of its own; one run at a time (the device's stream).
 //
 //===----------------------------------------------------------------------===//

@@ -10,7 +10,8 @@
 // and the caches' valid rows against the reference's K/V history. Then bad
 // inputs, each with its one line: a wrong rank or static dim, a cache whose
 // capacity is exceeded (nothing launched, valid unchanged), a missing or
-// mistyped weight, an unknown function, an input that is not one.
+// mistyped weight, an unknown function, an input that is not one; an input,
+// weight or constant of rank 5 (a bmc_view4 holds 4).
 #include "cuda_emulation.h"
 
 // The order cudaEmittedKernelSource prepends them in.
@@ -480,6 +481,64 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer", w.host);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(), "program @layer: no bmc-program line for this function");
+}
+
+// A view is a bmc_view4: an input, a plain weight or a constant of rank 5
+// would lose its leading dimensions. Hand-written program lines (the emitter
+// folds its own ranks): the same line at rank 4 runs (x comes back as is);
+// at rank 5 a weight or constant is refused by create(), an input by run().
+TEST(CudaProgram, RankAboveFourIsRefused) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto line = [](const std::string &fn, const std::string &x, const std::string &weights,
+                 const std::string &constants) {
+    return "// bmc-program: {\"version\": 1, \"function\": \"" + fn +
+           "\", \"inputs\": [{\"name\": \"x\", \"kind\": \"tensor\", \"value\": \"v0\", \"type\": "
+           "\"f32\", \"dims\": " +
+           x + "}], \"outputs\": [{\"name\": \"y\", \"value\": \"v0\"}], \"weights\": [" + weights +
+           "], \"constants\": [" + constants + "], \"steps\": [], \"memory\": {\"slots\": 0}}\n";
+  };
+  auto weight = [](const std::string &dims) {
+    return "{\"name\": \"w\", \"value\": \"v1\", \"type\": \"f32\", \"dims\": " + dims + ", \"plain\": true}";
+  };
+  auto constant = [](const std::string &dims) {
+    return "{\"value\": \"v2\", \"type\": \"f32\", \"dims\": " + dims +
+           ", \"splat\": true, \"hex\": \"0000803f\"}";
+  };
+  std::string src = line("rank4", "[2, 1, 3, 2]", weight("[2, 3, 1, 2]"), constant("[2, 1, 1, 3]")) +
+                    line("input5", "[1, 2, 1, 3, 2]", "", "") + line("weight5", "[2]", weight("[1, 2, 3, 1, 2]"), "") +
+                    line("constant5", "[2]", "", constant("[2, 1, 1, 1, 3]"));
+  std::map<std::string, HostTensor> weights;
+  weights["w"] = f32Tensor({2, 3, 1, 2}, randoms(12, 11));
+  auto good = DeviceProgram::create(*env.device, *env.launcher, src, "rank4", weights);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  std::vector<float> x = randoms(12, 12);
+  ProgramInputs in;
+  in.tensors["x"] = f32Tensor({2, 1, 3, 2}, x);
+  auto out = good.value()->run(in);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{2, 1, 3, 2}));
+  EXPECT_EQ(floats((*out)[0]), x);
+
+  auto p = DeviceProgram::create(*env.device, *env.launcher, src, "input5", {});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  in.tensors["x"] = f32Tensor({1, 2, 1, 3, 2}, x);
+  out = p.value()->run(in);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "program @input5: input 'x' of rank 5 [1, 2, 1, 3, 2]: a program's views have rank 4 at most");
+  EXPECT_TRUE(p.value()->lastLaunches().empty());
+
+  weights["w"] = f32Tensor({1, 2, 3, 1, 2}, randoms(12, 11));
+  p = DeviceProgram::create(*env.device, *env.launcher, src, "weight5", weights);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "program @weight5: weight 'w' of rank 5 [1, 2, 3, 1, 2]: a program's views have rank 4 at most");
+  p = DeviceProgram::create(*env.device, *env.launcher, src, "constant5", {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "program @constant5: constant v2 of rank 5 f32 [2, 1, 1, 1, 3]: a program's views have rank 4 at most");
 }
 
 } // namespace
