@@ -12,8 +12,9 @@
 // device, KV caches as bmc_kv_buffer), sizes the arena from the run's dims
 // (grown, never shrunk), evaluates the host scalars, shape vectors and view
 // ops (a slice's, split's, squeeze's, unsqueeze's or expand's offset, sizes
-// and strides: DeviceProgramView.cpp) and launches through EmittedLauncher
-// in order, then copies the outputs back. Nothing here knows
+// and strides: DeviceProgramView.cpp), checks every launch
+// (EmittedLauncher::check) and only then launches them in order, so a
+// refused run has launched nothing; then copies the outputs back. Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
@@ -80,7 +81,8 @@ public:
   const std::vector<std::string> &outputNames() const { return outputNames_; }
   size_t arenaBytes() const { return arenaBytes_; }
   size_t slots() const;
-  // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...).
+  // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...);
+  // none when a check refused it.
   const std::vector<std::string> &lastLaunches() const { return lastLaunches_; }
 
   struct Run; // the values of one run (DeviceProgram.cpp; internal)
