@@ -146,7 +146,7 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
   }
   for (const json &c : field(j, "checks")) {
     Check k{expr(field(c, "lhs")), expr(field(c, "rhs")), str(c, "cmp"), str(c, "error")};
-    if (k.cmp != "==" && k.cmp != "<=" && k.cmp != "bcast")
+    if (k.cmp != "==" && k.cmp != "!=" && k.cmp != "<=" && k.cmp != "bcast")
       throw DescError{"a check compares with '" + k.cmp + "'"};
     d->checks.push_back(std::move(k));
   }
@@ -704,7 +704,7 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
     int64_t a, b;
     if (!env.eval(c.lhs, a, error) || !env.eval(c.rhs, b, error))
       return Status::error(who + error);
-    bool ok = c.cmp == "==" ? a == b : c.cmp == "<=" ? a <= b : (a == b || a == 1);
+    bool ok = c.cmp == "==" ? a == b : c.cmp == "!=" ? a != b : c.cmp == "<=" ? a <= b : (a == b || a == 1);
     if (!ok)
       return Status::error(who + env.format(c.error));
   }
