@@ -3,7 +3,7 @@
 // What a user can get wrong at run time must come back as a Status with a
 // one-line message, never a crash: files that are not models, unsupported
 // operators, inputs of the wrong shape or
-// dtype, token ids outside the vocabulary, prompts longer than the model's
+// dtype, run-time shape errors of data ops (a squeezed dimension not 1), token ids outside the vocabulary, prompts longer than the model's
 // context, sessions used out of order. After an error the model and the
 // session keep working. (Damaged packages: package_test.cpp.)
 //
@@ -121,6 +121,23 @@ TEST(RunErrors, NamedDimensionsMustAgree) {
   auto ok = m.value()->run({a, Tensor(DType::F32, {2, 4})});
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok.value()[0].shape(), (std::vector<int64_t>{2, 4}));
+}
+
+/// Squeeze of a dimension the graph leaves dynamic: the run checks it is 1,
+/// and the message says what it found, then what it expected (as the device
+/// program's, DeviceProgramView.cpp). Size 1 runs, the data unchanged.
+TEST(RunErrors, SqueezedDimensionMustBeOne) {
+  auto m = compiled(small("squeeze_dynamic"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<float> v(24);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i) * 0.5f - 3;
+  auto r = m.value()->run({Tensor::fromVector<float>(DType::F32, {2, 3, 4}, v)});
+  EXPECT_TRUE(isError(r, "Squeeze: squeezed dimension 1 is 3, expected 1"));
+  v.resize(8);
+  auto ok = m.value()->run({Tensor::fromVector<float>(DType::F32, {2, 1, 4}, v)});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_EQ(ok.value()[0].shape(), (std::vector<int64_t>{2, 4}));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(ok.value()[0].data<float>()[i], v[i]) << i;
 }
 
 /// Fused attention reads sequence b of k and v for query sequence b: batches
