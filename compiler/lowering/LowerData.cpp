@@ -194,7 +194,10 @@ template <typename OpT> LogicalResult Lowerer::lowerSqueeze(OpT s) {
   r.strides.clear();
   for (int64_t i = 0; i < in.rank(); ++i) {
     if (llvm::is_contained(s.getAxes(), i)) {
-      checkEq(in.sizes[i], c(1), "Squeeze: squeezed dimension");
+      // checkEq's comparison and shortcut, worded as the device's (DeviceProgramView.cpp): found, then expected.
+      Value d = in.sizes[i], one = c(1);
+      if (auto k = constOf(d); !(k && *k == 1))
+        check(eq(d, one), "Squeeze: squeezed dimension " + std::to_string(i) + " is {0}, expected {1}", d, one);
       continue;
     }
     r.sizes.push_back(in.sizes[i]);
@@ -233,6 +236,12 @@ template <typename OpT> LogicalResult Lowerer::lowerExpand(OpT x) {
   for (int64_t i = 0; i < R; ++i) {
     int64_t k = i - (R - n), j = i - (R - in.rank());
     Value target = k >= 0 ? element(x.getShape(), k) : c(1);
+    // A size read from data at run time may be negative (onnxruntime refuses it too); a constant
+    // shape was checked by the verifier, and gets no code.
+    if (auto kt = constOf(target); !(kt && *kt >= 0))
+      check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, target, c(0)),
+            ("Expand: shape element " + std::to_string(k) + ": expected a non-negative size, found {0}").c_str(),
+            target);
     if (j < 0) { sizes[i] = target; continue; }
     Value d = in.sizes[j];
     // Broadcast: the larger of the two, where the smaller is 1.

@@ -6,6 +6,7 @@
 #include "runtime/device/DeviceProgramDesc.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace bmc {
@@ -34,8 +35,10 @@ struct DeviceProgram::Run {
   };
   std::vector<Cache> caches;
   std::vector<int64_t> slotBytes, slotOffset;
-  std::vector<std::string> launches;
-  std::vector<StepCall> *calls = nullptr; // a graph's: collected, not launched
+  // The launch walk's launches, collected in order (and where each is, for
+  // its error): all checked before the first one runs.
+  std::vector<StepCall> calls;
+  std::vector<std::string> callWhere;
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -102,8 +105,11 @@ struct DeviceProgram::Run {
 
 namespace {
 
-// A contiguous row-major view of `dims` at `data`.
+// A contiguous row-major view of `dims` (rank 4 at most: inputs are refused
+// by bindInputs, weights and constants by create(), results are folded by
+// the emitter, walk checks) at `data`.
 bmc_view4 contiguous(DevicePtr data, const std::vector<int64_t> &dims) {
+  assert(dims.size() <= 4 && "a rank above 4 is refused before it is viewed");
   bmc_view4 v = {};
   v.data = reinterpret_cast<const void *>(data);
   int rank = int(dims.size());
@@ -159,6 +165,9 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
       if (int64_t(t.bytes.size()) != count * programTypeBytes(type))
         return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
                              " " + programDimsText(t.dims));
+      if (t.dims.size() > 4) // a bmc_view4 would drop the leading dimensions
+        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
+                             programDimsText(t.dims) + ": a program's views have rank 4 at most");
       DevicePtr at = 0; // the plan walk needs sizes only
       if (upload) {
         if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
@@ -248,7 +257,8 @@ Status DeviceProgram::uploadShape(Run &run, const std::string &id, const std::st
 
 // The steps in order. Without `launch` (the plan walk), only sizes: each
 // slot's largest value, appends counted on copies of the caches; with it,
-// the values at their arena offsets and the launches.
+// the values at their arena offsets and the launches, collected (run.calls),
+// not made: runChecked checks them all, then launches.
 Status DeviceProgram::walk(Run &run, bool launch) {
   const std::string fn = "program @" + desc_->function;
   int index = 0;
@@ -386,6 +396,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
             return Status::error(where + ": a result size of " + std::to_string(*d));
           dims.push_back(*d), bytes *= *d;
         }
+        if (dims.size() > 4) // the emitter folds a higher rank (foldedDims)
+          return Status::error(where + ": a result of rank " + std::to_string(dims.size()) +
+                               ": a program's views have rank 4 at most");
         if (slot < 0 || slot >= desc_->slots)
           return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
         if (!launch)
@@ -423,15 +436,8 @@ Status DeviceProgram::walk(Run &run, bool launch) {
           return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() +
                                ", which has no value");
       }
-      if (launch && run.calls) {
-        run.calls->push_back(StepCall{s["op"], s["config"], args});
-        run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
-      } else if (launch) {
-        Status st = launcher_.launch(s["op"], s["config"], args);
-        if (!st)
-          return Status::error(where + ": " + st.message());
-        run.launches.push_back(s["op"].get<std::string>() + " " + std::to_string(s["config"].get<int>()));
-      }
+      if (launch)
+        run.calls.push_back(StepCall{s["op"], s["config"], args}), run.callWhere.push_back(where);
       if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
         auto c = get(result["kv_rows"]);
         if (!c)
@@ -497,19 +503,31 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
   st = bindInputs(run, inputs, true);
   if (!st)
     return st;
-  std::vector<StepCall> calls;
-  if (graph)
-    run.calls = &calls;
   st = walk(run, true);
-  lastLaunches_ = run.launches;
   if (!st)
     return st;
+  // Every launch's checks before the first launch (the plan walk's values
+  // have no addresses yet): a run refused here has written nothing, no
+  // appended row in a cache's spare rows.
+  for (size_t i = 0; i < run.calls.size(); ++i)
+    if (Status c = launcher_.check(run.calls[i].op, run.calls[i].config, run.calls[i].args); !c)
+      return Status::error(run.callWhere[i] + ": " + c.message());
+  auto name = [](const StepCall &c) { return c.op + " " + std::to_string(c.config); };
   if (graph) { // the launches as one device graph: captured, or updated in place, then replayed
-    auto r = launcher_.runStep(*graph, calls);
+    auto r = launcher_.runStep(*graph, run.calls);
     if (!r)
       return Status::error(fn + " (as a graph): " + r.status().message());
     if (report)
       *report = std::move(r.value());
+    for (const StepCall &c : run.calls)
+      lastLaunches_.push_back(name(c));
+  } else {
+    for (size_t i = 0; i < run.calls.size(); ++i) {
+      const StepCall &c = run.calls[i];
+      if (Status l = launcher_.launch(c.op, c.config, c.args); !l) // scratch or the device's own error
+        return Status::error(run.callWhere[i] + ": " + l.message());
+      lastLaunches_.push_back(name(c));
+    }
   }
   st = device_.synchronize();
   if (!st)

@@ -13,12 +13,16 @@
 // (grown, never shrunk), evaluates the host scalars (a range's length
 // among them), shape vectors and view ops (a slice's, split's, squeeze's,
 // unsqueeze's or expand's offset, sizes and strides: DeviceProgramView.cpp),
-// uploads the shape vectors kernels read (one small buffer per program) and
-// launches through EmittedLauncher in order, then copies the outputs back. Nothing here knows
+// uploads the shape vectors kernels read (one small buffer per program),
+// checks every launch (EmittedLauncher::check) and only then launches them
+// in order, so a refused run has launched nothing; then copies the outputs
+// back. Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
-// weight, or the step and its op, configuration and source location).
+// weight, or the step and its op, configuration and source location). A
+// view is a bmc_view4: an input, plain weight or constant of rank over 4 is
+// refused (inputs by run(), the others by create()).
 // Thread safety: none of its own; one run at a time (the device's stream).
 //
 //===----------------------------------------------------------------------===//
@@ -90,7 +94,8 @@ public:
   const std::vector<ProgramInput> &inputs() const { return inputs_; }
   size_t arenaBytes() const { return arenaBytes_; }
   size_t slots() const;
-  // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...).
+  // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...);
+  // none when a check refused it.
   const std::vector<std::string> &lastLaunches() const { return lastLaunches_; }
 
   struct Run; // the values of one run (DeviceProgram.cpp; internal)

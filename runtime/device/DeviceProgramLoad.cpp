@@ -157,6 +157,9 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
       return Status::error(at + "weight '" + name + "': " + std::to_string(it->second.bytes.size()) +
                            " bytes, expected " + std::to_string(count * programTypeBytes(type)));
     if (w.value("plain", false)) { // read as a view: uploaded as is
+      if (dims.size() > 4) // a bmc_view4 would drop the leading dimensions
+        return Status::error(at + "weight '" + name + "' of rank " + std::to_string(dims.size()) + " " +
+                             programDimsText(dims) + ": a program's views have rank 4 at most");
       auto ptr = device.allocate(it->second.bytes.size());
       if (!ptr)
         return ptr.status();
@@ -238,6 +241,10 @@ Result<std::unique_ptr<DeviceProgram>> DeviceProgram::createChecked(Device &devi
   for (const json &c : p->desc_->constants) {
     std::string type = c["type"], hex = c["hex"];
     std::vector<int64_t> dims = programDims(c["dims"]);
+    if (dims.size() > 4) // a bmc_view4 would drop the leading dimensions
+      return Status::error(at + "constant " + c["value"].get<std::string>() + " of rank " +
+                           std::to_string(dims.size()) + " " + type + " " + programDimsText(dims) +
+                           ": a program's views have rank 4 at most");
     int64_t count = 1;
     for (int64_t x : dims)
       count *= x;

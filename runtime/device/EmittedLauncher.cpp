@@ -146,7 +146,7 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
   }
   for (const json &c : field(j, "checks")) {
     Check k{expr(field(c, "lhs")), expr(field(c, "rhs")), str(c, "cmp"), str(c, "error")};
-    if (k.cmp != "==" && k.cmp != "<=" && k.cmp != "bcast")
+    if (k.cmp != "==" && k.cmp != "!=" && k.cmp != "<=" && k.cmp != "bcast")
       throw DescError{"a check compares with '" + k.cmp + "'"};
     d->checks.push_back(std::move(k));
   }
@@ -649,7 +649,8 @@ struct EmittedLauncher::Prepared {
   Prepared &operator=(Prepared &&) = default;
 };
 
-Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out) {
+Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out,
+                                bool checkOnly) {
   out = Prepared{};
   const EmittedLaunchDesc *d = nullptr;
   for (const auto &x : descs_)
@@ -703,7 +704,7 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
     int64_t a, b;
     if (!env.eval(c.lhs, a, error) || !env.eval(c.rhs, b, error))
       return Status::error(who + error);
-    bool ok = c.cmp == "==" ? a == b : c.cmp == "<=" ? a <= b : (a == b || a == 1);
+    bool ok = c.cmp == "==" ? a == b : c.cmp == "!=" ? a != b : c.cmp == "<=" ? a <= b : (a == b || a == 1);
     if (!ok)
       return Status::error(who + env.format(c.error));
   }
@@ -722,7 +723,7 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
         env.plan["tiles_n"] = 0, env.plan["tiles_m"] = 0;
       } else {
         out.record.path = "tiled", out.record.tiledWhy = why, out.gemms.clear();
-        if (prefill_ == PrefillPath::DeviceGemm)
+        if (prefill_ == PrefillPath::DeviceGemm && !checkOnly) // given when it launches
           notice(op + " " + std::to_string(config) + ": many rows take the tiled kernel, not the device GEMM: " + why);
       }
     }
@@ -768,6 +769,8 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
     c.sharedBytes = k.sharedBytes;
     configs.push_back(c);
   }
+  if (checkOnly) // every refusal is above; below, only scratch (device memory) and the slots
+    return Status();
   // Scratch, then the argument slots in the parameters' order.
   std::map<std::string, DevicePtr> scratchPtrs;
   for (const auto &[name, sizeExpr] : d->scratch) {
@@ -836,6 +839,11 @@ void EmittedLauncher::notice(const std::string &text) {
     noticeFn_(text);
   else
     std::fprintf(stderr, "bmc: note: %s\n", text.c_str());
+}
+
+Status EmittedLauncher::check(const std::string &op, int config, const LaunchArgs &args) {
+  Prepared p;
+  return prepare(op, config, args, p, /*checkOnly=*/true);
 }
 
 Status EmittedLauncher::launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record) {

@@ -181,6 +181,14 @@ public:
   // returns its one-line error and launches nothing.
   Status launch(const std::string &op, int config, const LaunchArgs &args, LaunchRecord *record = nullptr);
 
+  // What launch() checks, without launching or allocating: the arguments,
+  // the bmc-launch line's checks, the plan and the grids (the same code as
+  // launch()). Ok: launch() with these arguments refuses nothing but a
+  // scratch allocation or the device's own error. A caller with several
+  // launches checks them all first (DeviceProgram::run), so that a bad one
+  // fails before any has run.
+  Status check(const std::string &op, int config, const LaunchArgs &args);
+
   // Runs `calls` (a decode step, say) as the graph `step`: the first time,
   // captured; after that, when the step plans to the same sequence of
   // kernels and GEMMs (same kernels in the same order, zero grids skipped
@@ -204,7 +212,8 @@ private:
   struct Prepared; // a launch checked and planned, not enqueued (EmittedLauncher.cpp)
   explicit EmittedLauncher(Device &device);
   Status scratch(const std::string &name, int64_t floats, DevicePtr &out);
-  Status prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out);
+  // checkOnly: stops after the grids (no scratch, no argument slots, no notice).
+  Status prepare(const std::string &op, int config, const LaunchArgs &args, Prepared &out, bool checkOnly = false);
   Status enqueue(const Prepared &p);
   void notice(const std::string &text);
 

@@ -288,6 +288,21 @@ static std::string baseName(const std::string &path) {
   return dot == std::string::npos ? b : b.substr(0, dot);
 }
 
+Result<Json> ortRun(const std::string &modelPath, const std::vector<std::string> &inputs) {
+  std::string node = nodePath();
+  if (node.empty() || node.find("NOTFOUND") != std::string::npos || !fileExists(node))
+    return Status::error("node (Node.js) not found: onnxruntime is this test's peer (tests/peers/setup.sh)");
+  std::string decode = ortDecodeScript();
+  std::vector<std::string> argv = {node, decode.substr(0, decode.find_last_of('/') + 1) + "ort_run.mjs", modelPath};
+  argv.insert(argv.end(), inputs.begin(), inputs.end());
+  ProcessResult pr = runProcess(argv);
+  if (pr.exitCode != 0) return Status::error("ort_run.mjs failed on " + modelPath + ": " + pr.describe());
+  Json out;
+  std::string err;
+  if (!Json::parse(pr.out, out, err)) return Status::error("ort_run.mjs output: " + err + ": " + pr.out);
+  return out;
+}
+
 Result<OrtReference> ortReference(const std::string &modelPath, const std::vector<int64_t> &prompt, int steps,
                                   const std::vector<int> &dumpSteps, const std::string &opt) {
   static std::mutex mu;

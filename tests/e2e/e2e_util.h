@@ -93,6 +93,10 @@ struct OrtReference {
 /// onnxruntime's graph optimisation level (all, extended, basic, disabled).
 Result<OrtReference> ortReference(const std::string &modelPath, const std::vector<int64_t> &prompt, int steps,
                                   const std::vector<int> &dumpSteps, const std::string &opt = "all");
+/// One run of any graph on onnxruntime (tests/peers/ort_run.mjs, beside
+/// ort_decode.mjs): `inputs` as NAME=TYPE:DIMS:VALUES (f32 or i64). Returns
+/// its JSON: {"outputs": {...}} or {"error": "onnxruntime's first line"}.
+Result<Json> ortRun(const std::string &modelPath, const std::vector<std::string> &inputs);
 
 //===----------------------------------------------------------------------===//
 // Compiling and decoding

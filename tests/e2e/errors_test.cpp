@@ -3,7 +3,8 @@
 // What a user can get wrong at run time must come back as a Status with a
 // one-line message, never a crash: files that are not models, unsupported
 // operators, inputs of the wrong shape or
-// dtype, token ids outside the vocabulary, prompts longer than the model's
+// dtype, run-time shape errors of data ops (a squeezed dimension not 1, a negative
+// Expand size from data: refused by onnxruntime too), token ids outside the vocabulary, prompts longer than the model's
 // context, sessions used out of order. After an error the model and the
 // session keep working. (Damaged packages: package_test.cpp.)
 //
@@ -121,6 +122,62 @@ TEST(RunErrors, NamedDimensionsMustAgree) {
   auto ok = m.value()->run({a, Tensor(DType::F32, {2, 4})});
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok.value()[0].shape(), (std::vector<int64_t>{2, 4}));
+}
+
+/// Squeeze of a dimension the graph leaves dynamic: the run checks it is 1,
+/// and the message says what it found, then what it expected (as the device
+/// program's, DeviceProgramView.cpp). Size 1 runs, the data unchanged.
+TEST(RunErrors, SqueezedDimensionMustBeOne) {
+  auto m = compiled(small("squeeze_dynamic"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::vector<float> v(24);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i) * 0.5f - 3;
+  auto r = m.value()->run({Tensor::fromVector<float>(DType::F32, {2, 3, 4}, v)});
+  EXPECT_TRUE(isError(r, "Squeeze: squeezed dimension 1 is 3, expected 1"));
+  v.resize(8);
+  auto ok = m.value()->run({Tensor::fromVector<float>(DType::F32, {2, 1, 4}, v)});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_EQ(ok.value()[0].shape(), (std::vector<int64_t>{2, 4}));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(ok.value()[0].data<float>()[i], v[i]) << i;
+}
+
+/// Expand with its shape read from input data: a negative size is refused at
+/// run time with one line, as onnxruntime refuses it (both asked, on the same
+/// inputs); one that does not broadcast too; good shapes give onnxruntime's
+/// values (a 0 size included: an empty result).
+TEST(RunErrors, ExpandShapeFromData) {
+  auto m = compiled(small("expand_from_data"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  Tensor x = Tensor::fromVector<float>(DType::F32, {1, 3}, std::vector<float>{1.5f, -2, 4});
+  struct Case {
+    std::vector<int64_t> shape;
+    std::string error; // bmc's; empty: runs
+  };
+  const Case cases[] = {{{-2, 3}, "Expand: shape element 0: expected a non-negative size, found -2"},
+                        {{-1, 1}, "Expand: shape element 0: expected a non-negative size, found -1"},
+                        {{2, -3}, "Expand: shape element 1: expected a non-negative size, found -3"},
+                        {{2, 4}, "Expand: input dimension 3 does not broadcast to 4 (dimension 1)"},
+                        {{2, 3}, ""},
+                        {{3, 1}, ""},
+                        {{0, 3}, ""}};
+  for (const Case &c : cases) {
+    std::string text = std::to_string(c.shape[0]) + "," + std::to_string(c.shape[1]);
+    SCOPED_TRACE("shape " + text);
+    auto ort = ortRun(small("expand_from_data"), {"x=f32:1,3:1.5,-2,4", "shape=i64:2:" + text});
+    ASSERT_TRUE(ort.ok()) << ort.status().message();
+    auto r = m.value()->run({x, i64({2}, c.shape)});
+    if (!c.error.empty()) {
+      EXPECT_TRUE(ort.value().has("error")) << "onnxruntime ran it";
+      EXPECT_TRUE(isError(r, c.error));
+      continue;
+    }
+    ASSERT_TRUE(ort.value().has("outputs")) << ort.value()["error"].str;
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const Json &y = ort.value()["outputs"]["y"];
+    ASSERT_EQ(r.value()[0].shape(), y["dims"].ints());
+    ASSERT_EQ(size_t(r.value()[0].numElements()), y["data"].arr.size());
+    for (size_t i = 0; i < y["data"].arr.size(); ++i) EXPECT_EQ(r.value()[0].data<float>()[i], y["data"].arr[i].num) << i;
+  }
 }
 
 /// Fused attention reads sequence b of k and v for query sequence b: batches

@@ -14,6 +14,8 @@
   w16_overflow.onnx   y[2,48] = x[2,64] @ w_big, one weight 70000 (beyond fp16's 65504)
   attention_batches.onnx  o = softmax(q k^T / sqrt(8)) v with q [bq, 2, 3, 8], k and v [bk, 2, 5, 8]:
                       the batches named apart (fused attention checks them at run time)
+  squeeze_dynamic.onnx  y[b,4] = Squeeze(x[b,n,4], axes [1]): n must be 1 at run time
+  expand_from_data.onnx y = Expand(x[1,3], shape), shape an int64[2] input: its sizes are data
   fp16_matmul.onnx    a fully fp16 graph: y[3,37] = x[3,70] @ W, all FLOAT16; fp16_matmul.expected: y
                       as raw float16, computed here in float64 from x[i] = (i % 7 - 3) / 4
 
@@ -106,6 +108,22 @@ def main(out_dir):
         [helper.make_tensor_value_info("o", F, ["bq", 2, 3, 8])],
         [numpy_helper.from_array(np.array(0.35355339, np.float32), "scale")])
     save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "attention_batches.onnx"))
+    # Run-time shape errors of the data ops: a squeezed dimension that is dynamic, an Expand whose
+    # shape is input data.
+    g = helper.make_graph(
+        [helper.make_node("Squeeze", ["x", "axes"], ["y"], name="squeeze")],
+        "squeeze_dynamic",
+        [helper.make_tensor_value_info("x", F, ["b", "n", 4])],
+        [helper.make_tensor_value_info("y", F, ["b", 4])],
+        [numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "squeeze_dynamic.onnx"))
+    g = helper.make_graph(
+        [helper.make_node("Expand", ["x", "shape"], ["y"], name="expand")],
+        "expand_from_data",
+        [helper.make_tensor_value_info("x", F, [1, 3]),
+         helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", F, ["r", "c"])])
+    save(helper.make_model(g, opset_imports=opset), os.path.join(out_dir, "expand_from_data.onnx"))
     nbits_models(out_dir, opset)
 
 

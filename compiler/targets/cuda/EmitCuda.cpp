@@ -118,7 +118,7 @@ using llvm::json::Value;
 Value param(const char *name, const char *kind, const char *from = "arg") {
   return Object{{"name", name}, {"kind", kind}, {"from", from}};
 }
-// A check: lhs `cmp` rhs (==, <=, bcast: lhs == rhs or lhs == 1), else the
+// A check: lhs `cmp` rhs (==, !=, <=, bcast: lhs == rhs or lhs == 1), else the
 // error (its {ref}s replaced by their values).
 Value check(std::initializer_list<Value> lhs, const char *cmp, std::initializer_list<Value> rhs, std::string error) {
   return Object{{"lhs", Array(lhs)}, {"cmp", cmp}, {"rhs", Array(rhs)}, {"error", std::move(error)}};

@@ -64,7 +64,7 @@ namespace json = llvm::json;
 int DataEmitter::record(Family &f, Config c) {
   ++f.ops;
   std::string key = c.params + "\n" + c.body;
-  for (const Config::Check &k : c.checks) key += llvm::join(k.lhs, "+") + "=" + k.rhs + str(k.value) + "\n";
+  for (const Config::Check &k : c.checks) key += llvm::join(k.lhs, "+") + k.cmp + k.rhs + str(k.value) + "\n";
   auto [it, fresh] = f.configs.try_emplace(key, std::move(c), 0);
   if (fresh) f.order.push_back(key);
   ++it->second.second;
@@ -245,6 +245,8 @@ LogicalResult DataEmitter::add(bmck::RangeOp op, std::string &noForm) {
   for (int64_t d = 0; d < 3; ++d)
     c.checks.push_back({{sizeRef("out", d)}, "", 1,
                         "out of size {" + sizeRef("out", d) + "} in dimension " + str(d) + ", expected 1"});
+  // The CPU's error (LowerData.cpp), whoever sized out: a delta of 0 has no length.
+  c.checks.push_back({{"delta"}, "", 0, "delta must be non-zero", "!="});
   // The CPU's arithmetic: i64, wrapping, then narrowed to the element type.
   c.body = std::string("  const long long n = bmc_ew_elements(out);\n"
                        "  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n;\n"
@@ -290,7 +292,7 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
       json::Array lhs;
       for (const std::string &t : k.lhs) lhs.push_back(t);
       checks.push_back(json::Object{{"lhs", std::move(lhs)},
-                                    {"cmp", "=="},
+                                    {"cmp", k.cmp},
                                     {"rhs", k.rhs.empty() ? json::Array{k.value} : json::Array{k.rhs}},
                                     {"error", what + k.error}});
     }

@@ -69,6 +69,7 @@ public:
       std::string rhs;              // a reference, or "" for `value`
       int64_t value;
       std::string error;
+      std::string cmp = "=="; // or "!=" (the launch line's check language)
     };
     std::vector<Check> checks;
   };

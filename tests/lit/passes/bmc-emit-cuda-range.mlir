@@ -3,7 +3,8 @@
 // element of out writing start + i * delta, the i64 arithmetic wrapping as
 // the CPU's and narrowed to the element type; start and delta are i64 host
 // scalars ("kind":"i64"), the length out's (whoever sizes out applies ONNX's
-// rule). A float range is left, by name. The gather of a [batch*total, 1]
+// rule; a delta of 0 is refused by the launch line's `!=` check). A float
+// range is left, by name. The gather of a [batch*total, 1]
 // bool by [batch, 1, 1, total] positions (out [batch, 1, 1, total, 1]) is
 // emitted over out without its statically-1 dimensions (rank 2): the launch
 // line checks the dimensions folded away are 1 where the view keeps them.
@@ -24,7 +25,7 @@
 // CHECK:          typedef unsigned char S;
 // CHECK-NEXT:     long long k = ((const long long *)indices.data)[indices.offset + i[2] * bmc_view_stride(indices, 0) + i[3] * bmc_view_stride(indices, 3)];
 // CHECK:          ((S *)out.data)[out.offset + i[2] * bmc_view_stride(out, 2) + i[3] * bmc_view_stride(out, 3)] = ((const S *)data.data)[data.offset + k * bmc_view_stride(data, 2)];
-// CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"range 0: out of size {out.size[0]} in dimension 0, expected 1","lhs":["out.size[0]"],"rhs":[1]},{"cmp":"==","error":"range 0: out of size {out.size[1]} in dimension 1, expected 1","lhs":["out.size[1]"],"rhs":[1]},{"cmp":"==","error":"range 0: out of size {out.size[2]} in dimension 2, expected 1","lhs":["out.size[2]"],"rhs":[1]}],"config":0,"launches":[{"block":256,"grid":["plan.blocks",1,1],"kernel":"bmc_range_0","shared_bytes":0}],"op":"bmck.range",
+// CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"range 0: out of size {out.size[0]} in dimension 0, expected 1","lhs":["out.size[0]"],"rhs":[1]},{"cmp":"==","error":"range 0: out of size {out.size[1]} in dimension 1, expected 1","lhs":["out.size[1]"],"rhs":[1]},{"cmp":"==","error":"range 0: out of size {out.size[2]} in dimension 2, expected 1","lhs":["out.size[2]"],"rhs":[1]},{"cmp":"!=","error":"range 0: delta must be non-zero","lhs":["delta"],"rhs":[0]}],"config":0,"launches":[{"block":256,"grid":["plan.blocks",1,1],"kernel":"bmc_range_0","shared_bytes":0}],"op":"bmck.range",
 // CHECK-SAME: "params":[{"from":"arg","kind":"i64","name":"start"},{"from":"arg","kind":"i64","name":"delta"},{"from":"arg","kind":"view4","name":"out"}],"plan":{"elements":{{\[\["out.size\[0\]","out.size\[1\]","out.size\[2\]","out.size\[3\]"\]\]}},"kind":"elementwise","threads":256},"version":1}
 // CHECK-NEXT: // range 0: i64 start + i * delta (start, delta: host scalars; the length: out's) (2 ops). A thread per element of out, grid-stride; block BMC_EW_THREADS.
 // CHECK-NEXT: extern "C" __global__ void __launch_bounds__(BMC_EW_THREADS)

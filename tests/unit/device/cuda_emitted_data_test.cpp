@@ -8,7 +8,7 @@
 // Range (negative deltas, empty ranges, a length from ONNX's rule written here). Each case three ways: the kernel
 // called directly, through EmittedLauncher on the CPU device (the planned
 // grid-stride launch, its checks), and on a GPU (NVRTC + CudaDevice; skipped
-// without one). Then a launch whose size check fails (nothing written) and an
+// without one). Then a launch whose size check fails, or a range of delta 0 (nothing written), and an
 // index out of range (the kernel's fault, recorded by the emulation).
 // What the emulation checks and does not: cuda_emulation.h.
 #include "cuda_emulation.h"
@@ -505,11 +505,18 @@ TEST(CudaEmittedDataLauncher, FailedChecksLaunchNothing) {
   s = launcher.launch("bmck.copy", 1, {{"x", LaunchValue::of(u.v)}, {"out", LaunchValue::of(u2.v)}});
   EXPECT_FALSE(s);
   EXPECT_EQ(s.message(), "launch bmck.copy 1: copy 1: x of size 2 in dimension 0, expected 1");
+  // A range of delta 0 has no length (ONNX; the CPU's error): refused by the launch line (`!=`).
+  Tensor r(8, {1, 1, 1, 5});
+  s = launcher.launch("bmck.range", 0,
+                      {{"start", LaunchValue::integer(3)}, {"delta", LaunchValue::integer(0)}, {"out", LaunchValue::of(r.v)}});
+  EXPECT_FALSE(s);
+  EXPECT_EQ(s.message(), "launch bmck.range 0: range 0: delta must be non-zero");
   ASSERT_TRUE(env.device->synchronize());
   for (unsigned char b : out.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : wrong.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : copied.bytes) ASSERT_EQ(b, kMarker);
   for (unsigned char b : u2.bytes) ASSERT_EQ(b, kMarker);
+  for (unsigned char b : r.bytes) ASSERT_EQ(b, kMarker);
 }
 
 } // namespace

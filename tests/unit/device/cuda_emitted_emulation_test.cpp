@@ -641,4 +641,35 @@ TEST(CudaEmittedLauncher, RefusesABadDescription) {
   EXPECT_NE(missing.status().message().find("bmc_kv_append_1"), std::string::npos) << missing.status().message();
 }
 
+// The check language's comparisons: `!=` parses and refuses equal sizes with
+// the line's error (its {ref} filled in); a comparison it does not know is a
+// parse error naming it. A zero grid: nothing is launched either way.
+TEST(CudaEmittedLauncher, ChecksCompareNotEqual) {
+  CpuDevice device;
+  bmc::device::ModuleImage image;
+  image.format = bmc::device::ModuleFormat::HostTable;
+  image.hostKernels = kEmittedTable;
+  image.hostKernelCount = 1;
+  auto m = device.loadModule(image);
+  ASSERT_TRUE(m.ok());
+  auto line = [](const std::string &cmp) {
+    return "// bmc-launch: {\"version\": 1, \"op\": \"bmck.test\", \"config\": 0, \"params\": [{\"name\": "
+           "\"n\", \"kind\": \"i64\", \"from\": \"arg\"}], \"checks\": [{\"lhs\": [\"n\"], \"cmp\": \"" +
+           cmp + "\", \"rhs\": [[2, 3]], \"error\": \"test 0: n of {n}, expected another than 6\"}], \"launches\": "
+                 "[{\"kernel\": \"bmc_kv_append_0\", \"grid\": [0, 1, 1], \"block\": 32, \"shared_bytes\": 0}]}\n";
+  };
+  auto l = EmittedLauncher::create(device, m.value(), line("!="));
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  bmc::Status s = l.value()->launch("bmck.test", 0, {{"n", LaunchValue::integer(6)}});
+  EXPECT_EQ(s.message(), "launch bmck.test 0: test 0: n of 6, expected another than 6");
+  EXPECT_EQ(l.value()->check("bmck.test", 0, {{"n", LaunchValue::integer(6)}}).message(), s.message());
+  for (int64_t n : {0, 5, 7, -6}) {
+    EXPECT_TRUE(l.value()->launch("bmck.test", 0, {{"n", LaunchValue::integer(n)}})) << n;
+    EXPECT_TRUE(l.value()->check("bmck.test", 0, {{"n", LaunchValue::integer(n)}})) << n;
+  }
+  auto bad = EmittedLauncher::create(device, m.value(), line("<"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "bmc-launch line 1: a check compares with '<'");
+}
+
 } // namespace

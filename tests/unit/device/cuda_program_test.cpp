@@ -9,8 +9,10 @@
 // (RMS norm, products, causal or full attention over the cache, softmax),
 // and the caches' valid rows against the reference's K/V history. Then bad
 // inputs, each with its one line: a wrong rank or static dim, a cache whose
-// capacity is exceeded (nothing launched, valid unchanged), a missing or
-// mistyped weight, an unknown function, an input that is not one.
+// capacity is exceeded (nothing launched, valid unchanged), a launch line's
+// check failing after earlier launches would have run (none runs), a missing or
+// mistyped weight, an unknown function, an input that is not one; an input,
+// weight or constant of rank 5 (a bmc_view4 holds 4).
 #include "cuda_emulation.h"
 
 // The order cudaEmittedKernelSource prepends them in.
@@ -480,6 +482,117 @@ TEST(CudaProgram, BadInputsGiveOneLine) {
   q = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer", w.host);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(), "program @layer: no bmc-program line for this function");
+}
+
+// Every launch is checked before the first one runs: a decode step whose
+// mask is one key row short passes the plan walk (the mask's dims are
+// dynamic) and fails the attention's launch line check (mask.size[3] >= K's
+// rows), the 7th launch, after the two appends. Nothing is launched: the
+// caches' bytes, spare rows included, and their valid rows are as before.
+// (Before, the norm, products and appends ran and wrote the new K/V row
+// into the spare rows, then the attention refused.)
+TEST(CudaProgram, AFailedLaunchCheckLaunchesNothing) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  Weights w;
+  auto p = DeviceProgram::create(*env.device, *env.launcher, env.src, "layer_mask", w.host);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto kc = env.cache(1, true), vc = env.cache(1, true);
+  ASSERT_TRUE(kc->ensureCapacity(6, 0).ok() && vc->ensureCapacity(6, 0).ok());
+  bmc_kv_buffer kb{reinterpret_cast<void *>(kc->data()), 1, kc->capacity(), 0};
+  bmc_kv_buffer vb{reinterpret_cast<void *>(vc->data()), 1, vc->capacity(), 0};
+  ProgramInputs in;
+  in.caches["past_k"] = &kb, in.caches["past_v"] = &vb;
+  in.tensors["x"] = f32Tensor({1, 1, 5, kHidden}, randoms(5 * kHidden, 21));
+  in.tensors["mask"] = f32Tensor({1, 1, 5, 5}, std::vector<float>(25, 0.0f));
+  auto r = p.value()->run(in); // a prefill of 5 rows
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(kb.valid, 5);
+  ASSERT_GT(kb.capacity, 5); // a spare row the append would write
+  auto bytes = [&](const DeviceKVCache &c) {
+    std::vector<uint8_t> b(size_t(c.capacity()) * kHeadDim * 2);
+    EXPECT_TRUE(env.device->copyToHost(b.data(), c.data(), b.size()).ok());
+    return b;
+  };
+  std::vector<uint8_t> k0 = bytes(*kc), v0 = bytes(*vc);
+  in.tensors["x"] = f32Tensor({1, 1, 1, kHidden}, randoms(kHidden, 22));
+  in.tensors["mask"] = f32Tensor({1, 1, 1, 5}, std::vector<float>(5, 0.0f)); // 6 key rows after the append
+  r = p.value()->run(in);
+  ASSERT_FALSE(r.ok());
+  std::string m = r.status().message();
+  EXPECT_EQ(m.substr(0, m.find(" at ")), "program @layer_mask step 10 (bmck.attention 0") << m;
+  EXPECT_NE(m.find("mask of 5 key rows, fewer than K's 6"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_TRUE(p.value()->lastLaunches().empty());
+  EXPECT_EQ(kb.valid, 5);
+  EXPECT_EQ(vb.valid, 5);
+  EXPECT_TRUE(bytes(*kc) == k0) << "K cache bytes changed";
+  EXPECT_TRUE(bytes(*vc) == v0) << "V cache bytes changed";
+  // The same step with the right mask runs, and writes the row.
+  in.tensors["mask"] = f32Tensor({1, 1, 1, 6}, std::vector<float>(6, 0.0f));
+  r = p.value()->run(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(kb.valid, 6);
+  EXPECT_EQ(p.value()->lastLaunches().size(), 8u);
+  EXPECT_FALSE(bytes(*kc) == k0);
+}
+
+// A view is a bmc_view4: an input, a plain weight or a constant of rank 5
+// would lose its leading dimensions. Hand-written program lines (the emitter
+// folds its own ranks): the same line at rank 4 runs (x comes back as is);
+// at rank 5 a weight or constant is refused by create(), an input by run().
+TEST(CudaProgram, RankAboveFourIsRefused) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto line = [](const std::string &fn, const std::string &x, const std::string &weights,
+                 const std::string &constants) {
+    return "// bmc-program: {\"version\": 1, \"function\": \"" + fn +
+           "\", \"inputs\": [{\"name\": \"x\", \"kind\": \"tensor\", \"value\": \"v0\", \"type\": "
+           "\"f32\", \"dims\": " +
+           x + "}], \"outputs\": [{\"name\": \"y\", \"value\": \"v0\"}], \"weights\": [" + weights +
+           "], \"constants\": [" + constants + "], \"steps\": [], \"memory\": {\"slots\": 0}}\n";
+  };
+  auto weight = [](const std::string &dims) {
+    return "{\"name\": \"w\", \"value\": \"v1\", \"type\": \"f32\", \"dims\": " + dims + ", \"plain\": true}";
+  };
+  auto constant = [](const std::string &dims) {
+    return "{\"value\": \"v2\", \"type\": \"f32\", \"dims\": " + dims +
+           ", \"splat\": true, \"hex\": \"0000803f\"}";
+  };
+  std::string src = line("rank4", "[2, 1, 3, 2]", weight("[2, 3, 1, 2]"), constant("[2, 1, 1, 3]")) +
+                    line("input5", "[1, 2, 1, 3, 2]", "", "") + line("weight5", "[2]", weight("[1, 2, 3, 1, 2]"), "") +
+                    line("constant5", "[2]", "", constant("[2, 1, 1, 1, 3]"));
+  std::map<std::string, HostTensor> weights;
+  weights["w"] = f32Tensor({2, 3, 1, 2}, randoms(12, 11));
+  auto good = DeviceProgram::create(*env.device, *env.launcher, src, "rank4", weights);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  std::vector<float> x = randoms(12, 12);
+  ProgramInputs in;
+  in.tensors["x"] = f32Tensor({2, 1, 3, 2}, x);
+  auto out = good.value()->run(in);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{2, 1, 3, 2}));
+  EXPECT_EQ(floats((*out)[0]), x);
+
+  auto p = DeviceProgram::create(*env.device, *env.launcher, src, "input5", {});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  in.tensors["x"] = f32Tensor({1, 2, 1, 3, 2}, x);
+  out = p.value()->run(in);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "program @input5: input 'x' of rank 5 [1, 2, 1, 3, 2]: a program's views have rank 4 at most");
+  EXPECT_TRUE(p.value()->lastLaunches().empty());
+
+  weights["w"] = f32Tensor({1, 2, 3, 1, 2}, randoms(12, 11));
+  p = DeviceProgram::create(*env.device, *env.launcher, src, "weight5", weights);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "program @weight5: weight 'w' of rank 5 [1, 2, 3, 1, 2]: a program's views have rank 4 at most");
+  p = DeviceProgram::create(*env.device, *env.launcher, src, "constant5", {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "program @constant5: constant v2 of rank 5 f32 [2, 1, 1, 1, 3]: a program's views have rank 4 at most");
 }
 
 } // namespace
