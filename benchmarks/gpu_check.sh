@@ -92,5 +92,7 @@ echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-laye
 echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
 echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
+echo "  and bmc_device_session_f32 / _bf16: DeviceSession.GreedyOnTheGpu (the tiny llama's CUDA package through"
+echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status
