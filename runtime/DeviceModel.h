@@ -43,7 +43,7 @@ struct DeviceModel {
   device::DeviceDecoderSignature signature;
   // The generation created at load (it checked the program against the
   // signature and uploaded the weights) with spareOptions; the first Session
-  // whose options are the same takes it, any other creates its own.
+  // whose options are the same takes it, any other frees it and creates its own.
   std::unique_ptr<device::DeviceGeneration> spare;
   device::DeviceGenerationOptions spareOptions;
 

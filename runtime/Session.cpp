@@ -96,6 +96,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
         dm->spare->maxContext() == o.maxContext) {
       s->dev_->gen = std::move(dm->spare); // created at load with these options
     } else {
+      dm->spare.reset(); // its device memory (weights, caches) freed before this one takes its own
       auto g = device::DeviceGeneration::create(*dm->device, *dm->launcher, dm->source, dm->function,
                                                 dm->weightTensors(), dm->signature, o);
       if (!g) return Status::error("Session: " + g.status().message());

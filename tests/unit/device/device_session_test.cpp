@@ -12,7 +12,8 @@
 // CPU's two best logits closer than twice the tolerance, printed); generate()
 // gives the CPU's tokens; truncate() back into the generated tokens and
 // continuing gives the first run's tokens again. Then the one-line errors of
-// what a device session cannot do, and cudaModuleImage's choice of binary.
+// what a device session cannot do, the load's generation going to the first
+// session with the model's options, and cudaModuleImage's choice of binary.
 // GreedyOnTheGpu: the same comparison through Model::load(device cuda), the
 // real loader (skipped without a GPU unless BMC_REQUIRE_GPU=1).
 //
@@ -275,6 +276,28 @@ TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
   EXPECT_EQ(pre->kvStats().bytesAllocated * int64_t(kPrompt.size()), pre->kvStats().bytesUsed * 32); // 32 rows at once
   for (int64_t i = 0; i < s->logits().numElements(); ++i)
     ASSERT_NEAR(pre->logits().data<float>()[i], s->logits().data<float>()[i], kTolerance) << i;
+}
+
+// The generation created at load goes to the first session with the model's
+// own options (no second upload); another session frees it.
+TEST(DeviceSession, TheLoadsGenerationGoesToAMatchingSession) {
+  auto m = loadEmulated();
+  if (!m) return;
+  DeviceModel *dm = m->deviceModel();
+  ASSERT_TRUE(dm->spare != nullptr);
+  auto own = Session::create(m, {}); // the model's kv mode and r
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  EXPECT_EQ(dm->spare, nullptr);
+  EXPECT_EQ(own.value()->r(), dm->spareOptions.r);
+  auto m2 = loadEmulated();
+  if (!m2) return;
+  auto other = session(m2); // r = 3: its own generation
+  ASSERT_TRUE(other);
+  EXPECT_EQ(m2->deviceModel()->spare, nullptr);
+  ASSERT_TRUE(own.value()->prefill({kPrompt}).ok());
+  ASSERT_TRUE(other->prefill({kPrompt}).ok());
+  for (int64_t i = 0; i < own.value()->logits().numElements(); ++i) // same prompt, rows the same
+    ASSERT_EQ(own.value()->logits().data<float>()[i], other->logits().data<float>()[i]) << i;
 }
 
 TEST(DeviceSession, TheBinaryForTheDevice) {
