@@ -3,7 +3,8 @@
 // Its codec and checks (bmc/abi/package.h; docs/PACKAGE.md "The CUDA
 // section"), the ahead-of-time build bmc-compile --target cuda calls (NVRTC
 // lives in the runtime, so the compiler includes no runtime/ header), and the
-// load path up to the device generation loop (CudaPackage.h).
+// load path: the binary for the device, the module, the launcher and the
+// model's device part whose sessions run DeviceGeneration (CudaPackage.h).
 //
 //===----------------------------------------------------------------------===//
 
