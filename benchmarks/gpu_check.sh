@@ -6,7 +6,9 @@
 # against a reference, and the NVRTC compile checks (sm_80, sm_90, spills);
 # then the compiler's emitted kernels through the runtime's EmittedLauncher (bmc_cuda_emitted_tests,
 # bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
-# programs (bmc_cuda_program_tests), and greedy generation over a program (bmc_device_generation_tests).
+# programs (bmc_cuda_program_tests), greedy generation over a program (bmc_device_generation_tests), and
+# a CUDA package of the tiny llama loaded by Model::load(device cuda) and run by a Session against the CPU
+# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
 #   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
@@ -38,14 +40,15 @@ fi
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
-echo "  bmc_cuda_program_tests, bmc_device_generation_tests"
+echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_session_f32, bmc_device_session_bf16"
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
 [ -n "${CUDAToolkit_ROOT:-}" ] && cmake_args+=(-DCUDAToolkit_ROOT="$CUDAToolkit_ROOT")
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
-  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests
+  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
+  bmc_device_session_f32 bmc_device_session_bf16
 
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
 status=0
@@ -56,6 +59,9 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_elementwise_tests" --gtest_color=
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_data_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_generation_tests" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
+for kv in f32 bf16; do
+  BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_session_$kv" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
+done
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
 echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
@@ -86,5 +92,7 @@ echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-laye
 echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
 echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
+echo "  and bmc_device_session_f32 / _bf16: DeviceSession.GreedyOnTheGpu (the tiny llama's CUDA package through"
+echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

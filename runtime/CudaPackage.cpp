@@ -3,11 +3,13 @@
 // Its codec and checks (bmc/abi/package.h; docs/PACKAGE.md "The CUDA
 // section"), the ahead-of-time build bmc-compile --target cuda calls (NVRTC
 // lives in the runtime, so the compiler includes no runtime/ header), and the
-// load path up to the device generation loop (CudaPackage.h).
+// load path: the binary for the device, the module, the launcher and the
+// model's device part whose sessions run DeviceGeneration (CudaPackage.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CudaPackage.h"
+#include "runtime/DeviceModel.h"
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/KernelLibrary.h"
@@ -336,14 +338,100 @@ Result<std::shared_ptr<Model>> loadCudaPackage(CudaPackageParts parts) {
   return startDeviceGeneration(std::move(device.value()), std::move(parts));
 }
 
-Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Device>, CudaPackageParts parts) {
-  // The device generation loop (runtime/device/DeviceGeneration*) takes the
-  // section's programs, the weights by name (parts.section.weights into
-  // parts.weights) and the signature from here.
-  return Status::error("device cuda: the CUDA section (" + std::to_string(parts.section.functions.size()) +
-                       " programs, " + std::to_string(parts.section.binaries.size()) +
-                       " architectures) is loaded and checked, but running it is not yet implemented: the device "
-                       "generation loop (runtime/device/DeviceGeneration) is missing");
+Result<device::ModuleImage> cudaModuleImage(const pkg::CudaSection &section, int major, int minor,
+                                            std::string *chosen) {
+  const int want = major * 10 + minor;
+  const std::string arch = "sm_" + std::to_string(major) + std::to_string(minor);
+  const pkg::CudaBinary *ptx = nullptr;
+  std::string have;
+  for (const pkg::CudaBinary &b : section.binaries) { // ascending (decodeCudaSection)
+    have += (have.empty() ? "" : ", ") + b.arch;
+    const int n = std::stoi(b.arch.substr(3));
+    if (n == want) {
+      device::ModuleImage image;
+      image.format = device::ModuleFormat::Cubin;
+      image.bytes = b.cubin;
+      if (chosen) *chosen = "cubin " + b.arch;
+      return image;
+    }
+    if (n < want) ptx = &b;
+  }
+  if (!ptx)
+    return Status::error("device cuda: the package has cubins and PTX for " + have + ", none for this GPU's " + arch +
+                         " or below (recompile with bmc-compile --target cuda for it)");
+  device::ModuleImage image;
+  image.format = device::ModuleFormat::Ptx;
+  image.bytes = ptx->ptx;
+  if (chosen) *chosen = "PTX " + ptx->arch + " (compiled for " + arch + " by the driver)";
+  return image;
+}
+
+Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Device> device, CudaPackageParts parts) {
+  if (!device) return Status::error("device cuda: no device");
+  const device::DeviceProperties &p = device->properties();
+  std::string chosen;
+  auto image = cudaModuleImage(parts.section, p.computeMajor, p.computeMinor, &chosen);
+  if (!image) return image.status();
+  return startDeviceGeneration(std::move(device), std::move(parts), image.value(), chosen);
+}
+
+std::map<std::string, device::HostTensor> DeviceModel::weightTensors() const {
+  std::map<std::string, device::HostTensor> out;
+  for (const pkg::CudaWeight &w : weightTable) { // inside the section (decodeCudaSection)
+    device::HostTensor &t = out[w.name];
+    t.type = w.type;
+    t.dims = w.dims;
+    t.bytes.assign(weights.get() + w.offset, weights.get() + w.offset + w.bytes);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Device> device, CudaPackageParts parts,
+                                                     const device::ModuleImage &image, const std::string &binary) {
+  if (!device) return Status::error("device cuda: no device");
+  auto dm = std::make_shared<DeviceModel>();
+  const std::vector<std::string> &fns = parts.section.functions;
+  if (fns.size() != 1) {
+    std::string list;
+    for (const std::string &f : fns) list += (list.empty() ? "" : ", ") + f;
+    return Status::error("device cuda: the CUDA section has " + std::to_string(fns.size()) + " programs (" + list +
+                         "); a session runs one decoder function");
+  }
+  auto sig = device::DeviceDecoderSignature::fromModel(parts.signature);
+  if (!sig) return Status::error("device cuda: " + sig.status().message());
+  auto module = device->loadModule(image);
+  if (!module) return Status::error("device cuda: loading the " + binary + ": " + module.status().message());
+  dm->device = std::move(device);
+  dm->module = module.value();
+  dm->binary = binary;
+  auto launcher = device::EmittedLauncher::create(*dm->device, dm->module, parts.section.source);
+  if (!launcher) return Status::error("device cuda: " + launcher.status().message());
+  dm->launcher = std::move(launcher.value());
+  dm->source = std::move(parts.section.source);
+  dm->function = fns[0];
+  dm->weightTable = std::move(parts.section.weights);
+  dm->weights = parts.weights;
+  dm->weightBytes = parts.weightBytes;
+  dm->signature = sig.value();
+  // One generation with the model's own KV mode and r, so that a program that
+  // does not fit the signature fails at load; the first session whose options
+  // match takes it (the weights uploaded once).
+  device::DeviceGenerationOptions o = deviceGenerationDefaults(parts.signature.decoder);
+  auto gen = device::DeviceGeneration::create(*dm->device, *dm->launcher, dm->source, dm->function,
+                                              dm->weightTensors(), dm->signature, o);
+  if (!gen) return Status::error("device cuda: " + gen.status().message());
+  dm->spare = std::move(gen.value());
+  dm->spareOptions = o;
+  std::shared_ptr<const uint8_t> weights = parts.weights;
+  return Model::fromDevice(std::move(dm), std::move(weights), parts.weightBytes, std::move(parts.signature),
+                           parts.options);
+}
+
+device::DeviceGenerationOptions deviceGenerationDefaults(const DecoderInfo &d) {
+  device::DeviceGenerationOptions o;
+  o.kvMode = d.kvMode == "prealloc" ? "prealloc" : "bmc";
+  if (d.r > 0) o.r = d.r; // else DeviceGenerationOptions' fixed default (no device cost model yet)
+  return o;
 }
 
 } // namespace bmc

@@ -1,6 +1,7 @@
 //===- Model.cpp - running compiled code -----------------------------------===//
 
 #include "bmc/model.h"
+#include "runtime/DeviceModel.h"
 #include "runtime/ExecContext.h"
 #include "bmc/abi/kernels.h"
 #include "runtime/kernels/thread_pool.h"
@@ -31,7 +32,21 @@ std::shared_ptr<Model> Model::fromParts(std::shared_ptr<CodeImage> code, std::sh
   return m;
 }
 
+std::shared_ptr<Model> Model::fromDevice(std::shared_ptr<DeviceModel> device, std::shared_ptr<const uint8_t> weights,
+                                         size_t weightBytes, ModelSignature sig, const LoadOptions &opts) {
+  std::shared_ptr<Model> m(new Model());
+  m->device_ = std::move(device); // not null (startDeviceGeneration)
+  m->weights_ = std::move(weights);
+  m->weightBytes_ = weightBytes;
+  m->sig_ = std::move(sig);
+  m->pool_ = makePool(opts.threads); // sampling and the host side of sessions
+  m->codeDesc_ = "device " + m->device_->device->properties().name + ": " + m->device_->binary;
+  return m;
+}
+
 Status Model::invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogits) const {
+  if (!entry_)
+    return Status::error("Model: this model runs on a device (loaded with device cuda): run it through a bmc::Session");
   thread_local Arena arena;
   arena.reset();
   bmc_exec_ctx ctx;
@@ -50,6 +65,9 @@ Status Model::invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogi
 }
 
 Result<std::vector<Tensor>> Model::run(const std::vector<Tensor> &inputs, const RunOptions &) const {
+  if (device_)
+    return Status::error("Model::run: this model was loaded for device cuda, whose programs run through a "
+                         "bmc::Session only (prefill / step / generate, batch 1)");
   if (inputs.size() != sig_.inputs.size())
     return Status::error("expected " + std::to_string(sig_.inputs.size()) + " inputs, found " +
                          std::to_string(inputs.size()));

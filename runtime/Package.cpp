@@ -434,7 +434,15 @@ struct Mapping {
 
 } // namespace
 
-Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) try {
+namespace {
+
+/// loadCudaPackageOn's device and module image (the test seam); null in Model::load.
+struct CudaSeam {
+  std::unique_ptr<device::Device> device;
+  const device::ModuleImage *image = nullptr;
+};
+
+Result<std::shared_ptr<Model>> loadPackage(const std::string &path, const LoadOptions &opts, CudaSeam *seam) try {
   auto fail = [&](const std::string &why) { return Status::error(path + ": " + why); };
   if (Status s = limits::checkThreads(opts.threads, "threads"); !s.ok()) return fail(s.message());
   if (opts.device != Target::Cpu && opts.device != Target::Cuda)
@@ -527,8 +535,15 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
     cuda.weights = std::shared_ptr<const uint8_t>(map, base + h.weightsOffset);
     cuda.weightBytes = h.weightsSize;
     cuda.options = opts;
-    auto model = loadCudaPackage(std::move(cuda));
+    auto model = !seam ? loadCudaPackage(std::move(cuda))
+                 : seam->image ? startDeviceGeneration(std::move(seam->device), std::move(cuda), *seam->image,
+                                                       "the given module image")
+                               : startDeviceGeneration(std::move(seam->device), std::move(cuda));
     if (!model) return fail(model.status().message());
+    if (meta.hasAssets) { // the tokenizer and generation defaults, as a CPU model's
+      meta.assets.origin = path;
+      model.value()->setAssets(std::make_shared<ModelAssets>(std::move(meta.assets)));
+    }
     return model;
   }
 #ifndef BMC_FUZZ_PACKAGE_LOADER
@@ -595,6 +610,22 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOp
   return model;
 } catch (const std::exception &e) {
   return limits::statusFromException(path, e);
+}
+
+} // namespace
+
+Result<std::shared_ptr<Model>> Model::load(const std::string &path, const LoadOptions &opts) {
+  return loadPackage(path, opts, nullptr);
+}
+
+Result<std::shared_ptr<Model>> loadCudaPackageOn(const std::string &path, const LoadOptions &opts,
+                                                 std::unique_ptr<device::Device> device,
+                                                 const device::ModuleImage *image) {
+  if (!device) return Status::error(path + ": loadCudaPackageOn: no device");
+  LoadOptions o = opts;
+  o.device = Target::Cuda;
+  CudaSeam seam{std::move(device), image};
+  return loadPackage(path, o, &seam);
 }
 
 } // namespace bmc

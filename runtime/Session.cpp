@@ -3,6 +3,7 @@
 #include "bmc/session.h"
 #include "bmc/cost_model.h"
 #include "bmc/abi/entry.h"
+#include "runtime/DeviceModel.h"
 #include "runtime/KVMemory.h"
 #include "bmc/abi/kernels.h"
 #include "bmc/abi/limits.h"
@@ -38,6 +39,12 @@ struct Session::Cache {
   int64_t rowBytes(int64_t batch) const { return batch * heads * headDim * elemBytes; }
 };
 
+/// A device model's generation: the package's decoder program on the device
+/// (runtime/device/DeviceGeneration), batch 1.
+struct Session::OnDevice {
+  std::unique_ptr<device::DeviceGeneration> gen;
+};
+
 Session::~Session() = default;
 
 int64_t Session::vocab() const { return dec_ ? dec_->vocab : 0; }
@@ -70,6 +77,33 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
                          std::to_string(d.maxPositions) + " positions");
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
+  if (DeviceModel *dm = model->deviceModel()) {
+    // On the device: bmc or prealloc, the last position's logits, a fixed r
+    // (session.h); the device's cost model is not calibrated in a session yet.
+    if (mode == "concat")
+      return Status::error("Session: kv mode concat does not run on a device (only in-place caches: bmc, prealloc)");
+    if (opts.keepAllLogits)
+      return Status::error("Session: keepAllLogits is not supported on a device (its generation copies back the last "
+                           "position's logits only)");
+    device::DeviceGenerationOptions o;
+    o.kvMode = mode;
+    if (s->fixedR_ <= 0) s->fixedR_ = o.r;
+    o.r = s->fixedR_;
+    o.maxContext = s->maxContext_;
+    s->r_ = mode == "bmc" ? s->fixedR_ : 0;
+    s->dev_ = std::make_unique<OnDevice>();
+    if (dm->spare && dm->spareOptions.kvMode == o.kvMode && (o.kvMode == "prealloc" || dm->spareOptions.r == o.r) &&
+        dm->spare->maxContext() == o.maxContext) {
+      s->dev_->gen = std::move(dm->spare); // created at load with these options
+    } else {
+      dm->spare.reset(); // its device memory (weights, caches) freed before this one takes its own
+      auto g = device::DeviceGeneration::create(*dm->device, *dm->launcher, dm->source, dm->function,
+                                                dm->weightTensors(), dm->signature, o);
+      if (!g) return Status::error("Session: " + g.status().message());
+      s->dev_->gen = std::move(g.value());
+    }
+    return s;
+  }
   if (mode == "bmc" && s->fixedR_ <= 0) {
     s->cost_ = std::make_unique<KVCostModel>(s->costModel());
   }
@@ -256,8 +290,44 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   return Status();
 }
 
+Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
+  device::DeviceGeneration &g = *dev_->gen;
+  auto r = prefill ? g.prefill(tokens) : g.step(tokens[0]);
+  length_ = g.length(); // a failed prefill leaves none, a failed step the tokens before it
+  if (!r) return r.status();
+  const int64_t V = int64_t(r->logits.size());
+  if (V != dec_->vocab)
+    return Status::error("device generation: " + std::to_string(V) + " logits, expected the model's vocabulary of " +
+                         std::to_string(dec_->vocab));
+  logits_ = Tensor(DType::F32, {1, V});
+  std::memcpy(logits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  allLogits_ = Tensor(DType::F32, {1, 1, V});
+  std::memcpy(allLogits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  stats_.bytesAllocated = stats_.bytesUsed = stats_.reallocations = stats_.bytesCopied = 0;
+  for (size_t i = 0; i < g.caches(); ++i) {
+    const device::DeviceKVCache &c = g.cache(i);
+    const int64_t rowBytes = c.rowBytes() * c.blocks(); // one token, all heads
+    stats_.bytesAllocated += c.capacity() * rowBytes;
+    stats_.bytesUsed += length_ * rowBytes;
+    stats_.reallocations += c.stats().growths;
+    stats_.bytesCopied += c.stats().bytesCopied;
+  }
+  stats_.peakBytesAllocated = std::max(stats_.peakBytesAllocated, stats_.bytesAllocated);
+  return Status();
+}
+
 Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
   if (prompts.empty() || prompts[0].empty()) return Status::error("prefill: expected at least one non-empty prompt");
+  if (dev_) {
+    if (prompts.size() != 1)
+      return Status::error("prefill: " + std::to_string(prompts.size()) +
+                           " sequences; a session on a device runs batch 1");
+    if (Status s = limits::checkBatchLimits(*dec_, maxContext_, 1, maxKVBytes_); !s.ok()) return s;
+    batch_ = 1;
+    length_ = 0;
+    stats_ = KVStats();
+    return runOnDevice(prompts[0], true);
+  }
   for (const auto &p : prompts)
     if (p.size() != prompts[0].size())
       return Status::error("prefill: expected prompts of equal length, found " + std::to_string(prompts[0].size()) +
@@ -286,12 +356,16 @@ Status Session::step(const std::vector<int64_t> &tokens) try {
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
+  if (dev_) return runOnDevice(tokens, false);
   return run(tokens, 1, keepAllLogits_);
 } catch (const std::exception &e) {
   return limits::statusFromException("step", e);
 }
 
 Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
+  if (dev_)
+    return Status::error("extend: not supported on a device (its generation returns the last position's logits only; "
+                         "speculative verification needs every position's)");
   if (batch_ == 0) return Status::error("extend: call prefill first");
   if (int64_t(tokens.size()) != batch_)
     return Status::error("extend: expected tokens for " + std::to_string(batch_) + " sequences, found " +
@@ -313,6 +387,15 @@ Status Session::truncate(int64_t length) {
     return Status::error("truncate: expected a length in [0, " + std::to_string(length_) + "], found " +
                          std::to_string(length));
   if (length == length_) return Status();
+  if (dev_) {
+    // The device's rows past `length` are spare again (DeviceGeneration::truncate).
+    if (Status s = dev_->gen->truncate(length); !s.ok()) return s;
+    length_ = length;
+    stats_.bytesUsed = 0;
+    for (size_t i = 0; i < dev_->gen->caches(); ++i)
+      stats_.bytesUsed += length_ * dev_->gen->cache(i).rowBytes() * dev_->gen->cache(i).blocks();
+    return Status();
+  }
   if (mode_ == "concat") {
     // The exported graph's cache is a tensor of exactly `valid` rows: crop it
     // into a new one (the copy Hugging Face's DynamicCache.crop makes too).
@@ -354,6 +437,9 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
                   const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
   genStats_ = GenerateStats();
   if (Status s = limits::checkGenerateOptions(o); !s.ok()) return s;
+  if (o.speculative.drafter && dev_)
+    return Status::error("speculative decoding is not supported on a device (a verification pass needs every "
+                         "position's logits; its generation returns the last one's)");
   if (o.speculative.drafter) {
     if (prompts.size() != 1)
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +

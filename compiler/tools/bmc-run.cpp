@@ -97,10 +97,12 @@ Options:
   --device DEVICE        cpu (default) or cuda: where a package runs; cuda
                          needs a package compiled with bmc-compile --target
                          cuda (and cpu one with CPU code: each other pairing
-                         is a one-line error). Not yet: cuda checks the
-                         package's CUDA section and opens the GPU, then stops
-                         with an error naming the missing device generation
-                         loop; without a GPU, the CUDA driver's error
+                         is a one-line error). cuda generates on GPU 0
+                         (the package's cubin for its sm_XY, else the PTX
+                         of the highest architecture below it): batch 1,
+                         --kv bmc or prealloc, fixed r (--r, else the
+                         compiled-in r, else 16), no speculative decoding;
+                         without a GPU, the CUDA driver's one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N

@@ -25,6 +25,7 @@ namespace bmc {
 
 class ThreadPool;
 struct ModelAssets; // bmc/model_folder.h
+struct DeviceModel; // a model's device part (runtime/DeviceModel.h; internal)
 
 struct TensorInfo {
   std::string name;
@@ -104,9 +105,9 @@ struct LoadOptions {
   /// Threads for kernels; 0 = all cores of this machine.
   int threads = 0;
   /// The device the package runs on: Cpu needs its CPU code, Cuda its CUDA
-  /// section (docs/PACKAGE.md); the other is a one-line error. Cuda does not
-  /// run yet: after the section is checked and the device opened, load()
-  /// returns the "not yet" error of the missing device generation loop.
+  /// section (docs/PACKAGE.md); the other is a one-line error. A Cuda model
+  /// runs through a Session only (batch 1; bmc/session.h); Model::run on it
+  /// is a one-line error.
   Target device = Target::Cpu;
 };
 
@@ -120,6 +121,9 @@ public:
   /// Assembles a model from parts (used by the JIT compiler).
   static std::shared_ptr<Model> fromParts(std::shared_ptr<CodeImage> code, std::shared_ptr<const uint8_t> weights,
                                           size_t weightBytes, ModelSignature sig, const LoadOptions &opts);
+  /// A model whose code runs on a device (runtime/CudaPackage.cpp); internal.
+  static std::shared_ptr<Model> fromDevice(std::shared_ptr<DeviceModel> device, std::shared_ptr<const uint8_t> weights,
+                                           size_t weightBytes, ModelSignature sig, const LoadOptions &opts);
   ~Model();
 
   const ModelSignature &signature() const { return sig_; }
@@ -135,6 +139,9 @@ public:
   ThreadPool *pool() const { return pool_.get(); }
   const std::string &codeDescription() const { return codeDesc_; }
   size_t weightBytes() const { return weightBytes_; }
+  /// The device part of a model loaded with LoadOptions::device Cuda (its
+  /// sessions run there); null for a CPU model. Opaque outside the runtime.
+  DeviceModel *deviceModel() const { return device_.get(); }
   /// The packed weight blob, weightBytes() long (read-only).
   const uint8_t *weightData() const { return weights_.get(); }
   /// The tokenizer file and generation defaults that came with the model (a
@@ -153,6 +160,7 @@ private:
   std::string codeDesc_;
   void *entry_ = nullptr;
   std::shared_ptr<const ModelAssets> assets_;
+  std::shared_ptr<DeviceModel> device_;
 };
 
 /// The kernels this process runs matrix products and attention with: "avx512"

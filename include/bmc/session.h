@@ -19,7 +19,17 @@
 // Hugging Face's DynamicCache.crop does). generate() verifies the tokens of
 // a Drafter (bmc/speculative.h) when GenerateOptions::speculative is set.
 //
-// Thread safety: one thread per Session; several Sessions may share a Model.
+// On a device (a model loaded with LoadOptions::device Cuda) prefill, step,
+// truncate and generate run the package's decoder program there
+// (runtime/device/DeviceGeneration): batch 1, kv mode bmc or prealloc, greedy
+// or sampled from the last position's logits (copied back into logits()).
+// Refused with a one-line error: kv mode concat and keepAllLogits (at
+// create), a batch above 1 (at prefill), extend() and speculative decoding.
+// r there is fixed: SessionOptions::r, else the compiled-in r, else 16 (no
+// cost model: the device's is not calibrated in a session yet).
+//
+// Thread safety: one thread per Session; several Sessions may share a Model
+// (on a device: used from one thread at a time, as they share its stream).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_SESSION_H
@@ -184,6 +194,9 @@ private:
   KVStats stats_;
   GenerateStats genStats_;
   std::vector<std::vector<int64_t>> generated_;
+  struct OnDevice; // a device model's generation (Session.cpp)
+  std::unique_ptr<OnDevice> dev_;
+  Status runOnDevice(const std::vector<int64_t> &tokens, bool prefill);
 };
 
 /// A limit on the KV bytes all sessions of this process hold together (their

@@ -22,7 +22,7 @@
 // runStep() captures a sequence of launches as a device graph and, for the
 // next step, updates its launches in place or re-captures it.
 //
-// Not yet: sessions use it (no model runs on a device). Views carry no
+// Sessions on a device model use it (runtime/DeviceModel.h). Views carry no
 // buffer length, so a view reaching past its allocation is not caught here
 // (the CPU device checks copies, not kernel reads).
 //
