@@ -1,0 +1,195 @@
+// A whole generated model as a CUDA program, end to end: the tiny 2-layer
+// decoder of one family (tests/models/bmc_modelgen.py, at build time),
+// emitted by bmc-compile --emit cuda (BMC_MODEL_KV_TYPE f32 with skip
+// padding, or bf16 with mask padding), its kernels compiled here as host C++
+// (the emulation's kernel table, generated from the .cu by
+// emitted_table.cmake), run by runtime/device/DeviceGeneration on the CPU
+// device with the weights read from the ONNX file's initializers by name;
+// against bmc's CPU path for the same file and options (compileOnnx + Session
+// through the public API: LLVM JIT and Xbyak kernels, itself checked against
+// onnxruntime by the e2e.generated tests). A 5-token prefill and 8 greedy
+// decode steps with r = 2 (both sides' caches grow 4 times after the prefill's): every step's
+// last-position logits within the stated tolerance and the greedy tokens
+// identical (each run feeds its own choice, so a differing token shows as a
+// failure, not as a drift). The tolerances (docs/DESIGN.md, CUDA programs):
+// f32 caches 1e-4 absolute (the two paths differ only in summation order;
+// seen: at most 4.2e-6); bf16 caches 2e-3 (each side rounds its own K/V to
+// bf16, and values that differ in the last f32 bits may round to neighbouring
+// bf16 values; seen: at most 4.1e-6). The bf16 rounding itself moves these
+// logits by 3.3e-3 (gpt2) to 3.4e-2 (llama) against f32 caches, so a device
+// that skipped it, or a reference that did, fails the bf16 runs.
+#include "cuda_emulation.h"
+
+#include <atomic>
+
+// The emulation's stand-in for the device's __trap on a gather index out of
+// range (data.cuh): counted, and the test requires none.
+static std::atomic<int> gIndexFaults{0};
+#define BMC_DATA_INDEX_FAULT(k, n) (void)(k), (void)(n), gIndexFaults.fetch_add(1)
+
+// The order cudaEmittedKernelSource prepends them in.
+// clang-format off
+#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
+#include "runtime/device/cuda/decode_attention_params.h"
+#include "runtime/device/cuda/common.cuh"
+#include "runtime/device/cuda/kv_append.cuh"
+#include "runtime/device/cuda/decode_attention.cuh"
+#include "runtime/device/cuda/gemv.cuh"
+#include "runtime/device/cuda/matmul.cuh"
+#include "runtime/device/cuda/norm.cuh"
+#include "runtime/device/cuda/elementwise.cuh"
+#include "runtime/device/cuda/data.cuh"
+#include BMC_EMITTED_CU_INCLUDE // the model's .cu, in the build tree
+#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
+// clang-format on
+
+#include "bmc/compiler.h"
+#include "bmc/session.h"
+#include "emitted_env.h"
+#include "runtime/device/DeviceGeneration.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace bmc::device;
+
+#define BMC_EMULATED(name)                                                                                             \
+  HostKernel {                                                                                                         \
+#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
+                                                                             bmc_emu::argCount(name)                   \
+  }
+const HostKernel kTable[] = {BMC_EMITTED_TABLE};
+
+const bool kBf16 = std::string(BMC_MODEL_KV_TYPE) == "bf16";
+const double kTolerance = kBf16 ? 2e-3 : 1e-4;
+constexpr int64_t kR = 2, kMaxContext = 64, kSteps = 8;
+
+// The ONNX file's initializers by name, as the program's weights (f32 and
+// i64, raw or typed fields); anything else is an error naming it, as is
+// external data (the generated tiny models hold theirs inline).
+bmc::Result<std::map<std::string, HostTensor>> onnxWeights(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto model;
+  if (!in || !model.ParseFromIstream(&in))
+    return bmc::Status::error(path + ": not a readable ONNX model");
+  std::map<std::string, HostTensor> out;
+  for (const onnx::TensorProto &t : model.graph().initializer()) {
+    HostTensor h;
+    h.dims.assign(t.dims().begin(), t.dims().end());
+    int64_t count = 1;
+    for (int64_t d : h.dims)
+      count *= d;
+    size_t width;
+    if (t.data_type() == onnx::TensorProto::FLOAT)
+      h.type = "f32", width = 4;
+    else if (t.data_type() == onnx::TensorProto::INT64)
+      h.type = "i64", width = 8;
+    else
+      return bmc::Status::error(path + ": initializer '" + t.name() + "' of ONNX type " +
+                                std::to_string(t.data_type()) + " (the test reads f32 and i64)");
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+      return bmc::Status::error(path + ": initializer '" + t.name() + "' in external data");
+    h.bytes.resize(size_t(count) * width);
+    if (t.has_raw_data())
+      if (t.raw_data().size() == h.bytes.size())
+        std::memcpy(h.bytes.data(), t.raw_data().data(), h.bytes.size());
+      else
+        return bmc::Status::error(path + ": initializer '" + t.name() + "' has " +
+                                  std::to_string(t.raw_data().size()) + " bytes, expected " +
+                                  std::to_string(h.bytes.size()));
+    else if (h.type == "f32" && t.float_data_size() == count)
+      std::memcpy(h.bytes.data(), t.float_data().data(), h.bytes.size());
+    else if (h.type == "i64" && t.int64_data_size() == count)
+      std::memcpy(h.bytes.data(), t.int64_data().data(), h.bytes.size());
+    else
+      return bmc::Status::error(path + ": initializer '" + t.name() + "' has no data of its size");
+    out[t.name()] = std::move(h);
+  }
+  return out;
+}
+
+// The CPU path's last-position logits of batch row 0.
+std::vector<float> cpuLogits(const bmc::Session &s) {
+  const bmc::Tensor &t = s.logits();
+  int64_t vocab = t.shape().back();
+  return std::vector<float>(t.data<float>(), t.data<float>() + vocab);
+}
+
+int64_t argmax(const std::vector<float> &v) {
+  return int64_t(std::max_element(v.begin(), v.end()) - v.begin()); // the first maximum, as greedy
+}
+
+TEST(DeviceModel, GreedyMatchesCpuPath) {
+  SCOPED_TRACE(std::string(BMC_MODEL_NAME) + ", " + BMC_MODEL_KV_TYPE + " caches");
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  ASSERT_TRUE(env.launcher) << env.error;
+
+  // The reference: bmc's CPU path with the emitter's options.
+  bmc::CompileOptions co;
+  co.kvMode = bmc::KVMode::BMC;
+  co.kvType = kBf16 ? bmc::KVType::BF16 : bmc::KVType::F32;
+  co.kvPadding = kBf16 ? bmc::KVPadding::Mask : bmc::KVPadding::Skip;
+  co.threads = 1;
+  auto model = bmc::compileOnnx(BMC_MODEL_ONNX, co);
+  ASSERT_TRUE(model) << model.status().message();
+  bmc::SessionOptions so;
+  so.kvMode = "bmc", so.r = kR, so.maxContext = kMaxContext;
+  auto session = bmc::Session::create(model.value(), so);
+  ASSERT_TRUE(session) << session.status().message();
+
+  auto weights = onnxWeights(BMC_MODEL_ONNX);
+  ASSERT_TRUE(weights) << weights.status().message();
+  auto sig = DeviceDecoderSignature::fromModel(model.value()->signature());
+  ASSERT_TRUE(sig) << sig.status().message();
+  DeviceGenerationOptions go;
+  go.r = kR, go.maxContext = kMaxContext;
+  auto gen = DeviceGeneration::create(*env.device, *env.launcher, env.src, "main", weights.value(), sig.value(), go);
+  ASSERT_TRUE(gen) << gen.status().message();
+
+  const int64_t vocab = sig->vocab > 0 ? sig->vocab : 512;
+  std::vector<int64_t> prompt = {7 % vocab, 100 % vocab, 3 % vocab, 411 % vocab, 29 % vocab};
+  double worst = 0;
+  int64_t growths = 0, lastCapacity = 0;
+  for (int64_t step = 0; step <= kSteps; ++step) {
+    bmc::Result<DeviceGenerationStep> d = bmc::Status::error("not run");
+    bmc::Status c;
+    if (step == 0) {
+      c = session.value()->prefill({prompt});
+      d = gen.value()->prefill(prompt);
+    } else {
+      int64_t token = argmax(cpuLogits(*session.value())); // the device's too: asserted equal below
+      c = session.value()->step({token});
+      d = gen.value()->step(token);
+    }
+    ASSERT_TRUE(c) << "step " << step << " (CPU): " << c.message();
+    ASSERT_TRUE(d) << "step " << step << " (device): " << d.status().message();
+    std::vector<float> want = cpuLogits(*session.value());
+    ASSERT_EQ(d->logits.size(), want.size()) << "step " << step;
+    double diff = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      diff = std::max(diff, double(std::fabs(d->logits[i] - want[i])));
+    worst = std::max(worst, diff);
+    EXPECT_LE(diff, kTolerance) << "step " << step << ": max |logit difference|";
+    ASSERT_EQ(d->token, argmax(want)) << "step " << step << ": greedy tokens differ (max |diff| " << diff << ")";
+    if (step > 0 && gen.value()->cache(0).capacity() != lastCapacity)
+      ++growths;
+    lastCapacity = gen.value()->cache(0).capacity();
+  }
+  EXPECT_EQ(gen.value()->length(), int64_t(prompt.size()) + kSteps);
+  EXPECT_EQ(growths, 4) << "the caches should grow every r = " << kR << " tokens";
+  EXPECT_EQ(gIndexFaults.load(), 0);
+  std::printf("%s (%s caches): %lld steps, greatest |logit difference| %.3g (tolerance %.0e), %lld growths\n",
+              BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, (long long)kSteps + 1, worst, kTolerance, (long long)growths);
+}
+
+} // namespace
