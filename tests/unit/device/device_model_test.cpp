@@ -11,7 +11,8 @@
 // decode steps with r = 2 (both sides' caches grow 4 times after the prefill's): every step's
 // last-position logits within the stated tolerance and the greedy tokens
 // identical (each run feeds its own choice, so a differing token shows as a
-// failure, not as a drift). The tolerances (docs/DESIGN.md, CUDA programs):
+// failure, not as a drift); then the same decode steps as a device graph
+// against direct runs, byte for byte (GraphedDecodeEqualsDirect). The tolerances (docs/DESIGN.md, CUDA programs):
 // f32 caches 1e-4 absolute (the two paths differ only in summation order;
 // seen: at most 4.2e-6); bf16 caches 2e-3 (each side rounds its own K/V to
 // bf16, and values that differ in the last f32 bits may round to neighbouring
@@ -129,47 +130,79 @@ int64_t argmax(const std::vector<float> &v) {
   return int64_t(std::max_element(v.begin(), v.end()) - v.begin()); // the first maximum, as greedy
 }
 
+// The CPU path's model (the reference, and the decoder signature the device
+// generation is fed by), compiled once per process with the emitter's options.
+bmc::Result<std::shared_ptr<bmc::Model>> cpuModel() {
+  static bmc::Result<std::shared_ptr<bmc::Model>> model = [] {
+    bmc::CompileOptions co;
+    co.kvMode = bmc::KVMode::BMC;
+    co.kvType = kBf16 ? bmc::KVType::BF16 : bmc::KVType::F32;
+    co.kvPadding = kBf16 ? bmc::KVPadding::Mask : bmc::KVPadding::Skip;
+    co.threads = 1;
+    return bmc::compileOnnx(BMC_MODEL_ONNX, co);
+  }();
+  return model;
+}
+
+std::vector<int64_t> prompt(int64_t vocab) {
+  return {7 % vocab, 100 % vocab, 3 % vocab, 411 % vocab, 29 % vocab};
+}
+
+struct DeviceRun {
+  bmc_device_test::EmittedEnv env{false, kTable, BMC_EMITTED_CU};
+  DeviceDecoderSignature sig;
+  std::unique_ptr<DeviceGeneration> gen;
+  std::string error; // why there is no generation
+  explicit DeviceRun(bool graphDecode) {
+    if (!env.launcher) {
+      error = env.error;
+      return;
+    }
+    auto model = cpuModel();
+    auto weights = onnxWeights(BMC_MODEL_ONNX);
+    auto s = model ? DeviceDecoderSignature::fromModel(model.value()->signature())
+                   : bmc::Result<DeviceDecoderSignature>(model.status());
+    if (!weights || !s) {
+      error = !weights ? weights.status().message() : s.status().message();
+      return;
+    }
+    sig = s.value();
+    DeviceGenerationOptions go;
+    go.r = kR, go.maxContext = kMaxContext, go.graphDecode = graphDecode;
+    auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, "main", weights.value(), sig, go);
+    if (!g)
+      error = g.status().message();
+    else
+      gen = std::move(g.value());
+  }
+  int64_t vocab() const { return sig.vocab > 0 ? sig.vocab : 512; }
+};
+
 TEST(DeviceModel, GreedyMatchesCpuPath) {
   SCOPED_TRACE(std::string(BMC_MODEL_NAME) + ", " + BMC_MODEL_KV_TYPE + " caches");
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  ASSERT_TRUE(env.launcher) << env.error;
-
-  // The reference: bmc's CPU path with the emitter's options.
-  bmc::CompileOptions co;
-  co.kvMode = bmc::KVMode::BMC;
-  co.kvType = kBf16 ? bmc::KVType::BF16 : bmc::KVType::F32;
-  co.kvPadding = kBf16 ? bmc::KVPadding::Mask : bmc::KVPadding::Skip;
-  co.threads = 1;
-  auto model = bmc::compileOnnx(BMC_MODEL_ONNX, co);
+  auto model = cpuModel();
   ASSERT_TRUE(model) << model.status().message();
   bmc::SessionOptions so;
   so.kvMode = "bmc", so.r = kR, so.maxContext = kMaxContext;
   auto session = bmc::Session::create(model.value(), so);
   ASSERT_TRUE(session) << session.status().message();
+  DeviceRun device(false);
+  ASSERT_TRUE(device.gen) << device.error;
+  DeviceGeneration &gen = *device.gen;
 
-  auto weights = onnxWeights(BMC_MODEL_ONNX);
-  ASSERT_TRUE(weights) << weights.status().message();
-  auto sig = DeviceDecoderSignature::fromModel(model.value()->signature());
-  ASSERT_TRUE(sig) << sig.status().message();
-  DeviceGenerationOptions go;
-  go.r = kR, go.maxContext = kMaxContext;
-  auto gen = DeviceGeneration::create(*env.device, *env.launcher, env.src, "main", weights.value(), sig.value(), go);
-  ASSERT_TRUE(gen) << gen.status().message();
-
-  const int64_t vocab = sig->vocab > 0 ? sig->vocab : 512;
-  std::vector<int64_t> prompt = {7 % vocab, 100 % vocab, 3 % vocab, 411 % vocab, 29 % vocab};
+  const std::vector<int64_t> first = prompt(device.vocab());
   double worst = 0;
   int64_t growths = 0, lastCapacity = 0;
   for (int64_t step = 0; step <= kSteps; ++step) {
     bmc::Result<DeviceGenerationStep> d = bmc::Status::error("not run");
     bmc::Status c;
     if (step == 0) {
-      c = session.value()->prefill({prompt});
-      d = gen.value()->prefill(prompt);
+      c = session.value()->prefill({first});
+      d = gen.prefill(first);
     } else {
       int64_t token = argmax(cpuLogits(*session.value())); // the device's too: asserted equal below
       c = session.value()->step({token});
-      d = gen.value()->step(token);
+      d = gen.step(token);
     }
     ASSERT_TRUE(c) << "step " << step << " (CPU): " << c.message();
     ASSERT_TRUE(d) << "step " << step << " (device): " << d.status().message();
@@ -181,15 +214,47 @@ TEST(DeviceModel, GreedyMatchesCpuPath) {
     worst = std::max(worst, diff);
     EXPECT_LE(diff, kTolerance) << "step " << step << ": max |logit difference|";
     ASSERT_EQ(d->token, argmax(want)) << "step " << step << ": greedy tokens differ (max |diff| " << diff << ")";
-    if (step > 0 && gen.value()->cache(0).capacity() != lastCapacity)
+    if (step > 0 && gen.cache(0).capacity() != lastCapacity)
       ++growths;
-    lastCapacity = gen.value()->cache(0).capacity();
+    lastCapacity = gen.cache(0).capacity();
   }
-  EXPECT_EQ(gen.value()->length(), int64_t(prompt.size()) + kSteps);
+  EXPECT_EQ(gen.length(), int64_t(first.size()) + kSteps);
   EXPECT_EQ(growths, 4) << "the caches should grow every r = " << kR << " tokens";
   EXPECT_EQ(gIndexFaults.load(), 0);
-  std::printf("%s (%s caches): %lld steps, greatest |logit difference| %.3g (tolerance %.0e), %lld growths\n",
+  std::printf("%s (%s caches): %lld runs, greatest |logit difference| %.3g (tolerance %.0e), %lld growths\n",
               BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, (long long)kSteps + 1, worst, kTolerance, (long long)growths);
+}
+
+// The decode steps as one device graph (captured by the first step, updated in
+// place after, re-captured where a growth changes the launches): the same
+// logits as direct runs, byte for byte.
+TEST(DeviceModel, GraphedDecodeEqualsDirect) {
+  SCOPED_TRACE(std::string(BMC_MODEL_NAME) + ", " + BMC_MODEL_KV_TYPE + " caches");
+  DeviceRun direct(false), graphed(true);
+  ASSERT_TRUE(direct.gen) << direct.error;
+  ASSERT_TRUE(graphed.gen) << graphed.error;
+  const std::vector<int64_t> first = prompt(direct.vocab());
+  auto a = direct.gen->prefill(first), b = graphed.gen->prefill(first);
+  size_t updated = 0, captures = 0;
+  for (int64_t step = 0; step <= kSteps; ++step) {
+    if (step > 0) {
+      ASSERT_TRUE(a) << a.status().message();
+      int64_t token = a->token;
+      a = direct.gen->step(token), b = graphed.gen->step(token);
+    }
+    ASSERT_TRUE(a) << "step " << step << " (direct): " << a.status().message();
+    ASSERT_TRUE(b) << "step " << step << " (graph): " << b.status().message();
+    EXPECT_EQ(b->logits, a->logits) << "step " << step;
+    if (step == 1)
+      EXPECT_TRUE(b->graph.captured) << "the first decode step captures the graph";
+    if (step > 1)
+      updated += !b->graph.captured && b->graph.updated > 0;
+    captures += b->graph.captured;
+  }
+  EXPECT_GE(updated, size_t(1)) << "some steps update the captured graph in place";
+  std::printf("%s (%s caches): %lld decode steps as a graph, %zu captures, %zu updated in place\n", BMC_MODEL_NAME,
+              BMC_MODEL_KV_TYPE, (long long)kSteps, captures, updated);
+  EXPECT_EQ(gIndexFaults.load(), 0);
 }
 
 } // namespace
