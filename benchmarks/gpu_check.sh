@@ -6,15 +6,16 @@
 # against a reference, and the NVRTC compile checks (sm_80, sm_90, spills);
 # then the compiler's emitted kernels through the runtime's EmittedLauncher (bmc_cuda_emitted_tests,
 # bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
-# programs (bmc_cuda_program_tests), and greedy generation over a program (bmc_device_generation_tests).
+# programs (bmc_cuda_program_tests), greedy generation over a program (bmc_device_generation_tests), and
+# the 7 generated families' whole programs against the CPU path (bmc_device_model_<family>_<kv>).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
 #   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
 #   benchmarks/gpu_check.sh --no-setup   # the packages are already there
 #
 # Environment (defaults in brackets): BMC_BUILD_DIR [build-gpu], CUDAToolkit_ROOT [found by CMake:
-# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model on the GPU (no model
-# runs there yet), time anything, or compare with other GPU runtimes.
+# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model other than the tiny
+# generated ones on the GPU, time anything, or compare with other GPU runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 setup=1
@@ -38,14 +39,19 @@ fi
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
-echo "  bmc_cuda_program_tests, bmc_device_generation_tests"
+echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_model_*"
+models=()
+for family in llama gpt2 phi3 qwen2 opt gptneox mistral; do
+  models+=(bmc_device_model_${family}_f32 bmc_device_model_${family}_bf16)
+done
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
 [ -n "${CUDAToolkit_ROOT:-}" ] && cmake_args+=(-DCUDAToolkit_ROOT="$CUDAToolkit_ROOT")
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
-  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests
+  bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
+  "${models[@]}"
 
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
 status=0
@@ -56,6 +62,9 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_elementwise_tests" --gtest_color=
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_data_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_generation_tests" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
+for m in "${models[@]}"; do
+  BMC_REQUIRE_GPU=1 "$build/bin/$m" --gtest_color=no --gtest_brief=1 --gtest_filter='*OnTheGpu' || status=$?
+done
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
 echo "  PtxasInfo.* (every kernel compiled for sm_80 and sm_90, spills within the budget),"
@@ -86,5 +95,7 @@ echo "  and bmc_cuda_program_tests: CudaProgram.LayersOnTheGpu (two decoder-laye
 echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain loops, caches checked)"
 echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
+echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
+echo "  models whole, f32 and bf16 caches: a 5-token prefill and 8 greedy steps vs bmc's CPU path, tokens identical)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

@@ -13,7 +13,8 @@
 // and the greedy tokens identical (each side feeds its own choice, so a
 // differing token shows as a failure, not as a drift); then the same decode
 // steps as a device graph against direct runs, byte for byte
-// (GraphedDecodeEqualsDirect). The tolerances (docs/DESIGN.md, CUDA
+// (GraphedDecodeEqualsDirect); GreedyOnTheGpu, the first on NVRTC's build
+// through CudaDevice (skipped without a GPU; never run here). The tolerances (docs/DESIGN.md, CUDA
 // programs): f32 caches 1e-4 absolute (the two paths differ only in
 // summation order; seen: at most 4.2e-6); bf16 caches 2e-3 (each side rounds
 // its own K/V to bf16, and values that differ in the last f32 bits may round
@@ -150,12 +151,14 @@ std::vector<int64_t> prompt(int64_t vocab) {
   return {7 % vocab, 100 % vocab, 3 % vocab, 411 % vocab, 29 % vocab};
 }
 
+// The program on the emulation (gpu false) or on NVRTC's build for device 0
+// (gpu true: `env.skip()` without a GPU), as a DeviceGeneration.
 struct DeviceRun {
-  bmc_device_test::EmittedEnv env{false, kTable, BMC_EMITTED_CU};
+  bmc_device_test::EmittedEnv env;
   DeviceDecoderSignature sig;
   std::unique_ptr<DeviceGeneration> gen;
   std::string error; // why there is no generation
-  explicit DeviceRun(bool graphDecode) {
+  explicit DeviceRun(bool graphDecode, bool gpu = false) : env(gpu, kTable, BMC_EMITTED_CU) {
     if (!env.launcher) {
       error = env.error;
       return;
@@ -180,16 +183,17 @@ struct DeviceRun {
   int64_t vocab() const { return sig.vocab > 0 ? sig.vocab : 512; }
 };
 
-TEST(DeviceModel, GreedyMatchesCpuPath) {
-  SCOPED_TRACE(std::string(BMC_MODEL_NAME) + ", " + BMC_MODEL_KV_TYPE + " caches");
+void greedyAgainstCpuPath(bool gpu) {
+  SCOPED_TRACE(std::string(BMC_MODEL_NAME) + ", " + BMC_MODEL_KV_TYPE + " caches" + (gpu ? ", on the GPU" : ""));
+  DeviceRun device(false, gpu);
+  BMC_EMITTED_ENV_OR_SKIP(device.env);
+  ASSERT_TRUE(device.gen) << device.error;
   auto model = cpuModel();
   ASSERT_TRUE(model) << model.status().message();
   bmc::SessionOptions so;
   so.kvMode = "bmc", so.r = kR, so.maxContext = kMaxContext;
   auto session = bmc::Session::create(model.value(), so);
   ASSERT_TRUE(session) << session.status().message();
-  DeviceRun device(false);
-  ASSERT_TRUE(device.gen) << device.error;
   DeviceGeneration &gen = *device.gen;
 
   const std::vector<int64_t> first = prompt(device.vocab());
@@ -223,9 +227,17 @@ TEST(DeviceModel, GreedyMatchesCpuPath) {
   EXPECT_EQ(gen.length(), int64_t(first.size()) + kSteps);
   EXPECT_EQ(growths, 4) << "the caches should grow every r = " << kR << " tokens";
   EXPECT_EQ(gIndexFaults.load(), 0);
-  std::printf("%s (%s caches): %lld runs, greatest |logit difference| %.3g (tolerance %.0e), %lld growths\n",
-              BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, (long long)kSteps + 1, worst, kTolerance, (long long)growths);
+  std::printf("%s (%s caches%s): %lld runs, greatest |logit difference| %.3g (tolerance %.0e), %lld growths\n",
+              BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, gpu ? ", GPU" : "", (long long)kSteps + 1, worst, kTolerance,
+              (long long)growths);
 }
+
+TEST(DeviceModel, GreedyMatchesCpuPath) { greedyAgainstCpuPath(false); }
+
+// The same on a GPU: NVRTC's build of the .cu through CudaDevice (the caches in
+// VMM ranges, prefill products through cuBLASLt); skipped without one, a
+// failure with BMC_REQUIRE_GPU=1 (benchmarks/gpu_check.sh). Never run here.
+TEST(DeviceModel, GreedyOnTheGpu) { greedyAgainstCpuPath(true); }
 
 // The decode steps as one device graph (captured by the first step, updated in
 // place after, re-captured where a growth changes the launches): the same
