@@ -104,14 +104,13 @@ bmc::Result<std::map<std::string, HostTensor>> onnxWeights(const std::string &pa
     if (t.data_location() == onnx::TensorProto::EXTERNAL)
       return bmc::Status::error(path + ": initializer '" + t.name() + "' in external data");
     h.bytes.resize(size_t(count) * width);
-    if (t.has_raw_data())
-      if (t.raw_data().size() == h.bytes.size())
-        std::memcpy(h.bytes.data(), t.raw_data().data(), h.bytes.size());
-      else
+    if (t.has_raw_data()) {
+      if (t.raw_data().size() != h.bytes.size())
         return bmc::Status::error(path + ": initializer '" + t.name() + "' has " +
                                   std::to_string(t.raw_data().size()) + " bytes, expected " +
                                   std::to_string(h.bytes.size()));
-    else if (h.type == "f32" && t.float_data_size() == count)
+      std::memcpy(h.bytes.data(), t.raw_data().data(), h.bytes.size());
+    } else if (h.type == "f32" && t.float_data_size() == count)
       std::memcpy(h.bytes.data(), t.float_data().data(), h.bytes.size());
     else if (h.type == "i64" && t.int64_data_size() == count)
       std::memcpy(h.bytes.data(), t.int64_data().data(), h.bytes.size());
