@@ -44,6 +44,7 @@ models=()
 for family in llama gpt2 phi3 qwen2 opt gptneox mistral; do
   models+=(bmc_device_model_${family}_f32 bmc_device_model_${family}_bf16)
 done
+models+=(bmc_device_model_llama_f16 bmc_device_model_gpt2_f16)
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
@@ -96,6 +97,6 @@ echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain 
 echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
 echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
-echo "  models whole, f32 and bf16 caches: a 5-token prefill and 8 greedy steps vs bmc's CPU path, tokens identical)"
+echo "  models whole, f32 and bf16 caches, f16 on two: a 5-token prefill and 8 greedy steps vs bmc's CPU path)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status
