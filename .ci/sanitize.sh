@@ -44,6 +44,9 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 # 18 models compared against onnxruntime (each compiles and decodes a model that the
 # golden tests already cover), of which one is kept as a sample.
 e2e_subset='^e2e\.(api_errors|api_limits|packages|cli_errors|ref_vs_fast|speculative_sampling|quantized_import|golden\..*|example_generate|generated\.llama_op18)$'
+# Likewise the whole generated models as CUDA programs in the host emulation (label device_model,
+# 14 binaries of the same runtime code): one kept as a sample.
+device_model_sample='^device\.model_llama_bf16$'
 
 configure() { # dir, extra cmake args...
   local dir="$1"; shift
@@ -61,7 +64,8 @@ for step in "${steps[@]}"; do
     configure "$asan" -DBMC_SANITIZE=address,undefined -DBMC_FUZZ=ON
     nice -n 15 ninja -C "$asan"
     stamp "build-asan built"
-    (cd "$asan" && ctest --output-on-failure -j2 -LE e2e && ctest --output-on-failure -j2 -R "$e2e_subset")
+    (cd "$asan" && ctest --output-on-failure -j2 -LE 'e2e|device_model' &&
+      ctest --output-on-failure -j2 -R "$e2e_subset|$device_model_sample")
     stamp "ASan+UBSan tests passed"
     ;;
   tsan)

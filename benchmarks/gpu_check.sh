@@ -8,15 +8,16 @@
 # bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
 # programs (bmc_cuda_program_tests), greedy generation over a program (bmc_device_generation_tests), and
 # a CUDA package of the tiny llama loaded by Model::load(device cuda) and run by a Session against the CPU
-# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu).
+# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu), and the 7 generated families'
+# whole programs against the CPU path (bmc_device_model_<family>_<kv>).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 #
 #   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
 #   benchmarks/gpu_check.sh --no-setup   # the packages are already there
 #
 # Environment (defaults in brackets): BMC_BUILD_DIR [build-gpu], CUDAToolkit_ROOT [found by CMake:
-# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model on the GPU (no model
-# runs there yet), time anything, or compare with other GPU runtimes.
+# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model other than the tiny
+# generated ones on the GPU, time anything, or compare with other GPU runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 setup=1
@@ -40,7 +41,13 @@ fi
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
-echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_session_f32, bmc_device_session_bf16"
+echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_session_f32, bmc_device_session_bf16,"
+echo "  bmc_device_model_*"
+models=()
+for family in llama gpt2 phi3 qwen2 opt gptneox mistral; do
+  models+=(bmc_device_model_${family}_f32 bmc_device_model_${family}_bf16)
+done
+models+=(bmc_device_model_llama_f16 bmc_device_model_gpt2_f16)
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
@@ -48,7 +55,7 @@ cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUD
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
   bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
-  bmc_device_session_f32 bmc_device_session_bf16
+  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}"
 
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
 status=0
@@ -61,6 +68,9 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_generation_tests" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
 for kv in f32 bf16; do
   BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_session_$kv" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
+done
+for m in "${models[@]}"; do
+  BMC_REQUIRE_GPU=1 "$build/bin/$m" --gtest_color=no --gtest_brief=1 --gtest_filter='*OnTheGpu' || status=$?
 done
 echo
 echo "gpu_check: ran bmc_device_tests: CpuDevice.* (the device API on the CPU), Nvrtc.* and"
@@ -94,5 +104,7 @@ echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (Device
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
 echo "  and bmc_device_session_f32 / _bf16: DeviceSession.GreedyOnTheGpu (the tiny llama's CUDA package through"
 echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package)"
+echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
+echo "  models whole, f32 and bf16 caches, f16 on two: a 5-token prefill and 8 greedy steps vs bmc's CPU path)"
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

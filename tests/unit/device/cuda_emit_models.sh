@@ -3,7 +3,9 @@
 # the onnxruntime-genai GQA forms and the shared Hugging Face exports go
 # through bmc-pipeline and bmc-emit-cuda (KV f32 with skip, bf16 with mask,
 # f16 prealloc with mask); each output must hold kv_append, attention and matmul
-# kernels and count the ops left for the CUDA target; then every distinct .cu
+# kernels and count the ops left for the CUDA target; the 7 families also whole
+# (bmc-compile --emit cuda: f32 caches with skip, bf16 with mask), each with its
+# bmc-program line (the files device.model_* run in the emulation); then every distinct .cu
 # compiles with NVRTC for sm_80 and sm_90 within the spill budget
 # (bmc_cuda_emitted_check; exit 77, a ctest skip, only without NVRTC in a
 # build configured without CUDA). The floor: all 7 families, 3 genai models
@@ -48,15 +50,32 @@ for m in "${models[@]}"; do
 done
 [ $n -eq $(( ${#models[@]} * 3 )) ] || fail "$n of $(( ${#models[@]} * 3 )) emitted"
 
+# Whole models: the kernels of a program's .cu are the same text as above today;
+# compiled anyway (once each, by the comparison below) so that a kernel only
+# the whole-model compile makes cannot miss NVRTC.
+w=0
+for f in gpt2 llama mistral qwen2 gptneox phi3 opt; do
+  for kv in "f32 skip" "bf16 mask"; do
+    set -- $kv
+    out="$work/$f.whole_$1.cu"
+    "$bin/bmc-compile" --emit cuda --kv-type $1 --kv-padding $2 "$work/$f.onnx" > "$out" 2> "$work/err" ||
+      { cat "$work/err"; fail "$f (whole, $1 caches): emit"; }
+    [ "$(grep -c '^// bmc-program: ' "$out")" -eq 1 ] || fail "$f (whole, $1 caches): not one bmc-program line"
+    w=$((w + 1))
+  done
+done
+echo "$w whole-model outputs"
+
 # Identical code compiles identically: check each distinct one once (the
-# comments, which count ops per model, left out of the comparison).
+# comments, which count ops per model and hold the programs, and blank lines
+# left out of the comparison).
 declare -A seen
 distinct=()
 for f in "$work"/*.cu; do
-  h=$(grep -v '^//' "$f" | sha256sum | cut -d' ' -f1)
+  h=$(grep -v -e '^//' -e '^$' "$f" | sha256sum | cut -d' ' -f1)
   [ -n "${seen[$h]:-}" ] && continue
   seen[$h]=1
   distinct+=("$f")
 done
-echo "$n outputs, ${#distinct[@]} distinct"
+echo "$((n + w)) outputs, ${#distinct[@]} distinct"
 "$bin/bmc_cuda_emitted_check" "${distinct[@]}"
