@@ -11,25 +11,63 @@
 # package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu), and the 7 generated families'
 # whole programs against the CPU path (bmc_device_model_<family>_<kv>).
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
+# Then the benchmark (skipped by --no-bench): a generated ~1.1 B-parameter Llama (TinyLlama's shape:
+# 22 layers, hidden 2048, 32 heads / 4 KV heads, SwiGLU 5632, vocab 32000; random weights) compiled
+# with --target cuda --weights f16 --kv-type f16, timed by bmc_bench_device --device cuda at contexts 128 and 2048
+# (KV modes bmc and prealloc interleaved, order rotated) and 4096 (bmc vs prealloc: speed and KV
+# memory), each timing next to a device-to-device copy bandwidth probe; then torch_peer.py (the
+# HF-style eager PyTorch port: DynamicCache, StaticCache + torch.compile) on the same card where
+# torch sees CUDA, else one line saying why it was not compared; one table (benchmarks/gpu_report.py)
+# with tokens/s, % of the roofline, memory and ratios; a dated section appended to
+# benchmarks/RESULTS.md only when the benchmark ran on a GPU. Each stage prints its time and budget
+# (8 minutes in all on a fresh machine, most of it the build).
 #
-#   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs
+#   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs, benchmarks
 #   benchmarks/gpu_check.sh --no-setup   # the packages are already there
+#   benchmarks/gpu_check.sh --no-bench   # the tests only
+#   benchmarks/gpu_check.sh --bench-only # the benchmark only, with the binaries already built
 #
 # Environment (defaults in brackets): BMC_BUILD_DIR [build-gpu], CUDAToolkit_ROOT [found by CMake:
-# nvcc on PATH, then /usr/local/cuda]. What it does not do yet: run a model other than the tiny
-# generated ones on the GPU, time anything, or compare with other GPU runtimes.
+# nvcc on PATH, then /usr/local/cuda], BMC_PYTHON [/usr/bin/python3: numpy, onnx; torch with CUDA for
+# the peer], GPU_BENCH_DIR [$BMC_BUILD_DIR/gpu-bench: the model, package and JSON outputs],
+# GPU_BENCH_MODEL [the bmc_modelgen.py flags of the ~1B llama above; another model, another directory].
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 setup=1
+bench=1
+tests=1
 for arg in "$@"; do
   case "$arg" in
     --no-setup) setup=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-bench) bench=0 ;;
+    --bench-only) tests=0; setup=0 ;;
+    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
 build="${BMC_BUILD_DIR:-$root/build-gpu}"
+py="${BMC_PYTHON:-/usr/bin/python3}"
 start=$(date +%s)
+
+# Stages: each prints its time against its budget (the budgets add up to the 8 minutes).
+stage_name=""
+stage_start=0
+stage_budget=0
+stage() {
+  stage_end
+  stage_name="$1"
+  stage_budget="$2"
+  stage_start=$(date +%s)
+  echo "gpu_check: == $stage_name (budget ${stage_budget} s; $(( stage_start - start )) s so far)"
+}
+stage_end() {
+  [ -z "$stage_name" ] && return 0
+  local took=$(( $(date +%s) - stage_start ))
+  echo "gpu_check: == $stage_name took $took s (budget $stage_budget s)$([ "$took" -gt "$stage_budget" ] && echo ': OVER BUDGET')"
+  stage_name=""
+}
+
+stage "machine and packages" 45
 
 echo "gpu_check: machine"
 if command -v nvidia-smi >/dev/null; then
@@ -37,7 +75,11 @@ if command -v nvidia-smi >/dev/null; then
 else
   echo "  (no nvidia-smi)"
 fi
-[ "$setup" = 1 ] && "$root/.ci/setup.sh"
+if [ "$setup" = 1 ]; then "$root/.ci/setup.sh"; fi
+
+status=0
+if [ "$tests" = 1 ]; then
+stage "configure and build" 150
 
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
@@ -55,10 +97,10 @@ cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUD
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
   bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
-  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}"
+  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}" bmc-compile bmc_bench_device
 
+stage "device tests" 45
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
-status=0
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_matmul_tests" --gtest_color=no || status=$?
@@ -106,5 +148,106 @@ echo "  and bmc_device_session_f32 / _bf16: DeviceSession.GreedyOnTheGpu (the ti
 echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package)"
 echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
 echo "  models whole, f32 and bf16 caches, f16 on two: a 5-token prefill and 8 greedy steps vs bmc's CPU path)"
+echo "gpu_check: tests $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
+fi
+if [ "$bench" = 0 ]; then
+  stage_end
+  exit $status
+fi
+
+# ---- the benchmark ----------------------------------------------------------------------------
+out="${GPU_BENCH_DIR:-$build/gpu-bench}"
+mkdir -p "$out"
+onnx="$out/llama1b.onnx"
+pkg="$out/llama1b.f16.bmcpkg"
+stage "generate the model" 40
+model_flags="${GPU_BENCH_MODEL:---family llama --opset 17 --layers 22 --hidden 2048 --heads 32 --kv-heads 4 --inter 5632 --vocab 32000}"
+if [ ! -f "$onnx" ]; then
+  # shellcheck disable=SC2086 # the flags are words
+  "$py" "$root/tests/models/bmc_modelgen.py" -q $model_flags --external-data --no-check -o "$onnx"
+fi
+params=$("$py" - "$onnx" <<'PY'
+import sys, onnx
+m = onnx.load(sys.argv[1], load_external_data=False)
+n = 0
+for t in m.graph.initializer:
+    k = 1
+    for d in t.dims:
+        k *= d
+    n += k
+print(n)
+PY
+)
+echo "gpu_check: $onnx: $params parameters"
+
+stage "compile --target cuda --weights f16 --kv-type f16" 45
+"$build/bin/bmc-compile" "$onnx" --target cuda --weights f16 --kv-type f16 -o "$pkg"
+
+# Stops a stage at twice its budget (the total must stay bounded); a stop is reported, not hidden.
+bounded() {
+  local limit="$1"; shift
+  local rc=0
+  timeout "$limit" "$@" || rc=$?
+  [ "$rc" = 124 ] && echo "gpu_check: stopped after $limit s: $*" >&2
+  return "$rc"
+}
+
+stage "bmc decode on the GPU (contexts 128, 2048, 4096)" 60
+bench_ok=1
+for ctx in 128 2048 4096; do
+  rounds=3
+  [ "$ctx" = 4096 ] && rounds=2
+  if ! bounded 120 "$build/bin/bmc_bench_device" "$pkg" --device cuda --context "$ctx" --window 64 --warmup 8 \
+       --rounds "$rounds" --kv bmc,prealloc > "$out/bmc_$ctx.json"; then
+    bench_ok=0
+    echo "gpu_check: bmc_bench_device --device cuda --context $ctx FAILED"
+  fi
+  grep '"kind": "summary"' "$out/bmc_$ctx.json" || true
+done
+
+stage "HF-style PyTorch peer on the same GPU" 85
+torch_files=()
+hf_note=""
+compile=1
+if why=$("$py" -c 'import torch, sys
+sys.exit(0) if torch.cuda.is_available() else sys.exit("torch %s sees no CUDA device (built with CUDA %s)" % (torch.__version__, torch.version.cuda))' 2>&1); then
+  for ctx in 128 2048; do
+    f="$out/torch_dynamic_$ctx.json"
+    bounded 90 "$py" "$root/benchmarks/torch_peer.py" "$onnx" --time --device cuda --cache dynamic --context "$ctx" \
+      --window 64 --warmup 8 > "$f" || echo "gpu_check: torch_peer dynamic at $ctx FAILED"
+    torch_files+=("$f")
+    [ "$compile" = 1 ] || continue
+    f="$out/torch_static_compile_$ctx.json"
+    rc=0
+    bounded 150 "$py" "$root/benchmarks/torch_peer.py" "$onnx" --time --device cuda --cache static --compile \
+      --static-cache-len "$ctx" --context "$ctx" --window 64 --warmup 8 > "$f" || rc=$?
+    if [ "$rc" = 3 ]; then
+      hf_note="HF StaticCache + torch.compile not reported: this torch has no torch.compile"
+      compile=0
+      continue
+    fi
+    [ "$rc" = 0 ] || echo "gpu_check: torch_peer static + compile at $ctx FAILED"
+    torch_files+=("$f")
+  done
+else
+  hf_note="HF not compared: $(echo "$why" | tail -1)"
+  echo "gpu_check: $hf_note"
+fi
+
+stage "report" 10
+report_args=(--bmc "$out"/bmc_128.json "$out"/bmc_2048.json "$out"/bmc_4096.json --params "$params")
+[ ${#torch_files[@]} -gt 0 ] && report_args+=(--torch "${torch_files[@]}")
+[ -n "$hf_note" ] && report_args+=(--hf-note "$hf_note")
+machine=""
+command -v nvidia-smi >/dev/null && machine=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 || true)
+# RESULTS.md gets a section only from a run on a GPU: every bmc timing done on the cuda device.
+if [ "$bench_ok" = 1 ] && [ -n "$machine" ]; then
+  report_args+=(--results "$root/benchmarks/RESULTS.md" --machine "$machine")
+else
+  echo "gpu_check: benchmarks/RESULTS.md left alone (the benchmark did not run fully on a GPU)"
+fi
+"$py" "$root/benchmarks/gpu_report.py" "${report_args[@]}" || status=$?
+[ "$bench_ok" = 1 ] || status=1
+stage_end
 echo "gpu_check: $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 exit $status

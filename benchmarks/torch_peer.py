@@ -25,6 +25,11 @@ aliases are followed; dynamo keeps HF names). The configuration comes from the f
       prefills C-K-W tokens, runs W (--warmup, default 3, as ort_decode.mjs) untimed and K timed
       greedy decode steps, so the timed steps see the contexts [C-K, C) as bmc_bench's do; prints
       one JSON line.
+      --device cuda: the weights (fp16) and the caches on the GPU (torch.cuda must be available; a
+      one-line error otherwise); the JSON line adds torch.cuda's peak memory.
+      --compile (with --cache static): the decode step through torch.compile (mode "reduce-overhead",
+      CUDA graphs on a GPU), compiled and warmed before the timed steps; where this torch has no
+      torch.compile, one line saying so and exit status 3: that row is not reported.
   torch_peer.py MODEL.onnx --spec --context C --window K --spec-k N --spec-p P [--threads T]
       HF-style assisted generation with a DynamicCache (cat per pass, crop on rejection: a slice,
       as DynamicCache.crop): prefills the prompt of bmc_bench_spec (C-K tokens), decodes K tokens
@@ -54,6 +59,11 @@ try:
 except ImportError:  # fail loudly, with the fix
     sys.exit("torch_peer: PyTorch is missing: apt-get install -y python3-torch (Debian's 1.13), "
              "and run this with /usr/bin/python3")
+
+# Where the weights and caches live and their type: the CPU in float32 (the default), or with
+# --device cuda the GPU in float16 (main() sets both before the model is built).
+DEVICE = torch.device("cpu")
+DTYPE = torch.float32
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORT_DECODE = os.path.join(ROOT, "tests", "peers", "ort_decode.mjs")
@@ -120,7 +130,7 @@ def _need(sd, name, shape):
     a = sd[name]
     if tuple(a.shape) != tuple(shape):
         raise PeerError(f"weight '{name}': expected shape {tuple(shape)}, found {tuple(a.shape)}")
-    return torch.from_numpy(np.array(a, dtype=np.float32, copy=True))
+    return torch.from_numpy(np.array(a, dtype=np.float32, copy=True)).to(device=DEVICE, dtype=DTYPE)
 
 
 # ---- caches ----------------------------------------------------------------------------------------
@@ -136,6 +146,12 @@ class DynamicCache:
 
     def target_len(self, seq):
         return self.length() + seq
+
+    def room(self, seq):
+        pass
+
+    def advance(self, seq):  # the length is the tensors'
+        pass
 
     def update(self, k, v, layer, cache_position):
         if self.k[layer] is None:
@@ -154,23 +170,26 @@ class StaticCache:
 
     def __init__(self, layers, batch, kv_heads, max_len, head_dim):
         self.max_len = max_len
-        self.k = [torch.zeros(batch, kv_heads, max_len, head_dim) for _ in range(layers)]
-        self.v = [torch.zeros(batch, kv_heads, max_len, head_dim) for _ in range(layers)]
+        self.k = [torch.zeros(batch, kv_heads, max_len, head_dim, device=DEVICE, dtype=DTYPE) for _ in range(layers)]
+        self.v = [torch.zeros(batch, kv_heads, max_len, head_dim, device=DEVICE, dtype=DTYPE) for _ in range(layers)]
         self.seen = 0
 
     def length(self):
         return self.seen
 
-    def target_len(self, seq):
+    def room(self, seq):
         if self.seen + seq > self.max_len:
             raise PeerError(f"static cache of {self.max_len} rows is full (need {self.seen + seq})")
+
+    def target_len(self, seq):  # the whole buffer (no read of self.seen: compiled once, not per length)
         return self.max_len
+
+    def advance(self, seq):  # after a forward of seq tokens (kept outside it: no device sync there)
+        self.seen += seq
 
     def update(self, k, v, layer, cache_position):
         self.k[layer].index_copy_(2, cache_position, k)
         self.v[layer].index_copy_(2, cache_position, v)
-        if layer == len(self.k) - 1:
-            self.seen = int(cache_position[-1]) + 1
         return self.k[layer], self.v[layer]
 
     def bytes_allocated(self):
@@ -179,9 +198,10 @@ class StaticCache:
 
 def causal_mask(cache_position, target_len, dtype=torch.float32):
     """HF's 4-D float mask [1, 1, seq, target_len]: 0 where kv_idx <= position, finfo.min elsewhere."""
-    kv_idx = torch.arange(target_len)
+    kv_idx = torch.arange(target_len, device=cache_position.device)
     allowed = kv_idx[None, :] <= cache_position[:, None]
-    mask = torch.full((cache_position.shape[0], target_len), torch.finfo(dtype).min, dtype=dtype)
+    mask = torch.full((cache_position.shape[0], target_len), torch.finfo(dtype).min, dtype=dtype,
+                      device=cache_position.device)
     mask = mask.masked_fill(allowed, 0.0)
     return mask[None, None]
 
@@ -227,11 +247,12 @@ class GPT2:
         return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
     def forward(self, ids, cache):
+        return forward_and_advance(self, ids, cache)
+
+    def step(self, ids, cache, cache_position):  # no Python ints from the cache: torch.compile-able
         B, S = ids.shape
-        past = cache.length()
-        cache_position = torch.arange(past, past + S)
         h = F.embedding(ids, self.wte) + F.embedding(cache_position[None].expand(B, S), self.wpe)
-        mask = causal_mask(cache_position, cache.target_len(S))
+        mask = causal_mask(cache_position, cache.target_len(S), DTYPE)
         E, H, D = h.shape[-1], self.H, self.D
         for i, l in enumerate(self.layers):
             x = F.layer_norm(h, (E,), l["ln1_w"], l["ln1_b"], self.eps)
@@ -270,7 +291,7 @@ class Llama:
         self.norm = _need(sd, "model.norm.weight", (E,))
         self.head = _need(sd, "lm_head.weight", (V, E))
         theta = cfg.get("rope_theta", 10000.0)
-        self.inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+        self.inv_freq = (1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))).to(DEVICE)
         self.kv_heads = KV
 
     def rms_norm(self, x, w):
@@ -283,7 +304,7 @@ class Llama:
         inv = self.inv_freq[None, :, None].float().expand(position_ids.shape[0], -1, 1)
         freqs = (inv @ position_ids[:, None, :].float()).transpose(1, 2)
         emb = torch.cat((freqs, freqs), dim=-1)
-        return emb.cos(), emb.sin()
+        return emb.cos().to(DTYPE), emb.sin().to(DTYPE)  # as HF: in the activations' type
 
     @staticmethod
     def rotate_half(x):
@@ -298,11 +319,12 @@ class Llama:
         return x[:, :, None, :, :].expand(b, kv, n_rep, s, d).reshape(b, kv * n_rep, s, d)
 
     def forward(self, ids, cache):
+        return forward_and_advance(self, ids, cache)
+
+    def step(self, ids, cache, cache_position):  # no Python ints from the cache: torch.compile-able
         B, S = ids.shape
-        past = cache.length()
-        cache_position = torch.arange(past, past + S)
         h = F.embedding(ids, self.embed)
-        mask = causal_mask(cache_position, cache.target_len(S))
+        mask = causal_mask(cache_position, cache.target_len(S), DTYPE)
         cos, sin = self.rotary(cache_position[None].expand(B, S))
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         H, KV, D = self.H, self.KV, self.D
@@ -322,6 +344,18 @@ class Llama:
             h = h + F.linear(F.silu(F.linear(x, l["gate"])) * F.linear(x, l["up"]), l["down"])
         h = self.rms_norm(h, self.norm)
         return F.linear(h, self.head)
+
+
+def forward_and_advance(model, ids, cache, step=None):
+    """One forward pass over ids [B, S] after the cache's rows (through `step`, model.step or its
+    compiled form), then the cache's length advanced by S."""
+    ids = ids.to(DEVICE)
+    past, S = cache.length(), ids.shape[1]
+    cache.room(S)
+    cache_position = torch.arange(past, past + S, device=DEVICE)
+    out = (step or model.step)(ids, cache, cache_position)
+    cache.advance(S)
+    return out
 
 
 def build(path):
@@ -372,7 +406,7 @@ def check(a, model):
         with torch.inference_mode():
             ids = prompt
             for s in range(steps):
-                logits = model.forward(torch.tensor([ids]), cache)[0, -1].numpy()
+                logits = model.forward(torch.tensor([ids]), cache)[0, -1].float().cpu().numpy()
                 want = ref[s]
                 if logits.shape != want.shape:
                     raise PeerError(f"{kind}: logits of step {s} have shape {logits.shape}, onnxruntime's {want.shape}")
@@ -401,28 +435,47 @@ def time_decode(a, model):
     if a.context > getattr(cache, "max_len", a.context):
         raise PeerError(f"--context {a.context} exceeds --static-cache-len {a.static_cache_len}")
     prompt = synthetic_prompt(prefill, model.cfg["vocab"])
+    step = None
+    if a.compile:
+        # transformers' recipe for a StaticCache: the caches at fixed addresses, the one-token step
+        # compiled (CUDA graphs on a GPU); the prefill runs uncompiled. Compiled in the warm-up.
+        mark = getattr(getattr(torch, "_dynamo", None), "mark_static_address", None)
+        for t in (cache.k + cache.v if mark else []):
+            mark(t)
+        step = torch.compile(model.step, mode="reduce-overhead", fullgraph=True)
     times = []
     with torch.inference_mode():
         t0 = time.perf_counter()
         logits = model.forward(torch.tensor([prompt]), cache)
+        sync()
         prefill_ms = (time.perf_counter() - t0) * 1e3
         tok = int(logits[0, -1].argmax())
         for i in range(warm + window):
             t = time.perf_counter()
-            logits = model.forward(torch.tensor([[tok]]), cache)
-            tok = int(logits[0, -1].argmax())
+            logits = forward_and_advance(model, torch.tensor([[tok]]), cache, step)
+            tok = int(logits[0, -1].argmax())  # waits for the step (as bmc's greedy step does)
             if i >= warm:
                 times.append(time.perf_counter() - t)
     c = model.cfg
-    row_bytes = 2 * c["layers"] * model.kv_heads * c["head_dim"] * 4
-    out = {"peer": f"torch-{a.cache}", "torch_version": torch.__version__, "blas": blas_library(),
+    row_bytes = 2 * c["layers"] * model.kv_heads * c["head_dim"] * torch.finfo(DTYPE).bits // 8
+    out = {"peer": f"torch-{a.cache}" + ("-compile" if a.compile else ""), "torch_version": torch.__version__,
+           "device": str(DEVICE), "dtype": str(DTYPE).replace("torch.", ""), "blas": blas_library(),
            "threads": torch.get_num_threads(),
            "context": a.context, "context_start": cache.length() - window, "context_end": cache.length(),
            "window": window, "warmup": warm, "prefill_tokens": prefill, "prefill_ms": round(prefill_ms, 3),
            "ms_per_token": 1e3 * sum(times) / len(times),
            "ms_per_token_median": 1e3 * sorted(times)[len(times) // 2], "ms_per_token_min": 1e3 * min(times),
+           "tok_s": len(times) / sum(times),
            "kv_alloc_mb": cache.bytes_allocated() / 1e6, "kv_used_mb": cache.length() * row_bytes / 1e6}
+    if DEVICE.type == "cuda":
+        out["device_name"] = torch.cuda.get_device_name(DEVICE)
+        out["cuda_peak_mb"] = torch.cuda.max_memory_allocated(DEVICE) / 1e6
     print(json.dumps(out))
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 MASK64 = (1 << 64) - 1
@@ -520,6 +573,10 @@ def main(argv=None):
     ap.add_argument("--window", type=int, default=64)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: weights (fp16) and caches on the GPU (default cpu, float32)")
+    ap.add_argument("--compile", action="store_true",
+                    help="--time --cache static: the decode step through torch.compile")
     ap.add_argument("--static-cache-len", type=int, default=4096,
                     help="StaticCache max_cache_len: rows preallocated and attended per step (default 4096)")
     ap.add_argument("--check-prompt", type=int, default=12)
@@ -527,6 +584,20 @@ def main(argv=None):
     ap.add_argument("--tolerance", type=float, default=1e-4,
                     help="--check: max |logit diff| / max(1, max |logit|) allowed (default 1e-4)")
     a = ap.parse_args(argv)
+    global DEVICE, DTYPE
+    if a.compile and not (a.time and a.cache == "static"):
+        sys.exit("torch_peer: --compile goes with --time --cache static (transformers compiles the static-cache step)")
+    if a.compile and not hasattr(torch, "compile"):
+        print(f"torch_peer: torch.compile is unavailable in torch {torch.__version__}: the static-cache + "
+              f"torch.compile row is not reported", file=sys.stderr)
+        sys.exit(3)
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit(f"torch_peer: --device cuda: torch {torch.__version__} sees no CUDA device "
+                     f"(torch.cuda.is_available() is false; built with CUDA {torch.version.cuda})")
+        if a.check:
+            sys.exit("torch_peer: --check runs on the CPU (it compares float32 logits with onnxruntime's)")
+        DEVICE, DTYPE = torch.device("cuda"), torch.float16
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     try:

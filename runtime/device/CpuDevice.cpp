@@ -86,6 +86,14 @@ CpuDevice::CpuDevice() {
   long pages = sysconf(_SC_PHYS_PAGES);
   props_.totalMemory = pages > 0 ? uint64_t(pages) * pageSize() : 0;
   props_.growableBuffers = true;
+  // The last level sysconf knows (glibc reads it from the CPU; 0 or -1 if not).
+  for (int level : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    long bytes = sysconf(level);
+    if (bytes > 0) {
+      props_.lastCacheBytes = uint64_t(bytes);
+      break;
+    }
+  }
 }
 
 CpuDevice::~CpuDevice() {

@@ -139,16 +139,18 @@ Result<std::unique_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
   auto attr = [&](int a, int &out, const char *what) {
     return check(d, d.cuDeviceGetAttribute(&out, a, dev), std::string("cuDeviceGetAttribute(") + what + ")");
   };
-  int vmm = 0;
+  int vmm = 0, l2 = 0;
   for (Status s : {attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, p.computeMajor, "major"),
                    attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, p.computeMinor, "minor"),
                    attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, p.multiprocessors, "SMs"),
                    attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                         device->maxSharedOptin_, "shared optin"),
-                   attr(CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, vmm, "VMM")})
+                   attr(CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, vmm, "VMM"),
+                   attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, l2, "L2 size")})
     if (!s)
       return s;
   p.growableBuffers = vmm != 0;
+  p.lastCacheBytes = uint64_t(l2 > 0 ? l2 : 0);
   size_t total = 0;
   if (Status s = check(d, d.cuDeviceTotalMem(&total, dev), "cuDeviceTotalMem_v2"); !s)
     return s;

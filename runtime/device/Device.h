@@ -36,6 +36,10 @@ struct DeviceProperties {
   int computeMinor = 0;
   int multiprocessors = 0;   // SMs, or hardware threads on the CPU
   uint64_t totalMemory = 0;  // bytes
+  // The last cache before memory (CUDA: L2; CPU: the last level sysconf
+  // reports), bytes; 0 when unknown. A bandwidth measurement copies buffers
+  // larger than this, so that it reads memory, not the cache.
+  uint64_t lastCacheBytes = 0;
   bool growableBuffers = false; // reserveGrowable() is supported
 };
 
