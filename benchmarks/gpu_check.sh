@@ -87,7 +87,7 @@ echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_session_
 echo "  bmc_device_model_*"
 models=()
 for family in llama gpt2 phi3 qwen2 opt gptneox mistral; do
-  models+=(bmc_device_model_${family}_f32 bmc_device_model_${family}_bf16)
+  models+=("bmc_device_model_${family}_f32" "bmc_device_model_${family}_bf16")
 done
 models+=(bmc_device_model_llama_f16 bmc_device_model_gpt2_f16)
 export CCACHE_BASEDIR="$root"

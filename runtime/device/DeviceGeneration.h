@@ -69,7 +69,7 @@ struct DeviceGenerationOptions {
   std::string kvMode = "bmc"; // "bmc" (grow by r) or "prealloc" (the maximum context at once)
   int64_t r = 16;             // spare rows per growth in bmc mode (>= 1)
   int64_t maxContext = 0;     // tokens; 0: the signature's maxPositions, else 4096
-  bool graphDecode = false;   // decode steps as one device graph
+  bool graphDecode = true;    // decode steps as one device graph (captured once, then updated)
   bool useGrowable = true;    // the device's growable buffers where it has them (DeviceKVOptions)
 };
 

@@ -372,10 +372,10 @@ TEST(DeviceGeneration, GraphedDecodeEqualsDirect) {
   BMC_EMITTED_ENV_OR_SKIP(env);
   for (const char *fn : {"decoder_mask", "decoder_skip"}) {
     SCOPED_TRACE(fn);
-    Generated direct = generate(env, fn, withR(3), nullptr);
-    DeviceGenerationOptions o = withR(3);
-    o.graphDecode = true;
-    Generated graphed = generate(env, fn, o, nullptr);
+    DeviceGenerationOptions d = withR(3);
+    d.graphDecode = false; // the default is a graph per decode step
+    Generated direct = generate(env, fn, d, nullptr);
+    Generated graphed = generate(env, fn, withR(3), nullptr);
     ASSERT_EQ(graphed.logits.size(), direct.logits.size());
     EXPECT_EQ(graphed.tokens, direct.tokens);
     for (size_t i = 0; i < direct.logits.size(); ++i)
