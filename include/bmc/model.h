@@ -7,7 +7,10 @@
 //
 // Thread safety: a Model is immutable; run() may be called from several
 // threads at once (each call has its own scratch arena); the thread pool it
-// uses serialises kernels of concurrent calls.
+// uses serialises kernels of concurrent calls. A model loaded for a device
+// (LoadOptions::device Cuda) is the exception: its sessions share one launcher
+// and stream and the generation made at load, so use it and its sessions from
+// one thread at a time (bmc/session.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_MODEL_H
