@@ -52,12 +52,14 @@ HostTensor i64Tensor(std::vector<int64_t> dims, const std::vector<int64_t> &v) {
   HostTensor t;
   t.type = "i64", t.dims = std::move(dims);
   t.bytes.resize(v.size() * 8);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  if (!v.empty()) // memcpy's pointers must not be null, even for 0 bytes (UBSan)
+    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
   return t;
 }
 std::vector<int64_t> ints(const HostTensor &t) {
   std::vector<int64_t> v(t.bytes.size() / 8);
-  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  if (!v.empty())
+    std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
   return v;
 }
 

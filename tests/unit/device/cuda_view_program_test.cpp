@@ -64,12 +64,14 @@ template <typename T> HostTensor tensor(const char *type, std::vector<int64_t> d
   HostTensor t;
   t.type = type, t.dims = std::move(dims);
   t.bytes.resize(v.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  if (!v.empty()) // memcpy's pointers must not be null, even for 0 bytes (UBSan)
+    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
   return t;
 }
 std::vector<float> floats(const HostTensor &t) {
   std::vector<float> v(t.bytes.size() / 4);
-  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  if (!v.empty())
+    std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
   return v;
 }
 // The message without the source location (the build tree's path).
