@@ -30,6 +30,7 @@ static int gIndexFaults = 0;
 // clang-format on
 
 #include "emitted_env.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -56,25 +57,9 @@ const HostKernel kTable[] = {BMC_EMULATED(bmc_concat_0),      BMC_EMULATED(bmc_c
                              BMC_EMULATED(bmc_gather_0),      BMC_EMULATED(bmc_elementwise_0),
                              BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_concat_2)};
 
-std::vector<float> randoms(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float &x : v) x = d(rng);
-  return v;
-}
-template <typename T> HostTensor tensor(const char *type, std::vector<int64_t> dims, const std::vector<T> &v) {
-  HostTensor t;
-  t.type = type, t.dims = std::move(dims);
-  t.bytes.resize(v.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
-}
-std::vector<float> floats(const HostTensor &t) {
-  std::vector<float> v(t.bytes.size() / 4);
-  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
-  return v;
-}
+using bmc_device_test::floats;
+using bmc_device_test::randoms;
+using bmc_device_test::tensor;
 
 TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
   using namespace bmc::device;

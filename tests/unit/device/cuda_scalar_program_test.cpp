@@ -24,6 +24,7 @@
 // clang-format on
 
 #include "emitted_env.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -49,19 +50,9 @@ const HostKernel kTable[] = {BMC_EMULATED(bmc_range_0), BMC_EMULATED(bmc_element
                              BMC_EMULATED(bmc_elementwise_1)};
 
 HostTensor i64Tensor(std::vector<int64_t> dims, const std::vector<int64_t> &v) {
-  HostTensor t;
-  t.type = "i64", t.dims = std::move(dims);
-  t.bytes.resize(v.size() * 8);
-  if (!v.empty()) // memcpy's pointers must not be null, even for 0 bytes (UBSan)
-    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
+  return bmc_device_test::tensor("i64", std::move(dims), v);
 }
-std::vector<int64_t> ints(const HostTensor &t) {
-  std::vector<int64_t> v(t.bytes.size() / 8);
-  if (!v.empty())
-    std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
-  return v;
-}
+std::vector<int64_t> ints(const HostTensor &t) { return bmc_device_test::values<int64_t>(t); }
 
 // ONNX Range by its definition: start, start + delta, ... while before limit.
 std::vector<int64_t> onnxRange(int64_t start, int64_t limit, int64_t delta) {

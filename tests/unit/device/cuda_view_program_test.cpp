@@ -29,6 +29,7 @@ static int gIndexFaults = 0;
 // clang-format on
 
 #include "emitted_env.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -53,27 +54,9 @@ using bmc::device::HostTensor;
 const HostKernel kTable[] = {BMC_EMULATED(bmc_elementwise_0), BMC_EMULATED(bmc_elementwise_1),
                              BMC_EMULATED(bmc_gather_0), BMC_EMULATED(bmc_copy_0)};
 
-std::vector<float> randoms(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float &x : v) x = d(rng);
-  return v;
-}
-template <typename T> HostTensor tensor(const char *type, std::vector<int64_t> dims, const std::vector<T> &v) {
-  HostTensor t;
-  t.type = type, t.dims = std::move(dims);
-  t.bytes.resize(v.size() * sizeof(T));
-  if (!v.empty()) // memcpy's pointers must not be null, even for 0 bytes (UBSan)
-    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
-}
-std::vector<float> floats(const HostTensor &t) {
-  std::vector<float> v(t.bytes.size() / 4);
-  if (!v.empty())
-    std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
-  return v;
-}
+using bmc_device_test::floats;
+using bmc_device_test::randoms;
+using bmc_device_test::tensor;
 // The message without the source location (the build tree's path).
 std::string strip(std::string m) {
   size_t at = m.find(" at "), colon = m.find("): ");
