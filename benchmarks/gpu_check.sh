@@ -15,12 +15,13 @@
 # 22 layers, hidden 2048, 32 heads / 4 KV heads, SwiGLU 5632, vocab 32000; random weights) compiled
 # with --target cuda --weights f16 --kv-type f16, timed by bmc_bench_device --device cuda at contexts 128 and 2048
 # (KV modes bmc and prealloc interleaved, order rotated) and 4096 (bmc vs prealloc: speed and KV
-# memory), each timing next to a device-to-device copy bandwidth probe; then torch_peer.py (the
+# memory), each timing next to a device-to-device copy bandwidth probe; speculative decoding by
+# bmc-run --device cuda --spec-lookup 3 --spec-k 4 (tokens equal to greedy's, acceptance printed); then torch_peer.py (the
 # HF-style eager PyTorch port: DynamicCache, StaticCache + torch.compile) on the same card where
 # torch sees CUDA, else one line saying why it was not compared; one table (benchmarks/gpu_report.py)
 # with tokens/s, % of the roofline, memory and ratios; a dated section appended to
 # benchmarks/RESULTS.md only when the benchmark ran on a GPU. Each stage prints its time and budget
-# (8 minutes in all on a fresh machine, most of it the build).
+# (8.5 minutes in all on a fresh machine, most of it the build).
 #
 #   benchmarks/gpu_check.sh              # installs packages (.ci/setup.sh), builds, runs, benchmarks
 #   benchmarks/gpu_check.sh --no-setup   # the packages are already there
@@ -41,7 +42,7 @@ for arg in "$@"; do
     --no-setup) setup=0 ;;
     --no-bench) bench=0 ;;
     --bench-only) tests=0; setup=0 ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +50,7 @@ build="${BMC_BUILD_DIR:-$root/build-gpu}"
 py="${BMC_PYTHON:-/usr/bin/python3}"
 start=$(date +%s)
 
-# Stages: each prints its time against its budget (the budgets add up to the 8 minutes).
+# Stages: each prints its time against its budget (the budgets add up to the 8.5 minutes).
 stage_name=""
 stage_start=0
 stage_budget=0
@@ -97,7 +98,7 @@ cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUD
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
   bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
-  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}" bmc-compile bmc_bench_device
+  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}" bmc-compile bmc-run bmc_bench_device
 
 stage "device tests" 45
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
@@ -145,7 +146,8 @@ echo "  lines run by DeviceProgram: a 5-row prefill and 3 decode steps vs plain 
 echo "  and bmc_device_generation_tests: DeviceGeneration.GreedyOnTheGpu (DeviceGeneration over a decoder-shaped"
 echo "  program: a 5-token prefill and 20 greedy steps, caches grown 7 times in VMM ranges, vs plain loops)"
 echo "  and bmc_device_session_f32 / _bf16: DeviceSession.GreedyOnTheGpu (the tiny llama's CUDA package through"
-echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package)"
+echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, truncate, generate, vs the CPU package;"
+echo "  speculative decoding: extend vs single steps and the CPU, generate with drafters = greedy, the CPU's counts)"
 echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
 echo "  models whole, f32 and bf16 caches, f16 on two: a 5-token prefill and 8 greedy steps vs bmc's CPU path)"
 echo "gpu_check: tests $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
@@ -204,6 +206,33 @@ for ctx in 128 2048 4096; do
   fi
   grep '"kind": "summary"' "$out/bmc_$ctx.json" || true
 done
+
+stage "speculative decoding on the GPU (bmc-run --device cuda)" 30
+# Prompt lookup on a repeating prompt (random weights: a model drafter's acceptance would mean nothing)
+# verifies 4 drafts per pass (Session::extend on the device, one graph per token count); greedy output
+# must not change, and the acceptance is printed.
+spec_prompt="1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8"
+spec_ok=0
+if bounded 60 "$build/bin/bmc-run" "$pkg" --device cuda --prompt-ids "$spec_prompt" --max-new-tokens 64 --json \
+     > "$out/greedy.json" &&
+   bounded 60 "$build/bin/bmc-run" "$pkg" --device cuda --prompt-ids "$spec_prompt" --max-new-tokens 64 \
+     --spec-lookup 3 --spec-k 4 --json > "$out/speculative.json"; then
+  "$py" - "$out/greedy.json" "$out/speculative.json" <<'PY' && spec_ok=1
+import json, sys
+g, s = (json.load(open(f)) for f in sys.argv[1:3])
+sp = s["speculative"]
+print("gpu_check: speculative (%s, k=%d): %d target passes for %d tokens (%.2f per pass), acceptance %.1f%% "
+      "(%d of %d drafts); decode %.1f ms, greedy %.1f ms" % (sp["drafter"], sp["k"], sp["target_passes"],
+      s["generated"], sp["tokens_per_pass"], 100 * sp["acceptance_rate"], sp["draft_accepted"], sp["draft_proposed"],
+      s["decode_ms"], g["decode_ms"]))
+a, b = g["tokens"][0], s["tokens"][0]
+if a != b:
+    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    sys.exit("gpu_check: speculative tokens differ from greedy's at token %d: %s vs %s" % (first, b[first:first + 4], a[first:first + 4]))
+print("gpu_check: speculative tokens equal greedy's (%d tokens)" % len(a))
+PY
+fi
+[ "$spec_ok" = 1 ] || { echo "gpu_check: speculative decoding on the GPU FAILED"; status=1; }
 
 stage "HF-style PyTorch peer on the same GPU" 85
 torch_files=()

@@ -78,13 +78,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
   if (DeviceModel *dm = model->deviceModel()) {
-    // On the device: bmc or prealloc, the last position's logits, a fixed r
-    // (session.h); the device's cost model is not calibrated in a session yet.
+    // On the device: bmc or prealloc, a fixed r (session.h); the device's
+    // cost model is not calibrated in a session yet.
     if (mode == "concat")
       return Status::error("Session: kv mode concat does not run on a device (only in-place caches: bmc, prealloc)");
-    if (opts.keepAllLogits)
-      return Status::error("Session: keepAllLogits is not supported on a device (its generation copies back the last "
-                           "position's logits only)");
     device::DeviceGenerationOptions o;
     o.kvMode = mode;
     if (s->fixedR_ <= 0) s->fixedR_ = o.r;
@@ -290,10 +287,13 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   return Status();
 }
 
-Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
+Status Session::runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind) {
   device::DeviceGeneration &g = *dev_->gen;
-  auto r = prefill ? g.prefill(tokens) : g.step(tokens[0]);
-  length_ = g.length(); // a failed prefill leaves none, a failed step the tokens before it
+  const bool all = kind == DeviceRun::Extend || keepAllLogits_;
+  auto r = kind == DeviceRun::Prefill ? g.prefill(tokens, all)
+           : kind == DeviceRun::Step && !all ? g.step(tokens[0])
+                                             : g.extend(tokens, all);
+  length_ = g.length(); // a failed prefill leaves none, a failed step or extend the tokens before it
   if (!r) return r.status();
   const int64_t V = int64_t(r->logits.size());
   if (V != dec_->vocab)
@@ -301,8 +301,10 @@ Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
                          std::to_string(dec_->vocab));
   logits_ = Tensor(DType::F32, {1, V});
   std::memcpy(logits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
-  allLogits_ = Tensor(DType::F32, {1, 1, V});
-  std::memcpy(allLogits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  // Every position's logits when asked (extend, keepAllLogits), else the last one's, as on the CPU.
+  const std::vector<float> &rows = all ? r->allLogits : r->logits;
+  allLogits_ = Tensor(DType::F32, {1, int64_t(rows.size()) / V, V});
+  std::memcpy(allLogits_.data<float>(), rows.data(), rows.size() * sizeof(float));
   stats_.bytesAllocated = stats_.bytesUsed = stats_.reallocations = stats_.bytesCopied = 0;
   for (size_t i = 0; i < g.caches(); ++i) {
     const device::DeviceKVCache &c = g.cache(i);
@@ -326,7 +328,7 @@ Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
     batch_ = 1;
     length_ = 0;
     stats_ = KVStats();
-    return runOnDevice(prompts[0], true);
+    return runOnDevice(prompts[0], DeviceRun::Prefill);
   }
   for (const auto &p : prompts)
     if (p.size() != prompts[0].size())
@@ -356,16 +358,13 @@ Status Session::step(const std::vector<int64_t> &tokens) try {
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
-  if (dev_) return runOnDevice(tokens, false);
+  if (dev_) return runOnDevice(tokens, DeviceRun::Step);
   return run(tokens, 1, keepAllLogits_);
 } catch (const std::exception &e) {
   return limits::statusFromException("step", e);
 }
 
 Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
-  if (dev_)
-    return Status::error("extend: not supported on a device (its generation returns the last position's logits only; "
-                         "speculative verification needs every position's)");
   if (batch_ == 0) return Status::error("extend: call prefill first");
   if (int64_t(tokens.size()) != batch_)
     return Status::error("extend: expected tokens for " + std::to_string(batch_) + " sequences, found " +
@@ -378,6 +377,7 @@ Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
                            std::to_string(k) + " and " + std::to_string(t.size()));
   std::vector<int64_t> flat;
   for (const auto &t : tokens) flat.insert(flat.end(), t.begin(), t.end());
+  if (dev_) return runOnDevice(flat, DeviceRun::Extend); // batch 1 (prefill's check)
   return run(flat, int64_t(k), /*allLogits=*/true);
 }
 
@@ -437,9 +437,9 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
                   const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
   genStats_ = GenerateStats();
   if (Status s = limits::checkGenerateOptions(o); !s.ok()) return s;
-  if (o.speculative.drafter && dev_)
-    return Status::error("speculative decoding is not supported on a device (a verification pass needs every "
-                         "position's logits; its generation returns the last one's)");
+  if (o.speculative.drafter && dev_ && o.speculative.k == 0)
+    return Status::error("speculative decoding: k = 0 (the cost model's choice) is not available on a device (its "
+                         "cost model is not calibrated in a session); give k >= 1");
   if (o.speculative.drafter) {
     if (prompts.size() != 1)
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +

@@ -101,8 +101,10 @@ Options:
                          (the package's cubin for its sm_XY, else the PTX
                          of the highest architecture below it): batch 1,
                          --kv bmc or prealloc, fixed r (--r, else the
-                         compiled-in r, else 16), no speculative decoding;
-                         without a GPU, the CUDA driver's one-line error
+                         compiled-in r, else 16), speculative decoding with
+                         a given --spec-k (a --draft package loads on the
+                         device too); without a GPU, the CUDA driver's
+                         one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N
@@ -214,6 +216,9 @@ static int run(int argc, char **argv) {
   bool speculative = !draftPath.empty() || specLookup > 0;
   if (specKArg && !speculative) a.fail("--spec-k: needs a drafter (--draft or --spec-lookup)");
   if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
+  if (speculative && specK == 0 && device == Target::Cuda)
+    a.fail("--spec-k auto: the cost model's choice of k is not available with --device cuda (the device's cost model "
+           "is not calibrated in a session); give --spec-k K");
 
   if (packThreads && !cli::endsWith(compilePath, ".onnx"))
     a.fail("--pack-threads: applies to an ONNX model or a model folder (packed here), found the package " +

@@ -20,13 +20,15 @@
 // a Drafter (bmc/speculative.h) when GenerateOptions::speculative is set.
 //
 // On a device (a model loaded with LoadOptions::device Cuda) prefill, step,
-// truncate and generate run the package's decoder program there
+// extend, truncate and generate run the package's decoder program there
 // (runtime/device/DeviceGeneration): batch 1, kv mode bmc or prealloc, greedy
-// or sampled from the last position's logits (copied back into logits()).
-// Refused with a one-line error: kv mode concat and keepAllLogits (at
-// create), a batch above 1 (at prefill), extend() and speculative decoding.
-// r there is fixed: SessionOptions::r, else the compiled-in r, else 16 (no
-// cost model: the device's is not calibrated in a session yet).
+// or sampled, speculative decoding too (the same verification and
+// GenerateStats as on the CPU: extend() copies [k, vocab] logits back in one
+// copy; truncate() makes the rejected rows spare rows, no copy), and
+// keepAllLogits. Refused with a one-line error: kv mode concat (at create),
+// a batch above 1 (at prefill), and speculative k = 0 (the cost model's
+// choice). r there is fixed: SessionOptions::r, else the compiled-in r, else
+// 16 (no cost model: the device's is not calibrated in a session yet).
 //
 // Thread safety: one thread per Session; several Sessions may share a Model
 // (on a device: used from one thread at a time, as they share its stream).
@@ -196,7 +198,8 @@ private:
   std::vector<std::vector<int64_t>> generated_;
   struct OnDevice; // a device model's generation (Session.cpp)
   std::unique_ptr<OnDevice> dev_;
-  Status runOnDevice(const std::vector<int64_t> &tokens, bool prefill);
+  enum class DeviceRun { Prefill, Step, Extend };
+  Status runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind);
 };
 
 /// A limit on the KV bytes all sessions of this process hold together (their

@@ -115,8 +115,9 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
 }
 
 DeviceGeneration::~DeviceGeneration() {
-  if (graph_.valid)
-    (void)device_.destroyGraph(graph_.graph);
+  for (auto &[tokens, graph] : graphs_)
+    if (graph.valid)
+      (void)device_.destroyGraph(graph.graph);
 }
 
 namespace {
@@ -137,7 +138,8 @@ HostTensor integers(const std::string &type, std::vector<int64_t> dims, const st
 
 } // namespace
 
-Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &tokens, bool graphed) {
+Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &tokens, bool graphed,
+                                                   bool allLogits) {
   const int64_t seq = int64_t(tokens.size()), total = length_ + seq;
   if (total > maxContext_)
     return Status::error(at_ + "sequence of " + std::to_string(total) +
@@ -169,7 +171,10 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
     in.caches[caches_[k].name] = &bufs[k];
   }
   DeviceGenerationStep out;
-  auto r = program_->run(in, graphed ? &graph_ : nullptr, graphed ? &out.graph : nullptr);
+  // One graph per token count: a count's launches (product paths, GEMM
+  // sizes) differ from another's, so sharing one would re-capture it.
+  EmittedStepGraph *graph = graphed ? &graphs_[seq] : nullptr;
+  auto r = program_->run(in, graph, graphed ? &out.graph : nullptr);
   if (!r)
     return r.status();
   for (size_t k = 0; k < caches_.size(); ++k)
@@ -185,24 +190,37 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
   out.logits.resize(size_t(vocab));
   std::memcpy(out.logits.data(), logits.bytes.data() + size_t((seq - 1) * vocab) * 4, size_t(vocab) * 4);
   out.token = std::max_element(out.logits.begin(), out.logits.end()) - out.logits.begin();
+  if (allLogits) {
+    out.allLogits.resize(size_t(seq * vocab));
+    std::memcpy(out.allLogits.data(), logits.bytes.data(), out.allLogits.size() * 4);
+  }
   length_ = total;
   return out;
 }
 
-Result<DeviceGenerationStep> DeviceGeneration::prefill(const std::vector<int64_t> &prompt) {
+Result<DeviceGenerationStep> DeviceGeneration::prefill(const std::vector<int64_t> &prompt, bool allLogits) {
   if (prompt.empty())
     return Status::error(at_ + "prefill: expected a non-empty prompt");
   if (int64_t(prompt.size()) > maxContext_)
     return Status::error(at_ + "prefill: prompt of " + std::to_string(prompt.size()) +
                          " tokens is longer than the maximum context of " + std::to_string(maxContext_));
   length_ = 0; // the caches' rows are spare again (a failed prefill leaves none valid)
-  return run(prompt, false);
+  return run(prompt, false, allLogits);
 }
 
 Result<DeviceGenerationStep> DeviceGeneration::step(int64_t token) {
   if (length_ == 0)
     return Status::error(at_ + "step: call prefill first");
   return run({token}, opts_.graphDecode);
+}
+
+Result<DeviceGenerationStep> DeviceGeneration::extend(const std::vector<int64_t> &tokens, bool allLogits) {
+  if (length_ == 0)
+    return Status::error(at_ + "extend: call prefill first");
+  if (tokens.empty())
+    return Status::error(at_ + "extend: expected at least one token");
+  const bool graphed = opts_.graphDecode && int64_t(tokens.size()) <= opts_.maxGraphedTokens;
+  return run(tokens, graphed, allLogits);
 }
 
 Status DeviceGeneration::truncate(int64_t length) {

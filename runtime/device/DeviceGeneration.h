@@ -8,8 +8,14 @@
 // most the maximum context, so one growth every r tokens; prealloc: the
 // maximum context at once), feeds input_ids, an all-ones attention_mask and
 // position_ids (the session's inputs), and returns the last position's
-// logits and the greedy token. A decode step may run as a device graph
-// (DeviceProgram::run's `graph`: captured once, then updated in place).
+// logits and the greedy token, or every position's when asked (the program
+// copies its logits output [1, seq, vocab] back in one copy either way).
+// extend() runs several tokens after the last in one pass (speculative
+// verification, docs/SPECULATIVE.md); truncate() rolls rejected rows back
+// (they become spare rows: no copy). A decode or verify step may run as a
+// device graph (DeviceProgram::run's `graph`): one graph per distinct token
+// count, each captured once, then updated in place (docs/DESIGN.md, "Device
+// sessions": why not one graph for every count).
 //
 // The pairing of caches: after the BMC pass a cache is one kv_cache input
 // (the present output it replaced is gone; its name is the input's
@@ -69,12 +75,15 @@ struct DeviceGenerationOptions {
   std::string kvMode = "bmc"; // "bmc" (grow by r) or "prealloc" (the maximum context at once)
   int64_t r = 16;             // spare rows per growth in bmc mode (>= 1)
   int64_t maxContext = 0;     // tokens; 0: the signature's maxPositions, else 4096
-  bool graphDecode = true;    // decode steps as one device graph (captured once, then updated)
+  bool graphDecode = true;    // decode and extend steps as device graphs (one per token count; captured
+                              // once, then updated)
+  int64_t maxGraphedTokens = 16; // extends of more tokens run as direct launches (bounds the graphs kept)
   bool useGrowable = true;    // the device's growable buffers where it has them (DeviceKVOptions)
 };
 
 struct DeviceGenerationStep {
-  std::vector<float> logits; // the last position's [vocab]
+  std::vector<float> logits;    // the last position's [vocab]
+  std::vector<float> allLogits; // every position's [seq, vocab] when asked, else empty
   int64_t token = -1;        // its argmax (the first maximum, as Sampling.cpp's greedy)
   StepReport graph;          // a graphed decode step's report (captured or updated)
 };
@@ -93,9 +102,14 @@ public:
   ~DeviceGeneration();
 
   // A whole prompt (batch 1) from position 0; the caches' rows are reused.
-  Result<DeviceGenerationStep> prefill(const std::vector<int64_t> &prompt);
+  Result<DeviceGenerationStep> prefill(const std::vector<int64_t> &prompt, bool allLogits = false);
   // One token after the last; as a graph with graphDecode.
   Result<DeviceGenerationStep> step(int64_t token);
+  // k >= 1 tokens after the last, at positions length() .. length() + k - 1,
+  // in one run (the caches grown for them first, at most one growth); with
+  // allLogits every position's logits. As the graph for k tokens with
+  // graphDecode (k <= maxGraphedTokens).
+  Result<DeviceGenerationStep> extend(const std::vector<int64_t> &tokens, bool allLogits = true);
   // Keeps the first `length` tokens (0 <= length <= length()): rows past it
   // are spare again (a rejected speculative draft).
   Status truncate(int64_t length);
@@ -106,10 +120,12 @@ public:
   const DeviceKVCache &cache(size_t i) const { return *caches_[i].kv; }
   const std::string &cacheName(size_t i) const { return caches_[i].name; }
   DeviceProgram &program() { return *program_; }
+  // The device graphs held (one per token count run as a graph so far).
+  size_t graphs() const { return graphs_.size(); }
 
 private:
   DeviceGeneration(Device &device) : device_(device) {}
-  Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed);
+  Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed, bool allLogits = false);
 
   struct Cache {
     std::string name;
@@ -124,7 +140,7 @@ private:
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
   int64_t maxContext_ = 0, length_ = 0;
-  EmittedStepGraph graph_;
+  std::map<int64_t, EmittedStepGraph> graphs_; // by the step's token count
 };
 
 } // namespace device

@@ -9,7 +9,9 @@
 // them) and the greedy tokens identical; r = 1, prealloc and fresh buffers
 // per growth (no growable reservation) agree with r = 3; decode steps as a
 // device graph equal direct runs byte for byte; truncate() rolls back and the
-// generation continues as the reference does from there. Then the errors,
+// generation continues as the reference does from there; extend() (several
+// tokens in one run, every position's logits) equals single steps and the
+// reference, and continues after a rollback as a run that never drafted. Then the errors,
 // one line each: a prompt or a sequence past the maximum context, a token
 // outside the vocabulary, a cache whose growth the device refuses (the
 // generation keeps its tokens and continues), a missing weight, a signature
@@ -430,6 +432,113 @@ TEST(DeviceGeneration, TruncateRollsBack) {
     }
     EXPECT_EQ(gen.length(), 15);
   }
+}
+
+// Speculative verification (docs/SPECULATIVE.md): extend() of 4 tokens after
+// the prompt gives every position's logits, each row within tolerance(bf16)
+// (the reference's relative measure: f32 1e-4, bf16 5e-3) of the reference
+// fed one token at a time and of the device's own 4 single steps (the same
+// tokens, other kernels' summation order); truncate() to 2 of the 4 (the
+// rejected rows spare, the capacity kept), then the generation continues as
+// one that never drafted. Verify steps run as one graph per token count:
+// the second extend of 4 updates the graph the first captured, one of more
+// than maxGraphedTokens runs direct with the same logits.
+TEST(DeviceGeneration, ExtendEqualsSingleSteps) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::vector<int64_t> drafts = {11, 4, 30, 19}, after = {7, 23, 2};
+  for (const char *fn : {"decoder_mask", "decoder_skip"}) {
+    SCOPED_TRACE(fn);
+    const bool bf16 = std::string(fn) == "decoder_mask";
+    Weights w;
+    Reference ref(w, bf16);
+    auto make = [&](DeviceGenerationOptions o) {
+      auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, fn, w.host, signature(), o);
+      EXPECT_TRUE(g.ok()) << g.status().message();
+      return g ? std::move(g.value()) : nullptr;
+    };
+    auto spec = make(withR(3)), plain = make(withR(3));
+    ASSERT_TRUE(spec && plain);
+    ASSERT_TRUE(spec->prefill(kPrompt).ok() && plain->prefill(kPrompt).ok());
+    ref.run(kPrompt);
+    auto x = spec->extend(drafts);
+    ASSERT_TRUE(x.ok()) << x.status().message();
+    ASSERT_EQ(x->allLogits.size(), drafts.size() * kVocab);
+    EXPECT_EQ(spec->length(), int64_t(kPrompt.size() + drafts.size()));
+    EXPECT_TRUE(x->graph.captured);
+    EXPECT_EQ(std::vector<float>(x->allLogits.end() - kVocab, x->allLogits.end()), x->logits);
+    for (size_t i = 0; i < drafts.size(); ++i) {
+      std::vector<float> row(x->allLogits.begin() + i * kVocab, x->allLogits.begin() + (i + 1) * kVocab);
+      std::vector<double> want = ref.run({drafts[i]});
+      EXPECT_LE(worstError(row, want), tolerance(bf16)) << "row " << i << " against the reference";
+      auto s = plain->step(drafts[i]);
+      ASSERT_TRUE(s.ok()) << s.status().message();
+      std::vector<double> stepped(s->logits.begin(), s->logits.end());
+      EXPECT_LE(worstError(row, stepped), tolerance(bf16)) << "row " << i << " against a single step";
+    }
+    // Keep the first 2 drafts; continue as a generation that never drafted.
+    const int64_t capacity = spec->cache(0).capacity(), keep = int64_t(kPrompt.size()) + 2;
+    ASSERT_TRUE(spec->truncate(keep).ok());
+    EXPECT_EQ(spec->cache(0).capacity(), capacity);
+    auto never = make(withR(3));
+    ASSERT_TRUE(never && never->prefill(kPrompt).ok());
+    ASSERT_TRUE(never->step(drafts[0]).ok() && never->step(drafts[1]).ok());
+    ref.truncate(keep);
+    for (int64_t t : after) {
+      auto a = spec->step(t), b = never->step(t);
+      ASSERT_TRUE(a.ok() && b.ok());
+      std::vector<double> want = ref.run({t}), other(b->logits.begin(), b->logits.end());
+      EXPECT_LE(worstError(a->logits, want), tolerance(bf16)) << "after the rollback, token " << t;
+      EXPECT_LE(worstError(a->logits, other), tolerance(bf16)) << "against the run that never drafted";
+      EXPECT_EQ(a->token, b->token);
+    }
+    // The graph for 4 tokens again: updated in place, not re-captured; 2 graphs (4 and 1 tokens).
+    auto again = spec->extend(drafts);
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_FALSE(again->graph.captured) << again->graph.why;
+    EXPECT_GT(again->graph.launches, 0u);
+    EXPECT_EQ(spec->graphs(), 2u);
+    // More than maxGraphedTokens: direct launches, the same logits as a graphed run.
+    DeviceGenerationOptions small = withR(3);
+    small.maxGraphedTokens = 3;
+    auto direct = make(small);
+    ASSERT_TRUE(direct && direct->prefill(kPrompt).ok());
+    auto d = direct->extend(drafts);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    EXPECT_EQ(d->graph.launches, 0u);
+    EXPECT_EQ(direct->graphs(), 0u);
+    EXPECT_EQ(d->allLogits, x->allLogits);
+  }
+}
+
+// extend()'s errors: one line each, the generation unchanged (it goes on).
+TEST(DeviceGeneration, ExtendErrorsAreOneLine) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  Weights w;
+  DeviceGenerationOptions small = withR(3);
+  small.maxContext = 8;
+  auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, "decoder_skip", w.host, signature(), small);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  DeviceGeneration &gen = *g.value();
+  const std::string at = "device generation @decoder_skip: ";
+  auto r = gen.extend({1, 2});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), at + "extend: call prefill first");
+  ASSERT_TRUE(gen.prefill({1, 2, 3, 4, 5}).ok());
+  r = gen.extend({});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), at + "extend: expected at least one token");
+  r = gen.extend({6, 7, 8, 9});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), at + "sequence of 9 tokens exceeds the maximum context of 8");
+  r = gen.extend({6, kVocab});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), at + "token id 37 at position 6 is outside the vocabulary [0, 37)");
+  EXPECT_EQ(gen.length(), 5);
+  r = gen.extend({6, 7, 8});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(gen.length(), 8);
 }
 
 // A device whose allocations can be refused (a CpuDevice behind it).

@@ -11,11 +11,15 @@
 // so a differing token is a failure, not a drift; bf16 allows a near-tie: the
 // CPU's two best logits closer than twice the tolerance, printed); generate()
 // gives the CPU's tokens; truncate() back into the generated tokens and
-// continuing gives the first run's tokens again. Then the one-line errors of
+// continuing gives the first run's tokens again. Speculative decoding on the
+// device (SpeculativeMatchesGreedyAndTheCpu): extend's logits against k
+// single steps and the CPU package's extend, keepAllLogits' prefill against
+// the CPU's; generate() with a drafter gives plain greedy's tokens and the
+// CPU's speculative run's tokens and counts. Then the one-line errors of
 // what a device session cannot do, the load's generation going to the first
 // session with the model's options, and cudaModuleImage's choice of binary.
-// GreedyOnTheGpu: the same comparison through Model::load(device cuda), the
-// real loader (skipped without a GPU unless BMC_REQUIRE_GPU=1).
+// GreedyOnTheGpu: the same comparisons (greedy and speculative) through
+// Model::load(device cuda), the real loader (skipped without a GPU unless BMC_REQUIRE_GPU=1).
 //
 // Tolerances: f32 caches 1e-4 absolute (the two paths differ in summation
 // order only); bf16 caches 2e-3 (each side rounds its own K/V to bf16, values
@@ -234,6 +238,101 @@ TEST(DeviceSession, GreedyMatchesTheCpuPackage) {
   std::printf("; largest logit difference to the CPU package %.3g (tolerance %.0e)\n", gWorst, kTolerance);
 }
 
+// Speculative decoding on the device. extend() of 4 tokens: each row within
+// kTolerance of the CPU package's extend and of 4 device single steps;
+// keepAllLogits' prefill rows within kTolerance of the CPU's. generate() with
+// a drafter (prompt lookup, and a replay of the greedy tokens with 40% of its
+// drafts corrupted, so that passes accept some and reject some), k = 3: the
+// tokens of plain greedy on the device and of the CPU's speculative run with
+// the same drafter, and the CPU's GenerateStats (passes, proposed, accepted).
+std::vector<int64_t> speculativeAgainstCpu(const std::shared_ptr<Model> &devModel) {
+  auto cpuModel = loadCpu();
+  if (!cpuModel) return {};
+  SessionOptions all;
+  all.keepAllLogits = true;
+  // plainDev takes the single steps first, then the generate() runs below.
+  auto dev = session(devModel, all), cpu = session(cpuModel, all), plainDev = session(devModel),
+       plainCpu = session(cpuModel);
+  if (!dev || !cpu || !plainDev || !plainCpu) return {};
+  const std::vector<int64_t> drafts = {7, 30, 3, 12};
+  EXPECT_TRUE(dev->prefill({kPrompt}).ok());
+  EXPECT_TRUE(cpu->prefill({kPrompt}).ok());
+  EXPECT_TRUE(plainDev->prefill({kPrompt}).ok());
+  auto near = [](const float *a, const float *b, int64_t n, const std::string &at) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
+    EXPECT_LE(worst, kTolerance) << at;
+    gWorst = std::max(gWorst, worst);
+  };
+  const int64_t V = devModel->signature().decoder.vocab, P = int64_t(kPrompt.size());
+  EXPECT_EQ(dev->allLogits().shape(), (std::vector<int64_t>{1, P, V}));
+  if (dev->allLogits().shape() == cpu->allLogits().shape())
+    near(dev->allLogits().data<float>(), cpu->allLogits().data<float>(), P * V, "keepAllLogits prefill");
+  Status s = dev->extend({drafts});
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(cpu->extend({drafts}).ok());
+  EXPECT_EQ(dev->length(), P + 4);
+  EXPECT_EQ(dev->allLogits().shape(), (std::vector<int64_t>{1, 4, V}));
+  if (!s.ok() || dev->allLogits().shape() != cpu->allLogits().shape()) return {};
+  for (int64_t i = 0; i < 4; ++i) {
+    const float *row = dev->allLogits().data<float>() + i * V;
+    near(row, cpu->allLogits().data<float>() + i * V, V, "extend row " + std::to_string(i) + " vs the CPU");
+    EXPECT_TRUE(plainDev->step({drafts[size_t(i)]}).ok());
+    near(row, plainDev->logits().data<float>(), V, "extend row " + std::to_string(i) + " vs a single step");
+  }
+  near(dev->logits().data<float>(), plainDev->logits().data<float>(), V, "extend's logits()");
+
+  // generate() with drafters, on sessions without keepAllLogits.
+  GenerateOptions g;
+  g.maxNewTokens = kSteps;
+  auto greedy = plainDev->generate({kPrompt}, g);
+  EXPECT_TRUE(greedy.ok()) << greedy.status().message();
+  if (!greedy.ok()) return {};
+  std::vector<int64_t> replay = kPrompt;
+  replay.insert(replay.end(), greedy.value()[0].begin(), greedy.value()[0].end());
+  for (int drafter = 0; drafter < 2; ++drafter) {
+    auto make = [&]() -> std::shared_ptr<Drafter> {
+      if (drafter == 0) return std::make_shared<PromptLookupDrafter>(2);
+      return std::make_shared<ReplayDrafter>(replay, 0.6, 5);
+    };
+    GenerateOptions sg = g;
+    sg.speculative.k = 3;
+    sg.speculative.drafter = make();
+    const std::string name = sg.speculative.drafter->describe();
+    auto d = plainDev->generate({kPrompt}, sg);
+    EXPECT_TRUE(d.ok()) << name << ": " << d.status().message();
+    const GenerateStats ds = plainDev->generateStats();
+    sg.speculative.drafter = make();
+    auto c = plainCpu->generate({kPrompt}, sg);
+    EXPECT_TRUE(c.ok()) << name << ": " << c.status().message();
+    const GenerateStats &cs = plainCpu->generateStats();
+    if (!d.ok() || !c.ok()) return {};
+    EXPECT_EQ(d.value(), greedy.value()) << name << ": speculative tokens differ from greedy's on the device";
+    EXPECT_EQ(d.value(), c.value()) << name << ": the device's speculative tokens differ from the CPU's";
+    EXPECT_EQ(ds.targetPasses, cs.targetPasses) << name;
+    EXPECT_EQ(ds.draftProposed, cs.draftProposed) << name;
+    EXPECT_EQ(ds.draftAccepted, cs.draftAccepted) << name;
+    EXPECT_EQ(ds.emitted, cs.emitted) << name;
+    EXPECT_EQ(ds.stop, cs.stop) << name;
+    if (drafter == 1) { // the replay: some accepted, some rejected
+      EXPECT_GT(ds.draftAccepted, 0) << name;
+      EXPECT_LT(ds.draftAccepted, ds.draftProposed) << name;
+    }
+    std::printf("device speculative (%s caches), %s, k=3: %lld passes for %lld tokens, %lld of %lld drafts accepted\n",
+                BMC_MODEL_KV_TYPE, name.c_str(), (long long)ds.targetPasses, (long long)ds.emitted,
+                (long long)ds.draftAccepted, (long long)ds.draftProposed);
+  }
+  return greedy.value()[0];
+}
+
+TEST(DeviceSession, SpeculativeMatchesGreedyAndTheCpu) {
+  auto m = loadEmulated();
+  if (!m) return;
+  auto tokens = speculativeAgainstCpu(m);
+  EXPECT_EQ(tokens.size(), size_t(kSteps));
+  EXPECT_EQ(gIndexFaults.load(), 0);
+}
+
 TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
   auto m = loadEmulated();
   if (!m) return;
@@ -246,10 +345,6 @@ TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
   o.kvMode = "concat";
   auto concat = Session::create(m, o);
   oneLine(concat.ok() ? Status() : concat.status(), "concat");
-  o = SessionOptions();
-  o.keepAllLogits = true;
-  auto all = Session::create(m, o);
-  oneLine(all.ok() ? Status() : all.status(), "keepAllLogits");
   auto run = m->run({});
   oneLine(run.ok() ? Status() : run.status(), "Session");
 
@@ -258,11 +353,16 @@ TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
   oneLine(s->prefill({kPrompt, kPrompt}), "batch 1");
   oneLine(s->step({1}), "prefill first");
   ASSERT_TRUE(s->prefill({kPrompt}).ok());
-  oneLine(s->extend({{1, 2}}), "extend");
   GenerateOptions g;
   g.speculative.drafter = std::make_shared<PromptLookupDrafter>(2);
+  g.speculative.k = 0;
   auto spec = s->generate({kPrompt}, g);
-  oneLine(spec.ok() ? Status() : spec.status(), "speculative");
+  oneLine(spec.ok() ? Status() : spec.status(), "k = 0 (the cost model's choice) is not available on a device");
+  ASSERT_TRUE(s->prefill({kPrompt}).ok());
+  oneLine(s->extend({{1, 2}, {3, 4}}), "expected tokens for 1 sequences");
+  oneLine(s->extend({{}}), "at least one token");
+  oneLine(s->extend({{1, m->signature().decoder.vocab}}), "outside the vocabulary");
+  oneLine(s->extend({std::vector<int64_t>(size_t(s->maxContext()), 1)}), "exceeds the maximum context");
   oneLine(s->step({m->signature().decoder.vocab}), "outside the vocabulary");
   oneLine(s->truncate(s->length() + 1), "truncate");
   EXPECT_EQ(s->length(), int64_t(kPrompt.size())); // unchanged by the failures
@@ -340,6 +440,8 @@ TEST(DeviceSession, GreedyOnTheGpu) {
   std::printf("%s\n", m.value()->codeDescription().c_str());
   auto tokens = greedyAgainstCpu(m.value());
   EXPECT_EQ(tokens.size(), size_t(kSteps));
+  auto spec = speculativeAgainstCpu(m.value());
+  EXPECT_EQ(spec.size(), size_t(kSteps));
 }
 
 } // namespace
