@@ -71,7 +71,8 @@ const HostKernel kTable[] = {
     BMC_EMULATED(bmc_elementwise_2),     BMC_EMULATED(bmc_elementwise_3),     BMC_EMULATED(bmc_norm_0),            BMC_EMULATED(bmc_kv_append_0),
     BMC_EMULATED(bmc_kv_append_1),       BMC_EMULATED(bmc_attention_0_split), BMC_EMULATED(bmc_attention_0_combine),
     BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine), BMC_EMULATED_PRODUCT(bmc_matmul_0),
-    BMC_EMULATED_PRODUCT(bmc_matmul_1),  BMC_EMULATED_PRODUCT(bmc_matmul_2),
+    BMC_EMULATED_PRODUCT(bmc_matmul_1),  BMC_EMULATED_PRODUCT(bmc_matmul_2),     BMC_EMULATED(bmc_elementwise_4),
+    BMC_EMULATED(bmc_elementwise_5),     BMC_EMULATED(bmc_elementwise_6),     BMC_EMULATED(bmc_range_0),
 };
 
 constexpr int kVocab = 37, kHidden = 27, kHeadDim = 13, kHeads = 2, kPositions = 64;
@@ -200,9 +201,15 @@ double worstError(const std::vector<float> &got, const std::vector<double> &want
 }
 int64_t argmax(const std::vector<double> &v) { return std::max_element(v.begin(), v.end()) - v.begin(); }
 
-DeviceDecoderSignature signature() {
+// @decoder_lengths takes the genai / static-cache lengths instead of the mask and positions.
+DeviceDecoderSignature signature(const std::string &fn = "") {
   DeviceDecoderSignature s;
-  s.inputIds = "input_ids", s.attentionMask = "attention_mask", s.positionIds = "position_ids", s.logits = "logits";
+  if (fn == "decoder_lengths")
+    s.seqlensK = "seqlens_k", s.totalSequenceLength = "total_sequence_length", s.writeIndices = "write_indices",
+    s.nonpadKvSeqlen = "nonpad_kv_seqlen";
+  else
+    s.attentionMask = "attention_mask", s.positionIds = "position_ids";
+  s.inputIds = "input_ids", s.logits = "logits";
   s.caches = {{"past_key_values.0.key", ""}, {"past_key_values.0.value", ""}};
   s.vocab = kVocab, s.maxPositions = kPositions;
   return s;
@@ -248,7 +255,7 @@ struct Generated {
 Generated generate(Env &env, const std::string &fn, const DeviceGenerationOptions &opts, Reference *ref) {
   Generated out;
   Weights w;
-  auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, fn, w.host, signature(), opts);
+  auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, fn, w.host, signature(fn), opts);
   EXPECT_TRUE(g.ok()) << g.status().message();
   if (!g)
     return out;
@@ -326,6 +333,12 @@ void greedyAgainstReference(const std::string &fn, bool gpu = false) {
 
 TEST(DeviceGeneration, MaskPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_mask"); }
 TEST(DeviceGeneration, SkipPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_skip"); }
+// GroupQueryAttention's seqlens_k / total_sequence_length and a static cache's
+// write_indices / nonpad_kv_seqlen fed as the CPU session feeds them: the same
+// model as @decoder_skip, so the same reference. Any of them one less than the
+// session's value changes the decode steps' logits (a shifted position, or the
+// newest key masked).
+TEST(DeviceGeneration, GenaiAndStaticCacheLengthsMatchReference) { greedyAgainstReference("decoder_lengths"); }
 // The same on NVRTC's build through CudaDevice (VMM-growable caches); skipped
 // without a GPU (benchmarks/gpu_check.sh runs it; never run yet).
 TEST(DeviceGeneration, GreedyOnTheGpu) {
@@ -591,6 +604,25 @@ TEST(DeviceGeneration, ErrorsAreOneLine) {
   q = make(signature(), zero, w.host);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(), at + "r 0 spare rows (expected at least 1)");
+
+  // The lengths: a name the function lacks; an input of the function left unfed.
+  sig = signature();
+  sig.seqlensK = "seqlens_k";
+  q = make(sig, withR(3), w.host);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), at + "seqlens_k 'seqlens_k' is not a tensor input of the function");
+  sig = signature("decoder_lengths");
+  sig.nonpadKvSeqlen = "";
+  q = DeviceGeneration::create(*env.device, *env.launcher, env.src, "decoder_lengths", w.host, sig, withR(3));
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "device generation @decoder_lengths: tensor input 'nonpad_kv_seqlen' is not in the "
+                                  "decoder signature (nothing would feed it)");
+  sig = signature("decoder_lengths");
+  sig.writeIndices = "input_ids"; // i64 [1, seq]: not one length per sequence
+  q = DeviceGeneration::create(*env.device, *env.launcher, env.src, "decoder_lengths", w.host, sig, withR(3));
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "device generation @decoder_lengths: write_indices 'input_ids' of i64 [1, ?], "
+                                  "expected i64 or i32 [batch]");
 }
 
 // The names from a model's signature (bmc/model.h), as the CPU runtime
@@ -614,12 +646,18 @@ TEST(DeviceGeneration, SignatureFromModel) {
   EXPECT_EQ(s->caches[1].past, "past_key_values.0.value");
   EXPECT_EQ(s->caches[1].present, "");
   EXPECT_EQ(s->vocab, kVocab);
-  m.inputs.push_back(bmc::TensorInfo{"seqlens_k"});
-  d.seqlensK = 5;
+  EXPECT_EQ(s->seqlensK, "");
+  EXPECT_EQ(s->writeIndices, "");
+  // onnxruntime-genai's lengths and a static cache's indices: named, fed by DeviceGeneration.
+  for (const char *n : {"seqlens_k", "total_sequence_length", "write_indices", "nonpad_kv_seqlen"})
+    m.inputs.push_back(bmc::TensorInfo{n});
+  d.seqlensK = 5, d.totalSequenceLength = 6, d.writeIndices = 7, d.nonpadKvSeqlen = 8;
   s = DeviceDecoderSignature::fromModel(m);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(),
-            "device generation: input 'seqlens_k' (GroupQueryAttention's seqlens_k) is not fed on a device yet");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->seqlensK, "seqlens_k");
+  EXPECT_EQ(s->totalSequenceLength, "total_sequence_length");
+  EXPECT_EQ(s->writeIndices, "write_indices");
+  EXPECT_EQ(s->nonpadKvSeqlen, "nonpad_kv_seqlen");
 }
 
 } // namespace
