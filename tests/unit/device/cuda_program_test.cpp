@@ -595,4 +595,47 @@ TEST(CudaProgram, RankAboveFourIsRefused) {
             "program @constant5: constant v2 of rank 5 f32 [2, 1, 1, 1, 3]: a program's views have rank 4 at most");
 }
 
+// A host reference to a shape vector's element ("vK[N]") or a view's size
+// ("vK.size[N]") whose index is not a plain number is an error naming it,
+// never element or dimension 0. Hand-written lines: x [2, 3], v1 = [2, 3].
+TEST(CudaProgram, MalformedReferencesAreErrors) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto line = [](const std::string &fn, const std::string &ref) {
+    return "// bmc-program: {\"version\": 1, \"function\": \"" + fn +
+           "\", \"inputs\": [{\"name\": \"x\", \"kind\": \"tensor\", \"value\": \"v0\", \"type\": \"f32\", \"dims\": "
+           "[2, 3]}], \"outputs\": [{\"name\": \"y\", \"value\": \"v0\"}], \"weights\": [], \"constants\": [], "
+           "\"steps\": [{\"value\": \"v1\", \"kind\": \"shape\", \"elements\": [2, 3]}, {\"value\": \"v2\", \"kind\": "
+           "\"scalar\", \"op\": \"copy\", \"of\": \"" +
+           ref + "\"}], \"memory\": {\"slots\": 0}}\n";
+  };
+  const std::vector<std::pair<std::string, std::string>> refs = {
+      {"element", "v1[1]"},  {"size", "v0.size[1]"},  {"letters", "v1[x]"},      {"suffix", "v1[1x]"},
+      {"empty", "v1[]"},     {"unclosed", "v1[1"},     {"negative", "v1[-1]"},     {"size_letters", "v0.size[x]"},
+      {"size_suffix", "v0.size[1 ]"}};
+  std::string src;
+  for (const auto &[fn, ref] : refs)
+    src += line(fn, ref);
+  ProgramInputs in;
+  in.tensors["x"] = f32Tensor({2, 3}, randoms(6, 21));
+  auto run = [&](const std::string &fn) -> bmc::Status {
+    auto p = DeviceProgram::create(*env.device, *env.launcher, src, fn, {});
+    if (!p)
+      return p.status();
+    auto r = p.value()->run(in);
+    return r ? bmc::Status() : r.status();
+  };
+  for (const char *fn : {"element", "size"})
+    EXPECT_TRUE(run(fn).ok()) << fn << ": " << run(fn).message();
+  const std::string element = "': expected an element index, vK[N] with N a number";
+  EXPECT_EQ(run("letters").message(), "program @letters step 1: 'v1[x]" + element);
+  EXPECT_EQ(run("suffix").message(), "program @suffix step 1: 'v1[1x]" + element);
+  EXPECT_EQ(run("empty").message(), "program @empty step 1: 'v1[]" + element);
+  EXPECT_EQ(run("unclosed").message(), "program @unclosed step 1: 'v1[1" + element);
+  EXPECT_EQ(run("negative").message(), "program @negative step 1: 'v1[-1]" + element);
+  const std::string size = "': expected a dimension index, vK.size[N] with N a number";
+  EXPECT_EQ(run("size_letters").message(), "program @size_letters step 1: 'v0.size[x]" + size);
+  EXPECT_EQ(run("size_suffix").message(), "program @size_suffix step 1: 'v0.size[1 ]" + size);
+}
+
 } // namespace
