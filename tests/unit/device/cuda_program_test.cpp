@@ -638,4 +638,21 @@ TEST(CudaProgram, MalformedReferencesAreErrors) {
   EXPECT_EQ(run("size_suffix").message(), "program @size_suffix step 1: 'v0.size[1 ]" + size);
 }
 
+// A line whose "function" is not a string: one line from functions() and
+// create(), not an exception.
+TEST(CudaProgram, FunctionNameMustBeAString) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::string src = "// bmc-program: {\"version\": 1, \"function\": 7, \"inputs\": [], \"outputs\": [], "
+                          "\"weights\": [], \"constants\": [], \"steps\": [], \"memory\": {\"slots\": 0}}\n";
+  const std::string want = "bmc-program line 1: 'function' is 7, expected a string";
+  bmc::Result<std::vector<std::string>> names = bmc::Status::error("not run");
+  EXPECT_NO_THROW(names = DeviceProgram::functions(src));
+  ASSERT_FALSE(names.ok());
+  EXPECT_EQ(names.status().message(), want);
+  auto p = DeviceProgram::create(*env.device, *env.launcher, src, "main", {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(), want);
+}
+
 } // namespace
