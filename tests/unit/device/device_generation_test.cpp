@@ -40,6 +40,7 @@ static std::atomic<int> gIndexFaults{0};
 
 #include "bmc/abi/kernels.h"
 #include "emitted_env.h"
+#include "forwarding_device.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceGeneration.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -446,37 +447,14 @@ TEST(DeviceGeneration, TruncateRollsBack) {
 }
 
 // A device whose allocations can be refused (a CpuDevice behind it).
-class RefusingDevice : public Device {
+class RefusingDevice : public bmc_device_test::ForwardingDevice {
 public:
   bool refuse = false;
-  const DeviceProperties &properties() const override { return cpu_.properties(); }
   Result<DevicePtr> allocate(size_t bytes) override {
     if (refuse)
       return Status::error("out of device memory allocating " + std::to_string(bytes) + " bytes (refused by the test)");
     return cpu_.allocate(bytes);
   }
-  Status free(DevicePtr p) override { return cpu_.free(p); }
-  Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
-  Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
-  Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override { return cpu_.copyOnDevice(d, s, n); }
-  Result<ModuleHandle> loadModule(const ModuleImage &m) override { return cpu_.loadModule(m); }
-  Result<KernelHandle> findKernel(ModuleHandle m, const std::string &n) override { return cpu_.findKernel(m, n); }
-  Status launch(KernelHandle k, const LaunchConfig &c, void **a) override { return cpu_.launch(k, c, a); }
-  Status synchronize() override { return cpu_.synchronize(); }
-  Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t n) override { return cpu_.reserveGrowable(n); }
-  Status beginCapture() override { return cpu_.beginCapture(); }
-  Result<GraphHandle> endCapture() override { return cpu_.endCapture(); }
-  Result<size_t> graphLaunchCount(GraphHandle g) override { return cpu_.graphLaunchCount(g); }
-  Status replay(GraphHandle g) override { return cpu_.replay(g); }
-  Status updateLaunch(GraphHandle g, size_t i, const LaunchConfig &c, void **a) override {
-    return cpu_.updateLaunch(g, i, c, a);
-  }
-  Status destroyGraph(GraphHandle g) override { return cpu_.destroyGraph(g); }
-  Status gemm(const GemmDesc &d) override { return cpu_.gemm(d); }
-  Status openGemm() override { return cpu_.openGemm(); }
-
-private:
-  CpuDevice cpu_;
 };
 
 // The device refusing a cache's growth (fresh buffers per growth: a growth
