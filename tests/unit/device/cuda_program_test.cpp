@@ -30,6 +30,7 @@
 
 #include "bmc/abi/kernels.h"
 #include "emitted_env.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
@@ -74,32 +75,11 @@ const HostKernel kTable[] = {
 
 constexpr int kHidden = 27, kHeadDim = 13;
 
+using bmc_device_test::f32Tensor;
+using bmc_device_test::floats;
+using bmc_device_test::roundBf16;
 std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
-float roundBf16(float x) {
-  uint16_t b;
-  float y;
-  bmc_convert_f32_to_kv(BMC_KV_BF16, &x, &b, 1);
-  bmc_convert_kv_to_f32(BMC_KV_BF16, &b, &y, 1);
-  return y;
-}
-HostTensor f32Tensor(std::vector<int64_t> dims, const std::vector<float> &v) {
-  HostTensor t;
-  t.type = "f32", t.dims = std::move(dims);
-  t.bytes.resize(v.size() * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
-}
-std::vector<float> floats(const HostTensor &t) {
-  std::vector<float> v(t.bytes.size() / 4);
-  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
-  return v;
+  return bmc_device_test::uniform(n, seed, lo, hi);
 }
 
 // The weights of both functions (model layouts) and their values as the

@@ -41,6 +41,7 @@ static std::atomic<int> gIndexFaults{0};
 #include "bmc/abi/kernels.h"
 #include "emitted_env.h"
 #include "forwarding_device.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceGeneration.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -78,27 +79,10 @@ const HostKernel kTable[] = {
 
 constexpr int kVocab = 37, kHidden = 27, kHeadDim = 13, kHeads = 2, kPositions = 64;
 
+using bmc_device_test::f32Tensor;
+using bmc_device_test::roundBf16;
 std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
-float roundBf16(float x) {
-  uint16_t b;
-  float y;
-  bmc_convert_f32_to_kv(BMC_KV_BF16, &x, &b, 1);
-  bmc_convert_kv_to_f32(BMC_KV_BF16, &b, &y, 1);
-  return y;
-}
-HostTensor f32Tensor(std::vector<int64_t> dims, const std::vector<float> &v) {
-  HostTensor t;
-  t.type = "f32", t.dims = std::move(dims);
-  t.bytes.resize(v.size() * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
+  return bmc_device_test::uniform(n, seed, lo, hi);
 }
 
 struct Weights {
