@@ -1,14 +1,14 @@
-// The input of device_generation_test.cpp: two decoder-shaped functions at the
+// The input of device_generation_test.cpp: three decoder-shaped functions at the
 // kernel level, emitted with whole-model (a `// bmc-program` line each), run
 // by runtime/device/DeviceGeneration (prefill, then greedy decode steps) in
 // the host emulation against plain loops. The model's interface as a
 // session sees it: input_ids, attention_mask and position_ids ([1, seq] /
-// [1, total] i64), one in-place K and V cache (bmc.kv_present: the present
+// [1, total] i64; @decoder_lengths: the lengths below instead), one in-place K and V cache (bmc.kv_present: the present
 // output the BMC pass replaced), logits [1, seq, vocab]. Odd sizes: vocab 37,
 // hidden 27, 2 KV heads of head_dim 13 (the embedding broadcast to both
 // heads plus a bias per head, so the heads differ and a growth moves a
 // block), positions up to 64 (the key positions are a slice of a constant
-// table: programs have no bmck.range yet).
+// table; @decoder_lengths makes its query positions with bmck.range).
 //
 // embed[input_ids] + pos_embed[position_ids] -> + head_bias -> rms norm -> q, k, v (per head) -> K/V appended -> attention with the
 // causal mask where(k_pos <= q_pos and attention_mask != 0, 0, -inf) ->
