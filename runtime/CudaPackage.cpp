@@ -247,13 +247,7 @@ bool decodeCudaSection(const uint8_t *data, size_t size, uint64_t weightsBytes, 
   }
 
   // The program lines: they parse, and name the recorded functions.
-  Result<std::vector<std::string>> fns = [&]() -> Result<std::vector<std::string>> {
-    try {
-      return device::DeviceProgram::functions(s.source);
-    } catch (const std::exception &e) { // a line whose "function" is no string
-      return Status::error(std::string("a bmc-program line is malformed (") + e.what() + ")");
-    }
-  }();
+  Result<std::vector<std::string>> fns = device::DeviceProgram::functions(s.source); // a Status, never a throw
   if (!fns) return failed(fns.status().message());
   if (fns.value().empty()) return failed("the CUDA C has no bmc-program line");
   if (fns.value() != s.functions) {

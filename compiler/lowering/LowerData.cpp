@@ -76,7 +76,7 @@ template <typename OpT> static SmallVector<Value, 4> reshapeSizes(Lowerer &l, Op
       known = l.mul(known, sizes[i]);
     }
   }
-  l.checkEq(known, total, "Reshape: element count of the target shape vs the input");
+  l.checkFound(known, total, "Reshape: the target shape has {0} elements, expected {1} (the input's)");
   return sizes;
 }
 
@@ -89,7 +89,9 @@ template <typename OpT> LogicalResult Lowerer::lowerConcat(OpT cc) {
   Value total = c(0);
   for (auto [k, in] : llvm::enumerate(ins)) {
     for (int64_t d = 0; d < in.rank(); ++d)
-      if (d != axis) checkEq(in.sizes[d], sizes[d], "Concat: input " + std::to_string(k) + " dimension " + std::to_string(d));
+      if (d != axis)
+        checkFound(in.sizes[d], sizes[d],
+                   "Concat: input " + std::to_string(k) + " dimension " + std::to_string(d) + " is {0}, expected {1} (input 0's)");
     total = add(total, in.sizes[axis]);
   }
   sizes[axis] = total;
@@ -114,7 +116,8 @@ template <typename OpT> LogicalResult Lowerer::lowerSplit(OpT sp) {
   int64_t axis = sp.getAxis();
   Value total = c(0);
   for (int64_t s : sp.getSizes()) total = add(total, c(s));
-  checkEq(total, in.sizes[axis], "Split: sum of split sizes vs dimension " + std::to_string(axis));
+  checkFound(total, in.sizes[axis],
+             "Split: the split sizes sum to {0}, expected {1} (the size of dimension " + std::to_string(axis) + ")");
   Value off = c(0);
   for (auto [k, s] : llvm::enumerate(sp.getSizes())) {
     Buf r = in;

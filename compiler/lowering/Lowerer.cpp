@@ -103,10 +103,15 @@ void Lowerer::check(Value ok, StringRef msg, Value a, Value x) {
 }
 
 void Lowerer::checkEq(Value a, Value x, StringRef what) {
-  if (a == x) return;
-  auto ka = constOf(a), kx = constOf(x);
-  if (ka && kx && *ka == *kx) return;
-  check(eq(a, x), (what + ": expected {0}, found {1}").str(), a, x);
+  // `a` is the value expected: the same comparison, arguments and shortcuts.
+  checkFound(a, x, (what + ": expected {0}, found {1}").str());
+}
+
+void Lowerer::checkFound(Value found, Value expected, StringRef format) {
+  if (found == expected) return;
+  auto kf = constOf(found), ke = constOf(expected);
+  if (kf && ke && *kf == *ke) return;
+  check(eq(found, expected), format, found, expected);
 }
 
 //===----------------------------------------------------------------------===//

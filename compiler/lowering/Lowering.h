@@ -115,6 +115,9 @@ public:
   /// Emits `if (!ok) bmc_rt_fail(msg, a, b)`.
   void check(Value ok, StringRef msg, Value a = {}, Value x = {});
   void checkEq(Value a, Value x, StringRef what);
+  /// `found` == `expected` (checkEq's comparison and shortcuts), else fails
+  /// with `format`, whose {0} is the value found and {1} the one expected.
+  void checkFound(Value found, Value expected, StringRef format);
 
   Buf alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes);
   /// The buffer an op computes `result` into: if @main returns `result`, the

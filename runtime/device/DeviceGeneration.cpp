@@ -14,14 +14,9 @@ Result<DeviceDecoderSignature> DeviceDecoderSignature::fromModel(const ModelSign
   if (!d.valid)
     return Status::error("device generation: the model is not a decoder with a KV cache");
   auto in = [&](int i) { return i >= 0 && size_t(i) < sig.inputs.size() ? sig.inputs[size_t(i)].name : std::string(); };
-  for (auto [index, what] : {std::pair<int, const char *>{d.seqlensK, "GroupQueryAttention's seqlens_k"},
-                             {d.totalSequenceLength, "GroupQueryAttention's total_sequence_length"},
-                             {d.writeIndices, "a static cache's write_indices"},
-                             {d.nonpadKvSeqlen, "a static cache's nonpad_kv_seqlen"}})
-    if (index >= 0)
-      return Status::error("device generation: input '" + in(index) + "' (" + what +
-                           ") is not fed on a device yet");
   DeviceDecoderSignature s;
+  s.seqlensK = in(d.seqlensK), s.totalSequenceLength = in(d.totalSequenceLength);
+  s.writeIndices = in(d.writeIndices), s.nonpadKvSeqlen = in(d.nonpadKvSeqlen);
   s.inputIds = in(d.inputIds), s.attentionMask = in(d.attentionMask), s.positionIds = in(d.positionIds);
   if (d.logits < 0 || size_t(d.logits) >= sig.outputs.size())
     return Status::error("device generation: the model has no logits output");
@@ -80,9 +75,31 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
   };
   if (sig.inputIds.empty())
     return Status::error(at + "the signature names no input_ids");
+  // The lengths: one element per sequence (batch 1), total_sequence_length also a scalar.
+  auto length = [&](const std::string &name, const char *role, bool scalarOk, std::string &type,
+                    bool *scalar) -> Status {
+    if (name.empty())
+      return Status();
+    auto it = inputs.find(name);
+    if (it == inputs.end() || it->second->kind != "tensor")
+      return Status::error(at + role + " '" + name + "' is not a tensor input of the function");
+    const ProgramInput &i = *it->second;
+    bool one = i.dims.size() == 1 && (i.dims[0] == 1 || i.dims[0] == -1);
+    if ((i.type != "i64" && i.type != "i32") || !(one || (scalarOk && i.dims.empty())))
+      return Status::error(at + role + " '" + name + "' of " + i.type + " " + programDimsText(i.dims) +
+                           ", expected i64 or i32 " + (scalarOk ? "[] or [1]" : "[batch]"));
+    fed[name] = true, type = i.type;
+    if (scalar)
+      *scalar = i.dims.empty();
+    return Status();
+  };
   for (Status st : {tensor(sig.inputIds, "input_ids", g->idsType_),
                     tensor(sig.attentionMask, "attention_mask", g->maskType_),
-                    tensor(sig.positionIds, "position_ids", g->positionsType_)})
+                    tensor(sig.positionIds, "position_ids", g->positionsType_),
+                    length(sig.seqlensK, "seqlens_k", false, g->seqlensType_, nullptr),
+                    length(sig.totalSequenceLength, "total_sequence_length", true, g->totalType_, &g->totalScalar_),
+                    length(sig.writeIndices, "write_indices", false, g->writeType_, nullptr),
+                    length(sig.nonpadKvSeqlen, "nonpad_kv_seqlen", false, g->nonpadType_, nullptr)})
     if (!st)
       return st;
   for (const DeviceDecoderSignature::Cache &c : sig.caches) {
@@ -165,6 +182,16 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
       pos[size_t(i)] = length_ + i;
     in.tensors[sig_.positionIds] = integers(positionsType_, {1, seq}, pos);
   }
+  // The lengths, as Session::run binds them.
+  if (!sig_.seqlensK.empty())
+    in.tensors[sig_.seqlensK] = integers(seqlensType_, {1}, {total - 1});
+  if (!sig_.totalSequenceLength.empty())
+    in.tensors[sig_.totalSequenceLength] =
+        integers(totalType_, totalScalar_ ? std::vector<int64_t>{} : std::vector<int64_t>{1}, {total});
+  if (!sig_.writeIndices.empty())
+    in.tensors[sig_.writeIndices] = integers(writeType_, {1}, {length_});
+  if (!sig_.nonpadKvSeqlen.empty())
+    in.tensors[sig_.nonpadKvSeqlen] = integers(nonpadType_, {1}, {total});
   std::vector<bmc_kv_buffer> bufs(caches_.size());
   for (size_t k = 0; k < caches_.size(); ++k) {
     bufs[k] = bmc_kv_buffer{reinterpret_cast<void *>(caches_[k].kv->data()), 1, caches_[k].kv->capacity(), length_};

@@ -6,10 +6,13 @@
 // DeviceKVCache per in-place cache input of the function, grows them before
 // each run by the session's policy (bmc: capacity = needed + r - 1 rows, at
 // most the maximum context, so one growth every r tokens; prealloc: the
-// maximum context at once), feeds input_ids, an all-ones attention_mask and
-// position_ids (the session's inputs), and returns the last position's
-// logits and the greedy token, or every position's when asked (the program
-// copies its logits output [1, seq, vocab] back in one copy either way).
+// maximum context at once), feeds input_ids, an all-ones attention_mask,
+// position_ids and the lengths some graphs take as inputs (GroupQueryAttention's
+// seqlens_k and total_sequence_length, a static cache's write_indices and
+// nonpad_kv_seqlen), with the values and rules of the CPU session
+// (runtime/Session.cpp), and returns the last position's logits and the
+// greedy token, or every position's when asked (the program copies its
+// logits output [1, seq, vocab] back in one copy either way).
 // extend() runs several tokens after the last in one pass (speculative
 // verification, docs/SPECULATIVE.md); truncate() rolls rejected rows back
 // (they become spare rows: no copy). A decode or verify step may run as a
@@ -54,6 +57,12 @@ struct DeviceDecoderSignature {
   std::string attentionMask;          // [1, total], all ones; "" when the function has none
   std::string positionIds;            // [1, seq], length .. length + seq - 1; "" when none
   std::string logits = "logits";      // [1, seq, vocab] f32 output
+  // Lengths a graph takes as inputs ("" when it has none), i64 or i32, fed as
+  // the CPU session feeds them: with `total` the length after the run,
+  std::string seqlensK;            // GroupQueryAttention's seqlens_k: [1], total - 1
+  std::string totalSequenceLength; // GroupQueryAttention's total_sequence_length: a scalar (or [1]), total
+  std::string writeIndices;        // a static cache's write_indices (TensorScatter): [1], the length before
+  std::string nonpadKvSeqlen;      // a static cache's nonpad_kv_seqlen (Attention): [1], total
   struct Cache {
     std::string past;    // the function's kv_cache input
     std::string present; // the output it is returned as; "" in place (the only form run here)
@@ -65,9 +74,7 @@ struct DeviceDecoderSignature {
   int64_t maxPositions = 0; // the model's context limit; 0: none known
 
   // The names of a model's decoder interface (bmc/model.h: the indices the
-  // CPU runtime learned from the function's arguments); an error naming what
-  // it has that is not fed here (GroupQueryAttention's lengths, a static
-  // cache's indices).
+  // CPU runtime learned from the function's arguments).
   static Result<DeviceDecoderSignature> fromModel(const ModelSignature &sig);
 };
 
@@ -137,6 +144,8 @@ private:
   DeviceDecoderSignature sig_;
   DeviceGenerationOptions opts_;
   std::string idsType_, maskType_, positionsType_; // the program's element types of those inputs
+  std::string seqlensType_, totalType_, writeType_, nonpadType_;
+  bool totalScalar_ = false; // total_sequence_length is 0-D in the program (else [1])
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
   int64_t maxContext_ = 0, length_ = 0;

@@ -73,6 +73,18 @@ struct DeviceProgram::Run {
     }
     return sum;
   }
+  // The number in "[N]" at `open` (a '[') when it ends `r`: decimal digits only; -1 otherwise.
+  static int64_t bracketIndex(const std::string &r, size_t open) {
+    if (open >= r.size() || r[open] != '[' || r.back() != ']' || r.size() - open < 3 || r.size() - open > 20)
+      return -1;
+    int64_t i = 0;
+    for (size_t k = open + 1; k + 1 < r.size(); ++k) {
+      if (r[k] < '0' || r[k] > '9')
+        return -1;
+      i = i * 10 + (r[k] - '0');
+    }
+    return i;
+  }
   Result<int64_t> ref(const std::string &r) const {
     if (size_t open = r.find('['); open != std::string::npos && r.find(".size[") == std::string::npos) {
       // "vK[i]": element i of a shape vector (a `shape` step's, host integers).
@@ -80,8 +92,10 @@ struct DeviceProgram::Run {
       auto it = vals.find(id);
       if (it == vals.end())
         return Status::error("'" + r + "' refers to " + id + ", not defined before");
-      long long i = std::atoll(r.c_str() + open + 1);
-      if (!it->second.hasElements || i < 0 || size_t(i) >= it->second.elements.size())
+      int64_t i = bracketIndex(r, open);
+      if (i < 0)
+        return Status::error("'" + r + "': expected an element index, vK[N] with N a number");
+      if (!it->second.hasElements || size_t(i) >= it->second.elements.size())
         return Status::error("'" + r + "': " + id + " is not a shape vector with an element " + std::to_string(i));
       return it->second.elements[size_t(i)];
     }
@@ -96,8 +110,10 @@ struct DeviceProgram::Run {
         return Status::error("'" + r + "' is not a scalar");
       return v.scalar;
     }
-    int d = std::atoi(r.c_str() + dot + 6);
-    if (v.kind != Val::View || d < 0 || d >= v.rank)
+    int64_t d = bracketIndex(r, dot + 5);
+    if (d < 0)
+      return Status::error("'" + r + "': expected a dimension index, vK.size[N] with N a number");
+    if (v.kind != Val::View || d >= v.rank)
       return Status::error("'" + r + "': " + id + " has no dimension " + std::to_string(d));
     return v.view.size[4 - v.rank + d];
   }

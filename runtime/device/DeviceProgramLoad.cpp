@@ -59,6 +59,9 @@ Result<std::vector<json>> programLines(const std::string &source) {
     for (const char *key : {"function", "inputs", "outputs", "weights", "constants", "steps", "memory"})
       if (!j.contains(key))
         return Status::error("bmc-program line " + std::to_string(n) + ": no '" + key + "'");
+    if (!j["function"].is_string()) // functions() and create() read it as a name
+      return Status::error("bmc-program line " + std::to_string(n) + ": 'function' is " + j["function"].dump() +
+                           ", expected a string");
     out.push_back(std::move(j));
   }
   return out;

@@ -30,6 +30,7 @@
 
 #include "bmc/abi/kernels.h"
 #include "emitted_env.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
@@ -74,32 +75,11 @@ const HostKernel kTable[] = {
 
 constexpr int kHidden = 27, kHeadDim = 13;
 
+using bmc_device_test::f32Tensor;
+using bmc_device_test::floats;
+using bmc_device_test::roundBf16;
 std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
-float roundBf16(float x) {
-  uint16_t b;
-  float y;
-  bmc_convert_f32_to_kv(BMC_KV_BF16, &x, &b, 1);
-  bmc_convert_kv_to_f32(BMC_KV_BF16, &b, &y, 1);
-  return y;
-}
-HostTensor f32Tensor(std::vector<int64_t> dims, const std::vector<float> &v) {
-  HostTensor t;
-  t.type = "f32", t.dims = std::move(dims);
-  t.bytes.resize(v.size() * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
-}
-std::vector<float> floats(const HostTensor &t) {
-  std::vector<float> v(t.bytes.size() / 4);
-  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
-  return v;
+  return bmc_device_test::uniform(n, seed, lo, hi);
 }
 
 // The weights of both functions (model layouts) and their values as the
@@ -593,6 +573,66 @@ TEST(CudaProgram, RankAboveFourIsRefused) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "program @constant5: constant v2 of rank 5 f32 [2, 1, 1, 1, 3]: a program's views have rank 4 at most");
+}
+
+// A host reference to a shape vector's element ("vK[N]") or a view's size
+// ("vK.size[N]") whose index is not a plain number is an error naming it,
+// never element or dimension 0. Hand-written lines: x [2, 3], v1 = [2, 3].
+TEST(CudaProgram, MalformedReferencesAreErrors) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto line = [](const std::string &fn, const std::string &ref) {
+    return "// bmc-program: {\"version\": 1, \"function\": \"" + fn +
+           "\", \"inputs\": [{\"name\": \"x\", \"kind\": \"tensor\", \"value\": \"v0\", \"type\": \"f32\", \"dims\": "
+           "[2, 3]}], \"outputs\": [{\"name\": \"y\", \"value\": \"v0\"}], \"weights\": [], \"constants\": [], "
+           "\"steps\": [{\"value\": \"v1\", \"kind\": \"shape\", \"elements\": [2, 3]}, {\"value\": \"v2\", \"kind\": "
+           "\"scalar\", \"op\": \"copy\", \"of\": \"" +
+           ref + "\"}], \"memory\": {\"slots\": 0}}\n";
+  };
+  const std::vector<std::pair<std::string, std::string>> refs = {
+      {"element", "v1[1]"},  {"size", "v0.size[1]"},  {"letters", "v1[x]"},      {"suffix", "v1[1x]"},
+      {"empty", "v1[]"},     {"unclosed", "v1[1"},     {"negative", "v1[-1]"},     {"size_letters", "v0.size[x]"},
+      {"size_suffix", "v0.size[1 ]"}};
+  std::string src;
+  for (const auto &[fn, ref] : refs)
+    src += line(fn, ref);
+  ProgramInputs in;
+  in.tensors["x"] = f32Tensor({2, 3}, randoms(6, 21));
+  auto run = [&](const std::string &fn) -> bmc::Status {
+    auto p = DeviceProgram::create(*env.device, *env.launcher, src, fn, {});
+    if (!p)
+      return p.status();
+    auto r = p.value()->run(in);
+    return r ? bmc::Status() : r.status();
+  };
+  for (const char *fn : {"element", "size"})
+    EXPECT_TRUE(run(fn).ok()) << fn << ": " << run(fn).message();
+  const std::string element = "': expected an element index, vK[N] with N a number";
+  EXPECT_EQ(run("letters").message(), "program @letters step 1: 'v1[x]" + element);
+  EXPECT_EQ(run("suffix").message(), "program @suffix step 1: 'v1[1x]" + element);
+  EXPECT_EQ(run("empty").message(), "program @empty step 1: 'v1[]" + element);
+  EXPECT_EQ(run("unclosed").message(), "program @unclosed step 1: 'v1[1" + element);
+  EXPECT_EQ(run("negative").message(), "program @negative step 1: 'v1[-1]" + element);
+  const std::string size = "': expected a dimension index, vK.size[N] with N a number";
+  EXPECT_EQ(run("size_letters").message(), "program @size_letters step 1: 'v0.size[x]" + size);
+  EXPECT_EQ(run("size_suffix").message(), "program @size_suffix step 1: 'v0.size[1 ]" + size);
+}
+
+// A line whose "function" is not a string: one line from functions() and
+// create(), not an exception.
+TEST(CudaProgram, FunctionNameMustBeAString) {
+  Env env;
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const std::string src = "// bmc-program: {\"version\": 1, \"function\": 7, \"inputs\": [], \"outputs\": [], "
+                          "\"weights\": [], \"constants\": [], \"steps\": [], \"memory\": {\"slots\": 0}}\n";
+  const std::string want = "bmc-program line 1: 'function' is 7, expected a string";
+  bmc::Result<std::vector<std::string>> names = bmc::Status::error("not run");
+  EXPECT_NO_THROW(names = DeviceProgram::functions(src));
+  ASSERT_FALSE(names.ok());
+  EXPECT_EQ(names.status().message(), want);
+  auto p = DeviceProgram::create(*env.device, *env.launcher, src, "main", {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(), want);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 // every time longer, never shorter); bad arguments and device errors are
 // one-line errors.
 #include "device_backends.h"
+#include "forwarding_device.h"
 #include "runtime/device/DeviceCalibration.h"
 
 #include <chrono>
@@ -41,49 +42,26 @@ private:
 };
 
 // A CpuDevice whose allocate, copyOnDevice and grow take at least a known time.
-class SlowDevice final : public Device {
+class SlowDevice final : public bmc_device_test::ForwardingDevice {
 public:
   milliseconds allocDelay{0}, copyDelay{0}, growDelay{0};
   bool failAllocate = false;
-  const DeviceProperties &properties() const override { return cpu_.properties(); }
   Result<DevicePtr> allocate(size_t bytes) override {
     if (failAllocate)
       return Status::error("slow device: allocate: refused for the test");
     std::this_thread::sleep_for(allocDelay);
     return cpu_.allocate(bytes);
   }
-  Status free(DevicePtr p) override { return cpu_.free(p); }
-  Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
-  Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
   Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override {
     std::this_thread::sleep_for(copyDelay);
     return cpu_.copyOnDevice(d, s, n);
   }
-  Result<ModuleHandle> loadModule(const ModuleImage &i) override { return cpu_.loadModule(i); }
-  Result<KernelHandle> findKernel(ModuleHandle m, const std::string &n) override {
-    return cpu_.findKernel(m, n);
-  }
-  Status launch(KernelHandle k, const LaunchConfig &c, void **a) override { return cpu_.launch(k, c, a); }
-  Status synchronize() override { return cpu_.synchronize(); }
   Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t n) override {
     auto g = cpu_.reserveGrowable(n);
     if (!g)
       return g.status();
     return std::unique_ptr<GrowableBuffer>(new SlowGrowable(std::move(g.value()), growDelay));
   }
-  Status beginCapture() override { return cpu_.beginCapture(); }
-  Result<GraphHandle> endCapture() override { return cpu_.endCapture(); }
-  Result<size_t> graphLaunchCount(GraphHandle g) override { return cpu_.graphLaunchCount(g); }
-  Status replay(GraphHandle g) override { return cpu_.replay(g); }
-  Status updateLaunch(GraphHandle g, size_t i, const LaunchConfig &c, void **a) override {
-    return cpu_.updateLaunch(g, i, c, a);
-  }
-  Status destroyGraph(GraphHandle g) override { return cpu_.destroyGraph(g); }
-  Status gemm(const GemmDesc &g) override { return cpu_.gemm(g); }
-  Status openGemm() override { return cpu_.openGemm(); }
-
-private:
-  CpuDevice cpu_;
 };
 
 bool positiveFinite(double x) { return std::isfinite(x) && x > 0; }

@@ -42,6 +42,8 @@ static std::atomic<int> gIndexFaults{0};
 
 #include "bmc/abi/kernels.h"
 #include "emitted_env.h"
+#include "forwarding_device.h"
+#include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceGeneration.h"
 #include "runtime/device/EmittedLauncher.h"
@@ -73,32 +75,16 @@ const HostKernel kTable[] = {
     BMC_EMULATED(bmc_elementwise_2),     BMC_EMULATED(bmc_elementwise_3),     BMC_EMULATED(bmc_norm_0),            BMC_EMULATED(bmc_kv_append_0),
     BMC_EMULATED(bmc_kv_append_1),       BMC_EMULATED(bmc_attention_0_split), BMC_EMULATED(bmc_attention_0_combine),
     BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine), BMC_EMULATED_PRODUCT(bmc_matmul_0),
-    BMC_EMULATED_PRODUCT(bmc_matmul_1),  BMC_EMULATED_PRODUCT(bmc_matmul_2),
+    BMC_EMULATED_PRODUCT(bmc_matmul_1),  BMC_EMULATED_PRODUCT(bmc_matmul_2),     BMC_EMULATED(bmc_elementwise_4),
+    BMC_EMULATED(bmc_elementwise_5),     BMC_EMULATED(bmc_elementwise_6),     BMC_EMULATED(bmc_range_0),
 };
 
 constexpr int kVocab = 37, kHidden = 27, kHeadDim = 13, kHeads = 2, kPositions = 64;
 
+using bmc_device_test::f32Tensor;
+using bmc_device_test::roundBf16;
 std::vector<float> randoms(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
-float roundBf16(float x) {
-  uint16_t b;
-  float y;
-  bmc_convert_f32_to_kv(BMC_KV_BF16, &x, &b, 1);
-  bmc_convert_kv_to_f32(BMC_KV_BF16, &b, &y, 1);
-  return y;
-}
-HostTensor f32Tensor(std::vector<int64_t> dims, const std::vector<float> &v) {
-  HostTensor t;
-  t.type = "f32", t.dims = std::move(dims);
-  t.bytes.resize(v.size() * 4);
-  std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
-  return t;
+  return bmc_device_test::uniform(n, seed, lo, hi);
 }
 
 struct Weights {
@@ -202,9 +188,15 @@ double worstError(const std::vector<float> &got, const std::vector<double> &want
 }
 int64_t argmax(const std::vector<double> &v) { return std::max_element(v.begin(), v.end()) - v.begin(); }
 
-DeviceDecoderSignature signature() {
+// @decoder_lengths takes the genai / static-cache lengths instead of the mask and positions.
+DeviceDecoderSignature signature(const std::string &fn = "") {
   DeviceDecoderSignature s;
-  s.inputIds = "input_ids", s.attentionMask = "attention_mask", s.positionIds = "position_ids", s.logits = "logits";
+  if (fn == "decoder_lengths")
+    s.seqlensK = "seqlens_k", s.totalSequenceLength = "total_sequence_length", s.writeIndices = "write_indices",
+    s.nonpadKvSeqlen = "nonpad_kv_seqlen";
+  else
+    s.attentionMask = "attention_mask", s.positionIds = "position_ids";
+  s.inputIds = "input_ids", s.logits = "logits";
   s.caches = {{"past_key_values.0.key", ""}, {"past_key_values.0.value", ""}};
   s.vocab = kVocab, s.maxPositions = kPositions;
   return s;
@@ -250,7 +242,7 @@ struct Generated {
 Generated generate(Env &env, const std::string &fn, const DeviceGenerationOptions &opts, Reference *ref) {
   Generated out;
   Weights w;
-  auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, fn, w.host, signature(), opts);
+  auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, fn, w.host, signature(fn), opts);
   EXPECT_TRUE(g.ok()) << g.status().message();
   if (!g)
     return out;
@@ -328,6 +320,12 @@ void greedyAgainstReference(const std::string &fn, bool gpu = false) {
 
 TEST(DeviceGeneration, MaskPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_mask"); }
 TEST(DeviceGeneration, SkipPaddingGreedyMatchesReference) { greedyAgainstReference("decoder_skip"); }
+// GroupQueryAttention's seqlens_k / total_sequence_length and a static cache's
+// write_indices / nonpad_kv_seqlen fed as the CPU session feeds them: the same
+// model as @decoder_skip, so the same reference. Any of them one less than the
+// session's value changes the decode steps' logits (a shifted position, or the
+// newest key masked).
+TEST(DeviceGeneration, GenaiAndStaticCacheLengthsMatchReference) { greedyAgainstReference("decoder_lengths"); }
 // The same on NVRTC's build through CudaDevice (VMM-growable caches); skipped
 // without a GPU (benchmarks/gpu_check.sh runs it; never run yet).
 TEST(DeviceGeneration, GreedyOnTheGpu) {
@@ -542,37 +540,14 @@ TEST(DeviceGeneration, ExtendErrorsAreOneLine) {
 }
 
 // A device whose allocations can be refused (a CpuDevice behind it).
-class RefusingDevice : public Device {
+class RefusingDevice : public bmc_device_test::ForwardingDevice {
 public:
   bool refuse = false;
-  const DeviceProperties &properties() const override { return cpu_.properties(); }
   Result<DevicePtr> allocate(size_t bytes) override {
     if (refuse)
       return Status::error("out of device memory allocating " + std::to_string(bytes) + " bytes (refused by the test)");
     return cpu_.allocate(bytes);
   }
-  Status free(DevicePtr p) override { return cpu_.free(p); }
-  Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
-  Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
-  Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override { return cpu_.copyOnDevice(d, s, n); }
-  Result<ModuleHandle> loadModule(const ModuleImage &m) override { return cpu_.loadModule(m); }
-  Result<KernelHandle> findKernel(ModuleHandle m, const std::string &n) override { return cpu_.findKernel(m, n); }
-  Status launch(KernelHandle k, const LaunchConfig &c, void **a) override { return cpu_.launch(k, c, a); }
-  Status synchronize() override { return cpu_.synchronize(); }
-  Result<std::unique_ptr<GrowableBuffer>> reserveGrowable(size_t n) override { return cpu_.reserveGrowable(n); }
-  Status beginCapture() override { return cpu_.beginCapture(); }
-  Result<GraphHandle> endCapture() override { return cpu_.endCapture(); }
-  Result<size_t> graphLaunchCount(GraphHandle g) override { return cpu_.graphLaunchCount(g); }
-  Status replay(GraphHandle g) override { return cpu_.replay(g); }
-  Status updateLaunch(GraphHandle g, size_t i, const LaunchConfig &c, void **a) override {
-    return cpu_.updateLaunch(g, i, c, a);
-  }
-  Status destroyGraph(GraphHandle g) override { return cpu_.destroyGraph(g); }
-  Status gemm(const GemmDesc &d) override { return cpu_.gemm(d); }
-  Status openGemm() override { return cpu_.openGemm(); }
-
-private:
-  CpuDevice cpu_;
 };
 
 // The device refusing a cache's growth (fresh buffers per growth: a growth
@@ -700,6 +675,25 @@ TEST(DeviceGeneration, ErrorsAreOneLine) {
   q = make(signature(), zero, w.host);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().message(), at + "r 0 spare rows (expected at least 1)");
+
+  // The lengths: a name the function lacks; an input of the function left unfed.
+  sig = signature();
+  sig.seqlensK = "seqlens_k";
+  q = make(sig, withR(3), w.host);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), at + "seqlens_k 'seqlens_k' is not a tensor input of the function");
+  sig = signature("decoder_lengths");
+  sig.nonpadKvSeqlen = "";
+  q = DeviceGeneration::create(*env.device, *env.launcher, env.src, "decoder_lengths", w.host, sig, withR(3));
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "device generation @decoder_lengths: tensor input 'nonpad_kv_seqlen' is not in the "
+                                  "decoder signature (nothing would feed it)");
+  sig = signature("decoder_lengths");
+  sig.writeIndices = "input_ids"; // i64 [1, seq]: not one length per sequence
+  q = DeviceGeneration::create(*env.device, *env.launcher, env.src, "decoder_lengths", w.host, sig, withR(3));
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), "device generation @decoder_lengths: write_indices 'input_ids' of i64 [1, ?], "
+                                  "expected i64 or i32 [batch]");
 }
 
 // The names from a model's signature (bmc/model.h), as the CPU runtime
@@ -723,12 +717,18 @@ TEST(DeviceGeneration, SignatureFromModel) {
   EXPECT_EQ(s->caches[1].past, "past_key_values.0.value");
   EXPECT_EQ(s->caches[1].present, "");
   EXPECT_EQ(s->vocab, kVocab);
-  m.inputs.push_back(bmc::TensorInfo{"seqlens_k"});
-  d.seqlensK = 5;
+  EXPECT_EQ(s->seqlensK, "");
+  EXPECT_EQ(s->writeIndices, "");
+  // onnxruntime-genai's lengths and a static cache's indices: named, fed by DeviceGeneration.
+  for (const char *n : {"seqlens_k", "total_sequence_length", "write_indices", "nonpad_kv_seqlen"})
+    m.inputs.push_back(bmc::TensorInfo{n});
+  d.seqlensK = 5, d.totalSequenceLength = 6, d.writeIndices = 7, d.nonpadKvSeqlen = 8;
   s = DeviceDecoderSignature::fromModel(m);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(),
-            "device generation: input 'seqlens_k' (GroupQueryAttention's seqlens_k) is not fed on a device yet");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->seqlensK, "seqlens_k");
+  EXPECT_EQ(s->totalSequenceLength, "total_sequence_length");
+  EXPECT_EQ(s->writeIndices, "write_indices");
+  EXPECT_EQ(s->nonpadKvSeqlen, "nonpad_kv_seqlen");
 }
 
 } // namespace

@@ -155,7 +155,7 @@ TEST(CudaSection, RejectsBadProgramLines) {
       {"no steps", [&](pkg::CudaSection &s) { s.source = sourceWith(replaced(line, "\"steps\"", "\"stops\"")); },
        "CUDA section: bmc-program line 3: no 'steps'"},
       {"function not a string", [&](pkg::CudaSection &s) { s.source = sourceWith(replaced(line, "\"main\"", "7")); },
-       ""}, // checked by prefix below: the JSON library's own words follow
+       "CUDA section: bmc-program line 3: 'function' is 7, expected a string"},
       {"no program line", [](pkg::CudaSection &s) { s.source = sourceWith(""); },
        "CUDA section: the CUDA C has no bmc-program line"},
       {"another function", [](pkg::CudaSection &s) { s.functions = {"layer"}; },
@@ -168,12 +168,7 @@ TEST(CudaSection, RejectsBadProgramLines) {
     pkg::CudaSection s = sampleSection();
     c.damage(s);
     std::string err = decodeError(s);
-    if (c.error.empty()) {
-      EXPECT_EQ(err.rfind("CUDA section: a bmc-program line is malformed (", 0), 0u) << c.what << ": " << err;
-      EXPECT_EQ(err.find('\n'), std::string::npos) << err;
-    } else {
-      EXPECT_EQ(err, c.error) << c.what;
-    }
+    EXPECT_EQ(err, c.error) << c.what;
   }
 }
 
