@@ -23,10 +23,14 @@
 //   roofline_tok_s, roofline_pct  bw / bytes_per_token; tok_s / that
 //   weights_mb, kv_alloc_mb, kv_peak_mb, kv_used_mb  memory (the session's
 //                              caches; on a CUDA model, device memory)
+// With r from the cost model (no --r, none compiled in) one "cost_model"
+// line after the first bmc session: the device's constants it used and the
+// r of its last growth (docs/COST_MODEL.md "On a device").
 //
 //===----------------------------------------------------------------------===//
 
 #include "bmc/abi/limits.h"
+#include "bmc/cost_model.h"
 #include "bmc/model.h"
 #include "bmc/session.h"
 #include "compiler/tools/CliUtil.h"
@@ -50,7 +54,7 @@ const char *kUsage = R"(usage: bmc_bench_device PACKAGE --device cpu|cuda --cont
   --warmup W        greedy steps before them, not timed (default 8)
   --kv MODES        comma-separated: bmc, prealloc (default bmc,prealloc)
   --rounds N        rounds; the modes' order is rotated each round (default 3)
-  --r N             bmc spare rows (0: the package's, else the device default)
+  --r N             bmc spare rows (0: the package's, else the cost model's from the device's constants)
   --threads T       CPU kernel threads (default: all)
   --bw-mb M         bandwidth buffer, MiB (default: 4x the last cache, at least 64)
 )";
@@ -180,6 +184,7 @@ int main(int argc, char **argv) {
               (long long)window, (long long)warmup, (long long)rounds);
 
   std::vector<Row> rows;
+  bool costModelShown = false;
   std::vector<int64_t> prompt(size_t(ctx - window - warmup));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int64_t((i * 7919 + 104730) % size_t(d.vocab));
   for (int64_t round = 0; round < rounds; ++round) {
@@ -207,6 +212,18 @@ int main(int argc, char **argv) {
       if (sess.length() != ctx)
         cli::die("bmc_bench_device: the session holds " + std::to_string(sess.length()) + " tokens, expected " +
                  std::to_string(ctx));
+      if (const KVCostModel *cm = sess.costModelInUse(); cm && !costModelShown) {
+        const HardwareConstants &h = cm->hw;
+        std::printf("{\"kind\": \"cost_model\", \"constants_of\": \"%s\", \"from_cache\": %s, "
+                    "\"read_gb_s\": %.3f, \"alloc_us\": %.3f, \"copy_gb_s\": %.3f, \"grow_us\": %.3f, "
+                    "\"grow_granule_bytes\": %lld, \"grow_in_place\": %s, \"blocks\": %lld, \"kv_padding\": \"%s\", "
+                    "\"r\": %lld, \"context\": %lld}\n",
+                    h.device.empty() ? "cpu" : h.device.c_str(), h.fromCache ? "true" : "false",
+                    h.readBytesPerSecond / 1e9, h.allocSeconds * 1e6, h.copyBytesPerSecond / 1e9, h.growSeconds * 1e6,
+                    (long long)h.growGranularity, cm->growInPlace ? "true" : "false", (long long)cm->blocks,
+                    cm->mask ? "mask" : "skip", (long long)sess.r(), (long long)ctx);
+        costModelShown = true;
+      }
       const KVStats &k = sess.kvStats();
       Row row;
       row.mode = sess.kvMode();

@@ -15,7 +15,8 @@
 # 22 layers, hidden 2048, 32 heads / 4 KV heads, SwiGLU 5632, vocab 32000; random weights) compiled
 # with --target cuda --weights f16 --kv-type f16, timed by bmc_bench_device --device cuda at contexts 128 and 2048
 # (KV modes bmc and prealloc interleaved, order rotated) and 4096 (bmc vs prealloc: speed and KV
-# memory), each timing next to a device-to-device copy bandwidth probe; speculative decoding by
+# memory), each timing next to a device-to-device copy bandwidth probe, bmc's r chosen by the cost model
+# from the GPU's calibrated constants (printed: the "cost_model" line of each context); speculative decoding by
 # bmc-run --device cuda --spec-lookup 3 --spec-k 4 (tokens equal to greedy's, acceptance printed); then torch_peer.py (the
 # HF-style eager PyTorch port: DynamicCache, StaticCache + torch.compile) on the same card where
 # torch sees CUDA, else one line saying why it was not compared; one table (benchmarks/gpu_report.py)
@@ -125,7 +126,8 @@ echo "  Device/GraphTest.*/Gpu (CUDA graphs: stream capture, replay equal to dir
 echo "  a cuBLASLt GEMM captured between launches, misuse errors), Device/GemmTest.*/Gpu (cuBLASLt GEMM, every"
 echo "  transpose, f32/f16/bf16, odd sizes, against a double reference), CublasLt.* (the library and its symbols),"
 echo "  Device/DeviceKVCacheTest.*/Gpu (a BMC KV buffer growing in a VMM range, every row read back after every growth),"
-echo "  Device/DeviceCalibrationTest.*/Gpu (allocate, copy and VMM-grow costs on the GPU, printed),"
+echo "  Device/DeviceCalibrationTest.*/Gpu (allocate, copy, VMM-grow costs and the copy-probed read bandwidth on the"
+echo "  GPU: the cost model's constants, printed),"
 echo "  Cuda/KernelsGraphTest.*/Gpu (a decode-shaped sequence of the CUDA kernels captured as a graph and replayed)"
 echo "  and bmc_cuda_emitted_tests: CudaEmittedLauncher.AppendThenAttentionOnTheGpu (the emitter's kernels,"
 echo "  NVRTC-compiled, through EmittedLauncher: kv_append, prefill and decode attention vs the CPU kernels)"
@@ -204,6 +206,8 @@ for ctx in 128 2048 4096; do
     bench_ok=0
     echo "gpu_check: bmc_bench_device --device cuda --context $ctx FAILED"
   fi
+  # The device's cost-model constants and the r it chose (bmc has no --r here: docs/COST_MODEL.md "On a device").
+  grep '"kind": "cost_model"' "$out/bmc_$ctx.json" || echo "gpu_check: no cost_model line at context $ctx (r not chosen by the model)"
   grep '"kind": "summary"' "$out/bmc_$ctx.json" || true
 done
 

@@ -26,6 +26,15 @@ double KVCostModel::stepSeconds(int64_t n) const {
 }
 
 double KVCostModel::reallocSeconds(int64_t n) const {
+  if (growInPlace) {
+    // runtime/device/DeviceKVCache: block 0 stays, blocks 1.. move (the short
+    // moves through a scratch buffer: allocated, two copies, freed).
+    double move = 0;
+    if (blocks > 1)
+      move = hw.allocSeconds + 2.0 * double(blocks - 1) / double(blocks) * double(n) * double(rowBytes) /
+                                   hw.copyBytesPerSecond;
+    return double(caches) * (hw.growSeconds + move);
+  }
   return double(caches) * (hw.allocSeconds + double(n) * double(rowBytes) / hw.copyBytesPerSecond);
 }
 

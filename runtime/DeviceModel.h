@@ -22,8 +22,11 @@
 #include "runtime/device/DeviceGeneration.h"
 #include "runtime/device/EmittedLauncher.h"
 
+#include "bmc/cost_model.h"
+
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,15 +49,21 @@ struct DeviceModel {
   // whose options are the same takes it, any other frees it and creates its own.
   std::unique_ptr<device::DeviceGeneration> spare;
   device::DeviceGenerationOptions spareOptions;
+  // The cost model's constants of the device for sessions that choose r
+  // (bmc mode, no r given or compiled in): deviceCostConstants() at the first
+  // such session (measured once per device per process, cached on disk for a
+  // GPU); a test may set them beforehand.
+  std::optional<HardwareConstants> costConstants;
 
   // The weights the program uploads, by name, as host tensors (copies of
   // their bytes in the weights section).
   std::map<std::string, device::HostTensor> weightTensors() const;
 };
 
-// The options of a session on the model's own KV mode and r: its compiled
-// mode (prealloc, else bmc) and its compiled r, else DeviceGenerationOptions'
-// fixed default (the device has no calibrated cost model in sessions yet).
+// The options of the generation made at load, on the model's own KV mode and
+// r: its compiled mode (prealloc, else bmc) and its compiled r, else
+// DeviceGenerationOptions' default, which stands until a session takes the
+// generation (a session with no r sets its cost model's chooseR).
 device::DeviceGenerationOptions deviceGenerationDefaults(const DecoderInfo &d);
 
 } // namespace bmc

@@ -5,6 +5,7 @@
 #include "bmc/abi/entry.h"
 #include "runtime/DeviceModel.h"
 #include "runtime/KVMemory.h"
+#include "runtime/device/DeviceCalibration.h"
 #include "bmc/abi/kernels.h"
 #include "bmc/abi/limits.h"
 
@@ -78,20 +79,43 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
   if (DeviceModel *dm = model->deviceModel()) {
-    // On the device: bmc or prealloc, a fixed r (session.h); the device's
-    // cost model is not calibrated in a session yet.
+    // On the device: bmc or prealloc; r given, compiled in, or the device's
+    // cost model's at each growth (session.h).
     if (mode == "concat")
       return Status::error("Session: kv mode concat does not run on a device (only in-place caches: bmc, prealloc)");
     device::DeviceGenerationOptions o;
     o.kvMode = mode;
-    if (s->fixedR_ <= 0) s->fixedR_ = o.r;
-    o.r = s->fixedR_;
     o.maxContext = s->maxContext_;
-    s->r_ = mode == "bmc" ? s->fixedR_ : 0;
+    if (mode == "bmc" && s->fixedR_ <= 0) {
+      if (!dm->costConstants) {
+        auto hw = deviceCostConstants(*dm->device);
+        if (!hw) return Status::error("Session: " + hw.status().message());
+        dm->costConstants = hw.value();
+      }
+      s->cost_ = std::make_unique<KVCostModel>();
+      KVCostModel &m = *s->cost_;
+      m.hw = *dm->costConstants;
+      m.caches = int64_t(d.caches.size());
+      m.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(model->weightBytes());
+      m.mask = d.kvPadding == "mask";
+      // Each growth's r for the cache about to grow: its row, its blocks and
+      // the path it grows by (docs/COST_MODEL.md "On a device").
+      o.chooseR = [&m](int64_t needed, const device::DeviceKVCache &c) {
+        m.rowBytes = c.rowBytes() * c.blocks();
+        m.blocks = c.blocks();
+        m.growInPlace = c.growable();
+        return m.bestR(needed);
+      };
+    } else {
+      if (s->fixedR_ <= 0) s->fixedR_ = o.r;
+      o.r = s->fixedR_;
+      s->r_ = mode == "bmc" ? s->fixedR_ : 0;
+    }
     s->dev_ = std::make_unique<OnDevice>();
-    if (dm->spare && dm->spareOptions.kvMode == o.kvMode && (o.kvMode == "prealloc" || dm->spareOptions.r == o.r) &&
-        dm->spare->maxContext() == o.maxContext) {
-      s->dev_->gen = std::move(dm->spare); // created at load with these options
+    if (dm->spare && dm->spareOptions.kvMode == o.kvMode &&
+        (o.kvMode == "prealloc" || o.chooseR || dm->spareOptions.r == o.r) && dm->spare->maxContext() == o.maxContext) {
+      s->dev_->gen = std::move(dm->spare); // created at load with these options (r aside when chosen)
+      s->dev_->gen->setChooseR(o.chooseR);
     } else {
       dm->spare.reset(); // its device memory (weights, caches) freed before this one takes its own
       auto g = device::DeviceGeneration::create(*dm->device, *dm->launcher, dm->source, dm->function,
@@ -305,6 +329,7 @@ Status Session::runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind) 
   const std::vector<float> &rows = all ? r->allLogits : r->logits;
   allLogits_ = Tensor(DType::F32, {1, int64_t(rows.size()) / V, V});
   std::memcpy(allLogits_.data<float>(), rows.data(), rows.size() * sizeof(float));
+  if (mode_ == "bmc") r_ = g.lastR();
   stats_.bytesAllocated = stats_.bytesUsed = stats_.reallocations = stats_.bytesCopied = 0;
   for (size_t i = 0; i < g.caches(); ++i) {
     const device::DeviceKVCache &c = g.cache(i);
@@ -438,8 +463,8 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
   genStats_ = GenerateStats();
   if (Status s = limits::checkGenerateOptions(o); !s.ok()) return s;
   if (o.speculative.drafter && dev_ && o.speculative.k == 0)
-    return Status::error("speculative decoding: k = 0 (the cost model's choice) is not available on a device (its "
-                         "cost model is not calibrated in a session); give k >= 1");
+    return Status::error("speculative decoding: k = 0 (the cost model's choice) is not available on a device (the "
+                         "cost of a pass over more rows is not measured there); give k >= 1");
   if (o.speculative.drafter) {
     if (prompts.size() != 1)
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +

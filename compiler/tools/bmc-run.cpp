@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "bmc/compiler.h"
+#include "bmc/cost_model.h"
 #include "bmc/model_folder.h"
 #include "bmc/tokenizer.h"
 #include "bmc/session.h"
@@ -217,8 +218,8 @@ static int run(int argc, char **argv) {
   if (specKArg && !speculative) a.fail("--spec-k: needs a drafter (--draft or --spec-lookup)");
   if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
   if (speculative && specK == 0 && device == Target::Cuda)
-    a.fail("--spec-k auto: the cost model's choice of k is not available with --device cuda (the device's cost model "
-           "is not calibrated in a session); give --spec-k K");
+    a.fail("--spec-k auto: the cost model's choice of k is not available with --device cuda (the cost of a pass over "
+           "more rows is not measured on a device); give --spec-k K");
 
   if (packThreads && !cli::endsWith(compilePath, ".onnx"))
     a.fail("--pack-threads: applies to an ONNX model or a model folder (packed here), found the package " +
@@ -392,6 +393,14 @@ static int run(int argc, char **argv) {
                 loadMs, prefillMs, prompt.size(), decodeMs, (long long)steps, s.kvMode().c_str(), (long long)s.r(),
                 (long long)st.bytesAllocated, (long long)st.bytesUsed, (long long)st.reallocations,
                 (long long)st.bytesCopied, (long long)generated, GenerateStats::name(gs.stop));
+    if (const KVCostModel *cm = s.costModelInUse())
+      std::printf(", \"cost_model\": {\"constants_of\": \"%s\", \"from_cache\": %s, \"read_gb_s\": %.3f, "
+                  "\"alloc_us\": %.3f, \"copy_gb_s\": %.3f, \"grow_us\": %.3f, \"grow_granule_bytes\": %lld, "
+                  "\"grow_in_place\": %s}",
+                  jsonEscape(cm->hw.device.empty() ? "cpu: " + cm->hw.cpu : cm->hw.device).c_str(),
+                  cm->hw.fromCache ? "true" : "false", cm->hw.readBytesPerSecond / 1e9, cm->hw.allocSeconds * 1e6,
+                  cm->hw.copyBytesPerSecond / 1e9, cm->hw.growSeconds * 1e6, (long long)cm->hw.growGranularity,
+                  cm->growInPlace ? "true" : "false");
     if (speculative)
       std::printf(", \"speculative\": {\"drafter\": \"%s\", \"k\": %lld, \"target_passes\": %lld, "
                   "\"draft_proposed\": %lld, \"draft_accepted\": %lld, \"acceptance_rate\": %.4f, "
@@ -436,6 +445,18 @@ static int run(int argc, char **argv) {
   std::fprintf(stderr, "kv cache: %s%s, %s, %.2f MB allocated, %.2f MB used, %lld reallocations\n", s.kvMode().c_str(),
                s.kvMode() == "bmc" ? (" r=" + std::to_string(s.r())).c_str() : "", m->signature().decoder.kvType.c_str(), st.bytesAllocated / 1e6,
                st.bytesUsed / 1e6, (long long)st.reallocations);
+  if (const KVCostModel *cm = s.costModelInUse()) {
+    // The constants behind r (docs/COST_MODEL.md): the CPU's, or the device's.
+    const HardwareConstants &h = cm->hw;
+    std::fprintf(stderr, "cost model: r=%lld from %s constants (%s): BW %.1f GB/s, A %.1f us, beta %.1f GB/s",
+                 (long long)s.r(), h.device.empty() ? ("cpu " + h.cpu).c_str() : h.device.c_str(),
+                 h.fromCache ? "cached" : "measured", h.readBytesPerSecond / 1e9, h.allocSeconds * 1e6,
+                 h.copyBytesPerSecond / 1e9);
+    if (h.growGranularity > 0)
+      std::fprintf(stderr, ", grow %.1f us per %lld-byte granule (%s)", h.growSeconds * 1e6,
+                   (long long)h.growGranularity, cm->growInPlace ? "growth in place" : "not used");
+    std::fprintf(stderr, "\n");
+  }
   return 0;
 }
 

@@ -29,8 +29,15 @@ struct HardwareConstants {
   /// costs a jump no single FLOP rate describes. All 0: extra rows are free.
   static constexpr int kPassRows[4] = {2, 4, 5, 8};
   double passExtraSecondsPerByte[4] = {0, 0, 0, 0};
+  /// G: commit one more granule of a growable buffer (a device's VMM map),
+  /// the in-place growth's fixed cost; 0: no such path (the CPU's constants).
+  double growSeconds = 0;
+  int64_t growGranularity = 0; ///< the granule's bytes (0: none)
   int threads = 0;
   std::string cpu;
+  /// "" for the CPU's constants; else the device they were measured on (its
+  /// name and driver, deviceCostConstants in runtime/device/DeviceCalibration.h).
+  std::string device;
   bool fromCache = false;
 };
 
@@ -53,6 +60,14 @@ struct KVCostModel {
   int64_t rowBytes = 0;    ///< b: bytes per row of one cache (all sequences)
   int64_t weightBytes = 0; ///< W: weight bytes read per token
   bool mask = false;       ///< attention computes spare rows (mask) or skips them
+  /// The growth path (docs/COST_MODEL.md "On a device"). false: a growth
+  /// allocates a buffer and copies the valid rows (R = L * (A + n * b / beta)).
+  /// true: a device's growable buffer (VMM) maps more memory in place (G) and
+  /// moves blocks 1.. of its `blocks` [batch, head] blocks to their new
+  /// stride, each through a scratch buffer at worst (two copies, and the
+  /// scratch's A): R = L * (G + [blocks > 1] * (A + 2 * (blocks - 1) / blocks * n * b / beta)).
+  bool growInPlace = false;
+  int64_t blocks = 1;      ///< [batch, head] blocks of one cache (growInPlace only)
   double skipBudget = 0.01;///< skip mode: reallocation cost allowed, as a fraction of a step
   /// Fixed cost of a decode step beyond streaming its bytes (dispatch, small
   /// ops); bmc-tune measures it, the session's policy leaves it 0 (which

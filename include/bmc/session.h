@@ -27,8 +27,12 @@
 // copy; truncate() makes the rejected rows spare rows, no copy), and
 // keepAllLogits. Refused with a one-line error: kv mode concat (at create),
 // a batch above 1 (at prefill), and speculative k = 0 (the cost model's
-// choice). r there is fixed: SessionOptions::r, else the compiled-in r, else
-// 16 (no cost model: the device's is not calibrated in a session yet).
+// choice of k: its pass costs are not measured on a device).
+// r there is SessionOptions::r, else the compiled-in r, else (bmc mode) the
+// cost model's at each growth, fed by the device's own constants: allocation,
+// copy, VMM-grow costs and a copy-probed read bandwidth, measured once per
+// device per process and cached on disk for a GPU (docs/COST_MODEL.md "On a
+// device"); r() and costModelInUse() show the choice and the constants.
 //
 // Thread safety: one thread per Session; several Sessions may share a Model
 // (on a device: used from one thread at a time, as they share its stream).
@@ -172,6 +176,9 @@ public:
   /// The r of the last reallocation (bmc mode); fixed or from the cost model.
   int64_t r() const { return r_; }
   bool adaptiveR() const { return cost_ != nullptr; }
+  /// The cost model choosing r (its hardware constants: the CPU's, or the
+  /// device's with HardwareConstants::device set); null when r is fixed.
+  const struct KVCostModel *costModelInUse() const { return cost_.get(); }
   const KVStats &kvStats() const { return stats_; }
 
 private:

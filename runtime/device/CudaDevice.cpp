@@ -136,6 +136,10 @@ Result<std::unique_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
     return s;
   p.name = name;
   p.kind = "cuda";
+  int driverVersion = 0;
+  if (Status s = check(d, d.cuDriverGetVersion(&driverVersion), "cuDriverGetVersion"); !s)
+    return s;
+  p.driver = "CUDA driver " + std::to_string(driverVersion);
   auto attr = [&](int a, int &out, const char *what) {
     return check(d, d.cuDeviceGetAttribute(&out, a, dev), std::string("cuDeviceGetAttribute(") + what + ")");
   };

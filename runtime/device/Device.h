@@ -32,6 +32,7 @@ using DevicePtr = uint64_t;
 struct DeviceProperties {
   std::string name;          // "cpu", or the GPU's name as its driver reports it
   std::string kind;          // "cpu" or "cuda"
+  std::string driver;        // "CUDA driver 12040" (cuDriverGetVersion); "" on the CPU
   int computeMajor = 0;      // CUDA compute capability (0 on the CPU)
   int computeMinor = 0;
   int multiprocessors = 0;   // SMs, or hardware threads on the CPU

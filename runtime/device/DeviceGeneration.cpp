@@ -45,7 +45,7 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
     return Status::error(at + "r " + std::to_string(opts.r) + " spare rows (expected at least 1)");
   std::unique_ptr<DeviceGeneration> g(new DeviceGeneration(device));
   g->at_ = at;
-  g->sig_ = sig, g->opts_ = opts;
+  g->sig_ = sig, g->opts_ = opts, g->lastR_ = opts.r;
   g->maxContext_ = opts.maxContext > 0 ? opts.maxContext : sig.maxPositions > 0 ? sig.maxPositions : 4096;
   if (sig.maxPositions > 0 && g->maxContext_ > sig.maxPositions)
     return Status::error(at + "max context " + std::to_string(g->maxContext_) + " exceeds the model's " +
@@ -168,10 +168,17 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
                              std::to_string(length_ + int64_t(i)) + " is outside the vocabulary [0, " +
                              std::to_string(sig_.vocab) + ")");
   // Grow before the run (the program never grows a cache); valid rows kept.
-  for (Cache &c : caches_)
+  for (Cache &c : caches_) {
+    if (opts_.kvMode == "bmc" && total > c.kv->capacity()) {
+      if (opts_.chooseR)
+        if (Status st = c.kv->setR(opts_.chooseR(total, *c.kv)); !st)
+          return Status::error(at_ + "KV cache '" + c.name + "': chooseR gave " + st.message());
+      lastR_ = c.kv->r();
+    }
     if (Status st = c.kv->ensureCapacity(total, length_); !st)
       return Status::error(at_ + "KV cache '" + c.name + "': " + st.message() + "; the generation keeps its " +
                            std::to_string(length_) + " tokens");
+  }
   ProgramInputs in;
   in.tensors[sig_.inputIds] = integers(idsType_, {1, seq}, tokens);
   if (!sig_.attentionMask.empty())

@@ -31,8 +31,9 @@
 // cannot grow, a weight or input the program lacks); a failed step leaves
 // the generation as it was (its length and valid rows), except a growth
 // that fails while moving blocks (DeviceKVCache.h: the rows are undefined);
-// a failed prefill leaves it empty (as the CPU session's). r is given: no
-// cost model chooses it here yet.
+// a failed prefill leaves it empty (as the CPU session's). r is given
+// (DeviceGenerationOptions::r), or chosen before each growth by chooseR (a
+// device Session's cost model, docs/COST_MODEL.md "On a device").
 // Thread safety: none; one owner, the device's stream (Device.h).
 //
 //===----------------------------------------------------------------------===//
@@ -43,6 +44,7 @@
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -86,6 +88,10 @@ struct DeviceGenerationOptions {
                               // once, then updated)
   int64_t maxGraphedTokens = 16; // extends of more tokens run as direct launches (bounds the graphs kept)
   bool useGrowable = true;    // the device's growable buffers where it has them (DeviceKVOptions)
+  // bmc mode: when set, the r of each growth, asked with the rows needed and
+  // the cache about to grow (r above stands until the first growth); its
+  // answer must be >= 1 (an error naming the cache otherwise).
+  std::function<int64_t(int64_t needed, const DeviceKVCache &cache)> chooseR;
 };
 
 struct DeviceGenerationStep {
@@ -121,6 +127,11 @@ public:
   // are spare again (a rejected speculative draft).
   Status truncate(int64_t length);
 
+  // Replaces options' chooseR (a generation made at load, taken by a session).
+  void setChooseR(std::function<int64_t(int64_t, const DeviceKVCache &)> f) { opts_.chooseR = std::move(f); }
+  // The r of the last growth in bmc mode (options' r before any).
+  int64_t lastR() const { return lastR_; }
+
   int64_t length() const { return length_; }
   int64_t maxContext() const { return maxContext_; }
   size_t caches() const { return caches_.size(); }
@@ -148,7 +159,7 @@ private:
   bool totalScalar_ = false; // total_sequence_length is 0-D in the program (else [1])
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
-  int64_t maxContext_ = 0, length_ = 0;
+  int64_t maxContext_ = 0, length_ = 0, lastR_ = 0;
   std::map<int64_t, EmittedStepGraph> graphs_; // by the step's token count
 };
 

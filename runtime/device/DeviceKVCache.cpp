@@ -37,6 +37,13 @@ DeviceKVCache::~DeviceKVCache() {
     (void)dev_.free(data_);
 }
 
+Status DeviceKVCache::setR(int64_t r) {
+  if (r < 1)
+    return Status::error("device KV cache: r " + std::to_string(r) + " spare rows (expected at least 1)");
+  opts_.r = r;
+  return Status();
+}
+
 DevicePtr DeviceKVCache::row(int64_t b, int64_t h, int64_t r) const {
   return data_ + DevicePtr(((b * opts_.heads + h) * capacity_ + r) * rowBytes());
 }

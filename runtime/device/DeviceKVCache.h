@@ -17,7 +17,7 @@
 // outside its reservation). Committed memory stays O(capacity): the spare
 // rows beyond capacity are address space only.
 //
-// Used by DeviceGeneration (a program's tokens on a device); no Session uses it yet.
+// Used by DeviceGeneration (a program's tokens on a device), under a device Session.
 // Thread safety: one owner; growth uses the device's copies.
 //
 //===----------------------------------------------------------------------===//
@@ -56,6 +56,11 @@ public:
   // Makes room for `needed` rows with the first `valid` rows of every block
   // kept (valid <= the current capacity). An error past maxRows changes nothing.
   Status ensureCapacity(int64_t needed, int64_t valid);
+
+  // The spare rows of the next growths in bmc mode (>= 1; a cost model's
+  // choice at each growth, DeviceGeneration's chooseR). Errors name the value.
+  Status setR(int64_t r);
+  int64_t r() const { return opts_.r; }
 
   DevicePtr data() const { return data_; }
   int64_t capacity() const { return capacity_; }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """e2e.bench_device: bmc_bench_device --device cpu on a CPU package of the tiny llama, briefly.
 
-Checks the output's fields, not its numbers (nothing here is a benchmark): a setup line, one row
+Checks the output's fields, not its numbers (nothing here is a benchmark): a setup line, a cost_model line, one row
 per round and KV mode in the rotated order, one summary per mode, every number present and
 finite, the sessions' lengths and memory consistent with the options; and that --device cuda
 on this CPU package ends in one line naming the device (no GPU is needed for that).
@@ -84,6 +84,16 @@ for s in summaries:
             f"summary {s.get('kv_mode')}")
     need(s.get("rounds") == ROUNDS, f"summary {s.get('kv_mode')}: rounds {s.get('rounds')}")
 need(sorted(s.get("kv_mode") for s in summaries) == ["bmc", "prealloc"], "summaries: not one per mode")
+# No --r and none compiled in: one cost_model line (after the first bmc session) with the constants
+# and the r of its last growth, the r of round 0's bmc row.
+models = [l for l in lines if l.get("kind") == "cost_model"]
+need(len(models) == 1, f"expected one cost_model line, found {len(models)}")
+if models:
+    numbers(models[0], ("read_gb_s", "alloc_us", "copy_gb_s", "r"), "cost_model")
+    need(models[0].get("read_gb_s", 0) > 0, "cost_model: read_gb_s not positive")
+    bmc_rows = [row for row in rows if row.get("kv_mode") == "bmc"]
+    need(bmc_rows and models[0].get("r") == bmc_rows[0].get("r"),
+         f"cost_model: r {models[0].get('r')}, round 0's bmc row {bmc_rows[0].get('r') if bmc_rows else None}")
 
 # A CPU package asked to run on cuda: one line on stderr, exit status 1, no JSON rows.
 r = subprocess.run([bench, pkg, "--device", "cuda", "--context", str(CTX), "--window", str(WINDOW)], text=True,

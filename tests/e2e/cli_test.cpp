@@ -57,6 +57,26 @@ TEST_F(Cli, GoodPackageRunsLikeTheJit) {
   EXPECT_EQ(join(j["tokens"].arr[0].ints()) + "\n", pkg.out);
 }
 
+// The r the cost model chose and its constants are printed (stderr and
+// --json) when nothing fixes r; a given --r is used and prints no model.
+TEST_F(Cli, TheCostModelsChoiceIsPrinted) {
+  ProcessResult r = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "4"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_NE(r.err.find("cost model: r="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" constants ("), std::string::npos) << r.err;
+  ProcessResult j = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "4", "--json"});
+  ASSERT_EQ(j.exitCode, 0) << j.describe();
+  Json json;
+  std::string err;
+  ASSERT_TRUE(Json::parse(j.out, json, err)) << err << ": " << j.out;
+  EXPECT_GT(json["cost_model"]["read_gb_s"].num, 0.0) << j.out;
+  EXPECT_GE(json["r"].num, 1.0) << j.out;
+  ProcessResult fixed = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "4", "--r", "7"});
+  ASSERT_EQ(fixed.exitCode, 0) << fixed.describe();
+  EXPECT_EQ(fixed.err.find("cost model:"), std::string::npos) << fixed.err;
+  EXPECT_NE(fixed.err.find("r=7"), std::string::npos) << fixed.err;
+}
+
 TEST_F(Cli, ZeroNewTokens) {
   // --max-new-tokens 0 is accepted (only negative counts are refused): a
   // prefill and nothing generated; the report must still make sense.

@@ -4,11 +4,16 @@
 // wrapper that sleeps in allocate, copyOnDevice and grow), the measurement is
 // at least as slow as those delays (lower bounds only: a loaded machine makes
 // every time longer, never shorter); bad arguments and device errors are
-// one-line errors.
+// one-line errors. deviceCostConstants (the constants a device session's cost
+// model uses): positive and finite with k = 1 / BW, the same on a second call
+// (the process's cache), measured anew without it, and a slow device's grow
+// cost seen.
+#include "bmc/cost_model.h"
 #include "device_backends.h"
 #include "forwarding_device.h"
 #include "runtime/device/DeviceCalibration.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -84,6 +89,10 @@ TEST_P(DeviceCalibrationTest, MeasuresThePlainDevice) {
             << k.growGranularity << "-byte granule " << k.growSeconds * 1e6 << " us\n";
   EXPECT_TRUE(positiveFinite(k.allocSeconds)) << k.allocSeconds;
   EXPECT_TRUE(positiveFinite(k.copyBytesPerSecond)) << k.copyBytesPerSecond;
+  EXPECT_TRUE(positiveFinite(k.readBytesPerSecond)) << k.readBytesPerSecond;
+  EXPECT_GE(k.readProbeBytes, size_t(64) << 20);
+  EXPECT_GE(k.readProbeBytes, std::min(size_t(4 * dev().properties().lastCacheBytes), size_t(256) << 20));
+  EXPECT_LE(k.readProbeBytes, size_t(256) << 20);
   EXPECT_EQ(k.bufferBytes, size_t(4) << 20);
   if (dev().properties().growableBuffers) {
     EXPECT_TRUE(positiveFinite(k.growSeconds)) << k.growSeconds;
@@ -101,6 +110,8 @@ TEST(DeviceCalibration, SeesTheDelaysOfASlowDevice) {
   ASSERT_TRUE(c) << c.status().message();
   EXPECT_GE(c->allocSeconds, 0.003);
   EXPECT_LE(c->copyBytesPerSecond, double(bytes) / 0.005);
+  // The read probe's copies sleep too: 2 * probe bytes in 5 ms at most.
+  EXPECT_LE(c->readBytesPerSecond, 2.0 * double(c->readProbeBytes) / 0.005);
   EXPECT_GE(c->growSeconds, 0.002);
   EXPECT_EQ(c->growGranularity, d.reserveGrowable(4096).value()->granularity());
 }
@@ -117,6 +128,49 @@ TEST(DeviceCalibration, ErrorsAreOneLine) {
   auto failed = calibrateDevice(d, 4096, 3);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.status().message(), "slow device: allocate: refused for the test");
+}
+
+// The constants a device session's cost model runs on (deviceCostConstants):
+// positive and finite, k = 1 / BW, the device named, and measured once per
+// process (a second call returns the same values; useCache = false measures
+// anew). Printed, as the constants gpu_check.sh shows.
+TEST_P(DeviceCalibrationTest, TheCostModelsConstants) {
+  auto h = bmc::deviceCostConstants(dev());
+  ASSERT_TRUE(h) << h.status().message();
+  const bmc::HardwareConstants &c = h.value();
+  std::cout << c.device << ": BW " << c.readBytesPerSecond / 1e9 << " GB/s, A " << c.allocSeconds * 1e6
+            << " us, beta " << c.copyBytesPerSecond / 1e9 << " GB/s, G " << c.growSeconds * 1e6 << " us per "
+            << c.growGranularity << " bytes" << (c.fromCache ? " (cached)" : "") << "\n";
+  for (double x : {c.allocSeconds, c.copyBytesPerSecond, c.readBytesPerSecond, c.maskSecondsPerByte})
+    EXPECT_TRUE(positiveFinite(x)) << x;
+  EXPECT_DOUBLE_EQ(c.maskSecondsPerByte, 1.0 / c.readBytesPerSecond);
+  EXPECT_NE(c.device.find(dev().properties().name), std::string::npos) << c.device;
+  if (dev().properties().growableBuffers) {
+    EXPECT_TRUE(positiveFinite(c.growSeconds)) << c.growSeconds;
+    EXPECT_GT(c.growGranularity, 0);
+  }
+  auto again = bmc::deviceCostConstants(dev());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->readBytesPerSecond, c.readBytesPerSecond);
+  EXPECT_EQ(again->growSeconds, c.growSeconds);
+  auto fresh = bmc::deviceCostConstants(dev(), /*useCache=*/false);
+  ASSERT_TRUE(fresh) << fresh.status().message();
+  EXPECT_FALSE(fresh->fromCache);
+  EXPECT_TRUE(positiveFinite(fresh->readBytesPerSecond));
+}
+
+TEST(DeviceCalibration, TheCostModelsConstantsSeeASlowDevice) {
+  SlowDevice d;
+  d.growDelay = milliseconds(2);
+  d.copyDelay = milliseconds(1);
+  auto h = bmc::deviceCostConstants(d, /*useCache=*/false);
+  ASSERT_TRUE(h) << h.status().message();
+  EXPECT_GE(h->growSeconds, 0.002);
+  d.failAllocate = true;
+  auto failed = bmc::deviceCostConstants(d, /*useCache=*/false);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.status().message(),
+            "device cost model: calibrating cpu: slow device: allocate: refused for the test");
 }
 
 INSTANTIATE_TEST_SUITE_P(Device, DeviceCalibrationTest,

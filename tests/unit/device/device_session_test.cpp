@@ -49,6 +49,7 @@ static std::atomic<int> gIndexFaults{0};
 #include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
 // clang-format on
 
+#include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "bmc/speculative.h"
 #include "device_backends.h"
@@ -385,10 +386,10 @@ TEST(DeviceSession, TheLoadsGenerationGoesToAMatchingSession) {
   if (!m) return;
   DeviceModel *dm = m->deviceModel();
   ASSERT_TRUE(dm->spare != nullptr);
-  auto own = Session::create(m, {}); // the model's kv mode and r
+  auto own = Session::create(m, {}); // the model's kv mode; no r: the cost model's, on the load's generation
   ASSERT_TRUE(own.ok()) << own.status().message();
   EXPECT_EQ(dm->spare, nullptr);
-  EXPECT_EQ(own.value()->r(), dm->spareOptions.r);
+  EXPECT_TRUE(own.value()->adaptiveR());
   auto m2 = loadEmulated();
   if (!m2) return;
   auto other = session(m2); // r = 3: its own generation
@@ -398,6 +399,91 @@ TEST(DeviceSession, TheLoadsGenerationGoesToAMatchingSession) {
   ASSERT_TRUE(other->prefill({kPrompt}).ok());
   for (int64_t i = 0; i < own.value()->logits().numElements(); ++i) // same prompt, rows the same
     ASSERT_EQ(own.value()->logits().data<float>()[i], other->logits().data<float>()[i]) << i;
+}
+
+// With no r (none given, none compiled in) the device session's cost model
+// chooses it from the device's constants. Here they are set on the model
+// (DeviceModel::costConstants) so that the choice matters: growth 6x (skip) or 36x (mask) slower
+// gives a larger r and fewer growths. Each growth's r is checked against the
+// doc's model built here from the signature (L, b, W, blocks, the in-place
+// path of the CPU device's growable buffers), and the growth count against a
+// plain simulation of the caches' capacity with those r.
+TEST(DeviceSession, TheCostModelChoosesRFromTheDevicesConstants) {
+  constexpr int64_t kContext = 64, kDecode = 14;
+  struct Outcome {
+    int64_t lastR = 0, growths = 0;
+  };
+  auto runWith = [&](double growSeconds) -> Outcome {
+    auto m = loadEmulated();
+    if (!m) return {};
+    const DecoderInfo &d = m->signature().decoder;
+    HardwareConstants hw;
+    hw.allocSeconds = 1e-9;        // the scratch's A and the block moves: negligible, so that G decides
+    hw.copyBytesPerSecond = 1e15;
+    hw.readBytesPerSecond = 1e10;
+    hw.maskSecondsPerByte = 1e-10; // 1 / BW
+    hw.growSeconds = growSeconds;
+    hw.growGranularity = 4096;
+    hw.device = "a device made up for the test";
+    m->deviceModel()->costConstants = hw;
+    SessionOptions o;
+    o.maxContext = kContext;
+    auto s = Session::create(m, o);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    if (!s.ok()) return {};
+    Session &sess = *s.value();
+    EXPECT_TRUE(sess.adaptiveR());
+    EXPECT_NE(sess.costModelInUse(), nullptr);
+    // The model as docs/COST_MODEL.md states it, from the signature.
+    KVCostModel ref;
+    ref.hw = hw;
+    ref.caches = int64_t(d.caches.size());
+    ref.blocks = d.caches[0].heads; // batch 1
+    ref.rowBytes = d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2);
+    ref.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(m->weightBytes());
+    ref.mask = d.kvPadding == "mask";
+    ref.growInPlace = true; // the CPU device's growable buffers
+    Outcome out;
+    int64_t cap = 0;
+    auto grew = [&](int64_t needed, const std::string &at) {
+      if (needed <= cap) return;
+      const int64_t r = ref.bestR(needed);
+      EXPECT_EQ(sess.r(), r) << at << ": the session's r at a growth to " << needed << " rows";
+      cap = std::min(needed + r - 1, kContext);
+      ++out.growths;
+      out.lastR = r;
+    };
+    EXPECT_TRUE(sess.prefill({kPrompt}).ok());
+    grew(int64_t(kPrompt.size()), "prefill");
+    int64_t t = argmax(sess.logits());
+    for (int64_t i = 0; i < kDecode; ++i) {
+      Status st = sess.step({t});
+      EXPECT_TRUE(st.ok()) << st.message();
+      grew(sess.length(), "step " + std::to_string(i));
+      t = argmax(sess.logits());
+    }
+    EXPECT_EQ(sess.kvStats().reallocations, out.growths * int64_t(d.caches.size()));
+    return out;
+  };
+  // The two growth costs, scaled to the model so that r lands in [2, 64):
+  // skip: r = L G / (eps S) ~ L G BW / (0.01 W); mask: r = sqrt(4 G BW / b).
+  auto m = loadEmulated();
+  if (!m) return;
+  const DecoderInfo &d = m->signature().decoder;
+  const double b = double(d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2));
+  const double L = double(d.caches.size());
+  const double W = double(d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(m->weightBytes()));
+  auto growFor = [&](double r) {
+    return d.kvPadding == "mask" ? r * r * b / (4 * 1e10) : r * 0.01 * W / (L * 1e10);
+  };
+  Outcome fast = runWith(growFor(2)), slow = runWith(growFor(12));
+  std::printf("device session, r from the cost model (%s padding): fast growth r=%lld in %lld growths, slow growth "
+              "r=%lld in %lld growths\n", d.kvPadding.c_str(), (long long)fast.lastR, (long long)fast.growths,
+              (long long)slow.lastR, (long long)slow.growths);
+  EXPECT_LT(fast.lastR, slow.lastR);
+  EXPECT_GT(fast.growths, slow.growths);
+  EXPECT_GE(fast.lastR, 2);
+  EXPECT_LT(slow.lastR, kContext);
 }
 
 TEST(DeviceSession, TheBinaryForTheDevice) {
