@@ -143,7 +143,9 @@ Status makeDirectories(const std::string &dir) {
 }
 
 Status writeFileAtomically(const std::string &path, const std::string &data) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  // Unique per process and call: two threads writing the same entry never share a temporary.
+  static std::atomic<uint64_t> sequence{0};
+  std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(sequence.fetch_add(1));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(data.data(), std::streamsize(data.size()));
