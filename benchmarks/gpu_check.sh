@@ -8,8 +8,10 @@
 # bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
 # programs (bmc_cuda_program_tests), greedy generation over a program (bmc_device_generation_tests), and
 # a CUDA package of the tiny llama loaded by Model::load(device cuda) and run by a Session against the CPU
-# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu), and the 7 generated families'
-# whole programs against the CPU path (bmc_device_model_<family>_<kv>).
+# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu; the JIT of the same llama.onnx,
+# DeviceSession.JitOnTheGpu), and the 7 generated families' whole programs against the CPU path
+# (bmc_device_model_<family>_<kv>); then the JIT from the command line: `bmc-run llama.onnx --device cuda`
+# (NVRTC for the GPU's sm_XY into a fresh cache, then again from the cache) gives the CUDA package's tokens.
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 # Then the benchmark (skipped by --no-bench): a generated ~1.1 B-parameter Llama (TinyLlama's shape:
 # 22 layers, hidden 2048, 32 heads / 4 KV heads, SwiGLU 5632, vocab 32000; random weights) compiled
@@ -43,7 +45,7 @@ for arg in "$@"; do
     --no-setup) setup=0 ;;
     --no-bench) bench=0 ;;
     --bench-only) tests=0; setup=0 ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;; # the header
     *) echo "gpu_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -152,6 +154,29 @@ echo "  Model::load(device cuda) and a Session: 5-token prompt, 8 greedy steps, 
 echo "  speculative decoding: extend vs single steps and the CPU, generate with drafters = greedy, the CPU's counts)"
 echo "  and bmc_device_model_<family>_<kv>: DeviceModel.GreedyOnTheGpu (the 7 generated families' tiny 2-layer"
 echo "  models whole, f32 and bf16 caches, f16 on two: a 5-token prefill and 8 greedy steps vs bmc's CPU path)"
+
+stage "the JIT on the GPU (bmc-run llama.onnx --device cuda)" 30
+# The tiny llama of device.session_f32 (built above with its CUDA package): greedy tokens of the JIT,
+# compiled into a fresh cache and then read from it, against the package's.
+sess="$build/tests/unit/device/session"
+jit_cache="$build/gpu-jit-cache"
+rm -rf "$jit_cache"
+tokens_of() {
+  "$build/bin/bmc-run" "$@" --device cuda --prompt 1,17,5,42,9 --max-new-tokens 16 --ignore-eos --json |
+    "$py" -c 'import json, sys; print(json.load(sys.stdin)["tokens"][0])'
+}
+jit_ok=1
+pkg_tokens=$(tokens_of "$sess/llama_f32.cuda.bmcpkg") || jit_ok=0
+for pass in compile cache; do
+  jit_tokens=$(BMC_CUDA_CACHE="$jit_cache" tokens_of "$sess/llama.onnx" --kv-type f32 --kv-padding skip \
+               2> "$build/gpu-jit-$pass.err") || jit_ok=0
+  grep -E "NVRTC sm_[0-9]+: (compiled|cache hit)" "$build/gpu-jit-$pass.err" || true
+  echo "gpu_check: JIT ($pass): $jit_tokens; package: $pkg_tokens"
+  if [ -z "$pkg_tokens" ] || [ "$jit_tokens" != "$pkg_tokens" ]; then jit_ok=0; fi
+done
+grep -qE "NVRTC sm_[0-9]+: cache hit" "$build/gpu-jit-cache.err" || { echo "gpu_check: the second JIT did not hit the cache"; jit_ok=0; }
+if [ "$jit_ok" = 1 ]; then echo "gpu_check: the JIT's tokens equal the CUDA package's"; else
+  echo "gpu_check: the JIT on the GPU FAILED (stderr in $build/gpu-jit-*.err)"; status=1; fi
 echo "gpu_check: tests $([ $status = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start )) s"
 fi
 if [ "$bench" = 0 ]; then

@@ -5,6 +5,7 @@
 #include "bmc/abi/package.h"
 #include "bmc/model_folder.h"
 #include "compiler/CodeGen.h"
+#include "compiler/CompileCuda.h"
 #include "compiler/targets/cuda/EmitCuda.h"
 #include "frontend/Importer.h"
 #include "passes/Passes.h"
@@ -415,14 +416,16 @@ static int packThreadsOf(const CompileOptions &o) {
   return std::min({4, cores, o.threads > 0 ? o.threads : cores});
 }
 
+static Result<std::shared_ptr<Model>> compileCudaJit(const std::string &path, const CompileOptions &opts,
+                                                     const std::shared_ptr<const ModelAssets> &assets,
+                                                     const CudaJitStart &start);
+
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &given, const CompileOptions &opts) try {
   std::string path;
   std::shared_ptr<const ModelAssets> assets;
   if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
   if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
-  if (opts.target != Target::Cpu)
-    return Status::error(path + ": CompileOptions: target " + targetName(opts.target) +
-                         ": the JIT compiles for the CPU only; write a package (bmc-compile --target cuda -o FILE)");
+  if (opts.target == Target::Cuda) return compileCudaJit(path, opts, assets, pkg::startCudaJit);
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   Compiled c;
@@ -546,17 +549,13 @@ static Status placeCudaWeights(const std::string &path, const WeightStore &store
   return Status();
 }
 
-/// compilePackage for Target::Cuda: the metadata, no CPU code, the CUDA
-/// section (the whole model's CUDA C, NVRTC's cubins and PTX, the weight
-/// table) and the weights the programs upload.
-static Status compileCudaPackage(const std::string &path, const std::string &out, const CompileOptions &opts,
-                                 const std::shared_ptr<const ModelAssets> &assets, CompileReport *report) {
+/// What the CUDA package and the CUDA JIT share: the analysis, the whole
+/// model's CUDA C in `text` (errors start with `what`).
+static Status analyzeAndEmitCuda(mlir::MLIRContext &ctx, const std::string &path, const CompileOptions &opts,
+                                 const std::string &what, Compiled &c, std::string &text) {
   if (opts.activations != ActivationFormat::F32)
-    return Status::error(path + ": --target cuda: activations " + activationFormatName(opts.activations) +
+    return Status::error(path + ": " + what + ": activations " + activationFormatName(opts.activations) +
                          " have no CUDA form (f32 only)");
-  mlir::MLIRContext ctx;
-  ctx.disableMultithreading();
-  Compiled c;
   CompileOptions resolved;
   std::string error;
   if (!analyzeModel(ctx, path, opts, c, resolved, error)) return Status::error(error);
@@ -564,11 +563,69 @@ static Status compileCudaPackage(const std::string &path, const std::string &out
   if (opts.checkSignature)
     if (Status s = opts.checkSignature(c.sig); !s.ok()) return s;
   if (opts.progress) opts.progress("emit CUDA C");
-  std::string text;
   llvm::raw_string_ostream os(text);
   if (!emitWholeModelCuda(ctx, *c.im.module, opts, os, error))
-    return Status::error(path + ": --target cuda: " + escapeControl(error));
+    return Status::error(path + ": " + what + ": " + escapeControl(error));
   os.flush();
+  return Status();
+}
+
+/// compileOnnx for Target::Cuda: the package's analysis and CUDA C, its
+/// section without binaries and its weights section laid out in memory,
+/// handed to `start` (pkg::startCudaJit: the device's own sm_XY by NVRTC,
+/// cached, then the CUDA package's load path).
+static Result<std::shared_ptr<Model>> compileCudaJit(const std::string &path, const CompileOptions &opts,
+                                                     const std::shared_ptr<const ModelAssets> &assets,
+                                                     const CudaJitStart &start) {
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  Compiled c;
+  std::string text;
+  if (Status s = analyzeAndEmitCuda(ctx, path, opts, "target cuda", c, text); !s.ok()) return s;
+  Result<pkg::CudaSection> sec = pkg::cudaSectionOf(text);
+  if (!sec) return Status::error(path + ": target cuda: " + sec.status().message());
+  if (Status s = placeCudaWeights(path, *c.im.weights, sec.value(), c.plan); !s.ok()) return s;
+  pkg::CudaJitParts parts;
+  parts.section = std::move(sec.value());
+  parts.signature = c.sig;
+  parts.weightBytes = uint64_t(c.plan.totalBytes());
+  const int threads = packThreadsOf(opts);
+  // Called inside start: c outlives it.
+  parts.buildWeights = [&c, threads](uint8_t *blob, std::string &error) {
+    return c.plan.buildInto(*c.im.weights, blob, error, threads);
+  };
+  parts.threads = opts.threads;
+  parts.progress = opts.progress;
+  parts.remarks = opts.remarks;
+  auto model = start(std::move(parts));
+  if (!model) return Status::error(path + ": " + model.status().message());
+  if (assets) model.value()->setAssets(assets);
+  return model;
+}
+
+Result<std::shared_ptr<Model>> compileOnnxCuda(const std::string &given, const CompileOptions &opts,
+                                               const CudaJitStart &start) try {
+  std::string path;
+  std::shared_ptr<const ModelAssets> assets;
+  if (Status s = resolveModel(given, opts, path, assets); !s.ok()) return s;
+  if (Status s = checkCompileOptions(path, opts); !s.ok()) return s;
+  if (opts.target != Target::Cuda)
+    return Status::error(path + ": CompileOptions: target " + targetName(opts.target) + ": expected cuda here");
+  return compileCudaJit(path, opts, assets, start);
+} catch (const std::exception &e) {
+  return limits::statusFromException(given, e);
+}
+
+/// compilePackage for Target::Cuda: the metadata, no CPU code, the CUDA
+/// section (the whole model's CUDA C, NVRTC's cubins and PTX, the weight
+/// table) and the weights the programs upload.
+static Status compileCudaPackage(const std::string &path, const std::string &out, const CompileOptions &opts,
+                                 const std::shared_ptr<const ModelAssets> &assets, CompileReport *report) {
+  mlir::MLIRContext ctx;
+  ctx.disableMultithreading();
+  Compiled c;
+  std::string text;
+  if (Status s = analyzeAndEmitCuda(ctx, path, opts, "--target cuda", c, text); !s.ok()) return s;
   if (opts.progress) opts.progress("compile the kernels ahead of time with NVRTC (sm_80, sm_90)");
   Result<pkg::CudaSection> sec = pkg::buildCudaSection(text);
   if (!sec) return Status::error(path + ": --target cuda: " + sec.status().message());

@@ -297,7 +297,7 @@ bool decodeCudaSection(const uint8_t *data, size_t size, uint64_t weightsBytes, 
   return true;
 }
 
-Result<CudaSection> buildCudaSection(const std::string &emitted) {
+Result<CudaSection> cudaSectionOf(const std::string &emitted) {
   CudaSection s;
   s.source = emitted;
   auto fns = device::DeviceProgram::functions(emitted);
@@ -307,6 +307,13 @@ Result<CudaSection> buildCudaSection(const std::string &emitted) {
   auto weights = cudaProgramWeights(emitted);
   if (!weights) return weights.status();
   s.weights = std::move(weights.value());
+  return s;
+}
+
+Result<CudaSection> buildCudaSection(const std::string &emitted) {
+  auto section = cudaSectionOf(emitted);
+  if (!section) return section.status();
+  CudaSection &s = section.value();
   auto nvrtc = device::Nvrtc::load();
   if (!nvrtc)
     return Status::error("--target cuda compiles the kernels ahead of time with NVRTC, which cannot be loaded: " +
@@ -321,7 +328,7 @@ Result<CudaSection> buildCudaSection(const std::string &emitted) {
     if (!out) return out.status();
     s.binaries.push_back({arch, std::move(out->cubin), std::move(out->ptx)});
   }
-  return s;
+  return section;
 }
 
 } // namespace pkg

@@ -18,7 +18,7 @@ static const char *kUsage = R"(usage: bmc-compile MODEL -o MODEL.bmcpkg [options
 Compiles an ONNX decoder ahead of time for this machine's CPU into a package
 (native code, packed weights, signature; format version and checksum) that
 bmc-run and bmc::Model::load use without recompiling; with --target cuda,
-for NVIDIA GPUs instead (below; such a package does not run yet). MODEL is an .onnx file
+for NVIDIA GPUs instead (below). MODEL is an .onnx file
 or a model folder as Hugging Face / Optimum export it (docs/FOLDERS.md): its
 tokenizer file and generation defaults (config.json, generation_config.json,
 tokenizer_config.json) are embedded in the package, so that
@@ -32,9 +32,9 @@ Options:
                        sm_80 and sm_90 plus their PTX (for newer GPUs), and the
                        weights the programs upload, raw; no CPU code
                        (docs/PACKAGE.md). Needs NVRTC (the CUDA toolkit) here,
-                       not a GPU. Such a package loads with bmc-run --device
-                       cuda, which does not run it yet (the device generation
-                       loop is missing: it ends in a one-line error)
+                       not a GPU. Such a package runs with bmc-run --device
+                       cuda on a GPU (batch 1); bmc-run MODEL --device cuda
+                       compiles just in time for that GPU's sm_XY instead
   --model-file PATH    a model folder's ONNX file (relative to the folder, e.g.
                        onnx/model_q4.onnx) instead of the one bmc chooses
                        (docs/FOLDERS.md)

@@ -95,17 +95,22 @@ Options:
                          (default: the model's, or its config's context
                          length if smaller)
   --threads N            kernel threads (default: all cores)
-  --device DEVICE        cpu (default) or cuda: where a package runs; cuda
-                         needs a package compiled with bmc-compile --target
-                         cuda (and cpu one with CPU code: each other pairing
-                         is a one-line error). cuda generates on GPU 0
-                         (the package's cubin for its sm_XY, else the PTX
-                         of the highest architecture below it): batch 1,
-                         --kv bmc or prealloc, fixed r (--r, else the
-                         compiled-in r, else 16), speculative decoding with
-                         a given --spec-k (a --draft package loads on the
-                         device too); without a GPU, the CUDA driver's
-                         one-line error
+  --device DEVICE        cpu (default) or cuda: where the model runs. cuda
+                         generates on GPU 0. An ONNX model or folder is
+                         compiled just in time to CUDA C, its kernels by
+                         NVRTC for the GPU's own sm_XY, cached by hash in
+                         $BMC_CUDA_CACHE (off: no cache), else
+                         $XDG_CACHE_HOME/bmc/nvrtc, else ~/.cache/bmc/nvrtc.
+                         A package needs a CUDA section for cuda
+                         (bmc-compile --target cuda: its cubin for the
+                         sm_XY, else the PTX of the highest architecture
+                         below it) and CPU code for cpu (each other pairing
+                         is a one-line error). On cuda: batch 1, --kv bmc
+                         or prealloc, r from --r, else the compiled-in r,
+                         else the cost model's on the GPU's constants;
+                         speculative decoding with a given --spec-k (a
+                         --draft loads on the device too); without a GPU,
+                         the CUDA driver's one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N
@@ -237,7 +242,7 @@ static int run(int argc, char **argv) {
   co.kvType = kvType;
   co.threads = threads;
   co.packThreads = int(packThreads.value_or(0));
-  co.target = device; // a package loads on it; the JIT refuses anything but cpu
+  co.target = device; // the JIT compiles for it; a package loads on it
   // Each stage with the seconds since the start, as bmc-compile prints them.
   if (!quiet && !json)
     co.progress = [t0](const std::string &s) {

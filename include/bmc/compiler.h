@@ -75,10 +75,16 @@ const char *kvPaddingName(KVPadding p); ///< "skip" / "mask"
 bool parseKVPadding(const std::string &name, KVPadding &out);
 
 struct CompileOptions {
-  /// What a package is compiled for (compilePackage): Cpu, native code for
-  /// this machine; Cuda, the CUDA C of the whole model with cubins for sm_80
-  /// and sm_90 and PTX, compiled ahead of time by NVRTC (docs/PACKAGE.md), no
-  /// CPU code. compileOnnx (the JIT) and compileToText take Cpu only.
+  /// What the model is compiled for. Cpu: native code for this machine.
+  /// Cuda: the CUDA C of the whole model (no CPU code); compilePackage
+  /// compiles it ahead of time by NVRTC into cubins for sm_80 and sm_90 and
+  /// their PTX (docs/PACKAGE.md); compileOnnx (the JIT) opens CUDA device 0
+  /// and compiles it for that GPU's own sm_XY only, cached on disk by a hash
+  /// of the source, arch, NVRTC version and options ($BMC_CUDA_CACHE, "off"
+  /// for none; else $XDG_CACHE_HOME/bmc/nvrtc or ~/.cache/bmc/nvrtc), and
+  /// returns a model whose Sessions run there, as a CUDA package's (batch 1,
+  /// bmc/session.h). Cuda needs activations F32. compileToText takes Cpu for
+  /// "llvm", either for "mlir" and "cuda".
   Target target = Target::Cpu;
   /// How decoder KV caches are handled. Concat keeps the graph's semantics.
   KVMode kvMode = KVMode::BMC;
@@ -122,10 +128,10 @@ struct CompileOptions {
   int codegenThreads = 2;
   /// LLVM optimisation level for generated code (0-3).
   int optLevel = 2;
-  /// Threads of the resulting model (JIT); 0 = all cores.
+  /// Threads of the resulting model (JIT; with target Cuda, its host side); 0 = all cores.
   int threads = 0;
-  /// Threads that pack the JIT's weights (compileOnnx) while LLVM generates
-  /// code, 1-64; 0 = min(4, threads, cores) (threads 0 counting as all
+  /// Threads that pack the JIT's weights (compileOnnx; with target Cuda, lay
+  /// them out once the kernels are compiled) while LLVM generates code, 1-64; 0 = min(4, threads, cores) (threads 0 counting as all
   /// cores; at most 4 by default, as before this option). Packages
   /// (compilePackage) are packed on one thread as the file is written: the
   /// option does not apply there. Changes no byte of the weights.
@@ -160,9 +166,11 @@ struct CompileReport {
   std::vector<std::string> importNotes;
 };
 
-/// Compiles an ONNX model for this machine and returns it ready to run.
-/// `onnxPath` is an .onnx file or a model folder (bmc/model_folder.h: its
-/// model file is compiled, its tokenizer and generation defaults attached).
+/// Compiles an ONNX model for this machine (its CPU, or with target Cuda its
+/// GPU 0) and returns it ready to run. `onnxPath` is an .onnx file or a model
+/// folder (bmc/model_folder.h: its model file is compiled, its tokenizer and
+/// generation defaults attached). Target Cuda without a GPU, libcuda or
+/// NVRTC is a one-line error naming what is missing.
 Result<std::shared_ptr<Model>> compileOnnx(const std::string &onnxPath, const CompileOptions &opts = {});
 
 /// Compiles an ONNX model (a file or a model folder) into a package file

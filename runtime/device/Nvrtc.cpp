@@ -1,12 +1,15 @@
 //===- runtime/device/Nvrtc.cpp - CUDA C to cubin/PTX at run time ---------===//
 
 #include "runtime/device/Nvrtc.h"
+#include "bmc/abi/package.h"
 #include "runtime/device/DynamicLibrary.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -78,30 +81,44 @@ std::string firstErrorLine(const std::string &log) {
   return first.empty() ? "(empty log)" : first;
 }
 
-// Cache entry: magic, key, three sizes, then cubin, ptx, log.
-constexpr char kMagic[8] = {'B', 'M', 'C', 'N', 'V', 'R', '1', '\n'};
+// Cache entry: magic, key, three sizes, cubin, ptx, log, then the CRC32C of
+// everything before it. Format 1 (no checksum) reads as another format:
+// compiled again and rewritten.
+constexpr char kMagic[8] = {'B', 'M', 'C', 'N', 'V', 'R', '2', '\n'};
 
 std::string encodeEntry(const std::string &key, const NvrtcOutput &out) {
   std::string e(kMagic, sizeof kMagic);
   e += key;
   for (uint64_t n : {uint64_t(out.cubin.size()), uint64_t(out.ptx.size()), uint64_t(out.log.size())})
     e.append(reinterpret_cast<const char *>(&n), sizeof n);
-  return e + out.cubin + out.ptx + out.log;
+  e += out.cubin + out.ptx + out.log;
+  const uint32_t crc = pkg::crc32c(0, e.data(), e.size());
+  e.append(reinterpret_cast<const char *>(&crc), sizeof crc);
+  return e;
 }
 
-bool decodeEntry(const std::string &e, const std::string &key, NvrtcOutput &out) {
-  size_t head = sizeof kMagic + key.size() + 3 * sizeof(uint64_t);
-  if (e.size() < head || e.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0 ||
-      e.compare(sizeof kMagic, key.size(), key) != 0)
-    return false;
+// Empty when `e` is a good entry for `key` (its fields in `out`), else why not.
+std::string decodeEntry(const std::string &e, const std::string &key, NvrtcOutput &out) {
+  const size_t head = sizeof kMagic + key.size() + 3 * sizeof(uint64_t);
+  if (e.size() < sizeof kMagic || e.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
+    return "is not a bmc NVRTC cache entry of this format";
+  if (e.size() < head + sizeof(uint32_t))
+    return "is truncated (" + std::to_string(e.size()) + " bytes)";
+  if (e.compare(sizeof kMagic, key.size(), key) != 0)
+    return "holds another key (" + e.substr(sizeof kMagic, key.size()) + ")";
   uint64_t n[3];
   std::memcpy(n, e.data() + sizeof kMagic + key.size(), sizeof n);
-  if (n[0] > e.size() || n[1] > e.size() || n[2] > e.size() || head + n[0] + n[1] + n[2] != e.size())
-    return false;
+  const size_t body = e.size() - head - sizeof(uint32_t);
+  if (n[0] > body || n[1] > body || n[2] > body || n[0] + n[1] + n[2] != body)
+    return "is truncated or has wrong sizes (" + std::to_string(e.size()) + " bytes)";
+  uint32_t crc;
+  std::memcpy(&crc, e.data() + e.size() - sizeof crc, sizeof crc);
+  if (crc != pkg::crc32c(0, e.data(), e.size() - sizeof crc))
+    return "fails its checksum";
   out.cubin = e.substr(head, n[0]);
   out.ptx = e.substr(head + n[0], n[1]);
   out.log = e.substr(head + n[0] + n[1], n[2]);
-  return true;
+  return "";
 }
 
 bool readFile(const std::string &path, std::string &data) {
@@ -114,20 +131,47 @@ bool readFile(const std::string &path, std::string &data) {
   return !in.bad();
 }
 
+// mkdir -p: the cache directory's parents may not exist yet (~/.cache).
+Status makeDirectories(const std::string &dir) {
+  for (size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
+    const std::string part = dir.substr(0, at);
+    if (!part.empty() && mkdir(part.c_str(), 0755) != 0 && errno != EEXIST)
+      return Status::error("cannot create " + part + ": " + std::strerror(errno));
+    if (at == std::string::npos)
+      return Status();
+  }
+}
+
 Status writeFileAtomically(const std::string &path, const std::string &data) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  // Unique per process and call: two threads writing the same entry never share a temporary.
+  static std::atomic<uint64_t> sequence{0};
+  std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(sequence.fetch_add(1));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(data.data(), std::streamsize(data.size()));
-    if (!out)
-      return Status::error("nvrtc cache: cannot write " + tmp);
+    if (!out) {
+      std::remove(tmp.c_str());
+      return Status::error("cannot write " + tmp);
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
     std::remove(tmp.c_str());
-    return Status::error("nvrtc cache: cannot rename " + tmp + " to " + path + ": " +
-                         std::strerror(errno));
+    return Status::error("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
   }
   return Status();
+}
+
+std::atomic<uint64_t> gCompilations{0};
+
+// The options every compile gets, before the request's own (part of the cache key).
+std::vector<std::string> builtInOptions(const std::string &arch) {
+  std::vector<std::string> options = {"--gpu-architecture=" + arch, "--std=c++17"};
+  // ptxas's per-kernel report (registers, spills) in the program log; NVRTC 13
+  // takes this spelling and "-Xptxas -v" alike.
+  if (arch.rfind("sm_", 0) == 0)
+    options.push_back("--ptxas-options=-v");
+  return options;
 }
 
 Result<const Nvrtc *> loadOnce() {
@@ -173,10 +217,14 @@ Result<const Nvrtc *> Nvrtc::load() {
   return loaded;
 }
 
+uint64_t Nvrtc::compilations() { return gCompilations.load(); }
+
 std::string nvrtcCacheKey(int major, int minor, const NvrtcRequest &request) {
   Hash128 h;
   h.add(std::to_string(major) + "." + std::to_string(minor));
   h.add(request.arch);
+  for (const std::string &o : builtInOptions(request.arch))
+    h.add(o);
   for (const std::string &o : request.options)
     h.add(o);
   h.add(request.source);
@@ -188,16 +236,13 @@ Result<NvrtcOutput> Nvrtc::compileUncached(const NvrtcRequest &req) const {
   bool cubin = req.arch.rfind("sm_", 0) == 0;
   if (!cubin && req.arch.rfind("compute_", 0) != 0)
     return Status::error("nvrtc: arch '" + req.arch + "': expected sm_XX or compute_XX");
-  std::vector<std::string> options = {"--gpu-architecture=" + req.arch, "--std=c++17"};
-  // ptxas's per-kernel report (registers, spills) in the program log; NVRTC 13
-  // takes this spelling and "-Xptxas -v" alike.
-  if (cubin)
-    options.push_back("--ptxas-options=-v");
+  std::vector<std::string> options = builtInOptions(req.arch);
   options.insert(options.end(), req.options.begin(), req.options.end());
   std::vector<const char *> argv;
   for (const std::string &o : options)
     argv.push_back(o.c_str());
 
+  gCompilations.fetch_add(1);
   nvrtcProgram prog = nullptr;
   int r = a.nvrtcCreateProgram(&prog, req.source.c_str(), req.name.c_str(), 0, nullptr, nullptr);
   if (r != 0)
@@ -245,15 +290,15 @@ Result<NvrtcOutput> Nvrtc::compile(const NvrtcRequest &req) const {
     std::string entry;
     if (readFile(path, entry)) {
       NvrtcOutput out;
-      if (decodeEntry(entry, key, out)) {
+      std::string why = decodeEntry(entry, key, out);
+      auto info = why.empty() ? parsePtxasInfo(out.log) : Result<std::vector<PtxasInfo>>(Status::error(why));
+      if (info) {
         out.fromCache = true;
-        auto info = parsePtxasInfo(out.log);
-        if (!info)
-          return info.status();
+        out.cachePath = path;
         out.kernels = std::move(info.value());
         return out;
       }
-      note = "cache entry " + path + " is corrupt: recompiled";
+      note = "cache entry " + path + " " + (why.empty() ? "has a bad ptxas report" : why) + ": recompiled";
     }
   }
   auto out = compileUncached(req);
@@ -263,13 +308,17 @@ Result<NvrtcOutput> Nvrtc::compile(const NvrtcRequest &req) const {
   if (!info)
     return info.status();
   out->kernels = std::move(info.value());
-  out->cacheNote = note;
   if (!path.empty()) {
-    if (mkdir(req.cacheDir.c_str(), 0755) != 0 && errno != EEXIST)
-      return Status::error("nvrtc cache: cannot create " + req.cacheDir + ": " + std::strerror(errno));
-    if (Status s = writeFileAtomically(path, encodeEntry(key, out.value())); !s)
-      return s;
+    // A cache that cannot be written costs the next run a compile, nothing more.
+    Status s = makeDirectories(req.cacheDir);
+    if (s.ok())
+      s = writeFileAtomically(path, encodeEntry(key, out.value()));
+    if (s.ok())
+      out->cachePath = path;
+    else
+      note += (note.empty() ? "" : "; ") + std::string("not cached: ") + s.message();
   }
+  out->cacheNote = note;
   return out;
 }
 

@@ -3,7 +3,10 @@
 // NVRTC loaded with dlopen (no toolkit needed to build): CUDA C source ->
 // cubin for one sm_XX and its PTX, the compile log, and what ptxas said about
 // each kernel (registers, stack, spills), optionally cached on disk by a hash
-// of (NVRTC version, source, options, arch).
+// of (NVRTC version, source, options, arch). An entry carries its key and a
+// CRC32C of its contents: a corrupt, truncated or mismatching one is compiled
+// again and rewritten (cacheNote says so); a cache that cannot be written is a
+// note too, never a failure of the compile.
 //
 // Thread safety: compile() may be called from several threads at once; cache
 // entries are written to a temporary file and renamed into place.
@@ -38,7 +41,7 @@ struct NvrtcRequest {
   std::string name = "bmc_kernels.cu"; // shown in diagnostics
   std::string arch = "sm_80";          // sm_XX: cubin + PTX; compute_XX: PTX only
   std::vector<std::string> options;    // extra NVRTC options
-  std::string cacheDir;                // empty: no cache
+  std::string cacheDir;                // empty: no cache; created (with its parents) on first use
 };
 
 struct NvrtcOutput {
@@ -47,7 +50,10 @@ struct NvrtcOutput {
   std::string log;   // NVRTC's log, including ptxas's -v report
   std::vector<PtxasInfo> kernels; // parsed from the log (sm_XX only)
   bool fromCache = false;
-  std::string cacheNote; // why a cache entry was not used (e.g. corrupt), else empty
+  std::string cachePath; // the entry read or written (cacheDir set), else empty
+  // Why a cache entry was not used (corrupt, truncated, another key) or could
+  // not be written ("not cached: ..."), else empty; several joined by "; ".
+  std::string cacheNote;
 };
 
 class Nvrtc {
@@ -60,6 +66,9 @@ public:
   Result<NvrtcOutput> compile(const NvrtcRequest &request) const;
 
   const std::string &libraryPath() const { return path_; }
+  // How many programs NVRTC has compiled in this process (cache hits not
+  // counted): how tests see that a cache hit did not call it.
+  static uint64_t compilations();
   int versionMajor() const { return major_; }
   int versionMinor() const { return minor_; }
 

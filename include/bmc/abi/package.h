@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -127,11 +128,43 @@ bool decodeCudaSection(const uint8_t *data, size_t size, uint64_t weightsBytes, 
 /// types or shapes, is an error.
 Result<std::vector<CudaWeight>> cudaProgramWeights(const std::string &source);
 
-/// bmc-compile --target cuda: the section for `emitted` (the whole-model
-/// CUDA C): its functions and weights (offsets unset: the caller places them
-/// in the weights section) and NVRTC's cubin and PTX for each of
-/// cudaPackageArchs(). Without NVRTC, an error saying so.
+/// The section for `emitted` (the whole-model CUDA C) without binaries: its
+/// functions and weights (offsets unset: the caller places them in the
+/// weights). What the package and the JIT share.
+Result<CudaSection> cudaSectionOf(const std::string &emitted);
+
+/// bmc-compile --target cuda: cudaSectionOf(emitted) with NVRTC's cubin and
+/// PTX for each of cudaPackageArchs(). Without NVRTC, an error saying so.
 Result<CudaSection> buildCudaSection(const std::string &emitted);
+
+/// What compileOnnx with Target::Cuda (the JIT) hands the runtime: the
+/// section without binaries (cudaSectionOf, the weights placed as in a
+/// package's weights section), and the weights themselves, built on request
+/// once the device is open and its kernels compiled (a model that cannot run
+/// here fails before its weights are laid out).
+struct CudaJitParts {
+  CudaSection section;
+  ModelSignature signature;
+  uint64_t weightBytes = 0; ///< the weights' size, as the package's weights section
+  /// Fills `blob` (weightBytes, 64-byte aligned) as the package's weights
+  /// section would be; false with `error`.
+  std::function<bool(uint8_t *blob, std::string &error)> buildWeights;
+  int threads = 0; ///< the model's host threads (LoadOptions::threads)
+  /// As CompileOptions' (may be empty); NVRTC's outcome ("NVRTC sm_90:
+  /// compiled (N s), cached at PATH", "... cache hit PATH") goes to both.
+  std::function<void(const std::string &)> progress, remarks;
+};
+
+/// The JIT's start on CUDA device 0: its sm_XY from the device, the kernels
+/// compiled for it by NVRTC through the cache (cudaJitCacheDir), then the same
+/// DeviceModel / DeviceGeneration as a CUDA package. One-line errors: no
+/// libcuda, no GPU, no NVRTC, a compile error.
+Result<std::shared_ptr<Model>> startCudaJit(CudaJitParts parts);
+
+/// Where the JIT keeps NVRTC's output: $BMC_CUDA_CACHE if set ("off": no
+/// cache, the empty string), else $XDG_CACHE_HOME/bmc/nvrtc, else
+/// ~/.cache/bmc/nvrtc (the CPU calibration cache's directory).
+std::string cudaJitCacheDir();
 
 } // namespace bmc::pkg
 

@@ -20,6 +20,11 @@
 // session with the model's options, and cudaModuleImage's choice of binary.
 // GreedyOnTheGpu: the same comparisons (greedy and speculative) through
 // Model::load(device cuda), the real loader (skipped without a GPU unless BMC_REQUIRE_GPU=1).
+// The JIT: compileOnnx of the same llama.onnx with target cuda and the same
+// options, started through its seam (compileOnnxCuda + startCudaJitOn: a
+// CpuDevice and the same table): the package's source, weight table and
+// weight bytes, and the same greedy tokens as the CPU package and as the CUDA
+// package; JitOnTheGpu: compileOnnx itself on GPU 0 (NVRTC for its sm_XY).
 //
 // Tolerances: f32 caches 1e-4 absolute (the two paths differ in summation
 // order only); bf16 caches 2e-3 (each side rounds its own K/V to bf16, values
@@ -49,11 +54,14 @@ static std::atomic<int> gIndexFaults{0};
 #include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
 // clang-format on
 
+#include "bmc/compiler.h"
 #include "bmc/cost_model.h"
 #include "bmc/session.h"
 #include "bmc/speculative.h"
+#include "compiler/CompileCuda.h"
 #include "device_backends.h"
 #include "emitted_env.h"
+#include "runtime/CudaJit.h"
 #include "runtime/CudaPackage.h"
 #include "runtime/DeviceModel.h"
 #include "runtime/device/CpuDevice.h"
@@ -62,6 +70,7 @@ static std::atomic<int> gIndexFaults{0};
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -507,6 +516,123 @@ TEST(DeviceSession, TheBinaryForTheDevice) {
   ASSERT_FALSE(older.ok());
   EXPECT_NE(older.status().message().find("sm_80, sm_90"), std::string::npos) << older.status().message();
   EXPECT_NE(older.status().message().find("sm_75"), std::string::npos) << older.status().message();
+}
+
+// compileOnnx's options for the JIT: those the packages were compiled with
+// (tests/unit/device/CMakeLists.txt: --kv-type, --kv-padding).
+CompileOptions jitOptions(std::vector<std::string> *said) {
+  CompileOptions o;
+  o.target = Target::Cuda;
+  EXPECT_TRUE(parseKVType(BMC_MODEL_KV_TYPE, o.kvType));
+  EXPECT_TRUE(parseKVPadding(BMC_MODEL_KV_PADDING, o.kvPadding));
+  if (said) {
+    o.progress = [said](const std::string &m) { said->push_back("progress: " + m); };
+    o.remarks = [said](const std::string &m) { said->push_back("remark: " + m); };
+  }
+  return o;
+}
+
+// The JIT of llama.onnx through the seam: the CpuDevice and this binary's table.
+std::shared_ptr<Model> jitEmulated(std::vector<std::string> *said = nullptr) {
+  auto start = [](pkg::CudaJitParts parts) {
+    device::ModuleImage image;
+    image.format = device::ModuleFormat::HostTable;
+    image.hostKernels = kTable;
+    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    return startCudaJitOn(std::move(parts), std::make_unique<device::CpuDevice>(), &image);
+  };
+  auto m = compileOnnxCuda(BMC_MODEL_ONNX, jitOptions(said), start);
+  if (!m) {
+    ADD_FAILURE() << m.status().message();
+    return nullptr;
+  }
+  return m.value();
+}
+
+// The JIT's model is the CUDA package's: the same CUDA C, weight table and
+// weight bytes, the same device program; its greedy tokens are the CPU
+// package's and the CUDA package's.
+TEST(DeviceSession, TheJitIsTheCudaPackage) {
+  std::vector<std::string> said;
+  auto jit = jitEmulated(&said);
+  auto pkgModel = loadEmulated();
+  if (!jit || !pkgModel) return;
+  const DeviceModel *j = jit->deviceModel(), *p = pkgModel->deviceModel();
+  ASSERT_NE(j, nullptr) << "the JIT's model has no device part";
+  EXPECT_EQ(j->binary, "host table (JIT)");
+  EXPECT_EQ(j->source, p->source) << "the JIT's CUDA C is not the package's";
+  EXPECT_EQ(j->function, p->function);
+  EXPECT_EQ(j->weightBytes, p->weightBytes);
+  ASSERT_EQ(j->weightTable.size(), p->weightTable.size());
+  for (size_t i = 0; i < p->weightTable.size(); ++i) {
+    const pkg::CudaWeight &a = j->weightTable[i], &b = p->weightTable[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.type, b.type);
+    EXPECT_EQ(a.dims, b.dims);
+    EXPECT_EQ(a.offset, b.offset) << a.name;
+    ASSERT_EQ(a.bytes, b.bytes) << a.name;
+    EXPECT_EQ(std::memcmp(j->weights.get() + a.offset, p->weights.get() + b.offset, a.bytes), 0)
+        << a.name << ": the JIT's bytes differ from the package's";
+  }
+  EXPECT_EQ(jit->signature().decoder.kvMode, pkgModel->signature().decoder.kvMode);
+  EXPECT_EQ(jit->signature().decoder.kvType, pkgModel->signature().decoder.kvType);
+  EXPECT_NE(std::find(said.begin(), said.end(), "progress: emit CUDA C"), said.end());
+  EXPECT_NE(std::find(said.begin(), said.end(), "progress: lay out the weights"), said.end());
+  for (const std::string &m : said) EXPECT_EQ(m.find("NVRTC"), std::string::npos) << m << " (the seam compiles nothing)";
+
+  gWorst = 0;
+  auto jitTokens = greedyAgainstCpu(jit);
+  auto pkgTokens = greedyAgainstCpu(pkgModel);
+  EXPECT_EQ(jitTokens.size(), size_t(kSteps));
+  EXPECT_EQ(jitTokens, pkgTokens) << "the JIT's tokens are not the CUDA package's";
+  EXPECT_EQ(gIndexFaults.load(), 0);
+  std::printf("JIT (%s caches, emulated): tokens", BMC_MODEL_KV_TYPE);
+  for (int64_t t : jitTokens) std::printf(" %lld", (long long)t);
+  std::printf(", the CUDA package's and the CPU package's; largest logit difference %.3g\n", gWorst);
+}
+
+// What the JIT refuses is one line, before any device is opened.
+TEST(DeviceSession, TheJitsErrors) {
+  bool started = false;
+  auto start = [&](pkg::CudaJitParts) -> Result<std::shared_ptr<Model>> {
+    started = true;
+    return Status::error("not reached");
+  };
+  CompileOptions o = jitOptions(nullptr);
+  o.activations = ActivationFormat::Int8;
+  auto act = compileOnnxCuda(BMC_MODEL_ONNX, o, start);
+  ASSERT_FALSE(act);
+  EXPECT_NE(act.status().message().find("target cuda: activations int8 have no CUDA form"), std::string::npos)
+      << act.status().message();
+  EXPECT_EQ(act.status().message().find('\n'), std::string::npos);
+  // The runtime's error comes back with the model's path in front.
+  auto failed = compileOnnxCuda(BMC_MODEL_ONNX, jitOptions(nullptr), [](pkg::CudaJitParts) {
+    return Result<std::shared_ptr<Model>>(Status::error("device cuda: no libcuda.so.1"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.status().message(), std::string(BMC_MODEL_ONNX) + ": device cuda: no libcuda.so.1");
+  EXPECT_FALSE(started);
+}
+
+// compileOnnx itself on GPU 0: NVRTC for its sm_XY (cached), then the tokens
+// of the CPU package.
+TEST(DeviceSession, JitOnTheGpu) {
+  {
+    auto d = device::CudaDevice::create(0);
+    if (!d) {
+      if (bmc_device_test::deviceAbsent(d.status().message()) && !bmc_device_test::gpuRequired())
+        GTEST_SKIP() << "no GPU: " << d.status().message();
+      FAIL() << d.status().message();
+    }
+  }
+  std::vector<std::string> said;
+  auto m = compileOnnx(BMC_MODEL_ONNX, jitOptions(&said));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (const std::string &s : said)
+    if (s.find("NVRTC") != std::string::npos) std::printf("%s\n", s.c_str());
+  std::printf("%s\n", m.value()->codeDescription().c_str());
+  auto tokens = greedyAgainstCpu(m.value());
+  EXPECT_EQ(tokens.size(), size_t(kSteps));
 }
 
 // The same through the real loader on GPU 0 (the package's cubin or PTX).

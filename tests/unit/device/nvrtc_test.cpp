@@ -1,7 +1,11 @@
 // NVRTC: every CUDA kernel of runtime/device/cuda compiles to cubin for sm_80
-// and sm_90 within the spill budget (read from ptxas's -v report); the cache;
-// compile errors as one line. Skips only when libnvrtc is absent and the build
+// and sm_90 within the spill budget (read from ptxas's -v report); the cache
+// (hits without calling NVRTC, corrupt / truncated / mismatching entries
+// recompiled and rewritten, an unwritable directory still compiles); the
+// JIT's use of it (cudaJitImage: its remarks, NVRTC missing) and where it
+// lives (cudaJitCacheDir); compile errors as one line. Skips only when libnvrtc is absent and the build
 // was configured without CUDA (BMC_CUDA_CONFIGURED=0).
+#include "runtime/CudaJit.h"
 #include "runtime/device/KernelLibrary.h"
 #include "runtime/device/Nvrtc.h"
 
@@ -35,6 +39,16 @@ extern "C" __global__ void bmc_scale(float *x, float a, int n) {
   if (i < n) x[i] *= a;
 }
 )";
+
+std::string readAll(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void writeAll(const std::string &path, const std::string &data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), std::streamsize(data.size()));
+}
 
 std::string makeTempDir() {
   char tmpl[] = "/tmp/bmc_nvrtc_cache_XXXXXX";
@@ -132,12 +146,199 @@ TEST(Nvrtc, CacheHitsOnTheSameInputsOnly) {
   auto fourth = nvrtc.compile(req);
   ASSERT_TRUE(fourth) << fourth.status().message();
   EXPECT_FALSE(fourth->fromCache);
-  EXPECT_NE(fourth->cacheNote.find("corrupt"), std::string::npos) << fourth->cacheNote;
+  EXPECT_NE(fourth->cacheNote.find("truncated"), std::string::npos) << fourth->cacheNote;
   EXPECT_EQ(fourth->cubin, first->cubin);
   auto fifth = nvrtc.compile(req);
   ASSERT_TRUE(fifth);
   EXPECT_TRUE(fifth->fromCache);
   std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// Each damaged entry is noticed (the note says how), compiled again (NVRTC
+// called: the counter moves) and rewritten (the next call hits, the file is
+// the first one's again). Another arch or source is another entry; a
+// directory that cannot be made is a note, and the compile still succeeds.
+TEST(Nvrtc, CacheEntriesAreCheckedAndRewritten) {
+  NVRTC_OR_SKIP(nvrtc);
+  std::string dir = makeTempDir();
+  ASSERT_FALSE(dir.empty());
+  NvrtcRequest req;
+  req.source = kSmallKernel;
+  req.arch = "sm_80";
+  req.cacheDir = dir + "/a/b/cache"; // parents made too
+  const uint64_t before = Nvrtc::compilations();
+  auto first = nvrtc.compile(req);
+  ASSERT_TRUE(first) << first.status().message();
+  EXPECT_FALSE(first->fromCache);
+  EXPECT_EQ(Nvrtc::compilations(), before + 1);
+  const std::string path = req.cacheDir + "/" + nvrtcCacheKey(nvrtc.versionMajor(), nvrtc.versionMinor(), req) +
+                           ".sm_80.bmcnvrtc";
+  EXPECT_EQ(first->cachePath, path);
+  EXPECT_TRUE(first->cacheNote.empty()) << first->cacheNote;
+  const std::string good = readAll(path);
+  ASSERT_GT(good.size(), first->cubin.size());
+  auto hit = nvrtc.compile(req);
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->fromCache);
+  EXPECT_EQ(hit->cachePath, path);
+  EXPECT_EQ(Nvrtc::compilations(), before + 1) << "a cache hit called NVRTC";
+
+  struct Damage {
+    const char *what, *note;
+    std::string bytes;
+  };
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x40; // inside the cubin or PTX: only the checksum sees it
+  std::string otherKey = good;
+  otherKey[8] = otherKey[8] == '0' ? '1' : '0'; // the key's first hex digit
+  const Damage damages[] = {{"a flipped byte", "checksum", flipped},
+                            {"a truncated entry", "truncated", good.substr(0, good.size() - 100)},
+                            {"a cut header", "truncated", good.substr(0, 20)},
+                            {"another key's entry", "another key", otherKey},
+                            {"not an entry", "not a bmc NVRTC cache entry", "hello"}};
+  uint64_t calls = before + 1;
+  for (const Damage &d : damages) {
+    writeAll(path, d.bytes);
+    auto again = nvrtc.compile(req);
+    ASSERT_TRUE(again) << d.what << ": " << again.status().message();
+    EXPECT_FALSE(again->fromCache) << d.what;
+    EXPECT_EQ(Nvrtc::compilations(), ++calls) << d.what << ": not compiled again";
+    EXPECT_NE(again->cacheNote.find(d.note), std::string::npos) << d.what << ": " << again->cacheNote;
+    EXPECT_NE(again->cacheNote.find("recompiled"), std::string::npos) << d.what << ": " << again->cacheNote;
+    EXPECT_EQ(again->cubin, first->cubin) << d.what;
+    // Rewritten (not byte for byte: the log has ptxas's compile time), and it hits.
+    EXPECT_TRUE(readAll(path) != d.bytes) << d.what << ": the entry was not rewritten";
+    auto after = nvrtc.compile(req);
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(after->fromCache) << d.what << ": the rewritten entry does not hit";
+    EXPECT_EQ(after->cubin, first->cubin) << d.what;
+  }
+  EXPECT_EQ(Nvrtc::compilations(), calls);
+
+  // Another arch and another source: entries of their own beside the first.
+  NvrtcRequest other = req;
+  other.arch = "sm_90";
+  auto sm90 = nvrtc.compile(other);
+  ASSERT_TRUE(sm90);
+  EXPECT_FALSE(sm90->fromCache);
+  other = req;
+  other.source += "// another source\n";
+  auto src = nvrtc.compile(other);
+  ASSERT_TRUE(src);
+  EXPECT_FALSE(src->fromCache);
+  EXPECT_NE(sm90->cachePath, path);
+  EXPECT_NE(src->cachePath, path);
+  EXPECT_NE(src->cachePath, sm90->cachePath);
+  EXPECT_EQ(Nvrtc::compilations(), calls + 2);
+  auto still = nvrtc.compile(req); // the first entry is still there
+  ASSERT_TRUE(still);
+  EXPECT_TRUE(still->fromCache);
+
+  // A cache directory under a regular file cannot be made (even as root).
+  writeAll(dir + "/file", "x");
+  other = req;
+  other.cacheDir = dir + "/file/cache";
+  auto unwritable = nvrtc.compile(other);
+  ASSERT_TRUE(unwritable) << unwritable.status().message();
+  EXPECT_EQ(unwritable->cubin, first->cubin);
+  EXPECT_TRUE(unwritable->cachePath.empty());
+  EXPECT_NE(unwritable->cacheNote.find("not cached"), std::string::npos) << unwritable->cacheNote;
+  EXPECT_NE(unwritable->cacheNote.find(dir + "/file"), std::string::npos) << unwritable->cacheNote;
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// The JIT's kernels through the cache: the first call compiles and says where
+// it cached them, the second hits without NVRTC, BMC_CUDA_CACHE=off (an empty
+// directory) compiles and says it did not cache.
+TEST(CudaJit, CompilesOnceThenHitsTheCache) {
+  NVRTC_OR_SKIP(nvrtc);
+  (void)nvrtc;
+  std::string dir = makeTempDir();
+  ASSERT_FALSE(dir.empty());
+  const std::string emitted = "extern \"C\" __global__ void bmc_jit_probe(float *x) { x[threadIdx.x] = 1.0f; }\n";
+  std::vector<std::string> remarks;
+  auto tell = [&](const std::string &m) { remarks.push_back(m); };
+  const uint64_t before = Nvrtc::compilations();
+  std::string binary;
+  auto first = bmc::cudaJitImage(emitted, "sm_90", dir, Nvrtc::load(), tell, &binary);
+  ASSERT_TRUE(first) << first.status().message();
+  EXPECT_EQ(first->format, ModuleFormat::Cubin);
+  EXPECT_EQ(first->bytes.compare(0, 4, "\x7f" "ELF"), 0);
+  EXPECT_EQ(binary, "cubin sm_90 (NVRTC JIT)");
+  EXPECT_EQ(Nvrtc::compilations(), before + 1);
+  ASSERT_EQ(remarks.size(), 1u);
+  EXPECT_EQ(remarks[0].rfind("NVRTC sm_90: compiled (", 0), 0u) << remarks[0];
+  EXPECT_NE(remarks[0].find(" s), cached at " + dir + "/"), std::string::npos) << remarks[0];
+  const std::string path = remarks[0].substr(remarks[0].find("cached at ") + 10);
+  EXPECT_FALSE(readAll(path).empty()) << path;
+
+  remarks.clear();
+  auto second = bmc::cudaJitImage(emitted, "sm_90", dir, Nvrtc::load(), tell);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->bytes, first->bytes);
+  EXPECT_EQ(Nvrtc::compilations(), before + 1) << "the cache hit called NVRTC";
+  ASSERT_EQ(remarks.size(), 1u);
+  EXPECT_EQ(remarks[0], "NVRTC sm_90: cache hit " + path);
+
+  // A corrupt entry: a remark that says so, compiled and cached again.
+  std::string e = readAll(path);
+  e[e.size() / 2] ^= 1;
+  writeAll(path, e);
+  remarks.clear();
+  auto third = bmc::cudaJitImage(emitted, "sm_90", dir, Nvrtc::load(), tell);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(Nvrtc::compilations(), before + 2);
+  ASSERT_EQ(remarks.size(), 2u);
+  EXPECT_NE(remarks[0].find("fails its checksum: recompiled"), std::string::npos) << remarks[0];
+  EXPECT_NE(remarks[1].find("cached at " + path), std::string::npos) << remarks[1];
+
+  remarks.clear();
+  auto off = bmc::cudaJitImage(emitted, "sm_90", "", Nvrtc::load(), tell);
+  ASSERT_TRUE(off);
+  EXPECT_EQ(Nvrtc::compilations(), before + 3);
+  ASSERT_EQ(remarks.size(), 1u);
+  EXPECT_NE(remarks[0].find("not cached (BMC_CUDA_CACHE=off)"), std::string::npos) << remarks[0];
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+// NVRTC missing (Nvrtc::load's error, given here: hiding the library from a
+// process that may have loaded it is not possible) is one line that says
+// what needs it and what to do.
+TEST(CudaJit, NvrtcMissingIsOneLine) {
+  bmc::Result<const Nvrtc *> missing(bmc::Status::error("no libnvrtc found (tried /x/libnvrtc.so.13)"));
+  auto image = bmc::cudaJitImage("extern \"C\" __global__ void k() {}\n", "sm_90", "", missing, {});
+  ASSERT_FALSE(image);
+  const std::string &m = image.status().message();
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_NE(m.find("device cuda: the JIT compiles the kernels with NVRTC, which cannot be loaded: no libnvrtc found"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("bmc-compile --target cuda"), std::string::npos) << m;
+}
+
+// BMC_CUDA_CACHE (a directory, or off), else $XDG_CACHE_HOME/bmc/nvrtc, else
+// ~/.cache/bmc/nvrtc.
+TEST(CudaJit, TheCacheDirectory) {
+  struct Env {
+    std::string name, old;
+    bool had;
+    explicit Env(const char *n) : name(n), had(std::getenv(n) != nullptr) {
+      if (had) old = std::getenv(n);
+    }
+    ~Env() {
+      if (had) setenv(name.c_str(), old.c_str(), 1);
+      else unsetenv(name.c_str());
+    }
+  } cache("BMC_CUDA_CACHE"), xdg("XDG_CACHE_HOME"), home("HOME");
+  setenv("BMC_CUDA_CACHE", "/some/dir", 1);
+  EXPECT_EQ(bmc::pkg::cudaJitCacheDir(), "/some/dir");
+  setenv("BMC_CUDA_CACHE", "off", 1);
+  EXPECT_EQ(bmc::pkg::cudaJitCacheDir(), "");
+  unsetenv("BMC_CUDA_CACHE");
+  setenv("XDG_CACHE_HOME", "/xdg", 1);
+  EXPECT_EQ(bmc::pkg::cudaJitCacheDir(), "/xdg/bmc/nvrtc");
+  unsetenv("XDG_CACHE_HOME");
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(bmc::pkg::cudaJitCacheDir(), "/home/u/.cache/bmc/nvrtc");
 }
 
 TEST(Nvrtc, CompileErrorIsOneLineNamingTheProgram) {
