@@ -429,7 +429,7 @@ Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Dev
 
 device::DeviceGenerationOptions deviceGenerationDefaults(const DecoderInfo &d) {
   device::DeviceGenerationOptions o;
-  o.kvMode = d.kvMode == "prealloc" ? "prealloc" : "bmc";
+  o.kvMode = d.kvMode == "prealloc" || d.kvMode == "concat" ? d.kvMode : "bmc";
   if (d.r > 0) o.r = d.r; // else DeviceGenerationOptions' fixed default (no device cost model yet)
   return o;
 }

@@ -78,10 +78,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
   if (DeviceModel *dm = model->deviceModel()) {
-    // On the device: bmc or prealloc, the last position's logits, a fixed r
-    // (session.h); the device's cost model is not calibrated in a session yet.
-    if (mode == "concat")
-      return Status::error("Session: kv mode concat does not run on a device (only in-place caches: bmc, prealloc)");
+    // On the device: the last position's logits, a fixed r (session.h); the
+    // device's cost model is not calibrated in a session yet.
     if (opts.keepAllLogits)
       return Status::error("Session: keepAllLogits is not supported on a device (its generation copies back the last "
                            "position's logits only)");
@@ -92,7 +90,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     o.maxContext = s->maxContext_;
     s->r_ = mode == "bmc" ? s->fixedR_ : 0;
     s->dev_ = std::make_unique<OnDevice>();
-    if (dm->spare && dm->spareOptions.kvMode == o.kvMode && (o.kvMode == "prealloc" || dm->spareOptions.r == o.r) &&
+    if (dm->spare && dm->spareOptions.kvMode == o.kvMode && (o.kvMode != "bmc" || dm->spareOptions.r == o.r) &&
         dm->spare->maxContext() == o.maxContext) {
       s->dev_->gen = std::move(dm->spare); // created at load with these options
     } else {
@@ -303,7 +301,19 @@ Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
   std::memcpy(logits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
   allLogits_ = Tensor(DType::F32, {1, 1, V});
   std::memcpy(allLogits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  deviceKVStats();
+  return Status();
+}
+
+void Session::deviceKVStats() {
+  const device::DeviceGeneration &g = *dev_->gen;
   stats_.bytesAllocated = stats_.bytesUsed = stats_.reallocations = stats_.bytesCopied = 0;
+  if (const device::DeviceConcatCaches *cc = g.concatCaches()) { // a new buffer per run, as on the CPU
+    stats_.bytesAllocated = cc->stats().bytesPooled; // live and pooled: the device memory they hold
+    stats_.bytesUsed = cc->stats().bytesLive;
+    stats_.reallocations = cc->stats().concats;
+    stats_.bytesCopied = cc->stats().bytesCopied;
+  }
   for (size_t i = 0; i < g.caches(); ++i) {
     const device::DeviceKVCache &c = g.cache(i);
     const int64_t rowBytes = c.rowBytes() * c.blocks(); // one token, all heads
@@ -313,7 +323,6 @@ Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
     stats_.bytesCopied += c.stats().bytesCopied;
   }
   stats_.peakBytesAllocated = std::max(stats_.peakBytesAllocated, stats_.bytesAllocated);
-  return Status();
 }
 
 Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
@@ -389,11 +398,10 @@ Status Session::truncate(int64_t length) {
   if (length == length_) return Status();
   if (dev_) {
     // The device's rows past `length` are spare again (DeviceGeneration::truncate).
+    // concat: cropped into new buffers (a copy).
     if (Status s = dev_->gen->truncate(length); !s.ok()) return s;
     length_ = length;
-    stats_.bytesUsed = 0;
-    for (size_t i = 0; i < dev_->gen->caches(); ++i)
-      stats_.bytesUsed += length_ * dev_->gen->cache(i).rowBytes() * dev_->gen->cache(i).blocks();
+    deviceKVStats();
     return Status();
   }
   if (mode_ == "concat") {

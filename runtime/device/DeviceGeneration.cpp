@@ -44,8 +44,8 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
                                                                    const DeviceDecoderSignature &sig,
                                                                    const DeviceGenerationOptions &opts) {
   const std::string at = "device generation @" + function + ": ";
-  if (opts.kvMode != "bmc" && opts.kvMode != "prealloc")
-    return Status::error(at + "kv mode '" + opts.kvMode + "' (expected bmc or prealloc)");
+  if (opts.kvMode != "bmc" && opts.kvMode != "prealloc" && opts.kvMode != "concat")
+    return Status::error(at + "kv mode '" + opts.kvMode + "' (expected bmc, prealloc or concat)");
   if (opts.kvMode == "bmc" && opts.r < 1)
     return Status::error(at + "r " + std::to_string(opts.r) + " spare rows (expected at least 1)");
   std::unique_ptr<DeviceGeneration> g(new DeviceGeneration(device));
@@ -85,10 +85,16 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
                     tensor(sig.positionIds, "position_ids", g->positionsType_)})
     if (!st)
       return st;
-  for (const DeviceDecoderSignature::Cache &c : sig.caches) {
+  if (opts.kvMode == "concat") {
+    if (Status st = g->createConcatCaches(inputs, fed); !st)
+      return st;
+  }
+  for (const DeviceDecoderSignature::Cache &c : opts.kvMode == "concat" ? std::vector<DeviceDecoderSignature::Cache>()
+                                                                         : sig.caches) {
     if (!c.present.empty())
       return Status::error(at + "cache '" + c.past + "' is returned as '" + c.present +
-                           "' (concat mode): only in-place caches (bmc, prealloc) run on a device");
+                           "' (a model compiled with --kv concat): kv mode " + opts.kvMode +
+                           " needs in-place caches");
     auto it = inputs.find(c.past);
     if (it == inputs.end() || it->second->kind != "kv_cache")
       return Status::error(at + "cache '" + c.past + "' is not a KV cache input of the function");
@@ -112,6 +118,33 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
     return Status::error(at + "no output '" + sig.logits + "' (the logits)");
   g->logitsOutput_ = size_t(lo - outs.begin());
   return g;
+}
+
+Status DeviceGeneration::createConcatCaches(const std::map<std::string, const ProgramInput *> &inputs,
+                                            std::map<std::string, bool> &fed) {
+  std::vector<DeviceConcatCaches::Spec> specs;
+  const std::vector<std::string> &outs = program_->outputNames();
+  for (const DeviceDecoderSignature::Cache &c : sig_.caches) {
+    if (c.present.empty())
+      return Status::error(at_ + "cache '" + c.past + "' is in place (a model compiled with --kv bmc or " +
+                           "prealloc): kv mode concat needs the graph's past and present tensors");
+    auto it = inputs.find(c.past);
+    if (it == inputs.end() || it->second->kind != "tensor")
+      return Status::error(at_ + "cache '" + c.past + "' is not a tensor input of the function");
+    const ProgramInput &i = *it->second;
+    if (i.dims.size() != 4 || i.dims[1] < 1 || i.dims[3] < 1)
+      return Status::error(at_ + "cache '" + c.past + "' of dims " + programDimsText(i.dims) +
+                           ", expected [batch, heads, length, head_dim] with static heads and head_dim");
+    if (std::find(outs.begin(), outs.end(), c.present) == outs.end())
+      return Status::error(at_ + "cache '" + c.past + "': no output '" + c.present + "' (its present)");
+    specs.push_back({c.past, c.present, i.type, i.dims[1], i.dims[3]});
+    fed[c.past] = true;
+  }
+  auto cc = DeviceConcatCaches::create(device_, std::move(specs));
+  if (!cc)
+    return Status::error(at_ + cc.status().message());
+  concat_ = std::move(cc.value());
+  return Status();
 }
 
 DeviceGeneration::~DeviceGeneration() {
@@ -163,15 +196,22 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
       pos[size_t(i)] = length_ + i;
     in.tensors[sig_.positionIds] = integers(positionsType_, {1, seq}, pos);
   }
+  ProgramKept kept;
+  if (concat_)
+    concat_->bind(in, kept);
   std::vector<bmc_kv_buffer> bufs(caches_.size());
   for (size_t k = 0; k < caches_.size(); ++k) {
     bufs[k] = bmc_kv_buffer{reinterpret_cast<void *>(caches_[k].kv->data()), 1, caches_[k].kv->capacity(), length_};
     in.caches[caches_[k].name] = &bufs[k];
   }
   DeviceGenerationStep out;
-  auto r = program_->run(in, graphed ? &graph_ : nullptr, graphed ? &out.graph : nullptr);
+  auto r = program_->run(in, graphed ? &graph_ : nullptr, graphed ? &out.graph : nullptr,
+                         concat_ ? &kept : nullptr);
   if (!r)
     return r.status();
+  if (concat_) // the presents become the pasts (checked: one row per token)
+    if (Status st = concat_->commit(kept, 1, total); !st)
+      return Status::error(at_ + st.message());
   for (size_t k = 0; k < caches_.size(); ++k)
     if (bufs[k].valid != total) // a function that appends other than one row per token
       return Status::error(at_ + "KV cache '" + caches_[k].name + "' holds " +
@@ -196,6 +236,8 @@ Result<DeviceGenerationStep> DeviceGeneration::prefill(const std::vector<int64_t
     return Status::error(at_ + "prefill: prompt of " + std::to_string(prompt.size()) +
                          " tokens is longer than the maximum context of " + std::to_string(maxContext_));
   length_ = 0; // the caches' rows are spare again (a failed prefill leaves none valid)
+  if (concat_)
+    concat_->clear();
   return run(prompt, false);
 }
 
@@ -209,6 +251,9 @@ Status DeviceGeneration::truncate(int64_t length) {
   if (length < 0 || length > length_)
     return Status::error(at_ + "truncate: expected a length in [0, " + std::to_string(length_) +
                          "], found " + std::to_string(length));
+  if (concat_)
+    if (Status st = concat_->crop(length); !st)
+      return Status::error(at_ + "truncate: " + st.message());
   length_ = length;
   return Status();
 }

@@ -14,8 +14,11 @@
 // The pairing of caches: after the BMC pass a cache is one kv_cache input
 // (the present output it replaced is gone; its name is the input's
 // bmc.kv_present attribute and is not needed to run), which the program
-// line records with its heads, head_dim and type. A cache still paired with
-// a present output (concat mode) has no device form here and is refused by
+// line records with its heads, head_dim and type. In concat mode (a model
+// compiled with --kv concat) a cache is the graph's past tensor input paired
+// with its present output: DeviceConcatCaches keeps each present on the
+// device and feeds it back as the next run's past (no host round trip);
+// truncate crops them (a copy). The other pairing for a mode is refused by
 // name.
 //
 // Errors are one line (a prompt past the maximum context, a cache that
@@ -31,6 +34,7 @@
 #define BMC_RUNTIME_DEVICE_DEVICEGENERATION_H
 
 #include "bmc/model.h"
+#include "runtime/device/DeviceConcatCache.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 
@@ -50,7 +54,7 @@ struct DeviceDecoderSignature {
   std::string logits = "logits";      // [1, seq, vocab] f32 output
   struct Cache {
     std::string past;    // the function's kv_cache input
-    std::string present; // the output it is returned as; "" in place (the only form run here)
+    std::string present; // the output it is returned as (concat mode); "" in place
   };
   std::vector<Cache> caches;
   // Token ids are checked against it when > 0 (without it, an id out of range
@@ -66,7 +70,9 @@ struct DeviceDecoderSignature {
 };
 
 struct DeviceGenerationOptions {
-  std::string kvMode = "bmc"; // "bmc" (grow by r) or "prealloc" (the maximum context at once)
+  // "bmc" (grow by r), "prealloc" (the maximum context at once) or "concat"
+  // (the graph's Concat: a new buffer per run, the model compiled so).
+  std::string kvMode = "bmc";
   int64_t r = 16;             // spare rows per growth in bmc mode (>= 1)
   int64_t maxContext = 0;     // tokens; 0: the signature's maxPositions, else 4096
   bool graphDecode = true;    // decode steps as one device graph (captured once, then updated)
@@ -97,19 +103,25 @@ public:
   // One token after the last; as a graph with graphDecode.
   Result<DeviceGenerationStep> step(int64_t token);
   // Keeps the first `length` tokens (0 <= length <= length()): rows past it
-  // are spare again (a rejected speculative draft).
+  // are spare again (a rejected speculative draft); concat: cropped, a copy.
   Status truncate(int64_t length);
 
   int64_t length() const { return length_; }
   int64_t maxContext() const { return maxContext_; }
+  // The in-place caches (bmc, prealloc; none in concat mode).
   size_t caches() const { return caches_.size(); }
   const DeviceKVCache &cache(size_t i) const { return *caches_[i].kv; }
   const std::string &cacheName(size_t i) const { return caches_[i].name; }
   DeviceProgram &program() { return *program_; }
+  // Concat mode's caches; null in the other modes.
+  const DeviceConcatCaches *concatCaches() const { return concat_.get(); }
 
 private:
   DeviceGeneration(Device &device) : device_(device) {}
   Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed);
+  // Concat mode's caches from the signature (each a past tensor input and its present output).
+  Status createConcatCaches(const std::map<std::string, const ProgramInput *> &inputs,
+                            std::map<std::string, bool> &fed);
 
   struct Cache {
     std::string name;
@@ -123,6 +135,7 @@ private:
   std::string idsType_, maskType_, positionsType_; // the program's element types of those inputs
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
+  std::unique_ptr<DeviceConcatCaches> concat_;
   int64_t maxContext_ = 0, length_ = 0;
   EmittedStepGraph graph_;
 };
