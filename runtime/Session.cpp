@@ -40,7 +40,7 @@ struct Session::Cache {
 };
 
 /// A device model's generation: the package's decoder program on the device
-/// (runtime/device/DeviceGeneration), batch 1.
+/// (runtime/device/DeviceGeneration), one row per prompt.
 struct Session::OnDevice {
   std::unique_ptr<device::DeviceGeneration> gen;
 };
@@ -288,19 +288,22 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   return Status();
 }
 
-Status Session::runOnDevice(const std::vector<int64_t> &tokens, bool prefill) {
+Status Session::runOnDevice(const std::vector<std::vector<int64_t>> &rows, bool prefill) {
   device::DeviceGeneration &g = *dev_->gen;
-  auto r = prefill ? g.prefill(tokens) : g.step(tokens[0]);
+  std::vector<int64_t> tokens; // a step: one per row
+  if (!prefill)
+    for (const auto &r : rows) tokens.push_back(r[0]);
+  auto r = prefill ? g.prefillRows(rows) : g.stepRows(tokens);
   length_ = g.length(); // a failed prefill leaves none, a failed step the tokens before it
   if (!r) return r.status();
-  const int64_t V = int64_t(r->logits.size());
+  const int64_t B = g.batch(), V = int64_t(r->logits.size()) / B;
   if (V != dec_->vocab)
     return Status::error("device generation: " + std::to_string(V) + " logits, expected the model's vocabulary of " +
                          std::to_string(dec_->vocab));
-  logits_ = Tensor(DType::F32, {1, V});
-  std::memcpy(logits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
-  allLogits_ = Tensor(DType::F32, {1, 1, V});
-  std::memcpy(allLogits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  logits_ = Tensor(DType::F32, {B, V});
+  std::memcpy(logits_.data<float>(), r->logits.data(), size_t(B * V) * sizeof(float));
+  allLogits_ = Tensor(DType::F32, {B, 1, V});
+  std::memcpy(allLogits_.data<float>(), r->logits.data(), size_t(B * V) * sizeof(float));
   deviceKVStats();
   return Status();
 }
@@ -327,21 +330,17 @@ void Session::deviceKVStats() {
 
 Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
   if (prompts.empty() || prompts[0].empty()) return Status::error("prefill: expected at least one non-empty prompt");
-  if (dev_) {
-    if (prompts.size() != 1)
-      return Status::error("prefill: " + std::to_string(prompts.size()) +
-                           " sequences; a session on a device runs batch 1");
-    if (Status s = limits::checkBatchLimits(*dec_, maxContext_, 1, maxKVBytes_); !s.ok()) return s;
-    batch_ = 1;
-    length_ = 0;
-    stats_ = KVStats();
-    return runOnDevice(prompts[0], true);
-  }
   for (const auto &p : prompts)
     if (p.size() != prompts[0].size())
       return Status::error("prefill: expected prompts of equal length, found " + std::to_string(prompts[0].size()) +
                            " and " + std::to_string(p.size()) + " tokens");
   if (Status s = limits::checkBatchLimits(*dec_, maxContext_, int64_t(prompts.size()), maxKVBytes_); !s.ok()) return s;
+  if (dev_) { // the same rules: one row per prompt, all of one length
+    batch_ = int64_t(prompts.size());
+    length_ = 0;
+    stats_ = KVStats();
+    return runOnDevice(prompts, true);
+  }
   int64_t n = int64_t(prompts[0].size());
   if (n > maxContext_)
     return Status::error("prompt of " + std::to_string(n) + " tokens is longer than the model allows (" +
@@ -365,7 +364,11 @@ Status Session::step(const std::vector<int64_t> &tokens) try {
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
-  if (dev_) return runOnDevice(tokens, false);
+  if (dev_) {
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t t : tokens) rows.push_back({t});
+    return runOnDevice(rows, false);
+  }
   return run(tokens, 1, keepAllLogits_);
 } catch (const std::exception &e) {
   return limits::statusFromException("step", e);

@@ -99,8 +99,10 @@ Options:
                          cuda (and cpu one with CPU code: each other pairing
                          is a one-line error). cuda generates on GPU 0
                          (the package's cubin for its sm_XY, else the PTX
-                         of the highest architecture below it): batch 1,
-                         --kv bmc or prealloc, fixed r (--r, else the
+                         of the highest architecture below it): --batch
+                         as on the CPU (prompts of one length), --kv bmc
+                         or prealloc (concat for a package compiled with
+                         --kv concat), fixed r (--r, else the
                          compiled-in r, else 16), no speculative decoding;
                          without a GPU, the CUDA driver's one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its

@@ -21,12 +21,12 @@
 //
 // On a device (a model loaded with LoadOptions::device Cuda) prefill, step,
 // truncate and generate run the package's decoder program there
-// (runtime/device/DeviceGeneration): batch 1, kv mode bmc, prealloc or
-// concat (a package compiled with --kv concat: each run's presents stay in
-// device memory as the next run's pasts; truncate crops them, a copy),
-// greedy or sampled from the last position's logits (copied back into
-// logits()). Refused with a one-line error: keepAllLogits (at create), a
-// batch above 1 (at prefill), extend() and speculative decoding.
+// (runtime/device/DeviceGeneration): batches as on the CPU (prompts of one
+// length), kv mode bmc, prealloc or concat (a package compiled with --kv
+// concat: each run's presents stay in device memory as the next run's
+// pasts; truncate crops them, a copy), greedy or sampled from each row's
+// last-position logits (copied back into logits()). Refused with a one-line
+// error: keepAllLogits (at create), extend() and speculative decoding.
 // r there is fixed: SessionOptions::r, else the compiled-in r, else 16 (no
 // cost model: the device's is not calibrated in a session yet).
 //
@@ -198,7 +198,7 @@ private:
   std::vector<std::vector<int64_t>> generated_;
   struct OnDevice; // a device model's generation (Session.cpp)
   std::unique_ptr<OnDevice> dev_;
-  Status runOnDevice(const std::vector<int64_t> &tokens, bool prefill);
+  Status runOnDevice(const std::vector<std::vector<int64_t>> &rows, bool prefill); // prefill: the prompts; step: a token per row
   void deviceKVStats(); // stats_ from the device generation's caches
 };
 

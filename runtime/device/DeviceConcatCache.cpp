@@ -72,12 +72,12 @@ void DeviceConcatCaches::give(DevicePtr p) {
     it->second.free = true;
 }
 
-void DeviceConcatCaches::bind(ProgramInputs &in, ProgramKept &kept) {
+void DeviceConcatCaches::bind(ProgramInputs &in, ProgramKept &kept, int64_t batch) {
   kept.names.clear(), kept.tensors.clear();
   for (const Cache &c : caches_) {
     DeviceTensor past = c.rows;
-    if (!past.data) // before the first run: [1, heads, 0, head_dim]
-      past = DeviceTensor{empty_, c.spec.type, {1, c.spec.heads, 0, c.spec.headDim}};
+    if (!past.data) // before the first run: [batch, heads, 0, head_dim]
+      past = DeviceTensor{empty_, c.spec.type, {batch, c.spec.heads, 0, c.spec.headDim}};
     in.onDevice[c.spec.past] = past;
     kept.names.push_back(c.spec.present);
   }

@@ -47,9 +47,9 @@ public:
   static Result<std::unique_ptr<DeviceConcatCaches>> create(Device &device, std::vector<Spec> specs);
   ~DeviceConcatCaches();
 
-  // Feeds each past ([batch, heads, rows, head_dim]; no rows after clear())
-  // and asks for each present to stay on the device.
-  void bind(ProgramInputs &in, ProgramKept &kept);
+  // Feeds each past ([batch, heads, rows, head_dim]; no rows after clear(),
+  // then `batch` rows) and asks for each present to stay on the device.
+  void bind(ProgramInputs &in, ProgramKept &kept, int64_t batch);
   // After a successful run: each present (batch x heads x `rows` rows, else
   // an error and the presents given back) becomes the past.
   Status commit(ProgramKept &kept, int64_t batch, int64_t rows);

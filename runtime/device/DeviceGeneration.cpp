@@ -105,7 +105,7 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
     auto kv = DeviceKVCache::create(device, o);
     if (!kv)
       return Status::error(at + "cache '" + c.past + "': " + kv.status().message());
-    g->caches_.push_back({c.past, std::move(kv.value())});
+    g->caches_.push_back({c.past, std::move(kv.value()), o});
     fed[c.past] = true;
   }
   for (const ProgramInput &i : g->program_->inputs())
@@ -170,8 +170,24 @@ HostTensor integers(const std::string &type, std::vector<int64_t> dims, const st
 
 } // namespace
 
+Status DeviceGeneration::setBatch(int64_t batch) {
+  if (batch == batch_)
+    return Status();
+  for (Cache &c : caches_) {
+    c.kv.reset(); // its memory freed before the new one takes its own
+    c.options.batch = batch;
+    auto kv = DeviceKVCache::create(device_, c.options);
+    if (!kv)
+      return Status::error(at_ + "cache '" + c.name + "' for a batch of " + std::to_string(batch) + ": " +
+                           kv.status().message());
+    c.kv = std::move(kv.value());
+  }
+  batch_ = batch;
+  return Status();
+}
+
 Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &tokens, bool graphed) {
-  const int64_t seq = int64_t(tokens.size()), total = length_ + seq;
+  const int64_t batch = batch_, seq = int64_t(tokens.size()) / batch, total = length_ + seq;
   if (total > maxContext_)
     return Status::error(at_ + "sequence of " + std::to_string(total) +
                          " tokens exceeds the maximum context of " + std::to_string(maxContext_));
@@ -179,29 +195,32 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
     for (size_t i = 0; i < tokens.size(); ++i)
       if (tokens[i] < 0 || tokens[i] >= sig_.vocab)
         return Status::error(at_ + "token id " + std::to_string(tokens[i]) + " at position " +
-                             std::to_string(length_ + int64_t(i)) + " is outside the vocabulary [0, " +
-                             std::to_string(sig_.vocab) + ")");
+                             std::to_string(length_ + int64_t(i) % seq) +
+                             (batch > 1 ? " of row " + std::to_string(int64_t(i) / seq) : std::string()) +
+                             " is outside the vocabulary [0, " + std::to_string(sig_.vocab) + ")");
   // Grow before the run (the program never grows a cache); valid rows kept.
   for (Cache &c : caches_)
     if (Status st = c.kv->ensureCapacity(total, length_); !st)
       return Status::error(at_ + "KV cache '" + c.name + "': " + st.message() + "; the generation keeps its " +
                            std::to_string(length_) + " tokens");
   ProgramInputs in;
-  in.tensors[sig_.inputIds] = integers(idsType_, {1, seq}, tokens);
+  in.tensors[sig_.inputIds] = integers(idsType_, {batch, seq}, tokens);
   if (!sig_.attentionMask.empty())
-    in.tensors[sig_.attentionMask] = integers(maskType_, {1, total}, std::vector<int64_t>(size_t(total), 1));
+    in.tensors[sig_.attentionMask] =
+        integers(maskType_, {batch, total}, std::vector<int64_t>(size_t(batch * total), 1));
   if (!sig_.positionIds.empty()) {
-    std::vector<int64_t> pos(static_cast<size_t>(seq));
-    for (int64_t i = 0; i < seq; ++i)
-      pos[size_t(i)] = length_ + i;
-    in.tensors[sig_.positionIds] = integers(positionsType_, {1, seq}, pos);
+    std::vector<int64_t> pos(static_cast<size_t>(batch * seq));
+    for (int64_t i = 0; i < batch * seq; ++i)
+      pos[size_t(i)] = length_ + i % seq;
+    in.tensors[sig_.positionIds] = integers(positionsType_, {batch, seq}, pos);
   }
   ProgramKept kept;
   if (concat_)
-    concat_->bind(in, kept);
+    concat_->bind(in, kept, batch);
   std::vector<bmc_kv_buffer> bufs(caches_.size());
   for (size_t k = 0; k < caches_.size(); ++k) {
-    bufs[k] = bmc_kv_buffer{reinterpret_cast<void *>(caches_[k].kv->data()), 1, caches_[k].kv->capacity(), length_};
+    bufs[k] = bmc_kv_buffer{reinterpret_cast<void *>(caches_[k].kv->data()), batch, caches_[k].kv->capacity(),
+                            length_};
     in.caches[caches_[k].name] = &bufs[k];
   }
   DeviceGenerationStep out;
@@ -210,41 +229,64 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
   if (!r)
     return r.status();
   if (concat_) // the presents become the pasts (checked: one row per token)
-    if (Status st = concat_->commit(kept, 1, total); !st)
+    if (Status st = concat_->commit(kept, batch, total); !st)
       return Status::error(at_ + st.message());
   for (size_t k = 0; k < caches_.size(); ++k)
     if (bufs[k].valid != total) // a function that appends other than one row per token
       return Status::error(at_ + "KV cache '" + caches_[k].name + "' holds " +
                            std::to_string(bufs[k].valid) + " rows after the run, expected " + std::to_string(total));
   const HostTensor &logits = (*r)[logitsOutput_];
-  if (logits.type != "f32" || logits.dims.size() != 3 || logits.dims[0] != 1 || logits.dims[1] != seq ||
+  if (logits.type != "f32" || logits.dims.size() != 3 || logits.dims[0] != batch || logits.dims[1] != seq ||
       logits.dims[2] < 1)
     return Status::error(at_ + "output '" + sig_.logits + "' of " + logits.type + " " +
-                         programDimsText(logits.dims) + ", expected f32 [1, " + std::to_string(seq) + ", vocab]");
+                         programDimsText(logits.dims) + ", expected f32 [" + std::to_string(batch) + ", " +
+                         std::to_string(seq) + ", vocab]");
   const int64_t vocab = logits.dims[2];
-  out.logits.resize(size_t(vocab));
-  std::memcpy(out.logits.data(), logits.bytes.data() + size_t((seq - 1) * vocab) * 4, size_t(vocab) * 4);
-  out.token = std::max_element(out.logits.begin(), out.logits.end()) - out.logits.begin();
+  out.logits.resize(size_t(batch * vocab));
+  for (int64_t b = 0; b < batch; ++b) { // each row's last position
+    float *row = out.logits.data() + b * vocab;
+    std::memcpy(row, logits.bytes.data() + size_t((b * seq + seq - 1) * vocab) * 4, size_t(vocab) * 4);
+    out.tokens.push_back(std::max_element(row, row + vocab) - row);
+  }
+  out.token = out.tokens[0];
   length_ = total;
   return out;
 }
 
 Result<DeviceGenerationStep> DeviceGeneration::prefill(const std::vector<int64_t> &prompt) {
-  if (prompt.empty())
+  return prefillRows({prompt});
+}
+
+Result<DeviceGenerationStep> DeviceGeneration::step(int64_t token) { return stepRows({token}); }
+
+Result<DeviceGenerationStep> DeviceGeneration::prefillRows(const std::vector<std::vector<int64_t>> &prompts) {
+  if (prompts.empty() || prompts[0].empty())
     return Status::error(at_ + "prefill: expected a non-empty prompt");
-  if (int64_t(prompt.size()) > maxContext_)
-    return Status::error(at_ + "prefill: prompt of " + std::to_string(prompt.size()) +
+  for (const std::vector<int64_t> &p : prompts)
+    if (p.size() != prompts[0].size())
+      return Status::error(at_ + "prefill: expected prompts of equal length, found " +
+                           std::to_string(prompts[0].size()) + " and " + std::to_string(p.size()) + " tokens");
+  if (int64_t(prompts[0].size()) > maxContext_)
+    return Status::error(at_ + "prefill: prompt of " + std::to_string(prompts[0].size()) +
                          " tokens is longer than the maximum context of " + std::to_string(maxContext_));
   length_ = 0; // the caches' rows are spare again (a failed prefill leaves none valid)
   if (concat_)
     concat_->clear();
-  return run(prompt, false);
+  if (Status st = setBatch(int64_t(prompts.size())); !st)
+    return st;
+  std::vector<int64_t> flat;
+  for (const std::vector<int64_t> &p : prompts)
+    flat.insert(flat.end(), p.begin(), p.end());
+  return run(flat, false);
 }
 
-Result<DeviceGenerationStep> DeviceGeneration::step(int64_t token) {
+Result<DeviceGenerationStep> DeviceGeneration::stepRows(const std::vector<int64_t> &tokens) {
   if (length_ == 0)
     return Status::error(at_ + "step: call prefill first");
-  return run({token}, opts_.graphDecode);
+  if (int64_t(tokens.size()) != batch_)
+    return Status::error(at_ + "step: expected " + std::to_string(batch_) + " tokens (one per row), found " +
+                         std::to_string(tokens.size()));
+  return run(tokens, opts_.graphDecode);
 }
 
 Status DeviceGeneration::truncate(int64_t length) {

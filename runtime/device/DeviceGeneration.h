@@ -80,8 +80,9 @@ struct DeviceGenerationOptions {
 };
 
 struct DeviceGenerationStep {
-  std::vector<float> logits; // the last position's [vocab]
-  int64_t token = -1;        // its argmax (the first maximum, as Sampling.cpp's greedy)
+  std::vector<float> logits; // the last position's of each row: [batch, vocab]
+  int64_t token = -1;        // row 0's argmax (the first maximum, as Sampling.cpp's greedy)
+  std::vector<int64_t> tokens; // each row's
   StepReport graph;          // a graphed decode step's report (captured or updated)
 };
 
@@ -99,14 +100,21 @@ public:
   ~DeviceGeneration();
 
   // A whole prompt (batch 1) from position 0; the caches' rows are reused.
+  // Batch 1: prefillRows({prompt}); step: stepRows({token}).
   Result<DeviceGenerationStep> prefill(const std::vector<int64_t> &prompt);
   // One token after the last; as a graph with graphDecode.
   Result<DeviceGenerationStep> step(int64_t token);
+  // Batches, by the CPU session's rule: prompts of equal length, one row
+  // each (the caches are made again for another batch), then one token per
+  // row. Row b's logits are its batch-1 run's.
+  Result<DeviceGenerationStep> prefillRows(const std::vector<std::vector<int64_t>> &prompts);
+  Result<DeviceGenerationStep> stepRows(const std::vector<int64_t> &tokens);
   // Keeps the first `length` tokens (0 <= length <= length()): rows past it
   // are spare again (a rejected speculative draft); concat: cropped, a copy.
   Status truncate(int64_t length);
 
   int64_t length() const { return length_; }
+  int64_t batch() const { return batch_; }
   int64_t maxContext() const { return maxContext_; }
   // The in-place caches (bmc, prealloc; none in concat mode).
   size_t caches() const { return caches_.size(); }
@@ -118,7 +126,10 @@ public:
 
 private:
   DeviceGeneration(Device &device) : device_(device) {}
+  // `tokens`: batch_ rows of `tokens.size() / batch_` each, row-major.
   Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed);
+  // The in-place caches made again for `batch` rows (nothing committed).
+  Status setBatch(int64_t batch);
   // Concat mode's caches from the signature (each a past tensor input and its present output).
   Status createConcatCaches(const std::map<std::string, const ProgramInput *> &inputs,
                             std::map<std::string, bool> &fed);
@@ -126,6 +137,7 @@ private:
   struct Cache {
     std::string name;
     std::unique_ptr<DeviceKVCache> kv;
+    DeviceKVOptions options; // its batch: batch_
   };
   Device &device_;
   std::string at_; // "device generation @function: ", each error's start
@@ -136,7 +148,7 @@ private:
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
   std::unique_ptr<DeviceConcatCaches> concat_;
-  int64_t maxContext_ = 0, length_ = 0;
+  int64_t maxContext_ = 0, length_ = 0, batch_ = 1;
   EmittedStepGraph graph_;
 };
 

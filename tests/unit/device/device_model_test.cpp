@@ -359,4 +359,56 @@ TEST(DeviceModel, ConcatTruncateCrops) {
   EXPECT_EQ(gen.length(), int64_t(first.size()));
 }
 
+// A batch of 2 distinct prompts of one length (the CPU session's rule) and
+// 4 greedy steps: each row's logits are its own batch-1 run's (within the
+// tolerance: a product's tiling may differ with the rows), the tokens the
+// same. Sampled on llama and gpt2 (f32 in place, and concat).
+TEST(DeviceModel, BatchRowsEqualSingleRuns) {
+  const std::string family = BMC_MODEL_NAME;
+  if ((family != "llama" && family != "gpt2") || (kKV != "f32" && !kConcat))
+    GTEST_SKIP() << "sampled on llama and gpt2, f32 and concat";
+  const int64_t steps = 4;
+  DeviceRun run(true); // decode steps as graphs: a batch changes the launches
+  ASSERT_TRUE(run.gen) << run.error;
+  DeviceGeneration &gen = *run.gen;
+  const int64_t vocab = run.vocab();
+  const std::vector<std::vector<int64_t>> prompts = {prompt(vocab), {5 % vocab, 61 % vocab, 250 % vocab, 2, 9}};
+  // Each prompt alone first: its logits after the prefill and each step.
+  std::vector<std::vector<std::vector<float>>> single(2);
+  std::vector<std::vector<int64_t>> chosen(2);
+  for (size_t b = 0; b < 2; ++b) {
+    auto r = gen.prefill(prompts[b]);
+    for (int64_t step = 0; step <= steps; ++step) {
+      ASSERT_TRUE(r) << "row " << b << " alone, run " << step << ": " << r.status().message();
+      single[b].push_back(r->logits);
+      chosen[b].push_back(r->token);
+      if (step < steps)
+        r = gen.step(r->token);
+    }
+  }
+  auto r = gen.prefillRows(prompts);
+  ASSERT_EQ(gen.batch(), 2);
+  double worst = 0;
+  for (int64_t step = 0; step <= steps; ++step) {
+    ASSERT_TRUE(r) << "batch, run " << step << ": " << r.status().message();
+    ASSERT_EQ(r->logits.size(), size_t(2) * single[0][0].size());
+    for (size_t b = 0; b < 2; ++b) {
+      const std::vector<float> &want = single[b][size_t(step)];
+      for (size_t i = 0; i < want.size(); ++i)
+        worst = std::max(worst, double(std::fabs(r->logits[b * want.size() + i] - want[i])));
+      ASSERT_EQ(r->tokens[b], chosen[b][size_t(step)]) << "row " << b << ", run " << step;
+    }
+    if (kConcat)
+      for (size_t i = 0; i < gen.concatCaches()->size(); ++i)
+        ASSERT_EQ(gen.concatCaches()->rows(i).dims[0], 2);
+    if (step < steps)
+      r = gen.stepRows(r->tokens);
+  }
+  EXPECT_LE(worst, kTolerance) << "the largest |logit difference| of a row to its batch-1 run";
+  EXPECT_FALSE(gen.stepRows({1})) << "one token for two rows";
+  EXPECT_FALSE(gen.prefillRows({{1, 2}, {1}})) << "prompts of different lengths";
+  std::printf("%s (%s caches): batch 2 against two batch-1 runs, greatest |logit difference| %.3g\n",
+              BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, worst);
+}
+
 } // namespace

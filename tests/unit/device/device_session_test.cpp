@@ -157,6 +157,14 @@ int64_t compareStep(const Session &dev, const Session &cpu, const std::string &a
 
 const std::vector<int64_t> kPrompt = {1, 17, 5, 42, 9};
 
+// A step with one token for a batch of two: one line.
+void oneLineStep(Session &s) {
+  Status st = s.step({1});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("expected 2 tokens"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+}
+
 // Prefill + kSteps greedy steps on both; truncate to the prompt + 3 and
 // continue: the same tokens as the first time. Returns the tokens.
 std::vector<int64_t> greedyAgainstCpu(const std::shared_ptr<Model> &devModel) {
@@ -264,7 +272,7 @@ TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
 
   auto s = session(m);
   if (!s) return;
-  oneLine(s->prefill({kPrompt, kPrompt}), "batch 1");
+  oneLine(s->prefill({kPrompt, {1, 2}}), "equal length");
   oneLine(s->step({1}), "prefill first");
   ASSERT_TRUE(s->prefill({kPrompt}).ok());
   oneLine(s->extend({{1, 2}}), "extend");
@@ -286,6 +294,49 @@ TEST(DeviceSession, WhatItCannotDoIsOneLineErrors) {
   EXPECT_EQ(pre->kvStats().bytesAllocated * int64_t(kPrompt.size()), pre->kvStats().bytesUsed * 32); // 32 rows at once
   for (int64_t i = 0; i < s->logits().numElements(); ++i)
     ASSERT_NEAR(pre->logits().data<float>()[i], s->logits().data<float>()[i], kTolerance) << i;
+}
+
+// A batch of two distinct prompts (of one length, the CPU session's rule):
+// every run's logits against the CPU package's batch, each row's greedy
+// token the same; generate() gives the CPU's rows.
+TEST(DeviceSession, BatchOfTwoMatchesTheCpuPackage) {
+  auto m = loadEmulated();
+  auto cpuModel = loadCpu();
+  if (!m || !cpuModel) return;
+  auto dev = session(m), cpu = session(cpuModel);
+  if (!dev || !cpu) return;
+  const std::vector<std::vector<int64_t>> prompts = {kPrompt, {3, 8, 60, 2, 31}};
+  Status s = dev->prefill(prompts);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(cpu->prefill(prompts).ok());
+  for (int64_t step = 0; step <= 4; ++step) {
+    const Tensor &a = dev->logits(), &b = cpu->logits();
+    ASSERT_EQ(a.shape(), b.shape()) << "run " << step;
+    ASSERT_EQ(a.shape()[0], 2);
+    const int64_t V = a.shape()[1];
+    std::vector<int64_t> next;
+    for (int64_t row = 0; row < 2; ++row) {
+      const float *x = a.data<float>() + row * V, *y = b.data<float>() + row * V;
+      double worst = 0;
+      for (int64_t i = 0; i < V; ++i) worst = std::max(worst, std::fabs(double(x[i]) - double(y[i])));
+      EXPECT_LE(worst, kTolerance) << "run " << step << ", row " << row;
+      const int64_t t = std::max_element(y, y + V) - y;
+      if (!kBf16) EXPECT_EQ(std::max_element(x, x + V) - x, t) << "run " << step << ", row " << row;
+      next.push_back(t);
+    }
+    if (step == 4) break;
+    s = dev->step(next);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(cpu->step(next).ok());
+  }
+  EXPECT_EQ(dev->kvStats().bytesUsed, cpu->kvStats().bytesUsed);
+  oneLineStep(*dev);
+  GenerateOptions g;
+  g.maxNewTokens = 4;
+  auto a = dev->generate(prompts, g), b = cpu->generate(prompts, g);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok());
+  if (!kBf16) EXPECT_EQ(a.value(), b.value());
 }
 
 // The generation created at load goes to the first session with the model's
