@@ -177,9 +177,11 @@ Status DeviceGeneration::setBatch(int64_t batch) {
     c.kv.reset(); // its memory freed before the new one takes its own
     c.options.batch = batch;
     auto kv = DeviceKVCache::create(device_, c.options);
-    if (!kv)
+    if (!kv) {
+      batch_ = 0; // some caches are gone: the next prefill makes them all again
       return Status::error(at_ + "cache '" + c.name + "' for a batch of " + std::to_string(batch) + ": " +
                            kv.status().message());
+    }
     c.kv = std::move(kv.value());
   }
   batch_ = batch;
