@@ -1,7 +1,7 @@
 //===- bmc_bench_device.cpp - decode speed against the device's bandwidth --===//
 //
 //   bmc_bench_device PACKAGE --device cpu|cuda --context C [--window K]
-//                    [--warmup W] [--kv bmc,prealloc] [--rounds N] [--r R]
+//                    [--warmup W] [--kv bmc,prealloc|concat] [--rounds N] [--r R]
 //                    [--threads T]
 //
 // Loads a package on a device (Model::load with LoadOptions::device: a CUDA
@@ -12,6 +12,9 @@
 // timing it measures the device's bandwidth with the device layer itself: a
 // device-to-device copy of a buffer larger than its last cache, timed with
 // the device's synchronize(). The timing is the same code for both devices.
+// Modes bmc and prealloc need a package compiled with in-place caches (the
+// default), concat one compiled with --kv concat (the graph's Concat, a new
+// buffer per step; on a device the presents stay in device memory).
 //
 // One JSON line per measurement ("row"), then one per KV mode ("summary",
 // medians over the rounds):
@@ -52,7 +55,8 @@ namespace {
 const char *kUsage = R"(usage: bmc_bench_device PACKAGE --device cpu|cuda --context C [options]
   --window K        greedy decode steps timed, ending at context C (default 64)
   --warmup W        greedy steps before them, not timed (default 8)
-  --kv MODES        comma-separated: bmc, prealloc (default bmc,prealloc)
+  --kv MODES        comma-separated: bmc, prealloc (default bmc,prealloc); or concat for a
+                    package compiled with --kv concat
   --rounds N        rounds; the modes' order is rotated each round (default 3)
   --r N             bmc spare rows (0: the package's, else the cost model's from the device's constants)
   --threads T       CPU kernel threads (default: all)
@@ -136,7 +140,8 @@ int main(int argc, char **argv) {
   for (size_t pos = 0; pos <= modesArg.size();) {
     size_t comma = std::min(modesArg.find(',', pos), modesArg.size());
     std::string m = modesArg.substr(pos, comma - pos);
-    if (m != "bmc" && m != "prealloc") cli::die("bmc_bench_device: --kv: expected bmc or prealloc, found '" + m + "'");
+    if (m != "bmc" && m != "prealloc" && m != "concat")
+      cli::die("bmc_bench_device: --kv: expected bmc, prealloc or concat, found '" + m + "'");
     modes.push_back(m);
     pos = comma + 1;
   }

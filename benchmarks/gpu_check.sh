@@ -8,17 +8,20 @@
 # bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests), whole functions as
 # programs (bmc_cuda_program_tests), greedy generation over a program (bmc_device_generation_tests), and
 # a CUDA package of the tiny llama loaded by Model::load(device cuda) and run by a Session against the CPU
-# package (bmc_device_session_f32 / _bf16, DeviceSession.GreedyOnTheGpu; the JIT of the same llama.onnx,
-# DeviceSession.JitOnTheGpu), and the 7 generated families' whole programs against the CPU path
-# (bmc_device_model_<family>_<kv>); then the JIT from the command line: `bmc-run llama.onnx --device cuda`
-# (NVRTC for the GPU's sm_XY into a fresh cache, then again from the cache) gives the CUDA package's tokens.
+# package (bmc_device_session_f32 / _bf16 / _concat, DeviceSession.GreedyOnTheGpu; the JIT of the same
+# llama.onnx, DeviceSession.JitOnTheGpu), and the 7 generated families' whole programs against the CPU path
+# (bmc_device_model_<family>_<kv>, concat on llama and gpt2); then the JIT from the command line: `bmc-run
+# llama.onnx --device cuda` (NVRTC for the GPU's sm_XY into a fresh cache, then again from the cache) gives the
+# CUDA package's tokens.
 # With BMC_REQUIRE_GPU=1 a missing driver or GPU is a failure, not a skip.
 # Then the benchmark (skipped by --no-bench): a generated ~1.1 B-parameter Llama (TinyLlama's shape:
 # 22 layers, hidden 2048, 32 heads / 4 KV heads, SwiGLU 5632, vocab 32000; random weights) compiled
 # with --target cuda --weights f16 --kv-type f16, timed by bmc_bench_device --device cuda at contexts 128 and 2048
 # (KV modes bmc and prealloc interleaved, order rotated) and 4096 (bmc vs prealloc: speed and KV
 # memory), each timing next to a device-to-device copy bandwidth probe, bmc's r chosen by the cost model
-# from the GPU's calibrated constants (printed: the "cost_model" line of each context); speculative decoding by
+# from the GPU's calibrated constants (printed: the "cost_model" line of each context); at 4096 the three KV
+# modes on f32 caches too (concat keeps the graph's f32 tensors: a package compiled with --kv concat, and one
+# with --kv-type f32 for bmc and prealloc, so no mode reads narrower rows); speculative decoding by
 # bmc-run --device cuda --spec-lookup 3 --spec-k 4 (tokens equal to greedy's, acceptance printed); then torch_peer.py (the
 # HF-style eager PyTorch port: DynamicCache, StaticCache + torch.compile) on the same card where
 # torch sees CUDA, else one line saying why it was not compared; one table (benchmarks/gpu_report.py)
@@ -88,12 +91,14 @@ stage "configure and build" 150
 echo "gpu_check: configuring $build with BMC_CUDA=ON and building bmc_device_tests, bmc_cuda_emitted_tests,"
 echo "  bmc_cuda_emitted_matmul_tests, bmc_cuda_emitted_elementwise_tests, bmc_cuda_emitted_data_tests,"
 echo "  bmc_cuda_program_tests, bmc_device_generation_tests, bmc_device_session_f32, bmc_device_session_bf16,"
+echo "  bmc_device_session_concat,"
 echo "  bmc_device_model_*"
 models=()
 for family in llama gpt2 phi3 qwen2 opt gptneox mistral; do
   models+=("bmc_device_model_${family}_f32" "bmc_device_model_${family}_bf16")
 done
-models+=(bmc_device_model_llama_f16 bmc_device_model_gpt2_f16)
+models+=(bmc_device_model_llama_f16 bmc_device_model_gpt2_f16 bmc_device_model_llama_concat
+         bmc_device_model_gpt2_concat)
 export CCACHE_BASEDIR="$root"
 cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUDA=ON
             -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir)
@@ -101,7 +106,8 @@ cmake_args=(-S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBMC_CUD
 CC=clang-19 CXX=clang++-19 cmake "${cmake_args[@]}" | grep -E "bmc: CUDA target" || true
 ninja -C "$build" bmc_device_tests bmc_cuda_emitted_tests bmc_cuda_emitted_matmul_tests \
   bmc_cuda_emitted_elementwise_tests bmc_cuda_emitted_data_tests bmc_cuda_program_tests bmc_device_generation_tests \
-  bmc_device_session_f32 bmc_device_session_bf16 "${models[@]}" bmc-compile bmc-run bmc_bench_device
+  bmc_device_session_f32 bmc_device_session_bf16 bmc_device_session_concat "${models[@]}" bmc-compile bmc-run \
+  bmc_bench_device
 
 stage "device tests" 45
 echo "gpu_check: running the device tests (BMC_REQUIRE_GPU=1: no skips)"
@@ -112,7 +118,7 @@ BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_elementwise_tests" --gtest_color=
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_emitted_data_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_cuda_program_tests" --gtest_color=no || status=$?
 BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_generation_tests" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
-for kv in f32 bf16; do
+for kv in f32 bf16 concat; do
   BMC_REQUIRE_GPU=1 "$build/bin/bmc_device_session_$kv" --gtest_color=no --gtest_filter='*OnTheGpu' || status=$?
 done
 for m in "${models[@]}"; do
@@ -236,6 +242,30 @@ for ctx in 128 2048 4096; do
   grep '"kind": "summary"' "$out/bmc_$ctx.json" || true
 done
 
+stage "the three KV modes on f32 caches (context 4096)" 100
+# concat keeps the graph's f32 past/present tensors (the compiler gives it no 16-bit cache), so bmc and
+# prealloc run here with f32 caches too: the same bytes per row for all three.
+pkg_f32kv="$out/llama1b.f16w-f32kv.bmcpkg"
+pkg_concat="$out/llama1b.f16w-concat.bmcpkg"
+kv_files=()
+if "$build/bin/bmc-compile" "$onnx" --target cuda --weights f16 --kv-type f32 -o "$pkg_f32kv" &&
+   "$build/bin/bmc-compile" "$onnx" --target cuda --weights f16 --kv concat -o "$pkg_concat"; then
+  for run in "bmc,prealloc $pkg_f32kv kv_inplace_4096" "concat $pkg_concat kv_concat_4096"; do
+    # shellcheck disable=SC2086 # three words: the modes, the package, the output's name
+    set -- $run
+    if bounded 120 "$build/bin/bmc_bench_device" "$2" --device cuda --context 4096 --window 64 --warmup 8          --rounds 2 --kv "$1" > "$out/$3.json"; then
+      kv_files+=("$out/$3.json")
+      grep '"kind": "summary"' "$out/$3.json" || true
+    else
+      bench_ok=0
+      echo "gpu_check: bmc_bench_device --kv $1 --context 4096 FAILED"
+    fi
+  done
+else
+  bench_ok=0
+  echo "gpu_check: compiling the f32-cache packages FAILED"
+fi
+
 stage "speculative decoding on the GPU (bmc-run --device cuda)" 30
 # Prompt lookup on a repeating prompt (random weights: a model drafter's acceptance would mean nothing)
 # verifies 4 drafts per pass (Session::extend on the device, one graph per token count); greedy output
@@ -294,6 +324,7 @@ fi
 
 stage "report" 10
 report_args=(--bmc "$out"/bmc_128.json "$out"/bmc_2048.json "$out"/bmc_4096.json --params "$params")
+[ ${#kv_files[@]} -gt 0 ] && report_args+=(--kv-modes "${kv_files[@]}")
 [ ${#torch_files[@]} -gt 0 ] && report_args+=(--torch "${torch_files[@]}")
 [ -n "$hf_note" ] && report_args+=(--hf-note "$hf_note")
 machine=""

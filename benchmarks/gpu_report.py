@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The table of benchmarks/gpu_check.sh: bmc_bench_device's summaries and torch_peer.py's rows.
 
-  gpu_report.py --bmc FILE [FILE ...] [--torch FILE ...] [--hf-note TEXT] [--params N]
-                [--results RESULTS.md --machine NAME]
+  gpu_report.py --bmc FILE [FILE ...] [--kv-modes FILE ...] [--torch FILE ...] [--hf-note TEXT]
+                [--params N] [--results RESULTS.md --machine NAME]
 
 --bmc: bmc_bench_device outputs (JSON lines; their "setup" and "summary" lines are read);
 --torch: torch_peer.py --time outputs (one JSON line each; a file without one is skipped with its
@@ -10,7 +10,9 @@ name printed). Prints one table per context: tokens/s, % of the roofline (bmc's:
 over the copy bandwidth measured next to each timing; the torch rows use bmc's bytes per token and
 bandwidth of that context: the same weights in fp16, and HF's caches read at least the valid rows),
 memory, and the ratios bmc / HF StaticCache + torch.compile and bmc / prealloc, then the issue's
-targets, each with met / not met / not measured. With --results, appends the same as a dated
+targets, each with met / not met / not measured. --kv-modes: bmc_bench_device outputs of the three KV
+modes on caches of one type (concat keeps the graph's f32 tensors, so bmc and prealloc run with f32
+caches there too): a table of their own and the target bmc >= prealloc >= concat. With --results, appends the same as a dated
 section to that file (gpu_check.sh passes it only after a run on a GPU).
 """
 import argparse
@@ -30,9 +32,51 @@ def json_lines(path):
     return out
 
 
+def kv_modes_table(paths, out):
+    """The three KV modes on caches of one type, per context; returns the target lines."""
+    rows = []
+    for path in paths:
+        if not os.path.exists(path):
+            out("")
+            out(f"KV modes: {os.path.basename(path)} missing")
+            continue
+        kv_type = ""
+        for j in json_lines(path):
+            if j.get("kind") == "setup":
+                kv_type = j["kv_type"]
+            elif j.get("kind") == "summary":
+                rows.append(dict(j, kv_type=kv_type))
+    if not rows:
+        return ["bmc >= prealloc >= concat: not measured"] if paths else []
+    out("")
+    out("| context | KV mode (KV type) | tok/s | % roofline | KV alloc MB | KV used MB | KV peak MB | bmc / this |")
+    out("|---|---|---|---|---|---|---|---|")
+    targets = []
+    for ctx in sorted({r["context"] for r in rows}):
+        su = {r["kv_mode"]: r for r in rows if r["context"] == ctx}
+        bmc = su.get("bmc")
+        for mode in ("bmc", "prealloc", "concat"):
+            r = su.get(mode)
+            if not r:
+                continue
+            ratio = f"{bmc['tok_s'] / r['tok_s']:.2f}x" if bmc and mode != "bmc" else ""
+            out(f"| {ctx} | {mode} ({r['kv_type']}) | {r['tok_s']:.1f} | {r['roofline_pct']:.1f} | "
+                f"{r['kv_alloc_mb']:.1f} | {r['kv_used_mb']:.1f} | {r['kv_peak_mb']:.1f} | {ratio} |")
+        if all(m in su for m in ("bmc", "prealloc", "concat")):
+            b, p, c = (su[m]["tok_s"] for m in ("bmc", "prealloc", "concat"))
+            ok = b >= p >= c
+            targets.append(f"context {ctx}: bmc {b:.1f} >= prealloc {p:.1f} >= concat {c:.1f} tok/s "
+                           f"({su['bmc']['kv_type']} caches): {'met' if ok else 'NOT met'}")
+        else:
+            targets.append(f"context {ctx}: bmc >= prealloc >= concat: not measured (modes "
+                           f"{', '.join(sorted(su))})")
+    return targets
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bmc", nargs="+", required=True)
+    ap.add_argument("--kv-modes", nargs="*", default=[])
     ap.add_argument("--torch", nargs="*", default=[])
     ap.add_argument("--hf-note", default="")
     ap.add_argument("--params", type=int, default=0)
@@ -110,6 +154,7 @@ def main(argv=None):
                            f"(target bmc >= prealloc): {'met' if faster else 'NOT met'}; bmc's KV "
                            f"{bmc['kv_alloc_mb']:.1f} MB allocated for {bmc['kv_used_mb']:.1f} MB valid + r {bmc['r']} "
                            f"rows, prealloc's {pre['kv_alloc_mb']:.1f} MB")
+    kv_targets = kv_modes_table(a.kv_modes, out)
     if missing:
         out("")
         out(f"not reported (no JSON line): {', '.join(missing)}")
@@ -118,7 +163,7 @@ def main(argv=None):
         out(a.hf_note)
     out("")
     out("targets (issue 14):")
-    for t in targets:
+    for t in targets + kv_targets:
         out(f"- {t}")
     text = "\n".join(lines)
     print(text)

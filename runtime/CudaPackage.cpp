@@ -430,7 +430,7 @@ Result<std::shared_ptr<Model>> startDeviceGeneration(std::unique_ptr<device::Dev
 
 device::DeviceGenerationOptions deviceGenerationDefaults(const DecoderInfo &d) {
   device::DeviceGenerationOptions o;
-  o.kvMode = d.kvMode == "prealloc" ? "prealloc" : "bmc";
+  o.kvMode = d.kvMode == "prealloc" || d.kvMode == "concat" ? d.kvMode : "bmc";
   if (d.r > 0) o.r = d.r; // else a session's cost model chooses it (Session::create)
   return o;
 }

@@ -67,7 +67,7 @@ Status Model::invoke(void **io, std::vector<Tensor> &outputs, bool lastTokenLogi
 Result<std::vector<Tensor>> Model::run(const std::vector<Tensor> &inputs, const RunOptions &) const {
   if (device_)
     return Status::error("Model::run: this model was loaded for device cuda, whose programs run through a "
-                         "bmc::Session only (prefill / step / generate, batch 1)");
+                         "bmc::Session only (prefill / step / generate)");
   if (inputs.size() != sig_.inputs.size())
     return Status::error("expected " + std::to_string(sig_.inputs.size()) + " inputs, found " +
                          std::to_string(inputs.size()));

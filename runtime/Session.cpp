@@ -41,7 +41,7 @@ struct Session::Cache {
 };
 
 /// A device model's generation: the package's decoder program on the device
-/// (runtime/device/DeviceGeneration), batch 1.
+/// (runtime/device/DeviceGeneration), one row per prompt.
 struct Session::OnDevice {
   std::unique_ptr<device::DeviceGeneration> gen;
 };
@@ -79,10 +79,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
   // r: given, compiled in, or chosen by the cost model at each growth.
   s->fixedR_ = opts.r > 0 ? opts.r : d.r;
   if (DeviceModel *dm = model->deviceModel()) {
-    // On the device: bmc or prealloc; r given, compiled in, or the device's
-    // cost model's at each growth (session.h).
-    if (mode == "concat")
-      return Status::error("Session: kv mode concat does not run on a device (only in-place caches: bmc, prealloc)");
+    // On the device: r given, compiled in, or the device's cost model's at
+    // each growth (session.h).
     device::DeviceGenerationOptions o;
     o.kvMode = mode;
     o.maxContext = s->maxContext_;
@@ -113,7 +111,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
     }
     s->dev_ = std::make_unique<OnDevice>();
     if (dm->spare && dm->spareOptions.kvMode == o.kvMode &&
-        (o.kvMode == "prealloc" || o.chooseR || dm->spareOptions.r == o.r) && dm->spare->maxContext() == o.maxContext) {
+        (o.kvMode != "bmc" || o.chooseR || dm->spareOptions.r == o.r) && dm->spare->maxContext() == o.maxContext) {
       s->dev_->gen = std::move(dm->spare); // created at load with these options (r aside when chosen)
       s->dev_->gen->setChooseR(o.chooseR);
     } else {
@@ -311,26 +309,42 @@ Status Session::run(const std::vector<int64_t> &tokens, int64_t seq, bool allLog
   return Status();
 }
 
-Status Session::runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind) {
+Status Session::runOnDevice(const std::vector<std::vector<int64_t>> &rows, DeviceRun kind) {
   device::DeviceGeneration &g = *dev_->gen;
-  const bool all = kind == DeviceRun::Extend || keepAllLogits_;
-  auto r = kind == DeviceRun::Prefill ? g.prefill(tokens, all)
-           : kind == DeviceRun::Step && !all ? g.step(tokens[0])
-                                             : g.extend(tokens, all);
+  // Every position's logits for extend and with keepAllLogits (a step's are its last position's).
+  const bool all = kind == DeviceRun::Extend || (keepAllLogits_ && kind == DeviceRun::Prefill);
+  std::vector<int64_t> tokens; // a step: one per row
+  if (kind == DeviceRun::Step)
+    for (const auto &r : rows) tokens.push_back(r[0]);
+  auto r = kind == DeviceRun::Prefill ? g.prefillRows(rows, all)
+           : kind == DeviceRun::Step  ? g.stepRows(tokens)
+                                      : g.extend(rows[0], all);
   length_ = g.length(); // a failed prefill leaves none, a failed step or extend the tokens before it
   if (!r) return r.status();
-  const int64_t V = int64_t(r->logits.size());
+  const int64_t B = g.batch(), V = int64_t(r->logits.size()) / B;
   if (V != dec_->vocab)
     return Status::error("device generation: " + std::to_string(V) + " logits, expected the model's vocabulary of " +
                          std::to_string(dec_->vocab));
-  logits_ = Tensor(DType::F32, {1, V});
-  std::memcpy(logits_.data<float>(), r->logits.data(), size_t(V) * sizeof(float));
+  logits_ = Tensor(DType::F32, {B, V});
+  std::memcpy(logits_.data<float>(), r->logits.data(), size_t(B * V) * sizeof(float));
   // Every position's logits when asked (extend, keepAllLogits), else the last one's, as on the CPU.
-  const std::vector<float> &rows = all ? r->allLogits : r->logits;
-  allLogits_ = Tensor(DType::F32, {1, int64_t(rows.size()) / V, V});
-  std::memcpy(allLogits_.data<float>(), rows.data(), rows.size() * sizeof(float));
+  const std::vector<float> &src = all ? r->allLogits : r->logits;
+  allLogits_ = Tensor(DType::F32, {B, int64_t(src.size()) / (B * V), V});
+  std::memcpy(allLogits_.data<float>(), src.data(), src.size() * sizeof(float));
   if (mode_ == "bmc") r_ = g.lastR();
+  deviceKVStats();
+  return Status();
+}
+
+void Session::deviceKVStats() {
+  const device::DeviceGeneration &g = *dev_->gen;
   stats_.bytesAllocated = stats_.bytesUsed = stats_.reallocations = stats_.bytesCopied = 0;
+  if (const device::DeviceConcatCaches *cc = g.concatCaches()) { // a new buffer per run, as on the CPU
+    stats_.bytesAllocated = cc->stats().bytesPooled; // live and pooled: the device memory they hold
+    stats_.bytesUsed = cc->stats().bytesLive;
+    stats_.reallocations = cc->stats().concats;
+    stats_.bytesCopied = cc->stats().bytesCopied;
+  }
   for (size_t i = 0; i < g.caches(); ++i) {
     const device::DeviceKVCache &c = g.cache(i);
     const int64_t rowBytes = c.rowBytes() * c.blocks(); // one token, all heads
@@ -340,26 +354,21 @@ Status Session::runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind) 
     stats_.bytesCopied += c.stats().bytesCopied;
   }
   stats_.peakBytesAllocated = std::max(stats_.peakBytesAllocated, stats_.bytesAllocated);
-  return Status();
 }
 
 Status Session::prefill(const std::vector<std::vector<int64_t>> &prompts) try {
   if (prompts.empty() || prompts[0].empty()) return Status::error("prefill: expected at least one non-empty prompt");
-  if (dev_) {
-    if (prompts.size() != 1)
-      return Status::error("prefill: " + std::to_string(prompts.size()) +
-                           " sequences; a session on a device runs batch 1");
-    if (Status s = limits::checkBatchLimits(*dec_, maxContext_, 1, maxKVBytes_); !s.ok()) return s;
-    batch_ = 1;
-    length_ = 0;
-    stats_ = KVStats();
-    return runOnDevice(prompts[0], DeviceRun::Prefill);
-  }
   for (const auto &p : prompts)
     if (p.size() != prompts[0].size())
       return Status::error("prefill: expected prompts of equal length, found " + std::to_string(prompts[0].size()) +
                            " and " + std::to_string(p.size()) + " tokens");
   if (Status s = limits::checkBatchLimits(*dec_, maxContext_, int64_t(prompts.size()), maxKVBytes_); !s.ok()) return s;
+  if (dev_) { // the same rules: one row per prompt, all of one length
+    batch_ = int64_t(prompts.size());
+    length_ = 0;
+    stats_ = KVStats();
+    return runOnDevice(prompts, DeviceRun::Prefill);
+  }
   int64_t n = int64_t(prompts[0].size());
   if (n > maxContext_)
     return Status::error("prompt of " + std::to_string(n) + " tokens is longer than the model allows (" +
@@ -383,7 +392,11 @@ Status Session::step(const std::vector<int64_t> &tokens) try {
   if (int64_t(tokens.size()) != batch_)
     return Status::error("step: expected " + std::to_string(batch_) + " tokens (one per sequence), found " +
                          std::to_string(tokens.size()));
-  if (dev_) return runOnDevice(tokens, DeviceRun::Step);
+  if (dev_) {
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t t : tokens) rows.push_back({t});
+    return runOnDevice(rows, DeviceRun::Step);
+  }
   return run(tokens, 1, keepAllLogits_);
 } catch (const std::exception &e) {
   return limits::statusFromException("step", e);
@@ -402,7 +415,7 @@ Status Session::extend(const std::vector<std::vector<int64_t>> &tokens) {
                            std::to_string(k) + " and " + std::to_string(t.size()));
   std::vector<int64_t> flat;
   for (const auto &t : tokens) flat.insert(flat.end(), t.begin(), t.end());
-  if (dev_) return runOnDevice(flat, DeviceRun::Extend); // batch 1 (prefill's check)
+  if (dev_) return runOnDevice(tokens, DeviceRun::Extend); // batch 1 (DeviceGeneration::extend's check)
   return run(flat, int64_t(k), /*allLogits=*/true);
 }
 
@@ -414,11 +427,10 @@ Status Session::truncate(int64_t length) {
   if (length == length_) return Status();
   if (dev_) {
     // The device's rows past `length` are spare again (DeviceGeneration::truncate).
+    // concat: cropped into new buffers (a copy).
     if (Status s = dev_->gen->truncate(length); !s.ok()) return s;
     length_ = length;
-    stats_.bytesUsed = 0;
-    for (size_t i = 0; i < dev_->gen->caches(); ++i)
-      stats_.bytesUsed += length_ * dev_->gen->cache(i).rowBytes() * dev_->gen->cache(i).blocks();
+    deviceKVStats();
     return Status();
   }
   if (mode_ == "concat") {

@@ -105,12 +105,14 @@ Options:
                          (bmc-compile --target cuda: its cubin for the
                          sm_XY, else the PTX of the highest architecture
                          below it) and CPU code for cpu (each other pairing
-                         is a one-line error). On cuda: batch 1, --kv bmc
-                         or prealloc, r from --r, else the compiled-in r,
-                         else the cost model's on the GPU's constants;
-                         speculative decoding with a given --spec-k (a
-                         --draft loads on the device too); without a GPU,
-                         the CUDA driver's one-line error
+                         is a one-line error). On cuda: --batch as on the
+                         CPU (prompts of one length), --kv bmc or prealloc
+                         (concat for a model compiled with --kv concat), r
+                         from --r, else the compiled-in r, else the cost
+                         model's on the GPU's constants; speculative
+                         decoding with a given --spec-k (a --draft loads on
+                         the device too); without a GPU, the CUDA driver's
+                         one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N

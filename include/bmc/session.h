@@ -21,13 +21,15 @@
 //
 // On a device (a model loaded with LoadOptions::device Cuda) prefill, step,
 // extend, truncate and generate run the package's decoder program there
-// (runtime/device/DeviceGeneration): batch 1, kv mode bmc or prealloc, greedy
-// or sampled, speculative decoding too (the same verification and
-// GenerateStats as on the CPU: extend() copies [k, vocab] logits back in one
-// copy; truncate() makes the rejected rows spare rows, no copy), and
-// keepAllLogits. Refused with a one-line error: kv mode concat (at create),
-// a batch above 1 (at prefill), and speculative k = 0 (the cost model's
-// choice of k: its pass costs are not measured on a device).
+// (runtime/device/DeviceGeneration): batches as on the CPU (prompts of one
+// length), kv mode bmc, prealloc or concat (a package compiled with --kv
+// concat: each run's presents stay in device memory as the next run's
+// pasts; truncate crops them, a copy), greedy or sampled, speculative
+// decoding too (batch 1; the same verification and GenerateStats as on the
+// CPU: extend() copies [k, vocab] logits back in one copy; truncate() makes
+// the rejected rows spare rows, no copy), and keepAllLogits. Refused with a
+// one-line error: extend() with a batch above 1, and speculative k = 0 (the
+// cost model's choice of k: its pass costs are not measured on a device).
 // r there is SessionOptions::r, else the compiled-in r, else (bmc mode) the
 // cost model's at each growth, fed by the device's own constants: allocation,
 // copy, VMM-grow costs and a copy-probed read bandwidth, measured once per
@@ -206,7 +208,9 @@ private:
   struct OnDevice; // a device model's generation (Session.cpp)
   std::unique_ptr<OnDevice> dev_;
   enum class DeviceRun { Prefill, Step, Extend };
-  Status runOnDevice(const std::vector<int64_t> &tokens, DeviceRun kind);
+  // Prefill: the prompts; Step: a token per row; Extend: one row's tokens.
+  Status runOnDevice(const std::vector<std::vector<int64_t>> &rows, DeviceRun kind);
+  void deviceKVStats(); // stats_ from the device generation's caches
 };
 
 /// A limit on the KV bytes all sessions of this process hold together (their

@@ -23,8 +23,11 @@
 // The pairing of caches: after the BMC pass a cache is one kv_cache input
 // (the present output it replaced is gone; its name is the input's
 // bmc.kv_present attribute and is not needed to run), which the program
-// line records with its heads, head_dim and type. A cache still paired with
-// a present output (concat mode) has no device form here and is refused by
+// line records with its heads, head_dim and type. In concat mode (a model
+// compiled with --kv concat) a cache is the graph's past tensor input paired
+// with its present output: DeviceConcatCaches keeps each present on the
+// device and feeds it back as the next run's past (no host round trip);
+// truncate crops them (a copy). The other pairing for a mode is refused by
 // name.
 //
 // Errors are one line (a prompt past the maximum context, a cache that
@@ -41,6 +44,7 @@
 #define BMC_RUNTIME_DEVICE_DEVICEGENERATION_H
 
 #include "bmc/model.h"
+#include "runtime/device/DeviceConcatCache.h"
 #include "runtime/device/DeviceKVCache.h"
 #include "runtime/device/DeviceProgram.h"
 
@@ -67,7 +71,7 @@ struct DeviceDecoderSignature {
   std::string nonpadKvSeqlen;      // a static cache's nonpad_kv_seqlen (Attention): [1], total
   struct Cache {
     std::string past;    // the function's kv_cache input
-    std::string present; // the output it is returned as; "" in place (the only form run here)
+    std::string present; // the output it is returned as (concat mode); "" in place
   };
   std::vector<Cache> caches;
   // Token ids are checked against it when > 0 (without it, an id out of range
@@ -81,7 +85,9 @@ struct DeviceDecoderSignature {
 };
 
 struct DeviceGenerationOptions {
-  std::string kvMode = "bmc"; // "bmc" (grow by r) or "prealloc" (the maximum context at once)
+  // "bmc" (grow by r), "prealloc" (the maximum context at once) or "concat"
+  // (the graph's Concat: a new buffer per run, the model compiled so).
+  std::string kvMode = "bmc";
   int64_t r = 16;             // spare rows per growth in bmc mode (>= 1)
   int64_t maxContext = 0;     // tokens; 0: the signature's maxPositions, else 4096
   bool graphDecode = true;    // decode and extend steps as device graphs (one per token count; captured
@@ -95,9 +101,10 @@ struct DeviceGenerationOptions {
 };
 
 struct DeviceGenerationStep {
-  std::vector<float> logits;    // the last position's [vocab]
-  std::vector<float> allLogits; // every position's [seq, vocab] when asked, else empty
-  int64_t token = -1;        // its argmax (the first maximum, as Sampling.cpp's greedy)
+  std::vector<float> logits;    // the last position's of each row: [batch, vocab]
+  std::vector<float> allLogits; // every position's [batch, seq, vocab] when asked, else empty
+  int64_t token = -1;           // row 0's argmax (the first maximum, as Sampling.cpp's greedy)
+  std::vector<int64_t> tokens;  // each row's
   StepReport graph;          // a graphed decode step's report (captured or updated)
 };
 
@@ -115,16 +122,23 @@ public:
   ~DeviceGeneration();
 
   // A whole prompt (batch 1) from position 0; the caches' rows are reused.
+  // Batch 1: prefillRows({prompt}); step: stepRows({token}). With allLogits
+  // every position's logits.
   Result<DeviceGenerationStep> prefill(const std::vector<int64_t> &prompt, bool allLogits = false);
   // One token after the last; as a graph with graphDecode.
   Result<DeviceGenerationStep> step(int64_t token);
-  // k >= 1 tokens after the last, at positions length() .. length() + k - 1,
+  // Batches, by the CPU session's rule: prompts of equal length, one row
+  // each (the caches are made again for another batch), then one token per
+  // row. Row b's logits are its batch-1 run's.
+  Result<DeviceGenerationStep> prefillRows(const std::vector<std::vector<int64_t>> &prompts, bool allLogits = false);
+  Result<DeviceGenerationStep> stepRows(const std::vector<int64_t> &tokens);
+  // k >= 1 tokens after the last (batch 1), at positions length() .. length() + k - 1,
   // in one run (the caches grown for them first, at most one growth); with
   // allLogits every position's logits. As the graph for k tokens with
   // graphDecode (k <= maxGraphedTokens).
   Result<DeviceGenerationStep> extend(const std::vector<int64_t> &tokens, bool allLogits = true);
   // Keeps the first `length` tokens (0 <= length <= length()): rows past it
-  // are spare again (a rejected speculative draft).
+  // are spare again (a rejected speculative draft); concat: cropped, a copy.
   Status truncate(int64_t length);
 
   // Replaces options' chooseR (a generation made at load, taken by a session).
@@ -133,21 +147,32 @@ public:
   int64_t lastR() const { return lastR_; }
 
   int64_t length() const { return length_; }
+  int64_t batch() const { return batch_; }
   int64_t maxContext() const { return maxContext_; }
+  // The in-place caches (bmc, prealloc; none in concat mode).
   size_t caches() const { return caches_.size(); }
   const DeviceKVCache &cache(size_t i) const { return *caches_[i].kv; }
   const std::string &cacheName(size_t i) const { return caches_[i].name; }
   DeviceProgram &program() { return *program_; }
   // The device graphs held (one per token count run as a graph so far).
   size_t graphs() const { return graphs_.size(); }
+  // Concat mode's caches; null in the other modes.
+  const DeviceConcatCaches *concatCaches() const { return concat_.get(); }
 
 private:
   DeviceGeneration(Device &device) : device_(device) {}
+  // `tokens`: batch_ rows of `tokens.size() / batch_` each, row-major.
   Result<DeviceGenerationStep> run(const std::vector<int64_t> &tokens, bool graphed, bool allLogits = false);
+  // The in-place caches made again for `batch` rows (nothing committed).
+  Status setBatch(int64_t batch);
+  // Concat mode's caches from the signature (each a past tensor input and its present output).
+  Status createConcatCaches(const std::map<std::string, const ProgramInput *> &inputs,
+                            std::map<std::string, bool> &fed);
 
   struct Cache {
     std::string name;
     std::unique_ptr<DeviceKVCache> kv;
+    DeviceKVOptions options; // its batch: batch_
   };
   Device &device_;
   std::string at_; // "device generation @function: ", each error's start
@@ -159,7 +184,8 @@ private:
   bool totalScalar_ = false; // total_sequence_length is 0-D in the program (else [1])
   size_t logitsOutput_ = 0;
   std::vector<Cache> caches_;
-  int64_t maxContext_ = 0, length_ = 0, lastR_ = 0;
+  std::unique_ptr<DeviceConcatCaches> concat_;
+  int64_t maxContext_ = 0, length_ = 0, batch_ = 1, lastR_ = 0;
   std::map<int64_t, EmittedStepGraph> graphs_; // by the step's token count
 };
 

@@ -39,6 +39,11 @@ struct DeviceProgram::Run {
   // its error): all checked before the first one runs.
   std::vector<StepCall> calls;
   std::vector<std::string> callWhere;
+  // Kept outputs (ProgramKept): their launches' value ids -> output names,
+  // and the buffers the launch walk took for them (by output name).
+  std::map<std::string, std::string> keptIds;
+  std::map<std::string, DevicePtr> keptBuffers;
+  ProgramKept *kept = nullptr;
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -149,6 +154,30 @@ bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
   return v;
 }
 
+// A tensor input's type and dims against the program line's (-1: any);
+// `count` its elements.
+Status checkTensorInput(const std::string &at, const std::string &name, const std::string &type,
+                        const std::vector<int64_t> &want, const std::string &givenType,
+                        const std::vector<int64_t> &dims, int64_t &count) {
+  if (givenType != type)
+    return Status::error(at + "input '" + name + "' of " + givenType + ", expected " + type);
+  if (dims.size() != want.size())
+    return Status::error(at + "input '" + name + "' of rank " + std::to_string(dims.size()) + " " +
+                         programDimsText(dims) + ", expected rank " + std::to_string(want.size()) + " " +
+                         programDimsText(want));
+  count = 1;
+  for (size_t d = 0; d < want.size(); ++d) {
+    if ((want[d] >= 0 && dims[d] != want[d]) || dims[d] < 0)
+      return Status::error(at + "input '" + name + "' of dims " + programDimsText(dims) + ", expected " +
+                           programDimsText(want) + " (dimension " + std::to_string(d) + ")");
+    count *= dims[d];
+  }
+  if (dims.size() > 4) // a bmc_view4 would drop the leading dimensions
+    return Status::error(at + "input '" + name + "' of rank " + std::to_string(dims.size()) + " " +
+                         programDimsText(dims) + ": a program's views have rank 4 at most");
+  return Status();
+}
+
 } // namespace
 
 Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
@@ -162,28 +191,28 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
       std::vector<int64_t> want = programDims(i["dims"]);
       std::string type = i["type"];
       auto it = in.tensors.find(name);
-      if (it == in.tensors.end())
+      auto dev = in.onDevice.find(name);
+      if (it == in.tensors.end() && dev == in.onDevice.end())
         return Status::error(at + "input '" + name + "' (" + type + " " + programDimsText(want) + ") not given");
-      const HostTensor &t = it->second;
-      if (t.type != type)
-        return Status::error(at + "input '" + name + "' of " + t.type + ", expected " + type);
-      if (t.dims.size() != want.size())
-        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
-                             programDimsText(t.dims) + ", expected rank " + std::to_string(want.size()) + " " +
-                             programDimsText(want));
-      int64_t count = 1;
-      for (size_t d = 0; d < want.size(); ++d) {
-        if ((want[d] >= 0 && t.dims[d] != want[d]) || t.dims[d] < 0)
-          return Status::error(at + "input '" + name + "' of dims " + programDimsText(t.dims) + ", expected " +
-                               programDimsText(want) + " (dimension " + std::to_string(d) + ")");
-        count *= t.dims[d];
+      if (it != in.tensors.end() && dev != in.onDevice.end())
+        return Status::error(at + "input '" + name + "' given both on the host and on the device");
+      const bool onDevice = dev != in.onDevice.end();
+      const std::string &givenType = onDevice ? dev->second.type : it->second.type;
+      const std::vector<int64_t> &dims = onDevice ? dev->second.dims : it->second.dims;
+      int64_t count = 0;
+      if (Status st = checkTensorInput(at, name, type, want, givenType, dims, count); !st)
+        return st;
+      if (onDevice) {
+        if (!dev->second.data)
+          return Status::error(at + "input '" + name + "' on the device has no data");
+        v.kind = Run::Val::View, v.view = contiguous(dev->second.data, dims), v.rank = int(dims.size()), v.type = type;
+        run.vals[id] = v;
+        continue;
       }
+      const HostTensor &t = it->second;
       if (int64_t(t.bytes.size()) != count * programTypeBytes(type))
         return Status::error(at + "input '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for " + type +
                              " " + programDimsText(t.dims));
-      if (t.dims.size() > 4) // a bmc_view4 would drop the leading dimensions
-        return Status::error(at + "input '" + name + "' of rank " + std::to_string(t.dims.size()) + " " +
-                             programDimsText(t.dims) + ": a program's views have rank 4 at most");
       DevicePtr at = 0; // the plan walk needs sizes only
       if (upload) {
         if (!inputBuffers_.count(name) || inputBytes_[name] < t.bytes.size()) { // grown, never shrunk
@@ -221,6 +250,9 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
     }
     run.vals[id] = v;
   }
+  for (auto &[n, t] : in.onDevice)
+    if (!known.count(n))
+      return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
   for (auto &[n, t] : in.tensors)
     if (!known.count(n))
       return Status::error(at + "'" + n + "' is not an input of @" + desc_->function);
@@ -417,10 +449,22 @@ Status DeviceProgram::walk(Run &run, bool launch) {
                                ": a program's views have rank 4 at most");
         if (slot < 0 || slot >= desc_->slots)
           return Status::error(where + ": slot " + std::to_string(slot) + " of " + std::to_string(desc_->slots));
-        if (!launch)
+        DevicePtr place = 0;
+        if (auto k = run.keptIds.find(id); k != run.keptIds.end()) { // a kept output: its own buffer, not the arena
+          if (launch) {
+            auto b = run.kept->allocate(size_t(std::max<int64_t>(bytes, 1)));
+            if (!b)
+              return Status::error(where + ": kept output '" + k->second + "' of " + std::to_string(bytes) +
+                                   " bytes: " + b.status().message());
+            run.keptBuffers[k->second] = place = *b;
+          }
+        } else if (!launch) {
           run.slotBytes[slot] = std::max(run.slotBytes[slot], bytes);
+        } else {
+          place = arena_ + DevicePtr(run.slotOffset[slot]);
+        }
         v.kind = Run::Val::View, v.type = type, v.rank = int(dims.size());
-        v.view = contiguous(launch ? arena_ + DevicePtr(run.slotOffset[slot]) : 0, dims);
+        v.view = contiguous(place, dims);
         run.vals[id] = v; // the launch's own "out"
       }
       LaunchArgs args;
@@ -480,21 +524,60 @@ Status DeviceProgram::walk(Run &run, bool launch) {
   return Status();
 }
 
-Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report) {
+Result<std::vector<HostTensor>> DeviceProgram::run(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report,
+                                                   ProgramKept *kept) {
   try {
-    return runChecked(inputs, graph, report);
+    return runChecked(inputs, graph, report, kept);
   } catch (const json::exception &e) {
     return Status::error("program @" + desc_->function + ": malformed bmc-program line: " + e.what());
   }
 }
 
-Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs, EmittedStepGraph *graph,
-                                                          StepReport *report) {
+Result<std::map<std::string, std::string>> DeviceProgram::keptResults(const ProgramKept &kept) const {
   const std::string fn = "program @" + desc_->function;
+  if (!kept.allocate || !kept.release)
+    return Status::error(fn + ": kept outputs need an allocate and a release");
+  std::map<std::string, const json *> steps; // value id -> its step
+  for (const json &s : desc_->steps)
+    steps[s["value"]] = &s;
+  std::map<std::string, std::string> ids;
+  for (const std::string &name : kept.names) {
+    const json *out = nullptr;
+    for (const json &o : desc_->outputs)
+      if (o["name"] == name)
+        out = &o;
+    if (!out)
+      return Status::error(fn + ": no output '" + name + "' to keep on the device");
+    std::string id = (*out)["value"];
+    auto s = steps.find(id);
+    while (s != steps.end() && (*s->second)["kind"] == "view" && !s->second->contains("op"))
+      s = steps.find((*s->second)["of"].get<std::string>()); // the same storage
+    if (s == steps.end() || (*s->second)["kind"] != "launch" || !(*s->second)["result"].contains("slot") ||
+        (*s->second)["result"].contains("kv_rows"))
+      return Status::error(fn + ": output '" + name + "' is not a kernel's own result (an input, a weight or a " +
+                           "strided view), so it cannot be kept on the device");
+    if (!ids.emplace((*s->second)["value"].get<std::string>(), name).second)
+      return Status::error(fn + ": outputs '" + ids[(*s->second)["value"]] + "' and '" + name +
+                           "' are the same result; only one can be kept");
+  }
+  return ids;
+}
+
+Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs, EmittedStepGraph *graph,
+                                                          StepReport *report, ProgramKept *kept) {
+  const std::string fn = "program @" + desc_->function;
+  std::map<std::string, std::string> keptIds;
+  if (kept) {
+    auto k = keptResults(*kept);
+    if (!k)
+      return k.status();
+    keptIds = std::move(k.value());
+  }
   // Plan: sizes only, on copies of the caches.
   lastLaunches_.clear();
   Run plan;
   plan.slotBytes.assign(size_t(desc_->slots), 0);
+  plan.keptIds = keptIds, plan.kept = kept;
   Status st = bindInputs(plan, inputs, false);
   if (!st)
     return st;
@@ -503,6 +586,7 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
     return st;
   Run run;
   run.slotOffset.assign(size_t(desc_->slots), 0);
+  run.keptIds = std::move(keptIds), run.kept = kept;
   size_t total = 0, align = size_t(std::max<int64_t>(desc_->alignment, 1));
   for (int64_t s = 0; s < desc_->slots; ++s) {
     run.slotOffset[s] = int64_t(total);
@@ -519,9 +603,21 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
   st = bindInputs(run, inputs, true);
   if (!st)
     return st;
-  st = walk(run, true);
-  if (!st)
-    return st;
+  // From here the run may hold kept buffers: a failure gives them back.
+  auto r = [&]() -> Result<std::vector<HostTensor>> {
+    if (Status w = walk(run, true); !w)
+      return w;
+    return launchAndCopyBack(run, graph, report, kept);
+  }();
+  if (!r)
+    for (auto &[name, ptr] : run.keptBuffers)
+      kept->release(ptr);
+  return r;
+}
+
+Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, EmittedStepGraph *graph,
+                                                                 StepReport *report, ProgramKept *kept) {
+  const std::string fn = "program @" + desc_->function;
   // Every launch's checks before the first launch (the plan walk's values
   // have no addresses yet): a run refused here has written nothing, no
   // appended row in a cache's spare rows.
@@ -545,10 +641,11 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
       lastLaunches_.push_back(name(c));
     }
   }
-  st = device_.synchronize();
+  Status st = device_.synchronize();
   if (!st)
     return st;
   std::vector<HostTensor> outs;
+  std::map<std::string, DeviceTensor> keptTensors;
   for (const json &o : desc_->outputs) {
     const Run::Val &v = run.vals.at(o["value"]);
     if (v.kind != Run::Val::View)
@@ -563,6 +660,11 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
       count *= v.view.size[i];
       if (v.view.size[i] > 0)
         (v.view.stride[i] < 0 ? first : last) += (v.view.size[i] - 1) * v.view.stride[i];
+    }
+    if (auto k = run.keptBuffers.find(o["name"]); k != run.keptBuffers.end()) { // stays on the device
+      keptTensors[k->first] = DeviceTensor{k->second, t.type, t.dims};
+      outs.push_back(std::move(t));
+      continue;
     }
     t.bytes.resize(size_t(count) * eb);
     if (count > 0) {
@@ -585,6 +687,8 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
   }
   for (Run::Cache &c : run.caches)
     c.caller->valid = c.buf.valid; // the rows appended, now valid
+  if (kept)
+    kept->tensors = std::move(keptTensors);
   return outs;
 }
 

@@ -32,6 +32,7 @@
 #include "runtime/device/Device.h"
 #include "runtime/device/EmittedLauncher.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,14 +49,36 @@ struct HostTensor {
   std::vector<uint8_t> bytes;
 };
 
+// A tensor in device memory (contiguous, row-major); who owns it says so.
+struct DeviceTensor {
+  DevicePtr data = 0;
+  std::string type = "f32";
+  std::vector<int64_t> dims;
+};
+
 struct ProgramInputs {
   std::map<std::string, HostTensor> tensors;
+  // Tensor inputs already in device memory (a concat-mode past: the last
+  // run's present): bound where they are, neither copied nor owned.
+  std::map<std::string, DeviceTensor> onDevice;
   // Each cache argument's buffer on the device (DeviceKVCache::data(), its
   // capacity, the valid rows); grown by the caller before the run, never by
   // the program. `valid` is advanced by the rows appended when the run
   // succeeds (unchanged when it fails).
   std::map<std::string, bmc_kv_buffer *> caches;
   std::map<std::string, int64_t> scalars; // index arguments
+};
+
+// Outputs left in device memory instead of copied back (a concat-mode
+// present, the next run's past). Each must be a kernel's own result (or a
+// plain view of one): its launch writes it into a buffer from `allocate`,
+// not the arena, and the caller owns that buffer after a successful run; a
+// refused or failed run gives its buffers back through `release`.
+struct ProgramKept {
+  std::vector<std::string> names;                          // output names
+  std::function<Result<DevicePtr>(size_t bytes)> allocate; // the caller's buffers
+  std::function<void(DevicePtr)> release;
+  std::map<std::string, DeviceTensor> tensors; // after a successful run, by name
 };
 
 struct ProgramDesc; // the parsed bmc-program line (DeviceProgram.cpp)
@@ -87,8 +110,10 @@ public:
   // row-major). With `graph`, its launches run as that device graph
   // (EmittedLauncher::runStep: captured the first time, then updated in
   // place or re-captured; `report` says which), e.g. one per decode step.
+  // With `kept`, those outputs stay on the device (ProgramKept); their
+  // HostTensors carry the type and dims, no bytes.
   Result<std::vector<HostTensor>> run(ProgramInputs &inputs, EmittedStepGraph *graph = nullptr,
-                                      StepReport *report = nullptr);
+                                      StepReport *report = nullptr, ProgramKept *kept = nullptr);
 
   const std::vector<std::string> &outputNames() const { return outputNames_; }
   const std::vector<ProgramInput> &inputs() const { return inputs_; }
@@ -108,7 +133,12 @@ private:
                                                               const std::string &emittedSource,
                                                               const std::string &function,
                                                               const std::map<std::string, HostTensor> &weights);
-  Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report);
+  Result<std::vector<HostTensor>> runChecked(ProgramInputs &inputs, EmittedStepGraph *graph, StepReport *report,
+                                             ProgramKept *kept);
+  // The launch steps whose results are the kept outputs (value id -> output name).
+  Result<std::map<std::string, std::string>> keptResults(const ProgramKept &kept) const;
+  Result<std::vector<HostTensor>> launchAndCopyBack(Run &run, EmittedStepGraph *graph, StepReport *report,
+                                                    ProgramKept *kept);
   Status walk(Run &run, bool launch);
   // A `shape` step a kernel reads too (its "upload"): the view of its place
   // in shapeUploads_ into run.vals[id], and with `launch` its elements

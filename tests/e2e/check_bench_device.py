@@ -3,8 +3,9 @@
 
 Checks the output's fields, not its numbers (nothing here is a benchmark): a setup line, a cost_model line, one row
 per round and KV mode in the rotated order, one summary per mode, every number present and
-finite, the sessions' lengths and memory consistent with the options; and that --device cuda
-on this CPU package ends in one line naming the device (no GPU is needed for that).
+finite, the sessions' lengths and memory consistent with the options; that --device cuda on this
+CPU package ends in one line naming the device (no GPU is needed for that); and --kv concat on a
+package compiled with --kv concat (rows, a summary, the rows used).
 
   check_bench_device.py BMC_COMPILE BMC_BENCH_DEVICE MODEL.onnx WORKDIR
 """
@@ -101,11 +102,30 @@ r = subprocess.run([bench, pkg, "--device", "cuda", "--context", str(CTX), "--wi
 err = r.stderr.strip()
 need(r.returncode == 1 and err.count("\n") == 0 and "cuda" in err and '"kind": "row"' not in r.stdout,
      f"--device cuda on a CPU package: exit {r.returncode}, stderr {err!r}")
-# A bad --kv is named.
-r = subprocess.run([bench, pkg, "--device", "cpu", "--context", str(CTX), "--window", str(WINDOW), "--kv", "bmc,concat"],
-                   text=True,
+# A bad --kv is named; concat on a package compiled in place is the session's one line.
+for kv, word in (("bmc,paged", "paged"), ("bmc,concat", "--kv concat")):
+    r = subprocess.run([bench, pkg, "--device", "cpu", "--context", str(CTX), "--window", str(WINDOW), "--kv", kv],
+                       text=True, capture_output=True)
+    need(r.returncode != 0 and word in r.stderr, f"--kv {kv}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+
+# concat on a package compiled with --kv concat: one row per round, its summary, every session
+# ending with CTX rows used (the graph's tensors, exactly the tokens).
+concat_pkg = os.path.join(work, "bench_device_llama_concat.bmcpkg")
+subprocess.run([compile_, model, "--kv", "concat", "-o", concat_pkg], check=True, capture_output=True)
+r = subprocess.run([bench, concat_pkg, "--device", "cpu", "--context", str(CTX), "--window", str(WINDOW), "--warmup",
+                    str(WARMUP), "--rounds", "2", "--kv", "concat", "--threads", "1", "--bw-mb", "16"], text=True,
                    capture_output=True)
-need(r.returncode != 0 and "concat" in r.stderr, f"--kv bmc,concat: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+need(r.returncode == 0, f"--kv concat: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+concat = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+crows = [l for l in concat if l.get("kind") == "row"]
+csum = [l for l in concat if l.get("kind") == "summary"]
+need(len(crows) == 2 and all(c.get("kv_mode") == "concat" for c in crows), f"--kv concat: rows {crows}")
+need(len(csum) == 1 and csum[0].get("kv_mode") == "concat", f"--kv concat: summaries {csum}")
+for i, row in enumerate(crows):
+    numbers(row, row_keys, f"concat row {i}")
+    if setup:
+        used = CTX * setup[0]["kv_bytes_per_row"] / 1e6
+        need(abs(row["kv_used_mb"] - used) < 1e-3, f"concat row {i}: kv_used_mb {row['kv_used_mb']}, expected {used}")
 
 if errors:
     print("\n".join(errors))

@@ -4,7 +4,8 @@
 # through bmc-pipeline and bmc-emit-cuda (KV f32 with skip, bf16 with mask,
 # f16 prealloc with mask); each output must hold kv_append, attention and matmul
 # kernels and count the ops left for the CUDA target; the 7 families also whole
-# (bmc-compile --emit cuda: f32 caches with skip, bf16 with mask), each with its
+# (bmc-compile --emit cuda: f32 caches with skip, bf16 with mask; gpt2 and llama also
+# --kv concat), each with its
 # bmc-program line (the files device.model_* run in the emulation); then every distinct .cu
 # compiles with NVRTC for sm_80 and sm_90 within the spill budget
 # (bmc_cuda_emitted_check; exit 77, a ctest skip, only without NVRTC in a
@@ -63,6 +64,14 @@ for f in gpt2 llama mistral qwen2 gptneox phi3 opt; do
     [ "$(grep -c '^// bmc-program: ' "$out")" -eq 1 ] || fail "$f (whole, $1 caches): not one bmc-program line"
     w=$((w + 1))
   done
+done
+# concat mode (the graph's past/present tensors, run by a device session in that mode) on two families.
+for f in gpt2 llama; do
+  out="$work/$f.whole_concat.cu"
+  "$bin/bmc-compile" --emit cuda --kv concat --kv-type f32 "$work/$f.onnx" > "$out" 2> "$work/err" ||
+    { cat "$work/err"; fail "$f (whole, concat): emit"; }
+  [ "$(grep -c '^// bmc-program: ' "$out")" -eq 1 ] || fail "$f (whole, concat): not one bmc-program line"
+  w=$((w + 1))
 done
 echo "$w whole-model outputs"
 

@@ -653,8 +653,18 @@ TEST(DeviceGeneration, ErrorsAreOneLine) {
   sig.caches[0].present = "present.0.key";
   q = make(sig, withR(3), w.host);
   ASSERT_FALSE(q.ok());
-  EXPECT_EQ(q.status().message(), at + "cache 'past_key_values.0.key' is returned as 'present.0.key' (concat mode): "
-                                       "only in-place caches (bmc, prealloc) run on a device");
+  EXPECT_EQ(q.status().message(), at + "cache 'past_key_values.0.key' is returned as 'present.0.key' (a model "
+                                       "compiled with --kv concat): kv mode bmc needs in-place caches");
+  DeviceGenerationOptions concat = withR(3); // the other way round: in-place caches in concat mode
+  concat.kvMode = "concat";
+  q = make(signature(), concat, w.host);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), at + "cache 'past_key_values.0.key' is in place (a model compiled with --kv bmc "
+                                       "or prealloc): kv mode concat needs the graph's past and present tensors");
+  concat.kvMode = "paged";
+  q = make(signature(), concat, w.host);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(), at + "kv mode 'paged' (expected bmc, prealloc or concat)");
   sig = signature();
   sig.positionIds = "";
   q = make(sig, withR(3), w.host);

@@ -80,10 +80,12 @@ using namespace bmc::device;
 const HostKernel kTable[] = {BMC_EMITTED_TABLE};
 
 // f32: bmc mode, skip padding; bf16: bmc mode, mask padding; f16: prealloc
-// (the maximum context at once), mask padding.
+// (the maximum context at once), mask padding; concat: the graph's f32
+// past/present tensors (compiled with --kv concat), a new buffer per run.
 const std::string kKV = BMC_MODEL_KV_TYPE;
-const bool kBf16 = kKV == "bf16", kF16 = kKV == "f16", kPrealloc = kF16;
-const double kTolerance = kKV == "f32" ? 1e-4 : kF16 ? 1e-3 : 5e-3;
+const bool kBf16 = kKV == "bf16", kF16 = kKV == "f16", kPrealloc = kF16, kConcat = kKV == "concat";
+const char *const kMode = kConcat ? "concat" : kPrealloc ? "prealloc" : "bmc";
+const double kTolerance = kKV == "f32" || kConcat ? 1e-4 : kF16 ? 1e-3 : 5e-3;
 constexpr int64_t kR = 2, kMaxContext = 64, kSteps = 8;
 
 // The ONNX file's initializers by name, as the program's weights (f32 and
@@ -142,16 +144,25 @@ int64_t argmax(const std::vector<float> &v) {
 
 // The CPU path's model (the reference, and the decoder signature the device
 // generation is fed by), compiled once per process with the emitter's options.
-bmc::Result<std::shared_ptr<bmc::Model>> cpuModel() {
-  static bmc::Result<std::shared_ptr<bmc::Model>> model = [] {
+// With `inPlaceBmc`, the CPU path in bmc mode whatever this binary's mode (a
+// concat run's tokens against bmc's).
+bmc::Result<std::shared_ptr<bmc::Model>> cpuModel(bool inPlaceBmc = false) {
+  auto compile = [](bool bmcMode) {
     bmc::CompileOptions co;
-    co.kvMode = kPrealloc ? bmc::KVMode::Prealloc : bmc::KVMode::BMC;
+    co.kvMode = bmcMode ? bmc::KVMode::BMC
+                : kConcat ? bmc::KVMode::Concat
+                : kPrealloc ? bmc::KVMode::Prealloc
+                            : bmc::KVMode::BMC;
     co.kvType = kBf16 ? bmc::KVType::BF16 : kF16 ? bmc::KVType::F16 : bmc::KVType::F32;
-    co.kvPadding = kKV == "f32" ? bmc::KVPadding::Skip : bmc::KVPadding::Mask;
+    co.kvPadding = kKV == "f32" || kConcat ? bmc::KVPadding::Skip : bmc::KVPadding::Mask;
     co.threads = 1;
     return bmc::compileOnnx(BMC_MODEL_ONNX, co);
-  }();
-  return model;
+  };
+  static bmc::Result<std::shared_ptr<bmc::Model>> model = compile(false);
+  if (!inPlaceBmc)
+    return model;
+  static bmc::Result<std::shared_ptr<bmc::Model>> bmcModel = compile(true);
+  return bmcModel;
 }
 
 std::vector<int64_t> prompt(int64_t vocab) {
@@ -180,7 +191,7 @@ struct DeviceRun {
     }
     sig = s.value();
     DeviceGenerationOptions go;
-    go.kvMode = kPrealloc ? "prealloc" : "bmc";
+    go.kvMode = kMode;
     go.r = kR, go.maxContext = kMaxContext, go.graphDecode = graphDecode;
     auto g = DeviceGeneration::create(*env.device, *env.launcher, env.src, "main", weights.value(), sig, go);
     if (!g)
@@ -199,9 +210,20 @@ void greedyAgainstCpuPath(bool gpu) {
   auto model = cpuModel();
   ASSERT_TRUE(model) << model.status().message();
   bmc::SessionOptions so;
-  so.kvMode = kPrealloc ? "prealloc" : "bmc", so.r = kR, so.maxContext = kMaxContext;
+  so.kvMode = kMode, so.r = kR, so.maxContext = kMaxContext;
   auto session = bmc::Session::create(model.value(), so);
   ASSERT_TRUE(session) << session.status().message();
+  // concat: the CPU path in bmc mode too, its greedy tokens the same.
+  std::unique_ptr<bmc::Session> inPlace;
+  if (kConcat) {
+    auto m = cpuModel(true);
+    ASSERT_TRUE(m) << m.status().message();
+    bmc::SessionOptions bo;
+    bo.kvMode = "bmc", bo.r = kR, bo.maxContext = kMaxContext;
+    auto b = bmc::Session::create(m.value(), bo);
+    ASSERT_TRUE(b) << b.status().message();
+    inPlace = std::move(b.value());
+  }
   DeviceGeneration &gen = *device.gen;
 
   const std::vector<int64_t> first = prompt(device.vocab());
@@ -213,10 +235,14 @@ void greedyAgainstCpuPath(bool gpu) {
     if (step == 0) {
       c = session.value()->prefill({first});
       d = gen.prefill(first);
+      if (inPlace)
+        ASSERT_TRUE(inPlace->prefill({first}));
     } else {
       int64_t token = argmax(cpuLogits(*session.value())); // the device's too: asserted equal below
       c = session.value()->step({token});
       d = gen.step(token);
+      if (inPlace)
+        ASSERT_TRUE(inPlace->step({token}));
     }
     ASSERT_TRUE(c) << "step " << step << " (CPU): " << c.message();
     ASSERT_TRUE(d) << "step " << step << " (device): " << d.status().message();
@@ -228,12 +254,24 @@ void greedyAgainstCpuPath(bool gpu) {
     worst = std::max(worst, diff);
     EXPECT_LE(diff, kTolerance) << "step " << step << ": max |logit difference|";
     ASSERT_EQ(d->token, argmax(want)) << "step " << step << ": greedy tokens differ (max |diff| " << diff << ")";
+    if (inPlace)
+      ASSERT_EQ(d->token, argmax(cpuLogits(*inPlace))) << "step " << step << ": concat's token is not bmc mode's";
+    if (kConcat) { // each cache is the present of exactly the tokens so far
+      const DeviceConcatCaches *cc = gen.concatCaches();
+      ASSERT_TRUE(cc);
+      for (size_t i = 0; i < cc->size(); ++i)
+        ASSERT_EQ(cc->rows(i).dims, (std::vector<int64_t>{1, cc->spec(i).heads, gen.length(), cc->spec(i).headDim}))
+            << "step " << step << ", cache " << cc->spec(i).past;
+      continue;
+    }
     if (step > 0 && gen.cache(0).capacity() != lastCapacity)
       ++growths;
     lastCapacity = gen.cache(0).capacity();
   }
   EXPECT_EQ(gen.length(), int64_t(first.size()) + kSteps);
-  if (kPrealloc)
+  if (kConcat)
+    EXPECT_EQ(gen.caches(), size_t(0)) << "concat: no in-place caches";
+  else if (kPrealloc)
     EXPECT_EQ(growths, 0) << "prealloc: the maximum context at the prefill";
   else
     EXPECT_EQ(growths, 4) << "the caches should grow every r = " << kR << " tokens";
@@ -280,6 +318,97 @@ TEST(DeviceModel, GraphedDecodeEqualsDirect) {
   std::printf("%s (%s caches): %lld decode steps as a graph, %zu captures, %zu updated in place\n", BMC_MODEL_NAME,
               BMC_MODEL_KV_TYPE, (long long)kSteps, captures, updated);
   EXPECT_EQ(gIndexFaults.load(), 0);
+}
+
+// concat: truncate crops the caches (a copy each, as DynamicCache.crop), and
+// the steps after it give the logits the first run gave at those positions,
+// byte for byte (the same kernels over the same rows).
+TEST(DeviceModel, ConcatTruncateCrops) {
+  if (!kConcat)
+    GTEST_SKIP() << "concat mode only (this binary runs " << kMode << ")";
+  DeviceRun run(false);
+  ASSERT_TRUE(run.gen) << run.error;
+  DeviceGeneration &gen = *run.gen;
+  const std::vector<int64_t> first = prompt(run.vocab());
+  auto r = gen.prefill(first);
+  ASSERT_TRUE(r) << r.status().message();
+  std::vector<int64_t> tokens;
+  std::vector<std::vector<float>> logits;
+  for (int64_t step = 0; step < 6; ++step) {
+    tokens.push_back(r->token);
+    r = gen.step(r->token);
+    ASSERT_TRUE(r) << "step " << step << ": " << r.status().message();
+    logits.push_back(r->logits);
+  }
+  const int64_t keep = int64_t(first.size()) + 2; // the prompt and the first 2 generated tokens
+  ASSERT_TRUE(gen.truncate(keep));
+  EXPECT_EQ(gen.length(), keep);
+  const DeviceConcatCaches &cc = *gen.concatCaches();
+  for (size_t i = 0; i < cc.size(); ++i)
+    EXPECT_EQ(cc.rows(i).dims[2], keep) << cc.spec(i).past;
+  for (size_t k = 2; k < tokens.size(); ++k) {
+    auto again = gen.step(tokens[k]);
+    ASSERT_TRUE(again) << again.status().message();
+    EXPECT_EQ(again->logits, logits[k]) << "the step after token " << k << ", after the crop";
+  }
+  EXPECT_FALSE(gen.truncate(gen.length() + 1)) << "past the length";
+  ASSERT_TRUE(gen.truncate(0));
+  EXPECT_FALSE(gen.step(tokens[0])) << "no tokens: prefill first";
+  auto p = gen.prefill(first); // from nothing again: the first prefill's logits
+  ASSERT_TRUE(p) << p.status().message();
+  EXPECT_EQ(gen.length(), int64_t(first.size()));
+}
+
+// A batch of 2 distinct prompts of one length (the CPU session's rule) and
+// 4 greedy steps: each row's logits are its own batch-1 run's (within the
+// tolerance: a product's tiling may differ with the rows), the tokens the
+// same. Sampled on llama and gpt2 (f32 in place, and concat).
+TEST(DeviceModel, BatchRowsEqualSingleRuns) {
+  const std::string family = BMC_MODEL_NAME;
+  if ((family != "llama" && family != "gpt2") || (kKV != "f32" && !kConcat))
+    GTEST_SKIP() << "sampled on llama and gpt2, f32 and concat";
+  const int64_t steps = 4;
+  DeviceRun run(true); // decode steps as graphs: a batch changes the launches
+  ASSERT_TRUE(run.gen) << run.error;
+  DeviceGeneration &gen = *run.gen;
+  const int64_t vocab = run.vocab();
+  const std::vector<std::vector<int64_t>> prompts = {prompt(vocab), {5 % vocab, 61 % vocab, 250 % vocab, 2, 9}};
+  // Each prompt alone first: its logits after the prefill and each step.
+  std::vector<std::vector<std::vector<float>>> single(2);
+  std::vector<std::vector<int64_t>> chosen(2);
+  for (size_t b = 0; b < 2; ++b) {
+    auto r = gen.prefill(prompts[b]);
+    for (int64_t step = 0; step <= steps; ++step) {
+      ASSERT_TRUE(r) << "row " << b << " alone, run " << step << ": " << r.status().message();
+      single[b].push_back(r->logits);
+      chosen[b].push_back(r->token);
+      if (step < steps)
+        r = gen.step(r->token);
+    }
+  }
+  auto r = gen.prefillRows(prompts);
+  ASSERT_EQ(gen.batch(), 2);
+  double worst = 0;
+  for (int64_t step = 0; step <= steps; ++step) {
+    ASSERT_TRUE(r) << "batch, run " << step << ": " << r.status().message();
+    ASSERT_EQ(r->logits.size(), size_t(2) * single[0][0].size());
+    for (size_t b = 0; b < 2; ++b) {
+      const std::vector<float> &want = single[b][size_t(step)];
+      for (size_t i = 0; i < want.size(); ++i)
+        worst = std::max(worst, double(std::fabs(r->logits[b * want.size() + i] - want[i])));
+      ASSERT_EQ(r->tokens[b], chosen[b][size_t(step)]) << "row " << b << ", run " << step;
+    }
+    if (kConcat)
+      for (size_t i = 0; i < gen.concatCaches()->size(); ++i)
+        ASSERT_EQ(gen.concatCaches()->rows(i).dims[0], 2);
+    if (step < steps)
+      r = gen.stepRows(r->tokens);
+  }
+  EXPECT_LE(worst, kTolerance) << "the largest |logit difference| of a row to its batch-1 run";
+  EXPECT_FALSE(gen.stepRows({1})) << "one token for two rows";
+  EXPECT_FALSE(gen.prefillRows({{1, 2}, {1}})) << "prompts of different lengths";
+  std::printf("%s (%s caches): batch 2 against two batch-1 runs, greatest |logit difference| %.3g\n",
+              BMC_MODEL_NAME, BMC_MODEL_KV_TYPE, worst);
 }
 
 } // namespace
