@@ -41,6 +41,21 @@ Value root(Value v) {
 
 } // namespace
 
+std::vector<int> mlir::bmc::assignSlots(llvm::ArrayRef<LiveRange> ranges, int &slots) {
+  std::vector<int> slotOf;
+  std::vector<int64_t> slotEnd; // the last use of the value a slot holds
+  for (const LiveRange &r : ranges) {
+    int chosen = -1;
+    for (size_t s = 0; s < slotEnd.size() && chosen < 0; ++s)
+      if (slotEnd[s] < r.first) chosen = int(s);
+    if (chosen < 0) chosen = int(slotEnd.size()), slotEnd.push_back(0);
+    slotEnd[size_t(chosen)] = r.last;
+    slotOf.push_back(chosen);
+  }
+  slots = int(slotEnd.size());
+  return slotOf;
+}
+
 mlir::bmc::KernelMemoryPlan mlir::bmc::planKernelMemory(Block &body) {
   llvm::DenseMap<Operation *, int> pos;
   llvm::DenseMap<Value, int> end;
@@ -59,17 +74,11 @@ mlir::bmc::KernelMemoryPlan mlir::bmc::planKernelMemory(Block &body) {
         it->second = op.hasTrait<OpTrait::IsTerminator>() ? INT_MAX : std::max(it->second, pos[&op]);
       }
     });
+  std::vector<LiveRange> ranges;
+  for (auto &[start, v] : order) ranges.push_back({start, end[v]});
   KernelMemoryPlan plan;
-  std::vector<int> slotEnd; // the last use of the value a slot holds
-  for (auto &[start, v] : order) {
-    int chosen = -1;
-    for (size_t s = 0; s < slotEnd.size() && chosen < 0; ++s)
-      if (slotEnd[s] < start) chosen = int(s);
-    if (chosen < 0) chosen = int(slotEnd.size()), slotEnd.push_back(0);
-    slotEnd[chosen] = end[v];
-    plan.slot[v] = chosen;
-  }
-  plan.slots = int(slotEnd.size());
+  std::vector<int> slots = assignSlots(ranges, plan.slots);
+  for (size_t k = 0; k < order.size(); ++k) plan.slot[order[k].second] = slots[k];
   return plan;
 }
 

@@ -5,8 +5,10 @@
 // a slot of one arena; slots are reused once every value in them is dead.
 // The CUDA programs use it (compiler/targets/cuda/EmitCudaProgram.cpp);
 // `--bmc-plan-memory` writes it into the IR as attributes so that it can be
-// read and tested (bmc-opt + lit). The CPU emitter keeps its own plan
-// (compiler/lowering/MemoryPlan.cpp) for now.
+// read and tested (bmc-opt + lit). The CPU emitter assigns its arena's
+// slots with the same assignSlots over the allocations its lowering makes
+// (compiler/lowering/MemoryPlan.cpp; docs/DESIGN.md, "The memory plan on
+// the CPU": why it does not read this plan's values).
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_PASSES_PLANMEMORY_H
@@ -14,7 +16,11 @@
 
 #include "mlir/IR/Block.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/DenseMap.h"
+
+#include <cstdint>
+#include <vector>
 
 namespace mlir::bmc {
 
@@ -28,6 +34,18 @@ inline constexpr llvm::StringLiteral kSlotAttrName = "bmck.slot", kSlotsAttrName
 /// split, squeeze, unsqueeze or expand of its input's storage).
 bool allocatesView(Operation *op);
 
+/// The lifetime of one allocation in op order: from the op that makes it
+/// (`first`) to the last op that uses it or a view of it (`last`).
+struct LiveRange {
+  int64_t first = 0, last = 0;
+};
+
+/// The one slot assignment of both emitters: slots are taken first-fit, in
+/// the order of `ranges` (creation order), among those whose last value
+/// died before this one's first op (`last < first`: an op never writes into
+/// a slot it reads). Returns each range's slot; `slots` gets the count.
+std::vector<int> assignSlots(llvm::ArrayRef<LiveRange> ranges, int &slots);
+
 struct KernelMemoryPlan {
   llvm::DenseMap<Value, int> slot; // each allocating op's result
   int slots = 0;
@@ -35,8 +53,7 @@ struct KernelMemoryPlan {
 
 /// The plan of one block: a value is live from its op to the last use of it
 /// or of a seam or view over it (a value the terminator returns, to the end); slots
-/// are taken first-fit, in block order, among those whose values all died
-/// before this op (an op never writes into a slot it reads).
+/// by assignSlots, in block order.
 KernelMemoryPlan planKernelMemory(Block &body);
 
 } // namespace mlir::bmc

@@ -2,7 +2,8 @@
 //
 // Each arena allocation has a lifetime in op order (its creation to the last
 // use of any view of it). At compile time, allocations are packed into slots
-// so that no two live ones share a slot (first fit in order of creation);
+// so that no two live ones share a slot (first fit in order of creation:
+// passes/PlanMemory.h's assignSlots, the one the CUDA programs' plan uses);
 // slot sizes depend on the call's dimensions, so a prologue computes them
 // (the max of each slot's members, from the input dims) and the slots'
 // offsets, and asks the runtime for the arena once. No allocation happens
@@ -13,6 +14,7 @@
 
 #include "compiler/lowering/Lowering.h"
 #include "passes/Passes.h"
+#include "passes/PlanMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -36,34 +38,37 @@ void Lowerer::planMemory(Operation *anchor) {
     return c->getResult(0);
   };
 
-  struct Slot { int64_t freeAfter; SmallVector<Value> sizes; };
-  std::vector<Slot> slots;
-  std::vector<int> slotOf(allocs.size(), -1);
+  // The allocations whose size is known before any op runs, with their
+  // lifetimes: the slots are passes/PlanMemory.h's assignSlots, the CUDA
+  // programs' first fit.
+  std::vector<Value> sizeOf(allocs.size());
+  std::vector<size_t> planned; // indices into allocs, in creation order
+  std::vector<mlir::bmc::LiveRange> ranges;
   Block *entry = anchor->getBlock();
   for (size_t i = 0; i < allocs.size(); ++i) {
     AllocRecord &a = allocs[i];
     if (a.call->getBlock() != entry) { ++dynamicBuffers; continue; } // inside a loop: keep it per iteration
-    Value size = hoist(a.bytes);
-    if (!size) { ++dynamicBuffers; continue; }
-    int s = -1;
-    for (size_t k = 0; k < slots.size(); ++k)
-      if (slots[k].freeAfter < a.first) { s = int(k); break; }
-    if (s < 0) {
-      s = int(slots.size());
-      slots.push_back({0, {}});
-    }
-    slots[size_t(s)].freeAfter = a.last;
-    slots[size_t(s)].sizes.push_back(size);
-    slotOf[i] = s;
+    sizeOf[i] = hoist(a.bytes);
+    if (!sizeOf[i]) { ++dynamicBuffers; continue; }
+    planned.push_back(i);
+    ranges.push_back({a.first, a.last});
+  }
+  int slotCount = 0;
+  std::vector<int> slotOfRange = mlir::bmc::assignSlots(ranges, slotCount);
+  std::vector<SmallVector<Value>> slots(static_cast<size_t>(slotCount)); // each slot's members' sizes
+  std::vector<int> slotOf(allocs.size(), -1);
+  for (size_t k = 0; k < planned.size(); ++k) {
+    slotOf[planned[k]] = slotOfRange[k];
+    slots[size_t(slotOfRange[k])].push_back(sizeOf[planned[k]]);
   }
   if (slots.empty()) return;
   Location l = anchor->getLoc();
   Value off = pb.create<arith::ConstantIntOp>(l, 0, 64);
   Value align = pb.create<arith::ConstantIntOp>(l, 63, 64), mask = pb.create<arith::ConstantIntOp>(l, ~int64_t(63), 64);
   SmallVector<Value> offsets;
-  for (Slot &s : slots) {
-    Value sz = s.sizes[0];
-    for (size_t k = 1; k < s.sizes.size(); ++k) sz = pb.create<arith::MaxSIOp>(l, sz, s.sizes[k]);
+  for (SmallVector<Value> &sizes : slots) {
+    Value sz = sizes[0];
+    for (size_t k = 1; k < sizes.size(); ++k) sz = pb.create<arith::MaxSIOp>(l, sz, sizes[k]);
     offsets.push_back(off);
     Value rounded = pb.create<arith::AndIOp>(l, pb.create<arith::AddIOp>(l, sz, align), mask);
     off = pb.create<arith::AddIOp>(l, off, rounded);
