@@ -482,6 +482,16 @@ TEST(DeviceSession, TheLoadsGenerationGoesToAMatchingSession) {
 // path of the CPU device's growable buffers), and the growth count against a
 // plain simulation of the caches' capacity with those r.
 TEST(DeviceSession, TheCostModelChoosesRFromTheDevicesConstants) {
+  if (kConcat) { // concat mode has no spare rows: no r to choose, so no cost model in the session
+    auto m = loadEmulated();
+    if (!m) return;
+    auto s = Session::create(m, {});
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_FALSE(s.value()->adaptiveR());
+    EXPECT_EQ(s.value()->costModelInUse(), nullptr);
+    EXPECT_EQ(s.value()->r(), 0);
+    return;
+  }
   constexpr int64_t kContext = 64, kDecode = 14;
   struct Outcome {
     int64_t lastR = 0, growths = 0;
