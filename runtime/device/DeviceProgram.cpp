@@ -287,6 +287,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
     else if (kind == "view" && s.contains("op"))
       where += " (bmck." + s["op"].get<std::string>() +
                (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    else if (kind == "shape" && s.contains("check"))
+      where += std::string(" (check_equal") +
+               (s["check"].contains("at") ? " at " + s["check"]["at"].get<std::string>() : std::string()) + ")";
     else if (kind == "scalar" && s.contains("at"))
       where += " (" + s["op"].get<std::string>() + " at " + s["at"].get<std::string>() + ")";
     auto get = [&](const std::string &ref) -> Result<Run::Val *> {
@@ -323,6 +326,20 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         if (!x)
           return Status::error(where + ": " + x.status().message());
         elements.push_back(*x);
+      }
+      if (s.contains("check")) { // a host check_equal: every element against expected, before any launch
+        const json &c = s["check"];
+        if (!c["expected"].is_array() || c["expected"].size() != elements.size())
+          return Status::error(where + ": a check with " + std::to_string(c["expected"].size()) +
+                               " expected elements for " + std::to_string(elements.size()));
+        for (size_t i = 0; i < elements.size(); ++i) {
+          auto want = run.eval(c["expected"][i]);
+          if (!want)
+            return Status::error(where + ": " + want.status().message());
+          if (elements[i] != *want) // the CPU's words (LowerIndex.cpp): message, found, expected
+            return Status::error(where + ": " + c["message"].get<std::string>() + ": found " +
+                                 std::to_string(elements[i]) + ", expected " + std::to_string(*want));
+        }
       }
       Run::Val &shape = run.vals[id]; // a constant uploaded as well stays a view
       if (s.contains("upload")) { // a kernel reads it too: its bytes in the program's upload buffer

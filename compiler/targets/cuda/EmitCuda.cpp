@@ -211,9 +211,10 @@ public:
         ++views_;
         return WalkResult::advance();
       }
-      // A shape vector of host scalars (a slice's bounds, an expand's shape):
-      // the host's, like the scalars (a program's shape step).
-      if (isa<tensor::FromElementsOp>(op)) {
+      // A shape vector of host scalars (a slice's bounds, an expand's shape),
+      // or a check_equal of such vectors: the host's, like the scalars (a
+      // program's shape step; the check made before any launch).
+      if (isa<tensor::FromElementsOp>(op) || mlir::bmc::cuda::isHostCheck(op)) {
         ++scalars_;
         return WalkResult::advance();
       }
