@@ -39,6 +39,12 @@ struct DeviceProgram::Run {
   // its error): all checked before the first one runs.
   std::vector<StepCall> calls;
   std::vector<std::string> callWhere;
+  // The device checks (bmc.check_equal of device data) of the launch walk:
+  // the flag's value id, the message, where; read back after the launches.
+  struct Check {
+    std::string flag, message, where;
+  };
+  std::vector<Check> checks;
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -471,6 +477,8 @@ Status DeviceProgram::walk(Run &run, bool launch) {
       }
       if (launch)
         run.calls.push_back(StepCall{s["op"], s["config"], args}), run.callWhere.push_back(where);
+      if (launch && result.contains("check")) // a device check: its flag read back after the run
+        run.checks.push_back({result["check"], result["message"], where});
       if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
         auto c = get(result["kv_rows"]);
         if (!c)
@@ -565,6 +573,19 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
   st = device_.synchronize();
   if (!st)
     return st;
+  // The device checks, in step order: a flag the kernel set ([1, found,
+  // expected]; zeroed by its shape step each run, graph or not) fails the run
+  // in the CPU's words, no output returned and no cache's valid advanced.
+  for (const Run::Check &c : run.checks) {
+    const Run::Val &f = run.vals.at(c.flag);
+    int64_t flag[3] = {0, 0, 0};
+    st = device_.copyToHost(flag, reinterpret_cast<DevicePtr>(f.view.data) + DevicePtr(f.view.offset) * 8, sizeof flag);
+    if (!st)
+      return st;
+    if (flag[0])
+      return Status::error(c.where + ": " + c.message + ": found " + std::to_string(flag[1]) + ", expected " +
+                           std::to_string(flag[2]));
+  }
   std::vector<HostTensor> outs;
   for (const json &o : desc_->outputs) {
     const Run::Val &v = run.vals.at(o["value"]);

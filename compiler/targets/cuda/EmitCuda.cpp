@@ -191,6 +191,13 @@ public:
           return WalkResult::advance();
         }
       }
+      if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && !mlir::bmc::cuda::isHostCheck(op)) {
+        if (failed(data_.add(ce, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmc.check_equal", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
         if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -339,7 +346,7 @@ private:
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
        << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << ", "
-       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << "; "
+       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << ", " << data_.checkSummary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";

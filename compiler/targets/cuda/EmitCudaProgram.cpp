@@ -68,7 +68,11 @@ bool isHostShapeVector(Value v) {
 }
 
 // A use a kernel reads as data: the seam to a view (a kernel op reads that).
-bool isKernelRead(OpOperand &use) { return isa<bmck::ToViewOp>(use.getOwner()); }
+// A device check's operands are read by its kernel too.
+bool isKernelRead(OpOperand &use) {
+  Operation *user = use.getOwner();
+  return isa<bmck::ToViewOp>(user) || (isa<bmc::CheckEqualOp>(user) && !mlir::bmc::cuda::isHostCheck(user));
+}
 
 } // namespace
 
@@ -546,6 +550,27 @@ private:
     }
     if (auto rows = dyn_cast<bmck::KVRowsOp>(op)) {
       steps.push_back(json::Object{{"value", id(rows.getRows())}, {"kind", "kv_rows"}, {"cache", id(rows.getCache())}});
+      return success();
+    }
+    if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && launches_.count(&op)) {
+      // A device check: its flag [0, 0, 0] built and uploaded by the host each
+      // run (a shape step), the kernel setting [1, found, expected] at the
+      // first mismatch, the runtime reading it back after the launches; the
+      // result is the input's storage (a view).
+      std::string flag = id(ce.getResult()) + ".flag";
+      steps.push_back(json::Object{{"value", flag},
+                                   {"kind", "shape"},
+                                   {"elements", json::Array{0, 0, 0}},
+                                   {"upload", json::Object{{"type", "i64"}, {"dims", json::Array{3}}}}});
+      json::Object s{{"value", id(ce.getResult()) + ".check"},
+                     {"kind", "launch"},
+                     {"op", "bmc.check_equal"},
+                     {"config", launches_.find(&op)->second.second},
+                     {"args", json::Object{{"x", id(ce.getInput())}, {"expected", id(ce.getExpected())}, {"out", flag}}},
+                     {"result", json::Object{{"check", flag}, {"message", ce.getMessage().str()}}}};
+      if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
+      steps.push_back(std::move(s));
+      steps.push_back(json::Object{{"value", id(ce.getResult())}, {"kind", "view"}, {"of", id(ce.getInput())}});
       return success();
     }
     if (auto it = launches_.find(&op); it != launches_.end()) {

@@ -121,8 +121,14 @@ func.func @host_check(%x: tensor<?xi64> {bmc.name = "x"}, %t: i64 {bmc.name = "t
 // -----
 
 // A check of device data (seqlens_k computed from the mask, or an input
-// tensor) is no host check: still refused by name, never dropped.
-// ERR: error: the CUDA target cannot compile this model yet: 'bmc.check_equal' at {{.*}} has no CUDA form
+// tensor): a launch of its one-thread kernel into a flag the host zeroes (a
+// shape step with an upload) and reads back; the result is the input's
+// storage. Of i16 it has no form: refused by name, never dropped.
+// CHECK-LABEL: "function":"device_check"
+// CHECK-SAME: {"elements":["v1"],"kind":"shape","upload":{"dims":[],"type":"i64"},"value":"v2"}
+// CHECK-SAME: {"elements":[0,0,0],"kind":"shape","upload":{"dims":[3],"type":"i64"},"value":"v3.flag"}
+// CHECK-SAME: {"args":{"expected":"v2","out":"v3.flag","x":"v0"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmc.check_equal","result":{"check":"v3.flag","message":"seqlens_k + 1 must equal total"},"value":"v3.check"}
+// CHECK-SAME: {"kind":"view","of":"v0","value":"v3"}
 func.func @device_check(%s: tensor<?xi64> {bmc.name = "seqlens_k"}, %t: i64 {bmc.name = "t"}) -> (tensor<?xi64> {bmc.name = "y"}) {
   %vt = tensor.from_elements %t : tensor<i64>
   %c = bmc.check_equal %s, %vt {message = "seqlens_k + 1 must equal total"} : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
@@ -134,4 +140,12 @@ func.func @device_check(%s: tensor<?xi64> {bmc.name = "seqlens_k"}, %t: i64 {bmc
   }
   %o = bmck.to_tensor %r : !bmck.view<?xi64> -> tensor<?xi64>
   return %o : tensor<?xi64>
+}
+
+// -----
+
+// ERR: error: the CUDA target cannot compile this model yet: 'bmc.check_equal (i16)' at {{.*}} has no CUDA form
+func.func @i16_check(%s: tensor<?xi16> {bmc.name = "s"}, %e: tensor<i16> {bmc.name = "e"}) -> (tensor<?xi16> {bmc.name = "y"}) {
+  %c = bmc.check_equal %s, %e {message = "s must equal e"} : (tensor<?xi16>, tensor<i16>) -> tensor<?xi16>
+  return %c : tensor<?xi16>
 }

@@ -82,3 +82,22 @@ func.func @checked(%x: tensor<?xi64> {bmc.name = "x"}, %a: index {bmc.name = "a"
   %tz = bmck.to_tensor %z : !bmck.view<2xi64> -> tensor<2xi64>
   return %ty, %tz : tensor<?xi64>, tensor<2xi64>
 }
+
+// @device_checked: the genai GQA import's seqlens_k guard, a bmc.check_equal
+// of device data (an input tensor) against a host value: a one-thread kernel
+// writes the first mismatch into the program's flag, read back after the run.
+// y = -seqlens reads the checked result (the input's storage).
+func.func @device_checked(%s: tensor<?xi64> {bmc.name = "seqlens"}, %t: index {bmc.name = "t"})
+    -> (tensor<?xi64> {bmc.name = "y"}) {
+  %ti = arith.index_cast %t : index to i64
+  %vt = tensor.from_elements %ti : tensor<i64>
+  %c = bmc.check_equal %s, %vt {message = "Guard 'g2': seqlens must all be t"} : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+  %cv = bmck.to_view %c : tensor<?xi64> -> !bmck.view<?xi64>
+  %y = bmck.elementwise %cv : (!bmck.view<?xi64>) -> !bmck.view<?xi64> {
+  ^bb0(%u: tensor<?xi64>):
+    %r = bmc.neg %u : (tensor<?xi64>) -> tensor<?xi64>
+    bmck.yield %r : tensor<?xi64>
+  }
+  %ty = bmck.to_tensor %y : !bmck.view<?xi64> -> tensor<?xi64>
+  return %ty : tensor<?xi64>
+}
