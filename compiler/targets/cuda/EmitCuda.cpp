@@ -254,7 +254,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy and bmck.range are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).

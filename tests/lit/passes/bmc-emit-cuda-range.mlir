@@ -42,7 +42,7 @@
 // CHECK-NEXT: bmc_range_1(long long start, long long delta, bmc_view4 out) {
 // CHECK:          ((int *)out.data)[out.offset + e * bmc_view_stride(out, 3)] = (int)v;
 // CHECK-NOT: bmc_range_2
-// PROGRAM: error: the CUDA target cannot compile this model yet: 'bmck.range (f32)' at {{.*}} has no CUDA form (8 ops without one: {{.*}}bmck.range (f32) 1{{.*}}); only {{.*}}, bmck.gather, bmck.copy and bmck.range are emitted
+// PROGRAM: error: the CUDA target cannot compile this model yet: 'bmck.range (f32)' at {{.*}} has no CUDA form (8 ops without one: {{.*}}bmck.range (f32) 1{{.*}}); only {{.*}}, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted
 func.func @mask_and_ranges(%m: !bmck.view<?x1xi1>, %p: !bmck.view<?x1x1x?xi64>, %n: index) {
   %g = bmck.gather %m, %p {axis = 0 : i64} : (!bmck.view<?x1xi1>, !bmck.view<?x1x1x?xi64>) -> !bmck.view<?x1x1x?x1xi1>
   %s = arith.constant dense<0> : tensor<i64>

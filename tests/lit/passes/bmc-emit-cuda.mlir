@@ -79,7 +79,7 @@
 // CHECK-NOT: bmc_attention_4
 
 // The refusal names the bmc op (not the arith.constant met first), its layer and place.
-// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' in layer 3 at {{.*}}bmc-emit-cuda.mlir:[[@LINE+38]]:10 has no CUDA form (2 ops without one: arith.constant 1, bmc.add 1); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy and bmck.range are emitted
+// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' in layer 3 at {{.*}}bmc-emit-cuda.mlir:[[@LINE+38]]:10 has no CUDA form (2 ops without one: arith.constant 1, bmc.add 1); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted
 // REFUSE-NOT: error
 
 func.func @appends(%kc: !bmc.kv_cache<2x16xf32>, %kc2: !bmc.kv_cache<2x16xf32>, %hc: !bmc.kv_cache<2x16xf16>,
