@@ -33,6 +33,8 @@ Value root(Value v) {
       v = tt.getView();
     else if (bmck::isStorageView(d))
       v = d->getOperand(0);
+    else if (auto ce = dyn_cast<bmc::CheckEqualOp>(d)) // its result is its input (a device check reads it)
+      v = ce.getInput();
     else
       break;
   }

@@ -44,6 +44,12 @@ struct DeviceProgram::Run {
   std::map<std::string, std::string> keptIds;
   std::map<std::string, DevicePtr> keptBuffers;
   ProgramKept *kept = nullptr;
+  // The device checks (bmc.check_equal of device data) of the launch walk:
+  // the flag's value id, the message, where; read back after the launches.
+  struct Check {
+    std::string flag, message, where;
+  };
+  std::vector<Check> checks;
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -319,6 +325,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
     else if (kind == "view" && s.contains("op"))
       where += " (bmck." + s["op"].get<std::string>() +
                (s.contains("at") ? " at " + s["at"].get<std::string>() : std::string()) + ")";
+    else if (kind == "shape" && s.contains("check"))
+      where += std::string(" (check_equal") +
+               (s["check"].contains("at") ? " at " + s["check"]["at"].get<std::string>() : std::string()) + ")";
     else if (kind == "scalar" && s.contains("at"))
       where += " (" + s["op"].get<std::string>() + " at " + s["at"].get<std::string>() + ")";
     auto get = [&](const std::string &ref) -> Result<Run::Val *> {
@@ -355,6 +364,20 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         if (!x)
           return Status::error(where + ": " + x.status().message());
         elements.push_back(*x);
+      }
+      if (s.contains("check")) { // a host check_equal: every element against expected, before any launch
+        const json &c = s["check"];
+        if (!c["expected"].is_array() || c["expected"].size() != elements.size())
+          return Status::error(where + ": a check with " + std::to_string(c["expected"].size()) +
+                               " expected elements for " + std::to_string(elements.size()));
+        for (size_t i = 0; i < elements.size(); ++i) {
+          auto want = run.eval(c["expected"][i]);
+          if (!want)
+            return Status::error(where + ": " + want.status().message());
+          if (elements[i] != *want) // the CPU's words (LowerIndex.cpp): message, found, expected
+            return Status::error(where + ": " + c["message"].get<std::string>() + ": found " +
+                                 std::to_string(elements[i]) + ", expected " + std::to_string(*want));
+        }
       }
       Run::Val &shape = run.vals[id]; // a constant uploaded as well stays a view
       if (s.contains("upload")) { // a kernel reads it too: its bytes in the program's upload buffer
@@ -498,6 +521,8 @@ Status DeviceProgram::walk(Run &run, bool launch) {
       }
       if (launch)
         run.calls.push_back(StepCall{s["op"], s["config"], args}), run.callWhere.push_back(where);
+      if (launch && result.contains("check")) // a device check: its flag read back after the run
+        run.checks.push_back({result["check"], result["message"], where});
       if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
         auto c = get(result["kv_rows"]);
         if (!c)
@@ -644,6 +669,19 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
   Status st = device_.synchronize();
   if (!st)
     return st;
+  // The device checks, in step order: a flag the kernel set ([1, found,
+  // expected]; zeroed by its shape step each run, graph or not) fails the run
+  // in the CPU's words, no output returned and no cache's valid advanced.
+  for (const Run::Check &c : run.checks) {
+    const Run::Val &f = run.vals.at(c.flag);
+    int64_t flag[3] = {0, 0, 0};
+    st = device_.copyToHost(flag, reinterpret_cast<DevicePtr>(f.view.data) + DevicePtr(f.view.offset) * 8, sizeof flag);
+    if (!st)
+      return st;
+    if (flag[0])
+      return Status::error(c.where + ": " + c.message + ": found " + std::to_string(flag[1]) + ", expected " +
+                           std::to_string(flag[2]));
+  }
   std::vector<HostTensor> outs;
   std::map<std::string, DeviceTensor> keptTensors;
   for (const json &o : desc_->outputs) {

@@ -191,6 +191,13 @@ public:
           return WalkResult::advance();
         }
       }
+      if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && !mlir::bmc::cuda::isHostCheck(op)) {
+        if (failed(data_.add(ce, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmc.check_equal", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (auto r = dyn_cast<bmck::ReduceOp>(op)) {
         if (failed(reduces_.add(r, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -211,9 +218,10 @@ public:
         ++views_;
         return WalkResult::advance();
       }
-      // A shape vector of host scalars (a slice's bounds, an expand's shape):
-      // the host's, like the scalars (a program's shape step).
-      if (isa<tensor::FromElementsOp>(op)) {
+      // A shape vector of host scalars (a slice's bounds, an expand's shape),
+      // or a check_equal of such vectors: the host's, like the scalars (a
+      // program's shape step; the check made before any launch).
+      if (isa<tensor::FromElementsOp>(op) || mlir::bmc::cuda::isHostCheck(op)) {
         ++scalars_;
         return WalkResult::advance();
       }
@@ -246,7 +254,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy and bmck.range are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).
@@ -338,7 +346,7 @@ private:
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
        << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << ", "
-       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << "; "
+       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << ", " << data_.checkSummary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";

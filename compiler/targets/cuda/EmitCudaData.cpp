@@ -259,6 +259,58 @@ LogicalResult DataEmitter::add(bmck::RangeOp op, std::string &noForm) {
   return success();
 }
 
+LogicalResult DataEmitter::add(bmc::CheckEqualOp op, std::string &noForm) {
+  auto x = cast<RankedTensorType>(op.getInput().getType()), e = cast<RankedTensorType>(op.getExpected().getType());
+  auto cType = [](Type t) -> const char * {
+    return t.isSignlessInteger(64) ? "long long" : t.isSignlessInteger(32) ? "int" : nullptr;
+  };
+  const char *xt = cType(x.getElementType()), *et = cType(e.getElementType());
+  if (!xt || !et || x.getRank() > 4 || e.getRank() > x.getRank()) { // left, by that name
+    noForm = "bmc.check_equal (" + typeName(x.getElementType()) + ")";
+    return success();
+  }
+  Config c;
+  c.names = {"x", "expected", "out"};
+  c.params = "bmc_view4 x, bmc_view4 expected, bmc_view4 out";
+  for (int64_t d = 0; d < 4; ++d) {
+    if (d < 4 - x.getRank())
+      c.checks.push_back({{sizeRef("x", d)}, "", 1, "x of size {" + sizeRef("x", d) + "} in dimension " + str(d) +
+                                                       ", expected 1"});
+    c.checks.push_back({{sizeRef("expected", d)}, sizeRef("x", d), 0,
+                        "expected of size {" + sizeRef("expected", d) + "} in dimension " + str(d) + ", x of {" +
+                            sizeRef("x", d) + "} (expected equal or 1)",
+                        "bcast"});
+  }
+  for (int64_t d = 0; d < 3; ++d)
+    c.checks.push_back({{sizeRef("out", d)}, "", 1, "out of size {" + sizeRef("out", d) + "} in dimension " + str(d) +
+                                                     ", expected 1"});
+  c.checks.push_back({{sizeRef("out", 3)}, "", 3, "out (the flag) of {" + sizeRef("out", 3) + "} elements, expected 3"});
+  // One thread, in element order: the first mismatch, deterministic (the
+  // vectors checked are a batch's lengths); the CPU compares as i64 too.
+  c.body = std::string("  if (blockIdx.x != 0 || threadIdx.x != 0)\n    return;\n"
+                       "  long long *flag = (long long *)out.data + out.offset;\n"
+                       "  const long long n = bmc_ew_elements(x);\n"
+                       "  for (long long e = 0; e < n; ++e) {\n"
+                       "    long long r = e, xo = x.offset, eo = expected.offset;\n"
+                       "    for (int d = 3; d >= 0; --d) {\n"
+                       "      const long long i = r % x.size[d];\n"
+                       "      r /= x.size[d];\n"
+                       "      xo += i * bmc_view_stride(x, d), eo += i * bmc_view_stride(expected, d);\n"
+                       "    }\n"
+                       "    const long long found = (long long)((const ") +
+           xt + " *)x.data)[xo], want = (long long)((const " + et +
+           " *)expected.data)[eo];\n"
+           "    if (found != want) {\n      flag[0] = 1, flag[1] = found, flag[2] = want;\n      return;\n    }\n  }\n";
+  c.comment = typeName(x.getElementType()) + " x against " + typeName(e.getElementType()) +
+              " expected (broadcast), the first mismatch into out = [1, found, expected]; one thread";
+  last_ = record(check_, std::move(c));
+  return success();
+}
+
+std::string DataEmitter::checkSummary() const {
+  return str(check_.ops) + " bmc.check_equal (" + count(int(check_.order.size()), "configuration") + ")";
+}
+
 std::string DataEmitter::concatSummary() const {
   return str(concat_.ops) + " bmck.concat (" + count(int(concat_.order.size()), "configuration") + ")";
 }
@@ -278,6 +330,7 @@ void DataEmitter::write(llvm::raw_ostream &os) const {
   write(os, gather_, "gather", "bmc_gather_");
   write(os, copy_, "copy", "bmc_copy_");
   write(os, range_, "range", "bmc_range_");
+  write(os, check_, "check_equal", "bmc_check_equal_");
 }
 
 void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, const char *prefix) const {
@@ -302,7 +355,7 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
     json::Object launch{{"kernel", name}, {"grid", json::Array{"plan.blocks", 1, 1}}, {"block", kThreads},
                         {"shared_bytes", 0}};
     json::Object desc{{"version", 1},
-                      {"op", std::string("bmck.") + op},
+                      {"op", std::string(op) == "check_equal" ? std::string("bmc.check_equal") : std::string("bmck.") + op},
                       {"config", int64_t(i)},
                       {"params", std::move(params)},
                       {"checks", std::move(checks)},

@@ -20,6 +20,7 @@
 #ifndef BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
 #define BMC_COMPILER_TARGETS_CUDA_EMITCUDADATA_H
 
+#include "dialects/BmcDialect.h"
 #include "dialects/KernelDialect.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -48,6 +49,13 @@ public:
   /// bmck.range of i32 / i64 (start and delta as i64 host scalars, the
   /// length out's); other element types are left ("bmck.range (f32)").
   LogicalResult add(bmck::RangeOp op, std::string &noForm);
+  /// bmc.check_equal of device data (not a host check, EmitCudaProgram.h):
+  /// i32 / i64 input and expected of rank <= 4, expected broadcast; one
+  /// thread compares in order and writes the first mismatch into `out`, the
+  /// program's flag [1, found, expected]. Other types are left
+  /// ("bmc.check_equal (f32)").
+  LogicalResult add(bmc::CheckEqualOp op, std::string &noForm);
+  std::string checkSummary() const;
   /// The configuration the last add() with a form recorded (its bmc-launch "config").
   /// "N bmck.concat (k configurations)" / "N bmck.gather (k configurations)".
   std::string concatSummary() const;
@@ -82,7 +90,7 @@ private:
   };
   int record(Family &f, Config c);
   void write(llvm::raw_ostream &os, const Family &f, const char *op, const char *name) const;
-  Family concat_, gather_, copy_, range_;
+  Family concat_, gather_, copy_, range_, check_;
   int last_ = -1;
 };
 

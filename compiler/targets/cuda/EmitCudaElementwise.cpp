@@ -384,12 +384,19 @@ LogicalResult ReduceEmitter::add(bmck::ReduceOp op, std::string &noForm) {
   bmck::ViewType x = op.getInput().getType();
   if (x.getRank() > 4)
     return op.emitError() << "CUDA emitter: reduce of rank " << x.getRank() << ", at most 4";
-  const char *t = cudaType(x.getElementType());
-  if (!t) { // a form not written yet (a shape computation's, in the genai graphs): left, by that name
-    noForm = "bmck.reduce (" + typeName(x.getElementType()) + ")";
+  Type et = x.getElementType();
+  const char *t = cudaType(et);
+  // i32 / i64 (the genai mask's ReduceSum, a shape computation): wrapping integer
+  // arithmetic in the element's width, as the CPU's arith.addi / muli; unsigned
+  // and other types have no form yet.
+  bool integer = !t && et.isSignlessInteger() && (et.isInteger(32) || et.isInteger(64));
+  if (integer) t = et.isInteger(32) ? "int" : "long long";
+  if (!t) { // a form not written yet: left, by that name
+    noForm = "bmck.reduce (" + typeName(et) + ")";
     return success();
   }
   Config c;
+  c.integer = integer;
   switch (op.getKind()) {
   case bmck::ReduceKind::Mean: c.kind = "mean"; break;
   case bmck::ReduceKind::Sum: c.kind = "sum"; break;
@@ -465,21 +472,28 @@ void ReduceEmitter::write(llvm::raw_ostream &os) const {
       if (c.mask >> d & 1) axes += (axes.empty() ? "" : ", ") + std::to_string(d - (4 - c.rank));
     os << "\n// bmc-launch: " << json::Value(std::move(desc)) << "\n"
        << "// reduce " << i << ": " << c.kind << " of " << c.typeName << " (rank " << c.rank << ") over axes [" << axes
-       << "]" << (c.keepdims ? ", keepdims" : "") << ", fp32 accumulation (" << count(uses, "op")
+       << "]" << (c.keepdims ? ", keepdims" : "")
+       << (c.integer ? ", wrapping integer arithmetic (" : ", fp32 accumulation (") << count(uses, "op")
        << "). A block per output element, block BMC_EW_THREADS.\n"
        << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
-       << name << "(bmc_view4 x, bmc_view4 out) {\n"
-       << "  __shared__ float scratch[BMC_EW_THREADS / BMC_WARP];\n"
-       << "  typedef " << c.type << "::storage S;\n"
-       << "  long long o = blockIdx.x, k[4] = {0, 0, 0, 0};\n";
+       << name << "(bmc_view4 x, bmc_view4 out) {\n";
+    if (c.integer)
+      os << "  __shared__ long long scratch[BMC_EW_THREADS];\n"
+         << "  typedef " << c.type << " S;\n";
+    else
+      os << "  __shared__ float scratch[BMC_EW_THREADS / BMC_WARP];\n"
+         << "  typedef " << c.type << "::storage S;\n";
+    os << "  long long o = blockIdx.x, k[4] = {0, 0, 0, 0};\n";
     for (int d = 3; d >= 0; --d) // the kept dimensions of x from the output element
       if (!(c.mask >> d & 1) && d >= 4 - c.rank)
         os << "  k[" << d << "] = o % x.size[" << d << "];\n  o /= x.size[" << d << "];\n";
     std::string m;
     for (int d = 0; d < 4; ++d)
       if (c.mask >> d & 1) m += (m.empty() ? "" : " * ") + std::string("x.size[") + std::to_string(d) + "]";
+    std::string acc = c.integer ? "long long" : "float", fn = c.integer ? "bmc_reduce_int_" : "bmc_reduce_";
+    std::string ident = c.integer ? "<" + std::to_string(kind) + ", S>" : "<" + std::to_string(kind) + ">";
     os << "  const long long m = " << m << ";\n"
-       << "  float acc = bmc_reduce_identity<" << kind << ">();\n"
+       << "  " << acc << " acc = " << fn << "identity" << ident << "();\n"
        << "  for (long long j = threadIdx.x; j < m; j += blockDim.x) {\n"
        << "    long long r = j, i[4] = {k[0], k[1], k[2], k[3]};\n";
     for (int d = 3; d >= 0; --d)
@@ -490,6 +504,16 @@ void ReduceEmitter::write(llvm::raw_ostream &os) const {
       xoff += " + i[" + std::to_string(d) + "] * bmc_view_stride(x, " + std::to_string(d) + ")";
       if (outDim[d] >= 0)
         ooff += " + k[" + std::to_string(d) + "] * bmc_view_stride(out, " + std::to_string(outDim[d]) + ")";
+    }
+    if (c.integer) {
+      // The mean divides the sum wrapped to the element's width, truncating, by
+      // the count in that width: the CPU's arith.divsi.
+      os << "    acc = bmc_reduce_int_combine<" << kind << ">(acc, (long long)((const S *)x.data)[" << xoff
+         << "]);\n  }\n"
+         << "  acc = bmc_block_reduce_int<" << kind << ">(acc, scratch);\n"
+         << "  if (threadIdx.x == 0)\n    ((S *)out.data)[" << ooff << "] = "
+         << (c.kind == "mean" ? "(S)acc / (S)m" : "(S)acc") << ";\n}\n";
+      continue;
     }
     os << "    acc = bmc_reduce_combine<" << kind << ">(acc, " << c.type << "::widen(((const S *)x.data)[" << xoff
        << "]));\n  }\n"

@@ -79,6 +79,7 @@ private:
     int64_t rank = 0;
     unsigned mask = 0; // reduced view4 dimensions
     bool keepdims = false;
+    bool integer = false; // i32 / i64: type is the C type ("int", "long long")
     std::string key() const;
   };
   std::map<std::string, std::pair<Config, int>> configs_;

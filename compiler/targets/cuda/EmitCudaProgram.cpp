@@ -49,14 +49,30 @@ bool isWeightOnlyView(Operation *op) {
 // one element each).
 bool isShapeOperand(OpOperand &use) {
   Operation *user = use.getOwner();
+  if (isa<bmc::CheckEqualOp>(user)) return mlir::bmc::cuda::isHostCheck(user);
   if (isa<bmck::SliceOp>(user)) return use.getOperandNumber() >= 1;
   if (isa<bmck::ExpandOp, bmck::ReshapeOp>(user)) return use.getOperandNumber() == 1;
   if (isa<bmck::RangeOp>(user)) return true;
   return false;
 }
 
+// A value the host holds as a shape vector (isHostCheck).
+bool isHostShapeVector(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t || t.getRank() > 1 || !t.hasStaticShape() || !t.getElementType().isSignlessInteger()) return false;
+  Operation *d = v.getDefiningOp();
+  if (!d) return false;
+  if (isa<tensor::FromElementsOp>(d)) return true;
+  if (auto c = dyn_cast<arith::ConstantOp>(d)) return isa<DenseIntElementsAttr>(c.getValue());
+  return isa<bmc::CheckEqualOp>(d) && mlir::bmc::cuda::isHostCheck(d);
+}
+
 // A use a kernel reads as data: the seam to a view (a kernel op reads that).
-bool isKernelRead(OpOperand &use) { return isa<bmck::ToViewOp>(use.getOwner()); }
+// A device check's operands are read by its kernel too.
+bool isKernelRead(OpOperand &use) {
+  Operation *user = use.getOwner();
+  return isa<bmck::ToViewOp>(user) || (isa<bmc::CheckEqualOp>(user) && !mlir::bmc::cuda::isHostCheck(user));
+}
 
 } // namespace
 
@@ -496,6 +512,37 @@ private:
       steps.push_back(std::move(s));
       return success();
     }
+    if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && mlir::bmc::cuda::isHostCheck(&op)) {
+      // Decided by the host when it builds the shape vectors, before any
+      // launch: a shape vector with the input's elements and a `check` of
+      // each against expected (broadcast), failing with the CPU's message.
+      auto held = [](OpOperand &u) { return isShapeOperand(u) || isKernelRead(u); };
+      if (!llvm::all_of(op.getUses(), held))
+        return fail(op, "a host check's result read other than as a view's bounds or shape, a range's operand, "
+                        "another check or a kernel's data");
+      auto t = cast<RankedTensorType>(ce.getType()), et = cast<RankedTensorType>(ce.getExpected().getType());
+      int64_t n = t.getRank() ? t.getShape()[0] : 1, m = et.getRank() ? et.getShape()[0] : 1;
+      if (m != n && m != 1) return fail(op, "an expected value that does not broadcast to the input");
+      json::Array elements, expected;
+      for (int64_t i = 0; i < n; ++i) {
+        elements.push_back(id(ce.getInput()) + "[" + std::to_string(i) + "]");
+        expected.push_back(id(ce.getExpected()) + "[" + std::to_string(m == 1 ? 0 : i) + "]");
+      }
+      json::Object check{{"expected", std::move(expected)}, {"message", ce.getMessage().str()}};
+      if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) check["at"] = loc;
+      json::Object s{{"value", id(ce.getResult())},
+                     {"kind", "shape"},
+                     {"elements", std::move(elements)},
+                     {"check", std::move(check)}};
+      if (llvm::any_of(op.getUses(), isKernelRead)) {
+        std::string ty = elementName(t.getElementType());
+        if (ty != "i64" && ty != "i32")
+          return fail(op, "a checked shape vector a kernel reads, of elements other than i32 or i64 (no device form)");
+        s["upload"] = json::Object{{"type", ty}, {"dims", dims(t.getShape())}};
+      }
+      steps.push_back(std::move(s));
+      return success();
+    }
     if (bmck::isStorageView(&op)) return viewStep(op, steps);
     if (isa<bmck::ToViewOp, bmck::ToTensorOp>(op)) {
       steps.push_back(json::Object{{"value", id(op.getResult(0))}, {"kind", "view"}, {"of", id(op.getOperand(0))}});
@@ -503,6 +550,27 @@ private:
     }
     if (auto rows = dyn_cast<bmck::KVRowsOp>(op)) {
       steps.push_back(json::Object{{"value", id(rows.getRows())}, {"kind", "kv_rows"}, {"cache", id(rows.getCache())}});
+      return success();
+    }
+    if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && launches_.count(&op)) {
+      // A device check: its flag [0, 0, 0] built and uploaded by the host each
+      // run (a shape step), the kernel setting [1, found, expected] at the
+      // first mismatch, the runtime reading it back after the launches; the
+      // result is the input's storage (a view).
+      std::string flag = id(ce.getResult()) + ".flag";
+      steps.push_back(json::Object{{"value", flag},
+                                   {"kind", "shape"},
+                                   {"elements", json::Array{0, 0, 0}},
+                                   {"upload", json::Object{{"type", "i64"}, {"dims", json::Array{3}}}}});
+      json::Object s{{"value", id(ce.getResult()) + ".check"},
+                     {"kind", "launch"},
+                     {"op", "bmc.check_equal"},
+                     {"config", launches_.find(&op)->second.second},
+                     {"args", json::Object{{"x", id(ce.getInput())}, {"expected", id(ce.getExpected())}, {"out", flag}}},
+                     {"result", json::Object{{"check", flag}, {"message", ce.getMessage().str()}}}};
+      if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
+      steps.push_back(std::move(s));
+      steps.push_back(json::Object{{"value", id(ce.getResult())}, {"kind", "view"}, {"of", id(ce.getInput())}});
       return success();
     }
     if (auto it = launches_.find(&op); it != launches_.end()) {
@@ -566,6 +634,11 @@ private:
 };
 
 } // namespace
+
+bool mlir::bmc::cuda::isHostCheck(Operation *op) {
+  auto ce = dyn_cast<bmc::CheckEqualOp>(op);
+  return ce && isHostShapeVector(ce.getInput()) && isHostShapeVector(ce.getExpected());
+}
 
 LogicalResult mlir::bmc::cuda::writeProgram(func::FuncOp func, const LaunchIndex &launches, llvm::raw_ostream &os) {
   if (!func.getBody().hasOneBlock()) return func.emitError() << "CUDA program: a function of one block expected";

@@ -31,6 +31,14 @@ namespace mlir::bmc::cuda {
 /// weight (the product reads the weight's device copy, cudaMatMulWeight).
 bool isProgramData(Operation *op);
 
+/// A bmc.check_equal the host decides before any launch: its input and
+/// expected are host shape vectors (a 0-D or 1-D integer tensor.from_elements
+/// of host scalars, an integer constant, or such a check's result). The genai
+/// GQA import's total_sequence_length guard is one (the mask's width against
+/// the past length plus the new tokens); a check of device data (seqlens_k
+/// from the mask's ReduceSum, or an input tensor) is not.
+bool isHostCheck(Operation *op);
+
 /// The launch of each kernel op, as the emitter numbered its configurations:
 /// (op name as in the bmc-launch line, configuration).
 using LaunchIndex = llvm::DenseMap<Operation *, std::pair<std::string, int>>;

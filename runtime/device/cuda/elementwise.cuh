@@ -156,3 +156,32 @@ template <int KIND> __device__ __forceinline__ float bmc_block_reduce(float v, f
     r = bmc_reduce_combine<KIND>(r, scratch[w]);
   return r;
 }
+
+// The integer forms (i32 / i64 reductions, the genai mask's ReduceSum): values
+// widened to long long, sum and product wrapping in 64 bits (the element's
+// width after the final truncation: the CPU's arith.addi / muli wrap there),
+// signed max / min; the identities are the element type S's.
+template <int KIND> __device__ __forceinline__ long long bmc_reduce_int_combine(long long a, long long b) {
+  return KIND == 0   ? (long long)((unsigned long long)a + (unsigned long long)b)
+         : KIND == 1 ? (a > b ? a : b)
+         : KIND == 2 ? (a < b ? a : b)
+                     : (long long)((unsigned long long)a * (unsigned long long)b);
+}
+template <int KIND, typename S> __device__ __forceinline__ long long bmc_reduce_int_identity() {
+  return KIND == 0   ? 0LL
+         : KIND == 1 ? (sizeof(S) == 4 ? -2147483648LL : (long long)0x8000000000000000ull)
+         : KIND == 2 ? (sizeof(S) == 4 ? 2147483647LL : 0x7fffffffffffffffLL)
+                     : 1LL;
+}
+// A tree over `scratch` (one long long per thread; blockDim.x a power of two),
+// the result returned to every thread. Every thread of the block must call it.
+template <int KIND> __device__ __forceinline__ long long bmc_block_reduce_int(long long v, long long *scratch) {
+  scratch[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s)
+      scratch[threadIdx.x] = bmc_reduce_int_combine<KIND>(scratch[threadIdx.x], scratch[threadIdx.x + s]);
+    __syncthreads();
+  }
+  return scratch[0];
+}

@@ -15,7 +15,7 @@
 // RUN: bmc-opt %s --split-input-file --bmc-emit-cuda -o /dev/null 2>&1 | FileCheck %s --check-prefix=LEFT
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 
-// CHECK: 1 bmck.concat (1 configuration), 1 bmck.gather (1 configuration), 1 bmck.copy (1 configuration), 0 bmck.range (0 configurations);
+// CHECK: 1 bmck.concat (1 configuration), 1 bmck.gather (1 configuration), 1 bmck.copy (1 configuration), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"concat 0: x0 of size {x0.size[0]} in dimension 0, out of {out.size[0]}","lhs":["x0.size[0]"],"rhs":["out.size[0]"]}
 // CHECK-SAME: {"cmp":"==","error":"concat 0: inputs of {x0.size[2]} + {x1.size[2]} along dimension 2, out of {out.size[2]}","lhs":["x0.size[2]","x1.size[2]"],"rhs":["out.size[2]"]}]
 // CHECK-SAME: "op":"bmck.concat","params":[{"from":"arg","kind":"view4","name":"x0"},{"from":"arg","kind":"view4","name":"x1"},{"from":"arg","kind":"view4","name":"out"}],"plan":{"elements":{{\[\["out.size\[0\]","out.size\[1\]","out.size\[2\]","out.size\[3\]"\]\]}},"kind":"elementwise","threads":256},"version":1}
@@ -87,7 +87,7 @@ func.func @copies(%k: tensor<1x2x?x16xf32> {bmc.name = "k"}, %n: tensor<1x2x?x16
 
 // A gather of rank 5 with no statically-1 dimension to fold (foldedDims; the
 // attention mask's, which has: bmc-emit-cuda-range.mlir), a concat of i8 and a copy of rank 5: left, by name.
-// LEFT: 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations);
+// LEFT: 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // LEFT-NEXT: // Left for the CUDA target: 3 ops without a CUDA form (bmck.concat (i8) 1, bmck.copy (rank 5) 1, bmck.gather (rank 5) 1).
 // LEFT-NOT: bmc_gather_0
 // REFUSE: error: the CUDA target cannot compile this model yet: 'bmck.gather (rank 5)' at {{.*}}:11:8 has no CUDA form (3 ops without one: bmck.concat (i8) 1, bmck.copy (rank 5) 1, bmck.gather (rank 5) 1)

@@ -13,7 +13,7 @@
 // RUN: bmc-opt %s --split-input-file --bmc-emit-cuda=weights=int8 -o /dev/null | FileCheck %s --check-prefix=INT8
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda="whole-model=true output=%t.cu" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 
-// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 4 bmck.matmul (3 configurations), 2 bmck.gemm (2 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations);
+// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 4 bmck.matmul (3 configurations), 2 bmck.gemm (2 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 6 ops without a CUDA form (bmc.cast 1, bmc.transpose 1, bmc.weight 4).
 // Two projections of one shape share configuration 0; the checks name K, rows and columns.
 // CHECK: // bmc-launch: {"checks":[
@@ -69,12 +69,12 @@
 // BF16: "sources":[{"name":"h16","transpose":true,"type":"f16"}],"storage":"f16"}}
 
 // The int8 codes of the second function, and with weights=int8 every f32 weight, are left.
-// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations);
+// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 4 ops without a CUDA form (bmc.cast 1, bmc.weight 2, bmck.matmul (int4 weight) 1).
 // CHECK: bmc_mm_gemv<bmc_f16>(
-// INT8: 2 bmck.matmul (2 configurations), 1 bmck.gemm (1 configuration), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations);
+// INT8: 2 bmck.matmul (2 configurations), 1 bmck.gemm (1 configuration), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // INT8-NEXT: // Left for the CUDA target: 9 ops without a CUDA form (bmc.cast 1, bmc.transpose 1, bmc.weight 4, bmck.gemm (int8 weight) 1, bmck.matmul (int8 weight) 2).
-// INT8: 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations);
+// INT8: 1 bmck.matmul (1 configuration), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
 // INT8-NEXT: // Left for the CUDA target: 4 ops without a CUDA form (bmc.cast 1, bmc.weight 2, bmck.matmul (int4 weight) 1).
 // The first function is a whole-model compile: its weights and a weight's Cast / Transpose are data of
 // its program (bmc-emit-cuda-program.mlir), not ops without a CUDA form.

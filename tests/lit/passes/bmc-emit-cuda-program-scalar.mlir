@@ -85,3 +85,67 @@ func.func @rank2_data(%n: i64, %g: tensor<1x2xi64>) -> tensor<1x2xi64> {
   %t = bmck.to_tensor %r : !bmck.view<1x2xi64> -> tensor<1x2xi64>
   return %t : tensor<1x2xi64>
 }
+
+// -----
+
+// A bmc.check_equal of host shape vectors (the genai GQA import's
+// total_sequence_length guard): a `shape` step with the input's elements and
+// a `check` (expected broadcast, the message, the op's place) the host makes
+// before any launch; a kernel reading the result gets it uploaded. Counted
+// with the host's scalar ops, not as left.
+// CHECK: Left for the CUDA target: 0 ops without a CUDA form.
+// CHECK: "function":"host_check"
+// CHECK-SAME: "steps":[{"elements":["v1"],"kind":"shape","value":"v3"},{"elements":["v2"],"kind":"shape","value":"v4"}
+// CHECK-SAME: {"check":{"at":"{{[^"]*}}bmc-emit-cuda-program-scalar.mlir{{[^"]*}}","expected":["v4[0]"],"message":"total must be past + new"},"elements":["v3[0]"],"kind":"shape","upload":{"dims":[],"type":"i64"},"value":"v5"}
+// CHECK-SAME: {"elements":["v1","v2"],"kind":"shape","value":"v6"}
+// CHECK-SAME: {"check":{"at":"{{[^"]*}}","expected":["v5[0]","v5[0]"],"message":"both equal"},"elements":["v6[0]","v6[1]"],"kind":"shape","value":"v7"}
+// CHECK-SAME: {"kind":"view","of":"v5","value":"v8"}
+func.func @host_check(%x: tensor<?xi64> {bmc.name = "x"}, %t: i64 {bmc.name = "t"}, %n: i64 {bmc.name = "n"})
+    -> (tensor<?xi64> {bmc.name = "y"}) {
+  %vt = tensor.from_elements %t : tensor<i64>
+  %vn = tensor.from_elements %n : tensor<i64>
+  %c = bmc.check_equal %vt, %vn {message = "total must be past + new"} : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %both = tensor.from_elements %t, %n : tensor<2xi64>
+  %c2 = bmc.check_equal %both, %c {message = "both equal"} : (tensor<2xi64>, tensor<i64>) -> tensor<2xi64>
+  %shape = bmck.to_view %c : tensor<i64> -> !bmck.view<i64>
+  %xv = bmck.to_view %x : tensor<?xi64> -> !bmck.view<?xi64>
+  %r = bmck.elementwise %xv, %shape : (!bmck.view<?xi64>, !bmck.view<i64>) -> !bmck.view<?xi64> {
+  ^bb0(%a: tensor<?xi64>, %b: tensor<i64>):
+    %y = bmc.add %a, %b : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+    bmck.yield %y : tensor<?xi64>
+  }
+  %o = bmck.to_tensor %r : !bmck.view<?xi64> -> tensor<?xi64>
+  return %o : tensor<?xi64>
+}
+
+// -----
+
+// A check of device data (seqlens_k computed from the mask, or an input
+// tensor): a launch of its one-thread kernel into a flag the host zeroes (a
+// shape step with an upload) and reads back; the result is the input's
+// storage. Of i16 it has no form: refused by name, never dropped.
+// CHECK-LABEL: "function":"device_check"
+// CHECK-SAME: {"elements":["v1"],"kind":"shape","upload":{"dims":[],"type":"i64"},"value":"v2"}
+// CHECK-SAME: {"elements":[0,0,0],"kind":"shape","upload":{"dims":[3],"type":"i64"},"value":"v3.flag"}
+// CHECK-SAME: {"args":{"expected":"v2","out":"v3.flag","x":"v0"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmc.check_equal","result":{"check":"v3.flag","message":"seqlens_k + 1 must equal total"},"value":"v3.check"}
+// CHECK-SAME: {"kind":"view","of":"v0","value":"v3"}
+func.func @device_check(%s: tensor<?xi64> {bmc.name = "seqlens_k"}, %t: i64 {bmc.name = "t"}) -> (tensor<?xi64> {bmc.name = "y"}) {
+  %vt = tensor.from_elements %t : tensor<i64>
+  %c = bmc.check_equal %s, %vt {message = "seqlens_k + 1 must equal total"} : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+  %cv = bmck.to_view %c : tensor<?xi64> -> !bmck.view<?xi64>
+  %r = bmck.elementwise %cv : (!bmck.view<?xi64>) -> !bmck.view<?xi64> {
+  ^bb0(%a: tensor<?xi64>):
+    %y = bmc.neg %a : (tensor<?xi64>) -> tensor<?xi64>
+    bmck.yield %y : tensor<?xi64>
+  }
+  %o = bmck.to_tensor %r : !bmck.view<?xi64> -> tensor<?xi64>
+  return %o : tensor<?xi64>
+}
+
+// -----
+
+// ERR: error: the CUDA target cannot compile this model yet: 'bmc.check_equal (i16)' at {{.*}} has no CUDA form
+func.func @i16_check(%s: tensor<?xi16> {bmc.name = "s"}, %e: tensor<i16> {bmc.name = "e"}) -> (tensor<?xi16> {bmc.name = "y"}) {
+  %c = bmc.check_equal %s, %e {message = "s must equal e"} : (tensor<?xi16>, tensor<i16>) -> tensor<?xi16>
+  return %c : tensor<?xi16>
+}

@@ -114,6 +114,11 @@ struct Tensor {
     }
     return 0;
   }
+  void setInt(long long e, int64_t x) {
+    unsigned char *p = bytes.data() + size_t(e) * width(type);
+    if (type == T::I64) std::memcpy(p, &x, 8);
+    else { int32_t i = int32_t(x); std::memcpy(p, &i, 4); }
+  }
   int64_t getInt(long long e) const {
     const unsigned char *p = bytes.data() + size_t(e) * width(type);
     if (type == T::I64) { int64_t i; std::memcpy(&i, p, 8); return i; }
@@ -174,7 +179,8 @@ const bmc::device::HostKernel kTable[] = {
     BMC_EMULATED(bmc_elementwise_9), BMC_EMULATED(bmc_elementwise_10), BMC_EMULATED(bmc_elementwise_11),
     // kTable[kReduce + i]: bmck.reduce i.
     BMC_EMULATED(bmc_reduce_0), BMC_EMULATED(bmc_reduce_1), BMC_EMULATED(bmc_reduce_2), BMC_EMULATED(bmc_reduce_3),
-    BMC_EMULATED(bmc_reduce_4),
+    BMC_EMULATED(bmc_reduce_4), BMC_EMULATED(bmc_reduce_5), BMC_EMULATED(bmc_reduce_6), BMC_EMULATED(bmc_reduce_7),
+    BMC_EMULATED(bmc_reduce_8), BMC_EMULATED(bmc_reduce_9),
 };
 constexpr int kReduce = 12;
 
@@ -196,7 +202,7 @@ protected:
     BMC_EMITTED_ENV_OR_SKIP(*env_);
     device_ = env_->device.get(), launcher_ = env_->launcher.get();
     ASSERT_EQ(launcher_->configurations("bmck.elementwise"), 12);
-    ASSERT_EQ(launcher_->configurations("bmck.reduce"), 5);
+    ASSERT_EQ(launcher_->configurations("bmck.reduce"), 10);
   }
 
   // bmck.elementwise `index` (blocks of 256 threads when called directly).
@@ -470,6 +476,80 @@ TEST_P(CudaEmittedElementwise, ReduceSumMeanMaxMinProd) {
     for (long long e = 0; e < 45; ++e) p *= x4.get(x4.at(0, 0, 0, e));
     return p;
   }, 1e-5, "prod");
+}
+
+// The integer reductions against loops in the element's own wrapping
+// arithmetic (unsigned, as the CPU's arith.addi / muli), compared exactly.
+TEST_P(CudaEmittedElementwise, ReduceIntegers) {
+  auto expectInts = [](const Tensor &out, const std::function<int64_t(long long, long long, long long, long long)> &ref,
+                       const char *what) {
+    int bad = 0;
+    for (long long a = 0; a < out.v.size[0]; ++a)
+      for (long long b = 0; b < out.v.size[1]; ++b)
+        for (long long c = 0; c < out.v.size[2]; ++c)
+          for (long long d = 0; d < out.v.size[3]; ++d) {
+            int64_t want = ref(a, b, c, d), got = out.getInt(out.at(a, b, c, d));
+            if (got != want && bad++ < 5)
+              ADD_FAILURE() << what << " at (" << a << ", " << b << ", " << c << ", " << d << "): got " << got
+                            << ", want " << want;
+          }
+  };
+  std::mt19937_64 rng(41);
+  // 5: the mask's sum, 3 rows of 517 (wider than a block) 0/1 entries, one row
+  // of huge values that wrap.
+  Tensor x5(T::I64, {1, 1, 3, 517}, 2), o5(T::I64, {1, 1, 1, 3});
+  for (long long e = 0; e < 517; ++e) {
+    x5.setInt(x5.at(0, 0, 0, e), int64_t(rng() % 2));
+    x5.setInt(x5.at(0, 0, 1, e), e < 200 ? 1 : 0);
+    x5.setInt(x5.at(0, 0, 2, e), int64_t(rng())); // any 64 bits: the sum wraps
+  }
+  reduce(5, x5, o5);
+  expectInts(o5, [&](long long, long long, long long, long long r) {
+    uint64_t s = 0;
+    for (long long e = 0; e < 517; ++e) s += uint64_t(x5.getInt(x5.at(0, 0, r, e)));
+    return int64_t(s);
+  }, "i64 sum over axis 1");
+  // 6: i32 values near 2^30 summed over 2 x 301: wraps in 32 bits.
+  Tensor x6(T::I32, {1, 2, 5, 301}, 3), o6(T::I32, {1, 1, 5, 1});
+  x6.fill([&] { return double(int32_t(rng() % 2000000000) - 500000000); });
+  reduce(6, x6, o6);
+  expectInts(o6, [&](long long, long long, long long h, long long) {
+    uint32_t s = 0;
+    for (long long b = 0; b < 2; ++b)
+      for (long long e = 0; e < 301; ++e) s += uint32_t(x6.getInt(x6.at(0, b, h, e)));
+    return int64_t(int32_t(s));
+  }, "i32 sum over axes 0, 2 (wrapping)");
+  // 7: i64 max over all of 3 x 11 x 7 negatives (the identity is not 0).
+  Tensor x7(T::I64, {1, 3, 11, 7}), o7(T::I64, {1, 1, 1, 1});
+  for (long long b = 0; b < 3; ++b)
+    for (long long c = 0; c < 11; ++c)
+      for (long long e = 0; e < 7; ++e) x7.setInt(x7.at(0, b, c, e), -int64_t(rng() >> 2) - 1);
+  reduce(7, x7, o7);
+  expectInts(o7, [&](long long, long long, long long, long long) {
+    int64_t m = INT64_MIN;
+    for (long long b = 0; b < 3; ++b)
+      for (long long c = 0; c < 11; ++c)
+        for (long long e = 0; e < 7; ++e) m = std::max(m, x7.getInt(x7.at(0, b, c, e)));
+    return m;
+  }, "i64 max over all");
+  // 8: i32 mean over 9, truncated toward zero (negative sums too).
+  Tensor x8(T::I32, {1, 1, 13, 9}), o8(T::I32, {1, 1, 1, 13});
+  x8.fillInts(42, -50, 50);
+  reduce(8, x8, o8);
+  expectInts(o8, [&](long long, long long, long long, long long r) {
+    int32_t s = 0;
+    for (long long e = 0; e < 9; ++e) s += int32_t(x8.getInt(x8.at(0, 0, r, e)));
+    return int64_t(s / 9);
+  }, "i32 mean over axis 1");
+  // 9: i64 product of 70 values in [-9, 9] (no zero): wraps.
+  Tensor x9(T::I64, {1, 1, 1, 70}), o9(T::I64, {1, 1, 1, 1});
+  x9.fillInts(43, -9, 9, true);
+  reduce(9, x9, o9);
+  expectInts(o9, [&](long long, long long, long long, long long) {
+    uint64_t p = 1;
+    for (long long e = 0; e < 70; ++e) p *= uint64_t(x9.getInt(x9.at(0, 0, 0, e)));
+    return int64_t(p);
+  }, "i64 product (wrapping)");
 }
 
 TEST(CudaEmittedElementwiseLauncher, PlansAndChecks) {

@@ -47,7 +47,8 @@ using bmc::device::HostTensor;
                                                                              bmc_emu::argCount(name)                   \
   }
 const HostKernel kTable[] = {BMC_EMULATED(bmc_range_0), BMC_EMULATED(bmc_elementwise_0),
-                             BMC_EMULATED(bmc_elementwise_1)};
+                             BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_elementwise_2),
+                             BMC_EMULATED(bmc_check_equal_0)};
 
 HostTensor i64Tensor(std::vector<int64_t> dims, const std::vector<int64_t> &v) {
   return bmc_device_test::tensor("i64", std::move(dims), v);
@@ -173,6 +174,93 @@ TEST(CudaScalarProgram, ZeroDeltaGivesOneLine) {
   EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
   EXPECT_EQ(m.erase(at, close - at),
             "program @ranges step 10 (range_length): delta must be non-zero (start 2, limit 11)");
+}
+
+// Host checks (bmc.check_equal of host shape vectors, the genai GQA guard's
+// form): decided before any launch; passing, the checked vectors are what the
+// kernels read (uploaded); failing, the CPU's words (message: found,
+// expected) on one line naming the step and the op's place, nothing launched.
+TEST(CudaScalarProgram, HostChecksPassOrGiveOneLine) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "checked", {});
+  ASSERT_TRUE(program) << program.status().message();
+  auto inputs = [](int64_t rows, int64_t a, int64_t b) {
+    ProgramInputs in;
+    std::vector<int64_t> x;
+    for (int64_t i = 0; i < rows; ++i) x.push_back(i * 5 - 7);
+    in.tensors["x"] = i64Tensor({rows}, x);
+    in.scalars = {{"a", a}, {"b", b}};
+    return in;
+  };
+  for (int64_t rows : {1, 3, 7}) {
+    ProgramInputs in = inputs(rows, rows, rows);
+    auto out = program.value()->run(in);
+    ASSERT_TRUE(out) << out.status().message();
+    ASSERT_EQ(out->size(), 2u);
+    std::vector<int64_t> y;
+    for (int64_t i = 0; i < rows; ++i) y.push_back(i * 5 - 7 + rows);
+    EXPECT_EQ(ints((*out)[0]), y) << "x + the checked a, rows " << rows;
+    EXPECT_EQ(ints((*out)[1]), (std::vector<int64_t>{-rows, -rows})) << "-[a, b], rows " << rows;
+  }
+  auto fails = [&](int64_t rows, int64_t a, int64_t b, const std::string &want) {
+    ProgramInputs in = inputs(rows, a, b);
+    auto out = program.value()->run(in);
+    ASSERT_FALSE(out) << "rows " << rows << ", a " << a << ", b " << b;
+    std::string m = out.status().message();
+    EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    size_t at = m.find(" at "), close = m.find("): ");
+    ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
+    EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
+    EXPECT_EQ(m.erase(at, close - at), want);
+  };
+  fails(3, 4, 4, "program @checked step 7 (check_equal): Guard 'g0': a must be the rows of x: found 4, expected 3");
+  fails(5, 5, 2, "program @checked step 9 (check_equal): Guard 'g1': a and b must be equal: found 2, expected 5");
+}
+
+// A device check (bmc.check_equal of an input tensor against a host value,
+// the genai seqlens_k guard's form): passing runs give -seqlens exactly; a
+// mismatch anywhere (the first reported, in element order) fails the run in
+// the CPU's words, naming the step and the op's place; the flag is zeroed
+// each run, so a passing run after a failing one passes, direct and as a
+// graph (the check's kernel and the flag's upload replayed).
+TEST(CudaScalarProgram, DeviceChecksReadBackTheirFlag) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  for (bool graphed : {false, true}) {
+    auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "device_checked", {});
+    ASSERT_TRUE(program) << program.status().message();
+    EmittedStepGraph graph;
+    auto run = [&](std::vector<int64_t> seqlens, int64_t t) {
+      ProgramInputs in;
+      in.tensors["seqlens"] = i64Tensor({int64_t(seqlens.size())}, seqlens);
+      in.scalars = {{"t", t}};
+      return program.value()->run(in, graphed ? &graph : nullptr);
+    };
+    const char *how = graphed ? "graph" : "direct";
+    for (int round = 0; round < 2; ++round) {
+      auto ok = run({6, 6, 6, 6, 6}, 6);
+      ASSERT_TRUE(ok) << how << ": " << ok.status().message();
+      EXPECT_EQ(ints((*ok)[0]), (std::vector<int64_t>{-6, -6, -6, -6, -6})) << how;
+      auto bad = run({6, 6, 4, 6, 9}, 6);
+      ASSERT_FALSE(bad) << how << ": a mismatch passed";
+      std::string m = bad.status().message();
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      size_t at = m.find(" at "), close = m.find("): ");
+      ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
+      EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
+      EXPECT_EQ(m.erase(at, close - at),
+                "program @device_checked step 3 (bmc.check_equal 0): Guard 'g2': seqlens must all be t: found 4, "
+                "expected 6")
+          << how;
+      auto one = run({3}, 2);
+      ASSERT_FALSE(one) << how;
+      EXPECT_NE(one.status().message().find("found 3, expected 2"), std::string::npos) << one.status().message();
+    }
+  }
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 // The input of cuda_emitted_elementwise_test.cpp: the CUDA emitter's output for
 // these groups (bmc-opt --bmc-emit-cuda, at build time) runs in the host
 // emulation against plain loops written in the test. The kernel numbers the
-// test uses follow the order below (elementwise 0-11, reduce 0-4).
+// test uses follow the order below (elementwise 0-11, reduce 0-9).
 func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>, %rot: !bmck.view<?x3x?x38xf32>,
                   %sin: !bmck.view<1x1x?x38xf32>,
                   %g: !bmck.view<?x?x45xf32>, %u: !bmck.view<?x?x45xf32>,
@@ -14,7 +14,9 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
                   %p: !bmck.view<?x13xf32>, %q: !bmck.view<13xf32>, %lo: !bmck.view<f32>, %hi: !bmck.view<f32>,
                   %un: !bmck.view<?x?x13xf32>, %bv: !bmck.view<?x5xf32>,
                   %r0: !bmck.view<?x?x301xf32>, %r1: !bmck.view<?x5x3x37xbf16>, %r2: !bmck.view<?x9xf16>,
-                  %r3: !bmck.view<?x7xf32>, %r4: !bmck.view<?xf32>, %pa: !bmck.view<?x3xi32>, %pb: !bmck.view<3xi32>) {
+                  %r3: !bmck.view<?x7xf32>, %r4: !bmck.view<?xf32>, %pa: !bmck.view<?x3xi32>, %pb: !bmck.view<3xi32>,
+                  %s0: !bmck.view<?x?xi64>, %s1: !bmck.view<?x5x?xi32>, %s2: !bmck.view<?x?x7xi64>,
+                  %s3: !bmck.view<?x9xi32>, %s4: !bmck.view<?xi64>) {
   // 0: RoPE, x * cos + rotate_half(x) * sin (cos / sin broadcast over batch and heads).
   %e0 = bmck.elementwise %x0, %cos, %rot, %sin : (!bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>, !bmck.view<?x3x?x38xf32>, !bmck.view<1x1x?x38xf32>) -> !bmck.view<?x3x?x38xf32> {
   ^bb0(%a: tensor<?x3x?x38xf32>, %c: tensor<1x1x?x38xf32>, %r: tensor<?x3x?x38xf32>, %s: tensor<1x1x?x38xf32>):
@@ -154,5 +156,14 @@ func.func @groups(%x0: !bmck.view<?x3x?x38xf32>, %cos: !bmck.view<1x1x?x38xf32>,
   %q2 = bmck.reduce %r2 {kind = #bmck.reduce<max>, axes = array<i64>, keepdims = false} : (!bmck.view<?x9xf16>) -> !bmck.view<f16>
   %q3 = bmck.reduce %r3 {kind = #bmck.reduce<min>, axes = array<i64: 0>, keepdims = true} : (!bmck.view<?x7xf32>) -> !bmck.view<1x7xf32>
   %q4 = bmck.reduce %r4 {kind = #bmck.reduce<prod>, axes = array<i64: 0>, keepdims = false} : (!bmck.view<?xf32>) -> !bmck.view<f32>
+  // The integer reductions (bmck.reduce 5-9; wrapping in the element's width):
+  // the genai mask's ReduceSum of i64 over axis 1, an i32 sum over axes 0 and 2
+  // (keepdims) that wraps, an i64 max over all axes, an i32 mean (truncated
+  // toward zero) over axis 1, an i64 product that wraps.
+  %q5 = bmck.reduce %s0 {kind = #bmck.reduce<sum>, axes = array<i64: 1>, keepdims = false} : (!bmck.view<?x?xi64>) -> !bmck.view<?xi64>
+  %q6 = bmck.reduce %s1 {kind = #bmck.reduce<sum>, axes = array<i64: 0, 2>, keepdims = true} : (!bmck.view<?x5x?xi32>) -> !bmck.view<1x5x1xi32>
+  %q7 = bmck.reduce %s2 {kind = #bmck.reduce<max>, axes = array<i64>, keepdims = false} : (!bmck.view<?x?x7xi64>) -> !bmck.view<i64>
+  %q8 = bmck.reduce %s3 {kind = #bmck.reduce<mean>, axes = array<i64: 1>, keepdims = false} : (!bmck.view<?x9xi32>) -> !bmck.view<?xi32>
+  %q9 = bmck.reduce %s4 {kind = #bmck.reduce<prod>, axes = array<i64: 0>, keepdims = false} : (!bmck.view<?xi64>) -> !bmck.view<i64>
   return
 }

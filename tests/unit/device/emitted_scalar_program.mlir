@@ -47,3 +47,57 @@ func.func @ranges(%x: tensor<?x2xi64> {bmc.name = "x"}, %a: index {bmc.name = "a
   %t3 = bmck.to_tensor %sc : !bmck.view<?x2xi64> -> tensor<?x2xi64>
   return %t0, %t1, %t2, %t3 : tensor<?xi64>, tensor<?xi64>, tensor<?xi64>, tensor<?x2xi64>
 }
+
+// @checked: the genai GQA import's host guard, bmc.check_equal of two host
+// shape vectors, decided by the host before any launch: a against the rows of
+// x, then [a, b] against that checked 0-D vector (a check's result as another
+// check's expected, broadcast). y = x + a reads the first check's result
+// (uploaded), z = -[a, b] the second's.
+func.func @checked(%x: tensor<?xi64> {bmc.name = "x"}, %a: index {bmc.name = "a"}, %b: index {bmc.name = "b"})
+    -> (tensor<?xi64> {bmc.name = "y"}, tensor<2xi64> {bmc.name = "z"}) {
+  %c0 = arith.constant 0 : index
+  %rows = tensor.dim %x, %c0 : tensor<?xi64>
+  %ai = arith.index_cast %a : index to i64
+  %bi = arith.index_cast %b : index to i64
+  %ri = arith.index_cast %rows : index to i64
+  %va = tensor.from_elements %ai : tensor<i64>
+  %vr = tensor.from_elements %ri : tensor<i64>
+  %ca = bmc.check_equal %va, %vr {message = "Guard 'g0': a must be the rows of x"} : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %ab = tensor.from_elements %ai, %bi : tensor<2xi64>
+  %cab = bmc.check_equal %ab, %ca {message = "Guard 'g1': a and b must be equal"} : (tensor<2xi64>, tensor<i64>) -> tensor<2xi64>
+  %xv = bmck.to_view %x : tensor<?xi64> -> !bmck.view<?xi64>
+  %cav = bmck.to_view %ca : tensor<i64> -> !bmck.view<i64>
+  %y = bmck.elementwise %xv, %cav : (!bmck.view<?xi64>, !bmck.view<i64>) -> !bmck.view<?xi64> {
+  ^bb0(%u: tensor<?xi64>, %s: tensor<i64>):
+    %r = bmc.add %u, %s : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+    bmck.yield %r : tensor<?xi64>
+  }
+  %cabv = bmck.to_view %cab : tensor<2xi64> -> !bmck.view<2xi64>
+  %z = bmck.elementwise %cabv : (!bmck.view<2xi64>) -> !bmck.view<2xi64> {
+  ^bb0(%u: tensor<2xi64>):
+    %r = bmc.neg %u : (tensor<2xi64>) -> tensor<2xi64>
+    bmck.yield %r : tensor<2xi64>
+  }
+  %ty = bmck.to_tensor %y : !bmck.view<?xi64> -> tensor<?xi64>
+  %tz = bmck.to_tensor %z : !bmck.view<2xi64> -> tensor<2xi64>
+  return %ty, %tz : tensor<?xi64>, tensor<2xi64>
+}
+
+// @device_checked: the genai GQA import's seqlens_k guard, a bmc.check_equal
+// of device data (an input tensor) against a host value: a one-thread kernel
+// writes the first mismatch into the program's flag, read back after the run.
+// y = -seqlens reads the checked result (the input's storage).
+func.func @device_checked(%s: tensor<?xi64> {bmc.name = "seqlens"}, %t: index {bmc.name = "t"})
+    -> (tensor<?xi64> {bmc.name = "y"}) {
+  %ti = arith.index_cast %t : index to i64
+  %vt = tensor.from_elements %ti : tensor<i64>
+  %c = bmc.check_equal %s, %vt {message = "Guard 'g2': seqlens must all be t"} : (tensor<?xi64>, tensor<i64>) -> tensor<?xi64>
+  %cv = bmck.to_view %c : tensor<?xi64> -> !bmck.view<?xi64>
+  %y = bmck.elementwise %cv : (!bmck.view<?xi64>) -> !bmck.view<?xi64> {
+  ^bb0(%u: tensor<?xi64>):
+    %r = bmc.neg %u : (tensor<?xi64>) -> tensor<?xi64>
+    bmck.yield %r : tensor<?xi64>
+  }
+  %ty = bmck.to_tensor %y : !bmck.view<?xi64> -> tensor<?xi64>
+  return %ty : tensor<?xi64>
+}
