@@ -252,6 +252,8 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
     in.tensors[sig_.writeIndices] = integers(writeType_, {batch}, std::vector<int64_t>(size_t(batch), length_));
   if (!sig_.nonpadKvSeqlen.empty())
     in.tensors[sig_.nonpadKvSeqlen] = integers(nonpadType_, {batch}, std::vector<int64_t>(size_t(batch), total));
+  if (!allLogits) // each row's last position only: vocab floats a row come back, not seq * vocab
+    in.copyBack[sig_.logits] = CopyBack::LastOfAxis1;
   ProgramKept kept;
   if (concat_)
     concat_->bind(in, kept, batch);
@@ -276,16 +278,15 @@ Result<DeviceGenerationStep> DeviceGeneration::run(const std::vector<int64_t> &t
       return Status::error(at_ + "KV cache '" + caches_[k].name + "' holds " +
                            std::to_string(bufs[k].valid) + " rows after the run, expected " + std::to_string(total));
   const HostTensor &logits = (*r)[logitsOutput_];
-  if (logits.type != "f32" || logits.dims.size() != 3 || logits.dims[0] != batch || logits.dims[1] != seq ||
-      logits.dims[2] < 1)
-    return Status::error(at_ + "output '" + sig_.logits + "' of " + logits.type + " " +
-                         programDimsText(logits.dims) + ", expected f32 [" + std::to_string(batch) + ", " +
-                         std::to_string(seq) + ", vocab]");
-  const int64_t vocab = logits.dims[2];
+  const std::vector<int64_t> &dims = program_->lastOutputDims()[logitsOutput_]; // whole, before the cut
+  if (logits.type != "f32" || dims.size() != 3 || dims[0] != batch || dims[1] != seq || dims[2] < 1)
+    return Status::error(at_ + "output '" + sig_.logits + "' of " + logits.type + " " + programDimsText(dims) +
+                         ", expected f32 [" + std::to_string(batch) + ", " + std::to_string(seq) + ", vocab]");
+  const int64_t vocab = dims[2], rows = allLogits ? seq : 1; // positions copied back per row
   out.logits.resize(size_t(batch * vocab));
   for (int64_t b = 0; b < batch; ++b) { // each row's last position
     float *row = out.logits.data() + b * vocab;
-    std::memcpy(row, logits.bytes.data() + size_t((b * seq + seq - 1) * vocab) * 4, size_t(vocab) * 4);
+    std::memcpy(row, logits.bytes.data() + size_t((b * rows + rows - 1) * vocab) * 4, size_t(vocab) * 4);
     out.tokens.push_back(std::max_element(row, row + vocab) - row);
   }
   out.token = out.tokens[0];

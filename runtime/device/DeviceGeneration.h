@@ -11,8 +11,9 @@
 // seqlens_k and total_sequence_length, a static cache's write_indices and
 // nonpad_kv_seqlen), with the values and rules of the CPU session
 // (runtime/Session.cpp), and returns the last position's logits and the
-// greedy token, or every position's when asked (the program copies its
-// logits output [1, seq, vocab] back in one copy either way).
+// greedy token, or every position's when asked (only then does the program
+// copy its whole logits output [batch, seq, vocab] back; otherwise each
+// row's last position, CopyBack::LastOfAxis1).
 // extend() runs several tokens after the last in one pass (speculative
 // verification, docs/SPECULATIVE.md); truncate() rolls rejected rows back
 // (they become spare rows: no copy). A decode or verify step may run as a

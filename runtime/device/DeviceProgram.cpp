@@ -50,6 +50,7 @@ struct DeviceProgram::Run {
     std::string flag, message, where;
   };
   std::vector<Check> checks;
+  const std::map<std::string, CopyBack> *copyBack = nullptr; // ProgramInputs::copyBack
 
   // A size expression: a number, or a sum of terms (a number, a reference
   // "vK.size[d]" / "vK", or a list of terms multiplied).
@@ -151,6 +152,35 @@ bmc_view4 contiguous(DevicePtr data, const std::vector<int64_t> &dims) {
 }
 
 // A KV cache's valid rows: [batch, heads, valid, head_dim] with its capacity's strides.
+// The elements of `view` (rank `rank`, `eb` bytes each) into `dst`,
+// row-major: one copy of the span the view reaches (a slice's negative step
+// walks backwards), then gathered by its strides. `what` starts the error.
+Status copyViewToHost(Device &device, const bmc_view4 &view, int rank, size_t eb, uint8_t *dst,
+                      const std::string &what) {
+  int64_t count = 1, first = view.offset, last = view.offset;
+  for (int i = 4 - rank; i < 4; ++i) {
+    count *= view.size[i];
+    if (view.size[i] > 0)
+      (view.stride[i] < 0 ? first : last) += (view.size[i] - 1) * view.stride[i];
+  }
+  if (count == 0)
+    return Status();
+  if (first < 0)
+    return Status::error(what + " reaches element " + std::to_string(first) + ", before its storage");
+  std::vector<uint8_t> span(size_t(last - first + 1) * eb);
+  Status st = device.copyToHost(span.data(), reinterpret_cast<DevicePtr>(view.data) + DevicePtr(first) * eb,
+                                span.size());
+  if (!st)
+    return st;
+  for (int64_t flat = 0; flat < count; ++flat) {
+    int64_t at = view.offset - first, rest = flat;
+    for (int i = 3; i >= 4 - rank; --i)
+      at += (rest % view.size[i]) * view.stride[i], rest /= view.size[i];
+    std::memcpy(dst + flat * eb, span.data() + at * eb, eb);
+  }
+  return Status();
+}
+
 bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
   bmc_view4 v = {};
   v.data = c.buf.data;
@@ -591,6 +621,7 @@ Result<std::map<std::string, std::string>> DeviceProgram::keptResults(const Prog
 Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs, EmittedStepGraph *graph,
                                                           StepReport *report, ProgramKept *kept) {
   const std::string fn = "program @" + desc_->function;
+  lastLaunches_.clear(), lastOutputDims_.clear(); // none when a check refuses the run
   std::map<std::string, std::string> keptIds;
   if (kept) {
     auto k = keptResults(*kept);
@@ -598,8 +629,13 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
       return k.status();
     keptIds = std::move(k.value());
   }
+  for (const auto &[name, cut] : inputs.copyBack) {
+    if (std::find(outputNames_.begin(), outputNames_.end(), name) == outputNames_.end())
+      return Status::error(fn + ": copy back of '" + name + "': no such output");
+    if (kept && std::find(kept->names.begin(), kept->names.end(), name) != kept->names.end())
+      return Status::error(fn + ": copy back of '" + name + "': the output is kept on the device");
+  }
   // Plan: sizes only, on copies of the caches.
-  lastLaunches_.clear();
   Run plan;
   plan.slotBytes.assign(size_t(desc_->slots), 0);
   plan.keptIds = keptIds, plan.kept = kept;
@@ -609,9 +645,17 @@ Result<std::vector<HostTensor>> DeviceProgram::runChecked(ProgramInputs &inputs,
   st = walk(plan, false);
   if (!st)
     return st;
+  for (const json &o : desc_->outputs) { // the ranks are known now, before anything runs
+    auto cut = inputs.copyBack.find(o["name"]);
+    const Run::Val &v = plan.vals.at(o["value"]);
+    if (cut != inputs.copyBack.end() && cut->second == CopyBack::LastOfAxis1 && v.kind == Run::Val::View &&
+        v.rank < 2)
+      return Status::error(fn + ": copy back of '" + cut->first + "': the last index of axis 1 of a rank " +
+                           std::to_string(v.rank) + " output");
+  }
   Run run;
   run.slotOffset.assign(size_t(desc_->slots), 0);
-  run.keptIds = std::move(keptIds), run.kept = kept;
+  run.keptIds = std::move(keptIds), run.kept = kept, run.copyBack = &inputs.copyBack;
   size_t total = 0, align = size_t(std::max<int64_t>(desc_->alignment, 1));
   for (int64_t s = 0; s < desc_->slots; ++s) {
     run.slotOffset[s] = int64_t(total);
@@ -683,43 +727,45 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
                            std::to_string(flag[2]));
   }
   std::vector<HostTensor> outs;
+  std::vector<std::vector<int64_t>> wholeDims;
   std::map<std::string, DeviceTensor> keptTensors;
   for (const json &o : desc_->outputs) {
+    const std::string oname = o["name"];
     const Run::Val &v = run.vals.at(o["value"]);
     if (v.kind != Run::Val::View)
-      return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' is not a tensor");
+      return Status::error(fn + ": output '" + oname + "' is not a tensor");
+    const int lead = 4 - v.rank; // the view's first dimension
+    wholeDims.emplace_back(v.view.size + lead, v.view.size + 4);
+    bmc_view4 view = v.view;
+    auto cut = run.copyBack->find(oname);
+    const bool last = cut != run.copyBack->end() && cut->second == CopyBack::LastOfAxis1;
+    if (last && view.size[lead + 1] > 0) // index size - 1 of axis 1 (rank >= 2: checked before the launches)
+      view.offset += (view.size[lead + 1] - 1) * view.stride[lead + 1], view.size[lead + 1] = 1;
     HostTensor t;
     t.type = v.type;
-    size_t eb = size_t(programTypeBytes(v.type));
-    // The span the view reaches: a slice's negative step walks backwards.
-    int64_t count = 1, first = v.view.offset, last = v.view.offset;
-    for (int i = 4 - v.rank; i < 4; ++i) {
-      t.dims.push_back(v.view.size[i]);
-      count *= v.view.size[i];
-      if (v.view.size[i] > 0)
-        (v.view.stride[i] < 0 ? first : last) += (v.view.size[i] - 1) * v.view.stride[i];
-    }
-    if (auto k = run.keptBuffers.find(o["name"]); k != run.keptBuffers.end()) { // stays on the device
+    t.dims.assign(view.size + lead, view.size + 4);
+    if (auto k = run.keptBuffers.find(oname); k != run.keptBuffers.end()) { // stays on the device
       keptTensors[k->first] = DeviceTensor{k->second, t.type, t.dims};
       outs.push_back(std::move(t));
       continue;
     }
+    const size_t eb = size_t(programTypeBytes(v.type));
+    int64_t count = 1;
+    for (int64_t d : t.dims)
+      count *= d;
     t.bytes.resize(size_t(count) * eb);
-    if (count > 0) {
-      if (first < 0)
-        return Status::error(fn + ": output '" + o["name"].get<std::string>() + "' reaches element " +
-                             std::to_string(first) + ", before its storage");
-      std::vector<uint8_t> span(size_t(last - first + 1) * eb);
-      st = device_.copyToHost(span.data(), reinterpret_cast<DevicePtr>(v.view.data) + DevicePtr(first) * eb,
-                              span.size());
+    // Whole: one copy. A cut: one per index of axis 0, as its rows lie a
+    // whole axis 1 apart (one span would copy nearly all of it again).
+    const int64_t pieces = last ? view.size[lead] : 1;
+    bmc_view4 piece = view;
+    if (last)
+      piece.size[lead] = 1;
+    for (int64_t p = 0; p < pieces && count > 0; ++p) {
+      piece.offset = view.offset + p * view.stride[lead];
+      st = copyViewToHost(device_, piece, v.rank, eb, t.bytes.data() + size_t(p * (count / pieces)) * eb,
+                          fn + ": output '" + oname + "'");
       if (!st)
         return st;
-      for (int64_t flat = 0; flat < count; ++flat) {
-        int64_t at = v.view.offset - first, rest = flat;
-        for (int i = 3; i >= 4 - v.rank; --i)
-          at += (rest % v.view.size[i]) * v.view.stride[i], rest /= v.view.size[i];
-        std::memcpy(t.bytes.data() + flat * eb, span.data() + at * eb, eb);
-      }
     }
     outs.push_back(std::move(t));
   }
@@ -727,6 +773,7 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
     c.caller->valid = c.buf.valid; // the rows appended, now valid
   if (kept)
     kept->tensors = std::move(keptTensors);
+  lastOutputDims_ = std::move(wholeDims);
   return outs;
 }
 

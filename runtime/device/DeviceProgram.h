@@ -16,7 +16,7 @@
 // uploads the shape vectors kernels read (one small buffer per program),
 // checks every launch (EmittedLauncher::check) and only then launches them
 // in order, so a refused run has launched nothing; then copies the outputs
-// back. Nothing here knows
+// back (whole, or the part ProgramInputs::copyBack asks). Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).
 //
 // Errors are one line naming the function and what is wrong (an input, a
@@ -56,6 +56,16 @@ struct DeviceTensor {
   std::vector<int64_t> dims;
 };
 
+// How much of an output run() copies back to the host.
+enum class CopyBack {
+  Whole,
+  // Only the last index of axis 1 (dims [d0, 1, d2, ...]; an empty axis 1
+  // stays empty), one copy per index of axis 0: a [batch, seq, vocab]
+  // logits' last position of each row, vocab elements a row instead of
+  // seq * vocab (a long prefill's time to first token).
+  LastOfAxis1,
+};
+
 struct ProgramInputs {
   std::map<std::string, HostTensor> tensors;
   // Tensor inputs already in device memory (a concat-mode past: the last
@@ -67,6 +77,10 @@ struct ProgramInputs {
   // succeeds (unchanged when it fails).
   std::map<std::string, bmc_kv_buffer *> caches;
   std::map<std::string, int64_t> scalars; // index arguments
+  // Outputs copied back in part, by name (CopyBack; the others whole). A
+  // name that is not an output, is kept on the device (ProgramKept) or has
+  // rank under 2 for LastOfAxis1 is refused before anything runs.
+  std::map<std::string, CopyBack> copyBack;
 };
 
 // Outputs left in device memory instead of copied back (a concat-mode
@@ -111,7 +125,8 @@ public:
   // (EmittedLauncher::runStep: captured the first time, then updated in
   // place or re-captured; `report` says which), e.g. one per decode step.
   // With `kept`, those outputs stay on the device (ProgramKept); their
-  // HostTensors carry the type and dims, no bytes.
+  // HostTensors carry the type and dims, no bytes. An output named in
+  // inputs.copyBack comes back in part (its HostTensor's dims are the part's).
   Result<std::vector<HostTensor>> run(ProgramInputs &inputs, EmittedStepGraph *graph = nullptr,
                                       StepReport *report = nullptr, ProgramKept *kept = nullptr);
 
@@ -122,6 +137,9 @@ public:
   // Launches made by the last run (kernel ops, in order: "bmck.norm 0", ...);
   // none when a check refused it.
   const std::vector<std::string> &lastLaunches() const { return lastLaunches_; }
+  // Each output's dims in the last successful run, whole (before a CopyBack
+  // cut), in order.
+  const std::vector<std::vector<int64_t>> &lastOutputDims() const { return lastOutputDims_; }
 
   struct Run; // the values of one run (DeviceProgram.cpp; internal)
 
@@ -164,6 +182,7 @@ private:
   DevicePtr arena_ = 0;
   size_t arenaBytes_ = 0;
   std::vector<std::string> lastLaunches_;
+  std::vector<std::vector<int64_t>> lastOutputDims_;
 };
 
 } // namespace device

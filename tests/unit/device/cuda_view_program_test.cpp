@@ -7,7 +7,9 @@
 // reshape and a flatten of it), @strided (a reshape of a transposed view with
 // no copy: accepted only where the view is row-major at run time) and
 // @mask_fold (a rank-5 gather result held at rank 2, reshaped and flattened);
-// then the one-line errors, nothing launched.
+// then the one-line errors, nothing launched. A copy back of axis 1's last
+// index only (CopyBack::LastOfAxis1) equals that slice of the whole copy, one
+// copy of one row's part per index of axis 0 (B = 1, 2, 3).
 #include "cuda_emulation.h"
 
 // The emulation's stand-in for the device's __trap (data.cuh): counted.
@@ -29,6 +31,7 @@ static int gIndexFaults = 0;
 // clang-format on
 
 #include "emitted_env.h"
+#include "forwarding_device.h"
 #include "host_tensors.h"
 #include "runtime/device/CpuDevice.h"
 #include "runtime/device/DeviceProgram.h"
@@ -36,6 +39,7 @@ static int gIndexFaults = 0;
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -213,6 +217,92 @@ TEST(CudaViewProgram, RankFiveGatherResultReshaped) {
   EXPECT_EQ(strip(out.status().message()), "program @mask_fold step 12 (bmck.reshape): Reshape: element count of the "
                                            "target shape vs the input: expected 9, found 6");
   EXPECT_TRUE(program.value()->lastLaunches().empty());
+}
+
+// CopyBack::LastOfAxis1 on every output of @heads (twice: a kernel's own
+// contiguous [B, H, S, D]; heads: the transposed view, strided; rows [B,
+// H*S*D] and flat [B*H, S*D]: copies): each equals its whole copy's slice at
+// index size - 1 of axis 1, byte for byte. The copies to the host (counted
+// by the device): the whole `twice` is one copy of B*H*S*D floats, its cut
+// one copy of S*D floats per index of axis 0. Then the refusals, one line
+// each, before anything runs.
+TEST(CudaViewProgram, LastOfAxis1CopiesOnlyThatIndex) {
+  using namespace bmc::device;
+  bmc_device_test::CountingDevice device;
+  ModuleImage image;
+  image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
+  image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
+  auto module = device.loadModule(image);
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
+  auto launcher = EmittedLauncher::create(device, module.value(), src);
+  ASSERT_TRUE(launcher.ok()) << launcher.status().message();
+  auto program = DeviceProgram::create(device, *launcher.value(), src, "heads", {});
+  ASSERT_TRUE(program) << program.status().message();
+  const char *names[] = {"twice", "heads", "rows", "flat"};
+  for (auto [B, S, H] : {std::array<int64_t, 3>{1, 5, 3}, {2, 7, 3}, {3, 5, 5}}) {
+    const int64_t D = 15 / H;
+    SCOPED_TRACE("B " + std::to_string(B) + ", S " + std::to_string(S) + ", heads " + std::to_string(H));
+    ProgramInputs in;
+    in.tensors["x"] = tensor("f32", {B, S, 15}, randoms(size_t(B * S * 15), unsigned(7 * B + S)));
+    in.scalars = {{"a", 0}, {"b", 0}, {"c", H}, {"d", -1}};
+    device.toHost.clear();
+    auto whole = program.value()->run(in);
+    ASSERT_TRUE(whole) << whole.status().message();
+    ASSERT_EQ(device.toHost.size(), 4u);
+    EXPECT_EQ(device.toHost[0], size_t(B * H * S * D) * 4) << "twice, whole: one copy";
+    for (const char *n : names)
+      in.copyBack[n] = CopyBack::LastOfAxis1;
+    device.toHost.clear();
+    auto cut = program.value()->run(in);
+    ASSERT_TRUE(cut) << cut.status().message();
+    ASSERT_EQ(cut->size(), 4u);
+    ASSERT_GE(device.toHost.size(), size_t(B));
+    for (int64_t b = 0; b < B; ++b)
+      EXPECT_EQ(device.toHost[size_t(b)], size_t(S * D) * 4) << "twice, row " << b << ": its last head only";
+    EXPECT_EQ(program.value()->lastOutputDims()[0], (std::vector<int64_t>{B, H, S, D})) << "the whole dims";
+    for (size_t o = 0; o < 4; ++o) {
+      SCOPED_TRACE(names[o]);
+      const HostTensor &w = (*whole)[o], &c = (*cut)[o];
+      std::vector<int64_t> dims = w.dims;
+      dims[1] = 1;
+      ASSERT_EQ(c.dims, dims);
+      int64_t inner = 1; // the elements after axis 1
+      for (size_t i = 2; i < dims.size(); ++i)
+        inner *= dims[i];
+      std::vector<uint8_t> want;
+      for (int64_t b = 0; b < w.dims[0]; ++b) {
+        auto at = w.bytes.begin() + ((b * w.dims[1] + w.dims[1] - 1) * inner) * 4;
+        want.insert(want.end(), at, at + inner * 4);
+      }
+      EXPECT_EQ(c.bytes, want);
+    }
+  }
+  ProgramInputs in;
+  in.tensors["x"] = tensor("f32", {2, 3, 15}, randoms(90, 1));
+  in.scalars = {{"a", 0}, {"b", 0}, {"c", 3}, {"d", -1}};
+  in.copyBack["logits"] = CopyBack::LastOfAxis1;
+  auto r = program.value()->run(in);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().message(), "program @heads: copy back of 'logits': no such output");
+  in.copyBack = {{"twice", CopyBack::LastOfAxis1}};
+  ProgramKept kept;
+  kept.names = {"twice"};
+  kept.allocate = [&](size_t n) { return device.allocate(n); };
+  kept.release = [&](DevicePtr p) { (void)device.free(p); };
+  r = program.value()->run(in, nullptr, nullptr, &kept);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().message(), "program @heads: copy back of 'twice': the output is kept on the device");
+  EXPECT_TRUE(program.value()->lastLaunches().empty());
+  auto strided = DeviceProgram::create(device, *launcher.value(), src, "strided", {});
+  ASSERT_TRUE(strided) << strided.status().message();
+  ProgramInputs line;
+  line.tensors["y"] = tensor("f32", {1, 7}, randoms(7, 2));
+  line.copyBack["line"] = CopyBack::LastOfAxis1;
+  r = strided.value()->run(line);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.status().message(), "program @strided: copy back of 'line': the last index of axis 1 of a rank 1 output");
+  EXPECT_TRUE(strided.value()->lastLaunches().empty());
 }
 
 } // namespace

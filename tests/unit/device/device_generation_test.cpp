@@ -11,7 +11,9 @@
 // device graph equal direct runs byte for byte; truncate() rolls back and the
 // generation continues as the reference does from there; extend() (several
 // tokens in one run, every position's logits) equals single steps and the
-// reference, and continues after a rollback as a run that never drafted. Then the errors,
+// reference, and continues after a rollback as a run that never drafted; a
+// prefill copies back only its last position's logits unless every
+// position's is asked (byte-equal to the whole copy's row). Then the errors,
 // one line each: a prompt or a sequence past the maximum context, a token
 // outside the vocabulary, a cache whose growth the device refuses (the
 // generation keeps its tokens and continues), a missing weight, a signature
@@ -537,6 +539,63 @@ TEST(DeviceGeneration, ExtendErrorsAreOneLine) {
   r = gen.extend({6, 7, 8});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(gen.length(), 8);
+}
+
+// The logits copied back (runtime/device/DeviceProgram's CopyBack): a
+// prefill without allLogits copies only the last position, vocab * 4 bytes
+// (the device counts every copy to the host), where allLogits copies the
+// whole [1, seq, vocab]; its logits and token are byte-equal to the whole
+// copy's last row. A decode step copies vocab * 4 bytes; extend with
+// allLogits (the default) still copies and returns every position, and
+// without it the last one, equal to that row.
+TEST(DeviceGeneration, PrefillCopiesBackTheLastPositionOnly) {
+  bmc_device_test::CountingDevice device;
+  ModuleImage image;
+  image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
+  image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
+  auto module = device.loadModule(image);
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
+  auto launcher = EmittedLauncher::create(device, module.value(), src);
+  ASSERT_TRUE(launcher.ok()) << launcher.status().message();
+  Weights w;
+  const std::vector<int64_t> prompt = {3, 17, 29, 8, 36, 1, 22}, drafts = {11, 4, 30};
+  const size_t seq = prompt.size(), row = kVocab * 4;
+  for (const char *fn : {"decoder_mask", "decoder_skip"}) {
+    SCOPED_TRACE(fn);
+    auto g = DeviceGeneration::create(device, *launcher.value(), src, fn, w.host, signature(), withR(3));
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    DeviceGeneration &gen = *g.value();
+    device.toHost.clear();
+    auto all = gen.prefill(prompt, /*allLogits=*/true);
+    ASSERT_TRUE(all.ok()) << all.status().message();
+    EXPECT_EQ(device.toHost, std::vector<size_t>{seq * row}) << "allLogits: the whole [1, seq, vocab]";
+    ASSERT_EQ(all->allLogits.size(), seq * kVocab);
+    device.toHost.clear();
+    auto last = gen.prefill(prompt);
+    ASSERT_TRUE(last.ok()) << last.status().message();
+    EXPECT_EQ(device.toHost, std::vector<size_t>{row}) << "the last position only";
+    EXPECT_TRUE(last->allLogits.empty());
+    EXPECT_EQ(last->logits, std::vector<float>(all->allLogits.end() - kVocab, all->allLogits.end()));
+    EXPECT_EQ(last->logits, all->logits);
+    EXPECT_EQ(last->token, all->token);
+    device.toHost.clear();
+    auto step = gen.step(last->token);
+    ASSERT_TRUE(step.ok()) << step.status().message();
+    EXPECT_EQ(device.toHost, std::vector<size_t>{row});
+    ASSERT_TRUE(gen.truncate(int64_t(seq)).ok());
+    device.toHost.clear();
+    auto x = gen.extend(drafts);
+    ASSERT_TRUE(x.ok()) << x.status().message();
+    EXPECT_EQ(device.toHost, std::vector<size_t>{drafts.size() * row}) << "extend: every position";
+    ASSERT_EQ(x->allLogits.size(), drafts.size() * kVocab);
+    ASSERT_TRUE(gen.truncate(int64_t(seq)).ok());
+    device.toHost.clear();
+    auto y = gen.extend(drafts, /*allLogits=*/false);
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    EXPECT_EQ(device.toHost, std::vector<size_t>{row});
+    EXPECT_EQ(y->logits, std::vector<float>(x->allLogits.end() - kVocab, x->allLogits.end()));
+  }
 }
 
 // A device whose allocations can be refused (a CpuDevice behind it).

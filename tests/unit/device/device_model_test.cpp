@@ -360,7 +360,8 @@ TEST(DeviceModel, ConcatTruncateCrops) {
 }
 
 // A batch of 2 distinct prompts of one length (the CPU session's rule) and
-// 4 greedy steps: each row's logits are its own batch-1 run's (within the
+// 4 greedy steps (the prefill's last positions, copied back alone, byte-equal
+// to the whole copy's): each row's logits are its own batch-1 run's (within the
 // tolerance: a product's tiling may differ with the rows), the tokens the
 // same. Sampled on llama and gpt2 (f32 in place, and concat).
 TEST(DeviceModel, BatchRowsEqualSingleRuns) {
@@ -386,8 +387,21 @@ TEST(DeviceModel, BatchRowsEqualSingleRuns) {
         r = gen.step(r->token);
     }
   }
+  // The batch's prefill copying every position back (allLogits): each row's
+  // last position must equal, byte for byte, the one copied alone below.
+  auto whole = gen.prefillRows(prompts, /*allLogits=*/true);
+  ASSERT_TRUE(whole) << whole.status().message();
+  const size_t seq = prompts[0].size(), V = size_t(vocab);
+  ASSERT_EQ(whole->allLogits.size(), 2 * seq * V);
   auto r = gen.prefillRows(prompts);
   ASSERT_EQ(gen.batch(), 2);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_TRUE(r->allLogits.empty());
+  for (size_t b = 0; b < 2; ++b)
+    EXPECT_EQ(std::vector<float>(r->logits.begin() + b * V, r->logits.begin() + (b + 1) * V),
+              std::vector<float>(whole->allLogits.begin() + (b * seq + seq - 1) * V,
+                                 whole->allLogits.begin() + (b * seq + seq) * V))
+        << "row " << b << ": its last position alone against the whole copy";
   double worst = 0;
   for (int64_t step = 0; step <= steps; ++step) {
     ASSERT_TRUE(r) << "batch, run " << step << ": " << r.status().message();

@@ -1,7 +1,7 @@
 // A Device that forwards every call to a CpuDevice it owns: the base of the
 // test devices that change one behaviour (device_generation_test.cpp's
-// refused allocations, device_calibration_test.cpp's delays) and override
-// only that.
+// refused allocations, device_calibration_test.cpp's delays, CountingDevice
+// below) and override only that.
 #ifndef BMC_TESTS_UNIT_DEVICE_FORWARDING_DEVICE_H
 #define BMC_TESTS_UNIT_DEVICE_FORWARDING_DEVICE_H
 
@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bmc_device_test {
 
@@ -50,6 +51,17 @@ public:
 
 protected:
   bmc::device::CpuDevice cpu_;
+};
+
+// Records the size of every copy to the host (DeviceProgram's copy back:
+// device_generation_test.cpp, cuda_view_program_test.cpp).
+class CountingDevice : public ForwardingDevice {
+public:
+  std::vector<size_t> toHost; // bytes, one entry per copyToHost, in order
+  Status copyToHost(void *d, DevicePtr s, size_t n) override {
+    toHost.push_back(n);
+    return cpu_.copyToHost(d, s, n);
+  }
 };
 
 } // namespace bmc_device_test
