@@ -597,7 +597,12 @@ TEST(DeviceSession, TheBinaryForTheDevice) {
 CompileOptions jitOptions(std::vector<std::string> *said) {
   CompileOptions o;
   o.target = Target::Cuda;
-  EXPECT_TRUE(parseKVType(BMC_MODEL_KV_TYPE, o.kvType));
+  if (kConcat) { // the packages' --kv concat --kv-type f32
+    o.kvMode = KVMode::Concat;
+    o.kvType = KVType::F32;
+  } else {
+    EXPECT_TRUE(parseKVType(BMC_MODEL_KV_TYPE, o.kvType));
+  }
   EXPECT_TRUE(parseKVPadding(BMC_MODEL_KV_PADDING, o.kvPadding));
   if (said) {
     o.progress = [said](const std::string &m) { said->push_back("progress: " + m); };
