@@ -60,13 +60,20 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
   for (const ProgramInput &i : g->program_->inputs())
     inputs[i.name] = &i;
   std::map<std::string, bool> fed;
-  auto tensor = [&](const std::string &name, const char *role, std::string &type) -> Status {
-    if (name.empty())
-      return Status();
+  // The function's tensor input `name`, or an error naming its role.
+  auto tensorInput = [&](const std::string &name, const char *role) -> Result<const ProgramInput *> {
     auto it = inputs.find(name);
     if (it == inputs.end() || it->second->kind != "tensor")
       return Status::error(at + role + " '" + name + "' is not a tensor input of the function");
-    const ProgramInput &i = *it->second;
+    return it->second;
+  };
+  auto tensor = [&](const std::string &name, const char *role, std::string &type) -> Status {
+    if (name.empty())
+      return Status();
+    auto in = tensorInput(name, role);
+    if (!in)
+      return in.status();
+    const ProgramInput &i = *in.value();
     if ((i.type != "i64" && i.type != "i32") || i.dims.size() != 2)
       return Status::error(at + role + " '" + name + "' of " + i.type + " rank " + std::to_string(i.dims.size()) +
                            ", expected i64 or i32 [batch, length]");
@@ -80,10 +87,10 @@ Result<std::unique_ptr<DeviceGeneration>> DeviceGeneration::create(Device &devic
                     bool *scalar) -> Status {
     if (name.empty())
       return Status();
-    auto it = inputs.find(name);
-    if (it == inputs.end() || it->second->kind != "tensor")
-      return Status::error(at + role + " '" + name + "' is not a tensor input of the function");
-    const ProgramInput &i = *it->second;
+    auto in = tensorInput(name, role);
+    if (!in)
+      return in.status();
+    const ProgramInput &i = *in.value();
     bool one = i.dims.size() == 1 && (i.dims[0] == 1 || i.dims[0] == -1);
     if ((i.type != "i64" && i.type != "i32") || !(one || (scalarOk && i.dims.empty())))
       return Status::error(at + role + " '" + name + "' of " + i.type + " " + programDimsText(i.dims) +
