@@ -45,9 +45,10 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 # golden tests already cover), of which one is kept as a sample.
 e2e_subset='^e2e\.(api_errors|api_limits|packages|cli_errors|ref_vs_fast|speculative_sampling|quantized_import|golden\..*|example_generate|generated\.llama_op18)$'
 # Likewise the whole generated models as CUDA programs in the host emulation (label device_model:
-# the 23 device.model_* binaries of the same runtime code, and the three device.session_* ones of a
-# CUDA package through Model::load and Session): one of each kept as a sample.
-device_model_sample='^device\.(model_llama_bf16|session_f32)$'
+# the 27 device.model_* binaries of the same runtime code, the four device.hf_* ones of the shared
+# HF exports through the JIT's seam and Session, and the three device.session_* ones of a CUDA
+# package through Model::load and Session): one model and one session kept as a sample.
+device_model_sample='^device\.(model_llama_bf16|session_bf16)$'
 
 configure() { # dir, extra cmake args...
   local dir="$1"; shift

@@ -221,11 +221,11 @@ int main(int argc, char **argv) {
         const HardwareConstants &h = cm->hw;
         std::printf("{\"kind\": \"cost_model\", \"constants_of\": \"%s\", \"from_cache\": %s, "
                     "\"read_gb_s\": %.3f, \"alloc_us\": %.3f, \"copy_gb_s\": %.3f, \"grow_us\": %.3f, "
-                    "\"grow_granule_bytes\": %lld, \"grow_in_place\": %s, \"blocks\": %lld, \"kv_padding\": \"%s\", "
+                    "\"grow_granule_bytes\": %lld, \"grow_in_place\": %s, \"kv_padding\": \"%s\", "
                     "\"r\": %lld, \"context\": %lld}\n",
                     h.device.empty() ? "cpu" : h.device.c_str(), h.fromCache ? "true" : "false",
                     h.readBytesPerSecond / 1e9, h.allocSeconds * 1e6, h.copyBytesPerSecond / 1e9, h.growSeconds * 1e6,
-                    (long long)h.growGranularity, cm->growInPlace ? "true" : "false", (long long)cm->blocks,
+                    (long long)h.growGranularity, cm->growInPlace ? "true" : "false",
                     cm->mask ? "mask" : "skip", (long long)sess.r(), (long long)ctx);
         costModelShown = true;
       }

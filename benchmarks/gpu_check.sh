@@ -22,7 +22,8 @@
 # from the GPU's calibrated constants (printed: the "cost_model" line of each context); at 4096 the three KV
 # modes on f32 caches too (concat keeps the graph's f32 tensors: a package compiled with --kv concat, and one
 # with --kv-type f32 for bmc and prealloc, so no mode reads narrower rows); speculative decoding by
-# bmc-run --device cuda --spec-lookup 3 --spec-k 4 (tokens equal to greedy's, acceptance printed); then torch_peer.py (the
+# bmc-run --device cuda --spec-lookup 3 with --spec-k 4 and --spec-k auto (k from the passes timed on the GPU;
+# tokens equal to greedy's, acceptance printed); then torch_peer.py (the
 # HF-style eager PyTorch port: DynamicCache, StaticCache + torch.compile) on the same card where
 # torch sees CUDA, else one line saying why it was not compared; one table (benchmarks/gpu_report.py)
 # with tokens/s, % of the roofline, memory and ratios; a dated section appended to
@@ -275,20 +276,26 @@ spec_ok=0
 if bounded 60 "$build/bin/bmc-run" "$pkg" --device cuda --prompt-ids "$spec_prompt" --max-new-tokens 64 --json \
      > "$out/greedy.json" &&
    bounded 60 "$build/bin/bmc-run" "$pkg" --device cuda --prompt-ids "$spec_prompt" --max-new-tokens 64 \
-     --spec-lookup 3 --spec-k 4 --json > "$out/speculative.json"; then
-  "$py" - "$out/greedy.json" "$out/speculative.json" <<'PY' && spec_ok=1
+     --spec-lookup 3 --spec-k 4 --json > "$out/speculative.json" &&
+   bounded 120 "$build/bin/bmc-run" "$pkg" --device cuda --prompt-ids "$spec_prompt" --max-new-tokens 64 \
+     --spec-lookup 3 --spec-k auto --json > "$out/speculative_auto.json"; then
+  # The second run: k chosen by the cost model from the model's verify passes timed on this GPU.
+  "$py" - "$out/greedy.json" "$out/speculative.json" "$out/speculative_auto.json" <<'PY' && spec_ok=1
 import json, sys
-g, s = (json.load(open(f)) for f in sys.argv[1:3])
-sp = s["speculative"]
-print("gpu_check: speculative (%s, k=%d): %d target passes for %d tokens (%.2f per pass), acceptance %.1f%% "
-      "(%d of %d drafts); decode %.1f ms, greedy %.1f ms" % (sp["drafter"], sp["k"], sp["target_passes"],
-      s["generated"], sp["tokens_per_pass"], 100 * sp["acceptance_rate"], sp["draft_accepted"], sp["draft_proposed"],
-      s["decode_ms"], g["decode_ms"]))
-a, b = g["tokens"][0], s["tokens"][0]
-if a != b:
-    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    sys.exit("gpu_check: speculative tokens differ from greedy's at token %d: %s vs %s" % (first, b[first:first + 4], a[first:first + 4]))
-print("gpu_check: speculative tokens equal greedy's (%d tokens)" % len(a))
+g = json.load(open(sys.argv[1]))
+for f in sys.argv[2:]:
+    s = json.load(open(f))
+    sp = s["speculative"]
+    print("gpu_check: speculative (%s, k=%d, last k %d): %d target passes for %d tokens (%.2f per pass), acceptance "
+          "%.1f%% (%d of %d drafts); decode %.1f ms, greedy %.1f ms" % (sp["drafter"], sp["k"], sp["last_k"],
+          sp["target_passes"], s["generated"], sp["tokens_per_pass"], 100 * sp["acceptance_rate"], sp["draft_accepted"],
+          sp["draft_proposed"], s["decode_ms"], g["decode_ms"]))
+    a, b = g["tokens"][0], s["tokens"][0]
+    if a != b:
+        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        sys.exit("gpu_check: %s: speculative tokens differ from greedy's at token %d: %s vs %s"
+                 % (f, first, b[first:first + 4], a[first:first + 4]))
+    print("gpu_check: speculative tokens equal greedy's (%d tokens)" % len(a))
 PY
 fi
 [ "$spec_ok" = 1 ] || { echo "gpu_check: speculative decoding on the GPU FAILED"; status=1; }

@@ -66,9 +66,13 @@ def Bmck_ToTensorOp : Bmck_Op<"to_tensor", [Pure]> {
 def Bmck_KVRowsOp : Bmck_Op<"kv_rows", [Pure]> {
   let summary = "the view of a KV cache's valid rows (no code)";
   let description = [{
-    Rows `[0, valid)` of the cache buffer `[batch, heads, capacity, head_dim]`
-    as it was passed in: sizes `[batch, heads, valid, head_dim]`, strides
-    `[heads * capacity * head_dim, capacity * head_dim, head_dim, 1]`. The
+    Rows `[0, valid)` of the cache buffer as it was passed in: sizes
+    `[batch, heads, valid, head_dim]`, strides those of the target's buffer
+    (run-time values, as every view's): on the CPU `[batch, heads, capacity,
+    head_dim]`, strides `[heads * capacity * head_dim, capacity * head_dim,
+    head_dim, 1]`; on a device rows outermost, `[capacity, batch, heads,
+    head_dim]` (runtime/device/DeviceKVCache.h: growth only appends), strides
+    `[heads * head_dim, head_dim, batch * heads * head_dim, 1]`. The
     kernel-level form of `bmc.kv_past`.
 
     ```mlir

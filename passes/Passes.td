@@ -338,6 +338,10 @@ def PlanMemory : Pass<"bmc-plan-memory", "::mlir::func::FuncOp"> {
     values' sizes. The CUDA programs use the same plan
     (compiler/targets/cuda/EmitCudaProgram.cpp); the pipeline does not run
     this pass, and the CPU emitter keeps compiler/lowering/MemoryPlan.cpp.
+    The options give the plan the CPU's view of three of the differences
+    between the two (docs/DESIGN.md, "The memory plan on the CPU"): shape
+    vectors in the arena, returned concats written in place, the logits'
+    run-time rows; all off is the CUDA programs' plan.
 
     Before:
     ```mlir
@@ -352,6 +356,14 @@ def PlanMemory : Pass<"bmc-plan-memory", "::mlir::func::FuncOp"> {
     %o = bmck.matmul %q, %w2 {bmck.slot = 0 : i64, weight = "wo"} : ...
     ```
   }];
+  let options = [
+    Option<"shapesInArena", "shapes-in-arena", "bool", /*default=*/"false",
+           "Give each tensor.from_elements (a shape vector) a slot, live to its last use (the CPU stores them; a CUDA program keeps them on the host)">,
+    Option<"resultsInPlace", "results-in-place", "bool", /*default=*/"false",
+           "No slot for a returned bmck.concat (the CPU writes it into the caller's output buffer)">,
+    Option<"logitsOutput", "logits-output", "int64_t", /*default=*/"-1",
+           "The index of the returned logits (-1: none): their product (a 3-D f32 left operand, a 2-D right one) and its lone Cast group get no slot (the CPU's rows follow bmc_rt_last_token_logits, known at run time)">
+  ];
 }
 
 #endif // BMC_PASSES

@@ -2,7 +2,10 @@
 #include "passes/PlanMemory.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <climits>
 #include <map>
@@ -58,19 +61,97 @@ std::vector<int> mlir::bmc::assignSlots(llvm::ArrayRef<LiveRange> ranges, int &s
   return slotOf;
 }
 
-mlir::bmc::KernelMemoryPlan mlir::bmc::planKernelMemory(Block &body) {
+bool mlir::bmc::isLogitsProduct(Operation *op, int64_t logitsOutput) {
+  auto mm = dyn_cast<bmck::MatMulOp>(op);
+  if (!mm || logitsOutput < 0 || !mm->getResult(0).hasOneUse()) return false;
+  // The CPU computes only the last rows on its packed path: a 3-D f32 left
+  // operand times a 2-D right one (LowerMatMul.cpp, "Weights").
+  auto lhs = cast<bmck::ViewType>(mm.getLhs().getType()), rhs = cast<bmck::ViewType>(mm.getRhs().getType());
+  if (lhs.getShape().size() != 3 || rhs.getShape().size() != 2 || !lhs.getElementType().isF32()) return false;
+  OpOperand *use = &*mm->getResult(0).getUses().begin();
+  if (auto seam = dyn_cast<bmck::ToTensorOp>(use->getOwner())) {
+    if (!seam->getResult(0).hasOneUse()) return false;
+    use = &*seam->getResult(0).getUses().begin();
+  }
+  // A 16-bit graph's logits are rounded on the way out by a group of that
+  // Cast alone (bmc-narrow-16bit-io), returned through its seam.
+  if (auto g = dyn_cast<bmck::ElementwiseOp>(use->getOwner());
+      g && isa<bmc::CastOp>(g.getRoot()) && g.getBody().front().getOperations().size() == 2 &&
+      g.getResult().hasOneUse()) {
+    use = &*g.getResult().getUses().begin();
+    auto seam = dyn_cast<bmck::ToTensorOp>(use->getOwner());
+    if (!seam || !seam->getResult(0).hasOneUse()) return false;
+    use = &*seam->getResult(0).getUses().begin();
+  }
+  return isa<func::ReturnOp>(use->getOwner()) && int64_t(use->getOperandNumber()) == logitsOutput;
+}
+
+namespace {
+
+// The values of `body` that get no slot under `options`: returned concats
+// (written in place) and the logits' product and its Cast group (run-time
+// rows).
+llvm::DenseSet<Value> outOfArena(Block &body, const mlir::bmc::PlanOptions &options) {
+  llvm::DenseSet<Value> out;
+  Operation *term = body.getTerminator();
+  if (options.resultsInPlace && term)
+    for (Value v : term->getOperands()) {
+      if (auto seam = v.getDefiningOp<bmck::ToTensorOp>()) v = seam.getView();
+      if (v.getDefiningOp<bmck::ConcatOp>()) out.insert(v);
+    }
+  for (Operation &op : body) {
+    if (!mlir::bmc::isLogitsProduct(&op, options.logitsOutput)) continue;
+    out.insert(op.getResult(0));
+    Operation *user = *op.getResult(0).getUsers().begin();
+    if (auto seam = dyn_cast<bmck::ToTensorOp>(user)) user = *seam->getResult(0).getUsers().begin();
+    if (auto g = dyn_cast<bmck::ElementwiseOp>(user)) out.insert(g.getResult());
+  }
+  return out;
+}
+
+// Whether `user` reads the shape vector `v` only as scalars (the sizes of a
+// reshape or expand, a slice's bounds, an integer range's ends, ...): an
+// emitter takes them from the shape vector's elements at the op that made
+// it, so such a use does not keep the vector's storage live (the CPU's
+// Lowerer::element looks through tensor.from_elements).
+bool readsAsScalars(Operation *user, Value v) {
+  auto any = [&](std::initializer_list<Value> operands) { return llvm::is_contained(operands, v); };
+  if (auto r = dyn_cast<bmck::ReshapeOp>(user)) return any({r.getShape()});
+  if (auto r = dyn_cast<bmc::ReshapeOp>(user)) return any({r.getShape()});
+  if (auto x = dyn_cast<bmck::ExpandOp>(user)) return any({x.getShape()});
+  if (auto x = dyn_cast<bmc::ExpandOp>(user)) return any({x.getShape()});
+  if (auto sl = dyn_cast<bmck::SliceOp>(user)) return any({sl.getStarts(), sl.getEnds(), sl.getSteps()});
+  if (auto sl = dyn_cast<bmc::SliceOp>(user)) return any({sl.getStarts(), sl.getEnds(), sl.getSteps()});
+  if (auto cs = dyn_cast<bmc::ConstantOfShapeOp>(user)) return any({cs.getShape()});
+  if (auto t = dyn_cast<bmc::TriluOp>(user)) return any({t.getK()});
+  if (isa<bmck::RangeOp, bmc::RangeOp>(user)) { // a float range loads its operands
+    Type t = user->getResult(0).getType();
+    Type et = isa<bmck::ViewType>(t) ? cast<bmck::ViewType>(t).getElementType() : cast<ShapedType>(t).getElementType();
+    return !isa<FloatType>(et);
+  }
+  return false;
+}
+
+} // namespace
+
+mlir::bmc::KernelMemoryPlan mlir::bmc::planKernelMemory(Block &body, const PlanOptions &options) {
+  llvm::DenseSet<Value> skipped = outOfArena(body, options);
   llvm::DenseMap<Operation *, int> pos;
   llvm::DenseMap<Value, int> end;
   std::vector<std::pair<int, Value>> order; // allocating ops in block order
   int i = 0;
   for (Operation &op : body) {
     pos[&op] = i;
-    if (allocatesView(&op)) end[op.getResult(0)] = i, order.push_back({i, op.getResult(0)});
+    // A bmc.constant_of_shape or bmc.gather_nd is a kernel's result on a device (EmitCudaData.h).
+    bool inArena = allocatesView(&op) || isa<bmc::ConstantOfShapeOp, bmc::GatherNDOp>(op) ||
+                   (options.shapesInArena && isa<tensor::FromElementsOp>(op));
+    if (inArena && !skipped.contains(op.getResult(0))) end[op.getResult(0)] = i, order.push_back({i, op.getResult(0)});
     ++i;
   }
   for (Operation &op : body)
     op.walk([&](Operation *user) { // uses inside regions count at the op holding them
       for (Value operand : user->getOperands()) {
+        if (operand.getDefiningOp<tensor::FromElementsOp>() && readsAsScalars(user, operand)) continue;
         auto it = end.find(root(operand));
         if (it == end.end()) continue;
         it->second = op.hasTrait<OpTrait::IsTerminator>() ? INT_MAX : std::max(it->second, pos[&op]);
@@ -87,6 +168,7 @@ mlir::bmc::KernelMemoryPlan mlir::bmc::planKernelMemory(Block &body) {
 namespace {
 
 struct PlanMemoryPass : mlir::bmc::impl::PlanMemoryBase<PlanMemoryPass> {
+  using PlanMemoryBase::PlanMemoryBase;
   void runOnOperation() override {
     func::FuncOp f = getOperation();
     if (f.isExternal()) return;
@@ -94,7 +176,11 @@ struct PlanMemoryPass : mlir::bmc::impl::PlanMemoryBase<PlanMemoryPass> {
       f.emitError() << "bmc-plan-memory: a function of one block expected";
       return signalPassFailure();
     }
-    mlir::bmc::KernelMemoryPlan plan = mlir::bmc::planKernelMemory(f.getBody().front());
+    mlir::bmc::PlanOptions options;
+    options.shapesInArena = shapesInArena;
+    options.resultsInPlace = resultsInPlace;
+    options.logitsOutput = logitsOutput;
+    mlir::bmc::KernelMemoryPlan plan = mlir::bmc::planKernelMemory(f.getBody().front(), options);
     Builder b(f.getContext());
     for (auto &[v, slot] : plan.slot) v.getDefiningOp()->setAttr(mlir::bmc::kSlotAttrName, b.getI64IntegerAttr(slot));
     f->setAttr(mlir::bmc::kSlotsAttrName, b.getI64IntegerAttr(plan.slots));

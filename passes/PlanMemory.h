@@ -8,7 +8,9 @@
 // read and tested (bmc-opt + lit). The CPU emitter assigns its arena's
 // slots with the same assignSlots over the allocations its lowering makes
 // (compiler/lowering/MemoryPlan.cpp; docs/DESIGN.md, "The memory plan on
-// the CPU": why it does not read this plan's values).
+// the CPU": why it does not read this plan's values yet). PlanOptions give
+// the plan the CPU's view of shape vectors, in-place results and the
+// logits' run-time rows.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BMC_PASSES_PLANMEMORY_H
@@ -51,10 +53,35 @@ struct KernelMemoryPlan {
   int slots = 0;
 };
 
+/// What a target's emitter keeps in the arena beyond the kernel ops' new
+/// views, or keeps out of it (docs/DESIGN.md, "The memory plan on the CPU":
+/// differences (1), (3) and (4)). The defaults are the CUDA programs'.
+struct PlanOptions {
+  /// (1) A shape vector (`tensor.from_elements`) is an arena value, live
+  /// from its op to its last use (the CPU stores it; a CUDA program keeps it
+  /// on the host).
+  bool shapesInArena = false;
+  /// (3) A returned `bmck.concat` (directly or through its seam) is written
+  /// into the caller's output buffer: no slot.
+  bool resultsInPlace = false;
+  /// (4) The function's result at this index is the logits (-1: none): the
+  /// product computing them (isLogitsProduct) has rows known only at run
+  /// time, and so has the lone Cast group that rounds them: no slot.
+  int64_t logitsOutput = -1;
+};
+
+/// Whether `op` is the product whose one use, through its seam or through a
+/// group of one Cast and that group's seam, is the `logitsOutput`-th value
+/// returned (the CPU's Lowerer::isLogitsMatMul asks the same of the
+/// products it lowers; the rows it computes follow
+/// bmc_rt_last_token_logits).
+bool isLogitsProduct(Operation *op, int64_t logitsOutput);
+
 /// The plan of one block: a value is live from its op to the last use of it
 /// or of a seam or view over it (a value the terminator returns, to the end); slots
-/// by assignSlots, in block order.
-KernelMemoryPlan planKernelMemory(Block &body);
+/// by assignSlots, in block order. `options` says which values are in the
+/// arena besides the kernel ops' new views, and which of those are not.
+KernelMemoryPlan planKernelMemory(Block &body, const PlanOptions &options = {});
 
 } // namespace mlir::bmc
 

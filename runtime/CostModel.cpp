@@ -2,6 +2,7 @@
 
 #include "bmc/cost_model.h"
 #include "runtime/KVMemory.h"
+#include "runtime/KeyValueFile.h"
 #include "bmc/abi/kernels.h"
 #include "runtime/kernels/thread_pool.h"
 
@@ -14,9 +15,7 @@
 #include <new>
 #include <mutex>
 #include <sstream>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <vector>
 
 namespace bmc {
@@ -26,15 +25,8 @@ double KVCostModel::stepSeconds(int64_t n) const {
 }
 
 double KVCostModel::reallocSeconds(int64_t n) const {
-  if (growInPlace) {
-    // runtime/device/DeviceKVCache: block 0 stays, blocks 1.. move (the short
-    // moves through a scratch buffer: allocated, two copies, freed).
-    double move = 0;
-    if (blocks > 1)
-      move = hw.allocSeconds + 2.0 * double(blocks - 1) / double(blocks) * double(n) * double(rowBytes) /
-                                   hw.copyBytesPerSecond;
-    return double(caches) * (hw.growSeconds + move);
-  }
+  if (growInPlace) // runtime/device/DeviceKVCache: a map behind the buffer's end, no copy
+    return double(caches) * hw.growSeconds;
   return double(caches) * (hw.allocSeconds + double(n) * double(rowBytes) / hw.copyBytesPerSecond);
 }
 
@@ -362,48 +354,32 @@ HardwareConstants calibrate(ThreadPool *pool, bool useCache, bool writeCache) {
   std::string path = cachePath() + "-" + std::to_string(threads) + "t";
   std::string cpu = cpuName();
   if (useCache) {
-    std::ifstream f(path);
+    KeyValueFile f = KeyValueFile::read(path);
     HardwareConstants h;
-    std::string key;
-    int fields = 0, format = 0;
-    while (f >> key) {
-      if (key == "format") { f >> format; }
-      else if (key == "cpu") { f.get(); std::getline(f, h.cpu); ++fields; }
-      else if (key == "threads") { f >> h.threads; ++fields; }
-      else if (key == "alloc_seconds") { f >> h.allocSeconds; ++fields; }
-      else if (key == "copy_bytes_per_second") { f >> h.copyBytesPerSecond; ++fields; }
-      else if (key == "read_bytes_per_second") { f >> h.readBytesPerSecond; ++fields; }
-      else if (key == "mask_seconds_per_byte") { f >> h.maskSecondsPerByte; ++fields; }
-      else if (key.rfind("pass_extra_seconds_per_byte_", 0) == 0) {
-        for (int i = 0; i < 4; ++i)
-          if (key == "pass_extra_seconds_per_byte_" + std::to_string(HardwareConstants::kPassRows[i])) {
-            f >> h.passExtraSecondsPerByte[i];
-            ++fields;
-          }
-      }
-      else break;
-    }
-    if (format == kCacheFormat && fields == 10 && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
+    int format = 0;
+    bool complete = f.integer("format", format) && f.text("cpu", h.cpu) && f.integer("threads", h.threads) &&
+                    f.number("alloc_seconds", h.allocSeconds) &&
+                    f.number("copy_bytes_per_second", h.copyBytesPerSecond) &&
+                    f.number("read_bytes_per_second", h.readBytesPerSecond) &&
+                    f.number("mask_seconds_per_byte", h.maskSecondsPerByte);
+    for (int i = 0; i < 4; ++i)
+      complete = complete && f.number("pass_extra_seconds_per_byte_" + std::to_string(HardwareConstants::kPassRows[i]),
+                                      h.passExtraSecondsPerByte[i]);
+    if (complete && format == kCacheFormat && h.cpu == cpu && h.threads == threads && h.readBytesPerSecond > 0 && h.copyBytesPerSecond > 0) {
       h.fromCache = true;
       return h;
     }
   }
   HardwareConstants h = measure(pool);
   if (!writeCache) return h;
-  std::string dir = path.substr(0, path.find_last_of('/'));
-  ::mkdir(dir.substr(0, dir.find_last_of('/')).c_str(), 0755);
-  ::mkdir(dir.c_str(), 0755);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(tmp);
+  std::ostringstream out;
   out.precision(9);
   out << "format " << kCacheFormat << "\ncpu " << h.cpu << "\nthreads " << h.threads << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
       << "\nmask_seconds_per_byte " << h.maskSecondsPerByte << "\n";
   for (int i = 0; i < 4; ++i)
     out << "pass_extra_seconds_per_byte_" << HardwareConstants::kPassRows[i] << " " << h.passExtraSecondsPerByte[i] << "\n";
-  out.close();
-  if (out) std::rename(tmp.c_str(), path.c_str());
-  else std::remove(tmp.c_str());
+  KeyValueFile::write(path, out.str());
   return h;
 }
 

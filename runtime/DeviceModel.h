@@ -19,6 +19,7 @@
 #define BMC_RUNTIME_DEVICEMODEL_H
 
 #include "bmc/abi/package.h"
+#include "runtime/device/DeviceCalibration.h"
 #include "runtime/device/DeviceGeneration.h"
 #include "runtime/device/EmittedLauncher.h"
 
@@ -54,6 +55,11 @@ struct DeviceModel {
   // such session (measured once per device per process, cached on disk for a
   // GPU); a test may set them beforehand.
   std::optional<HardwareConstants> costConstants;
+  // The model's verification passes timed on the device for the cost model's
+  // choice of the speculative draft length (k = 0): measurePassCosts at the
+  // first such generate() of a session on this model (once per loaded model;
+  // the passes are its program's); a test may set them beforehand.
+  std::optional<device::DevicePassCosts> passCosts;
 
   // The weights the program uploads, by name, as host tensors (copies of
   // their bytes in the weights section).

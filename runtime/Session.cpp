@@ -96,11 +96,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<Model> model, c
       m.caches = int64_t(d.caches.size());
       m.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(model->weightBytes());
       m.mask = d.kvPadding == "mask";
-      // Each growth's r for the cache about to grow: its row, its blocks and
+      // Each growth's r for the cache about to grow: its row (all blocks) and
       // the path it grows by (docs/COST_MODEL.md "On a device").
       o.chooseR = [&m](int64_t needed, const device::DeviceKVCache &c) {
-        m.rowBytes = c.rowBytes() * c.blocks();
-        m.blocks = c.blocks();
+        m.rowBytes = c.rowStride();
         m.growInPlace = c.growable();
         return m.bestR(needed);
       };
@@ -148,6 +147,37 @@ KVCostModel Session::costModel() const {
   m.mask = dec_->kvPadding == "mask";
   if (!caches_.empty()) m.rowBytes = caches_[0]->rowBytes(std::max<int64_t>(batch_, 1));
   return m;
+}
+
+Result<KVCostModel> Session::deviceSpeculativeCostModel() {
+  DeviceModel *dm = model_->deviceModel();
+  const DecoderInfo &d = *dec_;
+  if (!dm->costConstants) {
+    auto hw = deviceCostConstants(*dm->device);
+    if (!hw) return Status::error("speculative decoding: " + hw.status().message());
+    dm->costConstants = hw.value();
+  }
+  if (!dm->passCosts) {
+    // Passes of up to 8 tokens after a made-up context: 32 tokens, or what the context leaves.
+    constexpr int64_t kRows = HardwareConstants::kPassRows[3];
+    if (maxContext_ < kRows + 1)
+      return Status::error("speculative decoding: the cost model's choice of k on a device times passes of up to " +
+                           std::to_string(kRows) + " tokens after at least one: expected a maximum context of at "
+                           "least " + std::to_string(kRows + 1) + " tokens, found " + std::to_string(maxContext_));
+    auto p = device::measurePassCosts(*dev_->gen, std::min<int64_t>(32, maxContext_ - kRows));
+    length_ = dev_->gen->length();
+    if (!p) return Status::error("speculative decoding: timing the verification passes on the device: " + p.status().message());
+    dm->passCosts = p.value();
+  }
+  // The model as the r of a device session sees it (batch 1: speculative decoding's).
+  KVCostModel m;
+  m.hw = *dm->costConstants;
+  m.caches = int64_t(d.caches.size());
+  m.weightBytes = d.weightBytesPerToken > 0 ? d.weightBytesPerToken : int64_t(model_->weightBytes());
+  m.mask = d.kvPadding == "mask";
+  if (!d.caches.empty()) m.rowBytes = d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2);
+  m.growInPlace = dev_->gen->caches() > 0 && dev_->gen->cache(0).growable();
+  return withDevicePassCosts(m, *dm->passCosts);
 }
 
 Status Session::ensureCapacity(int64_t needed) {
@@ -474,9 +504,6 @@ Session::generate(const std::vector<std::vector<int64_t>> &prompts, const Genera
                   const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken) {
   genStats_ = GenerateStats();
   if (Status s = limits::checkGenerateOptions(o); !s.ok()) return s;
-  if (o.speculative.drafter && dev_ && o.speculative.k == 0)
-    return Status::error("speculative decoding: k = 0 (the cost model's choice) is not available on a device (the "
-                         "cost of a pass over more rows is not measured there); give k >= 1");
   if (o.speculative.drafter) {
     if (prompts.size() != 1)
       return Status::error("speculative decoding: expected batch 1, found " + std::to_string(prompts.size()) +

@@ -74,7 +74,17 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
                          " does not fit the maximum context of " + std::to_string(maxContext_) + " tokens");
   generated_.clear();
   if (Status s = drafter.start(vocab(), maxContext_); !s.ok()) return s;
+  // With k = 0 the cost model chooses k: on a device from the model's passes
+  // timed there (before the prefill: the timing runs on this session's caches).
+  std::unique_ptr<KVCostModel> chooser;
+  if (kOpt == 0 && dev_) {
+    auto m = deviceSpeculativeCostModel();
+    if (!m) return m.status();
+    chooser = std::make_unique<KVCostModel>(m.value());
+  }
   if (Status s = prefill({prompt}); !s.ok()) return s;
+  // On the CPU after the prefill: the session's model knows its rows then.
+  if (kOpt == 0 && !chooser) chooser = std::make_unique<KVCostModel>(cost_ ? *cost_ : costModel());
 
   const int64_t V = vocab();
   generated_.assign(1, {});
@@ -102,8 +112,6 @@ Session::generateSpeculative(const std::vector<int64_t> &prompt, const GenerateO
   // The acceptance rate as measured so far: the cost model's r (bmc mode,
   // adaptive r) and, with k = 0, its k are chosen with it before each pass.
   AcceptanceEstimator accept;
-  std::unique_ptr<KVCostModel> chooser;
-  if (kOpt == 0) chooser = std::make_unique<KVCostModel>(cost_ ? *cost_ : costModel());
   struct ResetSpec { // a later generate() without drafts plans r for one row per step again
     KVCostModel *m;
     ~ResetSpec() { if (m) m->specK = 0, m->acceptRate = 0, m->draftSecondsPerToken = 0; }

@@ -33,11 +33,11 @@ LogicalResult Lowerer::lowerAttention(mlir::bmck::AttentionOp op) {
   Value B = q.sizes[0], H = q.sizes[1], S = q.sizes[2], D = q.sizes[3];
   Value Hk = k.sizes[1], T = k.sizes[2], Dv = v.sizes[3];
   // The kernel reads sequence b of k and v for query sequence b (no broadcast).
-  checkEq(B, k.sizes[0], "Attention: key batch (the query's)");
-  checkEq(B, v.sizes[0], "Attention: value batch (the query's)");
-  checkEq(k.sizes[3], D, "Attention: key head_dim vs query head_dim");
-  checkEq(v.sizes[2], T, "Attention: value rows vs key rows");
-  checkEq(v.sizes[1], Hk, "Attention: value heads vs key heads");
+  checkExpected(B, k.sizes[0], "Attention: the key's batch is {0}, expected {1} (the query's)");
+  checkExpected(B, v.sizes[0], "Attention: the value's batch is {0}, expected {1} (the query's)");
+  checkFound(k.sizes[3], D, "Attention: the key's head_dim is {0}, expected {1} (the query's)");
+  checkFound(v.sizes[2], T, "Attention: the value has {0} rows, expected {1} (the key's)");
+  checkFound(v.sizes[1], Hk, "Attention: the value has {0} heads, expected {1} (the key's)");
   check(eq(b.createOrFold<arith::RemSIOp>(loc, H, Hk), c(0)), "Attention: query heads {0} are not a multiple of KV heads {1}", H, Hk);
   if (k.elem != v.elem || !(isF32(k.elem) || k.elem.isBF16() || k.elem.isF16()))
     return op.emitError("bmc code generation: attention reads k and v of f32, bf16 or f16 (one type), found ")

@@ -197,7 +197,7 @@ template <typename OpT> LogicalResult Lowerer::lowerSqueeze(OpT s) {
   r.strides.clear();
   for (int64_t i = 0; i < in.rank(); ++i) {
     if (llvm::is_contained(s.getAxes(), i)) {
-      // checkEq's comparison and shortcut, worded as the device's (DeviceProgramView.cpp): found, then expected.
+      // checkFound's comparison and shortcut, worded as the device's (DeviceProgramView.cpp): found, then expected.
       Value d = in.sizes[i], one = c(1);
       if (auto k = constOf(d); !(k && *k == 1))
         check(eq(d, one), "Squeeze: squeezed dimension " + std::to_string(i) + " is {0}, expected {1}", d, one);

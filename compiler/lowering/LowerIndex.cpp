@@ -54,7 +54,8 @@ LogicalResult Lowerer::lowerIndex(Operation *op) {
     Buf data = buf(g.getData()), idx = buf(g.getIndices());
     int64_t bd = g.getBatchDims(), q = idx.rank(), m = ttype(g.getIndices()).getShape().back();
     for (int64_t i = 0; i < bd; ++i)
-      checkEq(data.sizes[i], idx.sizes[i], "GatherND: batch dimension " + std::to_string(i) + " of data vs indices");
+      checkExpected(data.sizes[i], idx.sizes[i],
+                    "GatherND: the indices' batch dimension " + std::to_string(i) + " is {0}, expected {1} (data's)");
     SmallVector<Value, 4> sizes(idx.sizes.begin(), idx.sizes.end() - 1);
     sizes.append(data.sizes.begin() + bd + m, data.sizes.end());
     sizes = staticWhereKnown(*this, res, sizes);
@@ -75,11 +76,12 @@ LogicalResult Lowerer::lowerIndex(Operation *op) {
     Buf data = buf(s.getData()), idx = buf(s.getIndices()), upd = buf(s.getUpdates());
     int64_t q = idx.rank(), m = ttype(s.getIndices()).getShape().back();
     for (int64_t i = 0; i + 1 < q; ++i)
-      checkEq(upd.sizes[i], idx.sizes[i], "ScatterND: updates dimension " + std::to_string(i) + " vs indices");
+      checkFound(upd.sizes[i], idx.sizes[i],
+                 "ScatterND: updates dimension " + std::to_string(i) + " is {0}, expected {1} (the indices')");
     for (int64_t i = m; i < data.rank(); ++i)
-      checkEq(upd.sizes[q - 1 + i - m], data.sizes[i],
-              "ScatterND: updates dimension " + std::to_string(q - 1 + i - m) + " vs data dimension " +
-                  std::to_string(i));
+      checkFound(upd.sizes[q - 1 + i - m], data.sizes[i],
+                 "ScatterND: updates dimension " + std::to_string(q - 1 + i - m) + " is {0}, expected {1} (data dimension " +
+                     std::to_string(i) + ")");
     Buf out = alloc(data.elem, data.isUnsigned, data.sizes);
     copy(data, out);
     StringRef red = s.getReduction();

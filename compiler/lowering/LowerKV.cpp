@@ -31,7 +31,7 @@ LogicalResult Lowerer::lowerKV(Operation *op) {
   Buf rows = buf(app.getRows());
   Value capacity = scalar(app.getCache());
   Value valid = cache.sizes[2], seq = rows.sizes[2];
-  checkEq(rows.sizes[0], cache.sizes[0], "KV append: batch of the new rows vs the cache");
+  checkFound(rows.sizes[0], cache.sizes[0], "KV append: the new rows' batch is {0}, expected {1} (the cache's)");
   Value total = add(valid, seq);
   check(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::sle, total, capacity),
         "KV append: {0} rows do not fit a cache of capacity {1} (the runtime must grow it first)", total, capacity);

@@ -116,7 +116,7 @@ bool Lowerer::tryPackedMatMul(Value rhs, bool transB, const Buf &a2d, const Buf 
   auto wt = cast<RankedTensorType>(w.getType());
   int64_t K = trans ? wt.getDimSize(1) : wt.getDimSize(0);
   int64_t N = trans ? wt.getDimSize(0) : wt.getDimSize(1);
-  checkEq(a2d.sizes[1], c(K), "MatMul: contraction dimension");
+  checkFound(a2d.sizes[1], c(K), "MatMul: the left operand's contraction dimension is {0}, expected {1} (the weight's)");
   // 16-bit weights: a 16-bit initializer keeps its type; fp32 ones per weight16.
   const int w16 = narrow ? narrow : prepacked || opts.quantBits ? 0 : opts.weight16;
   const int bits = w16 ? 0 : prepacked ? prepacked : opts.quantBits;
@@ -235,7 +235,8 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmck::MatMulOp op) {
   if (aVec) { A.sizes.insert(A.sizes.begin(), c(1)); A.strides.insert(A.strides.begin(), c(0)); }
   if (bVec) { B.sizes.push_back(c(1)); B.strides.push_back(c(0)); }
   Value K = A.sizes.back(), M = A.sizes[A.rank() - 2], N = B.sizes.back();
-  checkEq(B.sizes[B.rank() - 2], K, "MatMul: contraction dimension of the right operand vs the left");
+  checkFound(B.sizes[B.rank() - 2], K,
+             "MatMul: the right operand's contraction dimension is {0}, expected {1} (the left operand's)");
   int64_t rb = std::max(A.rank(), B.rank()) - 2;
 
   // A fully 16-bit matmul (fp16 / bf16 activations times a constant 2-D
@@ -388,7 +389,7 @@ LogicalResult Lowerer::lowerGemm(mlir::bmck::GemmOp op) {
     biasFused = false;
     if (lazyB) B = buf(op.getB());
     Buf bv = op.getTransB() ? tr(B) : B;
-    checkEq(bv.sizes[0], K, "Gemm: inner dimension of B vs A");
+    checkFound(bv.sizes[0], K, "Gemm: B's inner dimension is {0}, expected {1} (A's)");
     if (isF32(A.elem) && !opts.referenceOnly)
       call("bmc_matmul_strided_f32", {},
            {pool, c(1), M, N, K, viewPtr(A), c(0), A.strides[0], A.strides[1], viewPtr(bv), c(0), bv.strides[0],

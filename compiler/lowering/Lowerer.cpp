@@ -102,9 +102,17 @@ void Lowerer::check(Value ok, StringRef msg, Value a, Value x) {
   call("bmc_rt_fail", {}, {ctx, str(msg), a ? a : c(0), x ? x : c(0)});
 }
 
-void Lowerer::checkEq(Value a, Value x, StringRef what) {
-  // `a` is the value expected: the same comparison, arguments and shortcuts.
-  checkFound(a, x, (what + ": expected {0}, found {1}").str());
+void Lowerer::checkExpected(Value expected, Value found, StringRef format) {
+  // bmc_rt_fail fills {0} with its first argument, here the value expected:
+  // the placeholders swap so that the caller's {0} stays the value found.
+  if (found == expected) return;
+  auto kf = constOf(found), ke = constOf(expected);
+  if (kf && ke && *kf == *ke) return;
+  std::string f = format.str();
+  for (size_t p = 0; (p = f.find('{', p)) != std::string::npos; ++p)
+    if (f.compare(p, 3, "{0}") == 0) f[p + 1] = '1';
+    else if (f.compare(p, 3, "{1}") == 0) f[p + 1] = '0';
+  check(eq(expected, found), f, expected, found);
 }
 
 void Lowerer::checkFound(Value found, Value expected, StringRef format) {

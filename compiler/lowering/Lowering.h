@@ -114,10 +114,14 @@ public:
   func::CallOp call(StringRef name, TypeRange results, ValueRange args);
   /// Emits `if (!ok) bmc_rt_fail(msg, a, b)`.
   void check(Value ok, StringRef msg, Value a = {}, Value x = {});
-  void checkEq(Value a, Value x, StringRef what);
-  /// `found` == `expected` (checkEq's comparison and shortcuts), else fails
-  /// with `format`, whose {0} is the value found and {1} the one expected.
+  /// `found` == `expected` (skipped when they are one value or equal
+  /// constants), else fails with `format`, whose {0} is the value found and
+  /// {1} the one expected.
   void checkFound(Value found, Value expected, StringRef format);
+  /// checkFound with the operands the other way round (the comparison and
+  /// bmc_rt_fail's arguments in this order); {0} in `format` is still the
+  /// value found and {1} the one expected.
+  void checkExpected(Value expected, Value found, StringRef format);
 
   Buf alloc(Type elem, bool isUnsigned, ArrayRef<Value> sizes);
   /// The buffer an op computes `result` into: if @main returns `result`, the
@@ -228,7 +232,6 @@ public:
   /// call, before any op runs; allocations whose size depends on data stay
   /// bump-allocated. `anchor` marks where that prologue goes.
   void planMemory(Operation *anchor);
-  int plannedBuffers = 0, plannedSlots = 0, dynamicBuffers = 0;
 
 private:
   llvm::StringMap<std::string> strings_;

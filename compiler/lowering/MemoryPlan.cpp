@@ -47,9 +47,9 @@ void Lowerer::planMemory(Operation *anchor) {
   Block *entry = anchor->getBlock();
   for (size_t i = 0; i < allocs.size(); ++i) {
     AllocRecord &a = allocs[i];
-    if (a.call->getBlock() != entry) { ++dynamicBuffers; continue; } // inside a loop: keep it per iteration
+    if (a.call->getBlock() != entry) continue; // inside a loop: keep it per iteration
     sizeOf[i] = hoist(a.bytes);
-    if (!sizeOf[i]) { ++dynamicBuffers; continue; }
+    if (!sizeOf[i]) continue; // a size read from data: bump-allocated
     planned.push_back(i);
     ranges.push_back({a.first, a.last});
   }
@@ -86,9 +86,7 @@ void Lowerer::planMemory(Operation *anchor) {
     if (slotOf[i] < 0) continue;
     allocs[i].call.getResult(0).replaceAllUsesWith(slotPtr[size_t(slotOf[i])]);
     allocs[i].call.erase();
-    ++plannedBuffers;
   }
-  plannedSlots = int(slots.size());
 }
 
 } // namespace lowering

@@ -110,9 +110,9 @@ Options:
                          (concat for a model compiled with --kv concat), r
                          from --r, else the compiled-in r, else the cost
                          model's on the GPU's constants; speculative
-                         decoding with a given --spec-k (a --draft loads on
-                         the device too); without a GPU, the CUDA driver's
-                         one-line error
+                         decoding (--spec-k auto: from the model's passes
+                         timed on the GPU once per model); without a GPU,
+                         the CUDA driver's one-line error
   --pack-threads N       threads that pack an ONNX model's weights while its
                          code is generated, 1-64 (default: min(4, --threads,
                          cores)); the packed weights are the same for any N
@@ -121,11 +121,16 @@ Speculative decoding (batch 1; greedy output identical, sampled output of
 the same distribution; see docs/SPECULATIVE.md):
   --draft DRAFT          a smaller decoder with the same vocabulary (package
                          or ONNX) proposes tokens; the model verifies them
+  --draft-device DEVICE  cpu or cuda: where the --draft runs (default: the
+                         model's --device); a CPU draft can serve a GPU
+                         model and the other way round
   --spec-lookup N        prompt lookup: propose what followed the last
                          match of the context's last N..1 tokens (no model)
   --spec-k K|auto        draft tokens per verification pass (default: 4);
                          auto: the cost model's choice before each pass, from
-                         the acceptance rate measured so far (at most 8)
+                         the acceptance rate measured so far (at most 8);
+                         on cuda the model's passes of 1-8 tokens are timed
+                         first (once per model)
   --json                 print one JSON object instead of text
   --quiet                print only the generated token ids
   -h, --help             this help
@@ -161,12 +166,16 @@ static int run(int argc, char **argv) {
   std::optional<int64_t> packThreads = a.integerOpt("--pack-threads", 1, 64);
   std::string draftPath = a.str("--draft", "");
   std::string deviceArg = a.str("--device", "cpu");
+  std::optional<std::string> draftDeviceArg = a.value("--draft-device");
   std::optional<std::string> specLookupArg = a.value("--spec-lookup"), specKArg = a.value("--spec-k");
   bool json = a.flag("--json"), quiet = a.flag("--quiet");
   a.finish();
   if (!promptIds.empty() && promptArg) a.fail("--prompt and --prompt-ids: expected one prompt, found both");
   Target device;
   if (!parseTarget(deviceArg, device)) a.fail("--device: expected cpu or cuda, found " + cli::shown(deviceArg));
+  Target draftDevice = device;
+  if (draftDeviceArg && !parseTarget(*draftDeviceArg, draftDevice))
+    a.fail("--draft-device: expected cpu or cuda, found " + cli::shown(*draftDeviceArg));
   // A model folder: its files are read (and a bad one refused) before anything is compiled.
   std::shared_ptr<const ModelAssets> assets;
   std::string compilePath = model, folderModelFile;
@@ -224,9 +233,7 @@ static int run(int argc, char **argv) {
   bool speculative = !draftPath.empty() || specLookup > 0;
   if (specKArg && !speculative) a.fail("--spec-k: needs a drafter (--draft or --spec-lookup)");
   if (speculative && batch != 1) a.fail("--batch: speculative decoding needs batch 1, found " + std::to_string(batch));
-  if (speculative && specK == 0 && device == Target::Cuda)
-    a.fail("--spec-k auto: the cost model's choice of k is not available with --device cuda (the cost of a pass over "
-           "more rows is not measured on a device); give --spec-k K");
+  if (draftDeviceArg && draftPath.empty()) a.fail("--draft-device: needs a --draft model");
 
   if (packThreads && !cli::endsWith(compilePath, ".onnx"))
     a.fail("--pack-threads: applies to an ONNX model or a model folder (packed here), found the package " +
@@ -325,6 +332,7 @@ static int run(int argc, char **argv) {
     } else {
       CompileOptions dco = co;
       dco.kvMode = KVMode::BMC; // the draft rolls back in its own BMC cache
+      dco.target = draftDevice; // the JIT compiles for it; a package loads on it
       if (!quiet && !json) dco.progress = [](const std::string &st) { std::fprintf(stderr, "bmc-run: draft: %s...\n", st.c_str()); };
       std::shared_ptr<Model> dm = cli::openModel(draftPath, dco);
       SessionOptions dso;

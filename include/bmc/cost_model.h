@@ -62,12 +62,10 @@ struct KVCostModel {
   bool mask = false;       ///< attention computes spare rows (mask) or skips them
   /// The growth path (docs/COST_MODEL.md "On a device"). false: a growth
   /// allocates a buffer and copies the valid rows (R = L * (A + n * b / beta)).
-  /// true: a device's growable buffer (VMM) maps more memory in place (G) and
-  /// moves blocks 1.. of its `blocks` [batch, head] blocks to their new
-  /// stride, each through a scratch buffer at worst (two copies, and the
-  /// scratch's A): R = L * (G + [blocks > 1] * (A + 2 * (blocks - 1) / blocks * n * b / beta)).
+  /// true: a device's growable buffer (VMM) maps more memory behind its end
+  /// and copies nothing (the device KV layout is rows outermost,
+  /// runtime/device/DeviceKVCache.h): R = L * G.
   bool growInPlace = false;
-  int64_t blocks = 1;      ///< [batch, head] blocks of one cache (growInPlace only)
   double skipBudget = 0.01;///< skip mode: reallocation cost allowed, as a fraction of a step
   /// Fixed cost of a decode step beyond streaming its bytes (dispatch, small
   /// ops); bmc-tune measures it, the session's policy leaves it 0 (which

@@ -27,9 +27,12 @@
 // pasts; truncate crops them, a copy), greedy or sampled, speculative
 // decoding too (batch 1; the same verification and GenerateStats as on the
 // CPU: extend() copies [k, vocab] logits back in one copy; truncate() makes
-// the rejected rows spare rows, no copy), and keepAllLogits. Refused with a
-// one-line error: extend() with a batch above 1, and speculative k = 0 (the
-// cost model's choice of k: its pass costs are not measured on a device).
+// the rejected rows spare rows, no copy), and keepAllLogits; speculative
+// k = 0 (the cost model's choice of k) from the model's verification passes
+// timed on the device at the first such generate() on the model (passes of
+// 1, 2, 4, 5 and 8 tokens after up to 32 made-up ones, on the session's own
+// caches: their growths count in kvStats(); docs/COST_MODEL.md "On a
+// device"). Refused with a one-line error: extend() with a batch above 1.
 // r there is SessionOptions::r, else the compiled-in r, else (bmc mode) the
 // cost model's at each growth, fed by the device's own constants: allocation,
 // copy, VMM-grow costs and a copy-probed read bandwidth, measured once per
@@ -189,6 +192,11 @@ private:
   Status ensureCapacity(int64_t needed);
   /// The cost model of this model on this machine (hardware constants calibrated or cached).
   struct KVCostModel costModel() const;
+  /// On a device, the cost model that chooses the speculative k: the device's
+  /// constants and the model's verification passes timed there (measured at
+  /// the first use, which leaves the generation's caches holding a made-up
+  /// context: call before prefill).
+  Result<struct KVCostModel> deviceSpeculativeCostModel();
   Result<std::vector<std::vector<int64_t>>>
   generateSpeculative(const std::vector<int64_t> &prompt, const GenerateOptions &opts,
                       const std::function<bool(int64_t, const std::vector<int64_t> &)> &onToken);

@@ -27,6 +27,14 @@ const char *moduleFormatName(ModuleFormat f) {
   return "?";
 }
 
+Status checkCopy2D(size_t dstPitch, size_t srcPitch, size_t widthBytes, const char *who) {
+  if (srcPitch < widthBytes || dstPitch < widthBytes)
+    return Status::error(std::string(who) + ": pitches (source " + std::to_string(srcPitch) + ", destination " +
+                         std::to_string(dstPitch) + " bytes) must be at least the width, " +
+                         std::to_string(widthBytes) + " bytes");
+  return Status();
+}
+
 namespace {
 
 std::string hex(DevicePtr p) {
@@ -143,7 +151,8 @@ Status CpuDevice::copyToDevice(DevicePtr dst, const void *src, size_t bytes) {
   if (!inside(dst, bytes))
     return Status::error("cpu device: copyToDevice: destination " + hex(dst) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
-  std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
+  if (bytes > 0) // an empty tensor's host data may be null (memcpy's arguments must not be)
+    std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
   return Status();
 }
 
@@ -154,7 +163,28 @@ Status CpuDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
   if (!inside(src, bytes))
     return Status::error("cpu device: copyToHost: source " + hex(src) + " + " +
                          std::to_string(bytes) + " bytes is outside every allocation");
-  std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
+  if (bytes > 0)
+    std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
+  return Status();
+}
+
+Status CpuDevice::copy2DToHost(void *dst, size_t dstPitch, DevicePtr src, size_t srcPitch, size_t widthBytes,
+                               size_t height) {
+  if (Status s = checkCopy2D(dstPitch, srcPitch, widthBytes, "cpu device: copy2DToHost"); !s)
+    return s;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (capturing_)
+    return Status::error("cpu device: copy2DToHost: not allowed during a graph capture");
+  if (widthBytes == 0 || height == 0)
+    return Status();
+  const size_t span = (height - 1) * srcPitch + widthBytes;
+  if (!inside(src, span))
+    return Status::error("cpu device: copy2DToHost: source " + hex(src) + " + " + std::to_string(span) +
+                         " bytes (" + std::to_string(height) + " rows of " + std::to_string(widthBytes) +
+                         ", pitch " + std::to_string(srcPitch) + ") is outside every allocation");
+  for (size_t row = 0; row < height; ++row)
+    std::memcpy(static_cast<uint8_t *>(dst) + row * dstPitch, reinterpret_cast<const uint8_t *>(src) + row * srcPitch,
+                widthBytes);
   return Status();
 }
 
@@ -168,7 +198,8 @@ Status CpuDevice::copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) {
   if (bytes && src < dst + bytes && dst < src + bytes)
     return Status::error("cpu device: copyOnDevice: " + hex(src) + " -> " + hex(dst) + " + " +
                          std::to_string(bytes) + " bytes: the ranges overlap");
-  std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
+  if (bytes > 0)
+    std::memcpy(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), bytes);
   return Status();
 }
 

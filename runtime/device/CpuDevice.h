@@ -31,6 +31,8 @@ public:
   Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) override;
   Status copyToHost(void *dst, DevicePtr src, size_t bytes) override;
   Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) override;
+  Status copy2DToHost(void *dst, size_t dstPitch, DevicePtr src, size_t srcPitch, size_t widthBytes,
+                      size_t height) override;
   Result<ModuleHandle> loadModule(const ModuleImage &image) override;
   Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) override;
   Status launch(KernelHandle kernel, const LaunchConfig &config, void **args) override;

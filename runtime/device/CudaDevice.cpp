@@ -150,7 +150,8 @@ Result<std::unique_ptr<CudaDevice>> CudaDevice::create(int ordinal) {
                    attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                         device->maxSharedOptin_, "shared optin"),
                    attr(CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, vmm, "VMM"),
-                   attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, l2, "L2 size")})
+                   attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, l2, "L2 size"),
+                   attr(CU_DEVICE_ATTRIBUTE_MAX_PITCH, device->maxPitch_, "max pitch")})
     if (!s)
       return s;
   p.growableBuffers = vmm != 0;
@@ -232,6 +233,39 @@ Status CudaDevice::copyToHost(void *dst, DevicePtr src, size_t bytes) {
   if (Status s = check(*d_, d_->cuMemcpyDtoHAsync(dst, src, bytes, stream_),
                        "cuMemcpyDtoHAsync_v2" + bytesArg(bytes));
       !s)
+    return s;
+  return synchronize();
+}
+
+// One cuMemcpy2DAsync; a pitch past the device's limit (cuMemcpy2D refuses
+// it: rows ~2 GiB apart) is copied a row at a time, all enqueued before the
+// one wait.
+Status CudaDevice::copy2DToHost(void *dst, size_t dstPitch, DevicePtr src, size_t srcPitch, size_t widthBytes,
+                                size_t height) {
+  if (Status s = checkCopy2D(dstPitch, srcPitch, widthBytes, "cuda: copy2DToHost"); !s)
+    return s;
+  if (Status s = refuseWhileCapturing("copy2DToHost"); !s)
+    return s;
+  if (widthBytes == 0 || height == 0)
+    return Status();
+  if (Status s = makeCurrent(); !s)
+    return s;
+  const std::string what = "(" + std::to_string(height) + " rows of " + std::to_string(widthBytes) + " bytes, pitch " +
+                           std::to_string(srcPitch) + ")";
+  if (srcPitch > size_t(maxPitch_) || dstPitch > size_t(maxPitch_)) {
+    for (size_t row = 0; row < height; ++row)
+      if (Status s = check(*d_, d_->cuMemcpyDtoHAsync(static_cast<uint8_t *>(dst) + row * dstPitch,
+                                                     src + row * srcPitch, widthBytes, stream_),
+                           "cuMemcpyDtoHAsync_v2" + what);
+          !s)
+        return s;
+    return synchronize();
+  }
+  CUDA_MEMCPY2D c = {};
+  c.srcMemoryType = CU_MEMORYTYPE_DEVICE, c.srcDevice = src, c.srcPitch = srcPitch;
+  c.dstMemoryType = CU_MEMORYTYPE_HOST, c.dstHost = dst, c.dstPitch = dstPitch;
+  c.WidthInBytes = widthBytes, c.Height = height;
+  if (Status s = check(*d_, d_->cuMemcpy2DAsync(&c, stream_), "cuMemcpy2DAsync_v2" + what); !s)
     return s;
   return synchronize();
 }

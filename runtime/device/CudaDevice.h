@@ -39,6 +39,8 @@ public:
   Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) override;
   Status copyToHost(void *dst, DevicePtr src, size_t bytes) override;
   Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) override;
+  Status copy2DToHost(void *dst, size_t dstPitch, DevicePtr src, size_t srcPitch, size_t widthBytes,
+                      size_t height) override;
   Result<ModuleHandle> loadModule(const ModuleImage &image) override;
   Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) override;
   Status launch(KernelHandle kernel, const LaunchConfig &config, void **args) override;
@@ -74,6 +76,7 @@ private:
   cu::CUstream stream_ = nullptr;
   DeviceProperties props_;
   int maxSharedOptin_ = 0;
+  int maxPitch_ = 0; // CU_DEVICE_ATTRIBUTE_MAX_PITCH: cuMemcpy2D refuses a pitch past it
   std::mutex mutex_;
   std::vector<cu::CUmodule> modules_;
   std::vector<std::vector<cu::CUfunction>> kernels_; // per module, in findKernel order

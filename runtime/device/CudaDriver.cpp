@@ -38,6 +38,7 @@ Result<const Driver *> loadOnce() {
   bindSymbol(lib, d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", missing);
   bindSymbol(lib, d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", missing);
   bindSymbol(lib, d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", missing);
+  bindSymbol(lib, d.cuMemcpy2DAsync, "cuMemcpy2DAsync_v2", missing);
   bindSymbol(lib, d.cuStreamCreate, "cuStreamCreate", missing);
   bindSymbol(lib, d.cuStreamDestroy, "cuStreamDestroy_v2", missing);
   bindSymbol(lib, d.cuStreamSynchronize, "cuStreamSynchronize", missing);

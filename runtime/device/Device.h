@@ -123,6 +123,10 @@ struct GemmDesc {
 // types, null pointers): one line naming the field, or success.
 Status checkGemm(const GemmDesc &g, const char *who);
 
+// The checks every device makes before copy2DToHost (pitches against the
+// width): one line naming the values, or success.
+Status checkCopy2D(size_t dstPitch, size_t srcPitch, size_t widthBytes, const char *who);
+
 // A buffer whose base address stays fixed while it grows inside a reserved
 // address range: the device analogue of the CPU's reserved-range KV regrowth.
 // grow() maps more memory after what is there; nothing is copied.
@@ -150,6 +154,14 @@ public:
   virtual Status copyToDevice(DevicePtr dst, const void *src, size_t bytes) = 0;
   virtual Status copyToHost(void *dst, DevicePtr src, size_t bytes) = 0;
   virtual Status copyOnDevice(DevicePtr dst, DevicePtr src, size_t bytes) = 0;
+  // A strided copy (cuMemcpy2D): `height` rows of `widthBytes`, each
+  // `srcPitch` bytes after the last on the device, to `dstPitch` bytes apart
+  // at dst; one call for the rows of a strided view (a batch's last-position
+  // logits) instead of one copy a row. Both pitches must be at least
+  // widthBytes (checkCopy2D); the source span is (height - 1) * srcPitch +
+  // widthBytes bytes. Completes before it returns, as the copies above.
+  virtual Status copy2DToHost(void *dst, size_t dstPitch, DevicePtr src, size_t srcPitch, size_t widthBytes,
+                              size_t height) = 0;
 
   virtual Result<ModuleHandle> loadModule(const ModuleImage &image) = 0;
   virtual Result<KernelHandle> findKernel(ModuleHandle module, const std::string &name) = 0;

@@ -2,17 +2,16 @@
 
 #include "runtime/device/DeviceCalibration.h"
 #include "bmc/cost_model.h"
+#include "runtime/KeyValueFile.h"
+#include "runtime/device/DeviceGeneration.h"
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sstream>
 #include <vector>
 
 namespace bmc {
@@ -134,7 +133,67 @@ Result<DeviceCostConstants> calibrateDevice(Device &d, size_t bufferBytes, int r
   return c;
 }
 
+Result<DevicePassCosts> measurePassCosts(DeviceGeneration &g, int64_t context, int rounds) {
+  constexpr int64_t kMaxRows = HardwareConstants::kPassRows[3];
+  if (context < 1 || rounds < 1 || context + kMaxRows > g.maxContext())
+    return Status::error("measurePassCosts: context " + std::to_string(context) + ", " + std::to_string(rounds) +
+                         " rounds, maximum context " + std::to_string(g.maxContext()) +
+                         " (expected a context of 1 or more with room for " + std::to_string(kMaxRows) +
+                         " more tokens, 1 round or more)");
+  DevicePassCosts c;
+  c.context = context;
+  if (auto p = g.prefill(std::vector<int64_t>(size_t(context), 0)); !p)
+    return p.status();
+  // One pass over `rows` tokens after `context`, rolled back; its seconds.
+  auto pass = [&](int64_t rows) -> Result<double> {
+    auto t0 = Clock::now();
+    auto r = g.extend(std::vector<int64_t>(size_t(rows), 0), /*allLogits=*/true);
+    double t = since(t0);
+    if (!r)
+      return r.status();
+    if (Status s = g.truncate(context); !s)
+      return s;
+    return t;
+  };
+  std::vector<double> ones;
+  for (int i = -1; i < 4; ++i) {
+    const int64_t rows = i < 0 ? 1 : HardwareConstants::kPassRows[i];
+    if (auto w = pass(rows); !w) // untimed: the first run of a token count captures its graph
+      return w.status();
+    if (i < 0)
+      continue;
+    std::vector<double> extra;
+    for (int j = 0; j < rounds; ++j) {
+      auto t = pass(rows);
+      if (!t)
+        return t.status();
+      auto t1 = pass(1);
+      if (!t1)
+        return t1.status();
+      ones.push_back(t1.value());
+      extra.push_back(t.value() - t1.value());
+    }
+    c.passSeconds[i] = std::max(0.0, median(extra)); // t(rows) - t(1) for now
+  }
+  c.stepSeconds = median(ones);
+  for (double &t : c.passSeconds)
+    t += c.stepSeconds;
+  return c;
+}
+
 } // namespace device
+
+KVCostModel withDevicePassCosts(KVCostModel m, const device::DevicePassCosts &p) {
+  const double bytes = double(m.weightBytes) + double(p.context) * double(m.caches) * double(m.rowBytes);
+  const double streamed = m.hw.readBytesPerSecond > 0 ? bytes / m.hw.readBytesPerSecond : 0;
+  m.stepOverheadSeconds = std::max(0.0, p.stepSeconds - streamed);
+  double prev = 0;
+  for (int i = 0; i < 4; ++i) {
+    prev = std::max(prev, bytes > 0 ? (p.passSeconds[i] - p.stepSeconds) / bytes : 0.0);
+    m.hw.passExtraSecondsPerByte[i] = prev;
+  }
+  return m;
+}
 
 namespace {
 
@@ -169,39 +228,26 @@ HardwareConstants fromDevice(const device::DeviceCostConstants &c, const device:
 }
 
 bool readCache(const std::string &path, HardwareConstants &h) {
-  std::ifstream f(path);
-  std::string key;
-  int format = 0, fields = 0;
-  while (f >> key) {
-    if (key == "format") f >> format;
-    else if (key == "device") { f.get(); std::getline(f, h.device); ++fields; }
-    else if (key == "alloc_seconds") { f >> h.allocSeconds; ++fields; }
-    else if (key == "copy_bytes_per_second") { f >> h.copyBytesPerSecond; ++fields; }
-    else if (key == "read_bytes_per_second") { f >> h.readBytesPerSecond; ++fields; }
-    else if (key == "grow_seconds") { f >> h.growSeconds; ++fields; }
-    else if (key == "grow_granularity") { f >> h.growGranularity; ++fields; }
-    else break;
-  }
-  if (format != kDeviceCacheFormat || fields != 6 || !(h.allocSeconds > 0) || !(h.copyBytesPerSecond > 0) ||
-      !(h.readBytesPerSecond > 0) || h.growSeconds < 0)
+  KeyValueFile f = KeyValueFile::read(path);
+  int format = 0;
+  if (!f.integer("format", format) || format != kDeviceCacheFormat || !f.text("device", h.device) ||
+      !f.number("alloc_seconds", h.allocSeconds) || !f.number("copy_bytes_per_second", h.copyBytesPerSecond) ||
+      !f.number("read_bytes_per_second", h.readBytesPerSecond) || !f.number("grow_seconds", h.growSeconds) ||
+      !f.integer("grow_granularity", h.growGranularity))
+    return false;
+  if (!(h.allocSeconds > 0) || !(h.copyBytesPerSecond > 0) || !(h.readBytesPerSecond > 0) || h.growSeconds < 0)
     return false;
   h.maskSecondsPerByte = 1.0 / h.readBytesPerSecond;
   return true;
 }
 
 void writeCache(const std::string &path, const HardwareConstants &h) {
-  std::string dir = path.substr(0, path.find_last_of('/'));
-  ::mkdir(dir.substr(0, dir.find_last_of('/')).c_str(), 0755);
-  ::mkdir(dir.c_str(), 0755);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(tmp);
+  std::ostringstream out;
   out.precision(9);
   out << "format " << kDeviceCacheFormat << "\ndevice " << h.device << "\nalloc_seconds " << h.allocSeconds
       << "\ncopy_bytes_per_second " << h.copyBytesPerSecond << "\nread_bytes_per_second " << h.readBytesPerSecond
       << "\ngrow_seconds " << h.growSeconds << "\ngrow_granularity " << h.growGranularity << "\n";
-  out.close();
-  if (out) std::rename(tmp.c_str(), path.c_str());
-  else std::remove(tmp.c_str());
+  KeyValueFile::write(path, out.str());
 }
 
 } // namespace

@@ -33,9 +33,9 @@
 //
 // Errors are one line (a prompt past the maximum context, a cache that
 // cannot grow, a weight or input the program lacks); a failed step leaves
-// the generation as it was (its length and valid rows), except a growth
-// that fails while moving blocks (DeviceKVCache.h: the rows are undefined);
-// a failed prefill leaves it empty (as the CPU session's). r is given
+// the generation as it was (its length and valid rows: a growth copies
+// nothing in place, DeviceKVCache.h); a failed prefill leaves it empty (as
+// the CPU session's). r is given
 // (DeviceGenerationOptions::r), or chosen before each growth by chooseR (a
 // device Session's cost model, docs/COST_MODEL.md "On a device").
 // Thread safety: none; one owner, the device's stream (Device.h).

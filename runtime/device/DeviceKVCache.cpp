@@ -22,7 +22,7 @@ Result<std::unique_ptr<DeviceKVCache>> DeviceKVCache::create(Device &device,
     return bad("r " + std::to_string(o.r) + " spare rows (expected at least 1)");
   std::unique_ptr<DeviceKVCache> c(new DeviceKVCache(device, o));
   if (o.useGrowable && device.properties().growableBuffers) {
-    size_t bytes = size_t(c->blocks() * o.maxRows * c->rowBytes());
+    size_t bytes = size_t(o.maxRows * c->rowStride());
     auto g = device.reserveGrowable(bytes);
     if (!g)
       return g.status();
@@ -45,50 +45,13 @@ Status DeviceKVCache::setR(int64_t r) {
 }
 
 DevicePtr DeviceKVCache::row(int64_t b, int64_t h, int64_t r) const {
-  return data_ + DevicePtr(((b * opts_.heads + h) * capacity_ + r) * rowBytes());
+  return data_ + DevicePtr(r * rowStride() + (b * opts_.heads + h) * rowBytes());
 }
 
 size_t DeviceKVCache::committedBytes() const {
   if (growable_)
     return growable_->committedBytes();
-  return size_t(blocks() * capacity_ * rowBytes());
-}
-
-Status DeviceKVCache::moveBlocks(int64_t oldRows, int64_t newRows, int64_t valid) {
-  const int64_t rb = rowBytes(), validBytes = valid * rb;
-  DevicePtr scratch = 0;
-  Status result;
-  // Block i moves up by i * (newRows - oldRows) rows; the last block first, so
-  // a block's new place overlaps only old places already moved.
-  for (int64_t i = blocks() - 1; i >= 1 && result; --i) {
-    DevicePtr src = data_ + DevicePtr(i * oldRows * rb), dst = data_ + DevicePtr(i * newRows * rb);
-    int64_t shift = int64_t(dst - src);
-    if (shift >= validBytes) {
-      result = dev_.copyOnDevice(dst, src, size_t(validBytes));
-    } else if (2 * shift >= validBytes) {
-      // Two non-overlapping pieces, the upper one first (device copies may
-      // not overlap: cuMemcpy's are undefined when they do).
-      result = dev_.copyOnDevice(dst + DevicePtr(shift), src + DevicePtr(shift),
-                                 size_t(validBytes - shift));
-      if (result)
-        result = dev_.copyOnDevice(dst, src, size_t(shift));
-    } else {
-      // A short move: through a scratch buffer (two copies, whatever the shift).
-      if (!scratch) {
-        auto s = dev_.allocate(size_t(validBytes));
-        if (!s)
-          return s.status();
-        scratch = s.value();
-      }
-      result = dev_.copyOnDevice(scratch, src, size_t(validBytes));
-      if (result)
-        result = dev_.copyOnDevice(dst, scratch, size_t(validBytes));
-    }
-    stats_.bytesCopied += validBytes;
-  }
-  if (scratch)
-    (void)dev_.free(scratch);
-  return result;
+  return size_t(capacity_ * rowStride());
 }
 
 Status DeviceKVCache::ensureCapacity(int64_t needed, int64_t valid) {
@@ -102,28 +65,24 @@ Status DeviceKVCache::ensureCapacity(int64_t needed, int64_t valid) {
     return Status::error("device KV cache: " + std::to_string(valid) + " valid rows with a capacity of " +
                          std::to_string(capacity_));
   int64_t cap = opts_.prealloc ? opts_.maxRows : std::min(needed + opts_.r - 1, opts_.maxRows);
-  size_t bytes = size_t(blocks() * cap * rowBytes());
+  size_t bytes = size_t(cap * rowStride());
   if (growable_) {
+    // Rows outermost: the valid rows are a prefix of the buffer, which grows at its end.
     if (Status s = growable_->grow(bytes); !s)
       return s;
-    if (valid > 0 && capacity_ > 0)
-      if (Status s = moveBlocks(capacity_, cap, valid); !s)
-        return s;
     if (capacity_ > 0)
       ++stats_.copiesInPlace;
   } else {
     auto fresh = dev_.allocate(bytes);
     if (!fresh)
       return fresh.status();
-    const int64_t rb = rowBytes();
-    for (int64_t i = 0; i < blocks() && valid > 0; ++i) {
-      if (Status s = dev_.copyOnDevice(fresh.value() + DevicePtr(i * cap * rb),
-                                       data_ + DevicePtr(i * capacity_ * rb), size_t(valid * rb));
-          !s) {
+    const int64_t validBytes = valid * rowStride();
+    if (validBytes > 0) {
+      if (Status s = dev_.copyOnDevice(fresh.value(), data_, size_t(validBytes)); !s) {
         (void)dev_.free(fresh.value());
         return s;
       }
-      stats_.bytesCopied += valid * rb;
+      stats_.bytesCopied += validBytes;
     }
     if (data_)
       (void)dev_.free(data_);

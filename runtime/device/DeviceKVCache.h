@@ -1,21 +1,22 @@
 //===- runtime/device/DeviceKVCache.h - one KV buffer on a Device --*- C++ -*-===//
 //
-// The BMC cache's buffer in a device's memory, laid out as the CPU session's
-// (runtime/Session.cpp): [batch, heads, capacity, head_dim] rows of
-// `elemBytes`-sized elements, rows < valid used, the rest spare. Growth
-// follows the session's policy: bmc mode grows to needed + r - 1 rows (one
-// growth every r tokens), prealloc takes the whole context at once.
+// The BMC cache's buffer in a device's memory, rows outermost:
+// [capacity, batch, heads, head_dim] of `elemBytes`-sized elements (the
+// bmc_kv_buffer layout, runtime/device/cuda/decode_attention_params.h), rows
+// < valid used, the rest spare. Growth follows the session's policy: bmc
+// mode grows to needed + r - 1 rows (one growth every r tokens), prealloc
+// takes the whole context at once.
 //
-// Where the device has growable buffers (VMM on CUDA, a PROT_NONE
-// reservation on the CPU) the whole context is reserved once and growth
-// commits memory behind it: the base address never changes, block 0 (the
-// first [batch, head]) is never copied, and blocks 1.. move to their new
-// stride inside the buffer, the last first (non-overlapping pieces, or through
-// a scratch buffer when the move is short), so with one block (batch x heads
-// = 1) growth copies nothing. Without growable buffers each growth allocates
-// anew and copies the valid rows of every block (the CPU session's policy
-// outside its reservation). Committed memory stays O(capacity): the spare
-// rows beyond capacity are address space only.
+// Rows outermost so that growth only appends: where the device has growable
+// buffers (VMM on CUDA, a PROT_NONE reservation on the CPU) the whole context
+// is reserved once and a growth commits memory behind the buffer's end. The
+// base and every valid row stay where they are, so growth copies nothing
+// whatever batch x heads (docs/DESIGN.md "Device KV layout" has the numbers
+// against the [batch, heads, rows, dim] layout this replaced, whose growth
+// moved every block but the first). Without growable buffers each growth
+// allocates anew and copies the valid rows in one contiguous copy.
+// Committed memory stays O(capacity): the rows beyond capacity are address
+// space only.
 //
 // Used by DeviceGeneration (a program's tokens on a device), under a device Session.
 // Thread safety: one owner; growth uses the device's copies.
@@ -42,8 +43,8 @@ struct DeviceKVOptions {
 
 struct DeviceKVStats {
   int64_t growths = 0;
-  int64_t bytesCopied = 0;    // valid rows moved or copied by growths
-  int64_t copiesInPlace = 0;  // growths inside the reservation (base unchanged)
+  int64_t bytesCopied = 0;    // valid rows copied by growths (0 with growable buffers)
+  int64_t copiesInPlace = 0;  // growths inside the reservation (base unchanged, nothing copied)
 };
 
 class DeviceKVCache {
@@ -66,17 +67,15 @@ public:
   int64_t capacity() const { return capacity_; }
   int64_t rowBytes() const { return opts_.headDim * opts_.elemBytes; } // one row of one head
   int64_t blocks() const { return opts_.batch * opts_.heads; }
-  // Address of row `row` of block (b, h).
+  // Address of row `row` of (b, h): rows are rowStride() bytes apart.
   DevicePtr row(int64_t b, int64_t h, int64_t row) const;
+  int64_t rowStride() const { return blocks() * rowBytes(); } // one token, all [batch, head]
   size_t committedBytes() const;
   bool growable() const { return growable_ != nullptr; }
   const DeviceKVStats &stats() const { return stats_; }
 
 private:
   DeviceKVCache(Device &device, const DeviceKVOptions &o) : dev_(device), opts_(o) {}
-  // Moves blocks 1.. from stride oldRows to newRows, last first.
-  Status moveBlocks(int64_t oldRows, int64_t newRows, int64_t valid);
-
   Device &dev_;
   DeviceKVOptions opts_;
   std::unique_ptr<GrowableBuffer> growable_;

@@ -4,6 +4,7 @@
 // and uploads: DeviceProgramLoad.cpp. See DeviceProgram.h.
 #include "runtime/device/DeviceProgram.h"
 #include "runtime/device/DeviceProgramDesc.h"
+#include "runtime/device/DeviceViewCopy.h"
 
 #include <algorithm>
 #include <cassert>
@@ -25,6 +26,11 @@ struct DeviceProgram::Run {
     // a constant that is one keeps its View too.
     bool hasElements = false;
     std::vector<int64_t> elements;
+    // A tensor input fed from the host, and views of it that keep every
+    // element (plain, reshape, flatten, squeeze, unsqueeze, transpose; not a
+    // slice, split or expand): its bytes, for index_bound.
+    const HostTensor *host = nullptr;
+    std::string hostName;
   };
   std::map<std::string, Val> vals;
   struct Cache {
@@ -151,42 +157,14 @@ bmc_view4 contiguous(DevicePtr data, const std::vector<int64_t> &dims) {
   return v;
 }
 
-// A KV cache's valid rows: [batch, heads, valid, head_dim] with its capacity's strides.
-// The elements of `view` (rank `rank`, `eb` bytes each) into `dst`,
-// row-major: one copy of the span the view reaches (a slice's negative step
-// walks backwards), then gathered by its strides. `what` starts the error.
-Status copyViewToHost(Device &device, const bmc_view4 &view, int rank, size_t eb, uint8_t *dst,
-                      const std::string &what) {
-  int64_t count = 1, first = view.offset, last = view.offset;
-  for (int i = 4 - rank; i < 4; ++i) {
-    count *= view.size[i];
-    if (view.size[i] > 0)
-      (view.stride[i] < 0 ? first : last) += (view.size[i] - 1) * view.stride[i];
-  }
-  if (count == 0)
-    return Status();
-  if (first < 0)
-    return Status::error(what + " reaches element " + std::to_string(first) + ", before its storage");
-  std::vector<uint8_t> span(size_t(last - first + 1) * eb);
-  Status st = device.copyToHost(span.data(), reinterpret_cast<DevicePtr>(view.data) + DevicePtr(first) * eb,
-                                span.size());
-  if (!st)
-    return st;
-  for (int64_t flat = 0; flat < count; ++flat) {
-    int64_t at = view.offset - first, rest = flat;
-    for (int i = 3; i >= 4 - rank; --i)
-      at += (rest % view.size[i]) * view.stride[i], rest /= view.size[i];
-    std::memcpy(dst + flat * eb, span.data() + at * eb, eb);
-  }
-  return Status();
-}
-
+// A KV cache's valid rows: [batch, heads, valid, head_dim] with the buffer's strides.
 bmc_view4 kvRows(const DeviceProgram::Run::Cache &c) {
   bmc_view4 v = {};
   v.data = c.buf.data;
   v.size[0] = c.buf.batch, v.size[1] = c.heads, v.size[2] = c.buf.valid, v.size[3] = c.headDim;
-  v.stride[3] = 1, v.stride[2] = c.headDim, v.stride[1] = c.buf.capacity * c.headDim;
-  v.stride[0] = c.heads * c.buf.capacity * c.headDim;
+  // Rows outermost (bmc_kv_buffer): a row of every [batch, head], then the next row.
+  v.stride[3] = 1, v.stride[1] = c.headDim, v.stride[0] = c.heads * c.headDim;
+  v.stride[2] = c.buf.batch * c.heads * c.headDim;
   return v;
 }
 
@@ -265,6 +243,7 @@ Status DeviceProgram::bindInputs(Run &run, ProgramInputs &in, bool upload) {
         at = inputBuffers_[name];
       }
       v.kind = Run::Val::View, v.view = contiguous(at, t.dims), v.rank = int(t.dims.size()), v.type = type;
+      v.host = &t, v.hostName = name;
     } else if (kind == "kv_cache") {
       auto it = in.caches.find(name);
       if (it == in.caches.end() || !it->second)
@@ -386,6 +365,9 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         if (!st)
           return Status::error(where + ": " + st.message());
         v.rank = rank, v.hasElements = false, v.elements.clear();
+        const std::string op = s["op"];
+        if (op != "reshape" && op != "flatten" && op != "squeeze" && op != "unsqueeze" && op != "transpose")
+          v.host = nullptr; // a slice, split or expand (possibly to nothing) may read other elements than all
       }
     } else if (kind == "shape") { // host scalars (or a constant's numbers) as a vector
       std::vector<int64_t> elements;
@@ -519,6 +501,31 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         v.kind = Run::Val::View, v.type = type, v.rank = int(dims.size());
         v.view = contiguous(place, dims);
         run.vals[id] = v; // the launch's own "out"
+      }
+      if (s.contains("index_bound")) { // indices that are host data: each in [-size, size), before any launch
+        auto ids = get(s["index_bound"]["indices"]);
+        if (!ids)
+          return ids.status();
+        if (const HostTensor *t = (*ids)->host; t && (t->type == "i64" || t->type == "i32")) {
+          auto size = run.eval(s["index_bound"]["size"]);
+          if (!size)
+            return Status::error(where + ": " + size.status().message());
+          const size_t width = t->type == "i64" ? 8 : 4, count = t->bytes.size() / width;
+          for (size_t e = 0; e < count; ++e) {
+            int64_t k;
+            if (width == 8)
+              std::memcpy(&k, t->bytes.data() + e * 8, 8);
+            else {
+              int32_t x;
+              std::memcpy(&x, t->bytes.data() + e * 4, 4);
+              k = x;
+            }
+            if (k < -*size || k >= *size) // ONNX: negative indices count from the end
+              return Status::error(where + ": input '" + (*ids)->hostName + "' holds index " + std::to_string(k) +
+                                   " at element " + std::to_string(e) + ", outside [-" + std::to_string(*size) +
+                                   ", " + std::to_string(*size) + ") of the gathered dimension");
+          }
+        }
       }
       LaunchArgs args;
       for (auto &[param, bound] : s["args"].items()) {
@@ -754,11 +761,13 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
     for (int64_t d : t.dims)
       count *= d;
     t.bytes.resize(size_t(count) * eb);
-    // Whole: one copy. A cut: one per index of axis 0, as its rows lie a
-    // whole axis 1 apart (one span would copy nearly all of it again).
-    const int64_t pieces = last ? view.size[lead] : 1;
+    // One call (DeviceViewCopy.h): contiguous, one copy; a cut's rows a
+    // whole axis 1 apart, one 2-D copy. A cut gathered otherwise copies per
+    // index of axis 0 (one span would copy nearly all of axis 1 again).
+    const bool perIndex = last && viewCopyKind(view, v.rank) == ViewCopyKind::Gather;
+    const int64_t pieces = perIndex ? view.size[lead] : 1;
     bmc_view4 piece = view;
-    if (last)
+    if (perIndex)
       piece.size[lead] = 1;
     for (int64_t p = 0; p < pieces && count > 0; ++p) {
       piece.offset = view.offset + p * view.stride[lead];

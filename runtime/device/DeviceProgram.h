@@ -14,7 +14,9 @@
 // among them), shape vectors and view ops (a slice's, split's, squeeze's,
 // unsqueeze's or expand's offset, sizes and strides: DeviceProgramView.cpp),
 // uploads the shape vectors kernels read (one small buffer per program),
-// checks every launch (EmittedLauncher::check) and only then launches them
+// checks a gather's indices where they are a host-fed input (its step's
+// index_bound: each in [-size, size)), checks every launch
+// (EmittedLauncher::check) and only then launches them
 // in order, so a refused run has launched nothing; then copies the outputs
 // back (whole, or the part ProgramInputs::copyBack asks). Nothing here knows
 // an op family: a launch is (op, configuration, parameters by name).

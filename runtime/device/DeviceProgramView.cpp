@@ -248,8 +248,8 @@ Status reshape(const json &step, const Dims &in, Dims &r, const ProgramShapeLook
   if (!product(sizes, 0, sizes.size(), count))
     return Status::error("Reshape: shape " + listText(*target) + " overflows 64 bits");
   if (count != total)
-    return Status::error("Reshape: element count of the target shape vs the input: expected " +
-                         std::to_string(count) + ", found " + std::to_string(total));
+    return Status::error("Reshape: the target shape has " + std::to_string(count) + " elements, expected " +
+                         std::to_string(total) + " (the input's)"); // the CPU's words (LowerData.cpp)
   for (size_t i = 0; i < sizes.size(); ++i) // [-2, 0] counts 0 elements too; the CPU accepts it
     if (sizes[i] < 0)
       return Status::error("Reshape: shape " + listText(*target) + " has a negative size at " + std::to_string(i));
@@ -303,9 +303,7 @@ Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const Pr
     a.size.push_back(in.size[i]), a.stride.push_back(in.stride[i]);
   std::string op = step["op"];
   Status st;
-  if (step.contains("held")) {
-    if (op != "reshape" && op != "flatten")
-      return Status::error("a held input of rank > 4 for a " + op + " (only a reshape or flatten reads one)");
+  if (step.contains("held")) { // an input of rank > 4, held folded: unfolded to its type's rank first
     Dims full;
     if (!(st = unfold(step, a, full)))
       return st;
@@ -335,12 +333,23 @@ Status programViewOp(const json &step, const bmc_view4 &in, int inRank, const Pr
   if (int(dims.size()) != r.rank())
     return Status::error("a view of rank " + std::to_string(r.rank()) + ", its type's is " +
                          std::to_string(dims.size()));
-  if (r.rank() > 4)
-    return Status::error("a view of rank " + std::to_string(r.rank()) + " (4 at most)");
   for (int i = 0; i < r.rank(); ++i)
     if (dims[i] >= 0 && r.size[i] != dims[i])
       return Status::error("dimension " + std::to_string(i) + " of the view is " + std::to_string(r.size[i]) +
                            ", its type says " + std::to_string(dims[i]));
+  if (step.contains("held_out")) { // a result of rank > 4 held without its statically-1 dimensions
+    std::vector<int64_t> kept = programDims(step["held_out"]);
+    Dims folded;
+    folded.offset = r.offset;
+    for (int64_t d : kept) {
+      if (d < 0 || d >= r.rank())
+        return Status::error("held dimensions " + listText(kept) + " of a view of rank " + std::to_string(r.rank()));
+      folded.size.push_back(r.size[size_t(d)]), folded.stride.push_back(r.stride[size_t(d)]);
+    }
+    r = std::move(folded); // the others are statically 1 (checked above against the type)
+  }
+  if (r.rank() > 4)
+    return Status::error("a view of rank " + std::to_string(r.rank()) + " (4 at most)");
   out = in;
   out.offset = r.offset;
   outRank = r.rank();

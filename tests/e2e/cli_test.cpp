@@ -346,6 +346,15 @@ TEST_F(Cli, SpeculativeDecoding) {
   EXPECT_TRUE(failsCleanly(run({"--draft", modelsDir() + "/llama_v16.onnx", "--quiet"}),
                            "expected the target's vocabulary of 512 tokens, found 16"));
   EXPECT_TRUE(failsCleanly(run({"--draft", *dir + "/missing.bmcpkg", "--quiet"}), "missing.bmcpkg"));
+  // --draft-device: where the draft runs, apart from the model's --device.
+  ProcessResult cpuDraft = run({"--draft", *good, "--draft-device", "cpu", "--spec-k", "auto", "--quiet"});
+  ASSERT_EQ(cpuDraft.exitCode, 0) << cpuDraft.describe();
+  EXPECT_EQ(cpuDraft.out, plain.out);
+  // The model on the CPU, its draft on cuda: the draft (a CPU-only package) is what fails.
+  EXPECT_TRUE(failsCleanly(run({"--draft", *good, "--draft-device", "cuda", "--quiet"}),
+                           "device cuda: the package has no CUDA section"));
+  EXPECT_TRUE(failsCleanly(run({"--draft", *good, "--draft-device", "gpu"}), "--draft-device: expected cpu or cuda, found"));
+  EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--draft-device", "cpu"}), "--draft-device: needs a --draft model"));
 }
 
 /// Generation cut short by the context limit says so (text and JSON).

@@ -200,7 +200,7 @@ TEST(RunErrors, AttentionBatchesMustAgree) {
   };
   for (int64_t bk : {3, 1}) {
     auto r = m.value()->run({rand({2, 2, 3, 8}), rand({bk, 2, 5, 8}), rand({bk, 2, 5, 8})});
-    EXPECT_TRUE(isError(r, "Attention: key batch (the query's): expected 2, found " + std::to_string(bk))) << bk;
+    EXPECT_TRUE(isError(r, "Attention: the key's batch is " + std::to_string(bk) + ", expected 2 (the query's)")) << bk;
   }
   Tensor q = rand({2, 2, 3, 8}), k = rand({2, 2, 5, 8}), v = rand({2, 2, 5, 8});
   auto ok = m.value()->run({q, k, v});

@@ -191,6 +191,20 @@ public:
           return WalkResult::advance();
         }
       }
+      if (auto g = dyn_cast<bmc::GatherNDOp>(op)) {
+        if (failed(data_.add(g, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmc.gather_nd", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
+      if (auto f = dyn_cast<bmc::ConstantOfShapeOp>(op)) {
+        if (failed(data_.add(f, noForm))) return WalkResult::interrupt();
+        if (noForm.empty()) {
+          launches_[op] = {"bmc.constant_of_shape", data_.lastConfig()};
+          return WalkResult::advance();
+        }
+      }
       if (auto ce = dyn_cast<bmc::CheckEqualOp>(op); ce && !mlir::bmc::cuda::isHostCheck(op)) {
         if (failed(data_.add(ce, noForm))) return WalkResult::interrupt();
         if (noForm.empty()) {
@@ -254,7 +268,7 @@ public:
       if (std::string loc = mlir::bmc::cuda::describeLocation(firstLeft_->getLoc()); !loc.empty()) where += " at " + loc;
       InFlightDiagnostic d = firstLeft_->emitError()
                              << "the CUDA target cannot compile this model yet: '" << firstLeftName_ << "'" << where << " has no CUDA form (" << count(leftTotal_, "op") << " without one: " << leftSummary()
-                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted";
+                             << "); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range, bmc.check_equal, bmc.constant_of_shape and bmc.gather_nd are emitted";
       return failure();
     }
     // A whole-model compile: each function's program (EmitCudaProgram.h).
@@ -346,7 +360,7 @@ private:
        << matmuls_.matmuls() << " bmck.matmul (" << count(matmuls_.configurations(false), "configuration") << "), "
        << matmuls_.gemms() << " bmck.gemm (" << count(matmuls_.configurations(true), "configuration") << "), "
        << norms_.summary() << ", " << elementwise_.summary() << ", " << reduces_.summary() << ", "
-       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << ", " << data_.checkSummary() << "; "
+       << data_.concatSummary() << ", " << data_.gatherSummary() << ", " << data_.copySummary() << ", " << data_.rangeSummary() << ", " << data_.checkSummary() << ", " << data_.fillSummary() << ", " << data_.gatherNDSummary() << "; "
        << count(views_, "view") << " and seams (no code); " << count(scalars_, "scalar op")
        << " (sizes, computed by the host).\n"
        << "// Left for the CUDA target: " << count(leftTotal_, "op") << " without a CUDA form";

@@ -75,6 +75,7 @@ LogicalResult DataEmitter::add(bmck::ConcatOp op, std::string &noForm) {
   bmck::ViewType out = op.getResult().getType();
   int64_t rank = out.getRank(), lead = 4 - rank, axis = op.getAxis(), a = lead + axis;
   const char *s = storage(out.getElementType());
+  if (rank > 4 && s) return addFolded(op, noForm);
   if (rank > 4 || !s) { // left, by that name (a whole-model compile names it)
     noForm = rank > 4 ? "bmck.concat (rank " + str(rank) + ")" : "bmck.concat (" + typeName(out.getElementType()) + ")";
     return success();
@@ -124,6 +125,99 @@ LogicalResult DataEmitter::add(bmck::ConcatOp op, std::string &noForm) {
   c.body = body;
   c.comment = count(int(n), "input") + " of " + typeName(out.getElementType()) + " (rank " + str(rank) +
               ") along axis " + str(axis);
+  last_ = record(concat_, std::move(c));
+  return success();
+}
+
+// A concat of rank > 4 (the GatherND index tuples [batch, 1, 1, N, 1] x k):
+// out and each input as held (foldedDims, no dimension kept on purpose: a
+// program holds every value of rank > 4 so), each original dimension mapped
+// to its place in each view4, a folded one read at index 0 (size 1).
+LogicalResult DataEmitter::addFolded(bmck::ConcatOp op, std::string &noForm) {
+  bmck::ViewType out = op.getResult().getType();
+  int64_t rank = out.getRank(), axis = op.getAxis(), n = int64_t(op.getInputs().size());
+  std::vector<int64_t> ok = foldedDims(out);
+  std::vector<std::vector<int64_t>> xk;
+  for (Value in : op.getInputs()) xk.push_back(foldedDims(cast<bmck::ViewType>(in.getType())));
+  bool fits = ok.size() <= 4 && llvm::all_of(xk, [](const std::vector<int64_t> &k) { return k.size() <= 4; });
+  if (!fits) {
+    noForm = "bmck.concat (rank " + str(rank) + ")";
+    return success();
+  }
+  auto place = [](const std::vector<int64_t> &kept, int64_t d) -> int64_t {
+    auto at = llvm::find(kept, d);
+    return at == kept.end() ? -1 : 4 - int64_t(kept.size()) + int64_t(at - kept.begin());
+  };
+  Config c;
+  auto lead = [&](const std::string &v, int64_t k) {
+    for (int64_t d = 0; d < 4 - k; ++d)
+      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
+                                                       ", expected 1"});
+  };
+  std::vector<std::string> axisSizes;
+  for (int64_t k = 0; k < n; ++k) {
+    std::string x = "x" + str(k);
+    c.names.push_back(x);
+    c.params += "bmc_view4 " + x + ", ";
+    lead(x, int64_t(xk[k].size()));
+    int64_t xa = place(xk[k], axis);
+    axisSizes.push_back(xa >= 0 ? sizeRef(x, xa) : "1");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d == axis) continue;
+      int64_t xp = place(xk[k], d), op_ = place(ok, d);
+      std::string xs = xp >= 0 ? sizeRef(x, xp) : "", os = op_ >= 0 ? sizeRef("out", op_) : "";
+      if (xp >= 0 && op_ >= 0)
+        c.checks.push_back({{xs}, os, 0, x + " of size {" + xs + "} in dimension " + str(xp) + ", out of {" + os + "}"});
+      else if (xp >= 0)
+        c.checks.push_back({{xs}, "", 1, x + " of size {" + xs + "} in dimension " + str(xp) + ", expected 1"});
+      else if (op_ >= 0)
+        c.checks.push_back({{os}, "", 1, "out of size {" + os + "} in dimension " + str(op_) + ", expected 1"});
+    }
+  }
+  lead("out", int64_t(ok.size()));
+  int64_t oa = place(ok, axis);
+  std::vector<std::string> dynamicAxis;
+  int64_t staticAxis = 0;
+  std::string sum;
+  for (const std::string &t : axisSizes) {
+    if (t == "1") ++staticAxis; else dynamicAxis.push_back(t);
+    sum += (sum.empty() ? "{" : " + {") + t + "}";
+  }
+  // The inputs' sizes along the axis sum to out's: all run-time, or all folded (1 each).
+  std::string why = "inputs of " + sum + " along dimension " + str(axis) + ", out of {" +
+                    (oa >= 0 ? sizeRef("out", oa) : std::string("1")) + "}";
+  if (oa >= 0 && staticAxis == 0)
+    c.checks.push_back({dynamicAxis, sizeRef("out", oa), 0, why});
+  else if (oa >= 0 && dynamicAxis.empty())
+    c.checks.push_back({{sizeRef("out", oa)}, "", staticAxis, why});
+  else if (!(oa < 0 && dynamicAxis.empty() && staticAxis == 1)) { // a mix: no check to write (left)
+    noForm = "bmck.concat (rank " + str(rank) + ")";
+    return success();
+  }
+  c.names.push_back("out");
+  c.params += "bmc_view4 out";
+  std::string body = kLoopHead + "    typedef " + storage(out.getElementType()) + " S;\n    const long long o = " +
+                     offset("out", 0, {"i[0]", "i[1]", "i[2]", "i[3]"}) + ";\n    long long p = " +
+                     (oa >= 0 ? "i[" + str(oa) + "]" : std::string("0")) + ";\n";
+  for (int64_t k = 0; k < n; ++k) {
+    std::string x = "x" + str(k), in = k + 1 < n ? "      " : "    ";
+    std::vector<std::string> idx(4, "0");
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t xp = place(xk[k], d), op_ = place(ok, d);
+      if (xp < 0) continue;
+      idx[xp] = d == axis ? "p" : op_ >= 0 ? "i[" + str(op_) + "]" : "0";
+    }
+    std::string copy = in + "((S *)out.data)[o] = ((const S *)" + x + ".data)[" + offset(x, 0, idx) + "];\n";
+    if (k + 1 < n)
+      body += "    if (p < " + axisSizes[k] + ") {\n" + copy + "      continue;\n    }\n    p -= " + axisSizes[k] + ";\n";
+    else
+      body += copy;
+  }
+  body += "  }\n";
+  c.body = body;
+  c.comment = count(int(n), "input") + " of " + typeName(out.getElementType()) + " (rank " + str(rank) +
+              ") along axis " + str(axis) + ", passed as rank " + str(int64_t(ok.size())) +
+              " without their statically-1 dimensions";
   last_ = record(concat_, std::move(c));
   return success();
 }
@@ -307,6 +401,123 @@ LogicalResult DataEmitter::add(bmc::CheckEqualOp op, std::string &noForm) {
   return success();
 }
 
+LogicalResult DataEmitter::add(bmc::ConstantOfShapeOp op, std::string &noForm) {
+  auto out = cast<RankedTensorType>(op.getResult().getType());
+  int64_t rank = out.getRank(), lead = 4 - rank;
+  const char *s = storage(out.getElementType());
+  // The value's bytes, as the storage holds them (a bool as 0 / 1).
+  std::optional<uint64_t> bits;
+  if (auto f = dyn_cast<FloatAttr>(op.getValue()))
+    bits = f.getValue().bitcastToAPInt().getZExtValue();
+  else if (auto i = dyn_cast<IntegerAttr>(op.getValue()))
+    bits = i.getValue().getZExtValue();
+  if (rank > 4 || !s || !bits) { // left, by that name (a whole-model compile names it)
+    noForm = rank > 4 ? "bmc.constant_of_shape (rank " + str(rank) + ")"
+                      : "bmc.constant_of_shape (" + typeName(out.getElementType()) + ")";
+    return success();
+  }
+  Config c;
+  c.names = {"out"};
+  c.params = "bmc_view4 out";
+  for (int64_t d = 0; d < lead; ++d)
+    c.checks.push_back({{sizeRef("out", d)}, "", 1,
+                        "out of size {" + sizeRef("out", d) + "} in dimension " + str(d) + ", expected 1"});
+  std::string hex = llvm::utohexstr(*bits);
+  c.body = kLoopHead + "    typedef " + s + " S;\n    ((S *)out.data)[" +
+           offset("out", lead, {"i[0]", "i[1]", "i[2]", "i[3]"}) + "] = (S)0x" + hex + "ull;\n  }\n";
+  c.comment = typeName(out.getElementType()) + " (rank " + str(rank) + ") filled with bytes 0x" + hex +
+              " (the shape: a host vector, out's sizes)";
+  last_ = record(fill_, std::move(c));
+  return success();
+}
+
+LogicalResult DataEmitter::add(bmc::GatherNDOp op, std::string &noForm) {
+  auto data = cast<RankedTensorType>(op.getData().getType()), ids = cast<RankedTensorType>(op.getIndices().getType());
+  auto out = cast<RankedTensorType>(op.getResult().getType());
+  int64_t dr = data.getRank(), ir = ids.getRank(), r = out.getRank(), q = ir ? ids.getShape()[ir - 1] : -1;
+  const char *s = storage(data.getElementType());
+  // Indices of rank > 4 arrive held without their statically-1 dimensions (a
+  // kernel's result: the rank-5 concat of the static cache's index tuples).
+  std::vector<int64_t> ik;
+  for (int64_t d = 0; d < ir; ++d)
+    if (ir <= 4 || ids.getShape()[d] != 1) ik.push_back(d);
+  if (op.getBatchDims() != 0 || !s || dr > 4 || ik.size() > 4 || r > 4 || ir < 1 || ShapedType::isDynamic(q) ||
+      q > dr) {
+    noForm = op.getBatchDims() != 0 ? "bmc.gather_nd (batch_dims " + str(op.getBatchDims()) + ")"
+             : !s                   ? "bmc.gather_nd (" + typeName(data.getElementType()) + ")"
+                                    : "bmc.gather_nd (rank " + str(std::max({dr, ir, r})) + ")";
+    return success();
+  }
+  const char *it = ids.getElementType().isSignlessInteger(32) ? "int" : "long long"; // the verifier: i32 or i64
+  int64_t dl = 4 - dr, il = 4 - int64_t(ik.size()), ol = 4 - r;
+  auto placeI = [&](int64_t d) -> int64_t { // indices' dimension d in its view4, or -1: folded (1)
+    auto at = llvm::find(ik, d);
+    return at == ik.end() ? -1 : il + int64_t(at - ik.begin());
+  };
+  Config c;
+  c.names = {"data", "indices", "out"};
+  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out";
+  auto lead = [&](const std::string &v, int64_t n) {
+    for (int64_t d = 0; d < n; ++d)
+      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
+                                                       ", expected 1"});
+  };
+  lead("data", dl), lead("indices", il), lead("out", ol);
+  if (int64_t lp = placeI(ir - 1); lp >= 0) {
+    std::string last = sizeRef("indices", lp);
+    c.checks.push_back({{last}, "", q, "indices of size {" + last + "} in dimension " + str(lp) + ", expected " +
+                                           str(q) + " (the index tuple)"});
+  }
+  // out = indices.shape[:-1] ++ data.shape[q:]
+  std::vector<std::string> idIdx(4, "0"), dataIdx(4, "0");
+  for (int64_t p = 0; p < r; ++p) {
+    std::string oi = "i[" + str(ol + p) + "]", os = sizeRef("out", ol + p), src, ss;
+    int64_t sp;
+    if (p < ir - 1) {
+      sp = placeI(p), src = "indices";
+      if (sp < 0) { // folded: out's dimension there is 1
+        c.checks.push_back({{os}, "", 1, "out of size {" + os + "} in dimension " + str(ol + p) +
+                                             ", expected 1 (indices' dimension there is 1)"});
+        continue;
+      }
+      idIdx[sp] = oi;
+    } else {
+      sp = dl + q + (p - (ir - 1)), src = "data", dataIdx[sp] = oi;
+    }
+    ss = sizeRef(src, sp);
+    c.checks.push_back({{os}, ss, 0, "out of size {" + os + "} in dimension " + str(ol + p) + ", expected {" + ss +
+                                         "} (dimension " + str(sp) + " of " + src + ")"});
+  }
+  std::string body = kLoopHead + "    typedef " + s + " S;\n    bool inRange = true;\n";
+  for (int64_t j = 0; j < q; ++j) {
+    std::vector<std::string> at = idIdx;
+    if (int64_t lp = placeI(ir - 1); lp >= 0) at[lp] = str(j); // else q = 1, folded: index 0
+    std::string k = "k" + str(j), n = sizeRef("data", dl + j);
+    body += "    long long " + k + " = ((const " + it + " *)indices.data)[" + offset("indices", il, at) + "];\n" +
+            "    if (" + k + " < 0)\n      " + k + " += " + n + "; // ONNX: negative indices count from the end\n" +
+            "    if (" + k + " < 0 || " + k + " >= " + n + ") {\n      BMC_DATA_INDEX_FAULT(" + k + ", " + n +
+            ");\n      inRange = false;\n    }\n";
+    dataIdx[dl + j] = k;
+  }
+  body += "    if (!inRange)\n      continue;\n    ((S *)out.data)[" + offset("out", ol, {"i[0]", "i[1]", "i[2]", "i[3]"}) +
+          "] = ((const S *)data.data)[" + offset("data", dl, dataIdx) + "];\n  }\n";
+  c.body = body;
+  c.comment = typeName(data.getElementType()) + " data (rank " + str(dr) + ") by " +
+              typeName(ids.getElementType()) + " index tuples of " + str(q) + " (indices rank " + str(ir) +
+              (int64_t(ik.size()) != ir ? ", passed as rank " + str(int64_t(ik.size())) + " without its statically-1 dimensions"
+                                        : std::string()) + ")";
+  last_ = record(gatherND_, std::move(c));
+  return success();
+}
+
+std::string DataEmitter::gatherNDSummary() const {
+  return str(gatherND_.ops) + " bmc.gather_nd (" + count(int(gatherND_.order.size()), "configuration") + ")";
+}
+
+std::string DataEmitter::fillSummary() const {
+  return str(fill_.ops) + " bmc.constant_of_shape (" + count(int(fill_.order.size()), "configuration") + ")";
+}
+
 std::string DataEmitter::checkSummary() const {
   return str(check_.ops) + " bmc.check_equal (" + count(int(check_.order.size()), "configuration") + ")";
 }
@@ -331,9 +542,14 @@ void DataEmitter::write(llvm::raw_ostream &os) const {
   write(os, copy_, "copy", "bmc_copy_");
   write(os, range_, "range", "bmc_range_");
   write(os, check_, "check_equal", "bmc_check_equal_");
+  write(os, fill_, "constant_of_shape", "bmc_constant_of_shape_");
+  write(os, gatherND_, "gather_nd", "bmc_gather_nd_");
 }
 
 void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, const char *prefix) const {
+  // The families that serve bmc ops (no bmck form of their own).
+  const bool bmcOp =
+      std::string(op) == "check_equal" || std::string(op) == "constant_of_shape" || std::string(op) == "gather_nd";
   for (auto [i, key] : llvm::enumerate(f.order)) {
     const auto &[c, uses] = f.configs.at(key);
     std::string name = prefix + str(int64_t(i)), what = std::string(op) + " " + str(int64_t(i)) + ": ";
@@ -355,7 +571,7 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
     json::Object launch{{"kernel", name}, {"grid", json::Array{"plan.blocks", 1, 1}}, {"block", kThreads},
                         {"shared_bytes", 0}};
     json::Object desc{{"version", 1},
-                      {"op", std::string(op) == "check_equal" ? std::string("bmc.check_equal") : std::string("bmck.") + op},
+                      {"op", (bmcOp ? std::string("bmc.") : std::string("bmck.")) + op},
                       {"config", int64_t(i)},
                       {"params", std::move(params)},
                       {"checks", std::move(checks)},
@@ -363,7 +579,7 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
                       {"launches", json::Array{std::move(launch)}}};
     os << "\n// bmc-launch: " << json::Value(std::move(desc)) << "\n"
        << "// " << op << " " << i << ": " << c.comment << " (" << count(uses, "op")
-       << (c.scalars.empty() ? "), copied as bytes" : ")")
+       << (c.scalars.empty() && c.names.size() > 1 ? "), copied as bytes" : ")")
        << ". A thread per element of out, grid-stride; block BMC_EW_THREADS.\n"
        << "extern \"C\" __global__ void __launch_bounds__(BMC_EW_THREADS)\n"
        << name << "(" << c.params << ") {\n"

@@ -14,6 +14,8 @@
 // how that differs from the CPU's error). bmck.copy: (element width, rank);
 // the launch line checks out's sizes are x's. bmck.range: (element type), a
 // thread per element computing start + i * delta from two host scalars.
+// bmc.constant_of_shape: (element width, rank, the value's bytes), a thread
+// per element writing the value.
 // Anything else is left without a form, by name.
 //
 //===----------------------------------------------------------------------===//
@@ -55,6 +57,19 @@ public:
   /// program's flag [1, found, expected]. Other types are left
   /// ("bmc.check_equal (f32)").
   LogicalResult add(bmc::CheckEqualOp op, std::string &noForm);
+  /// bmc.constant_of_shape whose values a kernel reads (its shape is a host
+  /// vector: the program sizes out from it): out of rank <= 4 and an element
+  /// type with a storage filled with the value's bytes, a constant in the
+  /// kernel. Others are left ("bmc.constant_of_shape (rank 5)").
+  LogicalResult add(bmc::ConstantOfShapeOp op, std::string &noForm);
+  std::string fillSummary() const;
+  /// bmc.gather_nd with batch_dims 0 and data, indices and out of rank <= 4
+  /// (indices' last dimension static): a thread per element of out reads its
+  /// index tuple, wraps negative indices as ONNX's and stops at one still out
+  /// of range as bmck.gather does (BMC_DATA_INDEX_FAULT). Others are left
+  /// ("bmc.gather_nd (rank 5)", "bmc.gather_nd (batch_dims 1)").
+  LogicalResult add(bmc::GatherNDOp op, std::string &noForm);
+  std::string gatherNDSummary() const;
   std::string checkSummary() const;
   /// The configuration the last add() with a form recorded (its bmc-launch "config").
   /// "N bmck.concat (k configurations)" / "N bmck.gather (k configurations)".
@@ -89,8 +104,9 @@ private:
     int ops = 0;
   };
   int record(Family &f, Config c);
+  LogicalResult addFolded(bmck::ConcatOp op, std::string &noForm); // rank > 4
   void write(llvm::raw_ostream &os, const Family &f, const char *op, const char *name) const;
-  Family concat_, gather_, copy_, range_, check_;
+  Family concat_, gather_, copy_, range_, check_, fill_, gatherND_;
   int last_ = -1;
 };
 

@@ -53,6 +53,7 @@ bool isShapeOperand(OpOperand &use) {
   if (isa<bmck::SliceOp>(user)) return use.getOperandNumber() >= 1;
   if (isa<bmck::ExpandOp, bmck::ReshapeOp>(user)) return use.getOperandNumber() == 1;
   if (isa<bmck::RangeOp>(user)) return true;
+  if (isa<bmc::ConstantOfShapeOp>(user)) return true; // its fill kernel's out is sized by it
   return false;
 }
 
@@ -194,11 +195,40 @@ private:
   json::Value dim(Value v, int64_t d) {
     int64_t s = shapeOf(v)[d];
     if (!ShapedType::isDynamic(s)) return s;
+    // A value of rank > 4 is held without its statically-1 dimensions: d's place there.
+    if (shapeOf(v).size() > 4) {
+      std::vector<int64_t> kept = keptDims(shapeOf(v));
+      d = llvm::find(kept, d) - kept.begin();
+    }
     return json::Array{id(v) + ".size[" + std::to_string(d) + "]"};
+  }
+  // foldedDims of a shape (a view's or a tensor's): all for rank <= 4, else those not statically 1.
+  static std::vector<int64_t> keptDims(ArrayRef<int64_t> shape) {
+    std::vector<int64_t> kept;
+    for (int64_t d = 0; d < int64_t(shape.size()); ++d)
+      if (shape.size() <= 4 || shape[d] != 1) kept.push_back(d);
+    return kept;
   }
   // The result's sizes, from the operands (the op's type-inference rule).
   LogicalResult resultSizes(Operation *op, json::Array &out) {
     Value r = op->getResult(0);
+    if (auto f = dyn_cast<bmc::ConstantOfShapeOp>(op)) { // the host shape vector's elements (rank <= 4)
+      ArrayRef<int64_t> shape = shapeOf(r);
+      if (!isHostShapeVector(f.getShape()))
+        return fail(*op, "a shape that is not a host shape vector (a tensor.from_elements of host scalars or an "
+                         "integer constant): its size would depend on device data");
+      for (int64_t i = 0; i < int64_t(shape.size()); ++i)
+        out.push_back(ShapedType::isDynamic(shape[i]) ? json::Value(json::Array{id(f.getShape()) + "[" + std::to_string(i) + "]"})
+                                                      : json::Value(shape[i]));
+      return success();
+    }
+    if (auto g = dyn_cast<bmc::GatherNDOp>(op)) { // indices.shape[:-1] ++ data.shape[q:] (rank <= 4, batch_dims 0)
+      Value data = g.getData(), ids = g.getIndices();
+      int64_t ir = shapeOf(ids).size(), q = shapeOf(ids)[ir - 1];
+      for (int64_t i = 0; i + 1 < ir; ++i) out.push_back(dim(ids, i));
+      for (int64_t i = q; i < int64_t(shapeOf(data).size()); ++i) out.push_back(dim(data, i));
+      return success();
+    }
     auto rt = cast<bmck::ViewType>(r.getType());
     int64_t rank = rt.getRank();
     std::vector<json::Value> s;
@@ -328,6 +358,10 @@ private:
       view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
     } else if (auto cp = dyn_cast<bmck::CopyOp>(op)) {
       view("x", cp.getInput()), view("out", cp.getResult());
+    } else if (auto g = dyn_cast<bmc::GatherNDOp>(op)) {
+      view("data", g.getData()), view("indices", g.getIndices()), view("out", g.getResult());
+    } else if (auto f = dyn_cast<bmc::ConstantOfShapeOp>(op)) { // its value: a constant of the kernel
+      view("out", f.getResult());
     } else if (auto r = dyn_cast<bmck::RangeOp>(op)) { // start and delta: host integers (0-D shape vectors)
       args["start"] = json::Object{{"integer", element(r.getStart())}};
       args["delta"] = json::Object{{"integer", element(r.getDelta())}};
@@ -382,14 +416,17 @@ private:
     Value in = op.getOperand(0);
     int64_t inRank = shapeOf(in).size();
     std::optional<std::vector<int64_t>> held;
-    if (inRank > 4 && isa<bmck::ReshapeOp, bmck::FlattenOp>(op)) held = heldDims(in);
+    if (inRank > 4) held = heldDims(in);
     for (auto [k, r] : llvm::enumerate(op.getResults())) {
       int64_t rank = cast<bmck::ViewType>(r.getType()).getRank();
-      if (rank > 4 || (inRank > 4 && !held)) {
+      std::vector<int64_t> outKept = keptDims(shapeOf(r)); // held_out: a rank > 4 folded as a kernel's result
+      if (outKept.size() > 4 || (inRank > 4 && !held)) {
         std::string why = "a view of rank " + std::to_string(std::max(rank, inRank)) +
                           " (a program's views have rank 4 at most, as the kernels' bmc_view4";
-        if (isa<bmck::ReshapeOp, bmck::FlattenOp>(op) && rank <= 4)
-          why += "; a reshape or flatten reads one only as a kernel's result, held without its statically-1 dimensions";
+        if (inRank > 4 && !held)
+          why += "; one of a higher rank is read only as a kernel's or a view's result, held without its statically-1 dimensions";
+        else
+          why += "; one of a higher rank is held without its statically-1 dimensions, here more than 4";
         why += ")";
         return fail(op, why.c_str());
       }
@@ -415,6 +452,7 @@ private:
         return fail(op, "a view op a program does not evaluate");
       }
       if (held) s["held"] = json::Array(*held), s["in_dims"] = dims(shapeOf(in));
+      if (rank > 4) s["held_out"] = json::Array(outKept);
       if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
       steps.push_back(std::move(s));
     }
@@ -423,15 +461,16 @@ private:
 
   // The dimensions a value of rank > 4 is held at: a kernel's result
   // (through seams) is written at foldedDims of its type, as resultSizes
-  // sizes its slot; anything else has no such form (nullopt).
+  // sizes its slot, and a view op's result is folded the same way
+  // (`held_out`); anything else (an input, a weight) has no such form (nullopt).
   std::optional<std::vector<int64_t>> heldDims(Value v) {
     while (Operation *d = v.getDefiningOp()) {
       if (!isa<bmck::ToViewOp, bmck::ToTensorOp>(d)) break;
       v = d->getOperand(0);
     }
     Operation *d = v.getDefiningOp();
-    if (!d || !launches_.count(d) || isa<bmck::KVAppendOp>(d)) return std::nullopt;
-    std::vector<int64_t> kept = mlir::bmc::cuda::foldedDims(cast<bmck::ViewType>(v.getType()));
+    if (!d || (!launches_.count(d) && !bmck::isStorageView(d)) || isa<bmck::KVAppendOp>(d)) return std::nullopt;
+    std::vector<int64_t> kept = keptDims(shapeOf(v));
     if (kept.size() > 4) return std::nullopt;
     return kept;
   }
@@ -605,14 +644,25 @@ private:
         json::Array sizes;
         if (failed(resultSizes(&op, sizes))) return failure();
         Value r = op.getResult(0);
-        std::string ty = elementName(cast<bmck::ViewType>(r.getType()).getElementType());
+        Type et = isa<bmck::ViewType>(r.getType()) ? cast<bmck::ViewType>(r.getType()).getElementType()
+                                                   : getElementTypeOrSelf(r.getType()); // a bmc op's tensor
+        std::string ty = elementName(et);
         if (ty.empty())
-          return op.emitError() << "CUDA program: a kernel result of " << cast<bmck::ViewType>(r.getType()).getElementType()
+          return op.emitError() << "CUDA program: a kernel result of " << et
                                 << " has no slot type (f32, f16, bf16, i32, i64, i1)";
         auto slot = plan_.slot.find(r);
         if (slot == plan_.slot.end()) return fail(op, "a kernel result the memory plan has no slot for");
         s["result"] = json::Object{{"slot", slot->second}, {"type", ty}, {"sizes", std::move(sizes)}};
       }
+      // The gather's indices range, [-size, size) along its axis: the runtime
+      // checks it on the host where the indices are host data (a fed input such
+      // as input_ids), before any launch, instead of the kernel's __trap. Data of
+      // rank over 4 is held folded (foldedDims), its axis renumbered: not recorded.
+      auto g = dyn_cast<bmck::GatherOp>(op);
+      if (g && cast<bmck::ViewType>(g.getData().getType()).getRank() <= 4)
+        s["index_bound"] = json::Object{
+            {"indices", id(g.getIndices())},
+            {"size", id(g.getData()) + ".size[" + std::to_string(g.getAxis()) + "]"}};
       if (std::string loc = mlir::bmc::cuda::describeLocation(op.getLoc()); !loc.empty()) s["at"] = loc;
       steps.push_back(std::move(s));
       return success();

@@ -33,7 +33,13 @@ constexpr char kMagic[8] = {'B', 'M', 'C', 'P', 'K', 'G', 0, 1};
 // 4: a static cache's write_indices / nonpad_kv_seqlen inputs.
 // 5: an optional CUDA section (offset, size and its own CRC32C in what was
 //    reserved; zero in a CPU package, whose bytes are otherwise those of 4).
-constexpr uint32_t kFormatVersion = 5;
+// 6: a CUDA section's kernels store KV rows outermost ([capacity, batch,
+//    heads, head_dim], runtime/device/DeviceKVCache.h); a version-5 CUDA
+//    package's cubins would write the old layout unnoticed, so a version-5
+//    package with a CUDA section is refused; one without (a CPU package,
+//    whose bytes are those of 6 but for this field) still loads.
+constexpr uint32_t kFormatVersion = 6;
+constexpr uint32_t kOldestCpuFormatVersion = 5;
 constexpr size_t kHeaderSize = 128;
 constexpr uint64_t kWeightsAlign = 4096;
 

@@ -57,8 +57,10 @@ typedef struct bmc_view4 {
   long long stride[4];
 } bmc_view4;
 
-// A KV cache buffer as bmc_kv_ref passes it: [batch, heads, capacity,
-// head_dim] contiguous, rows [0, valid) valid.
+// A KV cache buffer on a device: [capacity, batch, heads, head_dim]
+// contiguous, rows outermost so that growing it only appends
+// (runtime/device/DeviceKVCache.h); rows [0, valid) valid. (The CPU's
+// bmc_kv_ref is [batch, heads, capacity, head_dim].)
 typedef struct bmc_kv_buffer {
   void *data;
   long long batch, capacity, valid;

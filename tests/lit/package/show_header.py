@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Prints a .bmcpkg header's format version, code size and CUDA section
-fields (bmc/abi/package.h, format 5) for tests/lit/package.
+fields (bmc/abi/package.h, format 6) for tests/lit/package.
 
   show_header.py PACKAGE
 """

@@ -17,7 +17,7 @@ func.func @main(%x: tensor<3x5xf32>, %y: tensor<3x5xf32>) -> tensor<3x5xf32> {
 
 // -----
 
-// CHECK: KV append: batch of the new rows vs the cache
+// CHECK: KV append: the new rows' batch is {0}, expected {1} (the cache's)
 // CHECK: func.func @bmc_main
 // CHECK: call @bmc_rt_copy4
 func.func @main(%kc: !bmc.kv_cache<2x16xf32>, %nk: tensor<1x2x?x16xf32>) -> tensor<1x2x?x16xf32> {

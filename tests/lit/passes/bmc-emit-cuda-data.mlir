@@ -15,7 +15,7 @@
 // RUN: bmc-opt %s --split-input-file --bmc-emit-cuda -o /dev/null 2>&1 | FileCheck %s --check-prefix=LEFT
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 
-// CHECK: 1 bmck.concat (1 configuration), 1 bmck.gather (1 configuration), 1 bmck.copy (1 configuration), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
+// CHECK: 1 bmck.concat (1 configuration), 1 bmck.gather (1 configuration), 1 bmck.copy (1 configuration), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations);
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"concat 0: x0 of size {x0.size[0]} in dimension 0, out of {out.size[0]}","lhs":["x0.size[0]"],"rhs":["out.size[0]"]}
 // CHECK-SAME: {"cmp":"==","error":"concat 0: inputs of {x0.size[2]} + {x1.size[2]} along dimension 2, out of {out.size[2]}","lhs":["x0.size[2]","x1.size[2]"],"rhs":["out.size[2]"]}]
 // CHECK-SAME: "op":"bmck.concat","params":[{"from":"arg","kind":"view4","name":"x0"},{"from":"arg","kind":"view4","name":"x1"},{"from":"arg","kind":"view4","name":"out"}],"plan":{"elements":{{\[\["out.size\[0\]","out.size\[1\]","out.size\[2\]","out.size\[3\]"\]\]}},"kind":"elementwise","threads":256},"version":1}
@@ -61,10 +61,10 @@
 // CHECK-NEXT:     ((S *)out.data)[out.offset + i[0] * bmc_view_stride(out, 0) + i[1] * bmc_view_stride(out, 1) + i[2] * bmc_view_stride(out, 2) + i[3] * bmc_view_stride(out, 3)] = ((const S *)x.data)[x.offset + i[0] * bmc_view_stride(x, 0) + i[1] * bmc_view_stride(x, 1) + i[2] * bmc_view_stride(x, 2) + i[3] * bmc_view_stride(x, 3)];
 // CHECK-NEXT:   }
 // CHECK-NEXT: }
-// The program: x0 / x1 / out, data / indices / out and x / out bound; the concat's axis a sum, the gather's sizes the indices' then the data's.
+// The program: x0 / x1 / out, data / indices / out and x / out bound; the concat's axis a sum, the gather's sizes the indices' then the data's, its index_bound the indices against data's dimension 0 (checked on the host where they are a fed input).
 // CHECK: // bmc-program: {"constants":[],"function":"copies"
 // CHECK-SAME: {"args":{"out":"v5","x0":"v3","x1":"v4"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.concat","result":{"sizes":[1,2,["v3.size[2]","v4.size[2]"],16],"slot":0,"type":"f32"},"value":"v5"}
-// CHECK-SAME: {"args":{"data":"v8","indices":"v9","out":"v10"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.gather","result":{"sizes":{{\[\["v9.size\[0\]"\],\["v9.size\[1\]"\],24\]}},"slot":1,"type":"f32"},"value":"v10"}
+// CHECK-SAME: {"args":{"data":"v8","indices":"v9","out":"v10"},"at":"{{[^"]*}}","config":0,"index_bound":{"indices":"v9","size":"v8.size[0]"},"kind":"launch","op":"bmck.gather","result":{"sizes":{{\[\["v9.size\[0\]"\],\["v9.size\[1\]"\],24\]}},"slot":1,"type":"f32"},"value":"v10"}
 // CHECK-SAME: {"args":{"out":"v12","x":"v4"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.copy","result":{"sizes":[1,2,["v4.size[2]"],16],"slot":2,"type":"f32"},"value":"v12"}
 func.func @copies(%k: tensor<1x2x?x16xf32> {bmc.name = "k"}, %n: tensor<1x2x?x16xf32> {bmc.name = "new"},
                   %ids: tensor<?x?xi64> {bmc.name = "ids"})
@@ -87,7 +87,7 @@ func.func @copies(%k: tensor<1x2x?x16xf32> {bmc.name = "k"}, %n: tensor<1x2x?x16
 
 // A gather of rank 5 with no statically-1 dimension to fold (foldedDims; the
 // attention mask's, which has: bmc-emit-cuda-range.mlir), a concat of i8 and a copy of rank 5: left, by name.
-// LEFT: 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
+// LEFT: 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations);
 // LEFT-NEXT: // Left for the CUDA target: 3 ops without a CUDA form (bmck.concat (i8) 1, bmck.copy (rank 5) 1, bmck.gather (rank 5) 1).
 // LEFT-NOT: bmc_gather_0
 // REFUSE: error: the CUDA target cannot compile this model yet: 'bmck.gather (rank 5)' at {{.*}}:11:8 has no CUDA form (3 ops without one: bmck.concat (i8) 1, bmck.copy (rank 5) 1, bmck.gather (rank 5) 1)

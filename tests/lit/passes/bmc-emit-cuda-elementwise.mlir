@@ -11,7 +11,7 @@
 //
 // RUN: bmc-opt %s --bmc-emit-cuda -o /dev/null | FileCheck %s
 
-// CHECK: 0 bmck.softmax (0 configurations), 3 bmck.elementwise (2 configurations), 2 bmck.reduce (1 configuration), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
+// CHECK: 0 bmck.softmax (0 configurations), 3 bmck.elementwise (2 configurations), 2 bmck.reduce (1 configuration), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (arith.constant 1).
 
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"elementwise 0: x0 of size {x0.size[0]} in dimension 0, expected 1","lhs":["x0.size[0]"],"rhs":[1]},

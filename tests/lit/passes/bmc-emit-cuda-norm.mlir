@@ -11,7 +11,7 @@
 //
 // RUN: bmc-opt %s --bmc-emit-cuda -o /dev/null | FileCheck %s
 
-// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 0 bmck.matmul (0 configurations), 0 bmck.gemm (0 configurations), 4 bmck.norm (3 configurations), 3 bmck.softmax (2 configurations), 0 bmck.elementwise (0 configurations), 2 bmck.reduce (2 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations);
+// CHECK: // Kernel ops: 0 bmck.kv_append (0 configurations), 0 bmck.attention (0 configurations), 0 bmck.matmul (0 configurations), 0 bmck.gemm (0 configurations), 4 bmck.norm (3 configurations), 3 bmck.softmax (2 configurations), 0 bmck.elementwise (0 configurations), 2 bmck.reduce (2 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 1 op without a CUDA form (bmck.reduce (ui32) 1).
 
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"norm 0 (rms, f32): out of size {out.size[0]} in dimension 0, x of {x.size[0]}","lhs":["out.size[0]"],"rhs":["x.size[0]"]},

@@ -61,8 +61,10 @@ func.func @held(%m: tensor<?x1xi1> {bmc.name = "m"}, %pos: tensor<?x1x1x?xi64> {
 
 // -----
 
-// CHECK-NOT: bmc-program
-// ERR: error: CUDA program @transpose5: 'bmck.transpose' at {{.*}}: a view of rank 5 (a program's views have rank 4 at most, as the kernels' bmc_view4)
+// A view of rank 5 of a held kernel result: unfolded (`held`), transposed,
+// and held again without its statically-1 dimensions (`held_out`).
+// CHECK: "function":"transpose5"
+// CHECK-SAME: "held":[0,3],"held_out":[0,1],"in_dims":[-1,1,1,-1,1],"kind":"view","of":"v4","op":"transpose","perm":[0,3,1,2,4]
 func.func @transpose5(%m: tensor<?x1xi1>, %pos: tensor<?x1x1x?xi64>) -> tensor<?x?x1x1x1xi1> {
   %mv = bmck.to_view %m : tensor<?x1xi1> -> !bmck.view<?x1xi1>
   %pv = bmck.to_view %pos : tensor<?x1x1x?xi64> -> !bmck.view<?x1x1x?xi64>
@@ -74,9 +76,9 @@ func.func @transpose5(%m: tensor<?x1xi1>, %pos: tensor<?x1x1x?xi64>) -> tensor<?
 
 // -----
 
-// A rank-5 input is no kernel's result: nothing holds it folded.
+// A rank-5 input is no kernel's or view's result: nothing holds it folded.
 // CHECK-NOT: bmc-program
-// ERR: error: CUDA program @input5: 'bmck.flatten' at {{.*}}: a view of rank 5 (a program's views have rank 4 at most, as the kernels' bmc_view4; a reshape or flatten reads one only as a kernel's result, held without its statically-1 dimensions)
+// ERR: error: CUDA program @input5: 'bmck.flatten' at {{.*}}: a view of rank 5 (a program's views have rank 4 at most, as the kernels' bmc_view4; one of a higher rank is read only as a kernel's or a view's result, held without its statically-1 dimensions)
 func.func @input5(%x: tensor<2x1x3x1x5xf32>) -> tensor<6x5xf32> {
   %xv = bmck.to_view %x : tensor<2x1x3x1x5xf32> -> !bmck.view<2x1x3x1x5xf32>
   %f = bmck.flatten %xv {axis = 4 : i64} : (!bmck.view<2x1x3x1x5xf32>) -> !bmck.view<6x5xf32>

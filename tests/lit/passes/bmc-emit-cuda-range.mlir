@@ -13,7 +13,7 @@
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=PROGRAM
 // RUN: not bmc-opt %s --split-input-file --bmc-emit-cuda=whole-model=true -o /dev/null 2>/dev/null | FileCheck %s --check-prefix=FOLD
 
-// CHECK: 0 bmck.concat (0 configurations), 1 bmck.gather (1 configuration), 0 bmck.copy (0 configurations), 3 bmck.range (2 configurations), 0 bmc.check_equal (0 configurations);
+// CHECK: 0 bmck.concat (0 configurations), 1 bmck.gather (1 configuration), 0 bmck.copy (0 configurations), 3 bmck.range (2 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations);
 // CHECK-NEXT: // Left for the CUDA target: 8 ops without a CUDA form (arith.constant 7, bmck.range (f32) 1).
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"gather 0: data of size {data.size[0]} in dimension 0, expected 1","lhs":["data.size[0]"],"rhs":[1]},{"cmp":"==","error":"gather 0: data of size {data.size[1]} in dimension 1, expected 1","lhs":["data.size[1]"],"rhs":[1]},{"cmp":"==","error":"gather 0: out of size {out.size[0]} in dimension 0, expected 1","lhs":["out.size[0]"],"rhs":[1]},{"cmp":"==","error":"gather 0: out of size {out.size[1]} in dimension 1, expected 1","lhs":["out.size[1]"],"rhs":[1]},
 // CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[2]} in dimension 2, expected {indices.size[0]} (dimension 0 of indices)","lhs":["out.size[2]"],"rhs":["indices.size[0]"]},
@@ -42,7 +42,7 @@
 // CHECK-NEXT: bmc_range_1(long long start, long long delta, bmc_view4 out) {
 // CHECK:          ((int *)out.data)[out.offset + e * bmc_view_stride(out, 3)] = (int)v;
 // CHECK-NOT: bmc_range_2
-// PROGRAM: error: the CUDA target cannot compile this model yet: 'bmck.range (f32)' at {{.*}} has no CUDA form (8 ops without one: {{.*}}bmck.range (f32) 1{{.*}}); only {{.*}}, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted
+// PROGRAM: error: the CUDA target cannot compile this model yet: 'bmck.range (f32)' at {{.*}} has no CUDA form (8 ops without one: {{.*}}bmck.range (f32) 1{{.*}}); only {{.*}}, bmck.gather, bmck.copy, bmck.range, bmc.check_equal, bmc.constant_of_shape and bmc.gather_nd are emitted
 func.func @mask_and_ranges(%m: !bmck.view<?x1xi1>, %p: !bmck.view<?x1x1x?xi64>, %n: index) {
   %g = bmck.gather %m, %p {axis = 0 : i64} : (!bmck.view<?x1xi1>, !bmck.view<?x1x1x?xi64>) -> !bmck.view<?x1x1x?x1xi1>
   %s = arith.constant dense<0> : tensor<i64>
@@ -80,7 +80,7 @@ func.func @program(%s: tensor<i64>, %l: tensor<i64>, %d: tensor<i64>) -> !bmck.v
 // dimensions 0 and 3) in the arena.
 // FOLD: // gather 0: i64 data (rank 2) at axis 0 by i64 indices (rank 4), out of rank 5 passed as rank 2, its statically-1 dimensions removed (1 op), copied as bytes.
 // FOLD: // bmc-program: {"constants":[],"function":"fold"
-// FOLD-SAME: {"args":{"data":"v2","indices":"v3","out":"v4"},"at":"{{[^"]*}}","config":0,"kind":"launch","op":"bmck.gather","result":{"sizes":{{\[\["v3.size\[0\]"\],\["v3.size\[3\]"\]\]}},"slot":0,"type":"i64"},"value":"v4"}
+// FOLD-SAME: {"args":{"data":"v2","indices":"v3","out":"v4"},"at":"{{[^"]*}}","config":0,"index_bound":{"indices":"v3","size":"v2.size[0]"},"kind":"launch","op":"bmck.gather","result":{"sizes":{{\[\["v3.size\[0\]"\],\["v3.size\[3\]"\]\]}},"slot":0,"type":"i64"},"value":"v4"}
 func.func @fold(%d: tensor<?x1xi64> {bmc.name = "d"}, %p: tensor<?x1x1x?xi64> {bmc.name = "p"}) -> (tensor<?x1x1x?x1xi64> {bmc.name = "g"}) {
   %dv = bmck.to_view %d : tensor<?x1xi64> -> !bmck.view<?x1xi64>
   %pv = bmck.to_view %p : tensor<?x1x1x?xi64> -> !bmck.view<?x1x1x?xi64>

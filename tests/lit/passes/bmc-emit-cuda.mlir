@@ -15,7 +15,7 @@
 // RUN: not bmc-opt %s --bmc-emit-cuda="whole-model=true output=%t.3.cu" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REFUSE
 // RUN: not test -e %t.3.cu
 
-// CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations), 0 bmck.matmul (0 configurations), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations); 12 views and seams (no code); 1 scalar op (sizes, computed by the host).
+// CHECK: // Kernel ops: 5 bmck.kv_append (4 configurations), 5 bmck.attention (4 configurations), 0 bmck.matmul (0 configurations), 0 bmck.gemm (0 configurations), 0 bmck.norm (0 configurations), 0 bmck.softmax (0 configurations), 0 bmck.elementwise (0 configurations), 0 bmck.reduce (0 configurations), 0 bmck.concat (0 configurations), 0 bmck.gather (0 configurations), 0 bmck.copy (0 configurations), 0 bmck.range (0 configurations), 0 bmc.check_equal (0 configurations), 0 bmc.constant_of_shape (0 configurations), 0 bmc.gather_nd (0 configurations); 12 views and seams (no code); 1 scalar op (sizes, computed by the host).
 // CHECK-NEXT: // Left for the CUDA target: 2 ops without a CUDA form (arith.constant 1, bmc.add 1).
 
 // Each configuration's launch description (read by the runtime's EmittedLauncher) comes first:
@@ -79,7 +79,7 @@
 // CHECK-NOT: bmc_attention_4
 
 // The refusal names the bmc op (not the arith.constant met first), its layer and place.
-// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' in layer 3 at {{.*}}bmc-emit-cuda.mlir:[[@LINE+38]]:10 has no CUDA form (2 ops without one: arith.constant 1, bmc.add 1); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range and bmc.check_equal are emitted
+// REFUSE: error: the CUDA target cannot compile this model yet: 'bmc.add' in layer 3 at {{.*}}bmc-emit-cuda.mlir:[[@LINE+38]]:10 has no CUDA form (2 ops without one: arith.constant 1, bmc.add 1); only bmck.kv_append, bmck.attention, bmck.matmul, bmck.gemm, bmck.norm, bmck.softmax, bmck.elementwise, bmck.reduce, bmck.concat, bmck.gather, bmck.copy, bmck.range, bmc.check_equal, bmc.constant_of_shape and bmc.gather_nd are emitted
 // REFUSE-NOT: error
 
 func.func @appends(%kc: !bmc.kv_cache<2x16xf32>, %kc2: !bmc.kv_cache<2x16xf32>, %hc: !bmc.kv_cache<2x16xf16>,

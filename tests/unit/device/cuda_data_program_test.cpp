@@ -55,7 +55,8 @@ using bmc::device::HostTensor;
   }
 const HostKernel kTable[] = {BMC_EMULATED(bmc_concat_0),      BMC_EMULATED(bmc_concat_1),
                              BMC_EMULATED(bmc_gather_0),      BMC_EMULATED(bmc_elementwise_0),
-                             BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_concat_2)};
+                             BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_concat_2),
+                             BMC_EMULATED(bmc_gather_nd_0),   BMC_EMULATED(bmc_gather_nd_1)};
 
 using bmc_device_test::floats;
 using bmc_device_test::randoms;
@@ -106,6 +107,37 @@ TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
     EXPECT_EQ(program.value()->lastLaunches(),
               (std::vector<std::string>{"bmck.concat 0", "bmck.gather 0", "bmck.concat 1"}));
   }
+}
+
+// Indices fed from the host (the gather's index_bound): one out of range
+// after ONNX's wrap (37 and -38 of 37 rows) is refused before any launch, one
+// line naming the step, the input, the index and its element; the kernel's
+// fault never runs. (-37 and 36, the bounds, run above.)
+TEST(CudaDataProgram, HostIndicesOutOfRangeAreOneLine) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const int V = 37, D = 24;
+  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "copies",
+                                       {{"table", tensor("f32", {V, D}, randoms(size_t(V) * D, 1))}});
+  ASSERT_TRUE(program) << program.status().message();
+  for (int64_t bad : {int64_t(V), int64_t(-V - 1)}) {
+    ProgramInputs in;
+    in.tensors["k"] = tensor("f32", {1, 2, 2, 16}, randoms(64, 2));
+    in.tensors["new"] = tensor("f32", {1, 2, 1, 16}, randoms(32, 3));
+    in.tensors["ids"] = tensor("i64", {1, 3}, std::vector<int64_t>{0, bad, 5});
+    auto out = program.value()->run(in);
+    ASSERT_FALSE(out) << "index " << bad;
+    const std::string m = out.status().message();
+    EXPECT_NE(m.find("(bmck.gather 0 at "), std::string::npos) << m;
+    EXPECT_NE(m.find("): input 'ids' holds index " + std::to_string(bad) +
+                     " at element 1, outside [-37, 37) of the gathered dimension"),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
+  }
+  EXPECT_EQ(gIndexFaults, 0);
 }
 
 // ONNX Slice's indices by its definition: negative bounds count from the
@@ -234,6 +266,69 @@ TEST(CudaDataProgram, ViewErrors) {
   EXPECT_EQ(strip(out.status().message()),
             "program @split_rows step 4 (bmck.squeeze): Squeeze: squeezed dimension 0 is 2, expected 1");
   EXPECT_TRUE(rows.value()->lastLaunches().empty());
+}
+
+// @gather_nd against ONNX GatherND written as plain loops: index tuples into
+// a bool mask (the static cache's attention_mask[batch_idx, kv_idx]) and whole
+// f32 slices by one index, random indices in [-dim, dim) (negative ones
+// wrap), odd sizes; then one index out of range: the emulation's fault count
+// (the device's __trap, data.cuh) rises, never a clamped read.
+TEST(CudaDataProgram, GatherNDAgainstPlainLoops) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "gather_nd", {});
+  ASSERT_TRUE(program) << program.status().message();
+  ASSERT_EQ(program.value()->outputNames(), (std::vector<std::string>{"picked", "slices"}));
+  std::mt19937 rng(7);
+  struct Shape {
+    int64_t rows, cols, n, m;
+  };
+  for (Shape c : {Shape{1, 1, 1, 1}, Shape{3, 5, 2, 7}, Shape{4, 9, 5, 3}, Shape{2, 13, 1, 11}}) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + ", cols " + std::to_string(c.cols));
+    std::vector<int64_t> mask(size_t(c.rows * c.cols)), tuples, rows;
+    for (auto &v : mask) v = int64_t(rng() % 2);
+    std::vector<uint8_t> maskBytes(mask.begin(), mask.end());
+    auto pick = [&](int64_t dim) { return int64_t(rng() % uint64_t(2 * dim)) - dim; }; // [-dim, dim)
+    auto wrap = [](int64_t k, int64_t dim) { return k < 0 ? k + dim : k; };
+    std::vector<uint8_t> picked;
+    for (int64_t i = 0; i < c.n * c.m; ++i) {
+      int64_t a = pick(c.rows), b = pick(c.cols);
+      tuples.push_back(a), tuples.push_back(b);
+      picked.push_back(uint8_t(mask[size_t(wrap(a, c.rows) * c.cols + wrap(b, c.cols))]));
+    }
+    std::vector<float> x = randoms(size_t(c.rows * c.cols * 3), 11), slices;
+    for (int64_t i = 0; i < c.n; ++i) {
+      int64_t a = pick(c.rows);
+      rows.push_back(a);
+      for (int64_t j = 0; j < c.cols * 3; ++j) slices.push_back(x[size_t(wrap(a, c.rows) * c.cols * 3 + j)]);
+    }
+    ProgramInputs in;
+    in.tensors["mask"] = HostTensor{"i1", {c.rows, c.cols}, maskBytes};
+    in.tensors["tuples"] = tensor("i64", {c.n, c.m, 2}, tuples);
+    in.tensors["x"] = tensor("f32", {c.rows, c.cols, 3}, x);
+    in.tensors["rows"] = tensor("i64", {c.n, 1}, rows);
+    gIndexFaults = 0;
+    auto out = program.value()->run(in);
+    ASSERT_TRUE(out) << out.status().message();
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{c.n, c.m}));
+    EXPECT_EQ((*out)[0].bytes, picked) << "mask[tuple]";
+    EXPECT_EQ((*out)[1].dims, (std::vector<int64_t>{c.n, c.cols, 3}));
+    EXPECT_EQ(floats((*out)[1]), slices) << "x[row]";
+    EXPECT_EQ(gIndexFaults, 0);
+    // One tuple's second index out of range (cols, and -cols - 1): counted, the others still read.
+    for (int64_t bad : {c.cols, -c.cols - 1}) {
+      std::vector<int64_t> t2 = tuples;
+      t2[1] = bad;
+      in.tensors["tuples"] = tensor("i64", {c.n, c.m, 2}, t2);
+      gIndexFaults = 0;
+      auto o2 = program.value()->run(in);
+      ASSERT_TRUE(o2) << o2.status().message();
+      EXPECT_EQ(gIndexFaults, 1) << "index " << bad;
+      EXPECT_TRUE(std::equal(picked.begin() + 1, picked.end(), (*o2)[0].bytes.begin() + 1));
+    }
+  }
 }
 
 } // namespace

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -182,6 +183,44 @@ TEST_P(CudaTest, CopiesRoundTrip) {
   EXPECT_FALSE(s);
   EXPECT_NE(s.message().find("cuMemFree_v2"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+}
+
+// copy2DToHost (cuMemcpy2DAsync on the GPU, row memcpys on the CPU device)
+// against one copy of the whole buffer and plain row loops: odd widths,
+// pitches and heights, a destination pitch wider than the rows (its gaps
+// untouched), one row, zero rows; a pitch under the width is refused in one
+// line, as is a source past the allocation (CPU device).
+TEST_P(KernelTest, Copy2DToHostEqualsRowLoops) {
+  const size_t n = 37 * 101 + 13;
+  std::vector<uint8_t> host(n);
+  for (size_t i = 0; i < n; ++i)
+    host[i] = uint8_t(i * 131 + 7);
+  Buffer src(dev(), host);
+  struct Case {
+    size_t width, height, srcPitch, dstPitch, at;
+  };
+  for (Case c : {Case{37 * 4, 7, 101 * 4, 37 * 4, 12}, Case{3, 101, 37, 5, 1}, Case{4, 1, 4, 4, 9},
+                 Case{0, 5, 8, 8, 0}, Case{99, 0, 100, 99, 0}, Case{13, 13, 13, 17, 3}}) {
+    SCOPED_TRACE("width " + std::to_string(c.width) + ", height " + std::to_string(c.height) + ", pitch " +
+                 std::to_string(c.srcPitch));
+    std::vector<uint8_t> got(std::max<size_t>(c.height * c.dstPitch, 1), 0xAB), want = got;
+    for (size_t r = 0; r < c.height; ++r)
+      std::memcpy(want.data() + r * c.dstPitch, host.data() + c.at + r * c.srcPitch, c.width);
+    ASSERT_TRUE(dev().copy2DToHost(got.data(), c.dstPitch, src.ptr() + c.at, c.srcPitch, c.width, c.height));
+    EXPECT_EQ(got, want);
+  }
+  uint8_t sink[64];
+  Status s = dev().copy2DToHost(sink, 16, src.ptr(), 7, 8, 2);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("copy2DToHost: pitches (source 7, destination 16 bytes) must be at least the width, 8 bytes"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  if (emulated()) { // the CPU device checks the source span against its allocations
+    s = dev().copy2DToHost(sink, 8, src.ptr() + n - 8, 16, 8, 2);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.message().find("is outside every allocation"), std::string::npos) << s.message();
+  }
 }
 
 TEST_P(CudaTest, ModuleErrorsNameTheCall) {

@@ -19,6 +19,7 @@ using Ours_GraphLaunch = decltype(cu::Driver::cuGraphLaunch);
 using Ours_GraphExecKernelNodeSetParams = decltype(cu::Driver::cuGraphExecKernelNodeSetParams);
 using Ours_GraphExecDestroy = decltype(cu::Driver::cuGraphExecDestroy);
 using Ours_GraphDestroy = decltype(cu::Driver::cuGraphDestroy);
+using Ours_Memcpy2DAsync = decltype(cu::Driver::cuMemcpy2DAsync);
 } // namespace ours
 
 #include <cublasLt.h>
@@ -90,6 +91,28 @@ SAME_FIELD(cu::CUmemAllocationProp, ::CUmemAllocationProp, allocFlags);
 static_assert(sizeof(cu::CUmemAccessDesc) == sizeof(::CUmemAccessDesc));
 SAME_FIELD(cu::CUmemAccessDesc, ::CUmemAccessDesc, location);
 SAME_FIELD(cu::CUmemAccessDesc, ::CUmemAccessDesc, flags);
+
+// 2-D copies (cuMemcpy2DAsync -> cuMemcpy2DAsync_v2 and its CUDA_MEMCPY2D_v2).
+static_assert(cu::CU_DEVICE_ATTRIBUTE_MAX_PITCH == ::CU_DEVICE_ATTRIBUTE_MAX_PITCH);
+static_assert(cu::CU_MEMORYTYPE_HOST == ::CU_MEMORYTYPE_HOST && cu::CU_MEMORYTYPE_DEVICE == ::CU_MEMORYTYPE_DEVICE);
+static_assert(sizeof(cu::CUDA_MEMCPY2D) == sizeof(::CUDA_MEMCPY2D_v2));
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcXInBytes);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcY);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcMemoryType);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcHost);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcDevice);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcArray);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, srcPitch);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstXInBytes);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstY);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstMemoryType);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstHost);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstDevice);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstArray);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, dstPitch);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, WidthInBytes);
+SAME_FIELD(cu::CUDA_MEMCPY2D, ::CUDA_MEMCPY2D_v2, Height);
+SAME_SHAPE(ours::Ours_Memcpy2DAsync, ::cuMemcpy2DAsync_v2);
 
 // Graphs (cuda.h's macros map each name to the versioned symbol CudaDriver.cpp binds).
 static_assert(cu::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL == ::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);

@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
         bool ours = false;
         for (const char *prefix : {"bmc_kv_append_", "bmc_attention_", "bmc_matmul_", "bmc_gemm_",
                                    "bmc_norm_", "bmc_softmax_", "bmc_elementwise_", "bmc_reduce_",
-                                   "bmc_concat_", "bmc_gather_", "bmc_copy_", "bmc_range_", "bmc_check_equal_"})
+                                   "bmc_concat_", "bmc_gather_", "bmc_copy_", "bmc_range_", "bmc_check_equal_",
+                                   "bmc_constant_of_shape_", "bmc_gather_nd_"})
           ours = ours || k.function.rfind(prefix, 0) == 0;
         if (!ours)
           continue;

@@ -76,7 +76,8 @@ bmc_view4 view(const void *data, long long offset, std::vector<long long> size, 
 
 // kv_append: rows [batch 2, heads 3, seq 3, 37] read through a transposed view
 // ([batch, seq, heads, d] storage, offset 5) into a cache of capacity 11 with
-// 4 valid rows; the other rows keep their bytes.
+// 4 valid rows (rows outermost: [capacity, batch, heads, d]); the other rows
+// keep their bytes.
 template <typename Kernel>
 void checkAppend(Kernel kernel, int kvType, size_t width) {
   const long long batch = 2, heads = 3, seq = 3, d = 37, capacity = 11, valid = 4, offset = 5;
@@ -90,7 +91,7 @@ void checkAppend(Kernel kernel, int kvType, size_t width) {
     for (long long h = 0; h < heads; ++h)
       for (long long s = 0; s < seq; ++s) {
         const float *src = storage.data() + offset + b * seq * heads * d + s * heads * d + h * d;
-        bmc_convert_f32_to_kv(kvType, src, want.data() + ((b * heads + h) * capacity + valid + s) * d * width, d);
+        bmc_convert_f32_to_kv(kvType, src, want.data() + (((valid + s) * batch + b) * heads + h) * d * width, d);
       }
   bmc_kv_buffer buf{cache.data(), batch, capacity, valid};
   void *args[] = {&buf, &rows};
@@ -374,16 +375,18 @@ struct Sequence {
 
 void runSequence(LauncherEnv &env, const Sequence &c, unsigned seed) {
   const long long batch = 2, capacity = 83, past = 70, d = c.d, width = c.kvType == BMC_KV_F32 ? 4 : 2;
-  // Both caches (K, V): past rows of random values, spare rows NaN-patterned.
-  std::vector<float> init = randomFloats(size_t(batch) * c.kvHeads * capacity * d, seed);
+  // Both caches (K, V), rows outermost ([capacity, batch, kv_heads, d], as
+  // DeviceKVCache lays them out): past rows of random values, spare rows NaN-patterned.
+  const size_t rowElems = size_t(batch) * c.kvHeads * d; // one row of every [batch, head]
+  std::vector<float> init = randomFloats(size_t(capacity) * rowElems, seed);
   for (size_t i = 0; i < init.size(); ++i)
-    if ((i / d) % capacity >= size_t(past))
+    if (i / rowElems >= size_t(past))
       init[i] = std::numeric_limits<float>::quiet_NaN();
   std::vector<unsigned char> hostK(init.size() * width), hostV(init.size() * width);
   bmc_convert_f32_to_kv(c.kvType, init.data(), hostK.data(), (int64_t)init.size());
   std::reverse(init.begin(), init.end()); // V differs from K (NaN rows now at the front: re-mark)
   for (size_t i = 0; i < init.size(); ++i)
-    if ((i / d) % capacity >= size_t(past))
+    if (i / rowElems >= size_t(past))
       init[i] = std::numeric_limits<float>::quiet_NaN();
     else if (std::isnan(init[i]))
       init[i] = 0.25f;
@@ -409,7 +412,7 @@ void runSequence(LauncherEnv &env, const Sequence &c, unsigned seed) {
         for (long long h = 0; h < c.kvHeads; ++h)
           for (long long s = 0; s < seq; ++s)
             bmc_convert_f32_to_kv(c.kvType, src.data() + off + ((b * seq + s) * c.kvHeads + h) * d,
-                                  host.data() + (((b * c.kvHeads + h) * capacity) + valid + s) * d * width, d);
+                                  host.data() + (((valid + s) * batch + b) * c.kvHeads + h) * d * width, d);
       bmc_kv_buffer cache{reinterpret_cast<void *>(which ? devV : devK), batch, capacity, valid};
       LaunchRecord rec;
       bmc::Status st = env.launcher->launch("bmck.kv_append", c.append,
@@ -440,13 +443,13 @@ void runSequence(LauncherEnv &env, const Sequence &c, unsigned seed) {
     std::vector<float> want(batch * oBs, 0.0f), zero(batch * oBs, 0.0f);
     DevicePtr dq = env.upload(q.data(), q.size() * 4), dm = env.upload(mask.data(), mask.size() * 4),
               dout = env.upload(zero.data(), zero.size() * 4);
-    const long long kBs = c.kvHeads * capacity * d, kHs = capacity * d;
+    const long long kBs = c.kvHeads * d, kHs = d, kRs = batch * c.kvHeads * d; // rows outermost
     bmc_attention_args a = {};
     a.batch = batch, a.heads = c.heads, a.kv_heads = c.kvHeads, a.q_len = seq, a.kv_len = valid;
     a.kv_padded_len = c.maskPadding ? capacity : valid, a.head_dim = d, a.v_head_dim = d;
     a.q = q.data() + 2, a.q_bs = qBs, a.q_hs = qHs, a.q_rs = qSs;
-    a.k = hostK.data(), a.k_bs = kBs, a.k_hs = kHs, a.k_rs = d;
-    a.v = hostV.data(), a.v_bs = kBs, a.v_hs = kHs, a.v_rs = d;
+    a.k = hostK.data(), a.k_bs = kBs, a.k_hs = kHs, a.k_rs = kRs;
+    a.v = hostV.data(), a.v_bs = kBs, a.v_hs = kHs, a.v_rs = kRs;
     a.out = want.data(), a.o_bs = oBs, a.o_hs = oHs, a.o_rs = oSs;
     a.mask = c.mask ? mask.data() : nullptr;
     a.m_bs = mBs, a.m_hs = c.mask == 2 ? mHs : 0, a.m_qs = mSs, a.m_ks = 1;
@@ -456,8 +459,8 @@ void runSequence(LauncherEnv &env, const Sequence &c, unsigned seed) {
     auto ptr = [](DevicePtr p) { return reinterpret_cast<const void *>(p); };
     LaunchArgs args = {
         {"q", LaunchValue::of(view(ptr(dq), 2, {batch, c.heads, seq, d}, {qBs, qHs, qSs, 1}))},
-        {"k", LaunchValue::of(view(ptr(devK), 0, {batch, c.kvHeads, valid, d}, {kBs, kHs, d, 1}))},
-        {"v", LaunchValue::of(view(ptr(devV), 0, {batch, c.kvHeads, valid, d}, {kBs, kHs, d, 1}))},
+        {"k", LaunchValue::of(view(ptr(devK), 0, {batch, c.kvHeads, valid, d}, {kBs, kHs, kRs, 1}))},
+        {"v", LaunchValue::of(view(ptr(devV), 0, {batch, c.kvHeads, valid, d}, {kBs, kHs, kRs, 1}))},
         {"out", LaunchValue::of(view(ptr(dout), 0, {batch, c.heads, seq, d}, {oBs, oHs, oSs, 1}))}};
     if (c.mask)
       args["mask"] = LaunchValue::of(view(ptr(dm), 0, {batch, mh, seq, mRows}, {mBs, c.mask == 2 ? mHs : 99, mSs, 1}));

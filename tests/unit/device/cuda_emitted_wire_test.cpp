@@ -209,6 +209,9 @@ public:
   bmc::Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
   bmc::Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
   bmc::Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override { return cpu_.copyOnDevice(d, s, n); }
+  bmc::Status copy2DToHost(void *d, size_t dp, DevicePtr s, size_t sp, size_t w, size_t h) override {
+    return cpu_.copy2DToHost(d, dp, s, sp, w, h);
+  }
   bmc::Result<bmc::device::ModuleHandle> loadModule(const bmc::device::ModuleImage &i) override {
     return cpu_.loadModule(i);
   }
@@ -305,7 +308,8 @@ std::vector<float> randoms(size_t n, unsigned seed) {
   return v;
 }
 
-// One set of buffers for the sequence: bf16 K and V caches (kv_append 3,
+// One set of buffers for the sequence: bf16 K and V caches (rows outermost,
+// [capacity, kv_heads, d] as DeviceKVCache lays them out; kv_append 3,
 // attention 1: 2 KV heads x 37, 6 query heads, mask padding, a broadcast
 // mask), then matmul 0 (the f32 weight [37, 45]) over the attention's
 // output as [1, 6 x seq, 37].
@@ -329,7 +333,7 @@ struct StepBuffers {
   std::vector<StepCall> calls(long long seq, DevicePtr weight) const {
     long long rows = valid + seq;
     bmc_kv_buffer ck{reinterpret_cast<void *>(k), 1, kCapacity, valid}, cv{reinterpret_cast<void *>(v), 1, kCapacity, valid};
-    const long long kBs = kKvHeads * kCapacity * kD, kHs = kCapacity * kD;
+    const long long kBs = kKvHeads * kD, kHs = kD, kRs = kKvHeads * kD; // rows outermost
     auto newRows = [&](DevicePtr p) { return view4(p, 0, {1, kKvHeads, seq, kD}, {kKvHeads * seq * kD, seq * kD, kD, 1}); };
     std::vector<StepCall> c;
     c.push_back({"bmck.kv_append", 3, {{"cache", LaunchValue::of(ck)}, {"rows", LaunchValue::of(newRows(rowsK))}}});
@@ -337,8 +341,8 @@ struct StepBuffers {
     c.push_back({"bmck.attention",
                  1,
                  {{"q", LaunchValue::of(view4(q, 0, {1, kHeads, seq, kD}, {kHeads * seq * kD, seq * kD, kD, 1}))},
-                  {"k", LaunchValue::of(view4(k, 0, {1, kKvHeads, rows, kD}, {kBs, kHs, kD, 1}))},
-                  {"v", LaunchValue::of(view4(v, 0, {1, kKvHeads, rows, kD}, {kBs, kHs, kD, 1}))},
+                  {"k", LaunchValue::of(view4(k, 0, {1, kKvHeads, rows, kD}, {kBs, kHs, kRs, 1}))},
+                  {"v", LaunchValue::of(view4(v, 0, {1, kKvHeads, rows, kD}, {kBs, kHs, kRs, 1}))},
                   {"mask", LaunchValue::of(view4(mask, 0, {1, 1, seq, rows}, {0, 0, kCapacity, 1}))},
                   {"padded", LaunchValue::integer(rows)}, // rows grow: the split plan changes with them
                   {"rows_per_split", LaunchValue::integer(32)},
@@ -366,12 +370,12 @@ void decodeStepsAsAGraph(bool gpu) {
   // The caches: past rows random (bf16), spare rows NaN.
   std::vector<float> init = randoms(size_t(B::kKvHeads * B::kCapacity * B::kD), 5);
   for (size_t i = 0; i < init.size(); ++i)
-    if ((i / B::kD) % B::kCapacity >= size_t(past)) init[i] = std::numeric_limits<float>::quiet_NaN();
+    if ((i / B::kD) / B::kKvHeads >= size_t(past)) init[i] = std::numeric_limits<float>::quiet_NaN();
   std::vector<uint8_t> k0(init.size() * 2), v0(init.size() * 2);
   bmc_convert_f32_to_kv(BMC_KV_BF16, init.data(), k0.data(), (int64_t)init.size());
   std::reverse(init.begin(), init.end());
   for (size_t i = 0; i < init.size(); ++i)
-    if ((i / B::kD) % B::kCapacity >= size_t(past)) init[i] = std::numeric_limits<float>::quiet_NaN();
+    if ((i / B::kD) / B::kKvHeads >= size_t(past)) init[i] = std::numeric_limits<float>::quiet_NaN();
     else if (std::isnan(init[i])) init[i] = 0.5f;
   bmc_convert_f32_to_kv(BMC_KV_BF16, init.data(), v0.data(), (int64_t)init.size());
   Tensor rhs;
@@ -441,8 +445,8 @@ void decodeStepsAsAGraph(bool gpu) {
     a.batch = 1, a.heads = B::kHeads, a.kv_heads = B::kKvHeads, a.q_len = seq, a.kv_len = graphed.valid;
     a.kv_padded_len = graphed.valid, a.head_dim = B::kD, a.v_head_dim = B::kD;
     a.q = qf.data(), a.q_bs = B::kHeads * seq * B::kD, a.q_hs = seq * B::kD, a.q_rs = B::kD;
-    a.k = hk.data(), a.k_bs = B::kKvHeads * B::kCapacity * B::kD, a.k_hs = B::kCapacity * B::kD, a.k_rs = B::kD;
-    a.v = hv.data(), a.v_bs = a.k_bs, a.v_hs = a.k_hs, a.v_rs = B::kD;
+    a.k = hk.data(), a.k_bs = B::kKvHeads * B::kD, a.k_hs = B::kD, a.k_rs = B::kKvHeads * B::kD;
+    a.v = hv.data(), a.v_bs = a.k_bs, a.v_hs = a.k_hs, a.v_rs = a.k_rs;
     a.out = att.data(), a.o_bs = a.q_bs, a.o_hs = a.q_hs, a.o_rs = B::kD;
     a.mask = reinterpret_cast<const float *>(hm.data()), a.m_bs = 0, a.m_hs = 0, a.m_qs = B::kCapacity, a.m_ks = 1;
     a.scale = 0.3f, a.kv_type = BMC_KV_BF16;

@@ -207,18 +207,19 @@ struct Env : bmc_device_test::EmittedEnv {
     EXPECT_TRUE(c.ok()) << c.status().message();
     return c ? std::move(c.value()) : nullptr;
   }
-  // The valid rows of a cache as floats [head][row][d].
+  // The valid rows of a cache as floats [head][row][d] (batch 1), each read at
+  // the cache's own address of it (rows outermost: [row][head][d]).
   std::vector<std::vector<std::vector<double>>> rows(const DeviceKVCache &c, int heads, int64_t valid, bool bf16) {
-    size_t eb = bf16 ? 2 : 4, n = size_t(heads) * c.capacity() * kHeadDim;
-    std::vector<uint8_t> bytes(n * eb);
-    EXPECT_TRUE(device->copyToHost(bytes.data(), c.data(), bytes.size()).ok());
-    std::vector<float> all(n);
-    bmc_convert_kv_to_f32(bf16 ? BMC_KV_BF16 : BMC_KV_F32, bytes.data(), all.data(), (int64_t)n);
+    size_t eb = bf16 ? 2 : 4;
     std::vector<std::vector<std::vector<double>>> out(heads);
+    std::vector<uint8_t> bytes(kHeadDim * eb);
+    std::vector<float> row(kHeadDim);
     for (int h = 0; h < heads; ++h)
-      for (int64_t r = 0; r < valid; ++r)
-        out[h].emplace_back(all.begin() + (size_t(h) * c.capacity() + r) * kHeadDim,
-                            all.begin() + (size_t(h) * c.capacity() + r + 1) * kHeadDim);
+      for (int64_t r = 0; r < valid; ++r) {
+        EXPECT_TRUE(device->copyToHost(bytes.data(), c.row(0, h, r), bytes.size()).ok());
+        bmc_convert_kv_to_f32(bf16 ? BMC_KV_BF16 : BMC_KV_F32, bytes.data(), row.data(), (int64_t)kHeadDim);
+        out[h].emplace_back(row.begin(), row.end());
+      }
     return out;
   }
 };

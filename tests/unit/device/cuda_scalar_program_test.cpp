@@ -48,7 +48,32 @@ using bmc::device::HostTensor;
   }
 const HostKernel kTable[] = {BMC_EMULATED(bmc_range_0), BMC_EMULATED(bmc_elementwise_0),
                              BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_elementwise_2),
-                             BMC_EMULATED(bmc_check_equal_0)};
+                             BMC_EMULATED(bmc_check_equal_0), BMC_EMULATED(bmc_concat_0),
+                             BMC_EMULATED(bmc_constant_of_shape_0), BMC_EMULATED(bmc_constant_of_shape_1)};
+
+// The emulated module and its launcher on a CpuDevice (every test's start),
+// and a program of it; a refusal names the call that refused.
+struct Emulated : bmc_device_test::EmittedEnv {
+  Emulated() : EmittedEnv(false, kTable, BMC_EMITTED_CU) {}
+  bmc::Result<std::unique_ptr<bmc::device::DeviceProgram>> program(const char *fn) {
+    if (!launcher) return bmc::Status::error("the emulated launcher: " + error);
+    return bmc::device::DeviceProgram::create(*device, *launcher, src, fn, {});
+  }
+};
+
+// A refusal's message: one line naming the op's place in
+// emitted_scalar_program.mlir, returned without that place (" at <file>:...")
+// so that the rest compares exactly.
+std::string withoutPlace(std::string m) {
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  size_t at = m.find(" at "), close = m.find("): ");
+  if (at == std::string::npos || close == std::string::npos) {
+    ADD_FAILURE() << m << ": no op place";
+    return m;
+  }
+  EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
+  return m.erase(at, close - at);
+}
 
 HostTensor i64Tensor(std::vector<int64_t> dims, const std::vector<int64_t> &v) {
   return bmc_device_test::tensor("i64", std::move(dims), v);
@@ -109,9 +134,8 @@ const std::vector<Case> kCases = {
 
 TEST(CudaScalarProgram, RangesAndUploadedShapeVectors) {
   using namespace bmc::device;
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  BMC_EMITTED_ENV_OR_SKIP(env);
-  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "ranges", {});
+  Emulated env;
+  auto program = env.program("ranges");
   ASSERT_TRUE(program) << program.status().message();
   ASSERT_EQ(program.value()->outputNames(), (std::vector<std::string>{"up", "shifted", "down", "scaled"}));
   for (Case c : kCases) {
@@ -132,11 +156,9 @@ TEST(CudaScalarProgram, RangesAndUploadedShapeVectors) {
 // direct runs.
 TEST(CudaScalarProgram, AsAGraphEqualsDirectRuns) {
   using namespace bmc::device;
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  BMC_EMITTED_ENV_OR_SKIP(env);
-  auto direct = DeviceProgram::create(*env.device, *env.launcher, env.src, "ranges", {});
-  auto graphed = DeviceProgram::create(*env.device, *env.launcher, env.src, "ranges", {});
-  ASSERT_TRUE(direct.ok() && graphed.ok());
+  Emulated env;
+  auto direct = env.program("ranges"), graphed = env.program("ranges");
+  ASSERT_TRUE(direct.ok() && graphed.ok()) << (direct.ok() ? graphed : direct).status().message();
   EmittedStepGraph graph;
   std::vector<bool> captured;
   // The same lengths (3 and 4) each run, new values: updated in place.
@@ -159,20 +181,14 @@ TEST(CudaScalarProgram, AsAGraphEqualsDirectRuns) {
 // nothing launched.
 TEST(CudaScalarProgram, ZeroDeltaGivesOneLine) {
   using namespace bmc::device;
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  BMC_EMITTED_ENV_OR_SKIP(env);
-  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "ranges", {});
+  Emulated env;
+  auto program = env.program("ranges");
   ASSERT_TRUE(program) << program.status().message();
   Expected e = expected({3, 2, 11, 0});
   auto out = program.value()->run(e.in);
   ASSERT_FALSE(out);
-  std::string m = out.status().message();
   EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
-  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-  size_t at = m.find(" at "), close = m.find("): ");
-  ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
-  EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
-  EXPECT_EQ(m.erase(at, close - at),
+  EXPECT_EQ(withoutPlace(out.status().message()),
             "program @ranges step 10 (range_length): delta must be non-zero (start 2, limit 11)");
 }
 
@@ -182,9 +198,8 @@ TEST(CudaScalarProgram, ZeroDeltaGivesOneLine) {
 // expected) on one line naming the step and the op's place, nothing launched.
 TEST(CudaScalarProgram, HostChecksPassOrGiveOneLine) {
   using namespace bmc::device;
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  BMC_EMITTED_ENV_OR_SKIP(env);
-  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "checked", {});
+  Emulated env;
+  auto program = env.program("checked");
   ASSERT_TRUE(program) << program.status().message();
   auto inputs = [](int64_t rows, int64_t a, int64_t b) {
     ProgramInputs in;
@@ -208,13 +223,8 @@ TEST(CudaScalarProgram, HostChecksPassOrGiveOneLine) {
     ProgramInputs in = inputs(rows, a, b);
     auto out = program.value()->run(in);
     ASSERT_FALSE(out) << "rows " << rows << ", a " << a << ", b " << b;
-    std::string m = out.status().message();
     EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    size_t at = m.find(" at "), close = m.find("): ");
-    ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
-    EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
-    EXPECT_EQ(m.erase(at, close - at), want);
+    EXPECT_EQ(withoutPlace(out.status().message()), want);
   };
   fails(3, 4, 4, "program @checked step 7 (check_equal): Guard 'g0': a must be the rows of x: found 4, expected 3");
   fails(5, 5, 2, "program @checked step 9 (check_equal): Guard 'g1': a and b must be equal: found 2, expected 5");
@@ -228,10 +238,9 @@ TEST(CudaScalarProgram, HostChecksPassOrGiveOneLine) {
 // graph (the check's kernel and the flag's upload replayed).
 TEST(CudaScalarProgram, DeviceChecksReadBackTheirFlag) {
   using namespace bmc::device;
-  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
-  BMC_EMITTED_ENV_OR_SKIP(env);
+  Emulated env;
   for (bool graphed : {false, true}) {
-    auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "device_checked", {});
+    auto program = env.program("device_checked");
     ASSERT_TRUE(program) << program.status().message();
     EmittedStepGraph graph;
     auto run = [&](std::vector<int64_t> seqlens, int64_t t) {
@@ -247,12 +256,7 @@ TEST(CudaScalarProgram, DeviceChecksReadBackTheirFlag) {
       EXPECT_EQ(ints((*ok)[0]), (std::vector<int64_t>{-6, -6, -6, -6, -6})) << how;
       auto bad = run({6, 6, 4, 6, 9}, 6);
       ASSERT_FALSE(bad) << how << ": a mismatch passed";
-      std::string m = bad.status().message();
-      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-      size_t at = m.find(" at "), close = m.find("): ");
-      ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
-      EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
-      EXPECT_EQ(m.erase(at, close - at),
+      EXPECT_EQ(withoutPlace(bad.status().message()),
                 "program @device_checked step 3 (bmc.check_equal 0): Guard 'g2': seqlens must all be t: found 4, "
                 "expected 6")
           << how;
@@ -261,6 +265,53 @@ TEST(CudaScalarProgram, DeviceChecksReadBackTheirFlag) {
       EXPECT_NE(one.status().message().find("found 3, expected 2"), std::string::npos) << one.status().message();
     }
   }
+}
+
+// bmc.constant_of_shape (the static cache's mask padding): the fill kernel
+// writes [rows, total - cols] zeros, sized by the host vector, and the concat
+// reads them after the mask; none when cols = total (a zero-size fill, no
+// elements written); the f32 [rows, 3] of 0.5 from its bytes. Against plain
+// loops; a negative size (total < cols) is an error, never a fill.
+TEST(CudaScalarProgram, ConstantOfShapeFillsTheHostShape) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "padded_mask", {});
+  ASSERT_TRUE(program) << program.status().message();
+  ASSERT_EQ(program.value()->outputNames(), (std::vector<std::string>{"padded", "halves"}));
+  struct Shape {
+    int64_t rows, cols, total;
+  };
+  for (Shape c : {Shape{1, 3, 8}, Shape{3, 5, 13}, Shape{2, 7, 7}, Shape{5, 1, 2}, Shape{4, 0, 9}}) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + ", cols " + std::to_string(c.cols) + ", total " +
+                 std::to_string(c.total));
+    std::vector<int64_t> mask, padded;
+    for (int64_t r = 0; r < c.rows; ++r) {
+      for (int64_t k = 0; k < c.cols; ++k) mask.push_back((r * 7 + k * 3) % 5 - 1), padded.push_back(mask.back());
+      for (int64_t k = c.cols; k < c.total; ++k) padded.push_back(0);
+    }
+    ProgramInputs in;
+    in.tensors["mask"] = i64Tensor({c.rows, c.cols}, mask);
+    in.scalars = {{"total", c.total}};
+    auto out = program.value()->run(in);
+    ASSERT_TRUE(out) << out.status().message();
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].dims, (std::vector<int64_t>{c.rows, c.total}));
+    EXPECT_EQ(ints((*out)[0]), padded);
+    EXPECT_EQ((*out)[1].dims, (std::vector<int64_t>{c.rows, 3}));
+    EXPECT_EQ(bmc_device_test::values<float>((*out)[1]), std::vector<float>(size_t(c.rows * 3), 0.5f));
+  }
+  ProgramInputs bad;
+  bad.tensors["mask"] = i64Tensor({2, 5}, std::vector<int64_t>(10, 1));
+  bad.scalars = {{"total", 3}};
+  auto out = program.value()->run(bad);
+  ASSERT_FALSE(out) << "a negative size filled";
+  std::string m = out.status().message();
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  size_t at = m.find(" at "), close = m.find("): ");
+  ASSERT_TRUE(at != std::string::npos && close != std::string::npos) << m;
+  EXPECT_NE(m.find("emitted_scalar_program.mlir:"), std::string::npos) << m << ": the op's source location";
+  EXPECT_EQ(m.erase(at, close - at), "program @padded_mask step 9 (bmc.constant_of_shape 0): a result size of -2");
 }
 
 } // namespace

@@ -173,6 +173,38 @@ TEST(DeviceCalibration, TheCostModelsConstantsSeeASlowDevice) {
             "device cost model: calibrating cpu: slow device: allocate: refused for the test");
 }
 
+// withDevicePassCosts on worked numbers (docs/COST_MODEL.md "On a device"):
+// B0 = W + n0 L b = 1e6 + 10 * 4 * 256 = 1010240 bytes at BW = 1e9 streams in
+// 1.01024 ms, so a 2 ms step leaves 0.98976 ms of overhead; X(rows) =
+// (t(rows) - t(1)) / B0, the 5-row figure (below the 4-row one: noise) raised
+// to it; then the model's P(n0, rows) is the timed t(rows) at 2, 4 and 8 rows.
+TEST(DeviceCalibration, PassCostsBecomeTheModelsOverheadAndX) {
+  bmc::KVCostModel m;
+  m.hw.readBytesPerSecond = 1e9;
+  m.weightBytes = 1000000;
+  m.caches = 4;
+  m.rowBytes = 256;
+  bmc::device::DevicePassCosts p;
+  p.context = 10;
+  p.stepSeconds = 2e-3;
+  const double t[4] = {2.5e-3, 3e-3, 2.9e-3, 5e-3}; // 2, 4, 5, 8 rows
+  std::copy(t, t + 4, p.passSeconds);
+  const bmc::KVCostModel w = bmc::withDevicePassCosts(m, p);
+  const double B0 = 1010240;
+  EXPECT_NEAR(w.stepOverheadSeconds, 2e-3 - 1.01024e-3, 1e-12);
+  EXPECT_NEAR(w.hw.passExtraSecondsPerByte[0], 0.5e-3 / B0, 1e-18);
+  EXPECT_NEAR(w.hw.passExtraSecondsPerByte[1], 1e-3 / B0, 1e-18);
+  EXPECT_NEAR(w.hw.passExtraSecondsPerByte[2], 1e-3 / B0, 1e-18); // forced non-decreasing
+  EXPECT_NEAR(w.hw.passExtraSecondsPerByte[3], 3e-3 / B0, 1e-18);
+  EXPECT_NEAR(w.stepSeconds(10), 2e-3, 1e-12);
+  EXPECT_NEAR(w.passSeconds(10, 2), 2.5e-3, 1e-12);
+  EXPECT_NEAR(w.passSeconds(10, 4), 3e-3, 1e-12);
+  EXPECT_NEAR(w.passSeconds(10, 8), 5e-3, 1e-12);
+  // A step faster than its bytes' streaming: no overhead (never negative).
+  p.stepSeconds = 0.5e-3;
+  EXPECT_EQ(bmc::withDevicePassCosts(m, p).stepOverheadSeconds, 0.0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Device, DeviceCalibrationTest,
                          ::testing::Values(DeviceKind::Cpu, DeviceKind::Gpu),
                          bmc_device_test::deviceKindName);

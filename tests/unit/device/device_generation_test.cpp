@@ -79,6 +79,7 @@ const HostKernel kTable[] = {
     BMC_EMULATED(bmc_attention_1_split), BMC_EMULATED(bmc_attention_1_combine), BMC_EMULATED_PRODUCT(bmc_matmul_0),
     BMC_EMULATED_PRODUCT(bmc_matmul_1),  BMC_EMULATED_PRODUCT(bmc_matmul_2),     BMC_EMULATED(bmc_elementwise_4),
     BMC_EMULATED(bmc_elementwise_5),     BMC_EMULATED(bmc_elementwise_6),     BMC_EMULATED(bmc_range_0),
+    BMC_EMULATED(bmc_check_equal_0),
 };
 
 constexpr int kVocab = 37, kHidden = 27, kHeadDim = 13, kHeads = 2, kPositions = 64;
@@ -210,19 +211,20 @@ struct Env : bmc_device_test::EmittedEnv {
   explicit Env(bool gpu = false) : EmittedEnv(gpu, kTable, BMC_EMITTED_CU) {}
 };
 
-// The valid rows of a cache as doubles [head][row][d].
+// The valid rows of a cache as doubles [head][row][d] (batch 1), each read at
+// the cache's own address of it (rows outermost: [row][head][d]).
 std::vector<std::vector<std::vector<double>>> cacheRows(Device &device, const DeviceKVCache &c, int64_t valid,
                                                         bool bf16) {
-  size_t eb = bf16 ? 2 : 4, n = size_t(kHeads) * size_t(c.capacity()) * kHeadDim;
-  std::vector<uint8_t> bytes(n * eb);
-  EXPECT_TRUE(device.copyToHost(bytes.data(), c.data(), bytes.size()).ok());
-  std::vector<float> all(n);
-  bmc_convert_kv_to_f32(bf16 ? BMC_KV_BF16 : BMC_KV_F32, bytes.data(), all.data(), (int64_t)n);
+  size_t eb = bf16 ? 2 : 4;
+  std::vector<uint8_t> bytes(size_t(kHeadDim) * eb);
+  std::vector<float> row(static_cast<size_t>(kHeadDim));
   std::vector<std::vector<std::vector<double>>> out(kHeads);
   for (int h = 0; h < kHeads; ++h)
-    for (int64_t r = 0; r < valid; ++r)
-      out[h].emplace_back(all.begin() + (size_t(h) * c.capacity() + r) * kHeadDim,
-                          all.begin() + (size_t(h) * c.capacity() + r + 1) * kHeadDim);
+    for (int64_t r = 0; r < valid; ++r) {
+      EXPECT_TRUE(device.copyToHost(bytes.data(), c.row(0, h, r), bytes.size()).ok());
+      bmc_convert_kv_to_f32(bf16 ? BMC_KV_BF16 : BMC_KV_F32, bytes.data(), row.data(), (int64_t)kHeadDim);
+      out[h].emplace_back(row.begin(), row.end());
+    }
   return out;
 }
 
@@ -550,13 +552,8 @@ TEST(DeviceGeneration, ExtendErrorsAreOneLine) {
 // without it the last one, equal to that row.
 TEST(DeviceGeneration, PrefillCopiesBackTheLastPositionOnly) {
   bmc_device_test::CountingDevice device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
-  image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
-  auto module = device.loadModule(image);
-  ASSERT_TRUE(module.ok()) << module.status().message();
   std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
-  auto launcher = EmittedLauncher::create(device, module.value(), src);
+  auto launcher = bmc_device_test::hostTableLauncher(device, kTable, src);
   ASSERT_TRUE(launcher.ok()) << launcher.status().message();
   Weights w;
   const std::vector<int64_t> prompt = {3, 17, 29, 8, 36, 1, 22}, drafts = {11, 4, 30};
@@ -598,6 +595,80 @@ TEST(DeviceGeneration, PrefillCopiesBackTheLastPositionOnly) {
   }
 }
 
+// A device that, when armed, changes the next upload of one i64 holding
+// `from` into `to` (a corrupted input), then disarms.
+class CorruptingDevice : public bmc_device_test::ForwardingDevice {
+public:
+  bool armed = false;
+  int64_t from = 0, to = 0;
+  Status copyToDevice(DevicePtr d, const void *s, size_t n) override {
+    int64_t v = 0;
+    if (armed && n == sizeof v && (std::memcpy(&v, s, n), v == from)) {
+      armed = false;
+      return cpu_.copyToDevice(d, &to, n);
+    }
+    return cpu_.copyToDevice(d, s, n);
+  }
+};
+
+// A device check failing inside a decode step (@decoder_lengths' guard on
+// write_indices, the upload corrupted by the device): one line in the CPU's
+// words with the step and the values, no logits, the generation's length
+// and the caches' valid rows unchanged; the same step run again (the device
+// uploading faithfully) gives the logits of an undisturbed generation, as a
+// graph and directly.
+TEST(DeviceGeneration, DeviceCheckFailingInADecodeStep) {
+  for (bool graphed : {true, false}) {
+    SCOPED_TRACE(graphed ? "graphed decode" : "direct decode");
+    CorruptingDevice device;
+    ModuleImage image;
+    image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
+    image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
+    auto module = device.loadModule(image);
+    ASSERT_TRUE(module.ok()) << module.status().message();
+    std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
+    auto launcher = EmittedLauncher::create(device, module.value(), src);
+    ASSERT_TRUE(launcher.ok()) << launcher.status().message();
+    Weights w;
+    DeviceGenerationOptions o = withR(3);
+    o.graphDecode = graphed;
+    auto make = [&] {
+      return DeviceGeneration::create(device, *launcher.value(), src, "decoder_lengths", w.host,
+                                      signature("decoder_lengths"), o);
+    };
+    auto g = make(), undisturbed = make();
+    ASSERT_TRUE(g.ok() && undisturbed.ok()) << (g.ok() ? undisturbed : g).status().message();
+    DeviceGeneration &gen = *g.value();
+    auto p = gen.prefill(kPrompt);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    ASSERT_TRUE(undisturbed.value()->prefill(kPrompt).ok());
+    const int64_t past = int64_t(kPrompt.size());
+    ASSERT_NE(p->token, past) << "the armed device must not take the token's upload for write_indices";
+    auto want = undisturbed.value()->step(p->token);
+    ASSERT_TRUE(want.ok()) << want.status().message();
+    for (int attempt = 0; attempt < 2; ++attempt) { // twice: a graph replayed after a failure fails again
+      device.armed = true, device.from = past, device.to = past + 2;
+      auto bad = gen.step(p->token);
+      EXPECT_FALSE(device.armed) << "write_indices was not uploaded as one i64 of " << past;
+      ASSERT_FALSE(bad.ok()) << "a failed device check passed";
+      std::string m = bad.status().message();
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      EXPECT_EQ(m.rfind("program @decoder_lengths step ", 0), 0u) << m;
+      EXPECT_NE(m.find("(bmc.check_equal 0"), std::string::npos) << m;
+      EXPECT_NE(m.find("Guard 'w0': write_indices must be the cache's valid rows: found 7, expected 5"),
+                std::string::npos)
+          << m;
+      EXPECT_EQ(gen.length(), past) << "the failed step's token is not kept";
+    }
+    // The rows the failed runs appended stay spare: the step again equals the undisturbed one.
+    auto again = gen.step(p->token);
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_EQ(gen.length(), past + 1);
+    EXPECT_EQ(again->logits, want->logits);
+    EXPECT_EQ(again->token, want->token);
+  }
+}
+
 // A device whose allocations can be refused (a CpuDevice behind it).
 class RefusingDevice : public bmc_device_test::ForwardingDevice {
 public:
@@ -614,13 +685,8 @@ public:
 // continues as the reference once the device allocates again.
 TEST(DeviceGeneration, CacheThatCannotGrow) {
   RefusingDevice device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
-  image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
-  auto module = device.loadModule(image);
-  ASSERT_TRUE(module.ok()) << module.status().message();
   std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
-  auto launcher = EmittedLauncher::create(device, module.value(), src);
+  auto launcher = bmc_device_test::hostTableLauncher(device, kTable, src);
   ASSERT_TRUE(launcher.ok()) << launcher.status().message();
   Weights w;
   Reference ref(w, true);

@@ -2,12 +2,12 @@
 // grown as a session grows its cache, on the CPU device and the CUDA device
 // (Gpu: skips without a GPU). Rows are appended token by token (a 9-row
 // prefill, then one row per step) through the device's copies, and after
-// every growth every block's valid rows are read back and compared with a
-// host copy byte for byte; capacities follow needed + r - 1 (bmc) or the
-// whole context (prealloc); in-place growth keeps the base address, never
-// copies block 0 and commits memory for the capacity only; the CPU device
-// refuses overlapping copies as CUDA's are undefined, so the in-buffer moves
-// are checked to never overlap.
+// every growth every block's valid rows are read back row by row (each at
+// the address row() gives: rows outermost) and compared with a host copy
+// byte for byte; capacities follow needed + r - 1 (bmc) or the whole context
+// (prealloc); in-place growth keeps the base address, copies nothing whatever
+// batch x heads, and commits memory for the capacity only; without growable
+// buffers a growth copies the valid rows once.
 #include "device_backends.h"
 #include "runtime/device/DeviceKVCache.h"
 
@@ -26,6 +26,14 @@ class DeviceKVCacheTest : public ::testing::TestWithParam<DeviceKind> {
 protected:
   void SetUp() override { BMC_DEVICE_OR_SKIP(GetParam()); }
   Device &dev() { return *bmc_device_test::deviceSlot(GetParam()).device; }
+
+  // The first `valid` rows of (b, h), read one row at a time at row()'s addresses.
+  std::vector<unsigned char> readBlock(const DeviceKVCache &c, int64_t b, int64_t h, int64_t valid) {
+    std::vector<unsigned char> out(size_t(valid * c.rowBytes()));
+    for (int64_t r = 0; r < valid; ++r)
+      EXPECT_TRUE(dev().copyToHost(out.data() + r * c.rowBytes(), c.row(b, h, r), size_t(c.rowBytes())));
+    return out;
+  }
 
   // Appends `tokens` rows (prefill 9, then 1 per step) and checks as it goes.
   void appendAndCheck(const DeviceKVOptions &o, int64_t tokens) {
@@ -47,8 +55,8 @@ protected:
         ++growths;
         int64_t want = o.prealloc ? o.maxRows : std::min(needed + o.r - 1, o.maxRows);
         EXPECT_EQ(c.capacity(), want) << "growth " << growths << " at " << needed << " rows";
-        if (lastCapacity > 0)
-          copied += (inPlace ? blocks - 1 : blocks) * valid * rb;
+        if (lastCapacity > 0 && !inPlace)
+          copied += blocks * valid * rb;
         lastCapacity = c.capacity();
         if (inPlace) {
           EXPECT_EQ(c.data(), base) << "an in-place growth moved the buffer";
@@ -59,11 +67,8 @@ protected:
         // Every block's rows survived the growth.
         for (int64_t b = 0; b < o.batch; ++b)
           for (int64_t h = 0; h < o.heads; ++h) {
-            const auto &want = host[size_t(b * o.heads + h)];
-            std::vector<unsigned char> got(want.size());
-            if (!got.empty())
-              ASSERT_TRUE(dev().copyToHost(got.data(), c.row(b, h, 0), got.size()));
-            ASSERT_EQ(got, want) << "block (" << b << ", " << h << ") after growth " << growths;
+            ASSERT_EQ(readBlock(c, b, h, valid), host[size_t(b * o.heads + h)])
+                << "block (" << b << ", " << h << ") after growth " << growths;
           }
       }
       ASSERT_GE(c.capacity(), needed);
@@ -72,7 +77,8 @@ protected:
           std::vector<unsigned char> rows(size_t(add * rb));
           for (auto &x : rows)
             x = static_cast<unsigned char>(rng());
-          ASSERT_TRUE(dev().copyToDevice(c.row(b, h, valid), rows.data(), rows.size()));
+          for (int64_t i = 0; i < add; ++i) // rows of one block are rowStride() apart
+            ASSERT_TRUE(dev().copyToDevice(c.row(b, h, valid + i), rows.data() + i * rb, size_t(rb)));
           auto &h2 = host[size_t(b * o.heads + h)];
           h2.insert(h2.end(), rows.begin(), rows.end());
         }
@@ -80,10 +86,8 @@ protected:
     }
     for (int64_t b = 0; b < o.batch; ++b)
       for (int64_t h = 0; h < o.heads; ++h) {
-        const auto &want = host[size_t(b * o.heads + h)];
-        std::vector<unsigned char> got(want.size());
-        ASSERT_TRUE(dev().copyToHost(got.data(), c.row(b, h, 0), got.size()));
-        ASSERT_EQ(got, want) << "block (" << b << ", " << h << ") at the end";
+        ASSERT_EQ(readBlock(c, b, h, valid), host[size_t(b * o.heads + h)])
+            << "block (" << b << ", " << h << ") at the end";
       }
     EXPECT_EQ(c.stats().growths, growths);
     EXPECT_EQ(c.stats().bytesCopied, copied);
@@ -109,7 +113,29 @@ DeviceKVOptions options(int64_t batch, int64_t heads, int64_t headDim, int64_t e
 } // namespace
 
 TEST_P(DeviceKVCacheTest, BmcGrowsInPlaceKeepingEveryRow) {
-  appendAndCheck(options(2, 3, 5, 4), 97); // odd sizes; moves of every kind (see moveBlocks)
+  appendAndCheck(options(2, 3, 5, 4), 97); // odd sizes, batch 2 x 3 heads
+}
+
+// Issue 14: several [batch, head] blocks (batch 2, 4 KV heads) grow inside the
+// reservation with no copy at all, and every row keeps its value and address.
+TEST_P(DeviceKVCacheTest, SeveralHeadsAndBatchTwoGrowWithoutCopying) {
+  DeviceKVOptions o = options(2, 4, 19, 2);
+  appendAndCheck(o, 61);
+  if (HasFailure() || !dev().properties().growableBuffers)
+    return;
+  auto made = DeviceKVCache::create(dev(), o);
+  ASSERT_TRUE(made);
+  DeviceKVCache &c = *made.value();
+  ASSERT_TRUE(c.ensureCapacity(9, 0));
+  DevicePtr last = c.row(1, 3, 8);
+  ASSERT_TRUE(c.ensureCapacity(16, 9));
+  ASSERT_TRUE(c.ensureCapacity(40, 16));
+  EXPECT_EQ(c.stats().growths, 3);
+  EXPECT_EQ(c.stats().copiesInPlace, 2);
+  EXPECT_EQ(c.stats().bytesCopied, 0);
+  EXPECT_EQ(c.row(1, 3, 8), last) << "a growth moved a valid row";
+  EXPECT_EQ(c.row(0, 1, 2) - c.row(0, 1, 1), DevicePtr(c.rowStride()));
+  EXPECT_EQ(c.rowStride(), 2 * 4 * 19 * 2);
 }
 
 TEST_P(DeviceKVCacheTest, OneBlockGrowsWithoutCopying) {

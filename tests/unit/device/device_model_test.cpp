@@ -1,6 +1,8 @@
 // A whole generated model as a CUDA program, end to end: the tiny 2-layer
-// decoder of one family (tests/models/bmc_modelgen.py, at build time),
-// emitted by bmc-compile --emit cuda (BMC_MODEL_KV_TYPE f32 with skip
+// decoder of one family (tests/models/bmc_modelgen.py) or of one of
+// onnxruntime-genai's builder forms (genai_mha, genai_gqa, genai_gqa_lengths:
+// tests/models/make_genai_models.py), made at build time (the real HF exports
+// run in device_hf_test.cpp), emitted by bmc-compile --emit cuda (BMC_MODEL_KV_TYPE f32 with skip
 // padding, bf16 or f16 with mask padding), its kernels compiled here as host C++
 // (the emulation's kernel table, generated from the .cu by
 // emitted_table.cmake), run by runtime/device/DeviceGeneration on the CPU
@@ -16,6 +18,9 @@
 // (GraphedDecodeEqualsDirect); GreedyOnTheGpu, the first on NVRTC's build
 // through CudaDevice (skipped without a GPU; never run here). llama and gpt2
 // also with f16 caches preallocated at the maximum context (mask padding).
+// OutOfRangeIdWithoutVocabIsOneLine: with the signature's vocab cleared, a
+// bad token id is refused by the program's host check of the embedding
+// gather's indices, before any launch.
 // The tolerances (docs/DESIGN.md, CUDA programs): f32 caches 1e-4 absolute
 // (the two paths differ only in summation order; seen: at most 4.2e-6).
 // 16-bit caches: each side rounds its own K/V, so an element within the
@@ -88,8 +93,8 @@ const char *const kMode = kConcat ? "concat" : kPrealloc ? "prealloc" : "bmc";
 const double kTolerance = kKV == "f32" || kConcat ? 1e-4 : kF16 ? 1e-3 : 5e-3;
 constexpr int64_t kR = 2, kMaxContext = 64, kSteps = 8;
 
-// The ONNX file's initializers by name, as the program's weights (f32 and
-// i64, raw or typed fields); anything else is an error naming it, as is
+// The ONNX file's initializers by name, as the program's weights (f32, i64
+// and bool, raw or typed fields); anything else is an error naming it, as is
 // external data (the generated tiny models hold theirs inline).
 bmc::Result<std::map<std::string, HostTensor>> onnxWeights(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
@@ -108,9 +113,11 @@ bmc::Result<std::map<std::string, HostTensor>> onnxWeights(const std::string &pa
       h.type = "f32", width = 4;
     else if (t.data_type() == onnx::TensorProto::INT64)
       h.type = "i64", width = 8;
+    else if (t.data_type() == onnx::TensorProto::BOOL) // the static-cache mask's True
+      h.type = "i1", width = 1;
     else
       return bmc::Status::error(path + ": initializer '" + t.name() + "' of ONNX type " +
-                                std::to_string(t.data_type()) + " (the test reads f32 and i64)");
+                                std::to_string(t.data_type()) + " (the test reads f32, i64 and bool)");
     if (t.data_location() == onnx::TensorProto::EXTERNAL)
       return bmc::Status::error(path + ": initializer '" + t.name() + "' in external data");
     h.bytes.resize(size_t(count) * width);
@@ -124,6 +131,8 @@ bmc::Result<std::map<std::string, HostTensor>> onnxWeights(const std::string &pa
       std::memcpy(h.bytes.data(), t.float_data().data(), h.bytes.size());
     else if (h.type == "i64" && t.int64_data_size() == count)
       std::memcpy(h.bytes.data(), t.int64_data().data(), h.bytes.size());
+    else if (h.type == "i1" && t.int32_data_size() == count) // ONNX keeps typed bools in int32_data
+      for (int64_t i = 0; i < count; ++i) h.bytes[size_t(i)] = t.int32_data(int(i)) != 0;
     else
       return bmc::Status::error(path + ": initializer '" + t.name() + "' has no data of its size");
     out[t.name()] = std::move(h);
@@ -176,7 +185,11 @@ struct DeviceRun {
   DeviceDecoderSignature sig;
   std::unique_ptr<DeviceGeneration> gen;
   std::string error; // why there is no generation
-  explicit DeviceRun(bool graphDecode, bool gpu = false) : env(gpu, kTable, BMC_EMITTED_CU) {
+  int64_t modelVocab = 0; // the signature's, also when `withoutVocab` cleared it
+  // withoutVocab: the signature's vocab cleared, so DeviceGeneration does not
+  // check the ids (the program's own check of host-fed gather indices must).
+  explicit DeviceRun(bool graphDecode, bool gpu = false, bool withoutVocab = false)
+      : env(gpu, kTable, BMC_EMITTED_CU) {
     if (!env.launcher) {
       error = env.error;
       return;
@@ -190,6 +203,9 @@ struct DeviceRun {
       return;
     }
     sig = s.value();
+    modelVocab = sig.vocab;
+    if (withoutVocab)
+      sig.vocab = 0;
     DeviceGenerationOptions go;
     go.kvMode = kMode;
     go.r = kR, go.maxContext = kMaxContext, go.graphDecode = graphDecode;
@@ -318,6 +334,35 @@ TEST(DeviceModel, GraphedDecodeEqualsDirect) {
   std::printf("%s (%s caches): %lld decode steps as a graph, %zu captures, %zu updated in place\n", BMC_MODEL_NAME,
               BMC_MODEL_KV_TYPE, (long long)kSteps, captures, updated);
   EXPECT_EQ(gIndexFaults.load(), 0);
+}
+
+// Without a vocab in the signature, an out-of-range token id reaches the
+// program: its embedding gather's indices are the fed input_ids (host data),
+// so the program refuses them before any launch, one line naming the input
+// and the Gather node, instead of the kernel's __trap (no fault recorded);
+// a negative id past -vocab likewise; the generation goes on after it.
+TEST(DeviceModel, OutOfRangeIdWithoutVocabIsOneLine) {
+  DeviceRun run(false, false, /*withoutVocab=*/true);
+  ASSERT_TRUE(run.gen) << run.error;
+  const int64_t vocab = run.modelVocab;
+  ASSERT_GT(vocab, 0) << "the generated models' signatures know their vocab";
+  for (int64_t bad : {vocab, -vocab - 1}) {
+    auto r = run.gen->prefill({1, bad, 2});
+    ASSERT_FALSE(r) << "token id " << bad;
+    const std::string m = r.status().message();
+    EXPECT_NE(m.find("input '" + run.sig.inputIds + "' holds index " + std::to_string(bad) + " at element 1, outside [-" +
+                     std::to_string(vocab) + ", " + std::to_string(vocab) + ")"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("(Gather, opset"), std::string::npos) << "the node: " << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    if (bad == vocab)
+      std::printf("%s: %s\n", BMC_MODEL_NAME, m.c_str());
+  }
+  EXPECT_EQ(gIndexFaults.load(), 0) << "refused before the gather ran";
+  auto ok = run.gen->prefill(prompt(vocab));
+  ASSERT_TRUE(ok) << ok.status().message();
+  EXPECT_EQ(run.gen->length(), int64_t(prompt(vocab).size()));
 }
 
 // concat: truncate crops the caches (a copy each, as DynamicCache.crop), and

@@ -89,3 +89,16 @@ func.func @split_rows(%y: tensor<?x?x5xf32> {bmc.name = "y"}) -> (tensor<5x5xf32
   %t = bmck.to_tensor %s : !bmck.view<5x5xf32> -> tensor<5x5xf32>
   return %t : tensor<5x5xf32>
 }
+
+// @gather_nd: ONNX GatherND (batch_dims 0) as the dynamo exporter writes
+// attention_mask[batch_idx, kv_idx] (modelgen/blocks.py _index_dynamo): `picked`
+// reads i64 [n, m, 2] index tuples of a bool mask [rows, cols] (out [n, m]);
+// `slices` reads f32 [rows, cols, 3] by [n, 1] tuples (out [n, cols, 3]: whole
+// slices). Indices may be negative (ONNX's wrap).
+func.func @gather_nd(%mask: tensor<?x?xi1> {bmc.name = "mask"}, %t: tensor<?x?x2xi64> {bmc.name = "tuples"},
+                     %x: tensor<?x?x3xf32> {bmc.name = "x"}, %r: tensor<?x1xi64> {bmc.name = "rows"})
+    -> (tensor<?x?xi1> {bmc.name = "picked"}, tensor<?x?x3xf32> {bmc.name = "slices"}) {
+  %p = bmc.gather_nd %mask, %t {batch_dims = 0 : i64} : (tensor<?x?xi1>, tensor<?x?x2xi64>) -> tensor<?x?xi1>
+  %s = bmc.gather_nd %x, %r {batch_dims = 0 : i64} : (tensor<?x?x3xf32>, tensor<?x1xi64>) -> tensor<?x?x3xf32>
+  return %p, %s : tensor<?x?xi1>, tensor<?x?x3xf32>
+}

@@ -24,7 +24,8 @@
 // GroupQueryAttention's import computes them), the mask's query positions
 // write_indices + i, and a key is masked unless it is below nonpad_kv_seqlen and
 // total_sequence_length too; fed as the CPU session feeds them, the same
-// logits as @decoder_skip.
+// logits as @decoder_skip. Its write_indices pass a device check (bmc.check_equal
+// against the cache's valid rows) that a decode step fed otherwise fails.
 func.func @decoder_mask(%ids: tensor<1x?xi64> {bmc.name = "input_ids"}, %am: tensor<1x?xi64> {bmc.name = "attention_mask"},
                         %pos: tensor<1x?xi64> {bmc.name = "position_ids"},
                         %kc: !bmc.kv_cache<2x13xbf16> {bmc.name = "past_key_values.0.key", bmc.kv_present = "present.0.key"},
@@ -244,7 +245,13 @@ func.func @decoder_lengths(%ids: tensor<1x?xi64> {bmc.name = "input_ids"},
     %p3 = bmc.add %p2, %a3 : (tensor<1x1xi64>, tensor<?xi64>) -> tensor<1x?xi64>
     bmck.yield %p3 : tensor<1x?xi64>
   }
-  %wiv = bmck.to_view %wi : tensor<1xi64> -> !bmck.view<1xi64>
+  // The static cache's guard (a device check, as the genai GQA import's
+  // seqlens_k one): write_indices must be the rows the cache holds.
+  %past64 = arith.index_cast %past : index to i64
+  %pastfe = tensor.from_elements %past64 : tensor<i64>
+  %wic = bmc.check_equal %wi, %pastfe {message = "Guard 'w0': write_indices must be the cache's valid rows"}
+      : (tensor<1xi64>, tensor<i64>) -> tensor<1xi64>
+  %wiv = bmck.to_view %wic : tensor<1xi64> -> !bmck.view<1xi64>
   %wi2 = bmck.unsqueeze %wiv {axes = array<i64: 1>} : (!bmck.view<1xi64>) -> !bmck.view<1x1xi64>
   %qp = bmck.elementwise %wi2, %steps : (!bmck.view<1x1xi64>, !bmck.view<?xi64>) -> !bmck.view<1x?xi64> {
   ^bb0(%b0: tensor<1x1xi64>, %b1: tensor<?xi64>):

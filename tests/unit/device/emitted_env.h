@@ -3,7 +3,7 @@
 // cuda_emitted_wire_test.cpp through emitted_products_test.h,
 // cuda_emitted_elementwise_test.cpp, cuda_emitted_data_test.cpp,
 // cuda_program_test.cpp, cuda_data_program_test.cpp,
-// cuda_view_program_test.cpp): the emitted .cu of the build tree (each
+// cuda_view_program_test.cpp; hostTableLauncher also device_generation_test.cpp): the emitted .cu of the build tree (each
 // binary's BMC_EMITTED_CU, tests/unit/device/CMakeLists.txt) either as the
 // host emulation's kernel table on the CPU device, or compiled by NVRTC for
 // the GPU's sm_XY and loaded on a CudaDevice; then the runtime's
@@ -38,6 +38,22 @@ inline std::string readEmittedSource(const char *path) {
   std::stringstream source;
   source << in.rdbuf();
   return source.str();
+}
+
+// The host emulation's `table` loaded on the caller's `device` (one that
+// counts or refuses what it is asked) and the launcher over it and `src`: for
+// tests whose device is their own, not an EmittedEnv's. A refusal names the
+// call that refused.
+template <size_t N>
+bmc::Result<std::unique_ptr<bmc::device::EmittedLauncher>>
+hostTableLauncher(bmc::device::Device &device, const bmc::device::HostKernel (&table)[N], const std::string &src) {
+  using namespace bmc::device;
+  ModuleImage image;
+  image.format = ModuleFormat::HostTable, image.hostKernels = table, image.hostKernelCount = N;
+  auto module = device.loadModule(image);
+  if (!module)
+    return bmc::Status::error("loadModule: " + module.status().message());
+  return EmittedLauncher::create(device, module.value(), src);
 }
 
 // Not copyable or movable: the launcher's notice callback holds `this`.

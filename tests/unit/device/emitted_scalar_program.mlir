@@ -101,3 +101,29 @@ func.func @device_checked(%s: tensor<?xi64> {bmc.name = "seqlens"}, %t: index {b
   %ty = bmck.to_tensor %y : !bmck.view<?xi64> -> tensor<?xi64>
   return %ty : tensor<?xi64>
 }
+
+// @padded_mask: the static cache's attention mask padded to `total` columns
+// (modelgen/blocks.py causal_mask, ConstantOfShape + Concat): a fill kernel
+// writes the i64 zeros of [rows, total - cols] (the host vector sizes its
+// slot; none when cols = total), a concat reads them after the mask; `halves`
+// is an f32 [rows, 3] of 0.5 (a float's bytes, a second configuration).
+func.func @padded_mask(%m: tensor<?x?xi64> {bmc.name = "mask"}, %total: index {bmc.name = "total"})
+    -> (tensor<?x?xi64> {bmc.name = "padded"}, tensor<?x3xf32> {bmc.name = "halves"}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %rows = tensor.dim %m, %c0 : tensor<?x?xi64>
+  %cols = tensor.dim %m, %c1 : tensor<?x?xi64>
+  %rest = arith.subi %total, %cols : index
+  %ri = arith.index_cast %rows : index to i64
+  %pi = arith.index_cast %rest : index to i64
+  %three = arith.constant 3 : i64
+  %shape = tensor.from_elements %ri, %pi : tensor<2xi64>
+  %pad = bmc.constant_of_shape %shape {value = 0 : i64} : (tensor<2xi64>) -> tensor<?x?xi64>
+  %mv = bmck.to_view %m : tensor<?x?xi64> -> !bmck.view<?x?xi64>
+  %pv = bmck.to_view %pad : tensor<?x?xi64> -> !bmck.view<?x?xi64>
+  %cat = bmck.concat %mv, %pv {axis = 1 : i64} : (!bmck.view<?x?xi64>, !bmck.view<?x?xi64>) -> !bmck.view<?x?xi64>
+  %hshape = tensor.from_elements %ri, %three : tensor<2xi64>
+  %h = bmc.constant_of_shape %hshape {value = 5.000000e-01 : f32} : (tensor<2xi64>) -> tensor<?x3xf32>
+  %t0 = bmck.to_tensor %cat : !bmck.view<?x?xi64> -> tensor<?x?xi64>
+  return %t0, %h : tensor<?x?xi64>, tensor<?x3xf32>
+}

@@ -25,6 +25,9 @@ public:
   Status copyToDevice(DevicePtr d, const void *s, size_t n) override { return cpu_.copyToDevice(d, s, n); }
   Status copyToHost(void *d, DevicePtr s, size_t n) override { return cpu_.copyToHost(d, s, n); }
   Status copyOnDevice(DevicePtr d, DevicePtr s, size_t n) override { return cpu_.copyOnDevice(d, s, n); }
+  Status copy2DToHost(void *d, size_t dp, DevicePtr s, size_t sp, size_t w, size_t h) override {
+    return cpu_.copy2DToHost(d, dp, s, sp, w, h);
+  }
   Result<bmc::device::ModuleHandle> loadModule(const bmc::device::ModuleImage &m) override {
     return cpu_.loadModule(m);
   }
@@ -54,14 +57,26 @@ protected:
 };
 
 // Records the size of every copy to the host (DeviceProgram's copy back:
-// device_generation_test.cpp, cuda_view_program_test.cpp).
+// device_generation_test.cpp, cuda_view_program_test.cpp, device_view_copy_test.cpp).
 class CountingDevice : public ForwardingDevice {
 public:
-  std::vector<size_t> toHost; // bytes, one entry per copyToHost, in order
+  struct Copy2D {
+    size_t width, height, srcPitch;
+    bool operator==(const Copy2D &o) const {
+      return width == o.width && height == o.height && srcPitch == o.srcPitch;
+    }
+  };
+  std::vector<size_t> toHost;   // bytes, one entry per copyToHost, in order
+  std::vector<Copy2D> toHost2D; // one entry per copy2DToHost, in order
   Status copyToHost(void *d, DevicePtr s, size_t n) override {
     toHost.push_back(n);
     return cpu_.copyToHost(d, s, n);
   }
+  Status copy2DToHost(void *d, size_t dp, DevicePtr s, size_t sp, size_t w, size_t h) override {
+    toHost2D.push_back({w, h, sp});
+    return cpu_.copy2DToHost(d, dp, s, sp, w, h);
+  }
+  void clear() { toHost.clear(), toHost2D.clear(); }
 };
 
 } // namespace bmc_device_test

@@ -40,6 +40,15 @@ extern "C" __global__ void bmc_scale(float *x, float a, int n) {
 }
 )";
 
+// kSmallKernel for `arch`, cached in `cacheDir` (empty: not cached).
+NvrtcRequest smallKernel(const char *arch, const std::string &cacheDir = "") {
+  NvrtcRequest req;
+  req.source = kSmallKernel;
+  req.arch = arch;
+  req.cacheDir = cacheDir;
+  return req;
+}
+
 std::string readAll(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -96,9 +105,7 @@ TEST(Nvrtc, EveryKernelCompilesForSm80AndSm90WithoutSpills) {
 
 TEST(Nvrtc, ComputeArchGivesPtxOnly) {
   NVRTC_OR_SKIP(nvrtc);
-  NvrtcRequest req;
-  req.source = kSmallKernel;
-  req.arch = "compute_80";
+  NvrtcRequest req = smallKernel("compute_80");
   auto out = nvrtc.compile(req);
   ASSERT_TRUE(out) << out.status().message();
   EXPECT_TRUE(out->cubin.empty());
@@ -110,10 +117,7 @@ TEST(Nvrtc, CacheHitsOnTheSameInputsOnly) {
   NVRTC_OR_SKIP(nvrtc);
   std::string dir = makeTempDir();
   ASSERT_FALSE(dir.empty());
-  NvrtcRequest req;
-  req.source = kSmallKernel;
-  req.arch = "sm_80";
-  req.cacheDir = dir + "/cache"; // created on first use
+  NvrtcRequest req = smallKernel("sm_80", dir + "/cache"); // created on first use
   auto first = nvrtc.compile(req);
   ASSERT_TRUE(first) << first.status().message();
   EXPECT_FALSE(first->fromCache);
@@ -162,10 +166,7 @@ TEST(Nvrtc, CacheEntriesAreCheckedAndRewritten) {
   NVRTC_OR_SKIP(nvrtc);
   std::string dir = makeTempDir();
   ASSERT_FALSE(dir.empty());
-  NvrtcRequest req;
-  req.source = kSmallKernel;
-  req.arch = "sm_80";
-  req.cacheDir = dir + "/a/b/cache"; // parents made too
+  NvrtcRequest req = smallKernel("sm_80", dir + "/a/b/cache"); // parents made too
   const uint64_t before = Nvrtc::compilations();
   auto first = nvrtc.compile(req);
   ASSERT_TRUE(first) << first.status().message();

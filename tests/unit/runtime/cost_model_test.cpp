@@ -109,9 +109,10 @@ TEST(CostModel, BestRGrowthWithContext) {
 }
 
 // A device's in-place growth (docs/COST_MODEL.md "On a device"): a VMM map
-// of G per cache, plus moving blocks 1.. (through a scratch buffer at worst:
-// its A and two copies of (blocks - 1) / blocks of the valid rows).
-KVCostModel deviceModel(bool mask, double growSeconds, int64_t blocks) {
+// of G per cache and no copy (rows outermost: the valid rows never move,
+// however many [batch, head] blocks a row holds). `rowBytes`: one token's
+// row of one cache, all blocks (512: 4 KV heads x 64 x f16).
+KVCostModel deviceModel(bool mask, double growSeconds, int64_t rowBytes = 512) {
   KVCostModel m;
   m.hw.allocSeconds = 2e-4;       // cuMemAlloc + cuMemFree of a few MB
   m.hw.copyBytesPerSecond = 1e12; // a device copy
@@ -120,50 +121,49 @@ KVCostModel deviceModel(bool mask, double growSeconds, int64_t blocks) {
   m.hw.growSeconds = growSeconds;
   m.hw.growGranularity = 2 << 20;
   m.caches = 44;
-  m.rowBytes = 512;
+  m.rowBytes = rowBytes;
   m.weightBytes = 2200000000;
   m.mask = mask;
   m.growInPlace = true;
-  m.blocks = blocks;
   return m;
 }
 
 TEST(CostModel, InPlaceGrowthByHand) {
-  // One block: R = L G, whatever n: 44 * 60e-6 = 2.64e-3 s.
-  KVCostModel one = deviceModel(false, 60e-6, 1);
-  EXPECT_NEAR(one.reallocSeconds(100), 2.64e-3, 1e-12);
-  EXPECT_NEAR(one.reallocSeconds(100000), 2.64e-3, 1e-12);
-  // Four blocks at n = 1000: 44 (60e-6 + 2e-4 + 2 * 3/4 * 1000 * 512 / 1e12) = 44 * 2.607680e-4 = 1.14738e-2 s.
-  KVCostModel four = deviceModel(false, 60e-6, 4);
-  EXPECT_NEAR(four.reallocSeconds(1000), 44 * (60e-6 + 2e-4 + 1.5 * 512000 / 1e12), 1e-12);
-  EXPECT_NEAR(four.reallocSeconds(1000), 1.1473792e-2, 1e-9);
+  // R = L G, whatever n and however wide the row (no copy): 44 * 60e-6 = 2.64e-3 s.
+  for (int64_t rowBytes : {int64_t(128), int64_t(512), int64_t(16384)}) {
+    KVCostModel m = deviceModel(false, 60e-6, rowBytes);
+    EXPECT_NEAR(m.reallocSeconds(100), 2.64e-3, 1e-12) << rowBytes;
+    EXPECT_NEAR(m.reallocSeconds(100000), 2.64e-3, 1e-12) << rowBytes;
+  }
   // Not in place: the CPU's A + n b / beta with the same constants: 44 (2e-4 + 5.12e-7) = 8.822528e-3 s.
-  four.growInPlace = false;
-  EXPECT_NEAR(four.reallocSeconds(1000), 8.822528e-3, 1e-12);
+  KVCostModel copying = deviceModel(false, 60e-6);
+  copying.growInPlace = false;
+  EXPECT_NEAR(copying.reallocSeconds(1000), 8.822528e-3, 1e-12);
+  EXPECT_NEAR(copying.reallocSeconds(2000), 44 * (2e-4 + 2000 * 512 / 1e12), 1e-12);
 }
 
 TEST(CostModel, InPlaceGrowthMaskClosedForm) {
   // One block, k = 1 / BW: r* = sqrt(2 L G / ((L / 2) b / BW)) = sqrt(4 G BW / b), free of n and L:
   // sqrt(4 * 60e-6 * 4e12 / 512) = sqrt(1875000) = 1369.3 -> 1370.
-  KVCostModel m = deviceModel(true, 60e-6, 1);
+  KVCostModel m = deviceModel(true, 60e-6);
   for (int64_t n : {16, 1000, 30000}) EXPECT_EQ(m.bestR(n), 1370) << n;
   m.caches = 8;
   EXPECT_EQ(m.bestR(1000), 1370);
   // 100x slower growth, 10x the r: sqrt(187500000) = 13693.06 -> 13694.
-  KVCostModel slow = deviceModel(true, 60e-4, 1);
+  KVCostModel slow = deviceModel(true, 60e-4);
   EXPECT_EQ(slow.bestR(1000), 13694);
 }
 
 TEST(CostModel, SlowAndFastGrowthChooseDifferentR) {
   for (bool mask : {false, true})
-    for (int64_t blocks : {int64_t(1), int64_t(4)}) {
-      KVCostModel fast = deviceModel(mask, 1e-6, blocks), slow = deviceModel(mask, 1e-3, blocks);
-      EXPECT_LT(fast.bestR(2048), slow.bestR(2048)) << "mask " << mask << ", blocks " << blocks;
+    for (int64_t rowBytes : {int64_t(512), int64_t(2048)}) {
+      KVCostModel fast = deviceModel(mask, 1e-6, rowBytes), slow = deviceModel(mask, 1e-3, rowBytes);
+      EXPECT_LT(fast.bestR(2048), slow.bestR(2048)) << "mask " << mask << ", row " << rowBytes;
     }
   // Skip mode, one block, by hand: r = L G / (eps S(n)); S(1000) = (2.2e9 + 1000 * 44 * 512) / 4e12 = 5.55632e-4 s.
   // G = 1 us: 44e-6 / 5.55632e-6 = 7.919 -> 8; G = 1 ms: 7918.9 -> 7919.
-  EXPECT_EQ(deviceModel(false, 1e-6, 1).bestR(1000), 8);
-  EXPECT_EQ(deviceModel(false, 1e-3, 1).bestR(1000), 7919);
+  EXPECT_EQ(deviceModel(false, 1e-6).bestR(1000), 8);
+  EXPECT_EQ(deviceModel(false, 1e-3).bestR(1000), 7919);
 }
 
 // The chosen r against a plain loop over candidates: in mask mode the r of
@@ -173,21 +173,21 @@ TEST(CostModel, SlowAndFastGrowthChooseDifferentR) {
 // skip mode the smallest r whose amortised growth is within 1% of a step.
 TEST(CostModel, ChosenRAgainstAPlainLoop) {
   for (double g : {1e-6, 3e-5, 1e-3})
-    for (int64_t blocks : {int64_t(1), int64_t(2), int64_t(8)})
+    for (int64_t rowBytes : {int64_t(128), int64_t(512), int64_t(4096)})
       for (int64_t n : {5, 777, 4096}) {
-        KVCostModel mask = deviceModel(true, g, blocks);
+        KVCostModel mask = deviceModel(true, g, rowBytes);
         int64_t best = 1;
         for (int64_t r = 1; r <= (int64_t(1) << 17); ++r)
           if (mask.tokenSeconds(r, n) < mask.tokenSeconds(best, n)) best = r;
         int64_t chosen = mask.bestR(n);
-        EXPECT_LE(std::llabs(chosen - best), 1) << g << " " << blocks << " " << n;
-        EXPECT_LE(mask.tokenSeconds(chosen, n), mask.tokenSeconds(best, n) * (1 + 1e-7)) << g << " " << blocks;
+        EXPECT_LE(std::llabs(chosen - best), 1) << g << " " << rowBytes << " " << n;
+        EXPECT_LE(mask.tokenSeconds(chosen, n), mask.tokenSeconds(best, n) * (1 + 1e-7)) << g << " " << rowBytes;
 
-        KVCostModel skip = deviceModel(false, g, blocks);
+        KVCostModel skip = deviceModel(false, g, rowBytes);
         double R = skip.reallocSeconds(n), S = skip.stepSeconds(n);
         int64_t smallest = 1;
         while (R / double(smallest) > 0.01 * S) ++smallest;
-        EXPECT_EQ(skip.bestR(n), smallest) << g << " " << blocks << " " << n;
+        EXPECT_EQ(skip.bestR(n), smallest) << g << " " << rowBytes << " " << n;
       }
 }
 

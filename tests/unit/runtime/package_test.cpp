@@ -444,8 +444,8 @@ TEST(PackageHeader, LayoutIsStable) {
   EXPECT_EQ(offsetof(pkg::Header, cudaOffset), 80u);
   EXPECT_EQ(offsetof(pkg::Header, cudaSize), 88u);
   EXPECT_EQ(offsetof(pkg::Header, cudaChecksum), 96u);
-  EXPECT_EQ(pkg::kFormatVersion, 5u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets;
-                                      // 4: static-cache length inputs; 5: the CUDA section
+  EXPECT_EQ(pkg::kFormatVersion, 6u); // 2: the weight format; 3: activations, genai length inputs, KV type, assets;
+                                      // 4: static-cache length inputs; 5: the CUDA section; 6: device KV rows outermost
 }
 
 TEST(PackageCpu, KnowsItsFeatures) {

@@ -1,0 +1,229 @@
+// The real Hugging Face exports (tests/e2e/data: llama_s.onnx, gpt2_s.onnx,
+// torch.onnx.export output, committed with golden.json) whole through the
+// device path, in the host emulation: compileOnnx with Target::Cuda through
+// its seam (compileOnnxCuda + startCudaJitOn: a CpuDevice and this binary's
+// kernel table, the host C++ build of bmc-compile --emit cuda of the same file
+// with the same options; the JIT's source must be that .cu, or the test says
+// so and stops), then a Session.
+//
+// f32 weights (BMC_HF_WEIGHTS f32): generate() decodes golden.json's length
+// greedily from its prompt, each token the device's own choice, and the
+// tokens must be `ort_greedy` (onnxruntime on the same file), exactly.
+// bf16 weights (the matrix products' weights stored as bf16 on the device):
+// another function than the file's, so against bmc's f32 CPU path
+// (compileOnnx, target cpu) fed the same tokens, the golden ones (a
+// divergence cannot cascade): at the prefill and every step over the golden
+// length the device's logits within 2e-2 of the CPU's relative to the CPU's
+// max |logit|, and the device's greedy token the golden one, or a documented
+// near-tie: a step listed in kNearTies, where the CPU's two best logits are
+// closer than the bf16 weights move them (llama_s, step 8: 998 at 1.8932,
+// 834 at 1.8922). The list is exact: a flip at a step not in it fails, and so
+// does a listed step that no longer flips (then the list and docs/DESIGN.md
+// are stale). The CPU path itself must give the golden tokens (as
+// e2e.golden.* asserts).
+//
+// The files are committed, not skipped when absent: a missing .onnx fails
+// the build (the .cu is made from it), a missing golden.json fails the test.
+#include "cuda_emulation.h"
+
+#include <atomic>
+
+// The emulation's stand-in for the device's __trap on a gather index out of
+// range (data.cuh): counted, and the test requires none.
+static std::atomic<int> gIndexFaults{0};
+#define BMC_DATA_INDEX_FAULT(k, n) (void)(k), (void)(n), gIndexFaults.fetch_add(1)
+
+// The order cudaEmittedKernelSource prepends them in.
+// clang-format off
+#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
+#include "runtime/device/cuda/decode_attention_params.h"
+#include "runtime/device/cuda/common.cuh"
+#include "runtime/device/cuda/kv_append.cuh"
+#include "runtime/device/cuda/decode_attention.cuh"
+#include "runtime/device/cuda/gemv.cuh"
+#include "runtime/device/cuda/matmul.cuh"
+#include "runtime/device/cuda/norm.cuh"
+#include "runtime/device/cuda/elementwise.cuh"
+#include "runtime/device/cuda/data.cuh"
+#include BMC_EMITTED_CU_INCLUDE    // the export's .cu (bmc-compile --emit cuda), in the build tree
+#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
+// clang-format on
+
+#include "bmc/compiler.h"
+#include "bmc/session.h"
+#include "compiler/CompileCuda.h"
+#include "emitted_env.h"
+#include "runtime/CudaJit.h"
+#include "runtime/DeviceModel.h"
+#include "runtime/device/CpuDevice.h"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace bmc;
+using bmc::device::HostKernel;
+using bmc::device::HostLaunch;
+
+#define BMC_EMULATED(name)                                                                                             \
+  HostKernel {                                                                                                         \
+#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
+                                                                             bmc_emu::argCount(name)                   \
+  }
+const HostKernel kTable[] = {BMC_EMITTED_TABLE};
+
+const bool kBf16 = std::string(BMC_HF_WEIGHTS) == "bf16";
+constexpr double kBf16Tolerance = 2e-2; // relative to the CPU's max |logit|
+// The runs (0: the prefill, i: step i) whose bf16-weight token is not the
+// golden one, a near-tie each (seen; docs/DESIGN.md, "CUDA programs").
+const std::map<std::string, std::vector<size_t>> kNearTies = {{"llama_s", {8}}, {"gpt2_s", {}}};
+
+struct Golden {
+  std::vector<int64_t> prompt, tokens; // tokens: ort_greedy
+  int64_t vocab = 0;
+};
+
+// golden.json's entry for this model; a failure (not a skip) when absent.
+Golden golden() {
+  std::ifstream in(BMC_HF_GOLDEN);
+  Golden g;
+  if (!in) {
+    ADD_FAILURE() << BMC_HF_GOLDEN << ": not readable (it is committed with the exports)";
+    return g;
+  }
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.contains(BMC_HF_MODEL) || !j[BMC_HF_MODEL].contains("ort_greedy")) {
+    ADD_FAILURE() << BMC_HF_GOLDEN << ": no " << BMC_HF_MODEL << " with ort_greedy";
+    return g;
+  }
+  const nlohmann::json &m = j[BMC_HF_MODEL];
+  g.prompt = m["prompt"].get<std::vector<int64_t>>();
+  g.tokens = m["ort_greedy"].get<std::vector<int64_t>>();
+  g.vocab = m["vocab"].get<int64_t>();
+  return g;
+}
+
+// The JIT of the export through the seam: the CpuDevice and this binary's table.
+std::shared_ptr<Model> jitEmulated() {
+  CompileOptions o;
+  o.target = Target::Cuda;
+  o.weights = kBf16 ? WeightFormat::BF16 : WeightFormat::F32; // CMakeLists.txt: --weights of the .cu
+  auto start = [](pkg::CudaJitParts parts) {
+    device::ModuleImage image;
+    image.format = device::ModuleFormat::HostTable;
+    image.hostKernels = kTable;
+    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+    return startCudaJitOn(std::move(parts), std::make_unique<device::CpuDevice>(), &image);
+  };
+  auto m = compileOnnxCuda(BMC_HF_ONNX, o, start);
+  if (!m) {
+    ADD_FAILURE() << m.status().message();
+    return nullptr;
+  }
+  const DeviceModel *dm = m.value()->deviceModel();
+  if (!dm) {
+    ADD_FAILURE() << "the JIT's model has no device part";
+    return nullptr;
+  }
+  if (dm->source != bmc_device_test::readEmittedSource(BMC_EMITTED_CU)) {
+    ADD_FAILURE() << "the JIT's CUDA C differs from " << BMC_EMITTED_CU
+                  << " (bmc-compile --emit cuda with the same options must write the same CUDA C): the emulated "
+                     "kernel table would not be the JIT's kernels";
+    return nullptr;
+  }
+  return m.value();
+}
+
+std::string join(const std::vector<int64_t> &v) {
+  std::ostringstream os;
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? " " : "") << v[i];
+  return os.str();
+}
+
+int64_t argmax(const Tensor &logits) {
+  const float *p = logits.data<float>();
+  return std::max_element(p, p + logits.numElements()) - p;
+}
+
+// f32 weights: the device's own greedy tokens are onnxruntime's.
+TEST(DeviceHf, GreedyIsOrtGolden) {
+  if (kBf16) GTEST_SKIP() << "f32 weights only (this binary's are bf16: BfloatWeightsNearCpuPath)";
+  const Golden g = golden();
+  ASSERT_FALSE(g.tokens.empty());
+  auto m = jitEmulated();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->signature().decoder.vocab, g.vocab);
+  auto s = Session::create(m, {});
+  ASSERT_TRUE(s) << s.status().message();
+  GenerateOptions go;
+  go.maxNewTokens = int64_t(g.tokens.size());
+  auto out = s.value()->generate({g.prompt}, go);
+  ASSERT_TRUE(out) << out.status().message();
+  ASSERT_EQ(out.value().size(), 1u);
+  EXPECT_EQ(out.value()[0], g.tokens) << "device: " << join(out.value()[0]) << "\nwant:   " << join(g.tokens);
+  EXPECT_EQ(gIndexFaults.load(), 0);
+  std::printf("%s (f32 weights, emulated): %zu greedy tokens, onnxruntime's\n", BMC_HF_MODEL, out.value()[0].size());
+}
+
+// bf16 weights: each run's logits near the f32 CPU path's, fed the golden tokens.
+TEST(DeviceHf, BfloatWeightsNearCpuPath) {
+  if (!kBf16) GTEST_SKIP() << "bf16 weights only (this binary's are f32: GreedyIsOrtGolden)";
+  const Golden g = golden();
+  ASSERT_FALSE(g.tokens.empty());
+  auto dev = jitEmulated();
+  ASSERT_TRUE(dev);
+  EXPECT_EQ(dev->signature().decoder.weights, "bf16");
+  auto cpuModel = compileOnnx(BMC_HF_ONNX, CompileOptions{});
+  ASSERT_TRUE(cpuModel) << cpuModel.status().message();
+  auto d = Session::create(dev, {}), c = Session::create(cpuModel.value(), {});
+  ASSERT_TRUE(d) << d.status().message();
+  ASSERT_TRUE(c) << c.status().message();
+  Status sd = d.value()->prefill({g.prompt}), sc = c.value()->prefill({g.prompt});
+  double worst = 0;
+  std::vector<size_t> flips;
+  for (size_t i = 0; i < g.tokens.size(); ++i) {
+    const std::string at = i == 0 ? std::string("prefill") : "step " + std::to_string(i);
+    if (i > 0) { // fed the golden token before this one, both
+      sd = d.value()->step({g.tokens[i - 1]});
+      sc = c.value()->step({g.tokens[i - 1]});
+    }
+    ASSERT_TRUE(sd) << at << " (device): " << sd.message();
+    ASSERT_TRUE(sc) << at << " (CPU): " << sc.message();
+    const Tensor &a = d.value()->logits(), &b = c.value()->logits();
+    ASSERT_EQ(a.shape(), b.shape()) << at;
+    const float *x = a.data<float>(), *y = b.data<float>();
+    double diff = 0, scale = 0;
+    for (int64_t k = 0; k < b.numElements(); ++k)
+      diff = std::max(diff, std::fabs(double(x[k]) - double(y[k]))), scale = std::max(scale, std::fabs(double(y[k])));
+    const double rel = diff / std::max(scale, 1e-30);
+    worst = std::max(worst, rel);
+    EXPECT_LE(rel, kBf16Tolerance) << at << ": max |logit difference| " << diff << " of max |logit| " << scale;
+    ASSERT_EQ(argmax(b), g.tokens[i]) << at << ": the CPU path's token is not the golden one";
+    const int64_t t = argmax(a), want = g.tokens[i];
+    if (t != want) {
+      flips.push_back(i);
+      std::printf("%s: device token %lld, golden %lld (CPU logits %g, %g; max |logit difference| %g)\n", at.c_str(),
+                  (long long)t, (long long)want, y[t], y[want], diff);
+    }
+  }
+  // f32 weights would agree to ~1e-6 (the summation order): the rounding is there.
+  EXPECT_GT(worst, 1e-4) << "bf16 weights should move the logits";
+  EXPECT_EQ(flips, kNearTies.at(BMC_HF_MODEL))
+      << "the runs whose device token is not the golden one, against the documented near-ties";
+  EXPECT_EQ(gIndexFaults.load(), 0);
+  std::printf("%s (bf16 weights, emulated): %zu runs fed the golden tokens, greatest |logit difference| %.3g of max "
+              "|logit| (tolerance %.0e), %zu near-ties\n",
+              BMC_HF_MODEL, g.tokens.size(), worst, kBf16Tolerance, flips.size());
+}
+
+} // namespace
