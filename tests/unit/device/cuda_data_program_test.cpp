@@ -37,6 +37,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -385,6 +386,8 @@ TEST(CudaDataProgram, DeviceIndicesOutOfRangeAreOneLine) {
                 std::string::npos)
           << m;
       EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      if (bad == V && !graphed)
+        std::printf("%s\n", m.c_str());
       auto again = run({1, 2}, {-1, 0}, graphed);
       ASSERT_TRUE(again) << again.status().message();
       EXPECT_EQ(floats((*again)[0]), rows({1, 2, -1, 0})) << "the run after the fault";
