@@ -708,10 +708,19 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
     if (Status c = launcher_.check(run.calls[i].op, run.calls[i].config, run.calls[i].args); !c)
       return Status::error(run.callWhere[i] + ": " + c.message());
   auto name = [](const StepCall &c) { return c.op + " " + std::to_string(c.config); };
+  // A run that fails after some launches: a fault its kernels recorded is
+  // cleared, so that the next run does not report it as its own.
+  auto dropFault = [&] {
+    LaunchFault ignored;
+    if (device_.synchronize())
+      (void)launcher_.takeFault(ignored);
+  };
   if (graph) { // the launches as one device graph: captured, or updated in place, then replayed
     auto r = launcher_.runStep(*graph, run.calls);
-    if (!r)
+    if (!r) {
+      dropFault();
       return Status::error(fn + " (as a graph): " + r.status().message());
+    }
     if (report)
       *report = std::move(r.value());
     for (const StepCall &c : run.calls)
@@ -719,8 +728,10 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
   } else {
     for (size_t i = 0; i < run.calls.size(); ++i) {
       const StepCall &c = run.calls[i];
-      if (Status l = launcher_.launch(c.op, c.config, c.args); !l) // scratch or the device's own error
+      if (Status l = launcher_.launch(c.op, c.config, c.args); !l) { // scratch or the device's own error
+        dropFault();
         return Status::error(run.callWhere[i] + ": " + l.message());
+      }
       lastLaunches_.push_back(name(c));
     }
   }

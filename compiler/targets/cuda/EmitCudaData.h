@@ -65,7 +65,7 @@ public:
   std::string fillSummary() const;
   /// bmc.gather_nd with batch_dims 0 and data, indices and out of rank <= 4
   /// (indices' last dimension static): a thread per element of out reads its
-  /// index tuple, wraps negative indices as ONNX's and stops at one still out
+  /// index tuple, wraps negative indices as ONNX's and records one still out
   /// of range as bmck.gather does (the fault word, data.cuh). Others are left
   /// ("bmc.gather_nd (rank 5)", "bmc.gather_nd (batch_dims 1)").
   LogicalResult add(bmc::GatherNDOp op, std::string &noForm);
