@@ -75,8 +75,8 @@ struct DeviceDecoderSignature {
     std::string present; // the output it is returned as (concat mode); "" in place
   };
   std::vector<Cache> caches;
-  // Token ids are checked against it when > 0 (without it, an id out of range
-  // traps in the device's gather: data.cuh).
+  // Token ids are checked against it when > 0 (without it, the program's
+  // index_bound refuses an id out of range before any launch: DeviceProgram).
   int64_t vocab = 0;
   int64_t maxPositions = 0; // the model's context limit; 0: none known
 

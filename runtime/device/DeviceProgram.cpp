@@ -54,6 +54,7 @@ struct DeviceProgram::Run {
   // the flag's value id, the message, where; read back after the launches.
   struct Check {
     std::string flag, message, where;
+    size_t call = 0; // its launch's index in calls
   };
   std::vector<Check> checks;
   const std::map<std::string, CopyBack> *copyBack = nullptr; // ProgramInputs::copyBack
@@ -502,11 +503,13 @@ Status DeviceProgram::walk(Run &run, bool launch) {
         v.view = contiguous(place, dims);
         run.vals[id] = v; // the launch's own "out"
       }
+      bool hostChecked = false; // every index checked here: the kernel's fault word cannot be set
       if (s.contains("index_bound")) { // indices that are host data: each in [-size, size), before any launch
         auto ids = get(s["index_bound"]["indices"]);
         if (!ids)
           return ids.status();
         if (const HostTensor *t = (*ids)->host; t && (t->type == "i64" || t->type == "i32")) {
+          hostChecked = true;
           auto size = run.eval(s["index_bound"]["size"]);
           if (!size)
             return Status::error(where + ": " + size.status().message());
@@ -556,10 +559,14 @@ Status DeviceProgram::walk(Run &run, bool launch) {
           return Status::error(where + ": parameter " + param + " bound to " + bound.get<std::string>() +
                                ", which has no value");
       }
+      // A gather whose indices the host did not check: its fault names this
+      // call, and the run reads the fault word back (launchAndCopyBack).
+      if (launch && !hostChecked && launcher_.reportsFaults(s["op"].get<std::string>(), s["config"].get<int>()))
+        args["fault_site"] = LaunchValue::integer(int64_t(run.calls.size()));
       if (launch)
         run.calls.push_back(StepCall{s["op"], s["config"], args}), run.callWhere.push_back(where);
       if (launch && result.contains("check")) // a device check: its flag read back after the run
-        run.checks.push_back({result["check"], result["message"], where});
+        run.checks.push_back({result["check"], result["message"], where, run.calls.size() - 1});
       if (result.contains("kv_rows")) { // an append: the cache's rows, valid advanced
         auto c = get(result["kv_rows"]);
         if (!c)
@@ -701,10 +708,19 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
     if (Status c = launcher_.check(run.calls[i].op, run.calls[i].config, run.calls[i].args); !c)
       return Status::error(run.callWhere[i] + ": " + c.message());
   auto name = [](const StepCall &c) { return c.op + " " + std::to_string(c.config); };
+  // A run that fails after some launches: a fault its kernels recorded is
+  // cleared, so that the next run does not report it as its own.
+  auto dropFault = [&] {
+    LaunchFault ignored;
+    if (device_.synchronize())
+      (void)launcher_.takeFault(ignored);
+  };
   if (graph) { // the launches as one device graph: captured, or updated in place, then replayed
     auto r = launcher_.runStep(*graph, run.calls);
-    if (!r)
+    if (!r) {
+      dropFault();
       return Status::error(fn + " (as a graph): " + r.status().message());
+    }
     if (report)
       *report = std::move(r.value());
     for (const StepCall &c : run.calls)
@@ -712,18 +728,42 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
   } else {
     for (size_t i = 0; i < run.calls.size(); ++i) {
       const StepCall &c = run.calls[i];
-      if (Status l = launcher_.launch(c.op, c.config, c.args); !l) // scratch or the device's own error
+      if (Status l = launcher_.launch(c.op, c.config, c.args); !l) { // scratch or the device's own error
+        dropFault();
         return Status::error(run.callWhere[i] + ": " + l.message());
+      }
       lastLaunches_.push_back(name(c));
     }
   }
   Status st = device_.synchronize();
   if (!st)
     return st;
+  // A gather index out of range computed on the device (data.cuh): the first
+  // one a kernel recorded, read back and cleared (one 32-byte copy, only for
+  // runs that launched such a kernel), fails the run in the CPU's words,
+  // unless a device check of an earlier step failed (below, in step order).
+  LaunchFault fault;
+  bool faulted = false;
+  if (std::any_of(run.calls.begin(), run.calls.end(), [](const StepCall &c) { return c.args.count("fault_site"); })) {
+    auto t = launcher_.takeFault(fault);
+    if (!t)
+      return Status::error(fn + ": " + t.status().message());
+    faulted = t.value();
+  }
+  const size_t faultCall = faulted && fault.site >= 0 && size_t(fault.site) < run.calls.size() ? size_t(fault.site)
+                                                                                              : run.calls.size();
+  auto faultError = [&] {
+    const bool nd = faultCall < run.calls.size() && run.calls[faultCall].op == "bmc.gather_nd";
+    return Status::error((faultCall < run.calls.size() ? run.callWhere[faultCall] : fn) + ": " +
+                         (nd ? "GatherND" : "Gather") + ": index " + std::to_string(fault.index) +
+                         " is out of range for a dimension of " + std::to_string(fault.size));
+  };
   // The device checks, in step order: a flag the kernel set ([1, found,
   // expected]; zeroed by its shape step each run, graph or not) fails the run
   // in the CPU's words, no output returned and no cache's valid advanced.
   for (const Run::Check &c : run.checks) {
+    if (faulted && faultCall < c.call)
+      return faultError();
     const Run::Val &f = run.vals.at(c.flag);
     int64_t flag[3] = {0, 0, 0};
     st = device_.copyToHost(flag, reinterpret_cast<DevicePtr>(f.view.data) + DevicePtr(f.view.offset) * 8, sizeof flag);
@@ -733,6 +773,8 @@ Result<std::vector<HostTensor>> DeviceProgram::launchAndCopyBack(Run &run, Emitt
       return Status::error(c.where + ": " + c.message + ": found " + std::to_string(flag[1]) + ", expected " +
                            std::to_string(flag[2]));
   }
+  if (faulted)
+    return faultError();
   std::vector<HostTensor> outs;
   std::vector<std::vector<int64_t>> wholeDims;
   std::map<std::string, DeviceTensor> keptTensors;

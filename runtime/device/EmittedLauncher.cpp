@@ -29,7 +29,9 @@ using Product = std::vector<Factor>;
 using Expr = std::vector<Product>;
 
 struct Param {
-  std::string name, kind, from; // kind: view4, kv_buffer, i64, i32, f32_ptr, weight; from: arg, plan, scratch
+  // kind: view4, kv_buffer, i64, i32, f32_ptr, weight, fault_ptr; from: arg, plan, scratch, fault (the
+  // launcher's fault word `fault` and the caller's optional `fault_site`: data.cuh)
+  std::string name, kind, from;
 };
 struct Check {
   Expr lhs, rhs;
@@ -135,11 +137,13 @@ std::unique_ptr<EmittedLaunchDesc> parseDesc(const json &j) {
   d->config = int(integer(j, "config"));
   for (const json &p : field(j, "params")) {
     Param q{str(p, "name"), str(p, "kind"), str(p, "from")};
-    static const char *kinds[] = {"view4", "kv_buffer", "i64", "i32", "f32_ptr", "weight"};
+    static const char *kinds[] = {"view4", "kv_buffer", "i64", "i32", "f32_ptr", "weight", "fault_ptr"};
     if (std::none_of(std::begin(kinds), std::end(kinds), [&](const char *k) { return q.kind == k; }))
       throw DescError{"parameter '" + q.name + "' of kind '" + q.kind + "'"};
-    bool fromOk = (q.from == "arg" && q.kind != "f32_ptr") || (q.from == "plan" && q.kind == "i32") ||
-                  (q.from == "scratch" && q.kind == "f32_ptr");
+    bool fromOk = (q.from == "arg" && q.kind != "f32_ptr" && q.kind != "fault_ptr") ||
+                  (q.from == "plan" && q.kind == "i32") || (q.from == "scratch" && q.kind == "f32_ptr") ||
+                  (q.from == "fault" && ((q.name == "fault" && q.kind == "fault_ptr") ||
+                                         (q.name == "fault_site" && q.kind == "i64")));
     if (!fromOk)
       throw DescError{"parameter '" + q.name + "' of kind '" + q.kind + "' from '" + q.from + "'"};
     d->params.push_back(std::move(q));
@@ -416,6 +420,30 @@ EmittedLauncher::~EmittedLauncher() {
   for (auto &[name, s] : scratch_)
     if (s.ptr)
       (void)device_.free(s.ptr);
+  if (faultWord_)
+    (void)device_.free(faultWord_);
+}
+
+bool EmittedLauncher::reportsFaults(const std::string &op, int config) const {
+  for (const auto &d : descs_)
+    if (d->op == op && d->config == config)
+      return std::any_of(d->params.begin(), d->params.end(), [](const Param &p) { return p.from == "fault"; });
+  return false;
+}
+
+Result<bool> EmittedLauncher::takeFault(LaunchFault &fault) {
+  if (!faultWord_)
+    return false; // no kernel that records one has been launched
+  int64_t word[kFaultWords] = {};
+  if (Status s = device_.copyToHost(word, faultWord_, sizeof word); !s)
+    return Status::error("reading the kernels' fault word: " + s.message());
+  if (!word[0])
+    return false;
+  fault = LaunchFault{word[1], word[2], word[3]};
+  const int64_t zero[kFaultWords] = {};
+  if (Status s = device_.copyToDevice(faultWord_, zero, sizeof zero); !s)
+    return Status::error("clearing the kernels' fault word: " + s.message());
+  return true;
 }
 
 namespace {
@@ -665,8 +693,11 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
     const std::string &name = arg.first;
     auto p = std::find_if(d->params.begin(), d->params.end(), [&](const Param &q) { return q.name == name; });
     const char *overridable = d->planKind == "matmul" ? "splits" : "rows_per_split";
-    if (p == d->params.end() || p->from == "scratch" || (p->from == "plan" && p->name != overridable))
+    if (p == d->params.end() || p->from == "scratch" || (p->from == "plan" && p->name != overridable) ||
+        (p->from == "fault" && p->name != "fault_site"))
       return Status::error(who + "argument '" + name + "' is no parameter the caller sets");
+    if (p->from == "fault" && arg.second.kind != LaunchValue::Kind::Int)
+      return Status::error(who + "argument '" + name + "' is not an i64");
   }
   for (const Param &p : d->params) {
     if (p.from != "arg")
@@ -771,6 +802,18 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
   }
   if (checkOnly) // every refusal is above; below, only scratch (device memory) and the slots
     return Status();
+  // The fault word, once (zeroed; its address fixed, so graphs keep it).
+  if (!faultWord_ && std::any_of(d->params.begin(), d->params.end(), [](const Param &p) { return p.from == "fault"; })) {
+    auto w = device_.allocate(kFaultWords * sizeof(int64_t));
+    if (!w)
+      return Status::error(who + "the fault word: " + w.status().message());
+    const int64_t zero[kFaultWords] = {};
+    if (Status s = device_.copyToDevice(w.value(), zero, sizeof zero); !s) {
+      (void)device_.free(w.value());
+      return Status::error(who + "the fault word: " + s.message());
+    }
+    faultWord_ = w.value();
+  }
   // Scratch, then the argument slots in the parameters' order.
   std::map<std::string, DevicePtr> scratchPtrs;
   for (const auto &[name, sizeExpr] : d->scratch) {
@@ -792,8 +835,14 @@ Status EmittedLauncher::prepare(const std::string &op, int config, const LaunchA
       s.view = args.at(p.name).view, out.argv.push_back(&s.view), out.argBytes.append(bytesOf(s.view));
     else if (p.kind == "kv_buffer")
       s.kv = args.at(p.name).kv, out.argv.push_back(&s.kv), out.argBytes.append(bytesOf(s.kv));
+    else if (p.kind == "i64" && p.from == "fault") // the caller's site, else -1
+      s.i64 = args.count(p.name) ? args.at(p.name).value : -1, out.argv.push_back(&s.i64),
+      out.argBytes.append(bytesOf(s.i64));
     else if (p.kind == "i64")
       s.i64 = args.at(p.name).value, out.argv.push_back(&s.i64), out.argBytes.append(bytesOf(s.i64));
+    else if (p.kind == "fault_ptr")
+      s.ptr = reinterpret_cast<void *>(uintptr_t(faultWord_)), out.argv.push_back(&s.ptr),
+      out.argBytes.append(bytesOf(s.ptr));
     else if (p.kind == "i32")
       s.i32 = int(p.from == "plan" ? env.plan.at(p.name) : args.at(p.name).value), out.argv.push_back(&s.i32),
       out.argBytes.append(bytesOf(s.i32));

@@ -78,6 +78,12 @@ using LaunchArgs = std::map<std::string, LaunchValue>;
 
 struct EmittedLaunchDesc; // parsed bmc-launch line (EmittedLauncher.cpp)
 
+// An index out of range a kernel recorded (data.cuh): the index after ONNX's
+// wrap, the size of the dimension, and the launch's "fault_site" (-1: none given).
+struct LaunchFault {
+  int64_t index = 0, size = 0, site = -1;
+};
+
 // What a launch did (for tests and logs).
 struct LaunchRecord {
   std::vector<std::string> kernels;
@@ -201,6 +207,18 @@ public:
   // capture); a failed check leaves the graph as it was.
   Result<StepReport> runStep(EmittedStepGraph &step, const std::vector<StepCall> &calls);
 
+  // Whether configuration `config` of `op` records an index out of range in
+  // the launcher's fault word (bmck.gather, bmc.gather_nd: data.cuh). Its
+  // optional argument "fault_site" (an integer, -1 when not given) is
+  // recorded with the fault, so the caller can say which launch it was.
+  bool reportsFaults(const std::string &op, int config) const;
+  // After a synchronize: true when a kernel recorded an index out of range
+  // since the last call (the first one recorded, in `fault`), and the word is
+  // cleared; false when none did. One copy of 32 bytes to the host (none
+  // before the first launch that reports faults); the word's address stays
+  // fixed, so captured graphs keep recording into it.
+  Result<bool> takeFault(LaunchFault &fault);
+
   // The path many product rows take, as resolved by create().
   PrefillPath prefill() const { return prefill_; }
   // Launches per product path ("gemv", "device_gemm", "tiled") so far.
@@ -229,6 +247,8 @@ private:
     size_t bytes = 0;
   };
   std::map<std::string, Scratch> scratch_;
+  static constexpr int kFaultWords = 4; // [flag, index, size, site] (data.cuh)
+  DevicePtr faultWord_ = 0;             // allocated by the first launch that reports faults
 };
 
 // The split plan of the flash-decoding attention kernels (rows of K/V per

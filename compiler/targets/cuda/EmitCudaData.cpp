@@ -251,7 +251,8 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
   int64_t da = place(dk, dl, axis);
   Config c;
   c.names = {"data", "indices", "out"};
-  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out";
+  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site";
+  c.faults = true;
   auto lead = [&](const std::string &v, int64_t n) {
     for (int64_t d = 0; d < n; ++d)
       c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
@@ -285,7 +286,7 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
   c.body = kLoopHead + "    typedef " + s + " S;\n    long long k = ((const " + it + " *)indices.data)[" +
            offset("indices", il, idIdx) + "];\n    if (k < 0)\n      k += " + sizeRef("data", da) +
            "; // ONNX: negative indices count from the end\n    if (k < 0 || k >= " + sizeRef("data", da) +
-           ") {\n      BMC_DATA_INDEX_FAULT(k, " + sizeRef("data", da) + ");\n      continue;\n    }\n" +
+           ") {\n      bmc_data_index_fault(fault, fault_site, k, " + sizeRef("data", da) + ");\n      continue;\n    }\n" +
            "    ((S *)out.data)[" + offset("out", ol, {"i[0]", "i[1]", "i[2]", "i[3]"}) + "] = ((const S *)data.data)[" +
            offset("data", dl, dataIdx) + "];\n  }\n";
   auto folded = [&](const char *v, int64_t from, int64_t to) {
@@ -456,7 +457,8 @@ LogicalResult DataEmitter::add(bmc::GatherNDOp op, std::string &noForm) {
   };
   Config c;
   c.names = {"data", "indices", "out"};
-  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out";
+  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site";
+  c.faults = true;
   auto lead = [&](const std::string &v, int64_t n) {
     for (int64_t d = 0; d < n; ++d)
       c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
@@ -495,7 +497,7 @@ LogicalResult DataEmitter::add(bmc::GatherNDOp op, std::string &noForm) {
     std::string k = "k" + str(j), n = sizeRef("data", dl + j);
     body += "    long long " + k + " = ((const " + it + " *)indices.data)[" + offset("indices", il, at) + "];\n" +
             "    if (" + k + " < 0)\n      " + k + " += " + n + "; // ONNX: negative indices count from the end\n" +
-            "    if (" + k + " < 0 || " + k + " >= " + n + ") {\n      BMC_DATA_INDEX_FAULT(" + k + ", " + n +
+            "    if (" + k + " < 0 || " + k + " >= " + n + ") {\n      bmc_data_index_fault(fault, fault_site, " + k + ", " + n +
             ");\n      inRange = false;\n    }\n";
     dataIdx[dl + j] = k;
   }
@@ -556,6 +558,10 @@ void DataEmitter::write(llvm::raw_ostream &os, const Family &f, const char *op, 
     json::Array params;
     for (const std::string &p : c.names)
       params.push_back(json::Object{{"name", p}, {"kind", llvm::is_contained(c.scalars, p) ? "i64" : "view4"}, {"from", "arg"}});
+    if (c.faults) { // the launcher's fault word and the caller's site (data.cuh)
+      params.push_back(json::Object{{"name", "fault"}, {"kind", "fault_ptr"}, {"from", "fault"}});
+      params.push_back(json::Object{{"name", "fault_site"}, {"kind", "i64"}, {"from", "fault"}});
+    }
     json::Array checks;
     for (const Config::Check &k : c.checks) {
       json::Array lhs;

@@ -10,8 +10,8 @@
 // dimensions removed (foldedDims). bmck.concat: (element width, rank, axis, inputs); the launch
 // line checks the sizes agree. bmck.gather: (element width, data rank,
 // indices type and rank, axis); negative indices wrap as ONNX's, an index
-// still out of range stops the kernel (runtime/device/cuda/data.cuh says
-// how that differs from the CPU's error). bmck.copy: (element width, rank);
+// still out of range is recorded in the launcher's fault word and the run
+// fails with the CPU's error (runtime/device/cuda/data.cuh). bmck.copy: (element width, rank);
 // the launch line checks out's sizes are x's. bmck.range: (element type), a
 // thread per element computing start + i * delta from two host scalars.
 // bmc.constant_of_shape: (element width, rank, the value's bytes), a thread
@@ -65,8 +65,8 @@ public:
   std::string fillSummary() const;
   /// bmc.gather_nd with batch_dims 0 and data, indices and out of rank <= 4
   /// (indices' last dimension static): a thread per element of out reads its
-  /// index tuple, wraps negative indices as ONNX's and stops at one still out
-  /// of range as bmck.gather does (BMC_DATA_INDEX_FAULT). Others are left
+  /// index tuple, wraps negative indices as ONNX's and records one still out
+  /// of range as bmck.gather does (the fault word, data.cuh). Others are left
   /// ("bmc.gather_nd (rank 5)", "bmc.gather_nd (batch_dims 1)").
   LogicalResult add(bmc::GatherNDOp op, std::string &noForm);
   std::string gatherNDSummary() const;
@@ -87,6 +87,10 @@ public:
     std::string comment; // for the reader
     std::vector<std::string> names; // the parameters, in order
     std::vector<std::string> scalars; // those of them passed as i64 host scalars (the others: view4)
+    // Records an index out of range in the launcher's fault word: two more
+    // parameters after `names`, `long long *fault, long long fault_site`
+    // (bmc-launch "from": "fault"; data.cuh's bmc_data_index_fault).
+    bool faults = false;
     struct Check {
       std::vector<std::string> lhs; // a sum of references
       std::string rhs;              // a reference, or "" for `value`

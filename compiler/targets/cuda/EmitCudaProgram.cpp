@@ -656,7 +656,7 @@ private:
       }
       // The gather's indices range, [-size, size) along its axis: the runtime
       // checks it on the host where the indices are host data (a fed input such
-      // as input_ids), before any launch, instead of the kernel's __trap. Data of
+      // as input_ids), before any launch, instead of the kernel's fault word. Data of
       // rank over 4 is held folded (foldedDims), its axis renumbered: not recorded.
       auto g = dyn_cast<bmck::GatherOp>(op);
       if (g && cast<bmck::ViewType>(g.getData().getType()).getRank() <= 4)

@@ -5,15 +5,21 @@
 // bytes (f32 / f16 / bf16 / i32 / i64 / i1 need no arithmetic).
 //
 // A gather index out of range after ONNX's wrap of negative ones: the CPU
-// emitter stops with "Gather: index K is out of range for a dimension of N".
-// Indices that are host data (a fed input such as input_ids) are checked by
-// DeviceProgram before any launch (the program's index_bound); those made on
-// the device no launch line can check, and for them the kernel stops with
-// __trap(): the launch (or the graph holding it) fails at
-// the next synchronize with a CUDA error that does not name the index, and
-// the context is lost. Never a silent clamp. The host emulation
-// (tests/unit/device) defines BMC_DATA_INDEX_FAULT to record the fault.
+// emitter stops with "Gather: index K is out of range for a dimension of N"
+// ("GatherND: ..." for bmc.gather_nd). Indices that are host data (a fed
+// input such as input_ids) are checked by DeviceProgram before any launch
+// (the program's index_bound); those made on the device no launch line can
+// check, and for them the kernel records the first fault in the launcher's
+// fault word (its params `fault` and `fault_site`, filled by EmittedLauncher,
+// not by the caller): [1, K, N, site], the flag set by atomicCAS so that one
+// thread's values win, and the element is left unwritten (never a silent
+// clamp). The kernel goes on; no trap, so the context survives. After the
+// run's synchronize DeviceProgram reads the word back, clears it and fails
+// the run with the CPU's line, the step of `site` in front
+// (EmittedLauncher::takeFault). The host emulation (tests/unit/device) runs
+// the same code (cuda_emulation.h's atomicCAS).
 
-#ifndef BMC_DATA_INDEX_FAULT
-#define BMC_DATA_INDEX_FAULT(k, n) __trap()
-#endif
+__device__ __forceinline__ void bmc_data_index_fault(long long *fault, long long site, long long k, long long n) {
+  if (atomicCAS((unsigned long long *)fault, 0ull, 1ull) == 0ull)
+    fault[1] = k, fault[2] = n, fault[3] = site;
+}

@@ -4,8 +4,9 @@
 // bmck.copy (element width, rank), a
 // thread per element of out in a grid-stride loop, elements copied as their
 // bytes. concat finds the input whose window along the axis holds the
-// output's index; gather wraps a negative index once (ONNX) and stops the
-// kernel on one still out of range (BMC_DATA_INDEX_FAULT, data.cuh); copy
+// output's index; gather wraps a negative index once (ONNX) and records one
+// still out of range in the launcher's fault word, writing nothing there
+// (bmc_data_index_fault, data.cuh: params fault and fault_site); copy
 // reads x at out's index. The launch lines check the sizes agree (the axis:
 // a sum); a whole-model program binds x0.. / data, indices / x and out and
 // sizes the result (the concat's axis a sum of the inputs', a copy's x's). A copy of rank > 4 or of another element type is
@@ -39,15 +40,15 @@
 // CHECK: // bmc-launch: {"checks":[{"cmp":"==","error":"gather 0: data of size {data.size[0]} in dimension 0, expected 1","lhs":["data.size[0]"],"rhs":[1]}
 // CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[1]} in dimension 1, expected {indices.size[2]} (dimension 2 of indices)","lhs":["out.size[1]"],"rhs":["indices.size[2]"]}
 // CHECK-SAME: {"cmp":"==","error":"gather 0: out of size {out.size[3]} in dimension 3, expected {data.size[3]} (dimension 3 of data)","lhs":["out.size[3]"],"rhs":["data.size[3]"]}]
-// CHECK-SAME: "op":"bmck.gather","params":[{"from":"arg","kind":"view4","name":"data"},{"from":"arg","kind":"view4","name":"indices"},{"from":"arg","kind":"view4","name":"out"}]
+// CHECK-SAME: "op":"bmck.gather","params":[{"from":"arg","kind":"view4","name":"data"},{"from":"arg","kind":"view4","name":"indices"},{"from":"arg","kind":"view4","name":"out"},{"from":"fault","kind":"fault_ptr","name":"fault"},{"from":"fault","kind":"i64","name":"fault_site"}]
 // CHECK-NEXT: // gather 0: f32 data (rank 2) at axis 0 by i64 indices (rank 2) (1 op), copied as bytes.
 // CHECK-NEXT: extern "C" __global__ void __launch_bounds__(BMC_EW_THREADS)
-// CHECK-NEXT: bmc_gather_0(bmc_view4 data, bmc_view4 indices, bmc_view4 out) {
+// CHECK-NEXT: bmc_gather_0(bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site) {
 // CHECK:          long long k = ((const long long *)indices.data)[indices.offset + i[1] * bmc_view_stride(indices, 2) + i[2] * bmc_view_stride(indices, 3)];
 // CHECK-NEXT:     if (k < 0)
 // CHECK-NEXT:       k += data.size[2]; // ONNX: negative indices count from the end
 // CHECK-NEXT:     if (k < 0 || k >= data.size[2]) {
-// CHECK-NEXT:       BMC_DATA_INDEX_FAULT(k, data.size[2]);
+// CHECK-NEXT:       bmc_data_index_fault(fault, fault_site, k, data.size[2]);
 // CHECK-NEXT:       continue;
 // CHECK-NEXT:     }
 // CHECK-NEXT:     ((S *)out.data)[out.offset + i[1] * bmc_view_stride(out, 1) + i[2] * bmc_view_stride(out, 2) + i[3] * bmc_view_stride(out, 3)] = ((const S *)data.data)[data.offset + k * bmc_view_stride(data, 2) + i[3] * bmc_view_stride(data, 3)];

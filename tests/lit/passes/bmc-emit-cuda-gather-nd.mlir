@@ -2,8 +2,8 @@
 // attention_mask[batch_idx, kv_idx], docs/DESIGN.md "Static caches on the
 // device"): a thread per element of out reads its index tuple (indices' last
 // dimension, static, checked by the launch line), wraps negative indices as
-// ONNX's and stops at one still out of range (BMC_DATA_INDEX_FAULT, as
-// bmck.gather); out = indices.shape[:-1] ++ data.shape[q:], each dimension
+// ONNX's and records one still out of range in the launcher's fault word (as
+// bmck.gather: data.cuh), writing nothing there; out = indices.shape[:-1] ++ data.shape[q:], each dimension
 // checked against its source. batch_dims > 0 and ranks above 4 are left, by
 // name. With whole-model, the program sizes out the same way.
 //
@@ -16,13 +16,13 @@
 // CHECK: {"cmp":"==","error":"gather_nd 0: indices of size {indices.size[3]} in dimension 3, expected 2 (the index tuple)","lhs":["indices.size[3]"],"rhs":[2]}
 // CHECK-SAME: {"cmp":"==","error":"gather_nd 0: out of size {out.size[2]} in dimension 2, expected {indices.size[1]} (dimension 1 of indices)","lhs":["out.size[2]"],"rhs":["indices.size[1]"]}
 // CHECK-SAME: {"cmp":"==","error":"gather_nd 0: out of size {out.size[3]} in dimension 3, expected {indices.size[2]} (dimension 2 of indices)","lhs":["out.size[3]"],"rhs":["indices.size[2]"]}
-// CHECK-SAME: "op":"bmc.gather_nd"
+// CHECK-SAME: "op":"bmc.gather_nd","params":[{"from":"arg","kind":"view4","name":"data"},{"from":"arg","kind":"view4","name":"indices"},{"from":"arg","kind":"view4","name":"out"},{"from":"fault","kind":"fault_ptr","name":"fault"},{"from":"fault","kind":"i64","name":"fault_site"}]
 // CHECK-NEXT: // gather_nd 0: i1 data (rank 2) by i64 index tuples of 2 (indices rank 3) (1 op), copied as bytes.
 // CHECK:          long long k0 = ((const long long *)indices.data)[indices.offset + i[2] * bmc_view_stride(indices, 1) + i[3] * bmc_view_stride(indices, 2)];
 // CHECK-NEXT:     if (k0 < 0)
 // CHECK-NEXT:       k0 += data.size[2]; // ONNX: negative indices count from the end
 // CHECK-NEXT:     if (k0 < 0 || k0 >= data.size[2]) {
-// CHECK-NEXT:       BMC_DATA_INDEX_FAULT(k0, data.size[2]);
+// CHECK-NEXT:       bmc_data_index_fault(fault, fault_site, k0, data.size[2]);
 // CHECK:          long long k1 = ((const long long *)indices.data)[indices.offset + i[2] * bmc_view_stride(indices, 1) + i[3] * bmc_view_stride(indices, 2) + 1 * bmc_view_stride(indices, 3)];
 // CHECK:          if (!inRange)
 // CHECK-NEXT:       continue;

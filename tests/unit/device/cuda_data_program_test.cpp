@@ -9,11 +9,10 @@
 // @split_rows: view steps the host evaluates (split, slices by run-time and
 // constant shape vectors, unsqueeze, expand, squeeze), a bool (i1) slot, views
 // returned as outputs; and bad run-time values, each with its one line.
+// @gather_nd and @device_ids: indices the host cannot check, one out of range
+// failing the run with the CPU's line from the kernels' fault word (data.cuh),
+// the program usable for the next run.
 #include "cuda_emulation.h"
-
-// The emulation's stand-in for the device's __trap (data.cuh): counted.
-static int gIndexFaults = 0;
-#define BMC_DATA_INDEX_FAULT(k, n) (void)(k), (void)(n), ++gIndexFaults
 
 // clang-format off
 #define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
@@ -38,6 +37,7 @@ static int gIndexFaults = 0;
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -56,7 +56,8 @@ using bmc::device::HostTensor;
 const HostKernel kTable[] = {BMC_EMULATED(bmc_concat_0),      BMC_EMULATED(bmc_concat_1),
                              BMC_EMULATED(bmc_gather_0),      BMC_EMULATED(bmc_elementwise_0),
                              BMC_EMULATED(bmc_elementwise_1), BMC_EMULATED(bmc_concat_2),
-                             BMC_EMULATED(bmc_gather_nd_0),   BMC_EMULATED(bmc_gather_nd_1)};
+                             BMC_EMULATED(bmc_gather_nd_0),   BMC_EMULATED(bmc_gather_nd_1),
+                             BMC_EMULATED(bmc_concat_3),      BMC_EMULATED(bmc_gather_1)};
 
 using bmc_device_test::floats;
 using bmc_device_test::randoms;
@@ -103,7 +104,6 @@ TEST(CudaDataProgram, ConcatAndEmbeddingGather) {
         for (int d = 0; d < D; ++d) want.push_back(table[size_t(row) * D + d]);
     }
     EXPECT_EQ(got, want) << "gather, then concat along the last axis";
-    EXPECT_EQ(gIndexFaults, 0);
     EXPECT_EQ(program.value()->lastLaunches(),
               (std::vector<std::string>{"bmck.concat 0", "bmck.gather 0", "bmck.concat 1"}));
   }
@@ -137,7 +137,6 @@ TEST(CudaDataProgram, HostIndicesOutOfRangeAreOneLine) {
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
     EXPECT_TRUE(program.value()->lastLaunches().empty()) << "nothing launched";
   }
-  EXPECT_EQ(gIndexFaults, 0);
 }
 
 // ONNX Slice's indices by its definition: negative bounds count from the
@@ -271,8 +270,9 @@ TEST(CudaDataProgram, ViewErrors) {
 // @gather_nd against ONNX GatherND written as plain loops: index tuples into
 // a bool mask (the static cache's attention_mask[batch_idx, kv_idx]) and whole
 // f32 slices by one index, random indices in [-dim, dim) (negative ones
-// wrap), odd sizes; then one index out of range: the emulation's fault count
-// (the device's __trap, data.cuh) rises, never a clamped read.
+// wrap), odd sizes; then one index out of range: the run fails with the CPU's
+// line from the kernel's fault word (data.cuh), never a clamped read; the
+// next run, in range again, is right.
 TEST(CudaDataProgram, GatherNDAgainstPlainLoops) {
   using namespace bmc::device;
   bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
@@ -308,7 +308,6 @@ TEST(CudaDataProgram, GatherNDAgainstPlainLoops) {
     in.tensors["tuples"] = tensor("i64", {c.n, c.m, 2}, tuples);
     in.tensors["x"] = tensor("f32", {c.rows, c.cols, 3}, x);
     in.tensors["rows"] = tensor("i64", {c.n, 1}, rows);
-    gIndexFaults = 0;
     auto out = program.value()->run(in);
     ASSERT_TRUE(out) << out.status().message();
     ASSERT_EQ(out->size(), 2u);
@@ -316,17 +315,82 @@ TEST(CudaDataProgram, GatherNDAgainstPlainLoops) {
     EXPECT_EQ((*out)[0].bytes, picked) << "mask[tuple]";
     EXPECT_EQ((*out)[1].dims, (std::vector<int64_t>{c.n, c.cols, 3}));
     EXPECT_EQ(floats((*out)[1]), slices) << "x[row]";
-    EXPECT_EQ(gIndexFaults, 0);
-    // One tuple's second index out of range (cols, and -cols - 1): counted, the others still read.
+    // One tuple's second index out of range (cols, and -cols - 1, -1 after
+    // the wrap): the run fails with GatherND's line naming the step, the index
+    // and the dimension; then the tuples in range run right again.
     for (int64_t bad : {c.cols, -c.cols - 1}) {
       std::vector<int64_t> t2 = tuples;
       t2[1] = bad;
       in.tensors["tuples"] = tensor("i64", {c.n, c.m, 2}, t2);
-      gIndexFaults = 0;
       auto o2 = program.value()->run(in);
-      ASSERT_TRUE(o2) << o2.status().message();
-      EXPECT_EQ(gIndexFaults, 1) << "index " << bad;
-      EXPECT_TRUE(std::equal(picked.begin() + 1, picked.end(), (*o2)[0].bytes.begin() + 1));
+      ASSERT_FALSE(o2) << "index " << bad;
+      const std::string m = o2.status().message();
+      EXPECT_EQ(m.rfind("program @gather_nd step ", 0), 0u) << m;
+      EXPECT_NE(m.find("(bmc.gather_nd 0"), std::string::npos) << m;
+      const std::string k = std::to_string(bad < 0 ? bad + c.cols : bad);
+      EXPECT_NE(m.find("): GatherND: index " + k + " is out of range for a dimension of " + std::to_string(c.cols)),
+                std::string::npos)
+          << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      in.tensors["tuples"] = tensor("i64", {c.n, c.m, 2}, tuples);
+      auto o3 = program.value()->run(in);
+      ASSERT_TRUE(o3) << o3.status().message();
+      EXPECT_EQ((*o3)[0].bytes, picked) << "the run after the fault";
+    }
+  }
+}
+
+// Indices made on the device (@device_ids: a concat of two fed id vectors),
+// which the program's index_bound cannot check on the host: one out of range
+// after ONNX's wrap (37, and -38 of 37 rows) fails the run with the CPU's
+// line after the step ("Gather: index K is out of range for a dimension of
+// N"), no output; a clamp would have returned rows instead. Directly and as a
+// captured graph (the fault word's address fixed); after each failure the
+// same program runs valid ids right (the word was cleared).
+TEST(CudaDataProgram, DeviceIndicesOutOfRangeAreOneLine) {
+  using namespace bmc::device;
+  bmc_device_test::EmittedEnv env(false, kTable, BMC_EMITTED_CU);
+  BMC_EMITTED_ENV_OR_SKIP(env);
+  const int V = 37, D = 24;
+  std::vector<float> table = randoms(size_t(V) * D, 31);
+  auto program = DeviceProgram::create(*env.device, *env.launcher, env.src, "device_ids",
+                                       {{"table", tensor("f32", {V, D}, table)}});
+  ASSERT_TRUE(program) << program.status().message();
+  EmittedStepGraph graph;
+  auto run = [&](std::vector<int64_t> a, std::vector<int64_t> b, bool graphed) {
+    ProgramInputs in;
+    in.tensors["a"] = tensor("i64", {int64_t(a.size())}, a);
+    in.tensors["b"] = tensor("i64", {int64_t(b.size())}, b);
+    return program.value()->run(in, graphed ? &graph : nullptr);
+  };
+  auto rows = [&](std::vector<int64_t> ids) {
+    std::vector<float> want;
+    for (int64_t id : ids)
+      for (int d = 0; d < D; ++d) want.push_back(table[size_t(id < 0 ? id + V : id) * D + d]);
+    return want;
+  };
+  for (bool graphed : {false, true}) {
+    SCOPED_TRACE(graphed ? "as a graph" : "direct");
+    auto ok = run({3, 36}, {-37, 5}, graphed);
+    ASSERT_TRUE(ok) << ok.status().message();
+    EXPECT_EQ(floats((*ok)[0]), rows({3, 36, -37, 5}));
+    EXPECT_EQ(program.value()->lastLaunches(), (std::vector<std::string>{"bmck.concat 3", "bmck.gather 1"}));
+    for (int64_t bad : {int64_t(V), int64_t(-V - 1)}) {
+      auto out = run({3, 4}, {bad, 5}, graphed);
+      ASSERT_FALSE(out) << "index " << bad;
+      const std::string m = out.status().message();
+      EXPECT_EQ(m.rfind("program @device_ids step ", 0), 0u) << m;
+      EXPECT_NE(m.find("(bmck.gather 1"), std::string::npos) << m;
+      EXPECT_NE(m.find("): Gather: index " + std::to_string(bad < 0 ? bad + V : bad) +
+                       " is out of range for a dimension of 37"),
+                std::string::npos)
+          << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      if (bad == V && !graphed)
+        std::printf("%s\n", m.c_str());
+      auto again = run({1, 2}, {-1, 0}, graphed);
+      ASSERT_TRUE(again) << again.status().message();
+      EXPECT_EQ(floats((*again)[0]), rows({1, 2, -1, 0})) << "the run after the fault";
     }
   }
 }

@@ -75,6 +75,11 @@ inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 inline void __syncthreads() { bmc_emu::syncthreads(); }
+// CUDA's 64-bit compare-and-swap (data.cuh's fault word): the old value.
+inline unsigned long long atomicCAS(unsigned long long *address, unsigned long long compare, unsigned long long val) {
+  __atomic_compare_exchange_n(address, &compare, val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;
+}
 inline float __shfl_xor_sync(unsigned, float v, int laneMask) { return bmc_emu::shflXor(v, laneMask); }
 
 #define __global__

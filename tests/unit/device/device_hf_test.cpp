@@ -28,11 +28,6 @@
 
 #include <atomic>
 
-// The emulation's stand-in for the device's __trap on a gather index out of
-// range (data.cuh): counted, and the test requires none.
-static std::atomic<int> gIndexFaults{0};
-#define BMC_DATA_INDEX_FAULT(k, n) (void)(k), (void)(n), gIndexFaults.fetch_add(1)
-
 // The order cudaEmittedKernelSource prepends them in.
 // clang-format off
 #define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
@@ -171,7 +166,6 @@ TEST(DeviceHf, GreedyIsOrtGolden) {
   ASSERT_TRUE(out) << out.status().message();
   ASSERT_EQ(out.value().size(), 1u);
   EXPECT_EQ(out.value()[0], g.tokens) << "device: " << join(out.value()[0]) << "\nwant:   " << join(g.tokens);
-  EXPECT_EQ(gIndexFaults.load(), 0);
   std::printf("%s (f32 weights, emulated): %zu greedy tokens, onnxruntime's\n", BMC_HF_MODEL, out.value()[0].size());
 }
 
@@ -220,7 +214,6 @@ TEST(DeviceHf, BfloatWeightsNearCpuPath) {
   EXPECT_GT(worst, 1e-4) << "bf16 weights should move the logits";
   EXPECT_EQ(flips, kNearTies.at(BMC_HF_MODEL))
       << "the runs whose device token is not the golden one, against the documented near-ties";
-  EXPECT_EQ(gIndexFaults.load(), 0);
   std::printf("%s (bf16 weights, emulated): %zu runs fed the golden tokens, greatest |logit difference| %.3g of max "
               "|logit| (tolerance %.0e), %zu near-ties\n",
               BMC_HF_MODEL, g.tokens.size(), worst, kBf16Tolerance, flips.size());

@@ -102,3 +102,19 @@ func.func @gather_nd(%mask: tensor<?x?xi1> {bmc.name = "mask"}, %t: tensor<?x?x2
   %s = bmc.gather_nd %x, %r {batch_dims = 0 : i64} : (tensor<?x?x3xf32>, tensor<?x1xi64>) -> tensor<?x?x3xf32>
   return %p, %s : tensor<?x?xi1>, tensor<?x?x3xf32>
 }
+
+// @device_ids: the embedding gather with indices made on the device (a concat
+// of two fed id vectors), which the program's index_bound cannot check on
+// the host: one out of range is the kernel's fault word, read back after the
+// run (cuda_data_program_test.cpp, DeviceIndicesOutOfRangeAreOneLine).
+func.func @device_ids(%a: tensor<?xi64> {bmc.name = "a"}, %b: tensor<?xi64> {bmc.name = "b"})
+    -> (tensor<?x24xf32> {bmc.name = "rows"}) {
+  %av = bmck.to_view %a : tensor<?xi64> -> !bmck.view<?xi64>
+  %bv = bmck.to_view %b : tensor<?xi64> -> !bmck.view<?xi64>
+  %ids = bmck.concat %av, %bv {axis = 0 : i64} : (!bmck.view<?xi64>, !bmck.view<?xi64>) -> !bmck.view<?xi64>
+  %w = bmc.weight "table" : tensor<37x24xf32>
+  %wv = bmck.to_view %w : tensor<37x24xf32> -> !bmck.view<37x24xf32>
+  %g = bmck.gather %wv, %ids {axis = 0 : i64} : (!bmck.view<37x24xf32>, !bmck.view<?xi64>) -> !bmck.view<?x24xf32>
+  %gt = bmck.to_tensor %g : !bmck.view<?x24xf32> -> tensor<?x24xf32>
+  return %gt : tensor<?x24xf32>
+}
