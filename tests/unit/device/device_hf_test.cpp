@@ -33,21 +33,8 @@
 static std::atomic<int> gIndexFaults{0};
 #define BMC_DATA_INDEX_FAULT(k, n) (void)(k), (void)(n), gIndexFaults.fetch_add(1)
 
-// The order cudaEmittedKernelSource prepends them in.
-// clang-format off
-#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
-#include "runtime/device/cuda/decode_attention_params.h"
-#include "runtime/device/cuda/common.cuh"
-#include "runtime/device/cuda/kv_append.cuh"
-#include "runtime/device/cuda/decode_attention.cuh"
-#include "runtime/device/cuda/gemv.cuh"
-#include "runtime/device/cuda/matmul.cuh"
-#include "runtime/device/cuda/norm.cuh"
-#include "runtime/device/cuda/elementwise.cuh"
-#include "runtime/device/cuda/data.cuh"
-#include BMC_EMITTED_CU_INCLUDE    // the export's .cu (bmc-compile --emit cuda), in the build tree
-#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
-// clang-format on
+// The model's emitted kernels and kTable, their host emulation's table.
+#include "emitted_model_kernels.inc"
 
 #include "bmc/compiler.h"
 #include "bmc/session.h"
@@ -72,15 +59,6 @@ static std::atomic<int> gIndexFaults{0};
 namespace {
 
 using namespace bmc;
-using bmc::device::HostKernel;
-using bmc::device::HostLaunch;
-
-#define BMC_EMULATED(name)                                                                                             \
-  HostKernel {                                                                                                         \
-#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
-                                                                             bmc_emu::argCount(name)                   \
-  }
-const HostKernel kTable[] = {BMC_EMITTED_TABLE};
 
 const bool kBf16 = std::string(BMC_HF_WEIGHTS) == "bf16";
 constexpr double kBf16Tolerance = 2e-2; // relative to the CPU's max |logit|
