@@ -243,6 +243,16 @@ TEST(DeviceSession, GreedyMatchesTheCpuPackage) {
   std::printf("; largest logit difference to the CPU package %.3g (tolerance %.0e)\n", gWorst, kTolerance);
 }
 
+// A drafter replaying the prompt and then `greedy` (plain greedy's tokens from
+// kPrompt), each draft kept with probability p and corrupted otherwise (p = 1:
+// the target's own tokens, all accepted). Made afresh for each run: it keeps its
+// place in the sequence.
+std::shared_ptr<Drafter> replayOfGreedy(const std::vector<int64_t> &greedy, double p, uint64_t seed) {
+  std::vector<int64_t> replay = kPrompt;
+  replay.insert(replay.end(), greedy.begin(), greedy.end());
+  return std::make_shared<ReplayDrafter>(std::move(replay), p, seed);
+}
+
 // Speculative decoding on the device. extend() of 4 tokens: each row within
 // kTolerance of the CPU package's extend and of 4 device single steps;
 // keepAllLogits' prefill rows within kTolerance of the CPU's. generate() with
@@ -293,12 +303,10 @@ std::vector<int64_t> speculativeAgainstCpu(const std::shared_ptr<Model> &devMode
   auto greedy = plainDev->generate({kPrompt}, g);
   EXPECT_TRUE(greedy.ok()) << greedy.status().message();
   if (!greedy.ok()) return {};
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.value()[0].begin(), greedy.value()[0].end());
   for (int drafter = 0; drafter < 2; ++drafter) {
     auto make = [&]() -> std::shared_ptr<Drafter> {
       if (drafter == 0) return std::make_shared<PromptLookupDrafter>(2);
-      return std::make_shared<ReplayDrafter>(replay, 0.6, 5);
+      return replayOfGreedy(greedy.value()[0], 0.6, 5);
     };
     GenerateOptions sg = g;
     sg.speculative.k = 3;
@@ -579,8 +587,6 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
   if (!base) return;
   const std::vector<int64_t> greedy = greedyTokens(base, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.begin(), greedy.end());
   const DecoderInfo &d = base->signature().decoder;
   const double BW = 1e10, L = double(d.caches.size());
   const double b = double(d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2));
@@ -624,7 +630,7 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
     if (!s) return 0;
     GenerateOptions g;
     g.maxNewTokens = kSpecSteps;
-    g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+    g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
     g.speculative.k = 0;
     g.speculative.maxK = kMaxK;
     auto r = s->generate({kPrompt}, g);
@@ -659,15 +665,13 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   if (!m) return;
   const std::vector<int64_t> greedy = greedyTokens(m, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.begin(), greedy.end());
   SessionOptions o;
   o.maxContext = 64;
   auto s = session(m, o);
   if (!s) return;
   GenerateOptions g;
   g.maxNewTokens = kSpecSteps;
-  g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
   g.speculative.k = 0;
   g.speculative.maxK = kMaxK;
   auto r = s->generate({kPrompt}, g);
@@ -703,7 +707,7 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   // Timed once per model: a second session's run uses them as they are.
   auto s2 = session(m, o);
   if (!s2) return;
-  g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
   auto r2 = s2->generate({kPrompt}, g);
   ASSERT_TRUE(r2.ok()) << r2.status().message();
   EXPECT_EQ(r2.value()[0], greedy);
