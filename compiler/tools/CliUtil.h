@@ -46,8 +46,13 @@ inline KVMode kvModeOf(const std::string &name) {
 }
 
 /// `path` compiled just in time with `co` (an .onnx file or a model folder)
-/// or loaded with co.threads (a package); exits with the one-line error otherwise.
-inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOptions &co) {
+/// or loaded with co.threads (a package); exits with the one-line error otherwise,
+/// which names the file: "<path>: <why>" (the path put in front where the
+/// loader's message lacks it), or with `role` (a model other than the tool's
+/// main one, e.g. "bmc-run: draft model") "<role> '<path>': <why>", so that the
+/// error says which of the two files failed.
+inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOptions &co,
+                                        const std::string &role = "") {
   Result<std::shared_ptr<Model>> res = [&] {
     if (endsWith(path, ".onnx") || ModelFolder::isFolder(path)) return compileOnnx(path, co);
     LoadOptions lo;
@@ -55,8 +60,14 @@ inline std::shared_ptr<Model> openModel(const std::string &path, const CompileOp
     lo.device = co.target;
     return Model::load(path, lo);
   }();
-  if (!res) die(res.status().message());
-  return res.value();
+  if (res) return res.value();
+  std::string why = res.status().message();
+  const std::string own = path + ": ";
+  if (!role.empty()) {
+    if (why.compare(0, own.size(), own) == 0) why.erase(0, own.size()); // the role names the path
+    die(role + " '" + path + "': " + why);
+  }
+  die(why.find(path) == std::string::npos ? own + why : why);
 }
 
 /// A base-10 int64: no leading blanks, no trailing garbage, no overflow

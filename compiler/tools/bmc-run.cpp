@@ -334,7 +334,7 @@ static int run(int argc, char **argv) {
       dco.kvMode = KVMode::BMC; // the draft rolls back in its own BMC cache
       dco.target = draftDevice; // the JIT compiles for it; a package loads on it
       if (!quiet && !json) dco.progress = [](const std::string &st) { std::fprintf(stderr, "bmc-run: draft: %s...\n", st.c_str()); };
-      std::shared_ptr<Model> dm = cli::openModel(draftPath, dco);
+      std::shared_ptr<Model> dm = cli::openModel(draftPath, dco, "bmc-run: draft model");
       SessionOptions dso;
       dso.maxContext = s.maxContext();
       g.speculative.drafter = std::make_shared<ModelDrafter>(dm, dso, "draft " + draftPath);

@@ -357,6 +357,32 @@ TEST_F(Cli, SpeculativeDecoding) {
   EXPECT_TRUE(failsCleanly(run({"--spec-lookup", "2", "--draft-device", "cpu"}), "--draft-device: needs a --draft model"));
 }
 
+/// A --draft that does not load or compile fails on one line that says it is
+/// the draft's (not the model's) and names its file; the model's own errors
+/// name the model's file and not a draft.
+TEST_F(Cli, DraftLoadErrorsNameTheDraft) {
+  std::string d = freshDir("cli_load_errors");
+  const std::string truncated = d + "/truncated.bmcpkg", text = d + "/text.onnx";
+  writeFile(truncated, readFile(*good).substr(0, 4096)); // past the header, short of the file
+  writeFile(text, "definitely not protobuf\n");
+  for (const std::string &draft : {truncated, text, d + "/missing.bmcpkg"}) {
+    SCOPED_TRACE(draft);
+    ProcessResult r = bmcRun({*good, "--prompt", "11,42,7", "--max-new-tokens", "4", "--draft", draft, "--quiet"});
+    EXPECT_TRUE(failsCleanly(r, "bmc-run: draft model '" + draft + "': "));
+    EXPECT_EQ(r.err.find(*good), std::string::npos) << "the target's file in the draft's error: " << r.err;
+    EXPECT_EQ(r.err.find(draft), r.err.rfind(draft)) << "the draft's file named twice: " << r.err;
+  }
+  // The truncated package: the loader's reason, after the name (once).
+  EXPECT_TRUE(failsCleanly(bmcRun({*good, "--draft", truncated, "--quiet"}),
+                           "bmc-run: draft model '" + truncated + "': expected "));
+  // The same files as the model: their own errors, naming them, no draft.
+  for (const std::string &model : {truncated, text}) {
+    ProcessResult r = bmcRun({model, "--quiet"});
+    EXPECT_TRUE(failsCleanly(r, model)) << model;
+    EXPECT_EQ(r.err.find("draft"), std::string::npos) << r.err; // the folder name has none
+  }
+}
+
 /// Generation cut short by the context limit says so (text and JSON).
 TEST_F(Cli, ContextFullIsReported) {
   ProcessResult r = bmcRun({*good, "--prompt", "11,42,7", "--max-context", "10", "--max-new-tokens", "50", "--quiet"});

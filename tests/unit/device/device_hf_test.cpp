@@ -26,23 +26,9 @@
 // the build (the .cu is made from it), a missing golden.json fails the test.
 #include "cuda_emulation.h"
 
-#include <atomic>
 
-// The order cudaEmittedKernelSource prepends them in.
-// clang-format off
-#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
-#include "runtime/device/cuda/decode_attention_params.h"
-#include "runtime/device/cuda/common.cuh"
-#include "runtime/device/cuda/kv_append.cuh"
-#include "runtime/device/cuda/decode_attention.cuh"
-#include "runtime/device/cuda/gemv.cuh"
-#include "runtime/device/cuda/matmul.cuh"
-#include "runtime/device/cuda/norm.cuh"
-#include "runtime/device/cuda/elementwise.cuh"
-#include "runtime/device/cuda/data.cuh"
-#include BMC_EMITTED_CU_INCLUDE    // the export's .cu (bmc-compile --emit cuda), in the build tree
-#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
-// clang-format on
+// The model's emitted kernels and kTable, their host emulation's table.
+#include "emitted_model_kernels.inc"
 
 #include "bmc/compiler.h"
 #include "bmc/session.h"
@@ -67,15 +53,6 @@
 namespace {
 
 using namespace bmc;
-using bmc::device::HostKernel;
-using bmc::device::HostLaunch;
-
-#define BMC_EMULATED(name)                                                                                             \
-  HostKernel {                                                                                                         \
-#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
-                                                                             bmc_emu::argCount(name)                   \
-  }
-const HostKernel kTable[] = {BMC_EMITTED_TABLE};
 
 const bool kBf16 = std::string(BMC_HF_WEIGHTS) == "bf16";
 constexpr double kBf16Tolerance = 2e-2; // relative to the CPU's max |logit|

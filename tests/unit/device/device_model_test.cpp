@@ -34,23 +34,9 @@
 // runs of those five (checked: each bf16 program against f32 CPU caches).
 #include "cuda_emulation.h"
 
-#include <atomic>
 
-// The order cudaEmittedKernelSource prepends them in.
-// clang-format off
-#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
-#include "runtime/device/cuda/decode_attention_params.h"
-#include "runtime/device/cuda/common.cuh"
-#include "runtime/device/cuda/kv_append.cuh"
-#include "runtime/device/cuda/decode_attention.cuh"
-#include "runtime/device/cuda/gemv.cuh"
-#include "runtime/device/cuda/matmul.cuh"
-#include "runtime/device/cuda/norm.cuh"
-#include "runtime/device/cuda/elementwise.cuh"
-#include "runtime/device/cuda/data.cuh"
-#include BMC_EMITTED_CU_INCLUDE // the model's .cu, in the build tree
-#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
-// clang-format on
+// The model's emitted kernels and kTable, their host emulation's table.
+#include "emitted_model_kernels.inc"
 
 #include "bmc/compiler.h"
 #include "bmc/session.h"
@@ -71,13 +57,6 @@
 namespace {
 
 using namespace bmc::device;
-
-#define BMC_EMULATED(name)                                                                                             \
-  HostKernel {                                                                                                         \
-#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
-                                                                             bmc_emu::argCount(name)                   \
-  }
-const HostKernel kTable[] = {BMC_EMITTED_TABLE};
 
 // f32: bmc mode, skip padding; bf16: bmc mode, mask padding; f16: prealloc
 // (the maximum context at once), mask padding; concat: the graph's f32

@@ -31,23 +31,9 @@
 // that differ in the last f32 bits may round to neighbouring bf16 values).
 #include "cuda_emulation.h"
 
-#include <atomic>
 
-// The order cudaEmittedKernelSource prepends them in.
-// clang-format off
-#define BMC_NO_LIBRARY_KERNELS 1 // as cudaEmittedKernelSource: the emitted entry points only
-#include "runtime/device/cuda/decode_attention_params.h"
-#include "runtime/device/cuda/common.cuh"
-#include "runtime/device/cuda/kv_append.cuh"
-#include "runtime/device/cuda/decode_attention.cuh"
-#include "runtime/device/cuda/gemv.cuh"
-#include "runtime/device/cuda/matmul.cuh"
-#include "runtime/device/cuda/norm.cuh"
-#include "runtime/device/cuda/elementwise.cuh"
-#include "runtime/device/cuda/data.cuh"
-#include BMC_EMITTED_CU_INCLUDE    // the model's .cu (bmc-compile --emit cuda), in the build tree
-#include BMC_EMITTED_TABLE_INCLUDE // BMC_EMITTED_TABLE: its entry points
-// clang-format on
+// The model's emitted kernels and kTable, their host emulation's table.
+#include "emitted_model_kernels.inc"
 
 #include "bmc/compiler.h"
 #include "bmc/cost_model.h"
@@ -73,15 +59,6 @@
 namespace {
 
 using namespace bmc;
-using bmc::device::HostKernel;
-using bmc::device::HostLaunch;
-
-#define BMC_EMULATED(name)                                                                                             \
-  HostKernel {                                                                                                         \
-#name, [](const HostLaunch &l, void **a) { bmc_emu::emulate(name, l, a); }, bmc_emu::argSizes(name),               \
-                                                                             bmc_emu::argCount(name)                   \
-  }
-const HostKernel kTable[] = {BMC_EMITTED_TABLE};
 
 const bool kBf16 = std::string(BMC_MODEL_KV_TYPE) == "bf16";
 // concat: both packages compiled with --kv concat (the graph's f32 past/present tensors).
@@ -259,6 +236,16 @@ TEST(DeviceSession, GreedyMatchesTheCpuPackage) {
   std::printf("; largest logit difference to the CPU package %.3g (tolerance %.0e)\n", gWorst, kTolerance);
 }
 
+// A drafter replaying the prompt and then `greedy` (plain greedy's tokens from
+// kPrompt), each draft kept with probability p and corrupted otherwise (p = 1:
+// the target's own tokens, all accepted). Made afresh for each run: it keeps its
+// place in the sequence.
+std::shared_ptr<Drafter> replayOfGreedy(const std::vector<int64_t> &greedy, double p, uint64_t seed) {
+  std::vector<int64_t> replay = kPrompt;
+  replay.insert(replay.end(), greedy.begin(), greedy.end());
+  return std::make_shared<ReplayDrafter>(std::move(replay), p, seed);
+}
+
 // Speculative decoding on the device. extend() of 4 tokens: each row within
 // kTolerance of the CPU package's extend and of 4 device single steps;
 // keepAllLogits' prefill rows within kTolerance of the CPU's. generate() with
@@ -309,12 +296,10 @@ std::vector<int64_t> speculativeAgainstCpu(const std::shared_ptr<Model> &devMode
   auto greedy = plainDev->generate({kPrompt}, g);
   EXPECT_TRUE(greedy.ok()) << greedy.status().message();
   if (!greedy.ok()) return {};
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.value()[0].begin(), greedy.value()[0].end());
   for (int drafter = 0; drafter < 2; ++drafter) {
     auto make = [&]() -> std::shared_ptr<Drafter> {
       if (drafter == 0) return std::make_shared<PromptLookupDrafter>(2);
-      return std::make_shared<ReplayDrafter>(replay, 0.6, 5);
+      return replayOfGreedy(greedy.value()[0], 0.6, 5);
     };
     GenerateOptions sg = g;
     sg.speculative.k = 3;
@@ -594,8 +579,6 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
   if (!base) return;
   const std::vector<int64_t> greedy = greedyTokens(base, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.begin(), greedy.end());
   const DecoderInfo &d = base->signature().decoder;
   const double BW = 1e10, L = double(d.caches.size());
   const double b = double(d.caches[0].heads * d.caches[0].headDim * (d.kvType == "f32" ? 4 : 2));
@@ -639,7 +622,7 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
     if (!s) return 0;
     GenerateOptions g;
     g.maxNewTokens = kSpecSteps;
-    g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+    g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
     g.speculative.k = 0;
     g.speculative.maxK = kMaxK;
     auto r = s->generate({kPrompt}, g);
@@ -674,15 +657,13 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   if (!m) return;
   const std::vector<int64_t> greedy = greedyTokens(m, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  std::vector<int64_t> replay = kPrompt;
-  replay.insert(replay.end(), greedy.begin(), greedy.end());
   SessionOptions o;
   o.maxContext = 64;
   auto s = session(m, o);
   if (!s) return;
   GenerateOptions g;
   g.maxNewTokens = kSpecSteps;
-  g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
   g.speculative.k = 0;
   g.speculative.maxK = kMaxK;
   auto r = s->generate({kPrompt}, g);
@@ -718,7 +699,7 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   // Timed once per model: a second session's run uses them as they are.
   auto s2 = session(m, o);
   if (!s2) return;
-  g.speculative.drafter = std::make_shared<ReplayDrafter>(replay, 1.0, 3);
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
   auto r2 = s2->generate({kPrompt}, g);
   ASSERT_TRUE(r2.ok()) << r2.status().message();
   EXPECT_EQ(r2.value()[0], greedy);
