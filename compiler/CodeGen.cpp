@@ -40,6 +40,7 @@
 #include "llvm/Transforms/Utils/Cloning.h"
 #include "llvm/Transforms/Utils/ValueMapper.h"
 
+#include <memory>
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -223,6 +224,14 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module, std:
     return nullptr;
   }
   (*jit)->getMainJITDylib().addGenerator(std::move(*gen));
+  // ORC reports the cause of a failed lookup (e.g. "Symbols not found: [ f ]")
+  // to the session, not in the lookup's error: kept for the one-line message.
+  auto reported = std::make_shared<std::string>();
+  (*jit)->getExecutionSession().setErrorReporter([reported](llvm::Error e) {
+    std::string m = llvm::toString(std::move(e));
+    if (reported->empty())
+      *reported = m;
+  });
   for (size_t i = 0; i < objects.size(); ++i)
     if (llvm::Error e = (*jit)->addObjectFile(
             llvm::MemoryBuffer::getMemBufferCopy(objects[i], "bmc-part-" + std::to_string(i) + ".o"))) {
@@ -231,7 +240,8 @@ std::shared_ptr<CodeImage> jitCompile(std::unique_ptr<llvm::Module> module, std:
     }
   auto sym = (*jit)->lookup("bmc_main");
   if (!sym) {
-    error = "JIT: " + llvm::toString(sym.takeError());
+    error = "JIT: " + (reported->empty() ? llvm::toString(sym.takeError())
+                                         : (llvm::consumeError(sym.takeError()), *reported));
     return nullptr;
   }
   auto img = std::make_shared<JitImage>();

@@ -194,4 +194,19 @@ void bmc_rt_attention_ref(bmc_exec_ctx *ctx, const int64_t *p) {
 }
 
 
+// fptrunc float -> bfloat: LLVM calls this compiler-rt builtin where the CPU
+// has no conversion instruction (before AVX512-BF16, e.g. Zen 3); generated
+// code (the JIT and packages, whose undefined symbols resolve against the
+// loaded libbmc_runtime) finds it here, since libgcc_s before GCC 13 lacks it.
+// Round to nearest even, as vcvtneps2bf16; a NaN stays a quiet NaN of its
+// sign. The result is built from its bits (a conversion written in C++ would
+// compile to a call to this very function).
+__bf16 __truncsfbf2(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  uint16_t h = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
+                                                : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  return __builtin_bit_cast(__bf16, h);
+}
+
 } // extern "C"
