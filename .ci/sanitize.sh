@@ -47,7 +47,8 @@ e2e_subset='^e2e\.(api_errors|api_limits|packages|cli_errors|ref_vs_fast|specula
 # Likewise the whole generated models as CUDA programs in the host emulation (label device_model:
 # the 27 device.model_* binaries of the same runtime code, the four device.hf_* ones of the shared
 # HF exports through the JIT's seam and Session, and the three device.session_* ones of a CUDA
-# package through Model::load and Session): one model and one session kept as a sample.
+# package through Model::load and Session): one model and one session kept as a sample, and
+# only they are built (BMC_DEVICE_MODEL_TESTS, tests/unit/device/CMakeLists.txt).
 device_model_sample='^device\.(model_llama_bf16|session_bf16)$'
 
 configure() { # dir, extra cmake args...
@@ -63,7 +64,7 @@ stamp() { echo "sanitize: $1 ($((SECONDS - t0)) s)"; }
 for step in "${steps[@]}"; do
   case "$step" in
   asan)
-    configure "$asan" -DBMC_SANITIZE=address,undefined -DBMC_FUZZ=ON
+    configure "$asan" -DBMC_SANITIZE=address,undefined -DBMC_FUZZ=ON -DBMC_DEVICE_MODEL_TESTS="$device_model_sample"
     nice -n 15 ninja -C "$asan"
     stamp "build-asan built"
     (cd "$asan" && ctest --output-on-failure -j2 -LE 'e2e|device_model' &&
@@ -85,7 +86,7 @@ for step in "${steps[@]}"; do
     stamp "TSan tests passed"
     ;;
   fuzz)
-    configure "$asan" -DBMC_SANITIZE=address,undefined -DBMC_FUZZ=ON
+    configure "$asan" -DBMC_SANITIZE=address,undefined -DBMC_FUZZ=ON -DBMC_DEVICE_MODEL_TESTS="$device_model_sample"
     nice -n 15 ninja -C "$asan" bmc_fuzz
     "$root/.ci/fuzz.sh" "$seconds"
     stamp "fuzzing passed"

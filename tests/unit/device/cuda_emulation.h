@@ -1,14 +1,15 @@
 // Runs the CUDA C kernels of runtime/device/cuda on the CPU, so that their
 // logic (and CudaKernels' launch code) is checked against the CPU references on
-// machines without a GPU. Every CUDA thread of a block is a fiber (ucontext) on
-// the calling thread; __syncthreads and __shfl_xor_sync are barriers between
+// machines without a GPU. Every CUDA thread of a block is a fiber on the calling
+// thread (cuda_emulation.cpp: its own context switch on x86-64 Linux, ucontext elsewhere); __syncthreads and __shfl_xor_sync are barriers between
 // fibers; blocks run one after another, so `__shared__` becomes `static`. This
 // checks what the kernels compute, not how they behave on a GPU (memory model,
 // timing, coalescing): benchmarks/gpu_check.sh is the check on a GPU.
 //
 // Include it, then the .cuh files (common.cuh first), in one translation unit.
-// Under ASan, the swapcontext interceptor prints once that fibers "may produce
-// false positives"; the tests pass in the ASan+UBSan build (.ci/sanitize.sh).
+// Under ASan every switch is announced to it (__sanitizer_start/finish_switch_fiber),
+// so stack errors on a thread's stack are still reported; the tests pass in the
+// ASan+UBSan build (.ci/sanitize.sh).
 // The TSan build does not build these tests (tests/CMakeLists.txt).
 #ifndef BMC_TESTS_UNIT_DEVICE_CUDA_EMULATION_H
 #define BMC_TESTS_UNIT_DEVICE_CUDA_EMULATION_H
