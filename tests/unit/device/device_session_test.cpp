@@ -574,6 +574,24 @@ std::vector<int64_t> greedyTokens(const std::shared_ptr<Model> &m, int64_t n) {
   return r.ok() ? r.value()[0] : std::vector<int64_t>{};
 }
 
+// The k = 0 runs' set-up (the tests below): a session of 64 positions on m,
+// null with a test failure when there is none, and generate()'s options of
+// kSpecSteps tokens, k chosen by the session (at most kMaxK), the drafts a
+// replay of `greedy` that is always right.
+std::unique_ptr<Session> kZeroSession(const std::shared_ptr<Model> &m) {
+  SessionOptions o;
+  o.maxContext = 64;
+  return session(m, o);
+}
+GenerateOptions kZeroOptions(const std::vector<int64_t> &greedy) {
+  GenerateOptions g;
+  g.maxNewTokens = kSpecSteps;
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
+  g.speculative.k = 0;
+  g.speculative.maxK = kMaxK;
+  return g;
+}
+
 TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
   auto base = loadEmulated();
   if (!base) return;
@@ -616,16 +634,9 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
     p.stepSeconds = t1;
     for (int i = 0; i < 4; ++i) p.passSeconds[i] = t1 + c * double(HardwareConstants::kPassRows[i] - 1) * bytes(n0);
     m->deviceModel()->passCosts = p;
-    SessionOptions o;
-    o.maxContext = 64;
-    auto s = session(m, o);
+    auto s = kZeroSession(m);
     if (!s) return 0;
-    GenerateOptions g;
-    g.maxNewTokens = kSpecSteps;
-    g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-    g.speculative.k = 0;
-    g.speculative.maxK = kMaxK;
-    auto r = s->generate({kPrompt}, g);
+    auto r = s->generate({kPrompt}, kZeroOptions(greedy));
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (!r.ok()) return 0;
     EXPECT_EQ(r.value()[0], greedy) << "c = " << c << ": speculative tokens differ from greedy's";
@@ -657,16 +668,9 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   if (!m) return;
   const std::vector<int64_t> greedy = greedyTokens(m, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  SessionOptions o;
-  o.maxContext = 64;
-  auto s = session(m, o);
+  auto s = kZeroSession(m);
   if (!s) return;
-  GenerateOptions g;
-  g.maxNewTokens = kSpecSteps;
-  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-  g.speculative.k = 0;
-  g.speculative.maxK = kMaxK;
-  auto r = s->generate({kPrompt}, g);
+  auto r = s->generate({kPrompt}, kZeroOptions(greedy));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0], greedy);
   const DeviceModel &dm = *m->deviceModel();
@@ -697,10 +701,9 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
               p.passSeconds[0] * 1e3, p.passSeconds[1] * 1e3, p.passSeconds[2] * 1e3, p.passSeconds[3] * 1e3,
               (long long)st.lastK, (long long)st.targetPasses);
   // Timed once per model: a second session's run uses them as they are.
-  auto s2 = session(m, o);
+  auto s2 = kZeroSession(m);
   if (!s2) return;
-  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-  auto r2 = s2->generate({kPrompt}, g);
+  auto r2 = s2->generate({kPrompt}, kZeroOptions(greedy));
   ASSERT_TRUE(r2.ok()) << r2.status().message();
   EXPECT_EQ(r2.value()[0], greedy);
   EXPECT_EQ(m->deviceModel()->passCosts->stepSeconds, p.stepSeconds);
