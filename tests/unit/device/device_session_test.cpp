@@ -42,6 +42,7 @@
 #include "compiler/CompileCuda.h"
 #include "device_backends.h"
 #include "emitted_env.h"
+#include "emitted_model_seam.h"
 #include "runtime/CudaJit.h"
 #include "runtime/CudaPackage.h"
 #include "runtime/DeviceModel.h"
@@ -70,27 +71,15 @@ constexpr int64_t kR = 3, kSteps = 8;
 // the same source. Null (with a test failure) when it does not load or its
 // section is not the emitted .cu this binary was compiled with.
 std::shared_ptr<Model> loadEmulated() {
-  device::ModuleImage image;
-  image.format = device::ModuleFormat::HostTable;
-  image.hostKernels = kTable;
-  image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+  device::ModuleImage image = bmc_device_test::hostTableImage(kTable);
   auto m = loadCudaPackageOn(BMC_CUDA_PACKAGE, {}, std::make_unique<device::CpuDevice>(), &image);
   if (!m) {
     ADD_FAILURE() << m.status().message();
     return nullptr;
   }
-  const DeviceModel *dm = m.value()->deviceModel();
-  if (!dm) {
-    ADD_FAILURE() << "the CUDA package loaded without a device part";
-    return nullptr;
-  }
-  if (dm->source != bmc_device_test::readEmittedSource(BMC_EMITTED_CU)) {
-    ADD_FAILURE() << BMC_CUDA_PACKAGE << ": its CUDA section's source differs from " << BMC_EMITTED_CU
-                  << " (bmc-compile --target cuda and --emit cuda with the same options must write the same "
-                     "CUDA C): the emulated kernel table would not be the package's kernels";
-    return nullptr;
-  }
-  return m.value();
+  return bmc_device_test::runsEmittedSource(m.value(), std::string("the CUDA package ") + BMC_CUDA_PACKAGE,
+                                            BMC_EMITTED_CU,
+                                            "bmc-compile --target cuda and --emit cuda with the same options");
 }
 
 std::shared_ptr<Model> loadCpu() {
@@ -797,19 +786,7 @@ CompileOptions jitOptions(std::vector<std::string> *said) {
 
 // The JIT of llama.onnx through the seam: the CpuDevice and this binary's table.
 std::shared_ptr<Model> jitEmulated(std::vector<std::string> *said = nullptr) {
-  auto start = [](pkg::CudaJitParts parts) {
-    device::ModuleImage image;
-    image.format = device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    return startCudaJitOn(std::move(parts), std::make_unique<device::CpuDevice>(), &image);
-  };
-  auto m = compileOnnxCuda(BMC_MODEL_ONNX, jitOptions(said), start);
-  if (!m) {
-    ADD_FAILURE() << m.status().message();
-    return nullptr;
-  }
-  return m.value();
+  return bmc_device_test::jitOnHostTable(BMC_MODEL_ONNX, jitOptions(said), kTable);
 }
 
 // The JIT's model is the CUDA package's: the same CUDA C, weight table and
