@@ -53,6 +53,23 @@ DevicePtr at(const bmc_view4 &view, int64_t element, size_t eb) {
   return reinterpret_cast<DevicePtr>(view.data) + DevicePtr(element) * eb;
 }
 
+// The set-up both copies share: the view's element count, and when it is not
+// 0 the span it reaches (an error when that starts before the storage).
+struct Extent {
+  int64_t count = 0, first = 0, last = 0;
+};
+Status extent(const bmc_view4 &view, int rank, const std::string &what, Extent &e) {
+  e.count = elements(view, rank);
+  return e.count == 0 ? Status() : span(view, rank, what, e.first, e.last);
+}
+
+// The span [e.first, e.last] copied to the host in one piece: staged[i * eb]
+// is element e.first + i.
+Status stage(Device &device, const bmc_view4 &view, const Extent &e, size_t eb, std::vector<uint8_t> &staged) {
+  staged.resize(size_t(e.last - e.first + 1) * eb);
+  return device.copyToHost(staged.data(), at(view, e.first, eb), staged.size());
+}
+
 } // namespace
 
 ViewCopyKind viewCopyKind(const bmc_view4 &view, int rank) {
@@ -68,12 +85,10 @@ ViewCopyKind viewCopyKind(const bmc_view4 &view, int rank) {
 
 Status copyViewToHost(Device &device, const bmc_view4 &view, int rank, size_t eb, uint8_t *dst,
                       const std::string &what) {
-  const int64_t count = elements(view, rank);
-  if (count == 0)
-    return Status();
-  int64_t first = 0, last = 0;
-  if (Status st = span(view, rank, what, first, last); !st)
+  Extent e;
+  if (Status st = extent(view, rank, what, e); !st || e.count == 0)
     return st;
+  const int64_t count = e.count;
   std::vector<Dim> d = merged(view, rank);
   switch (viewCopyKind(view, rank)) {
   case ViewCopyKind::Empty:
@@ -86,15 +101,15 @@ Status copyViewToHost(Device &device, const bmc_view4 &view, int rank, size_t eb
   case ViewCopyKind::Gather:
     break;
   }
-  std::vector<uint8_t> staged(size_t(last - first + 1) * eb);
-  if (Status st = device.copyToHost(staged.data(), at(view, first, eb), staged.size()); !st)
+  std::vector<uint8_t> staged;
+  if (Status st = stage(device, view, e, eb, staged); !st)
     return st;
   // By the innermost merged dimension's run when it is contiguous, else by element.
   const bool unit = d[0].stride == 1;
   const int64_t run = unit ? d[0].size : 1;
   const size_t outer = unit ? 1 : 0; // the first dimension walked by index
   for (int64_t r = 0; r < count / run; ++r) {
-    int64_t from = view.offset - first, rest = r;
+    int64_t from = view.offset - e.first, rest = r;
     for (size_t i = outer; i < d.size(); ++i)
       from += (rest % d[i].size) * d[i].stride, rest /= d[i].size;
     std::memcpy(dst + size_t(r * run) * eb, staged.data() + size_t(from) * eb, size_t(run) * eb);
@@ -104,17 +119,14 @@ Status copyViewToHost(Device &device, const bmc_view4 &view, int rank, size_t eb
 
 Status copyViewToHostReference(Device &device, const bmc_view4 &view, int rank, size_t eb, uint8_t *dst,
                                const std::string &what) {
-  const int64_t count = elements(view, rank);
-  if (count == 0)
-    return Status();
-  int64_t first = 0, last = 0;
-  if (Status st = span(view, rank, what, first, last); !st)
+  Extent e;
+  if (Status st = extent(view, rank, what, e); !st || e.count == 0)
     return st;
-  std::vector<uint8_t> staged(size_t(last - first + 1) * eb);
-  if (Status st = device.copyToHost(staged.data(), at(view, first, eb), staged.size()); !st)
+  std::vector<uint8_t> staged;
+  if (Status st = stage(device, view, e, eb, staged); !st)
     return st;
-  for (int64_t flat = 0; flat < count; ++flat) {
-    int64_t from = view.offset - first, rest = flat;
+  for (int64_t flat = 0; flat < e.count; ++flat) {
+    int64_t from = view.offset - e.first, rest = flat;
     for (int i = 3; i >= 4 - rank; --i)
       from += (rest % view.size[i]) * view.stride[i], rest /= view.size[i];
     std::memcpy(dst + flat * eb, staged.data() + from * eb, eb);

@@ -57,6 +57,24 @@ const std::string kLoopHead = "  const long long n = bmc_ew_elements(out);\n"
                               "    long long i[4];\n"
                               "    bmc_ew_index(out, e, i);\n";
 
+// The launch set-up gather and gather_nd share: data, indices and out as
+// view4s, then the launcher's fault word (an index out of range), and the
+// checks that each view's leading dimensions are 1 (dl, il and ol of them:
+// 4 less the rank data, indices and out are passed as).
+DataEmitter::Config indexedConfig(int64_t dl, int64_t il, int64_t ol) {
+  DataEmitter::Config c;
+  c.names = {"data", "indices", "out"};
+  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site";
+  c.faults = true;
+  auto lead = [&](const std::string &v, int64_t n) {
+    for (int64_t d = 0; d < n; ++d)
+      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
+                                                       ", expected 1"});
+  };
+  lead("data", dl), lead("indices", il), lead("out", ol);
+  return c;
+}
+
 namespace json = llvm::json;
 
 } // namespace
@@ -249,16 +267,7 @@ LogicalResult DataEmitter::add(bmck::GatherOp op, std::string &noForm) {
     return at == kept.end() ? -1 : lead + int64_t(at - kept.begin());
   };
   int64_t da = place(dk, dl, axis);
-  Config c;
-  c.names = {"data", "indices", "out"};
-  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site";
-  c.faults = true;
-  auto lead = [&](const std::string &v, int64_t n) {
-    for (int64_t d = 0; d < n; ++d)
-      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
-                                                       ", expected 1"});
-  };
-  lead("data", dl), lead("indices", il), lead("out", ol);
+  Config c = indexedConfig(dl, il, ol);
   // out's dimension p holds data's (p < axis, p >= axis + ir0) or indices' (the others).
   std::vector<std::string> dataIdx(4, "0"), idIdx(4, "0");
   for (int64_t p = 0; p < r0; ++p) {
@@ -455,16 +464,7 @@ LogicalResult DataEmitter::add(bmc::GatherNDOp op, std::string &noForm) {
     auto at = llvm::find(ik, d);
     return at == ik.end() ? -1 : il + int64_t(at - ik.begin());
   };
-  Config c;
-  c.names = {"data", "indices", "out"};
-  c.params = "bmc_view4 data, bmc_view4 indices, bmc_view4 out, long long *fault, long long fault_site";
-  c.faults = true;
-  auto lead = [&](const std::string &v, int64_t n) {
-    for (int64_t d = 0; d < n; ++d)
-      c.checks.push_back({{sizeRef(v, d)}, "", 1, v + " of size {" + sizeRef(v, d) + "} in dimension " + str(d) +
-                                                       ", expected 1"});
-  };
-  lead("data", dl), lead("indices", il), lead("out", ol);
+  Config c = indexedConfig(dl, il, ol);
   if (int64_t lp = placeI(ir - 1); lp >= 0) {
     std::string last = sizeRef("indices", lp);
     c.checks.push_back({{last}, "", q, "indices of size {" + last + "} in dimension " + str(lp) + ", expected " +

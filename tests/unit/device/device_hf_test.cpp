@@ -34,6 +34,7 @@
 #include "bmc/session.h"
 #include "compiler/CompileCuda.h"
 #include "emitted_env.h"
+#include "emitted_model_seam.h"
 #include "runtime/CudaJit.h"
 #include "runtime/DeviceModel.h"
 #include "runtime/device/CpuDevice.h"
@@ -90,30 +91,9 @@ std::shared_ptr<Model> jitEmulated() {
   CompileOptions o;
   o.target = Target::Cuda;
   o.weights = kBf16 ? WeightFormat::BF16 : WeightFormat::F32; // CMakeLists.txt: --weights of the .cu
-  auto start = [](pkg::CudaJitParts parts) {
-    device::ModuleImage image;
-    image.format = device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    return startCudaJitOn(std::move(parts), std::make_unique<device::CpuDevice>(), &image);
-  };
-  auto m = compileOnnxCuda(BMC_HF_ONNX, o, start);
-  if (!m) {
-    ADD_FAILURE() << m.status().message();
-    return nullptr;
-  }
-  const DeviceModel *dm = m.value()->deviceModel();
-  if (!dm) {
-    ADD_FAILURE() << "the JIT's model has no device part";
-    return nullptr;
-  }
-  if (dm->source != bmc_device_test::readEmittedSource(BMC_EMITTED_CU)) {
-    ADD_FAILURE() << "the JIT's CUDA C differs from " << BMC_EMITTED_CU
-                  << " (bmc-compile --emit cuda with the same options must write the same CUDA C): the emulated "
-                     "kernel table would not be the JIT's kernels";
-    return nullptr;
-  }
-  return m.value();
+  return bmc_device_test::runsEmittedSource(bmc_device_test::jitOnHostTable(BMC_HF_ONNX, o, kTable),
+                                            "the JIT's model", BMC_EMITTED_CU,
+                                            "bmc-compile --emit cuda with the same options");
 }
 
 std::string join(const std::vector<int64_t> &v) {

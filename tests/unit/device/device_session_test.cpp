@@ -42,6 +42,7 @@
 #include "compiler/CompileCuda.h"
 #include "device_backends.h"
 #include "emitted_env.h"
+#include "emitted_model_seam.h"
 #include "runtime/CudaJit.h"
 #include "runtime/CudaPackage.h"
 #include "runtime/DeviceModel.h"
@@ -70,27 +71,15 @@ constexpr int64_t kR = 3, kSteps = 8;
 // the same source. Null (with a test failure) when it does not load or its
 // section is not the emitted .cu this binary was compiled with.
 std::shared_ptr<Model> loadEmulated() {
-  device::ModuleImage image;
-  image.format = device::ModuleFormat::HostTable;
-  image.hostKernels = kTable;
-  image.hostKernelCount = sizeof kTable / sizeof kTable[0];
+  device::ModuleImage image = bmc_device_test::hostTableImage(kTable);
   auto m = loadCudaPackageOn(BMC_CUDA_PACKAGE, {}, std::make_unique<device::CpuDevice>(), &image);
   if (!m) {
     ADD_FAILURE() << m.status().message();
     return nullptr;
   }
-  const DeviceModel *dm = m.value()->deviceModel();
-  if (!dm) {
-    ADD_FAILURE() << "the CUDA package loaded without a device part";
-    return nullptr;
-  }
-  if (dm->source != bmc_device_test::readEmittedSource(BMC_EMITTED_CU)) {
-    ADD_FAILURE() << BMC_CUDA_PACKAGE << ": its CUDA section's source differs from " << BMC_EMITTED_CU
-                  << " (bmc-compile --target cuda and --emit cuda with the same options must write the same "
-                     "CUDA C): the emulated kernel table would not be the package's kernels";
-    return nullptr;
-  }
-  return m.value();
+  return bmc_device_test::runsEmittedSource(m.value(), std::string("the CUDA package ") + BMC_CUDA_PACKAGE,
+                                            BMC_EMITTED_CU,
+                                            "bmc-compile --target cuda and --emit cuda with the same options");
 }
 
 std::shared_ptr<Model> loadCpu() {
@@ -574,6 +563,24 @@ std::vector<int64_t> greedyTokens(const std::shared_ptr<Model> &m, int64_t n) {
   return r.ok() ? r.value()[0] : std::vector<int64_t>{};
 }
 
+// The k = 0 runs' set-up (the tests below): a session of 64 positions on m,
+// null with a test failure when there is none, and generate()'s options of
+// kSpecSteps tokens, k chosen by the session (at most kMaxK), the drafts a
+// replay of `greedy` that is always right.
+std::unique_ptr<Session> kZeroSession(const std::shared_ptr<Model> &m) {
+  SessionOptions o;
+  o.maxContext = 64;
+  return session(m, o);
+}
+GenerateOptions kZeroOptions(const std::vector<int64_t> &greedy) {
+  GenerateOptions g;
+  g.maxNewTokens = kSpecSteps;
+  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
+  g.speculative.k = 0;
+  g.speculative.maxK = kMaxK;
+  return g;
+}
+
 TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
   auto base = loadEmulated();
   if (!base) return;
@@ -616,16 +623,9 @@ TEST(DeviceSession, TheCostModelChoosesKFromTheModelsPassesOnTheDevice) {
     p.stepSeconds = t1;
     for (int i = 0; i < 4; ++i) p.passSeconds[i] = t1 + c * double(HardwareConstants::kPassRows[i] - 1) * bytes(n0);
     m->deviceModel()->passCosts = p;
-    SessionOptions o;
-    o.maxContext = 64;
-    auto s = session(m, o);
+    auto s = kZeroSession(m);
     if (!s) return 0;
-    GenerateOptions g;
-    g.maxNewTokens = kSpecSteps;
-    g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-    g.speculative.k = 0;
-    g.speculative.maxK = kMaxK;
-    auto r = s->generate({kPrompt}, g);
+    auto r = s->generate({kPrompt}, kZeroOptions(greedy));
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (!r.ok()) return 0;
     EXPECT_EQ(r.value()[0], greedy) << "c = " << c << ": speculative tokens differ from greedy's";
@@ -657,16 +657,9 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
   if (!m) return;
   const std::vector<int64_t> greedy = greedyTokens(m, kSpecSteps);
   ASSERT_EQ(greedy.size(), size_t(kSpecSteps));
-  SessionOptions o;
-  o.maxContext = 64;
-  auto s = session(m, o);
+  auto s = kZeroSession(m);
   if (!s) return;
-  GenerateOptions g;
-  g.maxNewTokens = kSpecSteps;
-  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-  g.speculative.k = 0;
-  g.speculative.maxK = kMaxK;
-  auto r = s->generate({kPrompt}, g);
+  auto r = s->generate({kPrompt}, kZeroOptions(greedy));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()[0], greedy);
   const DeviceModel &dm = *m->deviceModel();
@@ -697,10 +690,9 @@ TEST(DeviceSession, KZeroTimesTheModelsPassesOnTheDevice) {
               p.passSeconds[0] * 1e3, p.passSeconds[1] * 1e3, p.passSeconds[2] * 1e3, p.passSeconds[3] * 1e3,
               (long long)st.lastK, (long long)st.targetPasses);
   // Timed once per model: a second session's run uses them as they are.
-  auto s2 = session(m, o);
+  auto s2 = kZeroSession(m);
   if (!s2) return;
-  g.speculative.drafter = replayOfGreedy(greedy, 1.0, 3);
-  auto r2 = s2->generate({kPrompt}, g);
+  auto r2 = s2->generate({kPrompt}, kZeroOptions(greedy));
   ASSERT_TRUE(r2.ok()) << r2.status().message();
   EXPECT_EQ(r2.value()[0], greedy);
   EXPECT_EQ(m->deviceModel()->passCosts->stepSeconds, p.stepSeconds);
@@ -794,19 +786,7 @@ CompileOptions jitOptions(std::vector<std::string> *said) {
 
 // The JIT of llama.onnx through the seam: the CpuDevice and this binary's table.
 std::shared_ptr<Model> jitEmulated(std::vector<std::string> *said = nullptr) {
-  auto start = [](pkg::CudaJitParts parts) {
-    device::ModuleImage image;
-    image.format = device::ModuleFormat::HostTable;
-    image.hostKernels = kTable;
-    image.hostKernelCount = sizeof kTable / sizeof kTable[0];
-    return startCudaJitOn(std::move(parts), std::make_unique<device::CpuDevice>(), &image);
-  };
-  auto m = compileOnnxCuda(BMC_MODEL_ONNX, jitOptions(said), start);
-  if (!m) {
-    ADD_FAILURE() << m.status().message();
-    return nullptr;
-  }
-  return m.value();
+  return bmc_device_test::jitOnHostTable(BMC_MODEL_ONNX, jitOptions(said), kTable);
 }
 
 // The JIT's model is the CUDA package's: the same CUDA C, weight table and
