@@ -2,11 +2,14 @@
 //
 // The names bmc-compile's flags, package metadata and messages use for the
 // weight and activation formats, KV types, paddings and modes
-// (bmc/compiler.h); split from Compiler.cpp, the driver, unchanged.
+// (bmc/compiler.h); split from Compiler.cpp, the driver, unchanged. Each
+// parser accepts exactly the names its printer writes (parseByName,
+// bmc/abi/names.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "bmc/compiler.h"
+#include "bmc/abi/names.h"
 
 #include <string>
 
@@ -24,12 +27,9 @@ const char *weightFormatName(WeightFormat f) {
 }
 
 bool parseWeightFormat(const std::string &name, WeightFormat &out) {
-  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Int8, WeightFormat::Int4, WeightFormat::BF16, WeightFormat::F16})
-    if (name == weightFormatName(f)) {
-      out = f;
-      return true;
-    }
-  return false;
+  return parseByName<WeightFormat>(
+      name, {WeightFormat::F32, WeightFormat::Int8, WeightFormat::Int4, WeightFormat::BF16, WeightFormat::F16},
+      weightFormatName, out);
 }
 
 const char *activationFormatName(ActivationFormat f) {
@@ -51,21 +51,11 @@ const char *kvTypeName(KVType t) {
 }
 
 bool parseActivationFormat(const std::string &name, ActivationFormat &out) {
-  for (ActivationFormat f : {ActivationFormat::F32, ActivationFormat::Int8})
-    if (name == activationFormatName(f)) {
-      out = f;
-      return true;
-    }
-  return false;
+  return parseByName<ActivationFormat>(name, {ActivationFormat::F32, ActivationFormat::Int8}, activationFormatName, out);
 }
 
 bool parseKVType(const std::string &name, KVType &out) {
-  for (KVType t : {KVType::F32, KVType::BF16, KVType::F16, KVType::Auto})
-    if (name == kvTypeName(t)) {
-      out = t;
-      return true;
-    }
-  return false;
+  return parseByName<KVType>(name, {KVType::F32, KVType::BF16, KVType::F16, KVType::Auto}, kvTypeName, out);
 }
 
 const char *kvPaddingName(KVPadding p) {
@@ -77,12 +67,7 @@ const char *kvPaddingName(KVPadding p) {
 }
 
 bool parseKVPadding(const std::string &name, KVPadding &out) {
-  for (KVPadding p : {KVPadding::Skip, KVPadding::Mask})
-    if (name == kvPaddingName(p)) {
-      out = p;
-      return true;
-    }
-  return false;
+  return parseByName<KVPadding>(name, {KVPadding::Skip, KVPadding::Mask}, kvPaddingName, out);
 }
 
 const char *kvModeName(KVMode m) {

@@ -65,7 +65,8 @@ bool mlir::bmc::isLogitsProduct(Operation *op, int64_t logitsOutput) {
   auto mm = dyn_cast<bmck::MatMulOp>(op);
   if (!mm || logitsOutput < 0 || !mm->getResult(0).hasOneUse()) return false;
   // The CPU computes only the last rows on its packed path: a 3-D f32 left
-  // operand times a 2-D right one (LowerMatMul.cpp, "Weights").
+  // operand times a 2-D right one (LowerMatMul.cpp, "Weights", which calls
+  // this too).
   auto lhs = cast<bmck::ViewType>(mm.getLhs().getType()), rhs = cast<bmck::ViewType>(mm.getRhs().getType());
   if (lhs.getShape().size() != 3 || rhs.getShape().size() != 2 || !lhs.getElementType().isF32()) return false;
   OpOperand *use = &*mm->getResult(0).getUses().begin();

@@ -72,9 +72,10 @@ struct PlanOptions {
 
 /// Whether `op` is the product whose one use, through its seam or through a
 /// group of one Cast and that group's seam, is the `logitsOutput`-th value
-/// returned (the CPU's Lowerer::isLogitsMatMul asks the same of the
-/// products it lowers; the rows it computes follow
-/// bmc_rt_last_token_logits).
+/// returned, and whose left operand is 3-D f32 and right one 2-D. The CPU's
+/// Lowerer::lowerMatMul asks it too (LowerMatMul.cpp, "Weights"): the rows
+/// that product computes follow bmc_rt_last_token_logits, so the plan gives
+/// it no slot. One predicate for both, so they cannot drift apart.
 bool isLogitsProduct(Operation *op, int64_t logitsOutput);
 
 /// The plan of one block: a value is live from its op to the last use of it

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CudaPackage.h"
+#include "bmc/abi/names.h"
 #include "runtime/DeviceModel.h"
 #include "runtime/device/CudaDevice.h"
 #include "runtime/device/DeviceProgram.h"
@@ -33,12 +34,7 @@ const char *targetName(Target t) {
 }
 
 bool parseTarget(const std::string &name, Target &out) {
-  for (Target t : {Target::Cpu, Target::Cuda})
-    if (name == targetName(t)) {
-      out = t;
-      return true;
-    }
-  return false;
+  return parseByName<Target>(name, {Target::Cpu, Target::Cuda}, targetName, out);
 }
 
 namespace pkg {

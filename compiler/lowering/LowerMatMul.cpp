@@ -17,6 +17,7 @@
 #include "bmc/abi/entry.h"
 #include "bmc/abi/kernels.h"
 #include "passes/Passes.h"
+#include "passes/PlanMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -186,29 +187,6 @@ static bool packable(Lowerer &l, Value rhs) {
          cast<RankedTensorType>(rhs.getType()).hasStaticShape();
 }
 
-bool Lowerer::isLogitsMatMul(Operation *op) {
-  if (opts.logitsOutput < 0 || !op->getResult(0).hasOneUse()) return false;
-  OpOperand *use = &*op->getResult(0).getUses().begin();
-  // The product's view reaches the tensor level through its seam.
-  if (auto seam = dyn_cast<mlir::bmck::ToTensorOp>(use->getOwner())) {
-    if (!seam->getResult(0).hasOneUse()) return false;
-    use = &*seam->getResult(0).getUses().begin();
-  }
-  // A 16-bit graph's logits are rounded to its type on the way out
-  // (bmc-narrow-16bit-io): the Cast reads only the rows computed. It is a
-  // group of that Cast alone, reading the product's view, its value going
-  // out through its seam.
-  if (auto g = dyn_cast<mlir::bmck::ElementwiseOp>(use->getOwner());
-      g && isa<mlir::bmc::CastOp>(g.getRoot()) && g.getBody().front().getOperations().size() == 2 &&
-      g.getResult().hasOneUse()) {
-    use = &*g.getResult().getUses().begin();
-    auto seam = dyn_cast<mlir::bmck::ToTensorOp>(use->getOwner());
-    if (!seam || !seam->getResult(0).hasOneUse()) return false;
-    use = &*seam->getResult(0).getUses().begin();
-  }
-  return isa<func::ReturnOp>(use->getOwner()) && int(use->getOperandNumber()) == opts.logitsOutput;
-}
-
 /// The tensor-level value a product's right operand views when the op names
 /// a weight, else null: only a named weight is read packed. A name that is
 /// not the weight the operand reads (hand-written IR) is an error.
@@ -265,8 +243,10 @@ LogicalResult Lowerer::lowerMatMul(mlir::bmck::MatMulOp op) {
   if (B.rank() == 2 && !bVec && isF32(A.elem)) {
     Buf a = contiguous(A);
     // The logits of a decoder session's prefill: only the last position is
-    // needed when the runtime says so (Model::run never does).
-    if (isLogitsMatMul(op) && a.rank() == 3) {
+    // needed when the runtime says so (Model::run never does). The same
+    // predicate gives these rows no slot in the memory plan (PlanMemory.h);
+    // its own shape checks are this branch's (3-D f32 A, 2-D B).
+    if (mlir::bmc::isLogitsProduct(op, opts.logitsOutput) && a.rank() == 3) {
       Value lastOnly = call("bmc_rt_last_token_logits", {i64}, {ctx}).getResult(0);
       Value seq = a.sizes[1];
       Value rows = select(b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, lastOnly, c(0)), c(1), seq);

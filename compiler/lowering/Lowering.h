@@ -182,7 +182,6 @@ public:
   /// bmck.matmul and bmck.gemm: a packed-weight, strided or loop product
   /// (LowerMatMul.cpp).
   LogicalResult lowerMatMul(mlir::bmck::MatMulOp op);
-  bool isLogitsMatMul(Operation *op);
   LogicalResult lowerGemm(mlir::bmck::GemmOp op);
   /// bmck.attention: one fused-kernel call (LowerAttention.cpp).
   LogicalResult lowerAttention(mlir::bmck::AttentionOp op);
