@@ -129,25 +129,21 @@ std::vector<Stack> &stackPool() {
   return pool;
 }
 
-// Switches from a fiber to the scheduler; `last` when the fiber has finished (under ASan its
-// use-after-return stack is then released).
-void toScheduler(Fiber &f, bool last) {
+// Switches from a fiber to the scheduler, which resumes it at its next turn. Under ASan the
+// fiber's fake stack is kept for it, and for the next thread on this stack once it has finished
+// (then it holds no frame: all have returned; fiberMain).
+void toScheduler(Fiber &f) {
 #ifdef BMC_EMU_ANNOUNCE
-  // A finished thread's fake stack holds no frame (all returned): the next thread on this stack
-  // takes it over (fiberMain).
   __sanitizer_start_switch_fiber(f.fakeStack, active->schedulerStack, active->schedulerStackBytes);
 #endif
 #ifdef BMC_EMU_FAST_SWITCH
   bmc_emu_switch(&f.sp, active->scheduler);
 #else
-  if (last)
-    return; // returning from fiberMain resumes uc_link: the scheduler (ASan's interceptor announces it)
   swapcontext(&f.context, &active->scheduler);
 #endif
 #ifdef BMC_EMU_ANNOUNCE
   __sanitizer_finish_switch_fiber(*f.fakeStack, nullptr, nullptr);
 #endif
-  (void)last;
 }
 
 // Runs fiber `f` from the scheduler until it yields or finishes.
@@ -165,7 +161,7 @@ void toFiber(Block &b, Fiber &f) {
 #endif
 }
 
-void yieldToScheduler() { toScheduler(active->fibers[active->current], false); }
+void yieldToScheduler() { toScheduler(active->fibers[active->current]); }
 
 void release(Barrier &b) {
   b.arrived = 0;
@@ -202,11 +198,12 @@ void fiberMain() {
   f.done = true;
   leave(active->block);
   leave(active->warps[f.tid / kWarp]);
-  toScheduler(f, true);
 #ifdef BMC_EMU_FAST_SWITCH
+  toScheduler(f); // for the last time: the scheduler no longer runs a finished thread
   std::fprintf(stderr, "cuda emulation: a finished thread was resumed\n");
   std::abort();
 #endif
+  // ucontext: returning resumes uc_link, the scheduler (ASan's interceptor announces it).
 }
 
 // Prepares fiber `f` to start at fiberMain on its stack.
