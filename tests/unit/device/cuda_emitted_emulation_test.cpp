@@ -628,11 +628,7 @@ TEST(CudaEmittedLauncher, FailedChecksLaunchNothing) {
 
 TEST(CudaEmittedLauncher, RefusesABadDescription) {
   CpuDevice device;
-  bmc::device::ModuleImage image; // one kernel of the table
-  image.format = bmc::device::ModuleFormat::HostTable;
-  image.hostKernels = kEmittedTable;
-  image.hostKernelCount = 1;
-  auto m = device.loadModule(image);
+  auto m = device.loadModule(bmc_device_test::hostTableImage(kEmittedTable, 1)); // one kernel of the table
   ASSERT_TRUE(m.ok());
   auto none = EmittedLauncher::create(device, m.value(), "extern \"C\" __global__ void f() {}\n");
   EXPECT_EQ(none.status().message(), "emitted CUDA source: no bmc-launch lines (not the CUDA emitter's output?)");
@@ -649,11 +645,7 @@ TEST(CudaEmittedLauncher, RefusesABadDescription) {
 // parse error naming it. A zero grid: nothing is launched either way.
 TEST(CudaEmittedLauncher, ChecksCompareNotEqual) {
   CpuDevice device;
-  bmc::device::ModuleImage image;
-  image.format = bmc::device::ModuleFormat::HostTable;
-  image.hostKernels = kEmittedTable;
-  image.hostKernelCount = 1;
-  auto m = device.loadModule(image);
+  auto m = device.loadModule(bmc_device_test::hostTableImage(kEmittedTable, 1));
   ASSERT_TRUE(m.ok());
   auto line = [](const std::string &cmp) {
     return "// bmc-launch: {\"version\": 1, \"op\": \"bmck.test\", \"config\": 0, \"params\": [{\"name\": "

@@ -615,13 +615,8 @@ TEST(DeviceGeneration, DeviceCheckFailingInADecodeStep) {
   for (bool graphed : {true, false}) {
     SCOPED_TRACE(graphed ? "graphed decode" : "direct decode");
     CorruptingDevice device;
-    ModuleImage image;
-    image.format = ModuleFormat::HostTable, image.hostKernels = kTable;
-    image.hostKernelCount = sizeof(kTable) / sizeof(kTable[0]);
-    auto module = device.loadModule(image);
-    ASSERT_TRUE(module.ok()) << module.status().message();
     std::string src = bmc_device_test::readEmittedSource(BMC_EMITTED_CU);
-    auto launcher = EmittedLauncher::create(device, module.value(), src);
+    auto launcher = bmc_device_test::hostTableLauncher(device, kTable, src);
     ASSERT_TRUE(launcher.ok()) << launcher.status().message();
     Weights w;
     DeviceGenerationOptions o = withR(3);

@@ -40,6 +40,19 @@ inline std::string readEmittedSource(const char *path) {
   return source.str();
 }
 
+// `count` kernels of `table` as a module image: the host emulation's kernels,
+// by name (what the seams and CpuDevice take in place of a cubin).
+inline bmc::device::ModuleImage hostTableImage(const bmc::device::HostKernel *table, size_t count) {
+  bmc::device::ModuleImage image;
+  image.format = bmc::device::ModuleFormat::HostTable;
+  image.hostKernels = table;
+  image.hostKernelCount = count;
+  return image;
+}
+template <size_t N> bmc::device::ModuleImage hostTableImage(const bmc::device::HostKernel (&table)[N]) {
+  return hostTableImage(table, N);
+}
+
 // The host emulation's `table` loaded on the caller's `device` (one that
 // counts or refuses what it is asked) and the launcher over it and `src`: for
 // tests whose device is their own, not an EmittedEnv's. A refusal names the
@@ -48,9 +61,7 @@ template <size_t N>
 bmc::Result<std::unique_ptr<bmc::device::EmittedLauncher>>
 hostTableLauncher(bmc::device::Device &device, const bmc::device::HostKernel (&table)[N], const std::string &src) {
   using namespace bmc::device;
-  ModuleImage image;
-  image.format = ModuleFormat::HostTable, image.hostKernels = table, image.hostKernelCount = N;
-  auto module = device.loadModule(image);
+  auto module = device.loadModule(hostTableImage(table));
   if (!module)
     return bmc::Status::error("loadModule: " + module.status().message());
   return EmittedLauncher::create(device, module.value(), src);
@@ -76,9 +87,7 @@ struct EmittedEnv {
     ModuleImage image;
     if (!gpu) {
       device = std::make_unique<CpuDevice>();
-      image.format = ModuleFormat::HostTable;
-      image.hostKernels = table;
-      image.hostKernelCount = count;
+      image = hostTableImage(table, count);
     } else {
       auto d = CudaDevice::create(0);
       if (!d) {

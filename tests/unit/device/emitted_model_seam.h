@@ -1,8 +1,8 @@
 // The set-up device_hf_test.cpp and device_session_test.cpp share around
 // emitted_model_kernels.inc's kTable (the host build of a whole model's
-// emitted .cu): the table as the module image the seams take in place of a
-// cubin (loadCudaPackageOn, startCudaJitOn: a CpuDevice running the emulated
-// kernels), the JIT started through its seam on it, and the check that a
+// emitted .cu): the JIT started through its seam on the table's module image
+// (emitted_env.h's hostTableImage: a CpuDevice running the emulated kernels
+// in place of a cubin, as loadCudaPackageOn takes it too), and the check that a
 // model so loaded runs that table's kernels: its device part's source is the
 // emitted .cu the table was built from. A header, not an include block: it
 // takes the table as an argument, so it may come before or after the .inc.
@@ -25,15 +25,6 @@
 #include <string>
 
 namespace bmc_device_test {
-
-// `table` as a module image: the host emulation's kernels, by name.
-template <size_t N> bmc::device::ModuleImage hostTableImage(const bmc::device::HostKernel (&table)[N]) {
-  bmc::device::ModuleImage image;
-  image.format = bmc::device::ModuleFormat::HostTable;
-  image.hostKernels = table;
-  image.hostKernelCount = N;
-  return image;
-}
 
 // compileOnnx of `onnx` with options `o` (target cuda) through the JIT's seam
 // (compileOnnxCuda + startCudaJitOn): a CpuDevice running `table`. Null with
